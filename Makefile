@@ -1,0 +1,79 @@
+# aliasflow — the two commands a user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+FUNCTIONS := release smoketest approval shift
+LAMBDAS   := $(FUNCTIONS) hello
+GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags='-s -w'
+NPM_BIN := $(CURDIR)/node_modules/.bin
+
+# Tests never hold real credentials and can reach loopback only: anything not
+# pointed at a sandbox or fake on purpose fails fast at 127.0.0.1:9.
+TEST_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= \
+	AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_PROFILE= \
+	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_EC2_METADATA_DISABLED=true \
+	ALIASFLOW_LOOPBACK_ONLY=1 ALIASFLOW_BIN_DIR=$(CURDIR)/dist/local \
+	ALIASFLOW_ARTIFACTS=$(CURDIR)/artifacts \
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
+CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
+
+.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools
+
+all: build
+
+## build: every Lambda as dist/<name>/bootstrap for linux/arm64 (provided.al2023)
+build: $(addprefix dist/,$(addsuffix /bootstrap,$(LAMBDAS)))
+
+dist/hello/bootstrap: $(shell find examples/hello shared -name '*.go') go.mod
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o $@ ./examples/hello
+
+dist/%/bootstrap: $(shell find functions shared -name '*.go') go.mod
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o $@ ./functions/$*
+
+## build-local: the same Lambdas for this machine, for the sandbox, plus the CLI
+build-local:
+	@mkdir -p dist/local bin
+	@for f in $(FUNCTIONS); do CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/$$f/bootstrap ./functions/$$f || exit 1; done
+	CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/hello/bootstrap ./examples/hello
+	CGO_ENABLED=0 go build -trimpath -o bin/aliasflow ./cmd/aliasflow
+
+tools: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## test: every test — unit, fuzz (briefly), state machine validation, CDK, sandbox end to end, browser
+test: build build-local tools validate-asl test-go fuzz
+
+validate-asl: tools
+	$(NPM_BIN)/asl-validator --json-path infra/statemachine/promotion.asl.json
+
+test-go:
+	$(TEST_ENV) go vet ./...
+	$(TEST_ENV) go test -p 2 -timeout 40m ./...
+
+## fuzz: every Fuzz target for a few seconds each
+fuzz:
+	$(TEST_ENV) bash .ci/fuzz $${FUZZTIME:-5s}
+
+## demo: a whole promotion on this machine, through `aliasflow local`
+demo: build-local
+	$(TEST_ENV) ALIASFLOW_LOOPBACK_ONLY=1 ./bin/aliasflow demo
+
+## bench: measure and write BENCHMARKS.md
+bench: build build-local tools
+	$(TEST_ENV) go run ./bench
+
+## synth: the CloudFormation templates, offline, into cdk.out
+synth: build tools
+	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet
+
+diff: build tools
+	@$(CDK_ENV) bash .ci/require-credentials diff
+	$(CDK_ENV) $(NPM_BIN)/cdk diff --no-notices
+
+deploy: build tools
+	@$(CDK_ENV) bash .ci/require-credentials deploy
+	$(CDK_ENV) $(NPM_BIN)/cdk deploy --no-notices --all
+
+clean:
+	rm -rf dist bin cdk.out artifacts

@@ -1,0 +1,75 @@
+// Command hello is the sample target function of the seeds' scenario: it
+// answers "Hello from Lambda" (version 1) or "Hello from Lambda World"
+// (version 2) and says which version answered. HELLO_FAILURE_RATE (0–1), or
+// the failureRate set at build time, makes that share of calls fail, for
+// rollback demos.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+// Set at build time with -ldflags "-X main.greeting=... -X main.failureRate=...".
+var (
+	greeting    = "Hello from Lambda"
+	failureRate = "0"
+)
+
+// Answer is the JSON body hello returns.
+type Answer struct {
+	Message string `json:"message"`
+	Version string `json:"version"`
+	Stage   string `json:"stage,omitempty"`
+}
+
+type handler struct {
+	greeting string
+	version  string
+	failRate float64
+	roll     func() float64
+}
+
+func (h handler) handle(_ context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if h.failRate > 0 && h.roll() < h.failRate {
+		return events.APIGatewayProxyResponse{}, fmt.Errorf("hello %s: injected failure (failure rate %.2f)", h.version, h.failRate)
+	}
+	body, err := json.Marshal(Answer{Message: h.greeting, Version: h.version, Stage: req.RequestContext.Stage})
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return events.APIGatewayProxyResponse{
+		StatusCode: 200,
+		Headers:    map[string]string{"Content-Type": "application/json", "X-Hello-Version": h.version},
+		Body:       string(body),
+	}, nil
+}
+
+func parseRate(s string) (float64, error) {
+	r, err := strconv.ParseFloat(s, 64)
+	if err != nil || r < 0 || r > 1 {
+		return 0, fmt.Errorf("failure rate %q must be a number between 0 and 1", s)
+	}
+	return r, nil
+}
+
+func main() {
+	rateText := failureRate
+	if v := os.Getenv("HELLO_FAILURE_RATE"); v != "" {
+		rateText = v
+	}
+	rate, err := parseRate(rateText)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hello:", err)
+		os.Exit(1)
+	}
+	h := handler{greeting: greeting, version: os.Getenv("AWS_LAMBDA_FUNCTION_VERSION"), failRate: rate, roll: rand.Float64}
+	lambda.Start(h.handle)
+}

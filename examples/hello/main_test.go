@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+func TestHandle(t *testing.T) {
+	tests := []struct {
+		name     string
+		h        handler
+		wantErr  bool
+		wantBody Answer
+	}{
+		{"answers with its version", handler{greeting: "Hello from Lambda World", version: "2", roll: func() float64 { return 0.5 }},
+			false, Answer{Message: "Hello from Lambda World", Version: "2", Stage: "staging"}},
+		{"fails below the failure rate", handler{greeting: "x", version: "3", failRate: 0.3, roll: func() float64 { return 0.29 }}, true, Answer{}},
+		{"passes above the failure rate", handler{greeting: "x", version: "3", failRate: 0.3, roll: func() float64 { return 0.3 }},
+			false, Answer{Message: "x", Version: "3", Stage: "staging"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := events.APIGatewayProxyRequest{RequestContext: events.APIGatewayProxyRequestContext{Stage: "staging"}}
+			resp, err := tc.h.handle(context.Background(), req)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			var got Answer
+			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+				t.Fatalf("body %q: %v", resp.Body, err)
+			}
+			if got != tc.wantBody || resp.StatusCode != 200 {
+				t.Errorf("got %d %+v, want 200 %+v", resp.StatusCode, got, tc.wantBody)
+			}
+		})
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for _, bad := range []string{"-0.1", "1.5", "half", ""} {
+		if _, err := parseRate(bad); err == nil {
+			t.Errorf("parseRate(%q) accepted a bad rate", bad)
+		}
+	}
+	if r, err := parseRate("0.25"); err != nil || r != 0.25 {
+		t.Errorf("parseRate(0.25) = %v, %v", r, err)
+	}
+}

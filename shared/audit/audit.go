@@ -1,0 +1,180 @@
+// Package audit writes the audit trail: one JSON log record per state change
+// (CloudWatch Logs keeps it) and the same record put on EventBridge
+// (source "aliasflow") so teams can route it to chat or tickets.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+)
+
+// Event names an audited state change.
+type Event string
+
+// The audited events (DESIGN.md, "Audit record").
+const (
+	ReleasePublished    Event = "release.published"
+	ReleaseRefused      Event = "release.refused"
+	AliasMoved          Event = "alias.moved"
+	SmokePassed         Event = "smoke.passed"
+	SmokeFailed         Event = "smoke.failed"
+	ApprovalRequested   Event = "approval.requested"
+	ApprovalGranted     Event = "approval.granted"
+	ApprovalRejected    Event = "approval.rejected"
+	ApprovalExpired     Event = "approval.expired"
+	TrafficShifted      Event = "traffic.shifted"
+	HealthFailed        Event = "health.failed"
+	PromotionCompleted  Event = "promotion.completed"
+	PromotionRolledBack Event = "promotion.rolled_back"
+	PromotionSuperseded Event = "promotion.superseded"
+	PromotionAborted    Event = "promotion.aborted"
+)
+
+// Source and DetailType of the events put on EventBridge.
+const (
+	Source     = "aliasflow"
+	DetailType = "Audit Record"
+)
+
+// Record is one audit record. Audit is always true so a Logs Insights
+// query can select the trail with `filter audit`.
+type Record struct {
+	Audit       bool               `json:"audit"`
+	Event       Event              `json:"event"`
+	Function    string             `json:"function"`
+	Alias       string             `json:"alias,omitempty"`
+	FromVersion string             `json:"fromVersion,omitempty"`
+	ToVersion   string             `json:"toVersion,omitempty"`
+	Weight      *float64           `json:"weight,omitempty"`
+	Release     *promotion.Release `json:"release,omitempty"`
+	Actor       string             `json:"actor"`
+	Execution   string             `json:"execution,omitempty"`
+	Reason      string             `json:"reason,omitempty"`
+	Time        time.Time          `json:"time"`
+}
+
+// Weight returns a pointer to w, for Record.Weight.
+func Weight(w float64) *float64 { return &w }
+
+// EventPutter is the EventBridge call the recorder makes.
+type EventPutter interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// Recorder logs audit records and queues them for EventBridge; Flush sends
+// the queue in one PutEvents call so a task pays one call, not one per record.
+type Recorder struct {
+	log   *slog.Logger
+	bus   EventPutter
+	name  string
+	now   func() time.Time
+	mu    sync.Mutex
+	queue []Record
+}
+
+// Options tunes a Recorder; the zero value is usable.
+type Options struct {
+	// BusName is the event bus; "default" when empty.
+	BusName string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// New returns a Recorder writing to log and, when bus is not nil, to
+// EventBridge.
+func New(log *slog.Logger, bus EventPutter, opts *Options) *Recorder {
+	r := &Recorder{log: log, bus: bus, name: "default", now: time.Now}
+	if opts != nil {
+		if opts.BusName != "" {
+			r.name = opts.BusName
+		}
+		if opts.Now != nil {
+			r.now = opts.Now
+		}
+	}
+	return r
+}
+
+// Record writes rec as one log line and queues it for EventBridge.
+func (r *Recorder) Record(ctx context.Context, rec Record) {
+	rec.Audit = true
+	if rec.Time.IsZero() {
+		rec.Time = r.now().UTC()
+	}
+	if rec.Actor == "" {
+		rec.Actor = "aliasflow"
+	}
+	attrs := []slog.Attr{
+		slog.Bool("audit", true),
+		slog.String("event", string(rec.Event)),
+		slog.String("function", rec.Function),
+		slog.String("actor", rec.Actor),
+	}
+	for _, kv := range [][2]string{{"alias", rec.Alias}, {"fromVersion", rec.FromVersion}, {"toVersion", rec.ToVersion}, {"execution", rec.Execution}, {"reason", rec.Reason}} {
+		if kv[1] != "" {
+			attrs = append(attrs, slog.String(kv[0], kv[1]))
+		}
+	}
+	if rec.Weight != nil {
+		attrs = append(attrs, slog.Float64("weight", *rec.Weight))
+	}
+	if rec.Release != nil {
+		attrs = append(attrs, slog.Any("release", rec.Release))
+	}
+	// The record's own time, not the moment of logging, is the line's "time".
+	line := slog.NewRecord(rec.Time, slog.LevelInfo, "audit "+string(rec.Event), 0)
+	line.AddAttrs(attrs...)
+	if h := r.log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
+		_ = h.Handle(ctx, line)
+	}
+	r.mu.Lock()
+	r.queue = append(r.queue, rec)
+	r.mu.Unlock()
+}
+
+// Flush puts the queued records on EventBridge. A failure is logged and
+// returned; the log records already written stay the audit trail.
+func (r *Recorder) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	queue := r.queue
+	r.queue = nil
+	r.mu.Unlock()
+	if r.bus == nil || len(queue) == 0 {
+		return nil
+	}
+	for start := 0; start < len(queue); start += 10 { // PutEvents takes at most 10 entries
+		end := min(start+10, len(queue))
+		entries := make([]types.PutEventsRequestEntry, 0, end-start)
+		for _, rec := range queue[start:end] {
+			detail, err := json.Marshal(rec)
+			if err != nil {
+				return fmt.Errorf("audit: encode %s: %w", rec.Event, err)
+			}
+			entries = append(entries, types.PutEventsRequestEntry{
+				Source:       aws.String(Source),
+				DetailType:   aws.String(DetailType),
+				Detail:       aws.String(string(detail)),
+				EventBusName: aws.String(r.name),
+				Time:         aws.Time(rec.Time),
+			})
+		}
+		out, err := r.bus.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
+		if err == nil && out != nil && out.FailedEntryCount > 0 {
+			err = fmt.Errorf("%d of %d entries failed", out.FailedEntryCount, len(entries))
+		}
+		if err != nil {
+			r.log.ErrorContext(ctx, "audit events not put on EventBridge", "error", err.Error())
+			return fmt.Errorf("audit: put events: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,387 @@
+// Package config holds the per-function promotion settings (strategy, smoke
+// checks, approvers, health thresholds) and validates them once at load, so a
+// mistake is reported with the field that holds it before anything moves.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// EnvVar is the environment variable the pipeline's Lambdas read the
+// configuration from (a JSON document, see Config).
+const EnvVar = "ALIASFLOW_CONFIG"
+
+// Strategy names how the prod alias moves to the new version.
+type Strategy string
+
+// The strategies aliasflow knows.
+const (
+	AllAtOnce Strategy = "all-at-once"
+	Canary    Strategy = "canary"
+	Linear    Strategy = "linear"
+)
+
+// Defaults applied by Parse where a field is left out.
+const (
+	DefaultApprovalTimeoutSeconds = 24 * 60 * 60
+	DefaultMaxErrorRate           = 0.05
+	DefaultMinInvocations         = 1
+	DefaultSmokeRetries           = 2
+	DefaultSmokeTimeoutSeconds    = 10
+	DefaultHealthWindowSeconds    = 60
+	MaxApprovalTimeoutSeconds     = 7 * 24 * 60 * 60
+)
+
+// Config is the whole document: one entry per target function.
+type Config struct {
+	Targets []Target `json:"targets"`
+}
+
+// Target is one promotion target: a user's function and how it is promoted.
+type Target struct {
+	// Function is the target function's name (not an ARN, not qualified).
+	Function string `json:"function"`
+	// CodeBuildProjects lists the CodeBuild projects whose successful builds
+	// release this function.
+	CodeBuildProjects []string `json:"codeBuildProjects,omitempty"`
+	// Strategy says how prod moves once the release is approved.
+	Strategy StrategyConfig `json:"strategy"`
+	// SmokeChecks run against the stg alias before approval is asked for.
+	SmokeChecks []SmokeCheck `json:"smokeChecks,omitempty"`
+	// SmokeRetries is how many times a check failing for a transient reason
+	// is tried again.
+	SmokeRetries int `json:"smokeRetries"`
+	// Approvers are the e-mail addresses that may approve a release.
+	Approvers []string `json:"approvers"`
+	// ApprovalTimeoutSeconds bounds the wait for a decision.
+	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
+	// Health says when a shifting release is judged unhealthy.
+	Health Health `json:"health"`
+}
+
+// StrategyConfig is the strategy with its parameters. Percent and the
+// seconds fields are read according to Type.
+type StrategyConfig struct {
+	Type Strategy `json:"type"`
+	// Percent is the canary's share of traffic (canary) or the size of each
+	// step (linear), in whole percent, 1–99.
+	Percent int `json:"percent,omitempty"`
+	// BakeSeconds is how long the canary serves before it is judged.
+	BakeSeconds int `json:"bakeSeconds,omitempty"`
+	// IntervalSeconds is how long each linear step serves before the next.
+	IntervalSeconds int `json:"intervalSeconds,omitempty"`
+}
+
+// Health is how a shifting release is judged.
+type Health struct {
+	// Alarms are CloudWatch alarm names; any in ALARM fails the check.
+	Alarms []string `json:"alarms,omitempty"`
+	// MaxErrorRate is the highest Errors/Invocations ratio (0–1) of the new
+	// version that still passes.
+	MaxErrorRate float64 `json:"maxErrorRate"`
+	// MinInvocations is how many invocations the new version needs in the
+	// window before its error rate is judged at all.
+	MinInvocations int `json:"minInvocations"`
+	// WindowSeconds is the shortest metrics window looked at; the bake time
+	// is used when it is longer.
+	WindowSeconds int `json:"windowSeconds"`
+}
+
+// SmokeCheck is one check against stg: an invoke of the alias, an HTTP
+// request to the staging stage, or both.
+type SmokeCheck struct {
+	Name           string       `json:"name"`
+	Invoke         *InvokeCheck `json:"invoke,omitempty"`
+	HTTP           *HTTPCheck   `json:"http,omitempty"`
+	TimeoutSeconds int          `json:"timeoutSeconds"`
+}
+
+// InvokeCheck invokes the stg alias with Payload and asserts on the answer.
+// A function error always fails the check.
+type InvokeCheck struct {
+	Payload json.RawMessage `json:"payload,omitempty"`
+	// JSONEquals maps a dotted path in the response JSON ("statusCode",
+	// "headers.content-type") to the value it must equal.
+	JSONEquals map[string]any `json:"jsonEquals,omitempty"`
+	// BodyContains must appear in the response; when the response is an API
+	// Gateway proxy response, in its body.
+	BodyContains string `json:"bodyContains,omitempty"`
+}
+
+// HTTPCheck requests the staging stage URL.
+type HTTPCheck struct {
+	URL          string            `json:"url"`
+	Method       string            `json:"method,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Body         string            `json:"body,omitempty"`
+	ExpectStatus int               `json:"expectStatus,omitempty"`
+	BodyContains string            `json:"bodyContains,omitempty"`
+}
+
+// Parse reads a configuration document, applies the defaults and validates
+// it. Unknown fields are refused: a misspelt setting must not be ignored.
+func Parse(data []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// FromEnv parses the configuration held in ALIASFLOW_CONFIG.
+func FromEnv() (*Config, error) {
+	raw := os.Getenv(EnvVar)
+	if strings.TrimSpace(raw) == "" {
+		return nil, fmt.Errorf("config: %s is not set", EnvVar)
+	}
+	return Parse([]byte(raw))
+}
+
+// Lookup returns the target for a function name.
+func (c *Config) Lookup(function string) (*Target, bool) {
+	for i := range c.Targets {
+		if c.Targets[i].Function == function {
+			return &c.Targets[i], true
+		}
+	}
+	return nil, false
+}
+
+// ForProject returns the targets a CodeBuild project releases.
+func (c *Config) ForProject(project string) []*Target {
+	var out []*Target
+	for i := range c.Targets {
+		for _, p := range c.Targets[i].CodeBuildProjects {
+			if p == project {
+				out = append(out, &c.Targets[i])
+			}
+		}
+	}
+	return out
+}
+
+// Projects lists every CodeBuild project named by any target, once each.
+func (c *Config) Projects() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range c.Targets {
+		for _, p := range t.CodeBuildProjects {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (c *Config) applyDefaults() {
+	for i := range c.Targets {
+		c.Targets[i].ApplyDefaults()
+	}
+}
+
+// ApplyDefaults fills the fields left at their zero value.
+func (t *Target) ApplyDefaults() {
+	if t.Strategy.Type == "" {
+		t.Strategy.Type = AllAtOnce
+	}
+	if t.ApprovalTimeoutSeconds == 0 {
+		t.ApprovalTimeoutSeconds = DefaultApprovalTimeoutSeconds
+	}
+	if t.SmokeRetries == 0 {
+		t.SmokeRetries = DefaultSmokeRetries
+	}
+	if t.Health.MaxErrorRate == 0 {
+		t.Health.MaxErrorRate = DefaultMaxErrorRate
+	}
+	if t.Health.MinInvocations == 0 {
+		t.Health.MinInvocations = DefaultMinInvocations
+	}
+	if t.Health.WindowSeconds == 0 {
+		t.Health.WindowSeconds = DefaultHealthWindowSeconds
+	}
+	for j := range t.SmokeChecks {
+		s := &t.SmokeChecks[j]
+		if s.TimeoutSeconds == 0 {
+			s.TimeoutSeconds = DefaultSmokeTimeoutSeconds
+		}
+		if s.HTTP != nil {
+			if s.HTTP.Method == "" {
+				s.HTTP.Method = "GET"
+			}
+			if s.HTTP.ExpectStatus == 0 {
+				s.HTTP.ExpectStatus = 200
+			}
+		}
+	}
+}
+
+// Validate reports every problem in the document, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Targets) == 0 {
+		errs = append(errs, errors.New("targets: at least one target is required"))
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Targets {
+		p := fmt.Sprintf("targets[%d]", i)
+		if err := t.Validate(p); err != nil {
+			errs = append(errs, err)
+		}
+		if seen[t.Function] {
+			errs = append(errs, fmt.Errorf("%s.function: %q is configured twice", p, t.Function))
+		}
+		seen[t.Function] = true
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Validate checks one target; prefix names it in the errors ("targets[0]").
+func (t *Target) Validate(prefix string) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: "+format, append([]any{prefix, field}, args...)...))
+	}
+	if err := ValidateFunctionName(t.Function); err != nil {
+		bad("function", "%v", err)
+	}
+	for j, p := range t.CodeBuildProjects {
+		if strings.TrimSpace(p) == "" {
+			bad(fmt.Sprintf("codeBuildProjects[%d]", j), "must not be empty")
+		}
+	}
+	s := t.Strategy
+	switch s.Type {
+	case AllAtOnce:
+		if s.Percent != 0 || s.BakeSeconds != 0 || s.IntervalSeconds != 0 {
+			bad("strategy", "all-at-once takes no percent, bakeSeconds or intervalSeconds")
+		}
+	case Canary:
+		if s.Percent < 1 || s.Percent > 99 {
+			bad("strategy.percent", "canary percent must be 1–99, got %d", s.Percent)
+		}
+		if s.BakeSeconds < 1 || s.BakeSeconds > 86400 {
+			bad("strategy.bakeSeconds", "must be 1–86400 seconds, got %d", s.BakeSeconds)
+		}
+		if s.IntervalSeconds != 0 {
+			bad("strategy.intervalSeconds", "is for linear; canary uses bakeSeconds")
+		}
+	case Linear:
+		if s.Percent < 1 || s.Percent > 99 {
+			bad("strategy.percent", "linear step must be 1–99 percent, got %d", s.Percent)
+		}
+		if s.IntervalSeconds < 1 || s.IntervalSeconds > 86400 {
+			bad("strategy.intervalSeconds", "must be 1–86400 seconds, got %d", s.IntervalSeconds)
+		}
+		if s.BakeSeconds != 0 {
+			bad("strategy.bakeSeconds", "is for canary; linear uses intervalSeconds")
+		}
+	default:
+		bad("strategy.type", "must be one of all-at-once, canary, linear; got %q", s.Type)
+	}
+	if len(t.Approvers) == 0 {
+		bad("approvers", "at least one approver e-mail is required")
+	}
+	approvers := map[string]bool{}
+	for j, a := range t.Approvers {
+		if addr, err := mail.ParseAddress(a); err != nil || addr.Address != a {
+			bad(fmt.Sprintf("approvers[%d]", j), "%q is not a plain e-mail address", a)
+		}
+		if approvers[strings.ToLower(a)] {
+			bad(fmt.Sprintf("approvers[%d]", j), "%q is listed twice", a)
+		}
+		approvers[strings.ToLower(a)] = true
+	}
+	if t.ApprovalTimeoutSeconds < 1 || t.ApprovalTimeoutSeconds > MaxApprovalTimeoutSeconds {
+		bad("approvalTimeoutSeconds", "must be 1–%d, got %d", MaxApprovalTimeoutSeconds, t.ApprovalTimeoutSeconds)
+	}
+	if t.SmokeRetries < 0 || t.SmokeRetries > 10 {
+		bad("smokeRetries", "must be 0–10, got %d", t.SmokeRetries)
+	}
+	h := t.Health
+	if h.MaxErrorRate < 0 || h.MaxErrorRate > 1 {
+		bad("health.maxErrorRate", "must be between 0 and 1, got %v", h.MaxErrorRate)
+	}
+	if h.MinInvocations < 0 {
+		bad("health.minInvocations", "must not be negative, got %d", h.MinInvocations)
+	}
+	if h.WindowSeconds < 1 || h.WindowSeconds > 86400 {
+		bad("health.windowSeconds", "must be 1–86400, got %d", h.WindowSeconds)
+	}
+	for j, a := range h.Alarms {
+		if strings.TrimSpace(a) == "" {
+			bad(fmt.Sprintf("health.alarms[%d]", j), "must not be empty")
+		}
+	}
+	names := map[string]bool{}
+	for j, c := range t.SmokeChecks {
+		f := fmt.Sprintf("smokeChecks[%d]", j)
+		if strings.TrimSpace(c.Name) == "" {
+			bad(f+".name", "must not be empty")
+		}
+		if names[c.Name] {
+			bad(f+".name", "%q is used twice", c.Name)
+		}
+		names[c.Name] = true
+		if c.Invoke == nil && c.HTTP == nil {
+			bad(f, "needs invoke, http or both")
+		}
+		if c.TimeoutSeconds < 1 || c.TimeoutSeconds > 300 {
+			bad(f+".timeoutSeconds", "must be 1–300, got %d", c.TimeoutSeconds)
+		}
+		if c.Invoke != nil && len(c.Invoke.Payload) > 0 && !json.Valid(c.Invoke.Payload) {
+			bad(f+".invoke.payload", "is not valid JSON")
+		}
+		if c.HTTP != nil {
+			u, err := url.Parse(c.HTTP.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(f+".http.url", "%q is not an http(s) URL", c.HTTP.URL)
+			}
+			if c.HTTP.ExpectStatus < 100 || c.HTTP.ExpectStatus > 599 {
+				bad(f+".http.expectStatus", "must be an HTTP status, got %d", c.HTTP.ExpectStatus)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+var allDigits = regexp.MustCompile(`^[0-9]+$`)
+
+// ValidateFunctionName refuses anything but a plain function name: no ARN,
+// no qualifier, not $LATEST and not a version number.
+func ValidateFunctionName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("function name is empty")
+	case strings.Contains(name, "$LATEST"):
+		return fmt.Errorf("%q: $LATEST is never promoted; name the function", name)
+	case strings.HasPrefix(name, "arn:"):
+		return fmt.Errorf("%q: give the function name, not an ARN", name)
+	case strings.Contains(name, ":"):
+		return fmt.Errorf("%q: give the function name without a qualifier", name)
+	case allDigits.MatchString(name):
+		return fmt.Errorf("%q looks like a version number, not a function name", name)
+	case !functionName.MatchString(name):
+		return fmt.Errorf("%q is not a valid function name (1–64 of A-Z a-z 0-9 - _)", name)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+// Package promotion defines what one promotion carries through the state
+// machine: the deterministic execution input the release Lambda builds, the
+// state each task adds to it, the task payloads and the error names the
+// definition (infra/statemachine/promotion.asl.json) catches.
+package promotion
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+)
+
+// Alias names used by the pipeline.
+const (
+	AliasStg  = "stg"
+	AliasProd = "prod"
+)
+
+// Error names thrown by the pipeline's tasks and matched by the definition's
+// Retry and Catch fields.
+const (
+	// ErrProdBusy: prod carries routing for another release; retried.
+	ErrProdBusy = "aliasflow.ProdBusy"
+	// ErrSuperseded: a newer release moved stg; this promotion stops.
+	ErrSuperseded = "aliasflow.Superseded"
+	// ErrHealthCheckFailed: an alarm fired or the error rate is too high.
+	ErrHealthCheckFailed = "aliasflow.HealthCheckFailed"
+	// ErrRejected: an approver rejected the release (SendTaskFailure).
+	ErrRejected = "aliasflow.Rejected"
+	// ErrInvalidInput: the task payload is malformed.
+	ErrInvalidInput = "aliasflow.InvalidInput"
+)
+
+// Shift task actions, one per state of the definition.
+const (
+	ActionRestoreStg  = "restore-stg"
+	ActionBegin       = "begin"
+	ActionSetWeight   = "set-weight"
+	ActionCheckHealth = "check-health"
+	ActionFinalize    = "finalize"
+	ActionRollback    = "rollback"
+	ActionAbort       = "abort"
+)
+
+// Approval task actions.
+const (
+	ActionRequest  = "request"
+	ActionGranted  = "granted"
+	ActionRejected = "rejected"
+	ActionExpired  = "expired"
+)
+
+// ActionSmoke is the smoke test task's only action.
+const ActionSmoke = "smoke"
+
+// Release is one built artifact of one function.
+type Release struct {
+	Commit      string `json:"commit,omitempty"`
+	Build       string `json:"build,omitempty"`
+	CodeSha256  string `json:"codeSha256"`
+	RequestedBy string `json:"requestedBy,omitempty"`
+	// Source is "codebuild" or "aliasflow" (a Release Requested event).
+	Source string `json:"source"`
+}
+
+// Step is one weight of a gradual shift and how long it bakes.
+type Step struct {
+	Weight      float64 `json:"weight"`
+	BakeSeconds int     `json:"bakeSeconds"`
+}
+
+// Input is the execution input. It holds no timestamps so that the same
+// release always yields the same input and name.
+type Input struct {
+	Function           string        `json:"function"`
+	Version            string        `json:"version"`
+	PreviousStgVersion string        `json:"previousStgVersion,omitempty"`
+	Release            Release       `json:"release"`
+	Target             config.Target `json:"target"`
+	Steps              []Step        `json:"steps"`
+}
+
+// State is the execution's state as the tasks see it: the input plus what
+// earlier states added at their ResultPath.
+type State struct {
+	Input
+	Smoke    *SmokeResult `json:"smoke,omitempty"`
+	Approval *Decision    `json:"approval,omitempty"`
+	Shift    *Shift       `json:"shift,omitempty"`
+	Bake     *Bake        `json:"bake,omitempty"`
+	Failure  *Failure     `json:"failure,omitempty"`
+}
+
+// SmokeResult is the smoke test task's result, shown on the approval page.
+type SmokeResult struct {
+	Passed bool          `json:"passed"`
+	Checks []CheckResult `json:"checks"`
+}
+
+// CheckResult is one smoke check's outcome.
+type CheckResult struct {
+	Name      string `json:"name"`
+	Passed    bool   `json:"passed"`
+	LatencyMs int64  `json:"latencyMs"`
+	Attempts  int    `json:"attempts"`
+	Detail    string `json:"detail"`
+}
+
+// Decision is the output an approver's SendTaskSuccess carries (approved)
+// or, JSON-encoded, the Cause of a SendTaskFailure with ErrRejected.
+type Decision struct {
+	Approved bool   `json:"approved"`
+	Approver string `json:"approver"`
+	Comment  string `json:"comment,omitempty"`
+	// Via is "link" (the approval page) or "cli".
+	Via         string    `json:"via"`
+	RequestedAt time.Time `json:"requestedAt,omitzero"`
+	DecidedAt   time.Time `json:"decidedAt"`
+}
+
+// Shift is the shift task's progress, returned by begin and check-health.
+type Shift struct {
+	StableVersion string  `json:"stableVersion"`
+	Step          int     `json:"step"`
+	Weight        float64 `json:"weight"`
+	BakeSeconds   int     `json:"bakeSeconds"`
+	Done          bool    `json:"done"`
+}
+
+// Bake is what the set-weight wait ended with: a timeout (the bake time
+// passed) or an operator's "promote now".
+type Bake struct {
+	PromoteNow bool   `json:"promoteNow,omitempty"`
+	Actor      string `json:"actor,omitempty"`
+	Error      string `json:"Error,omitempty"`
+	Cause      string `json:"Cause,omitempty"`
+}
+
+// Failure is what a Catch puts at $.failure.
+type Failure struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// TaskRequest is the Payload every task of the definition sends its Lambda.
+type TaskRequest struct {
+	Action    string `json:"action"`
+	Execution string `json:"execution"`
+	// StartTime is the execution's start ($$.Execution.StartTime).
+	StartTime   time.Time `json:"startTime,omitzero"`
+	TaskToken   string    `json:"taskToken,omitempty"`
+	ApprovalURL string    `json:"approvalUrl,omitempty"`
+	// EnteredTime is when the current state was entered ($$.State.EnteredTime).
+	EnteredTime time.Time `json:"enteredTime,omitzero"`
+	Promotion   State     `json:"promotion"`
+}
+
+// Plan turns a strategy into the partial weights prod passes through before
+// it is finalized on the new version. All-at-once has none.
+func Plan(s config.StrategyConfig) []Step {
+	switch s.Type {
+	case config.Canary:
+		return []Step{{Weight: float64(s.Percent) / 100, BakeSeconds: s.BakeSeconds}}
+	case config.Linear:
+		var steps []Step
+		for p := s.Percent; p < 100; p += s.Percent {
+			steps = append(steps, Step{Weight: float64(p) / 100, BakeSeconds: s.IntervalSeconds})
+		}
+		return steps
+	}
+	return []Step{}
+}
+
+// ExecutionName is the deterministic execution name of a release: the same
+// function, version and code always give the same name (at most 80
+// characters, as Step Functions allows).
+func ExecutionName(function, version, codeSha256 string) string {
+	sum := sha256.Sum256([]byte(codeSha256))
+	if raw, err := base64.StdEncoding.DecodeString(codeSha256); err == nil && len(raw) >= 4 {
+		copy(sum[:], raw)
+	}
+	tag := hex.EncodeToString(sum[:4])
+	fn := function
+	if max := 80 - len(version) - len(tag) - 3; len(fn) > max {
+		fn = fn[:max]
+	}
+	return fmt.Sprintf("%s-v%s-%s", fn, version, tag)
+}
+
+// TaskError is an error a Lambda returns so that Step Functions sees name as
+// the error (for Retry and Catch) rather than the Go type name.
+func TaskError(name, format string, args ...any) error {
+	return messages.InvokeResponse_Error{Type: name, Message: fmt.Sprintf(format, args...)}
+}
