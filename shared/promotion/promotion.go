@@ -157,7 +157,10 @@ type TaskRequest struct {
 	ApprovalURL string    `json:"approvalUrl,omitempty"`
 	// EnteredTime is when the current state was entered ($$.State.EnteredTime).
 	EnteredTime time.Time `json:"enteredTime,omitzero"`
-	Promotion   State     `json:"promotion"`
+	// Actor is who asked, when an operator invokes a task directly (the
+	// CLI's rollback); empty inside the workflow.
+	Actor     string `json:"actor,omitempty"`
+	Promotion State  `json:"promotion"`
 }
 
 // Plan turns a strategy into the partial weights prod passes through before
