@@ -1,0 +1,83 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+const valid = `{"targets":[{"function":"hello","codeBuildProjects":["hello-build"],
+ "strategy":{"type":"canary","percent":10,"bakeSeconds":30},
+ "approvers":["ops@example.com"],
+ "smokeChecks":[{"name":"says hello","invoke":{"payload":{},"jsonEquals":{"statusCode":200},"bodyContains":"Hello"}},
+                {"name":"staging answers","http":{"url":"https://example.com/staging/hello"}}],
+ "health":{"alarms":["hello-prod-errors"]}}]}`
+
+func TestParseAppliesDefaults(t *testing.T) {
+	c, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	tg, ok := c.Lookup("hello")
+	if !ok {
+		t.Fatal("Lookup(hello) found nothing")
+	}
+	if tg.ApprovalTimeoutSeconds != DefaultApprovalTimeoutSeconds || tg.Health.MaxErrorRate != DefaultMaxErrorRate ||
+		tg.SmokeRetries != DefaultSmokeRetries || tg.Health.WindowSeconds != DefaultHealthWindowSeconds {
+		t.Errorf("defaults not applied: %+v", tg)
+	}
+	if got := tg.SmokeChecks[1].HTTP; got.Method != "GET" || got.ExpectStatus != 200 {
+		t.Errorf("http defaults: got %s %d, want GET 200", got.Method, got.ExpectStatus)
+	}
+	if got := c.ForProject("hello-build"); len(got) != 1 || got[0].Function != "hello" {
+		t.Errorf("ForProject(hello-build) = %v", got)
+	}
+	if got := c.Projects(); len(got) != 1 || got[0] != "hello-build" {
+		t.Errorf("Projects() = %v", got)
+	}
+}
+
+func TestParseNamesTheField(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"no targets", `{"targets":[]}`, "targets: at least one"},
+		{"unknown field", `{"targets":[{"function":"a","approvers":["a@b.c"],"stratgy":{}}]}`, `unknown field "stratgy"`},
+		{"latest as name", `{"targets":[{"function":"$LATEST","approvers":["a@b.c"]}]}`, "targets[0].function"},
+		{"number as name", `{"targets":[{"function":"42","approvers":["a@b.c"]}]}`, "version number"},
+		{"arn as name", `{"targets":[{"function":"arn:aws:lambda:us-east-1:1:function:x","approvers":["a@b.c"]}]}`, "not an ARN"},
+		{"qualified name", `{"targets":[{"function":"hello:prod","approvers":["a@b.c"]}]}`, "without a qualifier"},
+		{"no approvers", `{"targets":[{"function":"a"}]}`, "targets[0].approvers"},
+		{"bad approver", `{"targets":[{"function":"a","approvers":["Bob <b@c.d>"]}]}`, "targets[0].approvers[0]"},
+		{"canary percent", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":150,"bakeSeconds":5}}]}`, "targets[0].strategy.percent"},
+		{"canary bake", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10}}]}`, "targets[0].strategy.bakeSeconds"},
+		{"linear interval", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":25}}]}`, "targets[0].strategy.intervalSeconds"},
+		{"unknown strategy", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"blue-green"}}]}`, "targets[0].strategy.type"},
+		{"error rate", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"maxErrorRate":5}}]}`, "targets[0].health.maxErrorRate"},
+		{"check without kind", `{"targets":[{"function":"a","approvers":["a@b.c"],"smokeChecks":[{"name":"x"}]}]}`, "targets[0].smokeChecks[0]: needs invoke"},
+		{"check url", `{"targets":[{"function":"a","approvers":["a@b.c"],"smokeChecks":[{"name":"x","http":{"url":"ftp://x"}}]}]}`, "targets[0].smokeChecks[0].http.url"},
+		{"duplicate function", `{"targets":[{"function":"a","approvers":["a@b.c"]},{"function":"a","approvers":["a@b.c"]}]}`, "targets[1].function"},
+		{"malformed json", `{"targets":[`, "config:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc))
+			if err == nil {
+				t.Fatalf("Parse accepted %s", tc.doc)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), EnvVar) {
+		t.Errorf("FromEnv with %s unset: err = %v, want one naming the variable", EnvVar, err)
+	}
+	t.Setenv(EnvVar, valid)
+	if c, err := FromEnv(); err != nil || len(c.Targets) != 1 {
+		t.Errorf("FromEnv = %v, %v", c, err)
+	}
+}

@@ -1,0 +1,58 @@
+package promotion
+
+import (
+	"errors"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+)
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		name string
+		in   config.StrategyConfig
+		want []Step
+	}{
+		{"all at once has no partial steps", config.StrategyConfig{Type: config.AllAtOnce}, []Step{}},
+		{"canary is one step", config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30}, []Step{{0.1, 30}}},
+		{"linear stops below 100", config.StrategyConfig{Type: config.Linear, Percent: 30, IntervalSeconds: 5}, []Step{{0.3, 5}, {0.6, 5}, {0.9, 5}}},
+		{"linear 50", config.StrategyConfig{Type: config.Linear, Percent: 50, IntervalSeconds: 1}, []Step{{0.5, 1}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Plan(tc.in); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Plan(%+v) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExecutionName(t *testing.T) {
+	sha := "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+	a := ExecutionName("hello", "2", sha)
+	if a != ExecutionName("hello", "2", sha) {
+		t.Fatal("ExecutionName is not deterministic")
+	}
+	if a != "hello-v2-9f86d081" {
+		t.Errorf("ExecutionName = %q, want hello-v2-9f86d081 (version and the code hash's first bytes)", a)
+	}
+	if b := ExecutionName("hello", "3", sha); b == a {
+		t.Errorf("versions 2 and 3 share the name %q", a)
+	}
+	long := ExecutionName(strings.Repeat("f", 64), "12345", "not-base64!")
+	if len(long) > 80 || !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(long) {
+		t.Errorf("ExecutionName of a long name = %q (%d chars), want ≤ 80 valid characters", long, len(long))
+	}
+}
+
+func TestTaskErrorKeepsTheName(t *testing.T) {
+	err := TaskError(ErrProdBusy, "prod routes to %s", "7")
+	var ive messages.InvokeResponse_Error
+	if !errors.As(err, &ive) || ive.Type != ErrProdBusy || ive.Message != "prod routes to 7" {
+		t.Errorf("TaskError = %#v, want type %s", err, ErrProdBusy)
+	}
+}
