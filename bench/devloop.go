@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// devLoop times the warm developer loop: `go test ./...` and `make synth`,
+// each run once to warm the caches and then timed.
+func devLoop(r *report, root string) {
+	var b strings.Builder
+	b.WriteString("Warm wall time (each command run once before the timed run).\n\n| command | wall time |\n|---|---:|\n")
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"go test ./...", []string{"go", "test", "./..."}},
+		{"make synth", []string{"make", "synth"}},
+	} {
+		run := func() error {
+			cmd := exec.Command(c.args[0], c.args[1:]...)
+			cmd.Dir = root
+			cmd.Env = os.Environ()
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("%v: %s", err, lastLines(string(msg), 3))
+			}
+			return nil
+		}
+		if err := run(); err != nil {
+			fmt.Fprintf(&b, "| `%s` | failed: %s |\n", c.name, firstLine(err.Error()))
+			r.missed = append(r.missed, c.name+": failed")
+			continue
+		}
+		start := time.Now()
+		err := run()
+		d := time.Since(start)
+		if err != nil {
+			fmt.Fprintf(&b, "| `%s` | failed: %s |\n", c.name, firstLine(err.Error()))
+			continue
+		}
+		fmt.Fprintf(&b, "| `%s` | %.1f s |\n", c.name, d.Seconds())
+	}
+	r.section("7. Developer loop", b.String())
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
