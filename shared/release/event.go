@@ -1,0 +1,360 @@
+// Package release is the release Lambda's logic: it reads the event that
+// says a build is ready (a CodeBuild "Build State Change" or an aliasflow
+// "Release Requested"), publishes exactly that code as a version, moves the
+// stg alias to it, stops older promotions that have not started moving prod
+// and starts the promotion workflow — idempotently, so a duplicate event is
+// a no-op.
+package release
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+)
+
+// The variables a CodeBuild build exports (buildspec env.exported-variables)
+// to say what it released.
+const (
+	VarFunction    = "ALIASFLOW_FUNCTION"
+	VarCodeSha256  = "ALIASFLOW_CODE_SHA256"
+	VarCommit      = "ALIASFLOW_COMMIT"
+	VarRequestedBy = "ALIASFLOW_REQUESTED_BY"
+)
+
+// Release sources, as recorded in promotion.Release.Source.
+const (
+	SourceCodeBuild = "codebuild"
+	SourceAliasflow = "aliasflow"
+)
+
+// maxEventBytes bounds what is parsed at all; EventBridge events are at most
+// 256 KiB.
+const maxEventBytes = 256 * 1024
+
+// Refusal is why an event is not acted on: it is malformed or names
+// something aliasflow must not release. A refusal is final — retrying the
+// same event cannot succeed — so the handler audits it and returns no error.
+type Refusal struct {
+	// Function is the function the event named, when it named one.
+	Function string
+	// Release is what the event said about the build, as far as it was read.
+	Release *promotion.Release
+	// Reason says what is wrong, naming the field.
+	Reason string
+}
+
+func (r *Refusal) Error() string { return "release refused: " + r.Reason }
+
+func refuse(format string, args ...any) *Refusal {
+	return &Refusal{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Request is a validated release: which target, which code.
+type Request struct {
+	// Target is the configured target the release belongs to.
+	Target config.Target
+	// Release is the built artifact; CodeSha256 is base64 of 32 bytes.
+	Release promotion.Release
+}
+
+// Function is the target function's name.
+func (r *Request) Function() string { return r.Target.Function }
+
+// Parsed is what ParseEvent read: a complete Request, a build whose exported
+// variables must be read with BatchGetBuilds first (Lookup), or an event
+// that is deliberately not acted on (Ignored).
+type Parsed struct {
+	// Request is set when the event carried everything needed.
+	Request *Request
+	// Lookup is the CodeBuild build id whose exported variables are missing
+	// from the event; finish with Complete once BatchGetBuilds answered.
+	Lookup string
+	// Ignored says why the event is not acted on (a build that did not
+	// succeed); nothing is audited for it.
+	Ignored string
+
+	build *buildEvent
+}
+
+// envelope is the EventBridge event around the detail.
+type envelope struct {
+	Source     string          `json:"source"`
+	DetailType string          `json:"detail-type"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// releaseRequested is the detail of a "Release Requested" event.
+type releaseRequested struct {
+	Function    string `json:"function"`
+	CodeSha256  string `json:"codeSha256"`
+	Commit      string `json:"commit"`
+	RequestedBy string `json:"requestedBy"`
+	// Build is optional: a CI may name its build for the audit trail.
+	Build string `json:"build"`
+}
+
+// codeBuildDetail is the part of a "CodeBuild Build State Change" detail
+// aliasflow reads. The rest (phases, logs, times in CodeBuild's own format)
+// is left alone so that an unexpected shape there cannot refuse a release.
+type codeBuildDetail struct {
+	BuildStatus           string `json:"build-status"`
+	ProjectName           string `json:"project-name"`
+	BuildID               string `json:"build-id"`
+	AdditionalInformation struct {
+		Initiator           string        `json:"initiator"`
+		SourceVersion       string        `json:"source-version"`
+		ExportedEnvironment []exportedVar `json:"exported-environment-variables"`
+	} `json:"additional-information"`
+}
+
+type exportedVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// buildEvent is what a CodeBuild event said, kept so Complete can finish the
+// request with the variables BatchGetBuilds returns.
+type buildEvent struct {
+	project       string
+	buildID       string
+	sourceVersion string
+	initiator     string
+	targets       []*config.Target
+}
+
+// ParseEvent reads a raw EventBridge event and validates it against cfg.
+// It returns a *Refusal for anything aliasflow must not act on.
+func ParseEvent(raw []byte, cfg *config.Config) (Parsed, error) {
+	if cfg == nil {
+		return Parsed{}, errors.New("release: no configuration")
+	}
+	if len(raw) > maxEventBytes {
+		return Parsed{}, refuse("event is %d bytes, more than EventBridge's %d", len(raw), maxEventBytes)
+	}
+	var env envelope
+	if err := strictUnmarshal(raw, &env); err != nil {
+		return Parsed{}, refuse("malformed event: %v", err)
+	}
+	switch {
+	case env.Source == eventpatterns.CodeBuildSource && env.DetailType == eventpatterns.CodeBuildDetailType:
+		return parseCodeBuild(env.Detail, cfg)
+	case env.Source == eventpatterns.ReleaseSource && env.DetailType == eventpatterns.ReleaseDetailType:
+		req, err := parseReleaseRequested(env.Detail, cfg)
+		if err != nil {
+			return Parsed{}, err
+		}
+		return Parsed{Request: req}, nil
+	}
+	return Parsed{}, refuse("unexpected event: source %q, detail-type %q (want %q/%q or %q/%q)",
+		env.Source, env.DetailType,
+		eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType,
+		eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType)
+}
+
+func parseReleaseRequested(detail json.RawMessage, cfg *config.Config) (*Request, error) {
+	if err := requireObject(detail); err != nil {
+		return nil, err
+	}
+	var d releaseRequested
+	if err := strictUnmarshal(detail, &d); err != nil {
+		return nil, refuse("malformed Release Requested detail: %v", err)
+	}
+	rel := promotion.Release{
+		Commit:      d.Commit,
+		Build:       d.Build,
+		CodeSha256:  d.CodeSha256,
+		RequestedBy: d.RequestedBy,
+		Source:      SourceAliasflow,
+	}
+	return validate(cfg, d.Function, rel, nil)
+}
+
+func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) {
+	if err := requireObject(detail); err != nil {
+		return Parsed{}, err
+	}
+	var d codeBuildDetail
+	if err := strictUnmarshal(detail, &d); err != nil {
+		return Parsed{}, refuse("malformed CodeBuild detail: %v", err)
+	}
+	if d.BuildStatus != eventpatterns.BuildStatusSucceeded {
+		if d.BuildStatus == "" {
+			return Parsed{}, refuse("CodeBuild detail.build-status is missing")
+		}
+		return Parsed{Ignored: fmt.Sprintf("build %s of %s is %s, not %s", d.BuildID, d.ProjectName, d.BuildStatus, eventpatterns.BuildStatusSucceeded)}, nil
+	}
+	if strings.TrimSpace(d.ProjectName) == "" {
+		return Parsed{}, refuse("CodeBuild detail.project-name is missing")
+	}
+	buildID, err := BuildID(d.BuildID)
+	if err != nil {
+		return Parsed{}, refuse("CodeBuild detail.build-id: %v", err)
+	}
+	targets := cfg.ForProject(d.ProjectName)
+	if len(targets) == 0 {
+		return Parsed{}, refuse("CodeBuild project %q releases no configured function", d.ProjectName)
+	}
+	info := d.AdditionalInformation
+	b := &buildEvent{
+		project:       d.ProjectName,
+		buildID:       buildID,
+		sourceVersion: info.SourceVersion,
+		initiator:     info.Initiator,
+		targets:       targets,
+	}
+	vars := map[string]string{}
+	for _, v := range info.ExportedEnvironment {
+		vars[v.Name] = v.Value
+	}
+	// The event is best-effort: without the code hash in it, BatchGetBuilds
+	// is the authority on what the build exported.
+	if vars[VarCodeSha256] == "" {
+		return Parsed{Lookup: buildID, build: b}, nil
+	}
+	req, err := b.request(cfg, vars)
+	if err != nil {
+		return Parsed{}, err
+	}
+	return Parsed{Request: req}, nil
+}
+
+// Complete finishes a Lookup with the build's exported variables as
+// BatchGetBuilds returned them.
+func (p Parsed) Complete(cfg *config.Config, vars map[string]string) (*Request, error) {
+	if p.build == nil {
+		return nil, errors.New("release: Complete called on an event that needs no build lookup")
+	}
+	if vars[VarCodeSha256] == "" {
+		return nil, refuse("build %s exported no %s (add it to the buildspec's env.exported-variables)", p.build.buildID, VarCodeSha256)
+	}
+	return p.build.request(cfg, vars)
+}
+
+func (b *buildEvent) request(cfg *config.Config, vars map[string]string) (*Request, error) {
+	rel := promotion.Release{
+		Commit:      firstNonEmpty(vars[VarCommit], b.sourceVersion),
+		Build:       b.buildID,
+		CodeSha256:  vars[VarCodeSha256],
+		RequestedBy: firstNonEmpty(vars[VarRequestedBy], b.initiator),
+		Source:      SourceCodeBuild,
+	}
+	// CodeBuild exports a listed but unset variable as "", so empty means absent.
+	fn := vars[VarFunction]
+	if fn == "" {
+		if len(b.targets) != 1 {
+			names := make([]string, len(b.targets))
+			for i, t := range b.targets {
+				names[i] = t.Function
+			}
+			return nil, &Refusal{Release: &rel, Reason: fmt.Sprintf("CodeBuild project %q releases %d functions (%s); the build must export %s",
+				b.project, len(b.targets), strings.Join(names, ", "), VarFunction)}
+		}
+		fn = b.targets[0].Function
+	}
+	return validate(cfg, fn, rel, b)
+}
+
+// validate checks the function name and code hash and resolves the target.
+// b, when set, limits the functions to those the build's project releases.
+func validate(cfg *config.Config, fn string, rel promotion.Release, b *buildEvent) (*Request, error) {
+	bad := func(format string, args ...any) error {
+		r := rel
+		return &Refusal{Function: fn, Release: &r, Reason: fmt.Sprintf(format, args...)}
+	}
+	if err := config.ValidateFunctionName(fn); err != nil {
+		return nil, bad("function: %v", err)
+	}
+	if err := ValidateCodeSha256(rel.CodeSha256); err != nil {
+		return nil, bad("codeSha256: %v", err)
+	}
+	t, ok := cfg.Lookup(fn)
+	if !ok {
+		return nil, bad("function %q is not configured for aliasflow", fn)
+	}
+	if b != nil && !releases(b.targets, fn) {
+		return nil, bad("CodeBuild project %q does not release function %q", b.project, fn)
+	}
+	return &Request{Target: *t, Release: rel}, nil
+}
+
+func releases(targets []*config.Target, fn string) bool {
+	for _, t := range targets {
+		if t.Function == fn {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateCodeSha256 accepts only what Lambda reports as CodeSha256: the
+// standard base64 encoding of a 32-byte SHA-256 digest.
+func ValidateCodeSha256(s string) error {
+	if s == "" {
+		return errors.New("is missing")
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("%q is not base64: %v", s, err)
+	}
+	if len(raw) != 32 {
+		return fmt.Errorf("%q decodes to %d bytes, a SHA-256 digest has 32", s, len(raw))
+	}
+	return nil
+}
+
+// BuildID returns the CodeBuild build id ("project:uuid") of a build ARN
+// ("arn:aws:codebuild:region:account:build/project:uuid"), or the id itself.
+func BuildID(arnOrID string) (string, error) {
+	id := arnOrID
+	if strings.HasPrefix(arnOrID, "arn:") {
+		parts := strings.SplitN(arnOrID, ":", 6)
+		if len(parts) != 6 || parts[2] != "codebuild" || !strings.HasPrefix(parts[5], "build/") {
+			return "", fmt.Errorf("%q is not a CodeBuild build ARN", arnOrID)
+		}
+		id = strings.TrimPrefix(parts[5], "build/")
+	}
+	project, uuid, ok := strings.Cut(id, ":")
+	if !ok || project == "" || uuid == "" || strings.ContainsAny(id, " \t\n/") {
+		return "", fmt.Errorf("%q is not a build id (project:uuid)", arnOrID)
+	}
+	return id, nil
+}
+
+// requireObject refuses a missing, null or non-object detail before it is
+// decoded, so "detail": null cannot pass as an empty detail.
+func requireObject(detail json.RawMessage) error {
+	d := bytes.TrimSpace(detail)
+	if len(d) == 0 || d[0] != '{' {
+		return refuse("event detail must be a JSON object")
+	}
+	return nil
+}
+
+// strictUnmarshal decodes one JSON value and refuses trailing data.
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

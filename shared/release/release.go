@@ -1,0 +1,662 @@
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// Lambda is the part of the Lambda API a release uses.
+type Lambda interface {
+	PublishVersion(ctx context.Context, in *lambda.PublishVersionInput, opts ...func(*lambda.Options)) (*lambda.PublishVersionOutput, error)
+	GetAlias(ctx context.Context, in *lambda.GetAliasInput, opts ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
+	UpdateAlias(ctx context.Context, in *lambda.UpdateAliasInput, opts ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error)
+	CreateAlias(ctx context.Context, in *lambda.CreateAliasInput, opts ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error)
+}
+
+// StepFunctions is the part of the Step Functions API a release uses.
+type StepFunctions interface {
+	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+	GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
+	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, opts ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+// Builds is the CodeBuild call a release makes when an event lacks the
+// build's exported variables.
+type Builds interface {
+	BatchGetBuilds(ctx context.Context, in *codebuild.BatchGetBuildsInput, opts ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error)
+}
+
+// Outcome says what a release event led to.
+type Outcome string
+
+// The outcomes of Handle.
+const (
+	// Started: a version was published, stg moved and a promotion started.
+	Started Outcome = "started"
+	// Duplicate: stg already served the version; the promotion was started
+	// (again, idempotently) and nothing else moved.
+	Duplicate Outcome = "duplicate"
+	// Refused: the event is malformed or names something not releasable.
+	Refused Outcome = "refused"
+	// Ignored: the event is not a release (a build that did not succeed).
+	Ignored Outcome = "ignored"
+)
+
+// Result is what the release Lambda returns.
+type Result struct {
+	Outcome   Outcome `json:"outcome"`
+	Function  string  `json:"function,omitempty"`
+	Version   string  `json:"version,omitempty"`
+	Execution string  `json:"execution,omitempty"`
+	Reason    string  `json:"reason,omitempty"`
+}
+
+// Defaults for the bounded retries.
+const (
+	// DefaultPublishWait bounds how long PublishVersion is retried while
+	// $LATEST is mid-update (ResourceConflictException).
+	DefaultPublishWait = 60 * time.Second
+	// DefaultAliasAttempts bounds the UpdateAlias tries when another writer
+	// moves stg between our GetAlias and UpdateAlias.
+	DefaultAliasAttempts = 3
+	firstBackoff         = time.Second
+	maxBackoff           = 8 * time.Second
+	// maxPages bounds the pagination of ListExecutions and
+	// GetExecutionHistory so a runaway listing cannot eat the timeout.
+	maxPages = 20
+)
+
+// Handler handles one release event. Build it with its fields set; nil
+// Metrics, Sleep and Log default sanely.
+type Handler struct {
+	Config          *config.Config
+	StateMachineARN string
+	Lambda          Lambda
+	SFN             StepFunctions
+	Builds          Builds
+	Audit           *audit.Recorder
+	Metrics         *metrics.Emitter
+	Log             *slog.Logger
+	// Sleep waits between retries; a test injects one that does not sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// PublishWait and AliasAttempts override the defaults when positive.
+	PublishWait   time.Duration
+	AliasAttempts int
+}
+
+// Handle processes one raw EventBridge event. A refused event is audited
+// and answered with a Refused result and no error, so EventBridge's
+// asynchronous retries do not repeat a refusal; a transient AWS failure is
+// returned as an error so that Lambda retries the event — every step is
+// idempotent, so a retry completes what the failed attempt began.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, err error) {
+	// One PutEvents call per invocation, also after a failure: the records
+	// of the changes that did happen must reach EventBridge too.
+	if h.Audit == nil {
+		h.Audit = audit.New(h.log(), nil, nil)
+	}
+	defer func() {
+		// A failed PutEvents is logged by Flush and does not fail the
+		// release: the log lines already written are the audit trail, and a
+		// retry would find nothing left to record.
+		_ = h.Audit.Flush(ctx)
+	}()
+	req, res, err := h.resolve(ctx, raw)
+	if req == nil || err != nil {
+		return res, err
+	}
+	return h.release(ctx, req)
+}
+
+// resolve parses the event and, when the event lacks the build's exported
+// variables, reads them with BatchGetBuilds. It returns a nil request with
+// the final result when there is nothing to release.
+func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, Result, error) {
+	parsed, err := ParseEvent(raw, h.Config)
+	if err == nil && parsed.Lookup != "" {
+		var vars map[string]string
+		vars, err = h.buildVariables(ctx, parsed.Lookup)
+		if err == nil {
+			parsed.Request, err = parsed.Complete(h.Config, vars)
+		}
+	}
+	var refusal *Refusal
+	switch {
+	case errors.As(err, &refusal):
+		h.Audit.Record(ctx, audit.Record{
+			Event:    audit.ReleaseRefused,
+			Function: refusal.Function,
+			Release:  refusal.Release,
+			Reason:   refusal.Reason,
+		})
+		return nil, Result{Outcome: Refused, Function: refusal.Function, Reason: refusal.Reason}, nil
+	case err != nil:
+		return nil, Result{}, err
+	case parsed.Ignored != "":
+		h.log().InfoContext(ctx, "event ignored", "reason", parsed.Ignored)
+		return nil, Result{Outcome: Ignored, Reason: parsed.Ignored}, nil
+	}
+	return parsed.Request, Result{}, nil
+}
+
+func (h *Handler) buildVariables(ctx context.Context, id string) (map[string]string, error) {
+	out, err := h.Builds.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: []string{id}})
+	if err != nil {
+		return nil, fmt.Errorf("batch get build %s: %w", id, err)
+	}
+	for _, b := range out.Builds {
+		if aws.ToString(b.Id) != id {
+			continue
+		}
+		vars := map[string]string{}
+		for _, v := range b.ExportedEnvironmentVariables {
+			vars[aws.ToString(v.Name)] = aws.ToString(v.Value)
+		}
+		return vars, nil
+	}
+	return nil, refuse("CodeBuild has no build %s", id)
+}
+
+// release runs steps 2–6 for a validated request.
+func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
+	fn := req.Function()
+	version, err := h.publish(ctx, req)
+	if err != nil {
+		var refusal *Refusal
+		if errors.As(err, &refusal) {
+			h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason})
+			return Result{Outcome: Refused, Function: fn, Reason: refusal.Reason}, nil
+		}
+		return Result{}, err
+	}
+	name := promotion.ExecutionName(fn, version, req.Release.CodeSha256)
+	execARN := ExecutionARN(h.StateMachineARN, name)
+	res := Result{Function: fn, Version: version, Execution: execARN}
+
+	stg, err := h.getStg(ctx, fn)
+	if err != nil {
+		return Result{}, err
+	}
+	if stg.serves(version) {
+		// A duplicate (or the retry of an attempt that failed after moving
+		// stg): nothing moves; starting the execution is idempotent.
+		prev, ok := stg.previousFor(name)
+		if !ok {
+			h.log().WarnContext(ctx, "stg serves the version but was not moved by this release; previousStgVersion unknown",
+				"function", fn, "version", version, "description", stg.description)
+		}
+		arn, err := h.start(ctx, req, version, prev, name)
+		var exists *sfntypes.ExecutionAlreadyExists
+		if err != nil && !errors.As(err, &exists) {
+			return Result{}, err
+		}
+		// ExecutionAlreadyExists: the promotion ran and closed, or runs with
+		// an input this attempt could not reproduce; either way it started.
+		res.Outcome, res.Execution = Duplicate, arn
+		h.log().InfoContext(ctx, "duplicate release: stg already serves the version", "function", fn, "version", version, "execution", arn)
+		return res, nil
+	}
+
+	// Older promotions are stopped before stg moves, so that a failed attempt
+	// leaves stg where it was and its retry takes this path again; once stg
+	// serves the version a retry takes the duplicate path above and only has
+	// the start left to do.
+	if err := h.supersede(ctx, fn, version, name, execARN); err != nil {
+		return Result{}, err
+	}
+	prev, moved, err := h.moveStg(ctx, req, version, name, stg)
+	if err != nil {
+		return Result{}, err
+	}
+	h.Audit.Record(ctx, audit.Record{Event: audit.ReleasePublished, Function: fn, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+	h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+
+	arn, err := h.start(ctx, req, version, prev, name)
+	var exists *sfntypes.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		// This release's promotion already ran (it is closed) or runs with
+		// another input while stg had been moved away from it: this event is
+		// a late duplicate and must not leave stg on the version.
+		h.restoreStg(ctx, req, version, prev, moved, execARN)
+		res.Outcome = Duplicate
+		res.Reason = "the promotion of this release already exists; stg put back"
+		return res, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	res.Outcome, res.Execution = Started, arn
+	if h.Metrics != nil {
+		if merr := h.Metrics.Emit(fn, metrics.PromotionsStarted, 1, metrics.Count); merr != nil {
+			h.log().WarnContext(ctx, "metric not written", "error", merr.Error())
+		}
+	}
+	h.log().InfoContext(ctx, "promotion started", "function", fn, "version", version, "execution", arn)
+	return res, nil
+}
+
+// publish publishes $LATEST as a version, but only if its code is the
+// release's. While $LATEST is mid-update Lambda answers
+// ResourceConflictException; that is waited out, bounded.
+func (h *Handler) publish(ctx context.Context, req *Request) (string, error) {
+	fn := req.Function()
+	limit := h.PublishWait
+	if limit <= 0 {
+		limit = DefaultPublishWait
+	}
+	var waited time.Duration
+	backoff := firstBackoff
+	for {
+		out, err := h.Lambda.PublishVersion(ctx, &lambda.PublishVersionInput{
+			FunctionName: aws.String(fn),
+			CodeSha256:   aws.String(req.Release.CodeSha256),
+		})
+		if err == nil {
+			v := aws.ToString(out.Version)
+			if v == "" || v == "$LATEST" {
+				return "", fmt.Errorf("publish %s: Lambda returned version %q", fn, v)
+			}
+			return v, nil
+		}
+		var conflict *lambdatypes.ResourceConflictException
+		var invalid *lambdatypes.InvalidParameterValueException
+		var precondition *lambdatypes.PreconditionFailedException
+		var notFound *lambdatypes.ResourceNotFoundException
+		switch {
+		case errors.As(err, &conflict):
+			if waited+backoff > limit {
+				return "", fmt.Errorf("publish %s: $LATEST still being updated after %s: %w", fn, waited, err)
+			}
+			h.log().InfoContext(ctx, "$LATEST is being updated; waiting", "function", fn, "wait", backoff.String())
+			if serr := h.sleep(ctx, backoff); serr != nil {
+				return "", fmt.Errorf("publish %s: %w", fn, serr)
+			}
+			waited += backoff
+			backoff = min(2*backoff, maxBackoff)
+		case errors.As(err, &invalid) && strings.Contains(strings.ToLower(aws.ToString(invalid.Message)), "codesha256"),
+			errors.As(err, &precondition):
+			// Lambda answers a CodeSha256 that is not $LATEST's with
+			// InvalidParameterValueException ("CodeSHA256 (…) is different
+			// from current CodeSHA256 in $LATEST"): a newer build has
+			// replaced this one, which is no longer releasable.
+			return "", refuse("$LATEST changed since the build: %v", err)
+		case errors.As(err, &invalid):
+			return "", refuse("Lambda refused to publish %s: %v", fn, err)
+		case errors.As(err, &notFound):
+			return "", refuse("function %s does not exist: %v", fn, err)
+		default:
+			return "", fmt.Errorf("publish %s: %w", fn, err)
+		}
+	}
+}
+
+// stgAlias is what GetAlias said about stg.
+type stgAlias struct {
+	exists      bool
+	version     string
+	weighted    bool
+	revisionID  string
+	description string
+}
+
+// serves reports whether stg sends all its traffic to version.
+func (a stgAlias) serves(version string) bool {
+	return a.exists && a.version == version && !a.weighted
+}
+
+// The stg alias's description records which release moved it and from
+// where. It is what makes the duplicate path's execution input equal the
+// first attempt's without an extra call: the duplicate sees stg already on
+// N, so GetAlias can no longer tell the version stg served before — but the
+// description written by the move can.
+const descriptionPrefix = "aliasflow: "
+
+func stgDescription(execName, previous string) string {
+	if previous == "" {
+		previous = "none"
+	}
+	return fmt.Sprintf("%s%s previous=%s", descriptionPrefix, execName, previous)
+}
+
+// previousFor returns the previous stg version the move for execName
+// recorded; ok is false when the description was not written by it.
+func (a stgAlias) previousFor(execName string) (string, bool) {
+	rest, ok := strings.CutPrefix(a.description, descriptionPrefix+execName+" previous=")
+	if !ok || rest == "" || strings.ContainsAny(rest, " ") {
+		return "", false
+	}
+	if rest == "none" {
+		return "", true
+	}
+	return rest, true
+}
+
+func (h *Handler) getStg(ctx context.Context, fn string) (stgAlias, error) {
+	out, err := h.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(fn), Name: aws.String(promotion.AliasStg)})
+	var notFound *lambdatypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return stgAlias{}, nil
+	}
+	if err != nil {
+		return stgAlias{}, fmt.Errorf("get alias %s:%s: %w", fn, promotion.AliasStg, err)
+	}
+	a := stgAlias{
+		exists:      true,
+		version:     aws.ToString(out.FunctionVersion),
+		revisionID:  aws.ToString(out.RevisionId),
+		description: aws.ToString(out.Description),
+	}
+	if out.RoutingConfig != nil && len(out.RoutingConfig.AdditionalVersionWeights) > 0 {
+		a.weighted = true
+	}
+	return a, nil
+}
+
+// moveStg points stg at version, guarded by the RevisionId read, and
+// returns the version stg served before and the RevisionId after the move.
+// Another writer moving stg in between makes UpdateAlias fail with
+// PreconditionFailedException: stg is read again and the move retried,
+// bounded.
+func (h *Handler) moveStg(ctx context.Context, req *Request, version, execName string, stg stgAlias) (prev, revision string, err error) {
+	fn := req.Function()
+	attempts := h.AliasAttempts
+	if attempts <= 0 {
+		attempts = DefaultAliasAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		prev = stg.version
+		desc := stgDescription(execName, prev)
+		var lastErr error
+		if !stg.exists {
+			out, err := h.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{
+				FunctionName:    aws.String(fn),
+				Name:            aws.String(promotion.AliasStg),
+				FunctionVersion: aws.String(version),
+				Description:     aws.String(desc),
+			})
+			if err == nil {
+				return "", aws.ToString(out.RevisionId), nil
+			}
+			var conflict *lambdatypes.ResourceConflictException
+			if !errors.As(err, &conflict) {
+				return "", "", fmt.Errorf("create alias %s:%s: %w", fn, promotion.AliasStg, err)
+			}
+			lastErr = err // created meanwhile by another writer
+		} else {
+			out, err := h.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{
+				FunctionName:    aws.String(fn),
+				Name:            aws.String(promotion.AliasStg),
+				FunctionVersion: aws.String(version),
+				Description:     aws.String(desc),
+				RevisionId:      aws.String(stg.revisionID),
+				// stg serves one version: clear any weights someone set.
+				RoutingConfig: &lambdatypes.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}},
+			})
+			if err == nil {
+				return prev, aws.ToString(out.RevisionId), nil
+			}
+			var precondition *lambdatypes.PreconditionFailedException
+			if !errors.As(err, &precondition) {
+				return "", "", fmt.Errorf("update alias %s:%s to %s: %w", fn, promotion.AliasStg, version, err)
+			}
+			lastErr = err
+		}
+		if attempt >= attempts {
+			return "", "", fmt.Errorf("move %s:%s to %s: stg kept changing under us after %d attempts: %w", fn, promotion.AliasStg, version, attempt, lastErr)
+		}
+		h.log().InfoContext(ctx, "stg changed while moving it; reading it again", "function", fn, "attempt", attempt)
+		if stg, err = h.getStg(ctx, fn); err != nil {
+			return "", "", err
+		}
+	}
+}
+
+// restoreStg puts stg back where this invocation found it, guarded by the
+// RevisionId of its own move so that a later writer always wins.
+func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev, revision, execARN string) {
+	fn := req.Function()
+	if prev == "" {
+		h.log().WarnContext(ctx, "stg was created by this late duplicate; left on the version", "function", fn, "version", version)
+		return
+	}
+	_, err := h.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{
+		FunctionName:    aws.String(fn),
+		Name:            aws.String(promotion.AliasStg),
+		FunctionVersion: aws.String(prev),
+		RevisionId:      aws.String(revision),
+		Description:     aws.String(descriptionPrefix + "put back after a late duplicate of " + version),
+	})
+	if err != nil {
+		h.log().WarnContext(ctx, "stg not put back after a late duplicate", "function", fn, "version", version, "previous", prev, "error", err.Error())
+		return
+	}
+	h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: version, ToVersion: prev,
+		Release: &req.Release, Execution: execARN, Reason: "late duplicate: the promotion of this release already exists"})
+}
+
+// shiftStates are the definition's states from BeginShift on: a promotion
+// that entered one of them may be moving prod and is never stopped here.
+var shiftStates = map[string]bool{
+	"BeginShift": true, "HasSteps": true, "SetWeight": true, "CheckHealth": true, "MoreSteps": true,
+	"Finalize": true, "Completed": true, "Rollback": true, "RolledBack": true, "RollbackFailed": true,
+}
+
+// preShiftStates can only be entered before BeginShift. (Abort can follow
+// either, so it decides nothing.)
+var preShiftStates = map[string]bool{
+	"SmokeTest": true, "SmokePassed": true, "RestoreStg": true, "SmokeTestsFailed": true,
+	"RequestApproval": true, "RecordApproval": true, "RecordRejection": true, "Rejected": true,
+	"RecordExpiry": true, "ApprovalExpired": true,
+}
+
+// supersede stops the running promotions of fn, other than the new one,
+// that have not begun to move prod. Those that have are left to finish; the
+// new promotion's BeginShift waits for them (aliasflow.ProdBusy).
+func (h *Handler) supersede(ctx context.Context, fn, version, newName, newARN string) error {
+	running, err := h.runningPromotions(ctx, fn)
+	if err != nil {
+		return err
+	}
+	for _, ex := range running {
+		if ex.name == newName {
+			continue
+		}
+		moving, err := h.movingProd(ctx, ex.arn)
+		if err != nil {
+			return err
+		}
+		if moving {
+			h.log().InfoContext(ctx, "older promotion already moves prod; left to finish", "function", fn, "execution", ex.arn)
+			continue
+		}
+		_, err = h.SFN.StopExecution(ctx, &sfn.StopExecutionInput{
+			ExecutionArn: aws.String(ex.arn),
+			Error:        aws.String(promotion.ErrSuperseded),
+			Cause:        aws.String(fmt.Sprintf("superseded by %s (version %s)", newARN, version)),
+		})
+		var gone *sfntypes.ExecutionDoesNotExist
+		if errors.As(err, &gone) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("stop superseded promotion %s: %w", ex.arn, err)
+		}
+		h.Audit.Record(ctx, audit.Record{Event: audit.PromotionSuperseded, Function: fn, FromVersion: ex.version, ToVersion: version,
+			Execution: ex.arn, Reason: "superseded by " + newARN})
+	}
+	return nil
+}
+
+type runningExecution struct {
+	arn, name, version string
+}
+
+// runningPromotions lists the RUNNING executions whose name is one
+// promotion.ExecutionName gives for fn.
+func (h *Handler) runningPromotions(ctx context.Context, fn string) ([]runningExecution, error) {
+	var out []runningExecution
+	var token *string
+	for page := 0; page < maxPages; page++ {
+		resp, err := h.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{
+			StateMachineArn: aws.String(h.StateMachineARN),
+			StatusFilter:    sfntypes.ExecutionStatusRunning,
+			MaxResults:      1000,
+			NextToken:       token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list running promotions of %s: %w", fn, err)
+		}
+		for _, e := range resp.Executions {
+			if v, ok := promotionVersion(fn, aws.ToString(e.Name)); ok {
+				out = append(out, runningExecution{arn: aws.ToString(e.ExecutionArn), name: aws.ToString(e.Name), version: v})
+			}
+		}
+		if token = resp.NextToken; token == nil {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("list running promotions of %s: more than %d pages", fn, maxPages)
+}
+
+// promotionVersion returns the version in name when name is an execution
+// name of fn's promotions. Comparing with what ExecutionName builds, rather
+// than a "<fn>-v" prefix, keeps "hello" from matching "hello-v2"'s
+// promotions and copes with the truncation of long names.
+func promotionVersion(fn, name string) (string, bool) {
+	i := strings.LastIndex(name, "-v")
+	if i < 0 || len(name) < i+2+1+1+8 {
+		return "", false
+	}
+	rest := name[i+2:] // "<version>-<tag>"
+	version, tag, ok := strings.Cut(rest, "-")
+	if !ok || len(tag) != 8 || !isDigits(version) {
+		return "", false
+	}
+	want := promotion.ExecutionName(fn, version, "")
+	if name[:len(name)-len(tag)] != want[:len(want)-len(tag)] {
+		return "", false
+	}
+	return version, true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// movingProd reads an execution's history, newest first, and reports
+// whether it has entered BeginShift or any later state.
+func (h *Handler) movingProd(ctx context.Context, arn string) (bool, error) {
+	var token *string
+	for page := 0; page < maxPages; page++ {
+		resp, err := h.SFN.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
+			ExecutionArn: aws.String(arn),
+			ReverseOrder: true,
+			MaxResults:   1000,
+			NextToken:    token,
+		})
+		if err != nil {
+			return false, fmt.Errorf("read history of %s: %w", arn, err)
+		}
+		for _, e := range resp.Events {
+			if e.StateEnteredEventDetails == nil || !strings.HasSuffix(string(e.Type), "StateEntered") {
+				continue
+			}
+			state := aws.ToString(e.StateEnteredEventDetails.Name)
+			switch {
+			case shiftStates[state]:
+				return true, nil
+			case preShiftStates[state]:
+				// The newest state entered comes first: this one is still
+				// before BeginShift.
+				return false, nil
+			}
+		}
+		if token = resp.NextToken; token == nil {
+			return false, nil
+		}
+	}
+	// Unsure: leave it running rather than stop a shift.
+	return true, nil
+}
+
+// start starts the promotion. The input is a function of the release alone
+// (no timestamps), so a duplicate StartExecution of a running promotion is
+// accepted by Step Functions as the same execution.
+func (h *Handler) start(ctx context.Context, req *Request, version, prev, name string) (string, error) {
+	input, err := json.Marshal(promotion.Input{
+		Function:           req.Function(),
+		Version:            version,
+		PreviousStgVersion: prev,
+		Release:            req.Release,
+		Target:             req.Target,
+		Steps:              promotion.Plan(req.Target.Strategy),
+	})
+	if err != nil {
+		return "", fmt.Errorf("encode promotion input: %w", err)
+	}
+	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(h.StateMachineARN),
+		Name:            aws.String(name),
+		Input:           aws.String(string(input)),
+	})
+	var exists *sfntypes.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		return ExecutionARN(h.StateMachineARN, name), err
+	}
+	if err != nil {
+		return "", fmt.Errorf("start promotion %s: %w", name, err)
+	}
+	return aws.ToString(out.ExecutionArn), nil
+}
+
+// ExecutionARN is the ARN Step Functions gives the execution name of the
+// state machine stateMachineARN.
+func ExecutionARN(stateMachineARN, name string) string {
+	return strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
+	if h.Sleep != nil {
+		return h.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
