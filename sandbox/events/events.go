@@ -1,0 +1,845 @@
+// Package events is the sandbox's Amazon EventBridge (awsJson1_1,
+// "AWSEvents.<Op>"): the default event bus, rules with event patterns, and
+// Lambda and Step Functions targets. PutEvents validates each entry as AWS
+// does, builds the envelope AWS delivers, and routes it by the same
+// patterns the CDK rules deploy (package eventpattern): Lambda targets are
+// invoked asynchronously with Lambda's two retries, state machine targets
+// start an execution. Deliveries are kept so tests can assert on them.
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/eventpattern"
+)
+
+const (
+	jsonVersion    = "1.1"
+	targetPrefix   = "AWSEvents."
+	defaultBus     = "default"
+	maxEntries     = 10
+	maxEntryBytes  = 256 * 1024
+	maxKeptEvents  = 1000
+	maxTargetsRule = 5
+)
+
+// Options tunes a Service; the zero value is usable.
+type Options struct {
+	// Logger receives delivery failures; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// RetryDelays are the waits before Lambda's two async retries. AWS waits
+	// about one and two minutes; the sandbox defaults to 1s and 2s so a
+	// rehearsal stays quick. Its length is the number of retries.
+	RetryDelays []time.Duration
+}
+
+// Service is the EventBridge emulation. It is an http.Handler.
+type Service struct {
+	invoker core.Invoker
+	starter core.ExecutionStarter
+	log     *slog.Logger
+	now     func() time.Time
+	delays  []time.Duration
+
+	ctx    context.Context // deliveries outlive the PutEvents request
+	cancel context.CancelFunc
+
+	mu         sync.Mutex
+	rules      map[string]*rule // by name (default bus only)
+	events     []Event
+	deliveries []Delivery
+	inflight   sync.WaitGroup
+}
+
+type rule struct {
+	Name         string
+	Description  string   `json:",omitempty"`
+	EventPattern string   `json:",omitempty"`
+	Schedule     string   `json:",omitempty"`
+	State        string   // ENABLED | DISABLED
+	RoleArn      string   `json:",omitempty"`
+	Targets      []Target `json:",omitempty"`
+	pattern      *eventpattern.Pattern
+}
+
+// Target is a rule target as PutTargets takes it (the fields the sandbox
+// implements).
+type Target struct {
+	Id        string
+	Arn       string
+	RoleArn   string `json:",omitempty"`
+	Input     string `json:",omitempty"`
+	InputPath string `json:",omitempty"`
+}
+
+// Event is an event as EventBridge delivers it (the envelope).
+type Event struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// Delivery records one event delivered (or not) to one target.
+type Delivery struct {
+	Rule     string
+	TargetID string
+	Arn      string
+	EventID  string
+	Input    string
+	// Attempts counts invocations made (1 + retries) for Lambda targets.
+	Attempts int
+	// Err is the last failure ("" when delivered): the invoke error or the
+	// function's error payload.
+	Err string
+	// ExecutionArn is the execution started for a state machine target.
+	ExecutionArn string
+	Time         time.Time
+}
+
+// New returns an EventBridge service delivering to invoker (Lambda targets)
+// and starter (state machine targets); either may be nil, and a delivery to
+// a missing one is recorded as failed.
+func New(invoker core.Invoker, starter core.ExecutionStarter, opts *Options) *Service {
+	s := &Service{invoker: invoker, starter: starter, log: slog.Default(), now: time.Now,
+		delays: []time.Duration{time.Second, 2 * time.Second}, rules: map[string]*rule{}}
+	if opts != nil {
+		if opts.Logger != nil {
+			s.log = opts.Logger
+		}
+		if opts.Now != nil {
+			s.now = opts.Now
+		}
+		if opts.RetryDelays != nil {
+			s.delays = opts.RetryDelays
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Close cancels deliveries under way and waits for them to end.
+func (s *Service) Close() {
+	s.cancel()
+	s.inflight.Wait()
+}
+
+// ServeHTTP serves the EventBridge API.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+		"PutEvents":         s.putEvents,
+		"PutRule":           s.putRule,
+		"DescribeRule":      s.describeRule,
+		"ListRules":         s.listRules,
+		"DeleteRule":        s.deleteRule,
+		"EnableRule":        s.setRuleState("ENABLED"),
+		"DisableRule":       s.setRuleState("DISABLED"),
+		"PutTargets":        s.putTargets,
+		"ListTargetsByRule": s.listTargetsByRule,
+		"RemoveTargets":     s.removeTargets,
+		"TestEventPattern":  s.testEventPattern,
+	})
+}
+
+func validation(format string, args ...any) *core.APIError {
+	return core.Errorf("ValidationException", http.StatusBadRequest, format, args...)
+}
+
+func notFound(format string, args ...any) *core.APIError {
+	return core.Errorf("ResourceNotFoundException", http.StatusBadRequest, format, args...)
+}
+
+// busName resolves an EventBusName parameter (name or ARN); only the
+// default bus exists in the sandbox.
+func busName(name string) (string, error) {
+	if name == "" || name == defaultBus || name == BusARN(defaultBus) {
+		return defaultBus, nil
+	}
+	return "", notFound("Event bus %s does not exist.", name)
+}
+
+// BusARN is an event bus's ARN.
+func BusARN(name string) string {
+	return fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", core.Region, core.Account, name)
+}
+
+// RuleARN is a rule's ARN on the default bus.
+func RuleARN(name string) string {
+	return fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", core.Region, core.Account, name)
+}
+
+// --- PutEvents ---
+
+type putEventsEntry struct {
+	Source       *string
+	DetailType   *string
+	Detail       *string
+	Resources    []string
+	EventBusName string
+	Time         *float64 // awsJson timestamps are epoch seconds
+	TraceHeader  string
+}
+
+type putEventsResultEntry struct {
+	EventId      string `json:",omitempty"`
+	ErrorCode    string `json:",omitempty"`
+	ErrorMessage string `json:",omitempty"`
+}
+
+func (s *Service) putEvents(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Entries    []putEventsEntry
+		EndpointId string
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Entries) < 1 || len(in.Entries) > maxEntries {
+		return nil, validation("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", maxEntries)
+	}
+	out := struct {
+		Entries          []putEventsResultEntry
+		FailedEntryCount int
+	}{}
+	var accepted []Event
+	for _, e := range in.Entries {
+		ev, res := s.buildEvent(e)
+		if res.ErrorCode != "" {
+			out.FailedEntryCount++
+		} else {
+			accepted = append(accepted, ev)
+		}
+		out.Entries = append(out.Entries, res)
+	}
+	for _, ev := range accepted {
+		s.route(ev)
+	}
+	return out, nil
+}
+
+func (s *Service) buildEvent(e putEventsEntry) (Event, putEventsResultEntry) {
+	fail := func(code, format string, args ...any) (Event, putEventsResultEntry) {
+		return Event{}, putEventsResultEntry{ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
+	}
+	if _, err := busName(e.EventBusName); err != nil {
+		return fail("ResourceNotFoundException", "Event bus %s does not exist.", e.EventBusName)
+	}
+	for _, req := range []struct {
+		name string
+		v    *string
+	}{{"Source", e.Source}, {"DetailType", e.DetailType}, {"Detail", e.Detail}} {
+		if req.v == nil || strings.TrimSpace(*req.v) == "" {
+			return fail("InvalidArgument", "Parameter %s is not valid. Reason: %s is a required argument.", req.name, req.name)
+		}
+	}
+	var detail map[string]any
+	if err := json.Unmarshal([]byte(*e.Detail), &detail); err != nil || detail == nil {
+		return fail("MalformedDetail", "Detail is malformed.")
+	}
+	for _, r := range e.Resources {
+		if !strings.HasPrefix(r, "arn:") {
+			return fail("InvalidArgument", "Parameter Resources is not valid. Reason: %q is not an ARN.", r)
+		}
+	}
+	at := s.now()
+	if e.Time != nil {
+		sec := int64(*e.Time)
+		at = time.Unix(sec, int64((*e.Time-float64(sec))*1e9))
+	}
+	ev := Event{
+		Version:    "0",
+		ID:         newUUID(),
+		DetailType: *e.DetailType,
+		Source:     *e.Source,
+		Account:    core.Account,
+		Time:       at.UTC().Format("2006-01-02T15:04:05Z"),
+		Region:     core.Region,
+		Resources:  append([]string{}, e.Resources...),
+		Detail:     json.RawMessage(*e.Detail),
+	}
+	if b, _ := json.Marshal(ev); len(b) > maxEntryBytes {
+		return fail("InvalidArgument", "Total size of the entries in the request is over the limit.")
+	}
+	return ev, putEventsResultEntry{EventId: ev.ID}
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// route matches ev against every enabled rule and delivers it to their
+// targets; deliveries run in the background, as EventBridge's do.
+func (s *Service) route(ev Event) {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		s.log.Error("events: encode event", "error", err.Error())
+		return
+	}
+	var decoded map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if err := dec.Decode(&decoded); err != nil {
+		s.log.Error("events: decode event", "error", err.Error())
+		return
+	}
+	type job struct {
+		rule   string
+		target Target
+	}
+	var jobs []job
+	s.mu.Lock()
+	s.events = append(s.events, ev)
+	if len(s.events) > maxKeptEvents {
+		s.events = s.events[len(s.events)-maxKeptEvents:]
+	}
+	names := make([]string, 0, len(s.rules))
+	for n := range s.rules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r := s.rules[n]
+		if r.State != "ENABLED" || r.pattern == nil || !r.pattern.MatchValue(decoded) {
+			continue
+		}
+		for _, t := range r.Targets {
+			jobs = append(jobs, job{rule: r.Name, target: t})
+		}
+	}
+	s.inflight.Add(len(jobs))
+	s.mu.Unlock()
+	for _, j := range jobs {
+		go func() {
+			defer s.inflight.Done()
+			s.deliver(j.rule, j.target, ev, decoded, raw)
+		}()
+	}
+}
+
+func (s *Service) deliver(ruleName string, t Target, ev Event, decoded map[string]any, raw []byte) {
+	d := Delivery{Rule: ruleName, TargetID: t.Id, Arn: t.Arn, EventID: ev.ID, Time: s.now()}
+	input, err := targetInput(t, decoded, raw)
+	if err != nil {
+		d.Err = err.Error()
+		s.record(d)
+		return
+	}
+	d.Input = string(input)
+	switch {
+	case strings.HasPrefix(t.Arn, "arn:aws:lambda:"):
+		s.deliverLambda(&d, input)
+	case strings.HasPrefix(t.Arn, "arn:aws:states:"):
+		if s.starter == nil {
+			d.Err = "no Step Functions in this sandbox"
+			break
+		}
+		// EventBridge names the execution itself; a UUID as it does.
+		arn, err := s.starter.StartExecution(s.ctx, t.Arn, newUUID(), string(input))
+		if err != nil {
+			d.Err = err.Error()
+		}
+		d.ExecutionArn = arn
+	default:
+		d.Err = "unsupported target " + t.Arn
+	}
+	if d.Err != "" {
+		s.log.Error("events: delivery failed", "rule", ruleName, "target", t.Id, "arn", t.Arn, "event", ev.ID, "error", d.Err)
+	}
+	s.record(d)
+}
+
+// deliverLambda invokes asynchronously as Lambda does for EventBridge: the
+// first attempt, then up to two retries when the invoke or the function fails.
+func (s *Service) deliverLambda(d *Delivery, input []byte) {
+	if s.invoker == nil {
+		d.Err = "no Lambda in this sandbox"
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		d.Attempts++
+		res, err := s.invoker.Invoke(s.ctx, d.Arn, "", input) // the Invoker takes an ARN, qualified or not
+		switch {
+		case err != nil:
+			d.Err = err.Error()
+		case res.FunctionError != "":
+			d.Err = res.FunctionError + ": " + string(res.Payload)
+		default:
+			d.Err = ""
+			return
+		}
+		if attempt >= len(s.delays) {
+			return
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(s.delays[attempt]):
+		}
+	}
+}
+
+func targetInput(t Target, decoded map[string]any, raw []byte) ([]byte, error) {
+	switch {
+	case t.Input != "":
+		return []byte(t.Input), nil
+	case t.InputPath != "":
+		v, ok := jsonPath(decoded, t.InputPath)
+		if !ok {
+			return nil, fmt.Errorf("InputPath %s selects nothing", t.InputPath)
+		}
+		return json.Marshal(v)
+	}
+	return raw, nil
+}
+
+var inputPathRE = regexp.MustCompile(`^\$(\.[A-Za-z0-9_-]+)*$`)
+
+// jsonPath follows the dotted paths InputPath allows ($, $.a.b).
+func jsonPath(v any, path string) (any, bool) {
+	for _, part := range strings.Split(strings.TrimPrefix(path, "$"), ".")[1:] {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func (s *Service) record(d Delivery) {
+	s.mu.Lock()
+	s.deliveries = append(s.deliveries, d)
+	s.mu.Unlock()
+}
+
+// --- rules ---
+
+var ruleNameRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
+
+func (s *Service) putRule(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Name, EventPattern, ScheduleExpression, State, Description, RoleArn, EventBusName string
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if err := s.PutRule(in.Name, in.EventPattern, in.State, in.Description, in.ScheduleExpression, in.RoleArn, in.EventBusName); err != nil {
+		return nil, err
+	}
+	return map[string]string{"RuleArn": RuleARN(in.Name)}, nil
+}
+
+// PutRule creates or updates a rule on the default bus (the Go API behind
+// the PutRule operation). state is ENABLED (default) or DISABLED.
+func (s *Service) PutRule(name, pattern, state, description, schedule, roleArn, bus string) error {
+	if _, err := busName(bus); err != nil {
+		return err
+	}
+	if !ruleNameRE.MatchString(name) {
+		return validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", name)
+	}
+	if pattern == "" && schedule == "" {
+		return validation("Parameter(s) EventPattern or ScheduleExpression must be specified.")
+	}
+	if schedule != "" {
+		// Scheduled rules need a clock-driven trigger the sandbox does not run.
+		return validation("ScheduleExpression is not supported by the aliasflow sandbox")
+	}
+	switch state {
+	case "":
+		state = "ENABLED"
+	case "ENABLED", "DISABLED":
+	default:
+		return validation("1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]", state)
+	}
+	p, err := eventpattern.Compile(pattern)
+	if err != nil {
+		return core.Errorf("InvalidEventPatternException", http.StatusBadRequest, "Event pattern is not valid. Reason: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rules[name]
+	if r == nil {
+		r = &rule{Name: name}
+		s.rules[name] = r
+	}
+	r.EventPattern, r.pattern, r.State, r.Description, r.RoleArn = pattern, p, state, description, roleArn
+	return nil
+}
+
+func (s *Service) lookupRule(name, bus string) (*rule, error) {
+	if _, err := busName(bus); err != nil {
+		return nil, err
+	}
+	r := s.rules[name]
+	if r == nil {
+		return nil, notFound("Rule %s does not exist on EventBus %s.", name, defaultBus)
+	}
+	return r, nil
+}
+
+type ruleOut struct {
+	Name, Arn, EventPattern, State, Description, RoleArn, EventBusName string `json:",omitempty"`
+}
+
+func (r *rule) out() ruleOut {
+	return ruleOut{Name: r.Name, Arn: RuleARN(r.Name), EventPattern: r.EventPattern, State: r.State,
+		Description: r.Description, RoleArn: r.RoleArn, EventBusName: defaultBus}
+}
+
+func (s *Service) describeRule(_ context.Context, body []byte) (any, error) {
+	var in struct{ Name, EventBusName string }
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.lookupRule(in.Name, in.EventBusName)
+	if err != nil {
+		return nil, err
+	}
+	return r.out(), nil
+}
+
+func (s *Service) listRules(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		NamePrefix, EventBusName, NextToken string
+		Limit                               int
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := busName(in.EventBusName); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.rules))
+	for n := range s.rules {
+		if strings.HasPrefix(n, in.NamePrefix) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	start := 0
+	if in.NextToken != "" {
+		start = sort.SearchStrings(names, in.NextToken)
+		if start >= len(names) || names[start] != in.NextToken {
+			return nil, validation("The NextToken value is invalid.")
+		}
+	}
+	end := len(names)
+	if in.Limit > 0 && start+in.Limit < end {
+		end = start + in.Limit
+	}
+	out := struct {
+		Rules     []ruleOut
+		NextToken string `json:",omitempty"`
+	}{Rules: []ruleOut{}}
+	for _, n := range names[start:end] {
+		out.Rules = append(out.Rules, s.rules[n].out())
+	}
+	if end < len(names) {
+		out.NextToken = names[end]
+	}
+	return out, nil
+}
+
+func (s *Service) deleteRule(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Name, EventBusName string
+		Force              bool
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := busName(in.EventBusName); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rules[in.Name]
+	if r == nil {
+		return nil, nil // DeleteRule of a missing rule succeeds
+	}
+	if len(r.Targets) > 0 {
+		return nil, validation("Rule can't be deleted since it has targets.")
+	}
+	delete(s.rules, in.Name)
+	return nil, nil
+}
+
+func (s *Service) setRuleState(state string) core.JSONOp {
+	return func(_ context.Context, body []byte) (any, error) {
+		var in struct{ Name, EventBusName string }
+		if err := core.DecodeJSON(body, &in); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		r, err := s.lookupRule(in.Name, in.EventBusName)
+		if err != nil {
+			return nil, err
+		}
+		r.State = state
+		return nil, nil
+	}
+}
+
+// --- targets ---
+
+// FailedTarget is a PutTargets/RemoveTargets failed entry.
+type FailedTarget struct {
+	TargetId, ErrorCode, ErrorMessage string
+}
+
+type putTargetsIn struct {
+	Rule, EventBusName string
+	Targets            []struct {
+		Target
+		InputTransformer json.RawMessage
+		SqsParameters    json.RawMessage
+		EcsParameters    json.RawMessage
+		BatchParameters  json.RawMessage
+		HttpParameters   json.RawMessage
+		DeadLetterConfig json.RawMessage
+		RetryPolicy      json.RawMessage
+	}
+}
+
+var targetIDRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
+
+func (s *Service) putTargets(_ context.Context, body []byte) (any, error) {
+	var in putTargetsIn
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Targets) == 0 || len(in.Targets) > 10 {
+		return nil, validation("1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1")
+	}
+	var targets []Target
+	for _, t := range in.Targets {
+		if !targetIDRE.MatchString(t.Id) {
+			return nil, validation("Value '%s' at 'targets.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", t.Id)
+		}
+		if t.Input != "" && t.InputPath != "" {
+			return nil, validation("Only one of Input, InputPath, or InputTransformer must be provided for target %s.", t.Id)
+		}
+		if len(t.InputTransformer) > 0 || len(t.SqsParameters) > 0 || len(t.EcsParameters) > 0 || len(t.BatchParameters) > 0 || len(t.HttpParameters) > 0 {
+			return nil, validation("target %s: only Id, Arn, RoleArn, Input and InputPath are supported by the aliasflow sandbox", t.Id)
+		}
+		if t.Input != "" && !json.Valid([]byte(t.Input)) {
+			return nil, validation("Target %s: Input is not valid JSON.", t.Id)
+		}
+		if t.InputPath != "" && !inputPathRE.MatchString(t.InputPath) {
+			return nil, validation("Target %s: InputPath %s is not valid.", t.Id, t.InputPath)
+		}
+		targets = append(targets, t.Target)
+	}
+	failed, err := s.PutTargets(in.Rule, in.EventBusName, targets)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		FailedEntryCount int
+		FailedEntries    []FailedTarget
+	}{len(failed), failed}, nil
+}
+
+// PutTargets adds or replaces targets of a rule (the Go API behind the
+// PutTargets operation). Targets that are neither Lambda functions nor state
+// machines come back as failed entries.
+func (s *Service) PutTargets(ruleName, bus string, targets []Target) ([]FailedTarget, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.lookupRule(ruleName, bus)
+	if err != nil {
+		return nil, err
+	}
+	failed := []FailedTarget{}
+	for _, t := range targets {
+		if !strings.HasPrefix(t.Arn, "arn:aws:lambda:") && !strings.HasPrefix(t.Arn, "arn:aws:states:") {
+			failed = append(failed, FailedTarget{TargetId: t.Id, ErrorCode: "ValidationException",
+				ErrorMessage: fmt.Sprintf("target %s: the aliasflow sandbox delivers only to Lambda functions and state machines, not %s", t.Id, t.Arn)})
+			continue
+		}
+		replaced := false
+		for i := range r.Targets {
+			if r.Targets[i].Id == t.Id {
+				r.Targets[i], replaced = t, true
+			}
+		}
+		if !replaced {
+			if len(r.Targets) >= maxTargetsRule {
+				return nil, core.Errorf("LimitExceededException", http.StatusBadRequest, "The requested resource exceeds the maximum number allowed.")
+			}
+			r.Targets = append(r.Targets, t)
+		}
+	}
+	return failed, nil
+}
+
+func (s *Service) listTargetsByRule(_ context.Context, body []byte) (any, error) {
+	var in struct{ Rule, EventBusName string }
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.lookupRule(in.Rule, in.EventBusName)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]Target{"Targets": append([]Target{}, r.Targets...)}, nil
+}
+
+func (s *Service) removeTargets(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Rule, EventBusName string
+		Ids                []string
+		Force              bool
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Ids) == 0 {
+		return nil, validation("1 validation error detected: Value at 'ids' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.lookupRule(in.Rule, in.EventBusName)
+	if err != nil {
+		return nil, err
+	}
+	failed := []FailedTarget{}
+	for _, id := range in.Ids {
+		i := -1
+		for j, t := range r.Targets {
+			if t.Id == id {
+				i = j
+			}
+		}
+		if i < 0 {
+			failed = append(failed, FailedTarget{TargetId: id, ErrorCode: "ResourceNotFoundException", ErrorMessage: "Target " + id + " does not exist."})
+			continue
+		}
+		r.Targets = append(r.Targets[:i], r.Targets[i+1:]...)
+	}
+	return struct {
+		FailedEntryCount int
+		FailedEntries    []FailedTarget
+	}{len(failed), failed}, nil
+}
+
+func (s *Service) testEventPattern(_ context.Context, body []byte) (any, error) {
+	var in struct{ EventPattern, Event string }
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	p, err := eventpattern.Compile(in.EventPattern)
+	if err != nil {
+		return nil, core.Errorf("InvalidEventPatternException", http.StatusBadRequest, "Event pattern is not valid. Reason: %v", err)
+	}
+	ok, err := p.Match([]byte(in.Event))
+	if err != nil {
+		return nil, validation("Parameter Event is not valid: %v", err)
+	}
+	return map[string]bool{"Result": ok}, nil
+}
+
+// --- Go API for setup and tests ---
+
+// Events returns the events accepted so far (the most recent 1000), oldest first.
+func (s *Service) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Event(nil), s.events...)
+}
+
+// Deliveries returns the finished deliveries, in the order they ended.
+func (s *Service) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Delivery(nil), s.deliveries...)
+}
+
+// Drain waits until every delivery under way has finished, or ctx ends.
+func (s *Service) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("events: drain: %w", ctx.Err())
+	}
+}
+
+type snapshot struct {
+	Rules []*rule
+}
+
+// Snapshot returns the rules and their targets as JSON (events and
+// deliveries are history, not state, and are not kept).
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var snap snapshot
+	names := make([]string, 0, len(s.rules))
+	for n := range s.rules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		snap.Rules = append(snap.Rules, s.rules[n])
+	}
+	return json.Marshal(snap)
+}
+
+// Restore replaces the rules with those of a Snapshot.
+func (s *Service) Restore(data []byte) error {
+	var snap snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("events: restore: %w", err)
+	}
+	rules := map[string]*rule{}
+	for _, r := range snap.Rules {
+		p, err := eventpattern.Compile(r.EventPattern)
+		if err != nil {
+			return fmt.Errorf("events: restore rule %s: %w", r.Name, err)
+		}
+		r.pattern = p
+		rules[r.Name] = r
+	}
+	s.mu.Lock()
+	s.rules = rules
+	s.mu.Unlock()
+	return nil
+}
