@@ -1,0 +1,155 @@
+// Package approval is the human gate of a promotion. As a task of the state
+// machine it e-mails each approver a signed link (request) and records the
+// outcome (granted, rejected, expired); behind API Gateway it serves the
+// page a link opens and turns the approver's decision into SendTaskSuccess
+// or SendTaskFailure. Links are signed, expire, are bound to one approver
+// and never carry the task token: the decider finds the token in the
+// execution history (package pending).
+package approval
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/pending"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+)
+
+// WaitState is the state of the promotion definition that waits for the
+// approval (infra/statemachine/promotion.asl.json).
+const WaitState = "RequestApproval"
+
+// ViaLink is Decision.Via for decisions made on the approval page.
+const ViaLink = "link"
+
+// Environment variables of the approval Lambda.
+const (
+	EnvTopicARN      = "ALIASFLOW_APPROVAL_TOPIC_ARN"
+	EnvLinkSecretARN = "ALIASFLOW_LINK_SECRET_ARN"
+)
+
+// StepFunctions is the Step Functions calls the approval makes.
+type StepFunctions interface {
+	pending.HistoryAPI
+	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, opts ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
+}
+
+// Publisher is the SNS call the request makes.
+type Publisher interface {
+	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// Aliases is the Lambda call the page makes to show what prod and stg serve.
+type Aliases interface {
+	GetAlias(ctx context.Context, in *lambda.GetAliasInput, opts ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
+}
+
+// Deps is what a Handler needs. SFN, Keys and Log are required; the others
+// are required by the mode that uses them (SNS and TopicARN for request,
+// Audit and Metrics for the task actions, Lambda for the page).
+type Deps struct {
+	SFN      StepFunctions
+	SNS      Publisher
+	Lambda   Aliases
+	Keys     KeySource
+	Audit    *audit.Recorder
+	Metrics  *metrics.Emitter
+	Log      *slog.Logger
+	TopicARN string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Rand is the nonce source; crypto/rand when nil.
+	Rand io.Reader
+}
+
+// Handler serves both modes of the approval Lambda.
+type Handler struct {
+	d Deps
+}
+
+// New returns a Handler.
+func New(d Deps) *Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{d: d}
+}
+
+// Handle is the Lambda entry point: an API Gateway proxy event (it has an
+// httpMethod) gets an HTTP response; anything else is a task Payload.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		HTTPMethod *string `json:"httpMethod"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, promotion.TaskError(promotion.ErrInvalidInput, "approval: event is not a JSON object: %v", err)
+	}
+	if probe.HTTPMethod != nil {
+		var req events.APIGatewayProxyRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return h.problem(ctx, problemBadRequest, "The request could not be read."), nil
+		}
+		return h.ServeAPIGateway(ctx, req), nil
+	}
+	var req promotion.TaskRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, promotion.TaskError(promotion.ErrInvalidInput, "approval: payload is not a task request: %v", err)
+	}
+	return h.Task(ctx, req)
+}
+
+// TaskResult is what the task actions return (the request's result is
+// ignored by the waitForTaskToken task; the others' by ResultPath null).
+type TaskResult struct {
+	Action   string `json:"action"`
+	Notified int    `json:"notified,omitempty"`
+}
+
+// Task runs one task action of the definition.
+func (h *Handler) Task(ctx context.Context, req promotion.TaskRequest) (TaskResult, error) {
+	if req.Promotion.Function == "" {
+		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval %s: promotion has no function", req.Action)
+	}
+	switch req.Action {
+	case promotion.ActionRequest:
+		return h.request(ctx, req)
+	case promotion.ActionGranted, promotion.ActionRejected, promotion.ActionExpired:
+		return h.outcome(ctx, req)
+	}
+	return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval: unknown action %q (want request, granted, rejected or expired)", req.Action)
+}
+
+func (h *Handler) flush(ctx context.Context) {
+	if h.d.Audit != nil {
+		// A failed put is logged by the recorder; the log line stays the trail.
+		_ = h.d.Audit.Flush(ctx)
+	}
+}
+
+func (h *Handler) record(ctx context.Context, rec audit.Record) {
+	if h.d.Audit != nil {
+		h.d.Audit.Record(ctx, rec)
+	}
+}
+
+func (h *Handler) emit(function, name string, value float64, unit string) {
+	if h.d.Metrics == nil {
+		return
+	}
+	if err := h.d.Metrics.Emit(function, name, value, unit); err != nil {
+		h.d.Log.Warn("metric not written", "metric", name, "error", err.Error())
+	}
+}

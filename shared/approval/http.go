@@ -1,0 +1,343 @@
+package approval
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aliasflow/aliasflow/shared/pending"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// Limits on what a decision POST may carry.
+const (
+	MaxBodyBytes    = 16 << 10
+	MaxCommentRunes = 2000
+)
+
+// DecisionForm is a parsed decision POST.
+type DecisionForm struct {
+	Link    string
+	Approve bool
+	Comment string
+}
+
+// RequestError is a request the page refuses before looking at the link:
+// Status is the HTTP status to answer with.
+type RequestError struct {
+	Status int
+	Msg    string
+}
+
+func (e *RequestError) Error() string { return e.Msg }
+
+func badRequest(format string, args ...any) error {
+	return &RequestError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// header returns a request header, whatever its case.
+func header(req events.APIGatewayProxyRequest, name string) string {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	for k, v := range req.MultiValueHeaders {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// queryParam returns a query parameter; a parameter given twice with
+// different values is ambiguous and reads as absent.
+func queryParam(req events.APIGatewayProxyRequest, name string) string {
+	if vs, ok := req.MultiValueQueryStringParameters[name]; ok {
+		if len(vs) == 0 {
+			return ""
+		}
+		for _, v := range vs[1:] {
+			if v != vs[0] {
+				return ""
+			}
+		}
+		return vs[0]
+	}
+	return req.QueryStringParameters[name]
+}
+
+// ParseDecision reads a decision POST (application/x-www-form-urlencoded:
+// t, decision=approve|reject, comment).
+func ParseDecision(req events.APIGatewayProxyRequest) (DecisionForm, error) {
+	ct := header(req, "Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return DecisionForm{}, &RequestError{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("the decision must be sent as a form (application/x-www-form-urlencoded), not %q", ct)}
+	}
+	body := req.Body
+	if req.IsBase64Encoded {
+		if base64.StdEncoding.DecodedLen(len(body)) > MaxBodyBytes*2 {
+			return DecisionForm{}, &RequestError{Status: http.StatusRequestEntityTooLarge, Msg: "the form is too large"}
+		}
+		raw, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return DecisionForm{}, badRequest("the form body is not valid base64")
+		}
+		body = string(raw)
+	}
+	if len(body) > MaxBodyBytes {
+		return DecisionForm{}, &RequestError{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the form is %d bytes; at most %d are accepted", len(body), MaxBodyBytes)}
+	}
+	vals, err := url.ParseQuery(body)
+	if err != nil {
+		return DecisionForm{}, badRequest("the form could not be read: %v", err)
+	}
+	one := func(name string) (string, error) {
+		vs := vals[name]
+		for _, v := range vs[min(1, len(vs)):] {
+			if v != vs[0] {
+				return "", badRequest("the form has two different %q fields", name)
+			}
+		}
+		if len(vs) == 0 {
+			return "", nil
+		}
+		return vs[0], nil
+	}
+	var f DecisionForm
+	if f.Link, err = one("t"); err != nil {
+		return DecisionForm{}, err
+	}
+	if f.Link == "" {
+		f.Link = queryParam(req, "t")
+	}
+	if f.Link == "" {
+		return DecisionForm{}, badRequest("the form carries no approval link (field t)")
+	}
+	decision, err := one("decision")
+	if err != nil {
+		return DecisionForm{}, err
+	}
+	switch decision {
+	case "approve":
+		f.Approve = true
+	case "reject":
+	default:
+		return DecisionForm{}, badRequest("decision must be approve or reject, got %q", truncate(decision, 20))
+	}
+	comment, err := one("comment")
+	if err != nil {
+		return DecisionForm{}, err
+	}
+	if !utf8.ValidString(comment) {
+		return DecisionForm{}, badRequest("the comment is not valid UTF-8")
+	}
+	f.Comment = strings.TrimSpace(comment)
+	if n := utf8.RuneCountInString(f.Comment); n > MaxCommentRunes {
+		return DecisionForm{}, badRequest("the comment has %d characters; at most %d are accepted", n, MaxCommentRunes)
+	}
+	return f, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// ServeAPIGateway answers an API Gateway REST proxy request: GET shows the
+// approval page of a link, POST records a decision. It never returns an
+// error: every outcome is a page.
+func (h *Handler) ServeAPIGateway(ctx context.Context, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
+	switch strings.ToUpper(req.HTTPMethod) {
+	case http.MethodGet:
+		link := queryParam(req, "t")
+		if link == "" {
+			return h.problem(ctx, problemBadRequest, "This page needs the link from your approval e-mail; the address has no link in it.")
+		}
+		a, resp := h.authorize(ctx, link)
+		if resp != nil {
+			return *resp
+		}
+		return h.approvePage(ctx, a, link)
+	case http.MethodPost:
+		form, err := ParseDecision(req)
+		if err != nil {
+			var re *RequestError
+			errors.As(err, &re)
+			return h.problemStatus(ctx, re.Status, re.Msg)
+		}
+		a, resp := h.authorize(ctx, form.Link)
+		if resp != nil {
+			return *resp
+		}
+		return h.decide(ctx, a, form)
+	}
+	r := h.problem(ctx, problemMethod, fmt.Sprintf("%q is not supported here.", truncate(req.HTTPMethod, 16)))
+	r.Headers["Allow"] = "GET, POST"
+	return r
+}
+
+// authorized is a verified link and the task it may decide.
+type authorized struct {
+	claims Claims
+	// approver is the address as the target lists it.
+	approver string
+	p        *pending.Pending
+}
+
+// authorize verifies a link and finds the task it may decide, or returns
+// the page that says why not.
+func (h *Handler) authorize(ctx context.Context, link string) (authorized, *events.APIGatewayProxyResponse) {
+	fail := func(kind problemKind, detail string) (authorized, *events.APIGatewayProxyResponse) {
+		r := h.problem(ctx, kind, detail)
+		return authorized{}, &r
+	}
+	key, err := h.d.Keys.Key(ctx)
+	if err != nil {
+		h.d.Log.ErrorContext(ctx, "approval link key unavailable", "error", err.Error())
+		return fail(problemInternal, "")
+	}
+	c, err := Verify(key, link, h.d.Now())
+	switch {
+	case errors.Is(err, ErrExpired):
+		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "expired", "execution", c.Execution, "approver", c.Approver)
+		return fail(problemExpired, fmt.Sprintf("It expired %s.", time.Unix(c.ExpiresAt, 0).UTC().Format(timeFormat)))
+	case err != nil:
+		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "forged", "error", err.Error())
+		return fail(problemForged, "")
+	}
+	p, err := pending.Find(ctx, h.d.SFN, c.Execution, WaitState)
+	var ex pending.Execution
+	var nw *pending.NotWaitingError
+	var nr *pending.NotRunningError
+	var dne *sfntypes.ExecutionDoesNotExist
+	switch {
+	case err == nil:
+		ex = p.Execution
+	case errors.As(err, &nw):
+		ex = nw.Execution
+	case errors.As(err, &nr):
+		ex = nr.Execution
+	case errors.As(err, &dne):
+		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "no such execution", "execution", c.Execution)
+		return fail(problemEnded, "The promotion this link belongs to no longer exists.")
+	default:
+		h.d.Log.ErrorContext(ctx, "approval: reading the execution failed", "execution", c.Execution, "error", err.Error())
+		return fail(problemInternal, "")
+	}
+	approver, ok := allowed(ex.Input.Target.Approvers, c.Approver)
+	if !ok {
+		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver)
+		return fail(problemWrongApprover, fmt.Sprintf("%s is not among the approvers of %s.", c.Approver, orUnknown(ex.Input.Function)))
+	}
+	if err != nil {
+		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "not waiting", "execution", c.Execution, "error", err.Error())
+		return fail(h.notWaiting(nw, nr))
+	}
+	return authorized{claims: c, approver: approver, p: p}, nil
+}
+
+// notWaiting chooses the page for a link whose task is no longer open.
+func (h *Handler) notWaiting(nw *pending.NotWaitingError, nr *pending.NotRunningError) (problemKind, string) {
+	if nw != nil {
+		switch {
+		case nw.Decided():
+			return problemDecided, decidedText(nw.Decision)
+		case nw.Closed == sfntypes.HistoryEventTypeTaskTimedOut:
+			return problemExpired, "No one decided before the approval timed out."
+		}
+		return problemNotWaiting, "The promotion is not waiting for an approval right now."
+	}
+	if nr.Decided() {
+		return problemDecided, decidedText(nr.Decision) + fmt.Sprintf(" The promotion has since ended (%s).", nr.Execution.Status)
+	}
+	return problemEnded, fmt.Sprintf("The promotion ended (%s) before anyone decided.", nr.Execution.Status)
+}
+
+func decidedText(d *promotion.Decision) string {
+	if d == nil {
+		return "Someone has already decided on this release."
+	}
+	verb := "rejected"
+	if d.Approved {
+		verb = "approved"
+	}
+	return fmt.Sprintf("%s %s it (via %s) at %s.", d.Approver, verb, orUnknown(d.Via), d.DecidedAt.UTC().Format(timeFormat))
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// allowed finds approver in the list, ignoring case, and returns it as
+// listed.
+func allowed(approvers []string, approver string) (string, bool) {
+	for _, a := range approvers {
+		if strings.EqualFold(a, approver) {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// decide answers the task once. Step Functions itself enforces "once": a
+// second answer gets TaskTimedOut (closed) or InvalidToken.
+func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm) events.APIGatewayProxyResponse {
+	st := a.p.Input
+	d := promotion.Decision{
+		Approved: f.Approve, Approver: a.approver, Comment: f.Comment, Via: ViaLink,
+		RequestedAt: a.p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(),
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		h.d.Log.ErrorContext(ctx, "approval: encode decision", "error", err.Error())
+		return h.problem(ctx, problemInternal, "")
+	}
+	token := a.p.TaskToken.Reveal()
+	if f.Approve {
+		_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(body))})
+	} else {
+		_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(body))})
+	}
+	if err != nil {
+		var timedOut *sfntypes.TaskTimedOut
+		var invalid *sfntypes.InvalidToken
+		var gone *sfntypes.TaskDoesNotExist
+		if errors.As(err, &timedOut) || errors.As(err, &invalid) || errors.As(err, &gone) {
+			h.d.Log.InfoContext(ctx, "approval decision refused: task already closed", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
+			return h.problem(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.")
+		}
+		h.d.Log.ErrorContext(ctx, "approval decision not delivered", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
+		return h.problem(ctx, problemInternal, "")
+	}
+	h.d.Log.InfoContext(ctx, "approval decided", "function", st.Function, "version", st.Version, "execution", a.claims.Execution,
+		"approver", a.approver, "approved", d.Approved, "via", ViaLink, "comment", d.Comment)
+	return h.donePage(ctx, st, d)
+}
+
+// redact removes the token from text bound for a log, in case an error
+// message ever quotes it.
+func redact(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, token, "[redacted]")
+}

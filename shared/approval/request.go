@@ -1,0 +1,266 @@
+package approval
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+)
+
+// ApproverAttribute is the SNS message attribute naming the approver a
+// message is for; a subscription filter policy on it delivers each approver
+// only their own link.
+const ApproverAttribute = "approver"
+
+// request e-mails every approver their own signed link. The task then
+// waits for the token; this function returns normally.
+func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskResult, error) {
+	st := req.Promotion
+	t := st.Target
+	switch {
+	case req.TaskToken == "":
+		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: no taskToken (the state must be .waitForTaskToken)", st.Function)
+	case len(t.Approvers) == 0:
+		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: target has no approvers", st.Function)
+	case t.ApprovalTimeoutSeconds <= 0:
+		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: approvalTimeoutSeconds is %d", st.Function, t.ApprovalTimeoutSeconds)
+	case h.d.SNS == nil || h.d.TopicARN == "":
+		return TaskResult{}, fmt.Errorf("approval request for %s: no approval topic configured (%s)", st.Function, EnvTopicARN)
+	}
+	base, err := approvalBase(req.ApprovalURL)
+	if err != nil {
+		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: %v", st.Function, err)
+	}
+	key, err := h.d.Keys.Key(ctx)
+	if err != nil {
+		return TaskResult{}, fmt.Errorf("approval request for %s: %w", st.Function, err)
+	}
+	now := h.d.Now().UTC()
+	entered := req.EnteredTime
+	if entered.IsZero() {
+		entered = now
+	}
+	expires := entered.Add(time.Duration(t.ApprovalTimeoutSeconds) * time.Second)
+	for _, approver := range t.Approvers {
+		nonce, err := NewNonce(h.d.Rand)
+		if err != nil {
+			return TaskResult{}, err
+		}
+		link, err := Sign(key, Claims{Execution: req.Execution, Approver: approver, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), Nonce: nonce})
+		if err != nil {
+			return TaskResult{}, fmt.Errorf("approval request for %s: %w", st.Function, err)
+		}
+		q := base.Query()
+		q.Set("t", link)
+		u := *base
+		u.RawQuery = q.Encode()
+		_, err = h.d.SNS.Publish(ctx, &sns.PublishInput{
+			TopicArn: aws.String(h.d.TopicARN),
+			Subject:  aws.String(Subject(st.Input)),
+			Message:  aws.String(Body(st, approver, expires, now, u.String())),
+			MessageAttributes: map[string]types.MessageAttributeValue{
+				ApproverAttribute: {DataType: aws.String("String"), StringValue: aws.String(approver)},
+			},
+		})
+		if err != nil {
+			return TaskResult{}, fmt.Errorf("approval request for %s: notify %s: %w", st.Function, approver, err)
+		}
+	}
+	h.d.Log.InfoContext(ctx, "approval requested", "function", st.Function, "version", st.Version,
+		"execution", req.Execution, "approvers", len(t.Approvers), "expiresAt", expires.Format(time.RFC3339))
+	h.record(ctx, audit.Record{
+		Event: audit.ApprovalRequested, Function: st.Function, ToVersion: st.Version, Release: release(st.Input),
+		Execution: req.Execution,
+		Reason:    fmt.Sprintf("asked %s; expires %s", strings.Join(t.Approvers, ", "), expires.Format(time.RFC3339)),
+	})
+	h.flush(ctx)
+	return TaskResult{Action: req.Action, Notified: len(t.Approvers)}, nil
+}
+
+// approvalBase parses the approval URL the definition passes; links are
+// bearer credentials, so only https is accepted, or http to a loopback host
+// (the sandbox).
+func approvalBase(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("no approvalUrl in the payload")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("approvalUrl %q is not an absolute URL", raw)
+	}
+	host := u.Hostname()
+	loopback := host == "localhost" || host == "127.0.0.1" || host == "::1"
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+		return nil, fmt.Errorf("approvalUrl %q must be https (http only to a loopback host)", raw)
+	}
+	u.Fragment = ""
+	return u, nil
+}
+
+func release(in promotion.Input) *promotion.Release {
+	r := in.Release
+	return &r
+}
+
+// Subject is the e-mail subject of an approval request (SNS allows 100
+// characters).
+func Subject(in promotion.Input) string {
+	s := fmt.Sprintf("Approve %s version %s for prod? (aliasflow)", in.Function, in.Version)
+	if len(s) > 100 {
+		s = s[:97] + "..."
+	}
+	return s
+}
+
+// Body is the plain-text e-mail of an approval request to one approver.
+func Body(st promotion.State, approver string, expires, now time.Time, link string) string {
+	var b strings.Builder
+	r := st.Release
+	fmt.Fprintf(&b, "aliasflow asks you to approve a release of %s for production.\n\n", st.Function)
+	row := func(k, v string) {
+		if v == "" {
+			v = "(unknown)"
+		}
+		fmt.Fprintf(&b, "%-12s %s\n", k+":", v)
+	}
+	row("Function", st.Function)
+	row("Version", st.Version)
+	row("CodeSha256", r.CodeSha256)
+	row("Commit", r.Commit)
+	row("Build", r.Build)
+	row("Merged by", r.RequestedBy)
+	b.WriteString("\n")
+	b.WriteString(SmokeSummary(st.Smoke))
+	b.WriteString("\n")
+	row("Strategy", StrategyText(st.Target.Strategy))
+	row("Expires", fmt.Sprintf("%s (in %s)", expires.UTC().Format("2006-01-02 15:04 MST"), Remaining(expires, now)))
+	b.WriteString("\nReview and decide here. The link is yours alone: do not forward it.\n")
+	b.WriteString(link)
+	b.WriteString("\n")
+	if others := Others(st.Target.Approvers, approver); len(others) > 0 {
+		fmt.Fprintf(&b, "\nAlso asked: %s. The first decision counts.\n", strings.Join(others, ", "))
+	}
+	fmt.Fprintf(&b, "\nOperators can also decide with: aliasflow approve %s  (or: aliasflow reject %s)\n", st.Function, st.Function)
+	return b.String()
+}
+
+// SmokeSummary lists the smoke checks as plain text.
+func SmokeSummary(s *promotion.SmokeResult) string {
+	if s == nil {
+		return "Smoke tests against stg: no results recorded\n"
+	}
+	var b strings.Builder
+	verdict := "passed"
+	if !s.Passed {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(&b, "Smoke tests against stg: %s (%d checks)\n", verdict, len(s.Checks))
+	for _, c := range s.Checks {
+		mark := "PASS"
+		if !c.Passed {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(&b, "  %s %s (%d ms)", mark, c.Name, c.LatencyMs)
+		if c.Detail != "" {
+			fmt.Fprintf(&b, " %s", c.Detail)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// StrategyText describes how prod will move.
+func StrategyText(s config.StrategyConfig) string {
+	switch s.Type {
+	case config.Canary:
+		return fmt.Sprintf("canary: %d%% of prod traffic for %s, then 100%%", s.Percent, seconds(s.BakeSeconds))
+	case config.Linear:
+		return fmt.Sprintf("linear: %d%% more of prod traffic every %s until 100%%", s.Percent, seconds(s.IntervalSeconds))
+	case config.AllAtOnce, "":
+		return "all at once: prod moves to the new version in one step"
+	}
+	return string(s.Type)
+}
+
+func seconds(n int) string { return secondsDuration(n).String() }
+
+func secondsDuration(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// Remaining is a short human duration from now to t ("23h 59m", "expired").
+func Remaining(t, now time.Time) string {
+	d := t.Sub(now)
+	if d <= 0 {
+		return "expired"
+	}
+	d = d.Round(time.Minute)
+	if d < time.Minute {
+		return "less than a minute"
+	}
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh %dm", h, m)
+}
+
+// Others returns the approvers other than approver.
+func Others(approvers []string, approver string) []string {
+	var out []string
+	for _, a := range approvers {
+		if !strings.EqualFold(a, approver) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// outcome records what became of the approval.
+func (h *Handler) outcome(ctx context.Context, req promotion.TaskRequest) (TaskResult, error) {
+	st := req.Promotion
+	rec := audit.Record{Function: st.Function, ToVersion: st.Version, Release: release(st.Input), Execution: req.Execution}
+	var d *promotion.Decision
+	switch req.Action {
+	case promotion.ActionGranted:
+		if st.Approval == nil {
+			return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval granted for %s: the state has no approval decision", st.Function)
+		}
+		d = st.Approval
+		rec.Event, rec.Actor, rec.Reason = audit.ApprovalGranted, d.Approver, d.Comment
+	case promotion.ActionRejected:
+		rec.Event = audit.ApprovalRejected
+		if st.Failure == nil {
+			return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval rejected for %s: the state has no failure", st.Function)
+		}
+		var dec promotion.Decision
+		if err := json.Unmarshal([]byte(st.Failure.Cause), &dec); err == nil && dec.Approver != "" {
+			d = &dec
+			rec.Actor, rec.Reason = dec.Approver, dec.Comment
+		} else {
+			// Still audit: the rejection happened even if its cause is not ours.
+			rec.Actor, rec.Reason = "unknown", st.Failure.Cause
+		}
+		h.emit(st.Function, metrics.PromotionsRejected, 1, metrics.Count)
+	case promotion.ActionExpired:
+		rec.Event = audit.ApprovalExpired
+		rec.Reason = fmt.Sprintf("no decision within %s", seconds(st.Target.ApprovalTimeoutSeconds))
+	}
+	if d != nil && !d.RequestedAt.IsZero() && !d.DecidedAt.IsZero() {
+		h.emit(st.Function, metrics.ApprovalWait, d.DecidedAt.Sub(d.RequestedAt).Seconds(), metrics.Seconds)
+	}
+	h.record(ctx, rec)
+	h.flush(ctx)
+	return TaskResult{Action: req.Action}, nil
+}
