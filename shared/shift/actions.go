@@ -1,0 +1,224 @@
+package shift
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+)
+
+// restoreStg puts stg back on the version it served before this release,
+// after the smoke checks failed. A newer release that has since moved stg
+// keeps it.
+func (t *task) restoreStg(ctx context.Context) error {
+	fn, n, prev := t.p.Function, t.p.Version, t.p.PreviousStgVersion
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasStg, func(cur alias) (alias, bool, error) {
+		switch {
+		case !cur.exists:
+			return cur, false, nil
+		case cur.version != n:
+			return cur, false, nil // a newer release owns stg now
+		case prev == "" || prev == n:
+			return cur, false, nil // nothing earlier to go back to
+		}
+		return alias{exists: true, version: prev}, true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore stg: %w", err)
+	}
+	if !changed {
+		t.log.InfoContext(ctx, "stg left as it is", "function", fn, "stg", before.String(), "version", n, "previousStgVersion", prev)
+		return nil
+	}
+	t.record(ctx, audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasStg,
+		FromVersion: before.version, ToVersion: prev,
+		Reason: fmt.Sprintf("smoke checks of version %s failed; stg back on %s", n, prev)})
+	return nil
+}
+
+// begin records the stable version prod serves now and returns the first
+// step. It changes nothing, so the definition may retry it freely.
+func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
+	fn, n := t.p.Function, t.p.Version
+	stg, err := t.getAlias(ctx, fn, promotion.AliasStg)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	// Checked before prod so a superseded promotion stops at once rather
+	// than waiting out the ProdBusy retries.
+	if !stg.exists {
+		return nil, fmt.Errorf("begin: the stg alias of %s no longer exists; nothing ties version %s to a release", fn, n)
+	}
+	if stg.version != n {
+		return nil, promotion.TaskError(promotion.ErrSuperseded,
+			"stg of %s is on version %s, not %s: a newer release superseded this one", fn, stg.version, n)
+	}
+	prod, err := t.getAlias(ctx, fn, promotion.AliasProd)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if !prod.routedOnly(n) {
+		return nil, promotion.TaskError(promotion.ErrProdBusy,
+			"prod of %s is mid-shift (%s) for another release; waiting", fn, prod)
+	}
+	switch {
+	case !prod.exists:
+		// A first release: there is no traffic to shift gradually.
+		return &promotion.Shift{Done: true}, nil
+	case prod.version == n:
+		return &promotion.Shift{StableVersion: n, Done: true}, nil
+	}
+	s := &promotion.Shift{StableVersion: prod.version}
+	if len(t.p.Steps) == 0 {
+		s.Done = true
+		return s, nil
+	}
+	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, t.p.Steps[0].BakeSeconds
+	return s, nil
+}
+
+// setWeight sends shift.weight of prod's traffic to the new version. It runs
+// as a waitForTaskToken task and deliberately never sends the token: the
+// bake is the task's timeout, or an operator's "promote now".
+func (t *task) setWeight(ctx context.Context) error {
+	fn, n, s := t.p.Function, t.p.Version, t.p.Shift
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias) (alias, bool, error) {
+		if !cur.exists {
+			return cur, false, fmt.Errorf("prod of %s does not exist; stable version %s was recorded", fn, s.StableVersion)
+		}
+		if cur.version != s.StableVersion || !cur.routedOnly(n) {
+			return cur, false, fmt.Errorf("prod of %s is on %s, not stable version %s with %s: it moved outside this promotion",
+				fn, cur, s.StableVersion, n)
+		}
+		return alias{exists: true, version: s.StableVersion, weights: map[string]float64{n: s.Weight}}, true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("set weight: %w", err)
+	}
+	if !changed {
+		t.log.InfoContext(ctx, "prod already at this weight", "function", fn, "prod", before.String())
+		return nil
+	}
+	t.record(ctx, audit.Record{Event: audit.TrafficShifted, Alias: promotion.AliasProd,
+		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Steps))})
+	return nil
+}
+
+// finalize sends all of prod's traffic to the new version, creating prod
+// on a first release.
+func (t *task) finalize(ctx context.Context) error {
+	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias) (alias, bool, error) {
+		if cur.exists && cur.version != n && cur.version != stable {
+			return cur, false, fmt.Errorf("prod of %s is on %s, neither stable version %q nor %s: it moved outside this promotion",
+				fn, cur, stable, n)
+		}
+		if !cur.routedOnly(n) {
+			return cur, false, fmt.Errorf("prod of %s routes to another release (%s)", fn, cur)
+		}
+		return alias{exists: true, version: n}, true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	if changed {
+		t.record(ctx, audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd,
+			FromVersion: before.version, ToVersion: n})
+	}
+	t.record(ctx, audit.Record{Event: audit.PromotionCompleted, Alias: promotion.AliasProd,
+		FromVersion: stable, ToVersion: n})
+	t.emit(ctx, metrics.PromotionsCompleted, 1, metrics.Count)
+	if !t.req.StartTime.IsZero() {
+		t.emit(ctx, metrics.LeadTime, t.now().Sub(t.req.StartTime).Seconds(), metrics.Seconds)
+	}
+	return nil
+}
+
+// rollback puts prod back on the stable version with no routing; with no
+// stable version (a first release) it only removes routing. It refuses to
+// touch a prod that serves neither this release nor the stable version: that
+// belongs to someone else.
+func (t *task) rollback(ctx context.Context) error {
+	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias) (alias, bool, error) {
+		if !cur.exists {
+			return cur, false, nil
+		}
+		if stable == "" {
+			return alias{exists: true, version: cur.version}, len(cur.weights) > 0, nil
+		}
+		if !cur.routes(n) && cur.version != stable {
+			return cur, false, fmt.Errorf("prod of %s is on %s, which serves neither version %s nor stable version %s; not touching it",
+				fn, cur, n, stable)
+		}
+		return alias{exists: true, version: stable}, true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	actor, to := t.req.Actor, stable
+	if to == "" {
+		to = before.version
+	}
+	if changed {
+		// From a weighted prod the traffic leaves the new version: record
+		// it as moving from N, with N's weight now 0.
+		rec := audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd, Actor: actor,
+			FromVersion: before.version, ToVersion: to,
+			Reason: fmt.Sprintf("rollback: prod was %s", before)}
+		if len(before.weights) > 0 {
+			rec.Weight = audit.Weight(0)
+			if before.routes(n) {
+				rec.FromVersion = n
+			}
+		}
+		t.record(ctx, rec)
+	}
+	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: actor,
+		FromVersion: n, ToVersion: to, Reason: t.failureReason("rollback")})
+	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
+	return nil
+}
+
+// abort records why a promotion stopped before prod moved; prod is not read.
+func (t *task) abort(ctx context.Context) error {
+	ev := audit.PromotionAborted
+	if f := t.p.Failure; f != nil && f.Error == promotion.ErrSuperseded {
+		ev = audit.PromotionSuperseded
+	}
+	t.record(ctx, audit.Record{Event: ev, Alias: promotion.AliasProd, ToVersion: t.p.Version,
+		Actor: t.req.Actor, Reason: t.failureReason("abort")})
+	return nil
+}
+
+// failureReason turns the caught failure into one readable line. A Lambda
+// function error arrives with its Cause as the runtime's JSON error
+// document; its errorMessage is what a person wants to read.
+func (t *task) failureReason(what string) string {
+	f := t.p.Failure
+	if f == nil {
+		if t.req.Actor != "" {
+			return what + " requested by " + t.req.Actor
+		}
+		return what + " requested"
+	}
+	cause := strings.TrimSpace(f.Cause)
+	var doc struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(cause), &doc) == nil && doc.ErrorMessage != "" {
+		cause = doc.ErrorMessage
+	}
+	switch {
+	case f.Error == "":
+		return cause
+	case cause == "":
+		return f.Error
+	}
+	return f.Error + ": " + cause
+}

@@ -1,0 +1,213 @@
+// Package shift moves the prod alias of a promotion: it records the stable
+// version, sets the weight of each step, judges the new version's health,
+// finalizes or rolls back, and puts stg back when the smoke checks failed.
+// It is the logic of the aliasflow-shift Lambda; every state of the
+// promotion definition that touches an alias calls Handler.Handle with one
+// action (promotion.Action*).
+package shift
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// Lambda is the part of the Lambda API the shift calls.
+type Lambda interface {
+	GetAlias(ctx context.Context, in *lambda.GetAliasInput, opts ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
+	UpdateAlias(ctx context.Context, in *lambda.UpdateAliasInput, opts ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error)
+	CreateAlias(ctx context.Context, in *lambda.CreateAliasInput, opts ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error)
+}
+
+// CloudWatch is the part of the CloudWatch API the health check calls.
+type CloudWatch interface {
+	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+	GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+}
+
+// Options tunes a Handler; the zero value is usable.
+type Options struct {
+	// Log receives the operational log lines; discarded when nil.
+	Log *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Handler runs the shift task's actions.
+type Handler struct {
+	lambda  Lambda
+	cw      CloudWatch
+	audit   *audit.Recorder
+	metrics *metrics.Emitter
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a Handler over the given clients. rec receives the audit
+// records and m the metrics; both are required.
+func New(lc Lambda, cw CloudWatch, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
+	h := &Handler{lambda: lc, cw: cw, audit: rec, metrics: m, now: time.Now,
+		log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	if opts != nil {
+		if opts.Log != nil {
+			h.log = opts.Log
+		}
+		if opts.Now != nil {
+			h.now = opts.Now
+		}
+	}
+	return h
+}
+
+// Handle runs one action. Begin and check-health return the next Shift; the
+// other actions return nil (their states discard the result). Errors the
+// definition catches by name are promotion.TaskError values, returned
+// unwrapped so the Lambda runtime reports their name.
+func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (*promotion.Shift, error) {
+	// One PutEvents per invocation, whatever the outcome; a failed put is
+	// logged by the recorder and the log lines remain the audit trail.
+	defer func() { _ = h.audit.Flush(ctx) }()
+	out, err := h.dispatch(ctx, req)
+	if err != nil {
+		h.log.ErrorContext(ctx, "shift task failed", "action", req.Action, "function", req.Promotion.Function,
+			"version", req.Promotion.Version, "error", errorMessage(err))
+	}
+	return out, err
+}
+
+func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*promotion.Shift, error) {
+	if err := validate(req); err != nil {
+		return nil, err
+	}
+	t := &task{Handler: h, req: req, p: req.Promotion}
+	switch req.Action {
+	case promotion.ActionRestoreStg:
+		return nil, t.restoreStg(ctx)
+	case promotion.ActionBegin:
+		return t.begin(ctx)
+	case promotion.ActionSetWeight:
+		return nil, t.setWeight(ctx)
+	case promotion.ActionCheckHealth:
+		return t.checkHealth(ctx)
+	case promotion.ActionFinalize:
+		return nil, t.finalize(ctx)
+	case promotion.ActionRollback:
+		return nil, t.rollback(ctx)
+	case promotion.ActionAbort:
+		return nil, t.abort(ctx)
+	}
+	// validate refuses unknown actions; this is unreachable.
+	return nil, promotion.TaskError(promotion.ErrInvalidInput, "unknown action %q", req.Action)
+}
+
+// errorMessage is what the runtime will report as the errorMessage: a
+// TaskError's Message (its Error method prints Go syntax), else Error().
+func errorMessage(err error) string {
+	if ive, ok := err.(messages.InvokeResponse_Error); ok {
+		return ive.Type + ": " + ive.Message
+	}
+	return err.Error()
+}
+
+// task is one invocation: the handler plus the request it serves.
+type task struct {
+	*Handler
+	req promotion.TaskRequest
+	p   promotion.State
+}
+
+var versionNumber = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
+
+// validate refuses a request that could move an alias to something other
+// than a published version of a plainly named function.
+func validate(req promotion.TaskRequest) error {
+	bad := func(format string, args ...any) error {
+		return promotion.TaskError(promotion.ErrInvalidInput, "shift %s: "+format, append([]any{req.Action}, args...)...)
+	}
+	switch req.Action {
+	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight,
+		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort:
+	case "":
+		return promotion.TaskError(promotion.ErrInvalidInput, "shift: action is missing")
+	default:
+		return promotion.TaskError(promotion.ErrInvalidInput, "shift: unknown action %q", req.Action)
+	}
+	p := req.Promotion
+	if err := config.ValidateFunctionName(p.Function); err != nil {
+		return bad("promotion.function: %v", err)
+	}
+	if !versionNumber.MatchString(p.Version) {
+		return bad("promotion.version: %q is not a published version number", p.Version)
+	}
+	if p.PreviousStgVersion != "" && !versionNumber.MatchString(p.PreviousStgVersion) {
+		return bad("promotion.previousStgVersion: %q is not a published version number", p.PreviousStgVersion)
+	}
+	for i, s := range p.Steps {
+		if !(s.Weight > 0 && s.Weight < 1) {
+			return bad("promotion.steps[%d].weight: %v must be between 0 and 1 exclusive", i, s.Weight)
+		}
+		if s.BakeSeconds < 1 {
+			return bad("promotion.steps[%d].bakeSeconds: must be at least 1, got %d", i, s.BakeSeconds)
+		}
+	}
+	if s := p.Shift; s != nil {
+		if s.StableVersion != "" && !versionNumber.MatchString(s.StableVersion) {
+			return bad("promotion.shift.stableVersion: %q is not a published version number", s.StableVersion)
+		}
+		if s.StableVersion == p.Version && req.Action == promotion.ActionSetWeight {
+			return bad("promotion.shift.stableVersion: is the new version %s itself; there is nothing to shift", p.Version)
+		}
+	}
+	switch req.Action {
+	case promotion.ActionSetWeight, promotion.ActionCheckHealth:
+		s := p.Shift
+		if s == nil {
+			return bad("promotion.shift is missing")
+		}
+		if s.StableVersion == "" {
+			return bad("promotion.shift.stableVersion is missing: a first release has no steps")
+		}
+		if s.Step < 0 || s.Step >= len(p.Steps) {
+			return bad("promotion.shift.step: %d is outside the %d steps", s.Step, len(p.Steps))
+		}
+		if req.Action == promotion.ActionSetWeight && !(s.Weight > 0 && s.Weight < 1) {
+			return bad("promotion.shift.weight: %v must be between 0 and 1 exclusive", s.Weight)
+		}
+	case promotion.ActionFinalize, promotion.ActionRollback:
+		if p.Shift == nil {
+			return bad("promotion.shift is missing")
+		}
+	}
+	return nil
+}
+
+// record writes one audit record with the promotion's common fields.
+func (t *task) record(ctx context.Context, rec audit.Record) {
+	rec.Function = t.p.Function
+	rec.Execution = t.req.Execution
+	if rec.Release == nil {
+		rel := t.p.Release
+		rec.Release = &rel
+	}
+	t.audit.Record(ctx, rec)
+}
+
+// emit writes one metric; a failed write only costs the metric.
+func (t *task) emit(ctx context.Context, name string, value float64, unit string) {
+	if t.metrics == nil {
+		return
+	}
+	if err := t.metrics.Emit(t.p.Function, name, value, unit); err != nil {
+		t.log.WarnContext(ctx, "metric not written", "metric", name, "error", err.Error())
+	}
+}

@@ -1,0 +1,649 @@
+package shift_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+var ctx = context.Background()
+
+func TestRestoreStg(t *testing.T) {
+	tests := []struct {
+		name     string
+		stg      string // version stg is on before; "" for no stg
+		previous string
+		runs     int
+		wantStg  string
+		want     []string
+	}{
+		{name: "stg on this release goes back", stg: "5", previous: "4", runs: 1, wantStg: "4", want: []string{"alias.moved stg 5>4"}},
+		{name: "repeated restore moves once", stg: "5", previous: "4", runs: 2, wantStg: "4", want: []string{"alias.moved stg 5>4"}},
+		{name: "newer release keeps stg", stg: "6", previous: "4", runs: 1, wantStg: "6", want: []string{}},
+		{name: "no previous version leaves stg", stg: "5", previous: "", runs: 1, wantStg: "5", want: []string{}},
+		{name: "missing stg is left missing", stg: "", previous: "4", runs: 1, wantStg: "-", want: []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tc.stg != "" {
+				e.lam.set(fn, "stg", tc.stg, nil)
+			}
+			e.lam.set(fn, "prod", "4", nil)
+			req := load(t, "set-weight.json")
+			req.Action, req.TaskToken, req.Promotion.Shift = promotion.ActionRestoreStg, "", nil
+			req.Promotion.PreviousStgVersion = tc.previous
+			for range tc.runs {
+				if out, err := e.h.Handle(ctx, req); err != nil || out != nil {
+					t.Fatalf("Handle = %v, %v; want nil, nil", out, err)
+				}
+			}
+			if got := e.alias("stg"); got != tc.wantStg {
+				t.Errorf("stg = %s, want %s", got, tc.wantStg)
+			}
+			if got := e.alias("prod"); got != "4" {
+				t.Errorf("prod = %s, want 4 (untouched)", got)
+			}
+			recs := wantSummary(t, e, tc.want)
+			for _, r := range recs {
+				if r.Execution != req.Execution || r.Release == nil || r.Release.Commit != "3f2a9c1" {
+					t.Errorf("record %+v lacks execution or release", r)
+				}
+			}
+		})
+	}
+}
+
+func TestBegin(t *testing.T) {
+	linear := request(t, promotion.ActionBegin, 0).Promotion.Steps
+	tests := []struct {
+		name    string
+		stg     string
+		prod    string
+		routing map[string]float64
+		steps   []promotion.Step
+		want    *promotion.Shift
+		wantErr string // error name; "go error" for a plain error
+	}{
+		{name: "linear from stable", stg: "5", prod: "4", steps: linear,
+			want: &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300}},
+		{name: "all at once has no steps", stg: "5", prod: "4", steps: []promotion.Step{},
+			want: &promotion.Shift{StableVersion: "4", Done: true}},
+		{name: "first release has no stable", stg: "5", prod: "", steps: linear,
+			want: &promotion.Shift{Done: true}},
+		{name: "prod already on the version", stg: "5", prod: "5", steps: linear,
+			want: &promotion.Shift{StableVersion: "5", Done: true}},
+		{name: "prod already weighted to this version", stg: "5", prod: "4", routing: map[string]float64{"5": 0.25}, steps: linear,
+			want: &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300}},
+		{name: "prod mid-shift for another release", stg: "5", prod: "3", routing: map[string]float64{"4": 0.5}, steps: linear,
+			wantErr: promotion.ErrProdBusy},
+		{name: "superseded by a newer release", stg: "6", prod: "4", steps: linear,
+			wantErr: promotion.ErrSuperseded},
+		{name: "superseded wins over busy", stg: "6", prod: "3", routing: map[string]float64{"4": 0.5}, steps: linear,
+			wantErr: promotion.ErrSuperseded},
+		{name: "stg deleted", stg: "", prod: "4", steps: linear, wantErr: "go error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tc.stg != "" {
+				e.lam.set(fn, "stg", tc.stg, nil)
+			}
+			if tc.prod != "" {
+				e.lam.set(fn, "prod", tc.prod, tc.routing)
+			}
+			prodBefore, stgBefore := e.alias("prod"), e.alias("stg")
+			req := request(t, promotion.ActionBegin, 0)
+			req.Promotion.Shift = nil
+			req.Promotion.Steps = tc.steps
+			got, err := e.h.Handle(ctx, req)
+			if tc.wantErr != "" {
+				wantErrorName(t, err, tc.wantErr)
+			} else if err != nil {
+				t.Fatalf("begin: %v", err)
+			}
+			if tc.want != nil && (got == nil || *got != *tc.want) {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			if e.alias("prod") != prodBefore || e.alias("stg") != stgBefore {
+				t.Errorf("aliases moved: prod %s→%s, stg %s→%s", prodBefore, e.alias("prod"), stgBefore, e.alias("stg"))
+			}
+			wantSummary(t, e, []string{})
+		})
+	}
+}
+
+func TestSetWeight(t *testing.T) {
+	tests := []struct {
+		name     string
+		step     int
+		prod     string
+		routing  map[string]float64
+		setup    func(e *env)
+		want     string
+		wantErr  string
+		audits   []string
+		wantRuns int // UpdateAlias calls that succeeded
+	}{
+		{name: "first step", step: 0, prod: "4", want: "4 + 5@0.25",
+			audits: []string{"traffic.shifted prod 4>5 @0.25"}, wantRuns: 1},
+		{name: "next step", step: 1, prod: "4", routing: map[string]float64{"5": 0.25}, want: "4 + 5@0.5",
+			audits: []string{"traffic.shifted prod 4>5 @0.5"}, wantRuns: 1},
+		{name: "repeat is a no-op", step: 0, prod: "4", routing: map[string]float64{"5": 0.25}, want: "4 + 5@0.25",
+			audits: []string{}, wantRuns: 0},
+		{name: "stale revision is read again", step: 0, prod: "4", want: "4 + 5@0.25",
+			setup: func(e *env) {
+				// Someone rewrites prod (same content, new RevisionId) between our read and our write.
+				e.lam.racers = []func(){func() { e.lam.set(fn, "prod", "4", nil) }}
+			},
+			audits: []string{"traffic.shifted prod 4>5 @0.25"}, wantRuns: 1},
+		{name: "alias that never settles gives up", step: 0, prod: "4", want: "4", wantErr: "go error",
+			setup: func(e *env) {
+				for range 4 {
+					e.lam.racers = append(e.lam.racers, func() { e.lam.set(fn, "prod", "4", nil) })
+				}
+			},
+			audits: []string{}, wantRuns: 0},
+		{name: "prod moved outside the promotion", step: 0, prod: "3", want: "3", wantErr: "go error",
+			audits: []string{}, wantRuns: 0},
+		{name: "prod routes to another release", step: 0, prod: "4", routing: map[string]float64{"6": 0.1}, want: "4 + 6@0.1", wantErr: "go error",
+			audits: []string{}, wantRuns: 0},
+		{name: "throttled update surfaces", step: 0, prod: "4", want: "4", wantErr: "go error",
+			setup: func(e *env) {
+				e.lam.fail("UpdateAlias", &types.TooManyRequestsException{Message: aws.String("Rate exceeded")})
+			},
+			audits: []string{}, wantRuns: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.set(fn, "stg", "5", nil)
+			e.lam.set(fn, "prod", tc.prod, tc.routing)
+			if tc.setup != nil {
+				tc.setup(e)
+			}
+			out, err := e.h.Handle(ctx, request(t, promotion.ActionSetWeight, tc.step))
+			wantErrorName(t, err, tc.wantErr)
+			if out != nil {
+				t.Errorf("set-weight returned %+v; its state discards results and the token must not be sent", out)
+			}
+			if got := e.alias("prod"); got != tc.want {
+				t.Errorf("prod = %s, want %s", got, tc.want)
+			}
+			if e.lam.updates != tc.wantRuns {
+				t.Errorf("UpdateAlias succeeded %d times, want %d", e.lam.updates, tc.wantRuns)
+			}
+			recs := wantSummary(t, e, tc.audits)
+			for _, r := range recs {
+				if r.Execution == "" || r.Release == nil {
+					t.Errorf("record %+v lacks execution or release", r)
+				}
+			}
+			if tc.name == "throttled update surfaces" {
+				var throttled *types.TooManyRequestsException
+				if !errors.As(err, &throttled) {
+					t.Errorf("error %v does not wrap the TooManyRequestsException", err)
+				}
+			}
+		})
+	}
+}
+
+// healthEnv sets prod at step's weight and the metrics and alarms of kind.
+func healthEnv(t *testing.T, step int, kind string) (*env, promotion.TaskRequest) {
+	t.Helper()
+	e := newEnv(t)
+	req := load(t, "check-health-timeout.json")
+	s := req.Promotion.Steps[step]
+	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: step, Weight: s.Weight, BakeSeconds: s.BakeSeconds}
+	e.lam.set(fn, "stg", "5", nil)
+	e.lam.set(fn, "prod", "4", map[string]float64{"5": s.Weight})
+	at := func(ago time.Duration) time.Time { return e.now.Add(-ago) }
+	// Traffic outside the window (the bake is 300 s) and of the stable
+	// version never counts.
+	e.cw.add(fn, "5", "Errors", at(20*time.Minute), 50)
+	e.cw.add(fn, "5", "Invocations", at(20*time.Minute), 50)
+	e.cw.add(fn, "4", "Errors", at(time.Minute), 40)
+	e.cw.add(fn, "4", "Invocations", at(time.Minute), 40)
+	switch kind {
+	case "healthy":
+		e.cw.add(fn, "5", "Invocations", at(4*time.Minute), 60)
+		e.cw.add(fn, "5", "Invocations", at(10*time.Second), 40)
+		e.cw.add(fn, "5", "Errors", at(2*time.Minute), 1)
+	case "alarm":
+		e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueAlarm, reason: "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (1.0)."}
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 100)
+	case "error rate":
+		e.cw.add(fn, "5", "Invocations", at(4*time.Minute), 12)
+		e.cw.add(fn, "5", "Invocations", at(time.Minute), 8)
+		e.cw.add(fn, "5", "Errors", at(3*time.Minute), 2)
+		e.cw.add(fn, "5", "Errors", at(30*time.Second), 1)
+	case "below min invocations":
+		e.cw.add(fn, "5", "Invocations", at(time.Minute), 5)
+		e.cw.add(fn, "5", "Errors", at(time.Minute), 5)
+	case "missing alarm":
+		req.Promotion.Target.Health.Alarms = append(req.Promotion.Target.Health.Alarms, "hello-prod-p99")
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 100)
+	case "insufficient data alarm":
+		e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueInsufficientData}
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 100)
+	default:
+		t.Fatalf("unknown kind %q", kind)
+	}
+	return e, req
+}
+
+func TestCheckHealthLinear(t *testing.T) {
+	steps := request(t, promotion.ActionCheckHealth, 0).Promotion.Steps
+	failures := []struct {
+		kind   string
+		reason string
+	}{
+		{"alarm", `alarm "hello-prod-errors" is in ALARM (Threshold Crossed`},
+		{"error rate", "error rate 15% (3 errors / 20 invocations over 360s) is above the 5% allowed"},
+		{"missing alarm", `alarm "hello-prod-p99" does not exist`},
+	}
+	for step := range steps {
+		for _, f := range failures {
+			t.Run(f.kind+" at step "+string(rune('1'+step)), func(t *testing.T) {
+				e, req := healthEnv(t, step, f.kind)
+				weight := steps[step].Weight
+				out, err := e.h.Handle(ctx, req)
+				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
+				if out != nil {
+					t.Errorf("shift = %+v on failure, want nil", out)
+				}
+				wantContains(t, "error", message(err), f.reason)
+				recs := wantSummary(t, e, []string{"health.failed prod 4>5 @" + trim(weight)})
+				wantContains(t, "health.failed reason", recs[0].Reason, f.reason)
+
+				// The definition's Catch puts the error at $.failure and rolls back.
+				req.Action = promotion.ActionRollback
+				req.Promotion.Failure = &promotion.Failure{Error: promotion.ErrHealthCheckFailed,
+					Cause: `{"errorMessage":` + quote(message(err)) + `,"errorType":"aliasflow.HealthCheckFailed"}`}
+				if _, err := e.h.Handle(ctx, req); err != nil {
+					t.Fatalf("rollback: %v", err)
+				}
+				if got := e.alias("prod"); got != "4" {
+					t.Errorf("prod after rollback = %s, want 4", got)
+				}
+				recs = wantSummary(t, e, []string{"health.failed prod 4>5 @" + trim(weight), "alias.moved prod 5>4 @0", "promotion.rolled_back prod 5>4"})
+				wantContains(t, "rolled_back reason", recs[2].Reason, "aliasflow.HealthCheckFailed: version 5 of hello is unhealthy at "+trim(weight*100)+"%: "+f.reason)
+				wantFlushed(t, e, 2)
+			})
+		}
+		for _, kind := range []string{"healthy", "below min invocations", "insufficient data alarm"} {
+			t.Run(kind+" at step "+string(rune('1'+step)), func(t *testing.T) {
+				e, req := healthEnv(t, step, kind)
+				got, err := e.h.Handle(ctx, req)
+				if err != nil {
+					t.Fatalf("check-health: %v", err)
+				}
+				want := promotion.Shift{StableVersion: "4", Step: step + 1, Weight: 1, Done: true}
+				if step+1 < len(steps) {
+					want = promotion.Shift{StableVersion: "4", Step: step + 1, Weight: steps[step+1].Weight, BakeSeconds: steps[step+1].BakeSeconds}
+				}
+				if got == nil || *got != want {
+					t.Errorf("shift = %+v, want %+v", got, want)
+				}
+				wantSummary(t, e, []string{})
+				if e.alias("prod") != "4 + 5@"+trim(steps[step].Weight) {
+					t.Errorf("prod = %s; check-health must not move it", e.alias("prod"))
+				}
+			})
+		}
+	}
+}
+
+func TestCheckHealthQuery(t *testing.T) {
+	tests := []struct {
+		name       string
+		window     int
+		pageSize   int
+		wantStart  time.Time
+		wantEnd    time.Time
+		wantFailed bool
+	}{
+		// now is 09:30:20; the bake (300 s) is longer than the 60 s window.
+		{name: "bake is the window", window: 60, wantStart: time.Date(2025, 6, 2, 9, 25, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 31, 0, 0, time.UTC), wantFailed: true},
+		{name: "longer health window", window: 1800, wantStart: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 31, 0, 0, time.UTC), wantFailed: true},
+		{name: "datapoints over several pages are summed", window: 60, pageSize: 1, wantStart: time.Date(2025, 6, 2, 9, 25, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 31, 0, 0, time.UTC), wantFailed: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, req := healthEnv(t, 0, "error rate")
+			e.cw.pageSize = tc.pageSize
+			req.Promotion.Target.Health.WindowSeconds = tc.window
+			_, err := e.h.Handle(ctx, req)
+			if got := errorName(err) == promotion.ErrHealthCheckFailed; got != tc.wantFailed {
+				t.Fatalf("failed = %v (%v), want %v", got, err, tc.wantFailed)
+			}
+			if len(e.cw.inputs) == 0 {
+				t.Fatal("GetMetricData was not called")
+			}
+			in := e.cw.inputs[0]
+			if !aws.ToTime(in.StartTime).Equal(tc.wantStart) || !aws.ToTime(in.EndTime).Equal(tc.wantEnd) {
+				t.Errorf("window = %s–%s, want %s–%s", aws.ToTime(in.StartTime), aws.ToTime(in.EndTime), tc.wantStart, tc.wantEnd)
+			}
+			for _, q := range in.MetricDataQueries {
+				ms := q.MetricStat
+				dims := map[string]string{}
+				for _, d := range ms.Metric.Dimensions {
+					dims[aws.ToString(d.Name)] = aws.ToString(d.Value)
+				}
+				if aws.ToInt32(ms.Period) != 60 || aws.ToString(ms.Stat) != "Sum" || aws.ToString(ms.Metric.Namespace) != "AWS/Lambda" ||
+					dims["FunctionName"] != "hello" || dims["Resource"] != "hello:prod" || dims["ExecutedVersion"] != "5" || len(dims) != 3 {
+					t.Errorf("query %s = period %d stat %s namespace %s dims %v", aws.ToString(q.Id), aws.ToInt32(ms.Period), aws.ToString(ms.Stat), aws.ToString(ms.Metric.Namespace), dims)
+				}
+			}
+			if tc.pageSize > 0 && len(e.cw.inputs) < 2 {
+				t.Errorf("GetMetricData called %d times, want the pages followed", len(e.cw.inputs))
+			}
+		})
+	}
+}
+
+func TestPromoteNow(t *testing.T) {
+	tests := []struct {
+		name    string
+		kind    string
+		want    *promotion.Shift
+		wantErr string
+	}{
+		{name: "healthy skips the remaining steps", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 1, Done: true}},
+		{name: "unhealthy still rolls back", kind: "alarm", wantErr: promotion.ErrHealthCheckFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, req := healthEnv(t, 0, tc.kind)
+			req.Promotion.Bake = &promotion.Bake{PromoteNow: true, Actor: "alice@example.com"}
+			got, err := e.h.Handle(ctx, req)
+			wantErrorName(t, err, tc.wantErr)
+			if tc.want != nil && (got == nil || *got != *tc.want) {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFinalize(t *testing.T) {
+	tests := []struct {
+		name    string
+		stable  string
+		prod    string
+		routing map[string]float64
+		steps   []promotion.Step
+		race    bool
+		want    string
+		wantErr string
+		audits  []string
+	}{
+		{name: "clears routing after the last step", stable: "4", prod: "4", routing: map[string]float64{"5": 0.75}, want: "5",
+			audits: []string{"alias.moved prod 4>5", "promotion.completed prod 4>5"}},
+		{name: "all at once", stable: "4", prod: "4", steps: []promotion.Step{}, want: "5",
+			audits: []string{"alias.moved prod 4>5", "promotion.completed prod 4>5"}},
+		{name: "first release creates prod", stable: "", prod: "", want: "5",
+			audits: []string{"alias.moved prod >5", "promotion.completed prod >5"}},
+		{name: "already on the version", stable: "5", prod: "5", want: "5",
+			audits: []string{"promotion.completed prod 5>5"}},
+		{name: "stale revision is read again", stable: "4", prod: "4", routing: map[string]float64{"5": 0.5}, race: true, want: "5",
+			audits: []string{"alias.moved prod 4>5", "promotion.completed prod 4>5"}},
+		{name: "prod moved outside the promotion", stable: "4", prod: "6", want: "6", wantErr: "go error", audits: []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.set(fn, "stg", "5", nil)
+			if tc.prod != "" {
+				e.lam.set(fn, "prod", tc.prod, tc.routing)
+			}
+			if tc.race {
+				e.lam.racers = []func(){func() { e.lam.set(fn, "prod", tc.prod, tc.routing) }}
+			}
+			req := request(t, promotion.ActionFinalize, 2)
+			req.Promotion.Shift = &promotion.Shift{StableVersion: tc.stable, Step: 3, Weight: 1, Done: true}
+			if tc.steps != nil {
+				req.Promotion.Steps = tc.steps
+			}
+			e.now = req.StartTime.Add(47 * time.Minute)
+			_, err := e.h.Handle(ctx, req)
+			wantErrorName(t, err, tc.wantErr)
+			if got := e.alias("prod"); got != tc.want {
+				t.Errorf("prod = %s, want %s", got, tc.want)
+			}
+			wantSummary(t, e, tc.audits)
+			m := e.metricsOut(t)
+			if tc.wantErr == "" && (m[metrics.PromotionsCompleted] != 1 || m[metrics.LeadTime] != 47*60) {
+				t.Errorf("metrics = %v, want 1 completed with lead time 2820 s", m)
+			}
+			if tc.wantErr != "" && len(m) != 0 {
+				t.Errorf("metrics = %v on failure, want none", m)
+			}
+		})
+	}
+}
+
+func TestRollback(t *testing.T) {
+	tests := []struct {
+		name      string
+		payload   string
+		stable    *string // overrides shift.stableVersion when set
+		prod      string
+		routing   map[string]float64
+		runs      int
+		want      string
+		wantErr   string
+		audits    []string
+		actor     string
+		reason    string
+		rolledBak float64
+	}{
+		{name: "from a weighted prod", payload: "rollback-after-health.json", prod: "4", routing: map[string]float64{"5": 0.5}, runs: 1, want: "4",
+			audits: []string{"alias.moved prod 5>4 @0", "promotion.rolled_back prod 5>4"}, actor: "aliasflow",
+			reason: `aliasflow.HealthCheckFailed: version 5 of hello is unhealthy at 50%: alarm "hello-prod-errors" is in ALARM`, rolledBak: 1},
+		{name: "after a failed finalize", payload: "rollback-after-health.json", prod: "5", runs: 1, want: "4",
+			audits: []string{"alias.moved prod 5>4", "promotion.rolled_back prod 5>4"}, actor: "aliasflow", rolledBak: 1},
+		{name: "repeated rollback moves once", payload: "rollback-after-health.json", prod: "4", routing: map[string]float64{"5": 0.25}, runs: 2, want: "4",
+			audits: []string{"alias.moved prod 5>4 @0", "promotion.rolled_back prod 5>4", "promotion.rolled_back prod 5>4"}, actor: "aliasflow", rolledBak: 2},
+		{name: "operator from the CLI", payload: "rollback-cli.json", prod: "5", runs: 1, want: "4",
+			audits: []string{"alias.moved prod 5>4", "promotion.rolled_back prod 5>4"},
+			actor:  "arn:aws:sts::000000000000:assumed-role/oncall/alice", reason: "rollback requested by arn:aws:sts::000000000000:assumed-role/oncall/alice", rolledBak: 1},
+		{name: "first release only loses routing", payload: "rollback-after-health.json", stable: aws.String(""), prod: "3", routing: map[string]float64{"5": 0.1}, runs: 1, want: "3",
+			audits: []string{"alias.moved prod 5>3 @0", "promotion.rolled_back prod 5>3"}, actor: "aliasflow", rolledBak: 1},
+		{name: "no prod at all", payload: "rollback-after-health.json", prod: "", runs: 1, want: "-",
+			audits: []string{"promotion.rolled_back prod 5>4"}, actor: "aliasflow", rolledBak: 1},
+		{name: "foreign prod is left alone", payload: "rollback-after-health.json", prod: "6", runs: 1, want: "6", wantErr: "go error",
+			audits: []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.set(fn, "stg", "5", nil)
+			if tc.prod != "" {
+				e.lam.set(fn, "prod", tc.prod, tc.routing)
+			}
+			req := load(t, tc.payload)
+			if tc.stable != nil {
+				req.Promotion.Shift.StableVersion = *tc.stable
+			}
+			var err error
+			for range tc.runs {
+				_, err = e.h.Handle(ctx, req)
+			}
+			wantErrorName(t, err, tc.wantErr)
+			if got := e.alias("prod"); got != tc.want {
+				t.Errorf("prod = %s, want %s", got, tc.want)
+			}
+			recs := wantSummary(t, e, tc.audits)
+			for _, r := range recs {
+				if r.Actor != tc.actor {
+					t.Errorf("%s actor = %q, want %q", r.Event, r.Actor, tc.actor)
+				}
+				if r.Event == audit.PromotionRolledBack && tc.reason != "" && r.Reason != tc.reason {
+					t.Errorf("reason = %q, want %q", r.Reason, tc.reason)
+				}
+			}
+			if got := e.metricsOut(t)[metrics.PromotionsRolledBack]; got != tc.rolledBak {
+				t.Errorf("PromotionsRolledBack = %v, want %v", got, tc.rolledBak)
+			}
+			wantFlushed(t, e, map[bool]int{true: tc.runs, false: 0}[len(tc.audits) > 0])
+		})
+	}
+}
+
+func TestAbort(t *testing.T) {
+	tests := []struct {
+		name    string
+		failure *promotion.Failure
+		want    []string
+		reason  string
+	}{
+		{name: "superseded", failure: &promotion.Failure{Error: promotion.ErrSuperseded,
+			Cause: `{"errorMessage":"stg of hello is on version 6, not 5: a newer release superseded this one","errorType":"aliasflow.Superseded"}`},
+			want: []string{"promotion.superseded prod >5"}, reason: "aliasflow.Superseded: stg of hello is on version 6, not 5: a newer release superseded this one"},
+		{name: "approval task failed", failure: &promotion.Failure{Error: "Lambda.Unknown", Cause: "The cause could not be determined because Lambda did not return an error type."},
+			want: []string{"promotion.aborted prod >5"}, reason: "Lambda.Unknown: The cause could not be determined because Lambda did not return an error type."},
+		{name: "no failure recorded", want: []string{"promotion.aborted prod >5"}, reason: "abort requested"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.set(fn, "stg", "6", nil)
+			e.lam.set(fn, "prod", "3", map[string]float64{"4": 0.5})
+			e.lam.fail("GetAlias", errors.New("abort must not read aliases"))
+			req := request(t, promotion.ActionAbort, 0)
+			req.Promotion.Shift, req.Promotion.Failure = nil, tc.failure
+			if _, err := e.h.Handle(ctx, req); err != nil {
+				t.Fatalf("abort: %v", err)
+			}
+			if got := e.alias("prod"); got != "3 + 4@0.5" {
+				t.Errorf("prod = %s, want it untouched", got)
+			}
+			recs := wantSummary(t, e, tc.want)
+			if len(recs) == 1 && recs[0].Reason != tc.reason {
+				t.Errorf("reason = %q, want %q", recs[0].Reason, tc.reason)
+			}
+			wantFlushed(t, e, 1)
+		})
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(r *promotion.TaskRequest)
+		want   string
+	}{
+		{"unknown action", func(r *promotion.TaskRequest) { r.Action = "promote" }, `unknown action "promote"`},
+		{"missing action", func(r *promotion.TaskRequest) { r.Action = "" }, "action is missing"},
+		{"missing function", func(r *promotion.TaskRequest) { r.Promotion.Function = "" }, "promotion.function"},
+		{"function ARN", func(r *promotion.TaskRequest) {
+			r.Promotion.Function = "arn:aws:lambda:us-east-1:000000000000:function:hello"
+		}, "not an ARN"},
+		{"missing version", func(r *promotion.TaskRequest) { r.Promotion.Version = "" }, "promotion.version"},
+		{"$LATEST version", func(r *promotion.TaskRequest) { r.Promotion.Version = "$LATEST" }, "promotion.version"},
+		{"stable $LATEST", func(r *promotion.TaskRequest) { r.Promotion.Shift.StableVersion = "$LATEST" }, "stableVersion"},
+		{"missing shift", func(r *promotion.TaskRequest) { r.Promotion.Shift = nil }, "promotion.shift is missing"},
+		{"step out of range", func(r *promotion.TaskRequest) { r.Promotion.Shift.Step = 3 }, "outside the 3 steps"},
+		{"full weight", func(r *promotion.TaskRequest) { r.Promotion.Shift.Weight = 1 }, "between 0 and 1"},
+		{"stable is the new version", func(r *promotion.TaskRequest) { r.Promotion.Shift.StableVersion = "5" }, "nothing to shift"},
+		{"bad step weight", func(r *promotion.TaskRequest) { r.Promotion.Steps[1].Weight = 25 }, "steps[1].weight"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.set(fn, "stg", "5", nil)
+			e.lam.set(fn, "prod", "4", nil)
+			req := request(t, promotion.ActionSetWeight, 0)
+			tc.mutate(&req)
+			_, err := e.h.Handle(ctx, req)
+			wantErrorName(t, err, promotion.ErrInvalidInput)
+			wantContains(t, "error", message(err), tc.want)
+			if e.alias("prod") != "4" || e.alias("stg") != "5" {
+				t.Errorf("aliases moved on bad input: prod %s stg %s", e.alias("prod"), e.alias("stg"))
+			}
+			wantSummary(t, e, []string{})
+		})
+	}
+}
+
+func TestServiceErrorsSurface(t *testing.T) {
+	throttled := func() error {
+		return &types.TooManyRequestsException{Message: aws.String("Rate exceeded"), Reason: types.ThrottleReasonCallerRateLimitExceeded}
+	}
+	tests := []struct {
+		name   string
+		action string
+		setup  func(e *env)
+	}{
+		{"begin reading stg", promotion.ActionBegin, func(e *env) { e.lam.fail("GetAlias", throttled()) }},
+		{"restore-stg reading stg", promotion.ActionRestoreStg, func(e *env) { e.lam.fail("GetAlias", throttled()) }},
+		{"finalize writing prod", promotion.ActionFinalize, func(e *env) { e.lam.fail("UpdateAlias", throttled()) }},
+		{"rollback writing prod", promotion.ActionRollback, func(e *env) { e.lam.fail("UpdateAlias", throttled()) }},
+		{"check-health describing alarms", promotion.ActionCheckHealth, func(e *env) {
+			e.cw.fail("DescribeAlarms", &cwtypes.LimitExceededFault{Message: aws.String("Rate exceeded")})
+		}},
+		{"check-health reading metrics", promotion.ActionCheckHealth, func(e *env) {
+			e.cw.fail("GetMetricData", &cwtypes.LimitExceededException{Message: aws.String("Rate exceeded")})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.set(fn, "stg", "5", nil)
+			e.lam.set(fn, "prod", "4", map[string]float64{"5": 0.25})
+			tc.setup(e)
+			req := request(t, tc.action, 0)
+			_, err := e.h.Handle(ctx, req)
+			// A plain error: not a health failure, not bad input.
+			wantErrorName(t, err, "go error")
+			if got := e.alias("prod"); got != "4 + 5@0.25" {
+				t.Errorf("prod = %s, want it untouched", got)
+			}
+			wantSummary(t, e, []string{})
+		})
+	}
+}
+
+// TestLinearPromotion walks a whole linear promotion the way the definition
+// does: begin, then set-weight and check-health per step, then finalize.
+func TestLinearPromotion(t *testing.T) {
+	e, _ := healthEnv(t, 0, "healthy")
+	e.lam.set(fn, "prod", "4", nil)
+	state := request(t, promotion.ActionBegin, 0).Promotion
+	state.Shift = nil
+	run := func(action string) *promotion.Shift {
+		t.Helper()
+		out, err := e.h.Handle(ctx, promotion.TaskRequest{Action: action, Execution: "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:hello-v5-9f86d081", Promotion: state})
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		return out
+	}
+	state.Shift = run(promotion.ActionBegin)
+	var seen []string
+	for !state.Shift.Done {
+		run(promotion.ActionSetWeight)
+		seen = append(seen, e.alias("prod"))
+		state.Bake = &promotion.Bake{Error: "States.Timeout"}
+		state.Shift = run(promotion.ActionCheckHealth)
+	}
+	run(promotion.ActionFinalize)
+	if want := []string{"4 + 5@0.25", "4 + 5@0.5", "4 + 5@0.75"}; !slices.Equal(seen, want) {
+		t.Errorf("prod passed through %q, want %q", seen, want)
+	}
+	if got := e.alias("prod"); got != "5" {
+		t.Errorf("prod = %s, want 5", got)
+	}
+	wantSummary(t, e, []string{"traffic.shifted prod 4>5 @0.25", "traffic.shifted prod 4>5 @0.5", "traffic.shifted prod 4>5 @0.75",
+		"alias.moved prod 4>5", "promotion.completed prod 4>5"})
+}
