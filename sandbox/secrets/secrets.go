@@ -1,0 +1,389 @@
+// Package secretssvc is the sandbox's AWS Secrets Manager (awsJson1_1,
+// "secretsmanager.<Op>"): CreateSecret, GetSecretValue, PutSecretValue and
+// DescribeSecret, enough to hold the approval link key. Secrets are found by
+// name, full ARN (with the random six-character suffix AWS appends) or
+// partial ARN, and carry AWSCURRENT / AWSPREVIOUS version stages.
+package secretssvc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
+)
+
+const (
+	jsonVersion  = "1.1"
+	targetPrefix = "secretsmanager."
+	current      = "AWSCURRENT"
+	previous     = "AWSPREVIOUS"
+)
+
+// Service is the Secrets Manager emulation. It is an http.Handler.
+type Service struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	secrets map[string]*secret // by name
+}
+
+type secret struct {
+	Name        string
+	ARN         string
+	Description string `json:",omitempty"`
+	Created     time.Time
+	Changed     time.Time
+	Versions    []*version
+}
+
+type version struct {
+	ID      string
+	String  *string `json:",omitempty"`
+	Binary  []byte  `json:",omitempty"`
+	Stages  []string
+	Created time.Time
+}
+
+// New returns an empty Secrets Manager; now defaults to time.Now.
+func New(now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{now: now, secrets: map[string]*secret{}}
+}
+
+// ServeHTTP serves the Secrets Manager API.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+		"CreateSecret":   s.createSecret,
+		"GetSecretValue": s.getSecretValue,
+		"PutSecretValue": s.putSecretValue,
+		"DescribeSecret": s.describeSecret,
+	})
+}
+
+func notFound() *core.APIError {
+	return core.Errorf("ResourceNotFoundException", http.StatusBadRequest, "Secrets Manager can't find the specified secret.")
+}
+
+func invalidParam(format string, args ...any) *core.APIError {
+	return core.Errorf("InvalidParameterException", http.StatusBadRequest, format, args...)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+
+const suffixChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = suffixChars[int(b[i])%len(suffixChars)]
+	}
+	return string(b[:])
+}
+
+func newVersionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// epoch is an awsJson timestamp (seconds since the epoch).
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+// lookup finds a secret by name, full ARN or partial ARN (no suffix).
+func (s *Service) lookup(id string) (*secret, error) {
+	if id == "" {
+		return nil, invalidParam("You must provide a value for SecretId.")
+	}
+	if sec := s.secrets[id]; sec != nil {
+		return sec, nil
+	}
+	if strings.HasPrefix(id, "arn:") {
+		for _, sec := range s.secrets {
+			if sec.ARN == id || partialARN(sec.Name) == id {
+				return sec, nil
+			}
+		}
+	}
+	return nil, notFound()
+}
+
+func partialARN(name string) string {
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s", core.Region, core.Account, name)
+}
+
+type valueIn struct {
+	ClientRequestToken string
+	SecretString       *string
+	SecretBinary       []byte // base64 in JSON, as awsJson blobs are
+}
+
+func (v valueIn) check() error {
+	if v.SecretString != nil && v.SecretBinary != nil {
+		return invalidParam("You can't specify both a binary secret value and a string secret value in the same secret.")
+	}
+	return nil
+}
+
+func (s *Service) createSecret(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Name, Description, KmsKeyId string
+		valueIn
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if !nameRE.MatchString(in.Name) {
+		return nil, invalidParam("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.secrets[in.Name] != nil {
+		return nil, core.Errorf("ResourceExistsException", http.StatusBadRequest, "The operation failed because the secret %s already exists.", in.Name)
+	}
+	now := s.now()
+	sec := &secret{Name: in.Name, ARN: partialARN(in.Name) + "-" + randomSuffix(), Description: in.Description, Created: now, Changed: now}
+	out := map[string]any{"ARN": sec.ARN, "Name": sec.Name}
+	if in.SecretString != nil || in.SecretBinary != nil {
+		v := s.addVersion(sec, in.valueIn, nil)
+		out["VersionId"] = v.ID
+	}
+	s.secrets[in.Name] = sec
+	return out, nil
+}
+
+// addVersion makes a new AWSCURRENT version (or extra stages when stages is
+// set) and moves AWSPREVIOUS to the version that was current.
+func (s *Service) addVersion(sec *secret, in valueIn, stages []string) *version {
+	id := in.ClientRequestToken
+	if id == "" {
+		id = newVersionID()
+	}
+	if len(stages) == 0 {
+		stages = []string{current}
+	}
+	v := &version{ID: id, String: in.SecretString, Binary: in.SecretBinary, Created: s.now()}
+	for _, st := range stages {
+		for _, old := range sec.Versions {
+			if old.has(st) {
+				old.drop(st)
+				if st == current {
+					for _, o := range sec.Versions {
+						o.drop(previous)
+					}
+					old.Stages = append(old.Stages, previous)
+				}
+			}
+		}
+		v.Stages = append(v.Stages, st)
+	}
+	// Versions without stages are deprecated; AWS keeps them a while, the
+	// sandbox drops them at once.
+	kept := sec.Versions[:0]
+	for _, old := range sec.Versions {
+		if len(old.Stages) > 0 {
+			kept = append(kept, old)
+		}
+	}
+	sec.Versions = append(kept, v)
+	sec.Changed = v.Created
+	return v
+}
+
+func (v *version) has(stage string) bool {
+	for _, s := range v.Stages {
+		if s == stage {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *version) drop(stage string) {
+	out := v.Stages[:0]
+	for _, s := range v.Stages {
+		if s != stage {
+			out = append(out, s)
+		}
+	}
+	v.Stages = out
+}
+
+func (s *Service) getSecretValue(_ context.Context, body []byte) (any, error) {
+	var in struct{ SecretId, VersionId, VersionStage string }
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, err := s.lookup(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	stage := in.VersionStage
+	if stage == "" && in.VersionId == "" {
+		stage = current
+	}
+	for _, v := range sec.Versions {
+		if (in.VersionId == "" || v.ID == in.VersionId) && (stage == "" || v.has(stage)) {
+			out := map[string]any{"ARN": sec.ARN, "Name": sec.Name, "VersionId": v.ID,
+				"VersionStages": v.Stages, "CreatedDate": epoch(v.Created)}
+			if v.String != nil {
+				out["SecretString"] = *v.String
+			} else {
+				out["SecretBinary"] = v.Binary
+			}
+			return out, nil
+		}
+	}
+	if in.VersionId == "" && in.VersionStage == "" {
+		return nil, core.Errorf("ResourceNotFoundException", http.StatusBadRequest, "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")
+	}
+	return nil, core.Errorf("ResourceNotFoundException", http.StatusBadRequest, "Secrets Manager can't find the specified secret value for VersionId: %s, VersionStage: %s", in.VersionId, in.VersionStage)
+}
+
+func (s *Service) putSecretValue(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		SecretId      string
+		VersionStages []string
+		valueIn
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if in.SecretString == nil && in.SecretBinary == nil {
+		return nil, invalidParam("You must provide either SecretString or SecretBinary.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, err := s.lookup(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range sec.Versions {
+		if in.ClientRequestToken != "" && v.ID == in.ClientRequestToken {
+			// The same token with the same value is a retry; with another
+			// value it is a conflict, as AWS answers it.
+			if equalValue(v, in.valueIn) {
+				return map[string]any{"ARN": sec.ARN, "Name": sec.Name, "VersionId": v.ID, "VersionStages": v.Stages}, nil
+			}
+			return nil, core.Errorf("ResourceExistsException", http.StatusBadRequest, "You can't modify an existing version, you can only create a new version.")
+		}
+	}
+	v := s.addVersion(sec, in.valueIn, in.VersionStages)
+	return map[string]any{"ARN": sec.ARN, "Name": sec.Name, "VersionId": v.ID, "VersionStages": v.Stages}, nil
+}
+
+func equalValue(v *version, in valueIn) bool {
+	if (v.String == nil) != (in.SecretString == nil) {
+		return false
+	}
+	if v.String != nil {
+		return *v.String == *in.SecretString
+	}
+	return string(v.Binary) == string(in.SecretBinary)
+}
+
+func (s *Service) describeSecret(_ context.Context, body []byte) (any, error) {
+	var in struct{ SecretId string }
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, err := s.lookup(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	stages := map[string][]string{}
+	for _, v := range sec.Versions {
+		stages[v.ID] = v.Stages
+	}
+	out := map[string]any{"ARN": sec.ARN, "Name": sec.Name, "CreatedDate": epoch(sec.Created),
+		"LastChangedDate": epoch(sec.Changed), "VersionIdsToStages": stages}
+	if sec.Description != "" {
+		out["Description"] = sec.Description
+	}
+	return out, nil
+}
+
+// CreateSecret creates a secret with a string value (the Go API for setup)
+// and returns its ARN; an existing secret of that name is an error.
+func (s *Service) CreateSecret(name, value string) (string, error) {
+	b, err := json.Marshal(map[string]string{"Name": name, "SecretString": value})
+	if err != nil {
+		return "", err
+	}
+	out, err := s.createSecret(context.Background(), b)
+	if err != nil {
+		return "", err
+	}
+	return out.(map[string]any)["ARN"].(string), nil
+}
+
+// SecretString returns the AWSCURRENT string value of a secret (by name or ARN).
+func (s *Service) SecretString(id string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, err := s.lookup(id)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range sec.Versions {
+		if v.has(current) && v.String != nil {
+			return *v.String, nil
+		}
+	}
+	return "", notFound()
+}
+
+type snapshot struct {
+	Secrets []*secret
+}
+
+// Snapshot returns every secret (values included: the sandbox's state
+// directory is as private as its process) as JSON.
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var snap snapshot
+	for _, sec := range s.secrets {
+		snap.Secrets = append(snap.Secrets, sec)
+	}
+	sort.Slice(snap.Secrets, func(i, j int) bool { return snap.Secrets[i].Name < snap.Secrets[j].Name })
+	return json.Marshal(snap)
+}
+
+// Restore replaces the secrets with those of a Snapshot.
+func (s *Service) Restore(data []byte) error {
+	var snap snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("secrets: restore: %w", err)
+	}
+	m := map[string]*secret{}
+	for _, sec := range snap.Secrets {
+		m[sec.Name] = sec
+	}
+	s.mu.Lock()
+	s.secrets = m
+	s.mu.Unlock()
+	return nil
+}
