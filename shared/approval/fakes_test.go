@@ -1,0 +1,191 @@
+package approval_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/approval"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+)
+
+var (
+	_ approval.StepFunctions = (*pendingtest.SFN)(nil)
+	_ approval.Publisher     = (*fakeSNS)(nil)
+	_ approval.Aliases       = (*fakeLambda)(nil)
+	_ approval.SecretsAPI    = (*fakeSecrets)(nil)
+	_ audit.EventPutter      = (*fakeBus)(nil)
+)
+
+// fakeSNS is an outbox: every Publish is kept.
+type fakeSNS struct {
+	mu   sync.Mutex
+	sent []*sns.PublishInput
+	fail error
+}
+
+func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	f.sent = append(f.sent, in)
+	return &sns.PublishOutput{MessageId: aws.String("msg-" + string(rune('a'+len(f.sent))))}, nil
+}
+
+// fakeLambda serves aliases of one function.
+type fakeLambda struct {
+	aliases map[string]lambda.GetAliasOutput // by alias name
+}
+
+func (f *fakeLambda) GetAlias(_ context.Context, in *lambda.GetAliasInput, _ ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
+	a, ok := f.aliases[aws.ToString(in.Name)]
+	if !ok {
+		return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("Alias not found: " + aws.ToString(in.Name))}
+	}
+	return &a, nil
+}
+
+// fakeSecrets holds secrets by id and counts reads.
+type fakeSecrets struct {
+	mu      sync.Mutex
+	secrets map[string]string
+	reads   int
+}
+
+func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	s, ok := f.secrets[aws.ToString(in.SecretId)]
+	if !ok {
+		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(s), Name: in.SecretId}, nil
+}
+
+// fakeBus keeps the audit records put on EventBridge.
+type fakeBus struct {
+	mu    sync.Mutex
+	calls int
+	recs  []audit.Record
+}
+
+func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	for _, e := range in.Entries {
+		var r audit.Record
+		if err := json.Unmarshal([]byte(aws.ToString(e.Detail)), &r); err != nil {
+			return nil, err
+		}
+		f.recs = append(f.recs, r)
+	}
+	return &eventbridge.PutEventsOutput{}, nil
+}
+
+// Fixture values.
+const (
+	testKey     = "k3y-for-tests-only-0123456789abcdef"
+	taskToken   = "AQCEAAAAKgAAAAMAAAAAAAAAAUl1Sexb6t3sM0X+uH3ym2Nq8NpS0wZ4Qbc2cEhd1yq=="
+	approvalURL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/approve"
+	alice       = "alice@example.com"
+	bob         = "bob@example.com"
+)
+
+var (
+	execARN = pendingtest.ExecutionARN("hello-v7-5a1e0c3d")
+	entered = time.Date(2026, 11, 21, 6, 0, 5, 0, time.UTC)
+	now0    = entered.Add(10 * time.Minute)
+)
+
+func testState() promotion.State {
+	return promotion.State{
+		Input: promotion.Input{
+			Function: "hello", Version: "7", PreviousStgVersion: "6",
+			Release: promotion.Release{
+				Commit: "9f2c1e4b7a", Build: "hello-build:0b6f2a4e", CodeSha256: "Wl7kT1tLGVtT4nQo2rXKGqX5CkSx3vYH9mX8cWm7QxE=",
+				RequestedBy: "dana@example.com", Source: "codebuild",
+			},
+			Target: config.Target{
+				Function: "hello", Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300},
+				Approvers: []string{alice, bob}, ApprovalTimeoutSeconds: 3600,
+			},
+			Steps: []promotion.Step{{Weight: 0.1, BakeSeconds: 300}},
+		},
+		Smoke: &promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{
+			{Name: "greets", Passed: true, LatencyMs: 41, Attempts: 1, Detail: `body contains "Hello from Lambda World"`},
+			{Name: "status-200", Passed: true, LatencyMs: 87, Attempts: 2, Detail: "HTTP 200"},
+		}},
+	}
+}
+
+// env is one handler wired to fakes, with its logs, metrics and clock.
+type env struct {
+	h       *approval.Handler
+	sfn     *pendingtest.SFN
+	sns     *fakeSNS
+	bus     *fakeBus
+	secrets *fakeSecrets
+	logs    *bytes.Buffer
+	metrics *bytes.Buffer
+	now     time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{
+		sfn:     pendingtest.New(),
+		sns:     &fakeSNS{},
+		bus:     &fakeBus{},
+		secrets: &fakeSecrets{secrets: map[string]string{"aliasflow/link-key": testKey}},
+		logs:    &bytes.Buffer{},
+		metrics: &bytes.Buffer{},
+		now:     now0,
+	}
+	e.sfn.PageSize = 3 // read the history over several pages
+	e.sfn.AddWaiting(pendingtest.Waiting{ARN: execARN, State: testState(), Token: taskToken, EnteredTime: entered, ApprovalURL: approvalURL})
+	log := slog.New(slog.NewJSONHandler(e.logs, nil))
+	clock := func() time.Time { return e.now }
+	e.h = approval.New(approval.Deps{
+		SFN: e.sfn, SNS: e.sns,
+		Lambda: &fakeLambda{aliases: map[string]lambda.GetAliasOutput{
+			"prod": {Name: aws.String("prod"), FunctionVersion: aws.String("6")},
+			"stg":  {Name: aws.String("stg"), FunctionVersion: aws.String("7")},
+		}},
+		Keys:     approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
+		Audit:    audit.New(log, e.bus, &audit.Options{Now: clock}),
+		Metrics:  metrics.New(e.metrics, clock),
+		Log:      log,
+		TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals",
+		Now:      clock,
+	})
+	return e
+}
+
+// link signs a link for approver with the test key.
+func link(t *testing.T, key, execution, approver string, expires time.Time) string {
+	t.Helper()
+	l, err := approval.Sign([]byte(key), approval.Claims{Execution: execution, Approver: approver, IssuedAt: entered.Unix(), ExpiresAt: expires.Unix(), Nonce: "bm9uY2Utbm9uY2Utbm9uY2U"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
