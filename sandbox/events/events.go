@@ -9,7 +9,6 @@ package events
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -266,7 +265,7 @@ func (s *Service) buildEvent(e putEventsEntry) (Event, putEventsResultEntry) {
 	}
 	ev := Event{
 		Version:    "0",
-		ID:         newUUID(),
+		ID:         core.UUID(),
 		DetailType: *e.DetailType,
 		Source:     *e.Source,
 		Account:    core.Account,
@@ -281,13 +280,6 @@ func (s *Service) buildEvent(e putEventsEntry) (Event, putEventsResultEntry) {
 	return ev, putEventsResultEntry{EventId: ev.ID}
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
 
 // route matches ev against every enabled rule and delivers it to their
 // targets; deliveries run in the background, as EventBridge's do.
@@ -356,7 +348,7 @@ func (s *Service) deliver(ruleName string, t Target, ev Event, decoded map[strin
 			break
 		}
 		// EventBridge names the execution itself; a UUID as it does.
-		arn, err := s.starter.StartExecution(s.ctx, t.Arn, newUUID(), string(input))
+		arn, err := s.starter.StartExecution(s.ctx, t.Arn, core.UUID(), string(input))
 		if err != nil {
 			d.Err = err.Error()
 		}

@@ -91,13 +91,6 @@ func randomSuffix() string {
 	return string(b[:])
 }
 
-func newVersionID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
 
 // epoch is an awsJson timestamp (seconds since the epoch).
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
@@ -172,7 +165,7 @@ func (s *Service) createSecret(_ context.Context, body []byte) (any, error) {
 func (s *Service) addVersion(sec *secret, in valueIn, stages []string) *version {
 	id := in.ClientRequestToken
 	if id == "" {
-		id = newVersionID()
+		id = core.UUID()
 	}
 	if len(stages) == 0 {
 		stages = []string{current}
