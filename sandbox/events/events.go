@@ -280,7 +280,6 @@ func (s *Service) buildEvent(e putEventsEntry) (Event, putEventsResultEntry) {
 	return ev, putEventsResultEntry{EventId: ev.ID}
 }
 
-
 // route matches ev against every enabled rule and delivers it to their
 // targets; deliveries run in the background, as EventBridge's do.
 func (s *Service) route(ev Event) {

@@ -91,7 +91,6 @@ func randomSuffix() string {
 	return string(b[:])
 }
 
-
 // epoch is an awsJson timestamp (seconds since the epoch).
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
