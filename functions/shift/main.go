@@ -1,0 +1,35 @@
+// Command shift is the pipeline's shift Lambda: the promotion definition's
+// BeginShift, SetWeight, CheckHealth, Finalize, Rollback, Abort and
+// RestoreStg states invoke it with a promotion.TaskRequest, and so does
+// `aliasflow rollback`. main only wires: environment, AWS config, clients,
+// handler.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/shift"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := awsconfig.Load(context.Background())
+	if err != nil {
+		// Without a config no task can run; exiting makes Lambda report an
+		// init error instead of failing every invoke obscurely.
+		log.Error("shift: cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: os.Getenv("ALIASFLOW_EVENT_BUS")})
+	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log})
+	lambda.Start(h.Handle)
+}
