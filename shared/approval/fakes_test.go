@@ -189,3 +189,11 @@ func link(t *testing.T, key, execution, approver string, expires time.Time) stri
 	}
 	return l
 }
+
+type lambdaOut = lambda.GetAliasOutput
+
+// weighted is an alias on version with weight of traffic going to extra.
+func weighted(version, extra string, weight float64) lambdaOut {
+	return lambdaOut{FunctionVersion: aws.String(version), RoutingConfig: &lambdatypes.AliasRoutingConfiguration{
+		AdditionalVersionWeights: map[string]float64{extra: weight}}}
+}

@@ -99,7 +99,7 @@ func ParseDecision(req events.APIGatewayProxyRequest) (DecisionForm, error) {
 		body = string(raw)
 	}
 	if len(body) > MaxBodyBytes {
-		return DecisionForm{}, &RequestError{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the form is %d bytes; at most %d are accepted", len(body), MaxBodyBytes)}
+		return DecisionForm{}, &RequestError{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the form is too large: %d bytes; at most %d are accepted", len(body), MaxBodyBytes)}
 	}
 	vals, err := url.ParseQuery(body)
 	if err != nil {

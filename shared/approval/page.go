@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
@@ -238,9 +240,18 @@ func (h *Handler) problem(ctx context.Context, kind problemKind, detail string) 
 	return h.render(ctx, v.Status, "problem", v.Title, v)
 }
 
+// sentence capitalises an error message for a page.
+func sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:] + "."
+}
+
 // problemStatus renders a request refused before the link was read.
 func (h *Handler) problemStatus(ctx context.Context, status int, detail string) events.APIGatewayProxyResponse {
 	v := problems[problemBadRequest]
-	v.Status, v.Detail = status, detail
+	v.Status, v.Detail = status, sentence(detail)
 	return h.render(ctx, status, "problem", v.Title, v)
 }
