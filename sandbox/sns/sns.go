@@ -1,0 +1,522 @@
+// Package snssvc is the sandbox's Amazon SNS (awsQuery): topics, e-mail
+// subscriptions with filter policies (confirmed at once: there is no
+// mailbox to click in), and Publish into an outbox. Each message a
+// subscription receives lands in the outbox — and, when a writer is given,
+// is printed — so the approval e-mails of a rehearsal can be read and their
+// links followed.
+package snssvc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/eventpattern"
+)
+
+// Namespace is the XML namespace of SNS responses.
+const Namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+const maxMessageBytes = 256 * 1024
+
+// Message is one message in the outbox: what one subscription received,
+// or a publish to a topic without subscriptions (Endpoint "").
+type Message struct {
+	MessageID       string
+	TopicArn        string
+	SubscriptionArn string `json:",omitempty"`
+	Protocol        string `json:",omitempty"`
+	Endpoint        string `json:",omitempty"`
+	Subject         string `json:",omitempty"`
+	Message         string
+	// Attributes are the message attributes' string values by name.
+	Attributes map[string]string `json:",omitempty"`
+	Time       time.Time
+}
+
+// Options tunes a Service; the zero value is usable.
+type Options struct {
+	// Print, when set, receives every outbox message as a readable e-mail.
+	Print io.Writer
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Service is the SNS emulation. It is an http.Handler.
+type Service struct {
+	print io.Writer
+	now   func() time.Time
+
+	mu      sync.Mutex
+	topics  map[string]*topic // by ARN
+	outbox  []Message
+	changed chan struct{} // closed and replaced when the outbox grows
+}
+
+type topic struct {
+	Arn           string
+	Name          string
+	Subscriptions []*subscription
+}
+
+type subscription struct {
+	Arn          string
+	Protocol     string
+	Endpoint     string
+	FilterPolicy string `json:",omitempty"`
+	// FilterPolicyScope is MessageAttributes (default) or MessageBody.
+	FilterPolicyScope string `json:",omitempty"`
+	filter            *eventpattern.Pattern
+}
+
+// New returns an SNS with no topics.
+func New(opts *Options) *Service {
+	s := &Service{now: time.Now, topics: map[string]*topic{}, changed: make(chan struct{})}
+	if opts != nil {
+		s.print = opts.Print
+		if opts.Now != nil {
+			s.now = opts.Now
+		}
+	}
+	return s
+}
+
+// TopicARN is the ARN of the topic with that name.
+func TopicARN(name string) string {
+	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", core.Region, core.Account, name)
+}
+
+// ServeHTTP serves the SNS API.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
+		"CreateTopic":              s.createTopic,
+		"ListTopics":               s.listTopics,
+		"Subscribe":                s.subscribe,
+		"ListSubscriptionsByTopic": s.listSubscriptionsByTopic,
+		"Publish":                  s.publish,
+	})
+}
+
+func invalid(format string, args ...any) *core.APIError {
+	return core.Errorf("InvalidParameter", http.StatusBadRequest, "Invalid parameter: "+format, args...)
+}
+
+func topicNotFound() *core.APIError {
+	return core.Errorf("NotFound", http.StatusNotFound, "Topic does not exist")
+}
+
+// entries reads a query map ("Attributes.entry.N.key" / ".value") by index.
+func entries(form url.Values, prefix, key, value string) map[string]string {
+	out := map[string]string{}
+	for i := 1; ; i++ {
+		p := fmt.Sprintf("%s.entry.%d.", prefix, i)
+		k, ok := form[p+key]
+		if !ok {
+			return out
+		}
+		out[k[0]] = form.Get(p + value)
+	}
+}
+
+var topicNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+func (s *Service) createTopic(_ context.Context, form url.Values) (any, error) {
+	arn, err := s.CreateTopic(form.Get("Name"))
+	if err != nil {
+		return nil, err
+	}
+	return struct{ TopicArn string }{arn}, nil
+}
+
+// CreateTopic creates a topic (idempotent, as in AWS) and returns its ARN.
+func (s *Service) CreateTopic(name string) (string, error) {
+	if !topicNameRE.MatchString(name) {
+		return "", invalid("Topic Name")
+	}
+	arn := TopicARN(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.topics[arn] == nil {
+		s.topics[arn] = &topic{Arn: arn, Name: name}
+	}
+	return arn, nil
+}
+
+type topicMember struct {
+	TopicArn string
+}
+
+func (s *Service) listTopics(_ context.Context, form url.Values) (any, error) {
+	const page = 100
+	s.mu.Lock()
+	arns := make([]string, 0, len(s.topics))
+	for a := range s.topics {
+		arns = append(arns, a)
+	}
+	s.mu.Unlock()
+	sort.Strings(arns)
+	start := 0
+	if tok := form.Get("NextToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(arns) {
+			return nil, invalid("NextToken")
+		}
+		start = n
+	}
+	end := min(start+page, len(arns))
+	out := struct {
+		Topics    []topicMember `xml:"Topics>member"`
+		NextToken string        `xml:",omitempty"`
+	}{}
+	for _, a := range arns[start:end] {
+		out.Topics = append(out.Topics, topicMember{a})
+	}
+	if end < len(arns) {
+		out.NextToken = strconv.Itoa(end)
+	}
+	return out, nil
+}
+
+func (s *Service) subscribe(_ context.Context, form url.Values) (any, error) {
+	attrs := entries(form, "Attributes", "key", "value")
+	for k := range attrs {
+		if k != "FilterPolicy" && k != "FilterPolicyScope" && k != "RawMessageDelivery" {
+			return nil, invalid("Attributes Reason: the aliasflow sandbox does not support subscription attribute %s", k)
+		}
+	}
+	arn, err := s.Subscribe(form.Get("TopicArn"), form.Get("Protocol"), form.Get("Endpoint"), attrs["FilterPolicy"], attrs["FilterPolicyScope"])
+	if err != nil {
+		return nil, err
+	}
+	return struct{ SubscriptionArn string }{arn}, nil
+}
+
+// Subscribe subscribes an e-mail endpoint (protocol email or email-json)
+// with an optional filter policy and returns the subscription's ARN. The
+// sandbox confirms at once. Subscribing the same endpoint again returns the
+// same subscription; with a different filter policy it is an error, as in AWS.
+func (s *Service) Subscribe(topicArn, protocol, endpoint, filterPolicy, scope string) (string, error) {
+	switch protocol {
+	case "email", "email-json":
+	case "":
+		return "", invalid("Protocol")
+	default:
+		return "", invalid("Protocol Reason: the aliasflow sandbox delivers only to email and email-json subscriptions, not %s", protocol)
+	}
+	if !strings.Contains(endpoint, "@") {
+		return "", invalid("Email address")
+	}
+	switch scope {
+	case "", "MessageAttributes", "MessageBody":
+	default:
+		return "", invalid("Attributes Reason: FilterPolicyScope: Invalid value [%s]. Please use either MessageBody or MessageAttributes", scope)
+	}
+	var filter *eventpattern.Pattern
+	if filterPolicy != "" {
+		var err error
+		if filter, err = compilePolicy(filterPolicy, scope); err != nil {
+			return "", invalid("Attributes Reason: FilterPolicy: %v", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topicArn]
+	if t == nil {
+		return "", topicNotFound()
+	}
+	for _, sub := range t.Subscriptions {
+		if sub.Protocol == protocol && sub.Endpoint == endpoint {
+			if sub.FilterPolicy != filterPolicy || sub.FilterPolicyScope != scope {
+				return "", invalid("Attributes Reason: Subscription already exists with different attributes")
+			}
+			return sub.Arn, nil
+		}
+	}
+	sub := &subscription{Arn: topicArn + ":" + core.UUID(), Protocol: protocol, Endpoint: endpoint,
+		FilterPolicy: filterPolicy, FilterPolicyScope: scope, filter: filter}
+	t.Subscriptions = append(t.Subscriptions, sub)
+	return sub.Arn, nil
+}
+
+// compilePolicy checks a filter policy and compiles it with the EventBridge
+// matcher, whose operators (exact, prefix, suffix, anything-but, numeric,
+// exists, equals-ignore-case, $or) SNS filter policies share. Under the
+// MessageAttributes scope a policy is flat: attribute name → conditions.
+func compilePolicy(policy, scope string) (*eventpattern.Pattern, error) {
+	if scope != "MessageBody" {
+		var flat map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(policy), &flat); err != nil {
+			return nil, fmt.Errorf("not a JSON object: %v", err)
+		}
+		for k, v := range flat {
+			if k != "$or" && strings.HasPrefix(strings.TrimSpace(string(v)), "{") {
+				return nil, fmt.Errorf("attribute %s: nested policies apply to the message body only (FilterPolicyScope MessageBody)", k)
+			}
+		}
+	}
+	return eventpattern.Compile(policy)
+}
+
+type subscriptionMember struct {
+	SubscriptionArn, Owner, Protocol, Endpoint, TopicArn string
+}
+
+func (s *Service) listSubscriptionsByTopic(_ context.Context, form url.Values) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[form.Get("TopicArn")]
+	if t == nil {
+		return nil, topicNotFound()
+	}
+	out := struct {
+		Subscriptions []subscriptionMember `xml:"Subscriptions>member"`
+	}{}
+	for _, sub := range t.Subscriptions {
+		out.Subscriptions = append(out.Subscriptions, subscriptionMember{sub.Arn, core.Account, sub.Protocol, sub.Endpoint, t.Arn})
+	}
+	return out, nil
+}
+
+// Attribute is one message attribute as Publish takes it (Binary values are not delivered to e-mail and are refused).
+type Attribute struct {
+	DataType, StringValue string
+}
+
+func (s *Service) publish(_ context.Context, form url.Values) (any, error) {
+	attrs := map[string]Attribute{}
+	for i := 1; ; i++ {
+		p := fmt.Sprintf("MessageAttributes.entry.%d.", i)
+		name, ok := form[p+"Name"]
+		if !ok {
+			break
+		}
+		attrs[name[0]] = Attribute{DataType: form.Get(p + "Value.DataType"), StringValue: form.Get(p + "Value.StringValue")}
+		if form.Get(p+"Value.BinaryValue") != "" {
+			return nil, core.Errorf("ParameterValueInvalid", http.StatusBadRequest, "The message attribute '%s': the aliasflow sandbox does not deliver Binary attributes to e-mail.", name[0])
+		}
+	}
+	arn := form.Get("TopicArn")
+	if arn == "" {
+		arn = form.Get("TargetArn")
+	}
+	if form.Get("PhoneNumber") != "" {
+		return nil, invalid("PhoneNumber Reason: the aliasflow sandbox does not send SMS")
+	}
+	if form.Get("MessageStructure") != "" {
+		return nil, invalid("MessageStructure Reason: the aliasflow sandbox does not support per-protocol messages")
+	}
+	id, err := s.Publish(arn, form.Get("Subject"), form.Get("Message"), attrs)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ MessageId string }{id}, nil
+}
+
+// Publish publishes to a topic (the Go API behind Publish): every
+// subscription whose filter policy matches gets a copy in the outbox; a
+// topic without subscriptions keeps the raw publish there.
+func (s *Service) Publish(topicArn, subject, message string, attrs map[string]Attribute) (string, error) {
+	if message == "" {
+		return "", invalid("Empty message")
+	}
+	if len(message) > maxMessageBytes {
+		return "", invalid("Message too long")
+	}
+	if !validSubject(subject) {
+		return "", invalid("Subject")
+	}
+	values := map[string]string{}
+	event := map[string]any{}
+	for name, a := range attrs {
+		v, err := attributeValue(name, a)
+		if err != nil {
+			return "", err
+		}
+		values[name], event[name] = a.StringValue, v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topicArn]
+	if t == nil {
+		return "", topicNotFound()
+	}
+	id := core.UUID()
+	base := Message{MessageID: id, TopicArn: topicArn, Subject: subject, Message: message, Attributes: values, Time: s.now().UTC()}
+	if len(t.Subscriptions) == 0 {
+		s.deliver(base)
+	}
+	for _, sub := range t.Subscriptions {
+		if sub.filter != nil && !sub.matches(event, message) {
+			continue
+		}
+		m := base
+		m.SubscriptionArn, m.Protocol, m.Endpoint = sub.Arn, sub.Protocol, sub.Endpoint
+		s.deliver(m)
+	}
+	return id, nil
+}
+
+func (sub *subscription) matches(attrs map[string]any, body string) bool {
+	if sub.FilterPolicyScope == "MessageBody" {
+		var m map[string]any
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			return false // a body that is not a JSON object matches no body policy
+		}
+		return sub.filter.MatchValue(m)
+	}
+	return sub.filter.MatchValue(attrs)
+}
+
+// attributeValue checks a message attribute and returns the value a filter
+// policy sees: a string, a number, or (String.Array) the array's elements.
+func attributeValue(name string, a Attribute) (any, error) {
+	bad := func(format string, args ...any) error {
+		return core.Errorf("ParameterValueInvalid", http.StatusBadRequest, format, args...)
+	}
+	base, _, _ := strings.Cut(a.DataType, ".")
+	switch {
+	case a.DataType == "String.Array":
+		var arr []any
+		dec := json.NewDecoder(strings.NewReader(a.StringValue))
+		dec.UseNumber()
+		if err := dec.Decode(&arr); err != nil {
+			return nil, bad("The message attribute '%s' with type 'String.Array' has an invalid value: %v", name, err)
+		}
+		return arr, nil
+	case base == "String":
+		if a.StringValue == "" {
+			return nil, bad("The message attribute '%s' must contain non-empty message attribute value for message attribute type 'String'.", name)
+		}
+		return a.StringValue, nil
+	case base == "Number":
+		if _, err := strconv.ParseFloat(a.StringValue, 64); err != nil {
+			return nil, bad("The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", name)
+		}
+		return json.Number(a.StringValue), nil
+	case a.DataType == "":
+		return nil, bad("The message attribute '%s' must contain non-empty message attribute type.", name)
+	}
+	return nil, bad("The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", name)
+}
+
+// validSubject applies AWS's rule: ASCII, starting with a letter, digit or
+// punctuation, no line breaks or control characters, under 100 characters.
+func validSubject(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) >= 100 || !utf8.ValidString(s) || s[0] == ' ' {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// deliver appends to the outbox, prints and wakes waiters; s.mu is held.
+func (s *Service) deliver(m Message) {
+	s.outbox = append(s.outbox, m)
+	if s.print != nil {
+		to := m.Endpoint
+		if to == "" {
+			to = "(no subscribers)"
+		}
+		fmt.Fprintf(s.print, "--- SNS %s → %s ---\nSubject: %s\n\n%s\n---\n", m.TopicArn, to, m.Subject, m.Message)
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Outbox returns a copy of every message delivered so far, oldest first.
+func (s *Service) Outbox() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.outbox))
+	copy(out, s.outbox)
+	return out
+}
+
+// Wait returns the first outbox message at index ≥ from that match
+// accepts, waiting for it until ctx ends; its index is returned so a caller
+// can wait for the next one after it.
+func (s *Service) Wait(ctx context.Context, from int, match func(Message) bool) (Message, int, error) {
+	for {
+		s.mu.Lock()
+		for i := max(from, 0); i < len(s.outbox); i++ {
+			if match == nil || match(s.outbox[i]) {
+				m := s.outbox[i]
+				s.mu.Unlock()
+				return m, i, nil
+			}
+		}
+		from = len(s.outbox)
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return Message{}, -1, fmt.Errorf("sns: wait for a message: %w", ctx.Err())
+		}
+	}
+}
+
+type snapshot struct {
+	Topics []*topic
+	Outbox []Message
+}
+
+// Snapshot returns topics, subscriptions and the outbox as JSON.
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := snapshot{Outbox: s.outbox}
+	for _, t := range s.topics {
+		snap.Topics = append(snap.Topics, t)
+	}
+	sort.Slice(snap.Topics, func(i, j int) bool { return snap.Topics[i].Arn < snap.Topics[j].Arn })
+	return json.Marshal(snap)
+}
+
+// Restore replaces the state with that of a Snapshot.
+func (s *Service) Restore(data []byte) error {
+	var snap snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("sns: restore: %w", err)
+	}
+	topics := map[string]*topic{}
+	for _, t := range snap.Topics {
+		for _, sub := range t.Subscriptions {
+			if sub.FilterPolicy == "" {
+				continue
+			}
+			f, err := compilePolicy(sub.FilterPolicy, sub.FilterPolicyScope)
+			if err != nil {
+				return fmt.Errorf("sns: restore %s: %w", sub.Arn, err)
+			}
+			sub.filter = f
+		}
+		topics[t.Arn] = t
+	}
+	s.mu.Lock()
+	s.topics, s.outbox = topics, snap.Outbox
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return nil
+}

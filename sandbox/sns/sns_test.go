@@ -1,0 +1,267 @@
+package snssvc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+func newTestClient(t *testing.T, svc *Service) *sns.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Authorization"), "/sns/aws4_request") {
+			http.Error(w, "unsigned", http.StatusForbidden)
+			return
+		}
+		svc.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return sns.New(sns.Options{
+		Region:       core.Region,
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
+		}),
+		HTTPClient:       awsconfig.LoopbackOnlyClient(),
+		RetryMaxAttempts: 1,
+	})
+}
+
+func approverAttr(email string) map[string]types.MessageAttributeValue {
+	return map[string]types.MessageAttributeValue{"approver": {DataType: aws.String("String"), StringValue: aws.String(email)}}
+}
+
+func TestApprovalEmailsReachOnlyTheirApprover(t *testing.T) {
+	ctx := context.Background()
+	var printed bytes.Buffer
+	svc := New(&Options{Print: &printed})
+	c := newTestClient(t, svc)
+	topic, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("aliasflow-approvals")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(topic.TopicArn)
+	if arn != "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals" {
+		t.Errorf("TopicArn = %s", arn)
+	}
+	again, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("aliasflow-approvals")})
+	if err != nil || aws.ToString(again.TopicArn) != arn {
+		t.Errorf("CreateTopic again = %v, %v; want the same ARN", again, err)
+	}
+	for _, who := range []string{"alice@example.com", "bob@example.com"} {
+		sub, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("email"), Endpoint: aws.String(who),
+			Attributes: map[string]string{"FilterPolicy": `{"approver":["` + who + `"]}`}, ReturnSubscriptionArn: true})
+		if err != nil {
+			t.Fatalf("Subscribe %s: %v", who, err)
+		}
+		if !strings.HasPrefix(aws.ToString(sub.SubscriptionArn), arn+":") {
+			t.Errorf("SubscriptionArn = %s", aws.ToString(sub.SubscriptionArn))
+		}
+	}
+	out, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Subject: aws.String("Approve hello v2"),
+		Message: aws.String("Open http://127.0.0.1/approvals?t=abc"), MessageAttributes: approverAttr("bob@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := svc.Outbox()
+	if len(box) != 1 {
+		t.Fatalf("outbox = %+v, want one message", box)
+	}
+	got := box[0]
+	if got.Endpoint != "bob@example.com" || got.MessageID != aws.ToString(out.MessageId) || got.Subject != "Approve hello v2" ||
+		got.Attributes["approver"] != "bob@example.com" || got.Protocol != "email" {
+		t.Errorf("outbox[0] = %+v", got)
+	}
+	if !strings.Contains(printed.String(), "bob@example.com") || !strings.Contains(printed.String(), "approvals?t=abc") {
+		t.Errorf("printed = %q, want the e-mail", printed.String())
+	}
+	subs, err := c.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
+	if err != nil || len(subs.Subscriptions) != 2 {
+		t.Errorf("ListSubscriptionsByTopic = %+v, %v", subs, err)
+	}
+	topics, err := c.ListTopics(ctx, &sns.ListTopicsInput{})
+	if err != nil || len(topics.Topics) != 1 || aws.ToString(topics.Topics[0].TopicArn) != arn {
+		t.Errorf("ListTopics = %+v, %v", topics, err)
+	}
+
+	snap, err := svc.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := New(nil)
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restored.Publish(arn, "s", "m", map[string]Attribute{"approver": {DataType: "String", StringValue: "alice@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if box := restored.Outbox(); len(box) != 2 || box[1].Endpoint != "alice@example.com" {
+		t.Errorf("restored outbox = %+v, want the old message and one for alice", box)
+	}
+}
+
+func TestPublishWithoutSubscriptionsIsKept(t *testing.T) {
+	svc := New(nil)
+	arn, err := svc.CreateTopic("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newTestClient(t, svc).Publish(context.Background(), &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	if box := svc.Outbox(); len(box) != 1 || box[0].Endpoint != "" || box[0].Message != "hi" {
+		t.Errorf("outbox = %+v, want the raw publish", box)
+	}
+}
+
+func TestWait(t *testing.T) {
+	svc := New(nil)
+	arn, _ := svc.CreateTopic("t")
+	go func() {
+		_, _ = svc.Publish(arn, "", "first", nil)
+		_, _ = svc.Publish(arn, "", "second", nil)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, i, err := svc.Wait(ctx, 0, func(m Message) bool { return m.Message == "second" })
+	if err != nil || m.Message != "second" || i != 1 {
+		t.Fatalf("Wait = %+v, %d, %v", m, i, err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel2()
+	if _, _, err := svc.Wait(short, i+1, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait with nothing new = %v, want deadline exceeded", err)
+	}
+}
+
+func TestFilterPolicies(t *testing.T) {
+	tests := []struct {
+		name, policy, scope string
+		attrs               map[string]Attribute
+		body                string
+		want                bool
+	}{
+		{"exact", `{"approver":["a@x"]}`, "", map[string]Attribute{"approver": {"String", "a@x"}}, "m", true},
+		{"exact other", `{"approver":["a@x"]}`, "", map[string]Attribute{"approver": {"String", "b@x"}}, "m", false},
+		{"missing attribute", `{"approver":["a@x"]}`, "", nil, "m", false},
+		{"prefix", `{"approver":[{"prefix":"a@"}]}`, "", map[string]Attribute{"approver": {"String", "a@x"}}, "m", true},
+		{"anything-but", `{"approver":[{"anything-but":["a@x"]}]}`, "", map[string]Attribute{"approver": {"String", "b@x"}}, "m", true},
+		{"numeric", `{"price":[{"numeric":[">=",100]}]}`, "", map[string]Attribute{"price": {"Number", "150"}}, "m", true},
+		{"numeric below", `{"price":[{"numeric":[">=",100]}]}`, "", map[string]Attribute{"price": {"Number", "50"}}, "m", false},
+		{"exists false", `{"approver":[{"exists":false}]}`, "", nil, "m", true},
+		{"string array element", `{"team":["ops"]}`, "", map[string]Attribute{"team": {"String.Array", `["dev","ops"]`}}, "m", true},
+		{"all keys must match", `{"a":["1"],"b":["2"]}`, "", map[string]Attribute{"a": {"String", "1"}, "b": {"String", "3"}}, "m", false},
+		{"body scope nested", `{"release":{"function":["hello"]}}`, "MessageBody", nil, `{"release":{"function":"hello"}}`, true},
+		{"body scope not json", `{"release":["x"]}`, "MessageBody", nil, `plain text`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := New(nil)
+			arn, _ := svc.CreateTopic("t")
+			if _, err := svc.Subscribe(arn, "email", "sub@x", tt.policy, tt.scope); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Publish(arn, "", tt.body, tt.attrs); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(svc.Outbox()) == 1; got != tt.want {
+				t.Errorf("delivered = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	svc := New(nil)
+	arn, _ := svc.CreateTopic("t")
+	if _, err := svc.Subscribe(arn, "email", "a@x", `{"approver":["a@x"]}`, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, svc)
+	missing := "arn:aws:sns:us-east-1:000000000000:nope"
+	tests := []struct {
+		name       string
+		call       func() error
+		wantCode   string
+		wantStatus int
+	}{
+		{"publish to missing topic", func() error {
+			_, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(missing), Message: aws.String("m")})
+			return err
+		}, "NotFound", 404},
+		{"subscribe to missing topic", func() error {
+			_, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(missing), Protocol: aws.String("email"), Endpoint: aws.String("a@x")})
+			return err
+		}, "NotFound", 404},
+		{"empty message", func() error {
+			_, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("")})
+			return err
+		}, "InvalidParameter", 400},
+		{"subject with newline", func() error {
+			_, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("m"), Subject: aws.String("a\nb")})
+			return err
+		}, "InvalidParameter", 400},
+		{"attribute without value", func() error {
+			_, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("m"),
+				MessageAttributes: map[string]types.MessageAttributeValue{"approver": {DataType: aws.String("String")}}})
+			return err
+		}, "ParameterValueInvalid", 400},
+		{"bad topic name", func() error {
+			_, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("has space")})
+			return err
+		}, "InvalidParameter", 400},
+		{"bad filter policy", func() error {
+			_, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("email"), Endpoint: aws.String("b@x"),
+				Attributes: map[string]string{"FilterPolicy": `{"approver":"b@x"}`}})
+			return err
+		}, "InvalidParameter", 400},
+		{"resubscribe with another policy", func() error {
+			_, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("email"), Endpoint: aws.String("a@x"),
+				Attributes: map[string]string{"FilterPolicy": `{"approver":["z@x"]}`}})
+			return err
+		}, "InvalidParameter", 400},
+		{"unsupported protocol", func() error {
+			_, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("sqs"), Endpoint: aws.String("arn:aws:sqs:us-east-1:000000000000:q")})
+			return err
+		}, "InvalidParameter", 400},
+		{"unknown action", func() error {
+			_, err := c.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(arn)})
+			return err
+		}, "InvalidAction", 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tt.wantCode {
+				t.Fatalf("err = %v, want code %s", err, tt.wantCode)
+			}
+			var re *smithyhttp.ResponseError
+			if !errors.As(err, &re) || re.HTTPStatusCode() != tt.wantStatus {
+				t.Errorf("err = %v, want HTTP %d", err, tt.wantStatus)
+			}
+		})
+	}
+	var nf *types.NotFoundException
+	if _, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(missing), Message: aws.String("m")}); !errors.As(err, &nf) {
+		t.Errorf("err = %v, want *types.NotFoundException", err)
+	}
+	var ip *types.InvalidParameterException
+	if _, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("")}); !errors.As(err, &ip) {
+		t.Errorf("err = %v, want *types.InvalidParameterException", err)
+	}
+}
