@@ -1,0 +1,205 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli"
+	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+)
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "usage: aliasflow"},
+		{"unknown command", []string{"deploy"}, `unknown command "deploy"`},
+		{"approve without promotion", []string{"approve"}, "usage: aliasflow approve"},
+		{"reject without comment", []string{"reject", "hello-v2-abababab"}, "say why with --comment"},
+		{"promote without --now", []string{"promote", "hello-v2-abababab"}, "only --now"},
+		{"status of $LATEST", []string{"status", "hello:$LATEST"}, "$LATEST is never promoted"},
+		{"history of an ARN", []string{"history", "arn:aws:lambda:us-east-1:1:function:hello"}, "not an ARN"},
+		{"unknown flag", []string{"status", "--frobnicate"}, "flag provided but not defined"},
+		{"promotion with a slash", []string{"watch", "a/b"}, "is not a promotion"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			code, out, errs := w.run(t, c.args...)
+			wantCode(t, code, cli.ExitUsage, out, errs)
+			wantContains(t, "stderr", errs, c.want)
+			if len(w.states.Sent)+len(w.states.Stopped)+len(w.events.Put) > 0 {
+				t.Errorf("a usage error moved something: sent %v, stopped %v, put %v", w.states.Sent, w.states.Stopped, w.events.Put)
+			}
+		})
+	}
+}
+
+func TestHelpListsExitCodes(t *testing.T) {
+	code, out, errs := newWorld().run(t, "help")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "help", out, "status", "history", "approve", "reject", "rollback", "promote", "release", "watch", "local", "demo",
+		"exit codes", "3  not found", "4  conflict", "5  the watched promotion ended")
+}
+
+func TestApprove(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
+	code, out, errs := w.run(t, "approve", s.Name(), "--comment", "looks good")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "stdout", out, "approved "+s.Name()+" as "+clitest.Caller, "aliasflow watch "+s.Name())
+	if len(w.states.Sent) != 1 || !w.states.Sent[0].Success || w.states.Sent[0].Token != "tok-1" {
+		t.Fatalf("sent = %+v; want one SendTaskSuccess with tok-1", w.states.Sent)
+	}
+	var d promotion.Decision
+	if err := json.Unmarshal([]byte(w.states.Sent[0].Output), &d); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Approved || d.Approver != clitest.Caller || d.Comment != "looks good" || d.Via != "cli" || !d.DecidedAt.Equal(w.now) || d.RequestedAt.IsZero() {
+		t.Errorf("decision = %+v; want approved by the caller via cli with the comment and both times", d)
+	}
+
+	// A second decision is refused with the conflict code and says who decided.
+	code, out, errs = w.run(t, "reject", s.Name(), "--comment", "too late")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "already approved by "+clitest.Caller)
+}
+
+func TestReject(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
+	code, out, errs := w.run(t, "--json", "reject", clitest.ExecutionARN(s.Name()), "--comment", "not on a Friday")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	if len(w.states.Sent) != 1 || w.states.Sent[0].Success || w.states.Sent[0].Error != promotion.ErrRejected {
+		t.Fatalf("sent = %+v; want one SendTaskFailure %s", w.states.Sent, promotion.ErrRejected)
+	}
+	var d promotion.Decision
+	if err := json.Unmarshal([]byte(w.states.Sent[0].Cause), &d); err != nil || d.Approved || d.Approver != clitest.Caller || d.Comment != "not on a Friday" {
+		t.Errorf("cause = %s (%v); want a rejecting Decision by the caller", w.states.Sent[0].Cause, err)
+	}
+	var got struct {
+		Decision promotion.Decision `json:"decision"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Decision.Approver != clitest.Caller {
+		t.Errorf("--json output = %s (%v); want the decision", out, err)
+	}
+}
+
+func TestApproveRefusals(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(w *world) string
+		code  int
+		want  string
+	}{
+		{"no such promotion", func(w *world) string { return "hello-v9-deadbeef" }, cli.ExitNotFound, "not found"},
+		{"still smoke testing", func(w *world) string {
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			s.Enter("Task", "SmokeTest", s.St)
+			return s.Name()
+		}, cli.ExitConflict, "is not waiting for approval: it is smoke testing stg"},
+		{"ended", func(w *world) string {
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b").BakeOver("b").Finalize()
+			return s.Name()
+		}, cli.ExitConflict, "already decided by bob@example.com"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			ref := c.setup(w)
+			code, out, errs := w.run(t, "approve", ref)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "stderr", errs, c.want, "next:")
+		})
+	}
+}
+
+func TestPromoteNow(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
+	code, out, errs := w.run(t, "promote", s.Name(), "--now")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "stdout", out, "ended the bake at 10%")
+	if len(w.states.Sent) != 2 || w.states.Sent[1].Token != "bake-1" {
+		t.Fatalf("sent = %+v; want the bake's token answered", w.states.Sent)
+	}
+	var b promotion.Bake
+	if err := json.Unmarshal([]byte(w.states.Sent[1].Output), &b); err != nil || !b.PromoteNow || b.Actor != clitest.Caller {
+		t.Errorf("output = %s; want promoteNow by the caller", w.states.Sent[1].Output)
+	}
+	// Not baking any more: conflict.
+	code, out, errs = w.run(t, "promote", s.Name(), "--now")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "is not baking")
+}
+
+func TestRelease(t *testing.T) {
+	w := newWorld()
+	code, out, errs := w.run(t, "release", "hello", "--commit", "abc123")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	if len(w.events.Put) != 1 {
+		t.Fatalf("put %d events; want 1", len(w.events.Put))
+	}
+	e := w.events.Put[0]
+	if *e.Source != "aliasflow" || *e.DetailType != "Release Requested" || *e.EventBusName != "default" {
+		t.Errorf("event = %s / %s on %s; want aliasflow / Release Requested on default", *e.Source, *e.DetailType, *e.EventBusName)
+	}
+	var d cli.ReleaseRequest
+	if err := json.Unmarshal([]byte(*e.Detail), &d); err != nil {
+		t.Fatal(err)
+	}
+	if want := (cli.ReleaseRequest{Function: "hello", CodeSha256: "sha-2", Commit: "abc123", RequestedBy: clitest.Caller}); d != want {
+		t.Errorf("detail = %+v; want %+v", d, want)
+	}
+	// $LATEST's code is version 2's: PublishVersion will answer 2.
+	wantContains(t, "stdout", out, "aliasflow watch "+promotion.ExecutionName("hello", "2", "sha-2"))
+
+	code, out, errs = w.run(t, "release", "nope")
+	wantCode(t, code, cli.ExitNotFound, out, errs)
+
+	w.events.Refuse = "AccessDeniedException"
+	code, out, errs = w.run(t, "release", "hello")
+	wantCode(t, code, cli.ExitFailure, out, errs)
+	wantContains(t, "stderr", errs, "refused", "AccessDeniedException")
+}
+
+func TestHistory(t *testing.T) {
+	w := newWorld()
+	t1 := clitest.T0.Add(time.Minute)
+	w.logs.Audit(
+		audit.Record{Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "1", ToVersion: "2", Actor: "aliasflow", Time: clitest.T0},
+		audit.Record{Event: audit.TrafficShifted, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1), Actor: "aliasflow", Time: t1,
+			Execution: clitest.ExecutionARN("hello-v2-abababab")},
+		audit.Record{Event: audit.AliasMoved, Function: "other", Alias: "prod", ToVersion: "7", Time: t1},
+	)
+	w.logs.Line(t1, "START RequestId: 1 Version: $LATEST")
+	code, out, errs := w.run(t, "history", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines; want a header and 2 records:\n%s", len(lines), out)
+	}
+	wantContains(t, "newest line", lines[1], "traffic.shifted", "prod", "1→2", "10%", "hello-v2-abababab")
+	wantContains(t, "oldest line", lines[2], "alias.moved", "stg")
+	if got := *w.logs.Filter[0].FilterPattern; got != `{ $.audit IS TRUE && $.function = "hello" }` {
+		t.Errorf("filter pattern = %s", got)
+	}
+
+	code, out, errs = w.run(t, "history", "hello", "--json", "--limit", "1")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	var got struct{ Records []audit.Record }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Records) != 1 || got.Records[0].Event != audit.TrafficShifted {
+		t.Errorf("--json --limit 1 = %s (%v); want the newest record", out, err)
+	}
+
+	code, out, errs = w.run(t, "history", "hello", "--log-group", "/nope")
+	wantCode(t, code, cli.ExitNotFound, out, errs)
+}

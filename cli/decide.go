@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aliasflow/aliasflow/shared/pending"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// The states whose waitForTaskToken tasks the CLI answers.
+const (
+	stateApproval  = "RequestApproval"
+	stateSetWeight = "SetWeight"
+)
+
+func runApprove(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("approve")
+	comment := fs.String("comment", "", "why (recorded in the audit trail)")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	d, err := a.decide(ctx, pos[0], true, *comment)
+	if err != nil {
+		return err
+	}
+	return a.printDecision(pos[0], d)
+}
+
+func runReject(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("reject")
+	comment := fs.String("comment", "", "why the release is rejected (required; recorded in the audit trail)")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(*comment) == "" {
+		return usageError("reject: say why with --comment \"...\"; the audit trail keeps it")
+	}
+	d, err := a.decide(ctx, pos[0], false, *comment)
+	if err != nil {
+		return err
+	}
+	return a.printDecision(pos[0], d)
+}
+
+func (a *app) printDecision(ref string, d *promotion.Decision) error {
+	if a.g.json {
+		return printJSON(a.env.Stdout, map[string]any{"promotion": ref, "decision": d})
+	}
+	verb := "approved"
+	if !d.Approved {
+		verb = "rejected"
+	}
+	fmt.Fprintf(a.env.Stdout, "%s %s as %s\n", verb, nameOf(ref), d.Approver)
+	if d.Approved {
+		fmt.Fprintf(a.env.Stdout, "follow it: aliasflow watch %s\n", nameOf(ref))
+	}
+	return nil
+}
+
+// decide answers a promotion's approval task as the caller. The workflow's
+// RecordApproval / RecordRejection tasks write the audit record that names
+// the approver.
+func (a *app) decide(ctx context.Context, ref string, approve bool, comment string) (*promotion.Decision, error) {
+	arn, err := a.executionARN(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.findWaiting(ctx, arn, stateApproval)
+	if err != nil {
+		return nil, err
+	}
+	caller, err := a.callerARN(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &promotion.Decision{
+		Approved: approve, Approver: caller, Comment: comment, Via: "cli",
+		RequestedAt: p.EnteredTime.UTC(), DecidedAt: a.env.Now().UTC(),
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode decision: %w", err)
+	}
+	if approve {
+		_, err = c.States.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(p.TaskToken.Reveal()), Output: aws.String(string(body))})
+	} else {
+		_, err = c.States.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(p.TaskToken.Reveal()), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(body))})
+	}
+	if err != nil {
+		return nil, tokenRefused(nameOf(arn), "decided", err)
+	}
+	return d, nil
+}
+
+// findWaiting finds the open task of state, turning "not waiting" into
+// errors that say what the promotion is doing instead.
+func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pending, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pending.Find(ctx, c.States, arn, state)
+	if err == nil {
+		return p, nil
+	}
+	name := nameOf(arn)
+	var missing *sfntypes.ExecutionDoesNotExist
+	if errors.As(err, &missing) {
+		return nil, fail(ExitNotFound, "list promotions with `aliasflow status <function>`", "promotion %s not found", name)
+	}
+	var nw *pending.NotWaitingError
+	var nr *pending.NotRunningError
+	switch {
+	case errors.As(err, &nr):
+		hint := fmt.Sprintf("see what happened with `aliasflow history %s`", functionOr(name))
+		if state == stateApproval && nr.Decided() && nr.Decision != nil {
+			return nil, fail(ExitConflict, hint, "promotion %s has ended (%s); it was already decided by %s", name, nr.Execution.Status, nr.Decision.Approver)
+		}
+		return nil, fail(ExitConflict, hint, "promotion %s has ended (%s)", name, nr.Execution.Status)
+	case errors.As(err, &nw):
+		where := "it is elsewhere"
+		if pr, perr := a.readProgress(ctx, arn); perr == nil {
+			where = "it is " + pr.Gate
+		}
+		hint := fmt.Sprintf("check where it stands with `aliasflow status %s`", functionOr(name))
+		if state == stateApproval && nw.Decided() && nw.Decision != nil {
+			verb := "approved"
+			if !nw.Decision.Approved {
+				verb = "rejected"
+			}
+			return nil, fail(ExitConflict, hint, "promotion %s was already %s by %s; %s", name, verb, nw.Decision.Approver, where)
+		}
+		what := "waiting for approval"
+		if state == stateSetWeight {
+			what = "baking"
+		}
+		return nil, fail(ExitConflict, hint, "promotion %s is not %s: %s", name, what, where)
+	}
+	return nil, err
+}
+
+// tokenRefused explains a SendTask* refusal: someone else answered first,
+// or the wait ended.
+func tokenRefused(name, what string, err error) error {
+	var gone *sfntypes.TaskDoesNotExist
+	var timedOut *sfntypes.TaskTimedOut
+	var badToken *sfntypes.InvalidToken
+	if errors.As(err, &gone) || errors.As(err, &timedOut) || errors.As(err, &badToken) {
+		return &Error{Code: ExitConflict, Err: fmt.Errorf("promotion %s was %s meanwhile or its wait ended: %w", name, what, err),
+			Hint: fmt.Sprintf("check where it stands with `aliasflow status %s`", functionOr(name))}
+	}
+	return fmt.Errorf("answer %s: %w", name, err)
+}
+
+// functionOr is the function of an execution name, or a placeholder.
+func functionOr(name string) string {
+	if fn := functionOf(name); fn != "" {
+		return fn
+	}
+	return "<function>"
+}

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// Exit codes scripts can rely on (listed by `aliasflow help`).
+const (
+	ExitOK = 0
+	// ExitFailure: anything else went wrong (an AWS call, the network).
+	ExitFailure = 1
+	// ExitUsage: the command line is wrong.
+	ExitUsage = 2
+	// ExitNotFound: the function, promotion or state machine does not exist.
+	ExitNotFound = 3
+	// ExitConflict: the promotion is not in a state the command applies to
+	// (already decided, not baking, nothing to roll back).
+	ExitConflict = 4
+	// ExitUnsuccessful: the watched promotion ended failed, aborted or timed out.
+	ExitUnsuccessful = 5
+)
+
+// Error is a command's failure: what went wrong, the exit code it maps to,
+// and what the operator can do next.
+type Error struct {
+	Code int
+	Err  error
+	// Hint says what to do next; printed under the error.
+	Hint string
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func fail(code int, hint, format string, args ...any) *Error {
+	return &Error{Code: code, Err: fmt.Errorf(format, args...), Hint: hint}
+}
+
+func usageError(format string, args ...any) *Error {
+	return &Error{Code: ExitUsage, Err: fmt.Errorf(format, args...), Hint: "run `aliasflow help` for the commands and their flags"}
+}
+
+// classify maps an error to its exit code and hint: typed SDK errors that
+// mean "not found" or "not in that state" get their own codes so scripts
+// can tell them from an outage.
+func classify(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var (
+		execMissing *sfntypes.ExecutionDoesNotExist
+		smMissing   *sfntypes.StateMachineDoesNotExist
+		fnMissing   *lambdatypes.ResourceNotFoundException
+		taskMissing *sfntypes.TaskDoesNotExist
+		taskTimeout *sfntypes.TaskTimedOut
+		badToken    *sfntypes.InvalidToken
+		conflict    *lambdatypes.ResourceConflictException
+		precond     *lambdatypes.PreconditionFailedException
+		opErr       *net.OpError
+	)
+	switch {
+	case errors.As(err, &execMissing):
+		return &Error{Code: ExitNotFound, Err: err, Hint: "list promotions with `aliasflow status <function>`"}
+	case errors.As(err, &smMissing):
+		return &Error{Code: ExitNotFound, Err: err, Hint: "is aliasflow deployed here? pass --state-machine NAME|ARN, or --endpoint for the sandbox"}
+	case errors.As(err, &fnMissing):
+		return &Error{Code: ExitNotFound, Err: err, Hint: "check the function name and --region"}
+	case errors.As(err, &taskMissing), errors.As(err, &taskTimeout), errors.As(err, &badToken):
+		return &Error{Code: ExitConflict, Err: err, Hint: "the promotion has moved on; see `aliasflow status`"}
+	case errors.As(err, &conflict), errors.As(err, &precond):
+		return &Error{Code: ExitConflict, Err: err, Hint: "the function changed meanwhile; try again"}
+	case errors.As(err, &opErr):
+		return &Error{Code: ExitFailure, Err: err, Hint: "cannot reach the endpoint: start the sandbox with `aliasflow local`, or check --endpoint / AWS_ENDPOINT_URL"}
+	}
+	return &Error{Code: ExitFailure, Err: err}
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+)
+
+func runHistory(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("history")
+	since := fs.Duration("since", 30*24*time.Hour, "how far back to read the audit trail")
+	limit := fs.Int("limit", 50, "show at most this many records (0: all)")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	fn := pos[0]
+	if err := checkFunction(fn); err != nil {
+		return err
+	}
+	if *since <= 0 || *limit < 0 {
+		return usageError("history: --since must be positive and --limit not negative")
+	}
+	recs, err := a.readAudit(ctx, fn, a.env.Now().Add(-*since))
+	if err != nil {
+		return err
+	}
+	if *limit > 0 && len(recs) > *limit {
+		recs = recs[:*limit]
+	}
+	if a.g.json {
+		if recs == nil {
+			recs = []audit.Record{}
+		}
+		return printJSON(a.env.Stdout, map[string]any{"function": fn, "records": recs})
+	}
+	if len(recs) == 0 {
+		fmt.Fprintf(a.env.Stdout, "no audit records for %s in the last %s (start a promotion with `aliasflow release %s`)\n", fn, since.String(), fn)
+		return nil
+	}
+	t := newTable(a.env.Stdout, "time", "event", "alias", "from→to", "weight", "actor", "promotion", "reason")
+	for _, r := range recs {
+		move := ""
+		if r.FromVersion != "" || r.ToVersion != "" {
+			move = orDash(r.FromVersion) + "→" + orDash(r.ToVersion)
+		}
+		weight := ""
+		if r.Weight != nil {
+			weight = percent(*r.Weight)
+		}
+		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, r.Actor, nameOf(r.Execution), r.Reason)
+	}
+	t.flush()
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

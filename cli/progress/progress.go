@@ -1,0 +1,359 @@
+// Package progress reads a promotion's Step Functions execution and its
+// history and says where the promotion stands: which gate it waits at, what
+// weight prod gives the new version, when the next step is due, and which
+// version is stable. The CLI's status, watch, rollback and demo all read a
+// promotion through it, so they never disagree about where it is.
+package progress
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// Phase is the stretch of the promotion a state belongs to.
+type Phase string
+
+// The phases, in the order a successful promotion passes them.
+const (
+	PhaseSmoke    Phase = "smoke"
+	PhaseApproval Phase = "approval"
+	PhaseShift    Phase = "shift"
+	PhaseFinalize Phase = "finalize"
+	PhaseDone     Phase = "done"
+	// PhaseFailing covers the states that lead to a failed end: restoring
+	// stg, recording a rejection or expiry, aborting, rolling back.
+	PhaseFailing Phase = "failing"
+)
+
+// Progress is where one promotion stands.
+type Progress struct {
+	Execution string    `json:"execution"`
+	Name      string    `json:"name"`
+	Status    string    `json:"status"`
+	Function  string    `json:"function"`
+	Version   string    `json:"version"`
+	StartTime time.Time `json:"startTime"`
+	StopTime  time.Time `json:"stopTime,omitzero"`
+	// State is the current state's name (the last one entered).
+	State   string    `json:"state"`
+	Entered time.Time `json:"enteredTime,omitzero"`
+	Phase   Phase     `json:"phase"`
+	// Gate is the human description of where the promotion stands.
+	Gate string `json:"gate"`
+	// NextAt is when the current gate ends at the latest: the approval's
+	// expiry or the end of the bake.
+	NextAt time.Time `json:"nextAt,omitzero"`
+	// Weight is the share of prod traffic the new version gets now.
+	Weight float64 `json:"weight"`
+	// Step is the 1-based strategy step being baked (0 before the shift).
+	Step  int              `json:"step"`
+	Steps []promotion.Step `json:"steps"`
+	// StableVersion is what prod served before the shift began; the
+	// rollback target. Empty until BeginShift has run.
+	StableVersion string `json:"stableVersion,omitempty"`
+	// Shifting is true once BeginShift succeeded and until the execution
+	// ends: prod may carry routing for this promotion.
+	Shifting bool                   `json:"shifting"`
+	Smoke    *promotion.SmokeResult `json:"smoke,omitempty"`
+	Approval *promotion.Decision    `json:"approval,omitempty"`
+	Error    string                 `json:"error,omitempty"`
+	Cause    string                 `json:"cause,omitempty"`
+	// Promotion is the newest state document seen (a state's input or
+	// output), what a task sent for this promotion would carry.
+	Promotion promotion.State `json:"-"`
+}
+
+// Running reports whether the execution has not ended.
+func (p *Progress) Running() bool { return p.Status == string(types.ExecutionStatusRunning) }
+
+// Read builds the progress of an execution from DescribeExecution's answer
+// and its history in chronological order.
+func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Progress, error) {
+	if exec == nil {
+		return nil, fmt.Errorf("progress: no execution")
+	}
+	p := &Progress{
+		Execution: deref(exec.ExecutionArn),
+		Name:      deref(exec.Name),
+		Status:    string(exec.Status),
+		Error:     deref(exec.Error),
+		Cause:     deref(exec.Cause),
+		Steps:     []promotion.Step{},
+	}
+	if exec.StartDate != nil {
+		p.StartTime = exec.StartDate.UTC()
+	}
+	if exec.StopDate != nil {
+		p.StopTime = exec.StopDate.UTC()
+	}
+	if in := deref(exec.Input); in != "" {
+		if err := json.Unmarshal([]byte(in), &p.Promotion); err != nil {
+			return nil, fmt.Errorf("progress: %s: execution input is not a promotion: %w", p.Name, err)
+		}
+	}
+	var prodBusy bool
+	for _, ev := range events {
+		at := time.Time{}
+		if ev.Timestamp != nil {
+			at = ev.Timestamp.UTC()
+		}
+		switch {
+		case ev.StateEnteredEventDetails != nil:
+			d := ev.StateEnteredEventDetails
+			p.State, p.Entered, p.NextAt, prodBusy = deref(d.Name), at, time.Time{}, false
+			p.absorb(deref(d.Input))
+			switch p.State {
+			case "SetWeight":
+				p.Step++
+				if p.Promotion.Shift != nil {
+					p.NextAt = at.Add(time.Duration(p.Promotion.Shift.BakeSeconds) * time.Second)
+				}
+			case "RequestApproval":
+				if s := p.Promotion.Target.ApprovalTimeoutSeconds; s > 0 {
+					p.NextAt = at.Add(time.Duration(s) * time.Second)
+				}
+			case "Finalize":
+				p.Shifting = true
+			}
+		case ev.StateExitedEventDetails != nil:
+			d := ev.StateExitedEventDetails
+			p.absorb(deref(d.Output))
+			switch deref(d.Name) {
+			case "BeginShift":
+				p.Shifting = true
+			case "SetWeight":
+				if p.Promotion.Shift != nil {
+					p.Weight = p.Promotion.Shift.Weight
+				}
+			case "Finalize":
+				p.Weight = 1
+			case "Rollback":
+				p.Weight = 0
+			}
+		case ev.TaskScheduledEventDetails != nil:
+			// The task's own timeout is the authority on when a
+			// waitForTaskToken wait ends (each retry restarts it).
+			if t := ev.TaskScheduledEventDetails.TimeoutInSeconds; t != nil && *t > 0 {
+				p.NextAt = at.Add(time.Duration(*t) * time.Second)
+			}
+			if p.State == "SetWeight" && p.Promotion.Shift != nil {
+				p.Weight = p.Promotion.Shift.Weight
+			}
+		case ev.TaskFailedEventDetails != nil:
+			if deref(ev.TaskFailedEventDetails.Error) == promotion.ErrProdBusy {
+				prodBusy = true
+			}
+		}
+	}
+	if p.Promotion.Function != "" {
+		p.Function, p.Version = p.Promotion.Function, p.Promotion.Version
+	}
+	if p.Promotion.Steps != nil {
+		p.Steps = p.Promotion.Steps
+	}
+	p.Smoke, p.Approval = p.Promotion.Smoke, p.Promotion.Approval
+	if p.Promotion.Shift != nil {
+		p.StableVersion = p.Promotion.Shift.StableVersion
+	}
+	p.describe(prodBusy)
+	if !p.Running() {
+		p.NextAt = time.Time{}
+		p.Shifting = false
+	}
+	return p, nil
+}
+
+// absorb takes a state document when it parses as one; a state's input or
+// output that is not a promotion (an intermediate Lambda result) is skipped.
+func (p *Progress) absorb(doc string) {
+	if doc == "" {
+		return
+	}
+	var s promotion.State
+	if err := json.Unmarshal([]byte(doc), &s); err != nil || s.Function == "" {
+		return
+	}
+	p.Promotion = s
+}
+
+func (p *Progress) describe(prodBusy bool) {
+	pct := Percent
+	stable := p.StableVersion
+	if stable == "" {
+		stable = "the stable version"
+	}
+	switch p.Status {
+	case string(types.ExecutionStatusSucceeded):
+		p.Phase, p.Weight, p.Gate = PhaseDone, 1, fmt.Sprintf("completed: prod on version %s", p.Version)
+		return
+	case string(types.ExecutionStatusFailed), string(types.ExecutionStatusAborted), string(types.ExecutionStatusTimedOut):
+		p.Phase = PhaseDone
+		p.Gate = strings.ToLower(p.Status)
+		if p.Error != "" {
+			p.Gate += ": " + p.Error
+		}
+		if p.Cause != "" {
+			p.Gate += " (" + p.Cause + ")"
+		}
+		return
+	}
+	switch p.State {
+	case "", "SmokeTest", "SmokePassed":
+		p.Phase, p.Gate = PhaseSmoke, fmt.Sprintf("smoke testing stg (version %s)", p.Version)
+	case "RequestApproval":
+		p.Phase, p.Gate = PhaseApproval, "awaiting approval"
+		if !p.NextAt.IsZero() {
+			p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ")"
+		}
+	case "RecordApproval":
+		p.Phase, p.Gate = PhaseApproval, "approved; recording the decision"
+		if p.Approval != nil && p.Approval.Approver != "" {
+			p.Gate = "approved by " + p.Approval.Approver + "; recording the decision"
+		}
+	case "BeginShift":
+		p.Phase, p.Gate = PhaseShift, "beginning the shift of prod"
+		if prodBusy {
+			p.Gate = "waiting: prod is shifting for another release"
+		}
+	case "HasSteps", "MoreSteps":
+		p.Phase, p.Gate = PhaseShift, "shifting prod"
+	case "SetWeight":
+		w := 0.0
+		if p.Promotion.Shift != nil {
+			w = p.Promotion.Shift.Weight
+		}
+		p.Phase, p.Gate = PhaseShift, "baking at "+pct(w)
+		if !p.NextAt.IsZero() {
+			p.Gate += " until " + p.NextAt.Format(time.RFC3339)
+		}
+	case "CheckHealth":
+		p.Phase, p.Gate = PhaseShift, "checking health at "+pct(p.Weight)
+	case "Finalize":
+		p.Phase, p.Gate = PhaseFinalize, fmt.Sprintf("finalizing: prod → version %s", p.Version)
+	case "Completed":
+		p.Phase, p.Gate = PhaseDone, fmt.Sprintf("completed: prod on version %s", p.Version)
+	case "RestoreStg", "SmokeTestsFailed":
+		p.Phase, p.Gate = PhaseFailing, "smoke tests failed; restoring stg"
+	case "RecordRejection", "Rejected":
+		p.Phase, p.Gate = PhaseFailing, "rejected"
+	case "RecordExpiry", "ApprovalExpired":
+		p.Phase, p.Gate = PhaseFailing, "approval expired"
+	case "Abort", "Aborted":
+		p.Phase, p.Gate = PhaseFailing, "aborting; prod untouched"
+	case "Rollback", "RolledBack", "RollbackFailed":
+		p.Phase, p.Gate = PhaseFailing, "rolling prod back to version "+strings.TrimPrefix(stable, "the stable version")
+		if p.StableVersion == "" {
+			p.Gate = "rolling prod back to the stable version"
+		}
+	default:
+		p.Phase, p.Gate = PhaseShift, "in state "+p.State
+	}
+}
+
+// Stage is one box of the progress bar: smoke, approval, each strategy
+// weight, and 100%.
+type Stage struct {
+	Label string `json:"label"`
+	// Done is true when the stage is behind the promotion; Current when
+	// the promotion is in it.
+	Done    bool `json:"done"`
+	Current bool `json:"current"`
+}
+
+// Stages lays the promotion out as the stages of its strategy.
+func (p *Progress) Stages() []Stage {
+	st := []Stage{{Label: "smoke"}, {Label: "approval"}}
+	for _, s := range p.Steps {
+		st = append(st, Stage{Label: Percent(s.Weight)})
+	}
+	st = append(st, Stage{Label: "100%"})
+	cur := -1
+	switch p.Phase {
+	case PhaseSmoke:
+		cur = 0
+	case PhaseApproval:
+		cur = 1
+	case PhaseShift:
+		cur = 2 + max(p.Step-1, 0)
+		if p.State == "BeginShift" || p.State == "HasSteps" {
+			cur = 2
+		}
+		if p.State == "MoreSteps" {
+			cur = 2 + p.Step
+		}
+	case PhaseFinalize:
+		cur = len(st) - 1
+	case PhaseDone:
+		if p.Status == string(types.ExecutionStatusSucceeded) {
+			cur = len(st)
+		}
+	}
+	if cur == -1 { // a failed end: mark what was reached
+		cur = p.reached()
+		if cur < len(st) {
+			st[cur].Current = true
+		}
+	}
+	for i := range st {
+		st[i].Done = i < cur
+		if i == cur && p.Phase != PhaseDone && p.Phase != PhaseFailing {
+			st[i].Current = true
+		}
+	}
+	return st
+}
+
+// reached is the index of the stage a failing promotion stopped in.
+func (p *Progress) reached() int {
+	switch {
+	case p.Shifting || p.Step > 0:
+		return 2 + max(p.Step-1, 0)
+	case p.Approval != nil:
+		return 2
+	case p.Smoke != nil && p.Smoke.Passed:
+		return 1
+	}
+	return 0
+}
+
+// Bar renders the stages as a line: "[smoke ✔] [approval ✔] [10% ◐] [100% ·]".
+func (p *Progress) Bar() string {
+	var b strings.Builder
+	for i, s := range p.Stages() {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		mark := "·"
+		switch {
+		case s.Done:
+			mark = "✔"
+		case s.Current && p.Phase == PhaseFailing, s.Current && p.Phase == PhaseDone:
+			mark = "✘"
+		case s.Current:
+			mark = "◐"
+		}
+		fmt.Fprintf(&b, "[%s %s]", s.Label, mark)
+	}
+	return b.String()
+}
+
+// Percent formats a weight 0–1 as "10%", rounded to hundredths of a
+// percent so 0.3 prints as 30%, not 30.000000000000004%.
+func Percent(w float64) string {
+	return strconv.FormatFloat(math.Round(w*10000)/100, 'f', -1, 64) + "%"
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

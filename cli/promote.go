@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+// promoteNow is what SetWeight's task gets instead of its bake timeout; the
+// definition puts it at $.bake and goes on to CheckHealth.
+type promoteNow struct {
+	PromoteNow bool   `json:"promoteNow"`
+	Actor      string `json:"actor"`
+}
+
+func runPromote(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("promote")
+	now := fs.Bool("now", false, "end the current bake now (required; health is still checked)")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if !*now {
+		return usageError("promote: only --now is supported: `aliasflow promote %s --now`", pos[0])
+	}
+	res, err := a.promoteNow(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if a.g.json {
+		return printJSON(a.env.Stdout, res)
+	}
+	fmt.Fprintf(a.env.Stdout, "ended the bake at %s of %s as %s; health is checked next\nfollow it: aliasflow watch %s\n",
+		percent(res.Weight), res.Promotion, res.Actor, res.Promotion)
+	return nil
+}
+
+// PromoteResult is what `promote --now` did.
+type PromoteResult struct {
+	Promotion string  `json:"promotion"`
+	Weight    float64 `json:"weight"`
+	Step      int     `json:"step"`
+	Actor     string  `json:"actor"`
+}
+
+// promoteNow ends the current bake of a promotion.
+func (a *app) promoteNow(ctx context.Context, ref string) (*PromoteResult, error) {
+	arn, err := a.executionARN(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.findWaiting(ctx, arn, stateSetWeight)
+	if err != nil {
+		return nil, err
+	}
+	caller, err := a.callerARN(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(promoteNow{PromoteNow: true, Actor: caller})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.States.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(p.TaskToken.Reveal()), Output: aws.String(string(body))}); err != nil {
+		return nil, tokenRefused(nameOf(arn), "moved on", err)
+	}
+	res := &PromoteResult{Promotion: nameOf(arn), Actor: caller}
+	if p.Input.Shift != nil {
+		res.Weight, res.Step = p.Input.Shift.Weight, p.Input.Shift.Step
+	}
+	return res, nil
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// ReleaseRequest is the detail of a "Release Requested" event.
+type ReleaseRequest struct {
+	Function    string `json:"function"`
+	CodeSha256  string `json:"codeSha256"`
+	Commit      string `json:"commit,omitempty"`
+	RequestedBy string `json:"requestedBy"`
+}
+
+// ReleaseResult is what `release` did.
+type ReleaseResult struct {
+	ReleaseRequest
+	EventID string `json:"eventId"`
+	// Promotion is the execution name the release will most likely get
+	// (see nextVersion); a hint for `watch`, not a promise.
+	Promotion string `json:"expectedPromotion,omitempty"`
+}
+
+func runRelease(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("release")
+	commit := fs.String("commit", "", "the commit the code was built from (recorded with the release)")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	fn := pos[0]
+	if err := checkFunction(fn); err != nil {
+		return err
+	}
+	res, err := a.release(ctx, fn, *commit)
+	if err != nil {
+		return err
+	}
+	if a.g.json {
+		return printJSON(a.env.Stdout, res)
+	}
+	fmt.Fprintf(a.env.Stdout, "release of %s requested (code %s, event %s)\n", fn, res.CodeSha256, res.EventID)
+	fmt.Fprintf(a.env.Stdout, "the release Lambda publishes a version and moves stg; then:\n  aliasflow status %s\n", fn)
+	if res.Promotion != "" {
+		fmt.Fprintf(a.env.Stdout, "  aliasflow watch %s\n", res.Promotion)
+	}
+	return nil
+}
+
+// release puts a Release Requested event for fn's current $LATEST code.
+func (a *app) release(ctx context.Context, fn, commit string) (*ReleaseResult, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
+	if err != nil {
+		var missing *lambdatypes.ResourceNotFoundException
+		if errors.As(err, &missing) {
+			return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
+		}
+		return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
+	}
+	if cfg.LastUpdateStatus == lambdatypes.LastUpdateStatusInProgress {
+		return nil, fail(ExitConflict, "wait for the code update to finish, then run release again", "$LATEST of %s is being updated", fn)
+	}
+	caller, err := a.callerARN(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := ReleaseRequest{Function: fn, CodeSha256: aws.ToString(cfg.CodeSha256), Commit: commit, RequestedBy: caller}
+	detail, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.Events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		Source:       aws.String(eventpatterns.ReleaseSource),
+		DetailType:   aws.String(eventpatterns.ReleaseDetailType),
+		Detail:       aws.String(string(detail)),
+		EventBusName: aws.String(a.g.eventBus),
+	}}})
+	if err != nil {
+		return nil, fmt.Errorf("put the Release Requested event on %s: %w", a.g.eventBus, err)
+	}
+	res := &ReleaseResult{ReleaseRequest: req}
+	if out.FailedEntryCount > 0 || len(out.Entries) == 0 {
+		msg := "no entry accepted"
+		if len(out.Entries) > 0 {
+			msg = aws.ToString(out.Entries[0].ErrorCode) + ": " + aws.ToString(out.Entries[0].ErrorMessage)
+		}
+		return nil, fail(ExitFailure, "check --event-bus and the bus's permissions", "EventBridge refused the Release Requested event: %s", msg)
+	}
+	res.EventID = aws.ToString(out.Entries[0].EventId)
+	if next, err := a.nextVersion(ctx, fn, res.CodeSha256); err == nil && next != "" {
+		res.Promotion = promotion.ExecutionName(fn, next, res.CodeSha256)
+	}
+	return res, nil
+}
+
+// nextVersion guesses the version the release publishes: PublishVersion
+// returns the newest version when its code is unchanged, else the next
+// number.
+func (a *app) nextVersion(ctx context.Context, fn, sha string) (string, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return "", err
+	}
+	newest, newestSha := 0, ""
+	p := lambda.NewListVersionsByFunctionPaginator(c.Lambda, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(fn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, v := range page.Versions {
+			var n int
+			if _, err := fmt.Sscanf(aws.ToString(v.Version), "%d", &n); err != nil {
+				continue
+			}
+			if n > newest {
+				newest, newestSha = n, aws.ToString(v.CodeSha256)
+			}
+		}
+	}
+	if newest > 0 && newestSha == sha {
+		return fmt.Sprint(newest), nil
+	}
+	return fmt.Sprint(newest + 1), nil
+}

@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// FunctionStatus is what `status` reports for one function.
+type FunctionStatus struct {
+	Function   string               `json:"function"`
+	Aliases    []AliasStatus        `json:"aliases"`
+	Versions   []VersionInfo        `json:"versions"`
+	Promotions []*progress.Progress `json:"promotions"`
+	Drift      bool                 `json:"drift"`
+	Last       *progress.Progress   `json:"lastPromotion,omitempty"`
+}
+
+// AliasStatus is one alias: where it points, and whether that is where
+// the audit trail last moved it.
+type AliasStatus struct {
+	Name    string             `json:"name"`
+	Version string             `json:"version"`
+	Routing map[string]float64 `json:"routing,omitempty"`
+	// Expected is where the audit trail says aliasflow last put the alias
+	// ("" when it never moved it).
+	Expected string `json:"expected,omitempty"`
+	// Drift is true when the alias is not where aliasflow last put it: it
+	// moved outside aliasflow.
+	Drift bool `json:"drift"`
+}
+
+// VersionInfo is one published version.
+type VersionInfo struct {
+	Version      string `json:"version"`
+	CodeSha256   string `json:"codeSha256"`
+	Description  string `json:"description,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+}
+
+// auditWindow is how far back status and rollback read the audit trail.
+const auditWindow = 90 * 24 * time.Hour
+
+func runStatus(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("status")
+	fns, err := a.parse(fs, args, 0, -1)
+	if err != nil {
+		return err
+	}
+	for _, fn := range fns {
+		if err := checkFunction(fn); err != nil {
+			return err
+		}
+	}
+	if len(fns) == 0 {
+		if fns, err = a.knownFunctions(ctx); err != nil {
+			return err
+		}
+		if len(fns) == 0 {
+			return fail(ExitNotFound, "name the function: `aliasflow status <function>`", "no promotions found in %s", a.g.stateMachine)
+		}
+	}
+	var all []FunctionStatus
+	for _, fn := range fns {
+		st, err := a.functionStatus(ctx, fn)
+		if err != nil {
+			return err
+		}
+		all = append(all, *st)
+	}
+	if a.g.json {
+		return printJSON(a.env.Stdout, map[string]any{"functions": all})
+	}
+	for i, st := range all {
+		if i > 0 {
+			fmt.Fprintln(a.env.Stdout)
+		}
+		a.printStatus(a.env.Stdout, &st)
+	}
+	return nil
+}
+
+// knownFunctions lists the functions with promotions, from the execution
+// names of the newest executions.
+func (a *app) knownFunctions(ctx context.Context) ([]string, error) {
+	execs, err := a.executions(ctx, "", "", 100)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var fns []string
+	for _, e := range execs {
+		if fn := functionOf(aws.ToString(e.Name)); fn != "" && !seen[fn] {
+			seen[fn] = true
+			fns = append(fns, fn)
+		}
+	}
+	sort.Strings(fns)
+	return fns, nil
+}
+
+func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &FunctionStatus{Function: fn, Aliases: []AliasStatus{}, Versions: []VersionInfo{}, Promotions: []*progress.Progress{}}
+	aliases, err := a.aliases(ctx, fn)
+	if err != nil {
+		return nil, err
+	}
+	vp := lambda.NewListVersionsByFunctionPaginator(c.Lambda, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(fn)})
+	for vp.HasMorePages() {
+		page, err := vp.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list versions of %s: %w", fn, err)
+		}
+		for _, v := range page.Versions {
+			st.Versions = append(st.Versions, VersionInfo{
+				Version: aws.ToString(v.Version), CodeSha256: aws.ToString(v.CodeSha256),
+				Description: aws.ToString(v.Description), LastModified: aws.ToString(v.LastModified),
+			})
+		}
+	}
+	recs, err := a.readAudit(ctx, fn, a.env.Now().Add(-auditWindow))
+	var notFound *Error
+	if err != nil && !(errors.As(err, &notFound) && notFound.Code == ExitNotFound) {
+		return nil, err
+	}
+	for _, al := range aliases {
+		s := aliasStatus(al)
+		if exp, ok := expectedAlias(recs, s.Name); ok {
+			s.Expected = exp
+			s.Drift = exp != describeAlias(s.Version, s.Routing)
+			st.Drift = st.Drift || s.Drift
+		}
+		st.Aliases = append(st.Aliases, s)
+	}
+	execs, err := a.executions(ctx, fn, "", 20)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range execs {
+		if e.Status != sfntypes.ExecutionStatusRunning {
+			continue
+		}
+		p, err := a.readProgress(ctx, aws.ToString(e.ExecutionArn))
+		if err != nil {
+			return nil, err
+		}
+		st.Promotions = append(st.Promotions, p)
+	}
+	for _, e := range execs {
+		if e.Status != sfntypes.ExecutionStatusRunning {
+			if st.Last, err = a.readProgress(ctx, aws.ToString(e.ExecutionArn)); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	return st, nil
+}
+
+func (a *app) aliases(ctx context.Context, fn string) ([]lambdatypes.AliasConfiguration, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []lambdatypes.AliasConfiguration
+	p := lambda.NewListAliasesPaginator(c.Lambda, &lambda.ListAliasesInput{FunctionName: aws.String(fn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			var missing *lambdatypes.ResourceNotFoundException
+			if errors.As(err, &missing) {
+				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
+			}
+			return nil, fmt.Errorf("list aliases of %s: %w", fn, err)
+		}
+		out = append(out, page.Aliases...)
+	}
+	sort.Slice(out, func(i, j int) bool { return aws.ToString(out[i].Name) < aws.ToString(out[j].Name) })
+	return out, nil
+}
+
+func aliasStatus(al lambdatypes.AliasConfiguration) AliasStatus {
+	s := AliasStatus{Name: aws.ToString(al.Name), Version: aws.ToString(al.FunctionVersion)}
+	if al.RoutingConfig != nil && len(al.RoutingConfig.AdditionalVersionWeights) > 0 {
+		s.Routing = al.RoutingConfig.AdditionalVersionWeights
+	}
+	return s
+}
+
+// describeAlias writes an alias's target as "2" or "1 + 2@10%".
+func describeAlias(version string, routing map[string]float64) string {
+	out := version
+	keys := make([]string, 0, len(routing))
+	for v := range routing {
+		keys = append(keys, v)
+	}
+	sort.Strings(keys)
+	for _, v := range keys {
+		if routing[v] > 0 {
+			out += " + " + v + "@" + percent(routing[v])
+		}
+	}
+	return out
+}
+
+// expectedAlias is where the newest audit record that moved alias left
+// it, written as describeAlias writes it.
+func expectedAlias(newestFirst []audit.Record, alias string) (string, bool) {
+	for _, r := range newestFirst {
+		if r.Alias != alias || r.ToVersion == "" {
+			continue
+		}
+		switch r.Event {
+		case audit.TrafficShifted:
+			if r.Weight != nil && *r.Weight > 0 && *r.Weight < 1 && r.FromVersion != "" {
+				return describeAlias(r.FromVersion, map[string]float64{r.ToVersion: *r.Weight}), true
+			}
+			return r.ToVersion, true
+		case audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack:
+			return r.ToVersion, true
+		}
+	}
+	return "", false
+}
+
+func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
+	now := a.env.Now()
+	fmt.Fprintf(w, "%s\n", st.Function)
+	t := newTable(w, "alias", "points to", "audit trail says", "drift")
+	for _, al := range st.Aliases {
+		drift := "no"
+		switch {
+		case al.Expected == "":
+			drift = ""
+		case al.Drift:
+			drift = "YES: moved outside aliasflow"
+		}
+		t.row("  "+al.Name, describeAlias(al.Version, al.Routing), al.Expected, drift)
+	}
+	t.flush()
+	fmt.Fprintln(w)
+	t = newTable(w, "version", "code sha256", "modified", "description")
+	for _, v := range st.Versions {
+		t.row("  "+v.Version, v.CodeSha256, v.LastModified, v.Description)
+	}
+	t.flush()
+	fmt.Fprintln(w)
+	if len(st.Promotions) == 0 {
+		fmt.Fprintf(w, "no running promotion (start one with `aliasflow release %s`)\n", st.Function)
+	} else {
+		t = newTable(w, "promotion", "version", "where", "prod weight", "next step")
+		for _, p := range st.Promotions {
+			t.row("  "+p.Name, p.Version, p.Gate, percent(p.Weight), strings.TrimSpace(clock(p.NextAt)+" "+paren(until(now, p.NextAt))))
+		}
+		t.flush()
+	}
+	if st.Last != nil {
+		fmt.Fprintf(w, "last finished: %s (version %s) %s, %s\n", st.Last.Name, st.Last.Version, st.Last.Gate, clock(st.Last.StopTime))
+	}
+	if st.Drift {
+		fmt.Fprintf(w, "drift: an alias is not where aliasflow last put it; see `aliasflow history %s`, then fix it with a release or `aliasflow rollback %s`\n", st.Function, st.Function)
+	}
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
+}
+
+// versionLess orders version numbers numerically, $LATEST last.
+func versionLess(a, b string) bool {
+	x, errA := strconv.Atoi(a)
+	y, errB := strconv.Atoi(b)
+	if errA != nil || errB != nil {
+		return errB != nil && errA == nil
+	}
+	return x < y
+}

@@ -1,0 +1,261 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli"
+	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+)
+
+func TestStatusShowsARunningCanary(t *testing.T) {
+	w := newWorld()
+	w.now = clitest.T0.Add(20 * time.Second)
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	w.logs.Audit(
+		audit.Record{Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "1", ToVersion: "2", Time: clitest.T0},
+		audit.Record{Event: audit.TrafficShifted, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1), Time: clitest.T0.Add(12 * time.Second)},
+	)
+	code, out, errs := w.run(t, "status", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status", out, "1 + 2@10%", s.Name(), "baking at 10% until", "in ", "prod")
+	if strings.Contains(out, "YES") {
+		t.Errorf("status reports drift where the aliases match the audit trail:\n%s", out)
+	}
+
+	code, out, errs = w.run(t, "status", "--json")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	var got struct{ Functions []cli.FunctionStatus }
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	if len(got.Functions) != 1 || got.Functions[0].Function != "hello" {
+		t.Fatalf("functions = %+v; want hello, found from its promotion", got.Functions)
+	}
+	f := got.Functions[0]
+	if len(f.Promotions) != 1 || f.Promotions[0].Weight != 0.1 || f.Promotions[0].State != "SetWeight" || f.Drift {
+		t.Errorf("promotions = %+v, drift %v; want one baking at 0.1 and no drift", f.Promotions, f.Drift)
+	}
+}
+
+func TestStatusDrift(t *testing.T) {
+	cases := []struct {
+		name  string
+		prod  string
+		route map[string]float64
+		recs  []audit.Record
+		drift bool
+	}{
+		{"matches a completed promotion", "2", nil, []audit.Record{
+			{Event: audit.PromotionCompleted, Alias: "prod", FromVersion: "1", ToVersion: "2"}}, false},
+		{"moved by hand after a promotion", "3", nil, []audit.Record{
+			{Event: audit.PromotionCompleted, Alias: "prod", FromVersion: "1", ToVersion: "2"}}, true},
+		{"weights changed by hand", "1", map[string]float64{"2": 0.5}, []audit.Record{
+			{Event: audit.TrafficShifted, Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1)}}, true},
+		{"matches a rollback", "1", nil, []audit.Record{
+			{Event: audit.TrafficShifted, Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1)},
+			{Event: audit.AliasMoved, Alias: "prod", FromVersion: "2", ToVersion: "1", Weight: audit.Weight(0)},
+			{Event: audit.PromotionRolledBack, Alias: "prod", FromVersion: "2", ToVersion: "1"}}, false},
+		{"never moved by aliasflow", "1", nil, nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			w.lambda.SetAlias("hello", "prod", c.prod, c.route)
+			for i, r := range c.recs {
+				r.Function, r.Time = "hello", clitest.T0.Add(time.Duration(i)*time.Second)
+				w.logs.Audit(r)
+			}
+			code, out, errs := w.run(t, "status", "hello", "--json")
+			wantCode(t, code, cli.ExitOK, out, errs)
+			var got struct{ Functions []cli.FunctionStatus }
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Functions[0].Drift != c.drift {
+				t.Errorf("drift = %v; want %v\n%s", got.Functions[0].Drift, c.drift, out)
+			}
+			_, text, _ := w.run(t, "status", "hello")
+			if c.drift {
+				wantContains(t, "status", text, "moved outside aliasflow", "aliasflow history hello")
+			}
+		})
+	}
+}
+
+func TestStatusNothingToShow(t *testing.T) {
+	w := newWorld()
+	code, out, errs := w.run(t, "status")
+	wantCode(t, code, cli.ExitNotFound, out, errs)
+	wantContains(t, "stderr", errs, "no promotions found", "aliasflow status <function>")
+
+	code, out, errs = w.run(t, "status", "nope")
+	wantCode(t, code, cli.ExitNotFound, out, errs)
+	wantContains(t, "stderr", errs, "function nope not found")
+
+	code, out, errs = w.run(t, "status", "hello", "--state-machine", "missing")
+	wantCode(t, code, cli.ExitNotFound, out, errs)
+	wantContains(t, "stderr", errs, `state machine "missing" not found`)
+}
+
+func TestWatch(t *testing.T) {
+	cases := []struct {
+		name  string
+		end   func(s *clitest.Script)
+		code  int
+		final string
+	}{
+		{"completes", func(s *clitest.Script) { s.BakeOver("b").Finalize() }, cli.ExitOK, "completed: prod on version 2"},
+		{"rolls back", func(s *clitest.Script) { s.Unhealthy("b") }, cli.ExitUnsuccessful, "failed: RolledBack"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			s.Smoke(true).AwaitApproval("a")
+			w.onSleep = func(n int) {
+				switch n {
+				case 2:
+					s.Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+				case 4:
+					c.end(s)
+				}
+			}
+			code, out, errs := w.run(t, "watch", s.Name(), "--interval", "2s")
+			wantCode(t, code, c.code, out, errs)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			// Unchanged polls print nothing: one line per gate.
+			if len(lines) != 3 {
+				t.Fatalf("got %d lines; want 3 (approval, baking, end):\n%s", len(lines), out)
+			}
+			wantContains(t, "first line", lines[0], "[smoke ✔] [approval ◐] [10% ·] [100% ·]", "awaiting approval")
+			wantContains(t, "second line", lines[1], "[10% ◐]", "baking at 10%")
+			wantContains(t, "last line", lines[2], c.final)
+			if w.slept != 8*time.Second {
+				t.Errorf("slept %s; want 4 polls of 2s", w.slept)
+			}
+		})
+	}
+}
+
+func TestWatchJSON(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b").BakeOver("b").Finalize()
+	code, out, errs := w.run(t, "watch", s.Name(), "--json")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	var line struct {
+		Status string
+		Weight float64
+		Stages []struct {
+			Label string
+			Done  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &line); err != nil {
+		t.Fatalf("not one JSON line: %v\n%s", err, out)
+	}
+	if line.Status != "SUCCEEDED" || line.Weight != 1 || len(line.Stages) != 4 || !line.Stages[3].Done {
+		t.Errorf("line = %+v; want SUCCEEDED at weight 1 with 4 stages done", line)
+	}
+}
+
+func TestRollbackStopsAShift(t *testing.T) {
+	w := newWorld()
+	var req promotion.TaskRequest
+	w.lambda.Add(&clitest.Function{Name: "aliasflow-shift", Versions: map[string]string{"$LATEST": "x"}, Handler: func(p []byte) ([]byte, string) {
+		if err := json.Unmarshal(p, &req); err != nil {
+			return []byte(`{"errorType":"x","errorMessage":"bad payload"}`), "Unhandled"
+		}
+		w.lambda.SetAlias("hello", "prod", req.Promotion.Shift.StableVersion, nil)
+		return []byte("null"), ""
+	}})
+	waiting := w.states.NewScript(clitest.Input("hello", "3", "sha-3"), clitest.T0.Add(time.Second)).Smoke(true).AwaitApproval("c")
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+
+	code, out, errs := w.run(t, "rollback", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "stdout", out, "stopped "+s.Name(), "version 2 → 1", "note: "+waiting.Name()+" is still running")
+	if len(w.states.Stopped) != 1 || *w.states.Stopped[0].ExecutionArn != s.ARN() || *w.states.Stopped[0].Error != cli.ErrOperatorRollback ||
+		*w.states.Stopped[0].Cause != "rolled back by "+clitest.Caller {
+		t.Errorf("stopped = %+v; want %s stopped with %s by the caller", w.states.Stopped, s.Name(), cli.ErrOperatorRollback)
+	}
+	if req.Action != promotion.ActionRollback || req.Actor != clitest.Caller || req.Execution != s.ARN() ||
+		req.Promotion.Version != "2" || req.Promotion.Shift == nil || req.Promotion.Shift.StableVersion != "1" {
+		t.Errorf("shift request = %+v; want rollback of 2 to 1 by the caller for %s", req, s.Name())
+	}
+	if got := w.lambda.Alias("hello", "prod"); got != "1" {
+		t.Errorf("prod = %s; want 1", got)
+	}
+}
+
+func TestRollbackFromTheAuditTrail(t *testing.T) {
+	completed := []audit.Record{
+		{Event: audit.TrafficShifted, Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1)},
+		{Event: audit.AliasMoved, Alias: "prod", FromVersion: "1", ToVersion: "2"},
+		{Event: audit.PromotionCompleted, Alias: "prod", FromVersion: "1", ToVersion: "2"},
+	}
+	cases := []struct {
+		name    string
+		prod    string
+		routing map[string]float64
+		recs    []audit.Record
+		code    int
+		want    string // the shift request's version → stable, or the error
+	}{
+		{"after a completed promotion", "2", nil, completed, cli.ExitOK, "2→1"},
+		{"an interrupted shift left routing", "1", map[string]float64{"2": 0.1}, nil, cli.ExitOK, "2→1"},
+		{"nothing before", "1", nil, nil, cli.ExitConflict, "nothing to roll back"},
+		{"moved outside aliasflow", "3", nil, completed, cli.ExitConflict, "moved outside aliasflow"},
+		{"already rolled back", "1", nil, append(append([]audit.Record(nil), completed...),
+			audit.Record{Event: audit.AliasMoved, Alias: "prod", FromVersion: "2", ToVersion: "1"},
+			audit.Record{Event: audit.PromotionRolledBack, Alias: "prod", FromVersion: "2", ToVersion: "1"}), cli.ExitConflict, "nothing to roll back"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			var req promotion.TaskRequest
+			w.lambda.Add(&clitest.Function{Name: "aliasflow-shift", Versions: map[string]string{"$LATEST": "x"}, Handler: func(p []byte) ([]byte, string) {
+				_ = json.Unmarshal(p, &req)
+				return []byte("null"), ""
+			}})
+			w.lambda.SetAlias("hello", "prod", c.prod, c.routing)
+			for i, r := range c.recs {
+				r.Function, r.Time = "hello", clitest.T0.Add(time.Duration(i/3)*time.Minute) // one promotion's records share a moment
+				w.logs.Audit(r)
+			}
+			code, out, errs := w.run(t, "rollback", "hello")
+			wantCode(t, code, c.code, out, errs)
+			if c.code != cli.ExitOK {
+				wantContains(t, "stderr", errs, c.want, "next:")
+				if len(w.lambda.Invoked["aliasflow-shift"]) != 0 {
+					t.Errorf("the shift Lambda was invoked on a refused rollback")
+				}
+				return
+			}
+			got := req.Promotion.Version + "→" + req.Promotion.Shift.StableVersion
+			if got != c.want || req.Action != promotion.ActionRollback || req.Actor != clitest.Caller || req.Execution != "" {
+				t.Errorf("shift request = %s %+v; want rollback %s by the caller with no execution", got, req, c.want)
+			}
+		})
+	}
+}
+
+func TestRollbackReportsAShiftFailure(t *testing.T) {
+	w := newWorld()
+	w.lambda.Add(&clitest.Function{Name: "aliasflow-shift", Versions: map[string]string{"$LATEST": "x"}, Handler: func([]byte) ([]byte, string) {
+		return []byte(`{"errorType":"errorString","errorMessage":"rollback: prod of hello is on 7, which serves neither"}`), "Unhandled"
+	}})
+	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	code, out, errs := w.run(t, "rollback", "hello")
+	wantCode(t, code, cli.ExitFailure, out, errs)
+	wantContains(t, "stderr", errs, "aliasflow-shift rollback failed: rollback: prod of hello is on 7", "aliasflow status hello")
+}

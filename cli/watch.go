@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli/progress"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+func runWatch(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("watch")
+	interval := fs.Duration("interval", time.Second, "how often to poll")
+	timeout := fs.Duration("timeout", 0, "give up after this long (0: never); exit 1")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *interval < 100*time.Millisecond || *timeout < 0 {
+		return usageError("watch: --interval must be at least 100ms and --timeout not negative")
+	}
+	arn, err := a.executionARN(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	p, err := a.follow(ctx, arn, *interval, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fail(ExitFailure, fmt.Sprintf("it is still running; `aliasflow watch %s` again", pos[0]), "stopped watching %s: %v", nameOf(arn), ctx.Err())
+		}
+		return err
+	}
+	return endOf(p)
+}
+
+// endOf turns an ended promotion into the watch exit code.
+func endOf(p *progress.Progress) error {
+	if p.Status == string(sfntypes.ExecutionStatusSucceeded) {
+		return nil
+	}
+	return &Error{Code: ExitUnsuccessful, Err: fmt.Errorf("promotion %s ended %s", p.Name, p.Gate),
+		Hint: fmt.Sprintf("see what happened with `aliasflow history %s`", functionOr(p.Name))}
+}
+
+// watchLine is one --json line of watch.
+type watchLine struct {
+	Time time.Time `json:"time"`
+	*progress.Progress
+	Stages []progress.Stage `json:"stages"`
+}
+
+// follow polls a promotion, printing each change, until it ends or stop
+// says so; it returns the last progress read.
+func (a *app) follow(ctx context.Context, arn string, interval time.Duration, stop func(*progress.Progress) bool) (*progress.Progress, error) {
+	last := ""
+	for {
+		p, err := a.readProgress(ctx, arn)
+		if err != nil {
+			return nil, err
+		}
+		if key := changeKey(p); key != last {
+			last = key
+			if err := a.printProgress(p); err != nil {
+				return nil, err
+			}
+		}
+		if !p.Running() || (stop != nil && stop(p)) {
+			return p, nil
+		}
+		if err := a.env.Sleep(ctx, interval); err != nil {
+			return p, err
+		}
+	}
+}
+
+// changeKey is what makes a progress line worth printing again.
+func changeKey(p *progress.Progress) string {
+	return fmt.Sprintf("%s|%s|%s|%d|%g|%s", p.Status, p.State, p.Gate, p.Step, p.Weight, p.NextAt)
+}
+
+func (a *app) printProgress(p *progress.Progress) error {
+	now := a.env.Now().UTC()
+	if a.g.json {
+		b, err := json.Marshal(watchLine{Time: now, Progress: p, Stages: p.Stages()})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(a.env.Stdout, "%s\n", b)
+		return err
+	}
+	gate := p.Gate
+	if !p.NextAt.IsZero() && p.Running() {
+		gate += " " + paren(until(now, p.NextAt))
+	}
+	_, err := fmt.Fprintf(a.env.Stdout, "%s  %s  %s  %s\n", now.Format("15:04:05"), p.Name, p.Bar(), gate)
+	return err
+}
