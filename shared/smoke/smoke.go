@@ -1,0 +1,164 @@
+// Package smoke runs a release's smoke checks against its stg alias: invokes
+// of the alias with assertions on the answer and HTTP requests to the
+// staging stage. It is the logic of the aliasflow-smoketest Lambda. Failing
+// checks are a result, not an error: the definition's Choice routes on
+// SmokeResult.Passed, and the approval page shows each check's detail.
+package smoke
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// Invoker is the Lambda call an invoke check makes.
+type Invoker interface {
+	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
+// HTTPDoer sends an HTTP check's request; *http.Client is one.
+type HTTPDoer interface {
+	Do(req *http.Request) (*http.Response, error)
+}
+
+// Options tunes a Handler; the zero value is usable.
+type Options struct {
+	// HTTP sends the http checks; http.DefaultClient when nil.
+	HTTP HTTPDoer
+	// Log receives operational log lines; discarded when nil.
+	Log *slog.Logger
+	// Now is the clock latencies are measured with; time.Now when nil.
+	Now func() time.Time
+	// Sleep waits between attempts; a context-aware timer when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Backoff is the wait before the first retry, doubled for each next
+	// one up to MaxBackoff; 500 ms when zero.
+	Backoff time.Duration
+	// MaxBackoff caps the wait between attempts; 8 s when zero.
+	MaxBackoff time.Duration
+}
+
+// Handler runs the smoke test task.
+type Handler struct {
+	inv        Invoker
+	http       HTTPDoer
+	audit      *audit.Recorder
+	log        *slog.Logger
+	now        func() time.Time
+	sleep      func(ctx context.Context, d time.Duration) error
+	backoff    time.Duration
+	maxBackoff time.Duration
+}
+
+// New returns a Handler invoking through inv and auditing to rec.
+func New(inv Invoker, rec *audit.Recorder, opts *Options) *Handler {
+	h := &Handler{inv: inv, http: http.DefaultClient, audit: rec, now: time.Now, sleep: sleep,
+		backoff: 500 * time.Millisecond, maxBackoff: 8 * time.Second,
+		log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	if opts != nil {
+		if opts.HTTP != nil {
+			h.http = opts.HTTP
+		}
+		if opts.Log != nil {
+			h.log = opts.Log
+		}
+		if opts.Now != nil {
+			h.now = opts.Now
+		}
+		if opts.Sleep != nil {
+			h.sleep = opts.Sleep
+		}
+		if opts.Backoff > 0 {
+			h.backoff = opts.Backoff
+		}
+		if opts.MaxBackoff > 0 {
+			h.maxBackoff = opts.MaxBackoff
+		}
+	}
+	return h
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+var versionNumber = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
+
+// Handle runs every configured check against stg and returns the result;
+// only a malformed request is an error (promotion.ErrInvalidInput). With no
+// checks configured the release passes with an empty list, and the audit
+// record says so.
+func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (promotion.SmokeResult, error) {
+	defer func() { _ = h.audit.Flush(ctx) }()
+	p := req.Promotion
+	if err := validate(req); err != nil {
+		h.log.ErrorContext(ctx, "invalid smoke request", "action", req.Action, "function", p.Function, "version", p.Version)
+		return promotion.SmokeResult{}, err
+	}
+	t := p.Target
+	retries := min(max(t.SmokeRetries, 0), 10)
+	res := promotion.SmokeResult{Passed: true, Checks: make([]promotion.CheckResult, 0, len(t.SmokeChecks))}
+	var failed []string
+	for _, c := range t.SmokeChecks {
+		r := h.runCheck(ctx, p.Function, p.Version, c, retries)
+		h.log.InfoContext(ctx, "smoke check", "function", p.Function, "version", p.Version, "check", r.Name,
+			"passed", r.Passed, "attempts", r.Attempts, "latencyMs", r.LatencyMs, "detail", r.Detail)
+		res.Checks = append(res.Checks, r)
+		if !r.Passed {
+			res.Passed = false
+			failed = append(failed, fmt.Sprintf("%s (%s)", r.Name, r.Detail))
+		}
+	}
+	rec := audit.Record{Event: audit.SmokePassed, Function: p.Function, Alias: promotion.AliasStg,
+		ToVersion: p.Version, Execution: req.Execution, Release: &p.Release}
+	switch {
+	case len(res.Checks) == 0:
+		rec.Reason = "no smoke checks configured"
+	case res.Passed:
+		rec.Reason = fmt.Sprintf("%d of %d checks passed", len(res.Checks), len(res.Checks))
+	default:
+		rec.Event = audit.SmokeFailed
+		rec.Reason = clip(fmt.Sprintf("%d of %d checks failed: %s", len(failed), len(res.Checks), strings.Join(failed, "; ")), 1000)
+	}
+	h.audit.Record(ctx, rec)
+	return res, nil
+}
+
+func validate(req promotion.TaskRequest) error {
+	p := req.Promotion
+	switch {
+	case req.Action != promotion.ActionSmoke:
+		return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: unknown action %q (want %q)", req.Action, promotion.ActionSmoke)
+	case config.ValidateFunctionName(p.Function) != nil:
+		return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: promotion.function: %v", config.ValidateFunctionName(p.Function))
+	case !versionNumber.MatchString(p.Version):
+		return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: promotion.version: %q is not a published version number", p.Version)
+	}
+	return nil
+}
+
+// clip shortens s to at most n runes, marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
