@@ -1,0 +1,314 @@
+// Package states is the sandbox's AWS Step Functions: the awsJson1_0 API the
+// project calls (state machines, executions, history, task tokens) and an
+// interpreter that runs Standard workflows written in the Amazon States
+// Language (JSONPath), calling Lambda through a core.Invoker.
+//
+// Executions run in goroutines and wait on an injectable clock, so tests
+// drive timeouts, waits and retry backoff without sleeping. Snapshot and
+// Restore persist state machines and executions, history included; a
+// restored RUNNING execution resumes where it was: a task waiting for its
+// token keeps the token and the remaining timeout, a Wait or a retry backoff
+// keeps its end time, and a task whose Lambda call was in flight when the
+// snapshot was taken is run again (new TaskScheduled event and, for a
+// callback task, a new token), because the sandbox cannot know whether that
+// call finished.
+package states
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/states/asl"
+)
+
+// Options configure a Service. Nil fields take the real clock, timers,
+// randomness and a discarding logger.
+type Options struct {
+	// Now is the clock.
+	Now func() time.Time
+	// AfterFunc runs f once d has passed on the clock Now reads, and returns
+	// a function that cancels it (as time.AfterFunc's Timer.Stop). Tests
+	// pass a fake clock's so that waits and timeouts need no sleeping.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// Random returns a number in [0,1): the FULL retry jitter.
+	Random func() float64
+	Logger *slog.Logger
+}
+
+// Service is the Step Functions service: an http.Handler for the API and a
+// core.ExecutionStarter for EventBridge targets.
+type Service struct {
+	invoker   core.Invoker
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) func() bool
+	random    func() float64
+	log       *slog.Logger
+
+	mu         sync.Mutex
+	machines   map[string]*stateMachine
+	executions map[string]*execution
+	tokens     map[string]*taskToken
+	version    uint64
+	changed    chan struct{}
+	closed     bool
+	wg         sync.WaitGroup
+}
+
+var (
+	_ core.ExecutionStarter = (*Service)(nil)
+	_ http.Handler          = (*Service)(nil)
+)
+
+// New returns an empty service that invokes Lambda functions through invoker.
+func New(invoker core.Invoker, opts *Options) *Service {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Service{
+		invoker:    invoker,
+		now:        opts.Now,
+		afterFunc:  opts.AfterFunc,
+		random:     opts.Random,
+		log:        opts.Logger,
+		machines:   map[string]*stateMachine{},
+		executions: map[string]*execution{},
+		tokens:     map[string]*taskToken{},
+		changed:    make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.afterFunc == nil {
+		s.afterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	if s.random == nil {
+		s.random = rand.Float64
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Close stops every running execution's goroutine (the executions stay
+// RUNNING, as a snapshot taken afterwards records them) and waits for them.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for _, e := range s.executions {
+		if e.cancel != nil {
+			e.cancel()
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Version increases on every change of the service's state, so that a
+// caller persisting snapshots can tell whether one is due.
+func (s *Service) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// touch records a change; the caller holds s.mu.
+func (s *Service) touch() {
+	s.version++
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// changes returns a channel closed at the next change.
+func (s *Service) changes() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+type stateMachine struct {
+	ARN        string    `json:"arn"`
+	Name       string    `json:"name"`
+	Definition string    `json:"definition"`
+	RoleARN    string    `json:"roleArn"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated,omitzero"`
+	RevisionID string    `json:"revisionId"`
+	def        *asl.Definition
+}
+
+// Execution statuses.
+const (
+	StatusRunning   = "RUNNING"
+	StatusSucceeded = "SUCCEEDED"
+	StatusFailed    = "FAILED"
+	StatusTimedOut  = "TIMED_OUT"
+	StatusAborted   = "ABORTED"
+)
+
+type execution struct {
+	ARN             string         `json:"arn"`
+	Name            string         `json:"name"`
+	StateMachineARN string         `json:"stateMachineArn"`
+	Machine         string         `json:"stateMachineName"`
+	RoleARN         string         `json:"roleArn"`
+	Definition      string         `json:"definition"`
+	Input           string         `json:"input"`
+	Status          string         `json:"status"`
+	Output          *string        `json:"output,omitempty"`
+	Error           *string        `json:"error,omitempty"`
+	Cause           *string        `json:"cause,omitempty"`
+	Start           time.Time      `json:"start"`
+	Stop            time.Time      `json:"stop,omitzero"`
+	Events          []HistoryEvent `json:"events"`
+	Transitions     int            `json:"transitions"`
+	Cursor          *cursor        `json:"cursor,omitempty"`
+
+	def         *asl.Definition
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wake        chan struct{}
+	stopTimeout func() bool
+}
+
+// Task phases recorded in the cursor.
+const (
+	phaseAttempt = ""        // about to schedule (or re-run) the task
+	phaseRunning = "running" // the Lambda call is in flight
+	phaseWaiting = "waiting" // the call returned; waiting for the token
+	phaseBackoff = "backoff" // waiting before a retry
+)
+
+// cursor is where a running execution is: everything needed to resume it.
+type cursor struct {
+	State       string    `json:"state"`
+	Input       string    `json:"input"`
+	Entered     bool      `json:"entered"`
+	EnteredTime time.Time `json:"enteredTime,omitzero"`
+	Retries     []int     `json:"retries,omitempty"`
+	RetryCount  int       `json:"retryCount"`
+	Phase       string    `json:"phase,omitempty"`
+	WakeAt      time.Time `json:"wakeAt,omitzero"`
+	Token       string    `json:"token,omitempty"`
+	TimeoutAt   time.Time `json:"timeoutAt,omitzero"`
+	HeartbeatAt time.Time `json:"heartbeatAt,omitzero"`
+	Heartbeat   int       `json:"heartbeat,omitempty"`
+}
+
+// taskToken is a callback task's token: open until the task closes.
+type taskToken struct {
+	Execution string       `json:"execution"`
+	Open      bool         `json:"open"`
+	result    *tokenResult // set by SendTaskSuccess / SendTaskFailure
+}
+
+type tokenResult struct {
+	output string
+	err    *asl.Error
+}
+
+// add appends an event to the history; the caller holds s.mu.
+func (s *Service) add(e *execution, ev HistoryEvent) {
+	ev.ID = int64(len(e.Events) + 1)
+	ev.PreviousEventID = ev.ID - 1
+	ev.Timestamp = Epoch(s.now().UTC())
+	e.Events = append(e.Events, ev)
+	s.touch()
+}
+
+func machineARN(name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", core.Region, core.Account, name)
+}
+
+func executionARN(machine, name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", core.Region, core.Account, machine, name)
+}
+
+// newUUID returns a random RFC 4122 version 4 UUID: the name of an
+// execution started without one.
+func newUUID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// CreateStateMachine creates (or, with the same definition, returns) a
+// Standard state machine: the Go API the sandbox's setup uses.
+func (s *Service) CreateStateMachine(name, definition, roleARN string) (string, error) {
+	arn, _, err := s.createStateMachine(name, definition, roleARN)
+	if err != nil {
+		return "", err
+	}
+	return arn, nil
+}
+
+// StartExecution starts an execution (core.ExecutionStarter); an empty name
+// gets a UUID.
+func (s *Service) StartExecution(_ context.Context, stateMachineARN, name, input string) (string, error) {
+	arn, _, err := s.startExecution(stateMachineARN, name, input)
+	return arn, err
+}
+
+// Transitions is the number of state transitions an execution has made,
+// counted as Standard workflows are billed: one per state entered plus one
+// per retry.
+func (s *Service) Transitions(executionARN string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.lookupExecution(executionARN)
+	if err != nil {
+		return 0, err
+	}
+	return e.Transitions, nil
+}
+
+// History returns a copy of an execution's events, oldest first.
+func (s *Service) History(executionARN string) ([]HistoryEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.lookupExecution(executionARN)
+	if err != nil {
+		return nil, err
+	}
+	return append([]HistoryEvent(nil), e.Events...), nil
+}
+
+// ExecutionStatus returns an execution's status.
+func (s *Service) ExecutionStatus(executionARN string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.lookupExecution(executionARN)
+	if err != nil {
+		return "", err
+	}
+	return e.Status, nil
+}
+
+// sortedExecutions returns the executions of a machine, newest first.
+func (s *Service) sortedExecutions(machine string) []*execution {
+	var out []*execution
+	for _, e := range s.executions {
+		if e.StateMachineARN == machine {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.After(out[j].Start)
+		}
+		return out[i].Name > out[j].Name
+	})
+	return out
+}
