@@ -19,6 +19,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -32,6 +33,7 @@ const (
 	DefaultLogGroup     = "/aliasflow/pipeline"
 	DefaultEventBus     = "default"
 	ShiftFunction       = "aliasflow-shift"
+	sandboxRegion       = "us-east-1"
 )
 
 // Env is what a run of the CLI reads and writes; tests replace all of it.
@@ -92,6 +94,9 @@ type app struct {
 	clients *Clients
 	smARN   string
 	caller  string
+	// local: the clients talk to a sandbox this process started (dummy
+	// credentials, loopback only).
+	local bool
 }
 
 // Main runs the CLI with args (without the program name) and returns the
@@ -285,6 +290,10 @@ func (a *app) config(ctx context.Context) (aws.Config, error) {
 	}
 	if a.g.region != "" {
 		opts = append(opts, config.WithRegion(a.g.region))
+	}
+	if a.local {
+		opts = append(opts, config.WithRegion(sandboxRegion), config.WithHTTPClient(awsconfig.LoopbackOnlyClient()),
+			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	}
 	cfg, err := awsconfig.Load(ctx, opts...)
 	if err != nil {

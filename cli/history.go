@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
@@ -40,7 +41,13 @@ func runHistory(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.env.Stdout, "no audit records for %s in the last %s (start a promotion with `aliasflow release %s`)\n", fn, since.String(), fn)
 		return nil
 	}
-	t := newTable(a.env.Stdout, "time", "event", "alias", "from→to", "weight", "actor", "promotion", "reason")
+	printAudit(a.env.Stdout, recs)
+	return nil
+}
+
+// printAudit writes audit records as a table.
+func printAudit(w io.Writer, recs []audit.Record) {
+	t := newTable(w, "time", "event", "alias", "from→to", "weight", "actor", "promotion", "reason")
 	for _, r := range recs {
 		move := ""
 		if r.FromVersion != "" || r.ToVersion != "" {
@@ -53,7 +60,6 @@ func runHistory(ctx context.Context, a *app, args []string) error {
 		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, r.Actor, nameOf(r.Execution), r.Reason)
 	}
 	t.flush()
-	return nil
 }
 
 func orDash(s string) string {

@@ -1,0 +1,485 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// The demo's settings for hello: a short canary so the whole run fits in
+// a minute and a half, an HTTP smoke check through the staging stage
+// (retried, as a 5xx is transient), and a health check that judges the
+// canary on a handful of calls.
+const (
+	demoBakeSeconds = 8
+	demoApprover    = "approver@example.com"
+	greetingV1      = "Hello from Lambda"
+	greetingV2      = "Hello from Lambda World"
+)
+
+func demoTarget(endpoint string) *config.Target {
+	t := &config.Target{
+		Function:          "hello",
+		CodeBuildProjects: []string{"hello-build"},
+		Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: demoBakeSeconds},
+		SmokeChecks: []config.SmokeCheck{{
+			Name: "staging says hello",
+			HTTP: &config.HTTPCheck{URL: endpoint + "/staging/hello", ExpectStatus: 200, BodyContains: greetingV1},
+		}},
+		SmokeRetries:           10,
+		Approvers:              []string{demoApprover},
+		ApprovalTimeoutSeconds: 600,
+		Health:                 config.Health{Alarms: []string{"hello-prod-errors"}, MaxErrorRate: 0.05, MinInvocations: 3, WindowSeconds: 10},
+	}
+	t.ApplyDefaults()
+	return t
+}
+
+// demo is one run of `aliasflow demo`: it keeps the expectations and
+// prints the story.
+type demo struct {
+	a    *app
+	w    localWorld
+	out  io.Writer
+	http interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+	start  time.Time
+	failed []string
+	held   int
+	yes    bool
+}
+
+func runDemo(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("demo")
+	yes := fs.Bool("yes", false, "approve through the CLI without asking (the default when stdin is not a terminal)")
+	timeout := fs.Duration("timeout", 90*time.Second, "fail if the run after the build takes longer")
+	keep := fs.Bool("keep", false, "keep the sandbox running after the demo, until interrupted")
+	addr := fs.String("addr", "127.0.0.1:0", "sandbox address (loopback)")
+	binDir := fs.String("bin-dir", "", "the Lambda bootstraps built for this machine (default: $ALIASFLOW_BIN_DIR, else dist/local)")
+	if _, err := a.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	d := &demo{a: a, out: a.env.Stdout, http: awsconfig.LoopbackOnlyClient(), yes: *yes || !a.env.Interactive}
+	d.step("build", "hello version 2 (%q) and version 3 (fails half its calls), for this machine", greetingV2)
+	dir, err := os.MkdirTemp("", "aliasflow-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	v2, err := buildHello(ctx, dir, "v2", greetingV2, "0")
+	if err != nil {
+		return err
+	}
+	v3, err := buildHello(ctx, dir, "v3", greetingV2, "0.5")
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	d.start = a.env.Now()
+	w, err := a.startLocal(ctx, worldOptions{Addr: *addr, BinDir: *binDir, Log: io.Discard, Hello: demoTarget})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	d.w = w
+	d.step("sandbox", "%s — the pipeline's four Lambdas, the promotion state machine, hello with prod on version 1", w.Endpoint())
+	d.step("point", "export AWS_ENDPOINT_URL=%s to use the CLI against it", w.Endpoint())
+
+	err = d.run(ctx, v2, v3)
+	if err != nil {
+		d.fail("the run finished", err.Error())
+	}
+	elapsed := a.env.Now().Sub(d.start).Round(100 * time.Millisecond)
+	fmt.Fprintln(d.out)
+	if len(d.failed) > 0 {
+		return fail(ExitFailure, "see the ✘ lines above; `aliasflow demo --keep` leaves the sandbox up to look around",
+			"demo: %d of %d expectations failed after %s: %s", len(d.failed), d.held+len(d.failed), elapsed, strings.Join(d.failed, "; "))
+	}
+	fmt.Fprintf(d.out, "all %d expectations held, %s after the build\n", d.held, elapsed)
+	if *keep {
+		fmt.Fprintf(d.out, "the sandbox keeps running at %s; Ctrl-C stops it\n", w.Endpoint())
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func (d *demo) run(ctx context.Context, v2, v3 string) error {
+	fn := "hello"
+	ans, err := d.get(ctx, "/production/hello")
+	if err != nil {
+		return err
+	}
+	d.expect(ans.Message == greetingV1 && ans.Version == "1", "prod answers version 1",
+		"/production/hello → %q (version %s)", ans.Message, ans.Version)
+
+	// Release 1: version 2, approved, canary 10% → 100%.
+	fmt.Fprintf(d.out, "\n── release 1: %q ──\n", greetingV2)
+	p, err := d.release(ctx, fn, v2, "c0ffee2")
+	if err != nil {
+		return err
+	}
+	if err := d.approve(ctx, p); err != nil {
+		return err
+	}
+	if p, err = d.followTo(ctx, p.Execution, "SetWeight"); err != nil {
+		return err
+	}
+	if p.Running() && p.State == "SetWeight" {
+		split := d.traffic(ctx, "/production/hello", 100)
+		d.expect(split["1"] > 0 && split[p.Version] > 0 && split["1"] > split[p.Version], "prod splits traffic between versions 1 and 2",
+			"/production/hello × 100 during the bake at %s → %s", percent(p.Weight), describeSplit(split))
+		stg := d.traffic(ctx, "/staging/hello", 10)
+		d.expect(stg[p.Version] == 10, "staging serves only version 2", "/staging/hello × 10 → %s", describeSplit(stg))
+	} else {
+		d.fail("the canary bakes", "the promotion is "+p.Gate)
+	}
+	if p, err = d.followTo(ctx, p.Execution, ""); err != nil {
+		return err
+	}
+	d.expect(p.Status == string(sfntypes.ExecutionStatusSucceeded), "the promotion completes", "%s", p.Gate)
+	ans, err = d.get(ctx, "/production/hello")
+	if err != nil {
+		return err
+	}
+	d.expect(ans.Message == greetingV2 && ans.Version == p.Version, "prod answers version 2",
+		"/production/hello → %q (version %s)", ans.Message, ans.Version)
+	d.auditTrail(ctx, fn, p, []audit.Event{audit.ReleasePublished, audit.AliasMoved, audit.SmokePassed, audit.ApprovalGranted, audit.TrafficShifted, audit.PromotionCompleted})
+	stable := p.Version
+
+	// Release 2: a version that fails half its calls is rolled back.
+	fmt.Fprintf(d.out, "\n── release 2: a version that fails half its calls ──\n")
+	if p, err = d.release(ctx, fn, v3, "badc0de"); err != nil {
+		return err
+	}
+	if err := d.approve(ctx, p); err != nil {
+		return err
+	}
+	if p, err = d.followTo(ctx, p.Execution, "SetWeight"); err != nil {
+		return err
+	}
+	if p.Running() && p.State == "SetWeight" {
+		split := d.traffic(ctx, "/production/hello", 300)
+		d.step("traffic", "/production/hello × 300 during the bake → %s", describeSplit(split))
+	}
+	if p, err = d.followTo(ctx, p.Execution, ""); err != nil {
+		return err
+	}
+	d.expect(p.Status == string(sfntypes.ExecutionStatusFailed) && p.Error == "RolledBack", "the unhealthy canary is rolled back", "%s", p.Gate)
+	ans, err = d.get(ctx, "/production/hello")
+	if err != nil {
+		return err
+	}
+	d.expect(ans.Version == stable, "prod is back on version "+stable, "/production/hello → %q (version %s)", ans.Message, ans.Version)
+	aliases, err := d.a.aliases(ctx, fn)
+	if err != nil {
+		return err
+	}
+	for _, al := range aliases {
+		if aws.ToString(al.Name) == promotion.AliasProd {
+			s := aliasStatus(al)
+			d.expect(s.Version == stable && len(s.Routing) == 0, "prod carries no routing", "prod → %s", describeAlias(s.Version, s.Routing))
+		}
+	}
+	d.auditTrail(ctx, fn, p, []audit.Event{audit.TrafficShifted, audit.HealthFailed, audit.PromotionRolledBack})
+	return nil
+}
+
+// release deploys a bootstrap as hello's $LATEST, simulates its merge,
+// and waits for the promotion it starts.
+func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*progress.Progress, error) {
+	sha, err := d.w.DeployHello(ctx, bootstrap)
+	if err != nil {
+		return nil, fmt.Errorf("deploy hello's $LATEST: %w", err)
+	}
+	version, err := d.a.nextVersion(ctx, fn, sha)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.w.Merge(ctx, sha, commit); err != nil {
+		return nil, fmt.Errorf("put the CodeBuild event: %w", err)
+	}
+	d.step("merge", "commit %s built: $LATEST code %s; CodeBuild \"Build State Change\" SUCCEEDED put on EventBridge", commit, sha)
+	name := promotion.ExecutionName(fn, version, sha)
+	arn, err := d.a.executionARN(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.waitFor(ctx, "the promotion "+name+" to start", func() (bool, error) {
+		c, err := d.a.aws(ctx)
+		if err != nil {
+			return false, err
+		}
+		_, err = c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		var missing *sfntypes.ExecutionDoesNotExist
+		if errors.As(err, &missing) {
+			return false, nil
+		}
+		return err == nil, err
+	}); err != nil {
+		return nil, err
+	}
+	aliases, err := d.a.aliases(ctx, fn)
+	if err != nil {
+		return nil, err
+	}
+	for _, al := range aliases {
+		if aws.ToString(al.Name) == promotion.AliasStg {
+			d.expect(aws.ToString(al.FunctionVersion) == version, "stg moved to version "+version, "release published version %s; stg → %s; promotion %s started", version, aws.ToString(al.FunctionVersion), name)
+		}
+	}
+	p, err := d.followTo(ctx, arn, "RequestApproval")
+	if err != nil {
+		return nil, err
+	}
+	if p.Smoke != nil {
+		for _, c := range p.Smoke.Checks {
+			d.step("smoke", "%s %s: %s (%d attempt(s), %d ms)", mark(c.Passed), c.Name, c.Detail, c.Attempts, c.LatencyMs)
+		}
+	}
+	d.expect(p.Smoke != nil && p.Smoke.Passed, "the smoke tests pass", "%s", p.Gate)
+	return p, nil
+}
+
+// approve shows the approval link from the e-mail and approves through the
+// CLI's own path (or waits for a click or a key when a person is there).
+func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
+	if !p.Running() || p.State != "RequestApproval" {
+		d.fail("the promotion waits for approval", p.Gate)
+		return nil
+	}
+	var link string
+	_ = d.waitFor(ctx, "the approval e-mail", func() (bool, error) {
+		for _, m := range d.w.Emails() {
+			if strings.Contains(m.Body, p.Name) || strings.Contains(m.Subject, p.Name) || strings.Contains(m.Subject, "version "+p.Version) {
+				link = approvalLink.FindString(m.Body)
+				if link != "" {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	d.expect(link != "", "an approval link is e-mailed", "to %s: %s", demoApprover, link)
+	if !d.yes {
+		fmt.Fprintf(d.out, "  open the link to decide, or press Enter to approve through the CLI … ")
+		if clicked := d.waitForClickOrKey(ctx, p.Execution); clicked {
+			fmt.Fprintln(d.out, "decided on the page")
+			return nil
+		}
+	}
+	dec, err := d.a.decide(ctx, p.Execution, true, "approved by aliasflow demo")
+	if err != nil {
+		return err
+	}
+	d.expect(dec.Approved, "approved through the CLI", "aliasflow approve %s → as %s", p.Name, dec.Approver)
+	return nil
+}
+
+// waitForClickOrKey returns true when the promotion left RequestApproval
+// (decided on the page), false when a key was pressed first.
+func (d *demo) waitForClickOrKey(ctx context.Context, arn string) bool {
+	key := make(chan struct{}, 1)
+	go func() {
+		_, _ = bufio.NewReader(d.a.env.Stdin).ReadString('\n')
+		key <- struct{}{}
+	}()
+	for {
+		select {
+		case <-key:
+			return false
+		default:
+		}
+		if p, err := d.a.readProgress(ctx, arn); err == nil && (p.State != "RequestApproval" || !p.Running()) {
+			return true
+		}
+		if d.a.env.Sleep(ctx, 500*time.Millisecond) != nil {
+			return false
+		}
+	}
+}
+
+// followTo follows a promotion (printing it as `watch` does) until it is
+// waiting in state, or until it ends when state is "".
+func (d *demo) followTo(ctx context.Context, arn, state string) (*progress.Progress, error) {
+	return d.a.follow(ctx, arn, 250*time.Millisecond, func(p *progress.Progress) bool {
+		if state == "" {
+			return false
+		}
+		if p.State != state {
+			return false
+		}
+		// A waitForTaskToken state is ready once its task is open.
+		_, err := d.a.findWaiting(ctx, arn, state)
+		return err == nil
+	})
+}
+
+// auditTrail prints the promotion's audit records and checks the events.
+func (d *demo) auditTrail(ctx context.Context, fn string, p *progress.Progress, want []audit.Event) {
+	var recs []audit.Record
+	missing := want
+	_ = d.waitFor(ctx, "the audit records", func() (bool, error) {
+		all, err := d.a.readAudit(ctx, fn, p.StartTime.Add(-time.Minute))
+		if err != nil {
+			return false, err
+		}
+		recs = recs[:0]
+		seen := map[audit.Event]bool{}
+		for _, r := range all {
+			if r.Execution == p.Execution || (r.Event == audit.ReleasePublished || r.Event == audit.AliasMoved) && r.ToVersion == p.Version {
+				recs = append(recs, r)
+				seen[r.Event] = true
+			}
+		}
+		missing = nil
+		for _, e := range want {
+			if !seen[e] {
+				missing = append(missing, e)
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.Before(recs[j].Time) })
+	fmt.Fprintf(d.out, "  audit trail of %s (aliasflow history %s):\n", p.Name, fn)
+	var b strings.Builder
+	printAudit(&b, recs)
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		fmt.Fprintf(d.out, "    %s\n", line)
+	}
+	d.expect(len(missing) == 0, "the audit trail records the promotion", "missing: %v", missing)
+}
+
+// answer is hello's JSON body.
+type answer struct {
+	Message string `json:"message"`
+	Version string `json:"version"`
+	Status  int    `json:"-"`
+}
+
+func (d *demo) get(ctx context.Context, path string) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.w.Endpoint()+path, nil)
+	if err != nil {
+		return answer{}, err
+	}
+	resp, err := d.http.Do(req)
+	if err != nil {
+		return answer{}, fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var a answer
+	a.Status = resp.StatusCode
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, &a); err != nil {
+			return answer{}, fmt.Errorf("GET %s: not hello's answer: %s", path, body)
+		}
+	}
+	return a, nil
+}
+
+// traffic calls a stage n times and counts the answers by version ("error"
+// for a failed call).
+func (d *demo) traffic(ctx context.Context, path string, n int) map[string]int {
+	split := map[string]int{}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		a, err := d.get(ctx, path)
+		switch {
+		case err != nil || a.Status != http.StatusOK:
+			split["error"]++
+		default:
+			split[a.Version]++
+		}
+	}
+	return split
+}
+
+func describeSplit(split map[string]int) string {
+	keys := make([]string, 0, len(split))
+	for k := range split {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return versionLess(keys[i], keys[j]) })
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		label := "version " + k
+		if k == "error" {
+			label = "errors"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d", label, split[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// waitFor polls cond every 100 ms until it holds or ctx ends.
+func (d *demo) waitFor(ctx context.Context, what string, cond func() (bool, error)) error {
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if err := d.a.env.Sleep(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+	}
+}
+
+func (d *demo) step(what, format string, args ...any) {
+	fmt.Fprintf(d.out, "%-9s %s\n", what, fmt.Sprintf(format, args...))
+}
+
+func (d *demo) expect(ok bool, name, format string, args ...any) {
+	fmt.Fprintf(d.out, "  %s %s — %s\n", mark(ok), name, fmt.Sprintf(format, args...))
+	if ok {
+		d.held++
+		return
+	}
+	d.failed = append(d.failed, name)
+}
+
+func (d *demo) fail(name, detail string) { d.expect(false, name, "%s", detail) }
+
+func mark(ok bool) string {
+	if ok {
+		return "✔"
+	}
+	return "✘"
+}
+
+// buildHello builds examples/hello for this machine with its greeting and
+// failure rate set at link time.
+func buildHello(ctx context.Context, dir, name, greeting, failureRate string) (string, error) {
+	out := filepath.Join(dir, name, "bootstrap")
+	ldflags := fmt.Sprintf("-s -w -X 'main.greeting=%s' -X main.failureRate=%s", greeting, failureRate)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", ldflags, "-o", out, "./examples/hello")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", &Error{Code: ExitFailure, Err: fmt.Errorf("build hello %s: %v\n%s", name, err, msg),
+			Hint: "run the demo from the repository root (`make demo`), with Go installed"}
+	}
+	return out, nil
+}
