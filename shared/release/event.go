@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -298,7 +299,7 @@ func releases(targets []*config.Target, fn string) bool {
 // standard base64 encoding of a 32-byte SHA-256 digest.
 func ValidateCodeSha256(s string) error {
 	if s == "" {
-		return errors.New("is missing")
+		return errors.New("missing (want the base64 CodeSha256 Lambda reports for the code)")
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err != nil {
@@ -338,10 +339,22 @@ func requireObject(detail json.RawMessage) error {
 	return nil
 }
 
-// strictUnmarshal decodes one JSON value and refuses trailing data.
+// strictUnmarshal decodes one JSON value and refuses trailing data. A type
+// mismatch is reported by field, in JSON terms.
 func strictUnmarshal(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			want := typ.Type.Kind().String()
+			if typ.Type.Kind() == reflect.Struct || typ.Type.Kind() == reflect.Map {
+				want = "object"
+			}
+			if typ.Field == "" {
+				return fmt.Errorf("want a JSON %s, got %s", want, typ.Value)
+			}
+			return fmt.Errorf("%s must be a %s, got %s", typ.Field, want, typ.Value)
+		}
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

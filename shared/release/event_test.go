@@ -1,0 +1,304 @@
+package release
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+)
+
+func TestParseEventAccepts(t *testing.T) {
+	cfg := loadConfig(t)
+	tests := []struct {
+		file        string
+		wantRelease *promotion.Release
+		wantLookup  string
+		wantIgnored bool
+	}{
+		{file: "codebuild-succeeded.json", wantRelease: &codeBuildRelease},
+		{file: "release-requested.json", wantRelease: &requestedRelease},
+		{file: "codebuild-succeeded-no-exported.json", wantLookup: buildID},
+		{file: "codebuild-failed.json", wantIgnored: true},
+		{file: "codebuild-in-progress.json", wantIgnored: true},
+		{file: "codebuild-stopped.json", wantIgnored: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			p, err := ParseEvent(readFile(t, filepath.Join("testdata", tt.file)), cfg)
+			if err != nil {
+				t.Fatalf("ParseEvent: %v", err)
+			}
+			if got := p.Ignored != ""; got != tt.wantIgnored {
+				t.Errorf("ignored = %q, want ignored %v", p.Ignored, tt.wantIgnored)
+			}
+			if p.Lookup != tt.wantLookup {
+				t.Errorf("lookup = %q, want %q", p.Lookup, tt.wantLookup)
+			}
+			if tt.wantRelease == nil {
+				if p.Request != nil {
+					t.Errorf("request = %+v, want none", p.Request)
+				}
+				return
+			}
+			if p.Request == nil {
+				t.Fatal("no request")
+			}
+			if p.Request.Release != *tt.wantRelease || p.Request.Function() != "hello" {
+				t.Errorf("request = %s %+v, want hello %+v", p.Request.Function(), p.Request.Release, *tt.wantRelease)
+			}
+		})
+	}
+}
+
+func TestParseEventCompletesFromBuild(t *testing.T) {
+	cfg := loadConfig(t)
+	raw := readFile(t, "testdata/codebuild-succeeded-no-exported.json")
+	tests := []struct {
+		name       string
+		project    string
+		vars       map[string]string
+		want       *promotion.Release
+		wantFn     string
+		wantReason string
+	}{
+		{
+			name: "all variables", project: "hello-build",
+			vars:   map[string]string{VarFunction: "hello", VarCodeSha256: sha2, VarCommit: "abc123", VarRequestedBy: "ana@example.com"},
+			want:   &promotion.Release{Commit: "abc123", Build: buildID, CodeSha256: sha2, RequestedBy: "ana@example.com", Source: SourceCodeBuild},
+			wantFn: "hello",
+		},
+		{
+			// The project releases one function, so it is implied; the
+			// commit and requester fall back to the event's source version
+			// and initiator.
+			name: "only the code hash", project: "hello-build",
+			vars:   map[string]string{VarCodeSha256: sha2, VarFunction: ""},
+			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "codebuild-webhook", Source: SourceCodeBuild},
+			wantFn: "hello",
+		},
+		{
+			name: "monorepo names the function", project: "monorepo",
+			vars:   map[string]string{VarFunction: "orders", VarCodeSha256: sha3},
+			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha3, RequestedBy: "codebuild-webhook", Source: SourceCodeBuild},
+			wantFn: "orders",
+		},
+		{name: "monorepo without function", project: "monorepo", vars: map[string]string{VarCodeSha256: sha3}, wantReason: "must export ALIASFLOW_FUNCTION"},
+		{name: "no code hash", project: "hello-build", vars: map[string]string{VarFunction: "hello"}, wantReason: "exported no ALIASFLOW_CODE_SHA256"},
+		{name: "qualified function", project: "hello-build", vars: map[string]string{VarFunction: "hello:stg", VarCodeSha256: sha2}, wantReason: "without a qualifier"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := strings.Replace(string(raw), `"project-name": "hello-build"`, `"project-name": "`+tt.project+`"`, 1)
+			p, err := ParseEvent([]byte(ev), cfg)
+			if err != nil || p.Lookup != buildID {
+				t.Fatalf("ParseEvent = %+v, %v; want a lookup of %s", p, err, buildID)
+			}
+			req, err := p.Complete(cfg, tt.vars)
+			if tt.wantReason != "" {
+				var r *Refusal
+				if !errors.As(err, &r) || !strings.Contains(r.Reason, tt.wantReason) {
+					t.Fatalf("Complete = %+v, %v; want a refusal containing %q", req, err, tt.wantReason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+			if req.Release != *tt.want || req.Function() != tt.wantFn {
+				t.Errorf("request = %s %+v, want %s %+v", req.Function(), req.Release, tt.wantFn, *tt.want)
+			}
+		})
+	}
+}
+
+// Every file of the bad corpus is refused for its own reason.
+func TestParseEventRefuses(t *testing.T) {
+	cfg := loadConfig(t)
+	want := map[string]string{
+		"array.json":                                 "want a JSON object, got array",
+		"codebuild-bad-build-id.json":                "not a CodeBuild build ARN",
+		"codebuild-exported-codesha256-invalid.json": "decodes to 24 bytes",
+		"codebuild-function-arn.json":                "not an ARN",
+		"codebuild-function-of-another-project.json": `does not release function "orders"`,
+		"codebuild-missing-project.json":             "project-name is missing",
+		"codebuild-missing-status.json":              "build-status is missing",
+		"codebuild-monorepo-without-function.json":   "must export ALIASFLOW_FUNCTION",
+		"codebuild-source-release-type.json":         "unexpected event",
+		"codebuild-unknown-project.json":             `"payments-build" releases no configured function`,
+		"codesha256-hex.json":                        "decodes to 48 bytes",
+		"codesha256-not-base64.json":                 "not base64",
+		"codesha256-short.json":                      "decodes to 16 bytes",
+		"codesha256-unpadded.json":                   "not base64",
+		"detail-array.json":                          "detail must be a JSON object",
+		"detail-null.json":                           "detail must be a JSON object",
+		"detail-string.json":                         "detail must be a JSON object",
+		"empty.json":                                 "malformed event",
+		"function-arn.json":                          "not an ARN",
+		"function-empty.json":                        "function name is empty",
+		"function-json-number.json":                  "function must be a string, got number",
+		"function-latest-qualified.json":             "$LATEST is never promoted",
+		"function-latest.json":                       "$LATEST is never promoted",
+		"function-missing.json":                      "function name is empty",
+		"function-qualified.json":                    "without a qualifier",
+		"function-too-long.json":                     "not a valid function name",
+		"function-unknown.json":                      `"payments" is not configured`,
+		"function-version-number.json":               "looks like a version number",
+		"missing-codesha256.json":                    "codeSha256: missing",
+		"not-json.json":                              "malformed event",
+		"number.json":                                "want a JSON object, got number",
+		"trailing-data.json":                         "trailing data",
+		"unknown-detail-type.json":                   `detail-type "Audit Record"`,
+		"unknown-source.json":                        `source "aws.ec2"`,
+	}
+	files, err := filepath.Glob("testdata/bad/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(want) {
+		t.Errorf("%d files in testdata/bad, %d expected reasons: keep them in step", len(files), len(want))
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			reason, ok := want[name]
+			if !ok {
+				t.Fatalf("no expected reason for %s", name)
+			}
+			p, err := ParseEvent(readFile(t, f), cfg)
+			var r *Refusal
+			if !errors.As(err, &r) {
+				t.Fatalf("ParseEvent = %+v, %v; want a refusal", p, err)
+			}
+			if !strings.Contains(r.Reason, reason) {
+				t.Errorf("reason = %q, want it to contain %q", r.Reason, reason)
+			}
+		})
+	}
+}
+
+func TestParseEventTooLarge(t *testing.T) {
+	raw := make([]byte, maxEventBytes+1)
+	_, err := ParseEvent(raw, loadConfig(t))
+	var r *Refusal
+	if !errors.As(err, &r) || !strings.Contains(r.Reason, "bytes") {
+		t.Errorf("ParseEvent(%d bytes) = %v, want a refusal for its size", len(raw), err)
+	}
+}
+
+func TestValidateCodeSha256(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "" when valid
+	}{
+		{sha2, ""},
+		{sha1, ""},
+		{"", "missing"},
+		{"AAAA", "decodes to 3 bytes"},
+		{strings.Repeat("A", 43) + "=", ""},
+		{strings.Repeat("A", 44), "decodes to 33 bytes"},
+		{"9a7FMr2BtwI4GK_P4d1j8JPSLYHeV6H55HvtJVGI7T8=", "not base64"}, // URL alphabet
+		{" " + sha2, "not base64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			err := ValidateCodeSha256(tt.in)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("ValidateCodeSha256(%q) = %v, want nil", tt.in, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("ValidateCodeSha256(%q) = %v, want an error containing %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuildID(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{in: "arn:aws:codebuild:us-east-1:123456789012:build/hello-build:8745a7a9-c340", want: "hello-build:8745a7a9-c340"},
+		{in: "hello-build:8745a7a9-c340", want: "hello-build:8745a7a9-c340"},
+		{in: "arn:aws:codebuild:us-east-1:123456789012:project/hello-build", wantErr: true},
+		{in: "arn:aws:s3:::bucket/key", wantErr: true},
+		{in: "hello-build", wantErr: true},
+		{in: "", wantErr: true},
+		{in: ":uuid", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := BuildID(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("BuildID(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// FuzzParseEvent: no input panics, and an accepted event always names a
+// valid, configured function and a valid code hash.
+func FuzzParseEvent(f *testing.F) {
+	for _, pattern := range []string{"testdata/*.json", "testdata/bad/*.json"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, file := range files {
+			if filepath.Base(file) == "config.json" {
+				continue
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	raw, err := os.ReadFile("testdata/config.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		f.Fatal(err)
+	}
+	check := func(t *testing.T, req *Request) {
+		if err := config.ValidateFunctionName(req.Function()); err != nil {
+			t.Fatalf("accepted function %q: %v", req.Function(), err)
+		}
+		if _, ok := cfg.Lookup(req.Function()); !ok {
+			t.Fatalf("accepted unconfigured function %q", req.Function())
+		}
+		if err := ValidateCodeSha256(req.Release.CodeSha256); err != nil {
+			t.Fatalf("accepted codeSha256 %q: %v", req.Release.CodeSha256, err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseEvent(data, cfg)
+		if err != nil {
+			var r *Refusal
+			if !errors.As(err, &r) || r.Reason == "" {
+				t.Fatalf("ParseEvent error %v is not a refusal with a reason", err)
+			}
+			return
+		}
+		switch {
+		case p.Request != nil:
+			check(t, p.Request)
+		case p.Lookup != "":
+			if _, err := BuildID(p.Lookup); err != nil {
+				t.Fatalf("lookup of %q: %v", p.Lookup, err)
+			}
+			req, err := p.Complete(cfg, map[string]string{VarCodeSha256: sha2, VarFunction: "hello"})
+			if err == nil {
+				check(t, req)
+			}
+		case p.Ignored == "":
+			t.Fatal("accepted event is neither a request, a lookup nor ignored")
+		}
+	})
+}

@@ -1,0 +1,803 @@
+package release
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+)
+
+const (
+	smARN   = "arn:aws:states:us-east-1:000000000000:stateMachine:aliasflow-promotion"
+	sha1    = "Mr+fzT574LG8lCd0vLvog7fnzlEh7ArheipVwGxDNEY=" // sha256("hello-v1.zip")
+	sha2    = "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8=" // the testdata events' build
+	sha3    = "IJ8GF7cEZgMxmWlNC1j4zWsowxVF1MpwPrsvNMXyOAU="
+	buildID = "hello-build:8745a7a9-c340-456a-9166-edf953571bEX"
+	commit  = "4f1c2e9b7a3d5e6f8091a2b3c4d5e6f708192a3b"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// world is the AWS the handler sees: function hello with version 1 on stg
+// and prod, and a new build (sha2) in $LATEST.
+type world struct {
+	t      *testing.T
+	cfg    *config.Config
+	calls  *callLog
+	lambda *fakeLambda
+	sfn    *fakeSFN
+	builds *fakeBuilds
+	bus    *fakeBus
+	logs   *syncBuffer
+	emf    *syncBuffer
+	slept  []time.Duration
+	h      *Handler
+}
+
+func loadConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse(readFile(t, "testdata/config.json"))
+	if err != nil {
+		t.Fatalf("testdata/config.json: %v", err)
+	}
+	return cfg
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, cfg: loadConfig(t), calls: &callLog{}, logs: &syncBuffer{}, emf: &syncBuffer{}}
+	w.lambda = newFakeLambda(w.calls, "hello")
+	w.lambda.deploy(sha1)
+	w.lambda.versions = []fakeVersion{{number: 1, sha: sha1}}
+	w.lambda.latestDirty = false
+	w.lambda.setAlias("stg", "1")
+	w.lambda.setAlias("prod", "1")
+	w.lambda.deploy(sha2)
+	w.sfn = newFakeSFN(w.calls, smARN)
+	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
+	w.bus = &fakeBus{calls: w.calls}
+	log := slog.New(slog.NewJSONHandler(w.logs, nil))
+	now := func() time.Time { return time.Date(2026, 3, 2, 16, 20, 0, 0, time.UTC) }
+	w.h = &Handler{
+		Config:          w.cfg,
+		StateMachineARN: smARN,
+		Lambda:          w.lambda,
+		SFN:             w.sfn,
+		Builds:          w.builds,
+		Audit:           audit.New(log, w.bus, &audit.Options{Now: now}),
+		Metrics:         metrics.New(w.emf, now),
+		Log:             log,
+		Sleep: func(_ context.Context, d time.Duration) error {
+			w.slept = append(w.slept, d)
+			return nil
+		},
+	}
+	return w
+}
+
+// handle runs one event and returns the AWS calls it made.
+func (w *world) handle(raw []byte) (Result, []string, error) {
+	w.t.Helper()
+	start := w.calls.len()
+	res, err := w.h.Handle(context.Background(), raw)
+	return res, w.calls.since(start), err
+}
+
+// audits parses the audit records out of the captured log.
+func (w *world) audits() []audit.Record {
+	w.t.Helper()
+	var out []audit.Record
+	sc := bufio.NewScanner(strings.NewReader(w.logs.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var probe struct {
+			Audit bool `json:"audit"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &probe); err != nil {
+			w.t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
+		}
+		if !probe.Audit {
+			continue
+		}
+		var rec audit.Record
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			w.t.Fatalf("audit line: %v: %s", err, sc.Text())
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func auditEvents(recs []audit.Record) []audit.Event {
+	out := make([]audit.Event, len(recs))
+	for i, r := range recs {
+		out[i] = r.Event
+	}
+	return out
+}
+
+func countOf(calls []string, op string) int {
+	n := 0
+	for _, c := range calls {
+		if c == op {
+			n++
+		}
+	}
+	return n
+}
+
+func mutating(calls []string) []string {
+	var out []string
+	for _, c := range calls {
+		if mutatingOps[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// wantInput is the execution input the first attempt of a release builds.
+func wantInput(t *testing.T, cfg *config.Config, version, prev string, rel promotion.Release) string {
+	t.Helper()
+	target, _ := cfg.Lookup("hello")
+	b, err := json.Marshal(promotion.Input{
+		Function: "hello", Version: version, PreviousStgVersion: prev, Release: rel,
+		Target: *target, Steps: promotion.Plan(target.Strategy),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var (
+	codeBuildRelease = promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "ana@example.com", Source: SourceCodeBuild}
+	requestedRelease = promotion.Release{Commit: commit, CodeSha256: sha2, RequestedBy: "ben@example.com", Source: SourceAliasflow}
+)
+
+func TestHandleFreshRelease(t *testing.T) {
+	tests := []struct {
+		name    string
+		event   string
+		release promotion.Release
+	}{
+		{"CodeBuild build state change", "testdata/codebuild-succeeded.json", codeBuildRelease},
+		{"Release Requested", "testdata/release-requested.json", requestedRelease},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			res, calls, err := w.handle(readFile(t, tt.event))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			name := promotion.ExecutionName("hello", "2", sha2)
+			want := Result{Outcome: Started, Function: "hello", Version: "2", Execution: ExecutionARN(smARN, name)}
+			if res != want {
+				t.Errorf("result = %+v, want %+v", res, want)
+			}
+			wantCalls := []string{"PublishVersion", "GetAlias", "ListExecutions", "UpdateAlias", "StartExecution", "PutEvents"}
+			if !slices.Equal(calls, wantCalls) {
+				t.Errorf("calls = %v, want %v (a fresh release makes at most 6)", calls, wantCalls)
+			}
+			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
+				t.Errorf("stg = %s, want 2", stg.version)
+			}
+			if prod, _ := w.lambda.alias("prod"); prod.version != "1" {
+				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod.version)
+			}
+			ex, ok := w.sfn.execution(name)
+			if !ok {
+				t.Fatalf("no execution %s", name)
+			}
+			if got, want := ex.input, wantInput(t, w.cfg, "2", "1", tt.release); got != want {
+				t.Errorf("execution input\n got %s\nwant %s", got, want)
+			}
+			recs := w.audits()
+			if got, want := auditEvents(recs), []audit.Event{audit.ReleasePublished, audit.AliasMoved}; !slices.Equal(got, want) {
+				t.Fatalf("audit events = %v, want %v", got, want)
+			}
+			moved := recs[1]
+			if moved.Alias != "stg" || moved.FromVersion != "1" || moved.ToVersion != "2" || moved.Function != "hello" {
+				t.Errorf("alias.moved = %+v, want stg 1 → 2 of hello", moved)
+			}
+			if recs[0].ToVersion != "2" || recs[0].Release == nil || *recs[0].Release != tt.release {
+				t.Errorf("release.published = %+v, want version 2 of %+v", recs[0], tt.release)
+			}
+			if got := len(w.bus.entries); got != 2 {
+				t.Errorf("EventBridge got %d audit entries, want 2", got)
+			}
+			if !strings.Contains(w.emf.String(), `"PromotionsStarted":1`) {
+				t.Errorf("no PromotionsStarted metric in %q", w.emf.String())
+			}
+		})
+	}
+}
+
+func TestHandleCreatesMissingStg(t *testing.T) {
+	w := newWorld(t)
+	w.lambda.mu.Lock()
+	delete(w.lambda.aliases, "stg")
+	w.lambda.mu.Unlock()
+	res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
+	if err != nil || res.Outcome != Started {
+		t.Fatalf("Handle = %+v, %v; want started", res, err)
+	}
+	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion", "CreateAlias", "StartExecution"}) {
+		t.Errorf("mutating calls = %v, want PublishVersion, CreateAlias, StartExecution", got)
+	}
+	if stg, ok := w.lambda.alias("stg"); !ok || stg.version != "2" {
+		t.Errorf("stg = %+v (exists %v), want version 2", stg, ok)
+	}
+	ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
+	if want := wantInput(t, w.cfg, "2", "", requestedRelease); ex.input != want {
+		t.Errorf("input = %s, want %s", ex.input, want)
+	}
+	// A duplicate after the creation reproduces the same input.
+	res, calls, err = w.handle(readFile(t, "testdata/release-requested.json"))
+	if err != nil || res.Outcome != Duplicate || len(calls) > 3 {
+		t.Errorf("duplicate = %+v, %v, calls %v; want duplicate in ≤ 3 calls", res, err, calls)
+	}
+}
+
+func TestHandleLooksUpBuildVariables(t *testing.T) {
+	exported := map[string]string{
+		VarFunction: "hello", VarCodeSha256: sha2, VarCommit: commit, VarRequestedBy: "ana@example.com",
+	}
+	tests := []struct {
+		name        string
+		builds      map[string]map[string]string
+		fail        error
+		wantOutcome Outcome
+		wantErr     bool
+		wantReason  string
+	}{
+		{name: "exported variables from BatchGetBuilds", builds: map[string]map[string]string{buildID: exported}, wantOutcome: Started},
+		{name: "build exported no code hash", builds: map[string]map[string]string{buildID: {VarFunction: "hello"}}, wantOutcome: Refused, wantReason: VarCodeSha256},
+		{name: "build unknown to CodeBuild", builds: map[string]map[string]string{}, wantOutcome: Refused, wantReason: "no build " + buildID},
+		{name: "BatchGetBuilds throttled", builds: map[string]map[string]string{buildID: exported}, fail: throttled("BatchGetBuilds"), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.builds.builds = tt.builds
+			if tt.fail != nil {
+				w.builds.fail["BatchGetBuilds"] = []error{tt.fail}
+			}
+			res, calls, err := w.handle(readFile(t, "testdata/codebuild-succeeded-no-exported.json"))
+			if len(w.builds.asked) != 1 || !slices.Equal(w.builds.asked[0], []string{buildID}) {
+				t.Errorf("BatchGetBuilds asked for %v, want [[%s]]", w.builds.asked, buildID)
+			}
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("Handle = %+v, want an error for a transient failure", res)
+				}
+				if got := mutating(calls); len(got) != 0 {
+					t.Errorf("mutating calls = %v, want none", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if res.Outcome != tt.wantOutcome || !strings.Contains(res.Reason, tt.wantReason) {
+				t.Errorf("result = %+v, want outcome %s with reason containing %q", res, tt.wantOutcome, tt.wantReason)
+			}
+			switch tt.wantOutcome {
+			case Started:
+				ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
+				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.input != want {
+					t.Errorf("input = %s, want %s", ex.input, want)
+				}
+			case Refused:
+				if got := mutating(calls); len(got) != 0 {
+					t.Errorf("mutating calls = %v, want none", got)
+				}
+				if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleaseRefused}) {
+					t.Errorf("audit = %v, want one release.refused", got)
+				}
+			}
+		})
+	}
+}
+
+func TestHandleIgnoresUnsuccessfulBuilds(t *testing.T) {
+	for _, f := range []string{"codebuild-failed.json", "codebuild-in-progress.json", "codebuild-stopped.json"} {
+		t.Run(f, func(t *testing.T) {
+			w := newWorld(t)
+			res, calls, err := w.handle(readFile(t, filepath.Join("testdata", f)))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if res.Outcome != Ignored || res.Reason == "" {
+				t.Errorf("result = %+v, want ignored with a reason", res)
+			}
+			if len(calls) != 0 {
+				t.Errorf("calls = %v, want none", calls)
+			}
+			if recs := w.audits(); len(recs) != 0 {
+				t.Errorf("audit = %v, want none for an ignored build", auditEvents(recs))
+			}
+		})
+	}
+}
+
+func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
+	tests := []struct {
+		name      string
+		conflicts int // UpdateAlias calls preceded by another writer
+		wantErr   bool
+	}{
+		{name: "one concurrent writer, then success", conflicts: 1},
+		{name: "two concurrent writers, then success", conflicts: 2},
+		{name: "stg keeps changing: bounded", conflicts: 10, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			left := tt.conflicts
+			w.lambda.beforeUpdateAlias = func() {
+				if left > 0 {
+					left--
+					w.lambda.setAlias("stg", "1") // same version, new RevisionId
+				}
+			}
+			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
+			updates := countOf(calls, "UpdateAlias")
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("Handle = %+v, want an error after %d attempts", res, DefaultAliasAttempts)
+				}
+				if updates != DefaultAliasAttempts {
+					t.Errorf("UpdateAlias called %d times, want %d", updates, DefaultAliasAttempts)
+				}
+				if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
+					t.Errorf("stg = %s, want 1 (unmoved)", stg.version)
+				}
+				if w.sfn.count() != 0 {
+					t.Errorf("%d executions started, want 0", w.sfn.count())
+				}
+				return
+			}
+			if err != nil || res.Outcome != Started {
+				t.Fatalf("Handle = %+v, %v; want started", res, err)
+			}
+			if updates != tt.conflicts+1 {
+				t.Errorf("UpdateAlias called %d times, want %d", updates, tt.conflicts+1)
+			}
+			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
+				t.Errorf("stg = %s, want 2", stg.version)
+			}
+			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
+				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
+			}
+		})
+	}
+}
+
+func TestHandleWaitsForLatestUpdate(t *testing.T) {
+	tests := []struct {
+		name      string
+		updating  int
+		wantSlept []int // seconds
+		wantErr   bool
+	}{
+		{name: "three conflicts, then published", updating: 3, wantSlept: []int{1, 2, 4}},
+		// 55 s waited; the next 8 s would pass the 60 s bound.
+		{name: "still updating after the bound", updating: 1000, wantSlept: []int{1, 2, 4, 8, 8, 8, 8, 8, 8}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.lambda.updating = tt.updating
+			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
+			want := make([]time.Duration, len(tt.wantSlept))
+			for i, s := range tt.wantSlept {
+				want[i] = time.Duration(s) * time.Second
+			}
+			if !slices.Equal(w.slept, want) {
+				t.Errorf("slept %v, want %v", w.slept, want)
+			}
+			var total time.Duration
+			for _, d := range w.slept {
+				total += d
+			}
+			if total > DefaultPublishWait {
+				t.Errorf("waited %s in all, more than the %s bound", total, DefaultPublishWait)
+			}
+			if !tt.wantErr {
+				if err != nil || res.Outcome != Started || res.Version != "2" {
+					t.Fatalf("Handle = %+v, %v; want version 2 started", res, err)
+				}
+				return
+			}
+			var conflict *lambdatypes.ResourceConflictException
+			if !errors.As(err, &conflict) {
+				t.Fatalf("Handle error = %v, want the ResourceConflictException (so Lambda retries)", err)
+			}
+			if got := mutating(calls); slices.ContainsFunc(got, func(c string) bool { return c != "PublishVersion" }) {
+				t.Errorf("mutating calls = %v, want only the refused PublishVersion attempts", got)
+			}
+			if w.lambda.versionCount() != 1 || w.sfn.count() != 0 {
+				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.versionCount(), w.sfn.count())
+			}
+			if recs := w.audits(); len(recs) != 0 {
+				t.Errorf("audit = %v, want none for a transient failure", auditEvents(recs))
+			}
+			// Lambda's retry, once $LATEST settled, completes the release.
+			w.lambda.updating = 0
+			res, _, err = w.handle(readFile(t, "testdata/release-requested.json"))
+			if err != nil || res.Outcome != Started {
+				t.Errorf("retry = %+v, %v; want started", res, err)
+			}
+		})
+	}
+}
+
+func TestHandleRefusesChangedLatest(t *testing.T) {
+	w := newWorld(t)
+	w.lambda.deploy(sha3) // a newer build replaced $LATEST after this one
+	res, calls, err := w.handle(readFile(t, "testdata/codebuild-succeeded.json"))
+	if err != nil {
+		t.Fatalf("Handle: %v (a mismatch is final, not retried)", err)
+	}
+	if res.Outcome != Refused || !strings.Contains(res.Reason, "$LATEST changed since the build") {
+		t.Errorf("result = %+v, want refused: $LATEST changed since the build", res)
+	}
+	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) {
+		t.Errorf("mutating calls = %v, want only the refused PublishVersion", got)
+	}
+	if w.lambda.versionCount() != 1 || w.sfn.count() != 0 {
+		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.versionCount(), w.sfn.count())
+	}
+	if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
+		t.Errorf("stg = %s, want 1", stg.version)
+	}
+	recs := w.audits()
+	if len(recs) != 1 || recs[0].Event != audit.ReleaseRefused || recs[0].Function != "hello" || recs[0].Release == nil || recs[0].Release.CodeSha256 != sha2 {
+		t.Errorf("audit = %+v, want one release.refused for hello naming the build's code", recs)
+	}
+}
+
+// A transient failure at any step returns an error; the retry of the same
+// event completes the release and the end state equals a run without the
+// failure: one version, stg on it, one execution with the same input.
+func TestHandleThrottledThenRetried(t *testing.T) {
+	ops := []string{"PublishVersion", "GetAlias", "ListExecutions", "UpdateAlias", "StartExecution"}
+	for _, op := range ops {
+		t.Run(op, func(t *testing.T) {
+			w := newWorld(t)
+			if strings.HasSuffix(op, "Execution") || op == "ListExecutions" {
+				w.sfn.fail[op] = []error{&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}}
+			} else {
+				w.lambda.fail[op] = []error{throttled(op)}
+			}
+			event := readFile(t, "testdata/codebuild-succeeded.json")
+			if res, _, err := w.handle(event); err == nil {
+				t.Fatalf("Handle = %+v, want an error so Lambda retries", res)
+			}
+			res, _, err := w.handle(event)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if res.Execution != ExecutionARN(smARN, promotion.ExecutionName("hello", "2", sha2)) || res.Version != "2" {
+				t.Errorf("retry result = %+v", res)
+			}
+			if w.lambda.versionCount() != 2 || w.sfn.count() != 1 {
+				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.versionCount(), w.sfn.count())
+			}
+			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
+				t.Errorf("stg = %s, want 2", stg.version)
+			}
+			ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
+			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.input != want {
+				t.Errorf("input after the retry\n got %s\nwant %s", ex.input, want)
+			}
+			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
+				t.Errorf("audit over both attempts = %v, want one release.published and one alias.moved", got)
+			}
+		})
+	}
+}
+
+func TestHandleTenDuplicates(t *testing.T) {
+	for _, event := range []string{"testdata/codebuild-succeeded.json", "testdata/release-requested.json"} {
+		t.Run(filepath.Base(event), func(t *testing.T) {
+			w := newWorld(t)
+			raw := readFile(t, event)
+			name := promotion.ExecutionName("hello", "2", sha2)
+			for i := range 10 {
+				res, calls, err := w.handle(raw)
+				if err != nil {
+					t.Fatalf("event %d: %v", i+1, err)
+				}
+				want := Duplicate
+				if i == 0 {
+					want = Started
+				}
+				if res.Outcome != want || res.Execution != ExecutionARN(smARN, name) {
+					t.Errorf("event %d: result = %+v, want %s of %s", i+1, res, want, name)
+				}
+				if i > 0 {
+					if wantCalls := []string{"PublishVersion", "GetAlias", "StartExecution"}; !slices.Equal(calls, wantCalls) {
+						t.Errorf("event %d: calls = %v, want %v", i+1, calls, wantCalls)
+					}
+				}
+			}
+			if w.lambda.versionCount() != 2 {
+				t.Errorf("%d versions, want 2 (one published by the release)", w.lambda.versionCount())
+			}
+			if w.sfn.count() != 1 {
+				t.Errorf("%d executions, want 1", w.sfn.count())
+			}
+			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
+				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
+			}
+			if got := strings.Count(w.emf.String(), "PromotionsStarted"); got != 2 { // name in the metric list and as the value key
+				t.Errorf("PromotionsStarted written %d/2 times, want once", got)
+			}
+		})
+	}
+}
+
+func TestHandleDuplicateOfClosedPromotion(t *testing.T) {
+	w := newWorld(t)
+	raw := readFile(t, "testdata/release-requested.json")
+	if _, _, err := w.handle(raw); err != nil {
+		t.Fatal(err)
+	}
+	name := promotion.ExecutionName("hello", "2", sha2)
+	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
+	w.sfn.finish(name, sfntypes.ExecutionStatusSucceeded)
+	w.lambda.setAlias("prod", "2")
+	res, calls, err := w.handle(raw)
+	if err != nil || res.Outcome != Duplicate || res.Execution != ExecutionARN(smARN, name) {
+		t.Fatalf("Handle = %+v, %v; want duplicate of %s", res, err, name)
+	}
+	if len(calls) > 3 || w.sfn.count() != 1 {
+		t.Errorf("calls = %v, executions %d; want ≤ 3 calls and still one execution", calls, w.sfn.count())
+	}
+}
+
+// A duplicate that arrives after the promotion failed its smoke tests (and
+// put stg back) must not leave stg on the failed version.
+func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
+	w := newWorld(t)
+	raw := readFile(t, "testdata/release-requested.json")
+	if _, _, err := w.handle(raw); err != nil {
+		t.Fatal(err)
+	}
+	name := promotion.ExecutionName("hello", "2", sha2)
+	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
+	w.sfn.finish(name, sfntypes.ExecutionStatusFailed)
+	w.lambda.setAlias("stg", "1") // RestoreStg
+	before := len(w.audits())
+
+	res, _, err := w.handle(raw)
+	if err != nil || res.Outcome != Duplicate {
+		t.Fatalf("Handle = %+v, %v; want duplicate", res, err)
+	}
+	if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
+		t.Errorf("stg = %s, want 1 (put back)", stg.version)
+	}
+	if w.sfn.count() != 1 || w.lambda.versionCount() != 2 {
+		t.Errorf("executions %d, versions %d; want 1 and 2", w.sfn.count(), w.lambda.versionCount())
+	}
+	var moves [][2]string
+	for _, r := range w.audits()[before:] {
+		if r.Event == audit.AliasMoved {
+			moves = append(moves, [2]string{r.FromVersion, r.ToVersion})
+		}
+	}
+	if want := [][2]string{{"1", "2"}, {"2", "1"}}; !slices.Equal(moves, want) {
+		t.Errorf("stg moves audited = %v, want %v", moves, want)
+	}
+}
+
+func TestHandleSupersedesOlderPromotions(t *testing.T) {
+	tests := []struct {
+		name        string
+		olderStates []string
+		wantStopped bool
+	}{
+		{"awaiting approval", []string{"SmokeTest", "SmokePassed", "RequestApproval"}, true},
+		{"smoke testing", []string{"SmokeTest"}, true},
+		{"just started", nil, true},
+		{"approved, not shifting yet", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval"}, true},
+		{"in BeginShift", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift"}, false},
+		{"baking a canary", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight"}, false},
+		{"aborting after BeginShift", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "Abort"}, false},
+		{"rolling back", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "CheckHealth", "Rollback"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.sfn.pageSize = 2 // make the handler page through listings and histories
+			// Other functions' promotions, one named like hello's, are not touched.
+			w.sfn.add(promotion.ExecutionName("hello-v2", "1", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
+			w.sfn.add(promotion.ExecutionName("orders", "7", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
+			if _, _, err := w.handle(readFile(t, "testdata/release-requested.json")); err != nil {
+				t.Fatal(err)
+			}
+			older := promotion.ExecutionName("hello", "2", sha2)
+			w.sfn.advance(older, tt.olderStates...)
+			before := len(w.audits())
+
+			w.lambda.deploy(sha3)
+			raw := strings.Replace(string(readFile(t, "testdata/release-requested.json")), sha2, sha3, 1)
+			res, calls, err := w.handle([]byte(raw))
+			if err != nil || res.Outcome != Started || res.Version != "3" {
+				t.Fatalf("Handle = %+v, %v; want version 3 started", res, err)
+			}
+			newer := promotion.ExecutionName("hello", "3", sha3)
+			ex, _ := w.sfn.execution(older)
+			recs := w.audits()[before:]
+			superseded := slices.IndexFunc(recs, func(r audit.Record) bool { return r.Event == audit.PromotionSuperseded })
+			if tt.wantStopped {
+				if ex.status != sfntypes.ExecutionStatusAborted || ex.stopErr != promotion.ErrSuperseded || !strings.Contains(ex.stopCause, newer) {
+					t.Errorf("older = %s (%s: %s), want aborted with %s naming %s", ex.status, ex.stopErr, ex.stopCause, promotion.ErrSuperseded, newer)
+				}
+				if superseded < 0 || recs[superseded].Execution != ex.arn || recs[superseded].FromVersion != "2" || recs[superseded].ToVersion != "3" {
+					t.Errorf("audit = %+v, want promotion.superseded of %s (2 → 3)", recs, ex.arn)
+				}
+			} else {
+				if ex.status != sfntypes.ExecutionStatusRunning {
+					t.Errorf("older = %s, want left running: it already moves prod", ex.status)
+				}
+				if superseded >= 0 {
+					t.Errorf("audit has %+v, want no promotion.superseded", recs[superseded])
+				}
+			}
+			// Newest first, the history shows where the promotion is: one
+			// page of two events decides unless the newest state is Abort.
+			if !slices.Contains(tt.olderStates, "Abort") {
+				if got := countOf(calls, "GetExecutionHistory"); got != 1 {
+					t.Errorf("GetExecutionHistory called %d times, want 1", got)
+				}
+			}
+			for _, other := range []string{promotion.ExecutionName("hello-v2", "1", sha1), promotion.ExecutionName("orders", "7", sha1)} {
+				if e, _ := w.sfn.execution(other); e.status != sfntypes.ExecutionStatusRunning {
+					t.Errorf("%s = %s, want running (another function)", other, e.status)
+				}
+			}
+			if stg, _ := w.lambda.alias("stg"); stg.version != "3" {
+				t.Errorf("stg = %s, want 3", stg.version)
+			}
+			nx, _ := w.sfn.execution(newer)
+			var in promotion.Input
+			if err := json.Unmarshal([]byte(nx.input), &in); err != nil || in.PreviousStgVersion != "2" {
+				t.Errorf("newer input previousStgVersion = %q (%v), want 2", in.PreviousStgVersion, err)
+			}
+		})
+	}
+}
+
+func TestHandleRefusesBadEvents(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.json")
+	if err != nil || len(files) < 20 {
+		t.Fatalf("bad corpus: %d files, %v", len(files), err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			w := newWorld(t)
+			res, calls, err := w.handle(readFile(t, f))
+			if err != nil {
+				t.Fatalf("Handle error %v, want a refused result and no error", err)
+			}
+			if res.Outcome != Refused || res.Reason == "" {
+				t.Errorf("result = %+v, want refused with a reason", res)
+			}
+			if got := mutating(calls); len(got) != 0 {
+				t.Errorf("mutating calls = %v, want none", got)
+			}
+			if !slices.Equal(calls, []string{"PutEvents"}) {
+				t.Errorf("calls = %v, want only the audit's PutEvents", calls)
+			}
+			recs := w.audits()
+			if len(recs) != 1 || recs[0].Event != audit.ReleaseRefused || recs[0].Reason != res.Reason {
+				t.Errorf("audit = %+v, want one release.refused with the reason %q", recs, res.Reason)
+			}
+		})
+	}
+}
+
+func TestStgDescriptionRoundTrip(t *testing.T) {
+	name := promotion.ExecutionName("hello", "2", sha2)
+	tests := []struct {
+		name     string
+		desc     string
+		wantPrev string
+		wantOK   bool
+	}{
+		{"previous version", stgDescription(name, "1"), "1", true},
+		{"created by the release", stgDescription(name, ""), "", true},
+		{"another release's move", stgDescription(promotion.ExecutionName("hello", "2", sha3), "1"), "", false},
+		{"moved by a human", "staging", "", false},
+		{"empty", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prev, ok := stgAlias{description: tt.desc}.previousFor(name)
+			if prev != tt.wantPrev || ok != tt.wantOK {
+				t.Errorf("previousFor(%q) = %q, %v; want %q, %v", tt.desc, prev, ok, tt.wantPrev, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestPromotionVersion(t *testing.T) {
+	long := strings.Repeat("f", 64)
+	tests := []struct {
+		fn, name    string
+		wantVersion string
+		wantOK      bool
+	}{
+		{"hello", promotion.ExecutionName("hello", "12", sha2), "12", true},
+		{"hello", promotion.ExecutionName("hello-v2", "1", sha2), "", false},
+		{"hello-v2", promotion.ExecutionName("hello-v2", "1", sha2), "1", true},
+		{"hello", promotion.ExecutionName("orders", "3", sha2), "", false},
+		{"hello", "hello-v3", "", false},
+		{"hello", "hello-vx-01234567", "", false},
+		{long, promotion.ExecutionName(long, "1234567", sha2), "1234567", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, ok := promotionVersion(tt.fn, tt.name)
+			if v != tt.wantVersion || ok != tt.wantOK {
+				t.Errorf("promotionVersion(%q, %q) = %q, %v; want %q, %v", tt.fn, tt.name, v, ok, tt.wantVersion, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	b, err := json.Marshal(Result{Outcome: Refused, Function: "hello", Reason: "why"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `{"outcome":"refused","function":"hello","reason":"why"}`; got != want {
+		t.Errorf("JSON = %s, want %s", got, want)
+	}
+}
