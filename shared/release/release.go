@@ -140,12 +140,11 @@ func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, R
 	var refusal *Refusal
 	switch {
 	case errors.As(err, &refusal):
-		h.Audit.Record(ctx, audit.Record{
-			Event:    audit.ReleaseRefused,
-			Function: refusal.Function,
-			Release:  refusal.Release,
-			Reason:   refusal.Reason,
-		})
+		rec := audit.Record{Event: audit.ReleaseRefused, Function: refusal.Function, Release: refusal.Release, Reason: refusal.Reason}
+		if refusal.Release != nil {
+			rec.Actor = refusal.Release.RequestedBy
+		}
+		h.Audit.Record(ctx, rec)
 		return nil, Result{Outcome: Refused, Function: refusal.Function, Reason: refusal.Reason}, nil
 	case err != nil:
 		return nil, Result{}, err
@@ -181,7 +180,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		var refusal *Refusal
 		if errors.As(err, &refusal) {
-			h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason})
+			h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason, Actor: req.Release.RequestedBy})
 			return Result{Outcome: Refused, Function: fn, Reason: refusal.Reason}, nil
 		}
 		return Result{}, err
