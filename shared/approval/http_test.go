@@ -192,7 +192,7 @@ func TestApprovalPage(t *testing.T) {
 		`Wl7kT1tLGVtT4nQo2rXKGqX5CkSx3vYH9mX8cWm7QxE=`, `9f2c1e4b7a`, `hello-build:0b6f2a4e`, `<dd id="merged-by">dana@example.com</dd>`,
 		`All 2 checks passed.`, `<th scope="row">greets</th>`, `41 ms`, `body contains &#34;Hello from Lambda World&#34;`, `status-200`, `87 ms`,
 		`<dd id="serving-prod">version 6</dd>`, `<dd id="serving-stg">version 7</dd>`,
-		`canary: 10% of prod traffic for 5m0s, then 100%`,
+		`<span id="strategy">canary: 10% of prod traffic for 5 minutes, then 100%</span>`,
 		`Also asked: bob@example.com`, `<strong id="approver">alice@example.com</strong>`,
 		`Sat 21 Nov 2026, 07:00 UTC`, `50m left`,
 		`<form id="decision" method="post">`, `<label for="comment">`, `<textarea id="comment" name="comment"`,

@@ -192,7 +192,21 @@ func StrategyText(s config.StrategyConfig) string {
 	return string(s.Type)
 }
 
-func seconds(n int) string { return secondsDuration(n).String() }
+// seconds reads a whole number of seconds as people say it: "5 minutes",
+// "1 hour", "90 seconds".
+func seconds(n int) string {
+	unit, v := "second", n
+	switch {
+	case n != 0 && n%3600 == 0:
+		unit, v = "hour", n/3600
+	case n != 0 && n%60 == 0:
+		unit, v = "minute", n/60
+	}
+	if v != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s", v, unit)
+}
 
 func secondsDuration(n int) time.Duration { return time.Duration(n) * time.Second }
 

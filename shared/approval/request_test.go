@@ -201,7 +201,7 @@ func TestOutcomes(t *testing.T) {
 		}, audit.ApprovalRejected, "unknown", "no", []string{`"PromotionsRejected":1`}},
 		{"expired", promotion.ActionExpired, func(s *promotion.State) {
 			s.Failure = &promotion.Failure{Error: "States.Timeout"}
-		}, audit.ApprovalExpired, "aliasflow", "no decision within 1h0m0s", nil},
+		}, audit.ApprovalExpired, "aliasflow", "no decision within 1 hour", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
