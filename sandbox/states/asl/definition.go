@@ -175,8 +175,14 @@ func (l *loader) str(where string, m map[string]any, key string, required bool) 
 	if !ok {
 		l.errorf(where+"/"+key, "must be a string")
 	}
+	if ok && s == "" && nonEmpty[key] {
+		l.errorf(where+"/"+key, "must not be empty")
+	}
 	return s
 }
+
+// nonEmpty are the string fields that name something and so cannot be "".
+var nonEmpty = map[string]bool{"StartAt": true, "Next": true, "Default": true, "Resource": true, "Type": true, "Variable": true}
 
 // integer reads an integer field within [min, max].
 func (l *loader) integer(where string, m map[string]any, key string, min, max int) (int, bool) {
