@@ -224,20 +224,31 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	h.Audit.Record(ctx, audit.Record{Event: audit.ReleasePublished, Function: fn, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
-	h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+	published := func() {
+		h.Audit.Record(ctx, audit.Record{Event: audit.ReleasePublished, Function: fn, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+	}
 
 	arn, err := h.start(ctx, req, version, prev, name)
 	var exists *sfntypes.ExecutionAlreadyExists
 	if errors.As(err, &exists) {
 		// This release's promotion already ran (it is closed) or runs with
 		// another input while stg had been moved away from it: this event is
-		// a late duplicate and must not leave stg on the version.
-		h.restoreStg(ctx, req, version, prev, moved, execARN)
+		// a late duplicate. The version is not new, and stg must not stay
+		// on it.
+		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN,
+			Actor: req.Release.RequestedBy, Reason: "late duplicate of a release whose promotion already exists"})
 		res.Outcome = Duplicate
-		res.Reason = "the promotion of this release already exists; stg put back"
+		res.Reason = "the promotion of this release already exists"
+		if h.restoreStg(ctx, req, version, prev, moved, execARN) {
+			res.Reason += "; stg put back on " + prev
+		}
 		return res, nil
 	}
+	// Audited once stg moved, whether or not the start succeeded: a retry
+	// finds stg on the version and takes the duplicate path, which records
+	// nothing.
+	published()
 	if err != nil {
 		return Result{}, err
 	}
@@ -280,7 +291,7 @@ func (h *Handler) publish(ctx context.Context, req *Request) (string, error) {
 		var notFound *lambdatypes.ResourceNotFoundException
 		switch {
 		case errors.As(err, &conflict):
-			if waited+backoff > limit {
+			if waited+backoff > limit || !h.timeLeft(ctx, backoff) {
 				return "", fmt.Errorf("publish %s: $LATEST still being updated after %s: %w", fn, waited, err)
 			}
 			h.log().InfoContext(ctx, "$LATEST is being updated; waiting", "function", fn, "wait", backoff.String())
@@ -428,26 +439,28 @@ func (h *Handler) moveStg(ctx context.Context, req *Request, version, execName s
 }
 
 // restoreStg puts stg back where this invocation found it, guarded by the
-// RevisionId of its own move so that a later writer always wins.
-func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev, revision, execARN string) {
+// RevisionId of its own move so that a later writer always wins. It reports
+// whether stg was put back.
+func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev, revision, execARN string) bool {
 	fn := req.Function()
 	if prev == "" {
 		h.log().WarnContext(ctx, "stg was created by this late duplicate; left on the version", "function", fn, "version", version)
-		return
+		return false
 	}
 	_, err := h.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{
 		FunctionName:    aws.String(fn),
 		Name:            aws.String(promotion.AliasStg),
 		FunctionVersion: aws.String(prev),
 		RevisionId:      aws.String(revision),
-		Description:     aws.String(descriptionPrefix + "put back after a late duplicate of " + version),
+		Description:     aws.String(descriptionPrefix + "put back after a late duplicate of version " + version),
 	})
 	if err != nil {
 		h.log().WarnContext(ctx, "stg not put back after a late duplicate", "function", fn, "version", version, "previous", prev, "error", err.Error())
-		return
+		return false
 	}
 	h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: version, ToVersion: prev,
-		Release: &req.Release, Execution: execARN, Reason: "late duplicate: the promotion of this release already exists"})
+		Release: &req.Release, Execution: execARN, Reason: "put back: late duplicate of a release whose promotion already exists"})
+	return true
 }
 
 // shiftStates are the definition's states from BeginShift on: a promotion
@@ -637,6 +650,18 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name s
 // state machine stateMachineARN.
 func ExecutionARN(stateMachineARN, name string) string {
 	return strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+// deadlineMargin is the time kept after a wait to finish the release and
+// flush the audit records before the invocation's deadline.
+const deadlineMargin = 10 * time.Second
+
+// timeLeft reports whether the invocation can wait d and still finish; a
+// release that cannot is better returned as an error (Lambda retries it)
+// than killed mid-way at the deadline.
+func (h *Handler) timeLeft(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > d+deadlineMargin
 }
 
 func (h *Handler) sleep(ctx context.Context, d time.Duration) error {

@@ -626,13 +626,17 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 		t.Errorf("executions %d, versions %d; want 1 and 2", w.sfn.count(), w.lambda.versionCount())
 	}
 	var moves [][2]string
-	for _, r := range w.audits()[before:] {
+	recs := w.audits()[before:]
+	for _, r := range recs {
 		if r.Event == audit.AliasMoved {
 			moves = append(moves, [2]string{r.FromVersion, r.ToVersion})
 		}
 	}
-	if want := [][2]string{{"1", "2"}, {"2", "1"}}; !slices.Equal(moves, want) {
-		t.Errorf("stg moves audited = %v, want %v", moves, want)
+	if want := [][2]string{{"1", "2"}, {"2", "1"}}; !slices.Equal(moves, want) || len(recs) != 2 {
+		t.Errorf("audit = %v with stg moves %v, want exactly the moves %v (no second release.published)", auditEvents(recs), moves, want)
+	}
+	if !strings.Contains(res.Reason, "stg put back on 1") {
+		t.Errorf("reason = %q, want it to say stg was put back on 1", res.Reason)
 	}
 }
 
@@ -799,5 +803,19 @@ func TestResultJSON(t *testing.T) {
 	}
 	if got, want := string(b), `{"outcome":"refused","function":"hello","reason":"why"}`; got != want {
 		t.Errorf("JSON = %s, want %s", got, want)
+	}
+}
+
+func TestHandleStopsWaitingBeforeTheDeadline(t *testing.T) {
+	w := newWorld(t)
+	w.lambda.updating = 1000
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // less than the margin
+	defer cancel()
+	res, err := w.h.Handle(ctx, readFile(t, "testdata/release-requested.json"))
+	if err == nil {
+		t.Fatalf("Handle = %+v, want an error while $LATEST is still updating", res)
+	}
+	if len(w.slept) != 0 {
+		t.Errorf("slept %v, want no wait that would run past the deadline", w.slept)
 	}
 }
