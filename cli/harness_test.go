@@ -22,6 +22,8 @@ var (
 // world is the fakes one test runs the CLI against.
 type world struct {
 	states *clitest.States
+	// sfn, when set, replaces states (the sandbox's interpreter).
+	sfn    cli.StatesAPI
 	lambda *clitest.Lambda
 	logs   *clitest.Logs
 	events *clitest.Events
@@ -48,6 +50,10 @@ func newWorld() *world {
 func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
+	var sf cli.StatesAPI = w.states
+	if w.sfn != nil {
+		sf = w.sfn
+	}
 	code := cli.Main(context.Background(), args, cli.Env{
 		Stdout: &out, Stderr: &errb,
 		Getenv: func(string) string { return "" },
@@ -61,7 +67,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 			}
 			return ctx.Err()
 		},
-		Clients: &cli.Clients{Lambda: w.lambda, States: w.states, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller}},
+		Clients: &cli.Clients{Lambda: w.lambda, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller}},
 	})
 	return code, out.String(), errb.String()
 }

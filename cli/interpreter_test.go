@@ -1,0 +1,281 @@
+package cli_test
+
+// These tests run the CLI against the sandbox's Step Functions (the real
+// ASL interpreter running infra/statemachine/promotion.asl.json) through
+// the real SDK client, so the progress reader and the deciders are checked
+// against histories as the interpreter writes them, not only as the fakes
+// script them. The task Lambdas are scripted; the clock is a fake one.
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli"
+	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/states"
+	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at   time.Time
+	f    func()
+	done bool
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	if d <= 0 {
+		t.done = true
+		go f()
+		return func() bool { return false }
+	}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.done
+		t.done = true
+		return was
+	}
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due, keep []*fakeTimer
+	for _, t := range c.timers {
+		switch {
+		case t.done:
+		case !t.at.After(c.now):
+			t.done = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// scriptedLambdas answers the pipeline's tasks: smoke passes, the approval
+// request only parks the token, the shift walks a canary.
+type scriptedLambdas struct {
+	mu      sync.Mutex
+	actions []string
+	healthy bool
+}
+
+func (l *scriptedLambdas) Invoke(_ context.Context, function, _ string, payload []byte) (core.InvokeResult, error) {
+	var req promotion.TaskRequest
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return core.InvokeResult{}, err
+	}
+	l.mu.Lock()
+	l.actions = append(l.actions, req.Action)
+	healthy := l.healthy
+	l.mu.Unlock()
+	var out any = map[string]any{}
+	switch req.Action {
+	case promotion.ActionSmoke:
+		out = promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{{Name: "greets", Passed: true, Attempts: 1}}}
+	case promotion.ActionBegin:
+		s := req.Promotion.Steps[0]
+		out = promotion.Shift{StableVersion: "1", Step: 0, Weight: s.Weight, BakeSeconds: s.BakeSeconds}
+	case promotion.ActionCheckHealth:
+		if !healthy {
+			b, _ := json.Marshal(map[string]string{"errorType": promotion.ErrHealthCheckFailed, "errorMessage": "error rate 50% > 5%"})
+			return core.InvokeResult{Payload: b, FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		out = promotion.Shift{StableVersion: "1", Step: 1, Weight: 1, Done: true}
+	}
+	b, _ := json.Marshal(out)
+	return core.InvokeResult{Payload: b, ExecutedVersion: "$LATEST"}, nil
+}
+
+type interpreted struct {
+	w     *world
+	clock *fakeClock
+	svc   *states.Service
+	lam   *scriptedLambdas
+	exec  string
+	name  string
+}
+
+func startInterpreted(t *testing.T, healthy bool) *interpreted {
+	t.Helper()
+	def, err := os.ReadFile("../infra/statemachine/promotion.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	definition := strings.NewReplacer(
+		"${SmokeTestFunctionArn}", core.FunctionARN("aliasflow-smoketest", ""),
+		"${ApprovalFunctionArn}", core.FunctionARN("aliasflow-approval", ""),
+		"${ShiftFunctionArn}", core.FunctionARN("aliasflow-shift", ""),
+		"${ApprovalUrl}", "http://127.0.0.1:4566/approvals",
+	).Replace(string(def))
+	it := &interpreted{clock: &fakeClock{now: clitest.T0}, lam: &scriptedLambdas{healthy: healthy}}
+	it.svc = states.New(it.lam, &states.Options{Now: it.clock.Now, AfterFunc: it.clock.AfterFunc, Random: func() float64 { return 0.5 }})
+	t.Cleanup(it.svc.Close)
+	srv := httptest.NewServer(it.svc)
+	t.Cleanup(srv.Close)
+	sm, err := it.svc.CreateStateMachine("aliasflow-promotion", definition, "arn:aws:iam::000000000000:role/states")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := config.Target{Function: "hello", Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300},
+		Approvers: []string{"alice@example.com"}, ApprovalTimeoutSeconds: 3600}
+	target.ApplyDefaults()
+	in := promotion.Input{Function: "hello", Version: "2", PreviousStgVersion: "1",
+		Release: promotion.Release{CodeSha256: "q83vEjRWeJA=", Source: "codebuild"}, Target: target, Steps: promotion.Plan(target.Strategy)}
+	raw, _ := json.Marshal(in)
+	it.name = promotion.ExecutionName("hello", "2", in.Release.CodeSha256)
+	if it.exec, err = it.svc.StartExecution(context.Background(), sm, it.name, string(raw)); err != nil {
+		t.Fatal(err)
+	}
+	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: awsconfig.LoopbackOnlyClient(),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	it.w = newWorld()
+	it.w.states = nil
+	it.w.sfn = client
+	it.w.now = clitest.T0
+	return it
+}
+
+// until polls the execution's history until it waits in a
+// waitForTaskToken state.
+func (it *interpreted) until(t *testing.T, state string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		evs, err := it.svc.History(it.exec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The waitForTaskToken states are ready once their Lambda took the token.
+		if n := len(evs); n > 0 && evs[n-1].Type == "TaskSubmitted" {
+			for i := n - 1; i >= 0; i-- {
+				if d := evs[i].StateEnteredEventDetails; d != nil {
+					if d.Name == state {
+						return
+					}
+					break
+				}
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("the execution never reached %s", state)
+}
+
+func TestAgainstTheInterpreter(t *testing.T) {
+	it := startInterpreted(t, true)
+	it.until(t, "RequestApproval")
+
+	code, out, errs := it.w.run(t, "status", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status while awaiting approval", out, it.name, "awaiting approval (expires 2026-11-21T13:00:00Z)")
+
+	code, out, errs = it.w.run(t, "promote", it.name, "--now")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "promote before the bake", errs, "is not baking: it is awaiting approval")
+
+	code, out, errs = it.w.run(t, "approve", it.name, "--comment", "ship it")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	it.until(t, "SetWeight")
+
+	code, out, errs = it.w.run(t, "status", "hello", "--json")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	var st struct{ Functions []cli.FunctionStatus }
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Functions) != 1 || len(st.Functions[0].Promotions) != 1 {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	p := st.Functions[0].Promotions[0]
+	if p.State != "SetWeight" || p.Weight != 0.1 || p.Step != 1 || p.StableVersion != "1" || !p.Shifting || !p.NextAt.Equal(clitest.T0.Add(300*time.Second)) {
+		t.Errorf("while baking: %+v; want SetWeight at 0.1, step 1, stable 1, shifting, next at T0+300s", p)
+	}
+
+	code, out, errs = it.w.run(t, "promote", it.name, "--now")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "promote --now", out, "ended the bake at 10%")
+
+	code, out, errs = it.w.run(t, "watch", it.name, "--interval", "100ms")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "watch to the end", out, "completed: prod on version 2", "[100% ✔]")
+	it.lam.mu.Lock()
+	got := strings.Join(it.lam.actions, ",")
+	it.lam.mu.Unlock()
+	if want := "smoke,request,granted,begin,set-weight,check-health,finalize"; got != want {
+		t.Errorf("task actions = %s; want %s", got, want)
+	}
+
+	code, out, errs = it.w.run(t, "approve", it.name)
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "approve after the end", errs, "has ended (SUCCEEDED)", "already decided by "+clitest.Caller)
+}
+
+func TestInterpreterRollbackOnUnhealthyCanary(t *testing.T) {
+	it := startInterpreted(t, false)
+	it.until(t, "RequestApproval")
+	code, out, errs := it.w.run(t, "approve", it.name)
+	wantCode(t, code, cli.ExitOK, out, errs)
+	it.until(t, "SetWeight")
+	it.clock.Advance(301 * time.Second) // the bake ends
+	code, out, errs = it.w.run(t, "watch", it.name, "--interval", "100ms")
+	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
+	wantContains(t, "watch", out, "failed: RolledBack", "[10% ✘]")
+	wantContains(t, "watch", errs, "aliasflow history hello")
+}
+
+func TestInterpreterOperatorRollback(t *testing.T) {
+	it := startInterpreted(t, true)
+	var req promotion.TaskRequest
+	it.w.lambda.Add(&clitest.Function{Name: "aliasflow-shift", Versions: map[string]string{"$LATEST": "x"}, Handler: func(p []byte) ([]byte, string) {
+		_ = json.Unmarshal(p, &req)
+		return []byte("null"), ""
+	}})
+	it.until(t, "RequestApproval")
+	if code, out, errs := it.w.run(t, "approve", it.name); code != cli.ExitOK {
+		wantCode(t, code, cli.ExitOK, out, errs)
+	}
+	it.until(t, "SetWeight")
+	code, out, errs := it.w.run(t, "rollback", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "rollback", out, "stopped "+it.name, "version 2 → 1")
+	if st, _ := it.svc.ExecutionStatus(it.exec); st != "ABORTED" {
+		t.Errorf("execution status = %s; want ABORTED", st)
+	}
+	if req.Action != promotion.ActionRollback || req.Promotion.Shift == nil || req.Promotion.Shift.StableVersion != "1" || req.Actor != clitest.Caller {
+		t.Errorf("shift request = %+v; want a rollback to 1 by the caller", req)
+	}
+}
