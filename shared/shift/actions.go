@@ -94,6 +94,12 @@ func (t *task) setWeight(ctx context.Context) error {
 			return cur, false, fmt.Errorf("prod of %s is on %s, not stable version %s with %s: it moved outside this promotion",
 				fn, cur, s.StableVersion, n)
 		}
+		if s.Step > 0 && !cur.routes(n) {
+			// An earlier step weighted prod; someone (an operator's
+			// rollback) took that away. Re-adding it would undo them.
+			return cur, false, fmt.Errorf("prod of %s no longer routes to version %s after step %d: it was rolled back outside this promotion",
+				fn, n, s.Step)
+		}
 		return alias{exists: true, version: s.StableVersion, weights: map[string]float64{n: s.Weight}}, true, nil
 	})
 	if err != nil {
@@ -120,6 +126,11 @@ func (t *task) finalize(ctx context.Context) error {
 		}
 		if !cur.routedOnly(n) {
 			return cur, false, fmt.Errorf("prod of %s routes to another release (%s)", fn, cur)
+		}
+		if stable != "" && stable != n && len(t.p.Steps) > 0 && !cur.routes(n) {
+			// The steps weighted prod; someone took that away (an
+			// operator's rollback). Finalizing would undo them.
+			return cur, false, fmt.Errorf("prod of %s no longer routes to version %s: it was rolled back outside this promotion", fn, n)
 		}
 		return alias{exists: true, version: n}, true, nil
 	})

@@ -157,6 +157,8 @@ func TestSetWeight(t *testing.T) {
 			audits: []string{}, wantRuns: 0},
 		{name: "prod routes to another release", step: 0, prod: "4", routing: map[string]float64{"6": 0.1}, want: "4 + 6@0.1", wantErr: "go error",
 			audits: []string{}, wantRuns: 0},
+		{name: "rolled back outside mid-promotion", step: 1, prod: "4", want: "4", wantErr: "go error",
+			audits: []string{}, wantRuns: 0},
 		{name: "throttled update surfaces", step: 0, prod: "4", want: "4", wantErr: "go error",
 			setup: func(e *env) {
 				e.lam.fail("UpdateAlias", &types.TooManyRequestsException{Message: aws.String("Rate exceeded")})
@@ -398,6 +400,7 @@ func TestFinalize(t *testing.T) {
 		{name: "stale revision is read again", stable: "4", prod: "4", routing: map[string]float64{"5": 0.5}, race: true, want: "5",
 			audits: []string{"alias.moved prod 4>5", "promotion.completed prod 4>5"}},
 		{name: "prod moved outside the promotion", stable: "4", prod: "6", want: "6", wantErr: "go error", audits: []string{}},
+		{name: "rolled back outside mid-promotion", stable: "4", prod: "4", want: "4", wantErr: "go error", audits: []string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
