@@ -1,0 +1,352 @@
+package cwsvc
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
+)
+
+// CloudWatch speaks two protocols here: rpcv2Cbor (the Go SDK) and awsQuery
+// (the AWS CLI 2.9). Both decode into one generic tree — map[string]any,
+// []any, string, float64, int64, bool, time.Time, []byte, nil — which
+// assign then copies into an operation's typed input, so each operation is
+// written once. Outputs are typed structs: XML-encoded for query (their xml
+// tags say how), or turned into CBOR values by toCBOR using the same names.
+
+// fromCBOR turns a decoded CBOR value into the generic tree.
+func fromCBOR(v cbor.Value) (any, error) {
+	switch x := v.(type) {
+	case cbor.Uint:
+		if uint64(x) > math.MaxInt64 {
+			return float64(x), nil
+		}
+		return int64(x), nil
+	case cbor.NegInt:
+		if uint64(x) > math.MaxInt64 {
+			return nil, fmt.Errorf("negative integer out of range")
+		}
+		return -1 - int64(x), nil
+	case cbor.Float32:
+		return float64(x), nil
+	case cbor.Float64:
+		return float64(x), nil
+	case cbor.String:
+		return string(x), nil
+	case cbor.Slice:
+		return []byte(x), nil
+	case cbor.Bool:
+		return bool(x), nil
+	case *cbor.Nil, *cbor.Undefined:
+		return nil, nil
+	case cbor.List:
+		out := make([]any, 0, len(x))
+		for _, el := range x {
+			g, err := fromCBOR(el)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, g)
+		}
+		return out, nil
+	case cbor.Map:
+		out := make(map[string]any, len(x))
+		for k, el := range x {
+			g, err := fromCBOR(el)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = g
+		}
+		return out, nil
+	case *cbor.Tag:
+		if x.ID != 1 {
+			return nil, fmt.Errorf("unsupported CBOR tag %d", x.ID)
+		}
+		secs, err := cbor.AsFloat64(x.Value)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp: %w", err)
+		}
+		whole, frac := math.Modf(secs)
+		return time.Unix(int64(whole), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC(), nil
+	}
+	return nil, fmt.Errorf("unsupported CBOR value %T", v)
+}
+
+// fromQuery turns awsQuery form parameters into the generic tree: "A.B=x"
+// nests, and "L.member.N" makes a list ordered by N.
+func fromQuery(form url.Values) (map[string]any, error) {
+	root := map[string]any{}
+	for key, vals := range form {
+		if key == "Action" || key == "Version" {
+			continue
+		}
+		parts := strings.Split(key, ".")
+		cur := root
+		for i, p := range parts {
+			if i == len(parts)-1 {
+				cur[p] = vals[0]
+				break
+			}
+			next, ok := cur[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				cur[p] = next
+			}
+			cur = next
+		}
+	}
+	out, err := listify(root)
+	if err != nil {
+		return nil, err
+	}
+	return out.(map[string]any), nil
+}
+
+func listify(v any) (any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v, nil
+	}
+	if members, ok := m["member"].(map[string]any); ok && len(m) == 1 {
+		type item struct {
+			n int
+			v any
+		}
+		var items []item
+		for k, el := range members {
+			n, err := strconv.Atoi(k)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("list index %q is not a positive integer", k)
+			}
+			g, err := listify(el)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, item{n, g})
+		}
+		sort.Slice(items, func(i, j int) bool { return items[i].n < items[j].n })
+		out := make([]any, len(items))
+		for i, it := range items {
+			out[i] = it.v
+		}
+		return out, nil
+	}
+	for k, el := range m {
+		g, err := listify(el)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = g
+	}
+	return m, nil
+}
+
+// memberName is the wire name of a struct field: the first element of its
+// xml tag's path, or the field name.
+func memberName(f reflect.StructField) (name string, omitEmpty bool) {
+	tag := f.Tag.Get("xml")
+	if tag == "-" {
+		return "", false
+	}
+	name, opts, _ := strings.Cut(tag, ",")
+	name, _, _ = strings.Cut(name, ">")
+	if name == "" {
+		name = f.Name
+	}
+	return name, strings.Contains(opts, "omitempty")
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// assign copies a generic value into dst, converting leniently between the
+// two protocols' representations (query sends every scalar as a string).
+func assign(dst reflect.Value, src any, path string) error {
+	if src == nil {
+		return nil
+	}
+	if dst.Kind() == reflect.Pointer {
+		v := reflect.New(dst.Type().Elem())
+		if err := assign(v.Elem(), src, path); err != nil {
+			return err
+		}
+		dst.Set(v)
+		return nil
+	}
+	bad := func() error { return fmt.Errorf("%s: cannot use %T as %s", path, src, dst.Type()) }
+	if dst.Type() == timeType {
+		switch x := src.(type) {
+		case time.Time:
+			dst.Set(reflect.ValueOf(x))
+		case string:
+			t, err := time.Parse(time.RFC3339Nano, x)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not an ISO 8601 timestamp", path, x)
+			}
+			dst.Set(reflect.ValueOf(t.UTC()))
+		case int64:
+			dst.Set(reflect.ValueOf(time.Unix(x, 0).UTC()))
+		case float64:
+			dst.Set(reflect.ValueOf(time.UnixMilli(int64(x * 1000)).UTC()))
+		default:
+			return bad()
+		}
+		return nil
+	}
+	switch dst.Kind() {
+	case reflect.Interface:
+		dst.Set(reflect.ValueOf(src))
+	case reflect.Struct:
+		m, ok := src.(map[string]any)
+		if !ok {
+			return bad()
+		}
+		t := dst.Type()
+		for i := 0; i < t.NumField(); i++ {
+			name, _ := memberName(t.Field(i))
+			if v, ok := m[name]; ok && name != "" {
+				if err := assign(dst.Field(i), v, path+"."+name); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Slice:
+		if s, ok := src.(string); ok && s == "" {
+			return nil // query's way of sending an empty list
+		}
+		l, ok := src.([]any)
+		if !ok {
+			return bad()
+		}
+		out := reflect.MakeSlice(dst.Type(), len(l), len(l))
+		for i, el := range l {
+			if err := assign(out.Index(i), el, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		dst.Set(out)
+	case reflect.String:
+		switch x := src.(type) {
+		case string:
+			dst.SetString(x)
+		default:
+			return bad()
+		}
+	case reflect.Bool:
+		switch x := src.(type) {
+		case bool:
+			dst.SetBool(x)
+		case string:
+			b, err := strconv.ParseBool(x)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a boolean", path, x)
+			}
+			dst.SetBool(b)
+		default:
+			return bad()
+		}
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		var n int64
+		switch x := src.(type) {
+		case int64:
+			n = x
+		case float64:
+			if x != math.Trunc(x) {
+				return fmt.Errorf("%s: %v is not an integer", path, x)
+			}
+			n = int64(x)
+		case string:
+			var err error
+			if n, err = strconv.ParseInt(x, 10, 64); err != nil {
+				return fmt.Errorf("%s: %q is not an integer", path, x)
+			}
+		default:
+			return bad()
+		}
+		if dst.OverflowInt(n) {
+			return fmt.Errorf("%s: %d is out of range", path, n)
+		}
+		dst.SetInt(n)
+	case reflect.Float64:
+		switch x := src.(type) {
+		case int64:
+			dst.SetFloat(float64(x))
+		case float64:
+			dst.SetFloat(x)
+		case string:
+			f, err := strconv.ParseFloat(x, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a number", path, x)
+			}
+			dst.SetFloat(f)
+		default:
+			return bad()
+		}
+	default:
+		return fmt.Errorf("%s: unsupported field type %s", path, dst.Type())
+	}
+	return nil
+}
+
+// toCBOR encodes a typed output for rpcv2Cbor: struct fields by member
+// name, timestamps as tag 1 with epoch seconds, nil pointers and slices left out.
+func toCBOR(v reflect.Value) (cbor.Value, bool) {
+	if v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil, false
+		}
+		return toCBOR(v.Elem())
+	}
+	if v.Type() == timeType {
+		t := v.Interface().(time.Time)
+		return &cbor.Tag{ID: 1, Value: cbor.Float64(float64(t.UnixMilli()) / 1000)}, true
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		m := cbor.Map{}
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, omitEmpty := memberName(f)
+			if name == "" || (omitEmpty && v.Field(i).IsZero()) {
+				continue
+			}
+			if c, ok := toCBOR(v.Field(i)); ok {
+				m[name] = c
+			}
+		}
+		return m, true
+	case reflect.Slice:
+		if v.IsNil() {
+			return nil, false
+		}
+		l := make(cbor.List, 0, v.Len())
+		for i := 0; i < v.Len(); i++ {
+			if c, ok := toCBOR(v.Index(i)); ok {
+				l = append(l, c)
+			}
+		}
+		return l, true
+	case reflect.String:
+		return cbor.String(v.String()), true
+	case reflect.Bool:
+		return cbor.Bool(v.Bool()), true
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		if n := v.Int(); n < 0 {
+			return cbor.NegInt(uint64(-(n + 1))), true
+		} else {
+			return cbor.Uint(uint64(n)), true
+		}
+	case reflect.Float64, reflect.Float32:
+		return cbor.Float64(v.Float()), true
+	}
+	return nil, false
+}
