@@ -203,7 +203,8 @@ global flags (any command, anywhere on the line):
   --log-group NAME       the audit log group (default /aliasflow/pipeline)
   --event-bus NAME       the bus release puts its event on (default "default")
 
-a <promotion> is an execution name (hello-v2-1a2b3c4d) or its ARN.
+a <promotion> is an execution name (hello-v2-1a2b3c4d) or its ARN; approve, reject and
+promote also take a function name when exactly one of its promotions is waiting.
 
 exit codes:
   0  ok

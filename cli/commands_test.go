@@ -203,3 +203,30 @@ func TestHistory(t *testing.T) {
 	code, out, errs = w.run(t, "history", "hello", "--log-group", "/nope")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
 }
+
+func TestApproveByFunctionName(t *testing.T) {
+	cases := []struct {
+		name    string
+		waiting int
+		code    int
+		want    string
+	}{
+		{"one waiting", 1, cli.ExitOK, "approved hello-v3-"},
+		{"none waiting", 0, cli.ExitConflict, "no promotion of hello awaits approval"},
+		{"two waiting", 2, cli.ExitUsage, "2 promotions of hello awaits approval"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			s.Enter("Task", "SmokeTest", s.St)
+			for i := 0; i < c.waiting; i++ {
+				v := string(rune('3' + i))
+				w.states.NewScript(clitest.Input("hello", v, "sha-"+v), clitest.T0.Add(time.Duration(i)*time.Second)).Smoke(true).AwaitApproval("tok-" + v)
+			}
+			code, out, errs := w.run(t, "approve", "hello")
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want)
+		})
+	}
+}

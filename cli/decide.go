@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,11 +28,11 @@ func runApprove(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := a.decide(ctx, pos[0], true, *comment)
+	d, arn, err := a.decide(ctx, pos[0], true, *comment)
 	if err != nil {
 		return err
 	}
-	return a.printDecision(pos[0], d)
+	return a.printDecision(arn, d)
 }
 
 func runReject(ctx context.Context, a *app, args []string) error {
@@ -44,16 +45,17 @@ func runReject(ctx context.Context, a *app, args []string) error {
 	if strings.TrimSpace(*comment) == "" {
 		return usageError("reject: say why with --comment \"...\"; the audit trail keeps it")
 	}
-	d, err := a.decide(ctx, pos[0], false, *comment)
+	d, arn, err := a.decide(ctx, pos[0], false, *comment)
 	if err != nil {
 		return err
 	}
-	return a.printDecision(pos[0], d)
+	return a.printDecision(arn, d)
 }
 
-func (a *app) printDecision(ref string, d *promotion.Decision) error {
+func (a *app) printDecision(arn string, d *promotion.Decision) error {
+	ref := nameOf(arn)
 	if a.g.json {
-		return printJSON(a.env.Stdout, map[string]any{"promotion": ref, "decision": d})
+		return printJSON(a.env.Stdout, map[string]any{"promotion": ref, "execution": arn, "decision": d})
 	}
 	verb := "approved"
 	if !d.Approved {
@@ -69,22 +71,22 @@ func (a *app) printDecision(ref string, d *promotion.Decision) error {
 // decide answers a promotion's approval task as the caller. The workflow's
 // RecordApproval / RecordRejection tasks write the audit record that names
 // the approver.
-func (a *app) decide(ctx context.Context, ref string, approve bool, comment string) (*promotion.Decision, error) {
-	arn, err := a.executionARN(ctx, ref)
+func (a *app) decide(ctx context.Context, ref string, approve bool, comment string) (*promotion.Decision, string, error) {
+	arn, err := a.promotionARN(ctx, ref, stateApproval)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	c, err := a.aws(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p, err := a.findWaiting(ctx, arn, stateApproval)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	caller, err := a.callerARN(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	d := &promotion.Decision{
 		Approved: approve, Approver: caller, Comment: comment, Via: "cli",
@@ -92,7 +94,7 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 	}
 	body, err := json.Marshal(d)
 	if err != nil {
-		return nil, fmt.Errorf("encode decision: %w", err)
+		return nil, "", fmt.Errorf("encode decision: %w", err)
 	}
 	if approve {
 		_, err = c.States.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(p.TaskToken.Reveal()), Output: aws.String(string(body))})
@@ -100,9 +102,47 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 		_, err = c.States.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(p.TaskToken.Reveal()), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(body))})
 	}
 	if err != nil {
-		return nil, tokenRefused(nameOf(arn), "decided", err)
+		return nil, "", tokenRefused(nameOf(arn), "decided", err)
 	}
-	return d, nil
+	return d, arn, nil
+}
+
+// promotionARN resolves a <promotion> argument. A function name is also
+// accepted (the approval e-mail suggests `aliasflow approve hello`) when
+// exactly one of its promotions waits in state.
+func (a *app) promotionARN(ctx context.Context, ref, state string) (string, error) {
+	if strings.HasPrefix(ref, "arn:") || functionOf(ref) != "" || config.ValidateFunctionName(ref) != nil {
+		return a.executionARN(ctx, ref)
+	}
+	running, err := a.executions(ctx, ref, sfntypes.ExecutionStatusRunning, 0)
+	if err != nil {
+		return "", err
+	}
+	var waiting []string
+	for _, e := range running {
+		p, err := a.readProgress(ctx, aws.ToString(e.ExecutionArn))
+		if err != nil {
+			return "", err
+		}
+		if p.State == state {
+			waiting = append(waiting, p.Execution)
+		}
+	}
+	what := "awaits approval"
+	if state == stateSetWeight {
+		what = "is baking"
+	}
+	switch len(waiting) {
+	case 0:
+		return "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", ref), "no promotion of %s %s", ref, what)
+	case 1:
+		return waiting[0], nil
+	}
+	names := make([]string, len(waiting))
+	for i, w := range waiting {
+		names[i] = nameOf(w)
+	}
+	return "", usageError("%d promotions of %s %s (%s): name one", len(waiting), ref, what, strings.Join(names, ", "))
 }
 
 // findWaiting finds the open task of state, turning "not waiting" into

@@ -289,7 +289,7 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 			return nil
 		}
 	}
-	dec, err := d.a.decide(ctx, p.Execution, true, "approved by aliasflow demo")
+	dec, _, err := d.a.decide(ctx, p.Execution, true, "approved by aliasflow demo")
 	if err != nil {
 		return err
 	}

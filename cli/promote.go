@@ -48,7 +48,7 @@ type PromoteResult struct {
 
 // promoteNow ends the current bake of a promotion.
 func (a *app) promoteNow(ctx context.Context, ref string) (*PromoteResult, error) {
-	arn, err := a.executionARN(ctx, ref)
+	arn, err := a.promotionARN(ctx, ref, stateSetWeight)
 	if err != nil {
 		return nil, err
 	}
