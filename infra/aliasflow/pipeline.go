@@ -1,0 +1,603 @@
+// Package aliasflow holds the CDK constructs a team uses to adopt aliasflow in
+// its own CDK app: a Pipeline (the four Lambdas, the promotion state machine,
+// the release rules, approvals and observability) and a Target per function
+// the pipeline promotes.
+//
+//	p := aliasflow.NewPipeline(stack, "Aliasflow", &aliasflow.PipelineProps{})
+//	aliasflow.NewTarget(stack, "Orders", &aliasflow.TargetProps{
+//		Pipeline: p,
+//		Function: ordersFn,
+//		Settings: config.Target{Function: "orders", Approvers: []string{"lead@example.com"}},
+//	})
+package aliasflow
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/aliasflow/aliasflow/infra/statemachine"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+)
+
+// Names the runtime relies on: the CLI, the sandbox and the Lambdas find the
+// pipeline's parts by these names, so they are fixed rather than generated.
+const (
+	ReleaseFunctionName   = "aliasflow-release"
+	SmokeTestFunctionName = "aliasflow-smoketest"
+	ApprovalFunctionName  = "aliasflow-approval"
+	ShiftFunctionName     = "aliasflow-shift"
+	StateMachineName      = "aliasflow-promotion"
+	ApprovalTopicName     = "aliasflow-approvals"
+	LinkSecretName        = "aliasflow/link-key"
+	PipelineLogGroupName  = "/aliasflow/pipeline"
+	DeadLetterQueueName   = "aliasflow-dead-letters"
+	DashboardName         = "aliasflow"
+	// ApprovalStageName is the approval API's stage; ApprovalUrl ends in it.
+	ApprovalStageName = "v1"
+	// DefaultEventBus is the bus the release rules listen on and the audit
+	// events go to.
+	DefaultEventBus = "default"
+)
+
+// Environment variables of the pipeline's Lambdas.
+const (
+	EnvEventBus        = "ALIASFLOW_EVENT_BUS"
+	EnvStateMachineArn = "ALIASFLOW_STATE_MACHINE_ARN"
+	EnvApprovalTopic   = "ALIASFLOW_APPROVAL_TOPIC_ARN"
+	EnvLinkSecret      = "ALIASFLOW_LINK_SECRET_ARN"
+)
+
+// maxConfigBytes keeps ALIASFLOW_CONFIG well inside Lambda's 4 KB limit on
+// all environment variables of a function together.
+const maxConfigBytes = 3500
+
+// PipelineProps configures a Pipeline. The zero value deploys a working
+// pipeline with the Lambdas taken from dist/.
+type PipelineProps struct {
+	// AssetDir holds <name>/bootstrap for release, smoketest, approval and
+	// shift (what `make build` writes). Default "dist".
+	AssetDir string
+	// ApproverEmails are subscribed to the approvals topic in addition to the
+	// approvers of every registered target. Each subscription only receives
+	// the messages addressed to it (filter policy on `approver`).
+	ApproverEmails []string
+	// LogRetention of the pipeline's log groups. The audit trail lives in
+	// them, so the default is one year.
+	LogRetention awslogs.RetentionDays
+	// UseExistingAPIGatewayLogRole skips creating API Gateway's account-wide
+	// CloudWatch Logs role, for accounts that already have one.
+	UseExistingAPIGatewayLogRole bool
+}
+
+// Pipeline is aliasflow: four Lambdas, the promotion state machine, the
+// rules that start a release, the approvals topic and HTTP API, and the
+// dashboard and saved queries. Targets register with it through NewTarget.
+type Pipeline struct {
+	constructs.Construct
+
+	stack        awscdk.Stack
+	props        PipelineProps
+	logGroup     awslogs.LogGroup
+	deadLetters  awssqs.Queue
+	release      awslambda.Function
+	smokeTest    awslambda.Function
+	approval     awslambda.Function
+	shift        awslambda.Function
+	stateMachine awsstepfunctions.StateMachine
+	topic        awssns.Topic
+	secret       awssecretsmanager.Secret
+	api          awsapigateway.RestApi
+	dashboard    awscloudwatch.Dashboard
+	ruleTarget   awsevents.IRuleTarget
+
+	targets       []config.Target
+	projects      []string
+	codeBuildRule awsevents.Rule
+	subscribed    map[string]bool
+}
+
+// NewPipeline builds the whole pipeline under scope.
+func NewPipeline(scope constructs.Construct, id string, props *PipelineProps) *Pipeline {
+	p := &Pipeline{subscribed: map[string]bool{}}
+	// Override makes p itself the jsii object, so p can be passed as a scope.
+	constructs.NewConstruct_Override(p, scope, jsii.String(id))
+	if props != nil {
+		p.props = *props
+	}
+	if p.props.AssetDir == "" {
+		p.props.AssetDir = "dist"
+	}
+	if p.props.LogRetention == "" {
+		p.props.LogRetention = awslogs.RetentionDays_ONE_YEAR
+	}
+	p.stack = awscdk.Stack_Of(p)
+
+	p.logGroup = awslogs.NewLogGroup(p, jsii.String("Logs"), &awslogs.LogGroupProps{
+		LogGroupName: jsii.String(PipelineLogGroupName),
+		Retention:    p.props.LogRetention,
+		// The audit trail must outlive the stack that wrote it.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	p.deadLetters = awssqs.NewQueue(p, jsii.String("DeadLetters"), &awssqs.QueueProps{
+		QueueName:       jsii.String(DeadLetterQueueName),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	suppress(p.deadLetters, nagReasons{
+		"AwsSolutions-SQS3":           "This queue is the dead-letter queue of the release rules, the release Lambda's async invocations and the approval e-mail subscriptions; a DLQ of a DLQ would only move the same messages again. Its depth is alarmed.",
+		"Serverless-SQSRedrivePolicy": "This queue is itself the dead-letter queue; messages land here after their source gave up and are inspected by an operator (its depth is alarmed).",
+	})
+
+	p.newFunctions()
+	p.newApprovals()
+	p.newStateMachine()
+	p.newRules()
+	p.newObservability()
+	for _, e := range p.props.ApproverEmails {
+		p.subscribe(e)
+	}
+	p.Node().AddValidation(&pipelineValidation{p: p})
+	return p
+}
+
+// ReleaseFunction returns the Lambda that turns a build into a promotion.
+func (p *Pipeline) ReleaseFunction() awslambda.Function { return p.release }
+
+// SmokeTestFunction returns the Lambda that runs the smoke checks on stg.
+func (p *Pipeline) SmokeTestFunction() awslambda.Function { return p.smokeTest }
+
+// ApprovalFunction returns the Lambda that asks for, shows and records approvals.
+func (p *Pipeline) ApprovalFunction() awslambda.Function { return p.approval }
+
+// ShiftFunction returns the Lambda that moves prod and rolls it back.
+func (p *Pipeline) ShiftFunction() awslambda.Function { return p.shift }
+
+// StateMachine returns the promotion state machine.
+func (p *Pipeline) StateMachine() awsstepfunctions.StateMachine { return p.stateMachine }
+
+// ApprovalTopic returns the SNS topic approval links are sent through.
+func (p *Pipeline) ApprovalTopic() awssns.Topic { return p.topic }
+
+// LinkSecret returns the secret holding the approval links' HMAC key.
+func (p *Pipeline) LinkSecret() awssecretsmanager.Secret { return p.secret }
+
+// ApprovalAPI returns the REST API serving the approval page.
+func (p *Pipeline) ApprovalAPI() awsapigateway.RestApi { return p.api }
+
+// ApprovalURL returns the approval page's URL (the API's stage URL).
+func (p *Pipeline) ApprovalURL() *string { return p.api.Url() }
+
+// LogGroup returns /aliasflow/pipeline, where every audit record lands.
+func (p *Pipeline) LogGroup() awslogs.LogGroup { return p.logGroup }
+
+// DeadLetterQueue returns the queue undeliverable events end up in.
+func (p *Pipeline) DeadLetterQueue() awssqs.Queue { return p.deadLetters }
+
+// Dashboard returns the aliasflow CloudWatch dashboard.
+func (p *Pipeline) Dashboard() awscloudwatch.Dashboard { return p.dashboard }
+
+// Targets returns the settings of the registered targets, defaults applied.
+func (p *Pipeline) Targets() []config.Target {
+	return append([]config.Target(nil), p.targets...)
+}
+
+// Config returns the document the release Lambda receives in
+// ALIASFLOW_CONFIG.
+func (p *Pipeline) Config() config.Config {
+	return config.Config{Targets: p.Targets()}
+}
+
+func (p *Pipeline) newFunctions() {
+	bus := map[string]*string{EnvEventBus: jsii.String(DefaultEventBus)}
+	with := func(extra map[string]*string) *map[string]*string {
+		env := map[string]*string{}
+		for k, v := range bus {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return &env
+	}
+	p.release = p.newFunction("Release", ReleaseFunctionName, "release",
+		"Publishes a version of a built function, moves stg to it and starts its promotion.",
+		awscdk.Duration_Minutes(jsii.Number(2)),
+		with(map[string]*string{
+			config.EnvVar: awscdk.Lazy_String(&configProducer{p: p}, nil),
+			// The ARN is built from the fixed name: the state machine invokes
+			// the other Lambdas, so referencing it here would close a cycle.
+			EnvStateMachineArn: p.stateMachineArn(),
+		}))
+	p.smokeTest = p.newFunction("SmokeTest", SmokeTestFunctionName, "smoketest",
+		"Runs a target's smoke checks against its stg alias.",
+		awscdk.Duration_Minutes(jsii.Number(15)), with(nil))
+	p.approval = p.newFunction("Approval", ApprovalFunctionName, "approval",
+		"Sends approval links, serves the approval page and records decisions.",
+		awscdk.Duration_Seconds(jsii.Number(30)), with(nil))
+	p.shift = p.newFunction("Shift", ShiftFunctionName, "shift",
+		"Moves a target's prod alias step by step, checks health, finalizes or rolls back.",
+		awscdk.Duration_Minutes(jsii.Number(1)), with(nil))
+
+	// The release Lambda is the only one invoked asynchronously (by
+	// EventBridge); its failed invocations are kept for an operator.
+	p.release.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(2),
+		MaxEventAge:   awscdk.Duration_Hours(jsii.Number(6)),
+		OnFailure:     awslambdadestinations.NewSqsDestination(p.deadLetters),
+	})
+	suppress(p.release, nagReasons{
+		"Serverless-LambdaDLQ": "Failed asynchronous invocations go to the on-failure destination (the aliasflow dead-letter queue), whose records carry the error and the request; a DeadLetterConfig on the same queue would store each failure twice.",
+	})
+	for _, fn := range []awslambda.Function{p.smokeTest, p.approval, p.shift} {
+		suppress(fn, nagReasons{
+			"Serverless-LambdaDLQ": "Invoked only synchronously (by the promotion state machine's lambda:invoke tasks, or by API Gateway); a dead-letter queue applies to asynchronous invocations only. Failures are handled by the state machine's Retry/Catch.",
+		})
+	}
+
+	busArn := p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("events"), Resource: jsii.String("event-bus"), ResourceName: jsii.String(DefaultEventBus),
+	})
+	sm, executions := p.stateMachineArn(), p.executionsArn()
+	for _, fn := range p.Functions() {
+		allow(fn, []string{"events:PutEvents"}, busArn)
+	}
+	allow(p.release, []string{"states:StartExecution", "states:ListExecutions"}, sm)
+	allow(p.release, []string{"states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory"}, executions)
+	allow(p.approval, []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, sm)
+	allow(p.approval, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
+	// GetMetricData has no resource-level permissions; the shift reads the
+	// targets' Errors/Invocations with it.
+	allow(p.shift, []string{"cloudwatch:GetMetricData"}, jsii.String("*"))
+}
+
+// Functions returns the four pipeline Lambdas.
+func (p *Pipeline) Functions() []awslambda.Function {
+	return []awslambda.Function{p.release, p.smokeTest, p.approval, p.shift}
+}
+
+func (p *Pipeline) newFunction(id, name, asset, description string, timeout awscdk.Duration, env *map[string]*string) awslambda.Function {
+	// An own role per function, without the AWS managed basic execution
+	// policy: it may write to the pipeline log group and nothing else until a
+	// grant says so.
+	role := awsiam.NewRole(p, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Role of " + name),
+	})
+	fn := awslambda.NewFunction(p, jsii.String(id), &awslambda.FunctionProps{
+		FunctionName:  jsii.String(name),
+		Description:   jsii.String(description),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(p.props.AssetDir, asset)), nil),
+		Role:          role,
+		MemorySize:    jsii.Number(256),
+		Timeout:       timeout,
+		Environment:   env,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		LogGroup:      p.logGroup,
+		Tracing:       awslambda.Tracing_ACTIVE,
+	})
+	p.logGroup.GrantWrite(role)
+	suppress(role, nagReasons{
+		"AwsSolutions-IAM5": "Wildcards are limited to: log streams of the one /aliasflow/pipeline log group; X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData, which support no resource-level permissions; the aliases and versions (function:<name>:*) of registered target functions only; the executions of the one aliasflow-promotion state machine; KMS GenerateDataKey* on the approvals topic's own key.",
+	})
+	return fn
+}
+
+func (p *Pipeline) stateMachineArn() *string {
+	return p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
+		ResourceName: jsii.String(StateMachineName), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}
+
+func (p *Pipeline) executionsArn() *string {
+	return p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("states"), Resource: jsii.String("execution"),
+		ResourceName: jsii.String(StateMachineName + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}
+
+// newApprovals builds the approval topic, link secret and HTTP API.
+func (p *Pipeline) newApprovals() {
+	key := awskms.NewKey(p, jsii.String("ApprovalsKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the aliasflow approvals topic"),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	p.topic = awssns.NewTopic(p, jsii.String("Approvals"), &awssns.TopicProps{
+		TopicName:   jsii.String(ApprovalTopicName),
+		DisplayName: jsii.String("aliasflow approvals"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	p.topic.GrantPublish(p.approval)
+
+	p.secret = awssecretsmanager.NewSecret(p, jsii.String("LinkKey"), &awssecretsmanager.SecretProps{
+		SecretName:  jsii.String(LinkSecretName),
+		Description: jsii.String("HMAC key that signs aliasflow approval links"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+		},
+	})
+	p.secret.GrantRead(p.approval, nil)
+	suppress(p.secret, nagReasons{
+		"AwsSolutions-SMG4": "The secret is the HMAC key of approval links. Rotating it would invalidate every link still waiting for a decision (up to the 7-day approval timeout) without any gain a rotation schedule would give; rotate it by hand between promotions if it is ever exposed.",
+	})
+
+	p.approval.AddEnvironment(jsii.String(EnvApprovalTopic), p.topic.TopicArn(), nil)
+	p.approval.AddEnvironment(jsii.String(EnvLinkSecret), p.secret.SecretArn(), nil)
+
+	access := awslogs.NewLogGroup(p, jsii.String("ApprovalApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     p.props.LogRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	p.api = awsapigateway.NewRestApi(p, jsii.String("ApprovalApi"), &awsapigateway.RestApiProps{
+		RestApiName:                 jsii.String("aliasflow-approval"),
+		Description:                 jsii.String("aliasflow approval page: GET ?t=<link> shows a release, POST decides."),
+		EndpointTypes:               &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		CloudWatchRole:              jsii.Bool(!p.props.UseExistingAPIGatewayLogRole),
+		CloudWatchRoleRemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		DeployOptions:               stageOptions(ApprovalStageName, access, nil, 5, 10),
+	})
+	validator := p.api.AddRequestValidator(jsii.String("LinkRequired"), &awsapigateway.RequestValidatorOptions{
+		ValidateRequestParameters: jsii.Bool(true),
+		ValidateRequestBody:       jsii.Bool(true),
+	})
+	integration := awsapigateway.NewLambdaIntegration(p.approval, &awsapigateway.LambdaIntegrationOptions{AllowTestInvoke: jsii.Bool(false)})
+	p.api.Root().AddMethod(jsii.String("GET"), integration, &awsapigateway.MethodOptions{
+		RequestParameters: &map[string]*bool{"method.request.querystring.t": jsii.Bool(true)},
+		RequestValidator:  validator,
+	})
+	p.api.Root().AddMethod(jsii.String("POST"), integration, &awsapigateway.MethodOptions{
+		RequestValidator: validator,
+	})
+	publicEndpoint := "Approvers are people without an AWS identity reached by e-mail: the page is public on purpose. Every request must carry a link that is HMAC-signed with a Secrets Manager key, expires, is bound to one allow-listed approver and decides at most once; the Lambda verifies it before anything is shown or decided. The stage is throttled (5 rps, burst 10) and logs no request data. Operators with an IAM identity approve through the CLI instead."
+	suppress(p.api, nagReasons{
+		"AwsSolutions-APIG4": publicEndpoint,
+		"AwsSolutions-COG4":  publicEndpoint,
+		"AwsSolutions-APIG3": "The API serves two low-volume methods behind signed, expiring links and stage throttling; a WAF web ACL adds cost without protecting anything the link check does not. Attach one to the stage if your organisation requires WAF on every API.",
+		"AwsSolutions-IAM4":  "The AmazonAPIGatewayPushToCloudWatchLogs managed policy is the documented policy of API Gateway's account-wide logging role (needed for the access and execution logs this API writes); it only allows writing to CloudWatch Logs.",
+	})
+}
+
+// stageOptions are the stage settings every REST API here uses: JSON access
+// logs without query strings (they carry approval links), error-level
+// execution logs without request data, X-Ray and throttling.
+func stageOptions(name string, access awslogs.ILogGroup, variables map[string]string, rate, burst float64) *awsapigateway.StageOptions {
+	var vars *map[string]*string
+	if variables != nil {
+		m := map[string]*string{}
+		for k, v := range variables {
+			m[k] = jsii.String(v)
+		}
+		vars = &m
+	}
+	return &awsapigateway.StageOptions{
+		StageName:            jsii.String(name),
+		Variables:            vars,
+		AccessLogDestination: awsapigateway.NewLogGroupLogDestination(access),
+		AccessLogFormat: awsapigateway.AccessLogFormat_JsonWithStandardFields(&awsapigateway.JsonWithStandardFieldProps{
+			Caller: jsii.Bool(true), HttpMethod: jsii.Bool(true), Ip: jsii.Bool(true), Protocol: jsii.Bool(true),
+			RequestTime: jsii.Bool(true), ResourcePath: jsii.Bool(true), ResponseLength: jsii.Bool(true),
+			Status: jsii.Bool(true), User: jsii.Bool(true),
+		}),
+		LoggingLevel:         awsapigateway.MethodLoggingLevel_ERROR,
+		DataTraceEnabled:     jsii.Bool(false),
+		MetricsEnabled:       jsii.Bool(true),
+		TracingEnabled:       jsii.Bool(true),
+		ThrottlingRateLimit:  jsii.Number(rate),
+		ThrottlingBurstLimit: jsii.Number(burst),
+	}
+}
+
+// StageOptions returns the stage settings aliasflow uses for its own REST
+// API (access logs, error-level execution logs without data, X-Ray,
+// throttling), for an app's API to follow the same rules.
+func StageOptions(name string, access awslogs.ILogGroup, variables map[string]string, rateLimit, burstLimit float64) *awsapigateway.StageOptions {
+	return stageOptions(name, access, variables, rateLimit, burstLimit)
+}
+
+func (p *Pipeline) newStateMachine() {
+	logs := awslogs.NewLogGroup(p, jsii.String("PromotionLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/vendedlogs/states/" + StateMachineName),
+		Retention:     p.props.LogRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	p.stateMachine = awsstepfunctions.NewStateMachine(p, jsii.String("Promotion"), &awsstepfunctions.StateMachineProps{
+		StateMachineName: jsii.String(StateMachineName),
+		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(jsii.String(statemachine.Definition)),
+		DefinitionSubstitutions: &map[string]*string{
+			statemachine.SmokeTestFunctionArn: p.smokeTest.FunctionArn(),
+			statemachine.ApprovalFunctionArn:  p.approval.FunctionArn(),
+			statemachine.ShiftFunctionArn:     p.shift.FunctionArn(),
+			statemachine.ApprovalURL:          p.ApprovalURL(),
+		},
+		// ALL events, but never their data: inputs and outputs carry the
+		// task tokens of the two callback tasks.
+		Logs: &awsstepfunctions.LogOptions{
+			Destination:          logs,
+			Level:                awsstepfunctions.LogLevel_ALL,
+			IncludeExecutionData: jsii.Bool(false),
+		},
+		TracingEnabled: jsii.Bool(true),
+	})
+	// Exactly the unqualified ARNs the definition names, no version or alias.
+	p.stateMachine.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: &[]*string{p.smokeTest.FunctionArn(), p.approval.FunctionArn(), p.shift.FunctionArn()},
+	}))
+	suppress(p.stateMachine, nagReasons{
+		"AwsSolutions-IAM5": "CloudWatch Logs vended-log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, …) and X-Ray PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; Step Functions documents exactly these statements with Resource *.",
+	})
+}
+
+func (p *Pipeline) newRules() {
+	p.ruleTarget = awseventstargets.NewLambdaFunction(p.release, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: p.deadLetters,
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		RetryAttempts:   jsii.Number(8),
+	})
+	awsevents.NewRule(p, jsii.String("ReleaseRequested"), &awsevents.RuleProps{
+		RuleName:     jsii.String("aliasflow-release-requested"),
+		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
+		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
+		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
+	})
+}
+
+// addProjects makes the CodeBuild rule (created with the first project)
+// match these projects' successful builds too.
+func (p *Pipeline) addProjects(projects []string) {
+	for _, pr := range projects {
+		if !contains(p.projects, pr) {
+			p.projects = append(p.projects, pr)
+		}
+	}
+	if len(p.projects) == 0 || p.codeBuildRule != nil {
+		return
+	}
+	// The project list is read at synth, so targets added later still count.
+	projectList := awscdk.Lazy_List(&projectsProducer{p: p}, nil)
+	p.codeBuildRule = awsevents.NewRule(p, jsii.String("BuildSucceeded"), &awsevents.RuleProps{
+		RuleName:     jsii.String("aliasflow-build-succeeded"),
+		Description:  jsii.String("A CodeBuild project of a promotion target built successfully."),
+		EventPattern: eventPattern(eventpatterns.CodeBuildSucceeded(values(projectList))),
+		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
+	})
+}
+
+// eventPattern turns a shared pattern into CDK's type, so the rules and
+// the sandbox route by the very same document.
+func eventPattern(m map[string]any) *awsevents.EventPattern {
+	ep := &awsevents.EventPattern{}
+	if v, ok := m["source"].([]string); ok {
+		ep.Source = jsii.Strings(v...)
+	}
+	if v, ok := m["detail-type"].([]string); ok {
+		ep.DetailType = jsii.Strings(v...)
+	}
+	if v, ok := m["detail"].(map[string]any); ok {
+		detail := map[string]any{}
+		for k, x := range v {
+			detail[k] = x
+		}
+		ep.Detail = &detail
+	}
+	return ep
+}
+
+type projectsProducer struct{ p *Pipeline }
+
+func (pp *projectsProducer) Produce() *[]*string {
+	return jsii.Strings(pp.p.projects...)
+}
+
+type configProducer struct{ p *Pipeline }
+
+// Produce renders ALIASFLOW_CONFIG from the targets registered by synth time.
+func (cp *configProducer) Produce() *string {
+	doc, err := json.Marshal(cp.p.Config())
+	if err != nil {
+		// Config holds only strings, numbers and valid JSON payloads checked
+		// at registration; a failure here is a bug, reported at synth.
+		panic(fmt.Sprintf("aliasflow: encode %s: %v", config.EnvVar, err))
+	}
+	return jsii.String(string(doc))
+}
+
+// pipelineValidation fails synth when the pipeline could not run.
+type pipelineValidation struct{ p *Pipeline }
+
+// Validate implements constructs.IValidation.
+func (v *pipelineValidation) Validate() *[]*string {
+	var errs []string
+	cfg := v.p.Config()
+	if len(cfg.Targets) == 0 {
+		errs = append(errs, "aliasflow: the pipeline has no targets; add one with aliasflow.NewTarget")
+	} else if err := cfg.Validate(); err != nil {
+		errs = append(errs, err.Error())
+	} else if doc, _ := json.Marshal(cfg); len(doc) > maxConfigBytes {
+		errs = append(errs, fmt.Sprintf("aliasflow: %s is %d bytes; Lambda allows 4 KB of environment per function, keep it under %d (fewer smoke checks or payloads)", config.EnvVar, len(doc), maxConfigBytes))
+	}
+	return jsii.Strings(errs...)
+}
+
+// subscribe adds an e-mail subscription that only receives the messages
+// addressed to that approver.
+func (p *Pipeline) subscribe(email string) {
+	key := strings.ToLower(strings.TrimSpace(email))
+	if key == "" || p.subscribed[key] {
+		return
+	}
+	p.subscribed[key] = true
+	awssns.NewSubscription(p, jsii.String("Approver"+shortHash(key)), &awssns.SubscriptionProps{
+		Topic:    p.topic,
+		Protocol: awssns.SubscriptionProtocol_EMAIL,
+		Endpoint: jsii.String(email),
+		FilterPolicy: &map[string]awssns.SubscriptionFilter{
+			"approver": awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(email)}),
+		},
+		DeadLetterQueue: p.deadLetters,
+	})
+}
+
+// Subscriptions lists the approver e-mails subscribed so far, sorted.
+func (p *Pipeline) Subscriptions() []string {
+	out := make([]string, 0, len(p.subscribed))
+	for e := range p.subscribed {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func values(list *[]*string) []string {
+	var out []string
+	for _, s := range *list {
+		out = append(out, *s)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// allow adds one statement to a function's own role.
+func allow(fn awslambda.IFunction, actions []string, resources ...*string) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	}))
+}

@@ -1,0 +1,423 @@
+package aliasflow_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/aliasflow/aliasflow/infra/aliasflow"
+	"github.com/aliasflow/aliasflow/infra/statemachine"
+	"github.com/aliasflow/aliasflow/shared/config"
+)
+
+// fixture is one app shared by the read-only tests below: a pipeline stack
+// (with an imported target) and a team's stack adding its own function.
+type fixture struct {
+	app      awscdk.App
+	pipeline awscdk.Stack
+	team     awscdk.Stack
+	p        *aliasflow.Pipeline
+	orders   *aliasflow.Target
+}
+
+var fx fixture
+var assetDir string
+
+func TestMain(m *testing.M) {
+	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	dir, err := os.MkdirTemp("", "aliasflow-assets")
+	if err != nil {
+		panic(err)
+	}
+	for _, fn := range []string{"release", "smoketest", "approval", "shift", "hello"} {
+		_ = os.MkdirAll(filepath.Join(dir, fn), 0o755)
+		_ = os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("placeholder "+fn), 0o755)
+	}
+	assetDir = dir
+	fx = newFixture(dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newFixture(assets string) fixture {
+	app := awscdk.NewApp(nil)
+	withNag(app)
+	pipelineStack := awscdk.NewStack(app, jsii.String("Pipeline"), nil)
+	teamStack := awscdk.NewStack(app, jsii.String("Team"), nil)
+	p := aliasflow.NewPipeline(pipelineStack, "Aliasflow", &aliasflow.PipelineProps{
+		AssetDir:       assets,
+		ApproverEmails: []string{"ops@example.com"},
+	})
+	fn := awslambda.NewFunction(teamStack, jsii.String("Orders"), &awslambda.FunctionProps{
+		FunctionName: jsii.String("orders"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(assets, "hello")), nil),
+	})
+	orders := aliasflow.NewTarget(teamStack, "OrdersTarget", &aliasflow.TargetProps{
+		Pipeline: p,
+		Function: fn,
+		Settings: config.Target{
+			Function:          "orders",
+			CodeBuildProjects: []string{"orders-build"},
+			Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300},
+			Approvers:         []string{"lead@example.com", "ops@example.com"},
+			SmokeChecks: []config.SmokeCheck{{
+				Name:   "lists orders",
+				Invoke: &config.InvokeCheck{Payload: json.RawMessage(`{"path":"/orders"}`), BodyContains: "orders"},
+			}},
+		},
+		ErrorThreshold: 3,
+	})
+	aliasflow.NewTarget(pipelineStack, "BillingTarget", &aliasflow.TargetProps{
+		Pipeline: p,
+		Settings: config.Target{
+			Function:          "billing",
+			CodeBuildProjects: []string{"billing-build", "orders-build"},
+			Approvers:         []string{"cfo@example.com"},
+			Health:            config.Health{Alarms: []string{"billing-latency"}},
+		},
+	})
+	return fixture{app: app, pipeline: pipelineStack, team: teamStack, p: p, orders: orders}
+}
+
+func TestPipelineFunctions(t *testing.T) {
+	// GIVEN the pipeline, WHEN synthesized, THEN the four Lambdas are arm64
+	// provided.al2023 functions logging JSON to the one pipeline log group.
+	tmpl := templateJSON(t, fx.pipeline)
+	fns := resources(tmpl, "AWS::Lambda::Function")
+	var names []string
+	for _, f := range fns {
+		names = append(names, f["FunctionName"].(string))
+		if got := f["Runtime"]; got != "provided.al2023" {
+			t.Errorf("%s runtime = %v, want provided.al2023", f["FunctionName"], got)
+		}
+		if got := flat(f["Architectures"]); got != `["arm64"]` {
+			t.Errorf("%s architectures = %s, want [arm64]", f["FunctionName"], got)
+		}
+		lc := f["LoggingConfig"].(map[string]any)
+		if lc["LogFormat"] != "JSON" || !strings.Contains(flat(lc["LogGroup"]), "AliasflowLogs") {
+			t.Errorf("%s logging = %s, want JSON to the pipeline log group", f["FunctionName"], flat(lc))
+		}
+		if flat(f["TracingConfig"]) != `{"Mode":"Active"}` {
+			t.Errorf("%s tracing = %s, want Active", f["FunctionName"], flat(f["TracingConfig"]))
+		}
+		env := f["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if env["ALIASFLOW_EVENT_BUS"] != "default" {
+			t.Errorf("%s ALIASFLOW_EVENT_BUS = %v, want default", f["FunctionName"], env["ALIASFLOW_EVENT_BUS"])
+		}
+	}
+	sort.Strings(names)
+	want := []string{"aliasflow-approval", "aliasflow-release", "aliasflow-shift", "aliasflow-smoketest"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("functions = %v, want %v", names, want)
+	}
+	noPanic(t, "log group", func() {
+		assertions.Template_FromStack(fx.pipeline, nil).HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{
+			"LogGroupName": "/aliasflow/pipeline", "RetentionInDays": 365,
+		})
+	})
+}
+
+func TestFunctionEnvironment(t *testing.T) {
+	tmpl := templateJSON(t, fx.pipeline)
+	env := map[string]map[string]any{}
+	for _, f := range resources(tmpl, "AWS::Lambda::Function") {
+		env[f["FunctionName"].(string)] = f["Environment"].(map[string]any)["Variables"].(map[string]any)
+	}
+	release := env["aliasflow-release"]
+	if got := flat(release["ALIASFLOW_STATE_MACHINE_ARN"]); !strings.Contains(got, ":stateMachine:aliasflow-promotion") {
+		t.Errorf("ALIASFLOW_STATE_MACHINE_ARN = %s, want the aliasflow-promotion ARN", got)
+	}
+	approval := env["aliasflow-approval"]
+	if got := flat(approval["ALIASFLOW_APPROVAL_TOPIC_ARN"]); !strings.Contains(got, "AliasflowApprovals") {
+		t.Errorf("ALIASFLOW_APPROVAL_TOPIC_ARN = %s, want a Ref to the approvals topic", got)
+	}
+	if got := flat(approval["ALIASFLOW_LINK_SECRET_ARN"]); !strings.Contains(got, "AliasflowLinkKey") {
+		t.Errorf("ALIASFLOW_LINK_SECRET_ARN = %s, want a Ref to the link secret", got)
+	}
+	for _, fn := range []string{"aliasflow-smoketest", "aliasflow-shift"} {
+		if len(env[fn]) != 1 {
+			t.Errorf("%s environment = %v, want only ALIASFLOW_EVENT_BUS", fn, env[fn])
+		}
+	}
+}
+
+func TestConfigHoldsEveryTarget(t *testing.T) {
+	// GIVEN two targets registered after the pipeline was built, WHEN
+	// synthesized, THEN ALIASFLOW_CONFIG parses and holds both with the
+	// settings the shift and smoke test need.
+	tmpl := templateJSON(t, fx.pipeline)
+	var raw any
+	for _, f := range resources(tmpl, "AWS::Lambda::Function") {
+		if f["FunctionName"] == "aliasflow-release" {
+			raw = f["Environment"].(map[string]any)["Variables"].(map[string]any)[config.EnvVar]
+		}
+	}
+	doc, ok := raw.(string)
+	if !ok {
+		t.Fatalf("%s = %s, want a plain JSON string", config.EnvVar, flat(raw))
+	}
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("config.Parse(%s): %v", config.EnvVar, err)
+	}
+	orders, ok := cfg.Lookup("orders")
+	if !ok {
+		t.Fatalf("targets = %s, want orders", doc)
+	}
+	if orders.Strategy.Type != config.Canary || orders.Strategy.Percent != 10 {
+		t.Errorf("orders strategy = %+v, want canary 10%%", orders.Strategy)
+	}
+	if got := strings.Join(orders.Health.Alarms, ","); got != "aliasflow-orders-prod-errors" {
+		t.Errorf("orders alarms = %s, want aliasflow-orders-prod-errors", got)
+	}
+	billing, ok := cfg.Lookup("billing")
+	if !ok {
+		t.Fatalf("targets = %s, want billing", doc)
+	}
+	if got := strings.Join(billing.Health.Alarms, ","); got != "billing-latency,aliasflow-billing-prod-errors" {
+		t.Errorf("billing alarms = %s, want the team's alarm and aliasflow's", got)
+	}
+	if got := strings.Join(cfg.Projects(), ","); got != "orders-build,billing-build" {
+		t.Errorf("projects = %s, want orders-build,billing-build", got)
+	}
+}
+
+func TestStateMachine(t *testing.T) {
+	// GIVEN the committed definition, WHEN synthesized, THEN every
+	// placeholder is substituted with the pipeline's Lambdas and the API's
+	// URL, and logging leaves execution data (task tokens) out.
+	tmpl := templateJSON(t, fx.pipeline)
+	sms := resources(tmpl, "AWS::StepFunctions::StateMachine")
+	if len(sms) != 1 {
+		t.Fatalf("state machines = %d, want 1", len(sms))
+	}
+	for _, sm := range sms {
+		if sm["StateMachineName"] != "aliasflow-promotion" || sm["StateMachineType"] != "STANDARD" {
+			t.Errorf("state machine = %v %v, want aliasflow-promotion STANDARD", sm["StateMachineName"], sm["StateMachineType"])
+		}
+		// Every placeholder of the definition has a substitution naming the
+		// pipeline's own resource, and there is none the definition lacks.
+		def := flat(sm["DefinitionString"])
+		placeholders := map[string]bool{}
+		for _, m := range regexp.MustCompile(`\$\{([A-Za-z]+)\}`).FindAllStringSubmatch(def, -1) {
+			placeholders[m[1]] = true
+		}
+		subs, _ := sm["DefinitionSubstitutions"].(map[string]any)
+		want := map[string]string{
+			statemachine.SmokeTestFunctionArn: "AliasflowSmokeTest",
+			statemachine.ApprovalFunctionArn:  "AliasflowApproval",
+			statemachine.ShiftFunctionArn:     "AliasflowShift",
+			statemachine.ApprovalURL:          "AliasflowApprovalApi",
+		}
+		if len(placeholders) != len(want) || len(subs) != len(want) {
+			t.Errorf("placeholders %v, substitutions %s; want exactly %v", placeholders, flat(subs), want)
+		}
+		for key, ref := range want {
+			if !placeholders[key] {
+				t.Errorf("definition has no ${%s}", key)
+			}
+			if got := flat(subs[key]); !strings.Contains(got, ref) {
+				t.Errorf("substitution %s = %s, want a reference to %s", key, got, ref)
+			}
+		}
+		logging := sm["LoggingConfiguration"].(map[string]any)
+		if logging["IncludeExecutionData"] != false || logging["Level"] != "ALL" {
+			t.Errorf("logging = %s, want level ALL without execution data", flat(logging))
+		}
+		if flat(sm["TracingConfiguration"]) != `{"Enabled":true}` {
+			t.Errorf("tracing = %s, want enabled", flat(sm["TracingConfiguration"]))
+		}
+	}
+}
+
+func TestReleaseRules(t *testing.T) {
+	// GIVEN targets built by CodeBuild projects, WHEN synthesized, THEN one
+	// rule matches their SUCCEEDED builds, one matches Release Requested,
+	// and both deliver to the release Lambda with retries and a DLQ.
+	tmpl := templateJSON(t, fx.pipeline)
+	rules := map[string]map[string]any{}
+	for _, r := range resources(tmpl, "AWS::Events::Rule") {
+		rules[r["Name"].(string)] = r
+	}
+	cases := []struct {
+		rule, pattern string
+	}{
+		{"aliasflow-build-succeeded", `{"detail":{"build-status":["SUCCEEDED"],"project-name":["orders-build","billing-build"]},"detail-type":["CodeBuild Build State Change"],"source":["aws.codebuild"]}`},
+		{"aliasflow-release-requested", `{"detail-type":["Release Requested"],"source":["aliasflow"]}`},
+	}
+	for _, c := range cases {
+		t.Run(c.rule, func(t *testing.T) {
+			r, ok := rules[c.rule]
+			if !ok {
+				t.Fatalf("rules = %v, want %s", rules, c.rule)
+			}
+			if got := flat(r["EventPattern"]); got != c.pattern {
+				t.Errorf("pattern = %s\nwant %s", got, c.pattern)
+			}
+			targets := r["Targets"].([]any)
+			if len(targets) != 1 {
+				t.Fatalf("targets = %d, want 1", len(targets))
+			}
+			target := targets[0].(map[string]any)
+			if !strings.Contains(flat(target["Arn"]), "AliasflowRelease") {
+				t.Errorf("target = %s, want the release Lambda", flat(target["Arn"]))
+			}
+			if flat(target["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":7200,"MaximumRetryAttempts":8}` {
+				t.Errorf("retry policy = %s", flat(target["RetryPolicy"]))
+			}
+			if !strings.Contains(flat(target["DeadLetterConfig"]), "AliasflowDeadLetters") {
+				t.Errorf("dead-letter config = %s, want the aliasflow DLQ", flat(target["DeadLetterConfig"]))
+			}
+		})
+	}
+}
+
+func TestLogRetention(t *testing.T) {
+	tmpl := templateJSON(t, fx.pipeline)
+	groups := resources(tmpl, "AWS::Logs::LogGroup")
+	if len(groups) != 3 {
+		t.Errorf("log groups = %d, want 3 (pipeline, state machine, approval API access)", len(groups))
+	}
+	for id, g := range groups {
+		if g["RetentionInDays"] != float64(365) {
+			t.Errorf("%s retention = %v, want 365 days", id, g["RetentionInDays"])
+		}
+	}
+}
+
+func TestLeastPrivilege(t *testing.T) {
+	tmpl := templateJSON(t, fx.pipeline)
+	sts := statements(tmpl)
+	critical := []string{"lambda:PublishVersion", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:InvokeFunction",
+		"states:SendTaskSuccess", "states:SendTaskFailure", "states:StartExecution", "states:StopExecution", "sns:Publish", "secretsmanager:GetSecretValue"}
+	for _, s := range sts {
+		for _, a := range s.actions {
+			if has(critical, a) && has(s.resources, "*") {
+				t.Errorf("%s allows %s on *", s.policy, a)
+			}
+			if a == "*" || strings.HasSuffix(a, ":*") {
+				t.Errorf("%s allows every action of a service: %s", s.policy, a)
+			}
+		}
+	}
+	cases := []struct {
+		name, policy, action, resource string
+		want                           bool
+	}{
+		{"release publishes orders", "ReleaseRole", "lambda:PublishVersion", `function:orders"`, true},
+		{"release moves orders' aliases", "ReleaseRole", "lambda:UpdateAlias", `function:orders:\*"`, true},
+		{"release reads the builds of the targets' projects", "ReleaseRole", "codebuild:BatchGetBuilds", `project/billing-build"`, true},
+		{"release starts promotions", "ReleaseRole", "states:StartExecution", `stateMachine:aliasflow-promotion"`, true},
+		{"release stops superseded promotions", "ReleaseRole", "states:StopExecution", `execution:aliasflow-promotion:\*"`, true},
+		{"smoke test invokes stg", "SmokeTestRole", "lambda:InvokeFunction", `function:orders:stg"`, true},
+		{"smoke test never invokes prod", "SmokeTestRole", "lambda:InvokeFunction", `orders:(prod|\*)"`, false},
+		{"smoke test never publishes", "SmokeTestRole", "lambda:PublishVersion", `.`, false},
+		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:billing:\*"`, true},
+		{"shift reads the team's alarm", "ShiftRole", "cloudwatch:DescribeAlarms", `alarm:billing-latency"`, true},
+		{"shift reads aliasflow's alarm", "ShiftRole", "cloudwatch:DescribeAlarms", `alarm:aliasflow-orders-prod-errors"`, true},
+		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
+		{"approval answers the task token", "ApprovalRole", "states:SendTaskSuccess", `stateMachine:aliasflow-promotion"`, true},
+		{"approval reads execution history", "ApprovalRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},
+		{"approval reads aliases", "ApprovalRole", "lambda:GetAlias", `function:orders"`, true},
+		{"approval cannot move aliases", "ApprovalRole", "lambda:UpdateAlias", `.`, false},
+		{"approval publishes to the topic", "ApprovalRole", "sns:Publish", `AliasflowApprovals`, true},
+		{"approval reads the link key", "ApprovalRole", "secretsmanager:GetSecretValue", `AliasflowLinkKey`, true},
+		{"state machine invokes the smoke test", "PromotionRole", "lambda:InvokeFunction", `AliasflowSmokeTest`, true},
+		{"state machine cannot invoke release", "PromotionRole", "lambda:InvokeFunction", `AliasflowRelease`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := grants(sts, c.policy, c.action, c.resource); got != c.want {
+				t.Errorf("%s %s on /%s/ = %v, want %v", c.policy, c.action, c.resource, got, c.want)
+			}
+		})
+	}
+}
+
+func TestApprovals(t *testing.T) {
+	// GIVEN approvers from the props and from two targets, WHEN synthesized,
+	// THEN each is subscribed once, receives only its own messages, and the
+	// approval API is logged, throttled and validated.
+	tmpl := templateJSON(t, fx.pipeline)
+	subs := resources(tmpl, "AWS::SNS::Subscription")
+	var emails []string
+	for _, s := range subs {
+		email := s["Endpoint"].(string)
+		emails = append(emails, email)
+		if got := flat(s["FilterPolicy"]); got != `{"approver":["`+email+`"]}` {
+			t.Errorf("%s filter policy = %s, want only its own messages", email, got)
+		}
+		if s["Protocol"] != "email" || s["RedrivePolicy"] == nil {
+			t.Errorf("%s = %s, want an email subscription with a redrive policy", email, flat(s))
+		}
+	}
+	sort.Strings(emails)
+	if got := strings.Join(emails, ","); got != "cfo@example.com,lead@example.com,ops@example.com" {
+		t.Errorf("subscriptions = %s", got)
+	}
+	noPanic(t, "approvals", func() {
+		tm := assertions.Template_FromStack(fx.pipeline, nil)
+		tm.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{
+			"TopicName": "aliasflow-approvals", "KmsMasterKeyId": assertions.Match_AnyValue(),
+		})
+		tm.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{
+			"Name": "aliasflow/link-key", "GenerateSecretString": map[string]any{"PasswordLength": 64, "ExcludePunctuation": true},
+		})
+		tm.HasResourceProperties(jsii.String("AWS::ApiGateway::Method"), map[string]any{
+			"HttpMethod":        "GET",
+			"RequestParameters": map[string]any{"method.request.querystring.t": true},
+		})
+		tm.HasResourceProperties(jsii.String("AWS::ApiGateway::Method"), map[string]any{"HttpMethod": "POST"})
+		tm.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
+			"StageName":        "v1",
+			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{"DestinationArn": assertions.Match_AnyValue()}),
+			"TracingEnabled":   true,
+			"MethodSettings":   assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"LoggingLevel": "ERROR", "DataTraceEnabled": false, "ThrottlingRateLimit": 5})}),
+		})
+	})
+}
+
+func TestObservability(t *testing.T) {
+	tmpl := templateJSON(t, fx.pipeline)
+	var queries []string
+	for _, q := range resources(tmpl, "AWS::Logs::QueryDefinition") {
+		queries = append(queries, q["Name"].(string))
+		if s := q["QueryString"].(string); !strings.Contains(s, `"audit"`) {
+			t.Errorf("query %s = %q, want it to select audit records", q["Name"], s)
+		}
+	}
+	sort.Strings(queries)
+	want := "aliasflow/approvals,aliasflow/promotion-history,aliasflow/promotion-history/billing,aliasflow/promotion-history/orders,aliasflow/rollbacks"
+	if got := strings.Join(queries, ","); got != want {
+		t.Errorf("queries = %s\nwant %s", got, want)
+	}
+	dashboards := resources(tmpl, "AWS::CloudWatch::Dashboard")
+	if len(dashboards) != 1 {
+		t.Fatalf("dashboards = %d, want 1", len(dashboards))
+	}
+	for _, d := range dashboards {
+		body := flat(d["DashboardBody"])
+		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "orders: prod errors by version", "ExecutedVersion"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("dashboard has no %q", w)
+			}
+		}
+	}
+}
+
+func TestPipelineNagClean(t *testing.T) {
+	assertNagClean(t, fx.pipeline)
+}

@@ -1,0 +1,153 @@
+package aliasflow_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/aliasflow/aliasflow/infra/aliasflow"
+	"github.com/aliasflow/aliasflow/shared/config"
+)
+
+func TestTargetAliasesAndAlarm(t *testing.T) {
+	// GIVEN a team's function added as a target, WHEN synthesized, THEN its
+	// stg and prod aliases start on one retained version and its prod
+	// errors alarm watches the prod alias.
+	tmpl := templateJSON(t, fx.team)
+	aliases := resources(tmpl, "AWS::Lambda::Alias")
+	var names []string
+	for _, a := range aliases {
+		names = append(names, a["Name"].(string))
+		if !strings.Contains(flat(a["FunctionVersion"]), "OrdersTargetInitialVersion") {
+			t.Errorf("alias %s version = %s, want the initial version", a["Name"], flat(a["FunctionVersion"]))
+		}
+	}
+	if got := strings.Join(names, ","); got != "stg,prod" && got != "prod,stg" {
+		t.Errorf("aliases = %s, want stg and prod", got)
+	}
+	all := tmpl["Resources"].(map[string]any)
+	for id, r := range all {
+		if r.(map[string]any)["Type"] == "AWS::Lambda::Version" && r.(map[string]any)["DeletionPolicy"] != "Retain" {
+			t.Errorf("version %s deletion policy = %v, want Retain", id, r.(map[string]any)["DeletionPolicy"])
+		}
+	}
+	noPanic(t, "alarm", func() {
+		tm := assertions.Template_FromStack(fx.team, nil)
+		tm.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(1))
+		tm.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmName":  "aliasflow-orders-prod-errors",
+			"MetricName": "Errors",
+			"Namespace":  "AWS/Lambda",
+			"Dimensions": []any{
+				map[string]any{"Name": "FunctionName", "Value": "orders"},
+				map[string]any{"Name": "Resource", "Value": "orders:prod"},
+			},
+			"Threshold":          3,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"TreatMissingData":   "notBreaching",
+		})
+	})
+	if got := fx.orders.Settings().Health.Alarms; len(got) != 1 || got[0] != "aliasflow-orders-prod-errors" {
+		t.Errorf("Settings().Health.Alarms = %v, want the prod errors alarm", got)
+	}
+}
+
+func TestTargetResourcesNagClean(t *testing.T) {
+	// The team's own function is the team's business; what the target adds
+	// must pass both rule packs.
+	rules := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*|Serverless-.*"))
+	noPanic(t, "annotations", func() {
+		a := assertions.Annotations_FromStack(fx.team)
+		for _, m := range append(*a.FindError(jsii.String("/Team/OrdersTarget/*"), rules), *a.FindWarning(jsii.String("/Team/OrdersTarget/*"), rules)...) {
+			t.Errorf("cdk-nag on %s: %v", *m.Id, m.Entry.Data)
+		}
+	})
+}
+
+func TestTargetWithExistingAliases(t *testing.T) {
+	// GIVEN a function whose aliases another app manages, WHEN it is added
+	// with them, THEN the target creates no version or alias of its own.
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Existing"), nil)
+	p := aliasflow.NewPipeline(stack, "Aliasflow", &aliasflow.PipelineProps{AssetDir: assetDir})
+	fn := awslambda.Function_FromFunctionName(stack, jsii.String("Fn"), jsii.String("search"))
+	alias := func(name string) awslambda.IAlias {
+		return awslambda.Alias_FromAliasAttributes(stack, jsii.String(name), &awslambda.AliasAttributes{AliasName: jsii.String(name), AliasVersion: fn.LatestVersion()})
+	}
+	target := aliasflow.NewTarget(stack, "Search", &aliasflow.TargetProps{
+		Pipeline: p, Function: fn, Stg: alias("stg"), Prod: alias("prod"),
+		Settings: config.Target{Function: "search", Approvers: []string{"lead@example.com"}},
+	})
+	noPanic(t, "synth", func() {
+		tm := assertions.Template_FromStack(stack, nil)
+		tm.ResourceCountIs(jsii.String("AWS::Lambda::Alias"), jsii.Number(0))
+		tm.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(0))
+		tm.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(2)) // the target's and the DLQ's
+	})
+	if *target.Stg().AliasName() != "stg" {
+		t.Errorf("Stg() = %s, want the given alias", *target.Stg().AliasName())
+	}
+}
+
+func TestTargetMistakes(t *testing.T) {
+	// GIVEN a mistake in a target, WHEN the app is synthesized, THEN synth
+	// fails with a message naming the field, and no template is written.
+	valid := config.Target{Function: "orders", Approvers: []string{"lead@example.com"}}
+	named := func(stack awscdk.Stack, name *string) awslambda.IFunction {
+		return awslambda.NewFunction(stack, jsii.String("Fn"), &awslambda.FunctionProps{
+			FunctionName: name,
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Handler:      jsii.String("bootstrap"),
+			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, "hello")), nil),
+		})
+	}
+	cases := []struct {
+		name  string
+		build func(stack awscdk.Stack, p *aliasflow.Pipeline)
+		want  string
+	}{
+		{"no targets", func(awscdk.Stack, *aliasflow.Pipeline) {}, "the pipeline has no targets"},
+		{"no pipeline", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Settings: valid})
+			aliasflow.NewTarget(stack, "U", &aliasflow.TargetProps{Pipeline: p, Settings: config.Target{Function: "other", Approvers: []string{"a@example.com"}}})
+		}, "Pipeline is required"},
+		{"$LATEST for a name", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: config.Target{Function: "orders:$LATEST", Approvers: valid.Approvers}})
+		}, "$LATEST is never promoted"},
+		{"no approvers", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: config.Target{Function: "orders"}})
+		}, "approvers: at least one approver"},
+		{"bad canary", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			s := valid
+			s.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 150, BakeSeconds: 60}
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: s})
+		}, "strategy.percent"},
+		{"twice", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: valid})
+			aliasflow.NewTarget(stack, "U", &aliasflow.TargetProps{Pipeline: p, Settings: valid})
+		}, "already a target"},
+		{"function without a fixed name", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Function: named(stack, nil), Settings: valid})
+		}, `literal FunctionName "orders"`},
+		{"function named otherwise", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Function: named(stack, jsii.String("shipping")), Settings: valid})
+		}, `the function is named "shipping"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			app := awscdk.NewApp(nil)
+			stack := awscdk.NewStack(app, jsii.String("Mistake"), nil)
+			p := aliasflow.NewPipeline(stack, "Aliasflow", &aliasflow.PipelineProps{AssetDir: assetDir})
+			c.build(stack, p)
+			got := panicMessage(func() { app.Synth(nil) })
+			if !strings.Contains(got, c.want) {
+				t.Errorf("synth error = %q, want it to contain %q", got, c.want)
+			}
+		})
+	}
+}
