@@ -600,7 +600,7 @@ func (l *loader) fail(where string, m map[string]any, s *State) {
 // name a state, and that every state is reachable from StartAt.
 func (l *loader) transitions(d *Definition) {
 	if d.StartAt != "" && d.States[d.StartAt] == nil {
-		l.problem("MISSING_TRANSITION_TARGET", "/StartAt", "StartAt %q is not a state", d.StartAt)
+		l.problem("MISSING_TRANSITION_TARGET", "/StartAt", "Missing 'Next' target: %s", d.StartAt)
 	}
 	targets := func(s *State) []struct{ where, to string } {
 		var out []struct{ where, to string }
@@ -630,9 +630,16 @@ func (l *loader) transitions(d *Definition) {
 	for _, n := range names {
 		for _, t := range targets(d.States[n]) {
 			if d.States[t.to] == nil {
-				l.problem("MISSING_TRANSITION_TARGET", t.where, "missing 'Next' target: %s", t.to)
+				l.problem("MISSING_TRANSITION_TARGET", t.where, "Missing 'Next' target: %s", t.to)
 			}
 		}
+	}
+	terminal := false
+	for _, s := range d.States {
+		terminal = terminal || s.End || s.Type == TypeSucceed || s.Type == TypeFail
+	}
+	if !terminal {
+		l.problems = append(l.problems, "MISSING_END_STATE: Workflow has no terminal state")
 	}
 	if d.States[d.StartAt] == nil {
 		return
@@ -651,7 +658,7 @@ func (l *loader) transitions(d *Definition) {
 	}
 	for _, n := range names {
 		if !seen[n] {
-			l.problem("UNREACHABLE_STATE", "/States/"+n, "state %q is not reachable", n)
+			l.problem("MISSING_TRANSITION_TARGET", "/States/"+n, "State %q is not reachable.", n)
 		}
 	}
 }
