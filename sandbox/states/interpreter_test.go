@@ -308,16 +308,16 @@ func TestInterpreter(t *testing.T) {
 			wantStatus: StatusSucceeded, wantOutput: `{"a":1,"cb":{"ok":true}}`,
 		},
 		{
-			name:    "waitForTaskToken: a token sent during the call completes the task",
-			def:     taskDef(waitF + `,"End":true`),
-			lambdas: map[string]func(fakeCall) (core.InvokeResult, error){},
-			drive:   nil, // the function itself answers; see the lambdas set in the test body
+			name:       "waitForTaskToken: a token sent during the call completes the task",
+			def:        taskDef(waitF + `,"End":true`),
+			lambdas:    map[string]func(fakeCall) (core.InvokeResult, error){},
+			drive:      nil, // the function itself answers; see the lambdas set in the test body
 			wantStatus: StatusSucceeded, wantOutput: `{"early":true}`,
 		},
 		{
-			name:    "waitForTaskToken: the function's own failure fails the task",
-			def:     taskDef(waitF + `,"TimeoutSeconds":60,"End":true`),
-			lambdas: map[string]func(fakeCall) (core.InvokeResult, error){"f": fails("Boom")},
+			name:       "waitForTaskToken: the function's own failure fails the task",
+			def:        taskDef(waitF + `,"TimeoutSeconds":60,"End":true`),
+			lambdas:    map[string]func(fakeCall) (core.InvokeResult, error){"f": fails("Boom")},
 			wantStatus: StatusFailed, wantError: "Boom",
 			check: func(t *testing.T, h *harness, arn string) {
 				if contains(h.eventTypes(arn), EventTaskSubmitted) {
@@ -406,9 +406,12 @@ func TestInterpreter(t *testing.T) {
 			},
 		},
 		{
-			name:       "definition TimeoutSeconds times the execution out",
-			def:        `{"TimeoutSeconds":10,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}}`,
-			drive:      func(t *testing.T, h *harness, arn string) { h.atCursor(arn, "armed", func(c cursor) bool { return !c.WakeAt.IsZero() }); h.clock.Advance(10 * time.Second) },
+			name: "definition TimeoutSeconds times the execution out",
+			def:  `{"TimeoutSeconds":10,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}}`,
+			drive: func(t *testing.T, h *harness, arn string) {
+				h.atCursor(arn, "armed", func(c cursor) bool { return !c.WakeAt.IsZero() })
+				h.clock.Advance(10 * time.Second)
+			},
 			wantStatus: StatusTimedOut, wantError: "States.Timeout",
 			check: func(t *testing.T, h *harness, arn string) {
 				if got := h.eventTypes(arn); got[len(got)-1] != EventExecutionTimedOut {
