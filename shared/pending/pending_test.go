@@ -59,6 +59,7 @@ func TestFind(t *testing.T) {
 		setup    func(f *pendingtest.SFN)
 		// wantKind is "pending", "not-waiting", "not-running" or "missing".
 		wantKind    string
+		wantToken   string
 		wantClosed  types.HistoryEventType
 		wantDecided bool
 	}{
@@ -74,6 +75,13 @@ func TestFind(t *testing.T) {
 			}},
 		{name: "timed out", arn: arn, state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskTimedOut,
 			setup: func(f *pendingtest.SFN) { f.TimeOut(token, entered.Add(time.Hour)) }},
+		{name: "retried after a failed attempt", arn: arn, state: "RequestApproval", wantKind: "pending", wantToken: token + "-retry",
+			setup: func(f *pendingtest.SFN) { f.Retry(token, token+"-retry", entered.Add(time.Second)) }},
+		{name: "failed attempt awaiting retry", arn: arn, state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskFailed,
+			setup: func(f *pendingtest.SFN) {
+				f.Retry(token, token+"-retry", entered.Add(time.Second))
+				f.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(token + "-retry"), Error: aws.String("Lambda.Unknown"), Cause: aws.String("boom")})
+			}},
 		{name: "state never entered", arn: arn, state: "SetWeight", wantKind: "not-waiting"},
 		{name: "stopped while waiting", arn: arn, state: "RequestApproval", wantKind: "not-running",
 			setup: func(f *pendingtest.SFN) { f.End(arn, types.ExecutionStatusAborted, entered.Add(time.Minute)) }},
@@ -101,8 +109,12 @@ func TestFind(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Find: %v", err)
 				}
-				if got := p.TaskToken.Reveal(); got != token {
-					t.Errorf("token = %q, want %q", got, token)
+				wantToken := token
+				if tc.wantToken != "" {
+					wantToken = tc.wantToken
+				}
+				if got := p.TaskToken.Reveal(); got != wantToken {
+					t.Errorf("token = %q, want %q", got, wantToken)
 				}
 				if !p.EnteredTime.Equal(entered) {
 					t.Errorf("EnteredTime = %v, want %v", p.EnteredTime, entered)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,6 +184,29 @@ func (f *SFN) TimeOut(token string, at time.Time) {
 		TaskTimedOutEventDetails: &types.TaskTimedOutEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Error: aws.String("States.Timeout")}})
 	t.exec.add(at, exited("TaskStateExited", t.state, "{}"))
 	t.exec.add(at, entered0("TaskStateEntered", "RecordExpiry", "{}"))
+}
+
+// Retry fails the attempt holding token as a Lambda service error and
+// schedules the task again with newToken, as the state's Retry does.
+func (f *SFN) Retry(token, newToken string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.tasks[token]
+	t.open = false
+	var sched types.HistoryEvent
+	for _, ev := range t.exec.events {
+		if ev.Type == types.HistoryEventTypeTaskScheduled {
+			sched = ev
+		}
+	}
+	params := strings.Replace(aws.ToString(sched.TaskScheduledEventDetails.Parameters), token, newToken, 1)
+	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskFailed,
+		TaskFailedEventDetails: &types.TaskFailedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"),
+			Error: aws.String("Lambda.ServiceException"), Cause: aws.String("Service unavailable")}})
+	d := *sched.TaskScheduledEventDetails
+	d.Parameters = aws.String(params)
+	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskScheduled, TaskScheduledEventDetails: &d})
+	f.tasks[newToken] = &task{exec: t.exec, state: t.state, open: true}
 }
 
 // History returns a copy of an execution's events, oldest first.
