@@ -4,10 +4,12 @@
 // the sandbox's real invocations, by version — what the shift's health
 // check reads with GetMetricData and DescribeAlarms.
 //
-// It speaks rpcv2Cbor at /service/GraniteServiceVersion20100801/operation/<Op>
-// (the Go SDK) and awsQuery (the AWS CLI 2.9, which still uses query for
-// CloudWatch). Errors carry the modeled shape in __type and, because
-// CloudWatch is query-compatible, the query code in X-Amzn-Query-Error.
+// It speaks the three protocols CloudWatch serves: rpcv2Cbor at
+// /service/GraniteServiceVersion20100801/operation/<Op> (the Go SDK),
+// awsQuery (the AWS CLI 2.9) and awsJson1_0 with X-Amz-Target
+// GraniteServiceVersion20100801.<Op> (recent botocore). Errors carry the
+// modeled shape in __type and, because CloudWatch is query-compatible, the
+// query code in X-Amzn-Query-Error.
 package cwsvc
 
 import (
@@ -33,9 +35,10 @@ import (
 const Namespace = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 
 const (
-	cborPathPrefix  = "/service/GraniteServiceVersion20100801/operation/"
-	shapeNamespace  = "com.amazonaws.cloudwatch#"
-	lambdaNamespace = "AWS/Lambda"
+	cborPathPrefix   = "/service/GraniteServiceVersion20100801/operation/"
+	jsonTargetPrefix = "GraniteServiceVersion20100801."
+	shapeNamespace   = "com.amazonaws.cloudwatch#"
+	lambdaNamespace  = "AWS/Lambda"
 )
 
 // Alarm states.
@@ -136,13 +139,62 @@ var ops = map[string]op{
 	"GetMetricStatistics": opOf((*Service).getMetricStatistics),
 }
 
-// ServeHTTP serves CloudWatch over rpcv2Cbor or awsQuery.
+// ServeHTTP serves CloudWatch over rpcv2Cbor, awsJson1_0 or awsQuery.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name, ok := strings.CutPrefix(r.URL.Path, cborPathPrefix); ok {
 		s.serveCBOR(w, r, name)
 		return
 	}
+	if name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), jsonTargetPrefix); ok {
+		s.serveJSON(w, r, name)
+		return
+	}
 	s.serveQuery(w, r)
+}
+
+func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request, name string) {
+	w.Header().Set("x-amzn-RequestId", core.UUID())
+	o, ok := ops[name]
+	if !ok {
+		writeJSONError(w, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", name))
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeJSONError(w, validation("read body: %v", err))
+		return
+	}
+	var tree any = map[string]any{}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &tree); err != nil {
+			writeJSONError(w, errorf("SerializationException", "SerializationException", 400, "malformed JSON body: %v", err))
+			return
+		}
+	}
+	out, err := s.call(o, tree)
+	if err != nil {
+		writeJSONError(w, asAPIError(err))
+		return
+	}
+	var payload any = map[string]any{}
+	if out != nil {
+		if c, ok := toCBOR(reflect.ValueOf(out)); ok {
+			payload = cborToJSON(c)
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	_ = json.NewEncoder(w).Encode(payload)
+}
+
+func writeJSONError(w http.ResponseWriter, e *apiError) {
+	fault := "Sender"
+	if e.status >= 500 {
+		fault = "Receiver"
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amzn-Query-Error", e.code+";"+fault)
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": shapeNamespace + e.shape, "message": e.msg})
 }
 
 func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string) {

@@ -2,6 +2,7 @@ package cwsvc
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -444,5 +445,45 @@ func TestQueryProtocol(t *testing.T) {
 	status, body = post(url.Values{"Action": {"ListMetrics"}, "Version": {"2010-08-01"}})
 	if status != 400 || !strings.Contains(string(body), "InvalidAction") {
 		t.Errorf("unknown action over query: %d %s", status, body)
+	}
+}
+
+// Recent botocore speaks awsJson1_0 to CloudWatch (X-Amz-Target
+// GraniteServiceVersion20100801.<Op>, timestamps as epoch seconds).
+func TestJSONProtocol(t *testing.T) {
+	svc := New(&Options{Now: func() time.Time { return t0 }})
+	if err := svc.PutMetricAlarm(PutMetricAlarmInput{AlarmName: "a", Namespace: "AWS/Lambda", MetricName: "Errors", Statistic: "Sum",
+		Period: 60, EvaluationPeriods: 1, Threshold: aws.Float64(1), ComparisonOperator: "GreaterThanThreshold"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, svc)
+	call := func(op, body string) (int, string, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", "GraniteServiceVersion20100801."+op)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261121/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header.Get("X-Amzn-Query-Error"), out
+	}
+	status, _, out := call("DescribeAlarms", `{"AlarmNames":["a"]}`)
+	alarms, _ := out["MetricAlarms"].([]any)
+	if status != 200 || len(alarms) != 1 {
+		t.Fatalf("DescribeAlarms = %d %v", status, out)
+	}
+	if got := alarms[0].(map[string]any)["StateUpdatedTimestamp"]; got != float64(t0.Unix()) {
+		t.Errorf("StateUpdatedTimestamp = %v, want epoch seconds %d", got, t0.Unix())
+	}
+	status, queryErr, out := call("SetAlarmState", `{"AlarmName":"nope","StateValue":"OK","StateReason":"r"}`)
+	if status != 404 || out["__type"] != "com.amazonaws.cloudwatch#ResourceNotFound" || queryErr != "ResourceNotFound;Sender" {
+		t.Errorf("SetAlarmState of a missing alarm = %d %q %v", status, queryErr, out)
 	}
 }

@@ -13,12 +13,14 @@ import (
 	"github.com/aws/smithy-go/encoding/cbor"
 )
 
-// CloudWatch speaks two protocols here: rpcv2Cbor (the Go SDK) and awsQuery
-// (the AWS CLI 2.9). Both decode into one generic tree — map[string]any,
+// CloudWatch speaks three protocols here: rpcv2Cbor (the Go SDK), awsQuery
+// (the AWS CLI 2.9) and awsJson1_0 (recent botocore). All decode into one
+// generic tree — map[string]any,
 // []any, string, float64, int64, bool, time.Time, []byte, nil — which
 // assign then copies into an operation's typed input, so each operation is
 // written once. Outputs are typed structs: XML-encoded for query (their xml
-// tags say how), or turned into CBOR values by toCBOR using the same names.
+// tags say how), or turned into CBOR values by toCBOR using the same names
+// (and from there into JSON, timestamps as epoch seconds).
 
 // fromCBOR turns a decoded CBOR value into the generic tree.
 func fromCBOR(v cbor.Value) (any, error) {
@@ -349,4 +351,38 @@ func toCBOR(v reflect.Value) (cbor.Value, bool) {
 		return cbor.Float64(v.Float()), true
 	}
 	return nil, false
+}
+
+// cborToJSON turns an encoded-to-be CBOR value into what encoding/json
+// writes for awsJson1_0: timestamps (tag 1) become epoch seconds.
+func cborToJSON(v cbor.Value) any {
+	switch x := v.(type) {
+	case cbor.Map:
+		m := make(map[string]any, len(x))
+		for k, el := range x {
+			m[k] = cborToJSON(el)
+		}
+		return m
+	case cbor.List:
+		l := make([]any, len(x))
+		for i, el := range x {
+			l[i] = cborToJSON(el)
+		}
+		return l
+	case *cbor.Tag:
+		return cborToJSON(x.Value)
+	case cbor.String:
+		return string(x)
+	case cbor.Bool:
+		return bool(x)
+	case cbor.Uint:
+		return uint64(x)
+	case cbor.NegInt:
+		return -1 - int64(x)
+	case cbor.Float64:
+		return float64(x)
+	case cbor.Float32:
+		return float64(x)
+	}
+	return nil
 }
