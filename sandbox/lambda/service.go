@@ -1,0 +1,1053 @@
+// Package lambdasvc is the sandbox's AWS Lambda: functions with $LATEST,
+// published versions and (weighted) aliases, served over Lambda's restJson1
+// API, and invocations that run each function's real `bootstrap` as a warm
+// process speaking the Lambda Runtime API. Its validation, preconditions and
+// error codes follow the Lambda API reference, so the pipeline's code meets
+// the same answers here as on AWS.
+package lambdasvc
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
+)
+
+// Options configure a Service. Zero values default sanely.
+type Options struct {
+	// WorkDir holds the unpacked code of each deployment package and the
+	// stored zips (unless CodeDir says otherwise). Required.
+	WorkDir string
+	// CodeDir keeps each deployment package as <sha256 hex>.zip; set it under
+	// the state directory so a restart finds the code its versions name.
+	CodeDir string
+	// Logger receives the service's own diagnostics.
+	Logger *slog.Logger
+	// Clock is the time source for LastModified, pending updates and log
+	// timestamps.
+	Clock func() time.Time
+	// UpdateDuration is how long a create or a code update stays Pending /
+	// InProgress, during which Lambda refuses conflicting calls.
+	UpdateDuration time.Duration
+	// MaxProcessesPerVersion bounds the warm processes of one version; further
+	// concurrent invokes queue for a free one. Default 10.
+	MaxProcessesPerVersion int
+	// Invocations receives every finished invocation (CloudWatch metrics).
+	Invocations core.InvocationSink
+	// Logs receives every output line of a function process.
+	Logs core.LogSink
+	// Rand picks the version a weighted alias routes to; default math/rand.
+	Rand func() float64
+}
+
+// Service is the emulated Lambda. It is an http.Handler for the restJson1
+// API and a core.Invoker for the other services.
+type Service struct {
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	functions map[string]*function
+	changed   uint64 // bumped on every state change, for persistence
+
+	rt     *runtime
+	faults *Faults
+}
+
+var _ core.Invoker = (*Service)(nil)
+var _ http.Handler = (*Service)(nil)
+
+// New builds a Service.
+func New(opts Options) (*Service, error) {
+	if opts.WorkDir == "" {
+		return nil, errors.New("lambda: WorkDir is required")
+	}
+	if opts.CodeDir == "" {
+		opts.CodeDir = filepath.Join(opts.WorkDir, "packages")
+	}
+	for _, d := range []string{opts.WorkDir, opts.CodeDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("lambda: %w", err)
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.MaxProcessesPerVersion <= 0 {
+		opts.MaxProcessesPerVersion = 10
+	}
+	if opts.Rand == nil {
+		opts.Rand = mrand.Float64
+	}
+	s := &Service{opts: opts, log: opts.Logger, functions: map[string]*function{}, faults: &Faults{}}
+	s.rt = newRuntime(s)
+	return s, nil
+}
+
+// Close stops every function process.
+func (s *Service) Close() { s.rt.closeAll() }
+
+// Faults is the fault-injection hook for tests.
+func (s *Service) Faults() *Faults { return s.faults }
+
+// Changes is a counter that moves whenever the state changes, so the
+// owner can persist only when something happened.
+func (s *Service) Changes() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// ---- errors ---------------------------------------------------------------
+
+func notFound(format string, args ...any) *core.APIError {
+	return core.Errorf("ResourceNotFoundException", http.StatusNotFound, format, args...)
+}
+
+func invalid(format string, args ...any) *core.APIError {
+	return core.Errorf("InvalidParameterValueException", http.StatusBadRequest, format, args...)
+}
+
+func conflict(format string, args ...any) *core.APIError {
+	return core.Errorf("ResourceConflictException", http.StatusConflict, format, args...)
+}
+
+func precondition(format string, args ...any) *core.APIError {
+	return core.Errorf("PreconditionFailedException", http.StatusPreconditionFailed, format, args...)
+}
+
+func functionNotFound(name, qualifier string) *core.APIError {
+	return notFound("Function not found: %s", core.FunctionARN(name, qualifier))
+}
+
+func updateInProgress(name string) *core.APIError {
+	return conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", core.FunctionARN(name, ""))
+}
+
+// ---- names ------------------------------------------------------------------
+
+var (
+	functionNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	aliasNameRe    = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+	versionRe      = regexp.MustCompile(`^[0-9]+$`)
+	qualifierRe    = regexp.MustCompile(`^(\$LATEST|[a-zA-Z0-9_-]{1,128})$`)
+)
+
+// parseFunctionName splits a name, name:qualifier, full ARN or partial ARN
+// (account:function:name[:qualifier]) into the name and the qualifier.
+func parseFunctionName(s string) (name, qualifier string, err error) {
+	parts := strings.Split(s, ":")
+	switch {
+	case strings.HasPrefix(s, "arn:"):
+		// arn:aws:lambda:region:account:function:name[:qualifier]
+		if len(parts) < 7 || len(parts) > 8 || parts[1] != "aws" || parts[2] != "lambda" || parts[5] != "function" {
+			return "", "", invalid("%q is not a Lambda function ARN", s)
+		}
+		if parts[3] != core.Region || parts[4] != core.Account {
+			return "", "", notFound("Function not found: %s (the sandbox is account %s in %s)", s, core.Account, core.Region)
+		}
+		parts = parts[6:]
+	case len(parts) >= 3 && parts[1] == "function":
+		if parts[0] != core.Account {
+			return "", "", notFound("Function not found: %s (the sandbox is account %s)", s, core.Account)
+		}
+		parts = parts[2:]
+	}
+	if len(parts) > 2 {
+		return "", "", invalid("%q is not a valid function name", s)
+	}
+	name = parts[0]
+	if !functionNameRe.MatchString(name) {
+		return "", "", invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", s)
+	}
+	if len(parts) == 2 {
+		qualifier = parts[1]
+		if !qualifierRe.MatchString(qualifier) {
+			return "", "", invalid("%q is not a valid qualifier", qualifier)
+		}
+	}
+	return name, qualifier, nil
+}
+
+// resolveName combines the name's own qualifier with an explicit one, which
+// must agree when both are given.
+func resolveName(function, qualifier string) (string, string, error) {
+	name, q, err := parseFunctionName(function)
+	if err != nil {
+		return "", "", err
+	}
+	if qualifier != "" {
+		if !qualifierRe.MatchString(qualifier) {
+			return "", "", invalid("%q is not a valid qualifier", qualifier)
+		}
+		if q != "" && q != qualifier {
+			return "", "", invalid("The derived qualifier from the function name does not match the specified qualifier.")
+		}
+		q = qualifier
+	}
+	return name, q, nil
+}
+
+// unqualified refuses a qualifier for the operations that act on the
+// function itself.
+func unqualified(function string) (string, error) {
+	name, q, err := parseFunctionName(function)
+	if err != nil {
+		return "", err
+	}
+	if q != "" {
+		return "", invalid("Current operation does not support versions other than $LATEST. Please set the function name without a qualifier: %s", function)
+	}
+	return name, nil
+}
+
+func newRevision() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// ---- code -------------------------------------------------------------------
+
+// storeCode validates a deployment package and keeps it by its hash. It
+// returns Lambda's CodeSha256 (base64 of the SHA-256 of the zip bytes).
+func (s *Service) storeCode(zipBytes []byte) (codeSha256, key string, err error) {
+	if len(zipBytes) == 0 {
+		return "", "", invalid("ZipFile is required")
+	}
+	if len(zipBytes) > maxZipBytes {
+		return "", "", core.Errorf("RequestTooLargeException", http.StatusRequestEntityTooLarge, "Request must be smaller than %d bytes for the CreateFunction operation", maxZipBytes)
+	}
+	if _, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes))); err != nil {
+		return "", "", invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
+	}
+	sum := sha256.Sum256(zipBytes)
+	key = hex.EncodeToString(sum[:])
+	path := filepath.Join(s.opts.CodeDir, key+".zip")
+	if _, err := os.Stat(path); err != nil {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, zipBytes, 0o644); err != nil {
+			return "", "", fmt.Errorf("store code: %w", err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return "", "", fmt.Errorf("store code: %w", err)
+		}
+	}
+	return base64.StdEncoding.EncodeToString(sum[:]), key, nil
+}
+
+// ---- inputs -----------------------------------------------------------------
+
+// FunctionCode is CreateFunction's Code: the deployment package.
+type FunctionCode struct {
+	ZipFile []byte `json:"ZipFile"`
+}
+
+// CreateFunctionInput is CreateFunction's request.
+type CreateFunctionInput struct {
+	FunctionName  string            `json:"FunctionName"`
+	Runtime       string            `json:"Runtime"`
+	Role          string            `json:"Role"`
+	Handler       string            `json:"Handler"`
+	Code          FunctionCode      `json:"Code"`
+	Description   string            `json:"Description"`
+	Timeout       *int              `json:"Timeout"`
+	MemorySize    *int              `json:"MemorySize"`
+	Environment   *Environment      `json:"Environment"`
+	LoggingConfig *LoggingConfig    `json:"LoggingConfig"`
+	Architectures []string          `json:"Architectures"`
+	PackageType   string            `json:"PackageType"`
+	Publish       bool              `json:"Publish"`
+	Tags          map[string]string `json:"Tags"`
+}
+
+// UpdateFunctionCodeInput is UpdateFunctionCode's request.
+type UpdateFunctionCodeInput struct {
+	ZipFile       []byte   `json:"ZipFile"`
+	Publish       bool     `json:"Publish"`
+	DryRun        bool     `json:"DryRun"`
+	RevisionId    string   `json:"RevisionId"`
+	Architectures []string `json:"Architectures"`
+}
+
+// UpdateFunctionConfigurationInput is UpdateFunctionConfiguration's request.
+type UpdateFunctionConfigurationInput struct {
+	Environment   *Environment   `json:"Environment"`
+	Description   *string        `json:"Description"`
+	Timeout       *int           `json:"Timeout"`
+	MemorySize    *int           `json:"MemorySize"`
+	Handler       *string        `json:"Handler"`
+	Runtime       *string        `json:"Runtime"`
+	Role          *string        `json:"Role"`
+	LoggingConfig *LoggingConfig `json:"LoggingConfig"`
+	RevisionId    string         `json:"RevisionId"`
+}
+
+// PublishVersionInput is PublishVersion's request.
+type PublishVersionInput struct {
+	CodeSha256  string `json:"CodeSha256"`
+	Description string `json:"Description"`
+	RevisionId  string `json:"RevisionId"`
+}
+
+// CreateAliasInput is CreateAlias's request.
+type CreateAliasInput struct {
+	Name            string         `json:"Name"`
+	FunctionVersion string         `json:"FunctionVersion"`
+	Description     string         `json:"Description"`
+	RoutingConfig   *RoutingConfig `json:"RoutingConfig"`
+}
+
+// UpdateAliasInput is UpdateAlias's request; nil fields stay as they are.
+type UpdateAliasInput struct {
+	FunctionVersion string         `json:"FunctionVersion"`
+	Description     *string        `json:"Description"`
+	RoutingConfig   *RoutingConfig `json:"RoutingConfig"`
+	RevisionId      string         `json:"RevisionId"`
+}
+
+// Environment variable names Lambda reserves for itself.
+var reservedEnv = map[string]bool{
+	"_HANDLER": true, "_X_AMZN_TRACE_ID": true, "AWS_REGION": true, "AWS_EXECUTION_ENV": true,
+	"AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true, "AWS_LAMBDA_FUNCTION_VERSION": true,
+	"AWS_LAMBDA_INITIALIZATION_TYPE": true, "AWS_LAMBDA_LOG_GROUP_NAME": true, "AWS_LAMBDA_LOG_STREAM_NAME": true,
+	"AWS_ACCESS_KEY": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true,
+	"AWS_LAMBDA_RUNTIME_API": true, "LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true,
+}
+
+var envKeyRe = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
+
+func checkEnvironment(env *Environment) error {
+	if env == nil {
+		return nil
+	}
+	var reserved []string
+	for k := range env.Variables {
+		if !envKeyRe.MatchString(k) {
+			return invalid("Environment variable name %q is not valid: names start with a letter and contain only letters, digits and underscores", k)
+		}
+		if reservedEnv[k] {
+			reserved = append(reserved, k)
+		}
+	}
+	if len(reserved) > 0 {
+		slices.Sort(reserved)
+		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(reserved, ","))
+	}
+	return nil
+}
+
+func checkTimeoutMemory(timeout, memory *int) error {
+	if timeout != nil && (*timeout < 1 || *timeout > maxTimeout) {
+		return invalid("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must have value between 1 and %d", *timeout, maxTimeout)
+	}
+	if memory != nil && (*memory < minMemory || *memory > maxMemory) {
+		return invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must have value between %d and %d", *memory, minMemory, maxMemory)
+	}
+	return nil
+}
+
+func checkLogging(l *LoggingConfig) error {
+	if l == nil {
+		return nil
+	}
+	if l.LogFormat != "" && l.LogFormat != "JSON" && l.LogFormat != "Text" {
+		return invalid("LoggingConfig.LogFormat must be JSON or Text, got %q", l.LogFormat)
+	}
+	if (l.ApplicationLogLevel != "" || l.SystemLogLevel != "") && l.LogFormat != "JSON" {
+		return invalid("To set ApplicationLogLevel or SystemLogLevel, LogFormat must be JSON")
+	}
+	return nil
+}
+
+func (s *Service) stamp() string { return s.opts.Clock().UTC().Format(lastModifiedStyle) }
+
+// ---- operations ---------------------------------------------------------------
+
+// CreateFunction creates a function's $LATEST from a zip holding bootstrap.
+func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration, error) {
+	name := in.FunctionName
+	if !functionNameRe.MatchString(name) {
+		return FunctionConfiguration{}, invalid("%q is not a valid function name (1-64 of a-z A-Z 0-9 - _)", name)
+	}
+	if in.PackageType != "" && in.PackageType != "Zip" {
+		return FunctionConfiguration{}, invalid("PackageType %q is not supported by the sandbox; use Zip", in.PackageType)
+	}
+	if !supportedRuntimes[in.Runtime] {
+		return FunctionConfiguration{}, invalid("The runtime parameter of %q is not supported by the sandbox: it runs provided.al2023 and provided.al2 functions (a bootstrap executable)", in.Runtime)
+	}
+	if in.Role == "" {
+		return FunctionConfiguration{}, invalid("Role is required")
+	}
+	if err := checkEnvironment(in.Environment); err != nil {
+		return FunctionConfiguration{}, err
+	}
+	if err := checkTimeoutMemory(in.Timeout, in.MemorySize); err != nil {
+		return FunctionConfiguration{}, err
+	}
+	if err := checkLogging(in.LoggingConfig); err != nil {
+		return FunctionConfiguration{}, err
+	}
+	arch, err := checkArchitectures(in.Architectures)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	sha, key, err := s.storeCode(in.Code.ZipFile)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	cfg := FunctionConfiguration{
+		FunctionName: name, FunctionArn: core.FunctionARN(name, ""), Runtime: in.Runtime, Role: in.Role,
+		Handler: in.Handler, CodeSize: int64(len(in.Code.ZipFile)), Description: in.Description,
+		Timeout: defaultTimeout, MemorySize: defaultMemory, LastModified: s.stamp(), CodeSha256: sha,
+		Version: latest, RevisionId: newRevision(), State: "Active", LastUpdateStatus: "Successful",
+		PackageType: "Zip", Architectures: arch, EphemeralStorage: EphemeralStorage{Size: 512},
+		TracingConfig: TracingConfig{Mode: "PassThrough"},
+		LoggingConfig: LoggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + name},
+	}
+	if in.Timeout != nil {
+		cfg.Timeout = *in.Timeout
+	}
+	if in.MemorySize != nil {
+		cfg.MemorySize = *in.MemorySize
+	}
+	if in.Environment != nil {
+		cfg.Environment = &EnvironmentResponse{Variables: maps.Clone(in.Environment.Variables)}
+	}
+	applyLogging(&cfg, in.LoggingConfig)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.functions[name]; ok {
+		return FunctionConfiguration{}, conflict("Function already exist: %s", name)
+	}
+	v := &version{Config: cfg, CodeKey: key, Creating: true, SettlesAt: s.opts.Clock().Add(s.opts.UpdateDuration)}
+	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}}
+	s.functions[name] = f
+	s.changed++
+	out := v.view(s.opts.Clock())
+	if in.Publish {
+		// Lambda publishes the first version as part of the create.
+		pv := s.publishLocked(name, f, "")
+		out = pv.view(s.opts.Clock())
+	}
+	return out, nil
+}
+
+func checkArchitectures(a []string) ([]string, error) {
+	if len(a) == 0 {
+		return []string{"x86_64"}, nil
+	}
+	if len(a) != 1 || (a[0] != "x86_64" && a[0] != "arm64") {
+		return nil, invalid("Architectures must be exactly one of x86_64, arm64")
+	}
+	return []string{a[0]}, nil
+}
+
+func applyLogging(cfg *FunctionConfiguration, l *LoggingConfig) {
+	if l == nil {
+		return
+	}
+	if l.LogFormat != "" {
+		cfg.LoggingConfig.LogFormat = l.LogFormat
+	}
+	if l.LogGroup != "" {
+		cfg.LoggingConfig.LogGroup = l.LogGroup
+	}
+	if cfg.LoggingConfig.LogFormat == "JSON" {
+		cfg.LoggingConfig.ApplicationLogLevel = or(l.ApplicationLogLevel, or(cfg.LoggingConfig.ApplicationLogLevel, "INFO"))
+		cfg.LoggingConfig.SystemLogLevel = or(l.SystemLogLevel, or(cfg.LoggingConfig.SystemLogLevel, "INFO"))
+	} else {
+		cfg.LoggingConfig.ApplicationLogLevel, cfg.LoggingConfig.SystemLogLevel = "", ""
+	}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// lookup finds a function; the caller holds s.mu.
+func (s *Service) lookup(name string) (*function, error) {
+	f, ok := s.functions[name]
+	if !ok {
+		return nil, functionNotFound(name, "")
+	}
+	return f, nil
+}
+
+// versionOf finds a version or alias's configuration; the caller holds s.mu.
+func (f *function) versionOf(name, qualifier string) (*version, error) {
+	switch {
+	case qualifier == "" || qualifier == latest:
+		return f.Latest, nil
+	case versionRe.MatchString(qualifier):
+		if v, ok := f.Versions[qualifier]; ok {
+			return v, nil
+		}
+	default:
+		if a, ok := f.Aliases[qualifier]; ok {
+			return f.versionOf(name, a.FunctionVersion)
+		}
+	}
+	return nil, functionNotFound(name, qualifier)
+}
+
+// GetFunctionConfiguration returns the configuration of $LATEST, a version or
+// the version an alias points to.
+func (s *Service) GetFunctionConfiguration(function, qualifier string) (FunctionConfiguration, error) {
+	name, q, err := resolveName(function, qualifier)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	v, err := f.versionOf(name, q)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	return v.view(s.opts.Clock()), nil
+}
+
+// UpdateFunctionCode replaces $LATEST's code. The update stays InProgress
+// for Options.UpdateDuration.
+func (s *Service) UpdateFunctionCode(function string, in UpdateFunctionCodeInput) (FunctionConfiguration, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	if in.Architectures != nil {
+		if _, err := checkArchitectures(in.Architectures); err != nil {
+			return FunctionConfiguration{}, err
+		}
+	}
+	s.mu.Lock()
+	_, err = s.lookup(name)
+	s.mu.Unlock()
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	sha, key, err := s.storeCode(in.ZipFile)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	now := s.opts.Clock()
+	v := f.Latest
+	if v.busy(now) {
+		if v.Creating {
+			return FunctionConfiguration{}, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		}
+		return FunctionConfiguration{}, updateInProgress(name)
+	}
+	if in.RevisionId != "" && in.RevisionId != v.Config.RevisionId {
+		return FunctionConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	}
+	if in.DryRun {
+		c := v.view(now)
+		c.CodeSha256, c.CodeSize = sha, int64(len(in.ZipFile))
+		return c, nil
+	}
+	v.Config.CodeSha256, v.Config.CodeSize, v.CodeKey = sha, int64(len(in.ZipFile)), key
+	if in.Architectures != nil {
+		v.Config.Architectures = []string{in.Architectures[0]}
+	}
+	v.Config.LastModified = s.stamp()
+	v.Config.RevisionId = newRevision()
+	v.Creating = false
+	v.SettlesAt = now.Add(s.opts.UpdateDuration)
+	s.changed++
+	if in.Publish {
+		// Publish waits for nothing here: the new code is already in place.
+		pv := s.publishLocked(name, f, "")
+		return pv.view(now), nil
+	}
+	return v.view(now), nil
+}
+
+// UpdateFunctionConfiguration changes $LATEST's settings.
+func (s *Service) UpdateFunctionConfiguration(function string, in UpdateFunctionConfigurationInput) (FunctionConfiguration, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	if err := checkEnvironment(in.Environment); err != nil {
+		return FunctionConfiguration{}, err
+	}
+	if err := checkTimeoutMemory(in.Timeout, in.MemorySize); err != nil {
+		return FunctionConfiguration{}, err
+	}
+	if err := checkLogging(in.LoggingConfig); err != nil {
+		return FunctionConfiguration{}, err
+	}
+	if in.Runtime != nil && !supportedRuntimes[*in.Runtime] {
+		return FunctionConfiguration{}, invalid("The runtime parameter of %q is not supported by the sandbox", *in.Runtime)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	now := s.opts.Clock()
+	v := f.Latest
+	if v.busy(now) {
+		return FunctionConfiguration{}, updateInProgress(name)
+	}
+	if in.RevisionId != "" && in.RevisionId != v.Config.RevisionId {
+		return FunctionConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	}
+	c := &v.Config
+	if in.Environment != nil {
+		c.Environment = &EnvironmentResponse{Variables: maps.Clone(in.Environment.Variables)}
+		if c.Environment.Variables == nil {
+			c.Environment.Variables = map[string]string{}
+		}
+	}
+	if in.Description != nil {
+		c.Description = *in.Description
+	}
+	if in.Timeout != nil {
+		c.Timeout = *in.Timeout
+	}
+	if in.MemorySize != nil {
+		c.MemorySize = *in.MemorySize
+	}
+	if in.Handler != nil {
+		c.Handler = *in.Handler
+	}
+	if in.Runtime != nil {
+		c.Runtime = *in.Runtime
+	}
+	if in.Role != nil {
+		c.Role = *in.Role
+	}
+	applyLogging(c, in.LoggingConfig)
+	c.LastModified = s.stamp()
+	c.RevisionId = newRevision()
+	v.Creating = false
+	v.SettlesAt = now.Add(s.opts.UpdateDuration)
+	s.changed++
+	return v.view(now), nil
+}
+
+// PublishVersion publishes $LATEST as a new version, or returns the newest
+// version when $LATEST has not changed since it was published.
+func (s *Service) PublishVersion(function string, in PublishVersionInput) (FunctionConfiguration, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return FunctionConfiguration{}, err
+	}
+	now := s.opts.Clock()
+	l := f.Latest
+	if l.busy(now) {
+		if l.Creating {
+			return FunctionConfiguration{}, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		}
+		return FunctionConfiguration{}, updateInProgress(name)
+	}
+	if in.RevisionId != "" && in.RevisionId != l.Config.RevisionId {
+		return FunctionConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	}
+	if in.CodeSha256 != "" && in.CodeSha256 != l.Config.CodeSha256 {
+		return FunctionConfiguration{}, invalid("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", in.CodeSha256, l.Config.CodeSha256)
+	}
+	return s.publishLocked(name, f, in.Description).view(now), nil
+}
+
+// publishLocked cuts a version from $LATEST unless the newest version was
+// cut from this very revision; the caller holds s.mu.
+func (s *Service) publishLocked(name string, f *function, description string) *version {
+	if f.LastVersion > 0 {
+		if last, ok := f.Versions[strconv.Itoa(f.LastVersion)]; ok && last.PublishedFrom == f.Latest.Config.RevisionId {
+			return last
+		}
+	}
+	f.LastVersion++
+	n := strconv.Itoa(f.LastVersion)
+	c := f.Latest.Config
+	if c.Environment != nil {
+		c.Environment = &EnvironmentResponse{Variables: maps.Clone(c.Environment.Variables)}
+	}
+	c.Version = n
+	c.FunctionArn = core.FunctionARN(name, n)
+	c.RevisionId = newRevision()
+	c.State, c.StateReason, c.StateReasonCode, c.LastUpdateStatus = "Active", "", "", "Successful"
+	if description != "" {
+		c.Description = description
+	}
+	v := &version{Config: c, CodeKey: f.Latest.CodeKey, PublishedFrom: f.Latest.Config.RevisionId}
+	f.Versions[n] = v
+	s.changed++
+	return v
+}
+
+// ListVersionsByFunction lists $LATEST and every published version, oldest
+// first, paginated by Marker/MaxItems.
+func (s *Service) ListVersionsByFunction(function, marker string, maxItems int) ([]FunctionConfiguration, string, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.opts.Clock()
+	all := []FunctionConfiguration{f.Latest.view(now)}
+	for _, n := range f.versionNumbers() {
+		all = append(all, f.Versions[n].view(now))
+	}
+	return paginate(all, marker, maxItems)
+}
+
+func (f *function) versionNumbers() []string {
+	ns := slices.Collect(maps.Keys(f.Versions))
+	slices.SortFunc(ns, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
+	return ns
+}
+
+func paginate[T any](all []T, marker string, maxItems int) ([]T, string, error) {
+	start := 0
+	if marker != "" {
+		n, err := strconv.Atoi(marker)
+		if err != nil || n < 0 || n > len(all) {
+			return nil, "", invalid("Invalid marker %q", marker)
+		}
+		start = n
+	}
+	if maxItems <= 0 || maxItems > 10000 {
+		maxItems = 50
+	}
+	end := min(start+maxItems, len(all))
+	next := ""
+	if end < len(all) {
+		next = strconv.Itoa(end)
+	}
+	return all[start:end], next, nil
+}
+
+// ListFunctions lists the $LATEST configuration of every function.
+func (s *Service) ListFunctions(marker string, maxItems int) ([]FunctionConfiguration, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := slices.Sorted(maps.Keys(s.functions))
+	now := s.opts.Clock()
+	all := make([]FunctionConfiguration, 0, len(names))
+	for _, n := range names {
+		all = append(all, s.functions[n].Latest.view(now))
+	}
+	return paginate(all, marker, maxItems)
+}
+
+// DeleteFunction deletes a function (qualifier "") or one published version.
+func (s *Service) DeleteFunction(function, qualifier string) error {
+	name, q, err := resolveName(function, qualifier)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case q == "":
+		delete(s.functions, name)
+	case q == latest:
+		return invalid("$LATEST version cannot be deleted without deleting the function.")
+	case versionRe.MatchString(q):
+		if _, ok := f.Versions[q]; !ok {
+			return functionNotFound(name, q)
+		}
+		for _, a := range f.Aliases {
+			if a.FunctionVersion == q || (a.RoutingConfig != nil && a.RoutingConfig.AdditionalVersionWeights[q] != 0) {
+				return conflict("Unable to delete version because the following aliases reference it: [%s]", a.Name)
+			}
+		}
+		delete(f.Versions, q)
+	default:
+		return invalid("Deletion of aliases is not supported by DeleteFunction; use DeleteAlias")
+	}
+	s.changed++
+	s.rt.retire(name, q)
+	return nil
+}
+
+// checkAlias validates an alias's target and routing; the caller holds s.mu.
+func (f *function) checkAlias(name, version string, rc *RoutingConfig) error {
+	if version == "" {
+		return invalid("FunctionVersion is required")
+	}
+	if version != latest && !versionRe.MatchString(version) {
+		return invalid("1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)", version)
+	}
+	if version != latest {
+		if _, ok := f.Versions[version]; !ok {
+			return functionNotFound(name, version)
+		}
+	}
+	if rc == nil || len(rc.AdditionalVersionWeights) == 0 {
+		return nil
+	}
+	if len(rc.AdditionalVersionWeights) > 1 {
+		return invalid("Number of items in AdditionalVersionWeights must be at most 1: an alias can point to at most two versions")
+	}
+	if version == latest {
+		return invalid("$LATEST is not supported for an alias pointing to more than 1 version")
+	}
+	for v, w := range rc.AdditionalVersionWeights {
+		if math.IsNaN(w) || w < 0 || w > 1 {
+			return invalid("Weight %v for version %s must be between 0.0 and 1.0", w, v)
+		}
+		if v == latest {
+			return invalid("$LATEST is not supported for an alias pointing to more than 1 version")
+		}
+		if !versionRe.MatchString(v) {
+			return invalid("Additional version %q must be a published version number", v)
+		}
+		if v == version {
+			return invalid("Alias cannot point to the same version %s in FunctionVersion and AdditionalVersionWeights", v)
+		}
+		if _, ok := f.Versions[v]; !ok {
+			return functionNotFound(name, v)
+		}
+	}
+	return nil
+}
+
+func routing(rc *RoutingConfig) *RoutingConfig {
+	if rc == nil || len(rc.AdditionalVersionWeights) == 0 {
+		return nil
+	}
+	return &RoutingConfig{AdditionalVersionWeights: maps.Clone(rc.AdditionalVersionWeights)}
+}
+
+// CreateAlias creates an alias for a version.
+func (s *Service) CreateAlias(function string, in CreateAliasInput) (AliasConfiguration, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return AliasConfiguration{}, err
+	}
+	if !aliasNameRe.MatchString(in.Name) || versionRe.MatchString(in.Name) || in.Name == latest {
+		return AliasConfiguration{}, invalid("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", in.Name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return AliasConfiguration{}, err
+	}
+	if err := f.checkAlias(name, in.FunctionVersion, in.RoutingConfig); err != nil {
+		return AliasConfiguration{}, err
+	}
+	if _, ok := f.Aliases[in.Name]; ok {
+		return AliasConfiguration{}, conflict("Alias already exists: %s", core.FunctionARN(name, in.Name))
+	}
+	a := &AliasConfiguration{
+		AliasArn: core.FunctionARN(name, in.Name), Name: in.Name, FunctionVersion: in.FunctionVersion,
+		Description: in.Description, RoutingConfig: routing(in.RoutingConfig), RevisionId: newRevision(),
+	}
+	f.Aliases[in.Name] = a
+	s.changed++
+	return cloneAlias(a), nil
+}
+
+// GetAlias returns an alias.
+func (s *Service) GetAlias(function, alias string) (AliasConfiguration, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return AliasConfiguration{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return AliasConfiguration{}, err
+	}
+	a, ok := f.Aliases[alias]
+	if !ok {
+		return AliasConfiguration{}, notFound("Alias not found: %s", core.FunctionARN(name, alias))
+	}
+	return cloneAlias(a), nil
+}
+
+// UpdateAlias moves an alias and/or changes its routing; RevisionId, when
+// given, must be the alias's current one.
+func (s *Service) UpdateAlias(function, alias string, in UpdateAliasInput) (AliasConfiguration, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return AliasConfiguration{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return AliasConfiguration{}, err
+	}
+	a, ok := f.Aliases[alias]
+	if !ok {
+		return AliasConfiguration{}, notFound("Alias not found: %s", core.FunctionARN(name, alias))
+	}
+	if in.RevisionId != "" && in.RevisionId != a.RevisionId {
+		return AliasConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	}
+	next := cloneAlias(a)
+	if in.FunctionVersion != "" {
+		next.FunctionVersion = in.FunctionVersion
+	}
+	if in.Description != nil {
+		next.Description = *in.Description
+	}
+	if in.RoutingConfig != nil {
+		next.RoutingConfig = routing(in.RoutingConfig)
+	}
+	if err := f.checkAlias(name, next.FunctionVersion, next.RoutingConfig); err != nil {
+		return AliasConfiguration{}, err
+	}
+	next.RevisionId = newRevision()
+	f.Aliases[alias] = &next
+	s.changed++
+	return cloneAlias(&next), nil
+}
+
+// ListAliases lists a function's aliases by name, optionally only those
+// pointing at functionVersion.
+func (s *Service) ListAliases(function, functionVersion, marker string, maxItems int) ([]AliasConfiguration, string, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return nil, "", err
+	}
+	var all []AliasConfiguration
+	for _, n := range slices.Sorted(maps.Keys(f.Aliases)) {
+		a := f.Aliases[n]
+		if functionVersion != "" && a.FunctionVersion != functionVersion {
+			continue
+		}
+		all = append(all, cloneAlias(a))
+	}
+	return paginate(all, marker, maxItems)
+}
+
+// DeleteAlias deletes an alias.
+func (s *Service) DeleteAlias(function, alias string) error {
+	name, err := unqualified(function)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	// Lambda answers 204 for an alias that does not exist.
+	if _, ok := f.Aliases[alias]; ok {
+		delete(f.Aliases, alias)
+		s.changed++
+	}
+	return nil
+}
+
+// ---- persistence ------------------------------------------------------------
+
+type snapshot struct {
+	Functions map[string]*function `json:"functions"`
+}
+
+// Snapshot returns the whole state (functions, versions, aliases) as JSON.
+// The code itself stays in CodeDir.
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return json.Marshal(snapshot{Functions: s.functions})
+}
+
+// Restore replaces the state with a Snapshot.
+func (s *Service) Restore(data []byte) error {
+	var snap snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("lambda: restore: %w", err)
+	}
+	if snap.Functions == nil {
+		snap.Functions = map[string]*function{}
+	}
+	for name, f := range snap.Functions {
+		if f.Latest == nil {
+			return fmt.Errorf("lambda: restore: function %s has no $LATEST", name)
+		}
+		if f.Versions == nil {
+			f.Versions = map[string]*version{}
+		}
+		if f.Aliases == nil {
+			f.Aliases = map[string]*AliasConfiguration{}
+		}
+		// Whatever was settling when the state was saved has settled since.
+		f.Latest.SettlesAt, f.Latest.Creating = time.Time{}, false
+		for _, v := range append([]*version{f.Latest}, slices.Collect(maps.Values(f.Versions))...) {
+			if _, err := os.Stat(filepath.Join(s.opts.CodeDir, v.CodeKey+".zip")); err != nil {
+				return fmt.Errorf("lambda: restore: code of %s:%s: %w", name, v.Config.Version, err)
+			}
+		}
+	}
+	s.rt.closeAll()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.functions = snap.Functions
+	s.changed++
+	return nil
+}
