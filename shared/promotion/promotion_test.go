@@ -1,7 +1,9 @@
 package promotion
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"regexp"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/smithy-go"
 )
 
 func TestPlan(t *testing.T) {
@@ -54,5 +57,30 @@ func TestTaskErrorKeepsTheName(t *testing.T) {
 	var ive messages.InvokeResponse_Error
 	if !errors.As(err, &ive) || ive.Type != ErrProdBusy || ive.Message != "prod routes to 7" {
 		t.Errorf("TaskError = %#v, want type %s", err, ErrProdBusy)
+	}
+}
+
+func TestAsTaskError(t *testing.T) {
+	throttled := &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Rate exceeded"}
+	tests := []struct {
+		name, wantType string
+		err            error
+	}{
+		{"definition error passes through", ErrHealthCheckFailed, TaskError(ErrHealthCheckFailed, "alarm")},
+		{"throttling is transient", ErrTransient, fmt.Errorf("update alias prod: %w", throttled)},
+		{"deadline is transient", ErrTransient, fmt.Errorf("get alias: %w", context.DeadlineExceeded)},
+		{"anything else failed", ErrTaskFailed, errors.New("prod serves neither 3 nor 2")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ive messages.InvokeResponse_Error
+			got := AsTaskError(tc.err)
+			if ive, _ = got.(messages.InvokeResponse_Error); ive.Type != tc.wantType {
+				t.Errorf("AsTaskError(%v) type = %q, want %q", tc.err, ive.Type, tc.wantType)
+			}
+		})
+	}
+	if AsTaskError(nil) != nil {
+		t.Error("AsTaskError(nil) is not nil")
 	}
 }

@@ -82,7 +82,7 @@ func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (*promo
 		h.log.ErrorContext(ctx, "shift task failed", "action", req.Action, "function", req.Promotion.Function,
 			"version", req.Promotion.Version, "error", errorMessage(err))
 	}
-	return out, err
+	return out, promotion.AsTaskError(err)
 }
 
 func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*promotion.Shift, error) {
