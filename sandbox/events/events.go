@@ -431,55 +431,68 @@ func (s *Service) record(d Delivery) {
 
 var ruleNameRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
 
+// RuleInput is what PutRule takes (the fields the sandbox implements).
+type RuleInput struct {
+	Name         string
+	EventPattern string
+	// ScheduleExpression is refused: the sandbox runs no scheduler.
+	ScheduleExpression string
+	// State is ENABLED (the default when empty) or DISABLED.
+	State        string
+	Description  string
+	RoleArn      string
+	EventBusName string
+}
+
 func (s *Service) putRule(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		Name, EventPattern, ScheduleExpression, State, Description, RoleArn, EventBusName string
-	}
+	var in RuleInput
 	if err := core.DecodeJSON(body, &in); err != nil {
 		return nil, err
 	}
-	if err := s.PutRule(in.Name, in.EventPattern, in.State, in.Description, in.ScheduleExpression, in.RoleArn, in.EventBusName); err != nil {
+	arn, err := s.PutRule(in)
+	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"RuleArn": RuleARN(in.Name)}, nil
+	return map[string]string{"RuleArn": arn}, nil
 }
 
-// PutRule creates or updates a rule on the default bus (the Go API behind
-// the PutRule operation). state is ENABLED (default) or DISABLED.
-func (s *Service) PutRule(name, pattern, state, description, schedule, roleArn, bus string) error {
-	if _, err := busName(bus); err != nil {
-		return err
+// PutRule creates or updates a rule on the default bus and returns its ARN
+// (the Go API behind the PutRule operation, for setup).
+func (s *Service) PutRule(in RuleInput) (string, error) {
+	if _, err := busName(in.EventBusName); err != nil {
+		return "", err
 	}
-	if !ruleNameRE.MatchString(name) {
-		return validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", name)
+	if !ruleNameRE.MatchString(in.Name) {
+		return "", validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name)
 	}
-	if pattern == "" && schedule == "" {
-		return validation("Parameter(s) EventPattern or ScheduleExpression must be specified.")
+	if in.EventPattern == "" && in.ScheduleExpression == "" {
+		return "", validation("Parameter(s) EventPattern or ScheduleExpression must be specified.")
 	}
-	if schedule != "" {
+	if in.ScheduleExpression != "" {
 		// Scheduled rules need a clock-driven trigger the sandbox does not run.
-		return validation("ScheduleExpression is not supported by the aliasflow sandbox")
+		return "", validation("ScheduleExpression is not supported by the aliasflow sandbox")
 	}
+	state := in.State
 	switch state {
 	case "":
 		state = "ENABLED"
 	case "ENABLED", "DISABLED":
 	default:
-		return validation("1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]", state)
+		return "", validation("1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]", state)
 	}
-	p, err := eventpattern.Compile(pattern)
+	p, err := eventpattern.Compile(in.EventPattern)
 	if err != nil {
-		return core.Errorf("InvalidEventPatternException", http.StatusBadRequest, "Event pattern is not valid. Reason: %v", err)
+		return "", core.Errorf("InvalidEventPatternException", http.StatusBadRequest, "Event pattern is not valid. Reason: %v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.rules[name]
+	r := s.rules[in.Name]
 	if r == nil {
-		r = &rule{Name: name}
-		s.rules[name] = r
+		r = &rule{Name: in.Name}
+		s.rules[in.Name] = r
 	}
-	r.EventPattern, r.pattern, r.State, r.Description, r.RoleArn = pattern, p, state, description, roleArn
-	return nil
+	r.EventPattern, r.pattern, r.State, r.Description, r.RoleArn = in.EventPattern, p, state, in.Description, in.RoleArn
+	return RuleARN(in.Name), nil
 }
 
 func (s *Service) lookupRule(name, bus string) (*rule, error) {
@@ -763,6 +776,18 @@ func (s *Service) testEventPattern(_ context.Context, body []byte) (any, error) 
 }
 
 // --- Go API for setup and tests ---
+
+// PutEvent puts one event on the default bus, validated and routed exactly
+// as a PutEvents entry is (the local world's way to simulate a merge), and
+// returns its id.
+func (s *Service) PutEvent(source, detailType, detail string, resources []string) (string, error) {
+	ev, res := s.buildEvent(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources})
+	if res.ErrorCode != "" {
+		return "", core.Errorf(res.ErrorCode, http.StatusBadRequest, "%s", res.ErrorMessage)
+	}
+	s.route(ev)
+	return ev.ID, nil
+}
 
 // Events returns the events accepted so far (the most recent 1000), oldest first.
 func (s *Service) Events() []Event {

@@ -405,3 +405,29 @@ func TestTestEventPattern(t *testing.T) {
 		t.Errorf("TestEventPattern = %+v, %v; want true", out, err)
 	}
 }
+
+func TestGoAPISimulatesAMerge(t *testing.T) {
+	inv := &fakeInvoker{}
+	svc := New(inv, nil, &Options{RetryDelays: []time.Duration{}})
+	t.Cleanup(svc.Close)
+	release := core.FunctionARN("aliasflow-release", "")
+	arn, err := svc.PutRule(RuleInput{Name: "codebuild-succeeded", EventPattern: patternJSON(t, eventpatterns.CodeBuildSucceeded([]string{"hello-build"}))})
+	if err != nil || arn != RuleARN("codebuild-succeeded") {
+		t.Fatalf("PutRule = %s, %v", arn, err)
+	}
+	if failed, err := svc.PutTargets("codebuild-succeeded", "", []Target{{Id: "release", Arn: release}}); err != nil || len(failed) != 0 {
+		t.Fatalf("PutTargets = %v, %v", failed, err)
+	}
+	detail := `{"build-status":"SUCCEEDED","project-name":"hello-build","build-id":"arn:aws:codebuild:us-east-1:000000000000:build/hello-build:1"}`
+	id, err := svc.PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, detail, []string{"arn:aws:codebuild:us-east-1:000000000000:build/hello-build:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, `not json`, nil); err == nil {
+		t.Error("PutEvent with a malformed detail: want an error")
+	}
+	drain(t, svc)
+	if got := inv.calls[release]; len(got) != 1 || !strings.Contains(got[0], `"id":"`+id+`"`) || !strings.Contains(got[0], `"resources":["arn:aws:codebuild`) {
+		t.Errorf("release invoked with %v, want the event %s", got, id)
+	}
+}
