@@ -105,7 +105,7 @@ func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _
 const (
 	testKey     = "k3y-for-tests-only-0123456789abcdef"
 	taskToken   = "AQCEAAAAKgAAAAMAAAAAAAAAAUl1Sexb6t3sM0X+uH3ym2Nq8NpS0wZ4Qbc2cEhd1yq=="
-	approvalURL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/approve"
+	approvalURL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/"
 	alice       = "alice@example.com"
 	bob         = "bob@example.com"
 )

@@ -22,7 +22,7 @@ import (
 )
 
 func getReq(link string) events.APIGatewayProxyRequest {
-	r := events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/approve", Headers: map[string]string{"Accept": "text/html"}}
+	r := events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/", Headers: map[string]string{"Accept": "text/html"}}
 	if link != "" {
 		r.QueryStringParameters = map[string]string{"t": link}
 		r.MultiValueQueryStringParameters = map[string][]string{"t": {link}}
@@ -32,7 +32,7 @@ func getReq(link string) events.APIGatewayProxyRequest {
 
 func postReq(link, decision, comment string) events.APIGatewayProxyRequest {
 	form := url.Values{"t": {link}, "decision": {decision}, "comment": {comment}}
-	return events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: "/approve",
+	return events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: "/",
 		Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}, Body: form.Encode()}
 }
 
