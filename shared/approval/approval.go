@@ -108,7 +108,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return nil, promotion.TaskError(promotion.ErrInvalidInput, "approval: payload is not a task request: %v", err)
 	}
-	return h.Task(ctx, req)
+	res, err := h.Task(ctx, req)
+	if err != nil {
+		// Named so the definition retries transient failures and catches the rest.
+		return nil, promotion.AsTaskError(err)
+	}
+	return res, nil
 }
 
 // TaskResult is what the task actions return (the request's result is
