@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
+	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
 	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/shared/config"
 )
@@ -38,9 +39,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	for _, fn := range []string{"release", "smoketest", "approval", "shift", "hello"} {
-		_ = os.MkdirAll(filepath.Join(dir, fn), 0o755)
-		_ = os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("placeholder "+fn), 0o755)
+	if err := cdktest.PlaceholderAssets(dir); err != nil {
+		panic(err)
 	}
 	assetDir = dir
 	fx = newFixture(dir)
@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 
 func newFixture(assets string) fixture {
 	app := awscdk.NewApp(nil)
-	withNag(app)
+	cdktest.WithNag(app)
 	pipelineStack := awscdk.NewStack(app, jsii.String("Pipeline"), nil)
 	teamStack := awscdk.NewStack(app, jsii.String("Team"), nil)
 	p := aliasflow.NewPipeline(pipelineStack, "Aliasflow", &aliasflow.PipelineProps{
@@ -95,23 +95,23 @@ func newFixture(assets string) fixture {
 func TestPipelineFunctions(t *testing.T) {
 	// GIVEN the pipeline, WHEN synthesized, THEN the four Lambdas are arm64
 	// provided.al2023 functions logging JSON to the one pipeline log group.
-	tmpl := templateJSON(t, fx.pipeline)
-	fns := resources(tmpl, "AWS::Lambda::Function")
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
+	fns := cdktest.Resources(tmpl, "AWS::Lambda::Function")
 	var names []string
 	for _, f := range fns {
 		names = append(names, f["FunctionName"].(string))
 		if got := f["Runtime"]; got != "provided.al2023" {
 			t.Errorf("%s runtime = %v, want provided.al2023", f["FunctionName"], got)
 		}
-		if got := flat(f["Architectures"]); got != `["arm64"]` {
+		if got := cdktest.Flat(f["Architectures"]); got != `["arm64"]` {
 			t.Errorf("%s architectures = %s, want [arm64]", f["FunctionName"], got)
 		}
 		lc := f["LoggingConfig"].(map[string]any)
-		if lc["LogFormat"] != "JSON" || !strings.Contains(flat(lc["LogGroup"]), "AliasflowLogs") {
-			t.Errorf("%s logging = %s, want JSON to the pipeline log group", f["FunctionName"], flat(lc))
+		if lc["LogFormat"] != "JSON" || !strings.Contains(cdktest.Flat(lc["LogGroup"]), "AliasflowLogs") {
+			t.Errorf("%s logging = %s, want JSON to the pipeline log group", f["FunctionName"], cdktest.Flat(lc))
 		}
-		if flat(f["TracingConfig"]) != `{"Mode":"Active"}` {
-			t.Errorf("%s tracing = %s, want Active", f["FunctionName"], flat(f["TracingConfig"]))
+		if cdktest.Flat(f["TracingConfig"]) != `{"Mode":"Active"}` {
+			t.Errorf("%s tracing = %s, want Active", f["FunctionName"], cdktest.Flat(f["TracingConfig"]))
 		}
 		env := f["Environment"].(map[string]any)["Variables"].(map[string]any)
 		if env["ALIASFLOW_EVENT_BUS"] != "default" {
@@ -123,7 +123,7 @@ func TestPipelineFunctions(t *testing.T) {
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("functions = %v, want %v", names, want)
 	}
-	noPanic(t, "log group", func() {
+	cdktest.NoPanic(t, "log group", func() {
 		assertions.Template_FromStack(fx.pipeline, nil).HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{
 			"LogGroupName": "/aliasflow/pipeline", "RetentionInDays": 365,
 		})
@@ -131,20 +131,20 @@ func TestPipelineFunctions(t *testing.T) {
 }
 
 func TestFunctionEnvironment(t *testing.T) {
-	tmpl := templateJSON(t, fx.pipeline)
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
 	env := map[string]map[string]any{}
-	for _, f := range resources(tmpl, "AWS::Lambda::Function") {
+	for _, f := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
 		env[f["FunctionName"].(string)] = f["Environment"].(map[string]any)["Variables"].(map[string]any)
 	}
 	release := env["aliasflow-release"]
-	if got := flat(release["ALIASFLOW_STATE_MACHINE_ARN"]); !strings.Contains(got, ":stateMachine:aliasflow-promotion") {
+	if got := cdktest.Flat(release["ALIASFLOW_STATE_MACHINE_ARN"]); !strings.Contains(got, ":stateMachine:aliasflow-promotion") {
 		t.Errorf("ALIASFLOW_STATE_MACHINE_ARN = %s, want the aliasflow-promotion ARN", got)
 	}
 	approval := env["aliasflow-approval"]
-	if got := flat(approval["ALIASFLOW_APPROVAL_TOPIC_ARN"]); !strings.Contains(got, "AliasflowApprovals") {
+	if got := cdktest.Flat(approval["ALIASFLOW_APPROVAL_TOPIC_ARN"]); !strings.Contains(got, "AliasflowApprovals") {
 		t.Errorf("ALIASFLOW_APPROVAL_TOPIC_ARN = %s, want a Ref to the approvals topic", got)
 	}
-	if got := flat(approval["ALIASFLOW_LINK_SECRET_ARN"]); !strings.Contains(got, "AliasflowLinkKey") {
+	if got := cdktest.Flat(approval["ALIASFLOW_LINK_SECRET_ARN"]); !strings.Contains(got, "AliasflowLinkKey") {
 		t.Errorf("ALIASFLOW_LINK_SECRET_ARN = %s, want a Ref to the link secret", got)
 	}
 	for _, fn := range []string{"aliasflow-smoketest", "aliasflow-shift"} {
@@ -158,16 +158,16 @@ func TestConfigHoldsEveryTarget(t *testing.T) {
 	// GIVEN two targets registered after the pipeline was built, WHEN
 	// synthesized, THEN ALIASFLOW_CONFIG parses and holds both with the
 	// settings the shift and smoke test need.
-	tmpl := templateJSON(t, fx.pipeline)
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
 	var raw any
-	for _, f := range resources(tmpl, "AWS::Lambda::Function") {
+	for _, f := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
 		if f["FunctionName"] == "aliasflow-release" {
 			raw = f["Environment"].(map[string]any)["Variables"].(map[string]any)[config.EnvVar]
 		}
 	}
 	doc, ok := raw.(string)
 	if !ok {
-		t.Fatalf("%s = %s, want a plain JSON string", config.EnvVar, flat(raw))
+		t.Fatalf("%s = %s, want a plain JSON string", config.EnvVar, cdktest.Flat(raw))
 	}
 	cfg, err := config.Parse([]byte(doc))
 	if err != nil {
@@ -199,8 +199,8 @@ func TestStateMachine(t *testing.T) {
 	// GIVEN the committed definition, WHEN synthesized, THEN every
 	// placeholder is substituted with the pipeline's Lambdas and the API's
 	// URL, and logging leaves execution data (task tokens) out.
-	tmpl := templateJSON(t, fx.pipeline)
-	sms := resources(tmpl, "AWS::StepFunctions::StateMachine")
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
+	sms := cdktest.Resources(tmpl, "AWS::StepFunctions::StateMachine")
 	if len(sms) != 1 {
 		t.Fatalf("state machines = %d, want 1", len(sms))
 	}
@@ -210,7 +210,7 @@ func TestStateMachine(t *testing.T) {
 		}
 		// Every placeholder of the definition has a substitution naming the
 		// pipeline's own resource, and there is none the definition lacks.
-		def := flat(sm["DefinitionString"])
+		def := cdktest.Flat(sm["DefinitionString"])
 		placeholders := map[string]bool{}
 		for _, m := range regexp.MustCompile(`\$\{([A-Za-z]+)\}`).FindAllStringSubmatch(def, -1) {
 			placeholders[m[1]] = true
@@ -223,22 +223,22 @@ func TestStateMachine(t *testing.T) {
 			statemachine.ApprovalURL:          "AliasflowApprovalApi",
 		}
 		if len(placeholders) != len(want) || len(subs) != len(want) {
-			t.Errorf("placeholders %v, substitutions %s; want exactly %v", placeholders, flat(subs), want)
+			t.Errorf("placeholders %v, substitutions %s; want exactly %v", placeholders, cdktest.Flat(subs), want)
 		}
 		for key, ref := range want {
 			if !placeholders[key] {
 				t.Errorf("definition has no ${%s}", key)
 			}
-			if got := flat(subs[key]); !strings.Contains(got, ref) {
+			if got := cdktest.Flat(subs[key]); !strings.Contains(got, ref) {
 				t.Errorf("substitution %s = %s, want a reference to %s", key, got, ref)
 			}
 		}
 		logging := sm["LoggingConfiguration"].(map[string]any)
 		if logging["IncludeExecutionData"] != false || logging["Level"] != "ALL" {
-			t.Errorf("logging = %s, want level ALL without execution data", flat(logging))
+			t.Errorf("logging = %s, want level ALL without execution data", cdktest.Flat(logging))
 		}
-		if flat(sm["TracingConfiguration"]) != `{"Enabled":true}` {
-			t.Errorf("tracing = %s, want enabled", flat(sm["TracingConfiguration"]))
+		if cdktest.Flat(sm["TracingConfiguration"]) != `{"Enabled":true}` {
+			t.Errorf("tracing = %s, want enabled", cdktest.Flat(sm["TracingConfiguration"]))
 		}
 	}
 }
@@ -247,9 +247,9 @@ func TestReleaseRules(t *testing.T) {
 	// GIVEN targets built by CodeBuild projects, WHEN synthesized, THEN one
 	// rule matches their SUCCEEDED builds, one matches Release Requested,
 	// and both deliver to the release Lambda with retries and a DLQ.
-	tmpl := templateJSON(t, fx.pipeline)
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
 	rules := map[string]map[string]any{}
-	for _, r := range resources(tmpl, "AWS::Events::Rule") {
+	for _, r := range cdktest.Resources(tmpl, "AWS::Events::Rule") {
 		rules[r["Name"].(string)] = r
 	}
 	cases := []struct {
@@ -264,7 +264,7 @@ func TestReleaseRules(t *testing.T) {
 			if !ok {
 				t.Fatalf("rules = %v, want %s", rules, c.rule)
 			}
-			if got := flat(r["EventPattern"]); got != c.pattern {
+			if got := cdktest.Flat(r["EventPattern"]); got != c.pattern {
 				t.Errorf("pattern = %s\nwant %s", got, c.pattern)
 			}
 			targets := r["Targets"].([]any)
@@ -272,22 +272,22 @@ func TestReleaseRules(t *testing.T) {
 				t.Fatalf("targets = %d, want 1", len(targets))
 			}
 			target := targets[0].(map[string]any)
-			if !strings.Contains(flat(target["Arn"]), "AliasflowRelease") {
-				t.Errorf("target = %s, want the release Lambda", flat(target["Arn"]))
+			if !strings.Contains(cdktest.Flat(target["Arn"]), "AliasflowRelease") {
+				t.Errorf("target = %s, want the release Lambda", cdktest.Flat(target["Arn"]))
 			}
-			if flat(target["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":7200,"MaximumRetryAttempts":8}` {
-				t.Errorf("retry policy = %s", flat(target["RetryPolicy"]))
+			if cdktest.Flat(target["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":7200,"MaximumRetryAttempts":8}` {
+				t.Errorf("retry policy = %s", cdktest.Flat(target["RetryPolicy"]))
 			}
-			if !strings.Contains(flat(target["DeadLetterConfig"]), "AliasflowDeadLetters") {
-				t.Errorf("dead-letter config = %s, want the aliasflow DLQ", flat(target["DeadLetterConfig"]))
+			if !strings.Contains(cdktest.Flat(target["DeadLetterConfig"]), "AliasflowDeadLetters") {
+				t.Errorf("dead-letter config = %s, want the aliasflow DLQ", cdktest.Flat(target["DeadLetterConfig"]))
 			}
 		})
 	}
 }
 
 func TestLogRetention(t *testing.T) {
-	tmpl := templateJSON(t, fx.pipeline)
-	groups := resources(tmpl, "AWS::Logs::LogGroup")
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
+	groups := cdktest.Resources(tmpl, "AWS::Logs::LogGroup")
 	if len(groups) != 3 {
 		t.Errorf("log groups = %d, want 3 (pipeline, state machine, approval API access)", len(groups))
 	}
@@ -299,20 +299,9 @@ func TestLogRetention(t *testing.T) {
 }
 
 func TestLeastPrivilege(t *testing.T) {
-	tmpl := templateJSON(t, fx.pipeline)
-	sts := statements(tmpl)
-	critical := []string{"lambda:PublishVersion", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:InvokeFunction",
-		"states:SendTaskSuccess", "states:SendTaskFailure", "states:StartExecution", "states:StopExecution", "sns:Publish", "secretsmanager:GetSecretValue"}
-	for _, s := range sts {
-		for _, a := range s.actions {
-			if has(critical, a) && has(s.resources, "*") {
-				t.Errorf("%s allows %s on *", s.policy, a)
-			}
-			if a == "*" || strings.HasSuffix(a, ":*") {
-				t.Errorf("%s allows every action of a service: %s", s.policy, a)
-			}
-		}
-	}
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
+	sts := cdktest.Statements(tmpl)
+	cdktest.AssertLeastPrivilege(t, tmpl)
 	cases := []struct {
 		name, policy, action, resource string
 		want                           bool
@@ -340,7 +329,7 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := grants(sts, c.policy, c.action, c.resource); got != c.want {
+			if got := cdktest.Grants(sts, c.policy, c.action, c.resource); got != c.want {
 				t.Errorf("%s %s on /%s/ = %v, want %v", c.policy, c.action, c.resource, got, c.want)
 			}
 		})
@@ -351,24 +340,24 @@ func TestApprovals(t *testing.T) {
 	// GIVEN approvers from the props and from two targets, WHEN synthesized,
 	// THEN each is subscribed once, receives only its own messages, and the
 	// approval API is logged, throttled and validated.
-	tmpl := templateJSON(t, fx.pipeline)
-	subs := resources(tmpl, "AWS::SNS::Subscription")
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
+	subs := cdktest.Resources(tmpl, "AWS::SNS::Subscription")
 	var emails []string
 	for _, s := range subs {
 		email := s["Endpoint"].(string)
 		emails = append(emails, email)
-		if got := flat(s["FilterPolicy"]); got != `{"approver":["`+email+`"]}` {
+		if got := cdktest.Flat(s["FilterPolicy"]); got != `{"approver":["`+email+`"]}` {
 			t.Errorf("%s filter policy = %s, want only its own messages", email, got)
 		}
 		if s["Protocol"] != "email" || s["RedrivePolicy"] == nil {
-			t.Errorf("%s = %s, want an email subscription with a redrive policy", email, flat(s))
+			t.Errorf("%s = %s, want an email subscription with a redrive policy", email, cdktest.Flat(s))
 		}
 	}
 	sort.Strings(emails)
 	if got := strings.Join(emails, ","); got != "cfo@example.com,lead@example.com,ops@example.com" {
 		t.Errorf("subscriptions = %s", got)
 	}
-	noPanic(t, "approvals", func() {
+	cdktest.NoPanic(t, "approvals", func() {
 		tm := assertions.Template_FromStack(fx.pipeline, nil)
 		tm.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{
 			"TopicName": "aliasflow-approvals", "KmsMasterKeyId": assertions.Match_AnyValue(),
@@ -391,9 +380,9 @@ func TestApprovals(t *testing.T) {
 }
 
 func TestObservability(t *testing.T) {
-	tmpl := templateJSON(t, fx.pipeline)
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
 	var queries []string
-	for _, q := range resources(tmpl, "AWS::Logs::QueryDefinition") {
+	for _, q := range cdktest.Resources(tmpl, "AWS::Logs::QueryDefinition") {
 		queries = append(queries, q["Name"].(string))
 		if s := q["QueryString"].(string); !strings.Contains(s, `"audit"`) {
 			t.Errorf("query %s = %q, want it to select audit records", q["Name"], s)
@@ -404,12 +393,12 @@ func TestObservability(t *testing.T) {
 	if got := strings.Join(queries, ","); got != want {
 		t.Errorf("queries = %s\nwant %s", got, want)
 	}
-	dashboards := resources(tmpl, "AWS::CloudWatch::Dashboard")
+	dashboards := cdktest.Resources(tmpl, "AWS::CloudWatch::Dashboard")
 	if len(dashboards) != 1 {
 		t.Fatalf("dashboards = %d, want 1", len(dashboards))
 	}
 	for _, d := range dashboards {
-		body := flat(d["DashboardBody"])
+		body := cdktest.Flat(d["DashboardBody"])
 		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "orders: prod errors by version", "ExecutedVersion"} {
 			if !strings.Contains(body, w) {
 				t.Errorf("dashboard has no %q", w)
@@ -419,5 +408,5 @@ func TestObservability(t *testing.T) {
 }
 
 func TestPipelineNagClean(t *testing.T) {
-	assertNagClean(t, fx.pipeline)
+	cdktest.AssertNagClean(t, fx.pipeline)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
+	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
 	"github.com/aliasflow/aliasflow/shared/config"
 )
 
@@ -18,13 +19,13 @@ func TestTargetAliasesAndAlarm(t *testing.T) {
 	// GIVEN a team's function added as a target, WHEN synthesized, THEN its
 	// stg and prod aliases start on one retained version and its prod
 	// errors alarm watches the prod alias.
-	tmpl := templateJSON(t, fx.team)
-	aliases := resources(tmpl, "AWS::Lambda::Alias")
+	tmpl := cdktest.TemplateJSON(t, fx.team)
+	aliases := cdktest.Resources(tmpl, "AWS::Lambda::Alias")
 	var names []string
 	for _, a := range aliases {
 		names = append(names, a["Name"].(string))
-		if !strings.Contains(flat(a["FunctionVersion"]), "OrdersTargetInitialVersion") {
-			t.Errorf("alias %s version = %s, want the initial version", a["Name"], flat(a["FunctionVersion"]))
+		if !strings.Contains(cdktest.Flat(a["FunctionVersion"]), "OrdersTargetInitialVersion") {
+			t.Errorf("alias %s version = %s, want the initial version", a["Name"], cdktest.Flat(a["FunctionVersion"]))
 		}
 	}
 	if got := strings.Join(names, ","); got != "stg,prod" && got != "prod,stg" {
@@ -36,7 +37,7 @@ func TestTargetAliasesAndAlarm(t *testing.T) {
 			t.Errorf("version %s deletion policy = %v, want Retain", id, r.(map[string]any)["DeletionPolicy"])
 		}
 	}
-	noPanic(t, "alarm", func() {
+	cdktest.NoPanic(t, "alarm", func() {
 		tm := assertions.Template_FromStack(fx.team, nil)
 		tm.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(1))
 		tm.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
@@ -61,7 +62,7 @@ func TestTargetResourcesNagClean(t *testing.T) {
 	// The team's own function is the team's business; what the target adds
 	// must pass both rule packs.
 	rules := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*|Serverless-.*"))
-	noPanic(t, "annotations", func() {
+	cdktest.NoPanic(t, "annotations", func() {
 		a := assertions.Annotations_FromStack(fx.team)
 		for _, m := range append(*a.FindError(jsii.String("/Team/OrdersTarget/*"), rules), *a.FindWarning(jsii.String("/Team/OrdersTarget/*"), rules)...) {
 			t.Errorf("cdk-nag on %s: %v", *m.Id, m.Entry.Data)
@@ -83,7 +84,7 @@ func TestTargetWithExistingAliases(t *testing.T) {
 		Pipeline: p, Function: fn, Stg: alias("stg"), Prod: alias("prod"),
 		Settings: config.Target{Function: "search", Approvers: []string{"lead@example.com"}},
 	})
-	noPanic(t, "synth", func() {
+	cdktest.NoPanic(t, "synth", func() {
 		tm := assertions.Template_FromStack(stack, nil)
 		tm.ResourceCountIs(jsii.String("AWS::Lambda::Alias"), jsii.Number(0))
 		tm.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(0))
@@ -144,7 +145,7 @@ func TestTargetMistakes(t *testing.T) {
 			stack := awscdk.NewStack(app, jsii.String("Mistake"), nil)
 			p := aliasflow.NewPipeline(stack, "Aliasflow", &aliasflow.PipelineProps{AssetDir: assetDir})
 			c.build(stack, p)
-			got := panicMessage(func() { app.Synth(nil) })
+			got := cdktest.PanicMessage(func() { app.Synth(nil) })
 			if !strings.Contains(got, c.want) {
 				t.Errorf("synth error = %q, want it to contain %q", got, c.want)
 			}
