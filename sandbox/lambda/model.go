@@ -18,6 +18,7 @@ const (
 	maxMemory         = 10240
 	maxZipBytes       = 50 << 20
 	maxPayloadBytes   = 6 << 20
+	maxEnvBytes       = 4096
 	latest            = "$LATEST"
 	lastModifiedStyle = "2006-01-02T15:04:05.000-0700"
 )

@@ -346,13 +346,18 @@ func checkEnvironment(env *Environment) error {
 		return nil
 	}
 	var reserved []string
-	for k := range env.Variables {
+	size := 0
+	for k, v := range env.Variables {
+		size += len(k) + len(v)
 		if !envKeyRe.MatchString(k) {
 			return invalid("Environment variable name %q is not valid: names start with a letter and contain only letters, digits and underscores", k)
 		}
 		if reservedEnv[k] {
 			reserved = append(reserved, k)
 		}
+	}
+	if size > maxEnvBytes {
+		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %d bytes", size)
 	}
 	if len(reserved) > 0 {
 		slices.Sort(reserved)

@@ -5,8 +5,6 @@
 package lambdatest
 
 import (
-	"archive/zip"
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 )
 
@@ -62,30 +61,11 @@ func Zip(t testing.TB, bootstrapPath string) []byte {
 	if err != nil {
 		t.Fatalf("read bootstrap: %v", err)
 	}
-	b, err := ZipBytes(data)
+	b, err := lambdasvc.ZipBootstrap(data)
 	if err != nil {
 		t.Fatalf("zip bootstrap: %v", err)
 	}
 	return b
-}
-
-// ZipBytes makes a deployment package with one executable `bootstrap`.
-func ZipBytes(bootstrap []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, err := zw.CreateHeader(h)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(bootstrap); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // Config is an SDK configuration with dummy credentials, us-east-1, no

@@ -1,0 +1,26 @@
+package lambdasvc
+
+import (
+	"archive/zip"
+	"bytes"
+)
+
+// ZipBootstrap makes a deployment package holding one executable file,
+// `bootstrap`, as `zip` on Linux packs a provided.al2023 function.
+func ZipBootstrap(bootstrap []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(bootstrap); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,556 @@
+// Package local stands up the whole aliasflow world on the sandbox: the four
+// pipeline Lambdas and the sample `hello` function running as their real
+// bootstrap binaries, the promotion state machine, the EventBridge rules,
+// the approval topic, the link-key secret, the health alarm and the API
+// Gateway stages. `aliasflow local`, `make demo` and the end-to-end tests
+// all rehearse a promotion on it.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/infra/statemachine"
+	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/sandbox/apigw"
+	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/events"
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
+	"github.com/aliasflow/aliasflow/shared/approval"
+	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+)
+
+// Names of what the world deploys (the same names the CDK app uses).
+const (
+	ReleaseFunction   = "aliasflow-release"
+	SmokeTestFunction = "aliasflow-smoketest"
+	ApprovalFunction  = "aliasflow-approval"
+	ShiftFunction     = "aliasflow-shift"
+	HelloFunction     = "hello"
+	StateMachineName  = "aliasflow-promotion"
+	TopicName         = "aliasflow-approvals"
+	LinkSecretName    = "aliasflow/link-key"
+	HelloAlarm        = "hello-prod-errors"
+	PipelineLogGroup  = "/aliasflow/pipeline"
+	HelloProject      = "hello-build"
+	ApprovalStage     = "approvals"
+	CodeBuildRule     = "aliasflow-codebuild-succeeded"
+	ReleaseRule       = "aliasflow-release-requested"
+	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
+)
+
+// pipelineFunctions are the pipeline's Lambdas, each with its timeout.
+var pipelineFunctions = []struct {
+	name, dir string
+	timeout   int
+}{
+	{ReleaseFunction, "release", 120},
+	{SmokeTestFunction, "smoketest", 600},
+	{ApprovalFunction, "approval", 30},
+	{ShiftFunction, "shift", 60},
+}
+
+// HelloStages are the sample app's stages and the alias each serves.
+var HelloStages = map[string]string{"dev": "dev", "staging": "stg", "production": "prod"}
+
+// Options configure Start.
+type Options struct {
+	// Addr is the sandbox's listen address (loopback); "127.0.0.1:0" when
+	// empty.
+	Addr string
+	// BinDir holds <function>/bootstrap for release, smoketest, approval,
+	// shift and hello, built for this machine (make build-local: dist/local).
+	BinDir string
+	// StateDir, when set, keeps the world across restarts.
+	StateDir string
+	// WorkDir holds unpacked code; a temporary directory when empty.
+	WorkDir string
+	// Log receives the sandbox's diagnostics and every approval e-mail.
+	Log io.Writer
+	// Hello returns hello's promotion settings given the sandbox endpoint;
+	// DefaultHello when nil.
+	Hello func(endpoint string) *config.Target
+	// Approvers overrides DefaultHello's approvers.
+	Approvers []string
+	// Merger is who merges in Merge ("developer@example.com" when empty).
+	Merger string
+	// LambdaUpdateDuration: see sandbox.Options.
+	LambdaUpdateDuration time.Duration
+	// EventRetryDelays: see sandbox.Options.
+	EventRetryDelays []time.Duration
+}
+
+// DefaultApprover is the one approver of DefaultHello.
+const DefaultApprover = "approver@example.com"
+
+// DefaultHello is hello's promotion in the world: smoke-test stg by invoke
+// and over the staging stage, one approver, a 10% canary baked for 10 s
+// while the error rate and the alarm are watched.
+func DefaultHello(endpoint string) *config.Target {
+	t := &config.Target{
+		Function:          HelloFunction,
+		CodeBuildProjects: []string{HelloProject},
+		Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 10},
+		SmokeChecks: []config.SmokeCheck{
+			{Name: "invoke-stg", Invoke: &config.InvokeCheck{
+				Payload:      json.RawMessage(`{"httpMethod":"GET","path":"/hello","requestContext":{"stage":"staging"}}`),
+				JSONEquals:   map[string]any{"statusCode": float64(200)},
+				BodyContains: "Hello from Lambda",
+			}},
+			{Name: "staging-http", HTTP: &config.HTTPCheck{URL: endpoint + "/staging/hello", BodyContains: "Hello from Lambda"}},
+		},
+		Approvers:              []string{DefaultApprover},
+		ApprovalTimeoutSeconds: 3600,
+		Health:                 config.Health{Alarms: []string{HelloAlarm}, MaxErrorRate: 0.05, MinInvocations: 1, WindowSeconds: 60},
+	}
+	t.ApplyDefaults()
+	return t
+}
+
+// World is the running world.
+type World struct {
+	opts   Options
+	sb     *sandbox.Sandbox
+	target *config.Target
+	smARN  string
+}
+
+// Start starts the sandbox and deploys the world on it; with a StateDir
+// that already holds a world, it resumes that one.
+func Start(ctx context.Context, opts Options) (*World, error) {
+	if opts.BinDir == "" {
+		return nil, errors.New("local: BinDir is required (build it with `make build-local`: dist/local)")
+	}
+	for _, fn := range []string{"release", "smoketest", "approval", "shift", "hello"} {
+		if _, err := os.Stat(filepath.Join(opts.BinDir, fn, "bootstrap")); err != nil {
+			return nil, fmt.Errorf("local: %s/bootstrap is missing in %s (run `make build-local`): %w", fn, opts.BinDir, err)
+		}
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Merger == "" {
+		opts.Merger = "developer@example.com"
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	var marker *worldMarker
+	if opts.StateDir != "" {
+		m, err := readMarker(opts.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		marker = m
+		if marker != nil && strings.HasSuffix(opts.Addr, ":0") {
+			// The deployed functions and the state machine name the endpoint:
+			// a resumed world listens where it did before.
+			opts.Addr = strings.TrimPrefix(marker.Endpoint, "http://")
+		}
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Options{
+		Addr: opts.Addr, WorkDir: opts.WorkDir, StateDir: opts.StateDir,
+		Logger:               slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Mail:                 opts.Log,
+		LambdaUpdateDuration: opts.LambdaUpdateDuration,
+		EventRetryDelays:     opts.EventRetryDelays,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	w := &World{opts: opts, sb: sb}
+	if marker != nil && marker.Endpoint != sb.Endpoint() {
+		sb.Close()
+		return nil, fmt.Errorf("local: the world in %s was deployed at %s; start it on that address (not %s)", opts.StateDir, marker.Endpoint, opts.Addr)
+	}
+	hello := DefaultHello
+	if opts.Hello != nil {
+		hello = opts.Hello
+	}
+	w.target = hello(sb.Endpoint())
+	if w.target == nil {
+		sb.Close()
+		return nil, errors.New("local: Options.Hello returned no target")
+	}
+	if len(opts.Approvers) > 0 {
+		w.target.Approvers = opts.Approvers
+	}
+	if err := w.target.Validate("hello"); err != nil {
+		sb.Close()
+		return nil, fmt.Errorf("local: hello's settings: %w", err)
+	}
+	if err := w.deploy(ctx, marker != nil); err != nil {
+		sb.Close()
+		return nil, fmt.Errorf("local: deploy: %w", err)
+	}
+	if opts.StateDir != "" && marker == nil {
+		if err := writeMarker(opts.StateDir, worldMarker{Endpoint: sb.Endpoint()}); err != nil {
+			sb.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// worldMarker records, in the StateDir, that a world was deployed there.
+type worldMarker struct {
+	Endpoint string `json:"endpoint"`
+}
+
+func readMarker(dir string) (*worldMarker, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "world.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	var m worldMarker
+	if err := json.Unmarshal(b, &m); err != nil || m.Endpoint == "" {
+		return nil, fmt.Errorf("local: %s/world.json is not a world marker: %v", dir, err)
+	}
+	return &m, nil
+}
+
+func writeMarker(dir string, m worldMarker) error {
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(dir, "world.json"), b, 0o644); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	return nil
+}
+
+func (w *World) zip(dir string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(w.opts.BinDir, dir, "bootstrap"))
+	if err != nil {
+		return nil, err
+	}
+	return lambdasvc.ZipBootstrap(data)
+}
+
+// deploy creates everything. resumed: the StateDir held a world, so what
+// exists is kept and only the pipeline code is refreshed from BinDir.
+func (w *World) deploy(ctx context.Context, resumed bool) error {
+	lam := w.sb.Lambda()
+	ep := w.sb.Endpoint()
+	cfgDoc, err := json.Marshal(config.Config{Targets: []config.Target{*w.target}})
+	if err != nil {
+		return err
+	}
+
+	topicARN, err := w.sb.SNS().CreateTopic(TopicName)
+	if err != nil {
+		return fmt.Errorf("topic: %w", err)
+	}
+	for _, a := range w.target.Approvers {
+		policy, _ := json.Marshal(map[string][]string{"approver": {a}})
+		if _, err := w.sb.SNS().Subscribe(topicARN, "email", a, string(policy), "MessageAttributes"); err != nil {
+			return fmt.Errorf("subscribe %s: %w", a, err)
+		}
+	}
+	secretARN := ""
+	if v, err := w.sb.Secrets().SecretString(LinkSecretName); err == nil && v != "" && resumed {
+		secretARN = LinkSecretName
+	} else {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		arn, err := w.sb.Secrets().CreateSecret(LinkSecretName, hex.EncodeToString(key))
+		if err != nil {
+			return fmt.Errorf("secret: %w", err)
+		}
+		secretARN = arn
+	}
+
+	smARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", core.Region, core.Account, StateMachineName)
+	common := map[string]string{
+		"ALIASFLOW_EVENT_BUS":     "default",
+		"AWS_ENDPOINT_URL":        ep,
+		awsconfig.LoopbackOnlyEnv: "1",
+	}
+	extra := map[string]map[string]string{
+		ReleaseFunction:  {config.EnvVar: string(cfgDoc), "ALIASFLOW_STATE_MACHINE_ARN": smARN},
+		ApprovalFunction: {approval.EnvTopicARN: topicARN, approval.EnvLinkSecretARN: secretARN},
+	}
+	for _, f := range pipelineFunctions {
+		vars := map[string]string{}
+		for k, v := range common {
+			vars[k] = v
+		}
+		for k, v := range extra[f.name] {
+			vars[k] = v
+		}
+		zip, err := w.zip(f.dir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		if _, err := lam.GetFunctionConfiguration(f.name, ""); err == nil {
+			// A resumed world runs the binaries built since and the settings of now.
+			if _, err := lam.UpdateFunctionConfiguration(f.name, lambdasvc.UpdateFunctionConfigurationInput{Environment: &lambdasvc.Environment{Variables: vars}}); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+			if err := w.waitSettled(ctx, f.name); err != nil {
+				return err
+			}
+			if _, err := lam.UpdateFunctionCode(f.name, lambdasvc.UpdateFunctionCodeInput{ZipFile: zip}); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+			continue
+		}
+		timeout := f.timeout
+		if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
+			FunctionName: f.name, Runtime: "provided.al2023", Handler: "bootstrap", Role: role,
+			Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout,
+			Environment:   &lambdasvc.Environment{Variables: vars},
+			LoggingConfig: &lambdasvc.LoggingConfig{LogFormat: "JSON", LogGroup: PipelineLogGroup},
+			Architectures: []string{"x86_64"},
+		}); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	if err := w.deployHello(ctx); err != nil {
+		return err
+	}
+
+	def := statemachine.Definition
+	for k, v := range map[string]string{
+		statemachine.SmokeTestFunctionArn: core.FunctionARN(SmokeTestFunction, ""),
+		statemachine.ApprovalFunctionArn:  core.FunctionARN(ApprovalFunction, ""),
+		statemachine.ShiftFunctionArn:     core.FunctionARN(ShiftFunction, ""),
+		statemachine.ApprovalURL:          w.ApprovalURL(),
+	} {
+		def = strings.ReplaceAll(def, "${"+k+"}", v)
+	}
+	got, err := w.sb.States().CreateStateMachine(StateMachineName, def, role)
+	if err != nil {
+		return fmt.Errorf("state machine: %w", err)
+	}
+	w.smARN = got
+
+	releaseARN := core.FunctionARN(ReleaseFunction, "")
+	for name, pattern := range map[string]map[string]any{
+		CodeBuildRule: eventpatterns.CodeBuildSucceeded(w.projects()),
+		ReleaseRule:   eventpatterns.ReleaseRequested(),
+	} {
+		p, _ := json.Marshal(pattern)
+		if _, err := w.sb.Events().PutRule(events.RuleInput{Name: name, EventPattern: string(p), Description: "starts a release"}); err != nil {
+			return fmt.Errorf("rule %s: %w", name, err)
+		}
+		if failed, err := w.sb.Events().PutTargets(name, "", []events.Target{{Id: "release", Arn: releaseARN}}); err != nil || len(failed) > 0 {
+			return fmt.Errorf("targets of %s: %v %v", name, err, failed)
+		}
+	}
+
+	threshold := 5.0
+	if err := w.sb.CloudWatch().PutMetricAlarm(cwsvc.PutMetricAlarmInput{
+		AlarmName: HelloAlarm, AlarmDescription: "hello's prod alias is failing",
+		Namespace: "AWS/Lambda", MetricName: "Errors", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
+		Dimensions: []cwsvc.Dimension{{Name: "FunctionName", Value: HelloFunction}, {Name: "Resource", Value: HelloFunction + ":prod"}},
+		Threshold:  &threshold, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching",
+	}); err != nil {
+		return fmt.Errorf("alarm: %w", err)
+	}
+
+	gw := w.sb.APIGateway()
+	for stage, alias := range HelloStages {
+		if err := gw.PutStage(apigw.Stage{Name: stage, Variables: map[string]string{"lambdaAlias": alias}, Target: HelloFunction + ":${stageVariables.lambdaAlias}"}); err != nil {
+			return err
+		}
+	}
+	return gw.PutStage(apigw.Stage{Name: ApprovalStage, Target: ApprovalFunction})
+}
+
+func (w *World) projects() []string {
+	if len(w.target.CodeBuildProjects) == 0 {
+		return []string{HelloProject}
+	}
+	return w.target.CodeBuildProjects
+}
+
+// deployHello creates hello v1 with dev → $LATEST, stg and prod → 1, unless
+// it exists (a resumed world keeps its versions and aliases).
+func (w *World) deployHello(ctx context.Context) error {
+	lam := w.sb.Lambda()
+	if _, err := lam.GetFunctionConfiguration(HelloFunction, ""); err == nil {
+		return nil
+	}
+	zip, err := w.zip("hello")
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	timeout := 10
+	if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
+		FunctionName: HelloFunction, Runtime: "provided.al2023", Handler: "bootstrap", Role: role,
+		Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout, Architectures: []string{"x86_64"},
+	}); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	if err := w.waitSettled(ctx, HelloFunction); err != nil {
+		return err
+	}
+	v, err := lam.PublishVersion(HelloFunction, lambdasvc.PublishVersionInput{Description: "v1"})
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	for alias, version := range map[string]string{"dev": "$LATEST", "stg": v.Version, "prod": v.Version} {
+		if _, err := lam.CreateAlias(HelloFunction, lambdasvc.CreateAliasInput{Name: alias, FunctionVersion: version}); err != nil {
+			return fmt.Errorf("hello alias %s: %w", alias, err)
+		}
+	}
+	return nil
+}
+
+// waitSettled waits until a function's create or update has finished.
+func (w *World) waitSettled(ctx context.Context, name string) error {
+	for {
+		c, err := w.sb.Lambda().GetFunctionConfiguration(name, "")
+		if err != nil {
+			return err
+		}
+		if c.State == "Active" && c.LastUpdateStatus == "Successful" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Endpoint is the sandbox's URL (AWS_ENDPOINT_URL / --endpoint-url).
+func (w *World) Endpoint() string { return w.sb.Endpoint() }
+
+// Sandbox gives the services' Go APIs.
+func (w *World) Sandbox() *sandbox.Sandbox { return w.sb }
+
+// Target is hello's promotion settings as deployed.
+func (w *World) Target() config.Target { return *w.target }
+
+// StateMachineARN is the promotion state machine's ARN.
+func (w *World) StateMachineARN() string { return w.smARN }
+
+// ApprovalURL is the approval API's URL (the state machine's ApprovalUrl).
+func (w *World) ApprovalURL() string { return w.sb.Endpoint() + "/" + ApprovalStage }
+
+// StageURL is the URL of hello on a stage (dev, staging, production).
+func (w *World) StageURL(stage string) string { return w.sb.Endpoint() + "/" + stage + "/hello" }
+
+// DeployHello makes the bootstrap at path hello's $LATEST code, as a build
+// would with UpdateFunctionCode, and returns its CodeSha256.
+func (w *World) DeployHello(ctx context.Context, bootstrap string) (string, error) {
+	data, err := os.ReadFile(bootstrap)
+	if err != nil {
+		return "", fmt.Errorf("deploy hello: %w", err)
+	}
+	zip, err := lambdasvc.ZipBootstrap(data)
+	if err != nil {
+		return "", fmt.Errorf("deploy hello: %w", err)
+	}
+	if err := w.waitSettled(ctx, HelloFunction); err != nil {
+		return "", err
+	}
+	c, err := w.sb.Lambda().UpdateFunctionCode(HelloFunction, lambdasvc.UpdateFunctionCodeInput{ZipFile: zip})
+	if err != nil {
+		return "", fmt.Errorf("deploy hello: %w", err)
+	}
+	return c.CodeSha256, nil
+}
+
+// Merge simulates the merge: CodeBuild's "Build State Change" event for a
+// SUCCEEDED build of hello that exported the code hash and commit. It
+// returns the build id.
+func (w *World) Merge(ctx context.Context, codeSha256, commit string) error {
+	_, err := w.MergeBuild(ctx, codeSha256, commit)
+	return err
+}
+
+// MergeBuild is Merge, returning the CodeBuild build id it used.
+func (w *World) MergeBuild(_ context.Context, codeSha256, commit string) (string, error) {
+	project := w.projects()[0]
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	buildID := project + ":" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	buildARN := fmt.Sprintf("arn:aws:codebuild:%s:%s:build/%s", core.Region, core.Account, buildID)
+	type variable struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}
+	detail := map[string]any{
+		"build-status":  eventpatterns.BuildStatusSucceeded,
+		"project-name":  project,
+		"build-id":      buildARN,
+		"current-phase": "COMPLETED",
+		"additional-information": map[string]any{
+			"initiator":      w.opts.Merger,
+			"source-version": commit,
+			"exported-environment-variables": []variable{
+				{"ALIASFLOW_FUNCTION", HelloFunction},
+				{"ALIASFLOW_CODE_SHA256", codeSha256},
+				{"ALIASFLOW_COMMIT", commit},
+				{"ALIASFLOW_REQUESTED_BY", w.opts.Merger},
+			},
+		},
+	}
+	d, _ := json.Marshal(detail)
+	if _, err := w.sb.Events().PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, string(d), []string{buildARN}); err != nil {
+		return "", fmt.Errorf("merge: %w", err)
+	}
+	return buildID, nil
+}
+
+// Email is one approval e-mail the topic delivered.
+type Email struct {
+	To      string
+	Subject string
+	Body    string
+	At      time.Time
+}
+
+// Emails returns the e-mails delivered so far, oldest first.
+func (w *World) Emails() []Email {
+	var out []Email
+	for _, m := range w.sb.SNS().Outbox() {
+		if m.Endpoint == "" {
+			continue
+		}
+		out = append(out, emailOf(m))
+	}
+	return out
+}
+
+func emailOf(m snssvc.Message) Email {
+	return Email{To: m.Endpoint, Subject: m.Subject, Body: m.Message, At: m.Time}
+}
+
+// WaitEmail waits for the first e-mail to `to` at outbox index ≥ from and
+// returns it with its index.
+func (w *World) WaitEmail(ctx context.Context, from int, to string) (Email, int, error) {
+	m, i, err := w.sb.SNS().Wait(ctx, from, func(m snssvc.Message) bool { return m.Endpoint == to })
+	if err != nil {
+		return Email{}, 0, err
+	}
+	return emailOf(m), i, nil
+}
+
+// SetAlarm sets an alarm's state (OK, ALARM, INSUFFICIENT_DATA).
+func (w *World) SetAlarm(name, state, reason string) error {
+	return w.sb.CloudWatch().SetAlarmState(name, state, reason, "")
+}
+
+// Close stops the world (saving it when it has a StateDir).
+func (w *World) Close() error { return w.sb.Close() }

@@ -1,0 +1,113 @@
+package local_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
+	"github.com/aliasflow/aliasflow/sandbox/local"
+)
+
+// binDir finds the Lambdas built for this machine: ALIASFLOW_BIN_DIR (set
+// by the Makefile), else the repository's dist/local.
+func binDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("ALIASFLOW_BIN_DIR"); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	d := filepath.Join(filepath.Dir(file), "..", "..", "dist", "local")
+	if _, err := os.Stat(filepath.Join(d, "release", "bootstrap")); err != nil {
+		t.Skipf("the Lambdas built for this machine are missing: run `make build-local` or set ALIASFLOW_BIN_DIR (looked in %s)", d)
+	}
+	return d
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestWorldServesHelloAndRunsARelease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w, err := local.Start(ctx, local.Options{BinDir: binDir(t), EventRetryDelays: []time.Duration{}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+
+	for _, stage := range []string{"dev", "staging", "production"} {
+		status, body := get(t, w.StageURL(stage))
+		if status != 200 || !strings.Contains(body, `"message":"Hello from Lambda"`) || !strings.Contains(body, `"stage":"`+stage+`"`) {
+			t.Errorf("GET /%s/hello = %d %s", stage, status, body)
+		}
+	}
+
+	cfg := lambdatest.Config()
+	lc := lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(w.Endpoint()) })
+	fns, err := lc.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	if err != nil {
+		t.Fatalf("ListFunctions: %v", err)
+	}
+	var names []string
+	for _, f := range fns.Functions {
+		names = append(names, aws.ToString(f.FunctionName))
+	}
+	if got := strings.Join(names, ","); got != "aliasflow-approval,aliasflow-release,aliasflow-shift,aliasflow-smoketest,hello" {
+		t.Errorf("functions = %s", got)
+	}
+
+	// A merge of new code runs release → smoke tests → approval request.
+	v2 := lambdatest.Build(t, "github.com/aliasflow/aliasflow/examples/hello", "-ldflags=-X 'main.greeting=Hello from Lambda World'")
+	sha, err := w.DeployHello(ctx, v2)
+	if err != nil {
+		t.Fatalf("DeployHello: %v", err)
+	}
+	if err := w.Merge(ctx, sha, "abc1234"); err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	mail, _, err := w.WaitEmail(ctx, 0, local.DefaultApprover)
+	if err != nil {
+		sc := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(w.Endpoint()) })
+		ex, _ := sc.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(w.StateMachineARN())})
+		t.Fatalf("no approval e-mail: %v (executions: %+v; deliveries: %+v)", err, ex, w.Sandbox().Events().Deliveries())
+	}
+	if !strings.Contains(mail.Body, w.ApprovalURL()) {
+		t.Errorf("approval e-mail does not link to %s:\n%s", w.ApprovalURL(), mail.Body)
+	}
+	stg, err := lc.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("hello"), Name: aws.String("stg")})
+	if err != nil || aws.ToString(stg.FunctionVersion) != "2" {
+		t.Errorf("stg after the release = %v (%v), want version 2", aws.ToString(stg.FunctionVersion), err)
+	}
+	if status, body := get(t, w.StageURL("staging")); !strings.Contains(body, "Hello from Lambda World") {
+		t.Errorf("staging after the release = %d %s, want the new greeting", status, body)
+	}
+	if _, body := get(t, w.StageURL("production")); strings.Contains(body, "World") {
+		t.Errorf("production changed before approval: %s", body)
+	}
+}
+
+func TestWorldRefusesMissingBinaries(t *testing.T) {
+	_, err := local.Start(context.Background(), local.Options{BinDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "make build-local") {
+		t.Errorf("Start with an empty BinDir = %v, want an error saying to run make build-local", err)
+	}
+}
