@@ -498,6 +498,9 @@ func (s *Service) apiListExecutions(body []byte) (any, error) {
 	if err := required("stateMachineArn", in.StateMachineArn); err != nil {
 		return nil, err
 	}
+	if err := checkMaxResults(in.MaxResults); err != nil {
+		return nil, err
+	}
 	if in.StatusFilter != "" && !statuses[in.StatusFilter] {
 		return nil, badRequest("ValidationException", "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]", in.StatusFilter)
 	}
@@ -574,6 +577,9 @@ func (s *Service) apiGetExecutionHistory(body []byte) (any, error) {
 	if err := required("executionArn", in.ExecutionArn); err != nil {
 		return nil, err
 	}
+	if err := checkMaxResults(in.MaxResults); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, err := s.lookupExecution(in.ExecutionArn)
@@ -603,12 +609,21 @@ func (s *Service) apiGetExecutionHistory(body []byte) (any, error) {
 	return out, nil
 }
 
+// checkMaxResults validates a page size before anything is looked up, as
+// AWS validates input first.
+func checkMaxResults(n int) error {
+	if n < 0 || n > 1000 {
+		return badRequest("ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", n)
+	}
+	return nil
+}
+
 // paginate returns the [from, to) slice of n items for a page and the next
 // token. Tokens are bound to scope (the listing they came from) so a token
 // from another listing is refused as InvalidToken, as AWS does.
 func paginate(n, maxResults int, token, scope string) ([2]int, string, error) {
-	if maxResults < 0 || maxResults > 1000 {
-		return [2]int{}, "", badRequest("ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", maxResults)
+	if err := checkMaxResults(maxResults); err != nil {
+		return [2]int{}, "", err
 	}
 	if maxResults == 0 {
 		maxResults = 100

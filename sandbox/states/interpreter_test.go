@@ -346,6 +346,21 @@ func TestInterpreter(t *testing.T) {
 			wantStatus: StatusFailed, wantError: "States.HeartbeatTimeout",
 		},
 		{
+			name:    "HeartbeatSecondsPath and TimeoutSecondsPath read the input",
+			def:     taskDef(waitF + `,"TimeoutSecondsPath":"$.t","HeartbeatSecondsPath":"$.hb","End":true`),
+			input:   `{"t":100,"hb":10}`,
+			lambdas: map[string]func(fakeCall) (core.InvokeResult, error){"f": echo},
+			drive: func(t *testing.T, h *harness, arn string) {
+				h.waiting(arn, "T")
+				d := h.scheduled(arn, "T")
+				if d.TimeoutInSeconds == nil || *d.TimeoutInSeconds != 100 || d.HeartbeatInSeconds == nil || *d.HeartbeatInSeconds != 10 {
+					t.Errorf("TaskScheduled timeouts = %v/%v, want 100/10", d.TimeoutInSeconds, d.HeartbeatInSeconds)
+				}
+				h.clock.Advance(10 * time.Second)
+			},
+			wantStatus: StatusFailed, wantError: "States.HeartbeatTimeout",
+		},
+		{
 			name: "TimeoutSeconds of a request/response task that hangs",
 			def:  taskDef(invokeF + `,"TimeoutSeconds":5,"End":true`),
 			lambdas: map[string]func(fakeCall) (core.InvokeResult, error){"f": func(fakeCall) (core.InvokeResult, error) {
@@ -656,4 +671,35 @@ func callTarget(s *Service, target, body string) (string, error) {
 		return "", fmt.Errorf("%d %s: %s", rec.Code, rec.Header().Get("X-Amzn-ErrorType"), rec.Body.String())
 	}
 	return rec.Body.String(), nil
+}
+
+func TestMalformedRequests(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name, target, body, want string
+	}{
+		{"body not JSON", "AWSStepFunctions.StartExecution", `{`, "SerializationException"},
+		{"missing ARN", "AWSStepFunctions.DescribeExecution", `{}`, "ValidationException"},
+		{"bad status filter", "AWSStepFunctions.ListExecutions", `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:m","statusFilter":"DONE"}`, "ValidationException"},
+		{"maxResults too large", "AWSStepFunctions.GetExecutionHistory", `{"executionArn":"arn:aws:states:us-east-1:000000000000:execution:m:e","maxResults":1001}`, "ValidationException"},
+		{"update with nothing", "AWSStepFunctions.UpdateStateMachine", `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:m"}`, "MissingRequiredParameter"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := callTarget(h.svc, tc.target, tc.body)
+			if err == nil || !strings.Contains(err.Error(), "400 "+tc.want) {
+				t.Errorf("err = %v, want 400 %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestVersionCountsChanges(t *testing.T) {
+	h := newHarness(t)
+	v0 := h.svc.Version()
+	arn := h.start(h.machine("m", `{"StartAt":"S","States":{"S":{"Type":"Succeed"}}}`), "e", "")
+	h.closed(arn)
+	if v := h.svc.Version(); v <= v0 {
+		t.Errorf("Version = %d after changes, want more than %d", v, v0)
+	}
 }
