@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/shared/config"
+)
+
+// The world the scenarios run in is the one `aliasflow local` stands up.
+type (
+	world = local.World
+	email = local.Email
+)
+
+// startWorld starts a world on a free loopback port with hello's settings
+// from hello. Its diagnostics (and the e-mails) are logged when the test
+// fails.
+func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *config.Target) (*world, error) {
+	log := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("world log:\n%s", log.String())
+		}
+	})
+	return local.Start(ctx, local.Options{
+		Addr:    "127.0.0.1:0",
+		BinDir:  binDir,
+		WorkDir: t.TempDir(),
+		Log:     log,
+		Hello:   hello,
+		// EventBridge retries a failed asynchronous delivery to Lambda
+		// twice; keep the waits short so the fault scenarios stay quick.
+		EventRetryDelays: []time.Duration{500 * time.Millisecond, time.Second},
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the world's concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
