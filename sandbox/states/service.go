@@ -41,6 +41,8 @@ type Options struct {
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Random returns a number in [0,1): the FULL retry jitter.
 	Random func() float64
+	// Logger receives the service's records (requests refused, executions
+	// started, stopped, failed).
 	Logger *slog.Logger
 }
 
