@@ -89,9 +89,9 @@ func NewSampleStack(scope constructs.Construct, id string, props *SampleStackPro
 	aliasflow.Suppress(s.Hello, map[string]string{
 		"Serverless-LambdaDLQ": "hello is invoked only synchronously, by API Gateway and by aliasflow's smoke test; a dead-letter queue applies to asynchronous invocations only.",
 	})
-	aliasflow.Suppress(role, map[string]string{
-		"AwsSolutions-IAM5": "The only wildcard is the log streams of hello's own log group (/aws/lambda/hello:*), created by Lambda at run time with names it chooses; X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
-	})
+	aliasflow.SuppressFindings(role, "AwsSolutions-IAM5",
+		"X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; hello's log permissions are on its own log group.",
+		aliasflow.FindingAnyResource)
 	dev := awslambda.NewAlias(stack, jsii.String("Dev"), &awslambda.AliasProps{
 		AliasName:   jsii.String(DevAlias),
 		Version:     s.Hello.LatestVersion(),
@@ -253,9 +253,11 @@ func newHelloBuild(stack awscdk.Stack, opts options, hello awslambda.Function) a
 		Actions:   jsii.Strings("lambda:UpdateFunctionCode", "lambda:GetFunctionConfiguration"),
 		Resources: &[]*string{hello.FunctionArn()},
 	}))
-	aliasflow.Suppress(project, map[string]string{
-		"AwsSolutions-IAM5": "Wildcards are CodeBuild's own: the log streams of this project's log group, and the report groups named after this project (report-group/aliasflow-hello-*), which CodeBuild creates per build. KMS GenerateDataKey*/ReEncrypt* are on this project's own key only.",
-	})
+	aliasflow.SuppressFindings(project, "AwsSolutions-IAM5",
+		"The wildcards are CodeBuild's own: log streams of /aws/codebuild/aliasflow-hello, and the report groups named after this project (report-group/aliasflow-hello-*) that CodeBuild creates per build; kms:GenerateDataKey*/ReEncrypt* are on this project's own key only.",
+		`/^Resource::arn:`+aliasflow.ArnEnv+`:logs:`+aliasflow.ArnEnv+`:`+aliasflow.ArnEnv+`:log-group:\/aws\/codebuild\/<Build[0-9A-F]+>:\*$/`,
+		`/^Resource::arn:`+aliasflow.ArnEnv+`:codebuild:`+aliasflow.ArnEnv+`:`+aliasflow.ArnEnv+`:report-group\/<Build[0-9A-F]+>-\*$/`,
+		"Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 	return project
 }
 

@@ -31,3 +31,35 @@ func Suppress(c constructs.IConstruct, reasons map[string]string) {
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
 }
+
+// SuppressFindings records one rule's suppression on c and its children for
+// the listed findings only (cdk-nag's appliesTo: "Resource::*",
+// "Action::kms:GenerateDataKey*", …); an entry written /like this/ is a
+// regular expression. A finding not listed still fails the check.
+func SuppressFindings(c constructs.IConstruct, id, reason string, findings ...string) {
+	appliesTo := make([]interface{}, 0, len(findings))
+	for _, f := range findings {
+		if len(f) > 1 && f[0] == '/' && f[len(f)-1] == '/' {
+			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(f + "g")})
+		} else {
+			appliesTo = append(appliesTo, f)
+		}
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String(id), Reason: jsii.String(reason), AppliesTo: &appliesTo,
+	}}, jsii.Bool(true))
+}
+
+// ArnEnv matches an ARN's partition, region or account in a finding: a
+// literal value, or a pseudo parameter cdk-nag renders as <AWS::Region>.
+const ArnEnv = `(?:<AWS::[A-Za-z]+>|[^:]*)`
+
+// Findings cdk-nag's IAM5 reports for the wildcards aliasflow needs.
+const (
+	// FindingAnyResource is an action without resource-level permissions.
+	FindingAnyResource = "Resource::*"
+	// FindingQualifiers is the versions and aliases of one function.
+	FindingQualifiers = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:[A-Za-z0-9_-]+:\*$/`
+	// FindingExecutions is the executions of the promotion state machine.
+	FindingExecutions = `/^Resource::arn:` + ArnEnv + `:states:` + ArnEnv + `:` + ArnEnv + `:execution:` + StateMachineName + `:\*$/`
+)

@@ -301,9 +301,9 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 		Tracing:       awslambda.Tracing_ACTIVE,
 	})
 	p.logGroup.GrantWrite(role)
-	suppress(role, nagReasons{
-		"AwsSolutions-IAM5": "Wildcards are limited to: log streams of the one /aliasflow/pipeline log group; X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData, which support no resource-level permissions; the aliases and versions (function:<name>:*) of registered target functions only; the executions of the one aliasflow-promotion state machine; KMS GenerateDataKey* on the approvals topic's own key.",
-	})
+	SuppressFindings(role, "AwsSolutions-IAM5",
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); function:<name>:* is the versions and aliases of one registered target function (publishing a version and moving stg/prod names them); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
+		FindingAnyResource, FindingQualifiers, FindingExecutions, "Action::kms:GenerateDataKey*")
 	return fn
 }
 
@@ -452,9 +452,9 @@ func (p *Pipeline) newStateMachine() {
 		Actions:   jsii.Strings("lambda:InvokeFunction"),
 		Resources: &[]*string{p.smokeTest.FunctionArn(), p.approval.FunctionArn(), p.shift.FunctionArn()},
 	}))
-	suppress(p.stateMachine, nagReasons{
-		"AwsSolutions-IAM5": "CloudWatch Logs vended-log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, …) and X-Ray PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; Step Functions documents exactly these statements with Resource *.",
-	})
+	SuppressFindings(p.stateMachine, "AwsSolutions-IAM5",
+		"CloudWatch Logs vended-log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, …) and X-Ray PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; Step Functions documents exactly these statements with Resource *.",
+		FindingAnyResource)
 }
 
 func (p *Pipeline) newRules() {

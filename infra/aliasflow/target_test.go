@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
@@ -151,4 +152,26 @@ func TestTargetMistakes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSuppressionsAreScoped(t *testing.T) {
+	// GIVEN a wildcard aliasflow never asked for on a pipeline role, WHEN
+	// cdk-nag runs, THEN it is reported: the role's suppressions name only
+	// the findings they explain.
+	app := awscdk.NewApp(nil)
+	cdktest.WithNag(app)
+	stack := awscdk.NewStack(app, jsii.String("Scoped"), nil)
+	p := aliasflow.NewPipeline(stack, "Aliasflow", &aliasflow.PipelineProps{AssetDir: assetDir})
+	aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: config.Target{Function: "orders", Approvers: []string{"a@example.com"}}})
+	p.ShiftFunction().AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetObject"),
+		Resources: jsii.Strings("arn:aws:s3:::some-bucket/*"),
+	}))
+	cdktest.NoPanic(t, "annotations", func() {
+		found := assertions.Annotations_FromStack(stack).FindError(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String(`AwsSolutions-IAM5\[Resource::arn:aws:s3:::some-bucket/\*\]`)))
+		if len(*found) != 1 {
+			t.Errorf("IAM5 findings for the unexplained wildcard = %d, want 1", len(*found))
+		}
+	})
 }
