@@ -67,12 +67,15 @@ bench: build build-local tools
 synth: build tools
 	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet
 
-diff: build tools
+## diff, deploy: against the account of your AWS credentials (checked first, before anything is built)
+diff: tools
 	@$(CDK_ENV) bash .ci/require-credentials diff
-	$(CDK_ENV) $(NPM_BIN)/cdk diff --no-notices
+	@$(MAKE) --no-print-directory build
+	$(CDK_ENV) $(NPM_BIN)/cdk diff --no-notices --all
 
-deploy: build tools
+deploy: tools
 	@$(CDK_ENV) bash .ci/require-credentials deploy
+	@$(MAKE) --no-print-directory build
 	$(CDK_ENV) $(NPM_BIN)/cdk deploy --no-notices --all
 
 clean:
