@@ -284,10 +284,12 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 	d.expect(link != "", "an approval link is e-mailed", "to %s: %s", demoApprover, link)
 	if !d.yes {
 		fmt.Fprintf(d.out, "  open the link to decide, or press Enter to approve through the CLI … ")
-		if clicked := d.waitForClickOrKey(ctx, p.Execution); clicked {
+		clicked := d.waitForClickOrKey(ctx, p.Execution)
+		if clicked {
 			fmt.Fprintln(d.out, "decided on the page")
 			return nil
 		}
+		fmt.Fprintln(d.out)
 	}
 	dec, _, err := d.a.decide(ctx, p.Execution, true, "approved by aliasflow demo")
 	if err != nil {
@@ -368,7 +370,11 @@ func (d *demo) auditTrail(ctx context.Context, fn string, p *progress.Progress, 
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		fmt.Fprintf(d.out, "    %s\n", line)
 	}
-	d.expect(len(missing) == 0, "the audit trail records the promotion", "missing: %v", missing)
+	if len(missing) > 0 {
+		d.fail("the audit trail records the promotion", fmt.Sprintf("missing: %v", missing))
+		return
+	}
+	d.expect(true, "the audit trail records the promotion", "%d records, with %v", len(recs), want)
 }
 
 // answer is hello's JSON body.

@@ -41,7 +41,3 @@ type worldOptions struct {
 	// Hello overrides hello's promotion settings (nil: the world's own).
 	Hello func(endpoint string) *config.Target
 }
-
-// startWorld starts the sandbox world; nil when this binary was built
-// without it.
-var startWorld func(ctx context.Context, opts worldOptions) (localWorld, error)

@@ -140,8 +140,10 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 			}
 		case ev.TaskScheduledEventDetails != nil:
 			// The task's own timeout is the authority on when a
-			// waitForTaskToken wait ends (each retry restarts it).
-			if t := ev.TaskScheduledEventDetails.TimeoutInSeconds; t != nil && *t > 0 {
+			// waitForTaskToken wait ends (each retry restarts it); other
+			// tasks' timeouts are safety limits, not a next step.
+			waits := p.State == "SetWeight" || p.State == "RequestApproval"
+			if t := ev.TaskScheduledEventDetails.TimeoutInSeconds; waits && t != nil && *t > 0 {
 				p.NextAt = at.Add(time.Duration(*t) * time.Second)
 			}
 			if p.State == "SetWeight" && p.Promotion.Shift != nil {

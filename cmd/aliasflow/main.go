@@ -23,9 +23,13 @@ func main() {
 	}))
 }
 
-// isTerminal reports whether f is a character device (a terminal), so the
-// demo knows whether a person can press a key.
+// isTerminal reports whether f is a terminal, so the demo knows whether a
+// person can press a key: a character device that is not /dev/null.
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
 }
