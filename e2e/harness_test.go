@@ -375,15 +375,11 @@ func (s *scenario) openLink(link string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// decideByLink opens the approval page of link and posts its form with
-// decision ("approve" or "reject"), as a browser does; it returns the
-// answer's status and body.
+// decideByLink posts the approval page's form for link with decision
+// ("approve" or "reject"), as a browser does, and returns the answer's
+// status and body.
 func (s *scenario) decideByLink(link, decision, comment string) (int, string) {
 	s.t.Helper()
-	status, page := s.openLink(link)
-	if status != http.StatusOK {
-		s.t.Fatalf("GET the approval page: status %d, want 200:\n%s", status, page)
-	}
 	u, err := url.Parse(link)
 	if err != nil {
 		s.t.Fatal(err)
@@ -399,12 +395,40 @@ func (s *scenario) decideByLink(link, decision, comment string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// decide opens the e-mailed link of to for p, checks the page offers the
+// decision, and decides.
+func (s *scenario) decide(p *promo, to, decision, comment string) {
+	s.t.Helper()
+	link := s.approvalLink(p, to)
+	status, page := s.openLink(link)
+	if status != http.StatusOK || !strings.Contains(page, "version "+p.version) && !strings.Contains(page, ">"+p.version+"<") {
+		s.t.Fatalf("GET the approval page of %s: status %d, want 200 and a page about version %s:\n%s", p.name, status, p.version, page)
+	}
+	if status, body := s.decideByLink(link, decision, comment); status != http.StatusOK {
+		s.t.Fatalf("%s through the link: status %d, want 200:\n%s", decision, status, body)
+	}
+}
+
 // approveByLink approves p through the e-mailed link of to.
 func (s *scenario) approveByLink(p *promo, to string) {
 	s.t.Helper()
-	if status, body := s.decideByLink(s.approvalLink(p, to), "approve", "looks good"); status != http.StatusOK {
-		s.t.Fatalf("approve through the link: status %d, want 200:\n%s", status, body)
+	s.decide(p, to, "approve", "looks good")
+}
+
+// get calls a stage once and returns the version that answered ("error"
+// when the call failed).
+func (s *scenario) get(path string) string {
+	s.t.Helper()
+	resp, err := s.http.Get(s.ep + path)
+	if err != nil {
+		return "error"
 	}
+	defer resp.Body.Close()
+	var a struct{ Version string }
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&a) != nil {
+		return "error"
+	}
+	return a.Version
 }
 
 // cli runs the aliasflow CLI against the world, as an operator's shell does.
