@@ -294,7 +294,7 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request, fn, qualif
 		writeError(w, invalid("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", logType))
 		return
 	}
-	res, tail, err := s.invoke(r.Context(), fn, qualifier, payload, logType == "Tail")
+	res, tail, err := s.invoke(r.Context(), fn, qualifier, payload)
 	if err != nil {
 		writeError(w, err)
 		return

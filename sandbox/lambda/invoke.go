@@ -70,7 +70,7 @@ func (s *Service) resolveTarget(function, qualifier string) (target, error) {
 // API errors are *core.APIError; a function error is a result with
 // FunctionError "Unhandled".
 func (s *Service) Invoke(ctx context.Context, function, qualifier string, payload []byte) (core.InvokeResult, error) {
-	r, _, err := s.invoke(ctx, function, qualifier, payload, false)
+	r, _, err := s.invoke(ctx, function, qualifier, payload)
 	return r, err
 }
 
@@ -82,7 +82,7 @@ func (s *Service) InvokeAsync(function, qualifier string, payload []byte) error 
 	}
 	go func() {
 		for attempt := range 3 {
-			r, _, err := s.invoke(context.Background(), function, qualifier, payload, false)
+			r, _, err := s.invoke(context.Background(), function, qualifier, payload)
 			if err == nil && r.FunctionError == "" {
 				return
 			}
@@ -92,8 +92,8 @@ func (s *Service) InvokeAsync(function, qualifier string, payload []byte) error 
 	return nil
 }
 
-// invoke runs one invocation and returns the log tail when asked.
-func (s *Service) invoke(ctx context.Context, function, qualifier string, payload []byte, wantTail bool) (core.InvokeResult, string, error) {
+// invoke runs one invocation and returns it with its log tail.
+func (s *Service) invoke(ctx context.Context, function, qualifier string, payload []byte) (core.InvokeResult, string, error) {
 	if len(payload) > maxPayloadBytes {
 		return core.InvokeResult{}, "", core.Errorf("RequestTooLargeException", http.StatusRequestEntityTooLarge, "Request must be smaller than %d bytes for the Invoke operation", maxPayloadBytes)
 	}

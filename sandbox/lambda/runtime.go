@@ -41,6 +41,7 @@ type runtime struct {
 	pools  map[string]*pool // key: function + "\x00" + version
 	unpack sync.Mutex       // serialises unpacking code directories
 	closed bool
+	stop   chan struct{}
 }
 
 type pool struct {
@@ -51,7 +52,13 @@ type pool struct {
 	retired bool
 }
 
-func newRuntime(s *Service) *runtime { return &runtime{s: s, pools: map[string]*pool{}} }
+func newRuntime(s *Service) *runtime {
+	rt := &runtime{s: s, pools: map[string]*pool{}, stop: make(chan struct{})}
+	if s.opts.IdleTimeout > 0 {
+		go rt.reaper(min(s.opts.IdleTimeout/2, time.Minute), s.opts.IdleTimeout, rt.stop)
+	}
+	return rt
+}
 
 // outcome is how an invocation ended.
 type outcome struct {
@@ -106,6 +113,7 @@ type process struct {
 	exitMsg string
 	initErr []byte
 	fresh   bool
+	idleAt  time.Time // when it last went idle (wall clock)
 }
 
 func (p *process) kill() {
@@ -174,6 +182,7 @@ func (rt *runtime) acquire(ctx context.Context, t target) (*pool, *process, erro
 func (rt *runtime) release(p *pool, proc *process) {
 	rt.mu.Lock()
 	if proc.alive() && !p.retired && !rt.closed {
+		proc.idleAt = time.Now()
 		p.idle = append(p.idle, proc)
 	} else {
 		delete(p.all, proc)
@@ -190,6 +199,43 @@ func (rt *runtime) retireLocked(p *pool) {
 		delete(p.all, proc)
 	}
 	p.idle = nil
+}
+
+// reapIdle stops processes idle for longer than maxIdle, as Lambda
+// recycles execution environments nobody uses, so old versions do not keep
+// processes forever.
+func (rt *runtime) reapIdle(maxIdle time.Duration) int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	n := 0
+	now := time.Now()
+	for _, p := range rt.pools {
+		keep := p.idle[:0]
+		for _, proc := range p.idle {
+			if now.Sub(proc.idleAt) > maxIdle {
+				proc.kill()
+				delete(p.all, proc)
+				n++
+				continue
+			}
+			keep = append(keep, proc)
+		}
+		p.idle = keep
+	}
+	return n
+}
+
+func (rt *runtime) reaper(every, maxIdle time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			rt.reapIdle(maxIdle)
+		}
+	}
 }
 
 // retire stops the warm processes of a function (version "" = all).
@@ -223,6 +269,8 @@ func (rt *runtime) killAll(name string) int {
 	return n
 }
 
+// closeAll stops every process; the runtime stays usable (Restore uses it
+// to start afresh).
 func (rt *runtime) closeAll() {
 	rt.mu.Lock()
 	var procs []*process

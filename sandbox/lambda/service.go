@@ -52,6 +52,9 @@ type Options struct {
 	// MaxProcessesPerVersion bounds the warm processes of one version; further
 	// concurrent invokes queue for a free one. Default 10.
 	MaxProcessesPerVersion int
+	// IdleTimeout stops a warm process nobody has used for that long.
+	// Default 10 minutes; negative keeps processes until Close.
+	IdleTimeout time.Duration
 	// Invocations receives every finished invocation (CloudWatch metrics).
 	Invocations core.InvocationSink
 	// Logs receives every output line of a function process.
@@ -68,10 +71,10 @@ type Service struct {
 
 	mu        sync.Mutex
 	functions map[string]*function
-	changed   uint64 // bumped on every state change, for persistence
 
-	rt     *runtime
-	faults *Faults
+	rt        *runtime
+	faults    *Faults
+	closeOnce sync.Once
 }
 
 var _ core.Invoker = (*Service)(nil)
@@ -102,24 +105,22 @@ func New(opts Options) (*Service, error) {
 	if opts.Rand == nil {
 		opts.Rand = mrand.Float64
 	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = 10 * time.Minute
+	}
 	s := &Service{opts: opts, log: opts.Logger, functions: map[string]*function{}, faults: &Faults{}}
 	s.rt = newRuntime(s)
 	return s, nil
 }
 
 // Close stops every function process.
-func (s *Service) Close() { s.rt.closeAll() }
+func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.rt.stop) })
+	s.rt.closeAll()
+}
 
 // Faults is the fault-injection hook for tests.
 func (s *Service) Faults() *Faults { return s.faults }
-
-// Changes is a counter that moves whenever the state changes, so the
-// owner can persist only when something happened.
-func (s *Service) Changes() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
-}
 
 // ---- errors ---------------------------------------------------------------
 
@@ -453,7 +454,6 @@ func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration,
 	v := &version{Config: cfg, CodeKey: key, Creating: true, SettlesAt: s.opts.Clock().Add(s.opts.UpdateDuration)}
 	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}}
 	s.functions[name] = f
-	s.changed++
 	out := v.view(s.opts.Clock())
 	if in.Publish {
 		// Lambda publishes the first version as part of the create.
@@ -596,7 +596,6 @@ func (s *Service) UpdateFunctionCode(function string, in UpdateFunctionCodeInput
 	v.Config.RevisionId = newRevision()
 	v.Creating = false
 	v.SettlesAt = now.Add(s.opts.UpdateDuration)
-	s.changed++
 	if in.Publish {
 		// Publish waits for nothing here: the new code is already in place.
 		pv := s.publishLocked(name, f, "")
@@ -667,7 +666,6 @@ func (s *Service) UpdateFunctionConfiguration(function string, in UpdateFunction
 	c.RevisionId = newRevision()
 	v.Creating = false
 	v.SettlesAt = now.Add(s.opts.UpdateDuration)
-	s.changed++
 	return v.view(now), nil
 }
 
@@ -724,7 +722,6 @@ func (s *Service) publishLocked(name string, f *function, description string) *v
 	}
 	v := &version{Config: c, CodeKey: f.Latest.CodeKey, PublishedFrom: f.Latest.Config.RevisionId}
 	f.Versions[n] = v
-	s.changed++
 	return v
 }
 
@@ -822,7 +819,6 @@ func (s *Service) DeleteFunction(function, qualifier string) error {
 	default:
 		return invalid("Deletion of aliases is not supported by DeleteFunction; use DeleteAlias")
 	}
-	s.changed++
 	s.rt.retire(name, q)
 	return nil
 }
@@ -902,7 +898,6 @@ func (s *Service) CreateAlias(function string, in CreateAliasInput) (AliasConfig
 		Description: in.Description, RoutingConfig: routing(in.RoutingConfig), RevisionId: newRevision(),
 	}
 	f.Aliases[in.Name] = a
-	s.changed++
 	return cloneAlias(a), nil
 }
 
@@ -960,7 +955,6 @@ func (s *Service) UpdateAlias(function, alias string, in UpdateAliasInput) (Alia
 	}
 	next.RevisionId = newRevision()
 	f.Aliases[alias] = &next
-	s.changed++
 	return cloneAlias(&next), nil
 }
 
@@ -1001,10 +995,7 @@ func (s *Service) DeleteAlias(function, alias string) error {
 		return err
 	}
 	// Lambda answers 204 for an alias that does not exist.
-	if _, ok := f.Aliases[alias]; ok {
-		delete(f.Aliases, alias)
-		s.changed++
-	}
+	delete(f.Aliases, alias)
 	return nil
 }
 
@@ -1053,6 +1044,5 @@ func (s *Service) Restore(data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.functions = snap.Functions
-	s.changed++
 	return nil
 }

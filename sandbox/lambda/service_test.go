@@ -679,3 +679,28 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Errorf("publish after restore = %s, want the existing 1", got)
 	}
 }
+
+func TestIdleProcessesAreReaped(t *testing.T) {
+	e := newEnv(t, func(o *lambdasvc.Options) { o.IdleTimeout = -1 })
+	e.create(t, "echo", echoPkg)
+	pid := func() any {
+		t.Helper()
+		out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("echo")})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("Invoke: %v", err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(out.Payload, &m)
+		return m["pid"]
+	}
+	first := pid()
+	if n := e.svc.ReapIdle(time.Hour); n != 0 {
+		t.Errorf("ReapIdle(1h) reaped %d fresh processes, want 0", n)
+	}
+	if n := e.svc.ReapIdle(0); n != 1 {
+		t.Errorf("ReapIdle(0) = %d, want the 1 idle process", n)
+	}
+	if again := pid(); again == first {
+		t.Errorf("after reaping, the invoke ran in the old process %v", again)
+	}
+}
