@@ -230,3 +230,14 @@ func TestApproveByFunctionName(t *testing.T) {
 		})
 	}
 }
+
+func TestReleaseWaitsForACodeUpdate(t *testing.T) {
+	w := newWorld()
+	w.lambda.Add(&clitest.Function{Name: "busy", Versions: map[string]string{"$LATEST": "sha-b"}, Updating: true})
+	code, out, errs := w.run(t, "release", "busy")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "still being updated after 2m0s")
+	if len(w.events.Put) != 0 || w.slept != 2*time.Minute {
+		t.Errorf("put %d events after waiting %s; want none after 2m", len(w.events.Put), w.slept)
+	}
+}

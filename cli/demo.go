@@ -86,11 +86,11 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	v2, err := buildHello(ctx, dir, "v2", greetingV2, "0")
+	v2, err := buildHello(ctx, "", dir, "v2", greetingV2, "0")
 	if err != nil {
 		return err
 	}
-	v3, err := buildHello(ctx, dir, "v3", greetingV2, "0.5")
+	v3, err := buildHello(ctx, "", dir, "v3", greetingV2, "0.5")
 	if err != nil {
 		return err
 	}
@@ -478,11 +478,13 @@ func mark(ok bool) string {
 
 // buildHello builds examples/hello for this machine with its greeting and
 // failure rate set at link time.
-func buildHello(ctx context.Context, dir, name, greeting, failureRate string) (string, error) {
+// It runs in root, the repository's top ("" for the working directory).
+func buildHello(ctx context.Context, root, dir, name, greeting, failureRate string) (string, error) {
 	out := filepath.Join(dir, name, "bootstrap")
 	ldflags := fmt.Sprintf("-s -w -X 'main.greeting=%s' -X main.failureRate=%s", greeting, failureRate)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", ldflags, "-o", out, "./examples/hello")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Dir = root
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", &Error{Code: ExitFailure, Err: fmt.Errorf("build hello %s: %v\n%s", name, err, msg),
 			Hint: "run the demo from the repository root (`make demo`), with Go installed"}

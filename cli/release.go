@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -58,22 +59,42 @@ func runRelease(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
+// How long release waits for a code update of $LATEST to finish.
+const (
+	releaseSettlePoll = 500 * time.Millisecond
+	releaseSettleMax  = 2 * time.Minute
+)
+
 // release puts a Release Requested event for fn's current $LATEST code.
 func (a *app) release(ctx context.Context, fn, commit string) (*ReleaseResult, error) {
 	c, err := a.aws(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
-	if err != nil {
-		var missing *lambdatypes.ResourceNotFoundException
-		if errors.As(err, &missing) {
-			return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
+	// The code a build just uploaded is not final until Lambda says so:
+	// wait for the update rather than release a hash that may change.
+	var cfg *lambda.GetFunctionConfigurationOutput
+	for waited := time.Duration(0); ; waited += releaseSettlePoll {
+		cfg, err = c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
+		if err != nil {
+			var missing *lambdatypes.ResourceNotFoundException
+			if errors.As(err, &missing) {
+				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
+			}
+			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
 		}
-		return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
-	}
-	if cfg.LastUpdateStatus == lambdatypes.LastUpdateStatusInProgress {
-		return nil, fail(ExitConflict, "wait for the code update to finish, then run release again", "$LATEST of %s is being updated", fn)
+		if cfg.LastUpdateStatus == lambdatypes.LastUpdateStatusFailed {
+			return nil, fail(ExitConflict, "fix the build and deploy $LATEST again", "the last code update of %s failed: %s", fn, aws.ToString(cfg.LastUpdateStatusReason))
+		}
+		if cfg.LastUpdateStatus != lambdatypes.LastUpdateStatusInProgress {
+			break
+		}
+		if waited >= releaseSettleMax {
+			return nil, fail(ExitConflict, "wait for the code update to finish, then run release again", "$LATEST of %s is still being updated after %s", fn, releaseSettleMax)
+		}
+		if err := a.env.Sleep(ctx, releaseSettlePoll); err != nil {
+			return nil, err
+		}
 	}
 	caller, err := a.callerARN(ctx)
 	if err != nil {

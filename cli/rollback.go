@@ -161,8 +161,9 @@ func (a *app) rollbackTarget(ctx context.Context, fn string) (from, to string, e
 		}
 	}
 	recs, err := a.readAudit(ctx, fn, a.env.Now().Add(-auditWindow))
-	if err != nil {
-		return "", "", err
+	var notFound *Error
+	if err != nil && !(errors.As(err, &notFound) && notFound.Code == ExitNotFound) {
+		return "", "", err // a missing log group only means no records yet
 	}
 	noEarlier := fail(ExitConflict, fmt.Sprintf("see `aliasflow history %s`; ship a fixed version with `aliasflow release %s`", fn, fn),
 		"nothing to roll back: no promotion of %s is running and the audit trail has no version of prod before %s", fn, cur)

@@ -1,0 +1,296 @@
+package cli_test
+
+// End-to-end tests: every command against the sandbox world that
+// `aliasflow local` runs (sandbox/local), with the real pipeline Lambdas
+// built for this machine (ALIASFLOW_BIN_DIR, `make build-local`).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli"
+	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+)
+
+func binDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("ALIASFLOW_BIN_DIR"); d != "" {
+		return d
+	}
+	d := filepath.Join(repoRoot(), "dist", "local")
+	if _, err := os.Stat(filepath.Join(d, "release", "bootstrap")); err != nil {
+		t.Skipf("the Lambdas built for this machine are missing: run `make build-local` or set ALIASFLOW_BIN_DIR (looked in %s)", d)
+	}
+	return d
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+// sandboxEnv fences the SDK to dummy credentials and loopback.
+func sandboxEnv(t *testing.T) {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "", "AWS_REGION": "us-east-1",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED": "true", "ALIASFLOW_LOOPBACK_ONLY": "1",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+type e2e struct {
+	t   *testing.T
+	w   *local.World
+	dir string
+}
+
+// run runs the CLI against the world as an operator would (--endpoint).
+func (e *e2e) run(args ...string) (int, string, string) {
+	e.t.Helper()
+	var out, errb bytes.Buffer
+	args = append([]string{"--endpoint", e.w.Endpoint()}, args...)
+	code := cli.Main(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb})
+	return code, out.String(), errb.String()
+}
+
+func (e *e2e) must(args ...string) string {
+	e.t.Helper()
+	code, out, errs := e.run(args...)
+	wantCode(e.t, code, cli.ExitOK, out, errs)
+	return out
+}
+
+// deploy builds hello with greeting, makes it $LATEST and returns its hash.
+func (e *e2e) deploy(name, greeting string) string {
+	e.t.Helper()
+	bin, err := cli.BuildHello(context.Background(), repoRoot(), e.dir, name, greeting, "0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sha, err := e.w.DeployHello(context.Background(), bin)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sha
+}
+
+// status returns hello's status.
+func (e *e2e) status() cli.FunctionStatus {
+	e.t.Helper()
+	out := e.must("status", "hello", "--json")
+	var st struct{ Functions []cli.FunctionStatus }
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Functions) != 1 {
+		e.t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st.Functions[0]
+}
+
+// waitState polls status until a running promotion is in state.
+func (e *e2e) waitState(state string) *progress.Progress {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, p := range e.status().Promotions {
+			if p.State == state {
+				return p
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("no promotion of hello reached %s:\n%s", state, e.must("status", "hello"))
+	return nil
+}
+
+func (e *e2e) alias(name string) string {
+	e.t.Helper()
+	for _, a := range e.status().Aliases {
+		if a.Name == name {
+			return describe(a)
+		}
+	}
+	e.t.Fatalf("hello has no alias %s", name)
+	return ""
+}
+
+func describe(a cli.AliasStatus) string {
+	out := a.Version
+	for v, w := range a.Routing {
+		out += " + " + v + "@" + progress.Percent(w)
+	}
+	return out
+}
+
+func (e *e2e) history() []audit.Record {
+	e.t.Helper()
+	var h struct{ Records []audit.Record }
+	if err := json.Unmarshal([]byte(e.must("history", "hello", "--json", "--limit", "0")), &h); err != nil {
+		e.t.Fatal(err)
+	}
+	return h.Records
+}
+
+func TestSandboxEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end against the sandbox")
+	}
+	bins := binDir(t)
+	sandboxEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	w, err := local.Start(ctx, local.Options{BinDir: bins, WorkDir: t.TempDir(), Hello: func(endpoint string) *config.Target {
+		t := local.DefaultHello(endpoint)
+		t.Strategy.BakeSeconds = 600 // only promote --now ends a bake here
+		return t
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	e := &e2e{t: t, w: w, dir: t.TempDir()}
+
+	// Nothing has happened yet.
+	code, out, errs := e.run("status")
+	wantCode(t, code, cli.ExitNotFound, out, errs)
+	code, out, errs = e.run("rollback", "hello")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "rollback with no history", errs, "nothing to roll back")
+
+	// release → approve (by function name) → promote --now → watch to the end.
+	sha := e.deploy("v2", "Hello from Lambda World")
+	out = e.must("release", "hello", "--commit", "feedf00d")
+	wantContains(t, "release", out, "release of hello requested (code "+sha)
+	p := e.waitState("RequestApproval")
+	if p.Version != "2" || p.Smoke == nil || !p.Smoke.Passed {
+		t.Fatalf("promotion = %+v; want version 2 with passed smoke tests", p)
+	}
+	if got := e.alias("stg"); got != "2" {
+		t.Errorf("stg = %s; want 2", got)
+	}
+	out = e.must("approve", "hello", "--comment", "e2e")
+	wantContains(t, "approve", out, "approved "+p.Name+" as arn:aws:")
+	code, out, errs = e.run("approve", p.Name)
+	wantCode(t, code, cli.ExitConflict, out, errs)
+
+	p = e.waitState("SetWeight")
+	if got := e.alias("prod"); got != "1 + 2@10%" {
+		t.Errorf("prod while baking = %s; want 1 + 2@10%%", got)
+	}
+	if !p.Shifting || p.StableVersion != "1" || p.NextAt.IsZero() {
+		t.Errorf("baking promotion = %+v; want shifting from stable 1 with a next step time", p)
+	}
+	out = e.must("promote", p.Name, "--now")
+	wantContains(t, "promote", out, "ended the bake at 10%")
+	out = e.must("watch", p.Name, "--interval", "200ms", "--timeout", "60s")
+	wantContains(t, "watch", out, "completed: prod on version 2", "[100% ✔]")
+	st := e.status()
+	if got := e.alias("prod"); got != "2" || st.Drift {
+		t.Errorf("prod = %s, drift %v; want 2 with no drift", got, st.Drift)
+	}
+
+	recs := e.history()
+	events := map[audit.Event]audit.Record{}
+	for _, r := range recs {
+		if _, seen := events[r.Event]; !seen {
+			events[r.Event] = r // newest of each
+		}
+	}
+	for _, ev := range []audit.Event{audit.ReleasePublished, audit.ApprovalGranted, audit.TrafficShifted, audit.PromotionCompleted} {
+		if _, ok := events[ev]; !ok {
+			t.Errorf("history lacks %s: %+v", ev, recs)
+		}
+	}
+	if g := events[audit.ApprovalGranted]; !strings.HasPrefix(g.Actor, "arn:aws:") {
+		t.Errorf("approval.granted actor = %q; want the CLI caller's ARN", g.Actor)
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Time.After(recs[i-1].Time) {
+			t.Errorf("history is not newest first at %d: %s after %s", i, recs[i].Time, recs[i-1].Time)
+		}
+	}
+
+	// rollback with no promotion running: back to 1 from the audit trail.
+	out = e.must("rollback", "hello")
+	wantContains(t, "rollback", out, "version 2 → 1")
+	if got := e.alias("prod"); got != "1" {
+		t.Errorf("prod after rollback = %s; want 1", got)
+	}
+	if st := e.status(); st.Drift {
+		t.Errorf("drift after an aliasflow rollback: %+v", st.Aliases)
+	}
+	code, out, errs = e.run("rollback", "hello")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+
+	// reject: the promotion fails, prod is untouched, watch exits 5.
+	e.deploy("v3", "Hello from Lambda, third")
+	e.must("release", "hello")
+	p = e.waitState("RequestApproval")
+	code, out, errs = e.run("reject", p.Name)
+	wantCode(t, code, cli.ExitUsage, out, errs)
+	e.must("reject", p.Name, "--comment", "not today")
+	code, out, errs = e.run("watch", p.Name, "--interval", "200ms", "--timeout", "60s")
+	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
+	wantContains(t, "watch a rejected promotion", out, "Rejected")
+	if got := e.alias("prod"); got != "1" {
+		t.Errorf("prod after a rejection = %s; want 1", got)
+	}
+	if r := e.history()[0]; r.Event != audit.ApprovalRejected && r.Event != audit.PromotionAborted {
+		t.Logf("newest record after the rejection: %+v", r)
+	}
+
+	// rollback of a running shift: the promotion is stopped, prod is stable.
+	e.deploy("v4", "Hello from Lambda, fourth")
+	e.must("release", "hello")
+	e.waitState("RequestApproval")
+	e.must("approve", "hello")
+	p = e.waitState("SetWeight")
+	out = e.must("rollback", "hello")
+	wantContains(t, "rollback of a shift", out, "stopped "+p.Name, "version "+p.Version+" → 1")
+	if got := e.alias("prod"); got != "1" {
+		t.Errorf("prod after rolling back a shift = %s; want 1", got)
+	}
+	code, out, errs = e.run("watch", p.Name, "--timeout", "10s")
+	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
+	wantContains(t, "watch a stopped promotion", out, "aborted", cli.ErrOperatorRollback)
+	rb := e.history()
+	found := false
+	for _, r := range rb {
+		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && strings.HasPrefix(r.Actor, "arn:aws:") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no promotion.rolled_back of version %s by the operator in the history: %+v", p.Version, rb)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo builds hello twice and runs two promotions")
+	}
+	bins := binDir(t)
+	sandboxEnv(t)
+	var out, errb bytes.Buffer
+	wd, _ := os.Getwd()
+	if err := os.Chdir(repoRoot()); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd) //nolint:errcheck // back where the test started
+	code := cli.Main(context.Background(), []string{"demo", "--bin-dir", bins}, cli.Env{Stdout: &out, Stderr: &errb})
+	wantCode(t, code, cli.ExitOK, out.String(), errb.String())
+	wantContains(t, "demo", out.String(), "prod splits traffic between versions 1 and 2", "the unhealthy canary is rolled back", "expectations held")
+	if strings.Contains(out.String(), "  ✘ ") { // a failed expectation, not the rolled-back bar
+		t.Errorf("the demo printed a failed expectation:\n%s", out.String())
+	}
+}
