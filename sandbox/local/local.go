@@ -262,10 +262,12 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 			return fmt.Errorf("subscribe %s: %w", a, err)
 		}
 	}
+	// A resumed world keeps its link key: links already mailed stay valid.
 	secretARN := ""
-	if v, err := w.sb.Secrets().SecretString(LinkSecretName); err == nil && v != "" && resumed {
-		secretARN = LinkSecretName
-	} else {
+	if c, err := lam.GetFunctionConfiguration(ApprovalFunction, ""); resumed && err == nil && c.Environment != nil {
+		secretARN = c.Environment.Variables[approval.EnvLinkSecretARN]
+	}
+	if secretARN == "" {
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
 		arn, err := w.sb.Secrets().CreateSecret(LinkSecretName, hex.EncodeToString(key))

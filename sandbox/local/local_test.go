@@ -111,3 +111,40 @@ func TestWorldRefusesMissingBinaries(t *testing.T) {
 		t.Errorf("Start with an empty BinDir = %v, want an error saying to run make build-local", err)
 	}
 }
+
+func TestWorldResumesFromStateDir(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bin, stateDir := binDir(t), t.TempDir()
+	w, err := local.Start(ctx, local.Options{BinDir: bin, StateDir: stateDir})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	endpoint := w.Endpoint()
+	key, err := w.Sandbox().Secrets().SecretString(local.LinkSecretName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	w2, err := local.Start(ctx, local.Options{BinDir: bin, StateDir: stateDir})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { _ = w2.Close() })
+	if w2.Endpoint() != endpoint {
+		t.Errorf("restarted at %s, want the recorded %s", w2.Endpoint(), endpoint)
+	}
+	if key2, _ := w2.Sandbox().Secrets().SecretString(local.LinkSecretName); key2 != key {
+		t.Errorf("the link key changed across the restart")
+	}
+	a, err := w2.Sandbox().Lambda().GetAlias("hello", "prod")
+	if err != nil || a.FunctionVersion != "1" {
+		t.Errorf("prod after restart = %+v, %v; want version 1", a, err)
+	}
+	if status, body := get(t, w2.StageURL("production")); status != 200 || !strings.Contains(body, "Hello from Lambda") {
+		t.Errorf("production after restart = %d %s", status, body)
+	}
+}
