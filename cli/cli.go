@@ -97,6 +97,8 @@ type app struct {
 	// local: the clients talk to a sandbox this process started (dummy
 	// credentials, loopback only).
 	local bool
+	// shown is the last progress line printed per execution (follow).
+	shown map[string]string
 }
 
 // Main runs the CLI with args (without the program name) and returns the

@@ -242,7 +242,7 @@ func expectedAlias(newestFirst []audit.Record, alias string) (string, bool) {
 func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	now := a.env.Now()
 	fmt.Fprintf(w, "%s\n", st.Function)
-	t := newTable(w, "alias", "points to", "audit trail says", "drift")
+	t := newTable(w, "  alias", "points to", "audit trail says", "drift")
 	for _, al := range st.Aliases {
 		drift := "no"
 		switch {
@@ -255,7 +255,7 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	}
 	t.flush()
 	fmt.Fprintln(w)
-	t = newTable(w, "version", "code sha256", "modified", "description")
+	t = newTable(w, "  version", "code sha256", "modified", "description")
 	for _, v := range st.Versions {
 		t.row("  "+v.Version, v.CodeSha256, v.LastModified, v.Description)
 	}
@@ -264,7 +264,7 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	if len(st.Promotions) == 0 {
 		fmt.Fprintf(w, "no running promotion (start one with `aliasflow release %s`)\n", st.Function)
 	} else {
-		t = newTable(w, "promotion", "version", "where", "prod weight", "next step")
+		t = newTable(w, "  promotion", "version", "where", "prod weight", "next step")
 		for _, p := range st.Promotions {
 			t.row("  "+p.Name, p.Version, p.Gate, percent(p.Weight), strings.TrimSpace(clock(p.NextAt)+" "+paren(until(now, p.NextAt))))
 		}

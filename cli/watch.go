@@ -59,14 +59,18 @@ type watchLine struct {
 // follow polls a promotion, printing each change, until it ends or stop
 // says so; it returns the last progress read.
 func (a *app) follow(ctx context.Context, arn string, interval time.Duration, stop func(*progress.Progress) bool) (*progress.Progress, error) {
-	last := ""
+	// What was shown last survives across calls, so the demo, which
+	// follows one promotion in stretches, prints each change once.
+	if a.shown == nil {
+		a.shown = map[string]string{}
+	}
 	for {
 		p, err := a.readProgress(ctx, arn)
 		if err != nil {
 			return nil, err
 		}
-		if key := changeKey(p); key != last {
-			last = key
+		if key := changeKey(p); key != a.shown[arn] {
+			a.shown[arn] = key
 			if err := a.printProgress(p); err != nil {
 				return nil, err
 			}
