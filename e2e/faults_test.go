@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// TestKilledProcess kills a pipeline Lambda's process in the middle of its
+// task, once for each of release (an asynchronous EventBridge delivery,
+// retried by Lambda), smoketest and shift (Step Functions tasks, retried by
+// the definition's Retry on Runtime.ExitError): every step is retried and
+// the promotion completes with each change audited once.
+func TestKilledProcess(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 50, BakeSeconds: 1}
+	})
+	faults := s.w.Sandbox().Lambda().Faults()
+	for _, f := range []string{"aliasflow-release", "aliasflow-smoketest", "aliasflow-shift"} {
+		faults.CrashNext(f, 1)
+	}
+	p := s.merge(helloV2, "c0ffee2")
+	s.approveByLink(p, approver)
+	out := s.waitDone(p, stepTimeout)
+
+	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	// A retry stays in its state: the states entered are the happy path's.
+	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
+		"SetWeight", "CheckHealth", "MoreSteps", "Finalize", "Completed")
+	s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"traffic.shifted prod 1→2 @0.5",
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+	// The history shows the two killed tasks failing and being retried.
+	crashed := s.failedTasks(p)
+	for _, state := range []string{"SmokeTest", "BeginShift"} {
+		if crashed[state] != 1 {
+			t.Errorf("history: %d Runtime.ExitError failures in %s, want 1 (the killed process): %v", crashed[state], state, crashed)
+		}
+	}
+	if n := len(crashed); n != 2 {
+		t.Errorf("history: task failures in %d states (%v), want 2", n, crashed)
+	}
+	if got := s.versions(); len(got) != 3 {
+		t.Errorf("versions of hello: %v, want $LATEST,1,2 (the retried release publishes once)", got)
+	}
+}
+
+// failedTasks counts, per state, the Lambda task failures with
+// Runtime.ExitError in p's history.
+func (s *scenario) failedTasks(p *promo) map[string]int {
+	s.t.Helper()
+	events, err := s.history(p.arn)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	state := ""
+	out := map[string]int{}
+	for _, e := range events {
+		if d := e.StateEnteredEventDetails; d != nil {
+			state = aws.ToString(d.Name)
+		}
+		var errName string
+		switch {
+		case e.LambdaFunctionFailedEventDetails != nil:
+			errName = aws.ToString(e.LambdaFunctionFailedEventDetails.Error)
+		case e.TaskFailedEventDetails != nil:
+			errName = aws.ToString(e.TaskFailedEventDetails.Error)
+		default:
+			continue
+		}
+		if errName != "Runtime.ExitError" && errName != "Lambda.Unknown" {
+			s.t.Errorf("history: %s failed with %q, want Runtime.ExitError from the killed process", state, errName)
+		}
+		out[state]++
+	}
+	return out
+}
+
+// TestThrottling throttles 30% of the Lambda API calls (UpdateAlias,
+// PublishVersion, GetAlias, Invoke, …) for the whole promotion: the
+// pipeline retries them and the canary completes, audited exactly once.
+func TestThrottling(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 50, IntervalSeconds: 1}
+		tg.SmokeRetries = 4
+	})
+	faults := s.w.Sandbox().Lambda().Faults()
+	faults.Throttle(0.3)
+	defer faults.Throttle(0)
+
+	p := s.merge(helloV2, "c0ffee2")
+	s.approveByLink(p, approver)
+	s.waitWaiting(p, "SetWeight")
+	tr := s.generate("/production/hello")
+	out := s.waitDone(p, 2*stepTimeout)
+	split := tr.Stop()
+
+	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
+		"SetWeight", "CheckHealth", "MoreSteps", "Finalize", "Completed")
+	s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"traffic.shifted prod 1→2 @0.5",
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+	if n := faults.Throttled(); n == 0 {
+		t.Errorf("no Lambda API call was throttled; the scenario tested nothing")
+	} else {
+		t.Logf("%d Lambda API calls throttled; prod traffic during the shift: %v", n, split)
+	}
+	if split["error"] > 0 {
+		t.Errorf("prod traffic during the shift: %v, want no errors (API throttling must not reach users)", split)
+	}
+}
