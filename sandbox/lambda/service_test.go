@@ -582,10 +582,11 @@ func TestFunctionErrorsTimeoutsAndCrashes(t *testing.T) {
 	// Killing the process during a slow invocation ends it with Runtime.ExitError too.
 	done := make(chan *lambda.InvokeOutput)
 	go func() {
-		o, _ := e.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: []byte(`{"log":"slow call started","sleepMs":800}`)})
+		o, _ := e.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: []byte(`{"log":"slow call started","sleepMs":900}`)})
 		done <- o
 	}()
-	deadline := time.Now().Add(2 * time.Second)
+	// Generous: a loaded CI machine may take a while to run the call.
+	deadline := time.Now().Add(15 * time.Second)
 	for !e.logs.contains("/aws/lambda/echo", "slow call started") && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
