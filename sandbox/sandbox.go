@@ -87,6 +87,8 @@ type Sandbox struct {
 	closeOnce sync.Once
 	saveMu    sync.Mutex
 	saved     map[string][]byte
+
+	calls callLog // every AWS API call answered, by caller (calls.go)
 }
 
 // persisted is one service's state, saved as <name>.json.
@@ -309,7 +311,7 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAuthError(w, http.StatusBadRequest, "UnknownServiceException", fmt.Sprintf("the sandbox does not implement the AWS service %q (it serves lambda, states, events, logs, secretsmanager, sns, sts, monitoring)", svc))
 			return
 		}
-		h.ServeHTTP(w, r)
+		sb.serveCounted(w, r, svc, h)
 	case sb.apigw.Handles(r):
 		sb.apigw.ServeHTTP(w, r)
 	case looksLikeServiceCall(r):

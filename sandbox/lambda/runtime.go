@@ -410,8 +410,10 @@ func (rt *runtime) start(t target) (*process, error) {
 		"AWS_REGION=" + core.Region,
 		"AWS_DEFAULT_REGION=" + core.Region,
 		// Lambda hands every function its role's credentials; the sandbox's
-		// are dummies it never checks.
-		"AWS_ACCESS_KEY_ID=ASIASANDBOXLOCAL0000",
+		// are dummies it never checks, whose access key id is the function's
+		// name so that the calls each function makes are told apart
+		// (sandbox.Calls, GetCallerIdentity).
+		"AWS_ACCESS_KEY_ID=" + t.name,
 		"AWS_SECRET_ACCESS_KEY=sandbox-local-secret",
 		"AWS_SESSION_TOKEN=sandbox-local-session",
 	}

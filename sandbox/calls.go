@@ -1,0 +1,144 @@
+package sandbox
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
+)
+
+// Call is one AWS API call the sandbox answered, attributed to its caller.
+// The sandbox starts each function process with its function's name as
+// AWS_ACCESS_KEY_ID (each Lambda has its own identity on AWS too), so the
+// calls a pipeline Lambda makes carry that name as Caller.
+type Call struct {
+	// Caller is the access key id of the request's SigV4 credential.
+	Caller string
+	// Service is the credential scope's service (lambda, states, events,
+	// logs, secretsmanager, sns, sts, monitoring).
+	Service string
+	// Operation is the API operation ("PublishVersion", "StartExecution"),
+	// or "METHOD path" when the request names none the sandbox knows.
+	Operation string
+	// Path is the request path; for Lambda's REST operations it names the
+	// function and alias (/2015-03-31/functions/hello/aliases/stg).
+	Path string
+	// Status is the HTTP status of the answer.
+	Status int
+	// At is when the answer was complete, on the sandbox's clock.
+	At time.Time
+}
+
+// maxCalls bounds the call log: a long-running `aliasflow local` keeps the
+// most recent calls, not all of them.
+const maxCalls = 50000
+
+// callLog keeps the calls answered, oldest first.
+type callLog struct {
+	mu    sync.Mutex
+	calls []Call
+}
+
+func (l *callLog) add(c Call) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.calls) >= maxCalls {
+		// Drop the oldest tenth at once so appends stay amortized O(1).
+		l.calls = append(l.calls[:0], l.calls[maxCalls/10:]...)
+	}
+	l.calls = append(l.calls, c)
+}
+
+// Calls returns the AWS API calls answered since Start or the last
+// ResetCalls (at most the latest 50,000), oldest first.
+func (sb *Sandbox) Calls() []Call {
+	sb.calls.mu.Lock()
+	defer sb.calls.mu.Unlock()
+	return append([]Call(nil), sb.calls.calls...)
+}
+
+// ResetCalls forgets the calls recorded so far.
+func (sb *Sandbox) ResetCalls() {
+	sb.calls.mu.Lock()
+	defer sb.calls.mu.Unlock()
+	sb.calls.calls = nil
+}
+
+// serveCounted serves a signed request with its service's handler and
+// records the call.
+func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service string, h http.Handler) {
+	op := operation(r, service)
+	rec := &statusRecorder{ResponseWriter: w}
+	h.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	sb.calls.add(Call{Caller: stssvc.AccessKeyID(r), Service: service, Operation: op, Path: r.URL.Path, Status: rec.status, At: sb.opts.Clock()})
+}
+
+// operation names the operation of a request in any of the wire protocols
+// the sandbox speaks: awsJson (X-Amz-Target), rpcv2Cbor (the path), Lambda's
+// restJson1 (method and path) and awsQuery (Action, in the query or the
+// form body, which is put back for the service to read).
+func operation(r *http.Request, service string) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		return t[strings.LastIndex(t, ".")+1:]
+	}
+	if _, op, ok := strings.Cut(r.URL.Path, "/operation/"); ok && strings.HasPrefix(r.URL.Path, "/service/") {
+		return op
+	}
+	if service == "lambda" {
+		if op := lambdasvc.Operation(r); op != "" {
+			return op
+		}
+	}
+	if a := r.URL.Query().Get("Action"); a != "" {
+		return a
+	}
+	if r.Body != nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		body, err := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err == nil {
+			if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
+				return form.Get("Action")
+			}
+		}
+	}
+	return r.Method + " " + r.URL.Path
+}
+
+// statusRecorder remembers the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush passes flushes through, for handlers that stream.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
