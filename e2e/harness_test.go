@@ -139,6 +139,7 @@ func newScenario(t *testing.T, tune func(*config.Target)) *scenario {
 		if t.Failed() {
 			s.dumpPipelineLogs()
 		}
+		cancel() // nothing of the test may call the world while it closes
 		if err := w.Close(); err != nil {
 			t.Errorf("close the world: %v", err)
 		}

@@ -96,7 +96,7 @@ func findBinaries() (string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return "", fmt.Errorf("the end-to-end tests run the Lambdas built for this machine, and %s missing: run `make build-local` first (or set ALIASFLOW_BIN_DIR to where they are)", strings.Join(missing, ", "))
+		return "", fmt.Errorf("missing %s: the end-to-end tests run the Lambdas built for this machine; run `make build-local` first (or set ALIASFLOW_BIN_DIR to where they are)", strings.Join(missing, ", "))
 	}
 	return abs, nil
 }
