@@ -52,7 +52,7 @@ func launch(t *testing.T, execPath string) *Browser {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("chromium's output:\n%s", tail(b.Output(), 4000))
+			t.Logf("chromium's output (D-Bus noise left out):\n%s", tail(withoutDBus(b.Output()), 4000))
 		}
 		b.Close()
 	})
@@ -139,12 +139,16 @@ type world struct {
 func startWorld(t *testing.T, target func(endpoint string) *config.Target) *world {
 	t.Helper()
 	log := &lockedBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Generous: zipping and unpacking the five bootstraps is most of it,
+	// and a loaded CI machine (or -race) makes that slow.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	began := time.Now()
 	w, err := local.Start(ctx, local.Options{BinDir: binDir(t), Log: log, Hello: target})
 	if err != nil {
-		t.Fatalf("start the world: %v", err)
+		t.Fatalf("start the world after %s: %v\nthe world's log:\n%s", time.Since(began).Round(time.Millisecond), err, tail(log.String(), 8000))
 	}
+	t.Logf("world at %s started in %s", w.Endpoint(), time.Since(began).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			t.Errorf("close the world: %v", err)
@@ -200,7 +204,7 @@ func (w *world) emailed(t *testing.T, ctx context.Context, rel release, approver
 		return m.Endpoint == approver && strings.Contains(m.Message, rel.codeSha256)
 	})
 	if err != nil {
-		t.Fatalf("no approval e-mail to %s for %s: %v", approver, rel.codeSha256, err)
+		t.Fatalf("no approval e-mail to %s for %s: %v\npromotions: %s", approver, rel.codeSha256, err, w.executions())
 	}
 	rel.link = linkPattern.FindString(m.Message)
 	if rel.link == "" {
@@ -216,6 +220,28 @@ func (w *world) emailed(t *testing.T, ctx context.Context, rel release, approver
 		t.Fatalf("execution input: %v", err)
 	}
 	return rel
+}
+
+// executions describes every promotion and how it ended, for a failure
+// message.
+func (w *world) executions() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := w.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(w.StateMachineARN())})
+	if err != nil {
+		return "(not listed: " + err.Error() + ")"
+	}
+	var b strings.Builder
+	for _, e := range out.Executions {
+		fmt.Fprintf(&b, "\n  %s %s", aws.ToString(e.Name), e.Status)
+		if d, err := w.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn}); err == nil && d.Error != nil {
+			fmt.Fprintf(&b, " %s: %s", aws.ToString(d.Error), aws.ToString(d.Cause))
+		}
+	}
+	if b.Len() == 0 {
+		return "none started"
+	}
+	return b.String()
 }
 
 // readClaims decodes a link's claims without checking its signature: the
@@ -475,6 +501,18 @@ func header(h map[string]any, name string) string {
 		}
 	}
 	return ""
+}
+
+// withoutDBus drops Chromium's complaints that the machine has no D-Bus,
+// which it prints on every start and which never explain a failure.
+func withoutDBus(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.Contains(l, ":ERROR:dbus/") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tail(s string, n int) string {
