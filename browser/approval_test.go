@@ -111,7 +111,8 @@ func testDecisions(t *testing.T, b *Browser, dir string) {
 // approve is scenario 1: read the page, check its policy and accessibility,
 // approve with a comment, and follow the promotion to prod.
 func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string) release {
-	rel := w.merge(t, ctx, helloBuild(t, "approved in a browser"), "c0ffee1", approver)
+	const tag = "approved in a browser"
+	rel := w.merge(t, ctx, helloBuild(t, tag), "c0ffee1", approver)
 	version := rel.input.Version
 	prodBefore, _ := w.prod(t, ctx)
 	if version == prodBefore {
@@ -227,7 +228,7 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 			if s.Element != want[i] {
 				t.Errorf("Tab #%d focuses %s, want %s (order: comment, Approve, Reject)", i+1, s.Element, want[i])
 			}
-			if strings.HasPrefix(s.Outline, "none") {
+			if strings.HasPrefix(s.Outline, "none") || strings.HasSuffix(s.Outline, " 0px") {
 				t.Errorf("Tab #%d: %s shows no focus outline (%s)", i+1, s.Element, s.Outline)
 			}
 		}
@@ -288,6 +289,9 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 	if v, routing := w.prod(t, ctx); v != version || len(routing) != 0 {
 		t.Errorf("prod = version %s with routing %v, want version %s alone", v, routing, version)
 	}
+	if a := w.askProd(t, b); a.Message != greeting(tag) || a.Version != version {
+		t.Errorf("production answers %q from version %s, want %q from version %s", a.Message, a.Version, greeting(tag), version)
+	}
 	rec := w.waitAudit(t, ctx, rel.claims.Execution, audit.ApprovalGranted)
 	if rec.Actor != approver || rec.Reason != comment || rec.ToVersion != version {
 		t.Errorf("approval.granted: actor %q, reason %q, toVersion %q; want %q, %q, %q", rec.Actor, rec.Reason, rec.ToVersion, approver, comment, version)
@@ -301,6 +305,7 @@ func reject(t *testing.T, ctx context.Context, w *world, b *Browser, dir string)
 	rel := w.merge(t, ctx, helloBuild(t, "rejected in a browser"), "c0ffee2", approver)
 	version := rel.input.Version
 	prodBefore, _ := w.prod(t, ctx)
+	answerBefore := w.askProd(t, b)
 
 	page := tab(t, b, 30*time.Second)
 	resp, err := Open(page, rel.link)
@@ -334,6 +339,9 @@ func reject(t *testing.T, ctx context.Context, w *world, b *Browser, dir string)
 	}
 	if v, routing := w.prod(t, ctx); v != prodBefore || len(routing) != 0 {
 		t.Errorf("prod = version %s with routing %v, want version %s untouched", v, routing, prodBefore)
+	}
+	if a := w.askProd(t, b); a != answerBefore {
+		t.Errorf("production answers %+v after the rejection, want %+v as before", a, answerBefore)
 	}
 	rec := w.waitAudit(t, ctx, rel.claims.Execution, audit.ApprovalRejected)
 	if rec.Actor != approver || rec.Reason != comment {

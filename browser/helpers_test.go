@@ -123,7 +123,36 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 func helloBuild(t *testing.T, tag string) string {
 	t.Helper()
 	return lambdatest.Build(t, "github.com/aliasflow/aliasflow/examples/hello",
-		"-ldflags", fmt.Sprintf("-s -w -X 'main.greeting=Hello from Lambda (%s)'", tag))
+		"-ldflags", fmt.Sprintf("-s -w -X 'main.greeting=%s'", greeting(tag)))
+}
+
+// greeting is what the hello built by helloBuild(tag) answers.
+func greeting(tag string) string { return "Hello from Lambda (" + tag + ")" }
+
+// helloAnswer is hello's JSON answer (examples/hello).
+type helloAnswer struct {
+	Message string `json:"message"`
+	Version string `json:"version"`
+}
+
+// askProd opens the production stage in a tab, as a user of hello would,
+// and returns its answer.
+func (w *world) askProd(t *testing.T, b *Browser) helloAnswer {
+	t.Helper()
+	page := tab(t, b, 20*time.Second)
+	resp, err := Open(page, w.StageURL("production"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(page, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a helloAnswer
+	if resp.Status != 200 || json.Unmarshal([]byte(body), &a) != nil {
+		t.Fatalf("production stage: status %d, body %q; want 200 and hello's JSON", resp.Status, body)
+	}
+	return a
 }
 
 // world is a started local world with SDK clients pointed at it.
