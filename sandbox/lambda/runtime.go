@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
@@ -425,27 +426,14 @@ func (rt *runtime) start(t target) (*process, error) {
 			env = append(env, k+"="+v)
 		}
 	}
-	cmd := exec.Command(filepath.Join(dir, "bootstrap"))
-	cmd.Dir = dir
-	cmd.Env = env
-	stdout, err := cmd.StdoutPipe()
+	cmd, stdout, stderr, err := startBootstrap(dir, env, func() { go func() { _ = p.srv.Serve(ln) }() })
 	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	p.cmd = cmd
-	go func() { _ = p.srv.Serve(ln) }()
-	if err := cmd.Start(); err != nil {
 		_ = p.srv.Close()
 		ln.Close()
 		// The package has no runnable bootstrap: Lambda reports the same at invoke.
 		return p.failedStart(fmt.Sprintf("Couldn't find valid bootstrap(s): [%s]: %v", filepath.Join("/var/task", "bootstrap"), err)), nil
 	}
+	p.cmd = cmd
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go p.pipe(stdout, &readers)
@@ -691,4 +679,40 @@ func (rt *runtime) finishRun(pl *pool, proc *process, inv *invocation, started t
 	}}, fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
 		inv.id, ms, int(ms)+1, t.config.MemorySize, min(t.config.MemorySize, 32)))
 	rt.release(pl, proc)
+}
+
+// startBootstrap starts dir/bootstrap with env; serve is called once, just
+// before the first start. A freshly written binary can be briefly "text file
+// busy" (ETXTBSY) while a concurrently forked child still holds the writer's
+// descriptor, so that error is retried for a moment instead of failing the
+// function.
+func startBootstrap(dir string, env []string, serve func()) (*exec.Cmd, io.ReadCloser, io.ReadCloser, error) {
+	served := false
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(filepath.Join(dir, "bootstrap"))
+		cmd.Dir = dir
+		cmd.Env = env
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if !served {
+			serve()
+			served = true
+		}
+		err = cmd.Start()
+		if err == nil {
+			return cmd, stdout, stderr, nil
+		}
+		_ = stdout.Close()
+		_ = stderr.Close()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt >= 100 {
+			return nil, nil, nil, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
