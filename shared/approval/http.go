@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -203,8 +204,9 @@ type authorized struct {
 // authorize verifies a link and finds the task it may decide, or returns
 // the page that says why not.
 func (h *Handler) authorize(ctx context.Context, link string) (authorized, *events.APIGatewayProxyResponse) {
+	function := "" // known once the link is verified; named in the next step
 	fail := func(kind problemKind, detail string) (authorized, *events.APIGatewayProxyResponse) {
-		r := h.problem(ctx, kind, detail)
+		r := h.problemFor(ctx, kind, detail, function)
 		return authorized{}, &r
 	}
 	key, err := h.d.Keys.Key(ctx)
@@ -215,6 +217,7 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	c, err := Verify(key, link, h.d.Now())
 	switch {
 	case errors.Is(err, ErrExpired):
+		function = functionOf(c.Execution)
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "expired", "execution", c.Execution, "approver", c.Approver)
 		return fail(problemExpired, fmt.Sprintf("It expired %s.", time.Unix(c.ExpiresAt, 0).UTC().Format(timeFormat)))
 	case err != nil:
@@ -240,6 +243,7 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		h.d.Log.ErrorContext(ctx, "approval: reading the execution failed", "execution", c.Execution, "error", err.Error())
 		return fail(problemInternal, "")
 	}
+	function = ex.Input.Function
 	approver, ok := allowed(ex.Input.Target.Approvers, c.Approver)
 	if !ok {
 		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver)
@@ -323,10 +327,10 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm) even
 		var gone *sfntypes.TaskDoesNotExist
 		if errors.As(err, &timedOut) || errors.As(err, &invalid) || errors.As(err, &gone) {
 			h.d.Log.InfoContext(ctx, "approval decision refused: task already closed", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
-			return h.problem(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.")
+			return h.problemFor(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.", st.Function)
 		}
 		h.d.Log.ErrorContext(ctx, "approval decision not delivered", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
-		return h.problem(ctx, problemInternal, "")
+		return h.problemFor(ctx, problemInternal, "", st.Function)
 	}
 	h.d.Log.InfoContext(ctx, "approval decided", "function", st.Function, "version", st.Version, "execution", a.claims.Execution,
 		"approver", a.approver, "approved", d.Approved, "via", ViaLink, "comment", d.Comment)
@@ -340,4 +344,17 @@ func redact(s, token string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, token, "[redacted]")
+}
+
+// executionSuffix is what promotion.ExecutionName appends to the function.
+var executionSuffix = regexp.MustCompile(`-v[0-9]+-[0-9a-f]{8}$`)
+
+// functionOf reads the function from a promotion's execution ARN, for pages
+// shown before the execution itself is read.
+func functionOf(executionARN string) string {
+	name := executionARN[strings.LastIndex(executionARN, ":")+1:]
+	if !executionSuffix.MatchString(name) {
+		return ""
+	}
+	return executionSuffix.ReplaceAllString(name, "")
 }

@@ -78,7 +78,8 @@ func TestRefusedLinks(t *testing.T) {
 		{name: "tampered payload", link: func(t *testing.T) string { return tamper(t, valid(t), bob) }, wantStatus: 403, wantKind: "forged"},
 		{name: "garbage", link: func(*testing.T) string { return "not-a-link" }, wantStatus: 403, wantKind: "forged"},
 		{name: "signature cut off", link: func(t *testing.T) string { l := valid(t); return l[:len(l)-3] }, wantStatus: 403, wantKind: "forged"},
-		{name: "expired", setup: func(e *env) { e.now = entered.Add(2 * time.Hour) }, link: valid, wantStatus: 410, wantKind: "expired"},
+		{name: "expired", setup: func(e *env) { e.now = entered.Add(2 * time.Hour) }, link: valid, wantStatus: 410, wantKind: "expired",
+			wantText: "aliasflow release hello"},
 		{name: "wrong approver", link: func(t *testing.T) string {
 			return link(t, testKey, execARN, "mallory@example.com", entered.Add(time.Hour))
 		}, wantStatus: 403, wantKind: "wrong-approver", wantText: "mallory@example.com is not among the approvers of hello"},
@@ -86,7 +87,8 @@ func TestRefusedLinks(t *testing.T) {
 			out, _ := json.Marshal(promotion.Decision{Approved: true, Approver: bob, Via: "cli", DecidedAt: entered.Add(time.Minute)})
 			e.sfn.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(taskToken), Output: aws.String(string(out))})
 		}, link: valid, wantStatus: 409, wantKind: "decided", wantText: "bob@example.com approved it (via cli)"},
-		{name: "approval timed out", setup: func(e *env) { e.sfn.TimeOut(taskToken, entered.Add(50*time.Minute)) }, link: valid, wantStatus: 410, wantKind: "expired"},
+		{name: "approval timed out", setup: func(e *env) { e.sfn.TimeOut(taskToken, entered.Add(50*time.Minute)) }, link: valid, wantStatus: 410, wantKind: "expired",
+			wantText: "aliasflow release hello"},
 		{name: "execution ended", setup: func(e *env) { e.sfn.End(execARN, sfntypes.ExecutionStatusAborted, entered.Add(time.Minute)) },
 			link: valid, wantStatus: 410, wantKind: "ended", wantText: "ABORTED"},
 		{name: "execution unknown", link: func(t *testing.T) string {

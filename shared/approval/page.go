@@ -216,27 +216,37 @@ var problems = map[problemKind]problemView{
 		Detail: "The link is damaged or was not issued by aliasflow, so it cannot be used to decide anything.",
 		Next:   "Open the link from your approval e-mail again; if it was copied by hand, copy all of it. If the e-mail itself was not expected, report it to your security team."},
 	problemExpired: {Kind: "expired", Status: http.StatusGone, Title: "This approval link has expired",
-		Next: "The release was not promoted. To ship it, start a new release (aliasflow release <function>) and you will get a new request."},
+		Next: "The release was not promoted. To ship it, start a new release (aliasflow release {function}) and you will get a new request."},
 	problemWrongApprover: {Kind: "wrong-approver", Status: http.StatusForbidden, Title: "You are not an approver of this release",
 		Next: "Ask one of the function's listed approvers to decide, or ask its owners to add you to the approvers in the aliasflow configuration."},
 	problemDecided: {Kind: "decided", Status: http.StatusConflict, Title: "This release has already been decided",
-		Next: "Nothing more is needed from you. Follow the promotion with: aliasflow status <function>."},
+		Next: "Nothing more is needed from you. Follow the promotion with: aliasflow status {function}."},
 	problemNotWaiting: {Kind: "not-waiting", Status: http.StatusConflict, Title: "This release is not waiting for approval",
-		Next: "Nothing can be decided here now. Check the promotion with: aliasflow status <function>."},
+		Next: "Nothing can be decided here now. Check the promotion with: aliasflow status {function}."},
 	problemEnded: {Kind: "ended", Status: http.StatusGone, Title: "This promotion has ended",
-		Next: "Nothing can be decided any more. See what happened with: aliasflow history <function>; start a new release to try again."},
+		Next: "Nothing can be decided any more. See what happened with: aliasflow history {function}; start a new release to try again."},
 	problemMethod: {Kind: "method", Status: http.StatusMethodNotAllowed, Title: "This request is not supported",
 		Next: "Open the link from your approval e-mail in a browser."},
 	problemInternal: {Kind: "internal", Status: http.StatusInternalServerError, Title: "Something went wrong on our side",
 		Detail: "Nothing was decided.",
-		Next:   "Try again in a minute. If it keeps failing, an operator can decide with: aliasflow approve <function> (or reject)."},
+		Next:   "Try again in a minute. If it keeps failing, an operator can decide with: aliasflow approve {function} (or reject)."},
 }
 
 func (h *Handler) problem(ctx context.Context, kind problemKind, detail string) events.APIGatewayProxyResponse {
+	return h.problemFor(ctx, kind, detail, "")
+}
+
+// problemFor is problem for a known function: the next step names it
+// instead of a placeholder.
+func (h *Handler) problemFor(ctx context.Context, kind problemKind, detail, function string) events.APIGatewayProxyResponse {
 	v := problems[kind]
 	if detail != "" {
 		v.Detail = detail
 	}
+	if function == "" {
+		function = "<function>"
+	}
+	v.Next = strings.ReplaceAll(v.Next, "{function}", function)
 	return h.render(ctx, v.Status, "problem", v.Title, v)
 }
 
