@@ -42,6 +42,7 @@ func main() {
 	promotions := flag.Int("promotions", 50, "sequential promotions for the latency percentiles")
 	concurrent := flag.Int("concurrent", 50, "concurrent promotions of distinct functions for the scale run")
 	skipLoop := flag.Bool("skip-dev-loop", false, "skip the warm go test / make synth timings")
+	skipBuild := flag.Bool("skip-build-figures", false, "skip binary size and init time (sections 1 and 2)")
 	flag.Parse()
 
 	root, err := os.Getwd()
@@ -56,8 +57,10 @@ func main() {
 
 	r := &report{}
 	began := time.Now()
-	sizes(r, root, work)
-	initTimes(r, root, work, *starts)
+	if !*skipBuild {
+		sizes(r, root, work)
+		initTimes(r, root, work, *starts)
+	}
 	promotionFigures(r, root, *promotions, *concurrent)
 	if !*skipLoop {
 		devLoop(r, root)
