@@ -111,6 +111,7 @@ type scenario struct {
 
 	mu     sync.Mutex
 	builds int
+	watch  *aliasWatch
 }
 
 // newScenario starts a world whose hello target is helloTarget changed by
@@ -155,6 +156,7 @@ func newScenario(t *testing.T, tune func(*config.Target)) *scenario {
 	if err != nil {
 		t.Fatalf("sdk config: %v", err)
 	}
+	s.watch = s.watchAliases()
 	s.lambda = lambda.NewFromConfig(cfg)
 	s.sfn = sfn.NewFromConfig(cfg)
 	s.logs = cloudwatchlogs.NewFromConfig(cfg)
@@ -728,6 +730,7 @@ func (s *scenario) wantAudit(want ...string) []audit.Record {
 	if !slices.Equal(got, want) {
 		s.t.Errorf("audit trail:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+	s.wantMovesAudited(recs)
 	for _, r := range recs {
 		if r.Function != fn && r.Event != audit.ReleaseRefused {
 			s.t.Errorf("audit record %s names function %q, want %q", describe(r), r.Function, fn)
@@ -780,3 +783,99 @@ func (s *scenario) setAlarm(name string, state cwtypes.StateValue, reason string
 }
 
 var errNotYet = errors.New("not yet")
+
+// aliasWatch records every change of stg and prod it sees, independently
+// of the pipeline, so that the audit trail can be checked against what
+// really happened.
+type aliasWatch struct {
+	s    *scenario
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	last map[string]aliasState
+	// moves are the changes seen, in the form describe gives the audit
+	// record that must account for each.
+	moves []string
+}
+
+// watchAliases polls stg and prod every 20 ms through the sandbox's Go API
+// (not the HTTP API, so that it neither sees nor consumes injected
+// throttling) until the test ends.
+func (s *scenario) watchAliases() *aliasWatch {
+	aw := &aliasWatch{s: s, stop: make(chan struct{}), done: make(chan struct{}), last: map[string]aliasState{}}
+	aw.poll()
+	go func() {
+		defer close(aw.done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-aw.stop:
+				return
+			case <-tick.C:
+				aw.poll()
+			}
+		}
+	}()
+	s.t.Cleanup(func() { close(aw.stop); <-aw.done })
+	return aw
+}
+
+func (aw *aliasWatch) poll() {
+	for _, name := range []string{"stg", "prod"} {
+		a, err := aw.s.w.Sandbox().Lambda().GetAlias(fn, name)
+		if err != nil {
+			continue
+		}
+		cur := aliasState{version: a.FunctionVersion}
+		if a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+			cur.weights = a.RoutingConfig.AdditionalVersionWeights
+		}
+		aw.mu.Lock()
+		if prev, ok := aw.last[name]; ok && prev.String() != cur.String() {
+			aw.moves = append(aw.moves, transition(name, prev, cur))
+		}
+		aw.last[name] = cur
+		aw.mu.Unlock()
+	}
+}
+
+// transition describes a change of an alias as its audit record reads.
+func transition(alias string, from, to aliasState) string {
+	switch {
+	case len(to.weights) > 0:
+		for n, w := range to.weights {
+			return fmt.Sprintf("traffic.shifted %s %s→%s @%g", alias, to.version, n, w)
+		}
+	case len(from.weights) > 0 && from.version == to.version:
+		// A rollback: the traffic leaves the new version.
+		for n := range from.weights {
+			return fmt.Sprintf("alias.moved %s %s→%s @0", alias, n, to.version)
+		}
+	}
+	return fmt.Sprintf("alias.moved %s %s→%s", alias, from.version, to.version)
+}
+
+// wantMovesAudited checks that every alias change the watcher saw has its
+// own audit record.
+func (s *scenario) wantMovesAudited(recs []audit.Record) {
+	s.t.Helper()
+	s.watch.poll()
+	s.watch.mu.Lock()
+	moves := slices.Clone(s.watch.moves)
+	s.watch.mu.Unlock()
+	var records []string
+	for _, r := range recs {
+		if r.Event == audit.AliasMoved || r.Event == audit.TrafficShifted {
+			records = append(records, describe(r))
+		}
+	}
+	for _, m := range moves {
+		i := slices.Index(records, m)
+		if i < 0 {
+			s.t.Errorf("alias change %q has no audit record of its own (alias changes seen: %v; records: %v)", m, moves, records)
+			continue
+		}
+		records = slices.Delete(records, i, i+1)
+	}
+}
