@@ -95,7 +95,22 @@ func TestSupersede(t *testing.T) {
 	s.wantAliases("3", "3")
 	s.wantStates(newer, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
 
+	// The older promotion was stopped before it could move prod.
+	entered, err := s.enteredStates(older.arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range entered {
+		if st != "SmokeTest" && st != "SmokePassed" && st != "RequestApproval" {
+			t.Errorf("the superseded promotion entered %s (%v); it must stop before the shift", st, entered)
+		}
+	}
+	if events, err := s.history(older.arn); err != nil || len(events) == 0 || events[len(events)-1].Type != sfntypes.HistoryEventTypeExecutionAborted {
+		t.Errorf("history of the superseded promotion does not end with ExecutionAborted (%v)", err)
+	}
+
 	recs := s.waitAudit(func(recs []audit.Record) bool { return find(recs, audit.PromotionCompleted) != nil })
+	s.wantMovesAudited(recs)
 	// How far the older promotion got before it was stopped depends on
 	// timing: its smoke test may have passed and approval been asked for.
 	got := forExecution(recs, older.arn)
@@ -218,6 +233,7 @@ func TestMalformedEvents(t *testing.T) {
 	}
 
 	recs := s.waitAudit(func(recs []audit.Record) bool { return len(recs) >= len(wantRefusals) })
+	s.wantMovesAudited(recs)
 	var reasons []string
 	for _, r := range recs {
 		if r.Event != audit.ReleaseRefused {
