@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
@@ -77,8 +80,22 @@ func TestHappyPath(t *testing.T) {
 			}
 			want = append(want, "alias.moved prod 1→2", "promotion.completed prod 1→2")
 			states = append(states, "Finalize", "Completed")
-			s.wantAudit(want...)
+			recs := s.wantAudit(want...)
 			s.wantStates(p, states...)
+
+			// `aliasflow history` reads the same trail, newest first.
+			code, hout, errOut := s.cli("--json", "history", fn)
+			var hist struct{ Records []audit.Record }
+			if code != 0 || json.Unmarshal([]byte(hout), &hist) != nil {
+				t.Fatalf("aliasflow --json history %s: exit %d\n%s%s", fn, code, hout, errOut)
+			}
+			var got []string
+			for i := len(hist.Records) - 1; i >= 0; i-- {
+				got = append(got, describe(hist.Records[i]))
+			}
+			if len(recs) == len(want) && !slices.Equal(got, want) {
+				t.Errorf("aliasflow history %s, oldest first:\n  %s\nwant:\n  %s", fn, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
 		})
 	}
 }
