@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -50,6 +51,21 @@ func TestKilledProcess(t *testing.T) {
 	}
 	if n := len(crashed); n != 2 {
 		t.Errorf("history: task failures in %d states (%v), want 2", n, crashed)
+	}
+	// The release Lambda's crash shows in the EventBridge delivery: it took
+	// a second attempt.
+	if err := s.w.Sandbox().Events().Drain(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var deliveries []string
+	for _, d := range s.w.Sandbox().Events().Deliveries() {
+		deliveries = append(deliveries, fmt.Sprintf("%s attempts=%d err=%q", d.Rule, d.Attempts, d.Err))
+		if d.Attempts != 2 || d.Err != "" {
+			t.Errorf("delivery of the build event to %s: %d attempts, last error %q; want 2 attempts (the killed one and its retry), delivered", d.Arn, d.Attempts, d.Err)
+		}
+	}
+	if len(deliveries) != 1 {
+		t.Errorf("deliveries: %v, want the build event's one delivery to aliasflow-release", deliveries)
 	}
 	if got := s.versions(); len(got) != 3 {
 		t.Errorf("versions of hello: %v, want $LATEST,1,2 (the retried release publishes once)", got)
@@ -129,4 +145,7 @@ func TestThrottling(t *testing.T) {
 	if split["error"] > 0 {
 		t.Errorf("prod traffic during the shift: %v, want no errors (API throttling must not reach users)", split)
 	}
+	// Once everything has been audited no task is still retrying a
+	// throttled call: prod must still be on one version, unweighted.
+	s.wantAliases("2", "2")
 }

@@ -731,6 +731,7 @@ func (s *scenario) wantAudit(want ...string) []audit.Record {
 		s.t.Errorf("audit trail:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	s.wantMovesAudited(recs)
+	s.wantAuditEvents(got)
 	for _, r := range recs {
 		if r.Function != fn && r.Event != audit.ReleaseRefused {
 			s.t.Errorf("audit record %s names function %q, want %q", describe(r), r.Function, fn)
@@ -877,5 +878,37 @@ func (s *scenario) wantMovesAudited(recs []audit.Record) {
 			continue
 		}
 		records = slices.Delete(records, i, i+1)
+	}
+}
+
+// wantAuditEvents checks that the audit records also went to EventBridge
+// (source aliasflow, detail-type "Audit Record"), one event per record.
+func (s *scenario) wantAuditEvents(trail []string) {
+	s.t.Helper()
+	want := slices.Clone(trail)
+	sort.Strings(want)
+	var got []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got = got[:0]
+		for _, e := range s.w.Sandbox().Events().Events() {
+			if e.Source != audit.Source || e.DetailType != audit.DetailType {
+				continue
+			}
+			var r audit.Record
+			if err := json.Unmarshal(e.Detail, &r); err != nil {
+				s.t.Errorf("Audit Record event %s: detail is not a record: %v", e.ID, err)
+				continue
+			}
+			got = append(got, describe(r))
+		}
+		sort.Strings(got)
+		if slices.Equal(got, want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !slices.Equal(got, want) {
+		s.t.Errorf("Audit Record events on EventBridge:\n  %s\nwant one per audit record:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
