@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -119,9 +120,14 @@ func TestAlarmDuringCanary(t *testing.T) {
 	p := s.merge(helloV2, "c0ffee2")
 	s.approveByLink(p, approver)
 	s.waitWaiting(p, "SetWeight")
-	if got := s.alias("prod"); got.version != "1" || got.weights["2"] != 0.5 {
-		t.Errorf("prod during the canary → %s, want 1 + 2@0.5", got)
-	}
+	// The task is open as soon as the shift Lambda runs; the weight lands
+	// a moment later.
+	eventually(t, stepTimeout, func() error {
+		if got := s.alias("prod"); got.version != "1" || got.weights["2"] != 0.5 {
+			return fmt.Errorf("prod during the canary → %s, want 1 + 2@0.5", got)
+		}
+		return nil
+	})
 	tr := s.generate("/production/hello")
 	s.setAlarm(prodAlarm, cwtypes.StateValueAlarm, "e2e: users report errors")
 	out := s.waitDone(p, stepTimeout)
