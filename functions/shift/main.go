@@ -1,5 +1,5 @@
 // Command shift is the pipeline's shift Lambda: the promotion definition's
-// BeginShift, SetWeight, CheckHealth, Finalize, Rollback, Abort and
+// BeginShift, SetWeight, Bake, CheckHealth, Finalize, Rollback, Abort and
 // RestoreStg states invoke it with a promotion.TaskRequest, and so does
 // `aliasflow rollback`. main only wires: environment, AWS config, clients,
 // handler.

@@ -41,6 +41,7 @@ const (
 	ActionRestoreStg  = "restore-stg"
 	ActionBegin       = "begin"
 	ActionSetWeight   = "set-weight"
+	ActionBake        = "bake"
 	ActionCheckHealth = "check-health"
 	ActionFinalize    = "finalize"
 	ActionRollback    = "rollback"
@@ -132,8 +133,8 @@ type Shift struct {
 	Done          bool    `json:"done"`
 }
 
-// Bake is what the set-weight wait ended with: a timeout (the bake time
-// passed) or an operator's "promote now".
+// Bake is what the Bake wait ended with: a timeout (the bake time passed)
+// or an operator's "promote now" (SendTaskSuccess on the Bake task's token).
 type Bake struct {
 	PromoteNow bool   `json:"promoteNow,omitempty"`
 	Actor      string `json:"actor,omitempty"`

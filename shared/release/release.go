@@ -466,7 +466,7 @@ func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev, r
 // shiftStates are the definition's states from BeginShift on: a promotion
 // that entered one of them may be moving prod and is never stopped here.
 var shiftStates = map[string]bool{
-	"BeginShift": true, "HasSteps": true, "SetWeight": true, "CheckHealth": true, "MoreSteps": true,
+	"BeginShift": true, "HasSteps": true, "SetWeight": true, "Bake": true, "CheckHealth": true, "MoreSteps": true,
 	"Finalize": true, "Completed": true, "Rollback": true, "RolledBack": true, "RollbackFailed": true,
 }
 

@@ -81,9 +81,10 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 	return s, nil
 }
 
-// setWeight sends shift.weight of prod's traffic to the new version. It runs
-// as a waitForTaskToken task and deliberately never sends the token: the
-// bake is the task's timeout, or an operator's "promote now".
+// setWeight sends shift.weight of prod's traffic to the new version. It is
+// an ordinary task: the Bake state that follows starts its clock only once
+// the weight is set, so a slow or retried call can never land after the
+// bake, the health check or a rollback.
 func (t *task) setWeight(ctx context.Context) error {
 	fn, n, s := t.p.Function, t.p.Version, t.p.Shift
 	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias) (alias, bool, error) {

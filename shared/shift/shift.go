@@ -97,6 +97,10 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 		return t.begin(ctx)
 	case promotion.ActionSetWeight:
 		return nil, t.setWeight(ctx)
+	case promotion.ActionBake:
+		// The Bake state waits on its task token for the bake time; the
+		// weight is already set, so there is nothing to do but return.
+		return nil, nil
 	case promotion.ActionCheckHealth:
 		return t.checkHealth(ctx)
 	case promotion.ActionFinalize:
@@ -135,7 +139,7 @@ func validate(req promotion.TaskRequest) error {
 		return promotion.TaskError(promotion.ErrInvalidInput, "shift %s: "+format, append([]any{req.Action}, args...)...)
 	}
 	switch req.Action {
-	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight,
+	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight, promotion.ActionBake,
 		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort:
 	case "":
 		return promotion.TaskError(promotion.ErrInvalidInput, "shift: action is missing")
@@ -169,7 +173,7 @@ func validate(req promotion.TaskRequest) error {
 		}
 	}
 	switch req.Action {
-	case promotion.ActionSetWeight, promotion.ActionCheckHealth:
+	case promotion.ActionSetWeight, promotion.ActionBake, promotion.ActionCheckHealth:
 		s := p.Shift
 		if s == nil {
 			return bad("promotion.shift is missing")

@@ -650,3 +650,24 @@ func TestLinearPromotion(t *testing.T) {
 	wantSummary(t, e, []string{"traffic.shifted prod 4>5 @0.25", "traffic.shifted prod 4>5 @0.5", "traffic.shifted prod 4>5 @0.75",
 		"alias.moved prod 4>5", "promotion.completed prod 4>5"})
 }
+
+// TestBakeMovesNothing: the Bake state's task only waits on its token; a
+// late or repeated call must not touch prod or write an audit record.
+func TestBakeMovesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.lam.set(fn, "stg", "5", nil)
+	e.lam.set(fn, "prod", "4", map[string]float64{"5": 0.25})
+	for i := 0; i < 2; i++ {
+		out, err := e.h.Handle(context.Background(), request(t, promotion.ActionBake, 0))
+		if err != nil || out != nil {
+			t.Fatalf("bake = %v, %v; want nil, nil", out, err)
+		}
+	}
+	if got := e.alias("prod"); got != "4 + 5@0.25" {
+		t.Errorf("prod = %s, want it untouched", got)
+	}
+	if e.lam.updates != 0 {
+		t.Errorf("bake updated an alias %d times", e.lam.updates)
+	}
+	wantSummary(t, e, []string{})
+}
