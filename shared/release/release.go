@@ -193,7 +193,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if stg.serves(version) {
+	duplicate := func(stg stgAlias) (Result, error) {
 		// A duplicate (or the retry of an attempt that failed after moving
 		// stg): nothing moves; starting the execution is idempotent.
 		prev, ok := stg.previousFor(name)
@@ -212,6 +212,9 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		h.log().InfoContext(ctx, "duplicate release: stg already serves the version", "function", fn, "version", version, "execution", arn)
 		return res, nil
 	}
+	if stg.serves(version) {
+		return duplicate(stg)
+	}
 
 	// Older promotions are stopped before stg moves, so that a failed attempt
 	// leaves stg where it was and its retry takes this path again; once stg
@@ -221,6 +224,11 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, err
 	}
 	prev, moved, err := h.moveStg(ctx, req, version, name, stg)
+	var movedMeanwhile *stgMovedMeanwhile
+	if errors.As(err, &movedMeanwhile) {
+		// A concurrent duplicate of this event moved stg first.
+		return duplicate(movedMeanwhile.stg)
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -435,8 +443,17 @@ func (h *Handler) moveStg(ctx context.Context, req *Request, version, execName s
 		if stg, err = h.getStg(ctx, fn); err != nil {
 			return "", "", err
 		}
+		if stg.serves(version) {
+			return "", "", &stgMovedMeanwhile{stg: stg}
+		}
 	}
 }
+
+// stgMovedMeanwhile: while this invocation moved stg, another one (a
+// concurrent duplicate of the same event) moved it to the same version.
+type stgMovedMeanwhile struct{ stg stgAlias }
+
+func (e *stgMovedMeanwhile) Error() string { return "stg was moved to the version meanwhile" }
 
 // restoreStg puts stg back where this invocation found it, guarded by the
 // RevisionId of its own move so that a later writer always wins. It reports

@@ -819,3 +819,42 @@ func TestHandleStopsWaitingBeforeTheDeadline(t *testing.T) {
 		t.Errorf("slept %v, want no wait that would run past the deadline", w.slept)
 	}
 }
+
+// TestConcurrentDuplicateMovesStgOnce: two deliveries of one event race; the
+// one that loses the stg move finds stg already on the version and takes
+// the duplicate path — no second alias.moved, no second execution. (Seen in
+// the end-to-end run: a loser moved stg "2→2" and audited it.)
+func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
+	w := newWorld(t)
+	event := readFile(t, "testdata/release-requested.json")
+	raced := false
+	var winner Result
+	w.lambda.beforeUpdateAlias = func() {
+		if raced {
+			return
+		}
+		raced = true
+		// The other delivery runs to completion between our read of stg
+		// and our update.
+		var err error
+		if winner, err = w.h.Handle(context.Background(), event); err != nil || winner.Outcome != Started {
+			t.Fatalf("concurrent delivery = %+v, %v; want started", winner, err)
+		}
+	}
+	res, _, err := w.handle(event)
+	if err != nil || res.Outcome != Duplicate {
+		t.Fatalf("Handle = %+v, %v; want duplicate", res, err)
+	}
+	if res.Execution != winner.Execution {
+		t.Errorf("execution = %s, want the winner's %s", res.Execution, winner.Execution)
+	}
+	if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
+		t.Errorf("stg = %s, want 2", stg.version)
+	}
+	if w.sfn.count() != 1 {
+		t.Errorf("%d executions, want 1", w.sfn.count())
+	}
+	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
+		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
+	}
+}
