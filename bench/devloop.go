@@ -25,6 +25,9 @@ func devLoop(r *report, root string) {
 			cmd.Dir = root
 			cmd.Env = os.Environ()
 			if msg, err := cmd.CombinedOutput(); err != nil {
+				if failed := failedTests(string(msg)); failed != "" {
+					return fmt.Errorf("%v: %s", err, failed)
+				}
 				return fmt.Errorf("%v: %s", err, lastLines(string(msg), 3))
 			}
 			return nil
@@ -52,4 +55,18 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// failedTests names what `go test` reported failing ("--- FAIL: TestX",
+// "FAIL pkg"), so the report says which test broke rather than the tail of
+// the output.
+func failedTests(out string) string {
+	var failed []string
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "--- FAIL: ") || strings.HasPrefix(line, "FAIL\t") {
+			failed = append(failed, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(failed, "; ")
 }
