@@ -36,7 +36,7 @@ func TestDuplicateEvents(t *testing.T) {
 	s.approvalEmail(p, approver)
 	// Every delivery has been handled once the release Lambda has run ten
 	// times; only then is "one of everything" meaningful.
-	if err := s.w.Sandbox().Events().Drain(s.ctx); err != nil {
+	if err := s.world().Sandbox().Events().Drain(s.ctx); err != nil {
 		t.Fatalf("drain EventBridge deliveries: %v", err)
 	}
 	if got := s.versions(); strings.Join(got, ",") != "$LATEST,1,2" {
@@ -60,7 +60,7 @@ func TestDuplicateEvents(t *testing.T) {
 		"alias.moved prod 1→2",
 		"promotion.completed prod 1→2",
 	)
-	if n := len(s.w.Emails()); n != 2 {
+	if n := len(s.world().Emails()); n != 2 {
 		t.Errorf("%d approval e-mails, want 2 (one per approver)", n)
 	}
 }
@@ -82,7 +82,7 @@ func TestSupersede(t *testing.T) {
 	s.wantExecution(out, sfntypes.ExecutionStatusAborted, "aliasflow.Superseded")
 	s.wantAliases("3", "1")
 	// The older promotion's approval link, if it was e-mailed, decides nothing.
-	for _, m := range s.w.Emails() {
+	for _, m := range s.world().Emails() {
 		if strings.Contains(m.Subject, "version "+older.version) {
 			if status, body := s.decideByLink(linkPattern.FindString(m.Body), "approve", ""); status == 200 {
 				t.Errorf("approving the superseded promotion: status 200, want a refusal:\n%s", body)
@@ -228,7 +228,7 @@ func TestMalformedEvents(t *testing.T) {
 	}
 	drain, cancel := context.WithTimeout(s.ctx, stepTimeout)
 	defer cancel()
-	if err := s.w.Sandbox().Events().Drain(drain); err != nil {
+	if err := s.world().Sandbox().Events().Drain(drain); err != nil {
 		t.Fatalf("drain EventBridge deliveries: %v", err)
 	}
 
@@ -270,7 +270,7 @@ func TestMalformedEvents(t *testing.T) {
 	if got := s.executions(); len(got) != 0 {
 		t.Errorf("executions: %v, want none", names(got))
 	}
-	if n := len(s.w.Emails()); n != 0 {
+	if n := len(s.world().Emails()); n != 0 {
 		t.Errorf("%d e-mails sent, want none", n)
 	}
 }

@@ -35,7 +35,7 @@ func TestSmokeFailure(t *testing.T) {
 	if r := recs[2]; !strings.Contains(r.Reason, "invoke stg") || !strings.Contains(r.Reason, "GET /staging/hello") {
 		t.Errorf("smoke.failed reason %q, want both failed checks named", r.Reason)
 	}
-	if n := len(s.w.Emails()); n != 0 {
+	if n := len(s.world().Emails()); n != 0 {
 		t.Errorf("%d approval e-mails sent for a release that failed its smoke tests, want none", n)
 	}
 	if split["1"] == 0 || len(split) != 1 {
@@ -119,7 +119,7 @@ func TestAlarmDuringCanary(t *testing.T) {
 	})
 	p := s.merge(helloV2, "c0ffee2")
 	s.approveByLink(p, approver)
-	s.waitWaiting(p, "SetWeight")
+	s.waitWaiting(p, "Bake")
 	// The task is open as soon as the shift Lambda runs; the weight lands
 	// a moment later.
 	eventually(t, stepTimeout, func() error {
@@ -136,7 +136,7 @@ func TestAlarmDuringCanary(t *testing.T) {
 	s.wantExecution(out, sfntypes.ExecutionStatusFailed, "RolledBack")
 	s.wantAliases("2", "1")
 	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
-		"SetWeight", "CheckHealth", "Rollback", "RolledBack")
+		"SetWeight", "Bake", "CheckHealth", "Rollback", "RolledBack")
 	recs := s.wantAudit(
 		"release.published →2",
 		"alias.moved stg 1→2",
@@ -174,7 +174,7 @@ func TestErrorRateRollback(t *testing.T) {
 	})
 	p := s.merge(helloFlaky, "f1a4e")
 	s.approveByLink(p, approver)
-	s.waitWaiting(p, "SetWeight")
+	s.waitWaiting(p, "Bake")
 	tr := s.generate("/production/hello")
 	out := s.waitDone(p, stepTimeout)
 	split := tr.Stop()
@@ -182,7 +182,7 @@ func TestErrorRateRollback(t *testing.T) {
 	s.wantExecution(out, sfntypes.ExecutionStatusFailed, "RolledBack")
 	s.wantAliases("2", "1")
 	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
-		"SetWeight", "CheckHealth", "Rollback", "RolledBack")
+		"SetWeight", "Bake", "CheckHealth", "Rollback", "RolledBack")
 	recs := s.wantAudit(
 		"release.published →2",
 		"alias.moved stg 1→2",

@@ -19,7 +19,7 @@ func TestKilledProcess(t *testing.T) {
 	s := newScenario(t, func(tg *config.Target) {
 		tg.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 50, BakeSeconds: 1}
 	})
-	faults := s.w.Sandbox().Lambda().Faults()
+	faults := s.world().Sandbox().Lambda().Faults()
 	for _, f := range []string{"aliasflow-release", "aliasflow-smoketest", "aliasflow-shift"} {
 		faults.CrashNext(f, 1)
 	}
@@ -31,7 +31,7 @@ func TestKilledProcess(t *testing.T) {
 	s.wantAliases("2", "2")
 	// A retry stays in its state: the states entered are the happy path's.
 	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
-		"SetWeight", "CheckHealth", "MoreSteps", "Finalize", "Completed")
+		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed")
 	s.wantAudit(
 		"release.published →2",
 		"alias.moved stg 1→2",
@@ -54,11 +54,11 @@ func TestKilledProcess(t *testing.T) {
 	}
 	// The release Lambda's crash shows in the EventBridge delivery: it took
 	// a second attempt.
-	if err := s.w.Sandbox().Events().Drain(s.ctx); err != nil {
+	if err := s.world().Sandbox().Events().Drain(s.ctx); err != nil {
 		t.Fatal(err)
 	}
 	var deliveries []string
-	for _, d := range s.w.Sandbox().Events().Deliveries() {
+	for _, d := range s.world().Sandbox().Events().Deliveries() {
 		deliveries = append(deliveries, fmt.Sprintf("%s attempts=%d err=%q", d.Rule, d.Attempts, d.Err))
 		if d.Attempts != 2 || d.Err != "" {
 			t.Errorf("delivery of the build event to %s: %d attempts, last error %q; want 2 attempts (the killed one and its retry), delivered", d.Arn, d.Attempts, d.Err)
@@ -112,13 +112,13 @@ func TestThrottling(t *testing.T) {
 		tg.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 50, IntervalSeconds: 1}
 		tg.SmokeRetries = 4
 	})
-	faults := s.w.Sandbox().Lambda().Faults()
+	faults := s.world().Sandbox().Lambda().Faults()
 	faults.Throttle(0.3)
 	defer faults.Throttle(0)
 
 	p := s.merge(helloV2, "c0ffee2")
 	s.approveByLink(p, approver)
-	s.waitWaiting(p, "SetWeight")
+	s.waitWaiting(p, "Bake")
 	tr := s.generate("/production/hello")
 	out := s.waitDone(p, 2*stepTimeout)
 	split := tr.Stop()
@@ -126,7 +126,7 @@ func TestThrottling(t *testing.T) {
 	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
 	s.wantAliases("2", "2")
 	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
-		"SetWeight", "CheckHealth", "MoreSteps", "Finalize", "Completed")
+		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed")
 	s.wantAudit(
 		"release.published →2",
 		"alias.moved stg 1→2",

@@ -51,7 +51,7 @@ func TestHappyPath(t *testing.T) {
 			}
 			var split map[string]int
 			if len(c.weights) > 0 {
-				s.waitWaiting(p, "SetWeight")
+				s.waitWaiting(p, "Bake")
 				tr := s.generate("/production/hello")
 				s.waitDone(p, stepTimeout)
 				split = tr.Stop()
@@ -76,7 +76,7 @@ func TestHappyPath(t *testing.T) {
 			states := []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps"}
 			for _, w := range c.weights {
 				want = append(want, fmt.Sprintf("traffic.shifted prod 1→2 @%g", w))
-				states = append(states, "SetWeight", "CheckHealth", "MoreSteps")
+				states = append(states, "SetWeight", "Bake", "CheckHealth", "MoreSteps")
 			}
 			want = append(want, "alias.moved prod 1→2", "promotion.completed prod 1→2")
 			states = append(states, "Finalize", "Completed")

@@ -18,9 +18,9 @@ type (
 )
 
 // startWorld starts a world on a free loopback port with hello's settings
-// from hello. Its diagnostics (and the e-mails) are logged when the test
+// from hello, keeping its state in stateDir when set. Its diagnostics (and the e-mails) are logged when the test
 // fails.
-func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *config.Target) (*world, error) {
+func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *config.Target, stateDir string) (*world, error) {
 	log := &syncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -28,11 +28,12 @@ func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *
 		}
 	})
 	return local.Start(ctx, local.Options{
-		Addr:    "127.0.0.1:0",
-		BinDir:  binDir,
-		WorkDir: t.TempDir(),
-		Log:     log,
-		Hello:   hello,
+		Addr:     "127.0.0.1:0",
+		BinDir:   binDir,
+		WorkDir:  t.TempDir(),
+		StateDir: stateDir,
+		Log:      log,
+		Hello:    hello,
 		// EventBridge retries a failed asynchronous delivery to Lambda
 		// twice; keep the waits short so the fault scenarios stay quick.
 		EventRetryDelays: []time.Duration{500 * time.Millisecond, time.Second},

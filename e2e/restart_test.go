@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// TestRestartWhileWaitingForApproval restarts `aliasflow local` with its
+// state directory while a promotion waits for approval: versions, aliases,
+// the execution, its task token and the link key survive, so the link
+// e-mailed before the restart approves it and the canary completes.
+func TestRestartWhileWaitingForApproval(t *testing.T) {
+	t.Parallel()
+	s := startScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 50, BakeSeconds: 1}
+	}, t.TempDir())
+	p := s.merge(helloV2, "c0ffee2")
+	link := s.approvalLink(p, approver)
+	s.waitWaiting(p, "RequestApproval")
+
+	s.restart()
+	s.wantAliases("2", "1")
+	if got := s.versions(); len(got) != 3 {
+		t.Errorf("versions of hello after the restart: %v, want $LATEST,1,2", got)
+	}
+	s.waitWaiting(p, "RequestApproval")
+	if status, body := s.decideByLink(link, "approve", "approved after a restart"); status != 200 {
+		t.Fatalf("approve with the link e-mailed before the restart: status %d:\n%s", status, body)
+	}
+	out := s.waitDone(p, stepTimeout)
+
+	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
+		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed")
+	s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"traffic.shifted prod 1→2 @0.5",
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+}
