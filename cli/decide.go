@@ -17,8 +17,10 @@ import (
 
 // The states whose waitForTaskToken tasks the CLI answers.
 const (
-	stateApproval  = "RequestApproval"
-	stateSetWeight = "SetWeight"
+	stateApproval = "RequestApproval"
+	// stateBake waits out a step's bake once SetWeight has put the weight
+	// on prod; `promote --now` answers its task.
+	stateBake = "Bake"
 )
 
 func runApprove(ctx context.Context, a *app, args []string) error {
@@ -129,7 +131,7 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 		}
 	}
 	what := "awaits approval"
-	if state == stateSetWeight {
+	if state == stateBake {
 		what = "is baking"
 	}
 	switch len(waiting) {
@@ -184,7 +186,7 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 			return nil, fail(ExitConflict, hint, "promotion %s was already %s by %s; %s", name, verb, nw.Decision.Approver, where)
 		}
 		what := "waiting for approval"
-		if state == stateSetWeight {
+		if state == stateBake {
 			what = "baking"
 		}
 		return nil, fail(ExitConflict, hint, "promotion %s is not %s: %s", name, what, where)

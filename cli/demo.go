@@ -143,10 +143,10 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 	if err := d.approve(ctx, p); err != nil {
 		return err
 	}
-	if p, err = d.followTo(ctx, p.Execution, "SetWeight"); err != nil {
+	if p, err = d.followTo(ctx, p.Execution, "Bake"); err != nil {
 		return err
 	}
-	if p.Running() && p.State == "SetWeight" {
+	if p.Running() && p.State == "Bake" {
 		split := d.traffic(ctx, "/production/hello", 100)
 		d.expect(split["1"] > 0 && split[p.Version] > 0 && split["1"] > split[p.Version], "prod splits traffic between versions 1 and 2",
 			"/production/hello × 100 during the bake at %s → %s", percent(p.Weight), describeSplit(split))
@@ -176,10 +176,10 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 	if err := d.approve(ctx, p); err != nil {
 		return err
 	}
-	if p, err = d.followTo(ctx, p.Execution, "SetWeight"); err != nil {
+	if p, err = d.followTo(ctx, p.Execution, "Bake"); err != nil {
 		return err
 	}
-	if p.Running() && p.State == "SetWeight" {
+	if p.Running() && p.State == "Bake" {
 		split := d.traffic(ctx, "/production/hello", 300)
 		d.step("traffic", "/production/hello × 300 during the bake → %s", describeSplit(split))
 	}

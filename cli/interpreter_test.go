@@ -212,7 +212,7 @@ func TestAgainstTheInterpreter(t *testing.T) {
 
 	code, out, errs = it.w.run(t, "approve", it.name, "--comment", "ship it")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	it.until(t, "SetWeight")
+	it.until(t, "Bake")
 
 	code, out, errs = it.w.run(t, "status", "hello", "--json")
 	wantCode(t, code, cli.ExitOK, out, errs)
@@ -221,8 +221,8 @@ func TestAgainstTheInterpreter(t *testing.T) {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
 	p := st.Functions[0].Promotions[0]
-	if p.State != "SetWeight" || p.Weight != 0.1 || p.Step != 1 || p.StableVersion != "1" || !p.Shifting || !p.NextAt.Equal(clitest.T0.Add(300*time.Second)) {
-		t.Errorf("while baking: %+v; want SetWeight at 0.1, step 1, stable 1, shifting, next at T0+300s", p)
+	if p.State != "Bake" || p.Weight != 0.1 || p.Step != 1 || p.StableVersion != "1" || !p.Shifting || !p.NextAt.Equal(clitest.T0.Add(300*time.Second)) {
+		t.Errorf("while baking: %+v; want Bake at 0.1, step 1, stable 1, shifting, next at T0+300s", p)
 	}
 
 	code, out, errs = it.w.run(t, "promote", it.name, "--now")
@@ -235,7 +235,7 @@ func TestAgainstTheInterpreter(t *testing.T) {
 	it.lam.mu.Lock()
 	got := strings.Join(it.lam.actions, ",")
 	it.lam.mu.Unlock()
-	if want := "smoke,request,granted,begin,set-weight,check-health,finalize"; got != want {
+	if want := "smoke,request,granted,begin,set-weight,bake,check-health,finalize"; got != want {
 		t.Errorf("task actions = %s; want %s", got, want)
 	}
 
@@ -249,7 +249,7 @@ func TestInterpreterRollbackOnUnhealthyCanary(t *testing.T) {
 	it.until(t, "RequestApproval")
 	code, out, errs := it.w.run(t, "approve", it.name)
 	wantCode(t, code, cli.ExitOK, out, errs)
-	it.until(t, "SetWeight")
+	it.until(t, "Bake")
 	it.clock.Advance(301 * time.Second) // the bake ends
 	code, out, errs = it.w.run(t, "watch", it.name, "--interval", "100ms")
 	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
@@ -268,7 +268,7 @@ func TestInterpreterOperatorRollback(t *testing.T) {
 	if code, out, errs := it.w.run(t, "approve", it.name); code != cli.ExitOK {
 		wantCode(t, code, cli.ExitOK, out, errs)
 	}
-	it.until(t, "SetWeight")
+	it.until(t, "Bake")
 	code, out, errs := it.w.run(t, "rollback", "hello")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "rollback", out, "stopped "+it.name, "version 2 → 1")

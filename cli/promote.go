@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
-// promoteNow is what SetWeight's task gets instead of its bake timeout; the
+// promoteNow is what the Bake task gets instead of its bake timeout; the
 // definition puts it at $.bake and goes on to CheckHealth.
 type promoteNow struct {
 	PromoteNow bool   `json:"promoteNow"`
@@ -48,7 +48,7 @@ type PromoteResult struct {
 
 // promoteNow ends the current bake of a promotion.
 func (a *app) promoteNow(ctx context.Context, ref string) (*PromoteResult, error) {
-	arn, err := a.promotionARN(ctx, ref, stateSetWeight)
+	arn, err := a.promotionARN(ctx, ref, stateBake)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (a *app) promoteNow(ctx context.Context, ref string) (*PromoteResult, error
 	if err != nil {
 		return nil, err
 	}
-	p, err := a.findWaiting(ctx, arn, stateSetWeight)
+	p, err := a.findWaiting(ctx, arn, stateBake)
 	if err != nil {
 		return nil, err
 	}

@@ -183,7 +183,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	code, out, errs = e.run("approve", p.Name)
 	wantCode(t, code, cli.ExitConflict, out, errs)
 
-	p = e.waitState("SetWeight")
+	p = e.waitState("Bake")
 	if got := e.alias("prod"); got != "1 + 2@10%" {
 		t.Errorf("prod while baking = %s; want 1 + 2@10%%", got)
 	}
@@ -254,7 +254,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	e.must("release", "hello")
 	e.waitState("RequestApproval")
 	e.must("approve", "hello")
-	p = e.waitState("SetWeight")
+	p = e.waitState("Bake")
 	out = e.must("rollback", "hello")
 	wantContains(t, "rollback of a shift", out, "stopped "+p.Name, "version "+p.Version+" → 1")
 	if got := e.alias("prod"); got != "1" {

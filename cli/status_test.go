@@ -39,7 +39,7 @@ func TestStatusShowsARunningCanary(t *testing.T) {
 		t.Fatalf("functions = %+v; want hello, found from its promotion", got.Functions)
 	}
 	f := got.Functions[0]
-	if len(f.Promotions) != 1 || f.Promotions[0].Weight != 0.1 || f.Promotions[0].State != "SetWeight" || f.Drift {
+	if len(f.Promotions) != 1 || f.Promotions[0].Weight != 0.1 || f.Promotions[0].State != "Bake" || f.Drift {
 		t.Errorf("promotions = %+v, drift %v; want one baking at 0.1 and no drift", f.Promotions, f.Drift)
 	}
 }

@@ -68,22 +68,33 @@ func (s *Script) BeginShift(stable string) *Script {
 	return s
 }
 
-// Bake enters SetWeight and leaves it baking with token.
-func (s *Script) Bake(token string) *Script {
-	s.Tick(time.Second).Wait("SetWeight", s.St, token, int64(s.St.Shift.BakeSeconds))
+// SetWeight runs the step's SetWeight task: prod gets the step's weight.
+func (s *Script) SetWeight() *Script {
+	s.Tick(time.Second).Task("SetWeight", s.St, nil, s.St)
 	return s
 }
 
-// BakeOver times the bake out and checks health (healthy), finishing the
-// steps when it was the last.
+// Bake sets the step's weight, then enters Bake and leaves it waiting with
+// token for the bake time (the task's timeout, from $.shift.bakeSeconds).
+func (s *Script) Bake(token string) *Script {
+	s.SetWeight().Wait("Bake", s.St, token, int64(s.St.Shift.BakeSeconds))
+	return s
+}
+
+// BakeOver times the bake out and checks health (healthy): the next
+// shift is the next step's, or done at 100% after the last, as the shift
+// Lambda's check-health answers.
 func (s *Script) BakeOver(token string) *Script {
 	s.Tick(time.Duration(s.St.Shift.BakeSeconds) * time.Second)
 	s.St.Bake = &promotion.Bake{Error: "States.Timeout", Cause: "bake over"}
 	s.TimeOut(token, s.St)
 	in := s.St
-	next := *s.St.Shift
-	next.Step++
-	next.Done = next.Step >= len(s.St.Steps)
+	next := promotion.Shift{StableVersion: s.St.Shift.StableVersion, Step: s.St.Shift.Step + 1}
+	if next.Step >= len(s.St.Steps) {
+		next.Weight, next.Done = 1, true
+	} else {
+		next.Weight, next.BakeSeconds = s.St.Steps[next.Step].Weight, s.St.Steps[next.Step].BakeSeconds
+	}
 	s.St.Shift = &next
 	s.Task("CheckHealth", in, next, s.St).Choice("MoreSteps", s.St)
 	return s

@@ -143,8 +143,18 @@ func (r *Run) Choice(name string, st promotion.State) *Run {
 	return r.Enter("Choice", name, st).Exit("Choice", name, st)
 }
 
+// actions are the Payload actions the definition's task states send.
+var actions = map[string]string{
+	"SmokeTest": promotion.ActionSmoke, "RestoreStg": promotion.ActionRestoreStg,
+	"RequestApproval": promotion.ActionRequest, "RecordApproval": promotion.ActionGranted,
+	"RecordRejection": promotion.ActionRejected, "RecordExpiry": promotion.ActionExpired,
+	"BeginShift": promotion.ActionBegin, "SetWeight": promotion.ActionSetWeight, "Bake": promotion.ActionBake,
+	"CheckHealth": promotion.ActionCheckHealth, "Finalize": promotion.ActionFinalize,
+	"Rollback": promotion.ActionRollback, "Abort": promotion.ActionAbort,
+}
+
 func (r *Run) schedule(name string, in promotion.State, token string, timeout int64) {
-	fn, action := ShiftARN, ""
+	fn, action := ShiftARN, actions[name]
 	switch name {
 	case "RequestApproval", "RecordApproval", "RecordRejection", "RecordExpiry":
 		fn = ApprovalARN
@@ -371,7 +381,7 @@ func (f *States) claim(token string) (*Run, string, error) {
 }
 
 // SendTaskSuccess closes an open wait once; the task's state exits with the
-// output at the state's ResultPath (approval: $.approval; SetWeight: $.bake).
+// output at the state's ResultPath (approval: $.approval; Bake: $.bake).
 func (f *States) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _ ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
 	f.mu.Lock()
 	r, name, err := f.claim(aws.ToString(in.TaskToken))

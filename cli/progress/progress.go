@@ -51,9 +51,11 @@ type Progress struct {
 	// NextAt is when the current gate ends at the latest: the approval's
 	// expiry or the end of the bake.
 	NextAt time.Time `json:"nextAt,omitzero"`
-	// Weight is the share of prod traffic the new version gets now.
+	// Weight is the share of prod traffic the new version gets now: a
+	// step's weight counts once SetWeight has exited.
 	Weight float64 `json:"weight"`
-	// Step is the 1-based strategy step being baked (0 before the shift).
+	// Step is the 1-based strategy step being set or baked (0 before the
+	// shift); it advances when SetWeight is entered.
 	Step  int              `json:"step"`
 	Steps []promotion.Step `json:"steps"`
 	// StableVersion is what prod served before the shift began; the
@@ -99,7 +101,10 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 			return nil, fmt.Errorf("progress: %s: execution input is not a promotion: %w", p.Name, err)
 		}
 	}
-	var prodBusy bool
+	// taskOK: the current state's task succeeded. A caught failure also
+	// exits the state (with $.failure), and then prod did not get the
+	// step's weight.
+	var prodBusy, taskOK bool
 	for _, ev := range events {
 		at := time.Time{}
 		if ev.Timestamp != nil {
@@ -108,11 +113,17 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 		switch {
 		case ev.StateEnteredEventDetails != nil:
 			d := ev.StateEnteredEventDetails
-			p.State, p.Entered, p.NextAt, prodBusy = deref(d.Name), at, time.Time{}, false
+			p.State, p.Entered, p.NextAt, prodBusy, taskOK = deref(d.Name), at, time.Time{}, false, false
 			p.absorb(deref(d.Input))
 			switch p.State {
 			case "SetWeight":
+				// Each step passes SetWeight once (a retry does not
+				// re-enter it), so this counts the steps begun.
 				p.Step++
+			case "Bake":
+				// The bake clock starts here, after SetWeight put the
+				// weight on prod; the task's TaskScheduled refines NextAt
+				// with the timeout Step Functions applies.
 				if p.Promotion.Shift != nil {
 					p.NextAt = at.Add(time.Duration(p.Promotion.Shift.BakeSeconds) * time.Second)
 				}
@@ -130,7 +141,8 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 			case "BeginShift":
 				p.Shifting = true
 			case "SetWeight":
-				if p.Promotion.Shift != nil {
+				// The weight is on prod only once SetWeight succeeded.
+				if taskOK && p.Promotion.Shift != nil {
 					p.Weight = p.Promotion.Shift.Weight
 				}
 			case "Finalize":
@@ -142,13 +154,12 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 			// The task's own timeout is the authority on when a
 			// waitForTaskToken wait ends (each retry restarts it); other
 			// tasks' timeouts are safety limits, not a next step.
-			waits := p.State == "SetWeight" || p.State == "RequestApproval"
+			waits := p.State == "Bake" || p.State == "RequestApproval"
 			if t := ev.TaskScheduledEventDetails.TimeoutInSeconds; waits && t != nil && *t > 0 {
 				p.NextAt = at.Add(time.Duration(*t) * time.Second)
 			}
-			if p.State == "SetWeight" && p.Promotion.Shift != nil {
-				p.Weight = p.Promotion.Shift.Weight
-			}
+		case ev.TaskSucceededEventDetails != nil:
+			taskOK = true
 		case ev.TaskFailedEventDetails != nil:
 			if deref(ev.TaskFailedEventDetails.Error) == promotion.ErrProdBusy {
 				prodBusy = true
@@ -228,11 +239,9 @@ func (p *Progress) describe(prodBusy bool) {
 	case "HasSteps", "MoreSteps":
 		p.Phase, p.Gate = PhaseShift, "shifting prod"
 	case "SetWeight":
-		w := 0.0
-		if p.Promotion.Shift != nil {
-			w = p.Promotion.Shift.Weight
-		}
-		p.Phase, p.Gate = PhaseShift, "baking at "+pct(w)
+		p.Phase, p.Gate = PhaseShift, "setting prod to "+pct(p.target())
+	case "Bake":
+		p.Phase, p.Gate = PhaseShift, "baking at "+pct(p.target())
 		if !p.NextAt.IsZero() {
 			p.Gate += " until " + p.NextAt.Format(time.RFC3339)
 		}
@@ -258,6 +267,15 @@ func (p *Progress) describe(prodBusy bool) {
 	default:
 		p.Phase, p.Gate = PhaseShift, "in state "+p.State
 	}
+}
+
+// target is the weight the current step gives the new version (the
+// shift document's), 0 before BeginShift.
+func (p *Progress) target() float64 {
+	if p.Promotion.Shift == nil {
+		return 0
+	}
+	return p.Promotion.Shift.Weight
 }
 
 // Stage is one box of the progress bar: smoke, approval, each strategy

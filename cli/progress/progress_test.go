@@ -7,6 +7,8 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 )
 
 func TestRead(t *testing.T) {
@@ -37,11 +39,44 @@ func TestRead(t *testing.T) {
 			bar:    "[smoke ✔] [approval ◐] [10% ·] [100% ·]",
 		},
 		{
+			name: "setting the canary weight",
+			script: func(s *clitest.Script) {
+				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1")
+				s.Tick(time.Second).Enter("Task", "SetWeight", s.St)
+			},
+			// The step has begun, but prod has no weight until SetWeight exits.
+			status: "RUNNING", phase: progress.PhaseShift, gate: "setting prod to 10%", weight: 0, step: 1, stable: "1", shift: true,
+			bar: "[smoke ✔] [approval ✔] [10% ◐] [100% ·]",
+		},
+		{
+			name: "setting the weight failed and was caught: rolling back",
+			script: func(s *clitest.Script) {
+				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1")
+				s.Tick(time.Second).Enter("Task", "SetWeight", s.St)
+				s.FailTask("Lambda.ServiceException", "throttled")
+				s.St.Failure = &promotion.Failure{Error: "Lambda.ServiceException", Cause: "throttled"}
+				s.Exit("Task", "SetWeight", s.St)
+				s.Enter("Task", "Rollback", s.St)
+			},
+			status: "RUNNING", phase: progress.PhaseFailing, gate: "rolling prod back to version 1", weight: 0, step: 1, stable: "1", shift: true,
+			bar: "[smoke ✔] [approval ✔] [10% ✘] [100% ·]",
+		},
+		{
 			name: "baking at the canary weight",
 			script: func(s *clitest.Script) {
 				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b")
 			},
-			status: "RUNNING", phase: progress.PhaseShift, weight: 0.1, step: 1, stable: "1", shift: true,
+			status: "RUNNING", phase: progress.PhaseShift, gate: "baking at 10% until ", weight: 0.1, step: 1, stable: "1", shift: true,
+			bar: "[smoke ✔] [approval ✔] [10% ◐] [100% ·]",
+		},
+		{
+			name: "checking health after the bake",
+			script: func(s *clitest.Script) {
+				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b")
+				s.Tick(30*time.Second).TimeOut("b", s.St)
+				s.Enter("Task", "CheckHealth", s.St)
+			},
+			status: "RUNNING", phase: progress.PhaseShift, gate: "checking health at 10%", weight: 0.1, step: 1, stable: "1", shift: true,
 			bar: "[smoke ✔] [approval ✔] [10% ◐] [100% ·]",
 		},
 		{
@@ -111,6 +146,57 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// TestReadLinearSteps walks a linear 25% strategy: each step counts when
+// its SetWeight is entered, its weight when SetWeight exits, and its bake
+// ends at the Bake task's timeout.
+func TestReadLinearSteps(t *testing.T) {
+	in := clitest.Input("hello", "2", "q83vEjRWeJA=")
+	in.Target.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 25, IntervalSeconds: 60}
+	in.Steps = promotion.Plan(in.Target.Strategy)
+	f := clitest.NewStates()
+	s := f.NewScript(in, clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b1").BakeOver("b1")
+	type want struct {
+		state, gate string
+		weight      float64
+		step        int
+		bar         string
+	}
+	check := func(name string, w want) {
+		t.Helper()
+		p, err := progress.Read(s.Describe(), s.Events())
+		if err != nil {
+			t.Fatalf("%s: Read: %v", name, err)
+		}
+		if p.State != w.state || !strings.HasPrefix(p.Gate, w.gate) || p.Weight != w.weight || p.Step != w.step {
+			t.Errorf("%s: state, gate, weight, step = %s, %q, %v, %d; want %s, %q…, %v, %d", name, p.State, p.Gate, p.Weight, p.Step, w.state, w.gate, w.weight, w.step)
+		}
+		if got := p.Bar(); got != w.bar {
+			t.Errorf("%s: bar = %q; want %q", name, got, w.bar)
+		}
+	}
+	check("after the first step", want{"MoreSteps", "shifting prod", 0.25, 1, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
+	s.Tick(time.Second).Enter("Task", "SetWeight", s.St)
+	check("setting the second step", want{"SetWeight", "setting prod to 50%", 0.25, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
+	s.Tick(200*time.Millisecond).Exit("Task", "SetWeight", s.St) // a task with no TaskSucceeded: not counted
+	check("a set-weight exit without success", want{"SetWeight", "setting prod to 50%", 0.25, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
+
+	f = clitest.NewStates()
+	s = f.NewScript(in, clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b1").BakeOver("b1").Bake("b2")
+	var entered time.Time
+	for _, ev := range s.Events() {
+		if d := ev.StateEnteredEventDetails; d != nil && *d.Name == "Bake" {
+			entered = *ev.Timestamp
+		}
+	}
+	check("baking the second step", want{"Bake", "baking at 50% until " + entered.Add(time.Minute).Format(time.RFC3339), 0.5, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
+	s.BakeOver("b2")
+	check("after the second step", want{"MoreSteps", "shifting prod", 0.5, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ✔] [75% ◐] [100% ·]"})
+	s.Bake("b3").BakeOver("b3")
+	check("after the last step", want{"MoreSteps", "shifting prod", 0.75, 3, "[smoke ✔] [approval ✔] [25% ✔] [50% ✔] [75% ✔] [100% ◐]"})
+}
+
 func TestReadBakeEndsWithTaskTimeout(t *testing.T) {
 	f := clitest.NewStates()
 	s := f.NewScript(clitest.Input("hello", "2", "q83vEjRWeJA="), clitest.T0)
@@ -119,7 +205,7 @@ func TestReadBakeEndsWithTaskTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The SetWeight task is scheduled with the bake as its timeout.
+	// The Bake task is scheduled with the bake as its timeout.
 	var scheduled time.Time
 	for _, ev := range s.Events() {
 		if ev.TaskScheduledEventDetails != nil {
