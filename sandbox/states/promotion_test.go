@@ -61,6 +61,9 @@ type pipeline struct {
 	begin       promotion.Shift
 	health      []func() (core.InvokeResult, error)
 	healthCalls atomic.Int32
+	// setWeight answers the first set-weight calls; later ones succeed.
+	setWeight      []func() (core.InvokeResult, error)
+	setWeightCalls atomic.Int32
 	requests    chan promotion.TaskRequest
 }
 
@@ -94,10 +97,20 @@ func (p *pipeline) install(h *harness) {
 		case promotion.ActionBegin:
 			return ok(p.begin)
 		case promotion.ActionSetWeight:
-			if req.TaskToken == "" {
-				p.t.Errorf("set-weight lacks its task token")
+			// An ordinary task: no token, so the bake cannot start
+			// before the weight is set.
+			if req.TaskToken != "" {
+				p.t.Errorf("set-weight carries a task token; want an ordinary lambda:invoke")
+			}
+			if n := int(p.setWeightCalls.Add(1)) - 1; n < len(p.setWeight) {
+				return p.setWeight[n]()
 			}
 			return ok(map[string]any{"weight": req.Promotion.Shift.Weight})
+		case promotion.ActionBake:
+			if req.TaskToken == "" {
+				p.t.Errorf("bake lacks its task token")
+			}
+			return ok(map[string]any{})
 		case promotion.ActionCheckHealth:
 			n := int(p.healthCalls.Add(1)) - 1
 			if n < len(p.health) {
@@ -180,48 +193,63 @@ func TestPromotionDefinition(t *testing.T) {
 			},
 		},
 		{
-			name:     "canary: the SetWeight wait times out after the bake, CheckHealth, Finalize",
+			name:     "canary: SetWeight sets the weight, the Bake wait times out after the bake, CheckHealth, Finalize",
 			strategy: canary,
 			pipe:     pipeline{smokePassed: true, begin: canaryBegin},
 			drive: func(t *testing.T, h *harness, arn string) {
 				h.approve(arn)
-				h.waiting(arn, "SetWeight")
-				if got := h.scheduled(arn, "SetWeight").TimeoutInSeconds; got == nil || *got != 300 {
-					t.Errorf("SetWeight timeoutInSeconds = %v, want 300 (from $.shift.bakeSeconds)", got)
+				h.waiting(arn, "Bake")
+				if got := h.scheduled(arn, "Bake").TimeoutInSeconds; got == nil || *got != 300 {
+					t.Errorf("Bake timeoutInSeconds = %v, want 300 (from $.shift.bakeSeconds)", got)
+				}
+				if got := h.scheduled(arn, "SetWeight").TimeoutInSeconds; got != nil {
+					t.Errorf("SetWeight timeoutInSeconds = %d, want none (an ordinary task)", *got)
 				}
 				h.clock.Advance(299 * time.Second)
-				if c := h.atCursor(arn, "SetWeight", func(c cursor) bool { return true }); c.State != "SetWeight" {
-					t.Fatalf("after 299s the execution is at %s, want still baking in SetWeight", c.State)
+				if c := h.atCursor(arn, "Bake", func(c cursor) bool { return true }); c.State != "Bake" {
+					t.Fatalf("after 299s the execution is at %s, want still baking in Bake", c.State)
 				}
 				h.clock.Advance(time.Second)
 			},
 			wantStatus:  StatusSucceeded,
-			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "CheckHealth", "MoreSteps", "Finalize", "Completed"},
-			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "check-health", "finalize"},
+			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "bake", "check-health", "finalize"},
 			check: func(t *testing.T, h *harness, arn string) {
-				bake, _ := h.output(arn)["bake"].(map[string]any)
+				out := h.output(arn)
+				bake, _ := out["bake"].(map[string]any)
 				if bake["Error"] != "States.Timeout" {
 					t.Errorf("output.bake = %v, want the States.Timeout error the Catch put there", bake)
+				}
+				if _, kept := out["weight"]; kept {
+					t.Errorf("output = %v; SetWeight's result must be discarded (ResultPath null)", out)
 				}
 				if !contains(h.eventTypes(arn), EventTaskTimedOut) {
 					t.Errorf("history lacks TaskTimedOut")
 				}
+				if n, _ := h.svc.Transitions(arn); n != 12 {
+					t.Errorf("transitions = %d, want 12 (one per state entered)", n)
+				}
 			},
 		},
 		{
-			name:     "canary: promote now through SendTaskSuccess on the SetWeight token",
+			name:     "canary: promote now through SendTaskSuccess on the Bake token",
 			strategy: canary,
 			pipe:     pipeline{smokePassed: true, begin: canaryBegin},
 			drive: func(t *testing.T, h *harness, arn string) {
 				h.approve(arn)
-				tok := h.waiting(arn, "SetWeight")
+				tok := h.waiting(arn, "Bake")
+				// A decider (the CLI's promote --now) finds the token in
+				// the Bake task's TaskScheduled Payload.
+				if tok != h.tokenInSchedule(arn, "Bake") {
+					t.Errorf("the open TaskScheduled of Bake does not carry the task token")
+				}
 				if err := h.svc.SendTaskSuccess(t.Context(), tok, `{"promoteNow":true,"actor":"arn:aws:iam::000000000000:user/alice"}`); err != nil {
 					t.Fatalf("SendTaskSuccess: %v", err)
 				}
 			},
 			wantStatus:  StatusSucceeded,
-			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "CheckHealth", "MoreSteps", "Finalize", "Completed"},
-			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "check-health", "finalize"},
+			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "bake", "check-health", "finalize"},
 			check: func(t *testing.T, h *harness, arn string) {
 				bake, _ := h.output(arn)["bake"].(map[string]any)
 				if bake["promoteNow"] != true {
@@ -274,13 +302,13 @@ func TestPromotionDefinition(t *testing.T) {
 			}},
 			drive: func(t *testing.T, h *harness, arn string) {
 				h.approve(arn)
-				h.waiting(arn, "SetWeight")
+				h.waiting(arn, "Bake")
 				h.clock.Advance(300 * time.Second)
 			},
 			wantStatus:  StatusFailed,
 			wantError:   "RolledBack",
-			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "CheckHealth", "Rollback", "RolledBack"},
-			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "check-health", "rollback"},
+			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth", "Rollback", "RolledBack"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "bake", "check-health", "rollback"},
 			check: func(t *testing.T, h *harness, arn string) {
 				req := h.lastRequest(arn, "rollback")
 				if req.Promotion.Failure == nil || req.Promotion.Failure.Error != promotion.ErrHealthCheckFailed {
@@ -301,7 +329,7 @@ func TestPromotionDefinition(t *testing.T) {
 			}},
 			drive: func(t *testing.T, h *harness, arn string) {
 				h.approve(arn)
-				h.waiting(arn, "SetWeight")
+				h.waiting(arn, "Bake")
 				h.clock.Advance(300 * time.Second)
 				// Retry: IntervalSeconds 1, BackoffRate 2, FULL jitter (the
 				// harness's random is 0.5): 0.5 s, then 1 s.
@@ -316,12 +344,12 @@ func TestPromotionDefinition(t *testing.T) {
 				}
 			},
 			wantStatus:  StatusSucceeded,
-			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "CheckHealth", "MoreSteps", "Finalize", "Completed"},
-			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "check-health", "check-health", "check-health", "finalize"},
+			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "bake", "check-health", "check-health", "check-health", "finalize"},
 			check: func(t *testing.T, h *harness, arn string) {
 				n, _ := h.svc.Transitions(arn)
-				if n != 11+2 {
-					t.Errorf("transitions = %d, want 13 (11 states + 2 retries)", n)
+				if n != 12+2 {
+					t.Errorf("transitions = %d, want 14 (12 states + 2 retries)", n)
 				}
 				var failed int
 				for _, ev := range mustHistory(t, h, arn) {
@@ -331,6 +359,76 @@ func TestPromotionDefinition(t *testing.T) {
 				}
 				if failed != 2 {
 					t.Errorf("TaskFailed(Lambda.TooManyRequestsException) events = %d, want 2", failed)
+				}
+			},
+		},
+		{
+			name:     "a throttled SetWeight is retried and the bake starts only once the weight is set",
+			strategy: canary,
+			pipe: pipeline{smokePassed: true, begin: canaryBegin, setWeight: []func() (core.InvokeResult, error){
+				func() (core.InvokeResult, error) {
+					return core.InvokeResult{}, core.Errorf("TooManyRequestsException", 429, "Rate Exceeded.")
+				},
+				func() (core.InvokeResult, error) {
+					return core.InvokeResult{}, core.Errorf("TooManyRequestsException", 429, "Rate Exceeded.")
+				},
+			}},
+			drive: func(t *testing.T, h *harness, arn string) {
+				h.approve(arn)
+				for i, wait := range []time.Duration{500 * time.Millisecond, time.Second} {
+					h.atCursor(arn, "SetWeight backing off", func(c cursor) bool {
+						return c.State == "SetWeight" && c.Phase == phaseBackoff && c.RetryCount == i+1
+					})
+					h.clock.Advance(wait)
+				}
+				h.waiting(arn, "Bake")
+				// The bake's clock starts after the weight landed: the full
+				// 300 s are still ahead after the 1.5 s of retries.
+				h.clock.Advance(299 * time.Second)
+				if c := h.atCursor(arn, "Bake", func(c cursor) bool { return true }); c.State != "Bake" {
+					t.Fatalf("299 s after the weight was set the execution is at %s, want still baking", c.State)
+				}
+				h.clock.Advance(time.Second)
+			},
+			wantStatus:  StatusSucceeded,
+			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "set-weight", "set-weight", "bake", "check-health", "finalize"},
+			check: func(t *testing.T, h *harness, arn string) {
+				var setAt, bakeAt time.Time
+				var current string
+				for _, ev := range mustHistory(t, h, arn) {
+					if d := ev.StateEnteredEventDetails; d != nil {
+						current = d.Name
+					}
+					switch {
+					case ev.Type == EventTaskSucceeded && current == "SetWeight":
+						setAt = time.Time(ev.Timestamp)
+					case ev.TaskScheduledEventDetails != nil && current == "Bake":
+						bakeAt = time.Time(ev.Timestamp)
+					}
+				}
+				if setAt.IsZero() || bakeAt.IsZero() || bakeAt.Before(setAt) {
+					t.Errorf("set-weight succeeded at %s, Bake scheduled at %s; want the bake scheduled after the weight is set", setAt, bakeAt)
+				}
+			},
+		},
+		{
+			name:     "SetWeight fails: Rollback without baking",
+			strategy: canary,
+			pipe: pipeline{smokePassed: true, begin: canaryBegin, setWeight: []func() (core.InvokeResult, error){
+				func() (core.InvokeResult, error) {
+					return functionError("ResourceConflictException", "prod was changed by someone else")
+				},
+			}},
+			drive:       func(t *testing.T, h *harness, arn string) { h.approve(arn) },
+			wantStatus:  StatusFailed,
+			wantError:   "RolledBack",
+			wantStates:  []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Rollback", "RolledBack"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "rollback"},
+			check: func(t *testing.T, h *harness, arn string) {
+				req := h.lastRequest(arn, "rollback")
+				if req.Promotion.Failure == nil || req.Promotion.Failure.Error != "ResourceConflictException" {
+					t.Errorf("rollback's promotion.failure = %+v, want the set-weight error", req.Promotion.Failure)
 				}
 			},
 		},
