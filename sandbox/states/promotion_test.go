@@ -64,7 +64,7 @@ type pipeline struct {
 	// setWeight answers the first set-weight calls; later ones succeed.
 	setWeight      []func() (core.InvokeResult, error)
 	setWeightCalls atomic.Int32
-	requests    chan promotion.TaskRequest
+	requests       chan promotion.TaskRequest
 }
 
 func (p *pipeline) install(h *harness) {
