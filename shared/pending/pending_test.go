@@ -82,7 +82,7 @@ func TestFind(t *testing.T) {
 				f.Retry(token, token+"-retry", entered.Add(time.Second))
 				f.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(token + "-retry"), Error: aws.String("Lambda.Unknown"), Cause: aws.String("boom")})
 			}},
-		{name: "state never entered", arn: arn, state: "SetWeight", wantKind: "not-waiting"},
+		{name: "state never entered", arn: arn, state: "Bake", wantKind: "not-waiting"},
 		{name: "stopped while waiting", arn: arn, state: "RequestApproval", wantKind: "not-running",
 			setup: func(f *pendingtest.SFN) { f.End(arn, types.ExecutionStatusAborted, entered.Add(time.Minute)) }},
 		{name: "ended after approval", arn: arn, state: "RequestApproval", wantKind: "not-running", wantClosed: types.HistoryEventTypeTaskSucceeded, wantDecided: true,
