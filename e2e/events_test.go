@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -285,7 +286,11 @@ func (s *scenario) waitAudit(done func([]audit.Record) bool) []audit.Record {
 			return err
 		}
 		if !done(recs) {
-			return errNotYet
+			var got []string
+			for _, r := range recs {
+				got = append(got, describe(r))
+			}
+			return fmt.Errorf("the audit trail is not complete yet:\n  %s", strings.Join(got, "\n  "))
 		}
 		return nil
 	})

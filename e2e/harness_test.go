@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -123,10 +123,12 @@ func (s *scenario) startWorld() *world {
 	s.t.Helper()
 	ctx, stop := context.WithTimeout(s.ctx, startTimeout)
 	defer stop()
+	began := time.Now()
 	w, err := startWorld(ctx, s.t, s.hello, s.stateDir)
 	if err != nil {
 		s.t.Fatalf("start the world: %v", err)
 	}
+	s.t.Logf("world at %s started in %s", w.Endpoint(), time.Since(began).Round(time.Millisecond))
 	return w
 }
 
@@ -577,15 +579,7 @@ func (tr *traffic) Stop() map[string]int {
 	<-tr.done
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return maps(tr.split)
-}
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(tr.split)
 }
 
 // ---- assertions ------------------------------------------------------------------
@@ -830,8 +824,6 @@ func (s *scenario) setAlarm(name string, state cwtypes.StateValue, reason string
 		s.t.Fatalf("SetAlarmState %s %s: %v", name, state, err)
 	}
 }
-
-var errNotYet = errors.New("not yet")
 
 // aliasWatch records every change of stg and prod it sees, independently
 // of the pipeline, so that the audit trail can be checked against what
