@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+// promo is one release and its promotion.
+type promo struct {
+	build   helloBuild
+	sha     string
+	commit  string
+	version string
+	name    string
+	arn     string
+}
+
+// deploy makes build hello's $LATEST code, as the CI build of a merge does,
+// and returns the promotion its release will start.
+func (s *scenario) deploy(build helloBuild, commit string) *promo {
+	s.t.Helper()
+	bin, ok := helloBin[build]
+	if !ok {
+		s.t.Fatalf("hello %q was not built", build.greeting)
+	}
+	next := s.nextVersion()
+	sha, err := s.world().DeployHello(s.ctx, bin)
+	if err != nil {
+		s.t.Fatalf("deploy hello %q as $LATEST: %v", build.greeting, err)
+	}
+	name := promotion.ExecutionName(fn, next, sha)
+	return &promo{build: build, sha: sha, commit: commit, version: next, name: name,
+		arn: fmt.Sprintf("arn:aws:states:us-east-1:000000000000:execution:%s:%s", stateMachine, name)}
+}
+
+// nextVersion is the number the next PublishVersion of new code gets.
+func (s *scenario) nextVersion() string {
+	s.t.Helper()
+	versions := s.versions()
+	n := 0
+	for _, v := range versions {
+		if i, err := strconv.Atoi(v); err == nil && i > n {
+			n = i
+		}
+	}
+	return strconv.Itoa(n + 1)
+}
+
+// versions lists hello's published versions (and $LATEST).
+func (s *scenario) versions() []string {
+	s.t.Helper()
+	var out []string
+	p := lambda.NewListVersionsByFunctionPaginator(s.lambda, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(fn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(s.ctx)
+		if err != nil {
+			s.t.Fatalf("ListVersionsByFunction %s: %v", fn, err)
+		}
+		for _, v := range page.Versions {
+			out = append(out, aws.ToString(v.Version))
+		}
+	}
+	return out
+}
+
+// codeBuildEvent is a real CodeBuild "Build State Change" (SUCCEEDED) event
+// for hello-build, with the exported variables a build of p sets.
+func (s *scenario) codeBuildEvent(p *promo) ebtypes.PutEventsRequestEntry {
+	s.t.Helper()
+	raw, err := os.ReadFile("testdata/codebuild-succeeded.json")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var ev struct {
+		Source     string         `json:"source"`
+		DetailType string         `json:"detail-type"`
+		Resources  []string       `json:"resources"`
+		Detail     map[string]any `json:"detail"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		s.t.Fatalf("testdata/codebuild-succeeded.json: %v", err)
+	}
+	s.mu.Lock()
+	s.builds++
+	buildID := fmt.Sprintf("arn:aws:codebuild:us-east-1:000000000000:build/%s:%08d-0000-4000-8000-%012d", buildProject, s.builds, s.builds)
+	s.mu.Unlock()
+	info := ev.Detail["additional-information"].(map[string]any)
+	info["source-version"] = p.commit
+	info["exported-environment-variables"] = []map[string]string{
+		{"name": "ALIASFLOW_FUNCTION", "value": fn},
+		{"name": "ALIASFLOW_CODE_SHA256", "value": p.sha},
+		{"name": "ALIASFLOW_COMMIT", "value": p.commit},
+		{"name": "ALIASFLOW_REQUESTED_BY", "value": requester},
+	}
+	ev.Detail["build-id"] = buildID
+	ev.Detail["project-name"] = buildProject
+	detail, err := json.Marshal(ev.Detail)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return ebtypes.PutEventsRequestEntry{
+		Source:     aws.String(ev.Source),
+		DetailType: aws.String(ev.DetailType),
+		Resources:  []string{buildID},
+		Detail:     aws.String(string(detail)),
+	}
+}
+
+// releaseRequested is an aliasflow "Release Requested" event for p.
+func releaseRequested(p *promo) ebtypes.PutEventsRequestEntry {
+	detail, _ := json.Marshal(map[string]string{"function": fn, "codeSha256": p.sha, "commit": p.commit, "requestedBy": requester})
+	return ebtypes.PutEventsRequestEntry{
+		Source:     aws.String("aliasflow"),
+		DetailType: aws.String("Release Requested"),
+		Detail:     aws.String(string(detail)),
+	}
+}
+
+// put puts entries on the default bus through the SDK and fails the test
+// when EventBridge refuses any.
+func (s *scenario) put(entries ...ebtypes.PutEventsRequestEntry) {
+	s.t.Helper()
+	out, err := s.events.PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: entries})
+	if err != nil {
+		s.t.Fatalf("PutEvents: %v", err)
+	}
+	if out.FailedEntryCount > 0 {
+		for _, e := range out.Entries {
+			if e.ErrorCode != nil {
+				s.t.Errorf("PutEvents entry refused: %s: %s", aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
+			}
+		}
+		s.t.FailNow()
+	}
+}
+
+// merge deploys build and puts its CodeBuild event, then waits for the
+// promotion to start.
+func (s *scenario) merge(build helloBuild, commit string) *promo {
+	s.t.Helper()
+	p := s.deploy(build, commit)
+	s.put(s.codeBuildEvent(p))
+	s.waitStarted(p)
+	return p
+}
+
+// waitStarted waits until p's execution exists.
+func (s *scenario) waitStarted(p *promo) {
+	s.t.Helper()
+	eventually(s.t, stepTimeout, func() error {
+		_, err := s.sfn.DescribeExecution(s.ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(p.arn)})
+		if err != nil {
+			return fmt.Errorf("promotion %s of version %s has not started: %w", p.name, p.version, err)
+		}
+		return nil
+	})
+}
