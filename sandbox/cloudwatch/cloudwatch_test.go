@@ -7,14 +7,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
@@ -24,31 +22,9 @@ import (
 
 var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
-func newServer(t *testing.T, svc *Service) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.Header.Get("Authorization"), "/monitoring/aws4_request") {
-			http.Error(w, "unsigned", http.StatusForbidden)
-			return
-		}
-		svc.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func newTestClient(t *testing.T, svc *Service) *cloudwatch.Client {
 	t.Helper()
-	srv := newServer(t, svc)
-	return cloudwatch.New(cloudwatch.Options{
-		Region:       core.Region,
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
-		}),
-		HTTPClient:       awsconfig.LoopbackOnlyClient(),
-		RetryMaxAttempts: 1,
-	})
+	return cloudwatch.NewFromConfig(servicetest.Config(t, "monitoring", svc))
 }
 
 func prodDims(version string) []types.Dimension {
@@ -365,7 +341,7 @@ func TestErrors(t *testing.T) {
 func TestQueryProtocol(t *testing.T) {
 	svc := New(&Options{Now: func() time.Time { return t0 }})
 	seedInvocations(svc)
-	srv := newServer(t, svc)
+	srv := servicetest.Server(t, "monitoring", svc)
 	post := func(form url.Values) (int, []byte) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(form.Encode()))
@@ -456,7 +432,7 @@ func TestJSONProtocol(t *testing.T) {
 		Period: 60, EvaluationPeriods: 1, Threshold: aws.Float64(1), ComparisonOperator: "GreaterThanThreshold"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(t, svc)
+	srv := servicetest.Server(t, "monitoring", svc)
 	call := func(op, body string) (int, string, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(body))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -58,32 +57,11 @@ func (f *fakeStarter) StartExecution(_ context.Context, sm, name, input string) 
 	return strings.Replace(sm, ":stateMachine:", ":execution:", 1) + ":" + name, nil
 }
 
-// requireSigned stands in for the root dispatcher: service calls must carry
-// a SigV4 Authorization for the events service.
-func requireSigned(service string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.Header.Get("Authorization"), "/"+service+"/aws4_request") {
-			http.Error(w, "unsigned", http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
 func newTestClient(t *testing.T, svc *Service) *eventbridge.Client {
 	t.Helper()
-	srv := httptest.NewServer(requireSigned("events", svc))
-	t.Cleanup(srv.Close)
+	cfg := servicetest.Config(t, "events", svc)
 	t.Cleanup(svc.Close)
-	return eventbridge.New(eventbridge.Options{
-		Region:       core.Region,
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
-		}),
-		HTTPClient:       awsconfig.LoopbackOnlyClient(),
-		RetryMaxAttempts: 1,
-	})
+	return eventbridge.NewFromConfig(cfg)
 }
 
 func patternJSON(t *testing.T, p map[string]any) string {

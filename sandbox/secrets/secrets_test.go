@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -19,23 +17,7 @@ import (
 
 func newTestClient(t *testing.T, svc *Service) *secretsmanager.Client {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.Header.Get("Authorization"), "/secretsmanager/aws4_request") {
-			http.Error(w, "unsigned", http.StatusForbidden)
-			return
-		}
-		svc.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return secretsmanager.New(secretsmanager.Options{
-		Region:       core.Region,
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
-		}),
-		HTTPClient:       awsconfig.LoopbackOnlyClient(),
-		RetryMaxAttempts: 1,
-	})
+	return secretsmanager.NewFromConfig(servicetest.Config(t, "secretsmanager", svc))
 }
 
 func TestSecretLifecycle(t *testing.T) {

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
@@ -21,23 +18,7 @@ import (
 
 func newTestClient(t *testing.T, svc *Service) *sns.Client {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.Header.Get("Authorization"), "/sns/aws4_request") {
-			http.Error(w, "unsigned", http.StatusForbidden)
-			return
-		}
-		svc.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return sns.New(sns.Options{
-		Region:       core.Region,
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
-		}),
-		HTTPClient:       awsconfig.LoopbackOnlyClient(),
-		RetryMaxAttempts: 1,
-	})
+	return sns.NewFromConfig(servicetest.Config(t, "sns", svc))
 }
 
 func approverAttr(email string) map[string]types.MessageAttributeValue {

@@ -1,52 +1,26 @@
 package states
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
-// signedOnly stands in for the sandbox's dispatcher: it serves only
-// requests signed (SigV4) for the "states" service.
-func signedOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") || !strings.Contains(auth, "/"+core.Region+"/states/aws4_request") {
-			core.WriteAWSJSONError(w, "1.0", core.Errorf("MissingAuthenticationTokenException", http.StatusForbidden, "missing signature"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 func newSDK(t *testing.T) (*harness, *sfn.Client) {
 	t.Helper()
 	h := newHarness(t)
-	srv := httptest.NewServer(signedOnly(h.svc))
-	t.Cleanup(srv.Close)
-	client := sfn.New(sfn.Options{
-		Region:       core.Region,
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDSANDBOX", SecretAccessKey: "sandbox"}, nil
-		}),
-		HTTPClient:       awsconfig.LoopbackOnlyClient(),
-		RetryMaxAttempts: 1,
-	})
-	return h, client
+	return h, sfn.NewFromConfig(servicetest.Config(t, "states", h.svc))
 }
 
 // wantAPIError checks that err is the typed SDK error T with HTTP 400.

@@ -9,26 +9,21 @@ import (
 	"testing"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
+// newTestClient signs as accessKey, the caller GetCallerIdentity names.
 func newTestClient(t *testing.T, accessKey string) *sts.Client {
 	t.Helper()
-	srv := httptest.NewServer(New())
-	t.Cleanup(srv.Close)
-	return sts.New(sts.Options{
-		Region:       core.Region,
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: "secret"}, nil
-		}),
-		HTTPClient:       awsconfig.LoopbackOnlyClient(),
-		RetryMaxAttempts: 1,
+	cfg := servicetest.Config(t, "sts", New())
+	cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: "secret"}, nil
 	})
+	return sts.NewFromConfig(cfg)
 }
 
 func TestGetCallerIdentity(t *testing.T) {
