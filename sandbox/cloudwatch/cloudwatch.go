@@ -950,19 +950,7 @@ type snapshot struct {
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var snap snapshot
-	for _, a := range s.alarms {
-		snap.Alarms = append(snap.Alarms, a)
-	}
-	sort.Slice(snap.Alarms, func(i, j int) bool { return snap.Alarms[i].AlarmName < snap.Alarms[j].AlarmName })
-	for _, sr := range s.series {
-		snap.Series = append(snap.Series, sr)
-	}
-	sort.Slice(snap.Series, func(i, j int) bool {
-		return seriesKey(snap.Series[i].Namespace, snap.Series[i].MetricName, snap.Series[i].Dimensions) <
-			seriesKey(snap.Series[j].Namespace, snap.Series[j].MetricName, snap.Series[j].Dimensions)
-	})
-	return json.Marshal(snap)
+	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Series: core.SortedValues(s.series)})
 }
 
 // Restore replaces the state with that of a Snapshot.

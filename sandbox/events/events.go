@@ -827,16 +827,7 @@ type snapshot struct {
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var snap snapshot
-	names := make([]string, 0, len(s.rules))
-	for n := range s.rules {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		snap.Rules = append(snap.Rules, s.rules[n])
-	}
-	return json.Marshal(snap)
+	return json.Marshal(snapshot{Rules: core.SortedValues(s.rules)})
 }
 
 // Restore replaces the rules with those of a Snapshot.

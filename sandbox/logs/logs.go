@@ -667,12 +667,7 @@ type snapshot struct {
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := snapshot{Seq: s.seq}
-	for _, g := range s.groups {
-		snap.Groups = append(snap.Groups, g)
-	}
-	sort.Slice(snap.Groups, func(i, j int) bool { return snap.Groups[i].Name < snap.Groups[j].Name })
-	return json.Marshal(snap)
+	return json.Marshal(snapshot{Groups: core.SortedValues(s.groups), Seq: s.seq})
 }
 
 // Restore replaces the state with that of a Snapshot.

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -356,12 +355,7 @@ type snapshot struct {
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var snap snapshot
-	for _, sec := range s.secrets {
-		snap.Secrets = append(snap.Secrets, sec)
-	}
-	sort.Slice(snap.Secrets, func(i, j int) bool { return snap.Secrets[i].Name < snap.Secrets[j].Name })
-	return json.Marshal(snap)
+	return json.Marshal(snapshot{Secrets: core.SortedValues(s.secrets)})
 }
 
 // Restore replaces the secrets with those of a Snapshot.

@@ -485,12 +485,7 @@ type snapshot struct {
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := snapshot{Outbox: s.outbox}
-	for _, t := range s.topics {
-		snap.Topics = append(snap.Topics, t)
-	}
-	sort.Slice(snap.Topics, func(i, j int) bool { return snap.Topics[i].Arn < snap.Topics[j].Arn })
-	return json.Marshal(snap)
+	return json.Marshal(snapshot{Topics: core.SortedValues(s.topics), Outbox: s.outbox})
 }
 
 // Restore replaces the state with that of a Snapshot.
