@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -295,7 +296,7 @@ func (a *app) config(ctx context.Context) (aws.Config, error) {
 		opts = append(opts, config.WithRegion(a.g.region))
 	}
 	if a.local {
-		opts = append(opts, config.WithRegion(sandboxRegion), config.WithHTTPClient(awsconfig.LoopbackOnlyClient()),
+		opts = append(opts, config.WithRegion(sandboxRegion), config.WithHTTPClient(awsenv.LoopbackOnlyClient()),
 			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	}
 	cfg, err := awsconfig.Load(ctx, opts...)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -79,7 +79,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	d := &demo{a: a, out: a.env.Stdout, http: awsconfig.LoopbackOnlyClient(), yes: *yes || !a.env.Interactive}
+	d := &demo{a: a, out: a.env.Stdout, http: awsenv.LoopbackOnlyClient(), yes: *yes || !a.env.Interactive}
 	d.step("build", "hello version 2 (%q) and version 3 (fails half its calls), for this machine", greetingV2)
 	dir, err := os.MkdirTemp("", "aliasflow-demo-")
 	if err != nil {

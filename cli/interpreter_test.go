@@ -21,7 +21,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/states"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -163,7 +163,7 @@ func startInterpreted(t *testing.T, healthy bool) *interpreted {
 	if it.exec, err = it.svc.StartExecution(context.Background(), sm, it.name, string(raw)); err != nil {
 		t.Fatal(err)
 	}
-	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: awsconfig.LoopbackOnlyClient(),
+	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: awsenv.LoopbackOnlyClient(),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 	it.w = newWorld()
 	it.w.states = nil

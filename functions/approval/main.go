@@ -5,13 +5,12 @@
 package main
 
 import (
-	"context"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"log/slog"
 	"os"
 
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -23,7 +22,7 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := awsconfig.Load(context.Background())
+	cfg, err := awsenv.Config()
 	if err != nil {
 		// Without a config there is nothing to serve; exiting makes Lambda
 		// report an init error instead of failing every invoke obscurely.

@@ -10,7 +10,7 @@ import (
 	"os"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/release"
@@ -40,7 +40,7 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	if sm == "" {
 		return nil, fmt.Errorf("ALIASFLOW_STATE_MACHINE_ARN is not set")
 	}
-	awsCfg, err := awsconfig.Load(ctx)
+	awsCfg, err := awsenv.Config()
 	if err != nil {
 		return nil, err
 	}

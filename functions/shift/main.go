@@ -6,12 +6,11 @@
 package main
 
 import (
-	"context"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"log/slog"
 	"os"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -22,7 +21,7 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := awsconfig.Load(context.Background())
+	cfg, err := awsenv.Config()
 	if err != nil {
 		// Without a config no task can run; exiting makes Lambda report an
 		// init error instead of failing every invoke obscurely.

@@ -5,13 +5,12 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"os"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/smoke"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -20,7 +19,7 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := awsconfig.Load(context.Background())
+	cfg, err := awsenv.Config()
 	if err != nil {
 		// Without a config no check can run; exiting makes Lambda report an
 		// init error instead of failing every invoke obscurely.
@@ -29,8 +28,8 @@ func main() {
 	}
 	// The HTTP checks obey the same loopback fence as the SDK clients.
 	var web smoke.HTTPDoer = http.DefaultClient
-	if os.Getenv(awsconfig.LoopbackOnlyEnv) == "1" {
-		web = awsconfig.LoopbackOnlyClient()
+	if os.Getenv(awsenv.LoopbackOnlyEnv) == "1" {
+		web = awsenv.LoopbackOnlyClient()
 	}
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: os.Getenv("ALIASFLOW_EVENT_BUS")})
 	h := smoke.New(awslambda.NewFromConfig(cfg), rec, &smoke.Options{HTTP: web, Log: log})

@@ -29,7 +29,7 @@ import (
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/shared/approval"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 )
@@ -279,9 +279,9 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 
 	smARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", core.Region, core.Account, StateMachineName)
 	common := map[string]string{
-		"ALIASFLOW_EVENT_BUS":     "default",
-		"AWS_ENDPOINT_URL":        ep,
-		awsconfig.LoopbackOnlyEnv: "1",
+		"ALIASFLOW_EVENT_BUS":  "default",
+		"AWS_ENDPOINT_URL":     ep,
+		awsenv.LoopbackOnlyEnv: "1",
 	}
 	extra := map[string]map[string]string{
 		ReleaseFunction:  {config.EnvVar: string(cfgDoc), "ALIASFLOW_STATE_MACHINE_ARN": smARN},

@@ -7,12 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 func TestLoopbackOnlyRefusesRealHosts(t *testing.T) {
-	t.Setenv(LoopbackOnlyEnv, "1")
+	t.Setenv(awsenv.LoopbackOnlyEnv, "1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_REGION", "us-east-1")

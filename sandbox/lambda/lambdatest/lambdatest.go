@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
-	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 )
 
 var (
@@ -75,7 +75,7 @@ func Config() aws.Config {
 	return aws.Config{
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDSANDBOXTEST", "secret", ""),
-		HTTPClient:       awsconfig.LoopbackOnlyClient(),
+		HTTPClient:       awsenv.LoopbackOnlyClient(),
 		RetryMaxAttempts: 1,
 	}
 }
