@@ -305,13 +305,7 @@ func (s *Service) route(ev Event) {
 	if len(s.events) > maxKeptEvents {
 		s.events = s.events[len(s.events)-maxKeptEvents:]
 	}
-	names := make([]string, 0, len(s.rules))
-	for n := range s.rules {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		r := s.rules[n]
+	for _, r := range core.SortedValues(s.rules) {
 		if r.State != "ENABLED" || r.pattern == nil || !r.pattern.MatchValue(decoded) {
 			continue
 		}
