@@ -57,7 +57,7 @@ func (s *Service) resolveTarget(function, qualifier string) (target, error) {
 	}
 	now := s.opts.Clock()
 	if v.busy(now) && v.Creating {
-		return target{}, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		return target{}, pending()
 	}
 	t.version = v.Config.Version
 	t.config = v.view(now)

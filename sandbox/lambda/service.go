@@ -148,6 +148,34 @@ func updateInProgress(name string) *core.APIError {
 	return conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", core.FunctionARN(name, ""))
 }
 
+// pending is the conflict AWS answers while a function is still being
+// created.
+func pending() *core.APIError {
+	return conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+}
+
+// checkLatestReady refuses to change or publish $LATEST while it is being
+// created (Pending) or updated, as AWS does.
+func checkLatestReady(name string, latest *version, now time.Time) error {
+	if latest.busy(now) {
+		if latest.Creating {
+			return pending()
+		}
+		return updateInProgress(name)
+	}
+	return nil
+}
+
+// checkRevision refuses a change made against a revision that is no longer
+// the latest; an empty want asks for no check (optimistic locking, as on
+// AWS).
+func checkRevision(want, latest string) error {
+	if want != "" && want != latest {
+		return precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	}
+	return nil
+}
+
 // ---- names ------------------------------------------------------------------
 
 var (
@@ -574,14 +602,11 @@ func (s *Service) UpdateFunctionCode(function string, in UpdateFunctionCodeInput
 	}
 	now := s.opts.Clock()
 	v := f.Latest
-	if v.busy(now) {
-		if v.Creating {
-			return FunctionConfiguration{}, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
-		}
-		return FunctionConfiguration{}, updateInProgress(name)
+	if err := checkLatestReady(name, v, now); err != nil {
+		return FunctionConfiguration{}, err
 	}
-	if in.RevisionId != "" && in.RevisionId != v.Config.RevisionId {
-		return FunctionConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	if err := checkRevision(in.RevisionId, v.Config.RevisionId); err != nil {
+		return FunctionConfiguration{}, err
 	}
 	if in.DryRun {
 		c := v.view(now)
@@ -633,8 +658,8 @@ func (s *Service) UpdateFunctionConfiguration(function string, in UpdateFunction
 	if v.busy(now) {
 		return FunctionConfiguration{}, updateInProgress(name)
 	}
-	if in.RevisionId != "" && in.RevisionId != v.Config.RevisionId {
-		return FunctionConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	if err := checkRevision(in.RevisionId, v.Config.RevisionId); err != nil {
+		return FunctionConfiguration{}, err
 	}
 	c := &v.Config
 	if in.Environment != nil {
@@ -684,14 +709,11 @@ func (s *Service) PublishVersion(function string, in PublishVersionInput) (Funct
 	}
 	now := s.opts.Clock()
 	l := f.Latest
-	if l.busy(now) {
-		if l.Creating {
-			return FunctionConfiguration{}, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
-		}
-		return FunctionConfiguration{}, updateInProgress(name)
+	if err := checkLatestReady(name, l, now); err != nil {
+		return FunctionConfiguration{}, err
 	}
-	if in.RevisionId != "" && in.RevisionId != l.Config.RevisionId {
-		return FunctionConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	if err := checkRevision(in.RevisionId, l.Config.RevisionId); err != nil {
+		return FunctionConfiguration{}, err
 	}
 	if in.CodeSha256 != "" && in.CodeSha256 != l.Config.CodeSha256 {
 		return FunctionConfiguration{}, invalid("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", in.CodeSha256, l.Config.CodeSha256)
@@ -937,8 +959,8 @@ func (s *Service) UpdateAlias(function, alias string, in UpdateAliasInput) (Alia
 	if !ok {
 		return AliasConfiguration{}, notFound("Alias not found: %s", core.FunctionARN(name, alias))
 	}
-	if in.RevisionId != "" && in.RevisionId != a.RevisionId {
-		return AliasConfiguration{}, precondition("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	if err := checkRevision(in.RevisionId, a.RevisionId); err != nil {
+		return AliasConfiguration{}, err
 	}
 	next := cloneAlias(a)
 	if in.FunctionVersion != "" {
