@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/states"
+	"github.com/aliasflow/aliasflow/sandbox/states/statestest"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -28,65 +28,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
-
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at   time.Time
-	f    func()
-	done bool
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	if d <= 0 {
-		t.done = true
-		go f()
-		return func() bool { return false }
-	}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.done
-		t.done = true
-		return was
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due, keep []*fakeTimer
-	for _, t := range c.timers {
-		switch {
-		case t.done:
-		case !t.at.After(c.now):
-			t.done = true
-			due = append(due, t)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
-	for _, t := range due {
-		t.f()
-	}
-}
 
 // scriptedLambdas answers the pipeline's tasks: smoke passes, the approval
 // request only parks the token, the shift walks a canary.
@@ -125,7 +66,7 @@ func (l *scriptedLambdas) Invoke(_ context.Context, function, _ string, payload 
 
 type interpreted struct {
 	w     *world
-	clock *fakeClock
+	clock *statestest.Clock
 	svc   *states.Service
 	lam   *scriptedLambdas
 	exec  string
@@ -144,7 +85,7 @@ func startInterpreted(t *testing.T, healthy bool) *interpreted {
 		"${ShiftFunctionArn}", core.FunctionARN("aliasflow-shift", ""),
 		"${ApprovalUrl}", "http://127.0.0.1:4566/approvals",
 	).Replace(string(def))
-	it := &interpreted{clock: &fakeClock{now: clitest.T0}, lam: &scriptedLambdas{healthy: healthy}}
+	it := &interpreted{clock: statestest.NewClock(clitest.T0), lam: &scriptedLambdas{healthy: healthy}}
 	it.svc = states.New(it.lam, &states.Options{Now: it.clock.Now, AfterFunc: it.clock.AfterFunc, Random: func() float64 { return 0.5 }})
 	t.Cleanup(it.svc.Close)
 	srv := httptest.NewServer(it.svc)

@@ -4,93 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/states/statestest"
 )
-
-// fakeClock is a manual clock: timers fire only when Advance reaches them.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at   time.Time
-	f    func()
-	done bool
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	if d <= 0 {
-		t.done = true
-		go f()
-		return func() bool { return false }
-	}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.done
-		t.done = true
-		return was
-	}
-}
-
-// Advance moves the clock and fires the timers that came due, in order.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*fakeTimer
-	var keep []*fakeTimer
-	for _, t := range c.timers {
-		switch {
-		case t.done:
-		case !t.at.After(c.now):
-			t.done = true
-			due = append(due, t)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
-	for _, t := range due {
-		t.f()
-	}
-}
-
-// pending returns how long until each live timer fires.
-func (c *fakeClock) pending() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []time.Duration
-	for _, t := range c.timers {
-		if !t.done {
-			out = append(out, t.at.Sub(c.now))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
 
 // fakeInvoker is a scripted Lambda: one handler per function name, and a
 // record of every call.
@@ -153,13 +73,13 @@ func functionError(errorType, msg string) (core.InvokeResult, error) {
 type harness struct {
 	t     *testing.T
 	svc   *Service
-	clock *fakeClock
+	clock *statestest.Clock
 	lam   *fakeInvoker
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newFakeClock(), lam: newFakeInvoker()}
+	h := &harness{t: t, clock: statestest.NewClock(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)), lam: newFakeInvoker()}
 	h.svc = New(h.lam, &Options{Now: h.clock.Now, AfterFunc: h.clock.AfterFunc, Random: func() float64 { return 0.5 }})
 	t.Cleanup(h.svc.Close)
 	return h
