@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -332,23 +333,7 @@ func (f *States) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHist
 	if err != nil {
 		return nil, err
 	}
-	evs := append([]types.HistoryEvent(nil), r.events...)
-	if in.ReverseOrder {
-		for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
-			evs[i], evs[j] = evs[j], evs[i]
-		}
-	}
-	off, _ := strconv.Atoi(aws.ToString(in.NextToken))
-	size := int(in.MaxResults)
-	if size <= 0 || size > 1000 {
-		size = 100
-	}
-	end := min(off+size, len(evs))
-	out := &sfn.GetExecutionHistoryOutput{Events: evs[off:end]}
-	if end < len(evs) {
-		out.NextToken = aws.String(strconv.Itoa(end))
-	}
-	return out, nil
+	return pendingtest.HistoryPage(r.events, in, 0)
 }
 
 // StopExecution aborts a running execution.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -243,18 +244,25 @@ func (f *SFN) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistory
 	if !ok {
 		return nil, &types.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: '" + aws.ToString(in.ExecutionArn) + "'")}
 	}
-	events := append([]types.HistoryEvent(nil), ex.events...)
+	return HistoryPage(ex.events, in, f.PageSize)
+}
+
+// HistoryPage serves one GetExecutionHistory page of a history (oldest
+// event first) as Step Functions does: in ReverseOrder when asked, at most
+// MaxResults events (100 when 0), from NextToken (an offset here; one that
+// is not is InvalidToken). A pageSize > 0 makes pages smaller still, so
+// callers exercise pagination. Every fake Step Functions pages with it.
+func HistoryPage(history []types.HistoryEvent, in *sfn.GetExecutionHistoryInput, pageSize int) (*sfn.GetExecutionHistoryOutput, error) {
+	events := append([]types.HistoryEvent(nil), history...)
 	if in.ReverseOrder {
-		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-			events[i], events[j] = events[j], events[i]
-		}
+		slices.Reverse(events)
 	}
 	size := int(in.MaxResults)
 	if size <= 0 {
 		size = 100
 	}
-	if f.PageSize > 0 && f.PageSize < size {
-		size = f.PageSize
+	if pageSize > 0 && pageSize < size {
+		size = pageSize
 	}
 	start := 0
 	if in.NextToken != nil {
