@@ -265,7 +265,9 @@ func (s *Service) apiDescribeStateMachine(body []byte) (any, error) {
 	}, nil
 }
 
-func (s *Service) apiDescribeStateMachineForExecution(body []byte) (any, error) {
+// describeExecution answers a request whose one member is executionArn
+// with view of that execution, read while holding s.mu.
+func (s *Service) describeExecution(body []byte, view func(*execution) map[string]any) (any, error) {
 	var in struct {
 		ExecutionArn string `json:"executionArn"`
 	}
@@ -281,13 +283,19 @@ func (s *Service) apiDescribeStateMachineForExecution(body []byte) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
-		"stateMachineArn": e.StateMachineARN,
-		"name":            e.Machine,
-		"definition":      e.Definition,
-		"roleArn":         e.RoleARN,
-		"updateDate":      Epoch(e.Start),
-	}, nil
+	return view(e), nil
+}
+
+func (s *Service) apiDescribeStateMachineForExecution(body []byte) (any, error) {
+	return s.describeExecution(body, func(e *execution) map[string]any {
+		return map[string]any{
+			"stateMachineArn": e.StateMachineARN,
+			"name":            e.Machine,
+			"definition":      e.Definition,
+			"roleArn":         e.RoleARN,
+			"updateDate":      Epoch(e.Start),
+		}
+	})
 }
 
 func (s *Service) apiListStateMachines(body []byte) (any, error) {
@@ -437,21 +445,11 @@ func (s *Service) apiStartExecution(body []byte) (any, error) {
 }
 
 func (s *Service) apiDescribeExecution(body []byte) (any, error) {
-	var in struct {
-		ExecutionArn string `json:"executionArn"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("executionArn", in.ExecutionArn); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupExecution(in.ExecutionArn)
-	if err != nil {
-		return nil, err
-	}
+	return s.describeExecution(body, (*execution).description)
+}
+
+// description is DescribeExecution's answer for e.
+func (e *execution) description() map[string]any {
 	out := map[string]any{
 		"executionArn":    e.ARN,
 		"stateMachineArn": e.StateMachineARN,
@@ -476,7 +474,7 @@ func (s *Service) apiDescribeExecution(body []byte) (any, error) {
 	if e.Cause != nil {
 		out["cause"] = *e.Cause
 	}
-	return out, nil
+	return out
 }
 
 var statuses = map[string]bool{StatusRunning: true, StatusSucceeded: true, StatusFailed: true, StatusTimedOut: true, StatusAborted: true, "PENDING_REDRIVE": true}
@@ -546,8 +544,8 @@ func (s *Service) apiStopExecution(body []byte) (any, error) {
 	if err := required("executionArn", in.ExecutionArn); err != nil {
 		return nil, err
 	}
-	if len(in.Error) > 256 || len(in.Cause) > 32768 {
-		return nil, badRequest("ValidationException", "the error is limited to 256 characters and the cause to 32768")
+	if err := checkFailure(in.Error, in.Cause); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -607,6 +605,15 @@ func (s *Service) apiGetExecutionHistory(body []byte) (any, error) {
 		out["nextToken"] = next
 	}
 	return out, nil
+}
+
+// checkFailure applies Step Functions' limits to the error name and cause
+// a caller reports (StopExecution, SendTaskFailure).
+func checkFailure(errName, cause string) error {
+	if len(errName) > 256 || len(cause) > 32768 {
+		return badRequest("ValidationException", "the error is limited to 256 characters and the cause to 32768")
+	}
+	return nil
 }
 
 // checkMaxResults validates a page size before anything is looked up, as
@@ -732,8 +739,8 @@ func (s *Service) apiSendTaskFailure(body []byte) (any, error) {
 	if err := checkToken(in.TaskToken); err != nil {
 		return nil, err
 	}
-	if len(in.Error) > 256 || len(in.Cause) > 32768 {
-		return nil, badRequest("ValidationException", "the error is limited to 256 characters and the cause to 32768")
+	if err := checkFailure(in.Error, in.Cause); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
