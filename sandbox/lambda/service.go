@@ -154,18 +154,6 @@ func pending() *core.APIError {
 	return conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
 }
 
-// checkLatestReady refuses to change or publish $LATEST while it is being
-// created (Pending) or updated, as AWS does.
-func checkLatestReady(name string, latest *version, now time.Time) error {
-	if latest.busy(now) {
-		if latest.Creating {
-			return pending()
-		}
-		return updateInProgress(name)
-	}
-	return nil
-}
-
 // checkRevision refuses a change made against a revision that is no longer
 // the latest; an empty want asks for no check (optimistic locking, as on
 // AWS).
@@ -527,6 +515,26 @@ func or(a, b string) string {
 }
 
 // lookup finds a function; the caller holds s.mu.
+// lookupChangeable finds a function whose $LATEST may be changed or
+// published at now: not being created (Pending) or updated, and still at
+// revisionID when one is given, as AWS checks; the caller holds s.mu.
+func (s *Service) lookupChangeable(name, revisionID string, now time.Time) (*function, error) {
+	f, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Latest.busy(now) {
+		if f.Latest.Creating {
+			return nil, pending()
+		}
+		return nil, updateInProgress(name)
+	}
+	if err := checkRevision(revisionID, f.Latest.Config.RevisionId); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 func (s *Service) lookup(name string) (*function, error) {
 	f, ok := s.functions[name]
 	if !ok {
@@ -596,18 +604,12 @@ func (s *Service) UpdateFunctionCode(function string, in UpdateFunctionCodeInput
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := s.lookup(name)
+	now := s.opts.Clock()
+	f, err := s.lookupChangeable(name, in.RevisionId, now)
 	if err != nil {
 		return FunctionConfiguration{}, err
 	}
-	now := s.opts.Clock()
 	v := f.Latest
-	if err := checkLatestReady(name, v, now); err != nil {
-		return FunctionConfiguration{}, err
-	}
-	if err := checkRevision(in.RevisionId, v.Config.RevisionId); err != nil {
-		return FunctionConfiguration{}, err
-	}
 	if in.DryRun {
 		c := v.view(now)
 		c.CodeSha256, c.CodeSize = sha, int64(len(in.ZipFile))
@@ -703,18 +705,12 @@ func (s *Service) PublishVersion(function string, in PublishVersionInput) (Funct
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := s.lookup(name)
+	now := s.opts.Clock()
+	f, err := s.lookupChangeable(name, in.RevisionId, now)
 	if err != nil {
 		return FunctionConfiguration{}, err
 	}
-	now := s.opts.Clock()
 	l := f.Latest
-	if err := checkLatestReady(name, l, now); err != nil {
-		return FunctionConfiguration{}, err
-	}
-	if err := checkRevision(in.RevisionId, l.Config.RevisionId); err != nil {
-		return FunctionConfiguration{}, err
-	}
 	if in.CodeSha256 != "" && in.CodeSha256 != l.Config.CodeSha256 {
 		return FunctionConfiguration{}, invalid("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", in.CodeSha256, l.Config.CodeSha256)
 	}
