@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	awsconfigv2 "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -152,7 +153,7 @@ func startScenario(t *testing.T, tune func(*config.Target), stateDir string) *sc
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s := &scenario{t: t, ctx: ctx, stateDir: stateDir, http: &http.Client{Transport: awsconfig.LoopbackOnlyClient().GetTransport(), Timeout: 30 * time.Second}}
+	s := &scenario{t: t, ctx: ctx, stateDir: stateDir, http: &http.Client{Transport: awsenv.LoopbackOnlyClient().GetTransport(), Timeout: 30 * time.Second}}
 	s.hello = func(endpoint string) *config.Target {
 		target := helloTarget(endpoint)
 		if tune != nil {
@@ -176,7 +177,7 @@ func startScenario(t *testing.T, tune func(*config.Target), stateDir string) *sc
 	cfg, err := awsconfig.Load(ctx,
 		awsconfigv2.WithBaseEndpoint(s.ep),
 		awsconfigv2.WithRegion("us-east-1"),
-		awsconfigv2.WithHTTPClient(awsconfig.LoopbackOnlyClient()),
+		awsconfigv2.WithHTTPClient(awsenv.LoopbackOnlyClient()),
 		awsconfigv2.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
 		// The throttling scenario throttles these clients' Lambda calls too.
 		awsconfigv2.WithRetryMaxAttempts(10),
