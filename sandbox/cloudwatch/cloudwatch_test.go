@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
@@ -329,10 +328,7 @@ func TestErrors(t *testing.T) {
 			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tt.wantCode {
 				t.Errorf("err = %v, want code %s", err, tt.wantCode)
 			}
-			var re *smithyhttp.ResponseError
-			if !errors.As(err, &re) || re.HTTPStatusCode() != tt.wantStatus {
-				t.Errorf("err = %v, want HTTP %d", err, tt.wantStatus)
-			}
+			servicetest.WantStatus(t, err, tt.wantStatus)
 		})
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // fakeInvoker records invokes and fails a function's first failures[fn] calls.
@@ -306,10 +305,7 @@ func TestAPIErrors(t *testing.T) {
 					t.Errorf("err = %v, want InvalidEventPatternException", err)
 				}
 			}
-			var re *smithyhttp.ResponseError
-			if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusBadRequest {
-				t.Errorf("err = %v, want HTTP 400", err)
-			}
+			servicetest.WantStatus(t, err, http.StatusBadRequest)
 		})
 	}
 	if _, err := c.ListEventBuses(ctx, &eventbridge.ListEventBusesInput{}); err == nil || !strings.Contains(err.Error(), "AWSEvents.ListEventBuses") {

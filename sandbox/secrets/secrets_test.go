@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 func newTestClient(t *testing.T, svc *Service) *secretsmanager.Client {
@@ -145,10 +144,7 @@ func TestErrors(t *testing.T) {
 			if err == nil || !tt.check(err) {
 				t.Fatalf("err = %v, not the expected error", err)
 			}
-			var re *smithyhttp.ResponseError
-			if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusBadRequest {
-				t.Errorf("err = %v, want HTTP 400", err)
-			}
+			servicetest.WantStatus(t, err, http.StatusBadRequest)
 		})
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 func newTestClient(t *testing.T, svc *Service) *sns.Client {
@@ -231,10 +230,7 @@ func TestErrors(t *testing.T) {
 			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tt.wantCode {
 				t.Fatalf("err = %v, want code %s", err, tt.wantCode)
 			}
-			var re *smithyhttp.ResponseError
-			if !errors.As(err, &re) || re.HTTPStatusCode() != tt.wantStatus {
-				t.Errorf("err = %v, want HTTP %d", err, tt.wantStatus)
-			}
+			servicetest.WantStatus(t, err, tt.wantStatus)
 		})
 	}
 	var nf *types.NotFoundException

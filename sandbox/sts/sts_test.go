@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // newTestClient signs as accessKey, the caller GetCallerIdentity names.
@@ -55,10 +54,7 @@ func TestUnknownAction(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidAction" || !strings.Contains(apiErr.ErrorMessage(), "GetSessionToken") {
 		t.Fatalf("err = %v, want InvalidAction naming GetSessionToken", err)
 	}
-	var re *smithyhttp.ResponseError
-	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusBadRequest {
-		t.Errorf("err = %v, want HTTP 400", err)
-	}
+	servicetest.WantStatus(t, err, http.StatusBadRequest)
 }
 
 func TestUnsignedRefused(t *testing.T) {

@@ -7,6 +7,7 @@ package servicetest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // RequireSigned stands in for the sandbox's dispatcher: it passes to h only
@@ -52,5 +54,15 @@ func Config(t testing.TB, service string, h http.Handler) aws.Config {
 		}),
 		HTTPClient:       awsenv.LoopbackOnlyClient(),
 		RetryMaxAttempts: 1,
+	}
+}
+
+// WantStatus reports a test error unless err came from an HTTP response
+// with the given status.
+func WantStatus(t testing.TB, err error, status int) {
+	t.Helper()
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != status {
+		t.Errorf("err = %v, want HTTP %d", err, status)
 	}
 }

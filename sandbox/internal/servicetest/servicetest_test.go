@@ -1,8 +1,12 @@
 package servicetest
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"testing"
+
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 func TestRequireSigned(t *testing.T) {
@@ -46,5 +50,40 @@ func TestConfig(t *testing.T) {
 	}
 	if cfg.Region != "us-east-1" || cfg.BaseEndpoint == nil || creds.AccessKeyID == "" || cfg.RetryMaxAttempts != 1 || cfg.HTTPClient == nil {
 		t.Errorf("Config = %+v, credentials %+v; want the sandbox region, a loopback endpoint, dummy credentials, one attempt", cfg, creds)
+	}
+}
+
+// recorder is a testing.TB that only notes whether a check failed.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper()               {}
+func (r *recorder) Errorf(string, ...any) { r.failed = true }
+
+func TestWantStatus(t *testing.T) {
+	respErr := func(status int) error {
+		return fmt.Errorf("operation X: %w", &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: errors.New("boom")})
+	}
+	tests := []struct {
+		name     string
+		err      error
+		wantFail bool
+	}{
+		{"the status", respErr(http.StatusBadRequest), false},
+		{"another status", respErr(http.StatusNotFound), true},
+		{"not an HTTP error", errors.New("dial refused"), true},
+		{"no error", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			WantStatus(r, tt.err, http.StatusBadRequest)
+			if r.failed != tt.wantFail {
+				t.Errorf("failed = %v, want %v", r.failed, tt.wantFail)
+			}
+		})
 	}
 }
