@@ -18,6 +18,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
+	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -121,7 +122,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		env.Now = time.Now
 	}
 	if env.Sleep == nil {
-		env.Sleep = sleep
+		env.Sleep = wait.Sleep
 	}
 	a := &app{env: env, clients: env.Clients, g: globals{stateMachine: DefaultStateMachine, logGroup: DefaultLogGroup, eventBus: DefaultEventBus}}
 	// Global flags may come before the command.
@@ -307,15 +308,4 @@ func (a *app) config(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fail(ExitUsage, "pass --region or set AWS_REGION", "no AWS region configured")
 	}
 	return cfg, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
@@ -62,7 +63,7 @@ type Handler struct {
 
 // New returns a Handler invoking through inv and auditing to rec.
 func New(inv Invoker, rec *audit.Recorder, opts *Options) *Handler {
-	h := &Handler{inv: inv, http: http.DefaultClient, audit: rec, now: time.Now, sleep: sleep,
+	h := &Handler{inv: inv, http: http.DefaultClient, audit: rec, now: time.Now, sleep: wait.Sleep,
 		backoff: 500 * time.Millisecond, maxBackoff: 8 * time.Second,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	if opts != nil {
@@ -86,17 +87,6 @@ func New(inv Invoker, rec *audit.Recorder, opts *Options) *Handler {
 		}
 	}
 	return h
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 var versionNumber = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
