@@ -3,7 +3,6 @@ package approval_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"testing"
@@ -11,12 +10,12 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -29,7 +28,6 @@ var (
 	_ approval.Publisher     = (*fakeSNS)(nil)
 	_ approval.Aliases       = (*fakeLambda)(nil)
 	_ approval.SecretsAPI    = (*fakeSecrets)(nil)
-	_ audit.EventPutter      = (*fakeBus)(nil)
 )
 
 // fakeSNS is an outbox: every Publish is kept.
@@ -80,27 +78,6 @@ func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSe
 	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(s), Name: in.SecretId}, nil
 }
 
-// fakeBus keeps the audit records put on EventBridge.
-type fakeBus struct {
-	mu    sync.Mutex
-	calls int
-	recs  []audit.Record
-}
-
-func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	for _, e := range in.Entries {
-		var r audit.Record
-		if err := json.Unmarshal([]byte(aws.ToString(e.Detail)), &r); err != nil {
-			return nil, err
-		}
-		f.recs = append(f.recs, r)
-	}
-	return &eventbridge.PutEventsOutput{}, nil
-}
-
 // Fixture values.
 const (
 	testKey     = "k3y-for-tests-only-0123456789abcdef"
@@ -142,7 +119,7 @@ type env struct {
 	h       *approval.Handler
 	sfn     *pendingtest.SFN
 	sns     *fakeSNS
-	bus     *fakeBus
+	bus     *audittest.Bus
 	secrets *fakeSecrets
 	logs    *bytes.Buffer
 	metrics *bytes.Buffer
@@ -154,7 +131,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{
 		sfn:     pendingtest.New(),
 		sns:     &fakeSNS{},
-		bus:     &fakeBus{},
+		bus:     &audittest.Bus{},
 		secrets: &fakeSecrets{secrets: map[string]string{"aliasflow/link-key": testKey}},
 		logs:    &bytes.Buffer{},
 		metrics: &bytes.Buffer{},

@@ -101,10 +101,10 @@ func linkClaims(t *testing.T, body string) approval.Claims {
 
 func assertAudit(t *testing.T, e *env, event audit.Event, actor, reason string) {
 	t.Helper()
-	if e.bus.calls != 1 || len(e.bus.recs) != 1 {
-		t.Fatalf("PutEvents calls = %d with %d records, want 1 call with 1 record", e.bus.calls, len(e.bus.recs))
+	if e.bus.Calls() != 1 || len(e.bus.Records()) != 1 {
+		t.Fatalf("PutEvents calls = %d with %d records, want 1 call with 1 record", e.bus.Calls(), len(e.bus.Records()))
 	}
-	r := e.bus.recs[0]
+	r := e.bus.Records()[0]
 	if r.Event != event || r.Actor != actor || r.Function != "hello" || r.ToVersion != "7" || r.Execution != execARN {
 		t.Errorf("audit = %+v, want %s by %s of hello 7 in %s", r, event, actor, execARN)
 	}
@@ -146,8 +146,8 @@ func TestRequestRefusesBadPayloads(t *testing.T) {
 			if !strings.Contains(te.Message, tc.want) {
 				t.Errorf("message = %q, want it to say %q", te.Message, tc.want)
 			}
-			if len(e.sns.sent) != 0 || e.bus.calls != 0 {
-				t.Errorf("published %d messages and %d audit calls; want nothing", len(e.sns.sent), e.bus.calls)
+			if len(e.sns.sent) != 0 || e.bus.Calls() != 0 {
+				t.Errorf("published %d messages and %d audit calls; want nothing", len(e.sns.sent), e.bus.Calls())
 			}
 		})
 	}
@@ -172,7 +172,7 @@ func TestRequestPublishFailureFailsTask(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "notify alice@example.com") {
 		t.Fatalf("err = %v, want the failed notification named", err)
 	}
-	if e.bus.calls != 0 {
+	if e.bus.Calls() != 0 {
 		t.Errorf("audit written although no one was asked")
 	}
 }
@@ -232,7 +232,7 @@ func TestGrantedWithoutDecisionRefused(t *testing.T) {
 	if !errors.As(err, &te) || te.Type != promotion.ErrInvalidInput {
 		t.Fatalf("err = %v, want %s", err, promotion.ErrInvalidInput)
 	}
-	if e.bus.calls != 0 {
+	if e.bus.Calls() != 0 {
 		t.Error("audit written for a grant that carries no decision")
 	}
 }

@@ -10,20 +10,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 var (
-	_ shift.Lambda      = (*fakeLambda)(nil)
-	_ shift.CloudWatch  = (*fakeCloudWatch)(nil)
-	_ audit.EventPutter = (*fakeBus)(nil)
+	_ shift.Lambda     = (*fakeLambda)(nil)
+	_ shift.CloudWatch = (*fakeCloudWatch)(nil)
 )
 
 // fakeAlias is one stored alias.
@@ -355,19 +352,4 @@ func (f *fakeCloudWatch) GetMetricData(_ context.Context, in *cloudwatch.GetMetr
 		out.NextToken = aws.String(strconv.Itoa(offset + f.pageSize))
 	}
 	return out, nil
-}
-
-// fakeBus counts PutEvents calls and keeps their entries.
-type fakeBus struct {
-	mu      sync.Mutex
-	calls   int
-	entries int
-}
-
-func (b *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.calls++
-	b.entries += len(in.Entries)
-	return &eventbridge.PutEventsOutput{}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -29,7 +30,7 @@ const fn = "hello"
 type env struct {
 	lam  *fakeLambda
 	cw   *fakeCloudWatch
-	bus  *fakeBus
+	bus  *audittest.Bus
 	logs bytes.Buffer
 	emf  bytes.Buffer
 	now  time.Time
@@ -41,7 +42,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{
 		lam: newFakeLambda(fn, "1", "2", "3", "4", "5", "6"),
 		cw:  newFakeCloudWatch(),
-		bus: &fakeBus{},
+		bus: &audittest.Bus{},
 		now: time.Date(2025, 6, 2, 9, 30, 20, 0, time.UTC),
 	}
 	clock := func() time.Time { return e.now }
@@ -204,8 +205,8 @@ func wantSummary(t *testing.T, e *env, want []string) []audit.Record {
 // records on EventBridge in one call.
 func wantFlushed(t *testing.T, e *env, calls int) {
 	t.Helper()
-	if e.bus.calls != calls || e.bus.entries != len(e.audits(t)) {
-		t.Errorf("PutEvents calls = %d with %d entries, want %d calls with %d entries", e.bus.calls, e.bus.entries, calls, len(e.audits(t)))
+	if e.bus.Calls() != calls || len(e.bus.Records()) != len(e.audits(t)) {
+		t.Errorf("PutEvents calls = %d with %d entries, want %d calls with %d entries", e.bus.Calls(), len(e.bus.Records()), calls, len(e.audits(t)))
 	}
 }
 

@@ -6,18 +6,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/smoke"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 var (
-	_ smoke.Invoker     = (*fakeLambda)(nil)
-	_ smoke.HTTPDoer    = (*http.Client)(nil)
-	_ audit.EventPutter = (*fakeBus)(nil)
+	_ smoke.Invoker  = (*fakeLambda)(nil)
+	_ smoke.HTTPDoer = (*http.Client)(nil)
 )
 
 // answer is what a version returns to an invoke: its payload and, for a
@@ -86,21 +83,6 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-}
-
-// fakeBus counts PutEvents calls and entries.
-type fakeBus struct {
-	mu      sync.Mutex
-	calls   int
-	entries int
-}
-
-func (b *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.calls++
-	b.entries += len(in.Entries)
-	return &eventbridge.PutEventsOutput{}, nil
 }
 
 // doerFunc adapts a function to smoke.HTTPDoer.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/smoke"
@@ -58,7 +59,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type env struct {
 	lam    *fakeLambda
 	clock  *fakeClock
-	bus    *fakeBus
+	bus    *audittest.Bus
 	site   *site
 	srv    *httptest.Server
 	logs   bytes.Buffer
@@ -68,7 +69,7 @@ type env struct {
 
 func newEnv(t *testing.T, doer smoke.HTTPDoer) *env {
 	t.Helper()
-	e := &env{clock: &fakeClock{now: time.Date(2025, 6, 2, 9, 1, 0, 0, time.UTC)}, bus: &fakeBus{},
+	e := &env{clock: &fakeClock{now: time.Date(2025, 6, 2, 9, 1, 0, 0, time.UTC)}, bus: &audittest.Bus{},
 		site: &site{replies: []reply{{200, "Hello from Lambda World"}}}}
 	e.lam = &fakeLambda{function: "hello", aliases: map[string]string{"stg": "5", "prod": "4"},
 		versions: map[string]answer{"5": {payload: read(t, "hello-response.json")}, "4": {payload: []byte(`{"statusCode":200,"body":"old"}`)}},
@@ -403,8 +404,8 @@ func TestResultAndAudit(t *testing.T) {
 				r.Function != "hello" || r.Execution != req.Execution || r.Release == nil || r.Release.Commit != "3f2a9c1" || r.Actor != "aliasflow" {
 				t.Errorf("audit = %+v, want %s %q for stg v5 with execution and release", r, tc.wantEvent, tc.wantReason)
 			}
-			if e.bus.calls != 1 || e.bus.entries != 1 {
-				t.Errorf("PutEvents calls = %d entries = %d, want one call with one entry", e.bus.calls, e.bus.entries)
+			if e.bus.Calls() != 1 || len(e.bus.Records()) != 1 {
+				t.Errorf("PutEvents calls = %d entries = %d, want one call with one entry", e.bus.Calls(), len(e.bus.Records()))
 			}
 		})
 	}
