@@ -173,6 +173,15 @@ func (rt *runtime) acquire(ctx context.Context, t target) (*pool, *process, erro
 		return nil, nil, err
 	}
 	rt.mu.Lock()
+	if rt.closed {
+		// closeAll ran while this process started: it is not in any list
+		// closeAll saw, so stop it here rather than leak it.
+		rt.mu.Unlock()
+		proc.kill()
+		<-proc.exited
+		<-p.sem
+		return nil, nil, core.Errorf("ServiceException", http.StatusInternalServerError, "the sandbox is shutting down")
+	}
 	p.all[proc] = true
 	rt.mu.Unlock()
 	return p, proc, nil
@@ -268,6 +277,15 @@ func (rt *runtime) killAll(name string) int {
 		}
 	}
 	return n
+}
+
+// shutdown stops every process for good: none starts or returns to a pool
+// after it.
+func (rt *runtime) shutdown() {
+	rt.mu.Lock()
+	rt.closed = true
+	rt.mu.Unlock()
+	rt.closeAll()
 }
 
 // closeAll stops every process; the runtime stays usable (Restore uses it

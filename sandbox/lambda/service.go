@@ -116,7 +116,7 @@ func New(opts Options) (*Service, error) {
 // Close stops every function process.
 func (s *Service) Close() {
 	s.closeOnce.Do(func() { close(s.rt.stop) })
-	s.rt.closeAll()
+	s.rt.shutdown()
 }
 
 // Faults is the fault-injection hook for tests.

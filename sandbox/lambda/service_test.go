@@ -705,3 +705,17 @@ func TestIdleProcessesAreReaped(t *testing.T) {
 		t.Errorf("after reaping, the invoke ran in the old process %v", again)
 	}
 }
+
+// TestNoProcessStartsAfterClose: an invoke that arrives after Close must not
+// start a process nothing would ever stop (seen as a leaked code directory
+// in an end-to-end cleanup).
+func TestNoProcessStartsAfterClose(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.create(t, "hello", helloPkg)
+	e.svc.Close()
+	_, err := e.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello")})
+	if err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("invoke after Close: err = %v, want the sandbox shutting down", err)
+	}
+}

@@ -10,7 +10,9 @@ import (
 func ZipBootstrap(bootstrap []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	// Stored, not deflated: compressing tens of MB of binaries was most of a
+	// world's start-up time, and the sandbox keeps the zip only in memory.
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Store}
 	h.SetMode(0o755)
 	w, err := zw.CreateHeader(h)
 	if err != nil {
