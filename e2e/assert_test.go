@@ -388,3 +388,24 @@ func (s *scenario) wantAuditEvents(trail []string) {
 		s.t.Errorf("Audit Record events on EventBridge:\n  %s\nwant one per audit record:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// wantCanaryOneToTwo checks a promotion of version 2 over version 1 through
+// one 50% canary step that ended well, whatever faults it met on the way:
+// the aliases, the states entered (a retry stays in its state) and the trail.
+func (s *scenario) wantCanaryOneToTwo(p *promo, out *sfn.DescribeExecutionOutput) {
+	s.t.Helper()
+	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
+		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed")
+	s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"traffic.shifted prod 1→2 @0.5",
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // TestKilledProcess kills a pipeline Lambda's process in the middle of its
@@ -27,21 +26,7 @@ func TestKilledProcess(t *testing.T) {
 	s.approveByLink(p, approver)
 	out := s.waitDone(p, stepTimeout)
 
-	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
-	s.wantAliases("2", "2")
-	// A retry stays in its state: the states entered are the happy path's.
-	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
-		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed")
-	s.wantAudit(
-		"release.published →2",
-		"alias.moved stg 1→2",
-		"smoke.passed stg →2",
-		"approval.requested →2",
-		"approval.granted →2 by "+approver,
-		"traffic.shifted prod 1→2 @0.5",
-		"alias.moved prod 1→2",
-		"promotion.completed prod 1→2",
-	)
+	s.wantCanaryOneToTwo(p, out)
 	// The history shows the two killed tasks failing and being retried.
 	crashed := s.failedTasks(p)
 	for _, state := range []string{"SmokeTest", "BeginShift"} {
@@ -123,20 +108,7 @@ func TestThrottling(t *testing.T) {
 	out := s.waitDone(p, 2*stepTimeout)
 	split := tr.Stop()
 
-	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
-	s.wantAliases("2", "2")
-	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
-		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed")
-	s.wantAudit(
-		"release.published →2",
-		"alias.moved stg 1→2",
-		"smoke.passed stg →2",
-		"approval.requested →2",
-		"approval.granted →2 by "+approver,
-		"traffic.shifted prod 1→2 @0.5",
-		"alias.moved prod 1→2",
-		"promotion.completed prod 1→2",
-	)
+	s.wantCanaryOneToTwo(p, out)
 	if n := faults.Throttled(); n == 0 {
 		t.Errorf("no Lambda API call was throttled; the scenario tested nothing")
 	} else {

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/aliasflow/aliasflow/shared/config"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // TestRestartWhileWaitingForApproval restarts `aliasflow local` with its
@@ -31,18 +30,5 @@ func TestRestartWhileWaitingForApproval(t *testing.T) {
 	}
 	out := s.waitDone(p, stepTimeout)
 
-	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
-	s.wantAliases("2", "2")
-	s.wantStates(p, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
-		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Finalize", "Completed")
-	s.wantAudit(
-		"release.published →2",
-		"alias.moved stg 1→2",
-		"smoke.passed stg →2",
-		"approval.requested →2",
-		"approval.granted →2 by "+approver,
-		"traffic.shifted prod 1→2 @0.5",
-		"alias.moved prod 1→2",
-		"promotion.completed prod 1→2",
-	)
+	s.wantCanaryOneToTwo(p, out)
 }
