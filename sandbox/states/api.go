@@ -415,9 +415,10 @@ func (s *Service) startExecution(machine, name, input string) (string, time.Time
 		return "", time.Time{}, core.Errorf("ServiceUnavailable", http.StatusServiceUnavailable, "the sandbox is shutting down")
 	}
 	now := s.now().UTC()
+	s.seq++
 	e := &execution{
 		ARN: arn, Name: name, StateMachineARN: m.ARN, Machine: m.Name, RoleARN: m.RoleARN,
-		Definition: m.Definition, def: m.def, Input: input, Status: StatusRunning, Start: now,
+		Definition: m.Definition, def: m.def, Input: input, Status: StatusRunning, Start: now, Seq: s.seq,
 		Cursor: &cursor{State: m.def.StartAt, Input: asl.Encode(parsed)},
 	}
 	s.executions[arn] = e

@@ -60,6 +60,7 @@ type Service struct {
 	executions map[string]*execution
 	tokens     map[string]*taskToken
 	version    uint64
+	seq        int64 // the last execution's Seq
 	changed    chan struct{}
 	closed     bool
 	wg         sync.WaitGroup
@@ -158,22 +159,24 @@ const (
 )
 
 type execution struct {
-	ARN             string         `json:"arn"`
-	Name            string         `json:"name"`
-	StateMachineARN string         `json:"stateMachineArn"`
-	Machine         string         `json:"stateMachineName"`
-	RoleARN         string         `json:"roleArn"`
-	Definition      string         `json:"definition"`
-	Input           string         `json:"input"`
-	Status          string         `json:"status"`
-	Output          *string        `json:"output,omitempty"`
-	Error           *string        `json:"error,omitempty"`
-	Cause           *string        `json:"cause,omitempty"`
-	Start           time.Time      `json:"start"`
-	Stop            time.Time      `json:"stop,omitzero"`
-	Events          []HistoryEvent `json:"events"`
-	Transitions     int            `json:"transitions"`
-	Cursor          *cursor        `json:"cursor,omitempty"`
+	ARN             string    `json:"arn"`
+	Name            string    `json:"name"`
+	StateMachineARN string    `json:"stateMachineArn"`
+	Machine         string    `json:"stateMachineName"`
+	RoleARN         string    `json:"roleArn"`
+	Definition      string    `json:"definition"`
+	Input           string    `json:"input"`
+	Status          string    `json:"status"`
+	Output          *string   `json:"output,omitempty"`
+	Error           *string   `json:"error,omitempty"`
+	Cause           *string   `json:"cause,omitempty"`
+	Start           time.Time `json:"start"`
+	// Seq orders executions started at the same instant (newest first).
+	Seq         int64          `json:"seq"`
+	Stop        time.Time      `json:"stop,omitzero"`
+	Events      []HistoryEvent `json:"events"`
+	Transitions int            `json:"transitions"`
+	Cursor      *cursor        `json:"cursor,omitempty"`
 
 	def         *asl.Definition
 	ctx         context.Context
@@ -310,7 +313,7 @@ func (s *Service) sortedExecutions(machine string) []*execution {
 		if !out[i].Start.Equal(out[j].Start) {
 			return out[i].Start.After(out[j].Start)
 		}
-		return out[i].Name > out[j].Name
+		return out[i].Seq > out[j].Seq
 	})
 	return out
 }

@@ -57,7 +57,9 @@ func (s *Service) Restore(b []byte) error {
 		machines[m.ARN] = m
 	}
 	executions := map[string]*execution{}
+	var seq int64
 	for _, e := range snap.Executions {
+		seq = max(seq, e.Seq)
 		def, err := asl.Load([]byte(e.Definition))
 		if err != nil {
 			return fmt.Errorf("restore execution %s: %w", e.ARN, err)
@@ -88,7 +90,7 @@ func (s *Service) Restore(b []byte) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.machines, s.executions, s.tokens = machines, executions, tokens
+	s.machines, s.executions, s.tokens, s.seq = machines, executions, tokens, seq
 	s.closed = false
 	for _, e := range executions {
 		if e.Status != StatusRunning {
