@@ -921,39 +921,41 @@ func (s *Service) CreateAlias(function string, in CreateAliasInput) (AliasConfig
 
 // GetAlias returns an alias.
 func (s *Service) GetAlias(function, alias string) (AliasConfiguration, error) {
-	name, err := unqualified(function)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _, a, err := s.lookupAlias(function, alias)
 	if err != nil {
 		return AliasConfiguration{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return cloneAlias(a), nil
+}
+
+// lookupAlias finds a function (by name or ARN) and one of its aliases,
+// returning the plain function name too; the caller holds s.mu.
+func (s *Service) lookupAlias(function, alias string) (string, *function, *AliasConfiguration, error) {
+	name, err := unqualified(function)
+	if err != nil {
+		return "", nil, nil, err
+	}
 	f, err := s.lookup(name)
 	if err != nil {
-		return AliasConfiguration{}, err
+		return "", nil, nil, err
 	}
 	a, ok := f.Aliases[alias]
 	if !ok {
-		return AliasConfiguration{}, notFound("Alias not found: %s", core.FunctionARN(name, alias))
+		return "", nil, nil, notFound("Alias not found: %s", core.FunctionARN(name, alias))
 	}
-	return cloneAlias(a), nil
+	return name, f, a, nil
 }
 
 // UpdateAlias moves an alias and/or changes its routing; RevisionId, when
 // given, must be the alias's current one.
 func (s *Service) UpdateAlias(function, alias string, in UpdateAliasInput) (AliasConfiguration, error) {
-	name, err := unqualified(function)
-	if err != nil {
-		return AliasConfiguration{}, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := s.lookup(name)
+	name, f, a, err := s.lookupAlias(function, alias)
 	if err != nil {
 		return AliasConfiguration{}, err
-	}
-	a, ok := f.Aliases[alias]
-	if !ok {
-		return AliasConfiguration{}, notFound("Alias not found: %s", core.FunctionARN(name, alias))
 	}
 	if err := checkRevision(in.RevisionId, a.RevisionId); err != nil {
 		return AliasConfiguration{}, err
