@@ -358,14 +358,29 @@ var reservedEnv = map[string]bool{
 
 var envKeyRe = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
 
+// envJSON is the environment as Lambda measures it against the 4 KB
+// quota: the JSON of the whole Variables map, quotes, separators and
+// escapes included ("Function environment variables: 4 KB, for all
+// environment variables associated with the function, in aggregate",
+// Lambda quotas, https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html;
+// Lambda's refusal quotes that JSON as "String measured").
+func envJSON(vars map[string]string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // only JSON's own escapes: ", \ and control characters
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	_ = enc.Encode(vars)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 func checkEnvironment(env *Environment) error {
 	if env == nil {
 		return nil
 	}
 	var reserved []string
-	size := 0
-	for k, v := range env.Variables {
-		size += len(k) + len(v)
+	for k := range env.Variables {
 		if !envKeyRe.MatchString(k) {
 			return invalid("Environment variable name %q is not valid: names start with a letter and contain only letters, digits and underscores", k)
 		}
@@ -373,8 +388,8 @@ func checkEnvironment(env *Environment) error {
 			reserved = append(reserved, k)
 		}
 	}
-	if size > maxEnvBytes {
-		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %d bytes", size)
+	if measured := envJSON(env.Variables); len(measured) > maxEnvBytes {
+		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", measured)
 	}
 	if len(reserved) > 0 {
 		slices.Sort(reserved)

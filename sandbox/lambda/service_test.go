@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -240,6 +241,71 @@ func TestCreateFunctionRefusesBadInput(t *testing.T) {
 	}
 	_, err := e.client.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String("fn")})
 	wantAPIError[*types.ResourceNotFoundException](t, err, 404)
+}
+
+// TestEnvironmentSizeIsTheJSONOfTheMap: Lambda measures the 4 KB quota on
+// environment variables ("Lambda quotas": 4 KB for all environment
+// variables associated with the function, in aggregate) on the JSON of the
+// whole Variables map — braces, quotes, separators and escapes included —
+// not on the sum of the keys' and values' lengths.
+func TestEnvironmentSizeIsTheJSONOfTheMap(t *testing.T) {
+	e := newEnv(t)
+	zip := lambdatest.Zip(t, lambdatest.Build(t, helloPkg))
+	ctx := context.Background()
+	e.create(t, "sized", helloPkg)
+	many := map[string]string{}
+	for i := range 100 {
+		// 100 × "Vnn":"<28 x>" (36 bytes), 99 commas and the braces: 3701
+		// bytes of JSON, 3100 of keys and values.
+		many[fmt.Sprintf("V%02d", i)] = strings.Repeat("x", 28)
+	}
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantErr bool
+	}{
+		// {"KK":"<4087 a>"} is 4096 bytes.
+		{"JSON exactly 4 KB", map[string]string{"KK": strings.Repeat("a", 4087)}, false},
+		{"JSON a byte over (key + value only 4090)", map[string]string{"KK": strings.Repeat("a", 4088)}, true},
+		// 2050 quotes are 2051 bytes of key + value, but 4100 escaped.
+		{"quotes escaped", map[string]string{"QQ": strings.Repeat(`"`, 2050)}, true},
+		{"backslashes escaped", map[string]string{"BB": strings.Repeat(`\`, 2050)}, true},
+		{"control characters escaped", map[string]string{"CC": strings.Repeat("\x01", 700)}, true},
+		{"many small variables under the limit", many, false},
+		{"many small variables over it by their separators", withVar(many, "WW", strings.Repeat("y", 400)), true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+				FunctionName: aws.String(fmt.Sprintf("env-%d", i)), Runtime: types.RuntimeProvidedal2023,
+				Role: aws.String(role), Code: &types.FunctionCode{ZipFile: zip}, Environment: &types.Environment{Variables: tt.vars},
+			})
+			_, uerr := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+				FunctionName: aws.String("sized"), Environment: &types.Environment{Variables: tt.vars},
+			})
+			if !tt.wantErr {
+				if err != nil || uerr != nil {
+					t.Fatalf("CreateFunction: %v; UpdateFunctionConfiguration: %v; want both accepted", err, uerr)
+				}
+				e.clock.Advance(e.opts.UpdateDuration)
+				return
+			}
+			for op, err := range map[string]error{"CreateFunction": err, "UpdateFunctionConfiguration": uerr} {
+				var ipv *types.InvalidParameterValueException
+				if !errors.As(err, &ipv) || !strings.Contains(err.Error(), "exceeded the 4KB limit") {
+					t.Errorf("%s: %v, want InvalidParameterValueException for the 4KB limit", op, err)
+				}
+			}
+		})
+	}
+}
+
+func withVar(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for a, b := range m {
+		out[a] = b
+	}
+	return out
 }
 
 func TestUpdateCodeAndPublish(t *testing.T) {
