@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
@@ -203,6 +205,17 @@ func TestCreateAndGetFunction(t *testing.T) {
 			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
+	// GetFunction's Code is where the package can be downloaded: a
+	// presigned S3 URL (FunctionCodeLocation, Lambda API Reference), here of
+	// the same shape on the sandbox's loopback host.
+	if got.Code == nil || aws.ToString(got.Code.RepositoryType) != "S3" {
+		t.Fatalf("GetFunction Code = %+v, want RepositoryType S3", got.Code)
+	}
+	loc, err := url.Parse(aws.ToString(got.Code.Location))
+	if err != nil || !strings.HasPrefix(loc.Host, "127.0.0.1:") || loc.Query().Get("X-Amz-Signature") == "" ||
+		loc.Query().Get("X-Amz-Expires") != "600" || !strings.HasSuffix(loc.Query().Get("X-Amz-Credential"), "/us-east-1/s3/aws4_request") {
+		t.Errorf("GetFunction Code.Location = %q (%v), want a presigned-looking loopback URL", aws.ToString(got.Code.Location), err)
+	}
 	if aws.ToInt32(c.Timeout) != 10 || aws.ToInt32(c.MemorySize) != 256 {
 		t.Errorf("Timeout/MemorySize = %d/%d, want 10/256", aws.ToInt32(c.Timeout), aws.ToInt32(c.MemorySize))
 	}
@@ -380,6 +393,18 @@ func TestUpdateCodeAndPublish(t *testing.T) {
 	if strings.Join(got, ",") != "$LATEST,1,2,3" {
 		t.Errorf("versions = %v, want [$LATEST 1 2 3]", got)
 	}
+	// ListVersionsByFunction lists $LATEST under its qualified ARN, as the
+	// AWS CLI reference's list-versions-by-function example shows; each
+	// version under its own.
+	for _, v := range list.Versions {
+		if want := "arn:aws:lambda:us-east-1:000000000000:function:hello:" + aws.ToString(v.Version); aws.ToString(v.FunctionArn) != want {
+			t.Errorf("FunctionArn of %s = %s, want %s", aws.ToString(v.Version), aws.ToString(v.FunctionArn), want)
+		}
+	}
+	latestCfg, err := e.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("hello")})
+	if err != nil || aws.ToString(latestCfg.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:hello" {
+		t.Errorf("GetFunctionConfiguration of $LATEST: FunctionArn %s (%v), want the unqualified ARN", aws.ToString(latestCfg.FunctionArn), err)
+	}
 	v1, err := e.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("hello"), Qualifier: aws.String("1")})
 	if err != nil || aws.ToString(v1.CodeSha256) != aws.ToString(created.CodeSha256) {
 		t.Errorf("version 1 = %v (err %v), want the original code", aws.ToString(v1.CodeSha256), err)
@@ -421,9 +446,12 @@ func TestAliases(t *testing.T) {
 		want    string
 	}{
 		{"two additional versions", "1", weights(map[string]float64{"2": 0.1, "3": 0.1}), "InvalidParameterValue"},
-		{"weight above one", "1", weights(map[string]float64{"2": 1.5}), "InvalidParameterValue"},
-		{"negative weight", "1", weights(map[string]float64{"2": -0.1}), "InvalidParameterValue"},
-		{"additional is $LATEST", "1", weights(map[string]float64{"$LATEST": 0.1}), "InvalidParameterValue"},
+		// Constraints of the API model (AdditionalVersionWeights: keys
+		// [0-9]+, values 0.0–1.0) are ValidationException on AWS.
+		{"weight above one", "1", weights(map[string]float64{"2": 1.5}), "ValidationException"},
+		{"negative weight", "1", weights(map[string]float64{"2": -0.1}), "ValidationException"},
+		{"non-numeric routing key", "1", weights(map[string]float64{"two": 0.1}), "ValidationException"},
+		{"additional is $LATEST", "1", weights(map[string]float64{"$LATEST": 0.1}), "ValidationException"},
 		{"primary $LATEST with routing", "$LATEST", weights(map[string]float64{"2": 0.1}), "InvalidParameterValue"},
 		{"additional is its own version", "2", weights(map[string]float64{"2": 0.1}), "InvalidParameterValue"},
 		{"unpublished additional version", "1", weights(map[string]float64{"7": 0.1}), "ResourceNotFound"},
@@ -433,6 +461,15 @@ func TestAliases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.client.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"), FunctionVersion: aws.String(tc.version), RoutingConfig: tc.routing})
 			switch tc.want {
+			case "ValidationException":
+				var apiErr smithy.APIError
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
+					t.Fatalf("UpdateAlias: %v, want ValidationException", err)
+				}
+				_, err = e.client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("weighted"), FunctionVersion: aws.String(tc.version), RoutingConfig: tc.routing})
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
+					t.Fatalf("CreateAlias: %v, want ValidationException", err)
+				}
 			case "InvalidParameterValue":
 				wantAPIError[*types.InvalidParameterValueException](t, err, 400)
 			default:
