@@ -101,6 +101,11 @@ func startWorld(ctx context.Context, binDir string, hello []byte, target func(st
 	if err != nil {
 		return nil, err
 	}
+	// The approvers follow the confirmation links SNS mailed them.
+	if _, err := w.ConfirmSubscriptions(ctx); err != nil {
+		_ = w.Close()
+		return nil, err
+	}
 	return &world{w: w, sb: w.Sandbox(), hello: hello, log: log}, nil
 }
 

@@ -178,6 +178,11 @@ func startWorld(t *testing.T, target func(endpoint string) *config.Target) *worl
 		t.Fatalf("start the world after %s: %v\nthe world's log:\n%s", time.Since(began).Round(time.Millisecond), err, tail(log.String(), 8000))
 	}
 	t.Logf("world at %s started in %s", w.Endpoint(), time.Since(began).Round(time.Millisecond))
+	// The approvers follow the confirmation links SNS mailed them.
+	if _, err := w.ConfirmSubscriptions(ctx); err != nil {
+		_ = w.Close()
+		t.Fatalf("confirm the approvers' subscriptions: %v", err)
+	}
 	t.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			t.Errorf("close the world: %v", err)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +107,14 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	d.w = w
 	d.step("sandbox", "%s — the pipeline's four Lambdas, the promotion state machine, hello with prod on version 1", w.Endpoint())
 	d.step("point", "export AWS_ENDPOINT_URL=%s to use the CLI against it", w.Endpoint())
+	// SNS delivers nothing to an e-mail subscription until its recipient
+	// confirms it: the approver follows the link SNS mailed.
+	confirmed, err := w.ConfirmSubscriptions(ctx)
+	detail := fmt.Sprintf("%s followed the confirmation link SNS mailed", demoApprover)
+	if err != nil {
+		detail = err.Error()
+	}
+	d.expect(err == nil && slices.Contains(confirmed, demoApprover), "the approver's subscription is confirmed", "%s", detail)
 
 	err = d.run(ctx, v2, v3)
 	if err != nil {

@@ -153,7 +153,8 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.states = states.New(lam, &states.Options{Now: opts.Clock, Logger: opts.Logger.With("service", "states")})
 	sb.events = events.New(lam, sb.states, &events.Options{Now: opts.Clock, Logger: opts.Logger.With("service", "events"), RetryDelays: opts.EventRetryDelays})
 	sb.builds = codebuild.New(sb.events, &codebuild.Options{Now: opts.Clock})
-	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock})
+	// Confirmation links point at this sandbox, which serves them (ServeHTTP).
+	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock, ConfirmationBase: func() string { return sb.endpoint }})
 	sb.secrets = secretssvc.New(opts.Clock)
 	sb.sts = stssvc.New()
 	sb.apigw = apigw.New(lam, &apigw.Options{Logger: opts.Logger.With("service", "apigateway"), Now: opts.Clock})
@@ -321,6 +322,10 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		sb.serveCounted(w, r, svc, h)
+	case r.Method == http.MethodGet && r.URL.Path == snssvc.ConfirmationPath:
+		// The link of SNS's subscription confirmation e-mail: unsigned, as
+		// the recipient's browser opens it.
+		sb.sns.ServeConfirmation(w, r)
 	case sb.apigw.Handles(r):
 		sb.apigw.ServeHTTP(w, r)
 	case looksLikeServiceCall(r):

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -521,6 +522,33 @@ func (w *World) RunBuild(_ context.Context, codeSha256, commit string, o MergeOp
 		return Build{}, fmt.Errorf("merge: %w", err)
 	}
 	return Build{ID: b.ID, EventID: eventID}, nil
+}
+
+// ConfirmSubscriptions confirms the approvers' pending e-mail
+// subscriptions as each approver would: by following, over HTTP, the link
+// of the confirmation e-mail SNS sent them. Until then SNS delivers them
+// nothing (their subscriptions are PendingConfirmation). It returns the
+// addresses confirmed.
+func (w *World) ConfirmSubscriptions(ctx context.Context) ([]string, error) {
+	var confirmed []string
+	client := awsenv.LoopbackOnlyClient()
+	for _, c := range w.sb.SNS().PendingConfirmations() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+		if err != nil {
+			return confirmed, fmt.Errorf("confirm %s: %w", c.Endpoint, err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return confirmed, fmt.Errorf("confirm %s: follow %s: %w", c.Endpoint, c.URL, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return confirmed, fmt.Errorf("confirm %s: %s answered %s: %s", c.Endpoint, c.URL, resp.Status, strings.TrimSpace(string(body)))
+		}
+		confirmed = append(confirmed, c.Endpoint)
+	}
+	return confirmed, nil
 }
 
 // Email is one approval e-mail the topic delivered.
