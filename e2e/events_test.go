@@ -161,21 +161,21 @@ func TestMalformedEvents(t *testing.T) {
 		outcome malformedOutcome
 		reason  string
 	}{
-		"function-latest.json":                       {releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
-		"function-qualified.json":                    {releaseRefused, `"hello:prod": give the function name without a qualifier`},
-		"function-arn.json":                          {releaseRefused, "give the function name, not an ARN"},
-		"function-version-number.json":               {releaseRefused, `"2" looks like a version number`},
-		"function-unknown.json":                      {releaseRefused, `"goodbye" is not configured`},
-		"function-missing.json":                      {releaseRefused, "function name is empty"},
-		"function-number.json":                       {releaseRefused, "function must be a string"},
-		"function-padded.json":                       {releaseRefused, `" hello"`},
-		"codesha256-hex.json":                        {releaseRefused, "codeSha256: \"f5aec532"},
-		"codesha256-short.json":                      {releaseRefused, `codeSha256: "AAAA"`},
-		"codesha256-missing.json":                    {releaseRefused, "codeSha256: missing"},
-		"codesha256-of-other-code.json":              {releaseRefused, "$LATEST changed since the build"},
-		"detail-not-json.json":                       {putRefused, "MalformedDetail"},
-		"detail-array.json":                          {putRefused, "MalformedDetail"},
-		"detail-type-misspelt.json":                  {unmatched, ""},
+		"function-latest.json":          {releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
+		"function-qualified.json":       {releaseRefused, `"hello:prod": give the function name without a qualifier`},
+		"function-arn.json":             {releaseRefused, "give the function name, not an ARN"},
+		"function-version-number.json":  {releaseRefused, `"2" looks like a version number`},
+		"function-unknown.json":         {releaseRefused, `"goodbye" is not configured`},
+		"function-missing.json":         {releaseRefused, "function name is empty"},
+		"function-number.json":          {releaseRefused, "function must be a string"},
+		"function-padded.json":          {releaseRefused, `" hello"`},
+		"codesha256-hex.json":           {releaseRefused, "codeSha256: \"f5aec532"},
+		"codesha256-short.json":         {releaseRefused, `codeSha256: "AAAA"`},
+		"codesha256-missing.json":       {releaseRefused, "codeSha256: missing"},
+		"codesha256-of-other-code.json": {releaseRefused, "$LATEST changed since the build"},
+		"detail-not-json.json":          {putRefused, "MalformedDetail"},
+		"detail-array.json":             {putRefused, "MalformedDetail"},
+		"detail-type-misspelt.json":     {unmatched, ""},
 		// Only CodeBuild emits aws.codebuild events: a forged one is refused
 		// per entry, as AWS does (PutEventsResultEntry, EventBridge API
 		// Reference). What CodeBuild itself can say wrongly is in builds below.

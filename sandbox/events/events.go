@@ -24,15 +24,15 @@ import (
 )
 
 const (
-	jsonVersion    = "1.1"
-	targetPrefix   = "AWSEvents."
-	defaultBus     = "default"
-	maxEntries     = 10
+	jsonVersion  = "1.1"
+	targetPrefix = "AWSEvents."
+	defaultBus   = "default"
+	maxEntries   = 10
 	// maxRequestBytes bounds the entries of one PutEvents call, measured
 	// as putEventsEntry.size does.
 	maxRequestBytes = 256 * 1024
-	maxKeptEvents  = 1000
-	maxTargetsRule = 5
+	maxKeptEvents   = 1000
+	maxTargetsRule  = 5
 )
 
 // Options tunes a Service; the zero value is usable.

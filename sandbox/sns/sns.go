@@ -90,7 +90,7 @@ type Service struct {
 	topics        map[string]*topic // by ARN
 	outbox        []Message
 	confirmations []Confirmation
-	changed chan struct{} // closed and replaced when the outbox grows
+	changed       chan struct{} // closed and replaced when the outbox grows
 }
 
 type topic struct {
