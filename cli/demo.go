@@ -229,7 +229,7 @@ func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*prog
 	if err := d.w.Merge(ctx, sha, commit); err != nil {
 		return nil, fmt.Errorf("put the CodeBuild event: %w", err)
 	}
-	d.step("merge", "commit %s built: $LATEST code %s; CodeBuild \"Build State Change\" SUCCEEDED put on EventBridge", commit, sha)
+	d.step("merge", "commit %s built: $LATEST code %s; the sandbox CodeBuild's build SUCCEEDED and emitted its \"Build State Change\" on EventBridge", commit, sha)
 	name := promotion.ExecutionName(fn, version, sha)
 	arn, err := d.a.executionARN(ctx, name)
 	if err != nil {
