@@ -212,7 +212,7 @@ type release struct {
 // linkPattern finds the approval page URL in an e-mail body.
 var linkPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+/` + local.ApprovalStage + `\?t=[A-Za-z0-9_%.\-]+`)
 
-// merge deploys bootstrap as hello's $LATEST, puts the CodeBuild event a
+// merge deploys bootstrap as hello's $LATEST, has the sandbox CodeBuild build it as a
 // merge would, and waits for the approval e-mail to approver: the release
 // Lambda, the smoke tests and the approval request all run for real.
 func (w *world) merge(t *testing.T, ctx context.Context, bootstrap, commit, approver string) release {

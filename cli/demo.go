@@ -227,7 +227,7 @@ func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*prog
 		return nil, err
 	}
 	if err := d.w.Merge(ctx, sha, commit); err != nil {
-		return nil, fmt.Errorf("put the CodeBuild event: %w", err)
+		return nil, fmt.Errorf("run the CodeBuild build: %w", err)
 	}
 	d.step("merge", "commit %s built: $LATEST code %s; the sandbox CodeBuild's build SUCCEEDED and emitted its \"Build State Change\" on EventBridge", commit, sha)
 	name := promotion.ExecutionName(fn, version, sha)
