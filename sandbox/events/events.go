@@ -244,9 +244,12 @@ func (s *Service) putEvents(_ context.Context, body []byte) (any, error) {
 	if len(in.Entries) < 1 || len(in.Entries) > maxEntries {
 		return nil, validation("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", maxEntries)
 	}
-	// The 256 KB limit is on the whole call, not each entry: an over-size
-	// call fails as a whole ("Calculating Amazon EventBridge PutEvents event
-	// entry size", EventBridge User Guide).
+	// The 256 KB limit is on the whole call, not each entry ("The total
+	// entry size must be less than 256KB", Calculating Amazon EventBridge
+	// PutEvents event entry size, EventBridge User Guide): an over-size call
+	// fails as a whole, with "ValidationException … Total size of the
+	// entries in the request is over the limit." as AWS answers it (quoted
+	// in awslabs/aws-service-catalog-puppet#563).
 	total := 0
 	for _, e := range in.Entries {
 		total += e.size()

@@ -259,11 +259,40 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestSubscribeAnswersPendingConfirmation: over the API, Subscribe answers
+// "pending confirmation" for the ARN of an e-mail subscription not yet
+// confirmed unless ReturnSubscriptionArn is set, and ListSubscriptionsByTopic
+// shows it as PendingConfirmation (Subscribe, Amazon SNS API Reference).
+func TestSubscribeAnswersPendingConfirmation(t *testing.T) {
+	ctx := context.Background()
+	svc := New(nil)
+	c := newTestClient(t, svc)
+	arn, err := svc.CreateTopic("approvals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("email"), Endpoint: aws.String("ana@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(sub.SubscriptionArn); got != "pending confirmation" {
+		t.Errorf("Subscribe SubscriptionArn = %q, want \"pending confirmation\"", got)
+	}
+	subs, err := c.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
+	if err != nil || len(subs.Subscriptions) != 1 || aws.ToString(subs.Subscriptions[0].SubscriptionArn) != "PendingConfirmation" {
+		t.Errorf("ListSubscriptionsByTopic = %+v, %v; want one PendingConfirmation", subs, err)
+	}
+	confirmAll(t, svc)
+	subs, err = c.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
+	if err != nil || len(subs.Subscriptions) != 1 || !strings.HasPrefix(aws.ToString(subs.Subscriptions[0].SubscriptionArn), arn+":") {
+		t.Errorf("ListSubscriptionsByTopic after confirming = %+v, %v; want the subscription's ARN", subs, err)
+	}
+}
+
 // TestEmailSubscriptionsPendUntilConfirmed: an e-mail subscription is
 // PendingConfirmation until its recipient follows the link SNS mails
-// (Subscribe and ConfirmSubscription, Amazon SNS API Reference; "Subscribe"
-// answers "pending confirmation" for its ARN unless ReturnSubscriptionArn),
-// and a publish reaches no unconfirmed endpoint.
+// (Subscribe and ConfirmSubscription, Amazon SNS API Reference), and a
+// publish reaches no unconfirmed endpoint.
 func TestEmailSubscriptionsPendUntilConfirmed(t *testing.T) {
 	ctx := context.Background()
 	var printed bytes.Buffer
@@ -277,17 +306,8 @@ func TestEmailSubscriptionsPendUntilConfirmed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("email"), Endpoint: aws.String("ana@example.com"),
-		Attributes: map[string]string{"FilterPolicy": `{"approver":["ana@example.com"]}`}})
-	if err != nil {
+	if _, err := svc.Subscribe(arn, "email", "ana@example.com", `{"approver":["ana@example.com"]}`, ""); err != nil {
 		t.Fatal(err)
-	}
-	if got := aws.ToString(sub.SubscriptionArn); got != "pending confirmation" {
-		t.Errorf("Subscribe SubscriptionArn = %q, want \"pending confirmation\"", got)
-	}
-	subs, err := c.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
-	if err != nil || len(subs.Subscriptions) != 1 || aws.ToString(subs.Subscriptions[0].SubscriptionArn) != "PendingConfirmation" {
-		t.Errorf("ListSubscriptionsByTopic = %+v, %v; want one PendingConfirmation", subs, err)
 	}
 	publish := func() {
 		t.Helper()
@@ -336,9 +356,8 @@ func TestEmailSubscriptionsPendUntilConfirmed(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Subscription confirmed") {
 		t.Fatalf("following the link: HTTP %d %s", resp.StatusCode, body)
 	}
-	subs, err = c.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
-	if err != nil || len(subs.Subscriptions) != 1 || !strings.HasPrefix(aws.ToString(subs.Subscriptions[0].SubscriptionArn), arn+":") {
-		t.Errorf("ListSubscriptionsByTopic after confirming = %+v, %v; want the subscription's ARN", subs, err)
+	if p := svc.PendingConfirmations(); len(p) != 0 {
+		t.Errorf("pending after following the link: %+v", p)
 	}
 	before := len(svc.Outbox())
 	publish()
