@@ -9,7 +9,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -106,24 +105,6 @@ func releaseRequested(p *promo) ebtypes.PutEventsRequestEntry {
 		Source:     aws.String("aliasflow"),
 		DetailType: aws.String("Release Requested"),
 		Detail:     aws.String(string(detail)),
-	}
-}
-
-// put puts entries on the default bus through the SDK and fails the test
-// when EventBridge refuses any.
-func (s *scenario) put(entries ...ebtypes.PutEventsRequestEntry) {
-	s.t.Helper()
-	out, err := s.events.PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: entries})
-	if err != nil {
-		s.t.Fatalf("PutEvents: %v", err)
-	}
-	if out.FailedEntryCount > 0 {
-		for _, e := range out.Entries {
-			if e.ErrorCode != nil {
-				s.t.Errorf("PutEvents entry refused: %s: %s", aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
-			}
-		}
-		s.t.FailNow()
 	}
 }
 
