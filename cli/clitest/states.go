@@ -144,24 +144,14 @@ func (r *Run) Choice(name string, st promotion.State) *Run {
 	return r.Enter("Choice", name, st).Exit("Choice", name, st)
 }
 
-// actions are the Payload actions the definition's task states send.
-var actions = map[string]string{
-	"SmokeTest": promotion.ActionSmoke, "RestoreStg": promotion.ActionRestoreStg,
-	"RequestApproval": promotion.ActionRequest, "RecordApproval": promotion.ActionGranted,
-	"RecordRejection": promotion.ActionRejected, "RecordExpiry": promotion.ActionExpired,
-	"BeginShift": promotion.ActionBegin, "SetWeight": promotion.ActionSetWeight, "Bake": promotion.ActionBake,
-	"CheckHealth": promotion.ActionCheckHealth, "Finalize": promotion.ActionFinalize,
-	"Rollback": promotion.ActionRollback, "Abort": promotion.ActionAbort,
-}
-
 func (r *Run) schedule(name string, in promotion.State, token string, timeout int64) {
-	fn, action := ShiftARN, actions[name]
+	fn, action := ShiftARN, promotion.TaskActions[name]
 	switch name {
-	case "RequestApproval", "RecordApproval", "RecordRejection", "RecordExpiry":
+	case promotion.StateRequestApproval, promotion.StateRecordApproval, promotion.StateRecordRejection, promotion.StateRecordExpiry:
 		fn = ApprovalARN
 	}
 	payload := promotion.TaskRequest{Action: action, Execution: r.arn, StartTime: r.start, TaskToken: token, Promotion: in}
-	if name == "RequestApproval" {
+	if name == promotion.StateRequestApproval {
 		payload.EnteredTime, payload.ApprovalURL = r.at, "http://127.0.0.1/approvals"
 	}
 	d := &types.TaskScheduledEventDetails{Parameters: doc(map[string]any{"FunctionName": fn, "Payload": payload}),
@@ -210,7 +200,7 @@ func (r *Run) FailTask(errName, cause string) *Run {
 
 // Succeed ends the execution successfully.
 func (r *Run) Succeed(out promotion.State) *Run {
-	r.Enter("Succeed", "Completed", out).Exit("Succeed", "Completed", out)
+	r.Enter("Succeed", promotion.StateCompleted, out).Exit("Succeed", promotion.StateCompleted, out)
 	r.add(types.HistoryEvent{Type: types.HistoryEventTypeExecutionSucceeded,
 		ExecutionSucceededEventDetails: &types.ExecutionSucceededEventDetails{Output: doc(out)}})
 	r.end(types.ExecutionStatusSucceeded, "", "")

@@ -24,10 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
-// WaitState is the state of the promotion definition that waits for the
-// approval (infra/statemachine/promotion.asl.json).
-const WaitState = "RequestApproval"
-
 // ViaLink is Decision.Via for decisions made on the approval page.
 const ViaLink = "link"
 

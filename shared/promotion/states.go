@@ -2,7 +2,8 @@ package promotion
 
 // The states of the promotion definition (infra/statemachine/promotion.asl.json).
 // Go code names a state only through these constants; TestDefinitionContract
-// checks them against the definition.
+// checks them against the definition. A Fail state's Error is its own name
+// (an execution that ends in RolledBack fails with the error "RolledBack").
 const (
 	StateSmokeTest        = "SmokeTest"
 	StateSmokePassed      = "SmokePassed"

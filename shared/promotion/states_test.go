@@ -24,6 +24,7 @@ type aslState struct {
 	Default            string         `json:"Default"`
 	Choices            []aslChoice    `json:"Choices"`
 	Catch              []aslCatch     `json:"Catch"`
+	Error              string         `json:"Error"`
 }
 
 type aslParameters struct {
@@ -165,6 +166,11 @@ func TestDefinitionContract(t *testing.T) {
 		sort.Strings(inGo)
 		if !slices.Equal(inDef, inGo) {
 			t.Errorf("states of the definition %v\n  != promotion.States %v", inDef, inGo)
+		}
+		for n, s := range d.States {
+			if s.Type == "Fail" && s.Error != n {
+				t.Errorf("Fail state %s ends with the error %q; Go reads the state name as the error", n, s.Error)
+			}
 		}
 		if d.StartAt != StateSmokeTest {
 			t.Errorf("StartAt = %q, want %q", d.StartAt, StateSmokeTest)

@@ -80,7 +80,7 @@ func New() *SFN {
 type Waiting struct {
 	ARN         string
 	State       promotion.State
-	StateName   string // default "RequestApproval"
+	StateName   string // default promotion.StateRequestApproval
 	Token       string
 	EnteredTime time.Time
 	// TimeoutSeconds defaults to State.Target.ApprovalTimeoutSeconds.
@@ -95,7 +95,7 @@ func (f *SFN) AddWaiting(w Waiting) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if w.StateName == "" {
-		w.StateName = "RequestApproval"
+		w.StateName = promotion.StateRequestApproval
 	}
 	if w.TimeoutSeconds == 0 {
 		w.TimeoutSeconds = int64(w.State.Target.ApprovalTimeoutSeconds)
@@ -113,12 +113,12 @@ func (f *SFN) AddWaiting(w Waiting) {
 	params, _ := json.Marshal(map[string]any{"FunctionName": ApprovalFunctionARN, "Payload": payload})
 	ex.add(start, types.HistoryEvent{Type: types.HistoryEventTypeExecutionStarted,
 		ExecutionStartedEventDetails: &types.ExecutionStartedEventDetails{Input: aws.String(string(input))}})
-	ex.add(start, entered0("TaskStateEntered", "SmokeTest", string(input)))
+	ex.add(start, entered0("TaskStateEntered", promotion.StateSmokeTest, string(input)))
 	ex.add(start.Add(time.Second), types.HistoryEvent{Type: types.HistoryEventTypeTaskSucceeded,
 		TaskSucceededEventDetails: &types.TaskSucceededEventDetails{Resource: aws.String("invoke"), ResourceType: aws.String("lambda"), Output: aws.String(string(smokeOut))}})
-	ex.add(start.Add(time.Second), exited("TaskStateExited", "SmokeTest", string(stateInput)))
-	ex.add(start.Add(time.Second), entered0("ChoiceStateEntered", "SmokePassed", string(stateInput)))
-	ex.add(start.Add(time.Second), exited("ChoiceStateExited", "SmokePassed", string(stateInput)))
+	ex.add(start.Add(time.Second), exited("TaskStateExited", promotion.StateSmokeTest, string(stateInput)))
+	ex.add(start.Add(time.Second), entered0("ChoiceStateEntered", promotion.StateSmokePassed, string(stateInput)))
+	ex.add(start.Add(time.Second), exited("ChoiceStateExited", promotion.StateSmokePassed, string(stateInput)))
 	ex.add(entered, entered0("TaskStateEntered", w.StateName, string(stateInput)))
 	ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskScheduled,
 		TaskScheduledEventDetails: &types.TaskScheduledEventDetails{
@@ -184,7 +184,7 @@ func (f *SFN) TimeOut(token string, at time.Time) {
 	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskTimedOut,
 		TaskTimedOutEventDetails: &types.TaskTimedOutEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Error: aws.String("States.Timeout")}})
 	t.exec.add(at, exited("TaskStateExited", t.state, "{}"))
-	t.exec.add(at, entered0("TaskStateEntered", "RecordExpiry", "{}"))
+	t.exec.add(at, entered0("TaskStateEntered", promotion.StateRecordExpiry, "{}"))
 }
 
 // Retry fails the attempt holding token as a Lambda service error and
@@ -299,7 +299,7 @@ func (f *SFN) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _
 		t.exec.add(now, types.HistoryEvent{Type: types.HistoryEventTypeTaskSucceeded,
 			TaskSucceededEventDetails: &types.TaskSucceededEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Output: aws.String(output)}})
 		t.exec.add(now, exited("TaskStateExited", t.state, "{}"))
-		t.exec.add(now, entered0("TaskStateEntered", "RecordApproval", "{}"))
+		t.exec.add(now, entered0("TaskStateEntered", promotion.StateRecordApproval, "{}"))
 	}
 	return &sfn.SendTaskSuccessOutput{}, nil
 }
@@ -323,7 +323,7 @@ func (f *SFN) SendTaskFailure(_ context.Context, in *sfn.SendTaskFailureInput, _
 		t.exec.add(now, types.HistoryEvent{Type: types.HistoryEventTypeTaskFailed,
 			TaskFailedEventDetails: &types.TaskFailedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Error: in.Error, Cause: in.Cause}})
 		t.exec.add(now, exited("TaskStateExited", t.state, "{}"))
-		t.exec.add(now, entered0("TaskStateEntered", "RecordRejection", "{}"))
+		t.exec.add(now, entered0("TaskStateEntered", promotion.StateRecordRejection, "{}"))
 	}
 	return &sfn.SendTaskFailureOutput{}, nil
 }
