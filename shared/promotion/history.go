@@ -124,3 +124,64 @@ func ProdMovingIn(events []types.HistoryEvent) bool {
 	}
 	return false
 }
+
+// TaskAttempt is one scheduling of a Task state's task within the state's
+// latest entry: the first try, then one per retry.
+type TaskAttempt struct {
+	// Submitted: the service call returned (a Lambda invoke that ended
+	// without a function error); a callback task then waits for its token.
+	Submitted bool
+	// Closed is the event that ended the attempt (TaskSucceeded,
+	// TaskFailed, TaskTimedOut, ...), "" while it runs or when it was cut
+	// off.
+	Closed types.HistoryEventType
+	// Error and Cause are a TaskFailed's.
+	Error, Cause string
+}
+
+// TaskAttempts reads an execution's history newest first back to the latest
+// entry into state and returns the attempts of its task in that entry,
+// oldest first; the last one is the attempt running now when a task asks
+// about its own state. A state not entered has none.
+func TaskAttempts(ctx context.Context, api HistoryAPI, executionARN, state string) ([]TaskAttempt, error) {
+	var since []types.HistoryEvent // newest first
+	entered := false
+	err := ScanHistory(ctx, api, executionARN, true, func(ev *types.HistoryEvent) bool {
+		if entered = EnteredState(ev) == state; entered {
+			return false
+		}
+		since = append(since, *ev)
+		return true
+	})
+	if err != nil || !entered {
+		return nil, err
+	}
+	var attempts []TaskAttempt
+	for i := len(since) - 1; i >= 0; i-- {
+		ev := &since[i]
+		if ev.Type == types.HistoryEventTypeTaskScheduled {
+			attempts = append(attempts, TaskAttempt{})
+			continue
+		}
+		if len(attempts) == 0 {
+			continue
+		}
+		a := &attempts[len(attempts)-1]
+		switch ev.Type {
+		case types.HistoryEventTypeTaskSubmitted:
+			a.Submitted = true
+		case types.HistoryEventTypeTaskFailed:
+			a.Closed = ev.Type
+			if d := ev.TaskFailedEventDetails; d != nil {
+				a.Error, a.Cause = aws.ToString(d.Error), aws.ToString(d.Cause)
+			}
+		case types.HistoryEventTypeTaskSucceeded, types.HistoryEventTypeTaskTimedOut,
+			types.HistoryEventTypeTaskStartFailed, types.HistoryEventTypeTaskSubmitFailed:
+			a.Closed = ev.Type
+		}
+		if ExitedState(ev) == state {
+			break
+		}
+	}
+	return attempts, nil
+}

@@ -86,6 +86,8 @@ type Waiting struct {
 	// TimeoutSeconds defaults to State.Target.ApprovalTimeoutSeconds.
 	TimeoutSeconds int64
 	ApprovalURL    string
+	// InFlight: the task's Lambda call has not returned (no TaskSubmitted).
+	InFlight bool
 }
 
 // AddWaiting creates a running execution whose history reads as the
@@ -128,8 +130,10 @@ func (f *SFN) AddWaiting(w Waiting) {
 		}})
 	ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskStarted,
 		TaskStartedEventDetails: &types.TaskStartedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda")}})
-	ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskSubmitted,
-		TaskSubmittedEventDetails: &types.TaskSubmittedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Output: aws.String(`{"StatusCode":200}`)}})
+	if !w.InFlight {
+		ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskSubmitted,
+			TaskSubmittedEventDetails: &types.TaskSubmittedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Output: aws.String(`{"StatusCode":200}`)}})
+	}
 	f.execs[w.ARN] = ex
 	f.tasks[w.Token] = &task{exec: ex, state: w.StateName, open: true}
 }
@@ -190,6 +194,13 @@ func (f *SFN) TimeOut(token string, at time.Time) {
 // Retry fails the attempt holding token as a Lambda service error and
 // schedules the task again with newToken, as the state's Retry does.
 func (f *SFN) Retry(token, newToken string, at time.Time) {
+	f.RetryAfter(token, newToken, at, "Lambda.ServiceException", "Service unavailable")
+}
+
+// RetryAfter is Retry with the failure the attempt ended with: errName and
+// cause as the TaskFailed event carries them (for a function error, the
+// cause is the function's error payload).
+func (f *SFN) RetryAfter(token, newToken string, at time.Time, errName, cause string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.tasks[token]
@@ -203,7 +214,7 @@ func (f *SFN) Retry(token, newToken string, at time.Time) {
 	params := strings.Replace(aws.ToString(sched.TaskScheduledEventDetails.Parameters), token, newToken, 1)
 	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskFailed,
 		TaskFailedEventDetails: &types.TaskFailedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"),
-			Error: aws.String("Lambda.ServiceException"), Cause: aws.String("Service unavailable")}})
+			Error: aws.String(errName), Cause: aws.String(cause)}})
 	d := *sched.TaskScheduledEventDetails
 	d.Parameters = aws.String(params)
 	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskScheduled, TaskScheduledEventDetails: &d})
