@@ -157,19 +157,12 @@ func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
 	e.sfn.AddWaiting(w)
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	clock := func() time.Time { return e.now }
-	e.h = approval.New(approval.Deps{
-		SFN: e.sfn, SNS: e.sns,
-		Lambda: &fakeLambda{aliases: map[string]lambda.GetAliasOutput{
-			"prod": {Name: aws.String("prod"), FunctionVersion: aws.String("6")},
-			"stg":  {Name: aws.String("stg"), FunctionVersion: aws.String("7")},
-		}},
-		Keys:     approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
-		Audit:    audit.New(log, e.bus, &audit.Options{Now: clock}),
-		Metrics:  metrics.New(e.metrics, clock),
-		Log:      log,
-		TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals",
-		Now:      clock,
-	})
+	e.h = approval.New(e.sfn, e.sns, &fakeLambda{aliases: map[string]lambda.GetAliasOutput{
+		"prod": {Name: aws.String("prod"), FunctionVersion: aws.String("6")},
+		"stg":  {Name: aws.String("stg"), FunctionVersion: aws.String("7")},
+	}}, approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
+		audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(e.metrics, clock),
+		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock})
 	return e
 }
 

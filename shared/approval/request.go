@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"net/url"
 	"strings"
 	"time"
@@ -128,7 +129,7 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 	case t.ApprovalTimeoutSeconds <= 0:
 		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: approvalTimeoutSeconds is %d", st.Function, t.ApprovalTimeoutSeconds)
 	case h.d.SNS == nil || h.d.TopicARN == "":
-		return TaskResult{}, fmt.Errorf("approval request for %s: no approval topic configured (%s)", st.Function, EnvTopicARN)
+		return TaskResult{}, fmt.Errorf("approval request for %s: no approval topic configured (%s)", st.Function, deploy.EnvApprovalTopic)
 	}
 	base, err := approvalBase(req.ApprovalURL)
 	if err != nil {

@@ -84,8 +84,8 @@ const (
 	maxPages = 20
 )
 
-// Handler handles one release event. Build it with its fields set; nil
-// Metrics, Sleep and Log default sanely.
+// Handler handles release events. Build it with New; it is not changed by
+// the events it handles.
 type Handler struct {
 	Config          *config.Config
 	StateMachineARN string
@@ -102,6 +102,38 @@ type Handler struct {
 	AliasAttempts int
 }
 
+// Options tunes a Handler; nil, or any zero field, takes the default.
+type Options struct {
+	// Log receives the operational log lines; discarded when nil.
+	Log *slog.Logger
+	// Sleep waits between retries; a context-aware timer when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// PublishWait bounds the PublishVersion retries; DefaultPublishWait
+	// when zero.
+	PublishWait time.Duration
+	// AliasAttempts bounds the stg UpdateAlias tries; DefaultAliasAttempts
+	// when zero.
+	AliasAttempts int
+}
+
+// New returns a Handler releasing the targets of cfg through the promotion
+// state machine stateMachineARN. A nil rec records to the log only; a nil
+// m emits no metrics.
+func New(cfg *config.Config, stateMachineARN string, lc Lambda, sf StepFunctions, builds Builds, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
+	h := &Handler{Config: cfg, StateMachineARN: stateMachineARN, Lambda: lc, SFN: sf, Builds: builds, Audit: rec, Metrics: m,
+		Log: slog.New(slog.DiscardHandler)}
+	if opts != nil {
+		if opts.Log != nil {
+			h.Log = opts.Log
+		}
+		h.Sleep, h.PublishWait, h.AliasAttempts = opts.Sleep, opts.PublishWait, opts.AliasAttempts
+	}
+	if h.Audit == nil {
+		h.Audit = audit.New(h.Log, nil, nil)
+	}
+	return h
+}
+
 // Handle processes one raw EventBridge event. A refused event is audited
 // and answered with a Refused result and no error, so EventBridge's
 // asynchronous retries do not repeat a refusal; a transient AWS failure is
@@ -110,9 +142,6 @@ type Handler struct {
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, err error) {
 	// One PutEvents call per invocation, also after a failure: the records
 	// of the changes that did happen must reach EventBridge too.
-	if h.Audit == nil {
-		h.Audit = audit.New(h.log(), nil, nil)
-	}
 	defer func() {
 		// A failed PutEvents is logged by Flush and does not fail the
 		// release: the log lines already written are the audit trail, and a

@@ -100,20 +100,11 @@ func newWorld(t *testing.T) *world {
 	w.bus = &fakeBus{calls: w.calls}
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return time.Date(2026, 3, 2, 16, 20, 0, 0, time.UTC) }
-	w.h = &Handler{
-		Config:          w.cfg,
-		StateMachineARN: smARN,
-		Lambda:          w.lambda,
-		SFN:             w.sfn,
-		Builds:          w.builds,
-		Audit:           audit.New(log, w.bus, &audit.Options{Now: now}),
-		Metrics:         metrics.New(w.emf, now),
-		Log:             log,
-		Sleep: func(_ context.Context, d time.Duration) error {
+	w.h = New(w.cfg, smARN, w.lambda, w.sfn, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
+		&Options{Log: log, Sleep: func(_ context.Context, d time.Duration) error {
 			w.slept = append(w.slept, d)
 			return nil
-		},
-	}
+		}})
 	return w
 }
 
