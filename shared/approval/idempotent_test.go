@@ -111,4 +111,3 @@ func TestRequestRetriedAfterASilentFailureSendsAgain(t *testing.T) {
 		t.Errorf("approval.requested recorded %d times, want once", n)
 	}
 }
-
