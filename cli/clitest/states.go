@@ -30,7 +30,7 @@ const (
 
 // ExecutionARN is the ARN of an execution of aliasflow-promotion.
 func ExecutionARN(name string) string {
-	return strings.Replace(StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+	return promotion.ExecutionARN(StateMachineARN, name)
 }
 
 // States is a fake Step Functions holding the aliasflow-promotion state

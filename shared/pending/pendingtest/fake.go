@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ const ApprovalFunctionARN = "arn:aws:lambda:us-east-1:000000000000:function:alia
 
 // ExecutionARN returns the ARN of an execution of aliasflow-promotion.
 func ExecutionARN(name string) string {
-	return "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:" + name
+	return promotion.ExecutionARN("arn:aws:states:us-east-1:000000000000:stateMachine:"+deploy.StateMachine, name)
 }
 
 // Sent is one accepted SendTaskSuccess or SendTaskFailure.
