@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ import (
 
 // Account-wide names the fakes answer with.
 const (
-	StateMachineARN = "arn:aws:states:us-east-1:000000000000:stateMachine:aliasflow-promotion"
+	StateMachineARN = "arn:aws:states:us-east-1:000000000000:stateMachine:" + deploy.StateMachine
 	ShiftARN        = "arn:aws:lambda:us-east-1:000000000000:function:aliasflow-shift"
 	ApprovalARN     = "arn:aws:lambda:us-east-1:000000000000:function:aliasflow-approval"
 )
@@ -259,8 +260,8 @@ func (r *Run) describe() *sfn.DescribeExecutionOutput {
 // ListStateMachines lists the one state machine.
 func (f *States) ListStateMachines(_ context.Context, _ *sfn.ListStateMachinesInput, _ ...func(*sfn.Options)) (*sfn.ListStateMachinesOutput, error) {
 	return &sfn.ListStateMachinesOutput{StateMachines: []types.StateMachineListItem{
-		{Name: aws.String("other"), StateMachineArn: aws.String(strings.Replace(StateMachineARN, "aliasflow-promotion", "other", 1)), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
-		{Name: aws.String("aliasflow-promotion"), StateMachineArn: aws.String(StateMachineARN), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
+		{Name: aws.String("other"), StateMachineArn: aws.String(strings.Replace(StateMachineARN, deploy.StateMachine, "other", 1)), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
+		{Name: aws.String(deploy.StateMachine), StateMachineArn: aws.String(StateMachineARN), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
 	}}, nil
 }
 

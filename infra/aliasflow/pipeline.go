@@ -465,7 +465,7 @@ func (p *Pipeline) newRules() {
 		RetryAttempts:   jsii.Number(8),
 	})
 	awsevents.NewRule(p, jsii.String("ReleaseRequested"), &awsevents.RuleProps{
-		RuleName:     jsii.String("aliasflow-release-requested"),
+		RuleName:     jsii.String(deploy.ReleaseRequestedRule),
 		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},

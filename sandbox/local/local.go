@@ -49,7 +49,7 @@ const (
 	HelloProject      = "hello-build"
 	ApprovalStage     = "approvals"
 	CodeBuildRule     = "aliasflow-codebuild-succeeded"
-	ReleaseRule       = "aliasflow-release-requested"
+	ReleaseRule       = deploy.ReleaseRequestedRule
 	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 )
 

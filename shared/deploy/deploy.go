@@ -23,6 +23,8 @@ const (
 	ApprovalTopic     = "aliasflow-approvals"
 	LinkSecret        = "aliasflow/link-key"
 	PipelineLogGroup  = "/aliasflow/pipeline"
+	// ReleaseRequestedRule starts a release when `aliasflow release` asks.
+	ReleaseRequestedRule = "aliasflow-release-requested"
 	// DefaultEventBus is the bus the release rules listen on and the audit
 	// events go to.
 	DefaultEventBus = "default"
