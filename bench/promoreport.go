@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"math"
 	"runtime"
 	"runtime/debug"
@@ -170,7 +171,7 @@ func callsSection(r *report, seq, can []*result) {
 		if res.dup {
 			fresh = append(fresh, len(res.freshRelease))
 		} else {
-			fresh = append(fresh, len(callsBy(res.calls, "aliasflow-release")))
+			fresh = append(fresh, len(callsBy(res.calls, deploy.ReleaseFunction)))
 		}
 	}
 	maxFresh := slices.Max(fresh)
@@ -213,7 +214,7 @@ func firstFresh(ok []*result) []sandbox.Call {
 		}
 	}
 	if len(ok) > 0 {
-		return callsBy(ok[0].calls, "aliasflow-release")
+		return callsBy(ok[0].calls, deploy.ReleaseFunction)
 	}
 	return nil
 }

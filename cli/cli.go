@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"os"
 	"strings"
@@ -31,10 +32,10 @@ import (
 
 // Defaults of the global flags.
 const (
-	DefaultStateMachine = "aliasflow-promotion"
-	DefaultLogGroup     = "/aliasflow/pipeline"
-	DefaultEventBus     = "default"
-	ShiftFunction       = "aliasflow-shift"
+	DefaultStateMachine = deploy.StateMachine
+	DefaultLogGroup     = deploy.PipelineLogGroup
+	DefaultEventBus     = deploy.DefaultEventBus
+	ShiftFunction       = deploy.ShiftFunction
 	sandboxRegion       = "us-east-1"
 )
 

@@ -17,10 +17,10 @@ import (
 
 // The states whose waitForTaskToken tasks the CLI answers.
 const (
-	stateApproval = "RequestApproval"
+	stateApproval = promotion.StateRequestApproval
 	// stateBake waits out a step's bake once SetWeight has put the weight
 	// on prod; `promote --now` answers its task.
-	stateBake = "Bake"
+	stateBake = promotion.StateBake
 )
 
 func runApprove(ctx context.Context, a *app, args []string) error {

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,7 +31,6 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
-	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
@@ -39,20 +39,20 @@ import (
 
 // Names of what the world deploys (the same names the CDK app uses).
 const (
-	ReleaseFunction   = "aliasflow-release"
-	SmokeTestFunction = "aliasflow-smoketest"
-	ApprovalFunction  = "aliasflow-approval"
-	ShiftFunction     = "aliasflow-shift"
+	ReleaseFunction   = deploy.ReleaseFunction
+	SmokeTestFunction = deploy.SmokeTestFunction
+	ApprovalFunction  = deploy.ApprovalFunction
+	ShiftFunction     = deploy.ShiftFunction
 	HelloFunction     = "hello"
-	StateMachineName  = "aliasflow-promotion"
-	TopicName         = "aliasflow-approvals"
-	LinkSecretName    = "aliasflow/link-key"
+	StateMachineName  = deploy.StateMachine
+	TopicName         = deploy.ApprovalTopic
+	LinkSecretName    = deploy.LinkSecret
 	HelloAlarm        = "hello-prod-errors"
-	PipelineLogGroup  = "/aliasflow/pipeline"
+	PipelineLogGroup  = deploy.PipelineLogGroup
 	HelloProject      = "hello-build"
 	ApprovalStage     = "approvals"
 	CodeBuildRule     = "aliasflow-codebuild-succeeded"
-	ReleaseRule       = "aliasflow-release-requested"
+	ReleaseRule       = deploy.ReleaseRequestedRule
 	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 )
 
@@ -268,7 +268,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 	// A resumed world keeps its link key: links already mailed stay valid.
 	secretARN := ""
 	if c, err := lam.GetFunctionConfiguration(ApprovalFunction, ""); resumed && err == nil && c.Environment != nil {
-		secretARN = c.Environment.Variables[approval.EnvLinkSecretARN]
+		secretARN = c.Environment.Variables[deploy.EnvLinkSecret]
 	}
 	if secretARN == "" {
 		key := make([]byte, 32)
@@ -282,13 +282,13 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 
 	smARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", core.Region, core.Account, StateMachineName)
 	common := map[string]string{
-		"ALIASFLOW_EVENT_BUS":  "default",
+		deploy.EnvEventBus:     deploy.DefaultEventBus,
 		"AWS_ENDPOINT_URL":     ep,
 		awsenv.LoopbackOnlyEnv: "1",
 	}
 	extra := map[string]map[string]string{
-		ReleaseFunction:  {config.EnvVar: string(cfgDoc), "ALIASFLOW_STATE_MACHINE_ARN": smARN},
-		ApprovalFunction: {approval.EnvTopicARN: topicARN, approval.EnvLinkSecretARN: secretARN},
+		ReleaseFunction:  {deploy.EnvConfig: string(cfgDoc), deploy.EnvStateMachineARN: smARN},
+		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN},
 	}
 	for _, f := range pipelineFunctions {
 		vars := map[string]string{}

@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -217,14 +216,16 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	c, err := Verify(key, link, h.d.Now())
 	switch {
 	case errors.Is(err, ErrExpired):
-		function = functionOf(c.Execution)
+		if ref, ok := promotion.ParseExecutionName(c.Execution); ok {
+			function = ref.Function
+		}
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "expired", "execution", c.Execution, "approver", c.Approver)
 		return fail(problemExpired, fmt.Sprintf("It expired %s.", time.Unix(c.ExpiresAt, 0).UTC().Format(timeFormat)))
 	case err != nil:
 		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "forged", "error", err.Error())
 		return fail(problemForged, "")
 	}
-	p, err := pending.Find(ctx, h.d.SFN, c.Execution, WaitState)
+	p, err := pending.Find(ctx, h.d.SFN, c.Execution, promotion.StateRequestApproval)
 	var ex pending.Execution
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
@@ -344,17 +345,4 @@ func redact(s, token string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, token, "[redacted]")
-}
-
-// executionSuffix is what promotion.ExecutionName appends to the function.
-var executionSuffix = regexp.MustCompile(`-v[0-9]+-[0-9a-f]{8}$`)
-
-// functionOf reads the function from a promotion's execution ARN, for pages
-// shown before the execution itself is read.
-func functionOf(executionARN string) string {
-	name := executionARN[strings.LastIndex(executionARN, ":")+1:]
-	if !executionSuffix.MatchString(name) {
-		return ""
-	}
-	return executionSuffix.ReplaceAllString(name, "")
 }

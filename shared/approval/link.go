@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"io"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func mac(key []byte, payload string) []byte {
 
 func (c Claims) validate() error {
 	switch {
-	case !strings.HasPrefix(c.Execution, "arn:") || !strings.Contains(c.Execution, ":execution:"):
+	case !promotion.IsExecutionARN(c.Execution):
 		return fmt.Errorf("approval link: %q is not an execution ARN", c.Execution)
 	case c.Approver == "":
 		return errors.New("approval link: no approver")

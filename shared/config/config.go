@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"net/mail"
 	"net/url"
 	"os"
@@ -17,7 +18,7 @@ import (
 
 // EnvVar is the environment variable the pipeline's Lambdas read the
 // configuration from (a JSON document, see Config).
-const EnvVar = "ALIASFLOW_CONFIG"
+const EnvVar = deploy.EnvConfig
 
 // Strategy names how the prod alias moves to the new version.
 type Strategy string

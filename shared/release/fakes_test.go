@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"slices"
 	"strconv"
 	"sync"
@@ -328,7 +329,7 @@ func (f *fakeSFN) finish(name string, status sfntypes.ExecutionStatus) {
 func (f *fakeSFN) add(name string, states ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.executions = append(f.executions, &fakeExecution{arn: ExecutionARN(f.smARN, name), name: name, input: "{}", status: sfntypes.ExecutionStatusRunning, states: states})
+	f.executions = append(f.executions, &fakeExecution{arn: promotion.ExecutionARN(f.smARN, name), name: name, input: "{}", status: sfntypes.ExecutionStatusRunning, states: states})
 }
 
 func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
@@ -350,7 +351,7 @@ func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput,
 		}
 		return nil, &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + e.arn + "'")}
 	}
-	e := &fakeExecution{arn: ExecutionARN(f.smARN, name), name: name, input: input, status: sfntypes.ExecutionStatusRunning}
+	e := &fakeExecution{arn: promotion.ExecutionARN(f.smARN, name), name: name, input: input, status: sfntypes.ExecutionStatusRunning}
 	f.executions = append(f.executions, e)
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(e.arn), StartDate: aws.Time(time.Unix(0, 0))}, nil
 }
