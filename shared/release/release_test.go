@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
@@ -763,7 +764,7 @@ func TestStgDescriptionRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prev, ok := stgAlias{description: tt.desc}.previousFor(name)
+			prev, ok := previousFor(alias.Alias{Description: tt.desc}, name)
 			if prev != tt.wantPrev || ok != tt.wantOK {
 				t.Errorf("previousFor(%q) = %q, %v; want %q, %v", tt.desc, prev, ok, tt.wantPrev, tt.wantOK)
 			}
