@@ -84,6 +84,7 @@ type Fake struct {
 	errs      map[string][]error
 	before    map[string][]func()
 	calls     []string
+	succeeded map[string]int
 	// OnCall, when set, is called (unlocked) with each operation's name
 	// before it runs, e.g. to log the calls of several fakes in one order.
 	OnCall func(op string)
@@ -91,7 +92,7 @@ type Fake struct {
 
 // New returns a fake with no functions.
 func New() *Fake {
-	return &Fake{functions: map[string]*function{}, errs: map[string][]error{}, before: map[string][]func(){}}
+	return &Fake{functions: map[string]*function{}, errs: map[string][]error{}, before: map[string][]func(){}, succeeded: map[string]int{}}
 }
 
 // AddFunction creates a function whose $LATEST holds code sha and
@@ -198,6 +199,14 @@ func (f *Fake) Count(op string) int {
 		}
 	}
 	return n
+}
+
+// Succeeded is how many calls of op succeeded (changes made, for the
+// writing operations).
+func (f *Fake) Succeeded(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.succeeded[op]
 }
 
 // begin records a call, runs its Before hook and returns its queued error;
@@ -322,6 +331,7 @@ func (f *Fake) PublishVersion(_ context.Context, in *lambda.PublishVersionInput,
 	}
 	n := len(fn.versions)
 	v := strconv.Itoa(n)
+	f.succeeded["PublishVersion"]++
 	return &lambda.PublishVersionOutput{FunctionName: aws.String(fn.name), FunctionArn: aws.String(FunctionARN(fn.name, v)),
 		Version: aws.String(v), CodeSha256: aws.String(fn.versions[n-1].sha), State: types.StateActive,
 		LastUpdateStatus: types.LastUpdateStatusSuccessful}, nil
@@ -377,6 +387,7 @@ func (f *Fake) CreateAlias(_ context.Context, in *lambda.CreateAliasInput, _ ...
 	}
 	fn.aliases[name] = a
 	c := a.config(fn.name, name)
+	f.succeeded["CreateAlias"]++
 	return &lambda.CreateAliasOutput{AliasArn: c.AliasArn, Name: c.Name, FunctionVersion: c.FunctionVersion,
 		RevisionId: c.RevisionId, Description: c.Description, RoutingConfig: c.RoutingConfig}, nil
 }
@@ -421,6 +432,7 @@ func (f *Fake) UpdateAlias(_ context.Context, in *lambda.UpdateAliasInput, _ ...
 	next.Revision = f.newRevision()
 	fn.aliases[name] = &next
 	c := next.config(fn.name, name)
+	f.succeeded["UpdateAlias"]++
 	return &lambda.UpdateAliasOutput{AliasArn: c.AliasArn, Name: c.Name, FunctionVersion: c.FunctionVersion,
 		RevisionId: c.RevisionId, Description: c.Description, RoutingConfig: c.RoutingConfig}, nil
 }
