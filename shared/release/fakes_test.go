@@ -2,25 +2,24 @@ package release
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 var (
-	_ Lambda            = (*fakeLambda)(nil)
+	_ Lambda            = (*lambdafake.Fake)(nil)
 	_ StepFunctions     = (*fakeSFN)(nil)
 	_ Builds            = (*fakeBuilds)(nil)
 	_ audit.EventPutter = (*fakeBus)(nil)
@@ -70,195 +69,6 @@ func (f faults) next(op string) error {
 
 func throttled(op string) error {
 	return &lambdatypes.TooManyRequestsException{Message: aws.String(op + ": Rate exceeded")}
-}
-
-type fakeVersion struct {
-	number int
-	sha    string
-}
-
-type fakeAlias struct {
-	version     string
-	revision    string
-	description string
-	weights     map[string]float64
-}
-
-// fakeLambda is one function's versions and aliases as Lambda keeps them.
-type fakeLambda struct {
-	mu       sync.Mutex
-	calls    *callLog
-	function string
-	// latestSha is $LATEST's code; latestDirty says it changed since the
-	// last published version (so PublishVersion makes a new one).
-	latestSha   string
-	latestDirty bool
-	// updating is how many more PublishVersion calls find $LATEST mid-update.
-	updating int
-	versions []fakeVersion
-	aliases  map[string]*fakeAlias
-	revs     int
-	fail     faults
-	// beforeUpdateAlias runs (unlocked) before each UpdateAlias, to let a
-	// test play a concurrent writer.
-	beforeUpdateAlias func()
-}
-
-func newFakeLambda(calls *callLog, function string) *fakeLambda {
-	return &fakeLambda{calls: calls, function: function, aliases: map[string]*fakeAlias{}, fail: faults{}}
-}
-
-// deploy is UpdateFunctionCode finishing: $LATEST now holds sha.
-func (f *fakeLambda) deploy(sha string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.latestSha, f.latestDirty = sha, true
-}
-
-func (f *fakeLambda) newRevision() string {
-	f.revs++
-	return fmt.Sprintf("rev-%04d", f.revs)
-}
-
-// setAlias moves an alias outside the handler (a human, or the workflow).
-func (f *fakeLambda) setAlias(name, version string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.aliases[name] = &fakeAlias{version: version, revision: f.newRevision()}
-}
-
-func (f *fakeLambda) alias(name string) (fakeAlias, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a, ok := f.aliases[name]
-	if !ok {
-		return fakeAlias{}, false
-	}
-	return *a, true
-}
-
-func (f *fakeLambda) versionCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.versions)
-}
-
-func (f *fakeLambda) checkFunction(name *string) error {
-	if aws.ToString(name) != f.function {
-		return &lambdatypes.ResourceNotFoundException{Message: aws.String("Function not found: " + aws.ToString(name))}
-	}
-	return nil
-}
-
-func (f *fakeLambda) PublishVersion(_ context.Context, in *lambda.PublishVersionInput, _ ...func(*lambda.Options)) (*lambda.PublishVersionOutput, error) {
-	f.calls.add("PublishVersion")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail.next("PublishVersion"); err != nil {
-		return nil, err
-	}
-	if err := f.checkFunction(in.FunctionName); err != nil {
-		return nil, err
-	}
-	if f.updating > 0 {
-		f.updating--
-		return nil, &lambdatypes.ResourceConflictException{Message: aws.String("The operation cannot be performed at this time. An update is in progress for resource: " + f.function)}
-	}
-	if sha := aws.ToString(in.CodeSha256); sha != "" && sha != f.latestSha {
-		return nil, &lambdatypes.InvalidParameterValueException{Message: aws.String(fmt.Sprintf(
-			"CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", sha, f.latestSha))}
-	}
-	// Lambda publishes no new version when nothing changed since the last.
-	if f.latestDirty || len(f.versions) == 0 {
-		f.versions = append(f.versions, fakeVersion{number: len(f.versions) + 1, sha: f.latestSha})
-		f.latestDirty = false
-	}
-	v := f.versions[len(f.versions)-1]
-	return &lambda.PublishVersionOutput{Version: aws.String(strconv.Itoa(v.number)), CodeSha256: aws.String(v.sha)}, nil
-}
-
-func (f *fakeLambda) GetAlias(_ context.Context, in *lambda.GetAliasInput, _ ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
-	f.calls.add("GetAlias")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail.next("GetAlias"); err != nil {
-		return nil, err
-	}
-	if err := f.checkFunction(in.FunctionName); err != nil {
-		return nil, err
-	}
-	a, ok := f.aliases[aws.ToString(in.Name)]
-	if !ok {
-		return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("Cannot find alias arn: " + aws.ToString(in.Name))}
-	}
-	out := &lambda.GetAliasOutput{Name: in.Name, FunctionVersion: aws.String(a.version), RevisionId: aws.String(a.revision), Description: aws.String(a.description)}
-	if len(a.weights) > 0 {
-		out.RoutingConfig = &lambdatypes.AliasRoutingConfiguration{AdditionalVersionWeights: a.weights}
-	}
-	return out, nil
-}
-
-func (f *fakeLambda) hasVersion(v string) bool {
-	n, err := strconv.Atoi(v)
-	return err == nil && n >= 1 && n <= len(f.versions)
-}
-
-func (f *fakeLambda) UpdateAlias(_ context.Context, in *lambda.UpdateAliasInput, _ ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error) {
-	f.calls.add("UpdateAlias")
-	if f.beforeUpdateAlias != nil {
-		f.beforeUpdateAlias()
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail.next("UpdateAlias"); err != nil {
-		return nil, err
-	}
-	if err := f.checkFunction(in.FunctionName); err != nil {
-		return nil, err
-	}
-	a, ok := f.aliases[aws.ToString(in.Name)]
-	if !ok {
-		return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("Alias not found")}
-	}
-	if in.RevisionId != nil && aws.ToString(in.RevisionId) != a.revision {
-		return nil, &lambdatypes.PreconditionFailedException{Message: aws.String("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")}
-	}
-	if in.FunctionVersion != nil {
-		if !f.hasVersion(aws.ToString(in.FunctionVersion)) {
-			return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("Function not found: version " + aws.ToString(in.FunctionVersion))}
-		}
-		a.version = aws.ToString(in.FunctionVersion)
-	}
-	if in.Description != nil {
-		a.description = aws.ToString(in.Description)
-	}
-	if in.RoutingConfig != nil {
-		a.weights = in.RoutingConfig.AdditionalVersionWeights
-	}
-	a.revision = f.newRevision()
-	return &lambda.UpdateAliasOutput{Name: in.Name, FunctionVersion: aws.String(a.version), RevisionId: aws.String(a.revision), Description: aws.String(a.description)}, nil
-}
-
-func (f *fakeLambda) CreateAlias(_ context.Context, in *lambda.CreateAliasInput, _ ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error) {
-	f.calls.add("CreateAlias")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail.next("CreateAlias"); err != nil {
-		return nil, err
-	}
-	if err := f.checkFunction(in.FunctionName); err != nil {
-		return nil, err
-	}
-	name := aws.ToString(in.Name)
-	if _, ok := f.aliases[name]; ok {
-		return nil, &lambdatypes.ResourceConflictException{Message: aws.String("Alias already exists: " + name)}
-	}
-	if !f.hasVersion(aws.ToString(in.FunctionVersion)) {
-		return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("Function not found: version " + aws.ToString(in.FunctionVersion))}
-	}
-	a := &fakeAlias{version: aws.ToString(in.FunctionVersion), description: aws.ToString(in.Description), revision: f.newRevision()}
-	f.aliases[name] = a
-	return &lambda.CreateAliasOutput{Name: in.Name, FunctionVersion: aws.String(a.version), RevisionId: aws.String(a.revision)}, nil
 }
 
 type fakeExecution struct {

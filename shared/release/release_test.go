@@ -18,6 +18,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -58,7 +59,7 @@ type world struct {
 	t      *testing.T
 	cfg    *config.Config
 	calls  *callLog
-	lambda *fakeLambda
+	lambda *lambdafake.Fake
 	sfn    *fakeSFN
 	builds *fakeBuilds
 	bus    *fakeBus
@@ -89,13 +90,12 @@ func readFile(t *testing.T, path string) []byte {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, cfg: loadConfig(t), calls: &callLog{}, logs: &syncBuffer{}, emf: &syncBuffer{}}
-	w.lambda = newFakeLambda(w.calls, "hello")
-	w.lambda.deploy(sha1)
-	w.lambda.versions = []fakeVersion{{number: 1, sha: sha1}}
-	w.lambda.latestDirty = false
-	w.lambda.setAlias("stg", "1")
-	w.lambda.setAlias("prod", "1")
-	w.lambda.deploy(sha2)
+	w.lambda = lambdafake.New()
+	w.lambda.OnCall = w.calls.add
+	w.lambda.AddFunction("hello", sha1, 1)
+	w.lambda.SetAlias("hello", "stg", "1", nil)
+	w.lambda.SetAlias("hello", "prod", "1", nil)
+	w.lambda.Deploy("hello", sha2)
 	w.sfn = newFakeSFN(w.calls, smARN)
 	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
 	w.bus = &fakeBus{calls: w.calls}
@@ -223,11 +223,11 @@ func TestHandleFreshRelease(t *testing.T) {
 			if !slices.Equal(calls, wantCalls) {
 				t.Errorf("calls = %v, want %v (a fresh release makes at most 6)", calls, wantCalls)
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-				t.Errorf("stg = %s, want 2", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+				t.Errorf("stg = %s, want 2", stg.Version)
 			}
-			if prod, _ := w.lambda.alias("prod"); prod.version != "1" {
-				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod.version)
+			if prod, _ := w.lambda.Alias("hello", "prod"); prod.Version != "1" {
+				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod.Version)
 			}
 			ex, ok := w.sfn.execution(name)
 			if !ok {
@@ -259,9 +259,7 @@ func TestHandleFreshRelease(t *testing.T) {
 
 func TestHandleCreatesMissingStg(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.mu.Lock()
-	delete(w.lambda.aliases, "stg")
-	w.lambda.mu.Unlock()
+	w.lambda.DeleteAlias("hello", "stg")
 	res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 	if err != nil || res.Outcome != Started {
 		t.Fatalf("Handle = %+v, %v; want started", res, err)
@@ -269,7 +267,7 @@ func TestHandleCreatesMissingStg(t *testing.T) {
 	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion", "CreateAlias", "StartExecution"}) {
 		t.Errorf("mutating calls = %v, want PublishVersion, CreateAlias, StartExecution", got)
 	}
-	if stg, ok := w.lambda.alias("stg"); !ok || stg.version != "2" {
+	if stg, ok := w.lambda.Alias("hello", "stg"); !ok || stg.Version != "2" {
 		t.Errorf("stg = %+v (exists %v), want version 2", stg, ok)
 	}
 	ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
@@ -379,11 +377,10 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			left := tt.conflicts
-			w.lambda.beforeUpdateAlias = func() {
-				if left > 0 {
-					left--
-					w.lambda.setAlias("stg", "1") // same version, new RevisionId
-				}
+			for range left {
+				w.lambda.Before("UpdateAlias", func() {
+					w.lambda.SetAlias("hello", "stg", "1", nil) // same version, new RevisionId
+				})
 			}
 			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 			updates := countOf(calls, "UpdateAlias")
@@ -394,8 +391,8 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 				if updates != DefaultAliasAttempts {
 					t.Errorf("UpdateAlias called %d times, want %d", updates, DefaultAliasAttempts)
 				}
-				if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
-					t.Errorf("stg = %s, want 1 (unmoved)", stg.version)
+				if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+					t.Errorf("stg = %s, want 1 (unmoved)", stg.Version)
 				}
 				if w.sfn.count() != 0 {
 					t.Errorf("%d executions started, want 0", w.sfn.count())
@@ -408,8 +405,8 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 			if updates != tt.conflicts+1 {
 				t.Errorf("UpdateAlias called %d times, want %d", updates, tt.conflicts+1)
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-				t.Errorf("stg = %s, want 2", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+				t.Errorf("stg = %s, want 2", stg.Version)
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -432,7 +429,7 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.lambda.updating = tt.updating
+			w.lambda.Updating("hello", tt.updating)
 			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 			want := make([]time.Duration, len(tt.wantSlept))
 			for i, s := range tt.wantSlept {
@@ -461,14 +458,14 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 			if got := mutating(calls); slices.ContainsFunc(got, func(c string) bool { return c != "PublishVersion" }) {
 				t.Errorf("mutating calls = %v, want only the refused PublishVersion attempts", got)
 			}
-			if w.lambda.versionCount() != 1 || w.sfn.count() != 0 {
-				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.versionCount(), w.sfn.count())
+			if w.lambda.Versions("hello") != 1 || w.sfn.count() != 0 {
+				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.Versions("hello"), w.sfn.count())
 			}
 			if recs := w.audits(); len(recs) != 0 {
 				t.Errorf("audit = %v, want none for a transient failure", auditEvents(recs))
 			}
 			// Lambda's retry, once $LATEST settled, completes the release.
-			w.lambda.updating = 0
+			w.lambda.Updating("hello", 0)
 			res, _, err = w.handle(readFile(t, "testdata/release-requested.json"))
 			if err != nil || res.Outcome != Started {
 				t.Errorf("retry = %+v, %v; want started", res, err)
@@ -479,7 +476,7 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 
 func TestHandleRefusesChangedLatest(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.deploy(sha3) // a newer build replaced $LATEST after this one
+	w.lambda.Deploy("hello", sha3) // a newer build replaced $LATEST after this one
 	res, calls, err := w.handle(readFile(t, "testdata/codebuild-succeeded.json"))
 	if err != nil {
 		t.Fatalf("Handle: %v (a mismatch is final, not retried)", err)
@@ -490,11 +487,11 @@ func TestHandleRefusesChangedLatest(t *testing.T) {
 	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) {
 		t.Errorf("mutating calls = %v, want only the refused PublishVersion", got)
 	}
-	if w.lambda.versionCount() != 1 || w.sfn.count() != 0 {
-		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.versionCount(), w.sfn.count())
+	if w.lambda.Versions("hello") != 1 || w.sfn.count() != 0 {
+		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.Versions("hello"), w.sfn.count())
 	}
-	if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
-		t.Errorf("stg = %s, want 1", stg.version)
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+		t.Errorf("stg = %s, want 1", stg.Version)
 	}
 	recs := w.audits()
 	if len(recs) != 1 || recs[0].Event != audit.ReleaseRefused || recs[0].Function != "hello" || recs[0].Release == nil || recs[0].Release.CodeSha256 != sha2 {
@@ -513,7 +510,7 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if strings.HasSuffix(op, "Execution") || op == "ListExecutions" {
 				w.sfn.fail[op] = []error{&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}}
 			} else {
-				w.lambda.fail[op] = []error{throttled(op)}
+				w.lambda.Fail(op, throttled(op))
 			}
 			event := readFile(t, "testdata/codebuild-succeeded.json")
 			if res, _, err := w.handle(event); err == nil {
@@ -526,11 +523,11 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if res.Execution != ExecutionARN(smARN, promotion.ExecutionName("hello", "2", sha2)) || res.Version != "2" {
 				t.Errorf("retry result = %+v", res)
 			}
-			if w.lambda.versionCount() != 2 || w.sfn.count() != 1 {
-				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.versionCount(), w.sfn.count())
+			if w.lambda.Versions("hello") != 2 || w.sfn.count() != 1 {
+				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.Versions("hello"), w.sfn.count())
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-				t.Errorf("stg = %s, want 2", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+				t.Errorf("stg = %s, want 2", stg.Version)
 			}
 			ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
 			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.input != want {
@@ -567,8 +564,8 @@ func TestHandleTenDuplicates(t *testing.T) {
 					}
 				}
 			}
-			if w.lambda.versionCount() != 2 {
-				t.Errorf("%d versions, want 2 (one published by the release)", w.lambda.versionCount())
+			if w.lambda.Versions("hello") != 2 {
+				t.Errorf("%d versions, want 2 (one published by the release)", w.lambda.Versions("hello"))
 			}
 			if w.sfn.count() != 1 {
 				t.Errorf("%d executions, want 1", w.sfn.count())
@@ -592,7 +589,7 @@ func TestHandleDuplicateOfClosedPromotion(t *testing.T) {
 	name := promotion.ExecutionName("hello", "2", sha2)
 	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
 	w.sfn.finish(name, sfntypes.ExecutionStatusSucceeded)
-	w.lambda.setAlias("prod", "2")
+	w.lambda.SetAlias("hello", "prod", "2", nil)
 	res, calls, err := w.handle(raw)
 	if err != nil || res.Outcome != Duplicate || res.Execution != ExecutionARN(smARN, name) {
 		t.Fatalf("Handle = %+v, %v; want duplicate of %s", res, err, name)
@@ -613,18 +610,18 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 	name := promotion.ExecutionName("hello", "2", sha2)
 	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
 	w.sfn.finish(name, sfntypes.ExecutionStatusFailed)
-	w.lambda.setAlias("stg", "1") // RestoreStg
+	w.lambda.SetAlias("hello", "stg", "1", nil) // RestoreStg
 	before := len(w.audits())
 
 	res, _, err := w.handle(raw)
 	if err != nil || res.Outcome != Duplicate {
 		t.Fatalf("Handle = %+v, %v; want duplicate", res, err)
 	}
-	if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
-		t.Errorf("stg = %s, want 1 (put back)", stg.version)
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+		t.Errorf("stg = %s, want 1 (put back)", stg.Version)
 	}
-	if w.sfn.count() != 1 || w.lambda.versionCount() != 2 {
-		t.Errorf("executions %d, versions %d; want 1 and 2", w.sfn.count(), w.lambda.versionCount())
+	if w.sfn.count() != 1 || w.lambda.Versions("hello") != 2 {
+		t.Errorf("executions %d, versions %d; want 1 and 2", w.sfn.count(), w.lambda.Versions("hello"))
 	}
 	var moves [][2]string
 	recs := w.audits()[before:]
@@ -670,7 +667,7 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 			w.sfn.advance(older, tt.olderStates...)
 			before := len(w.audits())
 
-			w.lambda.deploy(sha3)
+			w.lambda.Deploy("hello", sha3)
 			raw := strings.Replace(string(readFile(t, "testdata/release-requested.json")), sha2, sha3, 1)
 			res, calls, err := w.handle([]byte(raw))
 			if err != nil || res.Outcome != Started || res.Version != "3" {
@@ -707,8 +704,8 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 					t.Errorf("%s = %s, want running (another function)", other, e.status)
 				}
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "3" {
-				t.Errorf("stg = %s, want 3", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "3" {
+				t.Errorf("stg = %s, want 3", stg.Version)
 			}
 			nx, _ := w.sfn.execution(newer)
 			var in promotion.Input
@@ -809,7 +806,7 @@ func TestResultJSON(t *testing.T) {
 
 func TestHandleStopsWaitingBeforeTheDeadline(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.updating = 1000
+	w.lambda.Updating("hello", 1000)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // less than the margin
 	defer cancel()
 	res, err := w.h.Handle(ctx, readFile(t, "testdata/release-requested.json"))
@@ -828,20 +825,15 @@ func TestHandleStopsWaitingBeforeTheDeadline(t *testing.T) {
 func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
 	w := newWorld(t)
 	event := readFile(t, "testdata/release-requested.json")
-	raced := false
 	var winner Result
-	w.lambda.beforeUpdateAlias = func() {
-		if raced {
-			return
-		}
-		raced = true
+	w.lambda.Before("UpdateAlias", func() {
 		// The other delivery runs to completion between our read of stg
 		// and our update.
 		var err error
 		if winner, err = w.h.Handle(context.Background(), event); err != nil || winner.Outcome != Started {
 			t.Fatalf("concurrent delivery = %+v, %v; want started", winner, err)
 		}
-	}
+	})
 	res, _, err := w.handle(event)
 	if err != nil || res.Outcome != Duplicate {
 		t.Fatalf("Handle = %+v, %v; want duplicate", res, err)
@@ -849,8 +841,8 @@ func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
 	if res.Execution != winner.Execution {
 		t.Errorf("execution = %s, want the winner's %s", res.Execution, winner.Execution)
 	}
-	if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-		t.Errorf("stg = %s, want 2", stg.version)
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+		t.Errorf("stg = %s, want 2", stg.Version)
 	}
 	if w.sfn.count() != 1 {
 		t.Errorf("%d executions, want 1", w.sfn.count())
