@@ -19,6 +19,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -60,7 +61,7 @@ type world struct {
 	cfg    *config.Config
 	calls  *callLog
 	lambda *lambdafake.Fake
-	sfn    *fakeSFN
+	sfn    *sfnfake.Fake
 	builds *fakeBuilds
 	bus    *fakeBus
 	logs   *syncBuffer
@@ -96,7 +97,9 @@ func newWorld(t *testing.T) *world {
 	w.lambda.SetAlias("hello", "stg", "1", nil)
 	w.lambda.SetAlias("hello", "prod", "1", nil)
 	w.lambda.Deploy("hello", sha2)
-	w.sfn = newFakeSFN(w.calls, smARN)
+	w.sfn = sfnfake.New()
+	w.sfn.OnCall = w.calls.add
+	w.sfn.AddStateMachine("aliasflow-promotion")
 	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
 	w.bus = &fakeBus{calls: w.calls}
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
@@ -116,6 +119,33 @@ func newWorld(t *testing.T) *world {
 		},
 	}
 	return w
+}
+
+// execution returns the execution of the promotion state machine named name.
+func (w *world) execution(name string) (sfnfake.Execution, bool) {
+	return w.sfn.Execution(ExecutionARN(smARN, name))
+}
+
+// choices are the promotion definition's Choice states; the others the
+// tests enter are Task states.
+var choices = map[string]bool{"SmokePassed": true, "HasSteps": true, "MoreSteps": true}
+
+// advance makes the execution named name enter states, as the workflow would.
+func (w *world) advance(name string, states ...string) {
+	for _, s := range states {
+		kind := "Task"
+		if choices[s] {
+			kind = "Choice"
+		}
+		w.sfn.Enter(ExecutionARN(smARN, name), kind, s, "")
+	}
+}
+
+// add starts an execution elsewhere (another function's promotion) that
+// entered states.
+func (w *world) add(name string, states ...string) {
+	w.sfn.Start(smARN, name, "{}")
+	w.advance(name, states...)
 }
 
 // handle runs one event and returns the AWS calls it made.
@@ -229,11 +259,11 @@ func TestHandleFreshRelease(t *testing.T) {
 			if prod, _ := w.lambda.Alias("hello", "prod"); prod.Version != "1" {
 				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod.Version)
 			}
-			ex, ok := w.sfn.execution(name)
+			ex, ok := w.execution(name)
 			if !ok {
 				t.Fatalf("no execution %s", name)
 			}
-			if got, want := ex.input, wantInput(t, w.cfg, "2", "1", tt.release); got != want {
+			if got, want := ex.Input, wantInput(t, w.cfg, "2", "1", tt.release); got != want {
 				t.Errorf("execution input\n got %s\nwant %s", got, want)
 			}
 			recs := w.audits()
@@ -270,9 +300,9 @@ func TestHandleCreatesMissingStg(t *testing.T) {
 	if stg, ok := w.lambda.Alias("hello", "stg"); !ok || stg.Version != "2" {
 		t.Errorf("stg = %+v (exists %v), want version 2", stg, ok)
 	}
-	ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
-	if want := wantInput(t, w.cfg, "2", "", requestedRelease); ex.input != want {
-		t.Errorf("input = %s, want %s", ex.input, want)
+	ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
+	if want := wantInput(t, w.cfg, "2", "", requestedRelease); ex.Input != want {
+		t.Errorf("input = %s, want %s", ex.Input, want)
 	}
 	// A duplicate after the creation reproduces the same input.
 	res, calls, err = w.handle(readFile(t, "testdata/release-requested.json"))
@@ -326,9 +356,9 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 			}
 			switch tt.wantOutcome {
 			case Started:
-				ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
-				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.input != want {
-					t.Errorf("input = %s, want %s", ex.input, want)
+				ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
+				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.Input != want {
+					t.Errorf("input = %s, want %s", ex.Input, want)
 				}
 			case Refused:
 				if got := mutating(calls); len(got) != 0 {
@@ -394,8 +424,8 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 				if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
 					t.Errorf("stg = %s, want 1 (unmoved)", stg.Version)
 				}
-				if w.sfn.count() != 0 {
-					t.Errorf("%d executions started, want 0", w.sfn.count())
+				if len(w.sfn.Executions()) != 0 {
+					t.Errorf("%d executions started, want 0", len(w.sfn.Executions()))
 				}
 				return
 			}
@@ -458,8 +488,8 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 			if got := mutating(calls); slices.ContainsFunc(got, func(c string) bool { return c != "PublishVersion" }) {
 				t.Errorf("mutating calls = %v, want only the refused PublishVersion attempts", got)
 			}
-			if w.lambda.Versions("hello") != 1 || w.sfn.count() != 0 {
-				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.Versions("hello"), w.sfn.count())
+			if w.lambda.Versions("hello") != 1 || len(w.sfn.Executions()) != 0 {
+				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.Versions("hello"), len(w.sfn.Executions()))
 			}
 			if recs := w.audits(); len(recs) != 0 {
 				t.Errorf("audit = %v, want none for a transient failure", auditEvents(recs))
@@ -487,8 +517,8 @@ func TestHandleRefusesChangedLatest(t *testing.T) {
 	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) {
 		t.Errorf("mutating calls = %v, want only the refused PublishVersion", got)
 	}
-	if w.lambda.Versions("hello") != 1 || w.sfn.count() != 0 {
-		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.Versions("hello"), w.sfn.count())
+	if w.lambda.Versions("hello") != 1 || len(w.sfn.Executions()) != 0 {
+		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.Versions("hello"), len(w.sfn.Executions()))
 	}
 	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
 		t.Errorf("stg = %s, want 1", stg.Version)
@@ -508,7 +538,7 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			w := newWorld(t)
 			if strings.HasSuffix(op, "Execution") || op == "ListExecutions" {
-				w.sfn.fail[op] = []error{&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}}
+				w.sfn.Fail(op, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})
 			} else {
 				w.lambda.Fail(op, throttled(op))
 			}
@@ -523,15 +553,15 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if res.Execution != ExecutionARN(smARN, promotion.ExecutionName("hello", "2", sha2)) || res.Version != "2" {
 				t.Errorf("retry result = %+v", res)
 			}
-			if w.lambda.Versions("hello") != 2 || w.sfn.count() != 1 {
-				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.Versions("hello"), w.sfn.count())
+			if w.lambda.Versions("hello") != 2 || len(w.sfn.Executions()) != 1 {
+				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.Versions("hello"), len(w.sfn.Executions()))
 			}
 			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
 				t.Errorf("stg = %s, want 2", stg.Version)
 			}
-			ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
-			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.input != want {
-				t.Errorf("input after the retry\n got %s\nwant %s", ex.input, want)
+			ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
+			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.Input != want {
+				t.Errorf("input after the retry\n got %s\nwant %s", ex.Input, want)
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit over both attempts = %v, want one release.published and one alias.moved", got)
@@ -567,8 +597,8 @@ func TestHandleTenDuplicates(t *testing.T) {
 			if w.lambda.Versions("hello") != 2 {
 				t.Errorf("%d versions, want 2 (one published by the release)", w.lambda.Versions("hello"))
 			}
-			if w.sfn.count() != 1 {
-				t.Errorf("%d executions, want 1", w.sfn.count())
+			if len(w.sfn.Executions()) != 1 {
+				t.Errorf("%d executions, want 1", len(w.sfn.Executions()))
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -587,15 +617,15 @@ func TestHandleDuplicateOfClosedPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := promotion.ExecutionName("hello", "2", sha2)
-	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
-	w.sfn.finish(name, sfntypes.ExecutionStatusSucceeded)
+	w.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
+	w.sfn.End(ExecutionARN(smARN, name), sfntypes.ExecutionStatusSucceeded)
 	w.lambda.SetAlias("hello", "prod", "2", nil)
 	res, calls, err := w.handle(raw)
 	if err != nil || res.Outcome != Duplicate || res.Execution != ExecutionARN(smARN, name) {
 		t.Fatalf("Handle = %+v, %v; want duplicate of %s", res, err, name)
 	}
-	if len(calls) > 3 || w.sfn.count() != 1 {
-		t.Errorf("calls = %v, executions %d; want ≤ 3 calls and still one execution", calls, w.sfn.count())
+	if len(calls) > 3 || len(w.sfn.Executions()) != 1 {
+		t.Errorf("calls = %v, executions %d; want ≤ 3 calls and still one execution", calls, len(w.sfn.Executions()))
 	}
 }
 
@@ -608,8 +638,8 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := promotion.ExecutionName("hello", "2", sha2)
-	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
-	w.sfn.finish(name, sfntypes.ExecutionStatusFailed)
+	w.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
+	w.sfn.End(ExecutionARN(smARN, name), sfntypes.ExecutionStatusFailed)
 	w.lambda.SetAlias("hello", "stg", "1", nil) // RestoreStg
 	before := len(w.audits())
 
@@ -620,8 +650,8 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
 		t.Errorf("stg = %s, want 1 (put back)", stg.Version)
 	}
-	if w.sfn.count() != 1 || w.lambda.Versions("hello") != 2 {
-		t.Errorf("executions %d, versions %d; want 1 and 2", w.sfn.count(), w.lambda.Versions("hello"))
+	if len(w.sfn.Executions()) != 1 || w.lambda.Versions("hello") != 2 {
+		t.Errorf("executions %d, versions %d; want 1 and 2", len(w.sfn.Executions()), w.lambda.Versions("hello"))
 	}
 	var moves [][2]string
 	recs := w.audits()[before:]
@@ -656,15 +686,15 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.sfn.pageSize = 2 // make the handler page through listings and histories
+			w.sfn.PageSize = 2 // make the handler page through listings and histories
 			// Other functions' promotions, one named like hello's, are not touched.
-			w.sfn.add(promotion.ExecutionName("hello-v2", "1", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
-			w.sfn.add(promotion.ExecutionName("orders", "7", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
+			w.add(promotion.ExecutionName("hello-v2", "1", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
+			w.add(promotion.ExecutionName("orders", "7", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
 			if _, _, err := w.handle(readFile(t, "testdata/release-requested.json")); err != nil {
 				t.Fatal(err)
 			}
 			older := promotion.ExecutionName("hello", "2", sha2)
-			w.sfn.advance(older, tt.olderStates...)
+			w.advance(older, tt.olderStates...)
 			before := len(w.audits())
 
 			w.lambda.Deploy("hello", sha3)
@@ -674,19 +704,19 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 				t.Fatalf("Handle = %+v, %v; want version 3 started", res, err)
 			}
 			newer := promotion.ExecutionName("hello", "3", sha3)
-			ex, _ := w.sfn.execution(older)
+			ex, _ := w.execution(older)
 			recs := w.audits()[before:]
 			superseded := slices.IndexFunc(recs, func(r audit.Record) bool { return r.Event == audit.PromotionSuperseded })
 			if tt.wantStopped {
-				if ex.status != sfntypes.ExecutionStatusAborted || ex.stopErr != promotion.ErrSuperseded || !strings.Contains(ex.stopCause, newer) {
-					t.Errorf("older = %s (%s: %s), want aborted with %s naming %s", ex.status, ex.stopErr, ex.stopCause, promotion.ErrSuperseded, newer)
+				if ex.Status != sfntypes.ExecutionStatusAborted || ex.Error != promotion.ErrSuperseded || !strings.Contains(ex.Cause, newer) {
+					t.Errorf("older = %s (%s: %s), want aborted with %s naming %s", ex.Status, ex.Error, ex.Cause, promotion.ErrSuperseded, newer)
 				}
-				if superseded < 0 || recs[superseded].Execution != ex.arn || recs[superseded].FromVersion != "2" || recs[superseded].ToVersion != "3" {
-					t.Errorf("audit = %+v, want promotion.superseded of %s (2 → 3)", recs, ex.arn)
+				if superseded < 0 || recs[superseded].Execution != ex.ARN || recs[superseded].FromVersion != "2" || recs[superseded].ToVersion != "3" {
+					t.Errorf("audit = %+v, want promotion.superseded of %s (2 → 3)", recs, ex.ARN)
 				}
 			} else {
-				if ex.status != sfntypes.ExecutionStatusRunning {
-					t.Errorf("older = %s, want left running: it already moves prod", ex.status)
+				if ex.Status != sfntypes.ExecutionStatusRunning {
+					t.Errorf("older = %s, want left running: it already moves prod", ex.Status)
 				}
 				if superseded >= 0 {
 					t.Errorf("audit has %+v, want no promotion.superseded", recs[superseded])
@@ -700,16 +730,16 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 				}
 			}
 			for _, other := range []string{promotion.ExecutionName("hello-v2", "1", sha1), promotion.ExecutionName("orders", "7", sha1)} {
-				if e, _ := w.sfn.execution(other); e.status != sfntypes.ExecutionStatusRunning {
-					t.Errorf("%s = %s, want running (another function)", other, e.status)
+				if e, _ := w.execution(other); e.Status != sfntypes.ExecutionStatusRunning {
+					t.Errorf("%s = %s, want running (another function)", other, e.Status)
 				}
 			}
 			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "3" {
 				t.Errorf("stg = %s, want 3", stg.Version)
 			}
-			nx, _ := w.sfn.execution(newer)
+			nx, _ := w.execution(newer)
 			var in promotion.Input
-			if err := json.Unmarshal([]byte(nx.input), &in); err != nil || in.PreviousStgVersion != "2" {
+			if err := json.Unmarshal([]byte(nx.Input), &in); err != nil || in.PreviousStgVersion != "2" {
 				t.Errorf("newer input previousStgVersion = %q (%v), want 2", in.PreviousStgVersion, err)
 			}
 		})
@@ -844,8 +874,8 @@ func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
 	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
 		t.Errorf("stg = %s, want 2", stg.Version)
 	}
-	if w.sfn.count() != 1 {
-		t.Errorf("%d executions, want 1", w.sfn.count())
+	if len(w.sfn.Executions()) != 1 {
+		t.Errorf("%d executions, want 1", len(w.sfn.Executions()))
 	}
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved", got)

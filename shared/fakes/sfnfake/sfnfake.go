@@ -284,6 +284,42 @@ func (f *Fake) Events(execARN string) []types.HistoryEvent {
 	return slices.Clone(f.exec(execARN).events)
 }
 
+// Execution is what the fake holds about one execution.
+type Execution struct {
+	ARN, Name, Input string
+	Status           types.ExecutionStatus
+	// Error and Cause are those of a stop or a failure.
+	Error, Cause string
+}
+
+// Execution returns the execution arn; ok is false when there is none.
+func (f *Fake) Execution(arn string) (ex Execution, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.execs[arn]
+	if !ok {
+		return Execution{}, false
+	}
+	return Execution{ARN: e.arn, Name: e.name, Input: e.input, Status: e.status, Error: e.errName, Cause: e.cause}, true
+}
+
+// Executions returns every execution, of every machine, in start order.
+func (f *Fake) Executions() []Execution {
+	f.mu.Lock()
+	var arns []string
+	for arn := range f.execs {
+		arns = append(arns, arn)
+	}
+	slices.SortFunc(arns, func(a, b string) int { return f.execs[a].seq - f.execs[b].seq })
+	f.mu.Unlock()
+	out := make([]Execution, 0, len(arns))
+	for _, arn := range arns {
+		e, _ := f.Execution(arn)
+		out = append(out, e)
+	}
+	return out
+}
+
 // Status is the execution's status.
 func (f *Fake) Status(execARN string) types.ExecutionStatus {
 	f.mu.Lock()
