@@ -409,8 +409,9 @@ func (f *Fake) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInp
 // page serves [from, to) of n items for a listing scoped by scope: tokens
 // are opaque and bound to their listing, so a token from another listing
 // (or a made-up one) is InvalidToken. MaxResults 0 means 100; over 1000
-// is refused.
-func (f *Fake) page(n int, maxResults int32, token *string, scope string) (from, to int, next *string, err error) {
+// is refused; a pageSize > 0 makes pages smaller still, so that callers
+// exercise pagination.
+func page(n int, maxResults int32, token *string, scope string, pageSize int) (from, to int, next *string, err error) {
 	if maxResults < 0 || maxResults > 1000 {
 		return 0, 0, nil, &types.ValidationException{Message: aws.String(fmt.Sprintf(
 			"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", maxResults))}
@@ -419,8 +420,8 @@ func (f *Fake) page(n int, maxResults int32, token *string, scope string) (from,
 	if size == 0 {
 		size = 100
 	}
-	if f.PageSize > 0 {
-		size = min(size, f.PageSize)
+	if pageSize > 0 {
+		size = min(size, pageSize)
 	}
 	if token != nil && *token != "" {
 		raw, derr := base64.StdEncoding.DecodeString(*token)
@@ -436,6 +437,23 @@ func (f *Fake) page(n int, maxResults int32, token *string, scope string) (from,
 		next = aws.String(base64.StdEncoding.EncodeToString([]byte(scope + "|" + strconv.Itoa(to))))
 	}
 	return from, to, next, nil
+}
+
+// HistoryPage serves one GetExecutionHistory page of history (oldest event
+// first) as Step Functions does: in ReverseOrder when asked, at most
+// MaxResults events (100 when 0), from a NextToken this function gave for
+// the same execution and order (any other is InvalidToken). A pageSize > 0
+// makes pages smaller still. Every fake Step Functions pages with it.
+func HistoryPage(history []types.HistoryEvent, in *sfn.GetExecutionHistoryInput, pageSize int) (*sfn.GetExecutionHistoryOutput, error) {
+	events := slices.Clone(history)
+	if in.ReverseOrder {
+		slices.Reverse(events)
+	}
+	from, to, next, err := page(len(events), in.MaxResults, in.NextToken, fmt.Sprintf("%s|%t", aws.ToString(in.ExecutionArn), in.ReverseOrder), pageSize)
+	if err != nil {
+		return nil, err
+	}
+	return &sfn.GetExecutionHistoryOutput{Events: events[from:to], NextToken: next}, nil
 }
 
 // ListExecutions lists a machine's executions newest first (by start, then
@@ -461,7 +479,7 @@ func (f *Fake) ListExecutions(_ context.Context, in *sfn.ListExecutionsInput, _ 
 		}
 		return b.seq - a.seq
 	})
-	from, to, next, err := f.page(len(list), in.MaxResults, in.NextToken, m.arn+"|"+string(in.StatusFilter))
+	from, to, next, err := page(len(list), in.MaxResults, in.NextToken, m.arn+"|"+string(in.StatusFilter), f.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -488,15 +506,7 @@ func (f *Fake) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistor
 	if !ok {
 		return nil, executionNotFound(aws.ToString(in.ExecutionArn))
 	}
-	events := slices.Clone(e.events)
-	if in.ReverseOrder {
-		slices.Reverse(events)
-	}
-	from, to, next, err := f.page(len(events), in.MaxResults, in.NextToken, fmt.Sprintf("%s|%t", e.arn, in.ReverseOrder))
-	if err != nil {
-		return nil, err
-	}
-	return &sfn.GetExecutionHistoryOutput{Events: events[from:to], NextToken: next}, nil
+	return HistoryPage(e.events, in, f.PageSize)
 }
 
 // StopExecution aborts an open execution; stopping a closed one changes
