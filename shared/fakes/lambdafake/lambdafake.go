@@ -85,6 +85,7 @@ type Fake struct {
 	before    map[string][]func()
 	calls     []string
 	succeeded map[string]int
+	invoked   []lambda.InvokeInput
 	// OnCall, when set, is called (unlocked) with each operation's name
 	// before it runs, e.g. to log the calls of several fakes in one order.
 	OnCall func(op string)
@@ -523,9 +524,19 @@ func (fn *function) resolve(q string) (string, error) {
 	return "", notFound("Function not found: %s", FunctionARN(fn.name, q))
 }
 
+// Invoked returns the inputs of every Invoke call, failed ones included.
+func (f *Fake) Invoked() []lambda.InvokeInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.invoked)
+}
+
 // Invoke runs the function's handler for the version the qualifier names
 // (an alias's primary version: the fake does not split traffic).
 func (f *Fake) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	f.mu.Lock()
+	f.invoked = append(f.invoked, *in)
+	f.mu.Unlock()
 	if err := f.begin("Invoke"); err != nil {
 		return nil, err
 	}
