@@ -78,6 +78,9 @@ var LambdaCases = []struct {
 	{"API_AliasRoutingConfiguration/routing with $LATEST: InvalidParameterValueException", routingLatest},
 	{"API_UpdateAlias/empty AdditionalVersionWeights clears routing, absent RoutingConfig keeps it", routingClearAndKeep},
 	{"API_GetAlias/unknown alias or function: ResourceNotFoundException", getNotFound},
+	{"API_CreateAlias/empty AdditionalVersionWeights: an alias without routing", createEmptyRouting},
+	{"API_UpdateAlias/unknown alias: ResourceNotFoundException", updateUnknownAlias},
+	{"API_PublishVersion/unknown function: ResourceNotFoundException", publishUnknownFunction},
 }
 
 // RunLambda runs every Lambda case on a fresh implementation from make.
@@ -104,6 +107,9 @@ var StatesCases = []struct {
 	{"API_SendTaskSuccess/closes the task once; then TaskTimedOut", sendSuccess},
 	{"API_SendTaskFailure/fails the execution; malformed token: InvalidToken", sendFailure},
 	{"API_SendTaskSuccess/token of a stopped execution: TaskTimedOut", sendAfterStop},
+	{"API_StartExecution/invalid name: InvalidName; input not JSON: InvalidExecutionInput", startInvalid},
+	{"API_ListExecutions/unknown state machine: StateMachineDoesNotExist", listUnknownMachine},
+	{"API_SendTaskSuccess/output not JSON: InvalidOutput, the task still waits", sendInvalidOutput},
 }
 
 // RunStates runs every Step Functions case on a fresh implementation.
@@ -220,7 +226,9 @@ func createExisting(t *testing.T, l Lambda) {
 }
 
 // API_CreateAlias, ResourceNotFoundException: "The resource specified in
-// the request does not exist" — here the version.
+// the request does not exist" — here the version. Lambda answers it with
+// HTTP 404 "Function not found: arn:…:function:<name>:<version>" (as quoted
+// in https://github.com/aws-cloudformation/rain/issues/175).
 func createUnknownVersion(t *testing.T, l Lambda) {
 	_, err := l.Client.CreateAlias(t.Context(), &lambda.CreateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"), FunctionVersion: aws.String("99")})
 	wantError[*ltypes.ResourceNotFoundException](t, "CreateAlias on version 99", err, http.StatusNotFound)
@@ -340,6 +348,31 @@ func getNotFound(t *testing.T, l Lambda) {
 	wantError[*ltypes.ResourceNotFoundException](t, "GetAlias of a missing alias", err, http.StatusNotFound)
 	_, err = l.Client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("no-such-function"), Name: aws.String("prod")})
 	wantError[*ltypes.ResourceNotFoundException](t, "GetAlias of a missing function", err, http.StatusNotFound)
+}
+
+// API_CreateAlias, RoutingConfig: an empty AdditionalVersionWeights routes
+// nothing (the alias mover always sends one).
+func createEmptyRouting(t *testing.T, l Lambda) {
+	val(l.Client.CreateAlias(t.Context(), &lambda.CreateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"),
+		FunctionVersion: aws.String("2"), RoutingConfig: weights(map[string]float64{})})).must(t, "CreateAlias")
+	if g := getAlias(t, l, "prod"); aws.ToString(g.FunctionVersion) != "2" || (g.RoutingConfig != nil && len(g.RoutingConfig.AdditionalVersionWeights) > 0) {
+		t.Errorf("alias = %s %v, want 2 with no routing", aws.ToString(g.FunctionVersion), g.RoutingConfig)
+	}
+}
+
+// API_UpdateAlias, ResourceNotFoundException: the alias does not exist
+// (UpdateAlias never creates one).
+func updateUnknownAlias(t *testing.T, l Lambda) {
+	_, err := l.Client.UpdateAlias(t.Context(), &lambda.UpdateAliasInput{FunctionName: &l.Function, Name: aws.String("nope"), FunctionVersion: aws.String("1")})
+	wantError[*ltypes.ResourceNotFoundException](t, "UpdateAlias of a missing alias", err, http.StatusNotFound)
+	_, err = l.Client.GetAlias(t.Context(), &lambda.GetAliasInput{FunctionName: &l.Function, Name: aws.String("nope")})
+	wantError[*ltypes.ResourceNotFoundException](t, "GetAlias after the refused update", err, http.StatusNotFound)
+}
+
+// API_PublishVersion, ResourceNotFoundException.
+func publishUnknownFunction(t *testing.T, l Lambda) {
+	_, err := l.Client.PublishVersion(t.Context(), &lambda.PublishVersionInput{FunctionName: aws.String("no-such-function")})
+	wantError[*ltypes.ResourceNotFoundException](t, "PublishVersion of a missing function", err, http.StatusNotFound)
 }
 
 // ---- Step Functions -----------------------------------------------------
@@ -552,6 +585,38 @@ func sendAfterStop(t *testing.T, s States) {
 	stopExecution(t, s, a.ExecutionArn)
 	_, err := s.Client.SendTaskSuccess(t.Context(), &sfn.SendTaskSuccessInput{TaskToken: &tok, Output: aws.String(`{}`)})
 	wantError[*stypes.TaskTimedOut](t, "SendTaskSuccess after StopExecution", err, http.StatusBadRequest)
+}
+
+// API_StartExecution: name "must not contain whitespace"… (InvalidName);
+// InvalidExecutionInput: "The provided JSON input data is not valid."
+func startInvalid(t *testing.T, s States) {
+	_, err := s.Client.StartExecution(t.Context(), &sfn.StartExecutionInput{StateMachineArn: &s.Machine, Name: aws.String("has space"), Input: aws.String(`{}`)})
+	wantError[*stypes.InvalidName](t, "StartExecution named with a space", err, http.StatusBadRequest)
+	_, err = s.Client.StartExecution(t.Context(), &sfn.StartExecutionInput{StateMachineArn: &s.Machine, Name: aws.String("bad-input"), Input: aws.String(`{not json`)})
+	wantError[*stypes.InvalidExecutionInput](t, "StartExecution with input that is not JSON", err, http.StatusBadRequest)
+	_, err = s.Client.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(strings.Replace(s.Machine, ":stateMachine:", ":execution:", 1) + ":bad-input")})
+	wantError[*stypes.ExecutionDoesNotExist](t, "the refused execution", err, http.StatusBadRequest)
+}
+
+// API_ListExecutions, StateMachineDoesNotExist.
+func listUnknownMachine(t *testing.T, s States) {
+	other := s.Machine[:strings.LastIndex(s.Machine, ":")+1] + "no-such-machine"
+	_, err := s.Client.ListExecutions(t.Context(), &sfn.ListExecutionsInput{StateMachineArn: &other})
+	wantError[*stypes.StateMachineDoesNotExist](t, "ListExecutions of a missing machine", err, http.StatusBadRequest)
+}
+
+// API_SendTaskSuccess, InvalidOutput: "The provided JSON output data is
+// not valid." Nothing is decided: the same token still answers.
+func sendInvalidOutput(t *testing.T, s States) {
+	ctx := t.Context()
+	a := start(t, s, "bad-output", `{}`)
+	tok := s.Token(t, aws.ToString(a.ExecutionArn))
+	_, err := s.Client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &tok, Output: aws.String(`{not json`)})
+	wantError[*stypes.InvalidOutput](t, "SendTaskSuccess with output that is not JSON", err, http.StatusBadRequest)
+	val(s.Client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &tok, Output: aws.String(`{}`)})).must(t, "SendTaskSuccess after the refusal")
+	if d := waitClosed(t, s, a.ExecutionArn); d.Status != stypes.ExecutionStatusSucceeded {
+		t.Errorf("status = %s, want SUCCEEDED", d.Status)
+	}
 }
 
 // waitClosed polls DescribeExecution until the execution is closed (the
