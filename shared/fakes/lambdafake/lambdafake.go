@@ -115,8 +115,21 @@ func (f *Fake) Deploy(fn, sha string) {
 	f.functions[fn].latestSha, f.functions[fn].dirty = sha, true
 }
 
+// Publish publishes $LATEST of fn as a new version, as PublishVersion
+// would after a code change, and returns its number. It is setup: no call
+// is recorded.
+func (f *Fake) Publish(fn string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	x := f.functions[fn]
+	x.versions = append(x.versions, version{sha: x.latestSha})
+	x.dirty = false
+	return strconv.Itoa(len(x.versions))
+}
+
 // Updating makes the next n PublishVersion calls of fn find $LATEST
-// mid-update (ResourceConflictException).
+// mid-update (ResourceConflictException); until then
+// GetFunctionConfiguration reports LastUpdateStatus InProgress.
 func (f *Fake) Updating(fn string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
