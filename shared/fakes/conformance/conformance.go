@@ -23,6 +23,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	stypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 )
 
 // Config returns SDK settings that reach an implementation served at url:
@@ -75,12 +76,13 @@ var LambdaCases = []struct {
 	{"API_AliasRoutingConfiguration/weight to an unknown version: refused", routingUnknownVersion},
 	{"API_AliasRoutingConfiguration/weight above 1: refused with 400", routingWeightAboveOne},
 	{"API_AliasRoutingConfiguration/two additional versions: refused with 400", routingTwoVersions},
-	{"API_AliasRoutingConfiguration/routing with $LATEST: InvalidParameterValueException", routingLatest},
+	{"API_AliasRoutingConfiguration/routing with $LATEST: refused with 400", routingLatest},
 	{"API_UpdateAlias/empty AdditionalVersionWeights clears routing, absent RoutingConfig keeps it", routingClearAndKeep},
 	{"API_GetAlias/unknown alias or function: ResourceNotFoundException", getNotFound},
 	{"API_CreateAlias/empty AdditionalVersionWeights: an alias without routing", createEmptyRouting},
 	{"API_UpdateAlias/unknown alias: ResourceNotFoundException", updateUnknownAlias},
 	{"API_PublishVersion/unknown function: ResourceNotFoundException", publishUnknownFunction},
+	{"API_CreateAlias/name of digits only, description over 256: refused with 400", createInvalidAlias},
 }
 
 // RunLambda runs every Lambda case on a fresh implementation from make.
@@ -110,6 +112,8 @@ var StatesCases = []struct {
 	{"API_StartExecution/invalid name: InvalidName; input not JSON: InvalidExecutionInput", startInvalid},
 	{"API_ListExecutions/unknown state machine: StateMachineDoesNotExist", listUnknownMachine},
 	{"API_SendTaskSuccess/output not JSON: InvalidOutput, the task still waits", sendInvalidOutput},
+	{"API_ListExecutions+API_GetExecutionHistory/statusFilter not a status, maxResults over 1000: ValidationException", listInvalid},
+	{"API_StopExecution/error over 256 characters: ValidationException, the execution runs on", stopInvalid},
 }
 
 // RunStates runs every Step Functions case on a fresh implementation.
@@ -126,6 +130,16 @@ func wantError[T error](t *testing.T, what string, err error, status int) {
 	var typed T
 	if !errors.As(err, &typed) {
 		t.Fatalf("%s: err = %v, want %T", what, err, typed)
+	}
+	wantStatus(t, what, err, status)
+}
+
+// wantCode fails unless err is an API error with code and HTTP status.
+func wantCode(t *testing.T, what string, err error, code string, status int) {
+	t.Helper()
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != code {
+		t.Fatalf("%s: err = %v, want an API error %s", what, err, code)
 	}
 	wantStatus(t, what, err, status)
 }
@@ -312,12 +326,15 @@ func routingTwoVersions(t *testing.T, l Lambda) {
 }
 
 // https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html:
-// "You can't use $LATEST" in a weighted alias; the API answers
-// InvalidParameterValueException.
+// a weighted alias cannot use $LATEST. As the additional version it breaks
+// the model's key pattern [0-9]+ (API_AliasRoutingConfiguration; AWS
+// answers ValidationException, the status only is checked while the
+// sandbox answers InvalidParameterValueException); as the primary version
+// the API answers InvalidParameterValueException.
 func routingLatest(t *testing.T, l Lambda) {
 	createAlias(t, l, "prod", "1")
 	_, err := l.Client.UpdateAlias(t.Context(), &lambda.UpdateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"), RoutingConfig: weights(map[string]float64{"$LATEST": 0.1})})
-	wantError[*ltypes.InvalidParameterValueException](t, "routing to $LATEST", err, http.StatusBadRequest)
+	wantStatus(t, "routing to $LATEST", err, http.StatusBadRequest)
 	_, err = l.Client.UpdateAlias(t.Context(), &lambda.UpdateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"),
 		FunctionVersion: aws.String("$LATEST"), RoutingConfig: weights(map[string]float64{"2": 0.1})})
 	wantError[*ltypes.InvalidParameterValueException](t, "$LATEST with routing", err, http.StatusBadRequest)
@@ -373,6 +390,21 @@ func updateUnknownAlias(t *testing.T, l Lambda) {
 func publishUnknownFunction(t *testing.T, l Lambda) {
 	_, err := l.Client.PublishVersion(t.Context(), &lambda.PublishVersionInput{FunctionName: aws.String("no-such-function")})
 	wantError[*ltypes.ResourceNotFoundException](t, "PublishVersion of a missing function", err, http.StatusNotFound)
+}
+
+// API_CreateAlias, Name: "Pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)";
+// Description: "Maximum length of 256". Nothing is created.
+func createInvalidAlias(t *testing.T, l Lambda) {
+	ctx := t.Context()
+	_, err := l.Client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: &l.Function, Name: aws.String("123"), FunctionVersion: aws.String("1")})
+	wantStatus(t, "alias named 123", err, http.StatusBadRequest)
+	_, err = l.Client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"), FunctionVersion: aws.String("1"),
+		Description: aws.String(strings.Repeat("d", 257))})
+	wantStatus(t, "description of 257 characters", err, http.StatusBadRequest)
+	out := val(l.Client.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: &l.Function})).must(t, "ListAliases")
+	if len(out.Aliases) != 0 {
+		t.Errorf("aliases after refused creates = %d, want 0", len(out.Aliases))
+	}
 }
 
 // ---- Step Functions -----------------------------------------------------
@@ -616,6 +648,35 @@ func sendInvalidOutput(t *testing.T, s States) {
 	val(s.Client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &tok, Output: aws.String(`{}`)})).must(t, "SendTaskSuccess after the refusal")
 	if d := waitClosed(t, s, a.ExecutionArn); d.Status != stypes.ExecutionStatusSucceeded {
 		t.Errorf("status = %s, want SUCCEEDED", d.Status)
+	}
+}
+
+// API_ListExecutions, statusFilter: "Valid Values: RUNNING | SUCCEEDED |
+// FAILED | TIMED_OUT | ABORTED | PENDING_REDRIVE"; maxResults (also of
+// API_GetExecutionHistory): "Valid Range: Minimum value of 0. Maximum
+// value of 1000." A request outside the model is a ValidationException.
+func listInvalid(t *testing.T, s States) {
+	ctx := t.Context()
+	a := start(t, s, "listed", `{}`)
+	_, err := s.Client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: &s.Machine, StatusFilter: "BOGUS"})
+	wantError[*stypes.ValidationException](t, "ListExecutions statusFilter BOGUS", err, http.StatusBadRequest)
+	_, err = s.Client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: &s.Machine, MaxResults: 1001})
+	wantError[*stypes.ValidationException](t, "ListExecutions maxResults 1001", err, http.StatusBadRequest)
+	// GetExecutionHistory's model lists no ValidationException, so the SDK
+	// reports it as a generic API error with that code.
+	_, err = s.Client.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: a.ExecutionArn, MaxResults: 1001})
+	wantCode(t, "GetExecutionHistory maxResults 1001", err, "ValidationException", http.StatusBadRequest)
+}
+
+// API_StopExecution, error: "Maximum length of 256." Nothing stops.
+func stopInvalid(t *testing.T, s States) {
+	ctx := t.Context()
+	a := start(t, s, "long-error", `{}`)
+	_, err := s.Client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: a.ExecutionArn, Error: aws.String(strings.Repeat("e", 257))})
+	wantError[*stypes.ValidationException](t, "StopExecution with an error of 257 characters", err, http.StatusBadRequest)
+	d := val(s.Client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: a.ExecutionArn})).must(t, "DescribeExecution")
+	if d.Status != stypes.ExecutionStatusRunning {
+		t.Errorf("status after a refused stop = %s, want RUNNING", d.Status)
 	}
 }
 

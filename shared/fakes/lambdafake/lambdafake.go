@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 )
 
 // Region and Account are the ones ARNs are built with.
@@ -257,6 +258,37 @@ func notFound(format string, args ...any) error {
 	return &types.ResourceNotFoundException{Message: aws.String(fmt.Sprintf(format, args...)), Type: aws.String("User")}
 }
 
+// validation is the error of a request that breaks a constraint of
+// Lambda's API model: AWS checks those first and answers
+// ValidationException (HTTP 400), a code the SDK has no type for.
+func validation(format string, args ...any) error {
+	return &smithy.GenericAPIError{Code: "ValidationException", Message: fmt.Sprintf(format, args...), Fault: smithy.FaultClient}
+}
+
+// checkModel applies the model's constraints on an alias's description
+// ("Maximum length of 256", API_CreateAlias, API_UpdateAlias) and routing
+// (AdditionalVersionWeights keys "Pattern: [0-9]+", values "Valid Range:
+// Minimum value of 0.0. Maximum value of 1.0.",
+// API_AliasRoutingConfiguration).
+func checkModel(description *string, routing *types.AliasRoutingConfiguration) error {
+	if len(aws.ToString(description)) > 256 {
+		return validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+	}
+	if routing == nil {
+		return nil
+	}
+	for _, v := range slices.Sorted(maps.Keys(routing.AdditionalVersionWeights)) {
+		w := routing.AdditionalVersionWeights[v]
+		if len(v) > 1024 || !versionKey.MatchString(v) || math.IsNaN(w) || w < 0 || w > 1 {
+			return validation("1 validation error detected: Value '{%s=%v}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: "+
+				"keys must be version numbers ([0-9]+) and weights between 0.0 and 1.0", v, w)
+		}
+	}
+	return nil
+}
+
+var versionKey = regexp.MustCompile(`^[0-9]+$`)
+
 func invalid(format string, args ...any) error {
 	return &types.InvalidParameterValueException{Message: aws.String(fmt.Sprintf(format, args...)), Type: aws.String("User")}
 }
@@ -295,12 +327,8 @@ func (fn *function) checkAlias(version string, weights map[string]float64) error
 	if version == latest {
 		return invalid("$LATEST is not supported for an alias pointing to more than 1 version")
 	}
-	for v, w := range weights {
+	for v := range weights {
 		switch {
-		case math.IsNaN(w) || w < 0 || w > 1:
-			return invalid("Weight %v for version %s must be between 0.0 and 1.0", w, v)
-		case v == latest:
-			return invalid("$LATEST is not supported for an alias pointing to more than 1 version")
 		case v == version:
 			return invalid("Alias cannot point to the same version %s in FunctionVersion and AdditionalVersionWeights", v)
 		case !fn.hasVersion(v):
@@ -385,6 +413,9 @@ func (f *Fake) CreateAlias(_ context.Context, in *lambda.CreateAliasInput, _ ...
 	if !aliasName.MatchString(name) || len(name) > 128 {
 		return nil, invalid("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", name)
 	}
+	if err := checkModel(in.Description, in.RoutingConfig); err != nil {
+		return nil, err
+	}
 	var weights map[string]float64
 	if in.RoutingConfig != nil {
 		weights = in.RoutingConfig.AdditionalVersionWeights
@@ -426,6 +457,9 @@ func (f *Fake) UpdateAlias(_ context.Context, in *lambda.UpdateAliasInput, _ ...
 	if in.RevisionId != nil && *in.RevisionId != "" && *in.RevisionId != a.Revision {
 		return nil, &types.PreconditionFailedException{Type: aws.String("User"),
 			Message: aws.String("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")}
+	}
+	if err := checkModel(in.Description, in.RoutingConfig); err != nil {
+		return nil, err
 	}
 	next := *a
 	if in.FunctionVersion != nil {

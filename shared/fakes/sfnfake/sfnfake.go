@@ -463,6 +463,10 @@ func (f *Fake) ListExecutions(_ context.Context, in *sfn.ListExecutionsInput, _ 
 		return nil, err
 	}
 	defer f.mu.Unlock()
+	if in.StatusFilter != "" && !slices.Contains(in.StatusFilter.Values(), in.StatusFilter) {
+		return nil, &types.ValidationException{Message: aws.String(fmt.Sprintf(
+			"1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: %v", in.StatusFilter, in.StatusFilter.Values()))}
+	}
 	m, ok := f.machines[aws.ToString(in.StateMachineArn)]
 	if !ok {
 		return nil, machineNotFound(aws.ToString(in.StateMachineArn))
@@ -516,6 +520,9 @@ func (f *Fake) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ..
 		return nil, err
 	}
 	defer f.mu.Unlock()
+	if err := checkFailure(in.Error, in.Cause); err != nil {
+		return nil, err
+	}
 	e, ok := f.execs[aws.ToString(in.ExecutionArn)]
 	if !ok {
 		return nil, executionNotFound(aws.ToString(in.ExecutionArn))
@@ -524,6 +531,15 @@ func (f *Fake) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ..
 		f.end(e, types.ExecutionStatusAborted, aws.ToString(in.Error), aws.ToString(in.Cause), nil)
 	}
 	return &sfn.StopExecutionOutput{StopDate: aws.Time(e.stop)}, nil
+}
+
+// checkFailure applies the limits of an error name (256) and a cause
+// (32768) given to StopExecution or SendTaskFailure.
+func checkFailure(errName, cause *string) error {
+	if len(aws.ToString(errName)) > 256 || len(aws.ToString(cause)) > 32768 {
+		return &types.ValidationException{Message: aws.String("1 validation error detected: the error is limited to 256 characters and the cause to 32768")}
+	}
+	return nil
 }
 
 // claim closes the open task of tok: a token that is not one (malformed)
@@ -575,8 +591,8 @@ func (f *Fake) SendTaskFailure(_ context.Context, in *sfn.SendTaskFailureInput, 
 		return nil, err
 	}
 	defer f.mu.Unlock()
-	if len(aws.ToString(in.Error)) > 256 || len(aws.ToString(in.Cause)) > 32768 {
-		return nil, &types.ValidationException{Message: aws.String("the error is limited to 256 characters and the cause to 32768")}
+	if err := checkFailure(in.Error, in.Cause); err != nil {
+		return nil, err
 	}
 	t, err := f.claim(aws.ToString(in.TaskToken))
 	if err != nil {
