@@ -11,7 +11,8 @@ import (
 // TestKilledProcess kills a pipeline Lambda's process in the middle of its
 // task, once for each of release (an asynchronous EventBridge delivery,
 // retried by Lambda), smoketest and shift (Step Functions tasks, retried by
-// the definition's Retry on Runtime.ExitError): every step is retried and
+// the definition's Retry on Lambda.Unknown, the name Step Functions gives a
+// crashed runtime): every step is retried and
 // the promotion completes with each change audited once.
 func TestKilledProcess(t *testing.T) {
 	t.Parallel()
@@ -31,7 +32,7 @@ func TestKilledProcess(t *testing.T) {
 	crashed := s.failedTasks(p)
 	for _, state := range []string{"SmokeTest", "BeginShift"} {
 		if crashed[state] != 1 {
-			t.Errorf("history: %d Runtime.ExitError failures in %s, want 1 (the killed process): %v", crashed[state], state, crashed)
+			t.Errorf("history: %d Lambda.Unknown failures in %s, want 1 (the killed process): %v", crashed[state], state, crashed)
 		}
 	}
 	if n := len(crashed); n != 2 {
@@ -57,8 +58,9 @@ func TestKilledProcess(t *testing.T) {
 	}
 }
 
-// failedTasks counts, per state, the Lambda task failures with
-// Runtime.ExitError in p's history.
+// failedTasks counts, per state, the Lambda task failures in p's history,
+// each of which must be named Lambda.Unknown as Step Functions names an
+// unhandled error ("Handle Lambda service exceptions").
 func (s *scenario) failedTasks(p *promo) map[string]int {
 	s.t.Helper()
 	events, err := s.history(p.arn)
@@ -80,8 +82,8 @@ func (s *scenario) failedTasks(p *promo) map[string]int {
 		default:
 			continue
 		}
-		if errName != "Runtime.ExitError" && errName != "Lambda.Unknown" {
-			s.t.Errorf("history: %s failed with %q, want Runtime.ExitError from the killed process", state, errName)
+		if errName != "Lambda.Unknown" {
+			s.t.Errorf("history: %s failed with %q, want Lambda.Unknown from the killed process", state, errName)
 		}
 		out[state]++
 	}

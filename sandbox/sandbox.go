@@ -54,6 +54,10 @@ type Options struct {
 	// LambdaUpdateDuration is how long a function create or code update
 	// stays Pending / InProgress. Default 200ms; negative for none.
 	LambdaUpdateDuration time.Duration
+	// LambdaPublishDuration is how long a published version stays Pending
+	// before it is Active; zero or less takes
+	// lambdasvc.DefaultPublishDuration (never Active at once).
+	LambdaPublishDuration time.Duration
 	// Mail, when set, receives every SNS message as a readable e-mail.
 	Mail io.Writer
 	// EventRetryDelays are the waits before the two retries of an
@@ -144,7 +148,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.cw = cwsvc.New(&cwsvc.Options{Now: opts.Clock})
 	lam, err := lambdasvc.New(lambdasvc.Options{
 		WorkDir: opts.WorkDir, CodeDir: codeDir, Logger: opts.Logger.With("service", "lambda"), Clock: opts.Clock,
-		UpdateDuration: opts.LambdaUpdateDuration, Invocations: sb.cw, Logs: sb.logs,
+		UpdateDuration: opts.LambdaUpdateDuration, PublishDuration: opts.LambdaPublishDuration, Invocations: sb.cw, Logs: sb.logs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)

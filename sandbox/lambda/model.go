@@ -51,6 +51,12 @@ type TracingConfig struct {
 	Mode string `json:"Mode"`
 }
 
+// DeadLetterConfig is where Lambda sends the events of asynchronous
+// invocations that failed (an SQS queue or SNS topic ARN).
+type DeadLetterConfig struct {
+	TargetArn string `json:"TargetArn,omitempty"`
+}
+
 // FunctionConfiguration is the wire shape of one version's configuration
 // (GetFunctionConfiguration, PublishVersion, ListVersionsByFunction...).
 type FunctionConfiguration struct {
@@ -67,6 +73,7 @@ type FunctionConfiguration struct {
 	CodeSha256       string               `json:"CodeSha256"`
 	Version          string               `json:"Version"`
 	Environment      *EnvironmentResponse `json:"Environment,omitempty"`
+	DeadLetterConfig *DeadLetterConfig    `json:"DeadLetterConfig,omitempty"`
 	RevisionId       string               `json:"RevisionId"`
 	State            string               `json:"State"`
 	StateReason      string               `json:"StateReason,omitempty"`
@@ -101,8 +108,9 @@ type version struct {
 	// CodeKey is the hex SHA-256 of the deployment package, the name of its
 	// stored zip and unpacked directory.
 	CodeKey string `json:"codeKey"`
-	// SettlesAt is when a create or code update of $LATEST finishes; until
-	// then State is Pending (create) or LastUpdateStatus InProgress.
+	// SettlesAt is when a create or code update of $LATEST, or the
+	// preparation of a published version, finishes; until then State is
+	// Pending (Creating) or LastUpdateStatus InProgress.
 	SettlesAt time.Time `json:"settlesAt,omitzero"`
 	Creating  bool      `json:"creating,omitempty"`
 	// PublishedFrom is the $LATEST RevisionId a version was cut from, so an

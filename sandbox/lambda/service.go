@@ -49,6 +49,13 @@ type Options struct {
 	// UpdateDuration is how long a create or a code update stays Pending /
 	// InProgress, during which Lambda refuses conflicting calls.
 	UpdateDuration time.Duration
+	// PublishDuration is how long a published version stays Pending before
+	// it is Active; invoking it meanwhile fails as Lambda documents ("Lambda
+	// does not invoke a function during pending state", Lambda function
+	// states, https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+	// Zero or less takes DefaultPublishDuration: the sandbox never makes a
+	// version Active the instant it is published, as AWS does not promise to.
+	PublishDuration time.Duration
 	// MaxProcessesPerVersion bounds the warm processes of one version; further
 	// concurrent invokes queue for a free one. Default 10.
 	MaxProcessesPerVersion int
@@ -62,6 +69,12 @@ type Options struct {
 	// Rand picks the version a weighted alias routes to; default math/rand.
 	Rand func() float64
 }
+
+// DefaultPublishDuration is how long a published version stays Pending
+// unless Options.PublishDuration says otherwise. AWS publishes no figure
+// (a SnapStart version takes minutes); half a second makes every caller
+// meet the Pending state without slowing the demo down.
+const DefaultPublishDuration = 500 * time.Millisecond
 
 // Service is the emulated Lambda. It is an http.Handler for the restJson1
 // API and a core.Invoker for the other services.
@@ -107,6 +120,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 10 * time.Minute
+	}
+	if opts.PublishDuration <= 0 {
+		opts.PublishDuration = DefaultPublishDuration
 	}
 	s := &Service{opts: opts, log: opts.Logger, functions: map[string]*function{}, faults: &Faults{}}
 	s.rt = newRuntime(s)
@@ -292,20 +308,21 @@ type FunctionCode struct {
 
 // CreateFunctionInput is CreateFunction's request.
 type CreateFunctionInput struct {
-	FunctionName  string            `json:"FunctionName"`
-	Runtime       string            `json:"Runtime"`
-	Role          string            `json:"Role"`
-	Handler       string            `json:"Handler"`
-	Code          FunctionCode      `json:"Code"`
-	Description   string            `json:"Description"`
-	Timeout       *int              `json:"Timeout"`
-	MemorySize    *int              `json:"MemorySize"`
-	Environment   *Environment      `json:"Environment"`
-	LoggingConfig *LoggingConfig    `json:"LoggingConfig"`
-	Architectures []string          `json:"Architectures"`
-	PackageType   string            `json:"PackageType"`
-	Publish       bool              `json:"Publish"`
-	Tags          map[string]string `json:"Tags"`
+	FunctionName     string            `json:"FunctionName"`
+	Runtime          string            `json:"Runtime"`
+	Role             string            `json:"Role"`
+	Handler          string            `json:"Handler"`
+	Code             FunctionCode      `json:"Code"`
+	Description      string            `json:"Description"`
+	Timeout          *int              `json:"Timeout"`
+	MemorySize       *int              `json:"MemorySize"`
+	Environment      *Environment      `json:"Environment"`
+	LoggingConfig    *LoggingConfig    `json:"LoggingConfig"`
+	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig"`
+	Architectures    []string          `json:"Architectures"`
+	PackageType      string            `json:"PackageType"`
+	Publish          bool              `json:"Publish"`
+	Tags             map[string]string `json:"Tags"`
 }
 
 // UpdateFunctionCodeInput is UpdateFunctionCode's request.
@@ -327,7 +344,9 @@ type UpdateFunctionConfigurationInput struct {
 	Runtime       *string        `json:"Runtime"`
 	Role          *string        `json:"Role"`
 	LoggingConfig *LoggingConfig `json:"LoggingConfig"`
-	RevisionId    string         `json:"RevisionId"`
+	// DeadLetterConfig replaces the queue; an empty TargetArn removes it.
+	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig"`
+	RevisionId       string            `json:"RevisionId"`
 }
 
 // PublishVersionInput is PublishVersion's request.
@@ -481,6 +500,7 @@ func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration,
 	if in.Environment != nil {
 		cfg.Environment = &EnvironmentResponse{Variables: maps.Clone(in.Environment.Variables)}
 	}
+	cfg.DeadLetterConfig = deadLetter(in.DeadLetterConfig)
 	applyLogging(&cfg, in.LoggingConfig)
 
 	s.mu.Lock()
@@ -709,6 +729,9 @@ func (s *Service) UpdateFunctionConfiguration(function string, in UpdateFunction
 	if in.Role != nil {
 		c.Role = *in.Role
 	}
+	if in.DeadLetterConfig != nil {
+		c.DeadLetterConfig = deadLetter(in.DeadLetterConfig)
+	}
 	applyLogging(c, in.LoggingConfig)
 	c.LastModified = s.stamp()
 	c.RevisionId = newRevision()
@@ -759,7 +782,10 @@ func (s *Service) publishLocked(name string, f *function, description string) *v
 	if description != "" {
 		c.Description = description
 	}
-	v := &version{Config: c, CodeKey: f.Latest.CodeKey, PublishedFrom: f.Latest.Config.RevisionId}
+	// A new version is Pending until Lambda has prepared it, then Active
+	// (Lambda function states); view reports it, invoke refuses it.
+	v := &version{Config: c, CodeKey: f.Latest.CodeKey, PublishedFrom: f.Latest.Config.RevisionId,
+		Creating: true, SettlesAt: s.opts.Clock().Add(s.opts.PublishDuration)}
 	f.Versions[n] = v
 	return v
 }
@@ -896,11 +922,48 @@ func (f *function) checkAlias(name, version string, rc *RoutingConfig) error {
 		if v == version {
 			return invalid("Alias cannot point to the same version %s in FunctionVersion and AdditionalVersionWeights", v)
 		}
-		if _, ok := f.Versions[v]; !ok {
+		extra, ok := f.Versions[v]
+		if !ok {
 			return functionNotFound(name, v)
+		}
+		if err := sameRoleAndDeadLetter(f.Versions[version].Config, extra.Config); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// sameRoleAndDeadLetter applies the rule of weighted aliases: "Both
+// versions must have the same execution role" and "the same dead-letter
+// queue configuration, or no dead-letter queue configuration" (Lambda
+// aliases, https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html).
+// AWS refuses such a CreateAlias or UpdateAlias with
+// InvalidParameterValueException.
+func sameRoleAndDeadLetter(primary, extra FunctionConfiguration) error {
+	if primary.Role != extra.Role {
+		return invalid("Alias can only point to versions with the same execution role: version %s has role %s, version %s has role %s",
+			primary.Version, primary.Role, extra.Version, extra.Role)
+	}
+	if dlq(primary) != dlq(extra) {
+		return invalid("Alias can only point to versions with the same dead-letter queue configuration: version %s has %q, version %s has %q",
+			primary.Version, dlq(primary), extra.Version, dlq(extra))
+	}
+	return nil
+}
+
+func dlq(c FunctionConfiguration) string {
+	if c.DeadLetterConfig == nil {
+		return ""
+	}
+	return c.DeadLetterConfig.TargetArn
+}
+
+// deadLetter stores a DeadLetterConfig; an empty TargetArn is none.
+func deadLetter(d *DeadLetterConfig) *DeadLetterConfig {
+	if d == nil || d.TargetArn == "" {
+		return nil
+	}
+	return &DeadLetterConfig{TargetArn: d.TargetArn}
 }
 
 // checkWeights applies the constraints of AdditionalVersionWeights in
@@ -1110,6 +1173,9 @@ func (s *Service) Restore(data []byte) error {
 		}
 		// Whatever was settling when the state was saved has settled since.
 		f.Latest.SettlesAt, f.Latest.Creating = time.Time{}, false
+		for _, v := range f.Versions {
+			v.SettlesAt, v.Creating = time.Time{}, false
+		}
 		for _, v := range append([]*version{f.Latest}, slices.Collect(maps.Values(f.Versions))...) {
 			if _, err := os.Stat(filepath.Join(s.opts.CodeDir, v.CodeKey+".zip")); err != nil {
 				return fmt.Errorf("lambda: restore: code of %s:%s: %w", name, v.Config.Version, err)

@@ -138,13 +138,130 @@ func (e *env) create(t *testing.T, name, pkg string, mutate ...func(*lambda.Crea
 	return out
 }
 
+// publish publishes a version and lets it become Active.
 func (e *env) publish(t *testing.T, name string) string {
 	t.Helper()
 	out, err := e.client.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String(name)})
 	if err != nil {
 		t.Fatalf("PublishVersion %s: %v", name, err)
 	}
+	e.clock.Advance(e.publishDuration())
 	return aws.ToString(out.Version)
+}
+
+func (e *env) publishDuration() time.Duration {
+	if e.opts.PublishDuration > 0 {
+		return e.opts.PublishDuration
+	}
+	return lambdasvc.DefaultPublishDuration
+}
+
+// TestPublishedVersionPendingThenActive: a new version is Pending for the
+// configured time, then Active ("Lambda function states": "Lambda does not
+// invoke a function during pending state"; the published-version-active
+// waiter polls GetFunctionConfiguration for it). Invoking it, directly or
+// through an alias, meanwhile fails with ResourceConflictException, as
+// invoking a function that is still being created does.
+func TestPublishedVersionPendingThenActive(t *testing.T) {
+	e := newEnv(t, func(o *lambdasvc.Options) { o.PublishDuration = 3 * time.Second })
+	ctx := context.Background()
+	e.create(t, "hello", helloPkg)
+	out, err := e.client.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.State != types.StatePending {
+		t.Errorf("PublishVersion State = %q, want Pending", out.State)
+	}
+	if _, err := e.client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("stg"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatalf("CreateAlias on a Pending version: %v", err)
+	}
+	state := func() types.State {
+		t.Helper()
+		c, err := e.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("hello"), Qualifier: aws.String("1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.State
+	}
+	for _, q := range []string{"1", "stg"} {
+		_, err := e.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Qualifier: aws.String(q)})
+		wantAPIError[*types.ResourceConflictException](t, err, 409)
+	}
+	e.clock.Advance(2 * time.Second)
+	if got := state(); got != types.StatePending {
+		t.Errorf("State after 2s = %q, want Pending", got)
+	}
+	e.clock.Advance(time.Second)
+	if got := state(); got != types.StateActive {
+		t.Errorf("State after 3s = %q, want Active", got)
+	}
+	if _, err := e.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Qualifier: aws.String("stg")}); err != nil {
+		t.Errorf("Invoke of the Active version: %v", err)
+	}
+	// Zero asks for the default, never for versions that are Active at once.
+	z := newEnv(t, func(o *lambdasvc.Options) { o.PublishDuration = 0 })
+	z.create(t, "hello", helloPkg)
+	if out, err := z.client.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("hello")}); err != nil || out.State != types.StatePending {
+		t.Errorf("PublishVersion with PublishDuration 0 = %v, %v; want Pending", out, err)
+	}
+}
+
+// TestWeightedAliasNeedsSameRoleAndDeadLetter: "Both versions must have the
+// same execution role" and "the same dead-letter queue configuration, or no
+// dead-letter queue configuration" (Lambda aliases,
+// https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html);
+// CreateAlias and UpdateAlias with such routing are refused.
+func TestWeightedAliasNeedsSameRoleAndDeadLetter(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.create(t, "hello", helloPkg)
+	e.publish(t, "hello") // 1: role, no DLQ
+	update := func(in *lambda.UpdateFunctionConfigurationInput) string {
+		t.Helper()
+		in.FunctionName = aws.String("hello")
+		if _, err := e.client.UpdateFunctionConfiguration(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(e.opts.UpdateDuration)
+		return e.publish(t, "hello")
+	}
+	v2 := update(&lambda.UpdateFunctionConfigurationInput{Role: aws.String("arn:aws:iam::000000000000:role/other")})
+	v3 := update(&lambda.UpdateFunctionConfigurationInput{Role: aws.String(role),
+		DeadLetterConfig: &types.DeadLetterConfig{TargetArn: aws.String("arn:aws:sqs:us-east-1:000000000000:dlq")}})
+	v4 := update(&lambda.UpdateFunctionConfigurationInput{Description: aws.String("same role and DLQ as 3")})
+	if _, err := e.client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	weighted := func(primary, extra string) *lambda.UpdateAliasInput {
+		return &lambda.UpdateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"), FunctionVersion: aws.String(primary),
+			RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{extra: 0.1}}}
+	}
+	tests := []struct {
+		name, primary, extra, want string
+	}{
+		{"different execution role", "1", v2, "same execution role"},
+		{"a dead-letter queue on one version only", "1", v3, "same dead-letter queue"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.client.UpdateAlias(ctx, weighted(tt.primary, tt.extra))
+			wantAPIError[*types.InvalidParameterValueException](t, err, 400)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("UpdateAlias 1 + %s: %v, want a refusal naming %q", tt.extra, err, tt.want)
+			}
+			_, err = e.client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("canary-" + tt.extra),
+				FunctionVersion: aws.String(tt.primary), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{tt.extra: 0.1}}})
+			wantAPIError[*types.InvalidParameterValueException](t, err, 400)
+		})
+	}
+	if _, err := e.client.UpdateAlias(ctx, weighted(v3, v4)); err != nil {
+		t.Errorf("UpdateAlias %s + %s (same role and DLQ): %v", v3, v4, err)
+	}
+	a, err := e.client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod")})
+	if err != nil || aws.ToString(a.FunctionVersion) != v3 {
+		t.Errorf("prod = %v, %v; want %s (only the allowed change applied)", a, err, v3)
+	}
 }
 
 // wantAPIError checks err is the typed SDK error T with the HTTP status.

@@ -93,6 +93,8 @@ type Options struct {
 	Merger string
 	// LambdaUpdateDuration: see sandbox.Options.
 	LambdaUpdateDuration time.Duration
+	// LambdaPublishDuration: see sandbox.Options.
+	LambdaPublishDuration time.Duration
 	// EventRetryDelays: see sandbox.Options.
 	EventRetryDelays []time.Duration
 }
@@ -167,10 +169,11 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	}
 	sb, err := sandbox.Start(ctx, sandbox.Options{
 		Addr: opts.Addr, WorkDir: opts.WorkDir, StateDir: opts.StateDir,
-		Logger:               slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Mail:                 opts.Log,
-		LambdaUpdateDuration: opts.LambdaUpdateDuration,
-		EventRetryDelays:     opts.EventRetryDelays,
+		Logger:                slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Mail:                  opts.Log,
+		LambdaUpdateDuration:  opts.LambdaUpdateDuration,
+		LambdaPublishDuration: opts.LambdaPublishDuration,
+		EventRetryDelays:      opts.EventRetryDelays,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)

@@ -223,8 +223,23 @@ func TestInterpreter(t *testing.T) {
 		{
 			name:       "uncaught function error fails the execution",
 			def:        taskDef(invokeF + `,"Catch":[{"ErrorEquals":["Other"],"Next":"Caught"}],"End":true`),
+			lambdas:    map[string]func(fakeCall) (core.InvokeResult, error){"f": fails("OrderRejected")},
+			wantStatus: StatusFailed, wantError: "OrderRejected", wantCause: "boom",
+		},
+		{
+			// Step Functions, Handle Lambda service exceptions: "Unhandled
+			// errors in Lambda are reported as Lambda.Unknown … These
+			// include out-of-memory errors and function timeouts."
+			name:       "a function timeout is Lambda.Unknown, not Sandbox.Timedout",
+			def:        taskDef(invokeF + `,"End":true`),
+			lambdas:    map[string]func(fakeCall) (core.InvokeResult, error){"f": fails("Sandbox.Timedout")},
+			wantStatus: StatusFailed, wantError: "Lambda.Unknown", wantCause: "boom",
+		},
+		{
+			name:       "a crashed or out-of-memory runtime is Lambda.Unknown",
+			def:        taskDef(invokeF + `,"End":true`),
 			lambdas:    map[string]func(fakeCall) (core.InvokeResult, error){"f": fails("Runtime.ExitError")},
-			wantStatus: StatusFailed, wantError: "Runtime.ExitError", wantCause: "boom",
+			wantStatus: StatusFailed, wantError: "Lambda.Unknown", wantCause: "Runtime.ExitError",
 		},
 		{
 			name:       "an Invoke API error is Lambda.<exception>",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
@@ -330,6 +331,22 @@ func invocationOf(st *asl.State, eff any) (invocation, *asl.Error) {
 	return call, nil
 }
 
+// functionErrorName is the error Step Functions reports for a function
+// error of the given errorType. An error the function's own code raised
+// keeps its type; one raised by Lambda's platform — a timeout
+// (Sandbox.Timedout), an out-of-memory kill or a crashed runtime
+// (Runtime.*) — is reported as Lambda.Unknown: "Unhandled errors in Lambda
+// are reported as Lambda.Unknown in the error output. These include
+// out-of-memory errors and function timeouts" (Step Functions, Handle
+// Lambda service exceptions,
+// https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+func functionErrorName(errorType string) string {
+	if errorType == "" || strings.HasPrefix(errorType, "Sandbox.") || strings.HasPrefix(errorType, "Runtime.") {
+		return "Lambda.Unknown"
+	}
+	return errorType
+}
+
 // invoke calls Lambda and turns its answer into a task result or error, as
 // the Lambda integration does: a function error is named by the payload's
 // errorType with the payload as cause; an Invoke API error is
@@ -351,11 +368,7 @@ func (s *Service) invoke(ctx context.Context, st *asl.State, call invocation) in
 			ErrorType string `json:"errorType"`
 		}
 		_ = json.Unmarshal(res.Payload, &p)
-		name := p.ErrorType
-		if name == "" {
-			name = "Lambda.Unknown"
-		}
-		return invokeResult{err: &asl.Error{Name: name, Cause: string(res.Payload)}}
+		return invokeResult{err: &asl.Error{Name: functionErrorName(p.ErrorType), Cause: string(res.Payload)}}
 	}
 	if len(res.Payload) > maxPayload {
 		return invokeResult{err: &asl.Error{Name: "States.DataLimitExceeded", Cause: fmt.Sprintf("The Lambda function's output is larger than %d bytes.", maxPayload)}}
