@@ -413,6 +413,10 @@ func (w *World) deployHello(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
+	// Version 1 serves prod from the start: the world is ready once it is Active.
+	if err := w.waitSettled(ctx, HelloFunction, v.Version); err != nil {
+		return err
+	}
 	for alias, version := range map[string]string{"dev": "$LATEST", "stg": v.Version, "prod": v.Version} {
 		if _, err := lam.CreateAlias(HelloFunction, lambdasvc.CreateAliasInput{Name: alias, FunctionVersion: version}); err != nil {
 			return fmt.Errorf("hello alias %s: %w", alias, err)
@@ -421,10 +425,11 @@ func (w *World) deployHello(ctx context.Context) error {
 	return nil
 }
 
-// waitSettled waits until a function's create or update has finished.
-func (w *World) waitSettled(ctx context.Context, name string) error {
+// waitSettled waits until a function's create or update has finished, or,
+// with a version as qualifier, until the published version is Active.
+func (w *World) waitSettled(ctx context.Context, name string, qualifier ...string) error {
 	for {
-		c, err := w.sb.Lambda().GetFunctionConfiguration(name, "")
+		c, err := w.sb.Lambda().GetFunctionConfiguration(name, strings.Join(qualifier, ""))
 		if err != nil {
 			return err
 		}

@@ -6,28 +6,44 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
 // ExecutionName is the deterministic execution name of a release: the same
 // function, version and code always give the same name (at most 80
 // characters, as Step Functions allows), "<function>-v<version>-<tag>" with
-// the function cut short when the whole would be longer.
+// the function cut short when the whole would be longer. It is the name of
+// the release's first promotion; AttemptName names the retries.
 func ExecutionName(function, version, codeSha256 string) string {
+	return AttemptName(function, version, codeSha256, 1)
+}
+
+// AttemptName is the execution name of the attempt-th promotion of a
+// release (attempt 1 is ExecutionName's): a retry, which Step Functions
+// must see as a new execution, appends "-r<attempt>".
+func AttemptName(function, version, codeSha256 string, attempt int) string {
 	sum := sha256.Sum256([]byte(codeSha256))
 	if raw, err := base64.StdEncoding.DecodeString(codeSha256); err == nil && len(raw) >= 4 {
 		copy(sum[:], raw)
 	}
-	tag := hex.EncodeToString(sum[:4])
-	fn := function
-	if max := 80 - len(version) - len(tag) - 3; len(fn) > max {
-		fn = fn[:max]
-	}
-	return fmt.Sprintf("%s-v%s-%s", fn, version, tag)
+	return name(function, version, hex.EncodeToString(sum[:4]), attempt)
 }
 
-// executionName matches the names ExecutionName gives.
-var executionName = regexp.MustCompile(`^(.+)-v([0-9]+)-([0-9a-f]{8})$`)
+func name(function, version, tag string, attempt int) string {
+	suffix := ""
+	if attempt > 1 {
+		suffix = "-r" + strconv.Itoa(attempt)
+	}
+	fn := function
+	if max := 80 - len(version) - len(tag) - 3 - len(suffix); len(fn) > max {
+		fn = fn[:max]
+	}
+	return fmt.Sprintf("%s-v%s-%s%s", fn, version, tag, suffix)
+}
+
+// executionName matches the names AttemptName gives.
+var executionName = regexp.MustCompile(`^(.+)-v([0-9]+)-([0-9a-f]{8})(?:-r([1-9][0-9]{0,5}))?$`)
 
 // ExecutionRef is what an execution name says about its promotion.
 type ExecutionRef struct {
@@ -35,34 +51,55 @@ type ExecutionRef struct {
 	// cut short when the function's name is long (see ExecutionName).
 	Function string
 	Version  string
+	// Attempt is 1 for a release's first promotion, n for its (n-1)th retry.
+	Attempt int
 }
 
 // ParseExecutionName reads an execution name (or an execution ARN) back
-// into its function and version; ok is false when it is not a name
-// ExecutionName gives.
+// into its function, version and attempt; ok is false when it is not a
+// name AttemptName gives.
 func ParseExecutionName(nameOrARN string) (ref ExecutionRef, ok bool) {
+	ref, _, ok = parse(nameOrARN)
+	return ref, ok
+}
+
+// parse is ParseExecutionName with the code tag.
+func parse(nameOrARN string) (ref ExecutionRef, tag string, ok bool) {
 	m := executionName.FindStringSubmatch(ExecutionNameOf(nameOrARN))
 	if m == nil {
-		return ExecutionRef{}, false
+		return ExecutionRef{}, "", false
 	}
-	return ExecutionRef{Function: m[1], Version: m[2]}, true
+	ref = ExecutionRef{Function: m[1], Version: m[2], Attempt: 1}
+	if m[4] != "" {
+		ref.Attempt, _ = strconv.Atoi(m[4])
+		if ref.Attempt < 2 {
+			return ExecutionRef{}, "", false
+		}
+	}
+	return ref, m[3], true
 }
 
 // ExecutionOf reports whether name is an execution name of function's
-// promotions, and of which version. Comparing with what ExecutionName
-// builds, rather than a "<fn>-v" prefix, keeps "hello" from matching
-// "hello-v2"'s promotions and copes with the truncation of long names.
-func ExecutionOf(function, name string) (version string, ok bool) {
-	ref, ok := ParseExecutionName(name)
-	if !ok {
-		return "", false
-	}
-	want := ExecutionName(function, ref.Version, "")
-	const tagLen = 8
-	if len(name) != len(want) || name[:len(name)-tagLen] != want[:len(want)-tagLen] {
+// promotions (any attempt), and of which version. Comparing with what
+// AttemptName builds, rather than a "<fn>-v" prefix, keeps "hello" from
+// matching "hello-v2"'s promotions and copes with the truncation of long
+// names.
+func ExecutionOf(function, nameOrARN string) (version string, ok bool) {
+	ref, tag, ok := parse(nameOrARN)
+	if !ok || ExecutionNameOf(nameOrARN) != name(function, ref.Version, tag, ref.Attempt) {
 		return "", false
 	}
 	return ref.Version, true
+}
+
+// SameRelease reports whether two execution names are promotions (any
+// attempts) of the same release: same function, version and code.
+func SameRelease(a, b string) bool {
+	ra, ta, oka := parse(a)
+	rb, tb, okb := parse(b)
+	// A retry's suffix may cut a long function name shorter.
+	return oka && okb && ra.Version == rb.Version && ta == tb &&
+		(strings.HasPrefix(ra.Function, rb.Function) || strings.HasPrefix(rb.Function, ra.Function))
 }
 
 // ExecutionARN is the ARN Step Functions gives the execution name of the

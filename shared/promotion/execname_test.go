@@ -20,6 +20,9 @@ func TestExecutionOf(t *testing.T) {
 		{"no tag", "hello", "hello-v3", "", false},
 		{"version not digits", "hello", "hello-vx-01234567", "", false},
 		{"truncated long name", long, ExecutionName(long, "1234567", sha), "1234567", true},
+		{"a retry", "hello", AttemptName("hello", "12", sha, 3), "12", true},
+		{"a retry of a truncated long name", long, AttemptName(long, "1234567", sha, 12), "1234567", true},
+		{"a retry of another function", "hello", AttemptName("hello-v2", "1", sha, 2), "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,9 +41,13 @@ func TestParseExecutionName(t *testing.T) {
 		want     ExecutionRef
 		wantOK   bool
 	}{
-		{"name", "hello-v2-9f86d081", ExecutionRef{"hello", "2"}, true},
-		{"ARN", ExecutionARN(sm, "hello-v2-9f86d081"), ExecutionRef{"hello", "2"}, true},
-		{"function with -v in it", "api-v2-v13-0011aabb", ExecutionRef{"api-v2", "13"}, true},
+		{"name", "hello-v2-9f86d081", ExecutionRef{"hello", "2", 1}, true},
+		{"ARN", ExecutionARN(sm, "hello-v2-9f86d081"), ExecutionRef{"hello", "2", 1}, true},
+		{"function with -v in it", "api-v2-v13-0011aabb", ExecutionRef{"api-v2", "13", 1}, true},
+		{"a retry", "hello-v2-9f86d081-r2", ExecutionRef{"hello", "2", 2}, true},
+		{"a retry of a function ending in -r", "web-r-v2-9f86d081-r15", ExecutionRef{"web-r", "2", 15}, true},
+		{"attempt 1 is never written", "hello-v2-9f86d081-r1", ExecutionRef{}, false},
+		{"attempt 0", "hello-v2-9f86d081-r0", ExecutionRef{}, false},
 		{"upper-case tag", "hello-v2-9F86D081", ExecutionRef{}, false},
 		{"short tag", "hello-v2-9f86d0", ExecutionRef{}, false},
 		{"empty", "", ExecutionRef{}, false},
@@ -52,6 +59,41 @@ func TestParseExecutionName(t *testing.T) {
 				t.Errorf("ParseExecutionName(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.wantOK)
 			}
 		})
+	}
+}
+
+// TestAttemptName: a retry is a new execution name (Step Functions refuses
+// to start a closed execution's name again), at most 80 characters, and
+// recognised as the same release.
+func TestAttemptName(t *testing.T) {
+	sha := "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+	long := strings.Repeat("f", 64)
+	for _, fn := range []string{"hello", long} {
+		first := ExecutionName(fn, "7", sha)
+		if got := AttemptName(fn, "7", sha, 1); got != first {
+			t.Errorf("AttemptName(1) = %q, want ExecutionName's %q", got, first)
+		}
+		seen := map[string]bool{first: true}
+		for a := 2; a <= 120; a++ {
+			n := AttemptName(fn, "7", sha, a)
+			if len(n) > 80 || seen[n] {
+				t.Fatalf("AttemptName(%d) = %q: %d characters, seen before %v", a, n, len(n), seen[n])
+			}
+			seen[n] = true
+			ref, ok := ParseExecutionName(n)
+			if !ok || ref.Attempt != a || ref.Version != "7" {
+				t.Errorf("ParseExecutionName(%q) = %+v, %v; want attempt %d of version 7", n, ref, ok, a)
+			}
+			if !SameRelease(first, n) || !SameRelease(n, first) {
+				t.Errorf("SameRelease(%q, %q) = false", first, n)
+			}
+		}
+	}
+	if SameRelease(ExecutionName("hello", "7", sha), ExecutionName("hello", "8", sha)) {
+		t.Error("two versions are the same release")
+	}
+	if SameRelease(ExecutionName("hello", "7", sha), AttemptName("hello", "7", "other", 2)) {
+		t.Error("two codes are the same release")
 	}
 }
 

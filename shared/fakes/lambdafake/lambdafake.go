@@ -62,7 +62,16 @@ type Answer struct {
 
 type version struct {
 	sha string
+	// role and dlq are the execution role and dead-letter queue ARN the
+	// version was published with.
+	role, dlq string
+	// pending is how many more GetFunctionConfiguration or Invoke calls
+	// find the version Pending; while it is, invoking it fails.
+	pending int
 }
+
+// Role is the execution role functions have until Configure changes it.
+const Role = "arn:aws:iam::" + Account + ":role/lambda-role"
 
 type function struct {
 	name string
@@ -70,6 +79,11 @@ type function struct {
 	// published version (so PublishVersion makes a new one).
 	latestSha string
 	dirty     bool
+	// latestRole and latestDLQ are $LATEST's execution role and
+	// dead-letter queue.
+	latestRole, latestDLQ string
+	// pendingNext is the pending count of the next version published.
+	pendingNext int
 	// updating is how many more calls find $LATEST mid-update.
 	updating int
 	versions []version // versions[i] is version i+1
@@ -102,9 +116,9 @@ func New() *Fake {
 func (f *Fake) AddFunction(name, sha string, published int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fn := &function{name: name, latestSha: sha, aliases: map[string]*Alias{}}
+	fn := &function{name: name, latestSha: sha, latestRole: Role, aliases: map[string]*Alias{}}
 	for range published {
-		fn.versions = append(fn.versions, version{sha: sha})
+		fn.versions = append(fn.versions, version{sha: sha, role: Role})
 	}
 	f.functions[name] = fn
 }
@@ -123,9 +137,36 @@ func (f *Fake) Publish(fn string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	x := f.functions[fn]
-	x.versions = append(x.versions, version{sha: x.latestSha})
+	x.versions = append(x.versions, x.cut())
 	x.dirty = false
 	return strconv.Itoa(len(x.versions))
+}
+
+// cut is the version publishing $LATEST makes now.
+func (fn *function) cut() version {
+	v := version{sha: fn.latestSha, role: fn.latestRole, dlq: fn.latestDLQ, pending: fn.pendingNext}
+	fn.pendingNext = 0
+	return v
+}
+
+// Configure is UpdateFunctionConfiguration finishing: $LATEST of fn now
+// runs as role with dlq as its dead-letter queue ("" for none), and the
+// next PublishVersion publishes a new version.
+func (f *Fake) Configure(fn, role, dlq string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	x := f.functions[fn]
+	x.latestRole, x.latestDLQ, x.dirty = role, dlq, true
+}
+
+// PendingFor makes the next version published of fn Pending for its first
+// n GetFunctionConfiguration or Invoke calls (Lambda function states: a
+// version may be Pending after PublishVersion); an Invoke that finds it
+// Pending fails with ResourceConflictException.
+func (f *Fake) PendingFor(fn string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.functions[fn].pendingNext = n
 }
 
 // Updating makes the next n PublishVersion calls of fn find $LATEST
@@ -334,8 +375,24 @@ func (fn *function) checkAlias(version string, weights map[string]float64) error
 		case !fn.hasVersion(v):
 			return notFound("Function not found: %s", FunctionARN(fn.name, v))
 		}
+		// Lambda aliases: "Both versions must have the same execution role"
+		// and "the same dead-letter queue configuration, or no dead-letter
+		// queue configuration".
+		a, b := fn.version(version), fn.version(v)
+		if a.role != b.role {
+			return invalid("Alias can only point to versions with the same execution role: version %s has role %s, version %s has role %s", version, a.role, v, b.role)
+		}
+		if a.dlq != b.dlq {
+			return invalid("Alias can only point to versions with the same dead-letter queue configuration: version %s has %q, version %s has %q", version, a.dlq, v, b.dlq)
+		}
 	}
 	return nil
+}
+
+// version returns published version v (a valid number).
+func (fn *function) version(v string) *version {
+	n, _ := strconv.Atoi(v)
+	return &fn.versions[n-1]
 }
 
 func (a *Alias) config(fn, name string) types.AliasConfiguration {
@@ -368,15 +425,14 @@ func (f *Fake) PublishVersion(_ context.Context, in *lambda.PublishVersionInput,
 		return nil, invalid("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", sha, fn.latestSha)
 	}
 	if fn.dirty || len(fn.versions) == 0 {
-		fn.versions = append(fn.versions, version{sha: fn.latestSha})
+		fn.versions = append(fn.versions, fn.cut())
 		fn.dirty = false
 	}
-	n := len(fn.versions)
-	v := strconv.Itoa(n)
+	v := strconv.Itoa(len(fn.versions))
+	c := fn.configuration(v)
 	f.succeeded["PublishVersion"]++
-	return &lambda.PublishVersionOutput{FunctionName: aws.String(fn.name), FunctionArn: aws.String(FunctionARN(fn.name, v)),
-		Version: aws.String(v), CodeSha256: aws.String(fn.versions[n-1].sha), State: types.StateActive,
-		LastUpdateStatus: types.LastUpdateStatusSuccessful}, nil
+	return &lambda.PublishVersionOutput{FunctionName: c.FunctionName, FunctionArn: c.FunctionArn, Version: c.Version,
+		CodeSha256: c.CodeSha256, Role: c.Role, DeadLetterConfig: c.DeadLetterConfig, State: c.State, LastUpdateStatus: c.LastUpdateStatus}, nil
 }
 
 // GetAlias returns an alias; a missing one is ResourceNotFoundException.
@@ -507,13 +563,18 @@ func (f *Fake) ListAliases(_ context.Context, in *lambda.ListAliasesInput, _ ...
 }
 
 func (fn *function) configuration(v string) types.FunctionConfiguration {
-	sha := fn.latestSha
+	x := version{sha: fn.latestSha, role: fn.latestRole, dlq: fn.latestDLQ}
 	if v != latest {
-		n, _ := strconv.Atoi(v)
-		sha = fn.versions[n-1].sha
+		x = *fn.version(v)
 	}
 	c := types.FunctionConfiguration{FunctionName: aws.String(fn.name), FunctionArn: aws.String(FunctionARN(fn.name, v)),
-		Version: aws.String(v), CodeSha256: aws.String(sha), State: types.StateActive, LastUpdateStatus: types.LastUpdateStatusSuccessful}
+		Version: aws.String(v), CodeSha256: aws.String(x.sha), Role: aws.String(x.role), State: types.StateActive, LastUpdateStatus: types.LastUpdateStatusSuccessful}
+	if x.dlq != "" {
+		c.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(x.dlq)}
+	}
+	if x.pending > 0 {
+		c.State, c.StateReasonCode = types.StatePending, types.StateReasonCodeCreating
+	}
 	if v == latest && fn.updating > 0 {
 		c.LastUpdateStatus = types.LastUpdateStatusInProgress
 	}
@@ -552,8 +613,12 @@ func (f *Fake) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunctio
 		return nil, err
 	}
 	c := fn.configuration(v)
+	if v != latest && fn.version(v).pending > 0 {
+		fn.version(v).pending--
+	}
 	return &lambda.GetFunctionConfigurationOutput{FunctionName: c.FunctionName, FunctionArn: c.FunctionArn, Version: c.Version,
-		CodeSha256: c.CodeSha256, State: c.State, LastUpdateStatus: c.LastUpdateStatus}, nil
+		CodeSha256: c.CodeSha256, Role: c.Role, DeadLetterConfig: c.DeadLetterConfig, State: c.State, StateReasonCode: c.StateReasonCode,
+		LastUpdateStatus: c.LastUpdateStatus}, nil
 }
 
 // resolve turns a qualifier ("", $LATEST, a version, an alias) into the
@@ -591,6 +656,11 @@ func (f *Fake) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lamb
 	var v string
 	if err == nil {
 		v, err = fn.resolve(aws.ToString(in.Qualifier))
+	}
+	if err == nil && v != latest && fn.version(v).pending > 0 {
+		fn.version(v).pending--
+		err = &types.ResourceConflictException{Type: aws.String("User"),
+			Message: aws.String("The operation cannot be performed at this time. The function is currently in the following state: Pending")}
 	}
 	var h func(string, []byte) Answer
 	if err == nil {
