@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -29,6 +31,14 @@ const (
 	VarCommit      = "ALIASFLOW_COMMIT"
 	VarRequestedBy = "ALIASFLOW_REQUESTED_BY"
 )
+
+// varPrefix starts every variable aliasflow reads; knownVars are those it
+// defines. A build exporting another ALIASFLOW_ variable (a typo) or one of
+// these with an empty value is refused naming it: guessing what it meant
+// could release the wrong function or record the wrong commit.
+const varPrefix = "ALIASFLOW_"
+
+var knownVars = []string{VarFunction, VarCodeSha256, VarCommit, VarRequestedBy}
 
 // Release sources, as recorded in promotion.Release.Source.
 const (
@@ -64,6 +74,10 @@ type Request struct {
 	Target config.Target
 	// Release is the built artifact; CodeSha256 is base64 of 32 bytes.
 	Release promotion.Release
+	// Retry asks for a fresh promotion of a release whose last promotion
+	// ended without moving prod to it (failed, expired, rejected, rolled
+	// back); only a Release Requested event can ask for it.
+	Retry bool
 }
 
 // Function is the target function's name.
@@ -100,7 +114,14 @@ type releaseRequested struct {
 	RequestedBy string `json:"requestedBy"`
 	// Build is optional: a CI may name its build for the audit trail.
 	Build string `json:"build"`
+	// Retry asks for a new promotion of a release whose last one failed
+	// (`aliasflow release --retry`).
+	Retry bool `json:"retry"`
 }
+
+// ReleaseRequestedFields are the fields of a Release Requested detail;
+// any other is refused.
+var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "retry"}
 
 // codeBuildDetail is the part of a "CodeBuild Build State Change" detail
 // aliasflow reads. The rest (phases, logs, times in CodeBuild's own format)
@@ -141,7 +162,7 @@ func ParseEvent(raw []byte, cfg *config.Config) (Parsed, error) {
 		return Parsed{}, refuse("event is %d bytes, more than EventBridge's %d", len(raw), maxEventBytes)
 	}
 	var env envelope
-	if err := strictUnmarshal(raw, &env); err != nil {
+	if err := strictUnmarshal(raw, &env, false); err != nil {
 		return Parsed{}, refuse("malformed event: %v", err)
 	}
 	switch {
@@ -165,7 +186,10 @@ func parseReleaseRequested(detail json.RawMessage, cfg *config.Config) (*Request
 		return nil, err
 	}
 	var d releaseRequested
-	if err := strictUnmarshal(detail, &d); err != nil {
+	if err := strictUnmarshal(detail, &d, true); err != nil {
+		if strings.HasPrefix(err.Error(), "unknown field") {
+			return nil, refuse("Release Requested detail: %v; aliasflow defines only %s", err, strings.Join(ReleaseRequestedFields, ", "))
+		}
 		return nil, refuse("malformed Release Requested detail: %v", err)
 	}
 	rel := promotion.Release{
@@ -175,7 +199,12 @@ func parseReleaseRequested(detail json.RawMessage, cfg *config.Config) (*Request
 		RequestedBy: d.RequestedBy,
 		Source:      SourceAliasflow,
 	}
-	return validate(cfg, d.Function, rel, nil)
+	req, err := validate(cfg, d.Function, rel, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Retry = d.Retry
+	return req, nil
 }
 
 func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) {
@@ -183,7 +212,7 @@ func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) 
 		return Parsed{}, err
 	}
 	var d codeBuildDetail
-	if err := strictUnmarshal(detail, &d); err != nil {
+	if err := strictUnmarshal(detail, &d, false); err != nil {
 		return Parsed{}, refuse("malformed CodeBuild detail: %v", err)
 	}
 	if d.BuildStatus != eventpatterns.BuildStatusSucceeded {
@@ -215,6 +244,9 @@ func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) 
 	for _, v := range info.ExportedEnvironment {
 		vars[v.Name] = v.Value
 	}
+	if err := checkVars(buildID, vars); err != nil {
+		return Parsed{}, err
+	}
 	// The event is best-effort: without the code hash in it, BatchGetBuilds
 	// is the authority on what the build exported.
 	if vars[VarCodeSha256] == "" {
@@ -233,6 +265,9 @@ func (p Parsed) Complete(cfg *config.Config, vars map[string]string) (*Request, 
 	if p.build == nil {
 		return nil, errors.New("release: Complete called on an event that needs no build lookup")
 	}
+	if err := checkVars(p.build.buildID, vars); err != nil {
+		return nil, err
+	}
 	if vars[VarCodeSha256] == "" {
 		return nil, refuse("build %s exported no %s (add it to the buildspec's env.exported-variables)", p.build.buildID, VarCodeSha256)
 	}
@@ -247,7 +282,8 @@ func (b *buildEvent) request(cfg *config.Config, vars map[string]string) (*Reque
 		RequestedBy: firstNonEmpty(vars[VarRequestedBy], b.initiator),
 		Source:      SourceCodeBuild,
 	}
-	// CodeBuild exports a listed but unset variable as "", so empty means absent.
+	// An exported variable is never empty here (checkVars): absent means
+	// the build did not export it.
 	fn := vars[VarFunction]
 	if fn == "" {
 		if len(b.targets) != 1 {
@@ -329,6 +365,24 @@ func BuildID(arnOrID string) (string, error) {
 	return id, nil
 }
 
+// checkVars refuses a build whose exported aliasflow variables include one
+// with an empty value (CodeBuild exports a listed but unset variable as "")
+// or one aliasflow does not define, naming it: neither may be defaulted.
+func checkVars(buildID string, vars map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		if !strings.HasPrefix(name, varPrefix) {
+			continue
+		}
+		if !slices.Contains(knownVars, name) {
+			return refuse("build %s exported %s, which aliasflow does not define (it reads %s)", buildID, name, strings.Join(knownVars, ", "))
+		}
+		if strings.TrimSpace(vars[name]) == "" {
+			return refuse("build %s exported %s with an empty value; set it in the buildspec, or do not export it", buildID, name)
+		}
+	}
+	return nil
+}
+
 // requireObject refuses a missing, null or non-object detail before it is
 // decoded, so "detail": null cannot pass as an empty detail.
 func requireObject(detail json.RawMessage) error {
@@ -340,10 +394,18 @@ func requireObject(detail json.RawMessage) error {
 }
 
 // strictUnmarshal decodes one JSON value and refuses trailing data. A type
-// mismatch is reported by field, in JSON terms.
-func strictUnmarshal(data []byte, v any) error {
+// mismatch is reported by field, in JSON terms. With closed, a field v does
+// not declare is refused by name: aliasflow's own events carry only what
+// aliasflow defines, so a misspelt field cannot pass as an absent one.
+func strictUnmarshal(data []byte, v any, closed bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
+	if closed {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("unknown field %s", field)
+		}
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &typ) {
 			want := typ.Type.Kind().String()

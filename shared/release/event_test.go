@@ -76,9 +76,18 @@ func TestParseEventCompletesFromBuild(t *testing.T) {
 			// commit and requester fall back to the event's source version
 			// and initiator.
 			name: "only the code hash", project: "hello-build",
-			vars:   map[string]string{VarCodeSha256: sha2, VarFunction: ""},
+			vars:   map[string]string{VarCodeSha256: sha2},
 			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "codebuild-webhook", Source: SourceCodeBuild},
 			wantFn: "hello",
+		},
+		{
+			// Exported but empty is not absent: it is refused, named.
+			name: "function exported empty", project: "hello-build",
+			vars: map[string]string{VarCodeSha256: sha2, VarFunction: ""}, wantReason: "exported ALIASFLOW_FUNCTION with an empty value",
+		},
+		{
+			name: "requester exported empty", project: "hello-build",
+			vars: map[string]string{VarCodeSha256: sha2, VarFunction: "hello", VarRequestedBy: " "}, wantReason: "exported ALIASFLOW_REQUESTED_BY with an empty value",
 		},
 		{
 			name: "monorepo names the function", project: "monorepo",
@@ -122,6 +131,11 @@ func TestParseEventRefuses(t *testing.T) {
 		"array.json":                                 "want a JSON object, got array",
 		"codebuild-bad-build-id.json":                "not a CodeBuild build ARN",
 		"codebuild-exported-codesha256-invalid.json": "decodes to 24 bytes",
+		"codebuild-exported-empty-commit.json":       "exported ALIASFLOW_COMMIT with an empty value",
+		"codebuild-exported-empty-function.json":     "exported ALIASFLOW_FUNCTION with an empty value",
+		"codebuild-exported-unknown-variable.json":   "exported ALIASFLOW_FUNCTON, which aliasflow does not define",
+		"release-requested-unknown-field.json":       `unknown field "approver"`,
+		"release-requested-misspelt-field.json":      `unknown field "functon"`,
 		"codebuild-function-arn.json":                "not an ARN",
 		"codebuild-function-of-another-project.json": `does not release function "orders"`,
 		"codebuild-missing-project.json":             "project-name is missing",
