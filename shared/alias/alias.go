@@ -153,12 +153,18 @@ func Get(ctx context.Context, lc Lambda, fn, name string) (Alias, error) {
 	if err != nil {
 		return Alias{}, fmt.Errorf("get alias %s:%s: %w", fn, name, err)
 	}
-	a := Alias{Exists: true, Version: aws.ToString(out.FunctionVersion), Revision: aws.ToString(out.RevisionId),
-		Description: aws.ToString(out.Description)}
-	if out.RoutingConfig != nil && len(out.RoutingConfig.AdditionalVersionWeights) > 0 {
-		a.Weights = maps.Clone(out.RoutingConfig.AdditionalVersionWeights)
+	return FromConfiguration(types.AliasConfiguration{FunctionVersion: out.FunctionVersion, RevisionId: out.RevisionId,
+		Description: out.Description, RoutingConfig: out.RoutingConfig}), nil
+}
+
+// FromConfiguration is an alias as ListAliases (or GetAlias) describes it.
+func FromConfiguration(c types.AliasConfiguration) Alias {
+	a := Alias{Exists: true, Version: aws.ToString(c.FunctionVersion), Revision: aws.ToString(c.RevisionId),
+		Description: aws.ToString(c.Description)}
+	if c.RoutingConfig != nil && len(c.RoutingConfig.AdditionalVersionWeights) > 0 {
+		a.Weights = maps.Clone(c.RoutingConfig.AdditionalVersionWeights)
 	}
-	return a, nil
+	return a
 }
 
 // Plan decides, from the alias as it is now, what it should become. move

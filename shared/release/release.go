@@ -26,6 +26,8 @@ import (
 // Lambda is the part of the Lambda API a release uses.
 type Lambda interface {
 	PublishVersion(ctx context.Context, in *lambda.PublishVersionInput, opts ...func(*lambda.Options)) (*lambda.PublishVersionOutput, error)
+	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
+	ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error)
 	GetAlias(ctx context.Context, in *lambda.GetAliasInput, opts ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
 	UpdateAlias(ctx context.Context, in *lambda.UpdateAliasInput, opts ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error)
 	CreateAlias(ctx context.Context, in *lambda.CreateAliasInput, opts ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error)
@@ -34,6 +36,7 @@ type Lambda interface {
 // StepFunctions is the part of the Step Functions API a release uses.
 type StepFunctions interface {
 	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 	GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
 	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, opts ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
@@ -83,6 +86,15 @@ const (
 	// maxPages bounds the pagination of ListExecutions so a runaway listing
 	// cannot eat the timeout.
 	maxPages = 20
+	// DefaultActiveWait bounds the wait for a published version to be
+	// Active before stg moves to it.
+	DefaultActiveWait = 2 * time.Minute
+	// The published-version-active waiter of the AWS SDKs polls every 5 s;
+	// the first look comes sooner, as most versions are ready in a moment.
+	firstActiveCheck = time.Second
+	maxActiveCheck   = 5 * time.Second
+	// maxAttempts bounds the promotions one release may have (retries).
+	maxAttempts = 100
 )
 
 // Handler handles release events. Build it with New; it is not changed by
@@ -98,8 +110,10 @@ type Handler struct {
 	Log             *slog.Logger
 	// Sleep waits between retries; a test injects one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PublishWait and AliasAttempts override the defaults when positive.
+	// PublishWait, ActiveWait and AliasAttempts override the defaults when
+	// positive.
 	PublishWait   time.Duration
+	ActiveWait    time.Duration
 	AliasAttempts int
 }
 
@@ -112,6 +126,9 @@ type Options struct {
 	// PublishWait bounds the PublishVersion retries; DefaultPublishWait
 	// when zero.
 	PublishWait time.Duration
+	// ActiveWait bounds the wait for the published version to be Active;
+	// DefaultActiveWait when zero.
+	ActiveWait time.Duration
 	// AliasAttempts bounds the stg UpdateAlias tries; DefaultAliasAttempts
 	// when zero.
 	AliasAttempts int
@@ -127,7 +144,7 @@ func New(cfg *config.Config, stateMachineARN string, lc Lambda, sf StepFunctions
 		if opts.Log != nil {
 			h.Log = opts.Log
 		}
-		h.Sleep, h.PublishWait, h.AliasAttempts = opts.Sleep, opts.PublishWait, opts.AliasAttempts
+		h.Sleep, h.PublishWait, h.ActiveWait, h.AliasAttempts = opts.Sleep, opts.PublishWait, opts.ActiveWait, opts.AliasAttempts
 	}
 	if h.Audit == nil {
 		h.Audit = audit.New(h.Log, nil, nil)
@@ -207,23 +224,30 @@ func (h *Handler) buildVariables(ctx context.Context, id string) (map[string]str
 // release runs steps 2–6 for a validated request.
 func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	fn := req.Function()
-	version, err := h.publish(ctx, req)
+	pub, err := h.publish(ctx, req)
 	if err != nil {
-		var refusal *Refusal
-		if errors.As(err, &refusal) {
-			h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason, Actor: req.Release.RequestedBy})
-			return Result{Outcome: Refused, Function: fn, Reason: refusal.Reason}, nil
-		}
+		return h.refused(ctx, req, err)
+	}
+	version := pub.version
+	// One ListAliases reads stg and prod together (the call GetAlias(stg)
+	// was): prod is needed to know whether there is anything to release.
+	stg, prod, err := h.readAliases(ctx, fn)
+	if err != nil {
 		return Result{}, err
+	}
+	if prod.Serves(version) {
+		// PublishVersion returned the version prod serves: $LATEST holds the
+		// code and configuration prod already runs. A promotion would end
+		// "prod N→N" and ask approvers for nothing.
+		return h.refused(ctx, req, refuse("nothing to release: prod already serves version %s, which is this build's code (%s)", version, req.Release.CodeSha256))
+	}
+	if req.Retry {
+		return h.retry(ctx, req, pub, stg)
 	}
 	name := promotion.ExecutionName(fn, version, req.Release.CodeSha256)
 	execARN := promotion.ExecutionARN(h.StateMachineARN, name)
 	res := Result{Function: fn, Version: version, Execution: execARN}
 
-	stg, err := h.getStg(ctx, fn)
-	if err != nil {
-		return Result{}, err
-	}
 	duplicate := func(stg alias.Alias) (Result, error) {
 		// A duplicate (or the retry of an attempt that failed after moving
 		// stg): nothing moves; starting the execution is idempotent.
@@ -246,13 +270,18 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	if stg.Serves(version) {
 		return duplicate(stg)
 	}
+	if err := h.waitActive(ctx, fn, pub); err != nil {
+		return h.refused(ctx, req, err)
+	}
 
 	// Older promotions are stopped before stg moves, so that a failed attempt
 	// leaves stg where it was and its retry takes this path again; once stg
 	// serves the version a retry takes the duplicate path above and only has
 	// the start left to do.
-	if err := h.supersede(ctx, fn, version, name, execARN); err != nil {
-		return Result{}, err
+	if !settled(stg, prod) {
+		if err := h.supersede(ctx, fn, version, name, execARN); err != nil {
+			return Result{}, err
+		}
 	}
 	prev, moved, err := h.moveStg(ctx, req, version, name, stg)
 	var movedMeanwhile *stgMovedMeanwhile
@@ -301,10 +330,19 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	return res, nil
 }
 
+// published is what PublishVersion answered.
+type published struct {
+	version string
+	// state is the version's State (Lambda function states): Pending until
+	// Lambda has prepared it, then Active; reason is its StateReason.
+	state  lambdatypes.State
+	reason string
+}
+
 // publish publishes $LATEST as a version, but only if its code is the
 // release's. While $LATEST is mid-update Lambda answers
 // ResourceConflictException; that is waited out, bounded.
-func (h *Handler) publish(ctx context.Context, req *Request) (string, error) {
+func (h *Handler) publish(ctx context.Context, req *Request) (published, error) {
 	fn := req.Function()
 	limit := h.PublishWait
 	if limit <= 0 {
@@ -320,9 +358,9 @@ func (h *Handler) publish(ctx context.Context, req *Request) (string, error) {
 		if err == nil {
 			v := aws.ToString(out.Version)
 			if v == "" || v == "$LATEST" {
-				return "", fmt.Errorf("publish %s: Lambda returned version %q", fn, v)
+				return published{}, fmt.Errorf("publish %s: Lambda returned version %q", fn, v)
 			}
-			return v, nil
+			return published{version: v, state: out.State, reason: aws.ToString(out.StateReason)}, nil
 		}
 		var conflict *lambdatypes.ResourceConflictException
 		var invalid *lambdatypes.InvalidParameterValueException
@@ -331,11 +369,11 @@ func (h *Handler) publish(ctx context.Context, req *Request) (string, error) {
 		switch {
 		case errors.As(err, &conflict):
 			if waited+backoff > limit || !h.timeLeft(ctx, backoff) {
-				return "", fmt.Errorf("publish %s: $LATEST still being updated after %s: %w", fn, waited, err)
+				return published{}, fmt.Errorf("publish %s: $LATEST still being updated after %s: %w", fn, waited, err)
 			}
 			h.log().InfoContext(ctx, "$LATEST is being updated; waiting", "function", fn, "wait", backoff.String())
 			if serr := h.sleep(ctx, backoff); serr != nil {
-				return "", fmt.Errorf("publish %s: %w", fn, serr)
+				return published{}, fmt.Errorf("publish %s: %w", fn, serr)
 			}
 			waited += backoff
 			backoff = min(2*backoff, maxBackoff)
@@ -345,13 +383,13 @@ func (h *Handler) publish(ctx context.Context, req *Request) (string, error) {
 			// InvalidParameterValueException ("CodeSHA256 (…) is different
 			// from current CodeSHA256 in $LATEST"): a newer build has
 			// replaced this one, which is no longer releasable.
-			return "", refuse("$LATEST changed since the build: %v", err)
+			return published{}, refuse("$LATEST changed since the build: %v", err)
 		case errors.As(err, &invalid):
-			return "", refuse("Lambda refused to publish %s: %v", fn, err)
+			return published{}, refuse("Lambda refused to publish %s: %v", fn, err)
 		case errors.As(err, &notFound):
-			return "", refuse("function %s does not exist: %v", fn, err)
+			return published{}, refuse("function %s does not exist: %v", fn, err)
 		default:
-			return "", fmt.Errorf("publish %s: %w", fn, err)
+			return published{}, fmt.Errorf("publish %s: %w", fn, err)
 		}
 	}
 }
@@ -374,18 +412,202 @@ func stgDescription(execName, previous string) string {
 // recorded in stg's description; ok is false when the description was not
 // written by it.
 func previousFor(stg alias.Alias, execName string) (string, bool) {
-	rest, ok := strings.CutPrefix(stg.Description, descriptionPrefix+execName+" previous=")
-	if !ok || rest == "" || strings.ContainsAny(rest, " ") {
+	name, prev, ok := describedMove(stg)
+	if !ok || name != execName {
 		return "", false
 	}
-	if rest == "none" {
-		return "", true
-	}
-	return rest, true
+	return prev, true
 }
 
-func (h *Handler) getStg(ctx context.Context, fn string) (alias.Alias, error) {
-	return alias.Get(ctx, h.Lambda, fn, promotion.AliasStg)
+// describedMove reads stg's description back: the execution whose release
+// moved stg and the version stg served before ("" for none).
+func describedMove(stg alias.Alias) (execName, previous string, ok bool) {
+	rest, ok := strings.CutPrefix(stg.Description, descriptionPrefix)
+	if !ok {
+		return "", "", false
+	}
+	execName, previous, ok = strings.Cut(rest, " previous=")
+	if !ok || execName == "" || previous == "" || strings.ContainsAny(execName+previous, " ") {
+		return "", "", false
+	}
+	if previous == "none" {
+		previous = ""
+	}
+	return execName, previous, true
+}
+
+// retry starts a fresh promotion of a release whose last promotion ended
+// without prod on its version (failed, expired, rejected, rolled back) —
+// Step Functions never starts a closed execution's name again, so the new
+// one is the release's next attempt (promotion.AttemptName). stg is moved to
+// the version, or, when it already serves it, re-labelled for the new
+// promotion; the retry is audited with who asked.
+func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg alias.Alias) (Result, error) {
+	fn, version, sha := req.Function(), pub.version, req.Release.CodeSha256
+	lastARN, lastStatus, attempts, err := h.lastAttempt(ctx, fn, version, sha)
+	if err != nil {
+		return h.refused(ctx, req, err)
+	}
+	if attempts > 0 && lastStatus == sfntypes.ExecutionStatusRunning {
+		// Nothing to retry; a duplicate delivery of the retry request lands
+		// here too.
+		return Result{Outcome: Duplicate, Function: fn, Version: version, Execution: lastARN,
+			Reason: "the last promotion of this release is still running"}, nil
+	}
+	name := promotion.AttemptName(fn, version, sha, attempts+1)
+	execARN := promotion.ExecutionARN(h.StateMachineARN, name)
+	if err := h.waitActive(ctx, fn, pub); err != nil {
+		return h.refused(ctx, req, err)
+	}
+	if err := h.supersede(ctx, fn, version, name, execARN); err != nil {
+		return Result{}, err
+	}
+	attemptsLeft := h.AliasAttempts
+	if attemptsLeft <= 0 {
+		attemptsLeft = DefaultAliasAttempts
+	}
+	mover := alias.Mover{Lambda: h.Lambda, Attempts: attemptsLeft, Log: h.log()}
+	moved, err := mover.MoveFrom(ctx, fn, promotion.AliasStg, stg, func(cur alias.Alias) (alias.Alias, bool, error) {
+		prev := cur.Version
+		if cur.Serves(version) {
+			// stg stayed on the version (an approval that was rejected or
+			// expired): keep the version it served before the first attempt.
+			prev = ""
+			if last, p, ok := describedMove(cur); ok && promotion.SameRelease(last, name) {
+				prev = p
+			}
+		}
+		return alias.Alias{Exists: true, Version: version, Description: stgDescription(name, prev)}, true, nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	_, prev, _ := describedMove(moved.After)
+	if moved.Before.Version != version {
+		// Recorded at the move: a rerun of this event finds stg on the
+		// version and records no second move.
+		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: moved.Before.Version, ToVersion: version,
+			Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+	}
+	arn, err := h.start(ctx, req, version, prev, name)
+	if err != nil {
+		// Even ExecutionAlreadyExists: the name was free a moment ago, so
+		// another retry took it; this one is not recorded twice.
+		return Result{}, err
+	}
+	reason := "retry requested before any promotion of this release"
+	if attempts > 0 {
+		reason = fmt.Sprintf("retry of %s, which ended %s", lastARN, lastStatus)
+	}
+	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRetried, Function: fn, ToVersion: version, Release: &req.Release, Execution: arn,
+		Actor: req.Release.RequestedBy, Reason: reason})
+	h.log().InfoContext(ctx, "promotion retried", "function", fn, "version", version, "execution", arn, "previous", lastARN)
+	return Result{Outcome: Started, Function: fn, Version: version, Execution: arn, Reason: reason}, nil
+}
+
+// lastAttempt finds the newest promotion of a release among its attempts
+// (promotion.AttemptName 1, 2, …): its ARN and status and how many there
+// are (0: none).
+func (h *Handler) lastAttempt(ctx context.Context, fn, version, sha string) (arn string, status sfntypes.ExecutionStatus, attempts int, err error) {
+	for a := 1; a <= maxAttempts; a++ {
+		next := promotion.ExecutionARN(h.StateMachineARN, promotion.AttemptName(fn, version, sha, a))
+		out, err := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(next)})
+		if errors.As(err, new(*sfntypes.ExecutionDoesNotExist)) {
+			return arn, status, a - 1, nil
+		}
+		if err != nil {
+			return "", "", 0, fmt.Errorf("describe promotion %s: %w", next, err)
+		}
+		arn, status = next, out.Status
+	}
+	return "", "", 0, refuse("release of version %s of %s already has %d promotions; no more retries", version, fn, maxAttempts)
+}
+
+// readAliases reads stg and prod with one ListAliases call; an alias that
+// does not exist is the zero Alias.
+func (h *Handler) readAliases(ctx context.Context, fn string) (stg, prod alias.Alias, err error) {
+	in := &lambda.ListAliasesInput{FunctionName: aws.String(fn)}
+	for page := 0; page < maxPages; page++ {
+		out, err := h.Lambda.ListAliases(ctx, in)
+		if err != nil {
+			return alias.Alias{}, alias.Alias{}, fmt.Errorf("list aliases of %s: %w", fn, err)
+		}
+		for _, c := range out.Aliases {
+			a := alias.FromConfiguration(c)
+			switch aws.ToString(c.Name) {
+			case promotion.AliasStg:
+				stg = a
+			case promotion.AliasProd:
+				prod = a
+			}
+		}
+		if in.Marker = out.NextMarker; in.Marker == nil {
+			return stg, prod, nil
+		}
+	}
+	return alias.Alias{}, alias.Alias{}, fmt.Errorf("list aliases of %s: more than %d pages", fn, maxPages)
+}
+
+// settled reports whether prod serves, alone, the version stg serves. Then
+// no promotion can be waiting before BeginShift: each one's release moved
+// stg to its version, and a promotion whose version prod fully serves has
+// finished (or is finishing) its shift — which supersede leaves alone. So
+// the listing of running promotions is skipped, keeping a release within
+// its budget of calls.
+func settled(stg, prod alias.Alias) bool {
+	return stg.Exists && !stg.Weighted() && prod.Serves(stg.Version)
+}
+
+// waitActive waits, bounded, until the published version is Active, as
+// Lambda asks of automation ("check a function's state before
+// invocation"; the SDKs' published-version-active waiter polls
+// GetFunctionConfiguration for State Active, Lambda function states,
+// https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html): stg,
+// and the smoke checks after it, must not meet a version Lambda will not
+// yet invoke. A version PublishVersion already reports Active costs no
+// call. A Failed version is refused; one still Pending at the bound is an
+// error, so that Lambda retries the event.
+func (h *Handler) waitActive(ctx context.Context, fn string, pub published) error {
+	limit := h.ActiveWait
+	if limit <= 0 {
+		limit = DefaultActiveWait
+	}
+	state, reason := pub.state, pub.reason
+	var waited time.Duration
+	delay := firstActiveCheck
+	for {
+		switch state {
+		case lambdatypes.StateActive:
+			return nil
+		case lambdatypes.StateFailed:
+			return refuse("version %s of %s failed to become Active: %s", pub.version, fn, reason)
+		}
+		if waited+delay > limit || !h.timeLeft(ctx, delay) {
+			return fmt.Errorf("version %s of %s is still %s after %s (waiting for Active)", pub.version, fn, state, waited)
+		}
+		h.log().InfoContext(ctx, "published version not Active yet; waiting", "function", fn, "version", pub.version, "state", string(state), "wait", delay.String())
+		if err := h.sleep(ctx, delay); err != nil {
+			return fmt.Errorf("wait for version %s of %s: %w", pub.version, fn, err)
+		}
+		waited += delay
+		delay = min(2*delay, maxActiveCheck)
+		out, err := h.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String(pub.version)})
+		if err != nil {
+			return fmt.Errorf("read the state of version %s of %s: %w", pub.version, fn, err)
+		}
+		state, reason = out.State, aws.ToString(out.StateReason)
+	}
+}
+
+// refused audits a refusal and answers it; any other error is returned.
+func (h *Handler) refused(ctx context.Context, req *Request, err error) (Result, error) {
+	var refusal *Refusal
+	if !errors.As(err, &refusal) {
+		return Result{}, err
+	}
+	fn := req.Function()
+	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason, Actor: req.Release.RequestedBy})
+	return Result{Outcome: Refused, Function: fn, Reason: refusal.Reason}, nil
 }
 
 // moveStg points stg at version, from stg as read, guarded by its

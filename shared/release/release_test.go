@@ -220,17 +220,39 @@ var (
 )
 
 func TestHandleFreshRelease(t *testing.T) {
+	// stg and prod both serve version 1: no promotion can be running before
+	// BeginShift, so none is listed. One ListAliases reads stg and prod.
+	settledCalls := []string{"PublishVersion", "ListAliases", "UpdateAlias", "StartExecution", "PutEvents"}
 	tests := []struct {
 		name    string
 		event   string
 		release promotion.Release
+		// pending is how many reads find the new version Pending.
+		pending   int
+		wantCalls []string
+		wantSlept []time.Duration
 	}{
-		{"CodeBuild build state change", "testdata/codebuild-succeeded.json", codeBuildRelease},
-		{"Release Requested", "testdata/release-requested.json", requestedRelease},
+		{name: "CodeBuild build state change", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, wantCalls: settledCalls},
+		{name: "Release Requested", event: "testdata/release-requested.json", release: requestedRelease, wantCalls: settledCalls},
+		{
+			// Lambda function states: a published version may be Pending;
+			// stg moves only once GetFunctionConfiguration says Active. The
+			// budget of 6 calls holds.
+			name: "version Pending at first", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 1,
+			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "UpdateAlias", "StartExecution", "PutEvents"},
+			wantSlept: []time.Duration{time.Second},
+		},
+		{
+			name: "version Pending for three reads", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 3,
+			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "GetFunctionConfiguration", "GetFunctionConfiguration", "UpdateAlias", "StartExecution", "PutEvents"},
+			wantSlept: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
+			// The first read, PublishVersion's answer, counts.
+			w.lambda.PendingFor("hello", tt.pending)
 			res, calls, err := w.handle(readFile(t, tt.event))
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -240,9 +262,11 @@ func TestHandleFreshRelease(t *testing.T) {
 			if res != want {
 				t.Errorf("result = %+v, want %+v", res, want)
 			}
-			wantCalls := []string{"PublishVersion", "GetAlias", "ListExecutions", "UpdateAlias", "StartExecution", "PutEvents"}
-			if !slices.Equal(calls, wantCalls) {
-				t.Errorf("calls = %v, want %v (a fresh release makes at most 6)", calls, wantCalls)
+			if !slices.Equal(calls, tt.wantCalls) {
+				t.Errorf("calls = %v, want %v", calls, tt.wantCalls)
+			}
+			if !slices.Equal(w.slept, tt.wantSlept) {
+				t.Errorf("slept %v, want %v", w.slept, tt.wantSlept)
 			}
 			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
 				t.Errorf("stg = %s, want 2", stg.Version)
@@ -524,10 +548,14 @@ func TestHandleRefusesChangedLatest(t *testing.T) {
 // event completes the release and the end state equals a run without the
 // failure: one version, stg on it, one execution with the same input.
 func TestHandleThrottledThenRetried(t *testing.T) {
-	ops := []string{"PublishVersion", "GetAlias", "ListExecutions", "UpdateAlias", "StartExecution"}
+	ops := []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "ListExecutions", "UpdateAlias", "StartExecution"}
 	for _, op := range ops {
 		t.Run(op, func(t *testing.T) {
 			w := newWorld(t)
+			// Make every call happen: the version is Pending at first, and
+			// with no prod alias running promotions are listed.
+			w.lambda.PendingFor("hello", 1)
+			w.lambda.DeleteAlias("hello", "prod")
 			if strings.HasSuffix(op, "Execution") || op == "ListExecutions" {
 				w.sfn.Fail(op, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})
 			} else {
@@ -580,7 +608,7 @@ func TestHandleTenDuplicates(t *testing.T) {
 					t.Errorf("event %d: result = %+v, want %s of %s", i+1, res, want, name)
 				}
 				if i > 0 {
-					if wantCalls := []string{"PublishVersion", "GetAlias", "StartExecution"}; !slices.Equal(calls, wantCalls) {
+					if wantCalls := []string{"PublishVersion", "ListAliases", "StartExecution"}; !slices.Equal(calls, wantCalls) {
 						t.Errorf("event %d: calls = %v, want %v", i+1, calls, wantCalls)
 					}
 				}
@@ -601,23 +629,51 @@ func TestHandleTenDuplicates(t *testing.T) {
 	}
 }
 
-func TestHandleDuplicateOfClosedPromotion(t *testing.T) {
-	w := newWorld(t)
-	raw := readFile(t, "testdata/release-requested.json")
-	if _, _, err := w.handle(raw); err != nil {
-		t.Fatal(err)
-	}
-	name := promotion.ExecutionName("hello", "2", sha2)
-	w.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
-	w.sfn.End(promotion.ExecutionARN(smARN, name), sfntypes.ExecutionStatusSucceeded)
-	w.lambda.SetAlias("hello", "prod", "2", nil)
-	res, calls, err := w.handle(raw)
-	if err != nil || res.Outcome != Duplicate || res.Execution != promotion.ExecutionARN(smARN, name) {
-		t.Fatalf("Handle = %+v, %v; want duplicate of %s", res, err, name)
-	}
-	if len(calls) > 3 || len(w.sfn.Executions()) != 1 {
-		t.Errorf("calls = %v, executions %d; want ≤ 3 calls and still one execution", calls, len(w.sfn.Executions()))
-	}
+// Code prod already serves is nothing to release: refused, audited, and no
+// promotion starts (it would end "prod N→N" and e-mail approvers for
+// nothing) — after a completed promotion (a late duplicate, or the same
+// build released again) and when $LATEST never changed at all.
+func TestHandleCodeProdServes(t *testing.T) {
+	t.Run("after the promotion completed", func(t *testing.T) {
+		w := newWorld(t)
+		raw := readFile(t, "testdata/release-requested.json")
+		if _, _, err := w.handle(raw); err != nil {
+			t.Fatal(err)
+		}
+		name := promotion.ExecutionName("hello", "2", sha2)
+		w.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
+		w.sfn.End(promotion.ExecutionARN(smARN, name), sfntypes.ExecutionStatusSucceeded)
+		w.lambda.SetAlias("hello", "prod", "2", nil)
+		before := len(w.audits())
+		res, calls, err := w.handle(raw)
+		if err != nil || res.Outcome != Refused || !strings.Contains(res.Reason, "nothing to release: prod already serves version 2") {
+			t.Fatalf("Handle = %+v, %v; want refused: nothing to release", res, err)
+		}
+		if want := []string{"PublishVersion", "ListAliases", "PutEvents"}; !slices.Equal(calls, want) || len(w.sfn.Executions()) != 1 {
+			t.Errorf("calls = %v, executions %d; want %v and still one execution", calls, len(w.sfn.Executions()), want)
+		}
+		recs := w.audits()[before:]
+		if len(recs) != 1 || recs[0].Event != audit.ReleaseRefused || recs[0].Actor != "ben@example.com" {
+			t.Errorf("audit = %+v, want one release.refused by ben@example.com", recs)
+		}
+	})
+	t.Run("$LATEST unchanged since version 1", func(t *testing.T) {
+		w := newWorld(t)
+		w.lambda.Deploy("hello", sha1) // the build uploaded what prod runs
+		w.lambda.Publish("hello")      // …which Lambda had already published as 2
+		w.lambda.SetAlias("hello", "prod", "2", nil)
+		raw := strings.ReplaceAll(string(readFile(t, "testdata/release-requested.json")), sha2, sha1)
+		res, calls, err := w.handle([]byte(raw))
+		if err != nil || res.Outcome != Refused || !strings.Contains(res.Reason, "prod already serves version 2") {
+			t.Fatalf("Handle = %+v, %v; want refused: nothing to release", res, err)
+		}
+		if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) || len(w.sfn.Executions()) != 0 {
+			t.Errorf("mutating calls %v, executions %d; want only PublishVersion (which published nothing) and none", got, len(w.sfn.Executions()))
+		}
+		if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+			t.Errorf("stg = %s, want 1 (nothing moves)", stg.Version)
+		}
+	})
 }
 
 // A duplicate that arrives after the promotion failed its smoke tests (and
@@ -846,4 +902,118 @@ func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
 	}
+}
+
+// A release whose promotion ended without prod on it can be released again
+// with retry: a fresh execution (the release's next attempt name), stg on
+// the version, the retry audited with who asked. Without retry the same
+// event stays a duplicate of the closed promotion.
+func TestHandleRetry(t *testing.T) {
+	first := promotion.ExecutionName("hello", "2", sha2)
+	tests := []struct {
+		name string
+		// end closes the first promotion as the workflow would.
+		end       func(w *world)
+		wantStg   string // stg before the retry
+		wantMoved bool   // the retry moves stg (audits alias.moved)
+	}{
+		{"after smoke tests failed (stg put back)", func(w *world) {
+			w.advance(first, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
+			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
+			w.lambda.SetAlias("hello", "stg", "1", nil)
+		}, "1", true},
+		{"after a rejection (stg stays on the version)", func(w *world) {
+			w.advance(first, "SmokeTest", "SmokePassed", "RequestApproval", "RecordRejection", "Rejected")
+			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
+		}, "2", false},
+		{"after the approval expired", func(w *world) {
+			w.advance(first, "SmokeTest", "SmokePassed", "RequestApproval", "RecordExpiry", "ApprovalExpired")
+			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
+		}, "2", false},
+		{"after a rollback", func(w *world) {
+			w.advance(first, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth", "Rollback", "RolledBack")
+			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
+		}, "2", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			if _, _, err := w.handle(readFile(t, "testdata/release-requested.json")); err != nil {
+				t.Fatal(err)
+			}
+			tt.end(w)
+			// Without retry: still the closed promotion, nothing new.
+			res, _, err := w.handle(readFile(t, "testdata/release-requested.json"))
+			if err != nil || res.Outcome != Duplicate || len(w.sfn.Executions()) != 1 {
+				t.Fatalf("plain release again = %+v, %v, %d executions; want a duplicate and one execution", res, err, len(w.sfn.Executions()))
+			}
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != tt.wantStg {
+				t.Fatalf("stg = %s before the retry, want %s", stg.Version, tt.wantStg)
+			}
+			before := len(w.audits())
+
+			res, _, err = w.handle(readFile(t, "testdata/release-requested-retry.json"))
+			retry := promotion.AttemptName("hello", "2", sha2, 2)
+			if err != nil || res.Outcome != Started || res.Execution != promotion.ExecutionARN(smARN, retry) {
+				t.Fatalf("retry = %+v, %v; want %s started", res, err, retry)
+			}
+			ex, ok := w.execution(retry)
+			if !ok || ex.Status != sfntypes.ExecutionStatusRunning {
+				t.Fatalf("execution %s: %+v, %v; want running", retry, ex, ok)
+			}
+			rel := requestedRelease
+			rel.RequestedBy = "carla@example.com"
+			if want := wantInput(t, w.cfg, "2", "1", rel); ex.Input != want {
+				t.Errorf("retry input\n got %s\nwant %s (previousStgVersion is the one before the first attempt)", ex.Input, want)
+			}
+			stg, _ := w.lambda.Alias("hello", "stg")
+			if stg.Version != "2" || !strings.Contains(stg.Description, retry) {
+				t.Errorf("stg = %+v, want version 2 described as moved for %s", stg, retry)
+			}
+			recs := w.audits()[before:]
+			want := []audit.Event{audit.ReleaseRetried}
+			if tt.wantMoved {
+				want = []audit.Event{audit.AliasMoved, audit.ReleaseRetried}
+			}
+			if got := auditEvents(recs); !slices.Equal(got, want) {
+				t.Fatalf("audit = %v, want %v", got, want)
+			}
+			r := recs[len(recs)-1]
+			if r.Actor != "carla@example.com" || !strings.Contains(r.Reason, first) || r.Execution != promotion.ExecutionARN(smARN, retry) {
+				t.Errorf("release.retried = %+v, want actor carla@example.com, the retried %s named, execution %s", r, first, retry)
+			}
+
+			// The retry request delivered again while the retry runs: nothing new.
+			res, _, err = w.handle(readFile(t, "testdata/release-requested-retry.json"))
+			if err != nil || res.Outcome != Duplicate || res.Execution != promotion.ExecutionARN(smARN, retry) || len(w.sfn.Executions()) != 2 {
+				t.Errorf("retry again = %+v, %v, %d executions; want a duplicate of %s", res, err, len(w.sfn.Executions()), retry)
+			}
+			// Once it failed too, a third attempt.
+			w.sfn.End(promotion.ExecutionARN(smARN, retry), sfntypes.ExecutionStatusFailed)
+			res, _, err = w.handle(readFile(t, "testdata/release-requested-retry.json"))
+			if third := promotion.AttemptName("hello", "2", sha2, 3); err != nil || res.Execution != promotion.ExecutionARN(smARN, third) {
+				t.Errorf("second retry = %+v, %v; want %s", res, err, third)
+			}
+		})
+	}
+}
+
+// A version Lambda reports Failed is refused before stg moves; one still
+// Pending when the wait runs out is an error, so Lambda retries the event.
+func TestHandleVersionNotActive(t *testing.T) {
+	t.Run("Pending past the bound", func(t *testing.T) {
+		w := newWorld(t)
+		w.h.ActiveWait = 3 * time.Second
+		w.lambda.PendingFor("hello", 100)
+		res, _, err := w.handle(readFile(t, "testdata/codebuild-succeeded.json"))
+		if err == nil || !strings.Contains(err.Error(), "still Pending") {
+			t.Fatalf("Handle = %+v, %v; want an error: still Pending", res, err)
+		}
+		if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" || len(w.sfn.Executions()) != 0 {
+			t.Errorf("stg = %s, executions %d; want stg on 1 and no promotion", stg.Version, len(w.sfn.Executions()))
+		}
+		if got := auditEvents(w.audits()); len(got) != 0 {
+			t.Errorf("audit = %v, want none (nothing moved; the retry will)", got)
+		}
+	})
 }

@@ -65,8 +65,9 @@ type version struct {
 	// role and dlq are the execution role and dead-letter queue ARN the
 	// version was published with.
 	role, dlq string
-	// pending is how many more GetFunctionConfiguration or Invoke calls
-	// find the version Pending; while it is, invoking it fails.
+	// pending is how many more reads (PublishVersion's answer,
+	// GetFunctionConfiguration, Invoke) find the version Pending; while it
+	// is, invoking it fails.
 	pending int
 }
 
@@ -160,9 +161,10 @@ func (f *Fake) Configure(fn, role, dlq string) {
 }
 
 // PendingFor makes the next version published of fn Pending for its first
-// n GetFunctionConfiguration or Invoke calls (Lambda function states: a
-// version may be Pending after PublishVersion); an Invoke that finds it
-// Pending fails with ResourceConflictException.
+// n reads — PublishVersion's answer, then GetFunctionConfiguration or
+// Invoke calls (Lambda function states: a version may be Pending after
+// PublishVersion); an Invoke that finds it Pending fails with
+// ResourceConflictException.
 func (f *Fake) PendingFor(fn string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -430,6 +432,9 @@ func (f *Fake) PublishVersion(_ context.Context, in *lambda.PublishVersionInput,
 	}
 	v := strconv.Itoa(len(fn.versions))
 	c := fn.configuration(v)
+	if x := fn.version(v); x.pending > 0 {
+		x.pending--
+	}
 	f.succeeded["PublishVersion"]++
 	return &lambda.PublishVersionOutput{FunctionName: c.FunctionName, FunctionArn: c.FunctionArn, Version: c.Version,
 		CodeSha256: c.CodeSha256, Role: c.Role, DeadLetterConfig: c.DeadLetterConfig, State: c.State, LastUpdateStatus: c.LastUpdateStatus}, nil
