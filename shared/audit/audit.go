@@ -22,11 +22,11 @@ type Event string
 
 // The audited events (DESIGN.md, "Audit record").
 const (
-	ReleasePublished    Event = "release.published"
-	ReleaseRefused      Event = "release.refused"
+	ReleasePublished Event = "release.published"
+	ReleaseRefused   Event = "release.refused"
 	// ReleaseRetried: a fresh promotion of a release whose last one ended
 	// without prod on it; Actor is who asked.
-	ReleaseRetried Event = "release.retried"
+	ReleaseRetried      Event = "release.retried"
 	AliasMoved          Event = "alias.moved"
 	SmokePassed         Event = "smoke.passed"
 	SmokeFailed         Event = "smoke.failed"
