@@ -204,9 +204,9 @@ func (p *Pipeline) register(t config.Target) error {
 	name := t.Function
 	fn := p.lambdaArn(name)
 	versionsAndAliases := p.lambdaArn(name + ":*")
-	allow(p.release, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, fn, versionsAndAliases)
+	allow(p.release, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:ListAliases", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, fn, versionsAndAliases)
 	allow(p.smokeTest, []string{"lambda:InvokeFunction"}, p.lambdaArn(name+":"+StgAlias))
-	allow(p.shift, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"}, fn, versionsAndAliases)
+	allow(p.shift, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, fn, versionsAndAliases)
 	allow(p.approval, []string{"lambda:GetAlias"}, fn, versionsAndAliases)
 
 	var alarms []*string

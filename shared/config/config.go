@@ -79,6 +79,11 @@ type StrategyConfig struct {
 	BakeSeconds int `json:"bakeSeconds,omitempty"`
 	// IntervalSeconds is how long each linear step serves before the next.
 	IntervalSeconds int `json:"intervalSeconds,omitempty"`
+	// FallbackAllAtOnce lets a canary or linear promotion move prod all at
+	// once when the stable and new versions cannot share a weighted alias
+	// (they differ in execution role or dead-letter queue, which Lambda
+	// refuses); without it the promotion stops before prod moves.
+	FallbackAllAtOnce bool `json:"fallbackAllAtOnce,omitempty"`
 }
 
 // Health is how a shifting release is judged.

@@ -31,6 +31,10 @@ const (
 	ErrRejected = "aliasflow.Rejected"
 	// ErrInvalidInput: the task payload is malformed.
 	ErrInvalidInput = "aliasflow.InvalidInput"
+	// ErrCannotWeight: the stable and new versions cannot share a weighted
+	// alias (different execution role or dead-letter queue); BeginShift
+	// refuses a gradual shift before any traffic moves.
+	ErrCannotWeight = "aliasflow.CannotWeight"
 )
 
 // Shift task actions, one per state of the definition.

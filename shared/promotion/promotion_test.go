@@ -70,6 +70,12 @@ func TestAsTaskError(t *testing.T) {
 		{"throttling is transient", ErrTransient, fmt.Errorf("update alias prod: %w", throttled)},
 		{"deadline is transient", ErrTransient, fmt.Errorf("get alias: %w", context.DeadlineExceeded)},
 		{"anything else failed", ErrTaskFailed, errors.New("prod serves neither 3 nor 2")},
+		// Lambda function states: "Lambda does not invoke a function during
+		// pending state"; the call succeeds once it is Active.
+		{"a Pending version is transient", ErrTransient, fmt.Errorf("invoke: %w", &smithy.GenericAPIError{Code: "ResourceConflictException",
+			Message: "The operation cannot be performed at this time. The function is currently in the following state: Pending"})},
+		{"a SnapStart version not ready is transient", ErrTransient, &smithy.GenericAPIError{Code: "SnapStartNotReadyException", Message: "Lambda is initializing your function."}},
+		{"a function not ready is transient", ErrTransient, &smithy.GenericAPIError{Code: "ResourceNotReadyException", Message: "The function is inactive"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,6 +52,9 @@ func IsTransient(err error) bool {
 	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
 		return true
 	}
+	if NotReady(err) {
+		return true
+	}
 	// CloudWatch reports its rate limits under these codes, which the SDK's
 	// throttle list does not name.
 	var api smithy.APIError
@@ -62,4 +65,23 @@ func IsTransient(err error) bool {
 		}
 	}
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// NotReady reports whether err is Lambda saying that a function or version
+// cannot serve the call yet, which passes: ResourceConflictException ("The
+// operation cannot be performed at this time": the version is Pending, or
+// an update is in progress), ResourceNotReadyException and
+// SnapStartNotReadyException (Invoke, Lambda API reference; "Lambda does
+// not invoke a function during pending state", Lambda function states,
+// https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+func NotReady(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode() {
+	case "ResourceConflictException", "ResourceNotReadyException", "SnapStartNotReadyException":
+		return true
+	}
+	return false
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 // restoreStg puts stg back on the version it served before this release,
@@ -78,8 +80,59 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		s.Done = true
 		return s, nil
 	}
+	if why, err := t.cannotWeight(ctx, fn, prod.Version, n); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	} else if why != "" {
+		if !t.p.Target.Strategy.FallbackAllAtOnce {
+			return nil, promotion.TaskError(promotion.ErrCannotWeight,
+				"prod of %s cannot route between versions %s and %s: %s; Lambda refuses such a weighted alias, so no traffic moved (set strategy.fallbackAllAtOnce to move prod all at once instead)",
+				fn, prod.Version, n, why)
+		}
+		t.log.WarnContext(ctx, "versions cannot share a weighted alias; moving prod all at once (strategy.fallbackAllAtOnce)",
+			"function", fn, "stable", prod.Version, "version", n, "reason", why)
+		s.Done = true
+		return s, nil
+	}
 	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, t.p.Steps[0].BakeSeconds
 	return s, nil
+}
+
+// cannotWeight says why prod cannot route between the stable and the new
+// version, "" when it can: "Both versions must have the same execution
+// role" and "the same dead-letter queue configuration, or no dead-letter
+// queue configuration" (Lambda aliases,
+// https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html).
+// Checked before the first weight, so a refusal leaves prod untouched
+// rather than failing SetWeight and rolling back for a misleading reason.
+func (t *task) cannotWeight(ctx context.Context, fn, stable, n string) (string, error) {
+	read := func(v string) (*lambda.GetFunctionConfigurationOutput, error) {
+		out, err := t.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String(v)})
+		if err != nil {
+			return nil, fmt.Errorf("read the configuration of version %s of %s: %w", v, fn, err)
+		}
+		return out, nil
+	}
+	a, err := read(stable)
+	if err != nil {
+		return "", err
+	}
+	b, err := read(n)
+	if err != nil {
+		return "", err
+	}
+	if ra, rb := aws.ToString(a.Role), aws.ToString(b.Role); ra != rb {
+		return fmt.Sprintf("their execution roles differ (%s has %s, %s has %s)", stable, ra, n, rb), nil
+	}
+	dlq := func(c *lambda.GetFunctionConfigurationOutput) string {
+		if c.DeadLetterConfig == nil {
+			return ""
+		}
+		return aws.ToString(c.DeadLetterConfig.TargetArn)
+	}
+	if da, db := dlq(a), dlq(b); da != db {
+		return fmt.Sprintf("their dead-letter queues differ (%s has %q, %s has %q)", stable, da, n, db), nil
+	}
+	return "", nil
 }
 
 // setWeight sends shift.weight of prod's traffic to the new version. It is

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -670,4 +671,60 @@ func TestBakeMovesNothing(t *testing.T) {
 		t.Errorf("bake updated an alias %d times", e.lam.Succeeded("UpdateAlias"))
 	}
 	wantSummary(t, e, []string{})
+}
+
+// TestBeginRefusesVersionsThatCannotShareAWeightedAlias: "Both versions
+// must have the same execution role … the same dead-letter queue
+// configuration" (Lambda aliases). Begin refuses a gradual shift between
+// such versions before any traffic moves, with a reason that names the
+// difference — or, with strategy.fallbackAllAtOnce, goes straight to
+// Finalize. All-at-once never needs the check.
+func TestBeginRefusesVersionsThatCannotShareAWeightedAlias(t *testing.T) {
+	const otherRole = "arn:aws:iam::000000000000:role/hello-v2"
+	const dlq = "arn:aws:sqs:us-east-1:000000000000:hello-dlq"
+	tests := []struct {
+		name      string
+		role, dlq string
+		fallback  bool
+		allAtOnce bool
+		wantErr   string
+		wantWhy   string
+		want      *promotion.Shift
+	}{
+		{name: "same role and no DLQ", role: lambdafake.Role, want: &promotion.Shift{StableVersion: "4", Weight: 0.25, BakeSeconds: 300}},
+		{name: "execution role changed", role: otherRole, wantErr: promotion.ErrCannotWeight, wantWhy: "execution roles differ"},
+		{name: "dead-letter queue added", role: lambdafake.Role, dlq: dlq, wantErr: promotion.ErrCannotWeight, wantWhy: "dead-letter queues differ"},
+		{name: "role changed, fallback to all at once", role: otherRole, fallback: true, want: &promotion.Shift{StableVersion: "4", Done: true}},
+		{name: "role changed, all at once anyway", role: otherRole, allAtOnce: true, want: &promotion.Shift{StableVersion: "4", Done: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.Configure(fn, tc.role, tc.dlq)
+			n := e.lam.Publish(fn) // 7
+			e.lam.SetAlias(fn, "stg", n, nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
+			req := request(t, promotion.ActionBegin, 0)
+			req.Promotion.Shift = nil
+			req.Promotion.Version = n
+			req.Promotion.Target.Strategy.FallbackAllAtOnce = tc.fallback
+			if tc.allAtOnce {
+				req.Promotion.Steps = []promotion.Step{}
+			}
+			got, err := e.h.Handle(ctx, req)
+			if tc.wantErr != "" {
+				wantErrorName(t, err, tc.wantErr)
+				wantContains(t, "error", message(err), tc.wantWhy)
+			} else if err != nil {
+				t.Fatalf("begin: %v", err)
+			}
+			if tc.want != nil && (got == nil || *got != *tc.want) {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			if e.alias("prod") != "4" || e.alias("stg") != n {
+				t.Errorf("aliases moved: prod %s, stg %s", e.alias("prod"), e.alias("stg"))
+			}
+			wantSummary(t, e, []string{})
+		})
+	}
 }

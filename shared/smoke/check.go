@@ -230,8 +230,8 @@ func transientCode(api smithy.APIError) bool {
 	switch api.ErrorCode() {
 	case "TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
 		"ServiceException", "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure",
-		"EC2ThrottledException", "ResourceNotReadyException", "ResourceConflictException":
+		"EC2ThrottledException":
 		return true
 	}
-	return api.ErrorFault() == smithy.FaultServer
+	return promotion.NotReady(api) || api.ErrorFault() == smithy.FaultServer
 }

@@ -196,6 +196,19 @@ func TestChecks(t *testing.T) {
 				e.lam.Fail("Invoke", &smithy.OperationError{ServiceID: "Lambda", OperationName: "Invoke", Err: context.DeadlineExceeded})
 			},
 			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
+		// Lambda function states: a version is not invoked while Pending;
+		// Lambda answers ResourceConflictException, and a SnapStart version
+		// SnapStartNotReadyException, until it is Active.
+		{name: "version Pending then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
+			setup: func(e *env) {
+				e.lam.Fail("Invoke", &types.ResourceConflictException{Message: aws.String("The operation cannot be performed at this time. The function is currently in the following state: Pending")})
+			},
+			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
+		{name: "SnapStart not ready then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
+			setup: func(e *env) {
+				e.lam.Fail("Invoke", &types.SnapStartNotReadyException{Message: aws.String("Lambda is initializing your function. It will be ready to invoke once your function state becomes ACTIVE.")})
+			},
+			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
 		{name: "retries exhausted", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup:        func(e *env) { e.lam.Fail("Invoke", throttled(), throttled(), throttled(), throttled()) },
 			wantAttempts: 3, wantDetail: "invoke: TooManyRequestsException: Rate exceeded (after 3 attempts)",
