@@ -14,6 +14,8 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // ReleaseRequest is the detail of a "Release Requested" event.
@@ -22,6 +24,9 @@ type ReleaseRequest struct {
 	CodeSha256  string `json:"codeSha256"`
 	Commit      string `json:"commit,omitempty"`
 	RequestedBy string `json:"requestedBy"`
+	// Retry asks for a fresh promotion of a build whose last promotion
+	// ended without prod on it.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // ReleaseResult is what `release` did.
@@ -36,6 +41,7 @@ type ReleaseResult struct {
 func runRelease(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("release")
 	commit := fs.String("commit", "", "the commit the code was built from (recorded with the release)")
+	retry := fs.Bool("retry", false, "start a fresh promotion of a build whose last promotion failed, expired, was rejected or rolled back")
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -44,14 +50,18 @@ func runRelease(ctx context.Context, a *app, args []string) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	res, err := a.release(ctx, fn, *commit)
+	res, err := a.release(ctx, fn, *commit, *retry)
 	if err != nil {
 		return err
 	}
 	if a.g.json {
 		return printJSON(a.env.Stdout, res)
 	}
-	fmt.Fprintf(a.env.Stdout, "release of %s requested (code %s, event %s)\n", fn, res.CodeSha256, res.EventID)
+	what := "release"
+	if res.Retry {
+		what = "retry of the release"
+	}
+	fmt.Fprintf(a.env.Stdout, "%s of %s requested (code %s, event %s)\n", what, fn, res.CodeSha256, res.EventID)
 	fmt.Fprintf(a.env.Stdout, "the release Lambda publishes a version and moves stg; then:\n  aliasflow status %s\n", fn)
 	if res.Promotion != "" {
 		fmt.Fprintf(a.env.Stdout, "  aliasflow watch %s\n", res.Promotion)
@@ -65,8 +75,10 @@ const (
 	releaseSettleMax  = 2 * time.Minute
 )
 
-// release puts a Release Requested event for fn's current $LATEST code.
-func (a *app) release(ctx context.Context, fn, commit string) (*ReleaseResult, error) {
+// release puts a Release Requested event for fn's current $LATEST code,
+// unless there is nothing to do: prod already serves that code, or the
+// build's promotion exists (running, or ended — then only with retry).
+func (a *app) release(ctx context.Context, fn, commit string, retry bool) (*ReleaseResult, error) {
 	c, err := a.aws(ctx)
 	if err != nil {
 		return nil, err
@@ -96,11 +108,16 @@ func (a *app) release(ctx context.Context, fn, commit string) (*ReleaseResult, e
 			return nil, err
 		}
 	}
+	sha := aws.ToString(cfg.CodeSha256)
+	expected, err := a.checkRelease(ctx, fn, sha, retry)
+	if err != nil {
+		return nil, err
+	}
 	caller, err := a.callerARN(ctx)
 	if err != nil {
 		return nil, err
 	}
-	req := ReleaseRequest{Function: fn, CodeSha256: aws.ToString(cfg.CodeSha256), Commit: commit, RequestedBy: caller}
+	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Retry: retry}
 	detail, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -123,10 +140,64 @@ func (a *app) release(ctx context.Context, fn, commit string) (*ReleaseResult, e
 		return nil, fail(ExitFailure, "check --event-bus and the bus's permissions", "EventBridge refused the Release Requested event: %s", msg)
 	}
 	res.EventID = aws.ToString(out.Entries[0].EventId)
-	if next, err := a.nextVersion(ctx, fn, res.CodeSha256); err == nil && next != "" {
-		res.Promotion = promotion.ExecutionName(fn, next, res.CodeSha256)
-	}
+	res.Promotion = expected
 	return res, nil
+}
+
+// checkRelease refuses, before any event is put, a release that would start
+// nothing: the code prod already serves (the release Lambda refuses it too),
+// a build whose promotion runs, or one whose promotion ended — which only
+// --retry starts again. It returns the execution name the release will
+// most likely get; "" when the versions could not be read (a guess only).
+func (a *app) checkRelease(ctx context.Context, fn, sha string, retry bool) (string, error) {
+	next, err := a.nextVersion(ctx, fn, sha)
+	if err != nil || next == "" {
+		return "", nil
+	}
+	c, err := a.aws(ctx)
+	if err != nil {
+		return "", err
+	}
+	aliases, err := c.Lambda.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String(fn)})
+	if err != nil {
+		return "", fmt.Errorf("list the aliases of %s: %w", fn, err)
+	}
+	for _, al := range aliases.Aliases {
+		weighted := al.RoutingConfig != nil && len(al.RoutingConfig.AdditionalVersionWeights) > 0
+		if aws.ToString(al.Name) == promotion.AliasProd && aws.ToString(al.FunctionVersion) == next && !weighted {
+			return "", fail(ExitConflict, "deploy new code to $LATEST, then release it",
+				"nothing to release: prod of %s already serves version %s, which is this code (%s)", fn, next, sha)
+		}
+	}
+	sm, err := a.stateMachine(ctx)
+	if err != nil {
+		return "", err
+	}
+	// The build's promotions are its attempts: ExecutionName, then the
+	// retries' names.
+	last, status, attempts := "", types.ExecutionStatus(""), 0
+	for attempt := 1; attempt <= 100; attempt++ {
+		name := promotion.AttemptName(fn, next, sha, attempt)
+		out, err := c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(promotion.ExecutionARN(sm, name))})
+		if errors.As(err, new(*types.ExecutionDoesNotExist)) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("describe promotion %s: %w", name, err)
+		}
+		last, status, attempts = name, out.Status, attempt
+	}
+	switch {
+	case attempts == 0:
+		return promotion.ExecutionName(fn, next, sha), nil
+	case status == types.ExecutionStatusRunning:
+		return "", fail(ExitConflict, "follow it with `aliasflow watch "+last+"`",
+			"this build of %s is already being promoted: %s", fn, last)
+	case !retry:
+		return "", fail(ExitConflict, "run `aliasflow release --retry "+fn+"` to start a fresh promotion of it",
+			"the promotion %s of this build ended %s; releasing it again starts nothing", last, status)
+	}
+	return promotion.AttemptName(fn, next, sha, attempts+1), nil
 }
 
 // nextVersion guesses the version the release publishes: PublishVersion
