@@ -196,6 +196,19 @@ func TestRealHelloBehindStage(t *testing.T) {
 	if _, err := svc.CreateAlias("hello", lambdasvc.CreateAliasInput{Name: "prod", FunctionVersion: "1"}); err != nil {
 		t.Fatal(err)
 	}
+	// A published version is Pending for a moment (Lambda function states).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := svc.GetFunctionConfiguration("hello", "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.State == "Active" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("version 1 still %s", c.State)
+		}
+	}
 	srv := newRouter(t, svc)
 	resp, err := http.Get(srv.URL + "/production/hello")
 	if err != nil {
