@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ func (s *scenario) approvalEmail(p *promo, to string) email {
 	var found email
 	eventually(s.t, stepTimeout, func() error {
 		for _, m := range s.world().Emails() {
-			if m.To == to && strings.Contains(m.Subject, "version "+p.version) {
+			if m.To == to && strings.Contains(m.Subject, "version "+p.version) && linkExecution(linkPattern.FindString(m.Body)) == p.arn {
 				found = m
 				return nil
 			}
@@ -35,6 +36,26 @@ func (s *scenario) approvalEmail(p *promo, to string) email {
 		return fmt.Errorf("no approval e-mail to %s for version %s among %d e-mails", to, p.version, len(s.world().Emails()))
 	})
 	return found
+}
+
+// linkExecution is the execution an approval link is for, read from its
+// token's payload (base64url JSON before the signature): a retried release
+// has a second promotion of the same version, and e-mails of its own.
+func linkExecution(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	payload, _, _ := strings.Cut(u.Query().Get("t"), ".")
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return ""
+	}
+	var tok struct {
+		Execution string `json:"execution"`
+	}
+	_ = json.Unmarshal(raw, &tok)
+	return tok.Execution
 }
 
 // approvalLink is the link in the approval e-mail of p to to.
