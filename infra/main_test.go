@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	app = build(awscdk.NewApp(nil), opts)
+	app = build(awscdk.NewApp(nil), opts, nil)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
