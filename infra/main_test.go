@@ -271,7 +271,7 @@ func TestSampleBuild(t *testing.T) {
 		}
 		script := strings.Join(spec.Phases.Build.Commands, "\n")
 		for _, want := range []string{"GOARCH", "./examples/hello", "aws lambda update-function-code", "fileb://",
-			"aws lambda wait function-updated-v2", "--query CodeSha256", `"ALIASFLOW_FUNCTION":"` + HelloFunctionName + `"`, "ALIASFLOW_COMMIT=\"$CODEBUILD_RESOLVED_SOURCE_VERSION\"", "ALIASFLOW_REQUESTED_BY="} {
+			"aws lambda wait function-updated-v2", "--query CodeSha256", `"ALIASFLOW_FUNCTION": "` + HelloFunctionName + `"`, "ALIASFLOW_COMMIT=\"$CODEBUILD_RESOLVED_SOURCE_VERSION\"", "ALIASFLOW_REQUESTED_BY="} {
 			if !strings.Contains(script+raw, want) {
 				t.Errorf("buildspec lacks %q", want)
 			}
