@@ -16,7 +16,7 @@ TEST_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools
+.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools deps
 
 all: build
 
@@ -42,7 +42,12 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 ## test: every test — unit, fuzz (briefly), state machine validation, CDK, sandbox end to end, browser
-test: build build-local tools validate-asl test-go fuzz
+test: deps build build-local tools validate-asl test-go fuzz
+
+## deps: the Debian packages the tests need (chromium, awscli, jq, zip, shellcheck), installed
+## with apt-get when root or passwordless sudo allows, else one line saying what to run
+deps:
+	@bash .ci/deps
 
 validate-asl: tools
 	$(NPM_BIN)/asl-validator --json-path infra/statemachine/promotion.asl.json
@@ -65,18 +70,19 @@ bench: build build-local tools
 
 ## synth: the CloudFormation templates, offline, into cdk.out
 synth: build tools
-	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet
+	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet $(CDK_ARGS)
 
-## diff, deploy: against the account of your AWS credentials (checked first, before anything is built)
+## diff, deploy: against the account of your AWS credentials (checked first, before anything is built);
+## CDK_ARGS="-c key=value …" passes context (docs/deploy.md), e.g. -c sample=false -c targetsFile=targets.json
 diff: tools
 	@$(CDK_ENV) bash .ci/require-credentials diff
 	@$(MAKE) --no-print-directory build
-	$(CDK_ENV) $(NPM_BIN)/cdk diff --no-notices --all
+	$(CDK_ENV) $(NPM_BIN)/cdk diff --no-notices --all $(CDK_ARGS)
 
 deploy: tools
 	@$(CDK_ENV) bash .ci/require-credentials deploy
 	@$(MAKE) --no-print-directory build
-	$(CDK_ENV) $(NPM_BIN)/cdk deploy --no-notices --all
+	$(CDK_ENV) $(NPM_BIN)/cdk deploy --no-notices --all $(CDK_ARGS)
 
 clean:
 	rm -rf dist bin cdk.out artifacts
