@@ -108,9 +108,15 @@ func (p *Pipeline) findTasks() []awsiam.PolicyStatement {
 }
 
 // decideStatement answers a promotion's waiting task (approval, or a bake
-// skipped with `promote --now`) with its task token.
+// skipped with `promote --now`) with its task token. The Service
+// Authorization Reference ("Actions, resources, and condition keys for AWS
+// Step Functions"; the same data cfn-lint ships as Policies.json) lists no
+// resource type for SendTaskSuccess and SendTaskFailure: only an activity's
+// tasks could be scoped, a callback task's token cannot, so the resource is
+// "*". The token itself is the capability, and it is only readable from
+// the promotion state machine's histories (findTasks).
 func (p *Pipeline) decideStatement() awsiam.PolicyStatement {
-	return statement("AnswerPromotionTasks", []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, []*string{p.stateMachineArn()}, nil)
+	return statement("AnswerPromotionTasks", []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, []*string{jsii.String("*")}, nil)
 }
 
 // OperatorStatements are what every `aliasflow` command needs (the CLI's
@@ -161,7 +167,7 @@ func NewAccess(scope constructs.Construct, id string, p *Pipeline) *Access {
 		}),
 	}
 	SuppressFindings(c, "AwsSolutions-IAM5",
-		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine.",
+		"states:ListStateMachines, SendTaskSuccess and SendTaskFailure have no resource-level permission for callback tasks (Resource *; the task token is the capability and is only readable from the promotion state machine's histories); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine.",
 		FindingAnyResource, findingTaggedFunctions, FindingExecutions)
 	return a
 }
