@@ -16,7 +16,7 @@ TEST_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools deps
+.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools deps cli-release
 
 all: build
 
@@ -35,6 +35,16 @@ build-local:
 	@for f in $(FUNCTIONS); do CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/$$f/bootstrap ./functions/$$f || exit 1; done
 	CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/hello/bootstrap ./examples/hello
 	CGO_ENABLED=0 go build -trimpath -o bin/aliasflow ./cmd/aliasflow
+
+## cli-release: the CLI for linux and darwin on amd64 and arm64, as the release binaries
+## dist/cli/aliasflow_<os>_<arch>.tar.gz with their SHA256SUMS
+CLI_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+cli-release:
+	@rm -rf dist/cli && mkdir -p dist/cli
+	@for p in $(CLI_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; d=dist/cli/aliasflow_$${os}_$${arch}; \
+		mkdir -p $$d && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags='-s -w' -o $$d/aliasflow ./cmd/aliasflow || exit 1; \
+		tar -C $$d -czf $$d.tar.gz aliasflow && rm -rf $$d && echo "$$d.tar.gz"; done
+	cd dist/cli && sha256sum *.tar.gz > SHA256SUMS
 
 tools: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
