@@ -100,3 +100,36 @@ func TestReadTargets(t *testing.T) {
 		})
 	}
 }
+
+func TestDeployDocPipelineOnly(t *testing.T) {
+	// GIVEN docs/deploy.md's "Deploy only the pipeline", THEN its example
+	// targets file is valid settings and its command uses the app's own
+	// context keys, so the page cannot drift from the app.
+	raw, err := os.ReadFile("../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	_, rest, ok := strings.Cut(doc, "cat > aliasflow-targets.json <<'JSON'\n")
+	body, _, ok2 := strings.Cut(rest, "\nJSON\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/deploy.md has no example targets file")
+	}
+	file := filepath.Join(t.TempDir(), "aliasflow-targets.json")
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readTargets(file); err != nil {
+		t.Errorf("the documented targets file: %v", err)
+	}
+	for _, want := range []string{
+		`make deploy CDK_ARGS="-c ` + ctxSample + `=false -c ` + ctxTargetsFile + `=aliasflow-targets.json"`,
+		`npx cdk deploy ` + PipelineStackName + ` -c ` + ctxSample + `=false`,
+		`-c ` + ctxGitHubRepository + `=acme/shop -c ` + ctxGitHubBranch + `=main`,
+		`-c ` + ctxGitHubProvider + `=`,
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("docs/deploy.md lacks %q", want)
+		}
+	}
+}

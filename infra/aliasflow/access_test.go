@@ -1,6 +1,8 @@
 package aliasflow_test
 
 import (
+	"encoding/json"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -292,5 +294,56 @@ func TestGitHubReleaseRoleRefusesBadProps(t *testing.T) {
 				t.Errorf("synth error = %q, want %q", msg, c.want)
 			}
 		})
+	}
+}
+
+func TestDeployDocShowsTheGitHubRolePolicy(t *testing.T) {
+	// GIVEN the policy docs/deploy.md shows for aliasflow-github-release,
+	// THEN each of its statements has the synthesized statement's actions
+	// and conditions (resources differ only by the <region>/<account>
+	// placeholders), so the page shows the exact policy.
+	raw, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "- this policy on the role, and nothing else:\n\n```json\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/deploy.md shows no policy for the GitHub role")
+	}
+	var doc struct {
+		Statement []struct {
+			Sid       string
+			Action    any
+			Resource  any
+			Condition map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(block), &doc); err != nil {
+		t.Fatalf("the documented policy is not JSON: %v", err)
+	}
+	_, tmpl := accessStack(t)
+	synth := map[string]policyStatement{}
+	for _, s := range documentStatements(t, tmpl, "AWS::IAM::Policy", "", "GitHubRole") {
+		synth[s.Sid] = s
+	}
+	if len(doc.Statement) != len(synth) {
+		t.Errorf("documented %d statements, the role has %d", len(doc.Statement), len(synth))
+	}
+	for _, d := range doc.Statement {
+		s, ok := synth[d.Sid]
+		if !ok {
+			t.Errorf("documented statement %s is not in the role", d.Sid)
+			continue
+		}
+		got, want := strs(d.Action), append([]string(nil), s.Actions...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: documented actions %v, synthesized %v", d.Sid, got, want)
+		}
+		if cdktest.Flat(d.Condition) != cdktest.Flat(s.Condition) {
+			t.Errorf("%s: documented condition %s, synthesized %s", d.Sid, cdktest.Flat(d.Condition), cdktest.Flat(s.Condition))
+		}
 	}
 }
