@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/sandbox/local"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -48,7 +49,7 @@ func demoTarget(endpoint string) *config.Target {
 		SmokeRetries:           10,
 		Approvers:              []string{demoApprover},
 		ApprovalTimeoutSeconds: 600,
-		Health:                 config.Health{Alarms: []string{"hello-prod-errors"}, MaxErrorRate: 0.05, MinInvocations: 3, WindowSeconds: 10},
+		Health:                 config.Health{Alarms: []string{local.HelloAlarm}, MaxErrorRate: 0.05, MinInvocations: 3, WindowSeconds: 10},
 	}
 	t.ApplyDefaults()
 	return t

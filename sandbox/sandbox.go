@@ -88,7 +88,8 @@ type Sandbox struct {
 	saveMu    sync.Mutex
 	saved     map[string][]byte
 
-	calls callLog // every AWS API call answered, by caller (calls.go)
+	calls callLog  // every AWS API call answered, by caller (calls.go)
+	iam   iamState // identity policies in force, decisions (authorize.go)
 }
 
 // persisted is one service's state, saved as <name>.json.

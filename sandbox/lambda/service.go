@@ -468,7 +468,7 @@ func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration,
 		return FunctionConfiguration{}, conflict("Function already exist: %s", name)
 	}
 	v := &version{Config: cfg, CodeKey: key, Creating: true, SettlesAt: s.opts.Clock().Add(s.opts.UpdateDuration)}
-	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}}
+	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}, Tags: maps.Clone(in.Tags)}
 	s.functions[name] = f
 	out := v.view(s.opts.Clock())
 	if in.Publish {
@@ -533,6 +533,19 @@ func (s *Service) lookupChangeable(name, revisionID string, now time.Time) (*fun
 		return nil, err
 	}
 	return f, nil
+}
+
+// Tags returns a function's tags (nil for none); ok is false when there is
+// no such function. The sandbox's IAM reads them for aws:ResourceTag
+// conditions.
+func (s *Service) Tags(name string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.functions[name]
+	if !ok {
+		return nil, false
+	}
+	return maps.Clone(f.Tags), true
 }
 
 func (s *Service) lookup(name string) (*function, error) {
