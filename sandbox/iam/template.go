@@ -176,7 +176,8 @@ func (t *template) role(id string) (*Role, error) {
 	}
 	managed, _ := r.Properties["ManagedPolicyArns"].([]any)
 	for _, m := range managed {
-		ref, ok := m.(map[string]any)["Ref"].(string)
+		mm, _ := m.(map[string]any)
+		ref, ok := mm["Ref"].(string)
 		if mp, isRes := t.resources[ref]; ok && isRes && mp.Type == "AWS::IAM::ManagedPolicy" {
 			continue // attached below, from its own resource
 		}
