@@ -181,6 +181,7 @@ func startScenarioWith(t *testing.T, tune func(*config.Target), stateDir, assemb
 		if t.Failed() {
 			s.dumpPipelineLogs()
 		}
+		s.recordExecutions()
 		cancel() // nothing of the test may call the world while it closes
 		if err := s.world().Close(); err != nil {
 			t.Errorf("close the world: %v", err)

@@ -87,6 +87,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		code = max(code, 1)
 	}
+	if _, err := secondOpinion(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = max(code, 1)
+	}
 	return code
 }
 
