@@ -8,12 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -174,45 +177,81 @@ func secondOpinion() (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		return 0, err
-	}
-	node := filepath.Join(root, "node_modules", ".bin", "node")
-	if _, err := os.Stat(node); err != nil {
-		return 0, fmt.Errorf("the second ASL engine runs on the pinned Node 22 (%s): run `make tools` (npm ci) first", node)
-	}
-	dir, err := os.MkdirTemp("", "aliasflow-aslcheck-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "recordings.json")
 	b, _ := json.MarshalIndent(recs, "", "  ")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return 0, err
-	}
 	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
 		if err := os.MkdirAll(filepath.Join(root, "e2e"), 0o755); err == nil {
 			_ = os.WriteFile(filepath.Join(root, "e2e", "asl-recordings.json"), b, 0o644)
 		}
 	}
+	replays, err := replayAll(recs)
+	if err != nil {
+		return 0, err
+	}
+	diffs := disagreements(recs, replays)
+	var skips []string
+	for st, n := range skipped {
+		skips = append(skips, fmt.Sprintf("%d %s", n, st))
+	}
+	sort.Strings(skips)
+	scenarios := map[string]bool{}
+	for _, r := range recs {
+		scenarios[r.Scenario] = true
+	}
+	summary := fmt.Sprintf("aws-local-stepfunctions replayed %d executions of %d scenarios, %d disagree with the sandbox (not replayable: %s)",
+		len(recs), len(scenarios), len(diffs), strings.Join(skips, ", "))
+	fmt.Fprintln(os.Stderr, "e2e:", summary)
+	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
+		_ = os.WriteFile(filepath.Join(root, "e2e", "asl-second-opinion.txt"), []byte(summary+"\n"), 0o644)
+	}
+	if len(diffs) > 0 {
+		return len(recs), fmt.Errorf("aws-local-stepfunctions disagrees with the sandbox on %d of %d executions:\n  %s", len(diffs), len(recs), strings.Join(diffs, "\n  "))
+	}
+	return len(recs), nil
+}
+
+// replayAll runs e2e/aslcheck/run.mjs on the pinned Node 22 over recs.
+func replayAll(recs []recording) ([]replay, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return nil, err
+	}
+	node := filepath.Join(root, "node_modules", ".bin", "node")
+	if _, err := os.Stat(node); err != nil {
+		return nil, fmt.Errorf("the second ASL engine runs on the pinned Node 22 (%s): run `make tools` (npm ci) first", node)
+	}
+	dir, err := os.MkdirTemp("", "aliasflow-aslcheck-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "recordings.json")
+	b, _ := json.Marshal(recs)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// ESM resolves aws-local-stepfunctions from the script's directory up
+	// to the repository's node_modules (it ignores NODE_PATH).
 	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "aslcheck", "run.mjs"), path)
 	cmd.Dir = root
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("aws-local-stepfunctions: %v\n%s", err, stderr.String())
+		return nil, fmt.Errorf("aws-local-stepfunctions: %v\n%s", err, stderr.String())
 	}
 	var replays []replay
 	if err := json.Unmarshal(stdout.Bytes(), &replays); err != nil {
-		return 0, fmt.Errorf("aws-local-stepfunctions' answer: %v\n%s", err, stdout.String())
+		return nil, fmt.Errorf("aws-local-stepfunctions' answer: %v\n%s", err, stdout.String())
 	}
 	if len(replays) != len(recs) {
-		return 0, fmt.Errorf("aws-local-stepfunctions replayed %d executions of %d", len(replays), len(recs))
+		return nil, fmt.Errorf("aws-local-stepfunctions replayed %d executions of %d", len(replays), len(recs))
 	}
+	return replays, nil
+}
+
+// disagreements compares each recording with its replay.
+func disagreements(recs []recording, replays []replay) []string {
 	var diffs []string
 	for i, rec := range recs {
 		got := replays[i]
@@ -233,23 +272,35 @@ func secondOpinion() (int, error) {
 			diffs = append(diffs, fmt.Sprintf("%s, execution %s:\n    %s", rec.Scenario, rec.Execution, strings.Join(d, "\n    ")))
 		}
 	}
-	var skips []string
-	for st, n := range skipped {
-		skips = append(skips, fmt.Sprintf("%d %s", n, st))
+	return diffs
+}
+
+// TestSecondOpinionCanDisagree replays a hand-made recording of the real
+// definition whose smoke test failed: the other engine agrees with the
+// states the definition implies and disagrees with a sandbox that would
+// have gone on to the approval.
+func TestSecondOpinionCanDisagree(t *testing.T) {
+	def := regexp.MustCompile(`\$\{[A-Za-z]+\}`).ReplaceAllString(statemachine.Definition, "arn:aws:lambda:us-east-1:000000000000:function:x")
+	ok := recording{
+		Scenario: t.Name(), Execution: "smoke-failed", Definition: def, Input: `{"target":{"function":"hello"}}`,
+		Context: map[string]any{"Execution": map[string]any{"Id": "e", "StartTime": "2026-01-01T00:00:00Z"}, "State": map[string]any{"EnteredTime": "2026-01-01T00:00:00Z"}, "Task": map[string]any{"Token": "t"}},
+		Status:  "FAILED", Error: "SmokeTestsFailed",
+		Cause:  "The smoke checks against stg failed; stg is back on its previous version and prod is untouched.",
+		States: []string{"SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed"},
+		Tasks: []taskResult{
+			{State: "SmokeTest", Output: aws.String(`{"Payload":{"passed":false,"checks":[]},"StatusCode":200}`)},
+			{State: "RestoreStg", Output: aws.String(`{"Payload":{},"StatusCode":200}`)},
+		},
 	}
-	sort.Strings(skips)
-	scenarios := map[string]bool{}
-	for _, r := range recs {
-		scenarios[r.Scenario] = true
+	wrong := ok
+	wrong.Execution, wrong.Status, wrong.Error, wrong.Cause = "claims-approval", "SUCCEEDED", "", ""
+	wrong.States = []string{"SmokeTest", "SmokePassed", "RequestApproval"}
+	replays, err := replayAll([]recording{ok, wrong})
+	if err != nil {
+		t.Fatal(err)
 	}
-	summary := fmt.Sprintf("aws-local-stepfunctions replayed %d executions of %d scenarios, %d disagree with the sandbox (not replayable: %s)",
-		len(recs), len(scenarios), len(diffs), strings.Join(skips, ", "))
-	fmt.Fprintln(os.Stderr, "e2e:", summary)
-	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
-		_ = os.WriteFile(filepath.Join(root, "e2e", "asl-second-opinion.txt"), []byte(summary+"\n"), 0o644)
+	diffs := disagreements([]recording{ok, wrong}, replays)
+	if len(diffs) != 1 || !strings.Contains(diffs[0], "claims-approval") {
+		t.Errorf("disagreements = %q, want one, on claims-approval", diffs)
 	}
-	if len(diffs) > 0 {
-		return len(recs), fmt.Errorf("aws-local-stepfunctions disagrees with the sandbox on %d of %d executions:\n  %s", len(diffs), len(recs), strings.Join(diffs, "\n  "))
-	}
-	return len(recs), nil
 }
