@@ -192,6 +192,51 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 			return one(a), nil
 		}
 		return one("*"), nil
+	case "ssm":
+		// Parameter ARNs: arn:aws:ssm:region:account:parameter/name, the
+		// name's leading slash dropped ("Controlling access to Systems
+		// Manager parameters", Systems Manager User Guide).
+		param := func(n string) string { return arn("ssm", "parameter/"+strings.TrimPrefix(n, "/")) }
+		var names []string
+		if n := str("Name"); n != "" {
+			names = append(names, n)
+		}
+		if p := str("Path"); p != "" {
+			names = append(names, p)
+		}
+		if l, ok := fields["Names"].([]any); ok {
+			for _, n := range l {
+				if s, ok := n.(string); ok {
+					names = append(names, s)
+				}
+			}
+		}
+		if len(names) == 0 {
+			return one("*"), nil
+		}
+		res := make([]string, len(names))
+		for i, n := range names {
+			res[i] = param(n)
+		}
+		return one(res...), nil
+	case "codebuild":
+		// BatchGetBuilds acts on the projects of the builds (ids are
+		// project:build-id).
+		ids, _ := fields["ids"].([]any)
+		var res []string
+		seen := map[string]bool{}
+		for _, id := range ids {
+			s, _ := id.(string)
+			project, _, _ := strings.Cut(s, ":")
+			if p := arn("codebuild", "project/"+project); !seen[p] {
+				seen[p] = true
+				res = append(res, p)
+			}
+		}
+		if len(res) == 0 {
+			return one("*"), nil
+		}
+		return one(res...), nil
 	case "monitoring":
 		names, _ := fields["AlarmNames"].([]any)
 		if op != "DescribeAlarms" || len(names) == 0 {
