@@ -81,14 +81,14 @@ func TestDeniedMessage(t *testing.T) {
 // TestLoad resolves the intrinsics CDK writes (Fn::Join of pseudo
 // parameters, Fn::GetAtt, Ref, Fn::Sub) and refuses what it cannot.
 func TestLoad(t *testing.T) {
-	tpl := `{"Resources":{
+	tpl := `{"Parameters":{"Pipeline":{"Type":"String","Default":"aliasflow"}},"Resources":{
  "Fn":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"aliasflow-shift","Role":{"Fn::GetAtt":["Role","Arn"]}}},
  "Role":{"Type":"AWS::IAM::Role","Properties":{}},
  "Logs":{"Type":"AWS::Logs::LogGroup","Properties":{"LogGroupName":"/aliasflow/pipeline"}},
  "Topic":{"Type":"AWS::SNS::Topic","Properties":{"TopicName":"t"}},
  "Pol":{"Type":"AWS::IAM::Policy","Properties":{"Roles":[{"Ref":"Role"}],"PolicyDocument":{"Statement":[
   {"Effect":"Allow","Action":"lambda:UpdateAlias","Resource":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":lambda:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":function:*"]]},
-   "Condition":{"StringEquals":{"aws:ResourceTag/aliasflow:pipeline":"aliasflow"}}},
+   "Condition":{"StringEquals":{"aws:ResourceTag/aliasflow:pipeline":{"Ref":"Pipeline"}}}},
   {"Effect":"Allow","Action":["logs:PutLogEvents"],"Resource":{"Fn::GetAtt":["Logs","Arn"]}},
   {"Effect":"Allow","Action":"sns:Publish","Resource":{"Ref":"Topic"}},
   {"Effect":"Allow","Action":"states:StartExecution","Resource":{"Fn::Sub":"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:x"}}]}}}}}`

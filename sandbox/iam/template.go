@@ -85,12 +85,16 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 	sort.Strings(stacks)
 	for _, stack := range stacks {
 		var tpl struct {
-			Resources map[string]resource
+			Parameters map[string]struct{ Default any }
+			Resources  map[string]resource
 		}
 		if err := json.Unmarshal(templates[stack], &tpl); err != nil {
 			return nil, fmt.Errorf("iam: template %s: %w", stack, err)
 		}
-		t := &template{stack: stack, resources: tpl.Resources, env: env}
+		t := &template{stack: stack, resources: tpl.Resources, env: env, parameters: map[string]any{}}
+		for name, p := range tpl.Parameters {
+			t.parameters[name] = p.Default
+		}
 		if err := t.functions(set); err != nil {
 			return nil, fmt.Errorf("iam: template %s: %w", stack, err)
 		}
@@ -107,6 +111,9 @@ type template struct {
 	stack     string
 	resources map[string]resource
 	env       Env
+	// parameters are the template's Parameters by name, at their Default
+	// (the sandbox deploys with no overrides).
+	parameters map[string]any
 }
 
 func (t *template) functions(set *Set) error {
@@ -429,9 +436,15 @@ func (t *template) ref(name, attr string) (string, error) {
 			return t.stack, nil
 		}
 	}
+	if def, ok := t.parameters[name]; ok && attr == "" {
+		if s, ok := def.(string); ok {
+			return s, nil
+		}
+		return "", fmt.Errorf("parameter %s has no string Default the sandbox could deploy with", name)
+	}
 	r, ok := t.resources[name]
 	if !ok {
-		return "", fmt.Errorf("%s is not a resource or pseudo parameter of the template", name)
+		return "", fmt.Errorf("%s is not a resource, parameter or pseudo parameter of the template", name)
 	}
 	if t.env.Resolve != nil {
 		if v, ok := t.env.Resolve(r.Type, attr, r.Properties); ok {
