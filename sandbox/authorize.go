@@ -244,12 +244,12 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 		if op != "DescribeAlarms" || len(names) == 0 {
 			return one("*"), nil
 		}
-		var res []string
+		var out []iam.Request
 		for _, n := range names {
 			s, _ := n.(string)
-			res = append(res, arn("cloudwatch", "alarm:"+s))
+			out = append(out, iam.Request{Action: action, Resource: arn("cloudwatch", "alarm:"+s), Context: tagContext(sb.cw.AlarmTags(s))})
 		}
-		return one(res...), nil
+		return out, nil
 	}
 	return one("*"), nil
 }
@@ -281,13 +281,17 @@ func (sb *Sandbox) lambdaRequests(r *http.Request, action string) ([]iam.Request
 	} else if n, q, ok := strings.Cut(name, ":"); ok {
 		name, qualifier = n, q
 	}
+	tags, _ := sb.lambda.Tags(name)
+	return []iam.Request{{Action: action, Resource: core.FunctionARN(name, qualifier), Context: tagContext(tags)}}, nil
+}
+
+// tagContext is a resource's tags as aws:ResourceTag/<key> context keys.
+func tagContext(tags map[string]string) map[string][]string {
 	ctx := map[string][]string{}
-	if tags, ok := sb.lambda.Tags(name); ok {
-		for k, v := range tags {
-			ctx["aws:ResourceTag/"+k] = []string{v}
-		}
+	for k, v := range tags {
+		ctx["aws:ResourceTag/"+k] = []string{v}
 	}
-	return []iam.Request{{Action: action, Resource: core.FunctionARN(name, qualifier), Context: ctx}}, nil
+	return ctx
 }
 
 // readBody reads a request's body and puts it back for the service.

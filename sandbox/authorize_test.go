@@ -19,20 +19,23 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/aliasflow/aliasflow/sandbox"
+	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
 )
 
 // authTemplate gives function "caller" a role that may read and move the
-// aliases of functions tagged aliasflow:pipeline=aliasflow, and nothing
-// else.
+// aliases of functions, and read the alarms, tagged
+// aliasflow:pipeline=aliasflow, and nothing else.
 const authTemplate = `{"Resources":{
  "Caller":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"caller","Role":{"Fn::GetAtt":["CallerRole","Arn"]}}},
  "CallerRole":{"Type":"AWS::IAM::Role","Properties":{}},
  "CallerPolicy":{"Type":"AWS::IAM::Policy","Properties":{"Roles":[{"Ref":"CallerRole"}],"PolicyDocument":{"Statement":[
   {"Effect":"Allow","Action":["lambda:GetAlias","lambda:UpdateAlias"],
    "Resource":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":lambda:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":function:*"]]},
+   "Condition":{"StringEquals":{"aws:ResourceTag/aliasflow:pipeline":"aliasflow"}}},
+  {"Effect":"Allow","Action":"cloudwatch:DescribeAlarms","Resource":{"Fn::Sub":"arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"},
    "Condition":{"StringEquals":{"aws:ResourceTag/aliasflow:pipeline":"aliasflow"}}}]}}}}}`
 
 // TestAccessDenied: with IAM on, a function's call its role does not allow
@@ -48,6 +51,13 @@ func TestAccessDenied(t *testing.T) {
 	for name, tags := range map[string]map[string]string{"hello": {"aliasflow:pipeline": "aliasflow"}, "other": nil} {
 		if _, err := sb.Lambda().CreateFunction(lambdasvc.CreateFunctionInput{FunctionName: name, Runtime: "provided.al2023", Handler: "bootstrap",
 			Role: "arn:aws:iam::000000000000:role/r", Code: lambdasvc.FunctionCode{ZipFile: zip}, Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	threshold := 1.0
+	for name, tags := range map[string][]any{"tagged": {map[string]any{"Key": "aliasflow:pipeline", "Value": "aliasflow"}}, "a": nil} {
+		if err := sb.CloudWatch().PutMetricAlarm(cwsvc.PutMetricAlarmInput{AlarmName: name, Namespace: "AWS/Lambda", MetricName: "Errors", Statistic: "Sum",
+			Period: 60, EvaluationPeriods: 1, Threshold: &threshold, ComparisonOperator: "GreaterThanThreshold", Tags: tags}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,6 +111,13 @@ func TestAccessDenied(t *testing.T) {
 			_, err := sns.NewFromConfig(c, func(o *sns.Options) { o.BaseEndpoint = ep }).Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:t"), Message: aws.String("m")})
 			return err
 		}, "AuthorizationError", 403, denied("sns:Publish", "arn:aws:sns:us-east-1:000000000000:t"), true},
+		{"cloudwatch allowed by tag", func(c aws.Config) error {
+			out, err := cloudwatch.NewFromConfig(c, func(o *cloudwatch.Options) { o.BaseEndpoint = ep }).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"tagged"}})
+			if err == nil && len(out.MetricAlarms) == 1 {
+				return &smithy.GenericAPIError{Code: "none"}
+			}
+			return err
+		}, "none", 0, "", false},
 		{"cloudwatch rpcv2Cbor", func(c aws.Config) error {
 			_, err := cloudwatch.NewFromConfig(c, func(o *cloudwatch.Options) { o.BaseEndpoint = ep }).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"a"}})
 			return err
@@ -114,7 +131,7 @@ func TestAccessDenied(t *testing.T) {
 				t.Fatalf("as the caller function: %v, want %s", err, c.code)
 			}
 			var re *awshttp.ResponseError
-			if errors.As(err, &re) && re.HTTPStatusCode() != c.status {
+			if errors.As(err, &re) && c.status != 0 && re.HTTPStatusCode() != c.status {
 				t.Errorf("HTTP status %d, want %d", re.HTTPStatusCode(), c.status)
 			}
 			if c.message != "" && api.ErrorMessage() != c.message {
@@ -136,7 +153,7 @@ func TestAccessDenied(t *testing.T) {
 			refused++
 		}
 	}
-	if allowed != 1 || refused != len(cases)-1 {
-		t.Errorf("decisions: %d allowed, %d denied, want 1 and %d", allowed, refused, len(cases)-1)
+	if allowed != 2 || refused != len(cases)-2 {
+		t.Errorf("decisions: %d allowed, %d denied, want 2 and %d", allowed, refused, len(cases)-2)
 	}
 }

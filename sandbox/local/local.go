@@ -381,6 +381,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		Namespace: "AWS/Lambda", MetricName: "Errors", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
 		Dimensions: []cwsvc.Dimension{{Name: "FunctionName", Value: HelloFunction}, {Name: "Resource", Value: HelloFunction + ":prod"}},
 		Threshold:  &threshold, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching",
+		Tags: []any{map[string]any{"Key": PipelineTag, "Value": PipelineName}},
 	}); err != nil {
 		return fmt.Errorf("alarm: %w", err)
 	}
