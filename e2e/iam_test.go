@@ -99,12 +99,14 @@ func reportIAM() error {
 		actions = append(actions, fmt.Sprintf("%s=%d", a, n))
 	}
 	sort.Strings(actions)
-	fmt.Fprintf(os.Stderr, "e2e: IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s)\n",
+	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s)",
 		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "))
+	fmt.Fprintln(os.Stderr, "e2e:", summary)
 	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
 		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction}, "", "  ")
 		if err := os.MkdirAll(filepath.Join(root, "e2e"), 0o755); err == nil {
 			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.json"), b, 0o644)
+			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.txt"), []byte(summary+"\n"), 0o644)
 		}
 	}
 	if len(iamTally.unexpect) > 0 {
