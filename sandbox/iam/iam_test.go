@@ -116,6 +116,14 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s on %s: %+v %v, want allowed %v", c.req.Action, c.req.Resource, d, err, c.want)
 		}
 	}
+	basic := `{"Resources":{"Fn":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"f","Role":{"Fn::GetAtt":["Role","Arn"]}}},"Role":{"Type":"AWS::IAM::Role","Properties":{"ManagedPolicyArns":[{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]]}]}}}}`
+	set, err = Load(map[string][]byte{"S": []byte(basic)}, Env{Account: "1", Region: "r"})
+	if err != nil {
+		t.Fatalf("AWSLambdaBasicExecutionRole: %v", err)
+	}
+	if d, _ := Evaluate(set.Role("f").Policies, Request{Action: "logs:PutLogEvents", Resource: "arn:aws:logs:r:1:log-group:g:*"}); !d.Allowed {
+		t.Errorf("AWSLambdaBasicExecutionRole does not allow logs:PutLogEvents")
+	}
 	for name, bad := range map[string]string{
 		"unknown operator":   `{"Resources":{"Fn":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"f","Role":{"Fn::GetAtt":["Role","Arn"]}}},"Role":{"Type":"AWS::IAM::Role","Properties":{"Policies":[{"PolicyName":"p","PolicyDocument":{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020"}}}]}}]}}}}`,
 		"unknown resource":   `{"Resources":{"Fn":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"f","Role":{"Fn::GetAtt":["Role","Arn"]}}},"Role":{"Type":"AWS::IAM::Role","Properties":{"Policies":[{"PolicyName":"p","PolicyDocument":{"Statement":[{"Effect":"Allow","Action":"*","Resource":{"Ref":"Nope"}}]}}]}}}}`,

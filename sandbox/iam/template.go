@@ -188,7 +188,16 @@ func (t *template) role(id string) (*Role, error) {
 		if mp, isRes := t.resources[ref]; ok && isRes && mp.Type == "AWS::IAM::ManagedPolicy" {
 			continue // attached below, from its own resource
 		}
-		return nil, fmt.Errorf("role %s has managed policy %s, which is not in the template: the sandbox cannot evaluate it", id, jsonString(m))
+		resolved, err := t.resolve(m)
+		if err != nil {
+			return nil, fmt.Errorf("role %s: managed policy: %w", id, err)
+		}
+		arn, _ := resolved.(string)
+		pol, known := awsManaged[strings.TrimPrefix(arn, "arn:aws:iam::aws:policy/")]
+		if !known || !strings.HasPrefix(arn, "arn:aws:iam::aws:policy/") {
+			return nil, fmt.Errorf("role %s has managed policy %s, which is not in the template: the sandbox cannot evaluate it", id, jsonString(m))
+		}
+		role.Policies = append(role.Policies, pol)
 	}
 	for _, pid := range sortedKeys(t.resources) {
 		p := t.resources[pid]
@@ -506,4 +515,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// awsManaged are the AWS managed policies the sandbox knows, as AWS
+// publishes them ("AWSLambdaBasicExecutionRole", AWS Managed Policy
+// Reference Guide).
+var awsManaged = map[string]Policy{
+	"service-role/AWSLambdaBasicExecutionRole": {Name: "AWSLambdaBasicExecutionRole", Statements: []Statement{{
+		Effect: "Allow", Action: []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}, Resource: []string{"*"},
+	}}},
 }
