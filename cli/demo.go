@@ -41,7 +41,7 @@ const (
 func demoTarget(endpoint string) *config.Target {
 	t := &config.Target{
 		Function:          "hello",
-		CodeBuildProjects: []string{"hello-build"},
+		CodeBuildProjects: []string{local.HelloProject},
 		Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: demoBakeSeconds},
 		SmokeChecks: []config.SmokeCheck{{
 			Name: "staging says hello",

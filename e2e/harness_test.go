@@ -24,7 +24,7 @@ import (
 // The names the world and the pipeline use.
 const (
 	fn           = "hello"
-	buildProject = "hello-build"
+	buildProject = local.HelloProject
 	stateMachine = "aliasflow-promotion"
 	pipelineLogs = "/aliasflow/pipeline"
 	prodAlarm    = local.HelloAlarm

@@ -50,7 +50,7 @@ const (
 	LinkSecretName    = "aliasflow/link-key"
 	HelloAlarm        = "aliasflow-hello-prod-errors"
 	PipelineLogGroup  = "/aliasflow/pipeline"
-	HelloProject      = "hello-build"
+	HelloProject      = "aliasflow-hello"
 	ApprovalStage     = "approvals"
 	CodeBuildRule     = "aliasflow-codebuild-succeeded"
 	ReleaseRule       = "aliasflow-release-requested"
