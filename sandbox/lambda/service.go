@@ -933,7 +933,7 @@ func routing(rc *RoutingConfig) *RoutingConfig {
 // API Reference); AWS refuses a longer one with ValidationException.
 func checkAliasDescription(d string) error {
 	if len(d) > 256 {
-		return core.Errorf("ValidationException", http.StatusBadRequest, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+		return validationErr("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
 	}
 	return nil
 }
@@ -945,7 +945,7 @@ func (s *Service) CreateAlias(function string, in CreateAliasInput) (AliasConfig
 		return AliasConfiguration{}, err
 	}
 	if !aliasNameRe.MatchString(in.Name) || versionRe.MatchString(in.Name) || in.Name == latest {
-		return AliasConfiguration{}, invalid("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", in.Name)
+		return AliasConfiguration{}, validationErr("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", in.Name)
 	}
 	if err := checkAliasDescription(in.Description); err != nil {
 		return AliasConfiguration{}, err
