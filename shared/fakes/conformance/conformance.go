@@ -114,6 +114,7 @@ var StatesCases = []struct {
 	{"API_SendTaskSuccess/output not JSON: InvalidOutput, the task still waits", sendInvalidOutput},
 	{"API_ListExecutions+API_GetExecutionHistory/statusFilter not a status, maxResults over 1000: ValidationException", listInvalid},
 	{"API_StopExecution/error over 256 characters: ValidationException, the execution runs on", stopInvalid},
+	{"API_ListStateMachines/lists the state machine, STANDARD", listMachines},
 }
 
 // RunStates runs every Step Functions case on a fresh implementation.
@@ -678,6 +679,24 @@ func stopInvalid(t *testing.T, s States) {
 	d := val(s.Client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: a.ExecutionArn})).must(t, "DescribeExecution")
 	if d.Status != stypes.ExecutionStatusRunning {
 		t.Errorf("status after a refused stop = %s, want RUNNING", d.Status)
+	}
+}
+
+// https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListStateMachines.html:
+// each item names the machine, its ARN, its type and creation date.
+func listMachines(t *testing.T, s States) {
+	out := val(s.Client.ListStateMachines(t.Context(), &sfn.ListStateMachinesInput{})).must(t, "ListStateMachines")
+	var found bool
+	for _, m := range out.StateMachines {
+		if aws.ToString(m.StateMachineArn) == s.Machine {
+			found = true
+			if !strings.HasSuffix(s.Machine, ":stateMachine:"+aws.ToString(m.Name)) || m.Type != stypes.StateMachineTypeStandard || m.CreationDate == nil {
+				t.Errorf("listed %s %s %s created %v, want the machine's name, STANDARD and a creation date", aws.ToString(m.Name), aws.ToString(m.StateMachineArn), m.Type, m.CreationDate)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("ListStateMachines = %d machines without %s", len(out.StateMachines), s.Machine)
 	}
 }
 
