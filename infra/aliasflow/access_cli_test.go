@@ -16,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 )
 
 // recorder wraps the CLI's fakes and records the IAM action of every call.
@@ -108,8 +109,8 @@ func TestApproversPolicyAllowsWhatApproveAndRejectCall(t *testing.T) {
 	allowed := actionsOf(documentStatements(t, tmpl, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", aliasflow.ApproversPolicyName))
 	r := &recorder{actions: map[string]bool{}}
 	states := clitest.NewStates()
-	fns := clitest.NewLambda()
-	fns.Add(&clitest.Function{Name: "hello", Versions: map[string]string{"$LATEST": "sha-3", "1": "sha-1", "2": "sha-2", "3": "sha-3"}})
+	fns := lambdafake.New()
+	fns.AddFunction("hello", "sha-1", 1)
 	clients := &cli.Clients{
 		States: recStates{states, r}, Lambda: recLambda{fns, r}, Logs: recLogs{clitest.NewLogs(aliasflow.PipelineLogGroupName), r},
 		Events: recEvents{&clitest.Events{}, r}, Identity: clitest.Identity{ARN: clitest.Caller},
