@@ -509,7 +509,7 @@ func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration,
 		return FunctionConfiguration{}, conflict("Function already exist: %s", name)
 	}
 	v := &version{Config: cfg, CodeKey: key, Creating: true, SettlesAt: s.opts.Clock().Add(s.opts.UpdateDuration)}
-	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}}
+	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}, Tags: maps.Clone(in.Tags)}
 	s.functions[name] = f
 	out := v.view(s.opts.Clock())
 	if in.Publish {
@@ -574,6 +574,19 @@ func (s *Service) lookupChangeable(name, revisionID string, now time.Time) (*fun
 		return nil, err
 	}
 	return f, nil
+}
+
+// Tags returns a function's tags (nil for none); ok is false when there is
+// no such function. The sandbox's IAM reads them for aws:ResourceTag
+// conditions.
+func (s *Service) Tags(name string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.functions[name]
+	if !ok {
+		return nil, false
+	}
+	return maps.Clone(f.Tags), true
 }
 
 func (s *Service) lookup(name string) (*function, error) {
@@ -996,7 +1009,7 @@ func routing(rc *RoutingConfig) *RoutingConfig {
 // API Reference); AWS refuses a longer one with ValidationException.
 func checkAliasDescription(d string) error {
 	if len(d) > 256 {
-		return core.Errorf("ValidationException", http.StatusBadRequest, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+		return validationErr("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
 	}
 	return nil
 }
@@ -1008,7 +1021,7 @@ func (s *Service) CreateAlias(function string, in CreateAliasInput) (AliasConfig
 		return AliasConfiguration{}, err
 	}
 	if !aliasNameRe.MatchString(in.Name) || versionRe.MatchString(in.Name) || in.Name == latest {
-		return AliasConfiguration{}, invalid("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", in.Name)
+		return AliasConfiguration{}, validationErr("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", in.Name)
 	}
 	if err := checkAliasDescription(in.Description); err != nil {
 		return AliasConfiguration{}, err

@@ -74,15 +74,15 @@ var LambdaCases = []struct {
 	{"API_UpdateAlias/current RevisionId: moves and changes RevisionId", updateCurrentRevision},
 	{"API_UpdateAlias/stale RevisionId: PreconditionFailedException, alias unchanged", updateStaleRevision},
 	{"API_AliasRoutingConfiguration/weight to an unknown version: refused", routingUnknownVersion},
-	{"API_AliasRoutingConfiguration/weight above 1: refused with 400", routingWeightAboveOne},
+	{"API_AliasRoutingConfiguration/weight above 1: ValidationException", routingWeightAboveOne},
 	{"API_AliasRoutingConfiguration/two additional versions: refused with 400", routingTwoVersions},
-	{"API_AliasRoutingConfiguration/routing with $LATEST: refused with 400", routingLatest},
+	{"API_AliasRoutingConfiguration/routing with $LATEST: ValidationException as the second version, InvalidParameterValueException as the first", routingLatest},
 	{"API_UpdateAlias/empty AdditionalVersionWeights clears routing, absent RoutingConfig keeps it", routingClearAndKeep},
 	{"API_GetAlias/unknown alias or function: ResourceNotFoundException", getNotFound},
 	{"API_CreateAlias/empty AdditionalVersionWeights: an alias without routing", createEmptyRouting},
 	{"API_UpdateAlias/unknown alias: ResourceNotFoundException", updateUnknownAlias},
 	{"API_PublishVersion/unknown function: ResourceNotFoundException", publishUnknownFunction},
-	{"API_CreateAlias/name of digits only, description over 256: refused with 400", createInvalidAlias},
+	{"API_CreateAlias/name of digits only, description over 256: ValidationException", createInvalidAlias},
 }
 
 // RunLambda runs every Lambda case on a fresh implementation from make.
@@ -114,6 +114,7 @@ var StatesCases = []struct {
 	{"API_SendTaskSuccess/output not JSON: InvalidOutput, the task still waits", sendInvalidOutput},
 	{"API_ListExecutions+API_GetExecutionHistory/statusFilter not a status, maxResults over 1000: ValidationException", listInvalid},
 	{"API_StopExecution/error over 256 characters: ValidationException, the execution runs on", stopInvalid},
+	{"API_ListStateMachines/lists the state machine, STANDARD", listMachines},
 }
 
 // RunStates runs every Step Functions case on a fresh implementation.
@@ -308,11 +309,12 @@ func routingUnknownVersion(t *testing.T, l Lambda) {
 }
 
 // API_AliasRoutingConfiguration, AdditionalVersionWeights: "Valid Range:
-// Minimum value of 0.0. Maximum value of 1.0."
+// Minimum value of 0.0. Maximum value of 1.0." A request breaking the API
+// model is refused with ValidationException before anything else.
 func routingWeightAboveOne(t *testing.T, l Lambda) {
 	createAlias(t, l, "prod", "1")
 	_, err := l.Client.UpdateAlias(t.Context(), &lambda.UpdateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"), RoutingConfig: weights(map[string]float64{"2": 1.5})})
-	wantStatus(t, "weight 1.5", err, http.StatusBadRequest)
+	wantCode(t, "weight 1.5", err, "ValidationException", http.StatusBadRequest)
 	unchanged(t, l)
 }
 
@@ -327,14 +329,13 @@ func routingTwoVersions(t *testing.T, l Lambda) {
 
 // https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html:
 // a weighted alias cannot use $LATEST. As the additional version it breaks
-// the model's key pattern [0-9]+ (API_AliasRoutingConfiguration; AWS
-// answers ValidationException, the status only is checked while the
-// sandbox answers InvalidParameterValueException); as the primary version
-// the API answers InvalidParameterValueException.
+// the model's key pattern [0-9]+ (API_AliasRoutingConfiguration:
+// ValidationException); as the primary version the API answers
+// InvalidParameterValueException.
 func routingLatest(t *testing.T, l Lambda) {
 	createAlias(t, l, "prod", "1")
 	_, err := l.Client.UpdateAlias(t.Context(), &lambda.UpdateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"), RoutingConfig: weights(map[string]float64{"$LATEST": 0.1})})
-	wantStatus(t, "routing to $LATEST", err, http.StatusBadRequest)
+	wantCode(t, "routing to $LATEST", err, "ValidationException", http.StatusBadRequest)
 	_, err = l.Client.UpdateAlias(t.Context(), &lambda.UpdateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"),
 		FunctionVersion: aws.String("$LATEST"), RoutingConfig: weights(map[string]float64{"2": 0.1})})
 	wantError[*ltypes.InvalidParameterValueException](t, "$LATEST with routing", err, http.StatusBadRequest)
@@ -393,14 +394,15 @@ func publishUnknownFunction(t *testing.T, l Lambda) {
 }
 
 // API_CreateAlias, Name: "Pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)";
-// Description: "Maximum length of 256". Nothing is created.
+// Description: "Maximum length of 256". Requests breaking the model are
+// refused with ValidationException; nothing is created.
 func createInvalidAlias(t *testing.T, l Lambda) {
 	ctx := t.Context()
 	_, err := l.Client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: &l.Function, Name: aws.String("123"), FunctionVersion: aws.String("1")})
-	wantStatus(t, "alias named 123", err, http.StatusBadRequest)
+	wantCode(t, "alias named 123", err, "ValidationException", http.StatusBadRequest)
 	_, err = l.Client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: &l.Function, Name: aws.String("prod"), FunctionVersion: aws.String("1"),
 		Description: aws.String(strings.Repeat("d", 257))})
-	wantStatus(t, "description of 257 characters", err, http.StatusBadRequest)
+	wantCode(t, "description of 257 characters", err, "ValidationException", http.StatusBadRequest)
 	out := val(l.Client.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: &l.Function})).must(t, "ListAliases")
 	if len(out.Aliases) != 0 {
 		t.Errorf("aliases after refused creates = %d, want 0", len(out.Aliases))
@@ -677,6 +679,24 @@ func stopInvalid(t *testing.T, s States) {
 	d := val(s.Client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: a.ExecutionArn})).must(t, "DescribeExecution")
 	if d.Status != stypes.ExecutionStatusRunning {
 		t.Errorf("status after a refused stop = %s, want RUNNING", d.Status)
+	}
+}
+
+// https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListStateMachines.html:
+// each item names the machine, its ARN, its type and creation date.
+func listMachines(t *testing.T, s States) {
+	out := val(s.Client.ListStateMachines(t.Context(), &sfn.ListStateMachinesInput{})).must(t, "ListStateMachines")
+	var found bool
+	for _, m := range out.StateMachines {
+		if aws.ToString(m.StateMachineArn) == s.Machine {
+			found = true
+			if !strings.HasSuffix(s.Machine, ":stateMachine:"+aws.ToString(m.Name)) || m.Type != stypes.StateMachineTypeStandard || m.CreationDate == nil {
+				t.Errorf("listed %s %s %s created %v, want the machine's name, STANDARD and a creation date", aws.ToString(m.Name), aws.ToString(m.StateMachineArn), m.Type, m.CreationDate)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("ListStateMachines = %d machines without %s", len(out.StateMachines), s.Machine)
 	}
 }
 

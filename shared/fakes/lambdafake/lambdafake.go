@@ -472,7 +472,7 @@ func (f *Fake) CreateAlias(_ context.Context, in *lambda.CreateAliasInput, _ ...
 	}
 	name := aws.ToString(in.Name)
 	if !aliasName.MatchString(name) || len(name) > 128 {
-		return nil, invalid("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", name)
+		return nil, validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", name)
 	}
 	if err := checkModel(in.Description, in.RoutingConfig); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 // (X-Amz-Target: AWSStepFunctions.<Operation>), for the real SDK client.
 func Handler(f *Fake) http.Handler {
 	ops := map[string]func(ctx context.Context, body []byte) (any, error){
+		"ListStateMachines":   call(f.ListStateMachines),
 		"StartExecution":      call(f.StartExecution),
 		"DescribeExecution":   call(f.DescribeExecution),
 		"ListExecutions":      call(f.ListExecutions),

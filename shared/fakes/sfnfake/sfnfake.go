@@ -21,6 +21,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -69,6 +70,8 @@ type task struct {
 
 type machine struct {
 	arn, name   string
+	created     time.Time
+	seq         int
 	waitOnStart string // state name; "" runs nothing
 }
 
@@ -103,7 +106,8 @@ func (f *Fake) AddStateMachine(name string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	arn := StateMachineARN(name)
-	f.machines[arn] = &machine{arn: arn, name: name}
+	f.seq++
+	f.machines[arn] = &machine{arn: arn, name: name, created: f.tick(), seq: f.seq}
 	return arn
 }
 
@@ -383,6 +387,26 @@ func (f *Fake) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ 
 		f.wait(e, m.waitOnStart)
 	}
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn), StartDate: aws.Time(e.start)}, nil
+}
+
+// ListStateMachines lists the state machines, oldest first, paged.
+func (f *Fake) ListStateMachines(_ context.Context, in *sfn.ListStateMachinesInput, _ ...func(*sfn.Options)) (*sfn.ListStateMachinesOutput, error) {
+	if err := f.begin("ListStateMachines"); err != nil {
+		return nil, err
+	}
+	defer f.mu.Unlock()
+	list := slices.Collect(maps.Values(f.machines))
+	slices.SortFunc(list, func(a, b *machine) int { return a.seq - b.seq })
+	from, to, next, err := page(len(list), in.MaxResults, in.NextToken, "machines", f.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	out := &sfn.ListStateMachinesOutput{StateMachines: []types.StateMachineListItem{}, NextToken: next}
+	for _, m := range list[from:to] {
+		out.StateMachines = append(out.StateMachines, types.StateMachineListItem{Name: aws.String(m.name), StateMachineArn: aws.String(m.arn),
+			Type: types.StateMachineTypeStandard, CreationDate: aws.Time(m.created)})
+	}
+	return out, nil
 }
 
 // DescribeExecution describes an execution.
