@@ -21,7 +21,7 @@ type Call struct {
 	// Caller is the access key id of the request's SigV4 credential.
 	Caller string
 	// Service is the credential scope's service (lambda, states, events,
-	// logs, secretsmanager, sns, sts, monitoring).
+	// logs, secretsmanager, sns, sts, monitoring, codebuild).
 	Service string
 	// Operation is the API operation ("PublishVersion", "StartExecution"),
 	// or "METHOD path" when the request names none the sandbox knows.
@@ -75,7 +75,9 @@ func (sb *Sandbox) ResetCalls() {
 func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service string, h http.Handler) {
 	op := operation(r, service)
 	rec := &statusRecorder{ResponseWriter: w}
-	h.ServeHTTP(rec, r)
+	if sb.authorize(rec, r, service, op) {
+		h.ServeHTTP(rec, r)
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}

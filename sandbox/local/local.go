@@ -16,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,13 +26,16 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/apigw"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/events"
+	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/release"
 )
 
 // Names of what the world deploys (the same names the CDK app uses).
@@ -44,13 +48,17 @@ const (
 	StateMachineName  = deploy.StateMachine
 	TopicName         = deploy.ApprovalTopic
 	LinkSecretName    = deploy.LinkSecret
-	HelloAlarm        = "hello-prod-errors"
+	HelloAlarm        = "aliasflow-hello-prod-errors"
 	PipelineLogGroup  = deploy.PipelineLogGroup
-	HelloProject      = "hello-build"
+	HelloProject      = "aliasflow-hello"
 	ApprovalStage     = "approvals"
 	CodeBuildRule     = "aliasflow-codebuild-succeeded"
 	ReleaseRule       = deploy.ReleaseRequestedRule
 	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
+	// PipelineTag is the tag every target function carries, valued with the
+	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
+	PipelineTag  = "aliasflow:pipeline"
+	PipelineName = "aliasflow"
 )
 
 // pipelineFunctions are the pipeline's Lambdas, each with its timeout.
@@ -92,6 +100,11 @@ type Options struct {
 	LambdaUpdateDuration time.Duration
 	// EventRetryDelays: see sandbox.Options.
 	EventRetryDelays []time.Duration
+	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) whose
+	// templates give each pipeline Lambda its execution role's policies:
+	// once the world is deployed, the sandbox evaluates every call a
+	// function makes against them and answers AccessDenied as AWS would.
+	CDKOut string
 }
 
 // DefaultApprover is the one approver of DefaultHello.
@@ -196,6 +209,15 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	if err := w.deploy(ctx, marker != nil); err != nil {
 		sb.Close()
 		return nil, fmt.Errorf("local: deploy: %w", err)
+	}
+	if opts.CDKOut != "" {
+		// Loaded after the deploy: a secret's ARN is the one the sandbox gave it.
+		set, err := iam.LoadDir(opts.CDKOut, sb.IAMEnv())
+		if err != nil {
+			sb.Close()
+			return nil, fmt.Errorf("local: %w", err)
+		}
+		sb.EnableIAM(set)
 	}
 	if opts.StateDir != "" && marker == nil {
 		if err := writeMarker(opts.StateDir, worldMarker{Endpoint: sb.Endpoint()}); err != nil {
@@ -362,6 +384,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		Namespace: "AWS/Lambda", MetricName: "Errors", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
 		Dimensions: []cwsvc.Dimension{{Name: "FunctionName", Value: HelloFunction}, {Name: "Resource", Value: HelloFunction + ":prod"}},
 		Threshold:  &threshold, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching",
+		Tags: []any{map[string]any{"Key": PipelineTag, "Value": PipelineName}},
 	}); err != nil {
 		return fmt.Errorf("alarm: %w", err)
 	}
@@ -397,6 +420,7 @@ func (w *World) deployHello(ctx context.Context) error {
 	if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
 		FunctionName: HelloFunction, Runtime: "provided.al2023", Handler: "bootstrap", Role: role,
 		Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout, Architectures: []string{"x86_64"},
+		Tags: map[string]string{PipelineTag: PipelineName},
 	}); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
@@ -472,47 +496,80 @@ func (w *World) DeployHello(ctx context.Context, bootstrap string) (string, erro
 	return c.CodeSha256, nil
 }
 
-// Merge simulates the merge: CodeBuild's "Build State Change" event for a
-// SUCCEEDED build of hello that exported the code hash and commit. It
-// returns the build id.
+// Merge simulates the merge: the sandbox CodeBuild runs a SUCCEEDED build
+// of hello that exported the code hash and commit, and emits its own
+// "Build State Change" event.
 func (w *World) Merge(ctx context.Context, codeSha256, commit string) error {
 	_, err := w.MergeBuild(ctx, codeSha256, commit)
 	return err
 }
 
-// MergeBuild is Merge, returning the CodeBuild build id it used.
-func (w *World) MergeBuild(_ context.Context, codeSha256, commit string) (string, error) {
-	project := w.projects()[0]
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	buildID := project + ":" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-	buildARN := fmt.Sprintf("arn:aws:codebuild:%s:%s:build/%s", core.Region, core.Account, buildID)
-	type variable struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	detail := map[string]any{
-		"build-status":  eventpatterns.BuildStatusSucceeded,
-		"project-name":  project,
-		"build-id":      buildARN,
-		"current-phase": "COMPLETED",
-		"additional-information": map[string]any{
-			"initiator":      w.opts.Merger,
-			"source-version": commit,
-			"exported-environment-variables": []variable{
-				{"ALIASFLOW_FUNCTION", HelloFunction},
-				{"ALIASFLOW_CODE_SHA256", codeSha256},
-				{"ALIASFLOW_COMMIT", commit},
-				{"ALIASFLOW_REQUESTED_BY", w.opts.Merger},
-			},
+// MergeBuild is Merge, returning the CodeBuild build id ("project:uuid").
+func (w *World) MergeBuild(ctx context.Context, codeSha256, commit string) (string, error) {
+	b, err := w.RunBuild(ctx, codeSha256, commit, MergeOptions{})
+	return b.ID, err
+}
+
+// MergeOptions vary the build of a merge.
+type MergeOptions struct {
+	// EventWithoutExported: the build's state-change event lacks the
+	// exported variables, so the release Lambda reads them with
+	// BatchGetBuilds.
+	EventWithoutExported bool
+}
+
+// Build is a build the sandbox CodeBuild ran for a merge.
+type Build struct {
+	// ID is the build id ("project:uuid").
+	ID string
+	// EventID is the id of its "Build State Change" event.
+	EventID string
+}
+
+// RunBuild has the sandbox CodeBuild run the build of a merge of hello at
+// commit, exporting codeSha256 (the CI's buildspec exported-variables).
+func (w *World) RunBuild(_ context.Context, codeSha256, commit string, o MergeOptions) (Build, error) {
+	b, eventID, err := w.sb.CodeBuild().RunBuild(codebuild.RunInput{
+		Project: w.projects()[0], SourceVersion: commit, Initiator: w.opts.Merger,
+		Exported: []codebuild.EnvironmentVariable{
+			{Name: release.VarFunction, Value: HelloFunction},
+			{Name: release.VarCodeSha256, Value: codeSha256},
+			{Name: release.VarCommit, Value: commit},
+			{Name: release.VarRequestedBy, Value: w.opts.Merger},
 		},
+		EventWithoutExported: o.EventWithoutExported,
+	})
+	if err != nil {
+		return Build{}, fmt.Errorf("merge: %w", err)
 	}
-	d, _ := json.Marshal(detail)
-	if _, err := w.sb.Events().PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, string(d), []string{buildARN}); err != nil {
-		return "", fmt.Errorf("merge: %w", err)
+	return Build{ID: b.ID, EventID: eventID}, nil
+}
+
+// ConfirmSubscriptions confirms the approvers' pending e-mail
+// subscriptions as each approver would: by following, over HTTP, the link
+// of the confirmation e-mail SNS sent them. Until then SNS delivers them
+// nothing (their subscriptions are PendingConfirmation). It returns the
+// addresses confirmed.
+func (w *World) ConfirmSubscriptions(ctx context.Context) ([]string, error) {
+	var confirmed []string
+	client := awsenv.LoopbackOnlyClient()
+	for _, c := range w.sb.SNS().PendingConfirmations() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+		if err != nil {
+			return confirmed, fmt.Errorf("confirm %s: %w", c.Endpoint, err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return confirmed, fmt.Errorf("confirm %s: follow %s: %w", c.Endpoint, c.URL, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return confirmed, fmt.Errorf("confirm %s: %s answered %s: %s", c.Endpoint, c.URL, resp.Status, strings.TrimSpace(string(body)))
+		}
+		confirmed = append(confirmed, c.Endpoint)
 	}
-	return buildID, nil
+	return confirmed, nil
 }
 
 // Email is one approval e-mail the topic delivered.
