@@ -66,14 +66,5 @@ func parseAudit(line string) (audit.Record, bool) {
 	if err := json.Unmarshal([]byte(line[i:]), &rec); err != nil || !rec.Audit {
 		return audit.Record{}, false
 	}
-	if rec.Time.IsZero() {
-		// The Lambdas log through lambdacontext's handler, which names the
-		// line's time "timestamp" (Lambda's JSON log format).
-		var lambdaLine struct {
-			Timestamp time.Time `json:"timestamp"`
-		}
-		_ = json.Unmarshal([]byte(line[i:]), &lambdaLine)
-		rec.Time = lambdaLine.Timestamp
-	}
 	return rec, true
 }

@@ -143,8 +143,7 @@ func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
 	e.sfn.AddWaiting(w)
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	clock := func() time.Time { return e.now }
-	e.h = approval.New(e.sfn, e.sns, lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil),
-		approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
+	e.h = approval.New(e.sfn, e.sns, lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil), approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
 		audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(e.metrics, clock),
 		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock})
 	return e
