@@ -14,7 +14,6 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
@@ -173,31 +172,21 @@ func (a *app) checkRelease(ctx context.Context, fn, sha string, retry bool) (str
 	if err != nil {
 		return "", err
 	}
-	// The build's promotions are its attempts: ExecutionName, then the
-	// retries' names.
-	last, status, attempts := "", types.ExecutionStatus(""), 0
-	for attempt := 1; attempt <= 100; attempt++ {
-		name := promotion.AttemptName(fn, next, sha, attempt)
-		out, err := c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(promotion.ExecutionARN(sm, name))})
-		if errors.As(err, new(*types.ExecutionDoesNotExist)) {
-			break
-		}
-		if err != nil {
-			return "", fmt.Errorf("describe promotion %s: %w", name, err)
-		}
-		last, status, attempts = name, out.Status, attempt
+	found, err := promotion.LastAttempt(ctx, c.States, sm, fn, next, sha)
+	if err != nil {
+		return "", err
 	}
 	switch {
-	case attempts == 0:
+	case found.Count == 0:
 		return promotion.ExecutionName(fn, next, sha), nil
-	case status == types.ExecutionStatusRunning:
-		return "", fail(ExitConflict, "follow it with `aliasflow watch "+last+"`",
-			"this build of %s is already being promoted: %s", fn, last)
+	case found.Status == types.ExecutionStatusRunning:
+		return "", fail(ExitConflict, "follow it with `aliasflow watch "+found.Last+"`",
+			"this build of %s is already being promoted: %s", fn, found.Last)
 	case !retry:
 		return "", fail(ExitConflict, "run `aliasflow release --retry "+fn+"` to start a fresh promotion of it",
-			"the promotion %s of this build ended %s; releasing it again starts nothing", last, status)
+			"the promotion %s of this build ended %s; releasing it again starts nothing", found.Last, found.Status)
 	}
-	return promotion.AttemptName(fn, next, sha, attempts+1), nil
+	return found.Next(fn, next, sha), nil
 }
 
 // nextVersion guesses the version the release publishes: PublishVersion

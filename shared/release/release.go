@@ -93,8 +93,6 @@ const (
 	// the first look comes sooner, as most versions are ready in a moment.
 	firstActiveCheck = time.Second
 	maxActiveCheck   = 5 * time.Second
-	// maxAttempts bounds the promotions one release may have (retries).
-	maxAttempts = 100
 )
 
 // Handler handles release events. Build it with New; it is not changed by
@@ -444,17 +442,21 @@ func describedMove(stg alias.Alias) (execName, previous string, ok bool) {
 // promotion; the retry is audited with who asked.
 func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg alias.Alias) (Result, error) {
 	fn, version, sha := req.Function(), pub.version, req.Release.CodeSha256
-	lastARN, lastStatus, attempts, err := h.lastAttempt(ctx, fn, version, sha)
+	found, err := promotion.LastAttempt(ctx, h.SFN, h.StateMachineARN, fn, version, sha)
 	if err != nil {
-		return h.refused(ctx, req, err)
+		return Result{}, err
 	}
+	if found.Count >= promotion.MaxAttempts {
+		return h.refused(ctx, req, refuse("version %s of %s already had %d promotions; no more retries", version, fn, found.Count))
+	}
+	lastARN, lastStatus, attempts := promotion.ExecutionARN(h.StateMachineARN, found.Last), found.Status, found.Count
 	if attempts > 0 && lastStatus == sfntypes.ExecutionStatusRunning {
 		// Nothing to retry; a duplicate delivery of the retry request lands
 		// here too.
 		return Result{Outcome: Duplicate, Function: fn, Version: version, Execution: lastARN,
 			Reason: "the last promotion of this release is still running"}, nil
 	}
-	name := promotion.AttemptName(fn, version, sha, attempts+1)
+	name := found.Next(fn, version, sha)
 	execARN := promotion.ExecutionARN(h.StateMachineARN, name)
 	if err := h.waitActive(ctx, fn, pub); err != nil {
 		return h.refused(ctx, req, err)
@@ -505,23 +507,6 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 	return Result{Outcome: Started, Function: fn, Version: version, Execution: arn, Reason: reason}, nil
 }
 
-// lastAttempt finds the newest promotion of a release among its attempts
-// (promotion.AttemptName 1, 2, …): its ARN and status and how many there
-// are (0: none).
-func (h *Handler) lastAttempt(ctx context.Context, fn, version, sha string) (arn string, status sfntypes.ExecutionStatus, attempts int, err error) {
-	for a := 1; a <= maxAttempts; a++ {
-		next := promotion.ExecutionARN(h.StateMachineARN, promotion.AttemptName(fn, version, sha, a))
-		out, err := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(next)})
-		if errors.As(err, new(*sfntypes.ExecutionDoesNotExist)) {
-			return arn, status, a - 1, nil
-		}
-		if err != nil {
-			return "", "", 0, fmt.Errorf("describe promotion %s: %w", next, err)
-		}
-		arn, status = next, out.Status
-	}
-	return "", "", 0, refuse("release of version %s of %s already has %d promotions; no more retries", version, fn, maxAttempts)
-}
 
 // readAliases reads stg and prod with one ListAliases call; an alias that
 // does not exist is the zero Alias.
