@@ -507,7 +507,6 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 	return Result{Outcome: Started, Function: fn, Version: version, Execution: arn, Reason: reason}, nil
 }
 
-
 // readAliases reads stg and prod with one ListAliases call; an alias that
 // does not exist is the zero Alias.
 func (h *Handler) readAliases(ctx context.Context, fn string) (stg, prod alias.Alias, err error) {
