@@ -1,9 +1,12 @@
 // Package release is the release Lambda's logic: it reads the event that
 // says a build is ready (a CodeBuild "Build State Change" or an aliasflow
-// "Release Requested"), publishes exactly that code as a version, moves the
-// stg alias to it, stops older promotions that have not started moving prod
-// and starts the promotion workflow — idempotently, so a duplicate event is
-// a no-op.
+// "Release Requested"), publishes exactly that code as a version, waits for
+// the version to be Active, moves the stg alias to it, stops older
+// promotions that have not started moving prod and starts the promotion
+// workflow — idempotently, so a duplicate event is a no-op. Code prod
+// already serves is refused as nothing to release; a Release Requested
+// event with retry starts a fresh promotion of a release whose last one
+// ended without prod on it.
 package release
 
 import (
