@@ -8,12 +8,13 @@ package awsenv
 import (
 	"errors"
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"net"
 	"net/http"
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/aliasflow/aliasflow/shared/deploy"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
