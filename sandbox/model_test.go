@@ -1,0 +1,299 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/sandbox/model"
+	"github.com/aws/smithy-go/encoding/cbor"
+)
+
+// projectOperations are the AWS API operations the project calls (shared/,
+// cli/, functions/, bench/, e2e/, browser/, sandbox/local, examples/ and the
+// CodeBuild buildspec in infra/, which runs `aws lambda update-function-code`),
+// by SigV4 service: exactly what the sandbox serves.
+var projectOperations = map[string][]string{
+	"lambda": {"CreateAlias", "GetAlias", "GetFunctionConfiguration", "Invoke", "ListAliases", "ListFunctions",
+		"ListVersionsByFunction", "PublishVersion", "UpdateAlias", "UpdateFunctionCode"},
+	"states": {"DescribeExecution", "GetExecutionHistory", "ListExecutions", "ListStateMachines", "SendTaskFailure",
+		"SendTaskSuccess", "StartExecution", "StopExecution"},
+	"events":         {"PutEvents"},
+	"logs":           {"FilterLogEvents"},
+	"secretsmanager": {"GetSecretValue"},
+	"sns":            {"Publish"},
+	"sts":            {"GetCallerIdentity"},
+	"monitoring":     {"DescribeAlarms", "GetMetricData", "SetAlarmState"},
+}
+
+func models(t *testing.T) *model.Models {
+	t.Helper()
+	m, err := model.Default()
+	if err != nil {
+		t.Fatalf("AWS API models (botocore) are required: %v", err)
+	}
+	return m
+}
+
+// modelRequest builds the request AWS's model describes for op with input,
+// in the service's protocol, signed for service (the sandbox dispatches by
+// the credential scope and does not check signatures).
+func modelRequest(t *testing.T, svc *model.Service, op *model.Operation, input map[string]any) *http.Request {
+	t.Helper()
+	var req *http.Request
+	switch svc.Protocol {
+	case model.ProtoJSON:
+		body, _ := json.Marshal(input)
+		req = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-amz-json-"+svc.JSONVersion)
+		req.Header.Set("X-Amz-Target", svc.TargetPrefix+"."+op.Name)
+	case model.ProtoCBOR:
+		req = httptest.NewRequest(http.MethodPost, "/service/"+svc.TargetPrefix+"/operation/"+op.Name, bytes.NewReader(cbor.Encode(toCBOR(input))))
+		req.Header.Set("Content-Type", "application/cbor")
+		req.Header.Set("Smithy-Protocol", "rpc-v2-cbor")
+	case model.ProtoQuery:
+		form := url.Values{"Action": {op.Name}}
+		for k, v := range input {
+			switch v := v.(type) {
+			case []any:
+				for i, e := range v {
+					form.Set(fmt.Sprintf("%s.member.%d", k, i+1), fmt.Sprint(e))
+				}
+			default:
+				form.Set(k, fmt.Sprint(v))
+			}
+		}
+		req = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case model.ProtoREST:
+		path, rawQuery, _ := strings.Cut(op.HTTP.RequestURI, "?")
+		q, _ := url.ParseQuery(rawQuery)
+		body := map[string]any{}
+		var payload []byte
+		sh := svc.Shapes[op.Input.Shape]
+		for name, ref := range sh.Members {
+			wire := ref.LocationName
+			if wire == "" {
+				wire = name
+			}
+			v, ok := input[name]
+			switch ref.Location {
+			case "uri":
+				val := "x"
+				if ok {
+					val = fmt.Sprint(v)
+				}
+				path = strings.Replace(strings.Replace(path, "{"+wire+"}", url.PathEscape(val), 1), "{"+wire+"+}", url.PathEscape(val), 1)
+			case "querystring":
+				if ok {
+					q.Set(wire, fmt.Sprint(v))
+				}
+			case "header":
+			default:
+				if ok && ref.Payload {
+					payload = []byte(fmt.Sprint(v))
+				} else if ok {
+					body[name] = v
+				}
+			}
+		}
+		if payload == nil && len(body) > 0 {
+			payload, _ = json.Marshal(body)
+		}
+		req = httptest.NewRequest(op.HTTP.Method, path+"?"+q.Encode(), bytes.NewReader(payload))
+		req.Header.Set("Content-Type", "application/json")
+	default:
+		t.Fatalf("protocol %s", svc.Protocol)
+	}
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDMODELTEST/20260101/us-east-1/"+svc.Name+"/aws4_request, SignedHeaders=host, Signature=0")
+	return req
+}
+
+func toCBOR(v any) cbor.Value {
+	switch v := v.(type) {
+	case map[string]any:
+		m := cbor.Map{}
+		for k, e := range v {
+			m[k] = toCBOR(e)
+		}
+		return m
+	case []any:
+		l := cbor.List{}
+		for _, e := range v {
+			l = append(l, toCBOR(e))
+		}
+		return l
+	case float64:
+		return cbor.Float64(v)
+	default:
+		return cbor.String(fmt.Sprint(v))
+	}
+}
+
+// TestSandboxServesExactlyTheProjectsOperationsWithAWSBindings asks each
+// service, with the request AWS's model describes (X-Amz-Target for
+// awsJson, Action for awsQuery, the rpcv2Cbor path, the method and URI for
+// Lambda's restJson1), whether it serves each of the model's operations:
+// exactly the project's operations must be served, every other one refused
+// loudly, by name.
+func TestSandboxServesExactlyTheProjectsOperationsWithAWSBindings(t *testing.T) {
+	sb := start(t, sandbox.Options{LambdaUpdateDuration: -1})
+	ms := models(t)
+	for service, want := range projectOperations {
+		t.Run(service, func(t *testing.T) {
+			svc, err := ms.Service(service)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var served []string
+			for name, op := range svc.Operations {
+				rec := httptest.NewRecorder()
+				sb.ServiceHandler(service).ServeHTTP(rec, modelRequest(t, svc, op, map[string]any{}))
+				body, _ := io.ReadAll(rec.Result().Body)
+				if rec.Code >= 400 && strings.Contains(string(body), "not implement") {
+					if !strings.Contains(string(body), name) && !strings.Contains(string(body), "/") {
+						t.Errorf("%s refused without naming the operation: %s", name, body)
+					}
+					continue
+				}
+				served = append(served, name)
+			}
+			sort.Strings(served)
+			if !slices.Equal(served, want) {
+				t.Errorf("served through the model's bindings: %v\nthe project calls: %v", served, want)
+			}
+		})
+	}
+}
+
+// TestModelConstraintsRefused sends, for every constrained input member of
+// every operation the project calls, a value that breaks the constraint
+// (generated from AWS's model) and expects AWS's refusal naming the member.
+func TestModelConstraintsRefused(t *testing.T) {
+	sb := start(t, sandbox.Options{LambdaUpdateDuration: -1})
+	ms := models(t)
+	cases, refused := 0, 0
+	for service, ops := range projectOperations {
+		svc, err := ms.Service(service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, opName := range ops {
+			op := svc.Operations[opName]
+			if op == nil || op.Input == nil {
+				continue
+			}
+			in := svc.Shapes[op.Input.Shape]
+			for _, member := range sortedKeys(in.Members) {
+				ref := in.Members[member]
+				for _, c := range breakers(svc, in, member, ref) {
+					cases++
+					name := fmt.Sprintf("%s/%s/%s/%s", service, opName, member, c.constraint)
+					t.Run(name, func(t *testing.T) {
+						rec := httptest.NewRecorder()
+						sb.ServeHTTP(rec, modelRequest(t, svc, op, c.input))
+						body, _ := io.ReadAll(rec.Result().Body)
+						body = append(bytes.ReplaceAll(body, []byte("&#39;"), []byte("'")), rec.Header().Get("X-Amzn-ErrorType")...)
+						wantCode := "ValidationException"
+						if svc.Protocol == model.ProtoQuery || svc.QueryCompatible {
+							wantCode = "ValidationError"
+						}
+						path := strings.ToLower(member[:1]) + member[1:]
+						if rec.Code != http.StatusBadRequest || !bytes.Contains(body, []byte(wantCode)) || !bytes.Contains(body, []byte("at '"+path)) {
+							t.Errorf("%s with %s broken: HTTP %d %s\nwant 400 %s naming %s", opName, c.constraint, rec.Code, body, wantCode, path)
+							return
+						}
+						refused++
+					})
+				}
+			}
+		}
+	}
+	t.Logf("%d (operation, constraint) cases generated from AWS's models; %d refused as AWS refuses them", cases, refused)
+	if cases < 50 {
+		t.Errorf("only %d cases generated: the models were not read", cases)
+	}
+}
+
+type breaker struct {
+	constraint string
+	input      map[string]any
+}
+
+// breakers returns inputs that each break one constraint of member.
+func breakers(svc *model.Service, in *model.Shape, member string, ref model.Ref) []breaker {
+	sh := svc.Shapes[ref.Shape]
+	var out []breaker
+	with := func(c string, v any) { out = append(out, breaker{c, map[string]any{member: v}}) }
+	if slices.Contains(in.Required, member) && ref.Location != "uri" {
+		out = append(out, breaker{"required", map[string]any{}})
+	}
+	if ref.Location == "header" || ref.Payload {
+		return out
+	}
+	switch sh.Type {
+	case "string":
+		if sh.Min != nil && *sh.Min > 1 {
+			with("min length "+num(*sh.Min), strings.Repeat("a", int(*sh.Min)-1))
+		} else if sh.Min != nil && *sh.Min == 1 && ref.Location != "uri" {
+			with("min length 1", "")
+		}
+		if sh.Max != nil && *sh.Max < 100000 {
+			with("max length "+num(*sh.Max), strings.Repeat("a", int(*sh.Max)+1))
+		}
+		if len(sh.Enum) > 0 {
+			with("enum", "NOT_A_MODEL_ENUM_VALUE")
+		}
+		if re := sh.Regexp(); re != nil {
+			for _, cand := range []string{"!", "#!{}", " ", "\t", "a b!", "x!x"} {
+				if sh.Min != nil && float64(len(cand)) < *sh.Min || sh.Max != nil && float64(len(cand)) > *sh.Max {
+					continue
+				}
+				if !re.MatchString(cand) {
+					with("pattern", cand)
+					break
+				}
+			}
+		}
+	case "integer", "long", "float", "double":
+		if sh.Min != nil {
+			with("min "+num(*sh.Min), *sh.Min-1)
+		}
+		if sh.Max != nil {
+			with("max "+num(*sh.Max), *sh.Max+1)
+		}
+	case "list":
+		if sh.Min != nil && *sh.Min > 0 && ref.Location == "" {
+			with("min items "+num(*sh.Min), []any{})
+		}
+		if sh.Max != nil && *sh.Max < 1000 {
+			l := make([]any, int(*sh.Max)+1)
+			for i := range l {
+				l[i] = map[string]any{}
+			}
+			with("max items "+num(*sh.Max), l)
+		}
+	}
+	return out
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
