@@ -211,28 +211,23 @@ func TestModelConstraintsRefused(t *testing.T) {
 				continue
 			}
 			in := svc.Shapes[op.Input.Shape]
-			for _, member := range sortedKeys(in.Members) {
-				ref := in.Members[member]
-				for _, c := range breakers(svc, in, member, ref) {
-					cases++
-					name := fmt.Sprintf("%s/%s/%s/%s", service, opName, member, c.constraint)
-					t.Run(name, func(t *testing.T) {
-						rec := httptest.NewRecorder()
-						sb.ServeHTTP(rec, modelRequest(t, svc, op, c.input))
-						body, _ := io.ReadAll(rec.Result().Body)
-						body = append(bytes.ReplaceAll(body, []byte("&#39;"), []byte("'")), rec.Header().Get("X-Amzn-ErrorType")...)
-						wantCode := "ValidationException"
-						if svc.Protocol == model.ProtoQuery || svc.QueryCompatible {
-							wantCode = "ValidationError"
-						}
-						path := strings.ToLower(member[:1]) + member[1:]
-						if rec.Code != http.StatusBadRequest || !bytes.Contains(body, []byte(wantCode)) || !bytes.Contains(body, []byte("at '"+path)) {
-							t.Errorf("%s with %s broken: HTTP %d %s\nwant 400 %s naming %s", opName, c.constraint, rec.Code, body, wantCode, path)
-							return
-						}
-						refused++
-					})
-				}
+			for _, c := range breakers(svc, in, nil, 0) {
+				cases++
+				t.Run(fmt.Sprintf("%s/%s/%s/%s", service, opName, c.path, c.constraint), func(t *testing.T) {
+					rec := httptest.NewRecorder()
+					sb.ServeHTTP(rec, modelRequest(t, svc, op, c.input))
+					body, _ := io.ReadAll(rec.Result().Body)
+					body = append(bytes.ReplaceAll(body, []byte("&#39;"), []byte("'")), rec.Header().Get("X-Amzn-ErrorType")...)
+					wantCode := "ValidationException"
+					if svc.Protocol == model.ProtoQuery || svc.QueryCompatible {
+						wantCode = "ValidationError"
+					}
+					if rec.Code != http.StatusBadRequest || !bytes.Contains(body, []byte(wantCode)) || !bytes.Contains(body, []byte("at '"+c.path+"'")) {
+						t.Errorf("%s with %s broken at %s: HTTP %d %s\nwant 400 %s naming %s", opName, c.constraint, c.path, rec.Code, body, wantCode, c.path)
+						return
+					}
+					refused++
+				})
 			}
 		}
 	}
@@ -244,61 +239,120 @@ func TestModelConstraintsRefused(t *testing.T) {
 
 type breaker struct {
 	constraint string
+	path       string // as AWS names the member: lowerCamel, list items as "name.1.member"
 	input      map[string]any
 }
 
-// breakers returns inputs that each break one constraint of member.
-func breakers(svc *model.Service, in *model.Shape, member string, ref model.Ref) []breaker {
-	sh := svc.Shapes[ref.Shape]
+// step is one level on the way from the input to a nested member.
+type step struct {
+	member string
+	list   bool // the member is a list: its value goes in as its first item
+}
+
+// nest builds the input holding leaf at the end of steps (nil leaf: the
+// last member absent, its parent present).
+func nest(steps []step, leaf any) map[string]any {
+	root := map[string]any{}
+	cur := root
+	for i, st := range steps {
+		last := i == len(steps)-1
+		if last {
+			if leaf != nil {
+				cur[st.member] = leaf
+			}
+			break
+		}
+		next := map[string]any{}
+		if st.list {
+			cur[st.member] = []any{next}
+		} else {
+			cur[st.member] = next
+		}
+		cur = next
+	}
+	return root
+}
+
+func awsPath(steps []step) string {
+	var parts []string
+	for i, st := range steps {
+		parts = append(parts, strings.ToLower(st.member[:1])+st.member[1:])
+		if st.list && i < len(steps)-1 {
+			parts = append(parts, "1", "member")
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// breakers returns, for every constrained member of the structure sh
+// (reached through steps) and of the structures nested in it, inputs that
+// each break one constraint.
+func breakers(svc *model.Service, sh *model.Shape, steps []step, depth int) []breaker {
 	var out []breaker
-	with := func(c string, v any) { out = append(out, breaker{c, map[string]any{member: v}}) }
-	if slices.Contains(in.Required, member) && ref.Location != "uri" {
-		out = append(out, breaker{"required", map[string]any{}})
+	if depth > 3 {
+		return nil
 	}
-	if ref.Location == "header" || ref.Payload {
-		return out
-	}
-	switch sh.Type {
-	case "string":
-		if sh.Min != nil && *sh.Min > 1 {
-			with("min length "+num(*sh.Min), strings.Repeat("a", int(*sh.Min)-1))
-		} else if sh.Min != nil && *sh.Min == 1 && ref.Location != "uri" {
-			with("min length 1", "")
+	for _, member := range sortedKeys(sh.Members) {
+		ref := sh.Members[member]
+		msh := svc.Shapes[ref.Shape]
+		path := append(slices.Clone(steps), step{member: member, list: msh.Type == "list"})
+		with := func(c string, v any) {
+			out = append(out, breaker{c, awsPath(path), nest(path, v)})
 		}
-		if sh.Max != nil && *sh.Max < 100000 {
-			with("max length "+num(*sh.Max), strings.Repeat("a", int(*sh.Max)+1))
+		if slices.Contains(sh.Required, member) && ref.Location != "uri" {
+			// nest with a nil leaf leaves the member out, its parent present.
+			out = append(out, breaker{"required", awsPath(path), nest(path, nil)})
 		}
-		if len(sh.Enum) > 0 {
-			with("enum", "NOT_A_MODEL_ENUM_VALUE")
+		if ref.Location == "header" || ref.Payload || (svc.Protocol == model.ProtoQuery && depth > 0) {
+			continue
 		}
-		if re := sh.Regexp(); re != nil {
-			for _, cand := range []string{"!", "#!{}", " ", "\t", "a b!", "x!x"} {
-				if sh.Min != nil && float64(len(cand)) < *sh.Min || sh.Max != nil && float64(len(cand)) > *sh.Max {
-					continue
-				}
-				if !re.MatchString(cand) {
-					with("pattern", cand)
-					break
+		switch msh.Type {
+		case "structure":
+			out = append(out, breakers(svc, msh, path, depth+1)...)
+		case "string":
+			if msh.Min != nil && *msh.Min > 1 {
+				with("min length "+num(*msh.Min), strings.Repeat("a", int(*msh.Min)-1))
+			} else if msh.Min != nil && *msh.Min == 1 && ref.Location != "uri" {
+				with("min length 1", "")
+			}
+			if msh.Max != nil && *msh.Max < 100000 {
+				with("max length "+num(*msh.Max), strings.Repeat("a", int(*msh.Max)+1))
+			}
+			if len(msh.Enum) > 0 {
+				with("enum", "NOT_A_MODEL_ENUM_VALUE")
+			}
+			if re := msh.Regexp(); re != nil {
+				for _, cand := range []string{"!", "#!{}", " ", "\t", "a b!", "x!x"} {
+					if msh.Min != nil && float64(len(cand)) < *msh.Min || msh.Max != nil && float64(len(cand)) > *msh.Max {
+						continue
+					}
+					if !re.MatchString(cand) {
+						with("pattern", cand)
+						break
+					}
 				}
 			}
-		}
-	case "integer", "long", "float", "double":
-		if sh.Min != nil {
-			with("min "+num(*sh.Min), *sh.Min-1)
-		}
-		if sh.Max != nil {
-			with("max "+num(*sh.Max), *sh.Max+1)
-		}
-	case "list":
-		if sh.Min != nil && *sh.Min > 0 && ref.Location == "" {
-			with("min items "+num(*sh.Min), []any{})
-		}
-		if sh.Max != nil && *sh.Max < 1000 {
-			l := make([]any, int(*sh.Max)+1)
-			for i := range l {
-				l[i] = map[string]any{}
+		case "integer", "long", "float", "double":
+			if msh.Min != nil {
+				with("min "+num(*msh.Min), *msh.Min-1)
 			}
-			with("max items "+num(*sh.Max), l)
+			if msh.Max != nil {
+				with("max "+num(*msh.Max), *msh.Max+1)
+			}
+		case "list":
+			if msh.Min != nil && *msh.Min > 0 && ref.Location == "" {
+				with("min items "+num(*msh.Min), []any{})
+			}
+			if msh.Max != nil && *msh.Max < 1000 {
+				l := make([]any, int(*msh.Max)+1)
+				for i := range l {
+					l[i] = map[string]any{}
+				}
+				with("max items "+num(*msh.Max), l)
+			}
+			if item := svc.Shapes[msh.Member.Shape]; item.Type == "structure" {
+				out = append(out, breakers(svc, item, path, depth+1)...)
+			}
 		}
 	}
 	return out
