@@ -113,10 +113,13 @@ func Default() (*Models, error) {
 			defaultErr = err
 			return
 		}
-		defaultModels = &Models{dir: dir, services: map[string]*Service{}}
+		defaultModels = New(dir)
 	})
 	return defaultModels, defaultErr
 }
+
+// New reads models from a botocore data directory, each on first use.
+func New(dir string) *Models { return &Models{dir: dir, services: map[string]*Service{}} }
 
 // DataDir locates botocore's data directory.
 func DataDir() (string, error) {

@@ -80,13 +80,12 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 			form[k] = append(form[k], v...)
 		}
 		req.OperationName = form.Get("Action")
-		if op := s.Operations[req.OperationName]; op != nil && op.Input != nil {
-			req.Operation = op
+		req.Operation = s.Operations[req.OperationName]
+		if op := req.Operation; op != nil && op.Input != nil {
 			if in, ok := s.fromForm(s.Shapes[op.Input.Shape], form, "").(map[string]any); ok {
 				req.Input = in
 			}
 		}
-		req.Operation = s.Operations[req.OperationName]
 		return req, nil
 	}
 	req.Operation = s.Operations[req.OperationName]
