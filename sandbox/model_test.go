@@ -200,6 +200,7 @@ func TestModelConstraintsRefused(t *testing.T) {
 	sb := start(t, sandbox.Options{LambdaUpdateDuration: -1})
 	ms := models(t)
 	cases, refused := 0, 0
+	var unchecked []string
 	for service, ops := range projectOperations {
 		svc, err := ms.Service(service)
 		if err != nil {
@@ -212,6 +213,11 @@ func TestModelConstraintsRefused(t *testing.T) {
 			}
 			in := svc.Shapes[op.Input.Shape]
 			for _, c := range breakers(svc, in, nil, 0) {
+				if c.constraint == "pattern-unchecked" {
+					// RE2 has no look-arounds: the service's own check applies.
+					unchecked = append(unchecked, service+" "+opName+" "+c.path)
+					continue
+				}
 				cases++
 				t.Run(fmt.Sprintf("%s/%s/%s/%s", service, opName, c.path, c.constraint), func(t *testing.T) {
 					rec := httptest.NewRecorder()
@@ -232,6 +238,7 @@ func TestModelConstraintsRefused(t *testing.T) {
 		}
 	}
 	t.Logf("%d (operation, constraint) cases generated from AWS's models; %d refused as AWS refuses them", cases, refused)
+	t.Logf("%d patterns Go's RE2 cannot express, left to the services' own checks: %v", len(unchecked), unchecked)
 	if cases < 50 {
 		t.Errorf("only %d cases generated: the models were not read", cases)
 	}
@@ -321,12 +328,15 @@ func breakers(svc *model.Service, sh *model.Shape, steps []step, depth int) []br
 			if len(msh.Enum) > 0 {
 				with("enum", "NOT_A_MODEL_ENUM_VALUE")
 			}
-			if re := msh.Regexp(); re != nil {
-				for _, cand := range []string{"!", "#!{}", " ", "\t", "a b!", "x!x"} {
+			if msh.Pattern != "" && !msh.PatternChecked() {
+				out = append(out, breaker{constraint: "pattern-unchecked", path: awsPath(path) + " " + msh.Pattern})
+			}
+			if msh.PatternChecked() {
+				for _, cand := range []string{"!", "#!{}", " ", "\t", "a b!", "x!x", "123"} {
 					if msh.Min != nil && float64(len(cand)) < *msh.Min || msh.Max != nil && float64(len(cand)) > *msh.Max {
 						continue
 					}
-					if !re.MatchString(cand) {
+					if !msh.MatchesPattern(cand) {
 						with("pattern", cand)
 						break
 					}

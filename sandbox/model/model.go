@@ -84,12 +84,48 @@ type Shape struct {
 	// Flattened query lists/maps have no ".member"/".entry" level.
 	Flattened bool `json:"flattened"`
 
-	re *regexp.Regexp // Pattern, anchored; nil when Go cannot compile it
+	re    *regexp.Regexp // Pattern, anchored; nil when Go cannot compile it
+	notRe *regexp.Regexp // a leading negative look-ahead "(?!X)" of Pattern, as X
 }
 
-// Regexp is the compiled, fully anchored pattern (AWS's validators match the
-// whole value), or nil when there is none or RE2 cannot express it.
-func (s *Shape) Regexp() *regexp.Regexp { return s.re }
+// PatternChecked reports whether the shape has a pattern the validator can
+// check (RE2 has no look-arounds; a leading "(?!X)" is checked as "not X").
+func (s *Shape) PatternChecked() bool { return s.re != nil }
+
+// MatchesPattern reports whether v satisfies the shape's pattern, matched
+// against the whole value as AWS's validators do.
+func (s *Shape) MatchesPattern(v string) bool {
+	if s.re == nil {
+		return true
+	}
+	return s.re.MatchString(v) && (s.notRe == nil || !s.notRe.MatchString(v))
+}
+
+// compilePattern compiles a model pattern anchored, splitting off a leading
+// negative look-ahead (Lambda's alias names: "(?!^[0-9]+$)([a-zA-Z0-9-_]+)").
+func (s *Shape) compilePattern() {
+	p := s.Pattern
+	if rest, ok := strings.CutPrefix(p, "(?!"); ok {
+		depth := 1
+		for i, c := range rest {
+			switch c {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+			if depth == 0 {
+				not, err := regexp.Compile(`^(?:` + rest[:i] + `)$`)
+				if err != nil {
+					return
+				}
+				s.notRe, p = not, rest[i+1:]
+				break
+			}
+		}
+	}
+	s.re, _ = regexp.Compile(`^(?:` + p + `)$`)
+}
 
 // Models are the loaded service models, by SigV4 service name.
 type Models struct {
@@ -205,8 +241,8 @@ func load(dir, name string) (*Service, error) {
 	for _, sh := range raw.Shapes {
 		if sh.Pattern != "" {
 			// RE2 lacks look-arounds and back-references; such patterns are
-			// left unchecked (CheckedPattern reports which).
-			sh.re, _ = regexp.Compile(`^(?:` + sh.Pattern + `)$`)
+			// left unchecked (PatternChecked reports which).
+			sh.compilePattern()
 		}
 		if sh.Payload != "" {
 			if r, ok := sh.Members[sh.Payload]; ok {

@@ -417,7 +417,7 @@ func (s *Service) check(sh *Shape, v any, path string, out *[]Violation) {
 		if len(sh.Enum) > 0 && !slices.Contains(sh.Enum, str) {
 			add("enum", quote(v), "Member must satisfy enum value set: ["+strings.Join(sh.Enum, ", ")+"]")
 		}
-		if sh.re != nil && !sh.re.MatchString(str) {
+		if !sh.MatchesPattern(str) {
 			add("pattern", quote(v), "Member must satisfy regular expression pattern: "+sh.Pattern)
 		}
 	case "blob":
