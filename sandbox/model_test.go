@@ -34,6 +34,7 @@ var projectOperations = map[string][]string{
 	"sns":            {"Publish"},
 	"sts":            {"GetCallerIdentity"},
 	"monitoring":     {"DescribeAlarms", "GetMetricData", "SetAlarmState"},
+	"codebuild":      {"BatchGetBuilds"},
 }
 
 func models(t *testing.T) *model.Models {
@@ -150,6 +151,11 @@ func toCBOR(v any) cbor.Value {
 func TestSandboxServesExactlyTheProjectsOperationsWithAWSBindings(t *testing.T) {
 	sb := start(t, sandbox.Options{LambdaUpdateDuration: -1})
 	ms := models(t)
+	for _, service := range sb.ServiceNames() {
+		if _, ok := projectOperations[service]; !ok {
+			t.Errorf("the sandbox serves %s, which projectOperations does not list", service)
+		}
+	}
 	for service, want := range projectOperations {
 		t.Run(service, func(t *testing.T) {
 			svc, err := ms.Service(service)
