@@ -67,6 +67,8 @@ func TestAWSCLI(t *testing.T) {
 		args []string
 		want string
 	}{
+		{"CreateFunction", "lambda create-function that exists", []string{"lambda", "create-function", "--function-name", "hello", "--runtime", "provided.al2023", "--handler", "bootstrap",
+			"--role", "arn:aws:iam::000000000000:role/r", "--zip-file", "fileb://" + zipFile}, "ResourceConflictException"},
 		{"ListFunctions", "lambda list-functions", []string{"lambda", "list-functions"}, `"FunctionName": "hello"`},
 		{"GetFunctionConfiguration", "lambda get-function-configuration", []string{"lambda", "get-function-configuration", "--function-name", "hello", "--qualifier", "prod"}, `"Version": "1"`},
 		{"GetFunctionConfiguration", "lambda get-function-configuration of a missing function", []string{"lambda", "get-function-configuration", "--function-name", "nope"}, "ResourceNotFoundException"},
@@ -86,6 +88,7 @@ func TestAWSCLI(t *testing.T) {
 		{"StartExecution", "stepfunctions start-execution of a missing machine", []string{"stepfunctions", "start-execution", "--state-machine-arn", smARN + "-nope"}, "StateMachineDoesNotExist"},
 		{"DescribeExecution", "stepfunctions describe-execution", []string{"stepfunctions", "describe-execution", "--execution-arn", exARN}, `"status": "SUCCEEDED"`},
 		{"DescribeExecution", "stepfunctions describe-execution missing", []string{"stepfunctions", "describe-execution", "--execution-arn", exARN + "-nope"}, "ExecutionDoesNotExist"},
+		{"DescribeStateMachineForExecution", "stepfunctions describe-state-machine-for-execution", []string{"stepfunctions", "describe-state-machine-for-execution", "--execution-arn", exARN}, `"name": "cli-test"`},
 		{"ListExecutions", "stepfunctions list-executions", []string{"stepfunctions", "list-executions", "--state-machine-arn", smARN}, `"name": "run-1"`},
 		{"GetExecutionHistory", "stepfunctions get-execution-history", []string{"stepfunctions", "get-execution-history", "--execution-arn", exARN}, `"ExecutionSucceeded"`},
 		{"StopExecution", "stepfunctions stop-execution of a missing execution", []string{"stepfunctions", "stop-execution", "--execution-arn", exARN + "-nope"}, "ExecutionDoesNotExist"},

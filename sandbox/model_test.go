@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,9 +28,9 @@ import (
 // CodeBuild buildspec in infra/, which runs `aws lambda update-function-code`),
 // by SigV4 service: exactly what the sandbox serves.
 var projectOperations = map[string][]string{
-	"lambda": {"CreateAlias", "GetAlias", "GetFunctionConfiguration", "Invoke", "ListAliases", "ListFunctions",
+	"lambda": {"CreateAlias", "CreateFunction", "GetAlias", "GetFunctionConfiguration", "Invoke", "ListAliases", "ListFunctions",
 		"ListVersionsByFunction", "PublishVersion", "UpdateAlias", "UpdateFunctionCode"},
-	"states": {"DescribeExecution", "GetExecutionHistory", "ListExecutions", "ListStateMachines", "SendTaskFailure",
+	"states": {"DescribeExecution", "DescribeStateMachineForExecution", "GetExecutionHistory", "ListExecutions", "ListStateMachines", "SendTaskFailure",
 		"SendTaskSuccess", "StartExecution", "StopExecution"},
 	"events":         {"PutEvents"},
 	"logs":           {"FilterLogEvents"},
@@ -383,4 +387,63 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// TestProjectOperationsAreWhatTheCodeCalls derives the operations from the
+// project's source — every SDK input or paginator type named in shared/,
+// cli/, functions/, bench/, e2e/, browser/, sandbox/local, examples/ and
+// cmd/, plus the AWS CLI commands of the CodeBuild buildspec in infra/ — and
+// checks projectOperations lists exactly those.
+func TestProjectOperationsAreWhatTheCodeCalls(t *testing.T) {
+	service := map[string]string{"lambda": "lambda", "sfn": "states", "eventbridge": "events", "cloudwatch": "monitoring",
+		"cloudwatchlogs": "logs", "secretsmanager": "secretsmanager", "sns": "sns", "sts": "sts", "codebuild": "codebuild", "ssm": "ssm"}
+	sdkType := regexp.MustCompile(`\b(lambda|sfn|eventbridge|cloudwatch|cloudwatchlogs|secretsmanager|sns|sts|codebuild|ssm)\.(?:New)?([A-Z][A-Za-z0-9]*?)(?:Input|Paginator)\b`)
+	found := map[string]map[string]bool{}
+	add := func(svc, op string) {
+		if found[svc] == nil {
+			found[svc] = map[string]bool{}
+		}
+		found[svc][op] = true
+	}
+	for _, dir := range []string{"../shared", "../cli", "../functions", "../bench", "../e2e", "../browser", "local", "../examples", "../cmd"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range sdkType.FindAllStringSubmatch(string(src), -1) {
+				add(service[m[1]], m[2])
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	buildspec, err := os.ReadFile("../infra/sample_stack.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cmd, op := range map[string]string{"aws lambda update-function-code": "UpdateFunctionCode", "aws lambda wait function-updated": "GetFunctionConfiguration"} {
+		if strings.Contains(string(buildspec), cmd) {
+			add("lambda", op)
+		}
+	}
+	// The codebuild package's RunInput is the sandbox CodeBuild's Go API,
+	// not an AWS operation.
+	delete(found["codebuild"], "Run")
+	for svc, ops := range found {
+		want := sortedKeys(ops)
+		if got := projectOperations[svc]; !slices.Equal(got, want) {
+			t.Errorf("%s: projectOperations lists %v; the code calls %v", svc, got, want)
+		}
+	}
+	for svc := range projectOperations {
+		if found[svc] == nil {
+			t.Errorf("%s: listed in projectOperations, but nothing in the project calls it", svc)
+		}
+	}
 }

@@ -33,14 +33,16 @@ type operation func(s *Service, body []byte) (any, error)
 // operations are the API actions the sandbox implements; any other action is
 // refused with UnknownOperationException.
 var operations = map[string]operation{
-	"ListStateMachines":   (*Service).apiListStateMachines,
-	"StartExecution":      (*Service).apiStartExecution,
-	"DescribeExecution":   (*Service).apiDescribeExecution,
-	"ListExecutions":      (*Service).apiListExecutions,
-	"StopExecution":       (*Service).apiStopExecution,
-	"GetExecutionHistory": (*Service).apiGetExecutionHistory,
-	"SendTaskSuccess":     (*Service).apiSendTaskSuccess,
-	"SendTaskFailure":     (*Service).apiSendTaskFailure,
+	"ListStateMachines": (*Service).apiListStateMachines,
+	// e2e's second ASL engine reads the definition an execution ran.
+	"DescribeStateMachineForExecution": (*Service).apiDescribeStateMachineForExecution,
+	"StartExecution":                   (*Service).apiStartExecution,
+	"DescribeExecution":                (*Service).apiDescribeExecution,
+	"ListExecutions":                   (*Service).apiListExecutions,
+	"StopExecution":                    (*Service).apiStopExecution,
+	"GetExecutionHistory":              (*Service).apiGetExecutionHistory,
+	"SendTaskSuccess":                  (*Service).apiSendTaskSuccess,
+	"SendTaskFailure":                  (*Service).apiSendTaskFailure,
 }
 
 // ServeHTTP serves the awsJson1_0 protocol: POST / with
@@ -208,6 +210,18 @@ func (s *Service) describeExecution(body []byte, view func(*execution) map[strin
 		return nil, err
 	}
 	return view(e), nil
+}
+
+func (s *Service) apiDescribeStateMachineForExecution(body []byte) (any, error) {
+	return s.describeExecution(body, func(e *execution) map[string]any {
+		return map[string]any{
+			"stateMachineArn": e.StateMachineARN,
+			"name":            e.Machine,
+			"definition":      e.Definition,
+			"roleArn":         e.RoleARN,
+			"updateDate":      Epoch(e.Start),
+		}
+	})
 }
 
 func (s *Service) apiListStateMachines(body []byte) (any, error) {
