@@ -2,15 +2,15 @@ package main
 
 import (
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"net"
 	"net/http"
-
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 // benchConfig is a valid target configuration, so every Lambda gets through

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"math"
 	"runtime"
 	"runtime/debug"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 const (

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"os"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"

@@ -14,7 +14,6 @@ package aliasflow
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 )
 

@@ -10,11 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/promotion"
 	"io"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aliasflow/aliasflow/shared/promotion"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"

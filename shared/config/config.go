@@ -8,12 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 // EnvVar is the environment variable the pipeline's Lambdas read the
