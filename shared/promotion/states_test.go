@@ -24,6 +24,7 @@ type aslState struct {
 	Default            string         `json:"Default"`
 	Choices            []aslChoice    `json:"Choices"`
 	Catch              []aslCatch     `json:"Catch"`
+	Retry              []aslCatch     `json:"Retry"`
 	Error              string         `json:"Error"`
 }
 
@@ -246,6 +247,37 @@ func TestDefinitionContract(t *testing.T) {
 		for n := range ResultPaths {
 			if _, ok := d.States[n]; !ok {
 				t.Errorf("promotion.ResultPaths names %s, which the definition lacks", n)
+			}
+		}
+	})
+
+	// Step Functions, "Handle Lambda service exceptions"
+	// (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html):
+	// retry Lambda.ClientExecutionTimeoutException, Lambda.ServiceException,
+	// Lambda.AWSLambdaException and Lambda.SdkClientException; an unhandled
+	// error (a timeout, out of memory) is Lambda.Unknown; hitting the
+	// concurrency limit is Lambda.TooManyRequestsException. Every Lambda
+	// task retries them all, and the task errors aliasflow names transient.
+	t.Run("retries", func(t *testing.T) {
+		transient := []string{"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+			"Lambda.SdkClientException", "Lambda.TooManyRequestsException", "Lambda.Unknown", ErrTransient}
+		for n, s := range d.States {
+			if s.Type != "Task" {
+				continue
+			}
+			var retried []string
+			for _, r := range s.Retry {
+				retried = append(retried, r.ErrorEquals...)
+			}
+			for _, e := range transient {
+				if !slices.Contains(retried, e) && !slices.Contains(retried, "States.ALL") {
+					t.Errorf("%s does not retry %s", n, e)
+				}
+			}
+			for _, e := range retried {
+				if strings.HasPrefix(e, "Runtime.") || strings.HasPrefix(e, "Sandbox.") {
+					t.Errorf("%s retries %s, a name Step Functions never reports (it says Lambda.Unknown)", n, e)
+				}
 			}
 		}
 	})
