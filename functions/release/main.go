@@ -11,14 +11,15 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
-	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 func main() {
@@ -32,9 +33,9 @@ func main() {
 }
 
 func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error) {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return nil, err
+	path := os.Getenv(settings.EnvPath)
+	if path == "" {
+		return nil, fmt.Errorf("%s is not set", settings.EnvPath)
 	}
 	sm := os.Getenv("ALIASFLOW_STATE_MACHINE_ARN")
 	if sm == "" {
@@ -44,8 +45,14 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	if err != nil {
 		return nil, err
 	}
+	// Built once, so its cache lives across the invocations of this
+	// execution environment.
+	store, err := settings.NewStore(ssm.NewFromConfig(awsCfg), path, nil)
+	if err != nil {
+		return nil, err
+	}
 	return &release.Handler{
-		Config:          cfg,
+		Targets:         store,
 		StateMachineARN: sm,
 		Lambda:          awslambda.NewFromConfig(awsCfg),
 		SFN:             sfn.NewFromConfig(awsCfg),

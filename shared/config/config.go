@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,6 +150,21 @@ func FromEnv() (*Config, error) {
 		return nil, fmt.Errorf("config: %s is not set", EnvVar)
 	}
 	return Parse([]byte(raw))
+}
+
+// ErrNotConfigured is wrapped by a Targets lookup when a function is not a
+// target of the pipeline.
+var ErrNotConfigured = errors.New("not configured for aliasflow")
+
+// Target returns function's settings, or an error wrapping ErrNotConfigured.
+// It makes a Config a settings source for tests and one-off tools; the
+// pipeline reads each target's settings from its own store entry (package
+// settings).
+func (c *Config) Target(_ context.Context, function string) (Target, error) {
+	if t, ok := c.Lookup(function); ok {
+		return *t, nil
+	}
+	return Target{}, fmt.Errorf("function %q is %w", function, ErrNotConfigured)
 }
 
 // Lookup returns the target for a function name.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/wait"
@@ -87,7 +86,8 @@ const (
 // Handler handles one release event. Build it with its fields set; nil
 // Metrics, Sleep and Log default sanely.
 type Handler struct {
-	Config          *config.Config
+	// Targets holds the targets' settings (a settings.Store in the Lambda).
+	Targets         Targets
 	StateMachineARN string
 	Lambda          Lambda
 	SFN             StepFunctions
@@ -130,12 +130,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, 
 // variables, reads them with BatchGetBuilds. It returns a nil request with
 // the final result when there is nothing to release.
 func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, Result, error) {
-	parsed, err := ParseEvent(raw, h.Config)
+	parsed, err := ParseEvent(ctx, raw, h.Targets)
 	if err == nil && parsed.Lookup != "" {
 		var vars map[string]string
 		vars, err = h.buildVariables(ctx, parsed.Lookup)
 		if err == nil {
-			parsed.Request, err = parsed.Complete(h.Config, vars)
+			parsed.Request, err = parsed.Complete(ctx, h.Targets, vars)
 		}
 	}
 	var refusal *Refusal

@@ -101,7 +101,7 @@ func newWorld(t *testing.T) *world {
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return time.Date(2026, 3, 2, 16, 20, 0, 0, time.UTC) }
 	w.h = &Handler{
-		Config:          w.cfg,
+		Targets:         w.cfg,
 		StateMachineARN: smARN,
 		Lambda:          w.lambda,
 		SFN:             w.sfn,
