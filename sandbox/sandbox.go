@@ -1,6 +1,7 @@
 // Package sandbox is the local cloud `aliasflow local` runs: one loopback
 // listener serving the AWS APIs the project calls (Lambda, Step Functions,
-// EventBridge, SNS, CloudWatch, CloudWatch Logs, Secrets Manager, STS),
+// EventBridge, SNS, CloudWatch, CloudWatch Logs, Secrets Manager, SSM
+// Parameter Store, STS),
 // each dispatched by the SigV4 credential scope of the request, and the
 // API Gateway stages for everything unsigned. It wires the services to one
 // another through the sandbox/core interfaces and persists their state to a
@@ -29,6 +30,7 @@ import (
 	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
 	secretssvc "github.com/aliasflow/aliasflow/sandbox/secrets"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
+	ssmsvc "github.com/aliasflow/aliasflow/sandbox/ssm"
 	"github.com/aliasflow/aliasflow/sandbox/states"
 	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
 )
@@ -72,6 +74,7 @@ type Sandbox struct {
 	cw       *cwsvc.Service
 	logs     *logssvc.Service
 	secrets  *secretssvc.Service
+	ssm      *ssmsvc.Service
 	sts      *stssvc.Service
 	apigw    *apigw.Router
 	services map[string]http.Handler // by SigV4 service name
@@ -151,15 +154,16 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.events = events.New(lam, sb.states, &events.Options{Now: opts.Clock, Logger: opts.Logger.With("service", "events"), RetryDelays: opts.EventRetryDelays})
 	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock})
 	sb.secrets = secretssvc.New(opts.Clock)
+	sb.ssm = ssmsvc.New(opts.Clock)
 	sb.sts = stssvc.New()
 	sb.apigw = apigw.New(lam, &apigw.Options{Logger: opts.Logger.With("service", "apigateway"), Now: opts.Clock})
 	sb.services = map[string]http.Handler{
 		"lambda": sb.lambda, "states": sb.states, "events": sb.events, "logs": sb.logs,
-		"secretsmanager": sb.secrets, "sns": sb.sns, "sts": sb.sts, "monitoring": sb.cw,
+		"secretsmanager": sb.secrets, "sns": sb.sns, "sts": sb.sts, "monitoring": sb.cw, "ssm": sb.ssm,
 	}
 	// Lambda comes first: a restored execution may invoke a function at once.
 	sb.persist = []persisted{
-		{"lambda", sb.lambda}, {"logs", sb.logs}, {"cloudwatch", sb.cw}, {"secretsmanager", sb.secrets},
+		{"lambda", sb.lambda}, {"logs", sb.logs}, {"cloudwatch", sb.cw}, {"secretsmanager", sb.secrets}, {"ssm", sb.ssm},
 		{"sns", sb.sns}, {"events", sb.events}, {"states", sb.states},
 	}
 	if opts.StateDir != "" {
@@ -233,6 +237,9 @@ func (sb *Sandbox) Logs() *logssvc.Service { return sb.logs }
 
 // Secrets is the Secrets Manager service's Go API.
 func (sb *Sandbox) Secrets() *secretssvc.Service { return sb.secrets }
+
+// SSM is the Parameter Store service's Go API.
+func (sb *Sandbox) SSM() *ssmsvc.Service { return sb.ssm }
 
 // APIGateway is the stage router's Go API.
 func (sb *Sandbox) APIGateway() *apigw.Router { return sb.apigw }
@@ -308,7 +315,7 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case svc != "":
 		h, ok := sb.services[svc]
 		if !ok {
-			writeAuthError(w, http.StatusBadRequest, "UnknownServiceException", fmt.Sprintf("the sandbox does not implement the AWS service %q (it serves lambda, states, events, logs, secretsmanager, sns, sts, monitoring)", svc))
+			writeAuthError(w, http.StatusBadRequest, "UnknownServiceException", fmt.Sprintf("the sandbox does not implement the AWS service %q (it serves lambda, states, events, logs, secretsmanager, sns, sts, monitoring, ssm)", svc))
 			return
 		}
 		sb.serveCounted(w, r, svc, h)

@@ -32,6 +32,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // Names of what the world deploys (the same names the CDK app uses).
@@ -93,6 +94,11 @@ type Options struct {
 	// EventRetryDelays: see sandbox.Options.
 	EventRetryDelays []time.Duration
 }
+
+// PipelineTag is the tag key naming the pipeline that promotes a target
+// function; the pipeline's roles allow Lambda actions only on functions
+// carrying it with their pipeline's name.
+const PipelineTag = "aliasflow:pipeline"
 
 // DefaultApprover is the one approver of DefaultHello.
 const DefaultApprover = "approver@example.com"
@@ -247,9 +253,14 @@ func (w *World) zip(dir string) ([]byte, error) {
 func (w *World) deploy(ctx context.Context, resumed bool) error {
 	lam := w.sb.Lambda()
 	ep := w.sb.Endpoint()
-	cfgDoc, err := json.Marshal(config.Config{Targets: []config.Target{*w.target}})
+	// hello's settings live in their own parameter, as the target
+	// construct writes them on AWS; a resumed world gets the settings of now.
+	doc, err := settings.Encode(*w.target)
 	if err != nil {
 		return err
+	}
+	if _, err := w.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, w.target.Function), doc, true); err != nil {
+		return fmt.Errorf("settings of %s: %w", w.target.Function, err)
 	}
 
 	topicARN, err := w.sb.SNS().CreateTopic(TopicName)
@@ -284,7 +295,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		awsenv.LoopbackOnlyEnv: "1",
 	}
 	extra := map[string]map[string]string{
-		ReleaseFunction:  {config.EnvVar: string(cfgDoc), "ALIASFLOW_STATE_MACHINE_ARN": smARN},
+		ReleaseFunction:  {settings.EnvPath: settings.Path(settings.DefaultPipeline), "ALIASFLOW_STATE_MACHINE_ARN": smARN},
 		ApprovalFunction: {approval.EnvTopicARN: topicARN, approval.EnvLinkSecretARN: secretARN},
 	}
 	for _, f := range pipelineFunctions {
@@ -397,6 +408,9 @@ func (w *World) deployHello(ctx context.Context) error {
 	if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
 		FunctionName: HelloFunction, Runtime: "provided.al2023", Handler: "bootstrap", Role: role,
 		Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout, Architectures: []string{"x86_64"},
+		// The tag the target construct puts on every target: the pipeline's
+		// roles are scoped by it (ABAC).
+		Tags: map[string]string{PipelineTag: settings.DefaultPipeline},
 	}); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}

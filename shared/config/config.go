@@ -11,14 +11,9 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 )
-
-// EnvVar is the environment variable the pipeline's Lambdas read the
-// configuration from (a JSON document, see Config).
-const EnvVar = "ALIASFLOW_CONFIG"
 
 // Strategy names how the prod alias moves to the new version.
 type Strategy string
@@ -143,14 +138,6 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
-// FromEnv parses the configuration held in ALIASFLOW_CONFIG.
-func FromEnv() (*Config, error) {
-	raw := os.Getenv(EnvVar)
-	if strings.TrimSpace(raw) == "" {
-		return nil, fmt.Errorf("config: %s is not set", EnvVar)
-	}
-	return Parse([]byte(raw))
-}
 
 // ErrNotConfigured is wrapped by a Targets lookup when a function is not a
 // target of the pipeline.
