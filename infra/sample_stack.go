@@ -105,7 +105,7 @@ func NewSampleStack(scope constructs.Construct, id string, props *SampleStackPro
 	})
 
 	s.API = newHelloAPI(stack, opts)
-	aliases := map[string]awslambda.IAlias{DevAlias: dev, aliasflow.StgAlias: s.Target.Stg(), aliasflow.ProdAlias: s.Target.Prod()}
+	aliases := map[string]awslambda.IFunction{DevAlias: dev, aliasflow.StgAlias: s.Target.AliasFunction(aliasflow.StgAlias), aliasflow.ProdAlias: s.Target.AliasFunction(aliasflow.ProdAlias)}
 	for _, st := range Stages {
 		// Seed 002: with the alias chosen by a stage variable, API Gateway
 		// needs an invoke permission on each alias; each is scoped to the

@@ -20,7 +20,7 @@ import (
 // adoption. It makes no call on update (a changed version, description or
 // settings) and none on delete (the alias keeps serving: removing a target
 // from aliasflow must not take prod away). It never calls UpdateAlias.
-func ensureAlias(t *Target, id, function, alias string, initial awslambda.IVersion, pipeline string) awslambda.IAlias {
+func ensureAlias(t *Target, id, function, alias string, initial awslambda.IVersion, pipeline string) (awslambda.IAlias, awslambda.IFunction) {
 	role, logs, first := aliasRole(t, pipeline)
 	cr := customresources.NewAwsCustomResource(t, jsii.String(id), &customresources.AwsCustomResourceProps{
 		ResourceType: jsii.String("Custom::AliasflowAlias"),
@@ -47,9 +47,16 @@ func ensureAlias(t *Target, id, function, alias string, initial awslambda.IVersi
 	a := awslambda.Alias_FromAliasAttributes(t, jsii.String(id+"Alias"), &awslambda.AliasAttributes{
 		AliasName: jsii.String(alias), AliasVersion: initial,
 	})
+	// CDK's imported alias adds no permission in an environment-agnostic
+	// stack; a qualified function reference in the same environment does.
+	fn := awslambda.Function_FromFunctionAttributes(t, jsii.String(id+"Function"), &awslambda.FunctionAttributes{
+		FunctionArn:     jsii.String(*t.function.FunctionArn() + ":" + alias),
+		SameEnvironment: jsii.Bool(true),
+	})
 	// What is added to the alias (an invoke permission) waits for it.
 	a.Node().AddDependency(cr)
-	return a
+	fn.Node().AddDependency(cr)
+	return a, fn
 }
 
 // aliasRole is the role (and log group) of the custom resources that create

@@ -67,6 +67,7 @@ type Target struct {
 	function  awslambda.IFunction
 	stg       awslambda.IAlias
 	prod      awslambda.IAlias
+	invokable map[string]awslambda.IFunction
 	alarm     awscloudwatch.Alarm
 	parameter awsssm.StringParameter
 	errs      []string
@@ -75,7 +76,7 @@ type Target struct {
 // NewTarget registers a function with a pipeline. Mistakes in the props are
 // reported when the app is synthesized, each naming the field at fault.
 func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Target {
-	t := &Target{}
+	t := &Target{invokable: map[string]awslambda.IFunction{}}
 	constructs.NewConstruct_Override(t, scope, jsii.String(id))
 	t.Node().AddValidation(&targetValidation{t: t})
 	if props == nil {
@@ -113,10 +114,10 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
 		if t.stg == nil {
-			t.stg = ensureAlias(t, "Stg", name, StgAlias, initial, p.Name())
+			t.stg, t.invokable[StgAlias] = ensureAlias(t, "Stg", name, StgAlias, initial, p.Name())
 		}
 		if t.prod == nil {
-			t.prod = ensureAlias(t, "Prod", name, ProdAlias, initial, p.Name())
+			t.prod, t.invokable[ProdAlias] = ensureAlias(t, "Prod", name, ProdAlias, initial, p.Name())
 		}
 	}
 
@@ -240,11 +241,27 @@ func (t *Target) Settings() config.Target { return t.settings }
 // Function returns the target function.
 func (t *Target) Function() awslambda.IFunction { return t.function }
 
-// Stg returns the stg alias.
+// Stg returns the stg alias. To add an invoke permission to it, use
+// AliasFunction: an alias the target ensures is not a CloudFormation
+// resource, and CDK's imported alias adds no permission in an
+// environment-agnostic stack.
 func (t *Target) Stg() awslambda.IAlias { return t.stg }
 
-// Prod returns the prod alias.
+// Prod returns the prod alias (see Stg about permissions).
 func (t *Target) Prod() awslambda.IAlias { return t.prod }
+
+// AliasFunction returns the stg or prod alias as a function reference on
+// which AddPermission and grants work; anything added waits for the alias
+// to exist.
+func (t *Target) AliasFunction(alias string) awslambda.IFunction {
+	if fn, ok := t.invokable[alias]; ok {
+		return fn
+	}
+	if alias == StgAlias {
+		return t.stg
+	}
+	return t.prod
+}
 
 // ProdErrorsAlarm returns the alarm on the prod alias's errors.
 func (t *Target) ProdErrorsAlarm() awscloudwatch.Alarm { return t.alarm }
