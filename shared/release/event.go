@@ -281,7 +281,8 @@ func validate(ctx context.Context, targets Targets, fn string, rel promotion.Rel
 	var invalid *settings.InvalidError
 	switch {
 	case errors.Is(err, config.ErrNotConfigured):
-		return nil, bad("function %q is not configured for aliasflow: %v", fn, err)
+		// The error names the function and, from the store, its parameter.
+		return nil, bad("%v", err)
 	case errors.As(err, &invalid):
 		// A broken settings entry: no retry of this event can succeed
 		// until someone fixes it, and nothing may move on a guess.
