@@ -50,6 +50,7 @@ validate-asl: tools
 test-go:
 	$(TEST_ENV) go vet ./...
 	$(TEST_ENV) go test -p 2 -timeout 40m ./...
+	@cat artifacts/e2e/*.txt 2>/dev/null || true
 
 ## fuzz: every Fuzz target for a few seconds each
 fuzz:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/sandbox/local"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -40,7 +41,7 @@ const (
 func demoTarget(endpoint string) *config.Target {
 	t := &config.Target{
 		Function:          "hello",
-		CodeBuildProjects: []string{"hello-build"},
+		CodeBuildProjects: []string{local.HelloProject},
 		Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: demoBakeSeconds},
 		SmokeChecks: []config.SmokeCheck{{
 			Name: "staging says hello",
@@ -49,7 +50,7 @@ func demoTarget(endpoint string) *config.Target {
 		SmokeRetries:           10,
 		Approvers:              []string{demoApprover},
 		ApprovalTimeoutSeconds: 600,
-		Health:                 config.Health{Alarms: []string{"hello-prod-errors"}, MaxErrorRate: 0.05, MinInvocations: 3, WindowSeconds: 10},
+		Health:                 config.Health{Alarms: []string{local.HelloAlarm}, MaxErrorRate: 0.05, MinInvocations: 3, WindowSeconds: 10},
 	}
 	t.ApplyDefaults()
 	return t

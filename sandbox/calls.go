@@ -75,7 +75,9 @@ func (sb *Sandbox) ResetCalls() {
 func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service string, h http.Handler) {
 	op := operation(r, service)
 	rec := &statusRecorder{ResponseWriter: w}
-	h.ServeHTTP(rec, r)
+	if sb.authorize(rec, r, service, op) {
+		h.ServeHTTP(rec, r)
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}

@@ -6,6 +6,9 @@
 // API Gateway stages for everything unsigned. It wires the services to one
 // another through the sandbox/core interfaces and persists their state to a
 // directory when asked, so a restart keeps versions, aliases and executions.
+// With EnableIAM it evaluates each function's calls against the identity
+// policies of the function's role in the synthesized templates (sandbox/iam)
+// and answers AccessDenied as the service would.
 package sandbox
 
 import (
@@ -93,7 +96,8 @@ type Sandbox struct {
 	saveMu    sync.Mutex
 	saved     map[string][]byte
 
-	calls callLog // every AWS API call answered, by caller (calls.go)
+	calls callLog  // every AWS API call answered, by caller (calls.go)
+	iam   iamState // identity policies in force, decisions (authorize.go)
 }
 
 // persisted is one service's state, saved as <name>.json.

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -62,6 +63,7 @@ type Service struct {
 	mu     sync.Mutex
 	alarms map[string]*MetricAlarm
 	series map[string]*series
+	tags   map[string]map[string]string // by alarm name
 }
 
 var _ core.InvocationSink = (*Service)(nil)
@@ -75,7 +77,7 @@ type series struct {
 
 // New returns a CloudWatch with no alarms and no metrics.
 func New(opts *Options) *Service {
-	s := &Service{now: time.Now, alarms: map[string]*MetricAlarm{}, series: map[string]*series{}}
+	s := &Service{now: time.Now, alarms: map[string]*MetricAlarm{}, series: map[string]*series{}, tags: map[string]map[string]string{}}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
 	}
@@ -410,6 +412,11 @@ func (s *Service) PutMetricAlarm(in PutMetricAlarmInput) error {
 		a = &MetricAlarm{AlarmName: in.AlarmName, AlarmArn: AlarmARN(in.AlarmName), StateValue: StateInsufficientData,
 			StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 		s.alarms[in.AlarmName] = a
+		// Tags count when the alarm is created; on an update PutMetricAlarm
+		// ignores them (PutMetricAlarm, CloudWatch API Reference).
+		if tags := tagMap(in.Tags); len(tags) > 0 {
+			s.tags[in.AlarmName] = tags
+		}
 	}
 	a.AlarmDescription, a.AlarmConfigurationUpdatedTimestamp = in.AlarmDescription, now
 	a.ActionsEnabled = in.ActionsEnabled == nil || *in.ActionsEnabled
@@ -584,6 +591,29 @@ func (s *Service) deleteAlarms(in *deleteAlarmsInput) (*empty, error) {
 		delete(s.alarms, n)
 	}
 	return nil, nil
+}
+
+// tagMap reads PutMetricAlarm's Tags ([{Key, Value}]).
+func tagMap(tags []any) map[string]string {
+	out := map[string]string{}
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok {
+			k, _ := m["Key"].(string)
+			v, _ := m["Value"].(string)
+			if k != "" {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// AlarmTags returns an alarm's tags (the sandbox's IAM reads them for
+// aws:ResourceTag conditions).
+func (s *Service) AlarmTags(name string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.tags[name])
 }
 
 // Alarm returns a copy of an alarm.
@@ -944,13 +974,14 @@ func (s *Service) getMetricStatistics(in *getMetricStatisticsInput) (*getMetricS
 type snapshot struct {
 	Alarms []*MetricAlarm
 	Series []*series
+	Tags   map[string]map[string]string `json:",omitempty"`
 }
 
 // Snapshot returns the alarms and the stored datapoints as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Series: core.SortedValues(s.series)})
+	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Series: core.SortedValues(s.series), Tags: s.tags})
 }
 
 // Restore replaces the state with that of a Snapshot.
@@ -967,8 +998,12 @@ func (s *Service) Restore(data []byte) error {
 	for _, sr := range snap.Series {
 		ser[seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions)] = sr
 	}
+	tags := snap.Tags
+	if tags == nil {
+		tags = map[string]map[string]string{}
+	}
 	s.mu.Lock()
-	s.alarms, s.series = alarms, ser
+	s.alarms, s.series, s.tags = alarms, ser, tags
 	s.mu.Unlock()
 	return nil
 }

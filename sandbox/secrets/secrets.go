@@ -373,3 +373,15 @@ func (s *Service) Restore(data []byte) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// ARN returns the full ARN of a secret given by name or ARN (the sandbox's
+// IAM evaluates a secret's calls against it).
+func (s *Service) ARN(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, err := s.lookup(id)
+	if err != nil {
+		return "", false
+	}
+	return sec.ARN, true
+}

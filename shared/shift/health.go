@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,7 +47,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		t.record(ctx, audit.Record{Event: audit.HealthFailed, Alias: promotion.AliasProd,
 			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight), Reason: reason})
 		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-			"version %s of %s is unhealthy at %s: %s", n, fn, percent(s.Weight), reason)
+			"version %s of %s is unhealthy at %s: %s", n, fn, alias.Percent(s.Weight), reason)
 	}
 	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1}
 	promoteNow := t.p.Bake != nil && t.p.Bake.PromoteNow
@@ -174,7 +175,7 @@ func (t *task) errorRateReason(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	return fmt.Sprintf("error rate %s (%s errors / %s invocations over %ds) is above the %s allowed",
-		percent(rate), num(errs), num(invocations), int(end.Sub(start).Seconds()), percent(h.MaxErrorRate)), nil
+		alias.Percent(rate), num(errs), num(invocations), int(end.Sub(start).Seconds()), alias.Percent(h.MaxErrorRate)), nil
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
