@@ -118,6 +118,9 @@ func NewSampleStack(scope constructs.Construct, id string, props *SampleStackPro
 	}
 
 	s.Project = newHelloBuild(stack, opts, s.Hello)
+	// The release role reads the builds of projects tagged for its
+	// pipeline only (BatchGetBuilds under aws:ResourceTag/aliasflow:pipeline).
+	awscdk.Tags_Of(s.Project).Add(jsii.String(aliasflow.PipelineTag), jsii.String(props.Pipeline.Name()), nil)
 	for _, st := range Stages {
 		awscdk.NewCfnOutput(stack, jsii.String(title(st.Stage)+"Url"), &awscdk.CfnOutputProps{
 			Value: awscdk.Fn_Join(jsii.String(""), &[]*string{

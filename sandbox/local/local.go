@@ -276,6 +276,9 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 	if err != nil {
 		return err
 	}
+	// hello's build project carries the pipeline's tag as the sample's
+	// does: the release role reads builds only of tagged projects.
+	w.sb.CodeBuild().TagProject(HelloProject, map[string]string{PipelineTag: PipelineName})
 	if _, err := w.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, w.target.Function), doc, true); err != nil {
 		return fmt.Errorf("settings of %s: %w", w.target.Function, err)
 	}

@@ -138,7 +138,6 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
-
 // ErrNotConfigured is wrapped by a Targets lookup when a function is not a
 // target of the pipeline.
 var ErrNotConfigured = errors.New("not configured for aliasflow")

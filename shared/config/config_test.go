@@ -70,4 +70,3 @@ func TestParseNamesTheField(t *testing.T) {
 		})
 	}
 }
-
