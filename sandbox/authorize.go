@@ -233,7 +233,11 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 			project, _, _ := strings.Cut(s, ":")
 			if p := arn("codebuild", "project/"+project); !seen[p] {
 				seen[p] = true
-				out = append(out, iam.Request{Action: action, Resource: p, Context: tagContext(sb.builds.ProjectTags(project))})
+				var tags map[string]string
+				if sb.builds != nil {
+					tags = sb.builds.ProjectTags(project)
+				}
+				out = append(out, iam.Request{Action: action, Resource: p, Context: tagContext(tags)})
 			}
 		}
 		if len(out) == 0 {
