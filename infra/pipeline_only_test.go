@@ -48,7 +48,10 @@ func TestPipelineOnly(t *testing.T) {
 		t.Errorf("app has %d stacks, want the pipeline stack only", n)
 	}
 	tmpl := cdktest.TemplateJSON(t, got.pipeline.Stack)
-	for _, fn := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
+	for id, fn := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "AWS679f53fac002430cb0da5b7982bd2287") {
+			continue // CDK's custom resource provider: it creates the targets' missing aliases
+		}
 		if name, _ := fn["FunctionName"].(string); !strings.HasPrefix(name, "aliasflow-") {
 			t.Errorf("function %v in the pipeline-only stack", fn["FunctionName"])
 		}
