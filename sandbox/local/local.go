@@ -36,6 +36,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // Names of what the world deploys (the same names the CDK app uses).
@@ -272,9 +273,17 @@ func (w *World) zip(dir string) ([]byte, error) {
 func (w *World) deploy(ctx context.Context, resumed bool) error {
 	lam := w.sb.Lambda()
 	ep := w.sb.Endpoint()
-	cfgDoc, err := json.Marshal(config.Config{Targets: []config.Target{*w.target}})
+	// hello's settings live in their own parameter, as the target
+	// construct writes them on AWS; a resumed world gets the settings of now.
+	doc, err := settings.Encode(*w.target)
 	if err != nil {
 		return err
+	}
+	// hello's build project carries the pipeline's tag as the sample's
+	// does: the release role reads builds only of tagged projects.
+	w.sb.CodeBuild().TagProject(HelloProject, map[string]string{PipelineTag: PipelineName})
+	if _, err := w.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, w.target.Function), doc, true); err != nil {
+		return fmt.Errorf("settings of %s: %w", w.target.Function, err)
 	}
 
 	topicARN, err := w.sb.SNS().CreateTopic(TopicName)
@@ -309,7 +318,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		awsenv.LoopbackOnlyEnv: "1",
 	}
 	extra := map[string]map[string]string{
-		ReleaseFunction:  {deploy.EnvConfig: string(cfgDoc), deploy.EnvStateMachineARN: smARN},
+		ReleaseFunction:  {deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline), deploy.EnvStateMachineARN: smARN},
 		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN},
 	}
 	for _, f := range pipelineFunctions {

@@ -5,21 +5,15 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
-
-	"github.com/aliasflow/aliasflow/shared/deploy"
 )
-
-// EnvVar is the environment variable the pipeline's Lambdas read the
-// configuration from (a JSON document, see Config).
-const EnvVar = deploy.EnvConfig
 
 // Strategy names how the prod alias moves to the new version.
 type Strategy string
@@ -149,13 +143,19 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
-// FromEnv parses the configuration held in ALIASFLOW_CONFIG.
-func FromEnv() (*Config, error) {
-	raw := os.Getenv(EnvVar)
-	if strings.TrimSpace(raw) == "" {
-		return nil, fmt.Errorf("config: %s is not set", EnvVar)
+// ErrNotConfigured is wrapped by a Targets lookup when a function is not a
+// target of the pipeline.
+var ErrNotConfigured = errors.New("not configured for aliasflow")
+
+// Target returns function's settings, or an error wrapping ErrNotConfigured.
+// It makes a Config a settings source for tests and one-off tools; the
+// pipeline reads each target's settings from its own store entry (package
+// settings).
+func (c *Config) Target(_ context.Context, function string) (Target, error) {
+	if t, ok := c.Lookup(function); ok {
+		return *t, nil
 	}
-	return Parse([]byte(raw))
+	return Target{}, fmt.Errorf("function %q is %w", function, ErrNotConfigured)
 }
 
 // Lookup returns the target for a function name.

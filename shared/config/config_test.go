@@ -70,14 +70,3 @@ func TestParseNamesTheField(t *testing.T) {
 		})
 	}
 }
-
-func TestFromEnv(t *testing.T) {
-	t.Setenv(EnvVar, "")
-	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), EnvVar) {
-		t.Errorf("FromEnv with %s unset: err = %v, want one naming the variable", EnvVar, err)
-	}
-	t.Setenv(EnvVar, valid)
-	if c, err := FromEnv(); err != nil || len(c.Targets) != 1 {
-		t.Errorf("FromEnv = %v, %v", c, err)
-	}
-}
