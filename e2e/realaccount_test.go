@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -28,8 +29,10 @@ func TestRoleChangeStopsCanaryBeforeProdMoves(t *testing.T) {
 	s := newScenario(t, func(tg *config.Target) {
 		tg.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 25, BakeSeconds: 2}
 	})
-	if _, err := s.lambda.UpdateFunctionConfiguration(s.ctx, &lambda.UpdateFunctionConfigurationInput{
-		FunctionName: aws.String(fn), Role: aws.String("arn:aws:iam::000000000000:role/hello-v2-role")}); err != nil {
+	// The change is the world's setup (as a deploy of hello's new role
+	// would be), made through the sandbox's own API.
+	if _, err := s.world().Sandbox().Lambda().UpdateFunctionConfiguration(fn, lambdasvc.UpdateFunctionConfigurationInput{
+		Role: aws.String("arn:aws:iam::000000000000:role/hello-v2-role")}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, stepTimeout, func() error {
