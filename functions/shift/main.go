@@ -15,6 +15,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -29,6 +30,6 @@ func main() {
 		os.Exit(1)
 	}
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: os.Getenv("ALIASFLOW_EVENT_BUS")})
-	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log})
+	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
 	lambda.Start(h.Handle)
 }

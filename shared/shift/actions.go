@@ -72,6 +72,9 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 	case prod.version == n:
 		return &promotion.Shift{StableVersion: n, Done: true}, nil
 	}
+	if err := t.alarmsAtStart(ctx); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
 	s := &promotion.Shift{StableVersion: prod.version}
 	if len(t.p.Steps) == 0 {
 		s.Done = true
