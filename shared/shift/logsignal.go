@@ -37,10 +37,6 @@ type Logs interface {
 // CloudWatch Logs filter pattern with OR terms).
 const reportFilter = `?"REPORT RequestId" ?"platform.report"`
 
-// logLagSeconds is how far behind now the log data is taken as complete:
-// lines reach CloudWatch Logs within seconds of being written.
-const logLagSeconds = 5
-
 var (
 	reportStatusRE   = regexp.MustCompile(`\tStatus: ([a-z]+)`)
 	reportDurationRE = regexp.MustCompile(`\tDuration: ([0-9.]+) ms`)
@@ -49,7 +45,10 @@ var (
 // logEvidence counts the invocations and errors of the new and the stable
 // version in their log streams since the step began.
 func (t *task) logEvidence(ctx context.Context, stepStart, now time.Time) (audit.Evidence, error) {
-	fresh := now.Add(-logLagSeconds * time.Second)
+	// Lines reach CloudWatch Logs seconds after they are written; the data
+	// is taken as current, the last seconds' lines at worst arriving at the
+	// next look.
+	fresh := now
 	ev := audit.Evidence{Source: "logs", From: stepStart, To: fresh, FreshThrough: fresh,
 		NewVersion: t.p.Version, StableVersion: t.p.Shift.StableVersion}
 	if t.logs == nil {
