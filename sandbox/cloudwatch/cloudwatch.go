@@ -48,19 +48,34 @@ const (
 	StateInsufficientData = "INSUFFICIENT_DATA"
 )
 
+// DefaultMetricDelay is how long after a minute ends the sandbox makes that
+// minute's AWS/Lambda datapoints readable. Lambda sends metric data to
+// CloudWatch in 1-minute intervals ("Using CloudWatch metrics with Lambda",
+// Lambda developer guide) and they are readable minutes later (reported: a
+// 1-minute alarm went to ALARM 4 minutes after the errors began); three
+// minutes after the minute closes puts a datapoint 3–4 minutes behind the
+// invocation, as reported.
+const DefaultMetricDelay = 3 * time.Minute
+
 // Options tunes a Service; the zero value is usable.
 type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// MetricDelay is the publication delay of the Lambda metrics after
+	// their minute ends; DefaultMetricDelay when zero. Tests may shorten
+	// it; it is never zero, as on AWS.
+	MetricDelay time.Duration
 }
 
 // Service is the CloudWatch emulation: an http.Handler and the
 // core.InvocationSink the sandbox's Lambda reports every invocation to.
 type Service struct {
-	now func() time.Time
+	now   func() time.Time
+	delay time.Duration
 
-	mu     sync.Mutex
-	alarms map[string]*MetricAlarm
+	mu         sync.Mutex
+	alarms     map[string]*MetricAlarm
+	composites map[string]*CompositeAlarm
 	series map[string]*series
 }
 
@@ -75,9 +90,12 @@ type series struct {
 
 // New returns a CloudWatch with no alarms and no metrics.
 func New(opts *Options) *Service {
-	s := &Service{now: time.Now, alarms: map[string]*MetricAlarm{}, series: map[string]*series{}}
+	s := &Service{now: time.Now, delay: DefaultMetricDelay, alarms: map[string]*MetricAlarm{}, composites: map[string]*CompositeAlarm{}, series: map[string]*series{}}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
+	}
+	if opts != nil && opts.MetricDelay > 0 {
+		s.delay = opts.MetricDelay
 	}
 	return s
 }
@@ -441,8 +459,8 @@ type describeAlarmsInput struct {
 
 type describeAlarmsOutput struct {
 	MetricAlarms    []MetricAlarm `xml:"MetricAlarms>member"`
-	CompositeAlarms []struct{}    `xml:"CompositeAlarms>member"`
-	NextToken       string        `xml:",omitempty"`
+	CompositeAlarms []CompositeAlarm `xml:"CompositeAlarms>member"`
+	NextToken       string           `xml:",omitempty"`
 }
 
 func (s *Service) describeAlarms(in *describeAlarmsInput) (*describeAlarmsOutput, error) {
@@ -477,6 +495,7 @@ func (s *Service) describeAlarms(in *describeAlarmsInput) (*describeAlarmsOutput
 		wanted[n] = true
 	}
 	s.mu.Lock()
+	s.refreshCompositesLocked()
 	var names []string
 	for n, a := range s.alarms {
 		if (len(wanted) == 0 || wanted[n]) && strings.HasPrefix(n, in.AlarmNamePrefix) &&
@@ -487,7 +506,21 @@ func (s *Service) describeAlarms(in *describeAlarmsInput) (*describeAlarmsOutput
 	sort.Strings(names)
 	out := &describeAlarmsOutput{MetricAlarms: []MetricAlarm{}}
 	if composite {
-		out.CompositeAlarms = []struct{}{}
+		out.CompositeAlarms = []CompositeAlarm{}
+		var cnames []string
+		for n, a := range s.composites {
+			if (len(wanted) == 0 || wanted[n]) && strings.HasPrefix(n, in.AlarmNamePrefix) &&
+				(in.StateValue == "" || a.StateValue == in.StateValue) && in.ActionPrefix == "" {
+				cnames = append(cnames, n)
+			}
+		}
+		sort.Strings(cnames)
+		// On the first page only; the sandbox keeps few composites.
+		for _, n := range cnames {
+			if in.NextToken == "" {
+				out.CompositeAlarms = append(out.CompositeAlarms, *s.composites[n])
+			}
+		}
 	}
 	if !metric {
 		names = nil
@@ -609,11 +642,13 @@ func (s *Service) EvaluateAlarms(now time.Time) {
 	for _, a := range s.alarms {
 		period := time.Duration(a.Period) * time.Second
 		end := now.Truncate(period)
-		start := end.Add(-time.Duration(a.EvaluationPeriods) * period)
-		var samples []sample
-		if sr := s.series[seriesKey(a.Namespace, a.MetricName, a.Dimensions)]; sr != nil {
-			samples = sr.Samples
+		if a.Namespace == lambdaNamespace {
+			// The newest periods are not published yet: evaluate the
+			// latest ones that are, as CloudWatch can only.
+			end = now.Add(-s.delay).Truncate(period)
 		}
+		start := end.Add(-time.Duration(a.EvaluationPeriods) * period)
+		samples := s.readableLocked(s.series[seriesKey(a.Namespace, a.MetricName, a.Dimensions)], now)
 		buckets := aggregate(samples, start, end, period)
 		breaching := 0
 		for _, b := range buckets {
@@ -712,6 +747,28 @@ func isVersion(q string) bool {
 		}
 	}
 	return true
+}
+
+// readableLocked is the part of a series readable at now: an AWS/Lambda
+// sample is published when its minute has ended and the publication delay
+// has passed; other namespaces (PutDatapoint, custom metrics) at once.
+func (s *Service) readableLocked(sr *series, now time.Time) []sample {
+	if sr == nil {
+		return nil
+	}
+	if sr.Namespace != lambdaNamespace {
+		return sr.Samples
+	}
+	// A minute [m, m+1) is readable from m+1+delay: the samples before
+	// the minute holding now-delay.
+	cut := now.Add(-s.delay).Truncate(time.Minute)
+	out := make([]sample, 0, len(sr.Samples))
+	for _, smp := range sr.Samples {
+		if smp.T.Before(cut) {
+			out = append(out, smp)
+		}
+	}
+	return out
 }
 
 // PutDatapoint adds one datapoint to a metric (for setup and tests).
@@ -834,10 +891,7 @@ func (s *Service) getMetricData(in *getMetricDataInput) (*getMetricDataOutput, e
 		}
 		res := metricDataResult{Id: q.Id, Label: label, Timestamps: []time.Time{}, Values: []float64{}, StatusCode: "Complete"}
 		s.mu.Lock()
-		var samples []sample
-		if sr := s.series[seriesKey(m.Namespace, m.MetricName, m.Dimensions)]; sr != nil {
-			samples = sr.Samples
-		}
+		samples := s.readableLocked(s.series[seriesKey(m.Namespace, m.MetricName, m.Dimensions)], s.now())
 		buckets := aggregate(samples, *in.StartTime, *in.EndTime, time.Duration(q.MetricStat.Period)*time.Second)
 		s.mu.Unlock()
 		if descending {
@@ -907,10 +961,7 @@ func (s *Service) getMetricStatistics(in *getMetricStatisticsInput) (*getMetricS
 		}
 	}
 	s.mu.Lock()
-	var samples []sample
-	if sr := s.series[seriesKey(in.Namespace, in.MetricName, in.Dimensions)]; sr != nil {
-		samples = sr.Samples
-	}
+	samples := s.readableLocked(s.series[seriesKey(in.Namespace, in.MetricName, in.Dimensions)], s.now())
 	buckets := aggregate(samples, *in.StartTime, *in.EndTime, time.Duration(in.Period)*time.Second)
 	s.mu.Unlock()
 	out := &getMetricStatisticsOutput{Label: in.MetricName, Datapoints: []datapoint{}}
@@ -942,15 +993,16 @@ func (s *Service) getMetricStatistics(in *getMetricStatisticsInput) (*getMetricS
 // --- persistence ---
 
 type snapshot struct {
-	Alarms []*MetricAlarm
-	Series []*series
+	Alarms     []*MetricAlarm
+	Composites []*CompositeAlarm `json:",omitempty"`
+	Series     []*series
 }
 
 // Snapshot returns the alarms and the stored datapoints as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Series: core.SortedValues(s.series)})
+	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series)})
 }
 
 // Restore replaces the state with that of a Snapshot.
@@ -963,12 +1015,16 @@ func (s *Service) Restore(data []byte) error {
 	for _, a := range snap.Alarms {
 		alarms[a.AlarmName] = a
 	}
+	composites := map[string]*CompositeAlarm{}
+	for _, a := range snap.Composites {
+		composites[a.AlarmName] = a
+	}
 	ser := map[string]*series{}
 	for _, sr := range snap.Series {
 		ser[seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions)] = sr
 	}
 	s.mu.Lock()
-	s.alarms, s.series = alarms, ser
+	s.alarms, s.composites, s.series = alarms, composites, ser
 	s.mu.Unlock()
 	return nil
 }

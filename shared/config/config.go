@@ -43,11 +43,11 @@ const (
 	DefaultMetricDelaySeconds = 240
 	// DefaultMaxBakeSeconds bounds how long a step keeps baking while its
 	// evidence is inconclusive, beyond which OnInconclusive applies.
-	DefaultMaxBakeSeconds = 900
-	DefaultSmokeRetries           = 2
-	DefaultSmokeTimeoutSeconds    = 10
-	DefaultHealthWindowSeconds    = 60
-	MaxApprovalTimeoutSeconds     = 7 * 24 * 60 * 60
+	DefaultMaxBakeSeconds      = 900
+	DefaultSmokeRetries        = 2
+	DefaultSmokeTimeoutSeconds = 10
+	DefaultHealthWindowSeconds = 60
+	MaxApprovalTimeoutSeconds  = 7 * 24 * 60 * 60
 )
 
 // Config is the whole document: one entry per target function.
