@@ -76,7 +76,7 @@ type Service struct {
 	mu         sync.Mutex
 	alarms     map[string]*MetricAlarm
 	composites map[string]*CompositeAlarm
-	series map[string]*series
+	series     map[string]*series
 }
 
 var _ core.InvocationSink = (*Service)(nil)
@@ -458,7 +458,7 @@ type describeAlarmsInput struct {
 }
 
 type describeAlarmsOutput struct {
-	MetricAlarms    []MetricAlarm `xml:"MetricAlarms>member"`
+	MetricAlarms    []MetricAlarm    `xml:"MetricAlarms>member"`
 	CompositeAlarms []CompositeAlarm `xml:"CompositeAlarms>member"`
 	NextToken       string           `xml:",omitempty"`
 }
