@@ -270,6 +270,12 @@ func (p *Pipeline) newFunctions() {
 	// GetMetricData has no resource-level permissions; the shift reads the
 	// targets' Errors/Invocations with it.
 	allow(p.shift, []string{"cloudwatch:GetMetricData"}, jsii.String("*"))
+	// DescribeAlarms returns composite alarms only when granted on "*"
+	// (DescribeAlarms, CloudWatch API reference: "To use this operation and
+	// return information about composite alarms, you must be signed on with
+	// the cloudwatch:DescribeAlarms permission that is scoped to *"). Scoped
+	// to alarm ARNs, a composite alarm would fail every shift.
+	allow(p.shift, []string{"cloudwatch:DescribeAlarms"}, jsii.String("*"))
 }
 
 // Functions returns the four pipeline Lambdas.
@@ -302,7 +308,7 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); function:<name>:* is the versions and aliases of one registered target function (publishing a version and moving stg/prod names them); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/<name>:* is the log streams of one registered target function; function:<name>:* is the versions and aliases of one registered target function (publishing a version and moving stg/prod names them); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
 		FindingAnyResource, FindingQualifiers, FindingExecutions, "Action::kms:GenerateDataKey*")
 	return fn
 }

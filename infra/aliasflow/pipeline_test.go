@@ -315,8 +315,11 @@ func TestLeastPrivilege(t *testing.T) {
 		{"smoke test never invokes prod", "SmokeTestRole", "lambda:InvokeFunction", `orders:(prod|\*)"`, false},
 		{"smoke test never publishes", "SmokeTestRole", "lambda:PublishVersion", `.`, false},
 		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:billing:\*"`, true},
-		{"shift reads the team's alarm", "ShiftRole", "cloudwatch:DescribeAlarms", `alarm:billing-latency"`, true},
-		{"shift reads aliasflow's alarm", "ShiftRole", "cloudwatch:DescribeAlarms", `alarm:aliasflow-orders-prod-errors"`, true},
+		// Composite alarms are returned only with DescribeAlarms on *
+		// (DescribeAlarms, CloudWatch API reference).
+		{"shift reads every alarm, composite ones included", "ShiftRole", "cloudwatch:DescribeAlarms", `^\*$`, true},
+		{"shift reads the target's log streams", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/orders:\*`, true},
+		{"shift reads no other log group", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/aliasflow`, false},
 		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
 		{"approval answers the task token", "ApprovalRole", "states:SendTaskSuccess", `stateMachine:aliasflow-promotion"`, true},
 		{"approval reads execution history", "ApprovalRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},

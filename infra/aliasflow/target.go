@@ -209,14 +209,13 @@ func (p *Pipeline) register(t config.Target) error {
 	allow(p.shift, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"}, fn, versionsAndAliases)
 	allow(p.approval, []string{"lambda:GetAlias"}, fn, versionsAndAliases)
 
-	var alarms []*string
-	for _, a := range t.Health.Alarms {
-		alarms = append(alarms, p.stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"),
-			ResourceName: jsii.String(a), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-		}))
-	}
-	allow(p.shift, []string{"cloudwatch:DescribeAlarms"}, alarms...)
+	// The health check's fresh signal reads the target's own log streams
+	// (FilterLogEvents with a version's stream prefix) in the log group
+	// Lambda writes it to.
+	allow(p.shift, []string{"logs:FilterLogEvents"}, p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+		ResourceName: jsii.String("/aws/lambda/" + name + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	}))
 
 	if len(t.CodeBuildProjects) > 0 {
 		var projects []*string

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -139,6 +140,34 @@ type Health struct {
 	// MaxP99LatencyRatio, when set, fails the new version whose p99
 	// duration exceeds the stable version's times this ratio.
 	MaxP99LatencyRatio float64 `json:"maxP99LatencyRatio,omitempty"`
+}
+
+// Criteria says in one paragraph how a step of the shift will be judged,
+// for the people approving it. Call it on a Health with defaults applied.
+func (h Health) Criteria() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Each step is judged on its own exposure: the new version's errors against the stable version's over the same window (by ExecutedVersion), failing when its error rate is significantly more than %s above the stable version's (exact binomial test, 1%% level) and passing only once at least %d invocations bound it within that (Clopper–Pearson, 99%%).",
+		strconv.FormatFloat(h.MaxErrorRate*100, 'f', -1, 64)+" %", h.MinInvocations)
+	if h.FreshSignal == FreshSignalLogs {
+		b.WriteString(" Evidence: the versions' own log streams, within seconds, and the CloudWatch metrics")
+	} else {
+		b.WriteString(" Evidence: the CloudWatch metrics")
+	}
+	fmt.Fprintf(&b, ", taken as complete %d s after each minute.", h.MetricDelaySeconds)
+	if h.MaxP99LatencyRatio > 0 {
+		fmt.Fprintf(&b, " A p99 duration above %s× the stable version's fails it.", strconv.FormatFloat(h.MaxP99LatencyRatio, 'f', -1, 64))
+	}
+	if len(h.Alarms) > 0 {
+		fmt.Fprintf(&b, " Alarms watched: %s", strings.Join(h.Alarms, ", "))
+		if h.AllowAlarmsFiringAtStart {
+			b.WriteString(" (one already firing before a step is not held against it).")
+		} else {
+			b.WriteString("; one already in ALARM stops the shift before traffic moves.")
+		}
+	}
+	fmt.Fprintf(&b, " Too little evidence keeps a step baking, up to %d s, then %s.", h.MaxBakeSeconds,
+		map[string]string{OnInconclusivePromote: "it goes on", OnInconclusiveRollback: "prod rolls back"}[h.OnInconclusive])
+	return b.String()
 }
 
 // SmokeCheck is one check against stg: an invoke of the alias, an HTTP
