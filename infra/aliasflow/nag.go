@@ -62,4 +62,6 @@ const (
 	FindingQualifiers = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:[A-Za-z0-9_-]+:\*$/`
 	// FindingExecutions is the executions of the promotion state machine.
 	FindingExecutions = `/^Resource::arn:` + ArnEnv + `:states:` + ArnEnv + `:` + ArnEnv + `:execution:` + StateMachineName + `:\*$/`
+	// FindingFunctionLogs is the log streams of one function's log group.
+	FindingFunctionLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:/aws/lambda/[A-Za-z0-9_-]+:\*$/`
 )

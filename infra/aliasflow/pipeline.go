@@ -309,7 +309,7 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
 		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/<name>:* is the log streams of one registered target function; function:<name>:* is the versions and aliases of one registered target function (publishing a version and moving stg/prod names them); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
-		FindingAnyResource, FindingQualifiers, FindingExecutions, "Action::kms:GenerateDataKey*")
+		FindingAnyResource, FindingQualifiers, FindingExecutions, FindingFunctionLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }
 

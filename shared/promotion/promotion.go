@@ -140,6 +140,9 @@ type Shift struct {
 	// weight because the evidence was inconclusive.
 	Extend bool `json:"extend"`
 	Done   bool `json:"done"`
+	// Verdict is the last health verdict's explanation (check-health):
+	// evidence per version, window, freshness, test and threshold.
+	Verdict string `json:"verdict"`
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)

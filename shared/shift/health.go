@@ -74,7 +74,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
 			t.record(ctx, rec)
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
-				BakeSeconds: ext, BakedSeconds: baked, Extend: true}, nil
+				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Verdict: Inconclusive + ": " + d.Reason}, nil
 		}
 		if h.OnInconclusive != config.OnInconclusivePromote {
 			d.Outcome = Unhealthy
@@ -91,7 +91,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		rec.Event = audit.HealthInconclusive
 	}
 	t.record(ctx, rec)
-	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1}
+	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1, Verdict: d.Outcome + ": " + rec.Reason}
 	promoteNow := t.p.Bake != nil && t.p.Bake.PromoteNow
 	if promoteNow || next.Step >= len(t.p.Steps) {
 		// Done: everything goes to the new version at Finalize.
