@@ -106,14 +106,14 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	return next, nil
 }
 
-// extension is how much longer an inconclusive step bakes: until the
-// metrics cover the exposure when they are the only source, else a
-// fraction of the step, never less than minExtension.
+// extension is how much longer an inconclusive step bakes. On the metrics
+// alone, a minute at a time (their resolution) until the minute holding
+// need is published, so a published minute showing harm is read at once;
+// with a fresh signal, minExtension.
 func extension(h config.Health, need, now time.Time) int {
 	if h.FreshSignal == "" {
-		// The minute holding need must end and be published.
 		ready := need.Truncate(time.Minute).Add(time.Minute + time.Duration(h.MetricDelaySeconds)*time.Second)
-		return max(minExtension, int(ready.Sub(now).Seconds())+1)
+		return min(60, max(minExtension, int(ready.Sub(now).Seconds())+1))
 	}
 	return minExtension
 }

@@ -724,8 +724,10 @@ func TestLinearPromotion(t *testing.T) {
 	if want := []string{"4 + 5@0.25", "4 + 5@0.5", "4 + 5@0.75"}; !slices.Equal(seen, want) {
 		t.Errorf("prod passed through %q, want %q", seen, want)
 	}
-	if extensions != 3 {
-		t.Errorf("%d extensions, want one per step (the last minute of each step is published a minute late)", extensions)
+	if extensions != 6 {
+		// Each step ends at :20 past a minute; that minute is published a
+		// minute after it ends, 100 s later: a 60 s and a 41 s extension.
+		t.Errorf("%d extensions, want two per step (the last minute of each step is published a minute late)", extensions)
 	}
 	if got := e.alias("prod"); got != "5" {
 		t.Errorf("prod = %s, want 5", got)
