@@ -76,7 +76,6 @@ func helloTarget(endpoint string) config.Target {
 			MinInvocations: 5,
 			WindowSeconds:  60,
 			FreshSignal:    config.FreshSignalLogs,
-			MaxBakeSeconds: 3,
 			OnInconclusive: config.OnInconclusivePromote,
 		},
 	}
@@ -166,6 +165,11 @@ func startScenario(t *testing.T, tune func(*config.Target), stateDir string) *sc
 		target := helloTarget(endpoint)
 		if tune != nil {
 			tune(&target)
+		}
+		if target.Health.MaxBakeSeconds == config.DefaultMaxBakeSeconds && target.Strategy.Type != config.AllAtOnce {
+			// No extensions unless a scenario asks: a step's verdict is
+			// taken when its bake ends.
+			target.Health.MaxBakeSeconds = target.Strategy.BakeSeconds + target.Strategy.IntervalSeconds
 		}
 		target.ApplyDefaults()
 		s.target = target
