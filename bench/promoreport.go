@@ -186,7 +186,7 @@ func callsSection(r *report, seq, can []*result) {
 		}
 	}
 	if dupMeasured {
-		fmt.Fprintf(&b, "- duplicate release (the same CodeBuild event put a second time, after the first was handled): %d calls: %s — %s\n", len(dup), describeOps(dup),
+		fmt.Fprintf(&b, "- duplicate release (the same CodeBuild event delivered a second time, as EventBridge's at-least-once delivery may, after the first was handled): %d calls: %s — %s\n", len(dup), describeOps(dup),
 			r.budget("duplicate release AWS calls", len(dup) <= budgetDuplicateRelease, fmt.Sprintf("%d of %d", len(dup), budgetDuplicateRelease)))
 	} else {
 		b.WriteString("- duplicate release: not measured (the first promotion failed) — **MISSED**\n")
@@ -290,7 +290,7 @@ func latencySection(r *report, seq []*result) {
 	ok, failed := succeeded(seq)
 	fmt.Fprintf(&b, "hello promoted all at once, %d promotions one after another in one world (each a new build). "+
 		"Every moment is a timestamp the sandbox recorded, not the benchmark's polling:\n\n"+
-		"- *release event*: the benchmark's clock just before it puts the CodeBuild event on the sandbox's EventBridge (in process, the same clock);\n"+
+		"- *release event*: the benchmark's clock just before the sandbox's CodeBuild runs the build that emits its event on the sandbox's EventBridge (in process, the same clock);\n"+
 		"- *stg moved*: when the sandbox answered the release Lambda's `UpdateAlias` of `stg` (its call log);\n"+
 		"- *approval*: the `TaskSucceeded` event of `RequestApproval` in the execution history — when the sandbox accepted `aliasflow approve`'s `SendTaskSuccess`;\n"+
 		"- *prod final*: when the sandbox answered the shift Lambda's last `UpdateAlias` of `prod` (its call log);\n"+

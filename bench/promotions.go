@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/local"
@@ -26,6 +25,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/release"
 )
 
 // operator is the access key id the CLI signs with under `make bench`
@@ -101,6 +101,11 @@ func startWorld(ctx context.Context, binDir string, hello []byte, target func(st
 	if err != nil {
 		return nil, err
 	}
+	// The approvers follow the confirmation links SNS mailed them.
+	if _, err := w.ConfirmSubscriptions(ctx); err != nil {
+		_ = w.Close()
+		return nil, err
+	}
 	return &world{w: w, sb: w.Sandbox(), hello: hello, log: log}, nil
 }
 
@@ -140,43 +145,34 @@ func (b *world) deploy(ctx context.Context, fn, tag string) (string, error) {
 	return c.CodeSha256, b.settle(ctx, fn)
 }
 
-// event is one EventBridge event to put.
+// event is how one release event reaches the bus: put puts it and
+// returns its id.
 type event struct {
-	source, detailType, detail string
-	resources                  []string
+	put func() (string, error)
 }
 
 // codeBuildEvent is the "Build State Change" of a SUCCEEDED build of hello
-// that exported the code hash (the world's Merge, kept so that the very
-// same event can be put twice).
-func codeBuildEvent(fn, sha, commit string) event {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	h := hex.EncodeToString(u[:])
-	buildID := local.HelloProject + ":" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-	buildARN := fmt.Sprintf("arn:aws:codebuild:%s:%s:build/%s", core.Region, core.Account, buildID)
-	type variable struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	detail, _ := json.Marshal(map[string]any{
-		"build-status": eventpatterns.BuildStatusSucceeded, "project-name": local.HelloProject,
-		"build-id": buildARN, "current-phase": "COMPLETED",
-		"additional-information": map[string]any{
-			"initiator": "developer@example.com", "source-version": commit,
-			"exported-environment-variables": []variable{
-				{"ALIASFLOW_FUNCTION", fn}, {"ALIASFLOW_CODE_SHA256", sha},
-				{"ALIASFLOW_COMMIT", commit}, {"ALIASFLOW_REQUESTED_BY", "developer@example.com"},
+// that exported the code hash: the sandbox CodeBuild runs the build and
+// emits it (only CodeBuild may put an aws.codebuild event).
+func (b *world) codeBuildEvent(fn, sha, commit string) event {
+	return event{put: func() (string, error) {
+		_, id, err := b.sb.CodeBuild().RunBuild(codebuild.RunInput{
+			Project: local.HelloProject, SourceVersion: commit, Initiator: "developer@example.com",
+			Exported: []codebuild.EnvironmentVariable{
+				{Name: release.VarFunction, Value: fn}, {Name: release.VarCodeSha256, Value: sha},
+				{Name: release.VarCommit, Value: commit}, {Name: release.VarRequestedBy, Value: "developer@example.com"},
 			},
-		},
-	})
-	return event{eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, string(detail), []string{buildARN}}
+		})
+		return id, err
+	}}
 }
 
 // releaseRequested is the "Release Requested" event any CI can put.
-func releaseRequested(fn, sha, commit string) event {
+func (b *world) releaseRequested(fn, sha, commit string) event {
 	detail, _ := json.Marshal(map[string]string{"function": fn, "codeSha256": sha, "commit": commit, "requestedBy": "developer@example.com"})
-	return event{eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType, string(detail), nil}
+	return event{put: func() (string, error) {
+		return b.sb.Events().PutEvent(eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType, string(detail), nil)
+	}}
 }
 
 // result is one promotion, measured.
@@ -214,20 +210,20 @@ func (b *world) promote(ctx context.Context, fn, version, sha string, ev event, 
 	}
 	mailFrom := len(b.sb.SNS().Outbox())
 	res.put = time.Now()
-	id, err := b.sb.Events().PutEvent(ev.source, ev.detailType, ev.detail, ev.resources)
+	id, err := ev.put()
 	if err != nil {
 		return fail("put the release event: %v", err)
 	}
 	if dup {
-		if err := b.delivered(ctx, id); err != nil {
+		if err := b.delivered(ctx, id, 1); err != nil {
 			return fail("first event: %v", err)
 		}
 		res.freshRelease = callsBy(b.sb.Calls(), local.ReleaseFunction)
-		id2, err := b.sb.Events().PutEvent(ev.source, ev.detailType, ev.detail, ev.resources)
-		if err != nil {
-			return fail("put the event again: %v", err)
+		// EventBridge delivers at least once: the same event again.
+		if err := b.sb.Events().Redeliver(id, 1); err != nil {
+			return fail("deliver the event again: %v", err)
 		}
-		if err := b.delivered(ctx, id2); err != nil {
+		if err := b.delivered(ctx, id, 2); err != nil {
 			return fail("duplicate event: %v", err)
 		}
 		res.dupRelease = callsBy(b.sb.Calls(), local.ReleaseFunction)[len(res.freshRelease):]
@@ -276,17 +272,18 @@ func (b *world) approve(ctx context.Context, res *result) error {
 
 // delivered waits until EventBridge has finished delivering event id to
 // the release Lambda (its invocation returned).
-func (b *world) delivered(ctx context.Context, id string) error {
+func (b *world) delivered(ctx context.Context, id string, n int) error {
 	return poll(ctx, 10*time.Millisecond, func() (bool, error) {
+		got := 0
 		for _, d := range b.sb.Events().Deliveries() {
 			if d.EventID == id {
 				if d.Err != "" {
 					return false, fmt.Errorf("delivery to %s failed: %s", d.Arn, d.Err)
 				}
-				return true, nil
+				got++
 			}
 		}
-		return false, nil
+		return got >= n, nil
 	})
 }
 
@@ -356,7 +353,7 @@ func runSequential(ctx context.Context, binDir string, hello []byte, target func
 			continue
 		}
 		b.sb.ResetCalls()
-		res := b.promote(ctx, local.HelloFunction, version, sha, codeBuildEvent(local.HelloFunction, sha, fmt.Sprintf("c0ffee%04d", i)), dupFirst && i == 1)
+		res := b.promote(ctx, local.HelloFunction, version, sha, b.codeBuildEvent(local.HelloFunction, sha, fmt.Sprintf("c0ffee%04d", i)), dupFirst && i == 1)
 		b.measure(res, b.sb.Calls())
 		if res.err != nil {
 			failures++
@@ -433,7 +430,7 @@ func runScale(ctx context.Context, binDir string, hello []byte, n int) *scaleRun
 		go func() {
 			defer wg.Done()
 			fn := scaleFunction(i)
-			run.results[i] = b.promote(ctx, fn, "2", shas[i], releaseRequested(fn, shas[i], fmt.Sprintf("5ca1e%03d", i)), false)
+			run.results[i] = b.promote(ctx, fn, "2", shas[i], b.releaseRequested(fn, shas[i], fmt.Sprintf("5ca1e%03d", i)), false)
 		}()
 	}
 	wg.Wait()

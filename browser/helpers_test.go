@@ -178,6 +178,11 @@ func startWorld(t *testing.T, target func(endpoint string) *config.Target) *worl
 		t.Fatalf("start the world after %s: %v\nthe world's log:\n%s", time.Since(began).Round(time.Millisecond), err, tail(log.String(), 8000))
 	}
 	t.Logf("world at %s started in %s", w.Endpoint(), time.Since(began).Round(time.Millisecond))
+	// The approvers follow the confirmation links SNS mailed them.
+	if _, err := w.ConfirmSubscriptions(ctx); err != nil {
+		_ = w.Close()
+		t.Fatalf("confirm the approvers' subscriptions: %v", err)
+	}
 	t.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			t.Errorf("close the world: %v", err)
@@ -207,7 +212,7 @@ type release struct {
 // linkPattern finds the approval page URL in an e-mail body.
 var linkPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+/` + local.ApprovalStage + `\?t=[A-Za-z0-9_%.\-]+`)
 
-// merge deploys bootstrap as hello's $LATEST, puts the CodeBuild event a
+// merge deploys bootstrap as hello's $LATEST, has the sandbox CodeBuild build it as a
 // merge would, and waits for the approval e-mail to approver: the release
 // Lambda, the smoke tests and the approval request all run for real.
 func (w *world) merge(t *testing.T, ctx context.Context, bootstrap, commit, approver string) release {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -115,6 +116,14 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	d.step("sandbox", "%s — the pipeline's four Lambdas, the promotion state machine, hello with prod on version 1", w.Endpoint())
 	d.step("point", "export AWS_ENDPOINT_URL=%s to use the CLI against it", w.Endpoint())
 	d.step("delay", "Lambda metrics are readable %s after their minute ends, as on AWS; the %d s canary is judged on the versions' own log streams, against the stable version", cwsvc.DefaultMetricDelay, demoBakeSeconds)
+	// SNS delivers nothing to an e-mail subscription until its recipient
+	// confirms it: the approver follows the link SNS mailed.
+	confirmed, err := w.ConfirmSubscriptions(ctx)
+	detail := fmt.Sprintf("%s followed the confirmation link SNS mailed", demoApprover)
+	if err != nil {
+		detail = err.Error()
+	}
+	d.expect(err == nil && slices.Contains(confirmed, demoApprover), "the approver's subscription is confirmed", "%s", detail)
 
 	err = d.run(ctx, v2, v3)
 	if err != nil {
@@ -228,9 +237,9 @@ func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*prog
 		return nil, err
 	}
 	if err := d.w.Merge(ctx, sha, commit); err != nil {
-		return nil, fmt.Errorf("put the CodeBuild event: %w", err)
+		return nil, fmt.Errorf("run the CodeBuild build: %w", err)
 	}
-	d.step("merge", "commit %s built: $LATEST code %s; CodeBuild \"Build State Change\" SUCCEEDED put on EventBridge", commit, sha)
+	d.step("merge", "commit %s built: $LATEST code %s; the sandbox CodeBuild's build SUCCEEDED and emitted its \"Build State Change\" on EventBridge", commit, sha)
 	name := promotion.ExecutionName(fn, version, sha)
 	arn, err := d.a.executionARN(ctx, name)
 	if err != nil {

@@ -28,6 +28,18 @@ func runLocal(ctx context.Context, a *app, args []string) error {
 	ep := w.Endpoint()
 	out := a.env.Stdout
 	fmt.Fprintf(out, "aliasflow sandbox listening on %s\n\n", ep)
+	// SNS delivers nothing to an e-mail subscription until its recipient
+	// confirms it; the approvers "click" the link SNS mailed them.
+	confirmed, err := w.ConfirmSubscriptions(ctx)
+	if err != nil {
+		return &Error{Code: ExitFailure, Err: fmt.Errorf("confirm the approvers' SNS subscriptions: %w", err)}
+	}
+	for _, who := range confirmed {
+		fmt.Fprintf(out, "%s confirmed the approval topic's subscription (followed the link SNS mailed)\n", who)
+	}
+	if len(confirmed) > 0 {
+		fmt.Fprintln(out)
+	}
 	fmt.Fprintf(out, "  %s/dev/hello          hello's $LATEST (alias dev)\n", ep)
 	fmt.Fprintf(out, "  %s/staging/hello      the candidate (alias stg)\n", ep)
 	fmt.Fprintf(out, "  %s/production/hello   what users get (alias prod)\n", ep)

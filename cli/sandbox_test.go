@@ -158,6 +158,9 @@ func TestSandboxEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	if _, err := w.ConfirmSubscriptions(ctx); err != nil {
+		t.Fatal(err)
+	}
 	e := &e2e{t: t, w: w, dir: t.TempDir()}
 
 	// Nothing has happened yet.
@@ -289,7 +292,7 @@ func TestDemo(t *testing.T) {
 	defer os.Chdir(wd) //nolint:errcheck // back where the test started
 	code := cli.Main(context.Background(), []string{"demo", "--bin-dir", bins}, cli.Env{Stdout: &out, Stderr: &errb})
 	wantCode(t, code, cli.ExitOK, out.String(), errb.String())
-	wantContains(t, "demo", out.String(), "prod splits traffic between versions 1 and 2", "the unhealthy canary is rolled back", "expectations held")
+	wantContains(t, "demo", out.String(), "the approver's subscription is confirmed", "prod splits traffic between versions 1 and 2", "the unhealthy canary is rolled back", "expectations held")
 	if strings.Contains(out.String(), "  ✘ ") { // a failed expectation, not the rolled-back bar
 		t.Errorf("the demo printed a failed expectation:\n%s", out.String())
 	}

@@ -19,6 +19,10 @@ type localWorld interface {
 	// Merge simulates the merge: a CodeBuild "Build State Change" event
 	// (SUCCEEDED) for hello's build of that code.
 	Merge(ctx context.Context, codeSha256, commit string) error
+	// ConfirmSubscriptions confirms the approvers' pending SNS e-mail
+	// subscriptions by following the links of their confirmation e-mails,
+	// and returns the addresses confirmed.
+	ConfirmSubscriptions(ctx context.Context) ([]string, error)
 	// Emails returns the approval e-mails the SNS topic delivered so far.
 	Emails() []email
 	Close() error

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -20,19 +22,17 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
-// TestDuplicateEvents delivers the same build event ten times at once, as
+// TestDuplicateEvents delivers the same build event ten times, as
 // EventBridge's at-least-once delivery may: one version is published, one
 // promotion runs, and the audit trail has each change once.
 func TestDuplicateEvents(t *testing.T) {
 	t.Parallel()
 	s := newScenario(t, nil)
 	p := s.deploy(helloV2, "c0ffee2")
-	ev := s.codeBuildEvent(p)
-	entries := make([]ebtypes.PutEventsRequestEntry, 10)
-	for i := range entries {
-		entries[i] = ev
+	id := s.runBuild(buildOf(p))
+	if err := s.world().Sandbox().Events().Redeliver(id, 9); err != nil {
+		t.Fatal(err)
 	}
-	s.put(entries...)
 	s.waitStarted(p)
 	s.approvalEmail(p, approver)
 	// Every delivery has been handled once the release Lambda has run ten
@@ -74,7 +74,7 @@ func TestSupersede(t *testing.T) {
 	s := newScenario(t, nil)
 	older := s.deploy(helloV2, "c0ffee2")
 	first := time.Now()
-	s.put(s.codeBuildEvent(older))
+	s.runBuild(buildOf(older))
 	s.waitStarted(older)
 	time.Sleep(time.Until(first.Add(time.Second)))
 	newer := s.merge(helloV3, "c0ffee3")
@@ -161,26 +161,51 @@ func TestMalformedEvents(t *testing.T) {
 		outcome malformedOutcome
 		reason  string
 	}{
-		"function-latest.json":                       {releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
-		"function-qualified.json":                    {releaseRefused, `"hello:prod": give the function name without a qualifier`},
-		"function-arn.json":                          {releaseRefused, "give the function name, not an ARN"},
-		"function-version-number.json":               {releaseRefused, `"2" looks like a version number`},
-		"function-unknown.json":                      {releaseRefused, `"goodbye" is not configured`},
-		"function-missing.json":                      {releaseRefused, "function name is empty"},
-		"function-number.json":                       {releaseRefused, "function must be a string"},
-		"function-padded.json":                       {releaseRefused, `" hello"`},
-		"codesha256-hex.json":                        {releaseRefused, "codeSha256: \"f5aec532"},
-		"codesha256-short.json":                      {releaseRefused, `codeSha256: "AAAA"`},
-		"codesha256-missing.json":                    {releaseRefused, "codeSha256: missing"},
-		"codesha256-of-other-code.json":              {releaseRefused, "$LATEST changed since the build"},
-		"codebuild-exported-function-latest.json":    {releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
-		"codebuild-exported-codesha256-invalid.json": {releaseRefused, `"not-a-sha" is not base64`},
-		"codebuild-bad-build-id.json":                {releaseRefused, "build-id"},
-		"detail-not-json.json":                       {putRefused, "MalformedDetail"},
-		"detail-array.json":                          {putRefused, "MalformedDetail"},
-		"detail-type-misspelt.json":                  {unmatched, ""},
-		"codebuild-failed.json":                      {unmatched, ""},
-		"codebuild-unknown-project.json":             {unmatched, ""},
+		"function-latest.json":          {releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
+		"function-qualified.json":       {releaseRefused, `"hello:prod": give the function name without a qualifier`},
+		"function-arn.json":             {releaseRefused, "give the function name, not an ARN"},
+		"function-version-number.json":  {releaseRefused, `"2" looks like a version number`},
+		"function-unknown.json":         {releaseRefused, `"goodbye" is not configured`},
+		"function-missing.json":         {releaseRefused, "function name is empty"},
+		"function-number.json":          {releaseRefused, "function must be a string"},
+		"function-padded.json":          {releaseRefused, `" hello"`},
+		"codesha256-hex.json":           {releaseRefused, "codeSha256: \"f5aec532"},
+		"codesha256-short.json":         {releaseRefused, `codeSha256: "AAAA"`},
+		"codesha256-missing.json":       {releaseRefused, "codeSha256: missing"},
+		"codesha256-of-other-code.json": {releaseRefused, "$LATEST changed since the build"},
+		"detail-not-json.json":          {putRefused, "MalformedDetail"},
+		"detail-array.json":             {putRefused, "MalformedDetail"},
+		"detail-type-misspelt.json":     {unmatched, ""},
+		// Only CodeBuild emits aws.codebuild events: a forged one is refused
+		// per entry, as AWS does (PutEventsResultEntry, EventBridge API
+		// Reference). What CodeBuild itself can say wrongly is in builds below.
+		"codebuild-exported-function-latest.json":    {putRefused, "NotAuthorizedForSourceException"},
+		"codebuild-exported-codesha256-invalid.json": {putRefused, "NotAuthorizedForSourceException"},
+		"codebuild-bad-build-id.json":                {putRefused, "NotAuthorizedForSourceException"},
+		"codebuild-failed.json":                      {putRefused, "NotAuthorizedForSourceException"},
+		"codebuild-unknown-project.json":             {putRefused, "NotAuthorizedForSourceException"},
+	}
+	// Builds the sandbox CodeBuild runs, each emitting its own event.
+	exported := func(function, sha string) []codebuild.EnvironmentVariable {
+		return []codebuild.EnvironmentVariable{
+			{Name: release.VarFunction, Value: function}, {Name: release.VarCodeSha256, Value: sha},
+			{Name: release.VarCommit, Value: "4f1c2e9"}, {Name: release.VarRequestedBy, Value: "mallory@example.com"},
+		}
+	}
+	validSha := "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="
+	builds := map[string]struct {
+		in      codebuild.RunInput
+		outcome malformedOutcome
+		reason  string
+	}{
+		"build exporting $LATEST": {codebuild.RunInput{Project: buildProject, Exported: exported("$LATEST", validSha)},
+			releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
+		"build exporting a code hash that is not base64": {codebuild.RunInput{Project: buildProject, Exported: exported(fn, "not-a-sha")},
+			releaseRefused, `"not-a-sha" is not base64`},
+		"build exporting $LATEST, event without the variables": {codebuild.RunInput{Project: buildProject, Exported: exported("$LATEST", validSha), EventWithoutExported: true},
+			releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
+		"failed build":             {codebuild.RunInput{Project: buildProject, Status: "FAILED", Exported: exported(fn, validSha)}, unmatched, ""},
+		"build of another project": {codebuild.RunInput{Project: "payments-build", Exported: exported(fn, validSha)}, unmatched, ""},
 	}
 	files, err := filepath.Glob("testdata/malformed/*.json")
 	if err != nil {
@@ -225,6 +250,12 @@ func TestMalformedEvents(t *testing.T) {
 			t.Errorf("%s: PutEvents refused the entry (%s: %s), want it accepted", name, code, aws.ToString(out.Entries[0].ErrorMessage))
 		case want.outcome == releaseRefused:
 			wantRefusals[name] = want.reason
+		}
+	}
+	for name, b := range builds {
+		s.runBuild(b.in)
+		if b.outcome == releaseRefused {
+			wantRefusals[name] = b.reason
 		}
 	}
 	drain, cancel := context.WithTimeout(s.ctx, stepTimeout)
@@ -303,4 +334,49 @@ func names(execs []sfntypes.ExecutionListItem) []string {
 		out = append(out, aws.ToString(e.Name)+" "+string(e.Status))
 	}
 	return out
+}
+
+// TestBuildEventWithoutExportedVariables: CodeBuild's event comes in the
+// shape of the documented sample (AWS CodeBuild User Guide, "Build
+// notifications input format reference"), without the exported
+// variables; the release Lambda reads them with BatchGetBuilds from the
+// sandbox CodeBuild and the promotion runs as with a complete event.
+func TestBuildEventWithoutExportedVariables(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, nil)
+	p := s.deploy(helloV2, "c0ffee2")
+	in := buildOf(p)
+	in.EventWithoutExported = true
+	id := s.runBuild(in)
+	s.waitStarted(p)
+	for _, ev := range s.world().Sandbox().Events().Events() {
+		if ev.ID == id && strings.Contains(string(ev.Detail), "exported-environment-variables") {
+			t.Fatalf("the build's event carries the exported variables; this test needs one without:\n%s", ev.Detail)
+		}
+	}
+	var lookups []string
+	for _, c := range s.world().Sandbox().Calls() {
+		if c.Service == "codebuild" {
+			lookups = append(lookups, fmt.Sprintf("%s by %s: %d", c.Operation, c.Caller, c.Status))
+		}
+	}
+	if want := []string{"BatchGetBuilds by aliasflow-release: 200"}; !slices.Equal(lookups, want) {
+		t.Errorf("CodeBuild calls: %v, want %v (the release Lambda reads the exported variables)", lookups, want)
+	}
+	s.approveByLink(p, approver)
+	out := s.waitDone(p, stepTimeout)
+	s.wantExecution(out, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	recs := s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+	if r := find(recs, audit.ReleasePublished); r == nil || r.Release == nil || r.Release.Commit != p.commit || r.Release.RequestedBy != requester {
+		t.Errorf("release.published record %+v: want the commit %s and requester %s read from BatchGetBuilds", r, p.commit, requester)
+	}
 }

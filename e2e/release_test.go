@@ -3,12 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 
+	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -72,47 +72,30 @@ func (s *scenario) versions() []string {
 	return out
 }
 
-// codeBuildEvent is a real CodeBuild "Build State Change" (SUCCEEDED) event
-// for hello-build, with the exported variables a build of p sets.
-func (s *scenario) codeBuildEvent(p *promo) ebtypes.PutEventsRequestEntry {
+// buildOf is the CodeBuild build of p: hello-build, SUCCEEDED, exporting
+// the variables hello's buildspec exports for p.
+func buildOf(p *promo) codebuild.RunInput {
+	return codebuild.RunInput{
+		Project: buildProject, SourceVersion: p.commit, Initiator: "codebuild-webhook",
+		Exported: []codebuild.EnvironmentVariable{
+			{Name: release.VarFunction, Value: fn},
+			{Name: release.VarCodeSha256, Value: p.sha},
+			{Name: release.VarCommit, Value: p.commit},
+			{Name: release.VarRequestedBy, Value: requester},
+		},
+	}
+}
+
+// runBuild has the sandbox CodeBuild run a build, which emits its own
+// "CodeBuild Build State Change" event (only CodeBuild may put one: the
+// bus refuses an aws.* source from anyone else), and returns the event's id.
+func (s *scenario) runBuild(in codebuild.RunInput) string {
 	s.t.Helper()
-	raw, err := os.ReadFile("testdata/codebuild-succeeded.json")
+	_, id, err := s.world().Sandbox().CodeBuild().RunBuild(in)
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("run the CodeBuild build of %s: %v", in.SourceVersion, err)
 	}
-	var ev struct {
-		Source     string         `json:"source"`
-		DetailType string         `json:"detail-type"`
-		Resources  []string       `json:"resources"`
-		Detail     map[string]any `json:"detail"`
-	}
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		s.t.Fatalf("testdata/codebuild-succeeded.json: %v", err)
-	}
-	s.mu.Lock()
-	s.builds++
-	buildID := fmt.Sprintf("arn:aws:codebuild:us-east-1:000000000000:build/%s:%08d-0000-4000-8000-%012d", buildProject, s.builds, s.builds)
-	s.mu.Unlock()
-	info := ev.Detail["additional-information"].(map[string]any)
-	info["source-version"] = p.commit
-	info["exported-environment-variables"] = []map[string]string{
-		{"name": "ALIASFLOW_FUNCTION", "value": fn},
-		{"name": "ALIASFLOW_CODE_SHA256", "value": p.sha},
-		{"name": "ALIASFLOW_COMMIT", "value": p.commit},
-		{"name": "ALIASFLOW_REQUESTED_BY", "value": requester},
-	}
-	ev.Detail["build-id"] = buildID
-	ev.Detail["project-name"] = buildProject
-	detail, err := json.Marshal(ev.Detail)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return ebtypes.PutEventsRequestEntry{
-		Source:     aws.String(ev.Source),
-		DetailType: aws.String(ev.DetailType),
-		Resources:  []string{buildID},
-		Detail:     aws.String(string(detail)),
-	}
+	return id
 }
 
 // releaseRequested is an aliasflow "Release Requested" event for p.
@@ -125,30 +108,12 @@ func releaseRequested(p *promo) ebtypes.PutEventsRequestEntry {
 	}
 }
 
-// put puts entries on the default bus through the SDK and fails the test
-// when EventBridge refuses any.
-func (s *scenario) put(entries ...ebtypes.PutEventsRequestEntry) {
-	s.t.Helper()
-	out, err := s.events.PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: entries})
-	if err != nil {
-		s.t.Fatalf("PutEvents: %v", err)
-	}
-	if out.FailedEntryCount > 0 {
-		for _, e := range out.Entries {
-			if e.ErrorCode != nil {
-				s.t.Errorf("PutEvents entry refused: %s: %s", aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
-			}
-		}
-		s.t.FailNow()
-	}
-}
-
-// merge deploys build and puts its CodeBuild event, then waits for the
+// merge deploys build and has CodeBuild build it, then waits for the
 // promotion to start.
 func (s *scenario) merge(build helloBuild, commit string) *promo {
 	s.t.Helper()
 	p := s.deploy(build, commit)
-	s.put(s.codeBuildEvent(p))
+	s.runBuild(buildOf(p))
 	s.waitStarted(p)
 	return p
 }

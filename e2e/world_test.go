@@ -27,7 +27,7 @@ func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *
 			t.Logf("world log:\n%s", log.String())
 		}
 	})
-	return local.Start(ctx, local.Options{
+	w, err := local.Start(ctx, local.Options{
 		Addr:     "127.0.0.1:0",
 		BinDir:   binDir,
 		WorkDir:  t.TempDir(),
@@ -38,6 +38,16 @@ func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *
 		// twice; keep the waits short so the fault scenarios stay quick.
 		EventRetryDelays: []time.Duration{500 * time.Millisecond, time.Second},
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The approvers follow the confirmation links SNS mailed them (a
+	// restarted world has them confirmed already).
+	if _, err := w.ConfirmSubscriptions(ctx); err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 // syncBuffer is a bytes.Buffer safe for the world's concurrent writers.

@@ -1,6 +1,7 @@
 // Package sandbox is the local cloud `aliasflow local` runs: one loopback
 // listener serving the AWS APIs the project calls (Lambda, Step Functions,
-// EventBridge, SNS, CloudWatch, CloudWatch Logs, Secrets Manager, STS),
+// EventBridge, SNS, CloudWatch, CloudWatch Logs, Secrets Manager, STS,
+// CodeBuild),
 // each dispatched by the SigV4 credential scope of the request, and the
 // API Gateway stages for everything unsigned. It wires the services to one
 // another through the sandbox/core interfaces and persists their state to a
@@ -24,6 +25,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/sandbox/apigw"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
@@ -77,6 +79,7 @@ type Sandbox struct {
 	logs     *logssvc.Service
 	secrets  *secretssvc.Service
 	sts      *stssvc.Service
+	builds   *codebuild.Service
 	apigw    *apigw.Router
 	services map[string]http.Handler // by SigV4 service name
 	persist  []persisted
@@ -153,18 +156,21 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.lambda = lam
 	sb.states = states.New(lam, &states.Options{Now: opts.Clock, Logger: opts.Logger.With("service", "states")})
 	sb.events = events.New(lam, sb.states, &events.Options{Now: opts.Clock, Logger: opts.Logger.With("service", "events"), RetryDelays: opts.EventRetryDelays})
-	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock})
+	sb.builds = codebuild.New(sb.events, &codebuild.Options{Now: opts.Clock})
+	// Confirmation links point at this sandbox, which serves them (ServeHTTP).
+	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock, ConfirmationBase: func() string { return sb.endpoint }})
 	sb.secrets = secretssvc.New(opts.Clock)
 	sb.sts = stssvc.New()
 	sb.apigw = apigw.New(lam, &apigw.Options{Logger: opts.Logger.With("service", "apigateway"), Now: opts.Clock})
 	sb.services = map[string]http.Handler{
 		"lambda": sb.lambda, "states": sb.states, "events": sb.events, "logs": sb.logs,
 		"secretsmanager": sb.secrets, "sns": sb.sns, "sts": sb.sts, "monitoring": sb.cw,
+		"codebuild": sb.builds,
 	}
 	// Lambda comes first: a restored execution may invoke a function at once.
 	sb.persist = []persisted{
 		{"lambda", sb.lambda}, {"logs", sb.logs}, {"cloudwatch", sb.cw}, {"secretsmanager", sb.secrets},
-		{"sns", sb.sns}, {"events", sb.events}, {"states", sb.states},
+		{"sns", sb.sns}, {"codebuild", sb.builds}, {"events", sb.events}, {"states", sb.states},
 	}
 	if opts.StateDir != "" {
 		if err := sb.restore(); err != nil {
@@ -225,6 +231,10 @@ func (sb *Sandbox) States() *states.Service { return sb.states }
 
 // Events is the EventBridge service's Go API.
 func (sb *Sandbox) Events() *events.Service { return sb.events }
+
+// CodeBuild is the CodeBuild service's Go API (RunBuild: a build that
+// emits its own state-change event).
+func (sb *Sandbox) CodeBuild() *codebuild.Service { return sb.builds }
 
 // SNS is the SNS service's Go API (topics, the outbox).
 func (sb *Sandbox) SNS() *snssvc.Service { return sb.sns }
@@ -312,10 +322,14 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case svc != "":
 		h, ok := sb.services[svc]
 		if !ok {
-			writeAuthError(w, http.StatusBadRequest, "UnknownServiceException", fmt.Sprintf("the sandbox does not implement the AWS service %q (it serves lambda, states, events, logs, secretsmanager, sns, sts, monitoring)", svc))
+			writeAuthError(w, http.StatusBadRequest, "UnknownServiceException", fmt.Sprintf("the sandbox does not implement the AWS service %q (it serves lambda, states, events, logs, secretsmanager, sns, sts, monitoring, codebuild)", svc))
 			return
 		}
 		sb.serveCounted(w, r, svc, h)
+	case r.Method == http.MethodGet && r.URL.Path == snssvc.ConfirmationPath:
+		// The link of SNS's subscription confirmation e-mail: unsigned, as
+		// the recipient's browser opens it.
+		sb.sns.ServeConfirmation(w, r)
 	case sb.apigw.Handles(r):
 		sb.apigw.ServeHTTP(w, r)
 	case looksLikeServiceCall(r):

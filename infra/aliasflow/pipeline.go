@@ -69,8 +69,21 @@ const (
 )
 
 // maxConfigBytes keeps ALIASFLOW_CONFIG well inside Lambda's 4 KB limit on
-// all environment variables of a function together.
+// all environment variables of a function together. Lambda measures the
+// JSON of the whole Variables map (Lambda quotas; its refusal quotes that
+// JSON as "String measured"), so the document counts as a JSON string
+// value: every quote and backslash in it is escaped, and counts twice.
 const maxConfigBytes = 3500
+
+// envValueBytes is how many bytes value takes in the JSON of a function's
+// environment: quoted, with JSON's escapes.
+func envValueBytes(value string) int {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(value)
+	return b.Len() - 1 // the encoder's newline
+}
 
 // PipelineProps configures a Pipeline. The zero value deploys a working
 // pipeline with the Lambdas taken from dist/.
@@ -548,8 +561,8 @@ func (v *pipelineValidation) Validate() *[]*string {
 		errs = append(errs, "aliasflow: the pipeline has no targets; add one with aliasflow.NewTarget")
 	} else if err := cfg.Validate(); err != nil {
 		errs = append(errs, err.Error())
-	} else if doc, _ := json.Marshal(cfg); len(doc) > maxConfigBytes {
-		errs = append(errs, fmt.Sprintf("aliasflow: %s is %d bytes; Lambda allows 4 KB of environment per function, keep it under %d (fewer smoke checks or payloads)", config.EnvVar, len(doc), maxConfigBytes))
+	} else if doc, _ := json.Marshal(cfg); envValueBytes(string(doc)) > maxConfigBytes {
+		errs = append(errs, fmt.Sprintf("aliasflow: %s is %d bytes as Lambda measures it (escaped in the JSON of the environment); Lambda allows 4 KB of environment per function, keep it under %d (fewer smoke checks or payloads)", config.EnvVar, envValueBytes(string(doc)), maxConfigBytes))
 	}
 	return jsii.Strings(errs...)
 }

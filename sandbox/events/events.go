@@ -24,13 +24,15 @@ import (
 )
 
 const (
-	jsonVersion    = "1.1"
-	targetPrefix   = "AWSEvents."
-	defaultBus     = "default"
-	maxEntries     = 10
-	maxEntryBytes  = 256 * 1024
-	maxKeptEvents  = 1000
-	maxTargetsRule = 5
+	jsonVersion  = "1.1"
+	targetPrefix = "AWSEvents."
+	defaultBus   = "default"
+	maxEntries   = 10
+	// maxRequestBytes bounds the entries of one PutEvents call, measured
+	// as putEventsEntry.size does.
+	maxRequestBytes = 256 * 1024
+	maxKeptEvents   = 1000
+	maxTargetsRule  = 5
 )
 
 // Options tunes a Service; the zero value is usable.
@@ -197,6 +199,34 @@ type putEventsEntry struct {
 	TraceHeader  string
 }
 
+// size is the entry's size as EventBridge calculates it ("Calculating
+// Amazon EventBridge PutEvents event entry size",
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html):
+// 14 bytes for Time when given, plus the UTF-8 bytes of Source, DetailType,
+// Detail and each Resources entry.
+func (e putEventsEntry) size() int {
+	n := 0
+	if e.Time != nil {
+		n += 14
+	}
+	for _, p := range []*string{e.Source, e.DetailType, e.Detail} {
+		if p != nil {
+			n += len(*p)
+		}
+	}
+	for _, r := range e.Resources {
+		n += len(r)
+	}
+	return n
+}
+
+// awsSourcePrefix marks the sources AWS services emit events under; only
+// they may put such events ("NotAuthorizedForSourceException: You do not
+// have permissions to publish events with this source onto this event
+// bus", PutEventsResultEntry in the EventBridge API Reference,
+// https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html).
+const awsSourcePrefix = "aws."
+
 type putEventsResultEntry struct {
 	EventId      string `json:",omitempty"`
 	ErrorCode    string `json:",omitempty"`
@@ -214,13 +244,26 @@ func (s *Service) putEvents(_ context.Context, body []byte) (any, error) {
 	if len(in.Entries) < 1 || len(in.Entries) > maxEntries {
 		return nil, validation("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", maxEntries)
 	}
+	// The 256 KB limit is on the whole call, not each entry ("The total
+	// entry size must be less than 256KB", Calculating Amazon EventBridge
+	// PutEvents event entry size, EventBridge User Guide): an over-size call
+	// fails as a whole, with "ValidationException … Total size of the
+	// entries in the request is over the limit." as AWS answers it (quoted
+	// in awslabs/aws-service-catalog-puppet#563).
+	total := 0
+	for _, e := range in.Entries {
+		total += e.size()
+	}
+	if total > maxRequestBytes {
+		return nil, validation("Total size of the entries in the request is over the limit.")
+	}
 	out := struct {
 		Entries          []putEventsResultEntry
 		FailedEntryCount int
 	}{}
 	var accepted []Event
 	for _, e := range in.Entries {
-		ev, res := s.buildEvent(e)
+		ev, res := s.buildEvent(e, false)
 		if res.ErrorCode != "" {
 			out.FailedEntryCount++
 		} else {
@@ -234,7 +277,10 @@ func (s *Service) putEvents(_ context.Context, body []byte) (any, error) {
 	return out, nil
 }
 
-func (s *Service) buildEvent(e putEventsEntry) (Event, putEventsResultEntry) {
+// buildEvent validates one entry and builds its envelope. byAWS says the
+// event comes from an AWS service of the sandbox (EmitServiceEvent), the
+// only putter allowed an "aws." source.
+func (s *Service) buildEvent(e putEventsEntry, byAWS bool) (Event, putEventsResultEntry) {
 	fail := func(code, format string, args ...any) (Event, putEventsResultEntry) {
 		return Event{}, putEventsResultEntry{ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
 	}
@@ -248,6 +294,9 @@ func (s *Service) buildEvent(e putEventsEntry) (Event, putEventsResultEntry) {
 		if req.v == nil || strings.TrimSpace(*req.v) == "" {
 			return fail("InvalidArgument", "Parameter %s is not valid. Reason: %s is a required argument.", req.name, req.name)
 		}
+	}
+	if !byAWS && strings.HasPrefix(*e.Source, awsSourcePrefix) {
+		return fail("NotAuthorizedForSourceException", "Not authorized for the source.")
 	}
 	var detail map[string]any
 	if err := json.Unmarshal([]byte(*e.Detail), &detail); err != nil || detail == nil {
@@ -273,9 +322,6 @@ func (s *Service) buildEvent(e putEventsEntry) (Event, putEventsResultEntry) {
 		Region:     core.Region,
 		Resources:  append([]string{}, e.Resources...),
 		Detail:     json.RawMessage(*e.Detail),
-	}
-	if b, _ := json.Marshal(ev); len(b) > maxEntryBytes {
-		return fail("InvalidArgument", "Total size of the entries in the request is over the limit.")
 	}
 	return ev, putEventsResultEntry{EventId: ev.ID}
 }
@@ -772,15 +818,57 @@ func (s *Service) testEventPattern(_ context.Context, body []byte) (any, error) 
 // --- Go API for setup and tests ---
 
 // PutEvent puts one event on the default bus, validated and routed exactly
-// as a PutEvents entry is (the local world's way to simulate a merge), and
+// as a one-entry PutEvents call is — so an "aws." source is refused — and
 // returns its id.
 func (s *Service) PutEvent(source, detailType, detail string, resources []string) (string, error) {
-	ev, res := s.buildEvent(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources})
+	return s.put(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources}, false)
+}
+
+// EmitServiceEvent puts an event an AWS service of the sandbox emits (as
+// CodeBuild's "Build State Change"): the one way an "aws." source reaches
+// the bus, as on AWS, where only the service itself emits its events. It
+// returns the event's id.
+func (s *Service) EmitServiceEvent(source, detailType, detail string, resources []string) (string, error) {
+	if !strings.HasPrefix(source, awsSourcePrefix) {
+		return "", fmt.Errorf("events: a service event's source must start with %q, not %q", awsSourcePrefix, source)
+	}
+	return s.put(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources}, true)
+}
+
+func (s *Service) put(e putEventsEntry, byAWS bool) (string, error) {
+	if e.size() > maxRequestBytes {
+		return "", validation("Total size of the entries in the request is over the limit.")
+	}
+	ev, res := s.buildEvent(e, byAWS)
 	if res.ErrorCode != "" {
 		return "", core.Errorf(res.ErrorCode, http.StatusBadRequest, "%s", res.ErrorMessage)
 	}
 	s.route(ev)
 	return ev.ID, nil
+}
+
+// Redeliver routes an accepted event (by id) again, times more times: the
+// duplicate deliveries EventBridge's at-least-once delivery may make
+// ("EventBridge ... delivers events at least once", Amazon EventBridge
+// User Guide, "Event retry policy and using dead-letter queues"). The
+// duplicates carry the same event id, as AWS's do.
+func (s *Service) Redeliver(id string, times int) error {
+	s.mu.Lock()
+	var ev *Event
+	for i := range s.events {
+		if s.events[i].ID == id {
+			e := s.events[i]
+			ev = &e
+		}
+	}
+	s.mu.Unlock()
+	if ev == nil {
+		return fmt.Errorf("events: redeliver: no accepted event %s", id)
+	}
+	for range times {
+		s.route(*ev)
+	}
+	return nil
 }
 
 // Events returns the events accepted so far (the most recent 1000), oldest first.

@@ -209,6 +209,11 @@ func TestPutEventsEntryErrors(t *testing.T) {
 		{"detail not json", types.PutEventsRequestEntry{Source: aws.String("s"), DetailType: aws.String("d"), Detail: aws.String(`{nope`)}, "MalformedDetail"},
 		{"detail an array", types.PutEventsRequestEntry{Source: aws.String("s"), DetailType: aws.String("d"), Detail: aws.String(`[1]`)}, "MalformedDetail"},
 		{"unknown bus", types.PutEventsRequestEntry{Source: aws.String("s"), DetailType: aws.String("d"), Detail: aws.String(`{}`), EventBusName: aws.String("nope")}, "ResourceNotFoundException"},
+		// PutEventsResultEntry (EventBridge API Reference): only AWS services
+		// emit events with an aws.* source.
+		{"aws.codebuild source", types.PutEventsRequestEntry{Source: aws.String("aws.codebuild"), DetailType: aws.String("CodeBuild Build State Change"), Detail: aws.String(`{"build-status":"SUCCEEDED"}`)}, "NotAuthorizedForSourceException"},
+		{"aws. prefix of a custom source", types.PutEventsRequestEntry{Source: aws.String("aws.mycompany"), DetailType: aws.String("d"), Detail: aws.String(`{}`)}, "NotAuthorizedForSourceException"},
+		{"source merely containing aws.", types.PutEventsRequestEntry{Source: aws.String("myaws.app"), DetailType: aws.String("d"), Detail: aws.String(`{}`)}, ""},
 	}
 	var entries []types.PutEventsRequestEntry
 	wantFailed := int32(0)
@@ -219,7 +224,7 @@ func TestPutEventsEntryErrors(t *testing.T) {
 		}
 	}
 	// One request with several entries: each answer sits at its entry's index.
-	out, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: entries[:7]})
+	out, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: entries})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +239,63 @@ func TestPutEventsEntryErrors(t *testing.T) {
 			}
 			if (tt.wantCode == "") == (aws.ToString(got.EventId) == "") {
 				t.Errorf("EventId = %q with ErrorCode %q", aws.ToString(got.EventId), tt.wantCode)
+			}
+		})
+	}
+}
+
+// TestPutEventsOverSizeFailsTheWholeCall: the 256 KB limit is on the
+// entries of one call together, measured as "Calculating Amazon
+// EventBridge PutEvents event entry size" says (14 bytes for Time, the
+// UTF-8 bytes of Source, DetailType, Detail and each resource); over it,
+// the call fails as a whole with ValidationException and nothing is put.
+func TestPutEventsOverSizeFailsTheWholeCall(t *testing.T) {
+	inv := &fakeInvoker{}
+	svc := New(inv, nil, &Options{RetryDelays: []time.Duration{}})
+	c := newTestClient(t, svc)
+	ctx := context.Background()
+	if _, err := svc.PutRule(RuleInput{Name: "all", EventPattern: `{"source":["app"]}`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutTargets("all", "", []Target{{Id: "f", Arn: core.FunctionARN("f", "")}}); err != nil {
+		t.Fatal(err)
+	}
+	// entry builds an entry of exactly n bytes by the documented measure.
+	entry := func(n int, withTime bool) types.PutEventsRequestEntry {
+		e := types.PutEventsRequestEntry{Source: aws.String("app"), DetailType: aws.String("d"), Resources: []string{"arn:aws:s3:::b"}}
+		fixed := len("app") + len("d") + len("arn:aws:s3:::b") + len(`{"x":""}`)
+		if withTime {
+			e.Time = aws.Time(time.Unix(1_700_000_000, 0))
+			fixed += 14
+		}
+		e.Detail = aws.String(`{"x":"` + strings.Repeat("é", (n-fixed)/2) + strings.Repeat("a", (n-fixed)%2) + `"}`)
+		return e
+	}
+	const limit = 256 * 1024
+	tests := []struct {
+		name    string
+		entries []types.PutEventsRequestEntry
+		wantErr bool
+	}{
+		{"one entry at the limit", []types.PutEventsRequestEntry{entry(limit, false)}, false},
+		{"one entry a byte over", []types.PutEventsRequestEntry{entry(limit+1, false)}, true},
+		{"one entry at the limit counting Time as 14 bytes", []types.PutEventsRequestEntry{entry(limit, true)}, false},
+		// Each entry is under the limit; together they are over it.
+		{"three entries over the limit together", []types.PutEventsRequestEntry{entry(100_000, false), entry(100_000, true), entry(62_145, false)}, true},
+		{"three entries at the limit together", []types.PutEventsRequestEntry{entry(100_000, false), entry(100_000, true), entry(62_144, false)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(svc.Events())
+			out, err := c.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: tt.entries})
+			var apiErr interface{ ErrorCode() string }
+			switch {
+			case tt.wantErr && (!errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException"):
+				t.Fatalf("PutEvents = %+v, %v; want the call to fail with ValidationException", out, err)
+			case tt.wantErr && len(svc.Events()) != before:
+				t.Errorf("the failed call put %d events, want none", len(svc.Events())-before)
+			case !tt.wantErr && (err != nil || out.FailedEntryCount != 0):
+				t.Fatalf("PutEvents = %+v, %v; want every entry accepted", out, err)
 			}
 		})
 	}
@@ -380,7 +442,11 @@ func TestTestEventPattern(t *testing.T) {
 	}
 }
 
-func TestGoAPISimulatesAMerge(t *testing.T) {
+// TestServiceEventsOnlyFromAWSServices: the Go API a client uses
+// (PutEvent) refuses an aws.* source like PutEvents does; a service of the
+// sandbox (CodeBuild) emits its events through EmitServiceEvent, which
+// takes only aws.* sources, and they are routed like any other.
+func TestServiceEventsOnlyFromAWSServices(t *testing.T) {
 	inv := &fakeInvoker{}
 	svc := New(inv, nil, &Options{RetryDelays: []time.Duration{}})
 	t.Cleanup(svc.Close)
@@ -393,15 +459,34 @@ func TestGoAPISimulatesAMerge(t *testing.T) {
 		t.Fatalf("PutTargets = %v, %v", failed, err)
 	}
 	detail := `{"build-status":"SUCCEEDED","project-name":"hello-build","build-id":"arn:aws:codebuild:us-east-1:000000000000:build/hello-build:1"}`
-	id, err := svc.PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, detail, []string{"arn:aws:codebuild:us-east-1:000000000000:build/hello-build:1"})
+	resources := []string{"arn:aws:codebuild:us-east-1:000000000000:build/hello-build:1"}
+	var apiErr *core.APIError
+	if _, err := svc.PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, detail, resources); !errors.As(err, &apiErr) || apiErr.Code != "NotAuthorizedForSourceException" {
+		t.Errorf("PutEvent of an aws.codebuild event = %v, want NotAuthorizedForSourceException", err)
+	}
+	if _, err := svc.EmitServiceEvent("aliasflow", "Release Requested", `{}`, nil); err == nil {
+		t.Error("EmitServiceEvent with a custom source: want an error")
+	}
+	if _, err := svc.EmitServiceEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, `not json`, nil); err == nil {
+		t.Error("EmitServiceEvent with a malformed detail: want an error")
+	}
+	id, err := svc.EmitServiceEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, detail, resources)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, `not json`, nil); err == nil {
-		t.Error("PutEvent with a malformed detail: want an error")
-	}
 	drain(t, svc)
 	if got := inv.calls[release]; len(got) != 1 || !strings.Contains(got[0], `"id":"`+id+`"`) || !strings.Contains(got[0], `"resources":["arn:aws:codebuild`) {
-		t.Errorf("release invoked with %v, want the event %s", got, id)
+		t.Fatalf("release invoked with %v, want the event %s", got, id)
+	}
+	// At-least-once delivery: the same event (same id) again.
+	if err := svc.Redeliver(id, 2); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, svc)
+	if got := inv.calls[release]; len(got) != 3 || got[2] != got[0] {
+		t.Errorf("after two redeliveries release was invoked %d times (%v), want 3 with the same event", len(got), got)
+	}
+	if err := svc.Redeliver("no-such-event", 1); err == nil {
+		t.Error("Redeliver of an unknown event: want an error")
 	}
 }

@@ -2,14 +2,18 @@ package lambdasvc
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
 )
@@ -180,7 +184,10 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 		return http.StatusOK, map[string]any{"Functions": fs, "NextMarker": nilIfEmpty(next)}, err
 	case "GetFunction":
 		c, err := s.GetFunctionConfiguration(fn, q.Get("Qualifier"))
-		return http.StatusOK, map[string]any{"Configuration": c, "Code": map[string]string{"RepositoryType": "S3"}}, err
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]any{"Configuration": c, "Code": s.codeLocation(r.Host, c)}, nil
 	case "DeleteFunction":
 		return http.StatusNoContent, nil, s.DeleteFunction(fn, q.Get("Qualifier"))
 	case "GetFunctionConfiguration":
@@ -334,4 +341,29 @@ func writeErrorBody(w http.ResponseWriter, code string, status int, body map[str
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// codeLocation is GetFunction's Code: where the deployment package can be
+// downloaded — on AWS a presigned S3 URL valid for 10 minutes
+// (FunctionCodeLocation, Lambda API Reference: "The presigned URL you can
+// use to download the function's .zip file"). The sandbox answers a URL of
+// the same shape on its own loopback host; it serves no S3, so following
+// it is refused loudly as an unknown service.
+func (s *Service) codeLocation(host string, c FunctionConfiguration) map[string]string {
+	now := s.opts.Clock().UTC()
+	sum := sha256.Sum256([]byte(c.FunctionArn + c.Version + c.CodeSha256 + now.Format(time.RFC3339)))
+	q := url.Values{
+		"versionId":            {c.RevisionId},
+		"X-Amz-Algorithm":      {"AWS4-HMAC-SHA256"},
+		"X-Amz-Date":           {now.Format("20060102T150405Z")},
+		"X-Amz-SignedHeaders":  {"host"},
+		"X-Amz-Expires":        {"600"},
+		"X-Amz-Credential":     {"ASIASANDBOX/" + now.Format("20060102") + "/" + core.Region + "/s3/aws4_request"},
+		"X-Amz-Signature":      {hex.EncodeToString(sum[:])},
+		"X-Amz-Security-Token": {"sandbox"},
+	}
+	return map[string]string{
+		"RepositoryType": "S3",
+		"Location":       fmt.Sprintf("http://%s/snapshots/%s/%s-%s?%s", host, core.Account, c.FunctionName, newRevision(), q.Encode()),
+	}
 }

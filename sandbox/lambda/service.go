@@ -132,6 +132,12 @@ func invalid(format string, args ...any) *core.APIError {
 	return core.Errorf("InvalidParameterValueException", http.StatusBadRequest, format, args...)
 }
 
+// validationErr is the error of a request that breaks a constraint of the
+// API model, as AWS words it.
+func validationErr(format string, args ...any) *core.APIError {
+	return core.Errorf("ValidationException", http.StatusBadRequest, format, args...)
+}
+
 func conflict(format string, args ...any) *core.APIError {
 	return core.Errorf("ResourceConflictException", http.StatusConflict, format, args...)
 }
@@ -358,14 +364,29 @@ var reservedEnv = map[string]bool{
 
 var envKeyRe = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
 
+// envJSON is the environment as Lambda measures it against the 4 KB
+// quota: the JSON of the whole Variables map, quotes, separators and
+// escapes included ("Function environment variables: 4 KB, for all
+// environment variables associated with the function, in aggregate",
+// Lambda quotas, https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html;
+// Lambda's refusal quotes that JSON as "String measured").
+func envJSON(vars map[string]string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // only JSON's own escapes: ", \ and control characters
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	_ = enc.Encode(vars)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 func checkEnvironment(env *Environment) error {
 	if env == nil {
 		return nil
 	}
 	var reserved []string
-	size := 0
-	for k, v := range env.Variables {
-		size += len(k) + len(v)
+	for k := range env.Variables {
 		if !envKeyRe.MatchString(k) {
 			return invalid("Environment variable name %q is not valid: names start with a letter and contain only letters, digits and underscores", k)
 		}
@@ -373,8 +394,8 @@ func checkEnvironment(env *Environment) error {
 			reserved = append(reserved, k)
 		}
 	}
-	if size > maxEnvBytes {
-		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %d bytes", size)
+	if measured := envJSON(env.Variables); len(measured) > maxEnvBytes {
+		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", measured)
 	}
 	if len(reserved) > 0 {
 		slices.Sort(reserved)
@@ -757,7 +778,12 @@ func (s *Service) ListVersionsByFunction(function, marker string, maxItems int) 
 		return nil, "", err
 	}
 	now := s.opts.Clock()
-	all := []FunctionConfiguration{f.Latest.view(now)}
+	// Here $LATEST carries its qualified ARN (…:function:name:$LATEST), as
+	// AWS lists it (ListVersionsByFunction example, AWS CLI Command
+	// Reference / Lambda code examples), unlike GetFunctionConfiguration.
+	head := f.Latest.view(now)
+	head.FunctionArn = core.FunctionARN(name, latest)
+	all := []FunctionConfiguration{head}
 	for _, n := range f.versionNumbers() {
 		all = append(all, f.Versions[n].view(now))
 	}
@@ -857,27 +883,39 @@ func (f *function) checkAlias(name, version string, rc *RoutingConfig) error {
 	if rc == nil || len(rc.AdditionalVersionWeights) == 0 {
 		return nil
 	}
+	if err := checkWeights(rc.AdditionalVersionWeights); err != nil {
+		return err
+	}
 	if len(rc.AdditionalVersionWeights) > 1 {
 		return invalid("Number of items in AdditionalVersionWeights must be at most 1: an alias can point to at most two versions")
 	}
 	if version == latest {
 		return invalid("$LATEST is not supported for an alias pointing to more than 1 version")
 	}
-	for v, w := range rc.AdditionalVersionWeights {
-		if math.IsNaN(w) || w < 0 || w > 1 {
-			return invalid("Weight %v for version %s must be between 0.0 and 1.0", w, v)
-		}
-		if v == latest {
-			return invalid("$LATEST is not supported for an alias pointing to more than 1 version")
-		}
-		if !versionRe.MatchString(v) {
-			return invalid("Additional version %q must be a published version number", v)
-		}
+	for v := range rc.AdditionalVersionWeights {
 		if v == version {
 			return invalid("Alias cannot point to the same version %s in FunctionVersion and AdditionalVersionWeights", v)
 		}
 		if _, ok := f.Versions[v]; !ok {
 			return functionNotFound(name, v)
+		}
+	}
+	return nil
+}
+
+// checkWeights applies the constraints of AdditionalVersionWeights in
+// Lambda's API model — keys AdditionalVersion (pattern [0-9]+, length
+// 1–1024), values Weight (0.0–1.0) — which AWS checks before anything else
+// and refuses with ValidationException, not InvalidParameterValueException
+// (AliasRoutingConfiguration, Lambda API Reference).
+func checkWeights(weights map[string]float64) error {
+	for _, v := range slices.Sorted(maps.Keys(weights)) {
+		w := weights[v]
+		if len(v) > 1024 || !versionRe.MatchString(v) {
+			return validationErr("1 validation error detected: Value '{%s=%v}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]", v, w)
+		}
+		if math.IsNaN(w) || w < 0 || w > 1 {
+			return validationErr("1 validation error detected: Value '{%s=%v}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]", v, w)
 		}
 	}
 	return nil

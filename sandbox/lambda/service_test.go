@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
@@ -218,6 +221,17 @@ func TestCreateAndGetFunction(t *testing.T) {
 			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
+	// GetFunction's Code is where the package can be downloaded: a
+	// presigned S3 URL (FunctionCodeLocation, Lambda API Reference), here of
+	// the same shape on the sandbox's loopback host.
+	if got.Code == nil || aws.ToString(got.Code.RepositoryType) != "S3" {
+		t.Fatalf("GetFunction Code = %+v, want RepositoryType S3", got.Code)
+	}
+	loc, err := url.Parse(aws.ToString(got.Code.Location))
+	if err != nil || !strings.HasPrefix(loc.Host, "127.0.0.1:") || loc.Query().Get("X-Amz-Signature") == "" ||
+		loc.Query().Get("X-Amz-Expires") != "600" || !strings.HasSuffix(loc.Query().Get("X-Amz-Credential"), "/us-east-1/s3/aws4_request") {
+		t.Errorf("GetFunction Code.Location = %q (%v), want a presigned-looking loopback URL", aws.ToString(got.Code.Location), err)
+	}
 	if aws.ToInt32(c.Timeout) != 10 || aws.ToInt32(c.MemorySize) != 256 {
 		t.Errorf("Timeout/MemorySize = %d/%d, want 10/256", aws.ToInt32(c.Timeout), aws.ToInt32(c.MemorySize))
 	}
@@ -256,6 +270,71 @@ func TestCreateFunctionRefusesBadInput(t *testing.T) {
 	}
 	_, err := e.client.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String("fn")})
 	wantAPIError[*types.ResourceNotFoundException](t, err, 404)
+}
+
+// TestEnvironmentSizeIsTheJSONOfTheMap: Lambda measures the 4 KB quota on
+// environment variables ("Lambda quotas": 4 KB for all environment
+// variables associated with the function, in aggregate) on the JSON of the
+// whole Variables map — braces, quotes, separators and escapes included —
+// not on the sum of the keys' and values' lengths.
+func TestEnvironmentSizeIsTheJSONOfTheMap(t *testing.T) {
+	e := newEnv(t)
+	zip := lambdatest.Zip(t, lambdatest.Build(t, helloPkg))
+	ctx := context.Background()
+	e.create(t, "sized", helloPkg)
+	many := map[string]string{}
+	for i := range 100 {
+		// 100 × "Vnn":"<28 x>" (36 bytes), 99 commas and the braces: 3701
+		// bytes of JSON, 3100 of keys and values.
+		many[fmt.Sprintf("V%02d", i)] = strings.Repeat("x", 28)
+	}
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantErr bool
+	}{
+		// {"KK":"<4087 a>"} is 4096 bytes.
+		{"JSON exactly 4 KB", map[string]string{"KK": strings.Repeat("a", 4087)}, false},
+		{"JSON a byte over (key + value only 4090)", map[string]string{"KK": strings.Repeat("a", 4088)}, true},
+		// 2050 quotes are 2051 bytes of key + value, but 4100 escaped.
+		{"quotes escaped", map[string]string{"QQ": strings.Repeat(`"`, 2050)}, true},
+		{"backslashes escaped", map[string]string{"BB": strings.Repeat(`\`, 2050)}, true},
+		{"control characters escaped", map[string]string{"CC": strings.Repeat("\x01", 700)}, true},
+		{"many small variables under the limit", many, false},
+		{"many small variables over it by their separators", withVar(many, "WW", strings.Repeat("y", 400)), true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+				FunctionName: aws.String(fmt.Sprintf("env-%d", i)), Runtime: types.RuntimeProvidedal2023,
+				Role: aws.String(role), Code: &types.FunctionCode{ZipFile: zip}, Environment: &types.Environment{Variables: tt.vars},
+			})
+			_, uerr := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+				FunctionName: aws.String("sized"), Environment: &types.Environment{Variables: tt.vars},
+			})
+			if !tt.wantErr {
+				if err != nil || uerr != nil {
+					t.Fatalf("CreateFunction: %v; UpdateFunctionConfiguration: %v; want both accepted", err, uerr)
+				}
+				e.clock.Advance(e.opts.UpdateDuration)
+				return
+			}
+			for op, err := range map[string]error{"CreateFunction": err, "UpdateFunctionConfiguration": uerr} {
+				var ipv *types.InvalidParameterValueException
+				if !errors.As(err, &ipv) || !strings.Contains(err.Error(), "exceeded the 4KB limit") {
+					t.Errorf("%s: %v, want InvalidParameterValueException for the 4KB limit", op, err)
+				}
+			}
+		})
+	}
+}
+
+func withVar(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for a, b := range m {
+		out[a] = b
+	}
+	return out
 }
 
 func TestUpdateCodeAndPublish(t *testing.T) {
@@ -330,6 +409,18 @@ func TestUpdateCodeAndPublish(t *testing.T) {
 	if strings.Join(got, ",") != "$LATEST,1,2,3" {
 		t.Errorf("versions = %v, want [$LATEST 1 2 3]", got)
 	}
+	// ListVersionsByFunction lists $LATEST under its qualified ARN, as the
+	// AWS CLI reference's list-versions-by-function example shows; each
+	// version under its own.
+	for _, v := range list.Versions {
+		if want := "arn:aws:lambda:us-east-1:000000000000:function:hello:" + aws.ToString(v.Version); aws.ToString(v.FunctionArn) != want {
+			t.Errorf("FunctionArn of %s = %s, want %s", aws.ToString(v.Version), aws.ToString(v.FunctionArn), want)
+		}
+	}
+	latestCfg, err := e.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("hello")})
+	if err != nil || aws.ToString(latestCfg.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:hello" {
+		t.Errorf("GetFunctionConfiguration of $LATEST: FunctionArn %s (%v), want the unqualified ARN", aws.ToString(latestCfg.FunctionArn), err)
+	}
 	v1, err := e.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("hello"), Qualifier: aws.String("1")})
 	if err != nil || aws.ToString(v1.CodeSha256) != aws.ToString(created.CodeSha256) {
 		t.Errorf("version 1 = %v (err %v), want the original code", aws.ToString(v1.CodeSha256), err)
@@ -371,9 +462,12 @@ func TestAliases(t *testing.T) {
 		want    string
 	}{
 		{"two additional versions", "1", weights(map[string]float64{"2": 0.1, "3": 0.1}), "InvalidParameterValue"},
-		{"weight above one", "1", weights(map[string]float64{"2": 1.5}), "InvalidParameterValue"},
-		{"negative weight", "1", weights(map[string]float64{"2": -0.1}), "InvalidParameterValue"},
-		{"additional is $LATEST", "1", weights(map[string]float64{"$LATEST": 0.1}), "InvalidParameterValue"},
+		// Constraints of the API model (AdditionalVersionWeights: keys
+		// [0-9]+, values 0.0–1.0) are ValidationException on AWS.
+		{"weight above one", "1", weights(map[string]float64{"2": 1.5}), "ValidationException"},
+		{"negative weight", "1", weights(map[string]float64{"2": -0.1}), "ValidationException"},
+		{"non-numeric routing key", "1", weights(map[string]float64{"two": 0.1}), "ValidationException"},
+		{"additional is $LATEST", "1", weights(map[string]float64{"$LATEST": 0.1}), "ValidationException"},
 		{"primary $LATEST with routing", "$LATEST", weights(map[string]float64{"2": 0.1}), "InvalidParameterValue"},
 		{"additional is its own version", "2", weights(map[string]float64{"2": 0.1}), "InvalidParameterValue"},
 		{"unpublished additional version", "1", weights(map[string]float64{"7": 0.1}), "ResourceNotFound"},
@@ -383,6 +477,15 @@ func TestAliases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.client.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"), FunctionVersion: aws.String(tc.version), RoutingConfig: tc.routing})
 			switch tc.want {
+			case "ValidationException":
+				var apiErr smithy.APIError
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
+					t.Fatalf("UpdateAlias: %v, want ValidationException", err)
+				}
+				_, err = e.client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("weighted"), FunctionVersion: aws.String(tc.version), RoutingConfig: tc.routing})
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
+					t.Fatalf("CreateAlias: %v, want ValidationException", err)
+				}
 			case "InvalidParameterValue":
 				wantAPIError[*types.InvalidParameterValueException](t, err, 400)
 			default:

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/apigw"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
@@ -32,6 +34,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/release"
 )
 
 // Names of what the world deploys (the same names the CDK app uses).
@@ -477,47 +480,80 @@ func (w *World) DeployHello(ctx context.Context, bootstrap string) (string, erro
 	return c.CodeSha256, nil
 }
 
-// Merge simulates the merge: CodeBuild's "Build State Change" event for a
-// SUCCEEDED build of hello that exported the code hash and commit. It
-// returns the build id.
+// Merge simulates the merge: the sandbox CodeBuild runs a SUCCEEDED build
+// of hello that exported the code hash and commit, and emits its own
+// "Build State Change" event.
 func (w *World) Merge(ctx context.Context, codeSha256, commit string) error {
 	_, err := w.MergeBuild(ctx, codeSha256, commit)
 	return err
 }
 
-// MergeBuild is Merge, returning the CodeBuild build id it used.
-func (w *World) MergeBuild(_ context.Context, codeSha256, commit string) (string, error) {
-	project := w.projects()[0]
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	buildID := project + ":" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-	buildARN := fmt.Sprintf("arn:aws:codebuild:%s:%s:build/%s", core.Region, core.Account, buildID)
-	type variable struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	detail := map[string]any{
-		"build-status":  eventpatterns.BuildStatusSucceeded,
-		"project-name":  project,
-		"build-id":      buildARN,
-		"current-phase": "COMPLETED",
-		"additional-information": map[string]any{
-			"initiator":      w.opts.Merger,
-			"source-version": commit,
-			"exported-environment-variables": []variable{
-				{"ALIASFLOW_FUNCTION", HelloFunction},
-				{"ALIASFLOW_CODE_SHA256", codeSha256},
-				{"ALIASFLOW_COMMIT", commit},
-				{"ALIASFLOW_REQUESTED_BY", w.opts.Merger},
-			},
+// MergeBuild is Merge, returning the CodeBuild build id ("project:uuid").
+func (w *World) MergeBuild(ctx context.Context, codeSha256, commit string) (string, error) {
+	b, err := w.RunBuild(ctx, codeSha256, commit, MergeOptions{})
+	return b.ID, err
+}
+
+// MergeOptions vary the build of a merge.
+type MergeOptions struct {
+	// EventWithoutExported: the build's state-change event lacks the
+	// exported variables, so the release Lambda reads them with
+	// BatchGetBuilds.
+	EventWithoutExported bool
+}
+
+// Build is a build the sandbox CodeBuild ran for a merge.
+type Build struct {
+	// ID is the build id ("project:uuid").
+	ID string
+	// EventID is the id of its "Build State Change" event.
+	EventID string
+}
+
+// RunBuild has the sandbox CodeBuild run the build of a merge of hello at
+// commit, exporting codeSha256 (the CI's buildspec exported-variables).
+func (w *World) RunBuild(_ context.Context, codeSha256, commit string, o MergeOptions) (Build, error) {
+	b, eventID, err := w.sb.CodeBuild().RunBuild(codebuild.RunInput{
+		Project: w.projects()[0], SourceVersion: commit, Initiator: w.opts.Merger,
+		Exported: []codebuild.EnvironmentVariable{
+			{Name: release.VarFunction, Value: HelloFunction},
+			{Name: release.VarCodeSha256, Value: codeSha256},
+			{Name: release.VarCommit, Value: commit},
+			{Name: release.VarRequestedBy, Value: w.opts.Merger},
 		},
+		EventWithoutExported: o.EventWithoutExported,
+	})
+	if err != nil {
+		return Build{}, fmt.Errorf("merge: %w", err)
 	}
-	d, _ := json.Marshal(detail)
-	if _, err := w.sb.Events().PutEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, string(d), []string{buildARN}); err != nil {
-		return "", fmt.Errorf("merge: %w", err)
+	return Build{ID: b.ID, EventID: eventID}, nil
+}
+
+// ConfirmSubscriptions confirms the approvers' pending e-mail
+// subscriptions as each approver would: by following, over HTTP, the link
+// of the confirmation e-mail SNS sent them. Until then SNS delivers them
+// nothing (their subscriptions are PendingConfirmation). It returns the
+// addresses confirmed.
+func (w *World) ConfirmSubscriptions(ctx context.Context) ([]string, error) {
+	var confirmed []string
+	client := awsenv.LoopbackOnlyClient()
+	for _, c := range w.sb.SNS().PendingConfirmations() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+		if err != nil {
+			return confirmed, fmt.Errorf("confirm %s: %w", c.Endpoint, err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return confirmed, fmt.Errorf("confirm %s: follow %s: %w", c.Endpoint, c.URL, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return confirmed, fmt.Errorf("confirm %s: %s answered %s: %s", c.Endpoint, c.URL, resp.Status, strings.TrimSpace(string(body)))
+		}
+		confirmed = append(confirmed, c.Endpoint)
 	}
-	return buildID, nil
+	return confirmed, nil
 }
 
 // Email is one approval e-mail the topic delivered.

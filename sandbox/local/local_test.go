@@ -75,6 +75,19 @@ func TestWorldServesHelloAndRunsARelease(t *testing.T) {
 		t.Errorf("functions = %s", got)
 	}
 
+	// The approver's e-mail subscription awaits confirmation, as on AWS,
+	// until the link SNS mailed is followed.
+	if p := w.Sandbox().SNS().PendingConfirmations(); len(p) != 1 || p[0].Endpoint != local.DefaultApprover {
+		t.Fatalf("pending confirmations = %+v, want the approver's", p)
+	}
+	confirmed, err := w.ConfirmSubscriptions(ctx)
+	if err != nil || len(confirmed) != 1 || confirmed[0] != local.DefaultApprover {
+		t.Fatalf("ConfirmSubscriptions = %v, %v; want [%s]", confirmed, err, local.DefaultApprover)
+	}
+	if p := w.Sandbox().SNS().PendingConfirmations(); len(p) != 0 {
+		t.Errorf("pending confirmations after confirming = %+v", p)
+	}
+
 	// A merge of new code runs release → smoke tests → approval request.
 	v2 := lambdatest.Build(t, "github.com/aliasflow/aliasflow/examples/hello", "-ldflags=-X 'main.greeting=Hello from Lambda World'")
 	sha, err := w.DeployHello(ctx, v2)
@@ -121,6 +134,9 @@ func TestWorldResumesFromStateDir(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	endpoint := w.Endpoint()
+	if _, err := w.ConfirmSubscriptions(ctx); err != nil {
+		t.Fatal(err)
+	}
 	key, err := w.Sandbox().Secrets().SecretString(local.LinkSecretName)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +152,9 @@ func TestWorldResumesFromStateDir(t *testing.T) {
 	t.Cleanup(func() { _ = w2.Close() })
 	if w2.Endpoint() != endpoint {
 		t.Errorf("restarted at %s, want the recorded %s", w2.Endpoint(), endpoint)
+	}
+	if p := w2.Sandbox().SNS().PendingConfirmations(); len(p) != 0 {
+		t.Errorf("after the restart, subscriptions await confirmation again: %+v", p)
 	}
 	if key2, _ := w2.Sandbox().Secrets().SecretString(local.LinkSecretName); key2 != key {
 		t.Errorf("the link key changed across the restart")

@@ -1,19 +1,24 @@
 // Package snssvc is the sandbox's Amazon SNS (awsQuery): topics, e-mail
-// subscriptions with filter policies (confirmed at once: there is no
-// mailbox to click in), and Publish into an outbox. Each message a
-// subscription receives lands in the outbox — and, when a writer is given,
-// is printed — so the approval e-mails of a rehearsal can be read and their
-// links followed.
+// subscriptions with filter policies, and Publish into an outbox. An e-mail
+// subscription is PendingConfirmation until its recipient follows the
+// confirmation link SNS mails (Confirmations; the link is served by the
+// sandbox as AWS's confirmation page is), and receives nothing until then.
+// Each message a confirmed subscription receives lands in the outbox — and,
+// when a writer is given, is printed — so the approval e-mails of a
+// rehearsal can be read and their links followed.
 package snssvc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,21 +52,45 @@ type Message struct {
 
 // Options tunes a Service; the zero value is usable.
 type Options struct {
-	// Print, when set, receives every outbox message as a readable e-mail.
+	// Print, when set, receives every outbox message and confirmation
+	// request as a readable e-mail.
 	Print io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// ConfirmationBase is the base URL of the confirmation links (the
+	// sandbox's endpoint, which serves ConfirmationPath); AWS's own SNS
+	// endpoint when nil.
+	ConfirmationBase func() string
+}
+
+// ConfirmationPath is where the confirmation link of a subscription points
+// on ConfirmationBase, as on AWS ("…/confirmation.html?TopicArn=…&Token=…").
+const ConfirmationPath = "/confirmation.html"
+
+// Confirmation is the "Subscription Confirmation" e-mail SNS sends to a new
+// e-mail endpoint (Subscribe, Amazon SNS API Reference: the owner of the
+// endpoint must confirm it).
+type Confirmation struct {
+	TopicArn        string
+	Endpoint        string
+	SubscriptionArn string
+	Token           string
+	// URL is the link to follow to confirm.
+	URL  string
+	Time time.Time
 }
 
 // Service is the SNS emulation. It is an http.Handler.
 type Service struct {
-	print io.Writer
-	now   func() time.Time
+	print   io.Writer
+	now     func() time.Time
+	confirm func() string
 
-	mu      sync.Mutex
-	topics  map[string]*topic // by ARN
-	outbox  []Message
-	changed chan struct{} // closed and replaced when the outbox grows
+	mu            sync.Mutex
+	topics        map[string]*topic // by ARN
+	outbox        []Message
+	confirmations []Confirmation
+	changed       chan struct{} // closed and replaced when the outbox grows
 }
 
 type topic struct {
@@ -77,16 +106,24 @@ type subscription struct {
 	FilterPolicy string `json:",omitempty"`
 	// FilterPolicyScope is MessageAttributes (default) or MessageBody.
 	FilterPolicyScope string `json:",omitempty"`
-	filter            *eventpattern.Pattern
+	// Pending is true until the endpoint confirms with Token; a pending
+	// subscription receives no messages.
+	Pending bool   `json:",omitempty"`
+	Token   string `json:",omitempty"`
+	filter  *eventpattern.Pattern
 }
 
 // New returns an SNS with no topics.
 func New(opts *Options) *Service {
-	s := &Service{now: time.Now, topics: map[string]*topic{}, changed: make(chan struct{})}
+	s := &Service{now: time.Now, topics: map[string]*topic{}, changed: make(chan struct{}),
+		confirm: func() string { return "https://sns." + core.Region + ".amazonaws.com" }}
 	if opts != nil {
 		s.print = opts.Print
 		if opts.Now != nil {
 			s.now = opts.Now
+		}
+		if opts.ConfirmationBase != nil {
+			s.confirm = opts.ConfirmationBase
 		}
 	}
 	return s
@@ -199,13 +236,38 @@ func (s *Service) subscribe(_ context.Context, form url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// "pending confirmation" stands for the ARN of a subscription not yet
+	// confirmed, unless ReturnSubscriptionArn asks for the ARN (Subscribe,
+	// Amazon SNS API Reference).
+	if form.Get("ReturnSubscriptionArn") != "true" && s.pending(arn) {
+		arn = "pending confirmation"
+	}
 	return struct{ SubscriptionArn string }{arn}, nil
+}
+
+// pending reports whether the subscription is awaiting confirmation.
+func (s *Service) pending(subscriptionArn string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.topics {
+		for _, sub := range t.Subscriptions {
+			if sub.Arn == subscriptionArn {
+				return sub.Pending
+			}
+		}
+	}
+	return false
 }
 
 // Subscribe subscribes an e-mail endpoint (protocol email or email-json)
 // with an optional filter policy and returns the subscription's ARN. The
-// sandbox confirms at once. Subscribing the same endpoint again returns the
-// same subscription; with a different filter policy it is an error, as in AWS.
+// subscription is PendingConfirmation, and a confirmation e-mail with its
+// link goes to the endpoint (Confirmations), until the recipient follows
+// it (ConfirmSubscription): "the owner of the endpoint must confirm the
+// subscription" (Subscribe, Amazon SNS API Reference). Subscribing the same
+// endpoint again returns the same subscription, mailing the confirmation
+// again while it is pending; with a different filter policy it is an
+// error, as in AWS.
 func (s *Service) Subscribe(topicArn, protocol, endpoint, filterPolicy, scope string) (string, error) {
 	switch protocol {
 	case "email", "email-json":
@@ -240,13 +302,100 @@ func (s *Service) Subscribe(topicArn, protocol, endpoint, filterPolicy, scope st
 			if sub.FilterPolicy != filterPolicy || sub.FilterPolicyScope != scope {
 				return "", invalid("Attributes Reason: Subscription already exists with different attributes")
 			}
+			if sub.Pending {
+				s.requestConfirmation(t, sub)
+			}
 			return sub.Arn, nil
 		}
 	}
 	sub := &subscription{Arn: topicArn + ":" + core.UUID(), Protocol: protocol, Endpoint: endpoint,
-		FilterPolicy: filterPolicy, FilterPolicyScope: scope, filter: filter}
+		FilterPolicy: filterPolicy, FilterPolicyScope: scope, filter: filter, Pending: true, Token: newToken()}
 	t.Subscriptions = append(t.Subscriptions, sub)
+	s.requestConfirmation(t, sub)
 	return sub.Arn, nil
+}
+
+func newToken() string {
+	var b [64]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestConfirmation mails the confirmation link; s.mu is held.
+func (s *Service) requestConfirmation(t *topic, sub *subscription) {
+	q := url.Values{"TopicArn": {t.Arn}, "Token": {sub.Token}, "Endpoint": {sub.Endpoint}}
+	c := Confirmation{TopicArn: t.Arn, Endpoint: sub.Endpoint, SubscriptionArn: sub.Arn, Token: sub.Token,
+		URL: s.confirm() + ConfirmationPath + "?" + q.Encode(), Time: s.now().UTC()}
+	s.confirmations = append(s.confirmations, c)
+	if s.print != nil {
+		fmt.Fprintf(s.print, "--- SNS %s → %s ---\nSubject: AWS Notification - Subscription Confirmation\n\nYou have chosen to subscribe to the topic:\n%s\n\nTo confirm this subscription, click or visit the link below:\n%s\n---\n",
+			t.Arn, sub.Endpoint, t.Arn, c.URL)
+	}
+}
+
+// Confirmations returns the confirmation e-mails sent so far, oldest first.
+func (s *Service) Confirmations() []Confirmation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Confirmation(nil), s.confirmations...)
+}
+
+// PendingConfirmations returns, for each subscription still awaiting
+// confirmation, the latest confirmation e-mail sent for it.
+func (s *Service) PendingConfirmations() []Confirmation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pending := map[string]bool{}
+	for _, t := range s.topics {
+		for _, sub := range t.Subscriptions {
+			if sub.Pending {
+				pending[sub.Arn] = true
+			}
+		}
+	}
+	var out []Confirmation
+	for i := len(s.confirmations) - 1; i >= 0; i-- {
+		if c := s.confirmations[i]; pending[c.SubscriptionArn] {
+			out = append(out, c)
+			delete(pending, c.SubscriptionArn)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// ConfirmSubscription confirms the pending subscription of topicArn whose
+// confirmation token is token, as following the mailed link does, and
+// returns its ARN. Confirming again is harmless; an unknown token is
+// InvalidParameter, as AWS answers it.
+func (s *Service) ConfirmSubscription(topicArn, token string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topicArn]
+	if t == nil {
+		return "", topicNotFound()
+	}
+	for _, sub := range t.Subscriptions {
+		if token != "" && sub.Token == token {
+			sub.Pending = false
+			return sub.Arn, nil
+		}
+	}
+	return "", invalid("Token")
+}
+
+// ServeConfirmation serves the confirmation link (GET ConfirmationPath
+// ?TopicArn=…&Token=…): the page the recipient's click opens.
+func (s *Service) ServeConfirmation(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	arn, err := s.ConfirmSubscription(q.Get("TopicArn"), q.Get("Token"))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "Subscription not confirmed: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "Subscription confirmed!\nYou have successfully subscribed.\nYour subscription's id is:\n%s\n", arn)
 }
 
 // compilePolicy checks a filter policy and compiles it with the EventBridge
@@ -283,7 +432,11 @@ func (s *Service) listSubscriptionsByTopic(_ context.Context, form url.Values) (
 		Subscriptions []subscriptionMember `xml:"Subscriptions>member"`
 	}{}
 	for _, sub := range t.Subscriptions {
-		out.Subscriptions = append(out.Subscriptions, subscriptionMember{sub.Arn, core.Account, sub.Protocol, sub.Endpoint, t.Arn})
+		arn := sub.Arn
+		if sub.Pending {
+			arn = "PendingConfirmation" // as ListSubscriptionsByTopic shows one awaiting confirmation
+		}
+		out.Subscriptions = append(out.Subscriptions, subscriptionMember{arn, core.Account, sub.Protocol, sub.Endpoint, t.Arn})
 	}
 	return out, nil
 }
@@ -324,8 +477,9 @@ func (s *Service) publish(_ context.Context, form url.Values) (any, error) {
 }
 
 // Publish publishes to a topic (the Go API behind Publish): every
-// subscription whose filter policy matches gets a copy in the outbox; a
-// topic without subscriptions keeps the raw publish there.
+// confirmed subscription whose filter policy matches gets a copy in the
+// outbox; a topic without confirmed subscriptions keeps the raw publish
+// there (Endpoint "").
 func (s *Service) Publish(topicArn, subject, message string, attrs map[string]Attribute) (string, error) {
 	if message == "" {
 		return "", invalid("Empty message")
@@ -353,11 +507,18 @@ func (s *Service) Publish(topicArn, subject, message string, attrs map[string]At
 	}
 	id := core.UUID()
 	base := Message{MessageID: id, TopicArn: topicArn, Subject: subject, Message: message, Attributes: values, Time: s.now().UTC()}
-	if len(t.Subscriptions) == 0 {
+	confirmed := 0
+	for _, sub := range t.Subscriptions {
+		if !sub.Pending {
+			confirmed++
+		}
+	}
+	if confirmed == 0 {
 		s.deliver(base)
 	}
 	for _, sub := range t.Subscriptions {
-		if sub.filter != nil && !sub.matches(event, message) {
+		// An unconfirmed endpoint receives nothing.
+		if sub.Pending || (sub.filter != nil && !sub.matches(event, message)) {
 			continue
 		}
 		m := base
@@ -477,15 +638,16 @@ func (s *Service) Wait(ctx context.Context, from int, match func(Message) bool) 
 }
 
 type snapshot struct {
-	Topics []*topic
-	Outbox []Message
+	Topics        []*topic
+	Outbox        []Message
+	Confirmations []Confirmation `json:",omitempty"`
 }
 
 // Snapshot returns topics, subscriptions and the outbox as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Topics: core.SortedValues(s.topics), Outbox: s.outbox})
+	return json.Marshal(snapshot{Topics: core.SortedValues(s.topics), Outbox: s.outbox, Confirmations: s.confirmations})
 }
 
 // Restore replaces the state with that of a Snapshot.
@@ -509,7 +671,7 @@ func (s *Service) Restore(data []byte) error {
 		topics[t.Arn] = t
 	}
 	s.mu.Lock()
-	s.topics, s.outbox = topics, snap.Outbox
+	s.topics, s.outbox, s.confirmations = topics, snap.Outbox, snap.Confirmations
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,17 @@ import (
 func newTestClient(t *testing.T, svc *Service) *sns.Client {
 	t.Helper()
 	return sns.NewFromConfig(servicetest.Config(t, "sns", svc))
+}
+
+// confirmAll confirms every pending subscription, as its recipient
+// following the mailed link does.
+func confirmAll(t *testing.T, svc *Service) {
+	t.Helper()
+	for _, c := range svc.PendingConfirmations() {
+		if _, err := svc.ConfirmSubscription(c.TopicArn, c.Token); err != nil {
+			t.Fatalf("confirm %s: %v", c.Endpoint, err)
+		}
+	}
 }
 
 func approverAttr(email string) map[string]types.MessageAttributeValue {
@@ -51,6 +65,7 @@ func TestApprovalEmailsReachOnlyTheirApprover(t *testing.T) {
 			t.Errorf("SubscriptionArn = %s", aws.ToString(sub.SubscriptionArn))
 		}
 	}
+	confirmAll(t, svc)
 	out, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Subject: aws.String("Approve hello v2"),
 		Message: aws.String("Open http://127.0.0.1/approvals?t=abc"), MessageAttributes: approverAttr("bob@example.com")})
 	if err != nil {
@@ -154,6 +169,7 @@ func TestFilterPolicies(t *testing.T) {
 			if _, err := svc.Subscribe(arn, "email", "sub@x", tt.policy, tt.scope); err != nil {
 				t.Fatal(err)
 			}
+			confirmAll(t, svc)
 			if _, err := svc.Publish(arn, "", tt.body, tt.attrs); err != nil {
 				t.Fatal(err)
 			}
@@ -240,5 +256,125 @@ func TestErrors(t *testing.T) {
 	var ip *types.InvalidParameterException
 	if _, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("")}); !errors.As(err, &ip) {
 		t.Errorf("err = %v, want *types.InvalidParameterException", err)
+	}
+}
+
+// TestSubscribeAnswersPendingConfirmation: over the API, Subscribe answers
+// "pending confirmation" for the ARN of an e-mail subscription not yet
+// confirmed unless ReturnSubscriptionArn is set, and ListSubscriptionsByTopic
+// shows it as PendingConfirmation (Subscribe, Amazon SNS API Reference).
+func TestSubscribeAnswersPendingConfirmation(t *testing.T) {
+	ctx := context.Background()
+	svc := New(nil)
+	c := newTestClient(t, svc)
+	arn, err := svc.CreateTopic("approvals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("email"), Endpoint: aws.String("ana@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(sub.SubscriptionArn); got != "pending confirmation" {
+		t.Errorf("Subscribe SubscriptionArn = %q, want \"pending confirmation\"", got)
+	}
+	subs, err := c.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
+	if err != nil || len(subs.Subscriptions) != 1 || aws.ToString(subs.Subscriptions[0].SubscriptionArn) != "PendingConfirmation" {
+		t.Errorf("ListSubscriptionsByTopic = %+v, %v; want one PendingConfirmation", subs, err)
+	}
+	confirmAll(t, svc)
+	subs, err = c.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
+	if err != nil || len(subs.Subscriptions) != 1 || !strings.HasPrefix(aws.ToString(subs.Subscriptions[0].SubscriptionArn), arn+":") {
+		t.Errorf("ListSubscriptionsByTopic after confirming = %+v, %v; want the subscription's ARN", subs, err)
+	}
+}
+
+// TestEmailSubscriptionsPendUntilConfirmed: an e-mail subscription is
+// PendingConfirmation until its recipient follows the link SNS mails
+// (Subscribe and ConfirmSubscription, Amazon SNS API Reference), and a
+// publish reaches no unconfirmed endpoint.
+func TestEmailSubscriptionsPendUntilConfirmed(t *testing.T) {
+	ctx := context.Background()
+	var printed bytes.Buffer
+	var base string
+	svc := New(&Options{Print: &printed, ConfirmationBase: func() string { return base }})
+	srv := httptest.NewServer(http.HandlerFunc(svc.ServeConfirmation))
+	t.Cleanup(srv.Close)
+	base = srv.URL
+	c := newTestClient(t, svc)
+	arn, err := svc.CreateTopic("approvals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Subscribe(arn, "email", "ana@example.com", `{"approver":["ana@example.com"]}`, ""); err != nil {
+		t.Fatal(err)
+	}
+	publish := func() {
+		t.Helper()
+		if _, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Subject: aws.String("Approve"), Message: aws.String("approve me"),
+			MessageAttributes: approverAttr("ana@example.com")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish()
+	for _, m := range svc.Outbox() {
+		if m.Endpoint != "" {
+			t.Errorf("an unconfirmed subscription received %+v", m)
+		}
+	}
+
+	// The confirmation e-mail and its link.
+	conf := svc.Confirmations()
+	if len(conf) != 1 || conf[0].Endpoint != "ana@example.com" || !strings.HasPrefix(conf[0].URL, srv.URL+ConfirmationPath+"?") ||
+		!strings.Contains(printed.String(), "Subscription Confirmation") || !strings.Contains(printed.String(), conf[0].URL) {
+		t.Fatalf("confirmations = %+v, printed:\n%s", conf, printed.String())
+	}
+	// Subscribing again mails the link again, with the same subscription.
+	if _, err := svc.Subscribe(arn, "email", "ana@example.com", `{"approver":["ana@example.com"]}`, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(svc.Confirmations()); n != 2 {
+		t.Errorf("%d confirmation e-mails after subscribing again while pending, want 2", n)
+	}
+
+	// A wrong token confirms nothing.
+	bad, err := http.Get(srv.URL + ConfirmationPath + "?TopicArn=" + arn + "&Token=forged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Body.Close()
+	if bad.StatusCode != http.StatusBadRequest || len(svc.PendingConfirmations()) != 1 {
+		t.Errorf("a forged token: HTTP %d, pending %d; want 400 and still pending", bad.StatusCode, len(svc.PendingConfirmations()))
+	}
+	// The recipient follows the link.
+	resp, err := http.Get(svc.PendingConfirmations()[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Subscription confirmed") {
+		t.Fatalf("following the link: HTTP %d %s", resp.StatusCode, body)
+	}
+	if p := svc.PendingConfirmations(); len(p) != 0 {
+		t.Errorf("pending after following the link: %+v", p)
+	}
+	before := len(svc.Outbox())
+	publish()
+	box := svc.Outbox()
+	if len(box) != before+1 || box[before].Endpoint != "ana@example.com" {
+		t.Errorf("after confirming, the publish delivered %+v, want one e-mail to ana", box[before:])
+	}
+	// Confirmation survives a restart.
+	snap, err := svc.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := New(nil)
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if p := restored.PendingConfirmations(); len(p) != 0 {
+		t.Errorf("restored pending confirmations = %+v, want none", p)
 	}
 }

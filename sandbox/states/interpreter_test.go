@@ -703,3 +703,52 @@ func TestVersionCountsChanges(t *testing.T) {
 		t.Errorf("Version = %d after changes, want more than %d", v, v0)
 	}
 }
+
+// TestHistoryLimitFailsTheExecution: an execution whose history reaches
+// Step Functions' quota of 25,000 events fails ("If the execution history
+// reaches this quota, the execution fails", Step Functions service quotas)
+// with States.Runtime; its ExecutionFailed is the 25,000th event and no
+// event follows it.
+func TestHistoryLimitFailsTheExecution(t *testing.T) {
+	h := newHarness(t)
+	// A loop that never ends by itself: four events a round.
+	m := h.machine("loop", `{"StartAt":"Again","States":{
+		"Again":{"Type":"Pass","Next":"Done?"},
+		"Done?":{"Type":"Choice","Choices":[{"Variable":"$.stop","BooleanEquals":true,"Next":"Done"}],"Default":"Again"},
+		"Done":{"Type":"Succeed"}}}`)
+	arn := h.start(m, "forever", `{"stop":false}`)
+	var status, errName, cause string
+	limit := time.After(2 * time.Minute)
+	for {
+		st, err := h.svc.ExecutionStatus(arn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st != StatusRunning {
+			status, errName, cause = h.closed(arn)
+			break
+		}
+		select {
+		case <-limit:
+			events, _ := h.svc.History(arn)
+			t.Fatalf("the looping execution still runs with %d history events; it must fail at 25,000", len(events))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if status != StatusFailed || errName != "States.Runtime" || !strings.Contains(cause, "25000") {
+		t.Errorf("execution = %s %s (%s), want FAILED States.Runtime naming the 25000-event limit", status, errName, cause)
+	}
+	events, err := h.svc.History(arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1]
+	if len(events) != 25000 || last.Type != EventExecutionFailed || last.ID != 25000 {
+		t.Errorf("history: %d events, last %s #%d; want 25000, the last ExecutionFailed #25000", len(events), last.Type, last.ID)
+	}
+	// The history stays closed: nothing is added after the failure.
+	time.Sleep(50 * time.Millisecond)
+	if again, _ := h.svc.History(arn); len(again) != len(events) {
+		t.Errorf("history grew to %d events after the execution failed", len(again))
+	}
+}

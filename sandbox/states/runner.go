@@ -46,6 +46,9 @@ func (s *Service) timeOut(e *execution) {
 // closing event. The open task token, if any, closes with it, so a late
 // SendTaskSuccess gets TaskTimedOut.
 func (s *Service) finish(e *execution, status string, output *string, err *asl.Error) {
+	if e.Status != StatusRunning {
+		return // already closed (the history limit closes an execution mid-step)
+	}
 	e.Status = status
 	e.Stop = s.now().UTC()
 	e.Output = output

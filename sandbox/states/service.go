@@ -223,11 +223,39 @@ type tokenResult struct {
 
 // add appends an event to the history; the caller holds s.mu.
 func (s *Service) add(e *execution, ev HistoryEvent) {
+	if e.Status != StatusRunning {
+		return // a closed execution's history is complete
+	}
+	if !closing(ev.Type) && len(e.Events)+1 >= maxHistoryEvents {
+		// The event would leave no room for the closing one: the execution
+		// fails instead, its ExecutionFailed the last of 25,000 events.
+		err := &asl.Error{Name: asl.ErrRuntime, Cause: fmt.Sprintf("The execution reached the maximum number of history events (%d).", maxHistoryEvents)}
+		s.add(e, HistoryEvent{Type: EventExecutionFailed, ExecutionFailedEventDetails: &FailureDetails{Error: err.Name, Cause: err.Cause}})
+		s.finish(e, StatusFailed, nil, err)
+		s.log.Info("states: execution failed", "executionArn", e.ARN, "error", err.Name, "cause", err.Cause)
+		return
+	}
 	ev.ID = int64(len(e.Events) + 1)
 	ev.PreviousEventID = ev.ID - 1
 	ev.Timestamp = Epoch(s.now().UTC())
 	e.Events = append(e.Events, ev)
 	s.touch()
+}
+
+// maxHistoryEvents is Step Functions' quota on one Standard execution's
+// history: "Maximum execution history size: 25,000 events in a single
+// state machine execution history. If the execution history reaches this
+// quota, the execution fails." (Step Functions service quotas,
+// https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+const maxHistoryEvents = 25000
+
+// closing reports whether an event type closes an execution.
+func closing(eventType string) bool {
+	switch eventType {
+	case EventExecutionSucceeded, EventExecutionFailed, EventExecutionAborted, EventExecutionTimedOut:
+		return true
+	}
+	return false
 }
 
 func machineARN(name string) string {
