@@ -233,7 +233,8 @@ func TestApproveByFunctionName(t *testing.T) {
 
 func TestReleaseWaitsForACodeUpdate(t *testing.T) {
 	w := newWorld()
-	w.lambda.Add(&clitest.Function{Name: "busy", Versions: map[string]string{"$LATEST": "sha-b"}, Updating: true})
+	w.lambda.AddFunction("busy", "sha-b", 0)
+	w.lambda.Updating("busy", 1)
 	code, out, errs := w.run(t, "release", "busy")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "still being updated after 2m0s")

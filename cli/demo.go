@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/sandbox/local"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -41,7 +42,7 @@ const (
 func demoTarget(endpoint string) *config.Target {
 	t := &config.Target{
 		Function:          "hello",
-		CodeBuildProjects: []string{"hello-build"},
+		CodeBuildProjects: []string{local.HelloProject},
 		Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: demoBakeSeconds},
 		SmokeChecks: []config.SmokeCheck{{
 			Name: "staging says hello",
@@ -54,7 +55,7 @@ func demoTarget(endpoint string) *config.Target {
 		// 8 s canary is judged on the versions' own log streams, against
 		// the stable version, allowing 20 % more errors. Too little
 		// evidence after a minute rolls back.
-		Health: config.Health{Alarms: []string{"hello-prod-errors"}, MaxErrorRate: 0.2, MinInvocations: 10, WindowSeconds: 10,
+		Health: config.Health{Alarms: []string{local.HelloAlarm}, MaxErrorRate: 0.2, MinInvocations: 10, WindowSeconds: 10,
 			FreshSignal: config.FreshSignalLogs, MaxBakeSeconds: 60},
 	}
 	t.ApplyDefaults()

@@ -9,10 +9,11 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 )
 
 var (
-	_ cli.LambdaAPI   = (*clitest.Lambda)(nil)
+	_ cli.LambdaAPI   = (*lambdafake.Fake)(nil)
 	_ cli.StatesAPI   = (*clitest.States)(nil)
 	_ cli.LogsAPI     = (*clitest.Logs)(nil)
 	_ cli.EventsAPI   = (*clitest.Events)(nil)
@@ -24,7 +25,7 @@ type world struct {
 	states *clitest.States
 	// sfn, when set, replaces states (the sandbox's interpreter).
 	sfn    cli.StatesAPI
-	lambda *clitest.Lambda
+	lambda *lambdafake.Fake
 	logs   *clitest.Logs
 	events *clitest.Events
 	now    time.Time
@@ -35,15 +36,25 @@ type world struct {
 }
 
 func newWorld() *world {
-	w := &world{states: clitest.NewStates(), lambda: clitest.NewLambda(), logs: clitest.NewLogs("/aliasflow/pipeline"),
+	w := &world{states: clitest.NewStates(), lambda: lambdafake.New(), logs: clitest.NewLogs("/aliasflow/pipeline"),
 		events: &clitest.Events{}, now: clitest.T0.Add(time.Hour)}
-	hello := w.lambda.Add(&clitest.Function{Name: "hello", Versions: map[string]string{"$LATEST": "sha-2", "1": "sha-1", "2": "sha-2"}})
-	_ = hello
+	w.lambda.AddFunction("hello", "sha-1", 1)
+	w.lambda.Deploy("hello", "sha-2")
+	w.lambda.Publish("hello")
 	w.lambda.SetAlias("hello", "dev", "$LATEST", nil)
 	w.lambda.SetAlias("hello", "stg", "2", nil)
 	w.lambda.SetAlias("hello", "prod", "1", nil)
-	w.lambda.Add(&clitest.Function{Name: "aliasflow-shift", Versions: map[string]string{"$LATEST": "sha-shift"}})
+	w.lambda.AddFunction("aliasflow-shift", "sha-shift", 0)
 	return w
+}
+
+// handleShift makes the aliasflow-shift function answer invokes with h:
+// the payload out and the function error ("" or "Unhandled").
+func handleShift(l *lambdafake.Fake, h func(payload []byte) ([]byte, string)) {
+	l.Handle("aliasflow-shift", func(_ string, p []byte) lambdafake.Answer {
+		out, fnErr := h(p)
+		return lambdafake.Answer{Payload: out, FunctionError: fnErr}
+	})
 }
 
 // run runs the CLI and returns its exit code, stdout and stderr.

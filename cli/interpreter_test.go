@@ -201,10 +201,10 @@ func TestInterpreterRollbackOnUnhealthyCanary(t *testing.T) {
 func TestInterpreterOperatorRollback(t *testing.T) {
 	it := startInterpreted(t, true)
 	var req promotion.TaskRequest
-	it.w.lambda.Add(&clitest.Function{Name: "aliasflow-shift", Versions: map[string]string{"$LATEST": "x"}, Handler: func(p []byte) ([]byte, string) {
+	handleShift(it.w.lambda, func(p []byte) ([]byte, string) {
 		_ = json.Unmarshal(p, &req)
 		return []byte("null"), ""
-	}})
+	})
 	it.until(t, "RequestApproval")
 	if code, out, errs := it.w.run(t, "approve", it.name); code != cli.ExitOK {
 		wantCode(t, code, cli.ExitOK, out, errs)

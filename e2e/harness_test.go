@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/local"
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -23,10 +24,10 @@ import (
 // The names the world and the pipeline use.
 const (
 	fn           = "hello"
-	buildProject = "hello-build"
+	buildProject = local.HelloProject
 	stateMachine = "aliasflow-promotion"
 	pipelineLogs = "/aliasflow/pipeline"
-	prodAlarm    = "hello-prod-errors"
+	prodAlarm    = local.HelloAlarm
 	approver     = "approver@example.com"
 	oncall       = "oncall@example.com"
 	requester    = "ana@example.com"
@@ -98,10 +99,13 @@ type scenario struct {
 	cw     *cloudwatch.Client
 	http   *http.Client
 
-	// hello and stateDir are what the world is (re)started with.
-	hello     func(endpoint string) *config.Target
-	stateDir  string
-	restarted bool
+	// hello, stateDir and cdkOut are what the world is (re)started with;
+	// expectDenials: IAM denials are what the test is about.
+	hello         func(endpoint string) *config.Target
+	stateDir      string
+	cdkOut        string
+	expectDenials bool
+	restarted     bool
 
 	mu     sync.Mutex
 	builds int
@@ -113,7 +117,7 @@ func (s *scenario) startWorld() *world {
 	ctx, stop := context.WithTimeout(s.ctx, startTimeout)
 	defer stop()
 	began := time.Now()
-	w, err := startWorld(ctx, s.t, s.hello, s.stateDir)
+	w, err := startWorld(ctx, s.t, s.hello, s.stateDir, s.cdkOut, s.expectDenials)
 	if err != nil {
 		s.t.Fatalf("start the world: %v", err)
 	}
@@ -158,9 +162,17 @@ func newScenario(t *testing.T, tune func(*config.Target)) *scenario {
 // ("" for none), so that the world can be restarted.
 func startScenario(t *testing.T, tune func(*config.Target), stateDir string) *scenario {
 	t.Helper()
+	return startScenarioWith(t, tune, stateDir, cdkOut, false)
+}
+
+// startScenarioWith is startScenario with the world's IAM policies from
+// the cloud assembly in assembly; expectDenials keeps the denials out of
+// the run's unexpected ones.
+func startScenarioWith(t *testing.T, tune func(*config.Target), stateDir, assembly string, expectDenials bool) *scenario {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s := &scenario{t: t, ctx: ctx, stateDir: stateDir, http: &http.Client{Transport: awsenv.LoopbackOnlyClient().GetTransport(), Timeout: 30 * time.Second}}
+	s := &scenario{t: t, ctx: ctx, stateDir: stateDir, cdkOut: assembly, expectDenials: expectDenials, http: &http.Client{Transport: awsenv.LoopbackOnlyClient().GetTransport(), Timeout: 30 * time.Second}}
 	s.hello = func(endpoint string) *config.Target {
 		target := helloTarget(endpoint)
 		if tune != nil {
@@ -181,6 +193,7 @@ func startScenario(t *testing.T, tune func(*config.Target), stateDir string) *sc
 		if t.Failed() {
 			s.dumpPipelineLogs()
 		}
+		s.recordExecutions()
 		cancel() // nothing of the test may call the world while it closes
 		if err := s.world().Close(); err != nil {
 			t.Errorf("close the world: %v", err)

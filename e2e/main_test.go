@@ -75,7 +75,23 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	return m.Run()
+	dir, cleanup, err := synthesize()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer cleanup()
+	cdkOut = dir
+	code := m.Run()
+	if err := reportIAM(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = max(code, 1)
+	}
+	if _, err := secondOpinion(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = max(code, 1)
+	}
+	return code
 }
 
 // findBinaries returns ALIASFLOW_BIN_DIR (default ../dist/local) once every

@@ -20,7 +20,10 @@ type (
 // startWorld starts a world on a free loopback port with hello's settings
 // from hello, keeping its state in stateDir when set. Its diagnostics (and the e-mails) are logged when the test
 // fails.
-func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *config.Target, stateDir string) (*world, error) {
+//
+// The world's pipeline Lambdas run with the policies of their roles in the
+// templates of cdkOut; the IAM decisions are tallied when the world closes.
+func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *config.Target, stateDir, cdkOut string, expectDenials bool) (*world, error) {
 	log := &syncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -37,10 +40,12 @@ func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *
 		// EventBridge retries a failed asynchronous delivery to Lambda
 		// twice; keep the waits short so the fault scenarios stay quick.
 		EventRetryDelays: []time.Duration{500 * time.Millisecond, time.Second},
+		CDKOut:           cdkOut,
 	})
 	if err != nil {
 		return nil, err
 	}
+	t.Cleanup(func() { countIAM(t, w.Sandbox(), expectDenials) })
 	// The approvers follow the confirmation links SNS mailed them (a
 	// restarted world has them confirmed already).
 	if _, err := w.ConfirmSubscriptions(ctx); err != nil {

@@ -6,6 +6,9 @@
 // API Gateway stages for everything unsigned. It wires the services to one
 // another through the sandbox/core interfaces and persists their state to a
 // directory when asked, so a restart keeps versions, aliases and executions.
+// With EnableIAM it evaluates each function's calls against the identity
+// policies of the function's role in the synthesized templates (sandbox/iam)
+// and answers AccessDenied as the service would.
 package sandbox
 
 import (
@@ -29,6 +32,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 	secretssvc "github.com/aliasflow/aliasflow/sandbox/secrets"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/sandbox/states"
@@ -82,6 +86,7 @@ type Sandbox struct {
 	builds   *codebuild.Service
 	apigw    *apigw.Router
 	services map[string]http.Handler // by SigV4 service name
+	models   *model.Models           // AWS's API models, which every request must satisfy
 	persist  []persisted
 
 	ln       net.Listener
@@ -95,7 +100,8 @@ type Sandbox struct {
 	saveMu    sync.Mutex
 	saved     map[string][]byte
 
-	calls callLog // every AWS API call answered, by caller (calls.go)
+	calls callLog  // every AWS API call answered, by caller (calls.go)
+	iam   iamState // identity policies in force, decisions (authorize.go)
 }
 
 // persisted is one service's state, saved as <name>.json.
@@ -166,6 +172,10 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		"lambda": sb.lambda, "states": sb.states, "events": sb.events, "logs": sb.logs,
 		"secretsmanager": sb.secrets, "sns": sb.sns, "sts": sb.sts, "monitoring": sb.cw,
 		"codebuild": sb.builds,
+	}
+	if sb.models, err = loadModels(sb.services); err != nil {
+		sb.shutdownServices()
+		return nil, err
 	}
 	// Lambda comes first: a restored execution may invoke a function at once.
 	sb.persist = []persisted{

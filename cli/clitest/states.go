@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -333,7 +333,7 @@ func (f *States) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHist
 	if err != nil {
 		return nil, err
 	}
-	return pendingtest.HistoryPage(r.events, in, 0)
+	return sfnfake.HistoryPage(r.events, in, 0)
 }
 
 // StopExecution aborts a running execution.

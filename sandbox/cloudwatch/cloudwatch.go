@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -77,6 +78,7 @@ type Service struct {
 	alarms     map[string]*MetricAlarm
 	composites map[string]*CompositeAlarm
 	series     map[string]*series
+	tags       map[string]map[string]string // by alarm name
 }
 
 var _ core.InvocationSink = (*Service)(nil)
@@ -90,7 +92,8 @@ type series struct {
 
 // New returns a CloudWatch with no alarms and no metrics.
 func New(opts *Options) *Service {
-	s := &Service{now: time.Now, delay: DefaultMetricDelay, alarms: map[string]*MetricAlarm{}, composites: map[string]*CompositeAlarm{}, series: map[string]*series{}}
+	s := &Service{now: time.Now, delay: DefaultMetricDelay, alarms: map[string]*MetricAlarm{}, composites: map[string]*CompositeAlarm{},
+		series: map[string]*series{}, tags: map[string]map[string]string{}}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
 	}
@@ -428,6 +431,11 @@ func (s *Service) PutMetricAlarm(in PutMetricAlarmInput) error {
 		a = &MetricAlarm{AlarmName: in.AlarmName, AlarmArn: AlarmARN(in.AlarmName), StateValue: StateInsufficientData,
 			StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 		s.alarms[in.AlarmName] = a
+		// Tags count when the alarm is created; on an update PutMetricAlarm
+		// ignores them (PutMetricAlarm, CloudWatch API Reference).
+		if tags := tagMap(in.Tags); len(tags) > 0 {
+			s.tags[in.AlarmName] = tags
+		}
 	}
 	a.AlarmDescription, a.AlarmConfigurationUpdatedTimestamp = in.AlarmDescription, now
 	a.ActionsEnabled = in.ActionsEnabled == nil || *in.ActionsEnabled
@@ -617,6 +625,29 @@ func (s *Service) deleteAlarms(in *deleteAlarmsInput) (*empty, error) {
 		delete(s.alarms, n)
 	}
 	return nil, nil
+}
+
+// tagMap reads PutMetricAlarm's Tags ([{Key, Value}]).
+func tagMap(tags []any) map[string]string {
+	out := map[string]string{}
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok {
+			k, _ := m["Key"].(string)
+			v, _ := m["Value"].(string)
+			if k != "" {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// AlarmTags returns an alarm's tags (the sandbox's IAM reads them for
+// aws:ResourceTag conditions).
+func (s *Service) AlarmTags(name string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.tags[name])
 }
 
 // Alarm returns a copy of an alarm.
@@ -996,13 +1027,14 @@ type snapshot struct {
 	Alarms     []*MetricAlarm
 	Composites []*CompositeAlarm `json:",omitempty"`
 	Series     []*series
+	Tags       map[string]map[string]string `json:",omitempty"`
 }
 
 // Snapshot returns the alarms and the stored datapoints as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series)})
+	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series), Tags: s.tags})
 }
 
 // Restore replaces the state with that of a Snapshot.
@@ -1023,8 +1055,12 @@ func (s *Service) Restore(data []byte) error {
 	for _, sr := range snap.Series {
 		ser[seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions)] = sr
 	}
+	tags := snap.Tags
+	if tags == nil {
+		tags = map[string]map[string]string{}
+	}
 	s.mu.Lock()
-	s.alarms, s.composites, s.series = alarms, composites, ser
+	s.alarms, s.composites, s.series, s.tags = alarms, composites, ser, tags
 	s.mu.Unlock()
 	return nil
 }

@@ -116,6 +116,8 @@ type function struct {
 	Versions    map[string]*version            `json:"versions"`
 	LastVersion int                            `json:"lastVersion"`
 	Aliases     map[string]*AliasConfiguration `json:"aliases"`
+	// Tags are the function's tags, as CreateFunction's Tags set them.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // view returns the configuration as a caller sees it at now: the pending

@@ -489,7 +489,7 @@ func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration,
 		return FunctionConfiguration{}, conflict("Function already exist: %s", name)
 	}
 	v := &version{Config: cfg, CodeKey: key, Creating: true, SettlesAt: s.opts.Clock().Add(s.opts.UpdateDuration)}
-	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}}
+	f := &function{Latest: v, Versions: map[string]*version{}, Aliases: map[string]*AliasConfiguration{}, Tags: maps.Clone(in.Tags)}
 	s.functions[name] = f
 	out := v.view(s.opts.Clock())
 	if in.Publish {
@@ -554,6 +554,19 @@ func (s *Service) lookupChangeable(name, revisionID string, now time.Time) (*fun
 		return nil, err
 	}
 	return f, nil
+}
+
+// Tags returns a function's tags (nil for none); ok is false when there is
+// no such function. The sandbox's IAM reads them for aws:ResourceTag
+// conditions.
+func (s *Service) Tags(name string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.functions[name]
+	if !ok {
+		return nil, false
+	}
+	return maps.Clone(f.Tags), true
 }
 
 func (s *Service) lookup(name string) (*function, error) {
@@ -928,6 +941,16 @@ func routing(rc *RoutingConfig) *RoutingConfig {
 	return &RoutingConfig{AdditionalVersionWeights: maps.Clone(rc.AdditionalVersionWeights)}
 }
 
+// checkAliasDescription applies the model's limit on an alias's
+// description, "Maximum length of 256" (CreateAlias, UpdateAlias, Lambda
+// API Reference); AWS refuses a longer one with ValidationException.
+func checkAliasDescription(d string) error {
+	if len(d) > 256 {
+		return validationErr("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+	}
+	return nil
+}
+
 // CreateAlias creates an alias for a version.
 func (s *Service) CreateAlias(function string, in CreateAliasInput) (AliasConfiguration, error) {
 	name, err := unqualified(function)
@@ -935,7 +958,10 @@ func (s *Service) CreateAlias(function string, in CreateAliasInput) (AliasConfig
 		return AliasConfiguration{}, err
 	}
 	if !aliasNameRe.MatchString(in.Name) || versionRe.MatchString(in.Name) || in.Name == latest {
-		return AliasConfiguration{}, invalid("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", in.Name)
+		return AliasConfiguration{}, validationErr("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", in.Name)
+	}
+	if err := checkAliasDescription(in.Description); err != nil {
+		return AliasConfiguration{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -989,6 +1015,11 @@ func (s *Service) lookupAlias(function, alias string) (string, *function, *Alias
 // UpdateAlias moves an alias and/or changes its routing; RevisionId, when
 // given, must be the alias's current one.
 func (s *Service) UpdateAlias(function, alias string, in UpdateAliasInput) (AliasConfiguration, error) {
+	if in.Description != nil {
+		if err := checkAliasDescription(*in.Description); err != nil {
+			return AliasConfiguration{}, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name, f, a, err := s.lookupAlias(function, alias)

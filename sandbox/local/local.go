@@ -28,6 +28,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/events"
+	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/shared/approval"
@@ -47,13 +48,17 @@ const (
 	StateMachineName  = "aliasflow-promotion"
 	TopicName         = "aliasflow-approvals"
 	LinkSecretName    = "aliasflow/link-key"
-	HelloAlarm        = "hello-prod-errors"
+	HelloAlarm        = "aliasflow-hello-prod-errors"
 	PipelineLogGroup  = "/aliasflow/pipeline"
-	HelloProject      = "hello-build"
+	HelloProject      = "aliasflow-hello"
 	ApprovalStage     = "approvals"
 	CodeBuildRule     = "aliasflow-codebuild-succeeded"
 	ReleaseRule       = "aliasflow-release-requested"
 	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
+	// PipelineTag is the tag every target function carries, valued with the
+	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
+	PipelineTag  = "aliasflow:pipeline"
+	PipelineName = "aliasflow"
 )
 
 // pipelineFunctions are the pipeline's Lambdas, each with its timeout.
@@ -97,6 +102,11 @@ type Options struct {
 	EventRetryDelays []time.Duration
 	// MetricDelay: see sandbox.Options (the AWS-like default when zero).
 	MetricDelay time.Duration
+	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) whose
+	// templates give each pipeline Lambda its execution role's policies:
+	// once the world is deployed, the sandbox evaluates every call a
+	// function makes against them and answers AccessDenied as AWS would.
+	CDKOut string
 }
 
 // DefaultApprover is the one approver of DefaultHello.
@@ -204,6 +214,15 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	if err := w.deploy(ctx, marker != nil); err != nil {
 		sb.Close()
 		return nil, fmt.Errorf("local: deploy: %w", err)
+	}
+	if opts.CDKOut != "" {
+		// Loaded after the deploy: a secret's ARN is the one the sandbox gave it.
+		set, err := iam.LoadDir(opts.CDKOut, sb.IAMEnv())
+		if err != nil {
+			sb.Close()
+			return nil, fmt.Errorf("local: %w", err)
+		}
+		sb.EnableIAM(set)
 	}
 	if opts.StateDir != "" && marker == nil {
 		if err := writeMarker(opts.StateDir, worldMarker{Endpoint: sb.Endpoint()}); err != nil {
@@ -370,6 +389,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		Namespace: "AWS/Lambda", MetricName: "Errors", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
 		Dimensions: []cwsvc.Dimension{{Name: "FunctionName", Value: HelloFunction}, {Name: "Resource", Value: HelloFunction + ":prod"}},
 		Threshold:  &threshold, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching",
+		Tags: []any{map[string]any{"Key": PipelineTag, "Value": PipelineName}},
 	}); err != nil {
 		return fmt.Errorf("alarm: %w", err)
 	}
@@ -405,6 +425,7 @@ func (w *World) deployHello(ctx context.Context) error {
 	if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
 		FunctionName: HelloFunction, Runtime: "provided.al2023", Handler: "bootstrap", Role: role,
 		Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout, Architectures: []string{"x86_64"},
+		Tags: map[string]string{PipelineTag: PipelineName},
 	}); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}

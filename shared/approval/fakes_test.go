@@ -12,12 +12,11 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -26,7 +25,7 @@ import (
 var (
 	_ approval.StepFunctions = (*pendingtest.SFN)(nil)
 	_ approval.Publisher     = (*fakeSNS)(nil)
-	_ approval.Aliases       = (*fakeLambda)(nil)
+	_ approval.Aliases       = (*lambdafake.Fake)(nil)
 	_ approval.SecretsAPI    = (*fakeSecrets)(nil)
 )
 
@@ -45,19 +44,6 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 	}
 	f.sent = append(f.sent, in)
 	return &sns.PublishOutput{MessageId: aws.String("msg-" + string(rune('a'+len(f.sent))))}, nil
-}
-
-// fakeLambda serves aliases of one function.
-type fakeLambda struct {
-	aliases map[string]lambda.GetAliasOutput // by alias name
-}
-
-func (f *fakeLambda) GetAlias(_ context.Context, in *lambda.GetAliasInput, _ ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
-	a, ok := f.aliases[aws.ToString(in.Name)]
-	if !ok {
-		return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("Alias not found: " + aws.ToString(in.Name))}
-	}
-	return &a, nil
 }
 
 // fakeSecrets holds secrets by id and counts reads.
@@ -143,10 +129,7 @@ func newEnv(t *testing.T) *env {
 	clock := func() time.Time { return e.now }
 	e.h = approval.New(approval.Deps{
 		SFN: e.sfn, SNS: e.sns,
-		Lambda: &fakeLambda{aliases: map[string]lambda.GetAliasOutput{
-			"prod": {Name: aws.String("prod"), FunctionVersion: aws.String("6")},
-			"stg":  {Name: aws.String("stg"), FunctionVersion: aws.String("7")},
-		}},
+		Lambda:   lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil),
 		Keys:     approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
 		Audit:    audit.New(log, e.bus, &audit.Options{Now: clock}),
 		Metrics:  metrics.New(e.metrics, clock),
@@ -167,10 +150,18 @@ func link(t *testing.T, key, execution, approver string, expires time.Time) stri
 	return l
 }
 
-type lambdaOut = lambda.GetAliasOutput
-
-// weighted is an alias on version with weight of traffic going to extra.
-func weighted(version, extra string, weight float64) lambdaOut {
-	return lambdaOut{FunctionVersion: aws.String(version), RoutingConfig: &lambdatypes.AliasRoutingConfiguration{
-		AdditionalVersionWeights: map[string]float64{extra: weight}}}
+// lambdaWith is function hello with versions 1–7 and the aliases given
+// (name → version), prod weighted to a second version when prodWeights is
+// set.
+func lambdaWith(aliases map[string]string, prodWeights map[string]float64) *lambdafake.Fake {
+	f := lambdafake.New()
+	f.AddFunction("hello", "c2hhLW9mLWhlbGxv", 7)
+	for name, v := range aliases {
+		var w map[string]float64
+		if name == "prod" {
+			w = prodWeights
+		}
+		f.SetAlias("hello", name, v, w)
+	}
+	return f
 }

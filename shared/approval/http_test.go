@@ -219,7 +219,7 @@ func TestApprovalPageShowsWeightedProd(t *testing.T) {
 	e := newEnv(t)
 	// Swap the Lambda fake for one whose prod is mid-shift.
 	e.h = approval.New(approval.Deps{SFN: e.sfn, Keys: approval.StaticKey(testKey), Now: func() time.Time { return now0 },
-		Lambda: &fakeLambda{aliases: map[string]lambdaOut{"prod": weighted("5", "6", 0.25)}}})
+		Lambda: lambdaWith(map[string]string{"prod": "5"}, map[string]float64{"6": 0.25})})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
 	for _, want := range []string{`<dd id="serving-prod">version 5 (75%) and version 6 (25%)</dd>`, `<dd id="serving-stg">no stg alias yet</dd>`} {
 		if !strings.Contains(resp.Body, want) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
@@ -194,13 +195,13 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	duplicate := func(stg stgAlias) (Result, error) {
+	duplicate := func(stg alias.Alias) (Result, error) {
 		// A duplicate (or the retry of an attempt that failed after moving
 		// stg): nothing moves; starting the execution is idempotent.
-		prev, ok := stg.previousFor(name)
+		prev, ok := previousFor(stg, name)
 		if !ok {
 			h.log().WarnContext(ctx, "stg serves the version but was not moved by this release; previousStgVersion unknown",
-				"function", fn, "version", version, "description", stg.description)
+				"function", fn, "version", version, "description", stg.Description)
 		}
 		arn, err := h.start(ctx, req, version, prev, name)
 		var exists *sfntypes.ExecutionAlreadyExists
@@ -213,7 +214,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		h.log().InfoContext(ctx, "duplicate release: stg already serves the version", "function", fn, "version", version, "execution", arn)
 		return res, nil
 	}
-	if stg.serves(version) {
+	if stg.Serves(version) {
 		return duplicate(stg)
 	}
 
@@ -326,20 +327,6 @@ func (h *Handler) publish(ctx context.Context, req *Request) (string, error) {
 	}
 }
 
-// stgAlias is what GetAlias said about stg.
-type stgAlias struct {
-	exists      bool
-	version     string
-	weighted    bool
-	revisionID  string
-	description string
-}
-
-// serves reports whether stg sends all its traffic to version.
-func (a stgAlias) serves(version string) bool {
-	return a.exists && a.version == version && !a.weighted
-}
-
 // The stg alias's description records which release moved it and from
 // where. It is what makes the duplicate path's execution input equal the
 // first attempt's without an extra call: the duplicate sees stg already on
@@ -355,9 +342,10 @@ func stgDescription(execName, previous string) string {
 }
 
 // previousFor returns the previous stg version the move for execName
-// recorded; ok is false when the description was not written by it.
-func (a stgAlias) previousFor(execName string) (string, bool) {
-	rest, ok := strings.CutPrefix(a.description, descriptionPrefix+execName+" previous=")
+// recorded in stg's description; ok is false when the description was not
+// written by it.
+func previousFor(stg alias.Alias, execName string) (string, bool) {
+	rest, ok := strings.CutPrefix(stg.Description, descriptionPrefix+execName+" previous=")
 	if !ok || rest == "" || strings.ContainsAny(rest, " ") {
 		return "", false
 	}
@@ -367,110 +355,55 @@ func (a stgAlias) previousFor(execName string) (string, bool) {
 	return rest, true
 }
 
-func (h *Handler) getStg(ctx context.Context, fn string) (stgAlias, error) {
-	out, err := h.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(fn), Name: aws.String(promotion.AliasStg)})
-	var notFound *lambdatypes.ResourceNotFoundException
-	if errors.As(err, &notFound) {
-		return stgAlias{}, nil
-	}
-	if err != nil {
-		return stgAlias{}, fmt.Errorf("get alias %s:%s: %w", fn, promotion.AliasStg, err)
-	}
-	a := stgAlias{
-		exists:      true,
-		version:     aws.ToString(out.FunctionVersion),
-		revisionID:  aws.ToString(out.RevisionId),
-		description: aws.ToString(out.Description),
-	}
-	if out.RoutingConfig != nil && len(out.RoutingConfig.AdditionalVersionWeights) > 0 {
-		a.weighted = true
-	}
-	return a, nil
+func (h *Handler) getStg(ctx context.Context, fn string) (alias.Alias, error) {
+	return alias.Get(ctx, h.Lambda, fn, promotion.AliasStg)
 }
 
-// moveStg points stg at version, guarded by the RevisionId read, and
-// returns the version stg served before and the RevisionId after the move.
-// Another writer moving stg in between makes UpdateAlias fail with
-// PreconditionFailedException: stg is read again and the move retried,
-// bounded.
-func (h *Handler) moveStg(ctx context.Context, req *Request, version, execName string, stg stgAlias) (prev, revision string, err error) {
+// moveStg points stg at version, from stg as read, guarded by its
+// RevisionId, and returns stg after the move (with Lambda's new RevisionId)
+// and the version it served before. Another writer moving stg in between
+// makes the write fail with PreconditionFailedException: stg is read again
+// and the move retried, bounded. When the other writer moved stg to the
+// version (a concurrent duplicate of this event) the error is
+// *stgMovedMeanwhile.
+func (h *Handler) moveStg(ctx context.Context, req *Request, version, execName string, stg alias.Alias) (prev string, after alias.Alias, err error) {
 	fn := req.Function()
 	attempts := h.AliasAttempts
 	if attempts <= 0 {
 		attempts = DefaultAliasAttempts
 	}
-	for attempt := 1; ; attempt++ {
-		prev = stg.version
-		desc := stgDescription(execName, prev)
-		var lastErr error
-		if !stg.exists {
-			out, err := h.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{
-				FunctionName:    aws.String(fn),
-				Name:            aws.String(promotion.AliasStg),
-				FunctionVersion: aws.String(version),
-				Description:     aws.String(desc),
-			})
-			if err == nil {
-				return "", aws.ToString(out.RevisionId), nil
-			}
-			var conflict *lambdatypes.ResourceConflictException
-			if !errors.As(err, &conflict) {
-				return "", "", fmt.Errorf("create alias %s:%s: %w", fn, promotion.AliasStg, err)
-			}
-			lastErr = err // created meanwhile by another writer
-		} else {
-			out, err := h.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{
-				FunctionName:    aws.String(fn),
-				Name:            aws.String(promotion.AliasStg),
-				FunctionVersion: aws.String(version),
-				Description:     aws.String(desc),
-				RevisionId:      aws.String(stg.revisionID),
-				// stg serves one version: clear any weights someone set.
-				RoutingConfig: &lambdatypes.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}},
-			})
-			if err == nil {
-				return prev, aws.ToString(out.RevisionId), nil
-			}
-			var precondition *lambdatypes.PreconditionFailedException
-			if !errors.As(err, &precondition) {
-				return "", "", fmt.Errorf("update alias %s:%s to %s: %w", fn, promotion.AliasStg, version, err)
-			}
-			lastErr = err
+	mover := alias.Mover{Lambda: h.Lambda, Attempts: attempts, Log: h.log()}
+	moved, err := mover.MoveFrom(ctx, fn, promotion.AliasStg, stg, func(cur alias.Alias) (alias.Alias, bool, error) {
+		if cur.Serves(version) {
+			return cur, false, &stgMovedMeanwhile{stg: cur}
 		}
-		if attempt >= attempts {
-			return "", "", fmt.Errorf("move %s:%s to %s: stg kept changing under us after %d attempts: %w", fn, promotion.AliasStg, version, attempt, lastErr)
-		}
-		h.log().InfoContext(ctx, "stg changed while moving it; reading it again", "function", fn, "attempt", attempt)
-		if stg, err = h.getStg(ctx, fn); err != nil {
-			return "", "", err
-		}
-		if stg.serves(version) {
-			return "", "", &stgMovedMeanwhile{stg: stg}
-		}
+		// stg serves one version: the mover clears any weights someone set.
+		return alias.Alias{Exists: true, Version: version, Description: stgDescription(execName, cur.Version)}, true, nil
+	})
+	if err != nil {
+		return "", alias.Alias{}, err
 	}
+	return moved.Before.Version, moved.After, nil
 }
 
 // stgMovedMeanwhile: while this invocation moved stg, another one (a
 // concurrent duplicate of the same event) moved it to the same version.
-type stgMovedMeanwhile struct{ stg stgAlias }
+type stgMovedMeanwhile struct{ stg alias.Alias }
 
 func (e *stgMovedMeanwhile) Error() string { return "stg was moved to the version meanwhile" }
 
 // restoreStg puts stg back where this invocation found it, guarded by the
-// RevisionId of its own move so that a later writer always wins. It reports
-// whether stg was put back.
-func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev, revision, execARN string) bool {
+// RevisionId of its own move so that a later writer always wins: one
+// write, no second read. It reports whether stg was put back.
+func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev string, moved alias.Alias, execARN string) bool {
 	fn := req.Function()
 	if prev == "" {
 		h.log().WarnContext(ctx, "stg was created by this late duplicate; left on the version", "function", fn, "version", version)
 		return false
 	}
-	_, err := h.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{
-		FunctionName:    aws.String(fn),
-		Name:            aws.String(promotion.AliasStg),
-		FunctionVersion: aws.String(prev),
-		RevisionId:      aws.String(revision),
-		Description:     aws.String(descriptionPrefix + "put back after a late duplicate of version " + version),
+	mover := alias.Mover{Lambda: h.Lambda, Attempts: 1, Log: h.log()}
+	_, err := mover.MoveFrom(ctx, fn, promotion.AliasStg, moved, func(alias.Alias) (alias.Alias, bool, error) {
+		return alias.Alias{Exists: true, Version: prev, Description: descriptionPrefix + "put back after a late duplicate of version " + version}, true, nil
 	})
 	if err != nil {
 		h.log().WarnContext(ctx, "stg not put back after a late duplicate", "function", fn, "version", version, "previous", prev, "error", err.Error())

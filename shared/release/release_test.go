@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -57,8 +60,8 @@ type world struct {
 	t      *testing.T
 	cfg    *config.Config
 	calls  *callLog
-	lambda *fakeLambda
-	sfn    *fakeSFN
+	lambda *lambdafake.Fake
+	sfn    *sfnfake.Fake
 	builds *fakeBuilds
 	bus    *fakeBus
 	logs   *syncBuffer
@@ -88,14 +91,15 @@ func readFile(t *testing.T, path string) []byte {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, cfg: loadConfig(t), calls: &callLog{}, logs: &syncBuffer{}, emf: &syncBuffer{}}
-	w.lambda = newFakeLambda(w.calls, "hello")
-	w.lambda.deploy(sha1)
-	w.lambda.versions = []fakeVersion{{number: 1, sha: sha1}}
-	w.lambda.latestDirty = false
-	w.lambda.setAlias("stg", "1")
-	w.lambda.setAlias("prod", "1")
-	w.lambda.deploy(sha2)
-	w.sfn = newFakeSFN(w.calls, smARN)
+	w.lambda = lambdafake.New()
+	w.lambda.OnCall = w.calls.add
+	w.lambda.AddFunction("hello", sha1, 1)
+	w.lambda.SetAlias("hello", "stg", "1", nil)
+	w.lambda.SetAlias("hello", "prod", "1", nil)
+	w.lambda.Deploy("hello", sha2)
+	w.sfn = sfnfake.New()
+	w.sfn.OnCall = w.calls.add
+	w.sfn.AddStateMachine("aliasflow-promotion")
 	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
 	w.bus = &fakeBus{calls: w.calls}
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
@@ -115,6 +119,33 @@ func newWorld(t *testing.T) *world {
 		},
 	}
 	return w
+}
+
+// execution returns the execution of the promotion state machine named name.
+func (w *world) execution(name string) (sfnfake.Execution, bool) {
+	return w.sfn.Execution(ExecutionARN(smARN, name))
+}
+
+// choices are the promotion definition's Choice states; the others the
+// tests enter are Task states.
+var choices = map[string]bool{"SmokePassed": true, "HasSteps": true, "MoreSteps": true}
+
+// advance makes the execution named name enter states, as the workflow would.
+func (w *world) advance(name string, states ...string) {
+	for _, s := range states {
+		kind := "Task"
+		if choices[s] {
+			kind = "Choice"
+		}
+		w.sfn.Enter(ExecutionARN(smARN, name), kind, s, "")
+	}
+}
+
+// add starts an execution elsewhere (another function's promotion) that
+// entered states.
+func (w *world) add(name string, states ...string) {
+	w.sfn.Start(smARN, name, "{}")
+	w.advance(name, states...)
 }
 
 // handle runs one event and returns the AWS calls it made.
@@ -222,17 +253,17 @@ func TestHandleFreshRelease(t *testing.T) {
 			if !slices.Equal(calls, wantCalls) {
 				t.Errorf("calls = %v, want %v (a fresh release makes at most 6)", calls, wantCalls)
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-				t.Errorf("stg = %s, want 2", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+				t.Errorf("stg = %s, want 2", stg.Version)
 			}
-			if prod, _ := w.lambda.alias("prod"); prod.version != "1" {
-				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod.version)
+			if prod, _ := w.lambda.Alias("hello", "prod"); prod.Version != "1" {
+				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod.Version)
 			}
-			ex, ok := w.sfn.execution(name)
+			ex, ok := w.execution(name)
 			if !ok {
 				t.Fatalf("no execution %s", name)
 			}
-			if got, want := ex.input, wantInput(t, w.cfg, "2", "1", tt.release); got != want {
+			if got, want := ex.Input, wantInput(t, w.cfg, "2", "1", tt.release); got != want {
 				t.Errorf("execution input\n got %s\nwant %s", got, want)
 			}
 			recs := w.audits()
@@ -258,9 +289,7 @@ func TestHandleFreshRelease(t *testing.T) {
 
 func TestHandleCreatesMissingStg(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.mu.Lock()
-	delete(w.lambda.aliases, "stg")
-	w.lambda.mu.Unlock()
+	w.lambda.DeleteAlias("hello", "stg")
 	res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 	if err != nil || res.Outcome != Started {
 		t.Fatalf("Handle = %+v, %v; want started", res, err)
@@ -268,12 +297,12 @@ func TestHandleCreatesMissingStg(t *testing.T) {
 	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion", "CreateAlias", "StartExecution"}) {
 		t.Errorf("mutating calls = %v, want PublishVersion, CreateAlias, StartExecution", got)
 	}
-	if stg, ok := w.lambda.alias("stg"); !ok || stg.version != "2" {
+	if stg, ok := w.lambda.Alias("hello", "stg"); !ok || stg.Version != "2" {
 		t.Errorf("stg = %+v (exists %v), want version 2", stg, ok)
 	}
-	ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
-	if want := wantInput(t, w.cfg, "2", "", requestedRelease); ex.input != want {
-		t.Errorf("input = %s, want %s", ex.input, want)
+	ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
+	if want := wantInput(t, w.cfg, "2", "", requestedRelease); ex.Input != want {
+		t.Errorf("input = %s, want %s", ex.Input, want)
 	}
 	// A duplicate after the creation reproduces the same input.
 	res, calls, err = w.handle(readFile(t, "testdata/release-requested.json"))
@@ -327,9 +356,9 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 			}
 			switch tt.wantOutcome {
 			case Started:
-				ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
-				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.input != want {
-					t.Errorf("input = %s, want %s", ex.input, want)
+				ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
+				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.Input != want {
+					t.Errorf("input = %s, want %s", ex.Input, want)
 				}
 			case Refused:
 				if got := mutating(calls); len(got) != 0 {
@@ -378,11 +407,10 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			left := tt.conflicts
-			w.lambda.beforeUpdateAlias = func() {
-				if left > 0 {
-					left--
-					w.lambda.setAlias("stg", "1") // same version, new RevisionId
-				}
+			for range left {
+				w.lambda.Before("UpdateAlias", func() {
+					w.lambda.SetAlias("hello", "stg", "1", nil) // same version, new RevisionId
+				})
 			}
 			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 			updates := countOf(calls, "UpdateAlias")
@@ -393,11 +421,11 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 				if updates != DefaultAliasAttempts {
 					t.Errorf("UpdateAlias called %d times, want %d", updates, DefaultAliasAttempts)
 				}
-				if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
-					t.Errorf("stg = %s, want 1 (unmoved)", stg.version)
+				if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+					t.Errorf("stg = %s, want 1 (unmoved)", stg.Version)
 				}
-				if w.sfn.count() != 0 {
-					t.Errorf("%d executions started, want 0", w.sfn.count())
+				if len(w.sfn.Executions()) != 0 {
+					t.Errorf("%d executions started, want 0", len(w.sfn.Executions()))
 				}
 				return
 			}
@@ -407,8 +435,8 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 			if updates != tt.conflicts+1 {
 				t.Errorf("UpdateAlias called %d times, want %d", updates, tt.conflicts+1)
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-				t.Errorf("stg = %s, want 2", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+				t.Errorf("stg = %s, want 2", stg.Version)
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -431,7 +459,7 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.lambda.updating = tt.updating
+			w.lambda.Updating("hello", tt.updating)
 			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 			want := make([]time.Duration, len(tt.wantSlept))
 			for i, s := range tt.wantSlept {
@@ -460,14 +488,14 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 			if got := mutating(calls); slices.ContainsFunc(got, func(c string) bool { return c != "PublishVersion" }) {
 				t.Errorf("mutating calls = %v, want only the refused PublishVersion attempts", got)
 			}
-			if w.lambda.versionCount() != 1 || w.sfn.count() != 0 {
-				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.versionCount(), w.sfn.count())
+			if w.lambda.Versions("hello") != 1 || len(w.sfn.Executions()) != 0 {
+				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.Versions("hello"), len(w.sfn.Executions()))
 			}
 			if recs := w.audits(); len(recs) != 0 {
 				t.Errorf("audit = %v, want none for a transient failure", auditEvents(recs))
 			}
 			// Lambda's retry, once $LATEST settled, completes the release.
-			w.lambda.updating = 0
+			w.lambda.Updating("hello", 0)
 			res, _, err = w.handle(readFile(t, "testdata/release-requested.json"))
 			if err != nil || res.Outcome != Started {
 				t.Errorf("retry = %+v, %v; want started", res, err)
@@ -478,7 +506,7 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 
 func TestHandleRefusesChangedLatest(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.deploy(sha3) // a newer build replaced $LATEST after this one
+	w.lambda.Deploy("hello", sha3) // a newer build replaced $LATEST after this one
 	res, calls, err := w.handle(readFile(t, "testdata/codebuild-succeeded.json"))
 	if err != nil {
 		t.Fatalf("Handle: %v (a mismatch is final, not retried)", err)
@@ -489,11 +517,11 @@ func TestHandleRefusesChangedLatest(t *testing.T) {
 	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) {
 		t.Errorf("mutating calls = %v, want only the refused PublishVersion", got)
 	}
-	if w.lambda.versionCount() != 1 || w.sfn.count() != 0 {
-		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.versionCount(), w.sfn.count())
+	if w.lambda.Versions("hello") != 1 || len(w.sfn.Executions()) != 0 {
+		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.Versions("hello"), len(w.sfn.Executions()))
 	}
-	if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
-		t.Errorf("stg = %s, want 1", stg.version)
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+		t.Errorf("stg = %s, want 1", stg.Version)
 	}
 	recs := w.audits()
 	if len(recs) != 1 || recs[0].Event != audit.ReleaseRefused || recs[0].Function != "hello" || recs[0].Release == nil || recs[0].Release.CodeSha256 != sha2 {
@@ -510,9 +538,9 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			w := newWorld(t)
 			if strings.HasSuffix(op, "Execution") || op == "ListExecutions" {
-				w.sfn.fail[op] = []error{&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}}
+				w.sfn.Fail(op, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})
 			} else {
-				w.lambda.fail[op] = []error{throttled(op)}
+				w.lambda.Fail(op, throttled(op))
 			}
 			event := readFile(t, "testdata/codebuild-succeeded.json")
 			if res, _, err := w.handle(event); err == nil {
@@ -525,15 +553,15 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if res.Execution != ExecutionARN(smARN, promotion.ExecutionName("hello", "2", sha2)) || res.Version != "2" {
 				t.Errorf("retry result = %+v", res)
 			}
-			if w.lambda.versionCount() != 2 || w.sfn.count() != 1 {
-				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.versionCount(), w.sfn.count())
+			if w.lambda.Versions("hello") != 2 || len(w.sfn.Executions()) != 1 {
+				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.Versions("hello"), len(w.sfn.Executions()))
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-				t.Errorf("stg = %s, want 2", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+				t.Errorf("stg = %s, want 2", stg.Version)
 			}
-			ex, _ := w.sfn.execution(promotion.ExecutionName("hello", "2", sha2))
-			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.input != want {
-				t.Errorf("input after the retry\n got %s\nwant %s", ex.input, want)
+			ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
+			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.Input != want {
+				t.Errorf("input after the retry\n got %s\nwant %s", ex.Input, want)
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit over both attempts = %v, want one release.published and one alias.moved", got)
@@ -566,11 +594,11 @@ func TestHandleTenDuplicates(t *testing.T) {
 					}
 				}
 			}
-			if w.lambda.versionCount() != 2 {
-				t.Errorf("%d versions, want 2 (one published by the release)", w.lambda.versionCount())
+			if w.lambda.Versions("hello") != 2 {
+				t.Errorf("%d versions, want 2 (one published by the release)", w.lambda.Versions("hello"))
 			}
-			if w.sfn.count() != 1 {
-				t.Errorf("%d executions, want 1", w.sfn.count())
+			if len(w.sfn.Executions()) != 1 {
+				t.Errorf("%d executions, want 1", len(w.sfn.Executions()))
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -589,15 +617,15 @@ func TestHandleDuplicateOfClosedPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := promotion.ExecutionName("hello", "2", sha2)
-	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
-	w.sfn.finish(name, sfntypes.ExecutionStatusSucceeded)
-	w.lambda.setAlias("prod", "2")
+	w.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
+	w.sfn.End(ExecutionARN(smARN, name), sfntypes.ExecutionStatusSucceeded)
+	w.lambda.SetAlias("hello", "prod", "2", nil)
 	res, calls, err := w.handle(raw)
 	if err != nil || res.Outcome != Duplicate || res.Execution != ExecutionARN(smARN, name) {
 		t.Fatalf("Handle = %+v, %v; want duplicate of %s", res, err, name)
 	}
-	if len(calls) > 3 || w.sfn.count() != 1 {
-		t.Errorf("calls = %v, executions %d; want ≤ 3 calls and still one execution", calls, w.sfn.count())
+	if len(calls) > 3 || len(w.sfn.Executions()) != 1 {
+		t.Errorf("calls = %v, executions %d; want ≤ 3 calls and still one execution", calls, len(w.sfn.Executions()))
 	}
 }
 
@@ -610,20 +638,20 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := promotion.ExecutionName("hello", "2", sha2)
-	w.sfn.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
-	w.sfn.finish(name, sfntypes.ExecutionStatusFailed)
-	w.lambda.setAlias("stg", "1") // RestoreStg
+	w.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
+	w.sfn.End(ExecutionARN(smARN, name), sfntypes.ExecutionStatusFailed)
+	w.lambda.SetAlias("hello", "stg", "1", nil) // RestoreStg
 	before := len(w.audits())
 
 	res, _, err := w.handle(raw)
 	if err != nil || res.Outcome != Duplicate {
 		t.Fatalf("Handle = %+v, %v; want duplicate", res, err)
 	}
-	if stg, _ := w.lambda.alias("stg"); stg.version != "1" {
-		t.Errorf("stg = %s, want 1 (put back)", stg.version)
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+		t.Errorf("stg = %s, want 1 (put back)", stg.Version)
 	}
-	if w.sfn.count() != 1 || w.lambda.versionCount() != 2 {
-		t.Errorf("executions %d, versions %d; want 1 and 2", w.sfn.count(), w.lambda.versionCount())
+	if len(w.sfn.Executions()) != 1 || w.lambda.Versions("hello") != 2 {
+		t.Errorf("executions %d, versions %d; want 1 and 2", len(w.sfn.Executions()), w.lambda.Versions("hello"))
 	}
 	var moves [][2]string
 	recs := w.audits()[before:]
@@ -658,37 +686,37 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.sfn.pageSize = 2 // make the handler page through listings and histories
+			w.sfn.PageSize = 2 // make the handler page through listings and histories
 			// Other functions' promotions, one named like hello's, are not touched.
-			w.sfn.add(promotion.ExecutionName("hello-v2", "1", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
-			w.sfn.add(promotion.ExecutionName("orders", "7", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
+			w.add(promotion.ExecutionName("hello-v2", "1", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
+			w.add(promotion.ExecutionName("orders", "7", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
 			if _, _, err := w.handle(readFile(t, "testdata/release-requested.json")); err != nil {
 				t.Fatal(err)
 			}
 			older := promotion.ExecutionName("hello", "2", sha2)
-			w.sfn.advance(older, tt.olderStates...)
+			w.advance(older, tt.olderStates...)
 			before := len(w.audits())
 
-			w.lambda.deploy(sha3)
+			w.lambda.Deploy("hello", sha3)
 			raw := strings.Replace(string(readFile(t, "testdata/release-requested.json")), sha2, sha3, 1)
 			res, calls, err := w.handle([]byte(raw))
 			if err != nil || res.Outcome != Started || res.Version != "3" {
 				t.Fatalf("Handle = %+v, %v; want version 3 started", res, err)
 			}
 			newer := promotion.ExecutionName("hello", "3", sha3)
-			ex, _ := w.sfn.execution(older)
+			ex, _ := w.execution(older)
 			recs := w.audits()[before:]
 			superseded := slices.IndexFunc(recs, func(r audit.Record) bool { return r.Event == audit.PromotionSuperseded })
 			if tt.wantStopped {
-				if ex.status != sfntypes.ExecutionStatusAborted || ex.stopErr != promotion.ErrSuperseded || !strings.Contains(ex.stopCause, newer) {
-					t.Errorf("older = %s (%s: %s), want aborted with %s naming %s", ex.status, ex.stopErr, ex.stopCause, promotion.ErrSuperseded, newer)
+				if ex.Status != sfntypes.ExecutionStatusAborted || ex.Error != promotion.ErrSuperseded || !strings.Contains(ex.Cause, newer) {
+					t.Errorf("older = %s (%s: %s), want aborted with %s naming %s", ex.Status, ex.Error, ex.Cause, promotion.ErrSuperseded, newer)
 				}
-				if superseded < 0 || recs[superseded].Execution != ex.arn || recs[superseded].FromVersion != "2" || recs[superseded].ToVersion != "3" {
-					t.Errorf("audit = %+v, want promotion.superseded of %s (2 → 3)", recs, ex.arn)
+				if superseded < 0 || recs[superseded].Execution != ex.ARN || recs[superseded].FromVersion != "2" || recs[superseded].ToVersion != "3" {
+					t.Errorf("audit = %+v, want promotion.superseded of %s (2 → 3)", recs, ex.ARN)
 				}
 			} else {
-				if ex.status != sfntypes.ExecutionStatusRunning {
-					t.Errorf("older = %s, want left running: it already moves prod", ex.status)
+				if ex.Status != sfntypes.ExecutionStatusRunning {
+					t.Errorf("older = %s, want left running: it already moves prod", ex.Status)
 				}
 				if superseded >= 0 {
 					t.Errorf("audit has %+v, want no promotion.superseded", recs[superseded])
@@ -702,16 +730,16 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 				}
 			}
 			for _, other := range []string{promotion.ExecutionName("hello-v2", "1", sha1), promotion.ExecutionName("orders", "7", sha1)} {
-				if e, _ := w.sfn.execution(other); e.status != sfntypes.ExecutionStatusRunning {
-					t.Errorf("%s = %s, want running (another function)", other, e.status)
+				if e, _ := w.execution(other); e.Status != sfntypes.ExecutionStatusRunning {
+					t.Errorf("%s = %s, want running (another function)", other, e.Status)
 				}
 			}
-			if stg, _ := w.lambda.alias("stg"); stg.version != "3" {
-				t.Errorf("stg = %s, want 3", stg.version)
+			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "3" {
+				t.Errorf("stg = %s, want 3", stg.Version)
 			}
-			nx, _ := w.sfn.execution(newer)
+			nx, _ := w.execution(newer)
 			var in promotion.Input
-			if err := json.Unmarshal([]byte(nx.input), &in); err != nil || in.PreviousStgVersion != "2" {
+			if err := json.Unmarshal([]byte(nx.Input), &in); err != nil || in.PreviousStgVersion != "2" {
 				t.Errorf("newer input previousStgVersion = %q (%v), want 2", in.PreviousStgVersion, err)
 			}
 		})
@@ -763,7 +791,7 @@ func TestStgDescriptionRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prev, ok := stgAlias{description: tt.desc}.previousFor(name)
+			prev, ok := previousFor(alias.Alias{Description: tt.desc}, name)
 			if prev != tt.wantPrev || ok != tt.wantOK {
 				t.Errorf("previousFor(%q) = %q, %v; want %q, %v", tt.desc, prev, ok, tt.wantPrev, tt.wantOK)
 			}
@@ -808,7 +836,7 @@ func TestResultJSON(t *testing.T) {
 
 func TestHandleStopsWaitingBeforeTheDeadline(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.updating = 1000
+	w.lambda.Updating("hello", 1000)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // less than the margin
 	defer cancel()
 	res, err := w.h.Handle(ctx, readFile(t, "testdata/release-requested.json"))
@@ -827,20 +855,15 @@ func TestHandleStopsWaitingBeforeTheDeadline(t *testing.T) {
 func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
 	w := newWorld(t)
 	event := readFile(t, "testdata/release-requested.json")
-	raced := false
 	var winner Result
-	w.lambda.beforeUpdateAlias = func() {
-		if raced {
-			return
-		}
-		raced = true
+	w.lambda.Before("UpdateAlias", func() {
 		// The other delivery runs to completion between our read of stg
 		// and our update.
 		var err error
 		if winner, err = w.h.Handle(context.Background(), event); err != nil || winner.Outcome != Started {
 			t.Fatalf("concurrent delivery = %+v, %v; want started", winner, err)
 		}
-	}
+	})
 	res, _, err := w.handle(event)
 	if err != nil || res.Outcome != Duplicate {
 		t.Fatalf("Handle = %+v, %v; want duplicate", res, err)
@@ -848,11 +871,11 @@ func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
 	if res.Execution != winner.Execution {
 		t.Errorf("execution = %s, want the winner's %s", res.Execution, winner.Execution)
 	}
-	if stg, _ := w.lambda.alias("stg"); stg.version != "2" {
-		t.Errorf("stg = %s, want 2", stg.version)
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+		t.Errorf("stg = %s, want 2", stg.Version)
 	}
-	if w.sfn.count() != 1 {
-		t.Errorf("%d executions, want 1", w.sfn.count())
+	if len(w.sfn.Executions()) != 1 {
+		t.Errorf("%d executions, want 1", len(w.sfn.Executions()))
 	}
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved", got)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -16,16 +17,16 @@ import (
 // keeps it.
 func (t *task) restoreStg(ctx context.Context) error {
 	fn, n, prev := t.p.Function, t.p.Version, t.p.PreviousStgVersion
-	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasStg, func(cur alias) (alias, bool, error) {
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasStg, func(cur alias.Alias) (alias.Alias, bool, error) {
 		switch {
-		case !cur.exists:
+		case !cur.Exists:
 			return cur, false, nil
-		case cur.version != n:
+		case cur.Version != n:
 			return cur, false, nil // a newer release owns stg now
 		case prev == "" || prev == n:
 			return cur, false, nil // nothing earlier to go back to
 		}
-		return alias{exists: true, version: prev}, true, nil
+		return alias.Alias{Exists: true, Version: prev}, true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("restore stg: %w", err)
@@ -35,7 +36,7 @@ func (t *task) restoreStg(ctx context.Context) error {
 		return nil
 	}
 	t.record(ctx, audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasStg,
-		FromVersion: before.version, ToVersion: prev,
+		FromVersion: before.Version, ToVersion: prev,
 		Reason: fmt.Sprintf("smoke checks of version %s failed; stg back on %s", n, prev)})
 	return nil
 }
@@ -50,32 +51,32 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 	}
 	// Checked before prod so a superseded promotion stops at once rather
 	// than waiting out the ProdBusy retries.
-	if !stg.exists {
+	if !stg.Exists {
 		return nil, fmt.Errorf("begin: the stg alias of %s no longer exists; nothing ties version %s to a release", fn, n)
 	}
-	if stg.version != n {
+	if stg.Version != n {
 		return nil, promotion.TaskError(promotion.ErrSuperseded,
-			"stg of %s is on version %s, not %s: a newer release superseded this one", fn, stg.version, n)
+			"stg of %s is on version %s, not %s: a newer release superseded this one", fn, stg.Version, n)
 	}
 	prod, err := t.getAlias(ctx, fn, promotion.AliasProd)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	if !prod.routedOnly(n) {
+	if !prod.RoutedOnly(n) {
 		return nil, promotion.TaskError(promotion.ErrProdBusy,
 			"prod of %s is mid-shift (%s) for another release; waiting", fn, prod)
 	}
 	switch {
-	case !prod.exists:
+	case !prod.Exists:
 		// A first release: there is no traffic to shift gradually.
 		return &promotion.Shift{Done: true}, nil
-	case prod.version == n:
+	case prod.Version == n:
 		return &promotion.Shift{StableVersion: n, Done: true}, nil
 	}
 	if err := t.alarmsAtStart(ctx); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	s := &promotion.Shift{StableVersion: prod.version}
+	s := &promotion.Shift{StableVersion: prod.Version}
 	if len(t.p.Steps) == 0 {
 		s.Done = true
 		return s, nil
@@ -90,21 +91,21 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 // bake, the health check or a rollback.
 func (t *task) setWeight(ctx context.Context) error {
 	fn, n, s := t.p.Function, t.p.Version, t.p.Shift
-	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias) (alias, bool, error) {
-		if !cur.exists {
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
+		if !cur.Exists {
 			return cur, false, fmt.Errorf("prod of %s does not exist; stable version %s was recorded", fn, s.StableVersion)
 		}
-		if cur.version != s.StableVersion || !cur.routedOnly(n) {
+		if cur.Version != s.StableVersion || !cur.RoutedOnly(n) {
 			return cur, false, fmt.Errorf("prod of %s is on %s, not stable version %s with %s: it moved outside this promotion",
 				fn, cur, s.StableVersion, n)
 		}
-		if s.Step > 0 && !cur.routes(n) {
+		if s.Step > 0 && !cur.Routes(n) {
 			// An earlier step weighted prod; someone (an operator's
 			// rollback) took that away. Re-adding it would undo them.
 			return cur, false, fmt.Errorf("prod of %s no longer routes to version %s after step %d: it was rolled back outside this promotion",
 				fn, n, s.Step)
 		}
-		return alias{exists: true, version: s.StableVersion, weights: map[string]float64{n: s.Weight}}, true, nil
+		return alias.Alias{Exists: true, Version: s.StableVersion, Weights: map[string]float64{n: s.Weight}}, true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("set weight: %w", err)
@@ -123,27 +124,27 @@ func (t *task) setWeight(ctx context.Context) error {
 // on a first release.
 func (t *task) finalize(ctx context.Context) error {
 	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
-	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias) (alias, bool, error) {
-		if cur.exists && cur.version != n && cur.version != stable {
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
+		if cur.Exists && cur.Version != n && cur.Version != stable {
 			return cur, false, fmt.Errorf("prod of %s is on %s, neither stable version %q nor %s: it moved outside this promotion",
 				fn, cur, stable, n)
 		}
-		if !cur.routedOnly(n) {
+		if !cur.RoutedOnly(n) {
 			return cur, false, fmt.Errorf("prod of %s routes to another release (%s)", fn, cur)
 		}
-		if stable != "" && stable != n && len(t.p.Steps) > 0 && !cur.routes(n) {
+		if stable != "" && stable != n && len(t.p.Steps) > 0 && !cur.Routes(n) {
 			// The steps weighted prod; someone took that away (an
 			// operator's rollback). Finalizing would undo them.
 			return cur, false, fmt.Errorf("prod of %s no longer routes to version %s: it was rolled back outside this promotion", fn, n)
 		}
-		return alias{exists: true, version: n}, true, nil
+		return alias.Alias{Exists: true, Version: n}, true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
 	if changed {
 		t.record(ctx, audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd,
-			FromVersion: before.version, ToVersion: n})
+			FromVersion: before.Version, ToVersion: n})
 	}
 	t.record(ctx, audit.Record{Event: audit.PromotionCompleted, Alias: promotion.AliasProd,
 		FromVersion: stable, ToVersion: n})
@@ -160,35 +161,35 @@ func (t *task) finalize(ctx context.Context) error {
 // belongs to someone else.
 func (t *task) rollback(ctx context.Context) error {
 	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
-	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias) (alias, bool, error) {
-		if !cur.exists {
+	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
+		if !cur.Exists {
 			return cur, false, nil
 		}
 		if stable == "" {
-			return alias{exists: true, version: cur.version}, len(cur.weights) > 0, nil
+			return alias.Alias{Exists: true, Version: cur.Version}, len(cur.Weights) > 0, nil
 		}
-		if !cur.routes(n) && cur.version != stable {
+		if !cur.Routes(n) && cur.Version != stable {
 			return cur, false, fmt.Errorf("prod of %s is on %s, which serves neither version %s nor stable version %s; not touching it",
 				fn, cur, n, stable)
 		}
-		return alias{exists: true, version: stable}, true, nil
+		return alias.Alias{Exists: true, Version: stable}, true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	actor, to := t.req.Actor, stable
 	if to == "" {
-		to = before.version
+		to = before.Version
 	}
 	if changed {
 		// From a weighted prod the traffic leaves the new version: record
 		// it as moving from N, with N's weight now 0.
 		rec := audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd, Actor: actor,
-			FromVersion: before.version, ToVersion: to,
+			FromVersion: before.Version, ToVersion: to,
 			Reason: fmt.Sprintf("rollback: prod was %s", before)}
-		if len(before.weights) > 0 {
+		if len(before.Weights) > 0 {
 			rec.Weight = audit.Weight(0)
-			if before.routes(n) {
+			if before.Routes(n) {
 				rec.FromVersion = n
 			}
 		}

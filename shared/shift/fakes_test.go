@@ -2,7 +2,6 @@ package shift_test
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -10,208 +9,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 var (
-	_ shift.Lambda     = (*fakeLambda)(nil)
+	_ shift.Lambda     = (*lambdafake.Fake)(nil)
 	_ shift.CloudWatch = (*fakeCloudWatch)(nil)
 )
-
-// fakeAlias is one stored alias.
-type fakeAlias struct {
-	version  string
-	weights  map[string]float64
-	revision string
-}
-
-// fakeLambda stores published versions and aliases of functions and
-// enforces what the Lambda API enforces on them: RevisionId preconditions,
-// routing only to other published versions, one additional version, weights
-// in 0–1, and no CreateAlias over an existing alias.
-type fakeLambda struct {
-	mu        sync.Mutex
-	published map[string]map[string]bool
-	aliases   map[string]map[string]*fakeAlias
-	rev       int
-	// errs queues errors per operation, returned before the call runs.
-	errs map[string][]error
-	// racers run at the start of UpdateAlias, one per call, outside the
-	// lock: another writer changing the alias between our read and write.
-	racers  []func()
-	updates int
-	creates int
-}
-
-func newFakeLambda(fn string, versions ...string) *fakeLambda {
-	f := &fakeLambda{published: map[string]map[string]bool{fn: {}}, aliases: map[string]map[string]*fakeAlias{fn: {}}, errs: map[string][]error{}}
-	for _, v := range versions {
-		f.published[fn][v] = true
-	}
-	return f
-}
-
-// set stores an alias directly, as another party would have.
-func (f *fakeLambda) set(fn, name, version string, weights map[string]float64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.rev++
-	f.aliases[fn][name] = &fakeAlias{version: version, weights: maps.Clone(weights), revision: "rev-" + strconv.Itoa(f.rev)}
-}
-
-// get returns a copy of an alias, or nil.
-func (f *fakeLambda) get(fn, name string) *fakeAlias {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := f.aliases[fn][name]
-	if a == nil {
-		return nil
-	}
-	c := *a
-	c.weights = maps.Clone(a.weights)
-	return &c
-}
-
-func (f *fakeLambda) fail(op string, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.errs[op] = append(f.errs[op], err)
-}
-
-func (f *fakeLambda) queued(op string) error {
-	if q := f.errs[op]; len(q) > 0 {
-		f.errs[op] = q[1:]
-		return q[0]
-	}
-	return nil
-}
-
-func notFound(format string, args ...any) error {
-	return &types.ResourceNotFoundException{Message: aws.String(fmt.Sprintf(format, args...)), Type: aws.String("User")}
-}
-
-func invalid(format string, args ...any) error {
-	return &types.InvalidParameterValueException{Message: aws.String(fmt.Sprintf(format, args...)), Type: aws.String("User")}
-}
-
-func (f *fakeLambda) GetAlias(_ context.Context, in *lambda.GetAliasInput, _ ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.queued("GetAlias"); err != nil {
-		return nil, err
-	}
-	fn, name := aws.ToString(in.FunctionName), aws.ToString(in.Name)
-	fa, ok := f.aliases[fn]
-	if !ok {
-		return nil, notFound("Function not found: %s", fn)
-	}
-	a, ok := fa[name]
-	if !ok {
-		return nil, notFound("Alias not found: %s:%s", fn, name)
-	}
-	out := &lambda.GetAliasOutput{Name: aws.String(name), FunctionVersion: aws.String(a.version), RevisionId: aws.String(a.revision)}
-	if len(a.weights) > 0 {
-		out.RoutingConfig = &types.AliasRoutingConfiguration{AdditionalVersionWeights: maps.Clone(a.weights)}
-	}
-	return out, nil
-}
-
-func (f *fakeLambda) checkTarget(fn, version string, routing *types.AliasRoutingConfiguration) error {
-	if !f.published[fn][version] && version != "$LATEST" {
-		return notFound("Function not found: %s:%s", fn, version)
-	}
-	if routing == nil {
-		return nil
-	}
-	if len(routing.AdditionalVersionWeights) > 1 {
-		return invalid("only one additional version may be routed")
-	}
-	for v, w := range routing.AdditionalVersionWeights {
-		if !f.published[fn][v] {
-			return invalid("routing config version %q is not a published version", v)
-		}
-		if v == version {
-			return invalid("routing config version %q is the alias's primary version", v)
-		}
-		if w < 0 || w > 1 {
-			return invalid("weight %v is outside 0.0–1.0", w)
-		}
-	}
-	return nil
-}
-
-func (f *fakeLambda) UpdateAlias(_ context.Context, in *lambda.UpdateAliasInput, _ ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error) {
-	f.mu.Lock()
-	var racer func()
-	if len(f.racers) > 0 {
-		racer, f.racers = f.racers[0], f.racers[1:]
-	}
-	f.mu.Unlock()
-	if racer != nil {
-		racer()
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.queued("UpdateAlias"); err != nil {
-		return nil, err
-	}
-	fn, name := aws.ToString(in.FunctionName), aws.ToString(in.Name)
-	a, ok := f.aliases[fn][name]
-	if !ok {
-		return nil, notFound("Alias not found: %s:%s", fn, name)
-	}
-	if in.RevisionId != nil && *in.RevisionId != a.revision {
-		return nil, &types.PreconditionFailedException{Message: aws.String("The RevisionId provided does not match the latest RevisionId for the Lambda function or alias."), Type: aws.String("User")}
-	}
-	version := a.version
-	if in.FunctionVersion != nil {
-		version = *in.FunctionVersion
-	}
-	if err := f.checkTarget(fn, version, in.RoutingConfig); err != nil {
-		return nil, err
-	}
-	a.version = version
-	// As in Lambda: no RoutingConfig keeps the routing; an empty one clears it.
-	if in.RoutingConfig != nil {
-		a.weights = maps.Clone(in.RoutingConfig.AdditionalVersionWeights)
-	}
-	f.rev++
-	a.revision = "rev-" + strconv.Itoa(f.rev)
-	f.updates++
-	return &lambda.UpdateAliasOutput{Name: aws.String(name), FunctionVersion: aws.String(a.version), RevisionId: aws.String(a.revision)}, nil
-}
-
-func (f *fakeLambda) CreateAlias(_ context.Context, in *lambda.CreateAliasInput, _ ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.queued("CreateAlias"); err != nil {
-		return nil, err
-	}
-	fn, name := aws.ToString(in.FunctionName), aws.ToString(in.Name)
-	if _, ok := f.aliases[fn]; !ok {
-		return nil, notFound("Function not found: %s", fn)
-	}
-	if _, ok := f.aliases[fn][name]; ok {
-		return nil, &types.ResourceConflictException{Message: aws.String("Alias already exists: " + name), Type: aws.String("User")}
-	}
-	version := aws.ToString(in.FunctionVersion)
-	if err := f.checkTarget(fn, version, in.RoutingConfig); err != nil {
-		return nil, err
-	}
-	f.rev++
-	a := &fakeAlias{version: version, revision: "rev-" + strconv.Itoa(f.rev)}
-	if in.RoutingConfig != nil {
-		a.weights = maps.Clone(in.RoutingConfig.AdditionalVersionWeights)
-	}
-	f.aliases[fn][name] = a
-	f.creates++
-	return &lambda.CreateAliasOutput{Name: aws.String(name), FunctionVersion: aws.String(version), RevisionId: aws.String(a.revision)}, nil
-}
 
 // fakeAlarm is one stored alarm.
 type fakeAlarm struct {

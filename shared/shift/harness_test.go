@@ -17,6 +17,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -28,7 +29,7 @@ const fn = "hello"
 
 // env is one handler over fresh fakes, with its log and metric output.
 type env struct {
-	lam  *fakeLambda
+	lam  *lambdafake.Fake
 	cw   *fakeCloudWatch
 	bus  *audittest.Bus
 	logs bytes.Buffer
@@ -40,7 +41,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
-		lam: newFakeLambda(fn, "1", "2", "3", "4", "5", "6"),
+		lam: lambdafake.New(),
 		cw:  newFakeCloudWatch(),
 		bus: &audittest.Bus{},
 		now: time.Date(2025, 6, 2, 9, 30, 20, 0, time.UTC),
@@ -49,6 +50,7 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
 	rec := audit.New(log, e.bus, &audit.Options{Now: clock})
 	e.h = shift.New(e.lam, e.cw, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock})
+	e.lam.AddFunction(fn, "c2hhLW9mLWhlbGxv", 6)
 	e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueOk}
 	return e
 }
@@ -138,13 +140,13 @@ func (e *env) metricsOut(t *testing.T) map[string]float64 {
 
 // alias renders a stored alias as "4", "4 + 5@0.25" or "-" when missing.
 func (e *env) alias(name string) string {
-	a := e.lam.get(fn, name)
-	if a == nil {
+	a, ok := e.lam.Alias(fn, name)
+	if !ok {
 		return "-"
 	}
-	s := a.version
-	for _, v := range slices.Sorted(maps.Keys(a.weights)) {
-		s += " + " + v + "@" + strconv.FormatFloat(a.weights[v], 'f', -1, 64)
+	s := a.Version
+	for _, v := range slices.Sorted(maps.Keys(a.Weights)) {
+		s += " + " + v + "@" + strconv.FormatFloat(a.Weights[v], 'f', -1, 64)
 	}
 	return s
 }

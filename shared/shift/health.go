@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -62,7 +63,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		rec.Event = audit.HealthFailed
 		t.record(ctx, rec)
 		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-			"version %s of %s is unhealthy at %s: %s", n, fn, percent(s.Weight), d.Reason)
+			"version %s of %s is unhealthy at %s: %s", n, fn, alias.Percent(s.Weight), d.Reason)
 	case Inconclusive:
 		baked := s.BakedSeconds + s.BakeSeconds
 		if t.p.Bake != nil && t.p.Bake.PromoteNow {
@@ -81,7 +82,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			rec.Event, rec.Reason = audit.HealthFailed, fmt.Sprintf("still inconclusive after %ds (health.maxBakeSeconds); rolling back: %s", baked, d.Reason)
 			t.record(ctx, rec)
 			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-				"version %s of %s could not be judged at %s within %ds: %s", n, fn, percent(s.Weight), baked, d.Reason)
+				"version %s of %s could not be judged at %s within %ds: %s", n, fn, alias.Percent(s.Weight), baked, d.Reason)
 		}
 		promoteAnyway = true
 		rec.Reason = fmt.Sprintf("still inconclusive after %ds; health.onInconclusive is promote: %s", baked, d.Reason)

@@ -35,8 +35,8 @@ func TestBeginAlarmFiring(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueAlarm, composite: tc.composite, reason: "Threshold Crossed"}
-			e.lam.set(fn, "stg", "5", nil)
-			e.lam.set(fn, "prod", "4", nil)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
 			req := request(t, promotion.ActionBegin, 0)
 			req.Promotion.Shift = nil
 			req.Promotion.Target.Health.AllowAlarmsFiringAtStart = tc.allow

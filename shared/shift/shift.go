@@ -10,9 +10,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"regexp"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
@@ -134,8 +134,6 @@ type task struct {
 	p   promotion.State
 }
 
-var versionNumber = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
-
 // validate refuses a request that could move an alias to something other
 // than a published version of a plainly named function.
 func validate(req promotion.TaskRequest) error {
@@ -154,10 +152,10 @@ func validate(req promotion.TaskRequest) error {
 	if err := config.ValidateFunctionName(p.Function); err != nil {
 		return bad("promotion.function: %v", err)
 	}
-	if !versionNumber.MatchString(p.Version) {
+	if !alias.IsVersionNumber(p.Version) {
 		return bad("promotion.version: %q is not a published version number", p.Version)
 	}
-	if p.PreviousStgVersion != "" && !versionNumber.MatchString(p.PreviousStgVersion) {
+	if p.PreviousStgVersion != "" && !alias.IsVersionNumber(p.PreviousStgVersion) {
 		return bad("promotion.previousStgVersion: %q is not a published version number", p.PreviousStgVersion)
 	}
 	for i, s := range p.Steps {
@@ -169,7 +167,7 @@ func validate(req promotion.TaskRequest) error {
 		}
 	}
 	if s := p.Shift; s != nil {
-		if s.StableVersion != "" && !versionNumber.MatchString(s.StableVersion) {
+		if s.StableVersion != "" && !alias.IsVersionNumber(s.StableVersion) {
 			return bad("promotion.shift.stableVersion: %q is not a published version number", s.StableVersion)
 		}
 		if s.StableVersion == p.Version && req.Action == promotion.ActionSetWeight {

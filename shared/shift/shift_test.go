@@ -38,9 +38,9 @@ func TestRestoreStg(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			if tc.stg != "" {
-				e.lam.set(fn, "stg", tc.stg, nil)
+				e.lam.SetAlias(fn, "stg", tc.stg, nil)
 			}
-			e.lam.set(fn, "prod", "4", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
 			req := load(t, "set-weight.json")
 			req.Action, req.TaskToken, req.Promotion.Shift = promotion.ActionRestoreStg, "", nil
 			req.Promotion.PreviousStgVersion = tc.previous
@@ -98,10 +98,10 @@ func TestBegin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			if tc.stg != "" {
-				e.lam.set(fn, "stg", tc.stg, nil)
+				e.lam.SetAlias(fn, "stg", tc.stg, nil)
 			}
 			if tc.prod != "" {
-				e.lam.set(fn, "prod", tc.prod, tc.routing)
+				e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
 			}
 			prodBefore, stgBefore := e.alias("prod"), e.alias("stg")
 			req := request(t, promotion.ActionBegin, 0)
@@ -145,13 +145,13 @@ func TestSetWeight(t *testing.T) {
 		{name: "stale revision is read again", step: 0, prod: "4", want: "4 + 5@0.25",
 			setup: func(e *env) {
 				// Someone rewrites prod (same content, new RevisionId) between our read and our write.
-				e.lam.racers = []func(){func() { e.lam.set(fn, "prod", "4", nil) }}
+				e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(fn, "prod", "4", nil) })
 			},
 			audits: []string{"traffic.shifted prod 4>5 @0.25"}, wantRuns: 1},
 		{name: "alias that never settles gives up", step: 0, prod: "4", want: "4", wantErr: promotion.ErrTaskFailed,
 			setup: func(e *env) {
 				for range 4 {
-					e.lam.racers = append(e.lam.racers, func() { e.lam.set(fn, "prod", "4", nil) })
+					e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(fn, "prod", "4", nil) })
 				}
 			},
 			audits: []string{}, wantRuns: 0},
@@ -163,15 +163,15 @@ func TestSetWeight(t *testing.T) {
 			audits: []string{}, wantRuns: 0},
 		{name: "throttled update surfaces", step: 0, prod: "4", want: "4", wantErr: promotion.ErrTransient,
 			setup: func(e *env) {
-				e.lam.fail("UpdateAlias", &types.TooManyRequestsException{Message: aws.String("Rate exceeded")})
+				e.lam.Fail("UpdateAlias", &types.TooManyRequestsException{Message: aws.String("Rate exceeded")})
 			},
 			audits: []string{}, wantRuns: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.set(fn, "stg", "5", nil)
-			e.lam.set(fn, "prod", tc.prod, tc.routing)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
 			if tc.setup != nil {
 				tc.setup(e)
 			}
@@ -183,8 +183,8 @@ func TestSetWeight(t *testing.T) {
 			if got := e.alias("prod"); got != tc.want {
 				t.Errorf("prod = %s, want %s", got, tc.want)
 			}
-			if e.lam.updates != tc.wantRuns {
-				t.Errorf("UpdateAlias succeeded %d times, want %d", e.lam.updates, tc.wantRuns)
+			if e.lam.Succeeded("UpdateAlias") != tc.wantRuns {
+				t.Errorf("UpdateAlias succeeded %d times, want %d", e.lam.Succeeded("UpdateAlias"), tc.wantRuns)
 			}
 			recs := wantSummary(t, e, tc.audits)
 			for _, r := range recs {
@@ -210,8 +210,8 @@ func healthEnv(t *testing.T, step int, kind string) (*env, promotion.TaskRequest
 	s := req.Promotion.Steps[step]
 	req.Promotion.Target.Health.MetricDelaySeconds = 60
 	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: step, Weight: s.Weight, BakeSeconds: 120, BakedSeconds: s.BakeSeconds}
-	e.lam.set(fn, "stg", "5", nil)
-	e.lam.set(fn, "prod", "4", map[string]float64{"5": s.Weight})
+	e.lam.SetAlias(fn, "stg", "5", nil)
+	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": s.Weight})
 	at := func(ago time.Duration) time.Time { return e.now.Add(-ago) }
 	// Traffic before the step, and not yet published, never counts.
 	e.cw.add(fn, "5", "Errors", at(20*time.Minute), 50)
@@ -467,12 +467,12 @@ func TestFinalize(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.set(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "stg", "5", nil)
 			if tc.prod != "" {
-				e.lam.set(fn, "prod", tc.prod, tc.routing)
+				e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
 			}
 			if tc.race {
-				e.lam.racers = []func(){func() { e.lam.set(fn, "prod", tc.prod, tc.routing) }}
+				e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(fn, "prod", tc.prod, tc.routing) })
 			}
 			req := request(t, promotion.ActionFinalize, 2)
 			req.Promotion.Shift = &promotion.Shift{StableVersion: tc.stable, Step: 3, Weight: 1, Done: true}
@@ -532,9 +532,9 @@ func TestRollback(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.set(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "stg", "5", nil)
 			if tc.prod != "" {
-				e.lam.set(fn, "prod", tc.prod, tc.routing)
+				e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
 			}
 			req := load(t, tc.payload)
 			if tc.stable != nil {
@@ -582,9 +582,9 @@ func TestAbort(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.set(fn, "stg", "6", nil)
-			e.lam.set(fn, "prod", "3", map[string]float64{"4": 0.5})
-			e.lam.fail("GetAlias", errors.New("abort must not read aliases"))
+			e.lam.SetAlias(fn, "stg", "6", nil)
+			e.lam.SetAlias(fn, "prod", "3", map[string]float64{"4": 0.5})
+			e.lam.Fail("GetAlias", errors.New("abort must not read aliases"))
 			req := request(t, promotion.ActionAbort, 0)
 			req.Promotion.Shift, req.Promotion.Failure = nil, tc.failure
 			if _, err := e.h.Handle(ctx, req); err != nil {
@@ -626,8 +626,8 @@ func TestInvalidInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.set(fn, "stg", "5", nil)
-			e.lam.set(fn, "prod", "4", nil)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
 			req := request(t, promotion.ActionSetWeight, 0)
 			tc.mutate(&req)
 			_, err := e.h.Handle(ctx, req)
@@ -650,10 +650,10 @@ func TestServiceErrorsSurface(t *testing.T) {
 		action string
 		setup  func(e *env)
 	}{
-		{"begin reading stg", promotion.ActionBegin, func(e *env) { e.lam.fail("GetAlias", throttled()) }},
-		{"restore-stg reading stg", promotion.ActionRestoreStg, func(e *env) { e.lam.fail("GetAlias", throttled()) }},
-		{"finalize writing prod", promotion.ActionFinalize, func(e *env) { e.lam.fail("UpdateAlias", throttled()) }},
-		{"rollback writing prod", promotion.ActionRollback, func(e *env) { e.lam.fail("UpdateAlias", throttled()) }},
+		{"begin reading stg", promotion.ActionBegin, func(e *env) { e.lam.Fail("GetAlias", throttled()) }},
+		{"restore-stg reading stg", promotion.ActionRestoreStg, func(e *env) { e.lam.Fail("GetAlias", throttled()) }},
+		{"finalize writing prod", promotion.ActionFinalize, func(e *env) { e.lam.Fail("UpdateAlias", throttled()) }},
+		{"rollback writing prod", promotion.ActionRollback, func(e *env) { e.lam.Fail("UpdateAlias", throttled()) }},
 		{"check-health describing alarms", promotion.ActionCheckHealth, func(e *env) {
 			e.cw.fail("DescribeAlarms", &cwtypes.LimitExceededFault{Message: aws.String("Rate exceeded")})
 		}},
@@ -664,8 +664,8 @@ func TestServiceErrorsSurface(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.set(fn, "stg", "5", nil)
-			e.lam.set(fn, "prod", "4", map[string]float64{"5": 0.25})
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
 			tc.setup(e)
 			req := request(t, tc.action, 0)
 			_, err := e.h.Handle(ctx, req)
@@ -687,7 +687,7 @@ func TestServiceErrorsSurface(t *testing.T) {
 // bakes and the new version serves 200 calls a minute.
 func TestLinearPromotion(t *testing.T) {
 	e, _ := healthEnv(t, 0, "healthy")
-	e.lam.set(fn, "prod", "4", nil)
+	e.lam.SetAlias(fn, "prod", "4", nil)
 	state := request(t, promotion.ActionBegin, 0).Promotion
 	state.Target.Health.MetricDelaySeconds = 60
 	state.Shift = nil
@@ -748,8 +748,8 @@ func TestLinearPromotion(t *testing.T) {
 // late or repeated call must not touch prod or write an audit record.
 func TestBakeMovesNothing(t *testing.T) {
 	e := newEnv(t)
-	e.lam.set(fn, "stg", "5", nil)
-	e.lam.set(fn, "prod", "4", map[string]float64{"5": 0.25})
+	e.lam.SetAlias(fn, "stg", "5", nil)
+	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
 	for i := 0; i < 2; i++ {
 		out, err := e.h.Handle(context.Background(), request(t, promotion.ActionBake, 0))
 		if err != nil || out != nil {
@@ -759,8 +759,8 @@ func TestBakeMovesNothing(t *testing.T) {
 	if got := e.alias("prod"); got != "4 + 5@0.25" {
 		t.Errorf("prod = %s, want it untouched", got)
 	}
-	if e.lam.updates != 0 {
-		t.Errorf("bake updated an alias %d times", e.lam.updates)
+	if e.lam.Succeeded("UpdateAlias") != 0 {
+		t.Errorf("bake updated an alias %d times", e.lam.Succeeded("UpdateAlias"))
 	}
 	wantSummary(t, e, []string{})
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 )
@@ -59,8 +60,8 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 		if binomTailAtLeast(e, n, ev.ErrorRateLimit) < alpha {
 			d.Outcome, d.DecidedBy = Unhealthy, ev.Source
 			d.Reason = fmt.Sprintf("%s: error rate %s (%d errors / %d invocations of version %s, %s–%s) is significantly above the limit %s (stable version %s: %s errors / %s)",
-				ev.Source, percent(float64(e)/float64(n)), e, n, ev.NewVersion, clock(ev.From), clock(ev.To),
-				percent(ev.ErrorRateLimit), ev.StableVersion, num(ev.StableErrors), num(ev.StableInvocations))
+				ev.Source, alias.Percent(float64(e)/float64(n)), e, n, ev.NewVersion, clock(ev.From), clock(ev.To),
+				alias.Percent(ev.ErrorRateLimit), ev.StableVersion, num(ev.StableErrors), num(ev.StableInvocations))
 			break
 		}
 		if r := h.MaxP99LatencyRatio; r > 0 && ev.NewP99Ms > 0 && ev.StableP99Ms > 0 &&
@@ -76,7 +77,7 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 				ev.Source, clock(ev.FreshThrough), clock(need)))
 		case ev.UpperBound > ev.ErrorRateLimit:
 			waits = append(waits, fmt.Sprintf("%s: %d errors / %d invocations; the rate may still be up to %s, above the limit %s",
-				ev.Source, e, n, percent(ev.UpperBound), percent(ev.ErrorRateLimit)))
+				ev.Source, e, n, alias.Percent(ev.UpperBound), alias.Percent(ev.ErrorRateLimit)))
 		case d.DecidedBy == "":
 			d.DecidedBy = ev.Source
 		}
@@ -90,7 +91,7 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 			if ev.Source == d.DecidedBy {
 				d.Reason = fmt.Sprintf("%s: %s errors / %s invocations of version %s (%s–%s), rate at most %s with %.0f%% confidence, within the limit %s",
 					ev.Source, num(ev.NewErrors), num(ev.NewInvocations), ev.NewVersion, clock(ev.From), clock(ev.To),
-					percent(ev.UpperBound), 100*(1-alpha), percent(ev.ErrorRateLimit))
+					alias.Percent(ev.UpperBound), 100*(1-alpha), alias.Percent(ev.ErrorRateLimit))
 			}
 		}
 	case len(sources) == 0:

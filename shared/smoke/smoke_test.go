@@ -21,6 +21,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/smoke"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -57,23 +58,30 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // env is a handler over a fake Lambda, a fake clock and a stage server.
 type env struct {
-	lam    *fakeLambda
-	clock  *fakeClock
-	bus    *audittest.Bus
-	site   *site
-	srv    *httptest.Server
-	logs   bytes.Buffer
-	sleeps []time.Duration
-	h      *smoke.Handler
+	lam *lambdafake.Fake
+	// answers is what each version of hello returns to an invoke.
+	answers map[string]lambdafake.Answer
+	clock   *fakeClock
+	bus     *audittest.Bus
+	site    *site
+	srv     *httptest.Server
+	logs    bytes.Buffer
+	sleeps  []time.Duration
+	h       *smoke.Handler
 }
 
 func newEnv(t *testing.T, doer smoke.HTTPDoer) *env {
 	t.Helper()
 	e := &env{clock: &fakeClock{now: time.Date(2025, 6, 2, 9, 1, 0, 0, time.UTC)}, bus: &audittest.Bus{},
 		site: &site{replies: []reply{{200, "Hello from Lambda World"}}}}
-	e.lam = &fakeLambda{function: "hello", aliases: map[string]string{"stg": "5", "prod": "4"},
-		versions: map[string]answer{"5": {payload: read(t, "hello-response.json")}, "4": {payload: []byte(`{"statusCode":200,"body":"old"}`)}},
-		clock:    e.clock, tick: 25 * time.Millisecond}
+	e.answers = map[string]lambdafake.Answer{"5": {Payload: read(t, "hello-response.json")}, "4": {Payload: []byte(`{"statusCode":200,"body":"old"}`)}}
+	e.lam = lambdafake.New()
+	e.lam.AddFunction("hello", "c2hhLW9mLWhlbGxv", 5)
+	e.lam.SetAlias("hello", "stg", "5", nil)
+	e.lam.SetAlias("hello", "prod", "4", nil)
+	e.lam.Handle("hello", func(v string, _ []byte) lambdafake.Answer { return e.answers[v] })
+	// Each invoke takes 25ms on the clock, so latency is measurable.
+	e.lam.OnCall = func(string) { e.clock.advance(25 * time.Millisecond) }
 	e.srv = httptest.NewServer(e.site)
 	t.Cleanup(e.srv.Close)
 	if doer == nil {
@@ -162,39 +170,39 @@ func TestChecks(t *testing.T) {
 		{name: "text absent", check: config.SmokeCheck{Invoke: invoke("", nil, "Goodbye")},
 			wantAttempts: 1, wantDetail: `invoke: body does not contain "Goodbye"`, wantLatency: 25},
 		{name: "plain string answer", check: config.SmokeCheck{Invoke: invoke(`"ping"`, nil, "pong")},
-			setup:      func(e *env) { e.lam.versions["5"] = answer{payload: []byte(`"pong from 5"`)} },
+			setup:      func(e *env) { e.answers["5"] = lambdafake.Answer{Payload: []byte(`"pong from 5"`)} },
 			wantPassed: true, wantAttempts: 1, wantDetail: "invoke: ok (version 5)", wantLatency: 25},
 		{name: "answer is not JSON", check: config.SmokeCheck{Invoke: invoke("", map[string]any{"statusCode": 200}, "")},
-			setup:        func(e *env) { e.lam.versions["5"] = answer{payload: []byte(`Hello`)} },
+			setup:        func(e *env) { e.answers["5"] = lambdafake.Answer{Payload: []byte(`Hello`)} },
 			wantAttempts: 1, wantDetail: "invoke: response is not JSON", wantLatency: 25},
 		{name: "function error is not retried", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup: func(e *env) {
-				e.lam.versions["5"] = answer{payload: read(t, "hello-error.json"), functionError: "Unhandled"}
+				e.answers["5"] = lambdafake.Answer{Payload: read(t, "hello-error.json"), FunctionError: "Unhandled"}
 			},
 			wantAttempts: 1, wantDetail: "invoke: function error (Unhandled) errorString: hello 5: injected failure (failure rate 1.00)", wantLatency: 25},
 		{name: "stg moved to another version", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
-			setup:        func(e *env) { e.lam.aliases["stg"] = "4" },
+			setup:        func(e *env) { e.lam.SetAlias("hello", "stg", "4", nil) },
 			wantAttempts: 1, wantDetail: "invoke: stg answered with version 4, not 5", wantLatency: 25},
 		{name: "throttled then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
-			setup:      func(e *env) { e.lam.errs = []error{throttled()} },
+			setup:      func(e *env) { e.lam.Fail("Invoke", throttled()) },
 			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
 		{name: "service fault then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup: func(e *env) {
-				e.lam.errs = []error{&types.ServiceException{Message: aws.String("internal")}, &types.ServiceException{Message: aws.String("internal")}}
+				e.lam.Fail("Invoke", &types.ServiceException{Message: aws.String("internal")}, &types.ServiceException{Message: aws.String("internal")})
 			},
 			wantPassed: true, wantAttempts: 3, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond, time.Second}, wantLatency: 25},
 		{name: "timeout then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello"), TimeoutSeconds: 3},
 			setup: func(e *env) {
-				e.lam.errs = []error{&smithy.OperationError{ServiceID: "Lambda", OperationName: "Invoke", Err: context.DeadlineExceeded}}
+				e.lam.Fail("Invoke", &smithy.OperationError{ServiceID: "Lambda", OperationName: "Invoke", Err: context.DeadlineExceeded})
 			},
 			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
 		{name: "retries exhausted", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
-			setup:        func(e *env) { e.lam.errs = []error{throttled(), throttled(), throttled(), throttled()} },
+			setup:        func(e *env) { e.lam.Fail("Invoke", throttled(), throttled(), throttled(), throttled()) },
 			wantAttempts: 3, wantDetail: "invoke: TooManyRequestsException: Rate exceeded (after 3 attempts)",
 			wantSleeps: []time.Duration{500 * time.Millisecond, time.Second}, wantLatency: 25},
 		{name: "missing alias is not retried", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
-			setup:        func(e *env) { delete(e.lam.aliases, "stg") },
-			wantAttempts: 1, wantDetail: "invoke: ResourceNotFoundException: Function not found: hello:stg", wantLatency: 25},
+			setup:        func(e *env) { e.lam.DeleteAlias("hello", "stg") },
+			wantAttempts: 1, wantDetail: "invoke: ResourceNotFoundException: Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:stg", wantLatency: 25},
 		{name: "http status and body", check: config.SmokeCheck{HTTP: &config.HTTPCheck{BodyContains: "World"}},
 			wantPassed: true, wantAttempts: 1, wantDetail: "http: ok (200)"},
 		{name: "http post with headers and body", check: config.SmokeCheck{HTTP: &config.HTTPCheck{Method: "POST", Headers: map[string]string{"X-Smoke": "yes"}, Body: `{"name":"World"}`, ExpectStatus: 201}},
@@ -274,7 +282,7 @@ func TestChecks(t *testing.T) {
 			if got.LatencyMs != tc.wantLatency {
 				t.Errorf("latencyMs = %d, want %d", got.LatencyMs, tc.wantLatency)
 			}
-			for _, in := range e.lam.calls {
+			for _, in := range e.lam.Invoked() {
 				if aws.ToString(in.FunctionName) != "hello" || aws.ToString(in.Qualifier) != "stg" {
 					t.Errorf("invoked %s:%s, want hello:stg", aws.ToString(in.FunctionName), aws.ToString(in.Qualifier))
 				}
@@ -319,8 +327,8 @@ func TestInvokePayload(t *testing.T) {
 			if _, err := e.h.Handle(ctx, request(t, config.SmokeCheck{Name: "c", Invoke: invoke(tc.payload, nil, ""), TimeoutSeconds: 5})); err != nil {
 				t.Fatal(err)
 			}
-			if len(e.lam.calls) != 1 || string(e.lam.calls[0].Payload) != tc.want {
-				t.Fatalf("invokes = %d, payload %q; want one with %q", len(e.lam.calls), e.lam.calls[0].Payload, tc.want)
+			if len(e.lam.Invoked()) != 1 || string(e.lam.Invoked()[0].Payload) != tc.want {
+				t.Fatalf("invokes = %d, payload %q; want one with %q", len(e.lam.Invoked()), e.lam.Invoked()[0].Payload, tc.want)
 			}
 		})
 	}
@@ -436,8 +444,8 @@ func TestInvalidInput(t *testing.T) {
 			if !strings.Contains(ive.Message, tc.want) {
 				t.Errorf("message = %q, want it to contain %q", ive.Message, tc.want)
 			}
-			if len(e.lam.calls) != 0 || len(e.audits(t)) != 0 {
-				t.Errorf("bad input invoked %d times and audited %d records; want nothing", len(e.lam.calls), len(e.audits(t)))
+			if len(e.lam.Invoked()) != 0 || len(e.audits(t)) != 0 {
+				t.Errorf("bad input invoked %d times and audited %d records; want nothing", len(e.lam.Invoked()), len(e.audits(t)))
 			}
 		})
 	}

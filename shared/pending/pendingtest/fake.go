@@ -8,12 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -244,40 +243,7 @@ func (f *SFN) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistory
 	if !ok {
 		return nil, &types.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: '" + aws.ToString(in.ExecutionArn) + "'")}
 	}
-	return HistoryPage(ex.events, in, f.PageSize)
-}
-
-// HistoryPage serves one GetExecutionHistory page of a history (oldest
-// event first) as Step Functions does: in ReverseOrder when asked, at most
-// MaxResults events (100 when 0), from NextToken (an offset here; one that
-// is not is InvalidToken). A pageSize > 0 makes pages smaller still, so
-// callers exercise pagination. Every fake Step Functions pages with it.
-func HistoryPage(history []types.HistoryEvent, in *sfn.GetExecutionHistoryInput, pageSize int) (*sfn.GetExecutionHistoryOutput, error) {
-	events := append([]types.HistoryEvent(nil), history...)
-	if in.ReverseOrder {
-		slices.Reverse(events)
-	}
-	size := int(in.MaxResults)
-	if size <= 0 {
-		size = 100
-	}
-	if pageSize > 0 && pageSize < size {
-		size = pageSize
-	}
-	start := 0
-	if in.NextToken != nil {
-		n, err := strconv.Atoi(*in.NextToken)
-		if err != nil || n < 0 || n > len(events) {
-			return nil, &types.InvalidToken{Message: aws.String("Invalid Token: '" + *in.NextToken + "'")}
-		}
-		start = n
-	}
-	end := min(start+size, len(events))
-	out := &sfn.GetExecutionHistoryOutput{Events: events[start:end]}
-	if end < len(events) {
-		out.NextToken = aws.String(strconv.Itoa(end))
-	}
-	return out, nil
+	return sfnfake.HistoryPage(ex.events, in, f.PageSize)
 }
 
 // SendTaskSuccess accepts an open task's token once.

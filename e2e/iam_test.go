@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// cdkOut is the cloud assembly whose templates give each pipeline Lambda
+// of every world its role's policies: the sandbox evaluates their calls as
+// IAM would, so a permission the CDK app lacks fails a scenario.
+var cdkOut string
+
+// synthesize runs the pinned CDK CLI on the CDK app into a temporary
+// directory, as `make synth` does (the Lambda assets are the bootstraps
+// in binDir: the templates' policies do not depend on them), unless
+// ALIASFLOW_CDK_OUT names an assembly already synthesized.
+func synthesize() (dir string, cleanup func(), err error) {
+	if d := os.Getenv("ALIASFLOW_CDK_OUT"); d != "" {
+		return d, func() {}, nil
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return "", nil, err
+	}
+	cdk := filepath.Join(root, "node_modules", ".bin", "cdk")
+	if _, err := os.Stat(cdk); err != nil {
+		return "", nil, fmt.Errorf("the end-to-end tests synthesize the CDK app with %s: run `make tools` (npm ci) first", cdk)
+	}
+	dir, err = os.MkdirTemp("", "aliasflow-e2e-cdkout-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cdk, "synth", "--no-notices", "--quiet", "-o", dir, "-c", "assetDir="+binDir)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20", "CDK_DISABLE_CLI_TELEMETRY=true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("cdk synth: %v\n%s", err, out)
+	}
+	return dir, cleanup, nil
+}
+
+// iamTally gathers the IAM decisions of every world the scenarios ran.
+var iamTally struct {
+	mu       sync.Mutex
+	allowed  int
+	denied   []string
+	byAction map[string]int
+	unexpect []string
+}
+
+// countIAM adds a closed world's decisions to the tally; a denial in a
+// world that did not expect one is reported by TestMain as a failure.
+func countIAM(t *testing.T, sb *sandbox.Sandbox, expectDenials bool) {
+	iamTally.mu.Lock()
+	defer iamTally.mu.Unlock()
+	if iamTally.byAction == nil {
+		iamTally.byAction = map[string]int{}
+	}
+	for _, d := range sb.IAMDecisions() {
+		iamTally.byAction[d.Request.Action]++
+		if d.Allowed {
+			iamTally.allowed++
+			continue
+		}
+		msg := fmt.Sprintf("%s: %s %s", t.Name(), d.Request.Action, d.Request.Resource)
+		iamTally.denied = append(iamTally.denied, msg)
+		if !expectDenials {
+			iamTally.unexpect = append(iamTally.unexpect, msg)
+		}
+	}
+}
+
+// reportIAM prints the decisions of the run and writes them to
+// $ALIASFLOW_ARTIFACTS/e2e/iam-decisions.json; it fails when a scenario
+// that expected none was denied.
+func reportIAM() error {
+	iamTally.mu.Lock()
+	defer iamTally.mu.Unlock()
+	actions := make([]string, 0, len(iamTally.byAction))
+	for a, n := range iamTally.byAction {
+		actions = append(actions, fmt.Sprintf("%s=%d", a, n))
+	}
+	sort.Strings(actions)
+	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s)",
+		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "))
+	fmt.Fprintln(os.Stderr, "e2e:", summary)
+	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
+		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction}, "", "  ")
+		if err := os.MkdirAll(filepath.Join(root, "e2e"), 0o755); err == nil {
+			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.json"), b, 0o644)
+			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.txt"), []byte(summary+"\n"), 0o644)
+		}
+	}
+	if len(iamTally.unexpect) > 0 {
+		return fmt.Errorf("calls denied by the CDK app's IAM policies:\n  %s", strings.Join(iamTally.unexpect, "\n  "))
+	}
+	return nil
+}
+
+// TestIAMMissingPermission takes lambda:UpdateAlias out of the shift
+// role's policy in a copy of the synthesized templates: the promotion that
+// passes with the real templates now stops at the shift, whose call is
+// answered AccessDeniedException with AWS's wording ("Troubleshoot access
+// denied error messages", IAM User Guide), and prod does not move.
+func TestIAMMissingPermission(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	removed := 0
+	paths, _ := filepath.Glob(filepath.Join(cdkOut, "*.template.json"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tpl map[string]any
+		if err := json.Unmarshal(b, &tpl); err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range tpl["Resources"].(map[string]any) {
+			res := r.(map[string]any)
+			if res["Type"] != "AWS::IAM::Policy" || !strings.Contains(id, "Shift") {
+				continue
+			}
+			doc := res["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)
+			for _, st := range doc["Statement"].([]any) {
+				sm := st.(map[string]any)
+				acts, ok := sm["Action"].([]any)
+				if !ok {
+					continue
+				}
+				kept := slices.DeleteFunc(slices.Clone(acts), func(a any) bool { return a == "lambda:UpdateAlias" })
+				removed += len(acts) - len(kept)
+				sm["Action"] = kept
+			}
+		}
+		out, _ := json.Marshal(tpl)
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if removed == 0 {
+		t.Fatalf("no statement of the shift role's policy in %s grants lambda:UpdateAlias: the test has nothing to remove", cdkOut)
+	}
+	s := startScenarioWith(t, nil, "", dir, true)
+	s.wantAliases("1", "1")
+	p := s.merge(helloV2, "c0ffee9")
+	s.approveByLink(p, approver)
+	out := s.waitDone(p, stepTimeout)
+	if out.Status == sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("the promotion succeeded without lambda:UpdateAlias for the shift role")
+	}
+	s.wantAliases("2", "1")
+	var denied []string
+	for _, d := range s.world().Sandbox().IAMDecisions() {
+		if !d.Allowed {
+			denied = append(denied, d.Request.Action+" "+d.Request.Resource)
+			if d.Request.Action != "lambda:UpdateAlias" || !strings.HasSuffix(d.Principal, "/aliasflow-shift") {
+				t.Errorf("denied %s on %s as %s, want only lambda:UpdateAlias as the shift function", d.Request.Action, d.Request.Resource, d.Principal)
+			}
+		}
+	}
+	if len(denied) == 0 {
+		t.Fatal("no call was denied")
+	}
+	// What the shift function was answered reaches the execution's history.
+	events, err := s.history(p.arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, _ := json.Marshal(events)
+	want := fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/AliasflowPipeline-AliasflowShiftRole", core.Account)
+	tail := "/aliasflow-shift is not authorized to perform: lambda:UpdateAlias on resource: arn:aws:lambda:us-east-1:000000000000:function:hello because no identity-based policy allows the lambda:UpdateAlias action"
+	if !strings.Contains(string(hist), want) || !strings.Contains(string(hist), tail) || !strings.Contains(string(hist), "AccessDeniedException") {
+		t.Errorf("the execution's history does not carry Lambda's AccessDeniedException with AWS's message (%q ... %q):\n%s", want, tail, hist)
+	}
+}

@@ -1,0 +1,385 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/iam"
+	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
+	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
+	"github.com/aws/smithy-go/encoding/cbor"
+)
+
+// IAMDecision is one authorization the sandbox's IAM made.
+type IAMDecision struct {
+	Principal string
+	Request   iam.Request
+	Allowed   bool
+}
+
+// iamState is the identity policies in force and the decisions made.
+type iamState struct {
+	mu        sync.Mutex
+	set       *iam.Set
+	decisions []IAMDecision
+}
+
+// EnableIAM turns IAM evaluation on: from now on every call signed with a
+// function's access key (each function process gets its function's name as
+// AWS_ACCESS_KEY_ID) is evaluated against the identity policies of that
+// function's execution role in set; calls by anything else (the CLI, the
+// tests) are not evaluated. nil turns it off.
+func (sb *Sandbox) EnableIAM(set *iam.Set) {
+	sb.iam.mu.Lock()
+	defer sb.iam.mu.Unlock()
+	sb.iam.set = set
+}
+
+// IAMDecisions returns the decisions made since Start, oldest first.
+func (sb *Sandbox) IAMDecisions() []IAMDecision {
+	sb.iam.mu.Lock()
+	defer sb.iam.mu.Unlock()
+	return append([]IAMDecision(nil), sb.iam.decisions...)
+}
+
+// IAMEnv is the account, region and resource naming the templates resolve
+// to in this sandbox: a secret's Ref is the ARN the sandbox gave it.
+func (sb *Sandbox) IAMEnv() iam.Env {
+	return iam.Env{Account: core.Account, Region: core.Region, Resolve: func(typ, attr string, props map[string]any) (string, bool) {
+		if name, _ := props["Name"].(string); typ == "AWS::SecretsManager::Secret" && (attr == "" || attr == "Id") && name != "" {
+			return sb.secrets.ARN(name)
+		}
+		return "", false
+	}}
+}
+
+// authorize evaluates a signed call when IAM is on and the caller is a
+// function with a role in the templates; it answers AccessDenied and
+// returns false when the role's policies do not allow every resource the
+// call acts on.
+func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op string) bool {
+	sb.iam.mu.Lock()
+	set := sb.iam.set
+	sb.iam.mu.Unlock()
+	caller := stssvc.AccessKeyID(r)
+	role := set.Role(caller)
+	if role == nil {
+		return true
+	}
+	reqs, err := sb.iamRequests(r, service, op)
+	if err != nil {
+		// A body that does not parse names no resource: the service
+		// refuses it with its own validation error.
+		sb.log.Warn("iam: request names no resource", "service", service, "operation", op, "error", err)
+		return true
+	}
+	principal := role.AssumedRoleARN(core.Account, caller)
+	for _, req := range reqs {
+		d, err := iam.Evaluate(role.Policies, req)
+		if err != nil {
+			writeAccessDenied(w, r, service, err.Error())
+			return false
+		}
+		sb.iam.mu.Lock()
+		sb.iam.decisions = append(sb.iam.decisions, IAMDecision{Principal: principal, Request: req, Allowed: d.Allowed})
+		sb.iam.mu.Unlock()
+		if !d.Allowed {
+			msg := iam.DeniedMessage(principal, req, d)
+			sb.log.Warn("iam: access denied", "message", msg)
+			writeAccessDenied(w, r, service, msg)
+			return false
+		}
+	}
+	return true
+}
+
+// iamActions are the IAM actions of API operations whose names differ
+// ("Actions defined by AWS Lambda" in the Service Authorization Reference).
+var iamActions = map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
+
+// iamPrefixes are the IAM service prefixes of SigV4 service names that
+// differ.
+var iamPrefixes = map[string]string{"monitoring": "cloudwatch"}
+
+// iamRequests names the action of a call and each resource it acts on,
+// with the request context keys the templates condition on.
+func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Request, error) {
+	prefix := service
+	if p, ok := iamPrefixes[service]; ok {
+		prefix = p
+	}
+	action := prefix + ":" + op
+	if a, ok := iamActions[action]; ok {
+		action = a
+	}
+	one := func(resources ...string) []iam.Request {
+		out := make([]iam.Request, len(resources))
+		for i, res := range resources {
+			out[i] = iam.Request{Action: action, Resource: res}
+		}
+		return out
+	}
+	arn := func(svc, res string) string {
+		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", svc, core.Region, core.Account, res)
+	}
+	switch service {
+	case "sts":
+		// GetCallerIdentity needs no permission ("GetCallerIdentity", STS API Reference).
+		return nil, nil
+	case "lambda":
+		return sb.lambdaRequests(r, action)
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := requestFields(r, body)
+	if err != nil {
+		return nil, err
+	}
+	str := func(k string) string { s, _ := fields[k].(string); return s }
+	switch service {
+	case "states":
+		switch {
+		case str("stateMachineArn") != "":
+			return one(str("stateMachineArn")), nil
+		case str("executionArn") != "":
+			return one(str("executionArn")), nil
+		case str("taskToken") != "":
+			if sm := sb.states.TokenStateMachine(str("taskToken")); sm != "" {
+				return one(sm), nil
+			}
+		}
+		return one("*"), nil
+	case "events":
+		if op != "PutEvents" {
+			return one("*"), nil
+		}
+		entries, _ := fields["Entries"].([]any)
+		var buses []string
+		seen := map[string]bool{}
+		for _, e := range entries {
+			bus, _ := e.(map[string]any)["EventBusName"].(string)
+			if bus == "" {
+				bus = "default"
+			}
+			if !strings.HasPrefix(bus, "arn:") {
+				bus = arn("events", "event-bus/"+bus)
+			}
+			if !seen[bus] {
+				seen[bus] = true
+				buses = append(buses, bus)
+			}
+		}
+		return one(buses...), nil
+	case "secretsmanager":
+		id := str("SecretId")
+		if a, ok := sb.secrets.ARN(id); ok {
+			return one(a), nil
+		}
+		if strings.HasPrefix(id, "arn:") {
+			return one(id), nil
+		}
+		return one(arn("secretsmanager", "secret:"+id)), nil
+	case "sns":
+		if a := str("TopicArn"); a != "" {
+			return one(a), nil
+		}
+		return one("*"), nil
+	case "ssm":
+		// Parameter ARNs: arn:aws:ssm:region:account:parameter/name, the
+		// name's leading slash dropped ("Controlling access to Systems
+		// Manager parameters", Systems Manager User Guide).
+		param := func(n string) string { return arn("ssm", "parameter/"+strings.TrimPrefix(n, "/")) }
+		var names []string
+		if n := str("Name"); n != "" {
+			names = append(names, n)
+		}
+		if p := str("Path"); p != "" {
+			names = append(names, p)
+		}
+		if l, ok := fields["Names"].([]any); ok {
+			for _, n := range l {
+				if s, ok := n.(string); ok {
+					names = append(names, s)
+				}
+			}
+		}
+		if len(names) == 0 {
+			return one("*"), nil
+		}
+		res := make([]string, len(names))
+		for i, n := range names {
+			res[i] = param(n)
+		}
+		return one(res...), nil
+	case "codebuild":
+		// BatchGetBuilds acts on the projects of the builds (ids are
+		// project:build-id).
+		ids, _ := fields["ids"].([]any)
+		var res []string
+		seen := map[string]bool{}
+		for _, id := range ids {
+			s, _ := id.(string)
+			project, _, _ := strings.Cut(s, ":")
+			if p := arn("codebuild", "project/"+project); !seen[p] {
+				seen[p] = true
+				res = append(res, p)
+			}
+		}
+		if len(res) == 0 {
+			return one("*"), nil
+		}
+		return one(res...), nil
+	case "monitoring":
+		names, _ := fields["AlarmNames"].([]any)
+		if op != "DescribeAlarms" || len(names) == 0 {
+			return one("*"), nil
+		}
+		var out []iam.Request
+		for _, n := range names {
+			s, _ := n.(string)
+			out = append(out, iam.Request{Action: action, Resource: arn("cloudwatch", "alarm:"+s), Context: tagContext(sb.cw.AlarmTags(s))})
+		}
+		return out, nil
+	}
+	return one("*"), nil
+}
+
+// lambdaRequests: Lambda's operations act on the function named in the
+// path, qualified when the call names a version or alias ("Fine-tuning the
+// Resources and Conditions sections of policies",
+// https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html);
+// the function's tags are the aws:ResourceTag/<key> context keys.
+func (sb *Sandbox) lambdaRequests(r *http.Request, action string) ([]iam.Request, error) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
+	if !ok {
+		return []iam.Request{{Action: action, Resource: "*"}}, nil
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	name, err := url.PathUnescape(name)
+	if err != nil {
+		return nil, err
+	}
+	qualifier := r.URL.Query().Get("Qualifier")
+	if strings.HasPrefix(name, "arn:") {
+		parts := strings.Split(name, ":")
+		if len(parts) >= 7 {
+			name = parts[6]
+		}
+		if len(parts) == 8 {
+			qualifier = parts[7]
+		}
+	} else if n, q, ok := strings.Cut(name, ":"); ok {
+		name, qualifier = n, q
+	}
+	tags, _ := sb.lambda.Tags(name)
+	return []iam.Request{{Action: action, Resource: core.FunctionARN(name, qualifier), Context: tagContext(tags)}}, nil
+}
+
+// tagContext is a resource's tags as aws:ResourceTag/<key> context keys.
+func tagContext(tags map[string]string) map[string][]string {
+	ctx := map[string][]string{}
+	for k, v := range tags {
+		ctx["aws:ResourceTag/"+k] = []string{v}
+	}
+	return ctx
+}
+
+// readBody reads a request's body and puts it back for the service.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, err
+}
+
+// requestFields decodes a request's top-level input members from any of
+// the wire protocols: awsJson, rpcv2Cbor, awsQuery.
+func requestFields(r *http.Request, body []byte) (map[string]any, error) {
+	fields := map[string]any{}
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case strings.HasPrefix(ct, "application/x-amz-json"):
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := json.Unmarshal(body, &fields); err != nil {
+				return nil, fmt.Errorf("malformed JSON body: %w", err)
+			}
+		}
+	case strings.HasPrefix(ct, "application/cbor"):
+		v, err := cbor.Decode(body)
+		if err != nil {
+			return nil, fmt.Errorf("malformed CBOR body: %w", err)
+		}
+		if m, ok := v.(cbor.Map); ok {
+			for k, e := range m {
+				fields[k] = cborPlain(e)
+			}
+		}
+	default:
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, fmt.Errorf("malformed form body: %w", err)
+		}
+		for k, v := range form {
+			// AlarmNames.member.1 → AlarmNames
+			if base, _, ok := strings.Cut(k, ".member."); ok {
+				l, _ := fields[base].([]any)
+				fields[base] = append(l, v[0])
+				continue
+			}
+			fields[k] = v[0]
+		}
+	}
+	return fields, nil
+}
+
+func cborPlain(v cbor.Value) any {
+	switch t := v.(type) {
+	case cbor.String:
+		return string(t)
+	case cbor.List:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = cborPlain(e)
+		}
+		return out
+	}
+	return nil
+}
+
+// writeAccessDenied answers a denied call as its service does: Lambda's
+// AccessDeniedException (403), the awsJson and rpcv2Cbor services'
+// AccessDeniedException (400, their "Common Errors"), SNS's
+// AuthorizationError (403) and CloudWatch's query AccessDenied.
+func writeAccessDenied(w http.ResponseWriter, r *http.Request, service, msg string) {
+	switch {
+	case service == "lambda":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(map[string]string{"Type": "User", "Message": msg})
+	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/cbor"):
+		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+		w.Header().Set("Content-Type", "application/cbor")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(cbor.Encode(cbor.Map{"__type": cbor.String("AccessDeniedException"), "message": cbor.String(msg)}))
+	case r.Header.Get("X-Amz-Target") != "":
+		version := strings.TrimPrefix(r.Header.Get("Content-Type"), "application/x-amz-json-")
+		core.WriteAWSJSONError(w, version, core.Errorf("AccessDeniedException", http.StatusBadRequest, "%s", msg))
+	case service == "sns":
+		core.WriteAWSQueryError(w, snssvc.Namespace, core.Errorf("AuthorizationError", http.StatusForbidden, "%s", msg))
+	default:
+		core.WriteAWSQueryError(w, cwsvc.Namespace, core.Errorf("AccessDenied", http.StatusForbidden, "%s", msg))
+	}
+}

@@ -1,0 +1,527 @@
+package iam
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Env is where the templates are taken to be deployed: the account and
+// region the pseudo parameters resolve to, and, for resources whose ARN the
+// sandbox made up (a secret's random suffix), how the sandbox named them.
+type Env struct {
+	Account, Region string
+	// Resolve, when set, answers the value of Ref (attr "") or
+	// Fn::GetAtt (attr "Arn", ...) of a resource of type typ with properties
+	// props; ok false falls back to the naming CloudFormation documents for
+	// the type.
+	Resolve func(typ, attr string, props map[string]any) (value string, ok bool)
+}
+
+// Role is an IAM role of a template with its identity policies resolved.
+type Role struct {
+	Stack, LogicalID string
+	// Name is the role's RoleName, or Stack-LogicalID as CloudFormation
+	// names a role without one (it adds a random suffix on AWS).
+	Name     string
+	Policies []Policy
+}
+
+// AssumedRoleARN is the principal a Lambda function's calls are made as:
+// the role's session named after the function ("Lambda execution role",
+// https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html).
+func (r *Role) AssumedRoleARN(account, session string) string {
+	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, r.Name, session)
+}
+
+// Set is the execution role of every Lambda function the templates name.
+type Set struct {
+	Env Env
+	// Functions maps a function's FunctionName to its execution role.
+	Functions map[string]*Role
+}
+
+// Role returns the execution role of the named function, nil when the
+// templates do not define it.
+func (s *Set) Role(function string) *Role {
+	if s == nil {
+		return nil
+	}
+	return s.Functions[function]
+}
+
+// LoadDir reads every *.template.json of a cloud assembly directory
+// (cdk.out).
+func LoadDir(dir string, env Env) (*Set, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.template.json"))
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("iam: no *.template.json in %s (run `make synth`)", dir)
+	}
+	sort.Strings(paths)
+	templates := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("iam: %w", err)
+		}
+		templates[strings.TrimSuffix(filepath.Base(p), ".template.json")] = b
+	}
+	return Load(templates, env)
+}
+
+// Load builds the Set from templates by stack name.
+func Load(templates map[string][]byte, env Env) (*Set, error) {
+	set := &Set{Env: env, Functions: map[string]*Role{}}
+	stacks := make([]string, 0, len(templates))
+	for s := range templates {
+		stacks = append(stacks, s)
+	}
+	sort.Strings(stacks)
+	for _, stack := range stacks {
+		var tpl struct {
+			Parameters map[string]struct{ Default any }
+			Resources  map[string]resource
+		}
+		if err := json.Unmarshal(templates[stack], &tpl); err != nil {
+			return nil, fmt.Errorf("iam: template %s: %w", stack, err)
+		}
+		t := &template{stack: stack, resources: tpl.Resources, env: env, parameters: map[string]any{}}
+		for name, p := range tpl.Parameters {
+			t.parameters[name] = p.Default
+		}
+		if err := t.functions(set); err != nil {
+			return nil, fmt.Errorf("iam: template %s: %w", stack, err)
+		}
+	}
+	return set, nil
+}
+
+type resource struct {
+	Type       string
+	Properties map[string]any
+}
+
+type template struct {
+	stack     string
+	resources map[string]resource
+	env       Env
+	// parameters are the template's Parameters by name, at their Default
+	// (the sandbox deploys with no overrides).
+	parameters map[string]any
+}
+
+func (t *template) functions(set *Set) error {
+	roles := map[string]*Role{}
+	for _, id := range sortedKeys(t.resources) {
+		r := t.resources[id]
+		if r.Type != "AWS::Lambda::Function" {
+			continue
+		}
+		name, ok := r.Properties["FunctionName"].(string)
+		if !ok {
+			continue // a generated name: nothing the sandbox runs
+		}
+		roleID, err := getAttTarget(r.Properties["Role"], "Arn")
+		if err != nil {
+			return fmt.Errorf("function %s: Role: %w", name, err)
+		}
+		role := roles[roleID]
+		if role == nil {
+			if role, err = t.role(roleID); err != nil {
+				return fmt.Errorf("function %s: %w", name, err)
+			}
+			roles[roleID] = role
+		}
+		set.Functions[name] = role
+	}
+	return nil
+}
+
+func getAttTarget(v any, attr string) (string, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "", fmt.Errorf("want {\"Fn::GetAtt\": [role, %q]}, got %s", attr, jsonString(v))
+	}
+	parts, err := stringList(m["Fn::GetAtt"])
+	if err != nil || len(parts) != 2 || parts[1] != attr {
+		return "", fmt.Errorf("want {\"Fn::GetAtt\": [role, %q]}, got %s", attr, jsonString(v))
+	}
+	return parts[0], nil
+}
+
+// role collects a role's inline policies, the AWS::IAM::Policy and
+// AWS::IAM::ManagedPolicy resources attached to it, and refuses managed
+// policies from outside the template, which the sandbox cannot read.
+func (t *template) role(id string) (*Role, error) {
+	r, ok := t.resources[id]
+	if !ok || r.Type != "AWS::IAM::Role" {
+		return nil, fmt.Errorf("role %s is not an AWS::IAM::Role of the template", id)
+	}
+	role := &Role{Stack: t.stack, LogicalID: id, Name: t.stack + "-" + id}
+	if n, ok := r.Properties["RoleName"].(string); ok {
+		role.Name = n
+	}
+	if len(role.Name) > 64 {
+		role.Name = role.Name[:64]
+	}
+	if inline, ok := r.Properties["Policies"].([]any); ok {
+		for _, p := range inline {
+			pm, _ := p.(map[string]any)
+			name, _ := pm["PolicyName"].(string)
+			pol, err := t.policy(name, pm["PolicyDocument"])
+			if err != nil {
+				return nil, err
+			}
+			role.Policies = append(role.Policies, pol)
+		}
+	}
+	managed, _ := r.Properties["ManagedPolicyArns"].([]any)
+	for _, m := range managed {
+		mm, _ := m.(map[string]any)
+		ref, ok := mm["Ref"].(string)
+		if mp, isRes := t.resources[ref]; ok && isRes && mp.Type == "AWS::IAM::ManagedPolicy" {
+			continue // attached below, from its own resource
+		}
+		resolved, err := t.resolve(m)
+		if err != nil {
+			return nil, fmt.Errorf("role %s: managed policy: %w", id, err)
+		}
+		arn, _ := resolved.(string)
+		pol, known := awsManaged[strings.TrimPrefix(arn, "arn:aws:iam::aws:policy/")]
+		if !known || !strings.HasPrefix(arn, "arn:aws:iam::aws:policy/") {
+			return nil, fmt.Errorf("role %s has managed policy %s, which is not in the template: the sandbox cannot evaluate it", id, jsonString(m))
+		}
+		role.Policies = append(role.Policies, pol)
+	}
+	for _, pid := range sortedKeys(t.resources) {
+		p := t.resources[pid]
+		if p.Type != "AWS::IAM::Policy" && p.Type != "AWS::IAM::ManagedPolicy" {
+			continue
+		}
+		attached := refersTo(p.Properties["Roles"], id)
+		if p.Type == "AWS::IAM::ManagedPolicy" {
+			attached = attached || refersTo(r.Properties["ManagedPolicyArns"], pid)
+		}
+		if !attached {
+			continue
+		}
+		pol, err := t.policy(pid, p.Properties["PolicyDocument"])
+		if err != nil {
+			return nil, err
+		}
+		role.Policies = append(role.Policies, pol)
+	}
+	return role, nil
+}
+
+func refersTo(list any, id string) bool {
+	l, _ := list.([]any)
+	for _, e := range l {
+		if m, ok := e.(map[string]any); ok && m["Ref"] == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *template) policy(name string, doc any) (Policy, error) {
+	d, ok := doc.(map[string]any)
+	if !ok {
+		return Policy{}, fmt.Errorf("policy %s: no PolicyDocument", name)
+	}
+	resolved, err := t.resolve(d["Statement"])
+	if err != nil {
+		return Policy{}, fmt.Errorf("policy %s: %w", name, err)
+	}
+	raw, _ := resolved.([]any)
+	if m, ok := resolved.(map[string]any); ok {
+		raw = []any{m}
+	}
+	pol := Policy{Name: name}
+	for i, s := range raw {
+		sm, ok := s.(map[string]any)
+		if !ok {
+			return Policy{}, fmt.Errorf("policy %s: statement %d is not an object", name, i)
+		}
+		st, err := statement(sm)
+		if err != nil {
+			return Policy{}, fmt.Errorf("policy %s: statement %d: %w", name, i, err)
+		}
+		pol.Statements = append(pol.Statements, st)
+	}
+	return pol, nil
+}
+
+func statement(m map[string]any) (Statement, error) {
+	st := Statement{}
+	st.Sid, _ = m["Sid"].(string)
+	st.Effect, _ = m["Effect"].(string)
+	if st.Effect != "Allow" && st.Effect != "Deny" {
+		return st, fmt.Errorf("Effect %s is not Allow or Deny", jsonString(m["Effect"]))
+	}
+	for field, dst := range map[string]*[]string{"Action": &st.Action, "NotAction": &st.NotAction, "Resource": &st.Resource, "NotResource": &st.NotResource} {
+		v, err := stringList(m[field])
+		if err != nil {
+			return st, fmt.Errorf("%s: %w", field, err)
+		}
+		*dst = v
+	}
+	if c, ok := m["Condition"].(map[string]any); ok {
+		st.Condition = map[string]map[string][]string{}
+		for op, keys := range c {
+			km, ok := keys.(map[string]any)
+			if !ok {
+				return st, fmt.Errorf("Condition %s: want an object of keys", op)
+			}
+			st.Condition[op] = map[string][]string{}
+			for k, v := range km {
+				if b, ok := v.(bool); ok {
+					v = fmt.Sprint(b)
+				}
+				vals, err := stringList(v)
+				if err != nil {
+					return st, fmt.Errorf("Condition %s %s: %w", op, k, err)
+				}
+				st.Condition[op][k] = vals
+			}
+			if _, _, err := operatorOf(op); err != nil {
+				return st, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// operatorOf checks at load time that an operator is one Evaluate knows.
+func operatorOf(op string) (string, bool, error) {
+	if _, rest, ok := strings.Cut(op, ":"); ok {
+		op = rest
+	}
+	op = strings.TrimSuffix(op, "IfExists")
+	if op == "Null" {
+		return op, false, nil
+	}
+	_, neg, err := operator(op)
+	return op, neg, err
+}
+
+// resolve replaces the intrinsic functions of a template value by strings:
+// Ref, Fn::GetAtt, Fn::Join and Fn::Sub ("Intrinsic function reference",
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
+func (t *template) resolve(v any) (any, error) {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := t.resolve(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		if len(x) == 1 {
+			for k, arg := range x {
+				switch k {
+				case "Ref":
+					name, _ := arg.(string)
+					return t.ref(name, "")
+				case "Fn::GetAtt":
+					parts, err := stringList(arg)
+					if err != nil || len(parts) != 2 {
+						return nil, fmt.Errorf("Fn::GetAtt %s: want [resource, attribute]", jsonString(arg))
+					}
+					return t.ref(parts[0], parts[1])
+				case "Fn::Join":
+					return t.join(arg)
+				case "Fn::Sub":
+					return t.sub(arg)
+				}
+				if strings.HasPrefix(k, "Fn::") {
+					return nil, fmt.Errorf("%s is not resolved by the sandbox's IAM", k)
+				}
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := t.resolve(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func (t *template) join(arg any) (string, error) {
+	a, ok := arg.([]any)
+	if !ok || len(a) != 2 {
+		return "", fmt.Errorf("Fn::Join %s: want [separator, [values]]", jsonString(arg))
+	}
+	sep, _ := a[0].(string)
+	vals, err := t.resolve(a[1])
+	if err != nil {
+		return "", err
+	}
+	parts, err := stringList(vals)
+	if err != nil {
+		return "", fmt.Errorf("Fn::Join: %w", err)
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func (t *template) sub(arg any) (string, error) {
+	format, vars := "", map[string]any{}
+	switch a := arg.(type) {
+	case string:
+		format = a
+	case []any:
+		if len(a) == 2 {
+			format, _ = a[0].(string)
+			vars, _ = a[1].(map[string]any)
+		}
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(format, "${")
+		if i < 0 {
+			b.WriteString(format)
+			return b.String(), nil
+		}
+		b.WriteString(format[:i])
+		j := strings.Index(format[i:], "}")
+		if j < 0 {
+			return "", fmt.Errorf("Fn::Sub %q: unterminated ${", format)
+		}
+		name := format[i+2 : i+j]
+		format = format[i+j+1:]
+		if strings.HasPrefix(name, "!") { // ${!Literal}
+			b.WriteString("${" + name[1:] + "}")
+			continue
+		}
+		var val any
+		var err error
+		if v, ok := vars[name]; ok {
+			val, err = t.resolve(v)
+		} else if res, attr, ok := strings.Cut(name, "."); ok {
+			val, err = t.ref(res, attr)
+		} else {
+			val, err = t.ref(name, "")
+		}
+		if err != nil {
+			return "", err
+		}
+		s, ok := val.(string)
+		if !ok {
+			return "", fmt.Errorf("Fn::Sub ${%s} is not a string", name)
+		}
+		b.WriteString(s)
+	}
+}
+
+// ref resolves Ref (attr "") and Fn::GetAtt of a pseudo parameter or a
+// resource, as the resource types' "Return values" sections document them.
+func (t *template) ref(name, attr string) (string, error) {
+	if attr == "" {
+		switch name {
+		case "AWS::Partition":
+			return "aws", nil
+		case "AWS::Region":
+			return t.env.Region, nil
+		case "AWS::AccountId":
+			return t.env.Account, nil
+		case "AWS::URLSuffix":
+			return "amazonaws.com", nil
+		case "AWS::StackName":
+			return t.stack, nil
+		}
+	}
+	if def, ok := t.parameters[name]; ok && attr == "" {
+		if s, ok := def.(string); ok {
+			return s, nil
+		}
+		return "", fmt.Errorf("parameter %s has no string Default the sandbox could deploy with", name)
+	}
+	r, ok := t.resources[name]
+	if !ok {
+		return "", fmt.Errorf("%s is not a resource, parameter or pseudo parameter of the template", name)
+	}
+	if t.env.Resolve != nil {
+		if v, ok := t.env.Resolve(r.Type, attr, r.Properties); ok {
+			return v, nil
+		}
+	}
+	prop := func(k string) string { s, _ := r.Properties[k].(string); return s }
+	arn := func(service, res string) string {
+		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, t.env.Region, t.env.Account, res)
+	}
+	need := func(k string) (string, error) {
+		if v := prop(k); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("%s (%s) has no literal %s: the sandbox cannot name it", name, r.Type, k)
+	}
+	key := r.Type + "." + attr
+	switch key {
+	case "AWS::Lambda::Function.", "AWS::Logs::LogGroup.", "AWS::CodeBuild::Project.":
+		return need(map[string]string{"AWS::Lambda::Function.": "FunctionName", "AWS::Logs::LogGroup.": "LogGroupName", "AWS::CodeBuild::Project.": "Name"}[key])
+	case "AWS::Lambda::Function.Arn":
+		n, err := need("FunctionName")
+		return arn("lambda", "function:"+n), err
+	case "AWS::Logs::LogGroup.Arn":
+		n, err := need("LogGroupName")
+		return arn("logs", "log-group:"+n+":*"), err
+	case "AWS::SNS::Topic.", "AWS::SNS::Topic.TopicArn":
+		n, err := need("TopicName")
+		return arn("sns", n), err
+	case "AWS::SQS::Queue.Arn":
+		n, err := need("QueueName")
+		return arn("sqs", n), err
+	case "AWS::SecretsManager::Secret.", "AWS::SecretsManager::Secret.Id":
+		n, err := need("Name")
+		return arn("secretsmanager", "secret:"+n), err
+	case "AWS::StepFunctions::StateMachine.", "AWS::StepFunctions::StateMachine.Arn":
+		n, err := need("StateMachineName")
+		return arn("states", "stateMachine:"+n), err
+	case "AWS::CodeBuild::Project.Arn":
+		n, err := need("Name")
+		return arn("codebuild", "project/"+n), err
+	case "AWS::KMS::Key.Arn":
+		return arn("kms", "key/"+name), nil
+	case "AWS::CloudWatch::Alarm.Arn":
+		n, err := need("AlarmName")
+		return arn("cloudwatch", "alarm:"+n), err
+	case "AWS::IAM::Role.":
+		return t.stack + "-" + name, nil
+	case "AWS::IAM::Role.Arn":
+		return fmt.Sprintf("arn:aws:iam::%s:role/%s-%s", t.env.Account, t.stack, name), nil
+	}
+	return "", fmt.Errorf("Ref/GetAtt %s.%s (%s) is not resolved by the sandbox's IAM", name, attr, r.Type)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// awsManaged are the AWS managed policies the sandbox knows, as AWS
+// publishes them ("AWSLambdaBasicExecutionRole", AWS Managed Policy
+// Reference Guide).
+var awsManaged = map[string]Policy{
+	"service-role/AWSLambdaBasicExecutionRole": {Name: "AWSLambdaBasicExecutionRole", Statements: []Statement{{
+		Effect: "Allow", Action: []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}, Resource: []string{"*"},
+	}}},
+}
