@@ -199,8 +199,8 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 		return err
 	}
 	if p.Running() && p.State == "Bake" {
-		split := d.traffic(ctx, "/production/hello", 300)
-		d.step("traffic", "/production/hello × 300 during the bake → %s", describeSplit(split))
+		split := d.traffic(ctx, "/production/hello", 600)
+		d.step("traffic", "/production/hello × 600 during the bake → %s", describeSplit(split))
 	}
 	if p, err = d.followTo(ctx, p.Execution, ""); err != nil {
 		return err

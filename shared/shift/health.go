@@ -78,7 +78,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Verdict: Inconclusive + ": " + d.Reason}, nil
 		}
 		if h.OnInconclusive != config.OnInconclusivePromote {
-			d.Outcome = Unhealthy
+			d.Outcome, d.DecidedBy = Unhealthy, "health.maxBakeSeconds"
 			rec.Event, rec.Reason = audit.HealthFailed, fmt.Sprintf("still inconclusive after %ds (health.maxBakeSeconds); rolling back: %s", baked, d.Reason)
 			t.record(ctx, rec)
 			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
