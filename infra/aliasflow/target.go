@@ -212,10 +212,16 @@ func (p *Pipeline) register(t config.Target) error {
 	// The health check's fresh signal reads the target's own log streams
 	// (FilterLogEvents with a version's stream prefix) in the log group
 	// Lambda writes it to.
-	allow(p.shift, []string{"logs:FilterLogEvents"}, p.stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("logs"), Resource: jsii.String("log-group"),
-		ResourceName: jsii.String("/aws/lambda/" + name + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-	}))
+	// Both spellings of the group's ARN: the Service Authorization
+	// Reference's log-group:NAME and the :* form DescribeLogGroups reports.
+	var groups []*string
+	for _, g := range []string{"/aws/lambda/" + name, "/aws/lambda/" + name + ":*"} {
+		groups = append(groups, p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	allow(p.shift, []string{"logs:FilterLogEvents"}, groups...)
 
 	if len(t.CodeBuildProjects) > 0 {
 		var projects []*string
