@@ -104,5 +104,9 @@ func (a *app) printProgress(p *progress.Progress) error {
 		gate += " " + paren(until(now, p.NextAt))
 	}
 	_, err := fmt.Fprintf(a.env.Stdout, "%s  %s  %s  %s\n", now.Format("15:04:05"), p.Name, p.Bar(), gate)
+	if err == nil && p.Verdict != "" && (p.State == "SetWeight" || p.State == "Finalize") {
+		// The verdict that let the shift go on, with its evidence.
+		_, err = fmt.Fprintf(a.env.Stdout, "          health %s\n", p.Verdict)
+	}
 	return err
 }

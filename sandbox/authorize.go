@@ -244,6 +244,14 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 			return one("*"), nil
 		}
 		return out, nil
+	case "logs":
+		// A log group's operations act on the log group
+		// (arn:…:logs:region:account:log-group:NAME, Service
+		// Authorization Reference, Amazon CloudWatch Logs).
+		if g := str("logGroupName"); g != "" {
+			return one(arn("logs", "log-group:"+g)), nil
+		}
+		return one("*"), nil
 	case "monitoring":
 		names, _ := fields["AlarmNames"].([]any)
 		if op != "DescribeAlarms" || len(names) == 0 {

@@ -70,6 +70,10 @@ type Options struct {
 	EventRetryDelays []time.Duration
 	// PersistInterval is how often changed state is saved. Default 1s.
 	PersistInterval time.Duration
+	// MetricDelay is how long after its minute ends a Lambda metric
+	// datapoint is readable; cwsvc.DefaultMetricDelay (as AWS) when zero.
+	// Tests may shorten it; nothing makes it zero.
+	MetricDelay time.Duration
 }
 
 // Sandbox is a running local cloud.
@@ -153,7 +157,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 
 	sb.logs = logssvc.New(opts.Clock)
-	sb.cw = cwsvc.New(&cwsvc.Options{Now: opts.Clock})
+	sb.cw = cwsvc.New(&cwsvc.Options{Now: opts.Clock, MetricDelay: opts.MetricDelay})
 	lam, err := lambdasvc.New(lambdasvc.Options{
 		WorkDir: opts.WorkDir, CodeDir: codeDir, Logger: opts.Logger.With("service", "lambda"), Clock: opts.Clock,
 		UpdateDuration: opts.LambdaUpdateDuration, PublishDuration: opts.LambdaPublishDuration, Invocations: sb.cw, Logs: sb.logs,

@@ -66,4 +66,6 @@ const (
 	FindingSettings = `/^Resource::arn:` + ArnEnv + `:ssm:` + ArnEnv + `:` + ArnEnv + `:parameter\/aliasflow\/[A-Za-z0-9_.-]+\/targets\/\*$/`
 	// FindingExecutions is the executions of the promotion state machine.
 	FindingExecutions = `/^Resource::arn:` + ArnEnv + `:states:` + ArnEnv + `:` + ArnEnv + `:execution:` + StateMachineName + `:\*$/`
+	// FindingFunctionLogs is the Lambda functions' log groups.
+	FindingFunctionLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:\/aws\/lambda\/\*(?::\*)?$/`
 )

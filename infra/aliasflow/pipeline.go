@@ -318,9 +318,27 @@ func (p *Pipeline) allowOnTargets() {
 	allowIf(p.smokeTest, tagged, []string{"lambda:InvokeFunction"}, p.lambdaArn("*:"+StgAlias))
 	allowIf(p.shift, tagged, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
 	allowIf(p.approval, tagged, []string{"lambda:GetAlias"}, functions, qualified)
-	allowIf(p.shift, tagged, []string{"cloudwatch:DescribeAlarms"}, p.stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-	}))
+	// DescribeAlarms returns composite alarms only when granted on "*"
+	// (DescribeAlarms, CloudWatch API reference: "To use this operation and
+	// return information about composite alarms, you must be signed on with
+	// the cloudwatch:DescribeAlarms permission that is scoped to *"). Scoped
+	// to alarm ARNs or a tag, a composite alarm would fail every shift.
+	allow(p.shift, []string{"cloudwatch:DescribeAlarms"}, jsii.String("*"))
+	// The health check's fresh signal reads a target's own log streams
+	// (FilterLogEvents with a version's stream prefix) in the log group
+	// Lambda creates for it, /aws/lambda/<function> ("Sending Lambda function
+	// logs to CloudWatch Logs"). Lambda creates that group untagged, so no
+	// tag condition can scope it: the grant is the Lambda log groups of the
+	// account, read only, in both spellings of a group's ARN (the Service
+	// Authorization Reference's log-group:NAME and the :* form).
+	var groups []*string
+	for _, g := range []string{"/aws/lambda/*", "/aws/lambda/*:*"} {
+		groups = append(groups, p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	allow(p.shift, []string{"logs:FilterLogEvents"}, groups...)
 	allowIf(p.release, tagged, []string{"codebuild:BatchGetBuilds"}, p.stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String("*"),
 	}))
@@ -368,8 +386,8 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
-		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, "Action::kms:GenerateDataKey*")
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/* is the Lambda functions' own log groups, read for the health check's fresh signal (Lambda creates them untagged, so no tag condition applies); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
+		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingFunctionLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }
 

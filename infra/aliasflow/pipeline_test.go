@@ -336,7 +336,11 @@ func TestLeastPrivilege(t *testing.T) {
 		{"smoke test never publishes", "SmokeTestRole", "lambda:PublishVersion", `.`, false},
 		{"smoke test reads no settings", "SmokeTestRole", "ssm:GetParameter", `.`, false},
 		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
-		{"shift reads tagged alarms", "ShiftRole", "cloudwatch:DescribeAlarms", `alarm:\*"`, true},
+		// Composite alarms are returned only with DescribeAlarms on *
+		// (DescribeAlarms, CloudWatch API reference).
+		{"shift reads every alarm, composite ones included", "ShiftRole", "cloudwatch:DescribeAlarms", `^\*$`, true},
+		{"shift reads the Lambda log groups", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/\*`, true},
+		{"shift reads no other log group", "ShiftRole", "logs:FilterLogEvents", `log-group:/aliasflow`, false},
 		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
 		{"approval answers the task token", "ApprovalRole", "states:SendTaskSuccess", `stateMachine:aliasflow-promotion"`, true},
 		{"approval reads execution history", "ApprovalRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},

@@ -103,6 +103,8 @@ type Options struct {
 	LambdaPublishDuration time.Duration
 	// EventRetryDelays: see sandbox.Options.
 	EventRetryDelays []time.Duration
+	// MetricDelay: see sandbox.Options (the AWS-like default when zero).
+	MetricDelay time.Duration
 	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) whose
 	// templates give each pipeline Lambda its execution role's policies:
 	// once the world is deployed, the sandbox evaluates every call a
@@ -131,7 +133,9 @@ func DefaultHello(endpoint string) *config.Target {
 		},
 		Approvers:              []string{DefaultApprover},
 		ApprovalTimeoutSeconds: 3600,
-		Health:                 config.Health{Alarms: []string{HelloAlarm}, MaxErrorRate: 0.05, MinInvocations: 1, WindowSeconds: 60},
+		// A 10 s canary ends long before Lambda's metrics are readable: it
+		// is judged on the versions' log streams (the fresh signal).
+		Health: config.Health{Alarms: []string{HelloAlarm}, MaxErrorRate: 0.05, WindowSeconds: 60, FreshSignal: config.FreshSignalLogs},
 	}
 	t.ApplyDefaults()
 	return t
@@ -185,6 +189,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		LambdaUpdateDuration:  opts.LambdaUpdateDuration,
 		LambdaPublishDuration: opts.LambdaPublishDuration,
 		EventRetryDelays:      opts.EventRetryDelays,
+		MetricDelay:           opts.MetricDelay,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)

@@ -195,6 +195,9 @@ func TestApprovalPage(t *testing.T) {
 		`All 2 checks passed.`, `<th scope="row">greets</th>`, `41 ms`, `body contains &#34;Hello from Lambda World&#34;`, `status-200`, `87 ms`,
 		`<dd id="serving-prod">version 6</dd>`, `<dd id="serving-stg">version 7</dd>`,
 		`<span id="strategy">canary: 10% of prod traffic for 5 minutes, then 100%</span>`,
+		// The health criteria that will be applied (issue 10).
+		`<span id="criteria">Each step is judged on its own exposure`, `significantly more than 5 % above the stable version`,
+		`at least 20 invocations`, `Too little evidence keeps a step baking, up to`,
 		`Also asked: bob@example.com`, `<strong id="approver">alice@example.com</strong>`,
 		`Sat 21 Nov 2026, 07:00 UTC`, `50m left`,
 		`<form id="decision" method="post">`, `<label for="comment">`, `<textarea id="comment" name="comment"`,

@@ -116,9 +116,11 @@ func (v approveView) html() string {
 <section aria-labelledby="plan-h">
 <h2 id="plan-h">If you approve</h2>
 <p><strong>Strategy:</strong> <span id="strategy">%s</span>. Health is watched while prod moves; trouble rolls it back.</p>
-</section>
-
 `, esc(v.Prod), esc(v.Stg), esc(v.Strategy))
+	if v.Criteria != "" {
+		w("<p><strong>Health criteria:</strong> <span id=\"criteria\">%s</span></p>\n", esc(v.Criteria))
+	}
+	b.WriteString("</section>\n\n")
 
 	others := "You are the only approver."
 	if len(v.Others) > 0 {

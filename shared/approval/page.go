@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,6 +77,7 @@ type approveView struct {
 	Smoke                                                  *promotion.SmokeResult
 	Prod, Stg                                              string
 	Strategy                                               string
+	Criteria                                               string
 	Approver                                               string
 	Others                                                 []string
 	RequestedAt, ExpiresAt, Remaining                      string
@@ -96,6 +98,7 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		Prod:        h.serving(ctx, st.Function, promotion.AliasProd),
 		Stg:         h.serving(ctx, st.Function, promotion.AliasStg),
 		Strategy:    StrategyText(st.Target.Strategy),
+		Criteria:    criteria(st.Target),
 		Approver:    a.approver,
 		Others:      Others(st.Target.Approvers, a.approver),
 		RequestedAt: a.p.EnteredTime.UTC().Format(timeFormat),
@@ -104,6 +107,15 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		Link:        link,
 	}
 	return h.render(http.StatusOK, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), v.html())
+}
+
+// criteria is how the shift will judge each step; nothing for all at once.
+func criteria(t config.Target) string {
+	if t.Strategy.Type == config.AllAtOnce || t.Strategy.Type == "" {
+		return ""
+	}
+	t.ApplyDefaults()
+	return t.Health.Criteria()
 }
 
 // serving describes what an alias serves now, for the page.
