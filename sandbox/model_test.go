@@ -394,8 +394,8 @@ func sortedKeys[V any](m map[string]V) []string {
 // TestProjectOperationsAreWhatTheCodeCalls derives the operations from the
 // project's source — every SDK input or paginator type named in shared/,
 // cli/, functions/, bench/, e2e/, browser/, sandbox/local, examples/ and
-// cmd/, plus the AWS CLI commands of the CodeBuild buildspec in infra/ — and
-// checks projectOperations lists exactly those.
+// cmd/, plus the AWS CLI commands of the examples' CodeBuild buildspec and
+// GitHub workflow — and checks projectOperations lists exactly those.
 func TestProjectOperationsAreWhatTheCodeCalls(t *testing.T) {
 	service := map[string]string{"lambda": "lambda", "sfn": "states", "eventbridge": "events", "cloudwatch": "monitoring",
 		"cloudwatchlogs": "logs", "secretsmanager": "secretsmanager", "sns": "sns", "sts": "sts", "codebuild": "codebuild", "ssm": "ssm"}
@@ -425,13 +425,37 @@ func TestProjectOperationsAreWhatTheCodeCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	buildspec, err := os.ReadFile("../infra/sample_stack.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cmd, op := range map[string]string{"aws lambda update-function-code": "UpdateFunctionCode", "aws lambda wait function-updated": "GetFunctionConfiguration"} {
-		if strings.Contains(string(buildspec), cmd) {
-			add("lambda", op)
+	// The AWS CLI commands of the examples' CodeBuild buildspec and GitHub
+	// workflow: `aws <service> <command>`, a waiter naming the operation it
+	// polls ("function-updated-v2" polls GetFunction, AWS CLI reference).
+	cliService := map[string]string{"lambda": "lambda", "events": "events", "stepfunctions": "states", "cloudwatch": "monitoring",
+		"logs": "logs", "sns": "sns", "sts": "sts", "codebuild": "codebuild", "ssm": "ssm", "secretsmanager": "secretsmanager"}
+	waiters := map[string]string{"lambda function-updated-v2": "GetFunction", "lambda function-updated": "GetFunctionConfiguration"}
+	cliCall := regexp.MustCompile(`\baws ([a-z0-9]+) ([a-z0-9-]+)(?: ([a-z0-9-]+))?`)
+	for _, file := range []string{"../examples/codebuild/buildspec.yml", "../examples/github-actions/release.yml"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range cliCall.FindAllStringSubmatch(string(src), -1) {
+			svc, ok := cliService[m[1]]
+			if !ok {
+				t.Errorf("%s: `aws %s %s`: a service this test does not map", file, m[1], m[2])
+				continue
+			}
+			if m[2] == "wait" {
+				op, ok := waiters[m[1]+" "+m[3]]
+				if !ok {
+					t.Errorf("%s: `aws %s wait %s`: a waiter this test does not map", file, m[1], m[3])
+				}
+				add(svc, op)
+				continue
+			}
+			op := ""
+			for _, w := range strings.Split(m[2], "-") {
+				op += strings.ToUpper(w[:1]) + w[1:]
+			}
+			add(svc, op)
 		}
 	}
 	// The codebuild package's RunInput is the sandbox CodeBuild's Go API,
