@@ -234,19 +234,20 @@ func TestWeightedAliasNeedsSameRoleAndDeadLetter(t *testing.T) {
 	ctx := context.Background()
 	e.create(t, "hello", helloPkg)
 	e.publish(t, "hello") // 1: role, no DLQ
-	update := func(in *lambda.UpdateFunctionConfigurationInput) string {
+	// The configuration changes are setup, through the sandbox's Go API
+	// (the project calls no UpdateFunctionConfiguration).
+	update := func(in lambdasvc.UpdateFunctionConfigurationInput) string {
 		t.Helper()
-		in.FunctionName = aws.String("hello")
-		if _, err := e.client.UpdateFunctionConfiguration(ctx, in); err != nil {
+		if _, err := e.svc.UpdateFunctionConfiguration("hello", in); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(e.opts.UpdateDuration)
 		return e.publish(t, "hello")
 	}
-	v2 := update(&lambda.UpdateFunctionConfigurationInput{Role: aws.String("arn:aws:iam::000000000000:role/other")})
-	v3 := update(&lambda.UpdateFunctionConfigurationInput{Role: aws.String(role),
-		DeadLetterConfig: &types.DeadLetterConfig{TargetArn: aws.String("arn:aws:sqs:us-east-1:000000000000:dlq")}})
-	v4 := update(&lambda.UpdateFunctionConfigurationInput{Description: aws.String("same role and DLQ as 3")})
+	v2 := update(lambdasvc.UpdateFunctionConfigurationInput{Role: aws.String("arn:aws:iam::000000000000:role/other")})
+	v3 := update(lambdasvc.UpdateFunctionConfigurationInput{Role: aws.String(role),
+		DeadLetterConfig: &lambdasvc.DeadLetterConfig{TargetArn: "arn:aws:sqs:us-east-1:000000000000:dlq"}})
+	v4 := update(lambdasvc.UpdateFunctionConfigurationInput{Description: aws.String("same role and DLQ as 3")})
 	if _, err := e.client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"), FunctionVersion: aws.String("1")}); err != nil {
 		t.Fatal(err)
 	}
