@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
 // The states whose waitForTaskToken tasks the CLI answers.
@@ -23,31 +24,43 @@ const (
 	stateBake = "Bake"
 )
 
-func runApprove(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("approve")
-	comment := fs.String("comment", "", "why (recorded in the audit trail)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func approveCommand(a *app) *cobra.Command {
+	var comment string
+	c := &cobra.Command{
+		Use:   "approve <promotion|function> [--comment TEXT]",
+		Short: "approve a promotion waiting for approval, as you",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			d, arn, err := a.decide(c.Context(), args[0], true, comment)
+			if err != nil {
+				return err
+			}
+			return a.printDecision(arn, d)
+		},
 	}
-	d, arn, err := a.decide(ctx, pos[0], true, *comment)
-	if err != nil {
-		return err
-	}
-	return a.printDecision(arn, d)
+	c.Flags().StringVar(&comment, "comment", "", "why (recorded in the audit trail)")
+	return c
 }
 
-func runReject(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("reject")
-	comment := fs.String("comment", "", "why the release is rejected (required; recorded in the audit trail)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func rejectCommand(a *app) *cobra.Command {
+	var comment string
+	c := &cobra.Command{
+		Use:   "reject <promotion|function> --comment TEXT",
+		Short: "reject a promotion waiting for approval, as you",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runReject(c.Context(), a, args[0], comment)
+		},
 	}
-	if strings.TrimSpace(*comment) == "" {
+	c.Flags().StringVar(&comment, "comment", "", "why the release is rejected (required; recorded in the audit trail)")
+	return c
+}
+
+func runReject(ctx context.Context, a *app, ref, comment string) error {
+	if strings.TrimSpace(comment) == "" {
 		return usageError("reject: say why with --comment \"...\"; the audit trail keeps it")
 	}
-	d, arn, err := a.decide(ctx, pos[0], false, *comment)
+	d, arn, err := a.decide(ctx, ref, false, comment)
 	if err != nil {
 		return err
 	}

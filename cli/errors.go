@@ -23,6 +23,9 @@ const (
 	ExitConflict = 4
 	// ExitUnsuccessful: the watched promotion ended failed, aborted or timed out.
 	ExitUnsuccessful = 5
+	// ExitRefused: a confirmation was declined, or was needed and could
+	// not be asked (no terminal and no --yes).
+	ExitRefused = 6
 )
 
 // Error is a command's failure: what went wrong, the exit code it maps to,

@@ -7,17 +7,26 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/spf13/cobra"
 )
 
-func runHistory(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("history")
-	since := fs.Duration("since", 30*24*time.Hour, "how far back to read the audit trail")
-	limit := fs.Int("limit", 50, "show at most this many records (0: all)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func historyCommand(a *app) *cobra.Command {
+	var since time.Duration
+	var limit int
+	c := &cobra.Command{
+		Use:   "history <function>",
+		Short: "promotions and alias moves from the audit trail, newest first",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runHistory(c.Context(), a, args[0], &since, &limit)
+		},
 	}
-	fn := pos[0]
+	c.Flags().DurationVar(&since, "since", 30*24*time.Hour, "how far back to read the audit trail (e.g. 24h)")
+	c.Flags().IntVar(&limit, "limit", 50, "show at most this many records (0: all)")
+	return c
+}
+
+func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, limit *int) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}

@@ -210,7 +210,7 @@ func TestInterpreterOperatorRollback(t *testing.T) {
 		wantCode(t, code, cli.ExitOK, out, errs)
 	}
 	it.until(t, "Bake")
-	code, out, errs := it.w.run(t, "rollback", "hello")
+	code, out, errs := it.w.run(t, "rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "rollback", out, "stopped "+it.name, "version 2 → 1")
 	if st, _ := it.svc.ExecutionStatus(it.exec); st != "ABORTED" {

@@ -66,3 +66,23 @@ func until(now, t time.Time) string {
 
 // percent formats a weight 0–1 as "10%".
 func percent(w float64) string { return progress.Percent(w) }
+
+// maxWidth is the widest line the CLI prints in its text output; longer
+// values (an approval link of several hundred characters) are shortened,
+// and --json carries them in full.
+const maxWidth = 100
+
+// link shows a long URL short: its start and an ellipsis. At a terminal the
+// short text is a hyperlink (OSC 8) to the whole URL, so it stays one click
+// away; --json output always has the URL in full.
+func (a *app) link(u string) string {
+	const keep = 60
+	if len(u) <= keep {
+		return u
+	}
+	short := u[:keep] + "…"
+	if a.env.Interactive {
+		return "\x1b]8;;" + u + "\x1b\\" + short + "\x1b]8;;\x1b\\"
+	}
+	return short
+}

@@ -14,6 +14,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/spf13/cobra"
 )
 
 // ReleaseRequest is the detail of a "Release Requested" event.
@@ -33,18 +34,25 @@ type ReleaseResult struct {
 	Promotion string `json:"expectedPromotion,omitempty"`
 }
 
-func runRelease(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("release")
-	commit := fs.String("commit", "", "the commit the code was built from (recorded with the release)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func releaseCommand(a *app) *cobra.Command {
+	var commit string
+	c := &cobra.Command{
+		Use:   "release <function> [--commit SHA]",
+		Short: "request a release of the function's current $LATEST",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runRelease(c.Context(), a, args[0], commit)
+		},
 	}
-	fn := pos[0]
+	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
+	return c
+}
+
+func runRelease(ctx context.Context, a *app, fn, commit string) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	res, err := a.release(ctx, fn, *commit)
+	res, err := a.release(ctx, fn, commit)
 	if err != nil {
 		return err
 	}

@@ -166,7 +166,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	// Nothing has happened yet.
 	code, out, errs := e.run("status")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
-	code, out, errs = e.run("rollback", "hello")
+	code, out, errs = e.run("rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "rollback with no history", errs, "nothing to roll back")
 
@@ -224,7 +224,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 
 	// rollback with no promotion running: back to 1 from the audit trail.
-	out = e.must("rollback", "hello")
+	out = e.must("rollback", "hello", "--yes")
 	wantContains(t, "rollback", out, "version 2 → 1")
 	if got := e.alias("prod"); got != "1" {
 		t.Errorf("prod after rollback = %s; want 1", got)
@@ -232,7 +232,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	if st := e.status(); st.Drift {
 		t.Errorf("drift after an aliasflow rollback: %+v", st.Aliases)
 	}
-	code, out, errs = e.run("rollback", "hello")
+	code, out, errs = e.run("rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 
 	// reject: the promotion fails, prod is untouched, watch exits 5.
@@ -258,7 +258,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	e.waitState("RequestApproval")
 	e.must("approve", "hello")
 	p = e.waitState("Bake")
-	out = e.must("rollback", "hello")
+	out = e.must("rollback", "hello", "--yes")
 	wantContains(t, "rollback of a shift", out, "stopped "+p.Name, "version "+p.Version+" → 1")
 	if got := e.alias("prod"); got != "1" {
 		t.Errorf("prod after rolling back a shift = %s; want 1", got)

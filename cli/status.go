@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
 // FunctionStatus is what `status` reports for one function.
@@ -53,12 +54,20 @@ type VersionInfo struct {
 // auditWindow is how far back status and rollback read the audit trail.
 const auditWindow = 90 * 24 * time.Hour
 
-func runStatus(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("status")
-	fns, err := a.parse(fs, args, 0, -1)
-	if err != nil {
-		return err
+func statusCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [function...]",
+		Short: "aliases, versions, weights, running promotions and drift",
+		Long: `Status shows, per function, where each alias points and whether that is where aliasflow
+last put it, the published versions with the commit each was built from, the running
+promotions and the last finished one. Without a function it lists every target.`,
+		Args: positional(0, -1),
+		RunE: func(c *cobra.Command, args []string) error { return runStatus(c.Context(), a, args) },
 	}
+}
+
+func runStatus(ctx context.Context, a *app, fns []string) error {
+	var err error
 	for _, fn := range fns {
 		if err := checkFunction(fn); err != nil {
 			return err

@@ -8,16 +8,28 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
-func runWatch(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("watch")
-	interval := fs.Duration("interval", time.Second, "how often to poll")
-	timeout := fs.Duration("timeout", 0, "give up after this long (0: never); exit 1")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func watchCommand(a *app) *cobra.Command {
+	var interval, timeout time.Duration
+	c := &cobra.Command{
+		Use:   "watch <promotion>",
+		Short: "follow a promotion live until it ends",
+		Long: `Watch follows a promotion until it ends, one line per change and a live countdown to the
+next step. It exits 0 when the promotion completes and 5 when it ends failed, aborted or
+timed out, saying which smoke check failed or who rejected it and why.`,
+		Args: positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runWatch(c.Context(), a, args, &interval, &timeout)
+		},
 	}
+	c.Flags().DurationVar(&interval, "interval", time.Second, "how often to poll (at least 100ms)")
+	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long, exit 1 (0: never)")
+	return c
+}
+
+func runWatch(ctx context.Context, a *app, pos []string, interval, timeout *time.Duration) error {
 	if *interval < 100*time.Millisecond || *timeout < 0 {
 		return usageError("watch: --interval must be at least 100ms and --timeout not negative")
 	}
