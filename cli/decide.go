@@ -149,6 +149,9 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 	}
 	switch len(waiting) {
 	case 0:
+		if _, err := a.aliases(ctx, ref); err != nil { // no such function: not found, as for status
+			return "", err
+		}
 		return "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", ref), "no promotion of %s %s", ref, what)
 	case 1:
 		return waiting[0], nil

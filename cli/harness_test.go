@@ -33,6 +33,9 @@ type world struct {
 	// onSleep runs at each poll of watch, to move the fakes along.
 	onSleep func(n int)
 	sleeps  int
+	// stdin is what the person types; interactive says a terminal is there.
+	stdin       string
+	interactive bool
 }
 
 func newWorld() *world {
@@ -67,6 +70,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	}
 	code := cli.Main(context.Background(), args, cli.Env{
 		Stdout: &out, Stderr: &errb,
+		Stdin: strings.NewReader(w.stdin), Interactive: w.interactive,
 		Getenv: func(string) string { return "" },
 		Now:    func() time.Time { return w.now },
 		Sleep: func(ctx context.Context, d time.Duration) error {

@@ -37,6 +37,11 @@ func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, li
 	if err != nil {
 		return err
 	}
+	if len(recs) == 0 {
+		if _, err := a.aliases(ctx, fn); err != nil { // no such function: not found, as for status
+			return err
+		}
+	}
 	if *limit > 0 && len(recs) > *limit {
 		recs = recs[:*limit]
 	}

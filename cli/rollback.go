@@ -126,7 +126,7 @@ func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) erro
 	if res.Stopped != "" {
 		fmt.Fprintf(w, "stopped %s\n", res.Stopped)
 	}
-	fmt.Fprintf(w, "prod of %s rolled back: version %s → %s (by %s)\n", fn, res.From, res.To, res.Actor)
+	fmt.Fprintf(w, "prod of %s rolled back: version %s → %s (%s)\n  by %s, reason: %s\n", fn, res.From, res.To, res.Why, res.Actor, res.Reason)
 	for _, p := range res.StillRunning {
 		fmt.Fprintf(w, "note: %s is still running (%s) and has not moved prod; reject it with `aliasflow reject %s --comment ...` if it should not ship\n", p.Name, p.Gate, p.Name)
 	}

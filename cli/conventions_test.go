@@ -1,0 +1,170 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aliasflow/aliasflow/cli"
+	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+)
+
+// Every flag a command takes is listed by `help <command>` (issue 13: help
+// hid --comment, --now, --commit, --since, --limit, --interval, --timeout, --keep).
+func TestHelpListsEveryFlag(t *testing.T) {
+	cases := []struct {
+		command string
+		flags   []string
+	}{
+		{"approve", []string{"--comment"}},
+		{"reject", []string{"--comment"}},
+		{"promote", []string{"--now"}},
+		{"release", []string{"--commit"}},
+		{"history", []string{"--since", "--limit"}},
+		{"watch", []string{"--interval", "--timeout"}},
+		{"demo", []string{"--yes", "--timeout", "--keep", "--addr", "--bin-dir"}},
+		{"local", []string{"--addr", "--state-dir", "--bin-dir"}},
+		{"rollback", []string{"--to", "--reason", "--dry-run", "--yes"}},
+		{"status", nil},
+	}
+	global := []string{"--json", "--endpoint", "--region", "--state-machine", "--log-group", "--event-bus"}
+	for _, c := range cases {
+		t.Run(c.command, func(t *testing.T) {
+			for _, args := range [][]string{{"help", c.command}, {c.command, "--help"}} {
+				code, out, errs := newWorld().run(t, args...)
+				wantCode(t, code, cli.ExitOK, out, errs)
+				wantContains(t, strings.Join(args, " "), out, append(append([]string{"Usage:", "aliasflow " + c.command}, c.flags...), global...)...)
+			}
+		})
+	}
+}
+
+func TestVersionAndCompletion(t *testing.T) {
+	code, out, errs := newWorld().run(t, "--version")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "--version", out, "aliasflow "+cli.Version())
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		code, out, errs := newWorld().run(t, "completion", shell)
+		wantCode(t, code, cli.ExitOK, out, errs)
+		wantContains(t, "completion "+shell, out, "aliasflow")
+	}
+	// The completion of commands is served by the binary itself.
+	code, out, errs = newWorld().run(t, "__complete", "ro")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "__complete ro", out, "rollback")
+}
+
+// One exit code per meaning, whatever the command (issue 13: approve nope
+// gave 4, status nope 3, history nope 0 with an empty table).
+func TestExitCodesAgree(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"status of an unknown function", []string{"status", "nope"}, cli.ExitNotFound},
+		{"history of an unknown function", []string{"history", "nope"}, cli.ExitNotFound},
+		{"approve an unknown function", []string{"approve", "nope"}, cli.ExitNotFound},
+		{"reject an unknown function", []string{"reject", "nope", "--comment", "x"}, cli.ExitNotFound},
+		{"promote an unknown function", []string{"promote", "nope", "--now"}, cli.ExitNotFound},
+		{"rollback an unknown function", []string{"rollback", "nope", "--yes"}, cli.ExitNotFound},
+		{"watch an unknown promotion", []string{"watch", "nope-v2-abababab"}, cli.ExitNotFound},
+		{"approve with nothing waiting", []string{"approve", "hello"}, cli.ExitConflict},
+		{"promote with nothing baking", []string{"promote", "hello", "--now"}, cli.ExitConflict},
+		{"rollback with nothing to roll back to", []string{"rollback", "hello", "--yes"}, cli.ExitConflict},
+		{"unknown command", []string{"nope"}, cli.ExitUsage},
+		{"unknown help topic", []string{"help", "nope"}, cli.ExitUsage},
+		{"unknown flag", []string{"approve", "hello", "--nope"}, cli.ExitUsage},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := newWorld().run(t, c.args...)
+			wantCode(t, code, c.code, out, errs)
+		})
+	}
+}
+
+// rollback says what it will do and asks; it moves nothing unless the
+// person agrees or passed --yes (issue 13: it moved prod at once).
+func TestRollbackAsksFirst(t *testing.T) {
+	completed := []audit.Record{
+		{Event: audit.AliasMoved, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Time: clitest.T0},
+		{Event: audit.PromotionCompleted, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Time: clitest.T0,
+			Execution: clitest.ExecutionARN("hello-v2-abababab")},
+	}
+	cases := []struct {
+		name        string
+		args        []string
+		interactive bool
+		stdin       string
+		code        int
+		moved       bool
+		want        string
+	}{
+		{"no terminal and no --yes", nil, false, "", cli.ExitRefused, false, "confirm with --yes"},
+		{"the person says no", nil, true, "n\n", cli.ExitRefused, false, "not confirmed; nothing changed"},
+		{"the person just presses Enter", nil, true, "\n", cli.ExitRefused, false, "not confirmed"},
+		{"the person says yes", nil, true, "yes\n", cli.ExitOK, true, "Move prod of hello to version 1? [y/N]"},
+		{"--yes", []string{"--yes"}, false, "", cli.ExitOK, true, "version 2 → 1"},
+		{"--dry-run", []string{"--dry-run"}, false, "", cli.ExitOK, false, "dry run: nothing changed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			w.interactive, w.stdin = c.interactive, c.stdin
+			var req promotion.TaskRequest
+			handleShift(w.lambda, func(p []byte) ([]byte, string) {
+				_ = json.Unmarshal(p, &req)
+				return []byte("null"), ""
+			})
+			w.lambda.SetAlias("hello", "prod", "2", nil)
+			w.logs.Audit(completed...)
+			code, out, errs := w.run(t, append([]string{"rollback", "hello", "--reason", "errors after v2"}, c.args...)...)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want)
+			// What moves, to which version and why, as whom and why: in the
+			// plan, or after the move with --yes.
+			wantContains(t, "plan", out+errs, "version 2", "1 (the version hello-v2-abababab replaced)",
+				clitest.Caller+", reason: errors after v2")
+			if moved := len(w.lambda.Invoked()) > 0; moved != c.moved {
+				t.Fatalf("shift invoked = %v; want %v", moved, c.moved)
+			}
+			if c.moved && (req.Actor != clitest.Caller || req.Promotion.Failure == nil ||
+				req.Promotion.Failure.Cause != "rolled back by "+clitest.Caller+": errors after v2") {
+				t.Errorf("shift request = %+v; want the caller as actor and the reason as the cause", req)
+			}
+		})
+	}
+}
+
+// rollback and status agree about what is running (issue 13: rollback said
+// "no promotion of hello is running" while one awaited approval).
+func TestRollbackNamesWhatIsRunning(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok")
+	code, out, errs := w.run(t, "rollback", "hello", "--yes")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "no promotion is shifting prod of hello", s.Name()+" (awaiting approval")
+	code, out, errs = w.run(t, "status", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status", out, s.Name(), "awaiting approval")
+}
+
+func TestNoCredentialsIsNotANetworkProblem(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_REGION", "us-east-1")
+	var out, errs strings.Builder
+	code := cli.Main(t.Context(), []string{"--endpoint", "http://127.0.0.1:9", "status", "hello"}, cli.Env{Stdout: &out, Stderr: &errs})
+	wantCode(t, code, cli.ExitFailure, out.String(), errs.String())
+	wantContains(t, "stderr", errs.String(), "no AWS credentials found")
+	if strings.Contains(errs.String(), "start the sandbox") {
+		t.Errorf("the hint blames the sandbox for missing credentials:\n%s", errs.String())
+	}
+}
