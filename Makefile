@@ -16,7 +16,7 @@ TEST_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools
+.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools deps cli-release
 
 all: build
 
@@ -36,13 +36,28 @@ build-local:
 	CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/hello/bootstrap ./examples/hello
 	CGO_ENABLED=0 go build -trimpath -o bin/aliasflow ./cmd/aliasflow
 
+## cli-release: the CLI for linux and darwin on amd64 and arm64, as the release binaries
+## dist/cli/aliasflow_<os>_<arch>.tar.gz with their SHA256SUMS
+CLI_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+cli-release:
+	@rm -rf dist/cli && mkdir -p dist/cli
+	@for p in $(CLI_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; d=dist/cli/aliasflow_$${os}_$${arch}; \
+		mkdir -p $$d && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags='-s -w' -o $$d/aliasflow ./cmd/aliasflow || exit 1; \
+		tar -C $$d -czf $$d.tar.gz aliasflow && rm -rf $$d && echo "$$d.tar.gz"; done
+	cd dist/cli && sha256sum *.tar.gz > SHA256SUMS
+
 tools: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
 ## test: every test — unit, fuzz (briefly), state machine validation, CDK, sandbox end to end, browser
-test: build build-local tools validate-asl test-go fuzz
+test: deps build build-local tools validate-asl test-go fuzz
+
+## deps: the Debian packages the tests need (chromium, awscli, jq, zip, shellcheck), installed
+## with apt-get when root or passwordless sudo allows, else one line saying what to run
+deps:
+	@bash .ci/deps
 
 validate-asl: tools
 	$(NPM_BIN)/asl-validator --json-path infra/statemachine/promotion.asl.json
@@ -66,18 +81,19 @@ bench: build build-local tools
 
 ## synth: the CloudFormation templates, offline, into cdk.out
 synth: build tools
-	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet
+	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet $(CDK_ARGS)
 
-## diff, deploy: against the account of your AWS credentials (checked first, before anything is built)
+## diff, deploy: against the account of your AWS credentials (checked first, before anything is built);
+## CDK_ARGS="-c key=value …" passes context (docs/deploy.md), e.g. -c sample=false -c targetsFile=targets.json
 diff: tools
 	@$(CDK_ENV) bash .ci/require-credentials diff
 	@$(MAKE) --no-print-directory build
-	$(CDK_ENV) $(NPM_BIN)/cdk diff --no-notices --all
+	$(CDK_ENV) $(NPM_BIN)/cdk diff --no-notices --all $(CDK_ARGS)
 
 deploy: tools
 	@$(CDK_ENV) bash .ci/require-credentials deploy
 	@$(MAKE) --no-print-directory build
-	$(CDK_ENV) $(NPM_BIN)/cdk deploy --no-notices --all
+	$(CDK_ENV) $(NPM_BIN)/cdk deploy --no-notices --all $(CDK_ARGS)
 
 clean:
 	rm -rf dist bin cdk.out artifacts

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	app = build(awscdk.NewApp(nil), opts)
+	app = build(awscdk.NewApp(nil), opts, nil)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -73,6 +73,16 @@ func TestReadOptions(t *testing.T) {
 		{"retention CloudWatch refuses", map[string]any{ctxApproverEmails: "a@example.com", ctxLogRetentionDays: float64(42)}, nil, "logRetentionDays: 42 is not a CloudWatch Logs retention"},
 		{"repository without owner", map[string]any{ctxApproverEmails: "a@example.com", ctxSourceRepository: "shop"}, nil, `"shop" is not a GitHub owner/name`},
 		{"bad boolean", map[string]any{ctxApproverEmails: "a@example.com", ctxExistingLogRole: "yes"}, nil, "useExistingApiGatewayLogRole: yes is not true or false"},
+		{"pipeline only", map[string]any{ctxApproverEmails: "a@example.com", ctxSample: "false", ctxTargetsFile: "targets.json",
+			ctxGitHubRepository: "acme/shop", ctxGitHubBranch: "release"},
+			func(o options) bool {
+				return !o.Sample && o.TargetsFile == "targets.json" && o.GitHubRepository == "acme/shop" && o.GitHubBranch == "release"
+			}, ""},
+		{"sample by default", map[string]any{ctxApproverEmails: "a@example.com"},
+			func(o options) bool { return o.Sample && o.GitHubRepository == "" && o.GitHubBranch == "main" }, ""},
+		{"pipeline only without targets", map[string]any{ctxApproverEmails: "a@example.com", ctxSample: false}, nil, "sample: false needs the targets the pipeline promotes: -c targetsFile=<file>"},
+		{"github repository without owner", map[string]any{ctxApproverEmails: "a@example.com", ctxGitHubRepository: "shop"}, nil, `githubRepository: "shop" is not a GitHub owner/name`},
+		{"github wildcard branch", map[string]any{ctxApproverEmails: "a@example.com", ctxGitHubBranch: "feature/*"}, nil, `githubBranch: "feature/*" is not a branch name`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,6 +140,7 @@ func TestResourceCounts(t *testing.T) {
 		{app.pipeline.Stack, "AWS::ApiGateway::RestApi", 1},
 		{app.pipeline.Stack, "AWS::CloudWatch::Dashboard", 1},
 		{app.pipeline.Stack, "AWS::Logs::QueryDefinition", 4},
+		{app.pipeline.Stack, "AWS::IAM::ManagedPolicy", 2},
 		{app.sample.Stack, "AWS::Lambda::Function", 1},
 		{app.sample.Stack, "AWS::Lambda::Alias", 3},
 		{app.sample.Stack, "AWS::Lambda::Version", 1},
@@ -260,7 +271,7 @@ func TestSampleBuild(t *testing.T) {
 		}
 		script := strings.Join(spec.Phases.Build.Commands, "\n")
 		for _, want := range []string{"GOARCH", "./examples/hello", "aws lambda update-function-code", "fileb://",
-			"aws lambda wait function-updated", "--query CodeSha256", "ALIASFLOW_COMMIT=\"$CODEBUILD_RESOLVED_SOURCE_VERSION\"", "ALIASFLOW_REQUESTED_BY="} {
+			"aws lambda wait function-updated-v2", "--query CodeSha256", `"ALIASFLOW_FUNCTION": "` + HelloFunctionName + `"`, "ALIASFLOW_COMMIT=\"$CODEBUILD_RESOLVED_SOURCE_VERSION\"", "ALIASFLOW_REQUESTED_BY="} {
 			if !strings.Contains(script+raw, want) {
 				t.Errorf("buildspec lacks %q", want)
 			}
@@ -275,7 +286,10 @@ func TestSampleBuild(t *testing.T) {
 	}
 	for _, s := range sts {
 		for _, a := range s.Actions {
-			if strings.HasPrefix(a, "lambda:") && strings.Contains(s.Policy, "BuildRole") && a != "lambda:UpdateFunctionCode" && a != "lambda:GetFunctionConfiguration" {
+			// The calls of examples/codebuild/buildspec.yml: update, the
+			// function-updated-v2 waiter and the CodeSha256 check
+			// (GetFunction, which on a tagged function needs ListTags).
+			if strings.HasPrefix(a, "lambda:") && strings.Contains(s.Policy, "BuildRole") && a != "lambda:UpdateFunctionCode" && a != "lambda:GetFunction" && a != "lambda:ListTags" {
 				t.Errorf("build role allows %s", a)
 			}
 		}

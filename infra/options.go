@@ -3,11 +3,12 @@ package main
 import (
 	"fmt"
 	"net/mail"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
+	"github.com/aliasflow/aliasflow/infra/aliasflow"
 )
 
 // Context keys the app reads (cdk.json holds defaults that synth offline;
@@ -19,6 +20,11 @@ const (
 	ctxSourceRepository = "sourceRepository"
 	ctxSourceBranch     = "sourceBranch"
 	ctxExistingLogRole  = "useExistingApiGatewayLogRole"
+	ctxSample           = "sample"
+	ctxTargetsFile      = "targetsFile"
+	ctxGitHubRepository = "githubRepository"
+	ctxGitHubBranch     = "githubBranch"
+	ctxGitHubProvider   = "githubOidcProviderArn"
 )
 
 // options are the app's settings, read from the CDK context.
@@ -37,6 +43,18 @@ type options struct {
 	// UseExistingAPIGatewayLogRole: the account already has API Gateway's
 	// CloudWatch Logs role, so the pipeline stack does not create one.
 	UseExistingAPIGatewayLogRole bool
+	// Sample adds the sample app stack (hello); false deploys the pipeline
+	// alone, with the targets of TargetsFile.
+	Sample bool
+	// TargetsFile is a shared/config document ({"targets": [...]}) of
+	// functions deployed by other tools that the pipeline stack registers.
+	TargetsFile string
+	// GitHubRepository ("owner/name"), GitHubBranch and GitHubProviderArn
+	// configure the role a GitHub Actions workflow assumes to release;
+	// no repository, no role.
+	GitHubRepository  string
+	GitHubBranch      string
+	GitHubProviderArn string
 }
 
 // retentions are the values CloudWatch Logs accepts, in days.
@@ -51,8 +69,6 @@ var retentions = map[int]awslogs.RetentionDays{
 	3653: awslogs.RetentionDays_TEN_YEARS,
 }
 
-var repository = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
-
 // readOptions reads the context through get (a context lookup returning
 // nil for an unset key) and reports every bad value, naming its key.
 func readOptions(get func(key string) any) (options, error) {
@@ -61,6 +77,8 @@ func readOptions(get func(key string) any) (options, error) {
 		LogRetention:     awslogs.RetentionDays_ONE_YEAR,
 		SourceRepository: "aliasflow/aliasflow",
 		SourceBranch:     "main",
+		Sample:           true,
+		GitHubBranch:     "main",
 	}
 	var errs []string
 	bad := func(key, format string, args ...any) {
@@ -91,25 +109,49 @@ func readOptions(get func(key string) any) (options, error) {
 		}
 	}
 	if v, ok := str(get(ctxSourceRepository)); ok {
-		if !repository.MatchString(v) {
-			bad(ctxSourceRepository, "%q is not a GitHub owner/name", v)
+		if err := aliasflow.ValidateRepository(v); err != nil {
+			bad(ctxSourceRepository, "%v", err)
 		}
 		o.SourceRepository = v
 	}
 	if v, ok := str(get(ctxSourceBranch)); ok {
-		if strings.ContainsAny(v, " \t\n~^:?*[\\") {
-			bad(ctxSourceBranch, "%q is not a branch name", v)
+		if err := aliasflow.ValidateBranch(v); err != nil {
+			bad(ctxSourceBranch, "%v", err)
 		}
 		o.SourceBranch = v
 	}
-	if v := get(ctxExistingLogRole); v != nil {
-		switch fmt.Sprint(v) {
-		case "true":
-			o.UseExistingAPIGatewayLogRole = true
-		case "false":
-		default:
-			bad(ctxExistingLogRole, "%v is not true or false", v)
+	for key, dst := range map[string]*bool{ctxExistingLogRole: &o.UseExistingAPIGatewayLogRole, ctxSample: &o.Sample} {
+		if v := get(key); v != nil {
+			switch fmt.Sprint(v) {
+			case "true":
+				*dst = true
+			case "false":
+				*dst = false
+			default:
+				bad(key, "%v is not true or false", v)
+			}
 		}
+	}
+	if v, ok := str(get(ctxTargetsFile)); ok {
+		o.TargetsFile = v
+	}
+	if !o.Sample && o.TargetsFile == "" {
+		bad(ctxSample, "false needs the targets the pipeline promotes: -c %s=<file> (a shared/config document, see docs/deploy.md)", ctxTargetsFile)
+	}
+	if v, ok := str(get(ctxGitHubRepository)); ok {
+		if err := aliasflow.ValidateRepository(v); err != nil {
+			bad(ctxGitHubRepository, "%v", err)
+		}
+		o.GitHubRepository = v
+	}
+	if v, ok := str(get(ctxGitHubBranch)); ok {
+		if err := aliasflow.ValidateBranch(v); err != nil {
+			bad(ctxGitHubBranch, "%v", err)
+		}
+		o.GitHubBranch = v
+	}
+	if v, ok := str(get(ctxGitHubProvider)); ok {
+		o.GitHubProviderArn = v
 	}
 	if len(errs) > 0 {
 		return o, fmt.Errorf("%s", strings.Join(errs, "\n"))

@@ -6,18 +6,29 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
+	"github.com/aliasflow/aliasflow/shared/config"
 )
 
 // PipelineStackProps configures the pipeline stack.
 type PipelineStackProps struct {
 	awscdk.StackProps
 	Options options
+	// Targets are registered in this stack, their functions imported by
+	// name (Options.TargetsFile, read by the app).
+	Targets []config.Target
 }
 
 // PipelineStack holds aliasflow's pipeline; targets register with Pipeline.
 type PipelineStack struct {
 	Stack    awscdk.Stack
 	Pipeline *aliasflow.Pipeline
+	// Access holds the operators' and approvers' managed policies.
+	Access *aliasflow.Access
+	// GitHub is the GitHub Actions release role (nil without
+	// Options.GitHubRepository).
+	GitHub *aliasflow.GitHubReleaseRole
+	// Targets are the functions of Options.TargetsFile.
+	Targets []*aliasflow.Target
 }
 
 // NewPipelineStack adds the pipeline stack to scope.
@@ -40,5 +51,29 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 		Value:       p.StateMachine().StateMachineArn(),
 		Description: jsii.String("The promotion state machine"),
 	})
-	return PipelineStack{Stack: stack, Pipeline: p}
+	ps := PipelineStack{Stack: stack, Pipeline: p, Access: aliasflow.NewAccess(stack, "Access", p)}
+	for _, t := range props.Targets {
+		// Imported by name: the function is deployed by another tool.
+		ps.Targets = append(ps.Targets, aliasflow.NewTarget(stack, "Target-"+t.Function, &aliasflow.TargetProps{Pipeline: p, Settings: t}))
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("OperatorsPolicyArn"), &awscdk.CfnOutputProps{
+		Value:       ps.Access.Operators.ManagedPolicyArn(),
+		Description: jsii.String("Attach to the IAM identities that run the aliasflow CLI"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ApproversPolicyArn"), &awscdk.CfnOutputProps{
+		Value:       ps.Access.Approvers.ManagedPolicyArn(),
+		Description: jsii.String("Attach to the IAM identities that approve or reject through the CLI"),
+	})
+	if o := props.Options; o.GitHubRepository != "" {
+		ps.GitHub = aliasflow.NewGitHubReleaseRole(stack, "GitHub", &aliasflow.GitHubReleaseRoleProps{
+			Pipeline: p, Repository: o.GitHubRepository, Branch: o.GitHubBranch, ProviderArn: o.GitHubProviderArn,
+		})
+		if ps.GitHub.Role != nil {
+			awscdk.NewCfnOutput(stack, jsii.String("GitHubReleaseRoleArn"), &awscdk.CfnOutputProps{
+				Value:       ps.GitHub.Role.RoleArn(),
+				Description: jsii.String("role-to-assume of examples/github-actions/release.yml"),
+			})
+		}
+	}
+	return ps
 }

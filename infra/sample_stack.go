@@ -15,6 +15,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/aliasflow/aliasflow/examples"
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
 	"github.com/aliasflow/aliasflow/shared/config"
 )
@@ -218,6 +219,12 @@ func newHelloAPI(stack awscdk.Stack, opts options) awsapigateway.RestApi {
 // arm64, uploads it to $LATEST and exports what the release Lambda reads.
 func newHelloBuild(stack awscdk.Stack, opts options, hello awslambda.Function) awscodebuild.Project {
 	owner, repo, _ := strings.Cut(opts.SourceRepository, "/")
+	// The buildspec teams copy, examples/codebuild/buildspec.yml, which
+	// builds hello.
+	spec, err := examples.BuildSpec()
+	if err != nil {
+		panic(err) // embedded and checked by the examples tests
+	}
 	key := awskms.NewKey(stack, jsii.String("BuildKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the hello build's artifacts and logs"),
 		EnableKeyRotation: jsii.Bool(true),
@@ -242,15 +249,16 @@ func newHelloBuild(stack awscdk.Stack, opts options, hello awslambda.Function) a
 			BuildImage:  awscodebuild.LinuxArmBuildImage_AMAZON_LINUX_2023_STANDARD_3_0(),
 			ComputeType: awscodebuild.ComputeType_SMALL,
 		},
-		BuildSpec:     awscodebuild.BuildSpec_FromObject(&helloBuildSpec),
+		BuildSpec:     awscodebuild.BuildSpec_FromObject(&spec),
 		EncryptionKey: key,
 		Logging:       &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: logs}},
 		Timeout:       awscdk.Duration_Minutes(jsii.Number(20)),
 	})
-	// UpdateFunctionCode on hello ($LATEST) and the reads the waiter and
-	// the CodeSha256 lookup make; never a version or an alias.
+	// UpdateFunctionCode on hello ($LATEST) and the reads of
+	// `wait function-updated-v2` and the CodeSha256 check (GetFunction; of a
+	// tagged function it also needs ListTags); never a version or an alias.
 	project.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("lambda:UpdateFunctionCode", "lambda:GetFunctionConfiguration"),
+		Actions:   jsii.Strings("lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:ListTags"),
 		Resources: &[]*string{hello.FunctionArn()},
 	}))
 	aliasflow.SuppressFindings(project, "AwsSolutions-IAM5",
@@ -259,35 +267,6 @@ func newHelloBuild(stack awscdk.Stack, opts options, hello awslambda.Function) a
 		`/^Resource::arn:`+aliasflow.ArnEnv+`:codebuild:`+aliasflow.ArnEnv+`:`+aliasflow.ArnEnv+`:report-group\/<Build[0-9A-F]+>-\*$/`,
 		"Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 	return project
-}
-
-// helloBuildSpec builds hello, replaces $LATEST and exports the variables
-// the release Lambda reads (buildspec env.exported-variables).
-var helloBuildSpec = map[string]any{
-	"version": "0.2",
-	"env": map[string]any{
-		"variables": map[string]any{
-			"CGO_ENABLED":        "0",
-			"GOOS":               "linux",
-			"GOARCH":             "arm64",
-			"ALIASFLOW_FUNCTION": HelloFunctionName,
-		},
-		"exported-variables": []string{"ALIASFLOW_FUNCTION", "ALIASFLOW_CODE_SHA256", "ALIASFLOW_COMMIT", "ALIASFLOW_REQUESTED_BY"},
-	},
-	"phases": map[string]any{
-		"build": map[string]any{
-			"commands": []string{
-				"go build -trimpath -tags lambda.norpc -ldflags='-s -w' -o build/hello/bootstrap ./examples/hello",
-				"(cd build/hello && zip -q -X ../hello.zip bootstrap)",
-				`aws lambda update-function-code --function-name "$ALIASFLOW_FUNCTION" --zip-file fileb://build/hello.zip --query CodeSha256 --output text`,
-				`aws lambda wait function-updated --function-name "$ALIASFLOW_FUNCTION"`,
-				`export ALIASFLOW_CODE_SHA256="$(aws lambda get-function-configuration --function-name "$ALIASFLOW_FUNCTION" --query CodeSha256 --output text)"`,
-				`export ALIASFLOW_COMMIT="$CODEBUILD_RESOLVED_SOURCE_VERSION"`,
-				`export ALIASFLOW_REQUESTED_BY="$(git log -1 --format=%ae 2>/dev/null || echo "$CODEBUILD_INITIATOR")"`,
-				`echo "released $ALIASFLOW_FUNCTION $ALIASFLOW_CODE_SHA256 at $ALIASFLOW_COMMIT by $ALIASFLOW_REQUESTED_BY"`,
-			},
-		},
-	},
 }
 
 // title upper-cases the first letter, for construct ids.

@@ -1,0 +1,427 @@
+package examples_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rhysd/actionlint"
+	"gopkg.in/yaml.v3"
+
+	"github.com/aliasflow/aliasflow/examples"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/release"
+)
+
+// The test binary doubles as a fake `aws` CLI (see fakeAWS) for running the
+// examples' scripts without an AWS account.
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "aws" {
+		os.Exit(fakeAWS(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// exported are the variables the release Lambda reads from a build, from
+// shared/release (not a copy).
+var exported = []string{release.VarFunction, release.VarCodeSha256, release.VarCommit, release.VarRequestedBy}
+
+const project = "hello-build"
+
+// targets is the configuration the release Lambda would hold: hello,
+// released by the CodeBuild project or by any CI.
+func targets(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(`{"targets":[{"function":"hello","codeBuildProjects":["` + project + `"],"approvers":["lead@example.com"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestWorkflowsPassActionlint(t *testing.T) {
+	// GIVEN every workflow in github-actions/, WHEN actionlint (the Go
+	// module, with shellcheck on the run: scripts when it is installed)
+	// checks them, THEN it reports nothing.
+	files, err := filepath.Glob("github-actions/*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows in github-actions/ (%v)", err)
+	}
+	opts := &actionlint.LinterOptions{}
+	if p, err := exec.LookPath("shellcheck"); err == nil {
+		opts.Shellcheck = p
+	} else {
+		t.Log("shellcheck is not installed: run: scripts are not checked by it (apt-get install shellcheck)")
+	}
+	linter, err := actionlint.NewLinter(io.Discard, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := linter.LintFiles(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range found {
+		t.Errorf("%s:%d:%d: %s [%s]", e.Filepath, e.Line, e.Column, e.Message, e.Kind)
+	}
+}
+
+// buildSpec is the part of a buildspec the release depends on.
+type buildSpec struct {
+	Version any `yaml:"version"`
+	Env     struct {
+		Variables map[string]string `yaml:"variables"`
+		Exported  []string          `yaml:"exported-variables"`
+	} `yaml:"env"`
+	Phases map[string]struct {
+		Commands []string `yaml:"commands"`
+	} `yaml:"phases"`
+}
+
+func readBuildSpec(t *testing.T) buildSpec {
+	t.Helper()
+	var spec buildSpec
+	if err := yaml.Unmarshal(examples.CodeBuildSpec, &spec); err != nil {
+		t.Fatalf("codebuild/buildspec.yml is not YAML: %v", err)
+	}
+	if _, err := examples.BuildSpec(); err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+func TestBuildSpecExportsWhatReleaseReads(t *testing.T) {
+	// GIVEN the buildspec, THEN it is version 0.2 (one shell per phase, so
+	// an export reaches later commands), exports exactly the variables the
+	// release Lambda reads, names the function, and updates, waits for and
+	// checks $LATEST in its build phase.
+	spec := readBuildSpec(t)
+	if fmt.Sprint(spec.Version) != "0.2" {
+		t.Errorf("version = %v, want 0.2", spec.Version)
+	}
+	got := append([]string(nil), spec.Env.Exported...)
+	want := append([]string(nil), exported...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("exported-variables = %v, want %v", got, want)
+	}
+	if spec.Env.Variables[release.VarFunction] == "" {
+		t.Errorf("env.variables has no %s", release.VarFunction)
+	}
+	script := strings.Join(spec.Phases["build"].Commands, "\n")
+	for _, want := range []string{"aws lambda update-function-code", "aws lambda wait function-updated-v2", "aws lambda get-function ",
+		"export " + release.VarCodeSha256 + "=", "export " + release.VarCommit + "=", "export " + release.VarRequestedBy + "="} {
+		if !strings.Contains(script, want) {
+			t.Errorf("build phase lacks %q", want)
+		}
+	}
+}
+
+func TestBuildSpecReleasesWhatItUploaded(t *testing.T) {
+	// GIVEN the buildspec's build phase run by /bin/sh as CodeBuild runs it
+	// (a stand-in go writes the binary; a fake aws answers Lambda), WHEN
+	// its exported variables go into a "CodeBuild Build State Change"
+	// event, THEN the release Lambda's parser accepts it as a release of
+	// exactly the code update-function-code uploaded.
+	spec := readBuildSpec(t)
+	dir, env := sandbox(t)
+	writeScript(t, filepath.Join(dir, "bin", "go"), `#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
+mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
+`)
+	for k, v := range spec.Env.Variables {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, "CODEBUILD_RESOLVED_SOURCE_VERSION=0123456789abcdef0123456789abcdef01234567", "CODEBUILD_INITIATOR=GitHub-Hookshot/abc")
+	script := strings.Join(spec.Phases["build"].Commands, "\n")
+	for _, v := range exported {
+		script += fmt.Sprintf("\nprintf '%%s=%%s\\n' %s \"$%s\" >> exported.env", v, v)
+	}
+	run(t, dir, env, "sh", "-e", "-c", script)
+
+	vars := map[string]string{}
+	raw, err := os.ReadFile(filepath.Join(dir, "exported.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		vars[k] = v
+		list = append(list, map[string]string{"name": k, "value": v})
+	}
+	uploaded := uploadedSha(t, dir)
+	if vars[release.VarCodeSha256] != uploaded {
+		t.Errorf("%s = %q, want the uploaded code's %q", release.VarCodeSha256, vars[release.VarCodeSha256], uploaded)
+	}
+	calls := awsCalls(t, dir)
+	if !containsPrefix(calls, "lambda wait function-updated-v2 --function-name hello") {
+		t.Errorf("no wait function-updated-v2 on hello; calls: %q", calls)
+	}
+	event := map[string]any{
+		"source": eventpatterns.CodeBuildSource, "detail-type": eventpatterns.CodeBuildDetailType,
+		"detail": map[string]any{
+			"build-status": eventpatterns.BuildStatusSucceeded, "project-name": project,
+			"build-id": "arn:aws:codebuild:us-east-1:123456789012:build/" + project + ":6a5c7f0e-2d1b-4c3a-9e8f-7a6b5c4d3e2f",
+			"additional-information": map[string]any{"initiator": "GitHub-Hookshot/abc", "exported-environment-variables": list},
+		},
+	}
+	req := parse(t, event)
+	if req.Function() != "hello" || req.Release.CodeSha256 != uploaded || req.Release.Commit != "0123456789abcdef0123456789abcdef01234567" ||
+		req.Release.RequestedBy != "GitHub-Hookshot/abc" || req.Release.Source != release.SourceCodeBuild {
+		t.Errorf("release = %s %+v", req.Function(), req.Release)
+	}
+}
+
+// workflow is the part of a GitHub Actions workflow the test runs.
+type workflow struct {
+	Env  map[string]string `yaml:"env"`
+	Jobs map[string]struct {
+		Steps []struct {
+			ID   string            `yaml:"id"`
+			Name string            `yaml:"name"`
+			Env  map[string]string `yaml:"env"`
+			Run  string            `yaml:"run"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
+	// GIVEN the workflow's "Update $LATEST" and "Request the release" steps
+	// run by bash as GitHub runs them (a fake aws answers Lambda and
+	// EventBridge), THEN it waits with function-updated-v2, and the event
+	// it puts is accepted by the release Lambda's parser as a release of
+	// exactly the uploaded code, with the commit, actor and run.
+	raw, err := os.ReadFile("github-actions/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf workflow
+	if err := yaml.Unmarshal(raw, &wf); err != nil {
+		t.Fatal(err)
+	}
+	dir, env := sandbox(t)
+	for k, v := range wf.Env {
+		env = append(env, k+"="+v)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "build", "function.zip"), []byte("a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	output := filepath.Join(dir, "github-output")
+	env = append(env, "GITHUB_OUTPUT="+output, "GITHUB_SHA=89abcdef0123456789abcdef0123456789abcdef", "GITHUB_ACTOR=octocat",
+		"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=acme/shop", "GITHUB_RUN_ID=42")
+	ran := 0
+	for _, job := range wf.Jobs {
+		for _, step := range job.Steps {
+			if step.Run == "" || step.Name == "Build" {
+				continue
+			}
+			stepEnv := append([]string(nil), env...)
+			for k, v := range step.Env {
+				if v == "${{ steps.update.outputs.code-sha256 }}" {
+					v = outputs(t, output)["code-sha256"]
+				}
+				stepEnv = append(stepEnv, k+"="+v)
+			}
+			// GitHub's default shell on Linux runners.
+			run(t, dir, stepEnv, "bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.Run)
+			ran++
+		}
+	}
+	if ran != 2 {
+		t.Fatalf("ran %d steps, want Update $LATEST and Request the release", ran)
+	}
+	if !containsPrefix(awsCalls(t, dir), "lambda wait function-updated-v2 --function-name hello") {
+		t.Errorf("no wait function-updated-v2 on hello")
+	}
+	entriesRaw, err := os.ReadFile(filepath.Join(dir, "put-events.json"))
+	if err != nil {
+		t.Fatalf("no PutEvents: %v", err)
+	}
+	var entries []struct {
+		Source, DetailType, Detail, EventBusName string
+	}
+	if err := json.Unmarshal(entriesRaw, &entries); err != nil || len(entries) != 1 {
+		t.Fatalf("entries = %s (%v), want one", entriesRaw, err)
+	}
+	e := entries[0]
+	if e.EventBusName != "" {
+		t.Errorf("EventBusName = %q, want the default bus", e.EventBusName)
+	}
+	req := parse(t, map[string]any{"source": e.Source, "detail-type": e.DetailType, "detail": json.RawMessage(e.Detail)})
+	uploaded := uploadedSha(t, dir)
+	if req.Function() != "hello" || req.Release.CodeSha256 != uploaded || req.Release.Commit != "89abcdef0123456789abcdef0123456789abcdef" ||
+		req.Release.RequestedBy != "octocat" || req.Release.Build != "https://github.com/acme/shop/actions/runs/42" || req.Release.Source != release.SourceAliasflow {
+		t.Errorf("release = %s %+v", req.Function(), req.Release)
+	}
+}
+
+// parse hands an EventBridge event to the release Lambda's parser and
+// requires a complete request.
+func parse(t *testing.T, event map[string]any) *release.Request {
+	t.Helper()
+	raw, err := json.Marshal(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := release.ParseEvent(raw, targets(t))
+	if err != nil {
+		t.Fatalf("the release Lambda refuses the event: %v\n%s", err, raw)
+	}
+	if p.Request == nil {
+		t.Fatalf("the event is no complete release request (lookup %q, ignored %q)\n%s", p.Lookup, p.Ignored, raw)
+	}
+	return p.Request
+}
+
+// sandbox is a working directory and an environment whose PATH starts with
+// the fake aws, and which holds no credentials.
+func sandbox(t *testing.T) (string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, filepath.Join(bin, "aws")); err != nil {
+		t.Fatal(err)
+	}
+	return dir, []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + dir, "FAKE_AWS_DIR=" + dir}
+}
+
+func writeScript(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, out)
+	}
+}
+
+func outputs(t *testing.T, path string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no step outputs: %v", err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		out[k] = v
+	}
+	return out
+}
+
+func uploadedSha(t *testing.T, dir string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "uploaded.sha"))
+	if err != nil {
+		t.Fatalf("nothing was uploaded: %v", err)
+	}
+	return string(raw)
+}
+
+func awsCalls(t *testing.T, dir string) []string {
+	t.Helper()
+	raw, _ := os.ReadFile(filepath.Join(dir, "aws-calls"))
+	return strings.Split(strings.TrimSpace(string(raw)), "\n")
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// fakeAWS answers the AWS CLI calls the examples make, the way the CLI
+// prints them with --query … --output text: UpdateFunctionCode returns the
+// CodeSha256 of the zip (base64 of its SHA-256, as Lambda reports it),
+// GetFunction returns it back, the waiter succeeds, PutEvents keeps the
+// entries and reports no failure. Anything else is an error.
+func fakeAWS(args []string) int {
+	dir := os.Getenv("FAKE_AWS_DIR")
+	f, err := os.OpenFile(filepath.Join(dir, "aws-calls"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		fmt.Fprintln(f, strings.Join(args, " "))
+		f.Close()
+	}
+	flag := func(name string) string {
+		for i, a := range args {
+			if a == name && i+1 < len(args) {
+				return args[i+1]
+			}
+		}
+		return ""
+	}
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "fake aws: no command")
+		return 2
+	}
+	switch args[0] + " " + args[1] {
+	case "lambda update-function-code":
+		zip, err := os.ReadFile(strings.TrimPrefix(flag("--zip-file"), "fileb://"))
+		if err != nil || flag("--query") != "CodeSha256" {
+			fmt.Fprintln(os.Stderr, "fake aws: update-function-code needs --zip-file fileb://… --query CodeSha256:", err)
+			return 2
+		}
+		sum := sha256.Sum256(zip)
+		sha := base64.StdEncoding.EncodeToString(sum[:])
+		if err := os.WriteFile(filepath.Join(dir, "uploaded.sha"), []byte(sha), 0o644); err != nil {
+			return 2
+		}
+		fmt.Println(sha)
+	case "lambda wait":
+		if len(args) < 3 || args[2] != "function-updated-v2" {
+			fmt.Fprintln(os.Stderr, "fake aws: unexpected waiter", args)
+			return 2
+		}
+	case "lambda get-function":
+		sha, err := os.ReadFile(filepath.Join(dir, "uploaded.sha"))
+		if err != nil || flag("--query") != "Configuration.CodeSha256" {
+			fmt.Fprintln(os.Stderr, "fake aws: get-function before an upload or without --query Configuration.CodeSha256")
+			return 2
+		}
+		fmt.Println(string(sha))
+	case "events put-events":
+		entries, err := os.ReadFile(strings.TrimPrefix(flag("--entries"), "file://"))
+		if err != nil || flag("--query") != "FailedEntryCount" {
+			fmt.Fprintln(os.Stderr, "fake aws: put-events needs --entries file://… --query FailedEntryCount:", err)
+			return 2
+		}
+		if err := os.WriteFile(filepath.Join(dir, "put-events.json"), entries, 0o644); err != nil {
+			return 2
+		}
+		fmt.Println("0")
+	default:
+		fmt.Fprintln(os.Stderr, "fake aws: unexpected call", args)
+		return 2
+	}
+	return 0
+}

@@ -1,0 +1,298 @@
+package aliasflow
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+)
+
+// Access from outside the pipeline: the managed policies operators and
+// approvers attach to their IAM identities, and the role a GitHub Actions
+// workflow assumes (OIDC, no stored keys) to update a target's $LATEST and
+// ask for its release.
+
+// Tagging that scopes every policy here to the pipeline's targets
+// (attribute-based access control: "Using attribute-based access control
+// in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/attribute-based-access-control.html).
+const (
+	// TagKey is the tag every target function carries; its value is the
+	// pipeline's name.
+	TagKey = "aliasflow:pipeline"
+	// DefaultPipelineName is the pipeline's name, the value of TagKey.
+	DefaultPipelineName = "aliasflow"
+)
+
+// Names of what NewAccess and NewGitHubReleaseRole create.
+const (
+	OperatorsPolicyName   = "aliasflow-operators"
+	ApproversPolicyName   = "aliasflow-approvers"
+	GitHubReleaseRoleName = "aliasflow-github-release"
+	// GitHubOIDCURL is GitHub Actions' OIDC issuer and GitHubOIDCAudience
+	// the audience aws-actions/configure-aws-credentials asks for
+	// ("Configuring OpenID Connect in Amazon Web Services", GitHub Docs).
+	GitHubOIDCURL      = "https://token.actions.githubusercontent.com"
+	GitHubOIDCAudience = "sts.amazonaws.com"
+)
+
+// statement is one IAM statement, built from plain strings.
+func statement(sid string, actions []string, resources []*string, conditions map[string]any) awsiam.PolicyStatement {
+	props := &awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	}
+	if conditions != nil {
+		props.Conditions = &conditions
+	}
+	return awsiam.NewPolicyStatement(props)
+}
+
+// taggedFunctions is every function of the account and region, and each
+// one's versions and aliases, as far as it carries the pipeline's tag. Tags
+// apply at the function level, so a qualified ARN is covered by its
+// function's tag ("Using tags on Lambda functions").
+func (p *Pipeline) taggedFunctions() ([]*string, map[string]any) {
+	return []*string{p.lambdaArn("*")}, map[string]any{
+		"StringEquals": map[string]any{"aws:ResourceTag/" + TagKey: DefaultPipelineName},
+	}
+}
+
+// ReleaseStatements are what a CI needs to release a target: replace its
+// $LATEST, wait for the update (`aws lambda wait function-updated-v2` polls
+// GetFunction; GetFunction of a tagged function also needs ListTags, per
+// "Using tags on Lambda functions"), read the CodeSha256, and put a
+// "Release Requested" event on the default bus — only with aliasflow's
+// source and detail type (events:source and events:detail-type, "Using IAM
+// policy conditions in Amazon EventBridge").
+func (p *Pipeline) ReleaseStatements() []awsiam.PolicyStatement {
+	fns, tagged := p.taggedFunctions()
+	return []awsiam.PolicyStatement{
+		statement("UpdateTargetCode",
+			[]string{"lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:ListTags"},
+			fns, tagged),
+		p.requestReleaseStatement(),
+	}
+}
+
+func (p *Pipeline) requestReleaseStatement() awsiam.PolicyStatement {
+	return statement("RequestRelease", []string{"events:PutEvents"}, []*string{p.busArn()}, map[string]any{
+		"StringEquals": map[string]any{
+			"events:source":      eventpatterns.ReleaseSource,
+			"events:detail-type": eventpatterns.ReleaseDetailType,
+		},
+	})
+}
+
+func (p *Pipeline) busArn() *string {
+	return p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("events"), Resource: jsii.String("event-bus"), ResourceName: jsii.String(DefaultEventBus),
+	})
+}
+
+// findTasks are the Step Functions reads that find a promotion and where it
+// stands: the state machine by name (ListStateMachines has no resource-level
+// permission), its executions, and each one's description and history.
+func (p *Pipeline) findTasks() []awsiam.PolicyStatement {
+	return []awsiam.PolicyStatement{
+		statement("FindStateMachine", []string{"states:ListStateMachines"}, []*string{jsii.String("*")}, nil),
+		statement("ListPromotions", []string{"states:ListExecutions"}, []*string{p.stateMachineArn()}, nil),
+		statement("ReadPromotions", []string{"states:DescribeExecution", "states:GetExecutionHistory"}, []*string{p.executionsArn()}, nil),
+	}
+}
+
+// decideStatement answers a promotion's waiting task (approval, or a bake
+// skipped with `promote --now`) with its task token. The Service
+// Authorization Reference ("Actions, resources, and condition keys for AWS
+// Step Functions"; the same data cfn-lint ships as Policies.json) lists no
+// resource type for SendTaskSuccess and SendTaskFailure: only an activity's
+// tasks could be scoped, a callback task's token cannot, so the resource is
+// "*". The token itself is the capability, and it is only readable from
+// the promotion state machine's histories (findTasks).
+func (p *Pipeline) decideStatement() awsiam.PolicyStatement {
+	return statement("AnswerPromotionTasks", []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, []*string{jsii.String("*")}, nil)
+}
+
+// OperatorStatements are what every `aliasflow` command needs (the CLI's
+// calls are the methods of cli.LambdaAPI, StatesAPI, LogsAPI, EventsAPI;
+// sts:GetCallerIdentity needs no permission).
+func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
+	fns, tagged := p.taggedFunctions()
+	out := []awsiam.PolicyStatement{
+		statement("ReadTargets", []string{"lambda:GetFunctionConfiguration", "lambda:ListAliases", "lambda:ListVersionsByFunction"}, fns, tagged),
+		// rollback runs the shift Lambda's rollback action synchronously.
+		statement("RollBack", []string{"lambda:InvokeFunction"}, []*string{p.lambdaArn(ShiftFunctionName)}, nil),
+		statement("StopPromotions", []string{"states:StopExecution"}, []*string{p.executionsArn()}, nil),
+		p.decideStatement(),
+		statement("ReadAuditTrail", []string{"logs:FilterLogEvents"}, []*string{p.logGroup.LogGroupArn()}, nil),
+		p.requestReleaseStatement(),
+	}
+	return append(out, p.findTasks()...)
+}
+
+// ApproverStatements are what `aliasflow approve` and `reject` need, and
+// nothing else: find the promotion waiting for approval and answer it.
+func (p *Pipeline) ApproverStatements() []awsiam.PolicyStatement {
+	return append(p.findTasks(), p.decideStatement())
+}
+
+// Access holds the managed policies of a pipeline's people.
+type Access struct {
+	// Operators may run every `aliasflow` command.
+	Operators awsiam.ManagedPolicy
+	// Approvers may approve or reject through the CLI, nothing else.
+	Approvers awsiam.ManagedPolicy
+}
+
+// NewAccess creates the managed policies aliasflow-operators and
+// aliasflow-approvers for p; attach them to your groups or roles.
+func NewAccess(scope constructs.Construct, id string, p *Pipeline) *Access {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	a := &Access{
+		Operators: awsiam.NewManagedPolicy(c, jsii.String("Operators"), &awsiam.ManagedPolicyProps{
+			ManagedPolicyName: jsii.String(OperatorsPolicyName),
+			Description:       jsii.String("aliasflow operators: every aliasflow CLI command on the pipeline and its tagged targets"),
+			Statements:        policyStatements(p.OperatorStatements()),
+		}),
+		Approvers: awsiam.NewManagedPolicy(c, jsii.String("Approvers"), &awsiam.ManagedPolicyProps{
+			ManagedPolicyName: jsii.String(ApproversPolicyName),
+			Description:       jsii.String("aliasflow approvers: aliasflow approve and reject, nothing else"),
+			Statements:        policyStatements(p.ApproverStatements()),
+		}),
+	}
+	SuppressFindings(c, "AwsSolutions-IAM5",
+		"states:ListStateMachines, SendTaskSuccess and SendTaskFailure have no resource-level permission for callback tasks (Resource *; the task token is the capability and is only readable from the promotion state machine's histories); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine.",
+		FindingAnyResource, findingTaggedFunctions, FindingExecutions)
+	return a
+}
+
+func policyStatements(sts []awsiam.PolicyStatement) *[]awsiam.PolicyStatement { return &sts }
+
+// findingTaggedFunctions is cdk-nag's finding for function:* (limited by the tag).
+const findingTaggedFunctions = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:\*$/`
+
+// GitHubReleaseRoleProps configures NewGitHubReleaseRole.
+type GitHubReleaseRoleProps struct {
+	// Pipeline the workflow releases to. Required.
+	Pipeline *Pipeline
+	// Repository is the GitHub "owner/name" whose workflow may assume the
+	// role. Required.
+	Repository string
+	// Branch whose pushes may assume it. Default "main".
+	Branch string
+	// ProviderArn is the account's existing IAM OIDC provider for
+	// token.actions.githubusercontent.com. An account holds at most one
+	// provider per URL; when empty, one is created.
+	ProviderArn string
+}
+
+// GitHubReleaseRole is the role a GitHub Actions workflow assumes.
+type GitHubReleaseRole struct {
+	Role awsiam.Role
+	// ProviderArn is the OIDC provider the role trusts.
+	ProviderArn *string
+}
+
+var (
+	githubRepository = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
+	providerArn      = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+)
+
+// ValidateRepository accepts a GitHub "owner/name".
+func ValidateRepository(s string) error {
+	if !githubRepository.MatchString(s) {
+		return fmt.Errorf("%q is not a GitHub owner/name", s)
+	}
+	return nil
+}
+
+// ValidateBranch accepts a branch name usable in a push filter and an OIDC
+// subject (no spaces, wildcards or git's forbidden characters).
+func ValidateBranch(s string) error {
+	if s == "" || strings.ContainsAny(s, " \t\n~^:?*[\\") {
+		return fmt.Errorf("%q is not a branch name", s)
+	}
+	return nil
+}
+
+// GitHubSubject is the `sub` claim GitHub puts in a workflow's token for a
+// push to branch: repo:OWNER/NAME:ref:refs/heads/BRANCH.
+func GitHubSubject(repository, branch string) string {
+	return "repo:" + repository + ":ref:refs/heads/" + branch
+}
+
+// NewGitHubReleaseRole creates the role aliasflow-github-release that one
+// repository's workflow, on one branch, assumes with
+// sts:AssumeRoleWithWebIdentity ("Create an OpenID Connect (OIDC) identity
+// provider in IAM"; GitHub's "Configuring OpenID Connect in Amazon Web
+// Services": evaluate token.actions.githubusercontent.com:sub in the trust
+// policy). It may do ReleaseStatements and nothing else. Bad props fail
+// synth, naming the field.
+func NewGitHubReleaseRole(scope constructs.Construct, id string, props *GitHubReleaseRoleProps) *GitHubReleaseRole {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	if props == nil {
+		props = &GitHubReleaseRoleProps{}
+	}
+	var errs []string
+	if props.Pipeline == nil {
+		errs = append(errs, "aliasflow GitHub release role: Pipeline is required")
+	}
+	if err := ValidateRepository(props.Repository); err != nil {
+		errs = append(errs, fmt.Sprintf("aliasflow GitHub release role: Repository %v", err))
+	}
+	branch := props.Branch
+	if branch == "" {
+		branch = "main"
+	}
+	if err := ValidateBranch(branch); err != nil {
+		errs = append(errs, fmt.Sprintf("aliasflow GitHub release role: Branch %v", err))
+	}
+	if props.ProviderArn != "" && !providerArn.MatchString(props.ProviderArn) {
+		errs = append(errs, fmt.Sprintf("aliasflow GitHub release role: ProviderArn %q is not the ARN of an IAM OIDC provider for token.actions.githubusercontent.com", props.ProviderArn))
+	}
+	c.Node().AddValidation(&errorsValidation{errs: errs})
+	r := &GitHubReleaseRole{}
+	if len(errs) > 0 {
+		return r
+	}
+	r.ProviderArn = jsii.String(props.ProviderArn)
+	if props.ProviderArn == "" {
+		// AWS::IAM::OIDCProvider without thumbprints: IAM secures
+		// communication with GitHub's issuer through its trusted root CAs.
+		r.ProviderArn = awsiam.NewOidcProviderNative(c, jsii.String("Provider"), &awsiam.OidcProviderNativeProps{
+			Url:       jsii.String(GitHubOIDCURL),
+			ClientIds: jsii.Strings(GitHubOIDCAudience),
+		}).OidcProviderArn()
+	}
+	host := strings.TrimPrefix(GitHubOIDCURL, "https://")
+	r.Role = awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		RoleName:    jsii.String(GitHubReleaseRoleName),
+		Description: jsii.String("GitHub Actions of " + props.Repository + " on " + branch + ": update a tagged target's $LATEST and request its release"),
+		AssumedBy: awsiam.NewWebIdentityPrincipal(r.ProviderArn, &map[string]any{
+			"StringEquals": map[string]any{
+				host + ":aud": GitHubOIDCAudience,
+				host + ":sub": GitHubSubject(props.Repository, branch),
+			},
+		}),
+		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+	})
+	for _, s := range props.Pipeline.ReleaseStatements() {
+		r.Role.AddToPolicy(s)
+	}
+	SuppressFindings(r.Role, "AwsSolutions-IAM5",
+		"function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets: the workflow may update their $LATEST and read them, nothing else.",
+		findingTaggedFunctions)
+	return r
+}
+
+// errorsValidation reports errors found while building a construct.
+type errorsValidation struct{ errs []string }
+
+// Validate implements constructs.IValidation.
+func (v *errorsValidation) Validate() *[]*string { return jsii.Strings(v.errs...) }
