@@ -32,6 +32,9 @@ const (
 	ApprovalRejected    Event = "approval.rejected"
 	ApprovalExpired     Event = "approval.expired"
 	TrafficShifted      Event = "traffic.shifted"
+	// BakeSkipped: an operator ended a bake early (`aliasflow promote
+	// --now`); health is still checked. A human override, audited with who.
+	BakeSkipped Event = "bake.skipped"
 	HealthFailed        Event = "health.failed"
 	PromotionCompleted  Event = "promotion.completed"
 	PromotionRolledBack Event = "promotion.rolled_back"

@@ -29,6 +29,12 @@ const describeBatch = 100
 // roll back.
 func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	fn, n, s := t.p.Function, t.p.Version, t.p.Shift
+	if b := t.p.Bake; b != nil && b.PromoteNow {
+		// The override is recorded whatever health says next.
+		t.record(ctx, audit.Record{Event: audit.BakeSkipped, Alias: promotion.AliasProd, Actor: b.Actor,
+			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("bake at %s ended early by %s (promote --now); health checked next", alias.Percent(s.Weight), b.Actor)})
+	}
 	var reasons []string
 	alarmReasons, err := t.alarmReasons(ctx)
 	if err != nil {
