@@ -197,6 +197,10 @@ func TestSandboxEndToEnd(t *testing.T) {
 	wantContains(t, "promote", out, "ended the bake at 10%")
 	out = e.must("watch", p.Name, "--interval", "200ms", "--timeout", "60s")
 	wantContains(t, "watch", out, "completed: prod on version 2", "[100% ✔]")
+	// No false failure mark on the way after promote --now (issue 13).
+	if strings.Contains(out, "✘") {
+		t.Errorf("watch after promote --now shows a failure mark:\n%s", out)
+	}
 	st := e.status()
 	if got := e.alias("prod"); got != "2" || st.Drift {
 		t.Errorf("prod = %s, drift %v; want 2 with no drift", got, st.Drift)
