@@ -54,6 +54,9 @@ type Env struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Interactive says stdin is a terminal a person can answer at.
 	Interactive bool
+	// Terminal says stdout is a terminal: watch redraws its line with a
+	// live countdown, and long links are hyperlinks.
+	Terminal bool
 	// Clients, when set, are used instead of clients built from the AWS
 	// configuration (tests).
 	Clients *Clients
@@ -80,6 +83,9 @@ type app struct {
 	local bool
 	// shown is the last progress line printed per execution (follow).
 	shown map[string]string
+	// live: follow redraws the current line at each poll (watch at a
+	// terminal).
+	live bool
 	// sdkLog takes the AWS SDK's log messages (warnings); stderr when nil.
 	sdkLog io.Writer
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
@@ -166,5 +167,63 @@ func TestNoCredentialsIsNotANetworkProblem(t *testing.T) {
 	wantContains(t, "stderr", errs.String(), "no AWS credentials found")
 	if strings.Contains(errs.String(), "start the sandbox") {
 		t.Errorf("the hint blames the sandbox for missing credentials:\n%s", errs.String())
+	}
+}
+
+// At a terminal watch redraws its line at each poll, so the countdown to
+// the end of the bake moves (issue 13: it never moved).
+func TestWatchCountsDown(t *testing.T) {
+	w := newWorld()
+	w.terminal = true
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+	w.now = clitest.T0.Add(14 * time.Second) // the bake of 30 s began at T0+13s
+	w.onSleep = func(n int) {
+		if n == 3 {
+			s.BakeOver("b").Finalize()
+		}
+	}
+	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "5s")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "watch", out, "(in 29s)", "(in 24s)", "(in 19s)", "\r\x1b[K", "completed: prod on version 2")
+	if !strings.HasSuffix(out, "\n") {
+		t.Errorf("watch left its last line open: %q", out)
+	}
+}
+
+// A failed promotion says what failed: the smoke check and its detail, or
+// who rejected it and why (issue 13).
+func TestWatchSaysWhy(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(s *clitest.Script)
+		want string
+	}{
+		{"smoke check failed", func(s *clitest.Script) {
+			in := s.St
+			s.St.Smoke = &promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
+				{Name: "greets", Passed: true, Attempts: 1},
+				{Name: "staging-http", Passed: false, Attempts: 3, Detail: "GET /staging/hello: status 502, want 200"}}}
+			s.Task("SmokeTest", in, s.St.Smoke, s.St).Choice("SmokePassed", s.St)
+			s.Fail("SmokeTestsFailed", "SmokeTestsFailed", "The new version failed its smoke tests.", s.St)
+		}, `smoke check "staging-http" failed: GET /staging/hello: status 502, want 200`},
+		{"rejected", func(s *clitest.Script) {
+			s.Smoke(true).AwaitApproval("a")
+			d := promotion.Decision{Approved: false, Approver: "carol@example.com", Comment: "not on a Friday"}
+			cause, _ := json.Marshal(d)
+			s.St.Failure = &promotion.Failure{Error: promotion.ErrRejected, Cause: string(cause)}
+			s.Task("RecordRejection", s.St, nil, s.St)
+			s.Fail("Rejected", "Rejected", "An approver rejected the release.", s.St)
+		}, `rejected by carol@example.com: "not on a Friday"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			c.run(s)
+			code, out, errs := w.run(t, "watch", s.Name())
+			wantCode(t, code, cli.ExitUnsuccessful, out, errs)
+			wantContains(t, "stderr", errs, c.want)
+		})
 	}
 }

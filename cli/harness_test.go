@@ -36,6 +36,7 @@ type world struct {
 	// stdin is what the person types; interactive says a terminal is there.
 	stdin       string
 	interactive bool
+	terminal    bool
 }
 
 func newWorld() *world {
@@ -70,7 +71,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	}
 	code := cli.Main(context.Background(), args, cli.Env{
 		Stdout: &out, Stderr: &errb,
-		Stdin: strings.NewReader(w.stdin), Interactive: w.interactive,
+		Stdin: strings.NewReader(w.stdin), Interactive: w.interactive, Terminal: w.terminal,
 		Getenv: func(string) string { return "" },
 		Now:    func() time.Time { return w.now },
 		Sleep: func(ctx context.Context, d time.Duration) error {

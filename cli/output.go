@@ -81,7 +81,7 @@ func (a *app) link(u string) string {
 		return u
 	}
 	short := u[:keep] + "…"
-	if a.env.Interactive {
+	if a.env.Terminal {
 		return "\x1b]8;;" + u + "\x1b\\" + short + "\x1b]8;;\x1b\\"
 	}
 	return short

@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 )
@@ -42,6 +45,9 @@ func runWatch(ctx context.Context, a *app, pos []string, interval, timeout *time
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
+	// At a terminal the current line is redrawn each poll, so the
+	// countdown to the next step moves; elsewhere one line per change.
+	a.live = a.env.Terminal && !a.g.json
 	p, err := a.follow(ctx, arn, *interval, nil)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -57,8 +63,53 @@ func endOf(p *progress.Progress) error {
 	if p.Status == string(sfntypes.ExecutionStatusSucceeded) {
 		return nil
 	}
-	return &Error{Code: ExitUnsuccessful, Err: fmt.Errorf("promotion %s ended %s", p.Name, p.Gate),
+	msg := fmt.Sprintf("promotion %s ended %s", p.Name, p.Gate)
+	if why := failureDetail(p); why != "" {
+		msg += "\n  " + why
+	}
+	return &Error{Code: ExitUnsuccessful, Err: errors.New(msg),
 		Hint: fmt.Sprintf("see what happened with `aliasflow history %s`", functionOr(p.Name))}
+}
+
+// failureDetail says why a promotion failed in the words of what failed:
+// the smoke checks that failed, who rejected it and why, the health
+// verdict, or the expiry.
+func failureDetail(p *progress.Progress) string {
+	if p.Smoke != nil && !p.Smoke.Passed {
+		var failed []string
+		for _, c := range p.Smoke.Checks {
+			if !c.Passed {
+				failed = append(failed, fmt.Sprintf("smoke check %q failed: %s", c.Name, c.Detail))
+			}
+		}
+		if len(failed) > 0 {
+			return strings.Join(failed, "\n  ")
+		}
+	}
+	f := p.Promotion.Failure
+	if f == nil {
+		return ""
+	}
+	if f.Error == promotion.ErrRejected {
+		var d promotion.Decision
+		if json.Unmarshal([]byte(f.Cause), &d) == nil && d.Approver != "" {
+			if d.Comment != "" {
+				return fmt.Sprintf("rejected by %s: %q", d.Approver, d.Comment)
+			}
+			return fmt.Sprintf("rejected by %s (no comment)", d.Approver)
+		}
+	}
+	if f.Cause != "" {
+		cause := f.Cause
+		var doc struct {
+			ErrorMessage string `json:"errorMessage"`
+		}
+		if json.Unmarshal([]byte(cause), &doc) == nil && doc.ErrorMessage != "" {
+			cause = doc.ErrorMessage
+		}
+		return "why: " + cause
+	}
+	return ""
 }
 
 // watchLine is one --json line of watch.
@@ -76,13 +127,31 @@ func (a *app) follow(ctx context.Context, arn string, interval time.Duration, st
 	if a.shown == nil {
 		a.shown = map[string]string{}
 	}
+	// open: a live line was drawn without its newline yet.
+	open := false
+	defer func() {
+		if open {
+			fmt.Fprintln(a.env.Stdout)
+		}
+	}()
 	for {
 		p, err := a.readProgress(ctx, arn)
 		if err != nil {
 			return nil, err
 		}
-		if key := changeKey(p); key != a.shown[arn] {
-			a.shown[arn] = key
+		key := changeKey(p)
+		changed := key != a.shown[arn]
+		a.shown[arn] = key
+		switch {
+		case a.live:
+			if changed && open {
+				fmt.Fprintln(a.env.Stdout)
+			}
+			if changed || !p.NextAt.IsZero() {
+				fmt.Fprintf(a.env.Stdout, "\r\x1b[K%s", a.progressLine(p))
+				open = true
+			}
+		case changed:
 			if err := a.printProgress(p); err != nil {
 				return nil, err
 			}
@@ -111,10 +180,17 @@ func (a *app) printProgress(p *progress.Progress) error {
 		_, err = fmt.Fprintf(a.env.Stdout, "%s\n", b)
 		return err
 	}
+	_, err := fmt.Fprintln(a.env.Stdout, a.progressLine(p))
+	return err
+}
+
+// progressLine is one promotion's line: time, name, stages and gate with
+// the countdown to the next step.
+func (a *app) progressLine(p *progress.Progress) string {
+	now := a.env.Now().UTC()
 	gate := p.Gate
 	if !p.NextAt.IsZero() && p.Running() {
 		gate += " " + paren(until(now, p.NextAt))
 	}
-	_, err := fmt.Fprintf(a.env.Stdout, "%s  %s  %s  %s\n", now.Format("15:04:05"), p.Name, p.Bar(), gate)
-	return err
+	return fmt.Sprintf("%s  %s  %s  %s", now.Format("15:04:05"), p.Name, p.Bar(), gate)
 }
