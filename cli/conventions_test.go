@@ -227,3 +227,30 @@ func TestWatchSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// status fits 100 columns and names the commit of each version (issue 13).
+func TestStatusFitsAndShowsCommits(t *testing.T) {
+	w := newWorld()
+	w.now = clitest.T0.Add(20 * time.Second)
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+	w2 := w.states.NewScript(clitest.Input("hello", "3", "sha-3"), clitest.T0.Add(time.Second)).Smoke(true).AwaitApproval("c")
+	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	w.logs.Audit(
+		audit.Record{Event: audit.ReleasePublished, Function: "hello", Alias: "stg", ToVersion: "2", Time: clitest.T0,
+			Release: &promotion.Release{Commit: "0123456789abcdef0123456789abcdef01234567", CodeSha256: "sha-2", Source: "codebuild"}},
+		audit.Record{Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "1", ToVersion: "2", Time: clitest.T0},
+		audit.Record{Event: audit.TrafficShifted, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1), Time: clitest.T0.Add(12 * time.Second)},
+	)
+	code, out, errs := w.run(t, "status", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status", out, "0123456789ab…", s.Name(), w2.Name(), "baking at 10%, next step in 23s", "awaiting approval, next step in 59m42s")
+	for _, line := range strings.Split(out, "\n") {
+		if n := len([]rune(line)); n > 100 {
+			t.Errorf("line of %d columns (> 100): %q", n, line)
+		}
+	}
+	code, out, errs = w.run(t, "status", "hello", "--json")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status --json", out, `"commit": "0123456789abcdef0123456789abcdef01234567"`)
+}

@@ -49,6 +49,9 @@ type VersionInfo struct {
 	CodeSha256   string `json:"codeSha256"`
 	Description  string `json:"description,omitempty"`
 	LastModified string `json:"lastModified,omitempty"`
+	// Commit is the commit the version was released from (the audit
+	// trail's release.published record), "" when unknown.
+	Commit string `json:"commit,omitempty"`
 }
 
 // auditWindow is how far back status and rollback read the audit trail.
@@ -147,6 +150,15 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 	var notFound *Error
 	if err != nil && !(errors.As(err, &notFound) && notFound.Code == ExitNotFound) {
 		return nil, err
+	}
+	commits := map[string]string{}
+	for _, r := range recs { // newest first: the newest release of a version wins
+		if r.Event == audit.ReleasePublished && r.Release != nil && r.Release.Commit != "" && commits[r.ToVersion] == "" {
+			commits[r.ToVersion] = r.Release.Commit
+		}
+	}
+	for i := range st.Versions {
+		st.Versions[i].Commit = commits[st.Versions[i].Version]
 	}
 	for _, al := range aliases {
 		s := aliasStatus(al)
@@ -264,18 +276,29 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	}
 	t.flush()
 	fmt.Fprintln(w)
-	t = newTable(w, "  version", "code sha256", "modified", "description")
+	t = newTable(w, "  version", "commit", "code sha256", "modified")
 	for _, v := range st.Versions {
-		t.row("  "+v.Version, v.CodeSha256, v.LastModified, v.Description)
+		t.row("  "+v.Version, short(v.Commit, 12), short(v.CodeSha256, 12), modified(v.LastModified))
 	}
 	t.flush()
 	fmt.Fprintln(w)
 	if len(st.Promotions) == 0 {
 		fmt.Fprintf(w, "no running promotion (start one with `aliasflow release %s`)\n", st.Function)
 	} else {
-		t = newTable(w, "  promotion", "version", "where", "prod weight", "next step")
+		t = newTable(w, "  promotion", "version", "prod weight", "where")
 		for _, p := range st.Promotions {
-			t.row("  "+p.Name, p.Version, p.Gate, percent(p.Weight), strings.TrimSpace(clock(p.NextAt)+" "+paren(until(now, p.NextAt))))
+			where := p.Gate
+			if !p.NextAt.IsZero() {
+				// The gate's own timestamp is replaced by the countdown.
+				if i := strings.Index(where, " until "); i > 0 {
+					where = where[:i]
+				}
+				if i := strings.Index(where, " (expires "); i > 0 {
+					where = where[:i]
+				}
+				where += ", next step " + until(now, p.NextAt)
+			}
+			t.row("  "+p.Name, p.Version, percent(p.Weight), where)
 		}
 		t.flush()
 	}
@@ -285,6 +308,23 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	if st.Drift {
 		fmt.Fprintf(w, "drift: an alias is not where aliasflow last put it; see `aliasflow history %s`, then fix it with a release or `aliasflow rollback %s`\n", st.Function, st.Function)
 	}
+}
+
+// short cuts s to n characters with an ellipsis; --json has it in full.
+func short(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// modified formats Lambda's LastModified (ISO 8601 with milliseconds and a
+// numeric offset) like the other times of the tables.
+func modified(s string) string {
+	if t, err := time.Parse("2006-01-02T15:04:05.000-0700", s); err == nil {
+		return clock(t)
+	}
+	return s
 }
 
 func paren(s string) string {
