@@ -257,7 +257,11 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 
 	// rollback of a running shift: the promotion is stopped, prod is stable.
-	e.deploy("v4", "Hello from Lambda, fourth")
+	// Rehearsal in one command: build, UpdateFunctionCode, wait, and the
+	// smoke expectations printed.
+	out = e.must("local", "deploy-code", "hello", filepath.Join(repoRoot(), "examples", "hello"),
+		"--ldflags", "-X 'main.greeting=Hello from Lambda, fourth'")
+	wantContains(t, "deploy-code", out, "made it hello's $LATEST (code ", "smoke checks", "invoke-stg", "aliasflow release hello", "aliasflow watch hello-v4-")
 	e.must("release", "hello")
 	e.waitState("RequestApproval")
 	e.must("approve", "hello")
