@@ -207,7 +207,9 @@ func (p *Pipeline) register(t config.Target) error {
 	allow(p.release, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, fn, versionsAndAliases)
 	allow(p.smokeTest, []string{"lambda:InvokeFunction"}, p.lambdaArn(name+":"+StgAlias))
 	allow(p.shift, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"}, fn, versionsAndAliases)
-	allow(p.approval, []string{"lambda:GetAlias"}, fn, versionsAndAliases)
+	// The page shows what prod serves and the commit of its version (its
+	// description, written by the release Lambda).
+	allow(p.approval, []string{"lambda:GetAlias", "lambda:GetFunctionConfiguration"}, fn, versionsAndAliases)
 
 	var alarms []*string
 	for _, a := range t.Health.Alarms {

@@ -79,18 +79,29 @@ func TestRefusedLinks(t *testing.T) {
 		{name: "garbage", link: func(*testing.T) string { return "not-a-link" }, wantStatus: 403, wantKind: "forged"},
 		{name: "signature cut off", link: func(t *testing.T) string { l := valid(t); return l[:len(l)-3] }, wantStatus: 403, wantKind: "forged"},
 		{name: "expired", setup: func(e *env) { e.now = entered.Add(2 * time.Hour) }, link: valid, wantStatus: 410, wantKind: "expired",
-			wantText: "aliasflow release hello"},
+			wantText: "before anyone decided on hello version 7 here"},
 		{name: "wrong approver", link: func(t *testing.T) string {
 			return link(t, testKey, execARN, "mallory@example.com", entered.Add(time.Hour))
 		}, wantStatus: 403, wantKind: "wrong-approver", wantText: "mallory@example.com is not among the approvers of hello"},
 		{name: "already decided", setup: func(e *env) {
 			out, _ := json.Marshal(promotion.Decision{Approved: true, Approver: bob, Via: "cli", DecidedAt: entered.Add(time.Minute)})
 			e.sfn.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(taskToken), Output: aws.String(string(out))})
-		}, link: valid, wantStatus: 409, wantKind: "decided", wantText: "bob@example.com approved it (via cli)"},
+		}, link: valid, wantStatus: 409, wantKind: "decided", wantText: "bob@example.com approved it with the aliasflow command line"},
 		{name: "approval timed out", setup: func(e *env) { e.sfn.TimeOut(taskToken, entered.Add(50*time.Minute)) }, link: valid, wantStatus: 410, wantKind: "expired",
-			wantText: "aliasflow release hello"},
+			wantText: "approval request of hello version 7 timed out"},
 		{name: "execution ended", setup: func(e *env) { e.sfn.End(execARN, sfntypes.ExecutionStatusAborted, entered.Add(time.Minute)) },
-			link: valid, wantStatus: 410, wantKind: "ended", wantText: "ABORTED"},
+			link: valid, wantStatus: 410, wantKind: "ended", wantText: "An operator stopped the promotion of hello version 7"},
+		{name: "rolled back", setup: func(e *env) {
+			e.sfn.EndWith(execARN, sfntypes.ExecutionStatusFailed, "RolledBack", "prod is back", entered.Add(time.Minute))
+		}, link: valid, wantStatus: 410, wantKind: "ended", wantText: "Version 7 of hello was unhealthy while prod moved to it"},
+		// A link to a superseded promotion says which newer version waits.
+		{name: "superseded", setup: func(e *env) {
+			newer := pendingtest.ExecutionARN("hello-v8-0b0b0b0b")
+			st := testState()
+			st.Version = "8"
+			e.sfn.AddWaiting(pendingtest.Waiting{ARN: newer, State: st, Token: "tok-8", EnteredTime: entered.Add(time.Minute)})
+			e.sfn.EndWith(execARN, sfntypes.ExecutionStatusAborted, promotion.ErrSuperseded, "superseded by "+newer+" (version 8)", entered.Add(time.Minute))
+		}, link: valid, wantStatus: 410, wantKind: "superseded", wantText: "Version 8 of hello replaced hello version 7 before anyone decided, and version 8 is waiting for approval now"},
 		{name: "execution unknown", link: func(t *testing.T) string {
 			return link(t, testKey, pendingtest.ExecutionARN("gone"), alice, entered.Add(time.Hour))
 		}, wantStatus: 410, wantKind: "ended"},
@@ -120,6 +131,13 @@ func TestRefusedLinks(t *testing.T) {
 				}
 				if !strings.Contains(resp.Body, "What to do next") {
 					t.Errorf("error page does not say what to do next")
+				}
+				// Plain words: no raw execution status, and no command line
+				// for an approver who may have no AWS identity (issue 13).
+				for _, raw := range []string{"SUCCEEDED", "ABORTED", "FAILED", "TIMED_OUT", "aliasflow release", "aliasflow status", "aliasflow history", "aliasflow approve"} {
+					if strings.Contains(resp.Body, raw) {
+						t.Errorf("error page says %q:\n%s", raw, resp.Body)
+					}
 				}
 				if got := len(e.sfn.Sent); got != sentBefore {
 					t.Errorf("SendTask* accepted %d calls, want none", got-sentBefore)
