@@ -266,7 +266,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	e.waitState("RequestApproval")
 	e.must("approve", "hello")
 	p = e.waitState("Bake")
-	out = e.must("rollback", "hello", "--yes")
+	out = e.must("rollback", "hello", "--yes", "--reason", "v4 greets wrongly")
 	wantContains(t, "rollback of a shift", out, "stopped "+p.Name, "version "+p.Version+" → 1")
 	if got := e.alias("prod"); got != "1" {
 		t.Errorf("prod after rolling back a shift = %s; want 1", got)
@@ -277,12 +277,13 @@ func TestSandboxEndToEnd(t *testing.T) {
 	rb := e.history()
 	found := false
 	for _, r := range rb {
-		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && strings.HasPrefix(r.Actor, "arn:aws:") {
+		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && strings.HasPrefix(r.Actor, "arn:aws:") &&
+			strings.Contains(r.Reason, "v4 greets wrongly") {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no promotion.rolled_back of version %s by the operator in the history: %+v", p.Version, rb)
+		t.Errorf("no promotion.rolled_back of version %s by the operator with the reason in the history: %+v", p.Version, rb)
 	}
 }
 

@@ -343,7 +343,6 @@ func decidedText(about subject, d *promotion.Decision) string {
 	return fmt.Sprintf("%s %s it%s at %s (%s).", d.Approver, verb, how, d.DecidedAt.UTC().Format(timeFormat), about)
 }
 
-
 func orUnknown(s string) string {
 	if s == "" {
 		return "(unknown)"

@@ -22,19 +22,19 @@ type Event string
 
 // The audited events (DESIGN.md, "Audit record").
 const (
-	ReleasePublished    Event = "release.published"
-	ReleaseRefused      Event = "release.refused"
-	AliasMoved          Event = "alias.moved"
-	SmokePassed         Event = "smoke.passed"
-	SmokeFailed         Event = "smoke.failed"
-	ApprovalRequested   Event = "approval.requested"
-	ApprovalGranted     Event = "approval.granted"
-	ApprovalRejected    Event = "approval.rejected"
-	ApprovalExpired     Event = "approval.expired"
-	TrafficShifted      Event = "traffic.shifted"
+	ReleasePublished  Event = "release.published"
+	ReleaseRefused    Event = "release.refused"
+	AliasMoved        Event = "alias.moved"
+	SmokePassed       Event = "smoke.passed"
+	SmokeFailed       Event = "smoke.failed"
+	ApprovalRequested Event = "approval.requested"
+	ApprovalGranted   Event = "approval.granted"
+	ApprovalRejected  Event = "approval.rejected"
+	ApprovalExpired   Event = "approval.expired"
+	TrafficShifted    Event = "traffic.shifted"
 	// BakeSkipped: an operator ended a bake early (`aliasflow promote
 	// --now`); health is still checked. A human override, audited with who.
-	BakeSkipped Event = "bake.skipped"
+	BakeSkipped         Event = "bake.skipped"
 	HealthFailed        Event = "health.failed"
 	PromotionCompleted  Event = "promotion.completed"
 	PromotionRolledBack Event = "promotion.rolled_back"
