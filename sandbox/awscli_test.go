@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,9 +16,11 @@ import (
 // TestAWSCLI drives the sandbox with the AWS CLI, as a user rehearsing by
 // hand would: `--endpoint-url` and dummy credentials.
 func TestAWSCLI(t *testing.T) {
-	cli, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skip("the AWS CLI is not installed (apt-get install awscli); CI installs it")
+	// Debian's AWS CLI v2, run with Debian's python3 (TOOLCHAIN.md); .ci/run
+	// installs it.
+	const cli = "/usr/bin/aws"
+	if _, err := os.Stat(cli); err != nil {
+		t.Skip("Debian's AWS CLI is not installed (apt-get install awscli); CI installs it")
 	}
 	sb := start(t, sandbox.Options{LambdaUpdateDuration: -1})
 	zip := lambdatest.Zip(t, lambdatest.Build(t, "github.com/aliasflow/aliasflow/examples/hello"))
@@ -40,7 +43,7 @@ func TestAWSCLI(t *testing.T) {
 	}
 
 	run := func(args ...string) (string, error) {
-		cmd := exec.Command(cli, append([]string{"--endpoint-url", sb.Endpoint(), "--region", "us-east-1", "--output", "json"}, args...)...)
+		cmd := exec.Command("/usr/bin/python3", append([]string{cli, "--endpoint-url", sb.Endpoint(), "--region", "us-east-1", "--output", "json"}, args...)...)
 		// Only the host's PATH and HOME: no profile, token or endpoint of the
 		// caller's may leak into the run.
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
@@ -51,16 +54,68 @@ func TestAWSCLI(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	zipFile := filepath.Join(t.TempDir(), "hello.zip")
+	if err := os.WriteFile(zipFile, zip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exARN := strings.Replace(smARN, ":stateMachine:", ":execution:", 1) + ":run-1"
+	// One case (at least) per operation the project calls, with the error
+	// cases their API references document.
 	cases := []struct {
+		op   string // the API operation, as projectOperations names it
 		name string
 		args []string
 		want string
 	}{
-		{"lambda list-aliases", []string{"lambda", "list-aliases", "--function-name", "hello"}, `"FunctionVersion": "1"`},
-		{"lambda get-function-configuration", []string{"lambda", "get-function-configuration", "--function-name", "hello", "--qualifier", "prod"}, `"Version": "1"`},
-		{"stepfunctions list-executions", []string{"stepfunctions", "list-executions", "--state-machine-arn", smARN}, `"name": "run-1"`},
-		{"events put-events", []string{"events", "put-events", "--entries", `[{"Source":"aliasflow","DetailType":"Release Requested","Detail":"{\"function\":\"hello\"}"}]`}, `"FailedEntryCount": 0`},
-		{"lambda error", []string{"lambda", "get-alias", "--function-name", "hello", "--name", "nope"}, "ResourceNotFoundException"},
+		{"CreateFunction", "lambda create-function that exists", []string{"lambda", "create-function", "--function-name", "hello", "--runtime", "provided.al2023", "--handler", "bootstrap",
+			"--role", "arn:aws:iam::000000000000:role/r", "--zip-file", "fileb://" + zipFile}, "ResourceConflictException"},
+		{"ListFunctions", "lambda list-functions", []string{"lambda", "list-functions"}, `"FunctionName": "hello"`},
+		{"GetFunctionConfiguration", "lambda get-function-configuration", []string{"lambda", "get-function-configuration", "--function-name", "hello", "--qualifier", "prod"}, `"Version": "1"`},
+		{"GetFunctionConfiguration", "lambda get-function-configuration of a missing function", []string{"lambda", "get-function-configuration", "--function-name", "nope"}, "ResourceNotFoundException"},
+		{"UpdateFunctionCode", "lambda update-function-code", []string{"lambda", "update-function-code", "--function-name", "hello", "--zip-file", "fileb://" + zipFile}, `"CodeSha256"`},
+		{"ListVersionsByFunction", "lambda list-versions-by-function", []string{"lambda", "list-versions-by-function", "--function-name", "hello"}, `"Version": "1"`},
+		{"PublishVersion", "lambda publish-version", []string{"lambda", "publish-version", "--function-name", "hello"}, `"Version"`},
+		{"ListAliases", "lambda list-aliases", []string{"lambda", "list-aliases", "--function-name", "hello"}, `"FunctionVersion": "1"`},
+		{"CreateAlias", "lambda create-alias", []string{"lambda", "create-alias", "--function-name", "hello", "--name", "stg", "--function-version", "1"}, `"Name": "stg"`},
+		{"CreateAlias", "lambda create-alias that exists", []string{"lambda", "create-alias", "--function-name", "hello", "--name", "prod", "--function-version", "1"}, "ResourceConflictException"},
+		{"CreateAlias", "lambda create-alias with a name over 128 characters (model length)", []string{"lambda", "create-alias", "--function-name", "hello", "--name", strings.Repeat("a", 129), "--function-version", "1"}, "ValidationException"},
+		{"GetAlias", "lambda get-alias", []string{"lambda", "get-alias", "--function-name", "hello", "--name", "prod"}, `"FunctionVersion": "1"`},
+		{"GetAlias", "lambda get-alias missing", []string{"lambda", "get-alias", "--function-name", "hello", "--name", "nope"}, "ResourceNotFoundException"},
+		{"UpdateAlias", "lambda update-alias", []string{"lambda", "update-alias", "--function-name", "hello", "--name", "prod", "--function-version", "1"}, `"Name": "prod"`},
+		{"UpdateAlias", "lambda update-alias with a stale revision", []string{"lambda", "update-alias", "--function-name", "hello", "--name", "prod", "--revision-id", "stale"}, "PreconditionFailedException"},
+		{"ListStateMachines", "stepfunctions list-state-machines", []string{"stepfunctions", "list-state-machines"}, `"name": "cli-test"`},
+		{"StartExecution", "stepfunctions start-execution", []string{"stepfunctions", "start-execution", "--state-machine-arn", smARN, "--name", "run-2"}, `"executionArn"`},
+		{"StartExecution", "stepfunctions start-execution of a missing machine", []string{"stepfunctions", "start-execution", "--state-machine-arn", smARN + "-nope"}, "StateMachineDoesNotExist"},
+		{"DescribeExecution", "stepfunctions describe-execution", []string{"stepfunctions", "describe-execution", "--execution-arn", exARN}, `"status": "SUCCEEDED"`},
+		{"DescribeExecution", "stepfunctions describe-execution missing", []string{"stepfunctions", "describe-execution", "--execution-arn", exARN + "-nope"}, "ExecutionDoesNotExist"},
+		{"DescribeStateMachineForExecution", "stepfunctions describe-state-machine-for-execution", []string{"stepfunctions", "describe-state-machine-for-execution", "--execution-arn", exARN}, `"name": "cli-test"`},
+		{"ListExecutions", "stepfunctions list-executions", []string{"stepfunctions", "list-executions", "--state-machine-arn", smARN}, `"name": "run-1"`},
+		{"GetExecutionHistory", "stepfunctions get-execution-history", []string{"stepfunctions", "get-execution-history", "--execution-arn", exARN}, `"ExecutionSucceeded"`},
+		{"StopExecution", "stepfunctions stop-execution of a missing execution", []string{"stepfunctions", "stop-execution", "--execution-arn", exARN + "-nope"}, "ExecutionDoesNotExist"},
+		{"SendTaskSuccess", "stepfunctions send-task-success with a bad token", []string{"stepfunctions", "send-task-success", "--task-token", "bogus", "--task-output", "{}"}, "InvalidToken"},
+		{"SendTaskFailure", "stepfunctions send-task-failure with a bad token", []string{"stepfunctions", "send-task-failure", "--task-token", "bogus"}, "InvalidToken"},
+		{"PutEvents", "events put-events", []string{"events", "put-events", "--entries", `[{"Source":"aliasflow","DetailType":"Release Requested","Detail":"{\"function\":\"hello\"}"}]`}, `"FailedEntryCount": 0`},
+		{"FilterLogEvents", "logs filter-log-events of a missing group", []string{"logs", "filter-log-events", "--log-group-name", "/aws/lambda/nope"}, "ResourceNotFoundException"},
+		{"GetSecretValue", "secretsmanager get-secret-value missing", []string{"secretsmanager", "get-secret-value", "--secret-id", "nope"}, "ResourceNotFoundException"},
+		{"Publish", "sns publish to a missing topic", []string{"sns", "publish", "--topic-arn", "arn:aws:sns:us-east-1:000000000000:nope", "--message", "hi"}, "NotFound"},
+		{"GetCallerIdentity", "sts get-caller-identity", []string{"sts", "get-caller-identity"}, `"Account": "000000000000"`},
+		{"DescribeAlarms", "cloudwatch describe-alarms", []string{"cloudwatch", "describe-alarms"}, `"MetricAlarms"`},
+		{"SetAlarmState", "cloudwatch set-alarm-state of a missing alarm", []string{"cloudwatch", "set-alarm-state", "--alarm-name", "nope", "--state-value", "ALARM", "--state-reason", "test"}, "ResourceNotFound"},
+		{"GetMetricData", "cloudwatch get-metric-data", []string{"cloudwatch", "get-metric-data", "--start-time", "2026-01-01T00:00:00Z", "--end-time", "2026-01-01T01:00:00Z",
+			"--metric-data-queries", `[{"Id":"e","MetricStat":{"Metric":{"Namespace":"AWS/Lambda","MetricName":"Errors","Dimensions":[{"Name":"FunctionName","Value":"hello"}]},"Period":60,"Stat":"Sum"}}]`}, `"MetricDataResults"`},
+		{"BatchGetBuilds", "codebuild batch-get-builds of an unknown build", []string{"codebuild", "batch-get-builds", "--ids", "nope:00000000-0000-4000-8000-000000000000"}, `"buildsNotFound"`},
+		{"Invoke", "lambda invoke of a missing function", []string{"lambda", "invoke", "--function-name", "nope", "--payload", "{}", os.DevNull}, "ResourceNotFoundException"},
+	}
+	covered := map[string]bool{"Invoke": true}
+	for _, tc := range cases {
+		covered[tc.op] = true
+	}
+	for service, ops := range projectOperations {
+		for _, op := range ops {
+			if !covered[op] {
+				t.Errorf("the AWS CLI test has no case for %s %s, which the project calls", service, op)
+			}
+		}
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -75,7 +75,9 @@ func (sb *Sandbox) ResetCalls() {
 func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service string, h http.Handler) {
 	op := operation(r, service)
 	rec := &statusRecorder{ResponseWriter: w}
-	if sb.authorize(rec, r, service, op) {
+	// The caller's identity is checked first, then the request against
+	// AWS's model of its operation.
+	if sb.authorize(rec, r, service, op) && sb.validate(rec, r, service) {
 		h.ServeHTTP(rec, r)
 	}
 	if rec.status == 0 {

@@ -32,6 +32,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 	secretssvc "github.com/aliasflow/aliasflow/sandbox/secrets"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/sandbox/states"
@@ -81,6 +82,7 @@ type Sandbox struct {
 	builds   *codebuild.Service
 	apigw    *apigw.Router
 	services map[string]http.Handler // by SigV4 service name
+	models   *model.Models           // AWS's API models, which every request must satisfy
 	persist  []persisted
 
 	ln       net.Listener
@@ -166,6 +168,10 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		"lambda": sb.lambda, "states": sb.states, "events": sb.events, "logs": sb.logs,
 		"secretsmanager": sb.secrets, "sns": sb.sns, "sts": sb.sts, "monitoring": sb.cw,
 		"codebuild": sb.builds,
+	}
+	if sb.models, err = loadModels(sb.services); err != nil {
+		sb.shutdownServices()
+		return nil, err
 	}
 	// Lambda comes first: a restored execution may invoke a function at once.
 	sb.persist = []persisted{

@@ -1,8 +1,9 @@
 // Package secretssvc is the sandbox's AWS Secrets Manager (awsJson1_1,
-// "secretsmanager.<Op>"): CreateSecret, GetSecretValue, PutSecretValue and
-// DescribeSecret, enough to hold the approval link key. Secrets are found by
-// name, full ARN (with the random six-character suffix AWS appends) or
-// partial ARN, and carry AWSCURRENT / AWSPREVIOUS version stages.
+// "secretsmanager.<Op>"): GetSecretValue, the one operation the project
+// calls (the approval link key); secrets are created through the Go API.
+// Secrets are found by name, full ARN (with the random six-character suffix
+// AWS appends) or partial ARN, and carry AWSCURRENT / AWSPREVIOUS version
+// stages.
 package secretssvc
 
 import (
@@ -62,10 +63,7 @@ func New(now func() time.Time) *Service {
 // ServeHTTP serves the Secrets Manager API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
-		"CreateSecret":   s.createSecret,
 		"GetSecretValue": s.getSecretValue,
-		"PutSecretValue": s.putSecretValue,
-		"DescribeSecret": s.describeSecret,
 	})
 }
 
@@ -246,74 +244,6 @@ func (s *Service) getSecretValue(_ context.Context, body []byte) (any, error) {
 		return nil, core.Errorf("ResourceNotFoundException", http.StatusBadRequest, "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")
 	}
 	return nil, core.Errorf("ResourceNotFoundException", http.StatusBadRequest, "Secrets Manager can't find the specified secret value for VersionId: %s, VersionStage: %s", in.VersionId, in.VersionStage)
-}
-
-func (s *Service) putSecretValue(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		SecretId      string
-		VersionStages []string
-		valueIn
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if err := in.check(); err != nil {
-		return nil, err
-	}
-	if in.SecretString == nil && in.SecretBinary == nil {
-		return nil, invalidParam("You must provide either SecretString or SecretBinary.")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.lookup(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range sec.Versions {
-		if in.ClientRequestToken != "" && v.ID == in.ClientRequestToken {
-			// The same token with the same value is a retry; with another
-			// value it is a conflict, as AWS answers it.
-			if equalValue(v, in.valueIn) {
-				return map[string]any{"ARN": sec.ARN, "Name": sec.Name, "VersionId": v.ID, "VersionStages": v.Stages}, nil
-			}
-			return nil, core.Errorf("ResourceExistsException", http.StatusBadRequest, "You can't modify an existing version, you can only create a new version.")
-		}
-	}
-	v := s.addVersion(sec, in.valueIn, in.VersionStages)
-	return map[string]any{"ARN": sec.ARN, "Name": sec.Name, "VersionId": v.ID, "VersionStages": v.Stages}, nil
-}
-
-func equalValue(v *version, in valueIn) bool {
-	if (v.String == nil) != (in.SecretString == nil) {
-		return false
-	}
-	if v.String != nil {
-		return *v.String == *in.SecretString
-	}
-	return string(v.Binary) == string(in.SecretBinary)
-}
-
-func (s *Service) describeSecret(_ context.Context, body []byte) (any, error) {
-	var in struct{ SecretId string }
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.lookup(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	stages := map[string][]string{}
-	for _, v := range sec.Versions {
-		stages[v.ID] = v.Stages
-	}
-	out := map[string]any{"ARN": sec.ARN, "Name": sec.Name, "CreatedDate": epoch(sec.Created),
-		"LastChangedDate": epoch(sec.Changed), "VersionIdsToStages": stages}
-	if sec.Description != "" {
-		out["Description"] = sec.Description
-	}
-	return out, nil
 }
 
 // CreateSecret creates a secret with a string value (the Go API for setup)

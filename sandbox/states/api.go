@@ -33,11 +33,9 @@ type operation func(s *Service, body []byte) (any, error)
 // operations are the API actions the sandbox implements; any other action is
 // refused with UnknownOperationException.
 var operations = map[string]operation{
-	"CreateStateMachine":               (*Service).apiCreateStateMachine,
-	"DescribeStateMachine":             (*Service).apiDescribeStateMachine,
+	"ListStateMachines": (*Service).apiListStateMachines,
+	// e2e's second ASL engine reads the definition an execution ran.
 	"DescribeStateMachineForExecution": (*Service).apiDescribeStateMachineForExecution,
-	"ListStateMachines":                (*Service).apiListStateMachines,
-	"UpdateStateMachine":               (*Service).apiUpdateStateMachine,
 	"StartExecution":                   (*Service).apiStartExecution,
 	"DescribeExecution":                (*Service).apiDescribeExecution,
 	"ListExecutions":                   (*Service).apiListExecutions,
@@ -45,7 +43,6 @@ var operations = map[string]operation{
 	"GetExecutionHistory":              (*Service).apiGetExecutionHistory,
 	"SendTaskSuccess":                  (*Service).apiSendTaskSuccess,
 	"SendTaskFailure":                  (*Service).apiSendTaskFailure,
-	"SendTaskHeartbeat":                (*Service).apiSendTaskHeartbeat,
 }
 
 // ServeHTTP serves the awsJson1_0 protocol: POST / with
@@ -194,77 +191,6 @@ func (s *Service) createStateMachine(name, definition, roleARN string) (string, 
 	return arn, now, nil
 }
 
-func (s *Service) apiCreateStateMachine(body []byte) (any, error) {
-	var in struct {
-		Name                 string `json:"name"`
-		Definition           string `json:"definition"`
-		RoleArn              string `json:"roleArn"`
-		Type                 string `json:"type"`
-		LoggingConfiguration *struct {
-			Level string `json:"level"`
-		} `json:"loggingConfiguration"`
-		TracingConfiguration *struct {
-			Enabled bool `json:"enabled"`
-		} `json:"tracingConfiguration"`
-		Publish bool `json:"publish"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	for f, v := range map[string]string{"name": in.Name, "definition": in.Definition, "roleArn": in.RoleArn} {
-		if err := required(f, v); err != nil {
-			return nil, err
-		}
-	}
-	if in.Type != "" && in.Type != "STANDARD" {
-		return nil, badRequest("StateMachineTypeNotSupported", "the sandbox runs STANDARD state machines only, not %s", in.Type)
-	}
-	if in.LoggingConfiguration != nil && in.LoggingConfiguration.Level != "" && in.LoggingConfiguration.Level != "OFF" {
-		return nil, badRequest("InvalidLoggingConfiguration", "the sandbox does not implement execution logging (level %s)", in.LoggingConfiguration.Level)
-	}
-	if in.TracingConfiguration != nil && in.TracingConfiguration.Enabled {
-		return nil, badRequest("InvalidTracingConfiguration", "the sandbox does not implement X-Ray tracing")
-	}
-	if in.Publish {
-		return nil, badRequest("ValidationException", "the sandbox does not implement state machine versions (publish)")
-	}
-	arn, created, err := s.createStateMachine(in.Name, in.Definition, in.RoleArn)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"stateMachineArn": arn, "creationDate": Epoch(created)}, nil
-}
-
-func (s *Service) apiDescribeStateMachine(body []byte) (any, error) {
-	var in struct {
-		StateMachineArn string `json:"stateMachineArn"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("stateMachineArn", in.StateMachineArn); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.lookupMachine(in.StateMachineArn)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{
-		"stateMachineArn":      m.ARN,
-		"name":                 m.Name,
-		"status":               "ACTIVE",
-		"definition":           m.Definition,
-		"roleArn":              m.RoleARN,
-		"type":                 "STANDARD",
-		"creationDate":         Epoch(m.Created),
-		"revisionId":           m.RevisionID,
-		"loggingConfiguration": map[string]any{"level": "OFF", "includeExecutionData": false},
-		"tracingConfiguration": map[string]any{"enabled": false},
-	}, nil
-}
-
 // describeExecution answers a request whose one member is executionArn
 // with view of that execution, read while holding s.mu.
 func (s *Service) describeExecution(body []byte, view func(*execution) map[string]any) (any, error) {
@@ -326,51 +252,6 @@ func (s *Service) apiListStateMachines(body []byte) (any, error) {
 		out["nextToken"] = next
 	}
 	return out, nil
-}
-
-func (s *Service) apiUpdateStateMachine(body []byte) (any, error) {
-	var in struct {
-		StateMachineArn string  `json:"stateMachineArn"`
-		Definition      *string `json:"definition"`
-		RoleArn         *string `json:"roleArn"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("stateMachineArn", in.StateMachineArn); err != nil {
-		return nil, err
-	}
-	if in.Definition == nil && in.RoleArn == nil {
-		return nil, badRequest("MissingRequiredParameter", "either the definition or the roleArn must be given")
-	}
-	var def *asl.Definition
-	if in.Definition != nil {
-		d, err := asl.Load([]byte(*in.Definition))
-		if err != nil {
-			return nil, badRequest("InvalidDefinition", "%v", err)
-		}
-		def = d
-	}
-	if in.RoleArn != nil && !roleARNPattern.MatchString(*in.RoleArn) {
-		return nil, badRequest("InvalidArn", "Invalid Arn: 'Resource type not valid in this context: %s'", *in.RoleArn)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.lookupMachine(in.StateMachineArn)
-	if err != nil {
-		return nil, err
-	}
-	// Running executions keep the definition they started with, as on AWS.
-	if def != nil {
-		m.Definition, m.def = *in.Definition, def
-	}
-	if in.RoleArn != nil {
-		m.RoleARN = *in.RoleArn
-	}
-	m.Updated = s.now().UTC()
-	m.RevisionID = newUUID()
-	s.touch()
-	return map[string]any{"updateDate": Epoch(m.Updated), "revisionId": m.RevisionID}, nil
 }
 
 func (s *Service) startExecution(machine, name, input string) (string, time.Time, error) {

@@ -682,7 +682,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"missing ARN", "AWSStepFunctions.DescribeExecution", `{}`, "ValidationException"},
 		{"bad status filter", "AWSStepFunctions.ListExecutions", `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:m","statusFilter":"DONE"}`, "ValidationException"},
 		{"maxResults too large", "AWSStepFunctions.GetExecutionHistory", `{"executionArn":"arn:aws:states:us-east-1:000000000000:execution:m:e","maxResults":1001}`, "ValidationException"},
-		{"update with nothing", "AWSStepFunctions.UpdateStateMachine", `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:m"}`, "MissingRequiredParameter"},
+		{"an operation the project does not call", "AWSStepFunctions.UpdateStateMachine", `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:m"}`, "UnknownOperationException"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

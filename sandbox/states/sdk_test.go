@@ -40,71 +40,31 @@ func wantAPIError[T error](t *testing.T, what string, err error) {
 const tokenDef = `{"StartAt":"Ask","States":{
 	"Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"f","Payload":{"taskToken.$":"$$.Task.Token","in.$":"$"}},"ResultPath":"$.answer","TimeoutSeconds":600,"HeartbeatSeconds":60,"End":true}}}`
 
+// TestSDKStateMachines lists state machines through the SDK's paginator;
+// they are created through the Go API (the project creates its state
+// machine with CloudFormation, never through the API).
 func TestSDKStateMachines(t *testing.T) {
 	h, client := newSDK(t)
 	ctx := t.Context()
-	created, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("m"), Definition: aws.String(tokenDef), RoleArn: aws.String(testRole)})
-	if err != nil {
-		t.Fatalf("CreateStateMachine: %v", err)
+	if _, err := h.svc.CreateStateMachine("m", tokenDef, testRole); err != nil {
+		t.Fatal(err)
 	}
-	if want := "arn:aws:states:us-east-1:000000000000:stateMachine:m"; aws.ToString(created.StateMachineArn) != want || !created.CreationDate.Equal(h.clock.Now()) {
-		t.Errorf("created %s at %v, want %s at %v", aws.ToString(created.StateMachineArn), created.CreationDate, want, h.clock.Now())
-	}
-	again, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("m"), Definition: aws.String(tokenDef), RoleArn: aws.String(testRole)})
-	if err != nil || aws.ToString(again.StateMachineArn) != aws.ToString(created.StateMachineArn) {
-		t.Errorf("CreateStateMachine again with the same definition = %v, %v; want the same ARN", again, err)
-	}
-
-	refusals := []struct {
-		name  string
-		input sfn.CreateStateMachineInput
-		check func(error)
-		msg   string
-	}{
-		{"same name, other definition", sfn.CreateStateMachineInput{Name: aws.String("m"), Definition: aws.String(`{"StartAt":"S","States":{"S":{"Type":"Succeed"}}}`), RoleArn: aws.String(testRole)},
-			func(err error) { wantAPIError[*types.StateMachineAlreadyExists](t, "duplicate", err) }, ""},
-		{"unsupported field", sfn.CreateStateMachineInput{Name: aws.String("x"), Definition: aws.String(`{"StartAt":"S","States":{"S":{"Type":"Succeed","Assign":{}}}}`), RoleArn: aws.String(testRole)},
-			func(err error) { wantAPIError[*types.InvalidDefinition](t, "unsupported field", err) }, `"Assign"`},
-		{"Parallel state", sfn.CreateStateMachineInput{Name: aws.String("x"), Definition: aws.String(`{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[],"End":true}}}`), RoleArn: aws.String(testRole)},
-			func(err error) { wantAPIError[*types.InvalidDefinition](t, "Parallel", err) }, "Parallel"},
-		{"bad name", sfn.CreateStateMachineInput{Name: aws.String("has space"), Definition: aws.String(tokenDef), RoleArn: aws.String(testRole)},
-			func(err error) { wantAPIError[*types.InvalidName](t, "name", err) }, ""},
-		{"bad role", sfn.CreateStateMachineInput{Name: aws.String("x"), Definition: aws.String(tokenDef), RoleArn: aws.String("role")},
-			func(err error) { wantAPIError[*types.InvalidArn](t, "role", err) }, ""},
-		{"express", sfn.CreateStateMachineInput{Name: aws.String("x"), Definition: aws.String(tokenDef), RoleArn: aws.String(testRole), Type: types.StateMachineTypeExpress},
-			func(err error) { wantAPIError[*types.StateMachineTypeNotSupported](t, "express", err) }, ""},
+	refusals := []struct{ name, smName, def, role, code string }{
+		{"same name, other definition", "m", `{"StartAt":"S","States":{"S":{"Type":"Succeed"}}}`, testRole, "StateMachineAlreadyExists"},
+		{"unsupported field", "x", `{"StartAt":"S","States":{"S":{"Type":"Succeed","Assign":{}}}}`, testRole, "InvalidDefinition"},
+		{"Parallel state", "x", `{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[],"End":true}}}`, testRole, "InvalidDefinition"},
+		{"bad name", "has space", tokenDef, testRole, "InvalidName"},
+		{"bad role", "x", tokenDef, "role", "InvalidArn"},
 	}
 	for _, tc := range refusals {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := client.CreateStateMachine(ctx, &tc.input)
-			tc.check(err)
-			if tc.msg != "" && (err == nil || !strings.Contains(err.Error(), tc.msg)) {
-				t.Errorf("error %v does not name %s", err, tc.msg)
-			}
-		})
+		_, err := h.svc.CreateStateMachine(tc.smName, tc.def, tc.role)
+		var apiErr *core.APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != tc.code {
+			t.Errorf("%s: err = %v, want %s", tc.name, err, tc.code)
+		}
 	}
-
-	desc, err := client.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: created.StateMachineArn})
-	if err != nil {
-		t.Fatalf("DescribeStateMachine: %v", err)
-	}
-	if aws.ToString(desc.Name) != "m" || aws.ToString(desc.Definition) != tokenDef || desc.Type != types.StateMachineTypeStandard || desc.Status != types.StateMachineStatusActive || aws.ToString(desc.RoleArn) != testRole {
-		t.Errorf("DescribeStateMachine = %+v", desc)
-	}
-	_, err = client.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:000000000000:stateMachine:nope")})
-	wantAPIError[*types.StateMachineDoesNotExist](t, "describe unknown", err)
-	_, err = client.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:f")})
-	wantAPIError[*types.InvalidArn](t, "describe malformed", err)
-
-	upd, err := client.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{StateMachineArn: created.StateMachineArn, Definition: aws.String(`{"StartAt":"S","States":{"S":{"Type":"Succeed"}}}`)})
-	if err != nil || upd.UpdateDate == nil {
-		t.Fatalf("UpdateStateMachine = %v, %v", upd, err)
-	}
-	_, err = client.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{StateMachineArn: created.StateMachineArn, Definition: aws.String(`{"StartAt":"S"}`)})
-	wantAPIError[*types.InvalidDefinition](t, "update with a bad definition", err)
-
 	for _, n := range []string{"a", "b", "c"} {
-		if _, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(n), Definition: aws.String(tokenDef), RoleArn: aws.String(testRole)}); err != nil {
+		if _, err := h.svc.CreateStateMachine(n, tokenDef, testRole); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +90,8 @@ func TestSDKExecutions(t *testing.T) {
 	h, client := newSDK(t)
 	ctx := t.Context()
 	h.lam.handle("f", func(call fakeCall) (core.InvokeResult, error) { return ok(map[string]any{"notified": true}) })
-	sm, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("m"), Definition: aws.String(tokenDef), RoleArn: aws.String(testRole)})
+	smARN, err := h.svc.CreateStateMachine("m", tokenDef, testRole)
+	sm := &sfn.CreateStateMachineOutput{StateMachineArn: aws.String(smARN)}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,18 +189,12 @@ func TestSDKExecutions(t *testing.T) {
 		wantAPIError[*types.InvalidToken](t, "bad next token", err)
 	})
 	t.Run("task token errors", func(t *testing.T) {
-		_, err := client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(tok)})
-		if err != nil {
-			t.Errorf("SendTaskHeartbeat: %v", err)
-		}
-		_, err = client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("not a token"), Output: aws.String(`{}`)})
+		_, err := client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("not a token"), Output: aws.String(`{}`)})
 		wantAPIError[*types.InvalidToken](t, "malformed token", err)
 		_, err = client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(newToken()), Output: aws.String(`{}`)})
 		wantAPIError[*types.TaskDoesNotExist](t, "unknown token", err)
 		_, err = client.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(newToken()), Error: aws.String("E")})
 		wantAPIError[*types.TaskDoesNotExist](t, "unknown token (failure)", err)
-		_, err = client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(newToken())})
-		wantAPIError[*types.TaskDoesNotExist](t, "unknown token (heartbeat)", err)
 		_, err = client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(tok), Output: aws.String(`{"a":`)})
 		wantAPIError[*types.InvalidOutput](t, "bad output", err)
 	})
@@ -250,8 +205,6 @@ func TestSDKExecutions(t *testing.T) {
 		h.closed(aws.ToString(arn))
 		_, err := client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(tok), Output: aws.String(`{}`)})
 		wantAPIError[*types.TaskTimedOut](t, "answered twice", err)
-		_, err = client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(tok)})
-		wantAPIError[*types.TaskTimedOut](t, "heartbeat after the end", err)
 		d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: arn})
 		if err != nil {
 			t.Fatal(err)

@@ -12,11 +12,14 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Load returns the SDK configuration from the default chain
-// (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> included).
+// (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> included), with
+// awsenv.WithPlainRequestBodies among its API options.
 func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
+	optFns = append([]func(*config.LoadOptions) error{config.WithAPIOptions([]func(*middleware.Stack) error{awsenv.WithPlainRequestBodies})}, optFns...)
 	if os.Getenv(awsenv.LoopbackOnlyEnv) == "1" {
 		optFns = append([]func(*config.LoadOptions) error{config.WithHTTPClient(awsenv.LoopbackOnlyClient())}, optFns...)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // LoopbackOnlyEnv, when set to 1, makes every connection to a non-loopback
@@ -44,6 +45,7 @@ func Config() (aws.Config, error) {
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))),
 		HTTPClient:  awshttp.NewBuildableClient(),
+		APIOptions:  []func(*middleware.Stack) error{WithPlainRequestBodies},
 	}
 	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)

@@ -16,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -54,6 +55,7 @@ func Config(t testing.TB, service string, h http.Handler) aws.Config {
 		}),
 		HTTPClient:       awsenv.LoopbackOnlyClient(),
 		RetryMaxAttempts: 1,
+		APIOptions:       []func(*middleware.Stack) error{awsenv.WithPlainRequestBodies},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
@@ -77,5 +78,6 @@ func Config() aws.Config {
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDSANDBOXTEST", "secret", ""),
 		HTTPClient:       awsenv.LoopbackOnlyClient(),
 		RetryMaxAttempts: 1,
+		APIOptions:       []func(*middleware.Stack) error{awsenv.WithPlainRequestBodies},
 	}
 }

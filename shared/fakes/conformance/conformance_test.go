@@ -141,11 +141,12 @@ func TestStatesSandbox(t *testing.T) {
 		svc := states.New(k, nil)
 		t.Cleanup(svc.Close)
 		c := sfn.NewFromConfig(conformance.Config(serve(t, svc)))
-		out, err := c.CreateStateMachine(t.Context(), &sfn.CreateStateMachineInput{Name: aws.String("conformance"), Definition: aws.String(waitDefinition),
-			RoleArn: aws.String("arn:aws:iam::000000000000:role/conformance")})
+		// The sandbox creates state machines through its Go API (the project
+		// creates its own with CloudFormation, never through the API).
+		machine, err := svc.CreateStateMachine("conformance", waitDefinition, "arn:aws:iam::000000000000:role/conformance")
 		if err != nil {
 			t.Fatalf("CreateStateMachine: %v", err)
 		}
-		return conformance.States{Client: c, Machine: aws.ToString(out.StateMachineArn), Token: k.get}
+		return conformance.States{Client: c, Machine: machine, Token: k.get}
 	})
 }
