@@ -254,3 +254,24 @@ func TestStatusFitsAndShowsCommits(t *testing.T) {
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "status --json", out, `"commit": "0123456789abcdef0123456789abcdef01234567"`)
 }
+
+// Tables fit 100 columns; --json keeps every value whole (issue 13: lines
+// ran to 490 characters).
+func TestHistoryFits(t *testing.T) {
+	w := newWorld()
+	long := strings.Repeat("error rate 74.29% (26 errors / 35 invocations over 120s) is above the 5% allowed; ", 3)
+	w.logs.Audit(audit.Record{Event: audit.HealthFailed, Function: "hello", Alias: "prod", FromVersion: "2", ToVersion: "3",
+		Weight: audit.Weight(0.1), Actor: "arn:aws:sts::123456789012:assumed-role/aliasflow-shift-role/aliasflow-shift", Reason: long,
+		Execution: clitest.ExecutionARN("hello-v3-abababab"), Time: clitest.T0})
+	code, out, errs := w.run(t, "history", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if n := len([]rune(line)); n > 100 {
+			t.Errorf("line of %d columns (> 100): %q", n, line)
+		}
+	}
+	wantContains(t, "history", out, "health.failed", "…")
+	code, out, errs = w.run(t, "history", "hello", "--json")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "history --json", out, strings.TrimSpace(long))
+}

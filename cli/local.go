@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,6 +70,11 @@ func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error 
 	for {
 		mails := w.Emails()
 		for _, m := range mails[min(seen, len(mails)):] {
+			if a.g.json { // one JSON line per e-mail, the link in full
+				b, _ := json.Marshal(map[string]any{"at": m.At.UTC(), "to": m.To, "subject": m.Subject, "link": approvalLink.FindString(m.Body)})
+				fmt.Fprintf(out, "%s\n", b)
+				continue
+			}
 			fmt.Fprintf(out, "\n[%s] e-mail to %s: %s\n", m.At.UTC().Format("15:04:05"), m.To, m.Subject)
 			if link := approvalLink.FindString(m.Body); link != "" {
 				fmt.Fprintf(out, "  %s\n", a.link(link))

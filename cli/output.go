@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,13 +20,17 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// table writes aligned columns; the header is upper-cased.
+// table writes aligned columns; the header is upper-cased. A line wider
+// than maxWidth is cut with an ellipsis (--json has every value in full).
 type table struct {
-	tw *tabwriter.Writer
+	w   io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
 }
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t := &table{w: w}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 0, 2, ' ', 0)
 	for i := range header {
 		header[i] = strings.ToUpper(header[i])
 	}
@@ -42,7 +47,20 @@ func (t *table) row(cells ...string) {
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
 
-func (t *table) flush() { _ = t.tw.Flush() }
+func (t *table) flush() {
+	_ = t.tw.Flush()
+	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		text := strings.TrimRight(line, " \n")
+		if r := []rune(text); len(r) > maxWidth {
+			text = string(r[:maxWidth-1]) + "…"
+		}
+		fmt.Fprintln(t.w, text)
+	}
+	t.buf.Reset()
+}
 
 // clock formats a time for a table: UTC, seconds.
 func clock(t time.Time) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -158,7 +159,12 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 		}
 	}
 	for i := range st.Versions {
-		st.Versions[i].Commit = commits[st.Versions[i].Version]
+		v := &st.Versions[i]
+		// The version's own description (written at publish) is the
+		// authority; the audit trail covers versions published before.
+		if v.Commit = promotion.CommitFromDescription(v.Description); v.Commit == "" {
+			v.Commit = commits[v.Version]
+		}
 	}
 	for _, al := range aliases {
 		s := aliasStatus(al)
