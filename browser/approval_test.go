@@ -481,13 +481,13 @@ func inOrder(got []string, want ...string) bool {
 // within the viewport of the page as it opens, not scrolled.
 func onFirstScreen(t *testing.T, page context.Context, what string) {
 	t.Helper()
-	var got struct {
+	type screen struct {
 		ScrollY float64   `json:"scrollY"`
 		Height  float64   `json:"height"`
 		Bottoms []float64 `json:"bottoms"`
 	}
-	err := chromedp.Run(page, chromedp.Evaluate(`({scrollY: window.scrollY, height: window.innerHeight,
-		bottoms: [...document.querySelectorAll('button[name=decision]')].map(b => b.getBoundingClientRect().bottom)})`, &got))
+	got, err := chromedp.Run(page, chromedp.Evaluate[screen](`({scrollY: window.scrollY, height: window.innerHeight,
+		bottoms: [...document.querySelectorAll('button[name=decision]')].map(b => b.getBoundingClientRect().bottom)})`))
 	if err != nil {
 		t.Fatal(err)
 	}

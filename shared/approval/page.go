@@ -215,10 +215,11 @@ func buildText(r promotion.Release) string {
 }
 
 // HealthCriteria says, one sentence each, what the shift requires of the
-// new version while prod moves.
+// new version while prod moves; none for all at once, which has no canary
+// to judge.
 func HealthCriteria(h config.Health, s config.StrategyConfig) []string {
 	if s.Type == config.AllAtOnce {
-		return []string{"prod moves in one step: there is no canary to judge, so health is not checked before it is all on the new version"}
+		return nil
 	}
 	var out []string
 	if len(h.Alarms) > 0 {
