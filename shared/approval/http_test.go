@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"net/url"
 	"os"
 	"regexp"
@@ -237,6 +239,42 @@ func TestApprovalPageShowsWeightedProd(t *testing.T) {
 		Lambda: lambdaWith(map[string]string{"prod": "5"}, map[string]float64{"6": 0.25})})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
 	for _, want := range []string{`<dd id="serving-prod">version 5 (75%) and version 6 (25%)</dd>`, `<dd id="serving-stg">no stg alias yet</dd>`} {
+		if !strings.Contains(resp.Body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+// The page links the release's commit, the commit prod runs (read from
+// prod's version description, which the release Lambda writes) and the
+// changes between them, from the target's repository templates; and says
+// where prod is.
+func TestApprovalPageLinksTheCommits(t *testing.T) {
+	e := newEnv(t)
+	st := testState()
+	st.Target.Repository = &config.Repository{CommitURL: "https://github.com/acme/hello/commit/{commit}", CompareURL: "https://github.com/acme/hello/compare/{from}...{to}"}
+	st.Target.Environment = "production"
+	st.Target.Health = config.Health{Alarms: []string{"hello-errors"}, MaxErrorRate: 0.05, MinInvocations: 20, WindowSeconds: 300}
+	arn := pendingtest.ExecutionARN("hello-v7-77777777")
+	e.sfn.AddWaiting(pendingtest.Waiting{ARN: arn, State: st, Token: "tok-77", EnteredTime: entered})
+	lam := lambdaWith(nil, nil)
+	lam.Deploy("hello", "c2hhLTg=")
+	if _, err := lam.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello"),
+		Description: aws.String(promotion.VersionDescription(promotion.Release{Commit: "1111aaaa", Build: "hello-build:1"}))}); err != nil {
+		t.Fatal(err)
+	}
+	lam.SetAlias("hello", "prod", "8", nil)
+	e.h = approval.New(approval.Deps{SFN: e.sfn, Keys: approval.StaticKey(testKey), Now: func() time.Time { return now0 }, Lambda: lam})
+	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, arn, alice, entered.Add(time.Hour))))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status = %d\n%s", resp.StatusCode, resp.Body)
+	}
+	for _, want := range []string{
+		`href="https://github.com/acme/hello/commit/9f2c1e4b7a"`, `href="https://github.com/acme/hello/commit/1111aaaa"`,
+		`href="https://github.com/acme/hello/compare/1111aaaa...9f2c1e4b7a"`,
+		`prod of hello in production, account 000000000000, us-east-1`,
+		`none of these CloudWatch alarms is in ALARM: hello-errors`, `is at most 5%, judged once it has at least 20 invocations over at least 5 minutes`,
+	} {
 		if !strings.Contains(resp.Body, want) {
 			t.Errorf("page lacks %q", want)
 		}

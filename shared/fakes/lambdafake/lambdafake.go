@@ -62,6 +62,8 @@ type Answer struct {
 
 type version struct {
 	sha string
+	// description is PublishVersion's Description for the version.
+	description string
 }
 
 type function struct {
@@ -368,7 +370,7 @@ func (f *Fake) PublishVersion(_ context.Context, in *lambda.PublishVersionInput,
 		return nil, invalid("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", sha, fn.latestSha)
 	}
 	if fn.dirty || len(fn.versions) == 0 {
-		fn.versions = append(fn.versions, version{sha: fn.latestSha})
+		fn.versions = append(fn.versions, version{sha: fn.latestSha, description: aws.ToString(in.Description)})
 		fn.dirty = false
 	}
 	n := len(fn.versions)
@@ -507,13 +509,13 @@ func (f *Fake) ListAliases(_ context.Context, in *lambda.ListAliasesInput, _ ...
 }
 
 func (fn *function) configuration(v string) types.FunctionConfiguration {
-	sha := fn.latestSha
+	sha, desc := fn.latestSha, ""
 	if v != latest {
 		n, _ := strconv.Atoi(v)
-		sha = fn.versions[n-1].sha
+		sha, desc = fn.versions[n-1].sha, fn.versions[n-1].description
 	}
 	c := types.FunctionConfiguration{FunctionName: aws.String(fn.name), FunctionArn: aws.String(FunctionARN(fn.name, v)),
-		Version: aws.String(v), CodeSha256: aws.String(sha), State: types.StateActive, LastUpdateStatus: types.LastUpdateStatusSuccessful}
+		Version: aws.String(v), CodeSha256: aws.String(sha), Description: aws.String(desc), State: types.StateActive, LastUpdateStatus: types.LastUpdateStatusSuccessful}
 	if v == latest && fn.updating > 0 {
 		c.LastUpdateStatus = types.LastUpdateStatusInProgress
 	}
@@ -553,7 +555,7 @@ func (f *Fake) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunctio
 	}
 	c := fn.configuration(v)
 	return &lambda.GetFunctionConfigurationOutput{FunctionName: c.FunctionName, FunctionArn: c.FunctionArn, Version: c.Version,
-		CodeSha256: c.CodeSha256, State: c.State, LastUpdateStatus: c.LastUpdateStatus}, nil
+		CodeSha256: c.CodeSha256, Description: c.Description, State: c.State, LastUpdateStatus: c.LastUpdateStatus}, nil
 }
 
 // resolve turns a qualifier ("", $LATEST, a version, an alias) into the
