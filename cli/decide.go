@@ -149,7 +149,10 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 	}
 	switch len(waiting) {
 	case 0:
-		if _, err := a.aliases(ctx, ref); err != nil { // no such function: not found, as for status
+		// No such function is "not found", as for status. Only that: an
+		// approver's policy may not grant reading the function at all.
+		var e *Error
+		if _, err := a.aliases(ctx, ref); errors.As(err, &e) && e.Code == ExitNotFound {
 			return "", err
 		}
 		return "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", ref), "no promotion of %s %s", ref, what)
