@@ -185,7 +185,7 @@ func TestWatchCountsDown(t *testing.T) {
 	}
 	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "5s")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "watch", out, "(in 29s)", "(in 24s)", "(in 19s)", "\r\x1b[K", "completed: prod on version 2")
+	wantContains(t, "watch", out, "next step in 29s", "next step in 24s", "next step in 19s", "\r\x1b[K", "completed: prod on version 2")
 	if !strings.HasSuffix(out, "\n") {
 		t.Errorf("watch left its last line open: %q", out)
 	}

@@ -492,7 +492,7 @@ func (d *demo) auditTrail(ctx context.Context, fn string, p *progress.Progress, 
 	var b strings.Builder
 	printAudit(&b, recs)
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
-		fmt.Fprintf(d.out, "    %s\n", line)
+		fmt.Fprintf(d.out, "%s\n", cut("    "+line, maxWidth))
 	}
 	if len(missing) > 0 {
 		d.fail("the audit trail records the promotion", fmt.Sprintf("missing: %v", missing))
@@ -592,11 +592,11 @@ func (d *demo) bounded(ctx context.Context) (context.Context, context.CancelFunc
 }
 
 func (d *demo) step(what, format string, args ...any) {
-	fmt.Fprintf(d.out, "%-9s %s\n", what, fmt.Sprintf(format, args...))
+	fmt.Fprint(d.out, wrap(fmt.Sprintf("%-9s %s", what, fmt.Sprintf(format, args...)), maxWidth, "          "))
 }
 
 func (d *demo) expect(ok bool, name, format string, args ...any) {
-	fmt.Fprintf(d.out, "  %s %s — %s\n", mark(ok), name, fmt.Sprintf(format, args...))
+	fmt.Fprint(d.out, wrap(fmt.Sprintf("  %s %s — %s", mark(ok), name, fmt.Sprintf(format, args...)), maxWidth, "      "))
 	if ok {
 		d.held++
 		return

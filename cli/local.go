@@ -60,7 +60,7 @@ func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error 
 	fmt.Fprintf(out, "  %s/staging/hello      the candidate (alias stg)\n", ep)
 	fmt.Fprintf(out, "  %s/production/hello   what users get (alias prod)\n", ep)
 	fmt.Fprintf(out, "  %s/approvals          the approval page (links arrive by e-mail, printed below)\n\n", ep)
-	fmt.Fprintf(out, "point the CLI (and the AWS SDKs) at it:\n  export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n", ep)
+	fmt.Fprintf(out, "point the CLI (and the AWS SDKs) at it:\n  export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 \\\n         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n", ep)
 	fmt.Fprintf(out, "  aliasflow status hello\n\nrehearse new code (build, deploy to $LATEST, release):\n  aliasflow local deploy-code hello ./examples/hello\n  aliasflow release hello --commit $(git rev-parse --short HEAD)\n\nCtrl-C stops it")
 	if stateDir != "" {
 		fmt.Fprintf(out, " (state is kept in %s)", stateDir)

@@ -53,11 +53,7 @@ func (t *table) flush() {
 		if line == "" {
 			continue
 		}
-		text := strings.TrimRight(line, " \n")
-		if r := []rune(text); len(r) > maxWidth {
-			text = string(r[:maxWidth-1]) + "…"
-		}
-		fmt.Fprintln(t.w, text)
+		fmt.Fprintln(t.w, cut(strings.TrimRight(line, " \n"), maxWidth))
 	}
 	t.buf.Reset()
 }
@@ -103,4 +99,32 @@ func (a *app) link(u string) string {
 		return "\x1b]8;;" + u + "\x1b\\" + short + "\x1b]8;;\x1b\\"
 	}
 	return short
+}
+
+// cut shortens a line to n columns, ending it with an ellipsis.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// wrap breaks text at spaces into lines of at most width columns, the
+// lines after the first indented; a word longer than a line stays whole.
+// The result ends with a newline.
+func wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	line := []rune{}
+	for i, word := range strings.Split(text, " ") {
+		w := []rune(word)
+		if i > 0 && len(line)+1+len(w) > width && strings.TrimSpace(string(line)) != "" {
+			b.WriteString(strings.TrimRight(string(line), " ") + "\n")
+			line = []rune(indent)
+		} else if i > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, w...)
+	}
+	b.WriteString(strings.TrimRight(string(line), " ") + "\n")
+	return b.String()
 }

@@ -305,4 +305,9 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(out.String(), "  ✘ ") { // a failed expectation, not the rolled-back bar
 		t.Errorf("the demo printed a failed expectation:\n%s", out.String())
 	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if n := len([]rune(line)); n > 100 {
+			t.Errorf("the demo printed a line of %d columns (> 100): %q", n, line)
+		}
+	}
 }

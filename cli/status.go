@@ -293,18 +293,7 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	} else {
 		t = newTable(w, "  promotion", "version", "prod weight", "where")
 		for _, p := range st.Promotions {
-			where := p.Gate
-			if !p.NextAt.IsZero() {
-				// The gate's own timestamp is replaced by the countdown.
-				if i := strings.Index(where, " until "); i > 0 {
-					where = where[:i]
-				}
-				if i := strings.Index(where, " (expires "); i > 0 {
-					where = where[:i]
-				}
-				where += ", next step " + until(now, p.NextAt)
-			}
-			t.row("  "+p.Name, p.Version, percent(p.Weight), where)
+			t.row("  "+p.Name, p.Version, percent(p.Weight), gateCountdown(p, now))
 		}
 		t.flush()
 	}
@@ -316,13 +305,24 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	}
 }
 
-// short cuts s to n characters with an ellipsis; --json has it in full.
-func short(s string, n int) string {
-	if len([]rune(s)) <= n {
-		return s
+// gateCountdown is where a promotion stands with the countdown to its next
+// step in place of the gate's own timestamp.
+func gateCountdown(p *progress.Progress, now time.Time) string {
+	where := p.Gate
+	if p.NextAt.IsZero() || !p.Running() {
+		return where
 	}
-	return string([]rune(s)[:n]) + "…"
+	if i := strings.Index(where, " until "); i > 0 {
+		where = where[:i]
+	}
+	if i := strings.Index(where, " (expires "); i > 0 {
+		where = where[:i]
+	}
+	return where + ", next step " + until(now, p.NextAt)
 }
+
+// short cuts s to n characters with an ellipsis; --json has it in full.
+func short(s string, n int) string { return cut(s, n+1) }
 
 // modified formats Lambda's LastModified (ISO 8601 with milliseconds and a
 // numeric offset) like the other times of the tables.

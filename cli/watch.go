@@ -188,9 +188,5 @@ func (a *app) printProgress(p *progress.Progress) error {
 // the countdown to the next step.
 func (a *app) progressLine(p *progress.Progress) string {
 	now := a.env.Now().UTC()
-	gate := p.Gate
-	if !p.NextAt.IsZero() && p.Running() {
-		gate += " " + paren(until(now, p.NextAt))
-	}
-	return fmt.Sprintf("%s  %s  %s  %s", now.Format("15:04:05"), p.Name, p.Bar(), gate)
+	return fmt.Sprintf("%s  %s  %s  %s", now.Format("15:04:05"), p.Name, p.Bar(), gateCountdown(p, now))
 }
