@@ -184,10 +184,10 @@ promote also take a function name when exactly one of its promotions is waiting.
 		return &Error{Code: ExitUsage, Err: fmt.Errorf("%s: %w", c.CommandPath(), err), Hint: fmt.Sprintf("see its flags with `aliasflow help %s`", c.Name())}
 	})
 	pf := root.PersistentFlags()
-	pf.BoolVar(&a.g.json, "json", false, "machine-readable output (one JSON document; watch: one line per change)")
-	pf.StringVar(&a.g.endpoint, "endpoint", "", "send every AWS call to this URL, e.g. http://127.0.0.1:4566 (the sandbox); AWS_ENDPOINT_URL works too")
+	pf.BoolVar(&a.g.json, "json", false, "machine-readable output (watch: one JSON line per change)")
+	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. http://127.0.0.1:4566 (or AWS_ENDPOINT_URL)")
 	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
-	pf.StringVar(&a.g.stateMachine, "state-machine", DefaultStateMachine, "the promotion state machine, name or ARN")
+	pf.StringVar(&a.g.stateMachine, "state-machine", DefaultStateMachine, "promotion state machine, name or ARN")
 	pf.StringVar(&a.g.logGroup, "log-group", DefaultLogGroup, "the audit log group")
 	pf.StringVar(&a.g.eventBus, "event-bus", DefaultEventBus, "the bus release puts its event on")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.checkGlobals() }

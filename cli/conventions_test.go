@@ -37,6 +37,11 @@ func TestHelpListsEveryFlag(t *testing.T) {
 				code, out, errs := newWorld().run(t, args...)
 				wantCode(t, code, cli.ExitOK, out, errs)
 				wantContains(t, strings.Join(args, " "), out, append(append([]string{"Usage:", "aliasflow " + c.command}, c.flags...), global...)...)
+				for _, line := range strings.Split(out, "\n") {
+					if n := len([]rune(line)); n > 100 {
+						t.Errorf("help line of %d columns (> 100): %q", n, line)
+					}
+				}
 			}
 		})
 	}
@@ -185,7 +190,7 @@ func TestWatchCountsDown(t *testing.T) {
 	}
 	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "5s")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "watch", out, "next step in 29s", "next step in 24s", "next step in 19s", "\r\x1b[K", "completed: prod on version 2")
+	wantContains(t, "watch", out, "baking at 10% (29s left)", "(24s left)", "(19s left)", "\r\x1b[K", "completed: prod on version 2")
 	if !strings.HasSuffix(out, "\n") {
 		t.Errorf("watch left its last line open: %q", out)
 	}
@@ -244,7 +249,7 @@ func TestStatusFitsAndShowsCommits(t *testing.T) {
 	)
 	code, out, errs := w.run(t, "status", "hello")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "status", out, "0123456789ab…", s.Name(), w2.Name(), "baking at 10%, next step in 23s", "awaiting approval, next step in 59m42s")
+	wantContains(t, "status", out, "0123456789ab…", s.Name(), w2.Name(), "baking at 10% (23s left)", "awaiting approval (59m42s left)")
 	for _, line := range strings.Split(out, "\n") {
 		if n := len([]rune(line)); n > 100 {
 			t.Errorf("line of %d columns (> 100): %q", n, line)

@@ -30,7 +30,7 @@ e-mails the sandbox delivers. Rehearse new code with ` + "`aliasflow local deplo
 	}
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:4566", "address to listen on (loopback only)")
 	c.Flags().StringVar(&stateDir, "state-dir", "", "keep the sandbox's state in this directory across restarts")
-	c.Flags().StringVar(&binDir, "bin-dir", "", "the Lambda bootstraps built for this machine (default: $ALIASFLOW_BIN_DIR, else dist/local)")
+	c.Flags().StringVar(&binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
 	c.AddCommand(deployCodeCommand(a))
 	return c
 }

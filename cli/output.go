@@ -66,17 +66,6 @@ func clock(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-// until says how far t is from now, "in 4s" or "4s ago".
-func until(now, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	d := t.Sub(now).Round(time.Second)
-	if d < 0 {
-		return (-d).String() + " ago"
-	}
-	return "in " + d.String()
-}
 
 // percent formats a weight 0–1 as "10%".
 func percent(w float64) string { return progress.Percent(w) }

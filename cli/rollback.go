@@ -77,7 +77,7 @@ The alias move and the rollback are audited with who did it and --reason.`,
 		Args: positional(1, 1),
 		RunE: func(c *cobra.Command, args []string) error { return runRollback(c.Context(), a, args[0], o) },
 	}
-	c.Flags().StringVar(&o.to, "to", "", "the published version to put prod on (default: the last promotion's stable version)")
+	c.Flags().StringVar(&o.to, "to", "", "version to put prod on (default: the last promotion's stable version)")
 	c.Flags().StringVar(&o.reason, "reason", "", "why (recorded in the audit trail)")
 	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "say what would happen; change nothing")
 	c.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")

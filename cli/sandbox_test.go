@@ -273,7 +273,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 	code, out, errs = e.run("watch", p.Name, "--timeout", "10s")
 	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
-	wantContains(t, "watch a stopped promotion", out, "aborted", cli.ErrOperatorRollback)
+	wantContains(t, "watch a stopped promotion", out+errs, "aborted", cli.ErrOperatorRollback)
 	rb := e.history()
 	found := false
 	for _, r := range rb {

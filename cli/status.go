@@ -318,7 +318,11 @@ func gateCountdown(p *progress.Progress, now time.Time) string {
 	if i := strings.Index(where, " (expires "); i > 0 {
 		where = where[:i]
 	}
-	return where + ", next step " + until(now, p.NextAt)
+	left := p.NextAt.Sub(now).Round(time.Second)
+	if left < 0 {
+		left = 0
+	}
+	return where + " (" + left.String() + " left)"
 }
 
 // short cuts s to n characters with an ellipsis; --json has it in full.
@@ -333,12 +337,6 @@ func modified(s string) string {
 	return s
 }
 
-func paren(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "(" + s + ")"
-}
 
 // versionLess orders version numbers numerically, $LATEST last.
 func versionLess(a, b string) bool {

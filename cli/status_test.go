@@ -24,7 +24,7 @@ func TestStatusShowsARunningCanary(t *testing.T) {
 	)
 	code, out, errs := w.run(t, "status", "hello")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "status", out, "1 + 2@10%", s.Name(), "baking at 10%, next step in 23s", "prod")
+	wantContains(t, "status", out, "1 + 2@10%", s.Name(), "baking at 10% (23s left)", "prod")
 	if strings.Contains(out, "YES") {
 		t.Errorf("status reports drift where the aliases match the audit trail:\n%s", out)
 	}

@@ -188,5 +188,7 @@ func (a *app) printProgress(p *progress.Progress) error {
 // the countdown to the next step.
 func (a *app) progressLine(p *progress.Progress) string {
 	now := a.env.Now().UTC()
-	return fmt.Sprintf("%s  %s  %s  %s", now.Format("15:04:05"), p.Name, p.Bar(), gateCountdown(p, now))
+	// Cut to the width: how it ended is said in full by the error after
+	// it, and --json has it all.
+	return cut(fmt.Sprintf("%s  %s  %s  %s", now.Format("15:04:05"), p.Name, p.Bar(), gateCountdown(p, now)), maxWidth)
 }
