@@ -66,7 +66,6 @@ func clock(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-
 // percent formats a weight 0–1 as "10%".
 func percent(w float64) string { return progress.Percent(w) }
 

@@ -337,7 +337,6 @@ func modified(s string) string {
 	return s
 }
 
-
 // versionLess orders version numbers numerically, $LATEST last.
 func versionLess(a, b string) bool {
 	x, errA := strconv.Atoi(a)
