@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 // benchConfig is a valid target configuration, so every Lambda gets through
@@ -47,11 +48,11 @@ func initTimes(r *report, root, work string, starts int) {
 				"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(),
 				"AWS_LAMBDA_FUNCTION_NAME=bench", "AWS_LAMBDA_FUNCTION_VERSION=1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 				"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-				"AWS_ENDPOINT_URL=http://127.0.0.1:9", "ALIASFLOW_LOOPBACK_ONLY=1", "AWS_EC2_METADATA_DISABLED=true",
-				"ALIASFLOW_CONFIG=" + benchConfig,
-				"ALIASFLOW_STATE_MACHINE_ARN=arn:aws:states:us-east-1:000000000000:stateMachine:aliasflow-promotion",
-				"ALIASFLOW_APPROVAL_TOPIC_ARN=arn:aws:sns:us-east-1:000000000000:aliasflow-approvals",
-				"ALIASFLOW_LINK_SECRET_ARN=arn:aws:secretsmanager:us-east-1:000000000000:secret:aliasflow/link-key-abcdef",
+				"AWS_ENDPOINT_URL=http://127.0.0.1:9", deploy.EnvLoopbackOnly + "=1", "AWS_EC2_METADATA_DISABLED=true",
+				deploy.EnvConfig + "=" + benchConfig,
+				deploy.EnvStateMachineARN + "=arn:aws:states:us-east-1:000000000000:stateMachine:" + deploy.StateMachine,
+				deploy.EnvApprovalTopic + "=arn:aws:sns:us-east-1:000000000000:" + deploy.ApprovalTopic,
+				deploy.EnvLinkSecret + "=arn:aws:secretsmanager:us-east-1:000000000000:secret:" + deploy.LinkSecret + "-abcdef",
 			}
 			start := time.Now()
 			if err := cmd.Start(); err != nil {

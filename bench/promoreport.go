@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 const (
@@ -170,7 +171,7 @@ func callsSection(r *report, seq, can []*result) {
 		if res.dup {
 			fresh = append(fresh, len(res.freshRelease))
 		} else {
-			fresh = append(fresh, len(callsBy(res.calls, "aliasflow-release")))
+			fresh = append(fresh, len(callsBy(res.calls, deploy.ReleaseFunction)))
 		}
 	}
 	maxFresh := slices.Max(fresh)
@@ -213,7 +214,7 @@ func firstFresh(ok []*result) []sandbox.Call {
 		}
 	}
 	if len(ok) > 0 {
-		return callsBy(ok[0].calls, "aliasflow-release")
+		return callsBy(ok[0].calls, deploy.ReleaseFunction)
 	}
 	return nil
 }

@@ -315,7 +315,7 @@ func (b *world) measure(res *result, calls []sandbox.Call) {
 		case e.StateEnteredEventDetails != nil:
 			state = e.StateEnteredEventDetails.Name
 			res.states = append(res.states, state)
-		case e.Type == states.EventTaskSucceeded && state == "RequestApproval" && res.approved.IsZero():
+		case e.Type == states.EventTaskSucceeded && state == promotion.StateRequestApproval && res.approved.IsZero():
 			res.approved = e.Timestamp.Time()
 		case e.Type == states.EventExecutionSucceeded:
 			res.succeeded = e.Timestamp.Time()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -34,10 +35,10 @@ import (
 
 // Defaults of the global flags.
 const (
-	DefaultStateMachine = "aliasflow-promotion"
-	DefaultLogGroup     = "/aliasflow/pipeline"
-	DefaultEventBus     = "default"
-	ShiftFunction       = "aliasflow-shift"
+	DefaultStateMachine = deploy.StateMachine
+	DefaultLogGroup     = deploy.PipelineLogGroup
+	DefaultEventBus     = deploy.DefaultEventBus
+	ShiftFunction       = deploy.ShiftFunction
 	sandboxRegion       = "us-east-1"
 )
 

@@ -18,10 +18,10 @@ import (
 
 // The states whose waitForTaskToken tasks the CLI answers.
 const (
-	stateApproval = "RequestApproval"
+	stateApproval = promotion.StateRequestApproval
 	// stateBake waits out a step's bake once SetWeight has put the weight
 	// on prod; `promote --now` answers its task.
-	stateBake = "Bake"
+	stateBake = promotion.StateBake
 )
 
 func approveCommand(a *app) *cobra.Command {

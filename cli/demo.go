@@ -200,10 +200,10 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 	if err := d.approve(ctx, p); err != nil {
 		return err
 	}
-	if p, err = d.followTo(ctx, p.Execution, "Bake"); err != nil {
+	if p, err = d.followTo(ctx, p.Execution, promotion.StateBake); err != nil {
 		return err
 	}
-	if p.Running() && p.State == "Bake" {
+	if p.Running() && p.State == promotion.StateBake {
 		split := d.traffic(ctx, "/production/hello", 100)
 		d.expect(split["1"] > 0 && split[p.Version] > 0 && split["1"] > split[p.Version], "prod splits traffic between versions 1 and 2",
 			"/production/hello × 100 during the bake at %s → %s", percent(p.Weight), describeSplit(split))
@@ -233,17 +233,17 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 	if err := d.approve(ctx, p); err != nil {
 		return err
 	}
-	if p, err = d.followTo(ctx, p.Execution, "Bake"); err != nil {
+	if p, err = d.followTo(ctx, p.Execution, promotion.StateBake); err != nil {
 		return err
 	}
-	if p.Running() && p.State == "Bake" {
+	if p.Running() && p.State == promotion.StateBake {
 		split := d.traffic(ctx, "/production/hello", 300)
 		d.step("traffic", "/production/hello × 300 during the bake → %s", describeSplit(split))
 	}
 	if p, err = d.followTo(ctx, p.Execution, ""); err != nil {
 		return err
 	}
-	d.expect(p.Status == string(sfntypes.ExecutionStatusFailed) && p.Error == "RolledBack", "the unhealthy canary is rolled back", "%s", p.Gate)
+	d.expect(p.Status == string(sfntypes.ExecutionStatusFailed) && p.Error == promotion.StateRolledBack, "the unhealthy canary is rolled back", "%s", p.Gate)
 	ans, err = d.get(ctx, "/production/hello")
 	if err != nil {
 		return err
@@ -306,7 +306,7 @@ func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*prog
 			d.expect(aws.ToString(al.FunctionVersion) == version, "stg moved to version "+version, "release published version %s; stg → %s; promotion %s started", version, aws.ToString(al.FunctionVersion), name)
 		}
 	}
-	p, err := d.followTo(ctx, arn, "RequestApproval")
+	p, err := d.followTo(ctx, arn, promotion.StateRequestApproval)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +322,7 @@ func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*prog
 // approve shows the approval link from the e-mail and approves through the
 // CLI's own path (or waits for a click or a key when a person is there).
 func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
-	if !p.Running() || p.State != "RequestApproval" {
+	if !p.Running() || p.State != promotion.StateRequestApproval {
 		d.fail("the promotion waits for approval", p.Gate)
 		return nil
 	}
@@ -430,11 +430,11 @@ func decisionOf(p *progress.Progress) (decision, bool) {
 		who, comment = p.Approval.Approver, p.Approval.Comment
 	}
 	switch {
-	case p.State == "RequestApproval" && p.Running():
+	case p.State == promotion.StateRequestApproval && p.Running():
 		return decision{}, false
-	case p.State == "RecordExpiry" || p.State == "ApprovalExpired" || p.Error == "ApprovalExpired":
+	case p.State == promotion.StateRecordExpiry || p.State == promotion.StateApprovalExpired || p.Error == promotion.StateApprovalExpired:
 		return decision{kind: decidedExpired}, true
-	case p.State == "RecordRejection" || p.State == "Rejected" || p.Error == "Rejected":
+	case p.State == promotion.StateRecordRejection || p.State == promotion.StateRejected || p.Error == promotion.StateRejected:
 		return decision{kind: decidedRejected, who: who, comment: comment}, true
 	case p.Approval != nil && p.Approval.Approved:
 		return decision{kind: decidedApproved, who: who, comment: comment}, true

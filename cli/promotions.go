@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -54,7 +54,7 @@ func (a *app) stateMachine(ctx context.Context) (string, error) {
 // the execution's ARN.
 func (a *app) executionARN(ctx context.Context, ref string) (string, error) {
 	if strings.HasPrefix(ref, "arn:") {
-		if !strings.Contains(ref, ":execution:") {
+		if !promotion.IsExecutionARN(ref) {
 			return "", usageError("%q is not an execution ARN", ref)
 		}
 		return ref, nil
@@ -66,7 +66,7 @@ func (a *app) executionARN(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.Replace(sm, ":stateMachine:", ":execution:", 1) + ":" + ref, nil
+	return promotion.ExecutionARN(sm, ref), nil
 }
 
 // readProgress describes an execution and reads its whole history.
@@ -83,37 +83,22 @@ func (a *app) readProgress(ctx context.Context, arn string) (*progress.Progress,
 		}
 		return nil, fmt.Errorf("describe %s: %w", nameOf(arn), err)
 	}
-	var events []types.HistoryEvent
-	p := sfn.NewGetExecutionHistoryPaginator(c.States, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("history of %s: %w", nameOf(arn), err)
-		}
-		events = append(events, page.Events...)
+	events, err := promotion.ReadHistory(ctx, c.States, arn)
+	if err != nil {
+		return nil, err
 	}
 	return progress.Read(exec, events)
 }
 
-// executionName matches the names promotion.ExecutionName gives.
-var executionName = regexp.MustCompile(`^(.+)-v([0-9]+)-([0-9a-f]{8})$`)
-
-// functionOf is the function a promotion's execution name belongs to.
+// functionOf is the function a promotion's execution name belongs to, ""
+// when name is not one.
 func functionOf(name string) string {
-	m := executionName.FindStringSubmatch(name)
-	if m == nil {
-		return ""
-	}
-	return m[1]
+	ref, _ := promotion.ParseExecutionName(name)
+	return ref.Function
 }
 
 // nameOf is an execution ARN's last part, the execution name.
-func nameOf(arn string) string {
-	if i := strings.LastIndex(arn, ":"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
-}
+func nameOf(arn string) string { return promotion.ExecutionNameOf(arn) }
 
 // executions lists the promotions of fn ("" for all), newest first,
 // filtered by status ("" for all).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/shared/pending"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -129,6 +130,24 @@ func (s *scenario) waitWaiting(p *promo, state string) {
 	eventually(s.t, stepTimeout, func() error {
 		_, err := pending.Find(s.ctx, s.sfn, p.arn, state)
 		return err
+	})
+}
+
+// waitRequested waits until the approval request of p has returned: the
+// RequestApproval task's latest attempt is submitted (its Lambda call
+// ended) and the task waits for its token. Before that, the request may
+// still be e-mailing the approvers.
+func (s *scenario) waitRequested(p *promo) {
+	s.t.Helper()
+	eventually(s.t, stepTimeout, func() error {
+		attempts, err := promotion.TaskAttempts(s.ctx, s.sfn, p.arn, promotion.StateRequestApproval)
+		if err != nil {
+			return err
+		}
+		if len(attempts) == 0 || !attempts[len(attempts)-1].Submitted {
+			return fmt.Errorf("promotion %s: the approval request has not returned yet", p.name)
+		}
+		return nil
 	})
 }
 

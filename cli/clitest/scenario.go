@@ -40,13 +40,13 @@ func (f *States) NewScript(in promotion.Input, at time.Time) *Script {
 func (s *Script) Smoke(passed bool) *Script {
 	in := s.St
 	s.St.Smoke = &promotion.SmokeResult{Passed: passed, Checks: []promotion.CheckResult{{Name: "greets", Passed: passed, Attempts: 1}}}
-	s.Task("SmokeTest", in, s.St.Smoke, s.St).Choice("SmokePassed", s.St)
+	s.Task(promotion.StateSmokeTest, in, s.St.Smoke, s.St).Choice(promotion.StateSmokePassed, s.St)
 	return s
 }
 
 // AwaitApproval enters RequestApproval and leaves it waiting with token.
 func (s *Script) AwaitApproval(token string) *Script {
-	s.Tick(time.Second).Wait("RequestApproval", s.St, token, int64(s.St.Target.ApprovalTimeoutSeconds))
+	s.Tick(time.Second).Wait(promotion.StateRequestApproval, s.St, token, int64(s.St.Target.ApprovalTimeoutSeconds))
 	return s
 }
 
@@ -56,7 +56,7 @@ func (s *Script) Approve(token, approver string) *Script {
 	s.St.Approval = &promotion.Decision{Approved: true, Approver: approver, Via: "link", DecidedAt: s.at}
 	// A scripted token is open, so the send cannot fail.
 	_, _ = s.f.SendTaskSuccess(context.Background(), sendSuccess(token, s.St.Approval))
-	s.Task("RecordApproval", s.St, nil, s.St)
+	s.Task(promotion.StateRecordApproval, s.St, nil, s.St)
 	return s
 }
 
@@ -64,20 +64,20 @@ func (s *Script) Approve(token, approver string) *Script {
 func (s *Script) BeginShift(stable string) *Script {
 	in := s.St
 	s.St.Shift = &promotion.Shift{StableVersion: stable, Step: 0, Weight: s.St.Steps[0].Weight, BakeSeconds: s.St.Steps[0].BakeSeconds}
-	s.Task("BeginShift", in, s.St.Shift, s.St).Choice("HasSteps", s.St)
+	s.Task(promotion.StateBeginShift, in, s.St.Shift, s.St).Choice(promotion.StateHasSteps, s.St)
 	return s
 }
 
 // SetWeight runs the step's SetWeight task: prod gets the step's weight.
 func (s *Script) SetWeight() *Script {
-	s.Tick(time.Second).Task("SetWeight", s.St, nil, s.St)
+	s.Tick(time.Second).Task(promotion.StateSetWeight, s.St, nil, s.St)
 	return s
 }
 
 // Bake sets the step's weight, then enters Bake and leaves it waiting with
 // token for the bake time (the task's timeout, from $.shift.bakeSeconds).
 func (s *Script) Bake(token string) *Script {
-	s.SetWeight().Wait("Bake", s.St, token, int64(s.St.Shift.BakeSeconds))
+	s.SetWeight().Wait(promotion.StateBake, s.St, token, int64(s.St.Shift.BakeSeconds))
 	return s
 }
 
@@ -96,13 +96,13 @@ func (s *Script) BakeOver(token string) *Script {
 		next.Weight, next.BakeSeconds = s.St.Steps[next.Step].Weight, s.St.Steps[next.Step].BakeSeconds
 	}
 	s.St.Shift = &next
-	s.Task("CheckHealth", in, next, s.St).Choice("MoreSteps", s.St)
+	s.Task(promotion.StateCheckHealth, in, next, s.St).Choice(promotion.StateMoreSteps, s.St)
 	return s
 }
 
 // Finalize moves prod to the new version and completes the run.
 func (s *Script) Finalize() *Script {
-	s.Task("Finalize", s.St, nil, s.St).Succeed(s.St)
+	s.Task(promotion.StateFinalize, s.St, nil, s.St).Succeed(s.St)
 	return s
 }
 
@@ -110,11 +110,11 @@ func (s *Script) Finalize() *Script {
 func (s *Script) Unhealthy(token string) *Script {
 	s.Tick(time.Duration(s.St.Shift.BakeSeconds) * time.Second)
 	s.TimeOut(token, s.St)
-	s.Enter("Task", "CheckHealth", s.St)
+	s.Enter("Task", promotion.StateCheckHealth, s.St)
 	s.FailTask(promotion.ErrHealthCheckFailed, "error rate 100% > 5%")
-	s.Exit("Task", "CheckHealth", s.St)
+	s.Exit("Task", promotion.StateCheckHealth, s.St)
 	s.St.Failure = &promotion.Failure{Error: promotion.ErrHealthCheckFailed, Cause: "error rate 100% > 5%"}
-	s.Task("Rollback", s.St, nil, s.St)
-	s.Fail("RolledBack", "RolledBack", "The release failed its health check or a shift step; prod is back on the stable version with no routing.", s.St)
+	s.Task(promotion.StateRollback, s.St, nil, s.St)
+	s.Fail(promotion.StateRolledBack, promotion.StateRolledBack, "The release failed its health check or a shift step; prod is back on the stable version with no routing.", s.St)
 	return s
 }

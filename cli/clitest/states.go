@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,14 +24,14 @@ import (
 
 // Account-wide names the fakes answer with.
 const (
-	StateMachineARN = "arn:aws:states:us-east-1:000000000000:stateMachine:aliasflow-promotion"
+	StateMachineARN = "arn:aws:states:us-east-1:000000000000:stateMachine:" + deploy.StateMachine
 	ShiftARN        = "arn:aws:lambda:us-east-1:000000000000:function:aliasflow-shift"
 	ApprovalARN     = "arn:aws:lambda:us-east-1:000000000000:function:aliasflow-approval"
 )
 
 // ExecutionARN is the ARN of an execution of aliasflow-promotion.
 func ExecutionARN(name string) string {
-	return strings.Replace(StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+	return promotion.ExecutionARN(StateMachineARN, name)
 }
 
 // States is a fake Step Functions holding the aliasflow-promotion state
@@ -144,24 +145,14 @@ func (r *Run) Choice(name string, st promotion.State) *Run {
 	return r.Enter("Choice", name, st).Exit("Choice", name, st)
 }
 
-// actions are the Payload actions the definition's task states send.
-var actions = map[string]string{
-	"SmokeTest": promotion.ActionSmoke, "RestoreStg": promotion.ActionRestoreStg,
-	"RequestApproval": promotion.ActionRequest, "RecordApproval": promotion.ActionGranted,
-	"RecordRejection": promotion.ActionRejected, "RecordExpiry": promotion.ActionExpired,
-	"BeginShift": promotion.ActionBegin, "SetWeight": promotion.ActionSetWeight, "Bake": promotion.ActionBake,
-	"CheckHealth": promotion.ActionCheckHealth, "Finalize": promotion.ActionFinalize,
-	"Rollback": promotion.ActionRollback, "Abort": promotion.ActionAbort,
-}
-
 func (r *Run) schedule(name string, in promotion.State, token string, timeout int64) {
-	fn, action := ShiftARN, actions[name]
+	fn, action := ShiftARN, promotion.TaskActions[name]
 	switch name {
-	case "RequestApproval", "RecordApproval", "RecordRejection", "RecordExpiry":
+	case promotion.StateRequestApproval, promotion.StateRecordApproval, promotion.StateRecordRejection, promotion.StateRecordExpiry:
 		fn = ApprovalARN
 	}
 	payload := promotion.TaskRequest{Action: action, Execution: r.arn, StartTime: r.start, TaskToken: token, Promotion: in}
-	if name == "RequestApproval" {
+	if name == promotion.StateRequestApproval {
 		payload.EnteredTime, payload.ApprovalURL = r.at, "http://127.0.0.1/approvals"
 	}
 	d := &types.TaskScheduledEventDetails{Parameters: doc(map[string]any{"FunctionName": fn, "Payload": payload}),
@@ -210,7 +201,7 @@ func (r *Run) FailTask(errName, cause string) *Run {
 
 // Succeed ends the execution successfully.
 func (r *Run) Succeed(out promotion.State) *Run {
-	r.Enter("Succeed", "Completed", out).Exit("Succeed", "Completed", out)
+	r.Enter("Succeed", promotion.StateCompleted, out).Exit("Succeed", promotion.StateCompleted, out)
 	r.add(types.HistoryEvent{Type: types.HistoryEventTypeExecutionSucceeded,
 		ExecutionSucceededEventDetails: &types.ExecutionSucceededEventDetails{Output: doc(out)}})
 	r.end(types.ExecutionStatusSucceeded, "", "")
@@ -269,8 +260,8 @@ func (r *Run) describe() *sfn.DescribeExecutionOutput {
 // ListStateMachines lists the one state machine.
 func (f *States) ListStateMachines(_ context.Context, _ *sfn.ListStateMachinesInput, _ ...func(*sfn.Options)) (*sfn.ListStateMachinesOutput, error) {
 	return &sfn.ListStateMachinesOutput{StateMachines: []types.StateMachineListItem{
-		{Name: aws.String("other"), StateMachineArn: aws.String(strings.Replace(StateMachineARN, "aliasflow-promotion", "other", 1)), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
-		{Name: aws.String("aliasflow-promotion"), StateMachineArn: aws.String(StateMachineARN), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
+		{Name: aws.String("other"), StateMachineArn: aws.String(strings.Replace(StateMachineARN, deploy.StateMachine, "other", 1)), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
+		{Name: aws.String(deploy.StateMachine), StateMachineArn: aws.String(StateMachineARN), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(time.Unix(0, 0))},
 	}}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,11 @@ type Progress struct {
 	// rollback target. Empty until BeginShift has run.
 	StableVersion string `json:"stableVersion,omitempty"`
 	// Shifting is true once BeginShift succeeded and until the execution
-	// ends: prod may carry routing for this promotion.
+	// ends: prod may carry routing for this promotion and the rollback
+	// target (StableVersion) is known. Prod counts as moving earlier, from
+	// the entry into BeginShift (promotion.ProdMoving's rule, by which a
+	// release never stops such a promotion); a promotion still retrying
+	// BeginShift has no rollback target yet, so it is not Shifting.
 	Shifting bool                   `json:"shifting"`
 	Smoke    *promotion.SmokeResult `json:"smoke,omitempty"`
 	Approval *promotion.Decision    `json:"approval,omitempty"`
@@ -116,45 +121,45 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 			p.State, p.Entered, p.NextAt, prodBusy, taskOK = deref(d.Name), at, time.Time{}, false, false
 			p.absorb(deref(d.Input))
 			switch p.State {
-			case "SetWeight":
+			case promotion.StateSetWeight:
 				// Each step passes SetWeight once (a retry does not
 				// re-enter it), so this counts the steps begun.
 				p.Step++
-			case "Bake":
+			case promotion.StateBake:
 				// The bake clock starts here, after SetWeight put the
 				// weight on prod; the task's TaskScheduled refines NextAt
 				// with the timeout Step Functions applies.
 				if p.Promotion.Shift != nil {
 					p.NextAt = at.Add(time.Duration(p.Promotion.Shift.BakeSeconds) * time.Second)
 				}
-			case "RequestApproval":
+			case promotion.StateRequestApproval:
 				if s := p.Promotion.Target.ApprovalTimeoutSeconds; s > 0 {
 					p.NextAt = at.Add(time.Duration(s) * time.Second)
 				}
-			case "Finalize":
+			case promotion.StateFinalize:
 				p.Shifting = true
 			}
 		case ev.StateExitedEventDetails != nil:
 			d := ev.StateExitedEventDetails
 			p.absorb(deref(d.Output))
 			switch deref(d.Name) {
-			case "BeginShift":
+			case promotion.StateBeginShift:
 				p.Shifting = true
-			case "SetWeight":
+			case promotion.StateSetWeight:
 				// The weight is on prod only once SetWeight succeeded.
 				if taskOK && p.Promotion.Shift != nil {
 					p.Weight = p.Promotion.Shift.Weight
 				}
-			case "Finalize":
+			case promotion.StateFinalize:
 				p.Weight = 1
-			case "Rollback":
+			case promotion.StateRollback:
 				p.Weight = 0
 			}
 		case ev.TaskScheduledEventDetails != nil:
 			// The task's own timeout is the authority on when a
 			// waitForTaskToken wait ends (each retry restarts it); other
 			// tasks' timeouts are safety limits, not a next step.
-			waits := p.State == "Bake" || p.State == "RequestApproval"
+			waits := slices.Contains(promotion.WaitStates, p.State)
 			if t := ev.TaskScheduledEventDetails.TimeoutInSeconds; waits && t != nil && *t > 0 {
 				p.NextAt = at.Add(time.Duration(*t) * time.Second)
 			}
@@ -219,47 +224,47 @@ func (p *Progress) describe(prodBusy bool) {
 		return
 	}
 	switch p.State {
-	case "", "SmokeTest", "SmokePassed":
+	case "", promotion.StateSmokeTest, promotion.StateSmokePassed:
 		p.Phase, p.Gate = PhaseSmoke, fmt.Sprintf("smoke testing stg (version %s)", p.Version)
-	case "RequestApproval":
+	case promotion.StateRequestApproval:
 		p.Phase, p.Gate = PhaseApproval, "awaiting approval"
 		if !p.NextAt.IsZero() {
 			p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ")"
 		}
-	case "RecordApproval":
+	case promotion.StateRecordApproval:
 		p.Phase, p.Gate = PhaseApproval, "approved; recording the decision"
 		if p.Approval != nil && p.Approval.Approver != "" {
 			p.Gate = "approved by " + p.Approval.Approver + "; recording the decision"
 		}
-	case "BeginShift":
+	case promotion.StateBeginShift:
 		p.Phase, p.Gate = PhaseShift, "beginning the shift of prod"
 		if prodBusy {
 			p.Gate = "waiting: prod is shifting for another release"
 		}
-	case "HasSteps", "MoreSteps":
+	case promotion.StateHasSteps, promotion.StateMoreSteps:
 		p.Phase, p.Gate = PhaseShift, "shifting prod"
-	case "SetWeight":
+	case promotion.StateSetWeight:
 		p.Phase, p.Gate = PhaseShift, "setting prod to "+pct(p.target())
-	case "Bake":
+	case promotion.StateBake:
 		p.Phase, p.Gate = PhaseShift, "baking at "+pct(p.target())
 		if !p.NextAt.IsZero() {
 			p.Gate += " until " + p.NextAt.Format(time.RFC3339)
 		}
-	case "CheckHealth":
+	case promotion.StateCheckHealth:
 		p.Phase, p.Gate = PhaseShift, "checking health at "+pct(p.Weight)
-	case "Finalize":
+	case promotion.StateFinalize:
 		p.Phase, p.Gate = PhaseFinalize, fmt.Sprintf("finalizing: prod → version %s", p.Version)
-	case "Completed":
+	case promotion.StateCompleted:
 		p.Phase, p.Gate = PhaseDone, fmt.Sprintf("completed: prod on version %s", p.Version)
-	case "RestoreStg", "SmokeTestsFailed":
+	case promotion.StateRestoreStg, promotion.StateSmokeTestsFailed:
 		p.Phase, p.Gate = PhaseFailing, "smoke tests failed; restoring stg"
-	case "RecordRejection", "Rejected":
+	case promotion.StateRecordRejection, promotion.StateRejected:
 		p.Phase, p.Gate = PhaseFailing, "rejected"
-	case "RecordExpiry", "ApprovalExpired":
+	case promotion.StateRecordExpiry, promotion.StateApprovalExpired:
 		p.Phase, p.Gate = PhaseFailing, "approval expired"
-	case "Abort", "Aborted":
+	case promotion.StateAbort, promotion.StateAborted:
 		p.Phase, p.Gate = PhaseFailing, "aborting; prod untouched"
-	case "Rollback", "RolledBack", "RollbackFailed":
+	case promotion.StateRollback, promotion.StateRolledBack, promotion.StateRollbackFailed:
 		p.Phase, p.Gate = PhaseFailing, "rolling prod back to version "+strings.TrimPrefix(stable, "the stable version")
 		if p.StableVersion == "" {
 			p.Gate = "rolling prod back to the stable version"
@@ -303,10 +308,10 @@ func (p *Progress) Stages() []Stage {
 		cur = 1
 	case PhaseShift:
 		cur = 2 + max(p.Step-1, 0)
-		if p.State == "BeginShift" || p.State == "HasSteps" {
+		if p.State == promotion.StateBeginShift || p.State == promotion.StateHasSteps {
 			cur = 2
 		}
-		if p.State == "MoreSteps" {
+		if p.State == promotion.StateMoreSteps {
 			cur = 2 + p.Step
 		}
 	case PhaseFinalize:

@@ -5,14 +5,15 @@
 package main
 
 import (
-	"github.com/aliasflow/aliasflow/shared/awsenv"
-	"log/slog"
 	"os"
 
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -21,7 +22,8 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Each line carries the invocation's requestId.
+	log := lambdacontext.NewLogger()
 	cfg, err := awsenv.Config()
 	if err != nil {
 		// Without a config there is nothing to serve; exiting makes Lambda
@@ -29,15 +31,10 @@ func main() {
 		log.Error("approval: cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	h := approval.New(approval.Deps{
-		SFN:      sfn.NewFromConfig(cfg),
-		SNS:      sns.NewFromConfig(cfg),
-		Lambda:   awslambda.NewFromConfig(cfg),
-		Keys:     approval.NewSecretKey(secretsmanager.NewFromConfig(cfg), os.Getenv(approval.EnvLinkSecretARN)),
-		Audit:    audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: os.Getenv("ALIASFLOW_EVENT_BUS")}),
-		Metrics:  metrics.New(os.Stdout, nil),
-		Log:      log,
-		TopicARN: os.Getenv(approval.EnvTopicARN),
-	})
+	env := deploy.Approval
+	keys := approval.NewSecretKey(secretsmanager.NewFromConfig(cfg), env.Getenv(deploy.EnvLinkSecret))
+	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
+	h := approval.New(sfn.NewFromConfig(cfg), sns.NewFromConfig(cfg), awslambda.NewFromConfig(cfg), keys, rec, metrics.New(os.Stdout, nil),
+		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log})
 	lambda.Start(h.Handle)
 }

@@ -1,6 +1,7 @@
 // Command release is the EventBridge target that turns a finished build into
 // a promotion: it publishes the build's code as a version, moves stg to it
-// and starts the promotion workflow (see package release).
+// and starts the promotion workflow (see package release). main only wires:
+// environment, AWS config, clients, handler.
 package main
 
 import (
@@ -12,9 +13,11 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -22,7 +25,8 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Each line carries the invocation's requestId.
+	log := lambdacontext.NewLogger()
 	h, err := newHandler(context.Background(), log)
 	if err != nil {
 		log.Error("release: cannot start", "error", err.Error())
@@ -32,26 +36,20 @@ func main() {
 }
 
 func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error) {
-	cfg, err := config.FromEnv()
+	env := deploy.Release
+	cfg, err := config.FromEnv() // reads deploy.EnvConfig
 	if err != nil {
 		return nil, err
 	}
-	sm := os.Getenv("ALIASFLOW_STATE_MACHINE_ARN")
+	sm := env.Getenv(deploy.EnvStateMachineARN)
 	if sm == "" {
-		return nil, fmt.Errorf("ALIASFLOW_STATE_MACHINE_ARN is not set")
+		return nil, fmt.Errorf("%s is not set", deploy.EnvStateMachineARN)
 	}
 	awsCfg, err := awsenv.Config()
 	if err != nil {
 		return nil, err
 	}
-	return &release.Handler{
-		Config:          cfg,
-		StateMachineARN: sm,
-		Lambda:          awslambda.NewFromConfig(awsCfg),
-		SFN:             sfn.NewFromConfig(awsCfg),
-		Builds:          codebuild.NewFromConfig(awsCfg),
-		Audit:           audit.New(log, eventbridge.NewFromConfig(awsCfg), &audit.Options{BusName: os.Getenv("ALIASFLOW_EVENT_BUS")}),
-		Metrics:         metrics.New(os.Stdout, nil),
-		Log:             log,
-	}, nil
+	rec := audit.New(log, eventbridge.NewFromConfig(awsCfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
+	return release.New(cfg, sm, awslambda.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
+		metrics.New(os.Stdout, nil), &release.Options{Log: log}), nil
 }

@@ -6,21 +6,23 @@
 package main
 
 import (
-	"github.com/aliasflow/aliasflow/shared/awsenv"
-	"log/slog"
 	"os"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Each line carries the invocation's requestId.
+	log := lambdacontext.NewLogger()
 	cfg, err := awsenv.Config()
 	if err != nil {
 		// Without a config no task can run; exiting makes Lambda report an
@@ -28,7 +30,8 @@ func main() {
 		log.Error("shift: cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: os.Getenv("ALIASFLOW_EVENT_BUS")})
+	env := deploy.Shift
+	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
 	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log})
 	lambda.Start(h.Handle)
 }

@@ -5,20 +5,21 @@
 package main
 
 import (
-	"log/slog"
-	"net/http"
 	"os"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/smoke"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Each line carries the invocation's requestId.
+	log := lambdacontext.NewLogger()
 	cfg, err := awsenv.Config()
 	if err != nil {
 		// Without a config no check can run; exiting makes Lambda report an
@@ -26,12 +27,9 @@ func main() {
 		log.Error("smoketest: cannot start", "error", err.Error())
 		os.Exit(1)
 	}
+	env := deploy.SmokeTest
+	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
 	// The HTTP checks obey the same loopback fence as the SDK clients.
-	var web smoke.HTTPDoer = http.DefaultClient
-	if os.Getenv(awsenv.LoopbackOnlyEnv) == "1" {
-		web = awsenv.LoopbackOnlyClient()
-	}
-	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: os.Getenv("ALIASFLOW_EVENT_BUS")})
-	h := smoke.New(awslambda.NewFromConfig(cfg), rec, &smoke.Options{HTTP: web, Log: log})
+	h := smoke.New(awslambda.NewFromConfig(cfg), rec, &smoke.Options{HTTP: awsenv.HTTPClient(), Log: log})
 	lambda.Start(h.Handle)
 }

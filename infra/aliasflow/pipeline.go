@@ -37,35 +37,36 @@ import (
 
 	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 )
 
 // Names the runtime relies on: the CLI, the sandbox and the Lambdas find the
 // pipeline's parts by these names, so they are fixed rather than generated.
 const (
-	ReleaseFunctionName   = "aliasflow-release"
-	SmokeTestFunctionName = "aliasflow-smoketest"
-	ApprovalFunctionName  = "aliasflow-approval"
-	ShiftFunctionName     = "aliasflow-shift"
-	StateMachineName      = "aliasflow-promotion"
-	ApprovalTopicName     = "aliasflow-approvals"
-	LinkSecretName        = "aliasflow/link-key"
-	PipelineLogGroupName  = "/aliasflow/pipeline"
+	ReleaseFunctionName   = deploy.ReleaseFunction
+	SmokeTestFunctionName = deploy.SmokeTestFunction
+	ApprovalFunctionName  = deploy.ApprovalFunction
+	ShiftFunctionName     = deploy.ShiftFunction
+	StateMachineName      = deploy.StateMachine
+	ApprovalTopicName     = deploy.ApprovalTopic
+	LinkSecretName        = deploy.LinkSecret
+	PipelineLogGroupName  = deploy.PipelineLogGroup
 	DeadLetterQueueName   = "aliasflow-dead-letters"
 	DashboardName         = "aliasflow"
 	// ApprovalStageName is the approval API's stage; ApprovalUrl ends in it.
 	ApprovalStageName = "v1"
 	// DefaultEventBus is the bus the release rules listen on and the audit
 	// events go to.
-	DefaultEventBus = "default"
+	DefaultEventBus = deploy.DefaultEventBus
 )
 
 // Environment variables of the pipeline's Lambdas.
 const (
-	EnvEventBus        = "ALIASFLOW_EVENT_BUS"
-	EnvStateMachineArn = "ALIASFLOW_STATE_MACHINE_ARN"
-	EnvApprovalTopic   = "ALIASFLOW_APPROVAL_TOPIC_ARN"
-	EnvLinkSecret      = "ALIASFLOW_LINK_SECRET_ARN"
+	EnvEventBus        = deploy.EnvEventBus
+	EnvStateMachineArn = deploy.EnvStateMachineARN
+	EnvApprovalTopic   = deploy.EnvApprovalTopic
+	EnvLinkSecret      = deploy.EnvLinkSecret
 )
 
 // maxConfigBytes keeps ALIASFLOW_CONFIG well inside Lambda's 4 KB limit on
@@ -238,7 +239,7 @@ func (p *Pipeline) newFunctions() {
 		"Publishes a version of a built function, moves stg to it and starts its promotion.",
 		awscdk.Duration_Minutes(jsii.Number(2)),
 		with(map[string]*string{
-			config.EnvVar: awscdk.Lazy_String(&configProducer{p: p}, nil),
+			deploy.EnvConfig: awscdk.Lazy_String(&configProducer{p: p}, nil),
 			// The ARN is built from the fixed name: the state machine invokes
 			// the other Lambdas, so referencing it here would close a cycle.
 			EnvStateMachineArn: p.stateMachineArn(),
@@ -477,7 +478,7 @@ func (p *Pipeline) newRules() {
 		RetryAttempts:   jsii.Number(8),
 	})
 	awsevents.NewRule(p, jsii.String("ReleaseRequested"), &awsevents.RuleProps{
-		RuleName:     jsii.String("aliasflow-release-requested"),
+		RuleName:     jsii.String(deploy.ReleaseRequestedRule),
 		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},

@@ -31,29 +31,29 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
-	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/release"
 )
 
 // Names of what the world deploys (the same names the CDK app uses).
 const (
-	ReleaseFunction   = "aliasflow-release"
-	SmokeTestFunction = "aliasflow-smoketest"
-	ApprovalFunction  = "aliasflow-approval"
-	ShiftFunction     = "aliasflow-shift"
+	ReleaseFunction   = deploy.ReleaseFunction
+	SmokeTestFunction = deploy.SmokeTestFunction
+	ApprovalFunction  = deploy.ApprovalFunction
+	ShiftFunction     = deploy.ShiftFunction
 	HelloFunction     = "hello"
-	StateMachineName  = "aliasflow-promotion"
-	TopicName         = "aliasflow-approvals"
-	LinkSecretName    = "aliasflow/link-key"
+	StateMachineName  = deploy.StateMachine
+	TopicName         = deploy.ApprovalTopic
+	LinkSecretName    = deploy.LinkSecret
 	HelloAlarm        = "aliasflow-hello-prod-errors"
-	PipelineLogGroup  = "/aliasflow/pipeline"
+	PipelineLogGroup  = deploy.PipelineLogGroup
 	HelloProject      = "aliasflow-hello"
 	ApprovalStage     = "approvals"
 	CodeBuildRule     = "aliasflow-codebuild-succeeded"
-	ReleaseRule       = "aliasflow-release-requested"
+	ReleaseRule       = deploy.ReleaseRequestedRule
 	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 	// PipelineTag is the tag every target function carries, valued with the
 	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
@@ -287,7 +287,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 	// A resumed world keeps its link key: links already mailed stay valid.
 	secretARN := ""
 	if c, err := lam.GetFunctionConfiguration(ApprovalFunction, ""); resumed && err == nil && c.Environment != nil {
-		secretARN = c.Environment.Variables[approval.EnvLinkSecretARN]
+		secretARN = c.Environment.Variables[deploy.EnvLinkSecret]
 	}
 	if secretARN == "" {
 		key := make([]byte, 32)
@@ -301,13 +301,13 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 
 	smARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", core.Region, core.Account, StateMachineName)
 	common := map[string]string{
-		"ALIASFLOW_EVENT_BUS":  "default",
+		deploy.EnvEventBus:     deploy.DefaultEventBus,
 		"AWS_ENDPOINT_URL":     ep,
 		awsenv.LoopbackOnlyEnv: "1",
 	}
 	extra := map[string]map[string]string{
-		ReleaseFunction:  {config.EnvVar: string(cfgDoc), "ALIASFLOW_STATE_MACHINE_ARN": smARN},
-		ApprovalFunction: {approval.EnvTopicARN: topicARN, approval.EnvLinkSecretARN: secretARN},
+		ReleaseFunction:  {deploy.EnvConfig: string(cfgDoc), deploy.EnvStateMachineARN: smARN},
+		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN},
 	}
 	for _, f := range pipelineFunctions {
 		vars := map[string]string{}

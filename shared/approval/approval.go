@@ -24,18 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
-// WaitState is the state of the promotion definition that waits for the
-// approval (infra/statemachine/promotion.asl.json).
-const WaitState = "RequestApproval"
-
 // ViaLink is Decision.Via for decisions made on the approval page.
 const ViaLink = "link"
-
-// Environment variables of the approval Lambda.
-const (
-	EnvTopicARN      = "ALIASFLOW_APPROVAL_TOPIC_ARN"
-	EnvLinkSecretARN = "ALIASFLOW_LINK_SECRET_ARN"
-)
 
 // StepFunctions is the Step Functions calls the approval makes.
 type StepFunctions interface {
@@ -56,10 +46,8 @@ type Aliases interface {
 	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
 }
 
-// Deps is what a Handler needs. SFN, Keys and Log are required; the others
-// are required by the mode that uses them (SNS and TopicARN for request,
-// Audit and Metrics for the task actions, Lambda for the page).
-type Deps struct {
+// deps is what a Handler works with.
+type deps struct {
 	SFN      StepFunctions
 	SNS      Publisher
 	Lambda   Aliases
@@ -68,6 +56,17 @@ type Deps struct {
 	Metrics  *metrics.Emitter
 	Log      *slog.Logger
 	TopicARN string
+	Now      func() time.Time
+	Rand     io.Reader
+}
+
+// Options tunes a Handler; nil, or any zero field, takes the default.
+type Options struct {
+	// TopicARN is the approvals topic the request e-mails through; without
+	// it a request task fails with a clear error.
+	TopicARN string
+	// Log receives the operational log lines; discarded when nil.
+	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Rand is the nonce source; crypto/rand when nil.
@@ -76,16 +75,22 @@ type Deps struct {
 
 // Handler serves both modes of the approval Lambda.
 type Handler struct {
-	d Deps
+	d deps
 }
 
-// New returns a Handler.
-func New(d Deps) *Handler {
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
+// New returns a Handler. sf and keys serve both modes; sns serves the
+// request task, lc the approval page. A nil rec or m records or emits
+// nothing.
+func New(sf StepFunctions, sns Publisher, lc Aliases, keys KeySource, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
+	d := deps{SFN: sf, SNS: sns, Lambda: lc, Keys: keys, Audit: rec, Metrics: m, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	if opts != nil {
+		d.TopicARN, d.Rand = opts.TopicARN, opts.Rand
+		if opts.Log != nil {
+			d.Log = opts.Log
+		}
+		if opts.Now != nil {
+			d.Now = opts.Now
+		}
 	}
 	return &Handler{d: d}
 }

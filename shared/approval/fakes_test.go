@@ -3,6 +3,7 @@ package approval_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -34,6 +35,8 @@ type fakeSNS struct {
 	mu   sync.Mutex
 	sent []*sns.PublishInput
 	fail error
+	// failFrom fails every Publish once failFrom messages went out (0: never).
+	failFrom int
 }
 
 func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
@@ -41,6 +44,9 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 	defer f.mu.Unlock()
 	if f.fail != nil {
 		return nil, f.fail
+	}
+	if f.failFrom > 0 && len(f.sent) >= f.failFrom {
+		return nil, errors.New("sns: internal error")
 	}
 	f.sent = append(f.sent, in)
 	return &sns.PublishOutput{MessageId: aws.String("msg-" + string(rune('a'+len(f.sent))))}, nil
@@ -114,6 +120,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the waiting execution changed by tune.
+func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
+	t.Helper()
 	e := &env{
 		sfn:     pendingtest.New(),
 		sns:     &fakeSNS{},
@@ -124,19 +136,16 @@ func newEnv(t *testing.T) *env {
 		now:     now0,
 	}
 	e.sfn.PageSize = 3 // read the history over several pages
-	e.sfn.AddWaiting(pendingtest.Waiting{ARN: execARN, State: testState(), Token: taskToken, EnteredTime: entered, ApprovalURL: approvalURL})
+	w := pendingtest.Waiting{ARN: execARN, State: testState(), Token: taskToken, EnteredTime: entered, ApprovalURL: approvalURL}
+	if tune != nil {
+		tune(&w)
+	}
+	e.sfn.AddWaiting(w)
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	clock := func() time.Time { return e.now }
-	e.h = approval.New(approval.Deps{
-		SFN: e.sfn, SNS: e.sns,
-		Lambda:   lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil),
-		Keys:     approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
-		Audit:    audit.New(log, e.bus, &audit.Options{Now: clock}),
-		Metrics:  metrics.New(e.metrics, clock),
-		Log:      log,
-		TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals",
-		Now:      clock,
-	})
+	e.h = approval.New(e.sfn, e.sns, lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil), approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
+		audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(e.metrics, clock),
+		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock})
 	return e
 }
 

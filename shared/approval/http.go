@@ -217,14 +217,16 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	c, err := Verify(key, link, h.d.Now())
 	switch {
 	case errors.Is(err, ErrExpired):
-		about = subjectOf(c.Execution)
+		if ref, ok := promotion.ParseExecutionName(c.Execution); ok {
+			about = subject{Function: ref.Function, Version: ref.Version}
+		}
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "expired", "execution", c.Execution, "approver", c.Approver)
 		return fail(problemExpired, fmt.Sprintf("It expired %s, before anyone decided on %s here.", time.Unix(c.ExpiresAt, 0).UTC().Format(timeFormat), about))
 	case err != nil:
 		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "forged", "error", err.Error())
 		return fail(problemForged, "")
 	}
-	p, err := pending.Find(ctx, h.d.SFN, c.Execution, WaitState)
+	p, err := pending.Find(ctx, h.d.SFN, c.Execution, promotion.StateRequestApproval)
 	var ex pending.Execution
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
@@ -289,7 +291,7 @@ func (h *Handler) superseded(ctx context.Context, ex pending.Execution, about su
 		return fmt.Sprintf("A newer release of %s replaced %s before anyone decided.", orUnknown(about.Function), about)
 	}
 	newer := subject{Function: about.Function, Version: m[2]}
-	if _, err := pending.Find(ctx, h.d.SFN, m[1], WaitState); err == nil {
+	if _, err := pending.Find(ctx, h.d.SFN, m[1], promotion.StateRequestApproval); err == nil {
 		return fmt.Sprintf("%s replaced %s before anyone decided, and version %s is waiting for approval now: its own e-mail has the link.", newer.Start(), about, newer.Version)
 	}
 	return fmt.Sprintf("%s replaced %s before anyone decided.", newer.Start(), about)
@@ -403,18 +405,4 @@ func redact(s, token string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, token, "[redacted]")
-}
-
-// executionSuffix is what promotion.ExecutionName appends to the function.
-var executionSuffix = regexp.MustCompile(`-v([0-9]+)-[0-9a-f]{8}$`)
-
-// subjectOf reads the function and version from a promotion's execution
-// ARN, for pages shown before the execution itself is read.
-func subjectOf(executionARN string) subject {
-	name := executionARN[strings.LastIndex(executionARN, ":")+1:]
-	m := executionSuffix.FindStringSubmatchIndex(name)
-	if m == nil {
-		return subject{}
-	}
-	return subject{Function: name[:m[0]], Version: name[m[2]:m[3]]}
 }

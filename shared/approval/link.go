@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/promotion"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -85,7 +87,7 @@ func mac(key []byte, payload string) []byte {
 
 func (c Claims) validate() error {
 	switch {
-	case !strings.HasPrefix(c.Execution, "arn:") || !strings.Contains(c.Execution, ":execution:"):
+	case !promotion.IsExecutionARN(c.Execution):
 		return fmt.Errorf("approval link: %q is not an execution ARN", c.Execution)
 	case c.Approver == "":
 		return errors.New("approval link: no approver")

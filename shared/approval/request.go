@@ -10,12 +10,106 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 )
+
+// A re-invoked RequestApproval task must not e-mail the approvers twice nor
+// record approval.requested twice. Step Functions runs a Task state's task
+// again when a Retry matches its error — a fresh TaskScheduled in the same
+// state entry, with a new task token ("Handling errors in Step Functions
+// workflows", AWS Step Functions Developer Guide) — and the Lambda
+// errors the definition retries (Lambda.ServiceException, Lambda.Unknown,
+// ...) can come after the function ran ("Handle transient Lambda service
+// exceptions", Step Functions best practices). So before it e-mails anyone
+// the request reads the state's earlier attempts from the execution history
+// (one GetExecutionHistory call, newest first, back to the entry into
+// RequestApproval; no store of its own):
+//   - an earlier attempt whose Lambda call returned (TaskSubmitted) had
+//     e-mailed every approver and recorded approval.requested: nothing more
+//     is sent or recorded;
+//   - an earlier attempt that failed names in its error (the TaskFailed
+//     cause) the approvers it had e-mailed before failing: only the others
+//     are e-mailed, and this attempt records approval.requested.
+// An attempt cut off without a word (the process killed between Publish
+// and its return) leaves no trace, so its retry e-mails again: delivery is
+// at least once. The links stay valid either way: they name the execution,
+// never the task token.
+
+// notifiedLabel introduces, in a failed request's error, the approvers it
+// e-mailed before failing.
+const notifiedLabel = "approvers notified: "
+
+func notifiedNote(who []string) string {
+	b, _ := json.Marshal(who)
+	if who == nil {
+		b = []byte("[]")
+	}
+	return notifiedLabel + string(b)
+}
+
+type earlier struct {
+	all bool
+	who map[string]bool
+}
+
+// notifiedBefore reads which approvers earlier attempts of this
+// RequestApproval entry notified. When the history cannot be read it
+// answers "none": a second e-mail is better than none.
+func (h *Handler) notifiedBefore(ctx context.Context, req promotion.TaskRequest) earlier {
+	e := earlier{who: map[string]bool{}}
+	if h.d.SFN == nil || req.Execution == "" {
+		return e
+	}
+	attempts, err := promotion.TaskAttempts(ctx, h.d.SFN, req.Execution, promotion.StateRequestApproval)
+	if err != nil {
+		h.d.Log.WarnContext(ctx, "approval: earlier attempts unknown; notifying every approver", "execution", req.Execution, "error", err.Error())
+		return e
+	}
+	if len(attempts) > 0 {
+		attempts = attempts[:len(attempts)-1] // the last one is this attempt
+	}
+	for _, a := range attempts {
+		if a.Submitted {
+			e.all = true
+			return e
+		}
+		for _, who := range notifiedIn(a.Cause) {
+			e.who[who] = true
+		}
+	}
+	return e
+}
+
+// notifiedIn reads the approvers a failed attempt names in its error. The
+// cause is the function's error payload ({"errorMessage": ..., "errorType":
+// ...}) as Step Functions records it, or the bare message.
+func notifiedIn(cause string) []string {
+	msg := cause
+	var payload struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(cause), &payload) == nil && payload.ErrorMessage != "" {
+		msg = payload.ErrorMessage
+	}
+	i := strings.LastIndex(msg, notifiedLabel)
+	if i < 0 {
+		return nil
+	}
+	var who []string
+	rest := msg[i+len(notifiedLabel):]
+	if end := strings.Index(rest, "]"); end >= 0 {
+		rest = rest[:end+1]
+	}
+	if json.Unmarshal([]byte(rest), &who) != nil {
+		return nil
+	}
+	return who
+}
 
 // ApproverAttribute is the SNS message attribute naming the approver a
 // message is for; a subscription filter policy on it delivers each approver
@@ -35,7 +129,7 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 	case t.ApprovalTimeoutSeconds <= 0:
 		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: approvalTimeoutSeconds is %d", st.Function, t.ApprovalTimeoutSeconds)
 	case h.d.SNS == nil || h.d.TopicARN == "":
-		return TaskResult{}, fmt.Errorf("approval request for %s: no approval topic configured (%s)", st.Function, EnvTopicARN)
+		return TaskResult{}, fmt.Errorf("approval request for %s: no approval topic configured (%s)", st.Function, deploy.EnvApprovalTopic)
 	}
 	base, err := approvalBase(req.ApprovalURL)
 	if err != nil {
@@ -51,7 +145,18 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 		entered = now
 	}
 	expires := entered.Add(time.Duration(t.ApprovalTimeoutSeconds) * time.Second)
+	already := h.notifiedBefore(ctx, req)
+	if already.all {
+		h.d.Log.InfoContext(ctx, "approval already requested by an earlier attempt; nothing sent", "function", st.Function,
+			"version", st.Version, "execution", req.Execution)
+		return TaskResult{Action: req.Action}, nil
+	}
+	var notified []string
 	for _, approver := range t.Approvers {
+		if already.who[approver] {
+			notified = append(notified, approver)
+			continue
+		}
 		nonce, err := NewNonce(h.d.Rand)
 		if err != nil {
 			return TaskResult{}, err
@@ -73,8 +178,11 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 			},
 		})
 		if err != nil {
-			return TaskResult{}, fmt.Errorf("approval request for %s: notify %s: %w", st.Function, approver, err)
+			// The retry reads who was notified from this error's message
+			// (the TaskFailed cause) and e-mails only the others.
+			return TaskResult{}, fmt.Errorf("approval request for %s: notify %s: %w (%s)", st.Function, approver, err, notifiedNote(notified))
 		}
+		notified = append(notified, approver)
 	}
 	h.d.Log.InfoContext(ctx, "approval requested", "function", st.Function, "version", st.Version,
 		"execution", req.Execution, "approvers", len(t.Approvers), "expiresAt", expires.Format(time.RFC3339))

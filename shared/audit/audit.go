@@ -65,6 +65,27 @@ type Record struct {
 	Time        time.Time          `json:"time"`
 }
 
+// UnmarshalJSON reads a record from an EventBridge event's detail or from
+// its log line. The Lambdas log through aws-lambda-go's lambdacontext
+// handler, which writes Lambda's JSON log format and so names the line's
+// time "timestamp" (and its message "message"); the record's Time is read
+// from either key.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	type plain Record
+	var v struct {
+		plain
+		Timestamp time.Time `json:"timestamp"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Record(v.plain)
+	if r.Time.IsZero() {
+		r.Time = v.Timestamp
+	}
+	return nil
+}
+
 // Weight returns a pointer to w, for Record.Weight.
 func Weight(w float64) *float64 { return &w }
 

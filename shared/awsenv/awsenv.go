@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/deploy"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -23,7 +25,7 @@ import (
 // LoopbackOnlyEnv, when set to 1, makes every connection to a non-loopback
 // address fail before it is made. The Makefile's test targets and the
 // sandbox set it for everything they run.
-const LoopbackOnlyEnv = "ALIASFLOW_LOOPBACK_ONLY"
+const LoopbackOnlyEnv = deploy.EnvLoopbackOnly
 
 // Config reads AWS_REGION, the credentials Lambda puts in the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) and, when
@@ -76,4 +78,16 @@ func refuseNonLoopback(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("%s=1: refusing to connect to non-loopback address %s", LoopbackOnlyEnv, address)
 	}
 	return nil
+}
+
+// HTTPClient is the client for plain HTTP requests a Lambda makes (the smoke
+// checks): fenced like the SDK clients when LoopbackOnlyEnv is 1,
+// http.DefaultClient otherwise.
+func HTTPClient() interface {
+	Do(*http.Request) (*http.Response, error)
+} {
+	if os.Getenv(LoopbackOnlyEnv) == "1" {
+		return LoopbackOnlyClient()
+	}
+	return http.DefaultClient
 }

@@ -13,11 +13,13 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 // EnvVar is the environment variable the pipeline's Lambdas read the
 // configuration from (a JSON document, see Config).
-const EnvVar = "ALIASFLOW_CONFIG"
+const EnvVar = deploy.EnvConfig
 
 // Strategy names how the prod alias moves to the new version.
 type Strategy string

@@ -151,11 +151,6 @@ func Describe(ctx context.Context, api HistoryAPI, executionARN string) (Executi
 	return ex, nil
 }
 
-// pageSize is how many events one GetExecutionHistory call asks for (the
-// API's maximum): a promotion waiting for approval has a short history, so
-// one call usually suffices.
-const pageSize = 1000
-
 // Find returns the open waitForTaskToken task of stateName in the execution:
 // the latest TaskScheduled since the state was last entered, with no close
 // (TaskSucceeded, TaskFailed, TaskTimedOut, ...) after it and the state not
@@ -201,30 +196,14 @@ type scanResult struct {
 // state, then replays what followed that entry in order.
 func scan(ctx context.Context, api HistoryAPI, executionARN, stateName string) (scanResult, error) {
 	var since []types.HistoryEvent // newest first
-	var next *string
 	found := false
-	for !found {
-		out, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
-			ExecutionArn:         aws.String(executionARN),
-			IncludeExecutionData: aws.Bool(true),
-			MaxResults:           pageSize,
-			ReverseOrder:         true,
-			NextToken:            next,
-		})
-		if err != nil {
-			return scanResult{}, fmt.Errorf("execution history of %s: %w", executionARN, err)
-		}
-		for _, ev := range out.Events {
-			since = append(since, ev)
-			if d := ev.StateEnteredEventDetails; d != nil && aws.ToString(d.Name) == stateName {
-				found = true
-				break
-			}
-		}
-		next = out.NextToken
-		if next == nil || *next == "" {
-			break
-		}
+	err := promotion.ScanHistory(ctx, api, executionARN, true, func(ev *types.HistoryEvent) bool {
+		since = append(since, *ev)
+		found = promotion.EnteredState(ev) == stateName
+		return !found
+	})
+	if err != nil {
+		return scanResult{}, err
 	}
 	var r scanResult
 	if !found {
@@ -253,7 +232,7 @@ func scan(ctx context.Context, api HistoryAPI, executionARN, stateName string) (
 		case types.HistoryEventTypeTaskStateAborted:
 			r.exited = true
 		default:
-			if d := ev.StateExitedEventDetails; d != nil && aws.ToString(d.Name) == stateName {
+			if promotion.ExitedState(ev) == stateName {
 				r.exited = true
 			}
 		}

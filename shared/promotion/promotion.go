@@ -5,9 +5,6 @@
 package promotion
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -178,22 +175,6 @@ func Plan(s config.StrategyConfig) []Step {
 		return steps
 	}
 	return []Step{}
-}
-
-// ExecutionName is the deterministic execution name of a release: the same
-// function, version and code always give the same name (at most 80
-// characters, as Step Functions allows).
-func ExecutionName(function, version, codeSha256 string) string {
-	sum := sha256.Sum256([]byte(codeSha256))
-	if raw, err := base64.StdEncoding.DecodeString(codeSha256); err == nil && len(raw) >= 4 {
-		copy(sum[:], raw)
-	}
-	tag := hex.EncodeToString(sum[:4])
-	fn := function
-	if max := 80 - len(version) - len(tag) - 3; len(fn) > max {
-		fn = fn[:max]
-	}
-	return fmt.Sprintf("%s-v%s-%s", fn, version, tag)
 }
 
 // TaskError is an error a Lambda returns so that Step Functions sees name as

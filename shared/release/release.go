@@ -80,13 +80,13 @@ const (
 	DefaultAliasAttempts = 3
 	firstBackoff         = time.Second
 	maxBackoff           = 8 * time.Second
-	// maxPages bounds the pagination of ListExecutions and
-	// GetExecutionHistory so a runaway listing cannot eat the timeout.
+	// maxPages bounds the pagination of ListExecutions so a runaway listing
+	// cannot eat the timeout.
 	maxPages = 20
 )
 
-// Handler handles one release event. Build it with its fields set; nil
-// Metrics, Sleep and Log default sanely.
+// Handler handles release events. Build it with New; it is not changed by
+// the events it handles.
 type Handler struct {
 	Config          *config.Config
 	StateMachineARN string
@@ -103,6 +103,38 @@ type Handler struct {
 	AliasAttempts int
 }
 
+// Options tunes a Handler; nil, or any zero field, takes the default.
+type Options struct {
+	// Log receives the operational log lines; discarded when nil.
+	Log *slog.Logger
+	// Sleep waits between retries; a context-aware timer when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// PublishWait bounds the PublishVersion retries; DefaultPublishWait
+	// when zero.
+	PublishWait time.Duration
+	// AliasAttempts bounds the stg UpdateAlias tries; DefaultAliasAttempts
+	// when zero.
+	AliasAttempts int
+}
+
+// New returns a Handler releasing the targets of cfg through the promotion
+// state machine stateMachineARN. A nil rec records to the log only; a nil
+// m emits no metrics.
+func New(cfg *config.Config, stateMachineARN string, lc Lambda, sf StepFunctions, builds Builds, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
+	h := &Handler{Config: cfg, StateMachineARN: stateMachineARN, Lambda: lc, SFN: sf, Builds: builds, Audit: rec, Metrics: m,
+		Log: slog.New(slog.DiscardHandler)}
+	if opts != nil {
+		if opts.Log != nil {
+			h.Log = opts.Log
+		}
+		h.Sleep, h.PublishWait, h.AliasAttempts = opts.Sleep, opts.PublishWait, opts.AliasAttempts
+	}
+	if h.Audit == nil {
+		h.Audit = audit.New(h.Log, nil, nil)
+	}
+	return h
+}
+
 // Handle processes one raw EventBridge event. A refused event is audited
 // and answered with a Refused result and no error, so EventBridge's
 // asynchronous retries do not repeat a refusal; a transient AWS failure is
@@ -111,9 +143,6 @@ type Handler struct {
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, err error) {
 	// One PutEvents call per invocation, also after a failure: the records
 	// of the changes that did happen must reach EventBridge too.
-	if h.Audit == nil {
-		h.Audit = audit.New(h.log(), nil, nil)
-	}
 	defer func() {
 		// A failed PutEvents is logged by Flush and does not fail the
 		// release: the log lines already written are the audit trail, and a
@@ -188,7 +217,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, err
 	}
 	name := promotion.ExecutionName(fn, version, req.Release.CodeSha256)
-	execARN := ExecutionARN(h.StateMachineARN, name)
+	execARN := promotion.ExecutionARN(h.StateMachineARN, name)
 	res := Result{Function: fn, Version: version, Execution: execARN}
 
 	stg, err := h.getStg(ctx, fn)
@@ -418,23 +447,9 @@ func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev st
 	return true
 }
 
-// shiftStates are the definition's states from BeginShift on: a promotion
-// that entered one of them may be moving prod and is never stopped here.
-var shiftStates = map[string]bool{
-	"BeginShift": true, "HasSteps": true, "SetWeight": true, "Bake": true, "CheckHealth": true, "MoreSteps": true,
-	"Finalize": true, "Completed": true, "Rollback": true, "RolledBack": true, "RollbackFailed": true,
-}
-
-// preShiftStates can only be entered before BeginShift. (Abort can follow
-// either, so it decides nothing.)
-var preShiftStates = map[string]bool{
-	"SmokeTest": true, "SmokePassed": true, "RestoreStg": true, "SmokeTestsFailed": true,
-	"RequestApproval": true, "RecordApproval": true, "RecordRejection": true, "Rejected": true,
-	"RecordExpiry": true, "ApprovalExpired": true,
-}
-
 // supersede stops the running promotions of fn, other than the new one,
-// that have not begun to move prod. Those that have are left to finish; the
+// that have not begun to move prod (promotion.ProdMoving's rule: entered
+// BeginShift). Those that have are left to finish; the
 // new promotion's BeginShift waits for them (aliasflow.ProdBusy).
 func (h *Handler) supersede(ctx context.Context, fn, version, newName, newARN string) error {
 	running, err := h.runningPromotions(ctx, fn)
@@ -445,7 +460,7 @@ func (h *Handler) supersede(ctx context.Context, fn, version, newName, newARN st
 		if ex.name == newName {
 			continue
 		}
-		moving, err := h.movingProd(ctx, ex.arn)
+		moving, err := promotion.ProdMoving(ctx, h.SFN, ex.arn)
 		if err != nil {
 			return err
 		}
@@ -491,7 +506,7 @@ func (h *Handler) runningPromotions(ctx context.Context, fn string) ([]runningEx
 			return nil, fmt.Errorf("list running promotions of %s: %w", fn, err)
 		}
 		for _, e := range resp.Executions {
-			if v, ok := promotionVersion(fn, aws.ToString(e.Name)); ok {
+			if v, ok := promotion.ExecutionOf(fn, aws.ToString(e.Name)); ok {
 				out = append(out, runningExecution{arn: aws.ToString(e.ExecutionArn), name: aws.ToString(e.Name), version: v})
 			}
 		}
@@ -500,75 +515,6 @@ func (h *Handler) runningPromotions(ctx context.Context, fn string) ([]runningEx
 		}
 	}
 	return nil, fmt.Errorf("list running promotions of %s: more than %d pages", fn, maxPages)
-}
-
-// promotionVersion returns the version in name when name is an execution
-// name of fn's promotions. Comparing with what ExecutionName builds, rather
-// than a "<fn>-v" prefix, keeps "hello" from matching "hello-v2"'s
-// promotions and copes with the truncation of long names.
-func promotionVersion(fn, name string) (string, bool) {
-	i := strings.LastIndex(name, "-v")
-	if i < 0 || len(name) < i+2+1+1+8 {
-		return "", false
-	}
-	rest := name[i+2:] // "<version>-<tag>"
-	version, tag, ok := strings.Cut(rest, "-")
-	if !ok || len(tag) != 8 || !isDigits(version) {
-		return "", false
-	}
-	want := promotion.ExecutionName(fn, version, "")
-	if name[:len(name)-len(tag)] != want[:len(want)-len(tag)] {
-		return "", false
-	}
-	return version, true
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// movingProd reads an execution's history, newest first, and reports
-// whether it has entered BeginShift or any later state.
-func (h *Handler) movingProd(ctx context.Context, arn string) (bool, error) {
-	var token *string
-	for page := 0; page < maxPages; page++ {
-		resp, err := h.SFN.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
-			ExecutionArn: aws.String(arn),
-			ReverseOrder: true,
-			MaxResults:   1000,
-			NextToken:    token,
-		})
-		if err != nil {
-			return false, fmt.Errorf("read history of %s: %w", arn, err)
-		}
-		for _, e := range resp.Events {
-			if e.StateEnteredEventDetails == nil || !strings.HasSuffix(string(e.Type), "StateEntered") {
-				continue
-			}
-			state := aws.ToString(e.StateEnteredEventDetails.Name)
-			switch {
-			case shiftStates[state]:
-				return true, nil
-			case preShiftStates[state]:
-				// The newest state entered comes first: this one is still
-				// before BeginShift.
-				return false, nil
-			}
-		}
-		if token = resp.NextToken; token == nil {
-			return false, nil
-		}
-	}
-	// Unsure: leave it running rather than stop a shift.
-	return true, nil
 }
 
 // start starts the promotion. The input is a function of the release alone
@@ -593,18 +539,12 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name s
 	})
 	var exists *sfntypes.ExecutionAlreadyExists
 	if errors.As(err, &exists) {
-		return ExecutionARN(h.StateMachineARN, name), err
+		return promotion.ExecutionARN(h.StateMachineARN, name), err
 	}
 	if err != nil {
 		return "", fmt.Errorf("start promotion %s: %w", name, err)
 	}
 	return aws.ToString(out.ExecutionArn), nil
-}
-
-// ExecutionARN is the ARN Step Functions gives the execution name of the
-// state machine stateMachineARN.
-func ExecutionARN(stateMachineARN, name string) string {
-	return strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
 // deadlineMargin is the time kept after a wait to finish the release and

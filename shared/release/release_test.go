@@ -104,26 +104,17 @@ func newWorld(t *testing.T) *world {
 	w.bus = &fakeBus{calls: w.calls}
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return time.Date(2026, 3, 2, 16, 20, 0, 0, time.UTC) }
-	w.h = &Handler{
-		Config:          w.cfg,
-		StateMachineARN: smARN,
-		Lambda:          w.lambda,
-		SFN:             w.sfn,
-		Builds:          w.builds,
-		Audit:           audit.New(log, w.bus, &audit.Options{Now: now}),
-		Metrics:         metrics.New(w.emf, now),
-		Log:             log,
-		Sleep: func(_ context.Context, d time.Duration) error {
+	w.h = New(w.cfg, smARN, w.lambda, w.sfn, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
+		&Options{Log: log, Sleep: func(_ context.Context, d time.Duration) error {
 			w.slept = append(w.slept, d)
 			return nil
-		},
-	}
+		}})
 	return w
 }
 
 // execution returns the execution of the promotion state machine named name.
 func (w *world) execution(name string) (sfnfake.Execution, bool) {
-	return w.sfn.Execution(ExecutionARN(smARN, name))
+	return w.sfn.Execution(promotion.ExecutionARN(smARN, name))
 }
 
 // choices are the promotion definition's Choice states; the others the
@@ -137,7 +128,7 @@ func (w *world) advance(name string, states ...string) {
 		if choices[s] {
 			kind = "Choice"
 		}
-		w.sfn.Enter(ExecutionARN(smARN, name), kind, s, "")
+		w.sfn.Enter(promotion.ExecutionARN(smARN, name), kind, s, "")
 	}
 }
 
@@ -245,7 +236,7 @@ func TestHandleFreshRelease(t *testing.T) {
 				t.Fatalf("Handle: %v", err)
 			}
 			name := promotion.ExecutionName("hello", "2", sha2)
-			want := Result{Outcome: Started, Function: "hello", Version: "2", Execution: ExecutionARN(smARN, name)}
+			want := Result{Outcome: Started, Function: "hello", Version: "2", Execution: promotion.ExecutionARN(smARN, name)}
 			if res != want {
 				t.Errorf("result = %+v, want %+v", res, want)
 			}
@@ -550,7 +541,7 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if err != nil {
 				t.Fatalf("retry: %v", err)
 			}
-			if res.Execution != ExecutionARN(smARN, promotion.ExecutionName("hello", "2", sha2)) || res.Version != "2" {
+			if res.Execution != promotion.ExecutionARN(smARN, promotion.ExecutionName("hello", "2", sha2)) || res.Version != "2" {
 				t.Errorf("retry result = %+v", res)
 			}
 			if w.lambda.Versions("hello") != 2 || len(w.sfn.Executions()) != 1 {
@@ -585,7 +576,7 @@ func TestHandleTenDuplicates(t *testing.T) {
 				if i == 0 {
 					want = Started
 				}
-				if res.Outcome != want || res.Execution != ExecutionARN(smARN, name) {
+				if res.Outcome != want || res.Execution != promotion.ExecutionARN(smARN, name) {
 					t.Errorf("event %d: result = %+v, want %s of %s", i+1, res, want, name)
 				}
 				if i > 0 {
@@ -618,10 +609,10 @@ func TestHandleDuplicateOfClosedPromotion(t *testing.T) {
 	}
 	name := promotion.ExecutionName("hello", "2", sha2)
 	w.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
-	w.sfn.End(ExecutionARN(smARN, name), sfntypes.ExecutionStatusSucceeded)
+	w.sfn.End(promotion.ExecutionARN(smARN, name), sfntypes.ExecutionStatusSucceeded)
 	w.lambda.SetAlias("hello", "prod", "2", nil)
 	res, calls, err := w.handle(raw)
-	if err != nil || res.Outcome != Duplicate || res.Execution != ExecutionARN(smARN, name) {
+	if err != nil || res.Outcome != Duplicate || res.Execution != promotion.ExecutionARN(smARN, name) {
 		t.Fatalf("Handle = %+v, %v; want duplicate of %s", res, err, name)
 	}
 	if len(calls) > 3 || len(w.sfn.Executions()) != 1 {
@@ -639,7 +630,7 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 	}
 	name := promotion.ExecutionName("hello", "2", sha2)
 	w.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
-	w.sfn.End(ExecutionARN(smARN, name), sfntypes.ExecutionStatusFailed)
+	w.sfn.End(promotion.ExecutionARN(smARN, name), sfntypes.ExecutionStatusFailed)
 	w.lambda.SetAlias("hello", "stg", "1", nil) // RestoreStg
 	before := len(w.audits())
 
@@ -794,31 +785,6 @@ func TestStgDescriptionRoundTrip(t *testing.T) {
 			prev, ok := previousFor(alias.Alias{Description: tt.desc}, name)
 			if prev != tt.wantPrev || ok != tt.wantOK {
 				t.Errorf("previousFor(%q) = %q, %v; want %q, %v", tt.desc, prev, ok, tt.wantPrev, tt.wantOK)
-			}
-		})
-	}
-}
-
-func TestPromotionVersion(t *testing.T) {
-	long := strings.Repeat("f", 64)
-	tests := []struct {
-		fn, name    string
-		wantVersion string
-		wantOK      bool
-	}{
-		{"hello", promotion.ExecutionName("hello", "12", sha2), "12", true},
-		{"hello", promotion.ExecutionName("hello-v2", "1", sha2), "", false},
-		{"hello-v2", promotion.ExecutionName("hello-v2", "1", sha2), "1", true},
-		{"hello", promotion.ExecutionName("orders", "3", sha2), "", false},
-		{"hello", "hello-v3", "", false},
-		{"hello", "hello-vx-01234567", "", false},
-		{long, promotion.ExecutionName(long, "1234567", sha2), "1234567", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v, ok := promotionVersion(tt.fn, tt.name)
-			if v != tt.wantVersion || ok != tt.wantOK {
-				t.Errorf("promotionVersion(%q, %q) = %q, %v; want %q, %v", tt.fn, tt.name, v, ok, tt.wantVersion, tt.wantOK)
 			}
 		})
 	}

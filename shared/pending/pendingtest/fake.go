@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +25,7 @@ const ApprovalFunctionARN = "arn:aws:lambda:us-east-1:000000000000:function:alia
 
 // ExecutionARN returns the ARN of an execution of aliasflow-promotion.
 func ExecutionARN(name string) string {
-	return "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:" + name
+	return promotion.ExecutionARN("arn:aws:states:us-east-1:000000000000:stateMachine:"+deploy.StateMachine, name)
 }
 
 // Sent is one accepted SendTaskSuccess or SendTaskFailure.
@@ -81,12 +82,14 @@ func New() *SFN {
 type Waiting struct {
 	ARN         string
 	State       promotion.State
-	StateName   string // default "RequestApproval"
+	StateName   string // default promotion.StateRequestApproval
 	Token       string
 	EnteredTime time.Time
 	// TimeoutSeconds defaults to State.Target.ApprovalTimeoutSeconds.
 	TimeoutSeconds int64
 	ApprovalURL    string
+	// InFlight: the task's Lambda call has not returned (no TaskSubmitted).
+	InFlight bool
 }
 
 // AddWaiting creates a running execution whose history reads as the
@@ -96,7 +99,7 @@ func (f *SFN) AddWaiting(w Waiting) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if w.StateName == "" {
-		w.StateName = "RequestApproval"
+		w.StateName = promotion.StateRequestApproval
 	}
 	if w.TimeoutSeconds == 0 {
 		w.TimeoutSeconds = int64(w.State.Target.ApprovalTimeoutSeconds)
@@ -114,12 +117,12 @@ func (f *SFN) AddWaiting(w Waiting) {
 	params, _ := json.Marshal(map[string]any{"FunctionName": ApprovalFunctionARN, "Payload": payload})
 	ex.add(start, types.HistoryEvent{Type: types.HistoryEventTypeExecutionStarted,
 		ExecutionStartedEventDetails: &types.ExecutionStartedEventDetails{Input: aws.String(string(input))}})
-	ex.add(start, entered0("TaskStateEntered", "SmokeTest", string(input)))
+	ex.add(start, entered0("TaskStateEntered", promotion.StateSmokeTest, string(input)))
 	ex.add(start.Add(time.Second), types.HistoryEvent{Type: types.HistoryEventTypeTaskSucceeded,
 		TaskSucceededEventDetails: &types.TaskSucceededEventDetails{Resource: aws.String("invoke"), ResourceType: aws.String("lambda"), Output: aws.String(string(smokeOut))}})
-	ex.add(start.Add(time.Second), exited("TaskStateExited", "SmokeTest", string(stateInput)))
-	ex.add(start.Add(time.Second), entered0("ChoiceStateEntered", "SmokePassed", string(stateInput)))
-	ex.add(start.Add(time.Second), exited("ChoiceStateExited", "SmokePassed", string(stateInput)))
+	ex.add(start.Add(time.Second), exited("TaskStateExited", promotion.StateSmokeTest, string(stateInput)))
+	ex.add(start.Add(time.Second), entered0("ChoiceStateEntered", promotion.StateSmokePassed, string(stateInput)))
+	ex.add(start.Add(time.Second), exited("ChoiceStateExited", promotion.StateSmokePassed, string(stateInput)))
 	ex.add(entered, entered0("TaskStateEntered", w.StateName, string(stateInput)))
 	ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskScheduled,
 		TaskScheduledEventDetails: &types.TaskScheduledEventDetails{
@@ -129,8 +132,10 @@ func (f *SFN) AddWaiting(w Waiting) {
 		}})
 	ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskStarted,
 		TaskStartedEventDetails: &types.TaskStartedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda")}})
-	ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskSubmitted,
-		TaskSubmittedEventDetails: &types.TaskSubmittedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Output: aws.String(`{"StatusCode":200}`)}})
+	if !w.InFlight {
+		ex.add(entered, types.HistoryEvent{Type: types.HistoryEventTypeTaskSubmitted,
+			TaskSubmittedEventDetails: &types.TaskSubmittedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Output: aws.String(`{"StatusCode":200}`)}})
+	}
 	f.execs[w.ARN] = ex
 	f.tasks[w.Token] = &task{exec: ex, state: w.StateName, open: true}
 }
@@ -185,12 +190,19 @@ func (f *SFN) TimeOut(token string, at time.Time) {
 	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskTimedOut,
 		TaskTimedOutEventDetails: &types.TaskTimedOutEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Error: aws.String("States.Timeout")}})
 	t.exec.add(at, exited("TaskStateExited", t.state, "{}"))
-	t.exec.add(at, entered0("TaskStateEntered", "RecordExpiry", "{}"))
+	t.exec.add(at, entered0("TaskStateEntered", promotion.StateRecordExpiry, "{}"))
 }
 
 // Retry fails the attempt holding token as a Lambda service error and
 // schedules the task again with newToken, as the state's Retry does.
 func (f *SFN) Retry(token, newToken string, at time.Time) {
+	f.RetryAfter(token, newToken, at, "Lambda.ServiceException", "Service unavailable")
+}
+
+// RetryAfter is Retry with the failure the attempt ended with: errName and
+// cause as the TaskFailed event carries them (for a function error, the
+// cause is the function's error payload).
+func (f *SFN) RetryAfter(token, newToken string, at time.Time, errName, cause string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.tasks[token]
@@ -204,7 +216,7 @@ func (f *SFN) Retry(token, newToken string, at time.Time) {
 	params := strings.Replace(aws.ToString(sched.TaskScheduledEventDetails.Parameters), token, newToken, 1)
 	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskFailed,
 		TaskFailedEventDetails: &types.TaskFailedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"),
-			Error: aws.String("Lambda.ServiceException"), Cause: aws.String("Service unavailable")}})
+			Error: aws.String(errName), Cause: aws.String(cause)}})
 	d := *sched.TaskScheduledEventDetails
 	d.Parameters = aws.String(params)
 	t.exec.add(at, types.HistoryEvent{Type: types.HistoryEventTypeTaskScheduled, TaskScheduledEventDetails: &d})
@@ -270,7 +282,7 @@ func (f *SFN) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _
 		t.exec.add(now, types.HistoryEvent{Type: types.HistoryEventTypeTaskSucceeded,
 			TaskSucceededEventDetails: &types.TaskSucceededEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Output: aws.String(output)}})
 		t.exec.add(now, exited("TaskStateExited", t.state, "{}"))
-		t.exec.add(now, entered0("TaskStateEntered", "RecordApproval", "{}"))
+		t.exec.add(now, entered0("TaskStateEntered", promotion.StateRecordApproval, "{}"))
 	}
 	return &sfn.SendTaskSuccessOutput{}, nil
 }
@@ -294,7 +306,7 @@ func (f *SFN) SendTaskFailure(_ context.Context, in *sfn.SendTaskFailureInput, _
 		t.exec.add(now, types.HistoryEvent{Type: types.HistoryEventTypeTaskFailed,
 			TaskFailedEventDetails: &types.TaskFailedEventDetails{Resource: aws.String("invoke.waitForTaskToken"), ResourceType: aws.String("lambda"), Error: in.Error, Cause: in.Cause}})
 		t.exec.add(now, exited("TaskStateExited", t.state, "{}"))
-		t.exec.add(now, entered0("TaskStateEntered", "RecordRejection", "{}"))
+		t.exec.add(now, entered0("TaskStateEntered", promotion.StateRecordRejection, "{}"))
 	}
 	return &sfn.SendTaskFailureOutput{}, nil
 }

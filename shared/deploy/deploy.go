@@ -1,0 +1,79 @@
+// Package deploy names the parts of a deployed aliasflow pipeline — its
+// Lambdas, state machine, topic, secret, log group and event bus — and the
+// environment each Lambda reads. The CDK app (infra/aliasflow), the sandbox
+// (sandbox/local), the CLI and every functions/*/main.go take these names from
+// here, so they cannot drift apart; infra/aliasflow's tests hold the
+// synthesized template to Functions.
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"slices"
+)
+
+// Names the runtime relies on: the CLI, the sandbox and the Lambdas find the
+// pipeline's parts by these names, so they are fixed rather than generated.
+const (
+	ReleaseFunction   = "aliasflow-release"
+	SmokeTestFunction = "aliasflow-smoketest"
+	ApprovalFunction  = "aliasflow-approval"
+	ShiftFunction     = "aliasflow-shift"
+	StateMachine      = "aliasflow-promotion"
+	ApprovalTopic     = "aliasflow-approvals"
+	LinkSecret        = "aliasflow/link-key"
+	PipelineLogGroup  = "/aliasflow/pipeline"
+	// ReleaseRequestedRule starts a release when `aliasflow release` asks.
+	ReleaseRequestedRule = "aliasflow-release-requested"
+	// DefaultEventBus is the bus the release rules listen on and the audit
+	// events go to.
+	DefaultEventBus = "default"
+)
+
+// Environment variables of the pipeline's Lambdas.
+const (
+	// EnvConfig carries the targets' settings (a config.Config as JSON).
+	EnvConfig = "ALIASFLOW_CONFIG"
+	// EnvEventBus is the bus audit records go to.
+	EnvEventBus        = "ALIASFLOW_EVENT_BUS"
+	EnvStateMachineARN = "ALIASFLOW_STATE_MACHINE_ARN"
+	EnvApprovalTopic   = "ALIASFLOW_APPROVAL_TOPIC_ARN"
+	EnvLinkSecret      = "ALIASFLOW_LINK_SECRET_ARN"
+	// EnvLoopbackOnly ("1") fences every client to loopback addresses: the
+	// sandbox sets it, a deployed pipeline never does.
+	EnvLoopbackOnly = "ALIASFLOW_LOOPBACK_ONLY"
+)
+
+// Function is one of the pipeline's Lambdas.
+type Function struct {
+	// Name is the function's name.
+	Name string
+	// Command is its main package under functions/ (and its asset
+	// directory, <dist>/<Command>/bootstrap).
+	Command string
+	// Env is every ALIASFLOW_* variable the function reads; the pipeline
+	// sets exactly these. (The AWS_* variables come from the Lambda
+	// runtime, and EnvLoopbackOnly from the sandbox alone.)
+	Env []string
+}
+
+// The pipeline's Lambdas.
+var (
+	Release   = Function{Name: ReleaseFunction, Command: "release", Env: []string{EnvConfig, EnvEventBus, EnvStateMachineARN}}
+	SmokeTest = Function{Name: SmokeTestFunction, Command: "smoketest", Env: []string{EnvEventBus}}
+	Approval  = Function{Name: ApprovalFunction, Command: "approval", Env: []string{EnvApprovalTopic, EnvEventBus, EnvLinkSecret}}
+	Shift     = Function{Name: ShiftFunction, Command: "shift", Env: []string{EnvEventBus}}
+)
+
+// Functions lists the pipeline's Lambdas.
+var Functions = []Function{Release, SmokeTest, Approval, Shift}
+
+// Getenv reads one of the function's declared variables from the process
+// environment. Reading a variable the function does not declare is a
+// programming error: the pipeline would not set it.
+func (f Function) Getenv(key string) string {
+	if !slices.Contains(f.Env, key) {
+		panic(fmt.Sprintf("deploy: %s reads %s, which deploy.%s.Env does not declare", f.Name, key, f.Command))
+	}
+	return os.Getenv(key)
+}
