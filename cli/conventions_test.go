@@ -280,3 +280,17 @@ func TestHistoryFits(t *testing.T) {
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "history --json", out, strings.TrimSpace(long))
 }
+
+// approve and promote by function name say what is running when nothing
+// waits where they act, as status does.
+func TestByNameSaysWhatIsRunning(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok")
+	code, out, errs := w.run(t, "promote", "hello", "--now")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "no promotion of hello is baking; running: "+s.Name()+" (awaiting approval")
+	w2 := newWorld()
+	code, out, errs = w2.run(t, "approve", "hello")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "no promotion of hello awaits approval; none is running")
+}

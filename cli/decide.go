@@ -133,7 +133,7 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	var waiting []string
+	var waiting, elsewhere []string
 	for _, e := range running {
 		p, err := a.readProgress(ctx, aws.ToString(e.ExecutionArn))
 		if err != nil {
@@ -141,6 +141,8 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 		}
 		if p.State == state {
 			waiting = append(waiting, p.Execution)
+		} else {
+			elsewhere = append(elsewhere, p.Name+" ("+p.Gate+")")
 		}
 	}
 	what := "awaits approval"
@@ -155,7 +157,12 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 		if _, err := a.aliases(ctx, ref); errors.As(err, &e) && e.Code == ExitNotFound {
 			return "", err
 		}
-		return "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", ref), "no promotion of %s %s", ref, what)
+		// Say what is running instead, as status would.
+		others := "; none is running"
+		if len(elsewhere) > 0 {
+			others = "; running: " + strings.Join(elsewhere, ", ")
+		}
+		return "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", ref), "no promotion of %s %s%s", ref, what, others)
 	case 1:
 		return waiting[0], nil
 	}
