@@ -342,9 +342,9 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 	if !d.yes {
 		until := "until the request expires"
 		if !p.NextAt.IsZero() {
-			until = fmt.Sprintf("until %s, when the request expires", p.NextAt.Local().Format("15:04:05"))
+			until = fmt.Sprintf("the request expires at %s", p.NextAt.Local().Format("15:04:05"))
 		}
-		fmt.Fprintf(d.out, "  open the link to decide (waiting %s), or press Enter to approve through the CLI … ", until)
+		fmt.Fprintf(d.out, "  decide on the page (%s), or press Enter to approve here … ", until)
 		outcome, err := d.waitForDecision(ctx, p)
 		if err != nil {
 			fmt.Fprintln(d.out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
@@ -71,9 +72,21 @@ func printAudit(w io.Writer, recs []audit.Record) {
 		if r.Weight != nil {
 			weight = percent(*r.Weight)
 		}
-		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, r.Actor, nameOf(r.Execution), r.Reason)
+		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, actorName(r.Actor), nameOf(r.Execution), r.Reason)
 	}
 	t.flush()
+}
+
+// actorName shows an IAM ARN by its resource ("user/ops",
+// "assumed-role/Deploy/alice"), so the table keeps its width; --json has
+// the ARN.
+func actorName(actor string) string {
+	if strings.HasPrefix(actor, "arn:") {
+		if parts := strings.SplitN(actor, ":", 6); len(parts) == 6 {
+			return parts[5]
+		}
+	}
+	return actor
 }
 
 func orDash(s string) string {
