@@ -354,12 +354,12 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 		case decidedKey:
 			fmt.Fprintln(d.out)
 		case decidedApproved:
-			fmt.Fprintf(d.out, "approved on the page by %s\n", outcome.who)
-			d.expect(true, "approved on the page", "by %s", outcome.who)
+			fmt.Fprintf(d.out, "approved by %s\n", outcome.who)
+			d.expect(true, "approved by a person", "by %s", outcome.who)
 			return nil
 		case decidedRejected:
-			fmt.Fprintf(d.out, "rejected on the page by %s\n", outcome.who)
-			why := fmt.Sprintf("You rejected %s on the page", p.Name)
+			fmt.Fprintf(d.out, "rejected by %s\n", outcome.who)
+			why := fmt.Sprintf("%s rejected %s", outcome.who, p.Name)
 			if outcome.comment != "" {
 				why += fmt.Sprintf(" (%q)", outcome.comment)
 			}
@@ -384,8 +384,8 @@ type decidedKind int
 
 const (
 	decidedKey      decidedKind = iota // Enter: approve through the CLI
-	decidedApproved                    // approved on the page
-	decidedRejected                    // rejected on the page
+	decidedApproved                    // approved on the page (or by another CLI)
+	decidedRejected                    // rejected on the page (or by another CLI)
 	decidedExpired                     // nobody decided before the request expired
 )
 
