@@ -162,7 +162,7 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	var stopped *demoStopped
 	switch {
 	case errors.As(err, &stopped):
-		fmt.Fprintf(d.out, "\n%s\n", stopped.why)
+		fmt.Fprintf(d.out, "\n%s", wrap(stopped.why, maxWidth, ""))
 		return &Error{Code: ExitRefused, Err: fmt.Errorf("demo stopped: %s", stopped.short),
 			Hint: "run `aliasflow demo` again and approve on the page or with Enter"}
 	case err != nil:
@@ -426,7 +426,9 @@ func (d *demo) waitForDecision(ctx context.Context, p *progress.Progress) (decis
 // false while it still waits (or is between states).
 func decisionOf(p *progress.Progress) (decision, bool) {
 	who, comment := "an approver", ""
-	if p.Approval != nil {
+	if d := rejection(p); d != nil {
+		who, comment = d.Approver, d.Comment
+	} else if p.Approval != nil {
 		who, comment = p.Approval.Approver, p.Approval.Comment
 	}
 	switch {

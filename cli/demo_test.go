@@ -32,8 +32,9 @@ func TestDemoWaitsForTheDecision(t *testing.T) {
 		{"rejected on the page", "", 5 * time.Minute, func(s *clitest.Script) {
 			d := promotion.Decision{Approver: "approver@example.com", Comment: "wrong greeting"}
 			cause, _ := json.Marshal(d)
+			// As the definition has it: the decision is the cause in
+			// $.failure, there is no $.approval.
 			s.St.Failure = &promotion.Failure{Error: promotion.ErrRejected, Cause: string(cause)}
-			s.St.Approval = &d
 			s.Task("RecordRejection", s.St, nil, s.St)
 			s.Fail("Rejected", "Rejected", "An approver rejected the release.", s.St)
 		}, "rejected", "approver@example.com", "wrong greeting"},

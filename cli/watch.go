@@ -71,6 +71,21 @@ func endOf(p *progress.Progress) error {
 		Hint: fmt.Sprintf("see what happened with `aliasflow history %s`", functionOr(p.Name))}
 }
 
+// rejection is the approver's decision of a rejected promotion: the
+// SendTaskFailure cause the definition catches into $.failure; nil when
+// the promotion was not rejected.
+func rejection(p *progress.Progress) *promotion.Decision {
+	f := p.Promotion.Failure
+	if f == nil || f.Error != promotion.ErrRejected {
+		return nil
+	}
+	var d promotion.Decision
+	if json.Unmarshal([]byte(f.Cause), &d) != nil || d.Approver == "" {
+		return nil
+	}
+	return &d
+}
+
 // failureDetail says why a promotion failed in the words of what failed:
 // the smoke checks that failed, who rejected it and why, the health
 // verdict, or the expiry.
@@ -90,14 +105,11 @@ func failureDetail(p *progress.Progress) string {
 	if f == nil {
 		return ""
 	}
-	if f.Error == promotion.ErrRejected {
-		var d promotion.Decision
-		if json.Unmarshal([]byte(f.Cause), &d) == nil && d.Approver != "" {
-			if d.Comment != "" {
-				return fmt.Sprintf("rejected by %s: %q", d.Approver, d.Comment)
-			}
-			return fmt.Sprintf("rejected by %s (no comment)", d.Approver)
+	if d := rejection(p); d != nil {
+		if d.Comment != "" {
+			return fmt.Sprintf("rejected by %s: %q", d.Approver, d.Comment)
 		}
+		return fmt.Sprintf("rejected by %s (no comment)", d.Approver)
 	}
 	if f.Cause != "" {
 		cause := f.Cause
