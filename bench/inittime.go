@@ -13,10 +13,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
-// benchConfig is a valid target configuration, so every Lambda gets through
-// its init exactly as it would on AWS.
-const benchConfig = `{"targets":[{"function":"hello","approvers":["ops@example.com"]}]}`
-
 // initTimes measures process start → first Runtime API /next, the part of a
 // cold start the code controls, for host builds of each Lambda and the floor.
 func initTimes(r *report, root, work string, starts int) {
@@ -49,7 +45,7 @@ func initTimes(r *report, root, work string, starts int) {
 				"AWS_LAMBDA_FUNCTION_NAME=bench", "AWS_LAMBDA_FUNCTION_VERSION=1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 				"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 				"AWS_ENDPOINT_URL=http://127.0.0.1:9", deploy.EnvLoopbackOnly + "=1", "AWS_EC2_METADATA_DISABLED=true",
-				deploy.EnvConfig + "=" + benchConfig,
+				deploy.EnvSettingsPath + "=/aliasflow/aliasflow/targets/",
 				deploy.EnvStateMachineARN + "=arn:aws:states:us-east-1:000000000000:stateMachine:" + deploy.StateMachine,
 				deploy.EnvApprovalTopic + "=arn:aws:sns:us-east-1:000000000000:" + deploy.ApprovalTopic,
 				deploy.EnvLinkSecret + "=arn:aws:secretsmanager:us-east-1:000000000000:secret:" + deploy.LinkSecret + "-abcdef",

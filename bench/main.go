@@ -43,6 +43,8 @@ func main() {
 	concurrent := flag.Int("concurrent", 50, "concurrent promotions of distinct functions for the scale run")
 	skipLoop := flag.Bool("skip-dev-loop", false, "skip the warm go test / make synth timings")
 	skipBuild := flag.Bool("skip-build-figures", false, "skip binary size and init time (sections 1 and 2)")
+	verdictTrials := flag.Int("verdict-trials", 50, "simulated canaries per mode and kind (healthy, broken) for the verdicts section")
+	onlyVerdicts := flag.Bool("only-verdicts", false, "measure the health verdicts section only")
 	flag.Parse()
 
 	root, err := os.Getwd()
@@ -57,11 +59,17 @@ func main() {
 
 	r := &report{}
 	began := time.Now()
+	if *onlyVerdicts {
+		verdictFigures(r, *verdictTrials)
+		write(r, *out, began)
+		return
+	}
 	if !*skipBuild {
 		sizes(r, root, work)
 		initTimes(r, root, work, *starts)
 	}
 	promotionFigures(r, root, *promotions, *concurrent)
+	verdictFigures(r, *verdictTrials)
 	if !*skipLoop {
 		devLoop(r, root)
 	}

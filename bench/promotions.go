@@ -26,6 +26,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // operator is the access key id the CLI signs with under `make bench`
@@ -84,6 +85,10 @@ func allAtOnce(endpoint string) *config.Target {
 func canary(endpoint string) *config.Target {
 	t := local.DefaultHello(endpoint)
 	t.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 1}
+	// The benchmark sends no traffic, so the step's evidence is
+	// inconclusive: judged once, at the end of its bake, and let through,
+	// so the calls of one check-health are counted, not a wait.
+	t.Health.MaxBakeSeconds, t.Health.OnInconclusive = 1, config.OnInconclusivePromote
 	return t
 }
 
@@ -383,19 +388,22 @@ type scaleRun struct {
 	calls         []sandbox.Call
 }
 
-// scaleConfig is the release Lambda's configuration for the n functions:
+// scaleSettings writes the settings parameter of each of the n functions:
 // the smallest valid target each (all at once, no smoke checks, one
-// approver), so that n of them fit Lambda's 4 KB of environment.
-func scaleConfig(n int) (string, error) {
-	targets := make([]string, n)
-	for i := range targets {
-		targets[i] = fmt.Sprintf(`{"function":"%s","approvers":[%q]}`, scaleFunction(i), local.DefaultApprover)
+// approver), as the target construct writes them on AWS.
+func (b *world) scaleSettings(n int) error {
+	for i := range n {
+		t := config.Target{Function: scaleFunction(i), Approvers: []string{local.DefaultApprover}}
+		t.ApplyDefaults()
+		doc, err := settings.Encode(t)
+		if err != nil {
+			return err
+		}
+		if _, err := b.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, t.Function), doc, true); err != nil {
+			return fmt.Errorf("settings of %s: %w", t.Function, err)
+		}
 	}
-	doc := `{"targets":[` + strings.Join(targets, ",") + `]}`
-	if _, err := config.Parse([]byte(doc)); err != nil {
-		return "", err
-	}
-	return doc, nil
+	return nil
 }
 
 func scaleFunction(i int) string { return fmt.Sprintf("fn%02d", i+1) }
@@ -484,26 +492,8 @@ func (b *world) setupScale(ctx context.Context, n int) ([]string, error) {
 			}
 		}
 	}
-	doc, err := scaleConfig(n)
-	if err != nil {
-		return nil, fmt.Errorf("scale configuration: %w", err)
-	}
-	c, err := lam.GetFunctionConfiguration(local.ReleaseFunction, "")
-	if err != nil {
-		return nil, err
-	}
-	vars := map[string]string{}
-	if c.Environment != nil {
-		for k, v := range c.Environment.Variables {
-			vars[k] = v
-		}
-	}
-	vars[config.EnvVar] = doc
-	if _, err := lam.UpdateFunctionConfiguration(local.ReleaseFunction, lambdasvc.UpdateFunctionConfigurationInput{Environment: &lambdasvc.Environment{Variables: vars}}); err != nil {
-		return nil, fmt.Errorf("configure %s for %d targets: %w", local.ReleaseFunction, n, err)
-	}
-	if err := b.settle(ctx, local.ReleaseFunction); err != nil {
-		return nil, err
+	if err := b.scaleSettings(n); err != nil {
+		return nil, fmt.Errorf("scale settings: %w", err)
 	}
 	shas := make([]string, n)
 	for i := range n {

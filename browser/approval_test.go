@@ -154,7 +154,7 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 			{"region", "region", "us-east-1", true},
 			{"environment", "environment", "not named in the settings", true},
 			{"where", "where", "prod of hello", false},
-			{"health criteria", "health", "prod moves in one step", false},
+			{"health criteria", "criteria", "prod moves in one step", false},
 		}
 		for _, tc := range cases {
 			g, ok := got[tc.id]

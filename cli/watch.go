@@ -193,6 +193,10 @@ func (a *app) printProgress(p *progress.Progress) error {
 		return err
 	}
 	_, err := fmt.Fprintln(a.env.Stdout, a.progressLine(p))
+	if err == nil && p.Verdict != "" && (p.State == promotion.StateSetWeight || p.State == promotion.StateFinalize) {
+		// The verdict that let the shift go on, with its evidence.
+		_, err = fmt.Fprint(a.env.Stdout, wrap("          health "+p.Verdict, maxWidth, "          "))
+	}
 	return err
 }
 

@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -172,7 +173,7 @@ mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
 		"source": eventpatterns.CodeBuildSource, "detail-type": eventpatterns.CodeBuildDetailType,
 		"detail": map[string]any{
 			"build-status": eventpatterns.BuildStatusSucceeded, "project-name": project,
-			"build-id": "arn:aws:codebuild:us-east-1:123456789012:build/" + project + ":6a5c7f0e-2d1b-4c3a-9e8f-7a6b5c4d3e2f",
+			"build-id":               "arn:aws:codebuild:us-east-1:123456789012:build/" + project + ":6a5c7f0e-2d1b-4c3a-9e8f-7a6b5c4d3e2f",
 			"additional-information": map[string]any{"initiator": "GitHub-Hookshot/abc", "exported-environment-variables": list},
 		},
 	}
@@ -277,7 +278,7 @@ func parse(t *testing.T, event map[string]any) *release.Request {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := release.ParseEvent(raw, targets(t))
+	p, err := release.ParseEvent(context.Background(), raw, targets(t))
 	if err != nil {
 		t.Fatalf("the release Lambda refuses the event: %v\n%s", err, raw)
 	}

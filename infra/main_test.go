@@ -14,6 +14,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // app is the whole CDK app as `make synth` builds it, with placeholder
@@ -133,18 +134,22 @@ func TestResourceCounts(t *testing.T) {
 	}{
 		{app.pipeline.Stack, "AWS::Lambda::Function", 4},
 		{app.pipeline.Stack, "AWS::StepFunctions::StateMachine", 1},
-		{app.pipeline.Stack, "AWS::Events::Rule", 2},
+		{app.pipeline.Stack, "AWS::Events::Rule", 1},
 		{app.pipeline.Stack, "AWS::SNS::Topic", 1},
 		{app.pipeline.Stack, "AWS::SNS::Subscription", 2},
 		{app.pipeline.Stack, "AWS::SecretsManager::Secret", 1},
 		{app.pipeline.Stack, "AWS::ApiGateway::RestApi", 1},
 		{app.pipeline.Stack, "AWS::CloudWatch::Dashboard", 1},
-		{app.pipeline.Stack, "AWS::Logs::QueryDefinition", 4},
+		{app.pipeline.Stack, "AWS::Logs::QueryDefinition", 3},
 		{app.pipeline.Stack, "AWS::IAM::ManagedPolicy", 2},
-		{app.sample.Stack, "AWS::Lambda::Function", 1},
-		{app.sample.Stack, "AWS::Lambda::Alias", 3},
+		{app.sample.Stack, "AWS::Lambda::Function", 2}, // hello and CDK's custom resource provider
+		{app.sample.Stack, "AWS::Lambda::Alias", 1},
+		{app.sample.Stack, "Custom::AliasflowAlias", 2},
 		{app.sample.Stack, "AWS::Lambda::Version", 1},
-		{app.sample.Stack, "AWS::Lambda::Permission", 3},
+		{app.sample.Stack, "AWS::Lambda::Permission", 4}, // three stages and hello's build rule
+		{app.sample.Stack, "AWS::Events::Rule", 1},
+		{app.sample.Stack, "AWS::SSM::Parameter", 1},
+		{app.sample.Stack, "AWS::Logs::QueryDefinition", 1},
 		{app.sample.Stack, "AWS::ApiGateway::RestApi", 1},
 		{app.sample.Stack, "AWS::ApiGateway::Stage", 3},
 		{app.sample.Stack, "AWS::ApiGateway::Deployment", 1},
@@ -161,19 +166,28 @@ func TestResourceCounts(t *testing.T) {
 }
 
 func TestSampleAliases(t *testing.T) {
-	// GIVEN the seeds' scenario, THEN hello has dev on $LATEST and stg and
-	// prod on the initial published version.
+	// GIVEN the seeds' scenario, THEN hello has dev on $LATEST, and stg and
+	// prod are created on the initial published version only if missing.
 	tmpl := cdktest.TemplateJSON(t, app.sample.Stack)
 	got := map[string]string{}
 	for _, a := range cdktest.Resources(tmpl, "AWS::Lambda::Alias") {
 		got[a["Name"].(string)] = cdktest.Flat(a["FunctionVersion"])
 	}
-	if got["dev"] != `"$LATEST"` {
-		t.Errorf("dev → %s, want $LATEST", got["dev"])
+	if got["dev"] != `"$LATEST"` || len(got) != 1 {
+		t.Errorf("AWS::Lambda::Alias = %v, want only dev on $LATEST", got)
+	}
+	created := map[string]string{}
+	for _, a := range cdktest.Resources(tmpl, "Custom::AliasflowAlias") {
+		create := cdktest.Flat(a["Create"])
+		for _, alias := range []string{"stg", "prod"} {
+			if strings.Contains(create, `"Name":"`+alias+`"`) {
+				created[alias] = create
+			}
+		}
 	}
 	for _, alias := range []string{"stg", "prod"} {
-		if !strings.Contains(got[alias], "InitialVersion") {
-			t.Errorf("%s → %s, want the initial published version", alias, got[alias])
+		if !strings.Contains(created[alias], "InitialVersion") || !strings.Contains(created[alias], "CreateAlias") {
+			t.Errorf("%s → %s, want CreateAlias on the initial published version", alias, created[alias])
 		}
 	}
 }
@@ -217,13 +231,19 @@ func TestOnePermissionPerAlias(t *testing.T) {
 	tmpl := cdktest.TemplateJSON(t, app.sample.Stack)
 	aliasIDs := map[string]string{}
 	for id, a := range cdktest.Resources(tmpl, "AWS::Lambda::Alias") {
-		aliasIDs[id] = a["Name"].(string)
+		aliasIDs[`"`+id+`"`] = a["Name"].(string)
 	}
+	// stg and prod are not CloudFormation resources: their permissions name
+	// hello's ARN qualified with the alias.
+	aliasIDs[`:stg"`], aliasIDs[`:prod"`] = "stg", "prod"
 	seen := map[string]string{}
 	for _, p := range cdktest.Resources(tmpl, "AWS::Lambda::Permission") {
+		if p["Principal"] == "events.amazonaws.com" {
+			continue // hello's build rule invoking the release Lambda
+		}
 		fn := cdktest.Flat(p["FunctionName"])
 		for id, name := range aliasIDs {
-			if strings.Contains(fn, `"`+id+`"`) {
+			if strings.Contains(fn, id) {
 				seen[name] = cdktest.Flat(p["SourceArn"])
 			}
 		}
@@ -296,23 +316,23 @@ func TestSampleBuild(t *testing.T) {
 	}
 }
 
-func TestPipelinePromotesHello(t *testing.T) {
-	// GIVEN the sample's target, THEN the pipeline's configuration holds
-	// hello, and its CodeBuild rule listens to the hello project.
-	tmpl := cdktest.TemplateJSON(t, app.pipeline.Stack)
-	for _, f := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
-		if f["FunctionName"] != "aliasflow-release" {
-			continue
+func TestSampleSettings(t *testing.T) {
+	// GIVEN the sample's target, THEN hello's settings are its own
+	// parameter in the sample stack, its build rule listens to the hello
+	// project, and hello carries the pipeline's tag.
+	tmpl := cdktest.TemplateJSON(t, app.sample.Stack)
+	var hello *config.Target
+	for _, p := range cdktest.Resources(tmpl, "AWS::SSM::Parameter") {
+		if p["Name"] == "/aliasflow/aliasflow/targets/hello" {
+			got, err := settings.Parse([]byte(p["Value"].(string)), "hello")
+			if err != nil {
+				t.Fatalf("hello's settings: %v", err)
+			}
+			hello = &got
 		}
-		doc := f["Environment"].(map[string]any)["Variables"].(map[string]any)[config.EnvVar].(string)
-		cfg, err := config.Parse([]byte(doc))
-		if err != nil {
-			t.Fatalf("ALIASFLOW_CONFIG: %v", err)
-		}
-		hello, ok := cfg.Lookup("hello")
-		if !ok || strings.Join(hello.Approvers, ",") != "alice@example.com,bob@example.com" || hello.Strategy.Type != config.Canary {
-			t.Errorf("hello target = %+v", hello)
-		}
+	}
+	if hello == nil || strings.Join(hello.Approvers, ",") != "alice@example.com,bob@example.com" || hello.Strategy.Type != config.Canary {
+		t.Errorf("hello target = %+v", hello)
 	}
 	found := false
 	for _, r := range cdktest.Resources(tmpl, "AWS::Events::Rule") {
@@ -322,6 +342,11 @@ func TestPipelinePromotesHello(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no rule matches the aliasflow-hello project's builds")
+	}
+	for _, f := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
+		if f["FunctionName"] == HelloFunctionName && !strings.Contains(cdktest.Flat(f["Tags"]), `{"Key":"aliasflow:pipeline","Value":"aliasflow"}`) {
+			t.Errorf("hello tags = %s, want aliasflow:pipeline=aliasflow", cdktest.Flat(f["Tags"]))
+		}
 	}
 }
 

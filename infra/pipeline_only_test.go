@@ -48,7 +48,10 @@ func TestPipelineOnly(t *testing.T) {
 		t.Errorf("app has %d stacks, want the pipeline stack only", n)
 	}
 	tmpl := cdktest.TemplateJSON(t, got.pipeline.Stack)
-	for _, fn := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
+	for id, fn := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "AWS679f53fac002430cb0da5b7982bd2287") {
+			continue // CDK's custom resource provider: it creates the targets' missing aliases
+		}
 		if name, _ := fn["FunctionName"].(string); !strings.HasPrefix(name, "aliasflow-") {
 			t.Errorf("function %v in the pipeline-only stack", fn["FunctionName"])
 		}
@@ -58,9 +61,8 @@ func TestPipelineOnly(t *testing.T) {
 			t.Errorf("%d %s, want only the pipeline's own", n, typ)
 		}
 	}
-	cfg := got.pipeline.Pipeline.Config()
-	if len(cfg.Targets) != 1 || cfg.Targets[0].Function != "orders" || cfg.Targets[0].Strategy.Type != config.Linear {
-		t.Errorf("targets = %+v, want orders from the file", cfg.Targets)
+	if ts := got.pipeline.Pipeline.Targets(); len(ts) != 1 || ts[0].Function != "orders" || ts[0].Strategy.Type != config.Linear {
+		t.Errorf("targets = %+v, want orders from the file", ts)
 	}
 	if got.pipeline.GitHub == nil || got.pipeline.GitHub.Role == nil {
 		t.Fatal("no GitHub release role")

@@ -106,7 +106,7 @@ func NewSampleStack(scope constructs.Construct, id string, props *SampleStackPro
 	})
 
 	s.API = newHelloAPI(stack, opts)
-	aliases := map[string]awslambda.IAlias{DevAlias: dev, aliasflow.StgAlias: s.Target.Stg(), aliasflow.ProdAlias: s.Target.Prod()}
+	aliases := map[string]awslambda.IFunction{DevAlias: dev, aliasflow.StgAlias: s.Target.AliasFunction(aliasflow.StgAlias), aliasflow.ProdAlias: s.Target.AliasFunction(aliasflow.ProdAlias)}
 	for _, st := range Stages {
 		// Seed 002: with the alias chosen by a stage variable, API Gateway
 		// needs an invoke permission on each alias; each is scoped to the
@@ -119,6 +119,9 @@ func NewSampleStack(scope constructs.Construct, id string, props *SampleStackPro
 	}
 
 	s.Project = newHelloBuild(stack, opts, s.Hello)
+	// The release role reads the builds of projects tagged for its
+	// pipeline only (BatchGetBuilds under aws:ResourceTag/aliasflow:pipeline).
+	awscdk.Tags_Of(s.Project).Add(jsii.String(aliasflow.PipelineTag), jsii.String(props.Pipeline.Name()), nil)
 	for _, st := range Stages {
 		awscdk.NewCfnOutput(stack, jsii.String(title(st.Stage)+"Url"), &awscdk.CfnOutputProps{
 			Value: awscdk.Fn_Join(jsii.String(""), &[]*string{

@@ -224,21 +224,34 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 	case "codebuild":
 		// BatchGetBuilds acts on the projects of the builds (ids are
 		// project:build-id).
+		// The project's tags are the aws:ResourceTag/<key> context keys.
 		ids, _ := fields["ids"].([]any)
-		var res []string
+		var out []iam.Request
 		seen := map[string]bool{}
 		for _, id := range ids {
 			s, _ := id.(string)
 			project, _, _ := strings.Cut(s, ":")
 			if p := arn("codebuild", "project/"+project); !seen[p] {
 				seen[p] = true
-				res = append(res, p)
+				var tags map[string]string
+				if sb.builds != nil {
+					tags = sb.builds.ProjectTags(project)
+				}
+				out = append(out, iam.Request{Action: action, Resource: p, Context: tagContext(tags)})
 			}
 		}
-		if len(res) == 0 {
+		if len(out) == 0 {
 			return one("*"), nil
 		}
-		return one(res...), nil
+		return out, nil
+	case "logs":
+		// A log group's operations act on the log group
+		// (arn:…:logs:region:account:log-group:NAME, Service
+		// Authorization Reference, Amazon CloudWatch Logs).
+		if g := str("logGroupName"); g != "" {
+			return one(arn("logs", "log-group:"+g)), nil
+		}
+		return one("*"), nil
 	case "monitoring":
 		names, _ := fields["AlarmNames"].([]any)
 		if op != "DescribeAlarms" || len(names) == 0 {

@@ -21,7 +21,7 @@ type Call struct {
 	// Caller is the access key id of the request's SigV4 credential.
 	Caller string
 	// Service is the credential scope's service (lambda, states, events,
-	// logs, secretsmanager, sns, sts, monitoring, codebuild).
+	// logs, secretsmanager, sns, sts, monitoring, codebuild, ssm).
 	Service string
 	// Operation is the API operation ("PublishVersion", "StartExecution"),
 	// or "METHOD path" when the request names none the sandbox knows.

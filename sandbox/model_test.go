@@ -39,6 +39,7 @@ var projectOperations = map[string][]string{
 	"sts":            {"GetCallerIdentity"},
 	"monitoring":     {"DescribeAlarms", "GetMetricData", "SetAlarmState"},
 	"codebuild":      {"BatchGetBuilds"},
+	"ssm":            {"GetParameter", "PutParameter"},
 }
 
 func models(t *testing.T) *model.Models {

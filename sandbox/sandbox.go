@@ -1,7 +1,7 @@
 // Package sandbox is the local cloud `aliasflow local` runs: one loopback
 // listener serving the AWS APIs the project calls (Lambda, Step Functions,
-// EventBridge, SNS, CloudWatch, CloudWatch Logs, Secrets Manager, STS,
-// CodeBuild),
+// EventBridge, SNS, CloudWatch, CloudWatch Logs, Secrets Manager, SSM
+// Parameter Store, STS, CodeBuild),
 // each dispatched by the SigV4 credential scope of the request, and the
 // API Gateway stages for everything unsigned. It wires the services to one
 // another through the sandbox/core interfaces and persists their state to a
@@ -35,6 +35,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/model"
 	secretssvc "github.com/aliasflow/aliasflow/sandbox/secrets"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
+	ssmsvc "github.com/aliasflow/aliasflow/sandbox/ssm"
 	"github.com/aliasflow/aliasflow/sandbox/states"
 	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
 )
@@ -65,6 +66,10 @@ type Options struct {
 	EventRetryDelays []time.Duration
 	// PersistInterval is how often changed state is saved. Default 1s.
 	PersistInterval time.Duration
+	// MetricDelay is how long after its minute ends a Lambda metric
+	// datapoint is readable; cwsvc.DefaultMetricDelay (as AWS) when zero.
+	// Tests may shorten it; nothing makes it zero.
+	MetricDelay time.Duration
 }
 
 // Sandbox is a running local cloud.
@@ -78,6 +83,7 @@ type Sandbox struct {
 	cw       *cwsvc.Service
 	logs     *logssvc.Service
 	secrets  *secretssvc.Service
+	ssm      *ssmsvc.Service
 	sts      *stssvc.Service
 	builds   *codebuild.Service
 	apigw    *apigw.Router
@@ -147,7 +153,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 
 	sb.logs = logssvc.New(opts.Clock)
-	sb.cw = cwsvc.New(&cwsvc.Options{Now: opts.Clock})
+	sb.cw = cwsvc.New(&cwsvc.Options{Now: opts.Clock, MetricDelay: opts.MetricDelay})
 	lam, err := lambdasvc.New(lambdasvc.Options{
 		WorkDir: opts.WorkDir, CodeDir: codeDir, Logger: opts.Logger.With("service", "lambda"), Clock: opts.Clock,
 		UpdateDuration: opts.LambdaUpdateDuration, Invocations: sb.cw, Logs: sb.logs,
@@ -162,12 +168,13 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	// Confirmation links point at this sandbox, which serves them (ServeHTTP).
 	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock, ConfirmationBase: func() string { return sb.endpoint }})
 	sb.secrets = secretssvc.New(opts.Clock)
+	sb.ssm = ssmsvc.New(opts.Clock)
 	sb.sts = stssvc.New()
 	sb.apigw = apigw.New(lam, &apigw.Options{Logger: opts.Logger.With("service", "apigateway"), Now: opts.Clock})
 	sb.services = map[string]http.Handler{
 		"lambda": sb.lambda, "states": sb.states, "events": sb.events, "logs": sb.logs,
 		"secretsmanager": sb.secrets, "sns": sb.sns, "sts": sb.sts, "monitoring": sb.cw,
-		"codebuild": sb.builds,
+		"codebuild": sb.builds, "ssm": sb.ssm,
 	}
 	if sb.models, err = loadModels(sb.services); err != nil {
 		sb.shutdownServices()
@@ -175,7 +182,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	// Lambda comes first: a restored execution may invoke a function at once.
 	sb.persist = []persisted{
-		{"lambda", sb.lambda}, {"logs", sb.logs}, {"cloudwatch", sb.cw}, {"secretsmanager", sb.secrets},
+		{"lambda", sb.lambda}, {"logs", sb.logs}, {"cloudwatch", sb.cw}, {"secretsmanager", sb.secrets}, {"ssm", sb.ssm},
 		{"sns", sb.sns}, {"codebuild", sb.builds}, {"events", sb.events}, {"states", sb.states},
 	}
 	if opts.StateDir != "" {
@@ -254,6 +261,9 @@ func (sb *Sandbox) Logs() *logssvc.Service { return sb.logs }
 // Secrets is the Secrets Manager service's Go API.
 func (sb *Sandbox) Secrets() *secretssvc.Service { return sb.secrets }
 
+// SSM is the Parameter Store service's Go API.
+func (sb *Sandbox) SSM() *ssmsvc.Service { return sb.ssm }
+
 // APIGateway is the stage router's Go API.
 func (sb *Sandbox) APIGateway() *apigw.Router { return sb.apigw }
 
@@ -328,7 +338,7 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case svc != "":
 		h, ok := sb.services[svc]
 		if !ok {
-			writeAuthError(w, http.StatusBadRequest, "UnknownServiceException", fmt.Sprintf("the sandbox does not implement the AWS service %q (it serves lambda, states, events, logs, secretsmanager, sns, sts, monitoring, codebuild)", svc))
+			writeAuthError(w, http.StatusBadRequest, "UnknownServiceException", fmt.Sprintf("the sandbox does not implement the AWS service %q (it serves lambda, states, events, logs, secretsmanager, sns, sts, monitoring, codebuild, ssm)", svc))
 			return
 		}
 		sb.serveCounted(w, r, svc, h)

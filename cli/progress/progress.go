@@ -71,8 +71,10 @@ type Progress struct {
 	Shifting bool                   `json:"shifting"`
 	Smoke    *promotion.SmokeResult `json:"smoke,omitempty"`
 	Approval *promotion.Decision    `json:"approval,omitempty"`
-	Error    string                 `json:"error,omitempty"`
-	Cause    string                 `json:"cause,omitempty"`
+	// Verdict is the last health verdict, with its evidence.
+	Verdict string `json:"verdict,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Cause   string `json:"cause,omitempty"`
 	// Promotion is the newest state document seen (a state's input or
 	// output), what a task sent for this promotion would carry.
 	Promotion promotion.State `json:"-"`
@@ -200,6 +202,9 @@ func (p *Progress) absorb(doc string) {
 		return
 	}
 	p.Promotion = s
+	if s.Shift != nil && s.Shift.Verdict != "" {
+		p.Verdict = s.Shift.Verdict
+	}
 }
 
 func (p *Progress) describe(prodBusy bool) {
@@ -249,6 +254,10 @@ func (p *Progress) describe(prodBusy bool) {
 		p.Phase, p.Gate = PhaseShift, "baking at "+pct(p.target())
 		if !p.NextAt.IsZero() {
 			p.Gate += " until " + p.NextAt.Format(time.RFC3339)
+		}
+		if sh := p.Promotion.Shift; sh != nil && sh.Extend {
+			// The evidence was inconclusive: the same step bakes again.
+			p.Gate += " (again; " + sh.Verdict + ")"
 		}
 	case promotion.StateCheckHealth:
 		p.Phase, p.Gate = PhaseShift, "checking health at "+pct(p.Weight)

@@ -12,16 +12,17 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
-	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 func main() {
@@ -37,9 +38,9 @@ func main() {
 
 func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error) {
 	env := deploy.Release
-	cfg, err := config.FromEnv() // reads deploy.EnvConfig
-	if err != nil {
-		return nil, err
+	path := env.Getenv(deploy.EnvSettingsPath)
+	if path == "" {
+		return nil, fmt.Errorf("%s is not set", deploy.EnvSettingsPath)
 	}
 	sm := env.Getenv(deploy.EnvStateMachineARN)
 	if sm == "" {
@@ -49,7 +50,13 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	if err != nil {
 		return nil, err
 	}
+	// Built once, so its cache lives across the invocations of this
+	// execution environment.
+	store, err := settings.NewStore(ssm.NewFromConfig(awsCfg), path, nil)
+	if err != nil {
+		return nil, err
+	}
 	rec := audit.New(log, eventbridge.NewFromConfig(awsCfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	return release.New(cfg, sm, awslambda.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
+	return release.New(store, sm, awslambda.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
 		metrics.New(os.Stdout, nil), &release.Options{Log: log}), nil
 }

@@ -10,22 +10,22 @@ import (
 )
 
 func TestNewHandler(t *testing.T) {
-	cfg := `{"targets":[{"function":"hello","codeBuildProjects":["hello-build"],"approvers":["ana@example.com"]}]}`
+	const path = "/aliasflow/aliasflow/targets/"
 	const sm = "arn:aws:states:us-east-1:000000000000:stateMachine:aliasflow-promotion"
 	tests := []struct {
 		name    string
-		config  string
+		path    string
 		sm      string
 		wantErr string
 	}{
-		{name: "wired", config: cfg, sm: sm},
-		{name: "no configuration", sm: sm, wantErr: "ALIASFLOW_CONFIG is not set"},
-		{name: "bad configuration", config: `{"targets":[{"function":"$LATEST"}]}`, sm: sm, wantErr: "targets[0].function"},
-		{name: "no state machine", config: cfg, wantErr: "ALIASFLOW_STATE_MACHINE_ARN is not set"},
+		{name: "wired", path: path, sm: sm},
+		{name: "no settings path", sm: sm, wantErr: "ALIASFLOW_SETTINGS_PATH is not set"},
+		{name: "settings path not a path", path: "aliasflow", sm: sm, wantErr: `path "aliasflow" must start and end with /`},
+		{name: "no state machine", path: path, wantErr: "ALIASFLOW_STATE_MACHINE_ARN is not set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("ALIASFLOW_CONFIG", tt.config)
+			t.Setenv("ALIASFLOW_SETTINGS_PATH", tt.path)
 			t.Setenv("ALIASFLOW_STATE_MACHINE_ARN", tt.sm)
 			t.Setenv("AWS_REGION", "us-east-1")
 			t.Setenv("AWS_ACCESS_KEY_ID", "test")
@@ -42,11 +42,8 @@ func TestNewHandler(t *testing.T) {
 			if err != nil {
 				t.Fatalf("newHandler: %v", err)
 			}
-			if h.StateMachineARN != sm || h.Lambda == nil || h.SFN == nil || h.Builds == nil || h.Audit == nil || h.Metrics == nil {
+			if h.StateMachineARN != sm || h.Lambda == nil || h.SFN == nil || h.Builds == nil || h.Audit == nil || h.Metrics == nil || h.Targets == nil {
 				t.Errorf("handler not fully wired: %+v", h)
-			}
-			if _, ok := h.Config.Lookup("hello"); !ok {
-				t.Errorf("configuration lacks the hello target")
 			}
 		})
 	}

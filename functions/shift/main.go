@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -32,6 +33,6 @@ func main() {
 	}
 	env := deploy.Shift
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log})
+	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
 	lambda.Start(h.Handle)
 }

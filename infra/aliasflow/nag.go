@@ -58,8 +58,14 @@ const ArnEnv = `(?:<AWS::[A-Za-z]+>|[^:]*)`
 const (
 	// FindingAnyResource is an action without resource-level permissions.
 	FindingAnyResource = "Resource::*"
-	// FindingQualifiers is the versions and aliases of one function.
-	FindingQualifiers = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:[A-Za-z0-9_-]+:\*$/`
+	// FindingTagged is every function, version or alias, every alarm and
+	// every CodeBuild project, each granted only under the pipeline's tag
+	// condition.
+	FindingTagged = `/^Resource::arn:` + ArnEnv + `:(?:lambda:` + ArnEnv + `:` + ArnEnv + `:function:\*(?::\*|:stg)?|cloudwatch:` + ArnEnv + `:` + ArnEnv + `:alarm:\*|codebuild:` + ArnEnv + `:` + ArnEnv + `:project\/\*)$/`
+	// FindingSettings is the settings parameters of one pipeline.
+	FindingSettings = `/^Resource::arn:` + ArnEnv + `:ssm:` + ArnEnv + `:` + ArnEnv + `:parameter\/aliasflow\/[A-Za-z0-9_.-]+\/targets\/\*$/`
 	// FindingExecutions is the executions of the promotion state machine.
 	FindingExecutions = `/^Resource::arn:` + ArnEnv + `:states:` + ArnEnv + `:` + ArnEnv + `:execution:` + StateMachineName + `:\*$/`
+	// FindingFunctionLogs is the Lambda functions' log groups.
+	FindingFunctionLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:\/aws\/lambda\/\*(?::\*)?$/`
 )

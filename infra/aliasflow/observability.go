@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawslogs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
@@ -71,18 +72,35 @@ func (p *Pipeline) newObservability() {
 		}),
 	)
 
-	p.query("HistoryQuery", HistoryQueryName, nil)
-	p.query("ApprovalsQuery", ApprovalsQueryName, []string{
+	// Every function's prod errors by the version that served them; SEARCH
+	// finds the targets at run time, so the dashboard does not change with
+	// targets (ExecutedVersion is only known at run time anyway).
+	p.dashboard.AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String("Errors on prod by version, every function"),
+		Left: &[]awscloudwatch.IMetric{awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String(`SEARCH('{AWS/Lambda,FunctionName,Resource,ExecutedVersion} MetricName="Errors" prod', 'Sum', 60)`),
+			Label:        jsii.String(""),
+			Period:       awscdk.Duration_Minutes(jsii.Number(1)),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{},
+		})},
+		Width: jsii.Number(24),
+	}))
+
+	p.query(p, "HistoryQuery", HistoryQueryName, nil)
+	p.query(p, "ApprovalsQuery", ApprovalsQueryName, []string{
 		fmt.Sprintf(`event like /^%s/`, strings.TrimSuffix(string(audit.ApprovalRequested), "requested")),
 	})
-	p.query("RollbacksQuery", RollbacksQueryName, []string{
+	p.query(p, "RollbacksQuery", RollbacksQueryName, []string{
 		fmt.Sprintf(`event in [%q, %q]`, audit.PromotionRolledBack, audit.HealthFailed),
 	})
 }
 
-// query saves a Logs Insights query over the audit records.
-func (p *Pipeline) query(id, name string, filters []string) {
-	awslogs.NewQueryDefinition(p, jsii.String(id), &awslogs.QueryDefinitionProps{
+// query saves a Logs Insights query over the audit records, in scope (the
+// pipeline, or a target's own).
+func (p *Pipeline) query(scope constructs.Construct, id, name string, filters []string) {
+	// By name, not by reference: a target's stack then imports nothing.
+	logGroup := awslogs.LogGroup_FromLogGroupName(scope, jsii.String(id+"LogGroup"), jsii.String(PipelineLogGroupName))
+	awslogs.NewQueryDefinition(scope, jsii.String(id), &awslogs.QueryDefinitionProps{
 		QueryDefinitionName: jsii.String(name),
 		QueryString: awslogs.NewQueryString(&awslogs.QueryStringProps{
 			Fields:           auditFields,
@@ -90,32 +108,8 @@ func (p *Pipeline) query(id, name string, filters []string) {
 			Sort:             jsii.String("@timestamp desc"),
 			Limit:            jsii.Number(1000),
 		}),
-		LogGroups: &[]interfacesawslogs.ILogGroupRef{p.logGroup},
+		LogGroups: &[]interfacesawslogs.ILogGroupRef{logGroup},
 	})
-}
-
-// addTargetObservability adds a target's history query and its errors by
-// version widget.
-func (p *Pipeline) addTargetObservability(function string) {
-	p.query("HistoryQuery"+logicalSuffix(function), HistoryQueryName+"/"+function, []string{
-		fmt.Sprintf(`function = %q`, function),
-	})
-	minute := awscdk.Duration_Minutes(jsii.Number(1))
-	// ExecutedVersion is only known at run time; SEARCH finds every version
-	// that served the alias.
-	byVersion := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(fmt.Sprintf(
-			`SEARCH('{AWS/Lambda,FunctionName,Resource,ExecutedVersion} MetricName="Errors" FunctionName="%s" Resource="%s:prod"', 'Sum', 60)`,
-			function, function)),
-		Label:        jsii.String(""),
-		Period:       minute,
-		UsingMetrics: &map[string]awscloudwatch.IMetric{},
-	})
-	p.dashboard.AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-		Title: jsii.String(function + ": prod errors by version"),
-		Left:  &[]awscloudwatch.IMetric{byVersion},
-		Width: jsii.Number(24),
-	}))
 }
 
 // search is a SEARCH over one aliasflow metric for every Function.
@@ -136,15 +130,4 @@ func graph(title string, period awscdk.Duration, ms ...awscloudwatch.IMetric) aw
 		Width:  jsii.Number(6),
 		Period: period,
 	})
-}
-
-// logicalSuffix turns a function name into construct-id characters.
-func logicalSuffix(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String() + shortHash(name)
 }

@@ -12,9 +12,9 @@
 package aliasflow
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -39,6 +39,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // Names the runtime relies on: the CLI, the sandbox and the Lambdas find the
@@ -69,26 +70,28 @@ const (
 	EnvLinkSecret      = deploy.EnvLinkSecret
 )
 
-// maxConfigBytes keeps ALIASFLOW_CONFIG well inside Lambda's 4 KB limit on
-// all environment variables of a function together. Lambda measures the
-// JSON of the whole Variables map (Lambda quotas; its refusal quotes that
-// JSON as "String measured"), so the document counts as a JSON string
-// value: every quote and backslash in it is escaped, and counts twice.
-const maxConfigBytes = 3500
+// PipelineTag is the tag key the target construct puts on every target
+// function (and its prod alarm), valued with the pipeline's name. The
+// pipeline's roles act on Lambda functions and alarms only under an
+// aws:ResourceTag/aliasflow:pipeline condition (attribute-based access
+// control, "Use attribute-based access control in Lambda"), so adding a
+// target adds no statement to any role.
+const PipelineTag = "aliasflow:pipeline"
 
-// envValueBytes is how many bytes value takes in the JSON of a function's
-// environment: quoted, with JSON's escapes.
-func envValueBytes(value string) int {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(value)
-	return b.Len() - 1 // the encoder's newline
-}
+// BuildRulePrefix starts the name of each target's CodeBuild rule; the dead
+// letter queue accepts the events of exactly these rules.
+const BuildRulePrefix = "aliasflow-build-"
+
+// pipelineName: what a tag value and an SSM parameter path segment both accept.
+var pipelineName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // PipelineProps configures a Pipeline. The zero value deploys a working
 // pipeline with the Lambdas taken from dist/.
 type PipelineProps struct {
+	// Name names the pipeline in its targets' tag (aliasflow:pipeline) and
+	// settings parameters (/aliasflow/<Name>/targets/<function>). Default
+	// "aliasflow".
+	Name string
 	// AssetDir holds <name>/bootstrap for release, smoketest, approval and
 	// shift (what `make build` writes). Default "dist".
 	AssetDir string
@@ -125,10 +128,9 @@ type Pipeline struct {
 	dashboard    awscloudwatch.Dashboard
 	ruleTarget   awsevents.IRuleTarget
 
-	targets       []config.Target
-	projects      []string
-	codeBuildRule awsevents.Rule
-	subscribed    map[string]bool
+	targets    []config.Target
+	subscribed map[string]bool
+	errs       []string
 }
 
 // NewPipeline builds the whole pipeline under scope.
@@ -141,6 +143,12 @@ func NewPipeline(scope constructs.Construct, id string, props *PipelineProps) *P
 	}
 	if p.props.AssetDir == "" {
 		p.props.AssetDir = "dist"
+	}
+	if p.props.Name == "" {
+		p.props.Name = settings.DefaultPipeline
+	}
+	if !pipelineName.MatchString(p.props.Name) {
+		p.errs = append(p.errs, fmt.Sprintf("aliasflow: PipelineProps.Name %q must be 1–64 of A-Z a-z 0-9 _ . - (it is a tag value and an SSM parameter path segment)", p.props.Name))
 	}
 	if p.props.LogRetention == "" {
 		p.props.LogRetention = awslogs.RetentionDays_ONE_YEAR
@@ -212,16 +220,18 @@ func (p *Pipeline) DeadLetterQueue() awssqs.Queue { return p.deadLetters }
 // Dashboard returns the aliasflow CloudWatch dashboard.
 func (p *Pipeline) Dashboard() awscloudwatch.Dashboard { return p.dashboard }
 
-// Targets returns the settings of the registered targets, defaults applied.
+// Targets returns the settings of the targets registered in this app,
+// defaults applied.
 func (p *Pipeline) Targets() []config.Target {
 	return append([]config.Target(nil), p.targets...)
 }
 
-// Config returns the document the release Lambda receives in
-// ALIASFLOW_CONFIG.
-func (p *Pipeline) Config() config.Config {
-	return config.Config{Targets: p.Targets()}
-}
+// Name is the pipeline's name: its targets' tag value and settings path.
+func (p *Pipeline) Name() string { return p.props.Name }
+
+// SettingsPath is where the release Lambda reads the targets' settings:
+// /aliasflow/<Name>/targets/.
+func (p *Pipeline) SettingsPath() string { return settings.Path(p.props.Name) }
 
 func (p *Pipeline) newFunctions() {
 	bus := map[string]*string{EnvEventBus: jsii.String(DefaultEventBus)}
@@ -239,7 +249,9 @@ func (p *Pipeline) newFunctions() {
 		"Publishes a version of a built function, moves stg to it and starts its promotion.",
 		awscdk.Duration_Minutes(jsii.Number(2)),
 		with(map[string]*string{
-			deploy.EnvConfig: awscdk.Lazy_String(&configProducer{p: p}, nil),
+			// The settings are read from one parameter per target, not
+			// carried here: Lambda caps a function's environment at 4 KB.
+			deploy.EnvSettingsPath: jsii.String(p.SettingsPath()),
 			// The ARN is built from the fixed name: the state machine invokes
 			// the other Lambdas, so referencing it here would close a cycle.
 			EnvStateMachineArn: p.stateMachineArn(),
@@ -284,6 +296,65 @@ func (p *Pipeline) newFunctions() {
 	// GetMetricData has no resource-level permissions; the shift reads the
 	// targets' Errors/Invocations with it.
 	allow(p.shift, []string{"cloudwatch:GetMetricData"}, jsii.String("*"))
+	p.allowOnTargets()
+}
+
+// allowOnTargets grants each Lambda what promoting any target needs, once
+// for all targets: Lambda actions on functions, versions and aliases that
+// carry the pipeline's tag. The Service Authorization Reference lists
+// aws:ResourceTag/${TagKey} for Lambda's function, function version and
+// function alias resources, which PublishVersion, GetAlias, UpdateAlias,
+// CreateAlias, GetFunctionConfiguration and InvokeFunction act on; a
+// qualified ARN is authorized by its function's tags ("Tags apply at the
+// function level, not to versions or aliases", Using tags on Lambda
+// functions). CloudWatch alarms and CodeBuild projects take the same
+// condition. The settings parameters are read by their path prefix.
+func (p *Pipeline) allowOnTargets() {
+	functions := p.lambdaArn("*")
+	qualified := p.lambdaArn("*:*")
+	tagged := map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + PipelineTag: p.props.Name}}
+	allowIf(p.release, tagged, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
+	allowIf(p.smokeTest, tagged, []string{"lambda:InvokeFunction"}, p.lambdaArn("*:"+StgAlias))
+	allowIf(p.shift, tagged, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"}, functions, qualified)
+	// The page shows what prod serves and the commit of its version (its
+	// description, written by the release Lambda).
+	allowIf(p.approval, tagged, []string{"lambda:GetAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
+	// DescribeAlarms returns composite alarms only when granted on "*"
+	// (DescribeAlarms, CloudWatch API reference: "To use this operation and
+	// return information about composite alarms, you must be signed on with
+	// the cloudwatch:DescribeAlarms permission that is scoped to *"). Scoped
+	// to alarm ARNs or a tag, a composite alarm would fail every shift.
+	allow(p.shift, []string{"cloudwatch:DescribeAlarms"}, jsii.String("*"))
+	// The health check's fresh signal reads a target's own log streams
+	// (FilterLogEvents with a version's stream prefix) in the log group
+	// Lambda creates for it, /aws/lambda/<function> ("Sending Lambda function
+	// logs to CloudWatch Logs"). Lambda creates that group untagged, so no
+	// tag condition can scope it: the grant is the Lambda log groups of the
+	// account, read only, in both spellings of a group's ARN (the Service
+	// Authorization Reference's log-group:NAME and the :* form).
+	var groups []*string
+	for _, g := range []string{"/aws/lambda/*", "/aws/lambda/*:*"} {
+		groups = append(groups, p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	allow(p.shift, []string{"logs:FilterLogEvents"}, groups...)
+	allowIf(p.release, tagged, []string{"codebuild:BatchGetBuilds"}, p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String("*"),
+	}))
+	allow(p.release, []string{"ssm:GetParameter"}, p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.SettingsPath(), "/") + "*"),
+	}))
+	// Each target's CodeBuild rule (in the target's stack) dead-letters here.
+	p.deadLetters.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  &[]*string{p.deadLetters.QueueArn()},
+		Conditions: &map[string]any{"ArnLike": map[string]any{"aws:SourceArn": p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(BuildRulePrefix + "*"),
+		})}},
+	}))
 }
 
 // Functions returns the four pipeline Lambdas.
@@ -316,8 +387,8 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); function:<name>:* is the versions and aliases of one registered target function (publishing a version and moving stg/prod names them); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
-		FindingAnyResource, FindingQualifiers, FindingExecutions, "Action::kms:GenerateDataKey*")
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/* is the Lambda functions' own log groups, read for the health check's fresh signal (Lambda creates them untagged, so no tag condition applies); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
+		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingFunctionLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }
 
@@ -485,27 +556,6 @@ func (p *Pipeline) newRules() {
 	})
 }
 
-// addProjects makes the CodeBuild rule (created with the first project)
-// match these projects' successful builds too.
-func (p *Pipeline) addProjects(projects []string) {
-	for _, pr := range projects {
-		if !contains(p.projects, pr) {
-			p.projects = append(p.projects, pr)
-		}
-	}
-	if len(p.projects) == 0 || p.codeBuildRule != nil {
-		return
-	}
-	// The project list is read at synth, so targets added later still count.
-	projectList := awscdk.Lazy_List(&projectsProducer{p: p}, nil)
-	p.codeBuildRule = awsevents.NewRule(p, jsii.String("BuildSucceeded"), &awsevents.RuleProps{
-		RuleName:     jsii.String("aliasflow-build-succeeded"),
-		Description:  jsii.String("A CodeBuild project of a promotion target built successfully."),
-		EventPattern: eventPattern(eventpatterns.CodeBuildSucceeded(values(projectList))),
-		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
-	})
-}
-
 // eventPattern turns a shared pattern into CDK's type, so the rules and
 // the sandbox route by the very same document.
 func eventPattern(m map[string]any) *awsevents.EventPattern {
@@ -526,38 +576,14 @@ func eventPattern(m map[string]any) *awsevents.EventPattern {
 	return ep
 }
 
-type projectsProducer struct{ p *Pipeline }
-
-func (pp *projectsProducer) Produce() *[]*string {
-	return jsii.Strings(pp.p.projects...)
-}
-
-type configProducer struct{ p *Pipeline }
-
-// Produce renders ALIASFLOW_CONFIG from the targets registered by synth time.
-func (cp *configProducer) Produce() *string {
-	doc, err := json.Marshal(cp.p.Config())
-	if err != nil {
-		// Config holds only strings, numbers and valid JSON payloads checked
-		// at registration; a failure here is a bug, reported at synth.
-		panic(fmt.Sprintf("aliasflow: encode %s: %v", config.EnvVar, err))
-	}
-	return jsii.String(string(doc))
-}
-
 // pipelineValidation fails synth when the pipeline could not run.
 type pipelineValidation struct{ p *Pipeline }
 
 // Validate implements constructs.IValidation.
 func (v *pipelineValidation) Validate() *[]*string {
-	var errs []string
-	cfg := v.p.Config()
-	if len(cfg.Targets) == 0 {
+	errs := append([]string(nil), v.p.errs...)
+	if len(v.p.targets) == 0 {
 		errs = append(errs, "aliasflow: the pipeline has no targets; add one with aliasflow.NewTarget")
-	} else if err := cfg.Validate(); err != nil {
-		errs = append(errs, err.Error())
-	} else if doc, _ := json.Marshal(cfg); envValueBytes(string(doc)) > maxConfigBytes {
-		errs = append(errs, fmt.Sprintf("aliasflow: %s is %d bytes as Lambda measures it (escaped in the JSON of the environment); Lambda allows 4 KB of environment per function, keep it under %d (fewer smoke checks or payloads)", config.EnvVar, envValueBytes(string(doc)), maxConfigBytes))
 	}
 	return jsii.Strings(errs...)
 }
@@ -610,8 +636,17 @@ func contains(list []string, s string) bool {
 
 // allow adds one statement to a function's own role.
 func allow(fn awslambda.IFunction, actions []string, resources ...*string) {
-	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	allowIf(fn, nil, actions, resources...)
+}
+
+// allowIf adds one statement with a condition block (nil for none).
+func allowIf(fn awslambda.IFunction, conditions map[string]any, actions []string, resources ...*string) {
+	props := &awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(actions...),
 		Resources: &resources,
-	}))
+	}
+	if conditions != nil {
+		props.Conditions = &conditions
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(props))
 }

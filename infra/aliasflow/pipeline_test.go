@@ -18,6 +18,7 @@ import (
 	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
 	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // fixture is one app shared by the read-only tests below: a pipeline stack
@@ -99,7 +100,11 @@ func TestPipelineFunctions(t *testing.T) {
 	fns := cdktest.Resources(tmpl, "AWS::Lambda::Function")
 	var names []string
 	for _, f := range fns {
-		names = append(names, f["FunctionName"].(string))
+		name, ok := f["FunctionName"].(string)
+		if !ok {
+			continue // CDK's custom resource provider (billing's aliases)
+		}
+		names = append(names, name)
 		if got := f["Runtime"]; got != "provided.al2023" {
 			t.Errorf("%s runtime = %v, want provided.al2023", f["FunctionName"], got)
 		}
@@ -134,7 +139,9 @@ func TestFunctionEnvironment(t *testing.T) {
 	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
 	env := map[string]map[string]any{}
 	for _, f := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
-		env[f["FunctionName"].(string)] = f["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if name, ok := f["FunctionName"].(string); ok {
+			env[name] = f["Environment"].(map[string]any)["Variables"].(map[string]any)
+		}
 	}
 	release := env["aliasflow-release"]
 	if got := cdktest.Flat(release["ALIASFLOW_STATE_MACHINE_ARN"]); !strings.Contains(got, ":stateMachine:aliasflow-promotion") {
@@ -154,28 +161,23 @@ func TestFunctionEnvironment(t *testing.T) {
 	}
 }
 
-func TestConfigHoldsEveryTarget(t *testing.T) {
-	// GIVEN two targets registered after the pipeline was built, WHEN
-	// synthesized, THEN ALIASFLOW_CONFIG parses and holds both with the
-	// settings the shift and smoke test need.
-	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
-	var raw any
-	for _, f := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
-		if f["FunctionName"] == "aliasflow-release" {
-			raw = f["Environment"].(map[string]any)["Variables"].(map[string]any)[config.EnvVar]
+func TestSettingsParameters(t *testing.T) {
+	// GIVEN two targets, one in a team's stack, WHEN synthesized, THEN each
+	// target's settings are a String parameter in its own stack, named
+	// /aliasflow/aliasflow/targets/<function>, holding what the release
+	// Lambda parses; the release Lambda is told the path, not the settings.
+	params := map[string]string{}
+	for _, stack := range []awscdk.Stack{fx.pipeline, fx.team} {
+		for _, r := range cdktest.Resources(cdktest.TemplateJSON(t, stack), "AWS::SSM::Parameter") {
+			if r["Type"] != "String" || r["Tier"] != "Standard" {
+				t.Errorf("parameter %v = %s, want a Standard String", r["Name"], cdktest.Flat(r))
+			}
+			params[*stack.StackName()+" "+r["Name"].(string)], _ = r["Value"].(string)
 		}
 	}
-	doc, ok := raw.(string)
-	if !ok {
-		t.Fatalf("%s = %s, want a plain JSON string", config.EnvVar, cdktest.Flat(raw))
-	}
-	cfg, err := config.Parse([]byte(doc))
+	orders, err := settings.Parse([]byte(params["Team /aliasflow/aliasflow/targets/orders"]), "orders")
 	if err != nil {
-		t.Fatalf("config.Parse(%s): %v", config.EnvVar, err)
-	}
-	orders, ok := cfg.Lookup("orders")
-	if !ok {
-		t.Fatalf("targets = %s, want orders", doc)
+		t.Fatalf("orders parameter: %v (parameters: %v)", err, params)
 	}
 	if orders.Strategy.Type != config.Canary || orders.Strategy.Percent != 10 {
 		t.Errorf("orders strategy = %+v, want canary 10%%", orders.Strategy)
@@ -183,15 +185,20 @@ func TestConfigHoldsEveryTarget(t *testing.T) {
 	if got := strings.Join(orders.Health.Alarms, ","); got != "aliasflow-orders-prod-errors" {
 		t.Errorf("orders alarms = %s, want aliasflow-orders-prod-errors", got)
 	}
-	billing, ok := cfg.Lookup("billing")
-	if !ok {
-		t.Fatalf("targets = %s, want billing", doc)
+	billing, err := settings.Parse([]byte(params["Pipeline /aliasflow/aliasflow/targets/billing"]), "billing")
+	if err != nil {
+		t.Fatalf("billing parameter: %v (parameters: %v)", err, params)
 	}
 	if got := strings.Join(billing.Health.Alarms, ","); got != "billing-latency,aliasflow-billing-prod-errors" {
 		t.Errorf("billing alarms = %s, want the team's alarm and aliasflow's", got)
 	}
-	if got := strings.Join(cfg.Projects(), ","); got != "orders-build,billing-build" {
-		t.Errorf("projects = %s, want orders-build,billing-build", got)
+	for _, f := range cdktest.Resources(cdktest.TemplateJSON(t, fx.pipeline), "AWS::Lambda::Function") {
+		if f["FunctionName"] == "aliasflow-release" {
+			env := f["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if env[settings.EnvPath] != "/aliasflow/aliasflow/targets/" {
+				t.Errorf("%s = %v, want /aliasflow/aliasflow/targets/", settings.EnvPath, env[settings.EnvPath])
+			}
+		}
 	}
 }
 
@@ -244,19 +251,25 @@ func TestStateMachine(t *testing.T) {
 }
 
 func TestReleaseRules(t *testing.T) {
-	// GIVEN targets built by CodeBuild projects, WHEN synthesized, THEN one
-	// rule matches their SUCCEEDED builds, one matches Release Requested,
-	// and both deliver to the release Lambda with retries and a DLQ.
-	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
+	// GIVEN targets built by CodeBuild projects, WHEN synthesized, THEN each
+	// target's stack has a rule matching its projects' SUCCEEDED builds, the
+	// pipeline one matching Release Requested, and all deliver to the
+	// release Lambda with retries and the aliasflow DLQ.
 	rules := map[string]map[string]any{}
-	for _, r := range cdktest.Resources(tmpl, "AWS::Events::Rule") {
-		rules[r["Name"].(string)] = r
+	for _, stack := range []awscdk.Stack{fx.pipeline, fx.team} {
+		for _, r := range cdktest.Resources(cdktest.TemplateJSON(t, stack), "AWS::Events::Rule") {
+			rules[*stack.StackName()+" "+r["Name"].(string)] = r
+		}
 	}
 	cases := []struct {
 		rule, pattern string
 	}{
-		{"aliasflow-build-succeeded", `{"detail":{"build-status":["SUCCEEDED"],"project-name":["orders-build","billing-build"]},"detail-type":["CodeBuild Build State Change"],"source":["aws.codebuild"]}`},
-		{"aliasflow-release-requested", `{"detail-type":["Release Requested"],"source":["aliasflow"]}`},
+		{"Team aliasflow-build-orders", `{"detail":{"build-status":["SUCCEEDED"],"project-name":["orders-build"]},"detail-type":["CodeBuild Build State Change"],"source":["aws.codebuild"]}`},
+		{"Pipeline aliasflow-build-billing", `{"detail":{"build-status":["SUCCEEDED"],"project-name":["billing-build","orders-build"]},"detail-type":["CodeBuild Build State Change"],"source":["aws.codebuild"]}`},
+		{"Pipeline aliasflow-release-requested", `{"detail-type":["Release Requested"],"source":["aliasflow"]}`},
+	}
+	if len(rules) != len(cases) {
+		t.Errorf("rules = %d, want %d", len(rules), len(cases))
 	}
 	for _, c := range cases {
 		t.Run(c.rule, func(t *testing.T) {
@@ -283,13 +296,18 @@ func TestReleaseRules(t *testing.T) {
 			}
 		})
 	}
+	// The DLQ accepts the build rules' events by their name prefix, once.
+	policy := cdktest.Flat(cdktest.Resources(cdktest.TemplateJSON(t, fx.pipeline), "AWS::SQS::QueuePolicy"))
+	if !strings.Contains(policy, `rule/aliasflow-build-*`) {
+		t.Errorf("queue policy = %s, want the build rules allowed by name prefix", policy)
+	}
 }
 
 func TestLogRetention(t *testing.T) {
 	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
 	groups := cdktest.Resources(tmpl, "AWS::Logs::LogGroup")
-	if len(groups) != 3 {
-		t.Errorf("log groups = %d, want 3 (pipeline, state machine, approval API access)", len(groups))
+	if len(groups) != 4 {
+		t.Errorf("log groups = %d, want 4 (pipeline, state machine, approval API access, alias custom resources)", len(groups))
 	}
 	for id, g := range groups {
 		if g["RetentionInDays"] != float64(365) {
@@ -302,26 +320,32 @@ func TestLeastPrivilege(t *testing.T) {
 	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
 	sts := cdktest.Statements(tmpl)
 	cdktest.AssertLeastPrivilege(t, tmpl)
+	const tagged = `{"StringEquals":{"aws:ResourceTag/aliasflow:pipeline":"aliasflow"}}`
 	cases := []struct {
 		name, policy, action, resource string
 		want                           bool
 	}{
-		{"release publishes orders", "ReleaseRole", "lambda:PublishVersion", `function:orders"`, true},
-		{"release moves orders' aliases", "ReleaseRole", "lambda:UpdateAlias", `function:orders:\*"`, true},
-		{"release reads the builds of the targets' projects", "ReleaseRole", "codebuild:BatchGetBuilds", `project/billing-build"`, true},
+		{"release publishes tagged functions", "ReleaseRole", "lambda:PublishVersion", `function:\*"`, true},
+		{"release moves tagged functions' aliases", "ReleaseRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
+		{"release reads the builds of tagged projects", "ReleaseRole", "codebuild:BatchGetBuilds", `project/\*"`, true},
+		{"release reads the settings", "ReleaseRole", "ssm:GetParameter", `parameter/aliasflow/aliasflow/targets/\*"`, true},
 		{"release starts promotions", "ReleaseRole", "states:StartExecution", `stateMachine:aliasflow-promotion"`, true},
 		{"release stops superseded promotions", "ReleaseRole", "states:StopExecution", `execution:aliasflow-promotion:\*"`, true},
-		{"smoke test invokes stg", "SmokeTestRole", "lambda:InvokeFunction", `function:orders:stg"`, true},
-		{"smoke test never invokes prod", "SmokeTestRole", "lambda:InvokeFunction", `orders:(prod|\*)"`, false},
+		{"smoke test invokes stg", "SmokeTestRole", "lambda:InvokeFunction", `function:\*:stg"`, true},
+		{"smoke test never invokes prod", "SmokeTestRole", "lambda:InvokeFunction", `(:prod|function:\*|:\*:\*)"`, false},
 		{"smoke test never publishes", "SmokeTestRole", "lambda:PublishVersion", `.`, false},
-		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:billing:\*"`, true},
-		{"shift reads the team's alarm", "ShiftRole", "cloudwatch:DescribeAlarms", `alarm:billing-latency"`, true},
-		{"shift reads aliasflow's alarm", "ShiftRole", "cloudwatch:DescribeAlarms", `alarm:aliasflow-orders-prod-errors"`, true},
+		{"smoke test reads no settings", "SmokeTestRole", "ssm:GetParameter", `.`, false},
+		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
+		// Composite alarms are returned only with DescribeAlarms on *
+		// (DescribeAlarms, CloudWatch API reference).
+		{"shift reads every alarm, composite ones included", "ShiftRole", "cloudwatch:DescribeAlarms", `^\*$`, true},
+		{"shift reads the Lambda log groups", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/\*`, true},
+		{"shift reads no other log group", "ShiftRole", "logs:FilterLogEvents", `log-group:/aliasflow`, false},
 		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
 		{"approval answers the task token", "ApprovalRole", "states:SendTaskSuccess", `stateMachine:aliasflow-promotion"`, true},
 		{"approval reads execution history", "ApprovalRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},
-		{"approval reads aliases", "ApprovalRole", "lambda:GetAlias", `function:orders"`, true},
-		{"approval reads the commit of prod's version", "ApprovalRole", "lambda:GetFunctionConfiguration", `function:orders:\*"`, true},
+		{"approval reads aliases", "ApprovalRole", "lambda:GetAlias", `function:\*"`, true},
+		{"approval reads the commit of prod's version", "ApprovalRole", "lambda:GetFunctionConfiguration", `function:\*"`, true},
 		{"approval cannot move aliases", "ApprovalRole", "lambda:UpdateAlias", `.`, false},
 		{"approval publishes to the topic", "ApprovalRole", "sns:Publish", `AliasflowApprovals`, true},
 		{"approval reads the link key", "ApprovalRole", "secretsmanager:GetSecretValue", `AliasflowLinkKey`, true},
@@ -334,6 +358,20 @@ func TestLeastPrivilege(t *testing.T) {
 				t.Errorf("%s %s on /%s/ = %v, want %v", c.policy, c.action, c.resource, got, c.want)
 			}
 		})
+	}
+	// Every wildcard over functions, alarms and projects is conditioned on
+	// the pipeline's tag (ABAC), with a standard StringEquals on
+	// aws:ResourceTag/…; no statement names a target.
+	for _, s := range sts {
+		for _, r := range s.Resources {
+			wild := regexp.MustCompile(`:(function:\*|alarm:\*|project/\*)`).MatchString(r)
+			if wild && s.Condition != tagged {
+				t.Errorf("%s allows %v on %s with condition %q, want %s", s.Policy, s.Actions, r, s.Condition, tagged)
+			}
+			if regexp.MustCompile(`orders|billing`).MatchString(r) {
+				t.Errorf("%s names a target: %v on %s", s.Policy, s.Actions, r)
+			}
+		}
 	}
 }
 
@@ -390,7 +428,9 @@ func TestObservability(t *testing.T) {
 		}
 	}
 	sort.Strings(queries)
-	want := "aliasflow/approvals,aliasflow/promotion-history,aliasflow/promotion-history/billing,aliasflow/promotion-history/orders,aliasflow/rollbacks"
+	// billing's target is in the pipeline stack; orders' query is in the
+	// team's.
+	want := "aliasflow/approvals,aliasflow/promotion-history,aliasflow/promotion-history/billing,aliasflow/rollbacks"
 	if got := strings.Join(queries, ","); got != want {
 		t.Errorf("queries = %s\nwant %s", got, want)
 	}
@@ -400,7 +440,7 @@ func TestObservability(t *testing.T) {
 	}
 	for _, d := range dashboards {
 		body := cdktest.Flat(d["DashboardBody"])
-		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "orders: prod errors by version", "ExecutedVersion"} {
+		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "Errors on prod by version", "ExecutedVersion"} {
 			if !strings.Contains(body, w) {
 				t.Errorf("dashboard has no %q", w)
 			}

@@ -7,11 +7,17 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // Alias names aliasflow promotes through.
@@ -32,12 +38,15 @@ type TargetProps struct {
 	// approvers, health. Settings.Function is required and is the function's
 	// literal name (the pipeline's Lambdas and IAM policies name it).
 	Settings config.Target
-	// Function is the target function. When nil, the function named in
-	// Settings.Function is imported (it is deployed by another app).
+	// Function is the target function; the target tags it
+	// aliasflow:pipeline=<pipeline name>, the tag the pipeline's roles are
+	// scoped by. When nil, the function named in Settings.Function is
+	// imported (deployed by another app, which must put that tag on it).
 	Function awslambda.IFunction
-	// Stg and Prod are the function's existing aliases. When nil, they are
-	// created on a version published at the first deploy; aliasflow moves
-	// them from then on.
+	// Stg and Prod are the function's existing aliases, managed elsewhere.
+	// When nil, the target adopts the function's stg and prod aliases if
+	// they exist and creates them on a version published at the first
+	// deploy if not; no later deploy moves them (see ensureAlias).
 	Stg, Prod awslambda.IAlias
 	// ErrorThreshold is the number of errors per minute on the prod alias
 	// that trips the target's alarm, which fails a shift's health check.
@@ -45,24 +54,29 @@ type TargetProps struct {
 	ErrorThreshold float64
 }
 
-// Target adds one function to a Pipeline: its stg and prod aliases, its
-// prod alarm, its settings in the pipeline's configuration and the
-// pipeline's least-privilege permissions on it.
+// Target adds one function to a Pipeline: the pipeline's tag on it, its
+// stg and prod aliases, its prod alarm, its settings parameter, the rule
+// that releases its CodeBuild builds and its history query. Everything is
+// created in the target's own scope (its stack): the pipeline's policies
+// and template do not change with targets, except for the approvers'
+// e-mail subscriptions on the pipeline's topic.
 type Target struct {
 	constructs.Construct
 
-	settings config.Target
-	function awslambda.IFunction
-	stg      awslambda.IAlias
-	prod     awslambda.IAlias
-	alarm    awscloudwatch.Alarm
-	errs     []string
+	settings  config.Target
+	function  awslambda.IFunction
+	stg       awslambda.IAlias
+	prod      awslambda.IAlias
+	invokable map[string]awslambda.IFunction
+	alarm     awscloudwatch.Alarm
+	parameter awsssm.StringParameter
+	errs      []string
 }
 
 // NewTarget registers a function with a pipeline. Mistakes in the props are
 // reported when the app is synthesized, each naming the field at fault.
 func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Target {
-	t := &Target{}
+	t := &Target{invokable: map[string]awslambda.IFunction{}}
 	constructs.NewConstruct_Override(t, scope, jsii.String(id))
 	t.Node().AddValidation(&targetValidation{t: t})
 	if props == nil {
@@ -81,31 +95,29 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 	}
 	t.checkFunctionName(props.Function, name)
 
+	p := props.Pipeline
 	t.function = props.Function
 	if t.function == nil {
 		t.function = awslambda.Function_FromFunctionName(t, jsii.String("Function"), jsii.String(name))
+	} else if _, owned := t.function.Node().DefaultChild().(awslambda.CfnFunction); owned {
+		awscdk.Tags_Of(t.function).Add(jsii.String(PipelineTag), jsii.String(p.Name()), nil)
 	}
 	t.stg, t.prod = props.Stg, props.Prod
 	if t.stg == nil || t.prod == nil {
 		// A version CloudFormation publishes once and never replaces: its
-		// properties do not change with the code, so a later deploy does not
-		// move the aliases behind aliasflow's back.
+		// properties do not change with the code. It is only what a new
+		// alias starts on; the aliases themselves are not CloudFormation
+		// resources (ensureAlias).
 		initial := awslambda.NewVersion(t, jsii.String("InitialVersion"), &awslambda.VersionProps{
 			Lambda:        t.function,
 			Description:   jsii.String("aliasflow: the version stg and prod start on; aliasflow moves them afterwards"),
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
 		if t.stg == nil {
-			t.stg = awslambda.NewAlias(t, jsii.String("Stg"), &awslambda.AliasProps{
-				AliasName: jsii.String(StgAlias), Version: initial,
-				Description: jsii.String("aliasflow: the release candidate, smoke-tested before approval"),
-			})
+			t.stg, t.invokable[StgAlias] = ensureAlias(t, "Stg", name, StgAlias, initial, p.Name())
 		}
 		if t.prod == nil {
-			t.prod = awslambda.NewAlias(t, jsii.String("Prod"), &awslambda.AliasProps{
-				AliasName: jsii.String(ProdAlias), Version: initial,
-				Description: jsii.String("aliasflow: what users get; moved only by an approved promotion"),
-			})
+			t.prod, t.invokable[ProdAlias] = ensureAlias(t, "Prod", name, ProdAlias, initial, p.Name())
 		}
 	}
 
@@ -132,6 +144,9 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
+	// The shift may describe only alarms carrying the pipeline's tag; an
+	// alarm of the team's own named in Settings.Health.Alarms needs it too.
+	awscdk.Tags_Of(t.alarm).Add(jsii.String(PipelineTag), jsii.String(p.Name()), nil)
 	if !contains(t.settings.Health.Alarms, alarmName) {
 		t.settings.Health.Alarms = append(t.settings.Health.Alarms, alarmName)
 	}
@@ -140,10 +155,56 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		t.errs = append(t.errs, err.Error())
 		return t
 	}
-	if err := props.Pipeline.register(t.settings); err != nil {
+	if err := p.register(t.settings); err != nil {
 		t.errs = append(t.errs, err.Error())
+		return t
 	}
+	doc, err := settings.Encode(t.settings)
+	if err != nil {
+		t.errs = append(t.errs, "aliasflow target "+name+": "+err.Error())
+		return t
+	}
+	// The release Lambda reads the settings from here at each release
+	// (cached briefly): changing them redeploys this parameter only.
+	t.parameter = awsssm.NewStringParameter(t, jsii.String("Settings"), &awsssm.StringParameterProps{
+		ParameterName: jsii.String(settings.ParameterName(p.Name(), name)),
+		StringValue:   jsii.String(doc),
+		Description:   jsii.String("aliasflow: how " + name + " is promoted (JSON)"),
+		Tier:          awsssm.ParameterTier_STANDARD,
+	})
+	t.newBuildRule(p)
+	p.query(t, "HistoryQuery", HistoryQueryName+"/"+name, []string{fmt.Sprintf(`function = %q`, name)})
 	return t
+}
+
+// newBuildRule starts a release on each successful build of the target's
+// CodeBuild projects. One rule per target, in the target's scope: a rule
+// listing every target's projects would grow the pipeline with targets and
+// outgrow EventBridge's 2,048-character event pattern (PutRule,
+// EventPattern). Its target is the release Lambda, with the same retries
+// and dead-letter queue as the pipeline's own rule.
+func (t *Target) newBuildRule(p *Pipeline) {
+	if len(t.settings.CodeBuildProjects) == 0 {
+		return
+	}
+	name := t.settings.Function
+	ruleName := BuildRulePrefix + name
+	if len(ruleName) > 64 {
+		ruleName = ruleName[:55] + "-" + shortHash(name)
+	}
+	// Imported, so that the pipeline's queue policy (one statement for
+	// every build rule, by name prefix) is not edited per target.
+	dlq := awssqs.Queue_FromQueueArn(t, jsii.String("DeadLetters"), p.deadLetters.QueueArn())
+	awsevents.NewRule(t, jsii.String("BuildSucceeded"), &awsevents.RuleProps{
+		RuleName:     jsii.String(ruleName),
+		Description:  jsii.String("A CodeBuild project of " + name + " built successfully: aliasflow releases it."),
+		EventPattern: eventPattern(eventpatterns.CodeBuildSucceeded(t.settings.CodeBuildProjects)),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(p.release, &awseventstargets.LambdaFunctionProps{
+			DeadLetterQueue: dlq,
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+			RetryAttempts:   jsii.Number(8),
+		})},
+	})
 }
 
 // checkFunctionName refuses a function whose deployed name is not the
@@ -171,17 +232,36 @@ func ProdErrorsAlarmName(function string) string {
 	return "aliasflow-" + function + "-prod-errors"
 }
 
+// Parameter returns the SSM parameter holding the target's settings.
+func (t *Target) Parameter() awsssm.StringParameter { return t.parameter }
+
 // Settings returns the target's settings as the pipeline received them.
 func (t *Target) Settings() config.Target { return t.settings }
 
 // Function returns the target function.
 func (t *Target) Function() awslambda.IFunction { return t.function }
 
-// Stg returns the stg alias.
+// Stg returns the stg alias. To add an invoke permission to it, use
+// AliasFunction: an alias the target ensures is not a CloudFormation
+// resource, and CDK's imported alias adds no permission in an
+// environment-agnostic stack.
 func (t *Target) Stg() awslambda.IAlias { return t.stg }
 
-// Prod returns the prod alias.
+// Prod returns the prod alias (see Stg about permissions).
 func (t *Target) Prod() awslambda.IAlias { return t.prod }
+
+// AliasFunction returns the stg or prod alias as a function reference on
+// which AddPermission and grants work; anything added waits for the alias
+// to exist.
+func (t *Target) AliasFunction(alias string) awslambda.IFunction {
+	if fn, ok := t.invokable[alias]; ok {
+		return fn
+	}
+	if alias == StgAlias {
+		return t.stg
+	}
+	return t.prod
+}
 
 // ProdErrorsAlarm returns the alarm on the prod alias's errors.
 func (t *Target) ProdErrorsAlarm() awscloudwatch.Alarm { return t.alarm }
@@ -191,8 +271,9 @@ type targetValidation struct{ t *Target }
 // Validate implements constructs.IValidation.
 func (v *targetValidation) Validate() *[]*string { return jsii.Strings(v.t.errs...) }
 
-// register adds a target's settings to the pipeline and grants the
-// pipeline's Lambdas exactly what promoting it needs.
+// register records a target's settings with the pipeline and subscribes
+// its approvers. It grants nothing: the pipeline's roles already act on
+// every function carrying its tag.
 func (p *Pipeline) register(t config.Target) error {
 	for _, have := range p.targets {
 		if have.Function == t.Function {
@@ -201,39 +282,9 @@ func (p *Pipeline) register(t config.Target) error {
 	}
 	p.targets = append(p.targets, t)
 
-	name := t.Function
-	fn := p.lambdaArn(name)
-	versionsAndAliases := p.lambdaArn(name + ":*")
-	allow(p.release, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, fn, versionsAndAliases)
-	allow(p.smokeTest, []string{"lambda:InvokeFunction"}, p.lambdaArn(name+":"+StgAlias))
-	allow(p.shift, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"}, fn, versionsAndAliases)
-	// The page shows what prod serves and the commit of its version (its
-	// description, written by the release Lambda).
-	allow(p.approval, []string{"lambda:GetAlias", "lambda:GetFunctionConfiguration"}, fn, versionsAndAliases)
-
-	var alarms []*string
-	for _, a := range t.Health.Alarms {
-		alarms = append(alarms, p.stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"),
-			ResourceName: jsii.String(a), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-		}))
-	}
-	allow(p.shift, []string{"cloudwatch:DescribeAlarms"}, alarms...)
-
-	if len(t.CodeBuildProjects) > 0 {
-		var projects []*string
-		for _, pr := range t.CodeBuildProjects {
-			projects = append(projects, p.stack.FormatArn(&awscdk.ArnComponents{
-				Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String(pr),
-			}))
-		}
-		allow(p.release, []string{"codebuild:BatchGetBuilds"}, projects...)
-		p.addProjects(t.CodeBuildProjects)
-	}
 	for _, a := range t.Approvers {
 		p.subscribe(a)
 	}
-	p.addTargetObservability(name)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package aliasflow_test
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,19 +19,42 @@ import (
 
 func TestTargetAliasesAndAlarm(t *testing.T) {
 	// GIVEN a team's function added as a target, WHEN synthesized, THEN its
-	// stg and prod aliases start on one retained version and its prod
-	// errors alarm watches the prod alias.
+	// stg and prod aliases are ensured by custom resources that create them
+	// on one retained version only when missing, its function carries the
+	// pipeline's tag, and its prod errors alarm watches the prod alias.
 	tmpl := cdktest.TemplateJSON(t, fx.team)
-	aliases := cdktest.Resources(tmpl, "AWS::Lambda::Alias")
+	if n := len(cdktest.Resources(tmpl, "AWS::Lambda::Alias")); n != 0 {
+		t.Errorf("AWS::Lambda::Alias resources = %d, want none: CloudFormation must not own the aliases", n)
+	}
 	var names []string
-	for _, a := range aliases {
-		names = append(names, a["Name"].(string))
-		if !strings.Contains(cdktest.Flat(a["FunctionVersion"]), "OrdersTargetInitialVersion") {
-			t.Errorf("alias %s version = %s, want the initial version", a["Name"], cdktest.Flat(a["FunctionVersion"]))
+	for _, a := range cdktest.Resources(tmpl, "Custom::AliasflowAlias") {
+		var create struct {
+			Service                  string         `json:"service"`
+			Action                   string         `json:"action"`
+			Parameters               map[string]any `json:"parameters"`
+			IgnoreErrorCodesMatching string         `json:"ignoreErrorCodesMatching"`
+		}
+		if err := json.Unmarshal([]byte(joined(a["Create"])), &create); err != nil {
+			t.Fatalf("Create = %s: %v", cdktest.Flat(a["Create"]), err)
+		}
+		names = append(names, create.Parameters["Name"].(string))
+		if create.Action != "CreateAlias" || create.IgnoreErrorCodesMatching != "ResourceConflictException" || create.Parameters["FunctionName"] != "orders" {
+			t.Errorf("alias custom resource creates with %+v, want CreateAlias on orders adopting an existing alias", create)
+		}
+		if !strings.Contains(cdktest.Flat(a["Create"]), "OrdersTargetInitialVersion") {
+			t.Errorf("alias starts on %s, want the initial version", cdktest.Flat(a["Create"]))
+		}
+		if a["Update"] != nil || a["Delete"] != nil {
+			t.Errorf("alias custom resource calls on update/delete: %s / %s, want nothing", cdktest.Flat(a["Update"]), cdktest.Flat(a["Delete"]))
 		}
 	}
 	if got := strings.Join(names, ","); got != "stg,prod" && got != "prod,stg" {
 		t.Errorf("aliases = %s, want stg and prod", got)
+	}
+	for _, f := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
+		if f["FunctionName"] == "orders" && !strings.Contains(cdktest.Flat(f["Tags"]), `{"Key":"aliasflow:pipeline","Value":"aliasflow"}`) {
+			t.Errorf("orders tags = %s, want aliasflow:pipeline=aliasflow", cdktest.Flat(f["Tags"]))
+		}
 	}
 	all := tmpl["Resources"].(map[string]any)
 	for id, r := range all {
@@ -88,6 +112,7 @@ func TestTargetWithExistingAliases(t *testing.T) {
 	cdktest.NoPanic(t, "synth", func() {
 		tm := assertions.Template_FromStack(stack, nil)
 		tm.ResourceCountIs(jsii.String("AWS::Lambda::Alias"), jsii.Number(0))
+		tm.ResourceCountIs(jsii.String("Custom::AliasflowAlias"), jsii.Number(0))
 		tm.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(0))
 		tm.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(2)) // the target's and the DLQ's
 	})
@@ -174,4 +199,25 @@ func TestSuppressionsAreScoped(t *testing.T) {
 			t.Errorf("IAM5 findings for the unexplained wildcard = %d, want 1", len(*found))
 		}
 	})
+}
+
+// joined renders a JSON string property that CloudFormation joins from
+// literal parts and tokens (Fn::Join), each token as TOKEN.
+func joined(v any) string {
+	if str, ok := v.(string); ok {
+		return str
+	}
+	join, _ := v.(map[string]any)["Fn::Join"].([]any)
+	if len(join) != 2 {
+		return cdktest.Flat(v)
+	}
+	var b strings.Builder
+	for _, part := range join[1].([]any) {
+		if str, ok := part.(string); ok {
+			b.WriteString(str)
+		} else {
+			b.WriteString("TOKEN")
+		}
+	}
+	return b.String()
 }

@@ -49,21 +49,36 @@ const (
 	StateInsufficientData = "INSUFFICIENT_DATA"
 )
 
+// DefaultMetricDelay is how long after a minute ends the sandbox makes that
+// minute's AWS/Lambda datapoints readable. Lambda sends metric data to
+// CloudWatch in 1-minute intervals ("Using CloudWatch metrics with Lambda",
+// Lambda developer guide) and they are readable minutes later (reported: a
+// 1-minute alarm went to ALARM 4 minutes after the errors began); three
+// minutes after the minute closes puts a datapoint 3–4 minutes behind the
+// invocation, as reported.
+const DefaultMetricDelay = 3 * time.Minute
+
 // Options tunes a Service; the zero value is usable.
 type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// MetricDelay is the publication delay of the Lambda metrics after
+	// their minute ends; DefaultMetricDelay when zero. Tests may shorten
+	// it; it is never zero, as on AWS.
+	MetricDelay time.Duration
 }
 
 // Service is the CloudWatch emulation: an http.Handler and the
 // core.InvocationSink the sandbox's Lambda reports every invocation to.
 type Service struct {
-	now func() time.Time
+	now   func() time.Time
+	delay time.Duration
 
-	mu     sync.Mutex
-	alarms map[string]*MetricAlarm
-	series map[string]*series
-	tags   map[string]map[string]string // by alarm name
+	mu         sync.Mutex
+	alarms     map[string]*MetricAlarm
+	composites map[string]*CompositeAlarm
+	series     map[string]*series
+	tags       map[string]map[string]string // by alarm name
 }
 
 var _ core.InvocationSink = (*Service)(nil)
@@ -77,9 +92,13 @@ type series struct {
 
 // New returns a CloudWatch with no alarms and no metrics.
 func New(opts *Options) *Service {
-	s := &Service{now: time.Now, alarms: map[string]*MetricAlarm{}, series: map[string]*series{}, tags: map[string]map[string]string{}}
+	s := &Service{now: time.Now, delay: DefaultMetricDelay, alarms: map[string]*MetricAlarm{}, composites: map[string]*CompositeAlarm{},
+		series: map[string]*series{}, tags: map[string]map[string]string{}}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
+	}
+	if opts != nil && opts.MetricDelay > 0 {
+		s.delay = opts.MetricDelay
 	}
 	return s
 }
@@ -447,9 +466,9 @@ type describeAlarmsInput struct {
 }
 
 type describeAlarmsOutput struct {
-	MetricAlarms    []MetricAlarm `xml:"MetricAlarms>member"`
-	CompositeAlarms []struct{}    `xml:"CompositeAlarms>member"`
-	NextToken       string        `xml:",omitempty"`
+	MetricAlarms    []MetricAlarm    `xml:"MetricAlarms>member"`
+	CompositeAlarms []CompositeAlarm `xml:"CompositeAlarms>member"`
+	NextToken       string           `xml:",omitempty"`
 }
 
 func (s *Service) describeAlarms(in *describeAlarmsInput) (*describeAlarmsOutput, error) {
@@ -484,6 +503,7 @@ func (s *Service) describeAlarms(in *describeAlarmsInput) (*describeAlarmsOutput
 		wanted[n] = true
 	}
 	s.mu.Lock()
+	s.refreshCompositesLocked()
 	var names []string
 	for n, a := range s.alarms {
 		if (len(wanted) == 0 || wanted[n]) && strings.HasPrefix(n, in.AlarmNamePrefix) &&
@@ -494,7 +514,21 @@ func (s *Service) describeAlarms(in *describeAlarmsInput) (*describeAlarmsOutput
 	sort.Strings(names)
 	out := &describeAlarmsOutput{MetricAlarms: []MetricAlarm{}}
 	if composite {
-		out.CompositeAlarms = []struct{}{}
+		out.CompositeAlarms = []CompositeAlarm{}
+		var cnames []string
+		for n, a := range s.composites {
+			if (len(wanted) == 0 || wanted[n]) && strings.HasPrefix(n, in.AlarmNamePrefix) &&
+				(in.StateValue == "" || a.StateValue == in.StateValue) && in.ActionPrefix == "" {
+				cnames = append(cnames, n)
+			}
+		}
+		sort.Strings(cnames)
+		// On the first page only; the sandbox keeps few composites.
+		for _, n := range cnames {
+			if in.NextToken == "" {
+				out.CompositeAlarms = append(out.CompositeAlarms, *s.composites[n])
+			}
+		}
 	}
 	if !metric {
 		names = nil
@@ -639,11 +673,13 @@ func (s *Service) EvaluateAlarms(now time.Time) {
 	for _, a := range s.alarms {
 		period := time.Duration(a.Period) * time.Second
 		end := now.Truncate(period)
-		start := end.Add(-time.Duration(a.EvaluationPeriods) * period)
-		var samples []sample
-		if sr := s.series[seriesKey(a.Namespace, a.MetricName, a.Dimensions)]; sr != nil {
-			samples = sr.Samples
+		if a.Namespace == lambdaNamespace {
+			// The newest periods are not published yet: evaluate the
+			// latest ones that are, as CloudWatch can only.
+			end = now.Add(-s.delay).Truncate(period)
 		}
+		start := end.Add(-time.Duration(a.EvaluationPeriods) * period)
+		samples := s.readableLocked(s.series[seriesKey(a.Namespace, a.MetricName, a.Dimensions)], now)
 		buckets := aggregate(samples, start, end, period)
 		breaching := 0
 		for _, b := range buckets {
@@ -742,6 +778,28 @@ func isVersion(q string) bool {
 		}
 	}
 	return true
+}
+
+// readableLocked is the part of a series readable at now: an AWS/Lambda
+// sample is published when its minute has ended and the publication delay
+// has passed; other namespaces (PutDatapoint, custom metrics) at once.
+func (s *Service) readableLocked(sr *series, now time.Time) []sample {
+	if sr == nil {
+		return nil
+	}
+	if sr.Namespace != lambdaNamespace {
+		return sr.Samples
+	}
+	// A minute [m, m+1) is readable from m+1+delay: the samples before
+	// the minute holding now-delay.
+	cut := now.Add(-s.delay).Truncate(time.Minute)
+	out := make([]sample, 0, len(sr.Samples))
+	for _, smp := range sr.Samples {
+		if smp.T.Before(cut) {
+			out = append(out, smp)
+		}
+	}
+	return out
 }
 
 // PutDatapoint adds one datapoint to a metric (for setup and tests).
@@ -864,10 +922,7 @@ func (s *Service) getMetricData(in *getMetricDataInput) (*getMetricDataOutput, e
 		}
 		res := metricDataResult{Id: q.Id, Label: label, Timestamps: []time.Time{}, Values: []float64{}, StatusCode: "Complete"}
 		s.mu.Lock()
-		var samples []sample
-		if sr := s.series[seriesKey(m.Namespace, m.MetricName, m.Dimensions)]; sr != nil {
-			samples = sr.Samples
-		}
+		samples := s.readableLocked(s.series[seriesKey(m.Namespace, m.MetricName, m.Dimensions)], s.now())
 		buckets := aggregate(samples, *in.StartTime, *in.EndTime, time.Duration(q.MetricStat.Period)*time.Second)
 		s.mu.Unlock()
 		if descending {
@@ -937,10 +992,7 @@ func (s *Service) getMetricStatistics(in *getMetricStatisticsInput) (*getMetricS
 		}
 	}
 	s.mu.Lock()
-	var samples []sample
-	if sr := s.series[seriesKey(in.Namespace, in.MetricName, in.Dimensions)]; sr != nil {
-		samples = sr.Samples
-	}
+	samples := s.readableLocked(s.series[seriesKey(in.Namespace, in.MetricName, in.Dimensions)], s.now())
 	buckets := aggregate(samples, *in.StartTime, *in.EndTime, time.Duration(in.Period)*time.Second)
 	s.mu.Unlock()
 	out := &getMetricStatisticsOutput{Label: in.MetricName, Datapoints: []datapoint{}}
@@ -972,16 +1024,17 @@ func (s *Service) getMetricStatistics(in *getMetricStatisticsInput) (*getMetricS
 // --- persistence ---
 
 type snapshot struct {
-	Alarms []*MetricAlarm
-	Series []*series
-	Tags   map[string]map[string]string `json:",omitempty"`
+	Alarms     []*MetricAlarm
+	Composites []*CompositeAlarm `json:",omitempty"`
+	Series     []*series
+	Tags       map[string]map[string]string `json:",omitempty"`
 }
 
 // Snapshot returns the alarms and the stored datapoints as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Series: core.SortedValues(s.series), Tags: s.tags})
+	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series), Tags: s.tags})
 }
 
 // Restore replaces the state with that of a Snapshot.
@@ -994,6 +1047,10 @@ func (s *Service) Restore(data []byte) error {
 	for _, a := range snap.Alarms {
 		alarms[a.AlarmName] = a
 	}
+	composites := map[string]*CompositeAlarm{}
+	for _, a := range snap.Composites {
+		composites[a.AlarmName] = a
+	}
 	ser := map[string]*series{}
 	for _, sr := range snap.Series {
 		ser[seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions)] = sr
@@ -1003,7 +1060,7 @@ func (s *Service) Restore(data []byte) error {
 		tags = map[string]map[string]string{}
 	}
 	s.mu.Lock()
-	s.alarms, s.series, s.tags = alarms, ser, tags
+	s.alarms, s.composites, s.series, s.tags = alarms, composites, ser, tags
 	s.mu.Unlock()
 	return nil
 }

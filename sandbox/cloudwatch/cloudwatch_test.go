@@ -233,13 +233,15 @@ func TestEvaluateAlarms(t *testing.T) {
 		name      string
 		failures  int
 		treat     string
+		at        time.Duration
 		wantState string
 	}{
-		{"errors breach", 2, "missing", StateAlarm},
-		{"no errors", 0, "missing", StateOK},
-		{"no data, missing", -1, "missing", StateInsufficientData},
-		{"no data, notBreaching", -1, "notBreaching", StateOK},
-		{"no data, breaching", -1, "breaching", StateAlarm},
+		{"errors breach", 2, "missing", 90*time.Second + DefaultMetricDelay, StateAlarm},
+		{"errors not yet published", 2, "missing", 90 * time.Second, StateInsufficientData},
+		{"no errors", 0, "missing", 90*time.Second + DefaultMetricDelay, StateOK},
+		{"no data, missing", -1, "missing", 90*time.Second + DefaultMetricDelay, StateInsufficientData},
+		{"no data, notBreaching", -1, "notBreaching", 90*time.Second + DefaultMetricDelay, StateOK},
+		{"no data, breaching", -1, "breaching", 90*time.Second + DefaultMetricDelay, StateAlarm},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +257,7 @@ func TestEvaluateAlarms(t *testing.T) {
 					svc.RecordInvocation("hello", "hello:prod", "2", true, time.Millisecond, t0.Add(time.Duration(20+i)*time.Second))
 				}
 			}
-			svc.EvaluateAlarms(t0.Add(90 * time.Second))
+			svc.EvaluateAlarms(t0.Add(tt.at))
 			if got, _ := svc.Alarm("a"); got.StateValue != tt.wantState {
 				t.Errorf("state = %s (%s), want %s", got.StateValue, got.StateReason, tt.wantState)
 			}
@@ -335,7 +337,8 @@ func TestErrors(t *testing.T) {
 
 // The AWS CLI 2.9 speaks awsQuery to CloudWatch: form in, XML out.
 func TestQueryProtocol(t *testing.T) {
-	svc := New(&Options{Now: func() time.Time { return t0 }})
+	// Read once the seeded minutes are published.
+	svc := New(&Options{Now: func() time.Time { return t0.Add(10 * time.Minute) }})
 	seedInvocations(svc)
 	srv := servicetest.Server(t, "monitoring", svc)
 	post := func(form url.Values) (int, []byte) {
@@ -457,5 +460,40 @@ func TestJSONProtocol(t *testing.T) {
 	status, queryErr, out := call("SetAlarmState", `{"AlarmName":"nope","StateValue":"OK","StateReason":"r"}`)
 	if status != 404 || out["__type"] != "com.amazonaws.cloudwatch#ResourceNotFound" || queryErr != "ResourceNotFound;Sender" {
 		t.Errorf("SetAlarmState of a missing alarm = %d %q %v", status, queryErr, out)
+	}
+}
+
+// TestMetricPublicationDelay: a Lambda datapoint is readable only once its
+// minute has ended and the publication delay passed ("Using CloudWatch
+// metrics with Lambda": metrics are sent in 1-minute intervals).
+func TestMetricPublicationDelay(t *testing.T) {
+	now := t0
+	svc := New(&Options{Now: func() time.Time { return now }, MetricDelay: 2 * time.Minute})
+	svc.RecordInvocation("hello", "hello:prod", "2", true, time.Millisecond, t0.Add(10*time.Second))
+	read := func() float64 {
+		in := &getMetricDataInput{StartTime: aws.Time(t0.Add(-time.Hour)), EndTime: aws.Time(t0.Add(time.Hour)),
+			MetricDataQueries: []metricDataQuery{{Id: "e", MetricStat: &metricStat{Period: 60, Stat: "Sum",
+				Metric: &metric{Namespace: "AWS/Lambda", MetricName: "Errors", Dimensions: []Dimension{{"FunctionName", "hello"}}}}}}}
+		out, err := svc.getMetricData(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for _, v := range out.MetricDataResults[0].Values {
+			sum += v
+		}
+		return sum
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want float64
+	}{{0, 0}, {59 * time.Second, 0}, {2*time.Minute + 59*time.Second, 0}, {3 * time.Minute, 1}} {
+		now = t0.Add(tc.at)
+		if got := read(); got != tc.want {
+			t.Errorf("errors readable %s after the minute began = %v, want %v", tc.at, got, tc.want)
+		}
+	}
+	if d := New(nil).delay; d != DefaultMetricDelay || d == 0 {
+		t.Errorf("default delay = %s, want %s (never zero)", d, DefaultMetricDelay)
 	}
 }

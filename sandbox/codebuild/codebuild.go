@@ -54,7 +54,8 @@ type Service struct {
 	mu     sync.Mutex
 	builds map[string]*Build // by id ("project:uuid")
 	order  []string
-	counts map[string]int64 // build numbers by project
+	counts map[string]int64             // build numbers by project
+	tags   map[string]map[string]string // by project
 }
 
 // EnvironmentVariable is an exported environment variable of a build.
@@ -91,7 +92,7 @@ type Build struct {
 // New returns a CodeBuild whose builds emit their events on bus (nil: no
 // events, for tests of BatchGetBuilds alone).
 func New(bus Bus, opts *Options) *Service {
-	s := &Service{bus: bus, now: time.Now, builds: map[string]*Build{}, counts: map[string]int64{}}
+	s := &Service{bus: bus, now: time.Now, builds: map[string]*Build{}, counts: map[string]int64{}, tags: map[string]map[string]string{}}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
 	}
@@ -274,6 +275,32 @@ func stateChangeDetail(b *Build, start, end time.Time, withExported bool) map[st
 	}
 }
 
+// TagProject sets a project's tags, as TagResource or CreateProject's tags
+// do on AWS; the sandbox's IAM reads them for aws:ResourceTag conditions on
+// the project's builds ("Using tags to control access to AWS CodeBuild
+// resources").
+func (s *Service) TagProject(project string, tags map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tags[project] == nil {
+		s.tags[project] = map[string]string{}
+	}
+	for k, v := range tags {
+		s.tags[project][k] = v
+	}
+}
+
+// ProjectTags returns a copy of a project's tags.
+func (s *Service) ProjectTags(project string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range s.tags[project] {
+		out[k] = v
+	}
+	return out
+}
+
 // Builds returns the builds run so far, oldest first.
 func (s *Service) Builds() []Build {
 	s.mu.Lock()
@@ -288,6 +315,7 @@ func (s *Service) Builds() []Build {
 type snapshot struct {
 	Builds []*Build
 	Counts map[string]int64
+	Tags   map[string]map[string]string `json:",omitempty"`
 }
 
 // Snapshot returns the builds as JSON, so BatchGetBuilds still answers for
@@ -295,7 +323,7 @@ type snapshot struct {
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := snapshot{Counts: s.counts}
+	snap := snapshot{Counts: s.counts, Tags: s.tags}
 	for _, id := range s.order {
 		snap.Builds = append(snap.Builds, s.builds[id])
 	}
@@ -317,8 +345,11 @@ func (s *Service) Restore(data []byte) error {
 	if snap.Counts == nil {
 		snap.Counts = map[string]int64{}
 	}
+	if snap.Tags == nil {
+		snap.Tags = map[string]map[string]string{}
+	}
 	s.mu.Lock()
-	s.builds, s.order, s.counts = builds, order, snap.Counts
+	s.builds, s.order, s.counts, s.tags = builds, order, snap.Counts, snap.Tags
 	s.mu.Unlock()
 	return nil
 }

@@ -677,25 +677,46 @@ func (rt *runtime) run(ctx context.Context, t target, payload []byte) outcome {
 		case out = <-done:
 		case <-ctx.Done():
 			go func() {
-				<-done
-				rt.finishRun(pl, proc, inv, started, t)
+				rt.finishRun(pl, proc, inv, started, t, <-done)
 			}()
 			return outcome{ctxErr: ctx.Err()}
 		}
 	}
-	rt.finishRun(pl, proc, inv, started, t)
+	rt.finishRun(pl, proc, inv, started, t, out)
 	out.tail = inv.tailText()
 	return out
 }
 
-func (rt *runtime) finishRun(pl *pool, proc *process, inv *invocation, started time.Time, t target) {
+// finishRun writes the END and REPORT lines and returns the environment.
+// A failed invocation's REPORT line carries its status and error type
+// ("Status: error", "Status: timeout"; in the JSON log format the
+// platform.report record's status and errorType, as the Telemetry API's
+// platform.report event has them), which the health check's fresh signal
+// counts as errors.
+func (rt *runtime) finishRun(pl *pool, proc *process, inv *invocation, started time.Time, t target, out outcome) {
 	d := time.Since(started)
 	ms := float64(d.Microseconds()) / 1000
 	proc.platformLine(inv, "end", map[string]any{}, "END RequestId: "+inv.id)
-	proc.platformLine(inv, "report", map[string]any{"metrics": map[string]any{
+	record := map[string]any{"metrics": map[string]any{
 		"durationMs": ms, "billedDurationMs": int(ms) + 1, "memorySizeMB": t.config.MemorySize,
-	}}, fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
-		inv.id, ms, int(ms)+1, t.config.MemorySize, min(t.config.MemorySize, 32)))
+	}, "status": "success"}
+	text := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
+		inv.id, ms, int(ms)+1, t.config.MemorySize, min(t.config.MemorySize, 32))
+	if out.failed {
+		status, errType := "error", "Unhandled"
+		var doc struct {
+			ErrorType string `json:"errorType"`
+		}
+		if json.Unmarshal(out.payload, &doc) == nil && doc.ErrorType != "" {
+			errType = doc.ErrorType
+		}
+		if strings.HasSuffix(errType, "Timedout") {
+			status = "timeout"
+		}
+		record["status"], record["errorType"] = status, errType
+		text += "\tStatus: " + status + "\tError Type: " + errType
+	}
+	proc.platformLine(inv, "report", record, text)
 	rt.release(pl, proc)
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -50,17 +51,32 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type logSink struct {
-	mu    sync.Mutex
-	lines map[string][]string // group -> messages
+	mu      sync.Mutex
+	lines   map[string][]string // group -> messages
+	streams map[string][]string // group -> stream of each message
 }
 
 func (l *logSink) Append(group, stream string, at time.Time, message string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lines == nil {
-		l.lines = map[string][]string{}
+		l.lines, l.streams = map[string][]string{}, map[string][]string{}
 	}
 	l.lines[group] = append(l.lines[group], message)
+	l.streams[group] = append(l.streams[group], stream)
+}
+
+// streamMatches says whether every stream of group matches pattern.
+func (l *logSink) streamMatches(group, pattern string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	re := regexp.MustCompile(pattern)
+	for _, s := range l.streams[group] {
+		if !re.MatchString(s) {
+			return false
+		}
+	}
+	return len(l.streams[group]) > 0
 }
 
 func (l *logSink) contains(group, text string) bool {
@@ -685,6 +701,14 @@ func TestFunctionErrorsTimeoutsAndCrashes(t *testing.T) {
 	out := invoke(`{}`)
 	if aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), "Runtime.ExitError") {
 		t.Errorf("crashed invoke = %q %s, want Unhandled Runtime.ExitError", aws.ToString(out.FunctionError), out.Payload)
+	}
+	// The failed invocation's REPORT line says so, in a stream named as
+	// Lambda names them: YYYY/MM/DD/[version]environment.
+	if !e.logs.contains("/aws/lambda/echo", "\tStatus: error\tError Type: Runtime.ExitError") {
+		t.Errorf("log group /aws/lambda/echo lacks a REPORT line with Status: error")
+	}
+	if !e.logs.streamMatches("/aws/lambda/echo", `^[0-9]{4}/[0-9]{2}/[0-9]{2}/\[\$LATEST\][0-9a-f]{16,}$`) {
+		t.Errorf("log streams of echo %q are not named YYYY/MM/DD/[$LATEST]id", e.logs.streams["/aws/lambda/echo"])
 	}
 	before := pidOf(invoke(`{}`))
 	// Killing the process during a slow invocation ends it with Runtime.ExitError too.

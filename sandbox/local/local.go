@@ -36,6 +36,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // Names of what the world deploys (the same names the CDK app uses).
@@ -100,6 +101,8 @@ type Options struct {
 	LambdaUpdateDuration time.Duration
 	// EventRetryDelays: see sandbox.Options.
 	EventRetryDelays []time.Duration
+	// MetricDelay: see sandbox.Options (the AWS-like default when zero).
+	MetricDelay time.Duration
 	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) whose
 	// templates give each pipeline Lambda its execution role's policies:
 	// once the world is deployed, the sandbox evaluates every call a
@@ -128,7 +131,9 @@ func DefaultHello(endpoint string) *config.Target {
 		},
 		Approvers:              []string{DefaultApprover},
 		ApprovalTimeoutSeconds: 3600,
-		Health:                 config.Health{Alarms: []string{HelloAlarm}, MaxErrorRate: 0.05, MinInvocations: 1, WindowSeconds: 60},
+		// A 10 s canary ends long before Lambda's metrics are readable: it
+		// is judged on the versions' log streams (the fresh signal).
+		Health: config.Health{Alarms: []string{HelloAlarm}, MaxErrorRate: 0.05, WindowSeconds: 60, FreshSignal: config.FreshSignalLogs},
 	}
 	t.ApplyDefaults()
 	return t
@@ -181,6 +186,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		Mail:                 opts.Log,
 		LambdaUpdateDuration: opts.LambdaUpdateDuration,
 		EventRetryDelays:     opts.EventRetryDelays,
+		MetricDelay:          opts.MetricDelay,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
@@ -269,9 +275,17 @@ func (w *World) zip(dir string) ([]byte, error) {
 func (w *World) deploy(ctx context.Context, resumed bool) error {
 	lam := w.sb.Lambda()
 	ep := w.sb.Endpoint()
-	cfgDoc, err := json.Marshal(config.Config{Targets: []config.Target{*w.target}})
+	// hello's settings live in their own parameter, as the target
+	// construct writes them on AWS; a resumed world gets the settings of now.
+	doc, err := settings.Encode(*w.target)
 	if err != nil {
 		return err
+	}
+	// hello's build project carries the pipeline's tag as the sample's
+	// does: the release role reads builds only of tagged projects.
+	w.sb.CodeBuild().TagProject(HelloProject, map[string]string{PipelineTag: PipelineName})
+	if _, err := w.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, w.target.Function), doc, true); err != nil {
+		return fmt.Errorf("settings of %s: %w", w.target.Function, err)
 	}
 
 	topicARN, err := w.sb.SNS().CreateTopic(TopicName)
@@ -306,7 +320,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		awsenv.LoopbackOnlyEnv: "1",
 	}
 	extra := map[string]map[string]string{
-		ReleaseFunction:  {deploy.EnvConfig: string(cfgDoc), deploy.EnvStateMachineARN: smARN},
+		ReleaseFunction:  {deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline), deploy.EnvStateMachineARN: smARN},
 		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN},
 	}
 	for _, f := range pipelineFunctions {

@@ -215,6 +215,9 @@ func TestApprovalPage(t *testing.T) {
 		`All 2 checks passed.`, `<th scope="row">greets</th>`, `41 ms`, `body contains &#34;Hello from Lambda World&#34;`, `status-200`, `87 ms`,
 		`<dd id="serving-prod">version 6</dd>`, `<dd id="serving-stg">version 7</dd>`,
 		`<span id="strategy">canary: 10% of prod traffic for 5 minutes, then 100%</span>`,
+		// The health criteria that will be applied (issue 10).
+		`<span id="criteria">Each step is judged on its own exposure`, `significantly more than 5 % above the stable version`,
+		`at least 20 invocations`, `Too little evidence keeps a step baking, up to`,
 		`Also asked: bob@example.com`, `<strong id="approver">alice@example.com</strong>`,
 		`Sat 21 Nov 2026, 07:00 UTC`, `50m left`,
 		`<form id="decision" method="post">`, `<label for="comment">`, `<textarea id="comment" name="comment"`,
@@ -273,7 +276,7 @@ func TestApprovalPageLinksTheCommits(t *testing.T) {
 		`href="https://github.com/acme/hello/commit/9f2c1e4b7a"`, `href="https://github.com/acme/hello/commit/1111aaaa"`,
 		`href="https://github.com/acme/hello/compare/1111aaaa...9f2c1e4b7a"`,
 		`prod of hello in production, account 000000000000, us-east-1`,
-		`none of these CloudWatch alarms is in ALARM: hello-errors`, `is at most 5%, judged once it has at least 20 invocations over at least 5 minutes`,
+		`Alarms watched: hello-errors`, `at least 20 invocations`,
 	} {
 		if !strings.Contains(resp.Body, want) {
 			t.Errorf("page lacks %q", want)

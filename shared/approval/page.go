@@ -100,8 +100,9 @@ type approveView struct {
 	Smoke                                            *promotion.SmokeResult
 	Prod, Stg                                        string
 	Strategy                                         string
-	// Health lists the criteria the shift applies, one sentence each.
-	Health                            []string
+	// Criteria is how the shift will judge each step (issue 10); empty
+	// for all at once.
+	Criteria                          string
 	Approver                          string
 	Others                            []string
 	RequestedAt, ExpiresAt, Remaining string
@@ -146,7 +147,7 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		Prod:        prod,
 		Stg:         stg,
 		Strategy:    StrategyText(st.Target.Strategy),
-		Health:      HealthCriteria(st.Target.Health, st.Target.Strategy),
+		Criteria:    criteria(st.Target),
 		Approver:    a.approver,
 		Others:      Others(st.Target.Approvers, a.approver),
 		RequestedAt: a.p.EnteredTime.UTC().Format(timeFormat),
@@ -155,6 +156,15 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		Link:        link,
 	}
 	return h.render(ctx, http.StatusOK, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), approvePage(v))
+}
+
+// criteria is how the shift will judge each step; nothing for all at once.
+func criteria(t config.Target) string {
+	if t.Strategy.Type == config.AllAtOnce || t.Strategy.Type == "" {
+		return ""
+	}
+	t.ApplyDefaults()
+	return t.Health.Criteria()
 }
 
 // serving describes what an alias serves now, for the page, and returns
@@ -214,21 +224,6 @@ func buildText(r promotion.Release) string {
 	return "unknown"
 }
 
-// HealthCriteria says, one sentence each, what the shift requires of the
-// new version while prod moves; none for all at once, which has no canary
-// to judge.
-func HealthCriteria(h config.Health, s config.StrategyConfig) []string {
-	if s.Type == config.AllAtOnce {
-		return nil
-	}
-	var out []string
-	if len(h.Alarms) > 0 {
-		out = append(out, "none of these CloudWatch alarms is in ALARM: "+strings.Join(h.Alarms, ", "))
-	}
-	out = append(out, fmt.Sprintf("its error rate (Errors / Invocations of the new version) is at most %s, judged once it has at least %d invocations over at least %s",
-		percent(h.MaxErrorRate), h.MinInvocations, seconds(h.WindowSeconds)))
-	return out
-}
 
 // describeAlias reads "version 6", or with routing "version 6 (90%) and
 // version 7 (10%)".

@@ -32,7 +32,7 @@ func TestPagesEscapeEverythingTheyShow(t *testing.T) {
 	pages := map[string]string{
 		"approve": render(t, evil, approvePage(approveView{Function: evil, Version: evil, CodeSha256: evil, Commit: evil, Build: evil, MergedBy: evil,
 			CommitURL: "javascript:alert(1)", ProdCommit: evil, ProdCommitURL: "javascript:alert(2)", CompareURL: "javascript:alert(3)",
-			Account: evil, Region: evil, Environment: evil, Health: []string{evil},
+			Account: evil, Region: evil, Environment: evil, Criteria: evil,
 			Smoke: &promotion.SmokeResult{Checks: []promotion.CheckResult{{Name: evil, Detail: evil}}},
 			Prod:  evil, Stg: evil, Strategy: evil, Approver: evil, Others: []string{evil}, RequestedAt: evil, ExpiresAt: evil,
 			Remaining: evil, Link: evil})),
@@ -56,7 +56,7 @@ func TestApprovePageAsksFirst(t *testing.T) {
 	body := render(t, "x", approvePage(approveView{Function: "hello", Version: "2", Commit: "2222222222222222", CommitURL: repo.Commit("2222222222222222"),
 		ProdCommit: "1111", ProdCommitURL: repo.Commit("1111"), CompareURL: repo.Compare("1111", "2222222222222222"),
 		Account: "123456789012", Region: "eu-west-1", Environment: "production", Others: []string{"b@example.com", "c@example.com"},
-		Health: []string{"none of these CloudWatch alarms is in ALARM: hello-errors"},
+		Criteria: "Alarms watched: hello-errors",
 		Smoke:  &promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{{Name: "says hello", Passed: true, LatencyMs: 12}}}}))
 	for _, want := range []string{`<form id="decision" method="post">`, `<textarea id="comment" name="comment"`,
 		`<label for="comment">`, `name="decision" value="approve"`, `name="decision" value="reject"`,

@@ -36,6 +36,8 @@ const (
 	// --now`); health is still checked. A human override, audited with who.
 	BakeSkipped         Event = "bake.skipped"
 	HealthFailed        Event = "health.failed"
+	HealthPassed        Event = "health.passed"
+	HealthInconclusive  Event = "health.inconclusive"
 	PromotionCompleted  Event = "promotion.completed"
 	PromotionRolledBack Event = "promotion.rolled_back"
 	PromotionSuperseded Event = "promotion.superseded"
@@ -62,7 +64,54 @@ type Record struct {
 	Actor       string             `json:"actor"`
 	Execution   string             `json:"execution,omitempty"`
 	Reason      string             `json:"reason,omitempty"`
-	Time        time.Time          `json:"time"`
+	// Verdict is the evidence a health verdict rests on (health.* and the
+	// records a verdict caused).
+	Verdict *Verdict  `json:"verdict,omitempty"`
+	Time    time.Time `json:"time"`
+}
+
+// Verdict explains a health verdict: what was decided, by which evidence,
+// with which test and threshold.
+type Verdict struct {
+	// Outcome is healthy, unhealthy or inconclusive.
+	Outcome string `json:"outcome"`
+	// DecidedBy names the evidence that decided: "logs", "metrics",
+	// "alarms", "latency", or "" while inconclusive.
+	DecidedBy string `json:"decidedBy,omitempty"`
+	// Test names the statistical test and its level.
+	Test string `json:"test"`
+	// MaxErrorRate is the configured excess over the stable version's rate.
+	MaxErrorRate float64 `json:"maxErrorRate"`
+	// MinInvocations is the smallest sample judged at all.
+	MinInvocations int `json:"minInvocations"`
+	// Sources is the evidence read, freshest first.
+	Sources []Evidence `json:"sources,omitempty"`
+}
+
+// Evidence is what one source (CloudWatch metrics or the versions' log
+// streams) showed for the new and the stable version over one window.
+type Evidence struct {
+	Source string    `json:"source"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	// FreshThrough is how far the source's data is complete.
+	FreshThrough time.Time `json:"freshThrough"`
+	// Covered says whether the data covers the step's exposure.
+	Covered           bool    `json:"covered"`
+	NewVersion        string  `json:"newVersion"`
+	NewInvocations    float64 `json:"newInvocations"`
+	NewErrors         float64 `json:"newErrors"`
+	StableVersion     string  `json:"stableVersion"`
+	StableInvocations float64 `json:"stableInvocations"`
+	StableErrors      float64 `json:"stableErrors"`
+	// ErrorRateLimit is the rate the new version was held to in this
+	// window: the stable version's rate plus the allowed excess.
+	ErrorRateLimit float64 `json:"errorRateLimit"`
+	// UpperBound is the new version's error rate's upper confidence bound.
+	UpperBound float64 `json:"upperBound"`
+	// NewP99Ms and StableP99Ms are the p99 durations, when read.
+	NewP99Ms    float64 `json:"newP99Ms,omitempty"`
+	StableP99Ms float64 `json:"stableP99Ms,omitempty"`
 }
 
 // UnmarshalJSON reads a record from an EventBridge event's detail or from
@@ -153,6 +202,9 @@ func (r *Recorder) Record(ctx context.Context, rec Record) {
 	}
 	if rec.Release != nil {
 		attrs = append(attrs, slog.Any("release", rec.Release))
+	}
+	if rec.Verdict != nil {
+		attrs = append(attrs, slog.Any("verdict", rec.Verdict))
 	}
 	// The record's own time, not the moment of logging, is the line's "time".
 	line := slog.NewRecord(rec.Time, slog.LevelInfo, "audit "+string(rec.Event), 0)

@@ -5,21 +5,16 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
-	"os"
 	"regexp"
+	"strconv"
 	"strings"
-
-	"github.com/aliasflow/aliasflow/shared/deploy"
 )
-
-// EnvVar is the environment variable the pipeline's Lambdas read the
-// configuration from (a JSON document, see Config).
-const EnvVar = deploy.EnvConfig
 
 // Strategy names how the prod alias moves to the new version.
 type Strategy string
@@ -35,11 +30,21 @@ const (
 const (
 	DefaultApprovalTimeoutSeconds = 24 * 60 * 60
 	DefaultMaxErrorRate           = 0.05
-	DefaultMinInvocations         = 1
-	DefaultSmokeRetries           = 2
-	DefaultSmokeTimeoutSeconds    = 10
-	DefaultHealthWindowSeconds    = 60
-	MaxApprovalTimeoutSeconds     = 7 * 24 * 60 * 60
+	DefaultMinInvocations         = 20
+	// DefaultMetricDelaySeconds is how long after a minute ends its Lambda
+	// metrics are taken to be readable. Lambda sends metric data to
+	// CloudWatch in 1-minute intervals ("Using CloudWatch metrics with
+	// Lambda", Lambda developer guide) and they become readable minutes
+	// later: a 1-minute alarm was reported going to ALARM 4 minutes after
+	// errors began. Four minutes, the reported figure, is the default.
+	DefaultMetricDelaySeconds = 240
+	// DefaultMaxBakeSeconds bounds how long a step keeps baking while its
+	// evidence is inconclusive, beyond which OnInconclusive applies.
+	DefaultMaxBakeSeconds      = 900
+	DefaultSmokeRetries        = 2
+	DefaultSmokeTimeoutSeconds = 10
+	DefaultHealthWindowSeconds = 60
+	MaxApprovalTimeoutSeconds  = 7 * 24 * 60 * 60
 )
 
 // Config is the whole document: one entry per target function.
@@ -117,19 +122,83 @@ type StrategyConfig struct {
 	IntervalSeconds int `json:"intervalSeconds,omitempty"`
 }
 
-// Health is how a shifting release is judged.
+// The fresh signals a health check can read besides the metrics.
+const (
+	// FreshSignalLogs reads the versions' own log streams (Lambda names
+	// them YYYY/MM/DD/[version]…) through CloudWatch Logs FilterLogEvents.
+	FreshSignalLogs = "logs"
+)
+
+// What a step does when its evidence is still inconclusive at MaxBakeSeconds.
+const (
+	OnInconclusiveRollback = "rollback"
+	OnInconclusivePromote  = "promote"
+)
+
+// Health is how a shifting release is judged: the new version against the
+// stable version over the step's exposure (see shared/shift, verdict.go).
 type Health struct {
-	// Alarms are CloudWatch alarm names; any in ALARM fails the check.
+	// Alarms are CloudWatch alarm names (metric or composite); any that goes
+	// to ALARM during the shift fails the check.
 	Alarms []string `json:"alarms,omitempty"`
-	// MaxErrorRate is the highest Errors/Invocations ratio (0–1) of the new
-	// version that still passes.
+	// AllowAlarmsFiringAtStart lets a shift begin while one of Alarms is
+	// already in ALARM (refused by default: the canary would be blamed for
+	// it). Alarms firing since before the shift are then not held against
+	// the new version.
+	AllowAlarmsFiringAtStart bool `json:"allowAlarmsFiringAtStart,omitempty"`
+	// MaxErrorRate is the error rate (0–1) the new version may show above
+	// the stable version's over the same window before it is unhealthy.
 	MaxErrorRate float64 `json:"maxErrorRate"`
-	// MinInvocations is how many invocations the new version needs in the
-	// window before its error rate is judged at all.
+	// MinInvocations is how many invocations of the new version a source
+	// needs in the window before it is judged at all; below it the verdict
+	// is inconclusive.
 	MinInvocations int `json:"minInvocations"`
-	// WindowSeconds is the shortest metrics window looked at; the bake time
-	// is used when it is longer.
+	// WindowSeconds is kept for older documents; the window judged is the
+	// step's exposure.
 	WindowSeconds int `json:"windowSeconds"`
+	// MetricDelaySeconds is how long after a minute ends its Lambda metrics
+	// are taken to be complete.
+	MetricDelaySeconds int `json:"metricDelaySeconds"`
+	// FreshSignal names a source that reflects the new version within
+	// seconds ("logs"); needed for steps shorter than MetricDelaySeconds.
+	FreshSignal string `json:"freshSignal,omitempty"`
+	// MaxBakeSeconds is the longest one step may bake, extensions for
+	// inconclusive evidence included.
+	MaxBakeSeconds int `json:"maxBakeSeconds"`
+	// OnInconclusive is what happens when the evidence is still
+	// inconclusive at MaxBakeSeconds: "rollback" (default) or "promote".
+	OnInconclusive string `json:"onInconclusive"`
+	// MaxP99LatencyRatio, when set, fails the new version whose p99
+	// duration exceeds the stable version's times this ratio.
+	MaxP99LatencyRatio float64 `json:"maxP99LatencyRatio,omitempty"`
+}
+
+// Criteria says in one paragraph how a step of the shift will be judged,
+// for the people approving it. Call it on a Health with defaults applied.
+func (h Health) Criteria() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Each step is judged on its own exposure: the new version's errors against the stable version's over the same window (by ExecutedVersion), failing when its error rate is significantly more than %s above the stable version's (exact binomial test, 1%% level) and passing only once at least %d invocations bound it within that (Clopper–Pearson, 99%%).",
+		strconv.FormatFloat(h.MaxErrorRate*100, 'f', -1, 64)+" %", h.MinInvocations)
+	if h.FreshSignal == FreshSignalLogs {
+		b.WriteString(" Evidence: the versions' own log streams, within seconds, and the CloudWatch metrics")
+	} else {
+		b.WriteString(" Evidence: the CloudWatch metrics")
+	}
+	fmt.Fprintf(&b, ", taken as complete %d s after each minute.", h.MetricDelaySeconds)
+	if h.MaxP99LatencyRatio > 0 {
+		fmt.Fprintf(&b, " A p99 duration above %s× the stable version's fails it.", strconv.FormatFloat(h.MaxP99LatencyRatio, 'f', -1, 64))
+	}
+	if len(h.Alarms) > 0 {
+		fmt.Fprintf(&b, " Alarms watched: %s", strings.Join(h.Alarms, ", "))
+		if h.AllowAlarmsFiringAtStart {
+			b.WriteString(" (one already firing before a step is not held against it).")
+		} else {
+			b.WriteString("; one already in ALARM stops the shift before traffic moves.")
+		}
+	}
+	fmt.Fprintf(&b, " Too little evidence keeps a step baking, up to %d s, then %s.", h.MaxBakeSeconds,
+		map[string]string{OnInconclusivePromote: "it goes on", OnInconclusiveRollback: "prod rolls back"}[h.OnInconclusive])
+	return b.String()
 }
 
 // SmokeCheck is one check against stg: an invoke of the alias, an HTTP
@@ -179,13 +248,19 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
-// FromEnv parses the configuration held in ALIASFLOW_CONFIG.
-func FromEnv() (*Config, error) {
-	raw := os.Getenv(EnvVar)
-	if strings.TrimSpace(raw) == "" {
-		return nil, fmt.Errorf("config: %s is not set", EnvVar)
+// ErrNotConfigured is wrapped by a Targets lookup when a function is not a
+// target of the pipeline.
+var ErrNotConfigured = errors.New("not configured for aliasflow")
+
+// Target returns function's settings, or an error wrapping ErrNotConfigured.
+// It makes a Config a settings source for tests and one-off tools; the
+// pipeline reads each target's settings from its own store entry (package
+// settings).
+func (c *Config) Target(_ context.Context, function string) (Target, error) {
+	if t, ok := c.Lookup(function); ok {
+		return *t, nil
 	}
-	return Parse([]byte(raw))
+	return Target{}, fmt.Errorf("function %q is %w", function, ErrNotConfigured)
 }
 
 // Lookup returns the target for a function name.
@@ -251,6 +326,17 @@ func (t *Target) ApplyDefaults() {
 	}
 	if t.Health.WindowSeconds == 0 {
 		t.Health.WindowSeconds = DefaultHealthWindowSeconds
+	}
+	if t.Health.MetricDelaySeconds == 0 {
+		t.Health.MetricDelaySeconds = DefaultMetricDelaySeconds
+	}
+	if t.Health.OnInconclusive == "" {
+		t.Health.OnInconclusive = OnInconclusiveRollback
+	}
+	if t.Health.MaxBakeSeconds == 0 {
+		// Long enough for the metrics of the longest step to be read.
+		t.Health.MaxBakeSeconds = max(DefaultMaxBakeSeconds,
+			t.Strategy.BakeSeconds+t.Strategy.IntervalSeconds+t.Health.MetricDelaySeconds+120)
 	}
 	for j := range t.SmokeChecks {
 		s := &t.SmokeChecks[j]
@@ -362,6 +448,36 @@ func (t *Target) Validate(prefix string) error {
 	}
 	if h.WindowSeconds < 1 || h.WindowSeconds > 86400 {
 		bad("health.windowSeconds", "must be 1–86400, got %d", h.WindowSeconds)
+	}
+	if h.MetricDelaySeconds < 60 || h.MetricDelaySeconds > 3600 {
+		// Never zero: Lambda's metrics are never readable at once.
+		bad("health.metricDelaySeconds", "must be 60–3600 (Lambda metrics are published in 1-minute periods, minutes later), got %d", h.MetricDelaySeconds)
+	}
+	switch h.FreshSignal {
+	case "", FreshSignalLogs:
+	default:
+		bad("health.freshSignal", "must be %q or absent, got %q", FreshSignalLogs, h.FreshSignal)
+	}
+	switch h.OnInconclusive {
+	case OnInconclusiveRollback, OnInconclusivePromote:
+	default:
+		bad("health.onInconclusive", "must be %q or %q, got %q", OnInconclusiveRollback, OnInconclusivePromote, h.OnInconclusive)
+	}
+	if h.MaxP99LatencyRatio != 0 && h.MaxP99LatencyRatio < 1 {
+		bad("health.maxP99LatencyRatio", "must be at least 1 when set, got %v", h.MaxP99LatencyRatio)
+	}
+	if step := s.BakeSeconds + s.IntervalSeconds; s.Type != AllAtOnce && step > 0 {
+		field := "strategy.bakeSeconds"
+		if s.Type == Linear {
+			field = "strategy.intervalSeconds"
+		}
+		if step < h.MetricDelaySeconds && h.FreshSignal == "" {
+			bad(field, "%d s is shorter than health.metricDelaySeconds (%d s): the step would end before its metrics are readable; set health.freshSignal to %q or bake longer",
+				step, h.MetricDelaySeconds, FreshSignalLogs)
+		}
+		if h.MaxBakeSeconds < step || h.MaxBakeSeconds > 86400 {
+			bad("health.maxBakeSeconds", "must be at least the step's %d s and at most 86400, got %d", step, h.MaxBakeSeconds)
+		}
 	}
 	for j, a := range h.Alarms {
 		if strings.TrimSpace(a) == "" {

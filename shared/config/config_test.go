@@ -10,7 +10,7 @@ const valid = `{"targets":[{"function":"hello","codeBuildProjects":["hello-build
  "approvers":["ops@example.com"],
  "smokeChecks":[{"name":"says hello","invoke":{"payload":{},"jsonEquals":{"statusCode":200},"bodyContains":"Hello"}},
                 {"name":"staging answers","http":{"url":"https://example.com/staging/hello"}}],
- "health":{"alarms":["hello-prod-errors"]}}]}`
+ "health":{"alarms":["hello-prod-errors"],"freshSignal":"logs"}}]}`
 
 func TestParseAppliesDefaults(t *testing.T) {
 	c, err := Parse([]byte(valid))
@@ -53,6 +53,12 @@ func TestParseNamesTheField(t *testing.T) {
 		{"linear interval", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":25}}]}`, "targets[0].strategy.intervalSeconds"},
 		{"unknown strategy", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"blue-green"}}]}`, "targets[0].strategy.type"},
 		{"error rate", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"maxErrorRate":5}}]}`, "targets[0].health.maxErrorRate"},
+		{"short step without a fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":60}}]}`, "targets[0].strategy.bakeSeconds: 60 s is shorter than health.metricDelaySeconds"},
+		{"short linear step without a fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":10,"intervalSeconds":60}}]}`, "targets[0].strategy.intervalSeconds"},
+		{"zero metric delay", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"metricDelaySeconds":-1}}]}`, "targets[0].health.metricDelaySeconds"},
+		{"unknown fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"freshSignal":"xray"}}]}`, "targets[0].health.freshSignal"},
+		{"unknown inconclusive policy", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"onInconclusive":"wait"}}]}`, "targets[0].health.onInconclusive"},
+		{"max bake below the step", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300},"health":{"maxBakeSeconds":100}}]}`, "targets[0].health.maxBakeSeconds"},
 		{"check without kind", `{"targets":[{"function":"a","approvers":["a@b.c"],"smokeChecks":[{"name":"x"}]}]}`, "targets[0].smokeChecks[0]: needs invoke"},
 		{"check url", `{"targets":[{"function":"a","approvers":["a@b.c"],"smokeChecks":[{"name":"x","http":{"url":"ftp://x"}}]}]}`, "targets[0].smokeChecks[0].http.url"},
 		{"duplicate function", `{"targets":[{"function":"a","approvers":["a@b.c"]},{"function":"a","approvers":["a@b.c"]}]}`, "targets[1].function"},
@@ -71,17 +77,6 @@ func TestParseNamesTheField(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestFromEnv(t *testing.T) {
-	t.Setenv(EnvVar, "")
-	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), EnvVar) {
-		t.Errorf("FromEnv with %s unset: err = %v, want one naming the variable", EnvVar, err)
-	}
-	t.Setenv(EnvVar, valid)
-	if c, err := FromEnv(); err != nil || len(c.Targets) != 1 {
-		t.Errorf("FromEnv = %v, %v", c, err)
 	}
 }
 

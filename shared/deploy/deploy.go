@@ -32,8 +32,9 @@ const (
 
 // Environment variables of the pipeline's Lambdas.
 const (
-	// EnvConfig carries the targets' settings (a config.Config as JSON).
-	EnvConfig = "ALIASFLOW_CONFIG"
+	// EnvSettingsPath is the SSM Parameter Store path under which each
+	// target's settings live, one parameter per target (shared/settings).
+	EnvSettingsPath = "ALIASFLOW_SETTINGS_PATH"
 	// EnvEventBus is the bus audit records go to.
 	EnvEventBus        = "ALIASFLOW_EVENT_BUS"
 	EnvStateMachineARN = "ALIASFLOW_STATE_MACHINE_ARN"
@@ -59,7 +60,7 @@ type Function struct {
 
 // The pipeline's Lambdas.
 var (
-	Release   = Function{Name: ReleaseFunction, Command: "release", Env: []string{EnvConfig, EnvEventBus, EnvStateMachineARN}}
+	Release   = Function{Name: ReleaseFunction, Command: "release", Env: []string{EnvEventBus, EnvSettingsPath, EnvStateMachineARN}}
 	SmokeTest = Function{Name: SmokeTestFunction, Command: "smoketest", Env: []string{EnvEventBus}}
 	Approval  = Function{Name: ApprovalFunction, Command: "approval", Env: []string{EnvApprovalTopic, EnvEventBus, EnvLinkSecret}}
 	Shift     = Function{Name: ShiftFunction, Command: "shift", Env: []string{EnvEventBus}}

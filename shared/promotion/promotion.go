@@ -27,6 +27,9 @@ const (
 	ErrSuperseded = "aliasflow.Superseded"
 	// ErrHealthCheckFailed: an alarm fired or the error rate is too high.
 	ErrHealthCheckFailed = "aliasflow.HealthCheckFailed"
+	// ErrAlarmFiring: one of the target's alarms was already in ALARM when
+	// the shift would begin; refused before any traffic moves.
+	ErrAlarmFiring = "aliasflow.AlarmFiring"
 	// ErrRejected: an approver rejected the release (SendTaskFailure).
 	ErrRejected = "aliasflow.Rejected"
 	// ErrInvalidInput: the task payload is malformed.
@@ -127,7 +130,16 @@ type Shift struct {
 	Step          int     `json:"step"`
 	Weight        float64 `json:"weight"`
 	BakeSeconds   int     `json:"bakeSeconds"`
-	Done          bool    `json:"done"`
+	// BakedSeconds is how long this step baked before the current bake:
+	// non-zero once an inconclusive verdict extended it.
+	BakedSeconds int `json:"bakedSeconds"`
+	// Extend says the step bakes again (BakeSeconds more) at the same
+	// weight because the evidence was inconclusive.
+	Extend bool `json:"extend"`
+	Done   bool `json:"done"`
+	// Verdict is the last health verdict's explanation (check-health):
+	// evidence per version, window, freshness, test and threshold.
+	Verdict string `json:"verdict"`
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)

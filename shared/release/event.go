@@ -8,17 +8,20 @@ package release
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // The variables a CodeBuild build exports (buildspec env.exported-variables)
@@ -128,14 +131,22 @@ type buildEvent struct {
 	buildID       string
 	sourceVersion string
 	initiator     string
-	targets       []*config.Target
 }
 
-// ParseEvent reads a raw EventBridge event and validates it against cfg.
-// It returns a *Refusal for anything aliasflow must not act on.
-func ParseEvent(raw []byte, cfg *config.Config) (Parsed, error) {
-	if cfg == nil {
-		return Parsed{}, errors.New("release: no configuration")
+// Targets finds a target's settings: settings.Store reads each from its
+// SSM parameter; a *config.Config serves tests. An unknown function is an
+// error wrapping config.ErrNotConfigured.
+type Targets interface {
+	Target(ctx context.Context, function string) (config.Target, error)
+}
+
+// ParseEvent reads a raw EventBridge event and validates it, resolving the
+// function it names through targets. It returns a *Refusal for anything
+// aliasflow must not act on; any other error (the settings store could not
+// be read) is transient.
+func ParseEvent(ctx context.Context, raw []byte, targets Targets) (Parsed, error) {
+	if targets == nil {
+		return Parsed{}, errors.New("release: no settings store")
 	}
 	if len(raw) > maxEventBytes {
 		return Parsed{}, refuse("event is %d bytes, more than EventBridge's %d", len(raw), maxEventBytes)
@@ -146,9 +157,9 @@ func ParseEvent(raw []byte, cfg *config.Config) (Parsed, error) {
 	}
 	switch {
 	case env.Source == eventpatterns.CodeBuildSource && env.DetailType == eventpatterns.CodeBuildDetailType:
-		return parseCodeBuild(env.Detail, cfg)
+		return parseCodeBuild(ctx, env.Detail, targets)
 	case env.Source == eventpatterns.ReleaseSource && env.DetailType == eventpatterns.ReleaseDetailType:
-		req, err := parseReleaseRequested(env.Detail, cfg)
+		req, err := parseReleaseRequested(ctx, env.Detail, targets)
 		if err != nil {
 			return Parsed{}, err
 		}
@@ -160,7 +171,7 @@ func ParseEvent(raw []byte, cfg *config.Config) (Parsed, error) {
 		eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType)
 }
 
-func parseReleaseRequested(detail json.RawMessage, cfg *config.Config) (*Request, error) {
+func parseReleaseRequested(ctx context.Context, detail json.RawMessage, targets Targets) (*Request, error) {
 	if err := requireObject(detail); err != nil {
 		return nil, err
 	}
@@ -175,10 +186,10 @@ func parseReleaseRequested(detail json.RawMessage, cfg *config.Config) (*Request
 		RequestedBy: d.RequestedBy,
 		Source:      SourceAliasflow,
 	}
-	return validate(cfg, d.Function, rel, nil)
+	return validate(ctx, targets, d.Function, rel, nil)
 }
 
-func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) {
+func parseCodeBuild(ctx context.Context, detail json.RawMessage, targets Targets) (Parsed, error) {
 	if err := requireObject(detail); err != nil {
 		return Parsed{}, err
 	}
@@ -199,17 +210,12 @@ func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) 
 	if err != nil {
 		return Parsed{}, refuse("CodeBuild detail.build-id: %v", err)
 	}
-	targets := cfg.ForProject(d.ProjectName)
-	if len(targets) == 0 {
-		return Parsed{}, refuse("CodeBuild project %q releases no configured function", d.ProjectName)
-	}
 	info := d.AdditionalInformation
 	b := &buildEvent{
 		project:       d.ProjectName,
 		buildID:       buildID,
 		sourceVersion: info.SourceVersion,
 		initiator:     info.Initiator,
-		targets:       targets,
 	}
 	vars := map[string]string{}
 	for _, v := range info.ExportedEnvironment {
@@ -220,7 +226,7 @@ func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) 
 	if vars[VarCodeSha256] == "" {
 		return Parsed{Lookup: buildID, build: b}, nil
 	}
-	req, err := b.request(cfg, vars)
+	req, err := b.request(ctx, targets, vars)
 	if err != nil {
 		return Parsed{}, err
 	}
@@ -229,17 +235,17 @@ func parseCodeBuild(detail json.RawMessage, cfg *config.Config) (Parsed, error) 
 
 // Complete finishes a Lookup with the build's exported variables as
 // BatchGetBuilds returned them.
-func (p Parsed) Complete(cfg *config.Config, vars map[string]string) (*Request, error) {
+func (p Parsed) Complete(ctx context.Context, targets Targets, vars map[string]string) (*Request, error) {
 	if p.build == nil {
 		return nil, errors.New("release: Complete called on an event that needs no build lookup")
 	}
 	if vars[VarCodeSha256] == "" {
 		return nil, refuse("build %s exported no %s (add it to the buildspec's env.exported-variables)", p.build.buildID, VarCodeSha256)
 	}
-	return p.build.request(cfg, vars)
+	return p.build.request(ctx, targets, vars)
 }
 
-func (b *buildEvent) request(cfg *config.Config, vars map[string]string) (*Request, error) {
+func (b *buildEvent) request(ctx context.Context, targets Targets, vars map[string]string) (*Request, error) {
 	rel := promotion.Release{
 		Commit:      firstNonEmpty(vars[VarCommit], b.sourceVersion),
 		Build:       b.buildID,
@@ -247,25 +253,20 @@ func (b *buildEvent) request(cfg *config.Config, vars map[string]string) (*Reque
 		RequestedBy: firstNonEmpty(vars[VarRequestedBy], b.initiator),
 		Source:      SourceCodeBuild,
 	}
-	// CodeBuild exports a listed but unset variable as "", so empty means absent.
+	// CodeBuild exports a listed but unset variable as "", so empty means
+	// absent. Each target's settings live in their own store entry, read by
+	// function name: a project does not imply its function, the build names it.
 	fn := vars[VarFunction]
 	if fn == "" {
-		if len(b.targets) != 1 {
-			names := make([]string, len(b.targets))
-			for i, t := range b.targets {
-				names[i] = t.Function
-			}
-			return nil, &Refusal{Release: &rel, Reason: fmt.Sprintf("CodeBuild project %q releases %d functions (%s); the build must export %s",
-				b.project, len(b.targets), strings.Join(names, ", "), VarFunction)}
-		}
-		fn = b.targets[0].Function
+		return nil, &Refusal{Release: &rel, Reason: fmt.Sprintf("build %s of CodeBuild project %q: the build must export %s (buildspec env.exported-variables) naming the function it released",
+			b.buildID, b.project, VarFunction)}
 	}
-	return validate(cfg, fn, rel, b)
+	return validate(ctx, targets, fn, rel, b)
 }
 
 // validate checks the function name and code hash and resolves the target.
 // b, when set, limits the functions to those the build's project releases.
-func validate(cfg *config.Config, fn string, rel promotion.Release, b *buildEvent) (*Request, error) {
+func validate(ctx context.Context, targets Targets, fn string, rel promotion.Release, b *buildEvent) (*Request, error) {
 	bad := func(format string, args ...any) error {
 		r := rel
 		return &Refusal{Function: fn, Release: &r, Reason: fmt.Sprintf(format, args...)}
@@ -276,23 +277,23 @@ func validate(cfg *config.Config, fn string, rel promotion.Release, b *buildEven
 	if err := ValidateCodeSha256(rel.CodeSha256); err != nil {
 		return nil, bad("codeSha256: %v", err)
 	}
-	t, ok := cfg.Lookup(fn)
-	if !ok {
-		return nil, bad("function %q is not configured for aliasflow", fn)
+	t, err := targets.Target(ctx, fn)
+	var invalid *settings.InvalidError
+	switch {
+	case errors.Is(err, config.ErrNotConfigured):
+		// The error names the function and, from the store, its parameter.
+		return nil, bad("%v", err)
+	case errors.As(err, &invalid):
+		// A broken settings entry: no retry of this event can succeed
+		// until someone fixes it, and nothing may move on a guess.
+		return nil, bad("the settings of %q are invalid: %v", fn, err)
+	case err != nil:
+		return nil, fmt.Errorf("read the settings of %s: %w", fn, err)
 	}
-	if b != nil && !releases(b.targets, fn) {
-		return nil, bad("CodeBuild project %q does not release function %q", b.project, fn)
+	if b != nil && !slices.Contains(t.CodeBuildProjects, b.project) {
+		return nil, bad("CodeBuild project %q does not release function %q (its settings list %v)", b.project, fn, t.CodeBuildProjects)
 	}
-	return &Request{Target: *t, Release: rel}, nil
-}
-
-func releases(targets []*config.Target, fn string) bool {
-	for _, t := range targets {
-		if t.Function == fn {
-			return true
-		}
-	}
-	return false
+	return &Request{Target: t, Release: rel}, nil
 }
 
 // ValidateCodeSha256 accepts only what Lambda reports as CodeSha256: the

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ func TestParseEventAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			p, err := ParseEvent(readFile(t, filepath.Join("testdata", tt.file)), cfg)
+			p, err := ParseEvent(context.Background(), readFile(t, filepath.Join("testdata", tt.file)), cfg)
 			if err != nil {
 				t.Fatalf("ParseEvent: %v", err)
 			}
@@ -72,13 +73,18 @@ func TestParseEventCompletesFromBuild(t *testing.T) {
 			wantFn: "hello",
 		},
 		{
-			// The project releases one function, so it is implied; the
-			// commit and requester fall back to the event's source version
-			// and initiator.
-			name: "only the code hash", project: "hello-build",
-			vars:   map[string]string{VarCodeSha256: sha2, VarFunction: ""},
+			// The commit and requester fall back to the event's source
+			// version and initiator.
+			name: "function and code hash", project: "hello-build",
+			vars:   map[string]string{VarCodeSha256: sha2, VarFunction: "hello"},
 			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "codebuild-webhook", Source: SourceCodeBuild},
 			wantFn: "hello",
+		},
+		{
+			// Each target's settings are their own store entry, found by
+			// function: a project releasing one function does not imply it.
+			name: "only the code hash", project: "hello-build",
+			vars: map[string]string{VarCodeSha256: sha2, VarFunction: ""}, wantReason: "must export ALIASFLOW_FUNCTION",
 		},
 		{
 			name: "monorepo names the function", project: "monorepo",
@@ -93,11 +99,11 @@ func TestParseEventCompletesFromBuild(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := strings.Replace(string(raw), `"project-name": "hello-build"`, `"project-name": "`+tt.project+`"`, 1)
-			p, err := ParseEvent([]byte(ev), cfg)
+			p, err := ParseEvent(context.Background(), []byte(ev), cfg)
 			if err != nil || p.Lookup != buildID {
 				t.Fatalf("ParseEvent = %+v, %v; want a lookup of %s", p, err, buildID)
 			}
-			req, err := p.Complete(cfg, tt.vars)
+			req, err := p.Complete(context.Background(), cfg, tt.vars)
 			if tt.wantReason != "" {
 				var r *Refusal
 				if !errors.As(err, &r) || !strings.Contains(r.Reason, tt.wantReason) {
@@ -128,7 +134,7 @@ func TestParseEventRefuses(t *testing.T) {
 		"codebuild-missing-status.json":              "build-status is missing",
 		"codebuild-monorepo-without-function.json":   "must export ALIASFLOW_FUNCTION",
 		"codebuild-source-release-type.json":         "unexpected event",
-		"codebuild-unknown-project.json":             `"payments-build" releases no configured function`,
+		"codebuild-unknown-project.json":             `project "payments-build" does not release function "hello"`,
 		"codesha256-hex.json":                        "decodes to 48 bytes",
 		"codesha256-not-base64.json":                 "not base64",
 		"codesha256-short.json":                      "decodes to 16 bytes",
@@ -168,7 +174,7 @@ func TestParseEventRefuses(t *testing.T) {
 			if !ok {
 				t.Fatalf("no expected reason for %s", name)
 			}
-			p, err := ParseEvent(readFile(t, f), cfg)
+			p, err := ParseEvent(context.Background(), readFile(t, f), cfg)
 			var r *Refusal
 			if !errors.As(err, &r) {
 				t.Fatalf("ParseEvent = %+v, %v; want a refusal", p, err)
@@ -182,7 +188,7 @@ func TestParseEventRefuses(t *testing.T) {
 
 func TestParseEventTooLarge(t *testing.T) {
 	raw := make([]byte, maxEventBytes+1)
-	_, err := ParseEvent(raw, loadConfig(t))
+	_, err := ParseEvent(context.Background(), raw, loadConfig(t))
 	var r *Refusal
 	if !errors.As(err, &r) || !strings.Contains(r.Reason, "bytes") {
 		t.Errorf("ParseEvent(%d bytes) = %v, want a refusal for its size", len(raw), err)
@@ -278,7 +284,7 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ParseEvent(data, cfg)
+		p, err := ParseEvent(context.Background(), data, cfg)
 		if err != nil {
 			var r *Refusal
 			if !errors.As(err, &r) || r.Reason == "" {
@@ -293,7 +299,7 @@ func FuzzParseEvent(f *testing.F) {
 			if _, err := BuildID(p.Lookup); err != nil {
 				t.Fatalf("lookup of %q: %v", p.Lookup, err)
 			}
-			req, err := p.Complete(cfg, map[string]string{VarCodeSha256: sha2, VarFunction: "hello"})
+			req, err := p.Complete(context.Background(), cfg, map[string]string{VarCodeSha256: sha2, VarFunction: "hello"})
 			if err == nil {
 				check(t, req)
 			}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/wait"
@@ -88,7 +87,8 @@ const (
 // Handler handles release events. Build it with New; it is not changed by
 // the events it handles.
 type Handler struct {
-	Config          *config.Config
+	// Targets holds the targets' settings (a settings.Store in the Lambda).
+	Targets         Targets
 	StateMachineARN string
 	Lambda          Lambda
 	SFN             StepFunctions
@@ -120,8 +120,8 @@ type Options struct {
 // New returns a Handler releasing the targets of cfg through the promotion
 // state machine stateMachineARN. A nil rec records to the log only; a nil
 // m emits no metrics.
-func New(cfg *config.Config, stateMachineARN string, lc Lambda, sf StepFunctions, builds Builds, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
-	h := &Handler{Config: cfg, StateMachineARN: stateMachineARN, Lambda: lc, SFN: sf, Builds: builds, Audit: rec, Metrics: m,
+func New(targets Targets, stateMachineARN string, lc Lambda, sf StepFunctions, builds Builds, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
+	h := &Handler{Targets: targets, StateMachineARN: stateMachineARN, Lambda: lc, SFN: sf, Builds: builds, Audit: rec, Metrics: m,
 		Log: slog.New(slog.DiscardHandler)}
 	if opts != nil {
 		if opts.Log != nil {
@@ -160,12 +160,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, 
 // variables, reads them with BatchGetBuilds. It returns a nil request with
 // the final result when there is nothing to release.
 func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, Result, error) {
-	parsed, err := ParseEvent(raw, h.Config)
+	parsed, err := ParseEvent(ctx, raw, h.Targets)
 	if err == nil && parsed.Lookup != "" {
 		var vars map[string]string
 		vars, err = h.buildVariables(ctx, parsed.Lookup)
 		if err == nil {
-			parsed.Request, err = parsed.Complete(h.Config, vars)
+			parsed.Request, err = parsed.Complete(ctx, h.Targets, vars)
 		}
 	}
 	var refusal *Refusal

@@ -73,6 +73,9 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 	case prod.Version == n:
 		return &promotion.Shift{StableVersion: n, Done: true}, nil
 	}
+	if err := t.alarmsAtStart(ctx); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
 	s := &promotion.Shift{StableVersion: prod.Version}
 	if len(t.p.Steps) == 0 {
 		s.Done = true

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -24,38 +25,80 @@ const metricPeriod = 60
 // describeBatch is the most alarm names DescribeAlarms takes at once.
 const describeBatch = 100
 
-// checkHealth judges the new version after a bake and returns the next
-// step, or a TaskError(ErrHealthCheckFailed) that the definition catches to
-// roll back.
+// checkHealth judges the new version after a bake (verdict.go) and returns
+// the next step, the same step extended while the evidence is
+// inconclusive, or a TaskError(ErrHealthCheckFailed) that the definition
+// catches to roll back.
 func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
-	fn, n, s := t.p.Function, t.p.Version, t.p.Shift
+	// Defaults for fields a definition started before they existed lacks.
+	target := t.p.Target
+	target.ApplyDefaults()
+	t.p.Target = target
+	fn, n, s, h := t.p.Function, t.p.Version, t.p.Shift, target.Health
 	if b := t.p.Bake; b != nil && b.PromoteNow {
-		// The override is recorded whatever health says next.
+		// A human override, recorded whatever health says next.
 		t.record(ctx, audit.Record{Event: audit.BakeSkipped, Alias: promotion.AliasProd, Actor: b.Actor,
 			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
 			Reason: fmt.Sprintf("bake at %s ended early by %s (promote --now); health checked next", alias.Percent(s.Weight), b.Actor)})
 	}
-	var reasons []string
-	alarmReasons, err := t.alarmReasons(ctx)
+	now := t.now().UTC()
+	// The step's exposure began when its bake did: the bakes of this step
+	// so far, counted back from now.
+	stepStart := now.Add(-time.Duration(s.BakedSeconds+s.BakeSeconds) * time.Second)
+	need := stepStart.Add(time.Duration(t.p.Steps[s.Step].BakeSeconds) * time.Second)
+	alarmReasons, err := t.alarmReasons(ctx, stepStart)
 	if err != nil {
 		return nil, fmt.Errorf("check health: %w", err)
 	}
-	reasons = append(reasons, alarmReasons...)
-	rateReason, err := t.errorRateReason(ctx)
+	sources, err := t.evidence(ctx, stepStart, now)
 	if err != nil {
 		return nil, fmt.Errorf("check health: %w", err)
 	}
-	if rateReason != "" {
-		reasons = append(reasons, rateReason)
+	d := decide(h, need, sources)
+	if len(alarmReasons) > 0 {
+		d.Outcome, d.DecidedBy = Unhealthy, "alarms"
+		d.Reason = strings.Join(append(alarmReasons, d.Reason), "; ")
 	}
-	if len(reasons) > 0 {
-		reason := strings.Join(reasons, "; ")
-		t.record(ctx, audit.Record{Event: audit.HealthFailed, Alias: promotion.AliasProd,
-			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight), Reason: reason})
+	t.log.InfoContext(ctx, "health verdict", "function", fn, "version", n, "outcome", d.Outcome,
+		"decidedBy", d.DecidedBy, "reason", d.Reason)
+	rec := audit.Record{Alias: promotion.AliasProd, FromVersion: s.StableVersion, ToVersion: n,
+		Weight: audit.Weight(s.Weight), Reason: d.Reason, Verdict: &d.Verdict}
+	promoteAnyway := false
+	switch d.Outcome {
+	case Unhealthy:
+		rec.Event = audit.HealthFailed
+		t.record(ctx, rec)
 		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-			"version %s of %s is unhealthy at %s: %s", n, fn, alias.Percent(s.Weight), reason)
+			"version %s of %s is unhealthy at %s: %s", n, fn, alias.Percent(s.Weight), d.Reason)
+	case Inconclusive:
+		baked := s.BakedSeconds + s.BakeSeconds
+		if t.p.Bake != nil && t.p.Bake.PromoteNow {
+			break // an operator asked to skip the bake; they own the call
+		}
+		if remaining := h.MaxBakeSeconds - baked; remaining > 0 {
+			ext := min(remaining, extension(h, need, now))
+			rec.Event = audit.HealthInconclusive
+			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
+			t.record(ctx, rec)
+			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
+				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Verdict: Inconclusive + ": " + d.Reason}, nil
+		}
+		if h.OnInconclusive != config.OnInconclusivePromote {
+			d.Outcome, d.DecidedBy = Unhealthy, "health.maxBakeSeconds"
+			rec.Event, rec.Reason = audit.HealthFailed, fmt.Sprintf("still inconclusive after %ds (health.maxBakeSeconds); rolling back: %s", baked, d.Reason)
+			t.record(ctx, rec)
+			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
+				"version %s of %s could not be judged at %s within %ds: %s", n, fn, alias.Percent(s.Weight), baked, d.Reason)
+		}
+		promoteAnyway = true
+		rec.Reason = fmt.Sprintf("still inconclusive after %ds; health.onInconclusive is promote: %s", baked, d.Reason)
 	}
-	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1}
+	rec.Event = audit.HealthPassed
+	if promoteAnyway || d.Outcome == Inconclusive {
+		rec.Event = audit.HealthInconclusive
+	}
+	t.record(ctx, rec)
+	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1, Verdict: d.Outcome + ": " + rec.Reason}
 	promoteNow := t.p.Bake != nil && t.p.Bake.PromoteNow
 	if promoteNow || next.Step >= len(t.p.Steps) {
 		// Done: everything goes to the new version at Finalize.
@@ -70,20 +113,38 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	return next, nil
 }
 
-// alarmReasons lists the configured alarms that are in ALARM or that do not
-// exist: a misspelt alarm name must not pass silently. INSUFFICIENT_DATA
-// passes; a new alarm starts there.
-func (t *task) alarmReasons(ctx context.Context) ([]string, error) {
-	names := t.p.Target.Health.Alarms
-	if len(names) == 0 {
-		return nil, nil
+// extension is how much longer an inconclusive step bakes. On the metrics
+// alone, a minute at a time (their resolution) until the minute holding
+// need is published, so a published minute showing harm is read at once;
+// with a fresh signal, minExtension.
+func extension(h config.Health, need, now time.Time) int {
+	if h.FreshSignal == "" {
+		ready := need.Truncate(time.Minute).Add(time.Minute + time.Duration(h.MetricDelaySeconds)*time.Second)
+		return min(60, max(minExtension, int(ready.Sub(now).Seconds())+1))
 	}
-	type state struct{ value, reason string }
-	found := map[string]state{}
+	return minExtension
+}
+
+// minExtension is the shortest extra bake, in seconds.
+const minExtension = 15
+
+// alarmState is one alarm as DescribeAlarms reports it.
+type alarmState struct {
+	value, reason string
+	since         time.Time
+	composite     bool
+}
+
+// describeAlarms reads the target's alarms, metric and composite, by name.
+// DescribeAlarms returns only metric alarms unless AlarmTypes asks for
+// composite ones too, and needs cloudwatch:DescribeAlarms on "*" to return
+// them (DescribeAlarms, CloudWatch API reference).
+func (t *task) describeAlarms(ctx context.Context) (map[string]alarmState, error) {
+	names := t.p.Target.Health.Alarms
+	found := map[string]alarmState{}
 	for start := 0; start < len(names); start += describeBatch {
 		in := &cloudwatch.DescribeAlarmsInput{
 			AlarmNames: names[start:min(start+describeBatch, len(names))],
-			// Without AlarmTypes only metric alarms are returned.
 			AlarmTypes: []types.AlarmType{types.AlarmTypeMetricAlarm, types.AlarmTypeCompositeAlarm},
 		}
 		for {
@@ -92,16 +153,37 @@ func (t *task) alarmReasons(ctx context.Context) ([]string, error) {
 				return nil, fmt.Errorf("describe alarms: %w", err)
 			}
 			for _, a := range out.MetricAlarms {
-				found[aws.ToString(a.AlarmName)] = state{string(a.StateValue), aws.ToString(a.StateReason)}
+				found[aws.ToString(a.AlarmName)] = alarmState{string(a.StateValue), aws.ToString(a.StateReason), aws.ToTime(a.StateUpdatedTimestamp), false}
 			}
 			for _, a := range out.CompositeAlarms {
-				found[aws.ToString(a.AlarmName)] = state{string(a.StateValue), aws.ToString(a.StateReason)}
+				since := aws.ToTime(a.StateTransitionedTimestamp)
+				if since.IsZero() {
+					since = aws.ToTime(a.StateUpdatedTimestamp)
+				}
+				found[aws.ToString(a.AlarmName)] = alarmState{string(a.StateValue), aws.ToString(a.StateReason), since, true}
 			}
 			if aws.ToString(out.NextToken) == "" {
 				break
 			}
 			in.NextToken = out.NextToken
 		}
+	}
+	return found, nil
+}
+
+// alarmReasons lists the configured alarms that are in ALARM or that do not
+// exist: a misspelt alarm name must not pass silently. INSUFFICIENT_DATA
+// passes; a new alarm starts there. When the target allows alarms firing at
+// the start, one in ALARM since before stepStart is not the new version's
+// doing and is only logged.
+func (t *task) alarmReasons(ctx context.Context, stepStart time.Time) ([]string, error) {
+	names := t.p.Target.Health.Alarms
+	if len(names) == 0 {
+		return nil, nil
+	}
+	found, err := t.describeAlarms(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var reasons []string
 	for _, name := range names {
@@ -110,59 +192,123 @@ func (t *task) alarmReasons(ctx context.Context) ([]string, error) {
 		case !ok:
 			reasons = append(reasons, fmt.Sprintf("alarm %q does not exist", name))
 		case st.value == string(types.StateValueAlarm):
-			r := fmt.Sprintf("alarm %q is in ALARM", name)
-			if st.reason != "" {
-				r += " (" + clip(st.reason, 160) + ")"
+			if t.p.Target.Health.AllowAlarmsFiringAtStart && !st.since.IsZero() && st.since.Before(stepStart) {
+				t.log.InfoContext(ctx, "alarm in ALARM since before the step; not held against the new version",
+					"alarm", name, "since", st.since)
+				continue
 			}
-			reasons = append(reasons, r)
+			reasons = append(reasons, alarmLine(name, st))
 		}
 	}
 	return reasons, nil
 }
 
-// errorRateReason reads the new version's Errors and Invocations behind the
-// prod alias over the window and says why the rate is too high, or "".
-func (t *task) errorRateReason(ctx context.Context) (string, error) {
+func alarmLine(name string, st alarmState) string {
+	kind := "alarm"
+	if st.composite {
+		kind = "composite alarm"
+	}
+	r := fmt.Sprintf("%s %q is in ALARM", kind, name)
+	if st.reason != "" {
+		r += " (" + clip(st.reason, 160) + ")"
+	}
+	return r
+}
+
+// alarmsAtStart refuses a shift while one of the target's alarms is
+// already in ALARM: the canary would be blamed for it. The target may
+// allow it (health.allowAlarmsFiringAtStart).
+func (t *task) alarmsAtStart(ctx context.Context) error {
+	h := t.p.Target.Health
+	if len(h.Alarms) == 0 || h.AllowAlarmsFiringAtStart {
+		return nil
+	}
+	found, err := t.describeAlarms(ctx)
+	if err != nil {
+		return err
+	}
+	var firing []string
+	for _, name := range h.Alarms {
+		if st, ok := found[name]; ok && st.value == string(types.StateValueAlarm) {
+			firing = append(firing, alarmLine(name, st))
+		}
+	}
+	if len(firing) == 0 {
+		return nil
+	}
+	return promotion.TaskError(promotion.ErrAlarmFiring,
+		"not shifting prod of %s to version %s: %s before any traffic moved, so the new version would be blamed for it; fix it first, or set health.allowAlarmsFiringAtStart",
+		t.p.Function, t.p.Version, strings.Join(firing, "; "))
+}
+
+// evidence reads what each configured source shows for the new and the
+// stable version since the step began: CloudWatch metrics always, the
+// versions' log streams when health.freshSignal is "logs".
+func (t *task) evidence(ctx context.Context, stepStart, now time.Time) ([]audit.Evidence, error) {
+	var out []audit.Evidence
+	if t.p.Target.Health.FreshSignal == config.FreshSignalLogs {
+		ev, err := t.logEvidence(ctx, stepStart, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	ev, err := t.metricEvidence(ctx, stepStart, now)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ev), nil
+}
+
+// metricEvidence reads Errors and Invocations (and p99 Duration when a
+// latency guard is set) of the new and the stable version behind the prod
+// alias, by ExecutedVersion, over the whole minutes from the step's start
+// to the last minute taken as published (health.metricDelaySeconds).
+func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (audit.Evidence, error) {
 	fn, n, h := t.p.Function, t.p.Version, t.p.Target.Health
-	window := max(t.p.Shift.BakeSeconds, h.WindowSeconds, metricPeriod)
-	now := t.now().UTC()
-	// Whole minutes, so every period is a complete CloudWatch minute; the
-	// end is rounded up so the current, partial minute is included.
-	end := now.Truncate(time.Minute)
-	if !end.Equal(now) {
-		end = end.Add(time.Minute)
+	stable := t.p.Shift.StableVersion
+	start := stepStart.Truncate(time.Minute)
+	fresh := now.Add(-time.Duration(h.MetricDelaySeconds) * time.Second).Truncate(time.Minute)
+	ev := audit.Evidence{Source: "metrics", From: start, To: fresh, FreshThrough: fresh,
+		NewVersion: n, StableVersion: stable}
+	if !fresh.After(start) {
+		return ev, nil // nothing of the step is published yet
 	}
-	start := now.Add(-time.Duration(window) * time.Second).Truncate(time.Minute)
-	dims := []types.Dimension{
-		{Name: aws.String("FunctionName"), Value: aws.String(fn)},
-		{Name: aws.String("Resource"), Value: aws.String(fn + ":" + promotion.AliasProd)},
-		{Name: aws.String("ExecutedVersion"), Value: aws.String(n)},
-	}
-	query := func(id, metric string) types.MetricDataQuery {
+	query := func(id, version, metric, stat string) types.MetricDataQuery {
 		return types.MetricDataQuery{
 			Id: aws.String(id),
 			MetricStat: &types.MetricStat{
-				Metric: &types.Metric{Namespace: aws.String("AWS/Lambda"), MetricName: aws.String(metric), Dimensions: dims},
+				Metric: &types.Metric{Namespace: aws.String("AWS/Lambda"), MetricName: aws.String(metric), Dimensions: []types.Dimension{
+					{Name: aws.String("FunctionName"), Value: aws.String(fn)},
+					{Name: aws.String("Resource"), Value: aws.String(fn + ":" + promotion.AliasProd)},
+					{Name: aws.String("ExecutedVersion"), Value: aws.String(version)},
+				}},
 				Period: aws.Int32(metricPeriod),
-				Stat:   aws.String("Sum"),
+				Stat:   aws.String(stat),
 			},
 			ReturnData: aws.Bool(true),
 		}
 	}
-	in := &cloudwatch.GetMetricDataInput{
-		StartTime:         aws.Time(start),
-		EndTime:           aws.Time(end),
-		MetricDataQueries: []types.MetricDataQuery{query("errors", "Errors"), query("invocations", "Invocations")},
+	queries := []types.MetricDataQuery{
+		query("newErrors", n, "Errors", "Sum"), query("newInvocations", n, "Invocations", "Sum"),
+		query("stableErrors", stable, "Errors", "Sum"), query("stableInvocations", stable, "Invocations", "Sum"),
 	}
-	sums := map[string]float64{}
+	if h.MaxP99LatencyRatio > 0 {
+		queries = append(queries, query("newP99", n, "Duration", "p99"), query("stableP99", stable, "Duration", "p99"))
+	}
+	in := &cloudwatch.GetMetricDataInput{StartTime: aws.Time(start), EndTime: aws.Time(fresh), MetricDataQueries: queries}
+	sums, worst := map[string]float64{}, map[string]float64{}
 	for {
 		out, err := t.cw.GetMetricData(ctx, in)
 		if err != nil {
-			return "", fmt.Errorf("get metric data: %w", err)
+			return ev, fmt.Errorf("get metric data: %w", err)
 		}
 		for _, r := range out.MetricDataResults {
+			id := aws.ToString(r.Id)
 			for _, v := range r.Values {
-				sums[aws.ToString(r.Id)] += v
+				sums[id] += v
+				// The p99 over the window is bounded by the worst minute's.
+				worst[id] = max(worst[id], v)
 			}
 		}
 		if aws.ToString(out.NextToken) == "" {
@@ -170,18 +316,10 @@ func (t *task) errorRateReason(ctx context.Context) (string, error) {
 		}
 		in.NextToken = out.NextToken
 	}
-	errs, invocations := sums["errors"], sums["invocations"]
-	t.log.InfoContext(ctx, "health figures", "function", fn, "version", n,
-		"errors", errs, "invocations", invocations, "windowSeconds", int(end.Sub(start).Seconds()))
-	if invocations < float64(h.MinInvocations) || invocations == 0 {
-		return "", nil // too little traffic to judge
-	}
-	rate := errs / invocations
-	if rate <= h.MaxErrorRate {
-		return "", nil
-	}
-	return fmt.Sprintf("error rate %s (%s errors / %s invocations over %ds) is above the %s allowed",
-		alias.Percent(rate), num(errs), num(invocations), int(end.Sub(start).Seconds()), alias.Percent(h.MaxErrorRate)), nil
+	ev.NewErrors, ev.NewInvocations = sums["newErrors"], sums["newInvocations"]
+	ev.StableErrors, ev.StableInvocations = sums["stableErrors"], sums["stableInvocations"]
+	ev.NewP99Ms, ev.StableP99Ms = worst["newP99"], worst["stableP99"]
+	return ev, nil
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -41,12 +41,15 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Logs reads the versions' log streams for health.freshSignal "logs".
+	Logs Logs
 }
 
 // Handler runs the shift task's actions.
 type Handler struct {
 	lambda  Lambda
 	cw      CloudWatch
+	logs    Logs
 	audit   *audit.Recorder
 	metrics *metrics.Emitter
 	log     *slog.Logger
@@ -65,6 +68,7 @@ func New(lc Lambda, cw CloudWatch, rec *audit.Recorder, m *metrics.Emitter, opts
 		if opts.Now != nil {
 			h.now = opts.Now
 		}
+		h.logs = opts.Logs
 	}
 	return h
 }

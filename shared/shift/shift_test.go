@@ -200,43 +200,53 @@ func TestSetWeight(t *testing.T) {
 }
 
 // healthEnv sets prod at step's weight and the metrics and alarms of kind.
+// now is 09:30:20 and the metrics are taken as published a minute late, so
+// they are complete through 09:29:00; the step has baked 420 s (its 300 s
+// and one 120 s extension), so its exposure (09:23:20–09:28:20) is covered.
 func healthEnv(t *testing.T, step int, kind string) (*env, promotion.TaskRequest) {
 	t.Helper()
 	e := newEnv(t)
 	req := load(t, "check-health-timeout.json")
 	s := req.Promotion.Steps[step]
-	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: step, Weight: s.Weight, BakeSeconds: s.BakeSeconds}
+	req.Promotion.Target.Health.MetricDelaySeconds = 60
+	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: step, Weight: s.Weight, BakeSeconds: 120, BakedSeconds: s.BakeSeconds}
 	e.lam.SetAlias(fn, "stg", "5", nil)
 	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": s.Weight})
 	at := func(ago time.Duration) time.Time { return e.now.Add(-ago) }
-	// Traffic outside the window (the bake is 300 s) and of the stable
-	// version never counts.
+	// Traffic before the step, and not yet published, never counts.
 	e.cw.add(fn, "5", "Errors", at(20*time.Minute), 50)
 	e.cw.add(fn, "5", "Invocations", at(20*time.Minute), 50)
-	e.cw.add(fn, "4", "Errors", at(time.Minute), 40)
-	e.cw.add(fn, "4", "Invocations", at(time.Minute), 40)
+	e.cw.add(fn, "5", "Errors", at(30*time.Second), 50)
+	e.cw.add(fn, "5", "Invocations", at(30*time.Second), 50)
+	// The stable version, over the same window.
+	e.cw.add(fn, "4", "Invocations", at(3*time.Minute), 1000)
+	e.cw.add(fn, "4", "Errors", at(3*time.Minute), 1)
 	switch kind {
 	case "healthy":
-		e.cw.add(fn, "5", "Invocations", at(4*time.Minute), 60)
-		e.cw.add(fn, "5", "Invocations", at(10*time.Second), 40)
+		e.cw.add(fn, "5", "Invocations", at(4*time.Minute), 120)
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 80)
 		e.cw.add(fn, "5", "Errors", at(2*time.Minute), 1)
 	case "alarm":
 		e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueAlarm, reason: "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (1.0)."}
-		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 100)
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 200)
+	case "composite alarm":
+		req.Promotion.Target.Health.Alarms = []string{"hello-prod-health"}
+		e.cw.alarms["hello-prod-health"] = fakeAlarm{composite: true, state: cwtypes.StateValueAlarm, reason: "arn:aws:cloudwatch:us-east-1:000000000000:alarm:hello-prod-errors transitioned to ALARM"}
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 200)
 	case "error rate":
 		e.cw.add(fn, "5", "Invocations", at(4*time.Minute), 12)
-		e.cw.add(fn, "5", "Invocations", at(time.Minute), 8)
-		e.cw.add(fn, "5", "Errors", at(3*time.Minute), 2)
-		e.cw.add(fn, "5", "Errors", at(30*time.Second), 1)
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 8)
+		e.cw.add(fn, "5", "Errors", at(3*time.Minute), 6)
+		e.cw.add(fn, "5", "Errors", at(2*time.Minute), 2)
 	case "below min invocations":
-		e.cw.add(fn, "5", "Invocations", at(time.Minute), 5)
-		e.cw.add(fn, "5", "Errors", at(time.Minute), 5)
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 5)
+		e.cw.add(fn, "5", "Errors", at(2*time.Minute), 5)
 	case "missing alarm":
 		req.Promotion.Target.Health.Alarms = append(req.Promotion.Target.Health.Alarms, "hello-prod-p99")
-		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 100)
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 200)
 	case "insufficient data alarm":
 		e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueInsufficientData}
-		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 100)
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 200)
 	default:
 		t.Fatalf("unknown kind %q", kind)
 	}
@@ -250,7 +260,8 @@ func TestCheckHealthLinear(t *testing.T) {
 		reason string
 	}{
 		{"alarm", `alarm "hello-prod-errors" is in ALARM (Threshold Crossed`},
-		{"error rate", "error rate 15% (3 errors / 20 invocations over 360s) is above the 5% allowed"},
+		{"composite alarm", `composite alarm "hello-prod-health" is in ALARM`},
+		{"error rate", "metrics: error rate 40% (8 errors / 20 invocations of version 5, 09:23:00–09:29:00) is significantly above the limit 5.1%"},
 		{"missing alarm", `alarm "hello-prod-p99" does not exist`},
 	}
 	for step := range steps {
@@ -266,6 +277,9 @@ func TestCheckHealthLinear(t *testing.T) {
 				wantContains(t, "error", message(err), f.reason)
 				recs := wantSummary(t, e, []string{"health.failed prod 4>5 @" + trim(weight)})
 				wantContains(t, "health.failed reason", recs[0].Reason, f.reason)
+				if recs[0].Verdict == nil || recs[0].Verdict.Outcome != "unhealthy" || len(recs[0].Verdict.Sources) == 0 {
+					t.Errorf("health.failed verdict = %+v, want the evidence", recs[0].Verdict)
+				}
 
 				// The definition's Catch puts the error at $.failure and rolls back.
 				req.Action = promotion.ActionRollback
@@ -282,7 +296,7 @@ func TestCheckHealthLinear(t *testing.T) {
 				wantFlushed(t, e, 2)
 			})
 		}
-		for _, kind := range []string{"healthy", "below min invocations", "insufficient data alarm"} {
+		for _, kind := range []string{"healthy", "insufficient data alarm"} {
 			t.Run(kind+" at step "+string(rune('1'+step)), func(t *testing.T) {
 				e, req := healthEnv(t, step, kind)
 				got, err := e.h.Handle(ctx, req)
@@ -293,10 +307,14 @@ func TestCheckHealthLinear(t *testing.T) {
 				if step+1 < len(steps) {
 					want = promotion.Shift{StableVersion: "4", Step: step + 1, Weight: steps[step+1].Weight, BakeSeconds: steps[step+1].BakeSeconds}
 				}
+				got = withoutVerdict(t, got)
 				if got == nil || *got != want {
 					t.Errorf("shift = %+v, want %+v", got, want)
 				}
-				wantSummary(t, e, []string{})
+				recs := wantSummary(t, e, []string{"health.passed prod 4>5 @" + trim(steps[step].Weight)})
+				if v := recs[0].Verdict; v == nil || v.DecidedBy != "metrics" || v.Sources[0].NewInvocations != 200 || v.Sources[0].StableInvocations != 1000 {
+					t.Errorf("health.passed verdict = %+v, want decided by the metrics of 200 and 1000 calls", v)
+				}
 				if e.alias("prod") != "4 + 5@"+trim(steps[step].Weight) {
 					t.Errorf("prod = %s; check-health must not move it", e.alias("prod"))
 				}
@@ -305,25 +323,65 @@ func TestCheckHealthLinear(t *testing.T) {
 	}
 }
 
+// TestCheckHealthInconclusive: too little data keeps the step baking at
+// its weight, up to health.maxBakeSeconds; then the default rolls back and
+// "promote" goes on.
+func TestCheckHealthInconclusive(t *testing.T) {
+	tests := []struct {
+		name, policy string
+		baked        int
+		want         *promotion.Shift
+		wantErr      string
+		wantRecord   string
+	}{
+		{name: "too little data extends the bake", baked: 300,
+			want:       &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 15, BakedSeconds: 420, Extend: true},
+			wantRecord: "health.inconclusive prod 4>5 @0.25"},
+		{name: "still inconclusive at the maximum rolls back", baked: 780, wantErr: "could not be judged at 25% within 900s: metrics: 5 invocations of version 5 yet, 10 needed",
+			wantRecord: "health.failed prod 4>5 @0.25"},
+		{name: "still inconclusive at the maximum, policy promote", policy: "promote", baked: 780,
+			want:       &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300},
+			wantRecord: "health.inconclusive prod 4>5 @0.25"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, req := healthEnv(t, 0, "below min invocations")
+			req.Promotion.Target.Health.OnInconclusive = tc.policy
+			req.Promotion.Target.Health.MaxBakeSeconds = 900
+			req.Promotion.Shift.BakedSeconds = tc.baked
+			got, err := e.h.Handle(ctx, req)
+			got = withoutVerdict(t, got)
+			if tc.wantErr != "" {
+				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
+				wantContains(t, "error", message(err), tc.wantErr)
+			} else if err != nil || got == nil || *got != *tc.want {
+				t.Errorf("shift = %+v, %v; want %+v", got, err, tc.want)
+			}
+			recs := wantSummary(t, e, []string{tc.wantRecord})
+			if v := recs[0].Verdict; v == nil || v.Outcome == "healthy" {
+				t.Errorf("verdict = %+v; too little data is never healthy", v)
+			}
+		})
+	}
+}
+
 func TestCheckHealthQuery(t *testing.T) {
 	tests := []struct {
 		name       string
-		window     int
 		pageSize   int
 		wantStart  time.Time
 		wantEnd    time.Time
 		wantFailed bool
 	}{
-		// now is 09:30:20; the bake (300 s) is longer than the 60 s window.
-		{name: "bake is the window", window: 60, wantStart: time.Date(2025, 6, 2, 9, 25, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 31, 0, 0, time.UTC), wantFailed: true},
-		{name: "longer health window", window: 1800, wantStart: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 31, 0, 0, time.UTC), wantFailed: true},
-		{name: "datapoints over several pages are summed", window: 60, pageSize: 1, wantStart: time.Date(2025, 6, 2, 9, 25, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 31, 0, 0, time.UTC), wantFailed: true},
+		// now is 09:30:20; the step began 420 s ago and the metrics are
+		// complete through 09:29:00.
+		{name: "the step's exposure is the window", wantStart: time.Date(2025, 6, 2, 9, 23, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 29, 0, 0, time.UTC), wantFailed: true},
+		{name: "datapoints over several pages are summed", pageSize: 1, wantStart: time.Date(2025, 6, 2, 9, 23, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 29, 0, 0, time.UTC), wantFailed: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e, req := healthEnv(t, 0, "error rate")
 			e.cw.pageSize = tc.pageSize
-			req.Promotion.Target.Health.WindowSeconds = tc.window
 			_, err := e.h.Handle(ctx, req)
 			if got := errorName(err) == promotion.ErrHealthCheckFailed; got != tc.wantFailed {
 				t.Fatalf("failed = %v (%v), want %v", got, err, tc.wantFailed)
@@ -341,8 +399,12 @@ func TestCheckHealthQuery(t *testing.T) {
 				for _, d := range ms.Metric.Dimensions {
 					dims[aws.ToString(d.Name)] = aws.ToString(d.Value)
 				}
+				wantVersion := "5"
+				if strings.HasPrefix(aws.ToString(q.Id), "stable") {
+					wantVersion = "4"
+				}
 				if aws.ToInt32(ms.Period) != 60 || aws.ToString(ms.Stat) != "Sum" || aws.ToString(ms.Metric.Namespace) != "AWS/Lambda" ||
-					dims["FunctionName"] != "hello" || dims["Resource"] != "hello:prod" || dims["ExecutedVersion"] != "5" || len(dims) != 3 {
+					dims["FunctionName"] != "hello" || dims["Resource"] != "hello:prod" || dims["ExecutedVersion"] != wantVersion || len(dims) != 3 {
 					t.Errorf("query %s = period %d stat %s namespace %s dims %v", aws.ToString(q.Id), aws.ToInt32(ms.Period), aws.ToString(ms.Stat), aws.ToString(ms.Metric.Namespace), dims)
 				}
 			}
@@ -362,7 +424,7 @@ func TestPromoteNow(t *testing.T) {
 		audits  []string
 	}{
 		{name: "healthy skips the remaining steps", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 1, Done: true},
-			audits: []string{"bake.skipped prod 4>5 @0.25"}},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.passed prod 4>5 @0.25"}},
 		{name: "unhealthy still rolls back", kind: "alarm", wantErr: promotion.ErrHealthCheckFailed,
 			audits: []string{"bake.skipped prod 4>5 @0.25", "health.failed prod 4>5 @0.25"}},
 	}
@@ -372,6 +434,7 @@ func TestPromoteNow(t *testing.T) {
 			req.Promotion.Bake = &promotion.Bake{PromoteNow: true, Actor: "alice@example.com"}
 			got, err := e.h.Handle(ctx, req)
 			wantErrorName(t, err, tc.wantErr)
+			got = withoutVerdict(t, got)
 			if tc.want != nil && (got == nil || *got != *tc.want) {
 				t.Errorf("shift = %+v, want %+v", got, tc.want)
 			}
@@ -626,11 +689,15 @@ func TestServiceErrorsSurface(t *testing.T) {
 }
 
 // TestLinearPromotion walks a whole linear promotion the way the definition
-// does: begin, then set-weight and check-health per step, then finalize.
+// does: begin, then set-weight, bakes and check-health per step (a step
+// whose metrics are not yet published bakes again at the same weight, as
+// MoreSteps' extend branch does), then finalize. The clock moves with the
+// bakes and the new version serves 200 calls a minute.
 func TestLinearPromotion(t *testing.T) {
 	e, _ := healthEnv(t, 0, "healthy")
 	e.lam.SetAlias(fn, "prod", "4", nil)
 	state := request(t, promotion.ActionBegin, 0).Promotion
+	state.Target.Health.MetricDelaySeconds = 60
 	state.Shift = nil
 	run := func(action string) *promotion.Shift {
 		t.Helper()
@@ -640,11 +707,24 @@ func TestLinearPromotion(t *testing.T) {
 		}
 		return out
 	}
+	bake := func(seconds int) {
+		for range seconds / 60 {
+			e.now = e.now.Add(time.Minute)
+			e.cw.add(fn, "5", "Invocations", e.now, 200)
+		}
+		e.now = e.now.Add(time.Duration(seconds%60) * time.Second)
+	}
 	state.Shift = run(promotion.ActionBegin)
 	var seen []string
+	extensions := 0
 	for !state.Shift.Done {
-		run(promotion.ActionSetWeight)
-		seen = append(seen, e.alias("prod"))
+		if state.Shift.Extend {
+			extensions++
+		} else {
+			run(promotion.ActionSetWeight)
+			seen = append(seen, e.alias("prod"))
+		}
+		bake(state.Shift.BakeSeconds)
 		state.Bake = &promotion.Bake{Error: "States.Timeout"}
 		state.Shift = run(promotion.ActionCheckHealth)
 	}
@@ -652,11 +732,24 @@ func TestLinearPromotion(t *testing.T) {
 	if want := []string{"4 + 5@0.25", "4 + 5@0.5", "4 + 5@0.75"}; !slices.Equal(seen, want) {
 		t.Errorf("prod passed through %q, want %q", seen, want)
 	}
+	if extensions != 6 {
+		// Each step ends at :20 past a minute; that minute is published a
+		// minute after it ends, 100 s later: a 60 s and a 41 s extension.
+		t.Errorf("%d extensions, want two per step (the last minute of each step is published a minute late)", extensions)
+	}
 	if got := e.alias("prod"); got != "5" {
 		t.Errorf("prod = %s, want 5", got)
 	}
-	wantSummary(t, e, []string{"traffic.shifted prod 4>5 @0.25", "traffic.shifted prod 4>5 @0.5", "traffic.shifted prod 4>5 @0.75",
-		"alias.moved prod 4>5", "promotion.completed prod 4>5"})
+	var moves []string
+	for _, line := range summary(e.audits(t)) {
+		if !strings.HasPrefix(line, "health.") {
+			moves = append(moves, line)
+		}
+	}
+	if want := []string{"traffic.shifted prod 4>5 @0.25", "traffic.shifted prod 4>5 @0.5", "traffic.shifted prod 4>5 @0.75",
+		"alias.moved prod 4>5", "promotion.completed prod 4>5"}; !slices.Equal(moves, want) {
+		t.Errorf("alias records %q, want %q", moves, want)
+	}
 }
 
 // TestBakeMovesNothing: the Bake state's task only waits on its token; a
@@ -678,4 +771,19 @@ func TestBakeMovesNothing(t *testing.T) {
 		t.Errorf("bake updated an alias %d times", e.lam.Succeeded("UpdateAlias"))
 	}
 	wantSummary(t, e, []string{})
+}
+
+// withoutVerdict checks a check-health result explains itself and returns
+// it without the explanation, for comparing the rest.
+func withoutVerdict(t *testing.T, got *promotion.Shift) *promotion.Shift {
+	t.Helper()
+	if got == nil {
+		return nil
+	}
+	if !strings.Contains(got.Verdict, ": ") {
+		t.Errorf("shift verdict = %q, want the outcome and its evidence", got.Verdict)
+	}
+	c := *got
+	c.Verdict = ""
+	return &c
 }

@@ -116,6 +116,8 @@ type Statement struct {
 	Policy    string
 	Actions   []string
 	Resources []string
+	// Condition is the statement's Condition block as JSON ("" for none).
+	Condition string
 }
 
 // Statements lists every statement of the template's IAM policies.
@@ -126,7 +128,11 @@ func Statements(tmpl map[string]any) []Statement {
 		list, _ := doc["Statement"].([]any)
 		for _, s := range list {
 			st, _ := s.(map[string]any)
-			out = append(out, Statement{Policy: id, Actions: strs(st["Action"]), Resources: strs(st["Resource"])})
+			s := Statement{Policy: id, Actions: strs(st["Action"]), Resources: strs(st["Resource"])}
+			if c, ok := st["Condition"]; ok {
+				s.Condition = Flat(c)
+			}
+			out = append(out, s)
 		}
 	}
 	return out

@@ -1,0 +1,230 @@
+// Package ssmsvc is the sandbox's AWS Systems Manager Parameter Store
+// (awsJson1_1, X-Amz-Target "AmazonSSM.<Op>"): GetParameter and
+// PutParameter of Standard String parameters, which is what aliasflow calls
+// (the release Lambda reads each target's settings; `aliasflow local`
+// writes them). Behaviour follows the SSM API reference (GetParameter,
+// PutParameter) and "Creating Systems Manager parameters" (naming rules):
+// a missing name is ParameterNotFound, an existing one without Overwrite is
+// ParameterAlreadyExists, a value over 4 KB is refused, and each write makes
+// a new version. Other types, tiers, selectors and operations are refused
+// loudly rather than half-served.
+package ssmsvc
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
+)
+
+const (
+	jsonVersion  = "1.1"
+	targetPrefix = "AmazonSSM."
+	// maxStandardValue is a Standard parameter's value limit, 4 KB
+	// ("Managing parameter tiers").
+	maxStandardValue = 4096
+	// maxDepth is the deepest hierarchy Parameter Store allows: 15 levels.
+	maxDepth = 15
+)
+
+// Service is the Parameter Store emulation. It is an http.Handler.
+type Service struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	params map[string]*parameter // by name
+}
+
+type parameter struct {
+	Name        string
+	Value       string
+	Description string `json:",omitempty"`
+	Version     int64
+	Modified    time.Time
+}
+
+// New returns an empty Parameter Store; now defaults to time.Now.
+func New(now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{now: now, params: map[string]*parameter{}}
+}
+
+// ServeHTTP serves the Parameter Store API.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+		"GetParameter": s.getParameter,
+		"PutParameter": s.putParameter,
+	})
+}
+
+func validation(format string, args ...any) *core.APIError {
+	return core.Errorf("ValidationException", http.StatusBadRequest, format, args...)
+}
+
+// nameRE: letters, digits and . - _ / (parameter naming constraints).
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
+
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return validation("1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	case len(name) > 2048:
+		return validation("1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length less than or equal to 2048")
+	case !nameRE.MatchString(name):
+		return validation("Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid example: /get/parameters2-/by1./path0_.")
+	}
+	first := strings.ToLower(strings.TrimPrefix(name, "/"))
+	if strings.HasPrefix(first, "aws") || strings.HasPrefix(first, "ssm") {
+		return validation("No access to reserved parameter name: %s.", name)
+	}
+	if strings.Contains(name, "/") && !strings.HasPrefix(name, "/") {
+		return validation("Parameter name must be a fully qualified name.")
+	}
+	if strings.Count(name, "/") > maxDepth {
+		return core.Errorf("HierarchyLevelLimitExceededException", http.StatusBadRequest, "The parameter hierarchy depth exceeds the limit of %d levels", maxDepth)
+	}
+	return nil
+}
+
+// resolve turns a GetParameter Name (name or ARN) into the parameter name.
+func resolve(name string) (string, error) {
+	if arn, ok := strings.CutPrefix(name, "arn:"); ok {
+		// arn:aws:ssm:<region>:<account>:parameter/<name without its leading />
+		parts := strings.SplitN(arn, ":", 5)
+		if len(parts) != 5 || parts[1] != "ssm" || parts[2] != core.Region || parts[3] != core.Account || !strings.HasPrefix(parts[4], "parameter/") {
+			return "", validation("Invalid parameter ARN: %s", name)
+		}
+		n := strings.TrimPrefix(parts[4], "parameter")
+		if strings.Count(n, "/") == 1 {
+			n = strings.TrimPrefix(n, "/") // a name outside any hierarchy
+		}
+		return n, nil
+	}
+	if strings.Contains(name, ":") {
+		return "", core.Errorf("UnsupportedOperationException", http.StatusBadRequest, "the aliasflow sandbox does not implement version or label selectors (%q)", name)
+	}
+	return name, nil
+}
+
+func (s *Service) arn(name string) string {
+	return "arn:aws:ssm:" + core.Region + ":" + core.Account + ":parameter/" + strings.TrimPrefix(name, "/")
+}
+
+func (s *Service) getParameter(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Name           string
+		WithDecryption *bool
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	name, err := resolve(in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.params[name]
+	if p == nil {
+		// GetParameter answers an unknown name with ParameterNotFound (SSM
+		// API reference, GetParameter "Errors").
+		return nil, core.Errorf("ParameterNotFound", http.StatusBadRequest, "")
+	}
+	return map[string]any{"Parameter": map[string]any{
+		"Name": p.Name, "Type": "String", "Value": p.Value, "Version": p.Version,
+		"LastModifiedDate": float64(p.Modified.UnixMilli()) / 1000, "ARN": s.arn(p.Name), "DataType": "text",
+	}}, nil
+}
+
+func (s *Service) putParameter(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Name, Value, Description string
+		Type, Tier, DataType     string
+		KeyId, AllowedPattern    string
+		Policies                 string
+		Overwrite                *bool
+		Tags                     []json.RawMessage
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if err := checkName(in.Name); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.Type != "" && in.Type != "String":
+		return nil, core.Errorf("UnsupportedParameterType", http.StatusBadRequest, "the aliasflow sandbox holds String parameters only, not %s", in.Type)
+	case in.Tier != "" && in.Tier != "Standard":
+		return nil, core.Errorf("UnsupportedOperationException", http.StatusBadRequest, "the aliasflow sandbox holds Standard parameters only, not %s", in.Tier)
+	case in.DataType != "" && in.DataType != "text", in.KeyId != "", in.AllowedPattern != "", in.Policies != "":
+		return nil, core.Errorf("UnsupportedOperationException", http.StatusBadRequest, "the aliasflow sandbox does not implement DataType, KeyId, AllowedPattern or Policies")
+	case in.Value == "":
+		return nil, validation("1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	case len(in.Value) > maxStandardValue:
+		return nil, validation("Standard tier parameters support a maximum parameter value of %d characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier.", maxStandardValue)
+	case len(in.Tags) > 0 && in.Overwrite != nil && *in.Overwrite:
+		return nil, validation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.params[in.Name]
+	if p != nil && (in.Overwrite == nil || !*in.Overwrite) {
+		return nil, core.Errorf("ParameterAlreadyExists", http.StatusBadRequest, "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.")
+	}
+	if p == nil {
+		if in.Type == "" {
+			return nil, validation("A parameter type is required when you create a parameter.")
+		}
+		p = &parameter{Name: in.Name}
+		s.params[in.Name] = p
+	}
+	p.Value, p.Version, p.Modified = in.Value, p.Version+1, s.now()
+	if in.Description != "" {
+		p.Description = in.Description
+	}
+	return map[string]any{"Version": p.Version, "Tier": "Standard"}, nil
+}
+
+// Snapshot returns every parameter, for persisting the sandbox's state.
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return json.Marshal(s.params)
+}
+
+// Restore replaces the parameters with those of a Snapshot.
+func (s *Service) Restore(data []byte) error {
+	params := map[string]*parameter{}
+	if err := json.Unmarshal(data, &params); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.params = params
+	return nil
+}
+
+// PutParameter writes a String parameter through the same checks as the
+// PutParameter API, for the sandbox's own deployment (`aliasflow local`
+// writing each target's settings, as the target construct does on AWS).
+func (s *Service) PutParameter(name, value string, overwrite bool) (int64, error) {
+	body, err := json.Marshal(map[string]any{"Name": name, "Value": value, "Type": "String", "Overwrite": overwrite})
+	if err != nil {
+		return 0, err
+	}
+	out, err := s.putParameter(context.Background(), body)
+	if err != nil {
+		return 0, err
+	}
+	return out.(map[string]any)["Version"].(int64), nil
+}

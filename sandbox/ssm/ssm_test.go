@@ -1,0 +1,82 @@
+package ssmsvc
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+)
+
+func TestParameterLifecycle(t *testing.T) {
+	// Through the real SDK client: PutParameter creates version 1, a second
+	// write without Overwrite is ParameterAlreadyExists, with Overwrite it
+	// makes version 2; GetParameter reads by name and by ARN, and a missing
+	// name is ParameterNotFound (SSM API reference, GetParameter/PutParameter).
+	ctx := context.Background()
+	c := ssm.NewFromConfig(servicetest.Config(t, "ssm", New(nil)))
+	const name = "/aliasflow/aliasflow/targets/hello"
+	put, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(`{"function":"hello"}`), Type: types.ParameterTypeString})
+	if err != nil || put.Version != 1 || put.Tier != types.ParameterTierStandard {
+		t.Fatalf("PutParameter = %+v, %v; want version 1, Standard", put, err)
+	}
+	_, err = c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("x"), Type: types.ParameterTypeString})
+	var exists *types.ParameterAlreadyExists
+	if !errors.As(err, &exists) {
+		t.Fatalf("second PutParameter = %v, want ParameterAlreadyExists", err)
+	}
+	put, err = c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(`{"function":"hello","v":2}`), Overwrite: aws.Bool(true)})
+	if err != nil || put.Version != 2 {
+		t.Fatalf("overwrite = %+v, %v; want version 2", put, err)
+	}
+	for _, id := range []string{name, "arn:aws:ssm:us-east-1:000000000000:parameter/aliasflow/aliasflow/targets/hello"} {
+		got, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(id)})
+		if err != nil {
+			t.Fatalf("GetParameter(%s): %v", id, err)
+		}
+		p := got.Parameter
+		if aws.ToString(p.Name) != name || aws.ToString(p.Value) != `{"function":"hello","v":2}` || p.Version != 2 || p.Type != types.ParameterTypeString ||
+			aws.ToString(p.ARN) != "arn:aws:ssm:us-east-1:000000000000:parameter/aliasflow/aliasflow/targets/hello" {
+			t.Errorf("GetParameter(%s) = %+v", id, p)
+		}
+	}
+	_, err = c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/aliasflow/aliasflow/targets/payments")})
+	var notFound *types.ParameterNotFound
+	if !errors.As(err, &notFound) {
+		t.Errorf("GetParameter(missing) = %v, want ParameterNotFound", err)
+	}
+}
+
+func TestPutParameterRefuses(t *testing.T) {
+	ctx := context.Background()
+	c := ssm.NewFromConfig(servicetest.Config(t, "ssm", New(nil)))
+	tests := []struct {
+		name     string
+		in       ssm.PutParameterInput
+		wantCode string
+		wantMsg  string
+	}{
+		{"no type on create", ssm.PutParameterInput{Name: aws.String("/a/b"), Value: aws.String("v")}, "ValidationException", "type is required"},
+		{"value over 4 KB", ssm.PutParameterInput{Name: aws.String("/a/b"), Value: aws.String(strings.Repeat("x", 4097)), Type: types.ParameterTypeString}, "ValidationException", "maximum parameter value of 4096"},
+		{"reserved prefix", ssm.PutParameterInput{Name: aws.String("/aws/x"), Value: aws.String("v"), Type: types.ParameterTypeString}, "ValidationException", "reserved parameter name"},
+		{"not fully qualified", ssm.PutParameterInput{Name: aws.String("a/b"), Value: aws.String("v"), Type: types.ParameterTypeString}, "ValidationException", "fully qualified"},
+		{"too deep", ssm.PutParameterInput{Name: aws.String(strings.Repeat("/a", 16)), Value: aws.String("v"), Type: types.ParameterTypeString}, "HierarchyLevelLimitExceededException", "15 levels"},
+		{"secure string", ssm.PutParameterInput{Name: aws.String("/a/b"), Value: aws.String("v"), Type: types.ParameterTypeSecureString}, "UnsupportedParameterType", "String parameters only"},
+		{"tags with overwrite", ssm.PutParameterInput{Name: aws.String("/a/b"), Value: aws.String("v"), Type: types.ParameterTypeString, Overwrite: aws.Bool(true),
+			Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}, "ValidationException", "tags and overwrite can't be used together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.PutParameter(ctx, &tt.in)
+			var api smithy.APIError
+			if !errors.As(err, &api) || api.ErrorCode() != tt.wantCode || !strings.Contains(api.ErrorMessage(), tt.wantMsg) {
+				t.Errorf("PutParameter = %v, want %s containing %q", err, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}

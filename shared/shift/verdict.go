@@ -1,0 +1,116 @@
+package shift
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+)
+
+// Verdict outcomes.
+const (
+	Healthy      = "healthy"
+	Unhealthy    = "unhealthy"
+	Inconclusive = "inconclusive"
+)
+
+// alpha is the level of both one-sided tests (stats.go): the chance that a
+// healthy version is failed by one look, or a version above the limit is
+// passed by one look. A step is looked at a handful of times, so the
+// overall rates stay a few times alpha at most.
+const alpha = 0.01
+
+// testName is how a verdict names its test.
+var testName = fmt.Sprintf("exact one-sided binomial test vs the stable version's rate + allowance, and Clopper–Pearson upper bound to pass, alpha %.2g", alpha)
+
+// decision is a verdict with its human reason.
+type decision struct {
+	audit.Verdict
+	Reason string
+}
+
+// decide judges the evidence of one step. need is the end of the exposure
+// the data must cover before the step can pass (the step's start plus its
+// configured bake). Any source showing the new version significantly worse
+// fails it; it passes only on a source that covers the exposure with at
+// least MinInvocations calls whose upper bound is within the limit; else
+// the verdict is inconclusive. No data is never healthy.
+func decide(h config.Health, need time.Time, sources []audit.Evidence) decision {
+	d := decision{Verdict: audit.Verdict{Outcome: Inconclusive, Test: testName,
+		MaxErrorRate: h.MaxErrorRate, MinInvocations: h.MinInvocations}}
+	var waits []string
+	for i := range sources {
+		ev := &sources[i]
+		ev.Covered = !ev.FreshThrough.Before(need)
+		n, e := int(ev.NewInvocations), int(ev.NewErrors)
+		ev.ErrorRateLimit = errorRateLimit(h, *ev)
+		ev.UpperBound = upperBound(e, n, alpha)
+		if n < max(h.MinInvocations, 1) {
+			what := "no invocations"
+			if n > 0 {
+				what = fmt.Sprintf("%d invocations", n)
+			}
+			waits = append(waits, fmt.Sprintf("%s: %s of version %s yet, %d needed (data through %s)",
+				ev.Source, what, ev.NewVersion, max(h.MinInvocations, 1), clock(ev.FreshThrough)))
+			continue
+		}
+		if binomTailAtLeast(e, n, ev.ErrorRateLimit) < alpha {
+			d.Outcome, d.DecidedBy = Unhealthy, ev.Source
+			d.Reason = fmt.Sprintf("%s: error rate %s (%d errors / %d invocations of version %s, %s–%s) is significantly above the limit %s (stable version %s: %s errors / %s)",
+				ev.Source, alias.Percent(float64(e)/float64(n)), e, n, ev.NewVersion, clock(ev.From), clock(ev.To),
+				alias.Percent(ev.ErrorRateLimit), ev.StableVersion, num(ev.StableErrors), num(ev.StableInvocations))
+			break
+		}
+		if r := h.MaxP99LatencyRatio; r > 0 && ev.NewP99Ms > 0 && ev.StableP99Ms > 0 &&
+			int(ev.StableInvocations) >= h.MinInvocations && ev.NewP99Ms > r*ev.StableP99Ms {
+			d.Outcome, d.DecidedBy = Unhealthy, "latency"
+			d.Reason = fmt.Sprintf("%s: p99 duration %.0f ms of version %s is above %.2g× the stable version's %.0f ms",
+				ev.Source, ev.NewP99Ms, ev.NewVersion, r, ev.StableP99Ms)
+			break
+		}
+		switch {
+		case !ev.Covered:
+			waits = append(waits, fmt.Sprintf("%s: complete only through %s, the step's exposure runs to %s",
+				ev.Source, clock(ev.FreshThrough), clock(need)))
+		case ev.UpperBound > ev.ErrorRateLimit:
+			waits = append(waits, fmt.Sprintf("%s: %d errors / %d invocations; the rate may still be up to %s, above the limit %s",
+				ev.Source, e, n, alias.Percent(ev.UpperBound), alias.Percent(ev.ErrorRateLimit)))
+		case d.DecidedBy == "":
+			d.DecidedBy = ev.Source
+		}
+	}
+	d.Sources = sources
+	switch {
+	case d.Outcome == Unhealthy:
+	case d.DecidedBy != "":
+		d.Outcome = Healthy
+		for _, ev := range sources {
+			if ev.Source == d.DecidedBy {
+				d.Reason = fmt.Sprintf("%s: %s errors / %s invocations of version %s (%s–%s), rate at most %s with %.0f%% confidence, within the limit %s",
+					ev.Source, num(ev.NewErrors), num(ev.NewInvocations), ev.NewVersion, clock(ev.From), clock(ev.To),
+					alias.Percent(ev.UpperBound), 100*(1-alpha), alias.Percent(ev.ErrorRateLimit))
+			}
+		}
+	case len(sources) == 0:
+		d.Reason = "no evidence read"
+	default:
+		d.Reason = strings.Join(waits, "; ")
+	}
+	return d
+}
+
+// errorRateLimit is the rate the new version is held to: the stable
+// version's rate over the same window, when it has enough calls to be
+// read, plus the allowed excess.
+func errorRateLimit(h config.Health, ev audit.Evidence) float64 {
+	base := 0.0
+	if ev.StableInvocations >= float64(max(h.MinInvocations, 1)) {
+		base = ev.StableErrors / ev.StableInvocations
+	}
+	return min(1, base+h.MaxErrorRate)
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
