@@ -20,6 +20,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
@@ -71,6 +73,7 @@ type globals struct {
 	stateMachine string
 	logGroup     string
 	eventBus     string
+	pipeline     string
 }
 
 type app struct {
@@ -191,6 +194,7 @@ promote also take a function name when exactly one of its promotions is waiting.
 	pf.StringVar(&a.g.stateMachine, "state-machine", DefaultStateMachine, "promotion state machine, name or ARN")
 	pf.StringVar(&a.g.logGroup, "log-group", DefaultLogGroup, "the audit log group")
 	pf.StringVar(&a.g.eventBus, "event-bus", DefaultEventBus, "the bus release puts its event on")
+	pf.StringVar(&a.g.pipeline, "pipeline", settings.DefaultPipeline, "pipeline name: targets under /aliasflow/NAME/")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.checkGlobals() }
 	root.AddGroup(&cobra.Group{ID: "ops", Title: "Operating promotions:"}, &cobra.Group{ID: "local", Title: "On this machine:"})
 	for _, c := range []*cobra.Command{
@@ -321,6 +325,7 @@ func (a *app) aws(ctx context.Context) (*Clients, error) {
 		Logs:     cloudwatchlogs.NewFromConfig(cfg),
 		Events:   eventbridge.NewFromConfig(cfg),
 		Identity: sts.NewFromConfig(cfg),
+		Settings: ssm.NewFromConfig(cfg),
 	}
 	return a.clients, nil
 }

@@ -294,3 +294,20 @@ func TestByNameSaysWhatIsRunning(t *testing.T) {
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "no promotion of hello awaits approval; none is running")
 }
+
+// status lists the targets on a fresh install, before any promotion, from
+// their settings parameters (issue 13: "no promotions found", exit 3).
+func TestStatusListsTargetsOnAFreshInstall(t *testing.T) {
+	w := newWorld()
+	w.params = map[string]string{"/aliasflow/aliasflow/targets/hello": `{"function":"hello"}`,
+		"/aliasflow/other/targets/billing": `{"function":"billing"}`}
+	code, out, errs := w.run(t, "status")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status", out, "hello", "no running promotion")
+	if strings.Contains(out, "billing") {
+		t.Errorf("status lists another pipeline's target:\n%s", out)
+	}
+	code, out, errs = newWorld().run(t, "status")
+	wantCode(t, code, cli.ExitNotFound, out, errs)
+	wantContains(t, "stderr", errs, "no targets of pipeline aliasflow", "/aliasflow/aliasflow/targets/")
+}

@@ -163,9 +163,10 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 	e := &e2e{t: t, w: w, dir: t.TempDir()}
 
-	// Nothing has happened yet.
+	// Nothing has happened yet: status lists the target from its settings.
 	code, out, errs := e.run("status")
-	wantCode(t, code, cli.ExitNotFound, out, errs)
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status on a fresh install", out, "hello", "no running promotion")
 	code, out, errs = e.run("rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "rollback with no history", errs, "nothing to roll back")

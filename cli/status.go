@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/settings"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"io"
 	"sort"
 	"strconv"
@@ -82,7 +85,8 @@ func runStatus(ctx context.Context, a *app, fns []string) error {
 			return err
 		}
 		if len(fns) == 0 {
-			return fail(ExitNotFound, "name the function: `aliasflow status <function>`", "no promotions found in %s", a.g.stateMachine)
+			return fail(ExitNotFound, fmt.Sprintf("add a target (its settings parameter under %s), or name the function: `aliasflow status <function>`", settings.Path(a.g.pipeline)),
+				"no targets of pipeline %s and no promotions in %s", a.g.pipeline, a.g.stateMachine)
 		}
 	}
 	var all []FunctionStatus
@@ -105,15 +109,22 @@ func runStatus(ctx context.Context, a *app, fns []string) error {
 	return nil
 }
 
-// knownFunctions lists the functions with promotions, from the execution
-// names of the newest executions.
+// knownFunctions lists the targets: those with settings in the pipeline's
+// Parameter Store path (so a fresh install lists them before any release)
+// and those with promotions, from the newest executions' names.
 func (a *app) knownFunctions(ctx context.Context) ([]string, error) {
+	fns, err := a.targets(ctx)
+	if err != nil {
+		return nil, err
+	}
 	execs, err := a.executions(ctx, "", "", 100)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	var fns []string
+	for _, fn := range fns {
+		seen[fn] = true
+	}
 	for _, e := range execs {
 		if fn := functionOf(aws.ToString(e.Name)); fn != "" && !seen[fn] {
 			seen[fn] = true
@@ -121,6 +132,31 @@ func (a *app) knownFunctions(ctx context.Context) ([]string, error) {
 		}
 	}
 	sort.Strings(fns)
+	return fns, nil
+}
+
+// targets lists the functions with settings parameters under the
+// pipeline's path (GetParametersByPath, not recursive: one level, one
+// parameter per target).
+func (a *app) targets(ctx context.Context) ([]string, error) {
+	c, err := a.aws(ctx)
+	if err != nil || c.Settings == nil {
+		return nil, err
+	}
+	path := settings.Path(a.g.pipeline)
+	var fns []string
+	p := ssm.NewGetParametersByPathPaginator(c.Settings, &ssm.GetParametersByPathInput{Path: aws.String(path)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the targets under %s: %w", path, err)
+		}
+		for _, prm := range page.Parameters {
+			if fn := strings.TrimPrefix(aws.ToString(prm.Name), path); config.ValidateFunctionName(fn) == nil {
+				fns = append(fns, fn)
+			}
+		}
+	}
 	return fns, nil
 }
 

@@ -93,7 +93,7 @@ func TestStatusNothingToShow(t *testing.T) {
 	w := newWorld()
 	code, out, errs := w.run(t, "status")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
-	wantContains(t, "stderr", errs, "no promotions found", "aliasflow status <function>")
+	wantContains(t, "stderr", errs, "no targets of pipeline aliasflow and no promotions", "aliasflow status <function>")
 
 	code, out, errs = w.run(t, "status", "nope")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
