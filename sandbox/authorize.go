@@ -83,6 +83,11 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 	}
 	principal := role.AssumedRoleARN(core.Account, caller)
 	for _, req := range reqs {
+		req, err := set.Reference.Scope(req)
+		if err != nil {
+			writeAccessDenied(w, r, service, err.Error())
+			return false
+		}
 		d, err := iam.Evaluate(role.Policies, req)
 		if err != nil {
 			writeAccessDenied(w, r, service, err.Error())
@@ -148,15 +153,14 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 	str := func(k string) string { s, _ := fields[k].(string); return s }
 	switch service {
 	case "states":
+		// SendTaskSuccess/SendTaskFailure name a task token, no resource:
+		// they have no resource-level permissions and act on "*"
+		// (iam.Reference.Scope).
 		switch {
 		case str("stateMachineArn") != "":
 			return one(str("stateMachineArn")), nil
 		case str("executionArn") != "":
 			return one(str("executionArn")), nil
-		case str("taskToken") != "":
-			if sm := sb.states.TokenStateMachine(str("taskToken")); sm != "" {
-				return one(sm), nil
-			}
 		}
 		return one("*"), nil
 	case "events":

@@ -1,6 +1,8 @@
 package sandbox_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -59,6 +61,8 @@ func TestAWSCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	exARN := strings.Replace(smARN, ":stateMachine:", ":execution:", 1) + ":run-1"
+	sum := sha256.Sum256(zip)
+	codeSha256 := base64.StdEncoding.EncodeToString(sum[:])
 	// One case (at least) per operation the project calls, with the error
 	// cases their API references document.
 	cases := []struct {
@@ -70,6 +74,12 @@ func TestAWSCLI(t *testing.T) {
 		{"CreateFunction", "lambda create-function that exists", []string{"lambda", "create-function", "--function-name", "hello", "--runtime", "provided.al2023", "--handler", "bootstrap",
 			"--role", "arn:aws:iam::000000000000:role/r", "--zip-file", "fileb://" + zipFile}, "ResourceConflictException"},
 		{"ListFunctions", "lambda list-functions", []string{"lambda", "list-functions"}, `"FunctionName": "hello"`},
+		// The buildspec's and the GitHub workflow's check of the uploaded code.
+		{"GetFunction", "lambda get-function", []string{"lambda", "get-function", "--function-name", "hello", "--query", "Configuration.CodeSha256", "--output", "text"}, codeSha256},
+		{"GetFunction", "lambda get-function of a missing function", []string{"lambda", "get-function", "--function-name", "nope"}, "ResourceNotFoundException"},
+		// The waiter polls GetFunction until LastUpdateStatus is Successful;
+		// it prints nothing: success is its exit status ("" below).
+		{"GetFunction", "lambda wait function-updated-v2", []string{"lambda", "wait", "function-updated-v2", "--function-name", "hello"}, ""},
 		{"GetFunctionConfiguration", "lambda get-function-configuration", []string{"lambda", "get-function-configuration", "--function-name", "hello", "--qualifier", "prod"}, `"Version": "1"`},
 		{"GetFunctionConfiguration", "lambda get-function-configuration of a missing function", []string{"lambda", "get-function-configuration", "--function-name", "nope"}, "ResourceNotFoundException"},
 		{"UpdateFunctionCode", "lambda update-function-code", []string{"lambda", "update-function-code", "--function-name", "hello", "--zip-file", "fileb://" + zipFile}, `"CodeSha256"`},
@@ -125,6 +135,9 @@ func TestAWSCLI(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := run(tc.args...)
+			if tc.want == "" && err != nil {
+				t.Errorf("aws %s: %v\n%s\nwant success", strings.Join(tc.args, " "), err, out)
+			}
 			if !strings.Contains(out, tc.want) {
 				t.Errorf("aws %s: %v\n%s\nwant it to contain %s", strings.Join(tc.args, " "), err, out, tc.want)
 			}

@@ -291,7 +291,13 @@ func (p *Pipeline) newFunctions() {
 	}
 	allow(p.release, []string{"states:StartExecution", "states:ListExecutions"}, sm)
 	allow(p.release, []string{"states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory"}, executions)
-	allow(p.approval, []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, sm)
+	// SendTaskSuccess and SendTaskFailure have no resource-level
+	// permissions: the Service Authorization Reference lists no resource
+	// type for them ("Actions, resources, and condition keys for AWS Step
+	// Functions"), so IAM authorizes them against "*" and a statement
+	// naming the state machine would never match. The task token is the
+	// capability: only the promotion state machine's tasks hand it out.
+	allow(p.approval, []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, jsii.String("*"))
 	allow(p.approval, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
 	// GetMetricData has no resource-level permissions; the shift reads the
 	// targets' Errors/Invocations with it.
@@ -387,7 +393,7 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions (Resource *); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/* is the Lambda functions' own log groups, read for the health check's fresh signal (Lambda creates them untagged, so no tag condition applies); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/* is the Lambda functions' own log groups, read for the health check's fresh signal (Lambda creates them untagged, so no tag condition applies); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
 		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingFunctionLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
 	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
 	"github.com/aliasflow/aliasflow/infra/statemachine"
+	"github.com/aliasflow/aliasflow/sandbox/iam"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/settings"
 )
@@ -342,7 +343,11 @@ func TestLeastPrivilege(t *testing.T) {
 		{"shift reads the Lambda log groups", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/\*`, true},
 		{"shift reads no other log group", "ShiftRole", "logs:FilterLogEvents", `log-group:/aliasflow`, false},
 		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
-		{"approval answers the task token", "ApprovalRole", "states:SendTaskSuccess", `stateMachine:aliasflow-promotion"`, true},
+		// SendTask* have no resource type in the Service Authorization
+		// Reference: only a grant on * matches ("Actions, resources, and
+		// condition keys for AWS Step Functions").
+		{"approval answers the task token", "ApprovalRole", "states:SendTaskSuccess", `^\*$`, true},
+		{"approval rejects with the task token", "ApprovalRole", "states:SendTaskFailure", `^\*$`, true},
 		{"approval reads execution history", "ApprovalRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},
 		{"approval reads aliases", "ApprovalRole", "lambda:GetAlias", `function:\*"`, true},
 		{"approval reads the commit of prod's version", "ApprovalRole", "lambda:GetFunctionConfiguration", `function:\*"`, true},
@@ -450,4 +455,52 @@ func TestObservability(t *testing.T) {
 
 func TestPipelineNagClean(t *testing.T) {
 	cdktest.AssertNagClean(t, fx.pipeline)
+}
+
+// TestApprovalRoleAnswersTaskTokensAsIAMAuthorizes evaluates the approval
+// Lambda's calls against its role's policy in the synthesized template
+// with the sandbox's IAM evaluator, which scopes each action as the
+// Service Authorization Reference says: SendTaskSuccess and
+// SendTaskFailure have no resource type ("Actions, resources, and
+// condition keys for AWS Step Functions"), so IAM authorizes them against
+// "*" and a grant on the state machine's ARN would deny every approval on
+// a real account.
+func TestApprovalRoleAnswersTaskTokensAsIAMAuthorizes(t *testing.T) {
+	raw, err := json.Marshal(cdktest.TemplateJSON(t, fx.pipeline))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := iam.Load(map[string][]byte{"Pipeline": raw}, iam.Env{Account: "123456789012", Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := set.Role("aliasflow-approval")
+	if role == nil {
+		t.Fatalf("no role for aliasflow-approval in the template (functions: %v)", set.Functions)
+	}
+	machine := "arn:aws:states:eu-west-1:123456789012:stateMachine:" + aliasflow.StateMachineName
+	for _, c := range []struct {
+		action, resource string
+		allowed          bool
+	}{
+		{"states:SendTaskSuccess", machine, true},
+		{"states:SendTaskFailure", machine, true},
+		{"states:SendTaskHeartbeat", machine, false},
+		{"states:StartExecution", machine, false},
+		{"states:GetExecutionHistory", "arn:aws:states:eu-west-1:123456789012:execution:" + aliasflow.StateMachineName + ":r-1", true},
+	} {
+		t.Run(c.action, func(t *testing.T) {
+			req, err := set.Reference.Scope(iam.Request{Action: c.action, Resource: c.resource})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := iam.Evaluate(role.Policies, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allowed != c.allowed {
+				t.Errorf("%s on %s (as IAM scopes it: %s): allowed %v, want %v", c.action, c.resource, req.Resource, d.Allowed, c.allowed)
+			}
+		})
+	}
 }

@@ -69,7 +69,7 @@ func addScaleTarget(stack awscdk.Stack, p *aliasflow.Pipeline, i int) *aliasflow
 		Settings: config.Target{
 			Function:          name,
 			CodeBuildProjects: []string{name + "-build"},
-			Strategy:          config.StrategyConfig{Type: config.Linear, Percent: 20, IntervalSeconds: 120},
+			Strategy:          config.StrategyConfig{Type: config.Linear, Percent: 20, IntervalSeconds: 300},
 			SmokeChecks: []config.SmokeCheck{
 				{Name: "health", Invoke: &config.InvokeCheck{Payload: json.RawMessage(`{"httpMethod":"GET","path":"/health"}`), JSONEquals: map[string]any{"statusCode": 200}, BodyContains: "ok"}},
 				{Name: "staging page", HTTP: &config.HTTPCheck{URL: "https://staging.example.com/" + name + "/", BodyContains: "Welcome"}},

@@ -151,13 +151,13 @@ func opOf[I any, O any](f func(*Service, *I) (*O, error)) op {
 	}
 }
 
+// ops are the operations the project calls; alarms are set up through the
+// Go API (PutMetricAlarm, PutCompositeAlarm). Any other operation is
+// refused, named.
 var ops = map[string]op{
-	"DescribeAlarms":      opOf((*Service).describeAlarms),
-	"PutMetricAlarm":      opOf((*Service).putMetricAlarm),
-	"SetAlarmState":       opOf((*Service).setAlarmState),
-	"DeleteAlarms":        opOf((*Service).deleteAlarms),
-	"GetMetricData":       opOf((*Service).getMetricData),
-	"GetMetricStatistics": opOf((*Service).getMetricStatistics),
+	"DescribeAlarms": opOf((*Service).describeAlarms),
+	"SetAlarmState":  opOf((*Service).setAlarmState),
+	"GetMetricData":  opOf((*Service).getMetricData),
 }
 
 // ServeHTTP serves CloudWatch over rpcv2Cbor, awsJson1_0 or awsQuery.
@@ -385,12 +385,8 @@ type PutMetricAlarmInput struct {
 
 type empty struct{}
 
-func (s *Service) putMetricAlarm(in *PutMetricAlarmInput) (*empty, error) {
-	return nil, s.PutMetricAlarm(*in)
-}
-
-// PutMetricAlarm creates or updates a metric alarm (the Go API behind the
-// operation). A new alarm starts in INSUFFICIENT_DATA, as in CloudWatch.
+// PutMetricAlarm creates or updates a metric alarm (the Go API the worlds
+// set alarms up with; the operation is not served). A new alarm starts in INSUFFICIENT_DATA, as in CloudWatch.
 func (s *Service) PutMetricAlarm(in PutMetricAlarmInput) error {
 	switch {
 	case in.AlarmName == "":
@@ -607,24 +603,6 @@ func (s *Service) setStateLocked(a *MetricAlarm, state, reason, reasonData strin
 		a.StateTransitionedTimestamp = now
 	}
 	a.StateValue, a.StateReason, a.StateReasonData, a.StateUpdatedTimestamp = state, reason, reasonData, now
-}
-
-type deleteAlarmsInput struct {
-	AlarmNames []string
-}
-
-func (s *Service) deleteAlarms(in *deleteAlarmsInput) (*empty, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, n := range in.AlarmNames {
-		if s.alarms[n] == nil {
-			return nil, errorf("ResourceNotFound", "ResourceNotFound", 404, "Alarm %s not found", n)
-		}
-	}
-	for _, n := range in.AlarmNames {
-		delete(s.alarms, n)
-	}
-	return nil, nil
 }
 
 // tagMap reads PutMetricAlarm's Tags ([{Key, Value}]).
@@ -936,87 +914,6 @@ func (s *Service) getMetricData(in *getMetricDataInput) (*getMetricDataOutput, e
 			res.Values = append(res.Values, v)
 		}
 		out.MetricDataResults = append(out.MetricDataResults, res)
-	}
-	return out, nil
-}
-
-type getMetricStatisticsInput struct {
-	Namespace          string
-	MetricName         string
-	Dimensions         []Dimension
-	StartTime          *time.Time
-	EndTime            *time.Time
-	Period             int32
-	Statistics         []string
-	ExtendedStatistics []string
-	Unit               string
-}
-
-type datapoint struct {
-	Timestamp   time.Time
-	SampleCount *float64
-	Average     *float64
-	Sum         *float64
-	Minimum     *float64
-	Maximum     *float64
-	Unit        string
-}
-
-type getMetricStatisticsOutput struct {
-	Label      string
-	Datapoints []datapoint `xml:"Datapoints>member"`
-}
-
-func (s *Service) getMetricStatistics(in *getMetricStatisticsInput) (*getMetricStatisticsOutput, error) {
-	switch {
-	case in.Namespace == "":
-		return nil, missing("Namespace")
-	case in.MetricName == "":
-		return nil, missing("MetricName")
-	case in.StartTime == nil:
-		return nil, missing("StartTime")
-	case in.EndTime == nil:
-		return nil, missing("EndTime")
-	case !in.StartTime.Before(*in.EndTime):
-		return nil, invalidValue("The parameter StartTime must be less than the parameter EndTime.")
-	case in.Period < 1:
-		return nil, missing("Period")
-	case len(in.ExtendedStatistics) > 0:
-		return nil, invalidValue("ExtendedStatistics (percentiles) are not supported by the aliasflow sandbox")
-	case len(in.Statistics) == 0:
-		return nil, missing("Statistics")
-	}
-	for _, st := range in.Statistics {
-		if !validStats[st] {
-			return nil, validation("1 validation error detected: Value '[%s]' at 'statistics' failed to satisfy constraint: Member must satisfy enum value set: [Maximum, SampleCount, Sum, Minimum, Average]", st)
-		}
-	}
-	s.mu.Lock()
-	samples := s.readableLocked(s.series[seriesKey(in.Namespace, in.MetricName, in.Dimensions)], s.now())
-	buckets := aggregate(samples, *in.StartTime, *in.EndTime, time.Duration(in.Period)*time.Second)
-	s.mu.Unlock()
-	out := &getMetricStatisticsOutput{Label: in.MetricName, Datapoints: []datapoint{}}
-	for _, b := range buckets {
-		dp := datapoint{Timestamp: b.start, Unit: "None"}
-		if in.Unit != "" {
-			dp.Unit = in.Unit
-		}
-		for _, st := range in.Statistics {
-			v, _ := b.value(st)
-			switch st {
-			case "Sum":
-				dp.Sum = &v
-			case "Average":
-				dp.Average = &v
-			case "Minimum":
-				dp.Minimum = &v
-			case "Maximum":
-				dp.Maximum = &v
-			case "SampleCount":
-				dp.SampleCount = &v
-			}
-		}
-		out.Datapoints = append(out.Datapoints, dp)
 	}
 	return out, nil
 }

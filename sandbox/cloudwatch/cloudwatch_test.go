@@ -138,29 +138,14 @@ func TestGetMetricDataAscendingAndHiddenQueries(t *testing.T) {
 	}
 }
 
-func TestGetMetricStatistics(t *testing.T) {
-	svc := New(nil)
-	seedInvocations(svc)
-	out, err := newTestClient(t, svc).GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{
-		Namespace: aws.String("AWS/Lambda"), MetricName: aws.String("Errors"), Dimensions: prodDims("2"),
-		StartTime: aws.Time(t0), EndTime: aws.Time(t0.Add(time.Hour)), Period: aws.Int32(3600),
-		Statistics: []types.Statistic{types.StatisticSum, types.StatisticSampleCount},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Datapoints) != 1 || aws.ToFloat64(out.Datapoints[0].Sum) != 3 || aws.ToFloat64(out.Datapoints[0].SampleCount) != 9 || out.Datapoints[0].Maximum != nil {
-		t.Errorf("datapoints = %+v", out.Datapoints)
-	}
-}
-
-func putErrorsAlarm(t *testing.T, c *cloudwatch.Client, name string) {
+// putErrorsAlarm sets an alarm up through the Go API, as the worlds do
+// (nothing in the project calls PutMetricAlarm).
+func putErrorsAlarm(t *testing.T, svc *Service, name string) {
 	t.Helper()
-	_, err := c.PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{
-		AlarmName: aws.String(name), Namespace: aws.String("AWS/Lambda"), MetricName: aws.String("Errors"),
-		Dimensions: prodDims("")[:2], Statistic: types.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
-		Threshold: aws.Float64(1), ComparisonOperator: types.ComparisonOperatorGreaterThanOrEqualToThreshold,
-		TreatMissingData: aws.String("notBreaching"),
+	err := svc.PutMetricAlarm(PutMetricAlarmInput{
+		AlarmName: name, Namespace: "AWS/Lambda", MetricName: "Errors",
+		Dimensions: []Dimension{{"FunctionName", "hello"}, {"Resource", "hello:prod"}}, Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
+		Threshold: aws.Float64(1), ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching",
 	})
 	if err != nil {
 		t.Fatalf("PutMetricAlarm %s: %v", name, err)
@@ -172,8 +157,8 @@ func TestAlarms(t *testing.T) {
 	now := t0
 	svc := New(&Options{Now: func() time.Time { return now }})
 	c := newTestClient(t, svc)
-	putErrorsAlarm(t, c, "hello-prod-errors")
-	putErrorsAlarm(t, c, "other-alarm")
+	putErrorsAlarm(t, svc, "hello-prod-errors")
+	putErrorsAlarm(t, svc, "other-alarm")
 
 	// The shift's call: both alarm types, by name.
 	out, err := c.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"hello-prod-errors", "missing"},
@@ -269,7 +254,7 @@ func TestErrors(t *testing.T) {
 	ctx := context.Background()
 	svc := New(nil)
 	c := newTestClient(t, svc)
-	putErrorsAlarm(t, c, "exists")
+	putErrorsAlarm(t, svc, "exists")
 	tests := []struct {
 		name       string
 		call       func() error
@@ -310,11 +295,22 @@ func TestErrors(t *testing.T) {
 				MetricDataQueries: []types.MetricDataQuery{{Id: aws.String("e"), Expression: aws.String("m1/m2")}}})
 			return err
 		}, func(err error) bool { var e *types.InvalidParameterValueException; return errors.As(err, &e) }, "InvalidParameterValue", 400},
-		{"alarm without threshold", func() error {
+		// Alarms are set up through the Go API: nothing in the project
+		// calls these, so they are refused, named.
+		{"PutMetricAlarm not served", func() error {
 			_, err := c.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("x"), Namespace: aws.String("n"), MetricName: aws.String("m"),
-				Statistic: types.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold})
+				Statistic: types.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1), ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold})
 			return err
-		}, func(err error) bool { var e *types.MissingRequiredParameterException; return errors.As(err, &e) }, "MissingParameter", 400},
+		}, func(err error) bool { return strings.Contains(err.Error(), "PutMetricAlarm") }, "InvalidAction", 400},
+		{"DeleteAlarms not served", func() error {
+			_, err := c.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"exists"}})
+			return err
+		}, func(err error) bool { return strings.Contains(err.Error(), "DeleteAlarms") }, "InvalidAction", 400},
+		{"GetMetricStatistics not served", func() error {
+			_, err := c.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Lambda"), MetricName: aws.String("Errors"),
+				StartTime: aws.Time(t0), EndTime: aws.Time(t0.Add(time.Hour)), Period: aws.Int32(60), Statistics: []types.Statistic{types.StatisticSum}})
+			return err
+		}, func(err error) bool { return strings.Contains(err.Error(), "GetMetricStatistics") }, "InvalidAction", 400},
 		{"unknown operation", func() error {
 			_, err := c.ListMetrics(ctx, &cloudwatch.ListMetricsInput{})
 			return err
@@ -332,6 +328,12 @@ func TestErrors(t *testing.T) {
 			}
 			servicetest.WantStatus(t, err, tt.wantStatus)
 		})
+	}
+	// The Go API refuses an alarm without a threshold as the operation did.
+	err := svc.PutMetricAlarm(PutMetricAlarmInput{AlarmName: "x", Namespace: "n", MetricName: "m", Statistic: "Sum", Period: 60,
+		EvaluationPeriods: 1, ComparisonOperator: "GreaterThanThreshold"})
+	if e := asAPIError(err); err == nil || e.code != "MissingParameter" || e.status != 400 {
+		t.Errorf("PutMetricAlarm without a threshold: %v, want MissingParameter", err)
 	}
 }
 
@@ -357,14 +359,12 @@ func TestQueryProtocol(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
-	status, body := post(url.Values{"Action": {"PutMetricAlarm"}, "Version": {"2010-08-01"}, "AlarmName": {"hello-prod-errors"},
-		"Namespace": {"AWS/Lambda"}, "MetricName": {"Errors"}, "Statistic": {"Sum"}, "Period": {"60"}, "EvaluationPeriods": {"1"},
-		"Threshold": {"1.0"}, "ComparisonOperator": {"GreaterThanOrEqualToThreshold"},
-		"Dimensions.member.1.Name": {"FunctionName"}, "Dimensions.member.1.Value": {"hello"}})
-	if status != 200 {
-		t.Fatalf("PutMetricAlarm: %d %s", status, body)
+	if err := svc.PutMetricAlarm(PutMetricAlarmInput{AlarmName: "hello-prod-errors", Namespace: "AWS/Lambda", MetricName: "Errors",
+		Statistic: "Sum", Period: 60, EvaluationPeriods: 1, Threshold: aws.Float64(1), ComparisonOperator: "GreaterThanOrEqualToThreshold",
+		Dimensions: []Dimension{{"FunctionName", "hello"}}}); err != nil {
+		t.Fatal(err)
 	}
-	status, body = post(url.Values{"Action": {"SetAlarmState"}, "Version": {"2010-08-01"}, "AlarmName": {"hello-prod-errors"},
+	status, body := post(url.Values{"Action": {"SetAlarmState"}, "Version": {"2010-08-01"}, "AlarmName": {"hello-prod-errors"},
 		"StateValue": {"ALARM"}, "StateReason": {"cli"}})
 	if status != 200 || !strings.Contains(string(body), "<SetAlarmStateResponse") {
 		t.Fatalf("SetAlarmState: %d %s", status, body)

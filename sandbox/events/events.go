@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -143,20 +142,12 @@ func (s *Service) Close() {
 	s.inflight.Wait()
 }
 
-// ServeHTTP serves the EventBridge API.
+// ServeHTTP serves the EventBridge API the project calls: PutEvents.
+// Rules and targets are set up through the Go API (PutRule, PutTargets);
+// any other operation is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
-		"PutEvents":         s.putEvents,
-		"PutRule":           s.putRule,
-		"DescribeRule":      s.describeRule,
-		"ListRules":         s.listRules,
-		"DeleteRule":        s.deleteRule,
-		"EnableRule":        s.setRuleState("ENABLED"),
-		"DisableRule":       s.setRuleState("DISABLED"),
-		"PutTargets":        s.putTargets,
-		"ListTargetsByRule": s.listTargetsByRule,
-		"RemoveTargets":     s.removeTargets,
-		"TestEventPattern":  s.testEventPattern,
+		"PutEvents": s.putEvents,
 	})
 }
 
@@ -484,18 +475,6 @@ type RuleInput struct {
 	EventBusName string
 }
 
-func (s *Service) putRule(_ context.Context, body []byte) (any, error) {
-	var in RuleInput
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	arn, err := s.PutRule(in)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{"RuleArn": arn}, nil
-}
-
 // PutRule creates or updates a rule on the default bus and returns its ARN
 // (the Go API behind the PutRule operation, for setup).
 func (s *Service) PutRule(in RuleInput) (string, error) {
@@ -546,114 +525,6 @@ func (s *Service) lookupRule(name, bus string) (*rule, error) {
 	return r, nil
 }
 
-type ruleOut struct {
-	Name, Arn, EventPattern, State, Description, RoleArn, EventBusName string `json:",omitempty"`
-}
-
-func (r *rule) out() ruleOut {
-	return ruleOut{Name: r.Name, Arn: RuleARN(r.Name), EventPattern: r.EventPattern, State: r.State,
-		Description: r.Description, RoleArn: r.RoleArn, EventBusName: defaultBus}
-}
-
-func (s *Service) describeRule(_ context.Context, body []byte) (any, error) {
-	var in struct{ Name, EventBusName string }
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.lookupRule(in.Name, in.EventBusName)
-	if err != nil {
-		return nil, err
-	}
-	return r.out(), nil
-}
-
-func (s *Service) listRules(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		NamePrefix, EventBusName, NextToken string
-		Limit                               int
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if _, err := busName(in.EventBusName); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	names := make([]string, 0, len(s.rules))
-	for n := range s.rules {
-		if strings.HasPrefix(n, in.NamePrefix) {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	start := 0
-	if in.NextToken != "" {
-		start = sort.SearchStrings(names, in.NextToken)
-		if start >= len(names) || names[start] != in.NextToken {
-			return nil, validation("The NextToken value is invalid.")
-		}
-	}
-	end := len(names)
-	if in.Limit > 0 && start+in.Limit < end {
-		end = start + in.Limit
-	}
-	out := struct {
-		Rules     []ruleOut
-		NextToken string `json:",omitempty"`
-	}{Rules: []ruleOut{}}
-	for _, n := range names[start:end] {
-		out.Rules = append(out.Rules, s.rules[n].out())
-	}
-	if end < len(names) {
-		out.NextToken = names[end]
-	}
-	return out, nil
-}
-
-func (s *Service) deleteRule(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		Name, EventBusName string
-		Force              bool
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if _, err := busName(in.EventBusName); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.rules[in.Name]
-	if r == nil {
-		return nil, nil // DeleteRule of a missing rule succeeds
-	}
-	if len(r.Targets) > 0 {
-		return nil, validation("Rule can't be deleted since it has targets.")
-	}
-	delete(s.rules, in.Name)
-	return nil, nil
-}
-
-func (s *Service) setRuleState(state string) core.JSONOp {
-	return func(_ context.Context, body []byte) (any, error) {
-		var in struct{ Name, EventBusName string }
-		if err := core.DecodeJSON(body, &in); err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		r, err := s.lookupRule(in.Name, in.EventBusName)
-		if err != nil {
-			return nil, err
-		}
-		r.State = state
-		return nil, nil
-	}
-}
-
 // --- targets ---
 
 // FailedTarget is a PutTargets/RemoveTargets failed entry.
@@ -661,40 +532,21 @@ type FailedTarget struct {
 	TargetId, ErrorCode, ErrorMessage string
 }
 
-type putTargetsIn struct {
-	Rule, EventBusName string
-	Targets            []struct {
-		Target
-		InputTransformer json.RawMessage
-		SqsParameters    json.RawMessage
-		EcsParameters    json.RawMessage
-		BatchParameters  json.RawMessage
-		HttpParameters   json.RawMessage
-		DeadLetterConfig json.RawMessage
-		RetryPolicy      json.RawMessage
-	}
-}
-
 var targetIDRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
 
-func (s *Service) putTargets(_ context.Context, body []byte) (any, error) {
-	var in putTargetsIn
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if len(in.Targets) == 0 || len(in.Targets) > 10 {
+// PutTargets adds or replaces targets of a rule (the Go API behind the
+// PutTargets operation). Targets that are neither Lambda functions nor state
+// machines come back as failed entries.
+func (s *Service) PutTargets(ruleName, bus string, targets []Target) ([]FailedTarget, error) {
+	if len(targets) == 0 || len(targets) > 10 {
 		return nil, validation("1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1")
 	}
-	var targets []Target
-	for _, t := range in.Targets {
+	for _, t := range targets {
 		if !targetIDRE.MatchString(t.Id) {
 			return nil, validation("Value '%s' at 'targets.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", t.Id)
 		}
 		if t.Input != "" && t.InputPath != "" {
 			return nil, validation("Only one of Input, InputPath, or InputTransformer must be provided for target %s.", t.Id)
-		}
-		if len(t.InputTransformer) > 0 || len(t.SqsParameters) > 0 || len(t.EcsParameters) > 0 || len(t.BatchParameters) > 0 || len(t.HttpParameters) > 0 {
-			return nil, validation("target %s: only Id, Arn, RoleArn, Input and InputPath are supported by the aliasflow sandbox", t.Id)
 		}
 		if t.Input != "" && !json.Valid([]byte(t.Input)) {
 			return nil, validation("Target %s: Input is not valid JSON.", t.Id)
@@ -702,22 +554,7 @@ func (s *Service) putTargets(_ context.Context, body []byte) (any, error) {
 		if t.InputPath != "" && !inputPathRE.MatchString(t.InputPath) {
 			return nil, validation("Target %s: InputPath %s is not valid.", t.Id, t.InputPath)
 		}
-		targets = append(targets, t.Target)
 	}
-	failed, err := s.PutTargets(in.Rule, in.EventBusName, targets)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		FailedEntryCount int
-		FailedEntries    []FailedTarget
-	}{len(failed), failed}, nil
-}
-
-// PutTargets adds or replaces targets of a rule (the Go API behind the
-// PutTargets operation). Targets that are neither Lambda functions nor state
-// machines come back as failed entries.
-func (s *Service) PutTargets(ruleName, bus string, targets []Target) ([]FailedTarget, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.lookupRule(ruleName, bus)
@@ -745,74 +582,6 @@ func (s *Service) PutTargets(ruleName, bus string, targets []Target) ([]FailedTa
 		}
 	}
 	return failed, nil
-}
-
-func (s *Service) listTargetsByRule(_ context.Context, body []byte) (any, error) {
-	var in struct{ Rule, EventBusName string }
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.lookupRule(in.Rule, in.EventBusName)
-	if err != nil {
-		return nil, err
-	}
-	return map[string][]Target{"Targets": append([]Target{}, r.Targets...)}, nil
-}
-
-func (s *Service) removeTargets(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		Rule, EventBusName string
-		Ids                []string
-		Force              bool
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if len(in.Ids) == 0 {
-		return nil, validation("1 validation error detected: Value at 'ids' failed to satisfy constraint: Member must have length greater than or equal to 1")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.lookupRule(in.Rule, in.EventBusName)
-	if err != nil {
-		return nil, err
-	}
-	failed := []FailedTarget{}
-	for _, id := range in.Ids {
-		i := -1
-		for j, t := range r.Targets {
-			if t.Id == id {
-				i = j
-			}
-		}
-		if i < 0 {
-			failed = append(failed, FailedTarget{TargetId: id, ErrorCode: "ResourceNotFoundException", ErrorMessage: "Target " + id + " does not exist."})
-			continue
-		}
-		r.Targets = append(r.Targets[:i], r.Targets[i+1:]...)
-	}
-	return struct {
-		FailedEntryCount int
-		FailedEntries    []FailedTarget
-	}{len(failed), failed}, nil
-}
-
-func (s *Service) testEventPattern(_ context.Context, body []byte) (any, error) {
-	var in struct{ EventPattern, Event string }
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	p, err := eventpattern.Compile(in.EventPattern)
-	if err != nil {
-		return nil, core.Errorf("InvalidEventPatternException", http.StatusBadRequest, "Event pattern is not valid. Reason: %v", err)
-	}
-	ok, err := p.Match([]byte(in.Event))
-	if err != nil {
-		return nil, validation("Parameter Event is not valid: %v", err)
-	}
-	return map[string]bool{"Result": ok}, nil
 }
 
 // --- Go API for setup and tests ---

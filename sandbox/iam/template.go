@@ -40,6 +40,9 @@ func (r *Role) AssumedRoleARN(account, session string) string {
 // Set is the execution role of every Lambda function the templates name.
 type Set struct {
 	Env Env
+	// Reference scopes each request as IAM does (actions without
+	// resource-level permissions act on "*").
+	Reference *Reference
 	// Functions maps a function's FunctionName to its execution role.
 	Functions map[string]*Role
 }
@@ -75,9 +78,15 @@ func LoadDir(dir string, env Env) (*Set, error) {
 	return Load(templates, env)
 }
 
-// Load builds the Set from templates by stack name.
+// Load builds the Set from templates by stack name, with the Service
+// Authorization Reference (DefaultReference): without it the sandbox would
+// allow what AWS denies, so its absence is an error.
 func Load(templates map[string][]byte, env Env) (*Set, error) {
-	set := &Set{Env: env, Functions: map[string]*Role{}}
+	ref, err := DefaultReference()
+	if err != nil {
+		return nil, err
+	}
+	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}}
 	stacks := make([]string, 0, len(templates))
 	for s := range templates {
 		stacks = append(stacks, s)

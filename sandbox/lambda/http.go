@@ -89,15 +89,11 @@ func route(r *http.Request) (string, []string, error) {
 		switch m {
 		case http.MethodGet:
 			return "GetFunction", segs, nil
-		case http.MethodDelete:
-			return "DeleteFunction", segs, nil
 		}
 	case 2:
 		switch segs[1] + " " + m {
 		case "configuration GET":
 			return "GetFunctionConfiguration", segs, nil
-		case "configuration PUT":
-			return "UpdateFunctionConfiguration", segs, nil
 		case "code PUT":
 			return "UpdateFunctionCode", segs, nil
 		case "versions GET":
@@ -118,8 +114,6 @@ func route(r *http.Request) (string, []string, error) {
 				return "GetAlias", segs, nil
 			case http.MethodPut:
 				return "UpdateAlias", segs, nil
-			case http.MethodDelete:
-				return "DeleteAlias", segs, nil
 			}
 		}
 	}
@@ -188,17 +182,8 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 			return 0, nil, err
 		}
 		return http.StatusOK, map[string]any{"Configuration": c, "Code": s.codeLocation(r.Host, c)}, nil
-	case "DeleteFunction":
-		return http.StatusNoContent, nil, s.DeleteFunction(fn, q.Get("Qualifier"))
 	case "GetFunctionConfiguration":
 		c, err := s.GetFunctionConfiguration(fn, q.Get("Qualifier"))
-		return http.StatusOK, c, err
-	case "UpdateFunctionConfiguration":
-		var in UpdateFunctionConfigurationInput
-		if err := decode(body, &in); err != nil {
-			return 0, nil, err
-		}
-		c, err := s.UpdateFunctionConfiguration(fn, in)
 		return http.StatusOK, c, err
 	case "UpdateFunctionCode":
 		var in UpdateFunctionCodeInput
@@ -248,8 +233,6 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 		}
 		a, err := s.UpdateAlias(fn, args[2], in)
 		return http.StatusOK, a, err
-	case "DeleteAlias":
-		return http.StatusNoContent, nil, s.DeleteAlias(fn, args[2])
 	case "Invoke":
 		s.serveInvoke(w, r, fn, q.Get("Qualifier"), body)
 		return 0, nil, errHandled

@@ -248,19 +248,6 @@ func (rt *runtime) reaper(every, maxIdle time.Duration, stop <-chan struct{}) {
 	}
 }
 
-// retire stops the warm processes of a function (version "" = all).
-func (rt *runtime) retire(name, version string) {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	for key, p := range rt.pools {
-		fn, ver, _ := strings.Cut(key, "\x00")
-		if fn == name && (version == "" || version == ver) {
-			rt.retireLocked(p)
-			delete(rt.pools, key)
-		}
-	}
-}
-
 // killAll kills every process of a function, busy or not (fault injection).
 func (rt *runtime) killAll(name string) int {
 	rt.mu.Lock()

@@ -846,40 +846,6 @@ func (s *Service) ListFunctions(marker string, maxItems int) ([]FunctionConfigur
 	return paginate(all, marker, maxItems)
 }
 
-// DeleteFunction deletes a function (qualifier "") or one published version.
-func (s *Service) DeleteFunction(function, qualifier string) error {
-	name, q, err := resolveName(function, qualifier)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.lookup(name)
-	if err != nil {
-		return err
-	}
-	switch {
-	case q == "":
-		delete(s.functions, name)
-	case q == latest:
-		return invalid("$LATEST version cannot be deleted without deleting the function.")
-	case versionRe.MatchString(q):
-		if _, ok := f.Versions[q]; !ok {
-			return functionNotFound(name, q)
-		}
-		for _, a := range f.Aliases {
-			if a.FunctionVersion == q || (a.RoutingConfig != nil && a.RoutingConfig.AdditionalVersionWeights[q] != 0) {
-				return conflict("Unable to delete version because the following aliases reference it: [%s]", a.Name)
-			}
-		}
-		delete(f.Versions, q)
-	default:
-		return invalid("Deletion of aliases is not supported by DeleteFunction; use DeleteAlias")
-	}
-	s.rt.retire(name, q)
-	return nil
-}
-
 // checkAlias validates an alias's target and routing; the caller holds s.mu.
 func (f *function) checkAlias(name, version string, rc *RoutingConfig) error {
 	if version == "" {
@@ -1069,23 +1035,6 @@ func (s *Service) ListAliases(function, functionVersion, marker string, maxItems
 		all = append(all, cloneAlias(a))
 	}
 	return paginate(all, marker, maxItems)
-}
-
-// DeleteAlias deletes an alias.
-func (s *Service) DeleteAlias(function, alias string) error {
-	name, err := unqualified(function)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.lookup(name)
-	if err != nil {
-		return err
-	}
-	// Lambda answers 204 for an alias that does not exist.
-	delete(f.Aliases, alias)
-	return nil
 }
 
 // ---- persistence ------------------------------------------------------------

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
 )
@@ -309,8 +310,10 @@ func TestEnvironmentSizeIsTheJSONOfTheMap(t *testing.T) {
 				FunctionName: aws.String(fmt.Sprintf("env-%d", i)), Runtime: types.RuntimeProvidedal2023,
 				Role: aws.String(role), Code: &types.FunctionCode{ZipFile: zip}, Environment: &types.Environment{Variables: tt.vars},
 			})
-			_, uerr := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-				FunctionName: aws.String("sized"), Environment: &types.Environment{Variables: tt.vars},
+			// UpdateFunctionConfiguration is the Go API's (the worlds set
+			// environments with it; nothing calls it over HTTP).
+			_, uerr := e.svc.UpdateFunctionConfiguration("sized", lambdasvc.UpdateFunctionConfigurationInput{
+				Environment: &lambdasvc.Environment{Variables: tt.vars},
 			})
 			if !tt.wantErr {
 				if err != nil || uerr != nil {
@@ -319,11 +322,13 @@ func TestEnvironmentSizeIsTheJSONOfTheMap(t *testing.T) {
 				e.clock.Advance(e.opts.UpdateDuration)
 				return
 			}
-			for op, err := range map[string]error{"CreateFunction": err, "UpdateFunctionConfiguration": uerr} {
-				var ipv *types.InvalidParameterValueException
-				if !errors.As(err, &ipv) || !strings.Contains(err.Error(), "exceeded the 4KB limit") {
-					t.Errorf("%s: %v, want InvalidParameterValueException for the 4KB limit", op, err)
-				}
+			var ipv *types.InvalidParameterValueException
+			if !errors.As(err, &ipv) || !strings.Contains(err.Error(), "exceeded the 4KB limit") {
+				t.Errorf("CreateFunction: %v, want InvalidParameterValueException for the 4KB limit", err)
+			}
+			var goErr *core.APIError
+			if !errors.As(uerr, &goErr) || goErr.Code != "InvalidParameterValueException" || !strings.Contains(uerr.Error(), "exceeded the 4KB limit") {
+				t.Errorf("UpdateFunctionConfiguration: %v, want InvalidParameterValueException for the 4KB limit", uerr)
 			}
 		})
 	}
@@ -388,9 +393,8 @@ func TestUpdateCodeAndPublish(t *testing.T) {
 	}
 
 	// A configuration change alone is a new version too.
-	if _, err := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-		FunctionName: aws.String("hello"), Environment: &types.Environment{Variables: map[string]string{"STAGE": "b"}},
-	}); err != nil {
+	stage := map[string]string{"STAGE": "b"}
+	if _, err := e.svc.UpdateFunctionConfiguration("hello", lambdasvc.UpdateFunctionConfigurationInput{Environment: &lambdasvc.Environment{Variables: stage}}); err != nil {
 		t.Fatalf("UpdateFunctionConfiguration: %v", err)
 	}
 	e.clock.Advance(5 * time.Second)
@@ -434,9 +438,7 @@ func TestAliases(t *testing.T) {
 	ctx := context.Background()
 	e.create(t, "hello", helloPkg)
 	e.publish(t, "hello")
-	if _, err := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-		FunctionName: aws.String("hello"), Description: aws.String("second"),
-	}); err != nil {
+	if _, err := e.svc.UpdateFunctionConfiguration("hello", lambdasvc.UpdateFunctionConfigurationInput{Description: aws.String("second")}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(5 * time.Second)
@@ -543,10 +545,7 @@ func TestAliases(t *testing.T) {
 	if strings.Join(names, ",") != "dev->$LATEST,prod->2" {
 		t.Errorf("aliases = %v, want [dev->$LATEST prod->2]", names)
 	}
-	if _, err := e.client.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("hello"), Name: aws.String("dev")}); err != nil {
-		t.Fatalf("DeleteAlias: %v", err)
-	}
-	_, err = e.client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("hello"), Name: aws.String("dev")})
+	_, err = e.client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("hello"), Name: aws.String("nope")})
 	wantAPIError[*types.ResourceNotFoundException](t, err, 404)
 }
 

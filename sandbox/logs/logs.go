@@ -12,9 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,16 +68,12 @@ func New(now func() time.Time) *Service {
 	return &Service{now: now, groups: map[string]*group{}}
 }
 
-// ServeHTTP serves the CloudWatch Logs API.
+// ServeHTTP serves the CloudWatch Logs API the project calls:
+// FilterLogEvents. Groups and streams come from the functions' output
+// (Append); any other operation is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
-		"CreateLogGroup":     s.createLogGroup,
-		"CreateLogStream":    s.createLogStream,
-		"DescribeLogGroups":  s.describeLogGroups,
-		"DescribeLogStreams": s.describeLogStreams,
-		"PutLogEvents":       s.putLogEvents,
-		"GetLogEvents":       s.getLogEvents,
-		"FilterLogEvents":    s.filterLogEvents,
+		"FilterLogEvents": s.filterLogEvents,
 	})
 }
 
@@ -95,20 +89,10 @@ func streamNotFound() *core.APIError {
 	return core.Errorf("ResourceNotFoundException", http.StatusBadRequest, "The specified log stream does not exist.")
 }
 
-// GroupARN is a log group's ARN (with the ":*" suffix DescribeLogGroups's
-// arn field carries when star is true).
-func GroupARN(name string, star bool) string {
-	arn := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", core.Region, core.Account, name)
-	if star {
-		arn += ":*"
-	}
-	return arn
+// GroupARN is a log group's ARN.
+func GroupARN(name string) string {
+	return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", core.Region, core.Account, name)
 }
-
-var (
-	groupNameRE  = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]{1,512}$`)
-	streamNameRE = regexp.MustCompile(`^[^:*]{1,512}$`)
-)
 
 // groupName resolves logGroupName / logGroupIdentifier (a name or an ARN).
 func groupName(name, identifier string) (string, error) {
@@ -116,7 +100,7 @@ func groupName(name, identifier string) (string, error) {
 		return "", invalidParam("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
 	}
 	if identifier != "" {
-		if rest, ok := strings.CutPrefix(identifier, GroupARN("", false)); ok {
+		if rest, ok := strings.CutPrefix(identifier, GroupARN("")); ok {
 			return strings.TrimSuffix(rest, ":*"), nil
 		}
 		return identifier, nil
@@ -128,288 +112,6 @@ func groupName(name, identifier string) (string, error) {
 }
 
 func (s *Service) millis() int64 { return s.now().UnixMilli() }
-
-func (s *Service) createLogGroup(_ context.Context, body []byte) (any, error) {
-	var in struct{ LogGroupName string }
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	return nil, s.CreateLogGroup(in.LogGroupName)
-}
-
-// CreateLogGroup creates a log group; an existing one is
-// ResourceAlreadyExistsException, as in AWS.
-func (s *Service) CreateLogGroup(name string) error {
-	if !groupNameRE.MatchString(name) {
-		return invalidParam("1 validation error detected: Value '%s' at 'logGroupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+", name)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.groups[name] != nil {
-		return core.Errorf("ResourceAlreadyExistsException", http.StatusBadRequest, "The specified log group already exists")
-	}
-	s.groups[name] = &group{Name: name, Created: s.millis(), Streams: map[string]*stream{}}
-	return nil
-}
-
-func (s *Service) createLogStream(_ context.Context, body []byte) (any, error) {
-	var in struct{ LogGroupName, LogStreamName string }
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if !streamNameRE.MatchString(in.LogStreamName) {
-		return nil, invalidParam("1 validation error detected: Value '%s' at 'logStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [^:*]*", in.LogStreamName)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[in.LogGroupName]
-	if g == nil {
-		return nil, groupNotFound()
-	}
-	if g.Streams[in.LogStreamName] != nil {
-		return nil, core.Errorf("ResourceAlreadyExistsException", http.StatusBadRequest, "The specified log stream already exists")
-	}
-	g.Streams[in.LogStreamName] = &stream{Name: in.LogStreamName, Created: s.millis()}
-	return nil, nil
-}
-
-// page applies nextToken (the last name returned) and limit to sorted names.
-func page(names []string, token string, limit, maxLimit int) ([]string, string, error) {
-	if limit < 0 || limit > maxLimit {
-		return nil, "", invalidParam("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to %d", limit, maxLimit)
-	}
-	if limit == 0 {
-		limit = maxLimit
-	}
-	start := 0
-	if token != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(token)
-		if err != nil {
-			return nil, "", invalidParam("The specified nextToken is invalid.")
-		}
-		start = sort.SearchStrings(names, string(raw)+"\x00")
-	}
-	end := min(start+limit, len(names))
-	next := ""
-	if end < len(names) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(names[end-1]))
-	}
-	return names[start:end], next, nil
-}
-
-type logGroupOut struct {
-	LogGroupName      string `json:"logGroupName"`
-	CreationTime      int64  `json:"creationTime"`
-	Arn               string `json:"arn"`
-	LogGroupArn       string `json:"logGroupArn"`
-	StoredBytes       int64  `json:"storedBytes"`
-	MetricFilterCount int    `json:"metricFilterCount"`
-	LogGroupClass     string `json:"logGroupClass"`
-}
-
-func (s *Service) describeLogGroups(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		LogGroupNamePrefix, LogGroupNamePattern, NextToken string
-		Limit                                              int
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if in.LogGroupNamePrefix != "" && in.LogGroupNamePattern != "" {
-		return nil, invalidParam("LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var names []string
-	for n := range s.groups {
-		if strings.HasPrefix(n, in.LogGroupNamePrefix) && strings.Contains(strings.ToLower(n), strings.ToLower(in.LogGroupNamePattern)) {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	sel, next, err := page(names, in.NextToken, in.Limit, 50)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		LogGroups []logGroupOut `json:"logGroups"`
-		NextToken string        `json:"nextToken,omitempty"`
-	}{LogGroups: []logGroupOut{}, NextToken: next}
-	for _, n := range sel {
-		g := s.groups[n]
-		var bytes int64
-		for _, st := range g.Streams {
-			for _, e := range st.Events {
-				bytes += int64(len(e.Message))
-			}
-		}
-		out.LogGroups = append(out.LogGroups, logGroupOut{n, g.Created, GroupARN(n, true), GroupARN(n, false), bytes, 0, "STANDARD"})
-	}
-	return out, nil
-}
-
-type logStreamOut struct {
-	LogStreamName       string `json:"logStreamName"`
-	CreationTime        int64  `json:"creationTime"`
-	FirstEventTimestamp int64  `json:"firstEventTimestamp,omitempty"`
-	LastEventTimestamp  int64  `json:"lastEventTimestamp,omitempty"`
-	LastIngestionTime   int64  `json:"lastIngestionTime,omitempty"`
-	Arn                 string `json:"arn"`
-	StoredBytes         int64  `json:"storedBytes"`
-}
-
-func (s *Service) describeLogStreams(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		LogGroupName, LogGroupIdentifier, LogStreamNamePrefix, OrderBy, NextToken string
-		Descending                                                                bool
-		Limit                                                                     int
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	name, err := groupName(in.LogGroupName, in.LogGroupIdentifier)
-	if err != nil {
-		return nil, err
-	}
-	switch in.OrderBy {
-	case "", "LogStreamName":
-	case "LastEventTime":
-		if in.LogStreamNamePrefix != "" {
-			return nil, invalidParam("Cannot order by LastEventTime with a logStreamNamePrefix.")
-		}
-	default:
-		return nil, invalidParam("1 validation error detected: Value '%s' at 'orderBy' failed to satisfy constraint: Member must satisfy enum value set: [LogStreamName, LastEventTime]", in.OrderBy)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[name]
-	if g == nil {
-		return nil, groupNotFound()
-	}
-	var streams []*stream
-	for n, st := range g.Streams {
-		if strings.HasPrefix(n, in.LogStreamNamePrefix) {
-			streams = append(streams, st)
-		}
-	}
-	last := func(st *stream) int64 {
-		if len(st.Events) == 0 {
-			return 0
-		}
-		return st.Events[len(st.Events)-1].Timestamp
-	}
-	sort.Slice(streams, func(i, j int) bool {
-		a, b := streams[i], streams[j]
-		if in.Descending {
-			a, b = b, a
-		}
-		if in.OrderBy == "LastEventTime" && last(a) != last(b) {
-			return last(a) < last(b)
-		}
-		return a.Name < b.Name
-	})
-	// Tokens are offsets here: the order is not by name alone.
-	start := 0
-	if in.NextToken != "" {
-		n, err := strconv.Atoi(in.NextToken)
-		if err != nil || n < 0 || n > len(streams) {
-			return nil, invalidParam("The specified nextToken is invalid.")
-		}
-		start = n
-	}
-	limit := in.Limit
-	if limit <= 0 || limit > 50 {
-		limit = 50
-	}
-	end := min(start+limit, len(streams))
-	out := struct {
-		LogStreams []logStreamOut `json:"logStreams"`
-		NextToken  string         `json:"nextToken,omitempty"`
-	}{LogStreams: []logStreamOut{}}
-	for _, st := range streams[start:end] {
-		o := logStreamOut{LogStreamName: st.Name, CreationTime: st.Created,
-			Arn: GroupARN(name, false) + ":log-stream:" + st.Name}
-		if len(st.Events) > 0 {
-			o.FirstEventTimestamp = st.Events[0].Timestamp
-			o.LastEventTimestamp = last(st)
-			o.LastIngestionTime = st.Events[len(st.Events)-1].Ingested
-			for _, e := range st.Events {
-				o.StoredBytes += int64(len(e.Message))
-			}
-		}
-		out.LogStreams = append(out.LogStreams, o)
-	}
-	if end < len(streams) {
-		out.NextToken = strconv.Itoa(end)
-	}
-	return out, nil
-}
-
-type inputEvent struct {
-	Timestamp *int64  `json:"timestamp"`
-	Message   *string `json:"message"`
-}
-
-func (s *Service) putLogEvents(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		LogGroupName, LogStreamName string
-		LogEvents                   []inputEvent
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	if len(in.LogEvents) == 0 || len(in.LogEvents) > 10000 {
-		return nil, invalidParam("1 validation error detected: Value at 'logEvents' failed to satisfy constraint: Member must have length less than or equal to 10000 and greater than or equal to 1")
-	}
-	for i, e := range in.LogEvents {
-		if e.Timestamp == nil || e.Message == nil || *e.Message == "" {
-			return nil, invalidParam("1 validation error detected: Value at 'logEvents.%d' failed to satisfy constraint: timestamp and a non-empty message are required", i+1)
-		}
-		if i > 0 && *e.Timestamp < *in.LogEvents[i-1].Timestamp {
-			return nil, invalidParam("Log events in a single PutLogEvents request must be in chronological order.")
-		}
-	}
-	if span := *in.LogEvents[len(in.LogEvents)-1].Timestamp - *in.LogEvents[0].Timestamp; span > 24*time.Hour.Milliseconds() {
-		return nil, invalidParam("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[in.LogGroupName]
-	if g == nil {
-		return nil, groupNotFound()
-	}
-	st := g.Streams[in.LogStreamName]
-	if st == nil {
-		return nil, streamNotFound()
-	}
-	now := s.millis()
-	tooNew, tooOld := -1, -1
-	for i, e := range in.LogEvents {
-		switch {
-		case *e.Timestamp > now+2*time.Hour.Milliseconds():
-			if tooNew < 0 {
-				tooNew = i
-			}
-			continue
-		case *e.Timestamp < now-14*24*time.Hour.Milliseconds():
-			tooOld = i
-			continue
-		}
-		s.appendLocked(st, *e.Timestamp, now, *e.Message)
-	}
-	out := map[string]any{"nextSequenceToken": strconv.FormatInt(s.seq, 10)}
-	if tooNew >= 0 || tooOld >= 0 {
-		info := map[string]int{}
-		if tooNew >= 0 {
-			info["tooNewLogEventStartIndex"] = tooNew
-		}
-		if tooOld >= 0 {
-			info["tooOldLogEventEndIndex"] = tooOld
-		}
-		out["rejectedLogEventsInfo"] = info
-	}
-	return out, nil
-}
 
 // appendLocked inserts an event in timestamp order; s.mu is held.
 func (s *Service) appendLocked(st *stream, ts, ingested int64, msg string) {
@@ -444,86 +146,6 @@ func (s *Service) Append(groupName, streamName string, at time.Time, message str
 		g.Streams[streamName] = st
 	}
 	s.appendLocked(st, at.UnixMilli(), now, message)
-}
-
-type outputEvent struct {
-	Timestamp     int64  `json:"timestamp"`
-	Message       string `json:"message"`
-	IngestionTime int64  `json:"ingestionTime"`
-}
-
-func (s *Service) getLogEvents(_ context.Context, body []byte) (any, error) {
-	var in struct {
-		LogGroupName, LogGroupIdentifier, LogStreamName, NextToken string
-		StartTime, EndTime                                         *int64
-		Limit                                                      int
-		StartFromHead                                              *bool
-	}
-	if err := core.DecodeJSON(body, &in); err != nil {
-		return nil, err
-	}
-	name, err := groupName(in.LogGroupName, in.LogGroupIdentifier)
-	if err != nil {
-		return nil, err
-	}
-	limit := in.Limit
-	if limit < 0 || limit > defaultLimit {
-		return nil, invalidParam("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000", limit)
-	}
-	if limit == 0 {
-		limit = defaultLimit
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[name]
-	if g == nil {
-		return nil, groupNotFound()
-	}
-	st := g.Streams[in.LogStreamName]
-	if st == nil {
-		return nil, streamNotFound()
-	}
-	// Window of events in range, as indexes into st.Events.
-	lo, hi := 0, len(st.Events)
-	for lo < hi && in.StartTime != nil && st.Events[lo].Timestamp < *in.StartTime {
-		lo++
-	}
-	for hi > lo && in.EndTime != nil && st.Events[hi-1].Timestamp >= *in.EndTime {
-		hi--
-	}
-	// Tokens are "f/<index>" (read forward from index) and "b/<index>" (read
-	// backward, ending before index), like AWS's opaque f/… b/… tokens.
-	forward := in.StartFromHead != nil && *in.StartFromHead
-	var from, to int
-	switch {
-	case in.NextToken == "":
-		if forward {
-			from, to = lo, min(lo+limit, hi)
-		} else {
-			from, to = max(hi-limit, lo), hi
-		}
-	default:
-		dir, idx, ok := strings.Cut(in.NextToken, "/")
-		n, err := strconv.Atoi(idx)
-		if !ok || err != nil || n < 0 || (dir != "f" && dir != "b") {
-			return nil, invalidParam("The specified nextToken is invalid.")
-		}
-		n = max(min(n, hi), lo)
-		if dir == "f" {
-			from, to = n, min(n+limit, hi)
-		} else {
-			from, to = max(n-limit, lo), n
-		}
-	}
-	out := struct {
-		Events            []outputEvent `json:"events"`
-		NextForwardToken  string        `json:"nextForwardToken"`
-		NextBackwardToken string        `json:"nextBackwardToken"`
-	}{Events: []outputEvent{}, NextForwardToken: "f/" + strconv.Itoa(to), NextBackwardToken: "b/" + strconv.Itoa(from)}
-	for _, e := range st.Events[from:to] {
-		out.Events = append(out.Events, outputEvent{e.Timestamp, e.Message, e.Ingested})
-	}
-	return out, nil
 }
 
 type filteredEvent struct {

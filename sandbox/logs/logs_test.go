@@ -100,54 +100,19 @@ func TestFilterLogEventsPaginates(t *testing.T) {
 	}
 }
 
-func TestGroupsStreamsAndEvents(t *testing.T) {
-	ctx := context.Background()
+// TestGroupsStreamsAndSnapshot: groups and streams are made by the
+// functions' output (Append), events kept in timestamp order per stream,
+// and they survive a snapshot.
+func TestGroupsStreamsAndSnapshot(t *testing.T) {
 	svc := New(func() time.Time { return t0.Add(time.Minute) })
-	c := newTestClient(t, svc)
-	if _, err := c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/aws/lambda/hello")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String("/aws/lambda/hello"), LogStreamName: aws.String("s1")}); err != nil {
-		t.Fatal(err)
-	}
-	var events []types.InputLogEvent
 	for i := range 5 {
-		events = append(events, types.InputLogEvent{Timestamp: aws.Int64(t0.Add(time.Duration(i) * time.Second).UnixMilli()), Message: aws.String("line " + string(rune('0'+i)))})
+		svc.Append("/aws/lambda/hello", "s1", t0.Add(time.Duration(4-i)*time.Second), "line "+string(rune('0'+4-i)))
 	}
-	events = append(events, types.InputLogEvent{Timestamp: aws.Int64(t0.Add(5 * time.Hour).UnixMilli()), Message: aws.String("from the future")})
-	put, err := c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String("/aws/lambda/hello"), LogStreamName: aws.String("s1"), LogEvents: events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if put.RejectedLogEventsInfo == nil || aws.ToInt32(put.RejectedLogEventsInfo.TooNewLogEventStartIndex) != 5 {
-		t.Errorf("RejectedLogEventsInfo = %+v, want tooNewLogEventStartIndex 5", put.RejectedLogEventsInfo)
-	}
-
-	head, err := c.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/aws/lambda/hello"), LogStreamName: aws.String("s1"), StartFromHead: aws.Bool(true), Limit: aws.Int32(2)})
-	if err != nil || len(head.Events) != 2 || aws.ToString(head.Events[0].Message) != "line 0" {
-		t.Fatalf("GetLogEvents from head = %+v, %v", head, err)
-	}
-	next, err := c.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/aws/lambda/hello"), LogStreamName: aws.String("s1"), NextToken: head.NextForwardToken, Limit: aws.Int32(2)})
-	if err != nil || len(next.Events) != 2 || aws.ToString(next.Events[0].Message) != "line 2" {
-		t.Fatalf("GetLogEvents next = %+v, %v", next, err)
-	}
-	tail, err := c.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/aws/lambda/hello"), LogStreamName: aws.String("s1"), Limit: aws.Int32(1)})
-	if err != nil || len(tail.Events) != 1 || aws.ToString(tail.Events[0].Message) != "line 4" {
-		t.Fatalf("GetLogEvents newest = %+v, %v", tail, err)
-	}
-
 	svc.Append("/aws/lambda/hello", "s0", t0.Add(10*time.Second), "newer stream")
-	groups, err := c.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/aws/lambda/")})
-	if err != nil || len(groups.LogGroups) != 1 || aws.ToString(groups.LogGroups[0].LogGroupName) != "/aws/lambda/hello" ||
-		aws.ToString(groups.LogGroups[0].LogGroupArn) != "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/hello" {
-		t.Fatalf("DescribeLogGroups = %+v, %v", groups, err)
+	got, err := svc.Filter(FilterQuery{Group: "/aws/lambda/hello", Streams: []string{"s1"}})
+	if err != nil || len(got) != 5 || got[0].Message != "line 0" || got[4].Message != "line 4" {
+		t.Fatalf("Filter s1 = %+v, %v; want line 0 … line 4 in timestamp order", got, err)
 	}
-	streams, err := c.DescribeLogStreams(ctx, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String("/aws/lambda/hello"), OrderBy: types.OrderByLastEventTime, Descending: aws.Bool(true)})
-	if err != nil || len(streams.LogStreams) != 2 || aws.ToString(streams.LogStreams[0].LogStreamName) != "s0" ||
-		aws.ToInt64(streams.LogStreams[1].LastEventTimestamp) != t0.Add(4*time.Second).UnixMilli() {
-		t.Fatalf("DescribeLogStreams = %+v, %v", streams, err)
-	}
-
 	snap, err := svc.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +121,7 @@ func TestGroupsStreamsAndEvents(t *testing.T) {
 	if err := restored.Restore(snap); err != nil {
 		t.Fatal(err)
 	}
-	got, err := restored.Filter(FilterQuery{Group: "/aws/lambda/hello", FilterPattern: `"line 3"`})
+	got, err = restored.Filter(FilterQuery{Group: "/aws/lambda/hello", FilterPattern: `"line 3"`})
 	if err != nil || len(got) != 1 || got[0].Stream != "s1" {
 		t.Errorf("restored Filter = %+v, %v", got, err)
 	}
@@ -169,7 +134,6 @@ func TestErrors(t *testing.T) {
 	group := aws.String("/aliasflow/pipeline")
 	notFound := func(err error) bool { var e *types.ResourceNotFoundException; return errors.As(err, &e) }
 	invalid := func(err error) bool { var e *types.InvalidParameterException; return errors.As(err, &e) }
-	exists := func(err error) bool { var e *types.ResourceAlreadyExistsException; return errors.As(err, &e) }
 	tests := []struct {
 		name  string
 		call  func() error
@@ -191,24 +155,17 @@ func TestErrors(t *testing.T) {
 			_, err := c.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: group, LogStreamNames: []string{"nope"}})
 			return err
 		}, notFound},
-		{"create existing group", func() error {
+		// Groups and streams come from the functions' output: nothing in
+		// the project calls these, so they are refused, named.
+		{"CreateLogGroup not served", func() error {
 			_, err := c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: group})
 			return err
-		}, exists},
-		{"stream in missing group", func() error {
-			_, err := c.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String("/nope"), LogStreamName: aws.String("s")})
-			return err
-		}, notFound},
-		{"put to missing stream", func() error {
-			_, err := c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: group, LogStreamName: aws.String("nope"),
+		}, func(err error) bool { return strings.Contains(err.Error(), "Logs_20140328.CreateLogGroup") }},
+		{"PutLogEvents not served", func() error {
+			_, err := c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: group, LogStreamName: aws.String("s"),
 				LogEvents: []types.InputLogEvent{{Timestamp: aws.Int64(t0.UnixMilli()), Message: aws.String("m")}}})
 			return err
-		}, notFound},
-		{"events out of order", func() error {
-			_, err := c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: group, LogStreamName: aws.String("2026/11/21/aliasflow-release[$LATEST]a"),
-				LogEvents: []types.InputLogEvent{{Timestamp: aws.Int64(t0.UnixMilli() + 5), Message: aws.String("b")}, {Timestamp: aws.Int64(t0.UnixMilli()), Message: aws.String("a")}}})
-			return err
-		}, invalid},
+		}, func(err error) bool { return strings.Contains(err.Error(), "Logs_20140328.PutLogEvents") }},
 		{"unknown operation", func() error {
 			_, err := c.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: group})
 			return err

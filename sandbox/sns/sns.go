@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,14 +133,12 @@ func TopicARN(name string) string {
 	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", core.Region, core.Account, name)
 }
 
-// ServeHTTP serves the SNS API.
+// ServeHTTP serves the SNS API the project calls: Publish. Topics and
+// subscriptions are set up through the Go API (CreateTopic, Subscribe);
+// any other action is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
-		"CreateTopic":              s.createTopic,
-		"ListTopics":               s.listTopics,
-		"Subscribe":                s.subscribe,
-		"ListSubscriptionsByTopic": s.listSubscriptionsByTopic,
-		"Publish":                  s.publish,
+		"Publish": s.publish,
 	})
 }
 
@@ -153,28 +150,7 @@ func topicNotFound() *core.APIError {
 	return core.Errorf("NotFound", http.StatusNotFound, "Topic does not exist")
 }
 
-// entries reads a query map ("Attributes.entry.N.key" / ".value") by index.
-func entries(form url.Values, prefix, key, value string) map[string]string {
-	out := map[string]string{}
-	for i := 1; ; i++ {
-		p := fmt.Sprintf("%s.entry.%d.", prefix, i)
-		k, ok := form[p+key]
-		if !ok {
-			return out
-		}
-		out[k[0]] = form.Get(p + value)
-	}
-}
-
 var topicNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
-
-func (s *Service) createTopic(_ context.Context, form url.Values) (any, error) {
-	arn, err := s.CreateTopic(form.Get("Name"))
-	if err != nil {
-		return nil, err
-	}
-	return struct{ TopicArn string }{arn}, nil
-}
 
 // CreateTopic creates a topic (idempotent, as in AWS) and returns its ARN.
 func (s *Service) CreateTopic(name string) (string, error) {
@@ -188,75 +164,6 @@ func (s *Service) CreateTopic(name string) (string, error) {
 		s.topics[arn] = &topic{Arn: arn, Name: name}
 	}
 	return arn, nil
-}
-
-type topicMember struct {
-	TopicArn string
-}
-
-func (s *Service) listTopics(_ context.Context, form url.Values) (any, error) {
-	const page = 100
-	s.mu.Lock()
-	arns := make([]string, 0, len(s.topics))
-	for a := range s.topics {
-		arns = append(arns, a)
-	}
-	s.mu.Unlock()
-	sort.Strings(arns)
-	start := 0
-	if tok := form.Get("NextToken"); tok != "" {
-		n, err := strconv.Atoi(tok)
-		if err != nil || n < 0 || n > len(arns) {
-			return nil, invalid("NextToken")
-		}
-		start = n
-	}
-	end := min(start+page, len(arns))
-	out := struct {
-		Topics    []topicMember `xml:"Topics>member"`
-		NextToken string        `xml:",omitempty"`
-	}{}
-	for _, a := range arns[start:end] {
-		out.Topics = append(out.Topics, topicMember{a})
-	}
-	if end < len(arns) {
-		out.NextToken = strconv.Itoa(end)
-	}
-	return out, nil
-}
-
-func (s *Service) subscribe(_ context.Context, form url.Values) (any, error) {
-	attrs := entries(form, "Attributes", "key", "value")
-	for k := range attrs {
-		if k != "FilterPolicy" && k != "FilterPolicyScope" && k != "RawMessageDelivery" {
-			return nil, invalid("Attributes Reason: the aliasflow sandbox does not support subscription attribute %s", k)
-		}
-	}
-	arn, err := s.Subscribe(form.Get("TopicArn"), form.Get("Protocol"), form.Get("Endpoint"), attrs["FilterPolicy"], attrs["FilterPolicyScope"])
-	if err != nil {
-		return nil, err
-	}
-	// "pending confirmation" stands for the ARN of a subscription not yet
-	// confirmed, unless ReturnSubscriptionArn asks for the ARN (Subscribe,
-	// Amazon SNS API Reference).
-	if form.Get("ReturnSubscriptionArn") != "true" && s.pending(arn) {
-		arn = "pending confirmation"
-	}
-	return struct{ SubscriptionArn string }{arn}, nil
-}
-
-// pending reports whether the subscription is awaiting confirmation.
-func (s *Service) pending(subscriptionArn string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range s.topics {
-		for _, sub := range t.Subscriptions {
-			if sub.Arn == subscriptionArn {
-				return sub.Pending
-			}
-		}
-	}
-	return false
 }
 
 // Subscribe subscribes an e-mail endpoint (protocol email or email-json)
@@ -415,30 +322,6 @@ func compilePolicy(policy, scope string) (*eventpattern.Pattern, error) {
 		}
 	}
 	return eventpattern.Compile(policy)
-}
-
-type subscriptionMember struct {
-	SubscriptionArn, Owner, Protocol, Endpoint, TopicArn string
-}
-
-func (s *Service) listSubscriptionsByTopic(_ context.Context, form url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.topics[form.Get("TopicArn")]
-	if t == nil {
-		return nil, topicNotFound()
-	}
-	out := struct {
-		Subscriptions []subscriptionMember `xml:"Subscriptions>member"`
-	}{}
-	for _, sub := range t.Subscriptions {
-		arn := sub.Arn
-		if sub.Pending {
-			arn = "PendingConfirmation" // as ListSubscriptionsByTopic shows one awaiting confirmation
-		}
-		out.Subscriptions = append(out.Subscriptions, subscriptionMember{arn, core.Account, sub.Protocol, sub.Endpoint, t.Arn})
-	}
-	return out, nil
 }
 
 // Attribute is one message attribute as Publish takes it (Binary values are not delivered to e-mail and are refused).

@@ -345,17 +345,3 @@ func (s *Service) sortedExecutions(machine string) []*execution {
 	})
 	return out
 }
-
-// TokenStateMachine returns the state machine ARN of the execution a task
-// token was issued to, "" for a token the service never issued (the
-// sandbox's IAM evaluates SendTask* against the state machine).
-func (s *Service) TokenStateMachine(token string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t := s.tokens[token]; t != nil {
-		if e := s.executions[t.Execution]; e != nil {
-			return e.StateMachineARN
-		}
-	}
-	return ""
-}

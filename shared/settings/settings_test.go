@@ -36,7 +36,7 @@ func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ .
 	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v), Type: ssmtypes.ParameterTypeString}}, nil
 }
 
-const hello = `{"function":"hello","strategy":{"type":"canary","percent":10,"bakeSeconds":60},"approvers":["ana@example.com"]}`
+const hello = `{"function":"hello","strategy":{"type":"canary","percent":10,"bakeSeconds":300},"approvers":["ana@example.com"]}`
 
 func TestTarget(t *testing.T) {
 	path := Path(DefaultPipeline)

@@ -16,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -67,4 +68,24 @@ func WantStatus(t testing.TB, err error, status int) {
 	if !errors.As(err, &re) || re.HTTPStatusCode() != status {
 		t.Errorf("err = %v, want HTTP %d", err, status)
 	}
+}
+
+// WantError reports a test error unless err is the AWS error code with
+// the HTTP status, whether it came over the wire (an SDK error) or from a
+// service's Go API (a *core.APIError, as the service would answer it).
+func WantError(t testing.TB, err error, code string, status int) {
+	t.Helper()
+	var goErr *core.APIError
+	if errors.As(err, &goErr) {
+		if goErr.Code != code || goErr.Status != status {
+			t.Errorf("err = %v (HTTP %d), want %s (HTTP %d)", err, goErr.Status, code, status)
+		}
+		return
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != code {
+		t.Errorf("err = %v, want code %s", err, code)
+		return
+	}
+	WantStatus(t, err, status)
 }
