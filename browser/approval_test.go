@@ -150,6 +150,11 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 			{"strategy", "strategy", "all at once: prod moves to the new version in one step", true},
 			{"asked as", "approver", approver, true},
 			{"other approvers", "others", "Also asked: " + second + ". The first decision counts.", true},
+			{"account", "account", "000000000000", true},
+			{"region", "region", "us-east-1", true},
+			{"environment", "environment", "not named in the settings", true},
+			{"where", "where", "prod of hello", false},
+			{"health criteria", "criteria", "prod moves in one step", false},
 		}
 		for _, tc := range cases {
 			g, ok := got[tc.id]
@@ -234,6 +239,13 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 		}
 	})
 
+	// The decision comes first: both buttons are on the first screen
+	// without scrolling (issue 13: they were below the fold at 1280×900
+	// and two screens down on a phone).
+	t.Run("decision above the fold", func(t *testing.T) {
+		onFirstScreen(t, page, "1280×900")
+	})
+
 	t.Run("phone width", func(t *testing.T) {
 		phone := tab(t, b, 20*time.Second)
 		if err := chromedp.Do(phone,
@@ -243,6 +255,7 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 			t.Fatal(err)
 		}
 		shot(t, phone, dir, "approval-page-phone")
+		onFirstScreen(t, phone, "390×844")
 		a := readA11y(t, phone)
 		if a.InnerWidth != 390 {
 			t.Errorf("viewport is %d px wide, want 390", a.InnerWidth)
@@ -462,4 +475,28 @@ func inOrder(got []string, want ...string) bool {
 		}
 	}
 	return i == len(want)
+}
+
+// onFirstScreen checks that the Approve and Reject buttons are entirely
+// within the viewport of the page as it opens, not scrolled.
+func onFirstScreen(t *testing.T, page context.Context, what string) {
+	t.Helper()
+	type screen struct {
+		ScrollY float64   `json:"scrollY"`
+		Height  float64   `json:"height"`
+		Bottoms []float64 `json:"bottoms"`
+	}
+	got, err := chromedp.Run(page, chromedp.Evaluate[screen](`({scrollY: window.scrollY, height: window.innerHeight,
+		bottoms: [...document.querySelectorAll('button[name=decision]')].map(b => b.getBoundingClientRect().bottom)})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ScrollY != 0 || len(got.Bottoms) != 2 {
+		t.Fatalf("at %s: scrolled %.0f px, %d decision buttons; want the page as opened with 2", what, got.ScrollY, len(got.Bottoms))
+	}
+	for i, b := range got.Bottoms {
+		if b > got.Height {
+			t.Errorf("at %s decision button %d ends at %.0f px, below the first screen (%.0f px)", what, i+1, b, got.Height)
+		}
+	}
 }

@@ -9,16 +9,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/awsconfig"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -27,7 +29,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
+	"github.com/spf13/cobra"
 )
 
 // Defaults of the global flags.
@@ -52,33 +57,12 @@ type Env struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Interactive says stdin is a terminal a person can answer at.
 	Interactive bool
+	// Terminal says stdout is a terminal: watch redraws its line with a
+	// live countdown, and long links are hyperlinks.
+	Terminal bool
 	// Clients, when set, are used instead of clients built from the AWS
 	// configuration (tests).
 	Clients *Clients
-}
-
-// command is one subcommand.
-type command struct {
-	name    string
-	args    string
-	summary string
-	run     func(ctx context.Context, a *app, args []string) error
-}
-
-func commands() []command {
-	return []command{
-		{"status", "[function...]", "aliases, versions, weights, running promotions and drift", runStatus},
-		{"history", "<function>", "promotions and alias moves from the audit trail, newest first", runHistory},
-		{"approve", "<promotion> [--comment TEXT]", "approve a promotion waiting for approval, as you", runApprove},
-		{"reject", "<promotion> --comment TEXT", "reject a promotion waiting for approval, as you", runReject},
-		{"rollback", "<function>", "put prod back on the stable version, aborting a running shift", runRollback},
-		{"promote", "<promotion> --now", "skip the rest of the current bake (health is still checked)", runPromote},
-		{"release", "<function> [--commit SHA]", "request a release of the function's current $LATEST", runRelease},
-		{"watch", "<promotion>", "follow a promotion live until it ends", runWatch},
-		{"local", "[--addr HOST:PORT] [--state-dir DIR]", "run the local sandbox (an AWS-compatible endpoint) until interrupted", runLocal},
-		{"demo", "[--yes]", "a whole promotion and a rollback on the sandbox, with checks", runDemo},
-		{"help", "[command]", "this help", nil},
-	}
 }
 
 // globals are the flags every command takes.
@@ -89,6 +73,7 @@ type globals struct {
 	stateMachine string
 	logGroup     string
 	eventBus     string
+	pipeline     string
 }
 
 type app struct {
@@ -102,6 +87,11 @@ type app struct {
 	local bool
 	// shown is the last progress line printed per execution (follow).
 	shown map[string]string
+	// live: follow redraws the current line at each poll (watch at a
+	// terminal).
+	live bool
+	// sdkLog takes the AWS SDK's log messages (warnings); stderr when nil.
+	sdkLog io.Writer
 }
 
 // Main runs the CLI with args (without the program name) and returns the
@@ -126,47 +116,16 @@ func Main(ctx context.Context, args []string, env Env) int {
 		env.Sleep = wait.Sleep
 	}
 	a := &app{env: env, clients: env.Clients, g: globals{stateMachine: DefaultStateMachine, logGroup: DefaultLogGroup, eventBus: DefaultEventBus}}
-	// Global flags may come before the command.
-	pre := a.flagSet("aliasflow")
-	if err := pre.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			a.help(env.Stdout, "")
-			return ExitOK
-		}
-		return a.report(usageError("%v", err))
+	root := a.root()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		return a.report(err)
 	}
-	args = pre.Args()
-	if len(args) == 0 {
-		a.help(env.Stderr, "")
-		return ExitUsage
-	}
-	name, rest := args[0], args[1:]
-	switch name {
-	case "help", "-h", "-help", "--help":
-		topic := ""
-		if len(rest) > 0 {
-			topic = rest[0]
-		}
-		a.help(env.Stdout, topic)
-		return ExitOK
-	}
-	for _, c := range commands() {
-		if c.name == name && c.run != nil {
-			err := c.run(ctx, a, rest)
-			if err == nil {
-				return ExitOK
-			}
-			return a.report(err)
-		}
-	}
-	return a.report(usageError("unknown command %q", name))
+	return ExitOK
 }
 
 // report prints err with its hint and returns its exit code.
 func (a *app) report(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
 	e := classify(err)
 	if a.g.json {
 		_ = json.NewEncoder(a.env.Stderr).Encode(map[string]any{"error": e.Error(), "hint": e.Hint, "exitCode": e.Code})
@@ -179,96 +138,177 @@ func (a *app) report(err error) int {
 	return e.Code
 }
 
-func (a *app) help(w io.Writer, topic string) {
-	cmds := commands()
-	if topic != "" {
-		for _, c := range cmds {
-			if c.name == topic {
-				fmt.Fprintf(w, "usage: aliasflow %s %s\n\n%s\n\n", c.name, c.args, c.summary)
-				if c.run != nil {
-					fs := a.flagSet(c.name)
-					fmt.Fprintln(w, "flags:")
-					fs.SetOutput(w)
-					fs.PrintDefaults()
-				}
-				return
-			}
-		}
-	}
-	fmt.Fprint(w, "aliasflow — promote Lambda functions through aliases, with approval, canary and rollback.\n\nusage: aliasflow <command> [flags] [args]\n\ncommands:\n")
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-9s %-38s %s\n", c.name, c.args, c.summary)
-	}
-	fmt.Fprint(w, `
-global flags (any command, anywhere on the line):
-  --json                 machine-readable output (one JSON document; watch: one line per change)
-  --endpoint URL         send every AWS call to URL (the sandbox); AWS_ENDPOINT_URL works too
-  --region REGION        AWS region (default: the SDK's chain)
-  --state-machine NAME   the promotion state machine, name or ARN (default aliasflow-promotion)
-  --log-group NAME       the audit log group (default /aliasflow/pipeline)
-  --event-bus NAME       the bus release puts its event on (default "default")
+// exitCodes is the exit code table, in the root help and the README.
+const exitCodes = `Exit codes (the same meaning for every command):
+  0  ok
+  1  failure: an AWS call or the network (the message says which)
+  2  usage: the command line is wrong (unknown command, flag or help topic; missing argument)
+  3  not found: no such function, promotion or state machine
+  4  conflict: not in a state the command applies to (already decided, not baking,
+     nothing to roll back, a rollback past the last stable version without --to)
+  5  the watched promotion ended failed, aborted or timed out
+  6  refused: a confirmation was declined, or needed and none could be asked (use --yes)`
 
-a <promotion> is an execution name (hello-v2-1a2b3c4d) or its ARN; approve, reject and
+// root builds the command tree. Flags are GNU style (--flag, --flag=value,
+// anywhere on the line); every command's flags are listed by
+// `aliasflow help <command>`.
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "aliasflow",
+		Short: "promote Lambda functions through aliases, with approval, canary and rollback",
+		Long: `aliasflow promotes Lambda functions through their stg and prod aliases, with smoke tests,
+an approval, a canary or linear shift, health checks and rollback.
+
+A <promotion> is an execution name (hello-v2-1a2b3c4d) or its ARN; approve, reject and
 promote also take a function name when exactly one of its promotions is waiting.
 
-exit codes:
-  0  ok
-  1  failure (an AWS call or the network; the message says which)
-  2  usage: the command line is wrong
-  3  not found: no such function, promotion or state machine
-  4  conflict: the promotion is not in a state the command applies to (already decided, not baking, nothing to roll back)
-  5  the watched promotion ended failed, aborted or timed out
-`)
+` + exitCodes,
+		Version:       Version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// Unknown commands are usage errors (exit 2), with suggestions.
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("unknown command %q%s", args[0], suggest(c, args[0]))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			c.SetOut(a.env.Stderr)
+			_ = c.Usage()
+			return &Error{Code: ExitUsage, Err: errors.New("no command given: usage: aliasflow <command> [flags] [args]"), Hint: "run `aliasflow help` for the commands and their flags"}
+		},
+		SuggestionsMinimumDistance: 2,
+	}
+	root.SetIn(a.env.Stdin)
+	root.SetOut(a.env.Stdout)
+	root.SetErr(a.env.Stderr)
+	root.SetVersionTemplate("aliasflow {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &Error{Code: ExitUsage, Err: fmt.Errorf("%s: %w", c.CommandPath(), err), Hint: fmt.Sprintf("see its flags with `aliasflow help %s`", c.Name())}
+	})
+	pf := root.PersistentFlags()
+	pf.BoolVar(&a.g.json, "json", false, "machine-readable output (watch: one JSON line per change)")
+	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. http://127.0.0.1:4566 (or AWS_ENDPOINT_URL)")
+	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
+	pf.StringVar(&a.g.stateMachine, "state-machine", DefaultStateMachine, "promotion state machine, name or ARN")
+	pf.StringVar(&a.g.logGroup, "log-group", DefaultLogGroup, "the audit log group")
+	pf.StringVar(&a.g.eventBus, "event-bus", DefaultEventBus, "the bus release puts its event on")
+	pf.StringVar(&a.g.pipeline, "pipeline", settings.DefaultPipeline, "pipeline name: targets under /aliasflow/NAME/")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.checkGlobals() }
+	root.AddGroup(&cobra.Group{ID: "ops", Title: "Operating promotions:"}, &cobra.Group{ID: "local", Title: "On this machine:"})
+	for _, c := range []*cobra.Command{
+		statusCommand(a), historyCommand(a), approveCommand(a), rejectCommand(a), rollbackCommand(a),
+		promoteCommand(a), releaseCommand(a), watchCommand(a),
+	} {
+		c.GroupID = "ops"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{localCommand(a), demoCommand(a)} {
+		c.GroupID = "local"
+		root.AddCommand(c)
+	}
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "help about any command, with all its flags",
+		Args:  cobra.ArbitraryArgs,
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			var names []string
+			for _, sub := range root.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, sub.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				topic := strings.Join(args, " ")
+				return usageError("unknown help topic %q%s", topic, suggest(root, args[0]))
+			}
+			return cmd.Help()
+		},
+	})
+	return root
 }
 
-// flagSet returns a command's flag set with the global flags on it.
-func (a *app) flagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	// The current values are the defaults: global flags given before the
-	// command were parsed already.
-	fs.BoolVar(&a.g.json, "json", a.g.json, "machine-readable output")
-	fs.StringVar(&a.g.endpoint, "endpoint", a.g.endpoint, "base endpoint URL for every AWS call (the sandbox)")
-	fs.StringVar(&a.g.region, "region", a.g.region, "AWS region")
-	fs.StringVar(&a.g.stateMachine, "state-machine", a.g.stateMachine, "promotion state machine name or ARN")
-	fs.StringVar(&a.g.logGroup, "log-group", a.g.logGroup, "audit log group")
-	fs.StringVar(&a.g.eventBus, "event-bus", a.g.eventBus, "event bus for release")
-	return fs
+// suggest is cobra's "did you mean" for an unknown command, or "".
+func suggest(root *cobra.Command, name string) string {
+	s := root.SuggestionsFor(name)
+	if len(s) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", s[0])
 }
 
-// parse parses flags and positional arguments in any order, and checks the
-// number of positional arguments is between min and max (max < 0: any).
-func (a *app) parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				a.help(a.env.Stdout, fs.Name())
-				return nil, flag.ErrHelp
-			}
-			return nil, usageError("%s: %v", fs.Name(), err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
+// checkGlobals refuses global flag values the SDK would reject with a
+// cryptic message.
+func (a *app) checkGlobals() error {
+	ep, from := a.g.endpoint, "--endpoint"
+	if ep == "" {
+		ep, from = a.env.Getenv("AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL"
 	}
-	if len(pos) < min || (max >= 0 && len(pos) > max) {
-		var want string
-		for _, c := range commands() {
-			if c.name == fs.Name() {
-				want = c.args
+	if ep != "" {
+		u, err := url.Parse(ep)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			hint := fmt.Sprintf("give a URL with its scheme, e.g. %s http://127.0.0.1:4566", from)
+			if !strings.Contains(ep, "://") {
+				hint = fmt.Sprintf("add the scheme: %s http://%s", from, ep)
 			}
+			if from == "AWS_ENDPOINT_URL" {
+				hint = strings.Replace(hint, "AWS_ENDPOINT_URL ", "AWS_ENDPOINT_URL=", 1)
+			}
+			return &Error{Code: ExitUsage, Err: fmt.Errorf("%s %q is not an http(s) URL", from, ep), Hint: hint}
 		}
-		return nil, usageError("usage: aliasflow %s %s", fs.Name(), want)
 	}
-	return pos, nil
+	return nil
 }
+
+// positional returns an Args check: between min and max positional
+// arguments (max < 0: any), else a usage error showing the command's line.
+func positional(min, max int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < min || (max >= 0 && len(args) > max) {
+			return &Error{Code: ExitUsage, Err: fmt.Errorf("usage: %s", c.UseLine()), Hint: fmt.Sprintf("see `aliasflow help %s`", c.Name())}
+		}
+		return nil
+	}
+}
+
+// Version is the CLI's version: set at link time (-X
+// github.com/aliasflow/aliasflow/cli.version=v1.2.3), else the module
+// version `go install …@version` recorded, else the commit it was built from.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if v == "" || v == "(devel)" {
+		v = "(devel)"
+		if rev != "" {
+			v += " " + rev[:min(12, len(rev))] + dirty
+		}
+	}
+	return v
+}
+
+var version string
 
 // aws returns the clients, building them on first use.
 func (a *app) aws(ctx context.Context) (*Clients, error) {
@@ -285,12 +325,24 @@ func (a *app) aws(ctx context.Context) (*Clients, error) {
 		Logs:     cloudwatchlogs.NewFromConfig(cfg),
 		Events:   eventbridge.NewFromConfig(cfg),
 		Identity: sts.NewFromConfig(cfg),
+		Settings: ssm.NewFromConfig(cfg),
 	}
 	return a.clients, nil
 }
 
 func (a *app) config(ctx context.Context) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+	// The SDK's own messages (retries, checksum warnings) go through the
+	// CLI, so a prompt or the demo's story is never written over.
+	opts := []func(*config.LoadOptions) error{
+		config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			w := a.sdkLog
+			if w == nil {
+				w = a.env.Stderr
+			}
+			fmt.Fprintf(w, "aliasflow: AWS SDK %s: %s\n", strings.ToLower(string(c)), fmt.Sprintf(format, v...))
+		})),
+		config.WithClientLogMode(0),
+	}
 	if a.g.endpoint != "" {
 		opts = append(opts, config.WithBaseEndpoint(a.g.endpoint))
 	}

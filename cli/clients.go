@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -44,6 +45,12 @@ type IdentityAPI interface {
 	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, opts ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 }
 
+// SettingsAPI is the Parameter Store call that lists the targets (their
+// settings parameters, package settings).
+type SettingsAPI interface {
+	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
+}
+
 // Clients are the AWS clients the commands use.
 type Clients struct {
 	Lambda   LambdaAPI
@@ -51,6 +58,8 @@ type Clients struct {
 	Logs     LogsAPI
 	Events   EventsAPI
 	Identity IdentityAPI
+	// Settings lists the targets; status skips the listing when nil.
+	Settings SettingsAPI
 }
 
 var (
@@ -59,4 +68,5 @@ var (
 	_ LogsAPI     = (*cloudwatchlogs.Client)(nil)
 	_ EventsAPI   = (*eventbridge.Client)(nil)
 	_ IdentityAPI = (*sts.Client)(nil)
+	_ SettingsAPI = (*ssm.Client)(nil)
 )

@@ -25,7 +25,12 @@ func TestUsageErrors(t *testing.T) {
 		{"promote without --now", []string{"promote", "hello-v2-abababab"}, "only --now"},
 		{"status of $LATEST", []string{"status", "hello:$LATEST"}, "$LATEST is never promoted"},
 		{"history of an ARN", []string{"history", "arn:aws:lambda:us-east-1:1:function:hello"}, "not an ARN"},
-		{"unknown flag", []string{"status", "--frobnicate"}, "flag provided but not defined"},
+		{"unknown flag", []string{"status", "--frobnicate"}, "unknown flag: --frobnicate"},
+		{"unknown help topic", []string{"help", "nope"}, `unknown help topic "nope"`},
+		{"misspelt command", []string{"stauts"}, `did you mean "status"?`},
+		{"endpoint without a scheme", []string{"--endpoint", "127.0.0.1:4566", "status"}, "add the scheme: --endpoint http://127.0.0.1:4566"},
+		{"rollback --to that is not a version", []string{"rollback", "hello", "--to", "latest"}, "not a published version number"},
+		{"too many arguments", []string{"history", "hello", "extra"}, "usage: aliasflow history <function>"},
 		{"promotion with a slash", []string{"watch", "a/b"}, "is not a promotion"},
 	}
 	for _, c := range cases {
@@ -45,7 +50,7 @@ func TestHelpListsExitCodes(t *testing.T) {
 	code, out, errs := newWorld().run(t, "help")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "help", out, "status", "history", "approve", "reject", "rollback", "promote", "release", "watch", "local", "demo",
-		"exit codes", "3  not found", "4  conflict", "5  the watched promotion ended")
+		"Exit codes", "3  not found", "4  conflict", "5  the watched promotion ended")
 }
 
 func TestApprove(t *testing.T) {

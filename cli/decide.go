@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
 // The states whose waitForTaskToken tasks the CLI answers.
@@ -23,31 +24,43 @@ const (
 	stateBake = promotion.StateBake
 )
 
-func runApprove(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("approve")
-	comment := fs.String("comment", "", "why (recorded in the audit trail)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func approveCommand(a *app) *cobra.Command {
+	var comment string
+	c := &cobra.Command{
+		Use:   "approve <promotion|function> [--comment TEXT]",
+		Short: "approve a promotion waiting for approval, as you",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			d, arn, err := a.decide(c.Context(), args[0], true, comment)
+			if err != nil {
+				return err
+			}
+			return a.printDecision(arn, d)
+		},
 	}
-	d, arn, err := a.decide(ctx, pos[0], true, *comment)
-	if err != nil {
-		return err
-	}
-	return a.printDecision(arn, d)
+	c.Flags().StringVar(&comment, "comment", "", "why (recorded in the audit trail)")
+	return c
 }
 
-func runReject(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("reject")
-	comment := fs.String("comment", "", "why the release is rejected (required; recorded in the audit trail)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func rejectCommand(a *app) *cobra.Command {
+	var comment string
+	c := &cobra.Command{
+		Use:   "reject <promotion|function> --comment TEXT",
+		Short: "reject a promotion waiting for approval, as you",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runReject(c.Context(), a, args[0], comment)
+		},
 	}
-	if strings.TrimSpace(*comment) == "" {
+	c.Flags().StringVar(&comment, "comment", "", "why the release is rejected (required; recorded in the audit trail)")
+	return c
+}
+
+func runReject(ctx context.Context, a *app, ref, comment string) error {
+	if strings.TrimSpace(comment) == "" {
 		return usageError("reject: say why with --comment \"...\"; the audit trail keeps it")
 	}
-	d, arn, err := a.decide(ctx, pos[0], false, *comment)
+	d, arn, err := a.decide(ctx, ref, false, comment)
 	if err != nil {
 		return err
 	}
@@ -120,7 +133,7 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	var waiting []string
+	var waiting, elsewhere []string
 	for _, e := range running {
 		p, err := a.readProgress(ctx, aws.ToString(e.ExecutionArn))
 		if err != nil {
@@ -128,6 +141,8 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 		}
 		if p.State == state {
 			waiting = append(waiting, p.Execution)
+		} else {
+			elsewhere = append(elsewhere, p.Name+" ("+p.Gate+")")
 		}
 	}
 	what := "awaits approval"
@@ -136,7 +151,18 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 	}
 	switch len(waiting) {
 	case 0:
-		return "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", ref), "no promotion of %s %s", ref, what)
+		// No such function is "not found", as for status. Only that: an
+		// approver's policy may not grant reading the function at all.
+		var e *Error
+		if _, err := a.aliases(ctx, ref); errors.As(err, &e) && e.Code == ExitNotFound {
+			return "", err
+		}
+		// Say what is running instead, as status would.
+		others := "; none is running"
+		if len(elsewhere) > 0 {
+			others = "; running: " + strings.Join(elsewhere, ", ")
+		}
+		return "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", ref), "no promotion of %s %s%s", ref, what, others)
 	case 1:
 		return waiting[0], nil
 	}

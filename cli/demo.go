@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
 // The demo's settings for hello: a short canary so the whole run fits in
@@ -75,21 +76,61 @@ type demo struct {
 	failed []string
 	held   int
 	yes    bool
+	// stepTimeout bounds each automated wait; waiting for a person's
+	// decision is bounded by the approval request's own expiry.
+	stepTimeout time.Duration
 	// decidedBy is the evidence of the last health verdict shown.
 	decidedBy string
 }
 
-func runDemo(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("demo")
-	yes := fs.Bool("yes", false, "approve through the CLI without asking (the default when stdin is not a terminal)")
-	timeout := fs.Duration("timeout", 90*time.Second, "fail if the run after the build takes longer")
-	keep := fs.Bool("keep", false, "keep the sandbox running after the demo, until interrupted")
-	addr := fs.String("addr", "127.0.0.1:0", "sandbox address (loopback)")
-	binDir := fs.String("bin-dir", "", "the Lambda bootstraps built for this machine (default: $ALIASFLOW_BIN_DIR, else dist/local)")
-	if _, err := a.parse(fs, args, 0, 0); err != nil {
-		return err
+// demoStopped ends the demo early and truthfully: the person rejected the
+// release, or let the approval request expire.
+type demoStopped struct{ short, why string }
+
+func (e *demoStopped) Error() string { return e.short }
+
+func demoCommand(a *app) *cobra.Command {
+	var o demoOptions
+	c := &cobra.Command{
+		Use:   "demo [--yes]",
+		Short: "a whole promotion and a rollback on the sandbox, with checks",
+		Long: `Demo starts the sandbox, ships two releases of hello through the whole pipeline and checks
+each step: the first is smoke tested, approved (on the page, or with Enter here) and shifted
+10% → 100%; the second fails half its calls and is rolled back. At a terminal it waits for
+your decision as long as the approval request lives; without one it approves through the CLI.`,
+		Args: positional(0, 0),
+		RunE: func(c *cobra.Command, args []string) error { return runDemo(c.Context(), a, o) },
 	}
-	d := &demo{a: a, out: a.env.Stdout, http: awsenv.LoopbackOnlyClient(), yes: *yes || !a.env.Interactive}
+	c.Flags().BoolVar(&o.yes, "yes", false, "approve through the CLI without asking (the default without a terminal)")
+	c.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "fail when a step not waiting for you lasts longer")
+	c.Flags().BoolVar(&o.keep, "keep", false, "keep the sandbox running after the demo, until interrupted")
+	c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:0", "sandbox address (loopback)")
+	c.Flags().StringVar(&o.binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
+	return c
+}
+
+// demoOptions are demo's flags.
+type demoOptions struct {
+	yes, keep    bool
+	timeout      time.Duration
+	addr, binDir string
+}
+
+func runDemo(ctx context.Context, a *app, o demoOptions) error {
+	if o.timeout <= 0 {
+		return usageError("demo: --timeout must be positive")
+	}
+	d := &demo{a: a, out: a.env.Stdout, http: awsenv.LoopbackOnlyClient(), yes: o.yes || !a.env.Interactive, stepTimeout: o.timeout}
+	// SDK warnings would land in the middle of the story and the prompt:
+	// they are held and printed after it.
+	var sdkLog strings.Builder
+	a.sdkLog = &sdkLog
+	defer func() {
+		a.sdkLog = nil
+		if sdkLog.Len() > 0 {
+			fmt.Fprintf(a.env.Stderr, "AWS SDK messages during the demo:\n%s", sdkLog.String())
+		}
+	}()
 	d.step("build", "hello version 2 (%q) and version 3 (fails half its calls), for this machine", greetingV2)
 	dir, err := os.MkdirTemp("", "aliasflow-demo-")
 	if err != nil {
@@ -105,10 +146,10 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
 	d.start = a.env.Now()
-	w, err := a.startLocal(ctx, worldOptions{Addr: *addr, BinDir: *binDir, Log: io.Discard, Hello: demoTarget})
+	startCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	w, err := a.startLocal(startCtx, worldOptions{Addr: o.addr, BinDir: o.binDir, Log: io.Discard, Hello: demoTarget})
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -127,7 +168,13 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	d.expect(err == nil && slices.Contains(confirmed, demoApprover), "the approver's subscription is confirmed", "%s", detail)
 
 	err = d.run(ctx, v2, v3)
-	if err != nil {
+	var stopped *demoStopped
+	switch {
+	case errors.As(err, &stopped):
+		fmt.Fprintf(d.out, "\n%s", wrap(stopped.why, maxWidth, ""))
+		return &Error{Code: ExitRefused, Err: fmt.Errorf("demo stopped: %s", stopped.short),
+			Hint: "run `aliasflow demo` again and approve on the page or with Enter"}
+	case err != nil:
 		d.fail("the run finished", err.Error())
 	}
 	elapsed := a.env.Now().Sub(d.start).Round(100 * time.Millisecond)
@@ -137,7 +184,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 			"demo: %d of %d expectations failed after %s: %s", len(d.failed), d.held+len(d.failed), elapsed, strings.Join(d.failed, "; "))
 	}
 	fmt.Fprintf(d.out, "all %d expectations held, %s after the build\n", d.held, elapsed)
-	if *keep {
+	if o.keep {
 		fmt.Fprintf(d.out, "the sandbox keeps running at %s; Ctrl-C stops it\n", w.Endpoint())
 		<-ctx.Done()
 	}
@@ -301,15 +348,38 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 		}
 		return false, nil
 	})
-	d.expect(link != "", "an approval link is e-mailed", "to %s: %s", demoApprover, link)
+	d.expect(link != "", "an approval link is e-mailed", "to %s: %s", demoApprover, d.a.link(link))
 	if !d.yes {
-		fmt.Fprintf(d.out, "  open the link to decide, or press Enter to approve through the CLI … ")
-		clicked := d.waitForClickOrKey(ctx, p.Execution)
-		if clicked {
-			fmt.Fprintln(d.out, "decided on the page")
-			return nil
+		until := "until the request expires"
+		if !p.NextAt.IsZero() {
+			until = fmt.Sprintf("the request expires at %s", p.NextAt.Local().Format("15:04:05"))
 		}
-		fmt.Fprintln(d.out)
+		fmt.Fprintf(d.out, "  decide on the page (%s), or press Enter to approve here … ", until)
+		outcome, err := d.waitForDecision(ctx, p)
+		if err != nil {
+			fmt.Fprintln(d.out)
+			return err
+		}
+		switch outcome.kind {
+		case decidedKey:
+			fmt.Fprintln(d.out)
+		case decidedApproved:
+			fmt.Fprintf(d.out, "approved by %s\n", outcome.who)
+			d.expect(true, "approved by a person", "by %s", outcome.who)
+			return nil
+		case decidedRejected:
+			fmt.Fprintf(d.out, "rejected by %s\n", outcome.who)
+			why := fmt.Sprintf("%s rejected %s", outcome.who, p.Name)
+			if outcome.comment != "" {
+				why += fmt.Sprintf(" (%q)", outcome.comment)
+			}
+			why += ": the promotion ended rejected and prod did not move. The demo needs an approval to go on."
+			return &demoStopped{short: p.Name + " was rejected", why: why}
+		case decidedExpired:
+			fmt.Fprintln(d.out, "the approval request expired")
+			return &demoStopped{short: "the approval request of " + p.Name + " expired",
+				why: fmt.Sprintf("Nobody decided %s before its approval request expired: the promotion ended and prod did not move.", p.Name)}
+		}
 	}
 	dec, _, err := d.a.decide(ctx, p.Execution, true, "approved by aliasflow demo")
 	if err != nil {
@@ -319,32 +389,78 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 	return nil
 }
 
-// waitForClickOrKey returns true when the promotion left RequestApproval
-// (decided on the page), false when a key was pressed first.
-func (d *demo) waitForClickOrKey(ctx context.Context, arn string) bool {
+// How a person answered the demo's approval prompt.
+type decidedKind int
+
+const (
+	decidedKey      decidedKind = iota // Enter: approve through the CLI
+	decidedApproved                    // approved on the page (or by another CLI)
+	decidedRejected                    // rejected on the page (or by another CLI)
+	decidedExpired                     // nobody decided before the request expired
+)
+
+type decision struct {
+	kind         decidedKind
+	who, comment string
+}
+
+// waitForDecision waits, as long as the approval request lives, for Enter
+// at the terminal or a decision on the page, and says which came.
+func (d *demo) waitForDecision(ctx context.Context, p *progress.Progress) (decision, error) {
 	key := make(chan struct{}, 1)
 	go func() {
-		_, _ = bufio.NewReader(d.a.env.Stdin).ReadString('\n')
-		key <- struct{}{}
+		if _, err := bufio.NewReader(d.a.env.Stdin).ReadString('\n'); err == nil {
+			key <- struct{}{}
+		}
 	}()
 	for {
 		select {
 		case <-key:
-			return false
+			return decision{kind: decidedKey}, nil
 		default:
 		}
-		if p, err := d.a.readProgress(ctx, arn); err == nil && (p.State != promotion.StateRequestApproval || !p.Running()) {
-			return true
+		cur, err := d.a.readProgress(ctx, p.Execution)
+		if err != nil {
+			return decision{}, err
 		}
-		if d.a.env.Sleep(ctx, 500*time.Millisecond) != nil {
-			return false
+		if dec, ok := decisionOf(cur); ok {
+			return dec, nil
+		}
+		if err := d.a.env.Sleep(ctx, 500*time.Millisecond); err != nil {
+			return decision{}, fmt.Errorf("waiting for the decision on %s: %w", p.Name, err)
 		}
 	}
+}
+
+// decisionOf reads what became of a promotion that waited for approval;
+// false while it still waits (or is between states).
+func decisionOf(p *progress.Progress) (decision, bool) {
+	who, comment := "an approver", ""
+	if d := rejection(p); d != nil {
+		who, comment = d.Approver, d.Comment
+	} else if p.Approval != nil {
+		who, comment = p.Approval.Approver, p.Approval.Comment
+	}
+	switch {
+	case p.State == promotion.StateRequestApproval && p.Running():
+		return decision{}, false
+	case p.State == promotion.StateRecordExpiry || p.State == promotion.StateApprovalExpired || p.Error == promotion.StateApprovalExpired:
+		return decision{kind: decidedExpired}, true
+	case p.State == promotion.StateRecordRejection || p.State == promotion.StateRejected || p.Error == promotion.StateRejected:
+		return decision{kind: decidedRejected, who: who, comment: comment}, true
+	case p.Approval != nil && p.Approval.Approved:
+		return decision{kind: decidedApproved, who: who, comment: comment}, true
+	case !p.Running():
+		return decision{kind: decidedExpired}, true
+	}
+	return decision{}, false
 }
 
 // followTo follows a promotion (printing it as `watch` does) until it is
 // waiting in state, or until it ends when state is "".
 func (d *demo) followTo(ctx context.Context, arn, state string) (*progress.Progress, error) {
+	ctx, cancel := d.bounded(ctx)
+	defer cancel()
 	return d.a.follow(ctx, arn, 250*time.Millisecond, func(p *progress.Progress) bool {
 		if state == "" {
 			return false
@@ -395,7 +511,7 @@ func (d *demo) auditTrail(ctx context.Context, fn string, p *progress.Progress, 
 	var b strings.Builder
 	printAudit(&b, recs)
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
-		fmt.Fprintf(d.out, "    %s\n", line)
+		fmt.Fprintf(d.out, "%s\n", cut("    "+line, maxWidth))
 	}
 	if len(missing) > 0 {
 		d.fail("the audit trail records the promotion", fmt.Sprintf("missing: %v", missing))
@@ -467,6 +583,8 @@ func describeSplit(split map[string]int) string {
 
 // waitFor polls cond every 100 ms until it holds or ctx ends.
 func (d *demo) waitFor(ctx context.Context, what string, cond func() (bool, error)) error {
+	ctx, cancel := d.bounded(ctx)
+	defer cancel()
 	for {
 		ok, err := cond()
 		if err != nil {
@@ -476,17 +594,28 @@ func (d *demo) waitFor(ctx context.Context, what string, cond func() (bool, erro
 			return nil
 		}
 		if err := d.a.env.Sleep(ctx, 100*time.Millisecond); err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%s did not come within %s (--timeout)", what, d.stepTimeout)
+			}
 			return fmt.Errorf("waiting for %s: %w", what, err)
 		}
 	}
 }
 
+// bounded limits one automated wait to the step timeout.
+func (d *demo) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d.stepTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d.stepTimeout)
+}
+
 func (d *demo) step(what, format string, args ...any) {
-	fmt.Fprintf(d.out, "%-9s %s\n", what, fmt.Sprintf(format, args...))
+	fmt.Fprint(d.out, wrap(fmt.Sprintf("%-9s %s", what, fmt.Sprintf(format, args...)), maxWidth, "          "))
 }
 
 func (d *demo) expect(ok bool, name, format string, args ...any) {
-	fmt.Fprintf(d.out, "  %s %s — %s\n", mark(ok), name, fmt.Sprintf(format, args...))
+	fmt.Fprint(d.out, wrap(fmt.Sprintf("  %s %s — %s", mark(ok), name, fmt.Sprintf(format, args...)), maxWidth, "      "))
 	if ok {
 		d.held++
 		return

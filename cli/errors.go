@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -23,6 +24,9 @@ const (
 	ExitConflict = 4
 	// ExitUnsuccessful: the watched promotion ended failed, aborted or timed out.
 	ExitUnsuccessful = 5
+	// ExitRefused: a confirmation was declined, or was needed and could
+	// not be asked (no terminal and no --yes).
+	ExitRefused = 6
 )
 
 // Error is a command's failure: what went wrong, the exit code it maps to,
@@ -64,6 +68,13 @@ func classify(err error) *Error {
 		precond     *lambdatypes.PreconditionFailedException
 		opErr       *net.OpError
 	)
+	// Without credentials the SDK fails before sending anything (the
+	// chain ends at the EC2 instance metadata, which may itself be
+	// unreachable): that is not a network problem.
+	if msg := err.Error(); strings.Contains(msg, "get credentials:") || strings.Contains(msg, "failed to refresh cached credentials") {
+		return &Error{Code: ExitFailure, Err: err,
+			Hint: "no AWS credentials found: sign in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID); for the sandbox pass --endpoint http://127.0.0.1:4566 with any dummy keys"}
+	}
 	switch {
 	case errors.As(err, &execMissing):
 		return &Error{Code: ExitNotFound, Err: err, Hint: "list promotions with `aliasflow status <function>`"}
@@ -76,7 +87,23 @@ func classify(err error) *Error {
 	case errors.As(err, &conflict), errors.As(err, &precond):
 		return &Error{Code: ExitConflict, Err: err, Hint: "the function changed meanwhile; try again"}
 	case errors.As(err, &opErr):
-		return &Error{Code: ExitFailure, Err: err, Hint: "cannot reach the endpoint: start the sandbox with `aliasflow local`, or check --endpoint / AWS_ENDPOINT_URL"}
+		if loopbackAddr(opErr.Addr) {
+			return &Error{Code: ExitFailure, Err: err, Hint: "nothing answers on this machine at that address: start the sandbox with `aliasflow local`, or check --endpoint / AWS_ENDPOINT_URL"}
+		}
+		return &Error{Code: ExitFailure, Err: err, Hint: "cannot reach AWS: check the network, --region, and --endpoint / AWS_ENDPOINT_URL if set"}
 	}
 	return &Error{Code: ExitFailure, Err: err}
+}
+
+// loopbackAddr reports whether a dialled address is on this machine.
+func loopbackAddr(addr net.Addr) bool {
+	if addr == nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		host = addr.String()
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }

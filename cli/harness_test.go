@@ -3,6 +3,10 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +37,30 @@ type world struct {
 	// onSleep runs at each poll of watch, to move the fakes along.
 	onSleep func(n int)
 	sleeps  int
+	// stdin is what the person types; interactive says a terminal is there.
+	stdin       string
+	interactive bool
+	terminal    bool
+	// params are the Parameter Store parameters (name → value).
+	params map[string]string
+}
+
+// paramStore answers GetParametersByPath from a map, one level, sorted.
+type paramStore map[string]string
+
+func (s paramStore) GetParametersByPath(_ context.Context, in *ssm.GetParametersByPathInput, _ ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error) {
+	var names []string
+	for n := range s {
+		if rest, ok := strings.CutPrefix(n, aws.ToString(in.Path)); ok && !strings.Contains(rest, "/") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	out := &ssm.GetParametersByPathOutput{}
+	for _, n := range names {
+		out.Parameters = append(out.Parameters, ssmtypes.Parameter{Name: aws.String(n), Value: aws.String(s[n])})
+	}
+	return out, nil
 }
 
 func newWorld() *world {
@@ -67,6 +95,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	}
 	code := cli.Main(context.Background(), args, cli.Env{
 		Stdout: &out, Stderr: &errb,
+		Stdin: strings.NewReader(w.stdin), Interactive: w.interactive, Terminal: w.terminal,
 		Getenv: func(string) string { return "" },
 		Now:    func() time.Time { return w.now },
 		Sleep: func(ctx context.Context, d time.Duration) error {
@@ -78,7 +107,8 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 			}
 			return ctx.Err()
 		},
-		Clients: &cli.Clients{Lambda: w.lambda, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller}},
+		Clients: &cli.Clients{Lambda: w.lambda, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller},
+			Settings: paramStore(w.params)},
 	})
 	return code, out.String(), errb.String()
 }

@@ -4,20 +4,30 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/spf13/cobra"
 )
 
-func runHistory(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("history")
-	since := fs.Duration("since", 30*24*time.Hour, "how far back to read the audit trail")
-	limit := fs.Int("limit", 50, "show at most this many records (0: all)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func historyCommand(a *app) *cobra.Command {
+	var since time.Duration
+	var limit int
+	c := &cobra.Command{
+		Use:   "history <function>",
+		Short: "promotions and alias moves from the audit trail, newest first",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runHistory(c.Context(), a, args[0], &since, &limit)
+		},
 	}
-	fn := pos[0]
+	c.Flags().DurationVar(&since, "since", 30*24*time.Hour, "how far back to read the audit trail (e.g. 24h)")
+	c.Flags().IntVar(&limit, "limit", 50, "show at most this many records (0: all)")
+	return c
+}
+
+func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, limit *int) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
@@ -27,6 +37,11 @@ func runHistory(ctx context.Context, a *app, args []string) error {
 	recs, err := a.readAudit(ctx, fn, a.env.Now().Add(-*since))
 	if err != nil {
 		return err
+	}
+	if len(recs) == 0 {
+		if _, err := a.aliases(ctx, fn); err != nil { // no such function: not found, as for status
+			return err
+		}
 	}
 	if *limit > 0 && len(recs) > *limit {
 		recs = recs[:*limit]
@@ -57,9 +72,21 @@ func printAudit(w io.Writer, recs []audit.Record) {
 		if r.Weight != nil {
 			weight = percent(*r.Weight)
 		}
-		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, r.Actor, nameOf(r.Execution), r.Reason)
+		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, actorName(r.Actor), nameOf(r.Execution), r.Reason)
 	}
 	t.flush()
+}
+
+// actorName shows an IAM ARN by its resource ("user/ops",
+// "assumed-role/Deploy/alice"), so the table keeps its width; --json has
+// the ARN.
+func actorName(actor string) string {
+	if strings.HasPrefix(actor, "arn:") {
+		if parts := strings.SplitN(actor, ":", 6); len(parts) == 6 {
+			return parts[5]
+		}
+	}
+	return actor
 }
 
 func orDash(s string) string {

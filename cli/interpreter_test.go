@@ -145,7 +145,7 @@ func TestAgainstTheInterpreter(t *testing.T) {
 
 	code, out, errs := it.w.run(t, "status", "hello")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "status while awaiting approval", out, it.name, "awaiting approval (expires 2026-11-21T13:00:00Z)")
+	wantContains(t, "status while awaiting approval", out, it.name, "awaiting approval (1h0m0s left)")
 
 	code, out, errs = it.w.run(t, "promote", it.name, "--now")
 	wantCode(t, code, cli.ExitConflict, out, errs)
@@ -210,7 +210,7 @@ func TestInterpreterOperatorRollback(t *testing.T) {
 		wantCode(t, code, cli.ExitOK, out, errs)
 	}
 	it.until(t, "Bake")
-	code, out, errs := it.w.run(t, "rollback", "hello")
+	code, out, errs := it.w.run(t, "rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "rollback", out, "stopped "+it.name, "version 2 → 1")
 	if st, _ := it.svc.ExecutionStatus(it.exec); st != "ABORTED" {

@@ -2,25 +2,41 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // approvalLink finds the approval link in an e-mail body.
 var approvalLink = regexp.MustCompile(`https?://\S+\?t=[A-Za-z0-9._~%-]+`)
 
-func runLocal(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("local")
-	addr := fs.String("addr", "127.0.0.1:4566", "address to listen on (loopback only)")
-	stateDir := fs.String("state-dir", "", "keep the sandbox's state in this directory across restarts")
-	binDir := fs.String("bin-dir", "", "the Lambda bootstraps built for this machine (default: $ALIASFLOW_BIN_DIR, else dist/local)")
-	if _, err := a.parse(fs, args, 0, 0); err != nil {
-		return err
+func localCommand(a *app) *cobra.Command {
+	var addr, stateDir, binDir string
+	c := &cobra.Command{
+		Use:   "local",
+		Short: "run the local sandbox (an AWS-compatible endpoint) until interrupted",
+		Long: `Local runs the sandbox: the pipeline's Lambdas, the promotion state machine and the sample
+function hello, behind one AWS-compatible endpoint on loopback. It prints the approval
+e-mails the sandbox delivers. Rehearse new code with ` + "`aliasflow local deploy-code`" + `.`,
+		Args: positional(0, 0),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runLocal(c.Context(), a, addr, stateDir, binDir)
+		},
 	}
-	w, err := a.startLocal(ctx, worldOptions{Addr: *addr, StateDir: *stateDir, BinDir: *binDir, Log: a.env.Stderr})
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:4566", "address to listen on (loopback only)")
+	c.Flags().StringVar(&stateDir, "state-dir", "", "keep the sandbox's state in this directory across restarts")
+	c.Flags().StringVar(&binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
+	c.AddCommand(deployCodeCommand(a))
+	return c
+}
+
+func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error {
+	w, err := a.startLocal(ctx, worldOptions{Addr: addr, StateDir: stateDir, BinDir: binDir, Log: a.env.Stderr})
 	if err != nil {
 		return err
 	}
@@ -44,19 +60,24 @@ func runLocal(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(out, "  %s/staging/hello      the candidate (alias stg)\n", ep)
 	fmt.Fprintf(out, "  %s/production/hello   what users get (alias prod)\n", ep)
 	fmt.Fprintf(out, "  %s/approvals          the approval page (links arrive by e-mail, printed below)\n\n", ep)
-	fmt.Fprintf(out, "point the CLI (and the AWS SDKs) at it:\n  export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n", ep)
-	fmt.Fprintf(out, "  aliasflow status hello\n  aliasflow release hello\n\nCtrl-C stops it")
-	if *stateDir != "" {
-		fmt.Fprintf(out, " (state is kept in %s)", *stateDir)
+	fmt.Fprintf(out, "point the CLI (and the AWS SDKs) at it:\n  export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 \\\n         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n", ep)
+	fmt.Fprintf(out, "  aliasflow status hello\n\nrehearse new code (build, deploy to $LATEST, release):\n  aliasflow local deploy-code hello ./examples/hello\n  aliasflow release hello --commit $(git rev-parse --short HEAD)\n\nCtrl-C stops it")
+	if stateDir != "" {
+		fmt.Fprintf(out, " (state is kept in %s)", stateDir)
 	}
 	fmt.Fprintln(out)
 	seen := 0
 	for {
 		mails := w.Emails()
 		for _, m := range mails[min(seen, len(mails)):] {
+			if a.g.json { // one JSON line per e-mail, the link in full
+				b, _ := json.Marshal(map[string]any{"at": m.At.UTC(), "to": m.To, "subject": m.Subject, "link": approvalLink.FindString(m.Body)})
+				fmt.Fprintf(out, "%s\n", b)
+				continue
+			}
 			fmt.Fprintf(out, "\n[%s] e-mail to %s: %s\n", m.At.UTC().Format("15:04:05"), m.To, m.Subject)
 			if link := approvalLink.FindString(m.Body); link != "" {
-				fmt.Fprintf(out, "  %s\n", link)
+				fmt.Fprintf(out, "  %s\n", a.link(link))
 			} else {
 				fmt.Fprintf(out, "%s\n", m.Body)
 			}

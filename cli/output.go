@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,13 +20,17 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// table writes aligned columns; the header is upper-cased.
+// table writes aligned columns; the header is upper-cased. A line wider
+// than maxWidth is cut with an ellipsis (--json has every value in full).
 type table struct {
-	tw *tabwriter.Writer
+	w   io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
 }
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t := &table{w: w}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 0, 2, ' ', 0)
 	for i := range header {
 		header[i] = strings.ToUpper(header[i])
 	}
@@ -42,7 +47,16 @@ func (t *table) row(cells ...string) {
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
 
-func (t *table) flush() { _ = t.tw.Flush() }
+func (t *table) flush() {
+	_ = t.tw.Flush()
+	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		fmt.Fprintln(t.w, cut(strings.TrimRight(line, " \n"), maxWidth))
+	}
+	t.buf.Reset()
+}
 
 // clock formats a time for a table: UTC, seconds.
 func clock(t time.Time) string {
@@ -52,17 +66,53 @@ func clock(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-// until says how far t is from now, "in 4s" or "4s ago".
-func until(now, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	d := t.Sub(now).Round(time.Second)
-	if d < 0 {
-		return (-d).String() + " ago"
-	}
-	return "in " + d.String()
-}
-
 // percent formats a weight 0–1 as "10%".
 func percent(w float64) string { return progress.Percent(w) }
+
+// maxWidth is the widest line the CLI prints in its text output; longer
+// values (an approval link of several hundred characters) are shortened,
+// and --json carries them in full.
+const maxWidth = 100
+
+// link shows a long URL short: its start and an ellipsis. At a terminal the
+// short text is a hyperlink (OSC 8) to the whole URL, so it stays one click
+// away; --json output always has the URL in full.
+func (a *app) link(u string) string {
+	const keep = 60
+	if len(u) <= keep {
+		return u
+	}
+	short := u[:keep] + "…"
+	if a.env.Terminal {
+		return "\x1b]8;;" + u + "\x1b\\" + short + "\x1b]8;;\x1b\\"
+	}
+	return short
+}
+
+// cut shortens a line to n columns, ending it with an ellipsis.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// wrap breaks text at spaces into lines of at most width columns, the
+// lines after the first indented; a word longer than a line stays whole.
+// The result ends with a newline.
+func wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	line := []rune{}
+	for i, word := range strings.Split(text, " ") {
+		w := []rune(word)
+		if i > 0 && len(line)+1+len(w) > width && strings.TrimSpace(string(line)) != "" {
+			b.WriteString(strings.TrimRight(string(line), " ") + "\n")
+			line = []rune(indent)
+		} else if i > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, w...)
+	}
+	b.WriteString(strings.TrimRight(string(line), " ") + "\n")
+	return b.String()
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/spf13/cobra"
 )
 
 // promoteNow is what the Bake task gets instead of its bake timeout; the
@@ -16,14 +17,22 @@ type promoteNow struct {
 	Actor      string `json:"actor"`
 }
 
-func runPromote(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("promote")
-	now := fs.Bool("now", false, "end the current bake now (required; health is still checked)")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func promoteCommand(a *app) *cobra.Command {
+	var now bool
+	c := &cobra.Command{
+		Use:   "promote <promotion> --now",
+		Short: "skip the rest of the current bake (health is still checked)",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runPromote(c.Context(), a, args, now)
+		},
 	}
-	if !*now {
+	c.Flags().BoolVar(&now, "now", false, "end the current bake now (required; health is still checked; audited with who)")
+	return c
+}
+
+func runPromote(ctx context.Context, a *app, pos []string, now bool) error {
+	if !now {
 		return usageError("promote: only --now is supported: `aliasflow promote %s --now`", pos[0])
 	}
 	res, err := a.promoteNow(ctx, pos[0])

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
 // ReleaseRequest is the detail of a "Release Requested" event.
@@ -37,19 +38,27 @@ type ReleaseResult struct {
 	Promotion string `json:"expectedPromotion,omitempty"`
 }
 
-func runRelease(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("release")
-	commit := fs.String("commit", "", "the commit the code was built from (recorded with the release)")
-	retry := fs.Bool("retry", false, "start a fresh promotion of a build whose last promotion failed, expired, was rejected or rolled back")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func releaseCommand(a *app) *cobra.Command {
+	var commit string
+	var retry bool
+	c := &cobra.Command{
+		Use:   "release <function> [--commit SHA] [--retry]",
+		Short: "request a release of the function's current $LATEST",
+		Args:  positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runRelease(c.Context(), a, args[0], commit, retry)
+		},
 	}
-	fn := pos[0]
+	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
+	c.Flags().BoolVar(&retry, "retry", false, "start a fresh promotion of a build whose last promotion failed, expired, was rejected or rolled back")
+	return c
+}
+
+func runRelease(ctx context.Context, a *app, fn, commit string, retry bool) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	res, err := a.release(ctx, fn, *commit, *retry)
+	res, err := a.release(ctx, fn, commit, retry)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,68 +19,174 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
 // ErrOperatorRollback is the error a promotion stopped by `rollback` ends with.
 const ErrOperatorRollback = "aliasflow.OperatorRollback"
 
-// RollbackResult is what `rollback` did.
+// RollbackResult is what `rollback` did, or would do with --dry-run.
 type RollbackResult struct {
 	Function string `json:"function"`
 	// From is the version prod was leaving (the new or current version);
 	// To is the version prod is on now.
 	From string `json:"from"`
 	To   string `json:"to"`
-	// Stopped is the promotion that was shifting and is now stopped.
+	// Why says where To comes from: the stable version of a shifting or
+	// of the last promotion, or --to.
+	Why string `json:"why"`
+	// Stopped is the promotion that was shifting and is now stopped (with
+	// --dry-run: that would be stopped).
 	Stopped string `json:"stopped,omitempty"`
 	Actor   string `json:"actor"`
+	Reason  string `json:"reason"`
+	DryRun  bool   `json:"dryRun"`
 	// StillRunning lists promotions of the function that had not moved
 	// prod and were left running (awaiting approval, smoke testing).
-	StillRunning []string `json:"stillRunning"`
+	StillRunning []RunningPromotion `json:"stillRunning"`
 }
 
-func runRollback(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("rollback")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+// RunningPromotion is a promotion rollback leaves alone, and where it is.
+type RunningPromotion struct {
+	Name string `json:"name"`
+	Gate string `json:"gate"`
+}
+
+// rollbackOptions are rollback's flags.
+type rollbackOptions struct {
+	to, reason  string
+	dryRun, yes bool
+}
+
+func rollbackCommand(a *app) *cobra.Command {
+	var o rollbackOptions
+	c := &cobra.Command{
+		Use:   "rollback <function> [--to VERSION] [--reason TEXT] [--dry-run] [--yes]",
+		Short: "put prod back on the stable version, aborting a running shift",
+		Long: `Rollback puts prod back on a known-good version and says first what it will do:
+  - while a promotion is shifting prod, it stops it and returns prod to that promotion's
+    stable version;
+  - otherwise it returns prod to the version the last promotion replaced. It never steps
+    further back on its own: once prod is on that version (after a rollback, say), choose
+    the version with --to.
+It asks before moving prod (--yes skips the question; without a terminal --yes is needed).
+The alias move and the rollback are audited with who did it and --reason.`,
+		Example: `  aliasflow rollback hello --dry-run
+  aliasflow rollback hello --reason "5xx after v7" --yes
+  aliasflow rollback hello --to 5 --reason "v6 corrupts orders"`,
+		Args: positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error { return runRollback(c.Context(), a, args[0], o) },
 	}
-	fn := pos[0]
+	c.Flags().StringVar(&o.to, "to", "", "version to put prod on (default: the last promotion's stable version)")
+	c.Flags().StringVar(&o.reason, "reason", "", "why (recorded in the audit trail)")
+	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "say what would happen; change nothing")
+	c.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	res, err := a.rollback(ctx, fn)
+	if o.to != "" && !alias.IsVersionNumber(o.to) {
+		return usageError("rollback: --to %q is not a published version number", o.to)
+	}
+	plan, err := a.planRollback(ctx, fn, o)
+	if err != nil {
+		return err
+	}
+	w := a.env.Stdout
+	if o.dryRun {
+		plan.res.DryRun = true
+		if a.g.json {
+			return printJSON(w, plan.res)
+		}
+		a.printRollbackPlan(w, plan.res)
+		fmt.Fprintln(w, "dry run: nothing changed")
+		return nil
+	}
+	if !o.yes {
+		if !a.env.Interactive {
+			a.printRollbackPlan(a.env.Stderr, plan.res)
+			return &Error{Code: ExitRefused, Err: errors.New("rollback moves prod and no terminal can confirm it"),
+				Hint: "check the plan with --dry-run, then confirm with --yes"}
+		}
+		a.printRollbackPlan(w, plan.res)
+		if !a.confirm(fmt.Sprintf("Move prod of %s to version %s?", fn, plan.res.To)) {
+			return &Error{Code: ExitRefused, Err: errors.New("rollback not confirmed; nothing changed")}
+		}
+	}
+	res, err := a.rollback(ctx, plan)
 	if err != nil {
 		return err
 	}
 	if a.g.json {
-		return printJSON(a.env.Stdout, res)
+		return printJSON(w, res)
 	}
-	w := a.env.Stdout
 	if res.Stopped != "" {
 		fmt.Fprintf(w, "stopped %s\n", res.Stopped)
 	}
-	fmt.Fprintf(w, "prod of %s rolled back: version %s → %s (by %s)\n", fn, res.From, res.To, res.Actor)
-	for _, name := range res.StillRunning {
-		fmt.Fprintf(w, "note: %s is still running and has not moved prod; reject it with `aliasflow reject %s --comment ...` if it should not ship\n", name, name)
+	fmt.Fprintf(w, "prod of %s rolled back: version %s → %s (%s)\n  by %s, reason: %s\n", fn, res.From, res.To, res.Why, res.Actor, res.Reason)
+	for _, p := range res.StillRunning {
+		fmt.Fprintf(w, "note: %s is still running (%s) and has not moved prod; reject it with `aliasflow reject %s --comment ...` if it should not ship\n", p.Name, p.Gate, p.Name)
 	}
 	fmt.Fprintf(w, "audit trail: aliasflow history %s\n", fn)
 	return nil
 }
 
-// rollback puts prod of fn back on its stable version. A promotion that is
-// shifting prod is stopped first and the shift Lambda rolls back with its
-// state; with none, the audit trail names the version before the current one.
-func (a *app) rollback(ctx context.Context, fn string) (*RollbackResult, error) {
+// printRollbackPlan says what a rollback will do before it does it.
+func (a *app) printRollbackPlan(w io.Writer, res *RollbackResult) {
+	fmt.Fprintf(w, "rollback of %s:\n", res.Function)
+	if res.Stopped != "" {
+		fmt.Fprintf(w, "  stop promotion %s, which is shifting prod\n", res.Stopped)
+	}
+	fmt.Fprintf(w, "  move prod from version %s to version %s (%s)\n", res.From, res.To, res.Why)
+	for _, p := range res.StillRunning {
+		fmt.Fprintf(w, "  leave %s running: %s; it has not moved prod\n", p.Name, p.Gate)
+	}
+	fmt.Fprintf(w, "  audited as %s, reason: %s\n", res.Actor, res.Reason)
+}
+
+// confirm asks a yes/no question at the terminal; only y or yes agrees.
+func (a *app) confirm(question string) bool {
+	fmt.Fprintf(a.env.Stdout, "%s [y/N] ", question)
+	line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// rollbackPlan is a decided rollback: what the shift Lambda will be asked
+// and which promotion is stopped first.
+type rollbackPlan struct {
+	res      *RollbackResult
+	req      promotion.TaskRequest
+	shifting *progress.Progress
+}
+
+// planRollback decides what a rollback of fn does, changing nothing. A
+// promotion that is shifting prod is stopped and the shift Lambda rolls
+// back with its state; with none, prod returns to the stable version of
+// the promotion that put it where it is (or --to).
+func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*rollbackPlan, error) {
 	caller, err := a.callerARN(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := a.aliases(ctx, fn); err != nil { // the function exists
 		return nil, err
 	}
 	running, err := a.executions(ctx, fn, sfntypes.ExecutionStatusRunning, 0)
 	if err != nil {
 		return nil, err
 	}
-	res := &RollbackResult{Function: fn, Actor: caller, StillRunning: []string{}}
+	reason := strings.TrimSpace(o.reason)
+	if reason == "" {
+		reason = "none given"
+	}
+	res := &RollbackResult{Function: fn, Actor: caller, Reason: reason, StillRunning: []RunningPromotion{}}
 	var shifting *progress.Progress
 	for _, e := range running {
 		p, err := a.readProgress(ctx, aws.ToString(e.ExecutionArn))
@@ -87,61 +197,82 @@ func (a *app) rollback(ctx context.Context, fn string) (*RollbackResult, error) 
 			shifting = p
 			continue
 		}
-		res.StillRunning = append(res.StillRunning, p.Name)
+		res.StillRunning = append(res.StillRunning, RunningPromotion{Name: p.Name, Gate: p.Gate})
 	}
-	var req promotion.TaskRequest
+	plan := &rollbackPlan{res: res, shifting: shifting}
+	// The reason reaches the promotion.rolled_back record as the cause of
+	// the rollback.
+	why := &promotion.Failure{Cause: fmt.Sprintf("rolled back by %s: %s", caller, reason)}
 	if shifting != nil {
 		state := shifting.Promotion
 		if state.Shift == nil {
 			state.Shift = &promotion.Shift{StableVersion: shifting.StableVersion}
 		}
+		if o.to != "" && o.to != state.Shift.StableVersion {
+			return nil, fail(ExitConflict, fmt.Sprintf("run `aliasflow rollback %s` without --to to return prod to version %s; move it further afterwards", fn, orDash(state.Shift.StableVersion)),
+				"%s is shifting prod from version %s; a rollback now returns prod to that stable version, not to %s", shifting.Name, orDash(state.Shift.StableVersion), o.to)
+		}
+		state.Failure = why
+		res.Stopped = shifting.Name
+		res.Why = "the stable version of " + shifting.Name
+		plan.req = promotion.TaskRequest{Action: promotion.ActionRollback, Execution: shifting.Execution,
+			StartTime: shifting.StartTime, Actor: caller, Promotion: state}
+	} else {
+		from, to, whyTo, err := a.rollbackTarget(ctx, fn, o.to, res.StillRunning)
+		if err != nil {
+			return nil, err
+		}
+		res.Why = whyTo
+		plan.req = promotion.TaskRequest{Action: promotion.ActionRollback, Actor: caller, Promotion: promotion.State{
+			Input:   promotion.Input{Function: fn, Version: from, Steps: []promotion.Step{}},
+			Shift:   &promotion.Shift{StableVersion: to},
+			Failure: why,
+		}}
+	}
+	res.From, res.To = plan.req.Promotion.Version, plan.req.Promotion.Shift.StableVersion
+	if res.To == "" { // a first release: only its routing is removed
+		res.To = "its primary version"
+	}
+	return plan, nil
+}
+
+// rollback carries out a plan.
+func (a *app) rollback(ctx context.Context, plan *rollbackPlan) (*RollbackResult, error) {
+	res, fn := plan.res, plan.res.Function
+	if s := plan.shifting; s != nil {
 		c, err := a.aws(ctx)
 		if err != nil {
 			return nil, err
 		}
 		_, err = c.States.StopExecution(ctx, &sfn.StopExecutionInput{
-			ExecutionArn: aws.String(shifting.Execution),
+			ExecutionArn: aws.String(s.Execution),
 			Error:        aws.String(ErrOperatorRollback),
-			Cause:        aws.String("rolled back by " + caller),
+			Cause:        aws.String("rolled back by " + res.Actor + ": " + res.Reason),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("stop %s: %w", shifting.Name, err)
+			return nil, fmt.Errorf("stop %s: %w", s.Name, err)
 		}
-		res.Stopped = shifting.Name
-		req = promotion.TaskRequest{Action: promotion.ActionRollback, Execution: shifting.Execution,
-			StartTime: shifting.StartTime, Actor: caller, Promotion: state}
-	} else {
-		from, to, err := a.rollbackTarget(ctx, fn)
-		if err != nil {
-			return nil, err
-		}
-		req = promotion.TaskRequest{Action: promotion.ActionRollback, Actor: caller, Promotion: promotion.State{
-			Input: promotion.Input{Function: fn, Version: from, Steps: []promotion.Step{}},
-			Shift: &promotion.Shift{StableVersion: to},
-		}}
 	}
-	res.From, res.To = req.Promotion.Version, req.Promotion.Shift.StableVersion
-	if err := a.invokeShift(ctx, req); err != nil {
+	if err := a.invokeShift(ctx, plan.req); err != nil {
 		if res.Stopped != "" {
 			return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("stopped %s but rolling prod back failed: %w", res.Stopped, err),
 				Hint: fmt.Sprintf("run `aliasflow rollback %s` again, and check prod with `aliasflow status %s`", fn, fn)}
 		}
 		return nil, err
 	}
-	if res.To == "" { // a first release: only its routing was removed
-		res.To = "its primary version"
-	}
 	return res, nil
 }
 
 // rollbackTarget decides, with no promotion shifting, which version prod
-// leaves (from) and which it returns to (to): the primary version when prod
-// still carries routing (a shift was interrupted), else the version the
-// audit trail says prod was on before the current one.
-func (a *app) rollbackTarget(ctx context.Context, fn string) (from, to string, err error) {
+// leaves (from) and which it returns to (to), and why: --to when given;
+// the primary version when prod still carries routing (a shift was
+// interrupted); else the version the last promotion replaced, as the audit
+// trail records it. It refuses to step past that version: once prod is
+// back on it (a rollback put it there), going further needs --to.
+func (a *app) rollbackTarget(ctx context.Context, fn, want string, still []RunningPromotion) (from, to, why string, err error) {
 	aliases, err := a.aliases(ctx, fn)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	var prod *lambdatypes.AliasConfiguration
 	for i := range aliases {
@@ -150,23 +281,44 @@ func (a *app) rollbackTarget(ctx context.Context, fn string) (from, to string, e
 		}
 	}
 	if prod == nil {
-		return "", "", fail(ExitNotFound, fmt.Sprintf("a first release creates it: `aliasflow release %s`", fn), "%s has no prod alias", fn)
+		return "", "", "", fail(ExitNotFound, fmt.Sprintf("a first release creates it: `aliasflow release %s`", fn), "%s has no prod alias", fn)
 	}
 	cur := aws.ToString(prod.FunctionVersion)
 	if prod.RoutingConfig != nil {
 		for v, w := range prod.RoutingConfig.AdditionalVersionWeights {
 			if w > 0 {
-				return v, cur, nil
+				if want != "" && want != cur {
+					return "", "", "", fail(ExitConflict, fmt.Sprintf("run `aliasflow rollback %s` without --to first", fn),
+						"prod of %s still sends %s to version %s (an interrupted shift); a rollback now returns it all to version %s, not %s", fn, percent(w), v, cur, want)
+				}
+				return v, cur, fmt.Sprintf("prod's primary version; %s of traffic still went to version %s", percent(w), v), nil
 			}
 		}
+	}
+	if want != "" {
+		if want == cur {
+			return "", "", "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", fn), "prod of %s is already on version %s", fn, cur)
+		}
+		if err := a.versionExists(ctx, fn, want); err != nil {
+			return "", "", "", err
+		}
+		return cur, want, "chosen with --to", nil
 	}
 	recs, err := a.readAudit(ctx, fn, a.env.Now().Add(-auditWindow))
 	var notFound *Error
 	if err != nil && !(errors.As(err, &notFound) && notFound.Code == ExitNotFound) {
-		return "", "", err // a missing log group only means no records yet
+		return "", "", "", err // a missing log group only means no records yet
 	}
-	noEarlier := fail(ExitConflict, fmt.Sprintf("see `aliasflow history %s`; ship a fixed version with `aliasflow release %s`", fn, fn),
-		"nothing to roll back: no promotion of %s is running and the audit trail has no version of prod before %s", fn, cur)
+	running := ""
+	if len(still) > 0 {
+		names := make([]string, len(still))
+		for i, p := range still {
+			names[i] = p.Name + " (" + p.Gate + ")"
+		}
+		running = "; running but not shifting prod: " + strings.Join(names, ", ")
+	}
+	noEarlier := fail(ExitConflict, fmt.Sprintf("see `aliasflow history %s`; choose a version with --to, or ship a fix with `aliasflow release %s`", fn, fn),
+		"nothing to roll back to: no promotion is shifting prod of %s and the audit trail has no version of prod before %s%s", fn, cur, running)
 	var last *audit.Record
 	for i := range recs {
 		r := &recs[i]
@@ -176,36 +328,65 @@ func (a *app) rollbackTarget(ctx context.Context, fn string) (from, to string, e
 		}
 	}
 	if last == nil {
-		return "", "", noEarlier
+		return "", "", "", noEarlier
 	}
 	if last.ToVersion != cur {
-		return "", "", fail(ExitConflict, fmt.Sprintf("check `aliasflow history %s` and move prod deliberately", fn),
+		return "", "", "", fail(ExitConflict, fmt.Sprintf("check `aliasflow history %s` and choose with --to", fn),
 			"prod of %s is on %s but aliasflow last put it on %s: it moved outside aliasflow, so the version before it is unknown", fn, cur, last.ToVersion)
 	}
-	// The version before cur is where the newest promotion (or manual
-	// move) that put prod on cur came from. Rollback records are skipped:
-	// their fromVersion is the release that was rolled back.
+	// The records of the move that put prod on cur (an alias.moved and the
+	// promotion.completed or promotion.rolled_back written with it).
+	var completed, rolledBack, moved *audit.Record
 	for i := range recs {
 		r := &recs[i]
-		if r.Alias != promotion.AliasProd || r.ToVersion != cur || r.FromVersion == "" || r.FromVersion == cur {
+		if r.Alias != promotion.AliasProd || r.ToVersion != cur || r.Time.Sub(last.Time).Abs() > time.Second {
 			continue
 		}
-		if r.Event == audit.PromotionCompleted || (r.Event == audit.AliasMoved && !partOfRollback(recs, r)) {
-			return cur, r.FromVersion, nil
+		switch r.Event {
+		case audit.PromotionCompleted:
+			completed = r
+		case audit.PromotionRolledBack:
+			rolledBack = r
+		case audit.AliasMoved:
+			moved = r
 		}
 	}
-	return "", "", noEarlier
+	switch {
+	case rolledBack != nil:
+		by := ""
+		if rolledBack.Actor != "" {
+			by = " by " + rolledBack.Actor
+		}
+		return "", "", "", fail(ExitConflict, fmt.Sprintf("choose the version deliberately: `aliasflow rollback %s --to VERSION` (see `aliasflow history %s`)", fn, fn),
+			"prod of %s is on version %s, where a rollback%s put it at %s; rolling back again would step past the last promotion's stable version%s",
+			fn, cur, by, clock(rolledBack.Time), running)
+	case completed != nil && completed.FromVersion != "" && completed.FromVersion != cur:
+		return cur, completed.FromVersion, fmt.Sprintf("the version %s replaced", orDash(nameOf(completed.Execution))), nil
+	case completed == nil && moved != nil && moved.FromVersion != "" && moved.FromVersion != cur:
+		return cur, moved.FromVersion, "the version before the last move of prod", nil
+	}
+	return "", "", "", noEarlier
 }
 
-// partOfRollback reports whether an alias.moved record was written by a
-// rollback: a promotion.rolled_back record of the same moment goes with it.
-func partOfRollback(recs []audit.Record, moved *audit.Record) bool {
-	for _, r := range recs {
-		if r.Event == audit.PromotionRolledBack && r.ToVersion == moved.ToVersion && r.Time.Sub(moved.Time).Abs() < time.Second {
-			return true
+// versionExists checks fn has the published version v.
+func (a *app) versionExists(ctx context.Context, fn, v string) error {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return err
+	}
+	p := lambda.NewListVersionsByFunctionPaginator(c.Lambda, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(fn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list versions of %s: %w", fn, err)
+		}
+		for _, ver := range page.Versions {
+			if aws.ToString(ver.Version) == v {
+				return nil
+			}
 		}
 	}
-	return false
+	return fail(ExitNotFound, fmt.Sprintf("see the versions with `aliasflow status %s`", fn), "%s has no published version %s", fn, v)
 }
 
 func movesProd(e audit.Event) bool {

@@ -163,10 +163,11 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 	e := &e2e{t: t, w: w, dir: t.TempDir()}
 
-	// Nothing has happened yet.
+	// Nothing has happened yet: status lists the target from its settings.
 	code, out, errs := e.run("status")
-	wantCode(t, code, cli.ExitNotFound, out, errs)
-	code, out, errs = e.run("rollback", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "status on a fresh install", out, "hello", "no running promotion")
+	code, out, errs = e.run("rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "rollback with no history", errs, "nothing to roll back")
 
@@ -197,6 +198,10 @@ func TestSandboxEndToEnd(t *testing.T) {
 	wantContains(t, "promote", out, "ended the bake at 10%")
 	out = e.must("watch", p.Name, "--interval", "200ms", "--timeout", "60s")
 	wantContains(t, "watch", out, "completed: prod on version 2", "[100% ✔]")
+	// No false failure mark on the way after promote --now (issue 13).
+	if strings.Contains(out, "✘") {
+		t.Errorf("watch after promote --now shows a failure mark:\n%s", out)
+	}
 	st := e.status()
 	if got := e.alias("prod"); got != "2" || st.Drift {
 		t.Errorf("prod = %s, drift %v; want 2 with no drift", got, st.Drift)
@@ -224,7 +229,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 
 	// rollback with no promotion running: back to 1 from the audit trail.
-	out = e.must("rollback", "hello")
+	out = e.must("rollback", "hello", "--yes")
 	wantContains(t, "rollback", out, "version 2 → 1")
 	if got := e.alias("prod"); got != "1" {
 		t.Errorf("prod after rollback = %s; want 1", got)
@@ -232,7 +237,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	if st := e.status(); st.Drift {
 		t.Errorf("drift after an aliasflow rollback: %+v", st.Aliases)
 	}
-	code, out, errs = e.run("rollback", "hello")
+	code, out, errs = e.run("rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 
 	// reject: the promotion fails, prod is untouched, watch exits 5.
@@ -253,28 +258,33 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 
 	// rollback of a running shift: the promotion is stopped, prod is stable.
-	e.deploy("v4", "Hello from Lambda, fourth")
+	// Rehearsal in one command: build, UpdateFunctionCode, wait, and the
+	// smoke expectations printed.
+	out = e.must("local", "deploy-code", "hello", filepath.Join(repoRoot(), "examples", "hello"),
+		"--ldflags", "-X 'main.greeting=Hello from Lambda, fourth'")
+	wantContains(t, "deploy-code", out, "made it hello's $LATEST (code ", "smoke checks", "invoke-stg", "aliasflow release hello", "aliasflow watch hello-v4-")
 	e.must("release", "hello")
 	e.waitState("RequestApproval")
 	e.must("approve", "hello")
 	p = e.waitState("Bake")
-	out = e.must("rollback", "hello")
+	out = e.must("rollback", "hello", "--yes", "--reason", "v4 greets wrongly")
 	wantContains(t, "rollback of a shift", out, "stopped "+p.Name, "version "+p.Version+" → 1")
 	if got := e.alias("prod"); got != "1" {
 		t.Errorf("prod after rolling back a shift = %s; want 1", got)
 	}
 	code, out, errs = e.run("watch", p.Name, "--timeout", "10s")
 	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
-	wantContains(t, "watch a stopped promotion", out, "aborted", cli.ErrOperatorRollback)
+	wantContains(t, "watch a stopped promotion", out+errs, "aborted", cli.ErrOperatorRollback)
 	rb := e.history()
 	found := false
 	for _, r := range rb {
-		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && strings.HasPrefix(r.Actor, "arn:aws:") {
+		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && strings.HasPrefix(r.Actor, "arn:aws:") &&
+			strings.Contains(r.Reason, "v4 greets wrongly") {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no promotion.rolled_back of version %s by the operator in the history: %+v", p.Version, rb)
+		t.Errorf("no promotion.rolled_back of version %s by the operator with the reason in the history: %+v", p.Version, rb)
 	}
 }
 
@@ -295,5 +305,10 @@ func TestDemo(t *testing.T) {
 	wantContains(t, "demo", out.String(), "the approver's subscription is confirmed", "prod splits traffic between versions 1 and 2", "the unhealthy canary is rolled back", "expectations held")
 	if strings.Contains(out.String(), "  ✘ ") { // a failed expectation, not the rolled-back bar
 		t.Errorf("the demo printed a failed expectation:\n%s", out.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if n := len([]rune(line)); n > 100 {
+			t.Errorf("the demo printed a line of %d columns (> 100): %q", n, line)
+		}
 	}
 }

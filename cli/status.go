@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/settings"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"io"
 	"sort"
 	"strconv"
@@ -12,10 +15,12 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
 // FunctionStatus is what `status` reports for one function.
@@ -48,17 +53,28 @@ type VersionInfo struct {
 	CodeSha256   string `json:"codeSha256"`
 	Description  string `json:"description,omitempty"`
 	LastModified string `json:"lastModified,omitempty"`
+	// Commit is the commit the version was released from (the audit
+	// trail's release.published record), "" when unknown.
+	Commit string `json:"commit,omitempty"`
 }
 
 // auditWindow is how far back status and rollback read the audit trail.
 const auditWindow = 90 * 24 * time.Hour
 
-func runStatus(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("status")
-	fns, err := a.parse(fs, args, 0, -1)
-	if err != nil {
-		return err
+func statusCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [function...]",
+		Short: "aliases, versions, weights, running promotions and drift",
+		Long: `Status shows, per function, where each alias points and whether that is where aliasflow
+last put it, the published versions with the commit each was built from, the running
+promotions and the last finished one. Without a function it lists every target.`,
+		Args: positional(0, -1),
+		RunE: func(c *cobra.Command, args []string) error { return runStatus(c.Context(), a, args) },
 	}
+}
+
+func runStatus(ctx context.Context, a *app, fns []string) error {
+	var err error
 	for _, fn := range fns {
 		if err := checkFunction(fn); err != nil {
 			return err
@@ -69,7 +85,8 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 			return err
 		}
 		if len(fns) == 0 {
-			return fail(ExitNotFound, "name the function: `aliasflow status <function>`", "no promotions found in %s", a.g.stateMachine)
+			return fail(ExitNotFound, fmt.Sprintf("add a target (its settings parameter under %s), or name the function: `aliasflow status <function>`", settings.Path(a.g.pipeline)),
+				"no targets of pipeline %s and no promotions in %s", a.g.pipeline, a.g.stateMachine)
 		}
 	}
 	var all []FunctionStatus
@@ -92,15 +109,22 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// knownFunctions lists the functions with promotions, from the execution
-// names of the newest executions.
+// knownFunctions lists the targets: those with settings in the pipeline's
+// Parameter Store path (so a fresh install lists them before any release)
+// and those with promotions, from the newest executions' names.
 func (a *app) knownFunctions(ctx context.Context) ([]string, error) {
+	fns, err := a.targets(ctx)
+	if err != nil {
+		return nil, err
+	}
 	execs, err := a.executions(ctx, "", "", 100)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	var fns []string
+	for _, fn := range fns {
+		seen[fn] = true
+	}
 	for _, e := range execs {
 		if fn := functionOf(aws.ToString(e.Name)); fn != "" && !seen[fn] {
 			seen[fn] = true
@@ -108,6 +132,31 @@ func (a *app) knownFunctions(ctx context.Context) ([]string, error) {
 		}
 	}
 	sort.Strings(fns)
+	return fns, nil
+}
+
+// targets lists the functions with settings parameters under the
+// pipeline's path (GetParametersByPath, not recursive: one level, one
+// parameter per target).
+func (a *app) targets(ctx context.Context) ([]string, error) {
+	c, err := a.aws(ctx)
+	if err != nil || c.Settings == nil {
+		return nil, err
+	}
+	path := settings.Path(a.g.pipeline)
+	var fns []string
+	p := ssm.NewGetParametersByPathPaginator(c.Settings, &ssm.GetParametersByPathInput{Path: aws.String(path)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the targets under %s: %w", path, err)
+		}
+		for _, prm := range page.Parameters {
+			if fn := strings.TrimPrefix(aws.ToString(prm.Name), path); config.ValidateFunctionName(fn) == nil {
+				fns = append(fns, fn)
+			}
+		}
+	}
 	return fns, nil
 }
 
@@ -138,6 +187,20 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 	var notFound *Error
 	if err != nil && !(errors.As(err, &notFound) && notFound.Code == ExitNotFound) {
 		return nil, err
+	}
+	commits := map[string]string{}
+	for _, r := range recs { // newest first: the newest release of a version wins
+		if r.Event == audit.ReleasePublished && r.Release != nil && r.Release.Commit != "" && commits[r.ToVersion] == "" {
+			commits[r.ToVersion] = r.Release.Commit
+		}
+	}
+	for i := range st.Versions {
+		v := &st.Versions[i]
+		// The version's own description (written at publish) is the
+		// authority; the audit trail covers versions published before.
+		if v.Commit = promotion.CommitFromDescription(v.Description); v.Commit == "" {
+			v.Commit = commits[v.Version]
+		}
 	}
 	for _, al := range aliases {
 		s := aliasStatus(al)
@@ -255,18 +318,18 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	}
 	t.flush()
 	fmt.Fprintln(w)
-	t = newTable(w, "  version", "code sha256", "modified", "description")
+	t = newTable(w, "  version", "commit", "code sha256", "modified")
 	for _, v := range st.Versions {
-		t.row("  "+v.Version, v.CodeSha256, v.LastModified, v.Description)
+		t.row("  "+v.Version, short(v.Commit, 12), short(v.CodeSha256, 12), modified(v.LastModified))
 	}
 	t.flush()
 	fmt.Fprintln(w)
 	if len(st.Promotions) == 0 {
 		fmt.Fprintf(w, "no running promotion (start one with `aliasflow release %s`)\n", st.Function)
 	} else {
-		t = newTable(w, "  promotion", "version", "where", "prod weight", "next step")
+		t = newTable(w, "  promotion", "version", "prod weight", "where")
 		for _, p := range st.Promotions {
-			t.row("  "+p.Name, p.Version, p.Gate, percent(p.Weight), strings.TrimSpace(clock(p.NextAt)+" "+paren(until(now, p.NextAt))))
+			t.row("  "+p.Name, p.Version, percent(p.Weight), gateCountdown(p, now))
 		}
 		t.flush()
 	}
@@ -278,11 +341,36 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	}
 }
 
-func paren(s string) string {
-	if s == "" {
-		return ""
+// gateCountdown is where a promotion stands with the countdown to its next
+// step in place of the gate's own timestamp.
+func gateCountdown(p *progress.Progress, now time.Time) string {
+	where := p.Gate
+	if p.NextAt.IsZero() || !p.Running() {
+		return where
 	}
-	return "(" + s + ")"
+	if i := strings.Index(where, " until "); i > 0 {
+		where = where[:i]
+	}
+	if i := strings.Index(where, " (expires "); i > 0 {
+		where = where[:i]
+	}
+	left := p.NextAt.Sub(now).Round(time.Second)
+	if left < 0 {
+		left = 0
+	}
+	return where + " (" + left.String() + " left)"
+}
+
+// short cuts s to n characters with an ellipsis; --json has it in full.
+func short(s string, n int) string { return cut(s, n+1) }
+
+// modified formats Lambda's LastModified (ISO 8601 with milliseconds and a
+// numeric offset) like the other times of the tables.
+func modified(s string) string {
+	if t, err := time.Parse("2006-01-02T15:04:05.000-0700", s); err == nil {
+		return clock(t)
+	}
+	return s
 }
 
 // versionLess orders version numbers numerically, $LATEST last.

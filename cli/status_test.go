@@ -24,7 +24,7 @@ func TestStatusShowsARunningCanary(t *testing.T) {
 	)
 	code, out, errs := w.run(t, "status", "hello")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "status", out, "1 + 2@10%", s.Name(), "baking at 10% until", "in ", "prod")
+	wantContains(t, "status", out, "1 + 2@10%", s.Name(), "baking at 10% (23s left)", "prod")
 	if strings.Contains(out, "YES") {
 		t.Errorf("status reports drift where the aliases match the audit trail:\n%s", out)
 	}
@@ -93,7 +93,7 @@ func TestStatusNothingToShow(t *testing.T) {
 	w := newWorld()
 	code, out, errs := w.run(t, "status")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
-	wantContains(t, "stderr", errs, "no promotions found", "aliasflow status <function>")
+	wantContains(t, "stderr", errs, "no targets of pipeline aliasflow and no promotions", "aliasflow status <function>")
 
 	code, out, errs = w.run(t, "status", "nope")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
@@ -181,16 +181,17 @@ func TestRollbackStopsAShift(t *testing.T) {
 	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
 	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
 
-	code, out, errs := w.run(t, "rollback", "hello")
+	code, out, errs := w.run(t, "rollback", "hello", "--yes", "--reason", "canary looks slow")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "stdout", out, "stopped "+s.Name(), "version 2 → 1", "note: "+waiting.Name()+" is still running")
 	if len(w.states.Stopped) != 1 || *w.states.Stopped[0].ExecutionArn != s.ARN() || *w.states.Stopped[0].Error != cli.ErrOperatorRollback ||
-		*w.states.Stopped[0].Cause != "rolled back by "+clitest.Caller {
+		*w.states.Stopped[0].Cause != "rolled back by "+clitest.Caller+": canary looks slow" {
 		t.Errorf("stopped = %+v; want %s stopped with %s by the caller", w.states.Stopped, s.Name(), cli.ErrOperatorRollback)
 	}
 	if req.Action != promotion.ActionRollback || req.Actor != clitest.Caller || req.Execution != s.ARN() ||
-		req.Promotion.Version != "2" || req.Promotion.Shift == nil || req.Promotion.Shift.StableVersion != "1" {
-		t.Errorf("shift request = %+v; want rollback of 2 to 1 by the caller for %s", req, s.Name())
+		req.Promotion.Version != "2" || req.Promotion.Shift == nil || req.Promotion.Shift.StableVersion != "1" ||
+		req.Promotion.Failure == nil || !strings.Contains(req.Promotion.Failure.Cause, "canary looks slow") {
+		t.Errorf("shift request = %+v; want rollback of 2 to 1 by the caller for %s, with the reason", req, s.Name())
 	}
 	if got, _ := w.lambda.Alias("hello", "prod"); got.Version != "1" || len(got.Weights) > 0 {
 		t.Errorf("prod = %+v; want 1", got)
@@ -203,21 +204,39 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 		{Event: audit.AliasMoved, Alias: "prod", FromVersion: "1", ToVersion: "2"},
 		{Event: audit.PromotionCompleted, Alias: "prod", FromVersion: "1", ToVersion: "2"},
 	}
+	// 1 → 2 → 3 by two promotions, then a rollback 3 → 2 (three records
+	// per minute, as the loop below stamps them).
+	twoReleasesRolledBack := append(append([]audit.Record(nil), completed...),
+		audit.Record{Event: audit.TrafficShifted, Alias: "prod", FromVersion: "2", ToVersion: "3", Weight: audit.Weight(0.1)},
+		audit.Record{Event: audit.AliasMoved, Alias: "prod", FromVersion: "2", ToVersion: "3"},
+		audit.Record{Event: audit.PromotionCompleted, Alias: "prod", FromVersion: "2", ToVersion: "3"},
+		audit.Record{Event: audit.AliasMoved, Alias: "prod", FromVersion: "3", ToVersion: "2", Actor: clitest.Caller},
+		audit.Record{Event: audit.PromotionRolledBack, Alias: "prod", FromVersion: "3", ToVersion: "2", Actor: clitest.Caller},
+	)
 	cases := []struct {
 		name    string
 		prod    string
 		routing map[string]float64
 		recs    []audit.Record
+		args    []string
 		code    int
 		want    string // the shift request's version → stable, or the error
 	}{
-		{"after a completed promotion", "2", nil, completed, cli.ExitOK, "2→1"},
-		{"an interrupted shift left routing", "1", map[string]float64{"2": 0.1}, nil, cli.ExitOK, "2→1"},
-		{"nothing before", "1", nil, nil, cli.ExitConflict, "nothing to roll back"},
-		{"moved outside aliasflow", "3", nil, completed, cli.ExitConflict, "moved outside aliasflow"},
+		{"after a completed promotion", "2", nil, completed, nil, cli.ExitOK, "2→1"},
+		{"an interrupted shift left routing", "1", map[string]float64{"2": 0.1}, nil, nil, cli.ExitOK, "2→1"},
+		{"nothing before", "1", nil, nil, nil, cli.ExitConflict, "nothing to roll back"},
+		{"moved outside aliasflow", "3", nil, completed, nil, cli.ExitConflict, "moved outside aliasflow"},
 		{"already rolled back", "1", nil, append(append([]audit.Record(nil), completed...),
 			audit.Record{Event: audit.AliasMoved, Alias: "prod", FromVersion: "2", ToVersion: "1"},
-			audit.Record{Event: audit.PromotionRolledBack, Alias: "prod", FromVersion: "2", ToVersion: "1"}), cli.ExitConflict, "nothing to roll back"},
+			audit.Record{Event: audit.PromotionRolledBack, Alias: "prod", FromVersion: "2", ToVersion: "1"}), nil, cli.ExitConflict, "would step past the last promotion's stable version"},
+		// The bug of issue 13: a second rollback went back another release.
+		{"a second rollback does not step past the stable version", "2", nil, twoReleasesRolledBack, nil, cli.ExitConflict,
+			"prod of hello is on version 2, where a rollback by " + clitest.Caller + " put it"},
+		{"--to goes further on purpose", "2", nil, twoReleasesRolledBack, []string{"--to", "1"}, cli.ExitOK, "2→1"},
+		{"--to a version that does not exist", "2", nil, twoReleasesRolledBack, []string{"--to", "9"}, cli.ExitNotFound, "has no published version 9"},
+		{"--to where prod already is", "2", nil, twoReleasesRolledBack, []string{"--to", "2"}, cli.ExitConflict, "already on version 2"},
+		{"--to while routing remains", "1", map[string]float64{"2": 0.1}, nil, []string{"--to", "2"}, cli.ExitConflict, "interrupted shift"},
+		{"--to that is not a version", "2", nil, completed, []string{"--to", "$LATEST"}, cli.ExitUsage, "not a published version number"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -232,7 +251,7 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 				r.Function, r.Time = "hello", clitest.T0.Add(time.Duration(i/3)*time.Minute) // one promotion's records share a moment
 				w.logs.Audit(r)
 			}
-			code, out, errs := w.run(t, "rollback", "hello")
+			code, out, errs := w.run(t, append([]string{"rollback", "hello", "--yes"}, c.args...)...)
 			wantCode(t, code, c.code, out, errs)
 			if c.code != cli.ExitOK {
 				wantContains(t, "stderr", errs, c.want, "next:")
@@ -255,7 +274,7 @@ func TestRollbackReportsAShiftFailure(t *testing.T) {
 		return []byte(`{"errorType":"errorString","errorMessage":"rollback: prod of hello is on 7, which serves neither"}`), "Unhandled"
 	})
 	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
-	code, out, errs := w.run(t, "rollback", "hello")
+	code, out, errs := w.run(t, "rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitFailure, out, errs)
 	wantContains(t, "stderr", errs, "aliasflow-shift rollback failed: rollback: prod of hello is on 7", "aliasflow status hello")
 }

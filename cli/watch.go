@@ -3,21 +3,36 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/spf13/cobra"
 )
 
-func runWatch(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("watch")
-	interval := fs.Duration("interval", time.Second, "how often to poll")
-	timeout := fs.Duration("timeout", 0, "give up after this long (0: never); exit 1")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func watchCommand(a *app) *cobra.Command {
+	var interval, timeout time.Duration
+	c := &cobra.Command{
+		Use:   "watch <promotion>",
+		Short: "follow a promotion live until it ends",
+		Long: `Watch follows a promotion until it ends, one line per change and a live countdown to the
+next step. It exits 0 when the promotion completes and 5 when it ends failed, aborted or
+timed out, saying which smoke check failed or who rejected it and why.`,
+		Args: positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runWatch(c.Context(), a, args, &interval, &timeout)
+		},
 	}
+	c.Flags().DurationVar(&interval, "interval", time.Second, "how often to poll (at least 100ms)")
+	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long, exit 1 (0: never)")
+	return c
+}
+
+func runWatch(ctx context.Context, a *app, pos []string, interval, timeout *time.Duration) error {
 	if *interval < 100*time.Millisecond || *timeout < 0 {
 		return usageError("watch: --interval must be at least 100ms and --timeout not negative")
 	}
@@ -30,6 +45,9 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
+	// At a terminal the current line is redrawn each poll, so the
+	// countdown to the next step moves; elsewhere one line per change.
+	a.live = a.env.Terminal && !a.g.json
 	p, err := a.follow(ctx, arn, *interval, nil)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -45,8 +63,65 @@ func endOf(p *progress.Progress) error {
 	if p.Status == string(sfntypes.ExecutionStatusSucceeded) {
 		return nil
 	}
-	return &Error{Code: ExitUnsuccessful, Err: fmt.Errorf("promotion %s ended %s", p.Name, p.Gate),
+	msg := fmt.Sprintf("promotion %s ended %s", p.Name, p.Gate)
+	if why := failureDetail(p); why != "" {
+		msg += "\n  " + why
+	}
+	return &Error{Code: ExitUnsuccessful, Err: errors.New(msg),
 		Hint: fmt.Sprintf("see what happened with `aliasflow history %s`", functionOr(p.Name))}
+}
+
+// rejection is the approver's decision of a rejected promotion: the
+// SendTaskFailure cause the definition catches into $.failure; nil when
+// the promotion was not rejected.
+func rejection(p *progress.Progress) *promotion.Decision {
+	f := p.Promotion.Failure
+	if f == nil || f.Error != promotion.ErrRejected {
+		return nil
+	}
+	var d promotion.Decision
+	if json.Unmarshal([]byte(f.Cause), &d) != nil || d.Approver == "" {
+		return nil
+	}
+	return &d
+}
+
+// failureDetail says why a promotion failed in the words of what failed:
+// the smoke checks that failed, who rejected it and why, the health
+// verdict, or the expiry.
+func failureDetail(p *progress.Progress) string {
+	if p.Smoke != nil && !p.Smoke.Passed {
+		var failed []string
+		for _, c := range p.Smoke.Checks {
+			if !c.Passed {
+				failed = append(failed, fmt.Sprintf("smoke check %q failed: %s", c.Name, c.Detail))
+			}
+		}
+		if len(failed) > 0 {
+			return strings.Join(failed, "\n  ")
+		}
+	}
+	f := p.Promotion.Failure
+	if f == nil {
+		return ""
+	}
+	if d := rejection(p); d != nil {
+		if d.Comment != "" {
+			return fmt.Sprintf("rejected by %s: %q", d.Approver, d.Comment)
+		}
+		return fmt.Sprintf("rejected by %s (no comment)", d.Approver)
+	}
+	if f.Cause != "" {
+		cause := f.Cause
+		var doc struct {
+			ErrorMessage string `json:"errorMessage"`
+		}
+		if json.Unmarshal([]byte(cause), &doc) == nil && doc.ErrorMessage != "" {
+			cause = doc.ErrorMessage
+		}
+		return "why: " + cause
+	}
+	return ""
 }
 
 // watchLine is one --json line of watch.
@@ -64,13 +139,31 @@ func (a *app) follow(ctx context.Context, arn string, interval time.Duration, st
 	if a.shown == nil {
 		a.shown = map[string]string{}
 	}
+	// open: a live line was drawn without its newline yet.
+	open := false
+	defer func() {
+		if open {
+			fmt.Fprintln(a.env.Stdout)
+		}
+	}()
 	for {
 		p, err := a.readProgress(ctx, arn)
 		if err != nil {
 			return nil, err
 		}
-		if key := changeKey(p); key != a.shown[arn] {
-			a.shown[arn] = key
+		key := changeKey(p)
+		changed := key != a.shown[arn]
+		a.shown[arn] = key
+		switch {
+		case a.live:
+			if changed && open {
+				fmt.Fprintln(a.env.Stdout)
+			}
+			if changed || !p.NextAt.IsZero() {
+				fmt.Fprintf(a.env.Stdout, "\r\x1b[K%s", a.progressLine(p))
+				open = true
+			}
+		case changed:
 			if err := a.printProgress(p); err != nil {
 				return nil, err
 			}
@@ -99,14 +192,19 @@ func (a *app) printProgress(p *progress.Progress) error {
 		_, err = fmt.Fprintf(a.env.Stdout, "%s\n", b)
 		return err
 	}
-	gate := p.Gate
-	if !p.NextAt.IsZero() && p.Running() {
-		gate += " " + paren(until(now, p.NextAt))
-	}
-	_, err := fmt.Fprintf(a.env.Stdout, "%s  %s  %s  %s\n", now.Format("15:04:05"), p.Name, p.Bar(), gate)
-	if err == nil && p.Verdict != "" && (p.State == "SetWeight" || p.State == "Finalize") {
+	_, err := fmt.Fprintln(a.env.Stdout, a.progressLine(p))
+	if err == nil && p.Verdict != "" && (p.State == promotion.StateSetWeight || p.State == promotion.StateFinalize) {
 		// The verdict that let the shift go on, with its evidence.
-		_, err = fmt.Fprintf(a.env.Stdout, "          health %s\n", p.Verdict)
+		_, err = fmt.Fprint(a.env.Stdout, wrap("          health "+p.Verdict, maxWidth, "          "))
 	}
 	return err
+}
+
+// progressLine is one promotion's line: time, name, stages and gate with
+// the countdown to the next step.
+func (a *app) progressLine(p *progress.Progress) string {
+	now := a.env.Now().UTC()
+	// Cut to the width: how it ended is said in full by the error after
+	// it, and --json has it all.
+	return cut(fmt.Sprintf("%s  %s  %s  %s", now.Format("15:04:05"), p.Name, p.Bar(), gateCountdown(p, now)), maxWidth)
 }

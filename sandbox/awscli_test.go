@@ -118,6 +118,7 @@ func TestAWSCLI(t *testing.T) {
 		{"PutParameter", "ssm put-parameter that exists", []string{"ssm", "put-parameter", "--name", "/aliasflow/aliasflow/targets/cli", "--type", "String", "--value", "x"}, "ParameterAlreadyExists"},
 		{"GetParameter", "ssm get-parameter", []string{"ssm", "get-parameter", "--name", "/aliasflow/aliasflow/targets/cli"}, `"Version": 1`},
 		{"GetParameter", "ssm get-parameter missing", []string{"ssm", "get-parameter", "--name", "/aliasflow/aliasflow/targets/nope"}, "ParameterNotFound"},
+		{"GetParametersByPath", "ssm get-parameters-by-path", []string{"ssm", "get-parameters-by-path", "--path", "/aliasflow/aliasflow/targets/"}, `"Name": "/aliasflow/aliasflow/targets/cli"`},
 		{"Invoke", "lambda invoke of a missing function", []string{"lambda", "invoke", "--function-name", "nope", "--payload", "{}", os.DevNull}, "ResourceNotFoundException"},
 	}
 	covered := map[string]bool{"Invoke": true}

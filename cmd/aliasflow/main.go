@@ -20,6 +20,7 @@ func main() {
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		Interactive: isTerminal(os.Stdin),
+		Terminal:    isTerminal(os.Stdout),
 	}))
 }
 

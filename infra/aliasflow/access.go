@@ -131,6 +131,11 @@ func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
 		statement("StopPromotions", []string{"states:StopExecution"}, []*string{p.executionsArn()}, nil),
 		p.decideStatement(),
 		statement("ReadAuditTrail", []string{"logs:FilterLogEvents"}, []*string{p.logGroup.LogGroupArn()}, nil),
+		// status lists the targets from their settings parameters; the
+		// request is authorized against the path's own ARN.
+		statement("ListTargets", []string{"ssm:GetParametersByPath"}, []*string{p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.Trim(p.SettingsPath(), "/")),
+		})}, nil),
 		p.requestReleaseStatement(),
 	}
 	return append(out, p.findTasks()...)

@@ -110,7 +110,7 @@ func releaseOnly(s policyStatement) bool {
 // needs no permission ("GetCallerIdentity", AWS STS API Reference: "No
 // permissions are required to perform this operation").
 func cliActions() []string {
-	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": ""}
+	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm"}
 	iamName := map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
 	var out []string
 	ct := reflect.TypeOf(cli.Clients{})

@@ -323,7 +323,9 @@ func (p *Pipeline) allowOnTargets() {
 	allowIf(p.release, tagged, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:ListAliases", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
 	allowIf(p.smokeTest, tagged, []string{"lambda:InvokeFunction"}, p.lambdaArn("*:"+StgAlias))
 	allowIf(p.shift, tagged, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
-	allowIf(p.approval, tagged, []string{"lambda:GetAlias"}, functions, qualified)
+	// The page shows what prod serves and the commit of its version (its
+	// description, written by the release Lambda).
+	allowIf(p.approval, tagged, []string{"lambda:GetAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
 	// DescribeAlarms returns composite alarms only when granted on "*"
 	// (DescribeAlarms, CloudWatch API reference: "To use this operation and
 	// return information about composite alarms, you must be signed on with

@@ -350,6 +350,7 @@ func TestLeastPrivilege(t *testing.T) {
 		{"approval rejects with the task token", "ApprovalRole", "states:SendTaskFailure", `^\*$`, true},
 		{"approval reads execution history", "ApprovalRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},
 		{"approval reads aliases", "ApprovalRole", "lambda:GetAlias", `function:\*"`, true},
+		{"approval reads the commit of prod's version", "ApprovalRole", "lambda:GetFunctionConfiguration", `function:\*"`, true},
 		{"approval cannot move aliases", "ApprovalRole", "lambda:UpdateAlias", `.`, false},
 		{"approval publishes to the topic", "ApprovalRole", "sns:Publish", `AliasflowApprovals`, true},
 		{"approval reads the link key", "ApprovalRole", "secretsmanager:GetSecretValue", `AliasflowLinkKey`, true},

@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,8 +61,9 @@ func New(now func() time.Time) *Service {
 // ServeHTTP serves the Parameter Store API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
-		"GetParameter": s.getParameter,
-		"PutParameter": s.putParameter,
+		"GetParameter":        s.getParameter,
+		"GetParametersByPath": s.getParametersByPath,
+		"PutParameter":        s.putParameter,
 	})
 }
 
@@ -144,6 +147,69 @@ func (s *Service) getParameter(_ context.Context, body []byte) (any, error) {
 		"Name": p.Name, "Type": "String", "Value": p.Value, "Version": p.Version,
 		"LastModifiedDate": float64(p.Modified.UnixMilli()) / 1000, "ARN": s.arn(p.Name), "DataType": "text",
 	}}, nil
+}
+
+// getParametersByPath lists the parameters under a hierarchy, in pages of
+// MaxResults (1–10, default 10) with a NextToken ("GetParametersByPath",
+// AWS Systems Manager API Reference: Path starts with /; Recursive false
+// returns only the level right under Path). `aliasflow status` lists the
+// targets of a pipeline with it.
+func (s *Service) getParametersByPath(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Path           string
+		Recursive      bool
+		MaxResults     int
+		NextToken      string
+		WithDecryption *bool
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(in.Path, "/") {
+		return nil, validation("The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\".")
+	}
+	if err := checkName(in.Path); err != nil && in.Path != "/" {
+		return nil, err
+	}
+	if in.MaxResults == 0 {
+		in.MaxResults = 10
+	}
+	if in.MaxResults < 1 || in.MaxResults > 10 {
+		return nil, validation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10", in.MaxResults)
+	}
+	prefix := strings.TrimSuffix(in.Path, "/") + "/"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for name := range s.params {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if ok && rest != "" && (in.Recursive || !strings.Contains(rest, "/")) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(in.NextToken)
+		if err != nil || n < 0 || n > len(names) {
+			return nil, core.Errorf("ValidationException", http.StatusBadRequest, "The specified next token is invalid.")
+		}
+		start = n
+	}
+	end := min(start+in.MaxResults, len(names))
+	params := []map[string]any{}
+	for _, name := range names[start:end] {
+		p := s.params[name]
+		params = append(params, map[string]any{
+			"Name": p.Name, "Type": "String", "Value": p.Value, "Version": p.Version,
+			"LastModifiedDate": float64(p.Modified.UnixMilli()) / 1000, "ARN": s.arn(p.Name), "DataType": "text",
+		})
+	}
+	out := map[string]any{"Parameters": params}
+	if end < len(names) {
+		out["NextToken"] = strconv.Itoa(end)
+	}
+	return out, nil
 }
 
 func (s *Service) putParameter(_ context.Context, body []byte) (any, error) {

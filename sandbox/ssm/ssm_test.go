@@ -80,3 +80,43 @@ func TestPutParameterRefuses(t *testing.T) {
 		})
 	}
 }
+
+// GetParametersByPath through the real SDK paginator: one level under the
+// path unless Recursive, in pages of MaxResults with a NextToken, and a
+// MaxResults above 10 refused (SSM API reference, GetParametersByPath).
+func TestGetParametersByPath(t *testing.T) {
+	ctx := context.Background()
+	c := ssm.NewFromConfig(servicetest.Config(t, "ssm", New(nil)))
+	for _, n := range []string{"/aliasflow/aliasflow/targets/a", "/aliasflow/aliasflow/targets/b", "/aliasflow/aliasflow/targets/c",
+		"/aliasflow/aliasflow/targets/deep/d", "/aliasflow/other/targets/x"} {
+		if _, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(n), Value: aws.String("{}"), Type: types.ParameterTypeString}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(recursive bool) []string {
+		var got []string
+		p := ssm.NewGetParametersByPathPaginator(c, &ssm.GetParametersByPathInput{Path: aws.String("/aliasflow/aliasflow/targets/"),
+			Recursive: aws.Bool(recursive), MaxResults: aws.Int32(2)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, prm := range page.Parameters {
+				got = append(got, strings.TrimPrefix(aws.ToString(prm.Name), "/aliasflow/aliasflow/targets/"))
+			}
+		}
+		return got
+	}
+	if got := strings.Join(list(false), ","); got != "a,b,c" {
+		t.Errorf("one level = %s, want a,b,c", got)
+	}
+	if got := strings.Join(list(true), ","); got != "a,b,c,deep/d" {
+		t.Errorf("recursive = %s, want a,b,c,deep/d", got)
+	}
+	_, err := c.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String("/aliasflow/"), MaxResults: aws.Int32(11)})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "ValidationException" {
+		t.Errorf("MaxResults 11: %v, want ValidationException", err)
+	}
+}

@@ -39,9 +39,11 @@ type Publisher interface {
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
-// Aliases is the Lambda call the page makes to show what prod and stg serve.
+// Aliases is the Lambda calls the page makes to show what prod and stg
+// serve, and the commit prod's version was built from.
 type Aliases interface {
 	GetAlias(ctx context.Context, in *lambda.GetAliasInput, opts ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
+	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
 }
 
 // deps is what a Handler works with.

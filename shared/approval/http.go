@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -203,9 +204,9 @@ type authorized struct {
 // authorize verifies a link and finds the task it may decide, or returns
 // the page that says why not.
 func (h *Handler) authorize(ctx context.Context, link string) (authorized, *events.APIGatewayProxyResponse) {
-	function := "" // known once the link is verified; named in the next step
+	var about subject // known once the link is verified; the page names it
 	fail := func(kind problemKind, detail string) (authorized, *events.APIGatewayProxyResponse) {
-		r := h.problemFor(ctx, kind, detail, function)
+		r := h.problemFor(ctx, kind, detail, about)
 		return authorized{}, &r
 	}
 	key, err := h.d.Keys.Key(ctx)
@@ -217,10 +218,10 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	switch {
 	case errors.Is(err, ErrExpired):
 		if ref, ok := promotion.ParseExecutionName(c.Execution); ok {
-			function = ref.Function
+			about = subject{Function: ref.Function, Version: ref.Version}
 		}
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "expired", "execution", c.Execution, "approver", c.Approver)
-		return fail(problemExpired, fmt.Sprintf("It expired %s.", time.Unix(c.ExpiresAt, 0).UTC().Format(timeFormat)))
+		return fail(problemExpired, fmt.Sprintf("It expired %s, before anyone decided on %s here.", time.Unix(c.ExpiresAt, 0).UTC().Format(timeFormat), about))
 	case err != nil:
 		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "forged", "error", err.Error())
 		return fail(problemForged, "")
@@ -244,7 +245,7 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		h.d.Log.ErrorContext(ctx, "approval: reading the execution failed", "execution", c.Execution, "error", err.Error())
 		return fail(problemInternal, "")
 	}
-	function = ex.Input.Function
+	about = subject{Function: ex.Input.Function, Version: ex.Input.Version}
 	approver, ok := allowed(ex.Input.Target.Approvers, c.Approver)
 	if !ok {
 		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver)
@@ -252,37 +253,96 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	}
 	if err != nil {
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "not waiting", "execution", c.Execution, "error", err.Error())
-		return fail(h.notWaiting(nw, nr))
+		return fail(h.notWaiting(ctx, nw, nr, about))
 	}
 	return authorized{claims: c, approver: approver, p: p}, nil
 }
 
-// notWaiting chooses the page for a link whose task is no longer open.
-func (h *Handler) notWaiting(nw *pending.NotWaitingError, nr *pending.NotRunningError) (problemKind, string) {
+// notWaiting chooses the page for a link whose task is no longer open, and
+// says in plain words what became of the release.
+func (h *Handler) notWaiting(ctx context.Context, nw *pending.NotWaitingError, nr *pending.NotRunningError, about subject) (problemKind, string) {
 	if nw != nil {
 		switch {
 		case nw.Decided():
-			return problemDecided, decidedText(nw.Decision)
+			return problemDecided, decidedText(about, nw.Decision)
 		case nw.Closed == sfntypes.HistoryEventTypeTaskTimedOut:
-			return problemExpired, "No one decided before the approval timed out."
+			return problemExpired, fmt.Sprintf("No one decided before the approval request of %s timed out, so it was not promoted.", about)
 		}
-		return problemNotWaiting, "The promotion is not waiting for an approval right now."
+		return problemNotWaiting, fmt.Sprintf("%s is not waiting for a decision right now.", about.Start())
 	}
 	if nr.Decided() {
-		return problemDecided, decidedText(nr.Decision) + fmt.Sprintf(" The promotion has since ended (%s).", nr.Execution.Status)
+		return problemDecided, decidedText(about, nr.Decision) + " " + outcome(nr.Execution, about)
 	}
-	return problemEnded, fmt.Sprintf("The promotion ended (%s) before anyone decided.", nr.Execution.Status)
+	if nr.Execution.Error == promotion.ErrSuperseded {
+		return problemSuperseded, h.superseded(ctx, nr.Execution, about)
+	}
+	return problemEnded, outcome(nr.Execution, about)
 }
 
-func decidedText(d *promotion.Decision) string {
+// supersededBy reads the release Lambda's StopExecution cause:
+// "superseded by <execution ARN> (version N)".
+var supersededBy = regexp.MustCompile(`superseded by (\S+) \(version ([0-9]+)\)`)
+
+// superseded says which newer version replaced the release, and whether it
+// is waiting for approval now.
+func (h *Handler) superseded(ctx context.Context, ex pending.Execution, about subject) string {
+	m := supersededBy.FindStringSubmatch(ex.Cause)
+	if m == nil {
+		return fmt.Sprintf("A newer release of %s replaced %s before anyone decided.", orUnknown(about.Function), about)
+	}
+	newer := subject{Function: about.Function, Version: m[2]}
+	if _, err := pending.Find(ctx, h.d.SFN, m[1], promotion.StateRequestApproval); err == nil {
+		return fmt.Sprintf("%s replaced %s before anyone decided, and version %s is waiting for approval now: its own e-mail has the link.", newer.Start(), about, newer.Version)
+	}
+	return fmt.Sprintf("%s replaced %s before anyone decided.", newer.Start(), about)
+}
+
+// outcome says in plain words how an ended promotion ended; never a raw
+// execution status.
+func outcome(ex pending.Execution, about subject) string {
+	switch ex.Status {
+	case sfntypes.ExecutionStatusSucceeded:
+		return fmt.Sprintf("%s is in prod now: its promotion completed.", about.Start())
+	case sfntypes.ExecutionStatusAborted:
+		if ex.Error == promotion.ErrSuperseded {
+			return fmt.Sprintf("A newer release replaced %s.", about)
+		}
+		return fmt.Sprintf("An operator stopped the promotion of %s; prod is on the version it served before.", about)
+	case sfntypes.ExecutionStatusTimedOut:
+		return fmt.Sprintf("The promotion of %s ran out of time and stopped.", about)
+	}
+	switch ex.Error {
+	case "Rejected":
+		return fmt.Sprintf("%s was rejected, so it was not promoted.", about.Start())
+	case "ApprovalExpired":
+		return fmt.Sprintf("No one decided on %s before its approval request expired, so it was not promoted.", about)
+	case "SmokeTestsFailed":
+		return fmt.Sprintf("%s failed its smoke tests, so it was not promoted.", about.Start())
+	case "RolledBack":
+		return fmt.Sprintf("%s was unhealthy while prod moved to it, so prod was put back on the version it served before.", about.Start())
+	case "RollbackFailed":
+		return fmt.Sprintf("%s failed while prod moved to it, and putting prod back needs the team that runs aliasflow.", about.Start())
+	}
+	return fmt.Sprintf("The promotion of %s ended without reaching prod.", about)
+}
+
+// decidedText says who decided, how and when.
+func decidedText(about subject, d *promotion.Decision) string {
 	if d == nil {
-		return "Someone has already decided on this release."
+		return fmt.Sprintf("Someone has already decided on %s.", about)
 	}
 	verb := "rejected"
 	if d.Approved {
 		verb = "approved"
 	}
-	return fmt.Sprintf("%s %s it (via %s) at %s.", d.Approver, verb, orUnknown(d.Via), d.DecidedAt.UTC().Format(timeFormat))
+	how := ""
+	switch d.Via {
+	case ViaLink:
+		how = " on the approval page"
+	case "cli":
+		how = " with the aliasflow command line"
+	}
+	return fmt.Sprintf("%s %s it%s at %s (%s).", d.Approver, verb, how, d.DecidedAt.UTC().Format(timeFormat), about)
 }
 
 func orUnknown(s string) string {
@@ -328,10 +388,10 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm) even
 		var gone *sfntypes.TaskDoesNotExist
 		if errors.As(err, &timedOut) || errors.As(err, &invalid) || errors.As(err, &gone) {
 			h.d.Log.InfoContext(ctx, "approval decision refused: task already closed", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
-			return h.problemFor(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.", st.Function)
+			return h.problemFor(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.", subject{st.Function, st.Version})
 		}
 		h.d.Log.ErrorContext(ctx, "approval decision not delivered", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
-		return h.problemFor(ctx, problemInternal, "", st.Function)
+		return h.problemFor(ctx, problemInternal, "", subject{st.Function, st.Version})
 	}
 	h.d.Log.InfoContext(ctx, "approval decided", "function", st.Function, "version", st.Version, "execution", a.claims.Execution,
 		"approver", a.approver, "approved", d.Approved, "via", ViaLink, "comment", d.Comment)

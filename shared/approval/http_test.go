@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"net/url"
 	"os"
 	"regexp"
@@ -79,18 +81,29 @@ func TestRefusedLinks(t *testing.T) {
 		{name: "garbage", link: func(*testing.T) string { return "not-a-link" }, wantStatus: 403, wantKind: "forged"},
 		{name: "signature cut off", link: func(t *testing.T) string { l := valid(t); return l[:len(l)-3] }, wantStatus: 403, wantKind: "forged"},
 		{name: "expired", setup: func(e *env) { e.now = entered.Add(2 * time.Hour) }, link: valid, wantStatus: 410, wantKind: "expired",
-			wantText: "aliasflow release hello"},
+			wantText: "before anyone decided on hello version 7 here"},
 		{name: "wrong approver", link: func(t *testing.T) string {
 			return link(t, testKey, execARN, "mallory@example.com", entered.Add(time.Hour))
 		}, wantStatus: 403, wantKind: "wrong-approver", wantText: "mallory@example.com is not among the approvers of hello"},
 		{name: "already decided", setup: func(e *env) {
 			out, _ := json.Marshal(promotion.Decision{Approved: true, Approver: bob, Via: "cli", DecidedAt: entered.Add(time.Minute)})
 			e.sfn.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(taskToken), Output: aws.String(string(out))})
-		}, link: valid, wantStatus: 409, wantKind: "decided", wantText: "bob@example.com approved it (via cli)"},
+		}, link: valid, wantStatus: 409, wantKind: "decided", wantText: "bob@example.com approved it with the aliasflow command line"},
 		{name: "approval timed out", setup: func(e *env) { e.sfn.TimeOut(taskToken, entered.Add(50*time.Minute)) }, link: valid, wantStatus: 410, wantKind: "expired",
-			wantText: "aliasflow release hello"},
+			wantText: "approval request of hello version 7 timed out"},
 		{name: "execution ended", setup: func(e *env) { e.sfn.End(execARN, sfntypes.ExecutionStatusAborted, entered.Add(time.Minute)) },
-			link: valid, wantStatus: 410, wantKind: "ended", wantText: "ABORTED"},
+			link: valid, wantStatus: 410, wantKind: "ended", wantText: "An operator stopped the promotion of hello version 7"},
+		{name: "rolled back", setup: func(e *env) {
+			e.sfn.EndWith(execARN, sfntypes.ExecutionStatusFailed, "RolledBack", "prod is back", entered.Add(time.Minute))
+		}, link: valid, wantStatus: 410, wantKind: "ended", wantText: "Version 7 of hello was unhealthy while prod moved to it"},
+		// A link to a superseded promotion says which newer version waits.
+		{name: "superseded", setup: func(e *env) {
+			newer := pendingtest.ExecutionARN("hello-v8-0b0b0b0b")
+			st := testState()
+			st.Version = "8"
+			e.sfn.AddWaiting(pendingtest.Waiting{ARN: newer, State: st, Token: "tok-8", EnteredTime: entered.Add(time.Minute)})
+			e.sfn.EndWith(execARN, sfntypes.ExecutionStatusAborted, promotion.ErrSuperseded, "superseded by "+newer+" (version 8)", entered.Add(time.Minute))
+		}, link: valid, wantStatus: 410, wantKind: "superseded", wantText: "Version 8 of hello replaced hello version 7 before anyone decided, and version 8 is waiting for approval now"},
 		{name: "execution unknown", link: func(t *testing.T) string {
 			return link(t, testKey, pendingtest.ExecutionARN("gone"), alice, entered.Add(time.Hour))
 		}, wantStatus: 410, wantKind: "ended"},
@@ -120,6 +133,13 @@ func TestRefusedLinks(t *testing.T) {
 				}
 				if !strings.Contains(resp.Body, "What to do next") {
 					t.Errorf("error page does not say what to do next")
+				}
+				// Plain words: no raw execution status, and no command line
+				// for an approver who may have no AWS identity (issue 13).
+				for _, raw := range []string{"SUCCEEDED", "ABORTED", "FAILED", "TIMED_OUT", "aliasflow release", "aliasflow status", "aliasflow history", "aliasflow approve"} {
+					if strings.Contains(resp.Body, raw) {
+						t.Errorf("error page says %q:\n%s", raw, resp.Body)
+					}
 				}
 				if got := len(e.sfn.Sent); got != sentBefore {
 					t.Errorf("SendTask* accepted %d calls, want none", got-sentBefore)
@@ -222,6 +242,42 @@ func TestApprovalPageShowsWeightedProd(t *testing.T) {
 		&approval.Options{Now: func() time.Time { return now0 }})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
 	for _, want := range []string{`<dd id="serving-prod">version 5 (75%) and version 6 (25%)</dd>`, `<dd id="serving-stg">no stg alias yet</dd>`} {
+		if !strings.Contains(resp.Body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+// The page links the release's commit, the commit prod runs (read from
+// prod's version description, which the release Lambda writes) and the
+// changes between them, from the target's repository templates; and says
+// where prod is.
+func TestApprovalPageLinksTheCommits(t *testing.T) {
+	e := newEnv(t)
+	st := testState()
+	st.Target.Repository = &config.Repository{CommitURL: "https://github.com/acme/hello/commit/{commit}", CompareURL: "https://github.com/acme/hello/compare/{from}...{to}"}
+	st.Target.Environment = "production"
+	st.Target.Health = config.Health{Alarms: []string{"hello-errors"}, MaxErrorRate: 0.05, MinInvocations: 20, WindowSeconds: 300}
+	arn := pendingtest.ExecutionARN("hello-v7-77777777")
+	e.sfn.AddWaiting(pendingtest.Waiting{ARN: arn, State: st, Token: "tok-77", EnteredTime: entered})
+	lam := lambdaWith(nil, nil)
+	lam.Deploy("hello", "c2hhLTg=")
+	if _, err := lam.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello"),
+		Description: aws.String(promotion.VersionDescription(promotion.Release{Commit: "1111aaaa", Build: "hello-build:1"}))}); err != nil {
+		t.Fatal(err)
+	}
+	lam.SetAlias("hello", "prod", "8", nil)
+	e.h = approval.New(e.sfn, nil, lam, approval.StaticKey(testKey), nil, nil, &approval.Options{Now: func() time.Time { return now0 }})
+	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, arn, alice, entered.Add(time.Hour))))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status = %d\n%s", resp.StatusCode, resp.Body)
+	}
+	for _, want := range []string{
+		`href="https://github.com/acme/hello/commit/9f2c1e4b7a"`, `href="https://github.com/acme/hello/commit/1111aaaa"`,
+		`href="https://github.com/acme/hello/compare/1111aaaa...9f2c1e4b7a"`,
+		`prod of hello in production, account 000000000000, us-east-1`,
+		`Alarms watched: hello-errors`, `at least 20 invocations`,
+	} {
 		if !strings.Contains(resp.Body, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
@@ -22,9 +24,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
-// The pages are written by hand (markup.go) rather than with html/template:
-// its reflection keeps the linker from pruning unused methods and made the
-// bootstrap 16 MB against a 10 MB budget.
+// The pages' markup is page.templ, compiled by templ into page_templ.go.
 //
 //go:embed templates/style.css
 var templateFS embed.FS
@@ -33,6 +33,9 @@ const timeFormat = "Mon 2 Jan 2006, 15:04 MST"
 
 var (
 	css = mustRead("templates/style.css")
+	// styleElement is the one style element, written as is: its content
+	// must hash to what the policy allows.
+	styleElement = "<style>" + css + "</style>"
 	// The only style allowed is the embedded sheet, by its hash: no
 	// 'unsafe-inline', no external assets, no script at all.
 	contentSecurityPolicy = "default-src 'none'; style-src 'sha256-" + hashCSS(css) + "'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -67,21 +70,59 @@ func securityHeaders() map[string]string {
 }
 
 // render wraps a page's content in the layout and the security headers.
-func (h *Handler) render(status int, title, content string) events.APIGatewayProxyResponse {
-	return events.APIGatewayProxyResponse{StatusCode: status, Headers: securityHeaders(), Body: layoutHTML(title, content)}
+func (h *Handler) render(ctx context.Context, status int, title string, content templ.Component) events.APIGatewayProxyResponse {
+	body, err := renderPage(ctx, title, content)
+	if err != nil {
+		// Rendering writes to memory; only a bug in a component gets here.
+		h.d.Log.ErrorContext(ctx, "approval page not rendered", "error", err.Error())
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError, Headers: securityHeaders(),
+			Body: "Something went wrong on our side. Nothing was decided; try again in a minute."}
+	}
+	return events.APIGatewayProxyResponse{StatusCode: status, Headers: securityHeaders(), Body: body}
+}
+
+// renderPage renders a page: content inside the layout.
+func renderPage(ctx context.Context, title string, content templ.Component) (string, error) {
+	var b strings.Builder
+	if err := layout(title).Render(templ.WithChildren(ctx, content), &b); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // approveView is the approval page's data.
 type approveView struct {
 	Function, Version, CodeSha256, Commit, Build, MergedBy string
-	Smoke                                                  *promotion.SmokeResult
-	Prod, Stg                                              string
-	Strategy                                               string
-	Criteria                                               string
-	Approver                                               string
-	Others                                                 []string
-	RequestedAt, ExpiresAt, Remaining                      string
-	Link                                                   string
+	// CommitURL and ProdCommitURL link the commits, CompareURL the
+	// changes from prod's commit to the release's (target's repository).
+	CommitURL, ProdCommit, ProdCommitURL, CompareURL string
+	Account, Region, Environment                     string
+	Smoke                                            *promotion.SmokeResult
+	Prod, Stg                                        string
+	Strategy                                         string
+	// Criteria is how the shift will judge each step (issue 10); empty
+	// for all at once.
+	Criteria                          string
+	Approver                          string
+	Others                            []string
+	RequestedAt, ExpiresAt, Remaining string
+	Link                              string
+}
+
+// Where says in one line where prod is: the account, the region and the
+// environment's name.
+func (v approveView) Where() string {
+	out := "prod of " + v.Function
+	if v.Environment != "" {
+		out += " in " + v.Environment
+	}
+	if v.Account != "" {
+		out += ", account " + v.Account
+	}
+	if v.Region != "" {
+		out += ", " + v.Region
+	}
+	return out
 }
 
 func (h *Handler) approvePage(ctx context.Context, a authorized, link string) events.APIGatewayProxyResponse {
@@ -91,12 +132,20 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 	if expires.IsZero() {
 		expires = a.p.EnteredTime.Add(secondsDuration(st.Target.ApprovalTimeoutSeconds))
 	}
+	account, region := arnAccountRegion(a.claims.Execution)
+	prod, prodVersion := h.serving(ctx, st.Function, promotion.AliasProd)
+	stg, _ := h.serving(ctx, st.Function, promotion.AliasStg)
+	prodCommit := h.commitOf(ctx, st.Function, prodVersion)
+	repo := st.Target.Repository
 	v := approveView{
 		Function: st.Function, Version: st.Version,
-		CodeSha256: st.Release.CodeSha256, Commit: st.Release.Commit, Build: st.Release.Build, MergedBy: st.Release.RequestedBy,
+		CodeSha256: st.Release.CodeSha256, Commit: st.Release.Commit, Build: buildText(st.Release), MergedBy: st.Release.RequestedBy,
+		CommitURL: repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
+		CompareURL: repo.Compare(prodCommit, st.Release.Commit),
+		Account:    account, Region: region, Environment: st.Target.Environment,
 		Smoke:       st.Smoke,
-		Prod:        h.serving(ctx, st.Function, promotion.AliasProd),
-		Stg:         h.serving(ctx, st.Function, promotion.AliasStg),
+		Prod:        prod,
+		Stg:         stg,
 		Strategy:    StrategyText(st.Target.Strategy),
 		Criteria:    criteria(st.Target),
 		Approver:    a.approver,
@@ -106,7 +155,7 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		Remaining:   Remaining(expires, now),
 		Link:        link,
 	}
-	return h.render(http.StatusOK, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), v.html())
+	return h.render(ctx, http.StatusOK, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), approvePage(v))
 }
 
 // criteria is how the shift will judge each step; nothing for all at once.
@@ -118,22 +167,63 @@ func criteria(t config.Target) string {
 	return t.Health.Criteria()
 }
 
-// serving describes what an alias serves now, for the page.
-func (h *Handler) serving(ctx context.Context, function, alias string) string {
+// serving describes what an alias serves now, for the page, and returns
+// its primary version ("" when unknown).
+func (h *Handler) serving(ctx context.Context, function, alias string) (string, string) {
 	if h.d.Lambda == nil {
-		return "unknown"
+		return "unknown", ""
 	}
 	out, err := h.d.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(function), Name: aws.String(alias)})
 	if err != nil {
 		var nf *lambdatypes.ResourceNotFoundException
 		if errors.As(err, &nf) {
-			return "no " + alias + " alias yet"
+			return "no " + alias + " alias yet", ""
 		}
 		h.d.Log.WarnContext(ctx, "approval page: alias not read", "function", function, "alias", alias, "error", err.Error())
-		return "unknown (the alias could not be read)"
+		return "unknown (the alias could not be read)", ""
 	}
-	return describeAlias(aws.ToString(out.FunctionVersion), out.RoutingConfig)
+	v := aws.ToString(out.FunctionVersion)
+	return describeAlias(v, out.RoutingConfig), v
 }
+
+// commitOf reads the commit a published version was released from: the
+// release Lambda writes it into the version's description when it
+// publishes it (release.VersionDescription). "" when unknown.
+func (h *Handler) commitOf(ctx context.Context, function, version string) string {
+	if h.d.Lambda == nil || version == "" {
+		return ""
+	}
+	out, err := h.d.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(function), Qualifier: aws.String(version)})
+	if err != nil {
+		h.d.Log.WarnContext(ctx, "approval page: version not read", "function", function, "version", version, "error", err.Error())
+		return ""
+	}
+	return promotion.CommitFromDescription(aws.ToString(out.Description))
+}
+
+// arnAccountRegion reads the account and region of an ARN
+// (arn:partition:service:region:account:resource).
+func arnAccountRegion(arn string) (account, region string) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return "", ""
+	}
+	return parts[4], parts[3]
+}
+
+// buildText says which build produced a release: the CodeBuild build, or
+// the build another CI named in its Release Requested event, or that
+// there was none (a release requested with the CLI).
+func buildText(r promotion.Release) string {
+	switch {
+	case r.Build != "":
+		return r.Build
+	case r.Source == "aliasflow":
+		return "none recorded: released with a Release Requested event (aliasflow release, or a CI that named no build)"
+	}
+	return "unknown"
+}
+
 
 // describeAlias reads "version 6", or with routing "version 6 (90%) and
 // version 7 (10%)".
@@ -152,7 +242,7 @@ func describeAlias(version string, rc *lambdatypes.AliasRoutingConfiguration) st
 }
 
 func percent(w float64) string {
-	return strconv.FormatFloat(w*100, 'f', -1, 64) + "%"
+	return strconv.FormatFloat(math.Round(w*10000)/100, 'f', -1, 64) + "%"
 }
 
 // doneView is the confirmation page's data.
@@ -175,7 +265,7 @@ func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.
 		Approved: d.Approved, Function: st.Function, Version: st.Version, Approver: d.Approver, Comment: d.Comment,
 		DecidedAt: d.DecidedAt.Format(timeFormat), Strategy: StrategyText(st.Target.Strategy),
 	}
-	return h.render(http.StatusOK, title, v.html())
+	return h.render(ctx, http.StatusOK, title, donePage(v))
 }
 
 // problemKind names a page that refuses a request.
@@ -189,11 +279,13 @@ const (
 	problemDecided
 	problemNotWaiting
 	problemEnded
+	problemSuperseded
 	problemMethod
 	problemInternal
 )
 
-// problemView is an error page: what happened and what to do next.
+// problemView is an error page: what happened and what to do next, in
+// words an approver without AWS access can act on.
 type problemView struct {
 	Kind   string
 	Status int
@@ -202,6 +294,8 @@ type problemView struct {
 	Next   string
 }
 
+// The pages never send an approver to a command line: an approver may
+// have no AWS identity at all.
 var problems = map[problemKind]problemView{
 	problemBadRequest: {Kind: "bad-request", Status: http.StatusBadRequest, Title: "This request could not be used",
 		Next: "Open the link from your approval e-mail again, exactly as it was sent."},
@@ -209,38 +303,65 @@ var problems = map[problemKind]problemView{
 		Detail: "The link is damaged or was not issued by aliasflow, so it cannot be used to decide anything.",
 		Next:   "Open the link from your approval e-mail again; if it was copied by hand, copy all of it. If the e-mail itself was not expected, report it to your security team."},
 	problemExpired: {Kind: "expired", Status: http.StatusGone, Title: "This approval link has expired",
-		Next: "The release was not promoted. To ship it, start a new release (aliasflow release {function}) and you will get a new request."},
+		Next: "Nothing more is needed from you. If the version should still ship, its team can release it again, and you will get a new e-mail."},
 	problemWrongApprover: {Kind: "wrong-approver", Status: http.StatusForbidden, Title: "You are not an approver of this release",
-		Next: "Ask one of the function's listed approvers to decide, or ask its owners to add you to the approvers in the aliasflow configuration."},
+		Next: "Ask one of the function's approvers to decide, or ask its owners to add you to its approvers."},
 	problemDecided: {Kind: "decided", Status: http.StatusConflict, Title: "This release has already been decided",
-		Next: "Nothing more is needed from you. Follow the promotion with: aliasflow status {function}."},
+		Next: "Nothing more is needed from you; you can close this page."},
 	problemNotWaiting: {Kind: "not-waiting", Status: http.StatusConflict, Title: "This release is not waiting for approval",
-		Next: "Nothing can be decided here now. Check the promotion with: aliasflow status {function}."},
+		Next: "Nothing can be decided here now. If the release needs your decision again, you will get a new e-mail."},
 	problemEnded: {Kind: "ended", Status: http.StatusGone, Title: "This promotion has ended",
-		Next: "Nothing can be decided any more. See what happened with: aliasflow history {function}; start a new release to try again."},
+		Next: "Nothing can be decided any more. If the version should still ship, its team can release it again, and you will get a new e-mail."},
+	problemSuperseded: {Kind: "superseded", Status: http.StatusGone, Title: "A newer release replaced this one",
+		Next: "Nothing can be decided here. Decide on the newer release with the link of its own e-mail."},
 	problemMethod: {Kind: "method", Status: http.StatusMethodNotAllowed, Title: "This request is not supported",
 		Next: "Open the link from your approval e-mail in a browser."},
 	problemInternal: {Kind: "internal", Status: http.StatusInternalServerError, Title: "Something went wrong on our side",
 		Detail: "Nothing was decided.",
-		Next:   "Try again in a minute. If it keeps failing, an operator can decide with: aliasflow approve {function} (or reject)."},
+		Next:   "Try the link again in a minute; it stays valid until the request expires. If it keeps failing, tell the team that runs aliasflow."},
+}
+
+// subject is the release a page is about, as far as it is known.
+type subject struct{ Function, Version string }
+
+// String names the release: "hello version 7", or "this release".
+func (s subject) String() string {
+	switch {
+	case s.Function != "" && s.Version != "":
+		return s.Function + " version " + s.Version
+	case s.Function != "":
+		return "the release of " + s.Function
+	}
+	return "this release"
+}
+
+// Start names the release at the start of a sentence, without changing the
+// case of the function's name: "Version 7 of hello".
+func (s subject) Start() string {
+	switch {
+	case s.Function != "" && s.Version != "":
+		return "Version " + s.Version + " of " + s.Function
+	case s.Function != "":
+		return "The release of " + s.Function
+	}
+	return "This release"
 }
 
 func (h *Handler) problem(ctx context.Context, kind problemKind, detail string) events.APIGatewayProxyResponse {
-	return h.problemFor(ctx, kind, detail, "")
+	return h.problemFor(ctx, kind, detail, subject{})
 }
 
-// problemFor is problem for a known function: the next step names it
-// instead of a placeholder.
-func (h *Handler) problemFor(ctx context.Context, kind problemKind, detail, function string) events.APIGatewayProxyResponse {
+// problemFor is problem for a known release: the title names it.
+func (h *Handler) problemFor(ctx context.Context, kind problemKind, detail string, s subject) events.APIGatewayProxyResponse {
 	v := problems[kind]
 	if detail != "" {
 		v.Detail = detail
 	}
-	if function == "" {
-		function = "<function>"
+	title := v.Title
+	if s.Function != "" {
+		title = v.Title + " (" + s.String() + ")"
 	}
-	v.Next = strings.ReplaceAll(v.Next, "{function}", function)
-	return h.render(v.Status, v.Title, v.html())
+	return h.render(ctx, v.Status, title, problemPage(v))
 }
 
 // sentence capitalises an error message for a page.
@@ -256,5 +377,54 @@ func sentence(s string) string {
 func (h *Handler) problemStatus(ctx context.Context, status int, detail string) events.APIGatewayProxyResponse {
 	v := problems[problemBadRequest]
 	v.Status, v.Detail = status, sentence(detail)
-	return h.render(status, v.Title, v.html())
+	return h.render(ctx, status, v.Title, problemPage(v))
+}
+
+// The page helpers page.templ calls.
+
+// orText is s, or fallback when s is empty.
+func orText(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+// passFail is the CSS class of a passed or failed check.
+func passFail(passed bool) string {
+	if passed {
+		return "pass"
+	}
+	return "fail"
+}
+
+func passText(passed bool) string {
+	if passed {
+		return "Pass"
+	}
+	return "Fail"
+}
+
+func latency(ms int64) string { return strconv.FormatInt(ms, 10) + " ms" }
+
+func smokeVerdict(s *promotion.SmokeResult) string {
+	if s.Passed {
+		return fmt.Sprintf("All %d checks passed.", len(s.Checks))
+	}
+	return "Some checks failed."
+}
+
+func othersText(others []string) string {
+	if len(others) == 0 {
+		return "You are the only approver."
+	}
+	return "Also asked: " + strings.Join(others, ", ") + ". The first decision counts."
+}
+
+// shortCommit shows a long commit id by its first 12 characters.
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
 }

@@ -26,15 +26,18 @@ const (
 	ReleaseRefused   Event = "release.refused"
 	// ReleaseRetried: a fresh promotion of a release whose last one ended
 	// without prod on it; Actor is who asked.
-	ReleaseRetried      Event = "release.retried"
-	AliasMoved          Event = "alias.moved"
-	SmokePassed         Event = "smoke.passed"
-	SmokeFailed         Event = "smoke.failed"
-	ApprovalRequested   Event = "approval.requested"
-	ApprovalGranted     Event = "approval.granted"
-	ApprovalRejected    Event = "approval.rejected"
-	ApprovalExpired     Event = "approval.expired"
-	TrafficShifted      Event = "traffic.shifted"
+	ReleaseRetried    Event = "release.retried"
+	AliasMoved        Event = "alias.moved"
+	SmokePassed       Event = "smoke.passed"
+	SmokeFailed       Event = "smoke.failed"
+	ApprovalRequested Event = "approval.requested"
+	ApprovalGranted   Event = "approval.granted"
+	ApprovalRejected  Event = "approval.rejected"
+	ApprovalExpired   Event = "approval.expired"
+	TrafficShifted    Event = "traffic.shifted"
+	// BakeSkipped: an operator ended a bake early (`aliasflow promote
+	// --now`); health is still checked. A human override, audited with who.
+	BakeSkipped         Event = "bake.skipped"
 	HealthFailed        Event = "health.failed"
 	HealthPassed        Event = "health.passed"
 	HealthInconclusive  Event = "health.inconclusive"

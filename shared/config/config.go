@@ -72,6 +72,41 @@ type Target struct {
 	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
 	// Health says when a shifting release is judged unhealthy.
 	Health Health `json:"health"`
+	// Repository, when set, makes the approval page link the release's
+	// commit, the commit prod runs, and the comparison of the two.
+	Repository *Repository `json:"repository,omitempty"`
+	// Environment names where the function's prod is ("production",
+	// "eu-live"), for approvers; optional.
+	Environment string `json:"environment,omitempty"`
+}
+
+// Repository holds URL templates of the function's source repository.
+// {commit}, {from} and {to} are replaced by commit identifiers, escaped
+// as URL path segments.
+type Repository struct {
+	// CommitURL links one commit, e.g.
+	// https://github.com/acme/orders/commit/{commit}
+	CommitURL string `json:"commitUrl"`
+	// CompareURL links the changes between two commits, e.g.
+	// https://github.com/acme/orders/compare/{from}...{to}; optional.
+	CompareURL string `json:"compareUrl,omitempty"`
+}
+
+// Commit is the link of one commit, "" without a commit.
+func (r *Repository) Commit(commit string) string {
+	if r == nil || r.CommitURL == "" || commit == "" {
+		return ""
+	}
+	return strings.ReplaceAll(r.CommitURL, "{commit}", url.PathEscape(commit))
+}
+
+// Compare is the link of the changes from one commit to another, "" when
+// either is unknown or they are the same.
+func (r *Repository) Compare(from, to string) string {
+	if r == nil || r.CompareURL == "" || from == "" || to == "" || from == to {
+		return ""
+	}
+	return strings.NewReplacer("{from}", url.PathEscape(from), "{to}", url.PathEscape(to)).Replace(r.CompareURL)
 }
 
 // StrategyConfig is the strategy with its parameters. Percent and the
@@ -453,6 +488,27 @@ func (t *Target) Validate(prefix string) error {
 		if strings.TrimSpace(a) == "" {
 			bad(fmt.Sprintf("health.alarms[%d]", j), "must not be empty")
 		}
+	}
+	if r := t.Repository; r != nil {
+		checkTemplate := func(field, tmpl string, placeholders ...string) {
+			u, err := url.Parse(tmpl)
+			if err != nil || u.Scheme != "https" || u.Host == "" {
+				bad(field, "%q is not an https URL", tmpl)
+				return
+			}
+			for _, p := range placeholders {
+				if !strings.Contains(tmpl, p) {
+					bad(field, "%q lacks %s", tmpl, p)
+				}
+			}
+		}
+		checkTemplate("repository.commitUrl", r.CommitURL, "{commit}")
+		if r.CompareURL != "" {
+			checkTemplate("repository.compareUrl", r.CompareURL, "{from}", "{to}")
+		}
+	}
+	if len(t.Environment) > 64 {
+		bad("environment", "must be at most 64 characters, got %d", len(t.Environment))
 	}
 	names := map[string]bool{}
 	for j, c := range t.SmokeChecks {

@@ -63,6 +63,9 @@ func TestParseNamesTheField(t *testing.T) {
 		{"check url", `{"targets":[{"function":"a","approvers":["a@b.c"],"smokeChecks":[{"name":"x","http":{"url":"ftp://x"}}]}]}`, "targets[0].smokeChecks[0].http.url"},
 		{"duplicate function", `{"targets":[{"function":"a","approvers":["a@b.c"]},{"function":"a","approvers":["a@b.c"]}]}`, "targets[1].function"},
 		{"malformed json", `{"targets":[`, "config:"},
+		{"repository not https", `{"targets":[{"function":"a","approvers":["a@b.c"],"repository":{"commitUrl":"javascript:alert(1)//{commit}"}}]}`, "targets[0].repository.commitUrl"},
+		{"repository without placeholder", `{"targets":[{"function":"a","approvers":["a@b.c"],"repository":{"commitUrl":"https://github.com/acme/a/commit/"}}]}`, "lacks {commit}"},
+		{"compare without to", `{"targets":[{"function":"a","approvers":["a@b.c"],"repository":{"commitUrl":"https://x.test/c/{commit}","compareUrl":"https://x.test/compare/{from}"}}]}`, "lacks {to}"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,6 +75,28 @@ func TestParseNamesTheField(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRepositoryLinks(t *testing.T) {
+	r := &Repository{CommitURL: "https://github.com/acme/orders/commit/{commit}", CompareURL: "https://github.com/acme/orders/compare/{from}...{to}"}
+	tests := []struct {
+		name, got, want string
+	}{
+		{"commit", r.Commit("abc123"), "https://github.com/acme/orders/commit/abc123"},
+		{"no commit", r.Commit(""), ""},
+		{"escaped", r.Commit("a/b?c"), "https://github.com/acme/orders/commit/a%2Fb%3Fc"},
+		{"compare", r.Compare("111", "222"), "https://github.com/acme/orders/compare/111...222"},
+		{"compare same", r.Compare("111", "111"), ""},
+		{"compare unknown", r.Compare("", "222"), ""},
+		{"no repository", (*Repository)(nil).Commit("abc"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
 			}
 		})
 	}

@@ -55,6 +55,9 @@ type Execution struct {
 	Input     promotion.Input
 	StartDate time.Time
 	StopDate  time.Time
+	// Error and Cause are how an ended execution ended (a Fail state's,
+	// or StopExecution's).
+	Error, Cause string
 }
 
 // Pending is an open waitForTaskToken task.
@@ -138,7 +141,8 @@ func Describe(ctx context.Context, api HistoryAPI, executionARN string) (Executi
 	if err != nil {
 		return Execution{}, fmt.Errorf("describe execution %s: %w", executionARN, err)
 	}
-	ex := Execution{ARN: executionARN, Status: out.Status, StartDate: aws.ToTime(out.StartDate), StopDate: aws.ToTime(out.StopDate)}
+	ex := Execution{ARN: executionARN, Status: out.Status, StartDate: aws.ToTime(out.StartDate), StopDate: aws.ToTime(out.StopDate),
+		Error: aws.ToString(out.Error), Cause: aws.ToString(out.Cause)}
 	if in := aws.ToString(out.Input); in != "" {
 		if err := json.Unmarshal([]byte(in), &ex.Input); err != nil {
 			return Execution{}, fmt.Errorf("execution %s: input is not a promotion: %w", executionARN, err)

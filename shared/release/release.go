@@ -349,10 +349,14 @@ func (h *Handler) publish(ctx context.Context, req *Request) (published, error) 
 	var waited time.Duration
 	backoff := firstBackoff
 	for {
-		out, err := h.Lambda.PublishVersion(ctx, &lambda.PublishVersionInput{
+		in := &lambda.PublishVersionInput{
 			FunctionName: aws.String(fn),
 			CodeSha256:   aws.String(req.Release.CodeSha256),
-		})
+		}
+		if d := promotion.VersionDescription(req.Release); d != "" {
+			in.Description = aws.String(d) // the version says which commit it is
+		}
+		out, err := h.Lambda.PublishVersion(ctx, in)
 		if err == nil {
 			v := aws.ToString(out.Version)
 			if v == "" || v == "$LATEST" {

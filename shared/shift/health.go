@@ -35,6 +35,12 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	target.ApplyDefaults()
 	t.p.Target = target
 	fn, n, s, h := t.p.Function, t.p.Version, t.p.Shift, target.Health
+	if b := t.p.Bake; b != nil && b.PromoteNow {
+		// A human override, recorded whatever health says next.
+		t.record(ctx, audit.Record{Event: audit.BakeSkipped, Alias: promotion.AliasProd, Actor: b.Actor,
+			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("bake at %s ended early by %s (promote --now); health checked next", alias.Percent(s.Weight), b.Actor)})
+	}
 	now := t.now().UTC()
 	// The step's exposure began when its bake did: the bakes of this step
 	// so far, counted back from now.

@@ -422,9 +422,12 @@ func TestPromoteNow(t *testing.T) {
 		kind    string
 		want    *promotion.Shift
 		wantErr string
+		audits  []string
 	}{
-		{name: "healthy skips the remaining steps", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 1, Done: true}},
-		{name: "unhealthy still rolls back", kind: "alarm", wantErr: promotion.ErrHealthCheckFailed},
+		{name: "healthy skips the remaining steps", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 1, Done: true},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.passed prod 4>5 @0.25"}},
+		{name: "unhealthy still rolls back", kind: "alarm", wantErr: promotion.ErrHealthCheckFailed,
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.failed prod 4>5 @0.25"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -435,6 +438,11 @@ func TestPromoteNow(t *testing.T) {
 			got = withoutVerdict(t, got)
 			if tc.want != nil && (got == nil || *got != *tc.want) {
 				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			// promote --now is a human override: audited with who did it.
+			recs := wantSummary(t, e, tc.audits)
+			if len(recs) == 0 || recs[0].Actor != "alice@example.com" {
+				t.Errorf("bake.skipped record = %+v; want alice@example.com as actor", recs)
 			}
 		})
 	}

@@ -69,6 +69,8 @@ type version struct {
 	// GetFunctionConfiguration, Invoke) find the version Pending; while it
 	// is, invoking it fails.
 	pending int
+	// description is PublishVersion's Description for the version.
+	description string
 }
 
 // Role is the execution role functions have until Configure changes it.
@@ -427,7 +429,9 @@ func (f *Fake) PublishVersion(_ context.Context, in *lambda.PublishVersionInput,
 		return nil, invalid("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", sha, fn.latestSha)
 	}
 	if fn.dirty || len(fn.versions) == 0 {
-		fn.versions = append(fn.versions, fn.cut())
+		v := fn.cut()
+		v.description = aws.ToString(in.Description)
+		fn.versions = append(fn.versions, v)
 		fn.dirty = false
 	}
 	v := strconv.Itoa(len(fn.versions))
@@ -573,7 +577,8 @@ func (fn *function) configuration(v string) types.FunctionConfiguration {
 		x = *fn.version(v)
 	}
 	c := types.FunctionConfiguration{FunctionName: aws.String(fn.name), FunctionArn: aws.String(FunctionARN(fn.name, v)),
-		Version: aws.String(v), CodeSha256: aws.String(x.sha), Role: aws.String(x.role), State: types.StateActive, LastUpdateStatus: types.LastUpdateStatusSuccessful}
+		Version: aws.String(v), CodeSha256: aws.String(x.sha), Description: aws.String(x.description), Role: aws.String(x.role),
+		State: types.StateActive, LastUpdateStatus: types.LastUpdateStatusSuccessful}
 	if x.dlq != "" {
 		c.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(x.dlq)}
 	}
@@ -622,8 +627,8 @@ func (f *Fake) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunctio
 		fn.version(v).pending--
 	}
 	return &lambda.GetFunctionConfigurationOutput{FunctionName: c.FunctionName, FunctionArn: c.FunctionArn, Version: c.Version,
-		CodeSha256: c.CodeSha256, Role: c.Role, DeadLetterConfig: c.DeadLetterConfig, State: c.State, StateReasonCode: c.StateReasonCode,
-		LastUpdateStatus: c.LastUpdateStatus}, nil
+		CodeSha256: c.CodeSha256, Description: c.Description, Role: c.Role, DeadLetterConfig: c.DeadLetterConfig, State: c.State,
+		StateReasonCode: c.StateReasonCode, LastUpdateStatus: c.LastUpdateStatus}, nil
 }
 
 // resolve turns a qualifier ("", $LATEST, a version, an alias) into the

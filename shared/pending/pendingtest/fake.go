@@ -63,6 +63,8 @@ type execution struct {
 	start  time.Time
 	stop   time.Time
 	events []types.HistoryEvent
+	// err and cause: how it ended (StopExecution's, or a Fail state's).
+	err, cause string
 }
 
 type task struct {
@@ -242,6 +244,9 @@ func (f *SFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInpu
 	if !ex.stop.IsZero() {
 		out.StopDate = aws.Time(ex.stop)
 	}
+	if ex.err != "" {
+		out.Error, out.Cause = aws.String(ex.err), aws.String(ex.cause)
+	}
 	return out, nil
 }
 
@@ -323,4 +328,14 @@ func (f *SFN) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return fmt.Sprintf("fake sfn: %d executions, %d sent, calls %v", len(f.execs), len(f.Sent), f.Calls)
+}
+
+// EndWith is End with the execution's error and cause, as a Fail state or
+// StopExecution leaves them.
+func (f *SFN) EndWith(arn string, status types.ExecutionStatus, errName, cause string, at time.Time) {
+	f.End(arn, status, at)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ex := f.execs[arn]
+	ex.err, ex.cause = errName, cause
 }

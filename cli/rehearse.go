@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	sandboxlambda "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/spf13/cobra"
+)
+
+// codeUpdater is the Lambda call deploy-code makes besides LambdaAPI's.
+type codeUpdater interface {
+	UpdateFunctionCode(ctx context.Context, in *lambda.UpdateFunctionCodeInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionCodeOutput, error)
+}
+
+// DeployCodeResult is what `local deploy-code` did.
+type DeployCodeResult struct {
+	Function   string `json:"function"`
+	Package    string `json:"package"`
+	CodeSha256 string `json:"codeSha256"`
+	// Promotion is the execution name a release of this code will most
+	// likely get.
+	Promotion string `json:"expectedPromotion,omitempty"`
+	// SmokeChecks are the checks the promotion runs against stg.
+	SmokeChecks []config.SmokeCheck `json:"smokeChecks,omitempty"`
+}
+
+func deployCodeCommand(a *app) *cobra.Command {
+	var ldflags string
+	c := &cobra.Command{
+		Use:   "deploy-code <function> [package]",
+		Short: "build a Go package for this machine and make it a sandbox function's $LATEST",
+		Long: `Deploy-code rehearses a change on the sandbox in one step: it builds the Go package (default
+./examples/hello) for this machine as a Lambda bootstrap, uploads it as the function's $LATEST
+with UpdateFunctionCode, waits for the update to finish, and prints the smoke checks the
+promotion will hold it to. Then ` + "`aliasflow release <function>`" + ` starts the promotion.
+It talks to the sandbox of ` + "`aliasflow local`" + ` (--endpoint, AWS_ENDPOINT_URL, default
+http://127.0.0.1:4566) and refuses any other endpoint.`,
+		Example: `  aliasflow local deploy-code hello ./examples/hello
+  aliasflow local deploy-code hello --ldflags "-X 'main.greeting=Hello from Lambda World'"
+  aliasflow release hello --commit $(git rev-parse --short HEAD)`,
+		Args: positional(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			pkg := "./examples/hello"
+			if len(args) > 1 {
+				pkg = args[1]
+			}
+			return runDeployCode(c.Context(), a, args[0], pkg, ldflags)
+		},
+	}
+	c.Flags().StringVar(&ldflags, "ldflags", "", "extra -ldflags for go build (e.g. -X main.greeting=...)")
+	return c
+}
+
+func runDeployCode(ctx context.Context, a *app, fn, pkg, ldflags string) error {
+	if err := checkFunction(fn); err != nil {
+		return err
+	}
+	if a.g.endpoint == "" {
+		a.g.endpoint = a.env.Getenv("AWS_ENDPOINT_URL")
+	}
+	if a.g.endpoint == "" {
+		a.g.endpoint = "http://127.0.0.1:4566"
+	}
+	if !isLoopback(a.g.endpoint) {
+		return &Error{Code: ExitUsage, Err: fmt.Errorf("deploy-code only deploys to the local sandbox, not %s", a.g.endpoint),
+			Hint: "start it with `aliasflow local` and pass --endpoint http://127.0.0.1:4566; on AWS, your CI deploys $LATEST"}
+	}
+	// The sandbox takes dummy credentials; never send real ones to it.
+	a.local = true
+	dir, err := os.MkdirTemp("", "aliasflow-deploy-code-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bootstrap := filepath.Join(dir, "bootstrap")
+	flags := "-s -w"
+	if ldflags != "" {
+		flags += " " + ldflags
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", flags, "-o", bootstrap, pkg)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return &Error{Code: ExitFailure, Err: fmt.Errorf("go build %s: %v\n%s", pkg, err, strings.TrimSpace(string(out))),
+			Hint: "give a Go main package that calls lambda.Start, from the repository root"}
+	}
+	data, err := os.ReadFile(bootstrap)
+	if err != nil {
+		return err
+	}
+	zip, err := sandboxlambda.ZipBootstrap(data)
+	if err != nil {
+		return err
+	}
+	c, err := a.aws(ctx)
+	if err != nil {
+		return err
+	}
+	up, ok := c.Lambda.(codeUpdater)
+	if !ok {
+		return fmt.Errorf("deploy-code: this Lambda client cannot update code")
+	}
+	// UpdateFunctionCode is refused while an update is in progress
+	// (ResourceConflictException), and its result is final only once
+	// LastUpdateStatus leaves InProgress ("Lambda function states",
+	// https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+	if _, err := a.settled(ctx, fn); err != nil {
+		return err
+	}
+	out, err := up.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: zip})
+	if err != nil {
+		var missing *lambdatypes.ResourceNotFoundException
+		if errors.As(err, &missing) {
+			return fail(ExitNotFound, "the sandbox has hello; see `aliasflow status`", "function %s not found on the sandbox", fn)
+		}
+		return fmt.Errorf("update the code of %s: %w", fn, err)
+	}
+	cfg, err := a.settled(ctx, fn)
+	if err != nil {
+		return err
+	}
+	res := &DeployCodeResult{Function: fn, Package: pkg, CodeSha256: aws.ToString(out.CodeSha256)}
+	if cfg != nil && aws.ToString(cfg.CodeSha256) != "" {
+		res.CodeSha256 = aws.ToString(cfg.CodeSha256)
+	}
+	if next, err := a.nextVersion(ctx, fn, res.CodeSha256); err == nil && next != "" {
+		res.Promotion = promotion.ExecutionName(fn, next, res.CodeSha256)
+	}
+	if fn == local.HelloFunction {
+		res.SmokeChecks = local.DefaultHello(a.g.endpoint).SmokeChecks
+	}
+	if a.g.json {
+		return printJSON(a.env.Stdout, res)
+	}
+	w := a.env.Stdout
+	fmt.Fprintf(w, "built %s and made it %s's $LATEST (code %s)\n", pkg, fn, res.CodeSha256)
+	fmt.Fprintf(w, "try it:   curl %s/dev/%s\n", a.g.endpoint, fn)
+	if len(res.SmokeChecks) > 0 {
+		fmt.Fprintf(w, "the promotion's smoke checks, run against stg once released:\n")
+		for _, sc := range res.SmokeChecks {
+			fmt.Fprintf(w, "  - %s\n", describeSmoke(sc))
+		}
+	}
+	fmt.Fprintf(w, "release it:  aliasflow release %s --commit $(git rev-parse --short HEAD)\n", fn)
+	if res.Promotion != "" {
+		fmt.Fprintf(w, "then:        aliasflow watch %s\n", res.Promotion)
+	}
+	return nil
+}
+
+// describeSmoke says in one line what a smoke check expects.
+func describeSmoke(sc config.SmokeCheck) string {
+	var what []string
+	switch {
+	case sc.HTTP != nil:
+		status := sc.HTTP.ExpectStatus
+		if status == 0 {
+			status = 200
+		}
+		what = append(what, fmt.Sprintf("GET %s answers %d", sc.HTTP.URL, status))
+		if sc.HTTP.BodyContains != "" {
+			what = append(what, fmt.Sprintf("with a body containing %q", sc.HTTP.BodyContains))
+		}
+	case sc.Invoke != nil:
+		what = append(what, "invoking stg")
+		for k, v := range sc.Invoke.JSONEquals {
+			what = append(what, fmt.Sprintf("answers %s = %v", k, v))
+		}
+		if sc.Invoke.BodyContains != "" {
+			what = append(what, fmt.Sprintf("with a body containing %q", sc.Invoke.BodyContains))
+		}
+	}
+	return sc.Name + ": " + strings.Join(what, " ")
+}
+
+// settled waits until $LATEST of fn has no code update in progress.
+func (a *app) settled(ctx context.Context, fn string) (*lambda.GetFunctionConfigurationOutput, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deadline := a.env.Now().Add(releaseSettleMax)
+	for {
+		cfg, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
+		if err != nil {
+			var missing *lambdatypes.ResourceNotFoundException
+			if errors.As(err, &missing) {
+				return nil, fail(ExitNotFound, "check the function name", "function %s not found", fn)
+			}
+			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
+		}
+		switch cfg.LastUpdateStatus {
+		case lambdatypes.LastUpdateStatusFailed:
+			return nil, fail(ExitFailure, "fix the code and deploy it again", "the code update of %s failed: %s", fn, aws.ToString(cfg.LastUpdateStatusReason))
+		case lambdatypes.LastUpdateStatusInProgress:
+		default:
+			return cfg, nil
+		}
+		if a.env.Now().After(deadline) {
+			return nil, fail(ExitConflict, "try again in a moment", "$LATEST of %s is still being updated after %s", fn, releaseSettleMax)
+		}
+		if err := a.env.Sleep(ctx, releaseSettlePoll); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// isLoopback reports whether an endpoint URL names this machine.
+func isLoopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
+}
