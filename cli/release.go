@@ -50,7 +50,7 @@ func releaseCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
-	c.Flags().BoolVar(&retry, "retry", false, "start a fresh promotion of a build whose last promotion failed, expired, was rejected or rolled back")
+	c.Flags().BoolVar(&retry, "retry", false, "a fresh promotion of a build whose last one failed or was rolled back")
 	return c
 }
 
