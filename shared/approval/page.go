@@ -224,7 +224,6 @@ func buildText(r promotion.Release) string {
 	return "unknown"
 }
 
-
 // describeAlias reads "version 6", or with routing "version 6 (90%) and
 // version 7 (10%)".
 func describeAlias(version string, rc *lambdatypes.AliasRoutingConfiguration) string {

@@ -57,7 +57,7 @@ func TestApprovePageAsksFirst(t *testing.T) {
 		ProdCommit: "1111", ProdCommitURL: repo.Commit("1111"), CompareURL: repo.Compare("1111", "2222222222222222"),
 		Account: "123456789012", Region: "eu-west-1", Environment: "production", Others: []string{"b@example.com", "c@example.com"},
 		Criteria: "Alarms watched: hello-errors",
-		Smoke:  &promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{{Name: "says hello", Passed: true, LatencyMs: 12}}}}))
+		Smoke:    &promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{{Name: "says hello", Passed: true, LatencyMs: 12}}}}))
 	for _, want := range []string{`<form id="decision" method="post">`, `<textarea id="comment" name="comment"`,
 		`<label for="comment">`, `name="decision" value="approve"`, `name="decision" value="reject"`,
 		`All 1 checks passed.`, `<td class="num">12 ms</td>`, `Also asked: b@example.com, c@example.com.`,
