@@ -2,14 +2,14 @@ package iam
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/aliasflow/aliasflow/sandbox/internal/pydata"
 )
 
 // ReferenceEnv names the IAM action data file (cfn-lint's Policies.json);
@@ -115,16 +115,12 @@ func DefaultReference() (*Reference, error) {
 	defaultRefOnce.Do(func() {
 		path := os.Getenv(ReferenceEnv)
 		if path == "" {
-			out, err := exec.Command("python3", "-c", "import cfnlint, os; print(os.path.dirname(cfnlint.__file__))").Output()
+			dir, err := pydata.PackageDir("cfnlint")
 			if err != nil {
-				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
-				}
-				defaultRefErr = fmt.Errorf("iam: the Service Authorization Reference data comes with cfn-lint, not found (python3 -c 'import cfnlint': %v); install cfn-lint or set %s to its data/AdditionalSpecs/Policies.json", err, ReferenceEnv)
+				defaultRefErr = fmt.Errorf("iam: the Service Authorization Reference data comes with cfn-lint, not found (%v); install cfn-lint or set %s to its data/AdditionalSpecs/Policies.json", err, ReferenceEnv)
 				return
 			}
-			path = filepath.Join(strings.TrimSpace(string(out)), "data", "AdditionalSpecs", "Policies.json")
+			path = filepath.Join(dir, "data", "AdditionalSpecs", "Policies.json")
 		}
 		defaultRef, defaultRefErr = LoadReference(path)
 	})

@@ -9,15 +9,15 @@ package model
 import (
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/aliasflow/aliasflow/sandbox/internal/pydata"
 )
 
 // DataDirEnv names botocore's data directory; when unset, it is found by
@@ -165,15 +165,11 @@ func DataDir() (string, error) {
 		}
 		return d, nil
 	}
-	out, err := exec.Command("python3", "-c", "import botocore, os; print(os.path.dirname(botocore.__file__))").Output()
+	dir, err := pydata.PackageDir("botocore")
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return "", fmt.Errorf("AWS API models: botocore not found (python3 -c 'import botocore': %v); install botocore or set %s to its data directory", err, DataDirEnv)
+		return "", fmt.Errorf("AWS API models: botocore not found (%v); install botocore or set %s to its data directory", err, DataDirEnv)
 	}
-	return filepath.Join(strings.TrimSpace(string(out)), "data"), nil
+	return filepath.Join(dir, "data"), nil
 }
 
 // Service returns the model of a SigV4 service name, loading it on first use.
