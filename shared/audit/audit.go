@@ -1,6 +1,9 @@
 // Package audit writes the audit trail: one JSON log record per state change
-// (CloudWatch Logs keeps it) and the same record put on EventBridge
-// (source "aliasflow") so teams can route it to chat or tickets.
+// (CloudWatch Logs keeps it: that is the trail) and the same record put on
+// EventBridge (source "aliasflow") so teams can route it to chat or
+// tickets. The EventBridge copy is a notification, sent at least once and
+// best effort: a failed PutEvents is logged, never fails the task, and a
+// retried task may put its records again.
 package audit
 
 import (
@@ -69,8 +72,11 @@ type Record struct {
 	Reason      string             `json:"reason,omitempty"`
 	// Verdict is the evidence a health verdict rests on (health.* and the
 	// records a verdict caused).
-	Verdict *Verdict  `json:"verdict,omitempty"`
-	Time    time.Time `json:"time"`
+	Verdict *Verdict `json:"verdict,omitempty"`
+	// Time is set on every record logged or put on EventBridge (Stamp); a
+	// record handed on before it is stamped (promotion.Input.Announce)
+	// carries none.
+	Time time.Time `json:"time,omitzero"`
 }
 
 // Verdict explains a health verdict: what was decided, by which evidence,
@@ -180,8 +186,10 @@ func New(log *slog.Logger, bus EventPutter, opts *Options) *Recorder {
 	return r
 }
 
-// Record writes rec as one log line and queues it for EventBridge.
-func (r *Recorder) Record(ctx context.Context, rec Record) {
+// Stamp fills in what every record carries and Record would fill in: Audit,
+// Time (now, unless set) and Actor ("aliasflow", unless set). A record
+// stamped before it is logged keeps the same time wherever it goes.
+func (r *Recorder) Stamp(rec Record) Record {
 	rec.Audit = true
 	if rec.Time.IsZero() {
 		rec.Time = r.now().UTC()
@@ -189,6 +197,20 @@ func (r *Recorder) Record(ctx context.Context, rec Record) {
 	if rec.Actor == "" {
 		rec.Actor = "aliasflow"
 	}
+	return rec
+}
+
+// Record writes rec as one log line and queues it for EventBridge.
+func (r *Recorder) Record(ctx context.Context, rec Record) {
+	rec = r.Log(ctx, rec)
+	r.Forward(rec)
+}
+
+// Log writes rec, stamped, as its log line — the audit trail — and does
+// not queue it: its EventBridge copy is put by another task, which Forwards
+// it. It returns the record as logged.
+func (r *Recorder) Log(ctx context.Context, rec Record) Record {
+	rec = r.Stamp(rec)
 	attrs := []slog.Attr{
 		slog.Bool("audit", true),
 		slog.String("event", string(rec.Event)),
@@ -215,8 +237,17 @@ func (r *Recorder) Record(ctx context.Context, rec Record) {
 	if h := r.log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
 		_ = h.Handle(ctx, line)
 	}
+	return rec
+}
+
+// Forward queues records for the next Flush without logging them: records
+// already logged, by this task (Record) or by another one that left their
+// EventBridge copy to this task (the release hands the workflow the
+// records of its stg move; the smoke test task puts them on EventBridge
+// with its own, in its one PutEvents call).
+func (r *Recorder) Forward(recs ...Record) {
 	r.mu.Lock()
-	r.queue = append(r.queue, rec)
+	r.queue = append(r.queue, recs...)
 	r.mu.Unlock()
 }
 

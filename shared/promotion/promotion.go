@@ -5,6 +5,7 @@
 package promotion
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -88,6 +89,15 @@ type Input struct {
 	Release            Release       `json:"release"`
 	Target             config.Target `json:"target"`
 	Steps              []Step        `json:"steps"`
+	// Announce holds the audit records of the release's stg move
+	// (release.published, alias.moved), without their time. The release
+	// Lambda logs them — that is the audit trail — and leaves their
+	// EventBridge copy to the promotion it starts: the smoke test task puts
+	// them on EventBridge, stamped with the execution's start, in the one
+	// PutEvents call it makes for its own record. That keeps a fresh
+	// release within its budget of AWS calls. Encoded audit.Record values
+	// (package audit depends on this one).
+	Announce []json.RawMessage `json:"announce,omitempty"`
 }
 
 // State is the execution's state as the tasks see it: the input plus what

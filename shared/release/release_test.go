@@ -200,17 +200,52 @@ func mutating(calls []string) []string {
 	return out
 }
 
-// wantInput is the execution input the first attempt of a release builds.
+// wantInput is the execution input the first attempt of a release builds:
+// it announces the records of the stg move, unstamped, for the smoke test
+// task to put on EventBridge (promotion.Input.Announce).
 func wantInput(t *testing.T, cfg *config.Config, version, prev string, rel promotion.Release) string {
+	t.Helper()
+	exec := promotion.ExecutionARN(smARN, promotion.ExecutionName("hello", version, rel.CodeSha256))
+	var announce []json.RawMessage
+	for _, rec := range []map[string]any{
+		{"audit": true, "event": "release.published", "function": "hello", "toVersion": version, "release": rel, "actor": rel.RequestedBy, "execution": exec},
+		{"audit": true, "event": "alias.moved", "function": "hello", "alias": "stg", "fromVersion": prev, "toVersion": version, "release": rel, "actor": rel.RequestedBy, "execution": exec},
+	} {
+		if prev == "" {
+			delete(rec, "fromVersion")
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		announce = append(announce, b)
+	}
+	return marshalInput(t, cfg, version, prev, rel, announce)
+}
+
+// wantRetryInput is the input of a retried promotion, which announces
+// nothing: the retry puts its records on EventBridge itself.
+func wantRetryInput(t *testing.T, cfg *config.Config, version, prev string, rel promotion.Release) string {
+	t.Helper()
+	return marshalInput(t, cfg, version, prev, rel, nil)
+}
+
+func marshalInput(t *testing.T, cfg *config.Config, version, prev string, rel promotion.Release, announce []json.RawMessage) string {
 	t.Helper()
 	target, _ := cfg.Lookup("hello")
 	b, err := json.Marshal(promotion.Input{
 		Function: "hello", Version: version, PreviousStgVersion: prev, Release: rel,
-		Target: *target, Steps: promotion.Plan(target.Strategy),
+		Target: *target, Steps: promotion.Plan(target.Strategy), Announce: announce,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Compared as compact JSON, whatever the key order.
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = json.Marshal(v)
 	return string(b)
 }
 
@@ -221,8 +256,9 @@ var (
 
 func TestHandleFreshRelease(t *testing.T) {
 	// stg and prod both serve version 1: no promotion can be running before
-	// BeginShift, so none is listed. One ListAliases reads stg and prod.
-	settledCalls := []string{"PublishVersion", "ListAliases", "UpdateAlias", "StartExecution", "PutEvents"}
+	// BeginShift, so none is listed. One ListAliases reads stg and prod. No
+	// PutEvents: the promotion announces the release on EventBridge.
+	settledCalls := []string{"PublishVersion", "ListAliases", "UpdateAlias", "StartExecution"}
 	tests := []struct {
 		name    string
 		event   string
@@ -237,14 +273,14 @@ func TestHandleFreshRelease(t *testing.T) {
 		{
 			// Lambda function states: a published version may be Pending;
 			// stg moves only once GetFunctionConfiguration says Active. The
-			// budget of 6 calls holds.
+			// budget of 6 calls holds, with the settings read on a cold cache.
 			name: "version Pending at first", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 1,
-			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "UpdateAlias", "StartExecution", "PutEvents"},
+			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "UpdateAlias", "StartExecution"},
 			wantSlept: []time.Duration{time.Second},
 		},
 		{
 			name: "version Pending for three reads", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 3,
-			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "GetFunctionConfiguration", "GetFunctionConfiguration", "UpdateAlias", "StartExecution", "PutEvents"},
+			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "GetFunctionConfiguration", "GetFunctionConfiguration", "UpdateAlias", "StartExecution"},
 			wantSlept: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second},
 		},
 	}
@@ -278,7 +314,7 @@ func TestHandleFreshRelease(t *testing.T) {
 			if !ok {
 				t.Fatalf("no execution %s", name)
 			}
-			if got, want := ex.Input, wantInput(t, w.cfg, "2", "1", tt.release); got != want {
+			if got, want := canonical(t, ex.Input), wantInput(t, w.cfg, "2", "1", tt.release); got != want {
 				t.Errorf("execution input\n got %s\nwant %s", got, want)
 			}
 			recs := w.audits()
@@ -292,8 +328,24 @@ func TestHandleFreshRelease(t *testing.T) {
 			if recs[0].ToVersion != "2" || recs[0].Release == nil || *recs[0].Release != tt.release {
 				t.Errorf("release.published = %+v, want version 2 of %+v", recs[0], tt.release)
 			}
-			if got := len(w.bus.entries); got != 2 {
-				t.Errorf("EventBridge got %d audit entries, want 2", got)
+			// The trail's records are the ones the promotion announces,
+			// stamped with its start: one record in two places.
+			if got := len(w.bus.entries); got != 0 {
+				t.Errorf("the release put %d audit entries on EventBridge, want 0 (its promotion announces them)", got)
+			}
+			var in promotion.Input
+			if err := json.Unmarshal([]byte(ex.Input), &in); err != nil || len(in.Announce) != 2 {
+				t.Fatalf("input announces %d records (%v), want 2", len(in.Announce), err)
+			}
+			for i, raw := range in.Announce {
+				var rec audit.Record
+				if err := json.Unmarshal(raw, &rec); err != nil {
+					t.Fatal(err)
+				}
+				rec.Time = ex.Start
+				if got, want := jsonOf(t, recs[i]), jsonOf(t, rec); got != want {
+					t.Errorf("logged record %d\n got %s\nwant %s (the announced one, stamped with the execution's start)", i, got, want)
+				}
 			}
 			if !strings.Contains(w.emf.String(), `"PromotionsStarted":1`) {
 				t.Errorf("no PromotionsStarted metric in %q", w.emf.String())
@@ -316,7 +368,7 @@ func TestHandleCreatesMissingStg(t *testing.T) {
 		t.Errorf("stg = %+v (exists %v), want version 2", stg, ok)
 	}
 	ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-	if want := wantInput(t, w.cfg, "2", "", requestedRelease); ex.Input != want {
+	if want := wantInput(t, w.cfg, "2", "", requestedRelease); canonical(t, ex.Input) != want {
 		t.Errorf("input = %s, want %s", ex.Input, want)
 	}
 	// A duplicate after the creation reproduces the same input.
@@ -372,7 +424,7 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 			switch tt.wantOutcome {
 			case Started:
 				ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.Input != want {
+				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); canonical(t, ex.Input) != want {
 					t.Errorf("input = %s, want %s", ex.Input, want)
 				}
 			case Refused:
@@ -579,11 +631,23 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 				t.Errorf("stg = %s, want 2", stg.Version)
 			}
 			ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); ex.Input != want {
+			if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); canonical(t, ex.Input) != want {
 				t.Errorf("input after the retry\n got %s\nwant %s", ex.Input, want)
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit over both attempts = %v, want one release.published and one alias.moved", got)
+			}
+			// A start that failed after stg moved leaves no promotion to
+			// announce the move: that attempt puts its records on
+			// EventBridge itself (and the retry's promotion announces them
+			// again: EventBridge's copy is at least once). Otherwise the
+			// promotion alone announces them.
+			want := 0
+			if op == "StartExecution" {
+				want = 2
+			}
+			if got := len(w.bus.entries); got != want {
+				t.Errorf("the release put %d audit entries on EventBridge, want %d", got, want)
 			}
 		})
 	}
@@ -963,7 +1027,7 @@ func TestHandleRetry(t *testing.T) {
 			}
 			rel := requestedRelease
 			rel.RequestedBy = "carla@example.com"
-			if want := wantInput(t, w.cfg, "2", "1", rel); ex.Input != want {
+			if want := wantRetryInput(t, w.cfg, "2", "1", rel); canonical(t, ex.Input) != want {
 				t.Errorf("retry input\n got %s\nwant %s (previousStgVersion is the one before the first attempt)", ex.Input, want)
 			}
 			stg, _ := w.lambda.Alias("hello", "stg")
@@ -1016,4 +1080,25 @@ func TestHandleVersionNotActive(t *testing.T) {
 			t.Errorf("audit = %v, want none (nothing moved; the retry will)", got)
 		}
 	})
+}
+
+// canonical is a JSON document with its object keys sorted, as
+// marshalInput writes them.
+func canonical(t *testing.T, doc string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, doc)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

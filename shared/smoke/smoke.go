@@ -7,6 +7,7 @@ package smoke
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -102,6 +103,7 @@ func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (promot
 		h.log.ErrorContext(ctx, "invalid smoke request", "action", req.Action, "function", p.Function, "version", p.Version)
 		return promotion.SmokeResult{}, err
 	}
+	h.announce(ctx, req)
 	t := p.Target
 	retries := min(max(t.SmokeRetries, 0), 10)
 	res := promotion.SmokeResult{Passed: true, Checks: make([]promotion.CheckResult, 0, len(t.SmokeChecks))}
@@ -129,6 +131,26 @@ func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (promot
 	}
 	h.audit.Record(ctx, rec)
 	return res, nil
+}
+
+// announce queues, for this task's one PutEvents, the audit records of
+// the release's stg move that the release Lambda logged and left to the
+// promotion to put on EventBridge (promotion.Input.Announce), stamped with
+// the execution's start as the release logged them. A record that does
+// not decode is skipped and logged: the trail, in the release's log, has
+// it already.
+func (h *Handler) announce(ctx context.Context, req promotion.TaskRequest) {
+	for i, raw := range req.Promotion.Announce {
+		var rec audit.Record
+		if err := json.Unmarshal(raw, &rec); err != nil || rec.Event == "" {
+			h.log.WarnContext(ctx, "announced audit record skipped", "index", i, "function", req.Promotion.Function, "error", fmt.Sprint(err))
+			continue
+		}
+		if rec.Time.IsZero() {
+			rec.Time = req.StartTime
+		}
+		h.audit.Forward(h.audit.Stamp(rec))
+	}
 }
 
 func validate(req promotion.TaskRequest) error {

@@ -432,6 +432,63 @@ func TestResultAndAudit(t *testing.T) {
 	}
 }
 
+// The release logs the records of its stg move and leaves their EventBridge
+// copy to the promotion (promotion.Input.Announce): the smoke test task puts
+// them there, stamped with the execution's start, in the one PutEvents call
+// it makes for its own record — and logs none of them a second time.
+func TestAnnouncedRecordsGoOutWithTheTasksOwn(t *testing.T) {
+	e := newEnv(t, nil)
+	req := request(t, config.SmokeCheck{Name: "greets", TimeoutSeconds: 5, Invoke: invoke("", nil, "Hello")})
+	req.StartTime = time.Date(2025, 6, 2, 9, 0, 30, 0, time.UTC)
+	moved := audit.Record{Audit: true, Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "4", ToVersion: "5",
+		Release: &req.Promotion.Release, Execution: req.Execution, Actor: "ana@example.com"}
+	published := moved
+	published.Event, published.Alias, published.FromVersion = audit.ReleasePublished, "", ""
+	for _, rec := range []audit.Record{published, moved} {
+		raw, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Promotion.Announce = append(req.Promotion.Announce, raw)
+	}
+	req.Promotion.Announce = append(req.Promotion.Announce, json.RawMessage(`{"not":"a record"}`))
+	if _, err := e.h.Handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if e.bus.Calls() != 1 {
+		t.Fatalf("PutEvents calls = %d, want 1", e.bus.Calls())
+	}
+	got := e.bus.Records()
+	var events []audit.Event
+	for _, r := range got {
+		events = append(events, r.Event)
+	}
+	if want := []audit.Event{audit.ReleasePublished, audit.AliasMoved, audit.SmokePassed}; !slices.Equal(events, want) {
+		t.Fatalf("EventBridge records = %v, want %v", events, want)
+	}
+	for i, want := range []audit.Record{published, moved} {
+		want.Time = req.StartTime
+		if g, w := jsonString(t, got[i]), jsonString(t, want); g != w {
+			t.Errorf("EventBridge record %d\n got %s\nwant %s", i, g, w)
+		}
+	}
+	if recs := e.audits(t); len(recs) != 1 || recs[0].Event != audit.SmokePassed {
+		t.Errorf("logged audit records = %+v, want only smoke.passed (the release logged its own)", recs)
+	}
+	if !strings.Contains(e.logs.String(), "announced audit record skipped") {
+		t.Errorf("the record that does not decode was not reported in the log:\n%s", e.logs.String())
+	}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestInvalidInput(t *testing.T) {
 	tests := []struct {
 		name   string
