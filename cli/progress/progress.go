@@ -326,7 +326,9 @@ func (p *Progress) Stages() []Stage {
 	case PhaseFinalize:
 		cur = len(st) - 1
 	case PhaseDone:
-		if p.Status == string(types.ExecutionStatusSucceeded) {
+		// Succeeded, or in its Succeed state already while the execution's
+		// status still reads RUNNING (history and status are two reads).
+		if p.Status == string(types.ExecutionStatusSucceeded) || p.State == promotion.StateCompleted {
 			cur = len(st)
 		}
 	}

@@ -97,6 +97,19 @@ func TestRead(t *testing.T) {
 			bar: "[smoke ✔] [approval ✔] [10% ✔] [100% ✔]",
 		},
 		{
+			// The history has entered the Succeed state before
+			// DescribeExecution says SUCCEEDED (read between the two): the
+			// promotion is done and nothing failed.
+			name: "Completed entered, status not yet SUCCEEDED",
+			script: func(s *clitest.Script) {
+				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b").BakeOver("b")
+				s.Task(promotion.StateFinalize, s.St, nil, s.St)
+				s.Enter("Succeed", promotion.StateCompleted, s.St)
+			},
+			status: "RUNNING", phase: progress.PhaseDone, gate: "completed: prod on version 2", weight: 1, step: 1, stable: "1", shift: true,
+			bar: "[smoke ✔] [approval ✔] [10% ✔] [100% ✔]",
+		},
+		{
 			name: "rolled back after an unhealthy canary",
 			script: func(s *clitest.Script) {
 				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b").Unhealthy("b")
