@@ -72,11 +72,8 @@ type Record struct {
 	Reason      string             `json:"reason,omitempty"`
 	// Verdict is the evidence a health verdict rests on (health.* and the
 	// records a verdict caused).
-	Verdict *Verdict `json:"verdict,omitempty"`
-	// Time is set on every record logged or put on EventBridge (Stamp); a
-	// record handed on before it is stamped (promotion.Input.Announce)
-	// carries none.
-	Time time.Time `json:"time,omitzero"`
+	Verdict *Verdict  `json:"verdict,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 // Verdict explains a health verdict: what was decided, by which evidence,

@@ -80,8 +80,8 @@ type Step struct {
 	BakeSeconds int     `json:"bakeSeconds"`
 }
 
-// Input is the execution input. It holds no timestamps so that the same
-// release always yields the same input and name.
+// Input is the execution input. Apart from Announce it holds no
+// timestamps, so that the same release yields the same input.
 type Input struct {
 	Function           string        `json:"function"`
 	Version            string        `json:"version"`
@@ -90,13 +90,13 @@ type Input struct {
 	Target             config.Target `json:"target"`
 	Steps              []Step        `json:"steps"`
 	// Announce holds the audit records of the release's stg move
-	// (release.published, alias.moved), without their time. The release
-	// Lambda logs them — that is the audit trail — and leaves their
-	// EventBridge copy to the promotion it starts: the smoke test task puts
-	// them on EventBridge, stamped with the execution's start, in the one
-	// PutEvents call it makes for its own record. That keeps a fresh
-	// release within its budget of AWS calls. Encoded audit.Record values
-	// (package audit depends on this one).
+	// (release.published, alias.moved), as the release Lambda logged them
+	// when it started the promotion — the log is the audit trail. Their
+	// EventBridge copy is left to the promotion: the smoke test task puts
+	// them there in the one PutEvents call it makes for its own record,
+	// which keeps a fresh release within its budget of AWS calls. Encoded
+	// audit.Record values (package audit depends on this one); empty when a
+	// duplicate or a retry started the promotion.
 	Announce []json.RawMessage `json:"announce,omitempty"`
 }
 

@@ -254,14 +254,10 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 			h.log().WarnContext(ctx, "stg serves the version but was not moved by this release; previousStgVersion unknown",
 				"function", fn, "version", version, "description", stg.Description)
 		}
-		var announce []audit.Record
-		if ok {
-			// The input the first attempt built, announcement included: a
-			// running promotion accepts it as the same execution; one the
-			// first attempt failed to start announces the stg move itself.
-			announce = moveRecords(req, version, prev, execARN)
-		}
-		arn, _, err := h.start(ctx, req, version, prev, name, announce)
+		// It announces nothing: the attempt that moved stg logged the move
+		// and either started a promotion that announces it or, failing to
+		// start one, put the records on EventBridge itself.
+		arn, err := h.start(ctx, req, version, prev, name, nil)
 		var exists *sfntypes.ExecutionAlreadyExists
 		if err != nil && !errors.As(err, &exists) {
 			return Result{}, err
@@ -297,8 +293,8 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	announce := moveRecords(req, version, prev, execARN)
-	arn, startedAt, err := h.start(ctx, req, version, prev, name, announce)
+	announce := h.moveRecords(req, version, prev, execARN)
+	arn, err := h.start(ctx, req, version, prev, name, announce)
 	var exists *sfntypes.ExecutionAlreadyExists
 	if errors.As(err, &exists) {
 		// This release's promotion already ran (it is closed) or runs with
@@ -315,16 +311,12 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		return res, nil
 	}
 	// Audited once stg moved, whether or not the start succeeded: a retry
-	// finds stg on the version and takes the duplicate path, which logs
+	// finds stg on the version and takes the duplicate path, which records
 	// nothing. Started, the promotion puts the records on EventBridge (its
-	// smoke test task, promotion.Input.Announce) and they are logged with
-	// its start time, so that both copies are one record; not started,
-	// this invocation puts them there itself — and should a retry then
-	// start the promotion, EventBridge gets them a second time (its copy
-	// is at least once).
+	// smoke test task, promotion.Input.Announce); not started, this
+	// invocation puts them there itself.
 	for _, rec := range announce {
 		if err == nil {
-			rec.Time = startedAt
 			h.Audit.Log(ctx, rec)
 		} else {
 			h.Audit.Record(ctx, rec)
@@ -510,7 +502,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: moved.Before.Version, ToVersion: version,
 			Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
 	}
-	arn, _, err := h.start(ctx, req, version, prev, name, nil)
+	arn, err := h.start(ctx, req, version, prev, name, nil)
 	if err != nil {
 		// Even ExecutionAlreadyExists: the name was free a moment ago, so
 		// another retry took it; this one is not recorded twice.
@@ -738,26 +730,27 @@ func (h *Handler) runningPromotions(ctx context.Context, fn string) ([]runningEx
 	return nil, fmt.Errorf("list running promotions of %s: more than %d pages", fn, maxPages)
 }
 
-// moveRecords are the audit records of a release's stg move, unstamped:
-// what promotion.Input.Announce carries. They are a function of the release
-// and the move alone, so that a duplicate attempt rebuilds the same input.
-func moveRecords(req *Request, version, prev, execARN string) []audit.Record {
+// moveRecords are the audit records of a release's stg move, stamped now:
+// what promotion.Input.Announce carries and what is logged when the
+// promotion starts, one record in two places.
+func (h *Handler) moveRecords(req *Request, version, prev, execARN string) []audit.Record {
 	fn, by := req.Function(), req.Release.RequestedBy
 	return []audit.Record{
-		{Audit: true, Event: audit.ReleasePublished, Function: fn, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by},
-		{Audit: true, Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by},
+		h.Audit.Stamp(audit.Record{Event: audit.ReleasePublished, Function: fn, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by}),
+		h.Audit.Stamp(audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by}),
 	}
 }
 
 // start starts the promotion, announcing the records given (see
-// promotion.Input.Announce), and returns its ARN and start time. The input
-// is a function of the release alone (no timestamps), so a duplicate
-// StartExecution of a running promotion is accepted by Step Functions as
-// the same execution (Step Functions API reference, StartExecution: "When
-// the original execution is open and the execution input from the new call
-// is identical, the Success message is returned"; a different input, or a
-// closed execution, is ExecutionAlreadyExists).
-func (h *Handler) start(ctx context.Context, req *Request, version, prev, name string, announce []audit.Record) (string, time.Time, error) {
+// promotion.Input.Announce), and returns its ARN. Without records to
+// announce the input is a function of the release alone, so a duplicate
+// StartExecution of a running promotion started by a duplicate is accepted
+// as the same execution (Step Functions API reference, StartExecution:
+// "When the original execution is open and the execution input from the
+// new call is identical, the Success message is returned"); a different
+// input, or a closed execution, is ExecutionAlreadyExists, which a
+// duplicate takes as started too.
+func (h *Handler) start(ctx context.Context, req *Request, version, prev, name string, announce []audit.Record) (string, error) {
 	in := promotion.Input{
 		Function:           req.Function(),
 		Version:            version,
@@ -769,13 +762,13 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name s
 	for _, rec := range announce {
 		raw, err := json.Marshal(rec)
 		if err != nil {
-			return "", time.Time{}, fmt.Errorf("encode the %s record: %w", rec.Event, err)
+			return "", fmt.Errorf("encode the %s record: %w", rec.Event, err)
 		}
 		in.Announce = append(in.Announce, raw)
 	}
 	input, err := json.Marshal(in)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("encode promotion input: %w", err)
+		return "", fmt.Errorf("encode promotion input: %w", err)
 	}
 	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(h.StateMachineARN),
@@ -784,12 +777,12 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name s
 	})
 	var exists *sfntypes.ExecutionAlreadyExists
 	if errors.As(err, &exists) {
-		return promotion.ExecutionARN(h.StateMachineARN, name), time.Time{}, err
+		return promotion.ExecutionARN(h.StateMachineARN, name), err
 	}
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("start promotion %s: %w", name, err)
+		return "", fmt.Errorf("start promotion %s: %w", name, err)
 	}
-	return aws.ToString(out.ExecutionArn), aws.ToTime(out.StartDate).UTC(), nil
+	return aws.ToString(out.ExecutionArn), nil
 }
 
 // deadlineMargin is the time kept after a wait to finish the release and

@@ -135,10 +135,10 @@ func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (promot
 
 // announce queues, for this task's one PutEvents, the audit records of
 // the release's stg move that the release Lambda logged and left to the
-// promotion to put on EventBridge (promotion.Input.Announce), stamped with
-// the execution's start as the release logged them. A record that does
-// not decode is skipped and logged: the trail, in the release's log, has
-// it already.
+// promotion to put on EventBridge (promotion.Input.Announce), as the
+// release logged them (one without a time takes the execution's start). A
+// record that does not decode is skipped and logged: the trail, in the
+// release's log, has it already.
 func (h *Handler) announce(ctx context.Context, req promotion.TaskRequest) {
 	for i, raw := range req.Promotion.Announce {
 		var rec audit.Record

@@ -292,8 +292,6 @@ func (f *Fake) Events(execARN string) []types.HistoryEvent {
 type Execution struct {
 	ARN, Name, Input string
 	Status           types.ExecutionStatus
-	// Start is the start date StartExecution answered.
-	Start time.Time
 	// Error and Cause are those of a stop or a failure.
 	Error, Cause string
 }
@@ -306,7 +304,7 @@ func (f *Fake) Execution(arn string) (ex Execution, ok bool) {
 	if !ok {
 		return Execution{}, false
 	}
-	return Execution{ARN: e.arn, Name: e.name, Input: e.input, Status: e.status, Start: e.start, Error: e.errName, Cause: e.cause}, true
+	return Execution{ARN: e.arn, Name: e.name, Input: e.input, Status: e.status, Error: e.errName, Cause: e.cause}, true
 }
 
 // Executions returns every execution, of every machine, in start order.
