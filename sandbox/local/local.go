@@ -53,9 +53,13 @@ const (
 	PipelineLogGroup  = deploy.PipelineLogGroup
 	HelloProject      = "aliasflow-hello"
 	ApprovalStage     = "approvals"
-	CodeBuildRule     = "aliasflow-codebuild-succeeded"
-	ReleaseRule       = deploy.ReleaseRequestedRule
-	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
+	// CodeBuildRule is named as the target construct names hello's build
+	// rule (infra/aliasflow BuildRulePrefix + the function): the release
+	// function's resource-based policy lets EventBridge invoke it for that
+	// rule's ARN only.
+	CodeBuildRule = "aliasflow-build-" + HelloFunction
+	ReleaseRule   = deploy.ReleaseRequestedRule
+	role          = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 	// PipelineTag is the tag every target function carries, valued with the
 	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
 	PipelineTag  = "aliasflow:pipeline"
