@@ -205,15 +205,17 @@ func TestIAMMissingPermission(t *testing.T) {
 	// The services' own Lambda calls were evaluated too, and allowed by the
 	// real templates: the promotion's Task states as the state machine's
 	// execution role, the build event's delivery to aliasflow-release by
-	// its resource-based policy for the rule aliasflow-build-hello.
+	// its resource-based policy for the rule aliasflow-build-hello, and the
+	// approval page's GET and POST by aliasflow-approval's for the API's
+	// stage v1.
 	byKind := map[string]int{}
 	for _, d := range s.world().Sandbox().IAMDecisions() {
 		if d.Allowed && d.Request.Action == "lambda:InvokeFunction" {
 			byKind[principalKind(d.Principal)]++
 		}
 	}
-	if byKind["state-machine-role"] == 0 || byKind["events.amazonaws.com"] == 0 {
-		t.Errorf("allowed lambda:InvokeFunction decisions by principal: %v; want some by the state machine's role and by events.amazonaws.com", byKind)
+	if byKind["state-machine-role"] == 0 || byKind["events.amazonaws.com"] == 0 || byKind["apigateway.amazonaws.com"] < 2 {
+		t.Errorf("allowed lambda:InvokeFunction decisions by principal: %v; want some by the state machine's role, by events.amazonaws.com and (GET and POST of the approval page) by apigateway.amazonaws.com", byKind)
 	}
 	// What the shift function was answered reaches the execution's history.
 	events, err := s.history(p.arn)

@@ -38,8 +38,8 @@ type iamState struct {
 // function's execution role in set; calls by anything else (the CLI, the
 // tests) are not evaluated. So are the Lambda calls the services make on
 // their own (authorize_services.go): a Task state's, as its state
-// machine's execution role, and EventBridge's, by the target function's
-// resource-based policy. nil turns it off.
+// machine's execution role, and EventBridge's and API Gateway's, by the
+// function's resource-based policy. nil turns it off.
 func (sb *Sandbox) EnableIAM(set *iam.Set) {
 	sb.iam.mu.Lock()
 	sb.iam.set = set
@@ -47,10 +47,12 @@ func (sb *Sandbox) EnableIAM(set *iam.Set) {
 	if set == nil {
 		sb.states.SetInvokeAuthorizer(nil)
 		sb.events.SetInvokeAuthorizer(nil)
+		sb.apigw.SetInvokeAuthorizer(nil)
 		return
 	}
 	sb.states.SetInvokeAuthorizer(sb.authorizeTaskInvoke)
 	sb.events.SetInvokeAuthorizer(sb.authorizeEventsInvoke)
+	sb.apigw.SetInvokeAuthorizer(sb.authorizeAPIInvoke)
 }
 
 // IAMDecisions returns the decisions made since Start, oldest first.

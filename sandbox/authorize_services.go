@@ -64,23 +64,49 @@ func (sb *Sandbox) authorizeTaskInvoke(machine, _, function, qualifier string) e
 	return nil
 }
 
+// apigatewayPrincipal is the service principal API Gateway invokes a
+// Lambda integration as, for the request's execute-api ARN: "If your Lambda
+// function's resource-based policy doesn't include permissions for your API
+// to invoke the function, API Gateway returns an Internal server error"
+// (AWS Knowledge Center,
+// https://repost.aws/knowledge-center/api-gateway-lambda-stage-variable-500).
+const apigatewayPrincipal = "apigateway.amazonaws.com"
+
 // authorizeEventsInvoke is the EventBridge service's InvokeAuthorizer: the
 // target function's resource-based policy must allow events.amazonaws.com
-// to invoke it for the rule (iam.Set.AuthorizeService). Functions the
-// templates do not define are not evaluated.
+// to invoke it for the rule.
 func (sb *Sandbox) authorizeEventsInvoke(ruleARN, function string) error {
+	return sb.authorizeService(eventsPrincipal, ruleARN, function)
+}
+
+// authorizeAPIInvoke is the API Gateway router's InvokeAuthorizer: the
+// integration's function (or version or alias) must allow
+// apigateway.amazonaws.com for the request's execute-api ARN.
+func (sb *Sandbox) authorizeAPIInvoke(sourceARN, function, qualifier string) error {
+	arn, err := iam.FunctionARN(function, qualifier, core.Account, core.Region)
+	if err != nil {
+		return nil // not a function name: Lambda refuses the call itself
+	}
+	return sb.authorizeService(apigatewayPrincipal, sourceARN, arn)
+}
+
+// authorizeService decides a service principal's invocation of function (a
+// full ARN) for sourceARN by the function's resource-based policy
+// (iam.Set.AuthorizeService). Functions the templates do not define are
+// not evaluated.
+func (sb *Sandbox) authorizeService(principal, sourceARN, function string) error {
 	set := sb.iamSet()
 	if set == nil || set.Functions[functionName(function)] == nil {
 		return nil
 	}
-	req, d, err := set.AuthorizeService(eventsPrincipal, function, ruleARN, core.Account)
+	req, d, err := set.AuthorizeService(principal, function, sourceARN, core.Account)
 	if err != nil {
 		return err
 	}
-	sb.recordIAM(IAMDecision{Principal: eventsPrincipal, Request: req, Allowed: d.Allowed})
+	sb.recordIAM(IAMDecision{Principal: principal, Request: req, Allowed: d.Allowed})
 	if !d.Allowed {
-		msg := fmt.Sprintf("%s is not authorized to perform: %s on resource: %s: no statement of the function's resource-based policy allows it for source %s", eventsPrincipal, req.Action, req.Resource, ruleARN)
-		sb.log.Warn("iam: access denied", "rule", ruleARN, "message", msg)
+		msg := fmt.Sprintf("%s is not authorized to perform: %s on resource: %s: no statement of the function's resource-based policy allows it for source %s", principal, req.Action, req.Resource, sourceARN)
+		sb.log.Warn("iam: access denied", "source", sourceARN, "message", msg)
 		return errors.New(msg)
 	}
 	return nil

@@ -2,11 +2,14 @@ package sandbox_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/sandbox/apigw"
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
@@ -18,7 +21,8 @@ import (
 // servicesTemplate: functions "ok" and "denied"; state machine "m" whose
 // role may invoke only "ok"; rule "ok-rule", which "ok"'s resource-based
 // policy lets EventBridge invoke it for, and rule "no-permission", which no
-// AWS::Lambda::Permission names.
+// AWS::Lambda::Permission names; REST API "api", whose stage "s" may invoke
+// "ok" by GET on its root.
 const servicesTemplate = `{"Resources":{
  "Ok":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"ok","Role":{"Fn::GetAtt":["FnRole","Arn"]}}},
  "Denied":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"denied","Role":{"Fn::GetAtt":["FnRole","Arn"]}}},
@@ -26,6 +30,10 @@ const servicesTemplate = `{"Resources":{
  "OkRule":{"Type":"AWS::Events::Rule","Properties":{"Name":"ok-rule"}},
  "NoPermission":{"Type":"AWS::Events::Rule","Properties":{"Name":"no-permission"}},
  "OkFromRule":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::GetAtt":["Ok","Arn"]},"Principal":"events.amazonaws.com","SourceArn":{"Fn::GetAtt":["OkRule","Arn"]}}},
+ "Api":{"Type":"AWS::ApiGateway::RestApi","Properties":{"Name":"api"}},
+ "Stage":{"Type":"AWS::ApiGateway::Stage","Properties":{"StageName":"s","RestApiId":{"Ref":"Api"}}},
+ "OkFromApi":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::GetAtt":["Ok","Arn"]},"Principal":"apigateway.amazonaws.com",
+  "SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":execute-api:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":",{"Ref":"Api"},"/",{"Ref":"Stage"},"/GET/"]]}}},
  "Machine":{"Type":"AWS::StepFunctions::StateMachine","Properties":{"StateMachineName":"m","RoleArn":{"Fn::GetAtt":["MachineRole","Arn"]}}},
  "MachineRole":{"Type":"AWS::IAM::Role","Properties":{}},
  "MachinePolicy":{"Type":"AWS::IAM::Policy","Properties":{"Roles":[{"Ref":"MachineRole"}],"PolicyDocument":{"Statement":[
@@ -179,5 +187,56 @@ func TestRuleWithoutPermission(t *testing.T) {
 	rule := "arn:aws:events:us-east-1:000000000000:rule/"
 	if len(allowed) != 2 || !allowed[okARN+" "+rule+"ok-rule"] || allowed[deniedARN+" "+rule+"no-permission"] {
 		t.Errorf("decisions %v, want %s allowed for ok-rule and %s denied for no-permission", allowed, okARN, deniedARN)
+	}
+}
+
+// TestAPIWithoutPermission: API Gateway invokes a Lambda integration only
+// when the function's resource-based policy allows
+// apigateway.amazonaws.com for the request's execute-api ARN
+// (arn:aws:execute-api:region:account:api-id/stage/METHOD/path, "API
+// Gateway Amazon Resource Name (ARN) reference",
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html);
+// otherwise it answers 500 Internal server error and the function does not
+// run ("Why does my API Gateway API return a 500 error ...", AWS Knowledge
+// Center, https://repost.aws/knowledge-center/api-gateway-lambda-stage-variable-500).
+func TestAPIWithoutPermission(t *testing.T) {
+	sb := startServices(t)
+	for stage, target := range map[string]string{"s": "ok", "t": "denied"} {
+		if err := sb.APIGateway().PutStage(apigw.Stage{Name: stage, Target: target, API: "api"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/s", 200},
+		{"POST", "/s", 500},  // the permission names GET only
+		{"GET", "/s/x", 500}, // and the root resource only
+		{"GET", "/t", 500},   // no permission for "denied"
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, sb.Endpoint()+c.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.status || (c.status == 500 && strings.TrimSpace(string(body)) != `{"message":"Internal server error"}`) {
+			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, res.StatusCode, body, c.status)
+		}
+	}
+	if ran(t, sb, "denied") {
+		t.Error("the function no permission covers ran")
+	}
+	var got []string
+	for _, d := range sb.IAMDecisions() {
+		got = append(got, d.Principal+" "+d.Request.Context["aws:SourceArn"][0]+" "+map[bool]string{true: "allowed", false: "denied"}[d.Allowed])
+	}
+	api := "apigateway.amazonaws.com arn:aws:execute-api:us-east-1:000000000000:api/"
+	want := []string{api + "s/GET/ allowed", api + "s/POST/ denied", api + "s/GET/x denied", api + "t/GET/ denied"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("decisions\n  %q\nwant\n  %q", got, want)
 	}
 }

@@ -15,14 +15,15 @@ import (
 //     policies for AWS Lambda", Step Functions Developer Guide,
 //     https://docs.aws.amazon.com/step-functions/latest/dg/lambda-iam.html);
 //   - EventBridge invokes a Lambda target as the service principal
-//     events.amazonaws.com, allowed only by the function's resource-based
-//     policy (AWS::Lambda::Permission; AuthorizeService).
+//     events.amazonaws.com, and API Gateway a Lambda integration as
+//     apigateway.amazonaws.com, allowed only by the function's
+//     resource-based policy (AWS::Lambda::Permission; AuthorizeService).
 
 // ServicePrincipals are the service principals whose invocations the
-// sandbox evaluates against the functions' resource-based policies.
-// apigateway.amazonaws.com is not among them yet: the sandbox's API Gateway
-// has no execute-api ARNs to match the permissions' SourceArn against.
-var ServicePrincipals = map[string]bool{"events.amazonaws.com": true}
+// sandbox evaluates against the functions' resource-based policies:
+// EventBridge's deliveries to Lambda targets and API Gateway's Lambda proxy
+// integrations.
+var ServicePrincipals = map[string]bool{"events.amazonaws.com": true, "apigateway.amazonaws.com": true}
 
 // InvokeAction is the action a Lambda invocation is authorized as.
 const InvokeAction = "lambda:InvokeFunction"

@@ -14,7 +14,6 @@ var serviceTemplates = map[string][]byte{
  "Rule":{"Type":"AWS::Events::Rule","Properties":{"Name":"release-requested"}},
  "Other":{"Type":"AWS::Events::Rule","Properties":{"Name":"other"}},
  "Allow":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::GetAtt":["Release","Arn"]},"Principal":"events.amazonaws.com","SourceArn":{"Fn::GetAtt":["Rule","Arn"]}}},
- "Api":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::GetAtt":["Release","Arn"]},"Principal":"apigateway.amazonaws.com","SourceArn":{"Fn::Join":["",["arn:aws:execute-api:",{"Ref":"NotResolvable"},"/*"]]}}},
  "Machine":{"Type":"AWS::StepFunctions::StateMachine","Properties":{"StateMachineName":"promotion","RoleArn":{"Fn::GetAtt":["MachineRole","Arn"]}}},
  "MachineRole":{"Type":"AWS::IAM::Role","Properties":{"RoleName":"promotion-role"}},
  "MachinePolicy":{"Type":"AWS::IAM::Policy","Properties":{"Roles":[{"Ref":"MachineRole"}],"PolicyDocument":{"Statement":[
@@ -23,7 +22,13 @@ var serviceTemplates = map[string][]byte{
 	"App": []byte(`{"Resources":{
  "Build":{"Type":"AWS::Events::Rule","Properties":{"Name":"build-hello"}},
  "AllowBuild":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::ImportValue":"Pipeline:ReleaseArn"},"Principal":"events.amazonaws.com","SourceArn":{"Fn::GetAtt":["Build","Arn"]},"SourceAccount":{"Ref":"AWS::AccountId"}}},
- "AllowStg":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":"hello:stg","Principal":"events.amazonaws.com","SourceArn":{"Fn::GetAtt":["Build","Arn"]}}}}}`),
+ "AllowStg":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":"hello:stg","Principal":"events.amazonaws.com","SourceArn":{"Fn::GetAtt":["Build","Arn"]}}},
+ "Api":{"Type":"AWS::ApiGateway::RestApi","Properties":{"Name":"hello"}},
+ "Staging":{"Type":"AWS::ApiGateway::Stage","Properties":{"StageName":"staging","RestApiId":{"Ref":"Api"}}},
+ "Prod":{"Type":"AWS::Lambda::Alias","Properties":{"FunctionName":"hello","Name":"prod","FunctionVersion":"1"}},
+ "ApiProd":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Ref":"Prod"},"Principal":"apigateway.amazonaws.com",
+  "SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":execute-api:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":",{"Ref":"Api"},"/",{"Ref":"Staging"},"/GET/"]]}}},
+ "Sns":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":"hello","Principal":"sns.amazonaws.com","SourceArn":{"Ref":"NotResolvable"}}}}}`),
 }
 
 // TestAuthorizeService follows the resource-based policy rules of
@@ -43,6 +48,7 @@ func TestAuthorizeService(t *testing.T) {
 		hello   = "arn:aws:lambda:us-east-1:000000000000:function:hello"
 		rule    = "arn:aws:events:us-east-1:000000000000:rule/"
 		events  = "events.amazonaws.com"
+		api     = "arn:aws:execute-api:us-east-1:000000000000:hello/"
 	)
 	cases := []struct {
 		name, principal, function, source, account string
@@ -61,6 +67,12 @@ func TestAuthorizeService(t *testing.T) {
 		{"alias permission, alias ARN", events, hello + ":stg", rule + "build-hello", "000000000000", true},
 		{"alias permission, unqualified ARN", events, hello, rule + "build-hello", "000000000000", false},
 		{"alias permission, other alias", events, hello + ":prod", rule + "build-hello", "000000000000", false},
+		{"API Gateway, the stage's method", "apigateway.amazonaws.com", hello + ":prod", api + "staging/GET/", "", true},
+		{"API Gateway, another method", "apigateway.amazonaws.com", hello + ":prod", api + "staging/POST/", "", false},
+		{"API Gateway, another path", "apigateway.amazonaws.com", hello + ":prod", api + "staging/GET/x", "", false},
+		{"API Gateway, another stage", "apigateway.amazonaws.com", hello + ":prod", api + "dev/GET/", "", false},
+		{"API Gateway, the function unqualified", "apigateway.amazonaws.com", hello, api + "staging/GET/", "", false},
+		{"API Gateway as EventBridge", events, hello + ":prod", api + "staging/GET/", "", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -73,15 +85,15 @@ func TestAuthorizeService(t *testing.T) {
 			}
 		})
 	}
-	// apigateway.amazonaws.com is not evaluated yet: its permission (whose
-	// SourceArn the sandbox cannot resolve) is not loaded, and no error.
+	// Permissions for principals the sandbox does not evaluate (here SNS,
+	// with a SourceArn it could not resolve) are not loaded, and no error.
 	for _, p := range set.Permissions {
-		if p.Principal != events {
+		if !ServicePrincipals[p.Principal] {
 			t.Errorf("permission %s for %s loaded", p.LogicalID, p.Principal)
 		}
 	}
-	if len(set.Permissions) != 3 {
-		t.Errorf("%d permissions loaded, want 3: %+v", len(set.Permissions), set.Permissions)
+	if len(set.Permissions) != 4 {
+		t.Errorf("%d permissions loaded, want 4: %+v", len(set.Permissions), set.Permissions)
 	}
 }
 

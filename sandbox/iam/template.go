@@ -572,6 +572,25 @@ func (t *template) ref(name, attr string) (string, error) {
 	case "AWS::StepFunctions::StateMachine.", "AWS::StepFunctions::StateMachine.Arn":
 		n, err := need("StateMachineName")
 		return arn("states", "stateMachine:"+n), err
+	case "AWS::ApiGateway::RestApi.":
+		// The API's id, which AWS makes up: the sandbox's API Gateway
+		// serves each API under its Name as id (Env.Resolve may say
+		// otherwise).
+		return need("Name")
+	case "AWS::ApiGateway::Stage.":
+		return need("StageName")
+	case "AWS::Lambda::Alias.", "AWS::Lambda::Alias.AliasArn":
+		// Ref of an alias is its ARN ("AWS::Lambda::Alias", Return values).
+		fn, err := t.resolve(r.Properties["FunctionName"])
+		if err != nil {
+			return "", err
+		}
+		s, _ := fn.(string)
+		n, err := need("Name")
+		if err != nil {
+			return "", err
+		}
+		return FunctionARN(s, n, t.env.Account, t.env.Region)
 	case "AWS::Events::Rule.Arn":
 		// A rule of the default event bus ("AWS::Events::Rule", Return values).
 		n, err := need("Name")
