@@ -101,3 +101,24 @@ func TestRepositoryLinks(t *testing.T) {
 		})
 	}
 }
+
+// Lambda function names: 1 to 64 letters, digits, hyphens or underscores
+// (CreateFunction, FunctionName); aliasflow also refuses ARNs, qualifiers,
+// $LATEST and all-digit names (those read as versions).
+func TestValidateFunctionName(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"hello", true}, {"my_fn-2", true}, {"A", true}, {long, true}, {"v2", true},
+		{"", false}, {long + "a", false}, {"12", false}, {"hello world", false}, {"héllo", false},
+		{"hello.js", false}, {"hello:prod", false}, {"$LATEST", false},
+		{"arn:aws:lambda:us-east-1:123456789012:function:hello", false},
+	} {
+		err := ValidateFunctionName(tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateFunctionName(%q) = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
