@@ -167,6 +167,22 @@ func TestRelease(t *testing.T) {
 	// $LATEST's code is version 2's: PublishVersion will answer 2.
 	wantContains(t, "stdout", out, "aliasflow watch "+promotion.ExecutionName("hello", "2", "sha-2"))
 
+	// --build links the CI run; the release Lambda reads it as the
+	// release's build (shared/release, ReleaseRequestedFields).
+	code, out, errs = w.run(t, "release", "hello", "--commit", "abc123", "--build", "https://ci.example.com/runs/42")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	d = cli.ReleaseRequest{}
+	if err := json.Unmarshal([]byte(*w.events.Put[len(w.events.Put)-1].Detail), &d); err != nil || d.Build != "https://ci.example.com/runs/42" || d.Commit != "abc123" {
+		t.Errorf("detail with --build = %+v (%v); want build https://ci.example.com/runs/42", d, err)
+	}
+	puts := len(w.events.Put)
+	code, out, errs = w.run(t, "release", "hello", "--build", strings.Repeat("x", 2049))
+	wantCode(t, code, cli.ExitUsage, out, errs)
+	wantContains(t, "stderr", errs, "--build is 2049 characters")
+	if len(w.events.Put) != puts {
+		t.Errorf("a refused --build put an event")
+	}
+
 	code, out, errs = w.run(t, "release", "nope")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
 

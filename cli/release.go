@@ -24,6 +24,9 @@ type ReleaseRequest struct {
 	CodeSha256  string `json:"codeSha256"`
 	Commit      string `json:"commit,omitempty"`
 	RequestedBy string `json:"requestedBy"`
+	// Build links the CI run that built the code (shown to approvers,
+	// recorded in the audit trail).
+	Build string `json:"build,omitempty"`
 	// Retry asks for a fresh promotion of a build whose last promotion
 	// ended without prod on it.
 	Retry bool `json:"retry,omitempty"`
@@ -39,26 +42,32 @@ type ReleaseResult struct {
 }
 
 func releaseCommand(a *app) *cobra.Command {
-	var commit string
+	var commit, build string
 	var retry bool
 	c := &cobra.Command{
-		Use:   "release <function> [--commit SHA] [--retry]",
+		Use:   "release <function> [--commit SHA] [--build URL] [--retry]",
 		Short: "request a release of the function's current $LATEST",
 		Args:  positional(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runRelease(c.Context(), a, args[0], commit, retry)
+			return runRelease(c.Context(), a, args[0], ReleaseRequest{Commit: commit, Build: build, Retry: retry})
 		},
 	}
 	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
+	c.Flags().StringVar(&build, "build", "", "a link to the CI run that built the code (shown to approvers, recorded)")
 	c.Flags().BoolVar(&retry, "retry", false, "a fresh promotion of a build whose last one failed or was rolled back")
 	return c
 }
 
-func runRelease(ctx context.Context, a *app, fn, commit string, retry bool) error {
+// runRelease requests a release of fn with what the flags give of want
+// (commit, build, retry).
+func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	res, err := a.release(ctx, fn, commit, retry)
+	if len(want.Build) > maxBuildLink {
+		return fail(ExitUsage, "give a shorter link", "--build is %d characters; at most %d", len(want.Build), maxBuildLink)
+	}
+	res, err := a.release(ctx, fn, want.Commit, want.Build, want.Retry)
 	if err != nil {
 		return err
 	}
@@ -86,7 +95,10 @@ const (
 // release puts a Release Requested event for fn's current $LATEST code,
 // unless there is nothing to do: prod already serves that code, or the
 // build's promotion exists (running, or ended — then only with retry).
-func (a *app) release(ctx context.Context, fn, commit string, retry bool) (*ReleaseResult, error) {
+// maxBuildLink bounds --build, well within EventBridge's 256 KB entry.
+const maxBuildLink = 2048
+
+func (a *app) release(ctx context.Context, fn, commit, build string, retry bool) (*ReleaseResult, error) {
 	c, err := a.aws(ctx)
 	if err != nil {
 		return nil, err
@@ -125,7 +137,7 @@ func (a *app) release(ctx context.Context, fn, commit string, retry bool) (*Rele
 	if err != nil {
 		return nil, err
 	}
-	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Retry: retry}
+	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Build: build, Retry: retry}
 	detail, err := json.Marshal(req)
 	if err != nil {
 		return nil, err

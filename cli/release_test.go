@@ -1,13 +1,48 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/release"
 )
+
+// TestReleaseRequestIsWhatTheLambdaReads: every field the CLI can put in a
+// Release Requested detail is one the release Lambda defines (it refuses
+// any other, naming it) and reaches the release it builds.
+func TestReleaseRequestIsWhatTheLambdaReads(t *testing.T) {
+	raw, err := os.ReadFile("../shared/release/testdata/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := cli.ReleaseRequest{Function: "hello", CodeSha256: "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8=", Commit: "abc123",
+		RequestedBy: clitest.Caller, Build: "https://ci.example.com/runs/42", Retry: true}
+	detail, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event, _ := json.Marshal(map[string]any{"version": "0", "id": "1", "detail-type": "Release Requested", "source": "aliasflow",
+		"account": "123456789012", "time": "2026-03-02T16:20:00Z", "region": "us-east-1", "resources": []string{}, "detail": json.RawMessage(detail)})
+	parsed, err := release.ParseEvent(context.Background(), event, cfg)
+	if err != nil || parsed.Request == nil {
+		t.Fatalf("the release Lambda refuses the CLI's event %s: %v", detail, err)
+	}
+	got := parsed.Request
+	want := promotion.Release{Commit: "abc123", Build: "https://ci.example.com/runs/42", CodeSha256: req.CodeSha256, RequestedBy: clitest.Caller, Source: release.SourceAliasflow}
+	if got.Release != want || !got.Retry || got.Function() != "hello" {
+		t.Errorf("release = %+v (retry %v); want %+v with retry", got.Release, got.Retry, want)
+	}
+}
 
 // TestReleaseNothingToDo: `aliasflow release` starts nothing, says why and
 // exits non-zero when prod already serves the code, when the build's
