@@ -63,7 +63,22 @@ var iamTally struct {
 	allowed  int
 	denied   []string
 	byAction map[string]int
-	unexpect []string
+	// byPrincipal counts decisions by kind of principal (principalKind).
+	byPrincipal map[string]int
+	unexpect    []string
+}
+
+// principalKind sorts a decision's principal: a function's role session,
+// a state machine's execution role (its Task states' Lambda calls), or a
+// service principal (EventBridge's deliveries to Lambda).
+func principalKind(p string) string {
+	switch {
+	case strings.HasPrefix(p, "arn:aws:sts::"):
+		return "function-role"
+	case strings.HasPrefix(p, "arn:aws:iam::") && strings.Contains(p, ":role/"):
+		return "state-machine-role"
+	}
+	return p
 }
 
 // countIAM adds a closed world's decisions to the tally; a denial in a
@@ -73,9 +88,11 @@ func countIAM(t *testing.T, sb *sandbox.Sandbox, expectDenials bool) {
 	defer iamTally.mu.Unlock()
 	if iamTally.byAction == nil {
 		iamTally.byAction = map[string]int{}
+		iamTally.byPrincipal = map[string]int{}
 	}
 	for _, d := range sb.IAMDecisions() {
 		iamTally.byAction[d.Request.Action]++
+		iamTally.byPrincipal[principalKind(d.Principal)]++
 		if d.Allowed {
 			iamTally.allowed++
 			continue
@@ -99,11 +116,16 @@ func reportIAM() error {
 		actions = append(actions, fmt.Sprintf("%s=%d", a, n))
 	}
 	sort.Strings(actions)
-	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s)",
-		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "))
+	principals := make([]string, 0, len(iamTally.byPrincipal))
+	for k, n := range iamTally.byPrincipal {
+		principals = append(principals, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(principals)
+	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s) by principal (%s)",
+		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "), strings.Join(principals, " "))
 	fmt.Fprintln(os.Stderr, "e2e:", summary)
 	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
-		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction}, "", "  ")
+		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction, "byPrincipal": iamTally.byPrincipal}, "", "  ")
 		if err := os.MkdirAll(filepath.Join(root, "e2e"), 0o755); err == nil {
 			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.json"), b, 0o644)
 			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.txt"), []byte(summary+"\n"), 0o644)
@@ -179,6 +201,21 @@ func TestIAMMissingPermission(t *testing.T) {
 	}
 	if len(denied) == 0 {
 		t.Fatal("no call was denied")
+	}
+	// The services' own Lambda calls were evaluated too, and allowed by the
+	// real templates: the promotion's Task states as the state machine's
+	// execution role, the build event's delivery to aliasflow-release by
+	// its resource-based policy for the rule aliasflow-build-hello, and the
+	// approval page's GET and POST by aliasflow-approval's for the API's
+	// stage v1.
+	byKind := map[string]int{}
+	for _, d := range s.world().Sandbox().IAMDecisions() {
+		if d.Allowed && d.Request.Action == "lambda:InvokeFunction" {
+			byKind[principalKind(d.Principal)]++
+		}
+	}
+	if byKind["state-machine-role"] == 0 || byKind["events.amazonaws.com"] == 0 || byKind["apigateway.amazonaws.com"] < 2 {
+		t.Errorf("allowed lambda:InvokeFunction decisions by principal: %v; want some by the state machine's role, by events.amazonaws.com and (GET and POST of the approval page) by apigateway.amazonaws.com", byKind)
 	}
 	// What the shift function was answered reaches the execution's history.
 	events, err := s.history(p.arn)

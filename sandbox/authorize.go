@@ -36,11 +36,23 @@ type iamState struct {
 // function's access key (each function process gets its function's name as
 // AWS_ACCESS_KEY_ID) is evaluated against the identity policies of that
 // function's execution role in set; calls by anything else (the CLI, the
-// tests) are not evaluated. nil turns it off.
+// tests) are not evaluated. So are the Lambda calls the services make on
+// their own (authorize_services.go): a Task state's, as its state
+// machine's execution role, and EventBridge's and API Gateway's, by the
+// function's resource-based policy. nil turns it off.
 func (sb *Sandbox) EnableIAM(set *iam.Set) {
 	sb.iam.mu.Lock()
-	defer sb.iam.mu.Unlock()
 	sb.iam.set = set
+	sb.iam.mu.Unlock()
+	if set == nil {
+		sb.states.SetInvokeAuthorizer(nil)
+		sb.events.SetInvokeAuthorizer(nil)
+		sb.apigw.SetInvokeAuthorizer(nil)
+		return
+	}
+	sb.states.SetInvokeAuthorizer(sb.authorizeTaskInvoke)
+	sb.events.SetInvokeAuthorizer(sb.authorizeEventsInvoke)
+	sb.apigw.SetInvokeAuthorizer(sb.authorizeAPIInvoke)
 }
 
 // IAMDecisions returns the decisions made since Start, oldest first.
@@ -93,9 +105,7 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 			writeAccessDenied(w, r, service, err.Error())
 			return false
 		}
-		sb.iam.mu.Lock()
-		sb.iam.decisions = append(sb.iam.decisions, IAMDecision{Principal: principal, Request: req, Allowed: d.Allowed})
-		sb.iam.mu.Unlock()
+		sb.recordIAM(IAMDecision{Principal: principal, Request: req, Allowed: d.Allowed})
 		if !d.Allowed {
 			msg := iam.DeniedMessage(principal, req, d)
 			sb.log.Warn("iam: access denied", "message", msg)
@@ -104,6 +114,13 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 		}
 	}
 	return true
+}
+
+// recordIAM adds a decision to IAMDecisions.
+func (sb *Sandbox) recordIAM(d IAMDecision) {
+	sb.iam.mu.Lock()
+	defer sb.iam.mu.Unlock()
+	sb.iam.decisions = append(sb.iam.decisions, d)
 }
 
 // iamActions are the IAM actions of API operations whose names differ

@@ -38,6 +38,32 @@ type Stage struct {
 	// Target is the integration's function: a name, name:qualifier or ARN,
 	// which may contain ${stageVariables.<name>}.
 	Target string
+	// API is the id of the REST API the stage belongs to, which its
+	// execute-api ARNs name; a stage without one is not authorized (see
+	// InvokeAuthorizer).
+	API string
+}
+
+// InvokeAuthorizer decides whether API Gateway may invoke the integration's
+// function (name or ARN, and qualifier) for the request whose execute-api
+// ARN is sourceARN; a non-nil error denies it.
+type InvokeAuthorizer func(sourceARN, function, qualifier string) error
+
+// SetInvokeAuthorizer makes every request to a stage with an API ask f
+// before invoking the function; nil (the default) allows every call.
+func (r *Router) SetInvokeAuthorizer(f InvokeAuthorizer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.authorize = f
+}
+
+// ExecuteAPIARN is the execute-api ARN of a request, the source API
+// Gateway invokes a Lambda integration for:
+// arn:aws:execute-api:region:account:api-id/stage/METHOD/resource-path
+// ("API Gateway Amazon Resource Name (ARN) reference", execute-api,
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html).
+func ExecuteAPIARN(api, stage, method, path string) string {
+	return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", core.Region, core.Account, api, stage, method, path)
 }
 
 // Options tune a Router.
@@ -54,8 +80,9 @@ type Router struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	mu     sync.RWMutex
-	stages map[string]Stage
+	mu        sync.RWMutex
+	stages    map[string]Stage
+	authorize InvokeAuthorizer
 }
 
 // New returns a Router with no stages, invoking functions through invoker.
@@ -187,6 +214,22 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	fn, q := splitTarget(stage.ResolveTarget())
+	r.mu.RLock()
+	authorize := r.authorize
+	r.mu.RUnlock()
+	if authorize != nil && stage.API != "" {
+		// A function whose resource-based policy does not let the API
+		// invoke it: API Gateway answers 500 Internal server error
+		// ("Invalid permissions on Lambda function" in its execution log;
+		// "Why does my API Gateway API return a 500 error when it invokes a
+		// Lambda function with a stage variable?", AWS Knowledge Center,
+		// https://repost.aws/knowledge-center/api-gateway-lambda-stage-variable-500).
+		if err := authorize(ExecuteAPIARN(stage.API, stage.Name, req.Method, sub), fn, q); err != nil {
+			r.log.Warn("apigw: Execution failed due to configuration error: Invalid permissions on Lambda function", "stage", stage.Name, "target", stage.ResolveTarget(), "error", err)
+			writeMessage(w, http.StatusInternalServerError, "InternalServerErrorException", "Internal server error")
+			return
+		}
+	}
 	res, err := r.invoker.Invoke(req.Context(), fn, q, payload)
 	if err != nil {
 		// An integration that cannot be invoked is API Gateway's 500.

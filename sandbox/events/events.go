@@ -58,6 +58,7 @@ type Service struct {
 	cancel context.CancelFunc
 
 	mu         sync.Mutex
+	authorize  InvokeAuthorizer
 	rules      map[string]*rule // by name (default bus only)
 	events     []Event
 	deliveries []Delivery
@@ -392,12 +393,47 @@ func (s *Service) deliver(ruleName string, t Target, ev Event, decoded map[strin
 	s.record(d)
 }
 
+// InvokeAuthorizer decides whether EventBridge may invoke the Lambda
+// function (a target's ARN) for the rule ruleARN; a non-nil error denies
+// it and says why.
+type InvokeAuthorizer func(ruleARN, function string) error
+
+// SetInvokeAuthorizer makes every delivery to a Lambda target ask f first;
+// nil (the default) allows every delivery.
+func (s *Service) SetInvokeAuthorizer(f InvokeAuthorizer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authorize = f
+}
+
+// noPermissions is the error code of a delivery the target's resource-based
+// policy does not allow (the ERROR_CODE NO_PERMISSIONS of "Using
+// dead-letter queues to process undelivered events in EventBridge",
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+const noPermissions = "NO_PERMISSIONS"
+
 // deliverLambda invokes asynchronously as Lambda does for EventBridge: the
 // first attempt, then up to two retries when the invoke or the function fails.
+//
+// A delivery the function's resource-based policy does not allow is not
+// made at all and not retried: "for errors that result from missing
+// permissions to a target ... no retry attempts will happen until action
+// is taken to resolve the underlying issue. EventBridge sends these events
+// directly to the target DLQ" (same page). It is recorded as failed with
+// no attempt, as every undelivered event is.
 func (s *Service) deliverLambda(d *Delivery, input []byte) {
 	if s.invoker == nil {
 		d.Err = "no Lambda in this sandbox"
 		return
+	}
+	s.mu.Lock()
+	authorize := s.authorize
+	s.mu.Unlock()
+	if authorize != nil {
+		if err := authorize(RuleARN(d.Rule), d.Arn); err != nil {
+			d.Err = noPermissions + ": " + err.Error()
+			return
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		d.Attempts++

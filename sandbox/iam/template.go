@@ -45,6 +45,13 @@ type Set struct {
 	Reference *Reference
 	// Functions maps a function's FunctionName to its execution role.
 	Functions map[string]*Role
+	// StateMachines maps a state machine's StateMachineName to its
+	// execution role, the role its Task states call Lambda as.
+	StateMachines map[string]*Role
+	// Permissions are the statements of the functions' resource-based
+	// policies (AWS::Lambda::Permission) for the service principals the
+	// sandbox evaluates (ServicePrincipals).
+	Permissions []Permission
 }
 
 // Role returns the execution role of the named function, nil when the
@@ -86,29 +93,51 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}}
+	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}, StateMachines: map[string]*Role{}}
 	stacks := make([]string, 0, len(templates))
 	for s := range templates {
 		stacks = append(stacks, s)
 	}
 	sort.Strings(stacks)
+	// Every template first: a stack imports what another exports.
+	exports := map[string]export{}
+	var parsed []*template
 	for _, stack := range stacks {
 		var tpl struct {
 			Parameters map[string]struct{ Default any }
 			Resources  map[string]resource
+			Outputs    map[string]struct {
+				Value  any
+				Export struct{ Name any }
+			}
 		}
 		if err := json.Unmarshal(templates[stack], &tpl); err != nil {
 			return nil, fmt.Errorf("iam: template %s: %w", stack, err)
 		}
-		t := &template{stack: stack, resources: tpl.Resources, env: env, parameters: map[string]any{}}
+		t := &template{stack: stack, resources: tpl.Resources, env: env, parameters: map[string]any{}, exports: exports}
 		for name, p := range tpl.Parameters {
 			t.parameters[name] = p.Default
 		}
+		for _, o := range tpl.Outputs {
+			if name, ok := o.Export.Name.(string); ok {
+				exports[name] = export{t, o.Value}
+			}
+		}
+		parsed = append(parsed, t)
+	}
+	for _, t := range parsed {
 		if err := t.functions(set); err != nil {
-			return nil, fmt.Errorf("iam: template %s: %w", stack, err)
+			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
 		}
 	}
 	return set, nil
+}
+
+// export is an Output's Value with an Export name, resolved in the
+// template that declares it.
+type export struct {
+	t     *template
+	value any
 }
 
 type resource struct {
@@ -123,31 +152,55 @@ type template struct {
 	// parameters are the template's Parameters by name, at their Default
 	// (the sandbox deploys with no overrides).
 	parameters map[string]any
+	// exports are the Outputs every template exports, by Export name.
+	exports map[string]export
+	// roles are the roles resolved so far, by logical ID.
+	roles map[string]*Role
 }
 
+// functions reads the execution roles of the template's functions and
+// state machines, and the functions' resource-based policy statements.
 func (t *template) functions(set *Set) error {
-	roles := map[string]*Role{}
 	for _, id := range sortedKeys(t.resources) {
 		r := t.resources[id]
-		if r.Type != "AWS::Lambda::Function" {
+		var kind, nameProp, roleProp string
+		var into map[string]*Role
+		switch r.Type {
+		case "AWS::Lambda::Function":
+			kind, nameProp, roleProp, into = "function", "FunctionName", "Role", set.Functions
+		case "AWS::StepFunctions::StateMachine":
+			kind, nameProp, roleProp, into = "state machine", "StateMachineName", "RoleArn", set.StateMachines
+		case "AWS::Lambda::Permission":
+			p, err := t.permission(id)
+			if err != nil {
+				return err
+			}
+			if p != nil {
+				set.Permissions = append(set.Permissions, *p)
+			}
+			continue
+		default:
 			continue
 		}
-		name, ok := r.Properties["FunctionName"].(string)
+		name, ok := r.Properties[nameProp].(string)
 		if !ok {
 			continue // a generated name: nothing the sandbox runs
 		}
-		roleID, err := getAttTarget(r.Properties["Role"], "Arn")
+		roleID, err := getAttTarget(r.Properties[roleProp], "Arn")
 		if err != nil {
-			return fmt.Errorf("function %s: Role: %w", name, err)
+			return fmt.Errorf("%s %s: %s: %w", kind, name, roleProp, err)
 		}
-		role := roles[roleID]
+		role := t.roles[roleID]
 		if role == nil {
 			if role, err = t.role(roleID); err != nil {
-				return fmt.Errorf("function %s: %w", name, err)
+				return fmt.Errorf("%s %s: %w", kind, name, err)
 			}
-			roles[roleID] = role
+			if t.roles == nil {
+				t.roles = map[string]*Role{}
+			}
+			t.roles[roleID] = role
 		}
-		set.Functions[name] = role
+		into[name] = role
 	}
 	return nil
 }
@@ -352,6 +405,8 @@ func (t *template) resolve(v any) (any, error) {
 					return t.join(arg)
 				case "Fn::Sub":
 					return t.sub(arg)
+				case "Fn::ImportValue":
+					return t.importValue(arg)
 				}
 				if strings.HasPrefix(k, "Fn::") {
 					return nil, fmt.Errorf("%s is not resolved by the sandbox's IAM", k)
@@ -369,6 +424,22 @@ func (t *template) resolve(v any) (any, error) {
 		return out, nil
 	}
 	return v, nil
+}
+
+// importValue resolves Fn::ImportValue to the Output another template
+// (or this one) exports under that name ("Fn::ImportValue",
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-importvalue.html).
+func (t *template) importValue(arg any) (any, error) {
+	v, err := t.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
+	name, _ := v.(string)
+	e, ok := t.exports[name]
+	if !ok {
+		return nil, fmt.Errorf("Fn::ImportValue %s: no template exports it", jsonString(arg))
+	}
+	return e.t.resolve(e.value)
 }
 
 func (t *template) join(arg any) (string, error) {
@@ -501,6 +572,29 @@ func (t *template) ref(name, attr string) (string, error) {
 	case "AWS::StepFunctions::StateMachine.", "AWS::StepFunctions::StateMachine.Arn":
 		n, err := need("StateMachineName")
 		return arn("states", "stateMachine:"+n), err
+	case "AWS::ApiGateway::RestApi.":
+		// The API's id, which AWS makes up: the sandbox's API Gateway
+		// serves each API under its Name as id (Env.Resolve may say
+		// otherwise).
+		return need("Name")
+	case "AWS::ApiGateway::Stage.":
+		return need("StageName")
+	case "AWS::Lambda::Alias.", "AWS::Lambda::Alias.AliasArn":
+		// Ref of an alias is its ARN ("AWS::Lambda::Alias", Return values).
+		fn, err := t.resolve(r.Properties["FunctionName"])
+		if err != nil {
+			return "", err
+		}
+		s, _ := fn.(string)
+		n, err := need("Name")
+		if err != nil {
+			return "", err
+		}
+		return FunctionARN(s, n, t.env.Account, t.env.Region)
+	case "AWS::Events::Rule.Arn":
+		// A rule of the default event bus ("AWS::Events::Rule", Return values).
+		n, err := need("Name")
+		return arn("events", "rule/"+n), err
 	case "AWS::CodeBuild::Project.Arn":
 		n, err := need("Name")
 		return arn("codebuild", "project/"+n), err

@@ -52,10 +52,19 @@ const (
 	HelloAlarm        = "aliasflow-hello-prod-errors"
 	PipelineLogGroup  = deploy.PipelineLogGroup
 	HelloProject      = "aliasflow-hello"
-	ApprovalStage     = "approvals"
-	CodeBuildRule     = "aliasflow-codebuild-succeeded"
-	ReleaseRule       = deploy.ReleaseRequestedRule
-	role              = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
+	// ApprovalStage and ApprovalAPI are the approval API's stage and id as
+	// the CDK app deploys them (its RestApi's Name stands for the id AWS
+	// makes up): the approval function's resource-based policy lets API
+	// Gateway invoke it for that API's stage only.
+	ApprovalStage = "v1"
+	ApprovalAPI   = "aliasflow-approval"
+	// CodeBuildRule is named as the target construct names hello's build
+	// rule (infra/aliasflow BuildRulePrefix + the function): the release
+	// function's resource-based policy lets EventBridge invoke it for that
+	// rule's ARN only.
+	CodeBuildRule = "aliasflow-build-" + HelloFunction
+	ReleaseRule   = deploy.ReleaseRequestedRule
+	role          = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 	// PipelineTag is the tag every target function carries, valued with the
 	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
 	PipelineTag  = "aliasflow:pipeline"
@@ -412,7 +421,12 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 			return err
 		}
 	}
-	return gw.PutStage(apigw.Stage{Name: ApprovalStage, Target: ApprovalFunction})
+	// hello's stages carry no API id, so with IAM on their calls are not
+	// evaluated: the world serves hello under /<stage>/hello, a path the
+	// CDK app's hello API does not have (its one method is GET on the root
+	// resource, and its permissions name <api>/<stage>/GET/ only), so every
+	// call would be denied.
+	return gw.PutStage(apigw.Stage{Name: ApprovalStage, Target: ApprovalFunction, API: ApprovalAPI})
 }
 
 func (w *World) projects() []string {

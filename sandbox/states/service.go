@@ -56,6 +56,7 @@ type Service struct {
 	log       *slog.Logger
 
 	mu         sync.Mutex
+	authorize  InvokeAuthorizer
 	machines   map[string]*stateMachine
 	executions map[string]*execution
 	tokens     map[string]*taskToken
@@ -100,6 +101,21 @@ func New(invoker core.Invoker, opts *Options) *Service {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s
+}
+
+// InvokeAuthorizer decides, before a Task state invokes Lambda, whether
+// the state machine's execution role may: machine is the state machine's
+// name, role its RoleArn, function and qualifier the function as the task
+// names it. A non-nil error denies the call; its text is the message of
+// Lambda's AccessDeniedException.
+type InvokeAuthorizer func(machine, role, function, qualifier string) error
+
+// SetInvokeAuthorizer makes every Lambda call of a Task state ask f first;
+// nil (the default) allows every call.
+func (s *Service) SetInvokeAuthorizer(f InvokeAuthorizer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authorize = f
 }
 
 // Close stops every running execution's goroutine (the executions stay

@@ -181,12 +181,21 @@ func (s *Service) attempt(e *execution, st *asl.State, c *cursor, raw any) outco
 		}})
 		s.add(e, HistoryEvent{Type: EventTaskStarted, TaskStartedEventDetails: &ResourceDetails{ResourceType: rtype, Resource: resource}})
 	}
+	authorize, machine, role := s.authorize, e.Machine, e.RoleARN
 	s.mu.Unlock()
 
 	done := make(chan invokeResult, 1)
 	ictx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	go func() { done <- s.invoke(ictx, st, call) }()
+	go func() {
+		if authorize != nil {
+			if err := authorize(machine, role, call.function, call.qualifier); err != nil {
+				done <- invokeResult{err: accessDenied(err)}
+				return
+			}
+		}
+		done <- s.invoke(ictx, st, call)
+	}()
 	return s.await(e, st, c, done)
 }
 
@@ -345,6 +354,26 @@ func functionErrorName(errorType string) string {
 		return "Lambda.Unknown"
 	}
 	return errorType
+}
+
+// accessDenied is the task error of an Invoke the execution role may not
+// make. Lambda answers it AccessDeniedException (403), which is not one of
+// the Invoke API's modeled errors ("Invoke", Errors, AWS Lambda API
+// Reference, https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html),
+// so the Lambda client Step Functions calls with reports it as its generic
+// AWSLambdaException: "Lambda errors are reported as Lambda.ErrorName",
+// and AWSLambdaException is one of the Lambda service exceptions the page
+// names ("Handle Lambda service exceptions",
+// https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+// The docs do not quote the error of a denied invoke; the sandbox reports
+// Lambda.AWSLambdaException, with the cause in the format the other Invoke
+// API errors here have, so a Retry on Lambda.AWSLambdaException retries it
+// as it would on AWS.
+func accessDenied(err error) *asl.Error {
+	return &asl.Error{
+		Name:  "Lambda.AWSLambdaException",
+		Cause: fmt.Sprintf("%s (Service: Lambda, Status Code: %d, Error Code: AccessDeniedException)", err.Error(), http.StatusForbidden),
+	}
 }
 
 // invoke calls Lambda and turns its answer into a task result or error, as
