@@ -222,26 +222,26 @@ func TestRealHelloBehindStage(t *testing.T) {
 		}
 	}
 	srv := newRouter(t, svc)
-	resp, err := http.Get(srv.URL + "/production/hello")
+	resp, err := http.Get(srv.URL + "/production/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"message":"Hello from Lambda"`) || !strings.Contains(string(body), `"stage":"production"`) {
-		t.Errorf("GET /production/hello = %d %s", resp.StatusCode, body)
+		t.Errorf("GET /production/ = %d %s", resp.StatusCode, body)
 	}
 	if v := resp.Header.Get("X-Hello-Version"); v != "1" {
 		t.Errorf("X-Hello-Version = %q, want 1", v)
 	}
 	// staging's alias does not exist: the integration fails as API Gateway's 500.
-	resp2, err := http.Get(srv.URL + "/staging/hello")
+	resp2, err := http.Get(srv.URL + "/staging/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp2.Body.Close()
 	if resp2.StatusCode != 500 {
-		t.Errorf("GET /staging/hello with no stg alias = %d, want 500", resp2.StatusCode)
+		t.Errorf("GET /staging/ with no stg alias = %d, want 500", resp2.StatusCode)
 	}
 }
 
