@@ -16,6 +16,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/local"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
@@ -65,7 +66,24 @@ var iamTally struct {
 	byAction map[string]int
 	// byPrincipal counts decisions by kind of principal (principalKind).
 	byPrincipal map[string]int
-	unexpect    []string
+	// byServiceTarget counts a service principal's decisions by the
+	// function (and qualifier) it invoked: API Gateway's for hello's
+	// stages and for the approval page, EventBridge's for the release.
+	byServiceTarget map[string]int
+	unexpect        []string
+}
+
+// serviceTarget names a service principal's decision by the function
+// invoked ("apigateway.amazonaws.com → hello:stg"); "" for a role's.
+func serviceTarget(d sandbox.IAMDecision) string {
+	if !strings.HasSuffix(d.Principal, ".amazonaws.com") {
+		return ""
+	}
+	_, fn, ok := strings.Cut(d.Request.Resource, ":function:")
+	if !ok {
+		fn = d.Request.Resource
+	}
+	return d.Principal + " → " + fn
 }
 
 // principalKind sorts a decision's principal: a function's role session,
@@ -89,10 +107,14 @@ func countIAM(t *testing.T, sb *sandbox.Sandbox, expectDenials bool) {
 	if iamTally.byAction == nil {
 		iamTally.byAction = map[string]int{}
 		iamTally.byPrincipal = map[string]int{}
+		iamTally.byServiceTarget = map[string]int{}
 	}
 	for _, d := range sb.IAMDecisions() {
 		iamTally.byAction[d.Request.Action]++
 		iamTally.byPrincipal[principalKind(d.Principal)]++
+		if st := serviceTarget(d); st != "" {
+			iamTally.byServiceTarget[st]++
+		}
 		if d.Allowed {
 			iamTally.allowed++
 			continue
@@ -121,11 +143,16 @@ func reportIAM() error {
 		principals = append(principals, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(principals)
-	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s) by principal (%s)",
-		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "), strings.Join(principals, " "))
+	targets := make([]string, 0, len(iamTally.byServiceTarget))
+	for k, n := range iamTally.byServiceTarget {
+		targets = append(targets, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(targets)
+	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s) by principal (%s); services' invocations (%s)",
+		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "), strings.Join(principals, " "), strings.Join(targets, ", "))
 	fmt.Fprintln(os.Stderr, "e2e:", summary)
 	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
-		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction, "byPrincipal": iamTally.byPrincipal}, "", "  ")
+		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction, "byPrincipal": iamTally.byPrincipal, "byServiceTarget": iamTally.byServiceTarget}, "", "  ")
 		if err := os.MkdirAll(filepath.Join(root, "e2e"), 0o755); err == nil {
 			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.json"), b, 0o644)
 			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.txt"), []byte(summary+"\n"), 0o644)
@@ -216,6 +243,19 @@ func TestIAMMissingPermission(t *testing.T) {
 	}
 	if byKind["state-machine-role"] == 0 || byKind["events.amazonaws.com"] == 0 || byKind["apigateway.amazonaws.com"] < 2 {
 		t.Errorf("allowed lambda:InvokeFunction decisions by principal: %v; want some by the state machine's role, by events.amazonaws.com and (GET and POST of the approval page) by apigateway.amazonaws.com", byKind)
+	}
+	// hello's stages belong to hello's API as the CDK app's do, so API
+	// Gateway's invocations of hello are evaluated against hello's
+	// resource-based policy too: the smoke check's GET /staging/ is allowed
+	// for stg by the permission whose source is hello/staging/GET/.
+	byTarget := map[string]int{}
+	for _, d := range s.world().Sandbox().IAMDecisions() {
+		if d.Allowed {
+			byTarget[serviceTarget(d)]++
+		}
+	}
+	if byTarget["apigateway.amazonaws.com → hello:stg"] == 0 || byTarget["apigateway.amazonaws.com → "+local.ApprovalFunction] < 2 {
+		t.Errorf("allowed service invocations by function: %v; want API Gateway's of hello:stg (the staging smoke check) and of %s (the approval page)", byTarget, local.ApprovalFunction)
 	}
 	// What the shift function was answered reaches the execution's history.
 	events, err := s.history(p.arn)
