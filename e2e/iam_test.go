@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,5 +269,52 @@ func TestIAMMissingPermission(t *testing.T) {
 	tail := "/aliasflow-shift is not authorized to perform: lambda:UpdateAlias on resource: arn:aws:lambda:us-east-1:000000000000:function:hello because no identity-based policy allows the lambda:UpdateAlias action"
 	if !strings.Contains(string(hist), want) || !strings.Contains(string(hist), tail) || !strings.Contains(string(hist), "AccessDeniedException") {
 		t.Errorf("the execution's history does not carry Lambda's AccessDeniedException with AWS's message (%q ... %q):\n%s", want, tail, hist)
+	}
+}
+
+// TestHelloAPIAsTheCDKApp: hello's API on the sandbox is the CDK app's,
+// one method, GET on each stage's root. Each stage answers its alias, API
+// Gateway's invocation of that alias allowed by the permission the sample
+// stack gives it for <api>/<stage>/GET/; a path the API does not define,
+// such as /staging/hello, is answered 403 Missing Authentication Token
+// ("Gateway response types for API Gateway", MISSING_AUTHENTICATION_TOKEN,
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)
+// and invokes nothing.
+func TestHelloAPIAsTheCDKApp(t *testing.T) {
+	t.Parallel()
+	s := startScenario(t, nil, "")
+	for _, stage := range []string{"dev", "staging", "production"} {
+		if v := s.get("/" + stage + "/"); v == "error" {
+			t.Errorf("GET /%s/ did not answer hello", stage)
+		}
+	}
+	before := len(s.world().Sandbox().IAMDecisions())
+	for _, c := range []struct{ method, path string }{{"GET", "/staging/hello"}, {"POST", "/production/"}} {
+		req, _ := http.NewRequestWithContext(s.ctx, c.method, s.ep+c.path, nil)
+		resp, err := s.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || strings.TrimSpace(string(body)) != `{"message":"Missing Authentication Token"}` {
+			t.Errorf("%s %s = %d %s, want 403 Missing Authentication Token", c.method, c.path, resp.StatusCode, body)
+		}
+	}
+	decisions := s.world().Sandbox().IAMDecisions()
+	if len(decisions) != before {
+		t.Errorf("requests for paths the API does not define were evaluated: %+v", decisions[before:])
+	}
+	allowed := map[string]bool{}
+	for _, d := range decisions {
+		if d.Allowed && d.Request.Context["aws:SourceArn"] != nil {
+			allowed[serviceTarget(d)+" for "+d.Request.Context["aws:SourceArn"][0]] = true
+		}
+	}
+	for stage, alias := range local.HelloStages {
+		want := fmt.Sprintf("apigateway.amazonaws.com → hello:%s for arn:aws:execute-api:%s:%s:%s/%s/GET/", alias, core.Region, core.Account, local.HelloAPI, stage)
+		if !allowed[want] {
+			t.Errorf("no allowed decision %q among %v", want, allowed)
+		}
 	}
 }
