@@ -208,10 +208,10 @@ func TestWatchSaysWhy(t *testing.T) {
 			in := s.St
 			s.St.Smoke = &promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
 				{Name: "greets", Passed: true, Attempts: 1},
-				{Name: "staging-http", Passed: false, Attempts: 3, Detail: "GET /staging/hello: status 502, want 200"}}}
+				{Name: "staging-http", Passed: false, Attempts: 3, Detail: "GET /staging/: status 502, want 200"}}}
 			s.Task("SmokeTest", in, s.St.Smoke, s.St).Choice("SmokePassed", s.St)
 			s.Fail("SmokeTestsFailed", "SmokeTestsFailed", "The new version failed its smoke tests.", s.St)
-		}, `smoke check "staging-http" failed: GET /staging/hello: status 502, want 200`},
+		}, `smoke check "staging-http" failed: GET /staging/: status 502, want 200`},
 		{"rejected", func(s *clitest.Script) {
 			s.Smoke(true).AwaitApproval("a")
 			d := promotion.Decision{Approved: false, Approver: "carol@example.com", Comment: "not on a Friday"}

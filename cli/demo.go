@@ -47,7 +47,7 @@ func demoTarget(endpoint string) *config.Target {
 		Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: demoBakeSeconds},
 		SmokeChecks: []config.SmokeCheck{{
 			Name: "staging says hello",
-			HTTP: &config.HTTPCheck{URL: endpoint + "/staging/hello", ExpectStatus: 200, BodyContains: greetingV1},
+			HTTP: &config.HTTPCheck{URL: endpoint + "/staging/", ExpectStatus: 200, BodyContains: greetingV1},
 		}},
 		SmokeRetries:           10,
 		Approvers:              []string{demoApprover},
@@ -193,12 +193,12 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 
 func (d *demo) run(ctx context.Context, v2, v3 string) error {
 	fn := "hello"
-	ans, err := d.get(ctx, "/production/hello")
+	ans, err := d.get(ctx, "/production/")
 	if err != nil {
 		return err
 	}
 	d.expect(ans.Message == greetingV1 && ans.Version == "1", "prod answers version 1",
-		"/production/hello → %q (version %s)", ans.Message, ans.Version)
+		"/production/ → %q (version %s)", ans.Message, ans.Version)
 
 	// Release 1: version 2, approved, canary 10% → 100%.
 	fmt.Fprintf(d.out, "\n── release 1: %q ──\n", greetingV2)
@@ -213,11 +213,11 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 		return err
 	}
 	if p.Running() && p.State == promotion.StateBake {
-		split := d.traffic(ctx, "/production/hello", 400)
+		split := d.traffic(ctx, "/production/", 400)
 		d.expect(split["1"] > 0 && split[p.Version] > 0 && split["1"] > split[p.Version], "prod splits traffic between versions 1 and 2",
-			"/production/hello × 400 during the bake at %s → %s", percent(p.Weight), describeSplit(split))
-		stg := d.traffic(ctx, "/staging/hello", 10)
-		d.expect(stg[p.Version] == 10, "staging serves only version 2", "/staging/hello × 10 → %s", describeSplit(stg))
+			"/production/ × 400 during the bake at %s → %s", percent(p.Weight), describeSplit(split))
+		stg := d.traffic(ctx, "/staging/", 10)
+		d.expect(stg[p.Version] == 10, "staging serves only version 2", "/staging/ × 10 → %s", describeSplit(stg))
 	} else {
 		d.fail("the canary bakes", "the promotion is "+p.Gate)
 	}
@@ -225,12 +225,12 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 		return err
 	}
 	d.expect(p.Status == string(sfntypes.ExecutionStatusSucceeded), "the promotion completes", "%s", p.Gate)
-	ans, err = d.get(ctx, "/production/hello")
+	ans, err = d.get(ctx, "/production/")
 	if err != nil {
 		return err
 	}
 	d.expect(ans.Message == greetingV2 && ans.Version == p.Version, "prod answers version 2",
-		"/production/hello → %q (version %s)", ans.Message, ans.Version)
+		"/production/ → %q (version %s)", ans.Message, ans.Version)
 	d.auditTrail(ctx, fn, p, []audit.Event{audit.ReleasePublished, audit.AliasMoved, audit.SmokePassed, audit.ApprovalGranted, audit.TrafficShifted, audit.HealthPassed, audit.PromotionCompleted})
 	stable := p.Version
 
@@ -246,18 +246,18 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 		return err
 	}
 	if p.Running() && p.State == promotion.StateBake {
-		split := d.traffic(ctx, "/production/hello", 600)
-		d.step("traffic", "/production/hello × 600 during the bake → %s", describeSplit(split))
+		split := d.traffic(ctx, "/production/", 600)
+		d.step("traffic", "/production/ × 600 during the bake → %s", describeSplit(split))
 	}
 	if p, err = d.followTo(ctx, p.Execution, ""); err != nil {
 		return err
 	}
 	d.expect(p.Status == string(sfntypes.ExecutionStatusFailed) && p.Error == promotion.StateRolledBack, "the unhealthy canary is rolled back", "%s", p.Gate)
-	ans, err = d.get(ctx, "/production/hello")
+	ans, err = d.get(ctx, "/production/")
 	if err != nil {
 		return err
 	}
-	d.expect(ans.Version == stable, "prod is back on version "+stable, "/production/hello → %q (version %s)", ans.Message, ans.Version)
+	d.expect(ans.Version == stable, "prod is back on version "+stable, "/production/ → %q (version %s)", ans.Message, ans.Version)
 	aliases, err := d.a.aliases(ctx, fn)
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aliasflow/aliasflow/sandbox/local"
 )
 
 // approvalLink finds the approval link in an e-mail body.
@@ -56,10 +58,11 @@ func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error 
 	if len(confirmed) > 0 {
 		fmt.Fprintln(out)
 	}
-	fmt.Fprintf(out, "  %s/dev/hello          hello's $LATEST (alias dev)\n", ep)
-	fmt.Fprintf(out, "  %s/staging/hello      the candidate (alias stg)\n", ep)
-	fmt.Fprintf(out, "  %s/production/hello   what users get (alias prod)\n", ep)
-	fmt.Fprintf(out, "  %s/approvals          the approval page (links arrive by e-mail, printed below)\n\n", ep)
+	// hello's API serves GET on each stage's root only, as the CDK app's.
+	fmt.Fprintf(out, "  %s/dev/           hello's $LATEST (alias dev)\n", ep)
+	fmt.Fprintf(out, "  %s/staging/       the candidate (alias stg)\n", ep)
+	fmt.Fprintf(out, "  %s/production/    what users get (alias prod)\n", ep)
+	fmt.Fprintf(out, "  %s/%-13s the approval page (links arrive by e-mail, printed below)\n\n", ep, local.ApprovalStage)
 	fmt.Fprintf(out, "point the CLI (and the AWS SDKs) at it:\n  export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 \\\n         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n", ep)
 	fmt.Fprintf(out, "  aliasflow status hello\n\nrehearse new code (build, deploy to $LATEST, release):\n  aliasflow local deploy-code hello ./examples/hello\n  aliasflow release hello --commit $(git rev-parse --short HEAD)\n\nCtrl-C stops it")
 	if stateDir != "" {

@@ -147,7 +147,11 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg, ldflags string) error {
 	}
 	w := a.env.Stdout
 	fmt.Fprintf(w, "built %s and made it %s's $LATEST (code %s)\n", pkg, fn, res.CodeSha256)
-	fmt.Fprintf(w, "try it:   curl %s/dev/%s\n", a.g.endpoint, fn)
+	if fn == local.HelloFunction {
+		// The dev stage of hello's API serves $LATEST on its root resource,
+		// the one resource the API defines.
+		fmt.Fprintf(w, "try it:   curl %s/dev/\n", a.g.endpoint)
+	}
 	if len(res.SmokeChecks) > 0 {
 		fmt.Fprintf(w, "the promotion's smoke checks, run against stg once released:\n")
 		for _, sc := range res.SmokeChecks {

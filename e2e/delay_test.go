@@ -38,7 +38,7 @@ func TestMetricsVerdictUnderDefaultDelay(t *testing.T) {
 	s.approveByLink(p, approver)
 	s.waitWaiting(p, "Bake")
 	shifted := time.Now()
-	tr := s.generate("/production/hello")
+	tr := s.generate("/production/")
 	time.Sleep(70 * time.Second)
 	split := tr.Stop()
 	out := s.waitDone(p, 8*time.Minute)

@@ -18,7 +18,7 @@ import (
 func TestSmokeFailure(t *testing.T) {
 	t.Parallel()
 	s := newScenario(t, nil)
-	prod := s.generate("/production/hello")
+	prod := s.generate("/production/")
 	p := s.merge(helloFails, "badc0de")
 	out := s.waitDone(p, stepTimeout)
 	split := prod.Stop()
@@ -32,7 +32,7 @@ func TestSmokeFailure(t *testing.T) {
 		"smoke.failed stg →2",
 		"alias.moved stg 2→1",
 	)
-	if r := recs[2]; !strings.Contains(r.Reason, "invoke stg") || !strings.Contains(r.Reason, "GET /staging/hello") {
+	if r := recs[2]; !strings.Contains(r.Reason, "invoke stg") || !strings.Contains(r.Reason, "GET /staging/") {
 		t.Errorf("smoke.failed reason %q, want both failed checks named", r.Reason)
 	}
 	if n := len(s.world().Emails()); n != 0 {
@@ -128,7 +128,7 @@ func TestAlarmDuringCanary(t *testing.T) {
 		}
 		return nil
 	})
-	tr := s.generate("/production/hello")
+	tr := s.generate("/production/")
 	s.setAlarm(prodAlarm, cwtypes.StateValueAlarm, "e2e: users report errors")
 	out := s.waitDone(p, stepTimeout)
 	split := tr.Stop()
@@ -154,8 +154,8 @@ func TestAlarmDuringCanary(t *testing.T) {
 	if split["2"] == 0 {
 		t.Errorf("prod traffic during the canary: %v, want some answers from version 2", split)
 	}
-	if got := s.get("/production/hello"); got != "1" {
-		t.Errorf("/production/hello after the rollback answered version %s, want 1", got)
+	if got := s.get("/production/"); got != "1" {
+		t.Errorf("/production/ after the rollback answered version %s, want 1", got)
 	}
 }
 
@@ -175,7 +175,7 @@ func TestErrorRateRollback(t *testing.T) {
 	p := s.merge(helloFlaky, "f1a4e")
 	s.approveByLink(p, approver)
 	s.waitWaiting(p, "Bake")
-	tr := s.generate("/production/hello")
+	tr := s.generate("/production/")
 	out := s.waitDone(p, stepTimeout)
 	split := tr.Stop()
 

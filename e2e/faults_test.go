@@ -106,7 +106,7 @@ func TestThrottling(t *testing.T) {
 	p := s.merge(helloV2, "c0ffee2")
 	s.approveByLink(p, approver)
 	s.waitWaiting(p, "Bake")
-	tr := s.generate("/production/hello")
+	tr := s.generate("/production/")
 	out := s.waitDone(p, 2*stepTimeout)
 	split := tr.Stop()
 

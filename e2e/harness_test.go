@@ -53,14 +53,14 @@ func helloTarget(endpoint string) config.Target {
 			{
 				Name: "invoke stg",
 				Invoke: &config.InvokeCheck{
-					Payload:      json.RawMessage(`{"httpMethod":"GET","path":"/hello","requestContext":{"stage":"smoke"}}`),
+					Payload:      json.RawMessage(`{"httpMethod":"GET","path":"/","requestContext":{"stage":"smoke"}}`),
 					JSONEquals:   map[string]any{"statusCode": 200.0},
 					BodyContains: greetingV1,
 				},
 			},
 			{
-				Name: "GET /staging/hello",
-				HTTP: &config.HTTPCheck{URL: endpoint + "/staging/hello", ExpectStatus: 200, BodyContains: greetingV1},
+				Name: "GET /staging/",
+				HTTP: &config.HTTPCheck{URL: endpoint + "/staging/", ExpectStatus: 200, BodyContains: greetingV1},
 			},
 		},
 		SmokeRetries:           1,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/local"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
@@ -65,7 +68,24 @@ var iamTally struct {
 	byAction map[string]int
 	// byPrincipal counts decisions by kind of principal (principalKind).
 	byPrincipal map[string]int
-	unexpect    []string
+	// byServiceTarget counts a service principal's decisions by the
+	// function (and qualifier) it invoked: API Gateway's for hello's
+	// stages and for the approval page, EventBridge's for the release.
+	byServiceTarget map[string]int
+	unexpect        []string
+}
+
+// serviceTarget names a service principal's decision by the function
+// invoked ("apigateway.amazonaws.com → hello:stg"); "" for a role's.
+func serviceTarget(d sandbox.IAMDecision) string {
+	if !strings.HasSuffix(d.Principal, ".amazonaws.com") {
+		return ""
+	}
+	_, fn, ok := strings.Cut(d.Request.Resource, ":function:")
+	if !ok {
+		fn = d.Request.Resource
+	}
+	return d.Principal + " → " + fn
 }
 
 // principalKind sorts a decision's principal: a function's role session,
@@ -89,10 +109,14 @@ func countIAM(t *testing.T, sb *sandbox.Sandbox, expectDenials bool) {
 	if iamTally.byAction == nil {
 		iamTally.byAction = map[string]int{}
 		iamTally.byPrincipal = map[string]int{}
+		iamTally.byServiceTarget = map[string]int{}
 	}
 	for _, d := range sb.IAMDecisions() {
 		iamTally.byAction[d.Request.Action]++
 		iamTally.byPrincipal[principalKind(d.Principal)]++
+		if st := serviceTarget(d); st != "" {
+			iamTally.byServiceTarget[st]++
+		}
 		if d.Allowed {
 			iamTally.allowed++
 			continue
@@ -121,11 +145,16 @@ func reportIAM() error {
 		principals = append(principals, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(principals)
-	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s) by principal (%s)",
-		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "), strings.Join(principals, " "))
+	targets := make([]string, 0, len(iamTally.byServiceTarget))
+	for k, n := range iamTally.byServiceTarget {
+		targets = append(targets, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(targets)
+	summary := fmt.Sprintf("IAM decisions evaluated against the synthesized templates: %d allowed, %d denied (%s) by principal (%s); services' invocations (%s)",
+		iamTally.allowed, len(iamTally.denied), strings.Join(actions, " "), strings.Join(principals, " "), strings.Join(targets, ", "))
 	fmt.Fprintln(os.Stderr, "e2e:", summary)
 	if root := os.Getenv("ALIASFLOW_ARTIFACTS"); root != "" {
-		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction, "byPrincipal": iamTally.byPrincipal}, "", "  ")
+		b, _ := json.MarshalIndent(map[string]any{"allowed": iamTally.allowed, "denied": iamTally.denied, "byAction": iamTally.byAction, "byPrincipal": iamTally.byPrincipal, "byServiceTarget": iamTally.byServiceTarget}, "", "  ")
 		if err := os.MkdirAll(filepath.Join(root, "e2e"), 0o755); err == nil {
 			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.json"), b, 0o644)
 			_ = os.WriteFile(filepath.Join(root, "e2e", "iam-decisions.txt"), []byte(summary+"\n"), 0o644)
@@ -217,6 +246,19 @@ func TestIAMMissingPermission(t *testing.T) {
 	if byKind["state-machine-role"] == 0 || byKind["events.amazonaws.com"] == 0 || byKind["apigateway.amazonaws.com"] < 2 {
 		t.Errorf("allowed lambda:InvokeFunction decisions by principal: %v; want some by the state machine's role, by events.amazonaws.com and (GET and POST of the approval page) by apigateway.amazonaws.com", byKind)
 	}
+	// hello's stages belong to hello's API as the CDK app's do, so API
+	// Gateway's invocations of hello are evaluated against hello's
+	// resource-based policy too: the smoke check's GET /staging/ is allowed
+	// for stg by the permission whose source is hello/staging/GET/.
+	byTarget := map[string]int{}
+	for _, d := range s.world().Sandbox().IAMDecisions() {
+		if d.Allowed {
+			byTarget[serviceTarget(d)]++
+		}
+	}
+	if byTarget["apigateway.amazonaws.com → hello:stg"] == 0 || byTarget["apigateway.amazonaws.com → "+local.ApprovalFunction] < 2 {
+		t.Errorf("allowed service invocations by function: %v; want API Gateway's of hello:stg (the staging smoke check) and of %s (the approval page)", byTarget, local.ApprovalFunction)
+	}
 	// What the shift function was answered reaches the execution's history.
 	events, err := s.history(p.arn)
 	if err != nil {
@@ -227,5 +269,52 @@ func TestIAMMissingPermission(t *testing.T) {
 	tail := "/aliasflow-shift is not authorized to perform: lambda:UpdateAlias on resource: arn:aws:lambda:us-east-1:000000000000:function:hello because no identity-based policy allows the lambda:UpdateAlias action"
 	if !strings.Contains(string(hist), want) || !strings.Contains(string(hist), tail) || !strings.Contains(string(hist), "AccessDeniedException") {
 		t.Errorf("the execution's history does not carry Lambda's AccessDeniedException with AWS's message (%q ... %q):\n%s", want, tail, hist)
+	}
+}
+
+// TestHelloAPIAsTheCDKApp: hello's API on the sandbox is the CDK app's,
+// one method, GET on each stage's root. Each stage answers its alias, API
+// Gateway's invocation of that alias allowed by the permission the sample
+// stack gives it for <api>/<stage>/GET/; a path the API does not define,
+// such as /staging/hello, is answered 403 Missing Authentication Token
+// ("Gateway response types for API Gateway", MISSING_AUTHENTICATION_TOKEN,
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)
+// and invokes nothing.
+func TestHelloAPIAsTheCDKApp(t *testing.T) {
+	t.Parallel()
+	s := startScenario(t, nil, "")
+	for _, stage := range []string{"dev", "staging", "production"} {
+		if v := s.get("/" + stage + "/"); v == "error" {
+			t.Errorf("GET /%s/ did not answer hello", stage)
+		}
+	}
+	before := len(s.world().Sandbox().IAMDecisions())
+	for _, c := range []struct{ method, path string }{{"GET", "/staging/hello"}, {"POST", "/production/"}} {
+		req, _ := http.NewRequestWithContext(s.ctx, c.method, s.ep+c.path, nil)
+		resp, err := s.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || strings.TrimSpace(string(body)) != `{"message":"Missing Authentication Token"}` {
+			t.Errorf("%s %s = %d %s, want 403 Missing Authentication Token", c.method, c.path, resp.StatusCode, body)
+		}
+	}
+	decisions := s.world().Sandbox().IAMDecisions()
+	if len(decisions) != before {
+		t.Errorf("requests for paths the API does not define were evaluated: %+v", decisions[before:])
+	}
+	allowed := map[string]bool{}
+	for _, d := range decisions {
+		if d.Allowed && d.Request.Context["aws:SourceArn"] != nil {
+			allowed[serviceTarget(d)+" for "+d.Request.Context["aws:SourceArn"][0]] = true
+		}
+	}
+	for stage, alias := range local.HelloStages {
+		want := fmt.Sprintf("apigateway.amazonaws.com → hello:%s for arn:aws:execute-api:%s:%s:%s/%s/GET/", alias, core.Region, core.Account, local.HelloAPI, stage)
+		if !allowed[want] {
+			t.Errorf("no allowed decision %q among %v", want, allowed)
+		}
 	}
 }

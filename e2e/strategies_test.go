@@ -52,7 +52,7 @@ func TestHappyPath(t *testing.T) {
 			var split map[string]int
 			if len(c.weights) > 0 {
 				s.waitWaiting(p, "Bake")
-				tr := s.generate("/production/hello")
+				tr := s.generate("/production/")
 				s.waitDone(p, stepTimeout)
 				split = tr.Stop()
 			}

@@ -17,7 +17,7 @@ type traffic struct {
 	split map[string]int
 }
 
-// generate starts calling path (such as "/production/hello") about every
+// generate starts calling path (such as "/production/") about every
 // 10 ms.
 func (s *scenario) generate(path string) *traffic {
 	tr := &traffic{stop: make(chan struct{}), done: make(chan struct{}), split: map[string]int{}}

@@ -201,6 +201,11 @@ func TestRuleWithoutPermission(t *testing.T) {
 // Center, https://repost.aws/knowledge-center/api-gateway-lambda-stage-variable-500).
 func TestAPIWithoutPermission(t *testing.T) {
 	sb := startServices(t)
+	// A proxy API: every method on every path reaches the integration,
+	// whose permission then decides.
+	if err := sb.APIGateway().PutAPI(apigw.API{ID: "api", Methods: []apigw.Method{{HTTPMethod: "ANY", Path: "/"}, {HTTPMethod: "ANY", Path: "/{proxy+}"}}}); err != nil {
+		t.Fatal(err)
+	}
 	for stage, target := range map[string]string{"s": "ok", "t": "denied"} {
 		if err := sb.APIGateway().PutStage(apigw.Stage{Name: stage, Target: target, API: "api"}); err != nil {
 			t.Fatal(err)

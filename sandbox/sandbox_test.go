@@ -102,7 +102,10 @@ func TestDispatchByCredentialScope(t *testing.T) {
 
 func TestUnsignedRequests(t *testing.T) {
 	sb := start(t, sandbox.Options{})
-	if err := sb.APIGateway().PutStage(apigw.Stage{Name: "production", Variables: map[string]string{"lambdaAlias": "prod"}, Target: "hello:${stageVariables.lambdaAlias}"}); err != nil {
+	if err := sb.APIGateway().PutAPI(apigw.API{ID: "hello", Methods: []apigw.Method{{HTTPMethod: "GET", Path: "/"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.APIGateway().PutStage(apigw.Stage{Name: "production", Variables: map[string]string{"lambdaAlias": "prod"}, Target: "hello:${stageVariables.lambdaAlias}", API: "hello"}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -114,7 +117,8 @@ func TestUnsignedRequests(t *testing.T) {
 		{"unsigned Lambda call", "GET", "/2015-03-31/functions", nil, 403, "MissingAuthenticationToken"},
 		{"unsigned awsJson call", "POST", "/", map[string]string{"X-Amz-Target": "AWSStepFunctions.ListStateMachines"}, 403, "MissingAuthenticationToken"},
 		{"unknown path", "GET", "/nowhere", nil, 404, "Not Found"},
-		{"stage whose function is missing", "GET", "/production/hello", nil, 500, "Internal server error"},
+		{"stage whose function is missing", "GET", "/production/", nil, 500, "Internal server error"},
+		{"resource the stage's API does not define", "GET", "/production/hello", nil, 403, "Missing Authentication Token"},
 		{"unknown service", "GET", "/", map[string]string{"Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20261121/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x"}, 400, "s3"},
 	}
 	for _, tc := range cases {

@@ -1,7 +1,10 @@
-// Package apigw is the sandbox's API Gateway: REST API stages, each with
-// stage variables and a Lambda proxy integration whose target may name a
-// stage variable (`hello:${stageVariables.lambdaAlias}`), served under
-// /{stage}/... with API Gateway's proxy event and response semantics.
+// Package apigw is the sandbox's API Gateway: REST APIs, each declaring
+// the methods of its resources, and their stages, each with stage
+// variables and a Lambda proxy integration whose target may name a stage
+// variable (`hello:${stageVariables.lambdaAlias}`), served under
+// /{stage}/... with API Gateway's proxy event and response semantics. A
+// request for a resource or method its API does not define is answered as
+// API Gateway answers it: 403 Missing Authentication Token.
 package apigw
 
 import (
@@ -9,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,10 +42,29 @@ type Stage struct {
 	// Target is the integration's function: a name, name:qualifier or ARN,
 	// which may contain ${stageVariables.<name>}.
 	Target string
-	// API is the id of the REST API the stage belongs to, which its
-	// execute-api ARNs name; a stage without one is not authorized (see
-	// InvokeAuthorizer).
+	// API is the id of the REST API the stage belongs to (PutAPI), whose
+	// methods it serves and which its execute-api ARNs name.
 	API string
+}
+
+// Method is one method of a REST API: an HTTP method on a resource.
+type Method struct {
+	// HTTPMethod is GET, POST, ... or ANY (every method).
+	HTTPMethod string
+	// Path is the resource's path: "/" (the root resource), "/items",
+	// "/items/{id}", "/{proxy+}" (a greedy path variable, last).
+	Path string
+}
+
+func (m Method) String() string { return m.HTTPMethod + " " + m.Path }
+
+// API is a REST API: its id and the methods its resources define. A stage
+// of the API serves those methods only.
+type API struct {
+	// ID is the API's id, which execute-api ARNs and the Lambda
+	// permissions' source ARNs name.
+	ID      string
+	Methods []Method
 }
 
 // InvokeAuthorizer decides whether API Gateway may invoke the integration's
@@ -81,13 +104,15 @@ type Router struct {
 	now     func() time.Time
 
 	mu        sync.RWMutex
+	apis      map[string]API
 	stages    map[string]Stage
 	authorize InvokeAuthorizer
 }
 
-// New returns a Router with no stages, invoking functions through invoker.
+// New returns a Router with no APIs or stages, invoking functions through
+// invoker.
 func New(invoker core.Invoker, opts *Options) *Router {
-	r := &Router{invoker: invoker, log: slog.New(slog.DiscardHandler), now: time.Now, stages: map[string]Stage{}}
+	r := &Router{invoker: invoker, log: slog.New(slog.DiscardHandler), now: time.Now, apis: map[string]API{}, stages: map[string]Stage{}}
 	if opts != nil {
 		if opts.Logger != nil {
 			r.log = opts.Logger
@@ -103,9 +128,55 @@ var (
 	stageNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
 	stageVarRe  = regexp.MustCompile(`\$\{stageVariables\.([a-zA-Z0-9_]+)\}`)
 	varNameRe   = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)
+	// httpMethodRe: a method is named in capitals, as API Gateway and
+	// HTTP name them (GET, POST, ... and API Gateway's ANY).
+	httpMethodRe = regexp.MustCompile(`^[A-Z]+$`)
 )
 
-// PutStage adds or replaces a stage.
+// PutAPI adds or replaces a REST API and the methods of its resources.
+func (r *Router) PutAPI(a API) error {
+	if a.ID == "" {
+		return errors.New("apigw: an API needs an id")
+	}
+	seen := map[Method]bool{}
+	for _, m := range a.Methods {
+		if !httpMethodRe.MatchString(m.HTTPMethod) {
+			return fmt.Errorf("apigw: API %s: %q is not an HTTP method (GET, POST, ... or ANY)", a.ID, m.HTTPMethod)
+		}
+		if err := checkResourcePath(m.Path); err != nil {
+			return fmt.Errorf("apigw: API %s: %w", a.ID, err)
+		}
+		if seen[m] {
+			return fmt.Errorf("apigw: API %s declares %s twice", a.ID, m)
+		}
+		seen[m] = true
+	}
+	a.Methods = slices.Clone(a.Methods)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.apis[a.ID] = a
+	return nil
+}
+
+// checkResourcePath accepts "/" and /-separated path parts, each a literal,
+// a {variable} or, last, a greedy {variable+}.
+func checkResourcePath(p string) error {
+	if p == "/" {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if !strings.HasPrefix(p, "/") || slices.Contains(parts, "") {
+		return fmt.Errorf("resource path %q must be / or /part/part...", p)
+	}
+	for i, part := range parts {
+		if strings.HasSuffix(part, "+}") && i != len(parts)-1 {
+			return fmt.Errorf("resource path %q: a greedy path variable must be its last part", p)
+		}
+	}
+	return nil
+}
+
+// PutStage adds or replaces a stage of an API already put.
 func (r *Router) PutStage(s Stage) error {
 	if !stageNameRe.MatchString(s.Name) {
 		return fmt.Errorf("apigw: stage name %q must be 1-128 of a-z A-Z 0-9 - _", s.Name)
@@ -126,6 +197,9 @@ func (r *Router) PutStage(s Stage) error {
 	s.Variables = maps.Clone(s.Variables)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.apis[s.API]; !ok {
+		return fmt.Errorf("apigw: stage %s: no API %q (PutAPI first)", s.Name, s.API)
+	}
 	r.stages[s.Name] = s
 	return nil
 }
@@ -141,19 +215,86 @@ func (r *Router) Stages() []Stage {
 	return out
 }
 
-// split returns the stage and the path below it.
-func (r *Router) split(path string) (Stage, string, bool) {
+// split returns the stage, its API and the path below the stage.
+func (r *Router) split(path string) (Stage, API, string, bool) {
 	rest := strings.TrimPrefix(path, "/")
 	name, sub, _ := strings.Cut(rest, "/")
 	r.mu.RLock()
 	s, ok := r.stages[name]
+	a := r.apis[s.API]
 	r.mu.RUnlock()
-	return s, "/" + sub, ok
+	return s, a, "/" + sub, ok
+}
+
+// route finds the method of the API that serves method on path (the path
+// below the stage): its resource path and path parameters. A literal part
+// is preferred to a {variable}, and a {variable} to a greedy {variable+},
+// part by part; a resource with no method for the request's (nor ANY) does
+// not serve it.
+func (a API) route(method, path string) (Method, map[string]string, bool) {
+	var best Method
+	var bestParams map[string]string
+	var bestRank []int
+	for _, m := range a.Methods {
+		if m.HTTPMethod != method && m.HTTPMethod != "ANY" {
+			continue
+		}
+		params, rank, ok := matchResource(m.Path, path)
+		if !ok {
+			continue
+		}
+		// The resource's own method wins over its ANY.
+		if bestRank == nil || slices.Compare(rank, bestRank) > 0 ||
+			(slices.Equal(rank, bestRank) && m.Path == best.Path && m.HTTPMethod != "ANY") {
+			best, bestParams, bestRank = m, params, rank
+		}
+	}
+	return best, bestParams, bestRank != nil
+}
+
+// matchResource matches a request path against a resource path; rank
+// scores each part (2 literal, 1 variable, 0 greedy) for precedence.
+func matchResource(resource, path string) (map[string]string, []int, bool) {
+	if resource == "/" {
+		return nil, []int{3}, path == "/"
+	}
+	if path == "/" {
+		return nil, nil, false
+	}
+	want := strings.Split(strings.TrimPrefix(resource, "/"), "/")
+	got := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var params map[string]string
+	var rank []int
+	for i, w := range want {
+		if i >= len(got) || got[i] == "" {
+			return nil, nil, false
+		}
+		if name, ok := strings.CutPrefix(w, "{"); ok && strings.HasSuffix(name, "+}") {
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[strings.TrimSuffix(name, "+}")] = strings.Join(got[i:], "/")
+			return params, append(rank, 0), true
+		}
+		if name, ok := strings.CutPrefix(w, "{"); ok && strings.HasSuffix(name, "}") {
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[strings.TrimSuffix(name, "}")] = got[i]
+			rank = append(rank, 1)
+			continue
+		}
+		if w != got[i] {
+			return nil, nil, false
+		}
+		rank = append(rank, 2)
+	}
+	return params, rank, len(got) == len(want)
 }
 
 // Handles reports whether the request's path is under one of the stages.
 func (r *Router) Handles(req *http.Request) bool {
-	_, _, ok := r.split(req.URL.Path)
+	_, _, _, ok := r.split(req.URL.Path)
 	return ok
 }
 
@@ -193,9 +334,29 @@ func requestID() string {
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	id := requestID()
 	w.Header().Set("x-amzn-RequestId", id)
-	stage, sub, ok := r.split(req.URL.Path)
+	stage, api, sub, ok := r.split(req.URL.Path)
 	if !ok {
 		writeMessage(w, http.StatusNotFound, "NotFoundException", "Not Found")
+		return
+	}
+	method, params, ok := api.route(req.Method, sub)
+	if !ok {
+		// A resource or method the API does not define: API Gateway answers
+		// 403 {"message":"Missing Authentication Token"}, its
+		// MISSING_AUTHENTICATION_TOKEN gateway response ("Gateway response
+		// types for API Gateway": "including the cases when the client
+		// attempts to invoke an unsupported API method or resource",
+		// https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html;
+		// "Gateway responses for REST APIs in API Gateway",
+		// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gatewayResponse-definition.html;
+		// AWS Knowledge Center, "How do I troubleshoot API Gateway REST API
+		// endpoint 403 "Missing Authentication Token" errors?",
+		// https://repost.aws/knowledge-center/api-gateway-authentication-token-errors).
+		// The x-amzn-ErrorType value is the error type API Gateway names
+		// this response with; the documentation above does not give the
+		// header, so it is not part of what a test may rely on.
+		r.log.Info("apigw: no such resource or method", "stage", stage.Name, "api", api.ID, "method", req.Method, "path", sub)
+		writeMessage(w, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, 10<<20+1))
@@ -207,7 +368,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeMessage(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", "Request Too Long")
 		return
 	}
-	event := r.event(req, stage, sub, id, body)
+	event := r.event(req, stage, method.Path, params, sub, id, body)
 	payload, err := json.Marshal(event)
 	if err != nil {
 		writeMessage(w, http.StatusInternalServerError, "InternalServerErrorException", "Internal server error")
@@ -217,7 +378,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.RLock()
 	authorize := r.authorize
 	r.mu.RUnlock()
-	if authorize != nil && stage.API != "" {
+	if authorize != nil {
 		// A function whose resource-based policy does not let the API
 		// invoke it: API Gateway answers 500 Internal server error
 		// ("Invalid permissions on Lambda function" in its execution log;
@@ -248,14 +409,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// event builds the REST API proxy event.
-func (r *Router) event(req *http.Request, stage Stage, sub, id string, body []byte) events.APIGatewayProxyRequest {
-	resource := "/"
-	var params map[string]string
-	if sub != "/" {
-		resource = "/{proxy+}"
-		params = map[string]string{"proxy": strings.TrimPrefix(sub, "/")}
-	}
+// event builds the REST API proxy event for the request of the resource
+// whose path is resource.
+func (r *Router) event(req *http.Request, stage Stage, resource string, params map[string]string, sub, id string, body []byte) events.APIGatewayProxyRequest {
 	headers, mvHeaders := map[string]string{}, map[string][]string{}
 	for k, vs := range req.Header {
 		headers[k] = vs[len(vs)-1]
@@ -285,7 +441,7 @@ func (r *Router) event(req *http.Request, stage Stage, sub, id string, body []by
 		PathParameters: params, StageVariables: maps.Clone(stage.Variables),
 		RequestContext: events.APIGatewayProxyRequestContext{
 			AccountID: core.Account, ResourcePath: resource, Stage: stage.Name, RequestID: id,
-			HTTPMethod: req.Method, APIID: "sandbox", Path: "/" + stage.Name + strings.TrimSuffix(sub, "/"),
+			HTTPMethod: req.Method, APIID: stage.API, Path: "/" + stage.Name + strings.TrimSuffix(sub, "/"),
 			Protocol: req.Proto, RequestTime: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), RequestTimeEpoch: now.UnixMilli(),
 			Identity: events.APIGatewayRequestIdentity{SourceIP: ip, UserAgent: req.UserAgent()},
 		},

@@ -48,10 +48,19 @@ func proxy(t *testing.T, status int, body string, b64 bool) core.InvokeResult {
 func newRouter(t *testing.T, inv core.Invoker) *httptest.Server {
 	t.Helper()
 	r := apigw.New(inv, &apigw.Options{Now: func() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) }})
+	for _, a := range []apigw.API{
+		// A proxy API: its root and a greedy proxy resource, any method.
+		{ID: "proxyapi", Methods: []apigw.Method{{HTTPMethod: "ANY", Path: "/"}, {HTTPMethod: "ANY", Path: "/{proxy+}"}}},
+		{ID: "approvalapi", Methods: []apigw.Method{{HTTPMethod: "GET", Path: "/"}, {HTTPMethod: "POST", Path: "/"}}},
+	} {
+		if err := r.PutAPI(a); err != nil {
+			t.Fatalf("PutAPI %s: %v", a.ID, err)
+		}
+	}
 	for _, s := range []apigw.Stage{
-		{Name: "production", Variables: map[string]string{"lambdaAlias": "prod"}, Target: "hello:${stageVariables.lambdaAlias}"},
-		{Name: "staging", Variables: map[string]string{"lambdaAlias": "stg"}, Target: "hello:${stageVariables.lambdaAlias}"},
-		{Name: "approvals", Target: "aliasflow-approval"},
+		{Name: "production", Variables: map[string]string{"lambdaAlias": "prod"}, Target: "hello:${stageVariables.lambdaAlias}", API: "proxyapi"},
+		{Name: "staging", Variables: map[string]string{"lambdaAlias": "stg"}, Target: "hello:${stageVariables.lambdaAlias}", API: "proxyapi"},
+		{Name: "approvals", Target: "aliasflow-approval", API: "approvalapi"},
 	} {
 		if err := r.PutStage(s); err != nil {
 			t.Fatalf("PutStage %s: %v", s.Name, err)
@@ -172,7 +181,10 @@ func TestErrorsAsAPIGateway(t *testing.T) {
 
 func TestPutStageRefusesUndefinedVariable(t *testing.T) {
 	r := apigw.New(&fakeInvoker{}, nil)
-	err := r.PutStage(apigw.Stage{Name: "dev", Target: "hello:${stageVariables.lambdaAlias}"})
+	if err := r.PutAPI(apigw.API{ID: "hello", Methods: []apigw.Method{{HTTPMethod: "GET", Path: "/"}}}); err != nil {
+		t.Fatal(err)
+	}
+	err := r.PutStage(apigw.Stage{Name: "dev", Target: "hello:${stageVariables.lambdaAlias}", API: "hello"})
 	if err == nil || !strings.Contains(err.Error(), "lambdaAlias") {
 		t.Errorf("PutStage = %v, want an error naming lambdaAlias", err)
 	}
@@ -210,25 +222,171 @@ func TestRealHelloBehindStage(t *testing.T) {
 		}
 	}
 	srv := newRouter(t, svc)
-	resp, err := http.Get(srv.URL + "/production/hello")
+	resp, err := http.Get(srv.URL + "/production/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"message":"Hello from Lambda"`) || !strings.Contains(string(body), `"stage":"production"`) {
-		t.Errorf("GET /production/hello = %d %s", resp.StatusCode, body)
+		t.Errorf("GET /production/ = %d %s", resp.StatusCode, body)
 	}
 	if v := resp.Header.Get("X-Hello-Version"); v != "1" {
 		t.Errorf("X-Hello-Version = %q, want 1", v)
 	}
 	// staging's alias does not exist: the integration fails as API Gateway's 500.
-	resp2, err := http.Get(srv.URL + "/staging/hello")
+	resp2, err := http.Get(srv.URL + "/staging/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp2.Body.Close()
 	if resp2.StatusCode != 500 {
-		t.Errorf("GET /staging/hello with no stg alias = %d, want 500", resp2.StatusCode)
+		t.Errorf("GET /staging/ with no stg alias = %d, want 500", resp2.StatusCode)
+	}
+}
+
+// newStrictRouter serves stage "staging" of an API whose one method is GET
+// on the root resource, as the CDK app's hello API.
+func newStrictRouter(t *testing.T, inv core.Invoker, methods ...apigw.Method) *httptest.Server {
+	t.Helper()
+	r := apigw.New(inv, nil)
+	if len(methods) == 0 {
+		methods = []apigw.Method{{HTTPMethod: "GET", Path: "/"}}
+	}
+	if err := r.PutAPI(apigw.API{ID: "hello", Methods: methods}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.PutStage(apigw.Stage{Name: "staging", Variables: map[string]string{"lambdaAlias": "stg"}, Target: "hello:${stageVariables.lambdaAlias}", API: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A resource or method the API does not define is answered 403
+// {"message":"Missing Authentication Token"}, API Gateway's
+// MISSING_AUTHENTICATION_TOKEN gateway response ("Gateway response types
+// for API Gateway",
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html),
+// and the function is not invoked; what the API defines is proxied.
+func TestUndefinedResourceOrMethodIsMissingAuthenticationToken(t *testing.T) {
+	cases := []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/staging/", 200},
+		{"GET", "/staging", 200},
+		{"GET", "/staging/?x=1", 200},
+		{"GET", "/staging/hello", 403},
+		{"GET", "/staging/hello/deep", 403},
+		{"POST", "/staging/", 403},
+		{"DELETE", "/staging/", 403},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			inv := &fakeInvoker{result: proxy(t, 200, "hi", false)}
+			srv := newStrictRouter(t, inv)
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, resp.StatusCode, body, tc.want)
+			}
+			if tc.want == 200 {
+				if inv.function != "hello" || inv.qualifier != "stg" || inv.event.Resource != "/" || inv.event.Path != "/" || inv.event.RequestContext.APIID != "hello" {
+					t.Errorf("invoked %s:%s with resource %q path %q api %q, want hello:stg on / of hello", inv.function, inv.qualifier, inv.event.Resource, inv.event.Path, inv.event.RequestContext.APIID)
+				}
+				return
+			}
+			if string(body) != `{"message":"Missing Authentication Token"}`+"\n" {
+				t.Errorf("body = %q, want {\"message\":\"Missing Authentication Token\"}", body)
+			}
+			if et := resp.Header.Get("x-amzn-ErrorType"); et != "MissingAuthenticationTokenException" {
+				t.Errorf("x-amzn-ErrorType = %q", et)
+			}
+			if resp.Header.Get("x-amzn-RequestId") == "" || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("headers = %v, want a request id and application/json", resp.Header)
+			}
+			if inv.function != "" {
+				t.Errorf("the function %s was invoked for a path the API does not define", inv.function)
+			}
+		})
+	}
+}
+
+// Resources are matched literal first, then {variable}, then a greedy
+// {variable+}, whose values reach the event's pathParameters.
+func TestResourcePrecedenceAndPathParameters(t *testing.T) {
+	methods := []apigw.Method{
+		{HTTPMethod: "GET", Path: "/items/latest"},
+		{HTTPMethod: "GET", Path: "/items/{id}"},
+		{HTTPMethod: "ANY", Path: "/{proxy+}"},
+		{HTTPMethod: "POST", Path: "/items/{id}"},
+	}
+	cases := []struct {
+		method, path, wantResource string
+		wantParams                 map[string]string
+	}{
+		{"GET", "/staging/items/latest", "/items/latest", nil},
+		{"GET", "/staging/items/42", "/items/{id}", map[string]string{"id": "42"}},
+		{"POST", "/staging/items/42", "/items/{id}", map[string]string{"id": "42"}},
+		{"PUT", "/staging/items/42", "/{proxy+}", map[string]string{"proxy": "items/42"}},
+		{"GET", "/staging/a/b/c", "/{proxy+}", map[string]string{"proxy": "a/b/c"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			inv := &fakeInvoker{result: proxy(t, 200, "ok", false)}
+			srv := newStrictRouter(t, inv, methods...)
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || inv.event.Resource != tc.wantResource || inv.event.RequestContext.ResourcePath != tc.wantResource {
+				t.Fatalf("%s %s = %d, resource %q, want 200 and %q", tc.method, tc.path, resp.StatusCode, inv.event.Resource, tc.wantResource)
+			}
+			if len(inv.event.PathParameters) != len(tc.wantParams) {
+				t.Errorf("pathParameters = %v, want %v", inv.event.PathParameters, tc.wantParams)
+			}
+			for k, v := range tc.wantParams {
+				if inv.event.PathParameters[k] != v {
+					t.Errorf("pathParameters = %v, want %v", inv.event.PathParameters, tc.wantParams)
+				}
+			}
+		})
+	}
+	// The root resource has no method: 403 even with a greedy resource.
+	srv := newStrictRouter(t, &fakeInvoker{}, methods...)
+	resp, err := http.Get(srv.URL + "/staging/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("GET /staging/ on an API without a root method = %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestPutAPIAndStageValidation(t *testing.T) {
+	r := apigw.New(&fakeInvoker{}, nil)
+	for _, a := range []apigw.API{
+		{ID: ""},
+		{ID: "a", Methods: []apigw.Method{{HTTPMethod: "get", Path: "/"}}},
+		{ID: "a", Methods: []apigw.Method{{HTTPMethod: "GET", Path: "items"}}},
+		{ID: "a", Methods: []apigw.Method{{HTTPMethod: "GET", Path: "/{proxy+}/x"}}},
+		{ID: "a", Methods: []apigw.Method{{HTTPMethod: "GET", Path: "/"}, {HTTPMethod: "GET", Path: "/"}}},
+	} {
+		if err := r.PutAPI(a); err == nil {
+			t.Errorf("PutAPI(%+v) accepted", a)
+		}
+	}
+	if err := r.PutStage(apigw.Stage{Name: "dev", Target: "hello", API: "nope"}); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("PutStage of an API never put = %v, want an error naming it", err)
 	}
 }

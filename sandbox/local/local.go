@@ -58,6 +58,10 @@ const (
 	// Gateway invoke it for that API's stage only.
 	ApprovalStage = "v1"
 	ApprovalAPI   = "aliasflow-approval"
+	// HelloAPI is hello's REST API's id as the CDK app's sample stack
+	// deploys it (its RestApi's Name, "hello"): hello's aliases let API
+	// Gateway invoke them for that API's stages only.
+	HelloAPI = "hello"
 	// CodeBuildRule is named as the target construct names hello's build
 	// rule (infra/aliasflow BuildRulePrefix + the function): the release
 	// function's resource-based policy lets EventBridge invoke it for that
@@ -84,6 +88,17 @@ var pipelineFunctions = []struct {
 
 // HelloStages are the sample app's stages and the alias each serves.
 var HelloStages = map[string]string{"dev": "dev", "staging": "stg", "production": "prod"}
+
+// APIs are the REST APIs the world serves, each with the methods the CDK
+// app gives it (infra's tests hold the synthesized templates to them):
+// hello's API has one method, GET on the root resource (infra
+// newHelloAPI), and the approval API GET and POST on its root
+// (infra/aliasflow). A stage answers any other resource or method 403
+// Missing Authentication Token, as API Gateway does.
+var APIs = []apigw.API{
+	{ID: HelloAPI, Methods: []apigw.Method{{HTTPMethod: http.MethodGet, Path: "/"}}},
+	{ID: ApprovalAPI, Methods: []apigw.Method{{HTTPMethod: http.MethodGet, Path: "/"}, {HTTPMethod: http.MethodPost, Path: "/"}}},
+}
 
 // Options configure Start.
 type Options struct {
@@ -134,11 +149,11 @@ func DefaultHello(endpoint string) *config.Target {
 		Strategy:          config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 10},
 		SmokeChecks: []config.SmokeCheck{
 			{Name: "invoke-stg", Invoke: &config.InvokeCheck{
-				Payload:      json.RawMessage(`{"httpMethod":"GET","path":"/hello","requestContext":{"stage":"staging"}}`),
+				Payload:      json.RawMessage(`{"httpMethod":"GET","path":"/","requestContext":{"stage":"staging"}}`),
 				JSONEquals:   map[string]any{"statusCode": float64(200)},
 				BodyContains: "Hello from Lambda",
 			}},
-			{Name: "staging-http", HTTP: &config.HTTPCheck{URL: endpoint + "/staging/hello", BodyContains: "Hello from Lambda"}},
+			{Name: "staging-http", HTTP: &config.HTTPCheck{URL: endpoint + "/staging/", BodyContains: "Hello from Lambda"}},
 		},
 		Approvers:              []string{DefaultApprover},
 		ApprovalTimeoutSeconds: 3600,
@@ -416,16 +431,16 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 	}
 
 	gw := w.sb.APIGateway()
-	for stage, alias := range HelloStages {
-		if err := gw.PutStage(apigw.Stage{Name: stage, Variables: map[string]string{"lambdaAlias": alias}, Target: HelloFunction + ":${stageVariables.lambdaAlias}"}); err != nil {
+	for _, a := range APIs {
+		if err := gw.PutAPI(a); err != nil {
 			return err
 		}
 	}
-	// hello's stages carry no API id, so with IAM on their calls are not
-	// evaluated: the world serves hello under /<stage>/hello, a path the
-	// CDK app's hello API does not have (its one method is GET on the root
-	// resource, and its permissions name <api>/<stage>/GET/ only), so every
-	// call would be denied.
+	for stage, alias := range HelloStages {
+		if err := gw.PutStage(apigw.Stage{Name: stage, Variables: map[string]string{"lambdaAlias": alias}, Target: HelloFunction + ":${stageVariables.lambdaAlias}", API: HelloAPI}); err != nil {
+			return err
+		}
+	}
 	return gw.PutStage(apigw.Stage{Name: ApprovalStage, Target: ApprovalFunction, API: ApprovalAPI})
 }
 
@@ -508,8 +523,10 @@ func (w *World) StateMachineARN() string { return w.smARN }
 // ApprovalURL is the approval API's URL (the state machine's ApprovalUrl).
 func (w *World) ApprovalURL() string { return w.sb.Endpoint() + "/" + ApprovalStage }
 
-// StageURL is the URL of hello on a stage (dev, staging, production).
-func (w *World) StageURL(stage string) string { return w.sb.Endpoint() + "/" + stage + "/hello" }
+// StageURL is the URL of hello on a stage (dev, staging, production): the
+// stage's root resource, hello's API's one resource, as the CDK app's
+// outputs give it (https://<api>.execute-api.<region>.amazonaws.com/<stage>/).
+func (w *World) StageURL(stage string) string { return w.sb.Endpoint() + "/" + stage + "/" }
 
 // DeployHello makes the bootstrap at path hello's $LATEST code, as a build
 // would with UpdateFunctionCode, and returns its CodeSha256.

@@ -57,7 +57,24 @@ func TestWorldServesHelloAndRunsARelease(t *testing.T) {
 	for _, stage := range []string{"dev", "staging", "production"} {
 		status, body := get(t, w.StageURL(stage))
 		if status != 200 || !strings.Contains(body, `"message":"Hello from Lambda"`) || !strings.Contains(body, `"stage":"`+stage+`"`) {
-			t.Errorf("GET /%s/hello = %d %s", stage, status, body)
+			t.Errorf("GET /%s/ = %d %s", stage, status, body)
+		}
+	}
+	// hello's API, as the CDK app defines it, has one method: GET on the
+	// root resource. Any other resource or method is API Gateway's 403
+	// Missing Authentication Token ("Gateway response types for API
+	// Gateway", MISSING_AUTHENTICATION_TOKEN,
+	// https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
+	for _, c := range []struct{ method, path string }{{"GET", "/staging/hello"}, {"POST", "/staging/"}, {"POST", "/" + local.ApprovalStage + "/decide"}} {
+		req, _ := http.NewRequest(c.method, w.Endpoint()+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || strings.TrimSpace(string(body)) != `{"message":"Missing Authentication Token"}` {
+			t.Errorf("%s %s = %d %s, want 403 Missing Authentication Token", c.method, c.path, resp.StatusCode, body)
 		}
 	}
 

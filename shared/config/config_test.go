@@ -9,7 +9,7 @@ const valid = `{"targets":[{"function":"hello","codeBuildProjects":["hello-build
  "strategy":{"type":"canary","percent":10,"bakeSeconds":30},
  "approvers":["ops@example.com"],
  "smokeChecks":[{"name":"says hello","invoke":{"payload":{},"jsonEquals":{"statusCode":200},"bodyContains":"Hello"}},
-                {"name":"staging answers","http":{"url":"https://example.com/staging/hello"}}],
+                {"name":"staging answers","http":{"url":"https://example.com/staging/"}}],
  "health":{"alarms":["hello-prod-errors"],"freshSignal":"logs"}}]}`
 
 func TestParseAppliesDefaults(t *testing.T) {
