@@ -55,31 +55,13 @@ func documentStatements(t *testing.T, tmpl map[string]any, typ, nameKey, name st
 			st, _ := s.(map[string]any)
 			cond, _ := st["Condition"].(map[string]any)
 			sid, _ := st["Sid"].(string)
-			out = append(out, policyStatement{Sid: sid, Actions: strs(st["Action"]), Resources: strs(st["Resource"]), Condition: cond})
+			out = append(out, policyStatement{Sid: sid, Actions: cdktest.Strings(st["Action"]), Resources: cdktest.Strings(st["Resource"]), Condition: cond})
 		}
 	}
 	if len(out) == 0 {
 		t.Fatalf("no %s %s in the template", typ, name)
 	}
 	return out
-}
-
-func strs(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			if str, ok := e.(string); ok {
-				out = append(out, str)
-			} else {
-				out = append(out, cdktest.Flat(e))
-			}
-		}
-		return out
-	}
-	return []string{cdktest.Flat(v)}
 }
 
 func actionsOf(sts []policyStatement) map[string]policyStatement {
@@ -336,7 +318,7 @@ func TestDeployDocShowsTheGitHubRolePolicy(t *testing.T) {
 			t.Errorf("documented statement %s is not in the role", d.Sid)
 			continue
 		}
-		got, want := strs(d.Action), append([]string(nil), s.Actions...)
+		got, want := cdktest.Strings(d.Action), append([]string(nil), s.Actions...)
 		sort.Strings(got)
 		sort.Strings(want)
 		if strings.Join(got, ",") != strings.Join(want, ",") {

@@ -129,7 +129,7 @@ func Statements(tmpl map[string]any) []Statement {
 		list, _ := doc["Statement"].([]any)
 		for _, s := range list {
 			st, _ := s.(map[string]any)
-			s := Statement{Policy: id, Actions: strs(st["Action"]), Resources: strs(st["Resource"])}
+			s := Statement{Policy: id, Actions: Strings(st["Action"]), Resources: Strings(st["Resource"])}
 			if c, ok := st["Condition"]; ok {
 				s.Condition = Flat(c)
 			}
@@ -139,7 +139,10 @@ func Statements(tmpl map[string]any) []Statement {
 	return out
 }
 
-func strs(v any) []string {
+// Strings reads a policy element that is a string or a list (Action,
+// Resource): each string as is, anything else (an intrinsic function)
+// flattened as Flat does.
+func Strings(v any) []string {
 	switch x := v.(type) {
 	case string:
 		return []string{x}
@@ -149,14 +152,12 @@ func strs(v any) []string {
 			if s, ok := e.(string); ok {
 				out = append(out, s)
 			} else {
-				b, _ := json.Marshal(e)
-				out = append(out, string(b))
+				out = append(out, Flat(e))
 			}
 		}
 		return out
 	default:
-		b, _ := json.Marshal(x)
-		return []string{string(b)}
+		return []string{Flat(x)}
 	}
 }
 
