@@ -327,7 +327,10 @@ func (p *Progress) Stages() []Stage {
 		cur = len(st) - 1
 	case PhaseDone:
 		// Succeeded, or in its Succeed state already while the execution's
-		// status still reads RUNNING (history and status are two reads).
+		// status still reads RUNNING: history and status are two reads
+		// (GetExecutionHistory, then DescribeExecution), and the history's
+		// SucceedStateEntered comes before ExecutionSucceeded ("Execution
+		// history events", HistoryEvent types, Step Functions API Reference).
 		if p.Status == string(types.ExecutionStatusSucceeded) || p.State == promotion.StateCompleted {
 			cur = len(st)
 		}
