@@ -341,6 +341,11 @@ func ValidateCodeSha256(s string) error {
 		return errors.New("missing (want the base64 CodeSha256 Lambda reports for the code)")
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err == nil && strings.ContainsAny(s, "\r\n") {
+		// Go's decoder skips \r and \n even in Strict mode; Lambda's
+		// CodeSha256 has none.
+		err = errors.New("it contains a line break")
+	}
 	if err != nil {
 		return fmt.Errorf("%q is not base64: %v", s, err)
 	}

@@ -222,6 +222,7 @@ func TestValidateCodeSha256(t *testing.T) {
 		{strings.Repeat("A", 44), "decodes to 33 bytes"},
 		{"9a7FMr2BtwI4GK_P4d1j8JPSLYHeV6H55HvtJVGI7T8=", "not base64"}, // URL alphabet
 		{" " + sha2, "not base64"},
+		{sha2[:20] + "\n" + sha2[20:], "not base64"}, // the decoder would skip it
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
