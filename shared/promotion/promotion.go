@@ -98,6 +98,15 @@ type Input struct {
 	// audit.Record values (package audit depends on this one); empty when a
 	// duplicate or a retry started the promotion.
 	Announce []json.RawMessage `json:"announce,omitempty"`
+	// StgRevision is the RevisionId of stg as the release that started this
+	// promotion found it on the version: the one its own move got, or, for
+	// a duplicate, the one it read. Lambda changes an alias's RevisionId on
+	// every update (API reference, AliasConfiguration: "A unique
+	// identifier that changes when you update the alias"), so a release
+	// whose start meets this execution already existing tells a promotion
+	// started after its move (same revision: a concurrent duplicate
+	// overtook it) from an older one (a late duplicate).
+	StgRevision string `json:"stgRevision,omitempty"`
 }
 
 // State is the execution's state as the tasks see it: the input plus what

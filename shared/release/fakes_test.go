@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 
@@ -110,4 +111,20 @@ func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _
 		f.entries = append(f.entries, aws.ToString(e.Detail))
 	}
 	return &eventbridge.PutEventsOutput{}, nil
+}
+
+// events returns the audit event of each entry put, in order.
+func (f *fakeBus) events() []string {
+	out := make([]string, len(f.entries))
+	for i, d := range f.entries {
+		var rec struct {
+			Event string `json:"event"`
+		}
+		if err := json.Unmarshal([]byte(d), &rec); err != nil {
+			out[i] = "undecodable: " + d
+			continue
+		}
+		out[i] = rec.Event
+	}
+	return out
 }

@@ -257,7 +257,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		// It announces nothing: the attempt that moved stg logged the move
 		// and either started a promotion that announces it or, failing to
 		// start one, put the records on EventBridge itself.
-		arn, err := h.start(ctx, req, version, prev, name, nil)
+		arn, err := h.start(ctx, req, version, prev, name, stg.Revision, nil)
 		var exists *sfntypes.ExecutionAlreadyExists
 		if err != nil && !errors.As(err, &exists) {
 			return Result{}, err
@@ -294,9 +294,29 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, err
 	}
 	announce := h.moveRecords(req, version, prev, execARN)
-	arn, err := h.start(ctx, req, version, prev, name, announce)
+	arn, err := h.start(ctx, req, version, prev, name, moved.Revision, announce)
 	var exists *sfntypes.ExecutionAlreadyExists
 	if errors.As(err, &exists) {
+		ours, derr := h.startedAfterMove(ctx, arn, moved.Revision)
+		if derr != nil {
+			// Not known whose it is: stg stays, and the event is retried
+			// (it then takes the duplicate path). The records are kept.
+			for _, rec := range announce {
+				h.Audit.Record(ctx, rec)
+			}
+			return Result{}, derr
+		}
+		if ours {
+			// A concurrent duplicate of this event found stg moved and
+			// started the promotion first, announcing nothing (it cannot
+			// know this attempt's records): this attempt's move stands and
+			// its records go on EventBridge from here.
+			h.log().InfoContext(ctx, "a concurrent duplicate started this release's promotion first", "function", fn, "version", version, "execution", arn)
+			for _, rec := range announce {
+				h.Audit.Record(ctx, rec)
+			}
+			return h.started(ctx, res, arn), nil
+		}
 		// This release's promotion already ran (it is closed) or runs with
 		// another input while stg had been moved away from it: this event is
 		// a late duplicate. The version is not new, and stg must not stay
@@ -325,14 +345,40 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return h.started(ctx, res, arn), nil
+}
+
+// started completes res for a promotion this release started.
+func (h *Handler) started(ctx context.Context, res Result, arn string) Result {
 	res.Outcome, res.Execution = Started, arn
 	if h.Metrics != nil {
-		if merr := h.Metrics.Emit(fn, metrics.PromotionsStarted, 1, metrics.Count); merr != nil {
+		if merr := h.Metrics.Emit(res.Function, metrics.PromotionsStarted, 1, metrics.Count); merr != nil {
 			h.log().WarnContext(ctx, "metric not written", "error", merr.Error())
 		}
 	}
-	h.log().InfoContext(ctx, "promotion started", "function", fn, "version", version, "execution", arn)
-	return res, nil
+	h.log().InfoContext(ctx, "promotion started", "function", res.Function, "version", res.Version, "execution", arn)
+	return res
+}
+
+// startedAfterMove reports whether the existing execution arn is the
+// promotion of this release's own stg move, started by a concurrent
+// duplicate: still running, and started with the RevisionId that move gave
+// stg (promotion.Input.StgRevision). A closed execution, or one started
+// with another revision, is older than the move: this event is a late
+// duplicate.
+func (h *Handler) startedAfterMove(ctx context.Context, arn, revision string) (bool, error) {
+	out, err := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return false, fmt.Errorf("describe the existing promotion %s: %w", arn, err)
+	}
+	if out.Status != sfntypes.ExecutionStatusRunning {
+		return false, nil
+	}
+	var in promotion.Input
+	if err := json.Unmarshal([]byte(aws.ToString(out.Input)), &in); err != nil {
+		return false, nil // not a promotion input this release wrote
+	}
+	return revision != "" && in.StgRevision == revision, nil
 }
 
 // published is what PublishVersion answered.
@@ -502,7 +548,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: moved.Before.Version, ToVersion: version,
 			Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
 	}
-	arn, err := h.start(ctx, req, version, prev, name, nil)
+	arn, err := h.start(ctx, req, version, prev, name, moved.After.Revision, nil)
 	if err != nil {
 		// Even ExecutionAlreadyExists: the name was free a moment ago, so
 		// another retry took it; this one is not recorded twice.
@@ -742,15 +788,17 @@ func (h *Handler) moveRecords(req *Request, version, prev, execARN string) []aud
 }
 
 // start starts the promotion, announcing the records given (see
-// promotion.Input.Announce), and returns its ARN. Without records to
-// announce the input is a function of the release alone, so a duplicate
-// StartExecution of a running promotion started by a duplicate is accepted
-// as the same execution (Step Functions API reference, StartExecution:
-// "When the original execution is open and the execution input from the
-// new call is identical, the Success message is returned"); a different
-// input, or a closed execution, is ExecutionAlreadyExists, which a
-// duplicate takes as started too.
-func (h *Handler) start(ctx context.Context, req *Request, version, prev, name string, announce []audit.Record) (string, error) {
+// promotion.Input.Announce), with the RevisionId stg has on the version
+// (promotion.Input.StgRevision), and returns its ARN. Without records to
+// announce the input is a function of the release and of stg, so a
+// duplicate StartExecution of a running promotion started by a duplicate is
+// accepted as the same execution (Step Functions API reference,
+// StartExecution: "When the original execution is open and the execution
+// input from the new call is identical, the Success message is returned");
+// a different input, or a closed execution, is ExecutionAlreadyExists,
+// which a duplicate takes as started too, and the attempt that moved stg
+// looks into (startedAfterMove).
+func (h *Handler) start(ctx context.Context, req *Request, version, prev, name, stgRevision string, announce []audit.Record) (string, error) {
 	in := promotion.Input{
 		Function:           req.Function(),
 		Version:            version,
@@ -758,6 +806,7 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name s
 		Release:            req.Release,
 		Target:             req.Target,
 		Steps:              promotion.Plan(req.Target.Strategy),
+		StgRevision:        stgRevision,
 	}
 	for _, rec := range announce {
 		raw, err := json.Marshal(rec)

@@ -204,7 +204,7 @@ func mutating(calls []string) []string {
 // it announces the records of the stg move, as logged (the world's clock
 // stands still), for the smoke test task to put on EventBridge
 // (promotion.Input.Announce).
-func wantInput(t *testing.T, cfg *config.Config, version, prev string, rel promotion.Release) string {
+func wantInput(t *testing.T, w *world, version, prev string, rel promotion.Release) string {
 	t.Helper()
 	exec := promotion.ExecutionARN(smARN, promotion.ExecutionName("hello", version, rel.CodeSha256))
 	var announce []json.RawMessage
@@ -221,23 +221,29 @@ func wantInput(t *testing.T, cfg *config.Config, version, prev string, rel promo
 		}
 		announce = append(announce, b)
 	}
-	return marshalInput(t, cfg, version, prev, rel, announce)
+	return marshalInput(t, w, version, prev, rel, announce)
 }
 
 // wantRetryInput is the input of a promotion a retry or a duplicate
 // started, which announces nothing: a retry puts its records on
 // EventBridge itself, and a duplicate records none.
-func wantRetryInput(t *testing.T, cfg *config.Config, version, prev string, rel promotion.Release) string {
+func wantRetryInput(t *testing.T, w *world, version, prev string, rel promotion.Release) string {
 	t.Helper()
-	return marshalInput(t, cfg, version, prev, rel, nil)
+	return marshalInput(t, w, version, prev, rel, nil)
 }
 
-func marshalInput(t *testing.T, cfg *config.Config, version, prev string, rel promotion.Release, announce []json.RawMessage) string {
+// marshalInput is a promotion input as the release writes it, with the
+// RevisionId stg has now (the one the release's move gave it).
+func marshalInput(t *testing.T, w *world, version, prev string, rel promotion.Release, announce []json.RawMessage) string {
 	t.Helper()
-	target, _ := cfg.Lookup("hello")
+	target, _ := w.cfg.Lookup("hello")
+	stg, _ := w.lambda.Alias("hello", "stg")
+	if stg.Revision == "" {
+		t.Fatal("stg has no RevisionId")
+	}
 	b, err := json.Marshal(promotion.Input{
 		Function: "hello", Version: version, PreviousStgVersion: prev, Release: rel,
-		Target: *target, Steps: promotion.Plan(target.Strategy), Announce: announce,
+		Target: *target, Steps: promotion.Plan(target.Strategy), Announce: announce, StgRevision: stg.Revision,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +325,7 @@ func TestHandleFreshRelease(t *testing.T) {
 			if !ok {
 				t.Fatalf("no execution %s", name)
 			}
-			if got, want := canonical(t, ex.Input), wantInput(t, w.cfg, "2", "1", tt.release); got != want {
+			if got, want := canonical(t, ex.Input), wantInput(t, w, "2", "1", tt.release); got != want {
 				t.Errorf("execution input\n got %s\nwant %s", got, want)
 			}
 			recs := w.audits()
@@ -372,7 +378,7 @@ func TestHandleCreatesMissingStg(t *testing.T) {
 		t.Errorf("stg = %+v (exists %v), want version 2", stg, ok)
 	}
 	ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-	if want := wantInput(t, w.cfg, "2", "", requestedRelease); canonical(t, ex.Input) != want {
+	if want := wantInput(t, w, "2", "", requestedRelease); canonical(t, ex.Input) != want {
 		t.Errorf("input = %s, want %s", ex.Input, want)
 	}
 	// A duplicate after the creation reproduces the same input.
@@ -428,7 +434,7 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 			switch tt.wantOutcome {
 			case Started:
 				ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-				if want := wantInput(t, w.cfg, "2", "1", codeBuildRelease); canonical(t, ex.Input) != want {
+				if want := wantInput(t, w, "2", "1", codeBuildRelease); canonical(t, ex.Input) != want {
 					t.Errorf("input = %s, want %s", ex.Input, want)
 				}
 			case Refused:
@@ -635,11 +641,11 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 				t.Errorf("stg = %s, want 2", stg.Version)
 			}
 			ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-			want := wantInput(t, w.cfg, "2", "1", codeBuildRelease)
+			want := wantInput(t, w, "2", "1", codeBuildRelease)
 			if op == "StartExecution" {
 				// The retry found stg moved and started the promotion as a
 				// duplicate does, announcing nothing.
-				want = wantRetryInput(t, w.cfg, "2", "1", codeBuildRelease)
+				want = wantRetryInput(t, w, "2", "1", codeBuildRelease)
 			}
 			if canonical(t, ex.Input) != want {
 				t.Errorf("input after the retry\n got %s\nwant %s", ex.Input, want)
@@ -1036,7 +1042,7 @@ func TestHandleRetry(t *testing.T) {
 			}
 			rel := requestedRelease
 			rel.RequestedBy = "carla@example.com"
-			if want := wantRetryInput(t, w.cfg, "2", "1", rel); canonical(t, ex.Input) != want {
+			if want := wantRetryInput(t, w, "2", "1", rel); canonical(t, ex.Input) != want {
 				t.Errorf("retry input\n got %s\nwant %s (previousStgVersion is the one before the first attempt)", ex.Input, want)
 			}
 			stg, _ := w.lambda.Alias("hello", "stg")
@@ -1110,4 +1116,59 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestConcurrentDuplicateStartsFirst: two deliveries of one event race the
+// other way round — the one that moved stg is overtaken between its move and
+// its start by the other, which finds stg on the version and starts the
+// promotion (announcing nothing). The mover's StartExecution then meets
+// ExecutionAlreadyExists (its input announces the move, so it differs); the
+// promotion is its own, started after its move, so stg stays and the mover
+// puts the move's records on EventBridge itself. (Seen in a CI run of
+// e2e TestDuplicateEvents: the mover took it for a late duplicate and put stg
+// back under the running promotion, which then never e-mailed approvers.)
+func TestConcurrentDuplicateStartsFirst(t *testing.T) {
+	w := newWorld(t)
+	event := readFile(t, "testdata/release-requested.json")
+	var other Result
+	overtaken := false
+	w.sfn.OnCall = func(op string) {
+		w.calls.add(op)
+		if op != "StartExecution" || overtaken {
+			return
+		}
+		overtaken = true
+		var err error
+		if other, err = w.h.Handle(context.Background(), event); err != nil || other.Outcome != Duplicate {
+			t.Errorf("overtaking delivery = %+v, %v; want duplicate", other, err)
+		}
+	}
+	res, calls, err := w.handle(event)
+	if err != nil || res.Outcome != Started {
+		t.Fatalf("Handle = %+v, %v; want started", res, err)
+	}
+	name := promotion.ExecutionName("hello", "2", sha2)
+	if res.Execution != promotion.ExecutionARN(smARN, name) || other.Execution != res.Execution {
+		t.Errorf("executions = %s and %s, want both %s", res.Execution, other.Execution, name)
+	}
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+		t.Errorf("stg = %s, want 2: the running promotion smoke-tests stg", stg.Version)
+	}
+	if st := w.sfn.Status(promotion.ExecutionARN(smARN, name)); len(w.sfn.Executions()) != 1 || st != sfntypes.ExecutionStatusRunning {
+		t.Errorf("%d executions, status %s; want one, running", len(w.sfn.Executions()), st)
+	}
+	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
+		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
+	}
+	// The promotion announces nothing, so the mover puts the records on
+	// EventBridge: each once.
+	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
+	}
+	if got := strings.Count(w.emf.String(), "PromotionsStarted"); got != 2 { // name in the metric list and as the value key
+		t.Errorf("PromotionsStarted written %d/2 times, want once", got)
+	}
+	if n := countOf(calls, "DescribeExecution"); n != 1 {
+		t.Errorf("calls = %v, want one DescribeExecution (to tell its own promotion from an older one)", calls)
+	}
 }
