@@ -1130,19 +1130,7 @@ func jsonOf(t *testing.T, v any) string {
 func TestConcurrentDuplicateStartsFirst(t *testing.T) {
 	w := newWorld(t)
 	event := readFile(t, "testdata/release-requested.json")
-	var other Result
-	overtaken := false
-	w.sfn.OnCall = func(op string) {
-		w.calls.add(op)
-		if op != "StartExecution" || overtaken {
-			return
-		}
-		overtaken = true
-		var err error
-		if other, err = w.h.Handle(context.Background(), event); err != nil || other.Outcome != Duplicate {
-			t.Errorf("overtaking delivery = %+v, %v; want duplicate", other, err)
-		}
-	}
+	other := overtake(t, w, event)
 	res, calls, err := w.handle(event)
 	if err != nil || res.Outcome != Started {
 		t.Fatalf("Handle = %+v, %v; want started", res, err)
@@ -1170,5 +1158,52 @@ func TestConcurrentDuplicateStartsFirst(t *testing.T) {
 	}
 	if n := countOf(calls, "DescribeExecution"); n != 1 {
 		t.Errorf("calls = %v, want one DescribeExecution (to tell its own promotion from an older one)", calls)
+	}
+}
+
+// overtake makes a delivery of event run to completion when the next
+// StartExecution is called (the first delivery's), and returns its result.
+func overtake(t *testing.T, w *world, event []byte) *Result {
+	t.Helper()
+	var other Result
+	overtaken := false
+	w.sfn.OnCall = func(op string) {
+		w.calls.add(op)
+		if op != "StartExecution" || overtaken {
+			return
+		}
+		overtaken = true
+		var err error
+		if other, err = w.h.Handle(context.Background(), event); err != nil || other.Outcome != Duplicate {
+			t.Errorf("overtaking delivery = %+v, %v; want duplicate", other, err)
+		}
+	}
+	return &other
+}
+
+// When the existing execution cannot be described, the mover cannot tell a
+// concurrent duplicate's promotion from an older one: it leaves stg where
+// the running promotion needs it, keeps its records (logged and put once),
+// and fails so that the event is retried, which takes the duplicate path.
+func TestConcurrentDuplicateStartsFirstUndescribed(t *testing.T) {
+	w := newWorld(t)
+	event := readFile(t, "testdata/release-requested.json")
+	other := overtake(t, w, event)
+	w.sfn.Fail("DescribeExecution", &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "try later"})
+	if _, _, err := w.handle(event); err == nil || !strings.Contains(err.Error(), "describe the existing promotion") {
+		t.Fatalf("Handle error = %v, want one naming the describe that failed", err)
+	}
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
+		t.Errorf("stg = %s, want 2 (left under the running promotion)", stg.Version)
+	}
+	res, _, err := w.handle(event) // Lambda's retry of the event
+	if err != nil || res.Outcome != Duplicate || res.Execution != other.Execution {
+		t.Fatalf("retry = %+v, %v; want a duplicate of %s", res, err, other.Execution)
+	}
+	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
+		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
+	}
+	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
 	}
 }
