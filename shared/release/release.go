@@ -309,17 +309,18 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		if ours {
 			// A concurrent duplicate of this event found stg moved and
 			// started the promotion first, announcing nothing (it cannot
-			// know this attempt's records): this attempt's move stands and
-			// its records go on EventBridge from here.
+			// know this attempt's records): this attempt's move stands (the
+			// promotion owns stg now) and its records go on EventBridge
+			// from here.
 			h.log().InfoContext(ctx, "a concurrent duplicate started this release's promotion first", "function", fn, "version", version, "execution", arn)
 			for _, rec := range announce {
 				h.Audit.Record(ctx, rec)
 			}
 			return h.started(ctx, res, arn), nil
 		}
-		// This release's promotion already ran (it is closed) or runs with
-		// another input while stg had been moved away from it: this event is
-		// a late duplicate. The version is not new, and stg must not stay
+		// This release's promotion was started before this attempt's move:
+		// it ran (it is closed) or runs while stg had been moved away from
+		// it. This event is a late duplicate. The version is not new, and stg must not stay
 		// on it.
 		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN,
 			Actor: req.Release.RequestedBy, Reason: "late duplicate of a release whose promotion already exists"})
@@ -362,17 +363,15 @@ func (h *Handler) started(ctx context.Context, res Result, arn string) Result {
 
 // startedAfterMove reports whether the existing execution arn is the
 // promotion of this release's own stg move, started by a concurrent
-// duplicate: still running, and started with the RevisionId that move gave
-// stg (promotion.Input.StgRevision). A closed execution, or one started
-// with another revision, is older than the move: this event is a late
-// duplicate.
+// duplicate: started with the RevisionId that move gave stg
+// (promotion.Input.StgRevision), which no earlier update of stg had —
+// whether it still runs or already ended (a smoke test that failed at
+// once). One started with another revision is older than the move: this
+// event is a late duplicate.
 func (h *Handler) startedAfterMove(ctx context.Context, arn, revision string) (bool, error) {
 	out, err := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
 		return false, fmt.Errorf("describe the existing promotion %s: %w", arn, err)
-	}
-	if out.Status != sfntypes.ExecutionStatusRunning {
-		return false, nil
 	}
 	var in promotion.Input
 	if err := json.Unmarshal([]byte(aws.ToString(out.Input)), &in); err != nil {

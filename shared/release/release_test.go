@@ -1181,6 +1181,38 @@ func overtake(t *testing.T, w *world, event []byte) *Result {
 	return &other
 }
 
+// The overtaking duplicate's promotion may even have ended before the
+// mover's start (a smoke test that failed at once, putting stg back): it is
+// still the mover's own, so the mover neither takes itself for a late
+// duplicate nor moves stg again, and the trail has its move once.
+func TestConcurrentDuplicateStartsFirstAndEnds(t *testing.T) {
+	w := newWorld(t)
+	event := readFile(t, "testdata/release-requested.json")
+	name := promotion.ExecutionName("hello", "2", sha2)
+	other := overtake(t, w, event)
+	w.sfn.OnCall = func(prev func(string)) func(string) {
+		return func(op string) {
+			prev(op)
+			if op == "StartExecution" && other.Execution != "" && w.sfn.Status(other.Execution) == sfntypes.ExecutionStatusRunning {
+				// The overtaking promotion fails its smoke test at once.
+				w.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
+				w.lambda.SetAlias("hello", "stg", "1", nil)
+				w.sfn.End(other.Execution, sfntypes.ExecutionStatusFailed)
+			}
+		}
+	}(w.sfn.OnCall)
+	res, _, err := w.handle(event)
+	if err != nil || res.Outcome != Started || res.Execution != promotion.ExecutionARN(smARN, name) {
+		t.Fatalf("Handle = %+v, %v; want started %s", res, err, name)
+	}
+	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
+		t.Errorf("stg = %s, want 1 (as the promotion's RestoreStg left it)", stg.Version)
+	}
+	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
+		t.Errorf("audit = %v, want one release.published and one alias.moved (no late-duplicate move)", got)
+	}
+}
+
 // When the existing execution cannot be described, the mover cannot tell a
 // concurrent duplicate's promotion from an older one: it leaves stg where
 // the running promotion needs it, keeps its records (logged and put once),
