@@ -160,8 +160,9 @@ func TestAlarmDuringCanary(t *testing.T) {
 }
 
 // TestErrorRateRollback releases a version that fails half its calls. It
-// gets through the smoke tests (they retry a 5xx), but the error rate the
-// canary shows under real traffic rolls it back.
+// gets through the smoke tests (they retry a 5xx; hello spreads its
+// failures evenly, so a retried check passes every time), but the error
+// rate the canary shows under real traffic rolls it back.
 func TestErrorRateRollback(t *testing.T) {
 	t.Parallel()
 	s := newScenario(t, func(tg *config.Target) {

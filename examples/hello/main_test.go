@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -50,5 +51,47 @@ func TestParseRate(t *testing.T) {
 	}
 	if r, err := parseRate("0.25"); err != nil || r != 0.25 {
 		t.Errorf("parseRate(0.25) = %v, %v", r, err)
+	}
+}
+
+// The injected failures are spread evenly: any 100 consecutive calls fail
+// about the rate's share, a process's first call passes below 0.6, a rate
+// of 0.5 never fails more than two calls in a row, 1 fails every call and
+// 0 none.
+func TestSteadyFailures(t *testing.T) {
+	for _, rate := range []float64{0, 0.02, 0.3, 0.5, 0.9, 1} {
+		roll := steady()
+		fails := make([]bool, 1000)
+		for i := range fails {
+			fails[i] = roll() < rate
+		}
+		for start := 0; start+100 <= len(fails); start += 50 {
+			n := 0
+			for _, f := range fails[start : start+100] {
+				if f {
+					n++
+				}
+			}
+			if want := rate * 100; math.Abs(float64(n)-want) > 2 {
+				t.Errorf("rate %.2f: calls %d–%d had %d failures, want %.0f ± 2", rate, start+1, start+100, n, want)
+			}
+		}
+		if rate < 0.6 && fails[0] {
+			t.Errorf("rate %.2f: the first call failed", rate)
+		}
+		if rate == 0.5 {
+			run, longest := 0, 0
+			for i := range fails {
+				if !fails[i] {
+					run = 0
+					continue
+				}
+				run++
+				longest = max(longest, run)
+			}
+			if longest > 2 {
+				t.Errorf("rate 0.5: %d failures in a row, want at most 2", longest)
+			}
+		}
 	}
 }
