@@ -1211,6 +1211,9 @@ func TestConcurrentDuplicateStartsFirstAndEnds(t *testing.T) {
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved (no late-duplicate move)", got)
 	}
+	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
+	}
 }
 
 // When the existing execution cannot be described, the mover cannot tell a
