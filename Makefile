@@ -29,11 +29,13 @@ dist/hello/bootstrap: $(shell find examples/hello shared -name '*.go') go.mod
 dist/%/bootstrap: $(shell find functions shared -name '*.go') go.mod
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o $@ ./functions/$*
 
-## build-local: the same Lambdas for this machine, for the sandbox, plus the CLI
+## build-local: the same Lambdas for this machine, for the sandbox, AWS's Lambda Runtime Interface
+## Emulator (the sandbox's execution environments), plus the CLI
 build-local:
 	@mkdir -p dist/local bin
 	@for f in $(FUNCTIONS); do CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/$$f/bootstrap ./functions/$$f || exit 1; done
 	CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/hello/bootstrap ./examples/hello
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o dist/local/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	CGO_ENABLED=0 go build -trimpath -o bin/aliasflow ./cmd/aliasflow
 
 ## cli-release: the CLI for linux and darwin on amd64 and arm64, as the release binaries

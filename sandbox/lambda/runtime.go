@@ -2,7 +2,7 @@ package lambdasvc
 
 import (
 	"archive/zip"
-	"bufio"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -20,15 +21,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
 )
 
-// initTimeout bounds a fresh process's start-up until it asks for its first
-// event, as Lambda's init phase is bounded.
-const initTimeout = 10 * time.Second
+// startTimeout bounds how long a new RIE process may take to listen.
+const startTimeout = 10 * time.Second
 
 // tailBytes is how much of an invocation's log LogType Tail returns.
 const tailBytes = 4096
@@ -69,18 +68,40 @@ type outcome struct {
 	ctxErr  error
 }
 
-// invocation is one event handed to a runtime.
+// invocation is one event handed to an execution environment, with what
+// the environment's RIE said about it.
 type invocation struct {
-	id       string
-	payload  []byte
-	deadline time.Time
-	arn      string
-	trace    string
-	crash    bool // fault injection: kill the process once it has the event
-	result   chan outcome
+	id      string
+	payload []byte
+	trace   string
+	crash   bool // fault injection: kill the function once it has the event
 
 	tailMu sync.Mutex
 	tail   bytes.Buffer
+
+	// Filled from RIE's output (see rie.go) while the invocation runs.
+	mu        sync.Mutex
+	call      string        // "response" or "error": the Runtime API call that ended it
+	errorType string        // the /error call's Lambda-Runtime-Function-Error-Type
+	fatal     string        // RIE's classification of a crash ("Runtime.ExitError")
+	exit      string        // how the function's process ended ("exit status 3")
+	end       string        // RIE's END line
+	report    string        // RIE's REPORT line
+	called    chan struct{} // closed at the /response or /error call
+	reported  chan struct{} // closed at RIE's REPORT line
+	started   chan struct{} // closed when RIE hands the event to the runtime
+	startLine bool          // RIE's START line was written
+}
+
+func (inv *invocation) startWritten() bool {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.startLine
+}
+
+func newInvocation(id string, payload []byte, trace string, crash bool) *invocation {
+	return &invocation{id: id, payload: payload, trace: trace, crash: crash,
+		called: make(chan struct{}), reported: make(chan struct{}), started: make(chan struct{})}
 }
 
 func (inv *invocation) appendTail(line string) {
@@ -100,27 +121,29 @@ func (inv *invocation) tailText() string {
 	return string(b)
 }
 
-// process is one running bootstrap with its Runtime API listener.
+// process is one execution environment: an aws-lambda-rie process that runs
+// the function's bootstrap and serves its Runtime API.
 type process struct {
 	rt      *runtime
 	t       target
 	group   string
 	stream  string
 	cmd     *exec.Cmd
-	srv     *http.Server
-	next    chan *invocation
+	addr    string // RIE's invoke endpoint, host:port
 	cur     atomic.Pointer[invocation]
 	exited  chan struct{}
 	exitMsg string
-	initErr []byte
-	fresh   bool
+	initErr []byte    // set when no environment could start
 	idleAt  time.Time // when it last went idle (wall clock)
 }
 
+// kill stops the environment: RIE and the function process it started.
 func (p *process) kill() {
-	if p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
 	}
+	p.killRuntime()
+	_ = p.cmd.Process.Kill()
 }
 
 func (p *process) alive() bool {
@@ -160,7 +183,6 @@ func (rt *runtime) acquire(ctx context.Context, t target) (*pool, *process, erro
 		proc := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		if proc.alive() {
-			proc.fresh = false
 			rt.mu.Unlock()
 			return p, proc, nil
 		}
@@ -370,33 +392,42 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// start launches the target's bootstrap with its own Runtime API listener.
+// start launches an execution environment for the target: AWS's Runtime
+// Interface Emulator (aws-lambda-rie) running the package's bootstrap. RIE
+// serves the Runtime API, starts, times out and restarts the function, and
+// writes the START, END and REPORT lines; the sandbox only routes its
+// output to the function's log stream (stdout) and its own diagnostics
+// (stderr).
 func (rt *runtime) start(t target) (*process, error) {
 	dir, err := rt.codeDir(t.codeKey)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("runtime api listener: %w", err)
-	}
 	now := rt.s.opts.Clock().UTC()
-	p := &process{
-		rt: rt, t: t, fresh: true,
-		group:  t.config.LoggingConfig.LogGroup,
-		stream: fmt.Sprintf("%s/[%s]%s", now.Format("2006/01/02"), t.version, randomHex(16)),
-		next:   make(chan *invocation),
-		exited: make(chan struct{}),
-	}
-	if p.group == "" {
+	p := &process{rt: rt, t: t, group: t.config.LoggingConfig.LogGroup, exited: make(chan struct{})}
+	if p.group == "" || p.group == "/aws/lambda/"+t.name {
 		p.group = "/aws/lambda/" + t.name
+		p.stream = fmt.Sprintf("%s/[%s]%s", now.Format("2006/01/02"), t.version, randomHex(16))
+	} else {
+		// "The log stream naming format for custom log groups follows this
+		// convention: YYYY/MM/DD/<function_name>[<function_version>][<execution_environment_GUID>]"
+		// (Configuring CloudWatch log groups,
+		// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
+		p.stream = fmt.Sprintf("%s/%s[%s]%s", now.Format("2006/01/02"), t.name, t.version, randomHex(16))
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", p.handleNext)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", p.handleResponse)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", p.handleError)
-	mux.HandleFunc("POST /2018-06-01/runtime/init/error", p.handleInitError)
-	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	bootstrap := filepath.Join(dir, "bootstrap")
+	if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		// The package has no runnable bootstrap: Lambda reports the same at invoke.
+		msg := fmt.Sprintf("Couldn't find valid bootstrap(s): [%s]", filepath.Join("/var/task", "bootstrap"))
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return p.failedStart(msg), nil
+	}
+	rie, err := riePath()
+	if err != nil {
+		return nil, core.Errorf("ServiceException", http.StatusInternalServerError, "%v", err)
+	}
 
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -406,10 +437,11 @@ func (rt *runtime) start(t target) (*process, error) {
 		"LAMBDA_RUNTIME_DIR=" + dir,
 		"_HANDLER=" + t.config.Handler,
 		"AWS_EXECUTION_ENV=AWS_Lambda_" + t.config.Runtime,
-		"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(),
 		"AWS_LAMBDA_FUNCTION_NAME=" + t.name,
 		"AWS_LAMBDA_FUNCTION_VERSION=" + t.version,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(t.config.MemorySize),
+		// RIE's own setting: the invocation timeout it enforces.
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(t.config.Timeout),
 		"AWS_LAMBDA_LOG_GROUP_NAME=" + p.group,
 		"AWS_LAMBDA_LOG_STREAM_NAME=" + p.stream,
 		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
@@ -428,37 +460,120 @@ func (rt *runtime) start(t target) (*process, error) {
 	}
 	if t.config.Environment != nil {
 		for k, v := range t.config.Environment.Variables {
+			if rieOwnsVariable(k) {
+				continue
+			}
 			env = append(env, k+"="+v)
 		}
 	}
-	cmd, stdout, stderr, err := startBootstrap(dir, env, func() { go func() { _ = p.srv.Serve(ln) }() })
+	for attempt := 1; ; attempt++ {
+		err := p.launch(rie, dir, bootstrap, env)
+		if err == nil {
+			return p, nil
+		}
+		if attempt == 3 {
+			return nil, fmt.Errorf("start aws-lambda-rie for %s:%s: %w", t.name, t.version, err)
+		}
+		// Most likely a port taken between choosing and binding it: again,
+		// with fresh ports.
+		rt.s.log.Debug("aws-lambda-rie did not start; retrying", "function", t.name, "error", err)
+		p.exited = make(chan struct{})
+	}
+}
+
+// rieOwnsVariable reports the variables that would change what RIE itself
+// does rather than what the function sees: AWS_LAMBDA_MAX_CONCURRENCY
+// switches it to Lambda Managed Instances mode, the runtime API address is
+// its own.
+func rieOwnsVariable(k string) bool {
+	return k == "AWS_LAMBDA_MAX_CONCURRENCY" || k == "AWS_LAMBDA_RUNTIME_API" || k == "AWS_LAMBDA_FUNCTION_TIMEOUT"
+}
+
+// launch starts RIE on two free loopback ports and waits until its invoke
+// endpoint accepts connections.
+func (p *process) launch(rie, dir, bootstrap string, env []string) error {
+	ports, err := freePorts(2)
 	if err != nil {
-		_ = p.srv.Close()
-		ln.Close()
-		// The package has no runnable bootstrap: Lambda reports the same at invoke.
-		return p.failedStart(fmt.Sprintf("Couldn't find valid bootstrap(s): [%s]: %v", filepath.Join("/var/task", "bootstrap"), err)), nil
+		return err
+	}
+	p.addr = ports[0]
+	cmd := exec.Command(rie,
+		"--runtime-interface-emulator-address", ports[0],
+		"--runtime-api-address", ports[1],
+		// Debug is the level at which RIE logs each Runtime API call: how
+		// the sandbox learns that an invocation ended with /error.
+		"--log-level", "debug",
+		bootstrap)
+	cmd.Dir = dir
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run %s: %w", rie, err)
 	}
 	p.cmd = cmd
 	var readers sync.WaitGroup
 	readers.Add(2)
-	go p.pipe(stdout, &readers)
-	go p.pipe(stderr, &readers)
+	go func() { defer readers.Done(); p.readStdout(stdout) }()
+	go func() { defer readers.Done(); p.readStderr(stderr) }()
+	exited := p.exited
 	go func() {
 		readers.Wait()
-		err := cmd.Wait()
-		if err != nil {
+		if err := cmd.Wait(); err != nil {
 			p.exitMsg = err.Error()
 		} else {
 			p.exitMsg = "exit status 0"
 		}
-		close(p.exited)
-		_ = p.srv.Close()
+		close(exited)
 	}()
-	rt.s.log.Debug("started function process", "function", t.name, "version", t.version, "pid", cmd.Process.Pid, "runtime_api", ln.Addr().String())
-	return p, nil
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			c.Close()
+			p.rt.s.log.Debug("started execution environment", "function", p.t.name, "version", p.t.version, "pid", cmd.Process.Pid, "rie", p.addr)
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("aws-lambda-rie exited before listening: %s", p.exitMsg)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.kill()
+			<-exited
+			return fmt.Errorf("aws-lambda-rie did not listen on %s within %s", p.addr, startTimeout)
+		}
+	}
 }
 
-// failedStart is a process that never ran: invoking it reports
+// freePorts returns n distinct loopback addresses free at the moment.
+func freePorts(n int) ([]string, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a loopback port: %w", err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs, nil
+}
+
+// failedStart is an environment that never ran: invoking it reports
 // Runtime.InvalidEntrypoint.
 func (p *process) failedStart(msg string) *process {
 	p.initErr = errorPayload("Runtime.InvalidEntrypoint", "RequestId: - Error: %s", msg)
@@ -467,18 +582,9 @@ func (p *process) failedStart(msg string) *process {
 	return p
 }
 
-// pipe forwards a process's output, line by line, to CloudWatch Logs and
-// to the tail of the invocation being served.
-func (p *process) pipe(r io.Reader, done *sync.WaitGroup) {
-	defer done.Done()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		p.logLine(sc.Text())
-	}
-}
-
-func (p *process) logLine(line string) {
+// write appends one line to the environment's log stream and to the tail of
+// the invocation being served.
+func (p *process) write(line string) {
 	if sink := p.rt.s.opts.Logs; sink != nil {
 		sink.Append(p.group, p.stream, p.rt.s.opts.Clock(), line)
 	}
@@ -487,113 +593,8 @@ func (p *process) logLine(line string) {
 	}
 }
 
-// platformLine writes one of Lambda's own START/END/REPORT lines, in the
-// function's log format.
-func (p *process) platformLine(inv *invocation, kind string, record map[string]any, text string) {
-	line := text
-	if p.t.config.LoggingConfig.LogFormat == "JSON" {
-		record["requestId"] = inv.id
-		b, _ := json.Marshal(map[string]any{
-			"time": p.rt.s.opts.Clock().UTC().Format(time.RFC3339Nano), "type": "platform." + kind, "record": record,
-		})
-		line = string(b)
-	}
-	if sink := p.rt.s.opts.Logs; sink != nil {
-		sink.Append(p.group, p.stream, p.rt.s.opts.Clock(), line)
-	}
-	inv.appendTail(line)
-}
-
-func (p *process) handleNext(w http.ResponseWriter, r *http.Request) {
-	select {
-	case inv := <-p.next:
-		p.cur.Store(inv)
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
-		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
-		h.Set("Lambda-Runtime-Invoked-Function-Arn", inv.arn)
-		h.Set("Lambda-Runtime-Trace-Id", inv.trace)
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(inv.payload)
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-		if inv.crash {
-			p.kill()
-		}
-	case <-p.exited:
-	case <-r.Context().Done():
-	}
-}
-
-// finish delivers an invocation's result when id is the one being served.
-func (p *process) finish(w http.ResponseWriter, id string, out outcome) {
-	inv := p.cur.Load()
-	if inv == nil || inv.id != id {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write(errorPayload("InvalidRequestID", "Invalid request ID: %q", id))
-		return
-	}
-	if inv.crash {
-		p.kill()
-		return
-	}
-	p.cur.Store(nil)
-	select {
-	case inv.result <- out:
-	default:
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write([]byte(`{"status":"OK"}`))
-}
-
-func readBody(r *http.Request) []byte {
-	b, _ := io.ReadAll(io.LimitReader(r.Body, maxPayloadBytes+1))
-	return b
-}
-
-func (p *process) handleResponse(w http.ResponseWriter, r *http.Request) {
-	body := readBody(r)
-	if len(body) > maxPayloadBytes {
-		p.finish(w, r.PathValue("id"), outcome{failed: true, payload: errorPayload("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed payload size (%d bytes).", maxPayloadBytes)})
-		return
-	}
-	p.finish(w, r.PathValue("id"), outcome{payload: body})
-}
-
-func (p *process) handleError(w http.ResponseWriter, r *http.Request) {
-	body := readBody(r)
-	p.finish(w, r.PathValue("id"), outcome{failed: true, payload: normalizeError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type"))})
-}
-
-func (p *process) handleInitError(w http.ResponseWriter, r *http.Request) {
-	p.initErr = normalizeError(readBody(r), r.Header.Get("Lambda-Runtime-Function-Error-Type"))
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write([]byte(`{"status":"OK"}`))
-	// Lambda stops an environment whose init failed.
-	go p.kill()
-}
-
-// exitOutcome is the result of an invocation whose process died.
-func (p *process) exitOutcome(inv *invocation) outcome {
-	// A result delivered just before the exit still counts.
-	select {
-	case out := <-inv.result:
-		return out
-	default:
-	}
-	if p.initErr != nil {
-		return outcome{failed: true, payload: p.initErr}
-	}
-	return outcome{failed: true, payload: errorPayload("Runtime.ExitError", "RequestId: %s Error: Runtime exited with error: %s", inv.id, p.exitMsg)}
-}
-
-// run hands the payload to a warm process of the target and waits for the
-// result, the timeout or the process's death.
+// run hands the payload to a warm environment of the target and waits for
+// the result.
 func (rt *runtime) run(ctx context.Context, t target, payload []byte) outcome {
 	pl, proc, err := rt.acquire(ctx, t)
 	if err != nil {
@@ -606,139 +607,199 @@ func (rt *runtime) run(ctx context.Context, t target, payload []byte) outcome {
 		}
 		return outcome{failed: true, payload: errorPayload("Runtime.Unknown", "%v", err)}
 	}
-	timeout := time.Duration(t.config.Timeout) * time.Second
-	inv := &invocation{
-		id:      newRevision(),
-		payload: payload,
-		arn:     t.arn,
-		trace:   "Root=1-" + strconv.FormatInt(time.Now().Unix(), 16) + "-" + randomHex(12) + ";Sampled=0",
-		crash:   rt.s.faults.takeCrash(t.name),
-		result:  make(chan outcome, 1),
-	}
-	started := time.Now()
-	inv.deadline = started.Add(timeout)
-	proc.platformLine(inv, "start", map[string]any{"version": t.version}, fmt.Sprintf("START RequestId: %s Version: %s", inv.id, t.version))
-
-	handoff := timeout
-	if proc.fresh {
-		handoff += initTimeout
-	}
-	hTimer := time.NewTimer(handoff)
-	defer hTimer.Stop()
-	var out outcome
-	handed := false
-	select {
-	case proc.next <- inv:
-		handed = true
-	case <-proc.exited:
-		out = proc.exitOutcome(inv)
-	case <-hTimer.C:
-		proc.kill()
-		out = outcome{failed: true, payload: timeoutPayload(inv.id, timeout)}
-	case <-ctx.Done():
+	inv := newInvocation(newRevision(), payload,
+		"Root=1-"+strconv.FormatInt(time.Now().Unix(), 16)+"-"+randomHex(12)+";Sampled=0",
+		rt.s.faults.takeCrash(t.name))
+	done := make(chan outcome, 1)
+	go func() {
+		// The invocation runs to its end even when the caller gives up, as
+		// it does on Lambda.
+		out := proc.invoke(inv)
+		proc.cur.Store(nil)
 		rt.release(pl, proc)
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		out.tail = inv.tailText()
+		return out
+	case <-ctx.Done():
 		return outcome{ctxErr: ctx.Err()}
 	}
-	if handed {
-		done := make(chan outcome, 1)
-		go func() {
-			// The invocation runs to its end even when the caller gives up,
-			// as it does on Lambda.
-			deadline := time.NewTimer(time.Until(inv.deadline))
-			defer deadline.Stop()
-			var o outcome
-			select {
-			case o = <-inv.result:
-			case <-proc.exited:
-				o = proc.exitOutcome(inv)
-			case <-deadline.C:
-				proc.logLine(fmt.Sprintf("%s %s Task timed out after %.2f seconds", time.Now().UTC().Format(time.RFC3339Nano), inv.id, timeout.Seconds()))
-				proc.kill()
-				<-proc.exited
-				o = outcome{failed: true, payload: timeoutPayload(inv.id, timeout)}
+}
+
+// invoke runs one invocation through RIE's invoke endpoint and writes what
+// RIE leaves out of the log stream.
+func (p *process) invoke(inv *invocation) outcome {
+	p.cur.Store(inv)
+	started := time.Now()
+	if p.initErr != nil {
+		p.write(fmt.Sprintf("START RequestId: %s Version: %s", inv.id, p.t.version))
+		p.writeEnd(inv, time.Since(started), "error", "Runtime.InvalidEntrypoint")
+		return outcome{failed: true, payload: p.initErr}
+	}
+	if inv.crash {
+		p.injectCrash(inv)
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(inv.payload))
+	if err != nil {
+		return outcome{failed: true, payload: errorPayload("Runtime.Unknown", "%v", err)}
+	}
+	// RIE takes the request id and trace header of the invocation from these.
+	req.Header.Set("X-Amzn-RequestId", inv.id)
+	req.Header.Set("X-Amzn-Trace-Id", inv.trace)
+	resp, err := rieClient.Do(req)
+	if err != nil {
+		// The environment died under the invocation (KillProcesses, or RIE
+		// itself crashed): Lambda reports the runtime's exit.
+		p.kill()
+		<-p.exited
+		exit := inv.exitText()
+		if exit == "" {
+			exit = p.exitMsg
+		}
+		if !inv.startWritten() {
+			p.write(p.render(fmt.Sprintf("START RequestId: %s Version: %s", inv.id, p.t.version), "", ""))
+		}
+		p.writeEnd(inv, time.Since(started), "error", "Runtime.ExitError")
+		return outcome{failed: true, payload: errorPayload("Runtime.ExitError", "RequestId: %s Error: Runtime exited with error: %s", inv.id, exit)}
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxPayloadBytes+1))
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	timeout := time.Duration(p.t.config.Timeout) * time.Second
+
+	switch {
+	case readErr != nil:
+		p.kill()
+		p.writeEnd(inv, time.Since(started), "error", "Runtime.ExitError")
+		return outcome{failed: true, payload: errorPayload("Runtime.ExitError", "RequestId: %s Error: %v", inv.id, readErr)}
+
+	case resp.StatusCode == http.StatusOK && string(body) == fmt.Sprintf("Task timed out after %d.00 seconds", p.t.config.Timeout):
+		// RIE's answer to a timeout (rie.InvokeHandler, ErrInvokeTimeout).
+		// It prints END and REPORT without a status; Lambda writes the
+		// timeout line and "Status: timeout" (platform.report's status
+		// "timeout", Telemetry API schema reference,
+		// https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html),
+		// and answers Sandbox.Timedout.
+		p.awaitReport(inv)
+		if p.t.config.LoggingConfig.LogFormat != "JSON" {
+			p.write(fmt.Sprintf("%s %s Task timed out after %.2f seconds", p.rt.s.opts.Clock().UTC().Format("2006-01-02T15:04:05.000Z"), inv.id, timeout.Seconds()))
+		}
+		p.writeRIEEnd(inv, started, "timeout", "Sandbox.Timedout")
+		return outcome{failed: true, payload: timeoutPayload(inv.id, timeout)}
+
+	case resp.StatusCode == http.StatusOK:
+		call, errType := p.awaitCall(inv)
+		p.awaitReport(inv)
+		// A handled error (the runtime's /error call) ends the invocation as
+		// a success for the platform: RIE's REPORT line has no status, as
+		// Lambda's has none ("status": "success"); only the invoke's
+		// answer says Unhandled.
+		p.writeRIEEnd(inv, started, "success", "")
+		switch {
+		case len(body) > maxPayloadBytes:
+			return outcome{failed: true, payload: errorPayload("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed payload size (%d bytes).", maxPayloadBytes)}
+		case call == "error":
+			return outcome{failed: true, payload: normalizeError(body, errType)}
+		}
+		return outcome{payload: body}
+
+	case resp.StatusCode == http.StatusBadGateway:
+		// RIE's answer to a crash or a failed init (ErrInvokeDoneFailed,
+		// ErrInitDoneFailed): the error body, and no END or REPORT line.
+		// Lambda writes them, with "Status: error" and the error type
+		// (platform.report's status "error" and errorType, Telemetry API
+		// schema reference).
+		errType := inv.fatalType()
+		p.writeEnd(inv, time.Since(started), "error", errType)
+		if !json.Valid(body) || len(bytes.TrimSpace(body)) == 0 {
+			exit := inv.exitText()
+			if exit == "" {
+				exit = "exit status 1"
 			}
-			proc.cur.Store(nil)
-			done <- o
-		}()
-		select {
-		case out = <-done:
-		case <-ctx.Done():
-			go func() {
-				rt.finishRun(pl, proc, inv, started, t, <-done)
-			}()
-			return outcome{ctxErr: ctx.Err()}
+			body = errorPayload(errType, "RequestId: %s Error: Runtime exited with error: %s", inv.id, exit)
 		}
+		return outcome{failed: true, payload: normalizeError(body, errType)}
+
+	default:
+		// RIE refused the invocation (busy, reservation lost): the
+		// environment is unusable.
+		p.kill()
+		p.writeEnd(inv, time.Since(started), "error", "Runtime.Unknown")
+		return outcome{failed: true, payload: errorPayload("Runtime.Unknown", "RequestId: %s Error: aws-lambda-rie answered %d: %s", inv.id, resp.StatusCode, strings.TrimSpace(string(body)))}
 	}
-	rt.finishRun(pl, proc, inv, started, t, out)
-	out.tail = inv.tailText()
-	return out
 }
 
-// finishRun writes the END and REPORT lines and returns the environment.
-// A failed invocation's REPORT line carries its status and error type
-// ("Status: error", "Status: timeout"; in the JSON log format the
-// platform.report record's status and errorType, as the Telemetry API's
-// platform.report event has them), which the health check's fresh signal
-// counts as errors.
-func (rt *runtime) finishRun(pl *pool, proc *process, inv *invocation, started time.Time, t target, out outcome) {
-	d := time.Since(started)
+// awaitCall waits until RIE's log of the runtime's /response or /error call
+// has been read: RIE logs it before it answers the invoke, so it is already
+// in the pipe.
+func (p *process) awaitCall(inv *invocation) (call, errType string) {
+	select {
+	case <-inv.called:
+	case <-p.exited:
+	case <-time.After(logWait):
+		p.rt.s.log.Warn("aws-lambda-rie logged no Runtime API call for an answered invocation", "function", p.t.name, "request_id", inv.id)
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.call, inv.errorType
+}
+
+// awaitReport waits for RIE's REPORT line of the invocation (printed before
+// RIE answers the invoke).
+func (p *process) awaitReport(inv *invocation) {
+	select {
+	case <-inv.reported:
+	case <-p.exited:
+	case <-time.After(logWait):
+		p.rt.s.log.Warn("aws-lambda-rie printed no REPORT line for an answered invocation", "function", p.t.name, "request_id", inv.id)
+	}
+}
+
+// logWait bounds the wait for a line RIE has already written to a pipe.
+const logWait = 5 * time.Second
+
+// writeRIEEnd writes RIE's END and REPORT lines of the invocation, adding
+// the status Lambda writes and RIE does not when it is not a success.
+func (p *process) writeRIEEnd(inv *invocation, started time.Time, status, errType string) {
+	inv.mu.Lock()
+	end, report := inv.end, inv.report
+	inv.mu.Unlock()
+	if end == "" || report == "" {
+		p.writeEnd(inv, time.Since(started), status, errType)
+		return
+	}
+	p.write(p.render(end, status, errType))
+	p.write(p.render(withStatus(report, status, errType), status, errType))
+}
+
+// writeEnd writes END and REPORT lines for an invocation RIE printed none
+// for (a crash), in the format of RIE's (printEndReports in
+// internal/lambda/rie/handlers.go), with Lambda's status.
+func (p *process) writeEnd(inv *invocation, d time.Duration, status, errType string) {
 	ms := float64(d.Microseconds()) / 1000
-	proc.platformLine(inv, "end", map[string]any{}, "END RequestId: "+inv.id)
-	record := map[string]any{"metrics": map[string]any{
-		"durationMs": ms, "billedDurationMs": int(ms) + 1, "memorySizeMB": t.config.MemorySize,
-	}, "status": "success"}
-	text := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
-		inv.id, ms, int(ms)+1, t.config.MemorySize, min(t.config.MemorySize, 32))
-	if out.failed {
-		status, errType := "error", "Unhandled"
-		var doc struct {
-			ErrorType string `json:"errorType"`
-		}
-		if json.Unmarshal(out.payload, &doc) == nil && doc.ErrorType != "" {
-			errType = doc.ErrorType
-		}
-		if strings.HasSuffix(errType, "Timedout") {
-			status = "timeout"
-		}
-		record["status"], record["errorType"] = status, errType
-		text += "\tStatus: " + status + "\tError Type: " + errType
-	}
-	proc.platformLine(inv, "report", record, text)
-	rt.release(pl, proc)
+	mem := strconv.Itoa(p.t.config.MemorySize)
+	end := "END RequestId: " + inv.id
+	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.f ms\tMemory Size: %s MB\tMax Memory Used: %s MB\t",
+		inv.id, ms, math.Ceil(ms), mem, mem)
+	p.write(p.render(end, status, errType))
+	p.write(p.render(withStatus(report, status, errType), status, errType))
 }
 
-// startBootstrap starts dir/bootstrap with env; serve is called once, just
-// before the first start. A freshly written binary can be briefly "text file
-// busy" (ETXTBSY) while a concurrently forked child still holds the writer's
-// descriptor, so that error is retried for a moment instead of failing the
-// function.
-func startBootstrap(dir string, env []string, serve func()) (*exec.Cmd, io.ReadCloser, io.ReadCloser, error) {
-	served := false
-	for attempt := 0; ; attempt++ {
-		cmd := exec.Command(filepath.Join(dir, "bootstrap"))
-		cmd.Dir = dir
-		cmd.Env = env
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if !served {
-			serve()
-			served = true
-		}
-		err = cmd.Start()
-		if err == nil {
-			return cmd, stdout, stderr, nil
-		}
-		_ = stdout.Close()
-		_ = stderr.Close()
-		if !errors.Is(err, syscall.ETXTBSY) || attempt >= 100 {
-			return nil, nil, nil, err
-		}
-		time.Sleep(10 * time.Millisecond)
+// withStatus adds Lambda's "Status: …" and "Error Type: …" fields to a
+// REPORT line for an invocation that timed out or crashed (a success,
+// handled errors included, has none). RIE's REPORT line ends in a tab.
+func withStatus(report, status, errType string) string {
+	if status == "success" {
+		return report
 	}
+	if !strings.HasSuffix(report, "\t") {
+		report += "\t"
+	}
+	report += "Status: " + status
+	if status == "error" && errType != "" {
+		report += "\tError Type: " + errType
+	}
+	return report
 }

@@ -1,5 +1,6 @@
 // Command echo is a test function for the sandbox's Lambda: it answers with
-// what it knows about itself and, on request, logs, sleeps, fails or exits.
+// what it knows about itself and, on request, logs, sleeps, fails, panics, exits or answers a
+// payload of a given size.
 package main
 
 import (
@@ -7,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,6 +21,8 @@ type input struct {
 	Fail    string `json:"fail"`
 	Exit    int    `json:"exit"`
 	Env     string `json:"env"`
+	Panic   string `json:"panic"`
+	Big     int    `json:"big"` // answer with a string of this many bytes
 }
 
 func handle(ctx context.Context, in input) (map[string]any, error) {
@@ -30,6 +34,12 @@ func handle(ctx context.Context, in input) (map[string]any, error) {
 	}
 	if in.Exit != 0 {
 		os.Exit(in.Exit)
+	}
+	if in.Panic != "" {
+		panic(in.Panic)
+	}
+	if in.Big > 0 {
+		return map[string]any{"big": strings.Repeat("x", in.Big)}, nil
 	}
 	if in.Fail != "" {
 		return nil, errors.New(in.Fail)

@@ -1,0 +1,323 @@
+package lambdasvc_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
+)
+
+const initFailPkg = "./testdata/initfail"
+
+// platformCase is one way an invocation ends, with what Lambda answers and
+// writes for it.
+type platformCase struct {
+	name, pkg, payload string
+	env                map[string]string
+	// The invoke's answer: FunctionError "Unhandled" and the payload's
+	// errorType, or no function error.
+	wantErrorType string
+	// The REPORT line's status fields: "" for none (a success, handled
+	// errors included), else what follows "\tStatus: ".
+	wantStatus string
+	// A line the log stream must hold, as the process or Lambda wrote it.
+	wantLog *regexp.Regexp
+}
+
+// platformCases: what Lambda writes for each way an invocation ends. A
+// handled error (the runtime's /error call) is a success for the platform:
+// no Status field on REPORT (AWS's Runtime Interface Emulator prints
+// none; aws-samples/aws-lambda-extensions#85), only the invoke's
+// FunctionError says Unhandled, and aws-lambda-go's reportFailure logs the
+// error payload. Crashes, init failures and timeouts carry "Status: error"
+// with the error type or "Status: timeout" (platform.report's status,
+// Telemetry API schema reference,
+// https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html).
+var platformCases = []platformCase{
+	{name: "success", pkg: echoPkg, payload: `{"log":"all good"}`, wantLog: regexp.MustCompile(`^all good$`)},
+	{name: "handled error", pkg: echoPkg, payload: `{"fail":"boom"}`, wantErrorType: "errorString",
+		wantLog: regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \{"errorMessage":"boom","errorType":"errorString"\}$`)},
+	{name: "panic", pkg: echoPkg, payload: `{"panic":"oh no"}`, wantErrorType: "string", wantStatus: "error\tError Type: Runtime.ExitError",
+		wantLog: regexp.MustCompile(`calling the handler function resulted in a panic, the process should exit$`)},
+	{name: "os.Exit", pkg: echoPkg, payload: `{"exit":3}`, wantErrorType: "Runtime.ExitError", wantStatus: "error\tError Type: Runtime.ExitError"},
+	{name: "timeout", pkg: echoPkg, payload: `{"sleepMs":4000}`, wantErrorType: "Sandbox.Timedout", wantStatus: "timeout",
+		wantLog: regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9a-f-]+ Task timed out after 1\.00 seconds$`)},
+	{name: "init failure (exit)", pkg: initFailPkg, payload: `{}`, wantErrorType: "Runtime.ExitError", wantStatus: "error\tError Type: Runtime.ExitError",
+		wantLog: regexp.MustCompile(`^initfail: cannot start$`)},
+	{name: "init failure (init/error)", pkg: initFailPkg, payload: `{}`, env: map[string]string{"INIT_FAIL": "report"},
+		wantErrorType: "ConfigError", wantStatus: "error\tError Type: Runtime.ExitError"},
+	{name: "oversized response", pkg: echoPkg, payload: `{"big":6291456}`, wantErrorType: "Function.ResponseSizeTooLarge"},
+}
+
+var reportLineRE = regexp.MustCompile(`^REPORT RequestId: [0-9a-f-]+\t(?:Init Duration: [0-9.]+ ms\t)?Duration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t(?:Status: (.*))?$`)
+
+func TestPlatformLinesByOutcome(t *testing.T) {
+	e := newEnv(t)
+	for i, tc := range platformCases {
+		t.Run(tc.name, func(t *testing.T) {
+			name := fmt.Sprintf("fn%d", i)
+			e.create(t, name, tc.pkg, func(in *lambda.CreateFunctionInput) {
+				in.Timeout = aws.Int32(1)
+				in.Environment = &types.Environment{Variables: tc.env}
+			})
+			out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(tc.payload), LogType: types.LogTypeTail})
+			if err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			checkAnswer(t, out, tc.wantErrorType)
+			tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+			report := ""
+			for _, l := range strings.Split(string(tail), "\n") {
+				if strings.HasPrefix(l, "REPORT ") {
+					report = l
+				}
+			}
+			m := reportLineRE.FindStringSubmatch(report)
+			if m == nil {
+				t.Fatalf("REPORT line = %q, want Lambda's format (log tail %q)", report, tail)
+			}
+			if m[1] != tc.wantStatus {
+				t.Errorf("REPORT status = %q, want %q (line %q)", m[1], tc.wantStatus, report)
+			}
+			group := "/aws/lambda/" + name
+			if !e.logs.contains(group, report) {
+				t.Errorf("log group %s lacks the REPORT line %q", group, report)
+			}
+			if tc.wantLog != nil && !e.logs.matches(group, tc.wantLog) {
+				t.Errorf("log group %s has no line matching %s: %q", group, tc.wantLog, e.logs.lines[group])
+			}
+			if e.logs.matches(group, regexp.MustCompile(`\[(DEBUG|INFO|WARNING|ERROR)\] \(rapid\)`)) {
+				t.Errorf("log group %s holds RIE's own diagnostics: %q", group, e.logs.lines[group])
+			}
+		})
+	}
+}
+
+func checkAnswer(t *testing.T, out *lambda.InvokeOutput, wantErrorType string) {
+	t.Helper()
+	if wantErrorType == "" {
+		if out.FunctionError != nil {
+			t.Fatalf("FunctionError = %q (%.300s), want none", aws.ToString(out.FunctionError), out.Payload)
+		}
+		return
+	}
+	if got := aws.ToString(out.FunctionError); got != "Unhandled" {
+		t.Errorf("FunctionError = %q, want Unhandled (payload %.300s)", got, out.Payload)
+	}
+	var fe struct{ ErrorType, ErrorMessage string }
+	if err := json.Unmarshal(out.Payload, &fe); err != nil || fe.ErrorType != wantErrorType {
+		t.Errorf("payload errorType = %q (%v), want %q: %.300s", fe.ErrorType, err, wantErrorType, out.Payload)
+	}
+}
+
+// TestJSONPlatformRecordsByOutcome: in the JSON log format Lambda writes
+// platform.start, platform.runtimeDone and platform.report records (Configuring
+// JSON and plain text log formats,
+// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html)
+// whose status is "success" for a handled error.
+func TestJSONPlatformRecordsByOutcome(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name, payload, wantStatus, wantErrorType string
+	}{
+		{"success", `{}`, "success", ""},
+		{"handled error", `{"fail":"boom"}`, "success", ""},
+		{"os.Exit", `{"exit":3}`, "error", "Runtime.ExitError"},
+		{"timeout", `{"sleepMs":4000}`, "timeout", ""},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			name := fmt.Sprintf("json%d", i)
+			e.create(t, name, echoPkg, func(in *lambda.CreateFunctionInput) {
+				in.Timeout = aws.Int32(1)
+				in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
+			})
+			out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(tc.payload), LogType: types.LogTypeTail})
+			if err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+			var types []string
+			for _, l := range strings.Split(strings.TrimSpace(string(tail)), "\n") {
+				var rec struct {
+					Type   string `json:"type"`
+					Record struct {
+						RequestID string             `json:"requestId"`
+						Status    string             `json:"status"`
+						ErrorType string             `json:"errorType"`
+						Metrics   map[string]float64 `json:"metrics"`
+					} `json:"record"`
+				}
+				if json.Unmarshal([]byte(l), &rec) != nil || !strings.HasPrefix(rec.Type, "platform.") {
+					continue
+				}
+				types = append(types, rec.Type)
+				if rec.Type == "platform.start" {
+					continue
+				}
+				if rec.Record.Status != tc.wantStatus || rec.Record.ErrorType != tc.wantErrorType {
+					t.Errorf("%s status/errorType = %q/%q, want %q/%q (%s)", rec.Type, rec.Record.Status, rec.Record.ErrorType, tc.wantStatus, tc.wantErrorType, l)
+				}
+				if rec.Type == "platform.report" && (rec.Record.Metrics["durationMs"] <= 0 || rec.Record.Metrics["memorySizeMB"] != 128) {
+					t.Errorf("platform.report metrics = %v, want durationMs > 0 and memorySizeMB 128", rec.Record.Metrics)
+				}
+			}
+			if got := strings.Join(types, ","); got != "platform.start,platform.runtimeDone,platform.report" {
+				t.Errorf("platform records = %s, want platform.start,platform.runtimeDone,platform.report (tail %q)", got, tail)
+			}
+		})
+	}
+}
+
+// TestReportLinesMatchRIE holds the sandbox to AWS's Runtime Interface
+// Emulator run by hand over the same bootstrap: the REPORT line of each
+// outcome RIE reports by itself (success, handled error, timeout) has the
+// same fields, the sandbox adding only Lambda's "Status: timeout".
+func TestReportLinesMatchRIE(t *testing.T) {
+	rie, err := lambdasvc.RIE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := lambdatest.Build(t, echoPkg)
+	e := newEnv(t)
+	e.create(t, "diff", echoPkg, func(in *lambda.CreateFunctionInput) { in.Timeout = aws.Int32(1) })
+	numbers := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f-]{27}|[0-9]+(\.[0-9]+)?`)
+	cases := []struct{ name, payload, sandboxExtra string }{
+		{"success", `{}`, ""},
+		{"handled error", `{"fail":"boom"}`, ""},
+		{"timeout", `{"sleepMs":4000}`, "Status: timeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			direct := runRIE(t, rie, bootstrap, tc.payload)
+			out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("diff"), Payload: []byte(tc.payload), LogType: types.LogTypeTail})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+			sandbox := ""
+			for _, l := range strings.Split(string(tail), "\n") {
+				if strings.HasPrefix(l, "REPORT ") {
+					sandbox = l
+				}
+			}
+			// Init Duration appears on an environment's first invocation only.
+			strip := func(s string) string {
+				s = regexp.MustCompile(`Init Duration: [0-9.]+ ms\t`).ReplaceAllString(s, "")
+				return numbers.ReplaceAllString(s, "N")
+			}
+			if got, want := strip(sandbox), strip(direct)+tc.sandboxExtra; got != want {
+				t.Errorf("sandbox REPORT %q\n  RIE REPORT %q\n  normalized: %q, want %q", sandbox, direct, got, want)
+			}
+		})
+	}
+}
+
+// runRIE runs one invocation through aws-lambda-rie directly and returns
+// its REPORT line.
+func runRIE(t *testing.T, rie, bootstrap, payload string) string {
+	t.Helper()
+	ports := make([]string, 2)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = ln.Addr().String()
+		ln.Close()
+	}
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", ports[0], "--runtime-api-address", ports[1], bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "AWS_LAMBDA_FUNCTION_TIMEOUT=1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "AWS_LAMBDA_FUNCTION_NAME=diff"}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	reports := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "REPORT ") {
+				reports <- sc.Text()
+			}
+		}
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Post("http://"+ports[0]+"/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(payload))
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("aws-lambda-rie did not answer: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case r := <-reports:
+		return r
+	case <-time.After(15 * time.Second):
+		t.Fatal("aws-lambda-rie printed no REPORT line")
+		return ""
+	}
+}
+
+// TestCrashNextBeforeTheHandlerRuns: an injected crash ends the invocation
+// with Runtime.ExitError and a REPORT line with "Status: error" before the
+// handler runs (so a retried task does its work once), whether the
+// environment is fresh or warm.
+func TestCrashNextBeforeTheHandlerRuns(t *testing.T) {
+	e := newEnv(t)
+	e.create(t, "crashy", echoPkg)
+	invoke := func(payload string) *lambda.InvokeOutput {
+		t.Helper()
+		out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("crashy"), Payload: []byte(payload), LogType: types.LogTypeTail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct{ name, warmUp string }{{"fresh environment", ""}, {"warm environment", `{"log":"warming up"}`}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.warmUp != "" {
+				checkAnswer(t, invoke(tc.warmUp), "")
+			}
+			marker := "handler ran: " + tc.name
+			e.svc.Faults().CrashNext("crashy", 1)
+			out := invoke(fmt.Sprintf(`{"log":%q}`, marker))
+			checkAnswer(t, out, "Runtime.ExitError")
+			tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+			if !regexp.MustCompile(`(?m)^START RequestId: .*\n(?s:.*)^REPORT RequestId: .*\tStatus: error\tError Type: Runtime.ExitError$`).Match(tail) {
+				t.Errorf("log tail = %q, want START and a REPORT line with Status: error", tail)
+			}
+			if e.logs.contains("/aws/lambda/crashy", marker) {
+				t.Errorf("the handler ran before the injected crash")
+			}
+			checkAnswer(t, invoke(`{}`), "")
+		})
+	}
+}
