@@ -218,6 +218,14 @@ func (p *process) injectCrash(inv *invocation) {
 	for _, pid := range kids {
 		_ = syscall.Kill(-pid, syscall.SIGSTOP)
 	}
+	// A stop takes effect once the process is scheduled: wait for it before
+	// the event can reach the runtime.
+	deadline := time.Now().Add(time.Second)
+	for _, pid := range kids {
+		for !stopped(pid) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	go func() {
 		select {
 		case <-inv.started:
@@ -229,6 +237,17 @@ func (p *process) injectCrash(inv *invocation) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}()
+}
+
+// stopped reports whether /proc says the process is stopped (state T).
+func stopped(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // gone
+	}
+	// pid (comm) state ...: comm may hold spaces, so read after the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't')
 }
 
 // killRuntime kills the function's process, leaving RIE to notice, as a
