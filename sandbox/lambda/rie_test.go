@@ -321,3 +321,37 @@ func TestCrashNextBeforeTheHandlerRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestLogStreamNames: an environment's stream in the function's own group is
+// YYYY/MM/DD/[version]id; in a custom log group it carries the function's
+// name, "YYYY/MM/DD/<function_name>[<function_version>][<execution_environment_GUID>]"
+// (Configuring CloudWatch log groups,
+// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
+func TestLogStreamNames(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct{ name, logGroup, wantGroup, wantStream string }{
+		{"default", "", "/aws/lambda/default", `^2026/11/21/\[\$LATEST\][0-9a-f]{32}$`},
+		{"custom", "/aliasflow/custom", "/aliasflow/custom", `^2026/11/21/custom\[\$LATEST\][0-9a-f]{32}$`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.create(t, tc.name, echoPkg, func(in *lambda.CreateFunctionInput) {
+				if tc.logGroup != "" {
+					in.LoggingConfig = &types.LoggingConfig{LogGroup: aws.String(tc.logGroup)}
+				}
+			})
+			out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(tc.name), Payload: []byte(`{"env":"AWS_LAMBDA_LOG_STREAM_NAME"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !e.logs.streamMatches(tc.wantGroup, tc.wantStream) {
+				t.Errorf("streams of %s = %q, want each matching %s", tc.wantGroup, e.logs.streams[tc.wantGroup], tc.wantStream)
+			}
+			var m map[string]any
+			_ = json.Unmarshal(out.Payload, &m)
+			if s, _ := m["env"].(string); !regexp.MustCompile(tc.wantStream).MatchString(s) {
+				t.Errorf("AWS_LAMBDA_LOG_STREAM_NAME = %q, want %s", s, tc.wantStream)
+			}
+		})
+	}
+}

@@ -1,7 +1,9 @@
 // Package lambdasvc is the sandbox's AWS Lambda: functions with $LATEST,
 // published versions and (weighted) aliases, served over Lambda's restJson1
-// API, and invocations that run each function's real `bootstrap` as a warm
-// process speaking the Lambda Runtime API. Its validation, preconditions and
+// API, and invocations that run each function's real `bootstrap` in a warm
+// execution environment: AWS's Runtime Interface Emulator (aws-lambda-rie),
+// which serves the Runtime API and writes the platform's log lines (see
+// runtime.go and rie.go). Its validation, preconditions and
 // error codes follow the Lambda API reference, so the pipeline's code meets
 // the same answers here as on AWS.
 package lambdasvc
