@@ -133,6 +133,19 @@ const (
 	FreshSignalLogs = "logs"
 )
 
+// The runtimes whose handled-error log line the "logs" source reads
+// (Health.LogRuntime). On Lambda a handled error (a Go handler's returned
+// error, a Node.js handler's throw) leaves the REPORT line without a
+// Status; only the runtime's own line shows it.
+const (
+	// LogRuntimeGo: aws-lambda-go, whose reportFailure (lambda/invoke_loop.go)
+	// writes the error document with log.Printf to stderr.
+	LogRuntimeGo = "aws-lambda-go"
+	// LogRuntimeNode: the Node.js runtime interface client (npm
+	// aws-lambda-ric, LifecycleManager.fail), which logs "Invoke Error".
+	LogRuntimeNode = "nodejs"
+)
+
 // What a step does when its evidence is still inconclusive at MaxBakeSeconds.
 const (
 	OnInconclusiveRollback = "rollback"
@@ -166,6 +179,11 @@ type Health struct {
 	// FreshSignal names a source that reflects the new version within
 	// seconds ("logs"); needed for steps shorter than MetricDelaySeconds.
 	FreshSignal string `json:"freshSignal,omitempty"`
+	// LogRuntime names the runtime whose handled-error line the logs
+	// source reads: "aws-lambda-go" or "nodejs". Without it the logs see
+	// crashes and timeouts only (REPORT lines), so they may fail a step
+	// but never pass one.
+	LogRuntime string `json:"logRuntime,omitempty"`
 	// MaxBakeSeconds is the longest one step may bake, extensions for
 	// inconclusive evidence included.
 	MaxBakeSeconds int `json:"maxBakeSeconds"`

@@ -163,6 +163,11 @@ type Shift struct {
 	// Verdict is the last health verdict's explanation (check-health):
 	// evidence per version, window, freshness, test and threshold.
 	Verdict string `json:"verdict"`
+	// Logs is the log-stream source's progress through this step (how far
+	// it has read and what it counted), so that each check reads only what
+	// arrived since the last one. A JSON document owned by package shift,
+	// opaque here (a string keeps Shift comparable).
+	Logs string `json:"logs,omitempty"`
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)

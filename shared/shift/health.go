@@ -2,6 +2,7 @@ package shift
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	if err != nil {
 		return nil, fmt.Errorf("check health: %w", err)
 	}
-	sources, err := t.evidence(ctx, stepStart, now)
+	sources, progress, err := t.evidence(ctx, stepStart, now)
 	if err != nil {
 		return nil, fmt.Errorf("check health: %w", err)
 	}
@@ -81,7 +82,8 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
 			t.record(ctx, rec)
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
-				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Verdict: Inconclusive + ": " + d.Reason}, nil
+				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Verdict: Inconclusive + ": " + d.Reason,
+				Logs: progress}, nil
 		}
 		if h.OnInconclusive != config.OnInconclusivePromote {
 			d.Outcome, d.DecidedBy = Unhealthy, "health.maxBakeSeconds"
@@ -243,21 +245,27 @@ func (t *task) alarmsAtStart(ctx context.Context) error {
 
 // evidence reads what each configured source shows for the new and the
 // stable version since the step began: CloudWatch metrics always, the
-// versions' log streams when health.freshSignal is "logs".
-func (t *task) evidence(ctx context.Context, stepStart, now time.Time) ([]audit.Evidence, error) {
+// versions' log streams when health.freshSignal is "logs". progress is the
+// log source's, to carry to the next check of the step.
+func (t *task) evidence(ctx context.Context, stepStart, now time.Time) (_ []audit.Evidence, progress string, _ error) {
 	var out []audit.Evidence
 	if t.p.Target.Health.FreshSignal == config.FreshSignalLogs {
-		ev, err := t.logEvidence(ctx, stepStart, now)
+		ev, pr, err := t.logEvidence(ctx, stepStart, now)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
+		b, err := json.Marshal(pr)
+		if err != nil {
+			return nil, "", fmt.Errorf("encode the log progress: %w", err)
+		}
+		progress = string(b)
 		out = append(out, ev)
 	}
 	ev, err := t.metricEvidence(ctx, stepStart, now)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return append(out, ev), nil
+	return append(out, ev), progress, nil
 }
 
 // metricEvidence reads Errors and Invocations (and p99 Duration when a
@@ -269,8 +277,14 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 	stable := t.p.Shift.StableVersion
 	start := stepStart.Truncate(time.Minute)
 	fresh := now.Add(-time.Duration(h.MetricDelaySeconds) * time.Second).Truncate(time.Minute)
+	// Errors counts every invocation that results in a function error:
+	// "exceptions that your code throws and exceptions that the Lambda
+	// runtime throws" ("Types of metrics for Lambda functions", Lambda
+	// developer guide,
+	// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html):
+	// handled errors, crashes and timeouts alike.
 	ev := audit.Evidence{Source: "metrics", From: start, To: fresh, FreshThrough: fresh,
-		NewVersion: n, StableVersion: stable}
+		NewVersion: n, StableVersion: stable, SeesHandledErrors: true, SeesCrashes: true, SeesLatency: h.MaxP99LatencyRatio > 0}
 	if !fresh.After(start) {
 		return ev, nil // nothing of the step is published yet
 	}

@@ -3,6 +3,9 @@ package shift_test
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,46 +60,93 @@ func TestBeginAlarmFiring(t *testing.T) {
 	}
 }
 
-// fakeLogs answers FilterLogEvents from events per stream, honouring the
-// stream prefix, the time range and the two terms of the REPORT filter.
+// fakeLogs answers FilterLogEvents as CloudWatch Logs does: events of one
+// log group in timestamp order, selected by the stream prefix or names,
+// the time range (StartTime inclusive, EndTime inclusive) and the quoted
+// OR terms of a filter pattern (?"a" ?"b", each a case-sensitive
+// substring), in pages of at most Limit (pageSize when set) events.
 type fakeLogs struct {
-	mu      sync.Mutex
-	events  map[string][]logtypes.FilteredLogEvent // by stream
-	inputs  []*cloudwatchlogs.FilterLogEventsInput
-	missing bool
+	mu       sync.Mutex
+	events   map[string][]logtypes.FilteredLogEvent // by group
+	inputs   []*cloudwatchlogs.FilterLogEventsInput
+	missing  bool
+	pageSize int
 }
 
+// add writes one event to the default log group of the test function.
 func (f *fakeLogs) add(stream string, at time.Time, line string) {
+	f.addIn("/aws/lambda/"+fn, stream, at, line)
+}
+
+func (f *fakeLogs) addIn(group, stream string, at time.Time, line string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.events == nil {
 		f.events = map[string][]logtypes.FilteredLogEvent{}
 	}
-	f.events[stream] = append(f.events[stream], logtypes.FilteredLogEvent{LogStreamName: aws.String(stream), Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(line)})
+	evs := append(f.events[group], logtypes.FilteredLogEvent{LogStreamName: aws.String(stream), Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(line)})
+	sort.SliceStable(evs, func(i, j int) bool { return aws.ToInt64(evs[i].Timestamp) < aws.ToInt64(evs[j].Timestamp) })
+	f.events[group] = evs
+}
+
+// filterTerms reads the ?"term" OR terms of a filter pattern; nil for an
+// empty pattern (everything matches).
+func filterTerms(p string) []string {
+	var terms []string
+	for _, part := range strings.Split(p, "?") {
+		if part = strings.TrimSpace(part); part != "" {
+			terms = append(terms, strings.Trim(part, `"`))
+		}
+	}
+	return terms
 }
 
 func (f *fakeLogs) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterLogEventsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inputs = append(f.inputs, in)
-	if f.missing {
+	evs, ok := f.events[aws.ToString(in.LogGroupName)]
+	if f.missing || (!ok && len(f.events) > 0) {
 		return nil, &logtypes.ResourceNotFoundException{Message: aws.String("The specified log group does not exist.")}
 	}
-	out := &cloudwatchlogs.FilterLogEventsOutput{}
-	for stream, evs := range f.events {
+	if in.LogStreamNamePrefix != nil && len(in.LogStreamNames) > 0 {
+		return nil, &logtypes.InvalidParameterException{Message: aws.String("logStreamNames and logStreamNamePrefix are mutually exclusive")}
+	}
+	terms := filterTerms(aws.ToString(in.FilterPattern))
+	limit := int(aws.ToInt32(in.Limit))
+	if limit == 0 || limit > 10000 {
+		limit = 10000
+	}
+	if f.pageSize > 0 {
+		limit = min(limit, f.pageSize)
+	}
+	offset := 0
+	if in.NextToken != nil {
+		offset, _ = strconv.Atoi(aws.ToString(in.NextToken))
+	}
+	var match []logtypes.FilteredLogEvent
+	for _, ev := range evs {
+		ts, msg, stream := aws.ToInt64(ev.Timestamp), aws.ToString(ev.Message), aws.ToString(ev.LogStreamName)
+		if in.StartTime != nil && ts < aws.ToInt64(in.StartTime) || in.EndTime != nil && ts > aws.ToInt64(in.EndTime) {
+			continue
+		}
 		if !strings.HasPrefix(stream, aws.ToString(in.LogStreamNamePrefix)) {
 			continue
 		}
-		for _, ev := range evs {
-			ts, msg := aws.ToInt64(ev.Timestamp), aws.ToString(ev.Message)
-			if ts < aws.ToInt64(in.StartTime) || ts > aws.ToInt64(in.EndTime) {
-				continue
-			}
-			if !strings.Contains(msg, "REPORT RequestId") && !strings.Contains(msg, "platform.report") {
-				continue
-			}
-			out.Events = append(out.Events, ev)
+		if len(in.LogStreamNames) > 0 && !slices.Contains(in.LogStreamNames, stream) {
+			continue
 		}
+		if len(terms) > 0 && !slices.ContainsFunc(terms, func(t string) bool { return strings.Contains(msg, t) }) {
+			continue
+		}
+		match = append(match, ev)
+	}
+	out := &cloudwatchlogs.FilterLogEventsOutput{}
+	if offset < len(match) {
+		out.Events = match[offset:min(len(match), offset+limit)]
+	}
+	if offset+limit < len(match) {
+		out.NextToken = aws.String(strconv.Itoa(offset + limit))
 	}
 	return out, nil
 }
@@ -114,14 +164,18 @@ func logsEnv(t *testing.T) (*env, *fakeLogs, promotion.TaskRequest) {
 	e.h = shift.New(e.lam, e.cw, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
 	req.Promotion.Target.Health.FreshSignal = "logs"
+	req.Promotion.Target.Health.LogRuntime = "aws-lambda-go"
 	req.Promotion.Target.Health.MetricDelaySeconds = 240
-	req.Promotion.Steps = []promotion.Step{{Weight: 0.1, BakeSeconds: 30}}
-	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.1, BakeSeconds: 30}
+	// A 20 s canary bake, extended once: the logs are read up to 10 s
+	// before now (logSettle), which covers the 20 s.
+	req.Promotion.Steps = []promotion.Step{{Weight: 0.1, BakeSeconds: 20}}
+	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.1, BakeSeconds: 15, BakedSeconds: 15}
 	return e, lg, req
 }
 
 // report writes n REPORT lines, failed of them with Status: error, into a
-// stream of version v named as Lambda names it (YYYY/MM/DD/[v]id).
+// stream of version v named as Lambda names it (YYYY/MM/DD/[v]id), 11 to
+// 29 s before now: within the step, and settled.
 func report(lg *fakeLogs, now time.Time, v string, n, failed int) {
 	stream := now.UTC().Format("2006/01/02") + "/[" + v + "]0123456789abcdef"
 	for i := range n {
@@ -129,8 +183,9 @@ func report(lg *fakeLogs, now time.Time, v string, n, failed int) {
 		if i < failed {
 			line += "\tStatus: error\tError Type: Runtime.ExitError"
 		}
-		lg.add(stream, now.Add(-time.Duration(1+i%25)*time.Second), "START RequestId: r Version: "+v)
-		lg.add(stream, now.Add(-time.Duration(1+i%25)*time.Second), line)
+		at := now.Add(-time.Duration(11+i%19) * time.Second)
+		lg.add(stream, at, "START RequestId: r Version: "+v)
+		lg.add(stream, at, line)
 	}
 }
 
@@ -171,15 +226,9 @@ func TestCheckHealthFreshSignal(t *testing.T) {
 			if ev.Source != "logs" || ev.NewInvocations != float64(tc.newN) || ev.StableInvocations != float64(tc.stableN) {
 				t.Errorf("evidence %+v, want logs with %d and %d calls", ev, tc.newN, tc.stableN)
 			}
-			var prefixes []string
-			for _, in := range lg.inputs {
-				if aws.ToString(in.LogGroupName) != "/aws/lambda/hello" {
-					t.Errorf("log group %s, want /aws/lambda/hello", aws.ToString(in.LogGroupName))
-				}
-				prefixes = append(prefixes, aws.ToString(in.LogStreamNamePrefix))
-			}
-			if want := "2025/06/02/[5]"; !strings.Contains(strings.Join(prefixes, " "), want) {
-				t.Errorf("stream prefixes %q, want %q among them", prefixes, want)
+			// One read of the group, both versions told apart by stream name.
+			if len(lg.inputs) != 1 || aws.ToString(lg.inputs[0].LogGroupName) != "/aws/lambda/hello" {
+				t.Errorf("%d FilterLogEvents calls, want 1 of /aws/lambda/hello", len(lg.inputs))
 			}
 		})
 	}
