@@ -195,6 +195,71 @@ type Health struct {
 	MaxP99LatencyRatio float64 `json:"maxP99LatencyRatio,omitempty"`
 }
 
+// SeesHandledErrorsFresh reports whether a source fresher than the metrics
+// sees handled function errors: the log streams, read with the runtime's
+// error line.
+func (h Health) SeesHandledErrorsFresh() bool {
+	return h.FreshSignal == FreshSignalLogs && h.LogRuntime != ""
+}
+
+// The execution history's budget. A standard workflow's history holds at
+// most 25,000 events ("Quotas related to state machine executions", AWS
+// Step Functions Developer Guide); an execution that reaches it fails,
+// with prod wherever the shift left it. Each bake of a step — Bake (entered,
+// scheduled, started, submitted, timed out, exited), CheckHealth (entered,
+// scheduled, started, succeeded, exited) and MoreSteps (entered, exited) —
+// adds 13 events, counted as EventsPerBake with one to spare; each step
+// adds its SetWeight. HistoryReserve is left for the states before and
+// after the shift and for retries.
+const (
+	HistoryLimit   = 25000
+	HistoryReserve = 5000
+	EventsPerBake  = 14
+	EventsPerStep  = 6
+)
+
+// BakeRounds is how many times each of steps may bake (its first bake
+// included) for the execution to stay within the history budget.
+func BakeRounds(steps int) int {
+	if steps <= 0 {
+		return 0
+	}
+	return (HistoryLimit - HistoryReserve - steps*EventsPerStep) / (steps * EventsPerBake)
+}
+
+// StepCount is how many weighted steps the strategy makes (promotion.Plan).
+func (s StrategyConfig) StepCount() int {
+	switch s.Type {
+	case Canary:
+		return 1
+	case Linear:
+		if s.Percent < 1 {
+			return 0
+		}
+		return (99) / s.Percent
+	}
+	return 0
+}
+
+// roundsToJudge is how many bakes a step of step seconds needs before a
+// source that sees handled errors covers it: on the logs with the
+// runtime's line, the first bake and one more for the lines to settle;
+// on the metrics, their delay and the minute after, at most a minute a
+// bake (shift.extension).
+func (h Health) roundsToJudge(step int) int {
+	if h.SeesHandledErrorsFresh() {
+		return 2
+	}
+	return 2 + (max(0, h.MetricDelaySeconds+60-step)+59)/60
+}
+
+func (h Health) evidenceName() string {
+	if h.SeesHandledErrorsFresh() {
+		return "the log streams"
+	}
+	return fmt.Sprintf("the metrics, %d s late", h.MetricDelaySeconds)
+}
+
 // Criteria says in one paragraph how a step of the shift will be judged,
 // for the people approving it. Call it on a Health with defaults applied.
 func (h Health) Criteria() string {
@@ -480,6 +545,15 @@ func (t *Target) Validate(prefix string) error {
 	default:
 		bad("health.freshSignal", "must be %q or absent, got %q", FreshSignalLogs, h.FreshSignal)
 	}
+	switch h.LogRuntime {
+	case "":
+	case LogRuntimeGo, LogRuntimeNode:
+		if h.FreshSignal != FreshSignalLogs {
+			bad("health.logRuntime", "is read only by health.freshSignal %q, which is not set", FreshSignalLogs)
+		}
+	default:
+		bad("health.logRuntime", "must be %q, %q or absent, got %q", LogRuntimeGo, LogRuntimeNode, h.LogRuntime)
+	}
 	switch h.OnInconclusive {
 	case OnInconclusiveRollback, OnInconclusivePromote:
 	default:
@@ -493,12 +567,33 @@ func (t *Target) Validate(prefix string) error {
 		if s.Type == Linear {
 			field = "strategy.intervalSeconds"
 		}
-		if step < h.MetricDelaySeconds && h.FreshSignal == "" {
-			bad(field, "%d s is shorter than health.metricDelaySeconds (%d s): the step would end before its metrics are readable; set health.freshSignal to %q or bake longer",
-				step, h.MetricDelaySeconds, FreshSignalLogs)
+		// The bake the metrics need to cover a step: the step, their
+		// delay, and the minute the last datapoint falls in.
+		metricsCover := step + h.MetricDelaySeconds + 60
+		switch {
+		case step >= h.MetricDelaySeconds:
+		case h.FreshSignal == "":
+			bad(field, "%d s is shorter than health.metricDelaySeconds (%d s): the step would end before its metrics are readable; set health.freshSignal to %q with health.logRuntime, or bake at least %d s",
+				step, h.MetricDelaySeconds, FreshSignalLogs, h.MetricDelaySeconds)
+		case !h.SeesHandledErrorsFresh() && h.MaxBakeSeconds < metricsCover:
+			// The log stream shows a handled error only through the
+			// runtime's own line; without it only the metrics can pass
+			// the step, and they need the bake to last.
+			bad(field, "%d s is shorter than health.metricDelaySeconds (%d s) and the logs cannot see handled errors without health.logRuntime, so only the metrics can pass the step: set health.logRuntime to %q or %q (the function's runtime), or health.maxBakeSeconds to at least %d, or bake at least %d s",
+				step, h.MetricDelaySeconds, LogRuntimeGo, LogRuntimeNode, metricsCover, h.MetricDelaySeconds)
 		}
 		if h.MaxBakeSeconds < step || h.MaxBakeSeconds > 86400 {
 			bad("health.maxBakeSeconds", "must be at least the step's %d s and at most 86400, got %d", step, h.MaxBakeSeconds)
+		}
+		if h.OnInconclusive == OnInconclusivePromote && !h.SeesHandledErrorsFresh() && h.MaxBakeSeconds < metricsCover {
+			bad("health.onInconclusive", "promote would let a step through before any source that sees handled errors could judge it (the metrics need a bake of %d s, health.maxBakeSeconds is %d): set health.maxBakeSeconds to at least %d, or health.freshSignal %q with health.logRuntime, or onInconclusive %q",
+				metricsCover, h.MaxBakeSeconds, metricsCover, FreshSignalLogs, OnInconclusiveRollback)
+		}
+		steps := s.StepCount()
+		rounds, needed := BakeRounds(steps), h.roundsToJudge(step)
+		if rounds < needed {
+			bad(field, "%d steps of %d s leave each step %d bakes within Step Functions' %d-event execution history, fewer than the %d its evidence needs (%s): use fewer steps (a larger strategy.percent), or health.freshSignal %q with health.logRuntime",
+				steps, step, rounds, HistoryLimit, needed, h.evidenceName(), FreshSignalLogs)
 		}
 	}
 	for j, a := range h.Alarms {

@@ -159,7 +159,11 @@ type Shift struct {
 	// Extend says the step bakes again (BakeSeconds more) at the same
 	// weight because the evidence was inconclusive.
 	Extend bool `json:"extend"`
-	Done   bool `json:"done"`
+	// Extensions is how many times this step has baked again; bounded so
+	// the execution's history stays within Step Functions' limit
+	// (config.BakeRounds).
+	Extensions int  `json:"extensions,omitempty"`
+	Done       bool `json:"done"`
 	// Verdict is the last health verdict's explanation (check-health):
 	// evidence per version, window, freshness, test and threshold.
 	Verdict string `json:"verdict"`

@@ -168,33 +168,126 @@ func runCanary(t *testing.T, target config.Target, kind canaryKind, rate int, fo
 
 // TestBrokenCanaryNeverPromoted: a canary failing half its calls — with
 // handled errors, written as AWS writes them, or with crashes — is never
-// promoted, whatever accepted configuration judges it.
+// promoted, whatever configuration the validator accepts judges it: a grid
+// over the strategy, the fresh signal, the runtime's error line, the
+// metric delay, the longest bake and the inconclusive policy, in both log
+// formats. Refused configurations are skipped (and counted).
 func TestBrokenCanaryNeverPromoted(t *testing.T) {
-	base := func() config.Target {
-		return config.Target{Function: fn, Approvers: []string{"lead@example.com"},
-			Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30},
-			Health:   config.Health{FreshSignal: config.FreshSignalLogs, MetricDelaySeconds: 240}}
+	strategies := []config.StrategyConfig{
+		{Type: config.Canary, Percent: 10, BakeSeconds: 30},
+		{Type: config.Canary, Percent: 10, BakeSeconds: 300},
+		{Type: config.Linear, Percent: 25, IntervalSeconds: 20},
 	}
+	accepted, refused, ran := 0, 0, 0
+	for _, st := range strategies {
+		for _, fresh := range []string{"", config.FreshSignalLogs} {
+			for _, rt := range []string{"", config.LogRuntimeGo} {
+				for _, delay := range []int{60, 240} {
+					for _, maxBake := range []int{0, 60, 600} {
+						for _, policy := range []string{config.OnInconclusiveRollback, config.OnInconclusivePromote} {
+							target := config.Target{Function: fn, Approvers: []string{"lead@example.com"}, Strategy: st,
+								Health: config.Health{FreshSignal: fresh, LogRuntime: rt, MetricDelaySeconds: delay,
+									MaxBakeSeconds: maxBake, OnInconclusive: policy}}
+							target.ApplyDefaults()
+							if target.Validate("target") != nil {
+								refused++
+								continue
+							}
+							accepted++
+							formats := []string{"text"}
+							if fresh != "" {
+								formats = append(formats, "json")
+							}
+							for _, kind := range []canaryKind{kindHandled, kindCrash} {
+								for _, format := range formats {
+									name := fmt.Sprintf("%s/%s %d%% %ds/fresh=%q runtime=%q delay=%d maxBake=%d %s/%s",
+										kind, st.Type, st.Percent, st.BakeSeconds+st.IntervalSeconds, fresh, rt, delay, target.Health.MaxBakeSeconds, policy, format)
+									ran++
+									t.Run(name, func(t *testing.T) {
+										got := runCanary(t, target, kind, 20, format)
+										if got.promoted || !got.rolledBack {
+											t.Fatalf("a canary failing half its calls was promoted after %d checks (%s): %q", got.checks, got.at, got.verdicts)
+										}
+									})
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d configurations accepted (%d runs), %d refused", accepted, ran, refused)
+	if accepted < 20 || refused == 0 {
+		t.Errorf("%d accepted, %d refused: the grid no longer spans the validator", accepted, refused)
+	}
+}
+
+// TestHealthyCanaryPasses: the simulation is not vacuous — the same
+// canary without failures is promoted, on the logs within seconds of its
+// bake when they read the runtime's error line, on the metrics after
+// their delay otherwise.
+func TestHealthyCanaryPasses(t *testing.T) {
 	tests := []struct {
-		name   string
-		target func() config.Target
-		kind   canaryKind
-		format string
+		name    string
+		health  config.Health
+		format  string
+		maxTime time.Duration
 	}{
-		{name: "handled errors, 30 s canary on the log stream", target: base, kind: kindHandled},
-		{name: "handled errors, 30 s canary, JSON log format", target: base, kind: kindHandled, format: "json"},
-		{name: "crashes, 30 s canary on the log stream", target: base, kind: kindCrash},
+		{name: "logs with aws-lambda-go's line", health: config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo, MetricDelaySeconds: 240}, maxTime: 60 * time.Second},
+		{name: "logs with aws-lambda-go's line, JSON format", health: config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo, MetricDelaySeconds: 240}, format: "json", maxTime: 60 * time.Second},
+		{name: "logs blind to handled errors wait for the metrics", health: config.Health{FreshSignal: config.FreshSignalLogs, MetricDelaySeconds: 240}, maxTime: 7 * time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			target := tc.target()
+			target := config.Target{Function: fn, Approvers: []string{"lead@example.com"},
+				Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30}, Health: tc.health}
 			target.ApplyDefaults()
 			if err := target.Validate("target"); err != nil {
-				t.Fatalf("the configuration is refused: %v", err)
+				t.Fatal(err)
 			}
-			got := runCanary(t, target, tc.kind, 40, tc.format)
-			if got.promoted || !got.rolledBack {
-				t.Fatalf("a canary failing half its calls (%s) was promoted after %d checks (%s): %q", tc.kind, got.checks, got.at, got.verdicts)
+			got := runCanary(t, target, kindOK, 20, tc.format)
+			if !got.promoted || got.at > tc.maxTime {
+				t.Fatalf("healthy canary: promoted %v after %s (want within %s): %q", got.promoted, got.at, tc.maxTime, got.verdicts)
+			}
+		})
+	}
+}
+
+// TestBakeRoundsWithinHistory: an execution never runs into Step
+// Functions' 25,000-event history limit, however long the bakes may last:
+// linear 1 % steps (99 of them) with health.maxBakeSeconds 86,400 and no
+// traffic at all bake each step only as often as the history allows, then
+// apply health.onInconclusive.
+func TestBakeRoundsWithinHistory(t *testing.T) {
+	tests := []struct {
+		policy       string
+		wantPromoted bool
+		wantChecks   int
+	}{
+		{policy: config.OnInconclusivePromote, wantPromoted: true, wantChecks: 99 * config.BakeRounds(99)},
+		{policy: config.OnInconclusiveRollback, wantChecks: config.BakeRounds(99)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy, func(t *testing.T) {
+			target := config.Target{Function: fn, Approvers: []string{"lead@example.com"},
+				Strategy: config.StrategyConfig{Type: config.Linear, Percent: 1, IntervalSeconds: 60},
+				Health: config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo,
+					MaxBakeSeconds: 86400, OnInconclusive: tc.policy}}
+			target.ApplyDefaults()
+			if err := target.Validate("target"); err != nil {
+				t.Fatal(err)
+			}
+			got := runCanary(t, target, kindOK, 0, "text")
+			if got.promoted != tc.wantPromoted || got.checks != tc.wantChecks {
+				t.Fatalf("promoted %v after %d checks, want %v after %d: %q", got.promoted, got.checks, tc.wantPromoted, tc.wantChecks, got.verdicts[len(got.verdicts)-1])
+			}
+			// Worst case: every check one bake round, every step a SetWeight.
+			if events := got.checks*config.EventsPerBake + 99*config.EventsPerStep; events > config.HistoryLimit-config.HistoryReserve {
+				t.Errorf("%d checks make about %d history events, beyond the budget of %d", got.checks, events, config.HistoryLimit-config.HistoryReserve)
+			}
+			if !tc.wantPromoted {
+				wantContains(t, "reason", got.verdicts[len(got.verdicts)-1], "within Step Functions' 25000-event history")
 			}
 		})
 	}

@@ -76,24 +76,40 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		if t.p.Bake != nil && t.p.Bake.PromoteNow {
 			break // an operator asked to skip the bake; they own the call
 		}
-		if remaining := h.MaxBakeSeconds - baked; remaining > 0 {
+		// The bakes this step may still take: up to health.maxBakeSeconds,
+		// and within the execution history's budget (config.BakeRounds),
+		// so an execution never fails on Step Functions' event limit with
+		// prod left weighted.
+		rounds := config.BakeRounds(len(t.p.Steps))
+		remaining := h.MaxBakeSeconds - baked
+		historyLeft := s.Extensions+1 < rounds
+		if remaining > 0 && historyLeft {
 			ext := min(remaining, extension(h, need, now))
 			rec.Event = audit.HealthInconclusive
 			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
 			t.record(ctx, rec)
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
-				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Verdict: Inconclusive + ": " + d.Reason,
-				Logs: progress}, nil
+				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
+				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress}, nil
 		}
-		if h.OnInconclusive != config.OnInconclusivePromote {
+		limit := fmt.Sprintf("after %ds (health.maxBakeSeconds)", baked)
+		if !historyLeft {
+			limit = fmt.Sprintf("after %d bakes of this step, all the %d steps allow within Step Functions' %d-event history", s.Extensions+1, len(t.p.Steps), config.HistoryLimit)
+		}
+		lean := leaning(d.Sources)
+		if h.OnInconclusive != config.OnInconclusivePromote || lean != "" {
 			d.Outcome, d.DecidedBy = Unhealthy, "health.maxBakeSeconds"
-			rec.Event, rec.Reason = audit.HealthFailed, fmt.Sprintf("still inconclusive after %ds (health.maxBakeSeconds); rolling back: %s", baked, d.Reason)
+			why := fmt.Sprintf("still inconclusive %s; rolling back", limit)
+			if h.OnInconclusive == config.OnInconclusivePromote {
+				why = fmt.Sprintf("still inconclusive %s; not promoted although health.onInconclusive is promote, because %s; rolling back", limit, lean)
+			}
+			rec.Event, rec.Reason = audit.HealthFailed, why+": "+d.Reason
 			t.record(ctx, rec)
 			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-				"version %s of %s could not be judged at %s within %ds: %s", n, fn, alias.Percent(s.Weight), baked, d.Reason)
+				"version %s of %s could not be judged at %s %s: %s", n, fn, alias.Percent(s.Weight), limit, d.Reason)
 		}
 		promoteAnyway = true
-		rec.Reason = fmt.Sprintf("still inconclusive after %ds; health.onInconclusive is promote: %s", baked, d.Reason)
+		rec.Reason = fmt.Sprintf("still inconclusive %s; health.onInconclusive is promote: %s", limit, d.Reason)
 	}
 	rec.Event = audit.HealthPassed
 	if promoteAnyway || d.Outcome == Inconclusive {
@@ -113,6 +129,68 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	step := t.p.Steps[next.Step]
 	next.Weight, next.BakeSeconds = step.Weight, step.BakeSeconds
 	return next, nil
+}
+
+// leaning says why the evidence, though inconclusive, leans towards harm
+// ("" when it does not): a source showing the new version's error rate
+// above its limit so far. health.onInconclusive promote lets a step
+// through for want of evidence, never against it.
+func leaning(sources []audit.Evidence) string {
+	for _, ev := range sources {
+		if ev.NewInvocations > 0 && ev.NewErrors/ev.NewInvocations > ev.ErrorRateLimit {
+			return fmt.Sprintf("%s shows %s errors / %s calls of version %s, above the limit %s",
+				ev.Source, num(ev.NewErrors), num(ev.NewInvocations), ev.NewVersion, alias.Percent(ev.ErrorRateLimit))
+		}
+	}
+	return ""
+}
+
+// waiting says in words why a step bakes again: how many of the calls the
+// test needs a source that sees handled errors has read, how long the step
+// may still bake and what happens then — e.g. "inconclusive: 12 of ≈90
+// error-free calls of version 5 so far (logs); baking up to 15m (3m left),
+// then rollback".
+func waiting(d decision, h config.Health, baked, remaining int) string {
+	var best *audit.Evidence
+	for i := range d.Sources {
+		ev := &d.Sources[i]
+		if ev.SeesHandledErrors && (best == nil || ev.NewInvocations > best.NewInvocations) {
+			best = ev
+		}
+	}
+	var b strings.Builder
+	b.WriteString(Inconclusive + ": ")
+	switch {
+	case best == nil:
+		b.WriteString("no source that sees handled errors has been read")
+	case best.CallsNeeded == 0:
+		fmt.Fprintf(&b, "%s calls of version %s so far (%s); no number of calls passes a limit of 0", num(best.NewInvocations), best.NewVersion, best.Source)
+	default:
+		fmt.Fprintf(&b, "%s of ≈%d error-free calls of version %s so far (%s", num(best.NewInvocations), best.CallsNeeded, best.NewVersion, best.Source)
+		if best.NewErrors > 0 {
+			fmt.Fprintf(&b, ", %s failed", num(best.NewErrors))
+		}
+		if !best.Covered {
+			fmt.Fprintf(&b, ", complete through %s", clock(best.FreshThrough))
+		}
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, "; baking up to %s (%s left), then %s", span(h.MaxBakeSeconds), span(max(0, remaining)), h.OnInconclusive)
+	return b.String()
+}
+
+// span prints seconds as "15m", "90s", "1h30m".
+func span(sec int) string {
+	d := time.Duration(sec) * time.Second
+	switch {
+	case sec < 120:
+		return fmt.Sprintf("%ds", sec)
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", sec/3600)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", sec/3600, (sec%3600)/60)
+	}
+	return fmt.Sprintf("%dm", (sec+30)/60)
 }
 
 // extension is how much longer an inconclusive step bakes. On the metrics

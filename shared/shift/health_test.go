@@ -84,9 +84,11 @@ func (f *fakeLogs) addIn(group, stream string, at time.Time, line string) {
 	if f.events == nil {
 		f.events = map[string][]logtypes.FilteredLogEvent{}
 	}
-	evs := append(f.events[group], logtypes.FilteredLogEvent{LogStreamName: aws.String(stream), Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(line)})
-	sort.SliceStable(evs, func(i, j int) bool { return aws.ToInt64(evs[i].Timestamp) < aws.ToInt64(evs[j].Timestamp) })
-	f.events[group] = evs
+	evs := f.events[group]
+	ev := logtypes.FilteredLogEvent{LogStreamName: aws.String(stream), Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(line)}
+	// Kept in timestamp order, equal stamps in the order written.
+	i := sort.Search(len(evs), func(i int) bool { return aws.ToInt64(evs[i].Timestamp) > at.UnixMilli() })
+	f.events[group] = slices.Insert(evs, i, ev)
 }
 
 // filterTerms reads the ?"term" OR terms of a filter pattern; nil for an
@@ -125,7 +127,8 @@ func (f *fakeLogs) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterL
 		offset, _ = strconv.Atoi(aws.ToString(in.NextToken))
 	}
 	var match []logtypes.FilteredLogEvent
-	for _, ev := range evs {
+	first := sort.Search(len(evs), func(i int) bool { return aws.ToInt64(evs[i].Timestamp) >= aws.ToInt64(in.StartTime) })
+	for _, ev := range evs[first:] {
 		ts, msg, stream := aws.ToInt64(ev.Timestamp), aws.ToString(ev.Message), aws.ToString(ev.LogStreamName)
 		if in.StartTime != nil && ts < aws.ToInt64(in.StartTime) || in.EndTime != nil && ts > aws.ToInt64(in.EndTime) {
 			continue
