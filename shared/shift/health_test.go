@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -19,6 +20,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // TestBeginAlarmFiring: an alarm already in ALARM before any traffic moves
@@ -243,5 +246,147 @@ func TestCheckHealthFreshSignalMissingGroup(t *testing.T) {
 	_, err := e.h.Handle(ctx, req)
 	if err == nil || !strings.Contains(message(err), "read the log streams of version") {
 		t.Fatalf("err = %v, want one naming the log streams", err)
+	}
+}
+
+// configuredLambda answers GetFunctionConfiguration with a runtime and a
+// logging configuration, as Lambda does for a version.
+type configuredLambda struct {
+	*lambdafake.Fake
+	runtime lambdatypes.Runtime
+	logging *lambdatypes.LoggingConfig
+}
+
+func (c configuredLambda) GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
+	out, err := c.Fake.GetFunctionConfiguration(ctx, in, opts...)
+	if err == nil {
+		out.Runtime, out.LoggingConfig = c.runtime, c.logging
+	}
+	return out, err
+}
+
+// TestLogSourceReadsWhatAWSWrites: the logs source in the function's own
+// log group (custom ones too, shared with other functions), told apart by
+// stream name, and blind — saying why — when the version's runtime is not
+// the one whose error line it reads.
+func TestLogSourceReadsWhatAWSWrites(t *testing.T) {
+	tests := []struct {
+		name       string
+		runtime    lambdatypes.Runtime
+		logging    *lambdatypes.LoggingConfig
+		group      string // where the lines are
+		streamFn   string // the function name in the stream names
+		wantErr    string
+		wantBlind  string
+		wantNew    float64
+		wantErrors float64
+	}{
+		{name: "default group, provided.al2023", runtime: lambdatypes.RuntimeProvidedal2023, group: "/aws/lambda/hello",
+			wantErr: "logs: error rate 50% (10 errors / 20 invocations of version 5", wantNew: 20, wantErrors: 10},
+		{name: "custom log group shared with another function", runtime: lambdatypes.RuntimeProvidedal2023,
+			logging: &lambdatypes.LoggingConfig{LogGroup: aws.String("/acme/shared"), LogFormat: lambdatypes.LogFormatText},
+			group:   "/acme/shared", streamFn: "hello",
+			wantErr: "logs: error rate 50% (10 errors / 20 invocations of version 5", wantNew: 20, wantErrors: 10},
+		{name: "the version runs Node.js, the target says aws-lambda-go", runtime: lambdatypes.RuntimeNodejs22x, group: "/aws/lambda/hello",
+			wantBlind: "health.logRuntime is aws-lambda-go but version 5 runs nodejs22.x", wantNew: 20},
+		{name: "JSON format with SystemLogLevel WARN has no report records", runtime: lambdatypes.RuntimeProvidedal2023,
+			logging: &lambdatypes.LoggingConfig{LogFormat: lambdatypes.LogFormatJson, SystemLogLevel: lambdatypes.SystemLogLevelWarn},
+			group:   "/aws/lambda/hello", wantBlind: "SystemLogLevel WARN drops the platform.report records", wantNew: 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, lg, req := logsEnv(t)
+			clock := func() time.Time { return e.now }
+			log := slog.New(slog.NewJSONHandler(&e.logs, nil))
+			e.h = shift.New(configuredLambda{Fake: e.lam, runtime: tc.runtime, logging: tc.logging}, e.cw,
+				audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock, Logs: lg})
+			tr := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: tc.streamFn}
+			other := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: "other"}
+			for i := range 20 {
+				at := e.now.Add(-time.Duration(11+i%15) * time.Second)
+				tr.call("5", at, i%2 == 0, kindHandled)
+				tr.call("4", at, false, kindOK)
+				// Another function's failures in a shared group never count.
+				other.call("5", at, true, kindHandled)
+			}
+			_, err := e.h.Handle(ctx, req)
+			if tc.wantErr != "" {
+				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
+				wantContains(t, "error", message(err), tc.wantErr)
+			} else if err != nil {
+				t.Fatalf("check-health: %v", err)
+			}
+			recs := e.audits(t)
+			if len(recs) != 1 || recs[0].Verdict == nil {
+				t.Fatalf("records %q, want one with its verdict", summary(recs))
+			}
+			ev := recs[0].Verdict.Sources[0]
+			if tc.wantBlind != "" {
+				if ev.SeesHandledErrors || !strings.Contains(ev.Blind, tc.wantBlind) {
+					t.Errorf("evidence sees handled errors %v, blind %q; want blind: %s", ev.SeesHandledErrors, ev.Blind, tc.wantBlind)
+				}
+				if recs[0].Event == "health.passed" {
+					t.Errorf("a blind source passed the step")
+				}
+			}
+			if ev.NewInvocations != tc.wantNew && tc.logging == nil || ev.NewErrors != tc.wantErrors {
+				t.Errorf("evidence %s errors / %s calls, want %v / %v", trim(ev.NewErrors), trim(ev.NewInvocations), tc.wantErrors, tc.wantNew)
+			}
+			for _, in := range lg.inputs {
+				if got := aws.ToString(in.LogGroupName); got != tc.group {
+					t.Errorf("read log group %s, want %s", got, tc.group)
+				}
+			}
+		})
+	}
+}
+
+// TestLogSourceReadsIncrementally: each check reads only what arrived
+// since the last, at most a few pages, and carries its counts in the
+// shift state; a read left unfinished continues from its token, and the
+// evidence is complete only through where it got.
+func TestLogSourceReadsIncrementally(t *testing.T) {
+	e, lg, req := logsEnv(t)
+	lg.pageSize = 10
+	tr := &traffic{lg: lg, cw: newFakeCloudWatch(), group: "/aws/lambda/hello"}
+	start := e.now.Add(-30 * time.Second)
+	for i := range 60 { // 60 × (START, REPORT) of each version: 4 lines, 2 counted
+		tr.call("5", start.Add(time.Duration(i)*200*time.Millisecond), false, kindOK)
+		tr.call("4", start.Add(time.Duration(i)*200*time.Millisecond), false, kindOK)
+	}
+	type look struct{ calls, newCalls int }
+	var looks []look
+	var first *promotion.Shift
+	for range 4 {
+		before := len(lg.inputs)
+		got, err := e.h.Handle(ctx, req)
+		if err != nil {
+			t.Fatalf("check-health: %v", err)
+		}
+		recs := e.audits(t)
+		ev := recs[len(recs)-1].Verdict.Sources[0]
+		looks = append(looks, look{len(lg.inputs) - before, int(ev.NewInvocations)})
+		if !got.Extend {
+			break
+		}
+		// The next check, 15 s later, with the state this one returned.
+		e.now = e.now.Add(time.Duration(got.BakeSeconds) * time.Second)
+		if first == nil {
+			first = got
+		}
+		req.Promotion.Shift = got
+	}
+	// 120 counted lines of 10 a page, 4 pages a check: 40, 80, then 120.
+	want := []look{{4, 20}, {4, 40}, {4, 60}}
+	if len(looks) < 3 || looks[0] != want[0] || looks[1] != want[1] || looks[2].newCalls != 60 {
+		t.Fatalf("looks (FilterLogEvents calls, new version's calls) = %v, want %v", looks, want)
+	}
+	if first == nil || !strings.Contains(first.Logs, `"token"`) {
+		t.Errorf("an unfinished read carries no token: %+v", first)
+	}
+	for i, in := range lg.inputs[1:] {
+		if in.NextToken == nil && aws.ToInt64(in.StartTime) < start.UnixMilli() {
+			t.Errorf("call %d re-reads from %d, before the step", i+1, aws.ToInt64(in.StartTime))
+		}
 	}
 }

@@ -135,3 +135,58 @@ func TestParseReport(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeErrorLine: the lines the runtimes write for a handled error,
+// as their sources write them (aws-lambda-go v1.55.1 reportFailure;
+// aws-lambda-ric 4.0.2 LifecycleManager.fail, text and JSON formats), and
+// lines that are not one.
+func TestRuntimeErrorLine(t *testing.T) {
+	tests := []struct {
+		name, line string
+		want       bool
+	}{
+		{"aws-lambda-go returned error", `2026/12/07 15:41:33 {"errorMessage":"boom","errorType":"errorString"}`, true},
+		{"aws-lambda-go with microseconds", `2026/12/07 15:41:33.123456 {"errorMessage":"boom","errorType":"errorString"}`, true},
+		{"aws-lambda-go, log flags cleared", `{"errorMessage":"boom","errorType":"errorString"}`, true},
+		{"aws-lambda-go panic", `2026/12/07 15:41:33 {"errorMessage":"kaboom","errorType":"string","stackTrace":[{"path":"x.go","line":3,"label":"f"}]}`, true},
+		{"Node.js text format", "2026-12-07T15:41:33.123Z\t6f1c\tERROR\tInvoke Error \t{\"errorType\":\"Error\",\"errorMessage\":\"boom\",\"stack\":[\"Error: boom\",\"    at Runtime.handler (/var/task/index.js:2:9)\"]}", true},
+		{"Node.js JSON format", `{"timestamp":"2026-12-07T15:41:33.123Z","level":"ERROR","requestId":"6f1c","message":{"errorType":"Error","errorMessage":"boom","stackTrace":["Error: boom"]}}`, true},
+		{"a Go line inside a JSON record", `{"timestamp":"2026-12-07T15:41:33.123Z","message":"2026/12/07 15:41:33 {\"errorMessage\":\"boom\",\"errorType\":\"errorString\"}"}`, true},
+		{"Node.js INFO record", `{"timestamp":"2026-12-07T15:41:33.123Z","level":"INFO","requestId":"6f1c","message":{"errorType":"Error","errorMessage":"boom"}}`, false},
+		{"an application log mentioning errorMessage", `2026/12/07 15:41:33 retrying: errorMessage was empty`, false},
+		{"Node.js console.error of a string", "2026-12-07T15:41:33.123Z\t6f1c\tERROR\tsomething failed", false},
+		{"REPORT line", "REPORT RequestId: 6f1c\tDuration: 2.00 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 32 MB", false},
+		{"JSON without errorType", `{"errorMessage":"boom"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runtimeErrorLine(tc.line); got != tc.want {
+				t.Errorf("runtimeErrorLine(%q) = %v, want %v", tc.line, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCallsNeeded: the calls the exact test needs, from stats.go's bound.
+func TestCallsNeeded(t *testing.T) {
+	tests := []struct {
+		limit float64
+		min   int
+		want  int
+	}{
+		{limit: 0.05, min: 20, want: 90},
+		{limit: 0.01, min: 20, want: 459},
+		{limit: 0.5, min: 20, want: 20},
+		{limit: 0.5, min: 0, want: 7},
+		{limit: 0, min: 20, want: 0},
+	}
+	for _, tc := range tests {
+		got := callsNeeded(config.Health{MinInvocations: tc.min}, tc.limit)
+		if got != tc.want {
+			t.Errorf("callsNeeded(limit %v, min %d) = %d, want %d", tc.limit, tc.min, got, tc.want)
+		}
+		if got > 0 && got > tc.min && (upperBound(0, got, alpha) > tc.limit || upperBound(0, got-1, alpha) <= tc.limit) {
+			t.Errorf("limit %v: %d is not the smallest n whose bound is within it", tc.limit, got)
+		}
+	}
+}
