@@ -266,9 +266,12 @@ func (h Health) Criteria() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Each step is judged on its own exposure: the new version's errors against the stable version's over the same window (by ExecutedVersion), failing when its error rate is significantly more than %s above the stable version's (exact binomial test, 1%% level) and passing only once at least %d invocations bound it within that (Clopper–Pearson, 99%%).",
 		strconv.FormatFloat(h.MaxErrorRate*100, 'f', -1, 64)+" %", h.MinInvocations)
-	if h.FreshSignal == FreshSignalLogs {
-		b.WriteString(" Evidence: the versions' own log streams, within seconds, and the CloudWatch metrics")
-	} else {
+	switch {
+	case h.SeesHandledErrorsFresh():
+		fmt.Fprintf(&b, " Evidence: the versions' own log streams, within seconds (REPORT lines and the %s runtime's error line, so handled errors count), and the CloudWatch metrics", h.LogRuntime)
+	case h.FreshSignal == FreshSignalLogs:
+		b.WriteString(" Evidence: the versions' own log streams, within seconds, which show crashes and timeouts but not handled errors, so only the CloudWatch metrics can pass a step")
+	default:
 		b.WriteString(" Evidence: the CloudWatch metrics")
 	}
 	fmt.Fprintf(&b, ", taken as complete %d s after each minute.", h.MetricDelaySeconds)

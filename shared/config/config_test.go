@@ -130,3 +130,24 @@ func TestValidateFunctionName(t *testing.T) {
 		}
 	}
 }
+
+// TestCriteriaSaysWhatSeesHandledErrors: the approval page tells the
+// approver which evidence can pass a step.
+func TestCriteriaSaysWhatSeesHandledErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		h    Health
+		want string
+	}{
+		{"logs with the runtime's line", Health{FreshSignal: FreshSignalLogs, LogRuntime: LogRuntimeNode}, "the nodejs runtime's error line, so handled errors count"},
+		{"logs without it", Health{FreshSignal: FreshSignalLogs}, "not handled errors, so only the CloudWatch metrics can pass a step"},
+		{"metrics only", Health{}, "Evidence: the CloudWatch metrics, taken as complete"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.h.Criteria(); !strings.Contains(got, tc.want) {
+				t.Errorf("Criteria() = %q, want it to contain %q", got, tc.want)
+			}
+		})
+	}
+}
