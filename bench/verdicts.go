@@ -353,3 +353,7 @@ func (noLambda) CreateAlias(context.Context, *lambda.CreateAliasInput, ...func(*
 func (noLambda) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunctionConfigurationInput, _ ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
 	return &lambda.GetFunctionConfigurationOutput{FunctionName: in.FunctionName, Version: in.Qualifier, Runtime: lambdatypes.RuntimeProvidedal2023}, nil
 }
+
+func (noLambda) Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	return nil, fmt.Errorf("bench: check-health called Invoke without health.probes")
+}

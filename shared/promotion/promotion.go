@@ -172,6 +172,9 @@ type Shift struct {
 	// arrived since the last one. A JSON document owned by package shift,
 	// opaque here (a string keeps Shift comparable).
 	Logs string `json:"logs,omitempty"`
+	// Probes is what the probes (health.probes) counted in this step so
+	// far; a JSON document owned by package shift.
+	Probes string `json:"probes,omitempty"`
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -129,6 +130,16 @@ func runCanary(t *testing.T, target config.Target, kind canaryKind, rate int, fo
 	e.h = shift.New(e.lam, e.cw, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
 	e.lam.SetAlias(fn, "stg", "5", nil)
+	// Probes (health.probes) invoke the versions directly: the new one
+	// fails every other call unless it is healthy.
+	calls := 0
+	e.lam.Handle(fn, func(v string, _ []byte) lambdafake.Answer {
+		calls++
+		if v == "5" && kind != kindOK && calls%2 == 0 {
+			return lambdafake.Answer{Payload: []byte(`{"errorMessage":"boom","errorType":"errorString"}`), FunctionError: "Unhandled"}
+		}
+		return lambdafake.Answer{Payload: []byte(`"ok"`)}
+	})
 	tr := &traffic{lg: lg, cw: e.cw, json: format == "json", group: "/aws/lambda/" + fn}
 	steps := promotion.Plan(target.Strategy)
 	req := load(t, "check-health-timeout.json")
@@ -180,35 +191,40 @@ func TestBrokenCanaryNeverPromoted(t *testing.T) {
 	}
 	accepted, refused, ran := 0, 0, 0
 	for _, st := range strategies {
-		for _, fresh := range []string{"", config.FreshSignalLogs} {
-			for _, rt := range []string{"", config.LogRuntimeGo} {
-				for _, delay := range []int{60, 240} {
-					for _, maxBake := range []int{0, 60, 600} {
-						for _, policy := range []string{config.OnInconclusiveRollback, config.OnInconclusivePromote} {
-							target := config.Target{Function: fn, Approvers: []string{"lead@example.com"}, Strategy: st,
-								Health: config.Health{FreshSignal: fresh, LogRuntime: rt, MetricDelaySeconds: delay,
-									MaxBakeSeconds: maxBake, OnInconclusive: policy}}
-							target.ApplyDefaults()
-							if target.Validate("target") != nil {
-								refused++
-								continue
-							}
-							accepted++
-							formats := []string{"text"}
-							if fresh != "" {
-								formats = append(formats, "json")
-							}
-							for _, kind := range []canaryKind{kindHandled, kindCrash} {
-								for _, format := range formats {
-									name := fmt.Sprintf("%s/%s %d%% %ds/fresh=%q runtime=%q delay=%d maxBake=%d %s/%s",
-										kind, st.Type, st.Percent, st.BakeSeconds+st.IntervalSeconds, fresh, rt, delay, target.Health.MaxBakeSeconds, policy, format)
-									ran++
-									t.Run(name, func(t *testing.T) {
-										got := runCanary(t, target, kind, 20, format)
-										if got.promoted || !got.rolledBack {
-											t.Fatalf("a canary failing half its calls was promoted after %d checks (%s): %q", got.checks, got.at, got.verdicts)
-										}
-									})
+		for _, probes := range []int{0, 10} {
+			for _, fresh := range []string{"", config.FreshSignalLogs} {
+				for _, rt := range []string{"", config.LogRuntimeGo} {
+					for _, delay := range []int{60, 240} {
+						for _, maxBake := range []int{0, 60, 600} {
+							for _, policy := range []string{config.OnInconclusiveRollback, config.OnInconclusivePromote} {
+								target := config.Target{Function: fn, Approvers: []string{"lead@example.com"}, Strategy: st,
+									Health: config.Health{FreshSignal: fresh, LogRuntime: rt, MetricDelaySeconds: delay,
+										MaxBakeSeconds: maxBake, OnInconclusive: policy, Probes: probes}}
+								if probes > 0 {
+									target.Health.ProbePayload = []byte(`{"path":"/"}`)
+								}
+								target.ApplyDefaults()
+								if target.Validate("target") != nil {
+									refused++
+									continue
+								}
+								accepted++
+								formats := []string{"text"}
+								if fresh != "" {
+									formats = append(formats, "json")
+								}
+								for _, kind := range []canaryKind{kindHandled, kindCrash} {
+									for _, format := range formats {
+										name := fmt.Sprintf("%s/%s %d%% %ds/probes=%d fresh=%q runtime=%q delay=%d maxBake=%d %s/%s",
+											kind, st.Type, st.Percent, st.BakeSeconds+st.IntervalSeconds, probes, fresh, rt, delay, target.Health.MaxBakeSeconds, policy, format)
+										ran++
+										t.Run(name, func(t *testing.T) {
+											got := runCanary(t, target, kind, 20, format)
+											if got.promoted || !got.rolledBack {
+												t.Fatalf("a canary failing half its calls was promoted after %d checks (%s): %q", got.checks, got.at, got.verdicts)
+											}
+										})
+									}
 								}
 							}
 						}
@@ -237,6 +253,7 @@ func TestHealthyCanaryPasses(t *testing.T) {
 		{name: "logs with aws-lambda-go's line", health: config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo, MetricDelaySeconds: 240}, maxTime: 60 * time.Second},
 		{name: "logs with aws-lambda-go's line, JSON format", health: config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo, MetricDelaySeconds: 240}, format: "json", maxTime: 60 * time.Second},
 		{name: "logs blind to handled errors wait for the metrics", health: config.Health{FreshSignal: config.FreshSignalLogs, MetricDelaySeconds: 240}, maxTime: 7 * time.Minute},
+		{name: "probes alone", health: config.Health{Probes: 20, ProbePayload: []byte(`{}`), MetricDelaySeconds: 240}, maxTime: 2 * time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -90,7 +90,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			t.record(ctx, rec)
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
-				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress}, nil
+				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress.logs, Probes: progress.probes}, nil
 		}
 		limit := fmt.Sprintf("after %ds (health.maxBakeSeconds)", baked)
 		if !historyLeft {
@@ -196,9 +196,9 @@ func span(sec int) string {
 // extension is how much longer an inconclusive step bakes. On the metrics
 // alone, a minute at a time (their resolution) until the minute holding
 // need is published, so a published minute showing harm is read at once;
-// with a fresh signal, minExtension.
+// with a fresh signal or probes, minExtension.
 func extension(h config.Health, need, now time.Time) int {
-	if h.FreshSignal == "" {
+	if h.FreshSignal == "" && h.Probes == 0 {
 		ready := need.Truncate(time.Minute).Add(time.Minute + time.Duration(h.MetricDelaySeconds)*time.Second)
 		return min(60, max(minExtension, int(ready.Sub(now).Seconds())+1))
 	}
@@ -321,29 +321,41 @@ func (t *task) alarmsAtStart(ctx context.Context) error {
 		t.p.Function, t.p.Version, strings.Join(firing, "; "))
 }
 
+// progress is what the sources that read incrementally carry from one
+// check of a step to the next (promotion.Shift.Logs and .Probes).
+type progress struct{ logs, probes string }
+
 // evidence reads what each configured source shows for the new and the
-// stable version since the step began: CloudWatch metrics always, the
-// versions' log streams when health.freshSignal is "logs". progress is the
-// log source's, to carry to the next check of the step.
-func (t *task) evidence(ctx context.Context, stepStart, now time.Time) (_ []audit.Evidence, progress string, _ error) {
+// stable version since the step began: the probes when health.probes is
+// set, the versions' log streams when health.freshSignal is "logs", and
+// CloudWatch metrics always.
+func (t *task) evidence(ctx context.Context, stepStart, now time.Time) ([]audit.Evidence, progress, error) {
 	var out []audit.Evidence
-	if t.p.Target.Health.FreshSignal == config.FreshSignalLogs {
+	var pg progress
+	h := t.p.Target.Health
+	if h.Probes > 0 {
+		ev, pr, err := t.probeEvidence(ctx, stepStart, now)
+		if err != nil {
+			return nil, pg, err
+		}
+		out, pg.probes = append(out, ev), pr
+	}
+	if h.FreshSignal == config.FreshSignalLogs {
 		ev, pr, err := t.logEvidence(ctx, stepStart, now)
 		if err != nil {
-			return nil, "", err
+			return nil, pg, err
 		}
 		b, err := json.Marshal(pr)
 		if err != nil {
-			return nil, "", fmt.Errorf("encode the log progress: %w", err)
+			return nil, pg, fmt.Errorf("encode the log progress: %w", err)
 		}
-		progress = string(b)
-		out = append(out, ev)
+		out, pg.logs = append(out, ev), string(b)
 	}
 	ev, err := t.metricEvidence(ctx, stepStart, now)
 	if err != nil {
-		return nil, "", err
+		return nil, pg, err
 	}
-	return append(out, ev), progress, nil
+	return append(out, ev), pg, nil
 }
 
 // metricEvidence reads Errors and Invocations (and p99 Duration when a
