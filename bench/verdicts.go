@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
@@ -72,7 +73,13 @@ func verdictModes() []verdictMode {
 	// they may fail a step, and the metrics must pass it.
 	blind := fresh
 	blind.Health.LogRuntime = ""
+	// Probes alone: 20 synthetic calls of each version a check (the most), the logs
+	// unread.
+	probes := config.Target{Function: "hello", Approvers: []string{"a@example.com"},
+		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30},
+		Health:   config.Health{Probes: config.MaxProbes, ProbePayload: []byte(`{}`)}}
 	return []verdictMode{{"metrics only", metricsOnly, verdictRPS, true},
+		{"probes (20 of each version a check)", probes, verdictRPS, true},
 		{"log streams with aws-lambda-go's error line", fresh, verdictRPS, true},
 		{"log streams without the runtime's error line (metrics pass)", blind, verdictRPS, true},
 		{"log streams with the error line, low traffic (10 req/s, 1 to the canary)", fresh, lowTrafficRPS, false}}
@@ -195,7 +202,7 @@ func runTrial(t config.Target, rps int, errRate float64, kind failKind, rng *ran
 	w.serve(start.Add(-5*time.Minute), start, 0, errRate)
 	clock := func() time.Time { return w.now }
 	rec := audit.New(slog.New(slog.DiscardHandler), nil, &audit.Options{Now: clock})
-	h := shift.New(noLambda{}, w, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
+	h := shift.New(simLambda{w: w, errRate: errRate}, w, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
 	steps := []promotion.Step{{Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}}
 	s := &promotion.Shift{StableVersion: "1", Step: 0, Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}
 	checks := 0
@@ -219,7 +226,7 @@ func runTrial(t config.Target, rps int, errRate float64, kind failKind, rng *ran
 
 // decidedBy names the evidence a verdict line starts with after its outcome.
 func decidedBy(line string) string {
-	for _, src := range []string{"logs:", "metrics:", "still inconclusive", "could not be judged"} {
+	for _, src := range []string{"probes:", "logs:", "metrics:", "still inconclusive", "could not be judged"} {
 		if strings.Contains(line, src) {
 			return strings.TrimSuffix(src, ":")
 		}
@@ -241,6 +248,7 @@ type simWorld struct {
 	delay   time.Duration
 	rps     int
 	kind    failKind
+	mu      sync.Mutex // the probes of both versions run at once
 	rng     *rand.Rand
 	minutes map[string]map[time.Time]*simCounts // version → minute → counts
 	reports map[string][]simReport              // version → REPORT lines
@@ -332,28 +340,46 @@ func (w *simWorld) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterL
 	return out, nil
 }
 
-// noLambda: check-health never calls Lambda.
-type noLambda struct{}
+// simLambda: check-health reads the versions' configuration (the logs
+// source) and invokes them (probes); it never moves an alias.
+type simLambda struct {
+	w       *simWorld
+	errRate float64 // the new version's
+}
 
-func (noLambda) GetAlias(context.Context, *lambda.GetAliasInput, ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
+func (simLambda) GetAlias(context.Context, *lambda.GetAliasInput, ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
 	return nil, fmt.Errorf("bench: check-health called GetAlias")
 }
 
-func (noLambda) UpdateAlias(context.Context, *lambda.UpdateAliasInput, ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error) {
+func (simLambda) UpdateAlias(context.Context, *lambda.UpdateAliasInput, ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error) {
 	return nil, fmt.Errorf("bench: check-health called UpdateAlias")
 }
 
-func (noLambda) CreateAlias(context.Context, *lambda.CreateAliasInput, ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error) {
+func (simLambda) CreateAlias(context.Context, *lambda.CreateAliasInput, ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error) {
 	return nil, fmt.Errorf("bench: check-health called CreateAlias")
 }
 
 // GetFunctionConfiguration: the logs source reads each version's runtime
 // and logging configuration once a step; hello is a Go function on
 // provided.al2023 logging to its default group.
-func (noLambda) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunctionConfigurationInput, _ ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
+func (simLambda) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunctionConfigurationInput, _ ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
 	return &lambda.GetFunctionConfigurationOutput{FunctionName: in.FunctionName, Version: in.Qualifier, Runtime: lambdatypes.RuntimeProvidedal2023}, nil
 }
 
-func (noLambda) Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
-	return nil, fmt.Errorf("bench: check-health called Invoke without health.probes")
+// Invoke answers a probe of a version, failing at the version's rate
+// (check-health probes the versions one after the other, so the shared
+// random source is used in a fixed order).
+func (l simLambda) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	rate := stableErrorRate
+	if aws.ToString(in.Qualifier) == "2" {
+		rate = l.errRate
+	}
+	l.w.mu.Lock()
+	failed := l.w.rng.Float64() < rate
+	l.w.mu.Unlock()
+	out := &lambda.InvokeOutput{StatusCode: 200, ExecutedVersion: in.Qualifier, Payload: []byte(`"ok"`)}
+	if failed {
+		out.FunctionError, out.Payload = aws.String("Unhandled"), []byte(`{"errorMessage":"boom","errorType":"errorString"}`)
+	}
+	return out, nil
 }
