@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
@@ -22,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // The verdicts section: how fast and how rightly a 10 % canary is judged
@@ -65,9 +68,21 @@ func verdictModes() []verdictMode {
 		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: config.DefaultMetricDelaySeconds}}
 	fresh := config.Target{Function: "hello", Approvers: []string{"a@example.com"},
 		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30},
-		Health:   config.Health{FreshSignal: config.FreshSignalLogs}}
-	return []verdictMode{{"metrics only", metricsOnly, verdictRPS, true}, {"with fresh signal (log streams)", fresh, verdictRPS, true},
-		{"with fresh signal, low traffic (10 req/s, 1 to the canary)", fresh, lowTrafficRPS, false}}
+		Health:   config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo}}
+	// The log streams without the runtime's error line see crashes only:
+	// they may fail a step, and the metrics must pass it.
+	blind := fresh
+	blind.Health.LogRuntime = ""
+	// Probes alone: 20 synthetic calls of each version a check (the most), the logs
+	// unread.
+	probes := config.Target{Function: "hello", Approvers: []string{"a@example.com"},
+		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30},
+		Health:   config.Health{Probes: config.MaxProbes, ProbePayload: []byte(`{}`)}}
+	return []verdictMode{{"metrics only", metricsOnly, verdictRPS, true},
+		{"probes (20 of each version a check)", probes, verdictRPS, true},
+		{"log streams with aws-lambda-go's error line", fresh, verdictRPS, true},
+		{"log streams without the runtime's error line (metrics pass)", blind, verdictRPS, true},
+		{"log streams with the error line, low traffic (10 req/s, 1 to the canary)", fresh, lowTrafficRPS, false}}
 }
 
 // trialResult is one simulated canary's end.
@@ -81,7 +96,7 @@ type trialResult struct {
 func verdictFigures(r *report, trials int) {
 	began := time.Now()
 	var b strings.Builder
-	fmt.Fprintf(&b, "A canary at 10 %% of steady traffic (%d requests/s to prod, so about %d/s to the canary), %d trials each of a healthy version (%.1f %% errors) and a broken one (%.0f %% errors) against a stable version at %.1f %% errors, under the AWS-like metric delay (a minute's Lambda datapoints readable %s after the minute ends, the sandbox's default). "+
+	fmt.Fprintf(&b, "A canary at 10 %% of steady traffic (%d requests/s to prod, so about %d/s to the canary), %d trials each of a healthy version (%.1f %% errors) and a broken one (%.0f %% errors: half the trials handled errors, half crashes) against a stable version at %.1f %% errors, under the AWS-like metric delay (a minute's Lambda datapoints readable %s after the minute ends, the sandbox's default). "+
 		"Simulated on a virtual clock driving the real verdict code (shared/shift's Handler answering check-health, with the state machine's bake / check-health / bake-again loop replayed); see bench/verdicts.go.\n\n",
 		verdictRPS, verdictRPS/10, trials, healthyErrorRate*100, brokenErrorRate*100, stableErrorRate*100, cwsvc.DefaultMetricDelay)
 	b.WriteString("| mode | bake | healthy: shift → verdict p50 / p95 | broken: shift → rollback p50 / p95 | false alarms | misses | decided by |\n|---|---:|---:|---:|---:|---:|---|\n")
@@ -94,9 +109,15 @@ func verdictFigures(r *report, trials int) {
 			return
 		}
 		var healthy, broken []trialResult
-		for range trials {
-			healthy = append(healthy, runTrial(t, m.rps, healthyErrorRate, rng))
-			broken = append(broken, runTrial(t, m.rps, brokenErrorRate, rng))
+		for i := range trials {
+			healthy = append(healthy, runTrial(t, m.rps, healthyErrorRate, failHandled, rng))
+			// Half the broken canaries fail with handled errors (no Status
+			// on REPORT, the runtime's line instead), half crash.
+			kind := failHandled
+			if i%2 == 1 {
+				kind = failCrash
+			}
+			broken = append(broken, runTrial(t, m.rps, brokenErrorRate, kind, rng))
 		}
 		falseAlarms, misses := 0, 0
 		var hTimes, bTimes []time.Duration
@@ -134,14 +155,14 @@ func verdictFigures(r *report, trials int) {
 		fmt.Fprintf(&b, "| %s | %d s | %s / %s | %s / %s (worst %s) | %d of %d (%s) | %d of %d (%s) | %s |\n", m.name, t.Strategy.BakeSeconds,
 			secs(pctl(hTimes, 0.5)), secs(pctl(hTimes, 0.95)), secs(pctl(bTimes, 0.5)), secs(pctl(bTimes, 0.95)), secs(slices.Max(bTimes)),
 			falseAlarms, trials, faText, misses, trials, missText, strings.Join(decided, ", "))
-		if t.Health.FreshSignal != "" && m.budgeted {
+		if t.Health.SeesHandledErrorsFresh() && m.budgeted {
 			worst := slices.Max(bTimes)
 			fmt.Fprintf(&b, "| ↳ every broken canary rolled back within 60 s of the shift | | | | | | %s |\n",
 				r.budget("fresh-signal rollback time", worst <= freshRollbackBudg, fmt.Sprintf("worst %s ≤ 60 s", secs(worst))))
 		}
 	}
 	b.WriteString("\nAt 1 call a second to the canary, 60 s hold about 60 calls; a test that keeps false alarms near 1 % cannot also catch a 20 % error rate every time on so few, which the low-traffic row shows: the budgets are met at 5 calls a second.\n")
-	b.WriteString("\nAnchor: CodeDeploy's floor for Lambda is a 1-minute step (TimeBasedCanary/TimeBasedLinear intervals are whole minutes, AWS::CodeDeploy::DeploymentConfig) judged by CloudWatch alarms, which see the same Lambda metrics only after their publication delay: a broken canary is caught a few minutes after the shift at best, the metrics-only row's order. The fresh signal reads the new version's own log streams (YYYY/MM/DD/[version]…, REPORT lines) and judges within its bake.\n")
+	b.WriteString("\nAnchor: CodeDeploy's floor for Lambda is a 1-minute step (TimeBasedCanary/TimeBasedLinear intervals are whole minutes, AWS::CodeDeploy::DeploymentConfig) judged by CloudWatch alarms, which see the same Lambda metrics only after their publication delay: a broken canary is caught a few minutes after the shift at best, the metrics-only row's order. The fresh signal reads the new version's own log streams (YYYY/MM/DD/[version]…): REPORT lines show crashes and timeouts only — a handled error (a Go handler's returned error) completes the invocation with no Status — so the logs pass a step only when they also read the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here); without it they fail crashing canaries fast and leave handled errors to the metrics.\n")
 	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass; inconclusive bakes again (15 s with the fresh signal, up to a minute on metrics alone). Simulated in %s of wall time.\n", time.Since(began).Round(time.Millisecond))
 	r.section("10. Health verdicts", b.String())
 }
@@ -158,19 +179,30 @@ func pctl(ds []time.Duration, q float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
+// failKind is how a failing call shows in the log stream.
+type failKind int
+
+const (
+	// failHandled: the handler returned an error. The REPORT line has no
+	// Status; aws-lambda-go logs the error document (reportFailure).
+	failHandled failKind = iota
+	// failCrash: the runtime crashed: "Status: error" on the REPORT line.
+	failCrash
+)
+
 // runTrial shifts 10 % of prod to a version failing at errRate and replays
 // the definition until the verdict.
-func runTrial(t config.Target, rps int, errRate float64, rng *rand.Rand) trialResult {
+func runTrial(t config.Target, rps int, errRate float64, kind failKind, rng *rand.Rand) trialResult {
 	// Just after midnight would cross a day; the streams' day prefix is
 	// covered by the check reading the day before too.
 	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(60_000)) * time.Millisecond)
-	w := &simWorld{now: start, delay: cwsvc.DefaultMetricDelay, rng: rng, rps: rps,
+	w := &simWorld{now: start, delay: cwsvc.DefaultMetricDelay, rng: rng, rps: rps, kind: kind,
 		minutes: map[string]map[time.Time]*simCounts{}, reports: map[string][]simReport{}}
 	// Steady traffic before the shift: the stable version only.
 	w.serve(start.Add(-5*time.Minute), start, 0, errRate)
 	clock := func() time.Time { return w.now }
 	rec := audit.New(slog.New(slog.DiscardHandler), nil, &audit.Options{Now: clock})
-	h := shift.New(noLambda{}, w, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
+	h := shift.New(simLambda{w: w, errRate: errRate}, w, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
 	steps := []promotion.Step{{Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}}
 	s := &promotion.Shift{StableVersion: "1", Step: 0, Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}
 	checks := 0
@@ -194,7 +226,7 @@ func runTrial(t config.Target, rps int, errRate float64, rng *rand.Rand) trialRe
 
 // decidedBy names the evidence a verdict line starts with after its outcome.
 func decidedBy(line string) string {
-	for _, src := range []string{"logs:", "metrics:", "still inconclusive"} {
+	for _, src := range []string{"probes:", "logs:", "metrics:", "still inconclusive", "could not be judged"} {
 		if strings.Contains(line, src) {
 			return strings.TrimSuffix(src, ":")
 		}
@@ -215,6 +247,8 @@ type simWorld struct {
 	now     time.Time
 	delay   time.Duration
 	rps     int
+	kind    failKind
+	mu      sync.Mutex // the probes of both versions run at once
 	rng     *rand.Rand
 	minutes map[string]map[time.Time]*simCounts // version → minute → counts
 	reports map[string][]simReport              // version → REPORT lines
@@ -279,43 +313,73 @@ func (w *simWorld) GetMetricData(_ context.Context, in *cloudwatch.GetMetricData
 	return out, nil
 }
 
-// FilterLogEvents answers REPORT lines of the version named by the stream
-// prefix, within the time range, in one page.
+// FilterLogEvents answers, in one page, the counted lines of every
+// version within the time range, as Lambda writes them to the default log
+// group: a REPORT line per call ("Status: error" for a crash), preceded by
+// aws-lambda-go's error line for a handled error.
 func (w *simWorld) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterLogEventsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
-	prefix := aws.ToString(in.LogStreamNamePrefix)
-	day, rest, _ := strings.Cut(prefix, "/[")
-	version := strings.TrimSuffix(rest, "]")
 	out := &cloudwatchlogs.FilterLogEventsOutput{}
-	for _, rp := range w.reports[version] {
-		ms := rp.at.UnixMilli()
-		if rp.at.Format("2006/01/02") != day || ms < aws.ToInt64(in.StartTime) || ms > aws.ToInt64(in.EndTime) {
-			continue
+	for _, version := range slices.Sorted(maps.Keys(w.reports)) {
+		for _, rp := range w.reports[version] {
+			ms := rp.at.UnixMilli()
+			if ms < aws.ToInt64(in.StartTime) || ms > aws.ToInt64(in.EndTime) {
+				continue
+			}
+			stream := aws.String(rp.at.Format("2006/01/02") + "/[" + version + "]sim")
+			line := "REPORT RequestId: r\tDuration: 3.00 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 32 MB"
+			switch {
+			case rp.failed && w.kind == failCrash:
+				line += "\tStatus: error\tError Type: Runtime.ExitError"
+			case rp.failed:
+				out.Events = append(out.Events, logtypes.FilteredLogEvent{Timestamp: aws.Int64(ms), LogStreamName: stream,
+					Message: aws.String(rp.at.Format("2006/01/02 15:04:05") + ` {"errorMessage":"boom","errorType":"errorString"}`)})
+			}
+			out.Events = append(out.Events, logtypes.FilteredLogEvent{Timestamp: aws.Int64(ms), Message: aws.String(line), LogStreamName: stream})
 		}
-		line := "REPORT RequestId: r\tDuration: 3.00 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 32 MB"
-		if rp.failed {
-			line += "\tStatus: error\tError Type: Runtime.ExitError"
-		}
-		out.Events = append(out.Events, logtypes.FilteredLogEvent{Timestamp: aws.Int64(ms), Message: aws.String(line),
-			LogStreamName: aws.String(day + "/[" + version + "]sim")})
 	}
 	return out, nil
 }
 
-// noLambda: check-health never calls Lambda.
-type noLambda struct{}
+// simLambda: check-health reads the versions' configuration (the logs
+// source) and invokes them (probes); it never moves an alias.
+type simLambda struct {
+	w       *simWorld
+	errRate float64 // the new version's
+}
 
-func (noLambda) GetAlias(context.Context, *lambda.GetAliasInput, ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
+func (simLambda) GetAlias(context.Context, *lambda.GetAliasInput, ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
 	return nil, fmt.Errorf("bench: check-health called GetAlias")
 }
 
-func (noLambda) UpdateAlias(context.Context, *lambda.UpdateAliasInput, ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error) {
+func (simLambda) UpdateAlias(context.Context, *lambda.UpdateAliasInput, ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error) {
 	return nil, fmt.Errorf("bench: check-health called UpdateAlias")
 }
 
-func (noLambda) CreateAlias(context.Context, *lambda.CreateAliasInput, ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error) {
+func (simLambda) CreateAlias(context.Context, *lambda.CreateAliasInput, ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error) {
 	return nil, fmt.Errorf("bench: check-health called CreateAlias")
 }
 
-func (noLambda) GetFunctionConfiguration(context.Context, *lambda.GetFunctionConfigurationInput, ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
-	return nil, fmt.Errorf("bench: check-health called GetFunctionConfiguration")
+// GetFunctionConfiguration: the logs source reads each version's runtime
+// and logging configuration once a step; hello is a Go function on
+// provided.al2023 logging to its default group.
+func (simLambda) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunctionConfigurationInput, _ ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
+	return &lambda.GetFunctionConfigurationOutput{FunctionName: in.FunctionName, Version: in.Qualifier, Runtime: lambdatypes.RuntimeProvidedal2023}, nil
+}
+
+// Invoke answers a probe of a version, failing at the version's rate
+// (check-health probes the versions one after the other, so the shared
+// random source is used in a fixed order).
+func (l simLambda) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	rate := stableErrorRate
+	if aws.ToString(in.Qualifier) == "2" {
+		rate = l.errRate
+	}
+	l.w.mu.Lock()
+	failed := l.w.rng.Float64() < rate
+	l.w.mu.Unlock()
+	out := &lambda.InvokeOutput{StatusCode: 200, ExecutedVersion: in.Qualifier, Payload: []byte(`"ok"`)}
+	if failed {
+		out.FunctionError, out.Payload = aws.String("Unhandled"), []byte(`{"errorMessage":"boom","errorType":"errorString"}`)
+	}
+	return out, nil
 }

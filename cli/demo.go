@@ -57,7 +57,7 @@ func demoTarget(endpoint string) *config.Target {
 		// the stable version, allowing 20 % more errors. Too little
 		// evidence after a minute rolls back.
 		Health: config.Health{Alarms: []string{local.HelloAlarm}, MaxErrorRate: 0.2, MinInvocations: 10, WindowSeconds: 10,
-			FreshSignal: config.FreshSignalLogs, MaxBakeSeconds: 60},
+			FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo, MaxBakeSeconds: 60},
 	}
 	t.ApplyDefaults()
 	return t

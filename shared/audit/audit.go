@@ -118,6 +118,21 @@ type Evidence struct {
 	// NewP99Ms and StableP99Ms are the p99 durations, when read.
 	NewP99Ms    float64 `json:"newP99Ms,omitempty"`
 	StableP99Ms float64 `json:"stableP99Ms,omitempty"`
+	// SeesHandledErrors says the source counts handled function errors (a
+	// Go handler's returned error, a Node.js handler's throw). Lambda
+	// reports those as completed invocations — no Status on the REPORT
+	// line — so a source blind to them may fail a step but never pass one.
+	SeesHandledErrors bool `json:"seesHandledErrors"`
+	// SeesCrashes says the source counts crashes, timeouts and init
+	// failures.
+	SeesCrashes bool `json:"seesCrashes"`
+	// SeesLatency says the source reads durations.
+	SeesLatency bool `json:"seesLatency"`
+	// Blind says, in words, what the source cannot see and why.
+	Blind string `json:"blind,omitempty"`
+	// CallsNeeded is how many error-free calls of the new version the
+	// test needs before this source could pass the step.
+	CallsNeeded int `json:"callsNeeded,omitempty"`
 }
 
 // UnmarshalJSON reads a record from an EventBridge event's detail or from

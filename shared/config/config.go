@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -43,7 +44,10 @@ const (
 	DefaultSmokeRetries        = 2
 	DefaultSmokeTimeoutSeconds = 10
 	DefaultHealthWindowSeconds = 60
-	MaxApprovalTimeoutSeconds  = 7 * 24 * 60 * 60
+	// MaxProbes bounds health.probes: each check invokes both versions
+	// that many times within the shift Lambda's minute.
+	MaxProbes                 = 20
+	MaxApprovalTimeoutSeconds = 7 * 24 * 60 * 60
 )
 
 // Config is the whole document: one entry per target function.
@@ -133,6 +137,19 @@ const (
 	FreshSignalLogs = "logs"
 )
 
+// The runtimes whose handled-error log line the "logs" source reads
+// (Health.LogRuntime). On Lambda a handled error (a Go handler's returned
+// error, a Node.js handler's throw) leaves the REPORT line without a
+// Status; only the runtime's own line shows it.
+const (
+	// LogRuntimeGo: aws-lambda-go, whose reportFailure (lambda/invoke_loop.go)
+	// writes the error document with log.Printf to stderr.
+	LogRuntimeGo = "aws-lambda-go"
+	// LogRuntimeNode: the Node.js runtime interface client (npm
+	// aws-lambda-ric, LifecycleManager.fail), which logs "Invoke Error".
+	LogRuntimeNode = "nodejs"
+)
+
 // What a step does when its evidence is still inconclusive at MaxBakeSeconds.
 const (
 	OnInconclusiveRollback = "rollback"
@@ -166,6 +183,21 @@ type Health struct {
 	// FreshSignal names a source that reflects the new version within
 	// seconds ("logs"); needed for steps shorter than MetricDelaySeconds.
 	FreshSignal string `json:"freshSignal,omitempty"`
+	// LogRuntime names the runtime whose handled-error line the logs
+	// source reads: "aws-lambda-go" or "nodejs". Without it the logs see
+	// crashes and timeouts only (REPORT lines), so they may fail a step
+	// but never pass one.
+	LogRuntime string `json:"logRuntime,omitempty"`
+	// Probes is how many synthetic invocations of the new and of the
+	// stable version (by version number) each health check makes, and
+	// BeginShift makes of both before the first weight, so a version that
+	// fails its probes never serves a user (0: none; at most MaxProbes).
+	// Counted by the invoke response's FunctionError, they see handled
+	// errors at once, for the inputs they send.
+	Probes int `json:"probes,omitempty"`
+	// ProbePayload is the event each probe sends; without it the probes
+	// send the payloads of the target's invoke smoke checks in turn.
+	ProbePayload json.RawMessage `json:"probePayload,omitempty"`
 	// MaxBakeSeconds is the longest one step may bake, extensions for
 	// inconclusive evidence included.
 	MaxBakeSeconds int `json:"maxBakeSeconds"`
@@ -177,16 +209,123 @@ type Health struct {
 	MaxP99LatencyRatio float64 `json:"maxP99LatencyRatio,omitempty"`
 }
 
+// SeesHandledErrorsFresh reports whether a source fresher than the metrics
+// sees handled function errors: the log streams read with the runtime's
+// error line, or probes.
+func (h Health) SeesHandledErrorsFresh() bool {
+	return h.FreshSignal == FreshSignalLogs && h.LogRuntime != "" || h.Probes > 0
+}
+
+// ProbePayloads are the events the probes send, in turn: ProbePayload, or
+// the payloads of the invoke smoke checks ("{}" for one without).
+func (t Target) ProbePayloads() [][]byte {
+	if len(t.Health.ProbePayload) > 0 {
+		return [][]byte{t.Health.ProbePayload}
+	}
+	var out [][]byte
+	for _, c := range t.SmokeChecks {
+		if c.Invoke == nil {
+			continue
+		}
+		p := []byte(c.Invoke.Payload)
+		if len(p) == 0 {
+			p = []byte("{}")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// The execution history's budget. A standard workflow's history holds at
+// most 25,000 events ("Quotas related to state machine executions", AWS
+// Step Functions Developer Guide); an execution that reaches it fails,
+// with prod wherever the shift left it. Each bake of a step — Bake (entered,
+// scheduled, started, submitted, timed out, exited), CheckHealth (entered,
+// scheduled, started, succeeded, exited) and MoreSteps (entered, exited) —
+// adds 13 events, counted as EventsPerBake with one to spare; each step
+// adds its SetWeight. HistoryReserve is left for the states before and
+// after the shift and for retries.
+const (
+	HistoryLimit   = 25000
+	HistoryReserve = 5000
+	EventsPerBake  = 14
+	EventsPerStep  = 6
+)
+
+// BakeRounds is how many times each of steps may bake (its first bake
+// included) for the execution to stay within the history budget.
+func BakeRounds(steps int) int {
+	if steps <= 0 {
+		return 0
+	}
+	return (HistoryLimit - HistoryReserve - steps*EventsPerStep) / (steps * EventsPerBake)
+}
+
+// StepCount is how many weighted steps the strategy makes (promotion.Plan).
+func (s StrategyConfig) StepCount() int {
+	switch s.Type {
+	case Canary:
+		return 1
+	case Linear:
+		if s.Percent < 1 {
+			return 0
+		}
+		return (99) / s.Percent
+	}
+	return 0
+}
+
+// roundsToJudge is how many bakes a step of step seconds needs before a
+// source that sees handled errors covers it: on the logs with the
+// runtime's line, the first bake and one more for the lines to settle;
+// on the metrics, their delay and the minute after, at most a minute a
+// bake (shift.extension).
+func (h Health) roundsToJudge(step int) int {
+	rounds := 2 + (max(0, h.MetricDelaySeconds+60-step)+59)/60
+	if h.FreshSignal == FreshSignalLogs && h.LogRuntime != "" {
+		rounds = 2
+	}
+	if h.Probes > 0 {
+		// The calls the exact test needs to pass with none failing at
+		// the 1 % level, (1-rate)^n <= 0.01 (shared/shift, stats.go).
+		need := max(h.MinInvocations, 1)
+		if r := h.MaxErrorRate; r > 0 && r < 1 {
+			need = max(need, int(math.Ceil(math.Log(0.01)/math.Log1p(-r))))
+		}
+		rounds = min(rounds, 1+(need+h.Probes-1)/h.Probes)
+	}
+	return rounds
+}
+
+func (h Health) evidenceName() string {
+	switch {
+	case h.FreshSignal == FreshSignalLogs && h.LogRuntime != "":
+		return "the log streams"
+	case h.Probes > 0:
+		return fmt.Sprintf("%d probes a check", h.Probes)
+	}
+	return fmt.Sprintf("the metrics, %d s late", h.MetricDelaySeconds)
+}
+
 // Criteria says in one paragraph how a step of the shift will be judged,
 // for the people approving it. Call it on a Health with defaults applied.
 func (h Health) Criteria() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Each step is judged on its own exposure: the new version's errors against the stable version's over the same window (by ExecutedVersion), failing when its error rate is significantly more than %s above the stable version's (exact binomial test, 1%% level) and passing only once at least %d invocations bound it within that (Clopper–Pearson, 99%%).",
 		strconv.FormatFloat(h.MaxErrorRate*100, 'f', -1, 64)+" %", h.MinInvocations)
-	if h.FreshSignal == FreshSignalLogs {
-		b.WriteString(" Evidence: the versions' own log streams, within seconds, and the CloudWatch metrics")
-	} else {
-		b.WriteString(" Evidence: the CloudWatch metrics")
+	b.WriteString(" Evidence:")
+	if h.Probes > 0 {
+		fmt.Fprintf(&b, " %d probes of each version a check (and before the first weight), counted by their function errors;", h.Probes)
+	}
+	switch {
+	case h.FreshSignal == FreshSignalLogs && h.LogRuntime != "":
+		fmt.Fprintf(&b, " the versions' own log streams, within seconds (REPORT lines and the %s runtime's error line, so handled errors count), and the CloudWatch metrics", h.LogRuntime)
+	case h.FreshSignal == FreshSignalLogs && h.Probes == 0:
+		b.WriteString(" the versions' own log streams, within seconds, which show crashes and timeouts but not handled errors, so only the CloudWatch metrics can pass a step")
+	case h.FreshSignal == FreshSignalLogs:
+		b.WriteString(" the versions' own log streams, within seconds, which show crashes and timeouts but not handled errors; the CloudWatch metrics")
+	default:
+		b.WriteString(" the CloudWatch metrics")
 	}
 	fmt.Fprintf(&b, ", taken as complete %d s after each minute.", h.MetricDelaySeconds)
 	if h.MaxP99LatencyRatio > 0 {
@@ -462,6 +601,24 @@ func (t *Target) Validate(prefix string) error {
 	default:
 		bad("health.freshSignal", "must be %q or absent, got %q", FreshSignalLogs, h.FreshSignal)
 	}
+	switch h.LogRuntime {
+	case "":
+	case LogRuntimeGo, LogRuntimeNode:
+		if h.FreshSignal != FreshSignalLogs {
+			bad("health.logRuntime", "is read only by health.freshSignal %q, which is not set", FreshSignalLogs)
+		}
+	default:
+		bad("health.logRuntime", "must be %q, %q or absent, got %q", LogRuntimeGo, LogRuntimeNode, h.LogRuntime)
+	}
+	if h.Probes < 0 || h.Probes > MaxProbes {
+		bad("health.probes", "must be 0–%d, got %d", MaxProbes, h.Probes)
+	}
+	if len(h.ProbePayload) > 0 && !json.Valid(h.ProbePayload) {
+		bad("health.probePayload", "is not valid JSON")
+	}
+	if h.Probes > 0 && len(t.ProbePayloads()) == 0 {
+		bad("health.probes", "needs health.probePayload or an invoke smoke check, whose payload the probes send")
+	}
 	switch h.OnInconclusive {
 	case OnInconclusiveRollback, OnInconclusivePromote:
 	default:
@@ -475,12 +632,33 @@ func (t *Target) Validate(prefix string) error {
 		if s.Type == Linear {
 			field = "strategy.intervalSeconds"
 		}
-		if step < h.MetricDelaySeconds && h.FreshSignal == "" {
-			bad(field, "%d s is shorter than health.metricDelaySeconds (%d s): the step would end before its metrics are readable; set health.freshSignal to %q or bake longer",
-				step, h.MetricDelaySeconds, FreshSignalLogs)
+		// The bake the metrics need to cover a step: the step, their
+		// delay, and the minute the last datapoint falls in.
+		metricsCover := step + h.MetricDelaySeconds + 60
+		switch {
+		case step >= h.MetricDelaySeconds, h.SeesHandledErrorsFresh():
+		case h.FreshSignal == "":
+			bad(field, "%d s is shorter than health.metricDelaySeconds (%d s): the step would end before its metrics are readable; set health.freshSignal to %q with health.logRuntime, or health.probes, or bake at least %d s",
+				step, h.MetricDelaySeconds, FreshSignalLogs, h.MetricDelaySeconds)
+		case h.MaxBakeSeconds < metricsCover:
+			// The log stream shows a handled error only through the
+			// runtime's own line; without it only the metrics can pass
+			// the step, and they need the bake to last.
+			bad(field, "%d s is shorter than health.metricDelaySeconds (%d s) and the logs cannot see handled errors without health.logRuntime, so only the metrics can pass the step: set health.logRuntime to %q or %q (the function's runtime), or health.probes, or health.maxBakeSeconds to at least %d, or bake at least %d s",
+				step, h.MetricDelaySeconds, LogRuntimeGo, LogRuntimeNode, metricsCover, h.MetricDelaySeconds)
 		}
 		if h.MaxBakeSeconds < step || h.MaxBakeSeconds > 86400 {
 			bad("health.maxBakeSeconds", "must be at least the step's %d s and at most 86400, got %d", step, h.MaxBakeSeconds)
+		}
+		if h.OnInconclusive == OnInconclusivePromote && !h.SeesHandledErrorsFresh() && h.MaxBakeSeconds < metricsCover {
+			bad("health.onInconclusive", "promote would let a step through before any source that sees handled errors could judge it (the metrics need a bake of %d s, health.maxBakeSeconds is %d): set health.maxBakeSeconds to at least %d, or health.freshSignal %q with health.logRuntime, or health.probes, or onInconclusive %q",
+				metricsCover, h.MaxBakeSeconds, metricsCover, FreshSignalLogs, OnInconclusiveRollback)
+		}
+		steps := s.StepCount()
+		rounds, needed := BakeRounds(steps), h.roundsToJudge(step)
+		if rounds < needed {
+			bad(field, "%d steps of %d s leave each step %d bakes within Step Functions' %d-event execution history, fewer than the %d its evidence needs (%s): use fewer steps (a larger strategy.percent), or health.freshSignal %q with health.logRuntime, or more health.probes",
+				steps, step, rounds, HistoryLimit, needed, h.evidenceName(), FreshSignalLogs)
 		}
 	}
 	for j, a := range h.Alarms {

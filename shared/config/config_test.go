@@ -55,6 +55,14 @@ func TestParseNamesTheField(t *testing.T) {
 		{"error rate", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"maxErrorRate":5}}]}`, "targets[0].health.maxErrorRate"},
 		{"short step without a fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":60}}]}`, "targets[0].strategy.bakeSeconds: 60 s is shorter than health.metricDelaySeconds"},
 		{"short linear step without a fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":10,"intervalSeconds":60}}]}`, "targets[0].strategy.intervalSeconds"},
+		{"short step on logs blind to handled errors, bake too short for the metrics", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":30},"health":{"freshSignal":"logs","maxBakeSeconds":120}}]}`,
+			`targets[0].strategy.bakeSeconds: 30 s is shorter than health.metricDelaySeconds (240 s) and the logs cannot see handled errors without health.logRuntime, so only the metrics can pass the step: set health.logRuntime to "aws-lambda-go" or "nodejs" (the function's runtime), or health.probes, or health.maxBakeSeconds to at least 330, or bake at least 240 s`},
+		{"promote before anything that sees handled errors could judge", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300},"health":{"maxBakeSeconds":400,"onInconclusive":"promote"}}]}`,
+			`targets[0].health.onInconclusive: promote would let a step through before any source that sees handled errors could judge it (the metrics need a bake of 600 s, health.maxBakeSeconds is 400): set health.maxBakeSeconds to at least 600`},
+		{"unknown log runtime", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"freshSignal":"logs","logRuntime":"python"}}]}`, `targets[0].health.logRuntime: must be "aws-lambda-go", "nodejs" or absent, got "python"`},
+		{"log runtime without the logs", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"logRuntime":"nodejs"}}]}`, `targets[0].health.logRuntime: is read only by health.freshSignal "logs"`},
+		{"more bakes than the execution history holds", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":1,"intervalSeconds":60},"health":{"freshSignal":"logs","metricDelaySeconds":3600}}]}`,
+			`targets[0].strategy.intervalSeconds: 99 steps of 60 s leave each step 14 bakes within Step Functions' 25000-event execution history, fewer than the 62 its evidence needs (the metrics, 3600 s late)`},
 		{"zero metric delay", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"metricDelaySeconds":-1}}]}`, "targets[0].health.metricDelaySeconds"},
 		{"unknown fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"freshSignal":"xray"}}]}`, "targets[0].health.freshSignal"},
 		{"unknown inconclusive policy", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"onInconclusive":"wait"}}]}`, "targets[0].health.onInconclusive"},
@@ -120,5 +128,26 @@ func TestValidateFunctionName(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("ValidateFunctionName(%q) = %v, want ok %v", tc.name, err, tc.ok)
 		}
+	}
+}
+
+// TestCriteriaSaysWhatSeesHandledErrors: the approval page tells the
+// approver which evidence can pass a step.
+func TestCriteriaSaysWhatSeesHandledErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		h    Health
+		want string
+	}{
+		{"logs with the runtime's line", Health{FreshSignal: FreshSignalLogs, LogRuntime: LogRuntimeNode}, "the nodejs runtime's error line, so handled errors count"},
+		{"logs without it", Health{FreshSignal: FreshSignalLogs}, "not handled errors, so only the CloudWatch metrics can pass a step"},
+		{"metrics only", Health{}, "Evidence: the CloudWatch metrics, taken as complete"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.h.Criteria(); !strings.Contains(got, tc.want) {
+				t.Errorf("Criteria() = %q, want it to contain %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -159,10 +159,22 @@ type Shift struct {
 	// Extend says the step bakes again (BakeSeconds more) at the same
 	// weight because the evidence was inconclusive.
 	Extend bool `json:"extend"`
-	Done   bool `json:"done"`
+	// Extensions is how many times this step has baked again; bounded so
+	// the execution's history stays within Step Functions' limit
+	// (config.BakeRounds).
+	Extensions int  `json:"extensions,omitempty"`
+	Done       bool `json:"done"`
 	// Verdict is the last health verdict's explanation (check-health):
 	// evidence per version, window, freshness, test and threshold.
 	Verdict string `json:"verdict"`
+	// Logs is the log-stream source's progress through this step (how far
+	// it has read and what it counted), so that each check reads only what
+	// arrived since the last one. A JSON document owned by package shift,
+	// opaque here (a string keeps Shift comparable).
+	Logs string `json:"logs,omitempty"`
+	// Probes is what the probes (health.probes) counted in this step so
+	// far; a JSON document owned by package shift.
+	Probes string `json:"probes,omitempty"`
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)

@@ -90,3 +90,17 @@ func TestAsTaskError(t *testing.T) {
 		t.Error("AsTaskError(nil) is not nil")
 	}
 }
+
+// TestStepCountIsPlan: the validator bounds the bakes by config's count of
+// steps, which must be Plan's.
+func TestStepCountIsPlan(t *testing.T) {
+	for _, s := range []config.StrategyConfig{
+		{Type: config.AllAtOnce}, {Type: config.Canary, Percent: 10, BakeSeconds: 60},
+		{Type: config.Linear, Percent: 1, IntervalSeconds: 60}, {Type: config.Linear, Percent: 33, IntervalSeconds: 60},
+		{Type: config.Linear, Percent: 50, IntervalSeconds: 60}, {Type: config.Linear, Percent: 99, IntervalSeconds: 60},
+	} {
+		if got, want := s.StepCount(), len(Plan(s)); got != want {
+			t.Errorf("%+v: StepCount = %d, Plan has %d steps", s, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,8 +97,27 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		s.Done = true
 		return s, nil
 	}
+	if h := t.health(); h.Probes > 0 {
+		// At 0 %: a version that fails its probes never serves a user.
+		why, err := t.probeBeforeWeight(ctx, h, prod.Version)
+		if err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		if why != "" {
+			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
+				"not shifting prod of %s to version %s: %s; no traffic moved", fn, n, why)
+		}
+	}
 	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, t.p.Steps[0].BakeSeconds
 	return s, nil
+}
+
+// health is the target's health settings with the defaults a definition
+// started before they existed lacks.
+func (t *task) health() config.Health {
+	target := t.p.Target
+	target.ApplyDefaults()
+	return target.Health
 }
 
 // cannotWeight says why prod cannot route between the stable and the new

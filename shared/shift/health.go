@@ -2,6 +2,7 @@ package shift
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	if err != nil {
 		return nil, fmt.Errorf("check health: %w", err)
 	}
-	sources, err := t.evidence(ctx, stepStart, now)
+	sources, progress, err := t.evidence(ctx, stepStart, now)
 	if err != nil {
 		return nil, fmt.Errorf("check health: %w", err)
 	}
@@ -75,23 +76,40 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		if t.p.Bake != nil && t.p.Bake.PromoteNow {
 			break // an operator asked to skip the bake; they own the call
 		}
-		if remaining := h.MaxBakeSeconds - baked; remaining > 0 {
+		// The bakes this step may still take: up to health.maxBakeSeconds,
+		// and within the execution history's budget (config.BakeRounds),
+		// so an execution never fails on Step Functions' event limit with
+		// prod left weighted.
+		rounds := config.BakeRounds(len(t.p.Steps))
+		remaining := h.MaxBakeSeconds - baked
+		historyLeft := s.Extensions+1 < rounds
+		if remaining > 0 && historyLeft {
 			ext := min(remaining, extension(h, need, now))
 			rec.Event = audit.HealthInconclusive
 			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
 			t.record(ctx, rec)
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
-				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Verdict: Inconclusive + ": " + d.Reason}, nil
+				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
+				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress.logs, Probes: progress.probes}, nil
 		}
-		if h.OnInconclusive != config.OnInconclusivePromote {
+		limit := fmt.Sprintf("after %ds (health.maxBakeSeconds)", baked)
+		if !historyLeft {
+			limit = fmt.Sprintf("after %d bakes of this step, all the %d steps allow within Step Functions' %d-event history", s.Extensions+1, len(t.p.Steps), config.HistoryLimit)
+		}
+		lean := leaning(d.Sources)
+		if h.OnInconclusive != config.OnInconclusivePromote || lean != "" {
 			d.Outcome, d.DecidedBy = Unhealthy, "health.maxBakeSeconds"
-			rec.Event, rec.Reason = audit.HealthFailed, fmt.Sprintf("still inconclusive after %ds (health.maxBakeSeconds); rolling back: %s", baked, d.Reason)
+			why := fmt.Sprintf("still inconclusive %s; rolling back", limit)
+			if h.OnInconclusive == config.OnInconclusivePromote {
+				why = fmt.Sprintf("still inconclusive %s; not promoted although health.onInconclusive is promote, because %s; rolling back", limit, lean)
+			}
+			rec.Event, rec.Reason = audit.HealthFailed, why+": "+d.Reason
 			t.record(ctx, rec)
 			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-				"version %s of %s could not be judged at %s within %ds: %s", n, fn, alias.Percent(s.Weight), baked, d.Reason)
+				"version %s of %s could not be judged at %s %s: %s", n, fn, alias.Percent(s.Weight), limit, d.Reason)
 		}
 		promoteAnyway = true
-		rec.Reason = fmt.Sprintf("still inconclusive after %ds; health.onInconclusive is promote: %s", baked, d.Reason)
+		rec.Reason = fmt.Sprintf("still inconclusive %s; health.onInconclusive is promote: %s", limit, d.Reason)
 	}
 	rec.Event = audit.HealthPassed
 	if promoteAnyway || d.Outcome == Inconclusive {
@@ -113,12 +131,74 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	return next, nil
 }
 
+// leaning says why the evidence, though inconclusive, leans towards harm
+// ("" when it does not): a source showing the new version's error rate
+// above its limit so far. health.onInconclusive promote lets a step
+// through for want of evidence, never against it.
+func leaning(sources []audit.Evidence) string {
+	for _, ev := range sources {
+		if ev.NewInvocations > 0 && ev.NewErrors/ev.NewInvocations > ev.ErrorRateLimit {
+			return fmt.Sprintf("%s shows %s errors / %s calls of version %s, above the limit %s",
+				ev.Source, num(ev.NewErrors), num(ev.NewInvocations), ev.NewVersion, alias.Percent(ev.ErrorRateLimit))
+		}
+	}
+	return ""
+}
+
+// waiting says in words why a step bakes again: how many of the calls the
+// test needs a source that sees handled errors has read, how long the step
+// may still bake and what happens then — e.g. "inconclusive: 12 of ≈90
+// error-free calls of version 5 so far (logs); baking up to 15m (3m left),
+// then rollback".
+func waiting(d decision, h config.Health, baked, remaining int) string {
+	var best *audit.Evidence
+	for i := range d.Sources {
+		ev := &d.Sources[i]
+		if ev.SeesHandledErrors && (best == nil || ev.NewInvocations > best.NewInvocations) {
+			best = ev
+		}
+	}
+	var b strings.Builder
+	b.WriteString(Inconclusive + ": ")
+	switch {
+	case best == nil:
+		b.WriteString("no source that sees handled errors has been read")
+	case best.CallsNeeded == 0:
+		fmt.Fprintf(&b, "%s calls of version %s so far (%s); no number of calls passes a limit of 0", num(best.NewInvocations), best.NewVersion, best.Source)
+	default:
+		fmt.Fprintf(&b, "%s of ≈%d error-free calls of version %s so far (%s", num(best.NewInvocations), best.CallsNeeded, best.NewVersion, best.Source)
+		if best.NewErrors > 0 {
+			fmt.Fprintf(&b, ", %s failed", num(best.NewErrors))
+		}
+		if !best.Covered {
+			fmt.Fprintf(&b, ", complete through %s", clock(best.FreshThrough))
+		}
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, "; baking up to %s (%s left), then %s", span(h.MaxBakeSeconds), span(max(0, remaining)), h.OnInconclusive)
+	return b.String()
+}
+
+// span prints seconds as "15m", "90s", "1h30m".
+func span(sec int) string {
+	d := time.Duration(sec) * time.Second
+	switch {
+	case sec < 120:
+		return fmt.Sprintf("%ds", sec)
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", sec/3600)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", sec/3600, (sec%3600)/60)
+	}
+	return fmt.Sprintf("%dm", (sec+30)/60)
+}
+
 // extension is how much longer an inconclusive step bakes. On the metrics
 // alone, a minute at a time (their resolution) until the minute holding
 // need is published, so a published minute showing harm is read at once;
-// with a fresh signal, minExtension.
+// with a fresh signal or probes, minExtension.
 func extension(h config.Health, need, now time.Time) int {
-	if h.FreshSignal == "" {
+	if h.FreshSignal == "" && h.Probes == 0 {
 		ready := need.Truncate(time.Minute).Add(time.Minute + time.Duration(h.MetricDelaySeconds)*time.Second)
 		return min(60, max(minExtension, int(ready.Sub(now).Seconds())+1))
 	}
@@ -241,23 +321,41 @@ func (t *task) alarmsAtStart(ctx context.Context) error {
 		t.p.Function, t.p.Version, strings.Join(firing, "; "))
 }
 
+// progress is what the sources that read incrementally carry from one
+// check of a step to the next (promotion.Shift.Logs and .Probes).
+type progress struct{ logs, probes string }
+
 // evidence reads what each configured source shows for the new and the
-// stable version since the step began: CloudWatch metrics always, the
-// versions' log streams when health.freshSignal is "logs".
-func (t *task) evidence(ctx context.Context, stepStart, now time.Time) ([]audit.Evidence, error) {
+// stable version since the step began: the probes when health.probes is
+// set, the versions' log streams when health.freshSignal is "logs", and
+// CloudWatch metrics always.
+func (t *task) evidence(ctx context.Context, stepStart, now time.Time) ([]audit.Evidence, progress, error) {
 	var out []audit.Evidence
-	if t.p.Target.Health.FreshSignal == config.FreshSignalLogs {
-		ev, err := t.logEvidence(ctx, stepStart, now)
+	var pg progress
+	h := t.p.Target.Health
+	if h.Probes > 0 {
+		ev, pr, err := t.probeEvidence(ctx, stepStart, now)
 		if err != nil {
-			return nil, err
+			return nil, pg, err
 		}
-		out = append(out, ev)
+		out, pg.probes = append(out, ev), pr
+	}
+	if h.FreshSignal == config.FreshSignalLogs {
+		ev, pr, err := t.logEvidence(ctx, stepStart, now)
+		if err != nil {
+			return nil, pg, err
+		}
+		b, err := json.Marshal(pr)
+		if err != nil {
+			return nil, pg, fmt.Errorf("encode the log progress: %w", err)
+		}
+		out, pg.logs = append(out, ev), string(b)
 	}
 	ev, err := t.metricEvidence(ctx, stepStart, now)
 	if err != nil {
-		return nil, err
+		return nil, pg, err
 	}
-	return append(out, ev), nil
+	return append(out, ev), pg, nil
 }
 
 // metricEvidence reads Errors and Invocations (and p99 Duration when a
@@ -269,8 +367,14 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 	stable := t.p.Shift.StableVersion
 	start := stepStart.Truncate(time.Minute)
 	fresh := now.Add(-time.Duration(h.MetricDelaySeconds) * time.Second).Truncate(time.Minute)
+	// Errors counts every invocation that results in a function error:
+	// "exceptions that your code throws and exceptions that the Lambda
+	// runtime throws" ("Types of metrics for Lambda functions", Lambda
+	// developer guide,
+	// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html):
+	// handled errors, crashes and timeouts alike.
 	ev := audit.Evidence{Source: "metrics", From: start, To: fresh, FreshThrough: fresh,
-		NewVersion: n, StableVersion: stable}
+		NewVersion: n, StableVersion: stable, SeesHandledErrors: true, SeesCrashes: true, SeesLatency: h.MaxP99LatencyRatio > 0}
 	if !fresh.After(start) {
 		return ev, nil // nothing of the step is published yet
 	}

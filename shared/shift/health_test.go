@@ -3,12 +3,16 @@ package shift_test
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -16,6 +20,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // TestBeginAlarmFiring: an alarm already in ALARM before any traffic moves
@@ -57,46 +63,96 @@ func TestBeginAlarmFiring(t *testing.T) {
 	}
 }
 
-// fakeLogs answers FilterLogEvents from events per stream, honouring the
-// stream prefix, the time range and the two terms of the REPORT filter.
+// fakeLogs answers FilterLogEvents as CloudWatch Logs does: events of one
+// log group in timestamp order, selected by the stream prefix or names,
+// the time range (StartTime inclusive, EndTime inclusive) and the quoted
+// OR terms of a filter pattern (?"a" ?"b", each a case-sensitive
+// substring), in pages of at most Limit (pageSize when set) events.
 type fakeLogs struct {
-	mu      sync.Mutex
-	events  map[string][]logtypes.FilteredLogEvent // by stream
-	inputs  []*cloudwatchlogs.FilterLogEventsInput
-	missing bool
+	mu       sync.Mutex
+	events   map[string][]logtypes.FilteredLogEvent // by group
+	inputs   []*cloudwatchlogs.FilterLogEventsInput
+	missing  bool
+	pageSize int
 }
 
+// add writes one event to the default log group of the test function.
 func (f *fakeLogs) add(stream string, at time.Time, line string) {
+	f.addIn("/aws/lambda/"+fn, stream, at, line)
+}
+
+func (f *fakeLogs) addIn(group, stream string, at time.Time, line string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.events == nil {
 		f.events = map[string][]logtypes.FilteredLogEvent{}
 	}
-	f.events[stream] = append(f.events[stream], logtypes.FilteredLogEvent{LogStreamName: aws.String(stream), Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(line)})
+	evs := f.events[group]
+	ev := logtypes.FilteredLogEvent{LogStreamName: aws.String(stream), Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(line)}
+	// Kept in timestamp order, equal stamps in the order written.
+	i := sort.Search(len(evs), func(i int) bool { return aws.ToInt64(evs[i].Timestamp) > at.UnixMilli() })
+	f.events[group] = slices.Insert(evs, i, ev)
+}
+
+// filterTerms reads the ?"term" OR terms of a filter pattern; nil for an
+// empty pattern (everything matches).
+func filterTerms(p string) []string {
+	var terms []string
+	for _, part := range strings.Split(p, "?") {
+		if part = strings.TrimSpace(part); part != "" {
+			terms = append(terms, strings.Trim(part, `"`))
+		}
+	}
+	return terms
 }
 
 func (f *fakeLogs) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterLogEventsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inputs = append(f.inputs, in)
-	if f.missing {
+	evs, ok := f.events[aws.ToString(in.LogGroupName)]
+	if f.missing || (!ok && len(f.events) > 0) {
 		return nil, &logtypes.ResourceNotFoundException{Message: aws.String("The specified log group does not exist.")}
 	}
-	out := &cloudwatchlogs.FilterLogEventsOutput{}
-	for stream, evs := range f.events {
+	if in.LogStreamNamePrefix != nil && len(in.LogStreamNames) > 0 {
+		return nil, &logtypes.InvalidParameterException{Message: aws.String("logStreamNames and logStreamNamePrefix are mutually exclusive")}
+	}
+	terms := filterTerms(aws.ToString(in.FilterPattern))
+	limit := int(aws.ToInt32(in.Limit))
+	if limit == 0 || limit > 10000 {
+		limit = 10000
+	}
+	if f.pageSize > 0 {
+		limit = min(limit, f.pageSize)
+	}
+	offset := 0
+	if in.NextToken != nil {
+		offset, _ = strconv.Atoi(aws.ToString(in.NextToken))
+	}
+	var match []logtypes.FilteredLogEvent
+	first := sort.Search(len(evs), func(i int) bool { return aws.ToInt64(evs[i].Timestamp) >= aws.ToInt64(in.StartTime) })
+	for _, ev := range evs[first:] {
+		ts, msg, stream := aws.ToInt64(ev.Timestamp), aws.ToString(ev.Message), aws.ToString(ev.LogStreamName)
+		if in.StartTime != nil && ts < aws.ToInt64(in.StartTime) || in.EndTime != nil && ts > aws.ToInt64(in.EndTime) {
+			continue
+		}
 		if !strings.HasPrefix(stream, aws.ToString(in.LogStreamNamePrefix)) {
 			continue
 		}
-		for _, ev := range evs {
-			ts, msg := aws.ToInt64(ev.Timestamp), aws.ToString(ev.Message)
-			if ts < aws.ToInt64(in.StartTime) || ts > aws.ToInt64(in.EndTime) {
-				continue
-			}
-			if !strings.Contains(msg, "REPORT RequestId") && !strings.Contains(msg, "platform.report") {
-				continue
-			}
-			out.Events = append(out.Events, ev)
+		if len(in.LogStreamNames) > 0 && !slices.Contains(in.LogStreamNames, stream) {
+			continue
 		}
+		if len(terms) > 0 && !slices.ContainsFunc(terms, func(t string) bool { return strings.Contains(msg, t) }) {
+			continue
+		}
+		match = append(match, ev)
+	}
+	out := &cloudwatchlogs.FilterLogEventsOutput{}
+	if offset < len(match) {
+		out.Events = match[offset:min(len(match), offset+limit)]
+	}
+	if offset+limit < len(match) {
+		out.NextToken = aws.String(strconv.Itoa(offset + limit))
 	}
 	return out, nil
 }
@@ -114,14 +170,18 @@ func logsEnv(t *testing.T) (*env, *fakeLogs, promotion.TaskRequest) {
 	e.h = shift.New(e.lam, e.cw, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
 	req.Promotion.Target.Health.FreshSignal = "logs"
+	req.Promotion.Target.Health.LogRuntime = "aws-lambda-go"
 	req.Promotion.Target.Health.MetricDelaySeconds = 240
-	req.Promotion.Steps = []promotion.Step{{Weight: 0.1, BakeSeconds: 30}}
-	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.1, BakeSeconds: 30}
+	// A 20 s canary bake, extended once: the logs are read up to 10 s
+	// before now (logSettle), which covers the 20 s.
+	req.Promotion.Steps = []promotion.Step{{Weight: 0.1, BakeSeconds: 20}}
+	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.1, BakeSeconds: 15, BakedSeconds: 15}
 	return e, lg, req
 }
 
 // report writes n REPORT lines, failed of them with Status: error, into a
-// stream of version v named as Lambda names it (YYYY/MM/DD/[v]id).
+// stream of version v named as Lambda names it (YYYY/MM/DD/[v]id), 11 to
+// 29 s before now: within the step, and settled.
 func report(lg *fakeLogs, now time.Time, v string, n, failed int) {
 	stream := now.UTC().Format("2006/01/02") + "/[" + v + "]0123456789abcdef"
 	for i := range n {
@@ -129,8 +189,9 @@ func report(lg *fakeLogs, now time.Time, v string, n, failed int) {
 		if i < failed {
 			line += "\tStatus: error\tError Type: Runtime.ExitError"
 		}
-		lg.add(stream, now.Add(-time.Duration(1+i%25)*time.Second), "START RequestId: r Version: "+v)
-		lg.add(stream, now.Add(-time.Duration(1+i%25)*time.Second), line)
+		at := now.Add(-time.Duration(11+i%19) * time.Second)
+		lg.add(stream, at, "START RequestId: r Version: "+v)
+		lg.add(stream, at, line)
 	}
 }
 
@@ -171,15 +232,9 @@ func TestCheckHealthFreshSignal(t *testing.T) {
 			if ev.Source != "logs" || ev.NewInvocations != float64(tc.newN) || ev.StableInvocations != float64(tc.stableN) {
 				t.Errorf("evidence %+v, want logs with %d and %d calls", ev, tc.newN, tc.stableN)
 			}
-			var prefixes []string
-			for _, in := range lg.inputs {
-				if aws.ToString(in.LogGroupName) != "/aws/lambda/hello" {
-					t.Errorf("log group %s, want /aws/lambda/hello", aws.ToString(in.LogGroupName))
-				}
-				prefixes = append(prefixes, aws.ToString(in.LogStreamNamePrefix))
-			}
-			if want := "2025/06/02/[5]"; !strings.Contains(strings.Join(prefixes, " "), want) {
-				t.Errorf("stream prefixes %q, want %q among them", prefixes, want)
+			// One read of the group, both versions told apart by stream name.
+			if len(lg.inputs) != 1 || aws.ToString(lg.inputs[0].LogGroupName) != "/aws/lambda/hello" {
+				t.Errorf("%d FilterLogEvents calls, want 1 of /aws/lambda/hello", len(lg.inputs))
 			}
 		})
 	}
@@ -191,5 +246,147 @@ func TestCheckHealthFreshSignalMissingGroup(t *testing.T) {
 	_, err := e.h.Handle(ctx, req)
 	if err == nil || !strings.Contains(message(err), "read the log streams of version") {
 		t.Fatalf("err = %v, want one naming the log streams", err)
+	}
+}
+
+// configuredLambda answers GetFunctionConfiguration with a runtime and a
+// logging configuration, as Lambda does for a version.
+type configuredLambda struct {
+	*lambdafake.Fake
+	runtime lambdatypes.Runtime
+	logging *lambdatypes.LoggingConfig
+}
+
+func (c configuredLambda) GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
+	out, err := c.Fake.GetFunctionConfiguration(ctx, in, opts...)
+	if err == nil {
+		out.Runtime, out.LoggingConfig = c.runtime, c.logging
+	}
+	return out, err
+}
+
+// TestLogSourceReadsWhatAWSWrites: the logs source in the function's own
+// log group (custom ones too, shared with other functions), told apart by
+// stream name, and blind — saying why — when the version's runtime is not
+// the one whose error line it reads.
+func TestLogSourceReadsWhatAWSWrites(t *testing.T) {
+	tests := []struct {
+		name       string
+		runtime    lambdatypes.Runtime
+		logging    *lambdatypes.LoggingConfig
+		group      string // where the lines are
+		streamFn   string // the function name in the stream names
+		wantErr    string
+		wantBlind  string
+		wantNew    float64
+		wantErrors float64
+	}{
+		{name: "default group, provided.al2023", runtime: lambdatypes.RuntimeProvidedal2023, group: "/aws/lambda/hello",
+			wantErr: "logs: error rate 50% (10 errors / 20 invocations of version 5", wantNew: 20, wantErrors: 10},
+		{name: "custom log group shared with another function", runtime: lambdatypes.RuntimeProvidedal2023,
+			logging: &lambdatypes.LoggingConfig{LogGroup: aws.String("/acme/shared"), LogFormat: lambdatypes.LogFormatText},
+			group:   "/acme/shared", streamFn: "hello",
+			wantErr: "logs: error rate 50% (10 errors / 20 invocations of version 5", wantNew: 20, wantErrors: 10},
+		{name: "the version runs Node.js, the target says aws-lambda-go", runtime: lambdatypes.RuntimeNodejs22x, group: "/aws/lambda/hello",
+			wantBlind: "health.logRuntime is aws-lambda-go but version 5 runs nodejs22.x", wantNew: 20},
+		{name: "JSON format with SystemLogLevel WARN has no report records", runtime: lambdatypes.RuntimeProvidedal2023,
+			logging: &lambdatypes.LoggingConfig{LogFormat: lambdatypes.LogFormatJson, SystemLogLevel: lambdatypes.SystemLogLevelWarn},
+			group:   "/aws/lambda/hello", wantBlind: "SystemLogLevel WARN drops the platform.report records", wantNew: 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, lg, req := logsEnv(t)
+			clock := func() time.Time { return e.now }
+			log := slog.New(slog.NewJSONHandler(&e.logs, nil))
+			e.h = shift.New(configuredLambda{Fake: e.lam, runtime: tc.runtime, logging: tc.logging}, e.cw,
+				audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock, Logs: lg})
+			tr := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: tc.streamFn}
+			other := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: "other"}
+			for i := range 20 {
+				at := e.now.Add(-time.Duration(11+i%15) * time.Second)
+				tr.call("5", at, i%2 == 0, kindHandled)
+				tr.call("4", at, false, kindOK)
+				// Another function's failures in a shared group never count.
+				other.call("5", at, true, kindHandled)
+			}
+			_, err := e.h.Handle(ctx, req)
+			if tc.wantErr != "" {
+				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
+				wantContains(t, "error", message(err), tc.wantErr)
+			} else if err != nil {
+				t.Fatalf("check-health: %v", err)
+			}
+			recs := e.audits(t)
+			if len(recs) != 1 || recs[0].Verdict == nil {
+				t.Fatalf("records %q, want one with its verdict", summary(recs))
+			}
+			ev := recs[0].Verdict.Sources[0]
+			if tc.wantBlind != "" {
+				if ev.SeesHandledErrors || !strings.Contains(ev.Blind, tc.wantBlind) {
+					t.Errorf("evidence sees handled errors %v, blind %q; want blind: %s", ev.SeesHandledErrors, ev.Blind, tc.wantBlind)
+				}
+				if recs[0].Event == "health.passed" {
+					t.Errorf("a blind source passed the step")
+				}
+			}
+			if ev.NewInvocations != tc.wantNew && tc.logging == nil || ev.NewErrors != tc.wantErrors {
+				t.Errorf("evidence %s errors / %s calls, want %v / %v", trim(ev.NewErrors), trim(ev.NewInvocations), tc.wantErrors, tc.wantNew)
+			}
+			for _, in := range lg.inputs {
+				if got := aws.ToString(in.LogGroupName); got != tc.group {
+					t.Errorf("read log group %s, want %s", got, tc.group)
+				}
+			}
+		})
+	}
+}
+
+// TestLogSourceReadsIncrementally: each check reads only what arrived
+// since the last, at most a few pages, and carries its counts in the
+// shift state; a read left unfinished continues from its token, and the
+// evidence is complete only through where it got.
+func TestLogSourceReadsIncrementally(t *testing.T) {
+	e, lg, req := logsEnv(t)
+	lg.pageSize = 10
+	tr := &traffic{lg: lg, cw: newFakeCloudWatch(), group: "/aws/lambda/hello"}
+	start := e.now.Add(-30 * time.Second)
+	for i := range 60 { // 60 × (START, REPORT) of each version: 4 lines, 2 counted
+		tr.call("5", start.Add(time.Duration(i)*200*time.Millisecond), false, kindOK)
+		tr.call("4", start.Add(time.Duration(i)*200*time.Millisecond), false, kindOK)
+	}
+	type look struct{ calls, newCalls int }
+	var looks []look
+	var first *promotion.Shift
+	for range 4 {
+		before := len(lg.inputs)
+		got, err := e.h.Handle(ctx, req)
+		if err != nil {
+			t.Fatalf("check-health: %v", err)
+		}
+		recs := e.audits(t)
+		ev := recs[len(recs)-1].Verdict.Sources[0]
+		looks = append(looks, look{len(lg.inputs) - before, int(ev.NewInvocations)})
+		if !got.Extend {
+			break
+		}
+		// The next check, 15 s later, with the state this one returned.
+		e.now = e.now.Add(time.Duration(got.BakeSeconds) * time.Second)
+		if first == nil {
+			first = got
+		}
+		req.Promotion.Shift = got
+	}
+	// 120 counted lines of 10 a page, 4 pages a check: 40, 80, then 120.
+	want := []look{{4, 20}, {4, 40}, {4, 60}}
+	if len(looks) < 3 || looks[0] != want[0] || looks[1] != want[1] || looks[2].newCalls != 60 {
+		t.Fatalf("looks (FilterLogEvents calls, new version's calls) = %v, want %v", looks, want)
+	}
+	if first == nil || !strings.Contains(first.Logs, `"token"`) {
+		t.Errorf("an unfinished read carries no token: %+v", first)
+	}
+	for i, in := range lg.inputs[1:] {
+		if in.NextToken == nil && aws.ToInt64(in.StartTime) < start.UnixMilli() {
+			t.Errorf("call %d re-reads from %d, before the step", i+1, aws.ToInt64(in.StartTime))
+		}
 	}
 }

@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // Logs is the part of the CloudWatch Logs API the fresh signal calls.
@@ -19,90 +24,293 @@ type Logs interface {
 	FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error)
 }
 
-// The fresh signal: each version's own log streams.
+// The fresh signal: the function's log streams, read the way AWS writes them.
 //
-// Lambda writes START, END and REPORT lines for every invocation to the
-// function's log group /aws/lambda/<function>, one stream per execution
-// environment named YYYY/MM/DD/[<version>]<environment id> ("How
-// CloudWatch structures logs", Lambda operator guide; "Sending Lambda
-// function logs to CloudWatch Logs", Lambda developer guide). A
-// logStreamNamePrefix of the day and version therefore selects exactly that
-// version's invocations, whichever alias routed them, seconds after they
-// end — where the AWS/Lambda metrics are minutes late. A REPORT line (or,
-// in the JSON log format, a platform.report record) counts one invocation;
-// one marked "Status: error"/"Status: timeout" (JSON: a status other than
-// "success") counts one error too.
+// Lambda writes START, END and REPORT lines (JSON log format: platform.*
+// records) for every invocation to the function's log group, one stream per
+// execution environment. The default group is /aws/lambda/<function> with
+// streams YYYY/MM/DD/[<version>]<id>; a custom group (LoggingConfig.LogGroup)
+// has streams YYYY/MM/DD/<function>[<version>][<id>] ("Configuring
+// CloudWatch log groups", Lambda developer guide,
+// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
+// The stream name therefore says which version served each line, whichever
+// alias routed it, seconds after it ends — where the AWS/Lambda metrics
+// are minutes late.
+//
+// A REPORT line counts one invocation; one with "Status: error"/"Status:
+// timeout" (JSON: a status other than "success") is a crash, timeout or
+// init failure and counts one error. A handled error — a Go handler's
+// returned error, a Node.js handler's throw — is NOT on the REPORT line:
+// the runtime posts it to the Runtime API's /invocation/{id}/error and the
+// platform reports the invocation done ("status": "success"). Only the
+// runtime's own line shows it (runtimeErrorLine), so the source sees
+// handled errors only for a runtime whose line it knows
+// (health.logRuntime), and says so in its evidence otherwise.
 
-// reportFilter selects the REPORT lines of both log formats (a
-// CloudWatch Logs filter pattern with OR terms).
-const reportFilter = `?"REPORT RequestId" ?"platform.report"`
+// logFilter selects the lines counted: REPORT lines of both formats and
+// the runtimes' error documents (a CloudWatch Logs filter pattern of OR
+// terms; each is a case-sensitive substring).
+const logFilter = `?"REPORT RequestId" ?"platform.report" ?"errorMessage"`
+
+// logSettle is how long before now the logs are read up to: lines reach
+// CloudWatch Logs seconds after they are written, and what is read is
+// never read again, so the last seconds are left for the next check.
+const logSettle = 10 * time.Second
+
+// logPagesPerCheck bounds the FilterLogEvents pages one check reads per
+// log group (the API allows 5 requests a second per account, and the shift
+// Lambda has 60 s). A busy group not read to the end in one check is
+// continued by the next from the saved token; until then the source's data
+// is complete only through where it got, and the step waits.
+const logPagesPerCheck = 4
 
 var (
 	reportStatusRE   = regexp.MustCompile(`\tStatus: ([a-z]+)`)
 	reportDurationRE = regexp.MustCompile(`\tDuration: ([0-9.]+) ms`)
+	// streamRE reads the function (custom groups only) and the version
+	// out of a stream name.
+	streamRE = regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/([A-Za-z0-9_-]*)\[(\$LATEST|[0-9]+)\]`)
+	// goLogPrefixRE is the standard log package's default prefix
+	// (log.LstdFlags: "2006/01/02 15:04:05 "), with microseconds when a
+	// handler set log.Lmicroseconds.
+	goLogPrefixRE = regexp.MustCompile(`^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? `)
 )
 
-// logEvidence counts the invocations and errors of the new and the stable
-// version in their log streams since the step began.
-func (t *task) logEvidence(ctx context.Context, stepStart, now time.Time) (audit.Evidence, error) {
-	// Lines reach CloudWatch Logs seconds after they are written; the data
-	// is taken as current, the last seconds' lines at worst arriving at the
-	// next look.
-	fresh := now
-	ev := audit.Evidence{Source: "logs", From: stepStart, To: fresh, FreshThrough: fresh,
-		NewVersion: t.p.Version, StableVersion: t.p.Shift.StableVersion}
-	if t.logs == nil {
-		return ev, fmt.Errorf("health.freshSignal is %q but the shift task has no CloudWatch Logs client", "logs")
-	}
-	var err error
-	var newMs, stableMs []float64
-	ev.NewInvocations, ev.NewErrors, newMs, err = t.countReports(ctx, t.p.Version, stepStart, fresh)
-	if err != nil {
-		return ev, err
-	}
-	ev.StableInvocations, ev.StableErrors, stableMs, err = t.countReports(ctx, ev.StableVersion, stepStart, fresh)
-	if err != nil {
-		return ev, err
-	}
-	if t.p.Target.Health.MaxP99LatencyRatio > 0 {
-		ev.NewP99Ms, ev.StableP99Ms = nanToZero(percentile(newMs, 0.99)), nanToZero(percentile(stableMs, 0.99))
-	}
-	return ev, nil
+// logProgress is the logs source's progress through one step, carried in
+// promotion.Shift.Logs from one check to the next.
+type logProgress struct {
+	// Step is the step counted; another step starts afresh.
+	Step int `json:"step"`
+	// Since is the step's start: lines before it are never read.
+	Since time.Time `json:"since"`
+	// Groups are the log groups read, one unless the stable and the new
+	// version log to different groups.
+	Groups []groupProgress `json:"groups"`
+	// New and Stable are what was counted so far.
+	New    logCounts `json:"new"`
+	Stable logCounts `json:"stable"`
+	// Sees says which runtime's handled-error line is read, "" when none
+	// (the source is blind to handled errors; Blind says why).
+	Sees  string `json:"sees,omitempty"`
+	Blind string `json:"blind,omitempty"`
 }
 
-// countReports reads one version's REPORT lines in [from, to). An
-// environment's stream is named by the day it started, so the days from
-// one before the window to its end are each read with their own prefix.
-func (t *task) countReports(ctx context.Context, version string, from, to time.Time) (invocations, errs float64, durations []float64, err error) {
-	group := "/aws/lambda/" + t.p.Function
-	for day := from.UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour); !day.After(to); day = day.Add(24 * time.Hour) {
-		in := &cloudwatchlogs.FilterLogEventsInput{
-			LogGroupName:        aws.String(group),
-			LogStreamNamePrefix: aws.String(day.Format("2006/01/02") + "/[" + version + "]"),
-			FilterPattern:       aws.String(reportFilter),
-			StartTime:           aws.Int64(from.UnixMilli()),
-			EndTime:             aws.Int64(to.UnixMilli()),
-		}
-		p := cloudwatchlogs.NewFilterLogEventsPaginator(t.logs, in)
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return 0, 0, nil, fmt.Errorf("read the log streams of version %s in %s: %w", version, group, err)
-			}
-			for _, e := range page.Events {
-				ok, failed, ms := parseReport(aws.ToString(e.Message))
-				if !ok {
-					continue
-				}
-				invocations++
-				if failed {
-					errs++
-				}
-				durations = append(durations, ms)
-			}
+// groupProgress is how far one log group has been read.
+type groupProgress struct {
+	Name string `json:"name"`
+	// Through: every line stamped before it has been counted (Unix ms).
+	Through int64 `json:"through"`
+	// Until and Token continue a read left unfinished by logPagesPerCheck:
+	// the end of its window and FilterLogEvents' nextToken.
+	Until int64  `json:"until,omitempty"`
+	Token string `json:"token,omitempty"`
+}
+
+// logCounts are one version's counts.
+type logCounts struct {
+	Invocations int `json:"invocations"`
+	// Crashes are REPORT lines with a failed status; ErrorLines the
+	// runtime's handled-error lines. Errors are their sum, at most the
+	// invocations.
+	Crashes    int `json:"crashes"`
+	ErrorLines int `json:"errorLines"`
+	// Durations is a histogram of REPORT durations: bucket i holds
+	// durations in (1.05^(i-1), 1.05^i] ms, so a p99 read from it is at
+	// most 5 % high.
+	Durations map[int]int `json:"durations,omitempty"`
+}
+
+func (c logCounts) errors() int { return min(c.Invocations, c.Crashes+c.ErrorLines) }
+
+const durationBase = 1.05
+
+func (c *logCounts) addDuration(ms float64) {
+	if c.Durations == nil {
+		c.Durations = map[int]int{}
+	}
+	c.Durations[int(math.Ceil(math.Log(max(ms, 1))/math.Log(durationBase)))]++
+}
+
+// p99 is the 99th percentile (nearest rank) of the durations, 0 when none.
+func (c logCounts) p99() float64 {
+	total := 0
+	for _, n := range c.Durations {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(0.99 * float64(total)))
+	keys := make([]int, 0, len(c.Durations))
+	for k := range c.Durations {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	seen := 0
+	for _, k := range keys {
+		if seen += c.Durations[k]; seen >= rank {
+			return math.Pow(durationBase, float64(k))
 		}
 	}
-	return invocations, errs, durations, nil
+	return 0
+}
+
+// logEvidence counts the invocations and errors of the new and the stable
+// version in their log streams since the step began, reading only what
+// arrived since the last check (t.p.Shift.Logs). It returns the evidence
+// and the progress to carry to the next check.
+func (t *task) logEvidence(ctx context.Context, stepStart, now time.Time) (audit.Evidence, *logProgress, error) {
+	ev := audit.Evidence{Source: "logs", From: stepStart, NewVersion: t.p.Version, StableVersion: t.p.Shift.StableVersion}
+	if t.logs == nil {
+		return ev, nil, fmt.Errorf("health.freshSignal is %q but the shift task has no CloudWatch Logs client", config.FreshSignalLogs)
+	}
+	pr, err := t.logStart(ctx, stepStart)
+	if err != nil {
+		return ev, nil, err
+	}
+	ev.From = pr.Since
+	until := now.Add(-logSettle).UnixMilli()
+	fresh := int64(math.MaxInt64)
+	for i := range pr.Groups {
+		if err := t.readGroup(ctx, &pr.Groups[i], pr, until); err != nil {
+			return ev, nil, err
+		}
+		fresh = min(fresh, pr.Groups[i].Through)
+	}
+	ev.FreshThrough = time.UnixMilli(fresh).UTC()
+	if ev.FreshThrough.Before(pr.Since) {
+		ev.FreshThrough = pr.Since
+	}
+	ev.To = ev.FreshThrough
+	ev.NewInvocations, ev.NewErrors = float64(pr.New.Invocations), float64(pr.New.errors())
+	ev.StableInvocations, ev.StableErrors = float64(pr.Stable.Invocations), float64(pr.Stable.errors())
+	if t.p.Target.Health.MaxP99LatencyRatio > 0 {
+		ev.NewP99Ms, ev.StableP99Ms = pr.New.p99(), pr.Stable.p99()
+	}
+	ev.SeesCrashes, ev.SeesLatency = true, true
+	ev.SeesHandledErrors = pr.Sees != ""
+	ev.Blind = pr.Blind
+	return ev, pr, nil
+}
+
+// logStart returns the progress carried from the last check of this step,
+// or a fresh one: the versions' log groups and whether their runtime's
+// error line is known, read once a step from the new and the stable
+// version's configuration (GetFunctionConfiguration: Runtime,
+// LoggingConfig).
+func (t *task) logStart(ctx context.Context, stepStart time.Time) (*logProgress, error) {
+	s := t.p.Shift
+	if s.Logs != "" {
+		var pr logProgress
+		if err := json.Unmarshal([]byte(s.Logs), &pr); err == nil && pr.Step == s.Step && len(pr.Groups) > 0 {
+			return &pr, nil
+		}
+	}
+	pr := &logProgress{Step: s.Step, Since: stepStart.UTC()}
+	var newCfg *lambda.GetFunctionConfigurationOutput
+	for _, v := range []string{t.p.Version, s.StableVersion} {
+		c, err := t.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(t.p.Function), Qualifier: aws.String(v)})
+		if err != nil {
+			return nil, fmt.Errorf("read the logging configuration of version %s of %s: %w", v, t.p.Function, err)
+		}
+		if newCfg == nil {
+			newCfg = c
+		}
+		group := "/aws/lambda/" + t.p.Function
+		if lc := c.LoggingConfig; lc != nil && aws.ToString(lc.LogGroup) != "" {
+			group = aws.ToString(lc.LogGroup)
+		}
+		if !slices.ContainsFunc(pr.Groups, func(g groupProgress) bool { return g.Name == group }) {
+			pr.Groups = append(pr.Groups, groupProgress{Name: group, Through: stepStart.UnixMilli()})
+		}
+	}
+	pr.Sees, pr.Blind = seesHandledErrors(t.p.Target.Health.LogRuntime, t.p.Version, newCfg)
+	return pr, nil
+}
+
+// seesHandledErrors says whose handled-error line the logs of a version
+// with configuration c show, or why none: the target names the runtime
+// (health.logRuntime; a provided.* runtime runs any language, so it is
+// not guessed), and the version's Runtime and LoggingConfig must agree.
+func seesHandledErrors(runtime, version string, c *lambda.GetFunctionConfigurationOutput) (sees, blind string) {
+	rt := string(c.Runtime) // "" for a container image
+	lc := c.LoggingConfig
+	if lc == nil {
+		lc = &lambdatypes.LoggingConfig{}
+	}
+	switch {
+	case runtime == "":
+		return "", "health.logRuntime is not set, so its runtime's handled-error lines are not read (only crashes and timeouts are on the REPORT line)"
+	case lc.LogFormat == lambdatypes.LogFormatJson && lc.SystemLogLevel == lambdatypes.SystemLogLevelWarn:
+		return "", fmt.Sprintf("version %s's SystemLogLevel WARN drops the platform.report records", version)
+	case runtime == config.LogRuntimeGo && !(rt == "" || strings.HasPrefix(rt, "provided") || rt == "go1.x"):
+		return "", fmt.Sprintf("health.logRuntime is %s but version %s runs %s", runtime, version, rt)
+	case runtime == config.LogRuntimeNode && !(rt == "" || strings.HasPrefix(rt, "nodejs")):
+		return "", fmt.Sprintf("health.logRuntime is %s but version %s runs %s", runtime, version, rt)
+	case runtime == config.LogRuntimeNode && lc.LogFormat == lambdatypes.LogFormatJson && lc.ApplicationLogLevel == lambdatypes.ApplicationLogLevelFatal:
+		return "", fmt.Sprintf("version %s's ApplicationLogLevel FATAL drops the runtime's ERROR line", version)
+	}
+	return runtime, ""
+}
+
+// readGroup reads one log group from where the last check stopped up to
+// until (Unix ms), at most logPagesPerCheck pages, counting into pr.
+func (t *task) readGroup(ctx context.Context, g *groupProgress, pr *logProgress, until int64) error {
+	if g.Token == "" {
+		if until <= g.Through {
+			return nil
+		}
+		g.Until = until
+	}
+	in := &cloudwatchlogs.FilterLogEventsInput{
+		LogGroupName:  aws.String(g.Name),
+		FilterPattern: aws.String(logFilter),
+		StartTime:     aws.Int64(g.Through),
+		// EndTime is inclusive; Until is the first millisecond not read.
+		EndTime: aws.Int64(g.Until - 1),
+	}
+	if g.Token != "" {
+		in.NextToken = aws.String(g.Token)
+	}
+	custom := g.Name != "/aws/lambda/"+t.p.Function
+	for range logPagesPerCheck {
+		page, err := t.logs.FilterLogEvents(ctx, in)
+		if err != nil {
+			return fmt.Errorf("read the log streams of versions %s and %s in %s: %w", t.p.Version, t.p.Shift.StableVersion, g.Name, err)
+		}
+		for _, e := range page.Events {
+			m := streamRE.FindStringSubmatch(aws.ToString(e.LogStreamName))
+			if m == nil || (custom && m[1] != t.p.Function) || (!custom && m[1] != "") {
+				continue
+			}
+			var c *logCounts
+			switch m[2] {
+			case t.p.Version:
+				c = &pr.New
+			case t.p.Shift.StableVersion:
+				c = &pr.Stable
+			default:
+				continue
+			}
+			line := aws.ToString(e.Message)
+			if ok, failed, ms := parseReport(line); ok {
+				c.Invocations++
+				if failed {
+					c.Crashes++
+				}
+				c.addDuration(ms)
+			} else if pr.Sees != "" && runtimeErrorLine(line) {
+				c.ErrorLines++
+			}
+		}
+		if aws.ToString(page.NextToken) == "" {
+			g.Through, g.Until, g.Token = g.Until, 0, ""
+			return nil
+		}
+		in.NextToken = page.NextToken
+		g.Token = aws.ToString(page.NextToken)
+	}
+	return nil // continued at the next check
 }
 
 // parseReport reads one REPORT line, text or JSON: whether it is one, whether
@@ -114,6 +322,9 @@ func parseReport(line string) (ok, failed bool, ms float64) {
 		}
 		st := reportStatusRE.FindStringSubmatch(line)
 		return true, st != nil && st[1] != "success", ms
+	}
+	if !strings.HasPrefix(line, "{") {
+		return false, false, 0
 	}
 	var rec struct {
 		Type   string `json:"type"`
@@ -130,9 +341,52 @@ func parseReport(line string) (ok, failed bool, ms float64) {
 	return true, rec.Record.Status != "" && rec.Record.Status != "success", rec.Record.Metrics.DurationMs
 }
 
-func nanToZero(f float64) float64 {
-	if f != f {
-		return 0
+// errorDoc is the error document the runtimes post and log.
+type errorDoc struct {
+	ErrorMessage *string `json:"errorMessage"`
+	ErrorType    *string `json:"errorType"`
+}
+
+func (d errorDoc) ok() bool { return d.ErrorMessage != nil && d.ErrorType != nil }
+
+// runtimeErrorLine reports whether line is a runtime's handled-error line:
+//
+//   - aws-lambda-go (v1.55.1 lambda/invoke_loop.go, reportFailure:
+//     log.Printf("%s", errorPayload) to stderr) —
+//     `2026/12/07 15:41:33 {"errorMessage":"boom","errorType":"errorString"}`,
+//     with "stackTrace" after a panic; without the date when the handler
+//     cleared the log flags;
+//   - Node.js, text format (aws-lambda-ric 4.0.2, LifecycleManager.fail →
+//     structuredConsole.logError("Invoke Error", err) → console.error(msg,
+//     "\t"+JSON)) — `<ISO time>\t<request id>\tERROR\tInvoke Error \t{"errorType":…,"errorMessage":…,…}`;
+//   - Node.js, JSON format (jsonErrorLogger: console.error(err)) —
+//     `{"timestamp":…,"level":"ERROR","requestId":…,"message":{"errorType":…,"errorMessage":…,"stackTrace":[…]}}`.
+//     A handler's own console.error(err) writes the same record and is
+//     counted too: at worst a false alarm, never a miss.
+func runtimeErrorLine(line string) bool {
+	if f := strings.Split(line, "\t"); len(f) >= 5 && f[2] == "ERROR" && strings.HasPrefix(f[3], "Invoke Error") {
+		var d errorDoc
+		return json.Unmarshal([]byte(strings.Join(f[4:], "\t")), &d) == nil && d.ok()
 	}
-	return f
+	body := goLogPrefixRE.ReplaceAllString(line, "")
+	if !strings.HasPrefix(body, "{") {
+		return false
+	}
+	var rec struct {
+		errorDoc
+		Level   string          `json:"level"`
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal([]byte(body), &rec) != nil {
+		return false
+	}
+	if rec.ok() {
+		return true // aws-lambda-go's document
+	}
+	var s string // a plain line put in a JSON record's message
+	if json.Unmarshal(rec.Message, &s) == nil {
+		return s != line && runtimeErrorLine(s)
+	}
+	var d errorDoc
+	return rec.Level == "ERROR" && json.Unmarshal(rec.Message, &d) == nil && d.ok() // Node.js, JSON format
 }

@@ -242,6 +242,8 @@ func healthEnv(t *testing.T, step int, kind string) (*env, promotion.TaskRequest
 	case "below min invocations":
 		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 5)
 		e.cw.add(fn, "5", "Errors", at(2*time.Minute), 5)
+	case "few clean calls":
+		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 5)
 	case "missing alarm":
 		req.Promotion.Target.Health.Alarms = append(req.Promotion.Target.Health.Alarms, "hello-prod-p99")
 		e.cw.add(fn, "5", "Invocations", at(2*time.Minute), 200)
@@ -331,22 +333,30 @@ func TestCheckHealthInconclusive(t *testing.T) {
 	tests := []struct {
 		name, policy string
 		baked        int
+		clean        bool // the few calls seen did not fail
 		want         *promotion.Shift
 		wantErr      string
 		wantRecord   string
 	}{
 		{name: "too little data extends the bake", baked: 300,
-			want:       &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 15, BakedSeconds: 420, Extend: true},
+			want:       &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 15, BakedSeconds: 420, Extend: true, Extensions: 1},
 			wantRecord: "health.inconclusive prod 4>5 @0.25"},
-		{name: "still inconclusive at the maximum rolls back", baked: 780, wantErr: "could not be judged at 25% within 900s: metrics: 5 invocations of version 5 yet, 10 needed",
+		{name: "still inconclusive at the maximum rolls back", baked: 780, wantErr: "could not be judged at 25% after 900s (health.maxBakeSeconds): metrics: 5 invocations of version 5 yet, 10 needed",
 			wantRecord: "health.failed prod 4>5 @0.25"},
-		{name: "still inconclusive at the maximum, policy promote", policy: "promote", baked: 780,
+		{name: "still inconclusive at the maximum, policy promote", policy: "promote", baked: 780, clean: true,
 			want:       &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300},
 			wantRecord: "health.inconclusive prod 4>5 @0.25"},
+		{name: "policy promote never goes on against the evidence", policy: "promote", baked: 780,
+			wantErr:    "could not be judged at 25% after 900s",
+			wantRecord: "health.failed prod 4>5 @0.25"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, req := healthEnv(t, 0, "below min invocations")
+			kind := "below min invocations"
+			if tc.clean {
+				kind = "few clean calls"
+			}
+			e, req := healthEnv(t, 0, kind)
 			req.Promotion.Target.Health.OnInconclusive = tc.policy
 			req.Promotion.Target.Health.MaxBakeSeconds = 900
 			req.Promotion.Shift.BakedSeconds = tc.baked

@@ -1,9 +1,6 @@
 package shift
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // The error-rate test.
 //
@@ -83,15 +80,4 @@ func upperBound(k, n int, alpha float64) float64 {
 		}
 	}
 	return hi
-}
-
-// percentile is the q-quantile (0–1) of xs by the nearest-rank method; xs
-// is sorted in place. NaN when empty.
-func percentile(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(xs)
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	return xs[max(0, min(i, len(xs)-1))]
 }

@@ -2,6 +2,7 @@ package shift
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -35,9 +36,12 @@ type decision struct {
 // decide judges the evidence of one step. need is the end of the exposure
 // the data must cover before the step can pass (the step's start plus its
 // configured bake). Any source showing the new version significantly worse
-// fails it; it passes only on a source that covers the exposure with at
-// least MinInvocations calls whose upper bound is within the limit; else
-// the verdict is inconclusive. No data is never healthy.
+// fails it; it passes only on a source that sees handled function errors
+// and covers the exposure with at least MinInvocations calls whose upper
+// bound is within the limit; else the verdict is inconclusive. No data is
+// never healthy, and a source blind to handled errors (a log stream whose
+// runtime's error line is not known: on Lambda a handled error leaves the
+// REPORT line without a Status) can fail a step but never pass it.
 func decide(h config.Health, need time.Time, sources []audit.Evidence) decision {
 	d := decision{Verdict: audit.Verdict{Outcome: Inconclusive, Test: testName,
 		MaxErrorRate: h.MaxErrorRate, MinInvocations: h.MinInvocations}}
@@ -48,6 +52,7 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 		n, e := int(ev.NewInvocations), int(ev.NewErrors)
 		ev.ErrorRateLimit = errorRateLimit(h, *ev)
 		ev.UpperBound = upperBound(e, n, alpha)
+		ev.CallsNeeded = callsNeeded(h, ev.ErrorRateLimit)
 		if n < max(h.MinInvocations, 1) {
 			what := "no invocations"
 			if n > 0 {
@@ -72,6 +77,13 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 			break
 		}
 		switch {
+		case !ev.SeesHandledErrors:
+			why := ev.Blind
+			if why == "" {
+				why = "it cannot see handled function errors"
+			}
+			waits = append(waits, fmt.Sprintf("%s: %d errors / %d invocations, but %s, so it can fail the step, never pass it",
+				ev.Source, e, n, why))
 		case !ev.Covered:
 			waits = append(waits, fmt.Sprintf("%s: complete only through %s, the step's exposure runs to %s",
 				ev.Source, clock(ev.FreshThrough), clock(need)))
@@ -100,6 +112,29 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 		d.Reason = strings.Join(waits, "; ")
 	}
 	return d
+}
+
+// callsNeeded is how many calls of the new version, none failing, the
+// step needs before it can pass against limit: the smallest n whose
+// Clopper–Pearson upper bound of 0 errors in n is within the limit, which
+// solves (1-limit)^n <= alpha (stats.go), and at least MinInvocations.
+// 0 when no number of calls can pass (a limit of 0).
+func callsNeeded(h config.Health, limit float64) int {
+	if limit <= 0 {
+		return 0
+	}
+	n := 1
+	if limit < 1 {
+		n = int(math.Ceil(math.Log(alpha) / math.Log1p(-limit)))
+		// Round-off at the boundary: hold it to the bound itself.
+		for n > 1 && upperBound(0, n-1, alpha) <= limit {
+			n--
+		}
+		for upperBound(0, n, alpha) > limit {
+			n++
+		}
+	}
+	return max(n, h.MinInvocations, 1)
 }
 
 // errorRateLimit is the rate the new version is held to: the stable

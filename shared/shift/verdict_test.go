@@ -16,7 +16,11 @@ func TestDecide(t *testing.T) {
 	h := config.Health{MaxErrorRate: 0.05, MinInvocations: 20, MaxP99LatencyRatio: 1.5}
 	src := func(name string, fresh time.Time, n, e, sn, se float64) audit.Evidence {
 		return audit.Evidence{Source: name, From: t0, To: fresh, FreshThrough: fresh, NewVersion: "5", StableVersion: "4",
-			NewInvocations: n, NewErrors: e, StableInvocations: sn, StableErrors: se}
+			NewInvocations: n, NewErrors: e, StableInvocations: sn, StableErrors: se, SeesHandledErrors: true, SeesCrashes: true}
+	}
+	blind := func(ev audit.Evidence) audit.Evidence {
+		ev.SeesHandledErrors, ev.Blind = false, "health.logRuntime is not set"
+		return ev
 	}
 	covered, partial := need.Add(time.Second), t0.Add(30*time.Second)
 	tests := []struct {
@@ -45,6 +49,12 @@ func TestDecide(t *testing.T) {
 			want: Unhealthy, by: "metrics", wantReason: "significantly above the limit 5%"},
 		{name: "the stable version's own errors are not the canary's", sources: []audit.Evidence{src("logs", covered, 400, 40, 3600, 360)},
 			want: Healthy, by: "logs", wantReason: "within the limit 15%", wantCovered: true},
+		{name: "a source blind to handled errors never passes", sources: []audit.Evidence{blind(src("logs", covered, 300, 0, 2700, 0)), src("metrics", partial, 0, 0, 0, 0)},
+			want: Inconclusive, wantReason: "logs: 0 errors / 300 invocations, but health.logRuntime is not set, so it can fail the step, never pass it", wantCovered: true},
+		{name: "a source blind to handled errors still fails", sources: []audit.Evidence{blind(src("logs", covered, 30, 6, 270, 0))},
+			want: Unhealthy, by: "logs", wantReason: "error rate 20%", wantCovered: true},
+		{name: "the seeing source passes beside a blind one", sources: []audit.Evidence{blind(src("logs", covered, 300, 0, 2700, 0)), src("metrics", covered, 300, 0, 2700, 0)},
+			want: Healthy, by: "metrics", wantReason: "metrics: 0 errors / 300 invocations", wantCovered: true},
 		{name: "any source showing harm fails", sources: []audit.Evidence{src("logs", covered, 300, 0, 2700, 0), src("metrics", partial, 60, 20, 540, 0)},
 			want: Unhealthy, by: "metrics", wantCovered: true},
 	}
@@ -69,7 +79,7 @@ func TestDecide(t *testing.T) {
 
 func TestDecideLatencyRegression(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	ev := audit.Evidence{Source: "logs", FreshThrough: t0, NewVersion: "5", StableVersion: "4",
+	ev := audit.Evidence{Source: "logs", FreshThrough: t0, NewVersion: "5", StableVersion: "4", SeesHandledErrors: true,
 		NewInvocations: 300, StableInvocations: 2700, NewP99Ms: 900, StableP99Ms: 300}
 	h := config.Health{MaxErrorRate: 0.05, MinInvocations: 20, MaxP99LatencyRatio: 1.5}
 	if d := decide(h, t0, []audit.Evidence{ev}); d.Outcome != Unhealthy || d.DecidedBy != "latency" || !strings.Contains(d.Reason, "p99 duration 900 ms") {
@@ -102,9 +112,6 @@ func TestStats(t *testing.T) {
 	if got := upperBound(5, 5, 0.01); got != 1 {
 		t.Errorf("upper bound 5/5 = %v, want 1", got)
 	}
-	if got := percentile([]float64{5, 1, 4, 2, 3}, 0.99); got != 5 {
-		t.Errorf("p99 = %v, want 5", got)
-	}
 }
 
 func TestParseReport(t *testing.T) {
@@ -125,6 +132,61 @@ func TestParseReport(t *testing.T) {
 		ok, failed, ms := parseReport(tc.line)
 		if ok != tc.ok || failed != tc.failed || ms != tc.ms {
 			t.Errorf("parseReport(%q) = %v %v %v, want %v %v %v", tc.line, ok, failed, ms, tc.ok, tc.failed, tc.ms)
+		}
+	}
+}
+
+// TestRuntimeErrorLine: the lines the runtimes write for a handled error,
+// as their sources write them (aws-lambda-go v1.55.1 reportFailure;
+// aws-lambda-ric 4.0.2 LifecycleManager.fail, text and JSON formats), and
+// lines that are not one.
+func TestRuntimeErrorLine(t *testing.T) {
+	tests := []struct {
+		name, line string
+		want       bool
+	}{
+		{"aws-lambda-go returned error", `2026/12/07 15:41:33 {"errorMessage":"boom","errorType":"errorString"}`, true},
+		{"aws-lambda-go with microseconds", `2026/12/07 15:41:33.123456 {"errorMessage":"boom","errorType":"errorString"}`, true},
+		{"aws-lambda-go, log flags cleared", `{"errorMessage":"boom","errorType":"errorString"}`, true},
+		{"aws-lambda-go panic", `2026/12/07 15:41:33 {"errorMessage":"kaboom","errorType":"string","stackTrace":[{"path":"x.go","line":3,"label":"f"}]}`, true},
+		{"Node.js text format", "2026-12-07T15:41:33.123Z\t6f1c\tERROR\tInvoke Error \t{\"errorType\":\"Error\",\"errorMessage\":\"boom\",\"stack\":[\"Error: boom\",\"    at Runtime.handler (/var/task/index.js:2:9)\"]}", true},
+		{"Node.js JSON format", `{"timestamp":"2026-12-07T15:41:33.123Z","level":"ERROR","requestId":"6f1c","message":{"errorType":"Error","errorMessage":"boom","stackTrace":["Error: boom"]}}`, true},
+		{"a Go line inside a JSON record", `{"timestamp":"2026-12-07T15:41:33.123Z","message":"2026/12/07 15:41:33 {\"errorMessage\":\"boom\",\"errorType\":\"errorString\"}"}`, true},
+		{"Node.js INFO record", `{"timestamp":"2026-12-07T15:41:33.123Z","level":"INFO","requestId":"6f1c","message":{"errorType":"Error","errorMessage":"boom"}}`, false},
+		{"an application log mentioning errorMessage", `2026/12/07 15:41:33 retrying: errorMessage was empty`, false},
+		{"Node.js console.error of a string", "2026-12-07T15:41:33.123Z\t6f1c\tERROR\tsomething failed", false},
+		{"REPORT line", "REPORT RequestId: 6f1c\tDuration: 2.00 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 32 MB", false},
+		{"JSON without errorType", `{"errorMessage":"boom"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runtimeErrorLine(tc.line); got != tc.want {
+				t.Errorf("runtimeErrorLine(%q) = %v, want %v", tc.line, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCallsNeeded: the calls the exact test needs, from stats.go's bound.
+func TestCallsNeeded(t *testing.T) {
+	tests := []struct {
+		limit float64
+		min   int
+		want  int
+	}{
+		{limit: 0.05, min: 20, want: 90},
+		{limit: 0.01, min: 20, want: 459},
+		{limit: 0.5, min: 20, want: 20},
+		{limit: 0.5, min: 0, want: 7},
+		{limit: 0, min: 20, want: 0},
+	}
+	for _, tc := range tests {
+		got := callsNeeded(config.Health{MinInvocations: tc.min}, tc.limit)
+		if got != tc.want {
+			t.Errorf("callsNeeded(limit %v, min %d) = %d, want %d", tc.limit, tc.min, got, tc.want)
+		}
+		if got > 0 && got > tc.min && (upperBound(0, got, alpha) > tc.limit || upperBound(0, got-1, alpha) <= tc.limit) {
+			t.Errorf("limit %v: %d is not the smallest n whose bound is within it", tc.limit, got)
 		}
 	}
 }

@@ -1,0 +1,79 @@
+package shift_test
+
+import (
+	"testing"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// TestBeginProbesBeforeTheFirstWeight: with health.probes, BeginShift
+// invokes the new and the stable version before prod routes anything to
+// the new one; a version failing its probes never serves a user.
+func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
+	tests := []struct {
+		name     string
+		failRate int // the new version fails 1 call in failRate; 0 never
+		payload  []byte
+		smoke    bool // the payload comes from an invoke smoke check
+		probes   int
+		wantErr  string
+	}{
+		{name: "failing probes: no traffic moves", failRate: 1, payload: []byte(`{"path":"/"}`), probes: 5,
+			wantErr: "not shifting prod of hello to version 5: 5 of 5 probes of version 5 failed (stable version 4: 0 of 5), significantly above the limit 5%; no traffic moved"},
+		{name: "half failing, payload of the invoke smoke check", failRate: 2, smoke: true, probes: 10, wantErr: "5 of 10 probes of version 5 failed"},
+		// 2 of 5 is not yet significant at the 1 % level (P = 0.023).
+		{name: "2 failures in 5 probes are not proof", failRate: 2, payload: []byte(`{}`), probes: 5},
+		{name: "passing probes: the first step", payload: []byte(`{"path":"/"}`), probes: 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
+			calls := 0
+			var payloads []string
+			e.lam.Handle(fn, func(v string, p []byte) lambdafake.Answer {
+				payloads = append(payloads, string(p))
+				if v == "5" {
+					calls++
+					if tc.failRate > 0 && calls%tc.failRate == 0 {
+						return lambdafake.Answer{Payload: []byte(`{"errorMessage":"boom","errorType":"errorString"}`), FunctionError: "Unhandled"}
+					}
+				}
+				return lambdafake.Answer{Payload: []byte(`"ok"`)}
+			})
+			req := request(t, promotion.ActionBegin, 0)
+			req.Promotion.Shift = nil
+			req.Promotion.Target.Health.Probes = tc.probes
+			req.Promotion.Target.Health.ProbePayload = tc.payload
+			if tc.smoke {
+				req.Promotion.Target.SmokeChecks = []config.SmokeCheck{{Name: "get", Invoke: &config.InvokeCheck{Payload: []byte(`{"smoke":true}`)}}}
+			}
+			got, err := e.h.Handle(ctx, req)
+			var qualifiers []string
+			for _, in := range e.lam.Invoked() {
+				qualifiers = append(qualifiers, aws.ToString(in.Qualifier))
+			}
+			if len(qualifiers) != 2*tc.probes {
+				t.Errorf("invoked %q, want %d probes of each version", qualifiers, tc.probes)
+			}
+			if tc.smoke && (len(payloads) == 0 || payloads[0] != `{"smoke":true}`) {
+				t.Errorf("probe payloads %q, want the smoke check's", payloads)
+			}
+			if e.alias("prod") != "4" {
+				t.Errorf("prod = %s; begin never moves it", e.alias("prod"))
+			}
+			if tc.wantErr == "" {
+				if err != nil || got == nil || got.Weight != req.Promotion.Steps[0].Weight {
+					t.Fatalf("begin = %+v, %v; want the first step", got, err)
+				}
+				return
+			}
+			wantErrorName(t, err, promotion.ErrHealthCheckFailed)
+			wantContains(t, "error", message(err), tc.wantErr)
+		})
+	}
+}
