@@ -355,3 +355,33 @@ func TestLogStreamNames(t *testing.T) {
 		})
 	}
 }
+
+// TestLongLogLinesAreCut: a line longer than CloudWatch Logs' 256 KB event
+// limit is cut there, and the environment keeps serving (its output pipe
+// never fills).
+func TestLongLogLinesAreCut(t *testing.T) {
+	e := newEnv(t)
+	e.create(t, "chatty", echoPkg)
+	long := strings.Repeat("y", 2<<20)
+	for i := range 2 {
+		out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("chatty"), Payload: []byte(fmt.Sprintf(`{"log":%q}`, long))})
+		if err != nil {
+			t.Fatalf("invoke %d: %v", i, err)
+		}
+		checkAnswer(t, out, "")
+	}
+	e.logs.mu.Lock()
+	defer e.logs.mu.Unlock()
+	cut := 0
+	for _, l := range e.logs.lines["/aws/lambda/chatty"] {
+		if strings.HasPrefix(l, "yyyy") {
+			if len(l) != 256*1024 {
+				t.Errorf("long line kept %d bytes, want 262144", len(l))
+			}
+			cut++
+		}
+	}
+	if cut != 2 {
+		t.Errorf("long lines in the log group: %d, want 2", cut)
+	}
+}

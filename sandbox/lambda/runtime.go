@@ -133,12 +133,14 @@ type process struct {
 	cur     atomic.Pointer[invocation]
 	exited  chan struct{}
 	exitMsg string
+	killed  atomic.Bool
 	initErr []byte    // set when no environment could start
 	idleAt  time.Time // when it last went idle (wall clock)
 }
 
 // kill stops the environment: RIE and the function process it started.
 func (p *process) kill() {
+	p.killed.Store(true)
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
@@ -146,7 +148,12 @@ func (p *process) kill() {
 	_ = p.cmd.Process.Kill()
 }
 
+// alive reports whether the environment can serve: not killed (its exit
+// may not have been seen yet) and not exited.
 func (p *process) alive() bool {
+	if p.killed.Load() {
+		return false
+	}
 	select {
 	case <-p.exited:
 		return false
@@ -543,7 +550,7 @@ func (p *process) launch(rie, dir, bootstrap string, env []string) error {
 		select {
 		case <-exited:
 			return fmt.Errorf("aws-lambda-rie exited before listening: %s", p.exitMsg)
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			p.kill()
