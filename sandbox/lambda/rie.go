@@ -89,6 +89,7 @@ var rieClient = &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompr
 // held back for invoke, which adds what Lambda writes and RIE does not.
 func (p *process) readStdout(r io.Reader) {
 	eachLine(r, func(line string) {
+		p.lastOut.Store(time.Now().UnixNano())
 		if inv := p.cur.Load(); inv != nil {
 			switch {
 			case line == "END RequestId: "+inv.id:

@@ -94,6 +94,12 @@ func TestPlatformLinesByOutcome(t *testing.T) {
 			if m == nil {
 				t.Fatalf("REPORT line = %q, want Lambda's format (log tail %q)", report, tail)
 			}
+			// The invocation's lines end with END and REPORT, after all the
+			// function wrote.
+			lines := strings.Split(strings.TrimRight(string(tail), "\n"), "\n")
+			if n := len(lines); n < 2 || lines[n-1] != report || !strings.HasPrefix(lines[n-2], "END RequestId: ") {
+				t.Errorf("log tail ends %q, want END then REPORT last", lines[max(0, len(lines)-3):])
+			}
 			if m[1] != tc.wantStatus {
 				t.Errorf("REPORT status = %q, want %q (line %q)", m[1], tc.wantStatus, report)
 			}

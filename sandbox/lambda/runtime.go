@@ -134,8 +134,9 @@ type process struct {
 	exited  chan struct{}
 	exitMsg string
 	killed  atomic.Bool
-	initErr []byte    // set when no environment could start
-	idleAt  time.Time // when it last went idle (wall clock)
+	lastOut atomic.Int64 // when RIE's stdout last gave a line (unix ns)
+	initErr []byte       // set when no environment could start
+	idleAt  time.Time    // when it last went idle (wall clock)
 }
 
 // kill stops the environment: RIE and the function process it started.
@@ -785,6 +786,15 @@ func (p *process) writeRIEEnd(inv *invocation, started time.Time, status, errTyp
 // for (a crash), in the format of RIE's (printEndReports in
 // internal/lambda/rie/handlers.go), with Lambda's status.
 func (p *process) writeEnd(inv *invocation, d time.Duration, status, errType string) {
+	// What the crashed function wrote last is in the pipe already; with no
+	// line of RIE's to wait for, let the reader go quiet first so the END
+	// and REPORT lines come after it.
+	for deadline := time.Now().Add(100 * time.Millisecond); time.Now().Before(deadline); {
+		if time.Since(time.Unix(0, p.lastOut.Load())) > 5*time.Millisecond {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	ms := float64(d.Microseconds()) / 1000
 	mem := strconv.Itoa(p.t.config.MemorySize)
 	end := "END RequestId: " + inv.id
