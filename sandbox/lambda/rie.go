@@ -88,32 +88,58 @@ var rieClient = &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompr
 // lines — to the log stream. END and REPORT of the current invocation are
 // held back for invoke, which adds what Lambda writes and RIE does not.
 func (p *process) readStdout(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	eachLine(r, func(line string) {
+		p.lastOut.Store(time.Now().UnixNano())
 		if inv := p.cur.Load(); inv != nil {
 			switch {
 			case line == "END RequestId: "+inv.id:
 				inv.mu.Lock()
 				inv.end = line
 				inv.mu.Unlock()
-				continue
+				return
 			case strings.HasPrefix(line, "REPORT RequestId: "+inv.id+"\t"):
 				inv.mu.Lock()
 				inv.report = line
 				inv.mu.Unlock()
 				closeOnce(inv.reported)
-				continue
+				return
 			case strings.HasPrefix(line, "START RequestId: "+inv.id+" "):
 				inv.mu.Lock()
 				inv.startLine = true
 				inv.mu.Unlock()
 				p.write(p.render(line, "", ""))
-				continue
+				return
 			}
 		}
 		p.write(line)
+	})
+}
+
+// maxLogLine is the longest line kept: CloudWatch Logs takes events of up
+// to 256 KB (CloudWatch Logs quotas); the rest of a longer line is dropped.
+const maxLogLine = 256 * 1024
+
+// eachLine calls fn with each line r holds, cutting lines longer than
+// maxLogLine, and reads r to its end whatever the lines are, so a process
+// never blocks on a full pipe.
+func eachLine(r io.Reader, fn func(string)) {
+	br := bufio.NewReaderSize(r, 64*1024)
+	var line []byte
+	for {
+		chunk, more, err := br.ReadLine()
+		if room := maxLogLine - len(line); room > 0 {
+			line = append(line, chunk[:min(len(chunk), room)]...)
+		}
+		if err != nil {
+			if len(line) > 0 {
+				fn(string(line))
+			}
+			return
+		}
+		if !more {
+			fn(string(line))
+			line = line[:0]
+		}
 	}
 }
 
@@ -134,14 +160,11 @@ var (
 // from them: which Runtime API call ended an invocation, and how a crashed
 // runtime ended.
 func (p *process) readStderr(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	eachLine(r, func(line string) {
 		p.rt.s.log.Debug("aws-lambda-rie", "function", p.t.name, "version", p.t.version, "line", line)
 		inv := p.cur.Load()
 		if inv == nil {
-			continue
+			return
 		}
 		if m := rieCallRE.FindStringSubmatch(line); m != nil && m[1] == inv.id {
 			inv.mu.Lock()
@@ -153,24 +176,24 @@ func (p *process) readStderr(r io.Reader) {
 			}
 			inv.mu.Unlock()
 			closeOnce(inv.called)
-			continue
+			return
 		}
 		if m := rieStartRE.FindStringSubmatch(line); m != nil && m[1] == inv.id {
 			closeOnce(inv.started)
-			continue
+			return
 		}
 		if m := rieFatalRE.FindStringSubmatch(line); m != nil {
 			inv.mu.Lock()
 			inv.fatal = m[1]
 			inv.mu.Unlock()
-			continue
+			return
 		}
 		if m := rieExitRE.FindStringSubmatch(line); m != nil {
 			inv.mu.Lock()
 			inv.exit = m[1]
 			inv.mu.Unlock()
 		}
-	}
+	})
 }
 
 var closeMu sync.Mutex

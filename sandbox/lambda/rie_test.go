@@ -94,6 +94,12 @@ func TestPlatformLinesByOutcome(t *testing.T) {
 			if m == nil {
 				t.Fatalf("REPORT line = %q, want Lambda's format (log tail %q)", report, tail)
 			}
+			// The invocation's lines end with END and REPORT, after all the
+			// function wrote.
+			lines := strings.Split(strings.TrimRight(string(tail), "\n"), "\n")
+			if n := len(lines); n < 2 || lines[n-1] != report || !strings.HasPrefix(lines[n-2], "END RequestId: ") {
+				t.Errorf("log tail ends %q, want END then REPORT last", lines[max(0, len(lines)-3):])
+			}
 			if m[1] != tc.wantStatus {
 				t.Errorf("REPORT status = %q, want %q (line %q)", m[1], tc.wantStatus, report)
 			}
@@ -353,5 +359,35 @@ func TestLogStreamNames(t *testing.T) {
 				t.Errorf("AWS_LAMBDA_LOG_STREAM_NAME = %q, want %s", s, tc.wantStream)
 			}
 		})
+	}
+}
+
+// TestLongLogLinesAreCut: a line longer than CloudWatch Logs' 256 KB event
+// limit is cut there, and the environment keeps serving (its output pipe
+// never fills).
+func TestLongLogLinesAreCut(t *testing.T) {
+	e := newEnv(t)
+	e.create(t, "chatty", echoPkg)
+	long := strings.Repeat("y", 2<<20)
+	for i := range 2 {
+		out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("chatty"), Payload: []byte(fmt.Sprintf(`{"log":%q}`, long))})
+		if err != nil {
+			t.Fatalf("invoke %d: %v", i, err)
+		}
+		checkAnswer(t, out, "")
+	}
+	e.logs.mu.Lock()
+	defer e.logs.mu.Unlock()
+	cut := 0
+	for _, l := range e.logs.lines["/aws/lambda/chatty"] {
+		if strings.HasPrefix(l, "yyyy") {
+			if len(l) != 256*1024 {
+				t.Errorf("long line kept %d bytes, want 262144", len(l))
+			}
+			cut++
+		}
+	}
+	if cut != 2 {
+		t.Errorf("long lines in the log group: %d, want 2", cut)
 	}
 }

@@ -133,12 +133,15 @@ type process struct {
 	cur     atomic.Pointer[invocation]
 	exited  chan struct{}
 	exitMsg string
-	initErr []byte    // set when no environment could start
-	idleAt  time.Time // when it last went idle (wall clock)
+	killed  atomic.Bool
+	lastOut atomic.Int64 // when RIE's stdout last gave a line (unix ns)
+	initErr []byte       // set when no environment could start
+	idleAt  time.Time    // when it last went idle (wall clock)
 }
 
 // kill stops the environment: RIE and the function process it started.
 func (p *process) kill() {
+	p.killed.Store(true)
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
@@ -146,7 +149,12 @@ func (p *process) kill() {
 	_ = p.cmd.Process.Kill()
 }
 
+// alive reports whether the environment can serve: not killed (its exit
+// may not have been seen yet) and not exited.
 func (p *process) alive() bool {
+	if p.killed.Load() {
+		return false
+	}
 	select {
 	case <-p.exited:
 		return false
@@ -543,7 +551,7 @@ func (p *process) launch(rie, dir, bootstrap string, env []string) error {
 		select {
 		case <-exited:
 			return fmt.Errorf("aws-lambda-rie exited before listening: %s", p.exitMsg)
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			p.kill()
@@ -778,6 +786,15 @@ func (p *process) writeRIEEnd(inv *invocation, started time.Time, status, errTyp
 // for (a crash), in the format of RIE's (printEndReports in
 // internal/lambda/rie/handlers.go), with Lambda's status.
 func (p *process) writeEnd(inv *invocation, d time.Duration, status, errType string) {
+	// What the crashed function wrote last is in the pipe already; with no
+	// line of RIE's to wait for, let the reader go quiet first so the END
+	// and REPORT lines come after it.
+	for deadline := time.Now().Add(100 * time.Millisecond); time.Now().Before(deadline); {
+		if time.Since(time.Unix(0, p.lastOut.Load())) > 5*time.Millisecond {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	ms := float64(d.Microseconds()) / 1000
 	mem := strconv.Itoa(p.t.config.MemorySize)
 	end := "END RequestId: " + inv.id
