@@ -9,6 +9,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -64,8 +65,13 @@ func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) err
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	if len(want.Build) > maxBuildLink {
-		return fail(ExitUsage, "give a shorter link", "--build is %d characters; at most %d", len(want.Build), maxBuildLink)
+	// The release Lambda refuses what these do; saying so here costs no
+	// event and names the flag.
+	if err := release.ValidateCommit(want.Commit); want.Commit != "" && err != nil {
+		return fail(ExitUsage, "give the commit's hex id, e.g. --commit $(git rev-parse --short HEAD)", "--commit: %v", err)
+	}
+	if err := release.ValidateBuild(want.Build); want.Build != "" && err != nil {
+		return fail(ExitUsage, "give the CI run's link or id, without spaces", "--build: %v", err)
 	}
 	res, err := a.release(ctx, fn, want.Commit, want.Build, want.Retry)
 	if err != nil {
@@ -95,9 +101,6 @@ const (
 // release puts a Release Requested event for fn's current $LATEST code,
 // unless there is nothing to do: prod already serves that code, or the
 // build's promotion exists (running, or ended — then only with retry).
-// maxBuildLink bounds --build, well within EventBridge's 256 KB entry.
-const maxBuildLink = 2048
-
 func (a *app) release(ctx context.Context, fn, commit, build string, retry bool) (*ReleaseResult, error) {
 	c, err := a.aws(ctx)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/settings"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 )
 
 // The variables a CodeBuild build exports (buildspec env.exported-variables)
@@ -267,11 +269,25 @@ func parseCodeBuild(ctx context.Context, detail json.RawMessage, targets Targets
 	return Parsed{Request: req}, nil
 }
 
-// Complete finishes a Lookup with the build's exported variables as
-// BatchGetBuilds returned them.
-func (p Parsed) Complete(ctx context.Context, targets Targets, vars map[string]string) (*Request, error) {
+// BuildFacts is what BatchGetBuilds says of a build.
+type BuildFacts struct {
+	// Vars are the variables the build exported.
+	Vars map[string]string
+	// Initiator is Build.initiator, who started the build; empty keeps
+	// the event's.
+	Initiator string
+}
+
+// Complete finishes a Lookup with what BatchGetBuilds returned.
+func (p Parsed) Complete(ctx context.Context, targets Targets, facts BuildFacts) (*Request, error) {
 	if p.build == nil {
 		return nil, errors.New("release: Complete called on an event that needs no build lookup")
+	}
+	vars := facts.Vars
+	if facts.Initiator != "" {
+		b := *p.build
+		b.initiator = facts.Initiator
+		p.build = &b
 	}
 	if err := checkVars(p.build.buildID, vars); err != nil {
 		return nil, err
@@ -283,12 +299,21 @@ func (p Parsed) Complete(ctx context.Context, targets Targets, vars map[string]s
 }
 
 func (b *buildEvent) request(ctx context.Context, targets Targets, vars map[string]string) (*Request, error) {
+	// The build's source version is its commit only when it is one: it
+	// may name a branch, a pull request or an S3 object version.
+	commit := vars[VarCommit]
+	if commit == "" && ValidateCommit(b.sourceVersion) == nil {
+		commit = b.sourceVersion
+	}
 	rel := promotion.Release{
-		Commit:      firstNonEmpty(vars[VarCommit], b.sourceVersion),
+		Commit:      commit,
 		Build:       b.buildID,
 		CodeSha256:  vars[VarCodeSha256],
-		RequestedBy: firstNonEmpty(vars[VarRequestedBy], b.initiator),
-		Source:      SourceCodeBuild,
+		RequestedBy: vars[VarRequestedBy],
+		// Only CodeBuild writes an aws.codebuild event (EventBridge refuses
+		// PutEvents of an "aws." source) or answers BatchGetBuilds.
+		VerifiedBy: b.initiator,
+		Source:     SourceCodeBuild,
 	}
 	// An exported variable is never empty here (checkVars): absent means
 	// the build did not export it. Each target's settings live in their own
@@ -314,6 +339,13 @@ func validate(ctx context.Context, targets Targets, fn string, rel promotion.Rel
 	}
 	if err := ValidateCodeSha256(rel.CodeSha256); err != nil {
 		return nil, bad("codeSha256: %v", err)
+	}
+	names := ReleaseRequestedNames
+	if rel.Source == SourceCodeBuild {
+		names = codeBuildNames
+	}
+	if err := ValidateFacts(rel, names); err != nil {
+		return nil, bad("%v", err)
 	}
 	t, err := targets.Target(ctx, fn)
 	var invalid *settings.InvalidError
@@ -353,6 +385,99 @@ func ValidateCodeSha256(s string) error {
 		return fmt.Errorf("%q decodes to %d bytes, a SHA-256 digest has 32", s, len(raw))
 	}
 	return nil
+}
+
+// Bounds on what a release says of itself, in bytes.
+const (
+	// MaxBuild is the longest build id or link.
+	MaxBuild = 2048
+	// MaxRequestedBy is the longest requester: an IAM ARN with a long path
+	// fits, a text meant to be read as something else does not.
+	MaxRequestedBy = 1024
+)
+
+// FactNames are the names of a release's claimed fields in the event that
+// carried them, so that a refusal names the field its sender wrote.
+type FactNames struct{ Commit, Build, RequestedBy string }
+
+// ReleaseRequestedNames are the fields of a Release Requested detail.
+var ReleaseRequestedNames = FactNames{Commit: "commit", Build: "build", RequestedBy: "requestedBy"}
+
+// codeBuildNames are the variables a build exports and its event's build-id.
+var codeBuildNames = FactNames{Commit: VarCommit, Build: "build-id", RequestedBy: VarRequestedBy}
+
+// ValidateFacts checks what a release says of itself before anyone is shown
+// it as a fact: the commit, the build, the requester (each optional) and the
+// build's initiator. The error names the field as names spells it.
+func ValidateFacts(rel promotion.Release, names FactNames) error {
+	if err := ValidateCommit(rel.Commit); rel.Commit != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.Commit, err)
+	}
+	if err := ValidateBuild(rel.Build); rel.Build != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.Build, err)
+	}
+	if err := validateName(rel.RequestedBy); rel.RequestedBy != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.RequestedBy, err)
+	}
+	if err := validateName(rel.VerifiedBy); rel.VerifiedBy != "" && err != nil {
+		return fmt.Errorf("initiator: %v", err)
+	}
+	return nil
+}
+
+// ValidateCommit accepts a git object name in hex, full or abbreviated: 40
+// digits in a SHA-1 repository, 64 in a SHA-256 one (git's
+// extensions.objectFormat), at least 7 (git's default core.abbrev) — an
+// abbreviation of either is just hex, so any length from 7 to 64 passes.
+func ValidateCommit(s string) error {
+	const minDigits, maxDigits = 7, 64
+	if len(s) > maxDigits {
+		return fmt.Errorf("%d characters; a commit id has at most %d hex digits", len(s), maxDigits)
+	}
+	hex := strings.Trim(s, "0123456789abcdefABCDEF") == ""
+	if !hex || len(s) < minDigits {
+		return fmt.Errorf("%q is not a commit id (want %d to %d hex digits)", s, minDigits, maxDigits)
+	}
+	return nil
+}
+
+// ValidateBuild accepts what may name a build: a CodeBuild build id
+// ("project:uuid"), an ARN, an http(s) link to a CI run, or another id — at
+// most MaxBuild bytes of printable ASCII without spaces, so it reads as one
+// token wherever it is shown.
+func ValidateBuild(s string) error {
+	if len(s) > MaxBuild {
+		return fmt.Errorf("%d bytes, at most %d", len(s), MaxBuild)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return fmt.Errorf("%s has a space or a character other than printable ASCII at byte %d (want a CodeBuild build id, an ARN, a link or an id without spaces)", untrusted.Show(s), i)
+		}
+	}
+	switch {
+	case strings.HasPrefix(s, "arn:"):
+		if parts := strings.SplitN(s, ":", 6); len(parts) != 6 || parts[1] == "" || parts[2] == "" || parts[5] == "" {
+			return fmt.Errorf("%q is not an ARN (arn:partition:service:region:account:resource)", s)
+		}
+	case strings.Contains(s, "://"):
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%q is not an http(s) link", s)
+		}
+	}
+	return nil
+}
+
+// validateName accepts a person's or a principal's name: bounded, not
+// blank, no control or format character.
+func validateName(s string) error {
+	if len(s) > MaxRequestedBy {
+		return fmt.Errorf("%d bytes, at most %d", len(s), MaxRequestedBy)
+	}
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%q is blank", s)
+	}
+	return untrusted.Check(s)
 }
 
 // BuildID returns the CodeBuild build id ("project:uuid") of a build ARN
@@ -431,13 +556,4 @@ func strictUnmarshal(data []byte, v any, closed bool) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

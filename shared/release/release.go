@@ -177,10 +177,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, 
 func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, Result, error) {
 	parsed, err := ParseEvent(ctx, raw, h.Targets)
 	if err == nil && parsed.Lookup != "" {
-		var vars map[string]string
-		vars, err = h.buildVariables(ctx, parsed.Lookup)
+		var facts BuildFacts
+		facts, err = h.buildFacts(ctx, parsed.Lookup)
 		if err == nil {
-			parsed.Request, err = parsed.Complete(ctx, h.Targets, vars)
+			parsed.Request, err = parsed.Complete(ctx, h.Targets, facts)
 		}
 	}
 	var refusal *Refusal
@@ -188,7 +188,7 @@ func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, R
 	case errors.As(err, &refusal):
 		rec := audit.Record{Event: audit.ReleaseRefused, Function: refusal.Function, Release: refusal.Release, Reason: refusal.Reason}
 		if refusal.Release != nil {
-			rec.Actor = refusal.Release.RequestedBy
+			rec.Actor = refusal.Release.Requester()
 		}
 		h.Audit.Record(ctx, rec)
 		return nil, Result{Outcome: Refused, Function: refusal.Function, Reason: refusal.Reason}, nil
@@ -201,10 +201,10 @@ func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, R
 	return parsed.Request, Result{}, nil
 }
 
-func (h *Handler) buildVariables(ctx context.Context, id string) (map[string]string, error) {
+func (h *Handler) buildFacts(ctx context.Context, id string) (BuildFacts, error) {
 	out, err := h.Builds.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: []string{id}})
 	if err != nil {
-		return nil, fmt.Errorf("batch get build %s: %w", id, err)
+		return BuildFacts{}, fmt.Errorf("batch get build %s: %w", id, err)
 	}
 	for _, b := range out.Builds {
 		if aws.ToString(b.Id) != id {
@@ -214,9 +214,9 @@ func (h *Handler) buildVariables(ctx context.Context, id string) (map[string]str
 		for _, v := range b.ExportedEnvironmentVariables {
 			vars[aws.ToString(v.Name)] = aws.ToString(v.Value)
 		}
-		return vars, nil
+		return BuildFacts{Vars: vars, Initiator: aws.ToString(b.Initiator)}, nil
 	}
-	return nil, refuse("CodeBuild has no build %s", id)
+	return BuildFacts{}, refuse("CodeBuild has no build %s", id)
 }
 
 // release runs steps 2–6 for a validated request.
@@ -323,7 +323,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		// it. This event is a late duplicate. The version is not new, and stg must not stay
 		// on it.
 		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN,
-			Actor: req.Release.RequestedBy, Reason: "late duplicate of a release whose promotion already exists"})
+			Actor: req.Release.Requester(), Reason: "late duplicate of a release whose promotion already exists"})
 		res.Outcome = Duplicate
 		res.Reason = "the promotion of this release already exists"
 		if h.restoreStg(ctx, req, version, prev, moved, execARN) {
@@ -545,7 +545,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 		// Recorded at the move: a rerun of this event finds stg on the
 		// version and records no second move.
 		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: moved.Before.Version, ToVersion: version,
-			Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+			Release: &req.Release, Execution: execARN, Actor: req.Release.Requester()})
 	}
 	arn, err := h.start(ctx, req, version, prev, name, moved.After.Revision, nil)
 	if err != nil {
@@ -558,7 +558,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 		reason = fmt.Sprintf("retry of %s, which ended %s", lastARN, lastStatus)
 	}
 	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRetried, Function: fn, ToVersion: version, Release: &req.Release, Execution: arn,
-		Actor: req.Release.RequestedBy, Reason: reason})
+		Actor: req.Release.Requester(), Reason: reason})
 	h.log().InfoContext(ctx, "promotion retried", "function", fn, "version", version, "execution", arn, "previous", lastARN)
 	return Result{Outcome: Started, Function: fn, Version: version, Execution: arn, Reason: reason}, nil
 }
@@ -646,7 +646,7 @@ func (h *Handler) refused(ctx context.Context, req *Request, err error) (Result,
 		return Result{}, err
 	}
 	fn := req.Function()
-	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason, Actor: req.Release.RequestedBy})
+	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason, Actor: req.Release.Requester()})
 	return Result{Outcome: Refused, Function: fn, Reason: refusal.Reason}, nil
 }
 
@@ -779,7 +779,7 @@ func (h *Handler) runningPromotions(ctx context.Context, fn string) ([]runningEx
 // what promotion.Input.Announce carries and what is logged when the
 // promotion starts, one record in two places.
 func (h *Handler) moveRecords(req *Request, version, prev, execARN string) []audit.Record {
-	fn, by := req.Function(), req.Release.RequestedBy
+	fn, by := req.Function(), req.Release.Requester()
 	return []audit.Record{
 		h.Audit.Stamp(audit.Record{Event: audit.ReleasePublished, Function: fn, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by}),
 		h.Audit.Stamp(audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by}),
