@@ -67,7 +67,7 @@ func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) err
 	}
 	// The release Lambda refuses what these do; saying so here costs no
 	// event and names the flag.
-	if err := release.ValidateCommit(want.Commit); want.Commit != "" && err != nil {
+	if err := promotion.ValidateCommit(want.Commit); want.Commit != "" && err != nil {
 		return fail(ExitUsage, "give the commit's hex id, e.g. --commit $(git rev-parse --short HEAD)", "--commit: %v", err)
 	}
 	if err := release.ValidateBuild(want.Build); want.Build != "" && err != nil {

@@ -302,7 +302,7 @@ func (b *buildEvent) request(ctx context.Context, targets Targets, vars map[stri
 	// The build's source version is its commit only when it is one: it
 	// may name a branch, a pull request or an S3 object version.
 	commit := vars[VarCommit]
-	if commit == "" && ValidateCommit(b.sourceVersion) == nil {
+	if commit == "" && promotion.ValidateCommit(b.sourceVersion) == nil {
 		commit = b.sourceVersion
 	}
 	rel := promotion.Release{
@@ -410,7 +410,7 @@ var codeBuildNames = FactNames{Commit: VarCommit, Build: "build-id", RequestedBy
 // it as a fact: the commit, the build, the requester (each optional) and the
 // build's initiator. The error names the field as names spells it.
 func ValidateFacts(rel promotion.Release, names FactNames) error {
-	if err := ValidateCommit(rel.Commit); rel.Commit != "" && err != nil {
+	if err := promotion.ValidateCommit(rel.Commit); rel.Commit != "" && err != nil {
 		return fmt.Errorf("%s: %v", names.Commit, err)
 	}
 	if err := ValidateBuild(rel.Build); rel.Build != "" && err != nil {
@@ -421,22 +421,6 @@ func ValidateFacts(rel promotion.Release, names FactNames) error {
 	}
 	if err := validateName(rel.VerifiedBy); rel.VerifiedBy != "" && err != nil {
 		return fmt.Errorf("initiator: %v", err)
-	}
-	return nil
-}
-
-// ValidateCommit accepts a git object name in hex, full or abbreviated: 40
-// digits in a SHA-1 repository, 64 in a SHA-256 one (git's
-// extensions.objectFormat), at least 7 (git's default core.abbrev) — an
-// abbreviation of either is just hex, so any length from 7 to 64 passes.
-func ValidateCommit(s string) error {
-	const minDigits, maxDigits = 7, 64
-	if len(s) > maxDigits {
-		return fmt.Errorf("%d characters; a commit id has at most %d hex digits", len(s), maxDigits)
-	}
-	hex := strings.Trim(s, "0123456789abcdefABCDEF") == ""
-	if !hex || len(s) < minDigits {
-		return fmt.Errorf("%q is not a commit id (want %d to %d hex digits)", s, minDigits, maxDigits)
 	}
 	return nil
 }
