@@ -18,6 +18,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -92,7 +93,12 @@ func renderPage(ctx context.Context, title string, content templ.Component) (str
 
 // approveView is the approval page's data.
 type approveView struct {
-	Function, Version, CodeSha256, Commit, Build, MergedBy string
+	Function, Version, CodeSha256, Commit, Build string
+	// MergedBy is the requester the release claims; StartedBy the
+	// CodeBuild build's initiator, which CodeBuild vouches for
+	// (promotion.Release.RequestedBy, VerifiedBy). Both through
+	// untrusted.Show.
+	MergedBy, StartedBy string
 	// CommitURL and ProdCommitURL link the commits, CompareURL the
 	// changes from prod's commit to the release's (target's repository).
 	CommitURL, ProdCommit, ProdCommitURL, CompareURL string
@@ -139,7 +145,10 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 	repo := st.Target.Repository
 	v := approveView{
 		Function: st.Function, Version: st.Version,
-		CodeSha256: st.Release.CodeSha256, Commit: st.Release.Commit, Build: buildText(st.Release), MergedBy: st.Release.RequestedBy,
+		// What the release says of itself goes through untrusted.Show:
+		// templ escapes markup, not a bidi override that reorders the text.
+		CodeSha256: untrusted.Show(st.Release.CodeSha256), Commit: untrusted.Show(st.Release.Commit), Build: untrusted.Show(buildText(st.Release)),
+		MergedBy: untrusted.Show(st.Release.RequestedBy), StartedBy: untrusted.Show(st.Release.VerifiedBy),
 		CommitURL: repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
 		CompareURL: repo.Compare(prodCommit, st.Release.Commit),
 		Account:    account, Region: region, Environment: st.Target.Environment,
