@@ -317,3 +317,61 @@ func TestHistoryEscapesControlCharacters(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchEscapesControlCharacters: watch says who rejected a promotion
+// and what a smoke check saw — text from an approver and from the
+// function — and the approver on its progress line; none reaches the
+// terminal raw.
+func TestWatchEscapesControlCharacters(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(s *clitest.Script)
+		want string
+	}{
+		{"smoke detail", func(s *clitest.Script) {
+			in := s.St
+			s.St.Smoke = &promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
+				{Name: "greets", Passed: false, Attempts: 1, Detail: "body \x1b[2J\rall checks passed"}}}
+			s.Task("SmokeTest", in, s.St.Smoke, s.St).Choice("SmokePassed", s.St)
+			s.Fail("SmokeTestsFailed", "SmokeTestsFailed", "The new version failed its smoke tests.", s.St)
+		}, `smoke check "greets" failed: "body \x1b[2J\rall checks passed"`},
+		{"rejecting approver", func(s *clitest.Script) {
+			s.Smoke(true).AwaitApproval("a")
+			d := promotion.Decision{Approved: false, Approver: "\u202emoc.elpmaxe@ofc", Comment: "no"}
+			cause, _ := json.Marshal(d)
+			s.St.Failure = &promotion.Failure{Error: promotion.ErrRejected, Cause: string(cause)}
+			s.Task("RecordRejection", s.St, nil, s.St)
+			s.Fail("Rejected", "Rejected", "An approver rejected the release.", s.St)
+		}, `rejected by "\u202emoc.elpmaxe@ofc": "no"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			c.run(s)
+			code, out, errs := w.run(t, "watch", s.Name())
+			wantCode(t, code, cli.ExitUnsuccessful, out, errs)
+			if strings.ContainsAny(out+errs, "\x1b\r\u202e") {
+				t.Errorf("watch printed a control character raw:\nstdout %q\nstderr %q", out, errs)
+			}
+			wantContains(t, "output", out+errs, c.want)
+		})
+	}
+}
+
+func TestWatchLineEscapesTheApprover(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob\x1b[2J")
+	w.onSleep = func(n int) {
+		if n == 1 {
+			s.BeginShift("1").Bake("b").BakeOver("b").Finalize()
+		}
+	}
+	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "5s")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	if strings.ContainsAny(out, "\x1b") {
+		t.Errorf("watch printed a control character raw: %q", out)
+	}
+	wantContains(t, "watch", out, `approved by "bob\x1b[2J"`)
+}
