@@ -20,6 +20,7 @@ import (
 	"maps"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -475,12 +476,17 @@ func BuildID(arnOrID string) (string, error) {
 		}
 		id = strings.TrimPrefix(parts[5], "build/")
 	}
-	project, uuid, ok := strings.Cut(id, ":")
-	if !ok || project == "" || uuid == "" || strings.ContainsAny(id, " \t\n/") {
+	if !buildIDPattern.MatchString(id) {
 		return "", fmt.Errorf("%q is not a build id (project:uuid)", arnOrID)
 	}
 	return id, nil
 }
+
+// buildIDPattern is a CodeBuild build id: the project's name, as CodeBuild's
+// API model constrains ProjectName ([A-Za-z0-9][A-Za-z0-9\-_]{1,149},
+// botocore data/codebuild/2016-10-06/service-2.json; Build.id itself is
+// only a NonEmptyString there), a colon and the build's UUID.
+var buildIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9\-_]{1,149}:[A-Za-z0-9-]{1,64}$`)
 
 // checkVars refuses a build whose exported aliasflow variables include one
 // with an empty value (CodeBuild exports a listed but unset variable as "")

@@ -293,6 +293,15 @@ func TestBuildID(t *testing.T) {
 		{in: "hello-build", wantErr: true},
 		{in: "", wantErr: true},
 		{in: ":uuid", wantErr: true},
+		// CodeBuild's ProjectName: [A-Za-z0-9][A-Za-z0-9\-_]{1,149}
+		// (botocore data/codebuild/2016-10-06/service-2.json).
+		{in: "-hello:8745a7a9", wantErr: true},
+		{in: "h:8745a7a9", wantErr: true},
+		{in: strings.Repeat("h", 151) + ":8745a7a9", wantErr: true},
+		{in: "hello.build:8745a7a9", wantErr: true},
+		{in: "hello-build:8745\x1b[2J", wantErr: true},
+		{in: "hello-build:8745\u202ea9", wantErr: true},
+		{in: "arn:aws:codebuild:us-east-1:123456789012:build/hello-build:8745a7a9\n", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
