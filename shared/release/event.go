@@ -86,6 +86,10 @@ type Request struct {
 	// ended without moving prod to it (failed, expired, rejected, rolled
 	// back); only a Release Requested event can ask for it.
 	Retry bool
+
+	// proof is the event's callerProof, verified by the Handler before
+	// anything moves (Release.VerifiedBy).
+	proof string
 }
 
 // Function is the target function's name.
@@ -125,11 +129,14 @@ type releaseRequested struct {
 	// Retry asks for a new promotion of a release whose last one failed
 	// (`aliasflow release --retry`).
 	Retry bool `json:"retry"`
+	// CallerProof is a presigned sts:GetCallerIdentity request bound to
+	// this release (see ProofHeader); the aliasflow CLI sends one.
+	CallerProof string `json:"callerProof"`
 }
 
 // ReleaseRequestedFields are the fields of a Release Requested detail;
 // any other is refused.
-var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "retry"}
+var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "retry", "callerProof"}
 
 // codeBuildDetail is the part of a "CodeBuild Build State Change" detail
 // aliasflow reads. The rest (phases, logs, times in CodeBuild's own format)
@@ -215,11 +222,14 @@ func parseReleaseRequested(ctx context.Context, detail json.RawMessage, targets 
 		RequestedBy: d.RequestedBy,
 		Source:      SourceAliasflow,
 	}
+	if err := validateProof(d.CallerProof); d.CallerProof != "" && err != nil {
+		return nil, &Refusal{Function: d.Function, Release: &rel, Reason: "callerProof: " + err.Error()}
+	}
 	req, err := validate(ctx, targets, d.Function, rel, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Retry = d.Retry
+	req.Retry, req.proof = d.Retry, d.CallerProof
 	return req, nil
 }
 
@@ -448,6 +458,20 @@ func ValidateBuild(s string) error {
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return fmt.Errorf("%q is not an http(s) link", s)
+		}
+	}
+	return nil
+}
+
+// validateProof accepts what may be a presigned URL: bounded printable
+// ASCII without spaces. Whether it proves anything is for STS to say.
+func validateProof(s string) error {
+	if len(s) > maxProof {
+		return fmt.Errorf("%d bytes, at most %d", len(s), maxProof)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return fmt.Errorf("a space or a character other than printable ASCII at byte %d", i)
 		}
 	}
 	return nil

@@ -103,9 +103,12 @@ type Handler struct {
 	Lambda          Lambda
 	SFN             StepFunctions
 	Builds          Builds
-	Audit           *audit.Recorder
-	Metrics         *metrics.Emitter
-	Log             *slog.Logger
+	// Callers verifies a Release Requested event's callerProof; without
+	// it every requester stays a claim.
+	Callers Callers
+	Audit   *audit.Recorder
+	Metrics *metrics.Emitter
+	Log     *slog.Logger
 	// Sleep waits between retries; a test injects one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PublishWait, ActiveWait and AliasAttempts override the defaults when
@@ -130,6 +133,9 @@ type Options struct {
 	// AliasAttempts bounds the stg UpdateAlias tries; DefaultAliasAttempts
 	// when zero.
 	AliasAttempts int
+	// Callers verifies callers' proofs (STSCallers in the Lambda); nil
+	// leaves every requester a claim.
+	Callers Callers
 }
 
 // New returns a Handler releasing the targets of cfg through the promotion
@@ -143,6 +149,7 @@ func New(targets Targets, stateMachineARN string, lc Lambda, sf StepFunctions, b
 			h.Log = opts.Log
 		}
 		h.Sleep, h.PublishWait, h.ActiveWait, h.AliasAttempts = opts.Sleep, opts.PublishWait, opts.ActiveWait, opts.AliasAttempts
+		h.Callers = opts.Callers
 	}
 	if h.Audit == nil {
 		h.Audit = audit.New(h.Log, nil, nil)
@@ -198,7 +205,42 @@ func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, R
 		h.log().InfoContext(ctx, "event ignored", "reason", parsed.Ignored)
 		return nil, Result{Outcome: Ignored, Reason: parsed.Ignored}, nil
 	}
+	if err := h.verifyCaller(ctx, parsed.Request); err != nil {
+		return nil, Result{}, err
+	}
 	return parsed.Request, Result{}, nil
+}
+
+// verifyCaller asks STS who signed the request's caller proof and records
+// that identity as the release's VerifiedBy. A proof STS does not vouch for
+// changes nothing (the requester stays a claim); STS out of reach is an
+// error, so the event is retried. The proof itself is never logged.
+func (h *Handler) verifyCaller(ctx context.Context, req *Request) error {
+	if req.proof == "" {
+		return nil
+	}
+	fn := req.Function()
+	if h.Callers == nil {
+		h.log().WarnContext(ctx, "caller proof not verified: no verifier configured", "function", fn)
+		return nil
+	}
+	arn, err := h.Callers.VerifyCaller(ctx, req.proof, ProofBinding(fn, req.Release.CodeSha256))
+	if err == nil {
+		err = validateName(arn)
+		if err != nil {
+			err = fmt.Errorf("%w: the identity STS named: %v", ErrProofRejected, err)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrProofRejected):
+		h.log().WarnContext(ctx, "caller not verified; the requester stays a claim", "function", fn,
+			"requestedBy", req.Release.RequestedBy, "reason", err.Error())
+		return nil
+	case err != nil:
+		return fmt.Errorf("verify the caller of the release of %s: %w", fn, err)
+	}
+	req.Release.VerifiedBy = arn
+	return nil
 }
 
 func (h *Handler) buildFacts(ctx context.Context, id string) (BuildFacts, error) {
