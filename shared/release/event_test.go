@@ -191,6 +191,7 @@ func TestParseEventRefuses(t *testing.T) {
 		"release-requested-build-bad-arn.json":         "build: ",
 		"release-requested-build-javascript-url.json":  "build: ",
 		"release-requested-build-too-long.json":        "build: 2071 bytes",
+		"release-requested-callerproof-newline.json":   "callerProof: a space or a character other than printable ASCII",
 		"codebuild-exported-commit-not-hex.json":       `ALIASFLOW_COMMIT: "refs/heads/main" is not a commit id`,
 		"codebuild-exported-requestedby-injected.json": "ALIASFLOW_REQUESTED_BY: ",
 		"codebuild-initiator-control.json":             "initiator: ",
