@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -161,8 +162,18 @@ func TestRelease(t *testing.T) {
 	if err := json.Unmarshal([]byte(*e.Detail), &d); err != nil {
 		t.Fatal(err)
 	}
+	// The caller proof: a presigned GetCallerIdentity that signs the
+	// release's binding (package release, ProofHeader).
+	proof, err := url.Parse(d.CallerProof)
+	if err != nil || proof.Query().Get("Action") != "GetCallerIdentity" || proof.Query().Get("X-Amz-SignedHeaders") != "host;x-aliasflow-release" {
+		t.Errorf("callerProof = %q; want a presigned GetCallerIdentity signing host;x-aliasflow-release", d.CallerProof)
+	}
+	d.CallerProof = ""
 	if want := (cli.ReleaseRequest{Function: "hello", CodeSha256: "sha-2", Commit: "abc1234", RequestedBy: clitest.Caller}); d != want {
 		t.Errorf("detail = %+v; want %+v", d, want)
+	}
+	if strings.Contains(out, "X-Amz") {
+		t.Errorf("release printed the proof:\n%s", out)
 	}
 	// $LATEST's code is version 2's: PublishVersion will answer 2.
 	wantContains(t, "stdout", out, "aliasflow watch "+promotion.ExecutionName("hello", "2", "sha-2"))

@@ -26,7 +26,8 @@ func TestReleaseRequestIsWhatTheLambdaReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := cli.ReleaseRequest{Function: "hello", CodeSha256: "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8=", Commit: "abc1234",
-		RequestedBy: clitest.Caller, Build: "https://ci.example.com/runs/42", Retry: true}
+		RequestedBy: clitest.Caller, Build: "https://ci.example.com/runs/42", Retry: true,
+		CallerProof: "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-SignedHeaders=host%3Bx-aliasflow-release"}
 	detail, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)

@@ -94,11 +94,8 @@ func renderPage(ctx context.Context, title string, content templ.Component) (str
 // approveView is the approval page's data.
 type approveView struct {
 	Function, Version, CodeSha256, Commit, Build string
-	// MergedBy is the requester the release claims; StartedBy the
-	// CodeBuild build's initiator, which CodeBuild vouches for
-	// (promotion.Release.RequestedBy, VerifiedBy). Both through
-	// untrusted.Show.
-	MergedBy, StartedBy string
+	// Requesters are who asked for the release, claimed or verified.
+	Requesters []Requester
 	// CommitURL and ProdCommitURL link the commits, CompareURL the
 	// changes from prod's commit to the release's (target's repository).
 	CommitURL, ProdCommit, ProdCommitURL, CompareURL string
@@ -148,8 +145,8 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		// What the release says of itself goes through untrusted.Show:
 		// templ escapes markup, not a bidi override that reorders the text.
 		CodeSha256: untrusted.Show(st.Release.CodeSha256), Commit: untrusted.Show(st.Release.Commit), Build: untrusted.Show(buildText(st.Release)),
-		MergedBy: untrusted.Show(st.Release.RequestedBy), StartedBy: untrusted.Show(st.Release.VerifiedBy),
-		CommitURL: repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
+		Requesters: Requesters(st.Release),
+		CommitURL:  repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
 		CompareURL: repo.Compare(prodCommit, st.Release.Commit),
 		Account:    account, Region: region, Environment: st.Target.Environment,
 		Smoke:       st.Smoke,
@@ -396,6 +393,14 @@ func orText(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// requesterClass is the CSS class of a requester's note.
+func requesterClass(r Requester) string {
+	if r.Verified {
+		return "verified"
+	}
+	return "claim"
 }
 
 // passFail is the CSS class of a passed or failed check.

@@ -261,8 +261,12 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 	row("CodeSha256", show(r.CodeSha256))
 	row("Commit", show(r.Commit))
 	row("Build", show(r.Build))
-	for _, who := range Requesters(r) {
-		row(who.Label, who.Text)
+	who := Requesters(r)
+	for _, w := range who {
+		row(w.Label, w.Name+" ("+w.Note+")")
+	}
+	if len(who) == 0 {
+		row("Requested by", "")
 	}
 	b.WriteString("\n")
 	b.WriteString(SmokeSummary(st.Smoke))
@@ -277,26 +281,41 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 }
 
 // Requester is one line saying who asked for a release and how far that is
-// known: Label is "Requested by" (a claim) or "Started by" (verified).
+// known.
 type Requester struct {
-	Label, Text string
-	Verified    bool
+	// Label is "Requested by" or, for a build's initiator, "Started by".
+	Label string
+	// Name is the name, through untrusted.Show.
+	Name string
+	// Note says whether the name is claimed or verified, and by whom.
+	Note     string
+	Verified bool
+	// ID is the approval page's element id: merged-by (the claim),
+	// started-by (the verified identity).
+	ID string
 }
 
 // Requesters says who asked for a release, the claimed name apart from the
-// verified identity, each shown through untrusted.Show: the name a release
-// gives itself (promotion.Release.RequestedBy) is a claim; the CodeBuild
-// build's initiator (VerifiedBy) is CodeBuild's word.
+// verified identity: the name a release gives itself
+// (promotion.Release.RequestedBy) is a claim; VerifiedBy is AWS's word —
+// the CodeBuild build's initiator, or the caller STS named from the CLI's
+// caller proof (a Release Requested event, which names that same caller as
+// its requester: one line then). Nil when neither is known.
 func Requesters(r promotion.Release) []Requester {
+	claimed, verified := r.RequestedBy, r.VerifiedBy
+	label, how := "Started by", "verified: the CodeBuild build's initiator"
+	if r.Source != "codebuild" {
+		label, how = "Requested by", "verified by AWS STS: the caller of aliasflow release"
+		if claimed == verified {
+			claimed = ""
+		}
+	}
 	var out []Requester
-	if r.RequestedBy != "" {
-		out = append(out, Requester{Label: "Requested by", Text: untrusted.Show(r.RequestedBy) + " (claimed, not verified)"})
+	if claimed != "" {
+		out = append(out, Requester{Label: "Requested by", Name: untrusted.Show(claimed), Note: "claimed, not verified", ID: "merged-by"})
 	}
-	if r.VerifiedBy != "" {
-		out = append(out, Requester{Label: "Started by", Text: untrusted.Show(r.VerifiedBy) + " (verified: the CodeBuild build's initiator)", Verified: true})
-	}
-	if len(out) == 0 {
-		out = append(out, Requester{Label: "Requested by", Text: "(unknown)"})
+	if verified != "" {
+		out = append(out, Requester{Label: label, Name: untrusted.Show(verified), Note: how, Verified: true, ID: "started-by"})
 	}
 	return out
 }

@@ -357,6 +357,12 @@ func TestRequestEmailSaysWhatIsVerified(t *testing.T) {
 			[]string{"Started by:   codepipeline/hello (verified: the CodeBuild build's initiator)"}, []string{"Requested by:", "claimed"}},
 		{"neither", func(r *promotion.Release) { r.RequestedBy = "" },
 			[]string{"Requested by: (unknown)"}, []string{"(verified", "claimed"}},
+		{"the CLI's caller, verified by STS", func(r *promotion.Release) {
+			r.Source, r.RequestedBy, r.VerifiedBy = "aliasflow", "arn:aws:iam::1:user/ben", "arn:aws:iam::1:user/ben"
+		}, []string{"Requested by: arn:aws:iam::1:user/ben (verified by AWS STS: the caller of aliasflow release)"}, []string{"claimed", "Started by"}},
+		{"a claim the proof did not back", func(r *promotion.Release) {
+			r.Source, r.RequestedBy, r.VerifiedBy = "aliasflow", "cfo@example.com", "arn:aws:iam::1:user/ben"
+		}, []string{"Requested by: cfo@example.com (claimed, not verified)", "Requested by: arn:aws:iam::1:user/ben (verified by AWS STS"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,10 +20,12 @@ func TestApprovalPageSaysWhatIsVerified(t *testing.T) {
 		want, notWant         []string
 	}{
 		{"claimed and verified", "dana@example.com", "codebuild-webhook",
-			[]string{`<dt>Released by <small class="claim">(claimed, not verified)</small></dt><dd id="merged-by">dana@example.com</dd>`,
-				`<dt>Started by <small class="verified">(verified: the CodeBuild build's initiator)</small></dt><dd id="started-by">codebuild-webhook</dd>`}, nil},
+			[]string{`<dt>Requested by <small class="claim">(claimed, not verified)</small></dt><dd id="merged-by">dana@example.com</dd>`,
+				`<dt>Started by <small class="verified">(verified: the CodeBuild build&#39;s initiator)</small></dt><dd id="started-by">codebuild-webhook</dd>`}, nil},
 		{"claimed only", "arn:aws:iam::123456789012:user/ben", "",
 			[]string{`(claimed, not verified)</small></dt><dd id="merged-by">arn:aws:iam::123456789012:user/ben</dd>`}, []string{`id="started-by"`}},
+		{"neither", "", "",
+			[]string{`<dt>Requested by</dt><dd id="merged-by">unknown</dd>`}, []string{`id="started-by"`, "claimed"}},
 		{"bidi override", "\u202emoc.elpmaxe@anad", "ops\x1b[2J",
 			[]string{`<dd id="merged-by">&#34;\u202emoc.elpmaxe@anad&#34;</dd>`, `<dd id="started-by">&#34;ops\x1b[2J&#34;</dd>`}, []string{"\u202e", "\x1b"}},
 	}
@@ -47,5 +49,19 @@ func TestApprovalPageSaysWhatIsVerified(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestApprovalPageCLICaller: a release the CLI requested names its caller
+// once, verified by STS from the caller proof.
+func TestApprovalPageCLICaller(t *testing.T) {
+	const arn = "arn:aws:iam::123456789012:user/ben"
+	e := newEnvWith(t, func(w *pendingtest.Waiting) {
+		w.State.Release.Source, w.State.Release.RequestedBy, w.State.Release.VerifiedBy = "aliasflow", arn, arn
+	})
+	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
+	want := `<dt>Requested by <small class="verified">(verified by AWS STS: the caller of aliasflow release)</small></dt><dd id="started-by">` + arn + `</dd>`
+	if !strings.Contains(resp.Body, want) || strings.Contains(resp.Body, "claimed") {
+		t.Errorf("page lacks %s, or says claimed:\n%s", want, resp.Body)
 	}
 }
