@@ -326,6 +326,7 @@ func (a *app) aws(ctx context.Context) (*Clients, error) {
 		Events:   eventbridge.NewFromConfig(cfg),
 		Identity: sts.NewFromConfig(cfg),
 		Settings: ssm.NewFromConfig(cfg),
+		Proofs:   sts.NewPresignClient(sts.NewFromConfig(cfg)),
 	}
 	return a.clients, nil
 }

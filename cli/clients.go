@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -45,6 +46,12 @@ type IdentityAPI interface {
 	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, opts ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 }
 
+// ProofAPI presigns the sts:GetCallerIdentity request that proves the
+// caller of `release` to the release Lambda (release.ProofHeader).
+type ProofAPI interface {
+	PresignGetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.PresignOptions)) (*v4.PresignedHTTPRequest, error)
+}
+
 // SettingsAPI is the Parameter Store call that lists the targets (their
 // settings parameters, package settings).
 type SettingsAPI interface {
@@ -60,6 +67,9 @@ type Clients struct {
 	Identity IdentityAPI
 	// Settings lists the targets; status skips the listing when nil.
 	Settings SettingsAPI
+	// Proofs presigns release's caller proof; without it the requester
+	// is only claimed.
+	Proofs ProofAPI
 }
 
 var (
@@ -69,4 +79,5 @@ var (
 	_ EventsAPI   = (*eventbridge.Client)(nil)
 	_ IdentityAPI = (*sts.Client)(nil)
 	_ SettingsAPI = (*ssm.Client)(nil)
+	_ ProofAPI    = (*sts.PresignClient)(nil)
 )

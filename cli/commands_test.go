@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func TestPromoteNow(t *testing.T) {
 
 func TestRelease(t *testing.T) {
 	w := newWorld()
-	code, out, errs := w.run(t, "release", "hello", "--commit", "abc123")
+	code, out, errs := w.run(t, "release", "hello", "--commit", "abc1234")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	if len(w.events.Put) != 1 {
 		t.Fatalf("put %d events; want 1", len(w.events.Put))
@@ -161,26 +162,51 @@ func TestRelease(t *testing.T) {
 	if err := json.Unmarshal([]byte(*e.Detail), &d); err != nil {
 		t.Fatal(err)
 	}
-	if want := (cli.ReleaseRequest{Function: "hello", CodeSha256: "sha-2", Commit: "abc123", RequestedBy: clitest.Caller}); d != want {
+	// The caller proof: a presigned GetCallerIdentity that signs the
+	// release's binding (package release, ProofHeader).
+	proof, err := url.Parse(d.CallerProof)
+	if err != nil || proof.Query().Get("Action") != "GetCallerIdentity" || proof.Query().Get("X-Amz-SignedHeaders") != "host;x-aliasflow-release" {
+		t.Errorf("callerProof = %q; want a presigned GetCallerIdentity signing host;x-aliasflow-release", d.CallerProof)
+	}
+	d.CallerProof = ""
+	if want := (cli.ReleaseRequest{Function: "hello", CodeSha256: "sha-2", Commit: "abc1234", RequestedBy: clitest.Caller}); d != want {
 		t.Errorf("detail = %+v; want %+v", d, want)
+	}
+	if strings.Contains(out, "X-Amz") {
+		t.Errorf("release printed the proof:\n%s", out)
 	}
 	// $LATEST's code is version 2's: PublishVersion will answer 2.
 	wantContains(t, "stdout", out, "aliasflow watch "+promotion.ExecutionName("hello", "2", "sha-2"))
 
 	// --build links the CI run; the release Lambda reads it as the
 	// release's build (shared/release, ReleaseRequestedFields).
-	code, out, errs = w.run(t, "release", "hello", "--commit", "abc123", "--build", "https://ci.example.com/runs/42")
+	code, out, errs = w.run(t, "release", "hello", "--commit", "abc1234", "--build", "https://ci.example.com/runs/42")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	d = cli.ReleaseRequest{}
-	if err := json.Unmarshal([]byte(*w.events.Put[len(w.events.Put)-1].Detail), &d); err != nil || d.Build != "https://ci.example.com/runs/42" || d.Commit != "abc123" {
+	if err := json.Unmarshal([]byte(*w.events.Put[len(w.events.Put)-1].Detail), &d); err != nil || d.Build != "https://ci.example.com/runs/42" || d.Commit != "abc1234" {
 		t.Errorf("detail with --build = %+v (%v); want build https://ci.example.com/runs/42", d, err)
 	}
-	puts := len(w.events.Put)
-	code, out, errs = w.run(t, "release", "hello", "--build", strings.Repeat("x", 2049))
-	wantCode(t, code, cli.ExitUsage, out, errs)
-	wantContains(t, "stderr", errs, "--build is 2049 characters")
-	if len(w.events.Put) != puts {
-		t.Errorf("a refused --build put an event")
+	// What the release Lambda would refuse is refused here first, named,
+	// and no event is put.
+	for _, bad := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--build too long", []string{"--build", strings.Repeat("x", 2049)}, "--build: 2049 bytes, at most 2048"},
+		{"--build with a newline", []string{"--build", "42\nApprove: https://evil.example/"}, `--build: "42\nApprove: https://evil.example/" has a space`},
+		{"--commit a branch", []string{"--commit", "main"}, `--commit: "main" is not a commit id`},
+		{"--commit too short", []string{"--commit", "abc12"}, `--commit: "abc12" is not a commit id`},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			puts := len(w.events.Put)
+			code, out, errs := w.run(t, append([]string{"release", "hello"}, bad.args...)...)
+			wantCode(t, code, cli.ExitUsage, out, errs)
+			wantContains(t, "stderr", errs, bad.want)
+			if len(w.events.Put) != puts {
+				t.Errorf("a refused %s put an event", bad.args[0])
+			}
+		})
 	}
 
 	code, out, errs = w.run(t, "release", "nope")
@@ -262,4 +288,101 @@ func TestReleaseWaitsForACodeUpdate(t *testing.T) {
 	if len(w.events.Put) != 0 || w.slept != 2*time.Minute {
 		t.Errorf("put %d events after waiting %s; want none after 2m", len(w.events.Put), w.slept)
 	}
+}
+
+// TestHistoryEscapesControlCharacters: an audit record is text a pipeline
+// Lambda logged from what it was given; a control character in it must not
+// reach the terminal raw — no cleared screen, no forged row, no reordered
+// text.
+func TestHistoryEscapesControlCharacters(t *testing.T) {
+	forged := "\n2026-11-21 10:00:00Z  promotion.completed  prod  1→9  100%  cfo  hello-v9-00000000  approved"
+	tests := []struct {
+		name string
+		rec  audit.Record
+		// want is the cell as printed: escaped, quoted.
+		want string
+	}{
+		{"clear screen in the reason", audit.Record{Reason: "ok\x1b[2J\x1b[H"}, `"ok\x1b[2J\x1b[H"`},
+		{"forged row in the reason", audit.Record{Reason: "rejected" + forged}, `"rejected\n2026-`},
+		{"carriage return in the actor", audit.Record{Actor: "mallory\rcfo@example.com"}, `"mallory\rcfo@example.com"`},
+		{"bidi override in the actor", audit.Record{Actor: "\u202emoc.elpmaxe@ofc"}, `"\u202emoc.elpmaxe@ofc"`},
+		{"C1 CSI in the reason", audit.Record{Reason: "x\u009b2J"}, `"x\u009b2J"`},
+		{"tab in the reason", audit.Record{Reason: "a\tb"}, `"a\tb"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld()
+			rec := tt.rec
+			rec.Event, rec.Function, rec.Alias, rec.FromVersion, rec.ToVersion, rec.Time = audit.ApprovalRejected, "hello", "prod", "1", "2", clitest.T0
+			w.logs.Audit(rec)
+			code, out, errs := w.run(t, "history", "hello")
+			wantCode(t, code, cli.ExitOK, out, errs)
+			if strings.ContainsAny(out, "\x1b\r\t\u009b\u202e") {
+				t.Errorf("stdout carries a control character raw: %q", out)
+			}
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			if len(lines) != 2 {
+				t.Errorf("got %d lines; want a header and one record:\n%s", len(lines), out)
+			}
+			wantContains(t, "stdout", out, tt.want)
+		})
+	}
+}
+
+// TestWatchEscapesControlCharacters: watch says who rejected a promotion
+// and what a smoke check saw — text from an approver and from the
+// function — and the approver on its progress line; none reaches the
+// terminal raw.
+func TestWatchEscapesControlCharacters(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(s *clitest.Script)
+		want string
+	}{
+		{"smoke detail", func(s *clitest.Script) {
+			in := s.St
+			s.St.Smoke = &promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
+				{Name: "greets", Passed: false, Attempts: 1, Detail: "body \x1b[2J\rall checks passed"}}}
+			s.Task("SmokeTest", in, s.St.Smoke, s.St).Choice("SmokePassed", s.St)
+			s.Fail("SmokeTestsFailed", "SmokeTestsFailed", "The new version failed its smoke tests.", s.St)
+		}, `smoke check "greets" failed: "body \x1b[2J\rall checks passed"`},
+		{"rejecting approver", func(s *clitest.Script) {
+			s.Smoke(true).AwaitApproval("a")
+			d := promotion.Decision{Approved: false, Approver: "\u202emoc.elpmaxe@ofc", Comment: "no"}
+			cause, _ := json.Marshal(d)
+			s.St.Failure = &promotion.Failure{Error: promotion.ErrRejected, Cause: string(cause)}
+			s.Task("RecordRejection", s.St, nil, s.St)
+			s.Fail("Rejected", "Rejected", "An approver rejected the release.", s.St)
+		}, `rejected by "\u202emoc.elpmaxe@ofc": "no"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			c.run(s)
+			code, out, errs := w.run(t, "watch", s.Name())
+			wantCode(t, code, cli.ExitUnsuccessful, out, errs)
+			if strings.ContainsAny(out+errs, "\x1b\r\u202e") {
+				t.Errorf("watch printed a control character raw:\nstdout %q\nstderr %q", out, errs)
+			}
+			wantContains(t, "output", out+errs, c.want)
+		})
+	}
+}
+
+func TestWatchLineEscapesTheApprover(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob\x1b[2J")
+	w.onSleep = func(n int) {
+		if n == 1 {
+			s.BeginShift("1").Bake("b").BakeOver("b").Finalize()
+		}
+	}
+	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "5s")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	if strings.ContainsAny(out, "\x1b") {
+		t.Errorf("watch printed a control character raw: %q", out)
+	}
+	wantContains(t, "watch", out, `approved by "bob\x1b[2J"`)
 }

@@ -108,7 +108,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 			return ctx.Err()
 		},
 		Clients: &cli.Clients{Lambda: w.lambda, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller},
-			Settings: paramStore(w.params)},
+			Settings: paramStore(w.params), Proofs: clitest.Proofs()},
 	})
 	return code, out.String(), errb.String()
 }

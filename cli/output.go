@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 )
 
 // printJSON writes v as one indented JSON document.
@@ -38,8 +39,14 @@ func newTable(w io.Writer, header ...string) *table {
 	return t
 }
 
+// row adds a line of cells. A cell is text the CLI did not write (an audit
+// record's reason, a release's requester, a version's description): a
+// control character in it is shown escaped and the cell quoted
+// (untrusted.Show), so it cannot clear the screen, start a forged row or
+// reorder what is read.
 func (t *table) row(cells ...string) {
 	for i, c := range cells {
+		cells[i] = untrusted.Show(c)
 		if c == "" {
 			cells[i] = "-"
 		}

@@ -9,12 +9,15 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/spf13/cobra"
 )
 
@@ -30,6 +33,10 @@ type ReleaseRequest struct {
 	// Retry asks for a fresh promotion of a build whose last promotion
 	// ended without prod on it.
 	Retry bool `json:"retry,omitempty"`
+	// CallerProof proves RequestedBy to the release Lambda: a presigned
+	// sts:GetCallerIdentity request bound to this release (package
+	// release, ProofHeader). Not shown: it is a signed URL.
+	CallerProof string `json:"callerProof,omitempty"`
 }
 
 // ReleaseResult is what `release` did.
@@ -64,8 +71,13 @@ func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) err
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	if len(want.Build) > maxBuildLink {
-		return fail(ExitUsage, "give a shorter link", "--build is %d characters; at most %d", len(want.Build), maxBuildLink)
+	// The release Lambda refuses what these do; saying so here costs no
+	// event and names the flag.
+	if err := promotion.ValidateCommit(want.Commit); want.Commit != "" && err != nil {
+		return fail(ExitUsage, "give the commit's hex id, e.g. --commit $(git rev-parse --short HEAD)", "--commit: %v", err)
+	}
+	if err := release.ValidateBuild(want.Build); want.Build != "" && err != nil {
+		return fail(ExitUsage, "give the CI run's link or id, without spaces", "--build: %v", err)
 	}
 	res, err := a.release(ctx, fn, want.Commit, want.Build, want.Retry)
 	if err != nil {
@@ -95,9 +107,6 @@ const (
 // release puts a Release Requested event for fn's current $LATEST code,
 // unless there is nothing to do: prod already serves that code, or the
 // build's promotion exists (running, or ended — then only with retry).
-// maxBuildLink bounds --build, well within EventBridge's 256 KB entry.
-const maxBuildLink = 2048
-
 func (a *app) release(ctx context.Context, fn, commit, build string, retry bool) (*ReleaseResult, error) {
 	c, err := a.aws(ctx)
 	if err != nil {
@@ -137,7 +146,11 @@ func (a *app) release(ctx context.Context, fn, commit, build string, retry bool)
 	if err != nil {
 		return nil, err
 	}
-	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Build: build, Retry: retry}
+	proof, err := a.callerProof(ctx, fn, sha)
+	if err != nil {
+		return nil, err
+	}
+	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Build: build, Retry: retry, CallerProof: proof}
 	detail, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -152,6 +165,7 @@ func (a *app) release(ctx context.Context, fn, commit, build string, retry bool)
 		return nil, fmt.Errorf("put the Release Requested event on %s: %w", a.g.eventBus, err)
 	}
 	res := &ReleaseResult{ReleaseRequest: req}
+	res.CallerProof = "" // a signed URL: not for the terminal nor --json
 	if out.FailedEntryCount > 0 || len(out.Entries) == 0 {
 		msg := "no entry accepted"
 		if len(out.Entries) > 0 {
@@ -162,6 +176,31 @@ func (a *app) release(ctx context.Context, fn, commit, build string, retry bool)
 	res.EventID = aws.ToString(out.Entries[0].EventId)
 	res.Promotion = expected
 	return res, nil
+}
+
+// callerProof presigns sts:GetCallerIdentity with the release's binding in
+// a signed header, so that the release Lambda can ask STS who asked for the
+// release; "" when there is no presigner.
+func (a *app) callerProof(ctx context.Context, fn, sha string) (string, error) {
+	c, err := a.aws(ctx)
+	if err != nil || c.Proofs == nil {
+		return "", err
+	}
+	binding := release.ProofBinding(fn, sha)
+	out, err := c.Proofs.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(o *sts.PresignOptions) {
+		o.ClientOptions = append(o.ClientOptions, func(o *sts.Options) {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(release.ProofHeader, binding))
+		})
+	})
+	if err != nil {
+		return "", fmt.Errorf("presign the proof of the caller: %w", err)
+	}
+	// The binding must be under the signature, or the proof could serve
+	// another release.
+	if out.SignedHeader.Get(release.ProofHeader) != binding {
+		return "", fmt.Errorf("presign the proof of the caller: %s is not among the signed headers", release.ProofHeader)
+	}
+	return out.URL, nil
 }
 
 // checkRelease refuses, before any event is put, a release that would start

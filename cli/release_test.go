@@ -25,8 +25,9 @@ func TestReleaseRequestIsWhatTheLambdaReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := cli.ReleaseRequest{Function: "hello", CodeSha256: "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8=", Commit: "abc123",
-		RequestedBy: clitest.Caller, Build: "https://ci.example.com/runs/42", Retry: true}
+	req := cli.ReleaseRequest{Function: "hello", CodeSha256: "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8=", Commit: "abc1234",
+		RequestedBy: clitest.Caller, Build: "https://ci.example.com/runs/42", Retry: true,
+		CallerProof: "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-SignedHeaders=host%3Bx-aliasflow-release"}
 	detail, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func TestReleaseRequestIsWhatTheLambdaReads(t *testing.T) {
 		t.Fatalf("the release Lambda refuses the CLI's event %s: %v", detail, err)
 	}
 	got := parsed.Request
-	want := promotion.Release{Commit: "abc123", Build: "https://ci.example.com/runs/42", CodeSha256: req.CodeSha256, RequestedBy: clitest.Caller, Source: release.SourceAliasflow}
+	want := promotion.Release{Commit: "abc1234", Build: "https://ci.example.com/runs/42", CodeSha256: req.CodeSha256, RequestedBy: clitest.Caller, Source: release.SourceAliasflow}
 	if got.Release != want || !got.Retry || got.Function() != "hello" {
 		t.Errorf("release = %+v (retry %v); want %+v with retry", got.Release, got.Retry, want)
 	}

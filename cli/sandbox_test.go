@@ -179,6 +179,24 @@ func TestSandboxEndToEnd(t *testing.T) {
 	if p.Version != "2" || p.Smoke == nil || !p.Smoke.Passed {
 		t.Fatalf("promotion = %+v; want version 2 with passed smoke tests", p)
 	}
+	// The release Lambda asked STS who signed the CLI's caller proof: the
+	// trail names the caller as verified.
+	var trail struct{ Records []audit.Record }
+	if err := json.Unmarshal([]byte(e.must("history", "hello", "--json")), &trail); err != nil {
+		t.Fatal(err)
+	}
+	verified := false
+	for _, r := range trail.Records {
+		if r.Event == audit.ReleasePublished && r.ToVersion == "2" && r.Release != nil {
+			verified = strings.HasPrefix(r.Release.VerifiedBy, "arn:aws:iam::000000000000:user/") && r.Release.VerifiedBy == r.Release.RequestedBy && r.Actor == r.Release.VerifiedBy
+			if !verified {
+				t.Errorf("release.published of version 2: actor %q, release %+v; want the CLI's caller, verified by STS", r.Actor, *r.Release)
+			}
+		}
+	}
+	if !verified {
+		t.Errorf("no release.published of version 2 names its caller as verified:\n%+v", trail.Records)
+	}
 	if got := e.alias("stg"); got != "2" {
 		t.Errorf("stg = %s; want 2", got)
 	}

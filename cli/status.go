@@ -16,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -344,7 +345,9 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 // gateCountdown is where a promotion stands with the countdown to its next
 // step in place of the gate's own timestamp.
 func gateCountdown(p *progress.Progress, now time.Time) string {
-	where := p.Gate
+	// The gate can quote an approver's name; shown escaped (untrusted.Show
+	// leaves printable text as it is, so this is no second escaping).
+	where := untrusted.Show(p.Gate)
 	if p.NextAt.IsZero() || !p.Running() {
 		return where
 	}

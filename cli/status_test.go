@@ -278,3 +278,21 @@ func TestRollbackReportsAShiftFailure(t *testing.T) {
 	wantCode(t, code, cli.ExitFailure, out, errs)
 	wantContains(t, "stderr", errs, "aliasflow-shift rollback failed: rollback: prod of hello is on 7", "aliasflow status hello")
 }
+
+// TestStatusEscapesControlCharacters: status shows what the audit trail
+// and the versions' descriptions say; a control character there is shown
+// escaped, never sent to the terminal.
+func TestStatusEscapesControlCharacters(t *testing.T) {
+	w := newWorld()
+	w.logs.Audit(
+		audit.Record{Event: audit.ReleasePublished, Function: "hello", ToVersion: "2", Time: clitest.T0,
+			Release: &promotion.Release{Commit: "\x1b[2J\x1b[H", CodeSha256: "sha-2"}},
+		audit.Record{Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "1", ToVersion: "2\r  prod  9", Time: clitest.T0},
+	)
+	code, out, errs := w.run(t, "status", "hello")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	if strings.ContainsAny(out, "\x1b\r") {
+		t.Errorf("status carries a control character raw: %q", out)
+	}
+	wantContains(t, "status", out, `"\x1b[2J\x1b[H"`, `"2\r  prod  9"`)
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 )
@@ -94,7 +95,7 @@ func failureDetail(p *progress.Progress) string {
 		var failed []string
 		for _, c := range p.Smoke.Checks {
 			if !c.Passed {
-				failed = append(failed, fmt.Sprintf("smoke check %q failed: %s", c.Name, c.Detail))
+				failed = append(failed, fmt.Sprintf("smoke check %q failed: %s", c.Name, untrusted.Show(c.Detail)))
 			}
 		}
 		if len(failed) > 0 {
@@ -107,9 +108,9 @@ func failureDetail(p *progress.Progress) string {
 	}
 	if d := rejection(p); d != nil {
 		if d.Comment != "" {
-			return fmt.Sprintf("rejected by %s: %q", d.Approver, d.Comment)
+			return fmt.Sprintf("rejected by %s: %q", untrusted.Show(d.Approver), d.Comment)
 		}
-		return fmt.Sprintf("rejected by %s (no comment)", d.Approver)
+		return fmt.Sprintf("rejected by %s (no comment)", untrusted.Show(d.Approver))
 	}
 	if f.Cause != "" {
 		cause := f.Cause
@@ -119,7 +120,7 @@ func failureDetail(p *progress.Progress) string {
 		if json.Unmarshal([]byte(cause), &doc) == nil && doc.ErrorMessage != "" {
 			cause = doc.ErrorMessage
 		}
-		return "why: " + cause
+		return "why: " + untrusted.Show(cause)
 	}
 	return ""
 }
@@ -195,7 +196,7 @@ func (a *app) printProgress(p *progress.Progress) error {
 	_, err := fmt.Fprintln(a.env.Stdout, a.progressLine(p))
 	if err == nil && p.Verdict != "" && (p.State == promotion.StateSetWeight || p.State == promotion.StateFinalize) {
 		// The verdict that let the shift go on, with its evidence.
-		_, err = fmt.Fprint(a.env.Stdout, wrap("          health "+p.Verdict, maxWidth, "          "))
+		_, err = fmt.Fprint(a.env.Stdout, wrap("          health "+untrusted.Show(p.Verdict), maxWidth, "          "))
 	}
 	return err
 }

@@ -34,7 +34,7 @@ func TestMetricsVerdictUnderDefaultDelay(t *testing.T) {
 		tg.Health.MaxBakeSeconds = 600
 		tg.Health.OnInconclusive = config.OnInconclusiveRollback
 	})
-	p := s.merge(helloFlaky, "f1a4e")
+	p := s.merge(helloFlaky, "f1a4e00")
 	s.approveByLink(p, approver)
 	s.waitWaiting(p, "Bake")
 	shifted := time.Now()

@@ -176,6 +176,10 @@ func TestMalformedEvents(t *testing.T) {
 		"detail-not-json.json":          {putRefused, "MalformedDetail"},
 		"detail-array.json":             {putRefused, "MalformedDetail"},
 		"detail-type-misspelt.json":     {unmatched, ""},
+		// What a release says of itself is checked before anyone is shown it
+		// (issue 18): no control character, a commit that is one.
+		"requestedby-injected.json": {releaseRefused, `requestedBy: "mallory@example.com\n\nSmoke tests passed\nApprove: https://evil.example/" has the control character U+000A`},
+		"commit-branch.json":        {releaseRefused, `commit: "main" is not a commit id`},
 		// Only CodeBuild emits aws.codebuild events: a forged one is refused
 		// per entry, as AWS does (PutEventsResultEntry, EventBridge API
 		// Reference). What CodeBuild itself can say wrongly is in builds below.
@@ -204,6 +208,9 @@ func TestMalformedEvents(t *testing.T) {
 			releaseRefused, `"not-a-sha" is not base64`},
 		"build exporting $LATEST, event without the variables": {codebuild.RunInput{Project: buildProject, Exported: exported("$LATEST", validSha), EventWithoutExported: true},
 			releaseRefused, `function: "$LATEST": $LATEST is never promoted`},
+		"build exporting a requester with an ANSI escape": {codebuild.RunInput{Project: buildProject, Exported: append(exported(fn, validSha)[:3],
+			codebuild.EnvironmentVariable{Name: release.VarRequestedBy, Value: "mallory\x1b[2J"})},
+			releaseRefused, `ALIASFLOW_REQUESTED_BY: "mallory\x1b[2J" has the control character U+001B`},
 		"failed build":             {codebuild.RunInput{Project: buildProject, Status: "FAILED", Exported: exported(fn, validSha)}, unmatched, ""},
 		"build of another project": {codebuild.RunInput{Project: "payments-build", Exported: exported(fn, validSha)}, unmatched, ""},
 	}

@@ -173,7 +173,7 @@ func TestErrorRateRollback(t *testing.T) {
 		// No alarm: the error rate alone must catch it.
 		tg.Health.Alarms = nil
 	})
-	p := s.merge(helloFlaky, "f1a4e")
+	p := s.merge(helloFlaky, "f1a4e00")
 	s.approveByLink(p, approver)
 	s.waitWaiting(p, "Bake")
 	tr := s.generate("/production/")

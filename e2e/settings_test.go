@@ -56,7 +56,7 @@ func TestSettingsChangeNeedsNoDeploy(t *testing.T) {
 		t.Fatalf("PutParameter(%s) = %+v, %v; want a new version of the world's parameter", name, put, err)
 	}
 
-	p := s.merge(helloV2, "5e771n9")
+	p := s.merge(helloV2, "5e77149")
 	out, err := s.sfn.DescribeExecution(s.ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(p.arn)})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -104,4 +105,12 @@ type Identity struct{ ARN string }
 // GetCallerIdentity names the caller.
 func (i Identity) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
 	return &sts.GetCallerIdentityOutput{Arn: aws.String(i.ARN), Account: aws.String("000000000000"), UserId: aws.String("AIDAEXAMPLE")}, nil
+}
+
+// Proofs presigns caller proofs as the CLI does on AWS: AWS's SDK
+// presigner, with the test credentials, for us-east-1's STS (no request is
+// sent).
+func Proofs() *sts.PresignClient {
+	return sts.NewPresignClient(sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String("https://sts.us-east-1.amazonaws.com"),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "test", "")}))
 }

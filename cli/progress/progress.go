@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
@@ -239,7 +240,7 @@ func (p *Progress) describe(prodBusy bool) {
 	case promotion.StateRecordApproval:
 		p.Phase, p.Gate = PhaseApproval, "approved; recording the decision"
 		if p.Approval != nil && p.Approval.Approver != "" {
-			p.Gate = "approved by " + p.Approval.Approver + "; recording the decision"
+			p.Gate = "approved by " + untrusted.Show(p.Approval.Approver) + "; recording the decision"
 		}
 	case promotion.StateBeginShift:
 		p.Phase, p.Gate = PhaseShift, "beginning the shift of prod"

@@ -57,6 +57,16 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 		return nil, err
 	}
 	rec := audit.New(log, eventbridge.NewFromConfig(awsCfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
+	// Caller proofs are checked only against the STS endpoint of this
+	// Lambda's own region (or the sandbox's), never a host an event names.
+	override := os.Getenv("AWS_ENDPOINT_URL_STS")
+	if override == "" {
+		override = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	callers, err := release.NewSTSCallers(release.STSEndpoint(awsCfg.Region, override), awsenv.HTTPClient())
+	if err != nil {
+		return nil, err
+	}
 	return release.New(store, sm, awslambda.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
-		metrics.New(os.Stdout, nil), &release.Options{Log: log}), nil
+		metrics.New(os.Stdout, nil), &release.Options{Log: log, Callers: callers}), nil
 }

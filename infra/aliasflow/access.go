@@ -27,6 +27,12 @@ const (
 	TagKey = "aliasflow:pipeline"
 	// DefaultPipelineName is the pipeline's name, the value of TagKey.
 	DefaultPipelineName = "aliasflow"
+	// RepositoryTag names, on a target function, the GitHub repository
+	// ("owner/name") whose workflow releases it: the GitHub release role
+	// may replace the code only of functions tagged with its own
+	// repository, so one repository's workflow cannot ship another's
+	// function.
+	RepositoryTag = "aliasflow:repository"
 )
 
 // Names of what NewAccess and NewGitHubReleaseRole create.
@@ -74,9 +80,26 @@ func (p *Pipeline) taggedFunctions() ([]*string, map[string]any) {
 func (p *Pipeline) ReleaseStatements() []awsiam.PolicyStatement {
 	fns, tagged := p.taggedFunctions()
 	return []awsiam.PolicyStatement{
-		statement("UpdateTargetCode",
-			[]string{"lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:ListTags"},
-			fns, tagged),
+		statement("UpdateTargetCode", updateCodeActions, fns, tagged),
+		p.requestReleaseStatement(),
+	}
+}
+
+// updateCodeActions replace a target's $LATEST and read it back.
+var updateCodeActions = []string{"lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:ListTags"}
+
+// repositoryReleaseStatements are ReleaseStatements for the workflow of one
+// repository: the code updates reach only the targets also tagged
+// RepositoryTag=repository.
+func (p *Pipeline) repositoryReleaseStatements(repository string) []awsiam.PolicyStatement {
+	fns, tagged := p.taggedFunctions()
+	both := map[string]any{}
+	for k, v := range tagged["StringEquals"].(map[string]any) {
+		both[k] = v
+	}
+	both["aws:ResourceTag/"+RepositoryTag] = repository
+	return []awsiam.PolicyStatement{
+		statement("UpdateTargetCode", updateCodeActions, fns, map[string]any{"StringEquals": both}),
 		p.requestReleaseStatement(),
 	}
 }
@@ -287,11 +310,11 @@ func NewGitHubReleaseRole(scope constructs.Construct, id string, props *GitHubRe
 		}),
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 	})
-	for _, s := range props.Pipeline.ReleaseStatements() {
+	for _, s := range props.Pipeline.repositoryReleaseStatements(props.Repository) {
 		r.Role.AddToPolicy(s)
 	}
 	SuppressFindings(r.Role, "AwsSolutions-IAM5",
-		"function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets: the workflow may update their $LATEST and read them, nothing else.",
+		"function:* is limited by the conditions aws:ResourceTag/"+TagKey+" and aws:ResourceTag/"+RepositoryTag+" to the pipeline's targets released from this repository: the workflow may update their $LATEST and read them, nothing else.",
 		findingTaggedFunctions)
 	return r
 }

@@ -182,8 +182,9 @@ func TestGitHubReleaseRole(t *testing.T) {
 	// GIVEN the GitHub release role for acme/shop on branch release, THEN
 	// the OIDC provider is token.actions.githubusercontent.com with audience
 	// sts.amazonaws.com, only that repository's branch may assume the role
-	// (aud and sub both checked), and the role may update and read tagged
-	// functions and put Release Requested events, nothing else.
+	// (aud and sub both checked), and the role may update and read the
+	// pipeline's functions tagged with its repository and put Release
+	// Requested events, nothing else.
 	stack, tmpl := accessStack(t)
 	providers := cdktest.Resources(tmpl, "AWS::IAM::OIDCProvider")
 	if len(providers) != 1 {
@@ -215,8 +216,10 @@ func TestGitHubReleaseRole(t *testing.T) {
 	var got []string
 	for a, s := range allowed {
 		got = append(got, a)
-		if strings.HasPrefix(a, "lambda:") && !taggedOnly(s) {
-			t.Errorf("%s is not limited to tagged targets", a)
+		// Only the targets of acme/shop: another repository's workflow
+		// must not replace their code, nor acme/shop's theirs.
+		if want := `{"StringEquals":{"aws:ResourceTag/` + aliasflow.TagKey + `":"` + aliasflow.DefaultPipelineName + `","aws:ResourceTag/` + aliasflow.RepositoryTag + `":"acme/shop"}}`; strings.HasPrefix(a, "lambda:") && cdktest.Flat(s.Condition) != want {
+			t.Errorf("%s is limited by %s, want %s", a, cdktest.Flat(s.Condition), want)
 		}
 	}
 	sort.Strings(got)

@@ -18,6 +18,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -92,7 +93,9 @@ func renderPage(ctx context.Context, title string, content templ.Component) (str
 
 // approveView is the approval page's data.
 type approveView struct {
-	Function, Version, CodeSha256, Commit, Build, MergedBy string
+	Function, Version, CodeSha256, Commit, Build string
+	// Requesters are who asked for the release, claimed or verified.
+	Requesters []Requester
 	// CommitURL and ProdCommitURL link the commits, CompareURL the
 	// changes from prod's commit to the release's (target's repository).
 	CommitURL, ProdCommit, ProdCommitURL, CompareURL string
@@ -139,8 +142,11 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 	repo := st.Target.Repository
 	v := approveView{
 		Function: st.Function, Version: st.Version,
-		CodeSha256: st.Release.CodeSha256, Commit: st.Release.Commit, Build: buildText(st.Release), MergedBy: st.Release.RequestedBy,
-		CommitURL: repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
+		// What the release says of itself goes through untrusted.Show:
+		// templ escapes markup, not a bidi override that reorders the text.
+		CodeSha256: untrusted.Show(st.Release.CodeSha256), Commit: untrusted.Show(st.Release.Commit), Build: untrusted.Show(buildText(st.Release)),
+		Requesters: Requesters(st.Release),
+		CommitURL:  repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
 		CompareURL: repo.Compare(prodCommit, st.Release.Commit),
 		Account:    account, Region: region, Environment: st.Target.Environment,
 		Smoke:       st.Smoke,
@@ -387,6 +393,14 @@ func orText(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// requesterClass is the CSS class of a requester's note.
+func requesterClass(r Requester) string {
+	if r.Verified {
+		return "verified"
+	}
+	return "claim"
 }
 
 // passFail is the CSS class of a passed or failed check.

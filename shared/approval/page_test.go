@@ -30,8 +30,9 @@ func render(t *testing.T, title string, c templ.Component) string {
 func TestPagesEscapeEverythingTheyShow(t *testing.T) {
 	evil := `<script>alert(1)</script>"'&`
 	pages := map[string]string{
-		"approve": render(t, evil, approvePage(approveView{Function: evil, Version: evil, CodeSha256: evil, Commit: evil, Build: evil, MergedBy: evil,
-			CommitURL: "javascript:alert(1)", ProdCommit: evil, ProdCommitURL: "javascript:alert(2)", CompareURL: "javascript:alert(3)",
+		"approve": render(t, evil, approvePage(approveView{Function: evil, Version: evil, CodeSha256: evil, Commit: evil, Build: evil,
+			Requesters: []Requester{{Label: evil, Name: evil, Note: evil, ID: evil}, {Label: evil, Name: evil, Note: evil, ID: evil, Verified: true}},
+			CommitURL:  "javascript:alert(1)", ProdCommit: evil, ProdCommitURL: "javascript:alert(2)", CompareURL: "javascript:alert(3)",
 			Account: evil, Region: evil, Environment: evil, Criteria: evil,
 			Smoke: &promotion.SmokeResult{Checks: []promotion.CheckResult{{Name: evil, Detail: evil}}},
 			Prod:  evil, Stg: evil, Strategy: evil, Approver: evil, Others: []string{evil}, RequestedAt: evil, ExpiresAt: evil,

@@ -13,6 +13,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
@@ -223,7 +224,7 @@ func release(in promotion.Input) *promotion.Release {
 // Subject is the e-mail subject of an approval request (SNS allows 100
 // characters).
 func Subject(in promotion.Input) string {
-	s := fmt.Sprintf("Approve %s version %s for prod? (aliasflow)", in.Function, in.Version)
+	s := fmt.Sprintf("Approve %s version %s for prod? (aliasflow)", untrusted.Show(in.Function), untrusted.Show(in.Version))
 	if len(s) > 100 {
 		s = s[:97] + "..."
 	}
@@ -231,38 +232,96 @@ func Subject(in promotion.Input) string {
 }
 
 // Body is the plain-text e-mail of an approval request to one approver.
+//
+// The genuine link comes first, before anything someone else wrote: the
+// release's commit, build and requester are what an event or a build said,
+// a smoke check's detail quotes the function's answer. Each such value is
+// shown on its own labelled line through untrusted.Show, so a newline in it
+// cannot start a line of its own (a fake "smoke tests passed" section, a
+// phishing link set apart as the one to click).
 func Body(st promotion.State, approver string, expires, now time.Time, link string) string {
 	var b strings.Builder
 	r := st.Release
-	fmt.Fprintf(&b, "aliasflow asks you to approve a release of %s for production.\n\n", st.Function)
+	show := untrusted.Show
 	row := func(k, v string) {
 		if v == "" {
 			v = "(unknown)"
 		}
-		fmt.Fprintf(&b, "%-12s %s\n", k+":", v)
+		fmt.Fprintf(&b, "%-13s %s\n", k+":", v)
 	}
-	row("Function", st.Function)
-	row("Version", st.Version)
-	row("CodeSha256", r.CodeSha256)
-	row("Commit", r.Commit)
-	row("Build", r.Build)
-	row("Merged by", r.RequestedBy)
-	b.WriteString("\n")
-	b.WriteString(SmokeSummary(st.Smoke))
-	b.WriteString("\n")
+	fmt.Fprintf(&b, "aliasflow asks you to approve a release of %s for production.\n\n", show(st.Function))
+	b.WriteString("Review and decide here. The link is yours alone: do not forward it.\n")
+	b.WriteString(link)
+	b.WriteString("\n\n")
+	row("Function", show(st.Function))
+	row("Version", show(st.Version))
 	row("Strategy", StrategyText(st.Target.Strategy))
 	row("Expires", fmt.Sprintf("%s (in %s)", expires.UTC().Format("2006-01-02 15:04 MST"), Remaining(expires, now)))
-	b.WriteString("\nReview and decide here. The link is yours alone: do not forward it.\n")
-	b.WriteString(link)
+	b.WriteString("\nWhat the release says of itself (a value with a control character is shown quoted, escaped):\n")
+	row("CodeSha256", show(r.CodeSha256))
+	row("Commit", show(r.Commit))
+	row("Build", show(r.Build))
+	who := Requesters(r)
+	for _, w := range who {
+		row(w.Label, w.Name+" ("+w.Note+")")
+	}
+	if len(who) == 0 {
+		row("Requested by", "")
+	}
 	b.WriteString("\n")
+	b.WriteString(SmokeSummary(st.Smoke))
 	if others := Others(st.Target.Approvers, approver); len(others) > 0 {
+		for i := range others {
+			others[i] = show(others[i])
+		}
 		fmt.Fprintf(&b, "\nAlso asked: %s. The first decision counts.\n", strings.Join(others, ", "))
 	}
-	fmt.Fprintf(&b, "\nOperators can also decide with: aliasflow approve %s  (or: aliasflow reject %s)\n", st.Function, st.Function)
+	fmt.Fprintf(&b, "\nOperators can also decide with: aliasflow approve %s  (or: aliasflow reject %s)\n", show(st.Function), show(st.Function))
 	return b.String()
 }
 
-// SmokeSummary lists the smoke checks as plain text.
+// Requester is one line saying who asked for a release and how far that is
+// known.
+type Requester struct {
+	// Label is "Requested by" or, for a build's initiator, "Started by".
+	Label string
+	// Name is the name, through untrusted.Show.
+	Name string
+	// Note says whether the name is claimed or verified, and by whom.
+	Note     string
+	Verified bool
+	// ID is the approval page's element id: merged-by (the claim),
+	// started-by (the verified identity).
+	ID string
+}
+
+// Requesters says who asked for a release, the claimed name apart from the
+// verified identity: the name a release gives itself
+// (promotion.Release.RequestedBy) is a claim; VerifiedBy is AWS's word —
+// the CodeBuild build's initiator, or the caller STS named from the CLI's
+// caller proof (a Release Requested event, which names that same caller as
+// its requester: one line then). Nil when neither is known.
+func Requesters(r promotion.Release) []Requester {
+	claimed, verified := r.RequestedBy, r.VerifiedBy
+	label, how := "Started by", "verified: the CodeBuild build's initiator"
+	if r.Source != "codebuild" {
+		label, how = "Requested by", "verified by AWS STS: the caller of aliasflow release"
+		if claimed == verified {
+			claimed = ""
+		}
+	}
+	var out []Requester
+	if claimed != "" {
+		out = append(out, Requester{Label: "Requested by", Name: untrusted.Show(claimed), Note: "claimed, not verified", ID: "merged-by"})
+	}
+	if verified != "" {
+		out = append(out, Requester{Label: label, Name: untrusted.Show(verified), Note: how, Verified: true, ID: "started-by"})
+	}
+	return out
+}
+
+// SmokeSummary lists the smoke checks as plain text; a check's name and
+// detail are shown through untrusted.Show (the detail quotes the function).
 func SmokeSummary(s *promotion.SmokeResult) string {
 	if s == nil {
 		return "Smoke tests against stg: no results recorded\n"
@@ -278,9 +337,9 @@ func SmokeSummary(s *promotion.SmokeResult) string {
 		if !c.Passed {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(&b, "  %s %s (%d ms)", mark, c.Name, c.LatencyMs)
+		fmt.Fprintf(&b, "  %s %s (%d ms)", mark, untrusted.Show(c.Name), c.LatencyMs)
 		if c.Detail != "" {
-			fmt.Fprintf(&b, " %s", c.Detail)
+			fmt.Fprintf(&b, " %s", untrusted.Show(c.Detail))
 		}
 		b.WriteString("\n")
 	}

@@ -50,7 +50,7 @@ func TestRequestNotifiesEachApprover(t *testing.T) {
 			t.Errorf("subject = %q, want function and version in at most 100 characters", subject)
 		}
 		body := aws.ToString(msg.Message)
-		for _, s := range []string{"hello", "Version:     7", "Wl7kT1tLGVtT4nQo2rXKGqX5CkSx3vYH9mX8cWm7QxE=", "9f2c1e4b7a", "hello-build:0b6f2a4e", "dana@example.com",
+		for _, s := range []string{"hello", "Version:      7", "Wl7kT1tLGVtT4nQo2rXKGqX5CkSx3vYH9mX8cWm7QxE=", "9f2c1e4b7a", "hello-build:0b6f2a4e", "dana@example.com",
 			"PASS greets (41 ms)", "canary: 10%", "2026-11-21 07:00 UTC", approvalURL + "?t="} {
 			if !strings.Contains(body, s) {
 				t.Errorf("message %d body lacks %q:\n%s", i, s, body)
@@ -266,6 +266,118 @@ func TestSecretKeyCachedPerColdStart(t *testing.T) {
 			}
 			if f.reads != tc.wantReads {
 				t.Errorf("secret read %d times, want %d (cached on success, retried on failure)", f.reads, tc.wantReads)
+			}
+		})
+	}
+}
+
+// TestRequestEmailCannotBeForged: every field the e-mail shows from the
+// release or the smoke run is text someone else wrote. A newline in it must
+// not start a line of its own — no fake "smoke tests passed" section, no
+// phishing link set apart as the one to click — and the genuine link comes
+// before any of it. The release Lambda refuses such facts at the door
+// (release.ValidateFacts); the e-mail must be safe on its own, for inputs
+// written before that check or by hand.
+func TestRequestEmailCannotBeForged(t *testing.T) {
+	const inject = "\n\nSmoke tests passed\nApprove: https://evil.example/"
+	tests := []struct {
+		name   string
+		forge  func(st *promotion.State)
+		escape string // the forged field as the e-mail shows it
+	}{
+		{"requestedBy", func(st *promotion.State) { st.Release.RequestedBy = "dana@example.com" + inject },
+			`"dana@example.com\n\nSmoke tests passed\nApprove: https://evil.example/"`},
+		{"commit", func(st *promotion.State) { st.Release.Commit = "9f2c1e4b7a" + inject },
+			`"9f2c1e4b7a\n\nSmoke tests passed\nApprove: https://evil.example/"`},
+		{"build", func(st *promotion.State) { st.Release.Build = "hello-build:0b6f2a4e\r" + inject },
+			`"hello-build:0b6f2a4e\r\n\nSmoke tests passed\nApprove: https://evil.example/"`},
+		{"verifiedBy", func(st *promotion.State) { st.Release.VerifiedBy = "codebuild-webhook" + inject },
+			`"codebuild-webhook\n\nSmoke tests passed\nApprove: https://evil.example/"`},
+		{"smoke check detail", func(st *promotion.State) { st.Smoke.Checks[0].Detail = "HTTP 200" + inject },
+			`"HTTP 200\n\nSmoke tests passed\nApprove: https://evil.example/"`},
+		{"smoke check name", func(st *promotion.State) { st.Smoke.Checks[0].Name = "greets" + inject },
+			`"greets\n\nSmoke tests passed\nApprove: https://evil.example/"`},
+		{"ANSI and bidi", func(st *promotion.State) { st.Release.RequestedBy = "\x1b[2J\u202edana" },
+			`"\x1b[2J\u202edana"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			req := requestPayload()
+			tt.forge(&req.Promotion)
+			raw, _ := json.Marshal(req)
+			if _, err := e.h.Handle(context.Background(), raw); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if len(e.sns.sent) == 0 {
+				t.Fatal("no e-mail sent")
+			}
+			body := aws.ToString(e.sns.sent[0].Message)
+			for _, line := range strings.Split(body, "\n") {
+				l := strings.TrimSpace(line)
+				if strings.HasPrefix(l, "Smoke tests passed") || strings.HasPrefix(l, "Approve:") || strings.Contains(l, "evil.example") && !strings.Contains(l, tt.escape) {
+					t.Errorf("a line of the e-mail is the forged text: %q\n%s", line, body)
+				}
+			}
+			if strings.ContainsAny(body, "\r\x1b\u202e") {
+				t.Errorf("the e-mail carries a control character raw: %q", body)
+			}
+			if !strings.Contains(body, tt.escape) {
+				t.Errorf("the e-mail lacks the forged field escaped, %s:\n%s", tt.escape, body)
+			}
+			// The genuine link precedes every field someone else wrote.
+			link := strings.Index(body, approvalURL+"?t=")
+			for _, untrusted := range []string{"Commit:", "Build:", "Requested by:", "Smoke tests against stg", tt.escape} {
+				if i := strings.Index(body, untrusted); link < 0 || i >= 0 && i < link {
+					t.Errorf("the link (at %d) does not precede %q (at %d):\n%s", link, untrusted, i, body)
+				}
+			}
+			if c := linkClaims(t, body); c.Approver != alice {
+				t.Errorf("link approver = %s, want %s", c.Approver, alice)
+			}
+		})
+	}
+}
+
+// TestRequestEmailSaysWhatIsVerified: the requester a release names is a
+// claim; the CodeBuild build's initiator is CodeBuild's word. The e-mail
+// says which is which.
+func TestRequestEmailSaysWhatIsVerified(t *testing.T) {
+	tests := []struct {
+		name    string
+		rel     func(r *promotion.Release)
+		want    []string
+		notWant []string
+	}{
+		{"claimed and verified", func(r *promotion.Release) { r.VerifiedBy = "codebuild-webhook" },
+			[]string{"Requested by: dana@example.com (claimed, not verified)", "Started by:   codebuild-webhook (verified: the CodeBuild build's initiator)"}, nil},
+		{"claimed only", func(r *promotion.Release) { r.Source = "aliasflow" },
+			[]string{"Requested by: dana@example.com (claimed, not verified)"}, []string{"Started by:", "(verified"}},
+		{"verified only", func(r *promotion.Release) { r.RequestedBy, r.VerifiedBy = "", "codepipeline/hello" },
+			[]string{"Started by:   codepipeline/hello (verified: the CodeBuild build's initiator)"}, []string{"Requested by:", "claimed"}},
+		{"neither", func(r *promotion.Release) { r.RequestedBy = "" },
+			[]string{"Requested by: (unknown)"}, []string{"(verified", "claimed"}},
+		{"the CLI's caller, verified by STS", func(r *promotion.Release) {
+			r.Source, r.RequestedBy, r.VerifiedBy = "aliasflow", "arn:aws:iam::1:user/ben", "arn:aws:iam::1:user/ben"
+		}, []string{"Requested by: arn:aws:iam::1:user/ben (verified by AWS STS: the caller of aliasflow release)"}, []string{"claimed", "Started by"}},
+		{"a claim the proof did not back", func(r *promotion.Release) {
+			r.Source, r.RequestedBy, r.VerifiedBy = "aliasflow", "cfo@example.com", "arn:aws:iam::1:user/ben"
+		}, []string{"Requested by: cfo@example.com (claimed, not verified)", "Requested by: arn:aws:iam::1:user/ben (verified by AWS STS"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := testState()
+			tt.rel(&st.Release)
+			body := approval.Body(st, alice, entered.Add(time.Hour), now0, approvalURL+"?t=x")
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("body lacks %q:\n%s", s, body)
+				}
+			}
+			for _, s := range tt.notWant {
+				if strings.Contains(body, s) {
+					t.Errorf("body has %q:\n%s", s, body)
+				}
 			}
 		})
 	}

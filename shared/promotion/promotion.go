@@ -64,14 +64,38 @@ const (
 // ActionSmoke is the smoke test task's only action.
 const ActionSmoke = "smoke"
 
-// Release is one built artifact of one function.
+// Release is one built artifact of one function. The release Lambda
+// validated every field (release.ValidateFacts), but only VerifiedBy is
+// known to be true: the others are what the event or the build said.
 type Release struct {
-	Commit      string `json:"commit,omitempty"`
-	Build       string `json:"build,omitempty"`
-	CodeSha256  string `json:"codeSha256"`
+	// Commit is a hex commit id, 7 to 64 digits; empty when unknown.
+	Commit string `json:"commit,omitempty"`
+	// Build is a CodeBuild build id, an ARN, a CI run's link or another
+	// id without spaces.
+	Build      string `json:"build,omitempty"`
+	CodeSha256 string `json:"codeSha256"`
+	// RequestedBy is who the release names as its requester — a Release
+	// Requested event's requestedBy (the aliasflow CLI puts its caller's
+	// ARN there), a build's ALIASFLOW_REQUESTED_BY. Claimed: whoever may
+	// put the event or edit the buildspec chooses it.
 	RequestedBy string `json:"requestedBy,omitempty"`
+	// VerifiedBy is who started the release as AWS vouches for it: the
+	// CodeBuild build's initiator (Build.initiator: an IAM user name,
+	// "role/session", "codepipeline/<pipeline>", "codebuild-webhook"), read
+	// from CodeBuild's own event or BatchGetBuilds. Empty when nothing
+	// verified one.
+	VerifiedBy string `json:"verifiedBy,omitempty"`
 	// Source is "codebuild" or "aliasflow" (a Release Requested event).
 	Source string `json:"source"`
+}
+
+// Requester is who the audit trail names as the release's actor: the
+// verified identity when there is one, else the claimed name.
+func (r Release) Requester() string {
+	if r.VerifiedBy != "" {
+		return r.VerifiedBy
+	}
+	return r.RequestedBy
 }
 
 // Step is one weight of a gradual shift and how long it bakes.

@@ -18,7 +18,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/settings"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 )
 
 // The variables a CodeBuild build exports (buildspec env.exported-variables)
@@ -83,6 +86,10 @@ type Request struct {
 	// ended without moving prod to it (failed, expired, rejected, rolled
 	// back); only a Release Requested event can ask for it.
 	Retry bool
+
+	// proof is the event's callerProof, verified by the Handler before
+	// anything moves (Release.VerifiedBy).
+	proof string
 }
 
 // Function is the target function's name.
@@ -122,11 +129,14 @@ type releaseRequested struct {
 	// Retry asks for a new promotion of a release whose last one failed
 	// (`aliasflow release --retry`).
 	Retry bool `json:"retry"`
+	// CallerProof is a presigned sts:GetCallerIdentity request bound to
+	// this release (see ProofHeader); the aliasflow CLI sends one.
+	CallerProof string `json:"callerProof"`
 }
 
 // ReleaseRequestedFields are the fields of a Release Requested detail;
 // any other is refused.
-var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "retry"}
+var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "retry", "callerProof"}
 
 // codeBuildDetail is the part of a "CodeBuild Build State Change" detail
 // aliasflow reads. The rest (phases, logs, times in CodeBuild's own format)
@@ -212,11 +222,14 @@ func parseReleaseRequested(ctx context.Context, detail json.RawMessage, targets 
 		RequestedBy: d.RequestedBy,
 		Source:      SourceAliasflow,
 	}
+	if err := validateProof(d.CallerProof); d.CallerProof != "" && err != nil {
+		return nil, &Refusal{Function: d.Function, Release: &rel, Reason: "callerProof: " + err.Error()}
+	}
 	req, err := validate(ctx, targets, d.Function, rel, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Retry = d.Retry
+	req.Retry, req.proof = d.Retry, d.CallerProof
 	return req, nil
 }
 
@@ -267,11 +280,25 @@ func parseCodeBuild(ctx context.Context, detail json.RawMessage, targets Targets
 	return Parsed{Request: req}, nil
 }
 
-// Complete finishes a Lookup with the build's exported variables as
-// BatchGetBuilds returned them.
-func (p Parsed) Complete(ctx context.Context, targets Targets, vars map[string]string) (*Request, error) {
+// BuildFacts is what BatchGetBuilds says of a build.
+type BuildFacts struct {
+	// Vars are the variables the build exported.
+	Vars map[string]string
+	// Initiator is Build.initiator, who started the build; empty keeps
+	// the event's.
+	Initiator string
+}
+
+// Complete finishes a Lookup with what BatchGetBuilds returned.
+func (p Parsed) Complete(ctx context.Context, targets Targets, facts BuildFacts) (*Request, error) {
 	if p.build == nil {
 		return nil, errors.New("release: Complete called on an event that needs no build lookup")
+	}
+	vars := facts.Vars
+	if facts.Initiator != "" {
+		b := *p.build
+		b.initiator = facts.Initiator
+		p.build = &b
 	}
 	if err := checkVars(p.build.buildID, vars); err != nil {
 		return nil, err
@@ -283,12 +310,21 @@ func (p Parsed) Complete(ctx context.Context, targets Targets, vars map[string]s
 }
 
 func (b *buildEvent) request(ctx context.Context, targets Targets, vars map[string]string) (*Request, error) {
+	// The build's source version is its commit only when it is one: it
+	// may name a branch, a pull request or an S3 object version.
+	commit := vars[VarCommit]
+	if commit == "" && promotion.ValidateCommit(b.sourceVersion) == nil {
+		commit = b.sourceVersion
+	}
 	rel := promotion.Release{
-		Commit:      firstNonEmpty(vars[VarCommit], b.sourceVersion),
+		Commit:      commit,
 		Build:       b.buildID,
 		CodeSha256:  vars[VarCodeSha256],
-		RequestedBy: firstNonEmpty(vars[VarRequestedBy], b.initiator),
-		Source:      SourceCodeBuild,
+		RequestedBy: vars[VarRequestedBy],
+		// Only CodeBuild writes an aws.codebuild event (EventBridge refuses
+		// PutEvents of an "aws." source) or answers BatchGetBuilds.
+		VerifiedBy: b.initiator,
+		Source:     SourceCodeBuild,
 	}
 	// An exported variable is never empty here (checkVars): absent means
 	// the build did not export it. Each target's settings live in their own
@@ -314,6 +350,13 @@ func validate(ctx context.Context, targets Targets, fn string, rel promotion.Rel
 	}
 	if err := ValidateCodeSha256(rel.CodeSha256); err != nil {
 		return nil, bad("codeSha256: %v", err)
+	}
+	names := ReleaseRequestedNames
+	if rel.Source == SourceCodeBuild {
+		names = codeBuildNames
+	}
+	if err := ValidateFacts(rel, names); err != nil {
+		return nil, bad("%v", err)
 	}
 	t, err := targets.Target(ctx, fn)
 	var invalid *settings.InvalidError
@@ -355,6 +398,97 @@ func ValidateCodeSha256(s string) error {
 	return nil
 }
 
+// Bounds on what a release says of itself, in bytes.
+const (
+	// MaxBuild is the longest build id or link.
+	MaxBuild = 2048
+	// MaxRequestedBy is the longest requester: an IAM ARN with a long path
+	// fits, a text meant to be read as something else does not.
+	MaxRequestedBy = 1024
+)
+
+// FactNames are the names of a release's claimed fields in the event that
+// carried them, so that a refusal names the field its sender wrote.
+type FactNames struct{ Commit, Build, RequestedBy string }
+
+// ReleaseRequestedNames are the fields of a Release Requested detail.
+var ReleaseRequestedNames = FactNames{Commit: "commit", Build: "build", RequestedBy: "requestedBy"}
+
+// codeBuildNames are the variables a build exports and its event's build-id.
+var codeBuildNames = FactNames{Commit: VarCommit, Build: "build-id", RequestedBy: VarRequestedBy}
+
+// ValidateFacts checks what a release says of itself before anyone is shown
+// it as a fact: the commit, the build, the requester (each optional) and the
+// build's initiator. The error names the field as names spells it.
+func ValidateFacts(rel promotion.Release, names FactNames) error {
+	if err := promotion.ValidateCommit(rel.Commit); rel.Commit != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.Commit, err)
+	}
+	if err := ValidateBuild(rel.Build); rel.Build != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.Build, err)
+	}
+	if err := validateName(rel.RequestedBy); rel.RequestedBy != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.RequestedBy, err)
+	}
+	if err := validateName(rel.VerifiedBy); rel.VerifiedBy != "" && err != nil {
+		return fmt.Errorf("initiator: %v", err)
+	}
+	return nil
+}
+
+// ValidateBuild accepts what may name a build: a CodeBuild build id
+// ("project:uuid"), an ARN, an http(s) link to a CI run, or another id — at
+// most MaxBuild bytes of printable ASCII without spaces, so it reads as one
+// token wherever it is shown.
+func ValidateBuild(s string) error {
+	if len(s) > MaxBuild {
+		return fmt.Errorf("%d bytes, at most %d", len(s), MaxBuild)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return fmt.Errorf("%s has a space or a character other than printable ASCII at byte %d (want a CodeBuild build id, an ARN, a link or an id without spaces)", untrusted.Show(s), i)
+		}
+	}
+	switch {
+	case strings.HasPrefix(s, "arn:"):
+		if parts := strings.SplitN(s, ":", 6); len(parts) != 6 || parts[1] == "" || parts[2] == "" || parts[5] == "" {
+			return fmt.Errorf("%q is not an ARN (arn:partition:service:region:account:resource)", s)
+		}
+	case strings.Contains(s, "://"):
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%q is not an http(s) link", s)
+		}
+	}
+	return nil
+}
+
+// validateProof accepts what may be a presigned URL: bounded printable
+// ASCII without spaces. Whether it proves anything is for STS to say.
+func validateProof(s string) error {
+	if len(s) > maxProof {
+		return fmt.Errorf("%d bytes, at most %d", len(s), maxProof)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return fmt.Errorf("a space or a character other than printable ASCII at byte %d", i)
+		}
+	}
+	return nil
+}
+
+// validateName accepts a person's or a principal's name: bounded, not
+// blank, no control or format character.
+func validateName(s string) error {
+	if len(s) > MaxRequestedBy {
+		return fmt.Errorf("%d bytes, at most %d", len(s), MaxRequestedBy)
+	}
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%q is blank", s)
+	}
+	return untrusted.Check(s)
+}
+
 // BuildID returns the CodeBuild build id ("project:uuid") of a build ARN
 // ("arn:aws:codebuild:region:account:build/project:uuid"), or the id itself.
 func BuildID(arnOrID string) (string, error) {
@@ -366,12 +500,17 @@ func BuildID(arnOrID string) (string, error) {
 		}
 		id = strings.TrimPrefix(parts[5], "build/")
 	}
-	project, uuid, ok := strings.Cut(id, ":")
-	if !ok || project == "" || uuid == "" || strings.ContainsAny(id, " \t\n/") {
+	if !buildIDPattern.MatchString(id) {
 		return "", fmt.Errorf("%q is not a build id (project:uuid)", arnOrID)
 	}
 	return id, nil
 }
+
+// buildIDPattern is a CodeBuild build id: the project's name, as CodeBuild's
+// API model constrains ProjectName ([A-Za-z0-9][A-Za-z0-9\-_]{1,149},
+// botocore data/codebuild/2016-10-06/service-2.json; Build.id itself is
+// only a NonEmptyString there), a colon and the build's UUID.
+var buildIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9\-_]{1,149}:[A-Za-z0-9-]{1,64}$`)
 
 // checkVars refuses a build whose exported aliasflow variables include one
 // with an empty value (CodeBuild exports a listed but unset variable as "")
@@ -431,13 +570,4 @@ func strictUnmarshal(data []byte, v any, closed bool) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -59,25 +59,44 @@ func TestParseEventCompletesFromBuild(t *testing.T) {
 	cfg := loadConfig(t)
 	raw := readFile(t, "testdata/codebuild-succeeded-no-exported.json")
 	tests := []struct {
-		name       string
-		project    string
-		vars       map[string]string
-		want       *promotion.Release
-		wantFn     string
-		wantReason string
+		name    string
+		project string
+		// initiator is Build.initiator as BatchGetBuilds returns it;
+		// sourceVersion replaces the event's.
+		initiator, sourceVersion string
+		vars                     map[string]string
+		want                     *promotion.Release
+		wantFn                   string
+		wantReason               string
 	}{
 		{
 			name: "all variables", project: "hello-build",
-			vars:   map[string]string{VarFunction: "hello", VarCodeSha256: sha2, VarCommit: "abc123", VarRequestedBy: "ana@example.com"},
-			want:   &promotion.Release{Commit: "abc123", Build: buildID, CodeSha256: sha2, RequestedBy: "ana@example.com", Source: SourceCodeBuild},
+			vars:   map[string]string{VarFunction: "hello", VarCodeSha256: sha2, VarCommit: "abc1234", VarRequestedBy: "ana@example.com"},
+			want:   &promotion.Release{Commit: "abc1234", Build: buildID, CodeSha256: sha2, RequestedBy: "ana@example.com", VerifiedBy: "codebuild-webhook", Source: SourceCodeBuild},
 			wantFn: "hello",
 		},
 		{
-			// The commit and requester fall back to the event's source
-			// version and initiator.
+			// The commit falls back to the event's source version; nobody
+			// claimed to request it, and the initiator is verified.
 			name: "function and code hash", project: "hello-build",
 			vars:   map[string]string{VarCodeSha256: sha2, VarFunction: "hello"},
-			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "codebuild-webhook", Source: SourceCodeBuild},
+			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, VerifiedBy: "codebuild-webhook", Source: SourceCodeBuild},
+			wantFn: "hello",
+		},
+		{
+			// BatchGetBuilds' Build.initiator is CodeBuild's word too, and
+			// the newer one.
+			name: "initiator from BatchGetBuilds", project: "hello-build", initiator: "codepipeline/hello-pipeline",
+			vars:   map[string]string{VarCodeSha256: sha2, VarFunction: "hello", VarRequestedBy: "ana@example.com"},
+			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "ana@example.com", VerifiedBy: "codepipeline/hello-pipeline", Source: SourceCodeBuild},
+			wantFn: "hello",
+		},
+		{
+			// A build's source version may be a branch or an S3 object
+			// version: it is no commit id, so none is recorded.
+			name: "source version not a commit", project: "hello-build", sourceVersion: "refs/heads/main",
+			vars:   map[string]string{VarCodeSha256: sha2, VarFunction: "hello"},
+			want:   &promotion.Release{Build: buildID, CodeSha256: sha2, VerifiedBy: "codebuild-webhook", Source: SourceCodeBuild},
 			wantFn: "hello",
 		},
 		{
@@ -98,21 +117,30 @@ func TestParseEventCompletesFromBuild(t *testing.T) {
 		{
 			name: "monorepo names the function", project: "monorepo",
 			vars:   map[string]string{VarFunction: "orders", VarCodeSha256: sha3},
-			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha3, RequestedBy: "codebuild-webhook", Source: SourceCodeBuild},
+			want:   &promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha3, VerifiedBy: "codebuild-webhook", Source: SourceCodeBuild},
 			wantFn: "orders",
 		},
 		{name: "monorepo without function", project: "monorepo", vars: map[string]string{VarCodeSha256: sha3}, wantReason: "must export ALIASFLOW_FUNCTION"},
 		{name: "no code hash", project: "hello-build", vars: map[string]string{VarFunction: "hello"}, wantReason: "exported no ALIASFLOW_CODE_SHA256"},
 		{name: "qualified function", project: "hello-build", vars: map[string]string{VarFunction: "hello:stg", VarCodeSha256: sha2}, wantReason: "without a qualifier"},
+		{name: "exported commit too short", project: "hello-build", vars: map[string]string{VarFunction: "hello", VarCodeSha256: sha2, VarCommit: "abc123"},
+			wantReason: `ALIASFLOW_COMMIT: "abc123" is not a commit id`},
+		{name: "exported requester with a bidi override", project: "hello-build", vars: map[string]string{VarFunction: "hello", VarCodeSha256: sha2, VarRequestedBy: "moc.elpmaxe@\u202eana"},
+			wantReason: "ALIASFLOW_REQUESTED_BY: "},
+		{name: "initiator with an escape", project: "hello-build", initiator: "ops\x1b[2J", vars: map[string]string{VarFunction: "hello", VarCodeSha256: sha2},
+			wantReason: "initiator: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := strings.Replace(string(raw), `"project-name": "hello-build"`, `"project-name": "`+tt.project+`"`, 1)
+			if tt.sourceVersion != "" {
+				ev = strings.Replace(ev, `"source-version": "`+commit+`"`, `"source-version": "`+tt.sourceVersion+`"`, 1)
+			}
 			p, err := ParseEvent(context.Background(), []byte(ev), cfg)
 			if err != nil || p.Lookup != buildID {
 				t.Fatalf("ParseEvent = %+v, %v; want a lookup of %s", p, err, buildID)
 			}
-			req, err := p.Complete(context.Background(), cfg, tt.vars)
+			req, err := p.Complete(context.Background(), cfg, BuildFacts{Vars: tt.vars, Initiator: tt.initiator})
 			if tt.wantReason != "" {
 				var r *Refusal
 				if !errors.As(err, &r) || !strings.Contains(r.Reason, tt.wantReason) {
@@ -134,45 +162,62 @@ func TestParseEventCompletesFromBuild(t *testing.T) {
 func TestParseEventRefuses(t *testing.T) {
 	cfg := loadConfig(t)
 	want := map[string]string{
-		"array.json":                                 "want a JSON object, got array",
-		"codebuild-bad-build-id.json":                "not a CodeBuild build ARN",
-		"codebuild-exported-codesha256-invalid.json": "decodes to 24 bytes",
-		"codebuild-exported-empty-commit.json":       "exported ALIASFLOW_COMMIT with an empty value",
-		"codebuild-exported-empty-function.json":     "exported ALIASFLOW_FUNCTION with an empty value",
-		"codebuild-exported-unknown-variable.json":   "exported ALIASFLOW_FUNCTON, which aliasflow does not define",
-		"release-requested-unknown-field.json":       `unknown field "approver"`,
-		"release-requested-misspelt-field.json":      `unknown field "functon"`,
-		"codebuild-function-arn.json":                "not an ARN",
-		"codebuild-function-of-another-project.json": `does not release function "orders"`,
-		"codebuild-missing-project.json":             "project-name is missing",
-		"codebuild-missing-status.json":              "build-status is missing",
-		"codebuild-monorepo-without-function.json":   "must export ALIASFLOW_FUNCTION",
-		"codebuild-source-release-type.json":         "unexpected event",
-		"codebuild-unknown-project.json":             `project "payments-build" does not release function "hello"`,
-		"codesha256-hex.json":                        "decodes to 48 bytes",
-		"codesha256-not-base64.json":                 "not base64",
-		"codesha256-short.json":                      "decodes to 16 bytes",
-		"codesha256-unpadded.json":                   "not base64",
-		"detail-array.json":                          "detail must be a JSON object",
-		"detail-null.json":                           "detail must be a JSON object",
-		"detail-string.json":                         "detail must be a JSON object",
-		"empty.json":                                 "malformed event",
-		"function-arn.json":                          "not an ARN",
-		"function-empty.json":                        "function name is empty",
-		"function-json-number.json":                  "function must be a string, got number",
-		"function-latest-qualified.json":             "$LATEST is never promoted",
-		"function-latest.json":                       "$LATEST is never promoted",
-		"function-missing.json":                      "function name is empty",
-		"function-qualified.json":                    "without a qualifier",
-		"function-too-long.json":                     "not a valid function name",
-		"function-unknown.json":                      `"payments" is not configured`,
-		"function-version-number.json":               "looks like a version number",
-		"missing-codesha256.json":                    "codeSha256: missing",
-		"not-json.json":                              "malformed event",
-		"number.json":                                "want a JSON object, got number",
-		"trailing-data.json":                         "trailing data",
-		"unknown-detail-type.json":                   `detail-type "Audit Record"`,
-		"unknown-source.json":                        `source "aws.ec2"`,
+		"array.json":                                   "want a JSON object, got array",
+		"codebuild-bad-build-id.json":                  "not a CodeBuild build ARN",
+		"codebuild-exported-codesha256-invalid.json":   "decodes to 24 bytes",
+		"codebuild-exported-empty-commit.json":         "exported ALIASFLOW_COMMIT with an empty value",
+		"codebuild-exported-empty-function.json":       "exported ALIASFLOW_FUNCTION with an empty value",
+		"codebuild-exported-unknown-variable.json":     "exported ALIASFLOW_FUNCTON, which aliasflow does not define",
+		"release-requested-unknown-field.json":         `unknown field "approver"`,
+		"release-requested-misspelt-field.json":        `unknown field "functon"`,
+		"codebuild-function-arn.json":                  "not an ARN",
+		"codebuild-function-of-another-project.json":   `does not release function "orders"`,
+		"codebuild-missing-project.json":               "project-name is missing",
+		"codebuild-missing-status.json":                "build-status is missing",
+		"codebuild-monorepo-without-function.json":     "must export ALIASFLOW_FUNCTION",
+		"codebuild-source-release-type.json":           "unexpected event",
+		"codebuild-unknown-project.json":               `project "payments-build" does not release function "hello"`,
+		"codesha256-hex.json":                          "decodes to 48 bytes",
+		"release-requested-commit-branch.json":         `commit: "main" is not a commit id`,
+		"release-requested-commit-short.json":          `commit: "4f1c2e" is not a commit id`,
+		"release-requested-commit-too-long.json":       "commit: ",
+		"release-requested-commit-injected.json":       `commit: "4f1c2e9\n\nSmoke tests passed\nApprove: https://evil.example/" is not a commit id`,
+		"release-requested-requestedby-injected.json":  "requestedBy: ",
+		"release-requested-requestedby-ansi.json":      "requestedBy: ",
+		"release-requested-requestedby-bidi.json":      "requestedBy: ",
+		"release-requested-requestedby-too-long.json":  "requestedBy: 1025 bytes",
+		"release-requested-build-injected.json":        "build: ",
+		"release-requested-build-space.json":           "build: ",
+		"release-requested-build-bad-arn.json":         "build: ",
+		"release-requested-build-javascript-url.json":  "build: ",
+		"release-requested-build-too-long.json":        "build: 2071 bytes",
+		"release-requested-callerproof-newline.json":   "callerProof: a space or a character other than printable ASCII",
+		"codebuild-exported-commit-not-hex.json":       `ALIASFLOW_COMMIT: "refs/heads/main" is not a commit id`,
+		"codebuild-exported-requestedby-injected.json": "ALIASFLOW_REQUESTED_BY: ",
+		"codebuild-initiator-control.json":             "initiator: ",
+		"codesha256-not-base64.json":                   "not base64",
+		"codesha256-short.json":                        "decodes to 16 bytes",
+		"codesha256-unpadded.json":                     "not base64",
+		"detail-array.json":                            "detail must be a JSON object",
+		"detail-null.json":                             "detail must be a JSON object",
+		"detail-string.json":                           "detail must be a JSON object",
+		"empty.json":                                   "malformed event",
+		"function-arn.json":                            "not an ARN",
+		"function-empty.json":                          "function name is empty",
+		"function-json-number.json":                    "function must be a string, got number",
+		"function-latest-qualified.json":               "$LATEST is never promoted",
+		"function-latest.json":                         "$LATEST is never promoted",
+		"function-missing.json":                        "function name is empty",
+		"function-qualified.json":                      "without a qualifier",
+		"function-too-long.json":                       "not a valid function name",
+		"function-unknown.json":                        `"payments" is not configured`,
+		"function-version-number.json":                 "looks like a version number",
+		"missing-codesha256.json":                      "codeSha256: missing",
+		"not-json.json":                                "malformed event",
+		"number.json":                                  "want a JSON object, got number",
+		"trailing-data.json":                           "trailing data",
+		"unknown-detail-type.json":                     `detail-type "Audit Record"`,
+		"unknown-source.json":                          `source "aws.ec2"`,
 	}
 	files, err := filepath.Glob("testdata/bad/*.json")
 	if err != nil {
@@ -249,6 +294,15 @@ func TestBuildID(t *testing.T) {
 		{in: "hello-build", wantErr: true},
 		{in: "", wantErr: true},
 		{in: ":uuid", wantErr: true},
+		// CodeBuild's ProjectName: [A-Za-z0-9][A-Za-z0-9\-_]{1,149}
+		// (botocore data/codebuild/2016-10-06/service-2.json).
+		{in: "-hello:8745a7a9", wantErr: true},
+		{in: "h:8745a7a9", wantErr: true},
+		{in: strings.Repeat("h", 151) + ":8745a7a9", wantErr: true},
+		{in: "hello.build:8745a7a9", wantErr: true},
+		{in: "hello-build:8745\x1b[2J", wantErr: true},
+		{in: "hello-build:8745\u202ea9", wantErr: true},
+		{in: "arn:aws:codebuild:us-east-1:123456789012:build/hello-build:8745a7a9\n", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -297,6 +351,9 @@ func FuzzParseEvent(f *testing.F) {
 		if err := ValidateCodeSha256(req.Release.CodeSha256); err != nil {
 			t.Fatalf("accepted codeSha256 %q: %v", req.Release.CodeSha256, err)
 		}
+		if err := ValidateFacts(req.Release, ReleaseRequestedNames); err != nil {
+			t.Fatalf("accepted release %+v: %v", req.Release, err)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParseEvent(context.Background(), data, cfg)
@@ -314,7 +371,7 @@ func FuzzParseEvent(f *testing.F) {
 			if _, err := BuildID(p.Lookup); err != nil {
 				t.Fatalf("lookup of %q: %v", p.Lookup, err)
 			}
-			req, err := p.Complete(context.Background(), cfg, map[string]string{VarCodeSha256: sha2, VarFunction: "hello"})
+			req, err := p.Complete(context.Background(), cfg, BuildFacts{Vars: map[string]string{VarCodeSha256: sha2, VarFunction: "hello"}})
 			if err == nil {
 				check(t, req)
 			}
@@ -322,4 +379,59 @@ func FuzzParseEvent(f *testing.F) {
 			t.Fatal("accepted event is neither a request, a lookup nor ignored")
 		}
 	})
+}
+
+// TestValidateFacts: what a release says of itself is checked before
+// anyone is shown it as a fact.
+func TestValidateFacts(t *testing.T) {
+	const inject = "\n\nSmoke tests passed\nApprove: https://evil.example/"
+	tests := []struct {
+		name string
+		rel  promotion.Release
+		want string // "" when accepted
+	}{
+		{"nothing claimed", promotion.Release{}, ""},
+		{"full SHA-1 commit", promotion.Release{Commit: commit}, ""},
+		{"abbreviated commit", promotion.Release{Commit: "4f1c2e9"}, ""},
+		{"upper-case commit", promotion.Release{Commit: "4F1C2E9B"}, ""},
+		{"SHA-256 commit", promotion.Release{Commit: strings.Repeat("ab", 32)}, ""},
+		{"commit of 6 digits", promotion.Release{Commit: "4f1c2e"}, "commit: "},
+		{"commit of 65 digits", promotion.Release{Commit: strings.Repeat("a", 65)}, "commit: "},
+		{"commit not hex", promotion.Release{Commit: "4f1c2e9g"}, "commit: "},
+		{"commit injected", promotion.Release{Commit: "4f1c2e9" + inject}, `is not a commit id`},
+		{"build id", promotion.Release{Build: buildID}, ""},
+		{"build ARN", promotion.Release{Build: "arn:aws:codebuild:us-east-1:123456789012:build/hello-build:8745a7a9-c340"}, ""},
+		{"GitHub Actions run link", promotion.Release{Build: "https://github.com/example/hello/actions/runs/42"}, ""},
+		{"plain run number", promotion.Release{Build: "42"}, ""},
+		{"build with a space", promotion.Release{Build: "run 42"}, "build: "},
+		{"build injected", promotion.Release{Build: "42" + inject}, "build: "},
+		{"build non-ASCII", promotion.Release{Build: "run-4\u202e2"}, "build: "},
+		{"build ARN cut short", promotion.Release{Build: "arn:aws:codebuild"}, "build: "},
+		{"build of another scheme", promotion.Release{Build: "javascript://%0aalert(1)"}, "build: "},
+		{"build link without host", promotion.Release{Build: "https:///runs/42"}, "build: "},
+		{"build too long", promotion.Release{Build: strings.Repeat("b", MaxBuild+1)}, "build: 2049 bytes"},
+		{"requester email", promotion.Release{RequestedBy: "ben@example.com"}, ""},
+		{"requester ARN", promotion.Release{RequestedBy: "arn:aws:sts::123456789012:assumed-role/Deploy/ben"}, ""},
+		{"requester name", promotion.Release{RequestedBy: "Zoë Ångström"}, ""},
+		{"requester injected", promotion.Release{RequestedBy: "ben" + inject}, "requestedBy: "},
+		{"requester with ANSI", promotion.Release{RequestedBy: "ben\x1b[2J"}, "requestedBy: "},
+		{"requester with a bidi override", promotion.Release{RequestedBy: "\u202eben"}, "requestedBy: "},
+		{"requester too long", promotion.Release{RequestedBy: strings.Repeat("b", MaxRequestedBy+1)}, "requestedBy: 1025 bytes"},
+		{"requester blank", promotion.Release{RequestedBy: "  "}, "requestedBy: "},
+		{"initiator", promotion.Release{VerifiedBy: "codepipeline/hello"}, ""},
+		{"initiator with a newline", promotion.Release{VerifiedBy: "ops\nforged"}, "initiator: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateFacts(tt.rel, ReleaseRequestedNames)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("ValidateFacts(%+v) = %v, want nil", tt.rel, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("ValidateFacts(%+v) = %v, want an error containing %q", tt.rel, err, tt.want)
+			case err != nil && strings.ContainsAny(err.Error(), "\n\x1b\u202e"):
+				t.Errorf("ValidateFacts error %q carries a control character raw", err)
+			}
+		})
+	}
 }

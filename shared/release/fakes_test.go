@@ -73,8 +73,10 @@ func throttled(op string) error {
 type fakeBuilds struct {
 	calls  *callLog
 	builds map[string]map[string]string
-	asked  [][]string
-	fail   faults
+	// initiator is every build's Build.initiator.
+	initiator string
+	asked     [][]string
+	fail      faults
 }
 
 func (f *fakeBuilds) BatchGetBuilds(_ context.Context, in *codebuild.BatchGetBuildsInput, _ ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error) {
@@ -91,6 +93,9 @@ func (f *fakeBuilds) BatchGetBuilds(_ context.Context, in *codebuild.BatchGetBui
 			continue
 		}
 		b := cbtypes.Build{Id: aws.String(id), BuildStatus: cbtypes.StatusTypeSucceeded}
+		if f.initiator != "" {
+			b.Initiator = aws.String(f.initiator)
+		}
 		for k, v := range vars {
 			b.ExportedEnvironmentVariables = append(b.ExportedEnvironmentVariables, cbtypes.ExportedEnvironmentVariable{Name: aws.String(k), Value: aws.String(v)})
 		}

@@ -103,9 +103,12 @@ type Handler struct {
 	Lambda          Lambda
 	SFN             StepFunctions
 	Builds          Builds
-	Audit           *audit.Recorder
-	Metrics         *metrics.Emitter
-	Log             *slog.Logger
+	// Callers verifies a Release Requested event's callerProof; without
+	// it every requester stays a claim.
+	Callers Callers
+	Audit   *audit.Recorder
+	Metrics *metrics.Emitter
+	Log     *slog.Logger
 	// Sleep waits between retries; a test injects one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PublishWait, ActiveWait and AliasAttempts override the defaults when
@@ -130,6 +133,9 @@ type Options struct {
 	// AliasAttempts bounds the stg UpdateAlias tries; DefaultAliasAttempts
 	// when zero.
 	AliasAttempts int
+	// Callers verifies callers' proofs (STSCallers in the Lambda); nil
+	// leaves every requester a claim.
+	Callers Callers
 }
 
 // New returns a Handler releasing the targets of cfg through the promotion
@@ -143,6 +149,7 @@ func New(targets Targets, stateMachineARN string, lc Lambda, sf StepFunctions, b
 			h.Log = opts.Log
 		}
 		h.Sleep, h.PublishWait, h.ActiveWait, h.AliasAttempts = opts.Sleep, opts.PublishWait, opts.ActiveWait, opts.AliasAttempts
+		h.Callers = opts.Callers
 	}
 	if h.Audit == nil {
 		h.Audit = audit.New(h.Log, nil, nil)
@@ -177,10 +184,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, 
 func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, Result, error) {
 	parsed, err := ParseEvent(ctx, raw, h.Targets)
 	if err == nil && parsed.Lookup != "" {
-		var vars map[string]string
-		vars, err = h.buildVariables(ctx, parsed.Lookup)
+		var facts BuildFacts
+		facts, err = h.buildFacts(ctx, parsed.Lookup)
 		if err == nil {
-			parsed.Request, err = parsed.Complete(ctx, h.Targets, vars)
+			parsed.Request, err = parsed.Complete(ctx, h.Targets, facts)
 		}
 	}
 	var refusal *Refusal
@@ -188,7 +195,7 @@ func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, R
 	case errors.As(err, &refusal):
 		rec := audit.Record{Event: audit.ReleaseRefused, Function: refusal.Function, Release: refusal.Release, Reason: refusal.Reason}
 		if refusal.Release != nil {
-			rec.Actor = refusal.Release.RequestedBy
+			rec.Actor = refusal.Release.Requester()
 		}
 		h.Audit.Record(ctx, rec)
 		return nil, Result{Outcome: Refused, Function: refusal.Function, Reason: refusal.Reason}, nil
@@ -198,13 +205,48 @@ func (h *Handler) resolve(ctx context.Context, raw json.RawMessage) (*Request, R
 		h.log().InfoContext(ctx, "event ignored", "reason", parsed.Ignored)
 		return nil, Result{Outcome: Ignored, Reason: parsed.Ignored}, nil
 	}
+	if err := h.verifyCaller(ctx, parsed.Request); err != nil {
+		return nil, Result{}, err
+	}
 	return parsed.Request, Result{}, nil
 }
 
-func (h *Handler) buildVariables(ctx context.Context, id string) (map[string]string, error) {
+// verifyCaller asks STS who signed the request's caller proof and records
+// that identity as the release's VerifiedBy. A proof STS does not vouch for
+// changes nothing (the requester stays a claim); STS out of reach is an
+// error, so the event is retried. The proof itself is never logged.
+func (h *Handler) verifyCaller(ctx context.Context, req *Request) error {
+	if req.proof == "" {
+		return nil
+	}
+	fn := req.Function()
+	if h.Callers == nil {
+		h.log().WarnContext(ctx, "caller proof not verified: no verifier configured", "function", fn)
+		return nil
+	}
+	arn, err := h.Callers.VerifyCaller(ctx, req.proof, ProofBinding(fn, req.Release.CodeSha256))
+	if err == nil {
+		err = validateName(arn)
+		if err != nil {
+			err = fmt.Errorf("%w: the identity STS named: %v", ErrProofRejected, err)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrProofRejected):
+		h.log().WarnContext(ctx, "caller not verified; the requester stays a claim", "function", fn,
+			"requestedBy", req.Release.RequestedBy, "reason", err.Error())
+		return nil
+	case err != nil:
+		return fmt.Errorf("verify the caller of the release of %s: %w", fn, err)
+	}
+	req.Release.VerifiedBy = arn
+	return nil
+}
+
+func (h *Handler) buildFacts(ctx context.Context, id string) (BuildFacts, error) {
 	out, err := h.Builds.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: []string{id}})
 	if err != nil {
-		return nil, fmt.Errorf("batch get build %s: %w", id, err)
+		return BuildFacts{}, fmt.Errorf("batch get build %s: %w", id, err)
 	}
 	for _, b := range out.Builds {
 		if aws.ToString(b.Id) != id {
@@ -214,9 +256,9 @@ func (h *Handler) buildVariables(ctx context.Context, id string) (map[string]str
 		for _, v := range b.ExportedEnvironmentVariables {
 			vars[aws.ToString(v.Name)] = aws.ToString(v.Value)
 		}
-		return vars, nil
+		return BuildFacts{Vars: vars, Initiator: aws.ToString(b.Initiator)}, nil
 	}
-	return nil, refuse("CodeBuild has no build %s", id)
+	return BuildFacts{}, refuse("CodeBuild has no build %s", id)
 }
 
 // release runs steps 2–6 for a validated request.
@@ -323,7 +365,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		// it. This event is a late duplicate. The version is not new, and stg must not stay
 		// on it.
 		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN,
-			Actor: req.Release.RequestedBy, Reason: "late duplicate of a release whose promotion already exists"})
+			Actor: req.Release.Requester(), Reason: "late duplicate of a release whose promotion already exists"})
 		res.Outcome = Duplicate
 		res.Reason = "the promotion of this release already exists"
 		if h.restoreStg(ctx, req, version, prev, moved, execARN) {
@@ -545,7 +587,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 		// Recorded at the move: a rerun of this event finds stg on the
 		// version and records no second move.
 		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: moved.Before.Version, ToVersion: version,
-			Release: &req.Release, Execution: execARN, Actor: req.Release.RequestedBy})
+			Release: &req.Release, Execution: execARN, Actor: req.Release.Requester()})
 	}
 	arn, err := h.start(ctx, req, version, prev, name, moved.After.Revision, nil)
 	if err != nil {
@@ -558,7 +600,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 		reason = fmt.Sprintf("retry of %s, which ended %s", lastARN, lastStatus)
 	}
 	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRetried, Function: fn, ToVersion: version, Release: &req.Release, Execution: arn,
-		Actor: req.Release.RequestedBy, Reason: reason})
+		Actor: req.Release.Requester(), Reason: reason})
 	h.log().InfoContext(ctx, "promotion retried", "function", fn, "version", version, "execution", arn, "previous", lastARN)
 	return Result{Outcome: Started, Function: fn, Version: version, Execution: arn, Reason: reason}, nil
 }
@@ -646,7 +688,7 @@ func (h *Handler) refused(ctx context.Context, req *Request, err error) (Result,
 		return Result{}, err
 	}
 	fn := req.Function()
-	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason, Actor: req.Release.RequestedBy})
+	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: fn, Release: &req.Release, Reason: refusal.Reason, Actor: req.Release.Requester()})
 	return Result{Outcome: Refused, Function: fn, Reason: refusal.Reason}, nil
 }
 
@@ -779,7 +821,7 @@ func (h *Handler) runningPromotions(ctx context.Context, fn string) ([]runningEx
 // what promotion.Input.Announce carries and what is logged when the
 // promotion starts, one record in two places.
 func (h *Handler) moveRecords(req *Request, version, prev, execARN string) []audit.Record {
-	fn, by := req.Function(), req.Release.RequestedBy
+	fn, by := req.Function(), req.Release.Requester()
 	return []audit.Record{
 		h.Audit.Stamp(audit.Record{Event: audit.ReleasePublished, Function: fn, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by}),
 		h.Audit.Stamp(audit.Record{Event: audit.AliasMoved, Function: fn, Alias: promotion.AliasStg, FromVersion: prev, ToVersion: version, Release: &req.Release, Execution: execARN, Actor: by}),

@@ -209,8 +209,8 @@ func wantInput(t *testing.T, w *world, version, prev string, rel promotion.Relea
 	exec := promotion.ExecutionARN(smARN, promotion.ExecutionName("hello", version, rel.CodeSha256))
 	var announce []json.RawMessage
 	for _, rec := range []map[string]any{
-		{"audit": true, "event": "release.published", "function": "hello", "toVersion": version, "release": rel, "actor": rel.RequestedBy, "execution": exec, "time": worldTime},
-		{"audit": true, "event": "alias.moved", "function": "hello", "alias": "stg", "fromVersion": prev, "toVersion": version, "release": rel, "actor": rel.RequestedBy, "execution": exec, "time": worldTime},
+		{"audit": true, "event": "release.published", "function": "hello", "toVersion": version, "release": rel, "actor": rel.Requester(), "execution": exec, "time": worldTime},
+		{"audit": true, "event": "alias.moved", "function": "hello", "alias": "stg", "fromVersion": prev, "toVersion": version, "release": rel, "actor": rel.Requester(), "execution": exec, "time": worldTime},
 	} {
 		if prev == "" {
 			delete(rec, "fromVersion")
@@ -261,7 +261,7 @@ func marshalInput(t *testing.T, w *world, version, prev string, rel promotion.Re
 var worldTime = time.Date(2026, 3, 2, 16, 20, 0, 0, time.UTC)
 
 var (
-	codeBuildRelease = promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "ana@example.com", Source: SourceCodeBuild}
+	codeBuildRelease = promotion.Release{Commit: commit, Build: buildID, CodeSha256: sha2, RequestedBy: "ana@example.com", VerifiedBy: "codebuild-webhook", Source: SourceCodeBuild}
 	requestedRelease = promotion.Release{Commit: commit, CodeSha256: sha2, RequestedBy: "ben@example.com", Source: SourceAliasflow}
 )
 
@@ -393,14 +393,20 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 		VarFunction: "hello", VarCodeSha256: sha2, VarCommit: commit, VarRequestedBy: "ana@example.com",
 	}
 	tests := []struct {
-		name        string
-		builds      map[string]map[string]string
-		fail        error
+		name   string
+		builds map[string]map[string]string
+		fail   error
+		// initiator is who BatchGetBuilds says started the build: the
+		// release's verified requester and its audit actor.
+		initiator   string
 		wantOutcome Outcome
 		wantErr     bool
 		wantReason  string
 	}{
 		{name: "exported variables from BatchGetBuilds", builds: map[string]map[string]string{buildID: exported}, wantOutcome: Started},
+		{name: "initiator from BatchGetBuilds", builds: map[string]map[string]string{buildID: exported}, initiator: "codepipeline/hello-pipeline", wantOutcome: Started},
+		{name: "initiator with a control character", builds: map[string]map[string]string{buildID: exported}, initiator: "ops\n\nApprove: https://evil.example/",
+			wantOutcome: Refused, wantReason: "initiator: "},
 		{name: "build exported no code hash", builds: map[string]map[string]string{buildID: {VarFunction: "hello"}}, wantOutcome: Refused, wantReason: VarCodeSha256},
 		{name: "build unknown to CodeBuild", builds: map[string]map[string]string{}, wantOutcome: Refused, wantReason: "no build " + buildID},
 		{name: "BatchGetBuilds throttled", builds: map[string]map[string]string{buildID: exported}, fail: throttled("BatchGetBuilds"), wantErr: true},
@@ -409,6 +415,7 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			w.builds.builds = tt.builds
+			w.builds.initiator = tt.initiator
 			if tt.fail != nil {
 				w.builds.fail["BatchGetBuilds"] = []error{tt.fail}
 			}
@@ -434,7 +441,11 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 			switch tt.wantOutcome {
 			case Started:
 				ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-				if want := wantInput(t, w, "2", "1", codeBuildRelease); canonical(t, ex.Input) != want {
+				rel := codeBuildRelease
+				if tt.initiator != "" {
+					rel.VerifiedBy = tt.initiator
+				}
+				if want := wantInput(t, w, "2", "1", rel); canonical(t, ex.Input) != want {
 					t.Errorf("input = %s, want %s", ex.Input, want)
 				}
 			case Refused:
