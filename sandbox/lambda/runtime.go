@@ -649,7 +649,12 @@ func (p *process) invoke(inv *invocation) outcome {
 	if inv.crash {
 		p.injectCrash(inv)
 	}
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(inv.payload))
+	// RIE bounds the init and the invocation by the function's timeout
+	// each; the guard beyond that only ends an environment that hangs.
+	timeout := time.Duration(p.t.config.Timeout) * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout+startTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+p.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(inv.payload))
 	if err != nil {
 		return outcome{failed: true, payload: errorPayload("Runtime.Unknown", "%v", err)}
 	}
@@ -675,7 +680,6 @@ func (p *process) invoke(inv *invocation) outcome {
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxPayloadBytes+1))
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	timeout := time.Duration(p.t.config.Timeout) * time.Second
 
 	switch {
 	case readErr != nil:
