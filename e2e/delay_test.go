@@ -29,7 +29,7 @@ func TestMetricsVerdictUnderDefaultDelay(t *testing.T) {
 		tg.SmokeChecks = tg.SmokeChecks[1:]
 		tg.SmokeRetries = 10
 		tg.Health.Alarms = nil
-		tg.Health.FreshSignal = ""
+		tg.Health.FreshSignal, tg.Health.LogRuntime = "", ""
 		tg.Health.MetricDelaySeconds = config.DefaultMetricDelaySeconds
 		tg.Health.MaxBakeSeconds = 600
 		tg.Health.OnInconclusive = config.OnInconclusiveRollback

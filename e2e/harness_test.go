@@ -77,6 +77,7 @@ func helloTarget(endpoint string) config.Target {
 			MinInvocations: 5,
 			WindowSeconds:  60,
 			FreshSignal:    config.FreshSignalLogs,
+			LogRuntime:     config.LogRuntimeGo, // hello is an aws-lambda-go function
 			OnInconclusive: config.OnInconclusivePromote,
 		},
 	}

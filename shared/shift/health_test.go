@@ -390,3 +390,35 @@ func TestLogSourceReadsIncrementally(t *testing.T) {
 		}
 	}
 }
+
+// TestLogSourceCountsLateLinesOnce: lines of the last seconds are counted
+// provisionally and read again by the next check, so a line that reaches
+// CloudWatch Logs late is counted, and no line twice.
+func TestLogSourceCountsLateLinesOnce(t *testing.T) {
+	e, lg, req := logsEnv(t)
+	tr := &traffic{lg: lg, cw: newFakeCloudWatch(), group: "/aws/lambda/hello"}
+	for i := range 10 {
+		tr.call("5", e.now.Add(-20*time.Second+time.Duration(i)*time.Millisecond), false, kindOK) // settled
+		tr.call("5", e.now.Add(-3*time.Second+time.Duration(i)*time.Millisecond), false, kindOK)  // provisional
+	}
+	newCalls := func() float64 {
+		recs := e.audits(t)
+		return recs[len(recs)-1].Verdict.Sources[0].NewInvocations
+	}
+	got, err := e.h.Handle(ctx, req)
+	if err != nil || !got.Extend {
+		t.Fatalf("first check = %+v, %v; want a wait (too few calls)", got, err)
+	}
+	if n := newCalls(); n != 20 {
+		t.Fatalf("first check counted %v calls of version 5, want 20", n)
+	}
+	// Five lines stamped before the first check arrive only now.
+	for i := range 5 {
+		tr.call("5", e.now.Add(-2*time.Second+time.Duration(i)*time.Millisecond), true, kindHandled)
+	}
+	e.now = e.now.Add(15 * time.Second)
+	req.Promotion.Shift = got
+	if _, err := e.h.Handle(ctx, req); err == nil || !strings.Contains(message(err), "(5 errors / 25 invocations of version 5") {
+		t.Fatalf("second check: %v; want the late lines counted once: 5 errors / 25 invocations", err)
+	}
+}

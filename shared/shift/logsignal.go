@@ -52,9 +52,11 @@ type Logs interface {
 // terms; each is a case-sensitive substring).
 const logFilter = `?"REPORT RequestId" ?"platform.report" ?"errorMessage"`
 
-// logSettle is how long before now the logs are read up to: lines reach
-// CloudWatch Logs seconds after they are written, and what is read is
-// never read again, so the last seconds are left for the next check.
+// logSettle is how long lines may take to reach CloudWatch Logs after
+// they are written. Each read goes up to now, but only the lines older
+// than logSettle are counted for good; the last seconds are counted
+// provisionally and read again by the next check, so a line that arrives
+// late is still counted, and none twice.
 const logSettle = 10 * time.Second
 
 // logPagesPerCheck bounds the FilterLogEvents pages one check reads per
@@ -86,24 +88,44 @@ type logProgress struct {
 	// Groups are the log groups read, one unless the stable and the new
 	// version log to different groups.
 	Groups []groupProgress `json:"groups"`
-	// New and Stable are what was counted so far.
-	New    logCounts `json:"new"`
-	Stable logCounts `json:"stable"`
+	// Settled is what was counted for good: the lines of every group
+	// before its Through.
+	Settled versionCounts `json:"settled"`
 	// Sees says which runtime's handled-error line is read, "" when none
 	// (the source is blind to handled errors; Blind says why).
 	Sees  string `json:"sees,omitempty"`
 	Blind string `json:"blind,omitempty"`
 }
 
+// versionCounts are the counts of the new and the stable version.
+type versionCounts struct {
+	New    logCounts `json:"new"`
+	Stable logCounts `json:"stable"`
+}
+
+func (v *versionCounts) add(o versionCounts) {
+	v.New.add(o.New)
+	v.Stable.add(o.Stable)
+}
+
 // groupProgress is how far one log group has been read.
 type groupProgress struct {
 	Name string `json:"name"`
-	// Through: every line stamped before it has been counted (Unix ms).
+	// Through: every line stamped before it has been counted for good
+	// (Unix ms); the next read starts there.
 	Through int64 `json:"through"`
-	// Until and Token continue a read left unfinished by logPagesPerCheck:
-	// the end of its window and FilterLogEvents' nextToken.
-	Until int64  `json:"until,omitempty"`
-	Token string `json:"token,omitempty"`
+	// ReadTo is where the last complete read ended (Unix ms), and Recent
+	// what it counted from Through on, provisionally: dropped when the
+	// next read starts, which reads those lines again.
+	ReadTo int64         `json:"readTo,omitempty"`
+	Recent versionCounts `json:"recent"`
+	// A read left unfinished by logPagesPerCheck continues at the next
+	// check from Token, over the same window [Through, Until), lines
+	// before Settle counted for good, the rest into Next.
+	Until  int64         `json:"until,omitempty"`
+	Settle int64         `json:"settle,omitempty"`
+	Token  string        `json:"token,omitempty"`
+	Next   versionCounts `json:"next"`
 }
 
 // logCounts are one version's counts.
@@ -118,6 +140,18 @@ type logCounts struct {
 	// durations in (1.05^(i-1), 1.05^i] ms, so a p99 read from it is at
 	// most 5 % high.
 	Durations map[int]int `json:"durations,omitempty"`
+}
+
+func (c *logCounts) add(o logCounts) {
+	c.Invocations += o.Invocations
+	c.Crashes += o.Crashes
+	c.ErrorLines += o.ErrorLines
+	for k, n := range o.Durations {
+		if c.Durations == nil {
+			c.Durations = map[int]int{}
+		}
+		c.Durations[k] += n
+	}
 }
 
 func (c logCounts) errors() int { return min(c.Invocations, c.Crashes+c.ErrorLines) }
@@ -169,23 +203,30 @@ func (t *task) logEvidence(ctx context.Context, stepStart, now time.Time) (audit
 		return ev, nil, err
 	}
 	ev.From = pr.Since
-	until := now.Add(-logSettle).UnixMilli()
 	fresh := int64(math.MaxInt64)
 	for i := range pr.Groups {
-		if err := t.readGroup(ctx, &pr.Groups[i], pr, until); err != nil {
+		g := &pr.Groups[i]
+		if err := t.readGroup(ctx, g, pr, now.UnixMilli()); err != nil {
 			return ev, nil, err
 		}
-		fresh = min(fresh, pr.Groups[i].Through)
+		fresh = min(fresh, max(g.ReadTo, g.Through))
+	}
+	var total versionCounts // a copy: add writes into its maps
+	total.add(pr.Settled)
+	for _, g := range pr.Groups {
+		// A read left unfinished has counted part of its window into Next.
+		total.add(g.Recent)
+		total.add(g.Next)
 	}
 	ev.FreshThrough = time.UnixMilli(fresh).UTC()
 	if ev.FreshThrough.Before(pr.Since) {
 		ev.FreshThrough = pr.Since
 	}
 	ev.To = ev.FreshThrough
-	ev.NewInvocations, ev.NewErrors = float64(pr.New.Invocations), float64(pr.New.errors())
-	ev.StableInvocations, ev.StableErrors = float64(pr.Stable.Invocations), float64(pr.Stable.errors())
+	ev.NewInvocations, ev.NewErrors = float64(total.New.Invocations), float64(total.New.errors())
+	ev.StableInvocations, ev.StableErrors = float64(total.Stable.Invocations), float64(total.Stable.errors())
 	if t.p.Target.Health.MaxP99LatencyRatio > 0 {
-		ev.NewP99Ms, ev.StableP99Ms = pr.New.p99(), pr.Stable.p99()
+		ev.NewP99Ms, ev.StableP99Ms = total.New.p99(), total.Stable.p99()
 	}
 	ev.SeesCrashes, ev.SeesLatency = true, true
 	ev.SeesHandledErrors = pr.Sees != ""
@@ -254,13 +295,15 @@ func seesHandledErrors(runtime, version string, c *lambda.GetFunctionConfigurati
 }
 
 // readGroup reads one log group from where the last check stopped up to
-// until (Unix ms), at most logPagesPerCheck pages, counting into pr.
+// until (Unix ms), at most logPagesPerCheck pages, counting into pr the
+// lines older than logSettle and into the group's Recent the rest.
 func (t *task) readGroup(ctx context.Context, g *groupProgress, pr *logProgress, until int64) error {
 	if g.Token == "" {
 		if until <= g.Through {
 			return nil
 		}
-		g.Until = until
+		// The last read's provisional lines are read again now.
+		g.Until, g.Settle, g.Next, g.Recent = until, max(g.Through, until-logSettle.Milliseconds()), versionCounts{}, versionCounts{}
 	}
 	in := &cloudwatchlogs.FilterLogEventsInput{
 		LogGroupName:  aws.String(g.Name),
@@ -283,12 +326,16 @@ func (t *task) readGroup(ctx context.Context, g *groupProgress, pr *logProgress,
 			if m == nil || (custom && m[1] != t.p.Function) || (!custom && m[1] != "") {
 				continue
 			}
+			into := &pr.Settled
+			if aws.ToInt64(e.Timestamp) >= g.Settle {
+				into = &g.Next
+			}
 			var c *logCounts
 			switch m[2] {
 			case t.p.Version:
-				c = &pr.New
+				c = &into.New
 			case t.p.Shift.StableVersion:
-				c = &pr.Stable
+				c = &into.Stable
 			default:
 				continue
 			}
@@ -304,7 +351,8 @@ func (t *task) readGroup(ctx context.Context, g *groupProgress, pr *logProgress,
 			}
 		}
 		if aws.ToString(page.NextToken) == "" {
-			g.Through, g.Until, g.Token = g.Until, 0, ""
+			g.Through, g.ReadTo, g.Recent = g.Settle, g.Until, g.Next
+			g.Until, g.Settle, g.Token, g.Next = 0, 0, "", versionCounts{}
 			return nil
 		}
 		in.NextToken = page.NextToken
