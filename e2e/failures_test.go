@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -211,4 +212,44 @@ func find(recs []audit.Record, ev audit.Event) *audit.Record {
 		}
 	}
 	return nil
+}
+
+// TestProbesStopABrokenVersionBeforeAnyTraffic releases the version that
+// fails half its calls to a target judged by probes alone (no fresh log
+// signal, no user traffic at all): BeginShift's probes of the new and the
+// stable version at 0 % show it failing, so the promotion aborts before prod
+// sends it a single request — through the shift role's own grant to invoke
+// the targets' versions, evaluated by the sandbox's IAM.
+func TestProbesStopABrokenVersionBeforeAnyTraffic(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 50, BakeSeconds: 3}
+		tg.SmokeChecks = tg.SmokeChecks[1:]
+		tg.SmokeRetries = 10
+		tg.Health.Alarms = nil
+		tg.Health.FreshSignal, tg.Health.LogRuntime = "", ""
+		tg.Health.OnInconclusive = config.OnInconclusiveRollback
+		tg.Health.Probes = 20
+		tg.Health.ProbePayload = json.RawMessage(`{"httpMethod":"GET","path":"/","requestContext":{"stage":"production"}}`)
+	})
+	p := s.merge(helloFlaky, "f1a4e00")
+	s.approveByLink(p, approver)
+	out := s.waitDone(p, stepTimeout)
+
+	s.wantExecution(out, sfntypes.ExecutionStatusFailed, "Aborted")
+	s.wantAliases("2", "1")
+	recs := s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"promotion.aborted prod →2",
+	)
+	if r := find(recs, audit.TrafficShifted); r != nil {
+		t.Errorf("traffic shifted to a version that failed its probes: %+v", r)
+	}
+	if r := find(recs, audit.PromotionAborted); r == nil || !strings.Contains(r.Reason, "probes") {
+		t.Errorf("promotion.aborted record %+v, want the probes named", r)
+	}
 }

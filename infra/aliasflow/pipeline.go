@@ -323,6 +323,8 @@ func (p *Pipeline) allowOnTargets() {
 	allowIf(p.release, tagged, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:ListAliases", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
 	allowIf(p.smokeTest, tagged, []string{"lambda:InvokeFunction"}, p.lambdaArn("*:"+StgAlias))
 	allowIf(p.shift, tagged, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
+	// Probes (health.probes) invoke the new and the stable version by number.
+	allowIf(p.shift, tagged, []string{"lambda:InvokeFunction"}, qualified)
 	// The page shows what prod serves and the commit of its version (its
 	// description, written by the release Lambda).
 	allowIf(p.approval, tagged, []string{"lambda:GetAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)

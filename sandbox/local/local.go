@@ -158,8 +158,11 @@ func DefaultHello(endpoint string) *config.Target {
 		Approvers:              []string{DefaultApprover},
 		ApprovalTimeoutSeconds: 3600,
 		// A 10 s canary ends long before Lambda's metrics are readable: it
-		// is judged on the versions' log streams (the fresh signal).
-		Health: config.Health{Alarms: []string{HelloAlarm}, MaxErrorRate: 0.05, WindowSeconds: 60, FreshSignal: config.FreshSignalLogs},
+		// is judged on the versions' log streams (the fresh signal), which
+		// see a handled error only by the runtime's own error line — hello
+		// is an aws-lambda-go function.
+		Health: config.Health{Alarms: []string{HelloAlarm}, MaxErrorRate: 0.05, WindowSeconds: 60,
+			FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo},
 	}
 	t.ApplyDefaults()
 	return t
