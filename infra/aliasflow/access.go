@@ -126,9 +126,11 @@ func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
 	fns, tagged := p.taggedFunctions()
 	out := []awsiam.PolicyStatement{
 		statement("ReadTargets", []string{"lambda:GetFunctionConfiguration", "lambda:ListAliases", "lambda:ListVersionsByFunction"}, fns, tagged),
-		// rollback runs the shift Lambda's rollback action synchronously.
-		statement("RollBack", []string{"lambda:InvokeFunction"}, []*string{p.lambdaArn(ShiftFunctionName)}, nil),
-		statement("StopPromotions", []string{"states:StopExecution"}, []*string{p.executionsArn()}, nil),
+		// No lambda:InvokeFunction on the pipeline's Lambdas (the shift runs
+		// only what the promotion state machine scheduled) and no
+		// states:StopExecution (a stopped shift would leave prod weighted):
+		// prod moves only inside a running promotion; rollback fails the
+		// shifting promotion's bake so that it rolls itself back.
 		p.decideStatement(),
 		statement("ReadAuditTrail", []string{"logs:FilterLogEvents"}, []*string{p.logGroup.LogGroupArn()}, nil),
 		// status lists the targets from their settings parameters; the

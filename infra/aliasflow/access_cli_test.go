@@ -45,10 +45,6 @@ func (s recStates) GetExecutionHistory(ctx context.Context, in *sfn.GetExecution
 	s.r.rec("states:GetExecutionHistory")
 	return s.StatesAPI.GetExecutionHistory(ctx, in, o...)
 }
-func (s recStates) StopExecution(ctx context.Context, in *sfn.StopExecutionInput, o ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
-	s.r.rec("states:StopExecution")
-	return s.StatesAPI.StopExecution(ctx, in, o...)
-}
 func (s recStates) SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, o ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
 	s.r.rec("states:SendTaskSuccess")
 	return s.StatesAPI.SendTaskSuccess(ctx, in, o...)
@@ -74,10 +70,6 @@ func (l recLambda) ListVersionsByFunction(ctx context.Context, in *lambda.ListVe
 func (l recLambda) GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, o ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
 	l.r.rec("lambda:GetFunctionConfiguration")
 	return l.LambdaAPI.GetFunctionConfiguration(ctx, in, o...)
-}
-func (l recLambda) Invoke(ctx context.Context, in *lambda.InvokeInput, o ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
-	l.r.rec("lambda:InvokeFunction")
-	return l.LambdaAPI.Invoke(ctx, in, o...)
 }
 
 type recLogs struct {

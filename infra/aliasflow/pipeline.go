@@ -299,6 +299,9 @@ func (p *Pipeline) newFunctions() {
 	// capability: only the promotion state machine's tasks hand it out.
 	allow(p.approval, []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, jsii.String("*"))
 	allow(p.approval, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
+	// The shift verifies that each invocation is the task a running
+	// promotion scheduled for it (shared/shift scheduled.go).
+	allow(p.shift, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
 	// GetMetricData has no resource-level permissions; the shift reads the
 	// targets' Errors/Invocations with it.
 	allow(p.shift, []string{"cloudwatch:GetMetricData"}, jsii.String("*"))

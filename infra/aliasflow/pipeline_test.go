@@ -343,6 +343,9 @@ func TestLeastPrivilege(t *testing.T) {
 		{"shift reads the Lambda log groups", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/\*`, true},
 		{"shift reads no other log group", "ShiftRole", "logs:FilterLogEvents", `log-group:/aliasflow`, false},
 		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
+		{"shift verifies its caller's execution", "ShiftRole", "states:DescribeExecution", `execution:aliasflow-promotion:\*"`, true},
+		{"shift reads its caller's history", "ShiftRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},
+		{"shift answers no task", "ShiftRole", "states:SendTaskSuccess", `.`, false},
 		// SendTask* have no resource type in the Service Authorization
 		// Reference: only a grant on * matches ("Actions, resources, and
 		// condition keys for AWS Step Functions").

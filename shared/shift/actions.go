@@ -230,14 +230,14 @@ func (t *task) rollback(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
-	actor, to := t.req.Actor, stable
+	to := stable
 	if to == "" {
 		to = before.Version
 	}
 	if changed {
 		// From a weighted prod the traffic leaves the new version: record
 		// it as moving from N, with N's weight now 0.
-		rec := audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd, Actor: actor,
+		rec := audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd,
 			FromVersion: before.Version, ToVersion: to,
 			Reason: fmt.Sprintf("rollback: prod was %s", before)}
 		if len(before.Weights) > 0 {
@@ -248,7 +248,7 @@ func (t *task) rollback(ctx context.Context) error {
 		}
 		t.record(ctx, rec)
 	}
-	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: actor,
+	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd,
 		FromVersion: n, ToVersion: to, Reason: t.failureReason("rollback")})
 	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
 	return nil
@@ -261,7 +261,7 @@ func (t *task) abort(ctx context.Context) error {
 		ev = audit.PromotionSuperseded
 	}
 	t.record(ctx, audit.Record{Event: ev, Alias: promotion.AliasProd, ToVersion: t.p.Version,
-		Actor: t.req.Actor, Reason: t.failureReason("abort")})
+		Reason: t.failureReason("abort")})
 	return nil
 }
 
@@ -271,9 +271,6 @@ func (t *task) abort(ctx context.Context) error {
 func (t *task) failureReason(what string) string {
 	f := t.p.Failure
 	if f == nil {
-		if t.req.Actor != "" {
-			return what + " requested by " + t.req.Actor
-		}
 		return what + " requested"
 	}
 	cause := strings.TrimSpace(f.Cause)

@@ -40,7 +40,7 @@ func TestBeginAlarmFiring(t *testing.T) {
 			req := request(t, promotion.ActionBegin, 0)
 			req.Promotion.Shift = nil
 			req.Promotion.Target.Health.AllowAlarmsFiringAtStart = tc.allow
-			got, err := e.h.Handle(ctx, req)
+			got, err := e.run(req)
 			if tc.wantErr == "" {
 				if err != nil || got == nil || got.StableVersion != "4" {
 					t.Fatalf("begin = %+v, %v; want the first step", got, err)
@@ -111,7 +111,7 @@ func logsEnv(t *testing.T) (*env, *fakeLogs, promotion.TaskRequest) {
 	lg := &fakeLogs{}
 	clock := func() time.Time { return e.now }
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-	e.h = shift.New(e.lam, e.cw, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
+	e.h = shift.New(e.lam, e.cw, e.sf, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
 	req.Promotion.Target.Health.FreshSignal = "logs"
 	req.Promotion.Target.Health.MetricDelaySeconds = 240
@@ -154,7 +154,7 @@ func TestCheckHealthFreshSignal(t *testing.T) {
 			report(lg, e.now, "4", tc.stableN, 0)
 			// Lines before the step never count.
 			report(lg, e.now.Add(-time.Hour), "5", 50, 50)
-			got, err := e.h.Handle(ctx, req)
+			got, err := e.run(req)
 			if tc.wantErr != "" {
 				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
 				wantContains(t, "error", message(err), tc.wantErr)
@@ -188,7 +188,7 @@ func TestCheckHealthFreshSignal(t *testing.T) {
 func TestCheckHealthFreshSignalMissingGroup(t *testing.T) {
 	e, lg, req := logsEnv(t)
 	lg.missing = true
-	_, err := e.h.Handle(ctx, req)
+	_, err := e.run(req)
 	if err == nil || !strings.Contains(message(err), "read the log streams of version") {
 		t.Fatalf("err = %v, want one naming the log streams", err)
 	}
