@@ -187,7 +187,7 @@ func TestAgainstTheInterpreter(t *testing.T) {
 
 	code, out, errs = it.w.run(t, "approve", it.name)
 	wantCode(t, code, cli.ExitConflict, out, errs)
-	wantContains(t, "approve after the end", errs, "has ended (SUCCEEDED)", "already decided by "+clitest.Caller)
+	wantContains(t, "approve after the end", errs, "has ended (SUCCEEDED)", "already decided by "+clitest.Approver+" ("+clitest.Caller+")")
 }
 
 func TestInterpreterRollbackOnUnhealthyCanary(t *testing.T) {
@@ -226,7 +226,7 @@ func TestInterpreterOperatorRollback(t *testing.T) {
 	req := it.lam.rollback
 	it.lam.mu.Unlock()
 	if req == nil || req.Execution != it.exec || req.Actor != "" || req.Promotion.Failure == nil ||
-		req.Promotion.Failure.Error != cli.ErrOperatorRollback || !strings.Contains(req.Promotion.Failure.Cause, "rolled back by "+clitest.Caller) {
+		req.Promotion.Failure.Error != cli.ErrOperatorRollback || !strings.Contains(req.Promotion.Failure.Cause, `"actor":"`+clitest.Caller+`"`) {
 		t.Errorf("shift request = %+v; want the definition's rollback of %s, caught from %s", req, it.exec, cli.ErrOperatorRollback)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,8 +22,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// ErrOperatorRollback is the error a promotion stopped by `rollback` ends with.
-const ErrOperatorRollback = "aliasflow.OperatorRollback"
+// ErrOperatorRollback is the error a promotion's bake fails with when
+// `rollback` rolls it back.
+const ErrOperatorRollback = promotion.ErrOperatorRollback
 
 // RollbackResult is what `rollback` did, or would do with --dry-run.
 type RollbackResult struct {
@@ -247,7 +249,9 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 // rollback carries out a plan. Prod moves only inside a running promotion
 // (the shift Lambda runs only the tasks the promotion state machine
 // scheduled), so a rollback is the shifting promotion rolling itself back:
-// its Bake task fails with ErrOperatorRollback, the definition's Catch
+// through the approval API's IAM-authorized override resource, which
+// records the caller API Gateway verified, its Bake task fails with
+// ErrOperatorRollback, the definition's Catch
 // runs Rollback, which returns prod to the stable version, and the
 // promotion ends RolledBack. plan.shifting is required: with no promotion
 // shifting nothing may move prod (runRollback refuses first).
@@ -258,16 +262,15 @@ func (a *app) rollback(ctx context.Context, plan *rollbackPlan) (*RollbackResult
 	if err != nil {
 		return nil, err
 	}
-	cause := "rolled back by " + res.Actor + ": " + res.Reason
+	base, err := a.approvalAPIOf(ctx, s.Execution)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
-		p, err := a.findWaiting(ctx, s.Execution, stateBake)
+		_, err := a.callApproval(ctx, base, approval.OverridePath,
+			approval.CallerRequest{Execution: s.Execution, Action: approval.ActionRollback, Comment: res.Reason})
 		if err == nil {
-			_, err = c.States.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(p.TaskToken.Reveal()),
-				Error: aws.String(ErrOperatorRollback), Cause: aws.String(cause)})
-			if err == nil {
-				break
-			}
-			err = tokenRefused(s.Name, "moved on", err)
+			break
 		}
 		// Between two bakes (setting a weight, checking health) there is
 		// no task to answer for a moment; a promotion that ended has

@@ -183,7 +183,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 		t.Errorf("stg = %s; want 2", got)
 	}
 	out = e.must("approve", "hello", "--comment", "e2e")
-	wantContains(t, "approve", out, "approved "+p.Name+" as arn:aws:")
+	wantContains(t, "approve", out, "approved "+p.Name+" as "+local.DefaultApprover+" ("+local.SandboxUserARN+")")
 	code, out, errs = e.run("approve", p.Name)
 	wantCode(t, code, cli.ExitConflict, out, errs)
 
@@ -274,13 +274,16 @@ func TestSandboxEndToEnd(t *testing.T) {
 	code, out, errs = e.run("watch", p.Name, "--timeout", "10s")
 	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
 	wantContains(t, "watch a rolled back promotion", out+errs, "RolledBack", "rolled back by arn:aws:", "v4 greets wrongly")
+	if strings.Contains(out+errs, `{"actor"`) {
+		t.Errorf("watch shows the raw override cause:\n%s%s", out, errs)
+	}
 	rb := e.history()
 	found := false
 	for _, r := range rb {
-		// The promotion's own Rollback task wrote it; the operator is
-		// named in the reason (the cause of the bake's failure).
-		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version &&
-			strings.Contains(r.Reason, cli.ErrOperatorRollback) && strings.Contains(r.Reason, "v4 greets wrongly") {
+		// The promotion's own Rollback task wrote it, naming the caller the
+		// approval API verified.
+		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && r.Actor == local.SandboxUserARN &&
+			strings.Contains(r.Reason, "v4 greets wrongly") {
 			found = true
 		}
 	}

@@ -168,8 +168,9 @@ func TestWatchJSON(t *testing.T) {
 
 // TestRollbackStopsAShift: a rollback during a shift makes the promotion
 // roll itself back — its Bake task fails with ErrOperatorRollback (the
-// definition's Catch runs Rollback) — and waits for it to end RolledBack;
-// nothing is stopped and no Lambda is invoked by the CLI.
+// definition's Catch runs Rollback) through the approval API, which names
+// the caller it verified — and waits for it to end RolledBack; nothing is
+// stopped and no Lambda is invoked by the CLI.
 func TestRollbackStopsAShift(t *testing.T) {
 	w := newWorld()
 	waiting := w.states.NewScript(clitest.Input("hello", "3", "sha-3"), clitest.T0.Add(time.Second)).Smoke(true).AwaitApproval("c")
@@ -197,8 +198,9 @@ func TestRollbackStopsAShift(t *testing.T) {
 			bake = append(bake, sent)
 		}
 	}
+	var cause promotion.Override
 	if len(bake) != 1 || bake[0].Success || bake[0].Error != cli.ErrOperatorRollback ||
-		bake[0].Cause != "rolled back by "+clitest.Caller+": canary looks slow" {
+		json.Unmarshal([]byte(bake[0].Cause), &cause) != nil || cause.Actor != clitest.Caller || cause.Reason != "canary looks slow" {
 		t.Errorf("answers to the bake = %+v; want one failure %s with the caller and the reason", bake, cli.ErrOperatorRollback)
 	}
 	if n := len(w.lambda.Invoked()); n != 0 {

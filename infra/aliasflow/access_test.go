@@ -92,7 +92,8 @@ func releaseOnly(s policyStatement) bool {
 // needs no permission ("GetCallerIdentity", AWS STS API Reference: "No
 // permissions are required to perform this operation").
 func cliActions() []string {
-	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm"}
+	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm",
+		"Approvals": "execute-api"}
 	iamName := map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
 	var out []string
 	ct := reflect.TypeOf(cli.Clients{})
@@ -136,6 +137,10 @@ func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 			if !taggedOnly(s) {
 				t.Errorf("%s is not limited to tagged targets: %v", a, s.Condition)
 			}
+		case a == "execute-api:Invoke":
+			if got := cdktest.Flat(s.Resources); !strings.Contains(got, "/POST/decide") || !strings.Contains(got, "/POST/override") || len(s.Resources) != 2 {
+				t.Errorf("execute-api:Invoke on %s, want the approval API's POST /decide and /override only", got)
+			}
 		case a == "events:PutEvents":
 			if !releaseOnly(s) {
 				t.Errorf("events:PutEvents is not limited to Release Requested: %+v", s)
@@ -153,7 +158,7 @@ func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 	}
 	// Issue 18: nothing moves prod outside a running promotion — operators
 	// neither invoke the pipeline's Lambdas nor stop a shift half-way.
-	for _, a := range []string{"lambda:InvokeFunction", "states:StopExecution", "lambda:UpdateAlias"} {
+	for _, a := range []string{"lambda:InvokeFunction", "states:StopExecution", "lambda:UpdateAlias", "states:SendTaskSuccess", "states:SendTaskFailure"} {
 		if _, ok := allowed[a]; ok {
 			t.Errorf("operators may %s", a)
 		}
@@ -162,20 +167,27 @@ func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 
 func TestApproversPolicyOnlyDecides(t *testing.T) {
 	// GIVEN the aliasflow-approvers managed policy, THEN it allows finding
-	// a waiting promotion and answering its task, and nothing that moves
-	// an alias, stops a promotion or releases.
+	// a waiting promotion and deciding through the approval API, and
+	// nothing that answers a task, moves an alias, stops a promotion or
+	// releases.
 	_, tmpl := accessStack(t)
 	sts := documentStatements(t, tmpl, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", aliasflow.ApproversPolicyName)
 	var got []string
 	for a, s := range actionsOf(sts) {
 		got = append(got, a)
 		// Only the actions without resource-level permissions may be on "*".
-		if !cdktest.Has([]string{"states:ListStateMachines", "states:SendTaskSuccess", "states:SendTaskFailure"}, a) && cdktest.Has(s.Resources, "*") {
+		if !cdktest.Has([]string{"states:ListStateMachines"}, a) && cdktest.Has(s.Resources, "*") {
 			t.Errorf("%s on every resource", a)
+		}
+		if a == "execute-api:Invoke" {
+			if got := cdktest.Flat(s.Resources); !strings.Contains(got, "/POST/decide") || len(s.Resources) != 1 {
+				t.Errorf("execute-api:Invoke on %s, want the approval API's POST /decide only (no override)", got)
+			}
 		}
 	}
 	sort.Strings(got)
-	want := "states:DescribeExecution,states:GetExecutionHistory,states:ListExecutions,states:ListStateMachines,states:SendTaskFailure,states:SendTaskSuccess"
+	// Issue 18: no task tokens for people (no states:SendTask*).
+	want := "execute-api:Invoke,states:DescribeExecution,states:GetExecutionHistory,states:ListExecutions,states:ListStateMachines"
 	if strings.Join(got, ",") != want {
 		t.Errorf("approvers may %s, want %s", strings.Join(got, ","), want)
 	}

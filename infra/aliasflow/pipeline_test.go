@@ -336,6 +336,7 @@ func TestLeastPrivilege(t *testing.T) {
 		{"smoke test never invokes prod", "SmokeTestRole", "lambda:InvokeFunction", `(:prod|function:\*|:\*:\*)"`, false},
 		{"smoke test never publishes", "SmokeTestRole", "lambda:PublishVersion", `.`, false},
 		{"smoke test reads no settings", "SmokeTestRole", "ssm:GetParameter", `.`, false},
+		{"approval reads the settings at decision time", "ApprovalRole", "ssm:GetParameter", `parameter/aliasflow/aliasflow/targets/\*"`, true},
 		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
 		// Composite alarms are returned only with DescribeAlarms on *
 		// (DescribeAlarms, CloudWatch API reference).
@@ -417,6 +418,9 @@ func TestApprovals(t *testing.T) {
 			"RequestParameters": map[string]any{"method.request.querystring.t": true},
 		})
 		tm.HasResourceProperties(jsii.String("AWS::ApiGateway::Method"), map[string]any{"HttpMethod": "POST"})
+		// Issue 18: decisions and overrides of people with an IAM identity
+		// go through IAM-authorized methods only.
+		tm.ResourcePropertiesCountIs(jsii.String("AWS::ApiGateway::Method"), map[string]any{"HttpMethod": "POST", "AuthorizationType": "AWS_IAM"}, jsii.Number(2))
 		tm.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
 			"StageName":        "v1",
 			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{"DestinationArn": assertions.Match_AnyValue()}),

@@ -164,6 +164,9 @@ func truncate(s string, n int) string {
 // approval page of a link, POST records a decision. It never returns an
 // error: every outcome is a page.
 func (h *Handler) ServeAPIGateway(ctx context.Context, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
+	if resource, ok := isIAMResource(req); ok {
+		return h.serveCaller(ctx, resource, req)
+	}
 	switch strings.ToUpper(req.HTTPMethod) {
 	case http.MethodGet:
 		link := queryParam(req, "t")
@@ -246,10 +249,17 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		return fail(problemInternal, "")
 	}
 	about = subject{Function: ex.Input.Function, Version: ex.Input.Version}
-	approver, ok := allowed(ex.Input.Target.Approvers, c.Approver)
-	if !ok {
-		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver)
-		return fail(problemWrongApprover, fmt.Sprintf("%s is not among the approvers of %s.", c.Approver, orUnknown(ex.Input.Function)))
+	// The approvers as they are now, not as the release found them: a
+	// removed approver's link stops working.
+	target, terr := h.current(ctx, ex.Input.Function)
+	if terr != nil {
+		h.d.Log.ErrorContext(ctx, "approval: settings unreadable", "function", ex.Input.Function, "error", terr.Error())
+		return fail(problemInternal, "")
+	}
+	approver, why := decider(target, ex.Input.Release, c.Approver, "")
+	if why != "" {
+		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver, "why", why)
+		return fail(problemWrongApprover, why+".")
 	}
 	if err != nil {
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "not waiting", "execution", c.Execution, "error", err.Error())

@@ -234,10 +234,11 @@ func (t *task) rollback(ctx context.Context) error {
 	if to == "" {
 		to = before.Version
 	}
+	actor, reason := t.operator()
 	if changed {
 		// From a weighted prod the traffic leaves the new version: record
 		// it as moving from N, with N's weight now 0.
-		rec := audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd,
+		rec := audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd, Actor: actor,
 			FromVersion: before.Version, ToVersion: to,
 			Reason: fmt.Sprintf("rollback: prod was %s", before)}
 		if len(before.Weights) > 0 {
@@ -248,10 +249,25 @@ func (t *task) rollback(ctx context.Context) error {
 		}
 		t.record(ctx, rec)
 	}
-	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd,
-		FromVersion: n, ToVersion: to, Reason: t.failureReason("rollback")})
+	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: actor,
+		FromVersion: n, ToVersion: to, Reason: reason})
 	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
 	return nil
+}
+
+// operator is who rolled the promotion back and why: the caller the
+// approval API verified, when an operator's rollback failed the bake
+// (ErrOperatorRollback, its Cause an encoded promotion.Override — only the
+// approval Lambda answers the promotion's tasks); else nobody but the
+// pipeline ("" records as aliasflow) and the failure caught.
+func (t *task) operator() (actor, reason string) {
+	if f := t.p.Failure; f != nil && f.Error == promotion.ErrOperatorRollback {
+		var o promotion.Override
+		if json.Unmarshal([]byte(f.Cause), &o) == nil && o.Actor != "" {
+			return o.Actor, fmt.Sprintf("rolled back by %s: %s", o.Actor, o.Reason)
+		}
+	}
+	return "", t.failureReason("rollback")
 }
 
 // abort records why a promotion stopped before prod moved; prod is not read.

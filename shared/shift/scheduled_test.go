@@ -131,3 +131,31 @@ func TestRunsTheScheduledRequestNotThePayload(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorRollbackNamesTheVerifiedCaller: an operator's rollback fails
+// the bake through the approval API, whose Cause names the caller API
+// Gateway verified; the rollback the definition then runs records that
+// caller, once per record.
+func TestOperatorRollbackNamesTheVerifiedCaller(t *testing.T) {
+	const ops = "arn:aws:sts::000000000000:assumed-role/oncall/ops"
+	e := newEnv(t)
+	e.lam.SetAlias(fn, "stg", "5", nil)
+	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+	req := request(t, promotion.ActionRollback, 0)
+	cause, _ := json.Marshal(promotion.Override{Actor: ops, Reason: "5xx after v5"})
+	req.Promotion.Failure = &promotion.Failure{Error: promotion.ErrOperatorRollback, Cause: string(cause)}
+	if _, err := e.run(req); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if got := e.alias("prod"); got != "4" {
+		t.Errorf("prod = %s, want 4", got)
+	}
+	for _, r := range wantSummary(t, e, []string{"alias.moved prod 5>4 @0", "promotion.rolled_back prod 5>4"}) {
+		if r.Actor != ops {
+			t.Errorf("%s actor = %q, want %s", r.Event, r.Actor, ops)
+		}
+		if r.Event == "promotion.rolled_back" && r.Reason != "rolled back by "+ops+": 5xx after v5" {
+			t.Errorf("reason = %q", r.Reason)
+		}
+	}
+}
