@@ -36,8 +36,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/infra/statemachine"
-	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/approval"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/settings"
@@ -129,8 +129,8 @@ type Pipeline struct {
 	// decide and override are the approval API's IAM-authorized methods
 	// (approval.DecidePath, approval.OverridePath).
 	decide, override awsapigateway.Method
-	dashboard    awscloudwatch.Dashboard
-	ruleTarget   awsevents.IRuleTarget
+	dashboard        awscloudwatch.Dashboard
+	ruleTarget       awsevents.IRuleTarget
 
 	targets    []config.Target
 	subscribed map[string]bool

@@ -297,4 +297,6 @@ func actorOf(d promotion.Decision) string {
 }
 
 // isControl reports control characters, which no comment needs.
-func isControl(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || (r >= 0x80 && r < 0xa0)
+}

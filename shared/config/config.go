@@ -108,7 +108,9 @@ type Approval struct {
 var principalARN = regexp.MustCompile(`^arn:aws[a-z-]*:(iam::\d{12}:(user|role)/[\w+=,.@/-]+|sts::\d{12}:assumed-role/[\w+=,.@-]+/[\w+=,.@-]+)$`)
 
 // SeparateDuties says whether the releaser is refused as the approver.
-func (a Approval) SeparateDuties() bool { return a.DistinctFromReleaser == nil || *a.DistinctFromReleaser }
+func (a Approval) SeparateDuties() bool {
+	return a.DistinctFromReleaser == nil || *a.DistinctFromReleaser
+}
 
 // Repository holds URL templates of the function's source repository.
 // {commit}, {from} and {to} are replaced by commit identifiers, escaped
