@@ -189,7 +189,7 @@ func (h *Handler) ServeAPIGateway(ctx context.Context, req events.APIGatewayProx
 		if resp != nil {
 			return *resp
 		}
-		return h.decide(ctx, a, form)
+		return h.decide(ctx, a, form, req.RequestContext.Identity)
 	}
 	r := h.problem(ctx, problemMethod, fmt.Sprintf("%q is not supported here.", truncate(req.HTTPMethod, 16)))
 	r.Headers["Allow"] = "GET, POST"
@@ -375,11 +375,14 @@ func allowed(approvers []string, approver string) (string, bool) {
 
 // decide answers the task once. Step Functions itself enforces "once": a
 // second answer gets TaskTimedOut (closed) or InvalidToken.
-func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm) events.APIGatewayProxyResponse {
+// id is where the request came from, as API Gateway saw it; the decision
+// records its source IP and user agent.
+func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id events.APIGatewayRequestIdentity) events.APIGatewayProxyResponse {
 	st := a.p.Input
 	d := promotion.Decision{
 		Approved: f.Approve, Approver: a.approver, Comment: f.Comment, Via: ViaLink,
 		RequestedAt: a.p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(),
+		SourceIP: id.SourceIP, UserAgent: truncate(id.UserAgent, 256),
 	}
 	body, err := json.Marshal(d)
 	if err != nil {

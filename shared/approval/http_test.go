@@ -300,7 +300,9 @@ func TestDecideOnce(t *testing.T) {
 			e := newEnv(t)
 			e.sfn.StaleHistory = tc.stale
 			l := link(t, testKey, execARN, alice, entered.Add(time.Hour))
-			resp := e.h.ServeAPIGateway(context.Background(), postReq(l, tc.decision, "  Latency fine. <b>ship</b>  "))
+			req := postReq(l, tc.decision, "  Latency fine. <b>ship</b>  ")
+			req.RequestContext.Identity = events.APIGatewayRequestIdentity{SourceIP: "198.51.100.7", UserAgent: "Mozilla/5.0"}
+			resp := e.h.ServeAPIGateway(context.Background(), req)
 			if resp.StatusCode != 200 {
 				t.Fatalf("first POST status = %d, want 200\n%s", resp.StatusCode, resp.Body)
 			}
@@ -325,7 +327,9 @@ func TestDecideOnce(t *testing.T) {
 			if err := json.Unmarshal([]byte(raw), &d); err != nil {
 				t.Fatalf("decision %q: %v", raw, err)
 			}
-			want := promotion.Decision{Approved: tc.decision == "approve", Approver: alice, Comment: "Latency fine. <b>ship</b>", Via: "link", RequestedAt: entered, DecidedAt: now0}
+			// Where the decision came from is recorded with it (issue 18).
+			want := promotion.Decision{Approved: tc.decision == "approve", Approver: alice, Comment: "Latency fine. <b>ship</b>", Via: "link", RequestedAt: entered, DecidedAt: now0,
+				SourceIP: "198.51.100.7", UserAgent: "Mozilla/5.0"}
 			if d != want {
 				t.Errorf("decision = %+v\nwant       %+v", d, want)
 			}

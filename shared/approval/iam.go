@@ -185,7 +185,7 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		}
 		res.Approver = approver
 		d := promotion.Decision{Approved: in.Action == ActionApprove, Approver: approver, Principal: who.arn, Comment: in.Comment,
-			Via: ViaCLI, RequestedAt: p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(), SourceIP: who.sourceIP, UserAgent: who.userAgent}
+			Via: ViaCLI, RequestedAt: p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(), SourceIP: who.sourceIP, UserAgent: truncate(who.userAgent, 256)}
 		out, _ := json.Marshal(d)
 		if d.Approved {
 			_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))})
