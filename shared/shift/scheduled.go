@@ -88,7 +88,7 @@ func (h *Handler) scheduled(ctx context.Context, req promotion.TaskRequest) (pro
 		entered string
 		why     string
 	)
-	err = promotion.ScanHistory(ctx, h.sfn, req.Execution, true, func(ev *types.HistoryEvent) bool {
+	err = promotion.ScanRecent(ctx, h.sfn, req.Execution, func(ev *types.HistoryEvent) bool {
 		if params == "" {
 			switch ev.Type {
 			case types.HistoryEventTypeTaskStarted:
