@@ -266,3 +266,23 @@ func TestReleaseWaitsForACodeUpdate(t *testing.T) {
 		t.Errorf("put %d events after waiting %s; want none after 2m", len(w.events.Put), w.slept)
 	}
 }
+
+// TestDecisionsOnlyByAMappedApprover (issue 18): approve and reject go
+// through the approval API, which answers the task only for a caller the
+// target's current settings map to one of its approvers; anyone else is
+// refused and nothing is sent.
+func TestDecisionsOnlyByAMappedApprover(t *testing.T) {
+	for _, args := range [][]string{{"approve"}, {"reject", "--comment", "no"}} {
+		t.Run(args[0], func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
+			w.approvalsFor(w.states).Caller = "arn:aws:iam::000000000000:user/mallory"
+			code, out, errs := w.run(t, append([]string{args[0], s.Name()}, args[1:]...)...)
+			wantCode(t, code, cli.ExitRefused, out, errs)
+			wantContains(t, "stderr", errs, "user/mallory is not mapped to any approver of hello")
+			if len(w.states.Sent) != 0 {
+				t.Errorf("sent %+v; want nothing", w.states.Sent)
+			}
+		})
+	}
+}

@@ -27,7 +27,8 @@ type Approvals struct {
 	// Caller is the principal ARN API Gateway reports for every call.
 	Caller string
 	// Targets are the current settings by function; a function not here
-	// gets Input's target with Approver mapped to Caller.
+	// gets Input's target with Approver mapped to the package's Caller
+	// (whatever the Caller field is changed to).
 	Targets map[string]config.Target
 	// Calls lists each request's resource and body.
 	Calls []string
@@ -48,7 +49,7 @@ func (a *Approvals) Target(_ context.Context, function string) (config.Target, e
 		return t, nil
 	}
 	t := Input(function, "1", "").Target
-	t.Approval.Principals = map[string][]string{Approver: {a.Caller}}
+	t.Approval.Principals = map[string][]string{Approver: {Caller}}
 	return t, nil
 }
 
