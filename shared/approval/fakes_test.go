@@ -53,7 +53,8 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 	return &sns.PublishOutput{MessageId: aws.String("msg-" + string(rune('a'+len(f.sent))))}, nil
 }
 
-// fakeSecrets holds secrets by id and counts reads.
+// fakeSecrets holds secrets by id (a version stage other than AWSCURRENT
+// as id@STAGE) and counts reads.
 type fakeSecrets struct {
 	mu      sync.Mutex
 	secrets map[string]string
@@ -64,7 +65,11 @@ func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
-	s, ok := f.secrets[aws.ToString(in.SecretId)]
+	id := aws.ToString(in.SecretId)
+	if st := aws.ToString(in.VersionStage); st != "" && st != "AWSCURRENT" {
+		id += "@" + st // e.g. "aliasflow/link-key@AWSPREVIOUS"
+	}
+	s, ok := f.secrets[id]
 	if !ok {
 		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
 	}

@@ -212,12 +212,19 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		r := h.problemFor(ctx, kind, detail, about)
 		return authorized{}, &r
 	}
-	key, err := h.d.Keys.Key(ctx)
+	keys, err := h.d.Keys.VerifyKeys(ctx, false)
 	if err != nil {
 		h.d.Log.ErrorContext(ctx, "approval link key unavailable", "error", err.Error())
 		return fail(problemInternal, "")
 	}
-	c, err := Verify(key, link, h.d.Now())
+	c, err := VerifyAny(keys, link, h.d.Now())
+	if errors.Is(err, errSignature) {
+		// Signed with a key this container does not hold: the key may
+		// have been rotated since it read the secret.
+		if keys, kerr := h.d.Keys.VerifyKeys(ctx, true); kerr == nil {
+			c, err = VerifyAny(keys, link, h.d.Now())
+		}
+	}
 	switch {
 	case errors.Is(err, ErrExpired):
 		if ref, ok := promotion.ParseExecutionName(c.Execution); ok {
