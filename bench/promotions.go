@@ -390,10 +390,12 @@ type scaleRun struct {
 
 // scaleSettings writes the settings parameter of each of the n functions:
 // the smallest valid target each (all at once, no smoke checks, one
-// approver), as the target construct writes them on AWS.
+// approver, whom the sandbox's user decides as), as the target construct
+// writes them on AWS.
 func (b *world) scaleSettings(n int) error {
 	for i := range n {
-		t := config.Target{Function: scaleFunction(i), Approvers: []string{local.DefaultApprover}}
+		// The CLI approves as the sandbox's user, mapped to the approver.
+		t := config.Target{Function: scaleFunction(i), Approvers: []string{local.DefaultApprover}, Approval: local.SandboxApproval(local.DefaultApprover)}
 		t.ApplyDefaults()
 		doc, err := settings.Encode(t)
 		if err != nil {

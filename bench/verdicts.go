@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -202,17 +205,24 @@ func runTrial(t config.Target, rps int, errRate float64, kind failKind, rng *ran
 	w.serve(start.Add(-5*time.Minute), start, 0, errRate)
 	clock := func() time.Time { return w.now }
 	rec := audit.New(slog.New(slog.DiscardHandler), nil, &audit.Options{Now: clock})
-	h := shift.New(simLambda{w: w, errRate: errRate}, w, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
+	// The shift runs only what a running promotion scheduled: the trial's
+	// execution schedules each CheckHealth as the definition would.
+	sf := sfnfake.New()
+	execARN := sf.Start(sf.AddStateMachine(deploy.StateMachine), "bench", "{}")
+	h := shift.New(simLambda{w: w, errRate: errRate}, w, sf, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
 	steps := []promotion.Step{{Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}}
 	s := &promotion.Shift{StableVersion: "1", Step: 0, Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}
 	checks := 0
 	for {
 		w.serve(w.now, w.now.Add(time.Duration(s.BakeSeconds)*time.Second), verdictWeight, errRate)
 		checks++
-		out, err := h.Handle(context.Background(), promotion.TaskRequest{Action: promotion.ActionCheckHealth,
-			Execution: "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:bench",
+		req := promotion.TaskRequest{Action: promotion.ActionCheckHealth, Execution: execARN,
 			Promotion: promotion.State{Input: promotion.Input{Function: "hello", Version: "2", Target: t, Steps: steps},
-				Shift: s, Bake: &promotion.Bake{Error: "States.Timeout"}}})
+				Shift: s, Bake: &promotion.Bake{Error: "States.Timeout"}}}
+		payload, _ := json.Marshal(req)
+		params, _ := json.Marshal(map[string]any{"FunctionName": deploy.ShiftFunction, "Payload": json.RawMessage(payload)})
+		sf.Schedule(execARN, promotion.StateCheckHealth, string(params))
+		out, err := h.Handle(context.Background(), req)
 		switch {
 		case err != nil:
 			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error())}

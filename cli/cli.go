@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -320,15 +321,25 @@ func (a *app) aws(ctx context.Context) (*Clients, error) {
 		return nil, err
 	}
 	a.clients = &Clients{
-		Lambda:   lambda.NewFromConfig(cfg),
-		States:   sfn.NewFromConfig(cfg),
-		Logs:     cloudwatchlogs.NewFromConfig(cfg),
-		Events:   eventbridge.NewFromConfig(cfg),
-		Identity: sts.NewFromConfig(cfg),
-		Settings: ssm.NewFromConfig(cfg),
-		Proofs:   sts.NewPresignClient(sts.NewFromConfig(cfg)),
+		Lambda:    lambda.NewFromConfig(cfg),
+		States:    sfn.NewFromConfig(cfg),
+		Logs:      cloudwatchlogs.NewFromConfig(cfg),
+		Events:    eventbridge.NewFromConfig(cfg),
+		Identity:  sts.NewFromConfig(cfg),
+		Settings:  ssm.NewFromConfig(cfg),
+		Proofs:    sts.NewPresignClient(sts.NewFromConfig(cfg)),
+		Approvals: signedAPI{creds: cfg.Credentials, region: cfg.Region, client: httpClientOf(cfg), now: time.Now},
 	}
 	return a.clients, nil
+}
+
+// httpClientOf is the config's HTTP client (the sandbox's loopback-only
+// one), else a default one.
+func httpClientOf(cfg aws.Config) aws.HTTPClient {
+	if cfg.HTTPClient != nil {
+		return cfg.HTTPClient
+	}
+	return &http.Client{Timeout: time.Minute}
 }
 
 func (a *app) config(ctx context.Context) (aws.Config, error) {

@@ -1,8 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -17,7 +25,6 @@ type LambdaAPI interface {
 	ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error)
 	ListVersionsByFunction(ctx context.Context, in *lambda.ListVersionsByFunctionInput, opts ...func(*lambda.Options)) (*lambda.ListVersionsByFunctionOutput, error)
 	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
-	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
 // StatesAPI is the Step Functions calls the CLI makes.
@@ -26,9 +33,6 @@ type StatesAPI interface {
 	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
 	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 	GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
-	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, opts ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
-	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
-	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, opts ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
 }
 
 // LogsAPI is the CloudWatch Logs call the CLI makes (the audit trail).
@@ -58,6 +62,48 @@ type SettingsAPI interface {
 	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
 }
 
+// ApprovalAPI is the call approve, reject, promote --now and rollback
+// make: a POST to the approval REST API's IAM-authorized resources
+// (approval.DecidePath, approval.OverridePath), SigV4-signed so that API
+// Gateway verifies who calls and the approval Lambda records that
+// identity. url is the resource's address.
+type ApprovalAPI interface {
+	Invoke(ctx context.Context, url string, body []byte) (status int, response []byte, err error)
+}
+
+// signedAPI is ApprovalAPI over HTTP, signed with the SDK's SigV4 signer
+// for execute-api ("Signing AWS API requests", IAM User Guide; API Gateway
+// "Control access to a REST API with IAM permissions").
+type signedAPI struct {
+	creds  aws.CredentialsProvider
+	region string
+	client aws.HTTPClient
+	now    func() time.Time
+}
+
+func (s signedAPI) Invoke(ctx context.Context, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	creds, err := s.creds.Retrieve(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("AWS credentials: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", s.region, s.now()); err != nil {
+		return 0, nil, fmt.Errorf("sign the request: %w", err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, out, err
+}
+
 // Clients are the AWS clients the commands use.
 type Clients struct {
 	Lambda   LambdaAPI
@@ -70,6 +116,8 @@ type Clients struct {
 	// Proofs presigns release's caller proof; without it the requester
 	// is only claimed.
 	Proofs ProofAPI
+	// Approvals decides and overrides through the approval API.
+	Approvals ApprovalAPI
 }
 
 var (

@@ -59,7 +59,7 @@ func TestApprove(t *testing.T) {
 	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
 	code, out, errs := w.run(t, "approve", s.Name(), "--comment", "looks good")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "stdout", out, "approved "+s.Name()+" as "+clitest.Caller, "aliasflow watch "+s.Name())
+	wantContains(t, "stdout", out, "approved "+s.Name()+" as "+clitest.Approver+" ("+clitest.Caller+")", "aliasflow watch "+s.Name())
 	if len(w.states.Sent) != 1 || !w.states.Sent[0].Success || w.states.Sent[0].Token != "tok-1" {
 		t.Fatalf("sent = %+v; want one SendTaskSuccess with tok-1", w.states.Sent)
 	}
@@ -67,14 +67,17 @@ func TestApprove(t *testing.T) {
 	if err := json.Unmarshal([]byte(w.states.Sent[0].Output), &d); err != nil {
 		t.Fatal(err)
 	}
-	if !d.Approved || d.Approver != clitest.Caller || d.Comment != "looks good" || d.Via != "cli" || !d.DecidedAt.Equal(w.now) || d.RequestedAt.IsZero() {
-		t.Errorf("decision = %+v; want approved by the caller via cli with the comment and both times", d)
+	// The approval Lambda wrote it: the approver the caller maps to, the
+	// principal API Gateway verified, never a name the CLI sent.
+	if !d.Approved || d.Approver != clitest.Approver || d.Principal != clitest.Caller || d.Comment != "looks good" || d.Via != "cli" ||
+		d.DecidedAt.IsZero() || d.RequestedAt.IsZero() {
+		t.Errorf("decision = %+v; want approved as %s by the caller via cli with the comment and both times", d, clitest.Approver)
 	}
 
 	// A second decision is refused with the conflict code and says who decided.
 	code, out, errs = w.run(t, "reject", s.Name(), "--comment", "too late")
 	wantCode(t, code, cli.ExitConflict, out, errs)
-	wantContains(t, "stderr", errs, "already approved by "+clitest.Caller)
+	wantContains(t, "stderr", errs, "already approved by "+clitest.Approver+" ("+clitest.Caller+")")
 }
 
 func TestReject(t *testing.T) {
@@ -86,13 +89,13 @@ func TestReject(t *testing.T) {
 		t.Fatalf("sent = %+v; want one SendTaskFailure %s", w.states.Sent, promotion.ErrRejected)
 	}
 	var d promotion.Decision
-	if err := json.Unmarshal([]byte(w.states.Sent[0].Cause), &d); err != nil || d.Approved || d.Approver != clitest.Caller || d.Comment != "not on a Friday" {
+	if err := json.Unmarshal([]byte(w.states.Sent[0].Cause), &d); err != nil || d.Approved || d.Principal != clitest.Caller || d.Comment != "not on a Friday" {
 		t.Errorf("cause = %s (%v); want a rejecting Decision by the caller", w.states.Sent[0].Cause, err)
 	}
 	var got struct {
 		Decision promotion.Decision `json:"decision"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Decision.Approver != clitest.Caller {
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Decision.Principal != clitest.Caller || got.Decision.Approver != clitest.Approver {
 		t.Errorf("--json output = %s (%v); want the decision", out, err)
 	}
 }
@@ -385,4 +388,24 @@ func TestWatchLineEscapesTheApprover(t *testing.T) {
 		t.Errorf("watch printed a control character raw: %q", out)
 	}
 	wantContains(t, "watch", out, `approved by "bob\x1b[2J"`)
+}
+
+// TestDecisionsOnlyByAMappedApprover (issue 18): approve and reject go
+// through the approval API, which answers the task only for a caller the
+// target's current settings map to one of its approvers; anyone else is
+// refused and nothing is sent.
+func TestDecisionsOnlyByAMappedApprover(t *testing.T) {
+	for _, args := range [][]string{{"approve"}, {"reject", "--comment", "no"}} {
+		t.Run(args[0], func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
+			w.approvalsFor(w.states).Caller = "arn:aws:iam::000000000000:user/mallory"
+			code, out, errs := w.run(t, append([]string{args[0], s.Name()}, args[1:]...)...)
+			wantCode(t, code, cli.ExitRefused, out, errs)
+			wantContains(t, "stderr", errs, "user/mallory is not mapped to any approver of hello")
+			if len(w.states.Sent) != 0 {
+				t.Errorf("sent %+v; want nothing", w.states.Sent)
+			}
+		})
+	}
 }

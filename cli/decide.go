@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 )
@@ -76,22 +77,21 @@ func (a *app) printDecision(arn string, d *promotion.Decision) error {
 	if !d.Approved {
 		verb = "rejected"
 	}
-	fmt.Fprintf(a.env.Stdout, "%s %s as %s\n", verb, nameOf(ref), d.Approver)
+	fmt.Fprintf(a.env.Stdout, "%s %s as %s (%s)\n", verb, nameOf(ref), d.Approver, d.Principal)
 	if d.Approved {
 		fmt.Fprintf(a.env.Stdout, "follow it: aliasflow watch %s\n", nameOf(ref))
 	}
 	return nil
 }
 
-// decide answers a promotion's approval task as the caller. The workflow's
-// RecordApproval / RecordRejection tasks write the audit record that names
-// the approver.
+// decide approves or rejects a promotion as the caller, through the
+// approval API's IAM-authorized decide resource: API Gateway verifies who
+// calls, the approval Lambda checks that the target's current settings map
+// that principal to one of its approvers (approval.principals) and answers
+// the task. The workflow's RecordApproval / RecordRejection tasks write the
+// audit record that names the principal.
 func (a *app) decide(ctx context.Context, ref string, approve bool, comment string) (*promotion.Decision, string, error) {
 	arn, err := a.promotionARN(ctx, ref, stateApproval)
-	if err != nil {
-		return nil, "", err
-	}
-	c, err := a.aws(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -99,27 +99,107 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 	if err != nil {
 		return nil, "", err
 	}
-	caller, err := a.callerARN(ctx)
+	action := approval.ActionReject
+	if approve {
+		action = approval.ActionApprove
+	}
+	res, err := a.callApproval(ctx, p.ApprovalURL, approval.DecidePath,
+		approval.CallerRequest{Execution: arn, Action: action, Comment: strings.TrimSpace(comment)})
 	if err != nil {
 		return nil, "", err
 	}
-	d := &promotion.Decision{
-		Approved: approve, Approver: caller, Comment: comment, Via: "cli",
-		RequestedAt: p.EnteredTime.UTC(), DecidedAt: a.env.Now().UTC(),
-	}
-	body, err := json.Marshal(d)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode decision: %w", err)
-	}
-	if approve {
-		_, err = c.States.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(p.TaskToken.Reveal()), Output: aws.String(string(body))})
-	} else {
-		_, err = c.States.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(p.TaskToken.Reveal()), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(body))})
-	}
-	if err != nil {
-		return nil, "", tokenRefused(nameOf(arn), "decided", err)
-	}
+	d := &promotion.Decision{Approved: approve, Approver: res.Approver, Principal: res.Principal, Comment: comment, Via: approval.ViaCLI,
+		RequestedAt: p.EnteredTime.UTC(), DecidedAt: a.env.Now().UTC()}
 	return d, arn, nil
+}
+
+// callApproval POSTs a request to one of the approval API's IAM-authorized
+// resources, whose base address the promotion's RequestApproval task was
+// given (approvalUrl); a refusal becomes an Error with the API's reason.
+func (a *app) callApproval(ctx context.Context, base, resource string, req approval.CallerRequest) (*approval.CallerResponse, error) {
+	name := nameOf(req.Execution)
+	if base == "" {
+		return nil, fail(ExitFailure, "is aliasflow deployed here? (--region, or --endpoint for the sandbox)",
+			"promotion %s names no approval API address", name)
+	}
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.Approvals == nil {
+		return nil, fmt.Errorf("no approval API client configured")
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	url := strings.TrimSuffix(base, "/") + resource
+	status, out, err := c.Approvals.Invoke(ctx, url, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", req.Action, name, err)
+	}
+	var res approval.CallerResponse
+	if jerr := json.Unmarshal(out, &res); jerr != nil && status == http.StatusOK {
+		return nil, fmt.Errorf("%s %s: the approval API answered %q: %w", req.Action, name, truncateText(string(out), 200), jerr)
+	}
+	why := res.Error
+	if why == "" {
+		// API Gateway's own refusals ({"message": ...}), e.g. a caller whose
+		// IAM policy does not allow execute-api:Invoke.
+		var gw struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(out, &gw)
+		why = gw.Message
+	}
+	hint := fmt.Sprintf("check where it stands with `aliasflow status %s`", functionOr(name))
+	switch {
+	case status == http.StatusOK:
+		return &res, nil
+	case status == http.StatusForbidden:
+		return nil, fail(ExitRefused, "ask the target's owners to map your IAM identity to one of its approvers (settings approval.principals), or decide with the e-mailed link",
+			"%s %s refused: %s", req.Action, name, why)
+	case status == http.StatusNotFound:
+		return nil, fail(ExitNotFound, "list promotions with `aliasflow status <function>`", "%s %s: %s", req.Action, name, why)
+	case status == http.StatusConflict:
+		return nil, fail(ExitConflict, hint, "%s %s: %s", req.Action, name, why)
+	}
+	return nil, fail(ExitFailure, hint, "%s %s: the approval API answered %d: %s", req.Action, name, status, why)
+}
+
+// truncateText shortens s to n bytes for a message.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// approvalAPIOf is the approval API address a promotion's RequestApproval
+// task was given (its payload's approvalUrl), read from the history.
+func (a *app) approvalAPIOf(ctx context.Context, arn string) (string, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return "", err
+	}
+	url := ""
+	err = promotion.ScanHistory(ctx, c.States, arn, true, func(ev *sfntypes.HistoryEvent) bool {
+		d := ev.TaskScheduledEventDetails
+		if d == nil {
+			return true
+		}
+		var task struct {
+			Payload struct {
+				ApprovalURL string `json:"approvalUrl"`
+			} `json:"Payload"`
+		}
+		if json.Unmarshal([]byte(aws.ToString(d.Parameters)), &task) == nil && task.Payload.ApprovalURL != "" {
+			url = task.Payload.ApprovalURL
+			return false
+		}
+		return true
+	})
+	return url, err
 }
 
 // promotionARN resolves a <promotion> argument. A function name is also
@@ -195,7 +275,7 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 	case errors.As(err, &nr):
 		hint := fmt.Sprintf("see what happened with `aliasflow history %s`", functionOr(name))
 		if state == stateApproval && nr.Decided() && nr.Decision != nil {
-			return nil, fail(ExitConflict, hint, "promotion %s has ended (%s); it was already decided by %s", name, nr.Execution.Status, nr.Decision.Approver)
+			return nil, fail(ExitConflict, hint, "promotion %s has ended (%s); it was already decided by %s", name, nr.Execution.Status, decidedBy(nr.Decision))
 		}
 		return nil, fail(ExitConflict, hint, "promotion %s has ended (%s)", name, nr.Execution.Status)
 	case errors.As(err, &nw):
@@ -209,7 +289,7 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 			if !nw.Decision.Approved {
 				verb = "rejected"
 			}
-			return nil, fail(ExitConflict, hint, "promotion %s was already %s by %s; %s", name, verb, nw.Decision.Approver, where)
+			return nil, fail(ExitConflict, hint, "promotion %s was already %s by %s; %s", name, verb, decidedBy(nw.Decision), where)
 		}
 		what := "waiting for approval"
 		if state == stateBake {
@@ -220,17 +300,13 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 	return nil, err
 }
 
-// tokenRefused explains a SendTask* refusal: someone else answered first,
-// or the wait ended.
-func tokenRefused(name, what string, err error) error {
-	var gone *sfntypes.TaskDoesNotExist
-	var timedOut *sfntypes.TaskTimedOut
-	var badToken *sfntypes.InvalidToken
-	if errors.As(err, &gone) || errors.As(err, &timedOut) || errors.As(err, &badToken) {
-		return &Error{Code: ExitConflict, Err: fmt.Errorf("promotion %s was %s meanwhile or its wait ended: %w", name, what, err),
-			Hint: fmt.Sprintf("check where it stands with `aliasflow status %s`", functionOr(name))}
+// decidedBy names who decided: the approver, and the IAM principal AWS
+// verified when the decision came through the approval API.
+func decidedBy(d *promotion.Decision) string {
+	if d.Principal != "" {
+		return d.Approver + " (" + d.Principal + ")"
 	}
-	return fmt.Errorf("answer %s: %w", name, err)
+	return d.Approver
 }
 
 // functionOr is the function of an execution name, or a placeholder.

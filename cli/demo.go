@@ -52,6 +52,7 @@ func demoTarget(endpoint string) *config.Target {
 		SmokeRetries:           10,
 		Approvers:              []string{demoApprover},
 		ApprovalTimeoutSeconds: 600,
+		Approval:               local.SandboxApproval(demoApprover),
 		// The sandbox publishes Lambda metrics minutes late, as AWS does; an
 		// 8 s canary is judged on the versions' own log streams, against
 		// the stable version, allowing 20 % more errors. Too little

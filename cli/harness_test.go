@@ -13,6 +13,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 )
 
@@ -43,6 +44,17 @@ type world struct {
 	terminal    bool
 	// params are the Parameter Store parameters (name → value).
 	params map[string]string
+	// approvals is the approval API (made on first use over the world's
+	// Step Functions).
+	approvals *clitest.Approvals
+}
+
+// approvalsFor returns the world's approval API over sf.
+func (w *world) approvalsFor(sf cli.StatesAPI) *clitest.Approvals {
+	if w.approvals == nil {
+		w.approvals = clitest.NewApprovals(sf.(approval.StepFunctions))
+	}
+	return w.approvals
 }
 
 // paramStore answers GetParametersByPath from a map, one level, sorted.
@@ -108,7 +120,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 			return ctx.Err()
 		},
 		Clients: &cli.Clients{Lambda: w.lambda, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller},
-			Settings: paramStore(w.params), Proofs: clitest.Proofs()},
+			Settings: paramStore(w.params), Proofs: clitest.Proofs(), Approvals: w.approvalsFor(sf)},
 	})
 	return code, out.String(), errb.String()
 }

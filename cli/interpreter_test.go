@@ -35,6 +35,8 @@ type scriptedLambdas struct {
 	mu      sync.Mutex
 	actions []string
 	healthy bool
+	// rollback is the last rollback request the definition sent.
+	rollback *promotion.TaskRequest
 }
 
 func (l *scriptedLambdas) Invoke(_ context.Context, function, _ string, payload []byte) (core.InvokeResult, error) {
@@ -44,6 +46,9 @@ func (l *scriptedLambdas) Invoke(_ context.Context, function, _ string, payload 
 	}
 	l.mu.Lock()
 	l.actions = append(l.actions, req.Action)
+	if req.Action == promotion.ActionRollback {
+		l.rollback = &req
+	}
 	healthy := l.healthy
 	l.mu.Unlock()
 	var out any = map[string]any{}
@@ -182,7 +187,7 @@ func TestAgainstTheInterpreter(t *testing.T) {
 
 	code, out, errs = it.w.run(t, "approve", it.name)
 	wantCode(t, code, cli.ExitConflict, out, errs)
-	wantContains(t, "approve after the end", errs, "has ended (SUCCEEDED)", "already decided by "+clitest.Caller)
+	wantContains(t, "approve after the end", errs, "has ended (SUCCEEDED)", "already decided by "+clitest.Approver+" ("+clitest.Caller+")")
 }
 
 func TestInterpreterRollbackOnUnhealthyCanary(t *testing.T) {
@@ -198,25 +203,30 @@ func TestInterpreterRollbackOnUnhealthyCanary(t *testing.T) {
 	wantContains(t, "watch", errs, "aliasflow history hello")
 }
 
+// TestInterpreterOperatorRollback: the definition itself rolls back when
+// the CLI fails the Bake task; the shift Lambda is invoked by the state
+// machine's Rollback state, not by the CLI.
 func TestInterpreterOperatorRollback(t *testing.T) {
 	it := startInterpreted(t, true)
-	var req promotion.TaskRequest
-	handleShift(it.w.lambda, func(p []byte) ([]byte, string) {
-		_ = json.Unmarshal(p, &req)
-		return []byte("null"), ""
-	})
 	it.until(t, "RequestApproval")
 	if code, out, errs := it.w.run(t, "approve", it.name); code != cli.ExitOK {
 		wantCode(t, code, cli.ExitOK, out, errs)
 	}
 	it.until(t, "Bake")
+	// The CLI polls while the interpreter runs Rollback on its own
+	// goroutine: give it real time between polls.
+	it.w.onSleep = func(int) { time.Sleep(50 * time.Millisecond) }
 	code, out, errs := it.w.run(t, "rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "rollback", out, "stopped "+it.name, "version 2 → 1")
-	if st, _ := it.svc.ExecutionStatus(it.exec); st != "ABORTED" {
-		t.Errorf("execution status = %s; want ABORTED", st)
+	if st, _ := it.svc.ExecutionStatus(it.exec); st != "FAILED" {
+		t.Errorf("execution status = %s; want FAILED (RolledBack)", st)
 	}
-	if req.Action != promotion.ActionRollback || req.Promotion.Shift == nil || req.Promotion.Shift.StableVersion != "1" || req.Actor != clitest.Caller {
-		t.Errorf("shift request = %+v; want a rollback to 1 by the caller", req)
+	it.lam.mu.Lock()
+	req := it.lam.rollback
+	it.lam.mu.Unlock()
+	if req == nil || req.Execution != it.exec || req.Actor != "" || req.Promotion.Failure == nil ||
+		req.Promotion.Failure.Error != cli.ErrOperatorRollback || !strings.Contains(req.Promotion.Failure.Cause, `"actor":"`+clitest.Caller+`"`) {
+		t.Errorf("shift request = %+v; want the definition's rollback of %s, caught from %s", req, it.exec, cli.ErrOperatorRollback)
 	}
 }

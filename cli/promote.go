@@ -2,20 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/spf13/cobra"
 )
-
-// promoteNow is what the Bake task gets instead of its bake timeout; the
-// definition puts it at $.bake and goes on to CheckHealth.
-type promoteNow struct {
-	PromoteNow bool   `json:"promoteNow"`
-	Actor      string `json:"actor"`
-}
 
 func promoteCommand(a *app) *cobra.Command {
 	var now bool
@@ -55,13 +46,12 @@ type PromoteResult struct {
 	Actor     string  `json:"actor"`
 }
 
-// promoteNow ends the current bake of a promotion.
+// promoteNow ends the current bake of a promotion through the approval
+// API's IAM-authorized override resource: the approval Lambda answers the
+// Bake task with the caller API Gateway verified, which the health check
+// records in bake.skipped.
 func (a *app) promoteNow(ctx context.Context, ref string) (*PromoteResult, error) {
 	arn, err := a.promotionARN(ctx, ref, stateBake)
-	if err != nil {
-		return nil, err
-	}
-	c, err := a.aws(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -69,20 +59,17 @@ func (a *app) promoteNow(ctx context.Context, ref string) (*PromoteResult, error
 	if err != nil {
 		return nil, err
 	}
-	caller, err := a.callerARN(ctx)
+	base, err := a.approvalAPIOf(ctx, arn)
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(promoteNow{PromoteNow: true, Actor: caller})
+	res, err := a.callApproval(ctx, base, approval.OverridePath, approval.CallerRequest{Execution: arn, Action: approval.ActionPromoteNow})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.States.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(p.TaskToken.Reveal()), Output: aws.String(string(body))}); err != nil {
-		return nil, tokenRefused(nameOf(arn), "moved on", err)
-	}
-	res := &PromoteResult{Promotion: nameOf(arn), Actor: caller}
+	out := &PromoteResult{Promotion: nameOf(arn), Actor: res.Principal}
 	if p.Input.Shift != nil {
-		res.Weight, res.Step = p.Input.Shift.Weight, p.Input.Shift.Step
+		out.Weight, out.Step = p.Input.Shift.Weight, p.Input.Shift.Step
 	}
-	return res, nil
+	return out, nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,8 +22,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// ErrOperatorRollback is the error a promotion stopped by `rollback` ends with.
-const ErrOperatorRollback = "aliasflow.OperatorRollback"
+// ErrOperatorRollback is the error a promotion's bake fails with when
+// `rollback` rolls it back.
+const ErrOperatorRollback = promotion.ErrOperatorRollback
 
 // RollbackResult is what `rollback` did, or would do with --dry-run.
 type RollbackResult struct {
@@ -63,14 +64,15 @@ func rollbackCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "rollback <function> [--to VERSION] [--reason TEXT] [--dry-run] [--yes]",
 		Short: "put prod back on the stable version, aborting a running shift",
-		Long: `Rollback puts prod back on a known-good version and says first what it will do:
-  - while a promotion is shifting prod, it stops it and returns prod to that promotion's
-    stable version;
-  - otherwise it returns prod to the version the last promotion replaced. It never steps
-    further back on its own: once prod is on that version (after a rollback, say), choose
-    the version with --to.
+		Long: `Rollback puts prod back on a known-good version and says first what it will do.
+Prod moves only inside a running promotion, so:
+  - while a promotion is shifting prod, it makes that promotion roll back: its current bake
+    fails with ` + ErrOperatorRollback + `, and the promotion returns prod to its stable
+    version and ends RolledBack;
+  - otherwise it says which version the last promotion replaced (or --to) and moves nothing:
+    ship that version again with ` + "`aliasflow release`" + `, approved like any release.
 It asks before moving prod (--yes skips the question; without a terminal --yes is needed).
-The alias move and the rollback are audited with who did it and --reason.`,
+The rollback is audited with --reason.`,
 		Example: `  aliasflow rollback hello --dry-run
   aliasflow rollback hello --reason "5xx after v7" --yes
   aliasflow rollback hello --to 5 --reason "v6 corrupts orders"`,
@@ -104,6 +106,14 @@ func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) erro
 		a.printRollbackPlan(w, plan.res)
 		fmt.Fprintln(w, "dry run: nothing changed")
 		return nil
+	}
+	if plan.shifting == nil {
+		// Prod moves only inside a running promotion: there is nothing to
+		// confirm.
+		a.printRollbackPlan(a.env.Stderr, plan.res)
+		return &Error{Code: ExitRefused,
+			Err:  fmt.Errorf("no promotion is shifting prod of %s, and aliasflow moves prod only inside a running promotion; nothing changed", fn),
+			Hint: fmt.Sprintf("ship version %s again with `aliasflow release %s` (smoke-tested and approved like any release)", plan.res.To, fn)}
 	}
 	if !o.yes {
 		if !a.env.Interactive {
@@ -158,8 +168,8 @@ func (a *app) confirm(question string) bool {
 	return false
 }
 
-// rollbackPlan is a decided rollback: what the shift Lambda will be asked
-// and which promotion is stopped first.
+// rollbackPlan is a decided rollback: the versions it moves between (as a
+// shift rollback request) and the promotion that rolls back.
 type rollbackPlan struct {
 	res      *RollbackResult
 	req      promotion.TaskRequest
@@ -236,32 +246,70 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 	return plan, nil
 }
 
-// rollback carries out a plan.
+// rollback carries out a plan. Prod moves only inside a running promotion
+// (the shift Lambda runs only the tasks the promotion state machine
+// scheduled), so a rollback is the shifting promotion rolling itself back:
+// through the approval API's IAM-authorized override resource, which
+// records the caller API Gateway verified, its Bake task fails with
+// ErrOperatorRollback, the definition's Catch
+// runs Rollback, which returns prod to the stable version, and the
+// promotion ends RolledBack. plan.shifting is required: with no promotion
+// shifting nothing may move prod (runRollback refuses first).
 func (a *app) rollback(ctx context.Context, plan *rollbackPlan) (*RollbackResult, error) {
 	res, fn := plan.res, plan.res.Function
-	if s := plan.shifting; s != nil {
-		c, err := a.aws(ctx)
-		if err != nil {
-			return nil, err
-		}
-		_, err = c.States.StopExecution(ctx, &sfn.StopExecutionInput{
-			ExecutionArn: aws.String(s.Execution),
-			Error:        aws.String(ErrOperatorRollback),
-			Cause:        aws.String("rolled back by " + res.Actor + ": " + res.Reason),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("stop %s: %w", s.Name, err)
-		}
-	}
-	if err := a.invokeShift(ctx, plan.req); err != nil {
-		if res.Stopped != "" {
-			return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("stopped %s but rolling prod back failed: %w", res.Stopped, err),
-				Hint: fmt.Sprintf("run `aliasflow rollback %s` again, and check prod with `aliasflow status %s`", fn, fn)}
-		}
+	s := plan.shifting
+	c, err := a.aws(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	base, err := a.approvalAPIOf(ctx, s.Execution)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		_, err := a.callApproval(ctx, base, approval.OverridePath,
+			approval.CallerRequest{Execution: s.Execution, Action: approval.ActionRollback, Comment: res.Reason})
+		if err == nil {
+			break
+		}
+		// Between two bakes (setting a weight, checking health) there is
+		// no task to answer for a moment; a promotion that ended has
+		// nothing left to roll back.
+		var e *Error
+		if !errors.As(err, &e) || e.Code != ExitConflict || attempt >= rollbackAttempts {
+			return nil, err
+		}
+		if err := a.env.Sleep(ctx, rollbackPoll); err != nil {
+			return nil, err
+		}
+	}
+	for range rollbackAttempts {
+		out, err := c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(s.Execution)})
+		if err != nil {
+			return nil, fmt.Errorf("follow %s: %w", s.Name, err)
+		}
+		switch {
+		case out.Status == sfntypes.ExecutionStatusRunning:
+		case aws.ToString(out.Error) == promotion.StateRolledBack:
+			return res, nil
+		default:
+			return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("asked %s to roll back, but it ended %s (%s: %s)", s.Name, out.Status, aws.ToString(out.Error), aws.ToString(out.Cause)),
+				Hint: fmt.Sprintf("check prod with `aliasflow status %s` and the trail with `aliasflow history %s`", fn, fn)}
+		}
+		if err := a.env.Sleep(ctx, rollbackPoll); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("asked %s to roll back; it is still running", s.Name),
+		Hint: fmt.Sprintf("follow it with `aliasflow watch %s`", s.Name)}
 }
+
+// rollbackAttempts and rollbackPoll bound how long rollback waits for the
+// promotion to reach a bake and then to finish rolling back.
+const (
+	rollbackAttempts = 60
+	rollbackPoll     = time.Second
+)
 
 // rollbackTarget decides, with no promotion shifting, which version prod
 // leaves (from) and which it returns to (to), and why: --to when given;
@@ -395,42 +443,4 @@ func movesProd(e audit.Event) bool {
 		return true
 	}
 	return false
-}
-
-// invokeShift runs a shift action synchronously; the shift Lambda moves
-// prod and writes the audit records with the operator as actor.
-func (a *app) invokeShift(ctx context.Context, req promotion.TaskRequest) error {
-	c, err := a.aws(ctx)
-	if err != nil {
-		return err
-	}
-	payload, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("encode %s request: %w", req.Action, err)
-	}
-	out, err := c.Lambda.Invoke(ctx, &lambda.InvokeInput{
-		FunctionName:   aws.String(ShiftFunction),
-		InvocationType: lambdatypes.InvocationTypeRequestResponse,
-		Payload:        payload,
-	})
-	if err != nil {
-		var missing *lambdatypes.ResourceNotFoundException
-		if errors.As(err, &missing) {
-			return fail(ExitNotFound, "is aliasflow deployed here? (--region, or --endpoint for the sandbox)", "function %s not found", ShiftFunction)
-		}
-		return fmt.Errorf("invoke %s (%s): %w", ShiftFunction, req.Action, err)
-	}
-	if out.FunctionError != nil {
-		var doc struct {
-			ErrorType    string `json:"errorType"`
-			ErrorMessage string `json:"errorMessage"`
-		}
-		msg := string(out.Payload)
-		if json.Unmarshal(out.Payload, &doc) == nil && doc.ErrorMessage != "" {
-			msg = doc.ErrorMessage
-		}
-		return &Error{Code: ExitFailure, Err: fmt.Errorf("%s %s failed: %s", ShiftFunction, req.Action, msg),
-			Hint: fmt.Sprintf("check prod with `aliasflow status %s` and the pipeline logs in %s", req.Promotion.Function, a.g.logGroup)}
-	}
-	return nil
 }

@@ -201,7 +201,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 		t.Errorf("stg = %s; want 2", got)
 	}
 	out = e.must("approve", "hello", "--comment", "e2e")
-	wantContains(t, "approve", out, "approved "+p.Name+" as arn:aws:")
+	wantContains(t, "approve", out, "approved "+p.Name+" as "+local.DefaultApprover+" ("+local.SandboxUserARN+")")
 	code, out, errs = e.run("approve", p.Name)
 	wantCode(t, code, cli.ExitConflict, out, errs)
 
@@ -246,17 +246,15 @@ func TestSandboxEndToEnd(t *testing.T) {
 		}
 	}
 
-	// rollback with no promotion running: back to 1 from the audit trail.
-	out = e.must("rollback", "hello", "--yes")
-	wantContains(t, "rollback", out, "version 2 → 1")
-	if got := e.alias("prod"); got != "1" {
-		t.Errorf("prod after rollback = %s; want 1", got)
-	}
-	if st := e.status(); st.Drift {
-		t.Errorf("drift after an aliasflow rollback: %+v", st.Aliases)
-	}
+	// rollback with no promotion running: it says where prod would go (1,
+	// from the audit trail) and moves nothing: prod moves only inside a
+	// running promotion.
 	code, out, errs = e.run("rollback", "hello", "--yes")
-	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantCode(t, code, cli.ExitRefused, out, errs)
+	wantContains(t, "rollback with no promotion", errs, "version 2 to version 1", "moves prod only inside a running promotion")
+	if got := e.alias("prod"); got != "2" {
+		t.Errorf("prod after a refused rollback = %s; want 2", got)
+	}
 
 	// reject: the promotion fails, prod is untouched, watch exits 5.
 	e.deploy("v3", "Hello from Lambda, third")
@@ -268,14 +266,15 @@ func TestSandboxEndToEnd(t *testing.T) {
 	code, out, errs = e.run("watch", p.Name, "--interval", "200ms", "--timeout", "60s")
 	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
 	wantContains(t, "watch a rejected promotion", out, "Rejected")
-	if got := e.alias("prod"); got != "1" {
-		t.Errorf("prod after a rejection = %s; want 1", got)
+	if got := e.alias("prod"); got != "2" {
+		t.Errorf("prod after a rejection = %s; want 2", got)
 	}
 	if r := e.history()[0]; r.Event != audit.ApprovalRejected && r.Event != audit.PromotionAborted {
 		t.Logf("newest record after the rejection: %+v", r)
 	}
 
-	// rollback of a running shift: the promotion is stopped, prod is stable.
+	// rollback of a running shift: the promotion rolls itself back, prod is
+	// on its stable version.
 	// Rehearsal in one command: build, UpdateFunctionCode, wait, and the
 	// smoke expectations printed.
 	out = e.must("local", "deploy-code", "hello", filepath.Join(repoRoot(), "examples", "hello"),
@@ -286,17 +285,22 @@ func TestSandboxEndToEnd(t *testing.T) {
 	e.must("approve", "hello")
 	p = e.waitState("Bake")
 	out = e.must("rollback", "hello", "--yes", "--reason", "v4 greets wrongly")
-	wantContains(t, "rollback of a shift", out, "stopped "+p.Name, "version "+p.Version+" → 1")
-	if got := e.alias("prod"); got != "1" {
-		t.Errorf("prod after rolling back a shift = %s; want 1", got)
+	wantContains(t, "rollback of a shift", out, "stopped "+p.Name, "version "+p.Version+" → 2")
+	if got := e.alias("prod"); got != "2" {
+		t.Errorf("prod after rolling back a shift = %s; want 2", got)
 	}
 	code, out, errs = e.run("watch", p.Name, "--timeout", "10s")
 	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
-	wantContains(t, "watch a stopped promotion", out+errs, "aborted", cli.ErrOperatorRollback)
+	wantContains(t, "watch a rolled back promotion", out+errs, "RolledBack", "rolled back by arn:aws:", "v4 greets wrongly")
+	if strings.Contains(out+errs, `{"actor"`) {
+		t.Errorf("watch shows the raw override cause:\n%s%s", out, errs)
+	}
 	rb := e.history()
 	found := false
 	for _, r := range rb {
-		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && strings.HasPrefix(r.Actor, "arn:aws:") &&
+		// The promotion's own Rollback task wrote it, naming the caller the
+		// approval API verified.
+		if r.Event == audit.PromotionRolledBack && r.FromVersion == p.Version && r.Actor == local.SandboxUserARN &&
 			strings.Contains(r.Reason, "v4 greets wrongly") {
 			found = true
 		}

@@ -166,35 +166,45 @@ func TestWatchJSON(t *testing.T) {
 	}
 }
 
+// TestRollbackStopsAShift: a rollback during a shift makes the promotion
+// roll itself back — its Bake task fails with ErrOperatorRollback (the
+// definition's Catch runs Rollback) through the approval API, which names
+// the caller it verified — and waits for it to end RolledBack; nothing is
+// stopped and no Lambda is invoked by the CLI.
 func TestRollbackStopsAShift(t *testing.T) {
 	w := newWorld()
-	var req promotion.TaskRequest
-	handleShift(w.lambda, func(p []byte) ([]byte, string) {
-		if err := json.Unmarshal(p, &req); err != nil {
-			return []byte(`{"errorType":"x","errorMessage":"bad payload"}`), "Unhandled"
-		}
-		w.lambda.SetAlias("hello", "prod", req.Promotion.Shift.StableVersion, nil)
-		return []byte("null"), ""
-	})
 	waiting := w.states.NewScript(clitest.Input("hello", "3", "sha-3"), clitest.T0.Add(time.Second)).Smoke(true).AwaitApproval("c")
 	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
 	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
 	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	// The definition's Rollback state, as the promotion would run it once
+	// its bake failed.
+	w.onSleep = func(int) {
+		if s.Status() == "RUNNING" {
+			w.lambda.SetAlias("hello", "prod", "1", nil)
+			s.Fail("RolledBack", "RolledBack", "rolled back", promotion.State{})
+		}
+	}
 
 	code, out, errs := w.run(t, "rollback", "hello", "--yes", "--reason", "canary looks slow")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "stdout", out, "stopped "+s.Name(), "version 2 → 1", "note: "+waiting.Name()+" is still running")
-	if len(w.states.Stopped) != 1 || *w.states.Stopped[0].ExecutionArn != s.ARN() || *w.states.Stopped[0].Error != cli.ErrOperatorRollback ||
-		*w.states.Stopped[0].Cause != "rolled back by "+clitest.Caller+": canary looks slow" {
-		t.Errorf("stopped = %+v; want %s stopped with %s by the caller", w.states.Stopped, s.Name(), cli.ErrOperatorRollback)
+	if len(w.states.Stopped) != 0 {
+		t.Errorf("stopped = %+v; want nothing stopped", w.states.Stopped)
 	}
-	if req.Action != promotion.ActionRollback || req.Actor != clitest.Caller || req.Execution != s.ARN() ||
-		req.Promotion.Version != "2" || req.Promotion.Shift == nil || req.Promotion.Shift.StableVersion != "1" ||
-		req.Promotion.Failure == nil || !strings.Contains(req.Promotion.Failure.Cause, "canary looks slow") {
-		t.Errorf("shift request = %+v; want rollback of 2 to 1 by the caller for %s, with the reason", req, s.Name())
+	var bake []clitest.Sent
+	for _, sent := range w.states.Sent {
+		if sent.Token == "b" {
+			bake = append(bake, sent)
+		}
 	}
-	if got, _ := w.lambda.Alias("hello", "prod"); got.Version != "1" || len(got.Weights) > 0 {
-		t.Errorf("prod = %+v; want 1", got)
+	var cause promotion.Override
+	if len(bake) != 1 || bake[0].Success || bake[0].Error != cli.ErrOperatorRollback ||
+		json.Unmarshal([]byte(bake[0].Cause), &cause) != nil || cause.Actor != clitest.Caller || cause.Reason != "canary looks slow" {
+		t.Errorf("answers to the bake = %+v; want one failure %s with the caller and the reason", bake, cli.ErrOperatorRollback)
+	}
+	if n := len(w.lambda.Invoked()); n != 0 {
+		t.Errorf("invoked %d Lambda functions; want none", n)
 	}
 }
 
@@ -241,28 +251,28 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld()
-			var req promotion.TaskRequest
-			handleShift(w.lambda, func(p []byte) ([]byte, string) {
-				_ = json.Unmarshal(p, &req)
-				return []byte("null"), ""
-			})
 			w.lambda.SetAlias("hello", "prod", c.prod, c.routing)
 			for i, r := range c.recs {
 				r.Function, r.Time = "hello", clitest.T0.Add(time.Duration(i/3)*time.Minute) // one promotion's records share a moment
 				w.logs.Audit(r)
 			}
-			code, out, errs := w.run(t, append([]string{"rollback", "hello", "--yes"}, c.args...)...)
+			// The plan: with no promotion shifting, rollback moves nothing
+			// (TestRollbackAsksFirst), but it still says where prod would go.
+			code, out, errs := w.run(t, append([]string{"--json", "rollback", "hello", "--dry-run"}, c.args...)...)
 			wantCode(t, code, c.code, out, errs)
+			if len(w.lambda.Invoked()) != 0 {
+				t.Errorf("a Lambda function was invoked by a rollback plan")
+			}
 			if c.code != cli.ExitOK {
-				wantContains(t, "stderr", errs, c.want, "next:")
-				if len(w.lambda.Invoked()) != 0 {
-					t.Errorf("the shift Lambda was invoked on a refused rollback")
-				}
+				wantContains(t, "stderr", errs, c.want, `"hint":`)
 				return
 			}
-			got := req.Promotion.Version + "→" + req.Promotion.Shift.StableVersion
-			if got != c.want || req.Action != promotion.ActionRollback || req.Actor != clitest.Caller || req.Execution != "" {
-				t.Errorf("shift request = %s %+v; want rollback %s by the caller with no execution", got, req, c.want)
+			var res cli.RollbackResult
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("rollback --json: %v\n%s", err, out)
+			}
+			if got := res.From + "→" + res.To; got != c.want || res.Actor != clitest.Caller || !res.DryRun {
+				t.Errorf("plan = %s %+v; want %s by the caller, a dry run", got, res, c.want)
 			}
 		})
 	}
@@ -270,13 +280,17 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 
 func TestRollbackReportsAShiftFailure(t *testing.T) {
 	w := newWorld()
-	handleShift(w.lambda, func([]byte) ([]byte, string) {
-		return []byte(`{"errorType":"errorString","errorMessage":"rollback: prod of hello is on 7, which serves neither"}`), "Unhandled"
-	})
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
 	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	w.onSleep = func(int) {
+		if s.Status() == "RUNNING" {
+			s.Fail("RollbackFailed", "RollbackFailed", "rollback: prod of hello is on 7, which serves neither", promotion.State{})
+		}
+	}
 	code, out, errs := w.run(t, "rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitFailure, out, errs)
-	wantContains(t, "stderr", errs, "aliasflow-shift rollback failed: rollback: prod of hello is on 7", "aliasflow status hello")
+	wantContains(t, "stderr", errs, "asked "+s.Name()+" to roll back, but it ended FAILED (RollbackFailed: rollback: prod of hello is on 7", "aliasflow status hello")
 }
 
 // TestStatusEscapesControlCharacters: status shows what the audit trail

@@ -87,6 +87,16 @@ func rejection(p *progress.Progress) *promotion.Decision {
 	return &d
 }
 
+// override is an operator's rollback as the approval API recorded it: the
+// Cause of the bake's ErrOperatorRollback failure.
+func override(f *promotion.Failure) (promotion.Override, bool) {
+	var o promotion.Override
+	if f.Error != promotion.ErrOperatorRollback || json.Unmarshal([]byte(f.Cause), &o) != nil || o.Actor == "" {
+		return promotion.Override{}, false
+	}
+	return o, true
+}
+
 // failureDetail says why a promotion failed in the words of what failed:
 // the smoke checks that failed, who rejected it and why, the health
 // verdict, or the expiry.
@@ -111,6 +121,9 @@ func failureDetail(p *progress.Progress) string {
 			return fmt.Sprintf("rejected by %s: %q", untrusted.Show(d.Approver), d.Comment)
 		}
 		return fmt.Sprintf("rejected by %s (no comment)", untrusted.Show(d.Approver))
+	}
+	if o, ok := override(f); ok {
+		return fmt.Sprintf("why: rolled back by %s: %s", o.Actor, o.Reason)
 	}
 	if f.Cause != "" {
 		cause := f.Cause

@@ -96,7 +96,8 @@ func restAPIMethods(t *testing.T, tmpl map[string]any) map[string][]string {
 		if !ok {
 			t.Fatalf("method %s: REST API %s has no literal Name", id, api)
 		}
-		out[name] = append(out[name], apigw.Method{HTTPMethod: fmt.Sprint(m["HttpMethod"]), Path: p}.String())
+		auth, _ := m["AuthorizationType"].(string)
+		out[name] = append(out[name], apigw.Method{HTTPMethod: fmt.Sprint(m["HttpMethod"]), Path: p, AuthorizationType: auth}.String())
 	}
 	for _, a := range apis {
 		if name, _ := a["Name"].(string); out[name] == nil {

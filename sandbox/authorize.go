@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aliasflow/aliasflow/sandbox/apigw"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
@@ -35,8 +37,11 @@ type iamState struct {
 // EnableIAM turns IAM evaluation on: from now on every call signed with a
 // function's access key (each function process gets its function's name as
 // AWS_ACCESS_KEY_ID) is evaluated against the identity policies of that
-// function's execution role in set; calls by anything else (the CLI, the
-// tests) are not evaluated. So are the Lambda calls the services make on
+// function's execution role in set, and every call signed with the access
+// key of one of iam.People (aliasflow-operator, aliasflow-approver,
+// aliasflow-ci) against that person's policies from the templates — API
+// Gateway's IAM-authorized methods included (execute-api:Invoke); calls
+// by anything else (the CLI's and the tests' own user) are not evaluated. So are the Lambda calls the services make on
 // their own (authorize_services.go): a Task state's, as its state
 // machine's execution role, and EventBridge's and API Gateway's, by the
 // function's resource-based policy. nil turns it off.
@@ -48,11 +53,13 @@ func (sb *Sandbox) EnableIAM(set *iam.Set) {
 		sb.states.SetInvokeAuthorizer(nil)
 		sb.events.SetInvokeAuthorizer(nil)
 		sb.apigw.SetInvokeAuthorizer(nil)
+		sb.apigw.SetCallerAuthorizer(nil)
 		return
 	}
 	sb.states.SetInvokeAuthorizer(sb.authorizeTaskInvoke)
 	sb.events.SetInvokeAuthorizer(sb.authorizeEventsInvoke)
 	sb.apigw.SetInvokeAuthorizer(sb.authorizeAPIInvoke)
+	sb.apigw.SetCallerAuthorizer(sb.authorizeCaller)
 }
 
 // IAMDecisions returns the decisions made since Start, oldest first.
@@ -82,25 +89,30 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 	set := sb.iam.set
 	sb.iam.mu.Unlock()
 	caller := stssvc.AccessKeyID(r)
-	role := set.Role(caller)
-	if role == nil {
+	principal, policies, person := principalOf(set, caller)
+	if principal == "" {
 		return true
 	}
 	reqs, err := sb.iamRequests(r, service, op)
 	if err != nil {
-		// A body that does not parse names no resource: the service
-		// refuses it with its own validation error.
 		sb.log.Warn("iam: request names no resource", "service", service, "operation", op, "error", err)
+		if person {
+			// A person's call the sandbox cannot scope is refused rather
+			// than let through unevaluated.
+			writeAccessDenied(w, r, service, fmt.Sprintf("User: %s: the sandbox cannot evaluate this request: %v", principal, err))
+			return false
+		}
+		// A function's body that does not parse names no resource: the
+		// service refuses it with its own validation error.
 		return true
 	}
-	principal := role.AssumedRoleARN(core.Account, caller)
 	for _, req := range reqs {
 		req, err := set.Reference.Scope(req)
 		if err != nil {
 			writeAccessDenied(w, r, service, err.Error())
 			return false
 		}
-		d, err := iam.Evaluate(role.Policies, req)
+		d, err := iam.Evaluate(policies, req)
 		if err != nil {
 			writeAccessDenied(w, r, service, err.Error())
 			return false
@@ -114,6 +126,46 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 		}
 	}
 	return true
+}
+
+// principalOf is who calls with an access key and their identity
+// policies: a pipeline function (its role's session) or one of
+// iam.People; "" for anyone else (the tests' and the CLI's own user),
+// whose calls are not evaluated.
+func principalOf(set *iam.Set, accessKey string) (arn string, policies []iam.Policy, person bool) {
+	if role := set.Role(accessKey); role != nil {
+		return role.AssumedRoleARN(core.Account, accessKey), role.Policies, false
+	}
+	if p := set.Person(accessKey); p != nil {
+		return p.ARN, p.Policies, true
+	}
+	return "", nil, false
+}
+
+// authorizeCaller is API Gateway's IAM authorization of an AWS_IAM
+// method: a function or one of iam.People must be allowed
+// execute-api:Invoke on the method's ARN ("Control access to a REST API
+// with IAM permissions"); anyone else is the sandbox's STS user named
+// after the key, allowed as every unevaluated caller is.
+func (sb *Sandbox) authorizeCaller(accessKey, methodARN string) (apigw.Caller, error) {
+	sb.iam.mu.Lock()
+	set := sb.iam.set
+	sb.iam.mu.Unlock()
+	principal, policies, _ := principalOf(set, accessKey)
+	if principal == "" {
+		id := stssvc.Identity(accessKey)
+		return apigw.Caller{ARN: id.Arn, ID: id.UserId}, nil
+	}
+	req := iam.Request{Action: "execute-api:Invoke", Resource: methodARN}
+	d, err := iam.Evaluate(policies, req)
+	if err != nil {
+		return apigw.Caller{}, err
+	}
+	sb.recordIAM(IAMDecision{Principal: principal, Request: req, Allowed: d.Allowed})
+	if !d.Allowed {
+		return apigw.Caller{}, errors.New(iam.DeniedMessage(principal, req, d))
+	}
+	return apigw.Caller{ARN: principal, ID: accessKey}, nil
 }
 
 // recordIAM adds a decision to IAMDecisions.

@@ -332,13 +332,16 @@ func credentialService(r *http.Request) string {
 	return parts[3]
 }
 
-// ServeHTTP dispatches signed requests to their service and unsigned ones to
-// the API Gateway stages.
+// ServeHTTP dispatches signed requests to their service and unsigned ones,
+// and those signed for execute-api, to the API Gateway stages.
 func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	svc := credentialService(r)
 	switch {
 	case svc == "?":
 		writeAuthError(w, http.StatusForbidden, "IncompleteSignatureException", "Authorization header requires a Credential of the form AKID/date/region/service/aws4_request")
+	case svc == "execute-api" && sb.apigw.Handles(r):
+		// A request signed for API Gateway: an IAM-authorized method's.
+		sb.apigw.ServeHTTP(w, r)
 	case svc != "":
 		h, ok := sb.services[svc]
 		if !ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 func main() {
@@ -34,7 +36,14 @@ func main() {
 	env := deploy.Approval
 	keys := approval.NewSecretKey(secretsmanager.NewFromConfig(cfg), env.Getenv(deploy.EnvLinkSecret))
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
+	// Built once, so its cache lives across the invocations of this
+	// execution environment.
+	store, err := settings.NewStore(ssm.NewFromConfig(cfg), env.Getenv(deploy.EnvSettingsPath), nil)
+	if err != nil {
+		log.Error("approval: cannot start", "error", err.Error())
+		os.Exit(1)
+	}
 	h := approval.New(sfn.NewFromConfig(cfg), sns.NewFromConfig(cfg), awslambda.NewFromConfig(cfg), keys, rec, metrics.New(os.Stdout, nil),
-		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log})
+		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log, Settings: store})
 	lambda.Start(h.Handle)
 }

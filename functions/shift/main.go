@@ -1,7 +1,7 @@
 // Command shift is the pipeline's shift Lambda: the promotion definition's
 // BeginShift, SetWeight, Bake, CheckHealth, Finalize, Rollback, Abort and
-// RestoreStg states invoke it with a promotion.TaskRequest, and so does
-// `aliasflow rollback`. main only wires: environment, AWS config, clients,
+// RestoreStg states invoke it with a promotion.TaskRequest; it runs only
+// the tasks the promotion state machine scheduled. main only wires: environment, AWS config, clients,
 // handler.
 package main
 
@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 func main() {
@@ -33,6 +34,6 @@ func main() {
 	}
 	env := deploy.Shift
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
+	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), sfn.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
 	lambda.Start(h.Handle)
 }

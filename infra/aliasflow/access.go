@@ -130,16 +130,21 @@ func (p *Pipeline) findTasks() []awsiam.PolicyStatement {
 	}
 }
 
-// decideStatement answers a promotion's waiting task (approval, or a bake
-// skipped with `promote --now`) with its task token. The Service
-// Authorization Reference ("Actions, resources, and condition keys for AWS
-// Step Functions"; the same data cfn-lint ships as Policies.json) lists no
-// resource type for SendTaskSuccess and SendTaskFailure: only an activity's
-// tasks could be scoped, a callback task's token cannot, so the resource is
-// "*". The token itself is the capability, and it is only readable from
-// the promotion state machine's histories (findTasks).
-func (p *Pipeline) decideStatement() awsiam.PolicyStatement {
-	return statement("AnswerPromotionTasks", []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, []*string{jsii.String("*")}, nil)
+// decideStatement lets a person call the approval API's IAM-authorized
+// methods (execute-api:Invoke on their method ARNs, "Control access to a
+// REST API with IAM permissions", API Gateway Developer Guide): decide
+// (approve, reject) for every human policy, override (promote --now,
+// rollback) for operators. People get no states:SendTaskSuccess or
+// SendTaskFailure: a task token read in an execution history is then
+// harmless, and every decision passes the approval Lambda, which checks
+// the caller API Gateway verified against the target's approvers and
+// records it.
+func (p *Pipeline) decideStatement(override bool) awsiam.PolicyStatement {
+	methods := []*string{p.decide.MethodArn()}
+	if override {
+		methods = append(methods, p.override.MethodArn())
+	}
+	return statement("DecideThroughTheApprovalAPI", []string{"execute-api:Invoke"}, methods, nil)
 }
 
 // OperatorStatements are what every `aliasflow` command needs (the CLI's
@@ -149,10 +154,12 @@ func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
 	fns, tagged := p.taggedFunctions()
 	out := []awsiam.PolicyStatement{
 		statement("ReadTargets", []string{"lambda:GetFunctionConfiguration", "lambda:ListAliases", "lambda:ListVersionsByFunction"}, fns, tagged),
-		// rollback runs the shift Lambda's rollback action synchronously.
-		statement("RollBack", []string{"lambda:InvokeFunction"}, []*string{p.lambdaArn(ShiftFunctionName)}, nil),
-		statement("StopPromotions", []string{"states:StopExecution"}, []*string{p.executionsArn()}, nil),
-		p.decideStatement(),
+		// No lambda:InvokeFunction on the pipeline's Lambdas (the shift runs
+		// only what the promotion state machine scheduled) and no
+		// states:StopExecution (a stopped shift would leave prod weighted):
+		// prod moves only inside a running promotion; rollback fails the
+		// shifting promotion's bake so that it rolls itself back.
+		p.decideStatement(true),
 		statement("ReadAuditTrail", []string{"logs:FilterLogEvents"}, []*string{p.logGroup.LogGroupArn()}, nil),
 		// status lists the targets from their settings parameters; the
 		// request is authorized against the path's own ARN.
@@ -165,9 +172,10 @@ func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
 }
 
 // ApproverStatements are what `aliasflow approve` and `reject` need, and
-// nothing else: find the promotion waiting for approval and answer it.
+// nothing else: find the promotion waiting for approval and decide through
+// the approval API.
 func (p *Pipeline) ApproverStatements() []awsiam.PolicyStatement {
-	return append(p.findTasks(), p.decideStatement())
+	return append(p.findTasks(), p.decideStatement(false))
 }
 
 // Access holds the managed policies of a pipeline's people.
@@ -195,7 +203,7 @@ func NewAccess(scope constructs.Construct, id string, p *Pipeline) *Access {
 		}),
 	}
 	SuppressFindings(c, "AwsSolutions-IAM5",
-		"states:ListStateMachines, SendTaskSuccess and SendTaskFailure have no resource-level permission for callback tasks (Resource *; the task token is the capability and is only readable from the promotion state machine's histories); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine.",
+		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine.",
 		FindingAnyResource, findingTaggedFunctions, FindingExecutions)
 	return a
 }

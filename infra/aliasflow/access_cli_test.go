@@ -45,17 +45,17 @@ func (s recStates) GetExecutionHistory(ctx context.Context, in *sfn.GetExecution
 	s.r.rec("states:GetExecutionHistory")
 	return s.StatesAPI.GetExecutionHistory(ctx, in, o...)
 }
-func (s recStates) StopExecution(ctx context.Context, in *sfn.StopExecutionInput, o ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
-	s.r.rec("states:StopExecution")
-	return s.StatesAPI.StopExecution(ctx, in, o...)
+
+// recApprovals records the approval API calls (execute-api:Invoke on the
+// IAM-authorized methods) and answers them as clitest.Approvals does.
+type recApprovals struct {
+	*clitest.Approvals
+	r *recorder
 }
-func (s recStates) SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, o ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
-	s.r.rec("states:SendTaskSuccess")
-	return s.StatesAPI.SendTaskSuccess(ctx, in, o...)
-}
-func (s recStates) SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, o ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error) {
-	s.r.rec("states:SendTaskFailure")
-	return s.StatesAPI.SendTaskFailure(ctx, in, o...)
+
+func (a recApprovals) Invoke(ctx context.Context, url string, body []byte) (int, []byte, error) {
+	a.r.rec("execute-api:Invoke")
+	return a.Approvals.Invoke(ctx, url, body)
 }
 
 type recLambda struct {
@@ -74,10 +74,6 @@ func (l recLambda) ListVersionsByFunction(ctx context.Context, in *lambda.ListVe
 func (l recLambda) GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, o ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
 	l.r.rec("lambda:GetFunctionConfiguration")
 	return l.LambdaAPI.GetFunctionConfiguration(ctx, in, o...)
-}
-func (l recLambda) Invoke(ctx context.Context, in *lambda.InvokeInput, o ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
-	l.r.rec("lambda:InvokeFunction")
-	return l.LambdaAPI.Invoke(ctx, in, o...)
 }
 
 type recLogs struct {
@@ -114,6 +110,7 @@ func TestApproversPolicyAllowsWhatApproveAndRejectCall(t *testing.T) {
 	clients := &cli.Clients{
 		States: recStates{states, r}, Lambda: recLambda{fns, r}, Logs: recLogs{clitest.NewLogs(aliasflow.PipelineLogGroupName), r},
 		Events: recEvents{&clitest.Events{}, r}, Identity: clitest.Identity{ARN: clitest.Caller},
+		Approvals: recApprovals{clitest.NewApprovals(states), r},
 	}
 	now := clitest.T0.Add(time.Hour)
 	runCLI := func(args ...string) {
@@ -142,8 +139,11 @@ func TestApproversPolicyAllowsWhatApproveAndRejectCall(t *testing.T) {
 		}
 	}
 	sort.Strings(called)
-	if !r.actions["states:SendTaskSuccess"] || !r.actions["states:SendTaskFailure"] {
-		t.Errorf("calls = %v, want both decisions sent", called)
+	if !r.actions["execute-api:Invoke"] || r.actions["states:SendTaskSuccess"] || r.actions["states:SendTaskFailure"] {
+		t.Errorf("calls = %v, want both decisions made through the approval API, no task answered", called)
+	}
+	if n := len(states.Sent); n != 2 {
+		t.Errorf("tasks answered = %d, want 2 (by the approval Lambda)", n)
 	}
 	t.Logf("approve and reject called %s", strings.Join(called, ", "))
 }

@@ -92,7 +92,8 @@ func releaseOnly(s policyStatement) bool {
 // needs no permission ("GetCallerIdentity", AWS STS API Reference: "No
 // permissions are required to perform this operation").
 func cliActions() []string {
-	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm"}
+	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm",
+		"Approvals": "execute-api"}
 	iamName := map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
 	var out []string
 	ct := reflect.TypeOf(cli.Clients{})
@@ -120,8 +121,8 @@ func cliActions() []string {
 func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 	// GIVEN the aliasflow-operators managed policy, THEN it allows every
 	// AWS call the CLI makes (read from its client interfaces), Lambda only
-	// on the tagged targets (plus invoking the shift Lambda for rollback),
-	// and PutEvents only for Release Requested events.
+	// on the tagged targets, and PutEvents only for Release Requested
+	// events.
 	_, tmpl := accessStack(t)
 	sts := documentStatements(t, tmpl, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", aliasflow.OperatorsPolicyName)
 	allowed := actionsOf(sts)
@@ -132,13 +133,13 @@ func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 			continue
 		}
 		switch {
-		case a == "lambda:InvokeFunction":
-			if len(s.Resources) != 1 || !strings.Contains(s.Resources[0], ":function:"+aliasflow.ShiftFunctionName) || strings.Contains(s.Resources[0], "*") {
-				t.Errorf("lambda:InvokeFunction on %v, want the shift Lambda only", s.Resources)
-			}
 		case strings.HasPrefix(a, "lambda:"):
 			if !taggedOnly(s) {
 				t.Errorf("%s is not limited to tagged targets: %v", a, s.Condition)
+			}
+		case a == "execute-api:Invoke":
+			if got := cdktest.Flat(s.Resources); !strings.Contains(got, "/POST/decide") || !strings.Contains(got, "/POST/override") || len(s.Resources) != 2 {
+				t.Errorf("execute-api:Invoke on %s, want the approval API's POST /decide and /override only", got)
 			}
 		case a == "events:PutEvents":
 			if !releaseOnly(s) {
@@ -155,24 +156,38 @@ func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 			t.Errorf("operators may %s, which no CLI call needs", a)
 		}
 	}
+	// Issue 18: nothing moves prod outside a running promotion — operators
+	// neither invoke the pipeline's Lambdas nor stop a shift half-way.
+	for _, a := range []string{"lambda:InvokeFunction", "states:StopExecution", "lambda:UpdateAlias", "states:SendTaskSuccess", "states:SendTaskFailure"} {
+		if _, ok := allowed[a]; ok {
+			t.Errorf("operators may %s", a)
+		}
+	}
 }
 
 func TestApproversPolicyOnlyDecides(t *testing.T) {
 	// GIVEN the aliasflow-approvers managed policy, THEN it allows finding
-	// a waiting promotion and answering its task, and nothing that moves
-	// an alias, stops a promotion or releases.
+	// a waiting promotion and deciding through the approval API, and
+	// nothing that answers a task, moves an alias, stops a promotion or
+	// releases.
 	_, tmpl := accessStack(t)
 	sts := documentStatements(t, tmpl, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", aliasflow.ApproversPolicyName)
 	var got []string
 	for a, s := range actionsOf(sts) {
 		got = append(got, a)
 		// Only the actions without resource-level permissions may be on "*".
-		if !cdktest.Has([]string{"states:ListStateMachines", "states:SendTaskSuccess", "states:SendTaskFailure"}, a) && cdktest.Has(s.Resources, "*") {
+		if !cdktest.Has([]string{"states:ListStateMachines"}, a) && cdktest.Has(s.Resources, "*") {
 			t.Errorf("%s on every resource", a)
+		}
+		if a == "execute-api:Invoke" {
+			if got := cdktest.Flat(s.Resources); !strings.Contains(got, "/POST/decide") || len(s.Resources) != 1 {
+				t.Errorf("execute-api:Invoke on %s, want the approval API's POST /decide only (no override)", got)
+			}
 		}
 	}
 	sort.Strings(got)
-	want := "states:DescribeExecution,states:GetExecutionHistory,states:ListExecutions,states:ListStateMachines,states:SendTaskFailure,states:SendTaskSuccess"
+	// Issue 18: no task tokens for people (no states:SendTask*).
+	want := "execute-api:Invoke,states:DescribeExecution,states:GetExecutionHistory,states:ListExecutions,states:ListStateMachines"
 	if strings.Join(got, ",") != want {
 		t.Errorf("approvers may %s, want %s", strings.Join(got, ","), want)
 	}

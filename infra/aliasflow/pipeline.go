@@ -36,6 +36,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/infra/statemachine"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
@@ -125,8 +126,11 @@ type Pipeline struct {
 	topic        awssns.Topic
 	secret       awssecretsmanager.Secret
 	api          awsapigateway.RestApi
-	dashboard    awscloudwatch.Dashboard
-	ruleTarget   awsevents.IRuleTarget
+	// decide and override are the approval API's IAM-authorized methods
+	// (approval.DecidePath, approval.OverridePath).
+	decide, override awsapigateway.Method
+	dashboard        awscloudwatch.Dashboard
+	ruleTarget       awsevents.IRuleTarget
 
 	targets    []config.Target
 	subscribed map[string]bool
@@ -299,6 +303,9 @@ func (p *Pipeline) newFunctions() {
 	// capability: only the promotion state machine's tasks hand it out.
 	allow(p.approval, []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, jsii.String("*"))
 	allow(p.approval, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
+	// The shift verifies that each invocation is the task a running
+	// promotion scheduled for it (shared/shift scheduled.go).
+	allow(p.shift, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
 	// GetMetricData has no resource-level permissions; the shift reads the
 	// targets' Errors/Invocations with it.
 	allow(p.shift, []string{"cloudwatch:GetMetricData"}, jsii.String("*"))
@@ -352,9 +359,11 @@ func (p *Pipeline) allowOnTargets() {
 	allowIf(p.release, tagged, []string{"codebuild:BatchGetBuilds"}, p.stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String("*"),
 	}))
-	allow(p.release, []string{"ssm:GetParameter"}, p.stack.FormatArn(&awscdk.ArnComponents{
+	settingsParams := p.stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.SettingsPath(), "/") + "*"),
-	}))
+	})
+	allow(p.release, []string{"ssm:GetParameter"}, settingsParams)
+	allow(p.approval, []string{"ssm:GetParameter"}, settingsParams)
 	// Each target's CodeBuild rule (in the target's stack) dead-letters here.
 	p.deadLetters.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
@@ -445,6 +454,9 @@ func (p *Pipeline) newApprovals() {
 
 	p.approval.AddEnvironment(jsii.String(EnvApprovalTopic), p.topic.TopicArn(), nil)
 	p.approval.AddEnvironment(jsii.String(EnvLinkSecret), p.secret.SecretArn(), nil)
+	// A decision is checked against the target's settings as they are when
+	// it is made (approvers, approval.principals, separation of duties).
+	p.approval.AddEnvironment(jsii.String(deploy.EnvSettingsPath), jsii.String(p.SettingsPath()), nil)
 
 	access := awslogs.NewLogGroup(p, jsii.String("ApprovalApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     p.props.LogRetention,
@@ -470,7 +482,17 @@ func (p *Pipeline) newApprovals() {
 	p.api.Root().AddMethod(jsii.String("POST"), integration, &awsapigateway.MethodOptions{
 		RequestValidator: validator,
 	})
-	publicEndpoint := "Approvers are people without an AWS identity reached by e-mail: the page is public on purpose. Every request must carry a link that is HMAC-signed with a Secrets Manager key, expires, is bound to one allow-listed approver and decides at most once; the Lambda verifies it before anything is shown or decided. The stage is throttled (5 rps, burst 10) and logs no request data. Operators with an IAM identity approve through the CLI instead."
+	// The one path a person with an IAM identity decides or overrides by:
+	// API Gateway verifies the SigV4 signature and execute-api:Invoke
+	// (AWS_IAM), and hands the approval Lambda the caller it verified
+	// (requestContext.identity.userArn), which the Lambda checks against
+	// the target's approvers and records. People get no task tokens.
+	iamOnly := &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM}
+	p.decide = p.api.Root().AddResource(jsii.String(strings.TrimPrefix(approval.DecidePath, "/")), nil).
+		AddMethod(jsii.String("POST"), integration, iamOnly)
+	p.override = p.api.Root().AddResource(jsii.String(strings.TrimPrefix(approval.OverridePath, "/")), nil).
+		AddMethod(jsii.String("POST"), integration, iamOnly)
+	publicEndpoint := "Approvers are people without an AWS identity reached by e-mail: the page is public on purpose. Every request must carry a link that is HMAC-signed with a Secrets Manager key, expires, is bound to one allow-listed approver and decides at most once; the Lambda verifies it before anything is shown or decided. The stage is throttled (5 rps, burst 10) and logs no request data. People with an IAM identity decide through the CLI instead, on the IAM-authorized POST /decide and /override (AWS_IAM: SigV4 and execute-api:Invoke checked by API Gateway)."
 	suppress(p.api, nagReasons{
 		"AwsSolutions-APIG4": publicEndpoint,
 		"AwsSolutions-COG4":  publicEndpoint,

@@ -336,6 +336,7 @@ func TestLeastPrivilege(t *testing.T) {
 		{"smoke test never invokes prod", "SmokeTestRole", "lambda:InvokeFunction", `(:prod|function:\*|:\*:\*)"`, false},
 		{"smoke test never publishes", "SmokeTestRole", "lambda:PublishVersion", `.`, false},
 		{"smoke test reads no settings", "SmokeTestRole", "ssm:GetParameter", `.`, false},
+		{"approval reads the settings at decision time", "ApprovalRole", "ssm:GetParameter", `parameter/aliasflow/aliasflow/targets/\*"`, true},
 		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
 		// Composite alarms are returned only with DescribeAlarms on *
 		// (DescribeAlarms, CloudWatch API reference).
@@ -343,6 +344,9 @@ func TestLeastPrivilege(t *testing.T) {
 		{"shift reads the Lambda log groups", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/\*`, true},
 		{"shift reads no other log group", "ShiftRole", "logs:FilterLogEvents", `log-group:/aliasflow`, false},
 		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
+		{"shift verifies its caller's execution", "ShiftRole", "states:DescribeExecution", `execution:aliasflow-promotion:\*"`, true},
+		{"shift reads its caller's history", "ShiftRole", "states:GetExecutionHistory", `execution:aliasflow-promotion:\*"`, true},
+		{"shift answers no task", "ShiftRole", "states:SendTaskSuccess", `.`, false},
 		// SendTask* have no resource type in the Service Authorization
 		// Reference: only a grant on * matches ("Actions, resources, and
 		// condition keys for AWS Step Functions").
@@ -414,6 +418,9 @@ func TestApprovals(t *testing.T) {
 			"RequestParameters": map[string]any{"method.request.querystring.t": true},
 		})
 		tm.HasResourceProperties(jsii.String("AWS::ApiGateway::Method"), map[string]any{"HttpMethod": "POST"})
+		// Issue 18: decisions and overrides of people with an IAM identity
+		// go through IAM-authorized methods only.
+		tm.ResourcePropertiesCountIs(jsii.String("AWS::ApiGateway::Method"), map[string]any{"HttpMethod": "POST", "AuthorizationType": "AWS_IAM"}, jsii.Number(2))
 		tm.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
 			"StageName":        "v1",
 			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{"DestinationArn": assertions.Match_AnyValue()}),

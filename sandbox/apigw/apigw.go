@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
 )
 
 // Stage is one deployed stage of the API.
@@ -54,9 +55,49 @@ type Method struct {
 	// Path is the resource's path: "/" (the root resource), "/items",
 	// "/items/{id}", "/{proxy+}" (a greedy path variable, last).
 	Path string
+	// AuthorizationType is the method's: "" (NONE) or AuthIAM.
+	AuthorizationType string
 }
 
-func (m Method) String() string { return m.HTTPMethod + " " + m.Path }
+// AuthIAM is the AuthorizationType of a method that takes only
+// SigV4-signed requests from callers allowed execute-api:Invoke on it
+// ("Control access to a REST API with IAM permissions",
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/permissions.html).
+const AuthIAM = "AWS_IAM"
+
+func (m Method) String() string {
+	if m.AuthorizationType != "" && m.AuthorizationType != "NONE" {
+		return m.HTTPMethod + " " + m.Path + " " + m.AuthorizationType
+	}
+	return m.HTTPMethod + " " + m.Path
+}
+
+// Caller is who signed a request to an AWS_IAM method, as the sandbox's
+// IAM knows them.
+type Caller struct {
+	// ARN is the principal: "The ARN of the effective user identified
+	// after authentication" (requestContext.identity.userArn, "Set up
+	// Lambda proxy integrations in API Gateway",
+	// https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html).
+	ARN string
+	// ID is the principal's id (identity.user and identity.caller).
+	ID string
+}
+
+// CallerAuthorizer names the caller of a SigV4-signed request with the
+// signature's access key id and decides whether it may invoke the method
+// whose execute-api ARN is methodARN (execute-api:Invoke); a non-nil
+// error denies it.
+type CallerAuthorizer func(accessKeyID, methodARN string) (Caller, error)
+
+// SetCallerAuthorizer makes AWS_IAM methods ask f who calls and whether
+// they may; nil (the default) names the caller as the sandbox's STS does
+// (the IAM user named after the access key) and allows every signed call.
+func (r *Router) SetCallerAuthorizer(f CallerAuthorizer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.callers = f
+}
 
 // API is a REST API: its id and the methods its resources define. A stage
 // of the API serves those methods only.
@@ -107,6 +148,7 @@ type Router struct {
 	apis      map[string]API
 	stages    map[string]Stage
 	authorize InvokeAuthorizer
+	callers   CallerAuthorizer
 }
 
 // New returns a Router with no APIs or stages, invoking functions through
@@ -146,10 +188,16 @@ func (r *Router) PutAPI(a API) error {
 		if err := checkResourcePath(m.Path); err != nil {
 			return fmt.Errorf("apigw: API %s: %w", a.ID, err)
 		}
-		if seen[m] {
+		switch m.AuthorizationType {
+		case "", "NONE", AuthIAM:
+		default:
+			return fmt.Errorf("apigw: API %s: %s: authorization type %q is not NONE or %s", a.ID, m, m.AuthorizationType, AuthIAM)
+		}
+		key := Method{HTTPMethod: m.HTTPMethod, Path: m.Path}
+		if seen[key] {
 			return fmt.Errorf("apigw: API %s declares %s twice", a.ID, m)
 		}
-		seen[m] = true
+		seen[key] = true
 	}
 	a.Methods = slices.Clone(a.Methods)
 	r.mu.Lock()
@@ -359,6 +407,14 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeMessage(w, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		return
 	}
+	var caller *Caller
+	if method.AuthorizationType == AuthIAM {
+		c, ok := r.authenticate(w, req, ExecuteAPIARN(stage.API, stage.Name, req.Method, sub))
+		if !ok {
+			return
+		}
+		caller = &c
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, 10<<20+1))
 	if err != nil {
 		writeMessage(w, http.StatusBadRequest, "BadRequestException", "could not read the request body")
@@ -369,6 +425,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	event := r.event(req, stage, method.Path, params, sub, id, body)
+	if caller != nil {
+		event.RequestContext.Identity.UserArn = caller.ARN
+		event.RequestContext.Identity.User = caller.ID
+		event.RequestContext.Identity.Caller = caller.ID
+		event.RequestContext.Identity.AccessKey = stssvc.AccessKeyID(req)
+		event.RequestContext.Identity.AccountID = core.Account
+	}
 	payload, err := json.Marshal(event)
 	if err != nil {
 		writeMessage(w, http.StatusInternalServerError, "InternalServerErrorException", "Internal server error")
@@ -407,6 +470,32 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.log.Warn("apigw: malformed Lambda proxy response", "stage", stage.Name, "error", err)
 		writeMessage(w, http.StatusBadGateway, "InternalServerErrorException", "Internal server error")
 	}
+}
+
+// authenticate admits a request to an AWS_IAM method, or answers as API
+// Gateway does: an unsigned request gets 403 Missing Authentication Token,
+// a caller without execute-api:Invoke on the method 403 with IAM's
+// message.
+func (r *Router) authenticate(w http.ResponseWriter, req *http.Request, methodARN string) (Caller, bool) {
+	key := stssvc.AccessKeyID(req)
+	if key == "" || !strings.HasPrefix(req.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+		writeMessage(w, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
+		return Caller{}, false
+	}
+	r.mu.RLock()
+	f := r.callers
+	r.mu.RUnlock()
+	if f == nil {
+		id := stssvc.Identity(key)
+		return Caller{ARN: id.Arn, ID: id.UserId}, true
+	}
+	c, err := f(key, methodARN)
+	if err != nil {
+		r.log.Warn("apigw: caller not authorized", "method", methodARN, "error", err)
+		writeMessage(w, http.StatusForbidden, "AccessDeniedException", err.Error())
+		return Caller{}, false
+	}
+	return c, true
 }
 
 // event builds the REST API proxy event for the request of the resource

@@ -134,3 +134,49 @@ func TestLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestPeopleFromTheTemplates: the managed policies aliasflow-operators and
+// aliasflow-approvers, and the role aliasflow-github-release, become the
+// principals reached with the access keys of People; a template without
+// them defines no one.
+func TestPeopleFromTheTemplates(t *testing.T) {
+	const tpl = `{"Resources":{
+ "Ops":{"Type":"AWS::IAM::ManagedPolicy","Properties":{"ManagedPolicyName":"aliasflow-operators","PolicyDocument":{"Statement":[
+  {"Effect":"Allow","Action":"states:DescribeExecution","Resource":{"Fn::Sub":"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:aliasflow-promotion:*"}}]}}},
+ "CI":{"Type":"AWS::IAM::Role","Properties":{"RoleName":"aliasflow-github-release"}},
+ "CIPolicy":{"Type":"AWS::IAM::Policy","Properties":{"Roles":[{"Ref":"CI"}],"PolicyDocument":{"Statement":[
+  {"Effect":"Allow","Action":"lambda:UpdateFunctionCode","Resource":"*"}]}}}}}`
+	set, err := Load(map[string][]byte{"Pipeline": []byte(tpl)}, Env{Account: "000000000000", Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		key, wantARN string
+		req          Request
+	}{
+		{"aliasflow-operator", "arn:aws:iam::000000000000:user/aliasflow-operator",
+			Request{Action: "states:DescribeExecution", Resource: "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:x"}},
+		{"aliasflow-ci", "arn:aws:sts::000000000000:assumed-role/aliasflow-github-release/aliasflow-ci",
+			Request{Action: "lambda:UpdateFunctionCode", Resource: "arn:aws:lambda:us-east-1:000000000000:function:hello"}},
+	}
+	for _, c := range cases {
+		t.Run(c.key, func(t *testing.T) {
+			p := set.Person(c.key)
+			if p == nil || p.ARN != c.wantARN {
+				t.Fatalf("Person(%s) = %+v, want %s", c.key, p, c.wantARN)
+			}
+			if d, err := Evaluate(p.Policies, c.req); err != nil || !d.Allowed {
+				t.Errorf("%s %s: %+v %v, want allowed", c.req.Action, c.req.Resource, d, err)
+			}
+			if d, _ := Evaluate(p.Policies, Request{Action: "lambda:UpdateAlias", Resource: "*"}); d.Allowed {
+				t.Errorf("lambda:UpdateAlias allowed, want denied")
+			}
+		})
+	}
+	if p := set.Person("aliasflow-approver"); p != nil {
+		t.Errorf("Person(aliasflow-approver) = %+v, want nil (the template has no aliasflow-approvers)", p)
+	}
+	if p := set.Person("test"); p != nil {
+		t.Errorf("Person(test) = %+v, want nil", p)
+	}
+}

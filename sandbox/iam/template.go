@@ -37,7 +37,8 @@ func (r *Role) AssumedRoleARN(account, session string) string {
 	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, r.Name, session)
 }
 
-// Set is the execution role of every Lambda function the templates name.
+// Set is the execution role of every Lambda function the templates name,
+// and the policies of the people aliasflow's access model defines.
 type Set struct {
 	Env Env
 	// Reference scopes each request as IAM does (actions without
@@ -52,6 +53,67 @@ type Set struct {
 	// policies (AWS::Lambda::Permission) for the service principals the
 	// sandbox evaluates (ServicePrincipals).
 	Permissions []Permission
+	// People maps the access key of each of People that the templates
+	// define to its principal.
+	People map[string]*Principal
+}
+
+// Person is a human principal the sandbox evaluates: reached with its own
+// access key, it holds the identity policies of one managed policy
+// (ManagedPolicyName) or one role (RoleName) of the templates, as an IAM
+// user with that policy attached, or a session of that role, would on AWS.
+type Person struct {
+	AccessKey     string
+	ManagedPolicy string
+	Role          string
+}
+
+// People are the humans of aliasflow's access model (infra/aliasflow
+// access.go): an operator, an approver and the CI's GitHub OIDC role.
+var People = []Person{
+	{AccessKey: "aliasflow-operator", ManagedPolicy: "aliasflow-operators"},
+	{AccessKey: "aliasflow-approver", ManagedPolicy: "aliasflow-approvers"},
+	{AccessKey: "aliasflow-ci", Role: "aliasflow-github-release"},
+}
+
+// Principal is a person's identity and policies.
+type Principal struct {
+	// ARN is what the sandbox's STS and API Gateway name the caller.
+	ARN      string
+	Policies []Policy
+}
+
+// Person returns the principal reached with accessKey, nil when it is
+// none of People or the templates do not define its policy.
+func (s *Set) Person(accessKey string) *Principal {
+	if s == nil {
+		return nil
+	}
+	return s.People[accessKey]
+}
+
+// people loads each of People whose policy or role the template defines.
+func (t *template) people(set *Set) error {
+	for _, id := range sortedKeys(t.resources) {
+		r := t.resources[id]
+		for _, p := range People {
+			switch {
+			case p.ManagedPolicy != "" && r.Type == "AWS::IAM::ManagedPolicy" && r.Properties["ManagedPolicyName"] == p.ManagedPolicy:
+				pol, err := t.policy(id, r.Properties["PolicyDocument"])
+				if err != nil {
+					return fmt.Errorf("managed policy %s: %w", p.ManagedPolicy, err)
+				}
+				set.People[p.AccessKey] = &Principal{ARN: fmt.Sprintf("arn:aws:iam::%s:user/%s", t.env.Account, p.AccessKey), Policies: []Policy{pol}}
+			case p.Role != "" && r.Type == "AWS::IAM::Role" && r.Properties["RoleName"] == p.Role:
+				role, err := t.role(id)
+				if err != nil {
+					return fmt.Errorf("role %s: %w", p.Role, err)
+				}
+				set.People[p.AccessKey] = &Principal{ARN: role.AssumedRoleARN(t.env.Account, p.AccessKey), Policies: role.Policies}
+			}
+		}
+	}
+	return nil
 }
 
 // Role returns the execution role of the named function, nil when the
@@ -93,7 +155,7 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}, StateMachines: map[string]*Role{}}
+	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}, StateMachines: map[string]*Role{}, People: map[string]*Principal{}}
 	stacks := make([]string, 0, len(templates))
 	for s := range templates {
 		stacks = append(stacks, s)
@@ -127,6 +189,9 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 	}
 	for _, t := range parsed {
 		if err := t.functions(set); err != nil {
+			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
+		}
+		if err := t.people(set); err != nil {
 			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
 		}
 	}

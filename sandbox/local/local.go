@@ -31,6 +31,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
@@ -92,12 +93,15 @@ var HelloStages = map[string]string{"dev": "dev", "staging": "stg", "production"
 // APIs are the REST APIs the world serves, each with the methods the CDK
 // app gives it (infra's tests hold the synthesized templates to them):
 // hello's API has one method, GET on the root resource (infra
-// newHelloAPI), and the approval API GET and POST on its root
-// (infra/aliasflow). A stage answers any other resource or method 403
-// Missing Authentication Token, as API Gateway does.
+// newHelloAPI), and the approval API GET and POST on its root and the
+// IAM-authorized POST /decide and /override (infra/aliasflow). A stage
+// answers any other resource or method 403 Missing Authentication Token,
+// as API Gateway does.
 var APIs = []apigw.API{
 	{ID: HelloAPI, Methods: []apigw.Method{{HTTPMethod: http.MethodGet, Path: "/"}}},
-	{ID: ApprovalAPI, Methods: []apigw.Method{{HTTPMethod: http.MethodGet, Path: "/"}, {HTTPMethod: http.MethodPost, Path: "/"}}},
+	{ID: ApprovalAPI, Methods: []apigw.Method{{HTTPMethod: http.MethodGet, Path: "/"}, {HTTPMethod: http.MethodPost, Path: "/"},
+		{HTTPMethod: http.MethodPost, Path: approval.DecidePath, AuthorizationType: apigw.AuthIAM},
+		{HTTPMethod: http.MethodPost, Path: approval.OverridePath, AuthorizationType: apigw.AuthIAM}}},
 }
 
 // Options configure Start.
@@ -139,6 +143,19 @@ type Options struct {
 // DefaultApprover is the one approver of DefaultHello.
 const DefaultApprover = "approver@example.com"
 
+// SandboxUserARN is the principal the sandbox names for the access key
+// "test" (the CLI's and the tests' credentials).
+const SandboxUserARN = "arn:aws:iam::" + core.Account + ":user/test"
+
+// SandboxApproval is the approval policy of a sandbox target: the CLI's
+// caller in the sandbox (the access key "test", which the sandbox's STS
+// names user/test) decides as approver; it is also who releases there, a
+// one-person world, so separation of duties is off.
+func SandboxApproval(approver string) config.Approval {
+	off := false
+	return config.Approval{Principals: map[string][]string{approver: {SandboxUserARN}}, DistinctFromReleaser: &off}
+}
+
 // DefaultHello is hello's promotion in the world: smoke-test stg by invoke
 // and over the staging stage, one approver, a 10% canary baked for 10 s
 // while the error rate and the alarm are watched.
@@ -157,6 +174,7 @@ func DefaultHello(endpoint string) *config.Target {
 		},
 		Approvers:              []string{DefaultApprover},
 		ApprovalTimeoutSeconds: 3600,
+		Approval:               SandboxApproval(DefaultApprover),
 		// A 10 s canary ends long before Lambda's metrics are readable: it
 		// is judged on the versions' log streams (the fresh signal), which
 		// see a handled error only by the runtime's own error line — hello
@@ -237,6 +255,8 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	}
 	if len(opts.Approvers) > 0 {
 		w.target.Approvers = opts.Approvers
+		// The CLI's caller decides as the first of them.
+		w.target.Approval = SandboxApproval(opts.Approvers[0])
 	}
 	if err := w.target.Validate("hello"); err != nil {
 		sb.Close()
@@ -351,7 +371,7 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 	}
 	extra := map[string]map[string]string{
 		ReleaseFunction:  {deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline), deploy.EnvStateMachineARN: smARN},
-		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN},
+		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN, deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline)},
 	}
 	for _, f := range pipelineFunctions {
 		vars := map[string]string{}

@@ -52,6 +52,7 @@ type deps struct {
 	SNS      Publisher
 	Lambda   Aliases
 	Keys     KeySource
+	Settings Settings
 	Audit    *audit.Recorder
 	Metrics  *metrics.Emitter
 	Log      *slog.Logger
@@ -71,6 +72,10 @@ type Options struct {
 	Now func() time.Time
 	// Rand is the nonce source; crypto/rand when nil.
 	Rand io.Reader
+	// Settings gives the targets' current settings, read when a decision is
+	// made (approvers, approval.principals, separation of duties); without
+	// it every decision is refused.
+	Settings Settings
 }
 
 // Handler serves both modes of the approval Lambda.
@@ -84,7 +89,7 @@ type Handler struct {
 func New(sf StepFunctions, sns Publisher, lc Aliases, keys KeySource, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
 	d := deps{SFN: sf, SNS: sns, Lambda: lc, Keys: keys, Audit: rec, Metrics: m, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	if opts != nil {
-		d.TopicARN, d.Rand = opts.TopicARN, opts.Rand
+		d.TopicARN, d.Rand, d.Settings = opts.TopicARN, opts.Rand, opts.Settings
 		if opts.Log != nil {
 			d.Log = opts.Log
 		}

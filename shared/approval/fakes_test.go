@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -52,7 +53,8 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 	return &sns.PublishOutput{MessageId: aws.String("msg-" + string(rune('a'+len(f.sent))))}, nil
 }
 
-// fakeSecrets holds secrets by id and counts reads.
+// fakeSecrets holds secrets by id (a version stage other than AWSCURRENT
+// as id@STAGE) and counts reads.
 type fakeSecrets struct {
 	mu      sync.Mutex
 	secrets map[string]string
@@ -63,7 +65,11 @@ func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
-	s, ok := f.secrets[aws.ToString(in.SecretId)]
+	id := aws.ToString(in.SecretId)
+	if st := aws.ToString(in.VersionStage); st != "" && st != "AWSCURRENT" {
+		id += "@" + st // e.g. "aliasflow/link-key@AWSPREVIOUS"
+	}
+	s, ok := f.secrets[id]
 	if !ok {
 		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
 	}
@@ -113,9 +119,12 @@ type env struct {
 	sns     *fakeSNS
 	bus     *audittest.Bus
 	secrets *fakeSecrets
-	logs    *bytes.Buffer
-	metrics *bytes.Buffer
-	now     time.Time
+	// settings are the targets' current settings: hello's as the
+	// waiting promotion found them, unless a test changes them.
+	settings *fakeSettings
+	logs     *bytes.Buffer
+	metrics  *bytes.Buffer
+	now      time.Time
 }
 
 func newEnv(t *testing.T) *env {
@@ -127,13 +136,14 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
 	t.Helper()
 	e := &env{
-		sfn:     pendingtest.New(),
-		sns:     &fakeSNS{},
-		bus:     &audittest.Bus{},
-		secrets: &fakeSecrets{secrets: map[string]string{"aliasflow/link-key": testKey}},
-		logs:    &bytes.Buffer{},
-		metrics: &bytes.Buffer{},
-		now:     now0,
+		sfn:      pendingtest.New(),
+		sns:      &fakeSNS{},
+		bus:      &audittest.Bus{},
+		secrets:  &fakeSecrets{secrets: map[string]string{"aliasflow/link-key": testKey}},
+		settings: &fakeSettings{targets: map[string]config.Target{}},
+		logs:     &bytes.Buffer{},
+		metrics:  &bytes.Buffer{},
+		now:      now0,
 	}
 	e.sfn.PageSize = 3 // read the history over several pages
 	w := pendingtest.Waiting{ARN: execARN, State: testState(), Token: taskToken, EnteredTime: entered, ApprovalURL: approvalURL}
@@ -141,12 +151,36 @@ func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
 		tune(&w)
 	}
 	e.sfn.AddWaiting(w)
+	e.settings.set(w.State.Target)
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	clock := func() time.Time { return e.now }
 	e.h = approval.New(e.sfn, e.sns, lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil), approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
 		audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(e.metrics, clock),
-		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock})
+		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock, Settings: e.settings})
 	return e
+}
+
+// fakeSettings holds the targets' current settings.
+type fakeSettings struct {
+	mu      sync.Mutex
+	targets map[string]config.Target
+}
+
+func (f *fakeSettings) Target(_ context.Context, function string) (config.Target, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.targets[function]
+	if !ok {
+		return config.Target{}, fmt.Errorf("function %q is %w", function, config.ErrNotConfigured)
+	}
+	return t, nil
+}
+
+// set replaces a target's current settings.
+func (f *fakeSettings) set(t config.Target) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.targets[t.Function] = t
 }
 
 // link signs a link for approver with the test key.

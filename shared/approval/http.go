@@ -164,6 +164,9 @@ func truncate(s string, n int) string {
 // approval page of a link, POST records a decision. It never returns an
 // error: every outcome is a page.
 func (h *Handler) ServeAPIGateway(ctx context.Context, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
+	if resource, ok := isIAMResource(req); ok {
+		return h.serveCaller(ctx, resource, req)
+	}
 	switch strings.ToUpper(req.HTTPMethod) {
 	case http.MethodGet:
 		link := queryParam(req, "t")
@@ -186,7 +189,7 @@ func (h *Handler) ServeAPIGateway(ctx context.Context, req events.APIGatewayProx
 		if resp != nil {
 			return *resp
 		}
-		return h.decide(ctx, a, form)
+		return h.decide(ctx, a, form, req.RequestContext.Identity)
 	}
 	r := h.problem(ctx, problemMethod, fmt.Sprintf("%q is not supported here.", truncate(req.HTTPMethod, 16)))
 	r.Headers["Allow"] = "GET, POST"
@@ -209,12 +212,19 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		r := h.problemFor(ctx, kind, detail, about)
 		return authorized{}, &r
 	}
-	key, err := h.d.Keys.Key(ctx)
+	keys, err := h.d.Keys.VerifyKeys(ctx, false)
 	if err != nil {
 		h.d.Log.ErrorContext(ctx, "approval link key unavailable", "error", err.Error())
 		return fail(problemInternal, "")
 	}
-	c, err := Verify(key, link, h.d.Now())
+	c, err := VerifyAny(keys, link, h.d.Now())
+	if errors.Is(err, errSignature) {
+		// Signed with a key this container does not hold: the key may
+		// have been rotated since it read the secret.
+		if keys, kerr := h.d.Keys.VerifyKeys(ctx, true); kerr == nil {
+			c, err = VerifyAny(keys, link, h.d.Now())
+		}
+	}
 	switch {
 	case errors.Is(err, ErrExpired):
 		if ref, ok := promotion.ParseExecutionName(c.Execution); ok {
@@ -246,10 +256,17 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		return fail(problemInternal, "")
 	}
 	about = subject{Function: ex.Input.Function, Version: ex.Input.Version}
-	approver, ok := allowed(ex.Input.Target.Approvers, c.Approver)
-	if !ok {
-		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver)
-		return fail(problemWrongApprover, fmt.Sprintf("%s is not among the approvers of %s.", c.Approver, orUnknown(ex.Input.Function)))
+	// The approvers as they are now, not as the release found them: a
+	// removed approver's link stops working.
+	target, terr := h.current(ctx, ex.Input.Function)
+	if terr != nil {
+		h.d.Log.ErrorContext(ctx, "approval: settings unreadable", "function", ex.Input.Function, "error", terr.Error())
+		return fail(problemInternal, "")
+	}
+	approver, why := decider(target, ex.Input.Release, c.Approver, "")
+	if why != "" {
+		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver, "why", why)
+		return fail(problemWrongApprover, why+".")
 	}
 	if err != nil {
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "not waiting", "execution", c.Execution, "error", err.Error())
@@ -365,11 +382,14 @@ func allowed(approvers []string, approver string) (string, bool) {
 
 // decide answers the task once. Step Functions itself enforces "once": a
 // second answer gets TaskTimedOut (closed) or InvalidToken.
-func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm) events.APIGatewayProxyResponse {
+// id is where the request came from, as API Gateway saw it; the decision
+// records its source IP and user agent.
+func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id events.APIGatewayRequestIdentity) events.APIGatewayProxyResponse {
 	st := a.p.Input
 	d := promotion.Decision{
 		Approved: f.Approve, Approver: a.approver, Comment: f.Comment, Via: ViaLink,
 		RequestedAt: a.p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(),
+		SourceIP: id.SourceIP, UserAgent: truncate(id.UserAgent, 256),
 	}
 	body, err := json.Marshal(d)
 	if err != nil {

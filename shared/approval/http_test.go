@@ -239,7 +239,7 @@ func TestApprovalPageShowsWeightedProd(t *testing.T) {
 	e := newEnv(t)
 	// Swap the Lambda fake for one whose prod is mid-shift.
 	e.h = approval.New(e.sfn, nil, lambdaWith(map[string]string{"prod": "5"}, map[string]float64{"6": 0.25}), approval.StaticKey(testKey), nil, nil,
-		&approval.Options{Now: func() time.Time { return now0 }})
+		&approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
 	for _, want := range []string{`<dd id="serving-prod">version 5 (75%) and version 6 (25%)</dd>`, `<dd id="serving-stg">no stg alias yet</dd>`} {
 		if !strings.Contains(resp.Body, want) {
@@ -267,7 +267,7 @@ func TestApprovalPageLinksTheCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	lam.SetAlias("hello", "prod", "8", nil)
-	e.h = approval.New(e.sfn, nil, lam, approval.StaticKey(testKey), nil, nil, &approval.Options{Now: func() time.Time { return now0 }})
+	e.h = approval.New(e.sfn, nil, lam, approval.StaticKey(testKey), nil, nil, &approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, arn, alice, entered.Add(time.Hour))))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status = %d\n%s", resp.StatusCode, resp.Body)
@@ -300,7 +300,9 @@ func TestDecideOnce(t *testing.T) {
 			e := newEnv(t)
 			e.sfn.StaleHistory = tc.stale
 			l := link(t, testKey, execARN, alice, entered.Add(time.Hour))
-			resp := e.h.ServeAPIGateway(context.Background(), postReq(l, tc.decision, "  Latency fine. <b>ship</b>  "))
+			req := postReq(l, tc.decision, "  Latency fine. <b>ship</b>  ")
+			req.RequestContext.Identity = events.APIGatewayRequestIdentity{SourceIP: "198.51.100.7", UserAgent: "Mozilla/5.0"}
+			resp := e.h.ServeAPIGateway(context.Background(), req)
 			if resp.StatusCode != 200 {
 				t.Fatalf("first POST status = %d, want 200\n%s", resp.StatusCode, resp.Body)
 			}
@@ -325,7 +327,9 @@ func TestDecideOnce(t *testing.T) {
 			if err := json.Unmarshal([]byte(raw), &d); err != nil {
 				t.Fatalf("decision %q: %v", raw, err)
 			}
-			want := promotion.Decision{Approved: tc.decision == "approve", Approver: alice, Comment: "Latency fine. <b>ship</b>", Via: "link", RequestedAt: entered, DecidedAt: now0}
+			// Where the decision came from is recorded with it (issue 18).
+			want := promotion.Decision{Approved: tc.decision == "approve", Approver: alice, Comment: "Latency fine. <b>ship</b>", Via: "link", RequestedAt: entered, DecidedAt: now0,
+				SourceIP: "198.51.100.7", UserAgent: "Mozilla/5.0"}
 			if d != want {
 				t.Errorf("decision = %+v\nwant       %+v", d, want)
 			}

@@ -181,3 +181,85 @@ func FuzzDecisionRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestLinksSurviveKeyRotation (issue 18): a link names the key that signed
+// it (kid) and is verified with the current key and the previous one, so
+// rotating the secret breaks no pending link; a warm container that read
+// the secret before the rotation re-reads it for a link it cannot verify,
+// at most once per RefreshEvery, so forged links cannot make it hammer
+// Secrets Manager.
+func TestLinksSurviveKeyRotation(t *testing.T) {
+	const oldKey, newKey = "old-key-0123456789abcdef", "new-key-0123456789abcdef"
+	exec := "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:hello-v7-5a1e0c3d"
+	now := time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)
+	sign := func(key string) string {
+		l, err := approval.Sign([]byte(key), approval.Claims{Execution: exec, Approver: "alice@example.com", IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), Nonce: "bm9uY2Utbm9uY2Utbm9uY2U"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	verify := func(ks approval.KeySource, link string) (approval.Claims, error) {
+		keys, err := ks.VerifyKeys(context.Background(), false)
+		if err != nil {
+			return approval.Claims{}, err
+		}
+		c, err := approval.VerifyAny(keys, link, now)
+		if errors.Is(err, approval.ErrForged) {
+			if keys, err = ks.VerifyKeys(context.Background(), true); err != nil {
+				return approval.Claims{}, err
+			}
+			c, err = approval.VerifyAny(keys, link, now)
+		}
+		return c, err
+	}
+	t.Run("a pending link signed before the rotation", func(t *testing.T) {
+		f := &fakeSecrets{secrets: map[string]string{"k": newKey, "k@AWSPREVIOUS": oldKey}}
+		c, err := verify(approval.NewSecretKey(f, "k"), sign(oldKey))
+		if err != nil || c.KeyID != approval.KeyID([]byte(oldKey)) {
+			t.Errorf("claims %+v, %v; want verified by the previous key (kid %s)", c, err, approval.KeyID([]byte(oldKey)))
+		}
+	})
+	t.Run("a warm container meets a link signed after the rotation", func(t *testing.T) {
+		f := &fakeSecrets{secrets: map[string]string{"k": oldKey}}
+		ks := approval.NewSecretKey(f, "k")
+		clock := now
+		ks.SetClock(func() time.Time { return clock })
+		if _, err := verify(ks, sign(oldKey)); err != nil {
+			t.Fatal(err)
+		}
+		f.secrets = map[string]string{"k": newKey, "k@AWSPREVIOUS": oldKey} // rotated
+		before := f.reads
+		clock = now.Add(approval.RefreshEvery / 2)
+		if _, err := verify(ks, sign(newKey)); !errors.Is(err, approval.ErrForged) || f.reads != before {
+			t.Errorf("within RefreshEvery: %v after %d reads; want refused without reading", err, f.reads-before)
+		}
+		clock = now.Add(approval.RefreshEvery + time.Second)
+		c, err := verify(ks, sign(newKey))
+		if err != nil || c.KeyID != approval.KeyID([]byte(newKey)) || f.reads != before+2 {
+			t.Errorf("after RefreshEvery: %+v, %v after %d reads; want verified by the new key after reading both versions", c, err, f.reads-before)
+		}
+		if _, err := verify(ks, sign(oldKey)); err != nil {
+			t.Errorf("the previous key no longer verifies: %v", err)
+		}
+	})
+	t.Run("forged links cost at most one read per RefreshEvery", func(t *testing.T) {
+		f := &fakeSecrets{secrets: map[string]string{"k": newKey}}
+		ks := approval.NewSecretKey(f, "k")
+		for range 20 {
+			if _, err := verify(ks, sign("forger-key-0123456789abcdef")); !errors.Is(err, approval.ErrForged) {
+				t.Fatalf("err = %v, want ErrForged", err)
+			}
+		}
+		if f.reads != 2 {
+			t.Errorf("secret read %d times for 20 forged links, want 2 (current and previous, once)", f.reads)
+		}
+	})
+	t.Run("kid names the signing key", func(t *testing.T) {
+		l := sign(newKey)
+		c, err := approval.Verify([]byte(newKey), l, now)
+		if err != nil || c.KeyID != approval.KeyID([]byte(newKey)) || c.KeyID == approval.KeyID([]byte(oldKey)) {
+			t.Errorf("claims %+v, %v; want kid %s", c, err, approval.KeyID([]byte(newKey)))
+		}
+	})
+}

@@ -419,7 +419,12 @@ func (h *Handler) outcome(ctx context.Context, req promotion.TaskRequest) (TaskR
 			return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval granted for %s: the state has no approval decision", st.Function)
 		}
 		d = st.Approval
-		rec.Event, rec.Actor, rec.Reason = audit.ApprovalGranted, d.Approver, d.Comment
+		if err := verifiedDecision(d, st.Target); err != nil {
+			// Caught by the definition: the promotion aborts, prod unmoved.
+			h.d.Log.WarnContext(ctx, "approval not recorded as granted", "execution", req.Execution, "error", err.Error())
+			return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval of %s not granted: %v", st.Function, err)
+		}
+		rec.Event, rec.Actor, rec.Reason = audit.ApprovalGranted, actorOf(*d), d.Comment
 	case promotion.ActionRejected:
 		rec.Event = audit.ApprovalRejected
 		if st.Failure == nil {
@@ -428,7 +433,7 @@ func (h *Handler) outcome(ctx context.Context, req promotion.TaskRequest) (TaskR
 		var dec promotion.Decision
 		if err := json.Unmarshal([]byte(st.Failure.Cause), &dec); err == nil && dec.Approver != "" {
 			d = &dec
-			rec.Actor, rec.Reason = dec.Approver, dec.Comment
+			rec.Actor, rec.Reason = actorOf(dec), dec.Comment
 		} else {
 			// Still audit: the rejection happened even if its cause is not ours.
 			rec.Actor, rec.Reason = "unknown", st.Failure.Cause

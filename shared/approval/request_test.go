@@ -245,7 +245,8 @@ func TestSecretKeyCachedPerColdStart(t *testing.T) {
 		wantErr   string
 		wantReads int
 	}{
-		{"read once", testKey, "aliasflow/link-key", "", 1},
+		// The current and the previous version (none here), once.
+		{"read once", testKey, "aliasflow/link-key", "", 2},
 		{"too short", "short", "aliasflow/link-key", "at least 16", 2},
 		{"missing secret", testKey, "other", "ResourceNotFoundException", 2},
 		{"not configured", testKey, "", "ALIASFLOW_LINK_SECRET_ARN", 0},

@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/mail"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -73,6 +76,10 @@ type Target struct {
 	Approvers []string `json:"approvers"`
 	// ApprovalTimeoutSeconds bounds the wait for a decision.
 	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
+	// Approval says who may decide beyond the list of approvers: which IAM
+	// principals decide as which approver, and separation of duties. It is
+	// read at decision time, so a change applies to pending promotions.
+	Approval Approval `json:"approval,omitzero"`
 	// Health says when a shifting release is judged unhealthy.
 	Health Health `json:"health"`
 	// Repository, when set, makes the approval page link the release's
@@ -81,6 +88,32 @@ type Target struct {
 	// Environment names where the function's prod is ("production",
 	// "eu-live"), for approvers; optional.
 	Environment string `json:"environment,omitempty"`
+}
+
+// Approval is a target's decision policy.
+type Approval struct {
+	// Principals maps an approver (an entry of Approvers) to the IAM
+	// principal ARNs that decide as that approver through the aliasflow
+	// command line, e.g. {"lead@example.com": ["arn:aws:iam::123456789012:user/lead",
+	// "arn:aws:sts::123456789012:assumed-role/Approvers/lead"]}: the ARN
+	// API Gateway verified (an IAM-authorized request's caller) must equal
+	// one of them. An approver without principals decides only with the
+	// signed link e-mailed to the address.
+	Principals map[string][]string `json:"principals,omitempty"`
+	// DistinctFromReleaser refuses a decision by whoever requested the
+	// release (the release's requestedBy, compared with the approver's
+	// address and principal). Unset means true.
+	DistinctFromReleaser *bool `json:"distinctFromReleaser,omitempty"`
+}
+
+// principalARN matches the caller ARNs API Gateway reports for IAM
+// users, roles and assumed-role sessions ("IAM identifiers", IAM User
+// Guide).
+var principalARN = regexp.MustCompile(`^arn:aws[a-z-]*:(iam::\d{12}:(user|role)/[\w+=,.@/-]+|sts::\d{12}:assumed-role/[\w+=,.@-]+/[\w+=,.@-]+)$`)
+
+// SeparateDuties says whether the releaser is refused as the approver.
+func (a Approval) SeparateDuties() bool {
+	return a.DistinctFromReleaser == nil || *a.DistinctFromReleaser
 }
 
 // Repository holds URL templates of the function's source repository.
@@ -575,6 +608,17 @@ func (t *Target) Validate(prefix string) error {
 			bad(fmt.Sprintf("approvers[%d]", j), "%q is listed twice", a)
 		}
 		approvers[strings.ToLower(a)] = true
+	}
+	for _, a := range slices.Sorted(maps.Keys(t.Approval.Principals)) {
+		field := fmt.Sprintf("approval.principals[%q]", a)
+		if !approvers[strings.ToLower(a)] {
+			bad(field, "%q is not one of the approvers", a)
+		}
+		for j, p := range t.Approval.Principals[a] {
+			if !principalARN.MatchString(p) {
+				bad(fmt.Sprintf("%s[%d]", field, j), "%q is not the ARN of an IAM user, role or assumed-role session", p)
+			}
+		}
 	}
 	if t.ApprovalTimeoutSeconds < 1 || t.ApprovalTimeoutSeconds > MaxApprovalTimeoutSeconds {
 		bad("approvalTimeoutSeconds", "must be 1–%d, got %d", MaxApprovalTimeoutSeconds, t.ApprovalTimeoutSeconds)

@@ -35,12 +35,27 @@ var ErrHistoryTooLong = errors.New("execution history longer than 25,000 events"
 // includeData asks for the states' inputs and outputs and the tasks'
 // parameters (GetExecutionHistory's includeExecutionData).
 func ScanHistory(ctx context.Context, api HistoryAPI, executionARN string, includeData bool, visit func(ev *types.HistoryEvent) bool) error {
+	return scanHistory(ctx, api, executionARN, includeData, historyPage, maxHistoryPages, visit)
+}
+
+// recentPage is how many events ScanRecent asks for at a time: a reader
+// that needs the last few events with their data (the running task's
+// parameters) should not be sent a thousand states' inputs.
+const recentPage = 10
+
+// ScanRecent is ScanHistory with the data, for a reader that stops within
+// the newest few events: it reads them in small pages.
+func ScanRecent(ctx context.Context, api HistoryAPI, executionARN string, visit func(ev *types.HistoryEvent) bool) error {
+	return scanHistory(ctx, api, executionARN, true, recentPage, maxHistoryPages*historyPage/recentPage, visit)
+}
+
+func scanHistory(ctx context.Context, api HistoryAPI, executionARN string, includeData bool, page int32, maxPages int, visit func(ev *types.HistoryEvent) bool) error {
 	var next *string
-	for range maxHistoryPages {
+	for range maxPages {
 		out, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
 			ExecutionArn:         aws.String(executionARN),
 			IncludeExecutionData: aws.Bool(includeData),
-			MaxResults:           historyPage,
+			MaxResults:           page,
 			ReverseOrder:         true,
 			NextToken:            next,
 		})

@@ -17,10 +17,13 @@ type pagedHistory struct {
 	events []types.HistoryEvent // oldest first
 	size   int
 	calls  int
+	// asked is each call's MaxResults and IncludeExecutionData.
+	asked []string
 }
 
 func (h *pagedHistory) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistoryInput, _ ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	h.calls++
+	h.asked = append(h.asked, strconv.Itoa(int(in.MaxResults))+"/"+strconv.FormatBool(aws.ToBool(in.IncludeExecutionData)))
 	evs := slices.Clone(h.events)
 	if in.ReverseOrder {
 		slices.Reverse(evs)
@@ -144,5 +147,30 @@ func TestReadHistoryIsOldestFirst(t *testing.T) {
 		if got[i].Id != int64(i+1) {
 			t.Fatalf("event %d has id %d; want the history oldest first", i, got[i].Id)
 		}
+	}
+}
+
+// TestScanRecentReadsSmallPages: a reader of the newest events with their
+// data (the shift verifying its caller) asks for a few at a time, not a
+// thousand states' inputs, and pages on when it must.
+func TestScanRecentReadsSmallPages(t *testing.T) {
+	events := smokeThenApproval()
+	api := &pagedHistory{events: events, size: 1000}
+	seen := 0
+	err := ScanRecent(context.Background(), api, "arn", func(ev *types.HistoryEvent) bool {
+		seen++
+		return EnteredState(ev) != StateSmokeTest
+	})
+	if err != nil || seen != len(events)-1 {
+		t.Fatalf("ScanRecent saw %d events (%v), want %d", seen, err, len(events)-1)
+	}
+	if want := []string{"10/true"}; !slices.Equal(api.asked, want) {
+		t.Errorf("calls asked %v, want %v", api.asked, want)
+	}
+	// 15 newer events: the state sought is 22nd newest, on the third page.
+	api = &pagedHistory{events: append(slices.Clone(events), slices.Repeat([]types.HistoryEvent{ev(types.HistoryEventTypeTaskFailed)}, 15)...), size: 1000}
+	_ = ScanRecent(context.Background(), api, "arn", func(ev *types.HistoryEvent) bool { return EnteredState(ev) != StateSmokeTest })
+	if want := []string{"10/true", "10/true", "10/true"}; !slices.Equal(api.asked, want) {
+		t.Errorf("calls asked %v, want %v", api.asked, want)
 	}
 }

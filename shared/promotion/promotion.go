@@ -33,6 +33,10 @@ const (
 	ErrAlarmFiring = "aliasflow.AlarmFiring"
 	// ErrRejected: an approver rejected the release (SendTaskFailure).
 	ErrRejected = "aliasflow.Rejected"
+	// ErrOperatorRollback: an operator rolled a shifting promotion back
+	// (the approval Lambda's SendTaskFailure on the Bake task; its Cause is
+	// an encoded Override naming the verified caller).
+	ErrOperatorRollback = "aliasflow.OperatorRollback"
 	// ErrInvalidInput: the task payload is malformed.
 	ErrInvalidInput = "aliasflow.InvalidInput"
 	// ErrCannotWeight: the stable and new versions cannot share a weighted
@@ -166,7 +170,14 @@ type Decision struct {
 	Approver string `json:"approver"`
 	Comment  string `json:"comment,omitempty"`
 	// Via is "link" (the approval page) or "cli".
-	Via         string    `json:"via"`
+	Via string `json:"via"`
+	// Principal is the IAM principal ARN API Gateway verified for a
+	// decision made through the CLI (Via "cli"); Approver is then the
+	// approver entry it maps to (config.Approval.Principals).
+	Principal string `json:"principal,omitempty"`
+	// SourceIP and UserAgent are the decider's, as API Gateway saw them.
+	SourceIP    string    `json:"sourceIp,omitempty"`
+	UserAgent   string    `json:"userAgent,omitempty"`
 	RequestedAt time.Time `json:"requestedAt,omitzero"`
 	DecidedAt   time.Time `json:"decidedAt"`
 }
@@ -208,6 +219,13 @@ type Bake struct {
 	Actor      string `json:"actor,omitempty"`
 	Error      string `json:"Error,omitempty"`
 	Cause      string `json:"Cause,omitempty"`
+}
+
+// Override is the Cause of an operator's rollback (ErrOperatorRollback):
+// who asked, as API Gateway verified them, and why.
+type Override struct {
+	Actor  string `json:"actor"`
+	Reason string `json:"reason"`
 }
 
 // Failure is what a Catch puts at $.failure.

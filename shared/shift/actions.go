@@ -250,10 +250,11 @@ func (t *task) rollback(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
-	actor, to := t.req.Actor, stable
+	to := stable
 	if to == "" {
 		to = before.Version
 	}
+	actor, reason := t.operator()
 	if changed {
 		// From a weighted prod the traffic leaves the new version: record
 		// it as moving from N, with N's weight now 0.
@@ -269,9 +270,24 @@ func (t *task) rollback(ctx context.Context) error {
 		t.record(ctx, rec)
 	}
 	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: actor,
-		FromVersion: n, ToVersion: to, Reason: t.failureReason("rollback")})
+		FromVersion: n, ToVersion: to, Reason: reason})
 	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
 	return nil
+}
+
+// operator is who rolled the promotion back and why: the caller the
+// approval API verified, when an operator's rollback failed the bake
+// (ErrOperatorRollback, its Cause an encoded promotion.Override — only the
+// approval Lambda answers the promotion's tasks); else nobody but the
+// pipeline ("" records as aliasflow) and the failure caught.
+func (t *task) operator() (actor, reason string) {
+	if f := t.p.Failure; f != nil && f.Error == promotion.ErrOperatorRollback {
+		var o promotion.Override
+		if json.Unmarshal([]byte(f.Cause), &o) == nil && o.Actor != "" {
+			return o.Actor, fmt.Sprintf("rolled back by %s: %s", o.Actor, o.Reason)
+		}
+	}
+	return "", t.failureReason("rollback")
 }
 
 // abort records why a promotion stopped before prod moved; prod is not read.
@@ -281,7 +297,7 @@ func (t *task) abort(ctx context.Context) error {
 		ev = audit.PromotionSuperseded
 	}
 	t.record(ctx, audit.Record{Event: ev, Alias: promotion.AliasProd, ToVersion: t.p.Version,
-		Actor: t.req.Actor, Reason: t.failureReason("abort")})
+		Reason: t.failureReason("abort")})
 	return nil
 }
 
@@ -291,9 +307,6 @@ func (t *task) abort(ctx context.Context) error {
 func (t *task) failureReason(what string) string {
 	f := t.p.Failure
 	if f == nil {
-		if t.req.Actor != "" {
-			return what + " requested by " + t.req.Actor
-		}
 		return what + " requested"
 	}
 	cause := strings.TrimSpace(f.Cause)

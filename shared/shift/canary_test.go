@@ -127,7 +127,7 @@ func runCanary(t *testing.T, target config.Target, kind canaryKind, rate int, fo
 	lg := &fakeLogs{}
 	clock := func() time.Time { return e.now }
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-	e.h = shift.New(e.lam, e.cw, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
+	e.h = shift.New(e.lam, e.cw, e.sf, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
 	e.lam.SetAlias(fn, "stg", "5", nil)
 	// Probes (health.probes) invoke the versions directly: the new one
@@ -156,7 +156,7 @@ func runCanary(t *testing.T, target config.Target, kind canaryKind, rate int, fo
 			e.now = e.now.Add(time.Second)
 		}
 		req.Promotion.Shift = s
-		next, err := e.h.Handle(ctx, req)
+		next, err := e.run(req)
 		out.at = e.now.Sub(start)
 		if err != nil {
 			if errorName(err) != promotion.ErrHealthCheckFailed {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -31,6 +33,7 @@ const fn = "hello"
 type env struct {
 	lam  *lambdafake.Fake
 	cw   *fakeCloudWatch
+	sf   *sfnfake.Fake
 	bus  *audittest.Bus
 	logs bytes.Buffer
 	emf  bytes.Buffer
@@ -43,16 +46,53 @@ func newEnv(t *testing.T) *env {
 	e := &env{
 		lam: lambdafake.New(),
 		cw:  newFakeCloudWatch(),
+		sf:  sfnfake.New(),
 		bus: &audittest.Bus{},
 		now: time.Date(2025, 6, 2, 9, 30, 20, 0, time.UTC),
 	}
 	clock := func() time.Time { return e.now }
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
 	rec := audit.New(log, e.bus, &audit.Options{Now: clock})
-	e.h = shift.New(e.lam, e.cw, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock})
+	e.sf.AddStateMachine(deploy.StateMachine)
+	e.h = shift.New(e.lam, e.cw, e.sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock})
 	e.lam.AddFunction(fn, "c2hhLW9mLWhlbGxv", 6)
 	e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueOk}
 	return e
+}
+
+// shiftARN is the shift Lambda's ARN as the definition names it.
+const shiftARN = "arn:aws:lambda:us-east-1:000000000000:function:" + deploy.ShiftFunction
+
+// run invokes the handler as the promotion state machine does: the
+// execution the request names is running and has just scheduled the
+// request's task, with the request as its payload.
+func (e *env) run(req promotion.TaskRequest) (*promotion.Shift, error) {
+	schedule(e.sf, req)
+	return e.h.Handle(ctx, req)
+}
+
+// schedule puts req's task on its execution in sf, starting the execution
+// first when sf has none by that ARN.
+func schedule(sf *sfnfake.Fake, req promotion.TaskRequest) {
+	state := ""
+	for s, a := range promotion.TaskActions {
+		if a == req.Action {
+			state = s
+		}
+	}
+	if state == "" {
+		return // an unknown action: nothing schedules it
+	}
+	if _, ok := sf.Execution(req.Execution); !ok {
+		name := req.Execution[strings.LastIndex(req.Execution, ":")+1:]
+		sf.Start(sfnfake.StateMachineARN(deploy.StateMachine), name, "{}")
+	}
+	payload, err := json.Marshal(req)
+	if err != nil {
+		panic(err)
+	}
+	params, _ := json.Marshal(map[string]any{"FunctionName": shiftARN, "Payload": json.RawMessage(payload)})
+	sf.Schedule(req.Execution, state, string(params))
 }
 
 // load reads a task payload from testdata.

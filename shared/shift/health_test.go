@@ -46,7 +46,7 @@ func TestBeginAlarmFiring(t *testing.T) {
 			req := request(t, promotion.ActionBegin, 0)
 			req.Promotion.Shift = nil
 			req.Promotion.Target.Health.AllowAlarmsFiringAtStart = tc.allow
-			got, err := e.h.Handle(ctx, req)
+			got, err := e.run(req)
 			if tc.wantErr == "" {
 				if err != nil || got == nil || got.StableVersion != "4" {
 					t.Fatalf("begin = %+v, %v; want the first step", got, err)
@@ -167,7 +167,7 @@ func logsEnv(t *testing.T) (*env, *fakeLogs, promotion.TaskRequest) {
 	lg := &fakeLogs{}
 	clock := func() time.Time { return e.now }
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-	e.h = shift.New(e.lam, e.cw, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
+	e.h = shift.New(e.lam, e.cw, e.sf, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
 	req.Promotion.Target.Health.FreshSignal = "logs"
 	req.Promotion.Target.Health.LogRuntime = "aws-lambda-go"
@@ -215,7 +215,7 @@ func TestCheckHealthFreshSignal(t *testing.T) {
 			report(lg, e.now, "4", tc.stableN, 0)
 			// Lines before the step never count.
 			report(lg, e.now.Add(-time.Hour), "5", 50, 50)
-			got, err := e.h.Handle(ctx, req)
+			got, err := e.run(req)
 			if tc.wantErr != "" {
 				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
 				wantContains(t, "error", message(err), tc.wantErr)
@@ -243,7 +243,7 @@ func TestCheckHealthFreshSignal(t *testing.T) {
 func TestCheckHealthFreshSignalMissingGroup(t *testing.T) {
 	e, lg, req := logsEnv(t)
 	lg.missing = true
-	_, err := e.h.Handle(ctx, req)
+	_, err := e.run(req)
 	if err == nil || !strings.Contains(message(err), "read the log streams of version") {
 		t.Fatalf("err = %v, want one naming the log streams", err)
 	}
@@ -298,7 +298,7 @@ func TestLogSourceReadsWhatAWSWrites(t *testing.T) {
 			e, lg, req := logsEnv(t)
 			clock := func() time.Time { return e.now }
 			log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-			e.h = shift.New(configuredLambda{Fake: e.lam, runtime: tc.runtime, logging: tc.logging}, e.cw,
+			e.h = shift.New(configuredLambda{Fake: e.lam, runtime: tc.runtime, logging: tc.logging}, e.cw, e.sf,
 				audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock, Logs: lg})
 			tr := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: tc.streamFn}
 			other := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: "other"}
@@ -309,7 +309,7 @@ func TestLogSourceReadsWhatAWSWrites(t *testing.T) {
 				// Another function's failures in a shared group never count.
 				other.call("5", at, true, kindHandled)
 			}
-			_, err := e.h.Handle(ctx, req)
+			_, err := e.run(req)
 			if tc.wantErr != "" {
 				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
 				wantContains(t, "error", message(err), tc.wantErr)
@@ -359,7 +359,7 @@ func TestLogSourceReadsIncrementally(t *testing.T) {
 	var first *promotion.Shift
 	for range 4 {
 		before := len(lg.inputs)
-		got, err := e.h.Handle(ctx, req)
+		got, err := e.run(req)
 		if err != nil {
 			t.Fatalf("check-health: %v", err)
 		}
@@ -405,7 +405,7 @@ func TestLogSourceCountsLateLinesOnce(t *testing.T) {
 		recs := e.audits(t)
 		return recs[len(recs)-1].Verdict.Sources[0].NewInvocations
 	}
-	got, err := e.h.Handle(ctx, req)
+	got, err := e.run(req)
 	if err != nil || !got.Extend {
 		t.Fatalf("first check = %+v, %v; want a wait (too few calls)", got, err)
 	}
@@ -418,7 +418,7 @@ func TestLogSourceCountsLateLinesOnce(t *testing.T) {
 	}
 	e.now = e.now.Add(15 * time.Second)
 	req.Promotion.Shift = got
-	if _, err := e.h.Handle(ctx, req); err == nil || !strings.Contains(message(err), "(5 errors / 25 invocations of version 5") {
+	if _, err := e.run(req); err == nil || !strings.Contains(message(err), "(5 errors / 25 invocations of version 5") {
 		t.Fatalf("second check: %v; want the late lines counted once: 5 errors / 25 invocations", err)
 	}
 }

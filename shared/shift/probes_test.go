@@ -52,7 +52,7 @@ func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
 			if tc.smoke {
 				req.Promotion.Target.SmokeChecks = []config.SmokeCheck{{Name: "get", Invoke: &config.InvokeCheck{Payload: []byte(`{"smoke":true}`)}}}
 			}
-			got, err := e.h.Handle(ctx, req)
+			got, err := e.run(req)
 			var qualifiers []string
 			for _, in := range e.lam.Invoked() {
 				qualifiers = append(qualifiers, aws.ToString(in.Qualifier))

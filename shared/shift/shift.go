@@ -3,7 +3,9 @@
 // finalizes or rolls back, and puts stg back when the smoke checks failed.
 // It is the logic of the aliasflow-shift Lambda; every state of the
 // promotion definition that touches an alias calls Handler.Handle with one
-// action (promotion.Action*).
+// action (promotion.Action*). It runs only the tasks the promotion state
+// machine scheduled (see scheduled): a person cannot move an alias by
+// invoking it.
 package shift
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -52,6 +55,8 @@ type Options struct {
 type Handler struct {
 	lambda  Lambda
 	cw      CloudWatch
+	sfn     Executions
+	self    string
 	logs    Logs
 	audit   *audit.Recorder
 	metrics *metrics.Emitter
@@ -59,10 +64,11 @@ type Handler struct {
 	now     func() time.Time
 }
 
-// New returns a Handler over the given clients. rec receives the audit
-// records and m the metrics; both are required.
-func New(lc Lambda, cw CloudWatch, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
-	h := &Handler{lambda: lc, cw: cw, audit: rec, metrics: m, now: time.Now,
+// New returns a Handler over the given clients. sf verifies that each
+// invocation is a task the promotion state machine scheduled. rec receives
+// the audit records and m the metrics; both are required.
+func New(lc Lambda, cw CloudWatch, sf Executions, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
+	h := &Handler{lambda: lc, cw: cw, sfn: sf, self: deploy.ShiftFunction, audit: rec, metrics: m, now: time.Now,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	if opts != nil {
 		if opts.Log != nil {
@@ -93,6 +99,14 @@ func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (*promo
 }
 
 func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*promotion.Shift, error) {
+	if err := validateAction(req.Action); err != nil {
+		return nil, err
+	}
+	// Only the state machine's own task runs, as it scheduled it.
+	req, err := h.scheduled(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	if err := validate(req); err != nil {
 		return nil, err
 	}
@@ -143,13 +157,8 @@ func validate(req promotion.TaskRequest) error {
 	bad := func(format string, args ...any) error {
 		return promotion.TaskError(promotion.ErrInvalidInput, "shift %s: "+format, append([]any{req.Action}, args...)...)
 	}
-	switch req.Action {
-	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight, promotion.ActionBake,
-		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort:
-	case "":
-		return promotion.TaskError(promotion.ErrInvalidInput, "shift: action is missing")
-	default:
-		return promotion.TaskError(promotion.ErrInvalidInput, "shift: unknown action %q", req.Action)
+	if err := validateAction(req.Action); err != nil {
+		return err
 	}
 	p := req.Promotion
 	if err := config.ValidateFunctionName(p.Function); err != nil {
@@ -198,6 +207,18 @@ func validate(req promotion.TaskRequest) error {
 		}
 	}
 	return nil
+}
+
+// validateAction refuses a missing or unknown action.
+func validateAction(action string) error {
+	switch action {
+	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight, promotion.ActionBake,
+		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort:
+		return nil
+	case "":
+		return promotion.TaskError(promotion.ErrInvalidInput, "shift: action is missing")
+	}
+	return promotion.TaskError(promotion.ErrInvalidInput, "shift: unknown action %q", action)
 }
 
 // record writes one audit record with the promotion's common fields.

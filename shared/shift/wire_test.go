@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -52,9 +54,12 @@ func TestClearsRoutingOnTheWire(t *testing.T) {
 		HTTPClient:   srv.Client(),
 	})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := shift.New(client, newFakeCloudWatch(), audit.New(log, nil, nil), metrics.New(io.Discard, nil), nil)
+	sf := sfnfake.New()
+	sf.AddStateMachine(deploy.StateMachine)
+	h := shift.New(client, newFakeCloudWatch(), sf, audit.New(log, nil, nil), metrics.New(io.Discard, nil), nil)
 	req := request(t, promotion.ActionFinalize, 2)
 	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true}
+	schedule(sf, req)
 	if _, err := h.Handle(ctx, req); err != nil {
 		t.Fatalf("finalize: %v", err)
 	}

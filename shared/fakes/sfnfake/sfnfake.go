@@ -237,6 +237,22 @@ func (f *Fake) wait(e *execution, state string) string {
 	return tok
 }
 
+// Schedule makes the execution enter Task state state and start its task
+// as Step Functions does before it invokes a Lambda function
+// (TaskStateEntered, TaskScheduled with parameters — the task's resolved
+// Parameters, e.g. {"FunctionName":…,"Payload":…} — and TaskStarted),
+// leaving the task running.
+func (f *Fake) Schedule(execARN, state, parameters string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.exec(execARN)
+	f.enter(e, "Task", state, e.input)
+	res := aws.String("invoke")
+	f.add(e, types.HistoryEvent{Type: types.HistoryEventTypeTaskScheduled, TaskScheduledEventDetails: &types.TaskScheduledEventDetails{
+		Resource: res, ResourceType: aws.String("lambda"), Region: aws.String(Region), Parameters: aws.String(parameters)}})
+	f.add(e, types.HistoryEvent{Type: types.HistoryEventTypeTaskStarted, TaskStartedEventDetails: &types.TaskStartedEventDetails{Resource: res, ResourceType: aws.String("lambda")}})
+}
+
 // Token returns the open task token of the execution ("" when none).
 func (f *Fake) Token(execARN string) string {
 	f.mu.Lock()
