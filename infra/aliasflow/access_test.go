@@ -90,10 +90,11 @@ func releaseOnly(s policyStatement) bool {
 // cliActions are the IAM actions of every AWS call the CLI can make: the
 // methods of its client interfaces (cli.Clients). sts:GetCallerIdentity
 // needs no permission ("GetCallerIdentity", AWS STS API Reference: "No
-// permissions are required to perform this operation").
+// permissions are required to perform this operation"); Proofs only
+// presigns that call, on the caller's machine, for the release Lambda to send.
 func cliActions() []string {
 	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm",
-		"Approvals": "execute-api"}
+		"Approvals": "execute-api", "Proofs": ""}
 	iamName := map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
 	var out []string
 	ct := reflect.TypeOf(cli.Clients{})
