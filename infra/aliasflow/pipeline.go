@@ -561,6 +561,26 @@ func (p *Pipeline) newRules() {
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
 	})
+	p.allowBuildRules()
+}
+
+// allowBuildRules lets every target's CodeBuild rule invoke the release
+// Lambda with one statement, whatever the number of targets: the rules are
+// named BuildRulePrefix*, and Lambda compares a permission's SourceArn
+// "using the StringLike operator" (AddPermission, SourceArn, AWS Lambda API
+// Reference), so a pattern admits exactly the rules of that name on the
+// default bus of this account. Lambda caps a function's resource-based
+// policy at 20 KB ("Lambda quotas"); a permission per rule outgrew it at
+// about 50 targets.
+func (p *Pipeline) allowBuildRules() {
+	p.release.AddPermission(jsii.String("BuildRules"), &awslambda.Permission{
+		Principal: awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Action:    jsii.String("lambda:InvokeFunction"),
+		SourceArn: p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(BuildRulePrefix + "*"),
+		}),
+		SourceAccount: p.stack.Account(),
+	})
 }
 
 // eventPattern turns a shared pattern into CDK's type, so the rules and
