@@ -70,6 +70,15 @@ const (
 	EnvLinkSecret      = deploy.EnvLinkSecret
 )
 
+// ApprovalTimeoutSeconds is the approval Lambda's timeout. API Gateway
+// gives a REST API's integration at most 29 seconds ("Amazon API Gateway
+// quotas": integration timeout, 50 milliseconds to 29 seconds) and answers
+// 504 after it; the Lambda, its SDK calls and their retries included (they
+// run under the invocation's deadline), must end before, so that an
+// approver sees the page's own answer, never a gateway timeout while the
+// decision may still be recorded behind it.
+const ApprovalTimeoutSeconds = 25
+
 // PipelineTag is the tag key the target construct puts on every target
 // function (and its prod alarm), valued with the pipeline's name. The
 // pipeline's roles act on Lambda functions and alarms only under an
@@ -261,7 +270,7 @@ func (p *Pipeline) newFunctions() {
 		awscdk.Duration_Minutes(jsii.Number(15)), with(nil))
 	p.approval = p.newFunction("Approval", ApprovalFunctionName, "approval",
 		"Sends approval links, serves the approval page and records decisions.",
-		awscdk.Duration_Seconds(jsii.Number(30)), with(nil))
+		awscdk.Duration_Seconds(jsii.Number(ApprovalTimeoutSeconds)), with(nil))
 	p.shift = p.newFunction("Shift", ShiftFunctionName, "shift",
 		"Moves a target's prod alias step by step, checks health, finalizes or rolls back.",
 		awscdk.Duration_Minutes(jsii.Number(1)), with(nil))

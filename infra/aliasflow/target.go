@@ -51,6 +51,13 @@ type TargetProps struct {
 	// that trips the target's alarm, which fails a shift's health check.
 	// Default 1.
 	ErrorThreshold float64
+	// AdvancedSettings stores the settings in an Advanced SSM parameter,
+	// which holds 8 KB instead of a Standard one's 4 KB ("Managing
+	// parameter tiers"; about eight invoke checks with realistic payloads
+	// outgrow 4 KB). An Advanced parameter is charged per parameter-month
+	// and never turns back into a Standard one, so it is an opt-in;
+	// without it, settings over 4 KB fail the synth with an error saying so.
+	AdvancedSettings bool
 }
 
 // Target adds one function to a Pipeline: the pipeline's tag on it, its
@@ -158,7 +165,11 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		t.errs = append(t.errs, err.Error())
 		return t
 	}
-	doc, err := settings.Encode(t.settings)
+	encode, tier := settings.Encode, awsssm.ParameterTier_STANDARD
+	if props.AdvancedSettings {
+		encode, tier = settings.EncodeAdvanced, awsssm.ParameterTier_ADVANCED
+	}
+	doc, err := encode(t.settings)
 	if err != nil {
 		t.errs = append(t.errs, "aliasflow target "+name+": "+err.Error())
 		return t
@@ -169,7 +180,7 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		ParameterName: jsii.String(settings.ParameterName(p.Name(), name)),
 		StringValue:   jsii.String(doc),
 		Description:   jsii.String("aliasflow: how " + name + " is promoted (JSON)"),
-		Tier:          awsssm.ParameterTier_STANDARD,
+		Tier:          tier,
 	})
 	t.newBuildRule(p)
 	p.query(t, "HistoryQuery", HistoryQueryName+"/"+name, []string{fmt.Sprintf(`function = %q`, name)})
