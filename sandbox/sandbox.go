@@ -33,6 +33,7 @@ import (
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
 	"github.com/aliasflow/aliasflow/sandbox/model"
+	"github.com/aliasflow/aliasflow/sandbox/quota"
 	secretssvc "github.com/aliasflow/aliasflow/sandbox/secrets"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	ssmsvc "github.com/aliasflow/aliasflow/sandbox/ssm"
@@ -74,6 +75,10 @@ type Options struct {
 	// datapoint is readable; cwsvc.DefaultMetricDelay (as AWS) when zero.
 	// Tests may shorten it; nothing makes it zero.
 	MetricDelay time.Duration
+	// Quotas, when set, are the request quotas the sandbox enforces as AWS
+	// does, per account and Region (quota.Default() for AWS's defaults;
+	// tests tighten them). Nil enforces none.
+	Quotas quota.Limits
 }
 
 // Sandbox is a running local cloud.
@@ -106,8 +111,9 @@ type Sandbox struct {
 	saveMu    sync.Mutex
 	saved     map[string][]byte
 
-	calls callLog  // every AWS API call answered, by caller (calls.go)
-	iam   iamState // identity policies in force, decisions (authorize.go)
+	calls  callLog        // every AWS API call answered, by caller (calls.go)
+	iam    iamState       // identity policies in force, decisions (authorize.go)
+	quotas *quota.Limiter // request quotas (quotas.go), nil when off
 }
 
 // persisted is one service's state, saved as <name>.json.
@@ -140,6 +146,9 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		opts.PersistInterval = time.Second
 	}
 	sb := &Sandbox{opts: opts, log: opts.Logger, stop: make(chan struct{}), saved: map[string][]byte{}}
+	if opts.Quotas != nil {
+		sb.quotas = quota.New(opts.Quotas, opts.Clock)
+	}
 	if opts.WorkDir == "" {
 		dir, err := os.MkdirTemp("", "aliasflow-sandbox-")
 		if err != nil {

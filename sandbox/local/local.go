@@ -30,6 +30,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/quota"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -129,6 +130,8 @@ type Options struct {
 	EventRetryDelays []time.Duration
 	// MetricDelay: see sandbox.Options (the AWS-like default when zero).
 	MetricDelay time.Duration
+	// Quotas: see sandbox.Options (none enforced when nil).
+	Quotas quota.Limits
 	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) whose
 	// templates give each pipeline Lambda its execution role's policies:
 	// once the world is deployed, the sandbox evaluates every call a
@@ -214,6 +217,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		LambdaPublishDuration: opts.LambdaPublishDuration,
 		EventRetryDelays:      opts.EventRetryDelays,
 		MetricDelay:           opts.MetricDelay,
+		Quotas:                opts.Quotas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
