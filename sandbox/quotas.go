@@ -39,6 +39,15 @@ func (sb *Sandbox) withinQuota(w http.ResponseWriter, r *http.Request, service, 
 	return false
 }
 
+// emailPerSecond is the SNS e-mail delivery rate of limits (0, none, when
+// quotas are off or the rule is removed).
+func emailPerSecond(limits quota.Limits) int {
+	if r, ok := limits.Rule(quota.SNSEmail); ok {
+		return int(r.Rate)
+	}
+	return 0
+}
+
 // credentialRegion is the Region of a SigV4 credential scope.
 func credentialRegion(r *http.Request) string {
 	cred := r.URL.Query().Get("X-Amz-Credential")

@@ -179,7 +179,8 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.events = events.New(lam, sb.states, &events.Options{Now: opts.Clock, Logger: opts.Logger.With("service", "events"), RetryDelays: opts.EventRetryDelays})
 	sb.builds = codebuild.New(sb.events, &codebuild.Options{Now: opts.Clock})
 	// Confirmation links point at this sandbox, which serves them (ServeHTTP).
-	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock, ConfirmationBase: func() string { return sb.endpoint }})
+	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock, ConfirmationBase: func() string { return sb.endpoint },
+		EmailPerSecond: emailPerSecond(opts.Quotas)})
 	sb.secrets = secretssvc.New(opts.Clock)
 	sb.ssm = ssmsvc.New(opts.Clock)
 	sb.sts = stssvc.New()

@@ -112,6 +112,7 @@ const (
 	cwQuotas     = "CloudWatch service quotas (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html)"
 	ssmQuotas    = "AWS Systems Manager endpoints and quotas (https://docs.aws.amazon.com/general/latest/gr/ssm.html)"
 	ebQuotas     = "Amazon EventBridge quotas (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html)"
+	snsQuotas    = "Amazon SNS endpoints and quotas (https://docs.aws.amazon.com/general/latest/gr/sns.html)"
 )
 
 // Default returns AWS's default request quotas for the APIs aliasflow
@@ -160,7 +161,24 @@ func Default() Limits {
 		// per-Region values (2,400 in us-east-2), taken here for all.
 		{Name: "events PutEvents", Service: "events", Operations: []string{"PutEvents"}, Rate: 2400, Burst: 2400,
 			Large: &Size{Rate: 10000, Burst: 10000}, Source: ebQuotas},
+		// Not a request quota: SNS's delivery rate for e-mail, per
+		// subscription (sandbox/sns applies it to its deliveries).
+		{Name: SNSEmail, Service: "sns-email", Rate: 10, Burst: 10, Source: snsQuotas},
 	}
+}
+
+// SNSEmail names the rule holding SNS's e-mail delivery rate per
+// subscription: 10 messages per second ("Amazon SNS endpoints and quotas").
+const SNSEmail = "sns e-mail deliveries per subscription"
+
+// Rule returns the rule named name.
+func (l Limits) Rule(name string) (Rule, bool) {
+	for _, r := range l {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Rule{}, false
 }
 
 // Limiter takes tokens from the buckets of one set of Limits, each bucket

@@ -60,7 +60,20 @@ type Options struct {
 	// sandbox's endpoint, which serves ConfirmationPath); AWS's own SNS
 	// endpoint when nil.
 	ConfirmationBase func() string
+	// EmailPerSecond, when positive, is how many messages a second one
+	// e-mail subscription takes (DefaultEmailPerSecond is SNS's); zero or
+	// negative sets no limit.
+	EmailPerSecond int
 }
+
+// DefaultEmailPerSecond is SNS's delivery rate for e-mail: 10 messages per
+// second ("Amazon SNS endpoints and quotas",
+// https://docs.aws.amazon.com/general/latest/gr/sns.html). A subscription
+// sent more within one second is suspended: it receives nothing more until
+// it is confirmed again (Subscribe), and Suspended lists it — the failure
+// issue 19 describes for an approver of a merge train, so that a test sees
+// a burst of approval mails to one address instead of a silent loss.
+const DefaultEmailPerSecond = 10
 
 // ConfirmationPath is where the confirmation link of a subscription points
 // on ConfirmationBase, as on AWS ("…/confirmation.html?TopicArn=…&Token=…").
@@ -84,6 +97,7 @@ type Service struct {
 	print   io.Writer
 	now     func() time.Time
 	confirm func() string
+	perSec  int
 
 	mu            sync.Mutex
 	topics        map[string]*topic // by ARN
@@ -109,7 +123,13 @@ type subscription struct {
 	// subscription receives no messages.
 	Pending bool   `json:",omitempty"`
 	Token   string `json:",omitempty"`
-	filter  *eventpattern.Pattern
+	// Suspended is set when the subscription was sent more than the e-mail
+	// rate within a second; it receives nothing until confirmed again.
+	Suspended bool `json:",omitempty"`
+	filter    *eventpattern.Pattern
+	// window and sent count the deliveries of the current second.
+	window time.Time
+	sent   int
 }
 
 // New returns an SNS with no topics.
@@ -117,6 +137,7 @@ func New(opts *Options) *Service {
 	s := &Service{now: time.Now, topics: map[string]*topic{}, changed: make(chan struct{}),
 		confirm: func() string { return "https://sns." + core.Region + ".amazonaws.com" }}
 	if opts != nil {
+		s.perSec = opts.EmailPerSecond
 		s.print = opts.Print
 		if opts.Now != nil {
 			s.now = opts.Now
@@ -208,6 +229,9 @@ func (s *Service) Subscribe(topicArn, protocol, endpoint, filterPolicy, scope st
 		if sub.Protocol == protocol && sub.Endpoint == endpoint {
 			if sub.FilterPolicy != filterPolicy || sub.FilterPolicyScope != scope {
 				return "", invalid("Attributes Reason: Subscription already exists with different attributes")
+			}
+			if sub.Suspended {
+				sub.Suspended, sub.Pending, sub.Token = false, true, newToken()
 			}
 			if sub.Pending {
 				s.requestConfirmation(t, sub)
@@ -401,7 +425,10 @@ func (s *Service) Publish(topicArn, subject, message string, attrs map[string]At
 	}
 	for _, sub := range t.Subscriptions {
 		// An unconfirmed endpoint receives nothing.
-		if sub.Pending || (sub.filter != nil && !sub.matches(event, message)) {
+		if sub.Pending || sub.Suspended || (sub.filter != nil && !sub.matches(event, message)) {
+			continue
+		}
+		if !s.pace(sub, base.Time) {
 			continue
 		}
 		m := base
@@ -409,6 +436,43 @@ func (s *Service) Publish(topicArn, subject, message string, attrs map[string]At
 		s.deliver(m)
 	}
 	return id, nil
+}
+
+// pace counts a delivery to sub at now and reports whether it is within
+// the e-mail rate; beyond it the subscription is suspended. s.mu is held.
+func (s *Service) pace(sub *subscription, now time.Time) bool {
+	if s.perSec <= 0 {
+		return true
+	}
+	if now.Sub(sub.window) >= time.Second {
+		sub.window, sub.sent = now, 0
+	}
+	sub.sent++
+	if sub.sent <= s.perSec {
+		return true
+	}
+	sub.Suspended = true
+	if s.print != nil {
+		fmt.Fprintf(s.print, "--- SNS: subscription %s (%s) suspended: more than %d e-mail messages within a second ---\n", sub.Arn, sub.Endpoint, s.perSec)
+	}
+	return false
+}
+
+// Suspended lists the endpoints whose subscriptions were suspended for
+// exceeding the e-mail rate, sorted.
+func (s *Service) Suspended() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, t := range s.topics {
+		for _, sub := range t.Subscriptions {
+			if sub.Suspended {
+				out = append(out, sub.Endpoint)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (sub *subscription) matches(attrs map[string]any, body string) bool {
