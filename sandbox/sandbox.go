@@ -360,6 +360,9 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The link of SNS's subscription confirmation e-mail: unsigned, as
 		// the recipient's browser opens it.
 		sb.sns.ServeConfirmation(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == snssvc.UnsubscribePath:
+		// The unsubscribe link of every SNS e-mail, unsigned likewise.
+		sb.sns.ServeUnsubscribe(w, r)
 	case sb.apigw.Handles(r):
 		sb.apigw.ServeHTTP(w, r)
 	case looksLikeServiceCall(r):

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -123,6 +124,10 @@ type subscription struct {
 	// subscription receives no messages.
 	Pending bool   `json:",omitempty"`
 	Token   string `json:",omitempty"`
+	// AuthenticateOnUnsubscribe is set when the subscription was confirmed
+	// through a signed ConfirmSubscription asking for it: only a signed
+	// Unsubscribe then removes it, never the e-mail's unsubscribe link.
+	AuthenticateOnUnsubscribe bool `json:",omitempty"`
 	// Suspended is set when the subscription was sent more than the e-mail
 	// rate within a second; it receives nothing until confirmed again.
 	Suspended bool `json:",omitempty"`
@@ -159,7 +164,9 @@ func TopicARN(name string) string {
 // any other action is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
-		"Publish": s.publish,
+		"Publish":             s.publish,
+		"ConfirmSubscription": s.confirmSubscription,
+		"Unsubscribe":         s.unsubscribe,
 	})
 }
 
@@ -300,6 +307,13 @@ func (s *Service) PendingConfirmations() []Confirmation {
 // returns its ARN. Confirming again is harmless; an unknown token is
 // InvalidParameter, as AWS answers it.
 func (s *Service) ConfirmSubscription(topicArn, token string) (string, error) {
+	return s.confirmWith(topicArn, token, false)
+}
+
+// confirmWith confirms as ConfirmSubscription; authenticate (only from a
+// signed request) protects the subscription from unauthenticated
+// unsubscribes, and a later unsigned confirmation does not lift it.
+func (s *Service) confirmWith(topicArn, token string, authenticate bool) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.topics[topicArn]
@@ -309,10 +323,80 @@ func (s *Service) ConfirmSubscription(topicArn, token string) (string, error) {
 	for _, sub := range t.Subscriptions {
 		if token != "" && sub.Token == token {
 			sub.Pending = false
+			sub.AuthenticateOnUnsubscribe = sub.AuthenticateOnUnsubscribe || authenticate
 			return sub.Arn, nil
 		}
 	}
 	return "", invalid("Token")
+}
+
+// confirmSubscription is the signed ConfirmSubscription action: with
+// AuthenticateOnUnsubscribe "true", "only the topic owner and the
+// subscription owner can unsubscribe the endpoint. The unsubscribe action
+// requires Amazon Web Services authentication" (ConfirmSubscription, Amazon
+// SNS API Reference). An e-mail recipient who clicks the confirmation link
+// confirms without it; an operator confirming with the link's token and
+// this flag protects an approver from a mail scanner following the
+// unsubscribe link of every message (docs/deploy.md).
+func (s *Service) confirmSubscription(_ context.Context, form url.Values) (any, error) {
+	auth := strings.EqualFold(form.Get("AuthenticateOnUnsubscribe"), "true")
+	arn, err := s.confirmWith(form.Get("TopicArn"), form.Get("Token"), auth)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"SubscriptionArn": arn}, nil
+}
+
+// unsubscribe is the signed Unsubscribe action: it removes the
+// subscription, protected or not.
+func (s *Service) unsubscribe(_ context.Context, form url.Values) (any, error) {
+	if err := s.remove(form.Get("SubscriptionArn"), true); err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
+}
+
+// remove deletes a subscription; an unsigned request may not delete one
+// confirmed with AuthenticateOnUnsubscribe (AuthorizationError, 403, as
+// SNS answers an unauthorized caller).
+func (s *Service) remove(arn string, signed bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.topics {
+		for i, sub := range t.Subscriptions {
+			if sub.Arn != arn {
+				continue
+			}
+			if sub.AuthenticateOnUnsubscribe && !signed {
+				return core.Errorf("AuthorizationError", http.StatusForbidden, "This subscription requires authentication to unsubscribe (AuthenticateOnUnsubscribe)")
+			}
+			t.Subscriptions = slices.Delete(t.Subscriptions, i, i+1)
+			return nil
+		}
+	}
+	return core.Errorf("NotFound", http.StatusNotFound, "Subscription does not exist")
+}
+
+// UnsubscribePath is where the unsubscribe link of every e-mail points on
+// ConfirmationBase (?SubscriptionArn=…): unsigned, as anyone holding the
+// mail — or a link-following mail scanner — opens it.
+const UnsubscribePath = "/unsubscribe.html"
+
+// ServeUnsubscribe serves the unsubscribe link (GET UnsubscribePath).
+func (s *Service) ServeUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	err := s.remove(r.URL.Query().Get("SubscriptionArn"), false)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err != nil {
+		status := http.StatusBadRequest
+		var apiErr *core.APIError
+		if errors.As(err, &apiErr) {
+			status = apiErr.Status
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "Not unsubscribed: %v\n", err)
+		return
+	}
+	fmt.Fprintln(w, "Subscription removed: you will no longer receive messages from this topic.")
 }
 
 // ServeConfirmation serves the confirmation link (GET ConfirmationPath
