@@ -125,8 +125,8 @@ type subscription struct {
 	Pending bool   `json:",omitempty"`
 	Token   string `json:",omitempty"`
 	// AuthenticateOnUnsubscribe is set when the subscription was confirmed
-	// through a signed ConfirmSubscription asking for it: only a signed
-	// Unsubscribe then removes it, never the e-mail's unsubscribe link.
+	// through a signed ConfirmSubscription asking for it: the e-mail's
+	// unsubscribe link then cannot remove it.
 	AuthenticateOnUnsubscribe bool `json:",omitempty"`
 	// Suspended is set when the subscription was sent more than the e-mail
 	// rate within a second; it receives nothing until confirmed again.
@@ -166,7 +166,6 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
 		"Publish":             s.publish,
 		"ConfirmSubscription": s.confirmSubscription,
-		"Unsubscribe":         s.unsubscribe,
 	})
 }
 
@@ -347,19 +346,12 @@ func (s *Service) confirmSubscription(_ context.Context, form url.Values) (any, 
 	return map[string]any{"SubscriptionArn": arn}, nil
 }
 
-// unsubscribe is the signed Unsubscribe action: it removes the
-// subscription, protected or not.
-func (s *Service) unsubscribe(_ context.Context, form url.Values) (any, error) {
-	if err := s.remove(form.Get("SubscriptionArn"), true); err != nil {
-		return nil, err
-	}
-	return map[string]any{}, nil
-}
-
-// remove deletes a subscription; an unsigned request may not delete one
-// confirmed with AuthenticateOnUnsubscribe (AuthorizationError, 403, as
-// SNS answers an unauthorized caller).
-func (s *Service) remove(arn string, signed bool) error {
+// remove deletes a subscription for an unsigned request, which may not
+// delete one confirmed with AuthenticateOnUnsubscribe (AuthorizationError,
+// 403, as SNS answers an unauthorized caller; only a signed Unsubscribe of
+// the topic's or the subscription's owner could, which nothing in the
+// project calls).
+func (s *Service) remove(arn string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.topics {
@@ -367,7 +359,7 @@ func (s *Service) remove(arn string, signed bool) error {
 			if sub.Arn != arn {
 				continue
 			}
-			if sub.AuthenticateOnUnsubscribe && !signed {
+			if sub.AuthenticateOnUnsubscribe {
 				return core.Errorf("AuthorizationError", http.StatusForbidden, "This subscription requires authentication to unsubscribe (AuthenticateOnUnsubscribe)")
 			}
 			t.Subscriptions = slices.Delete(t.Subscriptions, i, i+1)
@@ -384,7 +376,7 @@ const UnsubscribePath = "/unsubscribe.html"
 
 // ServeUnsubscribe serves the unsubscribe link (GET UnsubscribePath).
 func (s *Service) ServeUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	err := s.remove(r.URL.Query().Get("SubscriptionArn"), false)
+	err := s.remove(r.URL.Query().Get("SubscriptionArn"))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err != nil {
 		status := http.StatusBadRequest
