@@ -190,6 +190,7 @@ func NewPipeline(scope constructs.Construct, id string, props *PipelineProps) *P
 		p.subscribe(e)
 	}
 	p.Node().AddValidation(&pipelineValidation{p: p})
+	awscdk.Aspects_Of(p.Node().Root()).Add(&projectTagger{p: p}, nil)
 	return p
 }
 

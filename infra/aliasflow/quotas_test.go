@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
@@ -99,6 +100,51 @@ func TestSettingsOverFourKilobytes(t *testing.T) {
 			got, err := settings.Parse([]byte(value), "orders")
 			if err != nil || len(got.SmokeChecks) != len(checks) {
 				t.Errorf("Parse = %d checks, %v; want %d", len(got.SmokeChecks), err, len(checks))
+			}
+		})
+	}
+}
+
+func TestCodeBuildProjectsInTheAppAreTagged(t *testing.T) {
+	// GIVEN a pipeline named "payments" and, in a team's stack, a target
+	// whose CodeBuild project is defined after it in the same app, and a
+	// project no target names, WHEN synthesized, THEN the named project
+	// carries aliasflow:pipeline=payments (the release Lambda may read its
+	// builds with BatchGetBuilds only then) and the other does not.
+	app := awscdk.NewApp(nil)
+	p := aliasflow.NewPipeline(awscdk.NewStack(app, jsii.String("Pipeline"), nil), "Aliasflow", &aliasflow.PipelineProps{Name: "payments", AssetDir: assetDir})
+	team := awscdk.NewStack(app, jsii.String("Team"), nil)
+	aliasflow.NewTarget(team, "Orders", &aliasflow.TargetProps{Pipeline: p,
+		Settings: config.Target{Function: "orders", CodeBuildProjects: []string{"orders-build"}, Approvers: []string{"lead@example.com"}}})
+	for _, name := range []string{"orders-build", "unrelated-build"} {
+		awscodebuild.NewProject(team, jsii.String(name), &awscodebuild.ProjectProps{
+			ProjectName: jsii.String(name),
+			BuildSpec:   awscodebuild.BuildSpec_FromObject(&map[string]any{"version": "0.2"}),
+		})
+	}
+	projects := cdktest.Resources(cdktest.TemplateJSON(t, team), "AWS::CodeBuild::Project")
+	cases := []struct {
+		project string
+		tagged  bool
+	}{
+		{"orders-build", true},
+		{"unrelated-build", false},
+	}
+	for _, c := range cases {
+		t.Run(c.project, func(t *testing.T) {
+			var tags string
+			found := false
+			for _, pr := range projects {
+				if pr["Name"] == c.project {
+					found, tags = true, cdktest.Flat(pr["Tags"])
+				}
+			}
+			if !found {
+				t.Fatalf("no project %s in %s", c.project, cdktest.Flat(projects))
+			}
+			want := `{"Key":"` + aliasflow.PipelineTag + `","Value":"payments"}`
+			if got := strings.Contains(tags, want); got != c.tagged {
+				t.Errorf("tags = %s, tagged %v, want %v", tags, got, c.tagged)
 			}
 		})
 	}
