@@ -53,3 +53,41 @@ func TestResourcePolicySize(t *testing.T) {
 		})
 	}
 }
+
+// TestOnePermissionForEveryBuildRule: the pipeline's one permission names
+// its build rules by pattern (AddPermission compares SourceArn with
+// StringLike); EventBridge's delivery from any rule of that name is
+// allowed, from another rule or account it is not.
+func TestOnePermissionForEveryBuildRule(t *testing.T) {
+	tmpl := []byte(`{"Resources":{
+ "Release":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"aliasflow-release","Role":{"Fn::GetAtt":["Role","Arn"]}}},
+ "Role":{"Type":"AWS::IAM::Role","Properties":{}},
+ "BuildRules":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::GetAtt":["Release","Arn"]},"Principal":"events.amazonaws.com",
+  "SourceAccount":{"Ref":"AWS::AccountId"},
+  "SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":events:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":rule/aliasflow-build-*"]]}}}}}`)
+	set, err := Load(map[string][]byte{"Pipeline": tmpl}, Env{Account: "123456789012", Region: "eu-central-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const release = "arn:aws:lambda:eu-central-1:123456789012:function:aliasflow-release"
+	cases := []struct {
+		name, rule, account string
+		allowed             bool
+	}{
+		{"a target's build rule", "arn:aws:events:eu-central-1:123456789012:rule/aliasflow-build-orders", "123456789012", true},
+		{"a truncated, hashed rule name", "arn:aws:events:eu-central-1:123456789012:rule/aliasflow-build-a-very-long-function-name-1a2b3c4d", "123456789012", true},
+		{"another rule", "arn:aws:events:eu-central-1:123456789012:rule/someone-else", "123456789012", false},
+		{"a rule of that name in another account", "arn:aws:events:eu-central-1:210987654321:rule/aliasflow-build-orders", "210987654321", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, d, err := set.AuthorizeService("events.amazonaws.com", release, c.rule, c.account)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allowed != c.allowed {
+				t.Errorf("allowed = %v, want %v (%+v)", d.Allowed, c.allowed, d)
+			}
+		})
+	}
+}
