@@ -113,7 +113,7 @@ func runQuota(ctx context.Context, binDir string, hello []byte, n int, limits qu
 			mu.Lock()
 			defer mu.Unlock()
 			kind := outcome
-			if strings.HasPrefix(outcome, "FAILED (rolled back)") {
+			if strings.HasPrefix(outcome, "FAILED (rolled back") {
 				kind = "rolled back"
 			} else if strings.HasPrefix(outcome, "FAILED") {
 				kind = "FAILED"
