@@ -45,6 +45,8 @@ func main() {
 	skipBuild := flag.Bool("skip-build-figures", false, "skip binary size and init time (sections 1 and 2)")
 	verdictTrials := flag.Int("verdict-trials", 50, "simulated canaries per mode and kind (healthy, broken) for the verdicts section")
 	onlyVerdicts := flag.Bool("only-verdicts", false, "measure the health verdicts section only")
+	quotaPromotions := flag.Int("quota-promotions", 50, "concurrent baking promotions with the sandbox's AWS quotas on (0 skips the section)")
+	onlyQuotas := flag.Bool("only-quotas", false, "measure the AWS quotas section only")
 	flag.Parse()
 
 	root, err := os.Getwd()
@@ -64,12 +66,20 @@ func main() {
 		write(r, *out, began)
 		return
 	}
+	if *onlyQuotas {
+		quotaFigures(r, root, *quotaPromotions)
+		write(r, *out, began)
+		return
+	}
 	if !*skipBuild {
 		sizes(r, root, work)
 		initTimes(r, root, work, *starts)
 	}
 	promotionFigures(r, root, *promotions, *concurrent)
 	verdictFigures(r, *verdictTrials)
+	if *quotaPromotions > 0 {
+		quotaFigures(r, root, *quotaPromotions)
+	}
 	if !*skipLoop {
 		devLoop(r, root)
 	}

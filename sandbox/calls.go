@@ -76,8 +76,8 @@ func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service 
 	op := operation(r, service)
 	rec := &statusRecorder{ResponseWriter: w}
 	// The caller's identity is checked first, then the request against
-	// AWS's model of its operation.
-	if sb.authorize(rec, r, service, op) && sb.validate(rec, r, service) {
+	// AWS's model of its operation, then the request quota it draws on.
+	if sb.authorize(rec, r, service, op) && sb.validate(rec, r, service) && sb.withinQuota(rec, r, service, op) {
 		h.ServeHTTP(rec, r)
 	}
 	if rec.status == 0 {

@@ -39,7 +39,7 @@ var projectOperations = map[string][]string{
 	"events":         {"PutEvents"},
 	"logs":           {"FilterLogEvents"},
 	"secretsmanager": {"GetSecretValue"},
-	"sns":            {"Publish"},
+	"sns":            {"ConfirmSubscription", "Publish"},
 	"sts":            {"GetCallerIdentity"},
 	"monitoring":     {"DescribeAlarms", "GetMetricData", "SetAlarmState"},
 	"codebuild":      {"BatchGetBuilds"},

@@ -33,6 +33,7 @@ import (
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
 	"github.com/aliasflow/aliasflow/sandbox/model"
+	"github.com/aliasflow/aliasflow/sandbox/quota"
 	secretssvc "github.com/aliasflow/aliasflow/sandbox/secrets"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	ssmsvc "github.com/aliasflow/aliasflow/sandbox/ssm"
@@ -74,6 +75,10 @@ type Options struct {
 	// datapoint is readable; cwsvc.DefaultMetricDelay (as AWS) when zero.
 	// Tests may shorten it; nothing makes it zero.
 	MetricDelay time.Duration
+	// Quotas, when set, are the request quotas the sandbox enforces as AWS
+	// does, per account and Region (quota.Default() for AWS's defaults;
+	// tests tighten them). Nil enforces none.
+	Quotas quota.Limits
 }
 
 // Sandbox is a running local cloud.
@@ -106,8 +111,9 @@ type Sandbox struct {
 	saveMu    sync.Mutex
 	saved     map[string][]byte
 
-	calls callLog  // every AWS API call answered, by caller (calls.go)
-	iam   iamState // identity policies in force, decisions (authorize.go)
+	calls  callLog        // every AWS API call answered, by caller (calls.go)
+	iam    iamState       // identity policies in force, decisions (authorize.go)
+	quotas *quota.Limiter // request quotas (quotas.go), nil when off
 }
 
 // persisted is one service's state, saved as <name>.json.
@@ -140,6 +146,9 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		opts.PersistInterval = time.Second
 	}
 	sb := &Sandbox{opts: opts, log: opts.Logger, stop: make(chan struct{}), saved: map[string][]byte{}}
+	if opts.Quotas != nil {
+		sb.quotas = quota.New(opts.Quotas, opts.Clock)
+	}
 	if opts.WorkDir == "" {
 		dir, err := os.MkdirTemp("", "aliasflow-sandbox-")
 		if err != nil {
@@ -170,7 +179,8 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.events = events.New(lam, sb.states, &events.Options{Now: opts.Clock, Logger: opts.Logger.With("service", "events"), RetryDelays: opts.EventRetryDelays})
 	sb.builds = codebuild.New(sb.events, &codebuild.Options{Now: opts.Clock})
 	// Confirmation links point at this sandbox, which serves them (ServeHTTP).
-	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock, ConfirmationBase: func() string { return sb.endpoint }})
+	sb.sns = snssvc.New(&snssvc.Options{Print: opts.Mail, Now: opts.Clock, ConfirmationBase: func() string { return sb.endpoint },
+		EmailPerSecond: emailPerSecond(opts.Quotas)})
 	sb.secrets = secretssvc.New(opts.Clock)
 	sb.ssm = ssmsvc.New(opts.Clock)
 	sb.sts = stssvc.New()
@@ -353,6 +363,9 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The link of SNS's subscription confirmation e-mail: unsigned, as
 		// the recipient's browser opens it.
 		sb.sns.ServeConfirmation(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == snssvc.UnsubscribePath:
+		// The unsubscribe link of every SNS e-mail, unsigned likewise.
+		sb.sns.ServeUnsubscribe(w, r)
 	case sb.apigw.Handles(r):
 		sb.apigw.ServeHTTP(w, r)
 	case looksLikeServiceCall(r):

@@ -25,7 +25,8 @@ const (
 	// TagKey is the tag every target function carries; its value is the
 	// pipeline's name.
 	TagKey = "aliasflow:pipeline"
-	// DefaultPipelineName is the pipeline's name, the value of TagKey.
+	// DefaultPipelineName is the name of a pipeline given none, the value
+	// of TagKey on its targets (a named pipeline's targets carry its name).
 	DefaultPipelineName = "aliasflow"
 	// RepositoryTag names, on a target function, the GitHub repository
 	// ("owner/name") whose workflow releases it: the GitHub release role
@@ -66,7 +67,7 @@ func statement(sid string, actions []string, resources []*string, conditions map
 // function's tag ("Using tags on Lambda functions").
 func (p *Pipeline) taggedFunctions() ([]*string, map[string]any) {
 	return []*string{p.lambdaArn("*")}, map[string]any{
-		"StringEquals": map[string]any{"aws:ResourceTag/" + TagKey: DefaultPipelineName},
+		"StringEquals": map[string]any{"aws:ResourceTag/" + TagKey: p.Name()},
 	}
 }
 

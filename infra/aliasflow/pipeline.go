@@ -71,6 +71,15 @@ const (
 	EnvLinkSecret      = deploy.EnvLinkSecret
 )
 
+// ApprovalTimeoutSeconds is the approval Lambda's timeout. API Gateway
+// gives a REST API's integration at most 29 seconds ("Amazon API Gateway
+// quotas": integration timeout, 50 milliseconds to 29 seconds) and answers
+// 504 after it; the Lambda, its SDK calls and their retries included (they
+// run under the invocation's deadline), must end before, so that an
+// approver sees the page's own answer, never a gateway timeout while the
+// decision may still be recorded behind it.
+const ApprovalTimeoutSeconds = 25
+
 // PipelineTag is the tag key the target construct puts on every target
 // function (and its prod alarm), valued with the pipeline's name. The
 // pipeline's roles act on Lambda functions and alarms only under an
@@ -185,6 +194,7 @@ func NewPipeline(scope constructs.Construct, id string, props *PipelineProps) *P
 		p.subscribe(e)
 	}
 	p.Node().AddValidation(&pipelineValidation{p: p})
+	awscdk.Aspects_Of(p.Node().Root()).Add(&projectTagger{p: p}, nil)
 	return p
 }
 
@@ -265,7 +275,7 @@ func (p *Pipeline) newFunctions() {
 		awscdk.Duration_Minutes(jsii.Number(15)), with(nil))
 	p.approval = p.newFunction("Approval", ApprovalFunctionName, "approval",
 		"Sends approval links, serves the approval page and records decisions.",
-		awscdk.Duration_Seconds(jsii.Number(30)), with(nil))
+		awscdk.Duration_Seconds(jsii.Number(ApprovalTimeoutSeconds)), with(nil))
 	p.shift = p.newFunction("Shift", ShiftFunctionName, "shift",
 		"Moves a target's prod alias step by step, checks health, finalizes or rolls back.",
 		awscdk.Duration_Minutes(jsii.Number(1)), with(nil))
@@ -584,6 +594,26 @@ func (p *Pipeline) newRules() {
 		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
+	})
+	p.allowBuildRules()
+}
+
+// allowBuildRules lets every target's CodeBuild rule invoke the release
+// Lambda with one statement, whatever the number of targets: the rules are
+// named BuildRulePrefix*, and Lambda compares a permission's SourceArn
+// "using the StringLike operator" (AddPermission, SourceArn, AWS Lambda API
+// Reference), so a pattern admits exactly the rules of that name on the
+// default bus of this account. Lambda caps a function's resource-based
+// policy at 20 KB ("Lambda quotas"); a permission per rule outgrew it at
+// about 50 targets.
+func (p *Pipeline) allowBuildRules() {
+	p.release.AddPermission(jsii.String("BuildRules"), &awslambda.Permission{
+		Principal: awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Action:    jsii.String("lambda:InvokeFunction"),
+		SourceArn: p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(BuildRulePrefix + "*"),
+		}),
+		SourceAccount: p.stack.Account(),
 	})
 }
 

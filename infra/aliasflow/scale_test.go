@@ -20,6 +20,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
 	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
+	"github.com/aliasflow/aliasflow/sandbox/iam"
 	"github.com/aliasflow/aliasflow/shared/config"
 )
 
@@ -34,6 +35,9 @@ const (
 	// "CloudFormation quotas": template body 1 MB (in S3), 500 resources.
 	maxTemplateBytes  = 1 << 20
 	maxStackResources = 500
+	// "Amazon EventBridge quotas": 300 rules per event bus (adjustable);
+	// aliasflow's rules are on the default bus.
+	maxRulesPerBus = 300
 )
 
 // scaleApp is a pipeline and n target functions, perStack targets to a
@@ -164,9 +168,9 @@ func TestTwoHundredTargets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("synthesizes 5 stacks of up to ~450 resources")
 	}
-	// A target brings 10 resources with its function (function, role,
-	// version, two alias custom resources, alarm, parameter, build rule and
-	// its permission, query): 40 to a stack stays under 500.
+	// A target brings 9 resources with its function (function, role,
+	// version, two alias custom resources, alarm, parameter, build rule,
+	// query; the rule adds no permission): 40 to a stack stays under 500.
 	const n, perStack = 200, 40
 	dir := t.TempDir()
 	start := time.Now()
@@ -179,13 +183,15 @@ func TestTwoHundredTargets(t *testing.T) {
 	if len(files) != 1+n/perStack {
 		t.Fatalf("templates = %v, want the pipeline's and %d target stacks'", files, n/perStack)
 	}
-	var maxEnv, maxPolicy int
+	var maxEnv, maxPolicy, rules int
 	var maxEnvFn, maxPolicyRole string
+	templates := map[string][]byte{}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
+		templates[strings.TrimSuffix(filepath.Base(f), ".template.json")] = raw
 		var tmpl map[string]any
 		if err := json.Unmarshal(raw, &tmpl); err != nil {
 			t.Fatal(err)
@@ -209,6 +215,11 @@ func TestTwoHundredTargets(t *testing.T) {
 				t.Errorf("%s %s environment is %d bytes, Lambda allows %d", name, id, len(b), maxEnvironmentBytes)
 			}
 		}
+		for _, r := range cdktest.Resources(tmpl, "AWS::Events::Rule") {
+			if bus, named := r["EventBusName"]; !named || bus == "default" {
+				rules++
+			}
+		}
 		for role, chars := range roleInlinePolicyChars(tmpl) {
 			if chars > maxPolicy {
 				maxPolicy, maxPolicyRole = chars, name+" "+role
@@ -221,6 +232,23 @@ func TestTwoHundredTargets(t *testing.T) {
 	t.Logf("largest environment: %d bytes (%s); largest role inline policies: %d characters (%s)", maxEnv, maxEnvFn, maxPolicy, maxPolicyRole)
 	if maxEnv == 0 || maxPolicy == 0 {
 		t.Errorf("measured nothing: environment %d, policies %d", maxEnv, maxPolicy)
+	}
+	// The release Lambda's resource-based policy, as Lambda would hold it
+	// after CloudFormation added every AWS::Lambda::Permission on it: at
+	// most 20 KB (iam.MaxResourcePolicyBytes), else the deploy of the
+	// target that crosses it fails with PolicyLengthExceededException.
+	set, err := iam.Load(templates, iam.Env{Account: "123456789012", Region: "eu-central-1"})
+	if err != nil {
+		t.Fatalf("the templates as deployed: %v", err)
+	}
+	release := "arn:aws:lambda:eu-central-1:123456789012:function:" + aliasflow.ReleaseFunctionName
+	policy := set.ResourcePolicies()[release]
+	t.Logf("%s resource-based policy: %d bytes (Lambda allows %d); rules on the default bus: %d (EventBridge allows %d)", aliasflow.ReleaseFunctionName, len(policy), iam.MaxResourcePolicyBytes, rules, maxRulesPerBus)
+	if len(policy) == 0 || len(policy) > iam.MaxResourcePolicyBytes {
+		t.Errorf("%s resource-based policy is %d bytes, want some and at most %d", aliasflow.ReleaseFunctionName, len(policy), iam.MaxResourcePolicyBytes)
+	}
+	if rules < n || rules > maxRulesPerBus {
+		t.Errorf("rules on the default bus = %d, want one per target (%d) and at most %d", rules, n, maxRulesPerBus)
 	}
 	lint(t, files)
 }

@@ -8,10 +8,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -52,6 +51,13 @@ type TargetProps struct {
 	// that trips the target's alarm, which fails a shift's health check.
 	// Default 1.
 	ErrorThreshold float64
+	// AdvancedSettings stores the settings in an Advanced SSM parameter,
+	// which holds 8 KB instead of a Standard one's 4 KB ("Managing
+	// parameter tiers"; about eight invoke checks with realistic payloads
+	// outgrow 4 KB). An Advanced parameter is charged per parameter-month
+	// and never turns back into a Standard one, so it is an opt-in;
+	// without it, settings over 4 KB fail the synth with an error saying so.
+	AdvancedSettings bool
 }
 
 // Target adds one function to a Pipeline: the pipeline's tag on it, its
@@ -159,7 +165,11 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		t.errs = append(t.errs, err.Error())
 		return t
 	}
-	doc, err := settings.Encode(t.settings)
+	encode, tier := settings.Encode, awsssm.ParameterTier_STANDARD
+	if props.AdvancedSettings {
+		encode, tier = settings.EncodeAdvanced, awsssm.ParameterTier_ADVANCED
+	}
+	doc, err := encode(t.settings)
 	if err != nil {
 		t.errs = append(t.errs, "aliasflow target "+name+": "+err.Error())
 		return t
@@ -170,7 +180,7 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		ParameterName: jsii.String(settings.ParameterName(p.Name(), name)),
 		StringValue:   jsii.String(doc),
 		Description:   jsii.String("aliasflow: how " + name + " is promoted (JSON)"),
-		Tier:          awsssm.ParameterTier_STANDARD,
+		Tier:          tier,
 	})
 	t.newBuildRule(p)
 	p.query(t, "HistoryQuery", HistoryQueryName+"/"+name, []string{fmt.Sprintf(`function = %q`, name)})
@@ -182,7 +192,9 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 // listing every target's projects would grow the pipeline with targets and
 // outgrow EventBridge's 2,048-character event pattern (PutRule,
 // EventPattern). Its target is the release Lambda, with the same retries
-// and dead-letter queue as the pipeline's own rule.
+// and dead-letter queue as the pipeline's own rule, and no permission of
+// its own: the pipeline's one permission admits every rule named
+// BuildRulePrefix* (Pipeline.allowBuildRules).
 func (t *Target) newBuildRule(p *Pipeline) {
 	if len(t.settings.CodeBuildProjects) == 0 {
 		return
@@ -192,19 +204,36 @@ func (t *Target) newBuildRule(p *Pipeline) {
 	if len(ruleName) > 64 {
 		ruleName = ruleName[:55] + "-" + shortHash(name)
 	}
-	// Imported, so that the pipeline's queue policy (one statement for
-	// every build rule, by name prefix) is not edited per target.
-	dlq := awssqs.Queue_FromQueueArn(t, jsii.String("DeadLetters"), p.deadLetters.QueueArn())
 	awsevents.NewRule(t, jsii.String("BuildSucceeded"), &awsevents.RuleProps{
 		RuleName:     jsii.String(ruleName),
 		Description:  jsii.String("A CodeBuild project of " + name + " built successfully: aliasflow releases it."),
 		EventPattern: eventPattern(eventpatterns.CodeBuildSucceeded(t.settings.CodeBuildProjects)),
-		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(p.release, &awseventstargets.LambdaFunctionProps{
-			DeadLetterQueue: dlq,
-			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
-			RetryAttempts:   jsii.Number(8),
-		})},
+		Targets:      &[]awsevents.IRuleTarget{&releaseTarget{release: p.release, deadLetters: p.deadLetters.QueueArn()}},
 	})
+}
+
+// releaseTarget delivers a build rule's events to the release Lambda. CDK's
+// LambdaFunction target would add an AWS::Lambda::Permission per rule to the
+// release Lambda's resource-based policy, about 400 bytes each, which Lambda
+// caps at 20 KB ("Lambda quotas": Function resource-based policy): the
+// ~50th target's deploy would fail with PolicyLengthExceededException. It
+// names the dead-letter queue by ARN so that the queue's policy (one
+// statement for every build rule, by name prefix) is not edited per target.
+type releaseTarget struct {
+	release     awslambda.IFunction
+	deadLetters *string
+}
+
+// Bind implements awsevents.IRuleTarget.
+func (r *releaseTarget) Bind(_ interfacesawsevents.IRuleRef, _ *string) *awsevents.RuleTargetConfig {
+	return &awsevents.RuleTargetConfig{
+		Arn:              r.release.FunctionArn(),
+		DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: r.deadLetters},
+		RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+			MaximumEventAgeInSeconds: jsii.Number(2 * 60 * 60),
+			MaximumRetryAttempts:     jsii.Number(8),
+		},
+	}
 }
 
 // checkFunctionName refuses a function whose deployed name is not the

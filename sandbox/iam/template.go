@@ -195,6 +195,9 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
 		}
 	}
+	if err := set.checkPolicySizes(); err != nil {
+		return nil, fmt.Errorf("iam: %w", err)
+	}
 	return set, nil
 }
 

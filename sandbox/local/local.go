@@ -30,6 +30,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/quota"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
@@ -38,6 +39,9 @@ import (
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aliasflow/aliasflow/shared/settings"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // Names of what the world deploys (the same names the CDK app uses).
@@ -133,6 +137,8 @@ type Options struct {
 	EventRetryDelays []time.Duration
 	// MetricDelay: see sandbox.Options (the AWS-like default when zero).
 	MetricDelay time.Duration
+	// Quotas: see sandbox.Options (none enforced when nil).
+	Quotas quota.Limits
 	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) whose
 	// templates give each pipeline Lambda its execution role's policies:
 	// once the world is deployed, the sandbox evaluates every call a
@@ -235,6 +241,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		LambdaPublishDuration: opts.LambdaPublishDuration,
 		EventRetryDelays:      opts.EventRetryDelays,
 		MetricDelay:           opts.MetricDelay,
+		Quotas:                opts.Quotas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
@@ -642,6 +649,29 @@ func (w *World) ConfirmSubscriptions(ctx context.Context) ([]string, error) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return confirmed, fmt.Errorf("confirm %s: %s answered %s: %s", c.Endpoint, c.URL, resp.Status, strings.TrimSpace(string(body)))
+		}
+		confirmed = append(confirmed, c.Endpoint)
+	}
+	return confirmed, nil
+}
+
+// ConfirmSubscriptionsProtected confirms the approvers' pending e-mail
+// subscriptions as docs/deploy.md has an operator do it: a signed
+// ConfirmSubscription with the confirmation mail's token and
+// AuthenticateOnUnsubscribe "true", so that the unsubscribe link of the
+// approval mails cannot remove them. It returns the addresses confirmed.
+func (w *World) ConfirmSubscriptionsProtected(ctx context.Context) ([]string, error) {
+	client := sns.NewFromConfig(aws.Config{
+		Region:       core.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("aliasflow-local-operator", "local", ""),
+		HTTPClient:   awsenv.LoopbackOnlyClient(),
+		BaseEndpoint: aws.String(w.Endpoint()),
+	})
+	var confirmed []string
+	for _, c := range w.sb.SNS().PendingConfirmations() {
+		if _, err := client.ConfirmSubscription(ctx, &sns.ConfirmSubscriptionInput{TopicArn: aws.String(c.TopicArn),
+			Token: aws.String(c.Token), AuthenticateOnUnsubscribe: aws.String("true")}); err != nil {
+			return confirmed, fmt.Errorf("confirm %s: %w", c.Endpoint, err)
 		}
 		confirmed = append(confirmed, c.Endpoint)
 	}

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,7 +61,20 @@ type Options struct {
 	// sandbox's endpoint, which serves ConfirmationPath); AWS's own SNS
 	// endpoint when nil.
 	ConfirmationBase func() string
+	// EmailPerSecond, when positive, is how many messages a second one
+	// e-mail subscription takes (DefaultEmailPerSecond is SNS's); zero or
+	// negative sets no limit.
+	EmailPerSecond int
 }
+
+// DefaultEmailPerSecond is SNS's delivery rate for e-mail: 10 messages per
+// second ("Amazon SNS endpoints and quotas",
+// https://docs.aws.amazon.com/general/latest/gr/sns.html). A subscription
+// sent more within one second is suspended: it receives nothing more until
+// it is confirmed again (Subscribe), and Suspended lists it — the failure
+// issue 19 describes for an approver of a merge train, so that a test sees
+// a burst of approval mails to one address instead of a silent loss.
+const DefaultEmailPerSecond = 10
 
 // ConfirmationPath is where the confirmation link of a subscription points
 // on ConfirmationBase, as on AWS ("…/confirmation.html?TopicArn=…&Token=…").
@@ -84,6 +98,7 @@ type Service struct {
 	print   io.Writer
 	now     func() time.Time
 	confirm func() string
+	perSec  int
 
 	mu            sync.Mutex
 	topics        map[string]*topic // by ARN
@@ -109,7 +124,17 @@ type subscription struct {
 	// subscription receives no messages.
 	Pending bool   `json:",omitempty"`
 	Token   string `json:",omitempty"`
-	filter  *eventpattern.Pattern
+	// AuthenticateOnUnsubscribe is set when the subscription was confirmed
+	// through a signed ConfirmSubscription asking for it: the e-mail's
+	// unsubscribe link then cannot remove it.
+	AuthenticateOnUnsubscribe bool `json:",omitempty"`
+	// Suspended is set when the subscription was sent more than the e-mail
+	// rate within a second; it receives nothing until confirmed again.
+	Suspended bool `json:",omitempty"`
+	filter    *eventpattern.Pattern
+	// window and sent count the deliveries of the current second.
+	window time.Time
+	sent   int
 }
 
 // New returns an SNS with no topics.
@@ -117,6 +142,7 @@ func New(opts *Options) *Service {
 	s := &Service{now: time.Now, topics: map[string]*topic{}, changed: make(chan struct{}),
 		confirm: func() string { return "https://sns." + core.Region + ".amazonaws.com" }}
 	if opts != nil {
+		s.perSec = opts.EmailPerSecond
 		s.print = opts.Print
 		if opts.Now != nil {
 			s.now = opts.Now
@@ -138,7 +164,8 @@ func TopicARN(name string) string {
 // any other action is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
-		"Publish": s.publish,
+		"Publish":             s.publish,
+		"ConfirmSubscription": s.confirmSubscription,
 	})
 }
 
@@ -209,6 +236,9 @@ func (s *Service) Subscribe(topicArn, protocol, endpoint, filterPolicy, scope st
 			if sub.FilterPolicy != filterPolicy || sub.FilterPolicyScope != scope {
 				return "", invalid("Attributes Reason: Subscription already exists with different attributes")
 			}
+			if sub.Suspended {
+				sub.Suspended, sub.Pending, sub.Token = false, true, newToken()
+			}
 			if sub.Pending {
 				s.requestConfirmation(t, sub)
 			}
@@ -276,6 +306,13 @@ func (s *Service) PendingConfirmations() []Confirmation {
 // returns its ARN. Confirming again is harmless; an unknown token is
 // InvalidParameter, as AWS answers it.
 func (s *Service) ConfirmSubscription(topicArn, token string) (string, error) {
+	return s.confirmWith(topicArn, token, false)
+}
+
+// confirmWith confirms as ConfirmSubscription; authenticate (only from a
+// signed request) protects the subscription from unauthenticated
+// unsubscribes, and a later unsigned confirmation does not lift it.
+func (s *Service) confirmWith(topicArn, token string, authenticate bool) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.topics[topicArn]
@@ -285,10 +322,73 @@ func (s *Service) ConfirmSubscription(topicArn, token string) (string, error) {
 	for _, sub := range t.Subscriptions {
 		if token != "" && sub.Token == token {
 			sub.Pending = false
+			sub.AuthenticateOnUnsubscribe = sub.AuthenticateOnUnsubscribe || authenticate
 			return sub.Arn, nil
 		}
 	}
 	return "", invalid("Token")
+}
+
+// confirmSubscription is the signed ConfirmSubscription action: with
+// AuthenticateOnUnsubscribe "true", "only the topic owner and the
+// subscription owner can unsubscribe the endpoint. The unsubscribe action
+// requires Amazon Web Services authentication" (ConfirmSubscription, Amazon
+// SNS API Reference). An e-mail recipient who clicks the confirmation link
+// confirms without it; an operator confirming with the link's token and
+// this flag protects an approver from a mail scanner following the
+// unsubscribe link of every message (docs/deploy.md).
+func (s *Service) confirmSubscription(_ context.Context, form url.Values) (any, error) {
+	auth := strings.EqualFold(form.Get("AuthenticateOnUnsubscribe"), "true")
+	arn, err := s.confirmWith(form.Get("TopicArn"), form.Get("Token"), auth)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"SubscriptionArn": arn}, nil
+}
+
+// remove deletes a subscription for an unsigned request, which may not
+// delete one confirmed with AuthenticateOnUnsubscribe (AuthorizationError,
+// 403, as SNS answers an unauthorized caller; only a signed Unsubscribe of
+// the topic's or the subscription's owner could, which nothing in the
+// project calls).
+func (s *Service) remove(arn string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.topics {
+		for i, sub := range t.Subscriptions {
+			if sub.Arn != arn {
+				continue
+			}
+			if sub.AuthenticateOnUnsubscribe {
+				return core.Errorf("AuthorizationError", http.StatusForbidden, "This subscription requires authentication to unsubscribe (AuthenticateOnUnsubscribe)")
+			}
+			t.Subscriptions = slices.Delete(t.Subscriptions, i, i+1)
+			return nil
+		}
+	}
+	return core.Errorf("NotFound", http.StatusNotFound, "Subscription does not exist")
+}
+
+// UnsubscribePath is where the unsubscribe link of every e-mail points on
+// ConfirmationBase (?SubscriptionArn=…): unsigned, as anyone holding the
+// mail — or a link-following mail scanner — opens it.
+const UnsubscribePath = "/unsubscribe.html"
+
+// ServeUnsubscribe serves the unsubscribe link (GET UnsubscribePath).
+func (s *Service) ServeUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	err := s.remove(r.URL.Query().Get("SubscriptionArn"))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err != nil {
+		status := http.StatusBadRequest
+		var apiErr *core.APIError
+		if errors.As(err, &apiErr) {
+			status = apiErr.Status
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "Not unsubscribed: %v\n", err)
+		return
+	}
+	fmt.Fprintln(w, "Subscription removed: you will no longer receive messages from this topic.")
 }
 
 // ServeConfirmation serves the confirmation link (GET ConfirmationPath
@@ -401,7 +501,10 @@ func (s *Service) Publish(topicArn, subject, message string, attrs map[string]At
 	}
 	for _, sub := range t.Subscriptions {
 		// An unconfirmed endpoint receives nothing.
-		if sub.Pending || (sub.filter != nil && !sub.matches(event, message)) {
+		if sub.Pending || sub.Suspended || (sub.filter != nil && !sub.matches(event, message)) {
+			continue
+		}
+		if !s.pace(sub, base.Time) {
 			continue
 		}
 		m := base
@@ -409,6 +512,43 @@ func (s *Service) Publish(topicArn, subject, message string, attrs map[string]At
 		s.deliver(m)
 	}
 	return id, nil
+}
+
+// pace counts a delivery to sub at now and reports whether it is within
+// the e-mail rate; beyond it the subscription is suspended. s.mu is held.
+func (s *Service) pace(sub *subscription, now time.Time) bool {
+	if s.perSec <= 0 {
+		return true
+	}
+	if now.Sub(sub.window) >= time.Second {
+		sub.window, sub.sent = now, 0
+	}
+	sub.sent++
+	if sub.sent <= s.perSec {
+		return true
+	}
+	sub.Suspended = true
+	if s.print != nil {
+		fmt.Fprintf(s.print, "--- SNS: subscription %s (%s) suspended: more than %d e-mail messages within a second ---\n", sub.Arn, sub.Endpoint, s.perSec)
+	}
+	return false
+}
+
+// Suspended lists the endpoints whose subscriptions were suspended for
+// exceeding the e-mail rate, sorted.
+func (s *Service) Suspended() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, t := range s.topics {
+		for _, sub := range t.Subscriptions {
+			if sub.Suspended {
+				out = append(out, sub.Endpoint)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (sub *subscription) matches(attrs map[string]any, body string) bool {

@@ -27,9 +27,10 @@ import (
 const (
 	jsonVersion  = "1.1"
 	targetPrefix = "AmazonSSM."
-	// maxStandardValue is a Standard parameter's value limit, 4 KB
-	// ("Managing parameter tiers").
+	// maxStandardValue and maxAdvancedValue are a Standard and an Advanced
+	// parameter's value limits, 4 KB and 8 KB ("Managing parameter tiers").
 	maxStandardValue = 4096
+	maxAdvancedValue = 8192
 	// maxDepth is the deepest hierarchy Parameter Store allows: 15 levels.
 	maxDepth = 15
 )
@@ -48,6 +49,9 @@ type parameter struct {
 	Description string `json:",omitempty"`
 	Version     int64
 	Modified    time.Time
+	// Tier is "Advanced" once the parameter was put in that tier (it never
+	// goes back to Standard); "" is Standard.
+	Tier string `json:",omitempty"`
 }
 
 // New returns an empty Parameter Store; now defaults to time.Now.
@@ -230,13 +234,15 @@ func (s *Service) putParameter(_ context.Context, body []byte) (any, error) {
 	switch {
 	case in.Type != "" && in.Type != "String":
 		return nil, core.Errorf("UnsupportedParameterType", http.StatusBadRequest, "the aliasflow sandbox holds String parameters only, not %s", in.Type)
-	case in.Tier != "" && in.Tier != "Standard":
-		return nil, core.Errorf("UnsupportedOperationException", http.StatusBadRequest, "the aliasflow sandbox holds Standard parameters only, not %s", in.Tier)
+	case in.Tier != "" && in.Tier != "Standard" && in.Tier != "Advanced":
+		return nil, core.Errorf("UnsupportedOperationException", http.StatusBadRequest, "the aliasflow sandbox holds Standard and Advanced parameters only, not %s", in.Tier)
 	case in.DataType != "" && in.DataType != "text", in.KeyId != "", in.AllowedPattern != "", in.Policies != "":
 		return nil, core.Errorf("UnsupportedOperationException", http.StatusBadRequest, "the aliasflow sandbox does not implement DataType, KeyId, AllowedPattern or Policies")
 	case in.Value == "":
 		return nil, validation("1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1")
-	case len(in.Value) > maxStandardValue:
+	case len(in.Value) > maxAdvancedValue:
+		return nil, validation("Advanced tier parameters support a maximum parameter value of %d characters.", maxAdvancedValue)
+	case len(in.Value) > maxStandardValue && in.Tier != "Advanced" && !s.advanced(in.Name):
 		return nil, validation("Standard tier parameters support a maximum parameter value of %d characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier.", maxStandardValue)
 	case len(in.Tags) > 0 && in.Overwrite != nil && *in.Overwrite:
 		return nil, validation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
@@ -258,7 +264,23 @@ func (s *Service) putParameter(_ context.Context, body []byte) (any, error) {
 	if in.Description != "" {
 		p.Description = in.Description
 	}
-	return map[string]any{"Version": p.Version, "Tier": "Standard"}, nil
+	if in.Tier == "Advanced" {
+		p.Tier = "Advanced"
+	}
+	tier := p.Tier
+	if tier == "" {
+		tier = "Standard"
+	}
+	return map[string]any{"Version": p.Version, "Tier": tier}, nil
+}
+
+// advanced reports whether the parameter name exists in the Advanced tier,
+// which it keeps when a put names no tier.
+func (s *Service) advanced(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.params[name]
+	return p != nil && p.Tier == "Advanced"
 }
 
 // Snapshot returns every parameter, for persisting the sandbox's state.

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -167,13 +169,22 @@ type EventPutter interface {
 // Recorder logs audit records and queues them for EventBridge; Flush sends
 // the queue in one PutEvents call so a task pays one call, not one per record.
 type Recorder struct {
-	log   *slog.Logger
-	bus   EventPutter
-	name  string
-	now   func() time.Time
-	mu    sync.Mutex
-	queue []Record
+	log    *slog.Logger
+	bus    EventPutter
+	name   string
+	now    func() time.Time
+	delays []time.Duration
+	mu     sync.Mutex
+	queue  []Record
 }
+
+// DefaultRetryDelays are the waits before Flush puts again the entries a
+// PutEvents call did not ingest (FailedEntryCount > 0): a call can succeed
+// while some of its entries fail, each with its own ErrorCode such as
+// ThrottlingException or InternalFailure ("PutEvents", Amazon EventBridge
+// API Reference: Entries, FailedEntryCount), and the SDK's retryer only
+// retries whole failed calls. Exponential, each jittered by up to half.
+var DefaultRetryDelays = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, 1600 * time.Millisecond}
 
 // Options tunes a Recorder; the zero value is usable.
 type Options struct {
@@ -181,13 +192,18 @@ type Options struct {
 	BusName string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// RetryDelays replace DefaultRetryDelays when not nil (tests: zeros).
+	RetryDelays []time.Duration
 }
 
 // New returns a Recorder writing to log and, when bus is not nil, to
 // EventBridge.
 func New(log *slog.Logger, bus EventPutter, opts *Options) *Recorder {
-	r := &Recorder{log: log, bus: bus, name: "default", now: time.Now}
+	r := &Recorder{log: log, bus: bus, name: "default", now: time.Now, delays: DefaultRetryDelays}
 	if opts != nil {
+		if opts.RetryDelays != nil {
+			r.delays = opts.RetryDelays
+		}
 		if opts.BusName != "" {
 			r.name = opts.BusName
 		}
@@ -289,14 +305,48 @@ func (r *Recorder) Flush(ctx context.Context) error {
 				Time:         aws.Time(rec.Time),
 			})
 		}
-		out, err := r.bus.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
-		if err == nil && out != nil && out.FailedEntryCount > 0 {
-			err = fmt.Errorf("%d of %d entries failed", out.FailedEntryCount, len(entries))
-		}
-		if err != nil {
+		if err := r.put(ctx, entries); err != nil {
 			r.log.ErrorContext(ctx, "audit events not put on EventBridge", "error", err.Error())
 			return fmt.Errorf("audit: put events: %w", err)
 		}
 	}
 	return nil
+}
+
+// put puts entries, and again, after each of r.delays, those not ingested.
+func (r *Recorder) put(ctx context.Context, entries []types.PutEventsRequestEntry) error {
+	for attempt := 0; ; attempt++ {
+		out, err := r.bus.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
+		if err != nil {
+			return err
+		}
+		if out == nil || out.FailedEntryCount == 0 {
+			return nil
+		}
+		var failed []types.PutEventsRequestEntry
+		var codes []string
+		for i, e := range out.Entries {
+			if e.ErrorCode != nil && i < len(entries) {
+				failed = append(failed, entries[i])
+				codes = append(codes, aws.ToString(e.ErrorCode))
+			}
+		}
+		if len(failed) == 0 { // a count without the entries to tell which: put them all again
+			failed = entries
+		}
+		if attempt >= len(r.delays) {
+			return fmt.Errorf("%d of %d entries failed after %d attempts (%s)", out.FailedEntryCount, len(entries), attempt+1, strings.Join(codes, ", "))
+		}
+		r.log.WarnContext(ctx, "audit events partly not ingested; putting them again", "failed", len(failed), "codes", strings.Join(codes, ","), "attempt", attempt+1)
+		d := r.delays[attempt]
+		if d > 0 {
+			d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d entries not ingested: %w", len(failed), ctx.Err())
+		case <-time.After(d):
+		}
+		entries = failed
+	}
 }

@@ -45,9 +45,15 @@ func ParameterName(pipeline, function string) string { return Path(pipeline) + f
 // change effective for the next release within half a minute.
 const DefaultTTL = 30 * time.Second
 
-// maxValueBytes is a Standard parameter's value limit, 4 KB ("Parameter
-// tiers", Parameter Store); the construct refuses larger settings at synth.
-const maxValueBytes = 4096
+// A parameter's value limit by tier: Standard 4 KB, Advanced 8 KB
+// ("Managing parameter tiers", AWS Systems Manager User Guide). Settings
+// larger than a Standard parameter holds are stored in an Advanced one when
+// the owner opts in (it is charged per parameter-month, and Parameter Store
+// never turns an Advanced parameter back into a Standard one).
+const (
+	MaxStandardBytes = 4096
+	MaxAdvancedBytes = 8192
+)
 
 // SSM is the Parameter Store call a Store makes.
 type SSM interface {
@@ -157,8 +163,8 @@ func Parse(data []byte, function string) (config.Target, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return config.Target{}, errors.New("the value is empty (want the JSON of the target's settings)")
 	}
-	if len(data) > maxValueBytes {
-		return config.Target{}, fmt.Errorf("the value is %d bytes; a Standard parameter holds at most %d", len(data), maxValueBytes)
+	if len(data) > MaxAdvancedBytes {
+		return config.Target{}, fmt.Errorf("the value is %d bytes; an Advanced parameter holds at most %d", len(data), MaxAdvancedBytes)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -179,14 +185,23 @@ func Parse(data []byte, function string) (config.Target, error) {
 	return t, nil
 }
 
-// Encode renders settings as the parameter's value (what Parse reads).
-func Encode(t config.Target) (string, error) {
+// Encode renders settings as the value of a Standard parameter (what Parse
+// reads).
+func Encode(t config.Target) (string, error) { return encode(t, false) }
+
+// EncodeAdvanced renders settings as the value of an Advanced parameter.
+func EncodeAdvanced(t config.Target) (string, error) { return encode(t, true) }
+
+func encode(t config.Target, advanced bool) (string, error) {
 	doc, err := json.Marshal(t)
 	if err != nil {
 		return "", fmt.Errorf("settings: encode %s: %w", t.Function, err)
 	}
-	if len(doc) > maxValueBytes {
-		return "", fmt.Errorf("settings of %s are %d bytes; a Standard SSM parameter holds at most %d (fewer or shorter smoke checks)", t.Function, len(doc), maxValueBytes)
+	switch {
+	case len(doc) > MaxAdvancedBytes:
+		return "", fmt.Errorf("settings of %s are %d bytes; an Advanced SSM parameter, the largest, holds at most %d (fewer or shorter smoke checks)", t.Function, len(doc), MaxAdvancedBytes)
+	case len(doc) > MaxStandardBytes && !advanced:
+		return "", fmt.Errorf("settings of %s are %d bytes; a Standard SSM parameter holds at most %d: opt in to an Advanced parameter (up to %d bytes, charged per parameter-month; TargetProps.AdvancedSettings) or use fewer or shorter smoke checks", t.Function, len(doc), MaxStandardBytes, MaxAdvancedBytes)
 	}
 	return string(doc), nil
 }

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aliasflow/aliasflow/cli"
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/sandbox/quota"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/settings"
+)
+
+// quotaRun is n promotions released at once with the sandbox enforcing
+// AWS's request quotas (sandbox/quota.Default) and nothing else changed.
+type quotaRun struct {
+	n            int
+	setupErr     error
+	wall         time.Duration
+	outcomes     map[string]int // SUCCEEDED, FAILED, …, "lost" (no execution), "stuck" (no end in time)
+	errs         []string
+	usage        []quota.Usage
+	suspended    []string
+	approveTries int
+}
+
+// bakingTarget is a scale function's settings for the quota run: a canary
+// of 10 % baked 5 s, then 100 %, judged by its alarm, metrics and log
+// streams (no traffic: inconclusive, and promoted at health.maxBakeSeconds).
+func bakingTarget(fn string) config.Target {
+	t := config.Target{Function: fn, Approvers: []string{local.DefaultApprover},
+		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 5}}
+	t.Health.MaxBakeSeconds, t.Health.OnInconclusive = 20, config.OnInconclusivePromote
+	// A 5 s step is shorter than the metrics' delay: the versions' own log
+	// streams (FilterLogEvents) are the fresh signal.
+	t.Health.FreshSignal = config.FreshSignalLogs
+	t.ApplyDefaults()
+	return t
+}
+
+// quotaFigures measures the quota section.
+func quotaFigures(r *report, root string, n int) {
+	binDir := os.Getenv("ALIASFLOW_BIN_DIR")
+	if binDir == "" {
+		binDir = filepath.Join(root, "dist", "local")
+	}
+	hello, err := os.ReadFile(filepath.Join(binDir, "hello", "bootstrap"))
+	if err != nil {
+		r.section("11. AWS quotas", "not measured: "+err.Error()+" (run `make build-local`)")
+		r.missed = append(r.missed, "11. AWS quotas: not measured")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	fmt.Printf("… %d concurrent baking promotions without quotas (the control)\n", n)
+	control := runQuota(ctx, binDir, hello, n, nil)
+	fmt.Printf("… %d concurrent baking promotions with AWS's request quotas on\n", n)
+	quotaSection(r, control, runQuota(ctx, binDir, hello, n, quota.Default()))
+}
+
+func runQuota(ctx context.Context, binDir string, hello []byte, n int, limits quota.Limits) *quotaRun {
+	run := &quotaRun{n: n, outcomes: map[string]int{}}
+	log := &syncBuffer{}
+	w, err := local.Start(ctx, local.Options{BinDir: binDir, Log: log, Hello: allAtOnce, Quotas: limits})
+	if err != nil {
+		run.setupErr = fmt.Errorf("start the world: %w", err)
+		return run
+	}
+	defer w.Close()
+	if _, err := w.ConfirmSubscriptionsProtected(ctx); err != nil {
+		run.setupErr = err
+		return run
+	}
+	b := &world{w: w, sb: w.Sandbox(), hello: hello, log: log}
+	shas, err := b.setupScale(ctx, n)
+	if err != nil {
+		run.setupErr = err
+		return run
+	}
+	for i := range n {
+		// The functions served version 1 before: Lambda created their log
+		// groups then (a function never invoked has none, and the health
+		// check's FilterLogEvents would fail on it, quotas or not).
+		now := time.Now().UTC()
+		b.sb.Logs().Append("/aws/lambda/"+scaleFunction(i), now.Format("2006/01/02")+"/[1]0123456789abcdef", now, "START RequestId: 00000000-0000-0000-0000-000000000000 Version: 1")
+		doc, err := settings.Encode(bakingTarget(scaleFunction(i)))
+		if err == nil {
+			_, err = b.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, scaleFunction(i)), doc, true)
+		}
+		if err != nil {
+			run.setupErr = fmt.Errorf("settings: %w", err)
+			return run
+		}
+	}
+	began := time.Now()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn := scaleFunction(i)
+			outcome, tries, err := b.promoteUnderQuotas(ctx, fn, shas[i], fmt.Sprintf("9007a%03d", i))
+			mu.Lock()
+			defer mu.Unlock()
+			kind := outcome
+			if strings.HasPrefix(outcome, "FAILED (rolled back") {
+				kind = "rolled back"
+			} else if strings.HasPrefix(outcome, "FAILED") {
+				kind = "FAILED"
+			}
+			run.outcomes[kind]++
+			run.approveTries += tries
+			if err != nil && len(run.errs) < 5 {
+				run.errs = append(run.errs, fn+": "+err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	run.wall = time.Since(began)
+	if len(run.errs) > 0 {
+		run.errs = append(run.errs, "world log: "+log.tail(5))
+	}
+	run.usage = b.sb.Quotas()
+	run.suspended = b.sb.SNS().Suspended()
+	return run
+}
+
+// promoteUnderQuotas releases fn, approves it through the CLI (again and
+// again while the approval task is not open or the CLI is throttled) and
+// waits for the end; the outcome is the execution's status.
+func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string) (string, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
+	defer cancel()
+	name := promotion.ExecutionName(fn, "2", sha)
+	arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", core.Region, core.Account, local.StateMachineName, name)
+	if _, err := b.releaseRequested(fn, sha, commit).put(); err != nil {
+		return "lost", 0, err
+	}
+	tries := 0
+	put := time.Now()
+	var stderr bytes.Buffer
+	for {
+		status, err := b.sb.States().ExecutionStatus(arn)
+		if err == nil && status != "RUNNING" {
+			if status == "SUCCEEDED" {
+				return status, tries, nil
+			}
+			return b.why(arn, status), tries, fmt.Errorf("ended %s", b.why(arn, status))
+		}
+		if err != nil && time.Since(put) > 2*time.Minute {
+			return "lost", tries, fmt.Errorf("no execution 2 min after the release event: %w", err)
+		}
+		if ctx.Err() != nil {
+			if err != nil {
+				return "lost", tries, err
+			}
+			return "stuck", tries, fmt.Errorf("still %s", status)
+		}
+		if err == nil {
+			tries++
+			stderr.Reset()
+			cli.Main(ctx, []string{"--endpoint", b.w.Endpoint(), "--region", core.Region, "approve", name, "--comment", "make bench"},
+				cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr})
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// why names how a promotion that did not succeed ended: rolled back (its
+// Rollback state was entered) or not, with the execution's error and the
+// cause's start.
+func (b *world) why(arn, status string) string {
+	events, err := b.sb.States().History(arn)
+	if err != nil {
+		return status
+	}
+	rolledBack, failure, state, lastTaskFailure := false, "", "", ""
+	for _, e := range events {
+		if d := e.StateEnteredEventDetails; d != nil {
+			if d.Name == "Rollback" && !rolledBack {
+				rolledBack = true
+				status += " (rolled back after " + state + ": " + lastTaskFailure + ")"
+			}
+			state = d.Name
+		}
+		if d := e.TaskFailedEventDetails; d != nil {
+			lastTaskFailure = d.Error + " " + clipTo(d.Cause, 200)
+		}
+		if d := e.ExecutionFailedEventDetails; d != nil && !rolledBack {
+			failure = d.Error + ": " + clipTo(d.Cause, 160)
+		}
+	}
+	if failure != "" {
+		status += " " + failure
+	}
+	return status
+}
+
+func clipTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func quotaSection(r *report, control, run *quotaRun) {
+	const title = "11. AWS quotas"
+	for _, x := range []*quotaRun{control, run} {
+		if x.setupErr != nil {
+			r.section(title, "not measured: "+x.setupErr.Error())
+			r.missed = append(r.missed, title+": not measured")
+			return
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d functions released at once (a Release Requested event each), each a canary of 10 %% baked 5 s then 100 %%, "+
+		"judged with no traffic on its alarm, metrics and log streams (inconclusive, promoted at health.maxBakeSeconds 20 s), approved through the CLI "+
+		"every second until the approval is taken; approvers confirmed with AuthenticateOnUnsubscribe; the sandbox enforces "+
+		"AWS's default request quotas (`sandbox/quota.Default`, us-east-1's buckets) and SNS's e-mail rate, nothing else changed. "+
+		"Wall time %s.\n\n", run.n, run.wall.Round(time.Second))
+	fmt.Fprintf(&b, "The control, the same run without quotas: %s in %s.\n\n", formatOutcomes(control.outcomes), control.wall.Round(time.Second))
+	for _, e := range control.errs {
+		b.WriteString("- control: " + e + "\n")
+	}
+	wrong := run.n - run.outcomes["SUCCEEDED"]
+	fmt.Fprintf(&b, "Outcomes: %s; wrong outcomes (a healthy release not promoted, or lost): **%d** of %d. CLI approve attempts: %d.\n\n",
+		formatOutcomes(run.outcomes), wrong, run.n, run.approveTries)
+	if len(run.suspended) > 0 {
+		fmt.Fprintf(&b, "SNS suspended the e-mail subscription of %s (more than 10 approval mails a second to one address).\n\n", strings.Join(run.suspended, ", "))
+	}
+	b.WriteString("| quota | requests | throttled | peak / s | peak share of rate | bucket drawn to | source |\n|---|---:|---:|---:|---:|---:|---|\n")
+	worst := 0.0
+	for _, u := range run.usage {
+		fmt.Fprintf(&b, "| %s (%g/s, bucket %g) | %d | %d | %d | %.0f %% | %.0f %% | %s |\n", u.Rule, u.Rate, u.Burst, u.Requests, u.Throttled,
+			u.PeakPerSecond, 100*u.PeakShare, 100*u.Depth, strings.SplitN(u.Source, " (", 2)[0])
+		worst = max(worst, u.PeakShare)
+	}
+	fmt.Fprintf(&b, "\nBudget (issue 19): peak ≤ 80 %% of every quota's rate and 0 wrong outcomes: %s\n",
+		r.budget("11. AWS quotas", worst <= 0.8 && wrong == 0, fmt.Sprintf("worst peak %.0f %% of its rate, %d wrong outcomes", 100*worst, wrong)))
+	for _, e := range run.errs {
+		b.WriteString("\n- " + e)
+	}
+	r.section(title, b.String())
+}
+
+func formatOutcomes(m map[string]int) string {
+	var parts []string
+	for _, k := range []string{"SUCCEEDED", "rolled back", "FAILED", "ABORTED", "TIMED_OUT", "stuck", "lost"} {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
