@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"strconv"
 	"strings"
 	"time"
@@ -48,11 +49,15 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	stepStart := now.Add(-time.Duration(s.BakedSeconds+s.BakeSeconds) * time.Second)
 	need := stepStart.Add(time.Duration(t.p.Steps[s.Step].BakeSeconds) * time.Second)
 	alarmReasons, err := t.alarmReasons(ctx, stepStart)
-	if err != nil {
-		return nil, fmt.Errorf("check health: %w", err)
+	var sources []audit.Evidence
+	var progress progress
+	if err == nil {
+		sources, progress, err = t.evidence(ctx, stepStart, now)
 	}
-	sources, progress, err := t.evidence(ctx, stepStart, now)
 	if err != nil {
+		if next := t.unread(ctx, err, now, need); next != nil {
+			return next, nil
+		}
 		return nil, fmt.Errorf("check health: %w", err)
 	}
 	d := decide(h, need, sources)
@@ -129,6 +134,38 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	step := t.p.Steps[next.Step]
 	next.Weight, next.BakeSeconds = step.Weight, step.BakeSeconds
 	return next, nil
+}
+
+// unread is the step baking again because its evidence could not be read
+// for a reason that passes — a throttled or timed-out read (AWS's request
+// quotas: FilterLogEvents 5 TPS, DescribeAlarms 9 TPS per account and
+// Region, shared by every baking promotion): throttling is never a
+// verdict. The step checks again after a pause spread per promotion, within
+// the same bounds as an inconclusive verdict (health.maxBakeSeconds and
+// the history's rounds); nil when those are spent or err does not pass,
+// and the task fails as before.
+func (t *task) unread(ctx context.Context, err error, now, need time.Time) *promotion.Shift {
+	s, h := t.p.Shift, t.p.Target.Health
+	if !promotion.IsTransient(err) || (t.p.Bake != nil && t.p.Bake.PromoteNow) {
+		return nil
+	}
+	baked := s.BakedSeconds + s.BakeSeconds
+	remaining := h.MaxBakeSeconds - baked
+	if remaining <= 0 || s.Extensions+1 >= config.BakeRounds(len(t.p.Steps)) {
+		return nil
+	}
+	// 15–29 s, the same for a promotion's every round and spread across
+	// promotions, so throttled checks do not come back together.
+	jitter := int(crc32.ChecksumIEEE([]byte(t.req.Execution)) % minExtension)
+	ext := min(remaining, max(extension(h, need, now), minExtension+jitter))
+	reason := fmt.Sprintf("evidence not read (%s); checking again in %ds (at most %ds of baking, %ds left)",
+		clip(errorMessage(err), 200), ext, h.MaxBakeSeconds, remaining)
+	t.log.WarnContext(ctx, "health evidence not read; baking again", "function", t.p.Function, "version", t.p.Version, "error", err)
+	t.record(ctx, audit.Record{Event: audit.HealthInconclusive, Alias: promotion.AliasProd, FromVersion: s.StableVersion,
+		ToVersion: t.p.Version, Weight: audit.Weight(s.Weight), Reason: reason})
+	return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
+		BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
+		Verdict: Inconclusive + ": " + reason, Logs: s.Logs, Probes: s.Probes}
 }
 
 // leaning says why the evidence, though inconclusive, leans towards harm

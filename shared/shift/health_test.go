@@ -22,6 +22,7 @@ import (
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 )
 
 // TestBeginAlarmFiring: an alarm already in ALARM before any traffic moves
@@ -74,6 +75,8 @@ type fakeLogs struct {
 	inputs   []*cloudwatchlogs.FilterLogEventsInput
 	missing  bool
 	pageSize int
+	// fail, when set, is every FilterLogEvents call's answer.
+	fail error
 }
 
 // add writes one event to the default log group of the test function.
@@ -110,6 +113,9 @@ func (f *fakeLogs) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterL
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inputs = append(f.inputs, in)
+	if f.fail != nil {
+		return nil, f.fail
+	}
 	evs, ok := f.events[aws.ToString(in.LogGroupName)]
 	if f.missing || (!ok && len(f.events) > 0) {
 		return nil, &logtypes.ResourceNotFoundException{Message: aws.String("The specified log group does not exist.")}
@@ -240,12 +246,73 @@ func TestCheckHealthFreshSignal(t *testing.T) {
 	}
 }
 
+// TestCheckHealthFreshSignalMissingGroup: Lambda creates a function's log
+// group when it first logs, so a group that does not exist yet holds no
+// line: the step is inconclusive and bakes again, not rolled back.
 func TestCheckHealthFreshSignalMissingGroup(t *testing.T) {
 	e, lg, req := logsEnv(t)
 	lg.missing = true
-	_, err := e.run(req)
-	if err == nil || !strings.Contains(message(err), "read the log streams of version") {
-		t.Fatalf("err = %v, want one naming the log streams", err)
+	got, err := e.run(req)
+	if err != nil {
+		t.Fatalf("err = %v, want the step baking again", err)
+	}
+	if !got.Extend {
+		t.Errorf("shift = %+v, want it extended", got)
+	}
+	wantSummary(t, e, []string{"health.inconclusive prod 4>5 @0.1"})
+}
+
+// TestThrottledEvidenceIsNeverAVerdict (issue 19): a health check whose
+// evidence could not be read because AWS throttled the read bakes the step
+// again, spread per promotion, prod untouched and one record saying so —
+// where it used to fail the task as transient, which the definition
+// retried for ~15 s and then rolled back. Once the step's bakes are spent
+// the task fails as before.
+func TestThrottledEvidenceIsNeverAVerdict(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(e *env, lg *fakeLogs)
+	}{
+		{"DescribeAlarms", func(e *env, _ *fakeLogs) {
+			e.cw.fail("DescribeAlarms", &cwtypes.LimitExceededFault{Message: aws.String("Rate exceeded")})
+		}},
+		{"GetMetricData", func(e *env, _ *fakeLogs) {
+			e.cw.fail("GetMetricData", &cwtypes.LimitExceededException{Message: aws.String("Rate exceeded")})
+		}},
+		{"FilterLogEvents", func(_ *env, lg *fakeLogs) {
+			lg.fail = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, lg, req := logsEnv(t)
+			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.1})
+			// Five minutes into the step: its first minutes' metrics are
+			// published, so GetMetricData is called.
+			req.Promotion.Shift.BakedSeconds = 300
+			tc.setup(e, lg)
+			got, err := e.run(req)
+			if err != nil {
+				t.Fatalf("err = %v, want the step baking again", err)
+			}
+			if !got.Extend || got.BakeSeconds < 15 || got.BakeSeconds >= 30 || got.Extensions != 1 {
+				t.Errorf("shift = %+v, want extended by 15–29 s, one extension", got)
+			}
+			if p := e.alias("prod"); p != "4 + 5@0.1" {
+				t.Errorf("prod = %s, want it untouched", p)
+			}
+			recs := wantSummary(t, e, []string{"health.inconclusive prod 4>5 @0.1"})
+			if !strings.Contains(recs[0].Reason, "evidence not read") || !strings.Contains(recs[0].Reason, "Rate exceeded") {
+				t.Errorf("reason %q, want the unread evidence and AWS's message", recs[0].Reason)
+			}
+
+			// The step's bakes spent: the task fails as before.
+			e.logs.Reset()
+			req.Promotion.Shift.BakedSeconds = 86400
+			tc.setup(e, lg)
+			_, err = e.run(req)
+			wantErrorName(t, err, promotion.ErrTransient)
+		})
 	}
 }
 

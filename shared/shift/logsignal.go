@@ -3,6 +3,7 @@ package shift
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -318,7 +320,17 @@ func (t *task) readGroup(ctx context.Context, g *groupProgress, pr *logProgress,
 	custom := g.Name != "/aws/lambda/"+t.p.Function
 	for range logPagesPerCheck {
 		page, err := t.logs.FilterLogEvents(ctx, in)
-		if err != nil {
+		var missing *logtypes.ResourceNotFoundException
+		switch {
+		case errors.As(err, &missing) && g.Token == "":
+			// Lambda creates a function's log group when the function
+			// first logs ("Sending Lambda function logs to CloudWatch
+			// Logs", Lambda developer guide): no group yet is no line
+			// yet — nothing to count, not a reason to roll back. The
+			// read is taken as done, its last seconds read again later.
+			t.log.InfoContext(ctx, "log group does not exist (yet): no lines to count", "group", g.Name)
+			page, err = &cloudwatchlogs.FilterLogEventsOutput{}, nil
+		case err != nil:
 			return fmt.Errorf("read the log streams of versions %s and %s in %s: %w", t.p.Version, t.p.Shift.StableVersion, g.Name, err)
 		}
 		for _, e := range page.Events {
