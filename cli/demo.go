@@ -80,8 +80,10 @@ type demo struct {
 	// stepTimeout bounds each automated wait; waiting for a person's
 	// decision is bounded by the approval request's own expiry.
 	stepTimeout time.Duration
-	// decidedBy is the evidence of the last health verdict shown.
+	// decidedBy is the evidence of the last health verdict shown, and
+	// decider what that source said it can see.
 	decidedBy string
+	decider   *audit.Evidence
 }
 
 // demoStopped ends the demo early and truthfully: the person rejected the
@@ -270,7 +272,14 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 		}
 	}
 	d.auditTrail(ctx, fn, p, []audit.Event{audit.TrafficShifted, audit.HealthFailed, audit.PromotionRolledBack})
-	d.expect(d.decidedBy == "logs", "the fresh signal decided", "the rollback rested on %q evidence (Lambda metrics are published minutes late, as on AWS)", d.decidedBy)
+	// On Lambda a handled error leaves no Status on the REPORT line (the
+	// sandbox's REPORT lines are AWS's Runtime Interface Emulator's): the
+	// logs see version 3's failures only by aws-lambda-go's own error line,
+	// so the rollback must rest on a source that sees handled errors.
+	sees := d.decider != nil && d.decider.SeesHandledErrors
+	d.expect(d.decidedBy == "logs" && sees, "the fresh signal decided, on evidence AWS would show",
+		"the rollback rested on %q evidence that sees handled errors (%v): aws-lambda-go's error line in version 3's log stream — its REPORT lines carry no Status, as on AWS; Lambda's metrics are published minutes late",
+		d.decidedBy, sees)
 	return nil
 }
 
@@ -504,7 +513,12 @@ func (d *demo) auditTrail(ctx context.Context, fn string, p *progress.Progress, 
 	for _, r := range recs {
 		if v := r.Verdict; v != nil && (r.Event == audit.HealthPassed || r.Event == audit.HealthFailed) {
 			// Which evidence decided, and what it showed.
-			d.decidedBy = v.DecidedBy
+			d.decidedBy, d.decider = v.DecidedBy, nil
+			for i := range v.Sources {
+				if v.Sources[i].Source == v.DecidedBy {
+					d.decider = &v.Sources[i]
+				}
+			}
 			d.step("verdict", "%s, decided by %s (%s): %s", v.Outcome, v.DecidedBy, v.Test, r.Reason)
 		}
 	}
