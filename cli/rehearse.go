@@ -162,6 +162,12 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg, ldflags string) error {
 	if res.Promotion != "" {
 		fmt.Fprintf(w, "then:        aliasflow watch %s\n", res.Promotion)
 	}
+	if fn == local.HelloFunction {
+		// A canary is judged on evidence: without calls (or health.probes)
+		// its verdict waits, and watch says for how many.
+		fmt.Fprintf(w, "while it bakes, send prod traffic — the verdict needs calls of the new version:\n")
+		fmt.Fprintf(w, "             for i in $(seq 600); do curl -s %s/production/ >/dev/null; done\n", a.g.endpoint)
+	}
 	return nil
 }
 

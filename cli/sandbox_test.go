@@ -279,7 +279,8 @@ func TestSandboxEndToEnd(t *testing.T) {
 	// smoke expectations printed.
 	out = e.must("local", "deploy-code", "hello", filepath.Join(repoRoot(), "examples", "hello"),
 		"--ldflags", "-X 'main.greeting=Hello from Lambda, fourth'")
-	wantContains(t, "deploy-code", out, "made it hello's $LATEST (code ", "/dev/\n", "smoke checks", "invoke-stg", "aliasflow release hello", "aliasflow watch hello-v4-")
+	wantContains(t, "deploy-code", out, "made it hello's $LATEST (code ", "/dev/\n", "smoke checks", "invoke-stg", "aliasflow release hello", "aliasflow watch hello-v4-",
+		"the verdict needs calls of the new version", "/production/ >/dev/null")
 	e.must("release", "hello")
 	e.waitState("RequestApproval")
 	e.must("approve", "hello")
