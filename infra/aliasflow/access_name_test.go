@@ -25,13 +25,17 @@ func TestAccessPoliciesUseThePipelinesName(t *testing.T) {
 	aliasflow.NewAccess(stack, "Access", p)
 	aliasflow.NewGitHubReleaseRole(stack, "GitHub", &aliasflow.GitHubReleaseRoleProps{Pipeline: p, Repository: "acme/shop"})
 	tmpl := cdktest.TemplateJSON(t, stack)
-	want := `{"StringEquals":{"aws:ResourceTag/` + aliasflow.TagKey + `":"payments"}}`
+	pipelineTag := `"aws:ResourceTag/` + aliasflow.TagKey + `":"payments"`
 	cases := []struct {
 		name       string
 		statements []policyStatement
+		want       string
 	}{
-		{"operators", documentStatements(t, tmpl, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", aliasflow.OperatorsPolicyName)},
-		{"github release role", documentStatements(t, tmpl, "AWS::IAM::Policy", "", "GitHubRole")},
+		{"operators", documentStatements(t, tmpl, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", aliasflow.OperatorsPolicyName),
+			`{"StringEquals":{` + pipelineTag + `}}`},
+		// The CI role is also held to its repository's functions.
+		{"github release role", documentStatements(t, tmpl, "AWS::IAM::Policy", "", "GitHubRole"),
+			`{"StringEquals":{` + pipelineTag + `,"aws:ResourceTag/` + aliasflow.RepositoryTag + `":"acme/shop"}}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -42,8 +46,8 @@ func TestAccessPoliciesUseThePipelinesName(t *testing.T) {
 					continue
 				}
 				tagged++
-				if cond != want {
-					t.Errorf("statement %s condition = %s, want %s", s.Sid, cond, want)
+				if cond != c.want {
+					t.Errorf("statement %s condition = %s, want %s", s.Sid, cond, c.want)
 				}
 			}
 			if tagged == 0 {
