@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 FUNCTIONS := release smoketest approval shift
 LAMBDAS   := $(FUNCTIONS) hello
-GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags='-s -w'
+# nethttpomithttp2: net/http without its bundled HTTP/2 (a build tag of the
+# standard library); the SDK's calls to AWS's API endpoints go over HTTP/1.1,
+# and each bootstrap is ~0.4 MB smaller, inside the 10 MB budget.
+GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc,nethttpomithttp2 -ldflags='-s -w'
 NPM_BIN := $(CURDIR)/node_modules/.bin
 
 # Tests never hold real credentials and can reach loopback only: anything not
