@@ -186,14 +186,19 @@ type trialResult struct {
 // codeDeployExposure is how long, in seconds weighted by the share of
 // traffic, a broken version serves users under CodeDeploy's
 // CodeDeployDefault.LambdaCanary10Percent5Minutes stopped by a CloudWatch
-// alarm that fires at after: 10 % of the traffic for the first 5 minutes
-// (TimeBasedCanary: canaryPercentage 10, canaryInterval 5, "the number of
-// minutes between the first and second traffic shifts",
+// alarm that fires at after: 10 % of the traffic for the first 5 minutes,
+// then 100 % ("Working with deployment configurations in CodeDeploy",
+// predefined configurations for the Lambda compute platform,
+// https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html;
+// TimeBasedCanary's canaryInterval is "the number of minutes between the
+// first and second traffic shifts",
 // https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_TimeBasedCanary.html),
-// then 100 % until the alarm stops the deployment and rolls it back
-// (AlarmConfiguration, AutoRollbackConfiguration DEPLOYMENT_STOP_ON_ALARM,
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codedeploy-deploymentgroup-alarmconfiguration.html).
-// CodeDeploy's alarm polling interval is not documented; it is taken as
+// until the alarm stops it: "If any of the specified alarms are
+// activated, the deployment stops" ("Monitoring deployments with
+// CloudWatch alarms in CodeDeploy",
+// https://docs.aws.amazon.com/codedeploy/latest/userguide/monitoring-create-alarms.html),
+// and rolls back with DEPLOYMENT_STOP_ON_ALARM (AutoRollbackConfiguration).
+// How often CodeDeploy polls its alarms is not documented; it is taken as
 // instant, which favours CodeDeploy.
 func codeDeployExposure(after time.Duration) float64 {
 	t := after.Seconds()
@@ -317,7 +322,7 @@ func verdictFigures(r *report, trials int) {
 	b.WriteString("\nAt 1 call a second to the canary, 60 s hold about 60 calls; a test that keeps false alarms near 1 % cannot also catch a 20 % error rate every time on so few, which the low-traffic row shows: the budgets are met at 5 calls a second.\n")
 	b.WriteString("\nSources: the metrics (Errors/Invocations and p99 Duration by ExecutedVersion) see everything, minutes late. The log stream (YYYY/MM/DD/[version]…) shows crashes and timeouts on REPORT lines and latency in their Duration; a handled error (a Go handler's returned error) completes the invocation with no Status, so the logs see it only through the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here) and without it leave handled errors to the metrics. Probes (Invoke of each version, FunctionError counted) see handled errors and crashes at once, for the inputs they send, and nothing of latency. An alarm on Errors sees what the metrics see, as late; the sample stack's alarm counts the stable version's errors too (it watches the prod alias, every version behind it).\n")
 	fmt.Fprintf(&b, "\n**Blast radius**: the user requests each broken canary failed (for the latency kind: served slowly) before rollback, per 1,000 requests/s of prod traffic: canary weight (10 %%) × the canary's failed share × time at weight, mean over the trials and the worst; a canary stopped by probes at 0 %% served none, a promoted one is a miss. "+
-		"Beside it CodeDeploy's CodeDeployDefault.LambdaCanary10Percent5Minutes (10 %% for 5 minutes, then 100 %%; TimeBasedCanary, https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_TimeBasedCanary.html) stopped by a CloudWatch alarm on the same metric (the deployment group's AlarmConfiguration with automatic rollback on DEPLOYMENT_STOP_ON_ALARM, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codedeploy-deploymentgroup-alarmconfiguration.html, .../aws-properties-codedeploy-deploymentgroup-autorollbackconfiguration.html): a 1-minute period, 1-datapoint alarm fires once the datapoint of the minute the shift falls in is published, %s after that minute ends, so %s–%s after the shift (mean %s), with CodeDeploy taken to react at once. The goal is at most 1 %% of CodeDeploy's figure.\n\n",
+		"Beside it CodeDeploy's CodeDeployDefault.LambdaCanary10Percent5Minutes (10 %% for 5 minutes, then 100 %%: https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html) stopped by a CloudWatch alarm on the canary's errors (\"If any of the specified alarms are activated, the deployment stops\": https://docs.aws.amazon.com/codedeploy/latest/userguide/monitoring-create-alarms.html; rolled back with DEPLOYMENT_STOP_ON_ALARM): a 1-minute period, 1-datapoint alarm fires once the datapoint of the minute the shift falls in is published, %s after that minute ends, so %s–%s after the shift (mean %s), with CodeDeploy taken to react at once. The goal is at most 1 %% of CodeDeploy's figure.\n\n",
 		cwsvc.DefaultMetricDelay, secs(cwsvc.DefaultMetricDelay), secs(cwsvc.DefaultMetricDelay+time.Minute), secs(cwsvc.DefaultMetricDelay+30*time.Second))
 	b.WriteString(blast.String())
 	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass, p99 duration above %d× the stable version's to fail; inconclusive bakes again (15 s with the fresh signal or probes, up to a minute on metrics alone). Simulated in %s of wall time.\n", latencyRatio, time.Since(began).Round(time.Millisecond))
