@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -56,117 +57,275 @@ const (
 	brokenErrorRate   = 0.20
 	stableErrorRate   = 0.001
 	freshRollbackBudg = 60 * time.Second
+	// latencyRatio is health.maxP99LatencyRatio in every row; the slow
+	// canary's calls take slowFactor times the stable version's.
+	latencyRatio = 2
+	slowFactor   = 3
+	// sampleAlarm is the sample stack's prod alarm (infra/aliasflow
+	// target.go): Errors of the prod alias, Sum over 1 minute,
+	// ≥ DefaultErrorThreshold (1) in 1 of 1 datapoints, missing data not
+	// breaching.
+	sampleAlarm          = "hello-prod-errors"
+	sampleAlarmThreshold = 1
+	// fittedAlarmThreshold is the same alarm with a threshold above the
+	// stable version's own errors (0.1 % of 3,000 calls a minute ≈ 3).
+	fittedAlarmThreshold = 15
 )
+
+// failKind is what is wrong with a canary.
+type failKind int
+
+const (
+	// failHandled: the handler returned an error. The REPORT line has no
+	// Status; aws-lambda-go logs the error document (reportFailure).
+	failHandled failKind = iota
+	// failCrash: the runtime crashed: "Status: error" on the REPORT line.
+	failCrash
+	// failSlow: no more errors than the stable version, but every call
+	// takes slowFactor times as long (p99 included).
+	failSlow
+	// healthy: as good as the stable version.
+	healthy
+)
+
+func (k failKind) String() string {
+	return [...]string{"handled errors (20 %)", "crashes (20 %)", "latency (p99 3×)", "healthy"}[k]
+}
+
+// errRate is the new version's error rate for the kind.
+func (k failKind) errRate() float64 {
+	if k == failHandled || k == failCrash {
+		return brokenErrorRate
+	}
+	return healthyErrorRate
+}
+
+// affected is the share of the canary's calls a user sees go wrong: the
+// failed ones, or every call of a slow version.
+func (k failKind) affected() float64 {
+	if k == failSlow {
+		return 1
+	}
+	return k.errRate()
+}
 
 type verdictMode struct {
 	name   string
 	target config.Target
 	rps    int
+	// alarmThreshold, when set, is the threshold of the simulated alarm
+	// the target names (health.alarms).
+	alarmThreshold float64
 	// budgeted modes are held to the budgets; the low-traffic row is shown.
 	budgeted bool
+	// sees says which failure kinds the mode's sources can see: a kind
+	// it cannot see is shown, not budgeted.
+	sees map[failKind]bool
+	// fastHandled: the mode reads a source that sees handled errors at
+	// once (probes, the runtime's error line), so a handled-error canary
+	// must be rolled back within 60 s of the shift.
+	fastHandled bool
+	// metricsOnly: held to health.metricDelaySeconds + 60 s.
+	metricsOnly bool
 }
 
 func verdictModes() []verdictMode {
-	metricsOnly := config.Target{Function: "hello", Approvers: []string{"a@example.com"},
-		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: config.DefaultMetricDelaySeconds}}
-	fresh := config.Target{Function: "hello", Approvers: []string{"a@example.com"},
+	base := config.Target{Function: "hello", Approvers: []string{"a@example.com"},
 		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30},
-		Health:   config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo}}
-	// The log streams without the runtime's error line see crashes only:
-	// they may fail a step, and the metrics must pass it.
+		Health:   config.Health{MaxP99LatencyRatio: latencyRatio}}
+	metricsOnly := base
+	metricsOnly.Strategy.BakeSeconds = config.DefaultMetricDelaySeconds
+	fresh := base
+	fresh.Health.FreshSignal, fresh.Health.LogRuntime = config.FreshSignalLogs, config.LogRuntimeGo
+	// The log streams without the runtime's error line see crashes and
+	// latency only: they may fail a step, and the metrics must pass it.
 	blind := fresh
 	blind.Health.LogRuntime = ""
-	// Probes alone: 20 synthetic calls of each version a check (the most), the logs
-	// unread.
-	probes := config.Target{Function: "hello", Approvers: []string{"a@example.com"},
-		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30},
-		Health:   config.Health{Probes: config.MaxProbes, ProbePayload: []byte(`{}`)}}
-	return []verdictMode{{"metrics only", metricsOnly, verdictRPS, true},
-		{"probes (20 of each version a check)", probes, verdictRPS, true},
-		{"log streams with aws-lambda-go's error line", fresh, verdictRPS, true},
-		{"log streams without the runtime's error line (metrics pass)", blind, verdictRPS, true},
-		{"log streams with the error line, low traffic (10 req/s, 1 to the canary)", fresh, lowTrafficRPS, false}}
+	// Probes: 20 synthetic calls of each version before the first weight
+	// and at each check (the most), the logs unread.
+	probes := base
+	probes.Health.Probes, probes.Health.ProbePayload = config.MaxProbes, []byte(`{}`)
+	probes15 := probes
+	probes15.Strategy.BakeSeconds = 15
+	// Alarms: the metrics-only target naming the prod Errors alarm.
+	alarms := metricsOnly
+	alarms.Health.Alarms = []string{sampleAlarm}
+	all := map[failKind]bool{failHandled: true, failCrash: true, failSlow: true}
+	return []verdictMode{
+		{name: "metrics only", target: metricsOnly, rps: verdictRPS, budgeted: true, sees: all, metricsOnly: true},
+		{name: "log stream with aws-lambda-go's error line", target: fresh, rps: verdictRPS, budgeted: true, sees: all, fastHandled: true},
+		{name: "log stream without the runtime's error line (metrics pass)", target: blind, rps: verdictRPS, budgeted: true, sees: all},
+		// Probes count FunctionError only: blind to latency (the metrics
+		// read beside them see it, but only after their delay).
+		{name: "probes (20 of each version at 0 % and a check)", target: probes, rps: verdictRPS, budgeted: true,
+			sees: map[failKind]bool{failHandled: true, failCrash: true}, fastHandled: true},
+		// The same with the shortest bake the validator takes, so the
+		// probes look every 15 s from the shift on.
+		{name: "probes, 15 s bake", target: probes15, rps: verdictRPS, budgeted: true,
+			sees: map[failKind]bool{failHandled: true, failCrash: true}, fastHandled: true},
+		// The alarm reads Errors: blind to latency, which the metrics read
+		// beside it see.
+		{name: fmt.Sprintf("alarms: the sample's prod Errors alarm (≥ %d a minute), metrics beside", sampleAlarmThreshold), target: alarms, rps: verdictRPS,
+			alarmThreshold: sampleAlarmThreshold, budgeted: true, sees: all},
+		{name: fmt.Sprintf("alarms: the same alarm at ≥ %d a minute, metrics beside", fittedAlarmThreshold), target: alarms, rps: verdictRPS,
+			alarmThreshold: fittedAlarmThreshold, budgeted: true, sees: all},
+		{name: "log stream with the error line, low traffic (10 req/s, 1 to the canary)", target: fresh, rps: lowTrafficRPS, sees: all}}
 }
 
 // trialResult is one simulated canary's end.
 type trialResult struct {
 	promoted bool
-	after    time.Duration
-	checks   int
-	decided  string
+	// atZero: stopped before the first weight (probes at 0 %, or an alarm
+	// firing at the start); no user request reached the canary.
+	atZero  bool
+	after   time.Duration
+	checks  int
+	decided string
+}
+
+// codeDeployExposure is how long, in seconds weighted by the share of
+// traffic, a broken version serves users under CodeDeploy's
+// CodeDeployDefault.LambdaCanary10Percent5Minutes stopped by a CloudWatch
+// alarm that fires at after: 10 % of the traffic for the first 5 minutes,
+// then 100 % ("Working with deployment configurations in CodeDeploy",
+// predefined configurations for the Lambda compute platform,
+// https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html;
+// TimeBasedCanary's canaryInterval is "the number of minutes between the
+// first and second traffic shifts",
+// https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_TimeBasedCanary.html),
+// until the alarm stops it: "If any of the specified alarms are
+// activated, the deployment stops" ("Monitoring deployments with
+// CloudWatch alarms in CodeDeploy",
+// https://docs.aws.amazon.com/codedeploy/latest/userguide/monitoring-create-alarms.html),
+// and rolls back with DEPLOYMENT_STOP_ON_ALARM (AutoRollbackConfiguration).
+// How often CodeDeploy polls its alarms is not documented; it is taken as
+// instant, which favours CodeDeploy.
+func codeDeployExposure(after time.Duration) float64 {
+	t := after.Seconds()
+	return 0.10*min(t, 300) + max(0, t-300)
+}
+
+// codeDeployAlarmAt is when a 1-minute, 1-datapoint alarm on the
+// canary's metric can fire after a shift at offset into its minute: the
+// datapoint of the minute the shift falls in is published delay after the
+// minute ends (the sandbox's rule), so at 60 s − offset + delay.
+func codeDeployAlarmAt(offset, delay time.Duration) time.Duration {
+	return time.Minute - offset + delay
 }
 
 func verdictFigures(r *report, trials int) {
 	began := time.Now()
 	var b strings.Builder
-	fmt.Fprintf(&b, "A canary at 10 %% of steady traffic (%d requests/s to prod, so about %d/s to the canary), %d trials each of a healthy version (%.1f %% errors) and a broken one (%.0f %% errors: half the trials handled errors, half crashes) against a stable version at %.1f %% errors, under the AWS-like metric delay (a minute's Lambda datapoints readable %s after the minute ends, the sandbox's default). "+
-		"Simulated on a virtual clock driving the real verdict code (shared/shift's Handler answering check-health, with the state machine's bake / check-health / bake-again loop replayed); see bench/verdicts.go.\n\n",
-		verdictRPS, verdictRPS/10, trials, healthyErrorRate*100, brokenErrorRate*100, stableErrorRate*100, cwsvc.DefaultMetricDelay)
-	b.WriteString("| mode | bake | healthy: shift → verdict p50 / p95 | broken: shift → rollback p50 / p95 | false alarms | misses | decided by |\n|---|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "A canary at 10 %% of steady traffic (%d requests/s to prod, so about %d/s to the canary), %d trials per source of a healthy version (%.1f %% errors) and of each broken kind — handled errors (%.0f %%: no Status on REPORT, aws-lambda-go's error line instead), crashes (%.0f %%: Status: error), latency (every call %d× slower, health.maxP99LatencyRatio %d in every row) — against a stable version at %.1f %% errors, under the AWS-like metric delay (a minute's Lambda datapoints readable %s after the minute ends, the sandbox's default). "+
+		"Simulated on a virtual clock driving the real shift code (shared/shift's Handler answering begin — probes at 0 %% and alarms at the start — then check-health, with the state machine's bake / check-health / bake-again loop replayed); see bench/verdicts.go.\n\n",
+		verdictRPS, verdictRPS/10, trials, healthyErrorRate*100, brokenErrorRate*100, brokenErrorRate*100, slowFactor, latencyRatio, stableErrorRate*100, cwsvc.DefaultMetricDelay)
+	b.WriteString("| source | canary | shift → verdict p50 / p95 (worst) | stopped at 0 % | false alarms | misses | decided by |\n|---|---|---:|---:|---:|---:|---|\n")
+	var blast strings.Builder
+	blast.WriteString("| source | canary | failed (slow) user requests per 1,000 req/s of prod: mean / worst | CodeDeploy Canary10Percent5Minutes + alarm: mean / worst | ratio (mean) | ≤ 1 % of CodeDeploy's? |\n|---|---|---:|---:|---:|---|\n")
 	rng := rand.New(rand.NewPCG(10, 10))
+	// CodeDeploy's alarm, on the same traffic: the shift falls uniformly
+	// in its minute (as the trials' starts do).
+	var cdMean, cdWorst float64
+	for i := range 600 {
+		cdMean += codeDeployExposure(codeDeployAlarmAt(time.Duration(i)*100*time.Millisecond, cwsvc.DefaultMetricDelay)) / 600
+	}
+	cdWorst = codeDeployExposure(codeDeployAlarmAt(0, cwsvc.DefaultMetricDelay))
 	for _, m := range verdictModes() {
 		t := m.target
 		t.ApplyDefaults()
 		if err := t.Validate("bench"); err != nil {
-			r.section("10. Health verdicts", "not measured: "+err.Error())
+			r.section("10. Health verdicts", "not measured: "+m.name+": "+err.Error())
 			return
 		}
-		var healthy, broken []trialResult
-		for i := range trials {
-			healthy = append(healthy, runTrial(t, m.rps, healthyErrorRate, failHandled, rng))
-			// Half the broken canaries fail with handled errors (no Status
-			// on REPORT, the runtime's line instead), half crash.
-			kind := failHandled
-			if i%2 == 1 {
-				kind = failCrash
+		falseAlarms := 0.0 // the healthy trials run first
+		for _, kind := range []failKind{healthy, failHandled, failCrash, failSlow} {
+			var res []trialResult
+			for range trials {
+				res = append(res, runTrial(t, m, kind, rng))
 			}
-			broken = append(broken, runTrial(t, m.rps, brokenErrorRate, kind, rng))
-		}
-		falseAlarms, misses := 0, 0
-		var hTimes, bTimes []time.Duration
-		by := map[string]int{}
-		for _, h := range healthy {
-			if !h.promoted {
-				falseAlarms++
-			}
-			hTimes = append(hTimes, h.after)
-			by[h.decided]++
-		}
-		for _, x := range broken {
-			if x.promoted {
-				misses++
-			}
-			bTimes = append(bTimes, x.after)
-			by[x.decided]++
-		}
-		var decided []string
-		for _, k := range slices.Sorted(func(yield func(string) bool) {
-			for k := range by {
-				if !yield(k) {
-					return
+			wrong, atZero := 0, 0
+			var times []time.Duration
+			var exposure, worstExposure float64
+			by := map[string]int{}
+			for _, x := range res {
+				if x.promoted == (kind != healthy) {
+					wrong++
+				}
+				if x.atZero {
+					atZero++
+				}
+				times = append(times, x.after)
+				by[x.decided]++
+				if kind != healthy && !x.promoted {
+					e := verdictWeight * x.after.Seconds()
+					if x.atZero {
+						e = 0
+					}
+					exposure += e / float64(trials)
+					worstExposure = max(worstExposure, e)
 				}
 			}
-		}) {
-			decided = append(decided, fmt.Sprintf("%s %d", k, by[k]))
-		}
-		fa := float64(falseAlarms) / float64(trials)
-		faText, missText := fmt.Sprintf("%.0f %%", fa*100), "shown, not budgeted"
-		if m.budgeted {
-			faText = r.budget(m.name+" false alarms", fa <= 0.02, fmt.Sprintf("%.0f %% ≤ 2 %%", fa*100))
-			missText = r.budget(m.name+" misses", misses == 0, "0 allowed")
-		}
-		fmt.Fprintf(&b, "| %s | %d s | %s / %s | %s / %s (worst %s) | %d of %d (%s) | %d of %d (%s) | %s |\n", m.name, t.Strategy.BakeSeconds,
-			secs(pctl(hTimes, 0.5)), secs(pctl(hTimes, 0.95)), secs(pctl(bTimes, 0.5)), secs(pctl(bTimes, 0.95)), secs(slices.Max(bTimes)),
-			falseAlarms, trials, faText, misses, trials, missText, strings.Join(decided, ", "))
-		if t.Health.SeesHandledErrorsFresh() && m.budgeted {
-			worst := slices.Max(bTimes)
-			fmt.Fprintf(&b, "| ↳ every broken canary rolled back within 60 s of the shift | | | | | | %s |\n",
-				r.budget("fresh-signal rollback time", worst <= freshRollbackBudg, fmt.Sprintf("worst %s ≤ 60 s", secs(worst))))
+			var decided []string
+			for _, k := range slices.Sorted(maps.Keys(by)) {
+				decided = append(decided, fmt.Sprintf("%s %d", k, by[k]))
+			}
+			budgeted := m.budgeted && (kind == healthy || m.sees[kind])
+			faText, missText := "", ""
+			rate := float64(wrong) / float64(trials)
+			label := m.name + " / " + kind.String()
+			switch {
+			case kind == healthy && budgeted:
+				falseAlarms = rate
+				faText = fmt.Sprintf("%d of %d, %s", wrong, trials, r.budget(label+" false alarms", rate <= 0.02, fmt.Sprintf("%.0f %% ≤ 2 %%", rate*100)))
+			case kind == healthy:
+				falseAlarms = rate
+				faText = fmt.Sprintf("%d of %d (%.0f %%)", wrong, trials, rate*100)
+			case budgeted:
+				missText = fmt.Sprintf("%d of %d, %s", wrong, trials, r.budget(label+" misses", wrong == 0, "0 allowed"))
+			case !m.sees[kind]:
+				missText = fmt.Sprintf("%d of %d (the source cannot see it: shown, not budgeted)", wrong, trials)
+			default:
+				missText = fmt.Sprintf("%d of %d (shown, not budgeted)", wrong, trials)
+			}
+			worst := slices.Max(times)
+			fmt.Fprintf(&b, "| %s | %s | %s / %s (%s) | %d | %s | %s | %s |\n", m.name, kind, secs(pctl(times, 0.5)), secs(pctl(times, 0.95)), secs(worst),
+				atZero, faText, missText, strings.Join(decided, ", "))
+			switch {
+			case kind == failHandled && m.fastHandled && m.budgeted:
+				fmt.Fprintf(&b, "| ↳ every handled-error canary rolled back within 60 s of the shift | | | | | | %s |\n",
+					r.budget(m.name+" handled-error rollback time", worst <= freshRollbackBudg, fmt.Sprintf("worst %s ≤ 60 s", secs(worst))))
+			case kind != healthy && m.metricsOnly && m.budgeted && m.sees[kind]:
+				limit := time.Duration(t.Health.MetricDelaySeconds)*time.Second + time.Minute
+				fmt.Fprintf(&b, "| ↳ every %s canary rolled back within health.metricDelaySeconds + 60 s | | | | | | %s |\n", kind,
+					r.budget(m.name+" "+kind.String()+" rollback time", worst <= limit, fmt.Sprintf("worst %s ≤ %s", secs(worst), secs(limit))))
+			}
+			if kind == healthy {
+				continue
+			}
+			// Per 1,000 requests/s of prod traffic.
+			ours, oursWorst := exposure*kind.affected()*1000, worstExposure*kind.affected()*1000
+			cd, cdw := cdMean*kind.affected()*1000, cdWorst*kind.affected()*1000
+			ratio := ours / cd
+			meets := "no"
+			if ratio <= 0.01 {
+				meets = "yes"
+			}
+			switch {
+			case wrong > 0:
+				meets = fmt.Sprintf("no: %d of %d promoted, serving it to all traffic", wrong, trials)
+			case falseAlarms > 0.02:
+				meets += fmt.Sprintf(", but only as it refuses healthy versions too (%.0f %% false alarms)", falseAlarms*100)
+			}
+			fmt.Fprintf(&blast, "| %s | %s | %.0f / %.0f | %.0f / %.0f | %.1f %% | %s |\n", m.name, kind, ours, oursWorst, cd, cdw, ratio*100, meets)
 		}
 	}
 	b.WriteString("\nAt 1 call a second to the canary, 60 s hold about 60 calls; a test that keeps false alarms near 1 % cannot also catch a 20 % error rate every time on so few, which the low-traffic row shows: the budgets are met at 5 calls a second.\n")
-	b.WriteString("\nAnchor: CodeDeploy's floor for Lambda is a 1-minute step (TimeBasedCanary/TimeBasedLinear intervals are whole minutes, AWS::CodeDeploy::DeploymentConfig) judged by CloudWatch alarms, which see the same Lambda metrics only after their publication delay: a broken canary is caught a few minutes after the shift at best, the metrics-only row's order. The fresh signal reads the new version's own log streams (YYYY/MM/DD/[version]…): REPORT lines show crashes and timeouts only — a handled error (a Go handler's returned error) completes the invocation with no Status — so the logs pass a step only when they also read the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here); without it they fail crashing canaries fast and leave handled errors to the metrics.\n")
-	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass; inconclusive bakes again (15 s with the fresh signal, up to a minute on metrics alone). Simulated in %s of wall time.\n", time.Since(began).Round(time.Millisecond))
+	b.WriteString("\nSources: the metrics (Errors/Invocations and p99 Duration by ExecutedVersion) see everything, minutes late. The log stream (YYYY/MM/DD/[version]…) shows crashes and timeouts on REPORT lines and latency in their Duration; a handled error (a Go handler's returned error) completes the invocation with no Status, so the logs see it only through the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here) and without it leave handled errors to the metrics. Probes (Invoke of each version, FunctionError counted) see handled errors and crashes at once, for the inputs they send, and nothing of latency. An alarm on Errors sees what the metrics see, as late; the sample stack's alarm counts the stable version's errors too (it watches the prod alias, every version behind it).\n")
+	fmt.Fprintf(&b, "\n**Blast radius**: the user requests each broken canary failed (for the latency kind: served slowly) before rollback, per 1,000 requests/s of prod traffic: canary weight (10 %%) × the canary's failed share × time at weight, mean over the trials and the worst; a canary stopped by probes at 0 %% served none, a promoted one is a miss. "+
+		"Beside it CodeDeploy's CodeDeployDefault.LambdaCanary10Percent5Minutes (10 %% for 5 minutes, then 100 %%: https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html) stopped by a CloudWatch alarm on the canary's errors (\"If any of the specified alarms are activated, the deployment stops\": https://docs.aws.amazon.com/codedeploy/latest/userguide/monitoring-create-alarms.html; rolled back with DEPLOYMENT_STOP_ON_ALARM): a 1-minute period, 1-datapoint alarm fires once the datapoint of the minute the shift falls in is published, %s after that minute ends, so %s–%s after the shift (mean %s), with CodeDeploy taken to react at once. The goal is at most 1 %% of CodeDeploy's figure.\n\n",
+		cwsvc.DefaultMetricDelay, secs(cwsvc.DefaultMetricDelay), secs(cwsvc.DefaultMetricDelay+time.Minute), secs(cwsvc.DefaultMetricDelay+30*time.Second))
+	b.WriteString(blast.String())
+	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass, p99 duration above %d× the stable version's to fail; inconclusive bakes again (15 s with the fresh signal or probes, up to a minute on metrics alone). Simulated in %s of wall time.\n", latencyRatio, time.Since(began).Round(time.Millisecond))
 	r.section("10. Health verdicts", b.String())
 }
 
@@ -182,47 +341,43 @@ func pctl(ds []time.Duration, q float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// failKind is how a failing call shows in the log stream.
-type failKind int
-
-const (
-	// failHandled: the handler returned an error. The REPORT line has no
-	// Status; aws-lambda-go logs the error document (reportFailure).
-	failHandled failKind = iota
-	// failCrash: the runtime crashed: "Status: error" on the REPORT line.
-	failCrash
-)
-
-// runTrial shifts 10 % of prod to a version failing at errRate and replays
-// the definition until the verdict.
-func runTrial(t config.Target, rps int, errRate float64, kind failKind, rng *rand.Rand) trialResult {
+// runTrial begins a shift of 10 % of prod to a version of the given kind
+// and replays the definition until the verdict: BeginShift (probes at
+// 0 %, alarms at the start), then bake / check-health / bake again.
+func runTrial(t config.Target, m verdictMode, kind failKind, rng *rand.Rand) trialResult {
 	// Just after midnight would cross a day; the streams' day prefix is
 	// covered by the check reading the day before too.
 	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(60_000)) * time.Millisecond)
-	w := &simWorld{now: start, delay: cwsvc.DefaultMetricDelay, rng: rng, rps: rps, kind: kind,
+	w := &simWorld{now: start, delay: cwsvc.DefaultMetricDelay, rng: rng, rps: m.rps, kind: kind, alarmThreshold: m.alarmThreshold,
 		minutes: map[string]map[time.Time]*simCounts{}, reports: map[string][]simReport{}}
 	// Steady traffic before the shift: the stable version only.
-	w.serve(start.Add(-5*time.Minute), start, 0, errRate)
+	w.serve(start.Add(-5*time.Minute), start, 0)
 	clock := func() time.Time { return w.now }
 	rec := audit.New(slog.New(slog.DiscardHandler), nil, &audit.Options{Now: clock})
 	// The shift runs only what a running promotion scheduled: the trial's
-	// execution schedules each CheckHealth as the definition would.
+	// execution schedules each task as the definition would.
 	sf := sfnfake.New()
 	execARN := sf.Start(sf.AddStateMachine(deploy.StateMachine), "bench", "{}")
-	h := shift.New(simLambda{w: w, errRate: errRate}, w, sf, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
+	h := shift.New(simLambda{w: w}, w, sf, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
 	steps := []promotion.Step{{Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}}
-	s := &promotion.Shift{StableVersion: "1", Step: 0, Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}
-	checks := 0
-	for {
-		w.serve(w.now, w.now.Add(time.Duration(s.BakeSeconds)*time.Second), verdictWeight, errRate)
-		checks++
-		req := promotion.TaskRequest{Action: promotion.ActionCheckHealth, Execution: execARN,
+	run := func(action, state string, s *promotion.Shift, bake *promotion.Bake) (*promotion.Shift, error) {
+		req := promotion.TaskRequest{Action: action, Execution: execARN,
 			Promotion: promotion.State{Input: promotion.Input{Function: "hello", Version: "2", Target: t, Steps: steps},
-				Shift: s, Bake: &promotion.Bake{Error: "States.Timeout"}}}
+				Shift: s, Bake: bake}}
 		payload, _ := json.Marshal(req)
 		params, _ := json.Marshal(map[string]any{"FunctionName": deploy.ShiftFunction, "Payload": json.RawMessage(payload)})
-		sf.Schedule(execARN, promotion.StateCheckHealth, string(params))
-		out, err := h.Handle(context.Background(), req)
+		sf.Schedule(execARN, state, string(params))
+		return h.Handle(context.Background(), req)
+	}
+	s, err := run(promotion.ActionBegin, promotion.StateBeginShift, nil, nil)
+	if err != nil {
+		return trialResult{atZero: true, decided: decidedBy(err.Error())}
+	}
+	checks := 0
+	for {
+		w.serve(w.now, w.now.Add(time.Duration(s.BakeSeconds)*time.Second), verdictWeight)
+		checks++
+		out, err := run(promotion.ActionCheckHealth, promotion.StateCheckHealth, s, &promotion.Bake{Error: "States.Timeout"})
 		switch {
 		case err != nil:
 			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error())}
@@ -236,42 +391,66 @@ func runTrial(t config.Target, rps int, errRate float64, kind failKind, rng *ran
 
 // decidedBy names the evidence a verdict line starts with after its outcome.
 func decidedBy(line string) string {
-	for _, src := range []string{"probes:", "logs:", "metrics:", "still inconclusive", "could not be judged"} {
-		if strings.Contains(line, src) {
-			return strings.TrimSuffix(src, ":")
+	for _, src := range []struct{ in, name string }{
+		{"before any traffic moved", "alarm firing at the start"},
+		{"no traffic moved", "probes at 0 %"},
+		{"is in ALARM", "alarms"},
+		{"p99 duration", "latency"},
+		{"probes:", "probes"}, {"logs:", "logs"}, {"metrics:", "metrics"},
+		{"still inconclusive", "still inconclusive"}, {"could not be judged", "could not be judged"},
+	} {
+		if strings.Contains(line, src.in) {
+			return src.name
 		}
 	}
 	return "other"
 }
 
-type simCounts struct{ invocations, errors float64 }
+type simCounts struct {
+	invocations, errors float64
+	durations           []float64 // ms
+}
 
 type simReport struct {
-	at     time.Time
-	failed bool
+	at       time.Time
+	failed   bool
+	duration float64 // ms
 }
 
 // simWorld is the simulated prod traffic, as CloudWatch and CloudWatch Logs
 // serve it to the shift's health check.
 type simWorld struct {
-	now     time.Time
-	delay   time.Duration
-	rps     int
-	kind    failKind
-	mu      sync.Mutex // the probes of both versions run at once
-	rng     *rand.Rand
-	minutes map[string]map[time.Time]*simCounts // version → minute → counts
-	reports map[string][]simReport              // version → REPORT lines
+	now   time.Time
+	delay time.Duration
+	rps   int
+	kind  failKind // the new version's
+	// alarmThreshold is the simulated Errors alarm's (0: no alarm).
+	alarmThreshold float64
+	mu             sync.Mutex // the probes of both versions run at once
+	rng            *rand.Rand
+	minutes        map[string]map[time.Time]*simCounts // version → minute → counts
+	reports        map[string][]simReport              // version → REPORT lines
+}
+
+// duration draws a call's duration: about 20 ms with a spread, slowFactor
+// times that for a slow version.
+func (w *simWorld) duration(v string) float64 {
+	d := 20 * math.Exp(0.25*w.rng.NormFloat64())
+	if v == "2" && w.kind == failSlow {
+		d *= slowFactor
+	}
+	return d
 }
 
 // serve runs steady traffic from from to to and moves the clock to to.
-func (w *simWorld) serve(from, to time.Time, weight, errRate float64) {
+func (w *simWorld) serve(from, to time.Time, weight float64) {
 	for at := from; at.Before(to); at = at.Add(time.Second / time.Duration(w.rps)) {
 		v, rate := "1", stableErrorRate
 		if w.rng.Float64() < weight {
-			v, rate = "2", errRate
+			v, rate = "2", w.kind.errRate()
 		}
 		failed := w.rng.Float64() < rate
+		dur := w.duration(v)
 		m := w.minutes[v]
 		if m == nil {
 			m = map[time.Time]*simCounts{}
@@ -283,23 +462,48 @@ func (w *simWorld) serve(from, to time.Time, weight, errRate float64) {
 			m[at.Truncate(time.Minute)] = c
 		}
 		c.invocations++
+		c.durations = append(c.durations, dur)
 		if failed {
 			c.errors++
 		}
-		w.reports[v] = append(w.reports[v], simReport{at, failed})
+		w.reports[v] = append(w.reports[v], simReport{at, failed, dur})
 	}
 	w.now = to
 }
 
-func (w *simWorld) DescribeAlarms(context.Context, *cloudwatch.DescribeAlarmsInput, ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error) {
-	return &cloudwatch.DescribeAlarmsOutput{}, nil
+// published is the first minute whose datapoints are not readable yet.
+func (w *simWorld) published() time.Time { return w.now.Add(-w.delay).Truncate(time.Minute) }
+
+// DescribeAlarms answers the target's alarm as CloudWatch evaluates the
+// sample stack's: Errors of the prod alias (every version behind it), Sum
+// over the last published minute, ALARM at ≥ the threshold, missing data
+// not breaching.
+func (w *simWorld) DescribeAlarms(_ context.Context, in *cloudwatch.DescribeAlarmsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error) {
+	out := &cloudwatch.DescribeAlarmsOutput{}
+	if w.alarmThreshold == 0 || !slices.Contains(in.AlarmNames, sampleAlarm) {
+		return out, nil
+	}
+	last := w.published().Add(-time.Minute)
+	errs := 0.0
+	for _, m := range w.minutes {
+		if c := m[last]; c != nil {
+			errs += c.errors
+		}
+	}
+	state, reason := cwtypes.StateValueOk, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.0f] was not greater than or equal to the threshold (%.0f).", errs, w.alarmThreshold)
+	if errs >= w.alarmThreshold {
+		state, reason = cwtypes.StateValueAlarm, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.0f] was greater than or equal to the threshold (%.0f).", errs, w.alarmThreshold)
+	}
+	out.MetricAlarms = []cwtypes.MetricAlarm{{AlarmName: aws.String(sampleAlarm), StateValue: state, StateReason: aws.String(reason),
+		StateUpdatedTimestamp: aws.Time(last.Add(time.Minute + w.delay))}}
+	return out, nil
 }
 
-// GetMetricData sums per minute the published minutes of each query's
-// version (Sum of Errors or Invocations, 60 s periods).
+// GetMetricData answers per minute the published minutes of each query's
+// version (Sum of Errors or Invocations, p99 of Duration; 60 s periods).
 func (w *simWorld) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
 	out := &cloudwatch.GetMetricDataOutput{}
-	cut := w.now.Add(-w.delay).Truncate(time.Minute)
+	cut := w.published()
 	for _, q := range in.MetricDataQueries {
 		version := ""
 		for _, d := range q.MetricStat.Metric.Dimensions {
@@ -312,9 +516,15 @@ func (w *simWorld) GetMetricData(_ context.Context, in *cloudwatch.GetMetricData
 			if minute.Before(aws.ToTime(in.StartTime)) || !minute.Before(aws.ToTime(in.EndTime)) || !minute.Before(cut) {
 				continue
 			}
-			v := c.invocations
-			if aws.ToString(q.MetricStat.Metric.MetricName) == "Errors" {
+			var v float64
+			switch aws.ToString(q.MetricStat.Metric.MetricName) {
+			case "Errors":
 				v = c.errors
+			case "Invocations":
+				v = c.invocations
+			case "Duration":
+				d := slices.Sorted(slices.Values(c.durations))
+				v = d[max(0, int(math.Ceil(0.99*float64(len(d))))-1)]
 			}
 			res.Timestamps, res.Values = append(res.Timestamps, minute), append(res.Values, v)
 		}
@@ -336,7 +546,7 @@ func (w *simWorld) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterL
 				continue
 			}
 			stream := aws.String(rp.at.Format("2006/01/02") + "/[" + version + "]sim")
-			line := "REPORT RequestId: r\tDuration: 3.00 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 32 MB"
+			line := fmt.Sprintf("REPORT RequestId: r\tDuration: %.2f ms\tBilled Duration: %.0f ms\tMemory Size: 128 MB\tMax Memory Used: 32 MB", rp.duration, math.Ceil(rp.duration))
 			switch {
 			case rp.failed && w.kind == failCrash:
 				line += "\tStatus: error\tError Type: Runtime.ExitError"
@@ -352,13 +562,16 @@ func (w *simWorld) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterL
 
 // simLambda: check-health reads the versions' configuration (the logs
 // source) and invokes them (probes); it never moves an alias.
-type simLambda struct {
-	w       *simWorld
-	errRate float64 // the new version's
-}
+type simLambda struct{ w *simWorld }
 
-func (simLambda) GetAlias(context.Context, *lambda.GetAliasInput, ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
-	return nil, fmt.Errorf("bench: check-health called GetAlias")
+// GetAlias: begin reads stg (the new version 2) and prod (the stable 1).
+func (simLambda) GetAlias(_ context.Context, in *lambda.GetAliasInput, _ ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {
+	v := "1"
+	if aws.ToString(in.Name) == promotion.AliasStg {
+		v = "2"
+	}
+	return &lambda.GetAliasOutput{Name: in.Name, FunctionVersion: aws.String(v),
+		AliasArn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:hello:" + aws.ToString(in.Name))}, nil
 }
 
 func (simLambda) UpdateAlias(context.Context, *lambda.UpdateAliasInput, ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error) {
@@ -382,7 +595,7 @@ func (simLambda) GetFunctionConfiguration(_ context.Context, in *lambda.GetFunct
 func (l simLambda) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
 	rate := stableErrorRate
 	if aws.ToString(in.Qualifier) == "2" {
-		rate = l.errRate
+		rate = l.w.kind.errRate()
 	}
 	l.w.mu.Lock()
 	failed := l.w.rng.Float64() < rate

@@ -197,7 +197,7 @@ type Shift struct {
 	// Extensions is how many times this step has baked again; bounded so
 	// the execution's history stays within Step Functions' limit
 	// (config.BakeRounds).
-	Extensions int  `json:"extensions,omitempty"`
+	Extensions int  `json:"extensions"`
 	Done       bool `json:"done"`
 	// Verdict is the last health verdict's explanation (check-health):
 	// evidence per version, window, freshness, test and threshold.
@@ -206,10 +206,13 @@ type Shift struct {
 	// it has read and what it counted), so that each check reads only what
 	// arrived since the last one. A JSON document owned by package shift,
 	// opaque here (a string keeps Shift comparable).
-	Logs string `json:"logs,omitempty"`
+	Logs string `json:"logs"`
 	// Probes is what the probes (health.probes) counted in this step so
 	// far; a JSON document owned by package shift.
-	Probes string `json:"probes,omitempty"`
+	//
+	// Every field is always written: the definition's ResultSelectors pick
+	// each one by path, and a path to a missing key fails the state.
+	Probes string `json:"probes"`
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)

@@ -282,6 +282,33 @@ func TestDefinitionContract(t *testing.T) {
 		}
 	})
 
+	// The shift task's result is its progress: a field BeginShift or
+	// CheckHealth returns but the ResultSelector leaves out never reaches
+	// the next task (the probes counted at 0 %, the log and probe
+	// progress, the count of bakes that bounds the history). Each is
+	// picked, and always present in the payload: a ResultSelector path to
+	// a key the payload lacks fails the state (States.Runtime).
+	t.Run("the shift's progress survives its ResultSelector", func(t *testing.T) {
+		shift := reflect.TypeFor[Shift]()
+		for n, s := range d.States {
+			if s.ResultSelector == nil || s.ResultPath == nil || *s.ResultPath != "$."+ResultShift {
+				continue
+			}
+			for i := range shift.NumField() {
+				name, opts, _ := strings.Cut(shift.Field(i).Tag.Get("json"), ",")
+				if name == "verdict" && n == StateBeginShift {
+					continue // begin judges nothing
+				}
+				if v, ok := s.ResultSelector[name+".$"]; !ok || v != "$.Payload."+name {
+					t.Errorf("%s ResultSelector drops %q of the Shift its task returns (picks %v)", n, name, s.ResultSelector[name+".$"])
+				}
+				if strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
+					t.Errorf("Shift.%s is %q: an empty value leaves the key out and %s's ResultSelector fails on it", shift.Field(i).Name, opts, n)
+				}
+			}
+		}
+	})
+
 	t.Run("paths resolve in State", func(t *testing.T) {
 		state := reflect.TypeFor[State]()
 		check := func(where, path string) {

@@ -99,7 +99,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 	}
 	if h := t.health(); h.Probes > 0 {
 		// At 0 %: a version that fails its probes never serves a user.
-		why, err := t.probeBeforeWeight(ctx, h, prod.Version)
+		why, progress, err := t.probeBeforeWeight(ctx, h, prod.Version)
 		if err != nil {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
@@ -107,6 +107,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
 				"not shifting prod of %s to version %s: %s; no traffic moved", fn, n, why)
 		}
+		s.Probes = progress
 	}
 	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, t.p.Steps[0].BakeSeconds
 	return s, nil

@@ -123,19 +123,26 @@ func (t *task) probeEvidence(ctx context.Context, stepStart, now time.Time) (aud
 // routes anything to the new one and says why the new version must not
 // get traffic ("" when it may): its probes failing significantly more than
 // the stable version's plus the allowance, by the exact test a step fails
-// on (no minimum of calls: the test holds at any number).
-func (t *task) probeBeforeWeight(ctx context.Context, h config.Health, stable string) (string, error) {
+// on (no minimum of calls: the test holds at any number). It also returns
+// the counts as step 0's probe progress (promotion.Shift.Probes): they are
+// evidence about the same version, so the first check-health adds its
+// probes to them (probeEvidence) rather than starting from nothing.
+func (t *task) probeBeforeWeight(ctx context.Context, h config.Health, stable string) (why, progress string, err error) {
 	newC, stableC, err := t.probeBoth(ctx, stable, h.Probes)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	limit := h.MaxErrorRate
 	if stableC.Calls > 0 {
 		limit = min(1, float64(stableC.Errors)/float64(stableC.Calls)+h.MaxErrorRate)
 	}
-	if newC.Calls == 0 || binomTailAtLeast(newC.Errors, newC.Calls, limit) >= alpha {
-		return "", nil
+	if newC.Calls > 0 && binomTailAtLeast(newC.Errors, newC.Calls, limit) < alpha {
+		return fmt.Sprintf("%d of %d probes of version %s failed (stable version %s: %d of %d), significantly above the limit %s",
+			newC.Errors, newC.Calls, t.p.Version, stable, stableC.Errors, stableC.Calls, alias.Percent(limit)), "", nil
 	}
-	return fmt.Sprintf("%d of %d probes of version %s failed (stable version %s: %d of %d), significantly above the limit %s",
-		newC.Errors, newC.Calls, t.p.Version, stable, stableC.Errors, stableC.Calls, alias.Percent(limit)), nil
+	b, err := json.Marshal(probeProgress{Step: 0, Since: t.now().UTC(), New: newC, Stable: stableC})
+	if err != nil {
+		return "", "", fmt.Errorf("encode the probe progress: %w", err)
+	}
+	return "", string(b), nil
 }

@@ -2,7 +2,9 @@ package shift_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -74,6 +76,78 @@ func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
 			}
 			wantErrorName(t, err, promotion.ErrHealthCheckFailed)
 			wantContains(t, "error", message(err), tc.wantErr)
+		})
+	}
+}
+
+// TestBeginProbesCountTowardsTheFirstStep: the probes BeginShift sends at
+// 0 % are evidence about the new version like any later probe; the first
+// check-health of step 0 adds its own probes to them rather than starting
+// from nothing, so a broken canary is judged on twice the calls.
+func TestBeginProbesCountTowardsTheFirstStep(t *testing.T) {
+	tests := []struct {
+		name       string
+		failEvery  int // the new version fails 1 call in failEvery; 0 never
+		wantCalls  float64
+		wantErrors float64
+	}{
+		// 4 of 20 at begin is not yet significant (P ≈ 0.02 > 1 %), so
+		// the version gets its first weight; the check sees 8 of 40.
+		{name: "failing 20 % of its probes", failEvery: 5, wantCalls: 40, wantErrors: 8},
+		{name: "healthy", wantCalls: 40},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
+			calls := 0
+			e.lam.Handle(fn, func(v string, _ []byte) lambdafake.Answer {
+				if v == "5" {
+					calls++
+					if tc.failEvery > 0 && calls%tc.failEvery == 0 {
+						return lambdafake.Answer{Payload: []byte(`{"errorMessage":"boom","errorType":"errorString"}`), FunctionError: "Handled"}
+					}
+				}
+				return lambdafake.Answer{Payload: []byte(`"ok"`)}
+			})
+			req := request(t, promotion.ActionBegin, 0)
+			req.Promotion.Shift = nil
+			req.Promotion.Target.Health.Probes = 20
+			req.Promotion.Target.Health.ProbePayload = []byte(`{}`)
+			s, err := e.run(req)
+			if err != nil || s == nil || s.Done {
+				t.Fatalf("begin = %+v, %v; want the first step", s, err)
+			}
+			// The definition sets the weight and bakes the step.
+			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": s.Weight})
+			e.now = e.now.Add(time.Duration(s.BakeSeconds) * time.Second)
+			check := request(t, promotion.ActionCheckHealth, 0)
+			check.Promotion.Target = req.Promotion.Target
+			check.Promotion.Shift = s
+			check.Promotion.Bake = &promotion.Bake{Error: "States.Timeout"}
+			_, _ = e.run(check) // healthy, inconclusive or not: the evidence is what is checked
+			var probes *audit.Evidence
+			for _, r := range e.audits(t) {
+				if r.Verdict == nil {
+					continue
+				}
+				for i, ev := range r.Verdict.Sources {
+					if ev.Source == "probes" {
+						probes = &r.Verdict.Sources[i]
+					}
+				}
+			}
+			if probes == nil {
+				t.Fatalf("no probes evidence in the check's verdict: %q", summary(e.audits(t)))
+			}
+			if probes.NewInvocations != tc.wantCalls || probes.NewErrors != tc.wantErrors {
+				t.Errorf("probes evidence of version 5: %v errors in %v calls, want %v in %v (begin's 20 and the check's 20)",
+					probes.NewErrors, probes.NewInvocations, tc.wantErrors, tc.wantCalls)
+			}
+			if probes.StableInvocations != tc.wantCalls {
+				t.Errorf("probes evidence of stable version 4: %v calls, want %v", probes.StableInvocations, tc.wantCalls)
+			}
 		})
 	}
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+)
+
+// TestCodeDeployExposure: Canary10Percent5Minutes serves 10 % for five
+// minutes, then everything, until its alarm fires; the alarm fires once
+// the shift's minute is published.
+func TestCodeDeployExposure(t *testing.T) {
+	tests := []struct {
+		name          string
+		offset, delay time.Duration
+		want          float64 // traffic-weighted seconds
+	}{
+		{name: "shift at the minute's start, 3 min delay: 240 s at 10 %", delay: 3 * time.Minute, want: 24},
+		{name: "shift late in the minute: 181 s at 10 %", offset: 59 * time.Second, delay: 3 * time.Minute, want: 18.1},
+		{name: "a delay past the 5-minute canary: 100 % after it", delay: 6 * time.Minute, want: 30 + 120},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := codeDeployExposure(codeDeployAlarmAt(tc.offset, tc.delay)); got < tc.want-1e-9 || got > tc.want+1e-9 {
+				t.Errorf("exposure = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSimAlarmAndP99: the simulated alarm sums the errors of every version
+// in the last published minute; the p99 Duration is the minute's.
+func TestSimAlarmAndP99(t *testing.T) {
+	minute := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	durations := make([]float64, 100)
+	for i := range durations {
+		durations[i] = float64(100 - i)
+	}
+	tests := []struct {
+		name      string
+		now       time.Time
+		errors    float64
+		threshold float64
+		want      cwtypes.StateValue
+	}{
+		{name: "errors at the threshold, published", now: minute.Add(4 * time.Minute), errors: 1, threshold: 1, want: cwtypes.StateValueAlarm},
+		{name: "below the threshold", now: minute.Add(4 * time.Minute), errors: 14, threshold: 15, want: cwtypes.StateValueOk},
+		{name: "not yet published", now: minute.Add(4*time.Minute - time.Second), errors: 5, threshold: 1, want: cwtypes.StateValueOk},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &simWorld{now: tc.now, delay: 3 * time.Minute, alarmThreshold: tc.threshold,
+				minutes: map[string]map[time.Time]*simCounts{
+					"1": {minute: {invocations: 100, errors: tc.errors - 1, durations: durations}},
+					"2": {minute: {invocations: 10, errors: 1, durations: []float64{7}}},
+				}}
+			out, err := w.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{sampleAlarm}})
+			if err != nil || len(out.MetricAlarms) != 1 {
+				t.Fatalf("DescribeAlarms = %+v, %v", out, err)
+			}
+			if got := out.MetricAlarms[0].StateValue; got != tc.want {
+				t.Errorf("state = %s, want %s (%s)", got, tc.want, aws.ToString(out.MetricAlarms[0].StateReason))
+			}
+			md, err := w.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{StartTime: aws.Time(minute), EndTime: aws.Time(minute.Add(time.Hour)),
+				MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("p99"), MetricStat: &cwtypes.MetricStat{Stat: aws.String("p99"),
+					Metric: &cwtypes.Metric{MetricName: aws.String("Duration"), Dimensions: []cwtypes.Dimension{{Name: aws.String("ExecutedVersion"), Value: aws.String("1")}}}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []float64{99}
+			if tc.want == cwtypes.StateValueOk && tc.errors == 5 {
+				want = nil // the minute is not readable yet
+			}
+			if got := md.MetricDataResults[0].Values; !slices.Equal(got, want) {
+				t.Errorf("p99 Duration = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestTrialVerdicts: the simulation drives the real shift code to the
+// outcomes each source can reach — including the documented blindness
+// of probes to latency, and probes stopping a broken version at 0 %.
+func TestTrialVerdicts(t *testing.T) {
+	tests := []struct {
+		mode         string
+		kind         failKind
+		wantPromoted bool
+		wantDecided  []string
+	}{
+		{mode: "metrics only", kind: healthy, wantPromoted: true, wantDecided: []string{"metrics"}},
+		{mode: "log stream with aws-lambda-go's error line", kind: failHandled, wantDecided: []string{"logs"}},
+		{mode: "log stream without the runtime's error line", kind: failSlow, wantDecided: []string{"latency"}},
+		{mode: "probes (20", kind: failCrash, wantDecided: []string{"probes", "probes at 0 %"}},
+		{mode: "probes (20", kind: failSlow, wantPromoted: true, wantDecided: []string{"probes"}},
+		{mode: "alarms: the sample's", kind: healthy, wantDecided: []string{"alarm firing at the start"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mode+"/"+tc.kind.String(), func(t *testing.T) {
+			i := slices.IndexFunc(verdictModes(), func(m verdictMode) bool { return strings.HasPrefix(m.name, tc.mode) })
+			if i < 0 {
+				t.Fatalf("no mode named %q…", tc.mode)
+			}
+			m := verdictModes()[i]
+			target := m.target
+			target.ApplyDefaults()
+			if err := target.Validate("bench"); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			for i := range 3 {
+				got := runTrial(target, m, tc.kind, rng)
+				if got.promoted != tc.wantPromoted || !slices.Contains(tc.wantDecided, got.decided) {
+					t.Errorf("trial %d: promoted %v decided by %q after %s, want promoted %v decided by one of %q",
+						i, got.promoted, got.decided, got.after, tc.wantPromoted, tc.wantDecided)
+				}
+			}
+		})
+	}
+}
