@@ -694,6 +694,13 @@ func (t *Target) Validate(prefix string) error {
 		if h.MaxBakeSeconds < step || h.MaxBakeSeconds > 86400 {
 			bad("health.maxBakeSeconds", "must be at least the step's %d s and at most 86400, got %d", step, h.MaxBakeSeconds)
 		}
+		// A latency guard is judged only by sources that see durations:
+		// the log streams' REPORT lines, or the metrics' p99 (probes do
+		// not); without the logs, the step waits for the metrics.
+		if h.MaxP99LatencyRatio > 0 && h.FreshSignal == "" && step < h.MetricDelaySeconds && h.MaxBakeSeconds < metricsCover {
+			bad("health.maxP99LatencyRatio", "needs a source that sees durations to judge a %d s step, shorter than health.metricDelaySeconds (%d s): set health.freshSignal to %q (REPORT lines carry each call's duration), or health.maxBakeSeconds to at least %d, or bake at least %d s",
+				step, h.MetricDelaySeconds, FreshSignalLogs, metricsCover, h.MetricDelaySeconds)
+		}
 		if h.OnInconclusive == OnInconclusivePromote && !h.SeesHandledErrorsFresh() && h.MaxBakeSeconds < metricsCover {
 			bad("health.onInconclusive", "promote would let a step through before any source that sees handled errors could judge it (the metrics need a bake of %d s, health.maxBakeSeconds is %d): set health.maxBakeSeconds to at least %d, or health.freshSignal %q with health.logRuntime, or health.probes, or onInconclusive %q",
 				metricsCover, h.MaxBakeSeconds, metricsCover, FreshSignalLogs, OnInconclusiveRollback)

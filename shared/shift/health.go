@@ -231,13 +231,16 @@ func span(sec int) string {
 }
 
 // extension is how much longer an inconclusive step bakes. On the metrics
-// alone, a minute at a time (their resolution) until the minute holding
-// need is published, so a published minute showing harm is read at once;
-// with a fresh signal or probes, minExtension.
+// alone, until the next minute is published (a minute's datapoints are
+// readable health.metricDelaySeconds after it ends), so each check reads
+// one more minute the moment it can — a published minute showing harm is
+// read at once, rather than up to a minute later; with a fresh signal or
+// probes, minExtension.
 func extension(h config.Health, need, now time.Time) int {
 	if h.FreshSignal == "" && h.Probes == 0 {
-		ready := need.Truncate(time.Minute).Add(time.Minute + time.Duration(h.MetricDelaySeconds)*time.Second)
-		return min(60, max(minExtension, int(ready.Sub(now).Seconds())+1))
+		delay := time.Duration(h.MetricDelaySeconds) * time.Second
+		next := now.Add(-delay).Truncate(time.Minute).Add(time.Minute + delay)
+		return min(60, max(minExtension, int(next.Sub(now).Seconds())+1))
 	}
 	return minExtension
 }

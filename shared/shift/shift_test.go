@@ -338,8 +338,10 @@ func TestCheckHealthInconclusive(t *testing.T) {
 		wantErr      string
 		wantRecord   string
 	}{
+		// On the metrics alone, until the next minute is published
+		// (now 09:30:20, 240 s late: the minute from 09:26 is readable at 09:31:00).
 		{name: "too little data extends the bake", baked: 300,
-			want:       &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 15, BakedSeconds: 420, Extend: true, Extensions: 1},
+			want:       &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 41, BakedSeconds: 420, Extend: true, Extensions: 1},
 			wantRecord: "health.inconclusive prod 4>5 @0.25"},
 		{name: "still inconclusive at the maximum rolls back", baked: 780, wantErr: "could not be judged at 25% after 900s (health.maxBakeSeconds): metrics: 5 invocations of version 5 yet, 10 needed",
 			wantRecord: "health.failed prod 4>5 @0.25"},

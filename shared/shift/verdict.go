@@ -95,6 +95,16 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 		}
 	}
 	d.Sources = sources
+	if d.Outcome != Unhealthy && d.DecidedBy != "" && h.MaxP99LatencyRatio > 0 {
+		// With a latency guard, a step passes only once a source that sees
+		// latency (durations: the log streams' REPORT lines, the metrics'
+		// p99) has compared both versions over the step: probes see errors,
+		// not how slow the version is for users.
+		if why := latencyUnjudged(h, sources); why != "" {
+			d.DecidedBy = ""
+			waits = append(waits, why)
+		}
+	}
 	switch {
 	case d.Outcome == Unhealthy:
 	case d.DecidedBy != "":
@@ -112,6 +122,27 @@ func decide(h config.Health, need time.Time, sources []audit.Evidence) decision 
 		d.Reason = strings.Join(waits, "; ")
 	}
 	return d
+}
+
+// latencyUnjudged says why no source has judged the step's latency yet
+// ("" when one has): one that sees latency, covers the step and read at
+// least MinInvocations calls of each version.
+func latencyUnjudged(h config.Health, sources []audit.Evidence) string {
+	var seen []string
+	for _, ev := range sources {
+		if !ev.SeesLatency {
+			continue
+		}
+		if ev.Covered && ev.NewP99Ms > 0 && ev.StableP99Ms > 0 &&
+			int(ev.NewInvocations) >= max(h.MinInvocations, 1) && int(ev.StableInvocations) >= max(h.MinInvocations, 1) {
+			return ""
+		}
+		seen = append(seen, ev.Source)
+	}
+	if len(seen) == 0 {
+		return "latency: health.maxP99LatencyRatio is set and no source read sees latency, so the step cannot pass yet"
+	}
+	return fmt.Sprintf("latency: %s has not yet compared the p99 duration of both versions over the step", strings.Join(seen, ", "))
 }
 
 // callsNeeded is how many calls of the new version, none failing, the

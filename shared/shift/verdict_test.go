@@ -13,7 +13,7 @@ import (
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	need := t0.Add(time.Minute)
-	h := config.Health{MaxErrorRate: 0.05, MinInvocations: 20, MaxP99LatencyRatio: 1.5}
+	h := config.Health{MaxErrorRate: 0.05, MinInvocations: 20} // latency: TestDecideLatencyRegression
 	src := func(name string, fresh time.Time, n, e, sn, se float64) audit.Evidence {
 		return audit.Evidence{Source: name, From: t0, To: fresh, FreshThrough: fresh, NewVersion: "5", StableVersion: "4",
 			NewInvocations: n, NewErrors: e, StableInvocations: sn, StableErrors: se, SeesHandledErrors: true, SeesCrashes: true}
@@ -79,7 +79,7 @@ func TestDecide(t *testing.T) {
 
 func TestDecideLatencyRegression(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	ev := audit.Evidence{Source: "logs", FreshThrough: t0, NewVersion: "5", StableVersion: "4", SeesHandledErrors: true,
+	ev := audit.Evidence{Source: "logs", FreshThrough: t0, NewVersion: "5", StableVersion: "4", SeesHandledErrors: true, SeesLatency: true,
 		NewInvocations: 300, StableInvocations: 2700, NewP99Ms: 900, StableP99Ms: 300}
 	h := config.Health{MaxErrorRate: 0.05, MinInvocations: 20, MaxP99LatencyRatio: 1.5}
 	if d := decide(h, t0, []audit.Evidence{ev}); d.Outcome != Unhealthy || d.DecidedBy != "latency" || !strings.Contains(d.Reason, "p99 duration 900 ms") {
@@ -88,6 +88,18 @@ func TestDecideLatencyRegression(t *testing.T) {
 	ev.NewP99Ms = 400
 	if d := decide(h, t0, []audit.Evidence{ev}); d.Outcome != Healthy {
 		t.Errorf("p99 400 ms vs 300 ms under a 1.5× guard: %s (%s), want healthy", d.Outcome, d.Reason)
+	}
+	// Probes see errors, not durations: with a latency guard they cannot
+	// pass a step alone, however clean (50 of 50 slow canaries were
+	// promoted on probes before; bench verdicts).
+	probes := audit.Evidence{Source: "probes", FreshThrough: t0, NewVersion: "5", StableVersion: "4", SeesHandledErrors: true, SeesCrashes: true,
+		NewInvocations: 200, StableInvocations: 200}
+	if d := decide(h, t0, []audit.Evidence{probes}); d.Outcome != Inconclusive || !strings.Contains(d.Reason, "no source read sees latency") {
+		t.Errorf("probes alone under a latency guard: %s (%s), want inconclusive for want of latency", d.Outcome, d.Reason)
+	}
+	ev.NewP99Ms = 400
+	if d := decide(h, t0, []audit.Evidence{probes, ev}); d.Outcome != Healthy {
+		t.Errorf("probes with logs that compared latency: %s (%s), want healthy", d.Outcome, d.Reason)
 	}
 	h.MaxP99LatencyRatio = 0
 	ev.NewP99Ms = 9000
