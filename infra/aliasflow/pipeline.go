@@ -365,6 +365,8 @@ func (p *Pipeline) allowOnTargets() {
 		Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.SettingsPath(), "/") + "*"),
 	})
 	allow(p.release, []string{"ssm:GetParameter"}, settingsParams)
+	// settings.changed compares a written version with the one before it.
+	allow(p.release, []string{"ssm:GetParameterHistory"}, settingsParams)
 	allow(p.approval, []string{"ssm:GetParameter"}, settingsParams)
 	// Each target's CodeBuild rule (in the target's stack) dead-letters here.
 	p.deadLetters.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -585,6 +587,17 @@ func (p *Pipeline) newRules() {
 		RuleName:     jsii.String(deploy.ReleaseRequestedRule),
 		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
+		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
+	})
+	// Every write of a target's settings, as CloudTrail records it (who
+	// called, from its userIdentity), reaches EventBridge as an "AWS API
+	// Call via CloudTrail" event from aws.ssm — only AWS can put an aws.
+	// source — when the account has a trail logging management events
+	// (docs/deploy.md). The release Lambda audits it as settings.changed.
+	awsevents.NewRule(p, jsii.String("SettingsChanged"), &awsevents.RuleProps{
+		RuleName:     jsii.String(deploy.SettingsChangedRule),
+		Description:  jsii.String("A target's settings parameter was written: aliasflow audits who changed what."),
+		EventPattern: eventPattern(eventpatterns.SettingsChanged(p.SettingsPath())),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
 	})
 	p.allowBuildRules()
