@@ -134,7 +134,7 @@ func TestResourceCounts(t *testing.T) {
 	}{
 		{app.pipeline.Stack, "AWS::Lambda::Function", 4},
 		{app.pipeline.Stack, "AWS::StepFunctions::StateMachine", 1},
-		{app.pipeline.Stack, "AWS::Events::Rule", 1},
+		{app.pipeline.Stack, "AWS::Events::Rule", 2}, // release requested, settings changed
 		{app.pipeline.Stack, "AWS::SNS::Topic", 1},
 		{app.pipeline.Stack, "AWS::SNS::Subscription", 2},
 		{app.pipeline.Stack, "AWS::SecretsManager::Secret", 1},
