@@ -134,15 +134,15 @@ func TestResourceCounts(t *testing.T) {
 	}{
 		{app.pipeline.Stack, "AWS::Lambda::Function", 4},
 		{app.pipeline.Stack, "AWS::StepFunctions::StateMachine", 1},
-		{app.pipeline.Stack, "AWS::Events::Rule", 1},
+		{app.pipeline.Stack, "AWS::Events::Rule", 2}, // release requested, settings changed
 		{app.pipeline.Stack, "AWS::SNS::Topic", 1},
 		{app.pipeline.Stack, "AWS::SNS::Subscription", 2},
 		{app.pipeline.Stack, "AWS::SecretsManager::Secret", 1},
 		{app.pipeline.Stack, "AWS::ApiGateway::RestApi", 1},
 		{app.pipeline.Stack, "AWS::CloudWatch::Dashboard", 1},
 		{app.pipeline.Stack, "AWS::Logs::QueryDefinition", 3},
-		{app.pipeline.Stack, "AWS::IAM::ManagedPolicy", 2},
-		{app.sample.Stack, "AWS::Lambda::Function", 2}, // hello and CDK's custom resource provider
+		{app.pipeline.Stack, "AWS::IAM::ManagedPolicy", 3}, // operators, approvers, and the shift's read of the targets' log groups
+		{app.sample.Stack, "AWS::Lambda::Function", 2},     // hello and CDK's custom resource provider
 		{app.sample.Stack, "AWS::Lambda::Alias", 1},
 		{app.sample.Stack, "Custom::AliasflowAlias", 2},
 		{app.sample.Stack, "AWS::Lambda::Version", 1},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,6 +141,29 @@ func principalOf(set *iam.Set, accessKey string) (arn string, policies []iam.Pol
 		return p.ARN, p.Policies, true
 	}
 	return "", nil, false
+}
+
+// caller is who signed r as CloudTrail would record it: a pipeline
+// function's role session or one of iam.People when IAM is on, else the
+// sandbox's STS user named after the key.
+func (sb *Sandbox) caller(r *http.Request) core.Caller {
+	sb.iam.mu.Lock()
+	set := sb.iam.set
+	sb.iam.mu.Unlock()
+	key := stssvc.AccessKeyID(r)
+	c := core.Caller{Type: "IAMUser", AccessKeyID: key, UserAgent: r.UserAgent(), SourceIP: r.RemoteAddr}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		c.SourceIP = host
+	}
+	if arn, _, _ := principalOf(set, key); arn != "" {
+		c.ARN = arn
+	} else {
+		c.ARN = stssvc.Identity(key).Arn
+	}
+	if strings.Contains(c.ARN, ":assumed-role/") {
+		c.Type = "AssumedRole"
+	}
+	return c
 }
 
 // authorizeCaller is API Gateway's IAM authorization of an AWS_IAM

@@ -15,6 +15,7 @@ func TestIAMRequests(t *testing.T) {
 		want                    []string
 	}{
 		{"ssm GetParameter", "ssm", "GetParameter", `{"Name":"/aliasflow/aliasflow/targets/hello"}`, []string{"ssm:GetParameter arn:aws:ssm:us-east-1:000000000000:parameter/aliasflow/aliasflow/targets/hello"}},
+		{"ssm GetParameterHistory", "ssm", "GetParameterHistory", `{"Name":"/aliasflow/aliasflow/targets/hello"}`, []string{"ssm:GetParameterHistory arn:aws:ssm:us-east-1:000000000000:parameter/aliasflow/aliasflow/targets/hello"}},
 		{"ssm GetParametersByPath", "ssm", "GetParametersByPath", `{"Path":"/aliasflow/aliasflow/targets"}`, []string{"ssm:GetParametersByPath arn:aws:ssm:us-east-1:000000000000:parameter/aliasflow/aliasflow/targets"}},
 		{"codebuild BatchGetBuilds", "codebuild", "BatchGetBuilds", `{"ids":["aliasflow-hello:1","aliasflow-hello:2"]}`, []string{"codebuild:BatchGetBuilds arn:aws:codebuild:us-east-1:000000000000:project/aliasflow-hello"}},
 		{"cloudwatch GetMetricData", "monitoring", "GetMetricData", `{}`, []string{"cloudwatch:GetMetricData *"}},

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
 )
@@ -78,7 +79,7 @@ func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service 
 	// The caller's identity is checked first, then the request against
 	// AWS's model of its operation, then the request quota it draws on.
 	if sb.authorize(rec, r, service, op) && sb.validate(rec, r, service) && sb.withinQuota(rec, r, service, op) {
-		h.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r.WithContext(core.WithCaller(r.Context(), sb.caller(r))))
 	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK

@@ -183,6 +183,10 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		EmailPerSecond: emailPerSecond(opts.Quotas)})
 	sb.secrets = secretssvc.New(opts.Clock)
 	sb.ssm = ssmsvc.New(opts.Clock)
+	// Parameter writes reach EventBridge as CloudTrail's records of them,
+	// as on an account with a trail: aliasflow audits settings changes
+	// from them.
+	sb.ssm.SetEventBus(sb.events)
 	sb.sts = stssvc.New()
 	sb.apigw = apigw.New(lam, &apigw.Options{Logger: opts.Logger.With("service", "apigateway"), Now: opts.Clock})
 	sb.services = map[string]http.Handler{

@@ -52,7 +52,8 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	}
 	// Built once, so its cache lives across the invocations of this
 	// execution environment.
-	store, err := settings.NewStore(ssm.NewFromConfig(awsCfg), path, nil)
+	params := ssm.NewFromConfig(awsCfg)
+	store, err := settings.NewStore(params, path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -68,5 +69,5 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 		return nil, err
 	}
 	return release.New(store, sm, awslambda.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
-		metrics.New(os.Stdout, nil), &release.Options{Log: log, Callers: callers}), nil
+		metrics.New(os.Stdout, nil), &release.Options{Log: log, Callers: callers, SettingsPath: path, SettingsHistory: params}), nil
 }

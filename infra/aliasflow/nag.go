@@ -66,6 +66,7 @@ const (
 	FindingSettings = `/^Resource::arn:` + ArnEnv + `:ssm:` + ArnEnv + `:` + ArnEnv + `:parameter\/aliasflow\/[A-Za-z0-9_.-]+\/targets\/\*$/`
 	// FindingExecutions is the executions of the promotion state machine.
 	FindingExecutions = `/^Resource::arn:` + ArnEnv + `:states:` + ArnEnv + `:` + ArnEnv + `:execution:` + StateMachineName + `:\*$/`
-	// FindingFunctionLogs is the Lambda functions' log groups.
-	FindingFunctionLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:\/aws\/lambda\/\*(?::\*)?$/`
+	// FindingTargetLogs is the streams of a target's named log group
+	// (log-group:NAME:*), which the shift reads.
+	FindingTargetLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:[^*]+:\*$/`
 )

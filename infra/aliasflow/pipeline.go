@@ -143,7 +143,12 @@ type Pipeline struct {
 
 	targets    []config.Target
 	subscribed map[string]bool
-	errs       []string
+	// shiftLogs is the statement of the log-read policy being filled, of
+	// shiftLogChars characters (allowShiftLogs).
+	shiftLogs        awsiam.PolicyStatement
+	shiftLogChars    int
+	shiftLogPolicies []awsiam.ManagedPolicy
+	errs             []string
 }
 
 // NewPipeline builds the whole pipeline under scope.
@@ -351,21 +356,8 @@ func (p *Pipeline) allowOnTargets() {
 	// the cloudwatch:DescribeAlarms permission that is scoped to *"). Scoped
 	// to alarm ARNs or a tag, a composite alarm would fail every shift.
 	allow(p.shift, []string{"cloudwatch:DescribeAlarms"}, jsii.String("*"))
-	// The health check's fresh signal reads a target's own log streams
-	// (FilterLogEvents with a version's stream prefix) in the log group
-	// Lambda creates for it, /aws/lambda/<function> ("Sending Lambda function
-	// logs to CloudWatch Logs"). Lambda creates that group untagged, so no
-	// tag condition can scope it: the grant is the Lambda log groups of the
-	// account, read only, in both spellings of a group's ARN (the Service
-	// Authorization Reference's log-group:NAME and the :* form).
-	var groups []*string
-	for _, g := range []string{"/aws/lambda/*", "/aws/lambda/*:*"} {
-		groups = append(groups, p.stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
-			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-		}))
-	}
-	allow(p.shift, []string{"logs:FilterLogEvents"}, groups...)
+	// The health check's fresh signal reads each target's own log group,
+	// granted as the target registers (allowShiftLogs).
 	allowIf(p.release, tagged, []string{"codebuild:BatchGetBuilds"}, p.stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String("*"),
 	}))
@@ -373,6 +365,8 @@ func (p *Pipeline) allowOnTargets() {
 		Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.SettingsPath(), "/") + "*"),
 	})
 	allow(p.release, []string{"ssm:GetParameter"}, settingsParams)
+	// settings.changed compares a written version with the one before it.
+	allow(p.release, []string{"ssm:GetParameterHistory"}, settingsParams)
 	allow(p.approval, []string{"ssm:GetParameter"}, settingsParams)
 	// Each target's CodeBuild rule (in the target's stack) dead-letters here.
 	p.deadLetters.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -415,8 +409,8 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/* is the Lambda functions' own log groups, read for the health check's fresh signal (Lambda creates them untagged, so no tag condition applies); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
-		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingFunctionLogs, "Action::kms:GenerateDataKey*")
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
+		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, "Action::kms:GenerateDataKey*")
 	return fn
 }
 
@@ -593,6 +587,17 @@ func (p *Pipeline) newRules() {
 		RuleName:     jsii.String(deploy.ReleaseRequestedRule),
 		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
+		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
+	})
+	// Every write of a target's settings, as CloudTrail records it (who
+	// called, from its userIdentity), reaches EventBridge as an "AWS API
+	// Call via CloudTrail" event from aws.ssm — only AWS can put an aws.
+	// source — when the account has a trail logging management events
+	// (docs/deploy.md). The release Lambda audits it as settings.changed.
+	awsevents.NewRule(p, jsii.String("SettingsChanged"), &awsevents.RuleProps{
+		RuleName:     jsii.String(deploy.SettingsChangedRule),
+		Description:  jsii.String("A target's settings parameter was written: aliasflow audits who changed what."),
+		EventPattern: eventPattern(eventpatterns.SettingsChanged(p.SettingsPath())),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
 	})
 	p.allowBuildRules()

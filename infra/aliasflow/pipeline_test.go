@@ -268,6 +268,9 @@ func TestReleaseRules(t *testing.T) {
 		{"Team aliasflow-build-orders", `{"detail":{"build-status":["SUCCEEDED"],"project-name":["orders-build"]},"detail-type":["CodeBuild Build State Change"],"source":["aws.codebuild"]}`},
 		{"Pipeline aliasflow-build-billing", `{"detail":{"build-status":["SUCCEEDED"],"project-name":["billing-build","orders-build"]},"detail-type":["CodeBuild Build State Change"],"source":["aws.codebuild"]}`},
 		{"Pipeline aliasflow-release-requested", `{"detail-type":["Release Requested"],"source":["aliasflow"]}`},
+		// CloudTrail's records of writes of the settings parameters, which
+		// the release Lambda audits as settings.changed.
+		{"Pipeline aliasflow-settings-changed", `{"detail":{"eventName":["PutParameter"],"eventSource":["ssm.amazonaws.com"],"requestParameters":{"name":[{"prefix":"/aliasflow/aliasflow/targets/"}]}},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.ssm"]}`},
 	}
 	if len(rules) != len(cases) {
 		t.Errorf("rules = %d, want %d", len(rules), len(cases))
@@ -330,6 +333,8 @@ func TestLeastPrivilege(t *testing.T) {
 		{"release moves tagged functions' aliases", "ReleaseRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
 		{"release reads the builds of tagged projects", "ReleaseRole", "codebuild:BatchGetBuilds", `project/\*"`, true},
 		{"release reads the settings", "ReleaseRole", "ssm:GetParameter", `parameter/aliasflow/aliasflow/targets/\*"`, true},
+		{"release reads the settings' versions for settings.changed", "ReleaseRole", "ssm:GetParameterHistory", `parameter/aliasflow/aliasflow/targets/\*"`, true},
+		{"release writes no settings", "ReleaseRole", "ssm:PutParameter", `.`, false},
 		{"release starts promotions", "ReleaseRole", "states:StartExecution", `stateMachine:aliasflow-promotion"`, true},
 		{"release stops superseded promotions", "ReleaseRole", "states:StopExecution", `execution:aliasflow-promotion:\*"`, true},
 		{"smoke test invokes stg", "SmokeTestRole", "lambda:InvokeFunction", `function:\*:stg"`, true},
@@ -341,7 +346,9 @@ func TestLeastPrivilege(t *testing.T) {
 		// Composite alarms are returned only with DescribeAlarms on *
 		// (DescribeAlarms, CloudWatch API reference).
 		{"shift reads every alarm, composite ones included", "ShiftRole", "cloudwatch:DescribeAlarms", `^\*$`, true},
-		{"shift reads the Lambda log groups", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/\*`, true},
+		// Each target's log group is granted by name in a managed policy
+		// (TestShiftReadsOnlyItsTargetsLogGroups); no wildcard over groups.
+		{"shift reads no log group by wildcard", "ShiftRole", "logs:FilterLogEvents", `log-group:/aws/lambda/\*`, false},
 		{"shift reads no other log group", "ShiftRole", "logs:FilterLogEvents", `log-group:/aliasflow`, false},
 		{"shift cannot publish", "ShiftRole", "lambda:PublishVersion", `.`, false},
 		{"shift verifies its caller's execution", "ShiftRole", "states:DescribeExecution", `execution:aliasflow-promotion:\*"`, true},

@@ -32,6 +32,10 @@ const (
 	// "IAM and AWS STS quotas": a role's inline policies together, 10,240
 	// characters (white space not counted).
 	maxRolePolicyChars = 10240
+	// Same page: a customer managed policy, 6,144 characters; managed
+	// policies attached to a role, 10 (the default quota).
+	maxManagedPolicyChars    = 6144
+	maxManagedPoliciesOnRole = 10
 	// "CloudFormation quotas": template body 1 MB (in S3), 500 resources.
 	maxTemplateBytes  = 1 << 20
 	maxStackResources = 500
@@ -183,8 +187,8 @@ func TestTwoHundredTargets(t *testing.T) {
 	if len(files) != 1+n/perStack {
 		t.Fatalf("templates = %v, want the pipeline's and %d target stacks'", files, n/perStack)
 	}
-	var maxEnv, maxPolicy, rules int
-	var maxEnvFn, maxPolicyRole string
+	var maxEnv, maxPolicy, maxManaged, maxAttached, rules int
+	var maxEnvFn, maxPolicyRole, maxManagedID, maxAttachedRole string
 	templates := map[string][]byte{}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -220,6 +224,30 @@ func TestTwoHundredTargets(t *testing.T) {
 				rules++
 			}
 		}
+		attached := map[string]int{}
+		for id, mp := range cdktest.Resources(tmpl, "AWS::IAM::ManagedPolicy") {
+			b, _ := json.Marshal(awsValues(mp["PolicyDocument"]))
+			chars := len(regexp.MustCompile(`\s`).ReplaceAll(b, nil))
+			if chars > maxManaged {
+				maxManaged, maxManagedID = chars, name+" "+id
+			}
+			if chars > maxManagedPolicyChars {
+				t.Errorf("%s managed policy %s is %d characters, IAM allows %d", name, id, chars, maxManagedPolicyChars)
+			}
+			roles, _ := mp["Roles"].([]any)
+			for _, r := range roles {
+				ref, _ := r.(map[string]any)["Ref"].(string)
+				attached[ref]++
+			}
+		}
+		for role, n := range attached {
+			if n > maxAttached {
+				maxAttached, maxAttachedRole = n, name+" "+role
+			}
+			if n > maxManagedPoliciesOnRole {
+				t.Errorf("%s role %s has %d managed policies attached, IAM allows %d", name, role, n, maxManagedPoliciesOnRole)
+			}
+		}
 		for role, chars := range roleInlinePolicyChars(tmpl) {
 			if chars > maxPolicy {
 				maxPolicy, maxPolicyRole = chars, name+" "+role
@@ -230,8 +258,9 @@ func TestTwoHundredTargets(t *testing.T) {
 		}
 	}
 	t.Logf("largest environment: %d bytes (%s); largest role inline policies: %d characters (%s)", maxEnv, maxEnvFn, maxPolicy, maxPolicyRole)
-	if maxEnv == 0 || maxPolicy == 0 {
-		t.Errorf("measured nothing: environment %d, policies %d", maxEnv, maxPolicy)
+	t.Logf("largest managed policy: %d characters (%s); most managed policies on a role: %d (%s)", maxManaged, maxManagedID, maxAttached, maxAttachedRole)
+	if maxEnv == 0 || maxPolicy == 0 || maxManaged == 0 {
+		t.Errorf("measured nothing: environment %d, policies %d, managed policies %d", maxEnv, maxPolicy, maxManaged)
 	}
 	// The release Lambda's resource-based policy, as Lambda would hold it
 	// after CloudFormation added every AWS::Lambda::Permission on it: at
@@ -321,7 +350,9 @@ func statements(t *testing.T, stack awscdk.Stack) []string {
 func TestPoliciesDoNotGrowWithTargets(t *testing.T) {
 	// GIVEN the same app with 1 and with 3 targets in one team's stack,
 	// WHEN synthesized, THEN every IAM statement of the pipeline stack and
-	// of the team's stack is the same: adding a target adds none.
+	// of the team's stack is the same: adding a target adds none. (The
+	// shift's read of each target's log group is the one grant that names
+	// targets, in managed policies sized in TestTwoHundredTargets.)
 	synth := func(n int) (pipeline, team []string) {
 		app := awscdk.NewApp(nil)
 		ps := awscdk.NewStack(app, jsii.String("Pipeline"), nil)

@@ -58,6 +58,12 @@ type TargetProps struct {
 	// and never turns back into a Standard one, so it is an opt-in;
 	// without it, settings over 4 KB fail the synth with an error saying so.
 	AdvancedSettings bool
+	// LogGroup is the log group the function writes to when it is not
+	// Lambda's /aws/lambda/<function>: the function's
+	// LoggingConfig.LogGroup, which the health verdict reads. Needed only
+	// when Function is imported or names its group by a token; a function
+	// of the app with a literally named group is read from.
+	LogGroup string
 }
 
 // Target adds one function to a Pipeline: the pipeline's tag on it, its
@@ -161,7 +167,12 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		t.errs = append(t.errs, err.Error())
 		return t
 	}
-	if err := p.register(t.settings); err != nil {
+	group, err := targetLogGroup(props.Function, props.LogGroup, name)
+	if err != nil {
+		t.errs = append(t.errs, err.Error())
+		return t
+	}
+	if err := p.register(t.settings, group); err != nil {
 		t.errs = append(t.errs, err.Error())
 		return t
 	}
@@ -300,14 +311,18 @@ type targetValidation struct{ t *Target }
 // Validate implements constructs.IValidation.
 func (v *targetValidation) Validate() *[]*string { return jsii.Strings(v.t.errs...) }
 
-// register records a target's settings with the pipeline and subscribes
-// its approvers. It grants nothing: the pipeline's roles already act on
-// every function carrying its tag.
-func (p *Pipeline) register(t config.Target) error {
+// register records a target's settings with the pipeline, subscribes its
+// approvers and lets the shift read the target's log group. It grants
+// nothing else: the pipeline's roles already act on every function carrying
+// its tag.
+func (p *Pipeline) register(t config.Target, logGroup string) error {
 	for _, have := range p.targets {
 		if have.Function == t.Function {
 			return fmt.Errorf("aliasflow target %s: the function is already a target of this pipeline", t.Function)
 		}
+	}
+	if err := p.allowShiftLogs(t.Function, []string{logGroup}); err != nil {
+		return err
 	}
 	p.targets = append(p.targets, t)
 

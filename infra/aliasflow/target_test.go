@@ -2,6 +2,7 @@ package aliasflow_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
@@ -164,6 +166,24 @@ func TestTargetMistakes(t *testing.T) {
 		{"function named otherwise", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
 			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Function: named(stack, jsii.String("shipping")), Settings: valid})
 		}, `the function is named "shipping"`},
+		{"a custom log group named by a token", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			fn := awslambda.NewFunction(stack, jsii.String("Fn"), &awslambda.FunctionProps{
+				FunctionName: jsii.String("orders"), Runtime: awslambda.Runtime_PROVIDED_AL2023(), Handler: jsii.String("bootstrap"),
+				Code:     awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, "hello")), nil),
+				LogGroup: awslogs.NewLogGroup(stack, jsii.String("Unnamed"), nil), // CloudFormation names it
+			})
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Function: fn, Settings: valid})
+		}, "set TargetProps.LogGroup"},
+		{"more log groups than the shift role's managed policies hold", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			// 500-character group names: five targets fill a 6,144-character
+			// policy, so the 51st would need an eleventh policy.
+			for i := range 51 {
+				s := valid
+				s.Function = fmt.Sprintf("orders-%02d", i)
+				group := fmt.Sprintf("/teams/%02d/", i) + strings.Repeat("g", 490)
+				aliasflow.NewTarget(stack, fmt.Sprintf("T%d", i), &aliasflow.TargetProps{Pipeline: p, Settings: s, LogGroup: group})
+			}
+		}, "log-read policies are full"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -73,7 +73,10 @@ const (
 	// rule's ARN only.
 	CodeBuildRule = "aliasflow-build-" + HelloFunction
 	ReleaseRule   = deploy.ReleaseRequestedRule
-	role          = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
+	// SettingsChangedRule delivers the CloudTrail records of settings
+	// writes to the release Lambda (settings.changed).
+	SettingsChangedRule = deploy.SettingsChangedRule
+	role                = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 	// PipelineTag is the tag every target function carries, valued with the
 	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
 	PipelineTag  = "aliasflow:pipeline"
@@ -437,8 +440,9 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 
 	releaseARN := core.FunctionARN(ReleaseFunction, "")
 	for name, pattern := range map[string]map[string]any{
-		CodeBuildRule: eventpatterns.CodeBuildSucceeded(w.projects()),
-		ReleaseRule:   eventpatterns.ReleaseRequested(),
+		CodeBuildRule:       eventpatterns.CodeBuildSucceeded(w.projects()),
+		ReleaseRule:         eventpatterns.ReleaseRequested(),
+		SettingsChangedRule: eventpatterns.SettingsChanged(settings.Path(settings.DefaultPipeline)),
 	} {
 		p, _ := json.Marshal(pattern)
 		if _, err := w.sb.Events().PutRule(events.RuleInput{Name: name, EventPattern: string(p), Description: "starts a release"}); err != nil {

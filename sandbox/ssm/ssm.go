@@ -13,6 +13,7 @@ package ssmsvc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
@@ -41,6 +42,24 @@ type Service struct {
 
 	mu     sync.Mutex
 	params map[string]*parameter // by name
+	bus    EventBus
+}
+
+// EventBus receives the events an AWS service emits: the sandbox's
+// EventBridge.
+type EventBus interface {
+	EmitServiceEvent(source, detailType, detail string, resources []string) (string, error)
+}
+
+// SetEventBus makes each successful PutParameter API call reach bus as
+// CloudTrail's record of it, as on an account with a trail ("AWS service
+// events delivered via AWS CloudTrail", Amazon EventBridge User Guide).
+// The sandbox's own deployment (the PutParameter method) is not an API
+// call and emits nothing.
+func (s *Service) SetEventBus(bus EventBus) {
+	s.mu.Lock()
+	s.bus = bus
+	s.mu.Unlock()
 }
 
 type parameter struct {
@@ -52,7 +71,23 @@ type parameter struct {
 	// Tier is "Advanced" once the parameter was put in that tier (it never
 	// goes back to Standard); "" is Standard.
 	Tier string `json:",omitempty"`
+	// History is every version written, oldest first (the last
+	// maxVersions).
+	History []version `json:",omitempty"`
 }
+
+// version is one write of a parameter, as GetParameterHistory lists it.
+type version struct {
+	Version  int64
+	Value    string
+	Modified time.Time
+	// User is the writer's ARN; "" for the sandbox's own deployment.
+	User string `json:",omitempty"`
+}
+
+// maxVersions is how many versions Parameter Store keeps of a parameter
+// ("Working with parameter versions", AWS Systems Manager User Guide).
+const maxVersions = 100
 
 // New returns an empty Parameter Store; now defaults to time.Now.
 func New(now func() time.Time) *Service {
@@ -67,6 +102,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
 		"GetParameter":        s.getParameter,
 		"GetParametersByPath": s.getParametersByPath,
+		"GetParameterHistory": s.getParameterHistory,
 		"PutParameter":        s.putParameter,
 	})
 }
@@ -216,7 +252,7 @@ func (s *Service) getParametersByPath(_ context.Context, body []byte) (any, erro
 	return out, nil
 }
 
-func (s *Service) putParameter(_ context.Context, body []byte) (any, error) {
+func (s *Service) putParameter(ctx context.Context, body []byte) (any, error) {
 	var in struct {
 		Name, Value, Description string
 		Type, Tier, DataType     string
@@ -247,6 +283,14 @@ func (s *Service) putParameter(_ context.Context, body []byte) (any, error) {
 	case len(in.Tags) > 0 && in.Overwrite != nil && *in.Overwrite:
 		return nil, validation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
 	}
+	// The event is put once the lock is released: a rule may deliver it to
+	// a function that reads the parameter's history at once.
+	var emit func()
+	defer func() {
+		if emit != nil {
+			emit()
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.params[in.Name]
@@ -271,7 +315,116 @@ func (s *Service) putParameter(_ context.Context, body []byte) (any, error) {
 	if tier == "" {
 		tier = "Standard"
 	}
+	caller, isAPICall := core.CallerOf(ctx)
+	p.History = append(p.History, version{Version: p.Version, Value: p.Value, Modified: p.Modified, User: caller.ARN})
+	if len(p.History) > maxVersions {
+		p.History = p.History[len(p.History)-maxVersions:]
+	}
+	if isAPICall && s.bus != nil {
+		params := map[string]any{"name": in.Name}
+		if in.Type != "" {
+			params["type"] = in.Type
+		}
+		if in.Overwrite != nil {
+			params["overwrite"] = *in.Overwrite
+		}
+		if in.Tier != "" {
+			params["tier"] = in.Tier
+		}
+		bus, at, response := s.bus, p.Modified, map[string]any{"version": p.Version, "tier": tier}
+		emit = func() { emitCall(bus, caller, at, "PutParameter", params, response) }
+	}
 	return map[string]any{"Version": p.Version, "Tier": tier}, nil
+}
+
+// emitCall puts CloudTrail's record of a successful API call on the bus,
+// as EventBridge delivers it: the record is the event's detail ("CloudTrail
+// record contents for management events", AWS CloudTrail User Guide).
+// requestParameters hold what the call named, not the value it wrote.
+func emitCall(bus EventBus, c core.Caller, at time.Time, op string, request, response map[string]any) {
+	id := fmt.Sprintf("%d-%s", at.UnixNano(), op)
+	detail, err := json.Marshal(map[string]any{
+		"eventVersion": "1.09",
+		"userIdentity": map[string]any{"type": c.Type, "arn": c.ARN, "accountId": core.Account, "accessKeyId": c.AccessKeyID, "principalId": c.AccessKeyID},
+		"eventTime":    at.UTC().Format(time.RFC3339), "eventSource": "ssm.amazonaws.com", "eventName": op,
+		"awsRegion": core.Region, "sourceIPAddress": c.SourceIP, "userAgent": c.UserAgent,
+		"requestParameters": request, "responseElements": response,
+		"requestID": id, "eventID": id, "readOnly": false, "eventType": "AwsApiCall",
+		"managementEvent": true, "recipientAccountId": core.Account, "eventCategory": "Management",
+	})
+	if err == nil {
+		// Best effort, as CloudTrail's delivery to EventBridge is.
+		_, _ = bus.EmitServiceEvent("aws.ssm", "AWS API Call via CloudTrail", string(detail), nil)
+	}
+}
+
+// getParameterHistory lists a parameter's versions, oldest first, in pages
+// of MaxResults (1–50, default 50) with a NextToken ("GetParameterHistory",
+// AWS Systems Manager API Reference). The release Lambda reads the version
+// before a write to audit what the write changed.
+func (s *Service) getParameterHistory(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		Name           string
+		MaxResults     int
+		NextToken      string
+		WithDecryption *bool
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	name, err := resolve(in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if in.MaxResults == 0 {
+		in.MaxResults = 50
+	}
+	if in.MaxResults < 1 || in.MaxResults > 50 {
+		return nil, validation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50", in.MaxResults)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.params[name]
+	if p == nil {
+		return nil, core.Errorf("ParameterNotFound", http.StatusBadRequest, "")
+	}
+	history := p.History
+	if len(history) == 0 {
+		// A parameter restored from a snapshot older than the history.
+		history = []version{{Version: p.Version, Value: p.Value, Modified: p.Modified}}
+	}
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(in.NextToken)
+		if err != nil || n < 0 || n > len(history) {
+			return nil, core.Errorf("ValidationException", http.StatusBadRequest, "The specified next token is invalid.")
+		}
+		start = n
+	}
+	end := min(start+in.MaxResults, len(history))
+	tier := p.Tier
+	if tier == "" {
+		tier = "Standard"
+	}
+	out := []map[string]any{}
+	for _, v := range history[start:end] {
+		e := map[string]any{
+			"Name": p.Name, "Type": "String", "Value": v.Value, "Version": v.Version, "Tier": tier, "DataType": "text",
+			"LastModifiedDate": float64(v.Modified.UnixMilli()) / 1000, "Labels": []string{}, "Policies": []any{},
+		}
+		if v.User != "" {
+			e["LastModifiedUser"] = v.User
+		}
+		out = append(out, e)
+	}
+	res := map[string]any{"Parameters": out}
+	if end < len(history) {
+		res["NextToken"] = strconv.Itoa(end)
+	}
+	return res, nil
 }
 
 // advanced reports whether the parameter name exists in the Advanced tier,

@@ -50,6 +50,10 @@ const (
 	PromotionRolledBack Event = "promotion.rolled_back"
 	PromotionSuperseded Event = "promotion.superseded"
 	PromotionAborted    Event = "promotion.aborted"
+	// SettingsChanged: a target's settings parameter was written; Actor is
+	// the identity CloudTrail recorded for the write, Changes the
+	// gate-relevant fields it changed.
+	SettingsChanged Event = "settings.changed"
 )
 
 // Source and DetailType of the events put on EventBridge.
@@ -74,8 +78,19 @@ type Record struct {
 	Reason      string             `json:"reason,omitempty"`
 	// Verdict is the evidence a health verdict rests on (health.* and the
 	// records a verdict caused).
-	Verdict *Verdict  `json:"verdict,omitempty"`
+	Verdict *Verdict `json:"verdict,omitempty"`
+	// Changes are the gate-relevant fields a settings.changed record's
+	// write changed.
+	Changes []Change  `json:"changes,omitempty"`
 	Time    time.Time `json:"time"`
+}
+
+// Change is one field of a target's settings as a write changed it: its
+// JSON before and after ("" when absent).
+type Change struct {
+	Field string `json:"field"`
+	From  string `json:"from"`
+	To    string `json:"to"`
 }
 
 // Verdict explains a health verdict: what was decided, by which evidence,
@@ -258,6 +273,9 @@ func (r *Recorder) Log(ctx context.Context, rec Record) Record {
 	}
 	if rec.Verdict != nil {
 		attrs = append(attrs, slog.Any("verdict", rec.Verdict))
+	}
+	if rec.Changes != nil {
+		attrs = append(attrs, slog.Any("changes", rec.Changes))
 	}
 	// The record's own time, not the moment of logging, is the line's "time".
 	line := slog.NewRecord(rec.Time, slog.LevelInfo, "audit "+string(rec.Event), 0)

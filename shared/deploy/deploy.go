@@ -25,6 +25,10 @@ const (
 	PipelineLogGroup  = "/aliasflow/pipeline"
 	// ReleaseRequestedRule starts a release when `aliasflow release` asks.
 	ReleaseRequestedRule = "aliasflow-release-requested"
+	// SettingsChangedRule delivers CloudTrail's records of the writes of
+	// the targets' settings parameters to the release Lambda, which audits
+	// each as settings.changed.
+	SettingsChangedRule = "aliasflow-settings-changed"
 	// DefaultEventBus is the bus the release rules listen on and the audit
 	// events go to.
 	DefaultEventBus = "default"

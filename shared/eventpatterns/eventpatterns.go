@@ -30,3 +30,29 @@ func ReleaseRequested() map[string]any {
 		"detail-type": []string{ReleaseDetailType},
 	}
 }
+
+// What EventBridge delivers of a Parameter Store write: CloudTrail's record
+// of the API call, source "aws.ssm", detail-type "AWS API Call via
+// CloudTrail" ("Events from AWS services", Amazon EventBridge User Guide:
+// AWS API call events delivered via CloudTrail; an account needs a trail
+// logging management events for them to be delivered).
+const (
+	SSMSource               = "aws.ssm"
+	CloudTrailAPIDetailType = "AWS API Call via CloudTrail"
+	SSMEventSource          = "ssm.amazonaws.com"
+	PutParameterEvent       = "PutParameter"
+)
+
+// SettingsChanged matches the CloudTrail records of PutParameter calls on
+// the parameters under a pipeline's settings path.
+func SettingsChanged(path string) map[string]any {
+	return map[string]any{
+		"source":      []string{SSMSource},
+		"detail-type": []string{CloudTrailAPIDetailType},
+		"detail": map[string]any{
+			"eventSource":       []string{SSMEventSource},
+			"eventName":         []string{PutParameterEvent},
+			"requestParameters": map[string]any{"name": []any{map[string]any{"prefix": path}}},
+		},
+	}
+}

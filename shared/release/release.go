@@ -13,6 +13,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
@@ -116,6 +117,11 @@ type Handler struct {
 	PublishWait   time.Duration
 	ActiveWait    time.Duration
 	AliasAttempts int
+	// SettingsPath and SettingsHistory audit the writes of the targets'
+	// settings parameters (settings.changed); without them such events
+	// are ignored.
+	SettingsPath    string
+	SettingsHistory settings.History
 }
 
 // Options tunes a Handler; nil, or any zero field, takes the default.
@@ -136,6 +142,11 @@ type Options struct {
 	// Callers verifies callers' proofs (STSCallers in the Lambda); nil
 	// leaves every requester a claim.
 	Callers Callers
+	// SettingsPath is the pipeline's settings path (settings.Path) and
+	// SettingsHistory reads its parameters' versions: together they audit
+	// each write of a target's settings.
+	SettingsPath    string
+	SettingsHistory settings.History
 }
 
 // New returns a Handler releasing the targets of cfg through the promotion
@@ -150,6 +161,7 @@ func New(targets Targets, stateMachineARN string, lc Lambda, sf StepFunctions, b
 		}
 		h.Sleep, h.PublishWait, h.ActiveWait, h.AliasAttempts = opts.Sleep, opts.PublishWait, opts.ActiveWait, opts.AliasAttempts
 		h.Callers = opts.Callers
+		h.SettingsPath, h.SettingsHistory = opts.SettingsPath, opts.SettingsHistory
 	}
 	if h.Audit == nil {
 		h.Audit = audit.New(h.Log, nil, nil)
@@ -171,6 +183,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, 
 		// retry would find nothing left to record.
 		_ = h.Audit.Flush(ctx)
 	}()
+	if detail, ok := isSettingsWrite(raw); ok {
+		return h.settingsChanged(ctx, detail)
+	}
 	req, res, err := h.resolve(ctx, raw)
 	if req == nil || err != nil {
 		return res, err
