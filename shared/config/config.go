@@ -49,7 +49,13 @@ const (
 	DefaultHealthWindowSeconds = 60
 	// MaxProbes bounds health.probes: each check invokes both versions
 	// that many times within the shift Lambda's minute.
-	MaxProbes                 = 20
+	MaxProbes = 20
+	// ProbesAtStartFactor is how many times health.probes BeginShift sends
+	// each version before the first weight: the one look at a version
+	// that no user has met yet, so it is the one that must be sure — at
+	// 20 probes, 100 of each, which tell a version failing one call in
+	// five from the allowance every time, before it serves a request.
+	ProbesAtStartFactor       = 5
 	MaxApprovalTimeoutSeconds = 7 * 24 * 60 * 60
 )
 
@@ -222,9 +228,10 @@ type Health struct {
 	// but never pass one.
 	LogRuntime string `json:"logRuntime,omitempty"`
 	// Probes is how many synthetic invocations of the new and of the
-	// stable version (by version number) each health check makes, and
-	// BeginShift makes of both before the first weight, so a version that
-	// fails its probes never serves a user (0: none; at most MaxProbes).
+	// stable version (by version number) each health check makes;
+	// BeginShift makes ProbesAtStartFactor times as many of both before
+	// the first weight, so a version that fails its probes never serves a
+	// user (0: none; at most MaxProbes).
 	// Counted by the invoke response's FunctionError, they see handled
 	// errors at once, for the inputs they send.
 	Probes int `json:"probes,omitempty"`
@@ -241,6 +248,10 @@ type Health struct {
 	// duration exceeds the stable version's times this ratio.
 	MaxP99LatencyRatio float64 `json:"maxP99LatencyRatio,omitempty"`
 }
+
+// ProbesAtStart is how many probes of each version BeginShift sends
+// before the first weight.
+func (h Health) ProbesAtStart() int { return h.Probes * ProbesAtStartFactor }
 
 // SeesHandledErrorsFresh reports whether a source fresher than the metrics
 // sees handled function errors: the log streams read with the runtime's

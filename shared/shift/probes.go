@@ -128,7 +128,7 @@ func (t *task) probeEvidence(ctx context.Context, stepStart, now time.Time) (aud
 // evidence about the same version, so the first check-health adds its
 // probes to them (probeEvidence) rather than starting from nothing.
 func (t *task) probeBeforeWeight(ctx context.Context, h config.Health, stable string) (why, progress string, err error) {
-	newC, stableC, err := t.probeBoth(ctx, stable, h.Probes)
+	newC, stableC, err := t.probeBoth(ctx, stable, h.ProbesAtStart())
 	if err != nil {
 		return "", "", err
 	}

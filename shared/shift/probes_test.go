@@ -12,8 +12,9 @@ import (
 )
 
 // TestBeginProbesBeforeTheFirstWeight: with health.probes, BeginShift
-// invokes the new and the stable version before prod routes anything to
-// the new one; a version failing its probes never serves a user.
+// invokes the new and the stable version, ProbesAtStartFactor (5) times as
+// often as a check does, before prod routes anything to the new one; a
+// version failing its probes never serves a user.
 func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -24,10 +25,10 @@ func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "failing probes: no traffic moves", failRate: 1, payload: []byte(`{"path":"/"}`), probes: 5,
-			wantErr: "not shifting prod of hello to version 5: 5 of 5 probes of version 5 failed (stable version 4: 0 of 5), significantly above the limit 5%; no traffic moved"},
-		{name: "half failing, payload of the invoke smoke check", failRate: 2, smoke: true, probes: 10, wantErr: "5 of 10 probes of version 5 failed"},
-		// 2 of 5 is not yet significant at the 1 % level (P = 0.023).
-		{name: "2 failures in 5 probes are not proof", failRate: 2, payload: []byte(`{}`), probes: 5},
+			wantErr: "not shifting prod of hello to version 5: 25 of 25 probes of version 5 failed (stable version 4: 0 of 25), significantly above the limit 5%; no traffic moved"},
+		{name: "half failing, payload of the invoke smoke check", failRate: 2, smoke: true, probes: 10, wantErr: "25 of 50 probes of version 5 failed"},
+		// 2 of 25 is not significant at the 1 % level (P ≈ 0.36).
+		{name: "2 failures in 25 probes are not proof", failRate: 12, payload: []byte(`{}`), probes: 5},
 		{name: "passing probes: the first step", payload: []byte(`{"path":"/"}`), probes: 5},
 	}
 	for _, tc := range tests {
@@ -59,8 +60,8 @@ func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
 			for _, in := range e.lam.Invoked() {
 				qualifiers = append(qualifiers, aws.ToString(in.Qualifier))
 			}
-			if len(qualifiers) != 2*tc.probes {
-				t.Errorf("invoked %q, want %d probes of each version", qualifiers, tc.probes)
+			if len(qualifiers) != 2*config.ProbesAtStartFactor*tc.probes {
+				t.Errorf("invoked %q, want %d probes of each version", qualifiers, config.ProbesAtStartFactor*tc.probes)
 			}
 			if tc.smoke && (len(payloads) == 0 || payloads[0] != `{"smoke":true}`) {
 				t.Errorf("probe payloads %q, want the smoke check's", payloads)
@@ -91,10 +92,11 @@ func TestBeginProbesCountTowardsTheFirstStep(t *testing.T) {
 		wantCalls  float64
 		wantErrors float64
 	}{
-		// 4 of 20 at begin is not yet significant (P ≈ 0.02 > 1 %), so
-		// the version gets its first weight; the check sees 8 of 40.
-		{name: "failing 20 % of its probes", failEvery: 5, wantCalls: 40, wantErrors: 8},
-		{name: "healthy", wantCalls: 40},
+		// Begin sends 5 × 20 probes of each version: 8 of 100 failing is
+		// not significant above 5 % (P ≈ 0.13), so the version gets its
+		// first weight; the check adds its 20 (2 failing): 10 of 120.
+		{name: "failing 1 in 12 of its probes", failEvery: 12, wantCalls: 120, wantErrors: 10},
+		{name: "healthy", wantCalls: 120},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
