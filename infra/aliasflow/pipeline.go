@@ -313,6 +313,20 @@ func (p *Pipeline) newFunctions() {
 	// capability: only the promotion state machine's tasks hand it out.
 	allow(p.approval, []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, jsii.String("*"))
 	allow(p.approval, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
+	// An operator's rollback with no promotion shifting (POST /override,
+	// shared/approval rollback.go): the approval API lists the running
+	// executions, decides the version from the audit trail and starts the
+	// rollback's execution of the promotion state machine (prod moves only
+	// inside an execution; the shift's ManualRollback task moves it).
+	allow(p.approval, []string{"states:StartExecution", "states:ListExecutions"}, sm)
+	var trail []*string
+	for _, g := range []string{PipelineLogGroupName, PipelineLogGroupName + ":*"} {
+		trail = append(trail, p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	allow(p.approval, []string{"logs:FilterLogEvents"}, trail...)
 	// The shift verifies that each invocation is the task a running
 	// promotion scheduled for it (shared/shift scheduled.go).
 	allow(p.shift, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
