@@ -66,7 +66,7 @@ type rollbackOptions struct {
 func rollbackCommand(a *app) *cobra.Command {
 	var o rollbackOptions
 	c := &cobra.Command{
-		Use:   "rollback <function> [--to VERSION [--break-glass]] [--reason TEXT] [--dry-run] [--yes]",
+		Use:   "rollback <function> [--to N [--break-glass]] [--reason TEXT] [--dry-run] [--yes]",
 		Short: "put prod back on the stable version, aborting a running shift",
 		Long: `Rollback puts prod back on a known-good version and says first what it will do.
 Prod moves only inside a running promotion, so:
@@ -89,7 +89,7 @@ The rollback is audited with --reason.`,
 	c.Flags().StringVar(&o.reason, "reason", "", "why (recorded in the audit trail)")
 	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "say what would happen; change nothing")
 	c.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
-	c.Flags().BoolVar(&o.breakGlass, "break-glass", false, "with --to: allow a version no approved promotion put on prod (audited as break-glass)")
+	c.Flags().BoolVar(&o.breakGlass, "break-glass", false, "with --to: a version no approved promotion put on prod (audited)")
 	return c
 }
 
