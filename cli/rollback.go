@@ -19,6 +19,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 )
 
@@ -253,6 +254,12 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 			StartTime: shifting.StartTime, Actor: caller, Promotion: state}
 	} else {
 		from, to, whyTo, err := a.rollbackTarget(ctx, fn, o.to, res.StillRunning)
+		var api smithy.APIError
+		if errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied") {
+			// Operators may not read the audit trail themselves; the
+			// approval API, which decides the rollback, plans it.
+			from, to, whyTo, err = a.planByAPI(ctx, fn, o, res)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -370,6 +377,22 @@ func (a *app) manualRollback(ctx context.Context, plan *rollbackPlan) (*Rollback
 	}
 	return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("the rollback execution %s is still running", name),
 		Hint: fmt.Sprintf("check prod with `aliasflow status %s`", fn)}
+}
+
+// planByAPI asks the approval API what a rollback of fn with no promotion
+// shifting would do (a dry run: it decides from the audit trail, starts
+// nothing).
+func (a *app) planByAPI(ctx context.Context, fn string, o rollbackOptions, res *RollbackResult) (from, to, why string, err error) {
+	base, err := a.approvalAPIOfFunction(ctx, fn)
+	if err != nil {
+		return "", "", "", err
+	}
+	out, err := a.callApproval(ctx, base, approval.OverridePath, approval.CallerRequest{Action: approval.ActionRollback, Function: fn,
+		To: o.to, BreakGlass: o.breakGlass, Comment: res.Reason, DryRun: true})
+	if err != nil {
+		return "", "", "", err
+	}
+	return out.From, out.To, out.Why, nil
 }
 
 // approvalAPIOfFunction is the approval API address of fn's newest

@@ -50,6 +50,7 @@ func main() {
 	// Lambdas log (as far back as the CLI's status reads it).
 	trail := approval.LogTrail{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Window: 90 * 24 * time.Hour, Now: time.Now}
 	h := approval.New(states, sns.NewFromConfig(cfg), awslambda.NewFromConfig(cfg), keys, rec, metrics.New(os.Stdout, nil),
-		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log, Settings: store, Rollbacks: states, Trail: trail})
+		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log, Settings: store,
+			Rollbacks: states, Trail: trail, StateMachine: env.Getenv(deploy.EnvStateMachineARN)})
 	lambda.Start(h.Handle)
 }

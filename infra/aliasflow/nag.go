@@ -68,4 +68,8 @@ const (
 	FindingExecutions = `/^Resource::arn:` + ArnEnv + `:states:` + ArnEnv + `:` + ArnEnv + `:execution:` + StateMachineName + `:\*$/`
 	// FindingFunctionLogs is the Lambda functions' log groups.
 	FindingFunctionLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:\/aws\/lambda\/\*(?::\*)?$/`
+	// FindingPipelineLogs is the pipeline's own log group in the ARN form
+	// that covers its streams (log-group:NAME:*), which the approval API
+	// reads the audit trail from.
+	FindingPipelineLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:\/aliasflow\/pipeline:\*$/`
 )

@@ -429,8 +429,8 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/* is the Lambda functions' own log groups, read for the health check's fresh signal (Lambda creates them untagged, so no tag condition applies); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
-		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingFunctionLogs, "Action::kms:GenerateDataKey*")
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); log-group:/aws/lambda/* is the Lambda functions' own log groups, read for the health check's fresh signal (Lambda creates them untagged, so no tag condition applies); log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback; function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
+		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingFunctionLogs, FindingPipelineLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }
 
@@ -481,6 +481,10 @@ func (p *Pipeline) newApprovals() {
 	// A decision is checked against the target's settings as they are when
 	// it is made (approvers, approval.principals, separation of duties).
 	p.approval.AddEnvironment(jsii.String(deploy.EnvSettingsPath), jsii.String(p.SettingsPath()), nil)
+	// An operator's rollback starts an execution of the promotion state
+	// machine; the ARN is built from the fixed name (no cycle, as for the
+	// release Lambda).
+	p.approval.AddEnvironment(jsii.String(EnvStateMachineArn), p.stateMachineArn(), nil)
 
 	access := awslogs.NewLogGroup(p, jsii.String("ApprovalApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     p.props.LogRetention,

@@ -85,8 +85,8 @@ type Options struct {
 	// both a manual rollback is refused.
 	Rollbacks Rollbacks
 	Trail     Trail
-	// StateMachine is the promotion state machine's ARN; by default the one
-	// in this Lambda's account and region.
+	// StateMachine is the promotion state machine's ARN, where manual
+	// rollbacks start.
 	StateMachine string
 }
 

@@ -15,11 +15,8 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/promotion"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -62,14 +59,10 @@ func (h *Handler) startRollback(ctx context.Context, who caller, in CallerReques
 		return refuse(http.StatusBadRequest, "to: %q is not a published version number", truncate(in.To, 20))
 	case in.BreakGlass && in.To == "":
 		return refuse(http.StatusBadRequest, "breakGlass needs to: break-glass is for a version no approved promotion put on prod, so name it")
-	case h.d.Rollbacks == nil || h.d.Trail == nil:
+	case h.d.Rollbacks == nil || h.d.Trail == nil || h.d.StateMachine == "":
 		return refuse(http.StatusNotImplemented, "manual rollbacks are not configured in this approval API")
 	}
-	machine, err := h.stateMachine(ctx)
-	if err != nil {
-		h.d.Log.ErrorContext(ctx, "manual rollback: no state machine", "error", err.Error())
-		return refuse(http.StatusInternalServerError, "the promotion state machine is unknown")
-	}
+	machine := h.d.StateMachine
 	out, err := h.d.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(fn), Name: aws.String(promotion.AliasProd)})
 	var nf *lambdatypes.ResourceNotFoundException
 	switch {
@@ -131,24 +124,6 @@ func (h *Handler) startRollback(ctx context.Context, who caller, in CallerReques
 	h.d.Log.InfoContext(ctx, "manual rollback started", "function", fn, "from", from, "to", to, "why", why, "breakGlass", in.BreakGlass,
 		"execution", res.Execution, "principal", who.arn, "sourceIp", who.sourceIP, "userAgent", who.userAgent)
 	return http.StatusOK, res
-}
-
-// stateMachine is the promotion state machine's ARN: as configured, else in
-// this Lambda's own account and region (its name is fixed, deploy.StateMachine).
-func (h *Handler) stateMachine(ctx context.Context) (string, error) {
-	if h.d.StateMachine != "" {
-		return h.d.StateMachine, nil
-	}
-	lc, ok := lambdacontext.FromContext(ctx)
-	if !ok {
-		return "", errors.New("no Lambda context to derive the state machine's ARN from")
-	}
-	a, err := arn.Parse(lc.InvokedFunctionArn)
-	if err != nil {
-		return "", fmt.Errorf("invoked function ARN %q: %w", lc.InvokedFunctionArn, err)
-	}
-	return arn.ARN{Partition: a.Partition, Service: "states", Region: a.Region, AccountID: a.AccountID,
-		Resource: "stateMachine:" + deploy.StateMachine}.String(), nil
 }
 
 // inFlight says which execution of fn keeps a manual rollback from starting,
