@@ -31,6 +31,7 @@ func TestUsageErrors(t *testing.T) {
 		{"misspelt command", []string{"stauts"}, `did you mean "status"?`},
 		{"endpoint without a scheme", []string{"--endpoint", "127.0.0.1:4566", "status"}, "add the scheme: --endpoint http://127.0.0.1:4566"},
 		{"rollback --to that is not a version", []string{"rollback", "hello", "--to", "latest"}, "not a published version number"},
+		{"rollback --break-glass without --to", []string{"rollback", "hello", "--break-glass"}, "--break-glass needs --to"},
 		{"too many arguments", []string{"history", "hello", "extra"}, "usage: aliasflow history <function>"},
 		{"promotion with a slash", []string{"watch", "a/b"}, "is not a promotion"},
 	}

@@ -93,9 +93,10 @@ func TestExitCodesAgree(t *testing.T) {
 }
 
 // rollback says what it will do and asks (issue 13: it moved prod at
-// once); with no promotion shifting prod it then refuses, since prod
-// moves only inside a running promotion (issue 18: the shift Lambda it used
-// to invoke runs only what the promotion state machine scheduled).
+// once); with no promotion shifting prod the plan says the approval API
+// will start a rollback execution (issue 18: prod moves only inside an
+// execution of the promotion state machine). Unconfirmed, nothing moves;
+// the e2e tests carry a confirmed one out.
 func TestRollbackAsksFirst(t *testing.T) {
 	completed := []audit.Record{
 		{Event: audit.AliasMoved, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Time: clitest.T0},
@@ -110,10 +111,9 @@ func TestRollbackAsksFirst(t *testing.T) {
 		code        int
 		want        string
 	}{
-		{"no terminal and no --yes", nil, false, "", cli.ExitRefused, "moves prod only inside a running promotion"},
-		{"at a terminal", nil, true, "yes\n", cli.ExitRefused, "moves prod only inside a running promotion"},
-		{"--yes", []string{"--yes"}, false, "", cli.ExitRefused, "moves prod only inside a running promotion"},
-		{"--dry-run", []string{"--dry-run"}, false, "", cli.ExitOK, "dry run: nothing changed"},
+		{"no terminal and no --yes", nil, false, "", cli.ExitRefused, "no terminal can confirm it"},
+		{"at a terminal, declined", nil, true, "no\n", cli.ExitRefused, "rollback not confirmed; nothing changed"},
+		{"--dry-run", []string{"--dry-run"}, false, "", cli.ExitOK, "through a rollback execution the approval API starts"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -118,6 +118,9 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 // given (approvalUrl); a refusal becomes an Error with the API's reason.
 func (a *app) callApproval(ctx context.Context, base, resource string, req approval.CallerRequest) (*approval.CallerResponse, error) {
 	name := nameOf(req.Execution)
+	if name == "" {
+		name = req.Function // a manual rollback names the function
+	}
 	if base == "" {
 		return nil, fail(ExitFailure, "is aliasflow deployed here? (--region, or --endpoint for the sandbox)",
 			"promotion %s names no approval API address", name)

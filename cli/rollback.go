@@ -19,6 +19,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 )
 
@@ -42,6 +43,10 @@ type RollbackResult struct {
 	Actor   string `json:"actor"`
 	Reason  string `json:"reason"`
 	DryRun  bool   `json:"dryRun"`
+	// Execution is the manual rollback's execution, when no promotion was
+	// shifting; BreakGlass says --to was not held to an approved version.
+	Execution  string `json:"execution,omitempty"`
+	BreakGlass bool   `json:"breakGlass,omitempty"`
 	// StillRunning lists promotions of the function that had not moved
 	// prod and were left running (awaiting approval, smoke testing).
 	StillRunning []RunningPromotion `json:"stillRunning"`
@@ -55,22 +60,24 @@ type RunningPromotion struct {
 
 // rollbackOptions are rollback's flags.
 type rollbackOptions struct {
-	to, reason  string
-	dryRun, yes bool
+	to, reason              string
+	dryRun, yes, breakGlass bool
 }
 
 func rollbackCommand(a *app) *cobra.Command {
 	var o rollbackOptions
 	c := &cobra.Command{
-		Use:   "rollback <function> [--to VERSION] [--reason TEXT] [--dry-run] [--yes]",
+		Use:   "rollback <function> [--to N [--break-glass]] [--reason TEXT] [--dry-run] [--yes]",
 		Short: "put prod back on the stable version, aborting a running shift",
 		Long: `Rollback puts prod back on a known-good version and says first what it will do.
 Prod moves only inside a running promotion, so:
   - while a promotion is shifting prod, it makes that promotion roll back: its current bake
     fails with ` + ErrOperatorRollback + `, and the promotion returns prod to its stable
     version and ends RolledBack;
-  - otherwise it says which version the last promotion replaced (or --to) and moves nothing:
-    ship that version again with ` + "`aliasflow release`" + `, approved like any release.
+  - otherwise the approval API (which records who you are as AWS verified it) starts a
+    rollback execution of the promotion state machine that moves prod to the version the
+    last promotion replaced, or --to: only a version prod served after an approved promotion,
+    unless --break-glass, which the audit trail says. It waits for the execution to end.
 It asks before moving prod (--yes skips the question; without a terminal --yes is needed).
 The rollback is audited with --reason.`,
 		Example: `  aliasflow rollback hello --dry-run
@@ -83,6 +90,7 @@ The rollback is audited with --reason.`,
 	c.Flags().StringVar(&o.reason, "reason", "", "why (recorded in the audit trail)")
 	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "say what would happen; change nothing")
 	c.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
+	c.Flags().BoolVar(&o.breakGlass, "break-glass", false, "with --to: a version no approved promotion put on prod (audited)")
 	return c
 }
 
@@ -92,6 +100,9 @@ func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) erro
 	}
 	if o.to != "" && !alias.IsVersionNumber(o.to) {
 		return usageError("rollback: --to %q is not a published version number", o.to)
+	}
+	if o.breakGlass && o.to == "" {
+		return usageError("rollback: --break-glass needs --to: it is for a version no approved promotion put on prod, so name it")
 	}
 	plan, err := a.planRollback(ctx, fn, o)
 	if err != nil {
@@ -107,13 +118,8 @@ func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) erro
 		fmt.Fprintln(w, "dry run: nothing changed")
 		return nil
 	}
-	if plan.shifting == nil {
-		// Prod moves only inside a running promotion: there is nothing to
-		// confirm.
-		a.printRollbackPlan(a.env.Stderr, plan.res)
-		return &Error{Code: ExitRefused,
-			Err:  fmt.Errorf("no promotion is shifting prod of %s, and aliasflow moves prod only inside a running promotion; nothing changed", fn),
-			Hint: fmt.Sprintf("ship version %s again with `aliasflow release %s` (smoke-tested and approved like any release)", plan.res.To, fn)}
+	if plan.shifting != nil && o.breakGlass {
+		return usageError("rollback: --break-glass is for a rollback with no promotion shifting; %s returns prod to its stable version", plan.shifting.Name)
 	}
 	if !o.yes {
 		if !a.env.Interactive {
@@ -126,7 +132,11 @@ func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) erro
 			return &Error{Code: ExitRefused, Err: errors.New("rollback not confirmed; nothing changed")}
 		}
 	}
-	res, err := a.rollback(ctx, plan)
+	rollback := a.rollback
+	if plan.shifting == nil {
+		rollback = a.manualRollback
+	}
+	res, err := rollback(ctx, plan)
 	if err != nil {
 		return err
 	}
@@ -136,7 +146,13 @@ func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) erro
 	if res.Stopped != "" {
 		fmt.Fprintf(w, "stopped %s\n", res.Stopped)
 	}
+	if res.Execution != "" {
+		fmt.Fprintf(w, "rollback execution %s succeeded\n", nameOf(res.Execution))
+	}
 	fmt.Fprintf(w, "prod of %s rolled back: version %s → %s (%s)\n  by %s, reason: %s\n", fn, res.From, res.To, res.Why, res.Actor, res.Reason)
+	if res.BreakGlass {
+		fmt.Fprintln(w, "  break-glass: the audit trail says so")
+	}
 	for _, p := range res.StillRunning {
 		fmt.Fprintf(w, "note: %s is still running (%s) and has not moved prod; reject it with `aliasflow reject %s --comment ...` if it should not ship\n", p.Name, p.Gate, p.Name)
 	}
@@ -151,6 +167,12 @@ func (a *app) printRollbackPlan(w io.Writer, res *RollbackResult) {
 		fmt.Fprintf(w, "  stop promotion %s, which is shifting prod\n", res.Stopped)
 	}
 	fmt.Fprintf(w, "  move prod from version %s to version %s (%s)\n", res.From, res.To, res.Why)
+	if res.Stopped == "" {
+		fmt.Fprintf(w, "  through a rollback execution the approval API starts and checks (--to: only a version an approved promotion put on prod)\n")
+	}
+	if res.BreakGlass {
+		fmt.Fprintf(w, "  BREAK-GLASS: --to is not held to an approved version; audited as such\n")
+	}
 	for _, p := range res.StillRunning {
 		fmt.Fprintf(w, "  leave %s running: %s; it has not moved prod\n", p.Name, p.Gate)
 	}
@@ -171,7 +193,10 @@ func (a *app) confirm(question string) bool {
 // rollbackPlan is a decided rollback: the versions it moves between (as a
 // shift rollback request) and the promotion that rolls back.
 type rollbackPlan struct {
-	res      *RollbackResult
+	res *RollbackResult
+	// to is --to as given: with no promotion shifting the approval API
+	// decides the version without it.
+	to       string
 	req      promotion.TaskRequest
 	shifting *progress.Progress
 }
@@ -196,7 +221,7 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 	if reason == "" {
 		reason = "none given"
 	}
-	res := &RollbackResult{Function: fn, Actor: caller, Reason: reason, StillRunning: []RunningPromotion{}}
+	res := &RollbackResult{Function: fn, Actor: caller, Reason: reason, StillRunning: []RunningPromotion{}, BreakGlass: o.breakGlass}
 	var shifting *progress.Progress
 	for _, e := range running {
 		p, err := a.readProgress(ctx, aws.ToString(e.ExecutionArn))
@@ -209,7 +234,7 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 		}
 		res.StillRunning = append(res.StillRunning, RunningPromotion{Name: p.Name, Gate: p.Gate})
 	}
-	plan := &rollbackPlan{res: res, shifting: shifting}
+	plan := &rollbackPlan{res: res, shifting: shifting, to: o.to}
 	// The reason reaches the promotion.rolled_back record as the cause of
 	// the rollback.
 	why := &promotion.Failure{Cause: fmt.Sprintf("rolled back by %s: %s", caller, reason)}
@@ -229,6 +254,12 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 			StartTime: shifting.StartTime, Actor: caller, Promotion: state}
 	} else {
 		from, to, whyTo, err := a.rollbackTarget(ctx, fn, o.to, res.StillRunning)
+		var api smithy.APIError
+		if errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied") {
+			// Operators may not read the audit trail themselves; the
+			// approval API, which decides the rollback, plans it.
+			from, to, whyTo, err = a.planByAPI(ctx, fn, o, res)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -302,6 +333,87 @@ func (a *app) rollback(ctx context.Context, plan *rollbackPlan) (*RollbackResult
 	}
 	return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("asked %s to roll back; it is still running", s.Name),
 		Hint: fmt.Sprintf("follow it with `aliasflow watch %s`", s.Name)}
+}
+
+// manualRollback carries out a plan with no promotion shifting: the
+// approval API's IAM-authorized override resource decides the version from
+// the audit trail (or --to, held to a version prod served after an
+// approved promotion unless --break-glass) and starts a rollback execution
+// of the promotion state machine, whose one task moves prod and records
+// the caller API Gateway verified. It waits for that execution to end.
+func (a *app) manualRollback(ctx context.Context, plan *rollbackPlan) (*RollbackResult, error) {
+	res, fn := plan.res, plan.res.Function
+	c, err := a.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
+	base, err := a.approvalAPIOfFunction(ctx, fn)
+	if err != nil {
+		return nil, err
+	}
+	out, err := a.callApproval(ctx, base, approval.OverridePath,
+		approval.CallerRequest{Action: approval.ActionRollback, Function: fn, To: plan.to, BreakGlass: res.BreakGlass, Comment: res.Reason})
+	if err != nil {
+		return nil, err
+	}
+	res.From, res.To, res.Why, res.Actor, res.Execution = out.From, out.To, out.Why, out.Principal, out.Execution
+	name := nameOf(res.Execution)
+	for range rollbackAttempts {
+		d, err := c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(res.Execution)})
+		if err != nil {
+			return nil, fmt.Errorf("follow %s: %w", name, err)
+		}
+		switch d.Status {
+		case sfntypes.ExecutionStatusRunning:
+		case sfntypes.ExecutionStatusSucceeded:
+			return res, nil
+		default:
+			return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("the rollback execution %s ended %s (%s: %s)", name, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause)),
+				Hint: fmt.Sprintf("check prod with `aliasflow status %s` and the trail with `aliasflow history %s`", fn, fn)}
+		}
+		if err := a.env.Sleep(ctx, rollbackPoll); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("the rollback execution %s is still running", name),
+		Hint: fmt.Sprintf("check prod with `aliasflow status %s`", fn)}
+}
+
+// planByAPI asks the approval API what a rollback of fn with no promotion
+// shifting would do (a dry run: it decides from the audit trail, starts
+// nothing).
+func (a *app) planByAPI(ctx context.Context, fn string, o rollbackOptions, res *RollbackResult) (from, to, why string, err error) {
+	base, err := a.approvalAPIOfFunction(ctx, fn)
+	if err != nil {
+		return "", "", "", err
+	}
+	out, err := a.callApproval(ctx, base, approval.OverridePath, approval.CallerRequest{Action: approval.ActionRollback, Function: fn,
+		To: o.to, BreakGlass: o.breakGlass, Comment: res.Reason, DryRun: true})
+	if err != nil {
+		return "", "", "", err
+	}
+	return out.From, out.To, out.Why, nil
+}
+
+// approvalAPIOfFunction is the approval API address of fn's newest
+// promotion that asked for approval: with no promotion shifting, no
+// running execution names it.
+func (a *app) approvalAPIOfFunction(ctx context.Context, fn string) (string, error) {
+	recent, err := a.executions(ctx, fn, "", 10)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range recent {
+		base, err := a.approvalAPIOf(ctx, aws.ToString(e.ExecutionArn))
+		if err != nil {
+			return "", err
+		}
+		if base != "" {
+			return base, nil
+		}
+	}
+	return "", fail(ExitFailure, "is aliasflow deployed here? (--region, or --endpoint for the sandbox)",
+		"no recent promotion of %s names the approval API's address", fn)
 }
 
 // rollbackAttempts and rollbackPoll bound how long rollback waits for the

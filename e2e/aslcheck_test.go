@@ -286,7 +286,7 @@ func TestSecondOpinionCanDisagree(t *testing.T) {
 		Context: map[string]any{"Execution": map[string]any{"Id": "e", "StartTime": "2026-01-01T00:00:00Z"}, "State": map[string]any{"EnteredTime": "2026-01-01T00:00:00Z"}, "Task": map[string]any{"Token": "t"}},
 		Status:  "FAILED", Error: "SmokeTestsFailed",
 		Cause:  "The smoke checks against stg failed; stg is back on its previous version and prod is untouched.",
-		States: []string{"SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed"},
+		States: []string{"Mode", "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed"},
 		Tasks: []taskResult{
 			{State: "SmokeTest", Output: aws.String(`{"Payload":{"passed":false,"checks":[]},"StatusCode":200}`)},
 			{State: "RestoreStg", Output: aws.String(`{"Payload":{},"StatusCode":200}`)},
@@ -294,7 +294,7 @@ func TestSecondOpinionCanDisagree(t *testing.T) {
 	}
 	wrong := ok
 	wrong.Execution, wrong.Status, wrong.Error, wrong.Cause = "claims-approval", "SUCCEEDED", "", ""
-	wrong.States = []string{"SmokeTest", "SmokePassed", "RequestApproval"}
+	wrong.States = []string{"Mode", "SmokeTest", "SmokePassed", "RequestApproval"}
 	replays, err := replayAll([]recording{ok, wrong})
 	if err != nil {
 		t.Fatal(err)

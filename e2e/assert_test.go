@@ -103,9 +103,12 @@ func (s *scenario) history(arn string) ([]sfntypes.HistoryEvent, error) {
 	return out, nil
 }
 
-// wantStates checks the states p's execution entered, in order.
+// wantStates checks the states p's execution entered, in order, after
+// Mode, which every execution enters first (a promotion, not a manual
+// rollback).
 func (s *scenario) wantStates(p *promo, want ...string) {
 	s.t.Helper()
+	want = append([]string{"Mode"}, want...)
 	got, err := s.enteredStates(p.arn)
 	if err != nil {
 		s.t.Fatal(err)

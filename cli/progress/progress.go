@@ -230,7 +230,7 @@ func (p *Progress) describe(prodBusy bool) {
 		return
 	}
 	switch p.State {
-	case "", promotion.StateSmokeTest, promotion.StateSmokePassed:
+	case "", promotion.StateMode, promotion.StateSmokeTest, promotion.StateSmokePassed:
 		p.Phase, p.Gate = PhaseSmoke, fmt.Sprintf("smoke testing stg (version %s)", p.Version)
 	case promotion.StateRequestApproval:
 		p.Phase, p.Gate = PhaseApproval, "awaiting approval"
@@ -279,6 +279,8 @@ func (p *Progress) describe(prodBusy bool) {
 		if p.StableVersion == "" {
 			p.Gate = "rolling prod back to the stable version"
 		}
+	case promotion.StateManualRollback, promotion.StateManuallyRolledBack, promotion.StateManualRollbackFailed:
+		p.Phase, p.Gate = PhaseFailing, "an operator's rollback: prod → version "+p.Version
 	default:
 		p.Phase, p.Gate = PhaseShift, "in state "+p.State
 	}

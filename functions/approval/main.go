@@ -6,6 +6,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
@@ -15,6 +16,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -43,7 +45,12 @@ func main() {
 		log.Error("approval: cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	h := approval.New(sfn.NewFromConfig(cfg), sns.NewFromConfig(cfg), awslambda.NewFromConfig(cfg), keys, rec, metrics.New(os.Stdout, nil),
-		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log, Settings: store})
+	states := sfn.NewFromConfig(cfg)
+	// Manual rollbacks are decided from the audit trail the pipeline's
+	// Lambdas log (as far back as the CLI's status reads it).
+	trail := approval.LogTrail{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Window: 90 * 24 * time.Hour, Now: time.Now}
+	h := approval.New(states, sns.NewFromConfig(cfg), awslambda.NewFromConfig(cfg), keys, rec, metrics.New(os.Stdout, nil),
+		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log, Settings: store,
+			Rollbacks: states, Trail: trail, StateMachine: env.Getenv(deploy.EnvStateMachineARN)})
 	lambda.Start(h.Handle)
 }

@@ -69,4 +69,8 @@ const (
 	// FindingTargetLogs is the streams of a target's named log group
 	// (log-group:NAME:*), which the shift reads.
 	FindingTargetLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:[^*]+:\*$/`
+	// FindingPipelineLogs is the pipeline's own log group in the ARN form
+	// that covers its streams (log-group:NAME:*), which the approval API
+	// reads the audit trail from.
+	FindingPipelineLogs = `/^Resource::arn:` + ArnEnv + `:logs:` + ArnEnv + `:` + ArnEnv + `:log-group:\/aliasflow\/pipeline:\*$/`
 )

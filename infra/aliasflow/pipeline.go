@@ -318,6 +318,20 @@ func (p *Pipeline) newFunctions() {
 	// capability: only the promotion state machine's tasks hand it out.
 	allow(p.approval, []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, jsii.String("*"))
 	allow(p.approval, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
+	// An operator's rollback with no promotion shifting (POST /override,
+	// shared/approval rollback.go): the approval API lists the running
+	// executions, decides the version from the audit trail and starts the
+	// rollback's execution of the promotion state machine (prod moves only
+	// inside an execution; the shift's ManualRollback task moves it).
+	allow(p.approval, []string{"states:StartExecution", "states:ListExecutions"}, sm)
+	var trail []*string
+	for _, g := range []string{PipelineLogGroupName, PipelineLogGroupName + ":*"} {
+		trail = append(trail, p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	allow(p.approval, []string{"logs:FilterLogEvents"}, trail...)
 	// The shift verifies that each invocation is the task a running
 	// promotion scheduled for it (shared/shift scheduled.go).
 	allow(p.shift, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
@@ -409,8 +423,8 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only.",
-		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, "Action::kms:GenerateDataKey*")
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only; log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback.",
+		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingPipelineLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }
 
@@ -461,6 +475,10 @@ func (p *Pipeline) newApprovals() {
 	// A decision is checked against the target's settings as they are when
 	// it is made (approvers, approval.principals, separation of duties).
 	p.approval.AddEnvironment(jsii.String(deploy.EnvSettingsPath), jsii.String(p.SettingsPath()), nil)
+	// An operator's rollback starts an execution of the promotion state
+	// machine; the ARN is built from the fixed name (no cycle, as for the
+	// release Lambda).
+	p.approval.AddEnvironment(jsii.String(EnvStateMachineArn), p.stateMachineArn(), nil)
 
 	access := awslogs.NewLogGroup(p, jsii.String("ApprovalApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     p.props.LogRetention,

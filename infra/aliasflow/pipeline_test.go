@@ -342,6 +342,9 @@ func TestLeastPrivilege(t *testing.T) {
 		{"smoke test never publishes", "SmokeTestRole", "lambda:PublishVersion", `.`, false},
 		{"smoke test reads no settings", "SmokeTestRole", "ssm:GetParameter", `.`, false},
 		{"approval reads the settings at decision time", "ApprovalRole", "ssm:GetParameter", `parameter/aliasflow/aliasflow/targets/\*"`, true},
+		{"approval starts manual rollbacks", "ApprovalRole", "states:StartExecution", `stateMachine:aliasflow-promotion"`, true},
+		{"approval reads the audit trail", "ApprovalRole", "logs:FilterLogEvents", `log-group:/aliasflow/pipeline`, true},
+		{"approval reads no Lambda's log group", "ApprovalRole", "logs:FilterLogEvents", `log-group:/aws/lambda`, false},
 		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
 		// Composite alarms are returned only with DescribeAlarms on *
 		// (DescribeAlarms, CloudWatch API reference).
@@ -500,7 +503,8 @@ func TestApprovalRoleAnswersTaskTokensAsIAMAuthorizes(t *testing.T) {
 		{"states:SendTaskSuccess", machine, true},
 		{"states:SendTaskFailure", machine, true},
 		{"states:SendTaskHeartbeat", machine, false},
-		{"states:StartExecution", machine, false},
+		// A manual rollback is an execution the approval API starts.
+		{"states:StartExecution", machine, true},
 		{"states:GetExecutionHistory", "arn:aws:states:eu-west-1:123456789012:execution:" + aliasflow.StateMachineName + ":r-1", true},
 	} {
 		t.Run(c.action, func(t *testing.T) {

@@ -380,8 +380,9 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		awsenv.LoopbackOnlyEnv: "1",
 	}
 	extra := map[string]map[string]string{
-		ReleaseFunction:  {deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline), deploy.EnvStateMachineARN: smARN},
-		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN, deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline)},
+		ReleaseFunction: {deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline), deploy.EnvStateMachineARN: smARN},
+		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN, deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline),
+			deploy.EnvStateMachineARN: smARN},
 	}
 	for _, f := range pipelineFunctions {
 		vars := map[string]string{}

@@ -179,8 +179,8 @@ func TestPromotionDefinition(t *testing.T) {
 			wantActions: []string{"smoke", "request", "granted", "begin", "finalize"},
 			check: func(t *testing.T, h *harness, arn string) {
 				n, _ := h.svc.Transitions(arn)
-				if n != 8 {
-					t.Errorf("transitions = %d, want 8 (one per state entered)", n)
+				if n != 9 {
+					t.Errorf("transitions = %d, want 9 (one per state entered, Mode included)", n)
 				}
 				out := h.output(arn)
 				approval, _ := out["approval"].(map[string]any)
@@ -226,8 +226,8 @@ func TestPromotionDefinition(t *testing.T) {
 				if !contains(h.eventTypes(arn), EventTaskTimedOut) {
 					t.Errorf("history lacks TaskTimedOut")
 				}
-				if n, _ := h.svc.Transitions(arn); n != 12 {
-					t.Errorf("transitions = %d, want 12 (one per state entered)", n)
+				if n, _ := h.svc.Transitions(arn); n != 13 {
+					t.Errorf("transitions = %d, want 13 (one per state entered, Mode included)", n)
 				}
 			},
 		},
@@ -348,8 +348,8 @@ func TestPromotionDefinition(t *testing.T) {
 			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "bake", "check-health", "check-health", "check-health", "finalize"},
 			check: func(t *testing.T, h *harness, arn string) {
 				n, _ := h.svc.Transitions(arn)
-				if n != 12+2 {
-					t.Errorf("transitions = %d, want 14 (12 states + 2 retries)", n)
+				if n != 13+2 {
+					t.Errorf("transitions = %d, want 15 (13 states, Mode included, + 2 retries)", n)
 				}
 				var failed int
 				for _, ev := range mustHistory(t, h, arn) {
@@ -448,8 +448,10 @@ func TestPromotionDefinition(t *testing.T) {
 			if status != tc.wantStatus || errName != tc.wantError {
 				t.Errorf("execution ended %s/%q, want %s/%q\nhistory: %v", status, errName, tc.wantStatus, tc.wantError, h.eventTypes(arn))
 			}
-			if got := h.states(arn); !reflect.DeepEqual(got, tc.wantStates) {
-				t.Errorf("states entered:\n got %v\nwant %v", got, tc.wantStates)
+			// Every execution enters Mode first (a promotion, not a manual
+			// rollback).
+			if got, want := h.states(arn), append([]string{"Mode"}, tc.wantStates...); !reflect.DeepEqual(got, want) {
+				t.Errorf("states entered:\n got %v\nwant %v", got, want)
 			}
 			if got := tc.pipe.actions(); !reflect.DeepEqual(got, tc.wantActions) {
 				t.Errorf("task actions:\n got %v\nwant %v", got, tc.wantActions)

@@ -53,12 +53,16 @@ type deps struct {
 	Lambda   Aliases
 	Keys     KeySource
 	Settings Settings
-	Audit    *audit.Recorder
-	Metrics  *metrics.Emitter
-	Log      *slog.Logger
-	TopicARN string
-	Now      func() time.Time
-	Rand     io.Reader
+	// Rollbacks, Trail and StateMachine serve manual rollbacks.
+	Rollbacks    Rollbacks
+	Trail        Trail
+	StateMachine string
+	Audit        *audit.Recorder
+	Metrics      *metrics.Emitter
+	Log          *slog.Logger
+	TopicARN     string
+	Now          func() time.Time
+	Rand         io.Reader
 }
 
 // Options tunes a Handler; nil, or any zero field, takes the default.
@@ -76,6 +80,14 @@ type Options struct {
 	// made (approvers, approval.principals, separation of duties); without
 	// it every decision is refused.
 	Settings Settings
+	// Rollbacks starts manual rollbacks (and lists the executions in
+	// flight), Trail reads the audit trail they are decided from; without
+	// both a manual rollback is refused.
+	Rollbacks Rollbacks
+	Trail     Trail
+	// StateMachine is the promotion state machine's ARN, where manual
+	// rollbacks start.
+	StateMachine string
 }
 
 // Handler serves both modes of the approval Lambda.
@@ -90,6 +102,7 @@ func New(sf StepFunctions, sns Publisher, lc Aliases, keys KeySource, rec *audit
 	d := deps{SFN: sf, SNS: sns, Lambda: lc, Keys: keys, Audit: rec, Metrics: m, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	if opts != nil {
 		d.TopicARN, d.Rand, d.Settings = opts.TopicARN, opts.Rand, opts.Settings
+		d.Rollbacks, d.Trail, d.StateMachine = opts.Rollbacks, opts.Trail, opts.StateMachine
 		if opts.Log != nil {
 			d.Log = opts.Log
 		}

@@ -52,6 +52,16 @@ type CallerRequest struct {
 	Action    string `json:"action"`
 	// Comment is the decision's comment or the rollback's reason.
 	Comment string `json:"comment,omitempty"`
+	// Function asks, with action rollback and no Execution, for a rollback
+	// of a function no promotion is shifting: the API decides the version
+	// from the audit trail (or To) and starts a rollback execution.
+	Function string `json:"function,omitempty"`
+	// To is the version to roll back to; only one prod served after an
+	// approved promotion unless BreakGlass, which the audit trail says.
+	To         string `json:"to,omitempty"`
+	BreakGlass bool   `json:"breakGlass,omitempty"`
+	// DryRun answers the plan and starts nothing.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // CallerResponse is the JSON answer: what was done, as whom.
@@ -62,6 +72,14 @@ type CallerResponse struct {
 	Principal string `json:"principal,omitempty"`
 	// Approver is the approver entry Principal decided as.
 	Approver string `json:"approver,omitempty"`
+	// Function, From, To and Why are a manual rollback's plan: prod of
+	// Function moves From → To, To chosen as Why says.
+	Function   string `json:"function,omitempty"`
+	From       string `json:"from,omitempty"`
+	To         string `json:"to,omitempty"`
+	Why        string `json:"why,omitempty"`
+	BreakGlass bool   `json:"breakGlass,omitempty"`
+	DryRun     bool   `json:"dryRun,omitempty"`
 	// Error says why nothing was done.
 	Error string `json:"error,omitempty"`
 }
@@ -142,6 +160,12 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	in.Comment = strings.TrimSpace(in.Comment)
 	if !utf8.ValidString(in.Comment) || utf8.RuneCountInString(in.Comment) > MaxCommentRunes || strings.ContainsFunc(in.Comment, isControl) {
 		return refuse(http.StatusBadRequest, "comment: at most %d characters of UTF-8 text, no control characters", MaxCommentRunes)
+	}
+	if resource == OverridePath && in.Action == ActionRollback && in.Execution == "" && in.Function != "" {
+		return answer(h.startRollback(ctx, who, in))
+	}
+	if in.Function != "" || in.To != "" || in.BreakGlass || in.DryRun {
+		return refuse(http.StatusBadRequest, "function, to, breakGlass and dryRun belong to a rollback with no execution")
 	}
 	if _, ok := promotion.ParseExecutionName(in.Execution[strings.LastIndex(in.Execution, ":")+1:]); !ok || !strings.HasPrefix(in.Execution, "arn:aws") {
 		return refuse(http.StatusBadRequest, "execution: %q is not the ARN of a promotion", truncate(in.Execution, 200))

@@ -66,7 +66,7 @@ type Function struct {
 var (
 	Release   = Function{Name: ReleaseFunction, Command: "release", Env: []string{EnvEventBus, EnvSettingsPath, EnvStateMachineARN}}
 	SmokeTest = Function{Name: SmokeTestFunction, Command: "smoketest", Env: []string{EnvEventBus}}
-	Approval  = Function{Name: ApprovalFunction, Command: "approval", Env: []string{EnvApprovalTopic, EnvEventBus, EnvLinkSecret, EnvSettingsPath}}
+	Approval  = Function{Name: ApprovalFunction, Command: "approval", Env: []string{EnvApprovalTopic, EnvEventBus, EnvLinkSecret, EnvSettingsPath, EnvStateMachineARN}}
 	Shift     = Function{Name: ShiftFunction, Command: "shift", Env: []string{EnvEventBus}}
 )
 

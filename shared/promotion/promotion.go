@@ -55,6 +55,9 @@ const (
 	ActionFinalize    = "finalize"
 	ActionRollback    = "rollback"
 	ActionAbort       = "abort"
+	// ActionManualRollback moves prod back outside a promotion, in an
+	// execution the approval API started for an operator (Input.Rollback).
+	ActionManualRollback = "manual-rollback"
 )
 
 // Approval task actions.
@@ -135,6 +138,23 @@ type Input struct {
 	// started after its move (same revision: a concurrent duplicate
 	// overtook it) from an older one (a late duplicate).
 	StgRevision string `json:"stgRevision,omitempty"`
+	// Rollback, when present, makes the execution a manual rollback
+	// instead of a promotion (the definition's Mode choice): the approval
+	// API starts one for an operator when no promotion is shifting.
+	Rollback *ManualRollback `json:"rollback,omitempty"`
+}
+
+// ManualRollback is an operator's rollback outside a promotion, as the
+// approval API decided it: prod moves From → To. Actor is the caller's ARN
+// as API Gateway verified it, never a name from the request.
+type ManualRollback struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Actor  string `json:"actor"`
+	Reason string `json:"reason"`
+	// BreakGlass says To was not checked against the approved versions
+	// (--break-glass); the audit record says so.
+	BreakGlass bool `json:"breakGlass,omitempty"`
 }
 
 // State is the execution's state as the tasks see it: the input plus what

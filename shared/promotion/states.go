@@ -5,29 +5,33 @@ package promotion
 // checks them against the definition. A Fail state's Error is its own name
 // (an execution that ends in RolledBack fails with the error "RolledBack").
 const (
-	StateSmokeTest        = "SmokeTest"
-	StateSmokePassed      = "SmokePassed"
-	StateRestoreStg       = "RestoreStg"
-	StateSmokeTestsFailed = "SmokeTestsFailed"
-	StateRequestApproval  = "RequestApproval"
-	StateRecordApproval   = "RecordApproval"
-	StateRecordRejection  = "RecordRejection"
-	StateRejected         = "Rejected"
-	StateRecordExpiry     = "RecordExpiry"
-	StateApprovalExpired  = "ApprovalExpired"
-	StateBeginShift       = "BeginShift"
-	StateHasSteps         = "HasSteps"
-	StateSetWeight        = "SetWeight"
-	StateBake             = "Bake"
-	StateCheckHealth      = "CheckHealth"
-	StateMoreSteps        = "MoreSteps"
-	StateFinalize         = "Finalize"
-	StateCompleted        = "Completed"
-	StateRollback         = "Rollback"
-	StateRolledBack       = "RolledBack"
-	StateRollbackFailed   = "RollbackFailed"
-	StateAbort            = "Abort"
-	StateAborted          = "Aborted"
+	StateMode                 = "Mode"
+	StateManualRollback       = "ManualRollback"
+	StateManuallyRolledBack   = "ManuallyRolledBack"
+	StateManualRollbackFailed = "ManualRollbackFailed"
+	StateSmokeTest            = "SmokeTest"
+	StateSmokePassed          = "SmokePassed"
+	StateRestoreStg           = "RestoreStg"
+	StateSmokeTestsFailed     = "SmokeTestsFailed"
+	StateRequestApproval      = "RequestApproval"
+	StateRecordApproval       = "RecordApproval"
+	StateRecordRejection      = "RecordRejection"
+	StateRejected             = "Rejected"
+	StateRecordExpiry         = "RecordExpiry"
+	StateApprovalExpired      = "ApprovalExpired"
+	StateBeginShift           = "BeginShift"
+	StateHasSteps             = "HasSteps"
+	StateSetWeight            = "SetWeight"
+	StateBake                 = "Bake"
+	StateCheckHealth          = "CheckHealth"
+	StateMoreSteps            = "MoreSteps"
+	StateFinalize             = "Finalize"
+	StateCompleted            = "Completed"
+	StateRollback             = "Rollback"
+	StateRolledBack           = "RolledBack"
+	StateRollbackFailed       = "RollbackFailed"
+	StateAbort                = "Abort"
+	StateAborted              = "Aborted"
 )
 
 // Stage is where in the promotion a state lies relative to prod.
@@ -57,6 +61,11 @@ var States = map[string]Stage{
 	StateCheckHealth: StageShift, StateMoreSteps: StageShift, StateFinalize: StageShift, StateCompleted: StageShift,
 	StateRollback: StageShift, StateRolledBack: StageShift, StateRollbackFailed: StageShift,
 	StateAbort: StageEither, StateAborted: StageEither,
+	// Every execution enters Mode first, before anything moves.
+	StateMode: StageBeforeShift,
+	// A manual rollback moves prod: whoever reads its history must treat
+	// it as a promotion in flight.
+	StateManualRollback: StageShift, StateManuallyRolledBack: StageShift, StateManualRollbackFailed: StageShift,
 }
 
 // StageOf is the stage of a state name.
@@ -77,6 +86,7 @@ var TaskActions = map[string]string{
 	StateFinalize:        ActionFinalize,
 	StateRollback:        ActionRollback,
 	StateAbort:           ActionAbort,
+	StateManualRollback:  ActionManualRollback,
 }
 
 // WaitStates are the Task states that wait for a task token

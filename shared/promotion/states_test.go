@@ -173,16 +173,33 @@ func TestDefinitionContract(t *testing.T) {
 				t.Errorf("Fail state %s ends with the error %q; Go reads the state name as the error", n, s.Error)
 			}
 		}
-		if d.StartAt != StateSmokeTest {
-			t.Errorf("StartAt = %q, want %q", d.StartAt, StateSmokeTest)
+		if d.StartAt != StateMode {
+			t.Errorf("StartAt = %q, want %q", d.StartAt, StateMode)
+		}
+		// Mode sends an execution with input.rollback to ManualRollback and
+		// every other to the promotion.
+		mode := d.States[StateMode]
+		if mode.Type != "Choice" || mode.Default != StateSmokeTest || len(mode.Choices) != 1 ||
+			mode.Choices[0].Variable != "$.rollback" || mode.Choices[0].Next != StateManualRollback {
+			t.Errorf("Mode = %+v, want a Choice: $.rollback → %s, default %s", mode, StateManualRollback, StateSmokeTest)
 		}
 	})
 
 	t.Run("stages", func(t *testing.T) {
 		// Before BeginShift: reachable from the start without it, and not
 		// reachable from BeginShift. Shift: reachable from BeginShift only.
+		// A manual rollback moves prod from its first task: it counts as
+		// shifting.
+		manual := d.reachable(StateManualRollback, "")
 		beforeShift := d.reachable(d.StartAt, StateBeginShift)
 		afterShift := d.reachable(StateBeginShift, "")
+		for n := range manual {
+			delete(beforeShift, n)
+			afterShift[n] = true
+		}
+		if afterShift[StateSmokeTest] || d.reachable(StateManualRollback, "")[StateBeginShift] {
+			t.Errorf("a manual rollback and a promotion share states")
+		}
 		for n, stage := range States {
 			var want Stage
 			switch {

@@ -325,3 +325,52 @@ func (t *task) failureReason(what string) string {
 	}
 	return f.Error + ": " + cause
 }
+
+// manualInput is the promotion state of a manual rollback: the execution's
+// input as the approval API started it.
+func manualInput(input string) (promotion.State, error) {
+	var in promotion.Input
+	if err := json.Unmarshal([]byte(input), &in); err != nil {
+		return promotion.State{}, promotion.TaskError(promotion.ErrInvalidInput, "shift %s: the execution's input: %v", promotion.ActionManualRollback, err)
+	}
+	return promotion.State{Input: in}, nil
+}
+
+// manualRollback moves prod from the version it served when the approval
+// API decided the rollback to the version it chose, for the operator API
+// Gateway verified. Prod must still be where it was then, with no routing:
+// a weighted prod belongs to a promotion in flight, and a prod that moved
+// since was moved by someone who knew better.
+func (t *task) manualRollback(ctx context.Context) error {
+	fn, m := t.p.Function, t.p.Rollback
+	_, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
+		switch {
+		case cur.Exists && len(cur.Weights) == 0 && cur.Version == m.To:
+			return cur, false, nil // a retry of a task that moved it
+		case !cur.Exists:
+			return cur, false, fmt.Errorf("%s has no prod alias", fn)
+		case len(cur.Weights) > 0:
+			return cur, false, fmt.Errorf("prod of %s routes between versions (%s): a promotion is shifting it; roll that promotion back instead", fn, cur)
+		case cur.Version != m.From:
+			return cur, false, fmt.Errorf("prod of %s is on %s, not on version %s as when the rollback was decided; nothing moved", fn, cur, m.From)
+		}
+		return alias.Alias{Exists: true, Version: m.To}, true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("manual rollback: %w", err)
+	}
+	if !changed {
+		t.log.InfoContext(ctx, "prod already on the rollback's version", "function", fn, "version", m.To)
+		return nil
+	}
+	reason := fmt.Sprintf("rolled back by %s: %s", m.Actor, m.Reason)
+	if m.BreakGlass {
+		reason = fmt.Sprintf("break-glass rollback by %s to a version no approved promotion put on prod: %s", m.Actor, m.Reason)
+	}
+	t.record(ctx, audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd, Actor: m.Actor,
+		FromVersion: m.From, ToVersion: m.To, Reason: "manual rollback"})
+	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: m.Actor,
+		FromVersion: m.From, ToVersion: m.To, Reason: reason})
+	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
+	return nil
+}

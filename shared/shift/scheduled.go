@@ -56,12 +56,13 @@ var stateOf = func() map[string]string {
 //
 // So a hand-written payload can at most repeat, while it runs, the very
 // task the state machine is running; its promotion state, version and actor
-// are never used.
-func (h *Handler) scheduled(ctx context.Context, req promotion.TaskRequest) (promotion.TaskRequest, error) {
-	refuse := func(format string, args ...any) (promotion.TaskRequest, error) {
+// are never used. It also returns the execution's own input
+// (DescribeExecution's input), which a manual rollback acts on.
+func (h *Handler) scheduled(ctx context.Context, req promotion.TaskRequest) (promotion.TaskRequest, string, error) {
+	refuse := func(format string, args ...any) (promotion.TaskRequest, string, error) {
 		h.log.WarnContext(ctx, "shift invocation refused: not scheduled by a running promotion",
 			"action", req.Action, "execution", req.Execution, "claimedActor", req.Actor, "reason", fmt.Sprintf(format, args...))
-		return promotion.TaskRequest{}, promotion.TaskError(ErrNotScheduled, "shift %s refused: "+format, append([]any{req.Action}, args...)...)
+		return promotion.TaskRequest{}, "", promotion.TaskError(ErrNotScheduled, "shift %s refused: "+format, append([]any{req.Action}, args...)...)
 	}
 	state := stateOf[req.Action]
 	if state == "" {
@@ -77,7 +78,7 @@ func (h *Handler) scheduled(ctx context.Context, req promotion.TaskRequest) (pro
 	case errors.As(err, &missing):
 		return refuse("execution %s does not exist", req.Execution)
 	case err != nil:
-		return promotion.TaskRequest{}, fmt.Errorf("verify the caller: describe %s: %w", req.Execution, err)
+		return promotion.TaskRequest{}, "", fmt.Errorf("verify the caller: describe %s: %w", req.Execution, err)
 	case aws.ToString(desc.StateMachineArn) != machine:
 		return refuse("execution %s belongs to %s, not %s", req.Execution, aws.ToString(desc.StateMachineArn), machine)
 	case desc.Status != types.ExecutionStatusRunning:
@@ -112,7 +113,7 @@ func (h *Handler) scheduled(ctx context.Context, req promotion.TaskRequest) (pro
 		return true
 	})
 	if err != nil {
-		return promotion.TaskRequest{}, fmt.Errorf("verify the caller: %w", err)
+		return promotion.TaskRequest{}, "", fmt.Errorf("verify the caller: %w", err)
 	}
 	switch {
 	case why != "":
@@ -139,7 +140,7 @@ func (h *Handler) scheduled(ctx context.Context, req promotion.TaskRequest) (pro
 	if got.Action != req.Action || got.Execution != req.Execution {
 		return refuse("execution %s scheduled %q for execution %q", req.Execution, got.Action, got.Execution)
 	}
-	return got, nil
+	return got, aws.ToString(desc.Input), nil
 }
 
 // promotionMachine is the ARN of the state machine of an execution ARN

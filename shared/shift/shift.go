@@ -12,6 +12,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
@@ -103,15 +104,24 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 		return nil, err
 	}
 	// Only the state machine's own task runs, as it scheduled it.
-	req, err := h.scheduled(ctx, req)
+	req, input, err := h.scheduled(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Action == promotion.ActionManualRollback {
+		// Everything it acts on comes from the execution's own input,
+		// which only the approval API wrote (it starts these executions).
+		if req.Promotion, err = manualInput(input); err != nil {
+			return nil, err
+		}
 	}
 	if err := validate(req); err != nil {
 		return nil, err
 	}
 	t := &task{Handler: h, req: req, p: req.Promotion}
 	switch req.Action {
+	case promotion.ActionManualRollback:
+		return nil, t.manualRollback(ctx)
 	case promotion.ActionRestoreStg:
 		return nil, t.restoreStg(ctx)
 	case promotion.ActionBegin:
@@ -205,6 +215,18 @@ func validate(req promotion.TaskRequest) error {
 		if p.Shift == nil {
 			return bad("promotion.shift is missing")
 		}
+	case promotion.ActionManualRollback:
+		m := p.Rollback
+		switch {
+		case m == nil:
+			return bad("the execution's input has no rollback")
+		case !alias.IsVersionNumber(m.From) || !alias.IsVersionNumber(m.To):
+			return bad("rollback: from %q and to %q must be published version numbers", m.From, m.To)
+		case m.From == m.To:
+			return bad("rollback: prod is already on version %s", m.To)
+		case !strings.HasPrefix(m.Actor, "arn:aws"):
+			return bad("rollback.actor: %q is not a caller ARN API Gateway verified", m.Actor)
+		}
 	}
 	return nil
 }
@@ -213,7 +235,8 @@ func validate(req promotion.TaskRequest) error {
 func validateAction(action string) error {
 	switch action {
 	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight, promotion.ActionBake,
-		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort:
+		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort,
+		promotion.ActionManualRollback:
 		return nil
 	case "":
 		return promotion.TaskError(promotion.ErrInvalidInput, "shift: action is missing")

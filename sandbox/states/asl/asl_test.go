@@ -350,8 +350,8 @@ func TestLoadPromotionDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(promotion.asl.json): %v", err)
 	}
-	if d.StartAt != "SmokeTest" || len(d.States) != 23 {
-		t.Errorf("StartAt %q with %d states, want SmokeTest with 23", d.StartAt, len(d.States))
+	if d.StartAt != "Mode" || len(d.States) != 27 {
+		t.Errorf("StartAt %q with %d states, want Mode with 27", d.StartAt, len(d.States))
 	}
 	rq := d.States["RequestApproval"]
 	if rq.Integration != LambdaInvokeWait || rq.TimeoutSecondsPath.String() != "$.target.approvalTimeoutSeconds" || len(rq.Catch) != 3 {
