@@ -2,6 +2,7 @@ package lambdasvc
 
 import (
 	"archive/zip"
+	mrand "math/rand/v2"
 
 	"bytes"
 	"context"
@@ -561,25 +562,55 @@ func (p *process) launch(rie, dir, bootstrap string, env []string) error {
 	}
 }
 
-// freePorts returns n distinct loopback addresses free at the moment.
+// freePorts returns n distinct loopback addresses free at the moment, for
+// an RIE process to bind: its invoke endpoint at once, its Runtime API only
+// at the first invocation. They are chosen below the kernel's ephemeral
+// range (net.ipv4.ip_local_port_range, 32768–60999 by default), where
+// neither outgoing connections nor other listeners on port 0 take them
+// meanwhile, and never handed out twice within portReuseAfter, so two
+// environments starting together cannot be given the same port.
 func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	now := time.Now()
 	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("pick a loopback port: %w", err)
+	for tries := 0; len(addrs) < n; tries++ {
+		if tries > 1000 {
+			return nil, fmt.Errorf("pick a loopback port: none free in %d–%d", portLow, portHigh-1)
 		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
+		port := portLow + mrand.IntN(portHigh-portLow)
+		if at, ok := portsGiven[port]; ok && now.Sub(at) < portReuseAfter {
+			continue
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken
+		}
+		ln.Close()
+		portsGiven[port] = now
+		addrs = append(addrs, addr)
+	}
+	for port, at := range portsGiven {
+		if now.Sub(at) >= portReuseAfter {
+			delete(portsGiven, port)
+		}
 	}
 	return addrs, nil
 }
+
+// The ports freePorts chooses from, and how long one it handed out is not
+// handed out again.
+const (
+	portLow        = 20000
+	portHigh       = 32768
+	portReuseAfter = 5 * time.Minute
+)
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]time.Time{}
+)
 
 // failedStart is an environment that never ran: invoking it reports
 // Runtime.InvalidEntrypoint.

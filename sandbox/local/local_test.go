@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -118,7 +119,16 @@ func TestWorldServesHelloAndRunsARelease(t *testing.T) {
 	if err != nil {
 		sc := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(w.Endpoint()) })
 		ex, _ := sc.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(w.StateMachineARN())})
-		t.Fatalf("no approval e-mail: %v (executions: %+v; deliveries: %+v)", err, ex, w.Sandbox().Events().Deliveries())
+		var ended []string
+		if ex != nil {
+			for _, e := range ex.Executions {
+				d, _ := sc.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+				if d != nil {
+					ended = append(ended, fmt.Sprintf("%s %s %s: %s", aws.ToString(d.Name), d.Status, aws.ToString(d.Error), aws.ToString(d.Cause)))
+				}
+			}
+		}
+		t.Fatalf("no approval e-mail: %v (executions: %q; deliveries: %+v)", err, ended, w.Sandbox().Events().Deliveries())
 	}
 	if !strings.Contains(mail.Body, w.ApprovalURL()) {
 		t.Errorf("approval e-mail does not link to %s:\n%s", w.ApprovalURL(), mail.Body)
