@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -95,6 +96,11 @@ func TestPeopleAsTheSandboxEvaluatesThem(t *testing.T) {
 			_, err := sfn.NewFromConfig(c).GetExecutionHistory(s.ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(p.arn), MaxResults: 1})
 			return err
 		},
+		"read the audit trail (history)": func(c aws.Config) error {
+			_, err := cloudwatchlogs.NewFromConfig(c).FilterLogEvents(s.ctx, &cloudwatchlogs.FilterLogEventsInput{
+				LogGroupName: aws.String(pipelineLogs), FilterPattern: aws.String("{ $.audit IS TRUE }"), Limit: aws.Int32(1)})
+			return err
+		},
 		"request a release (PutEvents)": func(c aws.Config) error {
 			out, err := eventbridge.NewFromConfig(c).PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
 				{Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(`{"function":"nope","codeSha256":"x"}`)}}})
@@ -115,6 +121,8 @@ func TestPeopleAsTheSandboxEvaluatesThem(t *testing.T) {
 		{"operator", operatorKey, "update hello's code", true},
 		{"operator", operatorKey, "list hello's aliases (status)", false},
 		{"operator", operatorKey, "read the promotion's history", false},
+		{"operator", operatorKey, "read the audit trail (history)", false},
+		{"approver", approverKey, "read the audit trail (history)", true},
 		{"approver", approverKey, "invoke aliasflow-shift with a forged finalize", true},
 		{"approver", approverKey, "answer the approval task (SendTaskSuccess)", true},
 		{"approver", approverKey, "stop the promotion", true},

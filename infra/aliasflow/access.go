@@ -161,7 +161,7 @@ func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
 		// prod moves only inside a running promotion; rollback fails the
 		// shifting promotion's bake so that it rolls itself back.
 		p.decideStatement(true),
-		statement("ReadAuditTrail", []string{"logs:FilterLogEvents"}, []*string{p.logGroup.LogGroupArn()}, nil),
+		statement("ReadAuditTrail", []string{"logs:FilterLogEvents"}, p.trailArns(), nil),
 		// status lists the targets from their settings parameters; the
 		// request is authorized against the path's own ARN.
 		statement("ListTargets", []string{"ssm:GetParametersByPath"}, []*string{p.stack.FormatArn(&awscdk.ArnComponents{
@@ -204,8 +204,8 @@ func NewAccess(scope constructs.Construct, id string, p *Pipeline) *Access {
 		}),
 	}
 	SuppressFindings(c, "AwsSolutions-IAM5",
-		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine.",
-		FindingAnyResource, findingTaggedFunctions, FindingExecutions)
+		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine; log-group:/aliasflow/pipeline:* is the pipeline's own log group with its streams (the audit trail history reads).",
+		FindingAnyResource, findingTaggedFunctions, FindingExecutions, FindingPipelineLogs)
 	return a
 }
 

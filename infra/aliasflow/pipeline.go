@@ -324,14 +324,7 @@ func (p *Pipeline) newFunctions() {
 	// rollback's execution of the promotion state machine (prod moves only
 	// inside an execution; the shift's ManualRollback task moves it).
 	allow(p.approval, []string{"states:StartExecution", "states:ListExecutions"}, sm)
-	var trail []*string
-	for _, g := range []string{PipelineLogGroupName, PipelineLogGroupName + ":*"} {
-		trail = append(trail, p.stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
-			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-		}))
-	}
-	allow(p.approval, []string{"logs:FilterLogEvents"}, trail...)
+	allow(p.approval, []string{"logs:FilterLogEvents"}, p.trailArns()...)
 	// The shift verifies that each invocation is the task a running
 	// promotion scheduled for it (shared/shift scheduled.go).
 	allow(p.shift, []string{"states:DescribeExecution", "states:GetExecutionHistory"}, executions)
@@ -733,4 +726,18 @@ func allowIf(fn awslambda.IFunction, conditions map[string]any, actions []string
 		props.Conditions = &conditions
 	}
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(props))
+}
+
+// trailArns are the pipeline's log group, which holds the audit trail, in
+// both forms of its ARN: the Service Authorization Reference's
+// log-group:NAME and the log-group:NAME:* that covers its streams.
+func (p *Pipeline) trailArns() []*string {
+	var out []*string
+	for _, g := range []string{PipelineLogGroupName, PipelineLogGroupName + ":*"} {
+		out = append(out, p.stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String(g), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	return out
 }
