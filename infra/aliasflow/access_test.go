@@ -147,7 +147,8 @@ func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 				t.Errorf("events:PutEvents is not limited to Release Requested: %+v", s)
 			}
 		case a == "logs:FilterLogEvents":
-			if !strings.Contains(cdktest.Flat(s.Resources), "Logs") {
+			// The pipeline's log group, in both forms of its ARN, and nothing else.
+			if got := cdktest.Flat(s.Resources); len(s.Resources) != 2 || strings.Count(got, ":log-group:"+aliasflow.PipelineLogGroupName) != 2 {
 				t.Errorf("logs:FilterLogEvents on %v, want the pipeline log group", s.Resources)
 			}
 		}
