@@ -50,6 +50,12 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	if err != nil {
 		return nil, err
 	}
+	// A burst of releases meets AWS's request quotas (Lambda's control
+	// plane: 15 requests/s). A throttled call is retried here, patiently;
+	// one still throttled fails the invocation (never a refusal), and
+	// Lambda's asynchronous invocation retries it twice more (see
+	// release.Handler.Handle).
+	awsCfg.Retryer = awsenv.PatientRetryer(0, 0)
 	// Built once, so its cache lives across the invocations of this
 	// execution environment.
 	params := ssm.NewFromConfig(awsCfg)
