@@ -52,9 +52,16 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	}
 	// A burst of releases meets AWS's request quotas (Lambda's control
 	// plane: 15 requests/s). A throttled call is retried here, patiently;
-	// one still throttled fails the invocation (never a refusal), and
-	// Lambda's asynchronous invocation retries it twice more (see
-	// release.Handler.Handle).
+	// one still throttled fails the invocation (never a refusal), which
+	// Lambda's asynchronous invocation runs twice more, one and then two
+	// minutes later, before the on-failure destination (the dead-letter
+	// queue) gets it ("How Lambda handles errors and retries with
+	// asynchronous invocation",
+	// https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+	// EventBridge's own retry policy (24 hours, 185 attempts: "How
+	// EventBridge retries delivering events",
+	// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html)
+	// covers only the hand-over to Lambda's queue, not the function's errors.
 	awsCfg.Retryer = awsenv.PatientRetryer(0, 0)
 	// Built once, so its cache lives across the invocations of this
 	// execution environment.
