@@ -43,6 +43,10 @@ func bakingTarget(fn string) config.Target {
 	// A 5 s step is shorter than the metrics' delay: the versions' own log
 	// streams (FilterLogEvents) are the fresh signal.
 	t.Health.FreshSignal = config.FreshSignalLogs
+	// The scale functions run hello's code (aws-lambda-go): the logs then
+	// see handled errors, which the settings require of a step shorter
+	// than the metrics' delay.
+	t.Health.LogRuntime = config.LogRuntimeGo
 	t.ApplyDefaults()
 	return t
 }
