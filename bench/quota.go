@@ -37,7 +37,10 @@ type quotaRun struct {
 // of 10 % baked 5 s, then 100 %, judged by its alarm, metrics and log
 // streams (no traffic: inconclusive, and promoted at health.maxBakeSeconds).
 func bakingTarget(fn string) config.Target {
-	t := config.Target{Function: fn, Approvers: []string{local.DefaultApprover},
+	// The CLI's caller in the sandbox (user/test) decides as the approver,
+	// as for the scale run's targets: since approvals go through the
+	// IAM-authorized approval API, an unmapped caller is refused.
+	t := config.Target{Function: fn, Approvers: []string{local.DefaultApprover}, Approval: local.SandboxApproval(local.DefaultApprover),
 		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 5}}
 	t.Health.MaxBakeSeconds, t.Health.OnInconclusive = 20, config.OnInconclusivePromote
 	// A 5 s step is shorter than the metrics' delay: the versions' own log
