@@ -7,6 +7,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
@@ -34,6 +35,10 @@ func main() {
 	}
 	env := deploy.Shift
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), sfn.NewFromConfig(cfg), rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
+	// The caller check (DescribeExecution, GetExecutionHistory) runs on
+	// every task: a throttle there waits (6 attempts, ≤ 4 s apart, inside
+	// the Lambda's minute) rather than failing the task into a rollback.
+	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.Retryer = awsenv.PatientRetryer(6, 4*time.Second)() })
+	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), states, rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
 	lambda.Start(h.Handle)
 }
