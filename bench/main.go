@@ -133,7 +133,7 @@ const lambdaTags = "lambda.norpc,nethttpomithttp2"
 
 // goBuild builds pkg into out with the Lambda flags; goarch "" is the host.
 func goBuild(root, pkg, out, goarch string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", lambdaTags, "-ldflags=-s -w", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", lambdaTags, "-gcflags=all=-l", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if goarch != "" {
@@ -157,7 +157,7 @@ var lambdas = []struct{ name, pkg string }{
 func sizes(r *report, root, work string) {
 	const budgetMB = 10.0
 	var b strings.Builder
-	b.WriteString("linux/arm64, `CGO_ENABLED=0 go build -trimpath -tags " + lambdaTags + " -ldflags='-s -w'` (what `make build` ships). Budget: ≤ 10 MB each.\n\n")
+	b.WriteString("linux/arm64, `CGO_ENABLED=0 go build -trimpath -tags " + lambdaTags + " -gcflags=all=-l -ldflags='-s -w'` (what `make build` ships). Budget: ≤ 10 MB each.\n\n")
 	b.WriteString("| binary | size (MB) | vs floor | budget |\n|---|---:|---:|---|\n")
 	floor := filepath.Join(work, "arm64", "floor", "bootstrap")
 	if err := goBuild(root, "./bench/floor", floor, "arm64"); err != nil {
