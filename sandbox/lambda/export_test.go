@@ -8,3 +8,20 @@ func (s *Service) ReapIdle(maxIdle time.Duration) int { return s.rt.reapIdle(max
 // RIE is the aws-lambda-rie binary the sandbox runs, for tests that run it
 // directly.
 func RIE() (string, error) { return riePath() }
+
+// TakeRuntimeAPIPortOnce makes the next environment's Runtime API port one
+// that is already taken (held by ln), as another process may take a port
+// between its choice and RIE binding it at the first invoke.
+func TakeRuntimeAPIPortOnce(taken string) (restore func()) {
+	orig := pickPorts
+	first := true
+	pickPorts = func(n int) ([]string, error) {
+		ports, err := orig(n)
+		if err == nil && first && n == 2 {
+			first = false
+			ports[1] = taken
+		}
+		return ports, err
+	}
+	return func() { pickPorts = orig }
+}

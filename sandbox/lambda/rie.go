@@ -162,6 +162,11 @@ var (
 func (p *process) readStderr(r io.Reader) {
 	eachLine(r, func(line string) {
 		p.rt.s.log.Debug("aws-lambda-rie", "function", p.t.name, "version", p.t.version, "line", line)
+		if strings.Contains(line, "Runtime API Server failed to listen") {
+			// rapid.doRuntimeDomainInit's log.Panic: RIE exits before any
+			// runtime process gets an event.
+			p.apiFailed.Store(true)
+		}
 		inv := p.cur.Load()
 		if inv == nil {
 			return

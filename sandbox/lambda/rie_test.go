@@ -391,3 +391,29 @@ func TestLongLogLinesAreCut(t *testing.T) {
 		t.Errorf("long lines in the log group: %d, want 2", cut)
 	}
 }
+
+// TestRuntimeAPIPortTakenIsNotAFunctionError: RIE binds its Runtime API only
+// at the first invoke and panics (exit status 2) when the port is taken; the
+// event never reached the function, so the sandbox sends it to a fresh
+// environment — the caller sees a plain success, and the log stream no
+// crash (a stray "Status: error" would count against the version).
+func TestRuntimeAPIPortTakenIsNotAFunctionError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	defer lambdasvc.TakeRuntimeAPIPortOnce(ln.Addr().String())()
+	e := newEnv(t)
+	e.create(t, "echo", echoPkg)
+	out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe := aws.ToString(out.FunctionError); fe != "" {
+		t.Fatalf("FunctionError %q, payload %s; want the invocation served by a fresh environment", fe, out.Payload)
+	}
+	if e.logs.contains("/aws/lambda/echo", "Status: error") {
+		t.Errorf("the log stream has a crash for an event no function got")
+	}
+}

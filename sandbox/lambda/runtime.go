@@ -67,6 +67,10 @@ type outcome struct {
 	failed  bool
 	tail    string
 	ctxErr  error
+	// unserved: the environment's RIE died before the event reached the
+	// function (its Runtime API could not listen): the sandbox's own
+	// failure, which run retries on a fresh environment.
+	unserved bool
 }
 
 // invocation is one event handed to an execution environment, with what
@@ -135,9 +139,12 @@ type process struct {
 	exited  chan struct{}
 	exitMsg string
 	killed  atomic.Bool
-	lastOut atomic.Int64 // when RIE's stdout last gave a line (unix ns)
-	initErr []byte       // set when no environment could start
-	idleAt  time.Time    // when it last went idle (wall clock)
+	// apiFailed: RIE said its Runtime API server could not listen (it then
+	// panics and exits), so no function process ever got an event.
+	apiFailed atomic.Bool
+	lastOut   atomic.Int64 // when RIE's stdout last gave a line (unix ns)
+	initErr   []byte       // set when no environment could start
+	idleAt    time.Time    // when it last went idle (wall clock)
 }
 
 // kill stops the environment: RIE and the function process it started.
@@ -501,7 +508,7 @@ func rieOwnsVariable(k string) bool {
 // launch starts RIE on two free loopback ports and waits until its invoke
 // endpoint accepts connections.
 func (p *process) launch(rie, dir, bootstrap string, env []string) error {
-	ports, err := freePorts(2)
+	ports, err := pickPorts(2)
 	if err != nil {
 		return err
 	}
@@ -561,6 +568,10 @@ func (p *process) launch(rie, dir, bootstrap string, env []string) error {
 		}
 	}
 }
+
+// pickPorts chooses the ports of a new environment (freePorts; tests
+// replace it).
+var pickPorts = freePorts
 
 // freePorts returns n distinct loopback addresses free at the moment, for
 // an RIE process to bind: its invoke endpoint at once, its Runtime API only
@@ -652,11 +663,25 @@ func (rt *runtime) run(ctx context.Context, t target, payload []byte) outcome {
 	done := make(chan outcome, 1)
 	go func() {
 		// The invocation runs to its end even when the caller gives up, as
-		// it does on Lambda.
-		out := proc.invoke(inv)
-		proc.cur.Store(nil)
-		rt.release(pl, proc)
-		done <- out
+		// it does on Lambda. An environment whose RIE could not open its
+		// Runtime API never ran the function: the event goes to a fresh
+		// one (twice at most), as it would never have failed on Lambda.
+		pl, proc := pl, proc
+		for attempt := 0; ; attempt++ {
+			out := proc.invoke(inv)
+			proc.cur.Store(nil)
+			rt.release(pl, proc)
+			if !out.unserved || attempt == 2 {
+				done <- out
+				return
+			}
+			rt.s.log.Debug("execution environment's Runtime API could not listen; the invocation goes to a fresh one", "function", t.name, "version", t.version)
+			var err error
+			if pl, proc, err = rt.acquire(context.Background(), t); err != nil {
+				done <- outcome{failed: true, payload: errorPayload("Runtime.Unknown", "%v", err)}
+				return
+			}
+		}
 	}()
 	select {
 	case out := <-done:
@@ -698,6 +723,9 @@ func (p *process) invoke(inv *invocation) outcome {
 		// itself crashed): Lambda reports the runtime's exit.
 		p.kill()
 		<-p.exited
+		if p.apiFailed.Load() && !inv.startWritten() {
+			return outcome{failed: true, unserved: true, payload: errorPayload("Runtime.Unknown", "RequestId: %s Error: the execution environment's Runtime API could not listen", inv.id)}
+		}
 		exit := inv.exitText()
 		if exit == "" {
 			exit = p.exitMsg
