@@ -42,6 +42,15 @@ build-local:
 	CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/hello/bootstrap ./examples/hello
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o dist/local/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	CGO_ENABLED=0 go build -trimpath -o bin/aliasflow ./cmd/aliasflow
+	@$(MAKE) --no-print-directory $(LOCAL_TEMPLATES)
+
+## The local world (`aliasflow local`, make demo, the end-to-end tests) is created from the CDK
+## app's synthesized templates: synthesized again only when the app or what it embeds changed
+## (--no-staging: the Lambda assets stay where they are, nothing is copied).
+LOCAL_TEMPLATES := dist/local/templates/manifest.json
+$(LOCAL_TEMPLATES): $(shell find infra shared -name '*.go' -not -name '*_test.go') infra/statemachine/promotion.asl.json cdk.json go.mod | tools
+	@rm -rf dist/local/templates
+	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet --no-staging -o dist/local/templates -c assetDir=$(CURDIR)/dist/local
 
 ## cli-release: the CLI for linux and darwin on amd64 and arm64, as the release binaries
 ## dist/cli/aliasflow_<os>_<arch>.tar.gz with their SHA256SUMS

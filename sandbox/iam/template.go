@@ -128,6 +128,16 @@ func (s *Set) Role(function string) *Role {
 // LoadDir reads every *.template.json of a cloud assembly directory
 // (cdk.out).
 func LoadDir(dir string, env Env) (*Set, error) {
+	templates, err := ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Load(templates, env)
+}
+
+// ReadDir reads every *.template.json of a cloud assembly directory
+// (cdk.out) by stack name.
+func ReadDir(dir string) (map[string][]byte, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.template.json"))
 	if err != nil {
 		return nil, err
@@ -144,7 +154,7 @@ func LoadDir(dir string, env Env) (*Set, error) {
 		}
 		templates[strings.TrimSuffix(filepath.Base(p), ".template.json")] = b
 	}
-	return Load(templates, env)
+	return templates, nil
 }
 
 // Load builds the Set from templates by stack name, with the Service
@@ -156,18 +166,56 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 		return nil, err
 	}
 	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}, StateMachines: map[string]*Role{}, People: map[string]*Principal{}}
-	stacks := make([]string, 0, len(templates))
-	for s := range templates {
-		stacks = append(stacks, s)
+	stacks, err := Parse(templates, env)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(stacks)
-	// Every template first: a stack imports what another exports.
+	for _, s := range stacks {
+		if err := s.t.functions(set); err != nil {
+			return nil, fmt.Errorf("iam: template %s: %w", s.t.stack, err)
+		}
+		if err := s.t.people(set); err != nil {
+			return nil, fmt.Errorf("iam: template %s: %w", s.t.stack, err)
+		}
+	}
+	if err := set.checkPolicySizes(); err != nil {
+		return nil, fmt.Errorf("iam: %w", err)
+	}
+	return set, nil
+}
+
+// Stack is one template of a cloud assembly whose intrinsic functions
+// resolve as CloudFormation would resolve them where env deploys it: the
+// local world is created from it (sandbox/local), and its roles evaluated.
+type Stack struct{ t *template }
+
+// Name is the stack's name (the template's file name without
+// ".template.json").
+func (s *Stack) Name() string { return s.t.stack }
+
+// Resources are the template's resources by logical ID.
+func (s *Stack) Resources() map[string]Resource { return s.t.resources }
+
+// LogicalIDs are the template's resources' logical IDs, sorted.
+func (s *Stack) LogicalIDs() []string { return sortedKeys(s.t.resources) }
+
+// Resolve replaces the intrinsic functions of a template value.
+func (s *Stack) Resolve(v any) (any, error) { return s.t.resolve(v) }
+
+// Parse reads templates by stack name, every one first: a stack imports
+// what another exports.
+func Parse(templates map[string][]byte, env Env) ([]*Stack, error) {
+	names := make([]string, 0, len(templates))
+	for s := range templates {
+		names = append(names, s)
+	}
+	sort.Strings(names)
 	exports := map[string]export{}
-	var parsed []*template
-	for _, stack := range stacks {
+	var parsed []*Stack
+	for _, stack := range names {
 		var tpl struct {
 			Parameters map[string]struct{ Default any }
-			Resources  map[string]resource
+			Resources  map[string]Resource
 			Outputs    map[string]struct {
 				Value  any
 				Export struct{ Name any }
@@ -185,20 +233,9 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 				exports[name] = export{t, o.Value}
 			}
 		}
-		parsed = append(parsed, t)
+		parsed = append(parsed, &Stack{t})
 	}
-	for _, t := range parsed {
-		if err := t.functions(set); err != nil {
-			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
-		}
-		if err := t.people(set); err != nil {
-			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
-		}
-	}
-	if err := set.checkPolicySizes(); err != nil {
-		return nil, fmt.Errorf("iam: %w", err)
-	}
-	return set, nil
+	return parsed, nil
 }
 
 // export is an Output's Value with an Export name, resolved in the
@@ -208,14 +245,15 @@ type export struct {
 	value any
 }
 
-type resource struct {
+// Resource is a template's resource.
+type Resource struct {
 	Type       string
 	Properties map[string]any
 }
 
 type template struct {
 	stack     string
-	resources map[string]resource
+	resources map[string]Resource
 	env       Env
 	// parameters are the template's Parameters by name, at their Default
 	// (the sandbox deploys with no overrides).
@@ -634,6 +672,8 @@ func (t *template) ref(name, attr string) (string, error) {
 	case "AWS::SQS::Queue.Arn":
 		n, err := need("QueueName")
 		return arn("sqs", n), err
+	case "AWS::SQS::Queue.QueueName":
+		return need("QueueName")
 	case "AWS::SecretsManager::Secret.", "AWS::SecretsManager::Secret.Id":
 		n, err := need("Name")
 		return arn("secretsmanager", "secret:"+n), err

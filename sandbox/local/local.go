@@ -8,8 +8,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,24 +19,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/apigw"
-	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
 	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/sandbox/events"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/quota"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
-	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
-	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/release"
-	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -76,40 +68,14 @@ const (
 	// SettingsChangedRule delivers the CloudTrail records of settings
 	// writes to the release Lambda (settings.changed).
 	SettingsChangedRule = deploy.SettingsChangedRule
-	role                = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 	// PipelineTag is the tag every target function carries, valued with the
 	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
 	PipelineTag  = "aliasflow:pipeline"
 	PipelineName = "aliasflow"
 )
 
-// pipelineFunctions are the pipeline's Lambdas, each with its timeout.
-var pipelineFunctions = []struct {
-	name, dir string
-	timeout   int
-}{
-	{ReleaseFunction, "release", 120},
-	{SmokeTestFunction, "smoketest", 600},
-	{ApprovalFunction, "approval", 30},
-	{ShiftFunction, "shift", 60},
-}
-
 // HelloStages are the sample app's stages and the alias each serves.
 var HelloStages = map[string]string{"dev": "dev", "staging": "stg", "production": "prod"}
-
-// APIs are the REST APIs the world serves, each with the methods the CDK
-// app gives it (infra's tests hold the synthesized templates to them):
-// hello's API has one method, GET on the root resource (infra
-// newHelloAPI), and the approval API GET and POST on its root and the
-// IAM-authorized POST /decide and /override (infra/aliasflow). A stage
-// answers any other resource or method 403 Missing Authentication Token,
-// as API Gateway does.
-var APIs = []apigw.API{
-	{ID: HelloAPI, Methods: []apigw.Method{{HTTPMethod: http.MethodGet, Path: "/"}}},
-	{ID: ApprovalAPI, Methods: []apigw.Method{{HTTPMethod: http.MethodGet, Path: "/"}, {HTTPMethod: http.MethodPost, Path: "/"},
-		{HTTPMethod: http.MethodPost, Path: approval.DecidePath, AuthorizationType: apigw.AuthIAM},
-		{HTTPMethod: http.MethodPost, Path: approval.OverridePath, AuthorizationType: apigw.AuthIAM}}},
-}
 
 // Options configure Start.
 type Options struct {
@@ -142,10 +108,14 @@ type Options struct {
 	MetricDelay time.Duration
 	// Quotas: see sandbox.Options (none enforced when nil).
 	Quotas quota.Limits
-	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) whose
-	// templates give each pipeline Lambda its execution role's policies:
-	// once the world is deployed, the sandbox evaluates every call a
-	// function makes against them and answers AccessDenied as AWS would.
+	// Templates is the directory of the CDK app's synthesized templates
+	// (*.template.json) the world is created from; BinDir/templates (make
+	// build-local synthesizes them there) when empty.
+	Templates string
+	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) the
+	// world is created from instead of Templates, and whose roles' policies
+	// the sandbox then evaluates every call a function makes against,
+	// answering AccessDenied as AWS would.
 	CDKOut string
 }
 
@@ -272,13 +242,18 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		sb.Close()
 		return nil, fmt.Errorf("local: hello's settings: %w", err)
 	}
-	if err := w.deploy(ctx, marker != nil); err != nil {
+	templates, err := iam.ReadDir(w.templatesDir())
+	if err != nil {
+		sb.Close()
+		return nil, fmt.Errorf("local: the world's templates (make build-local synthesizes them): %w", err)
+	}
+	if err := w.deploy(ctx, templates, marker != nil); err != nil {
 		sb.Close()
 		return nil, fmt.Errorf("local: deploy: %w", err)
 	}
 	if opts.CDKOut != "" {
 		// Loaded after the deploy: a secret's ARN is the one the sandbox gave it.
-		set, err := iam.LoadDir(opts.CDKOut, sb.IAMEnv())
+		set, err := iam.Load(templates, sb.IAMEnv())
 		if err != nil {
 			sb.Close()
 			return nil, fmt.Errorf("local: %w", err)
@@ -330,198 +305,42 @@ func (w *World) zip(dir string) ([]byte, error) {
 	return lambdasvc.ZipBootstrap(data)
 }
 
-// deploy creates everything. resumed: the StateDir held a world, so what
-// exists is kept and only the pipeline code is refreshed from BinDir.
-func (w *World) deploy(ctx context.Context, resumed bool) error {
-	lam := w.sb.Lambda()
-	ep := w.sb.Endpoint()
-	// hello's settings live in their own parameter, as the target
-	// construct writes them on AWS; a resumed world gets the settings of now.
-	doc, err := settings.Encode(*w.target)
-	if err != nil {
-		return err
+// templatesDir is where the world's templates are.
+func (w *World) templatesDir() string {
+	switch {
+	case w.opts.CDKOut != "":
+		return w.opts.CDKOut
+	case w.opts.Templates != "":
+		return w.opts.Templates
 	}
-	// hello's build project carries the pipeline's tag as the sample's
-	// does: the release role reads builds only of tagged projects.
-	w.sb.CodeBuild().TagProject(HelloProject, map[string]string{PipelineTag: PipelineName})
-	if _, err := w.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, w.target.Function), doc, true); err != nil {
-		return fmt.Errorf("settings of %s: %w", w.target.Function, err)
-	}
-
-	topicARN, err := w.sb.SNS().CreateTopic(TopicName)
-	if err != nil {
-		return fmt.Errorf("topic: %w", err)
-	}
-	for _, a := range w.target.Approvers {
-		policy, _ := json.Marshal(map[string][]string{"approver": {a}})
-		if _, err := w.sb.SNS().Subscribe(topicARN, "email", a, string(policy), "MessageAttributes"); err != nil {
-			return fmt.Errorf("subscribe %s: %w", a, err)
-		}
-	}
-	// A resumed world keeps its link key: links already mailed stay valid.
-	secretARN := ""
-	if c, err := lam.GetFunctionConfiguration(ApprovalFunction, ""); resumed && err == nil && c.Environment != nil {
-		secretARN = c.Environment.Variables[deploy.EnvLinkSecret]
-	}
-	if secretARN == "" {
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		arn, err := w.sb.Secrets().CreateSecret(LinkSecretName, hex.EncodeToString(key))
-		if err != nil {
-			return fmt.Errorf("secret: %w", err)
-		}
-		secretARN = arn
-	}
-
-	smARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", core.Region, core.Account, StateMachineName)
-	common := map[string]string{
-		deploy.EnvEventBus:     deploy.DefaultEventBus,
-		"AWS_ENDPOINT_URL":     ep,
-		awsenv.LoopbackOnlyEnv: "1",
-	}
-	extra := map[string]map[string]string{
-		ReleaseFunction: {deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline), deploy.EnvStateMachineARN: smARN},
-		ApprovalFunction: {deploy.EnvApprovalTopic: topicARN, deploy.EnvLinkSecret: secretARN, deploy.EnvSettingsPath: settings.Path(settings.DefaultPipeline),
-			deploy.EnvStateMachineARN: smARN},
-	}
-	for _, f := range pipelineFunctions {
-		vars := map[string]string{}
-		for k, v := range common {
-			vars[k] = v
-		}
-		for k, v := range extra[f.name] {
-			vars[k] = v
-		}
-		zip, err := w.zip(f.dir)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.name, err)
-		}
-		if _, err := lam.GetFunctionConfiguration(f.name, ""); err == nil {
-			// A resumed world runs the binaries built since and the settings of now.
-			if _, err := lam.UpdateFunctionConfiguration(f.name, lambdasvc.UpdateFunctionConfigurationInput{Environment: &lambdasvc.Environment{Variables: vars}}); err != nil {
-				return fmt.Errorf("%s: %w", f.name, err)
-			}
-			if err := w.waitSettled(ctx, f.name); err != nil {
-				return err
-			}
-			if _, err := lam.UpdateFunctionCode(f.name, lambdasvc.UpdateFunctionCodeInput{ZipFile: zip}); err != nil {
-				return fmt.Errorf("%s: %w", f.name, err)
-			}
-			continue
-		}
-		timeout := f.timeout
-		if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
-			FunctionName: f.name, Runtime: "provided.al2023", Handler: "bootstrap", Role: role,
-			Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout,
-			Environment:   &lambdasvc.Environment{Variables: vars},
-			LoggingConfig: &lambdasvc.LoggingConfig{LogFormat: "JSON", LogGroup: PipelineLogGroup},
-			Architectures: []string{"x86_64"},
-		}); err != nil {
-			return fmt.Errorf("%s: %w", f.name, err)
-		}
-	}
-	if err := w.deployHello(ctx); err != nil {
-		return err
-	}
-
-	def := statemachine.Definition
-	for k, v := range map[string]string{
-		statemachine.SmokeTestFunctionArn: core.FunctionARN(SmokeTestFunction, ""),
-		statemachine.ApprovalFunctionArn:  core.FunctionARN(ApprovalFunction, ""),
-		statemachine.ShiftFunctionArn:     core.FunctionARN(ShiftFunction, ""),
-		statemachine.ApprovalURL:          w.ApprovalURL(),
-	} {
-		def = strings.ReplaceAll(def, "${"+k+"}", v)
-	}
-	got, err := w.sb.States().CreateStateMachine(StateMachineName, def, role)
-	if err != nil {
-		return fmt.Errorf("state machine: %w", err)
-	}
-	w.smARN = got
-
-	releaseARN := core.FunctionARN(ReleaseFunction, "")
-	for name, pattern := range map[string]map[string]any{
-		CodeBuildRule:       eventpatterns.CodeBuildSucceeded(w.projects()),
-		ReleaseRule:         eventpatterns.ReleaseRequested(),
-		SettingsChangedRule: eventpatterns.SettingsChanged(settings.Path(settings.DefaultPipeline)),
-	} {
-		p, _ := json.Marshal(pattern)
-		if _, err := w.sb.Events().PutRule(events.RuleInput{Name: name, EventPattern: string(p), Description: "starts a release"}); err != nil {
-			return fmt.Errorf("rule %s: %w", name, err)
-		}
-		if failed, err := w.sb.Events().PutTargets(name, "", []events.Target{{Id: "release", Arn: releaseARN}}); err != nil || len(failed) > 0 {
-			return fmt.Errorf("targets of %s: %v %v", name, err, failed)
-		}
-	}
-
-	threshold := 5.0
-	if err := w.sb.CloudWatch().PutMetricAlarm(cwsvc.PutMetricAlarmInput{
-		AlarmName: HelloAlarm, AlarmDescription: "hello's prod alias is failing",
-		Namespace: "AWS/Lambda", MetricName: "Errors", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
-		Dimensions: []cwsvc.Dimension{{Name: "FunctionName", Value: HelloFunction}, {Name: "Resource", Value: HelloFunction + ":prod"}},
-		Threshold:  &threshold, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching",
-		Tags: []any{map[string]any{"Key": PipelineTag, "Value": PipelineName}},
-	}); err != nil {
-		return fmt.Errorf("alarm: %w", err)
-	}
-
-	gw := w.sb.APIGateway()
-	for _, a := range APIs {
-		if err := gw.PutAPI(a); err != nil {
-			return err
-		}
-	}
-	for stage, alias := range HelloStages {
-		if err := gw.PutStage(apigw.Stage{Name: stage, Variables: map[string]string{"lambdaAlias": alias}, Target: HelloFunction + ":${stageVariables.lambdaAlias}", API: HelloAPI}); err != nil {
-			return err
-		}
-	}
-	return gw.PutStage(apigw.Stage{Name: ApprovalStage, Target: ApprovalFunction, API: ApprovalAPI})
+	return filepath.Join(w.opts.BinDir, "templates")
 }
 
+// deploy creates the world from the templates (deploy.go). resumed: the
+// StateDir held a world, so what exists is kept and only the pipeline's
+// code, configuration and settings are refreshed.
+func (w *World) deploy(ctx context.Context, templates map[string][]byte, resumed bool) error {
+	stacks, err := iam.Parse(templates, w.sb.IAMEnv())
+	if err != nil {
+		return err
+	}
+	d := &deployment{ctx: ctx, w: w, resumed: resumed, versions: map[string]string{}, apis: map[string]apigw.API{},
+		targets: map[string]string{}, topics: map[string]string{}, subscribed: map[string][]string{}}
+	if err := d.apply(stacks); err != nil {
+		return err
+	}
+	if resumed {
+		w.smARN = fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", core.Region, core.Account, StateMachineName)
+	}
+	return nil
+}
+
+// projects are the CodeBuild projects whose builds release hello.
 func (w *World) projects() []string {
 	if len(w.target.CodeBuildProjects) == 0 {
 		return []string{HelloProject}
 	}
 	return w.target.CodeBuildProjects
-}
-
-// deployHello creates hello v1 with dev → $LATEST, stg and prod → 1, unless
-// it exists (a resumed world keeps its versions and aliases).
-func (w *World) deployHello(ctx context.Context) error {
-	lam := w.sb.Lambda()
-	if _, err := lam.GetFunctionConfiguration(HelloFunction, ""); err == nil {
-		return nil
-	}
-	zip, err := w.zip("hello")
-	if err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	timeout := 10
-	if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
-		FunctionName: HelloFunction, Runtime: "provided.al2023", Handler: "bootstrap", Role: role,
-		Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout, Architectures: []string{"x86_64"},
-		Tags: map[string]string{PipelineTag: PipelineName},
-	}); err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	if err := w.waitSettled(ctx, HelloFunction); err != nil {
-		return err
-	}
-	v, err := lam.PublishVersion(HelloFunction, lambdasvc.PublishVersionInput{Description: "v1"})
-	if err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	// Version 1 serves prod from the start: the world is ready once it is Active.
-	if err := w.waitSettled(ctx, HelloFunction, v.Version); err != nil {
-		return err
-	}
-	for alias, version := range map[string]string{"dev": "$LATEST", "stg": v.Version, "prod": v.Version} {
-		if _, err := lam.CreateAlias(HelloFunction, lambdasvc.CreateAliasInput{Name: alias, FunctionVersion: version}); err != nil {
-			return fmt.Errorf("hello alias %s: %w", alias, err)
-		}
-	}
-	return nil
 }
 
 // waitSettled waits until a function's create or update has finished, or,
