@@ -3,29 +3,41 @@ package logssvc
 import (
 	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
+	"slices"
 	"strings"
 	"unicode"
 )
 
-// FilterPattern is a compiled CloudWatch Logs filter pattern
-// ("Filter pattern syntax for metric filters, subscription filters, and
-// filter log events"). The sandbox implements what aliasflow uses:
+// FilterPattern is a compiled CloudWatch Logs filter pattern, cut to what
+// aliasflow uses ("Filter pattern syntax for metric filters, subscription
+// filters, and filter log events",
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html):
 //
 //   - "" matches every event;
-//   - unstructured terms: `ERROR`, `"quoted phrase"` (all must occur),
-//     `?ERROR ?WARN` (any of them), `-term` (must not occur); case-sensitive;
-//   - JSON patterns: `{ $.a.b = "x" }`, `!=`, `<` `<=` `>` `>=` `=` with
-//     numbers, `IS TRUE`, `IS FALSE`, `IS NULL`, `EXISTS`, `NOT EXISTS`,
-//     `*` wildcards in strings, `&&`, `||` and parentheses; `$.a[0]` indexes.
+//   - terms, case-sensitive substrings: `ERROR`, `"quoted phrase"` (all of
+//     them must occur), or `?"a" ?"b"` (any of them) — the shift Lambda's
+//     log signal;
+//   - a JSON pattern of conditions joined by &&: `$.a.b = "string"` and
+//     `$.a IS TRUE` — the audit trail's readers.
 //
-// Regular expressions (%…%) and space-delimited patterns ([…]) are refused
-// rather than matched approximately.
+// Everything else the syntax has (exclusions, ||, parentheses, !=,
+// numeric comparisons, IS FALSE/NULL, EXISTS, wildcards, array indexes,
+// regular expressions, space-delimited patterns) is refused by name rather
+// than matched approximately.
 type FilterPattern struct {
-	all   bool
-	terms *termPattern
-	json  node
+	all bool
+	// anyOf: one of terms must occur; else every one.
+	anyOf bool
+	terms []string
+	json  []condition
+}
+
+// condition is one condition of a JSON pattern: the field at path is the
+// string equals, or true when isTrue.
+type condition struct {
+	path   []string
+	equals string
+	isTrue bool
 }
 
 // CompileFilterPattern parses a filter pattern.
@@ -35,21 +47,17 @@ func CompileFilterPattern(pattern string) (*FilterPattern, error) {
 	case p == "":
 		return &FilterPattern{all: true}, nil
 	case strings.HasPrefix(p, "{"):
-		n, err := parseJSONPattern(p)
-		if err != nil {
-			return nil, err
-		}
-		return &FilterPattern{json: n}, nil
+		return parseJSONPattern(p)
 	case strings.HasPrefix(p, "["):
-		return nil, fmt.Errorf("space-delimited filter patterns ([...]) are not supported by the aliasflow sandbox")
+		return nil, unsupported("space-delimited patterns ([...])")
 	case strings.HasPrefix(p, "%"):
-		return nil, fmt.Errorf("regular expression filter patterns (%%...%%) are not supported by the aliasflow sandbox")
+		return nil, unsupported("regular expressions (%...%)")
 	}
-	t, err := parseTerms(p)
-	if err != nil {
-		return nil, err
-	}
-	return &FilterPattern{terms: t}, nil
+	return parseTerms(p)
+}
+
+func unsupported(what string) error {
+	return fmt.Errorf("%s are not supported by the aliasflow sandbox's filter patterns (terms, ?terms, and { $.a = \"x\" && $.b IS TRUE })", what)
 }
 
 // Match reports whether a log event's message matches.
@@ -57,92 +65,84 @@ func (f *FilterPattern) Match(message string) bool {
 	switch {
 	case f.all:
 		return true
-	case f.terms != nil:
-		return f.terms.match(message)
-	}
-	var doc any
-	dec := json.NewDecoder(strings.NewReader(message))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return false // a JSON pattern matches JSON events only
-	}
-	return f.json.eval(doc)
-}
-
-// --- unstructured terms ---
-
-type termPattern struct {
-	required, optional, excluded []string
-}
-
-func (t *termPattern) match(msg string) bool {
-	for _, s := range t.required {
-		if !strings.Contains(msg, s) {
-			return false
+	case f.json != nil:
+		var doc any
+		if err := json.Unmarshal([]byte(message), &doc); err != nil {
+			return false // a JSON pattern matches JSON events only
 		}
-	}
-	for _, s := range t.excluded {
-		if strings.Contains(msg, s) {
-			return false
+		for _, c := range f.json {
+			if !c.match(doc) {
+				return false
+			}
 		}
-	}
-	if len(t.optional) == 0 {
 		return true
 	}
-	for _, s := range t.optional {
-		if strings.Contains(msg, s) {
-			return true
+	for _, t := range f.terms {
+		if strings.Contains(message, t) == f.anyOf {
+			return f.anyOf
 		}
 	}
-	return false
+	return !f.anyOf
 }
 
-func parseTerms(p string) (*termPattern, error) {
-	t := &termPattern{}
-	for i := 0; i < len(p); {
-		if p[i] == ' ' || p[i] == '\t' {
-			i++
-			continue
+func (c condition) match(doc any) bool {
+	v := doc
+	for _, field := range c.path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
 		}
-		kind := byte(0)
-		if p[i] == '?' || p[i] == '-' {
-			kind = p[i]
-			i++
+		if v, ok = m[field]; !ok {
+			return false
 		}
-		var term string
-		if i < len(p) && p[i] == '"' {
-			s, n, err := readQuoted(p[i:])
+	}
+	if c.isTrue {
+		return v == true
+	}
+	s, ok := v.(string)
+	return ok && s == c.equals
+}
+
+func parseTerms(p string) (*FilterPattern, error) {
+	f := &FilterPattern{}
+	optional := 0
+	for p = strings.TrimSpace(p); p != ""; p = strings.TrimSpace(p) {
+		if strings.HasPrefix(p, "-") {
+			return nil, unsupported("exclusion terms (-term)")
+		}
+		if rest, ok := strings.CutPrefix(p, "?"); ok {
+			optional++
+			p = rest
+		}
+		term := ""
+		if strings.HasPrefix(p, `"`) {
+			s, n, err := readQuoted(p)
 			if err != nil {
 				return nil, err
 			}
-			term, i = s, i+n
+			term, p = s, p[n:]
 		} else {
-			start := i
-			for i < len(p) && p[i] != ' ' && p[i] != '\t' {
-				c := rune(p[i])
-				if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune("_.-:/@", c) {
-					return nil, fmt.Errorf("invalid character %q in term at offset %d: terms with other characters must be in double quotes", p[i], i)
-				}
-				i++
+			end := strings.IndexAny(p, " \t")
+			if end < 0 {
+				end = len(p)
 			}
-			term = p[start:i]
+			term, p = p[:end], p[end:]
+			if i := strings.IndexFunc(term, func(c rune) bool {
+				return !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune("_.:/@", c)
+			}); i >= 0 {
+				return nil, fmt.Errorf("invalid character %q in the term %s: terms with other characters must be in double quotes", term[i], term)
+			}
 		}
 		if term == "" {
-			return nil, fmt.Errorf("empty term at offset %d", i)
+			return nil, fmt.Errorf("empty term in filter pattern")
 		}
-		switch kind {
-		case '?':
-			t.optional = append(t.optional, term)
-		case '-':
-			t.excluded = append(t.excluded, term)
-		default:
-			t.required = append(t.required, term)
-		}
+		f.terms = append(f.terms, term)
 	}
-	if len(t.optional) > 0 && len(t.required) > 0 {
+	if optional > 0 && optional != len(f.terms) {
 		return nil, fmt.Errorf("cannot mix ?term (any of) with plain terms (all of) in one pattern")
 	}
-	return t, nil
+	f.anyOf = optional > 0
+	return f, nil
 }
 
 // readQuoted reads a double-quoted string with backslash escapes; it returns
@@ -166,395 +166,92 @@ func readQuoted(s string) (string, int, error) {
 	return "", 0, fmt.Errorf("unterminated quoted string %s", s)
 }
 
-// --- JSON patterns ---
-
-type node interface {
-	eval(doc any) bool
-}
-
-type orNode struct{ l, r node }
-
-func (n orNode) eval(doc any) bool { return n.l.eval(doc) || n.r.eval(doc) }
-
-type andNode struct{ l, r node }
-
-func (n andNode) eval(doc any) bool { return n.l.eval(doc) && n.r.eval(doc) }
-
-// step is one selector step: a field name, or an array index when index ≥ 0.
-type step struct {
-	field string
-	index int
-}
-
-type cmpNode struct {
-	sel []step
-	op  string // = != < <= > >= IS_TRUE IS_FALSE IS_NULL EXISTS NOT_EXISTS
-	// str is set for string comparisons (with wildcards), num for numeric ones.
-	str    *string
-	num    float64
-	numSet bool
-}
-
-func (n cmpNode) eval(doc any) bool {
-	v, ok := selectPath(doc, n.sel)
-	switch n.op {
-	case "EXISTS":
-		return ok
-	case "NOT_EXISTS":
-		return !ok
-	}
+// parseJSONPattern parses `{ C && C ... }` with each C `$.a.b = "x"` or
+// `$.a IS TRUE`.
+func parseJSONPattern(p string) (*FilterPattern, error) {
+	body, ok := strings.CutSuffix(strings.TrimPrefix(p, "{"), "}")
 	if !ok {
-		return false
+		return nil, fmt.Errorf("JSON filter pattern %s does not end with }", p)
 	}
-	switch n.op {
-	case "IS_TRUE":
-		return v == true
-	case "IS_FALSE":
-		return v == false
-	case "IS_NULL":
-		return v == nil
-	}
-	if n.numSet {
-		var f float64
-		switch x := v.(type) {
-		case json.Number:
-			var err error
-			if f, err = x.Float64(); err != nil {
-				return false
-			}
-		default:
-			return false
+	f := &FilterPattern{json: []condition{}}
+	for rest := strings.TrimSpace(body); ; {
+		c, n, err := parseCondition(rest)
+		if err != nil {
+			return nil, fmt.Errorf("JSON filter pattern %s: %w", p, err)
 		}
-		switch n.op {
-		case "=":
-			return f == n.num
-		case "!=":
-			return f != n.num
-		case "<":
-			return f < n.num
-		case "<=":
-			return f <= n.num
-		case ">":
-			return f > n.num
-		case ">=":
-			return f >= n.num
+		f.json = append(f.json, c)
+		rest = strings.TrimSpace(rest[n:])
+		if rest == "" {
+			return f, nil
 		}
-		return false
-	}
-	var s string
-	switch x := v.(type) {
-	case string:
-		s = x
-	case json.Number:
-		s = x.String()
-	case bool:
-		s = strconv.FormatBool(x)
-	default:
-		return false
-	}
-	eq := globMatch(*n.str, s)
-	if n.op == "!=" {
-		return !eq
-	}
-	return eq
-}
-
-func selectPath(doc any, sel []step) (any, bool) {
-	v := doc
-	for _, s := range sel {
-		if s.index >= 0 {
-			arr, ok := v.([]any)
-			if !ok || s.index >= len(arr) {
-				return nil, false
-			}
-			v = arr[s.index]
-			continue
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[s.field]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-// globMatch matches s against a pattern where '*' stands for any run.
-func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return s == pattern
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return strings.HasSuffix(s, parts[len(parts)-1])
-}
-
-type token struct {
-	kind string // { } ( ) && || op sel str word
-	text string
-	pos  int
-}
-
-func lexJSONPattern(p string) ([]token, error) {
-	var toks []token
-	for i := 0; i < len(p); {
-		c := p[i]
 		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case strings.ContainsRune("{}()", rune(c)):
-			toks = append(toks, token{string(c), string(c), i})
-			i++
-		case strings.HasPrefix(p[i:], "&&"), strings.HasPrefix(p[i:], "||"):
-			toks = append(toks, token{p[i : i+2], p[i : i+2], i})
-			i += 2
-		case strings.HasPrefix(p[i:], "!="), strings.HasPrefix(p[i:], "<="), strings.HasPrefix(p[i:], ">="):
-			toks = append(toks, token{"op", p[i : i+2], i})
-			i += 2
-		case c == '=' || c == '<' || c == '>':
-			toks = append(toks, token{"op", string(c), i})
-			i++
-		case c == '"':
-			s, n, err := readQuoted(p[i:])
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{"str", s, i})
-			i += n
-		case c == '$':
-			start := i
-			for i < len(p) && !strings.ContainsRune(" \t\n\r(){}=!<>&|\"", rune(p[i])) {
-				i++
-			}
-			toks = append(toks, token{"sel", p[start:i], start})
-		case c == '%':
-			return nil, fmt.Errorf("regular expressions (%%...%%) are not supported by the aliasflow sandbox (offset %d)", i)
+		case strings.HasPrefix(rest, "&&"):
+			rest = strings.TrimSpace(rest[2:])
+		case strings.HasPrefix(rest, "||"):
+			return nil, unsupported("|| (any of)")
 		default:
-			start := i
-			for i < len(p) && !strings.ContainsRune(" \t\n\r(){}=!<>&|\"$%", rune(p[i])) {
-				i++
-			}
-			if i == start {
-				return nil, fmt.Errorf("unexpected character %q at offset %d", c, i)
-			}
-			toks = append(toks, token{"word", p[start:i], start})
+			return nil, fmt.Errorf("JSON filter pattern %s: want && or the end after a condition, found %q", p, rest)
 		}
 	}
-	return toks, nil
 }
 
-type parser struct {
-	toks []token
-	i    int
-}
-
-func (p *parser) peek() token {
-	if p.i < len(p.toks) {
-		return p.toks[p.i]
+// parseCondition parses one condition at the start of s and returns the
+// bytes it took.
+func parseCondition(s string) (condition, int, error) {
+	if strings.HasPrefix(s, "(") {
+		return condition{}, 0, unsupported("parentheses")
 	}
-	return token{kind: "end", pos: -1}
-}
-
-func (p *parser) next() token {
-	t := p.peek()
-	if p.i < len(p.toks) {
-		p.i++
-	}
-	return t
-}
-
-func (p *parser) expect(kind string) error {
-	if t := p.next(); t.kind != kind {
-		return fmt.Errorf("expected %s, found %s at offset %d", kind, describeTok(t), t.pos)
-	}
-	return nil
-}
-
-func describeTok(t token) string {
-	if t.kind == "end" {
-		return "end of pattern"
-	}
-	return strconv.Quote(t.text)
-}
-
-func parseJSONPattern(src string) (node, error) {
-	toks, err := lexJSONPattern(src)
-	if err != nil {
-		return nil, err
-	}
-	p := &parser{toks: toks}
-	if err := p.expect("{"); err != nil {
-		return nil, err
-	}
-	n, err := p.or()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.expect("}"); err != nil {
-		return nil, err
-	}
-	if t := p.peek(); t.kind != "end" {
-		return nil, fmt.Errorf("unexpected %s after the closing brace at offset %d", describeTok(t), t.pos)
-	}
-	return n, nil
-}
-
-func (p *parser) or() (node, error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.peek().kind == "||" {
-		p.next()
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		l = orNode{l, r}
-	}
-	return l, nil
-}
-
-func (p *parser) and() (node, error) {
-	l, err := p.unary()
-	if err != nil {
-		return nil, err
-	}
-	for p.peek().kind == "&&" {
-		p.next()
-		r, err := p.unary()
-		if err != nil {
-			return nil, err
-		}
-		l = andNode{l, r}
-	}
-	return l, nil
-}
-
-func (p *parser) unary() (node, error) {
-	if p.peek().kind == "(" {
-		p.next()
-		n, err := p.or()
-		if err != nil {
-			return nil, err
-		}
-		if err := p.expect(")"); err != nil {
-			return nil, err
-		}
-		return n, nil
-	}
-	return p.comparison()
-}
-
-func (p *parser) comparison() (node, error) {
-	t := p.next()
-	if t.kind != "sel" {
-		return nil, fmt.Errorf("expected a selector like $.field, found %s at offset %d", describeTok(t), t.pos)
-	}
-	sel, err := parseSelector(t.text)
-	if err != nil {
-		return nil, fmt.Errorf("selector %s at offset %d: %w", t.text, t.pos, err)
-	}
-	n := cmpNode{sel: sel}
-	op := p.next()
-	switch {
-	case op.kind == "word" && op.text == "IS":
-		v := p.next()
-		switch v.text {
-		case "TRUE", "FALSE", "NULL":
-			n.op = "IS_" + v.text
-		default:
-			return nil, fmt.Errorf("expected TRUE, FALSE or NULL after IS, found %s at offset %d", describeTok(v), v.pos)
-		}
-		return n, nil
-	case op.kind == "word" && op.text == "EXISTS":
-		n.op = "EXISTS"
-		return n, nil
-	case op.kind == "word" && op.text == "NOT":
-		if v := p.next(); v.text != "EXISTS" {
-			return nil, fmt.Errorf("expected EXISTS after NOT, found %s at offset %d", describeTok(v), v.pos)
-		}
-		n.op = "NOT_EXISTS"
-		return n, nil
-	case op.kind == "op":
-		n.op = op.text
-	default:
-		return nil, fmt.Errorf("expected an operator after %s, found %s at offset %d", t.text, describeTok(op), op.pos)
-	}
-	v := p.next()
-	switch v.kind {
-	case "str":
-		if n.op != "=" && n.op != "!=" {
-			return nil, fmt.Errorf("operator %s takes a number, found the string %q at offset %d", n.op, v.text, v.pos)
-		}
-		s := v.text
-		n.str = &s
-	case "word":
-		if f, err := strconv.ParseFloat(v.text, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			n.num, n.numSet = f, true
-			break
-		}
-		if n.op != "=" && n.op != "!=" {
-			return nil, fmt.Errorf("operator %s takes a number, found %q at offset %d", n.op, v.text, v.pos)
-		}
-		s := v.text
-		n.str = &s
-	default:
-		return nil, fmt.Errorf("expected a value after %s, found %s at offset %d", n.op, describeTok(v), v.pos)
-	}
-	return n, nil
-}
-
-// parseSelector parses $.a.b[0].c.
-func parseSelector(s string) ([]step, error) {
-	rest, ok := strings.CutPrefix(s, "$")
+	sel, ok := strings.CutPrefix(s, "$.")
 	if !ok {
-		return nil, fmt.Errorf("must start with $")
+		return condition{}, 0, fmt.Errorf("want a selector like $.field, found %q", s)
 	}
-	var steps []step
-	for rest != "" {
-		switch rest[0] {
-		case '.':
-			rest = rest[1:]
-			end := strings.IndexAny(rest, ".[")
-			if end < 0 {
-				end = len(rest)
-			}
-			name := rest[:end]
-			if name == "" || name == "*" {
-				return nil, fmt.Errorf("empty or wildcard field names are not supported")
-			}
-			steps = append(steps, step{field: name, index: -1})
-			rest = rest[end:]
-		case '[':
-			end := strings.IndexByte(rest, ']')
-			if end < 0 {
-				return nil, fmt.Errorf("unclosed [")
-			}
-			n, err := strconv.Atoi(rest[1:end])
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("array index %q is not a non-negative integer", rest[1:end])
-			}
-			steps = append(steps, step{index: n})
-			rest = rest[end+1:]
-		default:
-			return nil, fmt.Errorf("unexpected %q", rest[0])
+	end := strings.IndexFunc(sel, func(c rune) bool {
+		return !unicode.IsLetter(c) && !unicode.IsDigit(c) && c != '_' && c != '.' && c != '-'
+	})
+	if end < 0 {
+		end = len(sel)
+	}
+	if end < len(sel) && sel[end] == '[' {
+		return condition{}, 0, unsupported("array indexes ($.a[0])")
+	}
+	c := condition{path: strings.Split(sel[:end], ".")}
+	if slices.Contains(c.path, "") {
+		return condition{}, 0, fmt.Errorf("selector $.%s names no field", sel[:end])
+	}
+	taken := len(s) - len(sel) + end
+	rest := strings.TrimLeft(s[taken:], " \t")
+	taken = len(s) - len(rest)
+	switch {
+	case strings.HasPrefix(rest, "IS TRUE"):
+		c.isTrue = true
+		return c, taken + len("IS TRUE"), nil
+	case strings.HasPrefix(rest, "="):
+		v := strings.TrimLeft(rest[1:], " \t")
+		if !strings.HasPrefix(v, `"`) {
+			return condition{}, 0, unsupported(fmt.Sprintf("unquoted values (%s)", firstWord(v)))
 		}
+		str, n, err := readQuoted(v)
+		if err != nil {
+			return condition{}, 0, err
+		}
+		if strings.Contains(str, "*") {
+			return condition{}, 0, unsupported(fmt.Sprintf("wildcards (%q)", str))
+		}
+		c.equals = str
+		return c, len(s) - len(v) + n, nil
 	}
-	if len(steps) == 0 {
-		return nil, fmt.Errorf("selects nothing; use $.field")
+	return condition{}, 0, unsupported(fmt.Sprintf("the operator %s", firstWord(rest)))
+}
+
+func firstWord(s string) string {
+	if s == "" {
+		return "(none)"
 	}
-	return steps, nil
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		if strings.HasPrefix(s, "IS ") || strings.HasPrefix(s, "NOT ") {
+			return s[:i] + " " + firstWord(strings.TrimLeft(s[i:], " \t"))
+		}
+		return s[:i]
+	}
+	return s
 }
