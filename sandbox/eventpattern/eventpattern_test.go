@@ -2,8 +2,10 @@ package eventpattern
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
@@ -18,6 +20,14 @@ func readEvent(t *testing.T, name string) []byte {
 	return b
 }
 
+// TestMatch holds exact and prefix matching to what the EventBridge user
+// guide documents ("Creating event patterns",
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html;
+// "Content filtering in Amazon EventBridge event patterns",
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html):
+// a match array is any of its values, every field must match, an event
+// array matches when any element does, matching is exact (a number is not
+// its string, null does not match a missing field) and case-sensitive.
 func TestMatch(t *testing.T) {
 	ec2 := readEvent(t, "ec2-state-change.json")
 	tests := []struct {
@@ -27,6 +37,7 @@ func TestMatch(t *testing.T) {
 	}{
 		{"exact source", `{"source":["aws.ec2"]}`, true},
 		{"exact source mismatch", `{"source":["aws.s3"]}`, false},
+		{"exact is case-sensitive", `{"source":["AWS.EC2"]}`, false},
 		{"any of several values", `{"source":["aws.s3","aws.ec2"]}`, true},
 		{"nested exact", `{"detail":{"state":["terminated"]}}`, true},
 		{"nested two levels", `{"detail":{"location":{"city":["Seattle"]}}}`, true},
@@ -41,41 +52,15 @@ func TestMatch(t *testing.T) {
 		{"null matches null", `{"detail":{"nothing":[null]}}`, true},
 		{"empty string matches empty", `{"detail":{"empty":[""]}}`, true},
 		{"null does not match missing", `{"detail":{"missing":[null]}}`, false},
+		{"nested pattern on a missing field", `{"nope":{"inner":["x"]}}`, false},
 		{"prefix", `{"detail":{"state":[{"prefix":"term"}]}}`, true},
 		{"prefix mismatch", `{"detail":{"state":[{"prefix":"run"}]}}`, false},
-		{"prefix ignore case", `{"detail":{"state":[{"prefix":{"equals-ignore-case":"TERM"}}]}}`, true},
-		{"suffix", `{"detail":{"state":[{"suffix":"ated"}]}}`, true},
-		{"suffix ignore case", `{"detail":{"state":[{"suffix":{"equals-ignore-case":"ATED"}}]}}`, true},
-		{"equals-ignore-case", `{"detail-type":[{"equals-ignore-case":"ec2 instance state-change notification"}]}`, true},
-		{"anything-but string", `{"detail":{"state":[{"anything-but":"initializing"}]}}`, true},
-		{"anything-but same", `{"detail":{"state":[{"anything-but":"terminated"}]}}`, false},
-		{"anything-but list", `{"detail":{"state":[{"anything-but":["stopped","overloaded"]}]}}`, true},
-		{"anything-but list hit", `{"detail":{"state":[{"anything-but":["stopped","terminated"]}]}}`, false},
-		{"anything-but number", `{"detail":{"c-count":[{"anything-but":0}]}}`, true},
-		{"anything-but prefix", `{"detail":{"state":[{"anything-but":{"prefix":"init"}}]}}`, true},
-		{"anything-but prefix hit", `{"detail":{"state":[{"anything-but":{"prefix":"term"}}]}}`, false},
-		{"anything-but suffix hit", `{"detail":{"state":[{"anything-but":{"suffix":"ated"}}]}}`, false},
-		{"anything-but ignore case hit", `{"detail":{"state":[{"anything-but":{"equals-ignore-case":["TERMINATED","x"]}}]}}`, false},
-		{"anything-but absent field", `{"detail":{"missing":[{"anything-but":"x"}]}}`, false},
-		{"exists true", `{"detail":{"state":[{"exists":true}]}}`, true},
-		{"exists true absent", `{"detail":{"missing":[{"exists":true}]}}`, false},
-		{"exists false absent", `{"detail":{"missing":[{"exists":false}]}}`, true},
-		{"exists false present", `{"detail":{"state":[{"exists":false}]}}`, false},
-		{"exists false in absent object", `{"nope":{"inner":[{"exists":false}]}}`, true},
-		{"exists on object", `{"detail":{"location":[{"exists":true}]}}`, true},
-		{"numeric range", `{"detail":{"c-count":[{"numeric":[">",0,"<=",5]}]}}`, true},
-		{"numeric range miss", `{"detail":{"d-count":[{"numeric":["<",3]}]}}`, false},
-		{"numeric equals", `{"detail":{"x-limit":[{"numeric":["=",301.8]}]}}`, true},
-		{"numeric on string", `{"detail":{"state":[{"numeric":[">",0]}]}}`, false},
-		{"wildcard", `{"resources":[{"wildcard":"arn:aws:ec2:*:instance/*"}]}`, true},
-		{"wildcard miss", `{"resources":[{"wildcard":"arn:aws:s3:*"}]}`, false},
-		{"wildcard middle", `{"detail":{"state":[{"wildcard":"ter*ted"}]}}`, true},
-		{"wildcard no star is exact", `{"detail":{"state":[{"wildcard":"terminate"}]}}`, false},
-		{"or", `{"$or":[{"detail":{"c-count":[{"numeric":[">",10]}]}},{"detail":{"d-count":[3]}}]}`, true},
-		{"or none", `{"$or":[{"detail":{"c-count":[{"numeric":[">",10]}]}},{"detail":{"d-count":[4]}}]}`, false},
+		{"prefix is case-sensitive", `{"detail":{"state":[{"prefix":"TERM"}]}}`, false},
+		{"prefix on an event array", `{"resources":[{"prefix":"arn:aws:ec2:"}]}`, true},
+		{"prefix on a number", `{"detail":{"c-count":[{"prefix":"5"}]}}`, false},
 		{"leaf pattern against object", `{"detail":["x"]}`, false},
 		{"nested pattern against string", `{"source":{"x":["y"]}}`, false},
-		{"mixed values and filter", `{"detail":{"state":["running",{"prefix":"ter"}]}}`, true},
+		{"mixed values and prefix", `{"detail":{"state":["running",{"prefix":"ter"}]}}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +79,14 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// settingsWrite is the CloudTrail record of an SSM call as EventBridge
+// delivers it ("AWS API Call via CloudTrail").
+func settingsWrite(eventName, parameter string) []byte {
+	return []byte(fmt.Sprintf(`{"source":"aws.ssm","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"ssm.amazonaws.com","eventName":%q,"requestParameters":{"name":%q,"overwrite":true}}}`, eventName, parameter))
+}
+
+// TestProjectPatterns: the patterns of aliasflow's rules (shared/eventpatterns,
+// which the CDK app deploys) match the events they are for and no others.
 func TestProjectPatterns(t *testing.T) {
 	codebuild := readEvent(t, "codebuild-succeeded.json")
 	release := readEvent(t, "release-requested.json")
@@ -110,6 +103,9 @@ func TestProjectPatterns(t *testing.T) {
 		{"codebuild pattern vs release", eventpatterns.CodeBuildSucceeded([]string{"hello-build"}), release, false},
 		{"release requested matches", eventpatterns.ReleaseRequested(), release, true},
 		{"release pattern vs codebuild", eventpatterns.ReleaseRequested(), codebuild, false},
+		{"settings written under the path", eventpatterns.SettingsChanged("/aliasflow/aliasflow/targets/"), settingsWrite("PutParameter", "/aliasflow/aliasflow/targets/hello"), true},
+		{"settings written elsewhere", eventpatterns.SettingsChanged("/aliasflow/aliasflow/targets/"), settingsWrite("PutParameter", "/other/targets/hello"), false},
+		{"settings read", eventpatterns.SettingsChanged("/aliasflow/aliasflow/targets/"), settingsWrite("GetParameter", "/aliasflow/aliasflow/targets/hello"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,38 +128,39 @@ func TestProjectPatterns(t *testing.T) {
 	}
 }
 
+// TestCompileErrors: the content filters aliasflow does not use are
+// refused by name, and malformed patterns say what is wrong.
 func TestCompileErrors(t *testing.T) {
 	tests := []struct {
-		name    string
-		pattern string
+		name, pattern, want string
 	}{
-		{"not json", `{"source":`},
-		{"not an object", `["aws.ec2"]`},
-		{"empty object", `{}`},
-		{"bare string value", `{"source":"aws.ec2"}`},
-		{"bare number value", `{"detail":{"n":5}}`},
-		{"empty array", `{"source":[]}`},
-		{"nested array", `{"source":[["a"]]}`},
-		{"unknown operator", `{"source":[{"contains":"ec2"}]}`},
-		{"two operators", `{"source":[{"prefix":"a","suffix":"b"}]}`},
-		{"prefix not string", `{"source":[{"prefix":5}]}`},
-		{"exists not bool", `{"source":[{"exists":"yes"}]}`},
-		{"numeric odd", `{"n":[{"numeric":[">"]}]}`},
-		{"numeric bad op", `{"n":[{"numeric":["!=",1]}]}`},
-		{"numeric two lower", `{"n":[{"numeric":[">",1,">=",2]}]}`},
-		{"numeric out of range", `{"n":[{"numeric":[">",6e9]}]}`},
-		{"numeric string value", `{"n":[{"numeric":[">","1"]}]}`},
-		{"cidr refused", `{"ip":[{"cidr":"10.0.0.0/24"}]}`},
-		{"anything-but empty list", `{"s":[{"anything-but":[]}]}`},
-		{"anything-but exists", `{"s":[{"anything-but":{"exists":true}}]}`},
-		{"wildcard double star", `{"s":[{"wildcard":"a**b"}]}`},
-		{"or single", `{"$or":[{"a":["b"]}]}`},
-		{"trailing data", `{"a":["b"]} {}`},
+		{"not json", `{"source":`, "not valid JSON"},
+		{"not an object", `["aws.ec2"]`, "must be a JSON object"},
+		{"empty object", `{}`, "must not be empty"},
+		{"bare string value", `{"source":"aws.ec2"}`, "source: match values must be in an array"},
+		{"bare number value", `{"detail":{"n":5}}`, "detail.n: match values must be in an array"},
+		{"empty array", `{"source":[]}`, "empty array"},
+		{"nested array", `{"source":[["a"]]}`, "unsupported match value"},
+		{"empty nested object", `{"detail":{}}`, "detail: empty object"},
+		{"two operators", `{"source":[{"prefix":"a","suffix":"b"}]}`, "exactly one operator"},
+		{"prefix not string", `{"source":[{"prefix":5}]}`, "prefix takes a string"},
+		{"prefix ignoring case", `{"source":[{"prefix":{"equals-ignore-case":"A"}}]}`, "prefix takes a string"},
+		{"suffix", `{"source":[{"suffix":"ec2"}]}`, "the content filter suffix is not supported"},
+		{"anything-but", `{"detail":{"state":[{"anything-but":"x"}]}}`, "detail.state: the content filter anything-but is not supported"},
+		{"numeric", `{"n":[{"numeric":[">",0]}]}`, "the content filter numeric is not supported"},
+		{"exists", `{"s":[{"exists":true}]}`, "the content filter exists is not supported"},
+		{"equals-ignore-case", `{"s":[{"equals-ignore-case":"x"}]}`, "the content filter equals-ignore-case is not supported"},
+		{"wildcard", `{"s":[{"wildcard":"a*"}]}`, "the content filter wildcard is not supported"},
+		{"cidr", `{"ip":[{"cidr":"10.0.0.0/24"}]}`, "the content filter cidr is not supported"},
+		{"unknown operator", `{"source":[{"contains":"ec2"}]}`, "the content filter contains is not supported"},
+		{"or", `{"$or":[{"a":["b"]},{"c":["d"]}]}`, "$or is not supported"},
+		{"trailing data", `{"a":["b"]} {}`, "trailing data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if p, err := Compile(tt.pattern); err == nil {
-				t.Errorf("Compile(%s) = %v, want an error", tt.pattern, p)
+			p, err := Compile(tt.pattern)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Compile(%s) = %v, %v; want an error naming %q", tt.pattern, p, err, tt.want)
 			}
 		})
 	}

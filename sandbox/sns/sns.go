@@ -406,8 +406,8 @@ func (s *Service) ServeConfirmation(w http.ResponseWriter, r *http.Request) {
 }
 
 // compilePolicy checks a filter policy and compiles it with the EventBridge
-// matcher, whose operators (exact, prefix, suffix, anything-but, numeric,
-// exists, equals-ignore-case, $or) SNS filter policies share. Under the
+// matcher, whose syntax SNS filter policies share (cut to exact values and
+// prefix; the other operators are refused by name). Under the
 // MessageAttributes scope a policy is flat: attribute name → conditions.
 func compilePolicy(policy, scope string) (*eventpattern.Pattern, error) {
 	if scope != "MessageBody" {
