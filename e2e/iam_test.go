@@ -30,9 +30,13 @@ var cdkOut string
 // synthesize runs the pinned CDK CLI on the CDK app into a temporary
 // directory, as `make synth` does (the Lambda assets are the bootstraps
 // in binDir: the templates' policies do not depend on them), unless
-// ALIASFLOW_CDK_OUT names an assembly already synthesized.
+// ALIASFLOW_CDK_OUT names an assembly already synthesized, or make
+// build-local synthesized it with binDir (binDir/templates).
 func synthesize() (dir string, cleanup func(), err error) {
 	if d := os.Getenv("ALIASFLOW_CDK_OUT"); d != "" {
+		return d, func() {}, nil
+	}
+	if d := filepath.Join(binDir, "templates"); fileExists(filepath.Join(d, "manifest.json")) {
 		return d, func() {}, nil
 	}
 	root, err := filepath.Abs("..")
@@ -58,6 +62,11 @@ func synthesize() (dir string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("cdk synth: %v\n%s", err, out)
 	}
 	return dir, cleanup, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // iamTally gathers the IAM decisions of every world the scenarios ran.
