@@ -159,10 +159,13 @@ func (d *deployment) apply(stacks []*iam.Stack) error {
 	if !d.settingsPut {
 		return fmt.Errorf("the templates define no settings parameter %s for %s", settings.ParameterName(settings.DefaultPipeline, d.w.target.Function), d.w.target.Function)
 	}
-	if !d.resumed {
-		return d.subscribeApprovers()
+	if d.resumed {
+		return nil
 	}
-	return nil
+	if d.w.smARN == "" {
+		return fmt.Errorf("the templates define no state machine %s", StateMachineName)
+	}
+	return d.subscribeApprovers()
 }
 
 // customResourceProviders are the functions that only serve as the

@@ -161,6 +161,20 @@ func TestWorldIsWhatTheTemplatesDeploy(t *testing.T) {
 	if functions < 5 || rulesSeen < 3 {
 		t.Fatalf("the templates define %d named functions and %d rules, want the pipeline's four and hello, and its three rules", functions, rulesSeen)
 	}
+	// The names the package exports for its users are the templates'.
+	ruleNames := map[string]bool{}
+	for _, r := range rules.Rules {
+		ruleNames[r.Name] = true
+	}
+	_, alarm := w.Sandbox().CloudWatch().Alarm(local.HelloAlarm)
+	release, _ := w.Sandbox().Lambda().GetFunctionConfiguration(local.ReleaseFunction, "")
+	checks = append(checks,
+		check{"name HelloAlarm", alarm, true},
+		check{"name CodeBuildRule", ruleNames[local.CodeBuildRule], true},
+		check{"name ReleaseRule", ruleNames[local.ReleaseRule], true},
+		check{"name SettingsChangedRule", ruleNames[local.SettingsChangedRule], true},
+		check{"name PipelineLogGroup", release.LoggingConfig.LogGroup, local.PipelineLogGroup},
+		check{"name StateMachineName", strings.HasSuffix(w.StateMachineARN(), ":stateMachine:"+local.StateMachineName), true})
 	sort.Slice(checks, func(i, j int) bool { return checks[i].name < checks[j].name })
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
