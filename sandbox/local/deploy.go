@@ -3,10 +3,10 @@ package local
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math/big"
 	"reflect"
 	"runtime"
 	"slices"
@@ -263,8 +263,9 @@ func (d *deployment) parameter(s *iam.Stack, _ string, r iam.Resource) error {
 	return err
 }
 
-// secret creates a secret, its value generated as GenerateSecretString
-// describes ("AWS::SecretsManager::Secret GenerateSecretString").
+// secret creates a secret; a generated value ("AWS::SecretsManager::Secret
+// GenerateSecretString") is PasswordLength random hex digits, letters and
+// digits as ExcludePunctuation asks.
 func (d *deployment) secret(s *iam.Stack, _ string, r iam.Resource) error {
 	var p struct {
 		Name                 string
@@ -274,33 +275,17 @@ func (d *deployment) secret(s *iam.Stack, _ string, r iam.Resource) error {
 	if err := d.resolve(s, r.Properties, &p); err != nil {
 		return err
 	}
-	value := p.SecretString
-	if p.GenerateSecretString != nil {
-		n := p.GenerateSecretString.PasswordLength
+	if g := p.GenerateSecretString; g != nil {
+		n := g.PasswordLength
 		if n == 0 {
 			n = 32 // the documented default
 		}
-		v, err := alphanumeric(n)
-		if err != nil {
-			return err
-		}
-		value = v
+		key := make([]byte, n)
+		_, _ = rand.Read(key)
+		p.SecretString = hex.EncodeToString(key)[:n]
 	}
-	_, err := d.w.sb.Secrets().CreateSecret(p.Name, value)
+	_, err := d.w.sb.Secrets().CreateSecret(p.Name, p.SecretString)
 	return err
-}
-
-func alphanumeric(n int) (string, error) {
-	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(chars))))
-		if err != nil {
-			return "", err
-		}
-		b[i] = chars[k.Int64()]
-	}
-	return string(b), nil
 }
 
 func (d *deployment) topic(s *iam.Stack, _ string, r iam.Resource) error {
