@@ -475,6 +475,9 @@ func (b *world) setupScale(ctx context.Context, n int) ([]string, error) {
 		if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
 			FunctionName: fn, Runtime: "provided.al2023", Handler: "bootstrap",
 			Role: "arn:aws:iam::" + core.Account + ":role/aliasflow-bench", Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout,
+			// Tagged as the target construct tags a target: the pipeline's
+			// roles act on the pipeline's functions only.
+			Tags: map[string]string{local.PipelineTag: local.PipelineName},
 		}); err != nil {
 			return nil, fmt.Errorf("create %s: %w", fn, err)
 		}

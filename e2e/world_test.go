@@ -40,7 +40,7 @@ func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *
 		// EventBridge retries a failed asynchronous delivery to Lambda
 		// twice; keep the waits short so the fault scenarios stay quick.
 		EventRetryDelays: []time.Duration{500 * time.Millisecond, time.Second},
-		CDKOut:           cdkOut,
+		Templates:        cdkOut,
 	})
 	if err != nil {
 		return nil, err

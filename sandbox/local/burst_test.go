@@ -85,7 +85,10 @@ func TestABurstOfReleasesLosesNone(t *testing.T) {
 		fn := fmt.Sprintf("burst%02d", i+1)
 		fns[i] = fn
 		if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{FunctionName: fn, Runtime: "provided.al2023", Handler: "bootstrap",
-			Role: "arn:aws:iam::" + core.Account + ":role/burst", Code: lambdasvc.FunctionCode{ZipFile: zip(fn, "v1")}, Timeout: &timeout}); err != nil {
+			Role: "arn:aws:iam::" + core.Account + ":role/burst", Code: lambdasvc.FunctionCode{ZipFile: zip(fn, "v1")}, Timeout: &timeout,
+			// Tagged as the target construct tags a target: the release
+			// role acts on the pipeline's functions only.
+			Tags: map[string]string{local.PipelineTag: local.PipelineName}}); err != nil {
 			t.Fatalf("create %s: %v", fn, err)
 		}
 		settle(fn)

@@ -109,14 +109,11 @@ type Options struct {
 	// Quotas: see sandbox.Options (none enforced when nil).
 	Quotas quota.Limits
 	// Templates is the directory of the CDK app's synthesized templates
-	// (*.template.json) the world is created from; BinDir/templates (make
-	// build-local synthesizes them there) when empty.
+	// (*.template.json: make build-local synthesizes them into
+	// BinDir/templates, the default; `make synth` into cdk.out) the world is
+	// created from. The sandbox evaluates every call a pipeline Lambda makes
+	// against its role's policies there, answering AccessDenied as AWS would.
 	Templates string
-	// CDKOut, when set, is a cloud assembly (`make synth`: cdk.out) the
-	// world is created from instead of Templates, and whose roles' policies
-	// the sandbox then evaluates every call a function makes against,
-	// answering AccessDenied as AWS would.
-	CDKOut string
 }
 
 // DefaultApprover is the one approver of DefaultHello.
@@ -251,15 +248,13 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		sb.Close()
 		return nil, fmt.Errorf("local: deploy: %w", err)
 	}
-	if opts.CDKOut != "" {
-		// Loaded after the deploy: a secret's ARN is the one the sandbox gave it.
-		set, err := iam.Load(templates, sb.IAMEnv())
-		if err != nil {
-			sb.Close()
-			return nil, fmt.Errorf("local: %w", err)
-		}
-		sb.EnableIAM(set)
+	// Loaded after the deploy: a secret's ARN is the one the sandbox gave it.
+	set, err := iam.Load(templates, sb.IAMEnv())
+	if err != nil {
+		sb.Close()
+		return nil, fmt.Errorf("local: %w", err)
 	}
+	sb.EnableIAM(set)
 	if opts.StateDir != "" && marker == nil {
 		if err := writeMarker(opts.StateDir, worldMarker{Endpoint: sb.Endpoint()}); err != nil {
 			sb.Close()
@@ -307,10 +302,7 @@ func (w *World) zip(dir string) ([]byte, error) {
 
 // templatesDir is where the world's templates are.
 func (w *World) templatesDir() string {
-	switch {
-	case w.opts.CDKOut != "":
-		return w.opts.CDKOut
-	case w.opts.Templates != "":
+	if w.opts.Templates != "" {
 		return w.opts.Templates
 	}
 	return filepath.Join(w.opts.BinDir, "templates")
