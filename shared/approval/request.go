@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -425,6 +426,13 @@ func (h *Handler) outcome(ctx context.Context, req promotion.TaskRequest) (TaskR
 			return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval of %s not granted: %v", st.Function, err)
 		}
 		rec.Event, rec.Actor, rec.Reason = audit.ApprovalGranted, actorOf(*d), d.Comment
+		if d.Required > 1 {
+			c := counted{required: d.Required, votes: append(slices.Clone(d.Earlier), voteOf(*d))}
+			rec.Reason = fmt.Sprintf("%s (%s)", c, c.names())
+			if d.Comment != "" {
+				rec.Reason += ": " + d.Comment
+			}
+		}
 	case promotion.ActionRejected:
 		rec.Event = audit.ApprovalRejected
 		if st.Failure == nil {
@@ -442,6 +450,15 @@ func (h *Handler) outcome(ctx context.Context, req promotion.TaskRequest) (TaskR
 	case promotion.ActionExpired:
 		rec.Event = audit.ApprovalExpired
 		rec.Reason = fmt.Sprintf("no decision within %s", seconds(st.Target.ApprovalTimeoutSeconds))
+	}
+	if req.Action != promotion.ActionExpired {
+		rec.SettingsVersion = st.Input.SettingsVersion
+	}
+	if h.d.Tally != nil && (st.Target.Approval.RequiredApprovals() > 1 || d != nil && d.Required > 1) {
+		// The count is over; a slot left behind would only cost a parameter.
+		if err := h.d.Tally.Clear(ctx, req.Execution); err != nil {
+			h.d.Log.WarnContext(ctx, "approval: counted approvals not deleted", "execution", req.Execution, "error", err.Error())
+		}
 	}
 	if d != nil && !d.RequestedAt.IsZero() && !d.DecidedAt.IsZero() {
 		h.emit(st.Function, metrics.ApprovalWait, d.DecidedAt.Sub(d.RequestedAt).Seconds(), metrics.Seconds)
