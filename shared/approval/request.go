@@ -275,7 +275,12 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 		for i := range others {
 			others[i] = show(others[i])
 		}
-		fmt.Fprintf(&b, "\nAlso asked: %s. The first decision counts.\n", strings.Join(others, ", "))
+		if n := st.Target.Approval.RequiredApprovals(); n > 1 {
+			fmt.Fprintf(&b, "\nAlso asked: %s. %d of the %d approvers must approve before prod moves (0 of %d approvals so far); one rejection ends the promotion.\n",
+				strings.Join(others, ", "), n, len(st.Target.Approvers), n)
+		} else {
+			fmt.Fprintf(&b, "\nAlso asked: %s. The first decision counts.\n", strings.Join(others, ", "))
+		}
 	}
 	fmt.Fprintf(&b, "\nOperators can also decide with: aliasflow approve %s  (or: aliasflow reject %s)\n", show(st.Function), show(st.Function))
 	return b.String()

@@ -272,7 +272,7 @@ func (h *Handler) recordCounted(ctx context.Context, st promotion.State, executi
 		reason += ": " + d.Comment
 	}
 	h.record(ctx, audit.Record{Event: audit.ApprovalCounted, Function: st.Function, ToVersion: st.Version,
-		Release: release(st.Input), Actor: actorOf(d), Execution: execution, Reason: reason})
+		Release: release(st.Input), Actor: actorOf(d), Execution: execution, Reason: reason, SettingsVersion: st.Input.SettingsVersion})
 	h.flush(ctx)
 }
 

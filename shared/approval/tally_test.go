@@ -14,6 +14,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -176,14 +177,15 @@ func TestApprovalRequiredCountsDistinctVerifiedApprovers(t *testing.T) {
 			// count.
 			st := testState()
 			fourEyes(&st.Target) // the settings the release read
+			st.Input.SettingsVersion = 7
 			st.Approval = &d
 			before := len(e.bus.Records())
 			if _, err := e.h.Task(ctx, promotion.TaskRequest{Action: promotion.ActionGranted, Execution: execARN, Promotion: st}); err != nil {
 				t.Fatalf("granted: %v", err)
 			}
 			recs := e.bus.Records()[before:]
-			if len(recs) != 1 || recs[0].Event != audit.ApprovalGranted {
-				t.Fatalf("records %+v; want one approval.granted", recs)
+			if len(recs) != 1 || recs[0].Event != audit.ApprovalGranted || recs[0].SettingsVersion != 7 {
+				t.Fatalf("records %+v; want one approval.granted under settings version 7", recs)
 			}
 			if d.Required > 1 && !strings.HasPrefix(recs[0].Reason, "2 of 2 approvals ("+tc.wantEarlier+", "+tc.wantFinal+")") {
 				t.Errorf("granted reason %q; want it to name both approvals", recs[0].Reason)
@@ -271,9 +273,9 @@ func TestGrantedNeedsTheRequiredApprovals(t *testing.T) {
 
 // TestApprovalPageShowsTheCount: the page of a target needing two
 // approvals says how many so far and by whom, and the settings version
-// the promotion runs under.
+// the promotion runs under (on the old code the page said neither).
 func TestApprovalPageShowsTheCount(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, func(w *pendingtest.Waiting) { w.State.Input.SettingsVersion = 7 })
 	withPrincipals(e, fourEyes)
 	ctx := context.Background()
 	if resp := e.h.ServeAPIGateway(ctx, postReq(link(t, testKey, execARN, alice, entered.Add(time.Hour)), "approve", "")); resp.StatusCode != http.StatusOK {
@@ -282,7 +284,7 @@ func TestApprovalPageShowsTheCount(t *testing.T) {
 	get := events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/",
 		QueryStringParameters: map[string]string{"t": link(t, testKey, execARN, carol, entered.Add(time.Hour))}}
 	resp := e.h.ServeAPIGateway(ctx, get)
-	for _, want := range []string{`<p id="approvals">1 of 2 approvals so far: alice@example.com.</p>`, "One rejection ends the promotion."} {
+	for _, want := range []string{`<p id="approvals">1 of 2 approvals so far: alice@example.com.</p>`, "One rejection ends the promotion.", `<span id="settings-version">version 7</span>`} {
 		if !strings.Contains(resp.Body, want) {
 			t.Errorf("page lacks %q:\n%s", want, resp.Body)
 		}
