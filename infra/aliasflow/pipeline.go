@@ -252,6 +252,16 @@ func (p *Pipeline) Name() string { return p.props.Name }
 // /aliasflow/<Name>/targets/.
 func (p *Pipeline) SettingsPath() string { return settings.Path(p.props.Name) }
 
+// ApprovalsPath is where the approval Lambda counts the approvals of
+// targets needing more than one (settings.ApprovalsPath).
+func (p *Pipeline) ApprovalsPath() string {
+	path, err := settings.ApprovalsPath(p.SettingsPath())
+	if err != nil {
+		panic(err) // settings.Path always ends in /targets/
+	}
+	return path
+}
+
 func (p *Pipeline) newFunctions() {
 	bus := map[string]*string{EnvEventBus: jsii.String(DefaultEventBus)}
 	with := func(extra map[string]*string) *map[string]*string {
@@ -375,6 +385,14 @@ func (p *Pipeline) allowOnTargets() {
 	// settings.changed compares a written version with the one before it.
 	allow(p.release, []string{"ssm:GetParameterHistory"}, settingsParams)
 	allow(p.approval, []string{"ssm:GetParameter"}, settingsParams)
+	// approval.required > 1: the approvals counted so far wait in
+	// parameters of their own path (approval.ParameterTally), created one
+	// at a time without Overwrite — the conditional write that counts two
+	// concurrent clicks right — and deleted with the outcome. Never the
+	// settings path.
+	allow(p.approval, []string{"ssm:PutParameter", "ssm:GetParametersByPath", "ssm:DeleteParameters"}, p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.ApprovalsPath(), "/") + "*"),
+	}))
 	// Each target's CodeBuild rule (in the target's stack) dead-letters here.
 	p.deadLetters.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
@@ -416,7 +434,7 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only; log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback.",
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; parameter/aliasflow/<pipeline>/approvals/* holds only the approvals the approval Lambda counts toward approval.required (created, listed and deleted there, never the settings); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only; log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback.",
 		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingPipelineLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }
