@@ -77,6 +77,8 @@ type CallerResponse struct {
 	// that this approver had approved before and was not counted again.
 	Counted        string `json:"counted,omitempty"`
 	AlreadyCounted bool   `json:"alreadyCounted,omitempty"`
+	// Complete says the count is complete: the promotion was answered.
+	Complete bool `json:"complete,omitempty"`
 	// Function, From, To and Why are a manual rollback's plan: prod of
 	// Function moves From → To, To chosen as Why says.
 	Function   string `json:"function,omitempty"`
@@ -222,7 +224,7 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 				return refuse(http.StatusInternalServerError, "the approval could not be counted; nothing was recorded, try again")
 			}
 			if c.required > 1 {
-				res.Counted, res.AlreadyCounted = c.String(), c.already
+				res.Counted, res.AlreadyCounted, res.Complete = c.String(), c.already, final != nil
 			}
 			if final == nil {
 				if !c.already {
