@@ -285,6 +285,9 @@ func (r *Recorder) Log(ctx context.Context, rec Record) Record {
 	if rec.Changes != nil {
 		attrs = append(attrs, slog.Any("changes", rec.Changes))
 	}
+	if rec.SettingsVersion != 0 {
+		attrs = append(attrs, slog.Int64("settingsVersion", rec.SettingsVersion))
+	}
 	// The record's own time, not the moment of logging, is the line's "time".
 	line := slog.NewRecord(rec.Time, slog.LevelInfo, "audit "+string(rec.Event), 0)
 	line.AddAttrs(attrs...)
