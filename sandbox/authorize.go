@@ -260,23 +260,31 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 		if op != "PutEvents" {
 			return one("*"), nil
 		}
+		// Each entry is authorized on its bus with its source and
+		// detail type as the condition keys events:source and
+		// events:detail-type ("Using IAM policy conditions in Amazon
+		// EventBridge", EventBridge User Guide).
 		entries, _ := fields["Entries"].([]any)
-		var buses []string
+		var out []iam.Request
 		seen := map[string]bool{}
 		for _, e := range entries {
-			bus, _ := e.(map[string]any)["EventBusName"].(string)
+			entry, _ := e.(map[string]any)
+			bus, _ := entry["EventBusName"].(string)
+			source, _ := entry["Source"].(string)
+			detailType, _ := entry["DetailType"].(string)
 			if bus == "" {
 				bus = "default"
 			}
 			if !strings.HasPrefix(bus, "arn:") {
 				bus = arn("events", "event-bus/"+bus)
 			}
-			if !seen[bus] {
-				seen[bus] = true
-				buses = append(buses, bus)
+			if key := bus + "\x00" + source + "\x00" + detailType; !seen[key] {
+				seen[key] = true
+				out = append(out, iam.Request{Action: action, Resource: bus,
+					Context: map[string][]string{"events:source": {source}, "events:detail-type": {detailType}}})
 			}
 		}
-		return one(buses...), nil
+		return out, nil
 	case "secretsmanager":
 		id := str("SecretId")
 		if a, ok := sb.secrets.ARN(id); ok {
