@@ -660,9 +660,28 @@ func (t *template) ref(name, attr string) (string, error) {
 		}
 		return FunctionARN(s, n, t.env.Account, t.env.Region)
 	case "AWS::Events::Rule.Arn":
-		// A rule of the default event bus ("AWS::Events::Rule", Return values).
+		// A rule of the default event bus is rule/<name>, of a custom bus
+		// rule/<bus>/<name> ("AWS::Events::Rule", Return values; "Amazon
+		// EventBridge resource types", Service Authorization Reference).
 		n, err := need("Name")
-		return arn("events", "rule/"+n), err
+		if err != nil {
+			return "", err
+		}
+		if raw, ok := r.Properties["EventBusName"]; ok {
+			bus, err := t.resolve(raw)
+			if err != nil {
+				return "", err
+			}
+			if b, _ := bus.(string); b != "" && b != "default" {
+				n = strings.TrimPrefix(b, "arn:aws:events:"+t.env.Region+":"+t.env.Account+":event-bus/") + "/" + n
+			}
+		}
+		return arn("events", "rule/"+n), nil
+	case "AWS::Events::EventBus.", "AWS::Events::EventBus.Name":
+		return need("Name")
+	case "AWS::Events::EventBus.Arn":
+		n, err := need("Name")
+		return arn("events", "event-bus/"+n), err
 	case "AWS::CodeBuild::Project.Arn":
 		n, err := need("Name")
 		return arn("codebuild", "project/"+n), err
