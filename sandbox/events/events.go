@@ -71,7 +71,7 @@ type Service struct {
 type rule struct {
 	Name string
 	// Bus is the rule's event bus; "" is the default bus.
-	Bus          string `json:",omitempty"`
+	Bus          string   `json:",omitempty"`
 	Description  string   `json:",omitempty"`
 	EventPattern string   `json:",omitempty"`
 	Schedule     string   `json:",omitempty"`
