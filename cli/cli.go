@@ -40,9 +40,11 @@ import (
 const (
 	DefaultStateMachine = deploy.StateMachine
 	DefaultLogGroup     = deploy.PipelineLogGroup
-	DefaultEventBus     = deploy.DefaultEventBus
-	ShiftFunction       = deploy.ShiftFunction
-	sandboxRegion       = "us-east-1"
+	// DefaultEventBus is the bus release puts Release Requested on: the
+	// release bus, which admits only the principals granted.
+	DefaultEventBus = deploy.ReleaseEventBus
+	ShiftFunction   = deploy.ShiftFunction
+	sandboxRegion   = "us-east-1"
 )
 
 // Env is what a run of the CLI reads and writes; tests replace all of it.

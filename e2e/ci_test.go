@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"os"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ const (
 	// import the CDK app).
 	repositoryTag = "aliasflow:repository"
 	// releaseBus is where a CI puts Release Requested.
-	releaseBus = "default"
+	releaseBus = deploy.ReleaseEventBus
 )
 
 // TestCIRoleAsTheSandboxEvaluatesIt (issue 18): the GitHub Actions release

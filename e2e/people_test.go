@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"net/http"
 	"strings"
@@ -103,7 +104,8 @@ func TestPeopleAsTheSandboxEvaluatesThem(t *testing.T) {
 		},
 		"request a release (PutEvents)": func(c aws.Config) error {
 			out, err := eventbridge.NewFromConfig(c).PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
-				{Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(`{"function":"nope","codeSha256":"x"}`)}}})
+				{Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(`{"function":"nope","codeSha256":"x"}`),
+					EventBusName: aws.String(deploy.ReleaseEventBus)}}})
 			if err == nil && out.FailedEntryCount > 0 {
 				return errors.New("entry failed")
 			}

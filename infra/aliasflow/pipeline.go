@@ -123,6 +123,13 @@ type PipelineProps struct {
 	// ACL costs $5 a month, its rule $1, plus $0.60 per million requests
 	// (AWS WAF pricing).
 	ApprovalRateLimit int
+	// ReleasePrincipals are IAM role or user ARNs (wildcards as
+	// ArnLike takes them) that may put Release Requested on the release
+	// bus besides the GitHub release role, e.g. the role your operators
+	// run `aliasflow release` as. A principal tagged aliasflow:releaser=true
+	// may too; every other is refused by the bus's resource policy,
+	// whatever its identity policies allow.
+	ReleasePrincipals []string
 }
 
 // Pipeline is aliasflow: four Lambdas, the promotion state machine, the
@@ -148,6 +155,7 @@ type Pipeline struct {
 	decide, override awsapigateway.Method
 	dashboard        awscloudwatch.Dashboard
 	ruleTarget       awsevents.IRuleTarget
+	releaseBus       awsevents.EventBus
 
 	targets    []config.Target
 	subscribed map[string]bool
@@ -624,9 +632,11 @@ func (p *Pipeline) newRules() {
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
 		RetryAttempts:   jsii.Number(8),
 	})
+	p.newReleaseBus()
 	awsevents.NewRule(p, jsii.String("ReleaseRequested"), &awsevents.RuleProps{
 		RuleName:     jsii.String(deploy.ReleaseRequestedRule),
 		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
+		EventBus:     p.releaseBus,
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
 	})

@@ -693,6 +693,11 @@ func (s *Service) PutEvent(source, detailType, detail string, resources []string
 	return s.put(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources}, false)
 }
 
+// PutBusEvent is PutEvent on the named bus.
+func (s *Service) PutBusEvent(bus, source, detailType, detail string, resources []string) (string, error) {
+	return s.put(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources, EventBusName: bus}, false)
+}
+
 // EmitServiceEvent puts an event an AWS service of the sandbox emits (as
 // CodeBuild's "Build State Change"): the one way an "aws." source reaches
 // the bus, as on AWS, where only the service itself emits its events. It

@@ -439,17 +439,25 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 	}
 	w.smARN = got
 
+	// Release Requested is accepted on the release bus only (issue 18);
+	// CodeBuild's and CloudTrail's events arrive on the default bus.
+	if _, err := w.sb.Events().CreateEventBus(deploy.ReleaseEventBus); err != nil && !strings.Contains(err.Error(), "ResourceAlreadyExistsException") {
+		return fmt.Errorf("bus %s: %w", deploy.ReleaseEventBus, err)
+	}
 	releaseARN := core.FunctionARN(ReleaseFunction, "")
-	for name, pattern := range map[string]map[string]any{
-		CodeBuildRule:       eventpatterns.CodeBuildSucceeded(w.projects()),
-		ReleaseRule:         eventpatterns.ReleaseRequested(),
-		SettingsChangedRule: eventpatterns.SettingsChanged(settings.Path(settings.DefaultPipeline)),
+	for name, rule := range map[string]struct {
+		bus     string
+		pattern map[string]any
+	}{
+		CodeBuildRule:       {"", eventpatterns.CodeBuildSucceeded(w.projects())},
+		ReleaseRule:         {deploy.ReleaseEventBus, eventpatterns.ReleaseRequested()},
+		SettingsChangedRule: {"", eventpatterns.SettingsChanged(settings.Path(settings.DefaultPipeline))},
 	} {
-		p, _ := json.Marshal(pattern)
-		if _, err := w.sb.Events().PutRule(events.RuleInput{Name: name, EventPattern: string(p), Description: "starts a release"}); err != nil {
+		p, _ := json.Marshal(rule.pattern)
+		if _, err := w.sb.Events().PutRule(events.RuleInput{Name: name, EventBusName: rule.bus, EventPattern: string(p), Description: "starts a release"}); err != nil {
 			return fmt.Errorf("rule %s: %w", name, err)
 		}
-		if failed, err := w.sb.Events().PutTargets(name, "", []events.Target{{Id: "release", Arn: releaseARN}}); err != nil || len(failed) > 0 {
+		if failed, err := w.sb.Events().PutTargets(name, rule.bus, []events.Target{{Id: "release", Arn: releaseARN}}); err != nil || len(failed) > 0 {
 			return fmt.Errorf("targets of %s: %v %v", name, err, failed)
 		}
 	}
