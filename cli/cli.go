@@ -90,6 +90,8 @@ type app struct {
 	local bool
 	// shown is the last progress line printed per execution (follow).
 	shown map[string]string
+	// trailReads are watch's reads of the trail for approval counts.
+	trailReads map[string]trailRead
 	// live: follow redraws the current line at each poll (watch at a
 	// terminal).
 	live bool

@@ -22,7 +22,8 @@ import (
 // approvers. The first approval (a link) is counted and moves nothing; the
 // same approver approving again counts once; the page the second approver
 // opens says "1 of 2 approvals" and the settings version; the second
-// approval (the CLI, signed as the approver mapped to oncall) completes
+// approval (the CLI, signed as the approver mapped to oncall; status says
+// "1 of 2 approvals" before it) completes
 // the count and prod moves. Each decision leaves exactly one audit record
 // naming the verified identity, and the counted approvals are deleted
 // with the outcome. On the old code the first approval moved prod.
@@ -61,6 +62,15 @@ func TestFourEyes(t *testing.T) {
 			t.Errorf("the second approver's page (status %d) lacks %q:\n%s", status, want, page)
 		}
 	}
+
+	// status says where the count stands (read from the trail's
+	// approval.counted records).
+	eventually(t, stepTimeout, func() error {
+		if code, out, errOut := s.cli("status", fn); code != cli.ExitOK || !strings.Contains(out, "1 of 2 approvals") {
+			return fmt.Errorf("status: exit %d, want a line with \"1 of 2 approvals\":\n%s%s", code, out, errOut)
+		}
+		return nil
+	})
 
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_ACCESS_KEY_ID", approverKey)
