@@ -124,6 +124,10 @@ func TestPeopleAsTheSandboxEvaluatesThem(t *testing.T) {
 		{"operator", operatorKey, "list hello's aliases (status)", false},
 		{"operator", operatorKey, "read the promotion's history", false},
 		{"operator", operatorKey, "read the audit trail (history)", false},
+		// Its policy allows PutEvents on the release bus, but the bus's
+		// resource policy denies every principal not tagged
+		// aliasflow:releaser=true (or listed): this one is not.
+		{"operator", operatorKey, "request a release (PutEvents)", true},
 		{"approver", approverKey, "read the audit trail (history)", true},
 		{"approver", approverKey, "invoke aliasflow-shift with a forged finalize", true},
 		{"approver", approverKey, "answer the approval task (SendTaskSuccess)", true},

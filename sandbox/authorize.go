@@ -118,15 +118,43 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 			writeAccessDenied(w, r, service, err.Error())
 			return false
 		}
+		msg := ""
+		if !d.Allowed {
+			msg = iam.DeniedMessage(principal, req, d)
+		} else if busDenied, err := busPolicyDenies(set, principal, req); err != nil || busDenied {
+			d.Allowed = false
+			msg = fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a resource-based policy", principal, req.Action, req.Resource)
+			if err != nil {
+				msg = err.Error()
+			}
+		}
 		sb.recordIAM(IAMDecision{Principal: principal, Request: req, Allowed: d.Allowed})
 		if !d.Allowed {
-			msg := iam.DeniedMessage(principal, req, d)
 			sb.log.Warn("iam: access denied", "message", msg)
 			writeAccessDenied(w, r, service, msg)
 			return false
 		}
 	}
 	return true
+}
+
+// busPolicyDenies says whether the resource-based policy of the event
+// bus a PutEvents request is for denies it explicitly: within one account
+// an explicit Deny in a resource-based policy wins over any allow ("Policy
+// evaluation logic", IAM User Guide,
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+// The request context adds aws:PrincipalArn (a role session's role).
+func busPolicyDenies(set *iam.Set, principal string, req iam.Request) (bool, error) {
+	pol, ok := set.BusPolicies[req.Resource]
+	if req.Action != "events:PutEvents" || !ok {
+		return false, nil
+	}
+	ctx := map[string][]string{"aws:PrincipalArn": {iam.PrincipalARN(principal)}}
+	for k, v := range req.Context {
+		ctx[k] = v
+	}
+	d, err := iam.Evaluate([]iam.Policy{pol}, iam.Request{Action: req.Action, Resource: req.Resource, Context: ctx})
+	return d.ExplicitDeny, err
 }
 
 // principalOf is who calls with an access key and their identity

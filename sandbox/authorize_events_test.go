@@ -64,3 +64,60 @@ func TestPutEventsConditionKeys(t *testing.T) {
 		})
 	}
 }
+
+// busTemplate: functions "ci" (role aliasflow-github-release) and "other",
+// both allowed PutEvents on the bus aliasflow-releases by their identity
+// policies; the bus's policy denies every principal but that role, as
+// infra's release bus does.
+const busTemplate = `{"Resources":{
+ "Ci":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"ci","Role":{"Fn::GetAtt":["CiRole","Arn"]}}},
+ "CiRole":{"Type":"AWS::IAM::Role","Properties":{"RoleName":"aliasflow-github-release"}},
+ "Other":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"other","Role":{"Fn::GetAtt":["OtherRole","Arn"]}}},
+ "OtherRole":{"Type":"AWS::IAM::Role","Properties":{}},
+ "Put":{"Type":"AWS::IAM::Policy","Properties":{"Roles":[{"Ref":"CiRole"},{"Ref":"OtherRole"}],"PolicyDocument":{"Statement":[
+  {"Effect":"Allow","Action":"events:PutEvents","Resource":{"Fn::GetAtt":["Bus","Arn"]}}]}}},
+ "Bus":{"Type":"AWS::Events::EventBus","Properties":{"Name":"aliasflow-releases"}},
+ "BusPolicy":{"Type":"AWS::Events::EventBusPolicy","Properties":{"EventBusName":{"Ref":"Bus"},"StatementId":"OnlyGrantedReleasers","Statement":{
+  "Sid":"OnlyGrantedReleasers","Effect":"Deny","Principal":{"AWS":"*"},"Action":"events:PutEvents","Resource":{"Fn::GetAtt":["Bus","Arn"]},
+  "Condition":{"ArnNotLike":{"aws:PrincipalArn":[{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aliasflow-github-release"}]},
+   "StringNotEquals":{"aws:PrincipalTag/aliasflow:releaser":"true"}}}}}}}`
+
+// TestBusPolicyDenies: an explicit Deny in an event bus's resource-based
+// policy refuses a PutEvents the caller's identity policy allows, unless
+// its condition spares the caller (aws:PrincipalArn, a session's role);
+// before, the sandbox evaluated identity policies only.
+func TestBusPolicyDenies(t *testing.T) {
+	sb := start(t, sandbox.Options{LambdaUpdateDuration: -1})
+	if _, err := sb.Events().CreateEventBus("aliasflow-releases"); err != nil {
+		t.Fatal(err)
+	}
+	set, err := iam.Load(map[string][]byte{"Stack": []byte(busTemplate)}, sb.IAMEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.EnableIAM(set)
+	tests := []struct {
+		name, key string
+		denied    bool
+	}{
+		{name: "the role the bus admits", key: "ci"},
+		{name: "another role its identity policy allows", key: "other", denied: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := lambdatest.Config()
+			c.Credentials = credentials.NewStaticCredentialsProvider(tc.key, "s", "t")
+			out, err := eventbridge.NewFromConfig(c, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(sb.Endpoint()) }).PutEvents(context.Background(),
+				&eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"),
+					Detail: aws.String("{}"), EventBusName: aws.String("aliasflow-releases")}}})
+			var api smithy.APIError
+			denied := errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied")
+			if denied != tc.denied {
+				t.Fatalf("PutEvents as %s: %v (%+v); want denied %v", tc.key, err, out, tc.denied)
+			}
+			if tc.denied && !strings.Contains(api.ErrorMessage(), "with an explicit deny in a resource-based policy") {
+				t.Errorf("message %q, want it to name the resource-based policy", api.ErrorMessage())
+			}
+		})
+	}
+}

@@ -56,6 +56,12 @@ type Set struct {
 	// People maps the access key of each of People that the templates
 	// define to its principal.
 	People map[string]*Principal
+	// BusPolicies maps an event bus's ARN to the statements of its
+	// resource-based policy (AWS::Events::EventBusPolicy with a Statement)
+	// that name every principal ("*" or {"AWS": "*"}): within the account
+	// an explicit Deny there refuses a PutEvents whatever the caller's
+	// identity policies allow ("Policy evaluation logic", IAM User Guide).
+	BusPolicies map[string]Policy
 }
 
 // Person is a human principal the sandbox evaluates: reached with its own
@@ -194,11 +200,78 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 		if err := t.people(set); err != nil {
 			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
 		}
+		if err := t.busPolicies(set); err != nil {
+			return nil, fmt.Errorf("iam: template %s: %w", t.stack, err)
+		}
 	}
 	if err := set.checkPolicySizes(); err != nil {
 		return nil, fmt.Errorf("iam: %w", err)
 	}
 	return set, nil
+}
+
+// busPolicies loads the event bus policies' statements for every
+// principal (BusPolicies). Statements for other accounts or
+// organizations (PutPermission's Principal and Action form) are not the
+// sandbox's concern: it has one account.
+func (t *template) busPolicies(set *Set) error {
+	if set.BusPolicies == nil {
+		set.BusPolicies = map[string]Policy{}
+	}
+	for _, id := range sortedKeys(t.resources) {
+		r := t.resources[id]
+		if r.Type != "AWS::Events::EventBusPolicy" {
+			continue
+		}
+		st, ok := r.Properties["Statement"].(map[string]any)
+		if !ok {
+			continue
+		}
+		principal, err := t.resolve(st["Principal"])
+		if err != nil {
+			return fmt.Errorf("bus policy %s: %w", id, err)
+		}
+		if m, ok := principal.(map[string]any); ok {
+			principal = m["AWS"]
+		}
+		if principal != "*" {
+			continue
+		}
+		raw, err := t.resolve(r.Properties["EventBusName"])
+		if err != nil {
+			return fmt.Errorf("bus policy %s: %w", id, err)
+		}
+		bus, _ := raw.(string)
+		if bus == "" {
+			bus = "default"
+		}
+		if !strings.HasPrefix(bus, "arn:") {
+			bus = fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", t.env.Region, t.env.Account, bus)
+		}
+		pol, err := t.policy(id, map[string]any{"Statement": st})
+		if err != nil {
+			return err
+		}
+		cur := set.BusPolicies[bus]
+		cur.Name = bus
+		cur.Statements = append(cur.Statements, pol.Statements...)
+		set.BusPolicies[bus] = cur
+	}
+	return nil
+}
+
+// PrincipalARN is the aws:PrincipalArn of a caller: a role session's is
+// its role's ARN ("aws:PrincipalArn", IAM User Guide, "AWS global
+// condition context keys"), a user's its own.
+func PrincipalARN(caller string) string {
+	const session = ":assumed-role/"
+	i := strings.Index(caller, session)
+	if !strings.HasPrefix(caller, "arn:aws:sts::") || i < 0 {
+		return caller
+	}
+	account := strings.TrimPrefix(caller[:i], "arn:aws:sts::")
+	role, _, _ := strings.Cut(caller[i+len(session):], "/")
+	return "arn:aws:iam::" + account + ":role/" + role
 }
 
 // export is an Output's Value with an Export name, resolved in the
