@@ -114,7 +114,6 @@ func (p *Pipeline) requestReleaseStatement() awsiam.PolicyStatement {
 	})
 }
 
-
 // findTasks are the Step Functions reads that find a promotion and where it
 // stands: the state machine by name (ListStateMachines has no resource-level
 // permission), its executions, and each one's description and history.
