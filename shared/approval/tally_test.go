@@ -73,6 +73,8 @@ func TestApprovalRequiredCountsDistinctVerifiedApprovers(t *testing.T) {
 		wantFinal, wantEarlier string
 		// wantRecords is the audit trail the decisions left: event by actor.
 		wantRecords []string
+		// releaser is who requested the release (default dana@example.com).
+		releaser string
 	}{
 		{name: "two approvers by link", steps: []step{
 			{approver: alice, decision: "approve", wantCounted: "1 of 2 approvals"},
@@ -101,6 +103,11 @@ func TestApprovalRequiredCountsDistinctVerifiedApprovers(t *testing.T) {
 			{approver: carol, decision: "approve", wantCounted: "1 of 2 approvals",
 				settings: func(t *config.Target) { fourEyes(t); t.Approvers = []string{bob, carol} }},
 		}, wantRecords: []string{"approval.counted by " + alice, "approval.counted by " + carol}},
+		{name: "the releaser's approval stops counting once separation of duties is on", steps: []step{
+			{approver: alice, decision: "approve", wantCounted: "1 of 2 approvals",
+				settings: func(t *config.Target) { fourEyes(t); off := false; t.Approval.DistinctFromReleaser = &off }},
+			{approver: carol, decision: "approve", wantCounted: "1 of 2 approvals", settings: fourEyes},
+		}, releaser: alice, wantRecords: []string{"approval.counted by " + alice, "approval.counted by " + carol}},
 		{name: "required lowered to one while an approval waits", steps: []step{
 			{approver: alice, decision: "approve", wantCounted: "1 of 2 approvals"},
 			{approver: carol, decision: "approve", settings: func(t *config.Target) { fourEyes(t); t.Approval.Required = 1 }},
@@ -108,7 +115,11 @@ func TestApprovalRequiredCountsDistinctVerifiedApprovers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnvWith(t, func(w *pendingtest.Waiting) {
+				if tc.releaser != "" {
+					w.State.Release.RequestedBy = tc.releaser
+				}
+			})
 			withPrincipals(e, fourEyes)
 			ctx := context.Background()
 			for i, s := range tc.steps {
