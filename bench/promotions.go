@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"os"
 	"path/filepath"
@@ -176,7 +177,7 @@ func (b *world) codeBuildEvent(fn, sha, commit string) event {
 func (b *world) releaseRequested(fn, sha, commit string) event {
 	detail, _ := json.Marshal(map[string]string{"function": fn, "codeSha256": sha, "commit": commit, "requestedBy": "developer@example.com"})
 	return event{put: func() (string, error) {
-		return b.sb.Events().PutEvent(eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType, string(detail), nil)
+		return b.sb.Events().PutBusEvent(deploy.ReleaseEventBus, eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType, string(detail), nil)
 	}}
 }
 

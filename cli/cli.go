@@ -40,9 +40,11 @@ import (
 const (
 	DefaultStateMachine = deploy.StateMachine
 	DefaultLogGroup     = deploy.PipelineLogGroup
-	DefaultEventBus     = deploy.DefaultEventBus
-	ShiftFunction       = deploy.ShiftFunction
-	sandboxRegion       = "us-east-1"
+	// DefaultEventBus is the bus release puts Release Requested on: the
+	// release bus, which admits only the principals granted.
+	DefaultEventBus = deploy.ReleaseEventBus
+	ShiftFunction   = deploy.ShiftFunction
+	sandboxRegion   = "us-east-1"
 )
 
 // Env is what a run of the CLI reads and writes; tests replace all of it.
@@ -88,6 +90,8 @@ type app struct {
 	local bool
 	// shown is the last progress line printed per execution (follow).
 	shown map[string]string
+	// trailReads are watch's reads of the trail for approval counts.
+	trailReads map[string]trailRead
 	// live: follow redraws the current line at each poll (watch at a
 	// terminal).
 	live bool

@@ -159,8 +159,10 @@ func TestRelease(t *testing.T) {
 		t.Fatalf("put %d events; want 1", len(w.events.Put))
 	}
 	e := w.events.Put[0]
-	if *e.Source != "aliasflow" || *e.DetailType != "Release Requested" || *e.EventBusName != "default" {
-		t.Errorf("event = %s / %s on %s; want aliasflow / Release Requested on default", *e.Source, *e.DetailType, *e.EventBusName)
+	// On the release bus, the one its rule listens on (issue 18: on the
+	// default bus anyone with events:PutEvents could start a release).
+	if *e.Source != "aliasflow" || *e.DetailType != "Release Requested" || *e.EventBusName != "aliasflow-releases" {
+		t.Errorf("event = %s / %s on %s; want aliasflow / Release Requested on aliasflow-releases", *e.Source, *e.DetailType, *e.EventBusName)
 	}
 	var d cli.ReleaseRequest
 	if err := json.Unmarshal([]byte(*e.Detail), &d); err != nil {

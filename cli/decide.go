@@ -68,7 +68,19 @@ func runReject(ctx context.Context, a *app, ref, comment string) error {
 	return a.printDecision(arn, d)
 }
 
-func (a *app) printDecision(arn string, d *promotion.Decision) error {
+// apiDecision is a decision as the approval API answered it: with, for a
+// target needing more than one approval, where the count stands.
+type apiDecision struct {
+	promotion.Decision
+	// Counted is "1 of 2 approvals" (approval.required > 1); Complete says
+	// the count is complete and prod moves; AlreadyCounted that this
+	// caller had approved before and was not counted again.
+	Counted        string `json:"counted,omitempty"`
+	Complete       bool   `json:"complete,omitempty"`
+	AlreadyCounted bool   `json:"alreadyCounted,omitempty"`
+}
+
+func (a *app) printDecision(arn string, d *apiDecision) error {
 	ref := nameOf(arn)
 	if a.g.json {
 		return printJSON(a.env.Stdout, map[string]any{"promotion": ref, "execution": arn, "decision": d})
@@ -78,6 +90,16 @@ func (a *app) printDecision(arn string, d *promotion.Decision) error {
 		verb = "rejected"
 	}
 	fmt.Fprintf(a.env.Stdout, "%s %s as %s (%s)\n", verb, nameOf(ref), d.Approver, d.Principal)
+	switch {
+	case d.Counted != "" && d.AlreadyCounted && !d.Complete:
+		fmt.Fprintf(a.env.Stdout, "you had approved it already; it counts once: %s, prod waits for the others\n", d.Counted)
+		return nil
+	case d.Counted != "" && !d.Complete:
+		fmt.Fprintf(a.env.Stdout, "%s: prod moves once enough other approvers approve (approval.required)\n", d.Counted)
+		return nil
+	case d.Counted != "":
+		fmt.Fprintf(a.env.Stdout, "%s: the count is complete\n", d.Counted)
+	}
 	if d.Approved {
 		fmt.Fprintf(a.env.Stdout, "follow it: aliasflow watch %s\n", nameOf(ref))
 	}
@@ -90,7 +112,7 @@ func (a *app) printDecision(arn string, d *promotion.Decision) error {
 // that principal to one of its approvers (approval.principals) and answers
 // the task. The workflow's RecordApproval / RecordRejection tasks write the
 // audit record that names the principal.
-func (a *app) decide(ctx context.Context, ref string, approve bool, comment string) (*promotion.Decision, string, error) {
+func (a *app) decide(ctx context.Context, ref string, approve bool, comment string) (*apiDecision, string, error) {
 	arn, err := a.promotionARN(ctx, ref, stateApproval)
 	if err != nil {
 		return nil, "", err
@@ -108,8 +130,9 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 	if err != nil {
 		return nil, "", err
 	}
-	d := &promotion.Decision{Approved: approve, Approver: res.Approver, Principal: res.Principal, Comment: comment, Via: approval.ViaCLI,
-		RequestedAt: p.EnteredTime.UTC(), DecidedAt: a.env.Now().UTC()}
+	d := &apiDecision{Decision: promotion.Decision{Approved: approve, Approver: res.Approver, Principal: res.Principal, Comment: comment, Via: approval.ViaCLI,
+		RequestedAt: p.EnteredTime.UTC(), DecidedAt: a.env.Now().UTC()},
+		Counted: res.Counted, Complete: res.Complete, AlreadyCounted: res.AlreadyCounted}
 	return d, arn, nil
 }
 

@@ -19,3 +19,6 @@ func DemoDecision(ctx context.Context, env Env, execution string) (kind, who, co
 	names := map[decidedKind]string{decidedKey: "key", decidedApproved: "approved", decidedRejected: "rejected", decidedExpired: "expired"}
 	return names[dec.kind], dec.who, dec.comment, err
 }
+
+// CountApprovals is countApprovals, for its table test.
+var CountApprovals = countApprovals

@@ -224,6 +224,7 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 		if err != nil {
 			return nil, err
 		}
+		countApprovals(p, recs, true) // status fails when the trail is unreadable
 		st.Promotions = append(st.Promotions, p)
 	}
 	for _, e := range execs {

@@ -165,6 +165,7 @@ func (a *app) follow(ctx context.Context, arn string, interval time.Duration, st
 		if err != nil {
 			return nil, err
 		}
+		a.countApprovalsCached(ctx, p)
 		key := changeKey(p)
 		changed := key != a.shown[arn]
 		a.shown[arn] = key

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"os"
 	"path/filepath"
 	"slices"
@@ -244,6 +245,13 @@ func TestMalformedEvents(t *testing.T) {
 		var entries []ebtypes.PutEventsRequestEntry
 		if err := json.Unmarshal(raw, &entries); err != nil {
 			t.Fatalf("%s: %v", f, err)
+		}
+		for i := range entries {
+			// A release request goes to the release bus, the one its rule
+			// listens on (issue 18); forged aws.* events to the default bus.
+			if aws.ToString(entries[i].Source) == "aliasflow" && entries[i].EventBusName == nil {
+				entries[i].EventBusName = aws.String(deploy.ReleaseEventBus)
+			}
 		}
 		out, err := s.events.PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: entries})
 		if err != nil {

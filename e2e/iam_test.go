@@ -54,7 +54,9 @@ func synthesize() (dir string, cleanup func(), err error) {
 	cleanup = func() { os.RemoveAll(dir) }
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cdk, "synth", "--no-notices", "--quiet", "-o", dir, "-c", "assetDir="+binDir)
+	cmd := exec.CommandContext(ctx, cdk, "synth", "--no-notices", "--quiet", "-o", dir, "-c", "assetDir="+binDir,
+		// The GitHub Actions release role of one repository (aliasflow-ci).
+		"-c", "githubRepository="+ciRepository)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20", "CDK_DISABLE_CLI_TELEMETRY=true")
 	if out, err := cmd.CombinedOutput(); err != nil {

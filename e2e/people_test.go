@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"net/http"
 	"strings"
@@ -103,7 +104,8 @@ func TestPeopleAsTheSandboxEvaluatesThem(t *testing.T) {
 		},
 		"request a release (PutEvents)": func(c aws.Config) error {
 			out, err := eventbridge.NewFromConfig(c).PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
-				{Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(`{"function":"nope","codeSha256":"x"}`)}}})
+				{Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(`{"function":"nope","codeSha256":"x"}`),
+					EventBusName: aws.String(deploy.ReleaseEventBus)}}})
 			if err == nil && out.FailedEntryCount > 0 {
 				return errors.New("entry failed")
 			}
@@ -122,6 +124,10 @@ func TestPeopleAsTheSandboxEvaluatesThem(t *testing.T) {
 		{"operator", operatorKey, "list hello's aliases (status)", false},
 		{"operator", operatorKey, "read the promotion's history", false},
 		{"operator", operatorKey, "read the audit trail (history)", false},
+		// Its policy allows PutEvents on the release bus, but the bus's
+		// resource policy denies every principal not tagged
+		// aliasflow:releaser=true (or listed): this one is not.
+		{"operator", operatorKey, "request a release (PutEvents)", true},
 		{"approver", approverKey, "read the audit trail (history)", true},
 		{"approver", approverKey, "invoke aliasflow-shift with a forged finalize", true},
 		{"approver", approverKey, "answer the approval task (SendTaskSuccess)", true},

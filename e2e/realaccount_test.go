@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"strings"
 	"testing"
 
@@ -83,7 +84,8 @@ func TestRetryAfterRejection(t *testing.T) {
 		}
 		detail, _ := json.Marshal(d)
 		res, err := s.events.PutEvents(s.ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-			Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(string(detail))}}})
+			Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(string(detail)),
+			EventBusName: aws.String(deploy.ReleaseEventBus)}}})
 		if err != nil || res.FailedEntryCount != 0 {
 			t.Fatalf("PutEvents: %v %+v", err, res)
 		}

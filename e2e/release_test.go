@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"strconv"
 
 	"github.com/aliasflow/aliasflow/sandbox/codebuild"
@@ -102,9 +103,10 @@ func (s *scenario) runBuild(in codebuild.RunInput) string {
 func releaseRequested(p *promo) ebtypes.PutEventsRequestEntry {
 	detail, _ := json.Marshal(map[string]string{"function": fn, "codeSha256": p.sha, "commit": p.commit, "requestedBy": requester})
 	return ebtypes.PutEventsRequestEntry{
-		Source:     aws.String("aliasflow"),
-		DetailType: aws.String("Release Requested"),
-		Detail:     aws.String(string(detail)),
+		Source:       aws.String("aliasflow"),
+		DetailType:   aws.String("Release Requested"),
+		Detail:       aws.String(string(detail)),
+		EventBusName: aws.String(deploy.ReleaseEventBus),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"os"
 	"os/exec"
@@ -259,8 +260,8 @@ func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
 		t.Fatalf("entries = %s (%v), want one", entriesRaw, err)
 	}
 	e := entries[0]
-	if e.EventBusName != "" {
-		t.Errorf("EventBusName = %q, want the default bus", e.EventBusName)
+	if e.EventBusName != deploy.ReleaseEventBus {
+		t.Errorf("EventBusName = %q, want %s (issue 18: the release bus, not the default bus anyone may put on)", e.EventBusName, deploy.ReleaseEventBus)
 	}
 	req := parse(t, map[string]any{"source": e.Source, "detail-type": e.DetailType, "detail": json.RawMessage(e.Detail)})
 	uploaded := uploadedSha(t, dir)

@@ -83,6 +83,9 @@ func TestReadOptions(t *testing.T) {
 			func(o options) bool { return o.Sample && o.GitHubRepository == "" && o.GitHubBranch == "main" }, ""},
 		{"pipeline only without targets", map[string]any{ctxApproverEmails: "a@example.com", ctxSample: false}, nil, "sample: false needs the targets the pipeline promotes: -c targetsFile=<file>"},
 		{"github repository without owner", map[string]any{ctxApproverEmails: "a@example.com", ctxGitHubRepository: "shop"}, nil, `githubRepository: "shop" is not a GitHub owner/name`},
+		{"per-client rate limit", map[string]any{ctxApproverEmails: "a@example.com", ctxApprovalRateLimit: "300"},
+			func(o options) bool { return o.ApprovalRateLimit == 300 }, ""},
+		{"rate limit WAF refuses", map[string]any{ctxApproverEmails: "a@example.com", ctxApprovalRateLimit: float64(5)}, nil, "approvalRateLimit: 5 is not 0 (no web ACL) or a WAF rate limit of 10–2000000000"},
 		{"github wildcard branch", map[string]any{ctxApproverEmails: "a@example.com", ctxGitHubBranch: "feature/*"}, nil, `githubBranch: "feature/*" is not a branch name`},
 	}
 	for _, c := range cases {

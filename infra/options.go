@@ -14,17 +14,18 @@ import (
 // Context keys the app reads (cdk.json holds defaults that synth offline;
 // override with `cdk deploy -c key=value`).
 const (
-	ctxApproverEmails   = "approverEmails"
-	ctxAssetDir         = "assetDir"
-	ctxLogRetentionDays = "logRetentionDays"
-	ctxSourceRepository = "sourceRepository"
-	ctxSourceBranch     = "sourceBranch"
-	ctxExistingLogRole  = "useExistingApiGatewayLogRole"
-	ctxSample           = "sample"
-	ctxTargetsFile      = "targetsFile"
-	ctxGitHubRepository = "githubRepository"
-	ctxGitHubBranch     = "githubBranch"
-	ctxGitHubProvider   = "githubOidcProviderArn"
+	ctxApproverEmails    = "approverEmails"
+	ctxAssetDir          = "assetDir"
+	ctxLogRetentionDays  = "logRetentionDays"
+	ctxSourceRepository  = "sourceRepository"
+	ctxSourceBranch      = "sourceBranch"
+	ctxExistingLogRole   = "useExistingApiGatewayLogRole"
+	ctxSample            = "sample"
+	ctxTargetsFile       = "targetsFile"
+	ctxGitHubRepository  = "githubRepository"
+	ctxGitHubBranch      = "githubBranch"
+	ctxGitHubProvider    = "githubOidcProviderArn"
+	ctxApprovalRateLimit = "approvalRateLimit"
 )
 
 // options are the app's settings, read from the CDK context.
@@ -55,6 +56,9 @@ type options struct {
 	GitHubRepository  string
 	GitHubBranch      string
 	GitHubProviderArn string
+	// ApprovalRateLimit is PipelineProps.ApprovalRateLimit: requests per
+	// client IP per 5 minutes on the approval API (a WAF web ACL); 0 none.
+	ApprovalRateLimit int
 }
 
 // retentions are the values CloudWatch Logs accepts, in days.
@@ -152,6 +156,13 @@ func readOptions(get func(key string) any) (options, error) {
 	}
 	if v, ok := str(get(ctxGitHubProvider)); ok {
 		o.GitHubProviderArn = v
+	}
+	if v := get(ctxApprovalRateLimit); v != nil {
+		n, err := number(v)
+		if err != nil || n != 0 && (n < aliasflow.MinApprovalRateLimit || n > aliasflow.MaxApprovalRateLimit) {
+			bad(ctxApprovalRateLimit, "%v is not 0 (no web ACL) or a WAF rate limit of %d–%d requests per client IP per 5 minutes", v, aliasflow.MinApprovalRateLimit, aliasflow.MaxApprovalRateLimit)
+		}
+		o.ApprovalRateLimit = n
 	}
 	if len(errs) > 0 {
 		return o, fmt.Errorf("%s", strings.Join(errs, "\n"))

@@ -42,6 +42,7 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 		ApproverEmails:               props.Options.ApproverEmails,
 		LogRetention:                 props.Options.LogRetention,
 		UseExistingAPIGatewayLogRole: props.Options.UseExistingAPIGatewayLogRole,
+		ApprovalRateLimit:            props.Options.ApprovalRateLimit,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("ApprovalUrl"), &awscdk.CfnOutputProps{
 		Value:       p.ApprovalURL(),

@@ -118,15 +118,43 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 			writeAccessDenied(w, r, service, err.Error())
 			return false
 		}
+		msg := ""
+		if !d.Allowed {
+			msg = iam.DeniedMessage(principal, req, d)
+		} else if busDenied, err := busPolicyDenies(set, principal, req); err != nil || busDenied {
+			d.Allowed = false
+			msg = fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a resource-based policy", principal, req.Action, req.Resource)
+			if err != nil {
+				msg = err.Error()
+			}
+		}
 		sb.recordIAM(IAMDecision{Principal: principal, Request: req, Allowed: d.Allowed})
 		if !d.Allowed {
-			msg := iam.DeniedMessage(principal, req, d)
 			sb.log.Warn("iam: access denied", "message", msg)
 			writeAccessDenied(w, r, service, msg)
 			return false
 		}
 	}
 	return true
+}
+
+// busPolicyDenies says whether the resource-based policy of the event
+// bus a PutEvents request is for denies it explicitly: within one account
+// an explicit Deny in a resource-based policy wins over any allow ("Policy
+// evaluation logic", IAM User Guide,
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+// The request context adds aws:PrincipalArn (a role session's role).
+func busPolicyDenies(set *iam.Set, principal string, req iam.Request) (bool, error) {
+	pol, ok := set.BusPolicies[req.Resource]
+	if req.Action != "events:PutEvents" || !ok {
+		return false, nil
+	}
+	ctx := map[string][]string{"aws:PrincipalArn": {iam.PrincipalARN(principal)}}
+	for k, v := range req.Context {
+		ctx[k] = v
+	}
+	d, err := iam.Evaluate([]iam.Policy{pol}, iam.Request{Action: req.Action, Resource: req.Resource, Context: ctx})
+	return d.ExplicitDeny, err
 }
 
 // principalOf is who calls with an access key and their identity
@@ -260,23 +288,31 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 		if op != "PutEvents" {
 			return one("*"), nil
 		}
+		// Each entry is authorized on its bus with its source and
+		// detail type as the condition keys events:source and
+		// events:detail-type ("Using IAM policy conditions in Amazon
+		// EventBridge", EventBridge User Guide).
 		entries, _ := fields["Entries"].([]any)
-		var buses []string
+		var out []iam.Request
 		seen := map[string]bool{}
 		for _, e := range entries {
-			bus, _ := e.(map[string]any)["EventBusName"].(string)
+			entry, _ := e.(map[string]any)
+			bus, _ := entry["EventBusName"].(string)
+			source, _ := entry["Source"].(string)
+			detailType, _ := entry["DetailType"].(string)
 			if bus == "" {
 				bus = "default"
 			}
 			if !strings.HasPrefix(bus, "arn:") {
 				bus = arn("events", "event-bus/"+bus)
 			}
-			if !seen[bus] {
-				seen[bus] = true
-				buses = append(buses, bus)
+			if key := bus + "\x00" + source + "\x00" + detailType; !seen[key] {
+				seen[key] = true
+				out = append(out, iam.Request{Action: action, Resource: bus,
+					Context: map[string][]string{"events:source": {source}, "events:detail-type": {detailType}}})
 			}
 		}
-		return one(buses...), nil
+		return out, nil
 	case "secretsmanager":
 		id := str("SecretId")
 		if a, ok := sb.secrets.ARN(id); ok {

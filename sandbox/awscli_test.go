@@ -119,6 +119,7 @@ func TestAWSCLI(t *testing.T) {
 		{"GetParameter", "ssm get-parameter", []string{"ssm", "get-parameter", "--name", "/aliasflow/aliasflow/targets/cli"}, `"Version": 1`},
 		{"GetParameter", "ssm get-parameter missing", []string{"ssm", "get-parameter", "--name", "/aliasflow/aliasflow/targets/nope"}, "ParameterNotFound"},
 		{"GetParametersByPath", "ssm get-parameters-by-path", []string{"ssm", "get-parameters-by-path", "--path", "/aliasflow/aliasflow/targets/"}, `"Name": "/aliasflow/aliasflow/targets/cli"`},
+		{"DeleteParameters", "ssm delete-parameters", []string{"ssm", "delete-parameters", "--names", "/aliasflow/aliasflow/targets/cli", "/aliasflow/aliasflow/targets/nope"}, `"/aliasflow/aliasflow/targets/nope"`},
 		{"Invoke", "lambda invoke of a missing function", []string{"lambda", "invoke", "--function-name", "nope", "--payload", "{}", os.DevNull}, "ResourceNotFoundException"},
 	}
 	covered := map[string]bool{"Invoke": true}

@@ -43,7 +43,7 @@ var projectOperations = map[string][]string{
 	"sts":            {"GetCallerIdentity"},
 	"monitoring":     {"DescribeAlarms", "GetMetricData", "SetAlarmState"},
 	"codebuild":      {"BatchGetBuilds"},
-	"ssm":            {"GetParameter", "GetParameterHistory", "GetParametersByPath", "PutParameter"},
+	"ssm":            {"DeleteParameters", "GetParameter", "GetParameterHistory", "GetParametersByPath", "PutParameter"},
 }
 
 func models(t *testing.T) *model.Models {

@@ -40,7 +40,13 @@ func main() {
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
 	// Built once, so its cache lives across the invocations of this
 	// execution environment.
-	store, err := settings.NewStore(ssm.NewFromConfig(cfg), env.Getenv(deploy.EnvSettingsPath), nil)
+	params := ssm.NewFromConfig(cfg)
+	store, err := settings.NewStore(params, env.Getenv(deploy.EnvSettingsPath), nil)
+	if err != nil {
+		log.Error("approval: cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	approvals, err := settings.ApprovalsPath(env.Getenv(deploy.EnvSettingsPath))
 	if err != nil {
 		log.Error("approval: cannot start", "error", err.Error())
 		os.Exit(1)
@@ -51,6 +57,7 @@ func main() {
 	trail := approval.LogTrail{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Window: 90 * 24 * time.Hour, Now: time.Now}
 	h := approval.New(states, sns.NewFromConfig(cfg), awslambda.NewFromConfig(cfg), keys, rec, metrics.New(os.Stdout, nil),
 		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log, Settings: store,
+			Tally:     approval.ParameterTally{Client: params, Path: approvals},
 			Rollbacks: states, Trail: trail, StateMachine: env.Getenv(deploy.EnvStateMachineARN)})
 	lambda.Start(h.Handle)
 }

@@ -75,7 +75,7 @@ func (p *Pipeline) taggedFunctions() ([]*string, map[string]any) {
 // $LATEST, wait for the update (`aws lambda wait function-updated-v2` polls
 // GetFunction; GetFunction of a tagged function also needs ListTags, per
 // "Using tags on Lambda functions"), read the CodeSha256, and put a
-// "Release Requested" event on the default bus — only with aliasflow's
+// "Release Requested" event on the release bus (deploy.ReleaseEventBus) — only with aliasflow's
 // source and detail type (events:source and events:detail-type, "Using IAM
 // policy conditions in Amazon EventBridge").
 func (p *Pipeline) ReleaseStatements() []awsiam.PolicyStatement {
@@ -106,17 +106,11 @@ func (p *Pipeline) repositoryReleaseStatements(repository string) []awsiam.Polic
 }
 
 func (p *Pipeline) requestReleaseStatement() awsiam.PolicyStatement {
-	return statement("RequestRelease", []string{"events:PutEvents"}, []*string{p.busArn()}, map[string]any{
+	return statement("RequestRelease", []string{"events:PutEvents"}, []*string{p.releaseBusArn()}, map[string]any{
 		"StringEquals": map[string]any{
 			"events:source":      eventpatterns.ReleaseSource,
 			"events:detail-type": eventpatterns.ReleaseDetailType,
 		},
-	})
-}
-
-func (p *Pipeline) busArn() *string {
-	return p.stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("events"), Resource: jsii.String("event-bus"), ResourceName: jsii.String(DefaultEventBus),
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
 	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 )
 
@@ -84,7 +85,7 @@ func releaseOnly(s policyStatement) bool {
 	eq, _ := s.Condition["StringEquals"].(map[string]any)
 	return len(s.Condition) == 1 && len(eq) == 2 &&
 		eq["events:source"] == eventpatterns.ReleaseSource && eq["events:detail-type"] == eventpatterns.ReleaseDetailType &&
-		len(s.Resources) == 1 && strings.Contains(s.Resources[0], ":event-bus/"+aliasflow.DefaultEventBus)
+		len(s.Resources) == 1 && strings.Contains(s.Resources[0], ":event-bus/"+deploy.ReleaseEventBus)
 }
 
 // cliActions are the IAM actions of every AWS call the CLI can make: the

@@ -64,6 +64,9 @@ const (
 	FindingTagged = `/^Resource::arn:` + ArnEnv + `:(?:lambda:` + ArnEnv + `:` + ArnEnv + `:function:\*(?::\*|:stg)?|cloudwatch:` + ArnEnv + `:` + ArnEnv + `:alarm:\*|codebuild:` + ArnEnv + `:` + ArnEnv + `:project\/\*)$/`
 	// FindingSettings is the settings parameters of one pipeline.
 	FindingSettings = `/^Resource::arn:` + ArnEnv + `:ssm:` + ArnEnv + `:` + ArnEnv + `:parameter\/aliasflow\/[A-Za-z0-9_.-]+\/targets\/\*$/`
+	// FindingApprovals is the parameters under which one pipeline's
+	// approval Lambda counts approvals (approval.required).
+	FindingApprovals = `/^Resource::arn:` + ArnEnv + `:ssm:` + ArnEnv + `:` + ArnEnv + `:parameter\/aliasflow\/[A-Za-z0-9_.-]+\/approvals\/\*$/`
 	// FindingExecutions is the executions of the promotion state machine.
 	FindingExecutions = `/^Resource::arn:` + ArnEnv + `:states:` + ArnEnv + `:` + ArnEnv + `:execution:` + StateMachineName + `:\*$/`
 	// FindingTargetLogs is the streams of a target's named log group

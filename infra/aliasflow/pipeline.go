@@ -115,6 +115,21 @@ type PipelineProps struct {
 	// UseExistingAPIGatewayLogRole skips creating API Gateway's account-wide
 	// CloudWatch Logs role, for accounts that already have one.
 	UseExistingAPIGatewayLogRole bool
+	// ApprovalRateLimit, when set, puts a WAF web ACL in front of the
+	// approval API's stage with one rate-based rule: each client IP may
+	// send that many requests per 5 minutes (10–2,000,000,000), the rest
+	// are blocked. 0 (the default) adds no web ACL; the stage's own
+	// throttling (5 rps, burst 10) applies to all clients together. A web
+	// ACL costs $5 a month, its rule $1, plus $0.60 per million requests
+	// (AWS WAF pricing).
+	ApprovalRateLimit int
+	// ReleasePrincipals are IAM role or user ARNs (wildcards as
+	// ArnLike takes them) that may put Release Requested on the release
+	// bus besides the GitHub release role, e.g. the role your operators
+	// run `aliasflow release` as. A principal tagged aliasflow:releaser=true
+	// may too; every other is refused by the bus's resource policy,
+	// whatever its identity policies allow.
+	ReleasePrincipals []string
 }
 
 // Pipeline is aliasflow: four Lambdas, the promotion state machine, the
@@ -140,6 +155,7 @@ type Pipeline struct {
 	decide, override awsapigateway.Method
 	dashboard        awscloudwatch.Dashboard
 	ruleTarget       awsevents.IRuleTarget
+	releaseBus       awsevents.EventBus
 
 	targets    []config.Target
 	subscribed map[string]bool
@@ -192,6 +208,7 @@ func NewPipeline(scope constructs.Construct, id string, props *PipelineProps) *P
 
 	p.newFunctions()
 	p.newApprovals()
+	p.newApprovalFirewall()
 	p.newStateMachine()
 	p.newRules()
 	p.newObservability()
@@ -251,6 +268,16 @@ func (p *Pipeline) Name() string { return p.props.Name }
 // SettingsPath is where the release Lambda reads the targets' settings:
 // /aliasflow/<Name>/targets/.
 func (p *Pipeline) SettingsPath() string { return settings.Path(p.props.Name) }
+
+// ApprovalsPath is where the approval Lambda counts the approvals of
+// targets needing more than one (settings.ApprovalsPath).
+func (p *Pipeline) ApprovalsPath() string {
+	path, err := settings.ApprovalsPath(p.SettingsPath())
+	if err != nil {
+		panic(err) // settings.Path always ends in /targets/
+	}
+	return path
+}
 
 func (p *Pipeline) newFunctions() {
 	bus := map[string]*string{EnvEventBus: jsii.String(DefaultEventBus)}
@@ -375,6 +402,14 @@ func (p *Pipeline) allowOnTargets() {
 	// settings.changed compares a written version with the one before it.
 	allow(p.release, []string{"ssm:GetParameterHistory"}, settingsParams)
 	allow(p.approval, []string{"ssm:GetParameter"}, settingsParams)
+	// approval.required > 1: the approvals counted so far wait in
+	// parameters of their own path (approval.ParameterTally), created one
+	// at a time without Overwrite — the conditional write that counts two
+	// concurrent clicks right — and deleted with the outcome. Never the
+	// settings path.
+	allow(p.approval, []string{"ssm:PutParameter", "ssm:GetParametersByPath", "ssm:DeleteParameters"}, p.stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.ApprovalsPath(), "/") + "*"),
+	}))
 	// Each target's CodeBuild rule (in the target's stack) dead-letters here.
 	p.deadLetters.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
@@ -416,8 +451,8 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only; log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback.",
-		FindingAnyResource, FindingTagged, FindingSettings, FindingExecutions, FindingPipelineLogs, "Action::kms:GenerateDataKey*")
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; parameter/aliasflow/<pipeline>/approvals/* holds only the approvals the approval Lambda counts toward approval.required (created, listed and deleted there, never the settings); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only; log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback.",
+		FindingAnyResource, FindingTagged, FindingSettings, FindingApprovals, FindingExecutions, FindingPipelineLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }
 
@@ -508,12 +543,15 @@ func (p *Pipeline) newApprovals() {
 	p.override = p.api.Root().AddResource(jsii.String(strings.TrimPrefix(approval.OverridePath, "/")), nil).
 		AddMethod(jsii.String("POST"), integration, iamOnly)
 	publicEndpoint := "Approvers are people without an AWS identity reached by e-mail: the page is public on purpose. Every request must carry a link that is HMAC-signed with a Secrets Manager key, expires, is bound to one allow-listed approver and decides at most once; the Lambda verifies it before anything is shown or decided. The stage is throttled (5 rps, burst 10) and logs no request data. People with an IAM identity decide through the CLI instead, on the IAM-authorized POST /decide and /override (AWS_IAM: SigV4 and execute-api:Invoke checked by API Gateway)."
-	suppress(p.api, nagReasons{
+	reasons := nagReasons{
 		"AwsSolutions-APIG4": publicEndpoint,
 		"AwsSolutions-COG4":  publicEndpoint,
-		"AwsSolutions-APIG3": "The API serves two low-volume methods behind signed, expiring links and stage throttling; a WAF web ACL adds cost without protecting anything the link check does not. Attach one to the stage if your organisation requires WAF on every API.",
 		"AwsSolutions-IAM4":  "The AmazonAPIGatewayPushToCloudWatchLogs managed policy is the documented policy of API Gateway's account-wide logging role (needed for the access and execution logs this API writes); it only allows writing to CloudWatch Logs.",
-	})
+	}
+	if p.props.ApprovalRateLimit == 0 {
+		reasons["AwsSolutions-APIG3"] = "The API serves two low-volume methods behind signed, expiring links and stage throttling; per-client throttling is an option (PipelineProps.ApprovalRateLimit, context approvalRateLimit: a WAF web ACL with a rate-based rule, $5 a month plus $1 per rule and $0.60 per million requests) left off by default."
+	}
+	suppress(p.api, reasons)
 }
 
 // stageOptions are the stage settings every REST API here uses: JSON access
@@ -594,9 +632,11 @@ func (p *Pipeline) newRules() {
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
 		RetryAttempts:   jsii.Number(8),
 	})
+	p.newReleaseBus()
 	awsevents.NewRule(p, jsii.String("ReleaseRequested"), &awsevents.RuleProps{
 		RuleName:     jsii.String(deploy.ReleaseRequestedRule),
 		Description:  jsii.String("A CI or the aliasflow CLI asks for a release of a built function."),
+		EventBus:     p.releaseBus,
 		EventPattern: eventPattern(eventpatterns.ReleaseRequested()),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
 	})

@@ -1,5 +1,6 @@
 // Package events is the sandbox's Amazon EventBridge (awsJson1_1,
-// "AWSEvents.<Op>"): the default event bus, rules with event patterns, and
+// "AWSEvents.<Op>"): the default event bus and custom buses created for
+// setup (CreateEventBus), rules with event patterns on either, and
 // Lambda and Step Functions targets. PutEvents validates each entry as AWS
 // does, builds the envelope AWS delivers, and routes it by the same
 // patterns the CDK rules deploy (package eventpattern): Lambda targets are
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,14 +61,17 @@ type Service struct {
 
 	mu         sync.Mutex
 	authorize  InvokeAuthorizer
-	rules      map[string]*rule // by name (default bus only)
+	buses      map[string]bool  // by name; the default bus always exists
+	rules      map[string]*rule // by ruleKey(bus, name)
 	events     []Event
 	deliveries []Delivery
 	inflight   sync.WaitGroup
 }
 
 type rule struct {
-	Name         string
+	Name string
+	// Bus is the rule's event bus; "" is the default bus.
+	Bus          string   `json:",omitempty"`
 	Description  string   `json:",omitempty"`
 	EventPattern string   `json:",omitempty"`
 	Schedule     string   `json:",omitempty"`
@@ -97,6 +102,8 @@ type Event struct {
 	Region     string          `json:"region"`
 	Resources  []string        `json:"resources"`
 	Detail     json.RawMessage `json:"detail"`
+	// bus is the bus the event was put on: only its rules see it.
+	bus string
 }
 
 // Delivery records one event delivered (or not) to one target.
@@ -121,7 +128,7 @@ type Delivery struct {
 // a missing one is recorded as failed.
 func New(invoker core.Invoker, starter core.ExecutionStarter, opts *Options) *Service {
 	s := &Service{invoker: invoker, starter: starter, log: slog.Default(), now: time.Now,
-		delays: []time.Duration{time.Second, 2 * time.Second}, rules: map[string]*rule{}}
+		delays: []time.Duration{time.Second, 2 * time.Second}, rules: map[string]*rule{}, buses: map[string]bool{defaultBus: true}}
 	if opts != nil {
 		if opts.Logger != nil {
 			s.log = opts.Logger
@@ -160,13 +167,24 @@ func notFound(format string, args ...any) *core.APIError {
 	return core.Errorf("ResourceNotFoundException", http.StatusBadRequest, format, args...)
 }
 
-// busName resolves an EventBusName parameter (name or ARN); only the
-// default bus exists in the sandbox.
-func busName(name string) (string, error) {
-	if name == "" || name == defaultBus || name == BusARN(defaultBus) {
-		return defaultBus, nil
+// busName resolves an EventBusName parameter (name or ARN of this
+// account's bus) to a bus that exists. The caller holds s.mu.
+func (s *Service) busName(name string) (string, error) {
+	n := strings.TrimPrefix(name, BusARN(""))
+	if n == "" {
+		n = defaultBus
 	}
-	return "", notFound("Event bus %s does not exist.", name)
+	if !s.buses[n] {
+		return "", notFound("Event bus %s does not exist.", name)
+	}
+	return n, nil
+}
+
+// lockedBusName is busName for a caller not holding s.mu.
+func (s *Service) lockedBusName(name string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busName(name)
 }
 
 // BusARN is an event bus's ARN.
@@ -177,6 +195,44 @@ func BusARN(name string) string {
 // RuleARN is a rule's ARN on the default bus.
 func RuleARN(name string) string {
 	return fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", core.Region, core.Account, name)
+}
+
+// BusRuleARN is a rule's ARN on bus: a custom bus's rules are named
+// rule/<bus>/<rule> ("Amazon EventBridge resource types", Service
+// Authorization Reference: arn:${Partition}:events:${Region}:${Account}:rule/[${EventBusName}/]${RuleName}).
+func BusRuleARN(bus, name string) string {
+	if bus == "" || bus == defaultBus {
+		return RuleARN(name)
+	}
+	return RuleARN(bus + "/" + name)
+}
+
+func ruleKey(bus, name string) string {
+	if bus == "" || bus == defaultBus {
+		return name
+	}
+	return bus + "/" + name
+}
+
+// busNameRE: what CreateEventBus accepts as a custom bus's name
+// (CreateEventBus, EventBridge API Reference: [/\.\-_A-Za-z0-9]+, 1–256;
+// "aws." names are partner buses, not created here).
+var busNameRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,256}$`)
+
+// CreateEventBus creates a custom event bus (the Go API behind
+// CreateEventBus, for setup) and returns its ARN; an existing name is
+// ResourceAlreadyExistsException, as on AWS.
+func (s *Service) CreateEventBus(name string) (string, error) {
+	if !busNameRE.MatchString(name) || name == defaultBus || strings.HasPrefix(name, "aws.") {
+		return "", validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [/\\.\\-_A-Za-z0-9]+", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buses[name] {
+		return "", core.Errorf("ResourceAlreadyExistsException", http.StatusBadRequest, "Event bus %s already exists.", name)
+	}
+	s.buses[name] = true
+	return BusARN(name), nil
 }
 
 // --- PutEvents ---
@@ -276,7 +332,8 @@ func (s *Service) buildEvent(e putEventsEntry, byAWS bool) (Event, putEventsResu
 	fail := func(code, format string, args ...any) (Event, putEventsResultEntry) {
 		return Event{}, putEventsResultEntry{ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
 	}
-	if _, err := busName(e.EventBusName); err != nil {
+	bus, err := s.lockedBusName(e.EventBusName)
+	if err != nil {
 		return fail("ResourceNotFoundException", "Event bus %s does not exist.", e.EventBusName)
 	}
 	for _, req := range []struct {
@@ -314,6 +371,7 @@ func (s *Service) buildEvent(e putEventsEntry, byAWS bool) (Event, putEventsResu
 		Region:     core.Region,
 		Resources:  append([]string{}, e.Resources...),
 		Detail:     json.RawMessage(*e.Detail),
+		bus:        bus,
 	}
 	return ev, putEventsResultEntry{EventId: ev.ID}
 }
@@ -334,7 +392,7 @@ func (s *Service) route(ev Event) {
 		return
 	}
 	type job struct {
-		rule   string
+		rule   string // its ARN's resource: name, or bus/name
 		target Target
 	}
 	var jobs []job
@@ -344,11 +402,11 @@ func (s *Service) route(ev Event) {
 		s.events = s.events[len(s.events)-maxKeptEvents:]
 	}
 	for _, r := range core.SortedValues(s.rules) {
-		if r.State != "ENABLED" || r.pattern == nil || !r.pattern.MatchValue(decoded) {
+		if r.State != "ENABLED" || r.pattern == nil || ruleKey(r.Bus, "") != ruleKey(ev.bus, "") || !r.pattern.MatchValue(decoded) {
 			continue
 		}
 		for _, t := range r.Targets {
-			jobs = append(jobs, job{rule: r.Name, target: t})
+			jobs = append(jobs, job{rule: ruleKey(r.Bus, r.Name), target: t})
 		}
 	}
 	s.inflight.Add(len(jobs))
@@ -514,8 +572,12 @@ type RuleInput struct {
 // PutRule creates or updates a rule on the default bus and returns its ARN
 // (the Go API behind the PutRule operation, for setup).
 func (s *Service) PutRule(in RuleInput) (string, error) {
-	if _, err := busName(in.EventBusName); err != nil {
+	bus, err := s.lockedBusName(in.EventBusName)
+	if err != nil {
 		return "", err
+	}
+	if bus == defaultBus {
+		bus = ""
 	}
 	if !ruleNameRE.MatchString(in.Name) {
 		return "", validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name)
@@ -541,22 +603,24 @@ func (s *Service) PutRule(in RuleInput) (string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.rules[in.Name]
+	r := s.rules[ruleKey(bus, in.Name)]
 	if r == nil {
-		r = &rule{Name: in.Name}
-		s.rules[in.Name] = r
+		r = &rule{Name: in.Name, Bus: bus}
+		s.rules[ruleKey(bus, in.Name)] = r
 	}
 	r.EventPattern, r.pattern, r.State, r.Description, r.RoleArn = in.EventPattern, p, state, in.Description, in.RoleArn
-	return RuleARN(in.Name), nil
+	return BusRuleARN(bus, in.Name), nil
 }
 
+// lookupRule finds a rule of a bus; the caller holds s.mu.
 func (s *Service) lookupRule(name, bus string) (*rule, error) {
-	if _, err := busName(bus); err != nil {
+	b, err := s.busName(bus)
+	if err != nil {
 		return nil, err
 	}
-	r := s.rules[name]
+	r := s.rules[ruleKey(b, name)]
 	if r == nil {
-		return nil, notFound("Rule %s does not exist on EventBus %s.", name, defaultBus)
+		return nil, notFound("Rule %s does not exist on EventBus %s.", name, b)
 	}
 	return r, nil
 }
@@ -627,6 +691,11 @@ func (s *Service) PutTargets(ruleName, bus string, targets []Target) ([]FailedTa
 // returns its id.
 func (s *Service) PutEvent(source, detailType, detail string, resources []string) (string, error) {
 	return s.put(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources}, false)
+}
+
+// PutBusEvent is PutEvent on the named bus.
+func (s *Service) PutBusEvent(bus, source, detailType, detail string, resources []string) (string, error) {
+	return s.put(putEventsEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources, EventBusName: bus}, false)
 }
 
 // EmitServiceEvent puts an event an AWS service of the sandbox emits (as
@@ -707,6 +776,8 @@ func (s *Service) Drain(ctx context.Context) error {
 
 type snapshot struct {
 	Rules []*rule
+	// Buses are the custom buses.
+	Buses []string `json:",omitempty"`
 }
 
 // Snapshot returns the rules and their targets as JSON (events and
@@ -714,7 +785,14 @@ type snapshot struct {
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Rules: core.SortedValues(s.rules)})
+	var buses []string
+	for b := range s.buses {
+		if b != defaultBus {
+			buses = append(buses, b)
+		}
+	}
+	slices.Sort(buses)
+	return json.Marshal(snapshot{Rules: core.SortedValues(s.rules), Buses: buses})
 }
 
 // Restore replaces the rules with those of a Snapshot.
@@ -730,10 +808,14 @@ func (s *Service) Restore(data []byte) error {
 			return fmt.Errorf("events: restore rule %s: %w", r.Name, err)
 		}
 		r.pattern = p
-		rules[r.Name] = r
+		rules[ruleKey(r.Bus, r.Name)] = r
+	}
+	buses := map[string]bool{defaultBus: true}
+	for _, b := range snap.Buses {
+		buses[b] = true
 	}
 	s.mu.Lock()
-	s.rules = rules
+	s.rules, s.buses = rules, buses
 	s.mu.Unlock()
 	return nil
 }

@@ -449,3 +449,86 @@ func TestServiceEventsOnlyFromAWSServices(t *testing.T) {
 		t.Error("Redeliver of an unknown event: want an error")
 	}
 }
+
+// TestCustomBus: a custom bus's rules see only the events put on that bus,
+// and the default bus's only the default bus's ("Event buses in Amazon
+// EventBridge", EventBridge User Guide); a rule there is named
+// rule/<bus>/<name>; a bus that does not exist fails its entries with
+// ResourceNotFoundException; the bus and its rules survive a snapshot.
+func TestCustomBus(t *testing.T) {
+	ctx := context.Background()
+	inv := &fakeInvoker{failures: map[string]int{}}
+	svc := New(inv, nil, &Options{RetryDelays: []time.Duration{0, 0}})
+	c := newTestClient(t, svc)
+	const bus = "aliasflow-releases"
+	busARN, err := svc.CreateEventBus(bus)
+	if err != nil || busARN != "arn:aws:events:us-east-1:000000000000:event-bus/"+bus {
+		t.Fatalf("CreateEventBus = %s, %v", busARN, err)
+	}
+	if _, err := svc.CreateEventBus(bus); err == nil || !strings.Contains(err.Error(), "ResourceAlreadyExistsException") {
+		t.Errorf("second CreateEventBus = %v, want ResourceAlreadyExistsException", err)
+	}
+	onBus, onDefault := core.FunctionARN("on-bus", ""), core.FunctionARN("on-default", "")
+	for _, r := range []struct{ bus, target, wantARN string }{
+		{bus, onBus, "arn:aws:events:us-east-1:000000000000:rule/aliasflow-releases/release-requested"},
+		{"", onDefault, "arn:aws:events:us-east-1:000000000000:rule/release-requested"},
+	} {
+		arn, err := svc.PutRule(RuleInput{Name: "release-requested", EventBusName: r.bus, EventPattern: patternJSON(t, eventpatterns.ReleaseRequested())})
+		if err != nil || arn != r.wantARN {
+			t.Fatalf("PutRule on %q = %s, %v; want %s", r.bus, arn, err, r.wantARN)
+		}
+		if failed, err := svc.PutTargets("release-requested", r.bus, []Target{{Id: "t", Arn: r.target}}); err != nil || len(failed) != 0 {
+			t.Fatalf("PutTargets on %q: %v %+v", r.bus, err, failed)
+		}
+	}
+	snap, err := svc.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := New(inv, nil, &Options{RetryDelays: []time.Duration{0, 0}})
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	c2 := newTestClient(t, restored)
+	entry := func(bus string) types.PutEventsRequestEntry {
+		return types.PutEventsRequestEntry{Source: aws.String("aliasflow"), DetailType: aws.String("Release Requested"), Detail: aws.String(`{"function":"hello"}`), EventBusName: aws.String(bus)}
+	}
+	tests := []struct {
+		name       string
+		client     *eventbridge.Client
+		svc        *Service
+		bus        string
+		wantTarget string
+		wantError  string
+	}{
+		{name: "on the custom bus by name", client: c, svc: svc, bus: bus, wantTarget: onBus},
+		{name: "on the custom bus by ARN", client: c, svc: svc, bus: busARN, wantTarget: onBus},
+		{name: "on the default bus", client: c, svc: svc, bus: "default", wantTarget: onDefault},
+		{name: "on a bus that does not exist", client: c, svc: svc, bus: "nope", wantError: "ResourceNotFoundException"},
+		{name: "on the custom bus after a restore", client: c2, svc: restored, bus: bus, wantTarget: onBus},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv.mu.Lock()
+			inv.calls = nil
+			inv.mu.Unlock()
+			out, err := tc.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry(tc.bus)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := aws.ToString(out.Entries[0].ErrorCode); got != tc.wantError {
+				t.Fatalf("entry error %q, want %q", got, tc.wantError)
+			}
+			drain(t, tc.svc)
+			inv.mu.Lock()
+			defer inv.mu.Unlock()
+			var got []string
+			for fn := range inv.calls {
+				got = append(got, fn)
+			}
+			if want := tc.wantTarget; (want == "" && len(got) != 0) || (want != "" && (len(got) != 1 || got[0] != want)) {
+				t.Errorf("delivered to %v, want %q", got, want)
+			}
+		})
+	}
+}

@@ -4,7 +4,7 @@ import "testing"
 
 // serviceTemplates: a pipeline stack exporting its release function's ARN,
 // with an EventBridge rule allowed to invoke it, a second rule with no
-// permission, a state machine whose role may invoke only "smoke", and an
+// permission, a rule of a custom bus allowed to invoke it, a state machine whose role may invoke only "smoke", and an
 // app stack whose rule reaches the release function through
 // Fn::ImportValue and whose permission is on the alias hello:stg.
 var serviceTemplates = map[string][]byte{
@@ -13,6 +13,9 @@ var serviceTemplates = map[string][]byte{
  "ReleaseRole":{"Type":"AWS::IAM::Role","Properties":{}},
  "Rule":{"Type":"AWS::Events::Rule","Properties":{"Name":"release-requested"}},
  "Other":{"Type":"AWS::Events::Rule","Properties":{"Name":"other"}},
+ "Bus":{"Type":"AWS::Events::EventBus","Properties":{"Name":"aliasflow-releases"}},
+ "BusRule":{"Type":"AWS::Events::Rule","Properties":{"Name":"on-bus","EventBusName":{"Ref":"Bus"}}},
+ "AllowBus":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::GetAtt":["Release","Arn"]},"Principal":"events.amazonaws.com","SourceArn":{"Fn::GetAtt":["BusRule","Arn"]}}},
  "Allow":{"Type":"AWS::Lambda::Permission","Properties":{"Action":"lambda:InvokeFunction","FunctionName":{"Fn::GetAtt":["Release","Arn"]},"Principal":"events.amazonaws.com","SourceArn":{"Fn::GetAtt":["Rule","Arn"]}}},
  "Machine":{"Type":"AWS::StepFunctions::StateMachine","Properties":{"StateMachineName":"promotion","RoleArn":{"Fn::GetAtt":["MachineRole","Arn"]}}},
  "MachineRole":{"Type":"AWS::IAM::Role","Properties":{"RoleName":"promotion-role"}},
@@ -59,6 +62,8 @@ func TestAuthorizeService(t *testing.T) {
 		{"allowed through Fn::ImportValue, SourceAccount matching", events, release, rule + "build-hello", "000000000000", true},
 		{"wrong SourceAccount", events, release, rule + "build-hello", "111111111111", false},
 		{"wrong SourceArn", events, release, rule + "other", "000000000000", false},
+		{"allowed by a custom bus's rule (rule/<bus>/<name>)", events, release, rule + "aliasflow-releases/on-bus", "000000000000", true},
+		{"a custom bus's rule named as the default bus's", events, release, rule + "on-bus", "000000000000", false},
 		{"no SourceArn in the request", events, release, "", "000000000000", false},
 		{"other principal", "sns.amazonaws.com", release, rule + "release-requested", "000000000000", false},
 		{"missing permission", events, "arn:aws:lambda:us-east-1:000000000000:function:smoke", rule + "release-requested", "000000000000", false},
@@ -92,8 +97,8 @@ func TestAuthorizeService(t *testing.T) {
 			t.Errorf("permission %s for %s loaded", p.LogicalID, p.Principal)
 		}
 	}
-	if len(set.Permissions) != 4 {
-		t.Errorf("%d permissions loaded, want 4: %+v", len(set.Permissions), set.Permissions)
+	if len(set.Permissions) != 5 {
+		t.Errorf("%d permissions loaded, want 5: %+v", len(set.Permissions), set.Permissions)
 	}
 }
 

@@ -56,6 +56,12 @@ type Set struct {
 	// People maps the access key of each of People that the templates
 	// define to its principal.
 	People map[string]*Principal
+	// BusPolicies maps an event bus's ARN to the statements of its
+	// resource-based policy (AWS::Events::EventBusPolicy with a Statement)
+	// that name every principal ("*" or {"AWS": "*"}): within the account
+	// an explicit Deny there refuses a PutEvents whatever the caller's
+	// identity policies allow ("Policy evaluation logic", IAM User Guide).
+	BusPolicies map[string]Policy
 }
 
 // Person is a human principal the sandbox evaluates: reached with its own
@@ -174,6 +180,9 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 		if err := s.t.functions(set); err != nil {
 			return nil, fmt.Errorf("iam: template %s: %w", s.t.stack, err)
 		}
+		if err := s.t.busPolicies(set); err != nil {
+			return nil, fmt.Errorf("iam: template %s: %w", s.t.stack, err)
+		}
 		if err := s.t.people(set); err != nil {
 			return nil, fmt.Errorf("iam: template %s: %w", s.t.stack, err)
 		}
@@ -236,6 +245,70 @@ func Parse(templates map[string][]byte, env Env) ([]*Stack, error) {
 		parsed = append(parsed, &Stack{t})
 	}
 	return parsed, nil
+}
+
+// busPolicies loads the event bus policies' statements for every
+// principal (BusPolicies). Statements for other accounts or
+// organizations (PutPermission's Principal and Action form) are not the
+// sandbox's concern: it has one account.
+func (t *template) busPolicies(set *Set) error {
+	if set.BusPolicies == nil {
+		set.BusPolicies = map[string]Policy{}
+	}
+	for _, id := range sortedKeys(t.resources) {
+		r := t.resources[id]
+		if r.Type != "AWS::Events::EventBusPolicy" {
+			continue
+		}
+		st, ok := r.Properties["Statement"].(map[string]any)
+		if !ok {
+			continue
+		}
+		principal, err := t.resolve(st["Principal"])
+		if err != nil {
+			return fmt.Errorf("bus policy %s: %w", id, err)
+		}
+		if m, ok := principal.(map[string]any); ok {
+			principal = m["AWS"]
+		}
+		if principal != "*" {
+			continue
+		}
+		raw, err := t.resolve(r.Properties["EventBusName"])
+		if err != nil {
+			return fmt.Errorf("bus policy %s: %w", id, err)
+		}
+		bus, _ := raw.(string)
+		if bus == "" {
+			bus = "default"
+		}
+		if !strings.HasPrefix(bus, "arn:") {
+			bus = fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", t.env.Region, t.env.Account, bus)
+		}
+		pol, err := t.policy(id, map[string]any{"Statement": st})
+		if err != nil {
+			return err
+		}
+		cur := set.BusPolicies[bus]
+		cur.Name = bus
+		cur.Statements = append(cur.Statements, pol.Statements...)
+		set.BusPolicies[bus] = cur
+	}
+	return nil
+}
+
+// PrincipalARN is the aws:PrincipalArn of a caller: a role session's is
+// its role's ARN ("aws:PrincipalArn", IAM User Guide, "AWS global
+// condition context keys"), a user's its own.
+func PrincipalARN(caller string) string {
+	const session = ":assumed-role/"
+	i := strings.Index(caller, session)
+	if !strings.HasPrefix(caller, "arn:aws:sts::") || i < 0 {
+		return caller
+	}
+	account := strings.TrimPrefix(caller[:i], "arn:aws:sts::")
+	role, _, _ := strings.Cut(caller[i+len(session):], "/")
+	return "arn:aws:iam::" + account + ":role/" + role
 }
 
 // export is an Output's Value with an Export name, resolved in the
@@ -700,9 +773,28 @@ func (t *template) ref(name, attr string) (string, error) {
 		}
 		return FunctionARN(s, n, t.env.Account, t.env.Region)
 	case "AWS::Events::Rule.Arn":
-		// A rule of the default event bus ("AWS::Events::Rule", Return values).
+		// A rule of the default event bus is rule/<name>, of a custom bus
+		// rule/<bus>/<name> ("AWS::Events::Rule", Return values; "Amazon
+		// EventBridge resource types", Service Authorization Reference).
 		n, err := need("Name")
-		return arn("events", "rule/"+n), err
+		if err != nil {
+			return "", err
+		}
+		if raw, ok := r.Properties["EventBusName"]; ok {
+			bus, err := t.resolve(raw)
+			if err != nil {
+				return "", err
+			}
+			if b, _ := bus.(string); b != "" && b != "default" {
+				n = strings.TrimPrefix(b, "arn:aws:events:"+t.env.Region+":"+t.env.Account+":event-bus/") + "/" + n
+			}
+		}
+		return arn("events", "rule/"+n), nil
+	case "AWS::Events::EventBus.", "AWS::Events::EventBus.Name":
+		return need("Name")
+	case "AWS::Events::EventBus.Arn":
+		n, err := need("Name")
+		return arn("events", "event-bus/"+n), err
 	case "AWS::CodeBuild::Project.Arn":
 		n, err := need("Name")
 		return arn("codebuild", "project/"+n), err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,7 @@ func TestABurstOfReleasesLosesNone(t *testing.T) {
 	// The burst: every release at once.
 	for i, fn := range fns {
 		detail, _ := json.Marshal(map[string]string{"function": fn, "codeSha256": shas[i], "commit": fmt.Sprintf("b%06d", i), "requestedBy": "developer@example.com"})
-		if _, err := sb.Events().PutEvent(eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType, string(detail), nil); err != nil {
+		if _, err := sb.Events().PutBusEvent(deploy.ReleaseEventBus, eventpatterns.ReleaseSource, eventpatterns.ReleaseDetailType, string(detail), nil); err != nil {
 			t.Fatalf("put the release of %s: %v", fn, err)
 		}
 	}

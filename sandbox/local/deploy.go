@@ -40,6 +40,7 @@ var appliers = []applier{
 	{typ: "AWS::Lambda::Alias", apply: (*deployment).alias},
 	{typ: customAlias, apply: (*deployment).customAlias},
 	{typ: "AWS::StepFunctions::StateMachine", apply: (*deployment).stateMachine},
+	{typ: "AWS::Events::EventBus", apply: (*deployment).eventBus},
 	{typ: "AWS::Events::Rule", apply: (*deployment).rule},
 	{typ: "AWS::CloudWatch::Alarm", apply: (*deployment).alarm},
 	// The sandbox keeps no API Gateway state: a resumed world serves the
@@ -81,6 +82,9 @@ var ignored = map[string]string{
 	"AWS::SQS::QueuePolicy":             "the sandbox has no SQS (see AWS::SQS::Queue)",
 	"AWS::SNS::TopicPolicy":             "its statement denies publishing without TLS; the sandbox is reached over loopback only",
 	"AWS::Lambda::EventInvokeConfig":    "its on-failure destination is the dead-letter queue the sandbox lacks (see AWS::SQS::Queue)",
+	"AWS::Events::EventBusPolicy":       "read by the sandbox's IAM (iam.Load, Set.BusPolicies) when it evaluates PutEvents",
+	"AWS::WAFv2::WebACL":                "per-client rate limiting of the approval API (ApprovalRateLimit); the sandbox serves loopback only and limits no client",
+	"AWS::WAFv2::WebACLAssociation":     "attaches the WAFv2 web ACL the sandbox does not apply (see AWS::WAFv2::WebACL)",
 }
 
 // functionDirs are the BinDir directories of the functions the world runs
@@ -515,6 +519,17 @@ func (d *deployment) stateMachine(s *iam.Stack, _ string, r iam.Resource) error 
 		d.w.smARN = arn
 	}
 	return nil
+}
+
+// eventBus creates a custom event bus (the release bus); a resumed world
+// kept it.
+func (d *deployment) eventBus(s *iam.Stack, _ string, r iam.Resource) error {
+	var p struct{ Name string }
+	if err := d.resolve(s, r.Properties, &p); err != nil {
+		return err
+	}
+	_, err := d.w.sb.Events().CreateEventBus(p.Name)
+	return err
 }
 
 // rule creates an EventBridge rule and its targets. A target's

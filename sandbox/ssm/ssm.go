@@ -2,7 +2,8 @@
 // (awsJson1_1, X-Amz-Target "AmazonSSM.<Op>"): GetParameter and
 // PutParameter of Standard String parameters, which is what aliasflow calls
 // (the release Lambda reads each target's settings; `aliasflow local`
-// writes them). Behaviour follows the SSM API reference (GetParameter,
+// writes them; the approval Lambda counts approvals in parameters it
+// creates and deletes with DeleteParameters). Behaviour follows the SSM API reference (GetParameter,
 // PutParameter) and "Creating Systems Manager parameters" (naming rules):
 // a missing name is ParameterNotFound, an existing one without Overwrite is
 // ParameterAlreadyExists, a value over 4 KB is refused, and each write makes
@@ -104,6 +105,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"GetParametersByPath": s.getParametersByPath,
 		"GetParameterHistory": s.getParameterHistory,
 		"PutParameter":        s.putParameter,
+		"DeleteParameters":    s.deleteParameters,
 	})
 }
 
@@ -250,6 +252,33 @@ func (s *Service) getParametersByPath(_ context.Context, body []byte) (any, erro
 		out["NextToken"] = strconv.Itoa(end)
 	}
 	return out, nil
+}
+
+// deleteParameters deletes up to 10 parameters; names that do not exist
+// are listed as InvalidParameters, not an error (DeleteParameters, AWS
+// Systems Manager API Reference: "Names: ... Maximum number of 10 items";
+// "InvalidParameters: The names of parameters that weren't deleted because
+// the parameters aren't valid").
+func (s *Service) deleteParameters(_ context.Context, body []byte) (any, error) {
+	var in struct{ Names []string }
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Names) < 1 || len(in.Names) > 10 {
+		return nil, validation("1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	deleted, invalid := []string{}, []string{}
+	for _, name := range in.Names {
+		if _, ok := s.params[name]; ok {
+			delete(s.params, name)
+			deleted = append(deleted, name)
+		} else {
+			invalid = append(invalid, name)
+		}
+	}
+	return map[string]any{"DeletedParameters": deleted, "InvalidParameters": invalid}, nil
 }
 
 func (s *Service) putParameter(ctx context.Context, body []byte) (any, error) {

@@ -120,3 +120,51 @@ func TestGetParametersByPath(t *testing.T) {
 		t.Errorf("MaxResults 11: %v, want ValidationException", err)
 	}
 }
+
+func TestDeleteParameters(t *testing.T) {
+	// DeleteParameters deletes what exists and lists the rest as
+	// InvalidParameters; more than 10 names is a ValidationException (SSM
+	// API reference, DeleteParameters).
+	ctx := context.Background()
+	c := ssm.NewFromConfig(servicetest.Config(t, "ssm", New(nil)))
+	const a, b = "/aliasflow/aliasflow/approvals/x/001", "/aliasflow/aliasflow/approvals/x/002"
+	for _, n := range []string{a, b} {
+		if _, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(n), Value: aws.String("v"), Type: types.ParameterTypeString}); err != nil {
+			t.Fatalf("PutParameter(%s): %v", n, err)
+		}
+	}
+	tests := []struct {
+		name              string
+		names             []string
+		deleted, invalid  []string
+		wantValidationErr bool
+	}{
+		{name: "one that exists and one that does not", names: []string{a, "/aliasflow/nope"}, deleted: []string{a}, invalid: []string{"/aliasflow/nope"}},
+		{name: "deleted already", names: []string{a}, invalid: []string{a}},
+		{name: "eleven names", names: strings.Split("a b c d e f g h i j k", " "), wantValidationErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := c.DeleteParameters(ctx, &ssm.DeleteParametersInput{Names: tc.names})
+			if tc.wantValidationErr {
+				var ae smithy.APIError
+				if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationException" {
+					t.Fatalf("DeleteParameters = %v, want ValidationException", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DeleteParameters: %v", err)
+			}
+			if got, want := strings.Join(out.DeletedParameters, ","), strings.Join(tc.deleted, ","); got != want {
+				t.Errorf("deleted: got %q, want %q", got, want)
+			}
+			if got, want := strings.Join(out.InvalidParameters, ","), strings.Join(tc.invalid, ","); got != want {
+				t.Errorf("invalid: got %q, want %q", got, want)
+			}
+		})
+	}
+	if _, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(b)}); err != nil {
+		t.Errorf("GetParameter(%s) after deleting another: %v, want it kept", b, err)
+	}
+}

@@ -53,6 +53,8 @@ type deps struct {
 	Lambda   Aliases
 	Keys     KeySource
 	Settings Settings
+	// Tally keeps the approvals counted toward approval.required > 1.
+	Tally Tally
 	// Rollbacks, Trail and StateMachine serve manual rollbacks.
 	Rollbacks    Rollbacks
 	Trail        Trail
@@ -80,6 +82,10 @@ type Options struct {
 	// made (approvers, approval.principals, separation of duties); without
 	// it every decision is refused.
 	Settings Settings
+	// Tally keeps the approvals of a target needing more than one
+	// (approval.required) until the last; without it such a target's
+	// approvals are refused.
+	Tally Tally
 	// Rollbacks starts manual rollbacks (and lists the executions in
 	// flight), Trail reads the audit trail they are decided from; without
 	// both a manual rollback is refused.
@@ -101,7 +107,7 @@ type Handler struct {
 func New(sf StepFunctions, sns Publisher, lc Aliases, keys KeySource, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
 	d := deps{SFN: sf, SNS: sns, Lambda: lc, Keys: keys, Audit: rec, Metrics: m, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	if opts != nil {
-		d.TopicARN, d.Rand, d.Settings = opts.TopicARN, opts.Rand, opts.Settings
+		d.TopicARN, d.Rand, d.Settings, d.Tally = opts.TopicARN, opts.Rand, opts.Settings, opts.Tally
 		d.Rollbacks, d.Trail, d.StateMachine = opts.Rollbacks, opts.Trail, opts.StateMachine
 		if opts.Log != nil {
 			d.Log = opts.Log

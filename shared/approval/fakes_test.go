@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	ssmsvc "github.com/aliasflow/aliasflow/sandbox/ssm"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
@@ -19,9 +21,11 @@ import (
 	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 var (
@@ -125,6 +129,21 @@ type env struct {
 	logs     *bytes.Buffer
 	metrics  *bytes.Buffer
 	now      time.Time
+	// tally counts approvals in the sandbox's Parameter Store, through
+	// the real SDK client (its conditional write is what the count rests on).
+	tally approval.ParameterTally
+}
+
+// approvalsPath is where the tests' partial approvals are kept.
+const approvalsPath = "/aliasflow/aliasflow/approvals/"
+
+// parameterStore is the sandbox's Parameter Store behind a loopback server.
+func parameterStore(t *testing.T) *ssm.Client {
+	t.Helper()
+	srv := httptest.NewServer(ssmsvc.New(nil))
+	t.Cleanup(srv.Close)
+	return ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 }
 
 func newEnv(t *testing.T) *env {
@@ -145,6 +164,7 @@ func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
 		metrics:  &bytes.Buffer{},
 		now:      now0,
 	}
+	e.tally = approval.ParameterTally{Client: parameterStore(t), Path: approvalsPath}
 	e.sfn.PageSize = 3 // read the history over several pages
 	w := pendingtest.Waiting{ARN: execARN, State: testState(), Token: taskToken, EnteredTime: entered, ApprovalURL: approvalURL}
 	if tune != nil {
@@ -156,7 +176,7 @@ func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
 	clock := func() time.Time { return e.now }
 	e.h = approval.New(e.sfn, e.sns, lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil), approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
 		audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(e.metrics, clock),
-		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock, Settings: e.settings})
+		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock, Settings: e.settings, Tally: e.tally})
 	return e
 }
 

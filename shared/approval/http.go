@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
@@ -202,6 +203,8 @@ type authorized struct {
 	// approver is the address as the target lists it.
 	approver string
 	p        *pending.Pending
+	// target is the target's settings as they are now.
+	target config.Target
 }
 
 // authorize verifies a link and finds the task it may decide, or returns
@@ -272,7 +275,7 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "not waiting", "execution", c.Execution, "error", err.Error())
 		return fail(h.notWaiting(ctx, nw, nr, about))
 	}
-	return authorized{claims: c, approver: approver, p: p}, nil
+	return authorized{claims: c, approver: approver, p: p, target: target}, nil
 }
 
 // notWaiting chooses the page for a link whose task is no longer open, and
@@ -391,6 +394,24 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 		RequestedAt: a.p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(),
 		SourceIP: id.SourceIP, UserAgent: truncate(id.UserAgent, 256),
 	}
+	var c counted
+	if d.Approved {
+		final, cnt, err := h.count(ctx, a.target, st.Release, a.claims.Execution, d)
+		if err != nil {
+			h.d.Log.ErrorContext(ctx, "approval not counted", "execution", a.claims.Execution, "approver", a.approver, "error", err.Error())
+			return h.problemFor(ctx, problemInternal, "", subject{st.Function, st.Version})
+		}
+		c = cnt
+		if final == nil {
+			if !c.already {
+				h.recordCounted(ctx, st, a.claims.Execution, d, c)
+			}
+			h.d.Log.InfoContext(ctx, "approval counted", "function", st.Function, "version", st.Version, "execution", a.claims.Execution,
+				"approver", a.approver, "counted", c.String(), "already", c.already, "via", ViaLink)
+			return h.donePage(ctx, st, d, c)
+		}
+		d = *final
+	}
 	body, err := json.Marshal(d)
 	if err != nil {
 		h.d.Log.ErrorContext(ctx, "approval: encode decision", "error", err.Error())
@@ -415,7 +436,7 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 	}
 	h.d.Log.InfoContext(ctx, "approval decided", "function", st.Function, "version", st.Version, "execution", a.claims.Execution,
 		"approver", a.approver, "approved", d.Approved, "via", ViaLink, "comment", d.Comment)
-	return h.donePage(ctx, st, d)
+	return h.donePage(ctx, st, d, c)
 }
 
 // redact removes the token from text bound for a log, in case an error

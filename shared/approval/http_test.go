@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -330,7 +331,7 @@ func TestDecideOnce(t *testing.T) {
 			// Where the decision came from is recorded with it (issue 18).
 			want := promotion.Decision{Approved: tc.decision == "approve", Approver: alice, Comment: "Latency fine. <b>ship</b>", Via: "link", RequestedAt: entered, DecidedAt: now0,
 				SourceIP: "198.51.100.7", UserAgent: "Mozilla/5.0"}
-			if d != want {
+			if !reflect.DeepEqual(d, want) {
 				t.Errorf("decision = %+v\nwant       %+v", d, want)
 			}
 			heading := map[string]string{"approve": "<h1>Approved</h1>", "reject": "<h1>Rejected</h1>"}[tc.decision]

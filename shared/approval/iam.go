@@ -72,6 +72,13 @@ type CallerResponse struct {
 	Principal string `json:"principal,omitempty"`
 	// Approver is the approver entry Principal decided as.
 	Approver string `json:"approver,omitempty"`
+	// Counted says, for a target needing more than one approval, where
+	// the count stands after this one ("1 of 2 approvals"); AlreadyCounted
+	// that this approver had approved before and was not counted again.
+	Counted        string `json:"counted,omitempty"`
+	AlreadyCounted bool   `json:"alreadyCounted,omitempty"`
+	// Complete says the count is complete: the promotion was answered.
+	Complete bool `json:"complete,omitempty"`
 	// Function, From, To and Why are a manual rollback's plan: prod of
 	// Function moves From → To, To chosen as Why says.
 	Function   string `json:"function,omitempty"`
@@ -210,6 +217,25 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		res.Approver = approver
 		d := promotion.Decision{Approved: in.Action == ActionApprove, Approver: approver, Principal: who.arn, Comment: in.Comment,
 			Via: ViaCLI, RequestedAt: p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(), SourceIP: who.sourceIP, UserAgent: truncate(who.userAgent, 256)}
+		if d.Approved {
+			final, c, err := h.count(ctx, target, st.Release, in.Execution, d)
+			if err != nil {
+				h.d.Log.ErrorContext(ctx, "approval API: approval not counted", "execution", in.Execution, "principal", who.arn, "error", err.Error())
+				return refuse(http.StatusInternalServerError, "the approval could not be counted; nothing was recorded, try again")
+			}
+			if c.required > 1 {
+				res.Counted, res.AlreadyCounted, res.Complete = c.String(), c.already, final != nil
+			}
+			if final == nil {
+				if !c.already {
+					h.recordCounted(ctx, st, in.Execution, d, c)
+				}
+				h.d.Log.InfoContext(ctx, "approval API call", "action", in.Action, "function", st.Function, "version", st.Version,
+					"execution", in.Execution, "principal", who.arn, "approver", approver, "counted", c.String(), "already", c.already)
+				return answer(http.StatusOK, res)
+			}
+			d = *final
+		}
 		out, _ := json.Marshal(d)
 		if d.Approved {
 			_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))})
@@ -307,6 +333,28 @@ func verifiedDecision(d *promotion.Decision, t config.Target) error {
 	}
 	if _, ok := allowed(t.Approvers, d.Approver); !ok {
 		return fmt.Errorf("%q is not among the approvers of %s", d.Approver, t.Function)
+	}
+	if d.Required <= 1 {
+		return nil
+	}
+	// approval.required: as many distinct approvers as required, each
+	// one the approval Lambda verified.
+	distinct := map[string]bool{}
+	for _, a := range append(slices.Clone(d.Earlier), voteOf(*d)) {
+		switch {
+		case a.Via != ViaLink && a.Via != ViaCLI:
+			return fmt.Errorf("the approval of %q came neither from an approval link nor from the approval API (via %q)", a.Approver, a.Via)
+		case a.Via == ViaCLI && a.Principal == "":
+			return fmt.Errorf("the approval of %q names no verified principal", a.Approver)
+		}
+		listed, ok := allowed(t.Approvers, a.Approver)
+		if !ok {
+			return fmt.Errorf("%q is not among the approvers of %s", a.Approver, t.Function)
+		}
+		distinct[strings.ToLower(listed)] = true
+	}
+	if len(distinct) < d.Required {
+		return fmt.Errorf("%d distinct approvers approved, %d required (approval.required)", len(distinct), d.Required)
 	}
 	return nil
 }

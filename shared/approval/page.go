@@ -110,6 +110,14 @@ type approveView struct {
 	Others                            []string
 	RequestedAt, ExpiresAt, Remaining string
 	Link                              string
+	// Approvals says, when the target needs more than one approval, how
+	// many and who approved so far ("1 of 2 approvals so far: a@x");
+	// empty when one decision is enough.
+	Approvals string
+	// Settings names the version of the target's settings parameter the
+	// promotion runs under ("version 7"); empty when the release did not
+	// say.
+	Settings string
 }
 
 // Where says in one line where prod is: the account, the region and the
@@ -160,8 +168,39 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		ExpiresAt:   expires.UTC().Format(timeFormat),
 		Remaining:   Remaining(expires, now),
 		Link:        link,
+		Settings:    settingsText(st.Input.SettingsVersion),
+	}
+	if a.target.Approval.RequiredApprovals() > 1 {
+		v.Approvals = h.approvalsSoFar(ctx, a)
 	}
 	return h.render(ctx, http.StatusOK, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), approvePage(v))
+}
+
+// approvalsSoFar says where the count of a target needing more than one
+// approval stands, for the page.
+func (h *Handler) approvalsSoFar(ctx context.Context, a authorized) string {
+	c := counted{required: a.target.Approval.RequiredApprovals()}
+	if h.d.Tally == nil {
+		return fmt.Sprintf("%d approvals are needed.", c.required)
+	}
+	votes, err := h.d.Tally.Votes(ctx, a.claims.Execution)
+	if err != nil {
+		h.d.Log.WarnContext(ctx, "approval page: approvals so far not read", "execution", a.claims.Execution, "error", err.Error())
+		return fmt.Sprintf("%d approvals are needed (the approvals so far could not be read).", c.required)
+	}
+	c.votes = validVotes(a.target, a.p.Input.Release, votes)
+	if len(c.votes) == 0 {
+		return fmt.Sprintf("%d approvals are needed; none so far.", c.required)
+	}
+	return fmt.Sprintf("%s so far: %s.", c, c.names())
+}
+
+// settingsText names a settings parameter version for the page.
+func settingsText(version int64) string {
+	if version <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("version %d", version)
 }
 
 // criteria is how the shift will judge each step; nothing for all at once.
@@ -259,9 +298,15 @@ type doneView struct {
 	Comment   string
 	DecidedAt string
 	Strategy  string
+	// Counted is where the count of a target needing more than one
+	// approval stands ("1 of 2 approvals"); Waiting how many more are
+	// needed; Already that this approver had been counted before.
+	Counted string
+	Waiting int
+	Already bool
 }
 
-func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.Decision) events.APIGatewayProxyResponse {
+func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.Decision, c counted) events.APIGatewayProxyResponse {
 	title := "Rejected"
 	if d.Approved {
 		title = "Approved"
@@ -269,6 +314,12 @@ func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.
 	v := doneView{
 		Approved: d.Approved, Function: st.Function, Version: st.Version, Approver: d.Approver, Comment: d.Comment,
 		DecidedAt: d.DecidedAt.Format(timeFormat), Strategy: StrategyText(st.Target.Strategy),
+	}
+	if d.Approved && c.required > 1 {
+		v.Counted, v.Waiting, v.Already = c.String(), max(c.required-len(c.votes), 0), c.already
+		if v.Waiting > 0 {
+			title = "Approval counted"
+		}
 	}
 	return h.render(ctx, http.StatusOK, title, donePage(v))
 }
@@ -427,11 +478,22 @@ func smokeVerdict(s *promotion.SmokeResult) string {
 	return "Some checks failed."
 }
 
-func othersText(others []string) string {
+func othersText(others []string, approvals string) string {
 	if len(others) == 0 {
 		return "You are the only approver."
 	}
+	if approvals != "" {
+		return "Also asked: " + strings.Join(others, ", ") + ". One rejection ends the promotion."
+	}
 	return "Also asked: " + strings.Join(others, ", ") + ". The first decision counts."
+}
+
+// waitingText says how many approvals a counted one still waits for.
+func waitingText(n int) string {
+	if n == 1 {
+		return "prod moves once 1 more approver approves; one rejection ends the promotion."
+	}
+	return fmt.Sprintf("prod moves once %d more approvers approve; one rejection ends the promotion.", n)
 }
 
 // shortCommit shows a long commit id by its first 12 characters.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -274,7 +275,12 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 		for i := range others {
 			others[i] = show(others[i])
 		}
-		fmt.Fprintf(&b, "\nAlso asked: %s. The first decision counts.\n", strings.Join(others, ", "))
+		if n := st.Target.Approval.RequiredApprovals(); n > 1 {
+			fmt.Fprintf(&b, "\nAlso asked: %s. %d of the %d approvers must approve before prod moves (0 of %d approvals so far); one rejection ends the promotion.\n",
+				strings.Join(others, ", "), n, len(st.Target.Approvers), n)
+		} else {
+			fmt.Fprintf(&b, "\nAlso asked: %s. The first decision counts.\n", strings.Join(others, ", "))
+		}
 	}
 	fmt.Fprintf(&b, "\nOperators can also decide with: aliasflow approve %s  (or: aliasflow reject %s)\n", show(st.Function), show(st.Function))
 	return b.String()
@@ -425,6 +431,13 @@ func (h *Handler) outcome(ctx context.Context, req promotion.TaskRequest) (TaskR
 			return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval of %s not granted: %v", st.Function, err)
 		}
 		rec.Event, rec.Actor, rec.Reason = audit.ApprovalGranted, actorOf(*d), d.Comment
+		if d.Required > 1 {
+			c := counted{required: d.Required, votes: append(slices.Clone(d.Earlier), voteOf(*d))}
+			rec.Reason = fmt.Sprintf("%s (%s)", c, c.names())
+			if d.Comment != "" {
+				rec.Reason += ": " + d.Comment
+			}
+		}
 	case promotion.ActionRejected:
 		rec.Event = audit.ApprovalRejected
 		if st.Failure == nil {
@@ -442,6 +455,15 @@ func (h *Handler) outcome(ctx context.Context, req promotion.TaskRequest) (TaskR
 	case promotion.ActionExpired:
 		rec.Event = audit.ApprovalExpired
 		rec.Reason = fmt.Sprintf("no decision within %s", seconds(st.Target.ApprovalTimeoutSeconds))
+	}
+	if req.Action != promotion.ActionExpired {
+		rec.SettingsVersion = st.Input.SettingsVersion
+	}
+	if h.d.Tally != nil && (st.Target.Approval.RequiredApprovals() > 1 || d != nil && d.Required > 1) {
+		// The count is over; a slot left behind would only cost a parameter.
+		if err := h.d.Tally.Clear(ctx, req.Execution); err != nil {
+			h.d.Log.WarnContext(ctx, "approval: counted approvals not deleted", "execution", req.Execution, "error", err.Error())
+		}
 	}
 	if d != nil && !d.RequestedAt.IsZero() && !d.DecidedAt.IsZero() {
 		h.emit(st.Function, metrics.ApprovalWait, d.DecidedAt.Sub(d.RequestedAt).Seconds(), metrics.Seconds)

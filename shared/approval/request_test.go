@@ -383,3 +383,30 @@ func TestRequestEmailSaysWhatIsVerified(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestEmailSaysHowManyMustApprove: with approval.required 2 the
+// e-mail says two of the approvers must approve and one rejection ends
+// it, instead of "the first decision counts" (which was wrong for four
+// eyes).
+func TestRequestEmailSaysHowManyMustApprove(t *testing.T) {
+	tests := []struct {
+		name     string
+		required int
+		want     string
+	}{
+		{name: "one approval", required: 0, want: "Also asked: bob@example.com. The first decision counts."},
+		{name: "four eyes", required: 2, want: "Also asked: bob@example.com, carol@example.com. 2 of the 3 approvers must approve before prod moves (0 of 2 approvals so far); one rejection ends the promotion."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := testState()
+			if tt.required > 0 {
+				fourEyes(&st.Target)
+				st.Target.Approval.Required = tt.required
+			}
+			if body := approval.Body(st, alice, entered.Add(time.Hour), now0, approvalURL+"?t=x"); !strings.Contains(body, tt.want) {
+				t.Errorf("body lacks %q:\n%s", tt.want, body)
+			}
+		})
+	}
+}

@@ -37,9 +37,14 @@ const (
 	SmokeFailed       Event = "smoke.failed"
 	ApprovalRequested Event = "approval.requested"
 	ApprovalGranted   Event = "approval.granted"
-	ApprovalRejected  Event = "approval.rejected"
-	ApprovalExpired   Event = "approval.expired"
-	TrafficShifted    Event = "traffic.shifted"
+	// ApprovalCounted: an approver approved a release whose target needs
+	// more approvals (approval.required); Actor is the verified identity,
+	// Reason where the count stands ("1 of 2 approvals"). The approval that
+	// completes the count is recorded as approval.granted.
+	ApprovalCounted  Event = "approval.counted"
+	ApprovalRejected Event = "approval.rejected"
+	ApprovalExpired  Event = "approval.expired"
+	TrafficShifted   Event = "traffic.shifted"
 	// BakeSkipped: an operator ended a bake early (`aliasflow promote
 	// --now`); health is still checked. A human override, audited with who.
 	BakeSkipped         Event = "bake.skipped"
@@ -81,8 +86,11 @@ type Record struct {
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Changes are the gate-relevant fields a settings.changed record's
 	// write changed.
-	Changes []Change  `json:"changes,omitempty"`
-	Time    time.Time `json:"time"`
+	Changes []Change `json:"changes,omitempty"`
+	// SettingsVersion is the version of the target's settings parameter a
+	// decision was made under (approval.*), as the release read it.
+	SettingsVersion int64     `json:"settingsVersion,omitempty"`
+	Time            time.Time `json:"time"`
 }
 
 // Change is one field of a target's settings as a write changed it: its
@@ -276,6 +284,9 @@ func (r *Recorder) Log(ctx context.Context, rec Record) Record {
 	}
 	if rec.Changes != nil {
 		attrs = append(attrs, slog.Any("changes", rec.Changes))
+	}
+	if rec.SettingsVersion != 0 {
+		attrs = append(attrs, slog.Int64("settingsVersion", rec.SettingsVersion))
 	}
 	// The record's own time, not the moment of logging, is the line's "time".
 	line := slog.NewRecord(rec.Time, slog.LevelInfo, "audit "+string(rec.Event), 0)

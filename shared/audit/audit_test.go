@@ -88,3 +88,31 @@ func TestFlushFailureIsReported(t *testing.T) {
 		t.Errorf("the audit line must be written even when EventBridge fails: %s", out.String())
 	}
 }
+
+// TestSettingsVersionIsLogged: a decision's record carries the settings
+// version it was made under in its log line, the trail (it was dropped:
+// the line is built field by field).
+func TestSettingsVersionIsLogged(t *testing.T) {
+	tests := []struct {
+		name    string
+		version int64
+		want    any
+	}{
+		{name: "a version", version: 7, want: 7.0},
+		{name: "unknown", version: 0, want: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			r := New(slog.New(slog.NewJSONHandler(&out, nil)), &fakeBus{}, nil)
+			r.Log(context.Background(), Record{Event: ApprovalGranted, Function: "hello", Actor: "a@example.com", SettingsVersion: tc.version})
+			var got map[string]any
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got["settingsVersion"] != tc.want {
+				t.Errorf("settingsVersion = %v, want %v", got["settingsVersion"], tc.want)
+			}
+		})
+	}
+}

@@ -110,6 +110,16 @@ type Approval struct {
 	// release (the release's requestedBy, compared with the approver's
 	// address and principal). Unset means true.
 	DistinctFromReleaser *bool `json:"distinctFromReleaser,omitempty"`
+	// Required is how many distinct approvers must approve before prod
+	// moves ("four eyes": 2); one rejection ends the promotion whatever
+	// the count. Unset means 1; at most the number of approvers.
+	Required int `json:"required,omitempty"`
+}
+
+// RequiredApprovals is how many distinct approvers must approve: Required,
+// or 1 when unset.
+func (a Approval) RequiredApprovals() int {
+	return max(a.Required, 1)
 }
 
 // principalARN matches the caller ARNs API Gateway reports for IAM
@@ -630,6 +640,9 @@ func (t *Target) Validate(prefix string) error {
 				bad(fmt.Sprintf("%s[%d]", field, j), "%q is not the ARN of an IAM user, role or assumed-role session", p)
 			}
 		}
+	}
+	if r := t.Approval.Required; r != 0 && (r < 1 || r > len(t.Approvers)) {
+		bad("approval.required", "must be 1–%d (the number of approvers), got %d", len(t.Approvers), r)
 	}
 	if t.ApprovalTimeoutSeconds < 1 || t.ApprovalTimeoutSeconds > MaxApprovalTimeoutSeconds {
 		bad("approvalTimeoutSeconds", "must be 1–%d, got %d", MaxApprovalTimeoutSeconds, t.ApprovalTimeoutSeconds)

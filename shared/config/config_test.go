@@ -25,6 +25,9 @@ func TestParseAppliesDefaults(t *testing.T) {
 		tg.SmokeRetries != DefaultSmokeRetries || tg.Health.WindowSeconds != DefaultHealthWindowSeconds {
 		t.Errorf("defaults not applied: %+v", tg)
 	}
+	if got := tg.Approval.RequiredApprovals(); got != 1 {
+		t.Errorf("approvals required by default: got %d, want 1", got)
+	}
 	if got := tg.SmokeChecks[1].HTTP; got.Method != "GET" || got.ExpectStatus != 200 {
 		t.Errorf("http defaults: got %s %d, want GET 200", got.Method, got.ExpectStatus)
 	}
@@ -54,6 +57,10 @@ func TestParseNamesTheField(t *testing.T) {
 			`targets[0].approval.principals["a@b.c"][0]`},
 		{"principal with a wildcard", `{"targets":[{"function":"a","approvers":["a@b.c"],"approval":{"principals":{"a@b.c":["arn:aws:iam::123456789012:user/*"]}}}]}`,
 			`targets[0].approval.principals["a@b.c"][0]`},
+		{"more approvals required than approvers", `{"targets":[{"function":"a","approvers":["a@b.c","b@b.c"],"approval":{"required":3}}]}`,
+			`targets[0].approval.required: must be 1–2 (the number of approvers), got 3`},
+		{"negative approvals required", `{"targets":[{"function":"a","approvers":["a@b.c"],"approval":{"required":-1}}]}`,
+			`targets[0].approval.required: must be 1–1`},
 		{"canary percent", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":150,"bakeSeconds":5}}]}`, "targets[0].strategy.percent"},
 		{"canary bake", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10}}]}`, "targets[0].strategy.bakeSeconds"},
 		{"linear interval", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":25}}]}`, "targets[0].strategy.intervalSeconds"},

@@ -29,9 +29,15 @@ const (
 	// the targets' settings parameters to the release Lambda, which audits
 	// each as settings.changed.
 	SettingsChangedRule = "aliasflow-settings-changed"
-	// DefaultEventBus is the bus the release rules listen on and the audit
-	// events go to.
+	// DefaultEventBus is the bus CodeBuild's build events arrive on (the
+	// build rules listen there) and the audit events go to.
 	DefaultEventBus = "default"
+	// ReleaseEventBus is the bus "Release Requested" events are accepted
+	// on: ReleaseRequestedRule listens there alone, and the bus's
+	// resource policy refuses every principal but those granted (the CI
+	// release role, releasers), so that anyone with events:PutEvents on
+	// the default bus cannot start a release.
+	ReleaseEventBus = "aliasflow-releases"
 )
 
 // Environment variables of the pipeline's Lambdas.

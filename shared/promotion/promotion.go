@@ -138,6 +138,11 @@ type Input struct {
 	// started after its move (same revision: a concurrent duplicate
 	// overtook it) from an older one (a late duplicate).
 	StgRevision string `json:"stgRevision,omitempty"`
+	// SettingsVersion is the version of the target's settings parameter
+	// the release read Target from (Parameter Store numbers each write),
+	// so the approval page and the decision's audit record say which
+	// settings the promotion runs under; 0 when unknown.
+	SettingsVersion int64 `json:"settingsVersion,omitempty"`
 	// Rollback, when present, makes the execution a manual rollback
 	// instead of a promotion (the definition's Mode choice): the approval
 	// API starts one for an operator when no promotion is shifting.
@@ -200,6 +205,23 @@ type Decision struct {
 	UserAgent   string    `json:"userAgent,omitempty"`
 	RequestedAt time.Time `json:"requestedAt,omitzero"`
 	DecidedAt   time.Time `json:"decidedAt"`
+	// Required is how many distinct approvers had to approve (the
+	// target's approval.required when the decision was made); Earlier are
+	// the approvals counted before this one, oldest first. Both are empty
+	// when one approval was enough.
+	Required int        `json:"required,omitempty"`
+	Earlier  []Approval `json:"earlier,omitempty"`
+}
+
+// Approval is one approver's approval as it was counted toward
+// approval.required: who (the approver entry and, through the approval
+// API, the principal AWS verified), how and when.
+type Approval struct {
+	Approver  string    `json:"approver"`
+	Principal string    `json:"principal,omitempty"`
+	Via       string    `json:"via"`
+	Comment   string    `json:"comment,omitempty"`
+	DecidedAt time.Time `json:"decidedAt"`
 }
 
 // Shift is the shift task's progress, returned by begin and check-health.

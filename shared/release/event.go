@@ -86,6 +86,9 @@ type Request struct {
 	// ended without moving prod to it (failed, expired, rejected, rolled
 	// back); only a Release Requested event can ask for it.
 	Retry bool
+	// SettingsVersion is the version of the settings parameter Target was
+	// read from, when the Targets say (settings.Store); 0 otherwise.
+	SettingsVersion int64
 
 	// proof is the event's callerProof, verified by the Handler before
 	// anything moves (Release.VerifiedBy).
@@ -374,7 +377,18 @@ func validate(ctx context.Context, targets Targets, fn string, rel promotion.Rel
 	if b != nil && !slices.Contains(t.CodeBuildProjects, b.project) {
 		return nil, bad("CodeBuild project %q does not release function %q (its settings list %v)", b.project, fn, t.CodeBuildProjects)
 	}
-	return &Request{Target: t, Release: rel}, nil
+	r := &Request{Target: t, Release: rel}
+	if v, ok := targets.(versionedTargets); ok {
+		r.SettingsVersion = v.Version(fn)
+	}
+	return r, nil
+}
+
+// versionedTargets are Targets that say which version of a target's
+// settings their last read found (settings.Store): the promotion carries
+// it to the approval page and the decision's audit record.
+type versionedTargets interface {
+	Version(function string) int64
 }
 
 // ValidateCodeSha256 accepts only what Lambda reports as CodeSha256: the

@@ -435,3 +435,38 @@ func TestValidateFacts(t *testing.T) {
 		})
 	}
 }
+
+// versioned is a Targets that says which version of the settings it read,
+// as settings.Store does.
+type versioned struct {
+	*config.Config
+	version int64
+}
+
+func (v versioned) Version(string) int64 { return v.version }
+
+// TestParseEventCarriesTheSettingsVersion: the version of the settings a
+// release was read under travels with the request (into the execution
+// input, to the approval page and the decision's audit record).
+func TestParseEventCarriesTheSettingsVersion(t *testing.T) {
+	cfg := loadConfig(t)
+	tests := []struct {
+		name    string
+		targets Targets
+		want    int64
+	}{
+		{name: "a store that says", targets: versioned{cfg, 7}, want: 7},
+		{name: "a store that does not", targets: cfg, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParseEvent(context.Background(), readFile(t, filepath.Join("testdata", "release-requested.json")), tt.targets)
+			if err != nil || p.Request == nil {
+				t.Fatalf("ParseEvent = %+v, %v", p, err)
+			}
+			if p.Request.SettingsVersion != tt.want {
+				t.Errorf("settings version = %d, want %d", p.Request.SettingsVersion, tt.want)
+			}
+		})
+	}
+}

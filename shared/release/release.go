@@ -863,6 +863,7 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name, 
 		Target:             req.Target,
 		Steps:              promotion.Plan(req.Target.Strategy),
 		StgRevision:        stgRevision,
+		SettingsVersion:    req.SettingsVersion,
 	}
 	for _, rec := range announce {
 		raw, err := json.Marshal(rec)

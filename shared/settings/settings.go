@@ -33,6 +33,19 @@ const DefaultPipeline = "aliasflow"
 // Path is the prefix under which a pipeline's target settings live.
 func Path(pipeline string) string { return "/aliasflow/" + pipeline + "/targets/" }
 
+// ApprovalsPath is where the approval Lambda counts the approvals of a
+// target needing more than one (approval.required), beside the settings
+// path it is given: /aliasflow/<pipeline>/approvals/ for
+// /aliasflow/<pipeline>/targets/. A separate path keeps those writes out
+// of the settings (and of their settings.changed audit).
+func ApprovalsPath(settingsPath string) (string, error) {
+	base, ok := strings.CutSuffix(settingsPath, "/targets/")
+	if !ok || !strings.HasPrefix(base, "/") {
+		return "", fmt.Errorf("settings: path %q does not end in /targets/", settingsPath)
+	}
+	return base + "/approvals/", nil
+}
+
 // ParameterName is the parameter holding function's settings.
 func ParameterName(pipeline, function string) string { return Path(pipeline) + function }
 
@@ -69,10 +82,13 @@ type Store struct {
 
 	mu    sync.Mutex
 	cache map[string]entry
+	// last is the version each function's last read found.
+	last map[string]int64
 }
 
 type entry struct {
 	target  config.Target
+	version int64 // the parameter's version read
 	err     error // ErrNotConfigured or a validation error, cached as well
 	expires time.Time
 }
@@ -91,7 +107,7 @@ func NewStore(client SSM, path string, opts *Options) (*Store, error) {
 	if !strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/") {
 		return nil, fmt.Errorf("settings: path %q must start and end with /", path)
 	}
-	s := &Store{client: client, path: path, ttl: DefaultTTL, now: time.Now, cache: map[string]entry{}}
+	s := &Store{client: client, path: path, ttl: DefaultTTL, now: time.Now, cache: map[string]entry{}, last: map[string]int64{}}
 	if opts != nil {
 		if opts.TTL != 0 {
 			s.ttl = opts.TTL
@@ -128,22 +144,34 @@ func (s *Store) Target(ctx context.Context, function string) (config.Target, err
 		return config.Target{}, fmt.Errorf("settings: get parameter %s: %w", name, err)
 	default:
 		var value string
+		var version int64
 		if out.Parameter != nil {
-			value = aws.ToString(out.Parameter.Value)
+			value, version = aws.ToString(out.Parameter.Value), out.Parameter.Version
 		}
 		t, perr := Parse([]byte(value), function)
 		if perr != nil {
 			perr = &InvalidError{Parameter: name, Err: perr}
 		}
-		e = entry{target: t, err: perr}
+		e = entry{target: t, version: version, err: perr}
 	}
+	s.mu.Lock()
+	s.last[function] = e.version
 	if s.ttl > 0 {
 		e.expires = now.Add(s.ttl)
-		s.mu.Lock()
 		s.cache[function] = e
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	return e.target, e.err
+}
+
+// Version is the version of function's settings parameter that the last
+// Target call read (Parameter Store numbers each write of a parameter,
+// "Working with parameter versions"); 0 before any read or when the
+// parameter is missing.
+func (s *Store) Version(function string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[function]
 }
 
 // InvalidError is a settings parameter whose value does not validate; Err

@@ -18,8 +18,10 @@ import (
 // SSM API reference documents.
 type fakeSSM struct {
 	params map[string]string
-	calls  int
-	fail   error
+	// versions are the parameters' versions (1 when unset).
+	versions map[string]int64
+	calls    int
+	fail     error
 }
 
 var _ SSM = (*fakeSSM)(nil)
@@ -33,7 +35,8 @@ func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ .
 	if !ok {
 		return nil, &ssmtypes.ParameterNotFound{Message: aws.String("")}
 	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v), Type: ssmtypes.ParameterTypeString}}, nil
+	version := max(f.versions[aws.ToString(in.Name)], 1)
+	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v), Type: ssmtypes.ParameterTypeString, Version: version}}, nil
 }
 
 const hello = `{"function":"hello","strategy":{"type":"canary","percent":10,"bakeSeconds":300},"approvers":["ana@example.com"]}`
@@ -154,5 +157,51 @@ func TestEncodeRoundTrip(t *testing.T) {
 	big.SmokeChecks = []config.SmokeCheck{{Name: strings.Repeat("x", 5000), Invoke: &config.InvokeCheck{}}}
 	if _, err := Encode(big); err == nil || !strings.Contains(err.Error(), "at most 4096") {
 		t.Errorf("Encode(5 KB) = %v, want the 4 KB Standard parameter limit named", err)
+	}
+}
+
+// TestVersionIsTheOneRead: the store says which version of a target's
+// settings parameter its last read found, cached reads included, so the
+// promotion can say which settings it runs under.
+func TestVersionIsTheOneRead(t *testing.T) {
+	path := Path(DefaultPipeline)
+	tests := []struct {
+		name    string
+		version int64
+		fn      string
+		want    int64
+	}{
+		{name: "the seventh write", version: 7, fn: "hello", want: 7},
+		{name: "no parameter", fn: "payments", want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeSSM{params: map[string]string{path + "hello": hello}, versions: map[string]int64{path + "hello": tt.version}}
+			s, err := NewStore(f, path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for read := range 2 { // the second read is the cache's
+				_, _ = s.Target(context.Background(), tt.fn)
+				if got := s.Version(tt.fn); got != tt.want {
+					t.Errorf("read %d: Version(%s) = %d, want %d", read, tt.fn, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestApprovalsPath(t *testing.T) {
+	tests := []struct{ name, settings, want, wantErr string }{
+		{name: "beside the settings", settings: Path("payments"), want: "/aliasflow/payments/approvals/"},
+		{name: "not a settings path", settings: "/aliasflow/payments/", wantErr: "does not end in /targets/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ApprovalsPath(tt.settings)
+			if got != tt.want || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ApprovalsPath(%q) = %q, %v; want %q, %q", tt.settings, got, err, tt.want, tt.wantErr)
+			}
+		})
 	}
 }
