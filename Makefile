@@ -46,11 +46,14 @@ build-local:
 
 ## The local world (`aliasflow local`, make demo, the end-to-end tests) is created from the CDK
 ## app's synthesized templates: synthesized again only when the app or what it embeds changed
-## (--no-staging: the Lambda assets stay where they are, nothing is copied).
+## (--no-staging: the Lambda assets stay where they are, nothing is copied). The world grants
+## the GitHub Actions release role of one example repository (LOCAL_GITHUB_REPOSITORY), so the
+## CI principal (aliasflow-ci) is evaluated as on AWS.
+LOCAL_GITHUB_REPOSITORY ?= acme/shop
 LOCAL_TEMPLATES := dist/local/templates/manifest.json
 $(LOCAL_TEMPLATES): $(shell find infra shared -name '*.go' -not -name '*_test.go') infra/statemachine/promotion.asl.json cdk.json go.mod | tools
 	@rm -rf dist/local/templates
-	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet --no-staging -o dist/local/templates -c assetDir=$(CURDIR)/dist/local
+	$(CDK_ENV) $(NPM_BIN)/cdk synth --no-notices --quiet --no-staging -o dist/local/templates -c assetDir=$(CURDIR)/dist/local -c githubRepository=$(LOCAL_GITHUB_REPOSITORY)
 
 ## cli-release: the CLI for linux and darwin on amd64 and arm64, as the release binaries
 ## dist/cli/aliasflow_<os>_<arch>.tar.gz with their SHA256SUMS

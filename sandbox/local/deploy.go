@@ -82,6 +82,7 @@ var ignored = map[string]string{
 	"AWS::SQS::QueuePolicy":             "the sandbox has no SQS (see AWS::SQS::Queue)",
 	"AWS::SNS::TopicPolicy":             "its statement denies publishing without TLS; the sandbox is reached over loopback only",
 	"AWS::Lambda::EventInvokeConfig":    "its on-failure destination is the dead-letter queue the sandbox lacks (see AWS::SQS::Queue)",
+	"AWS::IAM::OIDCProvider":            "GitHub's OIDC provider for the release role; the sandbox's CI principal is the role's session (the aliasflow-ci key)",
 	"AWS::Events::EventBusPolicy":       "read by the sandbox's IAM (iam.Load, Set.BusPolicies) when it evaluates PutEvents",
 	"AWS::WAFv2::WebACL":                "per-client rate limiting of the approval API (ApprovalRateLimit); the sandbox serves loopback only and limits no client",
 	"AWS::WAFv2::WebACLAssociation":     "attaches the WAFv2 web ACL the sandbox does not apply (see AWS::WAFv2::WebACL)",
