@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"io"
 	"net/http"
 	"os"
@@ -309,8 +310,7 @@ func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*prog
 			return false, err
 		}
 		_, err = c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		var missing *sfntypes.ExecutionDoesNotExist
-		if errors.As(err, &missing) {
+		if awserr.Code(err) == awserr.NotFound {
 			return false, nil
 		}
 		return err == nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -247,8 +248,7 @@ func (a *app) aliases(ctx context.Context, fn string) ([]lambdatypes.AliasConfig
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			var missing *lambdatypes.ResourceNotFoundException
-			if errors.As(err, &missing) {
+			if awserr.Code(err) == awserr.NotFound {
 				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
 			}
 			return nil, fmt.Errorf("list aliases of %s: %w", fn, err)

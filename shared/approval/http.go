@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
@@ -240,7 +241,6 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	var ex pending.Execution
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
-	var dne *sfntypes.ExecutionDoesNotExist
 	switch {
 	case err == nil:
 		ex = p.Execution
@@ -248,7 +248,7 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		ex = nw.Execution
 	case errors.As(err, &nr):
 		ex = nr.Execution
-	case errors.As(err, &dne):
+	case awserr.Code(err) == awserr.NotFound:
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "no such execution", "execution", c.Execution)
 		return fail(problemEnded, "The promotion this link belongs to no longer exists.")
 	default:
@@ -403,10 +403,7 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 		_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(body))})
 	}
 	if err != nil {
-		var timedOut *sfntypes.TaskTimedOut
-		var invalid *sfntypes.InvalidToken
-		var gone *sfntypes.TaskDoesNotExist
-		if errors.As(err, &timedOut) || errors.As(err, &invalid) || errors.As(err, &gone) {
+		if awserr.Code(err) == awserr.Closed {
 			h.d.Log.InfoContext(ctx, "approval decision refused: task already closed", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
 			return h.problemFor(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.", subject{st.Function, st.Version})
 		}

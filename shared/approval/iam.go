@@ -11,13 +11,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // The approval API's IAM-authorized resources (AuthorizationType AWS_IAM):
@@ -179,11 +179,10 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		state = promotion.StateBake
 	}
 	p, err := pending.Find(ctx, h.d.SFN, in.Execution, state)
-	var dne *sfntypes.ExecutionDoesNotExist
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
 	switch {
-	case errors.As(err, &dne):
+	case awserr.Code(err) == awserr.NotFound:
 		return refuse(http.StatusNotFound, "promotion %s not found", in.Execution)
 	case errors.As(err, &nw), errors.As(err, &nr):
 		return refuse(http.StatusConflict, "promotion %s is not waiting in %s: %v", in.Execution, state, err)
@@ -232,10 +231,7 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 			Error: aws.String(promotion.ErrOperatorRollback), Cause: aws.String(string(cause))})
 	}
 	if err != nil {
-		var timedOut *sfntypes.TaskTimedOut
-		var invalid *sfntypes.InvalidToken
-		var gone *sfntypes.TaskDoesNotExist
-		if errors.As(err, &timedOut) || errors.As(err, &invalid) || errors.As(err, &gone) {
+		if awserr.Code(err) == awserr.Closed {
 			return refuse(http.StatusConflict, "promotion %s moved on just before this request", in.Execution)
 		}
 		h.d.Log.ErrorContext(ctx, "approval API: answer not delivered", "execution", in.Execution, "error", redact(err.Error(), token))

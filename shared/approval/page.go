@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
@@ -181,8 +181,7 @@ func (h *Handler) serving(ctx context.Context, function, alias string) (string, 
 	}
 	out, err := h.d.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(function), Name: aws.String(alias)})
 	if err != nil {
-		var nf *lambdatypes.ResourceNotFoundException
-		if errors.As(err, &nf) {
+		if awserr.Code(err) == awserr.NotFound {
 			return "no " + alias + " alias yet", ""
 		}
 		h.d.Log.WarnContext(ctx, "approval page: alias not read", "function", function, "alias", alias, "error", err.Error())
