@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
