@@ -195,9 +195,10 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	token := p.TaskToken.Reveal()
 	switch in.Action {
 	case ActionApprove, ActionReject:
-		target, err := h.current(ctx, st.Function)
-		if err != nil {
-			h.d.Log.ErrorContext(ctx, "approval API: settings unreadable", "function", st.Function, "error", err.Error())
+		// terr, not err: the answer's err below is read after the switch.
+		target, terr := h.current(ctx, st.Function)
+		if terr != nil {
+			h.d.Log.ErrorContext(ctx, "approval API: settings unreadable", "function", st.Function, "error", terr.Error())
 			return refuse(http.StatusInternalServerError, "the settings of %s could not be read", st.Function)
 		}
 		approver, why := decider(target, st.Release, "", who.arn)
