@@ -111,9 +111,8 @@ type scenario struct {
 	expectDenials bool
 	restarted     bool
 
-	mu     sync.Mutex
-	builds int
-	watch  *aliasWatch
+	mu    sync.Mutex
+	watch *aliasWatch
 }
 
 func (s *scenario) startWorld() *world {

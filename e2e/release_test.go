@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -9,7 +8,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -96,16 +94,6 @@ func (s *scenario) runBuild(in codebuild.RunInput) string {
 		s.t.Fatalf("run the CodeBuild build of %s: %v", in.SourceVersion, err)
 	}
 	return id
-}
-
-// releaseRequested is an aliasflow "Release Requested" event for p.
-func releaseRequested(p *promo) ebtypes.PutEventsRequestEntry {
-	detail, _ := json.Marshal(map[string]string{"function": fn, "codeSha256": p.sha, "commit": p.commit, "requestedBy": requester})
-	return ebtypes.PutEventsRequestEntry{
-		Source:     aws.String("aliasflow"),
-		DetailType: aws.String("Release Requested"),
-		Detail:     aws.String(string(detail)),
-	}
 }
 
 // merge deploys build and has CodeBuild build it, then waits for the

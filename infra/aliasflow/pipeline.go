@@ -694,14 +694,6 @@ func (p *Pipeline) Subscriptions() []string {
 	return out
 }
 
-func values(list *[]*string) []string {
-	var out []string
-	for _, s := range *list {
-		out = append(out, *s)
-	}
-	return out
-}
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
