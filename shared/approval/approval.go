@@ -20,7 +20,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
@@ -30,8 +29,7 @@ const ViaLink = "link"
 // StepFunctions is the Step Functions calls the approval makes.
 type StepFunctions interface {
 	pending.HistoryAPI
-	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
-	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, opts ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
+	pending.AnswerAPI
 }
 
 // Publisher is the SNS call the request makes.

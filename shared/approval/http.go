@@ -3,7 +3,6 @@ package approval
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -18,8 +17,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
@@ -391,18 +388,8 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 		RequestedAt: a.p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(),
 		SourceIP: id.SourceIP, UserAgent: truncate(id.UserAgent, 256),
 	}
-	body, err := json.Marshal(d)
-	if err != nil {
-		h.d.Log.ErrorContext(ctx, "approval: encode decision", "error", err.Error())
-		return h.problem(ctx, problemInternal, "")
-	}
 	token := a.p.TaskToken.Reveal()
-	if f.Approve {
-		_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(body))})
-	} else {
-		_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(body))})
-	}
-	if err != nil {
+	if err := a.p.Send(ctx, h.d.SFN, pending.Decide(d)); err != nil {
 		if awserr.Code(err) == awserr.Closed {
 			h.d.Log.InfoContext(ctx, "approval decision refused: task already closed", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
 			return h.problemFor(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.", subject{st.Function, st.Version})

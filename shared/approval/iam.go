@@ -16,8 +16,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 // The approval API's IAM-authorized resources (AuthorizationType AWS_IAM):
@@ -210,16 +208,10 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		res.Approver = approver
 		d := promotion.Decision{Approved: in.Action == ActionApprove, Approver: approver, Principal: who.arn, Comment: in.Comment,
 			Via: ViaCLI, RequestedAt: p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(), SourceIP: who.sourceIP, UserAgent: truncate(who.userAgent, 256)}
-		out, _ := json.Marshal(d)
-		if d.Approved {
-			_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))})
-		} else {
-			_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(out))})
-		}
+		err = p.Send(ctx, h.d.SFN, pending.Decide(d))
 	case ActionPromoteNow:
 		// health.go records bake.skipped with this actor.
-		out, _ := json.Marshal(promotion.Bake{PromoteNow: true, Actor: who.arn})
-		_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))})
+		err = p.Send(ctx, h.d.SFN, pending.PromoteNow(who.arn))
 	case ActionRollback:
 		// The definition catches the Bake task's failure and runs Rollback;
 		// the shift records promotion.rolled_back with this actor.
@@ -227,9 +219,7 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		if reason == "" {
 			reason = "none given"
 		}
-		cause, _ := json.Marshal(promotion.Override{Actor: who.arn, Reason: reason})
-		_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token),
-			Error: aws.String(promotion.ErrOperatorRollback), Cause: aws.String(string(cause))})
+		err = p.Send(ctx, h.d.SFN, pending.RollBack(who.arn, reason))
 	}
 	if err != nil {
 		if awserr.Code(err) == awserr.Closed {
