@@ -54,7 +54,6 @@ const (
 	StateMachineName  = deploy.StateMachine
 	TopicName         = deploy.ApprovalTopic
 	LinkSecretName    = deploy.LinkSecret
-	HelloAlarm        = "aliasflow-hello-prod-errors"
 	PipelineLogGroup  = deploy.PipelineLogGroup
 	HelloProject      = "aliasflow-hello"
 	// ApprovalStage and ApprovalAPI are the approval API's stage and id as
@@ -79,9 +78,13 @@ const (
 	role                = "arn:aws:iam::" + core.Account + ":role/aliasflow-local"
 	// PipelineTag is the tag every target function carries, valued with the
 	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
-	PipelineTag  = "aliasflow:pipeline"
-	PipelineName = "aliasflow"
+	PipelineTag  = deploy.PipelineTag
+	PipelineName = deploy.DefaultPipelineName
 )
+
+// HelloAlarm is hello's prod errors alarm, named as the target construct
+// names it.
+var HelloAlarm = deploy.ProdErrorsAlarm(HelloFunction)
 
 // pipelineFunctions are the pipeline's Lambdas, each with its timeout.
 var pipelineFunctions = []struct {

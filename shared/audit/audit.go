@@ -25,7 +25,8 @@ import (
 // Event names an audited state change.
 type Event string
 
-// The audited events (DESIGN.md, "Audit record").
+// The audited events; each is one Record (README.md, "Operators", says
+// where the trail is kept and how to read it).
 const (
 	ReleasePublished Event = "release.published"
 	ReleaseRefused   Event = "release.refused"
