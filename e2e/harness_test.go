@@ -27,11 +27,12 @@ const (
 	buildProject = local.HelloProject
 	stateMachine = "aliasflow-promotion"
 	pipelineLogs = "/aliasflow/pipeline"
-	prodAlarm    = local.HelloAlarm
 	approver     = "approver@example.com"
 	oncall       = "oncall@example.com"
 	requester    = "ana@example.com"
 )
+
+var prodAlarm = local.HelloAlarm
 
 // Deadlines of the waits. They are generous because the machine is shared;
 // a passing run is much faster.

@@ -24,7 +24,7 @@ import (
 )
 
 // ViaLink is Decision.Via for decisions made on the approval page.
-const ViaLink = "link"
+const ViaLink = promotion.ViaLink
 
 // StepFunctions is the Step Functions calls the approval makes.
 type StepFunctions interface {

@@ -325,16 +325,17 @@ func outcome(ex pending.Execution, about subject) string {
 	case sfntypes.ExecutionStatusTimedOut:
 		return fmt.Sprintf("The promotion of %s ran out of time and stopped.", about)
 	}
+	// A Fail state's Error is its name (promotion's State constants).
 	switch ex.Error {
-	case "Rejected":
+	case promotion.StateRejected:
 		return fmt.Sprintf("%s was rejected, so it was not promoted.", about.Start())
-	case "ApprovalExpired":
+	case promotion.StateApprovalExpired:
 		return fmt.Sprintf("No one decided on %s before its approval request expired, so it was not promoted.", about)
-	case "SmokeTestsFailed":
+	case promotion.StateSmokeTestsFailed:
 		return fmt.Sprintf("%s failed its smoke tests, so it was not promoted.", about.Start())
-	case "RolledBack":
+	case promotion.StateRolledBack:
 		return fmt.Sprintf("%s was unhealthy while prod moved to it, so prod was put back on the version it served before.", about.Start())
-	case "RollbackFailed":
+	case promotion.StateRollbackFailed:
 		return fmt.Sprintf("%s failed while prod moved to it, and putting prod back needs the team that runs aliasflow.", about.Start())
 	}
 	return fmt.Sprintf("The promotion of %s ended without reaching prod.", about)
@@ -353,7 +354,7 @@ func decidedText(about subject, d *promotion.Decision) string {
 	switch d.Via {
 	case ViaLink:
 		how = " on the approval page"
-	case "cli":
+	case ViaCLI:
 		how = " with the aliasflow command line"
 	}
 	return fmt.Sprintf("%s %s it%s at %s (%s).", d.Approver, verb, how, d.DecidedAt.UTC().Format(timeFormat), about)

@@ -42,7 +42,7 @@ const (
 
 // ViaCLI is Decision.Via for decisions made through the IAM-authorized API
 // (the aliasflow command line).
-const ViaCLI = "cli"
+const ViaCLI = promotion.ViaCLI
 
 // CallerRequest is the JSON body of a POST to DecidePath or OverridePath.
 type CallerRequest struct {

@@ -94,11 +94,20 @@ type Change struct {
 	To    string `json:"to"`
 }
 
+// Outcome is what a health verdict found.
+type Outcome string
+
+// The outcomes of a health verdict.
+const (
+	Healthy      Outcome = "healthy"
+	Unhealthy    Outcome = "unhealthy"
+	Inconclusive Outcome = "inconclusive"
+)
+
 // Verdict explains a health verdict: what was decided, by which evidence,
 // with which test and threshold.
 type Verdict struct {
-	// Outcome is healthy, unhealthy or inconclusive.
-	Outcome string `json:"outcome"`
+	Outcome Outcome `json:"outcome"`
 	// DecidedBy names the evidence that decided: "logs", "metrics",
 	// "alarms", "latency", or "" while inconclusive.
 	DecidedBy string `json:"decidedBy,omitempty"`
