@@ -448,9 +448,9 @@ func (a *app) rollbackTarget(ctx context.Context, fn, want string, still []Runni
 			if w > 0 {
 				if want != "" && want != cur {
 					return "", "", "", fail(ExitConflict, fmt.Sprintf("run `aliasflow rollback %s` without --to first", fn),
-						"prod of %s still sends %s to version %s (an interrupted shift); a rollback now returns it all to version %s, not %s", fn, percent(w), v, cur, want)
+						"prod of %s still sends %s to version %s (an interrupted shift); a rollback now returns it all to version %s, not %s", fn, alias.Percent(w), v, cur, want)
 				}
-				return v, cur, fmt.Sprintf("prod's primary version; %s of traffic still went to version %s", percent(w), v), nil
+				return v, cur, fmt.Sprintf("prod's primary version; %s of traffic still went to version %s", alias.Percent(w), v), nil
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/settings"
@@ -268,19 +269,15 @@ func aliasStatus(al lambdatypes.AliasConfiguration) AliasStatus {
 }
 
 // describeAlias writes an alias's target as "2" or "1 + 2@10%".
+// It is alias.Alias's String, without zero weights.
 func describeAlias(version string, routing map[string]float64) string {
-	out := version
-	keys := make([]string, 0, len(routing))
-	for v := range routing {
-		keys = append(keys, v)
-	}
-	sort.Strings(keys)
-	for _, v := range keys {
-		if routing[v] > 0 {
-			out += " + " + v + "@" + percent(routing[v])
+	weights := map[string]float64{}
+	for v, w := range routing {
+		if w > 0 {
+			weights[v] = w
 		}
 	}
-	return out
+	return alias.Alias{Exists: true, Version: version, Weights: weights}.String()
 }
 
 // expectedAlias is where the newest audit record that moved alias left
@@ -330,7 +327,7 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	} else {
 		t = newTable(w, "  promotion", "version", "prod weight", "where")
 		for _, p := range st.Promotions {
-			t.row("  "+p.Name, p.Version, percent(p.Weight), gateCountdown(p, now))
+			t.row("  "+p.Name, p.Version, alias.Percent(p.Weight), gateCountdown(p, now))
 		}
 		t.flush()
 	}

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/base64"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -239,14 +239,10 @@ func describeAlias(version string, rc *lambdatypes.AliasRoutingConfiguration) st
 	var extra []string
 	for v, w := range rc.AdditionalVersionWeights {
 		rest -= w
-		extra = append(extra, fmt.Sprintf("version %s (%s)", v, percent(w)))
+		extra = append(extra, fmt.Sprintf("version %s (%s)", v, alias.Percent(w)))
 	}
 	sort.Strings(extra)
-	return fmt.Sprintf("version %s (%s) and %s", version, percent(rest), strings.Join(extra, " and "))
-}
-
-func percent(w float64) string {
-	return strconv.FormatFloat(math.Round(w*10000)/100, 'f', -1, 64) + "%"
+	return fmt.Sprintf("version %s (%s) and %s", version, alias.Percent(rest), strings.Join(extra, " and "))
 }
 
 // doneView is the confirmation page's data.

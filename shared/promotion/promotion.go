@@ -200,7 +200,7 @@ type Decision struct {
 	Approved bool   `json:"approved"`
 	Approver string `json:"approver"`
 	Comment  string `json:"comment,omitempty"`
-	Via Via `json:"via"`
+	Via      Via    `json:"via"`
 	// Principal is the IAM principal ARN API Gateway verified for a
 	// decision made through the CLI (Via "cli"); Approver is then the
 	// approver entry it maps to (config.Approval.Principals).
