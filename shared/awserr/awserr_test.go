@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox"
+	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
 	"github.com/aliasflow/aliasflow/sandbox/quota"
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -259,6 +261,53 @@ func TestCodeOfSandboxThrottles(t *testing.T) {
 			err := tc.call()
 			if got := awserr.Code(err); got != awserr.Transient {
 				t.Errorf("Code(%v) = %v, want %v", err, got, awserr.Transient)
+			}
+		})
+	}
+}
+
+// TestCodeOfSandboxDenials: a call the caller's role does not allow, as the
+// sandbox evaluates it with IAM on (the caller is the function "caller",
+// whose role allows nothing), is Denied.
+func TestCodeOfSandboxDenials(t *testing.T) {
+	sb, err := sandbox.Start(t.Context(), sandbox.Options{LambdaUpdateDuration: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	set, err := iam.Load(map[string][]byte{"Stack": []byte(`{"Resources":{
+ "Caller":{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"caller","Role":{"Fn::GetAtt":["CallerRole","Arn"]}}},
+ "CallerRole":{"Type":"AWS::IAM::Role","Properties":{}}}}`)}, sb.IAMEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.EnableIAM(set)
+	cfg := lambdatest.Config()
+	cfg.BaseEndpoint = aws.String(sb.Endpoint())
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("caller", "s", "t")
+	ctx := t.Context()
+	cases := []struct {
+		name string
+		call func() error
+	}{
+		{"lambda PublishVersion", func() error {
+			_, err := lambda.NewFromConfig(cfg).PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("hello")})
+			return err
+		}},
+		{"sfn DescribeExecution", func() error {
+			_, err := sfn.NewFromConfig(cfg).DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String("arn:aws:states:us-east-1:000000000000:execution:m:e")})
+			return err
+		}},
+		{"ssm GetParameter", func() error {
+			_, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/aliasflow/x")})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if got := awserr.Code(err); got != awserr.Denied {
+				t.Errorf("Code(%v) = %v, want %v", err, got, awserr.Denied)
 			}
 		})
 	}
