@@ -21,7 +21,7 @@ TEST_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: all build build-local test test-go fuzz validate-asl demo bench synth diff deploy clean tools deps cli-release
+.PHONY: all build build-local test test-go lint fuzz validate-asl demo bench synth diff deploy clean tools deps cli-release
 
 all: build
 
@@ -71,7 +71,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 ## test: every test — unit, fuzz (briefly), state machine validation, CDK, sandbox end to end, browser
-test: deps build build-local tools validate-asl test-go fuzz
+test: deps build build-local tools validate-asl lint test-go fuzz
 
 ## deps: the Debian packages the tests need (chromium, awscli, jq, zip, shellcheck), installed
 ## with apt-get when root or passwordless sudo allows, else one line saying what to run
@@ -80,6 +80,11 @@ deps:
 
 validate-asl: tools
 	$(NPM_BIN)/asl-validator --json-path infra/statemachine/promotion.asl.json
+
+## lint: staticcheck (go.mod's tool, honnef.co/go/tools) on the whole module, every default check;
+## a finding that must stay carries a //lint:ignore with its reason
+lint:
+	go tool staticcheck ./...
 
 test-go:
 	$(TEST_ENV) go vet ./...

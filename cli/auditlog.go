@@ -3,16 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 )
 
 // auditPattern selects one function's audit records (a CloudWatch Logs
@@ -39,8 +38,7 @@ func (a *app) readAudit(ctx context.Context, fn string, since time.Time) ([]audi
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			var missing *logtypes.ResourceNotFoundException
-			if errors.As(err, &missing) {
+			if awserr.Code(err) == awserr.NotFound {
 				return nil, fail(ExitNotFound, "is aliasflow deployed here? pass --log-group, or --endpoint for the sandbox", "audit log group %s not found", a.g.logGroup)
 			}
 			return nil, fmt.Errorf("read the audit trail in %s: %w", a.g.logGroup, err)

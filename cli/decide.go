@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aliasflow/aliasflow/shared/approval"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -291,8 +292,7 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 		return p, nil
 	}
 	name := nameOf(arn)
-	var missing *sfntypes.ExecutionDoesNotExist
-	if errors.As(err, &missing) {
+	if awserr.Code(err) == awserr.NotFound {
 		return nil, fail(ExitNotFound, "list promotions with `aliasflow status <function>`", "promotion %s not found", name)
 	}
 	var nw *pending.NotWaitingError

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"io"
 	"net/http"
 	"os"
@@ -218,7 +220,7 @@ func (d *demo) run(ctx context.Context, v2, v3 string) error {
 	if p.Running() && p.State == promotion.StateBake {
 		split := d.traffic(ctx, "/production/", 400)
 		d.expect(split["1"] > 0 && split[p.Version] > 0 && split["1"] > split[p.Version], "prod splits traffic between versions 1 and 2",
-			"/production/ × 400 during the bake at %s → %s", percent(p.Weight), describeSplit(split))
+			"/production/ × 400 during the bake at %s → %s", alias.Percent(p.Weight), describeSplit(split))
 		stg := d.traffic(ctx, "/staging/", 10)
 		d.expect(stg[p.Version] == 10, "staging serves only version 2", "/staging/ × 10 → %s", describeSplit(stg))
 	} else {
@@ -309,8 +311,7 @@ func (d *demo) release(ctx context.Context, fn, bootstrap, commit string) (*prog
 			return false, err
 		}
 		_, err = c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		var missing *sfntypes.ExecutionDoesNotExist
-		if errors.As(err, &missing) {
+		if awserr.Code(err) == awserr.NotFound {
 			return false, nil
 		}
 		return err == nil, err

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
@@ -61,11 +62,6 @@ func classify(err error) *Error {
 		execMissing *sfntypes.ExecutionDoesNotExist
 		smMissing   *sfntypes.StateMachineDoesNotExist
 		fnMissing   *lambdatypes.ResourceNotFoundException
-		taskMissing *sfntypes.TaskDoesNotExist
-		taskTimeout *sfntypes.TaskTimedOut
-		badToken    *sfntypes.InvalidToken
-		conflict    *lambdatypes.ResourceConflictException
-		precond     *lambdatypes.PreconditionFailedException
 		opErr       *net.OpError
 	)
 	// Without credentials the SDK fails before sending anything (the
@@ -75,17 +71,25 @@ func classify(err error) *Error {
 		return &Error{Code: ExitFailure, Err: err,
 			Hint: "no AWS credentials found: sign in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID); for the sandbox pass --endpoint http://127.0.0.1:4566 with any dummy keys"}
 	}
-	switch {
-	case errors.As(err, &execMissing):
-		return &Error{Code: ExitNotFound, Err: err, Hint: "list promotions with `aliasflow status <function>`"}
-	case errors.As(err, &smMissing):
-		return &Error{Code: ExitNotFound, Err: err, Hint: "is aliasflow deployed here? pass --state-machine NAME|ARN, or --endpoint for the sandbox"}
-	case errors.As(err, &fnMissing):
-		return &Error{Code: ExitNotFound, Err: err, Hint: "check the function name and --region"}
-	case errors.As(err, &taskMissing), errors.As(err, &taskTimeout), errors.As(err, &badToken):
+	switch awserr.Code(err) {
+	case awserr.NotFound:
+		// The kind gives the exit code; which thing is missing, the hint.
+		hint := ""
+		switch {
+		case errors.As(err, &execMissing):
+			hint = "list promotions with `aliasflow status <function>`"
+		case errors.As(err, &smMissing):
+			hint = "is aliasflow deployed here? pass --state-machine NAME|ARN, or --endpoint for the sandbox"
+		case errors.As(err, &fnMissing):
+			hint = "check the function name and --region"
+		}
+		return &Error{Code: ExitNotFound, Err: err, Hint: hint}
+	case awserr.Closed:
 		return &Error{Code: ExitConflict, Err: err, Hint: "the promotion has moved on; see `aliasflow status`"}
-	case errors.As(err, &conflict), errors.As(err, &precond):
+	case awserr.Conflict, awserr.Stale:
 		return &Error{Code: ExitConflict, Err: err, Hint: "the function changed meanwhile; try again"}
+	}
+	switch {
 	case errors.As(err, &opErr):
 		if loopbackAddr(opErr.Addr) {
 			return &Error{Code: ExitFailure, Err: err, Hint: "nothing answers on this machine at that address: start the sandbox with `aliasflow local`, or check --endpoint / AWS_ENDPOINT_URL"}

@@ -88,15 +88,6 @@ func newWorld() *world {
 	return w
 }
 
-// handleShift makes the aliasflow-shift function answer invokes with h:
-// the payload out and the function error ("" or "Unhandled").
-func handleShift(l *lambdafake.Fake, h func(payload []byte) ([]byte, string)) {
-	l.Handle("aliasflow-shift", func(_ string, p []byte) lambdafake.Answer {
-		out, fnErr := h(p)
-		return lambdafake.Answer{Payload: out, FunctionError: fnErr}
-	})
-}
-
 // run runs the CLI and returns its exit code, stdout and stderr.
 func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/spf13/cobra"
 )
@@ -70,7 +71,7 @@ func printAudit(w io.Writer, recs []audit.Record) {
 		}
 		weight := ""
 		if r.Weight != nil {
-			weight = percent(*r.Weight)
+			weight = alias.Percent(*r.Weight)
 		}
 		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, actorName(r.Actor), nameOf(r.Execution), r.Reason)
 	}

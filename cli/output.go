@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
 )
 
@@ -72,9 +71,6 @@ func clock(t time.Time) string {
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
-
-// percent formats a weight 0–1 as "10%".
-func percent(w float64) string { return progress.Percent(w) }
 
 // maxWidth is the widest line the CLI prints in its text output; longer
 // values (an approval link of several hundred characters) are shortened,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,7 @@ func runPromote(ctx context.Context, a *app, pos []string, now bool) error {
 		return printJSON(a.env.Stdout, res)
 	}
 	fmt.Fprintf(a.env.Stdout, "ended the bake at %s of %s as %s; health is checked next\nfollow it: aliasflow watch %s\n",
-		percent(res.Weight), res.Promotion, res.Actor, res.Promotion)
+		alias.Percent(res.Weight), res.Promotion, res.Actor, res.Promotion)
 	return nil
 }
 

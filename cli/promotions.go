@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,8 +77,7 @@ func (a *app) readProgress(ctx context.Context, arn string) (*progress.Progress,
 	}
 	exec, err := c.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
-		var missing *types.ExecutionDoesNotExist
-		if errors.As(err, &missing) {
+		if awserr.Code(err) == awserr.NotFound {
 			return nil, fail(ExitNotFound, "list promotions with `aliasflow status <function>`", "promotion %s not found", nameOf(arn))
 		}
 		return nil, fmt.Errorf("describe %s: %w", nameOf(arn), err)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 
 	sandboxlambda "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -122,8 +122,7 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg, ldflags string) error {
 	}
 	out, err := up.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: zip})
 	if err != nil {
-		var missing *lambdatypes.ResourceNotFoundException
-		if errors.As(err, &missing) {
+		if awserr.Code(err) == awserr.NotFound {
 			return fail(ExitNotFound, "the sandbox has hello; see `aliasflow status`", "function %s not found on the sandbox", fn)
 		}
 		return fmt.Errorf("update the code of %s: %w", fn, err)
@@ -206,8 +205,7 @@ func (a *app) settled(ctx context.Context, fn string) (*lambda.GetFunctionConfig
 	for {
 		cfg, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
 		if err != nil {
-			var missing *lambdatypes.ResourceNotFoundException
-			if errors.As(err, &missing) {
+			if awserr.Code(err) == awserr.NotFound {
 				return nil, fail(ExitNotFound, "check the function name", "function %s not found", fn)
 			}
 			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)

@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/release"
@@ -118,8 +118,7 @@ func (a *app) release(ctx context.Context, fn, commit, build string, retry bool)
 	for waited := time.Duration(0); ; waited += releaseSettlePoll {
 		cfg, err = c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
 		if err != nil {
-			var missing *lambdatypes.ResourceNotFoundException
-			if errors.As(err, &missing) {
+			if awserr.Code(err) == awserr.NotFound {
 				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
 			}
 			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)

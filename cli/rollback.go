@@ -13,13 +13,13 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 )
 
@@ -254,8 +254,7 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 			StartTime: shifting.StartTime, Actor: caller, Promotion: state}
 	} else {
 		from, to, whyTo, err := a.rollbackTarget(ctx, fn, o.to, res.StillRunning)
-		var api smithy.APIError
-		if errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied") {
+		if awserr.Code(err) == awserr.Denied {
 			// Operators may not read the audit trail themselves; the
 			// approval API, which decides the rollback, plans it.
 			from, to, whyTo, err = a.planByAPI(ctx, fn, o, res)
@@ -449,9 +448,9 @@ func (a *app) rollbackTarget(ctx context.Context, fn, want string, still []Runni
 			if w > 0 {
 				if want != "" && want != cur {
 					return "", "", "", fail(ExitConflict, fmt.Sprintf("run `aliasflow rollback %s` without --to first", fn),
-						"prod of %s still sends %s to version %s (an interrupted shift); a rollback now returns it all to version %s, not %s", fn, percent(w), v, cur, want)
+						"prod of %s still sends %s to version %s (an interrupted shift); a rollback now returns it all to version %s, not %s", fn, alias.Percent(w), v, cur, want)
 				}
-				return v, cur, fmt.Sprintf("prod's primary version; %s of traffic still went to version %s", percent(w), v), nil
+				return v, cur, fmt.Sprintf("prod's primary version; %s of traffic still went to version %s", alias.Percent(w), v), nil
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 )
@@ -127,7 +128,7 @@ func (e *e2e) alias(name string) string {
 func describe(a cli.AliasStatus) string {
 	out := a.Version
 	for v, w := range a.Routing {
-		out += " + " + v + "@" + progress.Percent(w)
+		out += " + " + v + "@" + alias.Percent(w)
 	}
 	return out
 }

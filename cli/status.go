@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -248,8 +250,7 @@ func (a *app) aliases(ctx context.Context, fn string) ([]lambdatypes.AliasConfig
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			var missing *lambdatypes.ResourceNotFoundException
-			if errors.As(err, &missing) {
+			if awserr.Code(err) == awserr.NotFound {
 				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
 			}
 			return nil, fmt.Errorf("list aliases of %s: %w", fn, err)
@@ -269,19 +270,15 @@ func aliasStatus(al lambdatypes.AliasConfiguration) AliasStatus {
 }
 
 // describeAlias writes an alias's target as "2" or "1 + 2@10%".
+// It is alias.Alias's String, without zero weights.
 func describeAlias(version string, routing map[string]float64) string {
-	out := version
-	keys := make([]string, 0, len(routing))
-	for v := range routing {
-		keys = append(keys, v)
-	}
-	sort.Strings(keys)
-	for _, v := range keys {
-		if routing[v] > 0 {
-			out += " + " + v + "@" + percent(routing[v])
+	weights := map[string]float64{}
+	for v, w := range routing {
+		if w > 0 {
+			weights[v] = w
 		}
 	}
-	return out
+	return alias.Alias{Exists: true, Version: version, Weights: weights}.String()
 }
 
 // expectedAlias is where the newest audit record that moved alias left
@@ -331,7 +328,7 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	} else {
 		t = newTable(w, "  promotion", "version", "prod weight", "where")
 		for _, p := range st.Promotions {
-			t.row("  "+p.Name, p.Version, percent(p.Weight), gateCountdown(p, now))
+			t.row("  "+p.Name, p.Version, alias.Percent(p.Weight), gateCountdown(p, now))
 		}
 		t.flush()
 	}

@@ -27,11 +27,12 @@ const (
 	buildProject = local.HelloProject
 	stateMachine = "aliasflow-promotion"
 	pipelineLogs = "/aliasflow/pipeline"
-	prodAlarm    = local.HelloAlarm
 	approver     = "approver@example.com"
 	oncall       = "oncall@example.com"
 	requester    = "ana@example.com"
 )
+
+var prodAlarm = local.HelloAlarm
 
 // Deadlines of the waits. They are generous because the machine is shared;
 // a passing run is much faster.
@@ -111,9 +112,8 @@ type scenario struct {
 	expectDenials bool
 	restarted     bool
 
-	mu     sync.Mutex
-	builds int
-	watch  *aliasWatch
+	mu    sync.Mutex
+	watch *aliasWatch
 }
 
 func (s *scenario) startWorld() *world {

@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"strconv"
 
 	"github.com/aliasflow/aliasflow/sandbox/codebuild"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -97,17 +94,6 @@ func (s *scenario) runBuild(in codebuild.RunInput) string {
 		s.t.Fatalf("run the CodeBuild build of %s: %v", in.SourceVersion, err)
 	}
 	return id
-}
-
-// releaseRequested is an aliasflow "Release Requested" event for p.
-func releaseRequested(p *promo) ebtypes.PutEventsRequestEntry {
-	detail, _ := json.Marshal(map[string]string{"function": fn, "codeSha256": p.sha, "commit": p.commit, "requestedBy": requester})
-	return ebtypes.PutEventsRequestEntry{
-		Source:       aws.String("aliasflow"),
-		DetailType:   aws.String("Release Requested"),
-		Detail:       aws.String(string(detail)),
-		EventBusName: aws.String(deploy.ReleaseEventBus),
-	}
 }
 
 // merge deploys build and has CodeBuild build it, then waits for the

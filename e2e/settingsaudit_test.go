@@ -71,7 +71,7 @@ func TestSettingsChangeIsAudited(t *testing.T) {
 		}
 		return out
 	}
-	recs := settingsRecords(s.waitAudit(func(recs []audit.Record) bool { return len(settingsRecords(recs)) > 0 }))
+	s.waitAudit(func(recs []audit.Record) bool { return len(settingsRecords(recs)) > 0 })
 	// Lambda's async retries and EventBridge's deliveries settle well
 	// within this; a second record would show by then.
 	time.Sleep(3 * time.Second)
@@ -79,7 +79,8 @@ func TestSettingsChangeIsAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recs = settingsRecords(all); len(recs) != 1 {
+	recs := settingsRecords(all)
+	if len(recs) != 1 {
 		t.Fatalf("settings.changed records = %d (%+v), want exactly 1: the administrator's write; the operator's was denied", len(recs), recs)
 	}
 	want := []audit.Change{

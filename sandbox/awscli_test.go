@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -15,15 +16,77 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
 )
 
+// The AWS CLI the cases below are written for and checked against: v2, as
+// Debian packages it (awscli 2.9.19 on bookworm), which .ci/deps installs.
+// Its errors and output formats are v2's (e.g. `lambda wait
+// function-updated-v2`, which v1 lacks).
+const (
+	debianAWSCLI = "/usr/bin/aws"
+	wantAWSCLI   = "aws-cli/2."
+)
+
+// awsCLI is the path of the AWS CLI TestAWSCLI runs (ALIASFLOW_AWS_CLI, as
+// for .ci/deps, else Debian's), after checking that it is the major version
+// the cases cite. Without it the test is skipped, except on CI, which
+// installs it: there it fails.
+func awsCLI(t *testing.T) string {
+	t.Helper()
+	cli := cmp.Or(os.Getenv("ALIASFLOW_AWS_CLI"), debianAWSCLI)
+	if _, err := os.Stat(cli); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: %v; .ci/deps installs Debian's AWS CLI v2 (apt-get install awscli)", cli, err)
+		}
+		t.Skipf("%s: %v: Debian's AWS CLI v2 is not installed (apt-get install awscli, or make deps); CI installs it", cli, err)
+	}
+	// Run with Debian's python3, as the package's script expects
+	// (TOOLCHAIN.md): a pyenv python first on PATH lacks its modules.
+	out, err := exec.Command("/usr/bin/python3", cli, "--version").CombinedOutput()
+	version := strings.TrimSpace(string(out))
+	if err != nil || !strings.HasPrefix(version, wantAWSCLI) {
+		t.Fatalf("%s --version = %q (%v), want %s…: the cases are the AWS CLI v2's", cli, version, err, wantAWSCLI)
+	}
+	t.Logf("AWS CLI: %s (%s)", cli, version)
+	return cli
+}
+
+// TestDepsLooksForDebiansAWSCLI: .ci/deps installs Debian's AWS CLI when
+// its path is missing, whatever other `aws` is on PATH (these machines
+// carry a pyenv AWS CLI v1, which TestAWSCLI's cases are not written for).
+func TestDepsLooksForDebiansAWSCLI(t *testing.T) {
+	bin := t.TempDir()
+	for _, name := range []string{"aws", "chromium", "jq", "zip", "shellcheck"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	present := filepath.Join(t.TempDir(), "aws")
+	if err := os.WriteFile(present, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		awsCLI string
+		want   string
+	}{
+		{"another aws on PATH, Debian's missing", filepath.Join(t.TempDir(), "aws"), "missing: awscli"},
+		{"Debian's present", present, "missing: "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("bash", filepath.Join("..", ".ci", "deps"))
+			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "DEPS_DRY_RUN=1", "ALIASFLOW_AWS_CLI=" + tc.awsCLI}
+			out, err := cmd.CombinedOutput()
+			if got := strings.TrimSpace(string(out)); err != nil || got != strings.TrimSpace(tc.want) {
+				t.Errorf(".ci/deps = %q (%v), want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
 // TestAWSCLI drives the sandbox with the AWS CLI, as a user rehearsing by
 // hand would: `--endpoint-url` and dummy credentials.
 func TestAWSCLI(t *testing.T) {
-	// Debian's AWS CLI v2, run with Debian's python3 (TOOLCHAIN.md); .ci/run
-	// installs it.
-	const cli = "/usr/bin/aws"
-	if _, err := os.Stat(cli); err != nil {
-		t.Skip("Debian's AWS CLI is not installed (apt-get install awscli); CI installs it")
-	}
+	cli := awsCLI(t)
 	sb := start(t, sandbox.Options{LambdaUpdateDuration: -1})
 	zip := lambdatest.Zip(t, lambdatest.Build(t, "github.com/aliasflow/aliasflow/examples/hello"))
 	lam := sb.Lambda()
@@ -107,6 +170,7 @@ func TestAWSCLI(t *testing.T) {
 		{"PutEvents", "events put-events", []string{"events", "put-events", "--entries", `[{"Source":"aliasflow","DetailType":"Release Requested","Detail":"{\"function\":\"hello\"}"}]`}, `"FailedEntryCount": 0`},
 		{"FilterLogEvents", "logs filter-log-events of a missing group", []string{"logs", "filter-log-events", "--log-group-name", "/aws/lambda/nope"}, "ResourceNotFoundException"},
 		{"GetSecretValue", "secretsmanager get-secret-value missing", []string{"secretsmanager", "get-secret-value", "--secret-id", "nope"}, "ResourceNotFoundException"},
+		{"ConfirmSubscription", "sns confirm-subscription of a missing topic", []string{"sns", "confirm-subscription", "--topic-arn", "arn:aws:sns:us-east-1:000000000000:nope", "--token", "t"}, "NotFound"},
 		{"Publish", "sns publish to a missing topic", []string{"sns", "publish", "--topic-arn", "arn:aws:sns:us-east-1:000000000000:nope", "--message", "hi"}, "NotFound"},
 		{"GetCallerIdentity", "sts get-caller-identity", []string{"sts", "get-caller-identity"}, `"Account": "000000000000"`},
 		{"DescribeAlarms", "cloudwatch describe-alarms", []string{"cloudwatch", "describe-alarms"}, `"MetricAlarms"`},
@@ -118,6 +182,8 @@ func TestAWSCLI(t *testing.T) {
 		{"PutParameter", "ssm put-parameter that exists", []string{"ssm", "put-parameter", "--name", "/aliasflow/aliasflow/targets/cli", "--type", "String", "--value", "x"}, "ParameterAlreadyExists"},
 		{"GetParameter", "ssm get-parameter", []string{"ssm", "get-parameter", "--name", "/aliasflow/aliasflow/targets/cli"}, `"Version": 1`},
 		{"GetParameter", "ssm get-parameter missing", []string{"ssm", "get-parameter", "--name", "/aliasflow/aliasflow/targets/nope"}, "ParameterNotFound"},
+		{"GetParameterHistory", "ssm get-parameter-history", []string{"ssm", "get-parameter-history", "--name", "/aliasflow/aliasflow/targets/cli"}, `"Value": "{\"function\":\"cli\"}"`},
+		{"GetParameterHistory", "ssm get-parameter-history missing", []string{"ssm", "get-parameter-history", "--name", "/aliasflow/aliasflow/targets/nope"}, "ParameterNotFound"},
 		{"GetParametersByPath", "ssm get-parameters-by-path", []string{"ssm", "get-parameters-by-path", "--path", "/aliasflow/aliasflow/targets/"}, `"Name": "/aliasflow/aliasflow/targets/cli"`},
 		{"DeleteParameters", "ssm delete-parameters", []string{"ssm", "delete-parameters", "--names", "/aliasflow/aliasflow/targets/cli", "/aliasflow/aliasflow/targets/nope"}, `"/aliasflow/aliasflow/targets/nope"`},
 		{"Invoke", "lambda invoke of a missing function", []string{"lambda", "invoke", "--function-name", "nope", "--payload", "{}", os.DevNull}, "ResourceNotFoundException"},
@@ -153,7 +219,15 @@ func TestAWSCLI(t *testing.T) {
 	if jerr := json.Unmarshal([]byte(out), &res); err != nil || jerr != nil || res.StatusCode != 200 || res.ExecutedVersion != "1" {
 		t.Errorf("aws lambda invoke: %v\n%s", err, out)
 	}
-	if evs := sb.Events().Events(); len(evs) != 1 || evs[0].Source != "aliasflow" {
-		t.Errorf("events seen = %+v, want the one put by the CLI", evs)
+	// Only the CLI's own: the sandbox also puts the CloudTrail events of
+	// the SSM writes above ("aws.ssm").
+	var put []string
+	for _, ev := range sb.Events().Events() {
+		if ev.Source == "aliasflow" {
+			put = append(put, ev.DetailType)
+		}
+	}
+	if len(put) != 1 || put[0] != "Release Requested" {
+		t.Errorf("aliasflow events seen = %q, want the one put by the CLI (Release Requested)", put)
 	}
 }

@@ -8,12 +8,11 @@ package progress
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -209,7 +208,7 @@ func (p *Progress) absorb(doc string) {
 }
 
 func (p *Progress) describe(prodBusy bool) {
-	pct := Percent
+	pct := alias.Percent
 	stable := p.StableVersion
 	if stable == "" {
 		stable = "the stable version"
@@ -309,7 +308,7 @@ type Stage struct {
 func (p *Progress) Stages() []Stage {
 	st := []Stage{{Label: "smoke"}, {Label: "approval"}}
 	for _, s := range p.Steps {
-		st = append(st, Stage{Label: Percent(s.Weight)})
+		st = append(st, Stage{Label: alias.Percent(s.Weight)})
 	}
 	st = append(st, Stage{Label: "100%"})
 	cur := -1
@@ -385,12 +384,6 @@ func (p *Progress) Bar() string {
 		fmt.Fprintf(&b, "[%s %s]", s.Label, mark)
 	}
 	return b.String()
-}
-
-// Percent formats a weight 0–1 as "10%", rounded to hundredths of a
-// percent so 0.3 prints as 30%, not 30.000000000000004%.
-func Percent(w float64) string {
-	return strconv.FormatFloat(math.Round(w*10000)/100, 'f', -1, 64) + "%"
 }
 
 func deref(s *string) string {

@@ -243,14 +243,3 @@ func TestReadRefusesAForeignInput(t *testing.T) {
 		t.Errorf("Read(foreign input) error = %v; want one saying it is not a promotion", err)
 	}
 }
-
-func TestPercent(t *testing.T) {
-	for _, c := range []struct {
-		w    float64
-		want string
-	}{{0.1, "10%"}, {0.3, "30%"}, {0.125, "12.5%"}, {1, "100%"}, {0, "0%"}} {
-		if got := progress.Percent(c.w); got != c.want {
-			t.Errorf("Percent(%v) = %q; want %q", c.w, got, c.want)
-		}
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -23,11 +24,11 @@ import (
 // in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/attribute-based-access-control.html).
 const (
 	// TagKey is the tag every target function carries; its value is the
-	// pipeline's name.
-	TagKey = "aliasflow:pipeline"
+	// pipeline's name (deploy.PipelineTag).
+	TagKey = deploy.PipelineTag
 	// DefaultPipelineName is the name of a pipeline given none, the value
 	// of TagKey on its targets (a named pipeline's targets carry its name).
-	DefaultPipelineName = "aliasflow"
+	DefaultPipelineName = deploy.DefaultPipelineName
 	// RepositoryTag names, on a target function, the GitHub repository
 	// ("owner/name") whose workflow releases it: the GitHub release role
 	// may replace the code only of functions tagged with its own

@@ -81,12 +81,8 @@ const (
 const ApprovalTimeoutSeconds = 25
 
 // PipelineTag is the tag key the target construct puts on every target
-// function (and its prod alarm), valued with the pipeline's name. The
-// pipeline's roles act on Lambda functions and alarms only under an
-// aws:ResourceTag/aliasflow:pipeline condition (attribute-based access
-// control, "Use attribute-based access control in Lambda"), so adding a
-// target adds no statement to any role.
-const PipelineTag = "aliasflow:pipeline"
+// function (and its prod alarm): deploy.PipelineTag, which says why.
+const PipelineTag = deploy.PipelineTag
 
 // BuildRulePrefix starts the name of each target's CodeBuild rule; the dead
 // letter queue accepts the events of exactly these rules.
@@ -731,14 +727,6 @@ func (p *Pipeline) Subscriptions() []string {
 		out = append(out, e)
 	}
 	sort.Strings(out)
-	return out
-}
-
-func values(list *[]*string) []string {
-	var out []string
-	for _, s := range *list {
-		out = append(out, *s)
-	}
 	return out
 }
 

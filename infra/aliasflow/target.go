@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -268,9 +269,7 @@ func (t *Target) checkFunctionName(fn awslambda.IFunction, name string) {
 }
 
 // ProdErrorsAlarmName is the name of a target's prod errors alarm.
-func ProdErrorsAlarmName(function string) string {
-	return "aliasflow-" + function + "-prod-errors"
-}
+func ProdErrorsAlarmName(function string) string { return deploy.ProdErrorsAlarm(function) }
 
 // Parameter returns the SSM parameter holding the target's settings.
 func (t *Target) Parameter() awsssm.StringParameter { return t.parameter }

@@ -92,6 +92,7 @@ func TestTargetResourcesNagClean(t *testing.T) {
 	cdktest.NoPanic(t, "annotations", func() {
 		a := assertions.Annotations_FromStack(fx.team)
 		for _, m := range append(*a.FindError(jsii.String("/Team/OrdersTarget/*"), rules), *a.FindWarning(jsii.String("/Team/OrdersTarget/*"), rules)...) {
+			//lint:ignore SA1019 the assertions API returns this type and aws-cdk-go has no other; its replacement lives in a JS package with no Go binding
 			t.Errorf("cdk-nag on %s: %v", *m.Id, m.Entry.Data)
 		}
 	})

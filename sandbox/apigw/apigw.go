@@ -214,7 +214,7 @@ func checkResourcePath(p string) error {
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	if !strings.HasPrefix(p, "/") || slices.Contains(parts, "") {
-		return fmt.Errorf("resource path %q must be / or /part/part...", p)
+		return fmt.Errorf("resource path %q must be / or /part/part (parts not empty)", p)
 	}
 	for i, part := range parts {
 		if strings.HasSuffix(part, "+}") && i != len(parts)-1 {

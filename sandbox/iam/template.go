@@ -504,7 +504,7 @@ func statement(m map[string]any) (Statement, error) {
 	st.Sid, _ = m["Sid"].(string)
 	st.Effect, _ = m["Effect"].(string)
 	if st.Effect != "Allow" && st.Effect != "Deny" {
-		return st, fmt.Errorf("Effect %s is not Allow or Deny", jsonString(m["Effect"]))
+		return st, fmt.Errorf("the Effect %s is not Allow or Deny", jsonString(m["Effect"]))
 	}
 	for field, dst := range map[string]*[]string{"Action": &st.Action, "NotAction": &st.NotAction, "Resource": &st.Resource, "NotResource": &st.NotResource} {
 		v, err := stringList(m[field])
@@ -518,7 +518,7 @@ func statement(m map[string]any) (Statement, error) {
 		for op, keys := range c {
 			km, ok := keys.(map[string]any)
 			if !ok {
-				return st, fmt.Errorf("Condition %s: want an object of keys", op)
+				return st, fmt.Errorf("the Condition %s: want an object of keys", op)
 			}
 			st.Condition[op] = map[string][]string{}
 			for k, v := range km {
@@ -527,7 +527,7 @@ func statement(m map[string]any) (Statement, error) {
 				}
 				vals, err := stringList(v)
 				if err != nil {
-					return st, fmt.Errorf("Condition %s %s: %w", op, k, err)
+					return st, fmt.Errorf("the Condition %s %s: %w", op, k, err)
 				}
 				st.Condition[op][k] = vals
 			}

@@ -46,7 +46,6 @@ const (
 	StateMachineName  = deploy.StateMachine
 	TopicName         = deploy.ApprovalTopic
 	LinkSecretName    = deploy.LinkSecret
-	HelloAlarm        = "aliasflow-hello-prod-errors"
 	PipelineLogGroup  = deploy.PipelineLogGroup
 	HelloProject      = "aliasflow-hello"
 	// ApprovalStage and ApprovalAPI are the approval API's stage and id as
@@ -70,9 +69,13 @@ const (
 	SettingsChangedRule = deploy.SettingsChangedRule
 	// PipelineTag is the tag every target function carries, valued with the
 	// pipeline's name: the pipeline's roles are scoped by it (ABAC).
-	PipelineTag  = "aliasflow:pipeline"
-	PipelineName = "aliasflow"
+	PipelineTag  = deploy.PipelineTag
+	PipelineName = deploy.DefaultPipelineName
 )
+
+// HelloAlarm is hello's prod errors alarm, named as the target construct
+// names it.
+var HelloAlarm = deploy.ProdErrorsAlarm(HelloFunction)
 
 // HelloStages are the sample app's stages and the alias each serves.
 var HelloStages = map[string]string{"dev": "dev", "staging": "stg", "production": "prod"}

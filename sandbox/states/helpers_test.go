@@ -124,12 +124,6 @@ func (h *harness) until(what string, cond func() bool) {
 	}
 }
 
-func (h *harness) execution(arn string) *execution {
-	h.svc.mu.Lock()
-	defer h.svc.mu.Unlock()
-	return h.svc.executions[arn]
-}
-
 // status waits until the execution is closed and returns its status.
 func (h *harness) closed(arn string) (status, errName, cause string) {
 	h.t.Helper()

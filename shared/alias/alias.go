@@ -20,7 +20,6 @@ package alias
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -146,8 +146,7 @@ func IsVersionNumber(v string) bool { return versionNumber.MatchString(v) }
 // error but an Alias that does not exist.
 func Get(ctx context.Context, lc Lambda, fn, name string) (Alias, error) {
 	out, err := lc.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(fn), Name: aws.String(name)})
-	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) {
+	if awserr.Code(err) == awserr.NotFound {
 		return Alias{}, nil
 	}
 	if err != nil {
@@ -266,8 +265,7 @@ func (m Mover) write(ctx context.Context, fn, name string, cur, want Alias) (aft
 			FunctionVersion: aws.String(want.Version), RoutingConfig: routing,
 			Description: aws.String(desc),
 		})
-		var conflict *types.ResourceConflictException
-		if errors.As(err, &conflict) {
+		if awserr.Code(err) == awserr.Conflict {
 			return Alias{}, err, nil // created meanwhile by another writer
 		}
 		if err != nil {
@@ -287,8 +285,7 @@ func (m Mover) write(ctx context.Context, fn, name string, cur, want Alias) (aft
 		after.Description = cur.Description
 	}
 	out, err := m.Lambda.UpdateAlias(ctx, in)
-	var stale *types.PreconditionFailedException
-	if errors.As(err, &stale) {
+	if awserr.Code(err) == awserr.Stale {
 		return Alias{}, err, nil
 	}
 	if err != nil {

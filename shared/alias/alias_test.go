@@ -62,3 +62,14 @@ func TestMove(t *testing.T) {
 		})
 	}
 }
+
+func TestPercent(t *testing.T) {
+	for _, c := range []struct {
+		w    float64
+		want string
+	}{{0.1, "10%"}, {0.3, "30%"}, {0.125, "12.5%"}, {1, "100%"}, {0, "0%"}, {0.33333, "33.33%"}} {
+		if got := alias.Percent(c.w); got != c.want {
+			t.Errorf("Percent(%v) = %q; want %q", c.w, got, c.want)
+		}
+	}
+}

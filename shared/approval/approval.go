@@ -20,18 +20,16 @@ import (
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // ViaLink is Decision.Via for decisions made on the approval page.
-const ViaLink = "link"
+const ViaLink = promotion.ViaLink
 
 // StepFunctions is the Step Functions calls the approval makes.
 type StepFunctions interface {
 	pending.HistoryAPI
-	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
-	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, opts ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
+	pending.AnswerAPI
 }
 
 // Publisher is the SNS call the request makes.

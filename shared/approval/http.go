@@ -3,7 +3,6 @@ package approval
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -14,12 +13,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
@@ -243,7 +241,6 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	var ex pending.Execution
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
-	var dne *sfntypes.ExecutionDoesNotExist
 	switch {
 	case err == nil:
 		ex = p.Execution
@@ -251,7 +248,7 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		ex = nw.Execution
 	case errors.As(err, &nr):
 		ex = nr.Execution
-	case errors.As(err, &dne):
+	case awserr.Code(err) == awserr.NotFound:
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "no such execution", "execution", c.Execution)
 		return fail(problemEnded, "The promotion this link belongs to no longer exists.")
 	default:
@@ -331,16 +328,17 @@ func outcome(ex pending.Execution, about subject) string {
 	case sfntypes.ExecutionStatusTimedOut:
 		return fmt.Sprintf("The promotion of %s ran out of time and stopped.", about)
 	}
+	// A Fail state's Error is its name (promotion's State constants).
 	switch ex.Error {
-	case "Rejected":
+	case promotion.StateRejected:
 		return fmt.Sprintf("%s was rejected, so it was not promoted.", about.Start())
-	case "ApprovalExpired":
+	case promotion.StateApprovalExpired:
 		return fmt.Sprintf("No one decided on %s before its approval request expired, so it was not promoted.", about)
-	case "SmokeTestsFailed":
+	case promotion.StateSmokeTestsFailed:
 		return fmt.Sprintf("%s failed its smoke tests, so it was not promoted.", about.Start())
-	case "RolledBack":
+	case promotion.StateRolledBack:
 		return fmt.Sprintf("%s was unhealthy while prod moved to it, so prod was put back on the version it served before.", about.Start())
-	case "RollbackFailed":
+	case promotion.StateRollbackFailed:
 		return fmt.Sprintf("%s failed while prod moved to it, and putting prod back needs the team that runs aliasflow.", about.Start())
 	}
 	return fmt.Sprintf("The promotion of %s ended without reaching prod.", about)
@@ -359,7 +357,7 @@ func decidedText(about subject, d *promotion.Decision) string {
 	switch d.Via {
 	case ViaLink:
 		how = " on the approval page"
-	case "cli":
+	case ViaCLI:
 		how = " with the aliasflow command line"
 	}
 	return fmt.Sprintf("%s %s it%s at %s (%s).", d.Approver, verb, how, d.DecidedAt.UTC().Format(timeFormat), about)
@@ -412,22 +410,9 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 		}
 		d = *final
 	}
-	body, err := json.Marshal(d)
-	if err != nil {
-		h.d.Log.ErrorContext(ctx, "approval: encode decision", "error", err.Error())
-		return h.problem(ctx, problemInternal, "")
-	}
 	token := a.p.TaskToken.Reveal()
-	if f.Approve {
-		_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(body))})
-	} else {
-		_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(body))})
-	}
-	if err != nil {
-		var timedOut *sfntypes.TaskTimedOut
-		var invalid *sfntypes.InvalidToken
-		var gone *sfntypes.TaskDoesNotExist
-		if errors.As(err, &timedOut) || errors.As(err, &invalid) || errors.As(err, &gone) {
+	if err := a.p.Send(ctx, h.d.SFN, pending.Decide(d)); err != nil {
+		if awserr.Code(err) == awserr.Closed {
 			h.d.Log.InfoContext(ctx, "approval decision refused: task already closed", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
 			return h.problemFor(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.", subject{st.Function, st.Version})
 		}

@@ -11,13 +11,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // The approval API's IAM-authorized resources (AuthorizationType AWS_IAM):
@@ -44,7 +42,7 @@ const (
 
 // ViaCLI is Decision.Via for decisions made through the IAM-authorized API
 // (the aliasflow command line).
-const ViaCLI = "cli"
+const ViaCLI = promotion.ViaCLI
 
 // CallerRequest is the JSON body of a POST to DecidePath or OverridePath.
 type CallerRequest struct {
@@ -186,11 +184,10 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		state = promotion.StateBake
 	}
 	p, err := pending.Find(ctx, h.d.SFN, in.Execution, state)
-	var dne *sfntypes.ExecutionDoesNotExist
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
 	switch {
-	case errors.As(err, &dne):
+	case awserr.Code(err) == awserr.NotFound:
 		return refuse(http.StatusNotFound, "promotion %s not found", in.Execution)
 	case errors.As(err, &nw), errors.As(err, &nr):
 		return refuse(http.StatusConflict, "promotion %s is not waiting in %s: %v", in.Execution, state, err)
@@ -203,9 +200,10 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	token := p.TaskToken.Reveal()
 	switch in.Action {
 	case ActionApprove, ActionReject:
-		target, err := h.current(ctx, st.Function)
-		if err != nil {
-			h.d.Log.ErrorContext(ctx, "approval API: settings unreadable", "function", st.Function, "error", err.Error())
+		// terr, not err: the answer's err below is read after the switch.
+		target, terr := h.current(ctx, st.Function)
+		if terr != nil {
+			h.d.Log.ErrorContext(ctx, "approval API: settings unreadable", "function", st.Function, "error", terr.Error())
 			return refuse(http.StatusInternalServerError, "the settings of %s could not be read", st.Function)
 		}
 		approver, why := decider(target, st.Release, "", who.arn)
@@ -236,16 +234,10 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 			}
 			d = *final
 		}
-		out, _ := json.Marshal(d)
-		if d.Approved {
-			_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))})
-		} else {
-			_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(out))})
-		}
+		err = p.Send(ctx, h.d.SFN, pending.Decide(d))
 	case ActionPromoteNow:
 		// health.go records bake.skipped with this actor.
-		out, _ := json.Marshal(promotion.Bake{PromoteNow: true, Actor: who.arn})
-		_, err = h.d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))})
+		err = p.Send(ctx, h.d.SFN, pending.PromoteNow(who.arn))
 	case ActionRollback:
 		// The definition catches the Bake task's failure and runs Rollback;
 		// the shift records promotion.rolled_back with this actor.
@@ -253,15 +245,10 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		if reason == "" {
 			reason = "none given"
 		}
-		cause, _ := json.Marshal(promotion.Override{Actor: who.arn, Reason: reason})
-		_, err = h.d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token),
-			Error: aws.String(promotion.ErrOperatorRollback), Cause: aws.String(string(cause))})
+		err = p.Send(ctx, h.d.SFN, pending.RollBack(who.arn, reason))
 	}
 	if err != nil {
-		var timedOut *sfntypes.TaskTimedOut
-		var invalid *sfntypes.InvalidToken
-		var gone *sfntypes.TaskDoesNotExist
-		if errors.As(err, &timedOut) || errors.As(err, &invalid) || errors.As(err, &gone) {
+		if awserr.Code(err) == awserr.Closed {
 			return refuse(http.StatusConflict, "promotion %s moved on just before this request", in.Execution)
 		}
 		h.d.Log.ErrorContext(ctx, "approval API: answer not delivered", "execution", in.Execution, "error", redact(err.Error(), token))

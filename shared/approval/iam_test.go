@@ -248,3 +248,24 @@ func TestGrantedRecordsOnlyAVerifiedDecision(t *testing.T) {
 		})
 	}
 }
+
+// TestCallerDecisionLosesTheRace: when the task closes between reading the
+// history and answering (another decider won), the API answers 409, never
+// 200 for an answer Step Functions refused.
+func TestCallerDecisionLosesTheRace(t *testing.T) {
+	for _, action := range []string{approval.ActionApprove, approval.ActionReject} {
+		t.Run(action, func(t *testing.T) {
+			e := newEnv(t)
+			withPrincipals(e, nil)
+			e.sfn.StaleHistory = true // the first answer closes the task; the history still shows it open
+			req := callerReq(approval.DecidePath, bobARN, approval.CallerRequest{Execution: execARN, Action: action})
+			if first := e.h.ServeAPIGateway(context.Background(), req); first.StatusCode != http.StatusOK {
+				t.Fatalf("first answer: status = %d, want 200: %s", first.StatusCode, first.Body)
+			}
+			second := e.h.ServeAPIGateway(context.Background(), req)
+			if second.StatusCode != http.StatusConflict || !strings.Contains(second.Body, "moved on") {
+				t.Errorf("second answer: status = %d (%s), want 409: the task had closed", second.StatusCode, second.Body)
+			}
+		})
+	}
+}

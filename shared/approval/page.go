@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -16,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
+	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
@@ -220,8 +220,7 @@ func (h *Handler) serving(ctx context.Context, function, alias string) (string, 
 	}
 	out, err := h.d.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(function), Name: aws.String(alias)})
 	if err != nil {
-		var nf *lambdatypes.ResourceNotFoundException
-		if errors.As(err, &nf) {
+		if awserr.Code(err) == awserr.NotFound {
 			return "no " + alias + " alias yet", ""
 		}
 		h.d.Log.WarnContext(ctx, "approval page: alias not read", "function", function, "alias", alias, "error", err.Error())
@@ -279,14 +278,10 @@ func describeAlias(version string, rc *lambdatypes.AliasRoutingConfiguration) st
 	var extra []string
 	for v, w := range rc.AdditionalVersionWeights {
 		rest -= w
-		extra = append(extra, fmt.Sprintf("version %s (%s)", v, percent(w)))
+		extra = append(extra, fmt.Sprintf("version %s (%s)", v, alias.Percent(w)))
 	}
 	sort.Strings(extra)
-	return fmt.Sprintf("version %s (%s) and %s", version, percent(rest), strings.Join(extra, " and "))
-}
-
-func percent(w float64) string {
-	return strconv.FormatFloat(math.Round(w*10000)/100, 'f', -1, 64) + "%"
+	return fmt.Sprintf("version %s (%s) and %s", version, alias.Percent(rest), strings.Join(extra, " and "))
 }
 
 // doneView is the confirmation page's data.

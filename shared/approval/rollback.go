@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -14,11 +13,11 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -64,9 +63,8 @@ func (h *Handler) startRollback(ctx context.Context, who caller, in CallerReques
 	}
 	machine := h.d.StateMachine
 	out, err := h.d.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(fn), Name: aws.String(promotion.AliasProd)})
-	var nf *lambdatypes.ResourceNotFoundException
 	switch {
-	case errors.As(err, &nf):
+	case awserr.Code(err) == awserr.NotFound:
 		return refuse(http.StatusNotFound, "%s has no prod alias", fn)
 	case err != nil:
 		h.d.Log.ErrorContext(ctx, "manual rollback: reading prod failed", "function", fn, "error", err.Error())
@@ -91,7 +89,7 @@ func (h *Handler) startRollback(ctx context.Context, who caller, in CallerReques
 	if in.To != "" {
 		_, err := h.d.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String(to)})
 		switch {
-		case errors.As(err, &nf):
+		case awserr.Code(err) == awserr.NotFound:
 			return refuse(http.StatusNotFound, "%s has no published version %s", fn, to)
 		case err != nil:
 			h.d.Log.ErrorContext(ctx, "manual rollback: reading the version failed", "function", fn, "version", to, "error", err.Error())
@@ -112,9 +110,8 @@ func (h *Handler) startRollback(ctx context.Context, who caller, in CallerReques
 	// update) names the same execution: a repeated click starts nothing new.
 	name := RollbackName(fn, to, prod.Revision+"\x00"+from+"\x00"+who.arn)
 	started, err := h.d.Rollbacks.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(string(input))})
-	var exists *sfntypes.ExecutionAlreadyExists
 	switch {
-	case errors.As(err, &exists):
+	case awserr.Code(err) == awserr.AlreadyExists:
 		return refuse(http.StatusConflict, "a rollback of %s to %s was already asked for this prod (%s)", fn, to, name)
 	case err != nil:
 		h.d.Log.ErrorContext(ctx, "manual rollback: start failed", "function", fn, "error", err.Error())
@@ -310,8 +307,7 @@ func (l LogTrail) Records(ctx context.Context, fn string) ([]audit.Record, error
 	p := cloudwatchlogs.NewFilterLogEventsPaginator(l.Logs, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
-		var missing *logtypes.ResourceNotFoundException
-		if errors.As(err, &missing) {
+		if awserr.Code(err) == awserr.NotFound {
 			return nil, nil // no group yet: no records yet
 		}
 		if err != nil {

@@ -25,7 +25,8 @@ import (
 // Event names an audited state change.
 type Event string
 
-// The audited events (DESIGN.md, "Audit record").
+// The audited events; each is one Record (README.md, "Operators", says
+// where the trail is kept and how to read it).
 const (
 	ReleasePublished Event = "release.published"
 	ReleaseRefused   Event = "release.refused"
@@ -101,11 +102,20 @@ type Change struct {
 	To    string `json:"to"`
 }
 
+// Outcome is what a health verdict found.
+type Outcome string
+
+// The outcomes of a health verdict.
+const (
+	Healthy      Outcome = "healthy"
+	Unhealthy    Outcome = "unhealthy"
+	Inconclusive Outcome = "inconclusive"
+)
+
 // Verdict explains a health verdict: what was decided, by which evidence,
 // with which test and threshold.
 type Verdict struct {
-	// Outcome is healthy, unhealthy or inconclusive.
-	Outcome string `json:"outcome"`
+	Outcome Outcome `json:"outcome"`
 	// DecidedBy names the evidence that decided: "logs", "metrics",
 	// "alarms", "latency", or "" while inconclusive.
 	DecidedBy string `json:"decidedBy,omitempty"`

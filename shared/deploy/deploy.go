@@ -38,7 +38,25 @@ const (
 	// release role, releasers), so that anyone with events:PutEvents on
 	// the default bus cannot start a release.
 	ReleaseEventBus = "aliasflow-releases"
+	// PipelineTag is the tag key every target function (and its prod
+	// alarm) carries, valued with the pipeline's name. The pipeline's roles
+	// act on Lambda functions and alarms only under an
+	// aws:ResourceTag/aliasflow:pipeline condition (attribute-based access
+	// control, "Use attribute-based access control in Lambda",
+	// https://docs.aws.amazon.com/lambda/latest/dg/attribute-based-access-control.html),
+	// so adding a target adds no statement to any role.
+	PipelineTag = "aliasflow:pipeline"
+	// DefaultPipelineName is the name of a pipeline given none, the value
+	// of PipelineTag on its targets (a named pipeline's targets carry its
+	// name).
+	DefaultPipelineName = "aliasflow"
 )
+
+// ProdErrorsAlarm is the name of the alarm on the errors of a target
+// function's prod alias, which the target construct creates.
+func ProdErrorsAlarm(function string) string {
+	return "aliasflow-" + function + "-prod-errors"
+}
 
 // Environment variables of the pipeline's Lambdas.
 const (

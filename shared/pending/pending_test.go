@@ -252,9 +252,10 @@ func TestTokenRedacted(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("found", "pending", p, "token", p.TaskToken)
 	js, _ := json.Marshal(p)
 	outputs := map[string]string{
-		"%v":   fmt.Sprintf("%v", p),
-		"%+v":  fmt.Sprintf("%+v", *p),
-		"%#v":  fmt.Sprintf("%#v", *p),
+		"%v":  fmt.Sprintf("%v", p),
+		"%+v": fmt.Sprintf("%+v", *p),
+		"%#v": fmt.Sprintf("%#v", *p),
+		//lint:ignore S1025 the test is of what each fmt verb prints, %s included
 		"%s":   fmt.Sprintf("%s", p.TaskToken),
 		"%q":   fmt.Sprintf("%q", p.TaskToken),
 		"%x":   fmt.Sprintf("%x", p.TaskToken),

@@ -2,9 +2,9 @@ package promotion
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -40,7 +40,7 @@ func LastAttempt(ctx context.Context, api DescribeAPI, stateMachineARN, function
 	for a := 1; a <= MaxAttempts; a++ {
 		name := AttemptName(function, version, codeSha256, a)
 		out, err := api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(ExecutionARN(stateMachineARN, name))})
-		if errors.As(err, new(*types.ExecutionDoesNotExist)) {
+		if awserr.Code(err) == awserr.NotFound {
 			return found, nil
 		}
 		if err != nil {

@@ -188,14 +188,24 @@ type CheckResult struct {
 	Detail    string `json:"detail"`
 }
 
+// Via is where a decision was made.
+type Via string
+
+const (
+	// ViaLink: on the approval page a signed link opened.
+	ViaLink Via = "link"
+	// ViaCLI: through the approval API's IAM-authorized resource (the
+	// aliasflow command line).
+	ViaCLI Via = "cli"
+)
+
 // Decision is the output an approver's SendTaskSuccess carries (approved)
 // or, JSON-encoded, the Cause of a SendTaskFailure with ErrRejected.
 type Decision struct {
 	Approved bool   `json:"approved"`
 	Approver string `json:"approver"`
 	Comment  string `json:"comment,omitempty"`
-	// Via is "link" (the approval page) or "cli".
-	Via string `json:"via"`
+	Via      Via    `json:"via"`
 	// Principal is the IAM principal ARN API Gateway verified for a
 	// decision made through the CLI (Via "cli"); Approver is then the
 	// approver entry it maps to (config.Approval.Principals).
@@ -219,7 +229,7 @@ type Decision struct {
 type Approval struct {
 	Approver  string    `json:"approver"`
 	Principal string    `json:"principal,omitempty"`
-	Via       string    `json:"via"`
+	Via       Via       `json:"via"`
 	Comment   string    `json:"comment,omitempty"`
 	DecidedAt time.Time `json:"decidedAt"`
 }

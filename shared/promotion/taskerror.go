@@ -1,14 +1,10 @@
 package promotion
 
 import (
-	"context"
 	"errors"
-	"net"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aws/aws-lambda-go/lambda/messages"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/smithy-go"
 )
 
 // Names for task failures that are not one of the definition's own errors.
@@ -39,49 +35,14 @@ func AsTaskError(err error) error {
 	return TaskError(ErrTaskFailed, "%s", err.Error())
 }
 
-// IsTransient reports whether err is worth retrying as a whole task: the
-// SDK's own notion of throttling and retryable errors, and timeouts.
-func IsTransient(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
-		return true
-	}
-	if NotReady(err) {
-		return true
-	}
-	// CloudWatch reports its rate limits under these codes, which the SDK's
-	// throttle list does not name.
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "LimitExceededException", "LimitExceededFault":
-			return true
-		}
-	}
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
-
-// NotReady reports whether err is Lambda saying that a function or version
-// cannot serve the call yet, which passes: ResourceConflictException ("The
-// operation cannot be performed at this time": the version is Pending, or
-// an update is in progress), ResourceNotReadyException and
-// SnapStartNotReadyException (Invoke, Lambda API reference; "Lambda does
-// not invoke a function during pending state", Lambda function states,
+// IsTransient reports whether err is worth retrying as a whole task: a
+// Transient error (throttling, a 5xx, a timeout, a dropped connection) or
+// Lambda's Conflict, which for the calls a task makes (UpdateAlias,
+// PublishVersion, Invoke) means the function cannot serve the call yet:
+// "The operation cannot be performed at this time" while a version is
+// Pending or an update in progress ("Lambda does not invoke a function
+// during pending state", Lambda function states,
 // https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
-func NotReady(err error) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	switch api.ErrorCode() {
-	case "ResourceConflictException", "ResourceNotReadyException", "SnapStartNotReadyException":
-		return true
-	}
-	return false
+func IsTransient(err error) bool {
+	return awserr.Is(err, awserr.Transient, awserr.Conflict)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/settings"
@@ -315,8 +316,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 		// and either started a promotion that announces it or, failing to
 		// start one, put the records on EventBridge itself.
 		arn, err := h.start(ctx, req, version, prev, name, stg.Revision, nil)
-		var exists *sfntypes.ExecutionAlreadyExists
-		if err != nil && !errors.As(err, &exists) {
+		if err != nil && awserr.Code(err) != awserr.AlreadyExists {
 			return Result{}, err
 		}
 		// ExecutionAlreadyExists: the promotion ran and closed, or runs with
@@ -352,8 +352,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	}
 	announce := h.moveRecords(req, version, prev, execARN)
 	arn, err := h.start(ctx, req, version, prev, name, moved.Revision, announce)
-	var exists *sfntypes.ExecutionAlreadyExists
-	if errors.As(err, &exists) {
+	if awserr.Code(err) == awserr.AlreadyExists {
 		ours, derr := h.startedAfterMove(ctx, arn, moved.Revision)
 		if derr != nil {
 			// Not known whose it is: stg stays, and the event is retried
@@ -473,12 +472,8 @@ func (h *Handler) publish(ctx context.Context, req *Request) (published, error) 
 			}
 			return published{version: v, state: out.State, reason: aws.ToString(out.StateReason)}, nil
 		}
-		var conflict *lambdatypes.ResourceConflictException
-		var invalid *lambdatypes.InvalidParameterValueException
-		var precondition *lambdatypes.PreconditionFailedException
-		var notFound *lambdatypes.ResourceNotFoundException
-		switch {
-		case errors.As(err, &conflict):
+		switch awserr.Code(err) {
+		case awserr.Conflict: // on a publish: $LATEST is being updated
 			if waited+backoff > limit || !h.timeLeft(ctx, backoff) {
 				return published{}, fmt.Errorf("publish %s: $LATEST still being updated after %s: %w", fn, waited, err)
 			}
@@ -488,16 +483,14 @@ func (h *Handler) publish(ctx context.Context, req *Request) (published, error) 
 			}
 			waited += backoff
 			backoff = min(2*backoff, maxBackoff)
-		case errors.As(err, &invalid) && strings.Contains(strings.ToLower(aws.ToString(invalid.Message)), "codesha256"),
-			errors.As(err, &precondition):
-			// Lambda answers a CodeSha256 that is not $LATEST's with
-			// InvalidParameterValueException ("CodeSHA256 (…) is different
-			// from current CodeSHA256 in $LATEST"): a newer build has
-			// replaced this one, which is no longer releasable.
+		case awserr.Stale:
+			// A CodeSha256 that is not $LATEST's (awserr reads it from
+			// Lambda's message): a newer build has replaced this one, which
+			// is no longer releasable.
 			return published{}, refuse("$LATEST changed since the build: %v", err)
-		case errors.As(err, &invalid):
+		case awserr.Invalid:
 			return published{}, refuse("Lambda refused to publish %s: %v", fn, err)
-		case errors.As(err, &notFound):
+		case awserr.NotFound:
 			return published{}, refuse("function %s does not exist: %v", fn, err)
 		default:
 			return published{}, fmt.Errorf("publish %s: %w", fn, err)
@@ -788,9 +781,8 @@ func (h *Handler) supersede(ctx context.Context, fn, version, newName, newARN st
 			Error:        aws.String(promotion.ErrSuperseded),
 			Cause:        aws.String(fmt.Sprintf("superseded by %s (version %s)", newARN, version)),
 		})
-		var gone *sfntypes.ExecutionDoesNotExist
-		if errors.As(err, &gone) {
-			continue
+		if awserr.Code(err) == awserr.NotFound {
+			continue // ended and gone meanwhile
 		}
 		if err != nil {
 			return fmt.Errorf("stop superseded promotion %s: %w", ex.arn, err)
@@ -881,8 +873,7 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name, 
 		Name:            aws.String(name),
 		Input:           aws.String(string(input)),
 	})
-	var exists *sfntypes.ExecutionAlreadyExists
-	if errors.As(err, &exists) {
+	if awserr.Code(err) == awserr.AlreadyExists {
 		return promotion.ExecutionARN(h.StateMachineARN, name), err
 	}
 	if err != nil {

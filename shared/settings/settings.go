@@ -16,11 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
 
 // EnvPath is the environment variable holding the path prefix of the
@@ -136,9 +136,8 @@ func (s *Store) Target(ctx context.Context, function string) (config.Target, err
 	}
 	name := s.path + function
 	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
-	var notFound *ssmtypes.ParameterNotFound
 	switch {
-	case errors.As(err, &notFound):
+	case awserr.Code(err) == awserr.NotFound:
 		e = entry{err: fmt.Errorf("function %q is %w (no parameter %s)", function, config.ErrNotConfigured, name)}
 	case err != nil:
 		return config.Target{}, fmt.Errorf("settings: get parameter %s: %w", name, err)

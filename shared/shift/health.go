@@ -121,7 +121,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		rec.Event = audit.HealthInconclusive
 	}
 	t.record(ctx, rec)
-	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1, Verdict: d.Outcome + ": " + rec.Reason}
+	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1, Verdict: string(d.Outcome) + ": " + rec.Reason}
 	promoteNow := t.p.Bake != nil && t.p.Bake.PromoteNow
 	if promoteNow || next.Step >= len(t.p.Steps) {
 		// Done: everything goes to the new version at Finalize.
@@ -165,7 +165,7 @@ func (t *task) unread(ctx context.Context, err error, now, need time.Time) *prom
 		ToVersion: t.p.Version, Weight: audit.Weight(s.Weight), Reason: reason})
 	return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 		BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
-		Verdict: Inconclusive + ": " + reason, Logs: s.Logs, Probes: s.Probes}
+		Verdict: string(Inconclusive) + ": " + reason, Logs: s.Logs, Probes: s.Probes}
 }
 
 // leaning says why the evidence, though inconclusive, leans towards harm
@@ -196,7 +196,7 @@ func waiting(d decision, h config.Health, baked, remaining int) string {
 		}
 	}
 	var b strings.Builder
-	b.WriteString(Inconclusive + ": ")
+	b.WriteString(string(Inconclusive) + ": ")
 	switch {
 	case best == nil:
 		b.WriteString("no source that sees handled errors has been read")

@@ -3,7 +3,6 @@ package shift
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -13,10 +12,10 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -320,9 +319,8 @@ func (t *task) readGroup(ctx context.Context, g *groupProgress, pr *logProgress,
 	custom := g.Name != "/aws/lambda/"+t.p.Function
 	for range logPagesPerCheck {
 		page, err := t.logs.FilterLogEvents(ctx, in)
-		var missing *logtypes.ResourceNotFoundException
 		switch {
-		case errors.As(err, &missing) && g.Token == "":
+		case awserr.Code(err) == awserr.NotFound && g.Token == "":
 			// Lambda creates a function's log group when the function
 			// first logs ("Sending Lambda function logs to CloudWatch
 			// Logs", Lambda developer guide): no group yet is no line

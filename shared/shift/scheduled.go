@@ -3,10 +3,10 @@ package shift
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,9 +73,8 @@ func (h *Handler) scheduled(ctx context.Context, req promotion.TaskRequest) (pro
 		return refuse("execution %q is not an execution of the %s state machine", req.Execution, deploy.StateMachine)
 	}
 	desc, err := h.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(req.Execution)})
-	var missing *types.ExecutionDoesNotExist
 	switch {
-	case errors.As(err, &missing):
+	case awserr.Code(err) == awserr.NotFound:
 		return refuse("execution %s does not exist", req.Execution)
 	case err != nil:
 		return promotion.TaskRequest{}, "", fmt.Errorf("verify the caller: describe %s: %w", req.Execution, err)

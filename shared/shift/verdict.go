@@ -11,11 +11,11 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 )
 
-// Verdict outcomes.
+// Verdict outcomes, as the shift names them (audit.Outcome).
 const (
-	Healthy      = "healthy"
-	Unhealthy    = "unhealthy"
-	Inconclusive = "inconclusive"
+	Healthy      = audit.Healthy
+	Unhealthy    = audit.Unhealthy
+	Inconclusive = audit.Inconclusive
 )
 
 // alpha is the level of both one-sided tests (stats.go): the chance that a

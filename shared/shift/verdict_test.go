@@ -26,7 +26,8 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name        string
 		sources     []audit.Evidence
-		want, by    string
+		want        audit.Outcome
+		by          string
 		wantReason  string
 		wantCovered bool
 	}{

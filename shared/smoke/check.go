@@ -195,7 +195,7 @@ func failure(ctx context.Context, err error, timeout time.Duration) outcome {
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		return outcome{transient: transientCode(api), detail: clip(api.ErrorCode()+": "+api.ErrorMessage(), 200)}
+		return outcome{transient: promotion.IsTransient(api), detail: clip(api.ErrorCode()+": "+api.ErrorMessage(), 200)}
 	}
 	var status interface{ HTTPStatusCode() int }
 	if errors.As(err, &status) && (status.HTTPStatusCode() >= 500 || status.HTTPStatusCode() == http.StatusTooManyRequests) {
@@ -222,16 +222,4 @@ func innermost(err error) string {
 		}
 		err = next
 	}
-}
-
-// transientCode says whether an AWS error is throttling or the service's
-// own trouble.
-func transientCode(api smithy.APIError) bool {
-	switch api.ErrorCode() {
-	case "TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
-		"ServiceException", "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure",
-		"EC2ThrottledException":
-		return true
-	}
-	return promotion.NotReady(api) || api.ErrorFault() == smithy.FaultServer
 }
