@@ -485,10 +485,10 @@ func (d *deployment) customAlias(s *iam.Stack, _ string, r iam.Resource) error {
 		Parameters      struct{ FunctionName, FunctionVersion, Name, Description string }
 	}
 	if err := json.Unmarshal([]byte(p.Create), &call); err != nil {
-		return fmt.Errorf("Create: %w", err)
+		return fmt.Errorf("the custom resource's Create: %w", err)
 	}
 	if call.Service != "Lambda" || call.Action != "CreateAlias" {
-		return fmt.Errorf("Create calls %s %s: the sandbox applies only Lambda CreateAlias", call.Service, call.Action)
+		return fmt.Errorf("the custom resource's Create calls %s %s: the sandbox applies only Lambda CreateAlias", call.Service, call.Action)
 	}
 	c := call.Parameters
 	return d.createAlias(c.FunctionName, c.Name, c.FunctionVersion, c.Description)
