@@ -349,9 +349,14 @@ func pctl(ds []time.Duration, q float64) time.Duration {
 // and replays the definition until the verdict: BeginShift (probes at
 // 0 %, alarms at the start), then bake / check-health / bake again.
 func runTrial(t config.Target, m verdictMode, kind failKind, rng *rand.Rand) trialResult {
+	return runTrialAt(t, m, kind, rng, time.Duration(rng.IntN(60_000))*time.Millisecond)
+}
+
+// runTrialAt is runTrial with the shift offset into its minute.
+func runTrialAt(t config.Target, m verdictMode, kind failKind, rng *rand.Rand, offset time.Duration) trialResult {
 	// Just after midnight would cross a day; the streams' day prefix is
 	// covered by the check reading the day before too.
-	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(60_000)) * time.Millisecond)
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC).Add(offset)
 	w := &simWorld{now: start, delay: cwsvc.DefaultMetricDelay, rng: rng, rps: m.rps, kind: kind, alarmThreshold: m.alarmThreshold,
 		minutes: map[string]map[time.Time]*simCounts{}, reports: map[string][]simReport{}}
 	// Steady traffic before the shift: the stable version only.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -126,5 +127,33 @@ func TestTrialVerdicts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetricsOnlyRollbackWithinBudget: on the metrics alone a broken
+// canary is rolled back within health.metricDelaySeconds + 60 s of the
+// shift wherever in its minute the shift falls — late in the minute too,
+// when the shift's own minute holds too few calls to decide and the next
+// minute's datapoint decides.
+func TestMetricsOnlyRollbackWithinBudget(t *testing.T) {
+	m := verdictModes()[slices.IndexFunc(verdictModes(), func(m verdictMode) bool { return m.metricsOnly })]
+	target := m.target
+	target.ApplyDefaults()
+	if err := target.Validate("bench"); err != nil {
+		t.Fatal(err)
+	}
+	budget := time.Duration(target.Health.MetricDelaySeconds)*time.Second + time.Minute
+	for _, kind := range []failKind{failHandled, failCrash, failSlow} {
+		for _, offset := range []time.Duration{0, 500 * time.Millisecond, 30 * time.Second, 50 * time.Second, 55 * time.Second, 57 * time.Second, 59 * time.Second, 59900 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s/shift %s into its minute", kind, offset), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(offset), 7))
+				for i := range 3 {
+					got := runTrialAt(target, m, kind, rng, offset)
+					if got.promoted || got.after > budget {
+						t.Errorf("trial %d: promoted %v, decided by %q after %s, want a rollback within %s", i, got.promoted, got.decided, got.after, budget)
+					}
+				}
+			})
+		}
 	}
 }

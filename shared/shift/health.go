@@ -401,12 +401,18 @@ func (t *task) evidence(ctx context.Context, stepStart, now time.Time) ([]audit.
 // metricEvidence reads Errors and Invocations (and p99 Duration when a
 // latency guard is set) of the new and the stable version behind the prod
 // alias, by ExecutedVersion, over the whole minutes from the step's start
-// to the last minute taken as published (health.metricDelaySeconds).
+// to the last minute that has ended. The minutes up to the last one taken
+// as published (health.metricDelaySeconds) are complete (FreshThrough);
+// the later ones count whatever datapoints CloudWatch already holds, which
+// AWS publishes as they come and often sooner than the delay a target
+// assumes: a published minute that shows harm fails the step at once,
+// and a step passes only once the complete minutes cover it (decide).
 func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (audit.Evidence, error) {
 	fn, n, h := t.p.Function, t.p.Version, t.p.Target.Health
 	stable := t.p.Shift.StableVersion
 	start := stepStart.Truncate(time.Minute)
 	fresh := now.Add(-time.Duration(h.MetricDelaySeconds) * time.Second).Truncate(time.Minute)
+	ended := now.Truncate(time.Minute)
 	// Errors counts every invocation that results in a function error:
 	// "exceptions that your code throws and exceptions that the Lambda
 	// runtime throws" ("Types of metrics for Lambda functions", Lambda
@@ -415,8 +421,9 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 	// handled errors, crashes and timeouts alike.
 	ev := audit.Evidence{Source: "metrics", From: start, To: fresh, FreshThrough: fresh,
 		NewVersion: n, StableVersion: stable, SeesHandledErrors: true, SeesCrashes: true, SeesLatency: h.MaxP99LatencyRatio > 0}
-	if !fresh.After(start) {
-		return ev, nil // nothing of the step is published yet
+	if !ended.After(start) {
+		ev.To = start
+		return ev, nil // no minute of the step has ended yet
 	}
 	query := func(id, version, metric, stat string) types.MetricDataQuery {
 		return types.MetricDataQuery{
@@ -440,7 +447,7 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 	if h.MaxP99LatencyRatio > 0 {
 		queries = append(queries, query("newP99", n, "Duration", "p99"), query("stableP99", stable, "Duration", "p99"))
 	}
-	in := &cloudwatch.GetMetricDataInput{StartTime: aws.Time(start), EndTime: aws.Time(fresh), MetricDataQueries: queries}
+	in := &cloudwatch.GetMetricDataInput{StartTime: aws.Time(start), EndTime: aws.Time(ended), MetricDataQueries: queries}
 	sums, worst := map[string]float64{}, map[string]float64{}
 	for {
 		out, err := t.cw.GetMetricData(ctx, in)
@@ -449,10 +456,13 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 		}
 		for _, r := range out.MetricDataResults {
 			id := aws.ToString(r.Id)
-			for _, v := range r.Values {
+			for i, v := range r.Values {
 				sums[id] += v
 				// The p99 over the window is bounded by the worst minute's.
 				worst[id] = max(worst[id], v)
+				if i < len(r.Timestamps) && r.Timestamps[i].Add(metricPeriod*time.Second).After(ev.To) {
+					ev.To = r.Timestamps[i].Add(metricPeriod * time.Second)
+				}
 			}
 		}
 		if aws.ToString(out.NextToken) == "" {
