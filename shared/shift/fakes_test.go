@@ -49,9 +49,9 @@ type fakeCloudWatch struct {
 	// now and delay, when now is set, publish a minute's datapoints delay
 	// after the minute ends, as CloudWatch does minutes late; without now
 	// every datapoint is readable at once.
-	now   func() time.Time
-	delay time.Duration
-	inputs   []*cloudwatch.GetMetricDataInput
+	now    func() time.Time
+	delay  time.Duration
+	inputs []*cloudwatch.GetMetricDataInput
 }
 
 func newFakeCloudWatch() *fakeCloudWatch {
