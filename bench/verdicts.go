@@ -181,6 +181,8 @@ type trialResult struct {
 	after   time.Duration
 	checks  int
 	decided string
+	// logCalls is how many FilterLogEvents calls the shift made.
+	logCalls int
 }
 
 // codeDeployExposure is how long, in seconds weighted by the share of
@@ -220,7 +222,8 @@ func verdictFigures(r *report, trials int) {
 		"Simulated on a virtual clock driving the real shift code (shared/shift's Handler answering begin — probes at 0 %% and alarms at the start — then check-health, with the state machine's bake / check-health / bake-again loop replayed); see bench/verdicts.go.\n\n",
 		verdictRPS, verdictRPS/10, trials, healthyErrorRate*100, brokenErrorRate*100, brokenErrorRate*100, slowFactor, latencyRatio, stableErrorRate*100, cwsvc.DefaultMetricDelay)
 	b.WriteString("| source | canary | shift → verdict p50 / p95 (worst) | stopped at 0 % | false alarms | misses | decided by |\n|---|---|---:|---:|---:|---:|---|\n")
-	var blast strings.Builder
+	var blast, reads strings.Builder
+	reads.WriteString("| source | canary | FilterLogEvents calls per promotion: mean (most) | per promotion-minute (calls ÷ minutes from shift to verdict, over all trials) | checks per promotion: mean |\n|---|---|---:|---:|---:|\n")
 	blast.WriteString("| source | canary | failed (slow) user requests per 1,000 req/s of prod: mean / worst | CodeDeploy Canary10Percent5Minutes + alarm: mean / worst | ratio (mean) | ≤ 1 % of CodeDeploy's? |\n|---|---|---:|---:|---:|---|\n")
 	rng := rand.New(rand.NewPCG(10, 10))
 	// CodeDeploy's alarm, on the same traffic: the shift falls uniformly
@@ -292,6 +295,13 @@ func verdictFigures(r *report, trials int) {
 				missText = fmt.Sprintf("%d of %d (shown, not budgeted)", wrong, trials)
 			}
 			worst := slices.Max(times)
+			if m.target.Health.FreshSignal == config.FreshSignalLogs {
+				calls, most, checks, minutes := 0, 0, 0, 0.0
+				for _, x := range res {
+					calls, most, checks, minutes = calls+x.logCalls, max(most, x.logCalls), checks+x.checks, minutes+x.after.Minutes()
+				}
+				fmt.Fprintf(&reads, "| %s | %s | %.1f (%d) | %.1f | %.1f |\n", m.name, kind, float64(calls)/float64(trials), most, float64(calls)/minutes, float64(checks)/float64(trials))
+			}
 			fmt.Fprintf(&b, "| %s | %s | %s / %s (%s) | %d | %s | %s | %s |\n", m.name, kind, secs(pctl(times, 0.5)), secs(pctl(times, 0.95)), secs(worst),
 				atZero, faText, missText, strings.Join(decided, ", "))
 			switch {
@@ -329,7 +339,9 @@ func verdictFigures(r *report, trials int) {
 		"Beside it CodeDeploy's CodeDeployDefault.LambdaCanary10Percent5Minutes (10 %% for 5 minutes, then 100 %%: https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html) stopped by a CloudWatch alarm on the canary's errors (\"If any of the specified alarms are activated, the deployment stops\": https://docs.aws.amazon.com/codedeploy/latest/userguide/monitoring-create-alarms.html; rolled back with DEPLOYMENT_STOP_ON_ALARM): a 1-minute period, 1-datapoint alarm fires once the datapoint of the minute the shift falls in is published, %s after that minute ends, so %s–%s after the shift (mean %s), with CodeDeploy taken to react at once. The goal is at most 1 %% of CodeDeploy's figure.\n\n",
 		cwsvc.DefaultMetricDelay, secs(cwsvc.DefaultMetricDelay), secs(cwsvc.DefaultMetricDelay+time.Minute), secs(cwsvc.DefaultMetricDelay+30*time.Second))
 	b.WriteString(blast.String())
-	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass, p99 duration above %d× the stable version's to fail; inconclusive bakes again (15 s with the fresh signal or probes, up to a minute on metrics alone). Simulated in %s of wall time.\n", latencyRatio, time.Since(began).Round(time.Millisecond))
+	b.WriteString("\nThe log source's reads (CloudWatch Logs allows FilterLogEvents 5 times a second per account and Region, shared by every baking promotion); the shift reads each step's log group from where the last check stopped, one page here:\n\n")
+	b.WriteString(reads.String())
+	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass, p99 duration above %d× the stable version's to fail; the log stream is first read 15 s after the shift, then at the end of the bake; inconclusive bakes again (15 s with the runtime's error line or probes, until the next minute is published when only the metrics can pass a step). Simulated in %s of wall time.\n", latencyRatio, time.Since(began).Round(time.Millisecond))
 	r.section("10. Health verdicts", b.String())
 }
 
@@ -389,11 +401,11 @@ func runTrialAt(t config.Target, m verdictMode, kind failKind, rng *rand.Rand, o
 		out, err := run(promotion.ActionCheckHealth, promotion.StateCheckHealth, s, &promotion.Bake{Error: "States.Timeout"})
 		switch {
 		case err != nil:
-			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error())}
+			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error()), logCalls: w.logCalls}
 		case out.Extend:
 			s = out
 		default:
-			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(out.Verdict)}
+			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(out.Verdict), logCalls: w.logCalls}
 		}
 	}
 }
@@ -439,6 +451,7 @@ type simWorld struct {
 	rng            *rand.Rand
 	minutes        map[string]map[time.Time]*simCounts // version → minute → counts
 	reports        map[string][]simReport              // version → REPORT lines
+	logCalls       int                                 // FilterLogEvents calls answered
 }
 
 // duration draws a call's duration: about 20 ms with a spread, slowFactor
@@ -548,6 +561,7 @@ func (w *simWorld) GetMetricData(_ context.Context, in *cloudwatch.GetMetricData
 // aws-lambda-go's error line for a handled error.
 func (w *simWorld) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterLogEventsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
 	out := &cloudwatchlogs.FilterLogEventsOutput{}
+	w.logCalls++
 	for _, version := range slices.Sorted(maps.Keys(w.reports)) {
 		for _, rp := range w.reports[version] {
 			ms := rp.at.UnixMilli()

@@ -157,3 +157,50 @@ func TestMetricsOnlyRollbackWithinBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestLogSourceLooks: the log stream looks at a step 15 s after its weight
+// (shift's first look), so a broken canary judged on it is mostly rolled
+// back then rather than at the end of its 30 s bake; and a log stream
+// blind to handled errors, which cannot pass a step, is read at the
+// metrics' pace once the bake is over rather than four times a minute.
+func TestLogSourceLooks(t *testing.T) {
+	tests := []struct {
+		mode string
+		kind failKind
+		// most of the trials end within within; each reads the logs at
+		// most maxCalls times on average.
+		within   time.Duration
+		maxCalls float64
+	}{
+		{mode: "log stream with aws-lambda-go's error line", kind: failHandled, within: 15 * time.Second, maxCalls: 2},
+		{mode: "log stream with aws-lambda-go's error line", kind: failCrash, within: 15 * time.Second, maxCalls: 2},
+		{mode: "log stream with aws-lambda-go's error line", kind: healthy, within: 30 * time.Second, maxCalls: 2.5},
+		{mode: "log stream without the runtime's error line", kind: healthy, within: 6 * time.Minute, maxCalls: 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mode+"/"+tc.kind.String(), func(t *testing.T) {
+			m := verdictModes()[slices.IndexFunc(verdictModes(), func(m verdictMode) bool { return strings.HasPrefix(m.name, tc.mode) })]
+			target := m.target
+			target.ApplyDefaults()
+			rng := rand.New(rand.NewPCG(3, 4))
+			const trials = 10
+			in, calls := 0, 0
+			for range trials {
+				got := runTrial(target, m, tc.kind, rng)
+				if got.promoted != (tc.kind == healthy) {
+					t.Fatalf("promoted %v after %s, decided by %q", got.promoted, got.after, got.decided)
+				}
+				if got.after <= tc.within {
+					in++
+				}
+				calls += got.logCalls
+			}
+			if in < trials*8/10 {
+				t.Errorf("%d of %d trials ended within %s, want at least 8", in, trials, tc.within)
+			}
+			if got := float64(calls) / trials; got > tc.maxCalls {
+				t.Errorf("FilterLogEvents calls per promotion = %.1f, want at most %.1f", got, tc.maxCalls)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -132,7 +133,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		return next, nil
 	}
 	step := t.p.Steps[next.Step]
-	next.Weight, next.BakeSeconds = step.Weight, step.BakeSeconds
+	next.Weight, next.BakeSeconds = step.Weight, firstLook(h, step.BakeSeconds)
 	return next, nil
 }
 
@@ -230,19 +231,42 @@ func span(sec int) string {
 	return fmt.Sprintf("%dm", (sec+30)/60)
 }
 
-// extension is how much longer an inconclusive step bakes. On the metrics
-// alone, until the next minute is published (a minute's datapoints are
-// readable health.metricDelaySeconds after it ends), so each check reads
-// one more minute the moment it can — a published minute showing harm is
-// read at once, rather than up to a minute later; with a fresh signal or
-// probes, minExtension.
+// extension is how much longer an inconclusive step bakes: when the
+// verdict wants its next evidence. On the log streams, after their first
+// look (firstLook), until the step's bake is over (need), when it can
+// first pass. Then, when only the metrics can pass the step (no probes,
+// and no log stream read with the runtime's error line), until the next
+// minute is published (a minute's datapoints are readable
+// health.metricDelaySeconds after it ends), so each check reads one more
+// minute the moment it can — a published minute showing harm is read at
+// once, rather than up to a minute later — and the logs are not read four
+// times a minute for nothing. Else minExtension.
 func extension(h config.Health, need, now time.Time) int {
-	if h.FreshSignal == "" && h.Probes == 0 {
+	if h.FreshSignal == config.FreshSignalLogs && now.Before(need) {
+		return max(minExtension, int(math.Ceil(need.Sub(now).Seconds())))
+	}
+	if !h.SeesHandledErrorsFresh() {
 		delay := time.Duration(h.MetricDelaySeconds) * time.Second
 		next := now.Add(-delay).Truncate(time.Minute).Add(time.Minute + delay)
 		return min(60, max(minExtension, int(next.Sub(now).Seconds())+1))
 	}
 	return minExtension
+}
+
+// firstLook is how long a step bakes before its first health check. The
+// log streams show a broken version's first failed calls within seconds
+// (a failure rate far above the limit is significant after a few dozen
+// calls), so with them a step of at least twice minExtension is first
+// checked after minExtension — the failed calls a broken canary serves
+// end there — and then at the end of its bake (extension), when it can
+// pass. Checks stay minExtension apart at least, as when a step bakes
+// again. Other sources look at the end of the bake: the metrics have
+// nothing to show sooner, and probes stop a broken version at 0 %.
+func firstLook(h config.Health, bake int) int {
+	if h.FreshSignal == config.FreshSignalLogs && bake >= 2*minExtension {
+		return minExtension
+	}
+	return bake
 }
 
 // minExtension is the shortest extra bake, in seconds.
