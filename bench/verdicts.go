@@ -62,14 +62,18 @@ const (
 	latencyRatio = 2
 	slowFactor   = 3
 	// sampleAlarm is the sample stack's prod alarm (infra/aliasflow
-	// target.go): Errors of the prod alias, Sum over 1 minute,
-	// ≥ DefaultErrorThreshold (1) in 1 of 1 datapoints, missing data not
-	// breaching.
+	// target.go): the prod alias's error rate, metric math
+	// IF(invocations >= 100, errors / invocations, 0) over 1-minute Sums,
+	// ≥ DefaultErrorRateThreshold (5 %) in 1 of 1 datapoints, missing data
+	// not breaching.
 	sampleAlarm          = "hello-prod-errors"
-	sampleAlarmThreshold = 1
-	// fittedAlarmThreshold is the same alarm with a threshold above the
-	// stable version's own errors (0.1 % of 3,000 calls a minute ≈ 3).
-	fittedAlarmThreshold = 15
+	sampleAlarmThreshold = config.DefaultMaxErrorRate
+	// sampleAlarmMinCalls is infra/aliasflow's ErrorRateMinInvocations.
+	sampleAlarmMinCalls = 100
+	// fittedAlarmThreshold is the same alarm with the threshold a team
+	// would set to catch a 10 % canary failing a fifth of its calls: it
+	// moves prod's rate from 0.1 % to about 2.1 %.
+	fittedAlarmThreshold = 0.01
 )
 
 // failKind is what is wrong with a canary.
@@ -165,9 +169,9 @@ func verdictModes() []verdictMode {
 			sees: map[failKind]bool{failHandled: true, failCrash: true}, fastHandled: true},
 		// The alarm reads Errors: blind to latency, which the metrics read
 		// beside it see.
-		{name: fmt.Sprintf("alarms: the sample's prod Errors alarm (≥ %d a minute), metrics beside", sampleAlarmThreshold), target: alarms, rps: verdictRPS,
+		{name: fmt.Sprintf("alarms: the sample's prod error-rate alarm (≥ %.0f %% of ≥ %d calls a minute), metrics beside", sampleAlarmThreshold*100, sampleAlarmMinCalls), target: alarms, rps: verdictRPS,
 			alarmThreshold: sampleAlarmThreshold, budgeted: true, sees: all},
-		{name: fmt.Sprintf("alarms: the same alarm at ≥ %d a minute, metrics beside", fittedAlarmThreshold), target: alarms, rps: verdictRPS,
+		{name: fmt.Sprintf("alarms: the same alarm at ≥ %.0f %%, metrics beside", fittedAlarmThreshold*100), target: alarms, rps: verdictRPS,
 			alarmThreshold: fittedAlarmThreshold, budgeted: true, sees: all},
 		{name: "log stream with the error line, low traffic (10 req/s, 1 to the canary)", target: fresh, rps: lowTrafficRPS, sees: all}}
 }
@@ -334,7 +338,7 @@ func verdictFigures(r *report, trials int) {
 		}
 	}
 	b.WriteString("\nAt 1 call a second to the canary, 60 s hold about 60 calls; a test that keeps false alarms near 1 % cannot also catch a 20 % error rate every time on so few, which the low-traffic row shows: the budgets are met at 5 calls a second.\n")
-	b.WriteString("\nSources: the metrics (Errors/Invocations and p99 Duration by ExecutedVersion) see everything, minutes late. The log stream (YYYY/MM/DD/[version]…) shows crashes and timeouts on REPORT lines and latency in their Duration; a handled error (a Go handler's returned error) completes the invocation with no Status, so the logs see it only through the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here) and without it leave handled errors to the metrics. Probes (Invoke of each version, FunctionError counted) see handled errors and crashes at once, for the inputs they send, and nothing of latency. An alarm on Errors sees what the metrics see, as late; the sample stack's alarm counts the stable version's errors too (it watches the prod alias, every version behind it).\n")
+	b.WriteString("\nSources: the metrics (Errors/Invocations and p99 Duration by ExecutedVersion) see everything, minutes late. The log stream (YYYY/MM/DD/[version]…) shows crashes and timeouts on REPORT lines and latency in their Duration; a handled error (a Go handler's returned error) completes the invocation with no Status, so the logs see it only through the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here) and without it leave handled errors to the metrics. Probes (Invoke of each version, FunctionError counted) see handled errors and crashes at once, for the inputs they send, and nothing of latency. An alarm on the error rate sees what the metrics see, as late; the sample stack's alarm counts the stable version's calls and errors too (it watches the prod alias, every version behind it), so a 10 % canary failing a fifth of its calls moves it only to about 2.1 %: at its default 5 % it guards prod as a whole and leaves the canary to the metrics beside it.\n")
 	fmt.Fprintf(&b, "\n**Blast radius**: the user requests each broken canary failed (for the latency kind: served slowly) before rollback, per 1,000 requests/s of prod traffic: canary weight (10 %%) × the canary's failed share × time at weight, mean over the trials and the worst; a canary stopped by probes at 0 %% served none, a promoted one is a miss. "+
 		"Beside it CodeDeploy's CodeDeployDefault.LambdaCanary10Percent5Minutes (10 %% for 5 minutes, then 100 %%: https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html) stopped by a CloudWatch alarm on the canary's errors (\"If any of the specified alarms are activated, the deployment stops\": https://docs.aws.amazon.com/codedeploy/latest/userguide/monitoring-create-alarms.html; rolled back with DEPLOYMENT_STOP_ON_ALARM): a 1-minute period, 1-datapoint alarm fires once the datapoint of the minute the shift falls in is published, %s after that minute ends, so %s–%s after the shift (mean %s), with CodeDeploy taken to react at once. The goal is at most 1 %% of CodeDeploy's figure.\n\n",
 		cwsvc.DefaultMetricDelay, secs(cwsvc.DefaultMetricDelay), secs(cwsvc.DefaultMetricDelay+time.Minute), secs(cwsvc.DefaultMetricDelay+30*time.Second))
@@ -445,7 +449,7 @@ type simWorld struct {
 	delay time.Duration
 	rps   int
 	kind  failKind // the new version's
-	// alarmThreshold is the simulated Errors alarm's (0: no alarm).
+	// alarmThreshold is the simulated error-rate alarm's (0: no alarm).
 	alarmThreshold float64
 	mu             sync.Mutex // the probes of both versions run at once
 	rng            *rand.Rand
@@ -497,24 +501,29 @@ func (w *simWorld) serve(from, to time.Time, weight float64) {
 func (w *simWorld) published() time.Time { return w.now.Add(-w.delay).Truncate(time.Minute) }
 
 // DescribeAlarms answers the target's alarm as CloudWatch evaluates the
-// sample stack's: Errors of the prod alias (every version behind it), Sum
-// over the last published minute, ALARM at ≥ the threshold, missing data
-// not breaching.
+// sample stack's: the error rate of the prod alias (every version behind
+// it) in the last published minute, 0 for a minute of fewer than
+// sampleAlarmMinCalls calls, ALARM at ≥ the threshold, missing data not
+// breaching.
 func (w *simWorld) DescribeAlarms(_ context.Context, in *cloudwatch.DescribeAlarmsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error) {
 	out := &cloudwatch.DescribeAlarmsOutput{}
 	if w.alarmThreshold == 0 || !slices.Contains(in.AlarmNames, sampleAlarm) {
 		return out, nil
 	}
 	last := w.published().Add(-time.Minute)
-	errs := 0.0
+	errs, calls := 0.0, 0.0
 	for _, m := range w.minutes {
 		if c := m[last]; c != nil {
-			errs += c.errors
+			errs, calls = errs+c.errors, calls+c.invocations
 		}
 	}
-	state, reason := cwtypes.StateValueOk, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.0f] was not greater than or equal to the threshold (%.0f).", errs, w.alarmThreshold)
-	if errs >= w.alarmThreshold {
-		state, reason = cwtypes.StateValueAlarm, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.0f] was greater than or equal to the threshold (%.0f).", errs, w.alarmThreshold)
+	rate := 0.0
+	if calls >= sampleAlarmMinCalls {
+		rate = errs / calls
+	}
+	state, reason := cwtypes.StateValueOk, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.4g] was not greater than or equal to the threshold (%.4g).", rate, w.alarmThreshold)
+	if rate >= w.alarmThreshold {
+		state, reason = cwtypes.StateValueAlarm, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.4g] was greater than or equal to the threshold (%.4g).", rate, w.alarmThreshold)
 	}
 	out.MetricAlarms = []cwtypes.MetricAlarm{{AlarmName: aws.String(sampleAlarm), StateValue: state, StateReason: aws.String(reason),
 		StateUpdatedTimestamp: aws.Time(last.Add(time.Minute + w.delay))}}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -36,8 +37,9 @@ func TestCodeDeployExposure(t *testing.T) {
 	}
 }
 
-// TestSimAlarmAndP99: the simulated alarm sums the errors of every version
-// in the last published minute; the p99 Duration is the minute's.
+// TestSimAlarmAndP99: the simulated alarm is the error rate of every
+// version in the last published minute (0 below 100 calls); the p99
+// Duration is the minute's.
 func TestSimAlarmAndP99(t *testing.T) {
 	minute := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	durations := make([]float64, 100)
@@ -49,17 +51,20 @@ func TestSimAlarmAndP99(t *testing.T) {
 		now       time.Time
 		errors    float64
 		threshold float64
+		calls     float64 // of version 1; 100 when 0
 		want      cwtypes.StateValue
 	}{
-		{name: "errors at the threshold, published", now: minute.Add(4 * time.Minute), errors: 1, threshold: 1, want: cwtypes.StateValueAlarm},
-		{name: "below the threshold", now: minute.Add(4 * time.Minute), errors: 14, threshold: 15, want: cwtypes.StateValueOk},
-		{name: "not yet published", now: minute.Add(4*time.Minute - time.Second), errors: 5, threshold: 1, want: cwtypes.StateValueOk},
+		// 110 calls a minute (100 of version 1, 10 of version 2).
+		{name: "rate at the threshold, published", now: minute.Add(4 * time.Minute), errors: 11, threshold: 0.1, want: cwtypes.StateValueAlarm},
+		{name: "below the threshold", now: minute.Add(4 * time.Minute), errors: 5, threshold: 0.05, want: cwtypes.StateValueOk},
+		{name: "not yet published", now: minute.Add(4*time.Minute - time.Second), errors: 50, threshold: 0.05, want: cwtypes.StateValueOk},
+		{name: "too few calls to judge", now: minute.Add(4 * time.Minute), errors: 11, threshold: 0.05, calls: 80, want: cwtypes.StateValueOk},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &simWorld{now: tc.now, delay: 3 * time.Minute, alarmThreshold: tc.threshold,
 				minutes: map[string]map[time.Time]*simCounts{
-					"1": {minute: {invocations: 100, errors: tc.errors - 1, durations: durations}},
+					"1": {minute: {invocations: cmp.Or(tc.calls, 100), errors: tc.errors - 1, durations: durations}},
 					"2": {minute: {invocations: 10, errors: 1, durations: []float64{7}}},
 				}}
 			out, err := w.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{sampleAlarm}})
@@ -76,7 +81,7 @@ func TestSimAlarmAndP99(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []float64{99}
-			if tc.want == cwtypes.StateValueOk && tc.errors == 5 {
+			if tc.name == "not yet published" {
 				want = nil // the minute is not readable yet
 			}
 			if got := md.MetricDataResults[0].Values; !slices.Equal(got, want) {
@@ -104,7 +109,11 @@ func TestTrialVerdicts(t *testing.T) {
 		// Probes cannot see latency, so with a latency guard they cannot pass
 		// a step: the metrics beside them judge it.
 		{mode: "probes (20", kind: failSlow, wantDecided: []string{"latency"}},
-		{mode: "alarms: the sample's", kind: healthy, wantDecided: []string{"alarm firing at the start"}},
+		// The sample's error-rate alarm stays quiet at the stable version's
+		// 0.1 %: the count alarm it replaced (≥ 1 error a minute) refused
+		// every healthy version at the start.
+		{mode: "alarms: the sample's", kind: healthy, wantPromoted: true, wantDecided: []string{"metrics"}},
+		{mode: "alarms: the same alarm at", kind: failHandled, wantDecided: []string{"alarms", "metrics"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode+"/"+tc.kind.String(), func(t *testing.T) {
