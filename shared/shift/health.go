@@ -93,7 +93,12 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			ext := min(remaining, extension(h, need, now))
 			rec.Event = audit.HealthInconclusive
 			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
-			t.record(ctx, rec)
+			if !now.Before(need) {
+				// A look before the step's bake is over (firstLook) that
+				// found no harm is no verdict: the trail records the step's
+				// checks from its bake's end on, as before.
+				t.record(ctx, rec)
+			}
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
 				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress.logs, Probes: progress.probes}, nil

@@ -548,6 +548,9 @@ func TestFirstLook(t *testing.T) {
 			if next.BakeSeconds != tc.wantNext {
 				t.Errorf("bake after the first look = %d s, want %d s (to the end of the step's %d s)", next.BakeSeconds, tc.wantNext, tc.bake)
 			}
+			// A look before the bake is over that found no harm is no
+			// verdict: nothing in the trail.
+			wantSummary(t, e, []string{})
 		})
 	}
 }
