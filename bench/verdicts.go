@@ -62,14 +62,18 @@ const (
 	latencyRatio = 2
 	slowFactor   = 3
 	// sampleAlarm is the sample stack's prod alarm (infra/aliasflow
-	// target.go): Errors of the prod alias, Sum over 1 minute,
-	// ≥ DefaultErrorThreshold (1) in 1 of 1 datapoints, missing data not
-	// breaching.
+	// target.go): the prod alias's error rate, metric math
+	// IF(invocations >= 100, errors / invocations, 0) over 1-minute Sums,
+	// ≥ DefaultErrorRateThreshold (5 %) in 1 of 1 datapoints, missing data
+	// not breaching.
 	sampleAlarm          = "hello-prod-errors"
-	sampleAlarmThreshold = 1
-	// fittedAlarmThreshold is the same alarm with a threshold above the
-	// stable version's own errors (0.1 % of 3,000 calls a minute ≈ 3).
-	fittedAlarmThreshold = 15
+	sampleAlarmThreshold = config.DefaultMaxErrorRate
+	// sampleAlarmMinCalls is infra/aliasflow's ErrorRateMinInvocations.
+	sampleAlarmMinCalls = 100
+	// fittedAlarmThreshold is the same alarm with the threshold a team
+	// would set to catch a 10 % canary failing a fifth of its calls: it
+	// moves prod's rate from 0.1 % to about 2.1 %.
+	fittedAlarmThreshold = 0.01
 )
 
 // failKind is what is wrong with a canary.
@@ -165,9 +169,9 @@ func verdictModes() []verdictMode {
 			sees: map[failKind]bool{failHandled: true, failCrash: true}, fastHandled: true},
 		// The alarm reads Errors: blind to latency, which the metrics read
 		// beside it see.
-		{name: fmt.Sprintf("alarms: the sample's prod Errors alarm (≥ %d a minute), metrics beside", sampleAlarmThreshold), target: alarms, rps: verdictRPS,
+		{name: fmt.Sprintf("alarms: the sample's prod error-rate alarm (≥ %.0f %% of ≥ %d calls a minute), metrics beside", sampleAlarmThreshold*100, sampleAlarmMinCalls), target: alarms, rps: verdictRPS,
 			alarmThreshold: sampleAlarmThreshold, budgeted: true, sees: all},
-		{name: fmt.Sprintf("alarms: the same alarm at ≥ %d a minute, metrics beside", fittedAlarmThreshold), target: alarms, rps: verdictRPS,
+		{name: fmt.Sprintf("alarms: the same alarm at ≥ %.0f %%, metrics beside", fittedAlarmThreshold*100), target: alarms, rps: verdictRPS,
 			alarmThreshold: fittedAlarmThreshold, budgeted: true, sees: all},
 		{name: "log stream with the error line, low traffic (10 req/s, 1 to the canary)", target: fresh, rps: lowTrafficRPS, sees: all}}
 }
@@ -181,6 +185,8 @@ type trialResult struct {
 	after   time.Duration
 	checks  int
 	decided string
+	// logCalls is how many FilterLogEvents calls the shift made.
+	logCalls int
 }
 
 // codeDeployExposure is how long, in seconds weighted by the share of
@@ -220,7 +226,8 @@ func verdictFigures(r *report, trials int) {
 		"Simulated on a virtual clock driving the real shift code (shared/shift's Handler answering begin — probes at 0 %% and alarms at the start — then check-health, with the state machine's bake / check-health / bake-again loop replayed); see bench/verdicts.go.\n\n",
 		verdictRPS, verdictRPS/10, trials, healthyErrorRate*100, brokenErrorRate*100, brokenErrorRate*100, slowFactor, latencyRatio, stableErrorRate*100, cwsvc.DefaultMetricDelay)
 	b.WriteString("| source | canary | shift → verdict p50 / p95 (worst) | stopped at 0 % | false alarms | misses | decided by |\n|---|---|---:|---:|---:|---:|---|\n")
-	var blast strings.Builder
+	var blast, reads strings.Builder
+	reads.WriteString("| source | canary | FilterLogEvents calls per promotion: mean (most) | per promotion-minute (calls ÷ minutes from shift to verdict, over all trials) | checks per promotion: mean |\n|---|---|---:|---:|---:|\n")
 	blast.WriteString("| source | canary | failed (slow) user requests per 1,000 req/s of prod: mean / worst | CodeDeploy Canary10Percent5Minutes + alarm: mean / worst | ratio (mean) | ≤ 1 % of CodeDeploy's? |\n|---|---|---:|---:|---:|---|\n")
 	rng := rand.New(rand.NewPCG(10, 10))
 	// CodeDeploy's alarm, on the same traffic: the shift falls uniformly
@@ -292,6 +299,13 @@ func verdictFigures(r *report, trials int) {
 				missText = fmt.Sprintf("%d of %d (shown, not budgeted)", wrong, trials)
 			}
 			worst := slices.Max(times)
+			if m.target.Health.FreshSignal == config.FreshSignalLogs {
+				calls, most, checks, minutes := 0, 0, 0, 0.0
+				for _, x := range res {
+					calls, most, checks, minutes = calls+x.logCalls, max(most, x.logCalls), checks+x.checks, minutes+x.after.Minutes()
+				}
+				fmt.Fprintf(&reads, "| %s | %s | %.1f (%d) | %.1f | %.1f |\n", m.name, kind, float64(calls)/float64(trials), most, float64(calls)/minutes, float64(checks)/float64(trials))
+			}
 			fmt.Fprintf(&b, "| %s | %s | %s / %s (%s) | %d | %s | %s | %s |\n", m.name, kind, secs(pctl(times, 0.5)), secs(pctl(times, 0.95)), secs(worst),
 				atZero, faText, missText, strings.Join(decided, ", "))
 			switch {
@@ -324,12 +338,14 @@ func verdictFigures(r *report, trials int) {
 		}
 	}
 	b.WriteString("\nAt 1 call a second to the canary, 60 s hold about 60 calls; a test that keeps false alarms near 1 % cannot also catch a 20 % error rate every time on so few, which the low-traffic row shows: the budgets are met at 5 calls a second.\n")
-	b.WriteString("\nSources: the metrics (Errors/Invocations and p99 Duration by ExecutedVersion) see everything, minutes late. The log stream (YYYY/MM/DD/[version]…) shows crashes and timeouts on REPORT lines and latency in their Duration; a handled error (a Go handler's returned error) completes the invocation with no Status, so the logs see it only through the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here) and without it leave handled errors to the metrics. Probes (Invoke of each version, FunctionError counted) see handled errors and crashes at once, for the inputs they send, and nothing of latency. An alarm on Errors sees what the metrics see, as late; the sample stack's alarm counts the stable version's errors too (it watches the prod alias, every version behind it).\n")
+	b.WriteString("\nSources: the metrics (Errors/Invocations and p99 Duration by ExecutedVersion) see everything, minutes late. The log stream (YYYY/MM/DD/[version]…) shows crashes and timeouts on REPORT lines and latency in their Duration; a handled error (a Go handler's returned error) completes the invocation with no Status, so the logs see it only through the runtime's error line (health.logRuntime; aws-lambda-go's reportFailure line here) and without it leave handled errors to the metrics. Probes (Invoke of each version, FunctionError counted) see handled errors and crashes at once, for the inputs they send, and nothing of latency. An alarm on the error rate sees what the metrics see, as late; the sample stack's alarm counts the stable version's calls and errors too (it watches the prod alias, every version behind it), so a 10 % canary failing a fifth of its calls moves it only to about 2.1 %: at its default 5 % it guards prod as a whole and leaves the canary to the metrics beside it.\n")
 	fmt.Fprintf(&b, "\n**Blast radius**: the user requests each broken canary failed (for the latency kind: served slowly) before rollback, per 1,000 requests/s of prod traffic: canary weight (10 %%) × the canary's failed share × time at weight, mean over the trials and the worst; a canary stopped by probes at 0 %% served none, a promoted one is a miss. "+
 		"Beside it CodeDeploy's CodeDeployDefault.LambdaCanary10Percent5Minutes (10 %% for 5 minutes, then 100 %%: https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html) stopped by a CloudWatch alarm on the canary's errors (\"If any of the specified alarms are activated, the deployment stops\": https://docs.aws.amazon.com/codedeploy/latest/userguide/monitoring-create-alarms.html; rolled back with DEPLOYMENT_STOP_ON_ALARM): a 1-minute period, 1-datapoint alarm fires once the datapoint of the minute the shift falls in is published, %s after that minute ends, so %s–%s after the shift (mean %s), with CodeDeploy taken to react at once. The goal is at most 1 %% of CodeDeploy's figure.\n\n",
 		cwsvc.DefaultMetricDelay, secs(cwsvc.DefaultMetricDelay), secs(cwsvc.DefaultMetricDelay+time.Minute), secs(cwsvc.DefaultMetricDelay+30*time.Second))
 	b.WriteString(blast.String())
-	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass, p99 duration above %d× the stable version's to fail; inconclusive bakes again (15 s with the fresh signal or probes, up to a minute on metrics alone). Simulated in %s of wall time.\n", latencyRatio, time.Since(began).Round(time.Millisecond))
+	b.WriteString("\nThe log source's reads (CloudWatch Logs allows FilterLogEvents 5 times a second per account and Region, shared by every baking promotion); the shift reads each step's log group from where the last check stopped, one page here:\n\n")
+	b.WriteString(reads.String())
+	fmt.Fprintf(&b, "\nTests: exact one-sided binomial test against the stable version's rate + 5 %% allowance to fail (1 %% level), Clopper–Pearson 99 %% upper bound within it and ≥ 20 invocations to pass, p99 duration above %d× the stable version's to fail; the log stream is first read 15 s after the shift, then at the end of the bake; inconclusive bakes again (15 s with the runtime's error line or probes, until the next minute is published when only the metrics can pass a step). Simulated in %s of wall time.\n", latencyRatio, time.Since(began).Round(time.Millisecond))
 	r.section("10. Health verdicts", b.String())
 }
 
@@ -349,9 +365,14 @@ func pctl(ds []time.Duration, q float64) time.Duration {
 // and replays the definition until the verdict: BeginShift (probes at
 // 0 %, alarms at the start), then bake / check-health / bake again.
 func runTrial(t config.Target, m verdictMode, kind failKind, rng *rand.Rand) trialResult {
+	return runTrialAt(t, m, kind, rng, time.Duration(rng.IntN(60_000))*time.Millisecond)
+}
+
+// runTrialAt is runTrial with the shift offset into its minute.
+func runTrialAt(t config.Target, m verdictMode, kind failKind, rng *rand.Rand, offset time.Duration) trialResult {
 	// Just after midnight would cross a day; the streams' day prefix is
 	// covered by the check reading the day before too.
-	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(60_000)) * time.Millisecond)
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC).Add(offset)
 	w := &simWorld{now: start, delay: cwsvc.DefaultMetricDelay, rng: rng, rps: m.rps, kind: kind, alarmThreshold: m.alarmThreshold,
 		minutes: map[string]map[time.Time]*simCounts{}, reports: map[string][]simReport{}}
 	// Steady traffic before the shift: the stable version only.
@@ -384,11 +405,11 @@ func runTrial(t config.Target, m verdictMode, kind failKind, rng *rand.Rand) tri
 		out, err := run(promotion.ActionCheckHealth, promotion.StateCheckHealth, s, &promotion.Bake{Error: "States.Timeout"})
 		switch {
 		case err != nil:
-			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error())}
+			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error()), logCalls: w.logCalls}
 		case out.Extend:
 			s = out
 		default:
-			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(out.Verdict)}
+			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(out.Verdict), logCalls: w.logCalls}
 		}
 	}
 }
@@ -428,12 +449,13 @@ type simWorld struct {
 	delay time.Duration
 	rps   int
 	kind  failKind // the new version's
-	// alarmThreshold is the simulated Errors alarm's (0: no alarm).
+	// alarmThreshold is the simulated error-rate alarm's (0: no alarm).
 	alarmThreshold float64
 	mu             sync.Mutex // the probes of both versions run at once
 	rng            *rand.Rand
 	minutes        map[string]map[time.Time]*simCounts // version → minute → counts
 	reports        map[string][]simReport              // version → REPORT lines
+	logCalls       int                                 // FilterLogEvents calls answered
 }
 
 // duration draws a call's duration: about 20 ms with a spread, slowFactor
@@ -479,24 +501,29 @@ func (w *simWorld) serve(from, to time.Time, weight float64) {
 func (w *simWorld) published() time.Time { return w.now.Add(-w.delay).Truncate(time.Minute) }
 
 // DescribeAlarms answers the target's alarm as CloudWatch evaluates the
-// sample stack's: Errors of the prod alias (every version behind it), Sum
-// over the last published minute, ALARM at ≥ the threshold, missing data
-// not breaching.
+// sample stack's: the error rate of the prod alias (every version behind
+// it) in the last published minute, 0 for a minute of fewer than
+// sampleAlarmMinCalls calls, ALARM at ≥ the threshold, missing data not
+// breaching.
 func (w *simWorld) DescribeAlarms(_ context.Context, in *cloudwatch.DescribeAlarmsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error) {
 	out := &cloudwatch.DescribeAlarmsOutput{}
 	if w.alarmThreshold == 0 || !slices.Contains(in.AlarmNames, sampleAlarm) {
 		return out, nil
 	}
 	last := w.published().Add(-time.Minute)
-	errs := 0.0
+	errs, calls := 0.0, 0.0
 	for _, m := range w.minutes {
 		if c := m[last]; c != nil {
-			errs += c.errors
+			errs, calls = errs+c.errors, calls+c.invocations
 		}
 	}
-	state, reason := cwtypes.StateValueOk, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.0f] was not greater than or equal to the threshold (%.0f).", errs, w.alarmThreshold)
-	if errs >= w.alarmThreshold {
-		state, reason = cwtypes.StateValueAlarm, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.0f] was greater than or equal to the threshold (%.0f).", errs, w.alarmThreshold)
+	rate := 0.0
+	if calls >= sampleAlarmMinCalls {
+		rate = errs / calls
+	}
+	state, reason := cwtypes.StateValueOk, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.4g] was not greater than or equal to the threshold (%.4g).", rate, w.alarmThreshold)
+	if rate >= w.alarmThreshold {
+		state, reason = cwtypes.StateValueAlarm, fmt.Sprintf("Threshold Crossed: 1 datapoint [%.4g] was greater than or equal to the threshold (%.4g).", rate, w.alarmThreshold)
 	}
 	out.MetricAlarms = []cwtypes.MetricAlarm{{AlarmName: aws.String(sampleAlarm), StateValue: state, StateReason: aws.String(reason),
 		StateUpdatedTimestamp: aws.Time(last.Add(time.Minute + w.delay))}}
@@ -543,6 +570,7 @@ func (w *simWorld) GetMetricData(_ context.Context, in *cloudwatch.GetMetricData
 // aws-lambda-go's error line for a handled error.
 func (w *simWorld) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterLogEventsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
 	out := &cloudwatchlogs.FilterLogEventsOutput{}
+	w.logCalls++
 	for _, version := range slices.Sorted(maps.Keys(w.reports)) {
 		for _, rp := range w.reports[version] {
 			ms := rp.at.UnixMilli()

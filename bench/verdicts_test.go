@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -35,8 +37,9 @@ func TestCodeDeployExposure(t *testing.T) {
 	}
 }
 
-// TestSimAlarmAndP99: the simulated alarm sums the errors of every version
-// in the last published minute; the p99 Duration is the minute's.
+// TestSimAlarmAndP99: the simulated alarm is the error rate of every
+// version in the last published minute (0 below 100 calls); the p99
+// Duration is the minute's.
 func TestSimAlarmAndP99(t *testing.T) {
 	minute := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	durations := make([]float64, 100)
@@ -48,17 +51,20 @@ func TestSimAlarmAndP99(t *testing.T) {
 		now       time.Time
 		errors    float64
 		threshold float64
+		calls     float64 // of version 1; 100 when 0
 		want      cwtypes.StateValue
 	}{
-		{name: "errors at the threshold, published", now: minute.Add(4 * time.Minute), errors: 1, threshold: 1, want: cwtypes.StateValueAlarm},
-		{name: "below the threshold", now: minute.Add(4 * time.Minute), errors: 14, threshold: 15, want: cwtypes.StateValueOk},
-		{name: "not yet published", now: minute.Add(4*time.Minute - time.Second), errors: 5, threshold: 1, want: cwtypes.StateValueOk},
+		// 110 calls a minute (100 of version 1, 10 of version 2).
+		{name: "rate at the threshold, published", now: minute.Add(4 * time.Minute), errors: 11, threshold: 0.1, want: cwtypes.StateValueAlarm},
+		{name: "below the threshold", now: minute.Add(4 * time.Minute), errors: 5, threshold: 0.05, want: cwtypes.StateValueOk},
+		{name: "not yet published", now: minute.Add(4*time.Minute - time.Second), errors: 50, threshold: 0.05, want: cwtypes.StateValueOk},
+		{name: "too few calls to judge", now: minute.Add(4 * time.Minute), errors: 11, threshold: 0.05, calls: 80, want: cwtypes.StateValueOk},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &simWorld{now: tc.now, delay: 3 * time.Minute, alarmThreshold: tc.threshold,
 				minutes: map[string]map[time.Time]*simCounts{
-					"1": {minute: {invocations: 100, errors: tc.errors - 1, durations: durations}},
+					"1": {minute: {invocations: cmp.Or(tc.calls, 100), errors: tc.errors - 1, durations: durations}},
 					"2": {minute: {invocations: 10, errors: 1, durations: []float64{7}}},
 				}}
 			out, err := w.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{sampleAlarm}})
@@ -75,7 +81,7 @@ func TestSimAlarmAndP99(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []float64{99}
-			if tc.want == cwtypes.StateValueOk && tc.errors == 5 {
+			if tc.name == "not yet published" {
 				want = nil // the minute is not readable yet
 			}
 			if got := md.MetricDataResults[0].Values; !slices.Equal(got, want) {
@@ -103,7 +109,11 @@ func TestTrialVerdicts(t *testing.T) {
 		// Probes cannot see latency, so with a latency guard they cannot pass
 		// a step: the metrics beside them judge it.
 		{mode: "probes (20", kind: failSlow, wantDecided: []string{"latency"}},
-		{mode: "alarms: the sample's", kind: healthy, wantDecided: []string{"alarm firing at the start"}},
+		// The sample's error-rate alarm stays quiet at the stable version's
+		// 0.1 %: the count alarm it replaced (≥ 1 error a minute) refused
+		// every healthy version at the start.
+		{mode: "alarms: the sample's", kind: healthy, wantPromoted: true, wantDecided: []string{"metrics"}},
+		{mode: "alarms: the same alarm at", kind: failHandled, wantDecided: []string{"alarms", "metrics"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode+"/"+tc.kind.String(), func(t *testing.T) {
@@ -124,6 +134,81 @@ func TestTrialVerdicts(t *testing.T) {
 					t.Errorf("trial %d: promoted %v decided by %q after %s, want promoted %v decided by one of %q",
 						i, got.promoted, got.decided, got.after, tc.wantPromoted, tc.wantDecided)
 				}
+			}
+		})
+	}
+}
+
+// TestMetricsOnlyRollbackWithinBudget: on the metrics alone a broken
+// canary is rolled back within health.metricDelaySeconds + 60 s of the
+// shift wherever in its minute the shift falls — late in the minute too,
+// when the shift's own minute holds too few calls to decide and the next
+// minute's datapoint decides.
+func TestMetricsOnlyRollbackWithinBudget(t *testing.T) {
+	m := verdictModes()[slices.IndexFunc(verdictModes(), func(m verdictMode) bool { return m.metricsOnly })]
+	target := m.target
+	target.ApplyDefaults()
+	if err := target.Validate("bench"); err != nil {
+		t.Fatal(err)
+	}
+	budget := time.Duration(target.Health.MetricDelaySeconds)*time.Second + time.Minute
+	for _, kind := range []failKind{failHandled, failCrash, failSlow} {
+		for _, offset := range []time.Duration{0, 500 * time.Millisecond, 30 * time.Second, 50 * time.Second, 55 * time.Second, 57 * time.Second, 59 * time.Second, 59900 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s/shift %s into its minute", kind, offset), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(offset), 7))
+				for i := range 3 {
+					got := runTrialAt(target, m, kind, rng, offset)
+					if got.promoted || got.after > budget {
+						t.Errorf("trial %d: promoted %v, decided by %q after %s, want a rollback within %s", i, got.promoted, got.decided, got.after, budget)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestLogSourceLooks: the log stream looks at a step 15 s after its weight
+// (shift's first look), so a broken canary judged on it is mostly rolled
+// back then rather than at the end of its 30 s bake; and a log stream
+// blind to handled errors, which cannot pass a step, is read at the
+// metrics' pace once the bake is over rather than four times a minute.
+func TestLogSourceLooks(t *testing.T) {
+	tests := []struct {
+		mode string
+		kind failKind
+		// most of the trials end within within; each reads the logs at
+		// most maxCalls times on average.
+		within   time.Duration
+		maxCalls float64
+	}{
+		{mode: "log stream with aws-lambda-go's error line", kind: failHandled, within: 15 * time.Second, maxCalls: 2},
+		{mode: "log stream with aws-lambda-go's error line", kind: failCrash, within: 15 * time.Second, maxCalls: 2},
+		{mode: "log stream with aws-lambda-go's error line", kind: healthy, within: 30 * time.Second, maxCalls: 2.5},
+		{mode: "log stream without the runtime's error line", kind: healthy, within: 6 * time.Minute, maxCalls: 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mode+"/"+tc.kind.String(), func(t *testing.T) {
+			m := verdictModes()[slices.IndexFunc(verdictModes(), func(m verdictMode) bool { return strings.HasPrefix(m.name, tc.mode) })]
+			target := m.target
+			target.ApplyDefaults()
+			rng := rand.New(rand.NewPCG(3, 4))
+			const trials = 10
+			in, calls := 0, 0
+			for range trials {
+				got := runTrial(target, m, tc.kind, rng)
+				if got.promoted != (tc.kind == healthy) {
+					t.Fatalf("promoted %v after %s, decided by %q", got.promoted, got.after, got.decided)
+				}
+				if got.after <= tc.within {
+					in++
+				}
+				calls += got.logCalls
+			}
+			if in < trials*8/10 {
+				t.Errorf("%d of %d trials ended within %s, want at least 8", in, trials, tc.within)
+			}
+			if got := float64(calls) / trials; got > tc.maxCalls {
+				t.Errorf("FilterLogEvents calls per promotion = %.1f, want at most %.1f", got, tc.maxCalls)
 			}
 		})
 	}

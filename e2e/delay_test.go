@@ -15,10 +15,11 @@ import (
 // datapoints readable three minutes after it ends; "Using CloudWatch
 // metrics with Lambda": metrics are sent in 1-minute intervals). The canary
 // of a version failing half its calls bakes the shortest step allowed
-// without a fresh signal (health.metricDelaySeconds); its first check finds
-// nothing of the step published and bakes again, and a later one reads the
-// published minutes and rolls back, blaming the metrics. It is slow (about
-// five minutes) by nature; traffic runs for the first minute only.
+// without a fresh signal (health.metricDelaySeconds, 240 s); a check reads
+// every minute CloudWatch has published — the shift's own minute is, three
+// minutes after it ends — and rolls back, blaming the metrics, within
+// health.metricDelaySeconds + 60 s of the shift. It is slow (about four
+// minutes) by nature; traffic runs for the first minute only.
 func TestMetricsVerdictUnderDefaultDelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the AWS-like metric delay (about five minutes)")
@@ -50,17 +51,11 @@ func TestMetricsVerdictUnderDefaultDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var failed, inconclusive *audit.Record
+	var failed *audit.Record
 	for i := range recs {
-		switch recs[i].Event {
-		case audit.HealthFailed:
+		if recs[i].Event == audit.HealthFailed {
 			failed = &recs[i]
-		case audit.HealthInconclusive:
-			inconclusive = &recs[i]
 		}
-	}
-	if inconclusive == nil || !strings.Contains(inconclusive.Reason, "metrics: no invocations of version 2 yet") {
-		t.Errorf("health.inconclusive %+v, want the first check to find nothing published yet", inconclusive)
 	}
 	if failed == nil || failed.Verdict == nil || failed.Verdict.DecidedBy != "metrics" || !strings.Contains(failed.Reason, "error rate") {
 		t.Fatalf("health.failed %+v, want the metrics' error rate to decide", failed)
@@ -69,9 +64,11 @@ func TestMetricsVerdictUnderDefaultDelay(t *testing.T) {
 		t.Errorf("evidence %+v, want errors of version 2 and calls of version 1 over the same window", ev)
 	}
 	// Not before the delay: the step's first minute is readable 3 minutes
-	// after it ends at the earliest.
-	if took < 4*time.Minute {
-		t.Errorf("verdict %s after the shift, want no sooner than the metric delay allows", took.Round(time.Second))
+	// after it ends at the earliest (the sandbox's delay); and within the
+	// budget, health.metricDelaySeconds + 60 s (with slack for the
+	// machine: the first check comes at the bake's end, 240 s).
+	if took < 3*time.Minute || took > 6*time.Minute {
+		t.Errorf("verdict %s after the shift, want between the sandbox's 3 min metric delay and 6 min", took.Round(time.Second))
 	}
 	t.Logf("traffic %v; rolled back %s after the shift on %s", split, took.Round(time.Second), failed.Reason)
 }

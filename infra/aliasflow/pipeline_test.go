@@ -80,7 +80,7 @@ func newFixture(assets string) fixture {
 				Invoke: &config.InvokeCheck{Payload: json.RawMessage(`{"path":"/orders"}`), BodyContains: "orders"},
 			}},
 		},
-		ErrorThreshold: 3,
+		ErrorRateThreshold: 0.02,
 	})
 	aliasflow.NewTarget(pipelineStack, "BillingTarget", &aliasflow.TargetProps{
 		Pipeline: p,

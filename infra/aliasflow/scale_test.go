@@ -397,12 +397,12 @@ func TestDeployNeverMovesAnAlias(t *testing.T) {
 			FunctionName: jsii.String("orders"), Runtime: awslambda.Runtime_PROVIDED_AL2023(),
 			Handler: jsii.String("bootstrap"), Code: awslambda.Code_FromAsset(jsii.String(dir), nil),
 		})
-		aliasflow.NewTarget(stack, "OrdersTarget", &aliasflow.TargetProps{Pipeline: p, Function: fn, Settings: settings, ErrorThreshold: threshold})
+		aliasflow.NewTarget(stack, "OrdersTarget", &aliasflow.TargetProps{Pipeline: p, Function: fn, Settings: settings, ErrorRateThreshold: threshold})
 		return cdktest.TemplateJSON(t, stack)
 	}
-	before := synth("v1", config.Target{Function: "orders", Approvers: []string{"a@example.com"}}, 1)
+	before := synth("v1", config.Target{Function: "orders", Approvers: []string{"a@example.com"}}, 0.05)
 	after := synth("v2 with a fix", config.Target{Function: "orders", Approvers: []string{"a@example.com", "b@example.com"},
-		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 5, BakeSeconds: 600}}, 5)
+		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 5, BakeSeconds: 600}}, 0.1)
 	for name, tmpl := range map[string]map[string]any{"before": before, "after": after} {
 		if n := len(cdktest.Resources(tmpl, "AWS::Lambda::Alias")); n != 0 {
 			t.Errorf("%s: %d AWS::Lambda::Alias resources, want none", name, n)

@@ -26,9 +26,24 @@ const (
 	ProdAlias = "prod"
 )
 
-// DefaultErrorThreshold is how many errors per minute on the prod alias put
-// a target's alarm into ALARM.
-const DefaultErrorThreshold = 1
+// The target's prod alarm watches the prod alias's error rate: the share
+// of its calls in a minute that failed, Errors divided by Invocations with
+// CloudWatch metric math ("Use metric math", Amazon CloudWatch User Guide,
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html:
+// "you could divide the Errors metric by the Invocations metric to get an
+// error rate"). A count of errors would fire on any busy function's
+// baseline (1 error a minute is 0.03 % of 3,000 calls).
+const (
+	// DefaultErrorRateThreshold is the error rate that puts the alarm into
+	// ALARM when TargetProps.ErrorRateThreshold is not set: 5 %, the
+	// verdict's default allowance over the stable version
+	// (config.DefaultMaxErrorRate).
+	DefaultErrorRateThreshold = config.DefaultMaxErrorRate
+	// ErrorRateMinInvocations is the fewest calls of the prod alias in a
+	// minute whose error rate the alarm judges (the expression's IF; a
+	// quieter minute reads 0): one failed call of three is no rate.
+	ErrorRateMinInvocations = 100
+)
 
 // TargetProps configures a Target.
 type TargetProps struct {
@@ -48,10 +63,13 @@ type TargetProps struct {
 	// they exist and creates them on a version published at the first
 	// deploy if not; no later deploy moves them (see ensureAlias).
 	Stg, Prod awslambda.IAlias
-	// ErrorThreshold is the number of errors per minute on the prod alias
-	// that trips the target's alarm, which fails a shift's health check.
-	// Default 1.
-	ErrorThreshold float64
+	// ErrorRateThreshold is the share of the prod alias's calls in a
+	// minute (of at least ErrorRateMinInvocations) that, failing, trips the
+	// target's alarm, which fails a shift's health check: 0.05 is 5 %.
+	// Default DefaultErrorRateThreshold. The alarm watches every version
+	// behind prod, so a canary at weight w failing at rate r moves it by
+	// about w × r.
+	ErrorRateThreshold float64
 	// AdvancedSettings stores the settings in an Advanced SSM parameter,
 	// which holds 8 KB instead of a Standard one's 4 KB ("Managing
 	// parameter tiers"; about eight invoke checks with realistic payloads
@@ -134,23 +152,36 @@ func NewTarget(scope constructs.Construct, id string, props *TargetProps) *Targe
 		}
 	}
 
-	threshold := props.ErrorThreshold
-	if threshold <= 0 {
-		threshold = DefaultErrorThreshold
+	threshold := props.ErrorRateThreshold
+	switch {
+	case threshold == 0:
+		threshold = DefaultErrorRateThreshold
+	case threshold < 0 || threshold > 1:
+		t.errs = append(t.errs, fmt.Sprintf("aliasflow target %s: ErrorRateThreshold: a share of the prod alias's calls, above 0 and at most 1 (0.05 is 5 %%), got %v", name, threshold))
+		return t
 	}
 	alarmName := ProdErrorsAlarmName(name)
-	t.alarm = awscloudwatch.NewAlarm(t, jsii.String("ProdErrors"), &awscloudwatch.AlarmProps{
-		AlarmName:        jsii.String(alarmName),
-		AlarmDescription: jsii.String(fmt.Sprintf("Errors of %s:%s; aliasflow rolls a shifting release back while this is in ALARM.", name, ProdAlias)),
-		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+	sum := func(metric string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:  jsii.String("AWS/Lambda"),
-			MetricName: jsii.String("Errors"),
+			MetricName: jsii.String(metric),
 			DimensionsMap: &map[string]*string{
 				"FunctionName": jsii.String(name),
 				"Resource":     jsii.String(name + ":" + ProdAlias),
 			},
 			Statistic: jsii.String("Sum"),
 			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+		})
+	}
+	t.alarm = awscloudwatch.NewAlarm(t, jsii.String("ProdErrors"), &awscloudwatch.AlarmProps{
+		AlarmName: jsii.String(alarmName),
+		AlarmDescription: jsii.String(fmt.Sprintf("Error rate of %s:%s (minutes of at least %d calls) at or above %v; aliasflow rolls a shifting release back while this is in ALARM.",
+			name, ProdAlias, ErrorRateMinInvocations, threshold)),
+		Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String(fmt.Sprintf("IF(invocations >= %d, errors / invocations, 0)", ErrorRateMinInvocations)),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{"errors": sum("Errors"), "invocations": sum("Invocations")},
+			Label:        jsii.String(fmt.Sprintf("error rate of %s:%s", name, ProdAlias)),
+			Period:       awscdk.Duration_Minutes(jsii.Number(1)),
 		}),
 		Threshold:          jsii.Number(threshold),
 		EvaluationPeriods:  jsii.Number(1),

@@ -67,15 +67,25 @@ func TestTargetAliasesAndAlarm(t *testing.T) {
 	cdktest.NoPanic(t, "alarm", func() {
 		tm := assertions.Template_FromStack(fx.team, nil)
 		tm.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(1))
+		// An error rate (CloudWatch metric math, "Use metric math": Errors
+		// divided by Invocations), not a count of errors: a count of 1 a
+		// minute fires on any busy function's baseline.
+		dims := []any{
+			map[string]any{"Name": "FunctionName", "Value": "orders"},
+			map[string]any{"Name": "Resource", "Value": "orders:prod"},
+		}
+		stat := func(metric string) map[string]any {
+			return map[string]any{"Metric": map[string]any{"MetricName": metric, "Namespace": "AWS/Lambda", "Dimensions": dims}, "Period": 60, "Stat": "Sum"}
+		}
 		tm.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-			"AlarmName":  "aliasflow-orders-prod-errors",
-			"MetricName": "Errors",
-			"Namespace":  "AWS/Lambda",
-			"Dimensions": []any{
-				map[string]any{"Name": "FunctionName", "Value": "orders"},
-				map[string]any{"Name": "Resource", "Value": "orders:prod"},
+			"AlarmName": "aliasflow-orders-prod-errors",
+			"Metrics": []any{
+				map[string]any{"Expression": fmt.Sprintf("IF(invocations >= %d, errors / invocations, 0)", aliasflow.ErrorRateMinInvocations), "Id": "expr_1", "ReturnData": true, "Label": "error rate of orders:prod"},
+				map[string]any{"Id": "errors", "MetricStat": stat("Errors"), "ReturnData": false},
+				map[string]any{"Id": "invocations", "MetricStat": stat("Invocations"), "ReturnData": false},
 			},
-			"Threshold":          3,
+			"Threshold":          0.02,
+			"EvaluationPeriods":  1,
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
 			"TreatMissingData":   "notBreaching",
 		})
@@ -161,6 +171,12 @@ func TestTargetMistakes(t *testing.T) {
 			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: valid})
 			aliasflow.NewTarget(stack, "U", &aliasflow.TargetProps{Pipeline: p, Settings: valid})
 		}, "already a target"},
+		{"an error rate above 1", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: valid, ErrorRateThreshold: 5})
+		}, "ErrorRateThreshold: a share of the prod alias's calls, above 0 and at most 1 (0.05 is 5 %), got 5"},
+		{"a negative error rate", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
+			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Settings: valid, ErrorRateThreshold: -0.1})
+		}, "ErrorRateThreshold: a share of the prod alias's calls, above 0 and at most 1 (0.05 is 5 %), got -0.1"},
 		{"function without a fixed name", func(stack awscdk.Stack, p *aliasflow.Pipeline) {
 			aliasflow.NewTarget(stack, "T", &aliasflow.TargetProps{Pipeline: p, Function: named(stack, nil), Settings: valid})
 		}, `literal FunctionName "orders"`},

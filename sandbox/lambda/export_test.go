@@ -25,3 +25,21 @@ func TakeRuntimeAPIPortOnce(taken string) (restore func()) {
 	}
 	return func() { pickPorts = orig }
 }
+
+// TakeInvokePortOnce makes the next environment's invoke endpoint port one
+// that another process already listens on (taken), as another sandbox in
+// another test process may bind a port between this one's choice and RIE
+// binding it.
+func TakeInvokePortOnce(taken string) (restore func()) {
+	orig := pickPorts
+	first := true
+	pickPorts = func(n int) ([]string, error) {
+		ports, err := orig(n)
+		if err == nil && first && n == 2 {
+			first = false
+			ports[0] = taken
+		}
+		return ports, err
+	}
+	return func() { pickPorts = orig }
+}

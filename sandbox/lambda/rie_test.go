@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,5 +416,55 @@ func TestRuntimeAPIPortTakenIsNotAFunctionError(t *testing.T) {
 	}
 	if e.logs.contains("/aws/lambda/echo", "Status: error") {
 		t.Errorf("the log stream has a crash for an event no function got")
+	}
+}
+
+// TestInvokePortTakenByAnotherProcess: an environment whose invoke port
+// another process took first (another sandbox's RIE, in another test
+// process: ports are chosen per process) is not taken for started because
+// something answers on the port. Before, the readiness dial reached the
+// other listener, this RIE died on its bind, the event went to the other
+// process, and the invocation's log had END and REPORT but no START — the
+// intermittent "platform records = platform.runtimeDone,platform.report"
+// of TestJSONPlatformRecordsByOutcome on a loaded machine.
+func TestInvokePortTakenByAnotherProcess(t *testing.T) {
+	var foreign atomic.Int32
+	other := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		foreign.Add(1)
+		_, _ = io.WriteString(w, `"another process's function"`)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = other.Serve(ln) }()
+	defer other.Close()
+	defer lambdasvc.TakeInvokePortOnce(ln.Addr().String())()
+	e := newEnv(t)
+	e.create(t, "json", echoPkg, func(in *lambda.CreateFunctionInput) {
+		in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
+	})
+	out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("json"), Payload: []byte(`{"echo":"mine"}`), LogType: types.LogTypeTail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe := aws.ToString(out.FunctionError); fe != "" || strings.Contains(string(out.Payload), "another process") {
+		t.Errorf("answer %q (FunctionError %q), want the function's own", out.Payload, fe)
+	}
+	if n := foreign.Load(); n != 0 {
+		t.Errorf("the other process's listener got %d requests, want none", n)
+	}
+	tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+	var kinds []string
+	for _, l := range strings.Split(strings.TrimSpace(string(tail)), "\n") {
+		var rec struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal([]byte(l), &rec) == nil && strings.HasPrefix(rec.Type, "platform.") {
+			kinds = append(kinds, rec.Type)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "platform.start,platform.runtimeDone,platform.report" {
+		t.Errorf("platform records = %s, want platform.start,platform.runtimeDone,platform.report (tail %q)", got, tail)
 	}
 }

@@ -553,6 +553,16 @@ func (p *process) launch(rie, dir, bootstrap string, env []string) error {
 		c, err := net.DialTimeout("tcp", p.addr, time.Second)
 		if err == nil {
 			c.Close()
+			// Something listens; it must be this RIE. Ports are chosen per
+			// sandbox, so another process's RIE may hold this one, and this
+			// RIE then dies on its bind (log.Panic in rie.startHTTPServer)
+			// while the dial succeeds — and its events would go to the other
+			// process's function.
+			if !ownsListener(cmd.Process.Pid, p.addr) {
+				p.kill()
+				<-exited
+				return fmt.Errorf("%s is held by another process, not by aws-lambda-rie (pid %d)", p.addr, cmd.Process.Pid)
+			}
 			p.rt.s.log.Debug("started execution environment", "function", p.t.name, "version", p.t.version, "pid", cmd.Process.Pid, "rie", p.addr)
 			return nil
 		}
@@ -567,6 +577,56 @@ func (p *process) launch(rie, dir, bootstrap string, env []string) error {
 			return fmt.Errorf("aws-lambda-rie did not listen on %s within %s", p.addr, startTimeout)
 		}
 	}
+}
+
+// ownsListener reports whether process pid holds the socket listening on
+// the loopback address addr, from Linux's /proc: the inode of the socket
+// listening on addr's port (/proc/net/tcp and tcp6, state 0A) among the
+// process's open files. Where /proc cannot be read (another OS) it reports
+// true, and the dial that found a listener is all there is.
+func ownsListener(pid int, addr string) bool {
+	_, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return true
+	}
+	inodes := map[string]bool{}
+	readable := false
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		readable = true
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local_address rem_address st … inode: the local address is
+			// hex IP:port, the port big-endian.
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			if _, hexPort, ok := strings.Cut(f[1], ":"); ok && hexPort == fmt.Sprintf("%04X", port) {
+				inodes[f[9]] = true
+			}
+		}
+	}
+	if !readable {
+		return true
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false // the process is gone
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") && inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] {
+			return true
+		}
+	}
+	return false
 }
 
 // pickPorts chooses the ports of a new environment (freePorts; tests

@@ -339,6 +339,9 @@ func (h Health) roundsToJudge(step int) int {
 	if h.FreshSignal == FreshSignalLogs && h.LogRuntime != "" {
 		rounds = 2
 	}
+	if h.FreshSignal == FreshSignalLogs && step >= 30 {
+		rounds++ // the log streams' first look, 15 s in (shift.firstLook)
+	}
 	if h.Probes > 0 {
 		// The calls the exact test needs to pass with none failing at
 		// the 1 % level, (1-rate)^n <= 0.01 (shared/shift, stats.go).

@@ -77,7 +77,7 @@ func TestParseNamesTheField(t *testing.T) {
 		{"unknown log runtime", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"freshSignal":"logs","logRuntime":"python"}}]}`, `targets[0].health.logRuntime: must be "aws-lambda-go", "nodejs" or absent, got "python"`},
 		{"log runtime without the logs", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"logRuntime":"nodejs"}}]}`, `targets[0].health.logRuntime: is read only by health.freshSignal "logs"`},
 		{"more bakes than the execution history holds", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":1,"intervalSeconds":60},"health":{"freshSignal":"logs","metricDelaySeconds":3600}}]}`,
-			`targets[0].strategy.intervalSeconds: 99 steps of 60 s leave each step 14 bakes within Step Functions' 25000-event execution history, fewer than the 62 its evidence needs (the metrics, 3600 s late)`},
+			`targets[0].strategy.intervalSeconds: 99 steps of 60 s leave each step 14 bakes within Step Functions' 25000-event execution history, fewer than the 63 its evidence needs (the metrics, 3600 s late)`},
 		{"zero metric delay", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"metricDelaySeconds":-1}}]}`, "targets[0].health.metricDelaySeconds"},
 		{"unknown fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"freshSignal":"xray"}}]}`, "targets[0].health.freshSignal"},
 		{"unknown inconclusive policy", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"onInconclusive":"wait"}}]}`, "targets[0].health.onInconclusive"},

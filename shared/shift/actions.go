@@ -109,7 +109,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		}
 		s.Probes = progress
 	}
-	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, t.p.Steps[0].BakeSeconds
+	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, firstLook(t.health(), t.p.Steps[0].BakeSeconds)
 	return s, nil
 }
 

@@ -46,7 +46,12 @@ type fakeCloudWatch struct {
 	errs   map[string][]error
 	// pageSize, when set, splits each result's values across pages.
 	pageSize int
-	inputs   []*cloudwatch.GetMetricDataInput
+	// now and delay, when now is set, publish a minute's datapoints delay
+	// after the minute ends, as CloudWatch does minutes late; without now
+	// every datapoint is readable at once.
+	now    func() time.Time
+	delay  time.Duration
+	inputs []*cloudwatch.GetMetricDataInput
 }
 
 func newFakeCloudWatch() *fakeCloudWatch {
@@ -137,6 +142,9 @@ func (f *fakeCloudWatch) GetMetricData(_ context.Context, in *cloudwatch.GetMetr
 		for _, p := range f.points {
 			if p.metric != aws.ToString(ms.Metric.MetricName) || !maps.Equal(p.dims, want) || p.at.Before(start) || !p.at.Before(end) {
 				continue
+			}
+			if f.now != nil && p.at.Truncate(time.Minute).Add(time.Minute+f.delay).After(f.now()) {
+				continue // not published yet
 			}
 			b := start.Add(p.at.Sub(start).Truncate(time.Duration(period) * time.Second))
 			buckets[b] += p.value

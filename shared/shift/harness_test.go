@@ -57,6 +57,9 @@ func newEnv(t *testing.T) *env {
 	e.h = shift.New(e.lam, e.cw, e.sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock})
 	e.lam.AddFunction(fn, "c2hhLW9mLWhlbGxv", 6)
 	e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueOk}
+	// A minute's datapoints are published a minute after it ends (the
+	// requests' health.metricDelaySeconds in healthEnv).
+	e.cw.now, e.cw.delay = clock, time.Minute
 	return e
 }
 

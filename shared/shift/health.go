@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +93,12 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			ext := min(remaining, extension(h, need, now))
 			rec.Event = audit.HealthInconclusive
 			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
-			t.record(ctx, rec)
+			if !now.Before(need) {
+				// A look before the step's bake is over (firstLook) that
+				// found no harm is no verdict: the trail records the step's
+				// checks from its bake's end on, as before.
+				t.record(ctx, rec)
+			}
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
 				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress.logs, Probes: progress.probes}, nil
@@ -132,7 +138,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		return next, nil
 	}
 	step := t.p.Steps[next.Step]
-	next.Weight, next.BakeSeconds = step.Weight, step.BakeSeconds
+	next.Weight, next.BakeSeconds = step.Weight, firstLook(h, step.BakeSeconds)
 	return next, nil
 }
 
@@ -230,19 +236,42 @@ func span(sec int) string {
 	return fmt.Sprintf("%dm", (sec+30)/60)
 }
 
-// extension is how much longer an inconclusive step bakes. On the metrics
-// alone, until the next minute is published (a minute's datapoints are
-// readable health.metricDelaySeconds after it ends), so each check reads
-// one more minute the moment it can — a published minute showing harm is
-// read at once, rather than up to a minute later; with a fresh signal or
-// probes, minExtension.
+// extension is how much longer an inconclusive step bakes: when the
+// verdict wants its next evidence. On the log streams, after their first
+// look (firstLook), until the step's bake is over (need), when it can
+// first pass. Then, when only the metrics can pass the step (no probes,
+// and no log stream read with the runtime's error line), until the next
+// minute is published (a minute's datapoints are readable
+// health.metricDelaySeconds after it ends), so each check reads one more
+// minute the moment it can — a published minute showing harm is read at
+// once, rather than up to a minute later — and the logs are not read four
+// times a minute for nothing. Else minExtension.
 func extension(h config.Health, need, now time.Time) int {
-	if h.FreshSignal == "" && h.Probes == 0 {
+	if h.FreshSignal == config.FreshSignalLogs && now.Before(need) {
+		return max(minExtension, int(math.Ceil(need.Sub(now).Seconds())))
+	}
+	if !h.SeesHandledErrorsFresh() {
 		delay := time.Duration(h.MetricDelaySeconds) * time.Second
 		next := now.Add(-delay).Truncate(time.Minute).Add(time.Minute + delay)
 		return min(60, max(minExtension, int(next.Sub(now).Seconds())+1))
 	}
 	return minExtension
+}
+
+// firstLook is how long a step bakes before its first health check. The
+// log streams show a broken version's first failed calls within seconds
+// (a failure rate far above the limit is significant after a few dozen
+// calls), so with them a step of at least twice minExtension is first
+// checked after minExtension — the failed calls a broken canary serves
+// end there — and then at the end of its bake (extension), when it can
+// pass. Checks stay minExtension apart at least, as when a step bakes
+// again. Other sources look at the end of the bake: the metrics have
+// nothing to show sooner, and probes stop a broken version at 0 %.
+func firstLook(h config.Health, bake int) int {
+	if h.FreshSignal == config.FreshSignalLogs && bake >= 2*minExtension {
+		return minExtension
+	}
+	return bake
 }
 
 // minExtension is the shortest extra bake, in seconds.
@@ -401,12 +430,18 @@ func (t *task) evidence(ctx context.Context, stepStart, now time.Time) ([]audit.
 // metricEvidence reads Errors and Invocations (and p99 Duration when a
 // latency guard is set) of the new and the stable version behind the prod
 // alias, by ExecutedVersion, over the whole minutes from the step's start
-// to the last minute taken as published (health.metricDelaySeconds).
+// to the last minute that has ended. The minutes up to the last one taken
+// as published (health.metricDelaySeconds) are complete (FreshThrough);
+// the later ones count whatever datapoints CloudWatch already holds, which
+// AWS publishes as they come and often sooner than the delay a target
+// assumes: a published minute that shows harm fails the step at once,
+// and a step passes only once the complete minutes cover it (decide).
 func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (audit.Evidence, error) {
 	fn, n, h := t.p.Function, t.p.Version, t.p.Target.Health
 	stable := t.p.Shift.StableVersion
 	start := stepStart.Truncate(time.Minute)
 	fresh := now.Add(-time.Duration(h.MetricDelaySeconds) * time.Second).Truncate(time.Minute)
+	ended := now.Truncate(time.Minute)
 	// Errors counts every invocation that results in a function error:
 	// "exceptions that your code throws and exceptions that the Lambda
 	// runtime throws" ("Types of metrics for Lambda functions", Lambda
@@ -415,8 +450,9 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 	// handled errors, crashes and timeouts alike.
 	ev := audit.Evidence{Source: "metrics", From: start, To: fresh, FreshThrough: fresh,
 		NewVersion: n, StableVersion: stable, SeesHandledErrors: true, SeesCrashes: true, SeesLatency: h.MaxP99LatencyRatio > 0}
-	if !fresh.After(start) {
-		return ev, nil // nothing of the step is published yet
+	if !ended.After(start) {
+		ev.To = start
+		return ev, nil // no minute of the step has ended yet
 	}
 	query := func(id, version, metric, stat string) types.MetricDataQuery {
 		return types.MetricDataQuery{
@@ -440,7 +476,7 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 	if h.MaxP99LatencyRatio > 0 {
 		queries = append(queries, query("newP99", n, "Duration", "p99"), query("stableP99", stable, "Duration", "p99"))
 	}
-	in := &cloudwatch.GetMetricDataInput{StartTime: aws.Time(start), EndTime: aws.Time(fresh), MetricDataQueries: queries}
+	in := &cloudwatch.GetMetricDataInput{StartTime: aws.Time(start), EndTime: aws.Time(ended), MetricDataQueries: queries}
 	sums, worst := map[string]float64{}, map[string]float64{}
 	for {
 		out, err := t.cw.GetMetricData(ctx, in)
@@ -449,10 +485,13 @@ func (t *task) metricEvidence(ctx context.Context, stepStart, now time.Time) (au
 		}
 		for _, r := range out.MetricDataResults {
 			id := aws.ToString(r.Id)
-			for _, v := range r.Values {
+			for i, v := range r.Values {
 				sums[id] += v
 				// The p99 over the window is bounded by the worst minute's.
 				worst[id] = max(worst[id], v)
+				if i < len(r.Timestamps) && r.Timestamps[i].Add(metricPeriod*time.Second).After(ev.To) {
+					ev.To = r.Timestamps[i].Add(metricPeriod * time.Second)
+				}
 			}
 		}
 		if aws.ToString(out.NextToken) == "" {

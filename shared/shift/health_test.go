@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -487,5 +488,69 @@ func TestLogSourceCountsLateLinesOnce(t *testing.T) {
 	req.Promotion.Shift = got
 	if _, err := e.run(req); err == nil || !strings.Contains(message(err), "(5 errors / 25 invocations of version 5") {
 		t.Fatalf("second check: %v; want the late lines counted once: 5 errors / 25 invocations", err)
+	}
+}
+
+// TestFirstLook: with the log streams, the first check of a step comes
+// minExtension (15 s) after its weight, not at the end of its bake — a
+// broken canary's failed calls end there — and the next at the end of the
+// bake, when the step can pass; other sources look at the end of the bake.
+func TestFirstLook(t *testing.T) {
+	logs := config.Health{FreshSignal: config.FreshSignalLogs, LogRuntime: config.LogRuntimeGo}
+	blind := config.Health{FreshSignal: config.FreshSignalLogs}
+	tests := []struct {
+		name      string
+		health    config.Health
+		bake      int
+		wantBegin int // begin's BakeSeconds
+		// wantNext is the next bake after an inconclusive first look at
+		// wantBegin seconds (0: not checked).
+		wantNext int
+	}{
+		{name: "logs with the runtime's line, 30 s step", health: logs, bake: 30, wantBegin: 15, wantNext: 15},
+		{name: "logs with the runtime's line, 300 s step", health: logs, bake: 300, wantBegin: 15, wantNext: 285},
+		{name: "logs blind to handled errors still fail early", health: blind, bake: 300, wantBegin: 15, wantNext: 285},
+		{name: "a step shorter than two looks", health: logs, bake: 20, wantBegin: 20},
+		{name: "metrics only", health: config.Health{}, bake: 300, wantBegin: 300},
+		{name: "probes stop a broken version at 0 %", health: config.Health{Probes: 10, ProbePayload: []byte(`{}`)}, bake: 30, wantBegin: 30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, lg, req := logsEnv(t)
+			e.lam.SetAlias(fn, "prod", "4", nil)
+			e.lam.Handle(fn, func(string, []byte) lambdafake.Answer { return lambdafake.Answer{Payload: []byte(`"ok"`)} })
+			req.Promotion.Target.Health = tc.health
+			req.Promotion.Target.ApplyDefaults()
+			req.Promotion.Steps = []promotion.Step{{Weight: 0.1, BakeSeconds: tc.bake}}
+			begin := req
+			begin.Action, begin.Promotion.Shift, begin.Promotion.Bake = promotion.ActionBegin, nil, nil
+			got, err := e.run(begin)
+			if err != nil || got == nil {
+				t.Fatalf("begin = %+v, %v", got, err)
+			}
+			if got.BakeSeconds != tc.wantBegin {
+				t.Fatalf("begin's bake = %d s, want %d s", got.BakeSeconds, tc.wantBegin)
+			}
+			if tc.wantNext == 0 {
+				return
+			}
+			// A few clean calls by the first look: inconclusive.
+			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.1})
+			e.now = e.now.Add(time.Duration(got.BakeSeconds) * time.Second)
+			report(lg, e.now.Add(-time.Second), "5", 3, 0)
+			report(lg, e.now.Add(-time.Second), "4", 30, 0)
+			check := req
+			check.Promotion.Shift = got
+			next, err := e.run(check)
+			if err != nil || next == nil || !next.Extend {
+				t.Fatalf("first look = %+v, %v; want the step baking on", next, err)
+			}
+			if next.BakeSeconds != tc.wantNext {
+				t.Errorf("bake after the first look = %d s, want %d s (to the end of the step's %d s)", next.BakeSeconds, tc.wantNext, tc.bake)
+			}
+			// A look before the bake is over that found no harm is no
+			// verdict: nothing in the trail.
+			wantSummary(t, e, []string{})
+		})
 	}
 }

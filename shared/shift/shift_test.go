@@ -386,10 +386,12 @@ func TestCheckHealthQuery(t *testing.T) {
 		wantEnd    time.Time
 		wantFailed bool
 	}{
-		// now is 09:30:20; the step began 420 s ago and the metrics are
-		// complete through 09:29:00.
-		{name: "the step's exposure is the window", wantStart: time.Date(2025, 6, 2, 9, 23, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 29, 0, 0, time.UTC), wantFailed: true},
-		{name: "datapoints over several pages are summed", pageSize: 1, wantStart: time.Date(2025, 6, 2, 9, 23, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 29, 0, 0, time.UTC), wantFailed: true},
+		// now is 09:30:20; the step began 420 s ago, the metrics are
+		// complete through 09:29:00, and the window runs to the end of the
+		// last minute that has ended (09:30:00), whose datapoints count
+		// once CloudWatch publishes them.
+		{name: "the step's exposure is the window", wantStart: time.Date(2025, 6, 2, 9, 23, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 30, 0, 0, time.UTC), wantFailed: true},
+		{name: "datapoints over several pages are summed", pageSize: 1, wantStart: time.Date(2025, 6, 2, 9, 23, 0, 0, time.UTC), wantEnd: time.Date(2025, 6, 2, 9, 30, 0, 0, time.UTC), wantFailed: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -424,6 +426,49 @@ func TestCheckHealthQuery(t *testing.T) {
 			if tc.pageSize > 0 && len(e.cw.inputs) < 2 {
 				t.Errorf("GetMetricData called %d times, want the pages followed", len(e.cw.inputs))
 			}
+		})
+	}
+}
+
+// TestMetricsPublishedEarly: CloudWatch often publishes a minute sooner
+// than the health.metricDelaySeconds a target assumes. A published minute
+// showing harm fails the step at once (the metrics-only rollback within
+// the delay + 60 s); datapoints younger than the delay may be incomplete,
+// so they never make a step pass before the complete minutes cover it.
+func TestMetricsPublishedEarly(t *testing.T) {
+	tests := []struct {
+		name string
+		kind string
+		// delay is how late CloudWatch publishes; delaySeconds the target's
+		// health.metricDelaySeconds.
+		delay        time.Duration
+		delaySeconds int
+		wantFailed   string
+		wantWaits    string
+	}{
+		{name: "a failing minute published sooner than the delay rolls back", kind: "below min invocations", delay: 10 * time.Second, delaySeconds: 60,
+			wantFailed: "metrics: error rate 100% (55 errors / 55 invocations of version 5, 09:23:00–09:30:00) is significantly above the limit"},
+		{name: "a failing minute not yet published waits", kind: "below min invocations", delay: 30 * time.Second, delaySeconds: 60,
+			wantWaits: "metrics: 5 invocations of version 5 yet"},
+		{name: "clean early minutes never pass a step the complete ones do not cover", kind: "healthy", delay: 30 * time.Second, delaySeconds: 180,
+			wantWaits: "metrics: complete only through 09:27:00, the step's exposure runs to 09:28:20"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, req := healthEnv(t, 0, tc.kind)
+			e.cw.delay = tc.delay
+			req.Promotion.Target.Health.MetricDelaySeconds = tc.delaySeconds
+			req.Promotion.Target.Health.MaxBakeSeconds = 900
+			got, err := e.run(req)
+			if tc.wantFailed != "" {
+				wantErrorName(t, err, promotion.ErrHealthCheckFailed)
+				wantContains(t, "error", message(err), tc.wantFailed)
+				return
+			}
+			if err != nil || got == nil || !got.Extend {
+				t.Fatalf("shift = %+v, %v; want the step baking again", got, err)
+			}
+			wantContains(t, "verdict", got.Verdict, tc.wantWaits)
 		})
 	}
 }
