@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/states/statestest"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
@@ -36,17 +38,30 @@ var T0 = time.Date(2026, 11, 21, 6, 0, 5, 0, time.UTC)
 // (its ${ApprovalUrl}); the approval request carries it.
 const ApprovalURL = "https://approvals.example/approve"
 
+// MachineARN is the ARN the promotion state machine gets.
+const MachineARN = "arn:aws:states:" + core.Region + ":" + core.Account + ":stateMachine:" + deploy.StateMachine
+
+// ExecutionARN is the ARN of the promotion's execution named name.
+func ExecutionARN(name string) string { return promotion.ExecutionARN(MachineARN, name) }
+
 // StatesRole is the execution role the promotion state machine is created with.
 const StatesRole = "arn:aws:iam::" + core.Account + ":role/aliasflow-states"
+
+// Call is one task's Lambda call: the payload the definition sent, and it
+// decoded.
+type Call struct {
+	Request promotion.TaskRequest
+	Payload []byte
+}
 
 // Handler answers one task's Lambda call as the function would: a payload,
 // a function error (FunctionError), or an Invoke API error (*core.APIError,
 // which the interpreter names "Lambda.<code>").
-type Handler func(ctx context.Context, req promotion.TaskRequest) (core.InvokeResult, error)
+type Handler func(ctx context.Context, call Call) (core.InvokeResult, error)
 
 // Return answers with v as the function's JSON result.
 func Return(v any) Handler {
-	return func(context.Context, promotion.TaskRequest) (core.InvokeResult, error) {
+	return func(context.Context, Call) (core.InvokeResult, error) {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return core.InvokeResult{}, fmt.Errorf("sandboxtest: marshal result: %w", err)
@@ -57,23 +72,45 @@ func Return(v any) Handler {
 
 // FunctionError answers as a function that returned an error of errorType.
 func FunctionError(errorType, message string) Handler {
-	return func(context.Context, promotion.TaskRequest) (core.InvokeResult, error) {
+	return func(context.Context, Call) (core.InvokeResult, error) {
 		b, _ := json.Marshal(map[string]string{"errorType": errorType, "errorMessage": message})
 		return core.InvokeResult{Payload: b, FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+	}
+}
+
+// Lambda runs a function's Go handler in-process as the task's function:
+// its result is the payload; its error is the function error aws-lambda-go
+// reports (lambda/errors.go lambdaErrorResponse: an
+// InvokeResponse_Error as it is, any other error typed by its Go type's name).
+func Lambda(handle func(ctx context.Context, payload []byte) (any, error)) Handler {
+	return func(ctx context.Context, call Call) (core.InvokeResult, error) {
+		out, err := handle(ctx, call.Payload)
+		if err != nil {
+			ive, ok := err.(messages.InvokeResponse_Error)
+			if !ok {
+				typ := reflect.TypeOf(err)
+				if typ.Kind() == reflect.Pointer {
+					typ = typ.Elem()
+				}
+				ive = messages.InvokeResponse_Error{Message: err.Error(), Type: typ.Name()}
+			}
+			return FunctionError(ive.Type, ive.Message)(ctx, call)
+		}
+		return Return(out)(ctx, call)
 	}
 }
 
 // ServiceError answers as Lambda's Invoke API failing with code (e.g.
 // "ServiceException", "TooManyRequestsException") and status.
 func ServiceError(code string, status int) Handler {
-	return func(context.Context, promotion.TaskRequest) (core.InvokeResult, error) {
+	return func(context.Context, Call) (core.InvokeResult, error) {
 		return core.InvokeResult{}, core.Errorf(code, status, "%s from sandboxtest", code)
 	}
 }
 
 // Park never answers: the call stays in flight until the execution stops
 // or the test ends, so the execution stays RUNNING in the state that made it.
-func Park(ctx context.Context, _ promotion.TaskRequest) (core.InvokeResult, error) {
+func Park(ctx context.Context, _ Call) (core.InvokeResult, error) {
 	<-ctx.Done()
 	return core.InvokeResult{}, ctx.Err()
 }
@@ -127,6 +164,9 @@ func NewPromotion(t testing.TB) *Promotion {
 	if err != nil {
 		t.Fatalf("sandboxtest: create the promotion state machine: %v", err)
 	}
+	if arn != MachineARN {
+		t.Fatalf("sandboxtest: the state machine is %s, want %s", arn, MachineARN)
+	}
 	p.MachineARN = arn
 	return p
 }
@@ -154,7 +194,7 @@ func (p *Promotion) Invoke(ctx context.Context, function, _ string, payload []by
 	if h == nil {
 		h = Park
 	}
-	return h(ctx, req)
+	return h(ctx, Call{Request: req, Payload: payload})
 }
 
 // Start starts an execution of the definition named name with in.
