@@ -78,11 +78,11 @@ func FunctionError(errorType, message string) Handler {
 	}
 }
 
-// Lambda runs a function's Go handler in-process as the task's function:
+// Function runs a function's Go handler in-process as the task's function:
 // its result is the payload; its error is the function error aws-lambda-go
 // reports (lambda/errors.go lambdaErrorResponse: an
 // InvokeResponse_Error as it is, any other error typed by its Go type's name).
-func Lambda(handle func(ctx context.Context, payload []byte) (any, error)) Handler {
+func Function(handle func(ctx context.Context, payload []byte) (any, error)) Handler {
 	return func(ctx context.Context, call Call) (core.InvokeResult, error) {
 		out, err := handle(ctx, call.Payload)
 		if err != nil {

@@ -49,7 +49,7 @@ func requested(e *env) int {
 // approvalFunction runs the env's handler as the approval function the
 // RequestApproval task calls.
 func approvalFunction(e *env) sandboxtest.Handler {
-	return sandboxtest.Lambda(func(ctx context.Context, payload []byte) (any, error) { return e.h.Handle(ctx, payload) })
+	return sandboxtest.Function(func(ctx context.Context, payload []byte) (any, error) { return e.h.Handle(ctx, payload) })
 }
 
 // retried waits until the request's attempt n (from 1) has failed, moves
