@@ -27,9 +27,10 @@ type Lambda struct {
 	// Service is the service itself (Faults: throttles, crashes).
 	Service *lambdasvc.Service
 
-	mu     sync.Mutex
-	calls  []string
-	before map[string][]func()
+	mu      sync.Mutex
+	calls   []string
+	before  map[string][]func()
+	deploys int
 }
 
 // NewLambda serves an empty sandbox Lambda until the test ends.
@@ -121,6 +122,21 @@ func (l *Lambda) AddFunction(t testing.TB, name string, published int) string {
 		}
 	}
 	return sha
+}
+
+// Deploy makes new code $LATEST of fn, as a build would, and returns its
+// CodeSha256.
+func (l *Lambda) Deploy(t testing.TB, fn string) string {
+	t.Helper()
+	l.mu.Lock()
+	l.deploys++
+	n := 1000 + l.deploys
+	l.mu.Unlock()
+	out, err := l.Admin.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: code(t, fn, n)})
+	if err != nil {
+		t.Fatalf("sandboxtest: UpdateFunctionCode %s: %v", fn, err)
+	}
+	return aws.ToString(out.CodeSha256)
 }
 
 // code is a deployment package whose bootstrap names the function and n:

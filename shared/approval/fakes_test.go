@@ -17,10 +17,10 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -34,7 +34,7 @@ import (
 var (
 	_ approval.StepFunctions = (*answers)(nil)
 	_ approval.Publisher     = (*fakeSNS)(nil)
-	_ approval.Aliases       = (*lambdafake.Fake)(nil)
+	_ approval.Aliases       = (*lambda.Client)(nil)
 	_ approval.SecretsAPI    = (*fakeSecrets)(nil)
 )
 
@@ -263,7 +263,7 @@ func newEnvWith(t *testing.T, tune func(*waiting)) *env {
 	e.settings.set(w.State.Target)
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	clock := func() time.Time { return e.now }
-	e.h = approval.New(e.sfn, e.sns, lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil), approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
+	e.h = approval.New(e.sfn, e.sns, lambdaWith(t, map[string]string{"prod": "6", "stg": "7"}, nil).Client, approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
 		audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(e.metrics, clock),
 		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock, Settings: e.settings})
 	e.token = e.wait(t, w, "hello-v7-5a1e0c3d")
@@ -347,20 +347,21 @@ func link(t *testing.T, key, execution, approver string, expires time.Time) stri
 	return l
 }
 
-// lambdaWith is function hello with versions 1–7 and the aliases given
-// (name → version), prod weighted to a second version when prodWeights is
-// set.
-func lambdaWith(aliases map[string]string, prodWeights map[string]float64) *lambdafake.Fake {
-	f := lambdafake.New()
-	f.AddFunction("hello", "c2hhLW9mLWhlbGxv", 7)
+// lambdaWith is the sandbox's Lambda with function hello, versions 1–7
+// and the aliases given (name → version), prod weighted to a second
+// version when prodWeights is set.
+func lambdaWith(t *testing.T, aliases map[string]string, prodWeights map[string]float64) *sandboxtest.Lambda {
+	t.Helper()
+	l := sandboxtest.NewLambda(t)
+	l.AddFunction(t, "hello", 7)
 	for name, v := range aliases {
 		var w map[string]float64
 		if name == "prod" {
 			w = prodWeights
 		}
-		f.SetAlias("hello", name, v, w)
+		l.SetAlias(t, "hello", name, v, w)
 	}
-	return f
+	return l
 }
 
 // stop stops the execution arn as StopExecution does, with errName and

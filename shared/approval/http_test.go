@@ -252,8 +252,8 @@ func TestApprovalPage(t *testing.T) {
 
 func TestApprovalPageShowsWeightedProd(t *testing.T) {
 	e := newEnv(t)
-	// Swap the Lambda fake for one whose prod is mid-shift.
-	e.h = approval.New(e.sfn, nil, lambdaWith(map[string]string{"prod": "5"}, map[string]float64{"6": 0.25}), approval.StaticKey(testKey), nil, nil,
+	// Swap the Lambda for one whose prod is mid-shift.
+	e.h = approval.New(e.sfn, nil, lambdaWith(t, map[string]string{"prod": "5"}, map[string]float64{"6": 0.25}).Client, approval.StaticKey(testKey), nil, nil,
 		&approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
 	for _, want := range []string{`<dd id="serving-prod">version 5 (75%) and version 6 (25%)</dd>`, `<dd id="serving-stg">no stg alias yet</dd>`} {
@@ -275,14 +275,14 @@ func TestApprovalPageLinksTheCommits(t *testing.T) {
 	st.Target.Health = config.Health{Alarms: []string{"hello-errors"}, MaxErrorRate: 0.05, MinInvocations: 20, WindowSeconds: 300}
 	arn := sandboxtest.ExecutionARN("hello-v7-77777777")
 	e.wait(t, waiting{State: st, StateName: promotion.StateRequestApproval}, "hello-v7-77777777")
-	lam := lambdaWith(nil, nil)
-	lam.Deploy("hello", "c2hhLTg=")
-	if _, err := lam.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello"),
+	lam := lambdaWith(t, nil, nil)
+	lam.Deploy(t, "hello")
+	if _, err := lam.Admin.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello"),
 		Description: aws.String(promotion.VersionDescription(promotion.Release{Commit: "1111aaaa", Build: "hello-build:1"}))}); err != nil {
 		t.Fatal(err)
 	}
-	lam.SetAlias("hello", "prod", "8", nil)
-	e.h = approval.New(e.sfn, nil, lam, approval.StaticKey(testKey), nil, nil, &approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
+	lam.SetAlias(t, "hello", "prod", "8", nil)
+	e.h = approval.New(e.sfn, nil, lam.Client, approval.StaticKey(testKey), nil, nil, &approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, arn, alice, entered.Add(time.Hour))))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status = %d\n%s", resp.StatusCode, resp.Body)
