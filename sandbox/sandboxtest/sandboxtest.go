@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,12 +136,20 @@ type Promotion struct {
 	handlers map[string]Handler // by promotion action
 	requests []promotion.TaskRequest
 	arrived  chan struct{}
+	waiting  []*held // calls with no handler, in flight until answered
+}
+
+// held is a task call waiting for the test's answer.
+type held struct {
+	req    promotion.TaskRequest
+	answer chan Handler
 }
 
 // NewPromotion deploys the promotion definition, its placeholders resolved
 // as the sandbox's local world resolves them, with the default task
 // answers: the smoke test passes (PassedSmoke), the approval request only
-// parks its token, and every other task Parks. Change them with Handle.
+// parks its token, and every other task's call waits in flight until a
+// test answers it (Answer) or the execution stops. Change them with Handle.
 func NewPromotion(t testing.TB) *Promotion {
 	t.Helper()
 	p := &Promotion{
@@ -190,11 +199,56 @@ func (p *Promotion) Invoke(ctx context.Context, function, _ string, payload []by
 	close(p.arrived)
 	p.arrived = make(chan struct{})
 	h := p.handlers[req.Action]
-	p.mu.Unlock()
+	var wait *held
 	if h == nil {
-		h = Park
+		wait = &held{req: req, answer: make(chan Handler, 1)}
+		p.waiting = append(p.waiting, wait)
 	}
-	return h(ctx, Call{Request: req, Payload: payload})
+	p.mu.Unlock()
+	call := Call{Request: req, Payload: payload}
+	if wait == nil {
+		return h(ctx, call)
+	}
+	select {
+	case h := <-wait.answer:
+		return h(ctx, call)
+	case <-ctx.Done():
+		p.mu.Lock()
+		p.waiting = slices.DeleteFunc(p.waiting, func(w *held) bool { return w == wait })
+		p.mu.Unlock()
+		return core.InvokeResult{}, ctx.Err()
+	}
+}
+
+// Answer waits until execution arn's call with action is in flight with no
+// handler, and answers it with h.
+func (p *Promotion) Answer(t testing.TB, arn, action string, h Handler) promotion.TaskRequest {
+	t.Helper()
+	var w *held
+	p.Until(t, fmt.Sprintf("a %q call from %s to answer", action, arn), func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for i, c := range p.waiting {
+			if c.req.Execution == arn && c.req.Action == action {
+				w = c
+				p.waiting = slices.Delete(p.waiting, i, i+1)
+				return true
+			}
+		}
+		return false
+	})
+	w.answer <- h
+	return w.req
+}
+
+// inFlight reports whether execution arn has a call waiting for an answer
+// (one with action, when action is set).
+func (p *Promotion) inFlight(arn, action string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.waiting, func(w *held) bool {
+		return w.req.Execution == arn && (action == "" || w.req.Action == action)
+	})
 }
 
 // Start starts an execution of the definition named name with in.
@@ -321,4 +375,12 @@ func (p *Promotion) lastEvent(arn string) string {
 		return ""
 	}
 	return events[len(events)-1].Type
+}
+
+func jsonString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("marshal %T: %w", v, err)
+	}
+	return string(b), nil
 }
