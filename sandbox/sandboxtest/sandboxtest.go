@@ -145,15 +145,42 @@ type held struct {
 	answer chan Handler
 }
 
+// Option changes how NewPromotion deploys the definition.
+type Option func(*settings)
+
+type settings struct {
+	start  time.Time
+	values map[string]string
+}
+
+// At starts the Promotion's clock at start instead of T0.
+func At(start time.Time) Option { return func(s *settings) { s.start = start } }
+
+// Resolve deploys the definition with placeholder (one of
+// statemachine.Substitutions) resolved to value instead of the sandbox's
+// own: a state machine deployed with another function in a task.
+func Resolve(placeholder, value string) Option {
+	return func(s *settings) { s.values[placeholder] = value }
+}
+
 // NewPromotion deploys the promotion definition, its placeholders resolved
 // as the sandbox's local world resolves them, with the default task
 // answers: the smoke test passes (PassedSmoke), the approval request only
 // parks its token, and every other task's call waits in flight until a
 // test answers it (Answer) or the execution stops. Change them with Handle.
-func NewPromotion(t testing.TB) *Promotion {
+func NewPromotion(t testing.TB, opts ...Option) *Promotion {
 	t.Helper()
+	set := settings{start: T0, values: map[string]string{
+		statemachine.SmokeTestFunctionArn: core.FunctionARN(deploy.SmokeTestFunction, ""),
+		statemachine.ApprovalFunctionArn:  core.FunctionARN(deploy.ApprovalFunction, ""),
+		statemachine.ShiftFunctionArn:     core.FunctionARN(deploy.ShiftFunction, ""),
+		statemachine.ApprovalURL:          ApprovalURL,
+	}}
+	for _, o := range opts {
+		o(&set)
+	}
 	p := &Promotion{
-		Clock:    statestest.NewClock(T0),
+		Clock:    statestest.NewClock(set.start),
 		handlers: map[string]Handler{promotion.ActionSmoke: Return(PassedSmoke), promotion.ActionRequest: Return(map[string]any{})},
 		arrived:  make(chan struct{}),
 	}
@@ -161,12 +188,7 @@ func NewPromotion(t testing.TB) *Promotion {
 	t.Cleanup(p.States.Close)
 	p.SFN = sfn.NewFromConfig(servicetest.Config(t, "states", p.States))
 	def := statemachine.Definition
-	for k, v := range map[string]string{
-		statemachine.SmokeTestFunctionArn: core.FunctionARN(deploy.SmokeTestFunction, ""),
-		statemachine.ApprovalFunctionArn:  core.FunctionARN(deploy.ApprovalFunction, ""),
-		statemachine.ShiftFunctionArn:     core.FunctionARN(deploy.ShiftFunction, ""),
-		statemachine.ApprovalURL:          ApprovalURL,
-	} {
+	for k, v := range set.values {
 		def = strings.ReplaceAll(def, "${"+k+"}", v)
 	}
 	arn, err := p.States.CreateStateMachine(deploy.StateMachine, def, StatesRole)
