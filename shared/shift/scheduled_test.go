@@ -10,6 +10,8 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 // onPromotion makes e's handler verify its callers against the promotion
@@ -164,10 +166,16 @@ func TestOperatorRollbackNamesTheVerifiedCaller(t *testing.T) {
 	e := newEnv(t)
 	e.lam.SetAlias(fn, "stg", "5", nil)
 	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
-	req := request(t, promotion.ActionRollback, 0)
+	r := shifting(e.onPromotion(t)).Bake()
 	cause, _ := json.Marshal(promotion.Override{Actor: ops, Reason: "5xx after v5"})
-	req.Promotion.Failure = &promotion.Failure{Error: promotion.ErrOperatorRollback, Cause: string(cause)}
-	if _, err := e.run(req); err != nil {
+	// The approval API answers the Bake's token so; the definition's Catch
+	// puts it in $.failure and runs Rollback.
+	if _, err := r.P.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(r.Token()),
+		Error: aws.String(promotion.ErrOperatorRollback), Cause: aws.String(string(cause))}); err != nil {
+		t.Fatal(err)
+	}
+	req := r.P.Request(t, r.ARN, promotion.ActionRollback, 1)
+	if _, err := e.h.Handle(ctx, req); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
 	if got := e.alias("prod"); got != "4" {
