@@ -9,34 +9,26 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aliasflow/aliasflow/infra/statemachine"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
-	"github.com/aliasflow/aliasflow/sandbox/core"
-	"github.com/aliasflow/aliasflow/sandbox/states"
-	"github.com/aliasflow/aliasflow/sandbox/states/statestest"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
-	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 // The verdicts section: how fast and how rightly a 10 % canary is judged
@@ -51,10 +43,9 @@ import (
 // a low-traffic row at 10 requests a second shows the price of fewer calls);
 // each request fails with its version's error rate. A Lambda datapoint is
 // readable once its minute ended and cwsvc.DefaultMetricDelay passed (the
-// sandbox's rule); a REPORT line at once. The state machine's loop is the
-// definition's own, run by the sandbox's interpreter on the trial's clock:
-// bake, check-health, and while inconclusive bake again for the extension
-// the verdict asks for. Time from shift to verdict is the
+// sandbox's rule); a REPORT line at once. The state machine's loop is
+// replayed: bake, check-health, and while inconclusive bake again for the
+// extension the verdict asks for. Time from shift to verdict is the
 // virtual time of the deciding check-health; state transitions and Lambda
 // latency (well under a second each) are not added.
 
@@ -226,7 +217,7 @@ func verdictFigures(r *report, trials int) {
 	began := time.Now()
 	var b strings.Builder
 	fmt.Fprintf(&b, "A canary at 10 %% of steady traffic (%d requests/s to prod, so about %d/s to the canary), %d trials per source of a healthy version (%.1f %% errors) and of each broken kind — handled errors (%.0f %%: no Status on REPORT, aws-lambda-go's error line instead), crashes (%.0f %%: Status: error), latency (every call %d× slower, health.maxP99LatencyRatio %d in every row) — against a stable version at %.1f %% errors, under the AWS-like metric delay (a minute's Lambda datapoints readable %s after the minute ends, the sandbox's default). "+
-		"Simulated on a virtual clock driving the real shift code (shared/shift's Handler answering begin — probes at 0 %% and alarms at the start — then check-health, in the state machine's bake / check-health / bake-again loop as the sandbox's interpreter runs promotion.asl.json); see bench/verdicts.go.\n\n",
+		"Simulated on a virtual clock driving the real shift code (shared/shift's Handler answering begin — probes at 0 %% and alarms at the start — then check-health, with the state machine's bake / check-health / bake-again loop replayed); see bench/verdicts.go.\n\n",
 		verdictRPS, verdictRPS/10, trials, healthyErrorRate*100, brokenErrorRate*100, brokenErrorRate*100, slowFactor, latencyRatio, stableErrorRate*100, cwsvc.DefaultMetricDelay)
 	b.WriteString("| source | canary | shift → verdict p50 / p95 (worst) | stopped at 0 % | false alarms | misses | decided by |\n|---|---|---:|---:|---:|---:|---|\n")
 	var blast strings.Builder
@@ -367,144 +358,40 @@ func runTrial(t config.Target, m verdictMode, kind failKind, rng *rand.Rand) tri
 	w.serve(start.Add(-5*time.Minute), start, 0)
 	clock := func() time.Time { return w.now }
 	rec := audit.New(slog.New(slog.DiscardHandler), nil, &audit.Options{Now: clock})
-	// The trial's promotion is the definition itself on the sandbox's Step
-	// Functions, on the trial's clock: the shift runs only what it
-	// scheduled (the caller check reads its history).
+	// The shift runs only what a running promotion scheduled: the trial's
+	// execution schedules each task as the definition would.
+	sf := sfnfake.New()
+	execARN := sf.Start(sf.AddStateMachine(deploy.StateMachine), "bench", "{}")
+	h := shift.New(simLambda{w: w}, w, sf, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
 	steps := []promotion.Step{{Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}}
-	pr := startTrialPromotion(start, promotion.Input{Function: "hello", Version: "2", Target: t, Steps: steps})
-	defer pr.close()
-	h := shift.New(simLambda{w: w}, w, pr.client, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
-	pr.shift = h.Handle
-	checks := 0
-	var s *promotion.Shift
-	for ev := range pr.events {
-		switch {
-		case ev.err != nil && ev.action == promotion.ActionBegin:
-			return trialResult{atZero: true, decided: decidedBy(ev.err.Error())}
-		case ev.err != nil:
-			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(ev.err.Error())}
-		case ev.action == promotion.ActionBake:
-			// The bake: traffic at the canary weight until the Bake
-			// task's timeout ends it.
-			bake := time.Duration(s.BakeSeconds) * time.Second
-			w.serve(w.now, w.now.Add(bake), verdictWeight)
-			checks++
-			pr.advance(bake)
-		case ev.action == promotion.ActionCheckHealth && !ev.out.Extend:
-			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(ev.out.Verdict)}
-		default: // begin, or an extended check: bake (again)
-			s = ev.out
-		}
+	run := func(action, state string, s *promotion.Shift, bake *promotion.Bake) (*promotion.Shift, error) {
+		req := promotion.TaskRequest{Action: action, Execution: execARN,
+			Promotion: promotion.State{Input: promotion.Input{Function: "hello", Version: "2", Target: t, Steps: steps},
+				Shift: s, Bake: bake}}
+		payload, _ := json.Marshal(req)
+		params, _ := json.Marshal(map[string]any{"FunctionName": deploy.ShiftFunction, "Payload": json.RawMessage(payload)})
+		sf.Schedule(execARN, state, string(params))
+		return h.Handle(context.Background(), req)
 	}
-	return trialResult{decided: "other"}
-}
-
-// trialPromotion is one execution of infra/statemachine/promotion.asl.json
-// on the sandbox's Step Functions (sandbox/states) on a manual clock,
-// served over loopback to the shift's SDK client. The smoke test passes,
-// the approval is granted, and every task but begin and check-health (the
-// shift's verdict code, run as the Lambda) answers at once; the trial
-// hears of the bakes and the shift's answers on events.
-type trialPromotion struct {
-	svc    *states.Service
-	srv    *httptest.Server
-	client *sfn.Client
-	clock  *statestest.Clock
-	arn    string
-	shift  func(context.Context, promotion.TaskRequest) (*promotion.Shift, error)
-	events chan trialEvent
-}
-
-type trialEvent struct {
-	action string
-	out    *promotion.Shift
-	err    error
-}
-
-func startTrialPromotion(start time.Time, in promotion.Input) *trialPromotion {
-	pr := &trialPromotion{clock: statestest.NewClock(start), events: make(chan trialEvent, 16)}
-	pr.svc = states.New(pr, &states.Options{Now: pr.clock.Now, AfterFunc: pr.clock.AfterFunc, Random: func() float64 { return 0.5 }})
-	pr.srv = httptest.NewServer(pr.svc)
-	pr.client = sfn.New(sfn.Options{Region: core.Region, BaseEndpoint: aws.String(pr.srv.URL), HTTPClient: awsenv.LoopbackOnlyClient(),
-		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", "")})
-	def := statemachine.Definition
-	for k, v := range map[string]string{
-		statemachine.SmokeTestFunctionArn: core.FunctionARN(deploy.SmokeTestFunction, ""),
-		statemachine.ApprovalFunctionArn:  core.FunctionARN(deploy.ApprovalFunction, ""),
-		statemachine.ShiftFunctionArn:     core.FunctionARN(deploy.ShiftFunction, ""),
-		statemachine.ApprovalURL:          "http://127.0.0.1/approve",
-	} {
-		def = strings.ReplaceAll(def, "${"+k+"}", v)
-	}
-	machine, err := pr.svc.CreateStateMachine(deploy.StateMachine, def, "arn:aws:iam::"+core.Account+":role/bench")
-	if err == nil {
-		raw, _ := json.Marshal(in)
-		pr.arn, err = pr.svc.StartExecution(context.Background(), machine, "bench", string(raw))
-	}
+	s, err := run(promotion.ActionBegin, promotion.StateBeginShift, nil, nil)
 	if err != nil {
-		panic(fmt.Sprintf("bench: the promotion definition on the sandbox: %v", err))
+		return trialResult{atZero: true, decided: decidedBy(err.Error())}
 	}
-	return pr
-}
-
-func (pr *trialPromotion) close() {
-	pr.svc.Close()
-	pr.srv.Close()
-}
-
-// Invoke answers the definition's task calls (core.Invoker).
-func (pr *trialPromotion) Invoke(ctx context.Context, _, _ string, payload []byte) (core.InvokeResult, error) {
-	var req promotion.TaskRequest
-	if err := json.Unmarshal(payload, &req); err != nil {
-		return core.InvokeResult{}, err
-	}
-	var out any = map[string]any{}
-	switch req.Action {
-	case promotion.ActionSmoke:
-		out = promotion.SmokeResult{Passed: true}
-	case promotion.ActionRequest:
-		// Approved at once, once the request returned and the task waits.
-		token := req.TaskToken
-		go pr.afterSubmitted(func() {
-			_ = pr.svc.SendTaskSuccess(context.Background(), token, `{"approved":true,"approver":"bench"}`)
-		})
-	case promotion.ActionBake:
-		go pr.afterSubmitted(func() { pr.events <- trialEvent{action: req.Action} })
-	case promotion.ActionBegin, promotion.ActionCheckHealth:
-		s, err := pr.shift(ctx, req)
-		pr.events <- trialEvent{action: req.Action, out: s, err: err}
-		if err != nil {
-			ive, ok := err.(messages.InvokeResponse_Error)
-			if !ok {
-				ive = messages.InvokeResponse_Error{Type: promotion.ErrTaskFailed, Message: err.Error()}
-			}
-			b, _ := json.Marshal(ive)
-			return core.InvokeResult{Payload: b, FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
-		}
-		out = s
-	}
-	b, err := json.Marshal(out)
-	return core.InvokeResult{Payload: b, ExecutedVersion: "$LATEST"}, err
-}
-
-// afterSubmitted runs f once the callback task in flight waits for its
-// token (its Lambda call returned): then its timeout runs on the clock. It
-// gives up when the execution has ended.
-func (pr *trialPromotion) afterSubmitted(f func()) {
+	checks := 0
 	for {
-		if ev, _ := pr.svc.History(pr.arn); len(ev) > 0 && ev[len(ev)-1].Type == "TaskSubmitted" {
-			f()
-			return
+		w.serve(w.now, w.now.Add(time.Duration(s.BakeSeconds)*time.Second), verdictWeight)
+		checks++
+		out, err := run(promotion.ActionCheckHealth, promotion.StateCheckHealth, s, &promotion.Bake{Error: "States.Timeout"})
+		switch {
+		case err != nil:
+			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error())}
+		case out.Extend:
+			s = out
+		default:
+			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(out.Verdict)}
 		}
-		if st, err := pr.svc.ExecutionStatus(pr.arn); err != nil || st != states.StatusRunning {
-			return
-		}
-		time.Sleep(100 * time.Microsecond)
 	}
 }
-
-// advance moves the definition's clock: the bake's timeout.
-func (pr *trialPromotion) advance(d time.Duration) { pr.clock.Advance(d) }
 
 // decidedBy names the evidence a verdict line starts with after its outcome.
 func decidedBy(line string) string {
