@@ -181,11 +181,19 @@ func (r *Run) BakeOver() *Run {
 	return r
 }
 
-// timeOutBake moves the clock past the waiting bake's timeout.
+// timeOutBake moves the clock past the waiting bake's timeout, and on by a
+// second at a time while the Bake still waits: the interpreter reads the
+// clock and sets its timer in two steps (states.Service.timerAt), so a
+// timer it sets while the clock moves can land past the move.
 func (r *Run) timeOutBake() {
 	r.t.Helper()
 	n := r.events()
 	r.P.Clock.Advance(time.Duration(r.shift.BakeSeconds) * time.Second)
+	r.P.AdvanceUntil(r.t, "the bake to time out", time.Second, func() bool {
+		time.Sleep(5 * time.Millisecond)
+		ev, _ := r.P.States.History(r.ARN)
+		return len(ev) > n
+	})
 	r.token = ""
 	r.settle(n)
 }
