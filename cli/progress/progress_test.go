@@ -5,18 +5,38 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/cli/progress"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
+// The histories here are the sandbox's interpreter running the promotion
+// definition, each driven to its point by answering the task calls as
+// the pipeline's functions would (sandboxtest.Run).
+
+func input() promotion.Input {
+	t := config.Target{Function: "hello", Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 30},
+		Approvers: []string{"alice@example.com"}, ApprovalTimeoutSeconds: 3600}
+	t.ApplyDefaults()
+	return promotion.Input{Function: "hello", Version: "2", PreviousStgVersion: "1",
+		Release: promotion.Release{CodeSha256: "q83vEjRWeJA=", Commit: "abc123", Source: "codebuild"}, Target: t, Steps: promotion.Plan(t.Strategy)}
+}
+
 func TestRead(t *testing.T) {
-	t0 := clitest.T0
-	in := clitest.Input("hello", "2", "q83vEjRWeJA=")
+	t0 := sandboxtest.T0
+	// approved drives a run through smoke, approval and the shift's start.
+	approved := func(r *sandboxtest.Run) *sandboxtest.Run {
+		return r.Smoke(true).AwaitApproval().Approve("alice@example.com").BeginShift("1")
+	}
 	cases := []struct {
-		name   string
-		script func(s *clitest.Script)
+		name string
+		run  func(r *sandboxtest.Run)
+		// read, when set, reads the run instead of Describe and Events.
+		read   func(r *sandboxtest.Run) (*sfn.DescribeExecutionOutput, []types.HistoryEvent)
 		status string
 		phase  progress.Phase
 		gate   string
@@ -28,71 +48,47 @@ func TestRead(t *testing.T) {
 		bar    string
 	}{
 		{
-			name: "smoke testing", script: func(s *clitest.Script) { s.Enter("Task", "SmokeTest", s.St) },
+			name: "smoke testing", run: func(*sandboxtest.Run) {},
 			status: "RUNNING", phase: progress.PhaseSmoke, gate: "smoke testing stg (version 2)",
 			bar: "[smoke ◐] [approval ·] [10% ·] [100% ·]",
 		},
 		{
-			name: "awaiting approval", script: func(s *clitest.Script) { s.Smoke(true).AwaitApproval("tok") },
-			status: "RUNNING", phase: progress.PhaseApproval, gate: "awaiting approval (expires 2026-11-21T13:00:01Z)",
-			nextAt: t0.Add(time.Hour + time.Second + 200*time.Millisecond),
+			name: "awaiting approval", run: func(r *sandboxtest.Run) { r.Smoke(true).AwaitApproval() },
+			status: "RUNNING", phase: progress.PhaseApproval, gate: "awaiting approval (expires " + t0.Add(time.Hour).Format(time.RFC3339) + ")",
+			nextAt: t0.Add(time.Hour),
 			bar:    "[smoke ✔] [approval ◐] [10% ·] [100% ·]",
 		},
 		{
-			name: "setting the canary weight",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1")
-				s.Tick(time.Second).Enter("Task", "SetWeight", s.St)
-			},
+			name: "setting the canary weight", run: func(r *sandboxtest.Run) { approved(r) },
 			// The step has begun, but prod has no weight until SetWeight exits.
 			status: "RUNNING", phase: progress.PhaseShift, gate: "setting prod to 10%", weight: 0, step: 1, stable: "1", shift: true,
 			bar: "[smoke ✔] [approval ✔] [10% ◐] [100% ·]",
 		},
 		{
 			name: "setting the weight failed and was caught: rolling back",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1")
-				s.Tick(time.Second).Enter("Task", "SetWeight", s.St)
-				s.FailTask("Lambda.ServiceException", "throttled")
-				s.St.Failure = &promotion.Failure{Error: "Lambda.ServiceException", Cause: "throttled"}
-				s.Exit("Task", "SetWeight", s.St)
-				s.Enter("Task", "Rollback", s.St)
+			run: func(r *sandboxtest.Run) {
+				approved(r).Fail(promotion.ActionSetWeight, promotion.ErrTaskFailed, "prod moved by hand")
 			},
 			status: "RUNNING", phase: progress.PhaseFailing, gate: "rolling prod back to version 1", weight: 0, step: 1, stable: "1", shift: true,
 			bar: "[smoke ✔] [approval ✔] [10% ✘] [100% ·]",
 		},
 		{
-			name: "baking at the canary weight",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b")
-			},
+			name: "baking at the canary weight", run: func(r *sandboxtest.Run) { approved(r).Bake() },
 			status: "RUNNING", phase: progress.PhaseShift, gate: "baking at 10% until ", weight: 0.1, step: 1, stable: "1", shift: true,
 			bar: "[smoke ✔] [approval ✔] [10% ◐] [100% ·]",
 		},
 		{
-			name: "checking health after the bake",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b")
-				s.Tick(30*time.Second).TimeOut("b", s.St)
-				s.Enter("Task", "CheckHealth", s.St)
-			},
+			name: "checking health after the bake", run: func(r *sandboxtest.Run) { approved(r).Bake().CheckHealth() },
 			status: "RUNNING", phase: progress.PhaseShift, gate: "checking health at 10%", weight: 0.1, step: 1, stable: "1", shift: true,
 			bar: "[smoke ✔] [approval ✔] [10% ◐] [100% ·]",
 		},
 		{
-			name: "bake over, healthy, about to finalize",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b").BakeOver("b")
-				s.Enter("Task", "Finalize", s.St)
-			},
+			name: "bake over, healthy, about to finalize", run: func(r *sandboxtest.Run) { approved(r).Bake().BakeOver() },
 			status: "RUNNING", phase: progress.PhaseFinalize, gate: "finalizing: prod → version 2", weight: 0.1, step: 1, stable: "1", shift: true,
 			bar: "[smoke ✔] [approval ✔] [10% ✔] [100% ◐]",
 		},
 		{
-			name: "completed",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b").BakeOver("b").Finalize()
-			},
+			name: "completed", run: func(r *sandboxtest.Run) { approved(r).Bake().BakeOver().Finalize() },
 			status: "SUCCEEDED", phase: progress.PhaseDone, gate: "completed: prod on version 2", weight: 1, step: 1, stable: "1",
 			bar: "[smoke ✔] [approval ✔] [10% ✔] [100% ✔]",
 		},
@@ -100,39 +96,41 @@ func TestRead(t *testing.T) {
 			// The history has entered the Succeed state before
 			// DescribeExecution says SUCCEEDED (read between the two): the
 			// promotion is done and nothing failed.
-			name: "Completed entered, status not yet SUCCEEDED",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b").BakeOver("b")
-				s.Task(promotion.StateFinalize, s.St, nil, s.St)
-				s.Enter("Succeed", promotion.StateCompleted, s.St)
+			name: "Completed entered, status not yet SUCCEEDED", run: func(r *sandboxtest.Run) { approved(r).Bake().BakeOver().Finalize() },
+			read: func(r *sandboxtest.Run) (*sfn.DescribeExecutionOutput, []types.HistoryEvent) {
+				d, ev := r.Describe(), r.Events()
+				d.Status, d.StopDate, d.Output = types.ExecutionStatusRunning, nil, nil
+				for i, e := range ev {
+					if e.StateEnteredEventDetails != nil && aws.ToString(e.StateEnteredEventDetails.Name) == promotion.StateCompleted {
+						return d, ev[:i+1]
+					}
+				}
+				t.Fatalf("the run never entered %s", promotion.StateCompleted)
+				return nil, nil
 			},
 			status: "RUNNING", phase: progress.PhaseDone, gate: "completed: prod on version 2", weight: 1, step: 1, stable: "1", shift: true,
 			bar: "[smoke ✔] [approval ✔] [10% ✔] [100% ✔]",
 		},
 		{
-			name: "rolled back after an unhealthy canary",
-			script: func(s *clitest.Script) {
-				s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b").Unhealthy("b")
-			},
+			name: "rolled back after an unhealthy canary", run: func(r *sandboxtest.Run) { approved(r).Bake().Unhealthy() },
 			status: "FAILED", phase: progress.PhaseDone, gate: "failed: RolledBack (The release failed its health check", step: 1, stable: "1",
 			bar: "[smoke ✔] [approval ✔] [10% ✘] [100% ·]",
 		},
 		{
-			name: "smoke tests failed",
-			script: func(s *clitest.Script) {
-				s.Smoke(false)
-				s.Task("RestoreStg", s.St, nil, s.St).Fail("SmokeTestsFailed", "SmokeTestsFailed", "The smoke checks against stg failed", s.St)
-			},
+			name: "smoke tests failed", run: func(r *sandboxtest.Run) { r.Smoke(false).RestoreStg() },
 			status: "FAILED", phase: progress.PhaseDone, gate: "failed: SmokeTestsFailed",
 			bar: "[smoke ✘] [approval ·] [10% ·] [100% ·]",
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := clitest.NewStates()
-			s := f.NewScript(in, t0)
-			c.script(s)
-			p, err := progress.Read(s.Describe(), s.Events())
+			r := sandboxtest.NewPromotion(t).Run(t, input())
+			c.run(r)
+			d, ev := r.Describe(), r.Events()
+			if c.read != nil {
+				d, ev = c.read(r)
+			}
+			p, err := progress.Read(d, ev)
 			if err != nil {
 				t.Fatalf("Read: %v", err)
 			}
@@ -160,24 +158,21 @@ func TestRead(t *testing.T) {
 }
 
 // TestReadLinearSteps walks a linear 25% strategy: each step counts when
-// its SetWeight is entered, its weight when SetWeight exits, and its bake
-// ends at the Bake task's timeout.
+// its SetWeight is entered, its weight when SetWeight exits with success,
+// and its bake ends at the Bake task's timeout.
 func TestReadLinearSteps(t *testing.T) {
-	in := clitest.Input("hello", "2", "q83vEjRWeJA=")
+	in := input()
 	in.Target.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 25, IntervalSeconds: 60}
 	in.Steps = promotion.Plan(in.Target.Strategy)
-	f := clitest.NewStates()
-	s := f.NewScript(in, clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b1").BakeOver("b1")
 	type want struct {
 		state, gate string
 		weight      float64
 		step        int
 		bar         string
 	}
-	check := func(name string, w want) {
+	check := func(r *sandboxtest.Run, name string, w want) {
 		t.Helper()
-		p, err := progress.Read(s.Describe(), s.Events())
+		p, err := progress.Read(r.Describe(), r.Events())
 		if err != nil {
 			t.Fatalf("%s: Read: %v", name, err)
 		}
@@ -188,42 +183,49 @@ func TestReadLinearSteps(t *testing.T) {
 			t.Errorf("%s: bar = %q; want %q", name, got, w.bar)
 		}
 	}
-	check("after the first step", want{"MoreSteps", "shifting prod", 0.25, 1, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
-	s.Tick(time.Second).Enter("Task", "SetWeight", s.St)
-	check("setting the second step", want{"SetWeight", "setting prod to 50%", 0.25, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
-	s.Tick(200*time.Millisecond).Exit("Task", "SetWeight", s.St) // a task with no TaskSucceeded: not counted
-	check("a set-weight exit without success", want{"SetWeight", "setting prod to 50%", 0.25, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
+	r := sandboxtest.NewPromotion(t).Run(t, in)
+	r.Smoke(true).AwaitApproval().Approve("alice@example.com").BeginShift("1").Bake().BakeOver()
+	// The interpreter passes MoreSteps at once: the second step's
+	// SetWeight is in flight.
+	check(r, "setting the second step", want{"SetWeight", "setting prod to 50%", 0.25, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
+	r.Fail(promotion.ActionSetWeight, promotion.ErrTaskFailed, "prod moved by hand") // exits SetWeight without success: not counted
+	check(r, "a set-weight exit without success", want{"Rollback", "rolling prod back to version 1", 0.25, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ✘] [75% ·] [100% ·]"})
 
-	f = clitest.NewStates()
-	s = f.NewScript(in, clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b1").BakeOver("b1").Bake("b2")
+	r = sandboxtest.NewPromotion(t).Run(t, in)
+	r.Smoke(true).AwaitApproval().Approve("alice@example.com").BeginShift("1").Bake().BakeOver().Bake()
 	var entered time.Time
-	for _, ev := range s.Events() {
+	for _, ev := range r.Events() {
 		if d := ev.StateEnteredEventDetails; d != nil && *d.Name == "Bake" {
 			entered = *ev.Timestamp
 		}
 	}
-	check("baking the second step", want{"Bake", "baking at 50% until " + entered.Add(time.Minute).Format(time.RFC3339), 0.5, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
-	s.BakeOver("b2")
-	check("after the second step", want{"MoreSteps", "shifting prod", 0.5, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ✔] [75% ◐] [100% ·]"})
-	s.Bake("b3").BakeOver("b3")
-	check("after the last step", want{"MoreSteps", "shifting prod", 0.75, 3, "[smoke ✔] [approval ✔] [25% ✔] [50% ✔] [75% ✔] [100% ◐]"})
+	check(r, "baking the second step", want{"Bake", "baking at 50% until " + entered.Add(time.Minute).Format(time.RFC3339), 0.5, 2, "[smoke ✔] [approval ✔] [25% ✔] [50% ◐] [75% ·] [100% ·]"})
+	r.BakeOver()
+	check(r, "after the second step", want{"SetWeight", "setting prod to 75%", 0.5, 3, "[smoke ✔] [approval ✔] [25% ✔] [50% ✔] [75% ◐] [100% ·]"})
+	r.Bake().BakeOver()
+	check(r, "after the last step", want{"Finalize", "finalizing", 0.75, 3, "[smoke ✔] [approval ✔] [25% ✔] [50% ✔] [75% ✔] [100% ◐]"})
 }
 
+// TestReadBakeEndsWithTaskTimeout: a Bake retried after a failed call
+// waits its full bake from the retry's TaskScheduled, not from when the
+// state was entered.
 func TestReadBakeEndsWithTaskTimeout(t *testing.T) {
-	f := clitest.NewStates()
-	s := f.NewScript(clitest.Input("hello", "2", "q83vEjRWeJA="), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "alice@example.com").BeginShift("1").Bake("b")
-	p, err := progress.Read(s.Describe(), s.Events())
+	r := sandboxtest.NewPromotion(t).Run(t, input())
+	r.Smoke(true).AwaitApproval().Approve("alice@example.com").BeginShift("1").SetWeight()
+	r.Retry(promotion.ActionBake, sandboxtest.ServiceError("ServiceException", 500)).AwaitBake()
+	p, err := progress.Read(r.Describe(), r.Events())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The Bake task is scheduled with the bake as its timeout.
 	var scheduled time.Time
-	for _, ev := range s.Events() {
+	for _, ev := range r.Events() {
 		if ev.TaskScheduledEventDetails != nil {
 			scheduled = *ev.Timestamp
 		}
+	}
+	if !scheduled.After(sandboxtest.T0) {
+		t.Fatalf("the retry was scheduled at %s, want after the bake began at %s", scheduled, sandboxtest.T0)
 	}
 	if want := scheduled.Add(30 * time.Second); !p.NextAt.Equal(want) {
 		t.Errorf("nextAt = %s; want %s (scheduled + 30 s bake)", p.NextAt, want)
@@ -234,9 +236,8 @@ func TestReadBakeEndsWithTaskTimeout(t *testing.T) {
 }
 
 func TestReadRefusesAForeignInput(t *testing.T) {
-	f := clitest.NewStates()
-	s := f.NewScript(clitest.Input("hello", "2", "q83vEjRWeJA="), clitest.T0)
-	d := s.Describe()
+	r := sandboxtest.NewPromotion(t).Run(t, input())
+	d := r.Describe()
 	bad := `["not", "a", "promotion"]`
 	d.Input = &bad
 	if _, err := progress.Read(d, nil); err == nil || !strings.Contains(err.Error(), "not a promotion") {

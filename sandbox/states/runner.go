@@ -281,7 +281,13 @@ func (s *Service) failState(e *execution, st *asl.State, c *cursor, raw any) *as
 func (s *Service) timerAt(at time.Time) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
 	var once sync.Once
-	stop := s.afterFunc(max(at.Sub(s.now()), 0), func() { once.Do(func() { close(ch) }) })
+	fire := func() { once.Do(func() { close(ch) }) }
+	stop := s.afterFunc(max(at.Sub(s.now()), 0), fire)
+	// A manual clock moved between reading it and setting the timer set
+	// the timer past the move, where it would never fire: check again.
+	if !s.now().Before(at) {
+		fire()
+	}
 	return ch, func() { stop() }
 }
 

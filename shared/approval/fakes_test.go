@@ -3,35 +3,42 @@ package approval_test
 import (
 	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	ssmsvc "github.com/aliasflow/aliasflow/sandbox/ssm"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
-	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 var (
-	_ approval.StepFunctions = (*pendingtest.SFN)(nil)
+	_ approval.StepFunctions = (*answers)(nil)
 	_ approval.Publisher     = (*fakeSNS)(nil)
-	_ approval.Aliases       = (*lambdafake.Fake)(nil)
+	_ approval.Aliases       = (*lambda.Client)(nil)
 	_ approval.SecretsAPI    = (*fakeSecrets)(nil)
 )
 
@@ -40,7 +47,10 @@ type fakeSNS struct {
 	mu   sync.Mutex
 	sent []*sns.PublishInput
 	fail error
-	// failFrom fails every Publish once failFrom messages went out (0: never).
+	// failFrom fails every Publish once failFrom messages went out (0:
+	// never), as SNS's InternalError (HTTP 500) reaches a caller once the
+	// SDK's own retries are spent: an error the task's Retry matches
+	// (aliasflow.Transient).
 	failFrom int
 }
 
@@ -51,7 +61,10 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 		return nil, f.fail
 	}
 	if f.failFrom > 0 && len(f.sent) >= f.failFrom {
-		return nil, errors.New("sns: internal error")
+		return nil, &smithy.OperationError{ServiceID: "SNS", OperationName: "Publish", Err: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusInternalServerError}},
+			Err:      &snstypes.InternalErrorException{Message: aws.String("Internal error")},
+		}}
 	}
 	f.sent = append(f.sent, in)
 	return &sns.PublishOutput{MessageId: aws.String("msg-" + string(rune('a'+len(f.sent))))}, nil
@@ -80,18 +93,95 @@ func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSe
 	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(s), Name: in.SecretId}, nil
 }
 
+// sent is one accepted SendTaskSuccess or SendTaskFailure.
+type sent struct {
+	Token   string
+	Success bool
+	Output  string // SendTaskSuccess
+	Error   string // SendTaskFailure
+	Cause   string // SendTaskFailure
+}
+
+// answers is the handler's Step Functions client: the sandbox's, with the
+// task answers it sent counted and the accepted ones kept. With stale set,
+// a history read after the first accepted answer shows only the events the
+// reads before it showed — a read that lags the answer, as when another
+// decider wins the race between reading the history and answering.
+type answers struct {
+	*sfn.Client
+	mu    sync.Mutex
+	stale bool
+	// Sent lists the accepted SendTask* calls, in order.
+	Sent []sent
+	// Calls counts the SendTask* calls per operation, accepted or not.
+	Calls    map[string]int
+	seen     map[string]int64 // by execution: the newest event id read before an answer
+	answered bool
+}
+
+// historyPage caps every history page, so the handler reads the history
+// over several.
+const historyPage = 3
+
+func (a *answers) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	paged := *in
+	if paged.MaxResults == 0 || paged.MaxResults > historyPage {
+		paged.MaxResults = historyPage
+	}
+	out, err := a.Client.GetExecutionHistory(ctx, &paged, opts...)
+	if err != nil || !a.stale {
+		return out, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	arn := aws.ToString(in.ExecutionArn)
+	if !a.answered {
+		for _, ev := range out.Events {
+			a.seen[arn] = max(a.seen[arn], ev.Id)
+		}
+		return out, nil
+	}
+	c := *out
+	c.Events = slices.DeleteFunc(slices.Clone(out.Events), func(ev sfntypes.HistoryEvent) bool { return ev.Id > a.seen[arn] })
+	return &c, nil
+}
+
+func (a *answers) SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
+	out, err := a.Client.SendTaskSuccess(ctx, in, opts...)
+	a.record("SendTaskSuccess", err, sent{Token: aws.ToString(in.TaskToken), Success: true, Output: aws.ToString(in.Output)})
+	return out, err
+}
+
+func (a *answers) SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, opts ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error) {
+	out, err := a.Client.SendTaskFailure(ctx, in, opts...)
+	a.record("SendTaskFailure", err, sent{Token: aws.ToString(in.TaskToken), Error: aws.ToString(in.Error), Cause: aws.ToString(in.Cause)})
+	return out, err
+}
+
+func (a *answers) record(op string, err error, s sent) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.Calls[op]++
+	if err == nil {
+		a.Sent = append(a.Sent, s)
+		a.answered = true
+	}
+}
+
 // Fixture values.
 const (
 	testKey     = "k3y-for-tests-only-0123456789abcdef"
 	taskToken   = "AQCEAAAAKgAAAAMAAAAAAAAAAUl1Sexb6t3sM0X+uH3ym2Nq8NpS0wZ4Qbc2cEhd1yq=="
-	approvalURL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/"
+	approvalURL = sandboxtest.ApprovalURL
 	alice       = "alice@example.com"
 	bob         = "bob@example.com"
 )
 
 var (
-	execARN = pendingtest.ExecutionARN("hello-v7-5a1e0c3d")
-	entered = time.Date(2026, 11, 21, 6, 0, 5, 0, time.UTC)
+	execARN = sandboxtest.ExecutionARN("hello-v7-5a1e0c3d")
+	// entered is when the promotion's RequestApproval began: the time
+	// the sandbox's clock starts at.
+	entered = sandboxtest.T0
 	now0    = entered.Add(10 * time.Minute)
 )
 
@@ -116,10 +206,14 @@ func testState() promotion.State {
 	}
 }
 
-// env is one handler wired to fakes, with its logs, metrics and clock.
+// env is one handler wired to a promotion waiting on the sandbox's Step
+// Functions and to fakes, with its logs, metrics and clock.
 type env struct {
-	h       *approval.Handler
-	sfn     *pendingtest.SFN
+	h   *approval.Handler
+	sb  *sandboxtest.Promotion
+	sfn *answers
+	// token is the waiting task's token.
+	token   string
 	sns     *fakeSNS
 	bus     *audittest.Bus
 	secrets *fakeSecrets
@@ -151,11 +245,27 @@ func newEnv(t *testing.T) *env {
 	return newEnvWith(t, nil)
 }
 
+// waiting is the promotion a test's handler finds: execution execARN of
+// the real definition, run on the sandbox to the task it waits in.
+type waiting struct {
+	// State is the execution's input, and the smoke test's result.
+	State promotion.State
+	// StateName is the state waiting for its token: RequestApproval, or
+	// Bake (after an approval, the first step's weight set).
+	StateName string
+	// InFlight: RequestApproval's Lambda call has not returned (no
+	// TaskSubmitted); the env's token is still that call's.
+	InFlight bool
+	// Request, when set, is the approval function the RequestApproval
+	// task calls; by default it only returns (the token parked).
+	Request func(e *env) sandboxtest.Handler
+}
+
 // newEnvWith is newEnv with the waiting execution changed by tune.
-func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
+func newEnvWith(t *testing.T, tune func(*waiting)) *env {
 	t.Helper()
 	e := &env{
-		sfn:      pendingtest.New(),
+		sb:       sandboxtest.NewPromotion(t),
 		sns:      &fakeSNS{},
 		bus:      &audittest.Bus{},
 		secrets:  &fakeSecrets{secrets: map[string]string{"aliasflow/link-key": testKey}},
@@ -165,19 +275,63 @@ func newEnvWith(t *testing.T, tune func(*pendingtest.Waiting)) *env {
 		now:      now0,
 	}
 	e.tally = approval.ParameterTally{Client: parameterStore(t), Path: approvalsPath}
-	e.sfn.PageSize = 3 // read the history over several pages
-	w := pendingtest.Waiting{ARN: execARN, State: testState(), Token: taskToken, EnteredTime: entered, ApprovalURL: approvalURL}
+	e.sfn = &answers{Client: e.sb.SFN, Calls: map[string]int{}, seen: map[string]int64{}}
+	w := waiting{State: testState(), StateName: promotion.StateRequestApproval}
 	if tune != nil {
 		tune(&w)
 	}
-	e.sfn.AddWaiting(w)
 	e.settings.set(w.State.Target)
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	clock := func() time.Time { return e.now }
-	e.h = approval.New(e.sfn, e.sns, lambdaWith(map[string]string{"prod": "6", "stg": "7"}, nil), approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
+	e.h = approval.New(e.sfn, e.sns, lambdaWith(t, map[string]string{"prod": "6", "stg": "7"}, nil).Client, approval.NewSecretKey(e.secrets, "aliasflow/link-key"),
 		audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(e.metrics, clock),
 		&approval.Options{Log: log, TopicARN: "arn:aws:sns:us-east-1:000000000000:aliasflow-approvals", Now: clock, Settings: e.settings, Tally: e.tally})
+	e.token = e.wait(t, w, "hello-v7-5a1e0c3d")
 	return e
+}
+
+// wait runs execution name of the definition with w's input until w's
+// state waits for its token, and returns the token.
+func (e *env) wait(t *testing.T, w waiting, name string) string {
+	t.Helper()
+	e.sb.Handle(promotion.ActionSmoke, sandboxtest.Return(w.State.Smoke))
+	switch {
+	case w.Request != nil:
+		e.sb.Handle(promotion.ActionRequest, w.Request(e))
+	case w.InFlight:
+		e.sb.Handle(promotion.ActionRequest, sandboxtest.Park)
+	}
+	if w.InFlight {
+		arn := e.sb.Start(t, name, w.State.Input)
+		return e.sb.Request(t, arn, promotion.ActionRequest, 1).TaskToken
+	}
+	arn, req := e.sb.StartWaiting(t, name, w.State.Input)
+	if w.StateName == promotion.StateRequestApproval {
+		return req.TaskToken
+	}
+	if w.StateName != promotion.StateBake {
+		t.Fatalf("no way to wait in %s", w.StateName)
+	}
+	// Approved (not through the handler: its answers stay unsent), and
+	// the first step's weight set.
+	for action, h := range map[string]sandboxtest.Handler{
+		promotion.ActionGranted:   sandboxtest.Return(map[string]any{}),
+		promotion.ActionBegin:     sandboxtest.Return(promotion.Shift{StableVersion: "6", Weight: 0.1, BakeSeconds: 300}),
+		promotion.ActionSetWeight: sandboxtest.Return(map[string]any{}),
+		promotion.ActionBake:      sandboxtest.Return(map[string]any{}),
+	} {
+		e.sb.Handle(action, h)
+	}
+	out, _ := json.Marshal(promotion.Decision{Approved: true, Approver: alice, Via: "link", DecidedAt: entered})
+	if _, err := e.sb.SFN.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(req.TaskToken), Output: aws.String(string(out))}); err != nil {
+		t.Fatalf("approve %s: %v", arn, err)
+	}
+	bake := e.sb.Request(t, arn, promotion.ActionBake, 1)
+	e.sb.Until(t, "Bake to wait for its token", func() bool {
+		events, _ := e.sb.States.History(arn)
+		return events[len(events)-1].Type == "TaskSubmitted"
+	})
+	return bake.TaskToken
 }
 
 // fakeSettings holds the targets' current settings.
@@ -213,18 +367,33 @@ func link(t *testing.T, key, execution, approver string, expires time.Time) stri
 	return l
 }
 
-// lambdaWith is function hello with versions 1–7 and the aliases given
-// (name → version), prod weighted to a second version when prodWeights is
-// set.
-func lambdaWith(aliases map[string]string, prodWeights map[string]float64) *lambdafake.Fake {
-	f := lambdafake.New()
-	f.AddFunction("hello", "c2hhLW9mLWhlbGxv", 7)
+// lambdaWith is the sandbox's Lambda with function hello, versions 1–7
+// and the aliases given (name → version), prod weighted to a second
+// version when prodWeights is set.
+func lambdaWith(t *testing.T, aliases map[string]string, prodWeights map[string]float64) *sandboxtest.Lambda {
+	t.Helper()
+	l := sandboxtest.NewLambda(t)
+	l.AddFunction(t, "hello", 7)
 	for name, v := range aliases {
 		var w map[string]float64
 		if name == "prod" {
 			w = prodWeights
 		}
-		f.SetAlias("hello", name, v, w)
+		l.SetAlias(t, "hello", name, v, w)
 	}
-	return f
+	return l
+}
+
+// stop stops the execution arn as StopExecution does, with errName and
+// cause when set (the release Lambda's aliasflow.Superseded).
+func (e *env) stop(t *testing.T, arn, errName, cause string) {
+	t.Helper()
+	in := &sfn.StopExecutionInput{ExecutionArn: aws.String(arn)}
+	if errName != "" {
+		in.Error, in.Cause = aws.String(errName), aws.String(cause)
+	}
+	if _, err := e.sb.SFN.StopExecution(context.Background(), in); err != nil {
+		t.Fatalf("StopExecution: %v", err)
+	}
+	e.sb.WaitStatus(t, arn, "ABORTED")
 }

@@ -15,13 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/approval"
-	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 func getReq(link string) events.APIGatewayProxyRequest {
@@ -68,7 +67,7 @@ func TestRefusedLinks(t *testing.T) {
 	valid := func(t *testing.T) string { return link(t, testKey, execARN, alice, entered.Add(time.Hour)) }
 	tests := []struct {
 		name       string
-		setup      func(e *env)
+		setup      func(t *testing.T, e *env)
 		link       func(t *testing.T) string
 		method     string
 		wantStatus int
@@ -81,32 +80,48 @@ func TestRefusedLinks(t *testing.T) {
 		{name: "tampered payload", link: func(t *testing.T) string { return tamper(t, valid(t), bob) }, wantStatus: 403, wantKind: "forged"},
 		{name: "garbage", link: func(*testing.T) string { return "not-a-link" }, wantStatus: 403, wantKind: "forged"},
 		{name: "signature cut off", link: func(t *testing.T) string { l := valid(t); return l[:len(l)-3] }, wantStatus: 403, wantKind: "forged"},
-		{name: "expired", setup: func(e *env) { e.now = entered.Add(2 * time.Hour) }, link: valid, wantStatus: 410, wantKind: "expired",
+		{name: "expired", setup: func(_ *testing.T, e *env) { e.now = entered.Add(2 * time.Hour) }, link: valid, wantStatus: 410, wantKind: "expired",
 			wantText: "before anyone decided on hello version 7 here"},
 		{name: "wrong approver", link: func(t *testing.T) string {
 			return link(t, testKey, execARN, "mallory@example.com", entered.Add(time.Hour))
 		}, wantStatus: 403, wantKind: "wrong-approver", wantText: "mallory@example.com is not among the approvers of hello"},
-		{name: "already decided", setup: func(e *env) {
+		{name: "already decided", setup: func(t *testing.T, e *env) {
 			out, _ := json.Marshal(promotion.Decision{Approved: true, Approver: bob, Via: "cli", DecidedAt: entered.Add(time.Minute)})
-			e.sfn.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(taskToken), Output: aws.String(string(out))})
+			if _, err := e.sb.SFN.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(e.token), Output: aws.String(string(out))}); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.Request(t, execARN, promotion.ActionGranted, 1)
 		}, link: valid, wantStatus: 409, wantKind: "decided", wantText: "bob@example.com approved it with the aliasflow command line"},
-		{name: "approval timed out", setup: func(e *env) { e.sfn.TimeOut(taskToken, entered.Add(50*time.Minute)) }, link: valid, wantStatus: 410, wantKind: "expired",
-			wantText: "approval request of hello version 7 timed out"},
-		{name: "execution ended", setup: func(e *env) { e.sfn.End(execARN, sfntypes.ExecutionStatusAborted, entered.Add(time.Minute)) },
+		{name: "approval timed out", setup: func(t *testing.T, e *env) {
+			e.sb.Clock.Advance(time.Duration(testState().Target.ApprovalTimeoutSeconds) * time.Second)
+			e.sb.Request(t, execARN, promotion.ActionExpired, 1)
+		}, link: valid, wantStatus: 410, wantKind: "expired", wantText: "approval request of hello version 7 timed out"},
+		{name: "execution ended", setup: func(t *testing.T, e *env) { e.stop(t, execARN, "", "") },
 			link: valid, wantStatus: 410, wantKind: "ended", wantText: "An operator stopped the promotion of hello version 7"},
-		{name: "rolled back", setup: func(e *env) {
-			e.sfn.EndWith(execARN, sfntypes.ExecutionStatusFailed, "RolledBack", "prod is back", entered.Add(time.Minute))
-		}, link: valid, wantStatus: 410, wantKind: "ended", wantText: "Version 7 of hello was unhealthy while prod moved to it"},
+		// The definition rolls back only after an approval: the link says it
+		// was decided, and how it ended.
+		{name: "rolled back", setup: func(t *testing.T, e *env) {
+			// Approved, and the first weight fails to set: the definition
+			// rolls back and fails RolledBack.
+			e.sb.Handle(promotion.ActionGranted, sandboxtest.Return(map[string]any{}))
+			e.sb.Handle(promotion.ActionBegin, sandboxtest.Return(promotion.Shift{StableVersion: "6", Weight: 0.1, BakeSeconds: 300}))
+			e.sb.Handle(promotion.ActionSetWeight, sandboxtest.FunctionError("aliasflow.TaskFailed", "prod moved by hand"))
+			e.sb.Handle(promotion.ActionRollback, sandboxtest.Return(map[string]any{}))
+			out, _ := json.Marshal(promotion.Decision{Approved: true, Approver: bob, Via: "cli", DecidedAt: entered.Add(time.Minute)})
+			if _, err := e.sb.SFN.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(e.token), Output: aws.String(string(out))}); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.WaitStatus(t, execARN, "FAILED")
+		}, link: valid, wantStatus: 409, wantKind: "decided", wantText: "Version 7 of hello was unhealthy while prod moved to it"},
 		// A link to a superseded promotion says which newer version waits.
-		{name: "superseded", setup: func(e *env) {
-			newer := pendingtest.ExecutionARN("hello-v8-0b0b0b0b")
+		{name: "superseded", setup: func(t *testing.T, e *env) {
 			st := testState()
 			st.Version = "8"
-			e.sfn.AddWaiting(pendingtest.Waiting{ARN: newer, State: st, Token: "tok-8", EnteredTime: entered.Add(time.Minute)})
-			e.sfn.EndWith(execARN, sfntypes.ExecutionStatusAborted, promotion.ErrSuperseded, "superseded by "+newer+" (version 8)", entered.Add(time.Minute))
+			newer, _ := e.sb.StartWaiting(t, "hello-v8-0b0b0b0b", st.Input)
+			e.stop(t, execARN, promotion.ErrSuperseded, "superseded by "+newer+" (version 8)")
 		}, link: valid, wantStatus: 410, wantKind: "superseded", wantText: "Version 8 of hello replaced hello version 7 before anyone decided, and version 8 is waiting for approval now"},
 		{name: "execution unknown", link: func(t *testing.T) string {
-			return link(t, testKey, pendingtest.ExecutionARN("gone"), alice, entered.Add(time.Hour))
+			return link(t, testKey, sandboxtest.ExecutionARN("gone"), alice, entered.Add(time.Hour))
 		}, wantStatus: 410, wantKind: "ended"},
 		{name: "no link", link: func(*testing.T) string { return "" }, wantStatus: 400, wantKind: "bad-request"},
 	}
@@ -115,7 +130,7 @@ func TestRefusedLinks(t *testing.T) {
 			t.Run(tc.name+"/"+method, func(t *testing.T) {
 				e := newEnv(t)
 				if tc.setup != nil {
-					tc.setup(e)
+					tc.setup(t, e)
 				}
 				sentBefore := len(e.sfn.Sent)
 				req := getReq(tc.link(t))
@@ -193,10 +208,10 @@ func assertSecurityHeaders(t *testing.T, resp events.APIGatewayProxyResponse) {
 
 func assertNoToken(t *testing.T, e *env, resp events.APIGatewayProxyResponse) {
 	t.Helper()
-	if strings.Contains(resp.Body, taskToken) {
+	if strings.Contains(resp.Body, e.token) {
 		t.Errorf("page contains the task token")
 	}
-	if strings.Contains(e.logs.String(), taskToken) {
+	if strings.Contains(e.logs.String(), e.token) {
 		t.Errorf("logs contain the task token:\n%s", e.logs)
 	}
 }
@@ -238,8 +253,8 @@ func TestApprovalPage(t *testing.T) {
 
 func TestApprovalPageShowsWeightedProd(t *testing.T) {
 	e := newEnv(t)
-	// Swap the Lambda fake for one whose prod is mid-shift.
-	e.h = approval.New(e.sfn, nil, lambdaWith(map[string]string{"prod": "5"}, map[string]float64{"6": 0.25}), approval.StaticKey(testKey), nil, nil,
+	// Swap the Lambda for one whose prod is mid-shift.
+	e.h = approval.New(e.sfn, nil, lambdaWith(t, map[string]string{"prod": "5"}, map[string]float64{"6": 0.25}).Client, approval.StaticKey(testKey), nil, nil,
 		&approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
 	for _, want := range []string{`<dd id="serving-prod">version 5 (75%) and version 6 (25%)</dd>`, `<dd id="serving-stg">no stg alias yet</dd>`} {
@@ -259,16 +274,16 @@ func TestApprovalPageLinksTheCommits(t *testing.T) {
 	st.Target.Repository = &config.Repository{CommitURL: "https://github.com/acme/hello/commit/{commit}", CompareURL: "https://github.com/acme/hello/compare/{from}...{to}"}
 	st.Target.Environment = "production"
 	st.Target.Health = config.Health{Alarms: []string{"hello-errors"}, MaxErrorRate: 0.05, MinInvocations: 20, WindowSeconds: 300}
-	arn := pendingtest.ExecutionARN("hello-v7-77777777")
-	e.sfn.AddWaiting(pendingtest.Waiting{ARN: arn, State: st, Token: "tok-77", EnteredTime: entered})
-	lam := lambdaWith(nil, nil)
-	lam.Deploy("hello", "c2hhLTg=")
-	if _, err := lam.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello"),
+	arn := sandboxtest.ExecutionARN("hello-v7-77777777")
+	e.wait(t, waiting{State: st, StateName: promotion.StateRequestApproval}, "hello-v7-77777777")
+	lam := lambdaWith(t, nil, nil)
+	lam.Deploy(t, "hello")
+	if _, err := lam.Admin.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello"),
 		Description: aws.String(promotion.VersionDescription(promotion.Release{Commit: "1111aaaa", Build: "hello-build:1"}))}); err != nil {
 		t.Fatal(err)
 	}
-	lam.SetAlias("hello", "prod", "8", nil)
-	e.h = approval.New(e.sfn, nil, lam, approval.StaticKey(testKey), nil, nil, &approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
+	lam.SetAlias(t, "hello", "prod", "8", nil)
+	e.h = approval.New(e.sfn, nil, lam.Client, approval.StaticKey(testKey), nil, nil, &approval.Options{Now: func() time.Time { return now0 }, Settings: e.settings})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, arn, alice, entered.Add(time.Hour))))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status = %d\n%s", resp.StatusCode, resp.Body)
@@ -299,7 +314,7 @@ func TestDecideOnce(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.sfn.StaleHistory = tc.stale
+			e.sfn.stale = tc.stale
 			l := link(t, testKey, execARN, alice, entered.Add(time.Hour))
 			req := postReq(l, tc.decision, "  Latency fine. <b>ship</b>  ")
 			req.RequestContext.Identity = events.APIGatewayRequestIdentity{SourceIP: "198.51.100.7", UserAgent: "Mozilla/5.0"}
@@ -312,7 +327,7 @@ func TestDecideOnce(t *testing.T) {
 				t.Fatalf("sent %d answers, want 1", len(e.sfn.Sent))
 			}
 			s := e.sfn.Sent[0]
-			if s.Token != taskToken {
+			if s.Token != e.token {
 				t.Errorf("answered token %q, want the pending task's", s.Token)
 			}
 			raw := s.Output

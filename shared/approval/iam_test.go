@@ -12,7 +12,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -78,7 +77,7 @@ func TestCallerDecisions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvWith(t, func(w *pendingtest.Waiting) {
+			e := newEnvWith(t, func(w *waiting) {
 				if tc.releaser != "" {
 					w.State.Release.RequestedBy = tc.releaser
 				}
@@ -135,15 +134,15 @@ func TestCallerOverrides(t *testing.T) {
 	tests := []struct {
 		name   string
 		action string
-		check  func(t *testing.T, s pendingtest.Sent)
+		check  func(t *testing.T, s sent)
 	}{
-		{name: "promote now", action: approval.ActionPromoteNow, check: func(t *testing.T, s pendingtest.Sent) {
+		{name: "promote now", action: approval.ActionPromoteNow, check: func(t *testing.T, s sent) {
 			var b promotion.Bake
 			if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.PromoteNow || b.Actor != opsARN {
 				t.Errorf("answer = %+v (%v); want promoteNow by %s", s, err, opsARN)
 			}
 		}},
-		{name: "rollback", action: approval.ActionRollback, check: func(t *testing.T, s pendingtest.Sent) {
+		{name: "rollback", action: approval.ActionRollback, check: func(t *testing.T, s sent) {
 			var o promotion.Override
 			if err := json.Unmarshal([]byte(s.Cause), &o); err != nil || s.Success || s.Error != promotion.ErrOperatorRollback ||
 				o.Actor != opsARN || o.Reason != "5xx after v7" {
@@ -153,7 +152,7 @@ func TestCallerOverrides(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvWith(t, func(w *pendingtest.Waiting) { w.StateName = promotion.StateBake })
+			e := newEnvWith(t, func(w *waiting) { w.StateName = promotion.StateBake })
 			resp := e.h.ServeAPIGateway(context.Background(), callerReq(approval.OverridePath, opsARN,
 				approval.CallerRequest{Execution: execARN, Action: tc.action, Comment: "5xx after v7"}))
 			if resp.StatusCode != http.StatusOK || len(e.sfn.Sent) != 1 {
@@ -187,7 +186,7 @@ func TestLinkDecisionsUseTheCurrentSettings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvWith(t, func(w *pendingtest.Waiting) {
+			e := newEnvWith(t, func(w *waiting) {
 				if tc.releaser != "" {
 					w.State.Release.RequestedBy = tc.releaser
 				}
@@ -257,7 +256,7 @@ func TestCallerDecisionLosesTheRace(t *testing.T) {
 		t.Run(action, func(t *testing.T) {
 			e := newEnv(t)
 			withPrincipals(e, nil)
-			e.sfn.StaleHistory = true // the first answer closes the task; the history still shows it open
+			e.sfn.stale = true // the first answer closes the task; the history still shows it open
 			req := callerReq(approval.DecidePath, bobARN, approval.CallerRequest{Execution: execARN, Action: action})
 			if first := e.h.ServeAPIGateway(context.Background(), req); first.StatusCode != http.StatusOK {
 				t.Fatalf("first answer: status = %d, want 200: %s", first.StatusCode, first.Body)

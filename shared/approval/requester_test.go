@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 )
 
 // TestApprovalPageSaysWhatIsVerified: the page tells the requester a
@@ -31,7 +29,7 @@ func TestApprovalPageSaysWhatIsVerified(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnvWith(t, func(w *pendingtest.Waiting) {
+			e := newEnvWith(t, func(w *waiting) {
 				w.State.Release.RequestedBy, w.State.Release.VerifiedBy = tt.requestedBy, tt.verified
 			})
 			resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
@@ -56,7 +54,7 @@ func TestApprovalPageSaysWhatIsVerified(t *testing.T) {
 // once, verified by STS from the caller proof.
 func TestApprovalPageCLICaller(t *testing.T) {
 	const arn = "arn:aws:iam::123456789012:user/ben"
-	e := newEnvWith(t, func(w *pendingtest.Waiting) {
+	e := newEnvWith(t, func(w *waiting) {
 		w.State.Release.Source, w.State.Release.RequestedBy, w.State.Release.VerifiedBy = "aliasflow", arn, arn
 	})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))

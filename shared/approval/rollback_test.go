@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
-	"github.com/aliasflow/aliasflow/shared/deploy"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 // fakeTrail is a function's audit trail as the log group holds it.
@@ -113,17 +114,15 @@ func TestManualRollbackStartsAnExecution(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sf := sfnfake.New()
-			machine := sf.AddStateMachine(deploy.StateMachine)
+			sb := sandboxtest.NewPromotion(t)
 			if tc.shifting {
-				arn := sf.Start(machine, promotion.ExecutionName("hello", "3", "c2hhLW9mLWhlbGxv"), "{}")
-				sf.Enter(arn, "Task", promotion.StateBeginShift, "{}")
+				shifting(t, sb)
 			}
 			var logs bytes.Buffer
 			log := slog.New(slog.NewJSONHandler(&logs, nil))
-			h := approval.New(sf, &fakeSNS{}, lambdaWith(map[string]string{"prod": "2", "stg": "2"}, tc.prod), nil,
+			h := approval.New(sb.SFN, &fakeSNS{}, lambdaWith(t, map[string]string{"prod": "2", "stg": "2"}, tc.prod).Client, nil,
 				audit.New(log, &audittest.Bus{}, nil), metrics.New(&bytes.Buffer{}, nil),
-				&approval.Options{Log: log, Rollbacks: sf, Trail: tc.trail, StateMachine: machine})
+				&approval.Options{Log: log, Rollbacks: sb.SFN, Trail: tc.trail, StateMachine: sb.MachineARN})
 			res := h.ServeAPIGateway(context.Background(), callerReq(approval.OverridePath, tc.principal, tc.body))
 			if res.StatusCode != tc.status {
 				t.Fatalf("status = %d, want %d; body %s", res.StatusCode, tc.status, res.Body)
@@ -135,12 +134,7 @@ func TestManualRollbackStartsAnExecution(t *testing.T) {
 			if !strings.Contains(got.Error, tc.why) {
 				t.Errorf("error = %q, want it to contain %q", got.Error, tc.why)
 			}
-			var rollbacks []sfnfake.Execution
-			for _, e := range sf.Executions() {
-				if approval.IsRollbackOf("hello", e.ARN) {
-					rollbacks = append(rollbacks, e)
-				}
-			}
+			rollbacks := rollbacksOf(t, sb, "hello")
 			if tc.status != http.StatusOK || tc.dryRun {
 				if len(rollbacks) != 0 {
 					t.Errorf("started %d rollback executions, want none", len(rollbacks))
@@ -166,6 +160,51 @@ func TestManualRollbackStartsAnExecution(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shifting runs a promotion of hello version 3 on the definition until it
+// has entered BeginShift: smoke passed, approved, the shift beginning.
+func shifting(t *testing.T, sb *sandboxtest.Promotion) {
+	t.Helper()
+	in := testState().Input
+	in.Version = "3"
+	arn, req := sb.StartWaiting(t, promotion.ExecutionName("hello", "3", "c2hhLW9mLWhlbGxv"), in)
+	sb.Handle(promotion.ActionGranted, sandboxtest.Return(map[string]any{}))
+	out, _ := json.Marshal(promotion.Decision{Approved: true, Approver: alice, Via: "link", DecidedAt: entered})
+	if _, err := sb.SFN.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(req.TaskToken), Output: aws.String(string(out))}); err != nil {
+		t.Fatal(err)
+	}
+	sb.Request(t, arn, promotion.ActionBegin, 1) // parked: BeginShift is in progress
+}
+
+// execution is one execution as ListExecutions and DescribeExecution
+// tell it.
+type execution struct{ ARN, Input string }
+
+// rollbacksOf lists the manual rollback executions of fn started on the
+// promotion state machine.
+func rollbacksOf(t *testing.T, sb *sandboxtest.Promotion, fn string) []execution {
+	t.Helper()
+	ctx := context.Background()
+	var out []execution
+	p := sfn.NewListExecutionsPaginator(sb.SFN, &sfn.ListExecutionsInput{StateMachineArn: aws.String(sb.MachineARN)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("ListExecutions: %v", err)
+		}
+		for _, e := range page.Executions {
+			if !approval.IsRollbackOf(fn, aws.ToString(e.ExecutionArn)) {
+				continue
+			}
+			d, err := sb.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+			if err != nil {
+				t.Fatalf("DescribeExecution: %v", err)
+			}
+			out = append(out, execution{ARN: aws.ToString(e.ExecutionArn), Input: aws.ToString(d.Input)})
+		}
+	}
+	return out
 }
 
 // TestManualRollbackName: the name is deterministic, fits Step Functions'

@@ -14,7 +14,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -115,7 +114,7 @@ func TestApprovalRequiredCountsDistinctVerifiedApprovers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvWith(t, func(w *pendingtest.Waiting) {
+			e := newEnvWith(t, func(w *waiting) {
 				if tc.releaser != "" {
 					w.State.Release.RequestedBy = tc.releaser
 				}
@@ -286,7 +285,7 @@ func TestGrantedNeedsTheRequiredApprovals(t *testing.T) {
 // approvals says how many so far and by whom, and the settings version
 // the promotion runs under (on the old code the page said neither).
 func TestApprovalPageShowsTheCount(t *testing.T) {
-	e := newEnvWith(t, func(w *pendingtest.Waiting) { w.State.Input.SettingsVersion = 7 })
+	e := newEnvWith(t, func(w *waiting) { w.State.Input.SettingsVersion = 7 })
 	withPrincipals(e, fourEyes)
 	ctx := context.Background()
 	if resp := e.h.ServeAPIGateway(ctx, postReq(link(t, testKey, execARN, alice, entered.Add(time.Hour)), "approve", "")); resp.StatusCode != http.StatusOK {

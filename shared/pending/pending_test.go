@@ -16,91 +16,162 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
-	"github.com/aliasflow/aliasflow/shared/pending/pendingtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
-var _ pending.HistoryAPI = (*pendingtest.SFN)(nil)
 var _ pending.HistoryAPI = (*sfn.Client)(nil)
 
-var entered = time.Date(2026, 11, 21, 6, 0, 5, 0, time.UTC)
+var entered = sandboxtest.T0
 
-func state() promotion.State {
-	return promotion.State{
-		Input: promotion.Input{
-			Function: "hello", Version: "7",
-			Release: promotion.Release{CodeSha256: "Wl7kT1tLGVtT4nQo2rXKGqX5CkSx3vYH9mX8cWm7QxE=", Commit: "9f2c1e4", Source: "codebuild"},
-			Target:  config.Target{Function: "hello", Approvers: []string{"alice@example.com"}, ApprovalTimeoutSeconds: 3600},
-		},
-		Smoke: &promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{{Name: "greets", Passed: true, LatencyMs: 41}}},
+func input() promotion.Input {
+	return promotion.Input{
+		Function: "hello", Version: "7",
+		Release: promotion.Release{CodeSha256: "Wl7kT1tLGVtT4nQo2rXKGqX5CkSx3vYH9mX8cWm7QxE=", Commit: "9f2c1e4", Source: "codebuild"},
+		Target:  config.Target{Function: "hello", Approvers: []string{"alice@example.com"}, ApprovalTimeoutSeconds: 3600},
 	}
 }
 
-const token = "AQCEAAAAKgAAAAMAAAAAAAAAAfaketoken=="
+// pages caps every history page at size, so Find reads the sandbox's
+// pages as a long history would come.
+type pages struct {
+	pending.HistoryAPI
+	size int32
+}
 
+func (p pages) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	if p.size > 0 {
+		c := *in
+		c.MaxResults = p.size
+		in = &c
+	}
+	return p.HistoryAPI.GetExecutionHistory(ctx, in, opts...)
+}
+
+// TestFind reads executions of the promotion definition as the sandbox's
+// interpreter writes them, each driven into its case through the real API
+// (task tokens answered, stopped) or its clock (timeouts, retries).
 func TestFind(t *testing.T) {
-	arn := pendingtest.ExecutionARN("hello-v7-5a1e0c3d")
+	ctx := context.Background()
 	decision := promotion.Decision{Approved: true, Approver: "alice@example.com", Via: "link", DecidedAt: entered.Add(time.Minute)}
 	decisionJSON, _ := json.Marshal(decision)
 	rejection := decision
 	rejection.Approved = false
 	rejectionJSON, _ := json.Marshal(rejection)
+	approve := func(t *testing.T, p *sandboxtest.Promotion, token string) {
+		t.Helper()
+		if _, err := p.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(decisionJSON))}); err != nil {
+			t.Fatalf("SendTaskSuccess: %v", err)
+		}
+	}
+	fail := func(t *testing.T, p *sandboxtest.Promotion, token, errName, cause string) {
+		t.Helper()
+		if _, err := p.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(errName), Cause: aws.String(cause)}); err != nil {
+			t.Fatalf("SendTaskFailure: %v", err)
+		}
+	}
+	// retry fails the waiting attempt with an error the state retries and
+	// returns the token of the next attempt, once it waits.
+	retry := func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+		t.Helper()
+		fail(t, p, token, promotion.ErrTransient, "settings unreadable")
+		p.AdvanceUntil(t, "the approval request's retry", time.Second, func() bool {
+			return slices.Equal(p.Actions(arn), []string{promotion.ActionSmoke, promotion.ActionRequest, promotion.ActionRequest})
+		})
+		req := p.Request(t, arn, promotion.ActionRequest, 2)
+		p.Until(t, "the retried task to wait", func() bool { return lastEvent(p, arn) == "TaskSubmitted" })
+		return req.TaskToken
+	}
 
 	tests := []struct {
 		name     string
-		arn      string
+		arn      func(p *sandboxtest.Promotion, arn string) string // default arn
 		state    string
-		pageSize int
-		setup    func(f *pendingtest.SFN)
+		pageSize int32
+		// setup drives the waiting execution into the case and returns
+		// the token Find must report ("" for the first attempt's).
+		setup func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string
 		// wantKind is "pending", "not-waiting", "not-running" or "missing".
 		wantKind    string
-		wantToken   string
+		wantRetried bool
 		wantClosed  types.HistoryEventType
 		wantDecided bool
 	}{
-		{name: "waiting", arn: arn, state: "RequestApproval", wantKind: "pending"},
-		{name: "waiting, one event per page", arn: arn, state: "RequestApproval", pageSize: 1, wantKind: "pending"},
-		{name: "approved already", arn: arn, state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskSucceeded, wantDecided: true,
-			setup: func(f *pendingtest.SFN) {
-				f.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(decisionJSON))})
+		{name: "waiting", state: "RequestApproval", wantKind: "pending"},
+		{name: "waiting, one event per page", state: "RequestApproval", pageSize: 1, wantKind: "pending"},
+		{name: "approved already", state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskSucceeded, wantDecided: true,
+			setup: func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+				approve(t, p, token)
+				p.Request(t, arn, promotion.ActionGranted, 1)
+				return ""
 			}},
-		{name: "rejected already", arn: arn, state: "RequestApproval", pageSize: 2, wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskFailed, wantDecided: true,
-			setup: func(f *pendingtest.SFN) {
-				f.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String(promotion.ErrRejected), Cause: aws.String(string(rejectionJSON))})
+		{name: "rejected already", state: "RequestApproval", pageSize: 2, wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskFailed, wantDecided: true,
+			setup: func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+				fail(t, p, token, promotion.ErrRejected, string(rejectionJSON))
+				p.Request(t, arn, promotion.ActionRejected, 1)
+				return ""
 			}},
-		{name: "timed out", arn: arn, state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskTimedOut,
-			setup: func(f *pendingtest.SFN) { f.TimeOut(token, entered.Add(time.Hour)) }},
-		{name: "retried after a failed attempt", arn: arn, state: "RequestApproval", wantKind: "pending", wantToken: token + "-retry",
-			setup: func(f *pendingtest.SFN) { f.Retry(token, token+"-retry", entered.Add(time.Second)) }},
-		{name: "failed attempt awaiting retry", arn: arn, state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskFailed,
-			setup: func(f *pendingtest.SFN) {
-				f.Retry(token, token+"-retry", entered.Add(time.Second))
-				f.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(token + "-retry"), Error: aws.String("Lambda.Unknown"), Cause: aws.String("boom")})
+		{name: "timed out", state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskTimedOut,
+			setup: func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+				p.Clock.Advance(time.Hour)
+				p.Request(t, arn, promotion.ActionExpired, 1)
+				return ""
 			}},
-		{name: "state never entered", arn: arn, state: "Bake", wantKind: "not-waiting"},
-		{name: "stopped while waiting", arn: arn, state: "RequestApproval", wantKind: "not-running",
-			setup: func(f *pendingtest.SFN) { f.End(arn, types.ExecutionStatusAborted, entered.Add(time.Minute)) }},
-		{name: "ended after approval", arn: arn, state: "RequestApproval", wantKind: "not-running", wantClosed: types.HistoryEventTypeTaskSucceeded, wantDecided: true,
-			setup: func(f *pendingtest.SFN) {
-				f.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(decisionJSON))})
-				f.End(arn, types.ExecutionStatusSucceeded, entered.Add(time.Hour))
+		{name: "retried after a failed attempt", state: "RequestApproval", wantKind: "pending", wantRetried: true,
+			setup: func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+				return retry(t, p, arn, token)
 			}},
-		{name: "no such execution", arn: pendingtest.ExecutionARN("nope"), state: "RequestApproval", wantKind: "missing"},
+		{name: "failed attempt awaiting retry", state: "RequestApproval", wantKind: "not-waiting", wantClosed: types.HistoryEventTypeTaskFailed,
+			setup: func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+				next := retry(t, p, arn, token)
+				fail(t, p, next, "Lambda.Unknown", "boom")
+				p.Until(t, "the second attempt to fail", func() bool { return lastEvent(p, arn) == "TaskFailed" })
+				return ""
+			}},
+		{name: "state never entered", state: "Bake", wantKind: "not-waiting"},
+		{name: "stopped while waiting", state: "RequestApproval", wantKind: "not-running",
+			setup: func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+				if _, err := p.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+					t.Fatalf("StopExecution: %v", err)
+				}
+				p.WaitStatus(t, arn, "ABORTED")
+				return ""
+			}},
+		{name: "ended after approval", state: "RequestApproval", wantKind: "not-running", wantClosed: types.HistoryEventTypeTaskSucceeded, wantDecided: true,
+			setup: func(t *testing.T, p *sandboxtest.Promotion, arn, token string) string {
+				p.Handle(promotion.ActionGranted, sandboxtest.Return(map[string]any{}))
+				p.Handle(promotion.ActionBegin, sandboxtest.Return(promotion.Shift{StableVersion: "6", Weight: 1, Done: true}))
+				p.Handle(promotion.ActionFinalize, sandboxtest.Return(map[string]any{}))
+				approve(t, p, token)
+				p.WaitStatus(t, arn, "SUCCEEDED")
+				return ""
+			}},
+		{name: "no such execution", state: "RequestApproval", wantKind: "missing",
+			arn: func(p *sandboxtest.Promotion, _ string) string { return promotion.ExecutionARN(p.MachineARN, "nope") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := pendingtest.New()
-			f.PageSize = tc.pageSize
-			f.AddWaiting(pendingtest.Waiting{ARN: arn, State: state(), Token: token, EnteredTime: entered, ApprovalURL: "https://x.example/approve"})
+			sb := sandboxtest.NewPromotion(t)
+			arn, req := sb.StartWaiting(t, "hello-v7-5a1e0c3d", input())
+			wantToken := req.TaskToken
 			if tc.setup != nil {
-				tc.setup(f)
+				if next := tc.setup(t, sb, arn, req.TaskToken); next != "" {
+					wantToken = next
+				}
 			}
-			p, err := pending.Find(context.Background(), f, tc.arn, tc.state)
+			if tc.wantRetried == (wantToken == req.TaskToken) {
+				t.Fatalf("retried = %v, want %v", wantToken != req.TaskToken, tc.wantRetried)
+			}
+			find := arn
+			if tc.arn != nil {
+				find = tc.arn(sb, arn)
+			}
+			p, err := pending.Find(ctx, pages{sb.SFN, tc.pageSize}, find, tc.state)
 			var nw *pending.NotWaitingError
 			var nr *pending.NotRunningError
 			var dne *types.ExecutionDoesNotExist
@@ -108,10 +179,6 @@ func TestFind(t *testing.T) {
 			case "pending":
 				if err != nil {
 					t.Fatalf("Find: %v", err)
-				}
-				wantToken := token
-				if tc.wantToken != "" {
-					wantToken = tc.wantToken
 				}
 				if got := p.TaskToken.Reveal(); got != wantToken {
 					t.Errorf("token = %q, want %q", got, wantToken)
@@ -128,8 +195,8 @@ func TestFind(t *testing.T) {
 				if p.Execution.Status != types.ExecutionStatusRunning || p.Execution.Input.Function != "hello" {
 					t.Errorf("Execution = %+v, want RUNNING hello", p.Execution)
 				}
-				if p.ApprovalURL != "https://x.example/approve" {
-					t.Errorf("ApprovalURL = %q", p.ApprovalURL)
+				if p.ApprovalURL != sandboxtest.ApprovalURL {
+					t.Errorf("ApprovalURL = %q, want %q", p.ApprovalURL, sandboxtest.ApprovalURL)
 				}
 			case "not-waiting":
 				if !errors.As(err, &nw) {
@@ -153,11 +220,19 @@ func TestFind(t *testing.T) {
 					t.Fatalf("err = %v, want *types.ExecutionDoesNotExist", err)
 				}
 			}
-			if err != nil && strings.Contains(err.Error(), token) {
+			if err != nil && strings.Contains(err.Error(), wantToken) {
 				t.Errorf("error %q contains the task token", err)
 			}
 		})
 	}
+}
+
+func lastEvent(p *sandboxtest.Promotion, arn string) string {
+	events, _ := p.States.History(arn)
+	if len(events) == 0 {
+		return ""
+	}
+	return events[len(events)-1].Type
 }
 
 // TestFindRealClient runs Find through the real SDK client against a
@@ -241,10 +316,10 @@ func TestFindRealClient(t *testing.T) {
 // TestTokenRedacted: a Pending printed, logged or marshalled never shows
 // the task token.
 func TestTokenRedacted(t *testing.T) {
-	f := pendingtest.New()
-	arn := pendingtest.ExecutionARN("x")
-	f.AddWaiting(pendingtest.Waiting{ARN: arn, State: state(), Token: token, EnteredTime: entered})
-	p, err := pending.Find(context.Background(), f, arn, "RequestApproval")
+	sb := sandboxtest.NewPromotion(t)
+	arn, req := sb.StartWaiting(t, "x", input())
+	token := req.TaskToken
+	p, err := pending.Find(context.Background(), sb.SFN, arn, "RequestApproval")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,8 @@ type env struct {
 	emf  bytes.Buffer
 	now  time.Time
 	h    *shift.Handler
+	// verifyOn rebuilds h to verify its callers with sf.
+	verifyOn func(sf shift.Executions)
 }
 
 func newEnv(t *testing.T) *env {
@@ -54,7 +56,10 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
 	rec := audit.New(log, e.bus, &audit.Options{Now: clock})
 	e.sf.AddStateMachine(deploy.StateMachine)
-	e.h = shift.New(e.lam, e.cw, e.sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock})
+	e.verifyOn = func(sf shift.Executions) {
+		e.h = shift.New(e.lam, e.cw, sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock})
+	}
+	e.verifyOn(e.sf)
 	e.lam.AddFunction(fn, "c2hhLW9mLWhlbGxv", 6)
 	e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueOk}
 	// A minute's datapoints are published a minute after it ends (the

@@ -1,12 +1,9 @@
 package shift_test
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 
-	"github.com/aliasflow/aliasflow/shared/deploy"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
 )
@@ -22,7 +19,7 @@ func TestManualRollback(t *testing.T) {
 	const (
 		ops  = "arn:aws:iam::000000000000:user/aliasflow-operator"
 		cfo  = "arn:aws:iam::000000000000:user/cfo"
-		exec = "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:hello-rollback-4-0a1b2c3d"
+		exec = "hello-rollback-4-0a1b2c3d"
 	)
 	input := func(m promotion.ManualRollback) promotion.Input {
 		return promotion.Input{Function: fn, Version: m.To, Steps: []promotion.Step{}, Rollback: &m}
@@ -77,15 +74,17 @@ func TestManualRollback(t *testing.T) {
 			e.lam.SetAlias(fn, "stg", "5", nil)
 			tc.prod(e)
 			in := input(tc.in)
-			raw, _ := json.Marshal(in)
-			e.sf.Start(sfnfake.StateMachineARN(deploy.StateMachine), exec[strings.LastIndex(exec, ":")+1:], string(raw))
-			req := promotion.TaskRequest{Action: promotion.ActionManualRollback, Execution: exec, Promotion: promotion.State{Input: in}}
+			// The approval API starts the execution; the definition's Mode
+			// choice sends it to ManualRollback, whose call is in flight.
+			p := sandboxtest.NewPromotion(t)
+			e.verifyOn(p.SFN)
+			arn := p.Start(t, exec, in)
+			req := p.Request(t, arn, promotion.ActionManualRollback, 1)
 			if tc.forge != nil {
-				// The state machine scheduled the forged payload: the shift
-				// must still go by the execution's input.
+				// A forged invoke payload: the shift must still go by what
+				// the execution holds.
 				tc.forge(&req)
 			}
-			schedule(e.sf, req)
 			_, err := e.h.Handle(ctx, req)
 			if tc.wantErr != "" {
 				if err == nil {
@@ -115,6 +114,7 @@ func TestManualRollback(t *testing.T) {
 // refused like any hand-written invoke.
 func TestManualRollbackOnlyForItsOwnExecution(t *testing.T) {
 	e := newEnv(t)
+	e.verifyOn(sandboxtest.NewPromotion(t).SFN) // no execution started
 	e.lam.SetAlias(fn, "prod", "5", nil)
 	req := promotion.TaskRequest{Action: promotion.ActionManualRollback,
 		Execution: "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:hello-rollback-4-0a1b2c3d",

@@ -6,74 +6,94 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aliasflow/aliasflow/shared/deploy"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
+	"github.com/aliasflow/aliasflow/infra/statemachine"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
+
+// onPromotion makes e's handler verify its callers against the promotion
+// definition run by the sandbox's interpreter (sandboxtest), and starts
+// the promotion of hello version 5 the payloads in testdata belong to,
+// smoke passed, approved, and the smoke test's call in flight.
+func (e *env) onPromotion(t *testing.T, opts ...sandboxtest.Option) *sandboxtest.Run {
+	t.Helper()
+	fixture := load(t, "set-weight.json")
+	p := sandboxtest.NewPromotion(t, append([]sandboxtest.Option{sandboxtest.At(fixture.StartTime)}, opts...)...)
+	e.verifyOn(p.SFN)
+	return p.Run(t, fixture.Promotion.Input)
+}
+
+// shifting drives r through smoke, approval and BeginShift (prod on 4).
+func shifting(r *sandboxtest.Run) *sandboxtest.Run {
+	return r.Smoke(true).AwaitApproval().Approve("lead@example.com").BeginShift("4")
+}
 
 // TestRefusesWhatNoRunningPromotionScheduled: the shift runs only the task
 // the promotion state machine scheduled, for an execution that is RUNNING
 // and in that task's state (DescribeExecution, GetExecutionHistory); a
 // payload a person wrote and invoked by hand moves nothing and leaves no
-// audit record, whatever actor it claims.
+// audit record, whatever actor it claims. The executions are the
+// definition's own, run to each point by the sandbox's interpreter.
 func TestRefusesWhatNoRunningPromotionScheduled(t *testing.T) {
 	const cfo = "arn:aws:iam::000000000000:user/cfo"
-	exec := "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:hello-v5-9f86d081"
-	finalize := func(t *testing.T) promotion.TaskRequest {
+	finalize := func(t *testing.T, exec string) promotion.TaskRequest {
 		req := request(t, promotion.ActionFinalize, 2)
+		req.Execution = exec
 		req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true}
 		return req
 	}
-	rollback := func(t *testing.T) promotion.TaskRequest {
+	rollback := func(t *testing.T, exec string) promotion.TaskRequest {
 		req := load(t, "rollback-after-health.json")
+		req.Execution = exec
 		req.Actor = cfo
 		return req
 	}
+	never := sandboxtest.ExecutionARN("hello-v6-0a0a0a0a")
 	tests := []struct {
 		name string
-		req  func(t *testing.T) promotion.TaskRequest
-		// setup scripts the execution the forged request names.
-		setup func(e *env, req promotion.TaskRequest)
+		opts []sandboxtest.Option
+		// drive takes the promotion to the point the forged request comes in.
+		drive func(r *sandboxtest.Run)
+		req   func(t *testing.T, exec string) promotion.TaskRequest
 		why   string
 	}{
-		{name: "forged finalize for an execution that never existed", req: finalize,
-			setup: func(*env, promotion.TaskRequest) {}, why: "does not exist"},
-		{name: "forged rollback claiming the cfo, no execution", req: rollback,
-			setup: func(*env, promotion.TaskRequest) {}, why: "does not exist"},
-		{name: "the CLI's old rollback payload (no execution)", req: func(t *testing.T) promotion.TaskRequest { return load(t, "rollback-cli.json") },
-			setup: func(*env, promotion.TaskRequest) {}, why: "is not an execution of the aliasflow-promotion state machine"},
-		{name: "forged rollback claiming the cfo while the promotion bakes", req: rollback,
-			setup: func(e *env, req promotion.TaskRequest) {
-				bake := request(t, promotion.ActionBake, 0)
-				schedule(e.sf, bake)
-			}, why: `is in state "Bake", not Rollback`},
-		{name: "forged finalize while the promotion checks health", req: finalize,
-			setup: func(e *env, req promotion.TaskRequest) {
-				schedule(e.sf, request(t, promotion.ActionCheckHealth, 0))
-			}, why: `is in state "CheckHealth", not Finalize`},
-		{name: "forged finalize for a promotion that was rolled back", req: finalize,
-			setup: func(e *env, req promotion.TaskRequest) {
-				schedule(e.sf, rollback(t))
-				e.sf.End(exec, sfntypes.ExecutionStatusFailed)
-			}, why: "is FAILED, not RUNNING"},
-		{name: "replayed finalize after its task ended", req: finalize,
-			setup: func(e *env, req promotion.TaskRequest) {
-				schedule(e.sf, req)
-				e.sf.Exit(exec, "Task", promotion.StateFinalize, "{}")
-			}, why: "no task is running"},
-		{name: "an execution of another state machine", req: func(t *testing.T) promotion.TaskRequest {
-			req := finalize(t)
-			req.Execution = "arn:aws:states:us-east-1:000000000000:execution:other:hello-v5-9f86d081"
-			return req
-		}, setup: func(*env, promotion.TaskRequest) {}, why: "is not an execution of the aliasflow-promotion state machine"},
-		{name: "scheduled for another Lambda", req: finalize,
-			setup: func(e *env, req promotion.TaskRequest) {
-				e.sf.Start(sfnfake.StateMachineARN(deploy.StateMachine), "hello-v5-9f86d081", "{}")
-				payload, _ := json.Marshal(req)
-				params, _ := json.Marshal(map[string]any{"FunctionName": "arn:aws:lambda:us-east-1:000000000000:function:evil", "Payload": json.RawMessage(payload)})
-				e.sf.Schedule(exec, promotion.StateFinalize, string(params))
+		{name: "forged finalize for an execution that never existed",
+			req: func(t *testing.T, _ string) promotion.TaskRequest { return finalize(t, never) }, why: "does not exist"},
+		{name: "forged rollback claiming the cfo, no execution",
+			req: func(t *testing.T, _ string) promotion.TaskRequest { return rollback(t, never) }, why: "does not exist"},
+		{name: "the CLI's old rollback payload (no execution)",
+			req: func(t *testing.T, _ string) promotion.TaskRequest { return load(t, "rollback-cli.json") },
+			why: "is not an execution of the aliasflow-promotion state machine"},
+		{name: "forged rollback claiming the cfo while the promotion bakes", drive: func(r *sandboxtest.Run) { shifting(r).Bake() },
+			req: rollback, why: "no task is running (the latest event is TaskSubmitted)"},
+		{name: "forged rollback claiming the cfo while the weight is set", drive: func(r *sandboxtest.Run) { shifting(r) },
+			req: rollback, why: `is in state "SetWeight", not Rollback`},
+		{name: "forged finalize while the promotion checks health", drive: func(r *sandboxtest.Run) { shifting(r).Bake().CheckHealth() },
+			req: finalize, why: `is in state "CheckHealth", not Finalize`},
+		{name: "forged finalize for a promotion that was rolled back", drive: func(r *sandboxtest.Run) { shifting(r).Bake().Unhealthy() },
+			req: finalize, why: "is FAILED, not RUNNING"},
+		{name: "replayed finalize after the promotion completed",
+			drive: func(r *sandboxtest.Run) {
+				shifting(r)
+				for range r.In.Steps {
+					r.Bake().BakeOver()
+				}
+				r.Finalize()
+			},
+			req: finalize, why: "is SUCCEEDED, not RUNNING"},
+		{name: "an execution of another state machine", req: func(t *testing.T, exec string) promotion.TaskRequest {
+			return finalize(t, "arn:aws:states:us-east-1:000000000000:execution:other:hello-v5-9f86d081")
+		}, why: "is not an execution of the aliasflow-promotion state machine"},
+		{name: "a definition deployed to invoke another Lambda", opts: []sandboxtest.Option{
+			sandboxtest.Resolve(statemachine.ShiftFunctionArn, "arn:aws:lambda:us-east-1:000000000000:function:evil")},
+			drive: func(r *sandboxtest.Run) { shifting(r) },
+			req: func(t *testing.T, exec string) promotion.TaskRequest {
+				req := request(t, promotion.ActionSetWeight, 0)
+				req.Execution = exec
+				return req
 			}, why: `invokes "evil"`},
 	}
 	for _, tc := range tests {
@@ -81,9 +101,11 @@ func TestRefusesWhatNoRunningPromotionScheduled(t *testing.T) {
 			e := newEnv(t)
 			e.lam.SetAlias(fn, "stg", "5", nil)
 			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.75})
-			req := tc.req(t)
-			tc.setup(e, req)
-			_, err := e.h.Handle(ctx, req)
+			r := e.onPromotion(t, tc.opts...)
+			if tc.drive != nil {
+				tc.drive(r)
+			}
+			_, err := e.h.Handle(ctx, tc.req(t, r.ARN))
 			wantErrorName(t, err, shift.ErrNotScheduled)
 			wantContains(t, "error", message(err), tc.why)
 			if got := e.alias("prod"); got != "4 + 5@0.75" {
@@ -104,18 +126,21 @@ func TestRefusesWhatNoRunningPromotionScheduled(t *testing.T) {
 }
 
 // TestRunsTheScheduledRequestNotThePayload: while the promotion runs its
-// Finalize task, a hand-written finalize naming another version (2, whose
-// own promotion was rolled back) runs the task as the state machine
-// scheduled it — version 5 — and nothing of the forged payload.
+// Finalize task, a hand-written finalize naming another version (7) runs
+// the task as the state machine scheduled it — version 5 — and nothing of
+// the forged payload.
 func TestRunsTheScheduledRequestNotThePayload(t *testing.T) {
 	e := newEnv(t)
 	e.lam.Publish(fn) // 7
 	e.lam.SetAlias(fn, "stg", "5", nil)
 	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.75})
-	req := request(t, promotion.ActionFinalize, 2)
-	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true}
-	schedule(e.sf, req)
-	forged := req
+	r := shifting(e.onPromotion(t))
+	for range r.In.Steps {
+		r.Bake().BakeOver()
+	}
+	// Finalize's call is in flight: the definition scheduled it.
+	forged := request(t, promotion.ActionFinalize, 2)
+	forged.Execution = r.ARN
 	forged.Actor = "arn:aws:iam::000000000000:user/cfo"
 	forged.Promotion.Version = "7"
 	forged.Promotion.Steps = nil
@@ -141,10 +166,16 @@ func TestOperatorRollbackNamesTheVerifiedCaller(t *testing.T) {
 	e := newEnv(t)
 	e.lam.SetAlias(fn, "stg", "5", nil)
 	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
-	req := request(t, promotion.ActionRollback, 0)
+	r := shifting(e.onPromotion(t)).Bake()
 	cause, _ := json.Marshal(promotion.Override{Actor: ops, Reason: "5xx after v5"})
-	req.Promotion.Failure = &promotion.Failure{Error: promotion.ErrOperatorRollback, Cause: string(cause)}
-	if _, err := e.run(req); err != nil {
+	// The approval API answers the Bake's token so; the definition's Catch
+	// puts it in $.failure and runs Rollback.
+	if _, err := r.P.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(r.Token()),
+		Error: aws.String(promotion.ErrOperatorRollback), Cause: aws.String(string(cause))}); err != nil {
+		t.Fatal(err)
+	}
+	req := r.P.Request(t, r.ARN, promotion.ActionRollback, 1)
+	if _, err := e.h.Handle(ctx, req); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
 	if got := e.alias("prod"); got != "4" {

@@ -10,9 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/deploy"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -54,12 +53,16 @@ func TestClearsRoutingOnTheWire(t *testing.T) {
 		HTTPClient:   srv.Client(),
 	})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	sf := sfnfake.New()
-	sf.AddStateMachine(deploy.StateMachine)
-	h := shift.New(client, newFakeCloudWatch(), sf, audit.New(log, nil, nil), metrics.New(io.Discard, nil), nil)
-	req := request(t, promotion.ActionFinalize, 2)
-	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true}
-	schedule(sf, req)
+	// The promotion of testdata's version 5, run by the sandbox's
+	// interpreter until its Finalize call is in flight.
+	fixture := load(t, "set-weight.json")
+	p := sandboxtest.NewPromotion(t, sandboxtest.At(fixture.StartTime))
+	r := shifting(p.Run(t, fixture.Promotion.Input))
+	for range r.In.Steps {
+		r.Bake().BakeOver()
+	}
+	req := p.Request(t, r.ARN, promotion.ActionFinalize, 1)
+	h := shift.New(client, newFakeCloudWatch(), p.SFN, audit.New(log, nil, nil), metrics.New(io.Discard, nil), nil)
 	if _, err := h.Handle(ctx, req); err != nil {
 		t.Fatalf("finalize: %v", err)
 	}

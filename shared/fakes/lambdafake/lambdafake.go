@@ -5,7 +5,7 @@
 // with $LATEST, no CreateAlias over an existing alias). It answers the
 // aws-sdk-go-v2 calls directly (it satisfies the small Lambda interfaces of
 // shared/*) and, through Handler, over HTTP, so that the conformance suite
-// in shared/fakes/conformance holds it to the same cases as the sandbox.
+// in sandbox/conformance holds it to the same cases as the sandbox.
 //
 // Behaviour follows the Lambda API reference:
 // https://docs.aws.amazon.com/lambda/latest/api/API_PublishVersion.html,

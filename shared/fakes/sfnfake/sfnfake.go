@@ -7,7 +7,7 @@
 // StartExecution, newest-first paged listings, paged and reversible
 // histories, StopExecution of open executions only, task tokens accepted
 // once. It answers the aws-sdk-go-v2 calls directly and, through Handler,
-// over HTTP, so that shared/fakes/conformance holds it to the same cases as
+// over HTTP, so that sandbox/conformance holds it to the same cases as
 // the sandbox.
 //
 // Behaviour follows the Step Functions API reference:

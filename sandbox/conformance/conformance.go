@@ -1,11 +1,11 @@
 // Package conformance holds Lambda and Step Functions implementations to
 // the behaviour of the real services, in the manner of go-cloud's
 // drivertest: the same named cases run through the real aws-sdk-go-v2
-// clients against every implementation aliasflow tests with — the fakes of
-// shared/fakes served over HTTP, and the sandbox's sandbox/lambda and
-// sandbox/states. Each case names the AWS API reference page that documents
-// the behaviour it checks. A case on which two implementations disagree is
-// a bug in one of them.
+// clients against the sandbox's sandbox/lambda and sandbox/states (this
+// package's tests) and, while they remain, the fakes of shared/fakes. Each
+// case names the AWS API reference page that documents the behaviour it
+// checks. A case on which two implementations disagree is a bug in one of
+// them.
 package conformance
 
 import (

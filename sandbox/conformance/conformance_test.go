@@ -1,45 +1,28 @@
 package conformance_test
 
+// Every conformance case runs against the sandbox's services, the one
+// stand-in per AWS API the project's tests use, served as the sandbox
+// serves them (SigV4-scoped, through the real SDK clients).
+
 import (
 	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
 
+	"github.com/aliasflow/aliasflow/sandbox/conformance"
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/states"
-	"github.com/aliasflow/aliasflow/shared/fakes/conformance"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
-
-func serve(t *testing.T, h interface {
-	ServeHTTP(w http.ResponseWriter, r *http.Request)
-}) string {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-const sha = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-
-func TestLambdaFake(t *testing.T) {
-	conformance.RunLambda(t, func(t *testing.T) conformance.Lambda {
-		f := lambdafake.New()
-		f.AddFunction("conformance", sha, 3)
-		return conformance.Lambda{Client: lambda.NewFromConfig(conformance.Config(serve(t, lambdafake.Handler(f)))), Function: "conformance", CodeSha256: sha}
-	})
-}
 
 // deploymentPackage is a zip holding a bootstrap that says n: the sandbox
 // stores code by hash, so each n is another deployment.
@@ -66,7 +49,7 @@ func TestLambdaSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(svc.Close)
-		c := lambda.NewFromConfig(conformance.Config(serve(t, svc)))
+		c := lambda.NewFromConfig(servicetest.Config(t, "lambda", svc))
 		ctx := t.Context()
 		fn := aws.String("conformance")
 		out, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: fn, Runtime: ltypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
@@ -88,16 +71,6 @@ func TestLambdaSandbox(t *testing.T) {
 			}
 		}
 		return conformance.Lambda{Client: c, Function: "conformance", CodeSha256: code}
-	})
-}
-
-func TestStatesFake(t *testing.T) {
-	conformance.RunStates(t, func(t *testing.T) conformance.States {
-		f := sfnfake.New()
-		arn := f.AddStateMachine("conformance")
-		f.WaitOnStart(arn, "Ask")
-		return conformance.States{Client: sfn.NewFromConfig(conformance.Config(serve(t, sfnfake.Handler(f)))), Machine: arn,
-			Token: func(t *testing.T, exec string) string { return f.Token(exec) }}
 	})
 }
 
@@ -140,7 +113,7 @@ func TestStatesSandbox(t *testing.T) {
 		k := &tokens{by: map[string]string{}}
 		svc := states.New(k, nil)
 		t.Cleanup(svc.Close)
-		c := sfn.NewFromConfig(conformance.Config(serve(t, svc)))
+		c := sfn.NewFromConfig(servicetest.Config(t, "states", svc))
 		// The sandbox creates state machines through its Go API (the project
 		// creates its own with CloudFormation, never through the API).
 		machine, err := svc.CreateStateMachine("conformance", waitDefinition, "arn:aws:iam::000000000000:role/conformance")
