@@ -8,11 +8,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli"
+	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/local"
 	"github.com/aliasflow/aliasflow/sandbox/quota"
@@ -34,6 +36,7 @@ type quotaRun struct {
 	outcomes     map[string]int // SUCCEEDED, FAILED, …, "lost" (no execution), "stuck" (no end in time)
 	errs         []string
 	usage        []quota.Usage
+	calls        []sandbox.Call
 	suspended    []string
 	approveTries int
 }
@@ -167,6 +170,7 @@ func runQuota(ctx context.Context, binDir string, hello []byte, o quotaOptions, 
 		run.errs = append(run.errs, "world log: "+log.tail(5))
 	}
 	run.usage = b.sb.Quotas()
+	run.calls = b.sb.Calls()
 	run.suspended = b.sb.SNS().Suspended()
 	return run
 }
@@ -342,12 +346,46 @@ func quotaSection(r *report, control, run *quotaRun) {
 			u.PeakPerSecond, 100*u.PeakShare, 100*u.Depth, strings.SplitN(u.Source, " (", 2)[0])
 		worst = max(worst, u.PeakShare)
 	}
+	b.WriteString(callers(run.calls))
 	fmt.Fprintf(&b, "\nBudget (issue 19): peak ≤ 80 %% of every quota's rate and 0 wrong outcomes: %s\n",
 		r.budget("11. AWS quotas", worst <= 0.8 && wrong == 0, fmt.Sprintf("worst peak %.0f %% of its rate, %d wrong outcomes", 100*worst, wrong)))
 	for _, e := range run.errs {
 		b.WriteString("\n- " + e)
 	}
 	r.section(title, b.String())
+}
+
+// callers is who made the metered requests, per quota: the requests of the
+// Lambda control plane, Step Functions' reads, CloudWatch Logs' and
+// CloudWatch's by caller (a Lambda by its name, else the access key) and
+// operation, the largest first.
+func callers(calls []sandbox.Call) string {
+	type key struct{ service, op, caller string }
+	n := map[key]int{}
+	for _, c := range calls {
+		switch {
+		case c.Service == "lambda" && !strings.HasPrefix(c.Operation, "Invoke") && c.Operation != "GetFunction" && c.Operation != "GetPolicy",
+			c.Service == "states" && (c.Operation == "DescribeExecution" || c.Operation == "GetExecutionHistory" || strings.HasPrefix(c.Operation, "List")),
+			c.Service == "logs", c.Service == "monitoring":
+			n[key{c.Service, c.Operation, c.Caller}]++
+		}
+	}
+	keys := make([]key, 0, len(n))
+	for k := range n {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].service != keys[j].service {
+			return keys[i].service < keys[j].service
+		}
+		return n[keys[i]] > n[keys[j]]
+	})
+	var b strings.Builder
+	b.WriteString("\nWho made them (answered and throttled requests):\n\n| service | operation | caller | requests |\n|---|---|---|---:|\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", k.service, k.op, k.caller, n[k])
+	}
+	return b.String()
 }
 
 func formatOutcomes(m map[string]int) string {
