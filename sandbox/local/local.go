@@ -419,6 +419,12 @@ func (w *World) deploy(ctx context.Context, resumed bool) error {
 		}); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
+		if f.name == ReleaseFunction {
+			// As the CDK app reserves it (ReservedConcurrentExecutions).
+			if err := lam.PutFunctionConcurrency(f.name, deploy.ReleaseConcurrency); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+		}
 	}
 	if err := w.deployHello(ctx); err != nil {
 		return err

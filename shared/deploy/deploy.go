@@ -34,6 +34,32 @@ const (
 	DefaultEventBus = "default"
 )
 
+// The Lambda control plane's budget ("Control plane API requests: 15
+// requests per second across all APIs" per account and Region, "Lambda
+// quotas", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html#api-requests):
+// the release Lambda is the buffer a burst of merges queues in. EventBridge
+// invokes it asynchronously; with ReleaseConcurrency environments in use, a
+// further event is throttled and Lambda puts it back on the function's
+// queue, retried for up to 6 hours ("How Lambda handles errors and retries
+// with asynchronous invocation",
+// https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html;
+// reserved concurrency: "Lambda function scaling",
+// https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html).
+// Each environment paces its control-plane requests at
+// ReleaseControlPlaneRate, so the releases make at most 2 × 1 = 2 requests
+// a second: about one release every 2 s (4 requests each), and the
+// promotions they start then make about 15 more each (the shift's alias
+// reads and moves), ≈ 0.5 × 19 ≈ 10 requests a second, 63 % of the 15.
+// The shift is paced per environment at ShiftControlPlaneRate (its calls
+// within one task); its concurrency is not reserved: the definition
+// invokes it synchronously, and a throttled task would fail towards a
+// rollback once its retries ran out.
+const (
+	ReleaseConcurrency      = 2
+	ReleaseControlPlaneRate = 1.0
+	ShiftControlPlaneRate   = 2.0
+)
+
 // Environment variables of the pipeline's Lambdas.
 const (
 	// EnvSettingsPath is the SSM Parameter Store path under which each
