@@ -85,7 +85,7 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	// Each environment paces its Lambda control-plane requests (retries
 	// included): deploy.ReleaseControlPlaneRate × deploy.ReleaseConcurrency
 	// stays well inside the account's 15 requests a second.
-	pace := awsenv.Paced(rate.NewLimiter(deploy.ReleaseControlPlaneRate, 1), "Invoke")
+	pace := awsenv.Paced(rate.NewLimiter(deploy.ReleaseControlPlaneRate, deploy.ReleaseControlPlaneBurst), "Invoke")
 	lambdaClient := awslambda.NewFromConfig(awsCfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
 	return release.New(store, sm, lambdaClient, sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
 		metrics.New(os.Stdout, nil), &release.Options{Log: log, Callers: callers, SettingsPath: path, SettingsHistory: params}), nil

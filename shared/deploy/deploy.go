@@ -46,20 +46,20 @@ const (
 // reserved concurrency: "Lambda function scaling",
 // https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html).
 // Each environment paces its control-plane requests at
-// ReleaseControlPlaneRate, so the releases make at most 10 × 0.2 = 2
-// requests a second: about one release every 2 s (4 requests each), and
-// the promotions they start then make about 10 more each (the shift's
-// alias reads and moves), ≈ 0.5 × 14 ≈ 7 requests a second on average,
-// under half of the 15. Ten environments at a fifth of a request a second,
-// rather than two at one, keep more of them free when a throttled event
-// comes back from the queue, whose backoff grows to minutes. The shift is
-// paced per environment at ShiftControlPlaneRate (its calls within one
-// task); its concurrency is not reserved: the definition invokes it
-// synchronously, and a throttled task would fail towards a rollback once
-// its retries ran out.
+// ReleaseControlPlaneRate with a bucket of ReleaseControlPlaneBurst, so
+// the releases make at most 4 × 0.5 = 2 requests a second (8 at once when
+// all four start together): about one release every 2 s (4 requests
+// each), and the promotions they start then make about 10 more each (the
+// shift's alias reads and moves), ≈ 0.5 × 14 ≈ 7 requests a second on
+// average, under half of the 15. A lone release waits about 4 s for its
+// last requests. The shift is paced per environment at
+// ShiftControlPlaneRate (its calls within one task); its concurrency is
+// not reserved: the definition invokes it synchronously, and a throttled
+// task would fail towards a rollback once its retries ran out.
 const (
-	ReleaseConcurrency      = 10
-	ReleaseControlPlaneRate = 0.2
+	ReleaseConcurrency       = 4
+	ReleaseControlPlaneRate  = 0.5
+	ReleaseControlPlaneBurst = 2
 	ShiftControlPlaneRate   = 2.0
 )
 
