@@ -60,7 +60,7 @@ const (
 	ReleaseConcurrency       = 4
 	ReleaseControlPlaneRate  = 0.5
 	ReleaseControlPlaneBurst = 2
-	ShiftControlPlaneRate   = 2.0
+	ShiftControlPlaneRate    = 2.0
 )
 
 // Environment variables of the pipeline's Lambdas.
