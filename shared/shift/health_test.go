@@ -492,3 +492,32 @@ func TestLogSourceCountsLateLinesOnce(t *testing.T) {
 		t.Fatalf("second check: %v; want the late lines counted once: 5 errors / 25 invocations", err)
 	}
 }
+
+// TestVersionSettingsReadOncePerEnvironment (issue 19): a published
+// version's settings do not change, and each GetFunctionConfiguration is a
+// Lambda control-plane request (15 a second for the account); a handler
+// reads each version's once, however many checks and steps ask.
+func TestVersionSettingsReadOncePerEnvironment(t *testing.T) {
+	tests := []struct {
+		name   string
+		checks int
+	}{
+		{name: "one check", checks: 1},
+		{name: "three checks of new steps", checks: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, lg, req := logsEnv(t)
+			report(lg, e.now, "5", 8, 0)
+			for i := range tc.checks {
+				if _, err := e.run(req); err != nil {
+					t.Fatalf("check %d: %v", i+1, err)
+				}
+			}
+			// Versions 5 and 4, once each.
+			if got := e.lam.Count("GetFunctionConfiguration"); got != 2 {
+				t.Errorf("GetFunctionConfiguration calls = %d after %d checks, want 2", got, tc.checks)
+			}
+		})
+	}
+}

@@ -73,7 +73,8 @@ type Handler struct {
 // invocation is a task the promotion state machine scheduled. rec receives
 // the audit records and m the metrics; both are required.
 func New(lc Lambda, cw CloudWatch, sf Executions, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
-	h := &Handler{lambda: lc, cw: cw, sfn: sf, self: deploy.ShiftFunction, audit: rec, metrics: m, now: time.Now, sleep: sleep,
+	// Published versions' settings are read once per environment.
+	h := &Handler{lambda: &versionConfigs{Lambda: lc}, cw: cw, sfn: sf, self: deploy.ShiftFunction, audit: rec, metrics: m, now: time.Now, sleep: sleep,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	if opts != nil {
 		if opts.Log != nil {
