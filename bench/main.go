@@ -45,7 +45,9 @@ func main() {
 	skipBuild := flag.Bool("skip-build-figures", false, "skip binary size and init time (sections 1 and 2)")
 	verdictTrials := flag.Int("verdict-trials", 50, "simulated canaries per mode and kind (healthy, broken) for the verdicts section")
 	onlyVerdicts := flag.Bool("only-verdicts", false, "measure the health verdicts section only")
-	quotaPromotions := flag.Int("quota-promotions", 50, "concurrent baking promotions with the sandbox's AWS quotas on (0 skips the section)")
+	quotaPromotions := flag.Int("quota-promotions", 200, "baking promotions released in a burst with the sandbox's AWS quotas on (0 skips the section)")
+	quotaWindow := flag.Duration("quota-window", time.Minute, "the burst's length: the quota section's releases are spread evenly over it")
+	quotaControl := flag.Bool("quota-control", true, "also run the quota section's promotions without quotas (the control)")
 	onlyQuotas := flag.Bool("only-quotas", false, "measure the AWS quotas section only")
 	flag.Parse()
 
@@ -67,7 +69,7 @@ func main() {
 		return
 	}
 	if *onlyQuotas {
-		quotaFigures(r, root, *quotaPromotions)
+		quotaFigures(r, root, quotaOptions{n: *quotaPromotions, window: *quotaWindow, control: *quotaControl})
 		write(r, *out, began)
 		return
 	}
@@ -78,7 +80,7 @@ func main() {
 	promotionFigures(r, root, *promotions, *concurrent)
 	verdictFigures(r, *verdictTrials)
 	if *quotaPromotions > 0 {
-		quotaFigures(r, root, *quotaPromotions)
+		quotaFigures(r, root, quotaOptions{n: *quotaPromotions, window: *quotaWindow, control: *quotaControl})
 	}
 	if !*skipLoop {
 		devLoop(r, root)

@@ -85,9 +85,14 @@ type app struct {
 	clients *Clients
 	smARN   string
 	caller  string
+	// region is the AWS configuration's region, once the clients are
+	// built from it.
+	region string
 	// local: the clients talk to a sandbox this process started (dummy
 	// credentials, loopback only).
 	local bool
+	// followed is what readProgress read of each execution so far.
+	followed map[string]*followed
 	// shown is the last progress line printed per execution (follow).
 	shown map[string]string
 	// trailReads are watch's reads of the trail for approval counts.
@@ -324,6 +329,7 @@ func (a *app) aws(ctx context.Context) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.region = cfg.Region
 	a.clients = &Clients{
 		Lambda:    lambda.NewFromConfig(cfg),
 		States:    sfn.NewFromConfig(cfg),
@@ -358,6 +364,10 @@ func (a *app) config(ctx context.Context) (aws.Config, error) {
 			fmt.Fprintf(w, "aliasflow: AWS SDK %s: %s\n", strings.ToLower(string(c)), fmt.Sprintf(format, v...))
 		})),
 		config.WithClientLogMode(0),
+		// A throttled call is retried with backoff, not failed: the CLI
+		// shares the account's buckets with the pipeline (and with other
+		// operators' watches).
+		config.WithRetryer(awsenv.PatientRetryer(0, 0)),
 	}
 	if a.g.endpoint != "" {
 		opts = append(opts, config.WithBaseEndpoint(a.g.endpoint))

@@ -137,8 +137,10 @@ func TestWatch(t *testing.T) {
 			wantContains(t, "first line", lines[0], "[smoke ✔] [approval ◐] [10% ·] [100% ·]", "awaiting approval")
 			wantContains(t, "second line", lines[1], "[10% ◐]", "baking at 10%")
 			wantContains(t, "last line", lines[2], c.final)
-			if w.slept != 8*time.Second {
-				t.Errorf("slept %s; want 4 polls of 2s", w.slept)
+			// A poll that saw no change doubles the next wait; a change
+			// brings it back to --interval: 2s, 4s (no change), 2s, 4s.
+			if w.slept != 12*time.Second {
+				t.Errorf("slept %s; want 2s+4s+2s+4s", w.slept)
 			}
 		})
 	}

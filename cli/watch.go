@@ -11,6 +11,8 @@ import (
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 )
@@ -145,8 +147,17 @@ type watchLine struct {
 	Stages []progress.Stage `json:"stages"`
 }
 
+// maxPoll bounds how far follow's polls back off while nothing changes or
+// the reads are throttled.
+const maxPoll = 15 * time.Second
+
 // follow polls a promotion, printing each change, until it ends or stop
-// says so; it returns the last progress read.
+// says so; it returns the last progress read. The polls start every
+// interval and back off, doubling up to maxPoll, while nothing changes; a
+// poll is not put off past the next step's due time. A throttled read
+// (ThrottlingException, after the SDK's own retries) is waited out the same
+// way, not fatal. At a terminal the countdown is redrawn every interval
+// between reads, from what was read.
 func (a *app) follow(ctx context.Context, arn string, interval time.Duration, stop func(*progress.Progress) bool) (*progress.Progress, error) {
 	// What was shown last survives across calls, so the demo, which
 	// follows one promotion in stretches, prints each change once.
@@ -160,11 +171,22 @@ func (a *app) follow(ctx context.Context, arn string, interval time.Duration, st
 			fmt.Fprintln(a.env.Stdout)
 		}
 	}()
+	wait := interval
+	var p *progress.Progress
 	for {
-		p, err := a.readProgress(ctx, arn)
-		if err != nil {
+		next, err := a.readProgress(ctx, arn)
+		switch {
+		case err != nil && throttled(err) && ctx.Err() == nil:
+			wait = min(2*wait, max(maxPoll, interval))
+			fmt.Fprintf(a.env.Stderr, "aliasflow: reads throttled; next try in %s\n", wait)
+			if err := a.env.Sleep(ctx, wait); err != nil {
+				return p, err
+			}
+			continue
+		case err != nil:
 			return nil, err
 		}
+		p = next
 		a.countApprovalsCached(ctx, p)
 		key := changeKey(p)
 		changed := key != a.shown[arn]
@@ -186,10 +208,39 @@ func (a *app) follow(ctx context.Context, arn string, interval time.Duration, st
 		if !p.Running() || (stop != nil && stop(p)) {
 			return p, nil
 		}
-		if err := a.env.Sleep(ctx, interval); err != nil {
-			return p, err
+		if changed {
+			wait = interval
+		} else {
+			wait = min(2*wait, max(maxPoll, interval))
+		}
+		// The next step's due time is when a change is expected: the poll
+		// comes then. An overdue step (the shift's Lambda is slow) keeps
+		// the back-off.
+		if !p.NextAt.IsZero() {
+			if due := p.NextAt.Sub(a.env.Now()); due > 0 && due < wait {
+				wait = max(due, interval)
+			}
+		}
+		for slept := time.Duration(0); slept < wait; {
+			d := wait - slept
+			if a.live {
+				d = min(d, interval)
+			}
+			if err := a.env.Sleep(ctx, d); err != nil {
+				return p, err
+			}
+			slept += d
+			if a.live && slept < wait && !p.NextAt.IsZero() {
+				fmt.Fprintf(a.env.Stdout, "\r\x1b[K%s", a.progressLine(p))
+			}
 		}
 	}
+}
+
+// throttled says err is AWS refusing a call for its rate (the SDK's list of
+// throttle error codes: ThrottlingException, TooManyRequestsException, …).
+func throttled(err error) bool {
+	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
 }
 
 // changeKey is what makes a progress line worth printing again.

@@ -23,6 +23,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"golang.org/x/time/rate"
 )
 
 func main() {
@@ -81,6 +82,11 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 	if err != nil {
 		return nil, err
 	}
-	return release.New(store, sm, awslambda.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
+	// Each environment paces its Lambda control-plane requests (retries
+	// included): deploy.ReleaseControlPlaneRate × deploy.ReleaseConcurrency
+	// stays well inside the account's 15 requests a second.
+	pace := awsenv.Paced(rate.NewLimiter(deploy.ReleaseControlPlaneRate, deploy.ReleaseControlPlaneBurst), "Invoke")
+	lambdaClient := awslambda.NewFromConfig(awsCfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
+	return release.New(store, sm, lambdaClient, sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
 		metrics.New(os.Stdout, nil), &release.Options{Log: log, Callers: callers, SettingsPath: path, SettingsHistory: params}), nil
 }

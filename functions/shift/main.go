@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"golang.org/x/time/rate"
 )
 
 func main() {
@@ -35,10 +36,15 @@ func main() {
 	}
 	env := deploy.Shift
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	// The caller check (DescribeExecution, GetExecutionHistory) runs on
-	// every task: a throttle there waits (6 attempts, ≤ 4 s apart, inside
-	// the Lambda's minute) rather than failing the task into a rollback.
+	// The caller check (one GetExecutionHistory page) runs on every task:
+	// a throttle there waits (6 attempts, ≤ 4 s apart, then the handler's
+	// own backoff while the Lambda's minute lasts) rather than failing the
+	// task into a rollback.
 	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.Retryer = awsenv.PatientRetryer(6, 4*time.Second)() })
-	h := shift.New(awslambda.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), states, rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
+	// One task's Lambda control-plane requests are paced (Invoke, the
+	// probes, is not a control-plane request): see deploy.ShiftControlPlaneRate.
+	pace := awsenv.Paced(rate.NewLimiter(deploy.ShiftControlPlaneRate, 2), "Invoke")
+	lambdaClient := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
+	h := shift.New(lambdaClient, cloudwatch.NewFromConfig(cfg), states, rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
 	lambda.Start(h.Handle)
 }

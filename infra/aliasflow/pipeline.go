@@ -308,6 +308,10 @@ func (p *Pipeline) newFunctions() {
 		"Moves a target's prod alias step by step, checks health, finalizes or rolls back.",
 		awscdk.Duration_Minutes(jsii.Number(1)), with(nil))
 
+	// A burst of merges queues in the release Lambda's asynchronous
+	// queue, drained by this many environments (deploy.ReleaseConcurrency
+	// says why).
+	p.release.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(deploy.ReleaseConcurrency))
 	// The release Lambda is the only one invoked asynchronously (by
 	// EventBridge); its failed invocations are kept for an operator.
 	p.release.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{

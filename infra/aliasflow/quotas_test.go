@@ -13,6 +13,7 @@ import (
 	"github.com/aliasflow/aliasflow/infra/aliasflow"
 	"github.com/aliasflow/aliasflow/infra/internal/cdktest"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
@@ -147,5 +148,31 @@ func TestCodeBuildProjectsInTheAppAreTagged(t *testing.T) {
 				t.Errorf("tags = %s, tagged %v, want %v", tags, got, c.tagged)
 			}
 		})
+	}
+}
+
+func TestReleaseConcurrencyIsReserved(t *testing.T) {
+	// GIVEN the pipeline, WHEN synthesized, THEN the release Lambda has
+	// deploy.ReleaseConcurrency reserved (the buffer a burst of merges
+	// queues in: throttled asynchronous events go back to Lambda's queue)
+	// and no other pipeline Lambda has any (the state machine invokes them
+	// synchronously; a throttled task would fail).
+	tmpl := cdktest.TemplateJSON(t, fx.pipeline)
+	want := map[string]any{aliasflow.ReleaseFunctionName: float64(deploy.ReleaseConcurrency),
+		aliasflow.ShiftFunctionName: nil, aliasflow.ApprovalFunctionName: nil, aliasflow.SmokeTestFunctionName: nil}
+	seen := 0
+	for _, fn := range cdktest.Resources(tmpl, "AWS::Lambda::Function") {
+		name, _ := fn["FunctionName"].(string)
+		w, ok := want[name]
+		if !ok {
+			continue
+		}
+		seen++
+		if got := fn["ReservedConcurrentExecutions"]; got != w {
+			t.Errorf("%s ReservedConcurrentExecutions = %v, want %v", name, got, w)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("found %d of the %d pipeline Lambdas", seen, len(want))
 	}
 }

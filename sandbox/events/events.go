@@ -22,6 +22,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/eventpattern"
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 )
 
 const (
@@ -493,9 +494,28 @@ func (s *Service) deliverLambda(d *Delivery, input []byte) {
 			return
 		}
 	}
+	queued, throttles := time.Now(), 0
 	for attempt := 0; ; attempt++ {
 		d.Attempts++
 		res, err := s.invoker.Invoke(s.ctx, d.Arn, "", input) // the Invoker takes an ARN, qualified or not
+		if lambdasvc.Throttled(err) {
+			// No concurrency free (the function's reserved concurrency):
+			// the event goes back to Lambda's queue, tried again with
+			// backoff for up to 6 hours, not one of the two retries.
+			wait, ok := lambdasvc.AsyncRetry(throttles, time.Since(queued))
+			if ok {
+				throttles++
+				d.Attempts--
+				attempt--
+				select {
+				case <-s.ctx.Done():
+					d.Err = err.Error()
+					return
+				case <-time.After(wait):
+				}
+				continue
+			}
+		}
 		switch {
 		case err != nil:
 			d.Err = err.Error()

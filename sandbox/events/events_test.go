@@ -19,11 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 )
 
-// fakeInvoker records invokes and fails a function's first failures[fn] calls.
+// fakeInvoker records invokes, throttles a function's first throttles[fn]
+// calls (no concurrency free) and fails its next failures[fn] calls.
 type fakeInvoker struct {
-	mu       sync.Mutex
-	calls    map[string][]string
-	failures map[string]int
+	mu        sync.Mutex
+	calls     map[string][]string
+	failures  map[string]int
+	throttles map[string]int
 }
 
 var _ core.Invoker = (*fakeInvoker)(nil)
@@ -35,6 +37,10 @@ func (f *fakeInvoker) Invoke(_ context.Context, fn, qualifier string, payload []
 		f.calls = map[string][]string{}
 	}
 	f.calls[fn] = append(f.calls[fn], string(payload))
+	if f.throttles[fn] > 0 {
+		f.throttles[fn]--
+		return core.InvokeResult{}, core.Errorf("TooManyRequestsException", 429, "Rate Exceeded.")
+	}
 	if f.failures[fn] > 0 {
 		f.failures[fn]--
 		return core.InvokeResult{FunctionError: "Unhandled", Payload: []byte(`{"errorType":"boom","errorMessage":"boom"}`)}, nil
@@ -160,17 +166,24 @@ func TestLambdaAsyncRetries(t *testing.T) {
 	tests := []struct {
 		name         string
 		failures     int
+		throttles    int
 		wantAttempts int
 		wantErr      bool
 	}{
-		{"succeeds first time", 0, 1, false},
-		{"succeeds on second retry", 2, 3, false},
-		{"gives up after two retries", 5, 3, true},
+		{"succeeds first time", 0, 0, 1, false},
+		{"succeeds on second retry", 2, 0, 3, false},
+		{"gives up after two retries", 5, 0, 3, true},
+		// Throttled for want of concurrency, the event goes back to the
+		// queue, tried again after 1 s, then 2 s…, none of them one of
+		// the two retries ("How Lambda handles errors and retries with
+		// asynchronous invocation").
+		{"throttled back to the queue, then runs", 0, 2, 1, false},
+		{"throttled, then fails its three attempts", 3, 2, 3, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fn := core.FunctionARN("aliasflow-release", "")
-			inv := &fakeInvoker{failures: map[string]int{fn: tt.failures}}
+			inv := &fakeInvoker{failures: map[string]int{fn: tt.failures}, throttles: map[string]int{fn: tt.throttles}}
 			svc := New(inv, nil, &Options{RetryDelays: []time.Duration{0, 0}})
 			c := newTestClient(t, svc)
 			ctx := context.Background()
@@ -187,6 +200,9 @@ func TestLambdaAsyncRetries(t *testing.T) {
 			ds := svc.Deliveries()
 			if len(ds) != 1 {
 				t.Fatalf("deliveries = %+v, want 1", ds)
+			}
+			if got, want := len(inv.calls[fn]), tt.wantAttempts+tt.throttles; got != want {
+				t.Errorf("invokes = %d, want %d (%d throttled)", got, want, tt.throttles)
 			}
 			if ds[0].Attempts != tt.wantAttempts || (ds[0].Err != "") != tt.wantErr {
 				t.Errorf("delivery = attempts %d err %q, want attempts %d failed %v", ds[0].Attempts, ds[0].Err, tt.wantAttempts, tt.wantErr)

@@ -43,3 +43,10 @@ func TakeInvokePortOnce(taken string) (restore func()) {
 	}
 	return func() { pickPorts = orig }
 }
+
+// Running is how many invocations of function are in flight.
+func (s *Service) Running(function string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.functions[function].running
+}

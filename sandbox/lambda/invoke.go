@@ -3,6 +3,7 @@ package lambdasvc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -81,15 +82,102 @@ func (s *Service) InvokeAsync(function, qualifier string, payload []byte) error 
 		return err
 	}
 	go func() {
-		for attempt := range 3 {
+		queued, throttles := s.opts.Clock(), 0
+		for attempt := 0; attempt < 3; attempt++ {
 			r, _, err := s.invoke(context.Background(), function, qualifier, payload)
 			if err == nil && r.FunctionError == "" {
 				return
+			}
+			if Throttled(err) {
+				// Back on the queue; not one of the two retries.
+				wait, ok := AsyncRetry(throttles, s.opts.Clock().Sub(queued))
+				if !ok {
+					s.log.Warn("async invocation dropped: throttled for 6 hours", "function", function, "qualifier", qualifier)
+					return
+				}
+				throttles++
+				attempt--
+				time.Sleep(wait)
+				continue
 			}
 			s.log.Warn("async invocation failed", "function", function, "qualifier", qualifier, "attempt", attempt+1, "error", err, "payload", string(r.Payload))
 		}
 	}()
 	return nil
+}
+
+// PutFunctionConcurrency sets a function's reserved concurrency: at most
+// reserved of its invocations run at once, and one more is throttled
+// (PutFunctionConcurrency, Lambda API reference; "Configuring reserved
+// concurrency for a function",
+// https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+func (s *Service) PutFunctionConcurrency(function string, reserved int) error {
+	if reserved < 0 {
+		return invalid("ReservedConcurrentExecutions must be at least 0, got %d", reserved)
+	}
+	name, _, err := resolveName(function, "")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	f.Reserved = &reserved
+	return nil
+}
+
+// ErrThrottled is the code of an invocation refused for want of
+// concurrency: TooManyRequestsException, HTTP 429 (Invoke, Lambda API
+// reference; its Reason ReservedFunctionConcurrentInvocationLimitExceeded).
+const ErrThrottled = "TooManyRequestsException"
+
+// admit counts an invocation of function against its reserved concurrency
+// and returns what ends it, or the throttle when all of it is in use.
+func (s *Service) admit(function string) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.lookup(function)
+	if err != nil {
+		return nil, err
+	}
+	if f.Reserved != nil && f.running >= *f.Reserved {
+		return nil, core.Errorf(ErrThrottled, http.StatusTooManyRequests,
+			"Rate Exceeded. (Reason: ReservedFunctionConcurrentInvocationLimitExceeded: %s has %d reserved concurrency, all in use)", function, *f.Reserved)
+	}
+	f.running++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		f.running--
+	}, nil
+}
+
+// Throttled reports whether err is an invocation throttled for want of
+// concurrency, which an asynchronous invocation puts back on its queue.
+func Throttled(err error) bool {
+	var ae *core.APIError
+	return errors.As(err, &ae) && ae.Code == ErrThrottled
+}
+
+// AsyncRetry is when a throttled asynchronous invocation is tried again:
+// "For throttling errors (429) and system errors (500-series), Lambda
+// returns the event to the queue and attempts to run the function again
+// for up to 6 hours by default. The retry interval increases exponentially
+// from 1 second after the first attempt to a maximum of 5 minutes" ("How
+// Lambda handles errors and retries with asynchronous invocation",
+// https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+// It returns the wait after the n-th throttle (n from 0), false once the
+// event, queued at age 0, would be older than the 6 hours.
+func AsyncRetry(n int, age time.Duration) (time.Duration, bool) {
+	const maxWait, maxAge = 5 * time.Minute, 6 * time.Hour
+	wait := maxWait
+	if n < 9 { // 2^9 s > 5 min
+		wait = min(time.Duration(1<<n)*time.Second, maxWait)
+	}
+	return wait, age+wait <= maxAge
 }
 
 // invoke runs one invocation and returns it with its log tail.
@@ -107,6 +195,11 @@ func (s *Service) invoke(ctx context.Context, function, qualifier string, payloa
 	if err != nil {
 		return core.InvokeResult{}, "", err
 	}
+	done, err := s.admit(t.name)
+	if err != nil {
+		return core.InvokeResult{}, "", err
+	}
+	defer done()
 	start := s.opts.Clock()
 	out := s.rt.run(ctx, t, payload)
 	duration := s.opts.Clock().Sub(start)

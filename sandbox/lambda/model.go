@@ -126,6 +126,11 @@ type function struct {
 	Aliases     map[string]*AliasConfiguration `json:"aliases"`
 	// Tags are the function's tags, as CreateFunction's Tags set them.
 	Tags map[string]string `json:"tags,omitempty"`
+	// Reserved is the function's reserved concurrency
+	// (PutFunctionConcurrency), nil for none; running counts the
+	// invocations in flight against it.
+	Reserved *int `json:"reserved,omitempty"`
+	running  int
 }
 
 // view returns the configuration as a caller sees it at now: the pending

@@ -392,9 +392,6 @@ func (d *deployment) function(s *iam.Stack, id string, r iam.Resource) error {
 	if err := d.resolve(s, props, &p); err != nil {
 		return err
 	}
-	if p.ReservedConcurrentExecutions != nil {
-		return fmt.Errorf("function %s: ReservedConcurrentExecutions: the sandbox's Lambda does not reserve concurrency", p.FunctionName)
-	}
 	dir, ok := functionDirs[p.FunctionName]
 	if !ok {
 		return fmt.Errorf("function %q: no bootstrap in BinDir runs it (local functionDirs)", p.FunctionName)
@@ -427,16 +424,31 @@ func (d *deployment) function(s *iam.Stack, id string, r iam.Resource) error {
 		if err := d.w.waitSettled(d.ctx, p.FunctionName); err != nil {
 			return err
 		}
-		_, err := lam.UpdateFunctionCode(p.FunctionName, lambdasvc.UpdateFunctionCodeInput{ZipFile: zip})
-		return err
+		if _, err := lam.UpdateFunctionCode(p.FunctionName, lambdasvc.UpdateFunctionCodeInput{ZipFile: zip}); err != nil {
+			return err
+		}
+		return d.reserve(p.FunctionName, p.ReservedConcurrentExecutions)
 	}
-	_, err = lam.CreateFunction(lambdasvc.CreateFunctionInput{
+	if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{
 		FunctionName: p.FunctionName, Runtime: p.Runtime, Handler: p.Handler, Role: p.Role, Description: p.Description,
 		Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: p.Timeout, MemorySize: p.MemorySize,
 		Environment: &lambdasvc.Environment{Variables: env}, LoggingConfig: p.LoggingConfig,
 		Architectures: []string{localArchitecture()}, Tags: tags,
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	return d.reserve(p.FunctionName, p.ReservedConcurrentExecutions)
+}
+
+// reserve applies a function's ReservedConcurrentExecutions, as
+// CloudFormation does with PutFunctionConcurrency: past it, the sandbox's
+// Lambda throttles as Lambda does (a synchronous call gets 429, an
+// asynchronous event goes back on the queue).
+func (d *deployment) reserve(function string, reserved *int) error {
+	if reserved == nil {
+		return nil
+	}
+	return d.w.sb.Lambda().PutFunctionConcurrency(function, *reserved)
 }
 
 // version publishes a version once the function's creation has finished.

@@ -206,7 +206,6 @@ func TestTemplatesTheSandboxCannotApplyAreRefused(t *testing.T) {
 	}{
 		{"a type the sandbox has no service for", `{"Type":"AWS::EC2::Instance","Properties":{"ImageId":"ami-1"}}`, []string{"AWS::EC2::Instance", "cannot apply"}},
 		{"a custom resource of another kind", `{"Type":"Custom::Other","Properties":{"ServiceToken":"arn:aws:lambda:us-east-1:000000000000:function:x"}}`, []string{"Custom::Other", "cannot apply"}},
-		{"a function with reserved concurrency", `{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"aliasflow-release-2","ReservedConcurrentExecutions":2,"Role":"arn:aws:iam::000000000000:role/r","Runtime":"provided.al2023","Handler":"bootstrap"}}`, []string{"aliasflow-release-2", "ReservedConcurrentExecutions"}},
 		{"a function no bootstrap runs", `{"Type":"AWS::Lambda::Function","Properties":{"FunctionName":"aliasflow-other","Role":"arn:aws:iam::000000000000:role/r","Runtime":"provided.al2023","Handler":"bootstrap"}}`, []string{"aliasflow-other", "no bootstrap"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

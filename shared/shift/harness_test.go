@@ -3,6 +3,7 @@ package shift_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -38,7 +39,9 @@ type env struct {
 	logs bytes.Buffer
 	emf  bytes.Buffer
 	now  time.Time
-	h    *shift.Handler
+	// slept is each wait the handler asked for (none really happens).
+	slept []time.Duration
+	h     *shift.Handler
 	// verifyOn rebuilds h to verify its callers with sf.
 	verifyOn func(sf shift.Executions)
 }
@@ -57,7 +60,8 @@ func newEnv(t *testing.T) *env {
 	rec := audit.New(log, e.bus, &audit.Options{Now: clock})
 	e.sf.AddStateMachine(deploy.StateMachine)
 	e.verifyOn = func(sf shift.Executions) {
-		e.h = shift.New(e.lam, e.cw, sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock})
+		e.h = shift.New(e.lam, e.cw, sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock,
+			Sleep: func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil }})
 	}
 	e.verifyOn(e.sf)
 	e.lam.AddFunction(fn, "c2hhLW9mLWhlbGxv", 6)

@@ -146,7 +146,9 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 // for a reason that passes — a throttled or timed-out read (AWS's request
 // quotas: FilterLogEvents 5 TPS, DescribeAlarms 9 TPS per account and
 // Region, shared by every baking promotion): throttling is never a
-// verdict. The step checks again after a pause spread per promotion, within
+// verdict. The step checks again after a pause spaced by the quota
+// (spacedByQuota: at least the floor 200 baking promotions need) and spread
+// per promotion, within
 // the same bounds as an inconclusive verdict (health.maxBakeSeconds and
 // the history's rounds); nil when those are spent or err does not pass,
 // and the task fails as before.
@@ -163,7 +165,7 @@ func (t *task) unread(ctx context.Context, err error, now, need time.Time) *prom
 	// 15–29 s, the same for a promotion's every round and spread across
 	// promotions, so throttled checks do not come back together.
 	jitter := int(crc32.ChecksumIEEE([]byte(t.req.Execution)) % minExtension)
-	ext := min(remaining, max(extension(h, need, now), minExtension+jitter))
+	ext := spacedByQuota(h, t.req.Execution, max(extension(h, need, now), minExtension+jitter), remaining)
 	reason := fmt.Sprintf("evidence not read (%s); checking again in %ds (at most %ds of baking, %ds left)",
 		clip(errorMessage(err), 200), ext, h.MaxBakeSeconds, remaining)
 	t.log.WarnContext(ctx, "health evidence not read; baking again", "function", t.p.Function, "version", t.p.Version, "error", err)

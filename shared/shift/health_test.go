@@ -296,8 +296,11 @@ func TestThrottledEvidenceIsNeverAVerdict(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v, want the step baking again", err)
 			}
-			if !got.Extend || got.BakeSeconds < 15 || got.BakeSeconds >= 30 || got.Extensions != 1 {
-				t.Errorf("shift = %+v, want extended by 15–29 s, one extension", got)
+			// Spaced by the quota: 200 promotions checking their log
+			// streams every 50 s use 80 % of FilterLogEvents' 5/s (plus
+			// a spread per promotion of up to a quarter).
+			if !got.Extend || got.BakeSeconds < 50 || got.BakeSeconds >= 63 || got.Extensions != 1 {
+				t.Errorf("shift = %+v, want extended by 50–62 s, one extension", got)
 			}
 			if p := e.alias("prod"); p != "4 + 5@0.1" {
 				t.Errorf("prod = %s, want it untouched", p)
@@ -551,6 +554,35 @@ func TestFirstLook(t *testing.T) {
 			// A look before the bake is over that found no harm is no
 			// verdict: nothing in the trail.
 			wantSummary(t, e, []string{})
+		})
+	}
+}
+
+// TestVersionSettingsReadOncePerEnvironment (issue 19): a published
+// version's settings do not change, and each GetFunctionConfiguration is a
+// Lambda control-plane request (15 a second for the account); a handler
+// reads each version's once, however many checks and steps ask.
+func TestVersionSettingsReadOncePerEnvironment(t *testing.T) {
+	tests := []struct {
+		name   string
+		checks int
+	}{
+		{name: "one check", checks: 1},
+		{name: "three checks of new steps", checks: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, lg, req := logsEnv(t)
+			report(lg, e.now, "5", 8, 0)
+			for i := range tc.checks {
+				if _, err := e.run(req); err != nil {
+					t.Fatalf("check %d: %v", i+1, err)
+				}
+			}
+			// Versions 5 and 4, once each.
+			if got := e.lam.Count("GetFunctionConfiguration"); got != 2 {
+				t.Errorf("GetFunctionConfiguration calls = %d after %d checks, want 2", got, tc.checks)
+			}
 		})
 	}
 }

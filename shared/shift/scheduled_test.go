@@ -2,9 +2,11 @@ package shift_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
@@ -12,6 +14,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/smithy-go"
 )
 
 // onPromotion makes e's handler verify its callers against the promotion
@@ -74,7 +77,7 @@ func TestRefusesWhatNoRunningPromotionScheduled(t *testing.T) {
 		{name: "forged finalize while the promotion checks health", drive: func(r *sandboxtest.Run) { shifting(r).Bake().CheckHealth() },
 			req: finalize, why: `is in state "CheckHealth", not Finalize`},
 		{name: "forged finalize for a promotion that was rolled back", drive: func(r *sandboxtest.Run) { shifting(r).Bake().Unhealthy() },
-			req: finalize, why: "is FAILED, not RUNNING"},
+			req: finalize, why: "has ended (ExecutionFailed), not RUNNING"},
 		{name: "replayed finalize after the promotion completed",
 			drive: func(r *sandboxtest.Run) {
 				shifting(r)
@@ -83,7 +86,7 @@ func TestRefusesWhatNoRunningPromotionScheduled(t *testing.T) {
 				}
 				r.Finalize()
 			},
-			req: finalize, why: "is SUCCEEDED, not RUNNING"},
+			req: finalize, why: "has ended (ExecutionSucceeded), not RUNNING"},
 		{name: "an execution of another state machine", req: func(t *testing.T, exec string) promotion.TaskRequest {
 			return finalize(t, "arn:aws:states:us-east-1:000000000000:execution:other:hello-v5-9f86d081")
 		}, why: "is not an execution of the aliasflow-promotion state machine"},
@@ -188,5 +191,118 @@ func TestOperatorRollbackNamesTheVerifiedCaller(t *testing.T) {
 		if r.Event == "promotion.rolled_back" && r.Reason != "rolled back by "+ops+": 5xx after v5" {
 			t.Errorf("reason = %q", r.Reason)
 		}
+	}
+}
+
+// count is how many times op appears in calls.
+func count(calls []string, op string) int {
+	n := 0
+	for _, c := range calls {
+		if c == op {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCallerCheckCostsOneRead: the caller check runs on every task, and
+// Step Functions' buckets are the account's (DescribeExecution refills at
+// 15/s, GetExecutionHistory at 20/s in us-east-1: "Step Functions service
+// quotas"); at 200 promotions a DescribeExecution plus a history page per
+// task emptied them. One GetExecutionHistory page, newest first, tells
+// that the execution runs this task, and nothing else is read.
+func TestCallerCheckCostsOneRead(t *testing.T) {
+	tests := []struct {
+		name string
+		req  func(t *testing.T) promotion.TaskRequest
+	}{
+		{name: "set weight", req: func(t *testing.T) promotion.TaskRequest { return request(t, promotion.ActionSetWeight, 1) }},
+		{name: "bake", req: func(t *testing.T) promotion.TaskRequest { return request(t, promotion.ActionBake, 1) }},
+		{name: "finalize", req: func(t *testing.T) promotion.TaskRequest {
+			req := request(t, promotion.ActionFinalize, 2)
+			req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true}
+			return req
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+			req := tc.req(t)
+			schedule(e.sf, req)
+			before := len(e.sf.Calls())
+			if _, err := e.h.Handle(ctx, req); err != nil {
+				t.Fatalf("%s: %v", req.Action, err)
+			}
+			calls := e.sf.Calls()[before:]
+			if got := count(calls, "DescribeExecution"); got != 0 {
+				t.Errorf("DescribeExecution calls = %d, want 0 (calls %v)", got, calls)
+			}
+			if got := count(calls, "GetExecutionHistory"); got != 1 {
+				t.Errorf("GetExecutionHistory calls = %d, want 1 (calls %v)", got, calls)
+			}
+		})
+	}
+}
+
+// TestThrottledCallerCheckIsWaitedOut: a throttled history read says the
+// account's bucket is empty for a moment, not that the caller is wrong;
+// the check waits (backing off) and the task runs, instead of failing
+// towards a rollback of a possibly healthy release. Each wait is bounded.
+func TestThrottledCallerCheckIsWaitedOut(t *testing.T) {
+	throttle := &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	tests := []struct {
+		name      string
+		throttles int
+	}{
+		{name: "one throttle", throttles: 1},
+		{name: "more throttles than the SDK retries", throttles: 12},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
+			req := request(t, promotion.ActionSetWeight, 0)
+			schedule(e.sf, req)
+			errs := make([]error, tc.throttles)
+			for i := range errs {
+				errs[i] = throttle
+			}
+			e.sf.Fail("GetExecutionHistory", errs...)
+			if _, err := e.h.Handle(ctx, req); err != nil {
+				t.Fatalf("set weight after %d throttles: %v (%s)", tc.throttles, err, errorName(err))
+			}
+			if got := e.alias("prod"); got != "4 + 5@0.25" {
+				t.Errorf("prod = %s, want 4 + 5@0.25 (step 0 set)", got)
+			}
+			if len(e.slept) != tc.throttles {
+				t.Errorf("waits = %d, want %d (one per throttle)", len(e.slept), tc.throttles)
+			}
+			for _, d := range e.slept {
+				if d <= 0 || d > 8*time.Second+time.Millisecond {
+					t.Errorf("wait %s, want within (0, 8s]", d)
+				}
+			}
+		})
+	}
+}
+
+// TestCallerCheckGivesUpBeforeTheDeadline: when the invocation's time runs
+// out while still throttled, the throttle goes back as aliasflow.Transient
+// (the definition retries the task) before Lambda would time the
+// invocation out.
+func TestCallerCheckGivesUpBeforeTheDeadline(t *testing.T) {
+	e := newEnv(t)
+	req := request(t, promotion.ActionSetWeight, 0)
+	schedule(e.sf, req)
+	e.sf.Fail("GetExecutionHistory", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := e.h.Handle(short, req)
+	wantErrorName(t, err, promotion.ErrTransient)
+	if len(e.slept) != 0 {
+		t.Errorf("waits = %v, want none with less than the reserve left", e.slept)
 	}
 }

@@ -50,6 +50,9 @@ type Options struct {
 	Now func() time.Time
 	// Logs reads the versions' log streams for health.freshSignal "logs".
 	Logs Logs
+	// Sleep waits d or until ctx ends (a throttled caller check waits);
+	// a timer when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Handler runs the shift task's actions.
@@ -63,13 +66,15 @@ type Handler struct {
 	metrics *metrics.Emitter
 	log     *slog.Logger
 	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a Handler over the given clients. sf verifies that each
 // invocation is a task the promotion state machine scheduled. rec receives
 // the audit records and m the metrics; both are required.
 func New(lc Lambda, cw CloudWatch, sf Executions, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
-	h := &Handler{lambda: lc, cw: cw, sfn: sf, self: deploy.ShiftFunction, audit: rec, metrics: m, now: time.Now,
+	// Published versions' settings are read once per environment.
+	h := &Handler{lambda: &versionConfigs{Lambda: lc}, cw: cw, sfn: sf, self: deploy.ShiftFunction, audit: rec, metrics: m, now: time.Now, sleep: sleep,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	if opts != nil {
 		if opts.Log != nil {
@@ -78,9 +83,24 @@ func New(lc Lambda, cw CloudWatch, sf Executions, rec *audit.Recorder, m *metric
 		if opts.Now != nil {
 			h.now = opts.Now
 		}
+		if opts.Sleep != nil {
+			h.sleep = opts.Sleep
+		}
 		h.logs = opts.Logs
 	}
 	return h
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Handle runs one action. Begin and check-health return the next Shift; the
