@@ -2,7 +2,6 @@ package approval_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -16,17 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
-
-// invokeRequest runs the RequestApproval task with token, as Step Functions
-// invokes the approval Lambda.
-func invokeRequest(t *testing.T, e *env, token string) error {
-	t.Helper()
-	p := requestPayload()
-	p.TaskToken = token
-	raw, _ := json.Marshal(p)
-	_, err := e.h.Handle(context.Background(), raw)
-	return err
-}
 
 func recipients(e *env) []string {
 	var who []string
