@@ -334,17 +334,21 @@ type MetricAlarm struct {
 	StateReasonData                    string `xml:",omitempty"`
 	StateUpdatedTimestamp              time.Time
 	StateTransitionedTimestamp         time.Time
-	MetricName                         string
-	Namespace                          string
+	MetricName                         string      `xml:",omitempty"`
+	Namespace                          string      `xml:",omitempty"`
 	Statistic                          string      `xml:",omitempty"`
 	Dimensions                         []Dimension `xml:"Dimensions>member"`
-	Period                             int32
-	Unit                               string `xml:",omitempty"`
+	Period                             int32       `xml:",omitempty"`
+	Unit                               string      `xml:",omitempty"`
 	EvaluationPeriods                  int32
 	DatapointsToAlarm                  int32 `xml:",omitempty"`
 	Threshold                          float64
 	ComparisonOperator                 string
 	TreatMissingData                   string `xml:",omitempty"`
+	// Metrics are a metric math alarm's queries (then MetricName,
+	// Namespace, Statistic, Dimensions and Period are empty, as
+	// DescribeAlarms returns them).
+	Metrics []MetricDataQuery `xml:"Metrics>member,omitempty"`
 }
 
 // AlarmARN is an alarm's ARN.
@@ -358,7 +362,8 @@ var comparisons = map[string]bool{
 }
 
 // PutMetricAlarmInput is what PutMetricAlarm takes (the fields the sandbox
-// implements; metric math and anomaly bands are refused).
+// implements; percentiles and anomaly bands are refused, metric math is
+// limited to the grammar of mathexpr.go).
 type PutMetricAlarmInput struct {
 	AlarmName               string
 	AlarmDescription        string
@@ -378,7 +383,7 @@ type PutMetricAlarmInput struct {
 	Threshold               *float64
 	ComparisonOperator      string
 	TreatMissingData        string
-	Metrics                 []any
+	Metrics                 []MetricDataQuery
 	ThresholdMetricId       string
 	Tags                    []any
 }
@@ -391,10 +396,16 @@ func (s *Service) PutMetricAlarm(in PutMetricAlarmInput) error {
 	switch {
 	case in.AlarmName == "":
 		return missing("AlarmName")
-	case len(in.Metrics) > 0 || in.ThresholdMetricId != "":
-		return invalidValue("metric math alarms (Metrics, ThresholdMetricId) are not supported by the aliasflow sandbox")
+	case in.ThresholdMetricId != "":
+		// ThresholdMetricId names an ANOMALY_DETECTION_BAND (PutMetricAlarm,
+		// CloudWatch API Reference).
+		return invalidValue("ThresholdMetricId (alarms on an anomaly detection band) is not supported by the aliasflow sandbox")
 	case in.ExtendedStatistic != "":
 		return invalidValue("ExtendedStatistic (percentiles) is not supported by the aliasflow sandbox")
+	case len(in.Metrics) > 0:
+		if err := checkMathAlarm(in); err != nil {
+			return err
+		}
 	case in.MetricName == "":
 		return missing("MetricName")
 	case in.Namespace == "":
@@ -403,8 +414,10 @@ func (s *Service) PutMetricAlarm(in PutMetricAlarmInput) error {
 		return missing("Statistic")
 	case !validStats[in.Statistic]:
 		return validation("1 validation error detected: Value '%s' at 'statistic' failed to satisfy constraint: Member must satisfy enum value set: [Maximum, SampleCount, Sum, Minimum, Average]", in.Statistic)
-	case in.Period < 10 || (in.Period > 30 && in.Period%60 != 0) || (in.Period < 60 && in.Period != 10 && in.Period != 30):
+	case !validPeriod(in.Period):
 		return validation("The parameter Period must be 10, 30 or a multiple of 60.")
+	}
+	switch {
 	case in.EvaluationPeriods < 1:
 		return validation("The parameter EvaluationPeriods must be greater than or equal to 1.")
 	case in.DatapointsToAlarm < 0 || in.DatapointsToAlarm > in.EvaluationPeriods:
@@ -439,7 +452,15 @@ func (s *Service) PutMetricAlarm(in PutMetricAlarmInput) error {
 	a.MetricName, a.Namespace, a.Statistic, a.Dimensions = in.MetricName, in.Namespace, in.Statistic, append([]Dimension{}, in.Dimensions...)
 	a.Period, a.Unit, a.EvaluationPeriods, a.DatapointsToAlarm = in.Period, in.Unit, in.EvaluationPeriods, in.DatapointsToAlarm
 	a.Threshold, a.ComparisonOperator, a.TreatMissingData = *in.Threshold, in.ComparisonOperator, in.TreatMissingData
+	a.Metrics = nil
+	if len(in.Metrics) > 0 {
+		a.Metrics = append([]MetricDataQuery{}, in.Metrics...)
+	}
 	return nil
+}
+
+func validPeriod(p int32) bool {
+	return p == 10 || p == 30 || (p >= 60 && p%60 == 0)
 }
 
 func nonNil(s []string) []string {
@@ -649,34 +670,24 @@ func (s *Service) EvaluateAlarms(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range s.alarms {
-		period := time.Duration(a.Period) * time.Second
-		end := now.Truncate(period)
-		if a.Namespace == lambdaNamespace {
-			// The newest periods are not published yet: evaluate the
-			// latest ones that are, as CloudWatch can only.
-			end = now.Add(-s.delay).Truncate(period)
-		}
-		start := end.Add(-time.Duration(a.EvaluationPeriods) * period)
-		samples := s.readableLocked(s.series[seriesKey(a.Namespace, a.MetricName, a.Dimensions)], now)
-		buckets := aggregate(samples, start, end, period)
+		values := s.datapointsLocked(a, now)
 		breaching := 0
-		for _, b := range buckets {
-			v, _ := b.value(a.Statistic)
+		for _, v := range values {
 			if breaches(a.ComparisonOperator, v, a.Threshold) {
 				breaching++
 			}
 		}
-		missingN := int(a.EvaluationPeriods) - len(buckets)
+		missingN := int(a.EvaluationPeriods) - len(values)
 		switch a.TreatMissingData {
 		case "breaching":
 			breaching += missingN
 		case "notBreaching":
 		case "ignore":
-			if len(buckets) == 0 {
+			if len(values) == 0 {
 				continue // keep the current state
 			}
 		default: // missing
-			if len(buckets) == 0 {
+			if len(values) == 0 {
 				s.setIfChanged(a, StateInsufficientData, "Insufficient Data: no datapoints were received for the evaluation periods.")
 				continue
 			}
@@ -691,6 +702,35 @@ func (s *Service) EvaluateAlarms(now time.Time) {
 			s.setIfChanged(a, StateOK, fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints were %s the threshold (%v).", breaching, a.EvaluationPeriods, strings.TrimSuffix(a.ComparisonOperator, "Threshold"), a.Threshold))
 		}
 	}
+}
+
+// datapointsLocked are an alarm's datapoints in its last EvaluationPeriods
+// periods, oldest first; a period without data has none.
+func (s *Service) datapointsLocked(a *MetricAlarm, now time.Time) []float64 {
+	if len(a.Metrics) > 0 {
+		return s.mathDatapointsLocked(a, now)
+	}
+	period := time.Duration(a.Period) * time.Second
+	start, end := s.windowLocked(now, period, a.EvaluationPeriods, a.Namespace == lambdaNamespace)
+	samples := s.readableLocked(s.series[seriesKey(a.Namespace, a.MetricName, a.Dimensions)], now)
+	var values []float64
+	for _, b := range aggregate(samples, start, end, period) {
+		v, _ := b.value(a.Statistic)
+		values = append(values, v)
+	}
+	return values
+}
+
+// windowLocked is the evaluation window [start, end) of n periods ending
+// at now. The newest periods of a Lambda metric are not published yet:
+// the window ends at the latest ones that are, as CloudWatch can only
+// evaluate those.
+func (s *Service) windowLocked(now time.Time, period time.Duration, n int32, lambda bool) (start, end time.Time) {
+	end = now.Truncate(period)
+	if lambda {
+		end = now.Add(-s.delay).Truncate(period)
+	}
+	return end.Add(-time.Duration(n) * period), end
 }
 
 func (s *Service) setIfChanged(a *MetricAlarm, state, reason string) {
@@ -800,31 +840,36 @@ func (s *Service) addLocked(namespace, metric string, dims []Dimension, at time.
 	}
 }
 
-type metric struct {
+// Metric names one metric: namespace, name and dimension set.
+type Metric struct {
 	Namespace  string
 	MetricName string
 	Dimensions []Dimension `xml:"Dimensions>member"`
 }
 
-type metricStat struct {
-	Metric *metric
+// MetricStat is a metric with the statistic and period to read it at.
+type MetricStat struct {
+	Metric *Metric
 	Period int32
 	Stat   string
-	Unit   string
+	Unit   string `xml:",omitempty"`
 }
 
-type metricDataQuery struct {
+// MetricDataQuery is a query of GetMetricData and of a metric math alarm
+// (PutMetricAlarm's Metrics): a metric read (MetricStat) or an
+// Expression over the other queries' ids.
+type MetricDataQuery struct {
 	Id         string
-	MetricStat *metricStat
-	Expression string
-	Label      string
-	ReturnData *bool
-	Period     int32
-	AccountId  string
+	MetricStat *MetricStat `xml:",omitempty"`
+	Expression string      `xml:",omitempty"`
+	Label      string      `xml:",omitempty"`
+	ReturnData *bool       `xml:",omitempty"`
+	Period     int32       `xml:",omitempty"`
+	AccountId  string      `xml:",omitempty"`
 }
 
 type getMetricDataInput struct {
-	MetricDataQueries []metricDataQuery
+	MetricDataQueries []MetricDataQuery
 	StartTime         *time.Time
 	EndTime           *time.Time
 	NextToken         string

@@ -472,8 +472,8 @@ func TestMetricPublicationDelay(t *testing.T) {
 	svc.RecordInvocation("hello", "hello:prod", "2", true, time.Millisecond, t0.Add(10*time.Second))
 	read := func() float64 {
 		in := &getMetricDataInput{StartTime: aws.Time(t0.Add(-time.Hour)), EndTime: aws.Time(t0.Add(time.Hour)),
-			MetricDataQueries: []metricDataQuery{{Id: "e", MetricStat: &metricStat{Period: 60, Stat: "Sum",
-				Metric: &metric{Namespace: "AWS/Lambda", MetricName: "Errors", Dimensions: []Dimension{{"FunctionName", "hello"}}}}}}}
+			MetricDataQueries: []MetricDataQuery{{Id: "e", MetricStat: &MetricStat{Period: 60, Stat: "Sum",
+				Metric: &Metric{Namespace: "AWS/Lambda", MetricName: "Errors", Dimensions: []Dimension{{"FunctionName", "hello"}}}}}}}
 		out, err := svc.getMetricData(in)
 		if err != nil {
 			t.Fatal(err)

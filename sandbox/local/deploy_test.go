@@ -143,10 +143,29 @@ func TestWorldIsWhatTheTemplatesDeploy(t *testing.T) {
 					t.Errorf("alarm %s of the templates is not in the world", name)
 					continue
 				}
+				// A metric math alarm has Metrics (queries, each a metric or
+				// an expression) instead of MetricName and Period.
+				wantPeriod, _ := p["Period"].(float64)
+				var gotQueries, wantQueries []string
+				for _, q := range a.Metrics {
+					metric := ""
+					if q.MetricStat != nil {
+						metric = q.MetricStat.Metric.MetricName
+					}
+					gotQueries = append(gotQueries, q.Id+"="+metric+q.Expression)
+				}
+				wantMetrics, _ := resolve(s, p["Metrics"]).([]any)
+				for _, q := range wantMetrics {
+					m := q.(map[string]any)
+					metric, _ := m["MetricStat"].(map[string]any)
+					inner, _ := metric["Metric"].(map[string]any)
+					wantQueries = append(wantQueries, str(m["Id"])+"="+str(inner["MetricName"])+str(m["Expression"]))
+				}
 				checks = append(checks,
 					check{name + " Threshold", a.Threshold, p["Threshold"]},
-					check{name + " MetricName", a.MetricName, p["MetricName"]},
-					check{name + " Period", float64(a.Period), p["Period"]},
+					check{name + " MetricName", a.MetricName, str(p["MetricName"])},
+					check{name + " Period", float64(a.Period), wantPeriod},
+					check{name + " Metrics", gotQueries, wantQueries},
 					check{name + " ComparisonOperator", a.ComparisonOperator, p["ComparisonOperator"]})
 			case "AWS::SNS::Subscription":
 				endpoint := str(p["Endpoint"])
