@@ -1,5 +1,6 @@
-// Package cwsvc is the sandbox's Amazon CloudWatch: metric alarms (created
-// for setup, their state set by hand from the CLI, optionally evaluated)
+// Package cwsvc is the sandbox's Amazon CloudWatch: metric alarms, on one
+// metric or on a metric math expression (mathexpr.go), created for setup,
+// their state set by hand from the CLI, optionally evaluated;
 // and the AWS/Lambda metrics Invocations, Errors and Duration derived from
 // the sandbox's real invocations, by version — what the shift's health
 // check reads with GetMetricData and DescribeAlarms.

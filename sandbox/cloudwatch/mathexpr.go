@@ -18,7 +18,8 @@ import (
 )
 
 // checkMathAlarm validates a metric math alarm's Metrics as PutMetricAlarm
-// does (CloudWatch API Reference, PutMetricAlarm and MetricDataQuery): no
+// does (CloudWatch API Reference, PutMetricAlarm and MetricDataQuery,
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html): no
 // single-metric parameters beside them, unique ids, each query a
 // MetricStat or an Expression, exactly one ReturnData true (an omitted
 // ReturnData is true, as in GetMetricData) — plus what the sandbox needs to

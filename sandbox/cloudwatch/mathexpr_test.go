@@ -2,11 +2,16 @@ package cwsvc
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
@@ -139,40 +144,49 @@ func TestMathAlarmRefused(t *testing.T) {
 }
 
 // TestMathAlarmEvaluate evaluates the product's prod alarm (5 % error
-// rate in minutes of at least 100 calls) over one published minute.
+// rate in minutes of at least 100 calls), each minute on its own, over
+// EvaluationPeriods and DatapointsToAlarm as metric alarms are.
 func TestMathAlarmEvaluate(t *testing.T) {
+	type minute struct{ calls, errors int }
+	published := func(n int) time.Duration { return time.Duration(n)*time.Minute + DefaultMetricDelay }
 	tests := []struct {
-		name          string
-		calls, errors int
-		treat         string
-		at            time.Duration
-		wantState     string
+		name             string
+		minutes          []minute // from t0 on, one a minute
+		periods, toAlarm int32
+		treat            string
+		at               time.Duration
+		wantState        string
 	}{
-		{"10 % of 200 calls", 200, 20, "notBreaching", time.Minute + DefaultMetricDelay, StateAlarm},
-		{"10 % of 100 calls, at the floor", 100, 10, "notBreaching", time.Minute + DefaultMetricDelay, StateAlarm},
-		{"0.1 % of 1000 calls", 1000, 1, "notBreaching", time.Minute + DefaultMetricDelay, StateOK},
-		{"5 errors in 20 calls, below the floor", 20, 5, "notBreaching", time.Minute + DefaultMetricDelay, StateOK},
-		{"10 % not yet published, missing", 200, 20, "missing", time.Minute, StateInsufficientData},
-		{"no calls, notBreaching", 0, 0, "notBreaching", time.Minute + DefaultMetricDelay, StateOK},
-		{"no calls, missing", 0, 0, "missing", time.Minute + DefaultMetricDelay, StateInsufficientData},
-		{"no calls, breaching", 0, 0, "breaching", time.Minute + DefaultMetricDelay, StateAlarm},
+		{"10 % of 200 calls", []minute{{200, 20}}, 1, 0, "notBreaching", published(1), StateAlarm},
+		{"10 % of 100 calls, at the floor", []minute{{100, 10}}, 1, 0, "notBreaching", published(1), StateAlarm},
+		{"0.1 % of 1000 calls", []minute{{1000, 1}}, 1, 0, "notBreaching", published(1), StateOK},
+		{"5 errors in 20 calls, below the floor", []minute{{20, 5}}, 1, 0, "notBreaching", published(1), StateOK},
+		{"10 % not yet published, missing", []minute{{200, 20}}, 1, 0, "missing", time.Minute, StateInsufficientData},
+		{"no calls, notBreaching", nil, 1, 0, "notBreaching", published(1), StateOK},
+		{"no calls, missing", nil, 1, 0, "missing", published(1), StateInsufficientData},
+		{"no calls, breaching", nil, 1, 0, "breaching", published(1), StateAlarm},
+		{"2 of 3 minutes at 10 %", []minute{{200, 20}, {1000, 1}, {200, 20}}, 3, 2, "notBreaching", published(3), StateAlarm},
+		{"1 of 3 minutes at 10 %", []minute{{200, 20}, {1000, 1}, {1000, 1}}, 3, 2, "notBreaching", published(3), StateOK},
+		{"3 of 3 needed, 2 breach", []minute{{200, 20}, {1000, 1}, {200, 20}}, 3, 0, "notBreaching", published(3), StateOK},
+		{"a quiet minute counts as breaching", []minute{{200, 20}, {0, 0}, {1000, 1}}, 3, 2, "breaching", published(3), StateAlarm},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := New(&Options{Now: func() time.Time { return t0 }})
 			in := rateAlarm("rate", productExpression, 0.05)
-			in.TreatMissingData = tt.treat
+			in.TreatMissingData, in.EvaluationPeriods, in.DatapointsToAlarm = tt.treat, tt.periods, tt.toAlarm
 			if err := svc.PutMetricAlarm(in); err != nil {
 				t.Fatal(err)
 			}
-			// The calls spread over the minute [t0, t0+1m).
-			for i := range tt.calls {
-				at := t0.Add(time.Duration(i) * time.Minute / time.Duration(tt.calls))
-				svc.RecordInvocation("hello", "hello:prod", "2", i < tt.errors, time.Millisecond, at)
+			for m, mm := range tt.minutes {
+				// The calls spread over their minute, errors first.
+				for i := range mm.calls {
+					at := t0.Add(time.Duration(m)*time.Minute + time.Duration(i)*time.Minute/time.Duration(mm.calls))
+					svc.RecordInvocation("hello", "hello:prod", "2", i < mm.errors, time.Millisecond, at)
+				}
 			}
 			svc.EvaluateAlarms(t0.Add(tt.at))
-			got, _ := svc.Alarm("rate")
-			if got.StateValue != tt.wantState {
+			if got, _ := svc.Alarm("rate"); got.StateValue != tt.wantState {
 				t.Errorf("state = %s (%s), want %s", got.StateValue, got.StateReason, tt.wantState)
 			}
 		})
@@ -213,6 +227,45 @@ func TestMathAlarmDescribed(t *testing.T) {
 		{"its dimensions", len(a.Metrics[1].MetricStat.Metric.Dimensions), 2},
 		{"not returned", aws.ToBool(a.Metrics[1].ReturnData), false},
 	}
+	// The AWS CLI reads the same over awsQuery.
+	srv := servicetest.Server(t, "monitoring", svc)
+	form := url.Values{"Action": {"DescribeAlarms"}, "Version": {"2010-08-01"}, "AlarmNames.member.1": {"rate"}}
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261121/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var described struct {
+		Alarms []struct {
+			MetricName string
+			Metrics    []struct {
+				Id, Expression string
+				MetricName     string `xml:"MetricStat>Metric>MetricName"`
+				ReturnData     bool
+			} `xml:"Metrics>member"`
+		} `xml:"DescribeAlarmsResult>MetricAlarms>member"`
+	}
+	if err := xml.Unmarshal(body, &described); err != nil || resp.StatusCode != 200 || len(described.Alarms) != 1 || len(described.Alarms[0].Metrics) != 3 {
+		t.Fatalf("DescribeAlarms over awsQuery: %d %s (%v), want one alarm with three queries", resp.StatusCode, body, err)
+	}
+	q := described.Alarms[0].Metrics
+	tests = append(tests, []struct {
+		name      string
+		got, want any
+	}{
+		{"query: metric name", described.Alarms[0].MetricName, ""},
+		{"query: expression", q[0].Id + "=" + q[0].Expression, "expr_1=" + productExpression},
+		{"query: returned", q[0].ReturnData, true},
+		{"query: metrics", q[1].Id + "=" + q[1].MetricName + "," + q[2].Id + "=" + q[2].MetricName, "errors=Errors,invocations=Invocations"},
+		{"query: not returned", q[1].ReturnData, false},
+	}...)
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
