@@ -229,7 +229,9 @@ func (l *Lambda) Fail(op string, errs ...*core.APIError) {
 // Invoke of fn is resolved by the service itself (a missing function,
 // alias or version, a Pending version, the version a weighted alias routes
 // to) and then answered by h in-process with Call's Function, Qualifier,
-// Version and Payload set, instead of by a bootstrap process.
+// Version and Payload set, instead of by a bootstrap process. Such an
+// invoke skips what only a run does: reserved concurrency, the invocation
+// metrics (Options.Invocations) and the function's logs.
 func (l *Lambda) Code(fn string, h Handler) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
