@@ -2,12 +2,22 @@ package sandboxtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,18 +41,25 @@ type Lambda struct {
 	calls   []string
 	before  map[string][]func()
 	deploys int
+	code    map[string]Handler          // by function name: in-process code
+	fails   map[string][]*core.APIError // by operation: errors to answer next
 }
 
-// NewLambda serves an empty sandbox Lambda until the test ends.
-func NewLambda(t testing.TB) *Lambda {
+// NewLambda serves an empty sandbox Lambda until the test ends; opts
+// change the service's Options (WorkDir is the test's).
+func NewLambda(t testing.TB, opts ...func(*lambdasvc.Options)) *Lambda {
 	t.Helper()
-	svc, err := lambdasvc.New(lambdasvc.Options{WorkDir: t.TempDir()})
+	o := lambdasvc.Options{WorkDir: t.TempDir()}
+	for _, f := range opts {
+		f(&o)
+	}
+	svc, err := lambdasvc.New(o)
 	if err != nil {
 		t.Fatalf("sandboxtest: lambda: %v", err)
 	}
 	t.Cleanup(svc.Close)
-	l := &Lambda{Service: svc, before: map[string][]func(){}}
-	cfg := servicetest.Config(t, "lambda", svc)
+	l := &Lambda{Service: svc, before: map[string][]func(){}, code: map[string]Handler{}, fails: map[string][]*core.APIError{}}
+	cfg := servicetest.Config(t, "lambda", http.HandlerFunc(l.serve))
 	l.Admin = lambda.NewFromConfig(cfg)
 	l.Client = lambda.NewFromConfig(cfg, func(o *lambda.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
@@ -192,4 +209,168 @@ func (l *Lambda) Alias(t testing.TB, fn, name string) (a *lambda.GetAliasOutput,
 		t.Fatalf("sandboxtest: GetAlias %s:%s: %v", fn, name, err)
 	}
 	return out, true
+}
+
+// ActiveAtOnce makes published versions Active as soon as they are
+// published (a nanosecond Pending), for tests that invoke a version they
+// have just made and are not about the Pending state.
+func ActiveAtOnce(o *lambdasvc.Options) { o.PublishDuration = time.Nanosecond }
+
+// Fail makes the next calls of op, one per error, answer that error as
+// Lambda writes one (X-Amzn-ErrorType and {"Type","message"}), whoever
+// calls: a throttle or a service fault the SDK decodes as it would AWS's.
+func (l *Lambda) Fail(op string, errs ...*core.APIError) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fails[op] = append(l.fails[op], errs...)
+}
+
+// Code makes h the code of every version of function fn: a synchronous
+// Invoke of fn is resolved by the service itself (a missing function,
+// alias or version, a Pending version, the version a weighted alias routes
+// to) and then answered by h in-process with Call's Function, Qualifier,
+// Version and Payload set, instead of by a bootstrap process. Such an
+// invoke skips what only a run does: reserved concurrency, the invocation
+// metrics (Options.Invocations) and the function's logs.
+func (l *Lambda) Code(fn string, h Handler) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.code[fn] = h
+}
+
+// serve answers a queued failure, runs Code for the invokes it covers, and
+// passes everything else to the service.
+func (l *Lambda) serve(w http.ResponseWriter, r *http.Request) {
+	op := lambdasvc.Operation(r)
+	l.mu.Lock()
+	var fail *core.APIError
+	if q := l.fails[op]; len(q) > 0 {
+		fail, l.fails[op] = q[0], q[1:]
+	}
+	l.mu.Unlock()
+	if fail != nil {
+		writeLambdaError(w, fail)
+		return
+	}
+	if op == "Invoke" {
+		if it := r.Header.Get("X-Amz-Invocation-Type"); it == "" || it == "RequestResponse" {
+			fn, qualifier := invokeTarget(r)
+			l.mu.Lock()
+			h := l.code[fn]
+			l.mu.Unlock()
+			if h != nil {
+				l.invoke(w, r, h, fn, qualifier)
+				return
+			}
+		}
+	}
+	l.Service.ServeHTTP(w, r)
+}
+
+// invokeTarget is the function name (without qualifier or ARN) and the
+// qualifier an Invoke request names.
+func invokeTarget(r *http.Request) (fn, qualifier string) {
+	name := strings.TrimSuffix(strings.TrimPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/"), "/invocations")
+	name, _ = url.PathUnescape(name)
+	qualifier = r.URL.Query().Get("Qualifier")
+	parts := strings.Split(name, ":")
+	if strings.HasPrefix(name, "arn:") && len(parts) >= 7 {
+		parts = parts[6:]
+	}
+	if len(parts) > 1 && qualifier == "" {
+		qualifier = parts[1]
+	}
+	return parts[0], qualifier
+}
+
+// invoke has the service check the invoke (a DryRun answers exactly the
+// errors a real invoke would before it runs anything), picks the version
+// as the service routes, and answers with h's result.
+func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, h Handler, fn, qualifier string) {
+	payload, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeLambdaError(w, core.Errorf("InvalidRequestContentException", http.StatusBadRequest, "reading the payload: %v", err))
+		return
+	}
+	dry := r.Clone(r.Context())
+	dry.Body = io.NopCloser(strings.NewReader(string(payload)))
+	dry.Header.Set("X-Amz-Invocation-Type", "DryRun")
+	rec := httptest.NewRecorder()
+	l.Service.ServeHTTP(rec, dry)
+	if rec.Code != http.StatusNoContent {
+		copyResponse(w, rec)
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		writeLambdaError(w, core.Errorf("InvalidRequestContentException", http.StatusBadRequest, "Could not parse request body into json: the payload is not valid JSON"))
+		return
+	}
+	version, err := l.routedVersion(r.Context(), fn, qualifier)
+	if err != nil {
+		writeLambdaError(w, core.Errorf("ServiceException", http.StatusInternalServerError, "sandboxtest: %v", err))
+		return
+	}
+	res, err := h(r.Context(), Call{Function: fn, Qualifier: qualifier, Version: version, Payload: payload})
+	if err != nil {
+		var apiErr *core.APIError
+		if !errors.As(err, &apiErr) {
+			apiErr = core.Errorf("ServiceException", http.StatusInternalServerError, "%v", err)
+		}
+		writeLambdaError(w, apiErr)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amz-Executed-Version", version)
+	if res.FunctionError != "" {
+		w.Header().Set("X-Amz-Function-Error", res.FunctionError)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(res.Payload)
+}
+
+// routedVersion is the version an invoke of fn:qualifier runs, routing a
+// weighted alias by its weights the way the service does.
+func (l *Lambda) routedVersion(ctx context.Context, fn, qualifier string) (string, error) {
+	if qualifier == "" || qualifier == "$LATEST" {
+		return "$LATEST", nil
+	}
+	if _, err := strconv.Atoi(qualifier); err == nil {
+		return qualifier, nil
+	}
+	a, err := l.Admin.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(fn), Name: aws.String(qualifier)})
+	if err != nil {
+		return "", fmt.Errorf("alias %s:%s: %w", fn, qualifier, err)
+	}
+	version := aws.ToString(a.FunctionVersion)
+	if a.RoutingConfig != nil {
+		for extra, weight := range a.RoutingConfig.AdditionalVersionWeights {
+			if rand.Float64() < weight {
+				version = extra
+			}
+		}
+	}
+	return version, nil
+}
+
+// writeLambdaError writes err as Lambda's restJson1 API does.
+func writeLambdaError(w http.ResponseWriter, err *core.APIError) {
+	kind := "User"
+	if err.Status >= 500 {
+		kind = "Service"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", err.Code)
+	w.WriteHeader(err.Status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"Type": kind, "message": err.Message})
+}
+
+func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }

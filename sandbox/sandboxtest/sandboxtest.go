@@ -53,6 +53,9 @@ const StatesRole = "arn:aws:iam::" + core.Account + ":role/aliasflow-states"
 type Call struct {
 	Request promotion.TaskRequest
 	Payload []byte
+	// Function, Qualifier and Version are set for Lambda.Code's calls:
+	// the function and qualifier invoked and the version that runs.
+	Function, Qualifier, Version string
 }
 
 // Handler answers one task's Lambda call as the function would: a payload,

@@ -18,16 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/smoke"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/smithy-go"
 )
 
 var ctx = context.Background()
@@ -56,11 +55,14 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, rep.body)
 }
 
-// env is a handler over a fake Lambda, a fake clock and a stage server.
+// env is a handler over the sandbox's Lambda, a fake clock and a stage
+// server.
 type env struct {
-	lam *lambdafake.Fake
+	t   *testing.T
+	lam *sandboxtest.Lambda
+	inv *invoker
 	// answers is what each version of hello returns to an invoke.
-	answers map[string]lambdafake.Answer
+	answers map[string]core.InvokeResult
 	clock   *fakeClock
 	bus     *audittest.Bus
 	site    *site
@@ -72,23 +74,24 @@ type env struct {
 
 func newEnv(t *testing.T, doer smoke.HTTPDoer) *env {
 	t.Helper()
-	e := &env{clock: &fakeClock{now: time.Date(2025, 6, 2, 9, 1, 0, 0, time.UTC)}, bus: &audittest.Bus{},
+	e := &env{t: t, clock: &fakeClock{now: time.Date(2025, 6, 2, 9, 1, 0, 0, time.UTC)}, bus: &audittest.Bus{},
 		site: &site{replies: []reply{{200, "Hello from Lambda World"}}}}
-	e.answers = map[string]lambdafake.Answer{"5": {Payload: read(t, "hello-response.json")}, "4": {Payload: []byte(`{"statusCode":200,"body":"old"}`)}}
-	e.lam = lambdafake.New()
-	e.lam.AddFunction("hello", "c2hhLW9mLWhlbGxv", 5)
-	e.lam.SetAlias("hello", "stg", "5", nil)
-	e.lam.SetAlias("hello", "prod", "4", nil)
-	e.lam.Handle("hello", func(v string, _ []byte) lambdafake.Answer { return e.answers[v] })
-	// Each invoke takes 25ms on the clock, so latency is measurable.
-	e.lam.OnCall = func(string) { e.clock.advance(25 * time.Millisecond) }
+	e.answers = map[string]core.InvokeResult{"5": {Payload: read(t, "hello-response.json")}, "4": {Payload: []byte(`{"statusCode":200,"body":"old"}`)}}
+	e.lam = sandboxtest.NewLambda(t, sandboxtest.ActiveAtOnce)
+	e.lam.AddFunction(t, "hello", 5)
+	e.lam.SetAlias(t, "hello", "stg", "5", nil)
+	e.lam.SetAlias(t, "hello", "prod", "4", nil)
+	e.lam.Code("hello", func(_ context.Context, c sandboxtest.Call) (core.InvokeResult, error) {
+		return e.answers[c.Version], nil
+	})
+	e.inv = &invoker{client: e.lam.Client, clock: e.clock}
 	e.srv = httptest.NewServer(e.site)
 	t.Cleanup(e.srv.Close)
 	if doer == nil {
 		doer = e.srv.Client()
 	}
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-	e.h = smoke.New(e.lam, audit.New(log, e.bus, &audit.Options{Now: e.clock.Now}), &smoke.Options{
+	e.h = smoke.New(e.inv, audit.New(log, e.bus, &audit.Options{Now: e.clock.Now}), &smoke.Options{
 		HTTP: doer, Log: log, Now: e.clock.Now,
 		Sleep: func(_ context.Context, d time.Duration) error { e.sleeps = append(e.sleeps, d); return nil },
 	})
@@ -139,8 +142,8 @@ func invoke(payload string, equals map[string]any, contains string) *config.Invo
 	return c
 }
 
-func throttled() error {
-	return &types.TooManyRequestsException{Message: aws.String("Rate exceeded"), Reason: types.ThrottleReasonCallerRateLimitExceeded}
+func throttled() *core.APIError {
+	return core.Errorf("TooManyRequestsException", http.StatusTooManyRequests, "Rate exceeded")
 }
 
 func TestChecks(t *testing.T) {
@@ -170,30 +173,39 @@ func TestChecks(t *testing.T) {
 		{name: "text absent", check: config.SmokeCheck{Invoke: invoke("", nil, "Goodbye")},
 			wantAttempts: 1, wantDetail: `invoke: body does not contain "Goodbye"`, wantLatency: 25},
 		{name: "plain string answer", check: config.SmokeCheck{Invoke: invoke(`"ping"`, nil, "pong")},
-			setup:      func(e *env) { e.answers["5"] = lambdafake.Answer{Payload: []byte(`"pong from 5"`)} },
+			setup:      func(e *env) { e.answers["5"] = core.InvokeResult{Payload: []byte(`"pong from 5"`)} },
 			wantPassed: true, wantAttempts: 1, wantDetail: "invoke: ok (version 5)", wantLatency: 25},
 		{name: "answer is not JSON", check: config.SmokeCheck{Invoke: invoke("", map[string]any{"statusCode": 200}, "")},
-			setup:        func(e *env) { e.answers["5"] = lambdafake.Answer{Payload: []byte(`Hello`)} },
+			setup:        func(e *env) { e.answers["5"] = core.InvokeResult{Payload: []byte(`Hello`)} },
 			wantAttempts: 1, wantDetail: "invoke: response is not JSON", wantLatency: 25},
 		{name: "function error is not retried", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup: func(e *env) {
-				e.answers["5"] = lambdafake.Answer{Payload: read(t, "hello-error.json"), FunctionError: "Unhandled"}
+				e.answers["5"] = core.InvokeResult{Payload: read(t, "hello-error.json"), FunctionError: "Unhandled"}
 			},
 			wantAttempts: 1, wantDetail: "invoke: function error (Unhandled) errorString: hello 5: injected failure (failure rate 1.00)", wantLatency: 25},
 		{name: "stg moved to another version", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
-			setup:        func(e *env) { e.lam.SetAlias("hello", "stg", "4", nil) },
+			setup:        func(e *env) { e.lam.SetAlias(e.t, "hello", "stg", "4", nil) },
 			wantAttempts: 1, wantDetail: "invoke: stg answered with version 4, not 5", wantLatency: 25},
 		{name: "throttled then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup:      func(e *env) { e.lam.Fail("Invoke", throttled()) },
 			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
 		{name: "service fault then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup: func(e *env) {
-				e.lam.Fail("Invoke", &types.ServiceException{Message: aws.String("internal")}, &types.ServiceException{Message: aws.String("internal")})
+				internal := core.Errorf("ServiceException", http.StatusInternalServerError, "internal")
+				e.lam.Fail("Invoke", internal, internal)
 			},
 			wantPassed: true, wantAttempts: 3, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond, time.Second}, wantLatency: 25},
-		{name: "timeout then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello"), TimeoutSeconds: 3},
+		{name: "timeout then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello"), TimeoutSeconds: 1},
 			setup: func(e *env) {
-				e.lam.Fail("Invoke", &smithy.OperationError{ServiceID: "Lambda", OperationName: "Invoke", Err: context.DeadlineExceeded})
+				// The first invoke never answers: the check's timeout ends it.
+				parked := false
+				e.lam.Code("hello", func(ctx context.Context, c sandboxtest.Call) (core.InvokeResult, error) {
+					if !parked {
+						parked = true
+						return sandboxtest.Park(ctx, c)
+					}
+					return e.answers[c.Version], nil
+				})
 			},
 			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
 		// Lambda function states: a version is not invoked while Pending;
@@ -201,12 +213,12 @@ func TestChecks(t *testing.T) {
 		// SnapStartNotReadyException, until it is Active.
 		{name: "version Pending then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup: func(e *env) {
-				e.lam.Fail("Invoke", &types.ResourceConflictException{Message: aws.String("The operation cannot be performed at this time. The function is currently in the following state: Pending")})
+				e.lam.Fail("Invoke", core.Errorf("ResourceConflictException", http.StatusConflict, "The operation cannot be performed at this time. The function is currently in the following state: Pending"))
 			},
 			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
 		{name: "SnapStart not ready then passes", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
 			setup: func(e *env) {
-				e.lam.Fail("Invoke", &types.SnapStartNotReadyException{Message: aws.String("Lambda is initializing your function. It will be ready to invoke once your function state becomes ACTIVE.")})
+				e.lam.Fail("Invoke", core.Errorf("SnapStartNotReadyException", http.StatusConflict, "Lambda is initializing your function. It will be ready to invoke once your function state becomes ACTIVE."))
 			},
 			wantPassed: true, wantAttempts: 2, wantDetail: "invoke: ok (version 5)", wantSleeps: []time.Duration{500 * time.Millisecond}, wantLatency: 25},
 		{name: "retries exhausted", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
@@ -214,7 +226,11 @@ func TestChecks(t *testing.T) {
 			wantAttempts: 3, wantDetail: "invoke: TooManyRequestsException: Rate exceeded (after 3 attempts)",
 			wantSleeps: []time.Duration{500 * time.Millisecond, time.Second}, wantLatency: 25},
 		{name: "missing alias is not retried", check: config.SmokeCheck{Invoke: invoke("", nil, "Hello")},
-			setup:        func(e *env) { e.lam.DeleteAlias("hello", "stg") },
+			// The sandbox serves no DeleteAlias: Lambda's answer to an
+			// invoke of a deleted alias is injected.
+			setup: func(e *env) {
+				e.lam.Fail("Invoke", core.Errorf("ResourceNotFoundException", http.StatusNotFound, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:stg"))
+			},
 			wantAttempts: 1, wantDetail: "invoke: ResourceNotFoundException: Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:stg", wantLatency: 25},
 		{name: "http status and body", check: config.SmokeCheck{HTTP: &config.HTTPCheck{BodyContains: "World"}},
 			wantPassed: true, wantAttempts: 1, wantDetail: "http: ok (200)"},
@@ -295,7 +311,7 @@ func TestChecks(t *testing.T) {
 			if got.LatencyMs != tc.wantLatency {
 				t.Errorf("latencyMs = %d, want %d", got.LatencyMs, tc.wantLatency)
 			}
-			for _, in := range e.lam.Invoked() {
+			for _, in := range e.inv.invoked() {
 				if aws.ToString(in.FunctionName) != "hello" || aws.ToString(in.Qualifier) != "stg" {
 					t.Errorf("invoked %s:%s, want hello:stg", aws.ToString(in.FunctionName), aws.ToString(in.Qualifier))
 				}
@@ -319,7 +335,7 @@ func TestChecks(t *testing.T) {
 func newEnvWith(t *testing.T, e *env, doer smoke.HTTPDoer) {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-	e.h = smoke.New(e.lam, audit.New(log, e.bus, &audit.Options{Now: e.clock.Now}), &smoke.Options{
+	e.h = smoke.New(e.inv, audit.New(log, e.bus, &audit.Options{Now: e.clock.Now}), &smoke.Options{
 		HTTP: doer, Log: log, Now: e.clock.Now,
 		Sleep: func(_ context.Context, d time.Duration) error { e.sleeps = append(e.sleeps, d); return nil },
 	})
@@ -340,8 +356,8 @@ func TestInvokePayload(t *testing.T) {
 			if _, err := e.h.Handle(ctx, request(t, config.SmokeCheck{Name: "c", Invoke: invoke(tc.payload, nil, ""), TimeoutSeconds: 5})); err != nil {
 				t.Fatal(err)
 			}
-			if len(e.lam.Invoked()) != 1 || string(e.lam.Invoked()[0].Payload) != tc.want {
-				t.Fatalf("invokes = %d, payload %q; want one with %q", len(e.lam.Invoked()), e.lam.Invoked()[0].Payload, tc.want)
+			if len(e.inv.invoked()) != 1 || string(e.inv.invoked()[0].Payload) != tc.want {
+				t.Fatalf("invokes = %d, payload %q; want one with %q", len(e.inv.invoked()), e.inv.invoked()[0].Payload, tc.want)
 			}
 		})
 	}
@@ -514,8 +530,8 @@ func TestInvalidInput(t *testing.T) {
 			if !strings.Contains(ive.Message, tc.want) {
 				t.Errorf("message = %q, want it to contain %q", ive.Message, tc.want)
 			}
-			if len(e.lam.Invoked()) != 0 || len(e.audits(t)) != 0 {
-				t.Errorf("bad input invoked %d times and audited %d records; want nothing", len(e.lam.Invoked()), len(e.audits(t)))
+			if len(e.inv.invoked()) != 0 || len(e.audits(t)) != 0 {
+				t.Errorf("bad input invoked %d times and audited %d records; want nothing", len(e.inv.invoked()), len(e.audits(t)))
 			}
 		})
 	}
