@@ -5,15 +5,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/sandbox/apigw"
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
@@ -493,8 +496,9 @@ func (d *deployment) customAlias(s *iam.Stack, _ string, r iam.Resource) error {
 		return err
 	}
 	var call struct {
-		Service, Action string
-		Parameters      struct{ FunctionName, FunctionVersion, Name, Description string }
+		Service, Action          string
+		Parameters               struct{ FunctionName, FunctionVersion, Name, Description string }
+		IgnoreErrorCodesMatching string
 	}
 	if err := json.Unmarshal([]byte(p.Create), &call); err != nil {
 		return fmt.Errorf("the custom resource's Create: %w", err)
@@ -502,8 +506,24 @@ func (d *deployment) customAlias(s *iam.Stack, _ string, r iam.Resource) error {
 	if call.Service != "Lambda" || call.Action != "CreateAlias" {
 		return fmt.Errorf("the custom resource's Create calls %s %s: the sandbox applies only Lambda CreateAlias", call.Service, call.Action)
 	}
+	var ignore *regexp.Regexp
+	if call.IgnoreErrorCodesMatching != "" {
+		re, err := regexp.Compile(call.IgnoreErrorCodesMatching)
+		if err != nil {
+			return fmt.Errorf("the custom resource's ignoreErrorCodesMatching %q: %w", call.IgnoreErrorCodesMatching, err)
+		}
+		ignore = re
+	}
 	c := call.Parameters
-	return d.createAlias(c.FunctionName, c.Name, c.FunctionVersion, c.Description)
+	err := d.createAlias(c.FunctionName, c.Name, c.FunctionVersion, c.Description)
+	// As CDK's AwsCustomResource provider does, an error whose code matches
+	// ignoreErrorCodesMatching succeeds the resource: the target's
+	// ResourceConflictException is an existing alias, adopted as it is.
+	var apiErr *core.APIError
+	if ignore != nil && errors.As(err, &apiErr) && ignore.MatchString(apiErr.Code) {
+		return nil
+	}
+	return err
 }
 
 // stateMachine creates the state machine with its definition's
