@@ -359,7 +359,13 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 		}
 		return false, nil
 	})
-	d.expect(link != "", "an approval link is e-mailed", "to %s: %s", demoApprover, d.a.link(link))
+	d.expect(link != "", "an approval link is e-mailed", "to %s; open it to decide on the page:", demoApprover)
+	if link != "" {
+		// The whole link, plain, on a line of its own: cut short or kept
+		// only inside an OSC 8 hyperlink it cannot be opened from tmux
+		// before 3.4, Terminal.app or piped output (issue 23).
+		fmt.Fprintf(d.out, "      %s\n", link)
+	}
 	if !d.yes {
 		until := "until the request expires"
 		if !p.NextAt.IsZero() {
