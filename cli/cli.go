@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Defaults of the global flags.
@@ -179,6 +180,9 @@ promote also take a function name when exactly one of its promotions is waiting.
 		// Unknown commands are usage errors (exit 2), with suggestions.
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
+				if v, ok := otherVerbs[args[0]]; ok {
+					return &Error{Code: ExitUsage, Err: fmt.Errorf("unknown command %q; did you mean %q?", args[0], v.command), Hint: v.hint}
+				}
 				return usageError("unknown command %q%s", args[0], suggest(c, args[0]))
 			}
 			return nil
@@ -195,7 +199,13 @@ promote also take a function name when exactly one of its promotions is waiting.
 	root.SetErr(a.env.Stderr)
 	root.SetVersionTemplate("aliasflow {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &Error{Code: ExitUsage, Err: fmt.Errorf("%s: %w", c.CommandPath(), err), Hint: fmt.Sprintf("see its flags with `aliasflow help %s`", c.Name())}
+		msg := fmt.Errorf("%s: %w", c.CommandPath(), err)
+		if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
+			if near := nearestFlag(c, name); near != "" {
+				msg = fmt.Errorf("%s: %w; did you mean --%s?", c.CommandPath(), err, near)
+			}
+		}
+		return &Error{Code: ExitUsage, Err: msg, Hint: fmt.Sprintf("see its flags with `aliasflow help %s`", c.Name())}
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&a.g.json, "json", false, "machine-readable output (watch: one JSON line per change)")
@@ -241,6 +251,52 @@ promote also take a function name when exactly one of its promotions is waiting.
 		},
 	})
 	return root
+}
+
+// otherVerbs are the verbs other deployment tools use for what an
+// aliasflow command does: each gets that command and how to use it.
+var otherVerbs = map[string]struct{ command, hint string }{
+	"undo":   {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version, aborting a running shift"},
+	"revert": {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version, aborting a running shift"},
+	"abort": {"rollback", "`aliasflow rollback <function>` aborts a running shift; a promotion waiting for approval is stopped with " +
+		"`aliasflow reject <promotion> --comment \"…\"`"},
+	"retry": {"release", "`aliasflow release <function> --retry` starts a fresh promotion of a build whose last one failed, expired, was rejected or rolled back"},
+}
+
+// nearestFlag is the flag of c (its own or inherited) closest to a
+// misspelt name, within cobra's suggestion distance for commands (2), or
+// "".
+func nearestFlag(c *cobra.Command, name string) string {
+	best, bestD := "", 3
+	visit := func(f *pflag.Flag) {
+		if d := editDistance(name, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	}
+	c.Flags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // suggest is cobra's "did you mean" for an unknown command, or "".
