@@ -34,6 +34,7 @@ import (
 // is refused, by the type's name, before anything is created.
 var appliers = []applier{
 	{typ: "AWS::SSM::Parameter", apply: (*deployment).parameter, onResume: true},
+	{typ: "AWS::Logs::LogGroup", apply: (*deployment).logGroup, onResume: true},
 	{typ: "AWS::SecretsManager::Secret", apply: (*deployment).secret},
 	{typ: "AWS::SNS::Topic", apply: (*deployment).topic},
 	{typ: "AWS::SNS::Subscription", apply: (*deployment).subscription},
@@ -77,7 +78,6 @@ var ignored = map[string]string{
 	"AWS::ApiGateway::Deployment":       "a stage serves its API's methods as the templates define them",
 	"AWS::ApiGateway::RequestValidator": "the sandbox's API Gateway validates no parameters; the approval function answers a missing link itself",
 	"AWS::ApiGateway::Account":          "the account's CloudWatch role for API Gateway's logs; the sandbox writes no access logs",
-	"AWS::Logs::LogGroup":               "the sandbox's CloudWatch Logs creates a group at its first event and keeps every event",
 	"AWS::Logs::QueryDefinition":        "saved Logs Insights queries; the sandbox has no Logs Insights",
 	"AWS::CloudWatch::Dashboard":        "the sandbox draws no dashboards",
 	"AWS::KMS::Key":                     "the sandbox encrypts nothing at rest",
@@ -269,6 +269,22 @@ func (d *deployment) parameter(s *iam.Stack, _ string, r iam.Resource) error {
 	}
 	_, err := d.w.sb.SSM().PutParameter(p.Name, p.Value, true)
 	return err
+}
+
+// logGroup creates a named log group, so that reading it before its first
+// event finds it empty, as on AWS (history on a fresh world: no records
+// yet, not "not found"). A group without a name (CloudFormation would
+// generate one) is one nothing in the world reads by name: skipped. The
+// sandbox keeps every event whatever RetentionInDays says.
+func (d *deployment) logGroup(s *iam.Stack, _ string, r iam.Resource) error {
+	var p struct{ LogGroupName string }
+	if err := d.resolve(s, r.Properties, &p); err != nil {
+		return err
+	}
+	if p.LogGroupName != "" {
+		d.w.sb.Logs().CreateGroup(p.LogGroupName)
+	}
+	return nil
 }
 
 // secret creates a secret; a generated value ("AWS::SecretsManager::Secret
