@@ -158,7 +158,8 @@ const exitCodes = `Exit codes (the same meaning for every command):
   4  conflict: not in a state the command applies to (already decided, not baking,
      nothing to roll back, a rollback past the last stable version without --to)
   5  the watched promotion ended failed, aborted or timed out
-  6  refused: a confirmation was declined, or needed and none could be asked (use --yes)`
+  6  refused: a confirmation was declined, or needed and none could be asked (use --yes)
+130  interrupted: the demo was stopped with Ctrl-C`
 
 // root builds the command tree. Flags are GNU style (--flag, --flag=value,
 // anywhere on the line); every command's flags are listed by
