@@ -210,7 +210,7 @@ promote also take a function name when exactly one of its promotions is waiting.
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&a.g.json, "json", false, "machine-readable output (watch: one JSON line per change)")
-	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. http://127.0.0.1:4566 (or AWS_ENDPOINT_URL)")
+	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. "+defaultLocalEndpoint+" (or AWS_ENDPOINT_URL)")
 	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
 	pf.StringVar(&a.g.stateMachine, "state-machine", DefaultStateMachine, "promotion state machine, name or ARN")
 	pf.StringVar(&a.g.logGroup, "log-group", DefaultLogGroup, "the audit log group")
@@ -319,7 +319,7 @@ func (a *app) checkGlobals() error {
 	if ep != "" {
 		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			hint := fmt.Sprintf("give a URL with its scheme, e.g. %s http://127.0.0.1:4566", from)
+			hint := fmt.Sprintf("give a URL with its scheme, e.g. %s %s", from, defaultLocalEndpoint)
 			if !strings.Contains(ep, "://") {
 				hint = fmt.Sprintf("add the scheme: %s http://%s", from, ep)
 			}
