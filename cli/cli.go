@@ -86,6 +86,8 @@ type app struct {
 	clients *Clients
 	smARN   string
 	caller  string
+	// account is the caller's account, read with caller.
+	account string
 	// region is the AWS configuration's region, once the clients are
 	// built from it.
 	region string
@@ -210,7 +212,7 @@ promote also take a function name when exactly one of its promotions is waiting.
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&a.g.json, "json", false, "machine-readable output (watch: one JSON line per change)")
-	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. "+defaultLocalEndpoint+" (or AWS_ENDPOINT_URL)")
+	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. "+DefaultLocalEndpoint+" (or AWS_ENDPOINT_URL)")
 	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
 	pf.StringVar(&a.g.stateMachine, "state-machine", DefaultStateMachine, "promotion state machine, name or ARN")
 	pf.StringVar(&a.g.logGroup, "log-group", DefaultLogGroup, "the audit log group")
@@ -319,7 +321,7 @@ func (a *app) checkGlobals() error {
 	if ep != "" {
 		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			hint := fmt.Sprintf("give a URL with its scheme, e.g. %s %s", from, defaultLocalEndpoint)
+			hint := fmt.Sprintf("give a URL with its scheme, e.g. %s %s", from, DefaultLocalEndpoint)
 			if !strings.Contains(ep, "://") {
 				hint = fmt.Sprintf("add the scheme: %s http://%s", from, ep)
 			}

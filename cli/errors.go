@@ -72,7 +72,7 @@ func classify(err error) *Error {
 	// unreachable): that is not a network problem.
 	if msg := err.Error(); strings.Contains(msg, "get credentials:") || strings.Contains(msg, "failed to refresh cached credentials") {
 		return &Error{Code: ExitFailure, Err: err,
-			Hint: "no AWS credentials found: sign in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID); for the sandbox pass --endpoint " + defaultLocalEndpoint + " with any dummy keys"}
+			Hint: "no AWS credentials found: sign in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID); for the sandbox pass --endpoint " + DefaultLocalEndpoint + " with any dummy keys"}
 	}
 	switch awserr.Code(err) {
 	case awserr.NotFound:

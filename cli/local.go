@@ -22,8 +22,8 @@ var approvalLink = regexp.MustCompile(`https?://\S+\?t=[A-Za-z0-9._~%-]+`)
 // aliasflow often has taken (issue 23).
 const DefaultLocalAddr = "127.0.0.1:4747"
 
-// defaultLocalEndpoint is the sandbox's endpoint at DefaultLocalAddr.
-const defaultLocalEndpoint = "http://" + DefaultLocalAddr
+// DefaultLocalEndpoint is the sandbox's endpoint at DefaultLocalAddr.
+const DefaultLocalEndpoint = "http://" + DefaultLocalAddr
 
 func localCommand(a *app) *cobra.Command {
 	var addr, stateDir, binDir string
