@@ -19,6 +19,10 @@ TEST_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=
 	ALIASFLOW_LOOPBACK_ONLY=1 ALIASFLOW_BIN_DIR=$(CURDIR)/dist/local \
 	ALIASFLOW_ARTIFACTS=$(CURDIR)/artifacts \
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
+# The CLI's --version: the release tag or commit it is built from (the environment may
+# set GOFLAGS=-buildvcs=false, which leaves debug.ReadBuildInfo without the commit).
+CLI_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+CLI_LDFLAGS := -X github.com/aliasflow/aliasflow/cli.version=$(CLI_VERSION)
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: all build build-local test test-go lint fuzz validate-asl demo bench synth diff deploy clean tools deps cli-release
@@ -41,7 +45,7 @@ build-local:
 	@for f in $(FUNCTIONS); do CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/$$f/bootstrap ./functions/$$f || exit 1; done
 	CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/hello/bootstrap ./examples/hello
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o dist/local/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
-	CGO_ENABLED=0 go build -trimpath -o bin/aliasflow ./cmd/aliasflow
+	CGO_ENABLED=0 go build -trimpath -ldflags='$(CLI_LDFLAGS)' -o bin/aliasflow ./cmd/aliasflow
 	@$(MAKE) --no-print-directory $(LOCAL_TEMPLATES)
 
 ## The local world (`aliasflow local`, make demo, the end-to-end tests) is created from the CDK
@@ -61,7 +65,7 @@ CLI_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 cli-release:
 	@rm -rf dist/cli && mkdir -p dist/cli
 	@for p in $(CLI_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; d=dist/cli/aliasflow_$${os}_$${arch}; \
-		mkdir -p $$d && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags='-s -w' -o $$d/aliasflow ./cmd/aliasflow || exit 1; \
+		mkdir -p $$d && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags='-s -w $(CLI_LDFLAGS)' -o $$d/aliasflow ./cmd/aliasflow || exit 1; \
 		tar -C $$d -czf $$d.tar.gz aliasflow && rm -rf $$d && echo "$$d.tar.gz"; done
 	cd dist/cli && sha256sum *.tar.gz > SHA256SUMS
 

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Defaults of the global flags.
@@ -85,6 +86,8 @@ type app struct {
 	clients *Clients
 	smARN   string
 	caller  string
+	// account is the caller's account, read with caller.
+	account string
 	// region is the AWS configuration's region, once the clients are
 	// built from it.
 	region string
@@ -157,7 +160,8 @@ const exitCodes = `Exit codes (the same meaning for every command):
   4  conflict: not in a state the command applies to (already decided, not baking,
      nothing to roll back, a rollback past the last stable version without --to)
   5  the watched promotion ended failed, aborted or timed out
-  6  refused: a confirmation was declined, or needed and none could be asked (use --yes)`
+  6  refused: a confirmation was declined, or needed and none could be asked (use --yes)
+130  interrupted: the demo was stopped with Ctrl-C`
 
 // root builds the command tree. Flags are GNU style (--flag, --flag=value,
 // anywhere on the line); every command's flags are listed by
@@ -179,6 +183,9 @@ promote also take a function name when exactly one of its promotions is waiting.
 		// Unknown commands are usage errors (exit 2), with suggestions.
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
+				if v, ok := otherVerbs[args[0]]; ok {
+					return &Error{Code: ExitUsage, Err: fmt.Errorf("unknown command %q; did you mean %q?", args[0], v.command), Hint: v.hint}
+				}
 				return usageError("unknown command %q%s", args[0], suggest(c, args[0]))
 			}
 			return nil
@@ -195,11 +202,17 @@ promote also take a function name when exactly one of its promotions is waiting.
 	root.SetErr(a.env.Stderr)
 	root.SetVersionTemplate("aliasflow {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &Error{Code: ExitUsage, Err: fmt.Errorf("%s: %w", c.CommandPath(), err), Hint: fmt.Sprintf("see its flags with `aliasflow help %s`", c.Name())}
+		msg := fmt.Errorf("%s: %w", c.CommandPath(), err)
+		if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
+			if near := nearestFlag(c, name); near != "" {
+				msg = fmt.Errorf("%s: %w; did you mean --%s?", c.CommandPath(), err, near)
+			}
+		}
+		return &Error{Code: ExitUsage, Err: msg, Hint: fmt.Sprintf("see its flags with `aliasflow help %s`", c.Name())}
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&a.g.json, "json", false, "machine-readable output (watch: one JSON line per change)")
-	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. http://127.0.0.1:4566 (or AWS_ENDPOINT_URL)")
+	pf.StringVar(&a.g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. "+DefaultLocalEndpoint+" (or AWS_ENDPOINT_URL)")
 	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
 	pf.StringVar(&a.g.stateMachine, "state-machine", DefaultStateMachine, "promotion state machine, name or ARN")
 	pf.StringVar(&a.g.logGroup, "log-group", DefaultLogGroup, "the audit log group")
@@ -243,6 +256,52 @@ promote also take a function name when exactly one of its promotions is waiting.
 	return root
 }
 
+// otherVerbs are the verbs other deployment tools use for what an
+// aliasflow command does: each gets that command and how to use it.
+var otherVerbs = map[string]struct{ command, hint string }{
+	"undo":   {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version, aborting a running shift"},
+	"revert": {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version, aborting a running shift"},
+	"abort": {"rollback", "`aliasflow rollback <function>` aborts a running shift; a promotion waiting for approval is stopped with " +
+		"`aliasflow reject <promotion> --comment \"…\"`"},
+	"retry": {"release", "`aliasflow release <function> --retry` starts a fresh promotion of a build whose last one failed, expired, was rejected or rolled back"},
+}
+
+// nearestFlag is the flag of c (its own or inherited) closest to a
+// misspelt name, within cobra's suggestion distance for commands (2), or
+// "".
+func nearestFlag(c *cobra.Command, name string) string {
+	best, bestD := "", 3
+	visit := func(f *pflag.Flag) {
+		if d := editDistance(name, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	}
+	c.Flags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // suggest is cobra's "did you mean" for an unknown command, or "".
 func suggest(root *cobra.Command, name string) string {
 	s := root.SuggestionsFor(name)
@@ -262,7 +321,7 @@ func (a *app) checkGlobals() error {
 	if ep != "" {
 		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			hint := fmt.Sprintf("give a URL with its scheme, e.g. %s http://127.0.0.1:4566", from)
+			hint := fmt.Sprintf("give a URL with its scheme, e.g. %s %s", from, DefaultLocalEndpoint)
 			if !strings.Contains(ep, "://") {
 				hint = fmt.Sprintf("add the scheme: %s http://%s", from, ep)
 			}

@@ -144,11 +144,11 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	defer os.RemoveAll(dir)
 	v2, err := buildHello(ctx, "", dir, "v2", greetingV2, "0")
 	if err != nil {
-		return err
+		return interruptedOr(ctx, err)
 	}
 	v3, err := buildHello(ctx, "", dir, "v3", greetingV2, "0.5")
 	if err != nil {
-		return err
+		return interruptedOr(ctx, err)
 	}
 
 	d.start = a.env.Now()
@@ -156,7 +156,7 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	w, err := a.startLocal(startCtx, worldOptions{Addr: o.addr, BinDir: o.binDir, Log: io.Discard, Hello: demoTarget})
 	cancel()
 	if err != nil {
-		return err
+		return interruptedOr(ctx, err)
 	}
 	defer w.Close()
 	d.w = w
@@ -173,6 +173,10 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	d.expect(err == nil && slices.Contains(confirmed, demoApprover), "the approver's subscription is confirmed", "%s", detail)
 
 	err = d.run(ctx, v2, v3)
+	if ctx.Err() != nil {
+		// What failed after Ctrl-C failed because of it.
+		return interruptedOr(ctx, err)
+	}
 	var stopped *demoStopped
 	switch {
 	case errors.As(err, &stopped):
@@ -194,6 +198,17 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// interruptedOr is err, or the interruption when ctx was cancelled (Ctrl-C
+// or SIGTERM: main's signal.NotifyContext), which is not a failure of the
+// demo: it exits ExitInterrupted and lists no failed expectations.
+func interruptedOr(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return &Error{Code: ExitInterrupted, Err: errors.New("demo interrupted; the sandbox is stopped"),
+		Hint: "run `aliasflow demo` again to see it through"}
 }
 
 func (d *demo) run(ctx context.Context, v2, v3 string) error {
@@ -359,7 +374,13 @@ func (d *demo) approve(ctx context.Context, p *progress.Progress) error {
 		}
 		return false, nil
 	})
-	d.expect(link != "", "an approval link is e-mailed", "to %s: %s", demoApprover, d.a.link(link))
+	d.expect(link != "", "an approval link is e-mailed", "to %s; open it to decide on the page:", demoApprover)
+	if link != "" {
+		// The whole link, plain, on a line of its own: cut short or kept
+		// only inside an OSC 8 hyperlink it cannot be opened from tmux
+		// before 3.4, Terminal.app or piped output (issue 23).
+		fmt.Fprintf(d.out, "      %s\n", link)
+	}
 	if !d.yes {
 		until := "until the request expires"
 		if !p.NextAt.IsZero() {

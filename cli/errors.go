@@ -28,6 +28,9 @@ const (
 	// ExitRefused: a confirmation was declined, or was needed and could
 	// not be asked (no terminal and no --yes).
 	ExitRefused = 6
+	// ExitInterrupted: the demo was stopped with Ctrl-C (SIGINT) or
+	// SIGTERM; 128+2, the shell's code for a SIGINT.
+	ExitInterrupted = 130
 )
 
 // Error is a command's failure: what went wrong, the exit code it maps to,
@@ -69,7 +72,7 @@ func classify(err error) *Error {
 	// unreachable): that is not a network problem.
 	if msg := err.Error(); strings.Contains(msg, "get credentials:") || strings.Contains(msg, "failed to refresh cached credentials") {
 		return &Error{Code: ExitFailure, Err: err,
-			Hint: "no AWS credentials found: sign in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID); for the sandbox pass --endpoint http://127.0.0.1:4566 with any dummy keys"}
+			Hint: "no AWS credentials found: sign in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID); for the sandbox pass --endpoint " + DefaultLocalEndpoint + " with any dummy keys"}
 	}
 	switch awserr.Code(err) {
 	case awserr.NotFound:

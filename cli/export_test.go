@@ -22,3 +22,6 @@ func DemoDecision(ctx context.Context, env Env, execution string) (kind, who, co
 
 // CountApprovals is countApprovals, for its table test.
 var CountApprovals = countApprovals
+
+// ApprovalLink matches an approval link in an e-mail or the CLI's output.
+var ApprovalLink = approvalLink

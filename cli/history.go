@@ -54,7 +54,7 @@ func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, li
 		return printJSON(a.env.Stdout, map[string]any{"function": fn, "records": recs})
 	}
 	if len(recs) == 0 {
-		fmt.Fprintf(a.env.Stdout, "no audit records for %s in the last %s (start a promotion with `aliasflow release %s`)\n", fn, since.String(), fn)
+		fmt.Fprintf(a.env.Stdout, "no history for %s yet: no release or alias move recorded in the last %s (start a promotion with `aliasflow release %s`)\n", fn, since.String(), fn)
 		return nil
 	}
 	printAudit(a.env.Stdout, recs)

@@ -17,6 +17,14 @@ import (
 // approvalLink finds the approval link in an e-mail body.
 var approvalLink = regexp.MustCompile(`https?://\S+\?t=[A-Za-z0-9._~%-]+`)
 
+// DefaultLocalAddr is where `aliasflow local` listens unless --addr says
+// otherwise: not 4566, LocalStack's edge port, which a machine trying
+// aliasflow often has taken (issue 23).
+const DefaultLocalAddr = "127.0.0.1:4747"
+
+// DefaultLocalEndpoint is the sandbox's endpoint at DefaultLocalAddr.
+const DefaultLocalEndpoint = "http://" + DefaultLocalAddr
+
 func localCommand(a *app) *cobra.Command {
 	var addr, stateDir, binDir string
 	c := &cobra.Command{
@@ -24,13 +32,14 @@ func localCommand(a *app) *cobra.Command {
 		Short: "run the local sandbox (an AWS-compatible endpoint) until interrupted",
 		Long: `Local runs the sandbox: the pipeline's Lambdas, the promotion state machine and the sample
 function hello, behind one AWS-compatible endpoint on loopback. It prints the approval
-e-mails the sandbox delivers. Rehearse new code with ` + "`aliasflow local deploy-code`" + `.`,
+e-mails the sandbox delivers. Rehearse new code with ` + "`aliasflow local deploy-code`" + `.
+It listens on ` + DefaultLocalAddr + ` by default, not on LocalStack's 4566, so both can run.`,
 		Args: positional(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runLocal(c.Context(), a, addr, stateDir, binDir)
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", "127.0.0.1:4566", "address to listen on (loopback only)")
+	c.Flags().StringVar(&addr, "addr", DefaultLocalAddr, "loopback address to listen on")
 	c.Flags().StringVar(&stateDir, "state-dir", "", "keep the sandbox's state in this directory across restarts")
 	c.Flags().StringVar(&binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
 	c.AddCommand(deployCodeCommand(a))
@@ -80,7 +89,9 @@ func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error 
 			}
 			fmt.Fprintf(out, "\n[%s] e-mail to %s: %s\n", m.At.UTC().Format("15:04:05"), m.To, m.Subject)
 			if link := approvalLink.FindString(m.Body); link != "" {
-				fmt.Fprintf(out, "  %s\n", a.link(link))
+				// Whole and plain: a shortened link, or one only inside an
+				// OSC 8 escape, cannot be opened everywhere (issue 23).
+				fmt.Fprintf(out, "  %s\n", link)
 			} else {
 				fmt.Fprintf(out, "%s\n", m.Body)
 			}

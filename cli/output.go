@@ -73,24 +73,10 @@ func clock(t time.Time) string {
 }
 
 // maxWidth is the widest line the CLI prints in its text output; longer
-// values (an approval link of several hundred characters) are shortened,
-// and --json carries them in full.
+// values are shortened, and --json carries them in full. An approval link
+// (several hundred characters) is the exception: printed whole on a line
+// of its own, so that it can be opened from any terminal.
 const maxWidth = 100
-
-// link shows a long URL short: its start and an ellipsis. At a terminal the
-// short text is a hyperlink (OSC 8) to the whole URL, so it stays one click
-// away; --json output always has the URL in full.
-func (a *app) link(u string) string {
-	const keep = 60
-	if len(u) <= keep {
-		return u
-	}
-	short := u[:keep] + "…"
-	if a.env.Terminal {
-		return "\x1b]8;;" + u + "\x1b\\" + short + "\x1b]8;;\x1b\\"
-	}
-	return short
-}
 
 // cut shortens a line to n columns, ending it with an ellipsis.
 func cut(s string, n int) string {

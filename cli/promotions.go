@@ -263,7 +263,7 @@ func (a *app) callerARN(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", &Error{Code: ExitFailure, Err: fmt.Errorf("who am I (sts GetCallerIdentity): %w", err), Hint: "check your AWS credentials; aliasflow records who acts"}
 	}
-	a.caller = aws.ToString(out.Arn)
+	a.caller, a.account = aws.ToString(out.Arn), aws.ToString(out.Account)
 	return a.caller, nil
 }
 

@@ -48,7 +48,7 @@ func deployCodeCommand(a *app) *cobra.Command {
 with UpdateFunctionCode, waits for the update to finish, and prints the smoke checks the
 promotion will hold it to. Then ` + "`aliasflow release <function>`" + ` starts the promotion.
 It talks to the sandbox of ` + "`aliasflow local`" + ` (--endpoint, AWS_ENDPOINT_URL, default
-http://127.0.0.1:4566) and refuses any other endpoint.`,
+` + DefaultLocalEndpoint + `) and refuses any other endpoint.`,
 		Example: `  aliasflow local deploy-code hello ./examples/hello
   aliasflow local deploy-code hello --ldflags "-X 'main.greeting=Hello from Lambda World'"
   aliasflow release hello --commit $(git rev-parse --short HEAD)`,
@@ -73,11 +73,11 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg, ldflags string) error {
 		a.g.endpoint = a.env.Getenv("AWS_ENDPOINT_URL")
 	}
 	if a.g.endpoint == "" {
-		a.g.endpoint = "http://127.0.0.1:4566"
+		a.g.endpoint = DefaultLocalEndpoint
 	}
 	if !isLoopback(a.g.endpoint) {
 		return &Error{Code: ExitUsage, Err: fmt.Errorf("deploy-code only deploys to the local sandbox, not %s", a.g.endpoint),
-			Hint: "start it with `aliasflow local` and pass --endpoint http://127.0.0.1:4566; on AWS, your CI deploys $LATEST"}
+			Hint: "start it with `aliasflow local` and pass --endpoint " + DefaultLocalEndpoint + "; on AWS, your CI deploys $LATEST"}
 	}
 	// The sandbox takes dummy credentials; never send real ones to it.
 	a.local = true

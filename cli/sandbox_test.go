@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -330,9 +331,27 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(out.String(), "  ✘ ") { // a failed expectation, not the rolled-back bar
 		t.Errorf("the demo printed a failed expectation:\n%s", out.String())
 	}
+	// The approval link is printed whole and plain on a line of its own
+	// (issue 23: cut to 60 characters, with the URL only inside an OSC 8
+	// escape, it could not be opened from tmux < 3.4, Terminal.app or a
+	// pipe); that line alone may be wider than the terminal.
+	var links []string
 	for _, line := range strings.Split(out.String(), "\n") {
+		if l := strings.TrimSpace(line); cli.ApprovalLink.MatchString(l) && cli.ApprovalLink.FindString(l) == l {
+			links = append(links, l)
+			continue
+		}
 		if n := len([]rune(line)); n > 100 {
 			t.Errorf("the demo printed a line of %d columns (> 100): %q", n, line)
+		}
+	}
+	if len(links) == 0 {
+		t.Errorf("the demo printed no approval link whole on a line of its own:\n%s", out.String())
+	}
+	for _, l := range links {
+		u, err := url.Parse(l)
+		if err != nil || u.Query().Get("t") == "" || strings.ContainsAny(l, "…\x1b") {
+			t.Errorf("the printed approval link %q is not a whole link (%v)", l, err)
 		}
 	}
 }

@@ -100,9 +100,18 @@ func runStatus(ctx context.Context, a *app, fns []string) error {
 		}
 		all = append(all, *st)
 	}
-	if a.g.json {
-		return printJSON(a.env.Stdout, map[string]any{"functions": all})
+	where, err := a.where(ctx)
+	if err != nil {
+		return err
 	}
+	if a.g.json {
+		return printJSON(a.env.Stdout, map[string]any{"account": where.Account, "region": where.Region, "endpoint": where.Endpoint, "functions": all})
+	}
+	endpoint := "AWS's endpoints"
+	if where.Endpoint != "" {
+		endpoint = "endpoint " + where.Endpoint
+	}
+	fmt.Fprintf(a.env.Stdout, "account %s, region %s, %s\n\n", orDash(where.Account), orDash(where.Region), endpoint)
 	for i, st := range all {
 		if i > 0 {
 			fmt.Fprintln(a.env.Stdout)
@@ -110,6 +119,24 @@ func runStatus(ctx context.Context, a *app, fns []string) error {
 		a.printStatus(a.env.Stdout, &st)
 	}
 	return nil
+}
+
+// location is where the CLI's calls go: an account and region, through
+// AWS's endpoints ("") or another (the sandbox).
+type location struct{ Account, Region, Endpoint string }
+
+// where names the account (sts GetCallerIdentity, which needs no
+// permission), region and endpoint the CLI talks to, so that what status
+// shows cannot be mistaken for another account's or the sandbox's.
+func (a *app) where(ctx context.Context) (location, error) {
+	if _, err := a.callerARN(ctx); err != nil {
+		return location{}, err
+	}
+	ep := a.g.endpoint
+	if ep == "" {
+		ep = a.env.Getenv("AWS_ENDPOINT_URL") // the SDK's own setting
+	}
+	return location{Account: a.account, Region: a.regionOf(), Endpoint: ep}, nil
 }
 
 // knownFunctions lists the targets: those with settings in the pipeline's

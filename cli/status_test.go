@@ -312,3 +312,28 @@ func TestStatusEscapesControlCharacters(t *testing.T) {
 	}
 	wantContains(t, "status", out, `"\x1b[2J\x1b[H"`, `"2\r  prod  9"`)
 }
+
+// TestStatusSaysWhereItLooked: status names the account, region and
+// endpoint it shows (issue 23: the same function in the sandbox, a
+// staging account and production looked alike), in text and in --json.
+func TestStatusSaysWhereItLooked(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"AWS", []string{"status", "hello", "--region", "us-east-1"},
+			[]string{"account 000000000000", "region us-east-1", "AWS's endpoints"}},
+		{"the sandbox", []string{"status", "hello", "--region", "us-east-1", "--endpoint", cli.DefaultLocalEndpoint},
+			[]string{"account 000000000000", "region us-east-1", "endpoint " + cli.DefaultLocalEndpoint}},
+		{"--json", []string{"status", "hello", "--region", "us-east-1", "--json"},
+			[]string{`"account":"000000000000"`, `"region":"us-east-1"`, `"endpoint":""`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := newWorld().run(t, c.args...)
+			wantCode(t, code, cli.ExitOK, out, errs)
+			wantContains(t, "status", strings.ReplaceAll(out, `": "`, `":"`), c.want...)
+		})
+	}
+}

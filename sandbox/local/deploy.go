@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/aliasflow/aliasflow/infra/statemachine"
 	"github.com/aliasflow/aliasflow/sandbox/apigw"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/events"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
@@ -31,6 +34,7 @@ import (
 // is refused, by the type's name, before anything is created.
 var appliers = []applier{
 	{typ: "AWS::SSM::Parameter", apply: (*deployment).parameter, onResume: true},
+	{typ: "AWS::Logs::LogGroup", apply: (*deployment).logGroup, onResume: true},
 	{typ: "AWS::SecretsManager::Secret", apply: (*deployment).secret},
 	{typ: "AWS::SNS::Topic", apply: (*deployment).topic},
 	{typ: "AWS::SNS::Subscription", apply: (*deployment).subscription},
@@ -74,7 +78,6 @@ var ignored = map[string]string{
 	"AWS::ApiGateway::Deployment":       "a stage serves its API's methods as the templates define them",
 	"AWS::ApiGateway::RequestValidator": "the sandbox's API Gateway validates no parameters; the approval function answers a missing link itself",
 	"AWS::ApiGateway::Account":          "the account's CloudWatch role for API Gateway's logs; the sandbox writes no access logs",
-	"AWS::Logs::LogGroup":               "the sandbox's CloudWatch Logs creates a group at its first event and keeps every event",
 	"AWS::Logs::QueryDefinition":        "saved Logs Insights queries; the sandbox has no Logs Insights",
 	"AWS::CloudWatch::Dashboard":        "the sandbox draws no dashboards",
 	"AWS::KMS::Key":                     "the sandbox encrypts nothing at rest",
@@ -266,6 +269,22 @@ func (d *deployment) parameter(s *iam.Stack, _ string, r iam.Resource) error {
 	}
 	_, err := d.w.sb.SSM().PutParameter(p.Name, p.Value, true)
 	return err
+}
+
+// logGroup creates a named log group, so that reading it before its first
+// event finds it empty, as on AWS (history on a fresh world: no records
+// yet, not "not found"). A group without a name (CloudFormation would
+// generate one) is one nothing in the world reads by name: skipped. The
+// sandbox keeps every event whatever RetentionInDays says.
+func (d *deployment) logGroup(s *iam.Stack, _ string, r iam.Resource) error {
+	var p struct{ LogGroupName string }
+	if err := d.resolve(s, r.Properties, &p); err != nil {
+		return err
+	}
+	if p.LogGroupName != "" {
+		d.w.sb.Logs().CreateGroup(p.LogGroupName)
+	}
+	return nil
 }
 
 // secret creates a secret; a generated value ("AWS::SecretsManager::Secret
@@ -493,8 +512,9 @@ func (d *deployment) customAlias(s *iam.Stack, _ string, r iam.Resource) error {
 		return err
 	}
 	var call struct {
-		Service, Action string
-		Parameters      struct{ FunctionName, FunctionVersion, Name, Description string }
+		Service, Action          string
+		Parameters               struct{ FunctionName, FunctionVersion, Name, Description string }
+		IgnoreErrorCodesMatching string
 	}
 	if err := json.Unmarshal([]byte(p.Create), &call); err != nil {
 		return fmt.Errorf("the custom resource's Create: %w", err)
@@ -502,8 +522,24 @@ func (d *deployment) customAlias(s *iam.Stack, _ string, r iam.Resource) error {
 	if call.Service != "Lambda" || call.Action != "CreateAlias" {
 		return fmt.Errorf("the custom resource's Create calls %s %s: the sandbox applies only Lambda CreateAlias", call.Service, call.Action)
 	}
+	var ignore *regexp.Regexp
+	if call.IgnoreErrorCodesMatching != "" {
+		re, err := regexp.Compile(call.IgnoreErrorCodesMatching)
+		if err != nil {
+			return fmt.Errorf("the custom resource's ignoreErrorCodesMatching %q: %w", call.IgnoreErrorCodesMatching, err)
+		}
+		ignore = re
+	}
 	c := call.Parameters
-	return d.createAlias(c.FunctionName, c.Name, c.FunctionVersion, c.Description)
+	err := d.createAlias(c.FunctionName, c.Name, c.FunctionVersion, c.Description)
+	// As CDK's AwsCustomResource provider does, an error whose code matches
+	// ignoreErrorCodesMatching succeeds the resource: the target's
+	// ResourceConflictException is an existing alias, adopted as it is.
+	var apiErr *core.APIError
+	if ignore != nil && errors.As(err, &apiErr) && ignore.MatchString(apiErr.Code) {
+		return nil
+	}
+	return err
 }
 
 // stateMachine creates the state machine with its definition's

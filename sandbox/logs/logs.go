@@ -129,6 +129,16 @@ func (s *Service) appendLocked(st *stream, ts, ingested int64, msg string) {
 	}
 }
 
+// CreateGroup creates an empty log group, as CloudFormation does for an
+// AWS::Logs::LogGroup; one that exists is kept as it is.
+func (s *Service) CreateGroup(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups[name] == nil {
+		s.groups[name] = &group{Name: name, Created: s.millis(), Streams: map[string]*stream{}}
+	}
+}
+
 // Append implements core.LogSink: one function output line, the group and
 // stream created on first use.
 func (s *Service) Append(groupName, streamName string, at time.Time, message string) {

@@ -282,7 +282,9 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 			fmt.Fprintf(&b, "\nAlso asked: %s. The first decision counts.\n", strings.Join(others, ", "))
 		}
 	}
-	fmt.Fprintf(&b, "\nOperators can also decide with: aliasflow approve %s  (or: aliasflow reject %s)\n", show(st.Function), show(st.Function))
+	// The reject command as the CLI takes it: it refuses a rejection
+	// without a reason (--comment), which the audit trail keeps.
+	fmt.Fprintf(&b, "\nOperators can also decide with: aliasflow approve %s  (or: aliasflow reject %s --comment \"why\")\n", show(st.Function), show(st.Function))
 	return b.String()
 }
 
