@@ -10,6 +10,7 @@ package shift
 
 import (
 	"context"
+	"github.com/aliasflow/aliasflow/shared/wait"
 	"io"
 	"log/slog"
 	"strings"
@@ -74,7 +75,7 @@ type Handler struct {
 // the audit records and m the metrics; both are required.
 func New(lc Lambda, cw CloudWatch, sf Executions, rec *audit.Recorder, m *metrics.Emitter, opts *Options) *Handler {
 	// Published versions' settings are read once per environment.
-	h := &Handler{lambda: &versionConfigs{Lambda: lc}, cw: cw, sfn: sf, self: deploy.ShiftFunction, audit: rec, metrics: m, now: time.Now, sleep: sleep,
+	h := &Handler{lambda: &versionConfigs{Lambda: lc}, cw: cw, sfn: sf, self: deploy.ShiftFunction, audit: rec, metrics: m, now: time.Now, sleep: wait.Sleep,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	if opts != nil {
 		if opts.Log != nil {
@@ -89,18 +90,6 @@ func New(lc Lambda, cw CloudWatch, sf Executions, rec *audit.Recorder, m *metric
 		h.logs = opts.Logs
 	}
 	return h
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Handle runs one action. Begin and check-health return the next Shift; the
