@@ -10,7 +10,6 @@ package shift
 
 import (
 	"context"
-	"github.com/aliasflow/aliasflow/shared/wait"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
