@@ -206,7 +206,12 @@ type result struct {
 // out, and waits for it to end. dup puts ev a second time once the release
 // Lambda has handled the first.
 func (b *world) promote(ctx context.Context, fn, version, sha string, ev event, dup bool) *result {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	// A burst queues in the release Lambda's buffer (4 reserved
+	// environments, paced control-plane calls; a throttled event is retried
+	// by Lambda with a backoff growing to 5 minutes): 50 merges at once
+	// take longer than 3 minutes to drain (24 of 50 within 3 minutes in
+	// the run that found it), so a promotion is given 10.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	res := &result{fn: fn, version: version, name: promotion.ExecutionName(fn, version, sha)}
 	res.arn = fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", core.Region, core.Account, local.StateMachineName, res.name)
