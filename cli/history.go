@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,20 +16,25 @@ import (
 func historyCommand(a *app) *cobra.Command {
 	var since time.Duration
 	var limit int
+	var output string
 	c := &cobra.Command{
 		Use:   "history <function>",
 		Short: "promotions and alias moves from the audit trail, newest first",
 		Args:  positional(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runHistory(c.Context(), a, args[0], &since, &limit)
+			if output != "" && output != "wide" {
+				return usageError("history: -o %q: the only output format is wide (machine-readable output is --json)", output)
+			}
+			return runHistory(c.Context(), a, args[0], &since, &limit, output == "wide")
 		},
 	}
 	c.Flags().DurationVar(&since, "since", 30*24*time.Hour, "how far back to read the audit trail (e.g. 24h)")
 	c.Flags().IntVar(&limit, "limit", 50, "show at most this many records (0: all)")
+	c.Flags().StringVarP(&output, "output", "o", "", "wide: one line per record, the reason in full (default: the reason wrapped to the terminal)")
 	return c
 }
 
-func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, limit *int) error {
+func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, limit *int, wide bool) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
@@ -57,12 +63,29 @@ func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, li
 		fmt.Fprintf(a.env.Stdout, "no history for %s yet: no release or alias move recorded in the last %s (start a promotion with `aliasflow release %s`)\n", fn, since.String(), fn)
 		return nil
 	}
-	printAudit(a.env.Stdout, recs)
+	width := 0
+	if !wide {
+		width = a.width()
+	}
+	printAudit(a.env.Stdout, recs, width)
 	return nil
 }
 
-// printAudit writes audit records as a table.
-func printAudit(w io.Writer, recs []audit.Record) {
+// width is the terminal's width in columns: Env.Width, else $COLUMNS,
+// else maxWidth.
+func (a *app) width() int {
+	if a.env.Width > 0 {
+		return a.env.Width
+	}
+	if n, err := strconv.Atoi(a.env.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return maxWidth
+}
+
+// printAudit writes audit records as a table, the reason wrapped to width
+// columns (0: each record on one line); no text is cut.
+func printAudit(w io.Writer, recs []audit.Record, width int) {
 	t := newTable(w, "time", "event", "alias", "from→to", "weight", "actor", "promotion", "reason")
 	for _, r := range recs {
 		move := ""
@@ -75,7 +98,7 @@ func printAudit(w io.Writer, recs []audit.Record) {
 		}
 		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, actorName(r.Actor), nameOf(r.Execution), r.Reason)
 	}
-	t.flush()
+	t.flushWrapped(width)
 }
 
 // actorName shows an IAM ARN by its resource ("user/ops",
