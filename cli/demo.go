@@ -546,7 +546,7 @@ func (d *demo) auditTrail(ctx context.Context, fn string, p *progress.Progress, 
 	}
 	fmt.Fprintf(d.out, "  audit trail of %s (aliasflow history %s):\n", p.Name, fn)
 	var b strings.Builder
-	printAudit(&b, recs, maxWidth-4) // indented by 4 below
+	printAudit(&b, collapseInconclusive(recs, false), maxWidth-4) // indented by 4 below
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		fmt.Fprintf(d.out, "%s\n", cut("    "+line, maxWidth))
 	}

@@ -17,6 +17,7 @@ func historyCommand(a *app) *cobra.Command {
 	var since time.Duration
 	var limit int
 	var output string
+	var all bool
 	c := &cobra.Command{
 		Use:   "history <function>",
 		Short: "promotions and alias moves from the audit trail, newest first",
@@ -25,16 +26,17 @@ func historyCommand(a *app) *cobra.Command {
 			if output != "" && output != "wide" {
 				return usageError("history: -o %q: the only output format is wide (machine-readable output is --json)", output)
 			}
-			return runHistory(c.Context(), a, args[0], &since, &limit, output == "wide")
+			return runHistory(c.Context(), a, args[0], &since, &limit, output == "wide", all)
 		},
 	}
 	c.Flags().DurationVar(&since, "since", 30*24*time.Hour, "how far back to read the audit trail (e.g. 24h)")
 	c.Flags().IntVar(&limit, "limit", 50, "show at most this many records (0: all)")
-	c.Flags().StringVarP(&output, "output", "o", "", "wide: one line per record, the reason in full (default: the reason wrapped to the terminal)")
+	c.Flags().BoolVar(&all, "all", false, "show each health.inconclusive record (default: a run as one row)")
+	c.Flags().StringVarP(&output, "output", "o", "", "wide: a record a line (default: the reason wrapped to the terminal)")
 	return c
 }
 
-func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, limit *int, wide bool) error {
+func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, limit *int, wide, all bool) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
@@ -50,10 +52,10 @@ func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, li
 			return err
 		}
 	}
-	if *limit > 0 && len(recs) > *limit {
-		recs = recs[:*limit]
-	}
 	if a.g.json {
+		if *limit > 0 && len(recs) > *limit {
+			recs = recs[:*limit]
+		}
 		if recs == nil {
 			recs = []audit.Record{}
 		}
@@ -67,7 +69,11 @@ func runHistory(ctx context.Context, a *app, fn string, since *time.Duration, li
 	if !wide {
 		width = a.width()
 	}
-	printAudit(a.env.Stdout, recs, width)
+	rows := collapseInconclusive(recs, !wide && !all)
+	if *limit > 0 && len(rows) > *limit {
+		rows = rows[:*limit]
+	}
+	printAudit(a.env.Stdout, rows, width)
 	return nil
 }
 
@@ -85,9 +91,14 @@ func (a *app) width() int {
 
 // printAudit writes audit records as a table, the reason wrapped to width
 // columns (0: each record on one line); no text is cut.
-func printAudit(w io.Writer, recs []audit.Record, width int) {
+func printAudit(w io.Writer, rows []auditRow, width int) {
 	t := newTable(w, "time", "event", "alias", "from→to", "weight", "actor", "promotion", "reason")
-	for _, r := range recs {
+	for _, row := range rows {
+		r, event, reason := row.last, string(row.last.Event), row.last.Reason
+		if row.n > 1 {
+			event = fmt.Sprintf("%s ×%d", event, row.n)
+			reason = fmt.Sprintf("%s–%s, last: %s", row.first.UTC().Format(time.TimeOnly), r.Time.UTC().Format(time.TimeOnly), r.Reason)
+		}
 		move := ""
 		if r.FromVersion != "" || r.ToVersion != "" {
 			move = orDash(r.FromVersion) + "→" + orDash(r.ToVersion)
@@ -96,9 +107,35 @@ func printAudit(w io.Writer, recs []audit.Record, width int) {
 		if r.Weight != nil {
 			weight = alias.Percent(*r.Weight)
 		}
-		t.row(clock(r.Time), string(r.Event), r.Alias, move, weight, actorName(r.Actor), nameOf(r.Execution), r.Reason)
+		t.row(clock(r.Time), event, r.Alias, move, weight, actorName(r.Actor), nameOf(r.Execution), reason)
 	}
 	t.flushWrapped(width)
+}
+
+// auditRow is a row of history: a record, or the last of a run of n
+// health.inconclusive records of one promotion, the first at first.
+type auditRow struct {
+	last  audit.Record
+	n     int
+	first time.Time
+}
+
+// collapseInconclusive makes rows of records (newest first): when collapse
+// is set, consecutive health.inconclusive records of one promotion are one
+// row, so a long bake, which logs one a minute, does not push the rest of
+// the trail off the page.
+func collapseInconclusive(recs []audit.Record, collapse bool) []auditRow {
+	var rows []auditRow
+	for _, r := range recs {
+		if n := len(rows); collapse && n > 0 && r.Event == audit.HealthInconclusive &&
+			rows[n-1].last.Event == audit.HealthInconclusive && rows[n-1].last.Execution == r.Execution {
+			rows[n-1].n++
+			rows[n-1].first = r.Time
+			continue
+		}
+		rows = append(rows, auditRow{last: r, n: 1, first: r.Time})
+	}
+	return rows
 }
 
 // actorName shows an IAM ARN by its resource ("user/ops",

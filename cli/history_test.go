@@ -1,8 +1,10 @@
 package cli_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aliasflow/aliasflow/cli"
@@ -96,6 +98,61 @@ func TestHistoryOutputFormat(t *testing.T) {
 			code, out, errs := w.run(t, append([]string{"history", "hello"}, tt.args...)...)
 			wantCode(t, code, cli.ExitUsage, out, errs)
 			wantContains(t, "stderr", errs, tt.want, "wide")
+		})
+	}
+}
+
+// TestHistoryCollapsesInconclusiveRecords: a long bake logs a
+// health.inconclusive record a minute; history shows a run of them from one
+// promotion as one row (how many, from when to when, the last reason), so
+// the approval stays on the first page; --all and -o wide show each.
+func TestHistoryCollapsesInconclusiveRecords(t *testing.T) {
+	a, b := clitest.ExecutionARN("hello-v2-abababab"), clitest.ExecutionARN("hello-v3-cdcdcdcd")
+	inconclusive := func(exec string, from time.Time, n int) []audit.Record {
+		var recs []audit.Record
+		for i := 0; i < n; i++ {
+			recs = append(recs, audit.Record{Event: audit.HealthInconclusive, Function: "hello", Alias: "prod", Execution: exec,
+				Reason: fmt.Sprintf("%d invocations, need 20", i), Time: from.Add(time.Duration(i) * time.Minute)})
+		}
+		return recs
+	}
+	t0 := clitest.T0
+	approval := audit.Record{Event: audit.ApprovalGranted, Function: "hello", Alias: "prod", Execution: a, Reason: "go", Time: t0}
+	tests := []struct {
+		name string
+		recs []audit.Record
+		args []string
+		// rows are the event cells wanted, newest first.
+		rows []string
+		want []string
+	}{
+		{"a long bake is one row", append([]audit.Record{approval}, inconclusive(a, t0.Add(time.Minute), 40)...), []string{"--limit", "2"},
+			[]string{"health.inconclusive ×40", "approval.granted"}, []string{"12:01:00–12:40:00, last: 39 invocations, need 20"}},
+		{"one record is not marked", inconclusive(a, t0, 1), nil, []string{"health.inconclusive"}, []string{"0 invocations, need 20"}},
+		{"runs of two promotions stay apart", append(inconclusive(a, t0, 3), inconclusive(b, t0.Add(time.Hour), 2)...), nil,
+			[]string{"health.inconclusive ×2", "health.inconclusive ×3"}, []string{"hello-v3-cdcdcdcd", "hello-v2-abababab"}},
+		{"--all shows each", append([]audit.Record{approval}, inconclusive(a, t0.Add(time.Minute), 4)...), []string{"--all"},
+			[]string{"health.inconclusive", "health.inconclusive", "health.inconclusive", "health.inconclusive", "approval.granted"}, nil},
+		{"-o wide shows each", inconclusive(a, t0, 3), []string{"-o", "wide"},
+			[]string{"health.inconclusive", "health.inconclusive", "health.inconclusive"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld()
+			w.width = 200
+			w.logs.Audit(tt.recs...)
+			code, out, errs := w.run(t, append([]string{"history", "hello"}, tt.args...)...)
+			wantCode(t, code, cli.ExitOK, out, errs)
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:]
+			var got []string
+			for _, l := range lines {
+				f := strings.Split(l, "  ")
+				got = append(got, strings.TrimSpace(f[1]))
+			}
+			if strings.Join(got, "|") != strings.Join(tt.rows, "|") {
+				t.Errorf("rows = %q; want %q:\n%s", got, tt.rows, out)
+			}
+			wantContains(t, "stdout", out, tt.want...)
 		})
 	}
 }
