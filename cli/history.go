@@ -29,7 +29,7 @@ func historyCommand(a *app) *cobra.Command {
 			return runHistory(c.Context(), a, args[0], &since, &limit, output == "wide", all)
 		},
 	}
-	c.Flags().DurationVar(&since, "since", 30*24*time.Hour, "how far back to read the audit trail (e.g. 24h)")
+	durationVar(c.Flags(), &since, "since", 30*day, "how far back to read the audit trail (e.g. 24h, 7d)")
 	c.Flags().IntVar(&limit, "limit", 50, "show at most this many records (0: all)")
 	c.Flags().BoolVar(&all, "all", false, "show each health.inconclusive record (default: a run as one row)")
 	c.Flags().StringVarP(&output, "output", "o", "", "wide: a record a line (default: the reason wrapped to the terminal)")
