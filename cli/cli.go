@@ -64,6 +64,9 @@ type Env struct {
 	// Terminal says stdout is a terminal: watch redraws its line with a
 	// live countdown, and long links are hyperlinks.
 	Terminal bool
+	// Width is the terminal's width in columns, where history wraps a
+	// reason; 0 when unknown: $COLUMNS, else maxWidth.
+	Width int
 	// Clients, when set, are used instead of clients built from the AWS
 	// configuration (tests).
 	Clients *Clients

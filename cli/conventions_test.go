@@ -23,7 +23,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		{"reject", []string{"--comment"}},
 		{"promote", []string{"--now"}},
 		{"release", []string{"--commit"}},
-		{"history", []string{"--since", "--limit"}},
+		{"history", []string{"--since", "--limit", "--output", "--all"}},
 		{"watch", []string{"--interval", "--timeout"}},
 		{"demo", []string{"--yes", "--timeout", "--keep", "--addr", "--bin-dir"}},
 		{"local", []string{"--addr", "--state-dir", "--bin-dir"}},

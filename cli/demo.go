@@ -107,7 +107,7 @@ your decision as long as the approval request lives; without one it approves thr
 		RunE: func(c *cobra.Command, args []string) error { return runDemo(c.Context(), a, o) },
 	}
 	c.Flags().BoolVar(&o.yes, "yes", false, "approve through the CLI without asking (the default without a terminal)")
-	c.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "fail when a step not waiting for you lasts longer")
+	durationVar(c.Flags(), &o.timeout, "timeout", 2*time.Minute, "fail when a step not waiting for you lasts longer")
 	c.Flags().BoolVar(&o.keep, "keep", false, "keep the sandbox running after the demo, until interrupted")
 	c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:0", "sandbox address (loopback)")
 	c.Flags().StringVar(&o.binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
@@ -546,7 +546,7 @@ func (d *demo) auditTrail(ctx context.Context, fn string, p *progress.Progress, 
 	}
 	fmt.Fprintf(d.out, "  audit trail of %s (aliasflow history %s):\n", p.Name, fn)
 	var b strings.Builder
-	printAudit(&b, recs)
+	printAudit(&b, collapseInconclusive(recs, false), maxWidth-4) // indented by 4 below
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		fmt.Fprintf(d.out, "%s\n", cut("    "+line, maxWidth))
 	}

@@ -42,6 +42,8 @@ type world struct {
 	stdin       string
 	interactive bool
 	terminal    bool
+	// width is the terminal's width in columns (Env.Width; 0: unknown).
+	width int
 	// params are the Parameter Store parameters (name → value).
 	params map[string]string
 	// approvals is the approval API (made on first use over the world's
@@ -98,7 +100,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	}
 	code := cli.Main(context.Background(), args, cli.Env{
 		Stdout: &out, Stderr: &errb,
-		Stdin: strings.NewReader(w.stdin), Interactive: w.interactive, Terminal: w.terminal,
+		Stdin: strings.NewReader(w.stdin), Interactive: w.interactive, Terminal: w.terminal, Width: w.width,
 		Getenv: func(string) string { return "" },
 		Now:    func() time.Time { return w.now },
 		Sleep: func(ctx context.Context, d time.Duration) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aliasflow/aliasflow/shared/untrusted"
 )
@@ -26,6 +27,8 @@ type table struct {
 	w   io.Writer
 	buf bytes.Buffer
 	tw  *tabwriter.Writer
+	// last is each line's last cell as shown, for flushWrapped.
+	last []string
 }
 
 func newTable(w io.Writer, header ...string) *table {
@@ -51,6 +54,7 @@ func (t *table) row(cells ...string) {
 		}
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+	t.last = append(t.last, strings.TrimRight(cells[len(cells)-1], " "))
 }
 
 func (t *table) flush() {
@@ -62,6 +66,53 @@ func (t *table) flush() {
 		fmt.Fprintln(t.w, cut(strings.TrimRight(line, " \n"), maxWidth))
 	}
 	t.buf.Reset()
+	t.last = nil
+}
+
+// minWrap is the narrowest the wrapped last column gets under its
+// header; when the columns before it leave less and the cell does not fit,
+// it is wrapped on lines of its own below the row, starting at hangIndent.
+const (
+	minWrap    = 20
+	hangIndent = "    "
+)
+
+// flushWrapped writes the table without cutting anything: the last column
+// (free text, such as a reason) is wrapped at spaces to lines of at most
+// width columns, its continuation lines starting under the column, as
+// kubectl wraps, or below the row when the other columns leave too little
+// room; width 0 writes each row on one line, however long.
+func (t *table) flushWrapped(width int) {
+	_ = t.tw.Flush()
+	lines := strings.Split(strings.TrimSuffix(t.buf.String(), "\n"), "\n")
+	for i, line := range lines {
+		line = strings.TrimRight(line, " ")
+		var lead string
+		ok := false
+		if i < len(t.last) {
+			lead, ok = strings.CutSuffix(line, t.last[i])
+		}
+		if width <= 0 || !ok {
+			fmt.Fprintln(t.w, line)
+			continue
+		}
+		indent := strings.Repeat(" ", utf8.RuneCountInString(lead))
+		switch {
+		case width-len(indent) >= minWrap || utf8.RuneCountInString(line) <= width:
+			fmt.Fprint(t.w, hang(lead, t.last[i], width, indent))
+		case i == 0: // the header
+			fmt.Fprintln(t.w, cut(line, width))
+		default:
+			// The other cells are shortened as in every table (-o wide and
+			// --json have them whole); the free text never is.
+			fmt.Fprintln(t.w, cut(strings.TrimRight(lead, " "), width))
+			if t.last[i] != "-" { // row() shows an empty cell as "-"
+				fmt.Fprint(t.w, wrap(hangIndent+t.last[i], width, hangIndent))
+			}
+		}
+	}
+	t.buf.Reset()
+	t.last = nil
 }
 
 // clock formats a time for a table: UTC, seconds.
@@ -90,13 +141,20 @@ func cut(s string, n int) string {
 // lines after the first indented; a word longer than a line stays whole.
 // The result ends with a newline.
 func wrap(text string, width int, indent string) string {
+	return hang("", text, width, indent)
+}
+
+// hang is wrap with the first line starting with lead (a table row's cells
+// before the wrapped one); every line keeps at least one word, so a lead
+// wider than width is followed by the first word.
+func hang(lead, text string, width int, indent string) string {
 	var b strings.Builder
-	line := []rune{}
+	line, start := []rune(lead), len([]rune(lead))
 	for i, word := range strings.Split(text, " ") {
 		w := []rune(word)
-		if i > 0 && len(line)+1+len(w) > width && strings.TrimSpace(string(line)) != "" {
+		if i > 0 && len(line)+1+len(w) > width && strings.TrimSpace(string(line[start:])) != "" {
 			b.WriteString(strings.TrimRight(string(line), " ") + "\n")
-			line = []rune(indent)
+			line, start = []rune(indent), len([]rune(indent))
 		} else if i > 0 {
 			line = append(line, ' ')
 		}

@@ -34,6 +34,9 @@ type FunctionStatus struct {
 	Promotions []*progress.Progress `json:"promotions"`
 	Drift      bool                 `json:"drift"`
 	Last       *progress.Progress   `json:"lastPromotion,omitempty"`
+	// LastRefused is the function's newest release.refused record in the
+	// trail: when and why its last refused release request was refused.
+	LastRefused *audit.Record `json:"lastRefused,omitempty"`
 }
 
 // AliasStatus is one alias: where it points, and whether that is where
@@ -218,6 +221,12 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 	if err != nil && !(errors.As(err, &notFound) && notFound.Code == ExitNotFound) {
 		return nil, err
 	}
+	for i := range recs { // newest first
+		if recs[i].Event == audit.ReleaseRefused {
+			st.LastRefused = &recs[i]
+			break
+		}
+	}
 	commits := map[string]string{}
 	for _, r := range recs { // newest first: the newest release of a version wins
 		if r.Event == audit.ReleasePublished && r.Release != nil && r.Release.Commit != "" && commits[r.ToVersion] == "" {
@@ -361,6 +370,13 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	}
 	if st.Last != nil {
 		fmt.Fprintf(w, "last finished: %s (version %s) %s, %s\n", st.Last.Name, st.Last.Version, st.Last.Gate, clock(st.Last.StopTime))
+	}
+	if r := st.LastRefused; r != nil {
+		by := ""
+		if r.Actor != "" { // a refusal before the request was read has none
+			by = " by " + untrusted.Show(actorName(r.Actor))
+		}
+		fmt.Fprintf(w, "last refused release: %s%s: %s\n", clock(r.Time), by, untrusted.Show(r.Reason))
 	}
 	if st.Drift {
 		fmt.Fprintf(w, "drift: an alias is not where aliasflow last put it; see `aliasflow history %s`, then fix it with a release or `aliasflow rollback %s`\n", st.Function, st.Function)

@@ -337,3 +337,51 @@ func TestStatusSaysWhereItLooked(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusShowsTheLastRefusedRelease: status says when and why the
+// function's last release request was refused, read from the trail (issue
+// 21 item 5), so a CI job's refused request is seen without reading logs.
+func TestStatusShowsTheLastRefusedRelease(t *testing.T) {
+	refused := func(at time.Time, reason string) audit.Record {
+		return audit.Record{Event: audit.ReleaseRefused, Function: "hello", Actor: "arn:aws:iam::1:user/ci", Reason: reason, Time: at}
+	}
+	tests := []struct {
+		name string
+		recs []audit.Record
+		// want is in the text; wantReason the --json lastRefused reason
+		// ("": none, and the text says nothing of a refusal).
+		want       []string
+		wantReason string
+	}{
+		{"none refused", []audit.Record{{Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "1", ToVersion: "2", Time: clitest.T0}}, nil, ""},
+		{"the newest of two", []audit.Record{refused(clitest.T0, "code unchanged"), refused(clitest.T0.Add(time.Minute), "a promotion of hello is in flight")},
+			[]string{"last refused release: 2026-11-21 12:01:00Z by user/ci: a promotion of hello is in flight"}, "a promotion of hello is in flight"},
+		{"no requester known", []audit.Record{{Event: audit.ReleaseRefused, Function: "hello", Reason: "malformed request", Time: clitest.T0}},
+			[]string{"last refused release: 2026-11-21 12:00:00Z: malformed request"}, "malformed request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld()
+			w.logs.Audit(tt.recs...)
+			code, out, errs := w.run(t, "status", "hello")
+			wantCode(t, code, cli.ExitOK, out, errs)
+			wantContains(t, "status", out, tt.want...)
+			if tt.wantReason == "" && strings.Contains(out, "refused") {
+				t.Errorf("status speaks of a refusal where there is none:\n%s", out)
+			}
+			code, out, errs = w.run(t, "status", "hello", "--json")
+			wantCode(t, code, cli.ExitOK, out, errs)
+			var got struct{ Functions []cli.FunctionStatus }
+			if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Functions) != 1 {
+				t.Fatalf("--json: %v\n%s", err, out)
+			}
+			reason := ""
+			if r := got.Functions[0].LastRefused; r != nil {
+				reason = r.Reason
+			}
+			if reason != tt.wantReason {
+				t.Errorf("lastRefused reason = %q; want %q", reason, tt.wantReason)
+			}
+		})
+	}
+}

@@ -30,8 +30,8 @@ timed out, saying which smoke check failed or who rejected it and why.`,
 			return runWatch(c.Context(), a, args, &interval, &timeout)
 		},
 	}
-	c.Flags().DurationVar(&interval, "interval", time.Second, "how often to poll (at least 100ms)")
-	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long, exit 1 (0: never)")
+	durationVar(c.Flags(), &interval, "interval", time.Second, "how often to poll (at least 100ms)")
+	durationVar(c.Flags(), &timeout, "timeout", 0, "give up after this long, exit 1 (0: never)")
 	return c
 }
 
