@@ -230,3 +230,49 @@ func TestInterpreterOperatorRollback(t *testing.T) {
 		t.Errorf("shift request = %+v; want the definition's rollback of %s, caught from %s", req, it.exec, cli.ErrOperatorRollback)
 	}
 }
+
+// endsAfterDescribe is Step Functions as a watcher can meet it: the
+// execution ends between the DescribeExecution that says RUNNING and the
+// GetExecutionHistory that then holds its end event.
+type endsAfterDescribe struct {
+	cli.StatesAPI
+	t       *testing.T
+	it      *interpreted
+	advance sync.Once
+}
+
+func (s *endsAfterDescribe) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	out, err := s.StatesAPI.DescribeExecution(ctx, in, opts...)
+	s.advance.Do(func() {
+		s.it.clock.Advance(301 * time.Second) // the bake ends, the canary is unhealthy
+		deadline := time.Now().Add(30 * time.Second)
+		for st, _ := s.it.svc.ExecutionStatus(s.it.exec); st == "RUNNING"; st, _ = s.it.svc.ExecutionStatus(s.it.exec) {
+			if time.Now().After(deadline) {
+				s.t.Errorf("the execution did not end after its bake")
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	return out, err
+}
+
+// TestWatchSeesAnEndBetweenDescribeAndHistory: a watch whose first read
+// described the execution running and then read a history that already
+// ends must report the end, not poll forever for an end it has read.
+func TestWatchSeesAnEndBetweenDescribeAndHistory(t *testing.T) {
+	it := startInterpreted(t, false)
+	it.until(t, "RequestApproval")
+	code, out, errs := it.w.run(t, "approve", it.name)
+	wantCode(t, code, cli.ExitOK, out, errs)
+	it.until(t, "Bake")
+	it.w.sfn = &endsAfterDescribe{StatesAPI: it.w.sfn, t: t, it: it}
+	it.w.onSleep = func(n int) {
+		if n > 100 {
+			t.Fatalf("watch still polls after %d polls of an execution that has ended", n)
+		}
+	}
+	code, out, errs = it.w.run(t, "watch", it.name, "--interval", "100ms")
+	wantCode(t, code, cli.ExitUnsuccessful, out, errs)
+	wantContains(t, "watch", out, "failed: RolledBack")
+}

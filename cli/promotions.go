@@ -143,6 +143,14 @@ func (a *app) readProgress(ctx context.Context, arn string) (*progress.Progress,
 		if err != nil {
 			return nil, err
 		}
+		// The execution can end between the two reads: a history that
+		// holds its end while the description said running is described
+		// again, or no later read would see an end it has already read.
+		if n := len(events); n > 0 && exec.Status == types.ExecutionStatusRunning && executionEnded(events[n-1].Type) {
+			if exec, err = a.describe(ctx, c, arn); err != nil {
+				return nil, err
+			}
+		}
 		f = &followed{exec: exec, events: events}
 		a.followed[arn] = f
 		return progress.Read(f.exec, f.events)
