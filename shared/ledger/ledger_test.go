@@ -126,6 +126,8 @@ func TestParse(t *testing.T) {
 		{"a JSON line", `{"audit":true,"event":"alias.moved","function":"hello","time":"2026-12-07T16:00:00Z"}`, audit.AliasMoved, true},
 		{"Lambda's text prefix", "2026-12-07T16:00:00Z\tc0ffee\tINFO\t" + `{"audit":true,"event":"alias.moved","function":"hello","time":"2026-12-07T16:00:00Z"}`, audit.AliasMoved, true},
 		{"Lambda's JSON format names the time timestamp", `{"audit":true,"event":"alias.moved","function":"hello","timestamp":"2026-12-07T16:00:00Z"}`, audit.AliasMoved, true},
+		// lambdacontext.NewLogHandler under Lambda's JSON log format (moved from cli/auditlog_test.go).
+		{"lambdacontext line", `{"timestamp":"2026-11-26T12:00:00Z","level":"INFO","message":"audit alias.moved","audit":true,"event":"alias.moved","function":"hello","actor":"a","requestId":"8f5e1c2a"}`, audit.AliasMoved, true},
 		{"not audited", `{"event":"alias.moved","function":"hello"}`, "", false},
 		{"not JSON", "START RequestId: c0ffee", "", false},
 		{"broken JSON", `{"audit":true,`, "", false},

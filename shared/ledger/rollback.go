@@ -73,7 +73,7 @@ func (t Trail) RollbackTarget(fn string, prod alias.Alias, want string, breakGla
 		return Target{}, refuse(NoProd, "%s has no prod alias", fn)
 	}
 	if prod.Weighted() {
-		return Target{}, refuse(Weighted, "prod of %s routes between versions (%s): a promotion is shifting it or was interrupted; roll that promotion back", fn, prod)
+		return Target{}, refuse(Weighted, "prod of %s routes between versions (%s): a promotion is shifting it, or an interrupted shift left it so; roll that promotion back", fn, prod)
 	}
 	recs := t.Of(fn)
 	cur := prod.Version
