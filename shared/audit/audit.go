@@ -66,6 +66,11 @@ const (
 	// ToVersion and Weight are where it is, FromVersion where aliasflow
 	// left it, Reason both in words.
 	AliasDrifted Event = "alias.drifted"
+	// ReleaseSwept: the reconciler's sweep found a successful build of a
+	// target's CodeBuild project with no release (its event was never
+	// delivered: CodeBuild's events are best effort) and handed it to the
+	// release Lambda; Release.Build names it. One record per build.
+	ReleaseSwept Event = "release.swept"
 	// PromotionStuck: the reconciler found a promotion running past its
 	// deadline; one record per promotion.
 	PromotionStuck Event = "promotion.stuck"

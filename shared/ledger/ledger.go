@@ -50,6 +50,8 @@ type Query struct {
 	// Function selects one function's records; Group a group release's.
 	Function string
 	Group    string
+	// Events selects records of these events only (all when empty).
+	Events []audit.Event
 	// Since is the earliest record's time (zero: the window).
 	Since time.Time
 }
@@ -64,6 +66,11 @@ func (q Query) Pattern() string {
 	}
 	if q.Group != "" {
 		p += fmt.Sprintf(" && $.group = %q", q.Group)
+	}
+	// One event is selected on the server; several are selected as the
+	// records are read: the sandbox's patterns have no || (any of).
+	if len(q.Events) == 1 {
+		p += fmt.Sprintf(" && $.event = %q", q.Events[0])
 	}
 	return "{ " + p + " }"
 }
@@ -98,7 +105,8 @@ func (l Ledger) Read(ctx context.Context, q Query) (Trail, error) {
 			rec, ok := Parse(aws.ToString(ev.Message))
 			// The pattern selects on the server; checking again keeps a
 			// looser server (or a line that only mentions the name) out.
-			if ok && (q.Function == "" || rec.Function == q.Function) && (q.Group == "" || rec.Group == q.Group) {
+			if ok && (q.Function == "" || rec.Function == q.Function) && (q.Group == "" || rec.Group == q.Group) &&
+				(len(q.Events) == 0 || contains(q.Events, rec.Event)) {
 				recs = append(recs, rec)
 			}
 		}
