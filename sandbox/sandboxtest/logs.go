@@ -1,11 +1,13 @@
 package sandboxtest
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 )
 
@@ -27,4 +29,13 @@ func NewLogs(t testing.TB, now func() time.Time) *Logs {
 	}
 	svc := logssvc.New(now)
 	return &Logs{Service: svc, Client: cloudwatchlogs.NewFromConfig(servicetest.Config(t, "logs", svc))}
+}
+
+// Config is an SDK configuration whose calls go to h, a sandbox service
+// served on loopback until the test ends, with dummy credentials: for a
+// test that needs a service sandboxtest has no helper for (the sandbox's
+// ssm.New, codebuild.New).
+func Config(t testing.TB, service string, h http.Handler) aws.Config {
+	t.Helper()
+	return servicetest.Config(t, service, h)
 }
