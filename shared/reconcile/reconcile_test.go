@@ -173,7 +173,9 @@ func TestDriftIsReportedOnce(t *testing.T) {
 		{"aliasflow's writes", func() {}, []string{}, 0},
 		{"a stamped write ahead of its record", func() {
 			_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), "hello-v3-0c0c0c0c"), "hello", "stg",
-				func(alias.Alias) (alias.Alias, bool, error) { return alias.Alias{Exists: true, Version: "3"}, true, nil })
+				func(alias.Alias) (alias.Alias, bool, error) {
+					return alias.Alias{Exists: true, Version: "3"}, true, nil
+				})
 			if err != nil {
 				t.Fatal(err)
 			}
