@@ -100,6 +100,7 @@ var functionDirs = map[string]string{
 	SmokeTestFunction: "smoketest",
 	ApprovalFunction:  "approval",
 	ShiftFunction:     "shift",
+	ReconcileFunction: "reconcile",
 	HelloFunction:     "hello",
 }
 

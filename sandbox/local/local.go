@@ -42,6 +42,7 @@ const (
 	SmokeTestFunction = deploy.SmokeTestFunction
 	ApprovalFunction  = deploy.ApprovalFunction
 	ShiftFunction     = deploy.ShiftFunction
+	ReconcileFunction = deploy.ReconcileFunction
 	HelloFunction     = "hello"
 	StateMachineName  = deploy.StateMachine
 	TopicName         = deploy.ApprovalTopic

@@ -149,11 +149,35 @@ type Report struct {
 	Stuck   []string `json:"stuck"`
 }
 
-// Handle runs the reconciler once (the schedule's invocation; its payload
-// is not read).
-func (h *Handler) Handle(ctx context.Context, _ json.RawMessage) (Report, error) {
+// Input is what an invocation may ask; the schedule sends none. Only
+// principals allowed to invoke the reconciler (its schedule, an operator)
+// can send it.
+type Input struct {
+	// SweepGraceSeconds replaces the sweep's grace for this run: an
+	// operator (or a test) sweeping a build that just ended.
+	SweepGraceSeconds *int `json:"sweepGraceSeconds,omitempty"`
+}
+
+// Handle runs the reconciler once: the schedule's invocation, or an
+// operator's with an Input.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, error) {
 	defer func() { _ = h.audit.Flush(ctx) }()
-	return h.Run(ctx)
+	run := *h
+	if len(raw) > 0 && string(raw) != "null" {
+		var in Input
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			return Report{}, fmt.Errorf("reconcile: the invocation's input: %w (it takes only sweepGraceSeconds)", err)
+		}
+		if in.SweepGraceSeconds != nil {
+			if *in.SweepGraceSeconds < 0 {
+				return Report{}, fmt.Errorf("reconcile: sweepGraceSeconds is %d; it must not be negative", *in.SweepGraceSeconds)
+			}
+			run.opts.SweepGrace = time.Duration(*in.SweepGraceSeconds) * time.Second
+		}
+	}
+	return run.Run(ctx)
 }
 
 // Run compares the world with the ledger once. A failure of one part is
@@ -334,6 +358,8 @@ func (h *Handler) sweep(ctx context.Context, targets map[string]config.Target, r
 					older = true
 					continue
 				case b.BuildStatus != cbtypes.StatusTypeSucceeded || !b.BuildComplete || end.After(now.Add(-h.opts.SweepGrace)):
+					h.opts.Log.DebugContext(ctx, "build not swept", "build", aws.ToString(b.Id), "status", string(b.BuildStatus),
+						"complete", b.BuildComplete, "ended", end, "grace", h.opts.SweepGrace.String())
 					continue
 				}
 				fn, err := h.release(ctx, b, projects[aws.ToString(b.ProjectName)])

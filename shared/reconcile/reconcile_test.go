@@ -306,3 +306,33 @@ func TestStuckPromotionIsReportedOnce(t *testing.T) {
 		t.Errorf("promotion.stuck records = %s; want one of %s", b, name)
 	}
 }
+
+// TestInput: the schedule sends no input; an operator may shorten the
+// sweep's grace; anything else is refused, naming it.
+func TestInput(t *testing.T) {
+	tests := []struct {
+		name, in, wantErr string
+		swept             int
+	}{
+		{"the schedule's empty payload", `{}`, "", 0},
+		{"no payload", ``, "", 0},
+		{"no grace", `{"sweepGraceSeconds":0}`, "", 1},
+		{"a negative grace", `{"sweepGraceSeconds":-1}`, "must not be negative", 0},
+		{"an unknown field", `{"sweep":true}`, "unknown field", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			if _, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "hello-build", Exported: []codebuild.EnvironmentVariable{{Name: release.VarFunction, Value: "hello"}}}); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := w.h.Handle(context.Background(), json.RawMessage(tc.in))
+			if (err != nil) != (tc.wantErr != "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Handle(%s) = %v, want error %q", tc.in, err, tc.wantErr)
+			}
+			if len(rep.Swept) != tc.swept {
+				t.Errorf("swept = %v, want %d (a build that just ended)", rep.Swept, tc.swept)
+			}
+		})
+	}
+}
