@@ -35,7 +35,9 @@ func (p *Pipeline) ReconcileFunction() awslambda.Function { return p.reconcile }
 func (p *Pipeline) newReconciler() {
 	p.reconcile = p.newFunction("Reconcile", ReconcileFunctionName, "reconcile",
 		"Compares the world with the audit trail: drift, missed builds, stuck promotions.",
-		awscdk.Duration_Minutes(jsii.Number(2)), &map[string]*string{
+		// A run paces one ListAliases a target (deploy.ReconcileControlPlaneRate):
+		// 100 s at 200 targets, inside the schedule's period.
+		awscdk.Duration_Minutes(jsii.Number(5)), &map[string]*string{
 			EnvEventBus:            jsii.String(DefaultEventBus),
 			deploy.EnvSettingsPath: jsii.String(p.SettingsPath()),
 			EnvStateMachineArn:     p.stateMachineArn(),
