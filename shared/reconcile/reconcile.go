@@ -180,9 +180,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 	return run.Run(ctx)
 }
 
-// Run compares the world with the ledger once. A failure of one part is
-// logged and returned after the others ran: drift, the sweep and stuck
-// promotions do not wait on one another.
+// Run compares the world with the ledger once. What all parts need (the
+// targets, the running promotions, the recent trail) must be read first;
+// after that a failure of one part is returned after the others ran:
+// drift, the sweep and stuck promotions do not wait on one another.
 func (h *Handler) Run(ctx context.Context) (Report, error) {
 	rep := Report{Drifted: []string{}, Swept: []string{}, Stuck: []string{}}
 	targets, err := h.targets(ctx)
