@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -254,7 +255,7 @@ func (h *Handler) targets(ctx context.Context) (map[string]config.Target, error)
 func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) ([]string, error) {
 	found := []string{}
 	var errs []error
-	for _, fn := range sortedKeys(targets) {
+	for _, fn := range slices.Sorted(maps.Keys(targets)) {
 		aliases, err := h.aliases(ctx, fn)
 		if err != nil {
 			errs = append(errs, err)
@@ -317,7 +318,7 @@ func (h *Handler) aliases(ctx context.Context, fn string) ([]lambdatypes.AliasCo
 // https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-codebuild.html).
 func (h *Handler) sweep(ctx context.Context, targets map[string]config.Target, recent ledger.Trail) ([]string, error) {
 	projects := map[string][]string{} // project → the functions it releases
-	for _, fn := range sortedKeys(targets) {
+	for _, fn := range slices.Sorted(maps.Keys(targets)) {
 		for _, p := range targets[fn].CodeBuildProjects {
 			projects[p] = append(projects[p], fn)
 		}
@@ -492,13 +493,4 @@ func Longest(t config.Target) time.Duration {
 	steps := len(promotion.Plan(t.Strategy)) + 1 // and the health check before prod is whole
 	return smokeTimeout + time.Duration(t.ApprovalTimeoutSeconds)*time.Second +
 		time.Duration(steps*max(t.Health.MaxBakeSeconds, t.Strategy.BakeSeconds))*time.Second
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
