@@ -135,7 +135,8 @@ func TestResourceCounts(t *testing.T) {
 		typ   string
 		want  float64
 	}{
-		{app.pipeline.Stack, "AWS::Lambda::Function", 4},
+		{app.pipeline.Stack, "AWS::Lambda::Function", 5},    // release, smoke test, approval, shift, reconcile
+		{app.pipeline.Stack, "AWS::Scheduler::Schedule", 1}, // the reconciler's
 		{app.pipeline.Stack, "AWS::StepFunctions::StateMachine", 1},
 		{app.pipeline.Stack, "AWS::Events::Rule", 2}, // release requested, settings changed
 		{app.pipeline.Stack, "AWS::SNS::Topic", 1},

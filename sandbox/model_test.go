@@ -42,7 +42,7 @@ var projectOperations = map[string][]string{
 	"sns":            {"ConfirmSubscription", "Publish"},
 	"sts":            {"GetCallerIdentity"},
 	"monitoring":     {"DescribeAlarms", "GetMetricData", "SetAlarmState"},
-	"codebuild":      {"BatchGetBuilds"},
+	"codebuild":      {"BatchGetBuilds", "ListBuilds"},
 	"ssm":            {"DeleteParameters", "GetParameter", "GetParameterHistory", "GetParametersByPath", "PutParameter"},
 }
 

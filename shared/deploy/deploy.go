@@ -19,6 +19,8 @@ const (
 	SmokeTestFunction = "aliasflow-smoketest"
 	ApprovalFunction  = "aliasflow-approval"
 	ShiftFunction     = "aliasflow-shift"
+	// ReconcileFunction compares the world with the ledger on a schedule.
+	ReconcileFunction = "aliasflow-reconcile"
 	StateMachine      = "aliasflow-promotion"
 	ApprovalTopic     = "aliasflow-approvals"
 	LinkSecret        = "aliasflow/link-key"
@@ -85,6 +87,11 @@ const (
 	ReleaseControlPlaneRate  = 0.5
 	ReleaseControlPlaneBurst = 2
 	ShiftControlPlaneRate    = 2.0
+	// ReconcileControlPlaneRate paces the reconciler's Lambda requests
+	// (one ListAliases a target): at 200 targets a run reads them in
+	// 100 s, inside its 5-minute schedule, and adds at most 2 requests a
+	// second to the account's 15.
+	ReconcileControlPlaneRate = 2.0
 )
 
 // Environment variables of the pipeline's Lambdas.
@@ -121,10 +128,11 @@ var (
 	SmokeTest = Function{Name: SmokeTestFunction, Command: "smoketest", Env: []string{EnvEventBus}}
 	Approval  = Function{Name: ApprovalFunction, Command: "approval", Env: []string{EnvApprovalTopic, EnvEventBus, EnvLinkSecret, EnvSettingsPath, EnvStateMachineARN}}
 	Shift     = Function{Name: ShiftFunction, Command: "shift", Env: []string{EnvEventBus}}
+	Reconcile = Function{Name: ReconcileFunction, Command: "reconcile", Env: []string{EnvEventBus, EnvSettingsPath, EnvStateMachineARN}}
 )
 
 // Functions lists the pipeline's Lambdas.
-var Functions = []Function{Release, SmokeTest, Approval, Shift}
+var Functions = []Function{Release, SmokeTest, Approval, Shift, Reconcile}
 
 // Getenv reads one of the function's declared variables from the process
 // environment. Reading a variable the function does not declare is a
