@@ -1,0 +1,385 @@
+// Package prune deletes a target's old published versions, safely: Lambda's
+// code storage is a Regional quota (75 GB by default, "Lambda quotas"), and
+// every published version holds its deployment package until deleted. A
+// version is deleted only when nothing could still need it: no alias points
+// or routes to it, no running promotion or pending approval names it, no
+// rollback could return to it, and it is not among the newest the target's
+// policy keeps (config.Prune). The facts are read fresh before every
+// deletion pass, and Lambda itself refuses to delete a version an alias
+// references, so an alias moved meanwhile is never broken.
+//
+// `aliasflow prune` and the ledger's reconciler call the same Pruner.
+package prune
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awserr"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// Version is one published version of a function.
+type Version struct {
+	Number   string `json:"version"`
+	CodeSize int64  `json:"codeSize"`
+}
+
+// Alias is an alias as pruning sees it: the version it points at and the
+// versions its weighted routing sends traffic to.
+type Alias struct {
+	Name    string
+	Version string
+	Routes  []string
+}
+
+// Facts is what deciding needs to know of one function.
+type Facts struct {
+	Function string
+	// Versions are the published versions ($LATEST is never one).
+	Versions []Version
+	Aliases  []Alias
+	// InFlight are the versions a running promotion or pending approval
+	// names, each with why.
+	InFlight map[string]string
+	// Rollback are the versions a rollback could return to, with why.
+	Rollback map[string]string
+}
+
+// Decision is what happens to one version, and why it is kept.
+type Decision struct {
+	Version Version  `json:"version"`
+	Delete  bool     `json:"delete"`
+	Kept    []string `json:"kept,omitempty"`
+}
+
+// Plan is the decisions for one function, oldest version first.
+type Plan struct {
+	Function  string     `json:"function"`
+	KeepLast  int        `json:"keepLast"`
+	Decisions []Decision `json:"decisions"`
+	// Freed is the code storage the deletions free, in bytes.
+	Freed int64 `json:"freed"`
+}
+
+// Deletions are the versions the plan deletes.
+func (p Plan) Deletions() []Version {
+	var out []Version
+	for _, d := range p.Decisions {
+		if d.Delete {
+			out = append(out, d.Version)
+		}
+	}
+	return out
+}
+
+// Decide applies policy to facts: a version is deleted only when no reason
+// to keep it holds.
+func Decide(f Facts, policy config.Prune) Plan {
+	vs := slices.Clone(f.Versions)
+	slices.SortFunc(vs, func(a, b Version) int { return number(a.Number) - number(b.Number) })
+	reasons := map[string][]string{}
+	add := func(v, why string) { reasons[v] = append(reasons[v], why) }
+	for i, v := range vs {
+		if i >= len(vs)-policy.KeepLast {
+			add(v.Number, fmt.Sprintf("one of the newest %d (prune.keepLast)", policy.KeepLast))
+		}
+	}
+	for _, a := range f.Aliases {
+		add(a.Version, "alias "+a.Name+" points at it")
+		for _, r := range a.Routes {
+			add(r, "alias "+a.Name+" routes traffic to it")
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(f.InFlight)) {
+		add(v, f.InFlight[v])
+	}
+	for _, v := range slices.Sorted(maps.Keys(f.Rollback)) {
+		add(v, f.Rollback[v])
+	}
+	p := Plan{Function: f.Function, KeepLast: policy.KeepLast}
+	for _, v := range vs {
+		d := Decision{Version: v, Kept: reasons[v.Number], Delete: len(reasons[v.Number]) == 0}
+		if d.Delete {
+			p.Freed += v.CodeSize
+		}
+		p.Decisions = append(p.Decisions, d)
+	}
+	return p
+}
+
+func number(v string) int {
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// RollbackTargets are the versions a rollback could return prod to, read
+// from a function's audit records (newest first): the version the last
+// move of prod replaced — where `aliasflow rollback` without --to goes —
+// unless that move was itself a rollback, after which the version rolled
+// back from is no target.
+func RollbackTargets(recs []audit.Record) map[string]string {
+	out := map[string]string{}
+	var last *audit.Record
+	for i := range recs {
+		r := &recs[i]
+		if r.Alias == promotion.AliasProd && r.ToVersion != "" && movesProd(r.Event) {
+			last = r
+			break
+		}
+	}
+	if last == nil {
+		return out
+	}
+	for i := range recs {
+		r := &recs[i]
+		if r.Alias != promotion.AliasProd || r.ToVersion != last.ToVersion || r.Time.Sub(last.Time).Abs() > time.Second {
+			continue
+		}
+		if r.Event == audit.PromotionRolledBack {
+			return map[string]string{}
+		}
+		if r.FromVersion != "" && r.FromVersion != r.ToVersion && movesProd(r.Event) {
+			out[r.FromVersion] = "prod's rollback target (the version " + r.ToVersion + " replaced)"
+		}
+	}
+	return out
+}
+
+func movesProd(e audit.Event) bool {
+	switch e {
+	case audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack:
+		return true
+	}
+	return false
+}
+
+// LambdaAPI is the Lambda calls pruning makes.
+type LambdaAPI interface {
+	ListVersionsByFunction(ctx context.Context, in *lambda.ListVersionsByFunctionInput, opts ...func(*lambda.Options)) (*lambda.ListVersionsByFunctionOutput, error)
+	ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error)
+	DeleteFunction(ctx context.Context, in *lambda.DeleteFunctionInput, opts ...func(*lambda.Options)) (*lambda.DeleteFunctionOutput, error)
+	GetAccountSettings(ctx context.Context, in *lambda.GetAccountSettingsInput, opts ...func(*lambda.Options)) (*lambda.GetAccountSettingsOutput, error)
+}
+
+// StatesAPI is the Step Functions calls that find the promotions in flight.
+type StatesAPI interface {
+	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+// Trail reads a function's audit records, newest first (the CLI's reader
+// today, the ledger's once it exists).
+type Trail interface {
+	Records(ctx context.Context, function string) ([]audit.Record, error)
+}
+
+// Pruner reads the facts and deletes what they allow.
+type Pruner struct {
+	Lambda LambdaAPI
+	States StatesAPI
+	// StateMachine is the promotion state machine's ARN.
+	StateMachine string
+	Trail        Trail
+}
+
+// Usage is the Region's code storage: what the versions use and the quota.
+type Usage struct {
+	Used  int64 `json:"used"`
+	Limit int64 `json:"limit"`
+}
+
+// Usage reads the Region's code storage use and quota (GetAccountSettings:
+// AccountUsage.TotalCodeSize, AccountLimit.TotalCodeSize).
+func (p *Pruner) Usage(ctx context.Context) (Usage, error) {
+	out, err := p.Lambda.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+	if err != nil {
+		return Usage{}, fmt.Errorf("prune: account settings: %w", err)
+	}
+	var u Usage
+	if out.AccountUsage != nil {
+		u.Used = out.AccountUsage.TotalCodeSize
+	}
+	if out.AccountLimit != nil {
+		u.Limit = out.AccountLimit.TotalCodeSize
+	}
+	return u, nil
+}
+
+// Plan reads function's facts and decides under policy. Any fact that
+// cannot be read fails the plan: nothing is deleted on a partial view.
+func (p *Pruner) Plan(ctx context.Context, function string, policy config.Prune, running []Execution) (Plan, error) {
+	f := Facts{Function: function, InFlight: map[string]string{}}
+	var err error
+	if f.Versions, err = p.versions(ctx, function); err != nil {
+		return Plan{}, err
+	}
+	if f.Aliases, err = p.aliases(ctx, function); err != nil {
+		return Plan{}, err
+	}
+	for _, e := range running {
+		for v, why := range e.Names(function) {
+			f.InFlight[v] = why
+		}
+	}
+	recs, err := p.Trail.Records(ctx, function)
+	if err != nil {
+		return Plan{}, fmt.Errorf("prune: audit trail of %s: %w", function, err)
+	}
+	f.Rollback = RollbackTargets(recs)
+	return Decide(f, policy), nil
+}
+
+func (p *Pruner) versions(ctx context.Context, function string) ([]Version, error) {
+	var out []Version
+	pg := lambda.NewListVersionsByFunctionPaginator(p.Lambda, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(function)})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prune: versions of %s: %w", function, err)
+		}
+		for _, v := range page.Versions {
+			if n := aws.ToString(v.Version); n != "$LATEST" {
+				out = append(out, Version{Number: n, CodeSize: v.CodeSize})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (p *Pruner) aliases(ctx context.Context, function string) ([]Alias, error) {
+	var out []Alias
+	pg := lambda.NewListAliasesPaginator(p.Lambda, &lambda.ListAliasesInput{FunctionName: aws.String(function)})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prune: aliases of %s: %w", function, err)
+		}
+		for _, a := range page.Aliases {
+			al := Alias{Name: aws.ToString(a.Name), Version: aws.ToString(a.FunctionVersion)}
+			if a.RoutingConfig != nil {
+				al.Routes = slices.Sorted(maps.Keys(a.RoutingConfig.AdditionalVersionWeights))
+			}
+			out = append(out, al)
+		}
+	}
+	return out, nil
+}
+
+// Execution is a running execution of the promotion state machine and the
+// versions its input names.
+type Execution struct {
+	Name  string
+	Input executionInput
+}
+
+// executionInput is the part of promotion.Input that names versions: the
+// single function's, and a group release's members (read as JSON so that
+// an input of any age decodes).
+type executionInput struct {
+	Function           string `json:"function"`
+	Version            string `json:"version"`
+	PreviousStgVersion string `json:"previousStgVersion"`
+	Rollback           *struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"rollback"`
+	Members []struct {
+		Function           string `json:"function"`
+		Version            string `json:"version"`
+		PreviousStgVersion string `json:"previousStgVersion"`
+	} `json:"members"`
+}
+
+// Names are the versions of function the execution names, with why.
+func (e Execution) Names(function string) map[string]string {
+	out := map[string]string{}
+	add := func(fn, v, why string) {
+		if fn == function && v != "" {
+			out[v] = why
+		}
+	}
+	in := e.Input
+	add(in.Function, in.Version, "promotion "+e.Name+" (running) releases it")
+	add(in.Function, in.PreviousStgVersion, "promotion "+e.Name+" (running) restores stg to it if it fails")
+	if in.Rollback != nil {
+		add(in.Function, in.Rollback.From, "rollback "+e.Name+" (running) moves prod from it")
+		add(in.Function, in.Rollback.To, "rollback "+e.Name+" (running) moves prod to it")
+	}
+	for _, m := range in.Members {
+		add(m.Function, m.Version, "group promotion "+e.Name+" (running) releases it")
+		add(m.Function, m.PreviousStgVersion, "group promotion "+e.Name+" (running) restores stg to it if it fails")
+	}
+	return out
+}
+
+// Running lists the promotion state machine's running executions — the
+// promotions in flight and those waiting for approval — with their input.
+// An input that cannot be read fails the listing.
+func (p *Pruner) Running(ctx context.Context) ([]Execution, error) {
+	var out []Execution
+	pg := sfn.NewListExecutionsPaginator(p.States, &sfn.ListExecutionsInput{StateMachineArn: aws.String(p.StateMachine), StatusFilter: sfntypes.ExecutionStatusRunning})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prune: running promotions: %w", err)
+		}
+		for _, e := range page.Executions {
+			d, err := p.States.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+			if awserr.Code(err) == awserr.NotFound {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("prune: input of %s: %w", aws.ToString(e.Name), err)
+			}
+			x := Execution{Name: aws.ToString(e.Name)}
+			if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &x.Input); err != nil {
+				return nil, fmt.Errorf("prune: input of %s does not read: %w", x.Name, err)
+			}
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// Outcome is what deleting one version did.
+type Outcome struct {
+	Version Version `json:"version"`
+	Deleted bool    `json:"deleted"`
+	// Reason says why a planned deletion did not happen.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Apply deletes the plan's versions, one DeleteFunction call each with the
+// version as Qualifier. A version an alias came to reference since the
+// plan was read is refused by Lambda (ResourceConflictException) and kept;
+// one already gone counts as not deleted here. Any other error stops the
+// pass.
+func (p *Pruner) Apply(ctx context.Context, plan Plan) ([]Outcome, error) {
+	var out []Outcome
+	for _, v := range plan.Deletions() {
+		_, err := p.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(plan.Function), Qualifier: aws.String(v.Number)})
+		switch awserr.Code(err) {
+		case awserr.OK:
+			out = append(out, Outcome{Version: v, Deleted: true})
+		case awserr.Conflict:
+			out = append(out, Outcome{Version: v, Reason: "kept: " + err.Error()})
+		case awserr.NotFound:
+			out = append(out, Outcome{Version: v, Reason: "already gone"})
+		default:
+			return out, fmt.Errorf("prune: delete %s version %s: %w", plan.Function, v.Number, err)
+		}
+	}
+	return out, nil
+}
