@@ -1,0 +1,41 @@
+package delivery
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+)
+
+func TestComputeDriftsAndEmptyWindows(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	since := now.Add(-7 * 24 * time.Hour)
+	rec := func(ago time.Duration, ev audit.Event, from, to string) audit.Record {
+		return audit.Record{Audit: true, Event: ev, Function: "hello", Alias: "prod", FromVersion: from, ToVersion: to, Time: now.Add(-ago)}
+	}
+	tests := []struct {
+		name                   string
+		recs                   []audit.Record
+		changes, failures      int
+		restore                time.Duration
+		deployments, leadTimes int
+	}{
+		{"no records: zeros, no division by zero", nil, 0, 0, 0, 0, 0},
+		{"a drift reverted 45 minutes later is a failed change", []audit.Record{
+			rec(2*time.Hour, AliasDrifted, "5", "3"), rec(75*time.Minute, audit.AliasMoved, "3", "5")}, 1, 1, 45 * time.Minute, 0, 0},
+		{"a drift never reverted is a change that did not fail", []audit.Record{rec(2*time.Hour, AliasDrifted, "5", "3")}, 1, 0, 0, 0, 0},
+		{"a drift moved on elsewhere is not a revert", []audit.Record{
+			rec(2*time.Hour, AliasDrifted, "5", "3"), rec(time.Hour, audit.AliasMoved, "3", "6"), rec(30*time.Minute, audit.AliasMoved, "6", "5")}, 1, 0, 0, 0, 0},
+		{"a completion without its release counts, without a lead time", []audit.Record{rec(time.Hour, audit.PromotionCompleted, "1", "2")}, 1, 0, 0, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := Compute(tt.recs, since, now)
+			if m.Changes != tt.changes || m.Failures != tt.failures || time.Duration(m.TimeToRestore) != tt.restore ||
+				m.Deployments != tt.deployments || m.LeadTimes != tt.leadTimes {
+				t.Errorf("Compute = %+v, want %d changes, %d failures, restore %s, %d deployments, %d lead times",
+					m, tt.changes, tt.failures, tt.restore, tt.deployments, tt.leadTimes)
+			}
+		})
+	}
+}
