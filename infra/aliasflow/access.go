@@ -150,6 +150,14 @@ func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
 	fns, tagged := p.taggedFunctions()
 	out := []awsiam.PolicyStatement{
 		statement("ReadTargets", []string{"lambda:GetFunctionConfiguration", "lambda:ListAliases", "lambda:ListVersionsByFunction"}, fns, tagged),
+		// prune deletes old published versions of the tagged targets: only
+		// qualified ARNs (function:NAME:VERSION), so never a whole function;
+		// Lambda itself refuses a version an alias references and $LATEST.
+		statement("PruneTargetVersions", []string{"lambda:DeleteFunction"}, []*string{p.lambdaArn("*:*")}, tagged),
+		// prune reports the Region's code storage; GetAccountSettings has no
+		// resource-level permission ("Actions, resources, and condition keys
+		// for AWS Lambda", Service Authorization Reference).
+		statement("ReadCodeStorage", []string{"lambda:GetAccountSettings"}, []*string{jsii.String("*")}, nil),
 		// No lambda:InvokeFunction on the pipeline's Lambdas (the shift runs
 		// only what the promotion state machine scheduled) and no
 		// states:StopExecution (a stopped shift would leave prod weighted):
