@@ -2,8 +2,11 @@ package lambdasvc
 
 import (
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/aliasflow/aliasflow/sandbox/core"
 )
 
 // DeleteFunction deletes a function, with its versions and aliases, or
@@ -134,4 +137,36 @@ func (s *Service) GetAccountSettings() AccountSettings {
 			ConcurrentExecutions: concurrentExecutions, UnreservedConcurrentExecutions: max(concurrentExecutions-reserved, 0),
 		},
 	}
+}
+
+// SetEventBus makes each successful DeleteFunction API call reach bus as
+// CloudTrail's record of it, as on an account with a trail logging
+// management events: EventBridge delivers it from source aws.lambda, its
+// event name carrying the API version, DeleteFunction20150331.
+func (s *Service) SetEventBus(bus core.EventBus) {
+	s.mu.Lock()
+	s.bus = bus
+	s.mu.Unlock()
+}
+
+// serveDelete deletes and, for a signed API call, emits CloudTrail's
+// record of it.
+func (s *Service) serveDelete(r *http.Request, function, qualifier string) error {
+	if err := s.DeleteFunction(function, qualifier); err != nil {
+		return err
+	}
+	caller, isAPICall := core.CallerOf(r.Context())
+	s.mu.Lock()
+	bus := s.bus
+	s.mu.Unlock()
+	if !isAPICall || bus == nil {
+		return nil
+	}
+	req := map[string]any{"functionName": function}
+	if qualifier != "" {
+		req["qualifier"] = qualifier
+	}
+	core.EmitAPICall(bus, core.APICall{Source: "aws.lambda", EventSource: "lambda.amazonaws.com", Name: "DeleteFunction20150331",
+		Caller: caller, At: s.opts.Clock(), Request: req})
+	return nil
 }

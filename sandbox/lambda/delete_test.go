@@ -2,7 +2,10 @@ package lambdasvc_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/lambda/lambdatest"
 )
 
 // seedVersions publishes n versions of hello, each from a changed $LATEST.
@@ -194,6 +199,72 @@ func TestGetAccountSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.got != tt.want {
 				t.Errorf("%s = %d, want %d", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+}
+
+type busRecorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (b *busRecorder) EmitServiceEvent(source, detailType, detail string, _ []string) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.events = append(b.events, source+" "+detailType+" "+detail)
+	return "id", nil
+}
+
+// TestDeleteFunctionReachesEventBridgeAsCloudTrail: a successful
+// DeleteFunction API call reaches the bus as CloudTrail's record of it —
+// source aws.lambda, "AWS API Call via CloudTrail", event name
+// DeleteFunction20150331, the caller's userIdentity and the function and
+// qualifier requested — and a refused one as nothing, as on an account
+// whose trail logs management events.
+func TestDeleteFunctionReachesEventBridgeAsCloudTrail(t *testing.T) {
+	e := newEnv(t)
+	bus := &busRecorder{}
+	e.svc.SetEventBus(bus)
+	caller := core.Caller{Type: "IAMUser", ARN: "arn:aws:iam::000000000000:user/aliasflow-operator", AccessKeyID: "aliasflow-operator"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.svc.ServeHTTP(w, r.WithContext(core.WithCaller(r.Context(), caller)))
+	}))
+	t.Cleanup(srv.Close)
+	client := lambda.NewFromConfig(lambdatest.Config(), func(o *lambda.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	e.seedVersions(t, 2)
+	if _, err := client.CreateAlias(context.Background(), &lambda.CreateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"), FunctionVersion: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name, qualifier string
+		want            []string
+	}{
+		{"refused: an alias points at it", "2", nil},
+		{"deleted", "1", []string{`aws.lambda AWS API Call via CloudTrail `, `"eventName":"DeleteFunction20150331"`, `"eventSource":"lambda.amazonaws.com"`,
+			`"requestParameters":{"functionName":"hello","qualifier":"1"}`, `"arn":"arn:aws:iam::000000000000:user/aliasflow-operator"`}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			bus.mu.Lock()
+			bus.events = nil
+			bus.mu.Unlock()
+			_, _ = client.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String("hello"), Qualifier: aws.String(s.qualifier)})
+			bus.mu.Lock()
+			defer bus.mu.Unlock()
+			if len(s.want) == 0 {
+				if len(bus.events) != 0 {
+					t.Errorf("events = %v, want none", bus.events)
+				}
+				return
+			}
+			if len(bus.events) != 1 {
+				t.Fatalf("events = %v, want one", bus.events)
+			}
+			for _, w := range s.want {
+				if !strings.Contains(bus.events[0], w) {
+					t.Errorf("event %s lacks %s", bus.events[0], w)
+				}
 			}
 		})
 	}

@@ -195,7 +195,7 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 		c, err := s.GetFunctionConfiguration(fn, q.Get("Qualifier"))
 		return http.StatusOK, c, err
 	case "DeleteFunction":
-		return http.StatusNoContent, nil, s.DeleteFunction(fn, q.Get("Qualifier"))
+		return http.StatusNoContent, nil, s.serveDelete(r, fn, q.Get("Qualifier"))
 	case "GetAccountSettings":
 		return http.StatusOK, s.GetAccountSettings(), nil
 	case "UpdateFunctionCode":

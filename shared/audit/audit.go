@@ -60,6 +60,11 @@ const (
 	// the identity CloudTrail recorded for the write, Changes the
 	// gate-relevant fields it changed.
 	SettingsChanged Event = "settings.changed"
+	// VersionDeleted: a published version of a target was deleted
+	// (`aliasflow prune`, the reconciler, or anyone); FromVersion is the
+	// version, Actor the identity CloudTrail recorded for the
+	// DeleteFunction call.
+	VersionDeleted Event = "version.deleted"
 )
 
 // Source and DetailType of the events put on EventBridge.
