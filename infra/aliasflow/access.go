@@ -207,15 +207,16 @@ func NewAccess(scope constructs.Construct, id string, p *Pipeline) *Access {
 		}),
 	}
 	SuppressFindings(c, "AwsSolutions-IAM5",
-		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine; log-group:/aliasflow/pipeline:* is the pipeline's own log group with its streams (the audit trail history reads).",
+		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases, function:*:* (prune's DeleteFunction) likewise to the qualified ARNs of those targets, so never a whole function; execution:aliasflow-promotion:* is the executions of the one promotion state machine; log-group:/aliasflow/pipeline:* is the pipeline's own log group with its streams (the audit trail history reads).",
 		FindingAnyResource, findingTaggedFunctions, FindingExecutions, FindingPipelineLogs)
 	return a
 }
 
 func policyStatements(sts []awsiam.PolicyStatement) *[]awsiam.PolicyStatement { return &sts }
 
-// findingTaggedFunctions is cdk-nag's finding for function:* (limited by the tag).
-const findingTaggedFunctions = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:\*$/`
+// findingTaggedFunctions is cdk-nag's finding for function:* and
+// function:*:* (limited by the tag).
+const findingTaggedFunctions = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:\*(?::\*)?$/`
 
 // GitHubReleaseRoleProps configures NewGitHubReleaseRole.
 type GitHubReleaseRoleProps struct {
