@@ -195,7 +195,10 @@ func (a *app) prunePolicies(ctx context.Context, fn string) (targets []config.Ta
 	}
 	path := settings.Path(a.g.pipeline)
 	found := false
-	pg := ssm.NewGetParametersByPathPaginator(c.Settings, &ssm.GetParametersByPathInput{Path: aws.String(path)})
+	// The path without its trailing slash is the parameter ARN
+	// aliasflow-operators grants ssm:GetParametersByPath on
+	// (parameter/aliasflow/NAME/targets); its children are the same.
+	pg := ssm.NewGetParametersByPathPaginator(c.Settings, &ssm.GetParametersByPathInput{Path: aws.String(strings.TrimSuffix(path, "/"))})
 	for pg.HasMorePages() {
 		page, err := pg.NextPage(ctx)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/aliasflow/aliasflow/cli"
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -129,9 +130,11 @@ func (s *scenario) published() []string {
 // it as a new version once the update has settled.
 func (s *scenario) publishConfigVersion(description string) {
 	s.t.Helper()
-	if _, err := s.lambda.UpdateFunctionConfiguration(s.ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(fn), Description: aws.String(description)}); err != nil {
-		s.t.Fatal(err)
-	}
+	// The sandbox's Go API: the project calls no UpdateFunctionConfiguration.
+	eventually(s.t, stepTimeout, func() error {
+		_, err := s.world().Sandbox().Lambda().UpdateFunctionConfiguration(fn, lambdasvc.UpdateFunctionConfigurationInput{Description: aws.String(description)})
+		return err
+	})
 	eventually(s.t, stepTimeout, func() error {
 		_, err := s.lambda.PublishVersion(s.ctx, &lambda.PublishVersionInput{FunctionName: aws.String(fn)})
 		var busy *ltypes.ResourceConflictException
