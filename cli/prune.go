@@ -59,12 +59,8 @@ version as qualifier, made with your credentials.`,
 
 // PruneResult is what prune planned and did (--json).
 type PruneResult struct {
-	Plans    []prune.Plan    `json:"plans"`
-	Skipped  []string        `json:"skipped,omitempty"`
-	Outcomes []prune.Outcome `json:"outcomes,omitempty"`
-	DryRun   bool            `json:"dryRun,omitempty"`
-	Before   prune.Usage     `json:"before"`
-	After    *prune.Usage    `json:"after,omitempty"`
+	prune.Pass
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 func runPrune(ctx context.Context, a *app, fn string, o pruneOptions) error {
@@ -83,7 +79,7 @@ func runPrune(ctx context.Context, a *app, fn string, o pruneOptions) error {
 	if c.Prune == nil || c.Settings == nil {
 		return fail(ExitFailure, "", "prune: these clients cannot delete versions or read the targets' settings")
 	}
-	policies, skipped, err := a.prunePolicies(ctx, fn)
+	targets, err := a.pruneTargets(ctx, fn)
 	if err != nil {
 		return err
 	}
@@ -92,27 +88,13 @@ func runPrune(ctx context.Context, a *app, fn string, o pruneOptions) error {
 		return err
 	}
 	p := &prune.Pruner{Lambda: c.Prune, States: c.States, StateMachine: sm, Trail: cliTrail{a}}
-	res := &PruneResult{Skipped: skipped, DryRun: o.dryRun}
-	if res.Before, err = p.Usage(ctx); err != nil {
-		return err
-	}
-	// The promotions in flight are read once for every target: each plan
-	// keeps what any of them names.
-	running, err := p.Running(ctx)
+	pass, err := p.PlanAll(ctx, targets)
 	if err != nil {
 		return err
 	}
-	deletions := 0
-	for _, t := range policies {
-		plan, err := p.Plan(ctx, t.Function, *t.Prune, running)
-		if err != nil {
-			return err
-		}
-		res.Plans = append(res.Plans, plan)
-		deletions += len(plan.Deletions())
-	}
+	res := &PruneResult{Pass: *pass, DryRun: o.dryRun}
 	w := a.env.Stdout
-	if o.dryRun || deletions == 0 {
+	if o.dryRun || res.Deletions() == 0 {
 		if a.g.json {
 			return printJSON(w, res)
 		}
@@ -129,28 +111,13 @@ func runPrune(ctx context.Context, a *app, fn string, o pruneOptions) error {
 				Hint: "check the plan with --dry-run, then confirm with --yes"}
 		}
 		printPrunePlans(w, res)
-		if !a.confirm(fmt.Sprintf("Delete %d version(s)?", deletions)) {
+		if !a.confirm(fmt.Sprintf("Delete %d version(s)?", res.Deletions())) {
 			return &Error{Code: ExitRefused, Err: errors.New("prune not confirmed; nothing deleted")}
 		}
 	}
-	for _, plan := range res.Plans {
-		// Read again just before deleting: a promotion may have started or
-		// an alias moved since the plan was printed.
-		fresh, err := p.Plan(ctx, plan.Function, config.Prune{KeepLast: plan.KeepLast}, running)
-		if err != nil {
-			return err
-		}
-		out, err := p.Apply(ctx, intersect(plan, fresh))
-		res.Outcomes = append(res.Outcomes, out...)
-		if err != nil {
-			return err
-		}
-	}
-	after, err := p.Usage(ctx)
-	if err != nil {
+	if err := p.ApplyAll(ctx, &res.Pass); err != nil {
 		return err
 	}
-	res.After = &after
 	if a.g.json {
 		return printJSON(w, res)
 	}
@@ -165,36 +132,20 @@ func runPrune(ctx context.Context, a *app, fn string, o pruneOptions) error {
 		}
 		fmt.Fprintf(w, "version %s not deleted: %s\n", out.Version.Number, out.Reason)
 	}
-	fmt.Fprintf(w, "deleted %d version(s); code storage now %s\n", deleted, usageLine(after))
+	fmt.Fprintf(w, "deleted %d version(s); code storage now %s\n", deleted, usageLine(*res.After))
 	return nil
 }
 
-// intersect keeps the deletions both plans agree on: what was shown and
-// confirmed, and is still safe.
-func intersect(shown, fresh prune.Plan) prune.Plan {
-	ok := map[string]bool{}
-	for _, v := range fresh.Deletions() {
-		ok[v.Number] = true
-	}
-	out := shown
-	out.Decisions = nil
-	for _, d := range shown.Decisions {
-		d.Delete = d.Delete && ok[d.Version.Number]
-		out.Decisions = append(out.Decisions, d)
-	}
-	return out
-}
-
-// prunePolicies reads the targets' settings (the parameters under the
-// pipeline's path): fn's, or with fn "" every target's with a prune
-// policy; skipped names the targets without one.
-func (a *app) prunePolicies(ctx context.Context, fn string) (targets []config.Target, skipped []string, err error) {
+// pruneTargets reads the targets' settings (the parameters under the
+// pipeline's path): fn's, which must set a prune policy, or with fn ""
+// every target's (PlanAll skips those without one).
+func (a *app) pruneTargets(ctx context.Context, fn string) ([]config.Target, error) {
 	c, err := a.aws(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	path := settings.Path(a.g.pipeline)
-	found := false
+	var targets []config.Target
 	// The path without its trailing slash is the parameter ARN
 	// aliasflow-operators grants ssm:GetParametersByPath on
 	// (parameter/aliasflow/NAME/targets); its children are the same.
@@ -202,33 +153,28 @@ func (a *app) prunePolicies(ctx context.Context, fn string) (targets []config.Ta
 	for pg.HasMorePages() {
 		page, err := pg.NextPage(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read the targets' settings under %s: %w", path, err)
+			return nil, fmt.Errorf("read the targets' settings under %s: %w", path, err)
 		}
 		for _, prm := range page.Parameters {
 			name := strings.TrimPrefix(aws.ToString(prm.Name), path)
 			if config.ValidateFunctionName(name) != nil || (fn != "" && name != fn) {
 				continue
 			}
-			found = true
 			t, err := settings.Parse([]byte(aws.ToString(prm.Value)), name)
 			if err != nil {
-				return nil, nil, fail(ExitConflict, "fix the target's settings first", "settings of %s (%s): %v", name, aws.ToString(prm.Name), err)
-			}
-			if t.Prune == nil {
-				skipped = append(skipped, name)
-				continue
+				return nil, fail(ExitConflict, "fix the target's settings first", "settings of %s (%s): %v", name, aws.ToString(prm.Name), err)
 			}
 			targets = append(targets, t)
 		}
 	}
 	switch {
-	case fn != "" && !found:
-		return nil, nil, fail(ExitNotFound, "see the targets with `aliasflow status`", "%s is not a target of pipeline %s (no settings parameter %s%s)", fn, a.g.pipeline, path, fn)
 	case fn != "" && len(targets) == 0:
-		return nil, nil, fail(ExitConflict, `set "prune": {"keepLast": N} in its settings parameter`,
+		return nil, fail(ExitNotFound, "see the targets with `aliasflow status`", "%s is not a target of pipeline %s (no settings parameter %s%s)", fn, a.g.pipeline, path, fn)
+	case fn != "" && targets[0].Prune == nil:
+		return nil, fail(ExitConflict, `set "prune": {"keepLast": N} in its settings parameter`,
 			"pruning is off for %s: its settings set no prune.keepLast", fn)
 	}
-	return targets, skipped, nil
+	return targets, nil
 }
 
 // cliTrail reads the audit trail for prune as status and rollback do.

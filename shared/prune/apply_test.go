@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
@@ -98,5 +100,62 @@ func TestPlanAndApply(t *testing.T) {
 	}
 	if after.Used != before.Used-freed {
 		t.Errorf("code storage used = %d after, %d before, want %d freed", after.Used, before.Used, freed)
+	}
+}
+
+// running is the promotion state machine's running executions, as
+// ListExecutions and DescribeExecution answer them.
+type running struct{ inputs map[string]string } // name → input
+
+func (r *running) ListExecutions(_ context.Context, in *sfn.ListExecutionsInput, _ ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
+	out := &sfn.ListExecutionsOutput{}
+	for name := range r.inputs {
+		out.Executions = append(out.Executions, sfntypes.ExecutionListItem{Name: aws.String(name), ExecutionArn: aws.String("arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:" + name),
+			Status: sfntypes.ExecutionStatusRunning})
+	}
+	return out, nil
+}
+
+func (r *running) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	name := aws.ToString(in.ExecutionArn)[strings.LastIndex(aws.ToString(in.ExecutionArn), ":")+1:]
+	return &sfn.DescribeExecutionOutput{Input: aws.String(r.inputs[name]), Status: sfntypes.ExecutionStatusRunning}, nil
+}
+
+// TestPassReadsAgainBeforeDeleting: a promotion that starts between the
+// plan and the deletions (here, after the operator saw the plan) keeps the
+// versions it names; a target without a policy is skipped, never pruned.
+func TestPassReadsAgainBeforeDeleting(t *testing.T) {
+	ctx := context.Background()
+	l := sandboxtest.NewLambda(t, sandboxtest.ActiveAtOnce)
+	l.AddFunction(t, "fn", 6)
+	l.AddFunction(t, "other", 3)
+	states := &running{inputs: map[string]string{}}
+	p := &prune.Pruner{Lambda: l.Client, States: states, StateMachine: "arn:aws:states:us-east-1:000000000000:stateMachine:aliasflow-promotion", Trail: noTrail{}}
+	pass, err := p.PlanAll(ctx, []config.Target{{Function: "fn", Prune: &config.Prune{KeepLast: 1}}, {Function: "other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pass.Deletions() != 5 || strings.Join(pass.Skipped, ",") != "other" {
+		t.Fatalf("pass plans %d deletions, skips %v; want 5 and other", pass.Deletions(), pass.Skipped)
+	}
+	states.inputs["fn-v6-abcd1234"] = `{"function":"fn","version":"6","previousStgVersion":"3"}`
+	if err := p.ApplyAll(ctx, pass); err != nil {
+		t.Fatal(err)
+	}
+	var deleted []string
+	for _, o := range pass.Outcomes {
+		if o.Deleted {
+			deleted = append(deleted, o.Version.Number)
+		}
+	}
+	if got, want := strings.Join(deleted, ","), "1,2,4,5"; got != want {
+		t.Errorf("deleted %s, want %s (3 named by the promotion that started since)", got, want)
+	}
+	if pass.After == nil || pass.After.Used >= pass.Before.Used {
+		t.Errorf("code storage before %+v after %+v, want less after", pass.Before, pass.After)
+	}
+	out, err := l.Admin.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("other")})
+	if err != nil || len(out.Versions) != 4 {
+		t.Errorf("other's versions = %d, %v; want $LATEST and 3 (no policy, never pruned)", len(out.Versions), err)
 	}
 }

@@ -383,3 +383,96 @@ func (p *Pruner) Apply(ctx context.Context, plan Plan) ([]Outcome, error) {
 	}
 	return out, nil
 }
+
+// Pass is one pruning pass over a pipeline's targets: the plans, what
+// deleting did, and the Region's code storage before and after.
+type Pass struct {
+	Plans []Plan `json:"plans"`
+	// Skipped are the targets whose settings set no prune policy.
+	Skipped  []string  `json:"skipped,omitempty"`
+	Outcomes []Outcome `json:"outcomes,omitempty"`
+	Before   Usage     `json:"before"`
+	After    *Usage    `json:"after,omitempty"`
+}
+
+// Deletions counts the versions the pass's plans delete.
+func (s *Pass) Deletions() int {
+	n := 0
+	for _, p := range s.Plans {
+		n += len(p.Deletions())
+	}
+	return n
+}
+
+// PlanAll plans every target whose settings set a prune policy, reading
+// the running promotions once for all of them. It deletes nothing.
+func (p *Pruner) PlanAll(ctx context.Context, targets []config.Target) (*Pass, error) {
+	s := &Pass{}
+	var err error
+	if s.Before, err = p.Usage(ctx); err != nil {
+		return nil, err
+	}
+	running, err := p.Running(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range targets {
+		if t.Prune == nil {
+			s.Skipped = append(s.Skipped, t.Function)
+			continue
+		}
+		plan, err := p.Plan(ctx, t.Function, *t.Prune, running)
+		if err != nil {
+			return nil, err
+		}
+		s.Plans = append(s.Plans, plan)
+	}
+	return s, nil
+}
+
+// ApplyAll deletes what the pass planned and a fresh read of the facts
+// still allows — a promotion may have started, or an alias moved, since
+// the plans were made (and shown) — then reads the code storage again.
+// `aliasflow prune` calls it after the operator confirmed the plans; the
+// reconciler right after PlanAll.
+func (p *Pruner) ApplyAll(ctx context.Context, s *Pass) error {
+	running, err := p.Running(ctx)
+	if err != nil {
+		return err
+	}
+	for _, plan := range s.Plans {
+		if len(plan.Deletions()) == 0 {
+			continue
+		}
+		fresh, err := p.Plan(ctx, plan.Function, config.Prune{KeepLast: plan.KeepLast}, running)
+		if err != nil {
+			return err
+		}
+		out, err := p.Apply(ctx, intersect(plan, fresh))
+		s.Outcomes = append(s.Outcomes, out...)
+		if err != nil {
+			return err
+		}
+	}
+	after, err := p.Usage(ctx)
+	if err != nil {
+		return err
+	}
+	s.After = &after
+	return nil
+}
+
+// intersect keeps the deletions both plans agree on.
+func intersect(planned, fresh Plan) Plan {
+	ok := map[string]bool{}
+	for _, v := range fresh.Deletions() {
+		ok[v.Number] = true
+	}
+	out := planned
+	out.Decisions = nil
+	for _, d := range planned.Decisions {
+		d.Delete = d.Delete && ok[d.Version.Number]
+		out.Decisions = append(out.Decisions, d)
+	}
+	return out
+}
