@@ -1,6 +1,6 @@
 # aliasflow — the two commands a user needs: `make demo` and `make test`.
 SHELL := /bin/bash
-FUNCTIONS := release smoketest approval shift
+FUNCTIONS := release smoketest approval shift reconcile
 LAMBDAS   := $(FUNCTIONS) hello
 # nethttpomithttp2: net/http without its bundled HTTP/2 (a build tag of the
 # standard library); the SDK's calls to AWS's API endpoints go over HTTP/1.1.

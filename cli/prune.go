@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/prune"
 	"github.com/aliasflow/aliasflow/shared/settings"
@@ -87,7 +86,7 @@ func runPrune(ctx context.Context, a *app, fn string, o pruneOptions) error {
 	if err != nil {
 		return err
 	}
-	p := &prune.Pruner{Lambda: c.Prune, States: c.States, StateMachine: sm, Trail: cliTrail{a}}
+	p := &prune.Pruner{Lambda: c.Prune, States: c.States, StateMachine: sm, Trail: a.ledger(c)}
 	pass, err := p.PlanAll(ctx, targets)
 	if err != nil {
 		return err
@@ -175,18 +174,6 @@ func (a *app) pruneTargets(ctx context.Context, fn string) ([]config.Target, err
 			"pruning is off for %s: its settings set no prune.keepLast", fn)
 	}
 	return targets, nil
-}
-
-// cliTrail reads the audit trail for prune as status and rollback do.
-type cliTrail struct{ a *app }
-
-func (t cliTrail) Records(ctx context.Context, fn string) ([]audit.Record, error) {
-	recs, err := t.a.readAudit(ctx, fn, t.a.env.Now().Add(-auditWindow))
-	var notFound *Error
-	if err != nil && errors.As(err, &notFound) && notFound.Code == ExitNotFound {
-		return nil, nil // no log group yet: no records
-	}
-	return recs, err
 }
 
 func printPrunePlans(w io.Writer, res *PruneResult) {

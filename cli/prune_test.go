@@ -21,22 +21,26 @@ import (
 
 // TestPrune: `aliasflow prune` on the sandbox's Lambda deletes exactly the
 // old versions nothing needs. hello has versions 1–12 and keeps the newest
-// 2 (11, 12); prod is on 9 routing to 10, stg on 12; a running promotion
-// releases 11 and would restore stg to 8; the trail says the last
-// promotion replaced 7 on prod (the rollback target). So 1–6 go.
+// 2 (11, 12); prod is on 9, stg on 12, blue on 4 routing to 5; a running
+// promotion releases 11 and would restore stg to 8; the trail says the
+// last promotion replaced 7 on prod (the rollback target) and an earlier
+// one put prod on 3 (a version `rollback --to` accepts). So 1, 2, 6 and 10
+// go.
 func TestPrune(t *testing.T) {
 	now := clitest.T0.Add(time.Hour)
 	l := sandboxtest.NewLambda(t, sandboxtest.ActiveAtOnce)
 	l.AddFunction(t, "hello", 12)
 	l.AddFunction(t, "orders", 3)
-	l.SetAlias(t, "hello", "prod", "9", map[string]float64{"10": 0.1})
+	l.SetAlias(t, "hello", "prod", "9", nil)
 	l.SetAlias(t, "hello", "stg", "12", nil)
+	l.SetAlias(t, "hello", "blue", "4", map[string]float64{"5": 0.1})
 	states := clitest.NewStates()
 	in := clitest.Input("hello", "11", "sha-11")
 	in.PreviousStgVersion = "8"
 	states.Start(in, clitest.T0)
 	logs := sandboxtest.NewLogs(t, func() time.Time { return now })
 	for _, r := range []audit.Record{
+		{Event: audit.PromotionCompleted, Function: "hello", Alias: "prod", FromVersion: "2", ToVersion: "3", Time: clitest.T0.Add(-3 * time.Hour)},
 		{Event: audit.AliasMoved, Function: "hello", Alias: "prod", FromVersion: "7", ToVersion: "9", Time: clitest.T0.Add(-time.Hour)},
 		{Event: audit.PromotionCompleted, Function: "hello", Alias: "prod", FromVersion: "7", ToVersion: "9", Time: clitest.T0.Add(-time.Hour)},
 	} {
@@ -77,15 +81,16 @@ func TestPrune(t *testing.T) {
 		left     string // hello's versions after
 	}{
 		{"dry run says why each version stays", []string{"prune", "hello", "--dry-run"}, cli.ExitOK, []string{
-			"hello (keep the newest 2): 6 of 12 published version(s) to delete",
-			"alias prod points at it", "alias prod routes traffic to it", "alias stg points at it",
-			"promotion hello-v11-", "restores stg to it", "prod's rollback target", "of 75.0 GiB used", "dry run: nothing deleted"}, all},
+			"hello (keep the newest 2): 4 of 12 published version(s) to delete",
+			"alias prod points at it", "alias blue routes traffic to it", "alias stg points at it",
+			"promotion hello-v11-", "restores stg to it", "prod's rollback target", "a rollback --to may return to it",
+			"of 75.0 GiB used", "dry run: nothing deleted"}, all},
 		{"without a terminal it needs --yes", []string{"prune", "hello"}, cli.ExitRefused, []string{"--yes"}, all},
 		{"a target with pruning off", []string{"prune", "orders"}, cli.ExitConflict, []string{"pruning is off for orders", "prune.keepLast"}, all},
 		{"a function that is no target", []string{"prune", "nope"}, cli.ExitNotFound, []string{"nope is not a target"}, all},
 		{"a function and --all", []string{"prune", "hello", "--all"}, cli.ExitUsage, []string{"a function or --all"}, all},
 		{"--all --yes deletes only the unreferenced old versions", []string{"prune", "--all", "--yes"}, cli.ExitOK,
-			[]string{"orders: pruning off", "deleted 6 version(s)"}, "$LATEST,7,8,9,10,11,12"},
+			[]string{"orders: pruning off", "deleted 4 version(s)"}, "$LATEST,3,4,5,7,8,9,11,12"},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

@@ -2,15 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/delivery"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/spf13/cobra"
 )
 
@@ -89,45 +87,26 @@ func durationText(d time.Duration) string {
 }
 
 // readTrail reads the audit records since a time, of the functions named
-// or of all, oldest first.
+// or of all.
 func (a *app) readTrail(ctx context.Context, since time.Time, fns []string) ([]audit.Record, error) {
-	if len(fns) > 0 {
-		var all []audit.Record
-		for _, fn := range fns {
-			recs, err := a.readAudit(ctx, fn, since)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, recs...)
-		}
-		sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
-		return all, nil
-	}
-	c, err := a.aws(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := &cloudwatchlogs.FilterLogEventsInput{
-		LogGroupName:  aws.String(a.g.logGroup),
-		FilterPattern: aws.String(`{ $.audit IS TRUE }`),
-		StartTime:     aws.Int64(since.UnixMilli()),
-	}
-	var recs []audit.Record
-	p := cloudwatchlogs.NewFilterLogEventsPaginator(c.Logs, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	if len(fns) == 0 {
+		c, err := a.aws(ctx)
 		if err != nil {
-			if awserr.Code(err) == awserr.NotFound {
-				return nil, fail(ExitNotFound, "is aliasflow deployed here? pass --log-group, or --endpoint for the sandbox", "audit log group %s not found", a.g.logGroup)
-			}
-			return nil, fmt.Errorf("read the audit trail in %s: %w", a.g.logGroup, err)
+			return nil, err
 		}
-		for _, ev := range page.Events {
-			if rec, ok := parseAudit(aws.ToString(ev.Message)); ok {
-				recs = append(recs, rec)
-			}
+		recs, err := a.ledger(c).Read(ctx, ledger.Query{Since: since})
+		if errors.Is(err, ledger.ErrNoTrail) {
+			return nil, fail(ExitNotFound, "is aliasflow deployed here? pass --log-group, or --endpoint for the sandbox", "audit log group %s not found", a.g.logGroup)
 		}
+		return recs, err
 	}
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.Before(recs[j].Time) })
-	return recs, nil
+	var all []audit.Record
+	for _, fn := range fns {
+		recs, err := a.readAudit(ctx, fn, since)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, recs...)
+	}
+	return all, nil
 }

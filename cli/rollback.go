@@ -12,12 +12,11 @@ import (
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/approval"
-	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awserr"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
@@ -253,7 +252,7 @@ func (a *app) planRollback(ctx context.Context, fn string, o rollbackOptions) (*
 		plan.req = promotion.TaskRequest{Action: promotion.ActionRollback, Execution: shifting.Execution,
 			StartTime: shifting.StartTime, Actor: caller, Promotion: state}
 	} else {
-		from, to, whyTo, err := a.rollbackTarget(ctx, fn, o.to, res.StillRunning)
+		from, to, whyTo, err := a.rollbackTarget(ctx, fn, o.to, o.breakGlass, res.StillRunning)
 		if awserr.Code(err) == awserr.Denied {
 			// Operators may not read the audit trail themselves; the
 			// approval API, which decides the rollback, plans it.
@@ -423,50 +422,34 @@ const (
 )
 
 // rollbackTarget decides, with no promotion shifting, which version prod
-// leaves (from) and which it returns to (to), and why: --to when given;
-// the primary version when prod still carries routing (a shift was
-// interrupted); else the version the last promotion replaced, as the audit
-// trail records it. It refuses to step past that version: once prod is
-// back on it (a rollback put it there), going further needs --to.
-func (a *app) rollbackTarget(ctx context.Context, fn, want string, still []RunningPromotion) (from, to, why string, err error) {
+// leaves (from) and which it returns to (to), and why, as the approval API
+// will decide it (ledger.Trail.RollbackTarget): the plan an operator
+// confirms is the decision the API makes.
+func (a *app) rollbackTarget(ctx context.Context, fn, want string, breakGlass bool, still []RunningPromotion) (from, to, why string, err error) {
 	aliases, err := a.aliases(ctx, fn)
 	if err != nil {
 		return "", "", "", err
 	}
-	var prod *lambdatypes.AliasConfiguration
+	var prod alias.Alias
 	for i := range aliases {
 		if aws.ToString(aliases[i].Name) == promotion.AliasProd {
-			prod = &aliases[i]
+			prod = alias.FromConfiguration(aliases[i])
 		}
 	}
-	if prod == nil {
-		return "", "", "", fail(ExitNotFound, fmt.Sprintf("a first release creates it: `aliasflow release %s`", fn), "%s has no prod alias", fn)
-	}
-	cur := aws.ToString(prod.FunctionVersion)
-	if prod.RoutingConfig != nil {
-		for v, w := range prod.RoutingConfig.AdditionalVersionWeights {
-			if w > 0 {
-				if want != "" && want != cur {
-					return "", "", "", fail(ExitConflict, fmt.Sprintf("run `aliasflow rollback %s` without --to first", fn),
-						"prod of %s still sends %s to version %s (an interrupted shift); a rollback now returns it all to version %s, not %s", fn, alias.Percent(w), v, cur, want)
-				}
-				return v, cur, fmt.Sprintf("prod's primary version; %s of traffic still went to version %s", alias.Percent(w), v), nil
-			}
-		}
-	}
-	if want != "" {
-		if want == cur {
-			return "", "", "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", fn), "prod of %s is already on version %s", fn, cur)
-		}
+	if want != "" && prod.Exists && want != prod.Version {
 		if err := a.versionExists(ctx, fn, want); err != nil {
 			return "", "", "", err
 		}
-		return cur, want, "chosen with --to", nil
 	}
 	recs, err := a.readAudit(ctx, fn, a.env.Now().Add(-auditWindow))
 	var notFound *Error
 	if err != nil && !(errors.As(err, &notFound) && notFound.Code == ExitNotFound) {
 		return "", "", "", err // a missing log group only means no records yet
+	}
+	t, err := recs.RollbackTarget(fn, prod, want, breakGlass)
+	var r *ledger.Refusal
+	if !errors.As(err, &r) {
+		return t.From, t.To, t.Why, err
 	}
 	running := ""
 	if len(still) > 0 {
@@ -476,55 +459,22 @@ func (a *app) rollbackTarget(ctx context.Context, fn, want string, still []Runni
 		}
 		running = "; running but not shifting prod: " + strings.Join(names, ", ")
 	}
-	noEarlier := fail(ExitConflict, fmt.Sprintf("see `aliasflow history %s`; choose a version with --to, or ship a fix with `aliasflow release %s`", fn, fn),
-		"nothing to roll back to: no promotion is shifting prod of %s and the audit trail has no version of prod before %s%s", fn, cur, running)
-	var last *audit.Record
-	for i := range recs {
-		r := &recs[i]
-		if r.Alias == promotion.AliasProd && r.ToVersion != "" && movesProd(r.Event) {
-			last = r
-			break
-		}
+	switch r.Kind {
+	case ledger.NoProd:
+		return "", "", "", fail(ExitNotFound, fmt.Sprintf("a first release creates it: `aliasflow release %s`", fn), "%v", r)
+	case ledger.AlreadyThere:
+		return "", "", "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s`", fn), "%v", r)
+	case ledger.NotApproved:
+		return "", "", "", fail(ExitConflict, fmt.Sprintf("see the promotions that completed with `aliasflow history %s`", fn), "%v", r)
+	case ledger.Weighted:
+		return "", "", "", fail(ExitConflict, fmt.Sprintf("see `aliasflow status %s` and `aliasflow history %s`", fn, fn), "%v", r)
+	case ledger.Drifted:
+		return "", "", "", fail(ExitConflict, fmt.Sprintf("check `aliasflow history %s` and choose with --to", fn), "%v", r)
+	case ledger.PastRollback:
+		return "", "", "", fail(ExitConflict, fmt.Sprintf("choose the version deliberately: `aliasflow rollback %s --to VERSION` (see `aliasflow history %s`)", fn, fn), "%v%s", r, running)
 	}
-	if last == nil {
-		return "", "", "", noEarlier
-	}
-	if last.ToVersion != cur {
-		return "", "", "", fail(ExitConflict, fmt.Sprintf("check `aliasflow history %s` and choose with --to", fn),
-			"prod of %s is on %s but aliasflow last put it on %s: it moved outside aliasflow, so the version before it is unknown", fn, cur, last.ToVersion)
-	}
-	// The records of the move that put prod on cur (an alias.moved and the
-	// promotion.completed or promotion.rolled_back written with it).
-	var completed, rolledBack, moved *audit.Record
-	for i := range recs {
-		r := &recs[i]
-		if r.Alias != promotion.AliasProd || r.ToVersion != cur || r.Time.Sub(last.Time).Abs() > time.Second {
-			continue
-		}
-		switch r.Event {
-		case audit.PromotionCompleted:
-			completed = r
-		case audit.PromotionRolledBack:
-			rolledBack = r
-		case audit.AliasMoved:
-			moved = r
-		}
-	}
-	switch {
-	case rolledBack != nil:
-		by := ""
-		if rolledBack.Actor != "" {
-			by = " by " + rolledBack.Actor
-		}
-		return "", "", "", fail(ExitConflict, fmt.Sprintf("choose the version deliberately: `aliasflow rollback %s --to VERSION` (see `aliasflow history %s`)", fn, fn),
-			"prod of %s is on version %s, where a rollback%s put it at %s; rolling back again would step past the last promotion's stable version%s",
-			fn, cur, by, clock(rolledBack.Time), running)
-	case completed != nil && completed.FromVersion != "" && completed.FromVersion != cur:
-		return cur, completed.FromVersion, fmt.Sprintf("the version %s replaced", orDash(nameOf(completed.Execution))), nil
-	case completed == nil && moved != nil && moved.FromVersion != "" && moved.FromVersion != cur:
-		return cur, moved.FromVersion, "the version before the last move of prod", nil
-	}
-	return "", "", "", noEarlier
+	return "", "", "", fail(ExitConflict, fmt.Sprintf("see `aliasflow history %s`; choose a version with --to, or ship a fix with `aliasflow release %s`", fn, fn),
+		"no promotion is shifting prod of %s; %v%s", fn, r, running)
 }
 
 // versionExists checks fn has the published version v.
@@ -546,12 +496,4 @@ func (a *app) versionExists(ctx context.Context, fn, v string) error {
 		}
 	}
 	return fail(ExitNotFound, fmt.Sprintf("see the versions with `aliasflow status %s`", fn), "%s has no published version %s", fn, v)
-}
-
-func movesProd(e audit.Event) bool {
-	switch e {
-	case audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack:
-		return true
-	}
-	return false
 }

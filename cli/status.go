@@ -46,10 +46,11 @@ type AliasStatus struct {
 	Version string             `json:"version"`
 	Routing map[string]float64 `json:"routing,omitempty"`
 	// Expected is where the audit trail says aliasflow last put the alias
-	// ("" when it never moved it).
+	// ("" when it never moved it, or the trail no longer says).
 	Expected string `json:"expected,omitempty"`
-	// Drift is true when the alias is not where aliasflow last put it: it
-	// moved outside aliasflow.
+	// Drift is true when the alias moved outside aliasflow: it is not
+	// where aliasflow last put it, and its stamp is not aliasflow's
+	// (ledger.Trail.Drifted).
 	Drift bool `json:"drift"`
 }
 
@@ -243,11 +244,13 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 	}
 	for _, al := range aliases {
 		s := aliasStatus(al)
-		if exp, ok := expectedAlias(recs, s.Name); ok {
-			s.Expected = exp
-			s.Drift = exp != describeAlias(s.Version, s.Routing)
-			st.Drift = st.Drift || s.Drift
+		if w, ok := recs.LastWrite(fn, s.Name); ok {
+			s.Expected = describeAlias(w.State.Version, w.State.Weights)
 		}
+		// The alias's stamp says first whether aliasflow left it so; the
+		// trail answers for an alias without one.
+		_, s.Drift = recs.Drifted(fn, s.Name, alias.FromConfiguration(al))
+		st.Drift = st.Drift || s.Drift
 		st.Aliases = append(st.Aliases, s)
 	}
 	execs, err := a.executions(ctx, fn, "", 20)
@@ -317,26 +320,6 @@ func describeAlias(version string, routing map[string]float64) string {
 	return alias.Alias{Exists: true, Version: version, Weights: weights}.String()
 }
 
-// expectedAlias is where the newest audit record that moved alias left
-// it, written as describeAlias writes it.
-func expectedAlias(newestFirst []audit.Record, alias string) (string, bool) {
-	for _, r := range newestFirst {
-		if r.Alias != alias || r.ToVersion == "" {
-			continue
-		}
-		switch r.Event {
-		case audit.TrafficShifted:
-			if r.Weight != nil && *r.Weight > 0 && *r.Weight < 1 && r.FromVersion != "" {
-				return describeAlias(r.FromVersion, map[string]float64{r.ToVersion: *r.Weight}), true
-			}
-			return r.ToVersion, true
-		case audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack:
-			return r.ToVersion, true
-		}
-	}
-	return "", false
-}
-
 func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	now := a.env.Now()
 	fmt.Fprintf(w, "%s\n", st.Function)
@@ -344,10 +327,10 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	for _, al := range st.Aliases {
 		drift := "no"
 		switch {
-		case al.Expected == "":
-			drift = ""
 		case al.Drift:
 			drift = "YES: moved outside aliasflow"
+		case al.Expected == "":
+			drift = ""
 		}
 		t.row("  "+al.Name, describeAlias(al.Version, al.Routing), al.Expected, drift)
 	}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -8,8 +9,11 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 func TestStatusShowsARunningCanary(t *testing.T) {
@@ -63,10 +67,24 @@ func TestStatusDrift(t *testing.T) {
 			{Event: audit.AliasMoved, Alias: "prod", FromVersion: "2", ToVersion: "1", Weight: audit.Weight(0)},
 			{Event: audit.PromotionRolledBack, Alias: "prod", FromVersion: "2", ToVersion: "1"}}, false},
 		{"never moved by aliasflow", "1", nil, nil, false},
+		// The alias's stamp answers first (issue 21): aliasflow's write is
+		// known before its record is readable in the trail...
+		{"stamped by aliasflow ahead of the trail", "2", nil, []audit.Record{
+			{Event: audit.TrafficShifted, Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1)}}, false},
+		// ... and a hand move under aliasflow's stamp shows with no trail.
+		{"moved by hand under aliasflow's stamp", "3", nil, nil, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld()
+			if strings.Contains(c.name, "stamp") {
+				// aliasflow's finalize put prod on 2, stamping it.
+				two := alias.Alias{Exists: true, Version: "2"}
+				if _, err := w.lambda.UpdateAlias(context.Background(), &lambda.UpdateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"),
+					FunctionVersion: aws.String("2"), Description: aws.String(alias.StampFor("hello-v2-abababab", two))}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			w.lambda.SetAlias("hello", "prod", c.prod, c.route)
 			for i, r := range c.recs {
 				r.Function, r.Time = "hello", clitest.T0.Add(time.Duration(i)*time.Second)
@@ -235,7 +253,9 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 		want    string // the shift request's version → stable, or the error
 	}{
 		{"after a completed promotion", "2", nil, completed, nil, cli.ExitOK, "2→1"},
-		{"an interrupted shift left routing", "1", map[string]float64{"2": 0.1}, nil, nil, cli.ExitOK, "2→1"},
+		// The plan is the approval API's decision (ledger.RollbackTarget):
+		// the API and the shift refuse a weighted prod, so the plan does.
+		{"an interrupted shift left routing", "1", map[string]float64{"2": 0.1}, nil, nil, cli.ExitConflict, "routes between versions"},
 		{"nothing before", "1", nil, nil, nil, cli.ExitConflict, "nothing to roll back"},
 		{"moved outside aliasflow", "3", nil, completed, nil, cli.ExitConflict, "moved outside aliasflow"},
 		{"already rolled back", "1", nil, append(append([]audit.Record(nil), completed...),
@@ -244,7 +264,10 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 		// The bug of issue 13: a second rollback went back another release.
 		{"a second rollback does not step past the stable version", "2", nil, twoReleasesRolledBack, nil, cli.ExitConflict,
 			"prod of hello is on version 2, where a rollback by " + clitest.Caller + " put it"},
-		{"--to goes further on purpose", "2", nil, twoReleasesRolledBack, []string{"--to", "1"}, cli.ExitOK, "2→1"},
+		// Version 1 served prod before any promotion completed: the API
+		// refuses it without break-glass, so the plan does.
+		{"--to a version no promotion completed on", "2", nil, twoReleasesRolledBack, []string{"--to", "1"}, cli.ExitConflict, "never went to prod through an approved promotion"},
+		{"--to goes further on purpose, break-glass", "2", nil, twoReleasesRolledBack, []string{"--to", "1", "--break-glass"}, cli.ExitOK, "2→1"},
 		{"--to a version that does not exist", "2", nil, twoReleasesRolledBack, []string{"--to", "9"}, cli.ExitNotFound, "has no published version 9"},
 		{"--to where prod already is", "2", nil, twoReleasesRolledBack, []string{"--to", "2"}, cli.ExitConflict, "already on version 2"},
 		{"--to while routing remains", "1", map[string]float64{"2": 0.1}, nil, []string{"--to", "2"}, cli.ExitConflict, "interrupted shift"},

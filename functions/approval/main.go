@@ -12,6 +12,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -54,7 +55,7 @@ func main() {
 	states := sfn.NewFromConfig(cfg)
 	// Manual rollbacks are decided from the audit trail the pipeline's
 	// Lambdas log (as far back as the CLI's status reads it).
-	trail := approval.LogTrail{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Window: 90 * 24 * time.Hour, Now: time.Now}
+	trail := ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Window: ledger.DefaultWindow, Now: time.Now}
 	h := approval.New(states, sns.NewFromConfig(cfg), awslambda.NewFromConfig(cfg), keys, rec, metrics.New(os.Stdout, nil),
 		&approval.Options{TopicARN: env.Getenv(deploy.EnvApprovalTopic), Log: log, Settings: store,
 			Tally:     approval.ParameterTally{Client: params, Path: approvals},

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,11 +101,55 @@ func New(bus Bus, opts *Options) *Service {
 	return s
 }
 
-// ServeHTTP serves the CodeBuild API: the one operation the project calls.
+// ServeHTTP serves the CodeBuild API: the operations the project calls.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
 		"BatchGetBuilds": s.batchGetBuilds,
+		"ListBuilds":     s.listBuilds,
 	})
+}
+
+// listPage is how many ids ListBuilds answers at a time ("ids: ... up to
+// 100 build IDs", ListBuilds, AWS CodeBuild API Reference,
+// https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ListBuilds.html).
+const listPage = 100
+
+// listBuilds answers the account's build ids, newest first unless
+// sortOrder is ASCENDING, a page at a time (nextToken).
+func (s *Service) listBuilds(_ context.Context, body []byte) (any, error) {
+	var in struct {
+		SortOrder string `json:"sortOrder"`
+		NextToken string `json:"nextToken"`
+	}
+	if err := core.DecodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if in.SortOrder != "" && in.SortOrder != "ASCENDING" && in.SortOrder != "DESCENDING" {
+		return nil, validation("1 validation error detected: Value '%s' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set: [ASCENDING, DESCENDING]", in.SortOrder)
+	}
+	s.mu.Lock()
+	ids := append([]string(nil), s.order...)
+	s.mu.Unlock()
+	if in.SortOrder != "ASCENDING" {
+		slices.Reverse(ids)
+	}
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(in.NextToken)
+		if err != nil || n < 0 || n > len(ids) {
+			return nil, validation("Invalid next token")
+		}
+		start = n
+	}
+	end := min(start+listPage, len(ids))
+	out := struct {
+		Ids       []string `json:"ids"`
+		NextToken string   `json:"nextToken,omitempty"`
+	}{Ids: ids[start:end]}
+	if end < len(ids) {
+		out.NextToken = strconv.Itoa(end)
+	}
+	return out, nil
 }
 
 func validation(format string, args ...any) *core.APIError {
@@ -168,6 +214,9 @@ type RunInput struct {
 	// notifications input format reference), so a consumer must read them
 	// with BatchGetBuilds.
 	EventWithoutExported bool
+	// NoEvent records the build and emits no event: the delivery that
+	// CodeBuild's best-effort events may miss. EmitEvent delivers it late.
+	NoEvent bool
 }
 
 var projectRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9\-_]{1,254}$`)
@@ -214,18 +263,39 @@ func (s *Service) RunBuild(in RunInput) (Build, string, error) {
 	}
 	s.mu.Unlock()
 
-	if s.bus == nil {
+	if s.bus == nil || in.NoEvent {
 		return *b, "", nil
 	}
-	detail, err := json.Marshal(stateChangeDetail(b, start, end, !in.EventWithoutExported))
+	eventID, err := s.emit(b, start, end, !in.EventWithoutExported)
+	return *b, eventID, err
+}
+
+// EmitEvent emits build id's state-change event now: a late delivery of
+// the event RunBuild did not emit (RunInput.NoEvent).
+func (s *Service) EmitEvent(id string) (string, error) {
+	s.mu.Lock()
+	b := s.builds[id]
+	s.mu.Unlock()
+	if b == nil {
+		return "", fmt.Errorf("codebuild: no build %s", id)
+	}
+	if s.bus == nil {
+		return "", nil
+	}
+	at := func(sec float64) time.Time { return time.UnixMilli(int64(sec * 1000)).UTC() }
+	return s.emit(b, at(b.StartTime), at(b.EndTime), true)
+}
+
+func (s *Service) emit(b *Build, start, end time.Time, withExported bool) (string, error) {
+	detail, err := json.Marshal(stateChangeDetail(b, start, end, withExported))
 	if err != nil {
-		return Build{}, "", fmt.Errorf("codebuild: encode event: %w", err)
+		return "", fmt.Errorf("codebuild: encode event: %w", err)
 	}
 	eventID, err := s.bus.EmitServiceEvent(eventpatterns.CodeBuildSource, eventpatterns.CodeBuildDetailType, string(detail), []string{b.Arn})
 	if err != nil {
-		return Build{}, "", fmt.Errorf("codebuild: emit build state change: %w", err)
+		return "", fmt.Errorf("codebuild: emit build state change: %w", err)
 	}
-	return *b, eventID, nil
+	return eventID, nil
 }
 
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

@@ -166,3 +166,55 @@ func TestSnapshotKeepsBuilds(t *testing.T) {
 		t.Errorf("next build number after restore = %d, %v; want 2", next.BuildNumber, err)
 	}
 }
+
+// TestListBuildsAndALateEvent: ListBuilds pages the account's build ids,
+// newest first; a build whose event was not delivered (CodeBuild's events
+// are best effort) is still listed and read, and its event can arrive late.
+func TestListBuildsAndALateEvent(t *testing.T) {
+	bus := events.New(nil, nil, nil)
+	t.Cleanup(bus.Close)
+	svc := New(bus, nil)
+	var ids []string
+	for i := range listPage + 3 {
+		b, _, err := svc.RunBuild(RunInput{Project: "hello-build", Exported: exported, NoEvent: i == listPage+2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+	}
+	if n := len(bus.Events()); n != listPage+2 {
+		t.Fatalf("events = %d, want %d (one build's event dropped)", n, listPage+2)
+	}
+	client := codebuild.NewFromConfig(servicetest.Config(t, "codebuild", svc))
+	var got []string
+	p := codebuild.NewListBuildsPaginator(client, &codebuild.ListBuildsInput{})
+	pages := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		got = append(got, page.Ids...)
+	}
+	if pages != 2 || len(got) != len(ids) || got[0] != ids[len(ids)-1] || got[len(got)-1] != ids[0] {
+		t.Errorf("ListBuilds: %d pages, %d ids, first %s last %s; want 2 pages, %d ids, newest first", pages, len(got), got[0], got[len(got)-1], len(ids))
+	}
+	late := ids[len(ids)-1]
+	id, err := svc.EmitEvent(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range bus.Events() {
+		if e.ID == id && strings.Contains(string(e.Detail), late) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the late event of %s is not on the bus", late)
+	}
+	if _, err := svc.EmitEvent("hello-build:nope"); err == nil {
+		t.Errorf("EmitEvent of an unknown build: no error")
+	}
+}

@@ -169,7 +169,8 @@ func FromConfiguration(c types.AliasConfiguration) Alias {
 // Plan decides, from the alias as it is now, what it should become. move
 // false leaves the alias as it is; an error stops without moving anything
 // and is returned as it is (unwrapped), so a plan can signal its own
-// outcomes. A want.Description of "" keeps the alias's description.
+// outcomes. A want.Description of "" keeps the alias's description, or,
+// in a context WithStamp, writes the stamp.
 type Plan func(cur Alias) (want Alias, move bool, err error)
 
 // Mover moves aliases. The zero value needs only Lambda.
@@ -254,6 +255,9 @@ func (m Mover) write(ctx context.Context, fn, name string, cur, want Alias) (aft
 	weights := map[string]float64{} // an empty map clears routing explicitly
 	maps.Copy(weights, want.Weights)
 	routing := &types.AliasRoutingConfiguration{AdditionalVersionWeights: weights}
+	if by := stampOf(ctx); by != "" && want.Description == "" {
+		want.Description = StampFor(by, want)
+	}
 	after = Alias{Exists: true, Version: want.Version, Weights: want.Weights, Description: want.Description}
 	if !cur.Exists {
 		desc := want.Description

@@ -5,19 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
-	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -32,10 +30,12 @@ type Rollbacks interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 }
 
-// Trail reads a function's audit records, newest first.
+// Trail reads a function's audit records, newest first (ledger.Ledger).
 type Trail interface {
-	Records(ctx context.Context, function string) ([]audit.Record, error)
+	Function(ctx context.Context, function string) (ledger.Trail, error)
 }
+
+var _ Trail = ledger.Ledger{}
 
 // startRollback answers a rollback override that names a function and no
 // execution: an operator's rollback with no promotion shifting. Prod moves
@@ -77,15 +77,20 @@ func (h *Handler) startRollback(ctx context.Context, who caller, in CallerReques
 	} else if busy != "" {
 		return refuse(http.StatusConflict, "%s; nothing moved", busy)
 	}
-	recs, err := h.d.Trail.Records(ctx, fn)
+	recs, err := h.d.Trail.Function(ctx, fn)
 	if err != nil {
 		h.d.Log.ErrorContext(ctx, "manual rollback: reading the audit trail failed", "function", fn, "error", err.Error())
 		return refuse(http.StatusInternalServerError, "reading the audit trail of %s failed", fn)
 	}
-	from, to, why, err := RollbackTarget(fn, prod, recs, in.To, in.BreakGlass)
+	target, err := recs.RollbackTarget(fn, prod, in.To, in.BreakGlass)
+	var r *ledger.Refusal
+	if errors.As(err, &r) && (r.Kind == ledger.NothingEarlier || r.Kind == ledger.Drifted || r.Kind == ledger.PastRollback) {
+		return refuse(http.StatusConflict, "%v; choose the version with --to", err)
+	}
 	if err != nil {
 		return refuse(http.StatusConflict, "%v", err)
 	}
+	from, to, why := target.From, target.To, target.Why
 	if in.To != "" {
 		_, err := h.d.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String(to)})
 		switch {
@@ -181,149 +186,4 @@ func IsRollbackOf(fn, nameOrARN string) bool {
 	}
 	prefix := name[:i]
 	return prefix == fn || len(name) == 80 && prefix != "" && strings.HasPrefix(fn, prefix)
-}
-
-// RollbackTarget decides, with no promotion shifting, which version prod
-// leaves (from) and which it returns to (to), and why, from prod as it is
-// and fn's audit trail (newest first):
-//   - a prod that routes between versions belongs to a promotion in flight
-//     (or an interrupted one): refused;
-//   - with want, only a version that prod served after an approved
-//     promotion — a promotion.completed record puts prod on it — unless
-//     breakGlass;
-//   - without, the version the last completed promotion replaced, provided
-//     aliasflow put prod where it is; never past a rollback (that needs
-//     want).
-func RollbackTarget(fn string, prod alias.Alias, recs []audit.Record, want string, breakGlass bool) (from, to, why string, err error) {
-	if !prod.Exists {
-		return "", "", "", fmt.Errorf("%s has no prod alias", fn)
-	}
-	if prod.Weighted() {
-		return "", "", "", fmt.Errorf("prod of %s routes between versions (%s): a promotion is shifting it or was interrupted; roll that promotion back", fn, prod)
-	}
-	cur := prod.Version
-	recs = newestFirst(recs)
-	if want != "" {
-		if want == cur {
-			return "", "", "", fmt.Errorf("prod of %s is already on version %s", fn, cur)
-		}
-		if breakGlass {
-			return cur, want, "chosen with --to, break-glass: no approved promotion is required", nil
-		}
-		for _, r := range recs {
-			if r.Event == audit.PromotionCompleted && r.Alias == promotion.AliasProd && r.ToVersion == want {
-				return cur, want, fmt.Sprintf("chosen with --to; prod served it after promotion %s completed", orDash(promotion.ExecutionNameOf(r.Execution))), nil
-			}
-		}
-		return "", "", "", fmt.Errorf("version %s of %s never went to prod through an approved promotion (no promotion.completed record names it); roll back to such a version, or say --break-glass", want, fn)
-	}
-	var last *audit.Record
-	for i := range recs {
-		r := &recs[i]
-		if r.Alias == promotion.AliasProd && r.ToVersion != "" && movesProd(r.Event) {
-			last = r
-			break
-		}
-	}
-	if last == nil {
-		return "", "", "", fmt.Errorf("the audit trail has no version of prod of %s before %s; choose one with --to", fn, cur)
-	}
-	if last.ToVersion != cur {
-		return "", "", "", fmt.Errorf("prod of %s is on %s but aliasflow last put it on %s: it moved outside aliasflow, so the version before it is unknown; choose one with --to", fn, cur, last.ToVersion)
-	}
-	var completed, rolledBack, moved *audit.Record
-	for i := range recs {
-		r := &recs[i]
-		if r.Alias != promotion.AliasProd || r.ToVersion != cur || r.Time.Sub(last.Time).Abs() > time.Second {
-			continue
-		}
-		switch r.Event {
-		case audit.PromotionCompleted:
-			completed = r
-		case audit.PromotionRolledBack:
-			rolledBack = r
-		case audit.AliasMoved:
-			moved = r
-		}
-	}
-	switch {
-	case rolledBack != nil:
-		by := ""
-		if rolledBack.Actor != "" {
-			by = " by " + rolledBack.Actor
-		}
-		return "", "", "", fmt.Errorf("prod of %s is on version %s, where a rollback%s put it; rolling back again would step past the last promotion's stable version: choose the version with --to", fn, cur, by)
-	case completed != nil && completed.FromVersion != "" && completed.FromVersion != cur:
-		return cur, completed.FromVersion, fmt.Sprintf("the version %s replaced", orDash(promotion.ExecutionNameOf(completed.Execution))), nil
-	case completed == nil && moved != nil && moved.FromVersion != "" && moved.FromVersion != cur:
-		return cur, moved.FromVersion, "the version before the last move of prod", nil
-	}
-	return "", "", "", fmt.Errorf("the audit trail has no version of prod of %s before %s; choose one with --to", fn, cur)
-}
-
-func newestFirst(recs []audit.Record) []audit.Record {
-	out := append([]audit.Record(nil), recs...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
-	return out
-}
-
-func movesProd(e audit.Event) bool {
-	switch e {
-	case audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack:
-		return true
-	}
-	return false
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// LogTrail reads the audit trail from the pipeline's log group, where every
-// aliasflow Lambda logs its audit records (CloudWatch Logs
-// FilterLogEvents with a JSON filter pattern,
-// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html).
-type LogTrail struct {
-	Logs interface {
-		FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error)
-	}
-	Group string
-	// Window is how far back it reads; Now is the clock.
-	Window time.Duration
-	Now    func() time.Time
-}
-
-// Records returns fn's audit records within the window, newest first.
-func (l LogTrail) Records(ctx context.Context, fn string) ([]audit.Record, error) {
-	in := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(l.Group),
-		FilterPattern: aws.String(fmt.Sprintf(`{ $.audit IS TRUE && $.function = %q }`, fn))}
-	if l.Window > 0 && l.Now != nil {
-		in.StartTime = aws.Int64(l.Now().Add(-l.Window).UnixMilli())
-	}
-	var recs []audit.Record
-	p := cloudwatchlogs.NewFilterLogEventsPaginator(l.Logs, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if awserr.Code(err) == awserr.NotFound {
-			return nil, nil // no group yet: no records yet
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read the audit trail in %s: %w", l.Group, err)
-		}
-		for _, ev := range page.Events {
-			line := aws.ToString(ev.Message)
-			i := strings.IndexByte(line, '{')
-			if i < 0 {
-				continue
-			}
-			var rec audit.Record
-			if json.Unmarshal([]byte(line[i:]), &rec) == nil && rec.Audit && rec.Function == fn {
-				recs = append(recs, rec)
-			}
-		}
-	}
-	return newestFirst(recs), nil
 }

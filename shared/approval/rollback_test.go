@@ -14,6 +14,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,14 +24,8 @@ import (
 // fakeTrail is a function's audit trail as the log group holds it.
 type fakeTrail []audit.Record
 
-func (f fakeTrail) Records(_ context.Context, fn string) ([]audit.Record, error) {
-	var out []audit.Record
-	for _, r := range f {
-		if r.Function == fn {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+func (f fakeTrail) Function(_ context.Context, fn string) (ledger.Trail, error) {
+	return ledger.NewTrail(f).Of(fn), nil
 }
 
 const operatorARN = "arn:aws:iam::000000000000:user/aliasflow-operator"

@@ -65,6 +65,20 @@ const (
 	// version, Actor the identity CloudTrail recorded for the
 	// DeleteFunction call.
 	VersionDeleted Event = "version.deleted"
+	// AliasDrifted: the reconciler found an alias that is not where
+	// aliasflow last put it and whose stamp is not aliasflow's (moved
+	// outside aliasflow); one record per drift, never moved back. Alias,
+	// ToVersion and Weight are where it is, FromVersion where aliasflow
+	// left it, Reason both in words.
+	AliasDrifted Event = "alias.drifted"
+	// ReleaseSwept: the reconciler's sweep found a successful build of a
+	// target's CodeBuild project with no release (its event was never
+	// delivered: CodeBuild's events are best effort) and handed it to the
+	// release Lambda; Release.Build names it. One record per build.
+	ReleaseSwept Event = "release.swept"
+	// PromotionStuck: the reconciler found a promotion running past its
+	// deadline; one record per promotion.
+	PromotionStuck Event = "promotion.stuck"
 )
 
 // Source and DetailType of the events put on EventBridge.
@@ -86,6 +100,7 @@ type Record struct {
 	Release     *promotion.Release `json:"release,omitempty"`
 	Actor       string             `json:"actor"`
 	Execution   string             `json:"execution,omitempty"`
+	Group       string             `json:"group,omitempty"`
 	Reason      string             `json:"reason,omitempty"`
 	// Verdict is the evidence a health verdict rests on (health.* and the
 	// records a verdict caused).
@@ -283,7 +298,7 @@ func (r *Recorder) Log(ctx context.Context, rec Record) Record {
 		slog.String("function", rec.Function),
 		slog.String("actor", rec.Actor),
 	}
-	for _, kv := range [][2]string{{"alias", rec.Alias}, {"fromVersion", rec.FromVersion}, {"toVersion", rec.ToVersion}, {"execution", rec.Execution}, {"reason", rec.Reason}} {
+	for _, kv := range [][2]string{{"alias", rec.Alias}, {"fromVersion", rec.FromVersion}, {"toVersion", rec.ToVersion}, {"execution", rec.Execution}, {"group", rec.Group}, {"reason", rec.Reason}} {
 		if kv[1] != "" {
 			attrs = append(attrs, slog.String(kv[0], kv[1]))
 		}

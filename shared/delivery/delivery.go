@@ -28,11 +28,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/promotion"
 )
 
-// AliasDrifted is the event of prod moved outside aliasflow, as the
-// ledger's reconciler records it: FromVersion what aliasflow last wrote,
-// ToVersion where it was found.
-const AliasDrifted audit.Event = "alias.drifted"
-
 // Metrics are the four keys over a window.
 type Metrics struct {
 	Since time.Time `json:"since"`
@@ -126,7 +121,7 @@ func Compute(recs []audit.Record, since, until time.Time) Metrics {
 			if t, ok := exposed[c]; ok && !t.After(r.Time) {
 				restores = append(restores, r.Time.Sub(t))
 			}
-		case AliasDrifted:
+		case audit.AliasDrifted:
 			c := change{r.Function, "drift@" + r.Time.String()}
 			changes[c] = true
 			if revert, ok := reverted(recs[i+1:], r); ok {
@@ -150,7 +145,7 @@ func Compute(recs []audit.Record, since, until time.Time) Metrics {
 // exposes says whether an event puts prod (partly) on its ToVersion.
 func exposes(e audit.Event) bool {
 	switch e {
-	case audit.TrafficShifted, audit.AliasMoved, audit.PromotionCompleted, AliasDrifted:
+	case audit.TrafficShifted, audit.AliasMoved, audit.PromotionCompleted, audit.AliasDrifted:
 		return true
 	}
 	return false

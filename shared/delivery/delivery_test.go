@@ -22,10 +22,10 @@ func TestComputeDriftsAndEmptyWindows(t *testing.T) {
 	}{
 		{"no records: zeros, no division by zero", nil, 0, 0, 0, 0, 0},
 		{"a drift reverted 45 minutes later is a failed change", []audit.Record{
-			rec(2*time.Hour, AliasDrifted, "5", "3"), rec(75*time.Minute, audit.AliasMoved, "3", "5")}, 1, 1, 45 * time.Minute, 0, 0},
-		{"a drift never reverted is a change that did not fail", []audit.Record{rec(2*time.Hour, AliasDrifted, "5", "3")}, 1, 0, 0, 0, 0},
+			rec(2*time.Hour, audit.AliasDrifted, "5", "3"), rec(75*time.Minute, audit.AliasMoved, "3", "5")}, 1, 1, 45 * time.Minute, 0, 0},
+		{"a drift never reverted is a change that did not fail", []audit.Record{rec(2*time.Hour, audit.AliasDrifted, "5", "3")}, 1, 0, 0, 0, 0},
 		{"a drift moved on elsewhere is not a revert", []audit.Record{
-			rec(2*time.Hour, AliasDrifted, "5", "3"), rec(time.Hour, audit.AliasMoved, "3", "6"), rec(30*time.Minute, audit.AliasMoved, "6", "5")}, 1, 0, 0, 0, 0},
+			rec(2*time.Hour, audit.AliasDrifted, "5", "3"), rec(time.Hour, audit.AliasMoved, "3", "6"), rec(30*time.Minute, audit.AliasMoved, "6", "5")}, 1, 0, 0, 0, 0},
 		{"a completion without its release counts, without a lead time", []audit.Record{rec(time.Hour, audit.PromotionCompleted, "1", "2")}, 1, 0, 0, 1, 0},
 	}
 	for _, tt := range tests {

@@ -19,6 +19,8 @@ const (
 	SmokeTestFunction = "aliasflow-smoketest"
 	ApprovalFunction  = "aliasflow-approval"
 	ShiftFunction     = "aliasflow-shift"
+	// ReconcileFunction compares the world with the ledger on a schedule.
+	ReconcileFunction = "aliasflow-reconcile"
 	StateMachine      = "aliasflow-promotion"
 	ApprovalTopic     = "aliasflow-approvals"
 	LinkSecret        = "aliasflow/link-key"
@@ -125,10 +127,11 @@ var (
 	SmokeTest = Function{Name: SmokeTestFunction, Command: "smoketest", Env: []string{EnvEventBus}}
 	Approval  = Function{Name: ApprovalFunction, Command: "approval", Env: []string{EnvApprovalTopic, EnvEventBus, EnvLinkSecret, EnvSettingsPath, EnvStateMachineARN}}
 	Shift     = Function{Name: ShiftFunction, Command: "shift", Env: []string{EnvEventBus}}
+	Reconcile = Function{Name: ReconcileFunction, Command: "reconcile", Env: []string{EnvEventBus, EnvSettingsPath, EnvStateMachineARN}}
 )
 
 // Functions lists the pipeline's Lambdas.
-var Functions = []Function{Release, SmokeTest, Approval, Shift}
+var Functions = []Function{Release, SmokeTest, Approval, Shift, Reconcile}
 
 // Getenv reads one of the function's declared variables from the process
 // environment. Reading a variable the function does not declare is a

@@ -20,6 +20,10 @@ const (
 	PromotionsRejected   = "PromotionsRejected"
 	LeadTime             = "LeadTimeSeconds"
 	ApprovalWait         = "ApprovalWaitSeconds"
+	// The reconciler's findings, one per finding, to alarm on.
+	AliasesDrifted  = "AliasesDrifted"
+	ReleasesSwept   = "ReleasesSwept"
+	PromotionsStuck = "PromotionsStuck"
 )
 
 // Units used by the metrics above.

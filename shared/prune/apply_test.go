@@ -11,14 +11,14 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
-	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/aliasflow/aliasflow/shared/prune"
 )
 
 type noTrail struct{}
 
-func (noTrail) Records(context.Context, string) ([]audit.Record, error) { return nil, nil }
+func (noTrail) Function(context.Context, string) (ledger.Trail, error) { return nil, nil }
 
 // TestPlanAndApply runs the Pruner on the sandbox's Lambda through the
 // real SDK client: the plan keeps the aliased versions and the newest, the

@@ -18,11 +18,12 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -124,45 +125,29 @@ func number(v string) int {
 	return n
 }
 
-// RollbackTargets are the versions a rollback could return prod to, read
-// from a function's audit records (newest first): the version the last
-// move of prod replaced — where `aliasflow rollback` without --to goes —
-// unless that move was itself a rollback, after which the version rolled
-// back from is no target.
-func RollbackTargets(recs []audit.Record) map[string]string {
+// RollbackNeeds are the versions of fn a rollback could return prod to,
+// by the ledger's rule (ledger.Trail.RollbackTarget, which `aliasflow
+// rollback` and the approval API decide with): the version `rollback`
+// without --to goes to, and every version `rollback --to` accepts without
+// break-glass — one prod served after an approved promotion completed.
+func RollbackNeeds(trail ledger.Trail, fn string, prod alias.Alias) map[string]string {
 	out := map[string]string{}
-	var last *audit.Record
-	for i := range recs {
-		r := &recs[i]
-		if r.Alias == promotion.AliasProd && r.ToVersion != "" && movesProd(r.Event) {
-			last = r
-			break
-		}
+	if t, err := trail.RollbackTarget(fn, prod, "", false); err == nil && t.To != "" {
+		out[t.To] = "prod's rollback target (" + t.Why + ")"
 	}
-	if last == nil {
-		return out
-	}
-	for i := range recs {
-		r := &recs[i]
-		if r.Alias != promotion.AliasProd || r.ToVersion != last.ToVersion || r.Time.Sub(last.Time).Abs() > time.Second {
+	for _, r := range trail.Of(fn) {
+		if r.Event != audit.PromotionCompleted || r.Alias != promotion.AliasProd || r.ToVersion == "" {
 			continue
 		}
-		if r.Event == audit.PromotionRolledBack {
-			return map[string]string{}
-		}
-		if r.FromVersion != "" && r.FromVersion != r.ToVersion && movesProd(r.Event) {
-			out[r.FromVersion] = "prod's rollback target (the version " + r.ToVersion + " replaced)"
+		if _, ok := out[r.ToVersion]; !ok {
+			why := "a rollback --to may return to it (prod served it after an approved promotion"
+			if name := promotion.ExecutionNameOf(r.Execution); name != "" {
+				why += ", " + name
+			}
+			out[r.ToVersion] = why + ")"
 		}
 	}
 	return out
-}
-
-func movesProd(e audit.Event) bool {
-	switch e {
-	case audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack:
-		return true
-	}
-	return false
 }
 
 // LambdaAPI is the Lambda calls pruning makes.
@@ -179,10 +164,9 @@ type StatesAPI interface {
 	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
-// Trail reads a function's audit records, newest first (the CLI's reader
-// today, the ledger's once it exists).
+// Trail reads a function's audit records, newest first: a ledger.Ledger.
 type Trail interface {
-	Records(ctx context.Context, function string) ([]audit.Record, error)
+	Function(ctx context.Context, fn string) (ledger.Trail, error)
 }
 
 // Pruner reads the facts and deletes what they allow.
@@ -225,7 +209,8 @@ func (p *Pruner) Plan(ctx context.Context, function string, policy config.Prune,
 	if f.Versions, err = p.versions(ctx, function); err != nil {
 		return Plan{}, err
 	}
-	if f.Aliases, err = p.aliases(ctx, function); err != nil {
+	var prod alias.Alias
+	if f.Aliases, prod, err = p.aliases(ctx, function); err != nil {
 		return Plan{}, err
 	}
 	for _, e := range running {
@@ -233,11 +218,11 @@ func (p *Pruner) Plan(ctx context.Context, function string, policy config.Prune,
 			f.InFlight[v] = why
 		}
 	}
-	recs, err := p.Trail.Records(ctx, function)
+	trail, err := p.Trail.Function(ctx, function)
 	if err != nil {
 		return Plan{}, fmt.Errorf("prune: audit trail of %s: %w", function, err)
 	}
-	f.Rollback = RollbackTargets(recs)
+	f.Rollback = RollbackNeeds(trail, function, prod)
 	return Decide(f, policy), nil
 }
 
@@ -258,23 +243,26 @@ func (p *Pruner) versions(ctx context.Context, function string) ([]Version, erro
 	return out, nil
 }
 
-func (p *Pruner) aliases(ctx context.Context, function string) ([]Alias, error) {
+// aliases lists function's aliases, and prod as the ledger reads it.
+func (p *Pruner) aliases(ctx context.Context, function string) ([]Alias, alias.Alias, error) {
 	var out []Alias
+	var prod alias.Alias
 	pg := lambda.NewListAliasesPaginator(p.Lambda, &lambda.ListAliasesInput{FunctionName: aws.String(function)})
 	for pg.HasMorePages() {
 		page, err := pg.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("prune: aliases of %s: %w", function, err)
+			return nil, alias.Alias{}, fmt.Errorf("prune: aliases of %s: %w", function, err)
 		}
-		for _, a := range page.Aliases {
-			al := Alias{Name: aws.ToString(a.Name), Version: aws.ToString(a.FunctionVersion)}
-			if a.RoutingConfig != nil {
-				al.Routes = slices.Sorted(maps.Keys(a.RoutingConfig.AdditionalVersionWeights))
+		for _, c := range page.Aliases {
+			a := alias.FromConfiguration(c)
+			name := aws.ToString(c.Name)
+			if name == promotion.AliasProd {
+				prod = a
 			}
-			out = append(out, al)
+			out = append(out, Alias{Name: name, Version: a.Version, Routes: slices.Sorted(maps.Keys(a.Weights))})
 		}
 	}
-	return out, nil
+	return out, prod, nil
 }
 
 // Execution is a running execution of the promotion state machine and the

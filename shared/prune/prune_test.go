@@ -1,13 +1,17 @@
 package prune
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/ledger"
 )
 
 func versions(n int, size int64) []Version {
@@ -83,36 +87,36 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-// TestRollbackTargets: the version prod would return to on `aliasflow
-// rollback` without --to is the one the last promotion replaced (the
-// record that put prod on its current version), as cli/rollback.go reads
-// the trail.
-func TestRollbackTargets(t *testing.T) {
+// TestRollbackNeeds: pruning keeps where `aliasflow rollback` would take
+// prod (the version the last promotion replaced, by the ledger's rule) and
+// every version `rollback --to` accepts (prod served it after an approved
+// promotion completed).
+func TestRollbackNeeds(t *testing.T) {
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	moved := func(ev audit.Event, alias, from, to string, ago time.Duration) audit.Record {
+	rec := func(ev audit.Event, alias, from, to string, ago time.Duration) audit.Record {
 		return audit.Record{Audit: true, Event: ev, Function: "hello", Alias: alias, FromVersion: from, ToVersion: to, Time: at.Add(-ago)}
 	}
+	on := func(v string) alias.Alias { return alias.Alias{Exists: true, Version: v} }
 	tests := []struct {
 		name string
-		recs []audit.Record // newest first
+		recs []audit.Record
+		prod alias.Alias
 		want string
 	}{
-		{"completed promotion", []audit.Record{
-			moved(audit.PromotionCompleted, "prod", "4", "5", 0), moved(audit.AliasMoved, "prod", "4", "5", 0),
-			moved(audit.PromotionCompleted, "prod", "3", "4", time.Hour)}, "4"},
-		{"stg moves are not prod's", []audit.Record{moved(audit.AliasMoved, "stg", "7", "8", 0), moved(audit.AliasMoved, "prod", "2", "3", time.Hour)}, "2"},
-		{"after a rollback the version rolled back from is not needed", []audit.Record{moved(audit.PromotionRolledBack, "prod", "5", "4", 0)}, ""},
-		{"no record", nil, ""},
+		{"completed promotions", []audit.Record{
+			rec(audit.PromotionCompleted, "prod", "4", "5", 0), rec(audit.AliasMoved, "prod", "4", "5", 0),
+			rec(audit.PromotionCompleted, "prod", "3", "4", time.Hour)}, on("5"), "4,5"},
+		{"stg moves are not prod's", []audit.Record{rec(audit.AliasMoved, "stg", "7", "8", 0), rec(audit.AliasMoved, "prod", "2", "3", time.Hour)}, on("3"), "2"},
+		{"past a rollback only the approved versions", []audit.Record{rec(audit.PromotionRolledBack, "prod", "5", "4", 0),
+			rec(audit.PromotionCompleted, "prod", "4", "5", time.Hour)}, on("4"), "5"},
+		{"prod moved outside aliasflow: no automatic target", []audit.Record{rec(audit.AliasMoved, "prod", "2", "3", time.Hour)}, on("6"), ""},
+		{"no record", nil, on("1"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := RollbackTargets(tt.recs)
-			var vs []string
-			for v := range got {
-				vs = append(vs, v)
-			}
-			if strings.Join(vs, ",") != tt.want {
-				t.Errorf("RollbackTargets = %v, want %q", got, tt.want)
+			got := RollbackNeeds(ledger.NewTrail(tt.recs), "hello", tt.prod)
+			if vs := strings.Join(slices.Sorted(maps.Keys(got)), ","); vs != tt.want {
+				t.Errorf("RollbackNeeds = %v, want %q", got, tt.want)
 			}
 		})
 	}

@@ -501,18 +501,17 @@ func (h *Handler) publish(ctx context.Context, req *Request) (published, error) 
 	}
 }
 
-// The stg alias's description records which release moved it and from
-// where. It is what makes the duplicate path's execution input equal the
-// first attempt's without an extra call: the duplicate sees stg already on
-// N, so GetAlias can no longer tell the version stg served before — but the
-// description written by the move can.
-const descriptionPrefix = "aliasflow: "
+// The stg alias's description is aliasflow's stamp (alias.StampWithPrevious):
+// which release moved it, the routing it wrote, and from where. It is what
+// makes the duplicate path's execution input equal the first attempt's
+// without an extra call: the duplicate sees stg already on N, so GetAlias
+// can no longer tell the version stg served before — but the description
+// written by the move can. legacyPrefix is how descriptions read before
+// stamps ("aliasflow: <execution> previous=<version>"), still read back.
+const legacyPrefix = "aliasflow: "
 
-func stgDescription(execName, previous string) string {
-	if previous == "" {
-		previous = "none"
-	}
-	return fmt.Sprintf("%s%s previous=%s", descriptionPrefix, execName, previous)
+func stgDescription(execName, version, previous string) string {
+	return alias.StampWithPrevious(execName, alias.Alias{Exists: true, Version: version}, previous)
 }
 
 // previousFor returns the previous stg version the move for execName
@@ -529,7 +528,10 @@ func previousFor(stg alias.Alias, execName string) (string, bool) {
 // describedMove reads stg's description back: the execution whose release
 // moved stg and the version stg served before ("" for none).
 func describedMove(stg alias.Alias) (execName, previous string, ok bool) {
-	rest, ok := strings.CutPrefix(stg.Description, descriptionPrefix)
+	if s, ok := alias.ReadStamp(stg.Description); ok {
+		return s.By, s.Previous, s.HasPrevious
+	}
+	rest, ok := strings.CutPrefix(stg.Description, legacyPrefix)
 	if !ok {
 		return "", "", false
 	}
@@ -588,7 +590,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 				prev = p
 			}
 		}
-		return alias.Alias{Exists: true, Version: version, Description: stgDescription(name, prev)}, true, nil
+		return alias.Alias{Exists: true, Version: version, Description: stgDescription(name, version, prev)}, true, nil
 	})
 	if err != nil {
 		return Result{}, err
@@ -722,7 +724,7 @@ func (h *Handler) moveStg(ctx context.Context, req *Request, version, execName s
 			return cur, false, &stgMovedMeanwhile{stg: cur}
 		}
 		// stg serves one version: the mover clears any weights someone set.
-		return alias.Alias{Exists: true, Version: version, Description: stgDescription(execName, cur.Version)}, true, nil
+		return alias.Alias{Exists: true, Version: version, Description: stgDescription(execName, version, cur.Version)}, true, nil
 	})
 	if err != nil {
 		return "", alias.Alias{}, err
@@ -747,7 +749,7 @@ func (h *Handler) restoreStg(ctx context.Context, req *Request, version, prev st
 	}
 	mover := alias.Mover{Lambda: h.Lambda, Attempts: 1, Log: h.log()}
 	_, err := mover.MoveFrom(ctx, fn, promotion.AliasStg, moved, func(alias.Alias) (alias.Alias, bool, error) {
-		return alias.Alias{Exists: true, Version: prev, Description: descriptionPrefix + "put back after a late duplicate of version " + version}, true, nil
+		return alias.Alias{Exists: true, Version: prev, Description: alias.StampFor(promotion.ExecutionNameOf(execARN), alias.Alias{Exists: true, Version: prev})}, true, nil
 	})
 	if err != nil {
 		h.log().WarnContext(ctx, "stg not put back after a late duplicate", "function", fn, "version", version, "previous", prev, "error", err.Error())

@@ -920,9 +920,12 @@ func TestStgDescriptionRoundTrip(t *testing.T) {
 		wantPrev string
 		wantOK   bool
 	}{
-		{"previous version", stgDescription(name, "1"), "1", true},
-		{"created by the release", stgDescription(name, ""), "", true},
-		{"another release's move", stgDescription(promotion.ExecutionName("hello", "2", sha3), "1"), "", false},
+		{"previous version", stgDescription(name, "2", "1"), "1", true},
+		{"created by the release", stgDescription(name, "2", ""), "", true},
+		{"another release's move", stgDescription(promotion.ExecutionName("hello", "2", sha3), "2", "1"), "", false},
+		// Written before stamps (issue 21): still read back.
+		{"a description from before stamps", "aliasflow: " + name + " previous=1", "1", true},
+		{"a stamp without a previous version", alias.StampFor(name, alias.Alias{Exists: true, Version: "2"}), "", false},
 		{"moved by a human", "staging", "", false},
 		{"empty", "", "", false},
 	}

@@ -128,6 +128,10 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 		return nil, err
 	}
 	t := &task{Handler: h, req: req, p: req.Promotion}
+	// Every alias the task moves is stamped as this execution's write, so
+	// the reconciler and status tell it from a hand move with one
+	// ListAliases (issue 21).
+	ctx = alias.WithStamp(ctx, promotion.ExecutionNameOf(req.Execution))
 	switch req.Action {
 	case promotion.ActionManualRollback:
 		return nil, t.manualRollback(ctx)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
+	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -23,7 +24,7 @@ import (
 // TestClearsRoutingOnTheWire runs finalize through the real SDK client
 // against a loopback endpoint: the UpdateAlias body must carry the RevisionId
 // and an explicitly empty AdditionalVersionWeights, since Lambda keeps the
-// routing when RoutingConfig is left out.
+// routing when RoutingConfig is left out, and aliasflow's stamp.
 func TestClearsRoutingOnTheWire(t *testing.T) {
 	var mu sync.Mutex
 	var updates []map[string]any
@@ -70,7 +71,10 @@ func TestClearsRoutingOnTheWire(t *testing.T) {
 		t.Fatalf("UpdateAlias calls = %d, want 1", len(updates))
 	}
 	got, _ := json.Marshal(updates[0])
-	want := `{"FunctionVersion":"5","RevisionId":"rev-7","RoutingConfig":{"AdditionalVersionWeights":{}}}`
+	// The stamp rides on the same call (issue 21): the execution and the
+	// routing written.
+	stamp := alias.StampFor(promotion.ExecutionNameOf(r.ARN), alias.Alias{Exists: true, Version: "5"})
+	want := `{"Description":"` + stamp + `","FunctionVersion":"5","RevisionId":"rev-7","RoutingConfig":{"AdditionalVersionWeights":{}}}`
 	if string(got) != want {
 		t.Errorf("UpdateAlias body = %s, want %s", got, want)
 	}

@@ -1,0 +1,52 @@
+// Command reconcile is the pipeline's reconciler, run by an EventBridge
+// Scheduler schedule: it compares the world with the ledger and records
+// drift, missed builds (handed to the release function) and stuck
+// promotions, once each (see package reconcile). main only wires:
+// environment, AWS config, clients, handler.
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
+	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/ledger"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/reconcile"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+)
+
+func main() {
+	// Each line carries the invocation's requestId.
+	log := lambdacontext.NewLogger()
+	cfg, err := awsenv.Config()
+	if err != nil {
+		log.Error("reconcile: cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	env := deploy.Reconcile
+	for _, k := range []string{deploy.EnvSettingsPath, deploy.EnvStateMachineARN} {
+		if env.Getenv(k) == "" {
+			log.Error("reconcile: cannot start", "error", k+" is not set")
+			os.Exit(1)
+		}
+	}
+	// A run is a handful of calls; a throttle waits rather than failing
+	// the run (the next one comes anyway).
+	cfg.Retryer = awsenv.PatientRetryer(0, 0)
+	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
+	trail := ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Now: time.Now}
+	h := reconcile.New(awslambda.NewFromConfig(cfg), codebuild.NewFromConfig(cfg), sfn.NewFromConfig(cfg), ssm.NewFromConfig(cfg), trail, rec,
+		metrics.New(os.Stdout, nil), env.Getenv(deploy.EnvSettingsPath), env.Getenv(deploy.EnvStateMachineARN), deploy.ReleaseFunction,
+		&reconcile.Options{Log: log})
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,477 @@
+// Package reconcile is the reconciler's logic: run on a schedule, it
+// compares the world with the ledger (shared/ledger) and says, once each,
+// what it finds — an alias moved outside aliasflow (alias.drifted: never
+// moved back), a successful build of a target whose release never
+// happened (release.swept: handed to the release Lambda, whose release is
+// idempotent by execution name, so a late event releases nothing twice),
+// and a promotion running past its deadline (promotion.stuck). Each
+// finding is one audit record (its EventBridge copy goes on the release
+// bus) and one EMF metric to alarm on.
+//
+// Its calls are few whatever the number of targets (issue 19's quotas):
+// the targets' settings by path (10 a call), one ListAliases a target, the
+// trail once for the run plus once per target whose aliases carry no
+// stamp of aliasflow's, the account's newest builds (ListBuilds, 100 ids a
+// call) and one BatchGetBuilds for those not yet in the trail, one
+// ListExecutions page of the running promotions, one PutEvents.
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/eventpatterns"
+	"github.com/aliasflow/aliasflow/shared/ledger"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+)
+
+// Lambda is what the reconciler asks of Lambda: the aliases of a target,
+// and the release function's own path for a swept build.
+type Lambda interface {
+	ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error)
+	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
+// Builds is what the reconciler asks of CodeBuild.
+type Builds interface {
+	ListBuilds(ctx context.Context, in *codebuild.ListBuildsInput, opts ...func(*codebuild.Options)) (*codebuild.ListBuildsOutput, error)
+	BatchGetBuilds(ctx context.Context, in *codebuild.BatchGetBuildsInput, opts ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error)
+}
+
+// States lists the running promotions.
+type States interface {
+	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+}
+
+// Params lists the targets' settings.
+type Params interface {
+	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
+}
+
+// Trail reads the audit trail (ledger.Ledger).
+type Trail interface {
+	Read(ctx context.Context, q ledger.Query) (ledger.Trail, error)
+}
+
+var _ Trail = ledger.Ledger{}
+
+// Defaults of Options.
+const (
+	// DefaultSweepWindow is how far back the sweep looks for builds: a
+	// build older than that with no release is left to its owner.
+	DefaultSweepWindow = 24 * time.Hour
+	// DefaultSweepGrace is how long a build must have ended before the
+	// sweep takes it: its own event is usually handled within seconds.
+	DefaultSweepGrace = 5 * time.Minute
+	// DefaultStuckGrace is how long past its longest legitimate run a
+	// promotion runs before it is stuck.
+	DefaultStuckGrace = time.Hour
+	// maxBuildPages bounds the ListBuilds pages read in one run.
+	maxBuildPages = 10
+	// smokeTimeout is the smoke test's task timeout in the definition
+	// (infra/statemachine/promotion.asl.json, SmokeTest TimeoutSeconds).
+	smokeTimeout = 900 * time.Second
+)
+
+// Options configure a Handler; the zero value of each field is its
+// default.
+type Options struct {
+	SweepWindow, SweepGrace, StuckGrace time.Duration
+	Now                                 func() time.Time
+	Log                                 *slog.Logger
+}
+
+// Handler runs the reconciler.
+type Handler struct {
+	lambda  Lambda
+	builds  Builds
+	states  States
+	params  Params
+	trail   Trail
+	audit   *audit.Recorder
+	metrics *metrics.Emitter
+	// settingsPath is the targets' parameter path; machine the promotion
+	// state machine's ARN; releaseFn the release function.
+	settingsPath, machine, releaseFn string
+	opts                             Options
+}
+
+// New returns a Handler.
+func New(l Lambda, b Builds, s States, p Params, t Trail, rec *audit.Recorder, m *metrics.Emitter, settingsPath, machine, releaseFn string, opts *Options) *Handler {
+	h := &Handler{lambda: l, builds: b, states: s, params: p, trail: t, audit: rec, metrics: m,
+		settingsPath: settingsPath, machine: machine, releaseFn: releaseFn}
+	if opts != nil {
+		h.opts = *opts
+	}
+	if h.opts.SweepWindow == 0 {
+		h.opts.SweepWindow = DefaultSweepWindow
+	}
+	if h.opts.SweepGrace == 0 {
+		h.opts.SweepGrace = DefaultSweepGrace
+	}
+	if h.opts.StuckGrace == 0 {
+		h.opts.StuckGrace = DefaultStuckGrace
+	}
+	if h.opts.Now == nil {
+		h.opts.Now = time.Now
+	}
+	if h.opts.Log == nil {
+		h.opts.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	return h
+}
+
+// Report is what one run found, each finding recorded once.
+type Report struct {
+	Targets int      `json:"targets"`
+	Drifted []string `json:"drifted"`
+	Swept   []string `json:"swept"`
+	Stuck   []string `json:"stuck"`
+}
+
+// Handle runs the reconciler once (the schedule's invocation; its payload
+// is not read).
+func (h *Handler) Handle(ctx context.Context, _ json.RawMessage) (Report, error) {
+	defer func() { _ = h.audit.Flush(ctx) }()
+	return h.Run(ctx)
+}
+
+// Run compares the world with the ledger once. A failure of one part is
+// logged and returned after the others ran: drift, the sweep and stuck
+// promotions do not wait on one another.
+func (h *Handler) Run(ctx context.Context) (Report, error) {
+	rep := Report{Drifted: []string{}, Swept: []string{}, Stuck: []string{}}
+	targets, err := h.targets(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Targets = len(targets)
+	running, err := h.running(ctx)
+	if err != nil {
+		return rep, err
+	}
+	now := h.opts.Now()
+	since := now.Add(-h.opts.SweepWindow)
+	for _, e := range running {
+		if t := aws.ToTime(e.StartDate); t.Before(since) {
+			since = t
+		}
+	}
+	// What earlier runs and the releases said: the builds released or
+	// swept, the promotions found stuck.
+	recent, err := h.trail.Read(ctx, ledger.Query{Since: since,
+		Events: []audit.Event{audit.ReleasePublished, audit.ReleaseRefused, audit.ReleaseRetried, audit.AliasMoved, audit.ReleaseSwept, audit.PromotionStuck}})
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	if rep.Drifted, err = h.drift(ctx, targets); err != nil {
+		errs = append(errs, err)
+	}
+	if rep.Swept, err = h.sweep(ctx, targets, recent); err != nil {
+		errs = append(errs, err)
+	}
+	rep.Stuck = h.stuck(ctx, targets, running, recent)
+	if len(errs) > 0 {
+		return rep, fmt.Errorf("reconcile: %v", errs)
+	}
+	return rep, nil
+}
+
+// targets reads every target's settings (GetParametersByPath, one level).
+func (h *Handler) targets(ctx context.Context) (map[string]config.Target, error) {
+	out := map[string]config.Target{}
+	p := ssm.NewGetParametersByPathPaginator(h.params, &ssm.GetParametersByPathInput{Path: aws.String(h.settingsPath)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the targets under %s: %w", h.settingsPath, err)
+		}
+		for _, prm := range page.Parameters {
+			fn := strings.TrimPrefix(aws.ToString(prm.Name), h.settingsPath)
+			t, err := settings.Parse([]byte(aws.ToString(prm.Value)), fn)
+			if err != nil {
+				// A target whose settings do not validate is refused by
+				// the release too; the others are still reconciled.
+				h.opts.Log.WarnContext(ctx, "target settings invalid; skipped", "parameter", aws.ToString(prm.Name), "error", err.Error())
+				continue
+			}
+			out[fn] = t
+		}
+	}
+	return out, nil
+}
+
+// drift reads each target's aliases (one ListAliases) and records, once
+// each, those of aliasflow's (stg, prod) that moved outside aliasflow. The
+// trail is read only for a function with an alias whose stamp is not
+// aliasflow's for its routing.
+func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) ([]string, error) {
+	found := []string{}
+	var errs []error
+	for _, fn := range sortedKeys(targets) {
+		aliases, err := h.aliases(ctx, fn)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var trail ledger.Trail
+		read := false
+		for _, c := range aliases {
+			name := aws.ToString(c.Name)
+			if name != promotion.AliasStg && name != promotion.AliasProd {
+				continue
+			}
+			cur := alias.FromConfiguration(c)
+			if _, ok := cur.Stamped(); ok {
+				continue
+			}
+			if !read {
+				if trail, err = h.trail.Read(ctx, ledger.Query{Function: fn}); err != nil {
+					errs = append(errs, err)
+					break
+				}
+				read = true
+			}
+			d, drifted := trail.Drifted(fn, name, cur)
+			if !drifted || trail.Reported(d) {
+				continue
+			}
+			h.audit.Record(ctx, d.Record())
+			_ = h.metrics.Emit(fn, metrics.AliasesDrifted, 1, metrics.Count)
+			h.opts.Log.WarnContext(ctx, "alias drifted", "function", fn, "alias", name, "drift", d.String())
+			found = append(found, fn+":"+name)
+		}
+	}
+	if len(errs) > 0 {
+		return found, fmt.Errorf("drift: %v", errs)
+	}
+	return found, nil
+}
+
+func (h *Handler) aliases(ctx context.Context, fn string) ([]lambdatypes.AliasConfiguration, error) {
+	var out []lambdatypes.AliasConfiguration
+	p := lambda.NewListAliasesPaginator(h.lambda, &lambda.ListAliasesInput{FunctionName: aws.String(fn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list aliases of %s: %w", fn, err)
+		}
+		out = append(out, page.Aliases...)
+	}
+	return out, nil
+}
+
+// sweep finds the successful builds of the targets' projects, ended within
+// the window and before the grace, that the trail has no release (or
+// refusal, or earlier sweep) of, and hands each to the release Lambda as
+// the CodeBuild event that was not delivered; the release reads the
+// build's exported variables with BatchGetBuilds itself. CodeBuild's
+// state-change events are delivered on a best-effort basis, so one can be
+// missed ("Amazon EventBridge events for CodeBuild",
+// https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-codebuild.html).
+func (h *Handler) sweep(ctx context.Context, targets map[string]config.Target, recent ledger.Trail) ([]string, error) {
+	projects := map[string][]string{} // project → the functions it releases
+	for _, fn := range sortedKeys(targets) {
+		for _, p := range targets[fn].CodeBuildProjects {
+			projects[p] = append(projects[p], fn)
+		}
+	}
+	found := []string{}
+	if len(projects) == 0 {
+		return found, nil
+	}
+	known := map[string]bool{}
+	for _, r := range recent {
+		if r.Release != nil && r.Release.Build != "" {
+			known[r.Release.Build] = true
+		}
+	}
+	now := h.opts.Now()
+	in := &codebuild.ListBuildsInput{SortOrder: cbtypes.SortOrderTypeDescending}
+	for page := 0; page < maxBuildPages; page++ {
+		out, err := h.builds.ListBuilds(ctx, in)
+		if err != nil {
+			return found, fmt.Errorf("sweep: list builds: %w", err)
+		}
+		var ids []string
+		for _, id := range out.Ids {
+			project, _, _ := strings.Cut(id, ":")
+			if projects[project] != nil && !known[id] {
+				ids = append(ids, id)
+			}
+		}
+		older := false
+		for start := 0; start < len(ids); start += 100 { // BatchGetBuilds takes at most 100 ids
+			got, err := h.builds.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: ids[start:min(start+100, len(ids))]})
+			if err != nil {
+				return found, fmt.Errorf("sweep: read builds: %w", err)
+			}
+			for _, b := range got.Builds {
+				end := aws.ToTime(b.EndTime)
+				switch {
+				case !end.IsZero() && end.Before(now.Add(-h.opts.SweepWindow)):
+					older = true
+					continue
+				case b.BuildStatus != cbtypes.StatusTypeSucceeded || !b.BuildComplete || end.After(now.Add(-h.opts.SweepGrace)):
+					continue
+				}
+				fn, err := h.release(ctx, b, projects[aws.ToString(b.ProjectName)])
+				if err != nil {
+					return found, err
+				}
+				found = append(found, fn+":"+aws.ToString(b.Id))
+			}
+		}
+		if older || out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	return found, nil
+}
+
+// release hands build b to the release Lambda (an asynchronous Invoke, as
+// EventBridge invokes it) as the "CodeBuild Build State Change" event it
+// missed, in the documented shape ("Build notifications input format
+// reference", AWS CodeBuild User Guide,
+// https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications-ref.html)
+// without the exported variables — the release reads them with
+// BatchGetBuilds — and records release.swept.
+func (h *Handler) release(ctx context.Context, b cbtypes.Build, fns []string) (string, error) {
+	fn := fns[0]
+	for _, v := range b.ExportedEnvironmentVariables {
+		if aws.ToString(v.Name) == release.VarFunction && slices.Contains(fns, aws.ToString(v.Value)) {
+			fn = aws.ToString(v.Value)
+		}
+	}
+	detail := map[string]any{
+		"build-status": eventpatterns.BuildStatusSucceeded,
+		"project-name": aws.ToString(b.ProjectName),
+		"build-id":     aws.ToString(b.Arn),
+		"additional-information": map[string]any{
+			"initiator":      aws.ToString(b.Initiator),
+			"source-version": aws.ToString(b.SourceVersion),
+			"build-complete": true,
+		},
+	}
+	event, err := json.Marshal(map[string]any{
+		"version": "0", "id": "aliasflow-sweep-" + aws.ToString(b.Id),
+		"detail-type": eventpatterns.CodeBuildDetailType, "source": eventpatterns.CodeBuildSource,
+		"time": aws.ToTime(b.EndTime).UTC().Format(time.RFC3339), "resources": []string{aws.ToString(b.Arn)}, "detail": detail,
+	})
+	if err != nil {
+		return "", fmt.Errorf("sweep: encode the event of %s: %w", aws.ToString(b.Id), err)
+	}
+	if _, err := h.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(h.releaseFn),
+		InvocationType: lambdatypes.InvocationTypeEvent, Payload: event}); err != nil {
+		return "", fmt.Errorf("sweep: hand build %s to %s: %w", aws.ToString(b.Id), h.releaseFn, err)
+	}
+	h.audit.Record(ctx, audit.Record{Event: audit.ReleaseSwept, Function: fn,
+		Release: &promotion.Release{Build: aws.ToString(b.Id), Commit: commitOf(b), Source: release.SourceCodeBuild},
+		Reason: fmt.Sprintf("found by the sweep: build %s of %s succeeded at %s and has no release; handed to %s", aws.ToString(b.Id),
+			aws.ToString(b.ProjectName), aws.ToTime(b.EndTime).UTC().Format(time.RFC3339), h.releaseFn)})
+	_ = h.metrics.Emit(fn, metrics.ReleasesSwept, 1, metrics.Count)
+	h.opts.Log.WarnContext(ctx, "build swept", "function", fn, "build", aws.ToString(b.Id))
+	return fn, nil
+}
+
+func commitOf(b cbtypes.Build) string {
+	for _, v := range b.ExportedEnvironmentVariables {
+		if aws.ToString(v.Name) == release.VarCommit {
+			return aws.ToString(v.Value)
+		}
+	}
+	if promotion.ValidateCommit(aws.ToString(b.SourceVersion)) == nil {
+		return aws.ToString(b.SourceVersion)
+	}
+	return ""
+}
+
+// running lists the running executions of the promotion state machine.
+func (h *Handler) running(ctx context.Context) ([]sfntypes.ExecutionListItem, error) {
+	var out []sfntypes.ExecutionListItem
+	p := sfn.NewListExecutionsPaginator(h.states, &sfn.ListExecutionsInput{StateMachineArn: aws.String(h.machine),
+		StatusFilter: sfntypes.ExecutionStatusRunning, MaxResults: 1000})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the running promotions: %w", err)
+		}
+		out = append(out, page.Executions...)
+	}
+	return out, nil
+}
+
+// stuck records, once each, the running promotions past their deadline:
+// the longest a promotion of its target may legitimately run (the smoke
+// test's timeout, the approval timeout, every step baking its longest)
+// and the grace. The deadline is read from the target's settings, not the
+// execution's input, so no call is made per execution.
+func (h *Handler) stuck(ctx context.Context, targets map[string]config.Target, running []sfntypes.ExecutionListItem, recent ledger.Trail) []string {
+	found := []string{}
+	now := h.opts.Now()
+	for _, e := range running {
+		name, arn := aws.ToString(e.Name), aws.ToString(e.ExecutionArn)
+		ref, ok := promotion.ParseExecutionName(name)
+		if !ok {
+			continue // a manual rollback: one task, bounded by its timeout
+		}
+		t, ok := targets[ref.Function]
+		if !ok {
+			continue
+		}
+		deadline := aws.ToTime(e.StartDate).Add(Longest(t) + h.opts.StuckGrace)
+		if now.Before(deadline) || hasStuck(recent.Execution(arn)) {
+			continue
+		}
+		h.audit.Record(ctx, audit.Record{Event: audit.PromotionStuck, Function: ref.Function, Execution: arn, ToVersion: ref.Version,
+			Reason: fmt.Sprintf("running since %s, past its deadline %s (the longest a promotion of %s may run, and %s)",
+				aws.ToTime(e.StartDate).UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339), ref.Function, h.opts.StuckGrace)})
+		_ = h.metrics.Emit(ref.Function, metrics.PromotionsStuck, 1, metrics.Count)
+		found = append(found, name)
+	}
+	return found
+}
+
+func hasStuck(t ledger.Trail) bool {
+	_, ok := t.Last(audit.PromotionStuck)
+	return ok
+}
+
+// Longest is the longest a promotion of t may legitimately run: the smoke
+// test's timeout, the approval timeout, and every step baking its longest.
+func Longest(t config.Target) time.Duration {
+	steps := len(promotion.Plan(t.Strategy)) + 1 // and the health check before prod is whole
+	return smokeTimeout + time.Duration(t.ApprovalTimeoutSeconds)*time.Second +
+		time.Duration(steps*max(t.Health.MaxBakeSeconds, t.Strategy.BakeSeconds))*time.Second
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

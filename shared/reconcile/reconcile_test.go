@@ -1,0 +1,308 @@
+package reconcile_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/sandbox/codebuild"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
+	ssmsvc "github.com/aliasflow/aliasflow/sandbox/ssm"
+	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/ledger"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/reconcile"
+	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscodebuild "github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+)
+
+const releaseFn = "aliasflow-release"
+
+// world is the reconciler's world on the sandbox's services, served
+// in-process: Lambda, CodeBuild, Parameter Store, Step Functions (the
+// promotion definition on its interpreter) and CloudWatch Logs, where the
+// reconciler's own audit records land so the next run reads them.
+type world struct {
+	t       *testing.T
+	mu      sync.Mutex
+	now     time.Time
+	lambda  *sandboxtest.Lambda
+	invokes *invokes
+	builds  *codebuild.Service
+	logs    *sandboxtest.Logs
+	promo   *sandboxtest.Promotion
+	emf     bytes.Buffer
+	h       *reconcile.Handler
+}
+
+// invokes records the reconciler's Invoke calls (the release function's
+// own path is the e2e's to run).
+type invokes struct {
+	*lambda.Client
+	mu    sync.Mutex
+	calls []lambda.InvokeInput
+}
+
+func (i *invokes) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.calls = append(i.calls, *in)
+	return &lambda.InvokeOutput{StatusCode: 202}, nil
+}
+
+// logWriter appends each line written to the pipeline's log group, as
+// Lambda does with a function's output.
+type logWriter struct{ w *world }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		l.w.logs.Service.Append(deploy.PipelineLogGroup, "2026/12/07/[$LATEST]reconcile", l.w.clock(), line)
+	}
+	return len(p), nil
+}
+
+func (w *world) clock() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	w.now = w.now.Add(d)
+	w.mu.Unlock()
+	w.promo.Clock.Advance(d)
+}
+
+var target = config.Target{Function: "hello", CodeBuildProjects: []string{"hello-build"}, Approvers: []string{"ana@example.com"},
+	Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}, ApprovalTimeoutSeconds: 3600}
+
+func newWorld(t *testing.T) *world {
+	w := &world{t: t, now: sandboxtest.T0}
+	w.promo = sandboxtest.NewPromotion(t)
+	w.lambda = sandboxtest.NewLambda(t)
+	w.lambda.AddFunction(t, "hello", 4)
+	w.invokes = &invokes{Client: w.lambda.Client}
+	w.logs = sandboxtest.NewLogs(t, w.clock)
+	w.logs.Service.CreateGroup(deploy.PipelineLogGroup)
+	w.builds = codebuild.New(nil, &codebuild.Options{Now: w.clock})
+	params := ssmsvc.New(w.clock)
+	tgt := target
+	tgt.ApplyDefaults()
+	value, err := settings.Encode(tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := params.PutParameter(settings.ParameterName("aliasflow", "hello"), value, false); err != nil {
+		t.Fatal(err)
+	}
+	rec := audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock})
+	w.h = reconcile.New(w.invokes,
+		awscodebuild.NewFromConfig(sandboxtest.Config(t, "codebuild", w.builds)), w.promo.SFN,
+		ssm.NewFromConfig(sandboxtest.Config(t, "ssm", params)),
+		ledger.Ledger{Logs: w.logs.Client, Group: deploy.PipelineLogGroup, Now: w.clock}, rec,
+		metrics.New(&w.emf, w.clock), settings.Path("aliasflow"), w.promo.MachineARN, releaseFn, &reconcile.Options{Now: w.clock})
+	return w
+}
+
+// audited writes records as aliasflow's Lambdas would have.
+func (w *world) audited(recs ...audit.Record) {
+	rec := audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock})
+	for _, r := range recs {
+		r.Function = "hello"
+		rec.Log(context.Background(), r)
+	}
+}
+
+// moved is aliasflow's write of alias name: stamped, and audited.
+func (w *world) moved(name, from, to, exec string) {
+	w.t.Helper()
+	_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), exec), "hello", name,
+		func(alias.Alias) (alias.Alias, bool, error) { return alias.Alias{Exists: true, Version: to}, true, nil })
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.audited(audit.Record{Event: audit.AliasMoved, Alias: name, FromVersion: from, ToVersion: to, Execution: sandboxtest.ExecutionARN(exec)})
+}
+
+func (w *world) run() reconcile.Report {
+	w.t.Helper()
+	rep, err := w.h.Handle(context.Background(), nil)
+	if err != nil {
+		w.t.Fatalf("reconcile: %v", err)
+	}
+	return rep
+}
+
+func (w *world) records(ev audit.Event) ledger.Trail {
+	w.t.Helper()
+	tr, err := ledger.Ledger{Logs: w.logs.Client, Group: deploy.PipelineLogGroup, Now: w.clock}.Read(context.Background(), ledger.Query{Events: []audit.Event{ev}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tr
+}
+
+// TestDriftIsReportedOnce: an alias moved by hand is reported once, with
+// its metric; aliasflow's own stamped writes never are, even before their
+// records are readable; a second hand move is a new drift.
+func TestDriftIsReportedOnce(t *testing.T) {
+	w := newWorld(t)
+	w.moved("prod", "", "1", "hello-v1-0a0a0a0a")
+	w.moved("stg", "", "2", "hello-v2-0b0b0b0b")
+	steps := []struct {
+		name   string
+		do     func()
+		want   []string
+		record int // alias.drifted records in the trail after the run
+	}{
+		{"aliasflow's writes", func() {}, []string{}, 0},
+		{"a stamped write ahead of its record", func() {
+			_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), "hello-v3-0c0c0c0c"), "hello", "stg",
+				func(alias.Alias) (alias.Alias, bool, error) {
+					return alias.Alias{Exists: true, Version: "3"}, true, nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}, []string{}, 0},
+		{"prod moved by hand", func() { w.lambda.SetAlias(t, "hello", "prod", "4", nil) }, []string{"hello:prod"}, 1},
+		{"the same drift again", func() {}, []string{}, 1},
+		{"weighted by hand", func() { w.lambda.SetAlias(t, "hello", "prod", "4", map[string]float64{"3": 0.5}) }, []string{"hello:prod"}, 2},
+		{"aliasflow moves it again", func() { w.moved("prod", "4", "3", "hello-v3-0c0c0c0c") }, []string{}, 2},
+	}
+	for _, s := range steps {
+		s.do()
+		w.advance(5 * time.Minute)
+		rep := w.run()
+		if !slices.Equal(rep.Drifted, s.want) {
+			t.Errorf("%s: drifted = %v, want %v", s.name, rep.Drifted, s.want)
+		}
+		if n := len(w.records(audit.AliasDrifted)); n != s.record {
+			t.Errorf("%s: %d alias.drifted records, want %d", s.name, n, s.record)
+		}
+	}
+	if got := strings.Count(w.emf.String(), `"`+metrics.AliasesDrifted+`":1`); got != 2 {
+		t.Errorf("%s metrics = %d, want 2", metrics.AliasesDrifted, got)
+	}
+	if n := w.lambda.Count("UpdateAlias") + w.lambda.Count("CreateAlias"); n != 0 {
+		t.Errorf("the reconciler wrote %d aliases; it never moves one", n)
+	}
+	d := w.records(audit.AliasDrifted)[0]
+	if d.Alias != "prod" || d.ToVersion != "4" || len(d.Changes) != 1 || d.Changes[0].To != "4 + 3@50%" || !strings.Contains(d.Reason, "moved outside aliasflow") {
+		t.Errorf("newest alias.drifted = %+v", d)
+	}
+}
+
+// TestSweepReleasesAMissedBuildOnce: a successful build whose event never
+// came is handed to the release function once, as the CodeBuild event the
+// release parses; builds released, failed, too fresh or too old are not.
+func TestSweepReleasesAMissedBuildOnce(t *testing.T) {
+	w := newWorld(t)
+	exported := []codebuild.EnvironmentVariable{{Name: release.VarFunction, Value: "hello"},
+		{Name: release.VarCodeSha256, Value: "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="}, {Name: release.VarCommit, Value: "4f1c2e9"}}
+	run := func(in codebuild.RunInput) string {
+		in.Project, in.Exported = "hello-build", exported
+		b, _, err := w.builds.RunBuild(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.ID
+	}
+	old := run(codebuild.RunInput{})
+	w.advance(25 * time.Hour)
+	missed := run(codebuild.RunInput{SourceVersion: "4f1c2e9"})
+	released := run(codebuild.RunInput{})
+	w.audited(audit.Record{Event: audit.ReleasePublished, Alias: "stg", ToVersion: "2", Release: &promotion.Release{Build: released}})
+	run(codebuild.RunInput{Status: "FAILED"})
+	other, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "not-a-target"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.advance(10 * time.Minute)
+	fresh := run(codebuild.RunInput{})
+	steps := []struct {
+		name string
+		want []string
+	}{
+		{"the first run", []string{"hello:" + missed}},
+		{"the next run", []string{}},
+	}
+	for _, s := range steps {
+		rep := w.run()
+		if !slices.Equal(rep.Swept, s.want) {
+			t.Errorf("%s: swept = %v, want %v (old %s, fresh %s, other %s)", s.name, rep.Swept, s.want, old, fresh, other.ID)
+		}
+		w.advance(time.Minute)
+	}
+	if len(w.invokes.calls) != 1 {
+		t.Fatalf("Invoke calls = %d, want 1", len(w.invokes.calls))
+	}
+	call := w.invokes.calls[0]
+	if aws.ToString(call.FunctionName) != releaseFn || call.InvocationType != "Event" {
+		t.Errorf("Invoke %s %s; want %s, asynchronously as EventBridge does", aws.ToString(call.FunctionName), call.InvocationType, releaseFn)
+	}
+	// The release parses it as the CodeBuild event it missed, and reads
+	// the build's variables itself (BatchGetBuilds).
+	parsed, err := release.ParseEvent(context.Background(), call.Payload, &config.Config{Targets: []config.Target{target}})
+	if err != nil || parsed.Lookup != missed {
+		t.Errorf("ParseEvent(the swept event) = %+v, %v; want a lookup of %s\n%s", parsed, err, missed, call.Payload)
+	}
+	swept := w.records(audit.ReleaseSwept)
+	if len(swept) != 1 || swept[0].Release == nil || swept[0].Release.Build != missed || swept[0].Release.Commit != "4f1c2e9" ||
+		!strings.Contains(swept[0].Reason, "found by the sweep") {
+		t.Errorf("release.swept records = %+v; want one of %s", swept, missed)
+	}
+	if got := strings.Count(w.emf.String(), `"`+metrics.ReleasesSwept+`":1`); got != 1 {
+		t.Errorf("%s metrics = %d, want 1", metrics.ReleasesSwept, got)
+	}
+}
+
+// TestStuckPromotionIsReportedOnce: a promotion running past the longest
+// its target allows is reported once.
+func TestStuckPromotionIsReportedOnce(t *testing.T) {
+	w := newWorld(t)
+	name := promotion.ExecutionName("hello", "2", "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8=")
+	w.promo.StartWaiting(t, name, promotion.Input{Function: "hello", Version: "2", Target: target, Steps: []promotion.Step{}})
+	tgt := target
+	tgt.ApplyDefaults()
+	longest := reconcile.Longest(tgt) + reconcile.DefaultStuckGrace
+	steps := []struct {
+		name    string
+		advance time.Duration
+		want    []string
+	}{
+		{"awaiting approval", time.Hour, []string{}},
+		{"just before its deadline", longest - time.Hour - time.Minute, []string{}},
+		{"past it", 2 * time.Minute, []string{name}},
+		{"still past it", time.Hour, []string{}},
+	}
+	for _, s := range steps {
+		w.mu.Lock()
+		w.now = w.now.Add(s.advance)
+		w.mu.Unlock()
+		rep := w.run()
+		if !slices.Equal(rep.Stuck, s.want) {
+			t.Errorf("%s: stuck = %v, want %v", s.name, rep.Stuck, s.want)
+		}
+	}
+	stuck := w.records(audit.PromotionStuck)
+	if len(stuck) != 1 || promotion.ExecutionNameOf(stuck[0].Execution) != name {
+		b, _ := json.Marshal(stuck)
+		t.Errorf("promotion.stuck records = %s; want one of %s", b, name)
+	}
+}
