@@ -148,6 +148,11 @@ func TestAWSCLI(t *testing.T) {
 		{"UpdateFunctionCode", "lambda update-function-code", []string{"lambda", "update-function-code", "--function-name", "hello", "--zip-file", "fileb://" + zipFile}, `"CodeSha256"`},
 		{"ListVersionsByFunction", "lambda list-versions-by-function", []string{"lambda", "list-versions-by-function", "--function-name", "hello"}, `"Version": "1"`},
 		{"PublishVersion", "lambda publish-version", []string{"lambda", "publish-version", "--function-name", "hello"}, `"Version"`},
+		// prune: Lambda refuses a version an alias references, and $LATEST
+		// (DeleteFunction, Lambda API Reference); the quota is 75 GB.
+		{"DeleteFunction", "lambda delete-function of the version prod points at", []string{"lambda", "delete-function", "--function-name", "hello", "--qualifier", "1"}, "Unable to delete version because the following aliases reference it: [prod]"},
+		{"DeleteFunction", "lambda delete-function of $LATEST", []string{"lambda", "delete-function", "--function-name", "hello", "--qualifier", "$LATEST"}, "InvalidParameterValueException"},
+		{"GetAccountSettings", "lambda get-account-settings", []string{"lambda", "get-account-settings"}, `"TotalCodeSize": 80530636800`},
 		{"ListAliases", "lambda list-aliases", []string{"lambda", "list-aliases", "--function-name", "hello"}, `"FunctionVersion": "1"`},
 		{"CreateAlias", "lambda create-alias", []string{"lambda", "create-alias", "--function-name", "hello", "--name", "stg", "--function-version", "1"}, `"Name": "stg"`},
 		{"CreateAlias", "lambda create-alias that exists", []string{"lambda", "create-alias", "--function-name", "hello", "--name", "prod", "--function-version", "1"}, "ResourceConflictException"},
@@ -177,6 +182,7 @@ func TestAWSCLI(t *testing.T) {
 		{"SetAlarmState", "cloudwatch set-alarm-state of a missing alarm", []string{"cloudwatch", "set-alarm-state", "--alarm-name", "nope", "--state-value", "ALARM", "--state-reason", "test"}, "ResourceNotFound"},
 		{"GetMetricData", "cloudwatch get-metric-data", []string{"cloudwatch", "get-metric-data", "--start-time", "2026-01-01T00:00:00Z", "--end-time", "2026-01-01T01:00:00Z",
 			"--metric-data-queries", `[{"Id":"e","MetricStat":{"Metric":{"Namespace":"AWS/Lambda","MetricName":"Errors","Dimensions":[{"Name":"FunctionName","Value":"hello"}]},"Period":60,"Stat":"Sum"}}]`}, `"MetricDataResults"`},
+		{"ListBuilds", "codebuild list-builds (none yet: success is its exit status)", []string{"codebuild", "list-builds"}, ""},
 		{"BatchGetBuilds", "codebuild batch-get-builds of an unknown build", []string{"codebuild", "batch-get-builds", "--ids", "nope:00000000-0000-4000-8000-000000000000"}, `"buildsNotFound"`},
 		{"PutParameter", "ssm put-parameter", []string{"ssm", "put-parameter", "--name", "/aliasflow/aliasflow/targets/cli", "--type", "String", "--value", `{"function":"cli"}`}, `"Version": 1`},
 		{"PutParameter", "ssm put-parameter that exists", []string{"ssm", "put-parameter", "--name", "/aliasflow/aliasflow/targets/cli", "--type", "String", "--value", "x"}, "ParameterAlreadyExists"},
