@@ -22,6 +22,7 @@ const VersionRecorded Outcome = "version.recorded"
 type lambdaCall struct {
 	EventSource       string   `json:"eventSource"`
 	EventName         string   `json:"eventName"`
+	EventID           string   `json:"eventID"`
 	ErrorCode         string   `json:"errorCode"`
 	UserIdentity      identity `json:"userIdentity"`
 	RequestParameters struct {
@@ -86,8 +87,11 @@ func (h *Handler) versionDeleted(ctx context.Context, detail json.RawMessage) (R
 		}
 		return Result{}, err // the settings could not be read: retried
 	}
+	// The CloudTrail event's id tells a second delivery of the same call
+	// (EventBridge delivers at least once) from a second deletion, which
+	// cannot happen: Lambda never reuses a version number.
 	h.Audit.Record(ctx, audit.Record{Event: audit.VersionDeleted, Function: fn, FromVersion: q, Actor: call.UserIdentity.actor(),
-		Reason: fmt.Sprintf("version %s of %s deleted (DeleteFunction)", q, fn)})
+		Reason: fmt.Sprintf("version %s of %s deleted (DeleteFunction, CloudTrail event %s)", q, fn, orNone(call.EventID))})
 	return Result{Outcome: VersionRecorded, Function: fn, Version: q}, nil
 }
 
@@ -114,4 +118,11 @@ func indexOf(parts []string, s string) int {
 		}
 	}
 	return -1
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "without id"
+	}
+	return s
 }

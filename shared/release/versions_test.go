@@ -22,7 +22,7 @@ func deleteFunctionEvent(t *testing.T, function, qualifier, caller, errorCode st
 	}
 	detail := map[string]any{
 		"eventVersion": "1.09", "eventSource": "lambda.amazonaws.com", "eventName": "DeleteFunction20150331", "awsRegion": "eu-west-1",
-		"eventType": "AwsApiCall", "readOnly": false, "managementEvent": true, "recipientAccountId": "123456789012",
+		"eventType": "AwsApiCall", "eventID": "0f6c-" + qualifier, "readOnly": false, "managementEvent": true, "recipientAccountId": "123456789012",
 		"userIdentity":      map[string]any{"type": "IAMUser", "arn": caller, "accountId": "123456789012"},
 		"requestParameters": req, "responseElements": nil,
 	}
@@ -50,11 +50,11 @@ func TestHandleVersionDeleted(t *testing.T) {
 		{name: "a target's version deleted: one record naming the caller", event: deleteFunctionEvent(t, "hello", "3", operator, ""),
 			wantOutcome: VersionRecorded,
 			wantRecords: []audit.Record{{Event: audit.VersionDeleted, Function: "hello", FromVersion: "3", Actor: operator,
-				Reason: "version 3 of hello deleted (DeleteFunction)"}}},
+				Reason: "version 3 of hello deleted (DeleteFunction, CloudTrail event 0f6c-3)"}}},
 		{name: "the version in the function's ARN", event: deleteFunctionEvent(t, "arn:aws:lambda:eu-west-1:123456789012:function:hello:4", "", operator, ""),
 			wantOutcome: VersionRecorded,
 			wantRecords: []audit.Record{{Event: audit.VersionDeleted, Function: "hello", FromVersion: "4", Actor: operator,
-				Reason: "version 4 of hello deleted (DeleteFunction)"}}},
+				Reason: "version 4 of hello deleted (DeleteFunction, CloudTrail event 0f6c-)"}}},
 		{name: "a refused deletion deleted nothing", event: deleteFunctionEvent(t, "hello", "2", operator, "ResourceConflictException"), wantOutcome: Ignored},
 		{name: "a whole function is no version", event: deleteFunctionEvent(t, "hello", "", operator, ""), wantOutcome: Ignored},
 		{name: "a function that is no target", event: deleteFunctionEvent(t, "other", "3", operator, ""), wantOutcome: Ignored},
