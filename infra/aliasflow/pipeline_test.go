@@ -468,7 +468,9 @@ func TestObservability(t *testing.T) {
 	}
 	for _, d := range dashboards {
 		body := cdktest.Flat(d["DashboardBody"])
-		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "Errors on prod by version", "ExecutedVersion"} {
+		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "Errors on prod by version", "ExecutedVersion",
+			// DORA's four keys (package delivery).
+			"DeploymentsPerDay", "DeliveryLeadTimeSeconds", "ChangeFailureRatePercent", "TimeToRestoreSeconds"} {
 			if !strings.Contains(body, w) {
 				t.Errorf("dashboard has no %q", w)
 			}

@@ -21,10 +21,12 @@
 package delivery
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 )
 
@@ -175,4 +177,39 @@ func median(ds []time.Duration) Duration {
 		return Duration(ds[n/2])
 	}
 	return Duration((ds[n/2-1] + ds[n/2]) / 2)
+}
+
+// Window is the span the four keys are reported over, as DORA's survey
+// asks of them and `aliasflow report` does by default.
+const Window = 30 * 24 * time.Hour
+
+// Emitter writes one metric (metrics.Emitter, an EMF line).
+type Emitter interface {
+	Emit(function, name string, value float64, unit string) error
+}
+
+// Emit writes a function's four keys as CloudWatch metrics (EMF), for the
+// stack's dashboard: deployments a day always; lead time, change failure
+// rate and time to restore only when there is something to measure, so an
+// idle function draws no false zero.
+func Emit(e Emitter, function string, m Metrics) error {
+	type metric struct {
+		name, unit string
+		value      float64
+		ok         bool
+	}
+	for _, x := range []metric{
+		{metrics.DeploymentsPerDay, metrics.Count, m.DeploymentsPerDay, true},
+		{metrics.DeliveryLeadTime, metrics.Seconds, time.Duration(m.LeadTime).Seconds(), m.LeadTimes > 0},
+		{metrics.ChangeFailureRate, metrics.Percent, 100 * m.ChangeFailureRate, m.Changes > 0},
+		{metrics.TimeToRestore, metrics.Seconds, time.Duration(m.TimeToRestore).Seconds(), m.Restores > 0},
+	} {
+		if !x.ok {
+			continue
+		}
+		if err := e.Emit(function, x.name, x.value, x.unit); err != nil {
+			return fmt.Errorf("delivery: emit %s of %s: %w", x.name, function, err)
+		}
+	}
+	return nil
 }

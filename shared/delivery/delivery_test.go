@@ -1,10 +1,15 @@
 package delivery
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/metrics"
 )
 
 func TestComputeDriftsAndEmptyWindows(t *testing.T) {
@@ -35,6 +40,48 @@ func TestComputeDriftsAndEmptyWindows(t *testing.T) {
 				m.Deployments != tt.deployments || m.LeadTimes != tt.leadTimes {
 				t.Errorf("Compute = %+v, want %d changes, %d failures, restore %s, %d deployments, %d lead times",
 					m, tt.changes, tt.failures, tt.restore, tt.deployments, tt.leadTimes)
+			}
+		})
+	}
+}
+
+// TestEmit: the four keys as EMF lines, one metric each, in the aliasflow
+// namespace with the Function dimension; what has nothing to measure is
+// left out rather than drawn as zero.
+func TestEmit(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Metrics
+		want map[string]float64
+	}{
+		{"every key", Metrics{DeploymentsPerDay: 0.5, LeadTime: Duration(50 * time.Minute), LeadTimes: 4, Changes: 5, Failures: 2, ChangeFailureRate: 0.4,
+			TimeToRestore: Duration(90 * time.Second), Restores: 2},
+			map[string]float64{"DeploymentsPerDay": 0.5, "DeliveryLeadTimeSeconds": 3000, "ChangeFailureRatePercent": 40, "TimeToRestoreSeconds": 90}},
+		{"an idle function: deployments only", Metrics{}, map[string]float64{"DeploymentsPerDay": 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := Emit(metrics.New(&out, nil), "hello", tt.m); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{}
+			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				var doc map[string]any
+				if err := json.Unmarshal([]byte(line), &doc); err != nil {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				if doc["Function"] != "hello" {
+					t.Errorf("line %s: Function = %v, want hello", line, doc["Function"])
+				}
+				for k, v := range doc {
+					if f, ok := v.(float64); ok {
+						got[k] = f
+					}
+				}
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("metrics = %v, want %v", got, tt.want)
 			}
 		})
 	}
