@@ -113,7 +113,7 @@ func (a *app) startLocal(ctx context.Context, opts worldOptions) (localWorld, er
 	if opts.BinDir == "" {
 		opts.BinDir = filepath.Join("dist", "local")
 	}
-	for _, fn := range []string{"release", "smoketest", "approval", "shift", "hello"} {
+	for _, fn := range []string{"release", "smoketest", "approval", "shift", "reconcile", "hello"} {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, fn, "bootstrap")); err != nil {
 			return nil, fail(ExitFailure, "run `make build-local` first, or pass --bin-dir", "the sandbox needs %s/%s/bootstrap built for this machine: %v", opts.BinDir, fn, err)
 		}

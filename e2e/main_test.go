@@ -15,7 +15,7 @@ import (
 )
 
 // The functions the world runs from ALIASFLOW_BIN_DIR.
-var worldFunctions = []string{"release", "smoketest", "approval", "shift", "hello"}
+var worldFunctions = []string{"release", "smoketest", "approval", "shift", "reconcile", "hello"}
 
 // Greetings of the hello builds (examples/hello sets its greeting at link
 // time). Every build has different code, so each publishes a new version.

@@ -182,7 +182,7 @@ func TestAWSCLI(t *testing.T) {
 		{"SetAlarmState", "cloudwatch set-alarm-state of a missing alarm", []string{"cloudwatch", "set-alarm-state", "--alarm-name", "nope", "--state-value", "ALARM", "--state-reason", "test"}, "ResourceNotFound"},
 		{"GetMetricData", "cloudwatch get-metric-data", []string{"cloudwatch", "get-metric-data", "--start-time", "2026-01-01T00:00:00Z", "--end-time", "2026-01-01T01:00:00Z",
 			"--metric-data-queries", `[{"Id":"e","MetricStat":{"Metric":{"Namespace":"AWS/Lambda","MetricName":"Errors","Dimensions":[{"Name":"FunctionName","Value":"hello"}]},"Period":60,"Stat":"Sum"}}]`}, `"MetricDataResults"`},
-		{"ListBuilds", "codebuild list-builds (none yet: success is its exit status)", []string{"codebuild", "list-builds"}, ""},
+		{"ListBuilds", "codebuild list-builds", []string{"codebuild", "list-builds", "--sort-order", "DESCENDING"}, `"ids"`},
 		{"BatchGetBuilds", "codebuild batch-get-builds of an unknown build", []string{"codebuild", "batch-get-builds", "--ids", "nope:00000000-0000-4000-8000-000000000000"}, `"buildsNotFound"`},
 		{"PutParameter", "ssm put-parameter", []string{"ssm", "put-parameter", "--name", "/aliasflow/aliasflow/targets/cli", "--type", "String", "--value", `{"function":"cli"}`}, `"Version": 1`},
 		{"PutParameter", "ssm put-parameter that exists", []string{"ssm", "put-parameter", "--name", "/aliasflow/aliasflow/targets/cli", "--type", "String", "--value", "x"}, "ParameterAlreadyExists"},

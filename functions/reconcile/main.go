@@ -23,6 +23,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"golang.org/x/time/rate"
 )
 
 func main() {
@@ -45,7 +46,11 @@ func main() {
 	cfg.Retryer = awsenv.PatientRetryer(0, 0)
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
 	trail := ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Now: time.Now}
-	h := reconcile.New(awslambda.NewFromConfig(cfg), codebuild.NewFromConfig(cfg), sfn.NewFromConfig(cfg), ssm.NewFromConfig(cfg), trail, rec,
+	// One ListAliases a target, paced (deploy.ReconcileControlPlaneRate);
+	// the one Invoke of a swept build is no control-plane request.
+	pace := awsenv.Paced(rate.NewLimiter(deploy.ReconcileControlPlaneRate, 2), "Invoke")
+	lambdaClient := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
+	h := reconcile.New(lambdaClient, codebuild.NewFromConfig(cfg), sfn.NewFromConfig(cfg), ssm.NewFromConfig(cfg), trail, rec,
 		metrics.New(os.Stdout, nil), env.Getenv(deploy.EnvSettingsPath), env.Getenv(deploy.EnvStateMachineARN), deploy.ReleaseFunction,
 		&reconcile.Options{Log: log})
 	lambda.Start(h.Handle)

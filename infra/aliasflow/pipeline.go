@@ -142,6 +142,7 @@ type Pipeline struct {
 	smokeTest    awslambda.Function
 	approval     awslambda.Function
 	shift        awslambda.Function
+	reconcile    awslambda.Function
 	stateMachine awsstepfunctions.StateMachine
 	topic        awssns.Topic
 	secret       awssecretsmanager.Secret
@@ -203,6 +204,7 @@ func NewPipeline(scope constructs.Construct, id string, props *PipelineProps) *P
 	})
 
 	p.newFunctions()
+	p.newReconciler()
 	p.newApprovals()
 	p.newApprovalFirewall()
 	p.newStateMachine()
@@ -395,9 +397,7 @@ func (p *Pipeline) allowOnTargets() {
 	allowIf(p.release, tagged, []string{"codebuild:BatchGetBuilds"}, p.stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String("*"),
 	}))
-	settingsParams := p.stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.SettingsPath(), "/") + "*"),
-	})
+	settingsParams := p.settingsArn()
 	allow(p.release, []string{"ssm:GetParameter"}, settingsParams)
 	// settings.changed compares a written version with the one before it.
 	allow(p.release, []string{"ssm:GetParameterHistory"}, settingsParams)
@@ -451,7 +451,7 @@ func (p *Pipeline) newFunction(id, name, asset, description string, timeout awsc
 	})
 	p.logGroup.GrantWrite(role)
 	SuppressFindings(role, "AwsSolutions-IAM5",
-		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; parameter/aliasflow/<pipeline>/approvals/* holds only the approvals the approval Lambda counts toward approval.required (created, listed and deleted there, never the settings); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only; log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback.",
+		"Each wildcard is scoped: X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch GetMetricData and Step Functions SendTaskSuccess/SendTaskFailure and CodeBuild ListBuilds (the reconciler's sweep) support no resource-level permissions (the Service Authorization Reference lists no resource type for them, so only Resource * matches; a SendTask* call is only as good as its task token, which only the promotion state machine hands out); CloudWatch DescribeAlarms must be on * to return composite alarms (DescribeAlarms API reference); function:*, function:*:* and function:*:stg (Lambda), alarm:* (CloudWatch) and project/* (CodeBuild) are allowed only under the condition aws:ResourceTag/aliasflow:pipeline = this pipeline's name, which the target construct puts on each target (attribute-based access control, so the policy does not grow with targets); parameter/aliasflow/<pipeline>/targets/* is this pipeline's settings and nothing else; parameter/aliasflow/<pipeline>/approvals/* holds only the approvals the approval Lambda counts toward approval.required (created, listed and deleted there, never the settings); execution:aliasflow-promotion:* is the executions of the one promotion state machine, whose names are derived from each release; kms:GenerateDataKey* is on the approvals topic's own key only; log-group:/aliasflow/pipeline:* is the pipeline's own log group (the :* form names it with its streams), whose audit trail the approval API reads to decide an operator's rollback.",
 		FindingAnyResource, FindingTagged, FindingSettings, FindingApprovals, FindingExecutions, FindingPipelineLogs, "Action::kms:GenerateDataKey*")
 	return fn
 }

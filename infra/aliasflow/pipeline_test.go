@@ -125,7 +125,7 @@ func TestPipelineFunctions(t *testing.T) {
 		}
 	}
 	sort.Strings(names)
-	want := []string{"aliasflow-approval", "aliasflow-release", "aliasflow-shift", "aliasflow-smoketest"}
+	want := []string{"aliasflow-approval", "aliasflow-reconcile", "aliasflow-release", "aliasflow-shift", "aliasflow-smoketest"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("functions = %v, want %v", names, want)
 	}
@@ -374,6 +374,21 @@ func TestLeastPrivilege(t *testing.T) {
 		{"approval cannot move aliases", "ApprovalRole", "lambda:UpdateAlias", `.`, false},
 		{"approval publishes to the topic", "ApprovalRole", "sns:Publish", `AliasflowApprovals`, true},
 		{"approval reads the link key", "ApprovalRole", "secretsmanager:GetSecretValue", `AliasflowLinkKey`, true},
+		// The reconciler (issue 21): reads, one Invoke of the release, never a move.
+		{"reconciler lists tagged functions' aliases", "ReconcileRole", "lambda:ListAliases", `function:\*"`, true},
+		{"reconciler moves no alias", "ReconcileRole", "lambda:UpdateAlias", `.`, false},
+		{"reconciler publishes nothing", "ReconcileRole", "lambda:PublishVersion", `.`, false},
+		{"reconciler hands a missed build to the release", "ReconcileRole", "lambda:InvokeFunction", `AliasflowRelease`, true},
+		{"reconciler invokes no target", "ReconcileRole", "lambda:InvokeFunction", `function:`, false},
+		{"reconciler lists builds (no resource type)", "ReconcileRole", "codebuild:ListBuilds", `^\*$`, true},
+		{"reconciler reads the builds of tagged projects", "ReconcileRole", "codebuild:BatchGetBuilds", `project/\*"`, true},
+		{"reconciler lists the targets' settings", "ReconcileRole", "ssm:GetParametersByPath", `parameter/aliasflow/aliasflow/targets/\*"`, true},
+		{"reconciler writes no settings", "ReconcileRole", "ssm:PutParameter", `.`, false},
+		{"reconciler lists the promotions", "ReconcileRole", "states:ListExecutions", `stateMachine:aliasflow-promotion"`, true},
+		{"reconciler starts no promotion", "ReconcileRole", "states:StartExecution", `.`, false},
+		{"reconciler reads the audit trail", "ReconcileRole", "logs:FilterLogEvents", `log-group:/aliasflow/pipeline`, true},
+		{"the schedule invokes the reconciler", "ReconcileScheduleRole", "lambda:InvokeFunction", `AliasflowReconcile`, true},
+		{"the schedule invokes nothing else", "ReconcileScheduleRole", "lambda:InvokeFunction", `AliasflowRelease`, false},
 		{"state machine invokes the smoke test", "PromotionRole", "lambda:InvokeFunction", `AliasflowSmokeTest`, true},
 		{"state machine cannot invoke release", "PromotionRole", "lambda:InvokeFunction", `AliasflowRelease`, false},
 	}

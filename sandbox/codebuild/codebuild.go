@@ -145,7 +145,7 @@ func (s *Service) listBuilds(_ context.Context, body []byte) (any, error) {
 	out := struct {
 		Ids       []string `json:"ids"`
 		NextToken string   `json:"nextToken,omitempty"`
-	}{Ids: ids[start:end]}
+	}{Ids: append([]string{}, ids[start:end]...)}
 	if end < len(ids) {
 		out.NextToken = strconv.Itoa(end)
 	}

@@ -89,6 +89,7 @@ var ignored = map[string]string{
 	"AWS::Events::EventBusPolicy":       "read by the sandbox's IAM (iam.Load, Set.BusPolicies) when it evaluates PutEvents",
 	"AWS::WAFv2::WebACL":                "per-client rate limiting of the approval API (ApprovalRateLimit); the sandbox serves loopback only and limits no client",
 	"AWS::WAFv2::WebACLAssociation":     "attaches the WAFv2 web ACL the sandbox does not apply (see AWS::WAFv2::WebACL)",
+	"AWS::Scheduler::Schedule":          "the sandbox runs no schedules: its clock is the test's, so the e2e tests invoke the reconciler (aliasflow-reconcile) as its schedule would, when they choose",
 }
 
 // functionDirs are the BinDir directories of the functions the world runs
@@ -99,6 +100,7 @@ var functionDirs = map[string]string{
 	SmokeTestFunction: "smoketest",
 	ApprovalFunction:  "approval",
 	ShiftFunction:     "shift",
+	ReconcileFunction: "reconcile",
 	HelloFunction:     "hello",
 }
 

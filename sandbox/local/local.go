@@ -42,6 +42,7 @@ const (
 	SmokeTestFunction = deploy.SmokeTestFunction
 	ApprovalFunction  = deploy.ApprovalFunction
 	ShiftFunction     = deploy.ShiftFunction
+	ReconcileFunction = deploy.ReconcileFunction
 	HelloFunction     = "hello"
 	StateMachineName  = deploy.StateMachine
 	TopicName         = deploy.ApprovalTopic
@@ -179,7 +180,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	if opts.BinDir == "" {
 		return nil, errors.New("local: BinDir is required (build it with `make build-local`: dist/local)")
 	}
-	for _, fn := range []string{"release", "smoketest", "approval", "shift", "hello"} {
+	for _, fn := range []string{"release", "smoketest", "approval", "shift", "reconcile", "hello"} {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, fn, "bootstrap")); err != nil {
 			return nil, fmt.Errorf("local: %s/bootstrap is missing in %s (run `make build-local`): %w", fn, opts.BinDir, err)
 		}

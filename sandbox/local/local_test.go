@@ -89,7 +89,7 @@ func TestWorldServesHelloAndRunsARelease(t *testing.T) {
 	for _, f := range fns.Functions {
 		names = append(names, aws.ToString(f.FunctionName))
 	}
-	if got := strings.Join(names, ","); got != "aliasflow-approval,aliasflow-release,aliasflow-shift,aliasflow-smoketest,hello" {
+	if got := strings.Join(names, ","); got != "aliasflow-approval,aliasflow-reconcile,aliasflow-release,aliasflow-shift,aliasflow-smoketest,hello" {
 		t.Errorf("functions = %s", got)
 	}
 

@@ -91,6 +91,11 @@ const (
 	ReleaseControlPlaneRate  = 0.5
 	ReleaseControlPlaneBurst = 2
 	ShiftControlPlaneRate    = 2.0
+	// ReconcileControlPlaneRate paces the reconciler's Lambda requests
+	// (one ListAliases a target): at 200 targets a run reads them in
+	// 100 s, inside its 5-minute schedule, and adds at most 2 requests a
+	// second to the account's 15.
+	ReconcileControlPlaneRate = 2.0
 )
 
 // Environment variables of the pipeline's Lambdas.

@@ -19,8 +19,7 @@ type Promotion struct {
 	Records  Trail
 }
 
-// Started is the time of the promotion's first record; Ended that of its
-// last.
+// Started is the promotion's first record (Records is never empty).
 func (p Promotion) Started() audit.Record { return p.Records[len(p.Records)-1] }
 
 // Outcome is the promotion's final record (promotion.completed,

@@ -149,16 +149,41 @@ type Report struct {
 	Stuck   []string `json:"stuck"`
 }
 
-// Handle runs the reconciler once (the schedule's invocation; its payload
-// is not read).
-func (h *Handler) Handle(ctx context.Context, _ json.RawMessage) (Report, error) {
-	defer func() { _ = h.audit.Flush(ctx) }()
-	return h.Run(ctx)
+// Input is what an invocation may ask; the schedule sends none. Only
+// principals allowed to invoke the reconciler (its schedule, an operator)
+// can send it.
+type Input struct {
+	// SweepGraceSeconds replaces the sweep's grace for this run: an
+	// operator (or a test) sweeping a build that just ended.
+	SweepGraceSeconds *int `json:"sweepGraceSeconds,omitempty"`
 }
 
-// Run compares the world with the ledger once. A failure of one part is
-// logged and returned after the others ran: drift, the sweep and stuck
-// promotions do not wait on one another.
+// Handle runs the reconciler once: the schedule's invocation, or an
+// operator's with an Input.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, error) {
+	defer func() { _ = h.audit.Flush(ctx) }()
+	run := *h
+	if len(raw) > 0 && string(raw) != "null" {
+		var in Input
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			return Report{}, fmt.Errorf("reconcile: the invocation's input: %w (it takes only sweepGraceSeconds)", err)
+		}
+		if in.SweepGraceSeconds != nil {
+			if *in.SweepGraceSeconds < 0 {
+				return Report{}, fmt.Errorf("reconcile: sweepGraceSeconds is %d; it must not be negative", *in.SweepGraceSeconds)
+			}
+			run.opts.SweepGrace = time.Duration(*in.SweepGraceSeconds) * time.Second
+		}
+	}
+	return run.Run(ctx)
+}
+
+// Run compares the world with the ledger once. What all parts need (the
+// targets, the running promotions, the recent trail) must be read first;
+// after that a failure of one part is returned after the others ran:
+// drift, the sweep and stuck promotions do not wait on one another.
 func (h *Handler) Run(ctx context.Context) (Report, error) {
 	rep := Report{Drifted: []string{}, Swept: []string{}, Stuck: []string{}}
 	targets, err := h.targets(ctx)
@@ -334,6 +359,8 @@ func (h *Handler) sweep(ctx context.Context, targets map[string]config.Target, r
 					older = true
 					continue
 				case b.BuildStatus != cbtypes.StatusTypeSucceeded || !b.BuildComplete || end.After(now.Add(-h.opts.SweepGrace)):
+					h.opts.Log.DebugContext(ctx, "build not swept", "build", aws.ToString(b.Id), "status", string(b.BuildStatus),
+						"complete", b.BuildComplete, "ended", end, "grace", h.opts.SweepGrace.String())
 					continue
 				}
 				fn, err := h.release(ctx, b, projects[aws.ToString(b.ProjectName)])

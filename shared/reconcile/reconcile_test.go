@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -25,9 +26,12 @@ import (
 	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awscodebuild "github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/middleware"
 )
 
 const releaseFn = "aliasflow-release"
@@ -91,30 +95,48 @@ func (w *world) advance(d time.Duration) {
 var target = config.Target{Function: "hello", CodeBuildProjects: []string{"hello-build"}, Approvers: []string{"ana@example.com"},
 	Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}, ApprovalTimeoutSeconds: 3600}
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldOf(t, []string{"hello"}, nil) }
+
+// newWorldOf is a world with a target per function of fns (hello's
+// settings, its own build project fn-build for each but hello, whose is
+// hello-build); the reconciler's calls go through c when not nil.
+func newWorldOf(t *testing.T, fns []string, c *counter) *world {
 	w := &world{t: t, now: sandboxtest.T0}
 	w.promo = sandboxtest.NewPromotion(t)
 	w.lambda = sandboxtest.NewLambda(t)
-	w.lambda.AddFunction(t, "hello", 4)
 	w.invokes = &invokes{Client: w.lambda.Client}
 	w.logs = sandboxtest.NewLogs(t, w.clock)
 	w.logs.Service.CreateGroup(deploy.PipelineLogGroup)
 	w.builds = codebuild.New(nil, &codebuild.Options{Now: w.clock})
 	params := ssmsvc.New(w.clock)
-	tgt := target
-	tgt.ApplyDefaults()
-	value, err := settings.Encode(tgt)
-	if err != nil {
-		t.Fatal(err)
+	for _, fn := range fns {
+		w.lambda.AddFunction(t, fn, 4)
+		tgt := target
+		tgt.Function = fn
+		if fn != "hello" {
+			tgt.CodeBuildProjects = []string{fn + "-build"}
+		}
+		tgt.ApplyDefaults()
+		value, err := settings.Encode(tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := params.PutParameter(settings.ParameterName("aliasflow", fn), value, false); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := params.PutParameter(settings.ParameterName("aliasflow", "hello"), value, false); err != nil {
-		t.Fatal(err)
+	var opts []func(*middleware.Stack) error
+	if c != nil { // Lambda's calls are counted by sandboxtest (Lambda.Calls)
+		opts = append(opts, c.count)
 	}
+	with := func(o *[]func(*middleware.Stack) error) { *o = append(*o, opts...) }
 	rec := audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock})
 	w.h = reconcile.New(w.invokes,
-		awscodebuild.NewFromConfig(sandboxtest.Config(t, "codebuild", w.builds)), w.promo.SFN,
-		ssm.NewFromConfig(sandboxtest.Config(t, "ssm", params)),
-		ledger.Ledger{Logs: w.logs.Client, Group: deploy.PipelineLogGroup, Now: w.clock}, rec,
+		awscodebuild.NewFromConfig(sandboxtest.Config(t, "codebuild", w.builds), func(o *awscodebuild.Options) { with(&o.APIOptions) }),
+		sfn.NewFromConfig(sandboxtest.Config(t, "states", w.promo.States), func(o *sfn.Options) { with(&o.APIOptions) }),
+		ssm.NewFromConfig(sandboxtest.Config(t, "ssm", params), func(o *ssm.Options) { with(&o.APIOptions) }),
+		ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(sandboxtest.Config(t, "logs", w.logs.Service), func(o *cloudwatchlogs.Options) { with(&o.APIOptions) }),
+			Group: deploy.PipelineLogGroup, Now: w.clock}, rec,
 		metrics.New(&w.emf, w.clock), settings.Path("aliasflow"), w.promo.MachineARN, releaseFn, &reconcile.Options{Now: w.clock})
 	return w
 }
@@ -305,4 +327,124 @@ func TestStuckPromotionIsReportedOnce(t *testing.T) {
 		b, _ := json.Marshal(stuck)
 		t.Errorf("promotion.stuck records = %s; want one of %s", b, name)
 	}
+}
+
+// TestInput: the schedule sends no input; an operator may shorten the
+// sweep's grace; anything else is refused, naming it.
+func TestInput(t *testing.T) {
+	tests := []struct {
+		name, in, wantErr string
+		swept             int
+	}{
+		{"the schedule's empty payload", `{}`, "", 0},
+		{"no payload", ``, "", 0},
+		{"no grace", `{"sweepGraceSeconds":0}`, "", 1},
+		{"a negative grace", `{"sweepGraceSeconds":-1}`, "must not be negative", 0},
+		{"an unknown field", `{"sweep":true}`, "unknown field", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			if _, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "hello-build", Exported: []codebuild.EnvironmentVariable{{Name: release.VarFunction, Value: "hello"}}}); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := w.h.Handle(context.Background(), json.RawMessage(tc.in))
+			if (err != nil) != (tc.wantErr != "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Handle(%s) = %v, want error %q", tc.in, err, tc.wantErr)
+			}
+			if len(rep.Swept) != tc.swept {
+				t.Errorf("swept = %v, want %d (a build that just ended)", rep.Swept, tc.swept)
+			}
+		})
+	}
+}
+
+// counter counts the operations called through the clients it is an
+// APIOption of.
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) count(s *middleware.Stack) error {
+	return s.Initialize.Add(middleware.InitializeMiddlewareFunc("reconcile_test.count",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			c.mu.Lock()
+			c.n[middleware.GetOperationName(ctx)]++
+			c.mu.Unlock()
+			return next.HandleInitialize(ctx, in)
+		}), middleware.Before)
+}
+
+// TestCallsAtScale (issue 19's quotas): one run at 200 targets, their
+// aliases stamped by aliasflow, a day of builds all released but one, a
+// few promotions running, makes one ListAliases a target and a handful of
+// other calls — the trail is read once, not per target.
+func TestCallsAtScale(t *testing.T) {
+	const n = 200
+	fns := make([]string, n)
+	for i := range fns {
+		fns[i] = fmt.Sprintf("fn%03d", i)
+	}
+	c := &counter{n: map[string]int{}}
+	w := newWorldOf(t, fns, c)
+	for i, fn := range fns {
+		for _, name := range []string{"stg", "prod"} {
+			_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), fn+"-v2-0a0a0a0a"), fn, name,
+				func(alias.Alias) (alias.Alias, bool, error) {
+					return alias.Alias{Exists: true, Version: "2"}, true, nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%20 == 0 { // a build of every tenth target today, released
+			b, _, err := w.builds.RunBuild(codebuild.RunInput{Project: fn + "-build"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := audit.Record{Event: audit.ReleasePublished, Function: fn, Alias: "stg", ToVersion: "2", Release: &promotion.Release{Build: b.ID}}
+			audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock}).Log(context.Background(), r)
+		}
+	}
+	missed, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "fn199-build"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range fns[:3] {
+		w.promo.StartWaiting(t, promotion.ExecutionName(fn, "3", "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="),
+			promotion.Input{Function: fn, Version: "3", Target: target, Steps: []promotion.Step{}})
+	}
+	w.advance(10 * time.Minute)
+	before := len(w.lambda.Calls())
+	rep := w.run()
+	if rep.Targets != n || len(rep.Drifted) != 0 || !slices.Equal(rep.Swept, []string{"fn199:" + missed.ID}) || len(rep.Stuck) != 0 {
+		t.Fatalf("report = %d targets, drifted %v, swept %v, stuck %v; want %d, none, %s, none", rep.Targets, rep.Drifted, rep.Swept, rep.Stuck, n, missed.ID)
+	}
+	for _, op := range w.lambda.Calls()[before:] {
+		c.n[op]++
+	}
+	c.n["Invoke"] += len(w.invokes.calls) // answered by the test's invokes
+	want := map[string]int{
+		"ListAliases":         n,      // one a target: drift is one ListAliases away
+		"Invoke":              1,      // the one missed build
+		"GetParametersByPath": n / 10, // 10 parameters a page
+		"FilterLogEvents":     1,      // the trail once: every alias is stamped
+		"ListBuilds":          1,
+		"BatchGetBuilds":      1,
+		"ListExecutions":      1,
+	}
+	total := 0
+	for op, got := range c.n {
+		total += got
+		if got != want[op] {
+			t.Errorf("%s calls = %d, want %d", op, got, want[op])
+		}
+	}
+	for op, n := range want {
+		if c.n[op] != n {
+			t.Errorf("%s calls = %d, want %d", op, c.n[op], n)
+		}
+	}
+	t.Logf("one run at %d targets: %d calls %v (and one PutEvents when it found anything)", n, total, c.n)
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // Lambdas are the asset folders `make build` writes under dist/.
-var Lambdas = []string{"release", "smoketest", "approval", "shift", "hello"}
+var Lambdas = []string{"release", "smoketest", "approval", "shift", "reconcile", "hello"}
 
 // PlaceholderAssets writes dir/<name>/bootstrap for every Lambda so the
 // stacks synthesize before (or without) `make build`.
