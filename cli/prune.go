@@ -10,8 +10,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/prune"
 	"github.com/aliasflow/aliasflow/shared/settings"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/spf13/cobra"
 )
 
@@ -139,36 +137,24 @@ func runPrune(ctx context.Context, a *app, fn string, o pruneOptions) error {
 // pipeline's path): fn's, which must set a prune policy, or with fn ""
 // every target's (PlanAll skips those without one).
 func (a *app) pruneTargets(ctx context.Context, fn string) ([]config.Target, error) {
-	c, err := a.aws(ctx)
+	params, err := a.targetParameters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	path := settings.Path(a.g.pipeline)
 	var targets []config.Target
-	// The path without its trailing slash is the parameter ARN
-	// aliasflow-operators grants ssm:GetParametersByPath on
-	// (parameter/aliasflow/NAME/targets); its children are the same.
-	pg := ssm.NewGetParametersByPathPaginator(c.Settings, &ssm.GetParametersByPathInput{Path: aws.String(strings.TrimSuffix(path, "/"))})
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(ctx)
+	for _, prm := range params {
+		if fn != "" && prm.function != fn {
+			continue
+		}
+		t, err := settings.Parse([]byte(prm.value), prm.function)
 		if err != nil {
-			return nil, fmt.Errorf("read the targets' settings under %s: %w", path, err)
+			return nil, fail(ExitConflict, "fix the target's settings first", "settings of %s (%s): %v", prm.function, prm.name, err)
 		}
-		for _, prm := range page.Parameters {
-			name := strings.TrimPrefix(aws.ToString(prm.Name), path)
-			if config.ValidateFunctionName(name) != nil || (fn != "" && name != fn) {
-				continue
-			}
-			t, err := settings.Parse([]byte(aws.ToString(prm.Value)), name)
-			if err != nil {
-				return nil, fail(ExitConflict, "fix the target's settings first", "settings of %s (%s): %v", name, aws.ToString(prm.Name), err)
-			}
-			targets = append(targets, t)
-		}
+		targets = append(targets, t)
 	}
 	switch {
 	case fn != "" && len(targets) == 0:
-		return nil, fail(ExitNotFound, "see the targets with `aliasflow status`", "%s is not a target of pipeline %s (no settings parameter %s%s)", fn, a.g.pipeline, path, fn)
+		return nil, fail(ExitNotFound, "see the targets with `aliasflow status`", "%s is not a target of pipeline %s (no settings parameter %s%s)", fn, a.g.pipeline, settings.Path(a.g.pipeline), fn)
 	case fn != "" && targets[0].Prune == nil:
 		return nil, fail(ExitConflict, `set "prune": {"keepLast": N} in its settings parameter`,
 			"pruning is off for %s: its settings set no prune.keepLast", fn)

@@ -90,6 +90,11 @@ func TestPruneDeletesOnlyTheUnreferencedOldVersions(t *testing.T) {
 		t.Errorf("prod on %s, stg on %s: prune moved an alias", s.alias("prod").version, s.alias("stg").version)
 	}
 
+	// status, as the same operator, lists the targets from their settings
+	// by the same path.
+	if code, out, errOut := s.cli("status"); code != cli.ExitOK {
+		t.Errorf("status as the operator: exit %d\n%s%s", code, out, errOut)
+	}
 	operator := personARN(operatorKey)
 	recs := s.waitAudit(func(recs []audit.Record) bool {
 		n := 0
