@@ -27,11 +27,13 @@ quota, 75 GB by default). It runs only for targets whose settings set prune.keep
 deletes a version that:
   - an alias points at or routes traffic to,
   - a running promotion or a pending approval names,
-  - a rollback could return prod to (the version the last promotion replaced),
+  - a rollback could return prod to (where rollback goes, or any version rollback --to accepts:
+    one prod served after an approved promotion),
   - is one of the newest prune.keepLast.
 It prints the plan and the Region's code storage use, then asks before deleting (--yes skips the
-question; without a terminal --yes is needed). Each deletion is a DeleteFunction call with the
-version as qualifier, made with your credentials.`,
+question; without a terminal --yes is needed), reading everything again just before. Each deletion
+is a DeleteFunction call with the version as qualifier, made with your credentials; the pipeline
+audits it as version.deleted, naming you as CloudTrail recorded the call.`,
 		Example: `  aliasflow prune hello --dry-run
   aliasflow prune --all --yes`,
 		Args: func(c *cobra.Command, args []string) error {
