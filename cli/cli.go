@@ -225,7 +225,7 @@ promote also take a function name when exactly one of its promotions is waiting.
 	root.AddGroup(&cobra.Group{ID: "ops", Title: "Operating promotions:"}, &cobra.Group{ID: "local", Title: "On this machine:"})
 	for _, c := range []*cobra.Command{
 		statusCommand(a), historyCommand(a), approveCommand(a), rejectCommand(a), rollbackCommand(a),
-		promoteCommand(a), releaseCommand(a), watchCommand(a),
+		promoteCommand(a), releaseCommand(a), watchCommand(a), pruneCommand(a), reportCommand(a),
 	} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
@@ -392,8 +392,10 @@ func (a *app) aws(ctx context.Context) (*Clients, error) {
 		return nil, err
 	}
 	a.region = cfg.Region
+	lc := lambda.NewFromConfig(cfg)
 	a.clients = &Clients{
-		Lambda:    lambda.NewFromConfig(cfg),
+		Lambda:    lc,
+		Prune:     lc,
 		States:    sfn.NewFromConfig(cfg),
 		Logs:      cloudwatchlogs.NewFromConfig(cfg),
 		Events:    eventbridge.NewFromConfig(cfg),

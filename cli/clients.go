@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aliasflow/aliasflow/shared/prune"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -118,6 +119,9 @@ type Clients struct {
 	Proofs ProofAPI
 	// Approvals decides and overrides through the approval API.
 	Approvals ApprovalAPI
+	// Prune deletes versions and reads the Region's code storage (prune);
+	// prune refuses to run without it.
+	Prune prune.LambdaAPI
 }
 
 var (

@@ -65,7 +65,8 @@ type paramStore map[string]string
 func (s paramStore) GetParametersByPath(_ context.Context, in *ssm.GetParametersByPathInput, _ ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error) {
 	var names []string
 	for n := range s {
-		if rest, ok := strings.CutPrefix(n, aws.ToString(in.Path)); ok && !strings.Contains(rest, "/") {
+		// A path names its children with or without its trailing slash.
+		if rest, ok := strings.CutPrefix(n, strings.TrimSuffix(aws.ToString(in.Path), "/")+"/"); ok && !strings.Contains(rest, "/") {
 			names = append(names, n)
 		}
 	}

@@ -173,13 +173,35 @@ func (a *app) knownFunctions(ctx context.Context) ([]string, error) {
 // pipeline's path (GetParametersByPath, not recursive: one level, one
 // parameter per target).
 func (a *app) targets(ctx context.Context) ([]string, error) {
+	params, err := a.targetParameters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fns := make([]string, 0, len(params))
+	for _, p := range params {
+		fns = append(fns, p.function)
+	}
+	return fns, nil
+}
+
+// targetParameter is one target's settings parameter.
+type targetParameter struct {
+	function, name, value string
+}
+
+// targetParameters reads the settings parameters under the pipeline's
+// path, one per target; none when the clients have no Parameter Store.
+// The path is asked for without its trailing slash: that is the parameter
+// ARN aliasflow-operators grants ssm:GetParametersByPath on
+// (parameter/aliasflow/NAME/targets), and it names the same children.
+func (a *app) targetParameters(ctx context.Context) ([]targetParameter, error) {
 	c, err := a.aws(ctx)
 	if err != nil || c.Settings == nil {
 		return nil, err
 	}
 	path := settings.Path(a.g.pipeline)
-	var fns []string
-	p := ssm.NewGetParametersByPathPaginator(c.Settings, &ssm.GetParametersByPathInput{Path: aws.String(path)})
+	var out []targetParameter
+	p := ssm.NewGetParametersByPathPaginator(c.Settings, &ssm.GetParametersByPathInput{Path: aws.String(strings.TrimSuffix(path, "/"))})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -187,11 +209,11 @@ func (a *app) targets(ctx context.Context) ([]string, error) {
 		}
 		for _, prm := range page.Parameters {
 			if fn := strings.TrimPrefix(aws.ToString(prm.Name), path); config.ValidateFunctionName(fn) == nil {
-				fns = append(fns, fn)
+				out = append(out, targetParameter{function: fn, name: aws.ToString(prm.Name), value: aws.ToString(prm.Value)})
 			}
 		}
 	}
-	return fns, nil
+	return out, nil
 }
 
 func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, error) {

@@ -148,6 +148,11 @@ func TestAWSCLI(t *testing.T) {
 		{"UpdateFunctionCode", "lambda update-function-code", []string{"lambda", "update-function-code", "--function-name", "hello", "--zip-file", "fileb://" + zipFile}, `"CodeSha256"`},
 		{"ListVersionsByFunction", "lambda list-versions-by-function", []string{"lambda", "list-versions-by-function", "--function-name", "hello"}, `"Version": "1"`},
 		{"PublishVersion", "lambda publish-version", []string{"lambda", "publish-version", "--function-name", "hello"}, `"Version"`},
+		// prune: Lambda refuses a version an alias references, and $LATEST
+		// (DeleteFunction, Lambda API Reference); the quota is 75 GB.
+		{"DeleteFunction", "lambda delete-function of the version prod points at", []string{"lambda", "delete-function", "--function-name", "hello", "--qualifier", "1"}, "Unable to delete version because the following aliases reference it: [prod]"},
+		{"DeleteFunction", "lambda delete-function of $LATEST", []string{"lambda", "delete-function", "--function-name", "hello", "--qualifier", "$LATEST"}, "InvalidParameterValueException"},
+		{"GetAccountSettings", "lambda get-account-settings", []string{"lambda", "get-account-settings"}, `"TotalCodeSize": 80530636800`},
 		{"ListAliases", "lambda list-aliases", []string{"lambda", "list-aliases", "--function-name", "hello"}, `"FunctionVersion": "1"`},
 		{"CreateAlias", "lambda create-alias", []string{"lambda", "create-alias", "--function-name", "hello", "--name", "stg", "--function-version", "1"}, `"Name": "stg"`},
 		{"CreateAlias", "lambda create-alias that exists", []string{"lambda", "create-alias", "--function-name", "hello", "--name", "prod", "--function-version", "1"}, "ResourceConflictException"},

@@ -32,8 +32,8 @@ import (
 // sandbox's own setup needs (topics, subscriptions, rules, targets, alarms,
 // log groups, function configuration) is its Go API, not served.
 var projectOperations = map[string][]string{
-	"lambda": {"CreateAlias", "CreateFunction", "GetAlias", "GetFunction", "GetFunctionConfiguration", "Invoke", "ListAliases", "ListFunctions",
-		"ListVersionsByFunction", "PublishVersion", "UpdateAlias", "UpdateFunctionCode"},
+	"lambda": {"CreateAlias", "CreateFunction", "DeleteFunction", "GetAccountSettings", "GetAlias", "GetFunction", "GetFunctionConfiguration", "Invoke",
+		"ListAliases", "ListFunctions", "ListVersionsByFunction", "PublishVersion", "UpdateAlias", "UpdateFunctionCode"},
 	"states": {"DescribeExecution", "DescribeStateMachineForExecution", "GetExecutionHistory", "ListExecutions", "ListStateMachines", "SendTaskFailure",
 		"SendTaskSuccess", "StartExecution", "StopExecution"},
 	"events":         {"PutEvents"},

@@ -187,6 +187,9 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	// as on an account with a trail: aliasflow audits settings changes
 	// from them.
 	sb.ssm.SetEventBus(sb.events)
+	// So do version deletions: aliasflow audits them from CloudTrail's
+	// records of the DeleteFunction calls.
+	sb.lambda.SetEventBus(sb.events)
 	sb.sts = stssvc.New()
 	sb.apigw = apigw.New(lam, &apigw.Options{Logger: opts.Logger.With("service", "apigateway"), Now: opts.Clock})
 	sb.services = map[string]http.Handler{

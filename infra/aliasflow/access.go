@@ -150,6 +150,14 @@ func (p *Pipeline) OperatorStatements() []awsiam.PolicyStatement {
 	fns, tagged := p.taggedFunctions()
 	out := []awsiam.PolicyStatement{
 		statement("ReadTargets", []string{"lambda:GetFunctionConfiguration", "lambda:ListAliases", "lambda:ListVersionsByFunction"}, fns, tagged),
+		// prune deletes old published versions of the tagged targets: only
+		// qualified ARNs (function:NAME:VERSION), so never a whole function;
+		// Lambda itself refuses a version an alias references and $LATEST.
+		statement("PruneTargetVersions", []string{"lambda:DeleteFunction"}, []*string{p.lambdaArn("*:*")}, tagged),
+		// prune reports the Region's code storage; GetAccountSettings has no
+		// resource-level permission ("Actions, resources, and condition keys
+		// for AWS Lambda", Service Authorization Reference).
+		statement("ReadCodeStorage", []string{"lambda:GetAccountSettings"}, []*string{jsii.String("*")}, nil),
 		// No lambda:InvokeFunction on the pipeline's Lambdas (the shift runs
 		// only what the promotion state machine scheduled) and no
 		// states:StopExecution (a stopped shift would leave prod weighted):
@@ -199,15 +207,16 @@ func NewAccess(scope constructs.Construct, id string, p *Pipeline) *Access {
 		}),
 	}
 	SuppressFindings(c, "AwsSolutions-IAM5",
-		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases; execution:aliasflow-promotion:* is the executions of the one promotion state machine; log-group:/aliasflow/pipeline:* is the pipeline's own log group with its streams (the audit trail history reads).",
+		"states:ListStateMachines has no resource-level permission (Resource *); function:* is limited by the condition aws:ResourceTag/"+TagKey+" to the pipeline's own targets and their versions and aliases, function:*:* (prune's DeleteFunction) likewise to the qualified ARNs of those targets, so never a whole function; execution:aliasflow-promotion:* is the executions of the one promotion state machine; log-group:/aliasflow/pipeline:* is the pipeline's own log group with its streams (the audit trail history reads).",
 		FindingAnyResource, findingTaggedFunctions, FindingExecutions, FindingPipelineLogs)
 	return a
 }
 
 func policyStatements(sts []awsiam.PolicyStatement) *[]awsiam.PolicyStatement { return &sts }
 
-// findingTaggedFunctions is cdk-nag's finding for function:* (limited by the tag).
-const findingTaggedFunctions = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:\*$/`
+// findingTaggedFunctions is cdk-nag's finding for function:* and
+// function:*:* (limited by the tag).
+const findingTaggedFunctions = `/^Resource::arn:` + ArnEnv + `:lambda:` + ArnEnv + `:` + ArnEnv + `:function:\*(?::\*)?$/`
 
 // GitHubReleaseRoleProps configures NewGitHubReleaseRole.
 type GitHubReleaseRoleProps struct {

@@ -95,8 +95,9 @@ func releaseOnly(s policyStatement) bool {
 // presigns that call, on the caller's machine, for the release Lambda to send.
 func cliActions() []string {
 	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm",
-		"Approvals": "execute-api", "Proofs": ""}
+		"Approvals": "execute-api", "Proofs": "", "Prune": "lambda"}
 	iamName := map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
+	seen := map[string]bool{}
 	var out []string
 	ct := reflect.TypeOf(cli.Clients{})
 	for i := 0; i < ct.NumField(); i++ {
@@ -113,7 +114,10 @@ func cliActions() []string {
 			if n, ok := iamName[a]; ok {
 				a = n
 			}
-			out = append(out, a)
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
 		}
 	}
 	sort.Strings(out)
@@ -135,6 +139,16 @@ func TestOperatorsPolicyCoversEveryCLICall(t *testing.T) {
 			continue
 		}
 		switch {
+		case a == "lambda:GetAccountSettings":
+			// The Region's code storage: no resource, so no tag to hold it to.
+			if got := cdktest.Flat(s.Resources); got != `["*"]` || s.Condition != nil {
+				t.Errorf("lambda:GetAccountSettings on %s if %v, want on * without condition", got, s.Condition)
+			}
+		case a == "lambda:DeleteFunction":
+			// prune: versions of the tagged targets, never a whole function.
+			if got := cdktest.Flat(s.Resources); !taggedOnly(s) || len(s.Resources) != 1 || !strings.Contains(got, ":function:*:*") {
+				t.Errorf("lambda:DeleteFunction on %s if %v, want the tagged targets' qualified ARNs (function:*:*) only", got, s.Condition)
+			}
 		case strings.HasPrefix(a, "lambda:"):
 			if !taggedOnly(s) {
 				t.Errorf("%s is not limited to tagged targets: %v", a, s.Condition)

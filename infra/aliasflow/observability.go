@@ -54,6 +54,16 @@ func (p *Pipeline) newObservability() {
 		graph("Lead time, merge to prod (s)", hour, search(metrics.LeadTime, "Average", hour, "lead time")),
 		graph("Approval wait (s)", hour, search(metrics.ApprovalWait, "Average", hour, "approval wait")),
 	)
+	// DORA's four keys over the last 30 days, per target, as the reconciler
+	// computes them from the audit trail (package delivery; `aliasflow
+	// report` prints the same).
+	day := awscdk.Duration_Days(jsii.Number(1))
+	p.dashboard.AddWidgets(
+		graph("Deployments a day (DORA, 30 days)", day, search(metrics.DeploymentsPerDay, "Average", day, "deployments a day")),
+		graph("Lead time, release to prod, median (s)", day, search(metrics.DeliveryLeadTime, "Average", day, "lead time")),
+		graph("Change failure rate (%)", day, search(metrics.ChangeFailureRate, "Average", day, "change failure rate")),
+		graph("Time to restore, median (s)", day, search(metrics.TimeToRestore, "Average", day, "time to restore")),
+	)
 	minute := awscdk.Duration_Minutes(jsii.Number(5))
 	var errs []awscloudwatch.IMetric
 	for _, fn := range p.Functions() {

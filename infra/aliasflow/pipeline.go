@@ -651,6 +651,16 @@ func (p *Pipeline) newRules() {
 		EventPattern: eventPattern(eventpatterns.SettingsChanged(p.SettingsPath())),
 		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
 	})
+	// Every deletion of a function version, as CloudTrail records it (who
+	// called), likewise: the release Lambda audits those of a target's
+	// versions as version.deleted, whoever deleted them (`aliasflow prune`,
+	// the reconciler, the console).
+	awsevents.NewRule(p, jsii.String("VersionDeleted"), &awsevents.RuleProps{
+		RuleName:     jsii.String(deploy.VersionDeletedRule),
+		Description:  jsii.String("A Lambda function version was deleted: aliasflow audits who deleted a target's version."),
+		EventPattern: eventPattern(eventpatterns.VersionDeleted()),
+		Targets:      &[]awsevents.IRuleTarget{p.ruleTarget},
+	})
 	p.allowBuildRules()
 }
 

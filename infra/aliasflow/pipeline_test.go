@@ -271,6 +271,9 @@ func TestReleaseRules(t *testing.T) {
 		// CloudTrail's records of writes of the settings parameters, which
 		// the release Lambda audits as settings.changed.
 		{"Pipeline aliasflow-settings-changed", `{"detail":{"eventName":["PutParameter"],"eventSource":["ssm.amazonaws.com"],"requestParameters":{"name":[{"prefix":"/aliasflow/aliasflow/targets/"}]}},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.ssm"]}`},
+		// CloudTrail's records of Lambda DeleteFunction calls, which the
+		// release Lambda audits as version.deleted for a target's version.
+		{"Pipeline aliasflow-version-deleted", `{"detail":{"eventName":["DeleteFunction20150331"],"eventSource":["lambda.amazonaws.com"]},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.lambda"]}`},
 	}
 	if len(rules) != len(cases) {
 		t.Errorf("rules = %d, want %d", len(rules), len(cases))
@@ -480,7 +483,9 @@ func TestObservability(t *testing.T) {
 	}
 	for _, d := range dashboards {
 		body := cdktest.Flat(d["DashboardBody"])
-		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "Errors on prod by version", "ExecutedVersion"} {
+		for _, w := range []string{"Promotions", "Rollbacks", "Lead time", "Approval wait", "Errors on prod by version", "ExecutedVersion",
+			// DORA's four keys (package delivery).
+			"DeploymentsPerDay", "DeliveryLeadTimeSeconds", "ChangeFailureRatePercent", "TimeToRestoreSeconds"} {
 			if !strings.Contains(body, w) {
 				t.Errorf("dashboard has no %q", w)
 			}

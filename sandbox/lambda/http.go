@@ -20,6 +20,10 @@ import (
 
 const apiPrefix = "/2015-03-31/functions"
 
+// accountSettingsPath is GetAccountSettings's path, of another API version
+// (GET /2016-08-19/account-settings/, Lambda API Reference).
+const accountSettingsPath = "/2016-08-19/account-settings"
+
 // maxRequestBytes admits a 50 MB zip, base64-encoded, in a JSON body.
 const maxRequestBytes = 70 << 20
 
@@ -65,6 +69,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route names the operation a request is and its path arguments.
 func route(r *http.Request) (string, []string, error) {
 	p := strings.TrimSuffix(r.URL.EscapedPath(), "/")
+	if p == accountSettingsPath && r.Method == http.MethodGet {
+		return "GetAccountSettings", nil, nil
+	}
 	if p != apiPrefix && !strings.HasPrefix(p, apiPrefix+"/") {
 		return "", nil, unknownOperation(r)
 	}
@@ -89,6 +96,8 @@ func route(r *http.Request) (string, []string, error) {
 		switch m {
 		case http.MethodGet:
 			return "GetFunction", segs, nil
+		case http.MethodDelete:
+			return "DeleteFunction", segs, nil
 		}
 	case 2:
 		switch segs[1] + " " + m {
@@ -185,6 +194,10 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 	case "GetFunctionConfiguration":
 		c, err := s.GetFunctionConfiguration(fn, q.Get("Qualifier"))
 		return http.StatusOK, c, err
+	case "DeleteFunction":
+		return http.StatusNoContent, nil, s.serveDelete(r, fn, q.Get("Qualifier"))
+	case "GetAccountSettings":
+		return http.StatusOK, s.GetAccountSettings(), nil
 	case "UpdateFunctionCode":
 		var in UpdateFunctionCodeInput
 		if err := decode(body, &in); err != nil {

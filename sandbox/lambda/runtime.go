@@ -304,6 +304,21 @@ func (rt *runtime) killAll(name string) int {
 	return n
 }
 
+// retire stops the warm processes of a deleted function (version "") or
+// of one deleted version; invocations in flight finish, and their
+// processes stop on release.
+func (rt *runtime) retire(name, version string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for key, p := range rt.pools {
+		fn, v, _ := strings.Cut(key, "\x00")
+		if fn == name && (version == "" || v == version) {
+			rt.retireLocked(p)
+			delete(rt.pools, key)
+		}
+	}
+}
+
 // shutdown stops every process for good: none starts or returns to a pool
 // after it.
 func (rt *runtime) shutdown() {

@@ -90,6 +90,9 @@ type Service struct {
 	rt        *runtime
 	faults    *Faults
 	closeOnce sync.Once
+	// bus receives CloudTrail's records of the API calls that delete
+	// (SetEventBus); nil for none.
+	bus core.EventBus
 }
 
 var _ core.Invoker = (*Service)(nil)

@@ -14,7 +14,6 @@ package ssmsvc
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
@@ -48,9 +47,7 @@ type Service struct {
 
 // EventBus receives the events an AWS service emits: the sandbox's
 // EventBridge.
-type EventBus interface {
-	EmitServiceEvent(source, detailType, detail string, resources []string) (string, error)
-}
+type EventBus = core.EventBus
 
 // SetEventBus makes each successful PutParameter API call reach bus as
 // CloudTrail's record of it, as on an account with a trail ("AWS service
@@ -366,25 +363,10 @@ func (s *Service) putParameter(ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"Version": p.Version, "Tier": tier}, nil
 }
 
-// emitCall puts CloudTrail's record of a successful API call on the bus,
-// as EventBridge delivers it: the record is the event's detail ("CloudTrail
-// record contents for management events", AWS CloudTrail User Guide).
-// requestParameters hold what the call named, not the value it wrote.
+// emitCall puts CloudTrail's record of a successful Parameter Store API
+// call on the bus (core.EmitAPICall).
 func emitCall(bus EventBus, c core.Caller, at time.Time, op string, request, response map[string]any) {
-	id := fmt.Sprintf("%d-%s", at.UnixNano(), op)
-	detail, err := json.Marshal(map[string]any{
-		"eventVersion": "1.09",
-		"userIdentity": map[string]any{"type": c.Type, "arn": c.ARN, "accountId": core.Account, "accessKeyId": c.AccessKeyID, "principalId": c.AccessKeyID},
-		"eventTime":    at.UTC().Format(time.RFC3339), "eventSource": "ssm.amazonaws.com", "eventName": op,
-		"awsRegion": core.Region, "sourceIPAddress": c.SourceIP, "userAgent": c.UserAgent,
-		"requestParameters": request, "responseElements": response,
-		"requestID": id, "eventID": id, "readOnly": false, "eventType": "AwsApiCall",
-		"managementEvent": true, "recipientAccountId": core.Account, "eventCategory": "Management",
-	})
-	if err == nil {
-		// Best effort, as CloudTrail's delivery to EventBridge is.
-		_, _ = bus.EmitServiceEvent("aws.ssm", "AWS API Call via CloudTrail", string(detail), nil)
-	}
+	core.EmitAPICall(bus, core.APICall{Source: "aws.ssm", EventSource: "ssm.amazonaws.com", Name: op, Caller: c, At: at, Request: request, Response: response})
 }
 
 // getParameterHistory lists a parameter's versions, oldest first, in pages

@@ -60,6 +60,11 @@ const (
 	// the identity CloudTrail recorded for the write, Changes the
 	// gate-relevant fields it changed.
 	SettingsChanged Event = "settings.changed"
+	// VersionDeleted: a published version of a target was deleted
+	// (`aliasflow prune`, the reconciler, or anyone); FromVersion is the
+	// version, Actor the identity CloudTrail recorded for the
+	// DeleteFunction call.
+	VersionDeleted Event = "version.deleted"
 	// AliasDrifted: the reconciler found an alias that is not where
 	// aliasflow last put it and whose stamp is not aliasflow's (moved
 	// outside aliasflow); one record per drift, never moved back. Alias,

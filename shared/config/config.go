@@ -94,6 +94,19 @@ type Target struct {
 	// Environment names where the function's prod is ("production",
 	// "eu-live"), for approvers; optional.
 	Environment string `json:"environment,omitempty"`
+	// Prune, when set, lets `aliasflow prune` and the reconciler delete
+	// the target's old published versions; absent, none is ever deleted.
+	Prune *Prune `json:"prune,omitempty"`
+}
+
+// Prune is a target's version pruning policy. Whatever it says, a version
+// an alias points or routes to, one a running promotion or pending
+// approval names, and one a rollback could return to are kept (package
+// prune).
+type Prune struct {
+	// KeepLast is how many of the newest published versions are kept in
+	// any case; at least 1.
+	KeepLast int `json:"keepLast"`
 }
 
 // Approval is a target's decision policy.
@@ -585,6 +598,9 @@ func (t *Target) Validate(prefix string) error {
 	}
 	if err := ValidateFunctionName(t.Function); err != nil {
 		bad("function", "%v", err)
+	}
+	if t.Prune != nil && t.Prune.KeepLast < 1 {
+		bad("prune.keepLast", "must be at least 1 (the newest published version is always kept), got %d", t.Prune.KeepLast)
 	}
 	for j, p := range t.CodeBuildProjects {
 		if strings.TrimSpace(p) == "" {

@@ -37,6 +37,11 @@ func TestParseAppliesDefaults(t *testing.T) {
 	if got := c.Projects(); len(got) != 1 || got[0] != "hello-build" {
 		t.Errorf("Projects() = %v", got)
 	}
+	// Pruning is off unless a target asks for it: deleting versions is
+	// never a default.
+	if tg.Prune != nil {
+		t.Errorf("prune by default = %+v, want off (nil)", tg.Prune)
+	}
 }
 
 func TestParseNamesTheField(t *testing.T) {
@@ -85,6 +90,10 @@ func TestParseNamesTheField(t *testing.T) {
 		{"check without kind", `{"targets":[{"function":"a","approvers":["a@b.c"],"smokeChecks":[{"name":"x"}]}]}`, "targets[0].smokeChecks[0]: needs invoke"},
 		{"check url", `{"targets":[{"function":"a","approvers":["a@b.c"],"smokeChecks":[{"name":"x","http":{"url":"ftp://x"}}]}]}`, "targets[0].smokeChecks[0].http.url"},
 		{"duplicate function", `{"targets":[{"function":"a","approvers":["a@b.c"]},{"function":"a","approvers":["a@b.c"]}]}`, "targets[1].function"},
+		{"prune keeping nothing", `{"targets":[{"function":"a","approvers":["a@b.c"],"prune":{"keepLast":0}}]}`,
+			"targets[0].prune.keepLast: must be at least 1 (the newest published version is always kept), got 0"},
+		{"prune keeping a negative count", `{"targets":[{"function":"a","approvers":["a@b.c"],"prune":{"keepLast":-3}}]}`, "targets[0].prune.keepLast"},
+		{"prune with a misspelt field", `{"targets":[{"function":"a","approvers":["a@b.c"],"prune":{"keep":5}}]}`, `unknown field "keep"`},
 		{"malformed json", `{"targets":[`, "config:"},
 		{"repository not https", `{"targets":[{"function":"a","approvers":["a@b.c"],"repository":{"commitUrl":"javascript:alert(1)//{commit}"}}]}`, "targets[0].repository.commitUrl"},
 		{"repository without placeholder", `{"targets":[{"function":"a","approvers":["a@b.c"],"repository":{"commitUrl":"https://github.com/acme/a/commit/"}}]}`, "lacks {commit}"},

@@ -31,6 +31,10 @@ const (
 	// the targets' settings parameters to the release Lambda, which audits
 	// each as settings.changed.
 	SettingsChangedRule = "aliasflow-settings-changed"
+	// VersionDeletedRule delivers CloudTrail's records of Lambda
+	// DeleteFunction calls to the release Lambda, which audits each
+	// deletion of a target's version as version.deleted.
+	VersionDeletedRule = "aliasflow-version-deleted"
 	// DefaultEventBus is the bus CodeBuild's build events arrive on (the
 	// build rules listen there) and the audit events go to.
 	DefaultEventBus = "default"

@@ -56,3 +56,25 @@ func SettingsChanged(path string) map[string]any {
 		},
 	}
 }
+
+// What EventBridge delivers of a Lambda DeleteFunction call: CloudTrail's
+// record of it, source "aws.lambda", with the API version in its event
+// name as CloudTrail names Lambda's operations.
+const (
+	LambdaSource        = "aws.lambda"
+	LambdaEventSource   = "lambda.amazonaws.com"
+	DeleteFunctionEvent = "DeleteFunction20150331"
+)
+
+// VersionDeleted matches the CloudTrail records of Lambda DeleteFunction
+// calls; the release Lambda audits those that deleted a target's version.
+func VersionDeleted() map[string]any {
+	return map[string]any{
+		"source":      []string{LambdaSource},
+		"detail-type": []string{CloudTrailAPIDetailType},
+		"detail": map[string]any{
+			"eventSource": []string{LambdaEventSource},
+			"eventName":   []string{DeleteFunctionEvent},
+		},
+	}
+}

@@ -24,12 +24,19 @@ const (
 	AliasesDrifted  = "AliasesDrifted"
 	ReleasesSwept   = "ReleasesSwept"
 	PromotionsStuck = "PromotionsStuck"
+	// DORA's four keys over the last 30 days (package delivery), as the
+	// reconciler computes them from the trail.
+	DeploymentsPerDay = "DeploymentsPerDay"
+	DeliveryLeadTime  = "DeliveryLeadTimeSeconds"
+	ChangeFailureRate = "ChangeFailureRatePercent"
+	TimeToRestore     = "TimeToRestoreSeconds"
 )
 
 // Units used by the metrics above.
 const (
 	Count   = "Count"
 	Seconds = "Seconds"
+	Percent = "Percent"
 )
 
 // Emitter writes EMF lines to one writer (a Lambda's stdout).

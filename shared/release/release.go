@@ -187,6 +187,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, 
 	if detail, ok := isSettingsWrite(raw); ok {
 		return h.settingsChanged(ctx, detail)
 	}
+	if detail, ok := isLambdaCall(raw); ok {
+		return h.versionDeleted(ctx, detail)
+	}
 	req, res, err := h.resolve(ctx, raw)
 	if req == nil || err != nil {
 		return res, err

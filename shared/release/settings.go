@@ -22,14 +22,10 @@ const SettingsRecorded Outcome = "settings.recorded"
 // contents", AWS CloudTrail User Guide: userIdentity, eventSource,
 // eventName, requestParameters, responseElements, errorCode).
 type cloudTrailCall struct {
-	EventSource  string `json:"eventSource"`
-	EventName    string `json:"eventName"`
-	ErrorCode    string `json:"errorCode"`
-	UserIdentity struct {
-		Type      string `json:"type"`
-		ARN       string `json:"arn"`
-		InvokedBy string `json:"invokedBy"`
-	} `json:"userIdentity"`
+	EventSource       string   `json:"eventSource"`
+	EventName         string   `json:"eventName"`
+	ErrorCode         string   `json:"errorCode"`
+	UserIdentity      identity `json:"userIdentity"`
 	RequestParameters struct {
 		Name string `json:"name"`
 	} `json:"requestParameters"`
@@ -86,13 +82,8 @@ func (h *Handler) settingsChanged(ctx context.Context, detail json.RawMessage) (
 	if err != nil {
 		return Result{}, err
 	}
-	actor := call.UserIdentity.ARN
-	if actor == "" {
-		// An AWS service's call carries invokedBy and no ARN.
-		actor = strings.TrimSpace(call.UserIdentity.Type + " " + call.UserIdentity.InvokedBy)
-	}
 	h.Audit.Record(ctx, audit.Record{
-		Event: audit.SettingsChanged, Function: function, Actor: actor,
+		Event: audit.SettingsChanged, Function: function, Actor: call.UserIdentity.actor(),
 		Reason:  fmt.Sprintf("settings version %d of %s", version, name),
 		Changes: settings.Diff(prev, cur),
 	})

@@ -1,0 +1,91 @@
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/audit"
+)
+
+// deleteFunctionEvent is EventBridge's delivery of CloudTrail's record of
+// a Lambda DeleteFunction call: source aws.lambda, event name
+// DeleteFunction20150331 (CloudTrail names Lambda's operations with their
+// API version), requestParameters functionName and qualifier.
+func deleteFunctionEvent(t *testing.T, function, qualifier, caller, errorCode string) json.RawMessage {
+	t.Helper()
+	req := map[string]any{"functionName": function}
+	if qualifier != "" {
+		req["qualifier"] = qualifier
+	}
+	detail := map[string]any{
+		"eventVersion": "1.09", "eventSource": "lambda.amazonaws.com", "eventName": "DeleteFunction20150331", "awsRegion": "eu-west-1",
+		"eventType": "AwsApiCall", "eventID": "0f6c-" + qualifier, "readOnly": false, "managementEvent": true, "recipientAccountId": "123456789012",
+		"userIdentity":      map[string]any{"type": "IAMUser", "arn": caller, "accountId": "123456789012"},
+		"requestParameters": req, "responseElements": nil,
+	}
+	if errorCode != "" {
+		detail["errorCode"], detail["errorMessage"] = errorCode, "refused"
+	}
+	raw, err := json.Marshal(map[string]any{
+		"version": "0", "id": "e-2", "detail-type": "AWS API Call via CloudTrail", "source": "aws.lambda", "account": "123456789012",
+		"time": "2026-01-02T03:04:05Z", "region": "eu-west-1", "resources": []string{}, "detail": detail,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestHandleVersionDeleted(t *testing.T) {
+	const operator = "arn:aws:iam::123456789012:user/aliasflow-operator"
+	cases := []struct {
+		name        string
+		event       json.RawMessage
+		wantOutcome Outcome
+		wantRecords []audit.Record
+	}{
+		{name: "a target's version deleted: one record naming the caller", event: deleteFunctionEvent(t, "hello", "3", operator, ""),
+			wantOutcome: VersionRecorded,
+			wantRecords: []audit.Record{{Event: audit.VersionDeleted, Function: "hello", FromVersion: "3", Actor: operator,
+				Reason: "version 3 of hello deleted (DeleteFunction, CloudTrail event 0f6c-3)"}}},
+		{name: "the version in the function's ARN", event: deleteFunctionEvent(t, "arn:aws:lambda:eu-west-1:123456789012:function:hello:4", "", operator, ""),
+			wantOutcome: VersionRecorded,
+			wantRecords: []audit.Record{{Event: audit.VersionDeleted, Function: "hello", FromVersion: "4", Actor: operator,
+				Reason: "version 4 of hello deleted (DeleteFunction, CloudTrail event 0f6c-)"}}},
+		{name: "a refused deletion deleted nothing", event: deleteFunctionEvent(t, "hello", "2", operator, "ResourceConflictException"), wantOutcome: Ignored},
+		{name: "a whole function is no version", event: deleteFunctionEvent(t, "hello", "", operator, ""), wantOutcome: Ignored},
+		{name: "a function that is no target", event: deleteFunctionEvent(t, "other", "3", operator, ""), wantOutcome: Ignored},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			res, err := w.h.Handle(context.Background(), c.event)
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if res.Outcome != c.wantOutcome {
+				t.Errorf("outcome = %q (%s), want %q", res.Outcome, res.Reason, c.wantOutcome)
+			}
+			var got []audit.Record
+			for _, e := range w.bus.entries {
+				var rec audit.Record
+				if err := json.Unmarshal([]byte(e), &rec); err != nil {
+					t.Fatalf("entry %s: %v", e, err)
+				}
+				rec.Audit, rec.Time = false, time.Time{}
+				got = append(got, rec)
+			}
+			if !reflect.DeepEqual(got, c.wantRecords) {
+				t.Errorf("records =\n%+v\nwant\n%+v", got, c.wantRecords)
+			}
+			for _, call := range w.calls.since(0) {
+				if mutatingOps[call] {
+					t.Errorf("auditing a deletion called %s", call)
+				}
+			}
+		})
+	}
+}
