@@ -326,7 +326,10 @@ func TestMalformedEvents(t *testing.T) {
 func (s *scenario) waitAudit(done func([]audit.Record) bool) []audit.Record {
 	s.t.Helper()
 	var recs []audit.Record
-	eventually(s.t, 10*time.Second, func() error {
+	// Records arrive through asynchronous invocations (EventBridge → the
+	// release Lambda for CloudTrail's records): a loaded machine needs a
+	// step's time, not a fixed 10 s; a passing wait ends at once.
+	eventually(s.t, stepTimeout, func() error {
 		var err error
 		if recs, err = s.auditRecords(); err != nil {
 			return err

@@ -138,7 +138,7 @@ func TestResourceCounts(t *testing.T) {
 		{app.pipeline.Stack, "AWS::Lambda::Function", 5},    // release, smoke test, approval, shift, reconcile
 		{app.pipeline.Stack, "AWS::Scheduler::Schedule", 1}, // the reconciler's
 		{app.pipeline.Stack, "AWS::StepFunctions::StateMachine", 1},
-		{app.pipeline.Stack, "AWS::Events::Rule", 2}, // release requested, settings changed
+		{app.pipeline.Stack, "AWS::Events::Rule", 3}, // release requested, settings changed, version deleted
 		{app.pipeline.Stack, "AWS::SNS::Topic", 1},
 		{app.pipeline.Stack, "AWS::SNS::Subscription", 2},
 		{app.pipeline.Stack, "AWS::SecretsManager::Secret", 1},
