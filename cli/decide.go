@@ -59,7 +59,8 @@ func rejectCommand(a *app) *cobra.Command {
 }
 
 func runReject(ctx context.Context, a *app, ref, comment string) error {
-	if strings.TrimSpace(comment) == "" {
+	// The approval page and API apply the same rule (approval.CheckComment).
+	if approval.CheckComment(false, comment) != nil {
 		return usageError("reject: say why with --comment \"...\"; the audit trail keeps it")
 	}
 	d, arn, err := a.decide(ctx, ref, false, comment)

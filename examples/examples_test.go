@@ -35,7 +35,24 @@ func TestMain(m *testing.M) {
 
 // exported are the variables the release Lambda reads from a build, from
 // shared/release (not a copy).
-var exported = []string{release.VarFunction, release.VarCodeSha256, release.VarCommit, release.VarRequestedBy}
+var exported = []string{release.VarFunction, release.VarCodeSha256, release.VarCommit, release.VarRequestedBy, release.VarTitle, release.VarAuthor}
+
+// The commit the examples' scripts run in: what changed and who wrote it
+// reach the approval page from it (issue 23).
+const (
+	commitTitle  = "Greet in Portuguese (#42)"
+	commitAuthor = "Zoë Ångström <zoe@example.com>"
+)
+
+// gitCheckout makes dir a git checkout whose HEAD is a commit titled
+// commitTitle by commitAuthor, as a CI's checkout is.
+func gitCheckout(t *testing.T, dir string) {
+	t.Helper()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=Zoë Ångström", "GIT_AUTHOR_EMAIL=zoe@example.com", "GIT_COMMITTER_NAME=ci", "GIT_COMMITTER_EMAIL=ci@example.com"}
+	run(t, dir, env, "git", "init", "-q")
+	run(t, dir, env, "git", "commit", "-q", "--allow-empty", "-m", commitTitle+"\n\nThe body is not shown.")
+}
 
 const project = "hello-build"
 
@@ -131,12 +148,32 @@ func TestBuildSpecExportsWhatReleaseReads(t *testing.T) {
 
 func TestBuildSpecReleasesWhatItUploaded(t *testing.T) {
 	// GIVEN the buildspec's build phase run by /bin/sh as CodeBuild runs it
-	// (a stand-in go writes the binary; a fake aws answers Lambda), WHEN
-	// its exported variables go into a "CodeBuild Build State Change"
-	// event, THEN the release Lambda's parser accepts it as a release of
-	// exactly the code update-function-code uploaded.
+	// (a stand-in go writes the binary; a fake aws answers Lambda), in a
+	// git checkout or in a source without git metadata (S3), WHEN its
+	// exported variables go into a "CodeBuild Build State Change" event,
+	// THEN the release Lambda's parser accepts it as a release of exactly
+	// the code update-function-code uploaded, with the commit's title and
+	// author when there is a commit to read them from.
+	tests := []struct {
+		name                  string
+		git                   bool
+		wantTitle, wantAuthor string
+		wantRequestedBy       string
+	}{
+		{name: "git checkout", git: true, wantTitle: commitTitle, wantAuthor: commitAuthor, wantRequestedBy: "zoe@example.com"},
+		{name: "no git metadata", git: false, wantRequestedBy: "GitHub-Hookshot/abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { buildSpecReleases(t, tt.git, tt.wantTitle, tt.wantAuthor, tt.wantRequestedBy) })
+	}
+}
+
+func buildSpecReleases(t *testing.T, git bool, wantTitle, wantAuthor, wantRequestedBy string) {
 	spec := readBuildSpec(t)
 	dir, env := sandbox(t)
+	if git {
+		gitCheckout(t, dir)
+	}
 	writeScript(t, filepath.Join(dir, "bin", "go"), `#!/bin/sh
 while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
 mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
@@ -180,8 +217,9 @@ mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
 	}
 	req := parse(t, event)
 	if req.Function() != "hello" || req.Release.CodeSha256 != uploaded || req.Release.Commit != "0123456789abcdef0123456789abcdef01234567" ||
-		req.Release.RequestedBy != "GitHub-Hookshot/abc" || req.Release.Source != release.SourceCodeBuild {
-		t.Errorf("release = %s %+v", req.Function(), req.Release)
+		req.Release.RequestedBy != wantRequestedBy || req.Release.Source != release.SourceCodeBuild ||
+		req.Release.Title != wantTitle || req.Release.Author != wantAuthor {
+		t.Errorf("release = %s %+v; want title %q, author %q, requested by %q", req.Function(), req.Release, wantTitle, wantAuthor, wantRequestedBy)
 	}
 }
 
@@ -213,6 +251,7 @@ func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, env := sandbox(t)
+	gitCheckout(t, dir)
 	for k, v := range wf.Env {
 		env = append(env, k+"="+v)
 	}
@@ -266,8 +305,9 @@ func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
 	req := parse(t, map[string]any{"source": e.Source, "detail-type": e.DetailType, "detail": json.RawMessage(e.Detail)})
 	uploaded := uploadedSha(t, dir)
 	if req.Function() != "hello" || req.Release.CodeSha256 != uploaded || req.Release.Commit != "89abcdef0123456789abcdef0123456789abcdef" ||
-		req.Release.RequestedBy != "octocat" || req.Release.Build != "https://github.com/acme/shop/actions/runs/42" || req.Release.Source != release.SourceAliasflow {
-		t.Errorf("release = %s %+v", req.Function(), req.Release)
+		req.Release.RequestedBy != "octocat" || req.Release.Build != "https://github.com/acme/shop/actions/runs/42" || req.Release.Source != release.SourceAliasflow ||
+		req.Release.Title != commitTitle || req.Release.Author != commitAuthor {
+		t.Errorf("release = %s %+v; want title %q and author %q", req.Function(), req.Release, commitTitle, commitAuthor)
 	}
 }
 

@@ -213,6 +213,9 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 			return refuse(http.StatusForbidden, "%s", why)
 		}
 		res.Approver = approver
+		if err := CheckComment(in.Action == ActionApprove, in.Comment); err != nil {
+			return refuse(http.StatusBadRequest, "%v", err)
+		}
 		d := promotion.Decision{Approved: in.Action == ActionApprove, Approver: approver, Principal: who.arn, Comment: in.Comment,
 			Via: ViaCLI, RequestedAt: p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(), SourceIP: who.sourceIP, UserAgent: truncate(who.userAgent, 256)}
 		if d.Approved {
