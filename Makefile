@@ -46,7 +46,17 @@ build-local:
 	CGO_ENABLED=0 go build $(GOFLAGS_LAMBDA) -o dist/local/hello/bootstrap ./examples/hello
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o dist/local/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	CGO_ENABLED=0 go build -trimpath -ldflags='$(CLI_LDFLAGS)' -o bin/aliasflow ./cmd/aliasflow
-	@$(MAKE) --no-print-directory $(LOCAL_TEMPLATES)
+	@$(MAKE) --no-print-directory $(LOCAL_TEMPLATES) $(NODE_RUNTIME)
+
+## The sandbox's Node.js runtime (nodejs20.x functions): AWS's runtime interface client, npm
+## aws-lambda-ric (sandbox/lambda/nodejs pins it), installed into dist/local/nodejs. Its install
+## builds curl and aws-lambda-cpp from the sources it ships (cmake, g++, make: .ci/deps) and its
+## native addon against this machine's Node headers — about 2 minutes, once.
+NODE_RUNTIME := dist/local/nodejs/node_modules/aws-lambda-ric/rapid-client.node
+$(NODE_RUNTIME): sandbox/lambda/nodejs/package.json sandbox/lambda/nodejs/package-lock.json
+	@rm -rf dist/local/nodejs && mkdir -p dist/local/nodejs
+	cp sandbox/lambda/nodejs/package.json sandbox/lambda/nodejs/package-lock.json dist/local/nodejs/
+	cd dist/local/nodejs && $(if $(wildcard /usr/include/node/node_version.h),npm_config_nodedir=/usr) npm ci --no-audit --no-fund
 
 ## The local world (`aliasflow local`, make demo, the end-to-end tests) is created from the CDK
 ## app's synthesized templates: synthesized again only when the app or what it embeds changed

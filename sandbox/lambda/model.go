@@ -6,8 +6,17 @@ import (
 )
 
 // The runtimes the sandbox can run: a custom runtime whose entry point is the
-// `bootstrap` executable of the deployment package.
-var supportedRuntimes = map[string]bool{"provided.al2023": true, "provided.al2": true}
+// `bootstrap` executable of the deployment package, and Node.js 20 — this
+// machine's node running AWS's runtime interface client (NodeRuntime), as
+// Lambda's nodejs20.x runtime runs the handler the function names.
+var supportedRuntimes = map[string]bool{"provided.al2023": true, "provided.al2": true, nodeRuntime: true}
+
+// supportedRuntimesText names them for an error.
+const supportedRuntimesText = "provided.al2023, provided.al2 and nodejs20.x"
+
+// nodeRuntime is the one Node.js runtime the sandbox runs: the Node.js
+// every machine of this kind has is 20.
+const nodeRuntime = "nodejs20.x"
 
 // Limits as Lambda documents them.
 const (

@@ -91,6 +91,12 @@ var ignored = map[string]string{
 	"AWS::WAFv2::WebACLAssociation":     "attaches the WAFv2 web ACL the sandbox does not apply (see AWS::WAFv2::WebACL)",
 }
 
+// The runtime and handler of hello in a world of Node.js (Options.HelloNode).
+const (
+	HelloNodeRuntime = "nodejs20.x"
+	HelloNodeHandler = "index.handler"
+)
+
 // functionDirs are the BinDir directories of the functions the world runs
 // (make build-local builds each as <dir>/bootstrap): on AWS the code is the
 // templates' asset.
@@ -426,6 +432,10 @@ func (d *deployment) function(s *iam.Stack, id string, r iam.Resource) error {
 		tags[t.Key] = t.Value
 	}
 	zip, err := d.w.zip(dir)
+	if p.FunctionName == HelloFunction && d.w.opts.HelloNode != "" {
+		p.Runtime, p.Handler = HelloNodeRuntime, HelloNodeHandler
+		zip, err = lambdasvc.ZipDir(d.w.opts.HelloNode)
+	}
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,13 @@ type Options struct {
 	// Hello returns hello's promotion settings given the sandbox endpoint;
 	// DefaultHello when nil.
 	Hello func(endpoint string) *config.Target
+	// HelloNode, when set, is a directory of Node.js code (examples/hello-node)
+	// hello runs instead of its Go bootstrap: the world creates hello as a
+	// nodejs20.x function (handler index.handler) with that code, zipped —
+	// the world of a team whose functions run on Node.js. Its settings
+	// (Hello) should then read the Node.js runtime's error lines
+	// (health.logRuntime nodejs).
+	HelloNode string
 	// Approvers overrides DefaultHello's approvers.
 	Approvers []string
 	// Merger is who merges in Merge ("developer@example.com" when empty).
