@@ -3,15 +3,18 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 )
 
 // approvalLink finds the approval link in an e-mail body.
@@ -120,8 +123,21 @@ func (a *app) startLocal(ctx context.Context, opts worldOptions) (localWorld, er
 	}
 	w, err := startWorld(ctx, opts)
 	if err != nil {
-		return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("start the sandbox: %w", err), Hint: "is the address in use? pass --addr 127.0.0.1:0 for any free port"}
+		return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("start the sandbox: %w", err), Hint: startHint(err)}
 	}
 	a.g.endpoint, a.local, a.clients = w.Endpoint(), true, nil
 	return w, nil
+}
+
+// startHint says what to do about a sandbox that did not start, by its
+// cause: only a taken address is the port's fault.
+func startHint(err error) string {
+	switch {
+	case errors.Is(err, model.ErrNoModels):
+		return "the sandbox checks every request against AWS's API models, which botocore ships: install it (pip install botocore, " +
+			"or apt-get install python3-botocore) or set " + model.DataDirEnv + " to its data directory"
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "the address is in use (another aliasflow local?): pass --addr 127.0.0.1:0 for any free port"
+	}
+	return "run it again with the same flags; if it keeps failing, the error above says what is missing"
 }

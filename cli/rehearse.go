@@ -160,7 +160,7 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg string, o deployOptions)
 	out, err := up.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: code})
 	if err != nil {
 		if awserr.Code(err) == awserr.NotFound {
-			return fail(ExitNotFound, "the sandbox has hello; see `aliasflow status`", "function %s not found on the sandbox", fn)
+			return a.noSuchFunction(ctx, fn, "the sandbox has hello; see `aliasflow status`")
 		}
 		return fmt.Errorf("update the code of %s: %w", fn, err)
 	}
@@ -313,7 +313,7 @@ func (a *app) settled(ctx context.Context, fn string) (*lambda.GetFunctionConfig
 		cfg, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
 		if err != nil {
 			if awserr.Code(err) == awserr.NotFound {
-				return nil, fail(ExitNotFound, "check the function name", "function %s not found", fn)
+				return nil, a.noSuchFunction(ctx, fn, "check the function name")
 			}
 			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
 		}

@@ -119,7 +119,7 @@ func (a *app) release(ctx context.Context, fn, commit, build string, retry bool)
 		cfg, err = c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
 		if err != nil {
 			if awserr.Code(err) == awserr.NotFound {
-				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
+				return nil, a.noSuchFunction(ctx, fn, "check the function name and --region")
 			}
 			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
 		}
