@@ -67,7 +67,38 @@ func runReject(ctx context.Context, a *app, ref, comment string) error {
 	if err != nil {
 		return err
 	}
-	return a.printDecision(arn, d)
+	if err := a.printDecision(arn, d); err != nil || a.g.json {
+		return err
+	}
+	if left := a.afterRejection(ctx, arn); left != "" {
+		fmt.Fprintln(a.env.Stdout, left)
+	}
+	return nil
+}
+
+// afterRejection says plainly what a rejection leaves, as the approval
+// page does: prod unmoved, and stg still on the rejected version (the
+// definition's Rejected path moves no alias) until the next release; ""
+// when the aliases cannot be read.
+func (a *app) afterRejection(ctx context.Context, arn string) string {
+	ref, ok := promotion.ParseExecutionName(nameOf(arn))
+	if !ok {
+		return ""
+	}
+	aliases, err := a.aliases(ctx, ref.Function)
+	if err != nil {
+		return ""
+	}
+	serving := map[string]string{}
+	for _, al := range aliases {
+		st := aliasStatus(al)
+		serving[st.Name] = describeAlias(st.Version, st.Routing)
+	}
+	out := "prod stays on version " + serving[promotion.AliasProd]
+	if serving[promotion.AliasStg] == ref.Version {
+		return fmt.Sprintf("%s; stg still serves version %s, the version you rejected, until the next release of %s moves it", out, ref.Version, ref.Function)
+	}
+	return fmt.Sprintf("%s; stg serves version %s", out, serving[promotion.AliasStg])
 }
 
 // apiDecision is a decision as the approval API answered it: with, for a

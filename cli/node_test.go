@@ -160,7 +160,7 @@ func TestNodeTargetEndToEnd(t *testing.T) {
 // dist/local/nodejs); in CI its absence fails.
 func requireNodeRuntime(t *testing.T) {
 	t.Helper()
-	if _, err := lambdasvc.NodeRuntime(); err != nil {
+	if _, err := lambdasvc.NodeRuntime("nodejs20.x"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err)
 		}

@@ -51,6 +51,7 @@ type DeployCodeResult struct {
 const (
 	runtimeProvided = "provided.al2023"
 	runtimeNode     = "nodejs20.x"
+	runtimeNode22   = "nodejs22.x"
 	// defaultNodeHandler is the handler of a Node.js package whose function
 	// named none: the export handler of index.mjs or index.js.
 	defaultNodeHandler = "index.handler"
@@ -66,7 +67,8 @@ the function's $LATEST with UpdateFunctionCode, waits for the update to finish, 
 smoke checks the promotion will hold it to. Then ` + "`aliasflow release <function>`" + ` starts the promotion.
 What it packages follows the function's runtime (--runtime changes it first):
   provided.al2023  a Go main package, built for this machine as the bootstrap (default ./examples/hello)
-  nodejs20.x       a directory, zipped as it is, node_modules included (default ./examples/hello-node);
+  nodejs20.x, nodejs22.x
+                   a directory, zipped as it is, node_modules included (default ./examples/hello-node);
                    --handler names the handler (default index.handler)
   either           a .zip deployment package, uploaded as it is
 It talks to the sandbox of ` + "`aliasflow local`" + ` (--endpoint, AWS_ENDPOINT_URL, default
@@ -86,8 +88,8 @@ It talks to the sandbox of ` + "`aliasflow local`" + ` (--endpoint, AWS_ENDPOINT
 		},
 	}
 	c.Flags().StringVar(&ldflags, "ldflags", "", "extra -ldflags for go build (e.g. -X main.greeting=...); Go packages only")
-	c.Flags().StringVar(&runtime, "runtime", "", "switch $LATEST to this runtime first: "+runtimeProvided+" or "+runtimeNode+" (default: the function's)")
-	c.Flags().StringVar(&handler, "handler", "", "the handler of a "+runtimeNode+" function (default: the function's, else "+defaultNodeHandler+")")
+	c.Flags().StringVar(&runtime, "runtime", "", "switch $LATEST to this runtime first: "+runtimeProvided+", "+runtimeNode+" or "+runtimeNode22+" (default: the function's)")
+	c.Flags().StringVar(&handler, "handler", "", "the handler of a Node.js function (default: the function's, else "+defaultNodeHandler+")")
 	return c
 }
 
@@ -98,8 +100,8 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg string, o deployOptions)
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	if o.runtime != "" && o.runtime != runtimeNode && !strings.HasPrefix(o.runtime, "provided.") {
-		return usageError("--runtime %q: deploy-code packages %s (a Go package) or %s (a directory)", o.runtime, runtimeProvided, runtimeNode)
+	if o.runtime != "" && !isNode(o.runtime) && !strings.HasPrefix(o.runtime, "provided.") {
+		return usageError("--runtime %q: deploy-code packages %s (a Go package), %s or %s (a directory)", o.runtime, runtimeProvided, runtimeNode, runtimeNode22)
 	}
 	if a.g.endpoint == "" {
 		a.g.endpoint = a.env.Getenv("AWS_ENDPOINT_URL")
@@ -125,14 +127,14 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg string, o deployOptions)
 	if o.runtime != "" {
 		runtime = o.runtime
 	}
-	if runtime == runtimeNode && (o.handler != "" || handler == "" || string(cur.Runtime) != runtimeNode) {
+	if isNode(runtime) && (o.handler != "" || handler == "" || !isNode(string(cur.Runtime))) {
 		handler = o.handler
 		if handler == "" {
 			handler = defaultNodeHandler
 		}
 	}
-	if o.handler != "" && runtime != runtimeNode {
-		return usageError("--handler is for %s functions; %s runs %s, whose entry point is the bootstrap", runtimeNode, fn, runtime)
+	if o.handler != "" && !isNode(runtime) {
+		return usageError("--handler is for Node.js functions; %s runs %s, whose entry point is the bootstrap", fn, runtime)
 	}
 	code, what, err := packageCode(ctx, runtime, pkg, o.ldflags)
 	if err != nil {
@@ -169,7 +171,7 @@ func runDeployCode(ctx context.Context, a *app, fn, pkg string, o deployOptions)
 		return err
 	}
 	res := &DeployCodeResult{Function: fn, Package: what, Runtime: runtime, Handler: handler, CodeSha256: aws.ToString(out.CodeSha256)}
-	if runtime != runtimeNode {
+	if !isNode(runtime) {
 		res.Handler = ""
 	}
 	if cfg != nil && aws.ToString(cfg.CodeSha256) != "" {
@@ -230,16 +232,16 @@ func packageCode(ctx context.Context, runtime, pkg, ldflags string) ([]byte, str
 		}
 		return b, "uploaded " + pkg, nil
 	}
-	if runtime == runtimeNode {
+	if isNode(runtime) {
 		if ldflags != "" {
-			return nil, "", usageError("--ldflags builds a Go package; a %s function's code is a directory", runtimeNode)
+			return nil, "", usageError("--ldflags builds a Go package; a %s function's code is a directory", runtime)
 		}
 		if pkg == "" {
 			pkg = "./examples/hello-node"
 		}
 		if fi, err := os.Stat(pkg); err != nil || !fi.IsDir() {
 			return nil, "", fail(ExitUsage, "give the directory of the handler's code (node_modules included), or a .zip",
-				"%s is not a directory (a %s function's code is one)", pkg, runtimeNode)
+				"%s is not a directory (a %s function's code is one)", pkg, runtime)
 		}
 		b, err := sandboxlambda.ZipDir(pkg)
 		if err != nil {
@@ -276,6 +278,9 @@ func packageCode(ctx context.Context, runtime, pkg, ldflags string) ([]byte, str
 	}
 	return b, "built " + pkg, nil
 }
+
+// isNode reports a Node.js runtime.
+func isNode(runtime string) bool { return runtime == runtimeNode || runtime == runtimeNode22 }
 
 // describeSmoke says in one line what a smoke check expects.
 func describeSmoke(sc config.SmokeCheck) string {

@@ -7,15 +7,17 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync"
 )
 
-// The Node.js runtime. Lambda's nodejs20.x runtime starts node with its
+// The Node.js runtimes. Lambda's nodejs runtimes start node with their
 // runtime interface client, which reads _HANDLER, loads the handler from
 // LAMBDA_TASK_ROOT and serves invocations through the Runtime API
 // (AWS_LAMBDA_RUNTIME_API). AWS publishes that client as the npm package
 // aws-lambda-ric (github.com/aws/aws-lambda-nodejs-runtime-interface-client,
 // the client of AWS's Node.js base images); the sandbox runs it, under AWS's
-// Runtime Interface Emulator, with this machine's node — no loop of its own.
+// Runtime Interface Emulator, with a node of the runtime's major version —
+// no loop of its own.
 
 // nodeRICDir is where make build-local installs the client
 // (sandbox/lambda/nodejs pins its version), relative to dist/local.
@@ -26,13 +28,18 @@ const nodeRICDir = "nodejs/node_modules/aws-lambda-ric"
 // the running executable (bin/ → dist/local) and in the source tree.
 var NodeRuntimePath string
 
-// NodeRuntime returns the command that runs a Node.js function's runtime,
-// without its handler: node and the client's entry point. The error says
+// NodeRuntime returns the command that runs a function of a Node.js
+// runtime (nodejs20.x, nodejs22.x), without its handler: a node of the
+// runtime's major version and the client's entry point. The error says
 // how to install what is missing.
-func NodeRuntime() ([]string, error) {
-	node, err := exec.LookPath("node")
+func NodeRuntime(runtime string) ([]string, error) {
+	major := nodeMajor(runtime)
+	if major == "" {
+		return nil, fmt.Errorf("%s is not a Node.js runtime the sandbox runs (%s)", runtime, supportedRuntimesText)
+	}
+	node, err := nodeOf(major)
 	if err != nil {
-		return nil, fmt.Errorf("the sandbox runs %s functions with this machine's node, and none is on PATH: %w", nodeRuntime, err)
+		return nil, fmt.Errorf("the sandbox runs %s functions with Node.js %s: %w", runtime, major, err)
 	}
 	var candidates []string
 	if NodeRuntimePath != "" {
@@ -45,8 +52,8 @@ func NodeRuntime() ([]string, error) {
 		dir := filepath.Dir(exe)
 		candidates = append(candidates, filepath.Join(dir, nodeRICDir, "index.mjs"), filepath.Join(dir, "..", "dist", "local", nodeRICDir, "index.mjs"))
 	}
-	if _, file, _, ok := goruntime.Caller(0); ok {
-		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "..", "dist", "local", nodeRICDir, "index.mjs"))
+	if root := sourceRoot(); root != "" {
+		candidates = append(candidates, filepath.Join(root, "dist", "local", nodeRICDir, "index.mjs"))
 	}
 	for _, c := range candidates {
 		// The install is complete once the native addon, built last, is
@@ -58,5 +65,69 @@ func NodeRuntime() ([]string, error) {
 		}
 	}
 	return nil, fmt.Errorf("AWS's Node.js runtime interface client (npm aws-lambda-ric) is not installed, so %s functions cannot run: run `make build-local` (it installs it into dist/local/nodejs; cmake, g++ and make are needed, see .ci/deps) or set ALIASFLOW_BIN_DIR (looked for %s)",
-		nodeRuntime, strings.Join(candidates, ", "))
+		runtime, strings.Join(candidates, ", "))
+}
+
+// sourceRoot is the repository this package was built from, when its
+// source is still there (tests, `go run`); "" otherwise.
+func sourceRoot() string {
+	_, file, _, ok := goruntime.Caller(0)
+	if !ok {
+		return ""
+	}
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		return ""
+	}
+	return root
+}
+
+var (
+	nodeMu       sync.Mutex
+	nodeVersions = map[string]string{} // node binary → its version ("v22.23.3")
+)
+
+// nodeOf finds a node binary of a major version: the one on PATH (Node.js
+// 20 on every machine of this kind), or the project's own (npm's node
+// package, which npm ci installs into node_modules: Node.js 22).
+func nodeOf(major string) (string, error) {
+	var candidates []string
+	if p, err := exec.LookPath("node"); err == nil {
+		candidates = append(candidates, p)
+	}
+	if exe, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", "node_modules", ".bin", "node"))
+	}
+	if root := sourceRoot(); root != "" {
+		candidates = append(candidates, filepath.Join(root, "node_modules", ".bin", "node"))
+	}
+	var seen []string
+	for _, c := range candidates {
+		v := nodeVersion(c)
+		if v == "" {
+			continue
+		}
+		if strings.HasPrefix(v, "v"+major+".") {
+			return c, nil
+		}
+		seen = append(seen, c+" is "+v)
+	}
+	if len(seen) == 0 {
+		return "", fmt.Errorf("no node found (PATH, node_modules/.bin)")
+	}
+	return "", fmt.Errorf("no node of that version found (%s); npm ci installs the project's Node.js 22 into node_modules", strings.Join(seen, ", "))
+}
+
+func nodeVersion(bin string) string {
+	nodeMu.Lock()
+	defer nodeMu.Unlock()
+	if v, ok := nodeVersions[bin]; ok {
+		return v
+	}
+	v := ""
+	if out, err := exec.Command(bin, "--version").Output(); err == nil {
+		v = strings.TrimSpace(string(out))
+	}
+	nodeVersions[bin] = v
+	return v
 }

@@ -26,7 +26,7 @@ const helloNode = "../../examples/hello-node"
 // dist/local/nodejs); in CI (CI set) its absence fails.
 func requireNodeRuntime(t *testing.T) {
 	t.Helper()
-	if _, err := lambdasvc.NodeRuntime(); err != nil {
+	if _, err := lambdasvc.NodeRuntime("nodejs20.x"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err)
 		}
@@ -112,9 +112,46 @@ func TestNodeRuntime(t *testing.T) {
 	}
 }
 
-// TestNodeRuntimeSettings: the sandbox runs nodejs20.x (this machine's
-// Node.js 20) beside the custom runtimes; another runtime is refused
-// naming those it runs, and a Node.js function needs its handler.
+// TestNodeRuntimeVersions: each Node.js runtime runs on its own major
+// version of Node.js, as Lambda's do — nodejs20.x on Node.js 20 (every
+// machine of this kind has it), nodejs22.x on Node.js 22 (the project's
+// npm dependency node@22, which aws-lambda-ric's engines field asks for).
+func TestNodeRuntimeVersions(t *testing.T) {
+	requireNodeRuntime(t)
+	code, err := lambdasvc.ZipDir("testdata/nodeversion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	for _, tc := range []struct{ runtime, major string }{{"nodejs20.x", "20."}, {"nodejs22.x", "22."}} {
+		t.Run(tc.runtime, func(t *testing.T) {
+			name := "version-" + strings.TrimSuffix(tc.runtime, ".x")
+			if _, err := e.client.CreateFunction(context.Background(), &lambda.CreateFunctionInput{
+				FunctionName: aws.String(strings.ReplaceAll(name, ".", "")), Runtime: types.Runtime(tc.runtime), Handler: aws.String("index.handler"),
+				Role: aws.String(role), Code: &types.FunctionCode{ZipFile: code},
+			}); err != nil {
+				t.Fatalf("CreateFunction: %v", err)
+			}
+			e.clock.Advance(e.opts.UpdateDuration)
+			out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(strings.ReplaceAll(name, ".", ""))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAnswer(t, out, "")
+			var got struct{ Node, ExecutionEnv string }
+			if err := json.Unmarshal(out.Payload, &got); err != nil {
+				t.Fatalf("answer %s: %v", out.Payload, err)
+			}
+			if !strings.HasPrefix(got.Node, tc.major) || got.ExecutionEnv != "AWS_Lambda_"+tc.runtime {
+				t.Errorf("%s ran on Node.js %s as %s, want Node.js %sx as AWS_Lambda_%s", tc.runtime, got.Node, got.ExecutionEnv, tc.major, tc.runtime)
+			}
+		})
+	}
+}
+
+// TestNodeRuntimeSettings: the sandbox runs nodejs20.x and nodejs22.x
+// beside the custom runtimes; another runtime is refused naming those it
+// runs, and a Node.js function needs its handler.
 func TestNodeRuntimeSettings(t *testing.T) {
 	code, err := lambdasvc.ZipDir(helloNode)
 	if err != nil {
@@ -128,7 +165,8 @@ func TestNodeRuntimeSettings(t *testing.T) {
 	}{
 		{name: "nodejs20.x", runtime: "nodejs20.x", handler: "index.handler"},
 		{name: "nodejs20.x without a handler", runtime: "nodejs20.x", want: "Handler"},
-		{name: "python3.12", runtime: "python3.12", handler: "app.handler", want: "provided.al2023, provided.al2 and nodejs20.x"},
+		{name: "nodejs22.x", runtime: "nodejs22.x", handler: "index.handler"},
+		{name: "python3.12", runtime: "python3.12", handler: "app.handler", want: "provided.al2023, provided.al2, nodejs20.x and nodejs22.x"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

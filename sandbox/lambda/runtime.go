@@ -435,8 +435,8 @@ func (rt *runtime) start(t target) (*process, error) {
 	// Node.js runtime with the handler last, as RIE's own command line
 	// takes it (it reads the last argument as the handler).
 	var entry []string
-	if t.config.Runtime == nodeRuntime {
-		node, err := NodeRuntime()
+	if nodeMajor(t.config.Runtime) != "" {
+		node, err := NodeRuntime(t.config.Runtime)
 		if err != nil {
 			return nil, core.Errorf("ServiceException", http.StatusInternalServerError, "%v", err)
 		}

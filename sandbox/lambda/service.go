@@ -464,7 +464,7 @@ func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration,
 	if !supportedRuntimes[in.Runtime] {
 		return FunctionConfiguration{}, invalid("The runtime parameter of %q is not supported by the sandbox: it runs %s functions", in.Runtime, supportedRuntimesText)
 	}
-	if in.Runtime == nodeRuntime && in.Handler == "" {
+	if nodeMajor(in.Runtime) != "" && in.Handler == "" {
 		// The runtime loads the handler the function names (module.export).
 		return FunctionConfiguration{}, invalid("Handler is required for runtime %s (e.g. index.handler: the export handler of index.mjs or index.js)", in.Runtime)
 	}

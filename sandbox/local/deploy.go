@@ -91,7 +91,8 @@ var ignored = map[string]string{
 	"AWS::WAFv2::WebACLAssociation":     "attaches the WAFv2 web ACL the sandbox does not apply (see AWS::WAFv2::WebACL)",
 }
 
-// The runtime and handler of hello in a world of Node.js (Options.HelloNode).
+// The runtime (unless Options.HelloRuntime says) and handler of hello in a
+// world of Node.js (Options.HelloNode).
 const (
 	HelloNodeRuntime = "nodejs20.x"
 	HelloNodeHandler = "index.handler"
@@ -434,6 +435,9 @@ func (d *deployment) function(s *iam.Stack, id string, r iam.Resource) error {
 	zip, err := d.w.zip(dir)
 	if p.FunctionName == HelloFunction && d.w.opts.HelloNode != "" {
 		p.Runtime, p.Handler = HelloNodeRuntime, HelloNodeHandler
+		if d.w.opts.HelloRuntime != "" {
+			p.Runtime = d.w.opts.HelloRuntime
+		}
 		zip, err = lambdasvc.ZipDir(d.w.opts.HelloNode)
 	}
 	if err != nil {

@@ -104,6 +104,9 @@ type Options struct {
 	// (Hello) should then read the Node.js runtime's error lines
 	// (health.logRuntime nodejs).
 	HelloNode string
+	// HelloRuntime is hello's Node.js runtime with HelloNode:
+	// HelloNodeRuntime (nodejs20.x) when empty, or nodejs22.x.
+	HelloRuntime string
 	// Approvers overrides DefaultHello's approvers.
 	Approvers []string
 	// Merger is who merges in Merge ("developer@example.com" when empty).
