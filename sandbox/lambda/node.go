@@ -64,7 +64,7 @@ func NodeRuntime(runtime string) ([]string, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("AWS's Node.js runtime interface client (npm aws-lambda-ric) is not installed, so %s functions cannot run: run `make build-local` (it installs it into dist/local/nodejs; cmake, g++ and make are needed, see .ci/deps) or set ALIASFLOW_BIN_DIR (looked for %s)",
+	return nil, fmt.Errorf("AWS's Node.js runtime interface client (npm aws-lambda-ric) is not installed, so %s functions cannot run: run `make node-runtime` (it installs it into dist/local/nodejs; cmake, g++ and make are needed: make deps) or set ALIASFLOW_BIN_DIR (looked for %s)",
 		runtime, strings.Join(candidates, ", "))
 }
 
