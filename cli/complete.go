@@ -37,6 +37,10 @@ func (a *app) addCompletions(root *cobra.Command) {
 		if kind, ok := kinds[c.Name()]; ok {
 			c.ValidArgsFunction = a.completer(kind)
 		}
+		if c.Flags().Lookup("runtime") != nil {
+			// The runtimes deploy-code packages and local runs hello on.
+			_ = c.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{runtimeProvided, runtimeNode, runtimeNode22}, cobra.ShellCompDirectiveNoFileComp))
+		}
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}

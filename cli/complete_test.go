@@ -37,6 +37,8 @@ func TestShellCompletionNamesFunctionsAndPromotions(t *testing.T) {
 		{name: "promote", args: []string{"promote", ""}, want: []string{running}, notWant: []string{ended}},
 		{name: "watch: any recent promotion", args: []string{"watch", ""}, want: []string{running, ended}},
 		{name: "deploy-code: the function", args: []string{"local", "deploy-code", "hel"}, want: []string{"hello"}},
+		{name: "deploy-code --runtime", args: []string{"local", "deploy-code", "hello", "--runtime", "node"}, want: []string{"nodejs20.x", "nodejs22.x"}},
+		{name: "local --runtime", args: []string{"local", "--runtime", ""}, want: []string{"provided.al2023", "nodejs20.x", "nodejs22.x"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
