@@ -67,39 +67,9 @@ func runReject(ctx context.Context, a *app, ref, comment string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.printDecision(arn, d); err != nil || a.g.json {
-		return err
-	}
-	if left := a.afterRejection(ctx, arn); left != "" {
-		fmt.Fprintln(a.env.Stdout, left)
-	}
-	return nil
+	return a.printDecision(arn, d)
 }
 
-// afterRejection says plainly what a rejection leaves, as the approval
-// page does: prod unmoved, and stg still on the rejected version (the
-// definition's Rejected path moves no alias) until the next release; ""
-// when the aliases cannot be read.
-func (a *app) afterRejection(ctx context.Context, arn string) string {
-	ref, ok := promotion.ParseExecutionName(nameOf(arn))
-	if !ok {
-		return ""
-	}
-	aliases, err := a.aliases(ctx, ref.Function)
-	if err != nil {
-		return ""
-	}
-	serving := map[string]string{}
-	for _, al := range aliases {
-		st := aliasStatus(al)
-		serving[st.Name] = describeAlias(st.Version, st.Routing)
-	}
-	out := "prod stays on version " + serving[promotion.AliasProd]
-	if serving[promotion.AliasStg] == ref.Version {
-		return fmt.Sprintf("%s; stg still serves version %s, the version you rejected, until the next release of %s moves it", out, ref.Version, ref.Function)
-	}
-	return fmt.Sprintf("%s; stg serves version %s", out, serving[promotion.AliasStg])
-}
 
 // apiDecision is a decision as the approval API answered it: with, for a
 // target needing more than one approval, where the count stands.
@@ -111,6 +81,9 @@ type apiDecision struct {
 	Counted        string `json:"counted,omitempty"`
 	Complete       bool   `json:"complete,omitempty"`
 	AlreadyCounted bool   `json:"alreadyCounted,omitempty"`
+	// Left says what a rejection left (prod, stg), as the approval API
+	// read it.
+	Left string `json:"left,omitempty"`
 }
 
 func (a *app) printDecision(arn string, d *apiDecision) error {
@@ -135,6 +108,8 @@ func (a *app) printDecision(arn string, d *apiDecision) error {
 	}
 	if d.Approved {
 		fmt.Fprintf(a.env.Stdout, "follow it: aliasflow watch %s\n", nameOf(ref))
+	} else if d.Left != "" {
+		fmt.Fprintln(a.env.Stdout, d.Left)
 	}
 	return nil
 }
@@ -165,7 +140,7 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 	}
 	d := &apiDecision{Decision: promotion.Decision{Approved: approve, Approver: res.Approver, Principal: res.Principal, Comment: comment, Via: approval.ViaCLI,
 		RequestedAt: p.EnteredTime.UTC(), DecidedAt: a.env.Now().UTC()},
-		Counted: res.Counted, Complete: res.Complete, AlreadyCounted: res.AlreadyCounted}
+		Counted: res.Counted, Complete: res.Complete, AlreadyCounted: res.AlreadyCounted, Left: res.Left}
 	return d, arn, nil
 }
 

@@ -75,7 +75,9 @@ func TestNodeTargetEndToEnd(t *testing.T) {
 		want     string
 	}{
 		{"a prepared zip", []string{zipPath}, cli.ExitOK, "uploaded " + zipPath + " and made it hello's $LATEST"},
-		{"a Go package for a Node.js function", []string{filepath.Join(repoRoot(), "examples", "hello", "main.go")}, cli.ExitUsage, "is not a directory (a nodejs20.x function's code is one)"},
+		// UpdateFunctionConfiguration first: the code lands on Node.js 22.
+		{"a runtime switch", []string{zipPath, "--runtime", "nodejs22.x"}, cli.ExitOK, "runtime:  nodejs22.x, handler index.handler"},
+		{"a Go package for a Node.js function", []string{filepath.Join(repoRoot(), "examples", "hello", "main.go")}, cli.ExitUsage, "is not a directory (a nodejs22.x function's code is one)"},
 		{"--ldflags for a Node.js function", []string{"--ldflags", "-X main.greeting=x"}, cli.ExitUsage, "--ldflags builds a Go package"},
 		{"a runtime deploy-code cannot package", []string{"--runtime", "python3.12"}, cli.ExitUsage, `--runtime "python3.12"`},
 		{"a file that is no zip", []string{filepath.Join(repoRoot(), "examples", "hello-node", "hello.json") + ".zip"}, cli.ExitUsage, "read "},
@@ -87,15 +89,16 @@ func TestNodeTargetEndToEnd(t *testing.T) {
 		})
 	}
 
-	// The team's change: the sample with a new greeting that fails half
-	// its calls, deployed from its directory.
+	// The team's change, on the Node.js 22 runtime the switch above set (the
+	// stable version 1 runs on nodejs20.x): the sample with a new greeting
+	// that fails half its calls, deployed from its directory.
 	code := filepath.Join(e.dir, "hello-node")
 	copyDir(t, filepath.Join(repoRoot(), "examples", "hello-node"), code)
 	if err := os.WriteFile(filepath.Join(code, "hello.json"), []byte(`{"greeting": "Hello from Lambda, in Node.js", "failureRate": 0.5}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := e.must("local", "deploy-code", "hello", code)
-	wantContains(t, "deploy-code of a Node.js directory", out, "zipped "+code+" and made it hello's $LATEST (code ", "runtime:  nodejs20.x, handler index.handler",
+	wantContains(t, "deploy-code of a Node.js directory", out, "zipped "+code+" and made it hello's $LATEST (code ", "runtime:  nodejs22.x, handler index.handler",
 		"aliasflow release hello")
 
 	e.must("release", "hello", "--commit", "0de0de0")

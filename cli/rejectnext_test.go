@@ -8,15 +8,16 @@ import (
 )
 
 // TestRejectSaysWhatStgServes (issue 23): after a rejection the CLI says
-// plainly what it left, as the approval page does: prod unmoved, stg still
-// on the rejected version (the workflow's Rejected path moves no alias)
-// until the next release.
+// plainly what it left, in the approval page's words (the approval API
+// reads the aliases: an approver's policy may not allow it): prod unmoved,
+// stg still on the rejected version (the workflow's Rejected path moves no
+// alias) until the next release.
 func TestRejectSaysWhatStgServes(t *testing.T) {
 	tests := []struct {
 		name, stg, want string
 	}{
-		{name: "stg on the rejected version", stg: "2", want: "prod stays on version 1; stg still serves version 2, the version you rejected, until the next release of hello moves it"},
-		{name: "stg moved on since", stg: "3", want: "prod stays on version 1; stg serves version 3"},
+		{name: "stg on the rejected version", stg: "2", want: "stg still serves version 2, the version you rejected, until the next release of hello moves it. prod stays on version 1."},
+		{name: "stg moved on since", stg: "3", want: "stg serves version 3 (a newer release moved it). prod stays on version 1."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

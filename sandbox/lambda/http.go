@@ -94,6 +94,8 @@ func route(r *http.Request) (string, []string, error) {
 		switch segs[1] + " " + m {
 		case "configuration GET":
 			return "GetFunctionConfiguration", segs, nil
+		case "configuration PUT":
+			return "UpdateFunctionConfiguration", segs, nil
 		case "code PUT":
 			return "UpdateFunctionCode", segs, nil
 		case "versions GET":
@@ -184,6 +186,13 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 		return http.StatusOK, map[string]any{"Configuration": c, "Code": s.codeLocation(r.Host, c)}, nil
 	case "GetFunctionConfiguration":
 		c, err := s.GetFunctionConfiguration(fn, q.Get("Qualifier"))
+		return http.StatusOK, c, err
+	case "UpdateFunctionConfiguration":
+		var in UpdateFunctionConfigurationInput
+		if err := decode(body, &in); err != nil {
+			return 0, nil, err
+		}
+		c, err := s.UpdateFunctionConfiguration(fn, in)
 		return http.StatusOK, c, err
 	case "UpdateFunctionCode":
 		var in UpdateFunctionCodeInput

@@ -112,6 +112,47 @@ func TestNodeRuntime(t *testing.T) {
 	}
 }
 
+// TestSwitchToNode: a Go function becomes a Node.js one over the API, as
+// `aliasflow local deploy-code --runtime` does it: UpdateFunctionConfiguration
+// (PUT …/configuration) with the runtime and handler, then
+// UpdateFunctionCode with the directory's zip; a Node.js runtime without a
+// handler is refused and changes nothing.
+func TestSwitchToNode(t *testing.T) {
+	requireNodeRuntime(t)
+	code, err := lambdasvc.ZipDir(helloNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.create(t, "switch", echoPkg)
+	ctx := context.Background()
+	if _, err := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("switch"),
+		Runtime: types.RuntimeNodejs20x, Handler: aws.String("")}); err == nil || !strings.Contains(err.Error(), "Handler") {
+		t.Errorf("switch to nodejs20.x without a handler: %v, want refused naming Handler", err)
+	}
+	cfg, err := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("switch"),
+		Runtime: types.RuntimeNodejs20x, Handler: aws.String("index.handler")})
+	if err != nil {
+		t.Fatalf("UpdateFunctionConfiguration: %v", err)
+	}
+	if cfg.Runtime != types.RuntimeNodejs20x || aws.ToString(cfg.Handler) != "index.handler" {
+		t.Errorf("configuration = %s / %s, want nodejs20.x / index.handler", cfg.Runtime, aws.ToString(cfg.Handler))
+	}
+	e.clock.Advance(e.opts.UpdateDuration)
+	if _, err := e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("switch"), ZipFile: code}); err != nil {
+		t.Fatalf("UpdateFunctionCode: %v", err)
+	}
+	e.clock.Advance(e.opts.UpdateDuration)
+	out, err := e.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("switch"), Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, out, "")
+	if !strings.Contains(string(out.Payload), `Hello from Lambda`) {
+		t.Errorf("answer %s, want hello-node's", out.Payload)
+	}
+}
+
 // TestNodeRuntimeVersions: each Node.js runtime runs on its own major
 // version of Node.js, as Lambda's do — nodejs20.x on Node.js 20 (every
 // machine of this kind has it), nodejs22.x on Node.js 22 (the project's

@@ -717,6 +717,16 @@ func (s *Service) UpdateFunctionConfiguration(function string, in UpdateFunction
 	}
 	now := s.opts.Clock()
 	v := f.Latest
+	runtime, handler := v.Config.Runtime, v.Config.Handler
+	if in.Runtime != nil {
+		runtime = *in.Runtime
+	}
+	if in.Handler != nil {
+		handler = *in.Handler
+	}
+	if nodeMajor(runtime) != "" && handler == "" {
+		return FunctionConfiguration{}, invalid("Handler is required for runtime %s (e.g. index.handler: the export handler of index.mjs or index.js)", runtime)
+	}
 	if v.busy(now) {
 		return FunctionConfiguration{}, updateInProgress(name)
 	}

@@ -419,9 +419,15 @@ type doneView struct {
 func (h *Handler) afterRejection(ctx context.Context, st promotion.State) string {
 	stg, stgVersion := h.serving(ctx, st.Function, promotion.AliasStg)
 	prod, prodVersion := h.serving(ctx, st.Function, promotion.AliasProd)
-	out := "stg serves " + stg + "."
-	if stgVersion == st.Version {
+	var out string
+	switch stgVersion {
+	case st.Version:
 		out = fmt.Sprintf("stg still serves version %s, the version you rejected, until the next release of %s moves it.", st.Version, st.Function)
+	case "":
+		// Unread: nothing a rejection does moves it.
+		out = fmt.Sprintf("stg keeps version %s, the version you rejected, until the next release of %s moves it.", st.Version, st.Function)
+	default:
+		out = "stg serves " + stg + " (a newer release moved it)."
 	}
 	if prodVersion == "" {
 		return out + " prod stays as it is."
