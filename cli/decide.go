@@ -70,7 +70,6 @@ func runReject(ctx context.Context, a *app, ref, comment string) error {
 	return a.printDecision(arn, d)
 }
 
-
 // apiDecision is a decision as the approval API answered it: with, for a
 // target needing more than one approval, where the count stands.
 type apiDecision struct {
