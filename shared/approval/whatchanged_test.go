@@ -13,6 +13,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // TestApprovalPageSaysWhatChanged (issue 23, item 4): the page shows the
@@ -231,7 +232,16 @@ func TestDonePageSaysWhatNext(t *testing.T) {
 			if err != nil || q.Get("t") != l {
 				t.Fatalf("follow link %q does not carry the approval link (%v)", m[1], err)
 			}
-			followed := e.h.ServeAPIGateway(context.Background(), getReq(q.Get("t")))
+			// Step Functions writes the decision into the history after
+			// SendTask* returns (the sandbox, like AWS, a moment later):
+			// until then the page still offers the form.
+			var followed events.APIGatewayProxyResponse
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				followed = e.h.ServeAPIGateway(context.Background(), getReq(q.Get("t")))
+				if pageKind(followed.Body) == "decided" || time.Now().After(deadline) {
+					break
+				}
+			}
 			if followed.StatusCode != http.StatusConflict || pageKind(followed.Body) != "decided" || !strings.Contains(followed.Body, alice+" "+tc.decision) {
 				t.Errorf("followed: status %d kind %q, want 409 decided naming %s\n%s", followed.StatusCode, pageKind(followed.Body), alice, followed.Body)
 			}
