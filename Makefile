@@ -25,7 +25,7 @@ CLI_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 CLI_LDFLAGS := -X github.com/aliasflow/aliasflow/cli.version=$(CLI_VERSION)
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: all build build-local test test-go lint fuzz validate-asl demo bench synth diff deploy clean tools deps cli-release
+.PHONY: all build build-local node-runtime test test-go lint fuzz validate-asl demo bench synth diff deploy clean tools deps cli-release
 
 all: build
 
@@ -47,6 +47,19 @@ build-local:
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o dist/local/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	CGO_ENABLED=0 go build -trimpath -ldflags='$(CLI_LDFLAGS)' -o bin/aliasflow ./cmd/aliasflow
 	@$(MAKE) --no-print-directory $(LOCAL_TEMPLATES)
+	@if command -v cmake >/dev/null && command -v g++ >/dev/null; then $(MAKE) --no-print-directory node-runtime; \
+	else echo "note: the sandbox's Node.js functions need AWS's runtime interface client, whose install needs cmake and g++ (make deps), then: make node-runtime"; fi
+
+## node-runtime: the sandbox's Node.js runtime (nodejs20.x, nodejs22.x functions): AWS's runtime interface client, npm
+## aws-lambda-ric (sandbox/lambda/nodejs pins it), installed into dist/local/nodejs. Its install
+## builds curl and aws-lambda-cpp from the sources it ships (cmake, g++, make: .ci/deps) and its
+## native addon against this machine's Node headers — about 2 minutes, once.
+NODE_RUNTIME := dist/local/nodejs/node_modules/aws-lambda-ric/rapid-client.node
+node-runtime: $(NODE_RUNTIME)
+$(NODE_RUNTIME): sandbox/lambda/nodejs/package.json sandbox/lambda/nodejs/package-lock.json
+	@rm -rf dist/local/nodejs && mkdir -p dist/local/nodejs
+	cp sandbox/lambda/nodejs/package.json sandbox/lambda/nodejs/package-lock.json dist/local/nodejs/
+	cd dist/local/nodejs && $(if $(wildcard /usr/include/node/node_version.h),npm_config_nodedir=/usr) npm ci --no-audit --no-fund
 
 ## The local world (`aliasflow local`, make demo, the end-to-end tests) is created from the CDK
 ## app's synthesized templates: synthesized again only when the app or what it embeds changed
@@ -75,7 +88,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 ## test: every test — unit, fuzz (briefly), state machine validation, CDK, sandbox end to end, browser
-test: deps build build-local tools validate-asl lint test-go fuzz
+test: deps build build-local node-runtime tools validate-asl lint test-go fuzz
 
 ## deps: the Debian packages the tests need (chromium, awscli, jq, zip, shellcheck), installed
 ## with apt-get when root or passwordless sudo allows, else one line saying what to run

@@ -12,6 +12,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/chromedp/chromedp"
 )
@@ -143,7 +144,9 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 			{"code sha256", "code-sha256", rel.codeSha256, true},
 			{"commit", "commit", rel.commit, true},
 			{"build", "build", rel.build, false},
-			{"merged by", "merged-by", "developer@example.com", true},
+			{"requested by", "merged-by", "developer@example.com", true},
+			{"title", "title", rel.title, true},
+			{"author", "author", rel.author, true},
 			{"smoke verdict", "smoke-verdict", "All 2 checks passed.", true},
 			{"prod serves", "serving-prod", "version " + prodBefore, true},
 			{"stg serves", "serving-stg", "version " + version, true},
@@ -152,9 +155,15 @@ func approve(t *testing.T, ctx context.Context, w *world, b *Browser, dir string
 			{"other approvers", "others", "Also asked: " + second + ". The first decision counts.", true},
 			{"account", "account", "000000000000", true},
 			{"region", "region", "us-east-1", true},
-			{"environment", "environment", "not named in the settings", true},
 			{"where", "where", "prod of hello", false},
 			{"health criteria", "criteria", "prod moves in one step", false},
+		}
+		// No configuration explanations for approvers (issue 23): an
+		// environment the settings do not name is simply not shown.
+		for _, id := range []string{"environment", "prod-commit"} {
+			if g, ok := got[id]; ok {
+				t.Errorf("#%s = %q is shown; an approver needs no configuration explanation", id, g)
+			}
 		}
 		for _, tc := range cases {
 			g, ok := got[tc.id]
@@ -328,6 +337,23 @@ func reject(t *testing.T, ctx context.Context, w *world, b *Browser, dir string)
 	if resp.Status != 200 {
 		t.Fatalf("status = %d, want 200; page: %s", resp.Status, text(t, page, "main"))
 	}
+	// A rejection says why, on the page as with the CLI (reject
+	// --comment): without a comment the page comes back asking for one,
+	// and nothing is decided.
+	resp, err = chromedp.RunResponse(page, chromedp.Click(chromedp.CSS(`button[name=decision][value=reject]`)))
+	if err != nil {
+		t.Fatalf("click Reject without a comment: %v", err)
+	}
+	shot(t, page, dir, "reject-without-comment")
+	if resp.Status != 400 {
+		t.Errorf("Reject without a comment: status %d, want 400", resp.Status)
+	}
+	if got, want := text(t, page, "#form-error"), "To reject, say why in the comment"; !strings.HasPrefix(got, want) {
+		t.Errorf("#form-error = %q, want it to start %q", got, want)
+	}
+	if out, err := w.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(rel.claims.Execution)}); err != nil || out.Status != sfntypes.ExecutionStatusRunning {
+		t.Fatalf("after a rejection without a comment the promotion is %+v (%v), want still RUNNING", out, err)
+	}
 	comment := "Not this one: the greeting changed by mistake"
 	if err := chromedp.Do(page, chromedp.SendKeys(chromedp.ID("comment"), comment)); err != nil {
 		t.Fatal(err)
@@ -341,6 +367,11 @@ func reject(t *testing.T, ctx context.Context, w *world, b *Browser, dir string)
 		t.Fatalf("after Reject: status %d, want 200; page: %s", resp.Status, text(t, page, "main"))
 	}
 	confirmation(t, page, "Rejected", "You rejected hello version "+version+". prod stays as it is.", comment)
+	// stg's state after the rejection, said plainly (the workflow leaves
+	// stg on the rejected version).
+	if got, want := text(t, page, "#stg-after"), "stg still serves version "+version+", the version you rejected, until the next release of hello moves it. prod stays on version "+prodBefore+"."; got != want {
+		t.Errorf("#stg-after = %q, want %q", got, want)
+	}
 
 	end := w.waitEnded(t, ctx, rel.claims.Execution)
 	if end.Status != sfntypes.ExecutionStatusFailed || aws.ToString(end.Error) != "Rejected" {
@@ -375,6 +406,18 @@ func reject(t *testing.T, ctx context.Context, w *world, b *Browser, dir string)
 		t.Errorf("the other approver's link: status %d, want 409", resp.Status)
 	}
 	problemPage(t, page2, "decided", "This release has already been decided", approver+" rejected it")
+
+	// The decider's "Follow the promotion" link opens the same release's
+	// page, which now says how it ended.
+	resp, err = chromedp.RunResponse(page, chromedp.Click(chromedp.ID("follow")))
+	if err != nil {
+		t.Fatalf("click Follow the promotion: %v", err)
+	}
+	shot(t, page, dir, "followed")
+	if resp.Status != 409 {
+		t.Errorf("the follow link: status %d, want 409 (decided)", resp.Status)
+	}
+	problemPage(t, page, "decided", "This release has already been decided", "was rejected, so it was not promoted")
 }
 
 // testExpired is scenario 3: the approval times out; the e-mailed link

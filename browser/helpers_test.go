@@ -204,6 +204,7 @@ func startWorld(t *testing.T, target func(endpoint string) *config.Target) *worl
 // release is one merged build of hello and its approval e-mail.
 type release struct {
 	codeSha256, commit, build string
+	title, author             string // what changed and who wrote it, as the build exported them
 	link                      string // the approval page URL from the e-mail
 	claims                    approval.Claims
 	input                     promotion.Input
@@ -221,11 +222,13 @@ func (w *world) merge(t *testing.T, ctx context.Context, bootstrap, commit, appr
 	if err != nil {
 		t.Fatal(err)
 	}
-	build, err := w.MergeBuild(ctx, sha, commit)
+	// The change's title and author, as a CI exports them from the commit.
+	title, author := "Change the greeting ("+commit+")", "Ana Developer <ana@example.com>"
+	b, err := w.RunBuild(ctx, sha, commit, local.MergeOptions{Title: title, Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w.emailed(t, ctx, release{codeSha256: sha, commit: commit, build: build}, approver)
+	return w.emailed(t, ctx, release{codeSha256: sha, commit: commit, build: b.ID, title: title, author: author}, approver)
 }
 
 // emailed waits for the approval e-mail of rel's code to approver and

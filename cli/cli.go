@@ -234,6 +234,7 @@ promote also take a function name when exactly one of its promotions is waiting.
 		c.GroupID = "local"
 		root.AddCommand(c)
 	}
+	a.addCompletions(root)
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [command]",
 		Short: "help about any command, with all its flags",

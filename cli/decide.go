@@ -59,7 +59,8 @@ func rejectCommand(a *app) *cobra.Command {
 }
 
 func runReject(ctx context.Context, a *app, ref, comment string) error {
-	if strings.TrimSpace(comment) == "" {
+	// The approval page and API apply the same rule (approval.CheckComment).
+	if approval.CheckComment(false, comment) != nil {
 		return usageError("reject: say why with --comment \"...\"; the audit trail keeps it")
 	}
 	d, arn, err := a.decide(ctx, ref, false, comment)
@@ -79,6 +80,9 @@ type apiDecision struct {
 	Counted        string `json:"counted,omitempty"`
 	Complete       bool   `json:"complete,omitempty"`
 	AlreadyCounted bool   `json:"alreadyCounted,omitempty"`
+	// Left says what a rejection left (prod, stg), as the approval API
+	// read it.
+	Left string `json:"left,omitempty"`
 }
 
 func (a *app) printDecision(arn string, d *apiDecision) error {
@@ -103,6 +107,8 @@ func (a *app) printDecision(arn string, d *apiDecision) error {
 	}
 	if d.Approved {
 		fmt.Fprintf(a.env.Stdout, "follow it: aliasflow watch %s\n", nameOf(ref))
+	} else if d.Left != "" {
+		fmt.Fprintln(a.env.Stdout, d.Left)
 	}
 	return nil
 }
@@ -133,7 +139,7 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 	}
 	d := &apiDecision{Decision: promotion.Decision{Approved: approve, Approver: res.Approver, Principal: res.Principal, Comment: comment, Via: approval.ViaCLI,
 		RequestedAt: p.EnteredTime.UTC(), DecidedAt: a.env.Now().UTC()},
-		Counted: res.Counted, Complete: res.Complete, AlreadyCounted: res.AlreadyCounted}
+		Counted: res.Counted, Complete: res.Complete, AlreadyCounted: res.AlreadyCounted, Left: res.Left}
 	return d, arn, nil
 }
 

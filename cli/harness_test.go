@@ -54,7 +54,7 @@ type world struct {
 // approvalsFor returns the world's approval API over sf.
 func (w *world) approvalsFor(sf cli.StatesAPI) *clitest.Approvals {
 	if w.approvals == nil {
-		w.approvals = clitest.NewApprovals(sf.(approval.StepFunctions))
+		w.approvals = clitest.NewApprovals(sf.(approval.StepFunctions), w.lambda)
 	}
 	return w.approvals
 }

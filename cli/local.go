@@ -3,15 +3,19 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/sandbox/model"
+	"github.com/aliasflow/aliasflow/shared/config"
 )
 
 // approvalLink finds the approval link in an e-mail body.
@@ -26,28 +30,50 @@ const DefaultLocalAddr = "127.0.0.1:4747"
 const DefaultLocalEndpoint = "http://" + DefaultLocalAddr
 
 func localCommand(a *app) *cobra.Command {
-	var addr, stateDir, binDir string
+	var addr, stateDir, binDir, runtime string
 	c := &cobra.Command{
 		Use:   "local",
 		Short: "run the local sandbox (an AWS-compatible endpoint) until interrupted",
 		Long: `Local runs the sandbox: the pipeline's Lambdas, the promotion state machine and the sample
 function hello, behind one AWS-compatible endpoint on loopback. It prints the approval
 e-mails the sandbox delivers. Rehearse new code with ` + "`aliasflow local deploy-code`" + `.
-It listens on ` + DefaultLocalAddr + ` by default, not on LocalStack's 4566, so both can run.`,
+It listens on ` + DefaultLocalAddr + ` by default, not on LocalStack's 4566, so both can run.
+With --runtime nodejs20.x (or nodejs22.x) hello is a Node.js function running ./examples/hello-node,
+judged on the Node.js runtime's error lines: the world of a Node.js team.`,
 		Args: positional(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runLocal(c.Context(), a, addr, stateDir, binDir)
+			return runLocal(c.Context(), a, addr, stateDir, binDir, runtime)
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", DefaultLocalAddr, "loopback address to listen on")
 	c.Flags().StringVar(&stateDir, "state-dir", "", "keep the sandbox's state in this directory across restarts")
 	c.Flags().StringVar(&binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
+	c.Flags().StringVar(&runtime, "runtime", "", "hello's runtime: "+runtimeNode+" or "+runtimeNode22+" (default: Go, "+runtimeProvided+")")
 	c.AddCommand(deployCodeCommand(a))
 	return c
 }
 
-func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error {
-	w, err := a.startLocal(ctx, worldOptions{Addr: addr, StateDir: stateDir, BinDir: binDir, Log: a.env.Stderr})
+func runLocal(ctx context.Context, a *app, addr, stateDir, binDir, runtime string) error {
+	opts := worldOptions{Addr: addr, StateDir: stateDir, BinDir: binDir, Log: a.env.Stderr}
+	sample := "./examples/hello"
+	switch {
+	case isNode(runtime):
+		sample = "./examples/hello-node"
+		if fi, err := os.Stat(sample); err != nil || !fi.IsDir() {
+			return fail(ExitUsage, "run it from the repository's root, where examples/hello-node is", "--runtime %s: hello's Node.js code %s is not here", runtime, sample)
+		}
+		opts.HelloNode, opts.HelloRuntime = sample, runtime
+		opts.Hello = func(endpoint string) *config.Target {
+			t := local.DefaultHello(endpoint)
+			// A Node.js handler's throw is only in the runtime's own
+			// error line, not on the REPORT line.
+			t.Health.LogRuntime = config.LogRuntimeNode
+			return t
+		}
+	case runtime != "" && runtime != runtimeProvided:
+		return usageError("--runtime %q: hello runs %s (Go), %s or %s (Node.js)", runtime, runtimeProvided, runtimeNode, runtimeNode22)
+	}
+	w, err := a.startLocal(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -73,7 +99,10 @@ func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error 
 	fmt.Fprintf(out, "  %s/production/    what users get (alias prod)\n", ep)
 	fmt.Fprintf(out, "  %s/%-13s the approval page (links arrive by e-mail, printed below)\n\n", ep, local.ApprovalStage)
 	fmt.Fprintf(out, "point the CLI (and the AWS SDKs) at it:\n  export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 \\\n         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n", ep)
-	fmt.Fprintf(out, "  aliasflow status hello\n\nrehearse new code (build, deploy to $LATEST, release):\n  aliasflow local deploy-code hello ./examples/hello\n  aliasflow release hello --commit $(git rev-parse --short HEAD)\n\nCtrl-C stops it")
+	if opts.HelloNode != "" {
+		fmt.Fprintf(out, "\nhello runs examples/hello-node on %s (handler %s)\n", runtime, local.HelloNodeHandler)
+	}
+	fmt.Fprintf(out, "  aliasflow status hello\n\nrehearse new code (build, deploy to $LATEST, release):\n  aliasflow local deploy-code hello %s\n  aliasflow release hello --commit $(git rev-parse --short HEAD)\n\nCtrl-C stops it", sample)
 	if stateDir != "" {
 		fmt.Fprintf(out, " (state is kept in %s)", stateDir)
 	}
@@ -120,8 +149,21 @@ func (a *app) startLocal(ctx context.Context, opts worldOptions) (localWorld, er
 	}
 	w, err := startWorld(ctx, opts)
 	if err != nil {
-		return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("start the sandbox: %w", err), Hint: "is the address in use? pass --addr 127.0.0.1:0 for any free port"}
+		return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("start the sandbox: %w", err), Hint: startHint(err)}
 	}
 	a.g.endpoint, a.local, a.clients = w.Endpoint(), true, nil
 	return w, nil
+}
+
+// startHint says what to do about a sandbox that did not start, by its
+// cause: only a taken address is the port's fault.
+func startHint(err error) string {
+	switch {
+	case errors.Is(err, model.ErrNoModels):
+		return "the sandbox checks every request against AWS's API models, which botocore ships: install it (pip install botocore, " +
+			"or apt-get install python3-botocore) or set " + model.DataDirEnv + " to its data directory"
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "the address is in use (another aliasflow local?): pass --addr 127.0.0.1:0 for any free port"
+	}
+	return "run it again with the same flags; if it keeps failing, the error above says what is missing"
 }

@@ -30,6 +30,11 @@ type ReleaseRequest struct {
 	// Build links the CI run that built the code (shown to approvers,
 	// recorded in the audit trail).
 	Build string `json:"build,omitempty"`
+	// Title and Author say what changed and who wrote it (shown to
+	// approvers): the commit message's first line or the pull request's
+	// title, and the commit's author.
+	Title  string `json:"title,omitempty"`
+	Author string `json:"author,omitempty"`
 	// Retry asks for a fresh promotion of a build whose last promotion
 	// ended without prod on it.
 	Retry bool `json:"retry,omitempty"`
@@ -49,24 +54,26 @@ type ReleaseResult struct {
 }
 
 func releaseCommand(a *app) *cobra.Command {
-	var commit, build string
+	var commit, build, title, author string
 	var retry bool
 	c := &cobra.Command{
-		Use:   "release <function> [--commit SHA] [--build URL] [--retry]",
+		Use:   "release <function> [--commit SHA] [--build URL] [--title TEXT] [--retry]",
 		Short: "request a release of the function's current $LATEST",
 		Args:  positional(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runRelease(c.Context(), a, args[0], ReleaseRequest{Commit: commit, Build: build, Retry: retry})
+			return runRelease(c.Context(), a, args[0], ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry})
 		},
 	}
 	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
 	c.Flags().StringVar(&build, "build", "", "a link to the CI run that built the code (shown to approvers, recorded)")
+	c.Flags().StringVar(&title, "title", "", "what changed, e.g. \"$(git log -1 --format=%s)\" (shown to approvers)")
+	c.Flags().StringVar(&author, "author", "", "who wrote the change, e.g. \"$(git log -1 --format='%an <%ae>')\"")
 	c.Flags().BoolVar(&retry, "retry", false, "a fresh promotion of a build whose last one failed or was rolled back")
 	return c
 }
 
 // runRelease requests a release of fn with what the flags give of want
-// (commit, build, retry).
+// (commit, build, title, author, retry).
 func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) error {
 	if err := checkFunction(fn); err != nil {
 		return err
@@ -79,7 +86,10 @@ func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) err
 	if err := release.ValidateBuild(want.Build); want.Build != "" && err != nil {
 		return fail(ExitUsage, "give the CI run's link or id, without spaces", "--build: %v", err)
 	}
-	res, err := a.release(ctx, fn, want.Commit, want.Build, want.Retry)
+	if err := release.ValidateFacts(promotion.Release{Title: want.Title, Author: want.Author}, release.FactNames{Title: "--title", Author: "--author"}); err != nil {
+		return fail(ExitUsage, "give one line of text, e.g. the commit message's first line", "%v", err)
+	}
+	res, err := a.release(ctx, fn, want)
 	if err != nil {
 		return err
 	}
@@ -107,7 +117,8 @@ const (
 // release puts a Release Requested event for fn's current $LATEST code,
 // unless there is nothing to do: prod already serves that code, or the
 // build's promotion exists (running, or ended — then only with retry).
-func (a *app) release(ctx context.Context, fn, commit, build string, retry bool) (*ReleaseResult, error) {
+func (a *app) release(ctx context.Context, fn string, want ReleaseRequest) (*ReleaseResult, error) {
+	commit, build, retry := want.Commit, want.Build, want.Retry
 	c, err := a.aws(ctx)
 	if err != nil {
 		return nil, err
@@ -119,7 +130,7 @@ func (a *app) release(ctx context.Context, fn, commit, build string, retry bool)
 		cfg, err = c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
 		if err != nil {
 			if awserr.Code(err) == awserr.NotFound {
-				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
+				return nil, a.noSuchFunction(ctx, fn, "check the function name and --region")
 			}
 			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
 		}
@@ -149,7 +160,8 @@ func (a *app) release(ctx context.Context, fn, commit, build string, retry bool)
 	if err != nil {
 		return nil, err
 	}
-	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Build: build, Retry: retry, CallerProof: proof}
+	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Build: build, Title: want.Title, Author: want.Author,
+		Retry: retry, CallerProof: proof}
 	detail, err := json.Marshal(req)
 	if err != nil {
 		return nil, err

@@ -312,7 +312,7 @@ func (a *app) aliases(ctx context.Context, fn string) ([]lambdatypes.AliasConfig
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			if awserr.Code(err) == awserr.NotFound {
-				return nil, fail(ExitNotFound, "check the function name and --region", "function %s not found", fn)
+				return nil, a.noSuchFunction(ctx, fn, "check the function name and --region")
 			}
 			return nil, fmt.Errorf("list aliases of %s: %w", fn, err)
 		}

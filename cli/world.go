@@ -44,4 +44,7 @@ type worldOptions struct {
 	Log      io.Writer
 	// Hello overrides hello's promotion settings (nil: the world's own).
 	Hello func(endpoint string) *config.Target
+	// HelloNode and HelloRuntime, when set, make hello a Node.js function
+	// (local.Options).
+	HelloNode, HelloRuntime string
 }

@@ -20,7 +20,8 @@ func (w sandboxWorld) Emails() []email {
 // startWorld starts the sandbox world (a variable so tests can start a
 // fake one).
 var startWorld = func(ctx context.Context, o worldOptions) (localWorld, error) {
-	w, err := local.Start(ctx, local.Options{Addr: o.Addr, BinDir: o.BinDir, StateDir: o.StateDir, Log: o.Log, Hello: o.Hello})
+	w, err := local.Start(ctx, local.Options{Addr: o.Addr, BinDir: o.BinDir, StateDir: o.StateDir, Log: o.Log, Hello: o.Hello,
+		HelloNode: o.HelloNode, HelloRuntime: o.HelloRuntime})
 	if err != nil {
 		return nil, err
 	}

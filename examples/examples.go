@@ -1,8 +1,10 @@
 // Package examples holds the CI files a team copies to release a function
-// through aliasflow — codebuild/buildspec.yml and
-// github-actions/release.yml — and the sample function hello. The sample
-// stack builds with the very buildspec shown here, and the tests check both
-// files against the release Lambda's contract.
+// through aliasflow — for Go codebuild/buildspec.yml and
+// github-actions/release.yml, for Node.js and Python the -node and -python
+// files beside them — and the sample functions: hello (Go), hello-node
+// (Node.js, which the sandbox runs too) and hello-python. The sample stack
+// builds with the Go buildspec shown here, and the tests run every file's
+// packaging and release steps against the release Lambda's contract.
 package examples
 
 import (

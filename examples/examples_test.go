@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"archive/zip"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -35,7 +36,24 @@ func TestMain(m *testing.M) {
 
 // exported are the variables the release Lambda reads from a build, from
 // shared/release (not a copy).
-var exported = []string{release.VarFunction, release.VarCodeSha256, release.VarCommit, release.VarRequestedBy}
+var exported = []string{release.VarFunction, release.VarCodeSha256, release.VarCommit, release.VarRequestedBy, release.VarTitle, release.VarAuthor}
+
+// The commit the examples' scripts run in: what changed and who wrote it
+// reach the approval page from it (issue 23).
+const (
+	commitTitle  = "Greet in Portuguese (#42)"
+	commitAuthor = "Zoë Ångström <zoe@example.com>"
+)
+
+// gitCheckout makes dir a git checkout whose HEAD is a commit titled
+// commitTitle by commitAuthor, as a CI's checkout is.
+func gitCheckout(t *testing.T, dir string) {
+	t.Helper()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=Zoë Ångström", "GIT_AUTHOR_EMAIL=zoe@example.com", "GIT_COMMITTER_NAME=ci", "GIT_COMMITTER_EMAIL=ci@example.com"}
+	run(t, dir, env, "git", "init", "-q")
+	run(t, dir, env, "git", "commit", "-q", "--allow-empty", "-m", commitTitle+"\n\nThe body is not shown.")
+}
 
 const project = "hello-build"
 
@@ -89,58 +107,200 @@ type buildSpec struct {
 	} `yaml:"phases"`
 }
 
-func readBuildSpec(t *testing.T) buildSpec {
-	t.Helper()
-	var spec buildSpec
-	if err := yaml.Unmarshal(examples.CodeBuildSpec, &spec); err != nil {
-		t.Fatalf("codebuild/buildspec.yml is not YAML: %v", err)
-	}
-	if _, err := examples.BuildSpec(); err != nil {
-		t.Fatal(err)
-	}
-	return spec
+// packaging is how the examples package one runtime's code: its buildspec
+// and workflow, the file Lambda loads from the package's root, and what the
+// build must add beside it.
+type packaging struct {
+	name, buildspec, workflow string
+	// entry is the file at the package's root that Lambda runs or loads.
+	entry string
+	// source is the sample's directory (relative to the repository) the
+	// example packages, copied into the test's checkout; "" for Go.
+	source string
+	// depFile, written into the copied source, makes the build install a
+	// dependency, which dependency says where the package must hold.
+	depFile, dependency string
 }
 
-func TestBuildSpecExportsWhatReleaseReads(t *testing.T) {
-	// GIVEN the buildspec, THEN it is version 0.2 (one shell per phase, so
-	// an export reaches later commands), exports exactly the variables the
-	// release Lambda reads, names the function, and updates, waits for and
-	// checks $LATEST in its build phase.
-	spec := readBuildSpec(t)
-	if fmt.Sprint(spec.Version) != "0.2" {
-		t.Errorf("version = %v, want 0.2", spec.Version)
+var packagings = []packaging{
+	{name: "go", buildspec: "codebuild/buildspec.yml", workflow: "github-actions/release.yml", entry: "bootstrap"},
+	{name: "node", buildspec: "codebuild/buildspec-node.yml", workflow: "github-actions/release-node.yml", entry: "index.mjs",
+		source: "examples/hello-node", depFile: "package-lock.json", dependency: "node_modules/left-pad/index.js"},
+	{name: "python", buildspec: "codebuild/buildspec-python.yml", workflow: "github-actions/release-python.yml", entry: "app.py",
+		source: "examples/hello-python", depFile: "requirements.txt", dependency: "requests/__init__.py"},
+}
+
+// standIns are the build tools the examples call, as scripts that write
+// what the real ones would: go builds the binary, npm ci installs the
+// lock's dependency, pip installs the requirement into --target.
+var standIns = map[string]string{
+	"go": `#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
+mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
+`,
+	"npm": `#!/bin/sh
+[ "$1" = ci ] || { echo "stand-in npm: unexpected npm $*" >&2; exit 2; }
+mkdir -p node_modules/left-pad && echo "module.exports = 1;" > node_modules/left-pad/index.js
+`,
+	"pip": `#!/bin/sh
+[ "$1" = install ] || { echo "stand-in pip: unexpected pip $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do [ "$1" = --target ] && target="$2"; shift; done
+mkdir -p "$target/requests" && : > "$target/requests/__init__.py"
+`,
+}
+
+// checkout makes dir the repository checkout a CI job runs in: the stand-in
+// build tools on PATH, the packaging's sample source with a dependency to
+// install, and with git, a commit titled commitTitle by commitAuthor.
+func checkout(t *testing.T, dir string, p packaging, git bool) {
+	t.Helper()
+	for name, body := range standIns {
+		writeScript(t, filepath.Join(dir, "bin", name), body)
 	}
-	got := append([]string(nil), spec.Env.Exported...)
-	want := append([]string(nil), exported...)
-	sort.Strings(got)
-	sort.Strings(want)
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("exported-variables = %v, want %v", got, want)
+	if p.source != "" {
+		copyDir(t, filepath.Join("..", p.source), filepath.Join(dir, p.source))
+		if err := os.WriteFile(filepath.Join(dir, p.source, p.depFile), []byte("{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if spec.Env.Variables[release.VarFunction] == "" {
-		t.Errorf("env.variables has no %s", release.VarFunction)
+	if git {
+		gitCheckout(t, dir)
 	}
-	script := strings.Join(spec.Phases["build"].Commands, "\n")
-	for _, want := range []string{"aws lambda update-function-code", "aws lambda wait function-updated-v2", "aws lambda get-function ",
-		"export " + release.VarCodeSha256 + "=", "export " + release.VarCommit + "=", "export " + release.VarRequestedBy + "="} {
-		if !strings.Contains(script, want) {
-			t.Errorf("build phase lacks %q", want)
+}
+
+// checkPackage reads the deployment package the build wrote: Lambda's
+// entry at its root, and the installed dependency.
+func checkPackage(t *testing.T, dir string, p packaging) {
+	t.Helper()
+	zr, err := zip.OpenReader(filepath.Join(dir, "build", "function.zip"))
+	if err != nil {
+		t.Fatalf("the build wrote no build/function.zip: %v", err)
+	}
+	defer zr.Close()
+	has := map[string]bool{}
+	for _, f := range zr.File {
+		has[f.Name] = true
+	}
+	for _, want := range []string{p.entry, p.dependency} {
+		if want != "" && !has[want] {
+			t.Errorf("the package lacks %s; it holds %v", want, has)
 		}
 	}
 }
 
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readBuildSpec(t *testing.T, file string) buildSpec {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec buildSpec
+	if err := yaml.Unmarshal(raw, &spec); err != nil {
+		t.Fatalf("%s is not YAML: %v", file, err)
+	}
+	return spec
+}
+
+// TestBuildSpecIsTheSampleStacks: the sample stack builds with the Go
+// buildspec the package embeds.
+func TestBuildSpecIsTheSampleStacks(t *testing.T) {
+	raw, err := os.ReadFile(packagings[0].buildspec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != string(examples.CodeBuildSpec) {
+		t.Errorf("examples.CodeBuildSpec is not %s", packagings[0].buildspec)
+	}
+	if _, err := examples.BuildSpec(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBuildSpecExportsWhatReleaseReads(t *testing.T) {
+	// GIVEN each buildspec, THEN it is version 0.2 (one shell per phase, so
+	// an export reaches later commands), exports exactly the variables the
+	// release Lambda reads, names the function, and updates, waits for and
+	// checks $LATEST in its build phase.
+	for _, p := range packagings {
+		t.Run(p.name, func(t *testing.T) {
+			spec := readBuildSpec(t, p.buildspec)
+			if fmt.Sprint(spec.Version) != "0.2" {
+				t.Errorf("version = %v, want 0.2", spec.Version)
+			}
+			got := append([]string(nil), spec.Env.Exported...)
+			want := append([]string(nil), exported...)
+			sort.Strings(got)
+			sort.Strings(want)
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("exported-variables = %v, want %v", got, want)
+			}
+			if spec.Env.Variables[release.VarFunction] == "" {
+				t.Errorf("env.variables has no %s", release.VarFunction)
+			}
+			script := strings.Join(spec.Phases["build"].Commands, "\n")
+			for _, want := range []string{"aws lambda update-function-code", "aws lambda wait function-updated-v2", "aws lambda get-function ",
+				"export " + release.VarCodeSha256 + "=", "export " + release.VarCommit + "=", "export " + release.VarRequestedBy + "=",
+				"export " + release.VarTitle + "=", "export " + release.VarAuthor + "="} {
+				if !strings.Contains(script, want) {
+					t.Errorf("build phase lacks %q", want)
+				}
+			}
+		})
+	}
+}
+
 func TestBuildSpecReleasesWhatItUploaded(t *testing.T) {
-	// GIVEN the buildspec's build phase run by /bin/sh as CodeBuild runs it
-	// (a stand-in go writes the binary; a fake aws answers Lambda), WHEN
-	// its exported variables go into a "CodeBuild Build State Change"
-	// event, THEN the release Lambda's parser accepts it as a release of
-	// exactly the code update-function-code uploaded.
-	spec := readBuildSpec(t)
+	// GIVEN each buildspec's build phase run by /bin/sh as CodeBuild runs it
+	// (stand-ins for go, npm and pip; a fake aws answers Lambda), in a git
+	// checkout or in a source without git metadata (S3), WHEN its exported
+	// variables go into a "CodeBuild Build State Change" event, THEN the
+	// package holds the runtime's entry point and the installed dependency,
+	// and the release Lambda's parser accepts the event as a release of
+	// exactly the code update-function-code uploaded, with the commit's
+	// title and author when there is a commit to read them from.
+	tests := []struct {
+		name                  string
+		git                   bool
+		wantTitle, wantAuthor string
+		wantRequestedBy       string
+	}{
+		{name: "git checkout", git: true, wantTitle: commitTitle, wantAuthor: commitAuthor, wantRequestedBy: "zoe@example.com"},
+		{name: "no git metadata", git: false, wantRequestedBy: "GitHub-Hookshot/abc"},
+	}
+	for _, p := range packagings {
+		for _, tt := range tests {
+			t.Run(p.name+"/"+tt.name, func(t *testing.T) {
+				buildSpecReleases(t, p, tt.git, tt.wantTitle, tt.wantAuthor, tt.wantRequestedBy)
+			})
+		}
+	}
+}
+
+func buildSpecReleases(t *testing.T, p packaging, git bool, wantTitle, wantAuthor, wantRequestedBy string) {
+	spec := readBuildSpec(t, p.buildspec)
 	dir, env := sandbox(t)
-	writeScript(t, filepath.Join(dir, "bin", "go"), `#!/bin/sh
-while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
-mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
-`)
+	checkout(t, dir, p, git)
 	for k, v := range spec.Env.Variables {
 		env = append(env, k+"="+v)
 	}
@@ -150,12 +310,13 @@ mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
 		script += fmt.Sprintf("\nprintf '%%s=%%s\\n' %s \"$%s\" >> exported.env", v, v)
 	}
 	run(t, dir, env, "sh", "-e", "-c", script)
+	checkPackage(t, dir, p)
 
-	vars := map[string]string{}
 	raw, err := os.ReadFile(filepath.Join(dir, "exported.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	vars := map[string]string{}
 	var list []map[string]string
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		k, v, _ := strings.Cut(line, "=")
@@ -180,8 +341,9 @@ mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
 	}
 	req := parse(t, event)
 	if req.Function() != "hello" || req.Release.CodeSha256 != uploaded || req.Release.Commit != "0123456789abcdef0123456789abcdef01234567" ||
-		req.Release.RequestedBy != "GitHub-Hookshot/abc" || req.Release.Source != release.SourceCodeBuild {
-		t.Errorf("release = %s %+v", req.Function(), req.Release)
+		req.Release.RequestedBy != wantRequestedBy || req.Release.Source != release.SourceCodeBuild ||
+		req.Release.Title != wantTitle || req.Release.Author != wantAuthor {
+		t.Errorf("release = %s %+v; want title %q, author %q, requested by %q", req.Function(), req.Release, wantTitle, wantAuthor, wantRequestedBy)
 	}
 }
 
@@ -199,12 +361,20 @@ type workflow struct {
 }
 
 func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
-	// GIVEN the workflow's "Update $LATEST" and "Request the release" steps
-	// run by bash as GitHub runs them (a fake aws answers Lambda and
-	// EventBridge), THEN it waits with function-updated-v2, and the event
-	// it puts is accepted by the release Lambda's parser as a release of
-	// exactly the uploaded code, with the commit, actor and run.
-	raw, err := os.ReadFile("github-actions/release.yml")
+	// GIVEN each workflow's run: steps — Build, Update $LATEST and Request
+	// the release — run by bash as GitHub runs them (stand-ins for go, npm
+	// and pip; a fake aws answers Lambda and EventBridge), THEN the package
+	// holds the runtime's entry point and the installed dependency, it
+	// waits with function-updated-v2, and the event it puts is accepted by
+	// the release Lambda's parser as a release of exactly the uploaded
+	// code, with the commit, its title and author, the actor and the run.
+	for _, p := range packagings {
+		t.Run(p.name, func(t *testing.T) { workflowReleases(t, p) })
+	}
+}
+
+func workflowReleases(t *testing.T, p packaging) {
+	raw, err := os.ReadFile(p.workflow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,14 +383,9 @@ func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, env := sandbox(t)
+	checkout(t, dir, p, true)
 	for k, v := range wf.Env {
 		env = append(env, k+"="+v)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "build"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "build", "function.zip"), []byte("a zip"), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	output := filepath.Join(dir, "github-output")
 	env = append(env, "GITHUB_OUTPUT="+output, "GITHUB_SHA=89abcdef0123456789abcdef0123456789abcdef", "GITHUB_ACTOR=octocat",
@@ -228,7 +393,7 @@ func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
 	ran := 0
 	for _, job := range wf.Jobs {
 		for _, step := range job.Steps {
-			if step.Run == "" || step.Name == "Build" {
+			if step.Run == "" {
 				continue
 			}
 			stepEnv := append([]string(nil), env...)
@@ -243,9 +408,10 @@ func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
 			ran++
 		}
 	}
-	if ran != 2 {
-		t.Fatalf("ran %d steps, want Update $LATEST and Request the release", ran)
+	if ran != 3 {
+		t.Fatalf("ran %d steps, want Build, Update $LATEST and Request the release", ran)
 	}
+	checkPackage(t, dir, p)
 	if !containsPrefix(awsCalls(t, dir), "lambda wait function-updated-v2 --function-name hello") {
 		t.Errorf("no wait function-updated-v2 on hello")
 	}
@@ -266,8 +432,9 @@ func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
 	req := parse(t, map[string]any{"source": e.Source, "detail-type": e.DetailType, "detail": json.RawMessage(e.Detail)})
 	uploaded := uploadedSha(t, dir)
 	if req.Function() != "hello" || req.Release.CodeSha256 != uploaded || req.Release.Commit != "89abcdef0123456789abcdef0123456789abcdef" ||
-		req.Release.RequestedBy != "octocat" || req.Release.Build != "https://github.com/acme/shop/actions/runs/42" || req.Release.Source != release.SourceAliasflow {
-		t.Errorf("release = %s %+v", req.Function(), req.Release)
+		req.Release.RequestedBy != "octocat" || req.Release.Build != "https://github.com/acme/shop/actions/runs/42" || req.Release.Source != release.SourceAliasflow ||
+		req.Release.Title != commitTitle || req.Release.Author != commitAuthor {
+		t.Errorf("release = %s %+v; want title %q and author %q", req.Function(), req.Release, commitTitle, commitAuthor)
 	}
 }
 

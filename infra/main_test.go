@@ -290,7 +290,7 @@ func TestSampleBuild(t *testing.T) {
 			t.Fatalf("buildspec: %v\n%s", err, raw)
 		}
 		sort.Strings(spec.Env.Exported)
-		if got := strings.Join(spec.Env.Exported, ","); got != "ALIASFLOW_CODE_SHA256,ALIASFLOW_COMMIT,ALIASFLOW_FUNCTION,ALIASFLOW_REQUESTED_BY" {
+		if got := strings.Join(spec.Env.Exported, ","); got != "ALIASFLOW_AUTHOR,ALIASFLOW_CODE_SHA256,ALIASFLOW_COMMIT,ALIASFLOW_FUNCTION,ALIASFLOW_REQUESTED_BY,ALIASFLOW_TITLE" {
 			t.Errorf("exported-variables = %s", got)
 		}
 		script := strings.Join(spec.Phases.Build.Commands, "\n")

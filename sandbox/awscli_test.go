@@ -146,6 +146,8 @@ func TestAWSCLI(t *testing.T) {
 		{"GetFunctionConfiguration", "lambda get-function-configuration", []string{"lambda", "get-function-configuration", "--function-name", "hello", "--qualifier", "prod"}, `"Version": "1"`},
 		{"GetFunctionConfiguration", "lambda get-function-configuration of a missing function", []string{"lambda", "get-function-configuration", "--function-name", "nope"}, "ResourceNotFoundException"},
 		{"UpdateFunctionCode", "lambda update-function-code", []string{"lambda", "update-function-code", "--function-name", "hello", "--zip-file", "fileb://" + zipFile}, `"CodeSha256"`},
+		{"UpdateFunctionConfiguration", "lambda update-function-configuration of a missing function", []string{"lambda", "update-function-configuration", "--function-name", "nope",
+			"--runtime", "nodejs20.x", "--handler", "index.handler"}, "ResourceNotFoundException"},
 		{"ListVersionsByFunction", "lambda list-versions-by-function", []string{"lambda", "list-versions-by-function", "--function-name", "hello"}, `"Version": "1"`},
 		{"PublishVersion", "lambda publish-version", []string{"lambda", "publish-version", "--function-name", "hello"}, `"Version"`},
 		// prune: Lambda refuses a version an alias references, and $LATEST

@@ -28,12 +28,13 @@ import (
 // the CodeBuild buildspec and the GitHub workflow, which run `aws lambda
 // update-function-code`, `aws lambda wait function-updated-v2` and `aws
 // lambda get-function` — the waiter polls GetFunction too), by SigV4
-// service: exactly what the sandbox serves over HTTP. What only the
-// sandbox's own setup needs (topics, subscriptions, rules, targets, alarms,
-// log groups, function configuration) is its Go API, not served.
+// service: exactly what the sandbox serves over HTTP (UpdateFunctionConfiguration
+// for `aliasflow local deploy-code --runtime`, which switches a function's
+// runtime and handler). What only the sandbox's own setup needs (topics,
+// subscriptions, rules, targets, alarms, log groups) is its Go API, not served.
 var projectOperations = map[string][]string{
 	"lambda": {"CreateAlias", "CreateFunction", "DeleteFunction", "GetAccountSettings", "GetAlias", "GetFunction", "GetFunctionConfiguration", "Invoke",
-		"ListAliases", "ListFunctions", "ListVersionsByFunction", "PublishVersion", "UpdateAlias", "UpdateFunctionCode"},
+		"ListAliases", "ListFunctions", "ListVersionsByFunction", "PublishVersion", "UpdateAlias", "UpdateFunctionCode", "UpdateFunctionConfiguration"},
 	"states": {"DescribeExecution", "DescribeStateMachineForExecution", "GetExecutionHistory", "ListExecutions", "ListStateMachines", "SendTaskFailure",
 		"SendTaskSuccess", "StartExecution", "StopExecution"},
 	"events":         {"PutEvents"},

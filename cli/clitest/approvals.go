@@ -34,10 +34,11 @@ type Approvals struct {
 	Calls []string
 }
 
-// NewApprovals serves the approval API over sf.
-func NewApprovals(sf approval.StepFunctions) *Approvals {
+// NewApprovals serves the approval API over sf; lam, when not nil, is the
+// Lambda it reads the aliases from (what a rejection left).
+func NewApprovals(sf approval.StepFunctions, lam approval.Aliases) *Approvals {
 	a := &Approvals{Caller: Caller, Targets: map[string]config.Target{}}
-	a.h = approval.New(sf, nil, nil, nil, nil, nil, &approval.Options{Settings: a})
+	a.h = approval.New(sf, nil, lam, nil, nil, nil, &approval.Options{Settings: a})
 	return a
 }
 

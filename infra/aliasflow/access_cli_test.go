@@ -110,7 +110,7 @@ func TestApproversPolicyAllowsWhatApproveAndRejectCall(t *testing.T) {
 	clients := &cli.Clients{
 		States: recStates{states, r}, Lambda: recLambda{fns, r}, Logs: recLogs{clitest.NewLogs(aliasflow.PipelineLogGroupName), r},
 		Events: recEvents{&clitest.Events{}, r}, Identity: clitest.Identity{ARN: clitest.Caller},
-		Approvals: recApprovals{clitest.NewApprovals(states), r},
+		Approvals: recApprovals{clitest.NewApprovals(states, nil), r},
 	}
 	now := clitest.T0.Add(time.Hour)
 	runCLI := func(args ...string) {

@@ -103,6 +103,8 @@ func route(r *http.Request) (string, []string, error) {
 		switch segs[1] + " " + m {
 		case "configuration GET":
 			return "GetFunctionConfiguration", segs, nil
+		case "configuration PUT":
+			return "UpdateFunctionConfiguration", segs, nil
 		case "code PUT":
 			return "UpdateFunctionCode", segs, nil
 		case "versions GET":
@@ -198,6 +200,13 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 		return http.StatusNoContent, nil, s.serveDelete(r, fn, q.Get("Qualifier"))
 	case "GetAccountSettings":
 		return http.StatusOK, s.GetAccountSettings(), nil
+	case "UpdateFunctionConfiguration":
+		var in UpdateFunctionConfigurationInput
+		if err := decode(body, &in); err != nil {
+			return 0, nil, err
+		}
+		c, err := s.UpdateFunctionConfiguration(fn, in)
+		return http.StatusOK, c, err
 	case "UpdateFunctionCode":
 		var in UpdateFunctionCodeInput
 		if err := decode(body, &in); err != nil {

@@ -6,8 +6,26 @@ import (
 )
 
 // The runtimes the sandbox can run: a custom runtime whose entry point is the
-// `bootstrap` executable of the deployment package.
-var supportedRuntimes = map[string]bool{"provided.al2023": true, "provided.al2": true}
+// `bootstrap` executable of the deployment package, and Node.js — a node of
+// the runtime's major version running AWS's runtime interface client
+// (NodeRuntime), as Lambda's nodejs runtimes run the handler the function
+// names.
+var supportedRuntimes = map[string]bool{"provided.al2023": true, "provided.al2": true, "nodejs20.x": true, "nodejs22.x": true}
+
+// supportedRuntimesText names them for an error.
+const supportedRuntimesText = "provided.al2023, provided.al2, nodejs20.x and nodejs22.x"
+
+// nodeMajor is the Node.js major version a Node.js runtime runs on; "" for
+// a runtime that is not Node.js.
+func nodeMajor(runtime string) string {
+	switch runtime {
+	case "nodejs20.x":
+		return "20"
+	case "nodejs22.x":
+		return "22"
+	}
+	return ""
+}
 
 // Limits as Lambda documents them.
 const (

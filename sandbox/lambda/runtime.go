@@ -446,14 +446,27 @@ func (rt *runtime) start(t target) (*process, error) {
 		// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
 		p.stream = fmt.Sprintf("%s/%s[%s]%s", now.Format("2006/01/02"), t.name, t.version, randomHex(16))
 	}
-	bootstrap := filepath.Join(dir, "bootstrap")
-	if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		// The package has no runnable bootstrap: Lambda reports the same at invoke.
-		msg := fmt.Sprintf("Couldn't find valid bootstrap(s): [%s]", filepath.Join("/var/task", "bootstrap"))
+	// What RIE starts: the package's bootstrap (a custom runtime), or the
+	// Node.js runtime with the handler last, as RIE's own command line
+	// takes it (it reads the last argument as the handler).
+	var entry []string
+	if nodeMajor(t.config.Runtime) != "" {
+		node, err := NodeRuntime(t.config.Runtime)
 		if err != nil {
-			msg += ": " + err.Error()
+			return nil, core.Errorf("ServiceException", http.StatusInternalServerError, "%v", err)
 		}
-		return p.failedStart(msg), nil
+		entry = append(node, t.config.Handler)
+	} else {
+		bootstrap := filepath.Join(dir, "bootstrap")
+		if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			// The package has no runnable bootstrap: Lambda reports the same at invoke.
+			msg := fmt.Sprintf("Couldn't find valid bootstrap(s): [%s]", filepath.Join("/var/task", "bootstrap"))
+			if err != nil {
+				msg += ": " + err.Error()
+			}
+			return p.failedStart(msg), nil
+		}
+		entry = []string{bootstrap}
 	}
 	rie, err := riePath()
 	if err != nil {
@@ -498,7 +511,7 @@ func (rt *runtime) start(t target) (*process, error) {
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		err := p.launch(rie, dir, bootstrap, env)
+		err := p.launch(rie, dir, entry, env)
 		if err == nil {
 			return p, nil
 		}
@@ -522,19 +535,19 @@ func rieOwnsVariable(k string) bool {
 
 // launch starts RIE on two free loopback ports and waits until its invoke
 // endpoint accepts connections.
-func (p *process) launch(rie, dir, bootstrap string, env []string) error {
+func (p *process) launch(rie, dir string, entry, env []string) error {
 	ports, err := pickPorts(2)
 	if err != nil {
 		return err
 	}
 	p.addr = ports[0]
-	cmd := exec.Command(rie,
+	cmd := exec.Command(rie, append([]string{
 		"--runtime-interface-emulator-address", ports[0],
 		"--runtime-api-address", ports[1],
 		// Debug is the level at which RIE logs each Runtime API call: how
 		// the sandbox learns that an invocation ended with /error.
-		"--log-level", "debug",
-		bootstrap)
+		"--log-level", "debug"},
+		entry...)...)
 	cmd.Dir = dir
 	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()

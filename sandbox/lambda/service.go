@@ -465,7 +465,11 @@ func (s *Service) CreateFunction(in CreateFunctionInput) (FunctionConfiguration,
 		return FunctionConfiguration{}, invalid("PackageType %q is not supported by the sandbox; use Zip", in.PackageType)
 	}
 	if !supportedRuntimes[in.Runtime] {
-		return FunctionConfiguration{}, invalid("The runtime parameter of %q is not supported by the sandbox: it runs provided.al2023 and provided.al2 functions (a bootstrap executable)", in.Runtime)
+		return FunctionConfiguration{}, invalid("The runtime parameter of %q is not supported by the sandbox: it runs %s functions", in.Runtime, supportedRuntimesText)
+	}
+	if nodeMajor(in.Runtime) != "" && in.Handler == "" {
+		// The runtime loads the handler the function names (module.export).
+		return FunctionConfiguration{}, invalid("Handler is required for runtime %s (e.g. index.handler: the export handler of index.mjs or index.js)", in.Runtime)
 	}
 	if in.Role == "" {
 		return FunctionConfiguration{}, invalid("Role is required")
@@ -706,7 +710,7 @@ func (s *Service) UpdateFunctionConfiguration(function string, in UpdateFunction
 		return FunctionConfiguration{}, err
 	}
 	if in.Runtime != nil && !supportedRuntimes[*in.Runtime] {
-		return FunctionConfiguration{}, invalid("The runtime parameter of %q is not supported by the sandbox", *in.Runtime)
+		return FunctionConfiguration{}, invalid("The runtime parameter of %q is not supported by the sandbox: it runs %s functions", *in.Runtime, supportedRuntimesText)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -716,6 +720,16 @@ func (s *Service) UpdateFunctionConfiguration(function string, in UpdateFunction
 	}
 	now := s.opts.Clock()
 	v := f.Latest
+	runtime, handler := v.Config.Runtime, v.Config.Handler
+	if in.Runtime != nil {
+		runtime = *in.Runtime
+	}
+	if in.Handler != nil {
+		handler = *in.Handler
+	}
+	if nodeMajor(runtime) != "" && handler == "" {
+		return FunctionConfiguration{}, invalid("Handler is required for runtime %s (e.g. index.handler: the export handler of index.mjs or index.js)", runtime)
+	}
 	if v.busy(now) {
 		return FunctionConfiguration{}, updateInProgress(name)
 	}

@@ -92,6 +92,13 @@ var ignored = map[string]string{
 	"AWS::Scheduler::Schedule":          "the sandbox runs no schedules: its clock is the test's, so the e2e tests invoke the reconciler (aliasflow-reconcile) as its schedule would, when they choose",
 }
 
+// The runtime (unless Options.HelloRuntime says) and handler of hello in a
+// world of Node.js (Options.HelloNode).
+const (
+	HelloNodeRuntime = "nodejs20.x"
+	HelloNodeHandler = "index.handler"
+)
+
 // functionDirs are the BinDir directories of the functions the world runs
 // (make build-local builds each as <dir>/bootstrap): on AWS the code is the
 // templates' asset.
@@ -428,6 +435,13 @@ func (d *deployment) function(s *iam.Stack, id string, r iam.Resource) error {
 		tags[t.Key] = t.Value
 	}
 	zip, err := d.w.zip(dir)
+	if p.FunctionName == HelloFunction && d.w.opts.HelloNode != "" {
+		p.Runtime, p.Handler = HelloNodeRuntime, HelloNodeHandler
+		if d.w.opts.HelloRuntime != "" {
+			p.Runtime = d.w.opts.HelloRuntime
+		}
+		zip, err = lambdasvc.ZipDir(d.w.opts.HelloNode)
+	}
 	if err != nil {
 		return err
 	}

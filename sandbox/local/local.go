@@ -98,6 +98,16 @@ type Options struct {
 	// Hello returns hello's promotion settings given the sandbox endpoint;
 	// DefaultHello when nil.
 	Hello func(endpoint string) *config.Target
+	// HelloNode, when set, is a directory of Node.js code (examples/hello-node)
+	// hello runs instead of its Go bootstrap: the world creates hello as a
+	// nodejs20.x function (handler index.handler) with that code, zipped —
+	// the world of a team whose functions run on Node.js. Its settings
+	// (Hello) should then read the Node.js runtime's error lines
+	// (health.logRuntime nodejs).
+	HelloNode string
+	// HelloRuntime is hello's Node.js runtime with HelloNode:
+	// HelloNodeRuntime (nodejs20.x) when empty, or nodejs22.x.
+	HelloRuntime string
 	// Approvers overrides DefaultHello's approvers.
 	Approvers []string
 	// Merger is who merges in Merge ("developer@example.com" when empty).
@@ -419,6 +429,10 @@ type MergeOptions struct {
 	// exported variables, so the release Lambda reads them with
 	// BatchGetBuilds.
 	EventWithoutExported bool
+	// Title and Author, when set, are exported as the change's title and
+	// author (ALIASFLOW_TITLE, ALIASFLOW_AUTHOR), as a CI sets them from
+	// the commit.
+	Title, Author string
 }
 
 // Build is a build the sandbox CodeBuild ran for a merge.
@@ -432,15 +446,21 @@ type Build struct {
 // RunBuild has the sandbox CodeBuild run the build of a merge of hello at
 // commit, exporting codeSha256 (the CI's buildspec exported-variables).
 func (w *World) RunBuild(_ context.Context, codeSha256, commit string, o MergeOptions) (Build, error) {
+	exported := []codebuild.EnvironmentVariable{
+		{Name: release.VarFunction, Value: HelloFunction},
+		{Name: release.VarCodeSha256, Value: codeSha256},
+		{Name: release.VarCommit, Value: commit},
+		{Name: release.VarRequestedBy, Value: w.opts.Merger},
+	}
+	if o.Title != "" {
+		exported = append(exported, codebuild.EnvironmentVariable{Name: release.VarTitle, Value: o.Title})
+	}
+	if o.Author != "" {
+		exported = append(exported, codebuild.EnvironmentVariable{Name: release.VarAuthor, Value: o.Author})
+	}
 	b, eventID, err := w.sb.CodeBuild().RunBuild(codebuild.RunInput{
 		Project: w.projects()[0], SourceVersion: commit, Initiator: w.opts.Merger,
-		Exported: []codebuild.EnvironmentVariable{
-			{Name: release.VarFunction, Value: HelloFunction},
-			{Name: release.VarCodeSha256, Value: codeSha256},
-			{Name: release.VarCommit, Value: commit},
-			{Name: release.VarRequestedBy, Value: w.opts.Merger},
-		},
-		EventWithoutExported: o.EventWithoutExported,
+		Exported: exported, EventWithoutExported: o.EventWithoutExported,
 	})
 	if err != nil {
 		return Build{}, fmt.Errorf("merge: %w", err)

@@ -9,6 +9,7 @@ package model
 import (
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,17 +158,21 @@ func Default() (*Models, error) {
 // New reads models from a botocore data directory, each on first use.
 func New(dir string) *Models { return &Models{dir: dir, services: map[string]*Service{}} }
 
+// ErrNoModels is why DataDir found no models: botocore is not installed
+// where python3 looks, or DataDirEnv names no directory.
+var ErrNoModels = errors.New("AWS API models (botocore's data) not found")
+
 // DataDir locates botocore's data directory.
 func DataDir() (string, error) {
 	if d := os.Getenv(DataDirEnv); d != "" {
 		if _, err := os.Stat(d); err != nil {
-			return "", fmt.Errorf("AWS API models: %s=%s: %w", DataDirEnv, d, err)
+			return "", fmt.Errorf("%w: %s=%s: %v", ErrNoModels, DataDirEnv, d, err)
 		}
 		return d, nil
 	}
 	dir, err := pydata.PackageDir("botocore")
 	if err != nil {
-		return "", fmt.Errorf("AWS API models: botocore not found (%v); install botocore or set %s to its data directory", err, DataDirEnv)
+		return "", fmt.Errorf("%w: botocore not found (%v); install botocore or set %s to its data directory", ErrNoModels, err, DataDirEnv)
 	}
 	return filepath.Join(dir, "data"), nil
 }

@@ -152,6 +152,16 @@ func ParseDecision(req events.APIGatewayProxyRequest) (DecisionForm, error) {
 	return f, nil
 }
 
+// CheckComment is the one rule on a decision's comment, for the page, the
+// approval API and the CLI alike: a rejection says why (the audit trail
+// keeps it); an approval may say nothing.
+func CheckComment(approve bool, comment string) error {
+	if !approve && strings.TrimSpace(comment) == "" {
+		return errors.New("to reject, say why in the comment; the audit trail keeps it")
+	}
+	return nil
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -387,6 +397,9 @@ func allowed(approvers []string, approver string) (string, bool) {
 // records its source IP and user agent.
 func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id events.APIGatewayRequestIdentity) events.APIGatewayProxyResponse {
 	st := a.p.Input
+	if err := CheckComment(f.Approve, f.Comment); err != nil {
+		return h.approvePageWith(ctx, a, f.Link, f, err)
+	}
 	d := promotion.Decision{
 		Approved: f.Approve, Approver: a.approver, Comment: f.Comment, Via: ViaLink,
 		RequestedAt: a.p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(),
@@ -406,7 +419,7 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 			}
 			h.d.Log.InfoContext(ctx, "approval counted", "function", st.Function, "version", st.Version, "execution", a.claims.Execution,
 				"approver", a.approver, "counted", c.String(), "already", c.already, "via", ViaLink)
-			return h.donePage(ctx, st, d, c)
+			return h.donePage(ctx, st, d, c, f.Link)
 		}
 		d = *final
 	}
@@ -421,7 +434,7 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 	}
 	h.d.Log.InfoContext(ctx, "approval decided", "function", st.Function, "version", st.Version, "execution", a.claims.Execution,
 		"approver", a.approver, "approved", d.Approved, "via", ViaLink, "comment", d.Comment)
-	return h.donePage(ctx, st, d, c)
+	return h.donePage(ctx, st, d, c, f.Link)
 }
 
 // redact removes the token from text bound for a log, in case an error

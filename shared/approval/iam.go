@@ -85,6 +85,10 @@ type CallerResponse struct {
 	Why        string `json:"why,omitempty"`
 	BreakGlass bool   `json:"breakGlass,omitempty"`
 	DryRun     bool   `json:"dryRun,omitempty"`
+	// Left says, after a rejection, what it left: prod unmoved, stg still
+	// on the rejected version until the next release (the page's words;
+	// the caller, an approver, may not read the aliases itself).
+	Left string `json:"left,omitempty"`
 	// Error says why nothing was done.
 	Error string `json:"error,omitempty"`
 }
@@ -213,6 +217,9 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 			return refuse(http.StatusForbidden, "%s", why)
 		}
 		res.Approver = approver
+		if err := CheckComment(in.Action == ActionApprove, in.Comment); err != nil {
+			return refuse(http.StatusBadRequest, "%v", err)
+		}
 		d := promotion.Decision{Approved: in.Action == ActionApprove, Approver: approver, Principal: who.arn, Comment: in.Comment,
 			Via: ViaCLI, RequestedAt: p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(), SourceIP: who.sourceIP, UserAgent: truncate(who.userAgent, 256)}
 		if d.Approved {
@@ -253,6 +260,9 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		}
 		h.d.Log.ErrorContext(ctx, "approval API: answer not delivered", "execution", in.Execution, "error", redact(err.Error(), token))
 		return refuse(http.StatusInternalServerError, "the answer could not be delivered")
+	}
+	if in.Action == ActionReject {
+		res.Left = h.afterRejection(ctx, st)
 	}
 	// The audit record is the task's that follows: approval.granted or
 	// approval.rejected (RecordApproval, RecordRejection), bake.skipped

@@ -257,7 +257,7 @@ func TestCallerDecisionLosesTheRace(t *testing.T) {
 			e := newEnv(t)
 			withPrincipals(e, nil)
 			e.sfn.stale = true // the first answer closes the task; the history still shows it open
-			req := callerReq(approval.DecidePath, bobARN, approval.CallerRequest{Execution: execARN, Action: action})
+			req := callerReq(approval.DecidePath, bobARN, approval.CallerRequest{Execution: execARN, Action: action, Comment: "checked"})
 			if first := e.h.ServeAPIGateway(context.Background(), req); first.StatusCode != http.StatusOK {
 				t.Fatalf("first answer: status = %d, want 200: %s", first.StatusCode, first.Body)
 			}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,6 +95,18 @@ func renderPage(ctx context.Context, title string, content templ.Component) (str
 // approveView is the approval page's data.
 type approveView struct {
 	Function, Version, CodeSha256, Commit, Build string
+	// BuildURL links the build (its CI run, or the CodeBuild console's
+	// page of the build); empty when the build is not linkable.
+	BuildURL string
+	// Title and Author say what changed and who wrote it, as the release
+	// carries them (through untrusted.Show); empty when not sent.
+	Title, Author string
+	// Consequence says in plain words what happens when the new version
+	// fails its health checks, before the criteria's statistics.
+	Consequence string
+	// Error says why the last decision was not taken (a rejection without
+	// a comment); Comment is the text the approver had written.
+	Error, Comment string
 	// Requesters are who asked for the release, claimed or verified.
 	Requesters []Requester
 	// CommitURL and ProdCommitURL link the commits, CompareURL the
@@ -137,6 +150,12 @@ func (v approveView) Where() string {
 }
 
 func (h *Handler) approvePage(ctx context.Context, a authorized, link string) events.APIGatewayProxyResponse {
+	return h.approvePageWith(ctx, a, link, DecisionForm{}, nil)
+}
+
+// approvePageWith is the approval page again after a decision that was not
+// taken: it says why (refused) and keeps what the approver had written.
+func (h *Handler) approvePageWith(ctx context.Context, a authorized, link string, f DecisionForm, refused error) events.APIGatewayProxyResponse {
 	st := a.p.Input
 	now := h.d.Now()
 	expires := a.p.ExpiresAt()
@@ -153,8 +172,11 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 		// What the release says of itself goes through untrusted.Show:
 		// templ escapes markup, not a bidi override that reorders the text.
 		CodeSha256: untrusted.Show(st.Release.CodeSha256), Commit: untrusted.Show(st.Release.Commit), Build: untrusted.Show(buildText(st.Release)),
-		Requesters: Requesters(st.Release),
-		CommitURL:  repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
+		BuildURL: buildURL(st.Release, a.claims.Execution),
+		Title:    untrusted.Show(st.Release.Title), Author: untrusted.Show(st.Release.Author),
+		Consequence: consequence(st.Target, st.Version, prodVersion),
+		Requesters:  Requesters(st.Release),
+		CommitURL:   repo.Commit(st.Release.Commit), ProdCommit: prodCommit, ProdCommitURL: repo.Commit(prodCommit),
 		CompareURL: repo.Compare(prodCommit, st.Release.Commit),
 		Account:    account, Region: region, Environment: st.Target.Environment,
 		Smoke:       st.Smoke,
@@ -173,7 +195,91 @@ func (h *Handler) approvePage(ctx context.Context, a authorized, link string) ev
 	if a.target.Approval.RequiredApprovals() > 1 {
 		v.Approvals = h.approvalsSoFar(ctx, a)
 	}
-	return h.render(ctx, http.StatusOK, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), approvePage(v))
+	status := http.StatusOK
+	if refused != nil {
+		status, v.Error, v.Comment = http.StatusBadRequest, sentence(refused.Error()), f.Comment
+	}
+	return h.render(ctx, status, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), approvePage(v))
+}
+
+// consequence says what a failed health check does, in plain words: the
+// statistics (criteria) follow it. Empty for all at once, which checks
+// nothing before all traffic moves.
+func consequence(t config.Target, version, prodVersion string) string {
+	if t.Strategy.Type == config.AllAtOnce || t.Strategy.Type == "" {
+		return ""
+	}
+	back := "the version it serves now"
+	if prodVersion != "" {
+		back = "version " + prodVersion
+	}
+	return fmt.Sprintf("If version %s fails its health checks while prod moves, prod goes back to %s by itself.", version, back)
+}
+
+// buildURL links a release's build: a CI run's link as it is, a CodeBuild
+// build to its page in the CodeBuild console
+// (https://console.aws.amazon.com/codesuite/codebuild/home, "View build
+// details (console)", AWS CodeBuild User Guide), in the region of the
+// execution (or of the build's ARN). Empty when nothing links it.
+func buildURL(r promotion.Release, execution string) string {
+	b := r.Build
+	if strings.HasPrefix(b, "https://") || strings.HasPrefix(b, "http://") {
+		return b
+	}
+	partition, region := "", ""
+	if parts := strings.SplitN(execution, ":", 6); len(parts) == 6 {
+		partition, region = parts[1], parts[3]
+	}
+	id := b
+	if strings.HasPrefix(b, "arn:") {
+		parts := strings.SplitN(b, ":", 6)
+		if len(parts) != 6 || parts[2] != "codebuild" || !strings.HasPrefix(parts[5], "build/") {
+			return ""
+		}
+		partition, region, id = parts[1], parts[3], strings.TrimPrefix(parts[5], "build/")
+	} else if r.Source != "codebuild" {
+		return ""
+	}
+	project, _, ok := strings.Cut(id, ":")
+	// The console of the commercial partition only; another partition's
+	// console has its own host.
+	if !ok || partition != "aws" || region == "" || !printableASCII(id) {
+		return ""
+	}
+	return fmt.Sprintf("https://console.aws.amazon.com/codesuite/codebuild/projects/%s/build/%s/?region=%s",
+		url.PathEscape(project), strings.ReplaceAll(url.PathEscape(id), ":", "%3A"), url.QueryEscape(region))
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// principalName is how the page names a principal whose name is an IAM
+// ARN: the user, role or session, with the ARN itself on hover and in a
+// details element — approvers read names, not ARNs. ok is false for a
+// name that is no ARN.
+func principalName(name string) (short string, ok bool) {
+	parts := strings.SplitN(name, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || (parts[2] != "iam" && parts[2] != "sts") {
+		return "", false
+	}
+	kind, rest, _ := strings.Cut(parts[5], "/")
+	path := strings.Split(rest, "/")
+	last := path[len(path)-1]
+	switch {
+	case last == "":
+		return "", false
+	case kind == "assumed-role" && len(path) >= 2:
+		return fmt.Sprintf("%s (role %s)", last, path[len(path)-2]), true
+	case kind == "role":
+		return "role " + last, true
+	}
+	return last, true
 }
 
 // approvalsSoFar says where the count of a target needing more than one
@@ -299,9 +405,37 @@ type doneView struct {
 	Counted string
 	Waiting int
 	Already bool
+	// Follow is where the promotion can be followed: this page's link,
+	// which says how the promotion stands once it is decided.
+	Follow string
+	// StgAfter says, after a rejection, what stg and prod serve: the
+	// workflow leaves stg on the rejected version.
+	StgAfter string
 }
 
-func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.Decision, c counted) events.APIGatewayProxyResponse {
+// afterRejection says plainly what a rejection leaves: prod unmoved, stg
+// still on the rejected version (the definition's Rejected path moves no
+// alias) until the next release moves it.
+func (h *Handler) afterRejection(ctx context.Context, st promotion.State) string {
+	stg, stgVersion := h.serving(ctx, st.Function, promotion.AliasStg)
+	prod, prodVersion := h.serving(ctx, st.Function, promotion.AliasProd)
+	var out string
+	switch stgVersion {
+	case st.Version:
+		out = fmt.Sprintf("stg still serves version %s, the version you rejected, until the next release of %s moves it.", st.Version, st.Function)
+	case "":
+		// Unread: nothing a rejection does moves it.
+		out = fmt.Sprintf("stg keeps version %s, the version you rejected, until the next release of %s moves it.", st.Version, st.Function)
+	default:
+		out = "stg serves " + stg + " (a newer release moved it)."
+	}
+	if prodVersion == "" {
+		return out + " prod stays as it is."
+	}
+	return out + " prod stays on " + prod + "."
+}
+
+func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.Decision, c counted, link string) events.APIGatewayProxyResponse {
 	title := "Rejected"
 	if d.Approved {
 		title = "Approved"
@@ -309,6 +443,10 @@ func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.
 	v := doneView{
 		Approved: d.Approved, Function: st.Function, Version: st.Version, Approver: d.Approver, Comment: d.Comment,
 		DecidedAt: d.DecidedAt.Format(timeFormat), Strategy: StrategyText(st.Target.Strategy),
+		Follow: "?t=" + url.QueryEscape(link),
+	}
+	if !d.Approved {
+		v.StgAfter = h.afterRejection(ctx, st)
 	}
 	if d.Approved && c.required > 1 {
 		v.Counted, v.Waiting, v.Already = c.String(), max(c.required-len(c.votes), 0), c.already

@@ -36,9 +36,10 @@ func TestPagesEscapeEverythingTheyShow(t *testing.T) {
 			Account: evil, Region: evil, Environment: evil, Criteria: evil,
 			Smoke: &promotion.SmokeResult{Checks: []promotion.CheckResult{{Name: evil, Detail: evil}}},
 			Prod:  evil, Stg: evil, Strategy: evil, Approver: evil, Others: []string{evil}, RequestedAt: evil, ExpiresAt: evil,
-			Remaining: evil, Link: evil})),
-		"done":    render(t, evil, donePage(doneView{Approved: true, Function: evil, Version: evil, Approver: evil, Comment: evil, DecidedAt: evil, Strategy: evil})),
-		"problem": render(t, evil, problemPage(problemView{Kind: evil, Title: evil, Detail: evil, Next: evil})),
+			Remaining: evil, Link: evil, Title: evil, Author: evil, Consequence: evil, Error: evil, Comment: evil, BuildURL: "javascript:alert(4)"})),
+		"done":     render(t, evil, donePage(doneView{Approved: true, Function: evil, Version: evil, Approver: evil, Comment: evil, DecidedAt: evil, Strategy: evil, Follow: "javascript:alert(5)"})),
+		"rejected": render(t, evil, donePage(doneView{Function: evil, Version: evil, Approver: evil, Comment: evil, DecidedAt: evil, StgAfter: evil, Follow: evil})),
+		"problem":  render(t, evil, problemPage(problemView{Kind: evil, Title: evil, Detail: evil, Next: evil})),
 	}
 	for name, body := range pages {
 		if strings.Contains(body, "<script") || strings.Contains(body, `"'&`) || strings.Contains(body, "javascript:") {

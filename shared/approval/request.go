@@ -259,6 +259,12 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 	row("Strategy", StrategyText(st.Target.Strategy))
 	row("Expires", fmt.Sprintf("%s (in %s)", expires.UTC().Format("2006-01-02 15:04 MST"), Remaining(expires, now)))
 	b.WriteString("\nWhat the release says of itself (a value with a control character is shown quoted, escaped):\n")
+	if r.Title != "" {
+		row("Title", show(r.Title))
+	}
+	if r.Author != "" {
+		row("Author", show(r.Author))
+	}
 	row("CodeSha256", show(r.CodeSha256))
 	row("Commit", show(r.Commit))
 	row("Build", show(r.Build))

@@ -21,7 +21,7 @@ func TestApprovalPageSaysWhatIsVerified(t *testing.T) {
 			[]string{`<dt>Requested by <small class="claim">(claimed, not verified)</small></dt><dd id="merged-by">dana@example.com</dd>`,
 				`<dt>Started by <small class="verified">(verified: the CodeBuild build&#39;s initiator)</small></dt><dd id="started-by">codebuild-webhook</dd>`}, nil},
 		{"claimed only", "arn:aws:iam::123456789012:user/ben", "",
-			[]string{`(claimed, not verified)</small></dt><dd id="merged-by">arn:aws:iam::123456789012:user/ben</dd>`}, []string{`id="started-by"`}},
+			[]string{`(claimed, not verified)</small></dt><dd id="merged-by"><span title="arn:aws:iam::123456789012:user/ben">ben</span> <details class="arn"><summary>ARN</summary><code>arn:aws:iam::123456789012:user/ben</code></details></dd>`}, []string{`id="started-by"`}},
 		{"neither", "", "",
 			[]string{`<dt>Requested by</dt><dd id="merged-by">unknown</dd>`}, []string{`id="started-by"`, "claimed"}},
 		{"bidi override", "\u202emoc.elpmaxe@anad", "ops\x1b[2J",
@@ -58,7 +58,8 @@ func TestApprovalPageCLICaller(t *testing.T) {
 		w.State.Release.Source, w.State.Release.RequestedBy, w.State.Release.VerifiedBy = "aliasflow", arn, arn
 	})
 	resp := e.h.ServeAPIGateway(context.Background(), getReq(link(t, testKey, execARN, alice, entered.Add(time.Hour))))
-	want := `<dt>Requested by <small class="verified">(verified by AWS STS: the caller of aliasflow release)</small></dt><dd id="started-by">` + arn + `</dd>`
+	// The ARN is behind the user's name: on hover and in a details element.
+	want := `<dt>Requested by <small class="verified">(verified by AWS STS: the caller of aliasflow release)</small></dt><dd id="started-by"><span title="` + arn + `">ben</span> <details class="arn"><summary>ARN</summary><code>` + arn + `</code></details></dd>`
 	if !strings.Contains(resp.Body, want) || strings.Contains(resp.Body, "claimed") {
 		t.Errorf("page lacks %s, or says claimed:\n%s", want, resp.Body)
 	}

@@ -94,6 +94,14 @@ type Release struct {
 	VerifiedBy string `json:"verifiedBy,omitempty"`
 	// Source is "codebuild" or "aliasflow" (a Release Requested event).
 	Source string `json:"source"`
+	// Title says what changed: the commit message's first line or the
+	// pull request's title, as the CI sent it (Release Requested title,
+	// a build's ALIASFLOW_TITLE). Claimed; one line; empty when not sent.
+	Title string `json:"title,omitempty"`
+	// Author is the commit's author as the CI sent it (author,
+	// ALIASFLOW_AUTHOR): who wrote the change, apart from who requested
+	// its release. Claimed; empty when not sent.
+	Author string `json:"author,omitempty"`
 }
 
 // Requester is who the audit trail names as the release's actor: the

@@ -38,6 +38,11 @@ const (
 	VarCodeSha256  = "ALIASFLOW_CODE_SHA256"
 	VarCommit      = "ALIASFLOW_COMMIT"
 	VarRequestedBy = "ALIASFLOW_REQUESTED_BY"
+	// VarTitle and VarAuthor say what changed, for the approval page:
+	// the commit message's first line (or the pull request's title) and
+	// the commit's author.
+	VarTitle  = "ALIASFLOW_TITLE"
+	VarAuthor = "ALIASFLOW_AUTHOR"
 )
 
 // varPrefix starts every variable aliasflow reads; knownVars are those it
@@ -46,7 +51,12 @@ const (
 // could release the wrong function or record the wrong commit.
 const varPrefix = "ALIASFLOW_"
 
-var knownVars = []string{VarFunction, VarCodeSha256, VarCommit, VarRequestedBy}
+var knownVars = []string{VarFunction, VarCodeSha256, VarCommit, VarRequestedBy, VarTitle, VarAuthor}
+
+// describingVars only describe the change to approvers: exported empty,
+// they are not known (a build from an S3 source has no commit to read
+// them from), which chooses nothing.
+var describingVars = []string{VarTitle, VarAuthor}
 
 // Release sources, as recorded in promotion.Release.Source.
 const (
@@ -129,6 +139,10 @@ type releaseRequested struct {
 	RequestedBy string `json:"requestedBy"`
 	// Build is optional: a CI may name its build for the audit trail.
 	Build string `json:"build"`
+	// Title and Author are optional: what changed and who wrote it, for
+	// the approval page (promotion.Release).
+	Title  string `json:"title"`
+	Author string `json:"author"`
 	// Retry asks for a new promotion of a release whose last one failed
 	// (`aliasflow release --retry`).
 	Retry bool `json:"retry"`
@@ -139,7 +153,7 @@ type releaseRequested struct {
 
 // ReleaseRequestedFields are the fields of a Release Requested detail;
 // any other is refused.
-var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "retry", "callerProof"}
+var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "title", "author", "retry", "callerProof"}
 
 // codeBuildDetail is the part of a "CodeBuild Build State Change" detail
 // aliasflow reads. The rest (phases, logs, times in CodeBuild's own format)
@@ -224,6 +238,8 @@ func parseReleaseRequested(ctx context.Context, detail json.RawMessage, targets 
 		CodeSha256:  d.CodeSha256,
 		RequestedBy: d.RequestedBy,
 		Source:      SourceAliasflow,
+		Title:       d.Title,
+		Author:      d.Author,
 	}
 	if err := validateProof(d.CallerProof); d.CallerProof != "" && err != nil {
 		return nil, &Refusal{Function: d.Function, Release: &rel, Reason: "callerProof: " + err.Error()}
@@ -328,6 +344,8 @@ func (b *buildEvent) request(ctx context.Context, targets Targets, vars map[stri
 		// PutEvents of an "aws." source) or answers BatchGetBuilds.
 		VerifiedBy: b.initiator,
 		Source:     SourceCodeBuild,
+		Title:      strings.TrimSpace(vars[VarTitle]),
+		Author:     strings.TrimSpace(vars[VarAuthor]),
 	}
 	// An exported variable is never empty here (checkVars): absent means
 	// the build did not export it. Each target's settings live in their own
@@ -417,23 +435,27 @@ const (
 	// MaxBuild is the longest build id or link.
 	MaxBuild = 2048
 	// MaxRequestedBy is the longest requester: an IAM ARN with a long path
-	// fits, a text meant to be read as something else does not.
+	// fits, a text meant to be read as something else does not. An
+	// author is bounded alike.
 	MaxRequestedBy = 1024
+	// MaxTitle is the longest title: a commit's subject line or a pull
+	// request's title (GitHub allows 256 characters) fits.
+	MaxTitle = 512
 )
 
 // FactNames are the names of a release's claimed fields in the event that
 // carried them, so that a refusal names the field its sender wrote.
-type FactNames struct{ Commit, Build, RequestedBy string }
+type FactNames struct{ Commit, Build, RequestedBy, Title, Author string }
 
 // ReleaseRequestedNames are the fields of a Release Requested detail.
-var ReleaseRequestedNames = FactNames{Commit: "commit", Build: "build", RequestedBy: "requestedBy"}
+var ReleaseRequestedNames = FactNames{Commit: "commit", Build: "build", RequestedBy: "requestedBy", Title: "title", Author: "author"}
 
 // codeBuildNames are the variables a build exports and its event's build-id.
-var codeBuildNames = FactNames{Commit: VarCommit, Build: "build-id", RequestedBy: VarRequestedBy}
+var codeBuildNames = FactNames{Commit: VarCommit, Build: "build-id", RequestedBy: VarRequestedBy, Title: VarTitle, Author: VarAuthor}
 
 // ValidateFacts checks what a release says of itself before anyone is shown
-// it as a fact: the commit, the build, the requester (each optional) and the
-// build's initiator. The error names the field as names spells it.
+// it as a fact: the commit, the build, the requester, the title and the
+// author (each optional) and the build's initiator. The error names the field as names spells it.
 func ValidateFacts(rel promotion.Release, names FactNames) error {
 	if err := promotion.ValidateCommit(rel.Commit); rel.Commit != "" && err != nil {
 		return fmt.Errorf("%s: %v", names.Commit, err)
@@ -447,7 +469,26 @@ func ValidateFacts(rel promotion.Release, names FactNames) error {
 	if err := validateName(rel.VerifiedBy); rel.VerifiedBy != "" && err != nil {
 		return fmt.Errorf("initiator: %v", err)
 	}
+	if err := validateTitle(rel.Title); rel.Title != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.Title, err)
+	}
+	if err := validateName(rel.Author); rel.Author != "" && err != nil {
+		return fmt.Errorf("%s: %v", names.Author, err)
+	}
 	return nil
+}
+
+// validateTitle accepts one line of text: bounded, not blank, no control
+// or format character (a newline would let it pose as another section of
+// the e-mail).
+func validateTitle(s string) error {
+	if len(s) > MaxTitle {
+		return fmt.Errorf("%d bytes, at most %d (send the commit message's first line)", len(s), MaxTitle)
+	}
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%q is blank", s)
+	}
+	return untrusted.Check(s)
 }
 
 // ValidateBuild accepts what may name a build: a CodeBuild build id
@@ -537,7 +578,7 @@ func checkVars(buildID string, vars map[string]string) error {
 		if !slices.Contains(knownVars, name) {
 			return refuse("build %s exported %s, which aliasflow does not define (it reads %s)", buildID, name, strings.Join(knownVars, ", "))
 		}
-		if strings.TrimSpace(vars[name]) == "" {
+		if strings.TrimSpace(vars[name]) == "" && !slices.Contains(describingVars, name) {
 			return refuse("build %s exported %s with an empty value; set it in the buildspec, or do not export it", buildID, name)
 		}
 	}
