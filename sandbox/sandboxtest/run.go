@@ -2,6 +2,7 @@ package sandboxtest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,23 @@ func (r *Run) answer(action string, h Handler) promotion.TaskRequest {
 	return req
 }
 
+// Answer answers the call with action in flight with h and returns once
+// the execution has settled at its next gate.
+func (r *Run) Answer(action string, h Handler) *Run {
+	r.t.Helper()
+	r.answer(action, h)
+	return r
+}
+
+// Name is the execution's name.
+func (r *Run) Name() string { return r.ARN[strings.LastIndex(r.ARN, ":")+1:] }
+
+// Status is the execution's status now (RUNNING, SUCCEEDED, FAILED, …).
+func (r *Run) Status() string {
+	st, _ := r.P.States.ExecutionStatus(r.ARN)
+	return st
+}
+
 // Smoke answers the smoke test, passing or failing one check.
 func (r *Run) Smoke(passed bool) *Run {
 	r.answer(promotion.ActionSmoke, Return(promotion.SmokeResult{Passed: passed,
@@ -99,10 +117,72 @@ func (r *Run) Token() string { return r.token }
 // the RecordApproval task.
 func (r *Run) Approve(approver string) *Run {
 	r.t.Helper()
-	at := r.P.Clock.Now()
-	r.sendSuccess(promotion.Decision{Approved: true, Approver: approver, Via: "link", DecidedAt: at})
+	r.SendApproval(approver)
 	r.answer(promotion.ActionGranted, Return(map[string]any{}))
 	return r
+}
+
+// SendApproval answers the waiting approval as approver did on the page,
+// leaving the RecordApproval task's call in flight.
+func (r *Run) SendApproval(approver string) *Run {
+	r.t.Helper()
+	r.sendSuccess(promotion.Decision{Approved: true, Approver: approver, Via: "link", DecidedAt: r.P.Clock.Now()})
+	return r
+}
+
+// Await waits until the execution's call with action is in flight.
+func (r *Run) Await(action string) *Run {
+	r.t.Helper()
+	r.P.Until(r.t, "a "+action+" call from "+r.ARN, func() bool { return r.P.inFlight(r.ARN, action) })
+	return r
+}
+
+// Reject fails the waiting approval with aliasflow.Rejected and the
+// decision as its cause, as the approval Lambda does for a rejection
+// (pending.Decide), and answers the RecordRejection task: the execution
+// fails Rejected.
+func (r *Run) Reject(approver, comment string) *Run {
+	r.t.Helper()
+	cause, err := jsonString(promotion.Decision{Approved: false, Approver: approver, Comment: comment, Via: "link", DecidedAt: r.P.Clock.Now()})
+	if err != nil {
+		r.t.Fatalf("sandboxtest: %v", err)
+	}
+	n := r.events()
+	if _, err := r.P.SFN.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(r.token),
+		Error: aws.String(promotion.ErrRejected), Cause: aws.String(cause)}); err != nil {
+		r.t.Fatalf("sandboxtest: SendTaskFailure: %v", err)
+	}
+	r.token = ""
+	r.settle(n)
+	r.answer(promotion.ActionRejected, Return(map[string]any{}))
+	return r
+}
+
+// Expire lets the approval's timeout pass with nobody deciding and
+// answers the RecordExpiry task: the execution fails ApprovalExpired.
+func (r *Run) Expire() *Run {
+	r.t.Helper()
+	r.timeOut(time.Duration(r.In.Target.ApprovalTimeoutSeconds) * time.Second)
+	r.answer(promotion.ActionExpired, Return(map[string]any{}))
+	return r
+}
+
+// Exhaust answers every attempt of the call with action with h, moving
+// the clock through the state's Retry backoff, until the retries are
+// spent and the execution has moved on (its Catch, or its end).
+func (r *Run) Exhaust(action string, h Handler) *Run {
+	r.t.Helper()
+	for {
+		n := r.events()
+		r.P.Answer(r.t, r.ARN, action, h)
+		r.P.AdvanceUntil(r.t, "the retry or the catch of "+action, time.Second, func() bool {
+			return r.Status() != "RUNNING" || r.P.inFlight(r.ARN, "") || r.P.lastEvent(r.ARN) == "TaskSubmitted"
+		})
+		if !r.P.inFlight(r.ARN, action) {
+			r.settle(n)
+			return r
+		}
+	}
 }
 
 func (r *Run) sendSuccess(v any) {
@@ -187,9 +267,16 @@ func (r *Run) BakeOver() *Run {
 // timer it sets while the clock moves can land past the move.
 func (r *Run) timeOutBake() {
 	r.t.Helper()
+	r.timeOut(time.Duration(r.shift.BakeSeconds) * time.Second)
+}
+
+// timeOut moves the clock past the waiting task's timeout d, as
+// timeOutBake does, until the history moves on.
+func (r *Run) timeOut(d time.Duration) {
+	r.t.Helper()
 	n := r.events()
-	r.P.Clock.Advance(time.Duration(r.shift.BakeSeconds) * time.Second)
-	r.P.AdvanceUntil(r.t, "the bake to time out", time.Second, func() bool {
+	r.P.Clock.Advance(d)
+	r.P.AdvanceUntil(r.t, "the waiting task to time out", time.Second, func() bool {
 		time.Sleep(5 * time.Millisecond)
 		ev, _ := r.P.States.History(r.ARN)
 		return len(ev) > n
