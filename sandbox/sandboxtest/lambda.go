@@ -69,6 +69,19 @@ func NewLambda(t testing.TB, opts ...func(*lambdasvc.Options)) *Lambda {
 	return l
 }
 
+// Observe is an SDK API option (a client's APIOptions) that reports the
+// name of each operation the client calls to seen, before the request goes
+// out: one log of calls across several clients, in order.
+func Observe(seen func(op string)) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("sandboxtest.observe",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				seen(middleware.GetOperationName(ctx))
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
+}
+
 // observe records the operation and runs the first function Before queued
 // for it, before the request goes out.
 func (l *Lambda) observe(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -149,11 +162,26 @@ func (l *Lambda) Deploy(t testing.TB, fn string) string {
 	l.deploys++
 	n := 1000 + l.deploys
 	l.mu.Unlock()
-	out, err := l.Admin.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: code(t, fn, n)})
+	return l.DeployCode(t, fn, code(t, fn, n))
+}
+
+// DeployCode makes the deployment package zip $LATEST of fn, as a build
+// would, and returns its CodeSha256: for a test whose events name the code
+// they carry.
+func (l *Lambda) DeployCode(t testing.TB, fn string, zip []byte) string {
+	t.Helper()
+	out, err := l.Admin.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: zip})
 	if err != nil {
 		t.Fatalf("sandboxtest: UpdateFunctionCode %s: %v", fn, err)
 	}
 	return aws.ToString(out.CodeSha256)
+}
+
+// Heal drops the failures Fail queued for op that have not been answered.
+func (l *Lambda) Heal(op string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fails, op)
 }
 
 // code is a deployment package whose bootstrap names the function and n:

@@ -2,6 +2,7 @@ package sandboxtest
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,26 @@ func (p *Promotion) Run(t testing.TB, in promotion.Input) *Run {
 	p.mu.Unlock()
 	r := &Run{P: p, In: in, t: t}
 	r.ARN = p.Start(t, promotion.ExecutionName(in.Function, in.Version, in.Release.CodeSha256), in)
+	r.settle(0)
+	return r
+}
+
+// Attach drives the execution arn, which the code under test started,
+// from where it rests; as Run, it answers every call itself (deploy with
+// Unanswered so that no default answer moved it first).
+func (p *Promotion) Attach(t testing.TB, arn string) *Run {
+	t.Helper()
+	out, err := p.SFN.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatalf("sandboxtest: attach to %s: %v", arn, err)
+	}
+	r := &Run{P: p, ARN: arn, t: t}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Input)), &r.In); err != nil {
+		t.Fatalf("sandboxtest: the input of %s is not a promotion.Input: %v", arn, err)
+	}
+	p.mu.Lock()
+	clear(p.handlers)
+	p.mu.Unlock()
 	r.settle(0)
 	return r
 }
