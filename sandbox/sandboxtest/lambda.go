@@ -37,12 +37,13 @@ type Lambda struct {
 	// Service is the service itself (Faults: throttles, crashes).
 	Service *lambdasvc.Service
 
-	mu      sync.Mutex
-	calls   []string
-	before  map[string][]func()
-	deploys int
-	code    map[string]Handler          // by function name: in-process code
-	fails   map[string][]*core.APIError // by operation: errors to answer next
+	mu        sync.Mutex
+	calls     []string
+	succeeded map[string]int // by operation: Client's calls answered without error
+	before    map[string][]func()
+	deploys   int
+	code      map[string]Handler          // by function name: in-process code
+	fails     map[string][]*core.APIError // by operation: errors to answer next
 }
 
 // NewLambda serves an empty sandbox Lambda until the test ends; opts
@@ -58,7 +59,7 @@ func NewLambda(t testing.TB, opts ...func(*lambdasvc.Options)) *Lambda {
 		t.Fatalf("sandboxtest: lambda: %v", err)
 	}
 	t.Cleanup(svc.Close)
-	l := &Lambda{Service: svc, before: map[string][]func(){}, code: map[string]Handler{}, fails: map[string][]*core.APIError{}}
+	l := &Lambda{Service: svc, before: map[string][]func(){}, code: map[string]Handler{}, fails: map[string][]*core.APIError{}, succeeded: map[string]int{}}
 	cfg := servicetest.Config(t, "lambda", http.HandlerFunc(l.serve))
 	l.Admin = lambda.NewFromConfig(cfg)
 	l.Client = lambda.NewFromConfig(cfg, func(o *lambda.Options) {
@@ -96,7 +97,21 @@ func (l *Lambda) observe(ctx context.Context, in middleware.InitializeInput, nex
 	if run != nil {
 		run()
 	}
-	return next.HandleInitialize(ctx, in)
+	out, md, err := next.HandleInitialize(ctx, in)
+	if err == nil {
+		l.mu.Lock()
+		l.succeeded[op]++
+		l.mu.Unlock()
+	}
+	return out, md, err
+}
+
+// Succeeded is how many of Client's calls of op were answered without an
+// error.
+func (l *Lambda) Succeeded(op string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.succeeded[op]
 }
 
 // Before queues functions run, one per call, before the next calls of op

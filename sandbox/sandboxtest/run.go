@@ -168,13 +168,7 @@ func (r *Run) Reject(approver, comment string) *Run {
 	if err != nil {
 		r.t.Fatalf("sandboxtest: %v", err)
 	}
-	n := r.events()
-	if _, err := r.P.SFN.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(r.token),
-		Error: aws.String(promotion.ErrRejected), Cause: aws.String(cause)}); err != nil {
-		r.t.Fatalf("sandboxtest: SendTaskFailure: %v", err)
-	}
-	r.token = ""
-	r.settle(n)
+	r.FailWaiting(promotion.ErrRejected, cause)
 	r.answer(promotion.ActionRejected, Return(map[string]any{}))
 	return r
 }
@@ -204,6 +198,37 @@ func (r *Run) Exhaust(action string, h Handler) *Run {
 			return r
 		}
 	}
+}
+
+// Succeed answers the waiting task (approval or bake) with v as its
+// output, as SendTaskSuccess does, and settles.
+func (r *Run) Succeed(v any) *Run {
+	r.t.Helper()
+	r.sendSuccess(v)
+	return r
+}
+
+// FailWaiting fails the waiting task (approval or bake) with errName and
+// cause, as SendTaskFailure does, and settles: the state's Catch decides.
+func (r *Run) FailWaiting(errName, cause string) *Run {
+	r.t.Helper()
+	n := r.events()
+	if _, err := r.P.SFN.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(r.token),
+		Error: aws.String(errName), Cause: aws.String(cause)}); err != nil {
+		r.t.Fatalf("sandboxtest: SendTaskFailure: %v", err)
+	}
+	r.token = ""
+	r.settle(n)
+	return r
+}
+
+// TimeOut lets d pass on the clock with the waiting task unanswered, past
+// its timeout: the state's Catch of States.Timeout decides.
+func (r *Run) TimeOut(d time.Duration) *Run {
+	r.t.Helper()
+	r.timeOut(d)
+	r.token = ""
+	return r
 }
 
 func (r *Run) sendSuccess(v any) {
