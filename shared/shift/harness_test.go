@@ -21,7 +21,6 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -144,9 +143,6 @@ func (e *env) publish() string {
 	}
 	return aws.ToString(out.Version)
 }
-
-// shiftARN is the shift Lambda's ARN as the definition names it.
-const shiftARN = "arn:aws:lambda:us-east-1:000000000000:function:" + deploy.ShiftFunction
 
 // run invokes the handler as the promotion state machine does: the
 // execution the request names is running and has just scheduled the
