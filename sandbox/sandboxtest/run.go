@@ -321,12 +321,20 @@ func (r *Run) timeOutBake() {
 func (r *Run) timeOut(d time.Duration) {
 	r.t.Helper()
 	n := r.events()
-	r.P.Clock.Advance(d)
-	r.P.AdvanceUntil(r.t, "the waiting task to time out", time.Second, func() bool {
-		time.Sleep(5 * time.Millisecond)
+	grown := func() bool {
 		ev, _ := r.P.States.History(r.ARN)
 		return len(ev) > n
-	})
+	}
+	r.P.Clock.Advance(d)
+	// Move on a second at a time only while the interpreter stays idle, so
+	// that the timeout is written at the time it came due.
+	deadline := time.Now().Add(waitLimit)
+	for !within(20*time.Millisecond, grown) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sandboxtest: timed out after %v waiting for the waiting task of %s to time out", waitLimit, r.ARN)
+		}
+		r.P.Clock.Advance(time.Second)
+	}
 	r.token = ""
 	r.settle(n)
 }

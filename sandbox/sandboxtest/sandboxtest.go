@@ -385,13 +385,24 @@ const waitLimit = 30 * time.Second
 // generous wall-clock limit.
 func (p *Promotion) Until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
+	if !within(waitLimit, cond) {
+		t.Fatalf("sandboxtest: timed out after %v waiting for %s", waitLimit, what)
+	}
+}
+
+// within polls cond until it holds or limit has passed, first often (the
+// interpreter answers in microseconds), then every 2 ms.
+func within(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	pause := 50 * time.Microsecond
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("sandboxtest: timed out after %v waiting for %s", waitLimit, what)
+			return false
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Millisecond)
 	}
+	return true
 }
 
 // WaitStatus waits until the execution's status is status.
