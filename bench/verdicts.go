@@ -9,26 +9,35 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aliasflow/aliasflow/infra/statemachine"
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/states"
+	"github.com/aliasflow/aliasflow/sandbox/states/statestest"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 // The verdicts section: how fast and how rightly a 10 % canary is judged
@@ -379,39 +388,196 @@ func runTrialAt(t config.Target, m verdictMode, kind failKind, rng *rand.Rand, o
 	w.serve(start.Add(-5*time.Minute), start, 0)
 	clock := func() time.Time { return w.now }
 	rec := audit.New(slog.New(slog.DiscardHandler), nil, &audit.Options{Now: clock})
-	// The shift runs only what a running promotion scheduled: the trial's
-	// execution schedules each task as the definition would.
-	sf := sfnfake.New()
-	execARN := sf.Start(sf.AddStateMachine(deploy.StateMachine), "bench", "{}")
-	h := shift.New(simLambda{w: w}, w, sf, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
-	steps := []promotion.Step{{Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}}
-	run := func(action, state string, s *promotion.Shift, bake *promotion.Bake) (*promotion.Shift, error) {
-		req := promotion.TaskRequest{Action: action, Execution: execARN,
-			Promotion: promotion.State{Input: promotion.Input{Function: "hello", Version: "2", Target: t, Steps: steps},
-				Shift: s, Bake: bake}}
-		payload, _ := json.Marshal(req)
-		params, _ := json.Marshal(map[string]any{"FunctionName": deploy.ShiftFunction, "Payload": json.RawMessage(payload)})
-		sf.Schedule(execARN, state, string(params))
-		return h.Handle(context.Background(), req)
-	}
-	s, err := run(promotion.ActionBegin, promotion.StateBeginShift, nil, nil)
+	// The promotion definition runs on the sandbox's interpreter: the shift
+	// runs only what the execution scheduled, and each answer takes the
+	// definition where the Lambda's would (extend: bake again).
+	pm, err := newTrialMachine(start)
 	if err != nil {
-		return trialResult{atZero: true, decided: decidedBy(err.Error())}
+		return trialResult{decided: "could not be judged: " + err.Error()}
 	}
+	defer pm.close()
+	pm.h = shift.New(simLambda{w: w}, w, pm.sfn, rec, metrics.New(io.Discard, clock), &shift.Options{Now: clock, Logs: w})
+	steps := []promotion.Step{{Weight: verdictWeight, BakeSeconds: t.Strategy.BakeSeconds}}
+	if err := pm.start(promotion.Input{Function: "hello", Version: "2", PreviousStgVersion: "1", Target: t, Steps: steps}); err != nil {
+		return trialResult{decided: "could not be judged: " + err.Error()}
+	}
+	v, ok := within(pm.verdicts) // BeginShift
+	if !ok {
+		return trialResult{decided: "could not be judged: the execution never began the shift"}
+	}
+	if v.err != nil {
+		return trialResult{atZero: true, decided: decidedBy(v.err.Error())}
+	}
+	s := v.shift
 	checks := 0
 	for {
+		// The Bake waits for its token until its timeout: the bake's
+		// traffic runs, then the interpreter's clock passes the timeout.
+		if _, ok := within(pm.baking); !ok {
+			return trialResult{after: w.now.Sub(start), checks: checks, decided: "could not be judged: the execution never baked", logCalls: w.logCalls}
+		}
 		w.serve(w.now, w.now.Add(time.Duration(s.BakeSeconds)*time.Second), verdictWeight)
 		checks++
-		out, err := run(promotion.ActionCheckHealth, promotion.StateCheckHealth, s, &promotion.Bake{Error: "States.Timeout"})
+		v, ok := pm.timeOut(time.Duration(s.BakeSeconds) * time.Second)
 		switch {
-		case err != nil:
-			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(err.Error()), logCalls: w.logCalls}
-		case out.Extend:
-			s = out
+		case !ok:
+			return trialResult{after: w.now.Sub(start), checks: checks, decided: "could not be judged: no health check after the bake", logCalls: w.logCalls}
+		case v.err != nil:
+			return trialResult{after: w.now.Sub(start), checks: checks, decided: decidedBy(v.err.Error()), logCalls: w.logCalls}
+		case v.shift.Extend:
+			s = v.shift
 		default:
-			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(out.Verdict), logCalls: w.logCalls}
+			return trialResult{promoted: true, after: w.now.Sub(start), checks: checks, decided: decidedBy(v.shift.Verdict), logCalls: w.logCalls}
 		}
 	}
+}
+
+// trialMachine is the promotion state machine of one trial, deployed on
+// the sandbox's Step Functions with a manual clock. Its task calls are
+// answered as the pipeline's functions would: the smoke test passes, the
+// approval is granted at once, the shift's begin and check-health run the
+// shift Handler h (their answers also go to verdicts), and its other
+// actions (set-weight, bake, finalize, rollback, abort) only succeed — the
+// simulation moves no alias.
+type trialMachine struct {
+	clock *statestest.Clock
+	svc   *states.Service
+	srv   *httptest.Server
+	sfn   *sfn.Client
+	arn   string
+	h     *shift.Handler
+	// baking receives each Bake's token once its task waits.
+	baking   chan string
+	verdicts chan trialVerdict
+}
+
+// trialVerdict is the shift Handler's answer to begin or check-health.
+type trialVerdict struct {
+	shift *promotion.Shift
+	err   error
+}
+
+func newTrialMachine(start time.Time) (*trialMachine, error) {
+	m := &trialMachine{clock: statestest.NewClock(start), baking: make(chan string, 1), verdicts: make(chan trialVerdict, 1)}
+	m.svc = states.New(m, &states.Options{Now: m.clock.Now, AfterFunc: m.clock.AfterFunc, Random: func() float64 { return 0.5 },
+		Logger: slog.New(slog.DiscardHandler)})
+	m.srv = httptest.NewServer(m.svc)
+	m.sfn = sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.srv.URL), HTTPClient: awsenv.LoopbackOnlyClient(),
+		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", "")})
+	def := statemachine.Definition
+	for k, v := range map[string]string{
+		statemachine.SmokeTestFunctionArn: deploy.SmokeTestFunction, statemachine.ApprovalFunctionArn: deploy.ApprovalFunction,
+		statemachine.ShiftFunctionArn: deploy.ShiftFunction, statemachine.ApprovalURL: "http://127.0.0.1/approve",
+	} {
+		if k != statemachine.ApprovalURL {
+			v = "arn:aws:lambda:us-east-1:000000000000:function:" + v
+		}
+		def = strings.ReplaceAll(def, "${"+k+"}", v)
+	}
+	arn, err := m.svc.CreateStateMachine(deploy.StateMachine, def, "arn:aws:iam::000000000000:role/bench")
+	if err != nil {
+		m.close()
+		return nil, fmt.Errorf("deploy the promotion definition: %w", err)
+	}
+	m.arn = arn
+	return m, nil
+}
+
+func (m *trialMachine) close() {
+	m.svc.Close()
+	m.srv.Close()
+}
+
+// start starts the trial's execution of in.
+func (m *trialMachine) start(in promotion.Input) error {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	_, err = m.svc.StartExecution(context.Background(), m.arn, "bench", string(raw))
+	return err
+}
+
+// stuck bounds each wait for the interpreter: far more than a trial's
+// execution needs, so that a definition that goes elsewhere fails the
+// trial rather than hanging the bench.
+const stuck = 30 * time.Second
+
+// within receives from c, or reports false after stuck.
+func within[T any](c <-chan T) (T, bool) {
+	select {
+	case v := <-c:
+		return v, true
+	case <-time.After(stuck):
+		var zero T
+		return zero, false
+	}
+}
+
+// timeOut moves the interpreter's clock past the waiting Bake's timeout d,
+// and on a second at a time until the health check has answered (the
+// interpreter sets the timer from its own goroutine, maybe after the
+// first move).
+func (m *trialMachine) timeOut(d time.Duration) (trialVerdict, bool) {
+	m.clock.Advance(d)
+	limit := time.After(stuck)
+	for {
+		select {
+		case v := <-m.verdicts:
+			return v, true
+		case <-limit:
+			return trialVerdict{}, false
+		case <-time.After(time.Millisecond):
+			m.clock.Advance(time.Second)
+		}
+	}
+}
+
+// Invoke implements core.Invoker: it answers the definition's task calls.
+func (m *trialMachine) Invoke(ctx context.Context, _, _ string, payload []byte) (core.InvokeResult, error) {
+	var req promotion.TaskRequest
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return core.InvokeResult{}, fmt.Errorf("bench: the payload is not a promotion.TaskRequest: %w", err)
+	}
+	var out any = map[string]any{}
+	switch req.Action {
+	case promotion.ActionSmoke:
+		out = promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{{Name: "greets", Passed: true, Attempts: 1}}}
+	case promotion.ActionRequest:
+		// The approver decides at once.
+		decision, _ := json.Marshal(promotion.Decision{Approved: true, Approver: "bench@example.com", Via: "link", DecidedAt: m.clock.Now()})
+		go func() { _ = m.svc.SendTaskSuccess(context.Background(), req.TaskToken, string(decision)) }()
+	case promotion.ActionBake:
+		m.baking <- req.TaskToken
+	case promotion.ActionBegin, promotion.ActionCheckHealth:
+		s, err := m.h.Handle(ctx, req)
+		m.verdicts <- trialVerdict{s, err}
+		if err != nil {
+			return functionError(err), nil
+		}
+		out = s
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return core.InvokeResult{}, err
+	}
+	return core.InvokeResult{Payload: b, ExecutedVersion: "$LATEST"}, nil
+}
+
+// functionError is the function error aws-lambda-go reports for err
+// (lambda/errors.go: an InvokeResponse_Error as it is, any other error
+// typed by its Go type's name).
+func functionError(err error) core.InvokeResult {
+	ive, ok := err.(messages.InvokeResponse_Error)
+	if !ok {
+		typ := reflect.TypeOf(err)
+		if typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		ive = messages.InvokeResponse_Error{Message: err.Error(), Type: typ.Name()}
+	}
+	b, _ := json.Marshal(map[string]string{"errorType": ive.Type, "errorMessage": ive.Message})
+	return core.InvokeResult{Payload: b, FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}
 }
 
 // decidedBy names the evidence a verdict line starts with after its outcome.

@@ -2,13 +2,11 @@ package cli_test
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli"
-	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
@@ -18,7 +16,7 @@ import (
 // throttle is positive, answers that many reads with ThrottlingException as
 // Step Functions does when a bucket is empty.
 type countingStates struct {
-	*clitest.States
+	*sfn.Client
 	mu                               sync.Mutex
 	lists, describes, histories, got int
 	throttle                         int
@@ -38,7 +36,7 @@ func (c *countingStates) ListStateMachines(ctx context.Context, in *sfn.ListStat
 	c.mu.Lock()
 	c.lists++
 	c.mu.Unlock()
-	return c.States.ListStateMachines(ctx, in, opts...)
+	return c.Client.ListStateMachines(ctx, in, opts...)
 }
 
 func (c *countingStates) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
@@ -48,14 +46,14 @@ func (c *countingStates) DescribeExecution(ctx context.Context, in *sfn.Describe
 	c.mu.Lock()
 	c.describes++
 	c.mu.Unlock()
-	return c.States.DescribeExecution(ctx, in, opts...)
+	return c.Client.DescribeExecution(ctx, in, opts...)
 }
 
 func (c *countingStates) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	if err := c.throttled(); err != nil {
 		return nil, err
 	}
-	out, err := c.States.GetExecutionHistory(ctx, in, opts...)
+	out, err := c.Client.GetExecutionHistory(ctx, in, opts...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.histories++
@@ -82,13 +80,13 @@ func TestNamedStateMachineIsNotListed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			cs := &countingStates{States: w.states}
+			w := newWorld(t)
+			cs := &countingStates{Client: w.states.SFN}
 			w.sfn = cs
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
+			s := w.start(t, "2").Smoke(true).AwaitApproval()
 			w.onSleep = func(n int) {
 				if n == 1 {
-					s.Approve("tok-1", "bob@example.com").BeginShift("1").Bake("b").BakeOver("b").Finalize()
+					s.Approve("bob@example.com").BeginShift("1").Bake().BakeOver().Finalize()
 				}
 			}
 			code, out, errs := w.run(t, append(c.args(s.Name()), "--region", "us-east-1")...)
@@ -104,10 +102,10 @@ func TestNamedStateMachineIsNotListed(t *testing.T) {
 // when the history says the execution ended, and each history event once;
 // while nothing changes its polls back off.
 func TestWatchReadsIncrementallyAndBacksOff(t *testing.T) {
-	w := newWorld()
-	cs := &countingStates{States: w.states}
+	w := newWorld(t)
+	cs := &countingStates{Client: w.states.SFN}
 	w.sfn = cs
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("a")
+	s := w.start(t, "2").Smoke(true).AwaitApproval()
 	// The approver takes two minutes; the watch polls every second.
 	const approvalAfter = 2 * time.Minute
 	approved, ended := false, false
@@ -115,16 +113,16 @@ func TestWatchReadsIncrementallyAndBacksOff(t *testing.T) {
 		switch {
 		case !approved && w.slept >= approvalAfter:
 			approved = true
-			s.Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+			s.Approve("bob@example.com").BeginShift("1").Bake()
 		case approved && !ended && w.slept >= approvalAfter+time.Minute:
 			ended = true
-			s.BakeOver("b").Finalize()
+			s.BakeOver().Finalize()
 		}
 	}
 	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "1s", "--region", "us-east-1")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "watch", out, "awaiting approval", "baking at 10%", "completed: prod on version 2")
-	history, err := w.states.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(execARN(s.Name()))})
+	history, err := w.states.SFN.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(s.ARN)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +153,11 @@ func TestWatchWaitsOutThrottling(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			cs := &countingStates{States: w.states, throttle: c.throttle}
+			w := newWorld(t)
+			cs := &countingStates{Client: w.states.SFN, throttle: c.throttle}
 			w.sfn = cs
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b").BakeOver("b").Finalize()
+			s := w.start(t, "2")
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake().BakeOver().Finalize()
 			code, out, errs := w.run(t, "watch", s.Name(), "--region", "us-east-1")
 			wantCode(t, code, cli.ExitOK, out, errs)
 			wantContains(t, "stderr", errs, "throttled")
@@ -168,8 +166,4 @@ func TestWatchWaitsOutThrottling(t *testing.T) {
 			}
 		})
 	}
-}
-
-func execARN(name string) string {
-	return strings.Replace(clitest.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 }

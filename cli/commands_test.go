@@ -9,6 +9,9 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
+	"github.com/aliasflow/aliasflow/sandbox/states/statestest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 )
@@ -45,35 +48,35 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			code, out, errs := w.run(t, c.args...)
 			wantCode(t, code, cli.ExitUsage, out, errs)
 			wantContains(t, "stderr", errs, c.want)
-			if len(w.states.Sent)+len(w.states.Stopped)+len(w.events.Put) > 0 {
-				t.Errorf("a usage error moved something: sent %v, stopped %v, put %v", w.states.Sent, w.states.Stopped, w.events.Put)
+			if len(w.sent())+len(w.events.Put) > 0 {
+				t.Errorf("a usage error moved something: sent %v, put %v", w.sent(), w.events.Put)
 			}
 		})
 	}
 }
 
 func TestHelpListsExitCodes(t *testing.T) {
-	code, out, errs := newWorld().run(t, "help")
+	code, out, errs := newWorld(t).run(t, "help")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "help", out, "status", "history", "approve", "reject", "rollback", "promote", "release", "watch", "local", "demo",
 		"Exit codes", "3  not found", "4  conflict", "5  the watched promotion ended")
 }
 
 func TestApprove(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
+	w := newWorld(t)
+	s := w.start(t, "2").Smoke(true).AwaitApproval()
 	code, out, errs := w.run(t, "approve", s.Name(), "--comment", "looks good")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "stdout", out, "approved "+s.Name()+" as "+clitest.Approver+" ("+clitest.Caller+")", "aliasflow watch "+s.Name())
-	if len(w.states.Sent) != 1 || !w.states.Sent[0].Success || w.states.Sent[0].Token != "tok-1" {
-		t.Fatalf("sent = %+v; want one SendTaskSuccess with tok-1", w.states.Sent)
+	if len(w.sent()) != 1 || !w.sent()[0].Success || w.sent()[0].Token != s.Token() {
+		t.Fatalf("sent = %+v; want one SendTaskSuccess with the approval's token", w.sent())
 	}
 	var d promotion.Decision
-	if err := json.Unmarshal([]byte(w.states.Sent[0].Output), &d); err != nil {
+	if err := json.Unmarshal([]byte(w.sent()[0].Output), &d); err != nil {
 		t.Fatal(err)
 	}
 	// The approval Lambda wrote it: the approver the caller maps to, the
@@ -90,16 +93,16 @@ func TestApprove(t *testing.T) {
 }
 
 func TestReject(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
-	code, out, errs := w.run(t, "--json", "reject", clitest.ExecutionARN(s.Name()), "--comment", "not on a Friday")
+	w := newWorld(t)
+	s := w.start(t, "2").Smoke(true).AwaitApproval()
+	code, out, errs := w.run(t, "--json", "reject", s.ARN, "--comment", "not on a Friday")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	if len(w.states.Sent) != 1 || w.states.Sent[0].Success || w.states.Sent[0].Error != promotion.ErrRejected {
-		t.Fatalf("sent = %+v; want one SendTaskFailure %s", w.states.Sent, promotion.ErrRejected)
+	if len(w.sent()) != 1 || w.sent()[0].Success || w.sent()[0].Error != promotion.ErrRejected {
+		t.Fatalf("sent = %+v; want one SendTaskFailure %s", w.sent(), promotion.ErrRejected)
 	}
 	var d promotion.Decision
-	if err := json.Unmarshal([]byte(w.states.Sent[0].Cause), &d); err != nil || d.Approved || d.Principal != clitest.Caller || d.Comment != "not on a Friday" {
-		t.Errorf("cause = %s (%v); want a rejecting Decision by the caller", w.states.Sent[0].Cause, err)
+	if err := json.Unmarshal([]byte(w.sent()[0].Cause), &d); err != nil || d.Approved || d.Principal != clitest.Caller || d.Comment != "not on a Friday" {
+		t.Errorf("cause = %s (%v); want a rejecting Decision by the caller", w.sent()[0].Cause, err)
 	}
 	var got struct {
 		Decision promotion.Decision `json:"decision"`
@@ -118,19 +121,17 @@ func TestApproveRefusals(t *testing.T) {
 	}{
 		{"no such promotion", func(w *world) string { return "hello-v9-deadbeef" }, cli.ExitNotFound, "not found"},
 		{"still smoke testing", func(w *world) string {
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-			s.Enter("Task", "SmokeTest", s.St)
-			return s.Name()
+			return w.start(t, "2").Name() // its smoke test in flight
 		}, cli.ExitConflict, "is not waiting for approval: it is smoke testing stg"},
 		{"ended", func(w *world) string {
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b").BakeOver("b").Finalize()
+			s := w.start(t, "2")
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake().BakeOver().Finalize()
 			return s.Name()
 		}, cli.ExitConflict, "already decided by bob@example.com"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			ref := c.setup(w)
 			code, out, errs := w.run(t, "approve", ref)
 			wantCode(t, code, c.code, out, errs)
@@ -140,27 +141,29 @@ func TestApproveRefusals(t *testing.T) {
 }
 
 func TestPromoteNow(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	bake := s.Token()
 	code, out, errs := w.run(t, "promote", s.Name(), "--now")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "stdout", out, "ended the bake at 10%")
-	if len(w.states.Sent) != 2 || w.states.Sent[1].Token != "bake-1" {
-		t.Fatalf("sent = %+v; want the bake's token answered", w.states.Sent)
+	if sent := w.sent(); len(sent) != 1 || sent[0].Token != bake {
+		t.Fatalf("sent = %+v; want the bake's token answered", sent)
 	}
 	var b promotion.Bake
-	if err := json.Unmarshal([]byte(w.states.Sent[1].Output), &b); err != nil || !b.PromoteNow || b.Actor != clitest.Caller {
-		t.Errorf("output = %s; want promoteNow by the caller", w.states.Sent[1].Output)
+	if err := json.Unmarshal([]byte(w.sent()[0].Output), &b); err != nil || !b.PromoteNow || b.Actor != clitest.Caller {
+		t.Errorf("output = %s; want promoteNow by the caller", w.sent()[0].Output)
 	}
 	// Not baking any more: conflict.
+	s.Await(promotion.ActionCheckHealth)
 	code, out, errs = w.run(t, "promote", s.Name(), "--now")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "is not baking")
 }
 
 func TestRelease(t *testing.T) {
-	w := newWorld()
+	w := newWorld(t)
 	code, out, errs := w.run(t, "release", "hello", "--commit", "abc1234")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	if len(w.events.Put) != 1 {
@@ -183,14 +186,14 @@ func TestRelease(t *testing.T) {
 		t.Errorf("callerProof = %q; want a presigned GetCallerIdentity signing host;x-aliasflow-release", d.CallerProof)
 	}
 	d.CallerProof = ""
-	if want := (cli.ReleaseRequest{Function: "hello", CodeSha256: "sha-2", Commit: "abc1234", RequestedBy: clitest.Caller}); d != want {
+	if want := (cli.ReleaseRequest{Function: "hello", CodeSha256: w.sha2, Commit: "abc1234", RequestedBy: clitest.Caller}); d != want {
 		t.Errorf("detail = %+v; want %+v", d, want)
 	}
 	if strings.Contains(out, "X-Amz") {
 		t.Errorf("release printed the proof:\n%s", out)
 	}
 	// $LATEST's code is version 2's: PublishVersion will answer 2.
-	wantContains(t, "stdout", out, "aliasflow watch "+promotion.ExecutionName("hello", "2", "sha-2"))
+	wantContains(t, "stdout", out, "aliasflow watch "+promotion.ExecutionName("hello", "2", w.sha2))
 
 	// --build links the CI run; the release Lambda reads it as the
 	// release's build (shared/release, ReleaseRequestedFields).
@@ -233,12 +236,12 @@ func TestRelease(t *testing.T) {
 }
 
 func TestHistory(t *testing.T) {
-	w := newWorld()
+	w := newWorld(t)
 	t1 := clitest.T0.Add(time.Minute)
 	w.logs.Audit(
 		audit.Record{Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "1", ToVersion: "2", Actor: "aliasflow", Time: clitest.T0},
 		audit.Record{Event: audit.TrafficShifted, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1), Actor: "aliasflow", Time: t1,
-			Execution: clitest.ExecutionARN("hello-v2-abababab")},
+			Execution: sandboxtest.ExecutionARN("hello-v2-abababab")},
 		audit.Record{Event: audit.AliasMoved, Function: "other", Alias: "prod", ToVersion: "7", Time: t1},
 	)
 	w.logs.Line(t1, "START RequestId: 1 Version: $LATEST")
@@ -278,12 +281,10 @@ func TestApproveByFunctionName(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-			s.Enter("Task", "SmokeTest", s.St)
+			w := newWorld(t)
+			w.start(t, "2") // its smoke test in flight
 			for i := 0; i < c.waiting; i++ {
-				v := string(rune('3' + i))
-				w.states.NewScript(clitest.Input("hello", v, "sha-"+v), clitest.T0.Add(time.Duration(i)*time.Second)).Smoke(true).AwaitApproval("tok-" + v)
+				w.start(t, string(rune('3'+i))).Smoke(true).AwaitApproval()
 			}
 			code, out, errs := w.run(t, "approve", "hello")
 			wantCode(t, code, c.code, out, errs)
@@ -293,9 +294,14 @@ func TestApproveByFunctionName(t *testing.T) {
 }
 
 func TestReleaseWaitsForACodeUpdate(t *testing.T) {
-	w := newWorld()
-	w.lambda.AddFunction("busy", "sha-b", 0)
-	w.lambda.Updating("busy", 1)
+	w := newWorld(t)
+	// busy's code update stays InProgress: the Lambda's clock never
+	// reaches its end.
+	clock := statestest.NewClock(sandboxtest.T0)
+	w.lambda = sandboxtest.NewLambda(t, func(o *lambdasvc.Options) { o.Clock, o.UpdateDuration = clock.Now, time.Minute })
+	w.lambda.AddFunction(t, "busy", 0)
+	clock.Advance(time.Minute)
+	w.lambda.Deploy(t, "busy")
 	code, out, errs := w.run(t, "release", "busy")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "still being updated after 2m0s")
@@ -325,7 +331,7 @@ func TestHistoryEscapesControlCharacters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			rec := tt.rec
 			rec.Event, rec.Function, rec.Alias, rec.FromVersion, rec.ToVersion, rec.Time = audit.ApprovalRejected, "hello", "prod", "1", "2", clitest.T0
 			w.logs.Audit(rec)
@@ -358,29 +364,21 @@ func TestHistoryEscapesControlCharacters(t *testing.T) {
 func TestWatchEscapesControlCharacters(t *testing.T) {
 	cases := []struct {
 		name string
-		run  func(s *clitest.Script)
+		run  func(s *sandboxtest.Run)
 		want string
 	}{
-		{"smoke detail", func(s *clitest.Script) {
-			in := s.St
-			s.St.Smoke = &promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
-				{Name: "greets", Passed: false, Attempts: 1, Detail: "body \x1b[2J\rall checks passed"}}}
-			s.Task("SmokeTest", in, s.St.Smoke, s.St).Choice("SmokePassed", s.St)
-			s.Fail("SmokeTestsFailed", "SmokeTestsFailed", "The new version failed its smoke tests.", s.St)
+		{"smoke detail", func(s *sandboxtest.Run) {
+			s.Answer(promotion.ActionSmoke, sandboxtest.Return(promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
+				{Name: "greets", Passed: false, Attempts: 1, Detail: "body \x1b[2J\rall checks passed"}}})).RestoreStg()
 		}, `smoke check "greets" failed: "body \x1b[2J\rall checks passed"`},
-		{"rejecting approver", func(s *clitest.Script) {
-			s.Smoke(true).AwaitApproval("a")
-			d := promotion.Decision{Approved: false, Approver: "\u202emoc.elpmaxe@ofc", Comment: "no"}
-			cause, _ := json.Marshal(d)
-			s.St.Failure = &promotion.Failure{Error: promotion.ErrRejected, Cause: string(cause)}
-			s.Task("RecordRejection", s.St, nil, s.St)
-			s.Fail("Rejected", "Rejected", "An approver rejected the release.", s.St)
+		{"rejecting approver", func(s *sandboxtest.Run) {
+			s.Smoke(true).AwaitApproval().Reject("\u202emoc.elpmaxe@ofc", "no")
 		}, `rejected by "\u202emoc.elpmaxe@ofc": "no"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			w := newWorld(t)
+			s := w.start(t, "2")
 			c.run(s)
 			code, out, errs := w.run(t, "watch", s.Name())
 			wantCode(t, code, cli.ExitUnsuccessful, out, errs)
@@ -393,12 +391,12 @@ func TestWatchEscapesControlCharacters(t *testing.T) {
 }
 
 func TestWatchLineEscapesTheApprover(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob\x1b[2J")
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().SendApproval("bob\x1b[2J")
 	w.onSleep = func(n int) {
 		if n == 1 {
-			s.BeginShift("1").Bake("b").BakeOver("b").Finalize()
+			s.Answer(promotion.ActionGranted, sandboxtest.Return(map[string]any{})).BeginShift("1").Bake().BakeOver().Finalize()
 		}
 	}
 	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "5s")
@@ -416,14 +414,14 @@ func TestWatchLineEscapesTheApprover(t *testing.T) {
 func TestDecisionsOnlyByAMappedApprover(t *testing.T) {
 	for _, args := range [][]string{{"approve"}, {"reject", "--comment", "no"}} {
 		t.Run(args[0], func(t *testing.T) {
-			w := newWorld()
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
-			w.approvalsFor(w.states).Caller = "arn:aws:iam::000000000000:user/mallory"
+			w := newWorld(t)
+			s := w.start(t, "2").Smoke(true).AwaitApproval()
+			w.approvalsFor(w.states.SFN).Caller = "arn:aws:iam::000000000000:user/mallory"
 			code, out, errs := w.run(t, append([]string{args[0], s.Name()}, args[1:]...)...)
 			wantCode(t, code, cli.ExitRefused, out, errs)
 			wantContains(t, "stderr", errs, "user/mallory is not mapped to any approver of hello")
-			if len(w.states.Sent) != 0 {
-				t.Errorf("sent %+v; want nothing", w.states.Sent)
+			if len(w.sent()) != 0 {
+				t.Errorf("sent %+v; want nothing", w.sent())
 			}
 		})
 	}

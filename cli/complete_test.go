@@ -42,10 +42,10 @@ func TestShellCompletionNamesFunctionsAndPromotions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			w.params = map[string]string{settings.Path(settings.DefaultPipeline) + "hello": "{}"}
-			w.states.Start(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-			w.states.Start(clitest.Input("orders", "4", "sha-4"), clitest.T0).Succeed(promotion.State{})
+			w.states.Run(t, clitest.Input("hello", "2", "sha-2"))
+			w.states.Run(t, clitest.Input("orders", "4", "sha-4")).Smoke(false).RestoreStg() // the smoke test fails it: ended
 			code, out, errs := w.run(t, append([]string{"__complete"}, tc.args...)...)
 			wantCode(t, code, cli.ExitOK, out, errs)
 			lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -1,15 +1,16 @@
 package cli_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Every flag a command takes is listed by `help <command>` (issue 13: help
@@ -34,7 +35,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.command, func(t *testing.T) {
 			for _, args := range [][]string{{"help", c.command}, {c.command, "--help"}} {
-				code, out, errs := newWorld().run(t, args...)
+				code, out, errs := newWorld(t).run(t, args...)
 				wantCode(t, code, cli.ExitOK, out, errs)
 				wantContains(t, strings.Join(args, " "), out, append(append([]string{"Usage:", "aliasflow " + c.command}, c.flags...), global...)...)
 				for _, line := range strings.Split(out, "\n") {
@@ -48,16 +49,16 @@ func TestHelpListsEveryFlag(t *testing.T) {
 }
 
 func TestVersionAndCompletion(t *testing.T) {
-	code, out, errs := newWorld().run(t, "--version")
+	code, out, errs := newWorld(t).run(t, "--version")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "--version", out, "aliasflow "+cli.Version())
 	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
-		code, out, errs := newWorld().run(t, "completion", shell)
+		code, out, errs := newWorld(t).run(t, "completion", shell)
 		wantCode(t, code, cli.ExitOK, out, errs)
 		wantContains(t, "completion "+shell, out, "aliasflow")
 	}
 	// The completion of commands is served by the binary itself.
-	code, out, errs = newWorld().run(t, "__complete", "ro")
+	code, out, errs = newWorld(t).run(t, "__complete", "ro")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "__complete ro", out, "rollback")
 }
@@ -86,7 +87,7 @@ func TestExitCodesAgree(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, out, errs := newWorld().run(t, c.args...)
+			code, out, errs := newWorld(t).run(t, c.args...)
 			wantCode(t, code, c.code, out, errs)
 		})
 	}
@@ -101,7 +102,7 @@ func TestRollbackAsksFirst(t *testing.T) {
 	completed := []audit.Record{
 		{Event: audit.AliasMoved, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Time: clitest.T0},
 		{Event: audit.PromotionCompleted, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Time: clitest.T0,
-			Execution: clitest.ExecutionARN("hello-v2-abababab")},
+			Execution: sandboxtest.ExecutionARN("hello-v2-abababab")},
 	}
 	cases := []struct {
 		name        string
@@ -117,9 +118,9 @@ func TestRollbackAsksFirst(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			w.interactive, w.stdin = c.interactive, c.stdin
-			w.lambda.SetAlias("hello", "prod", "2", nil)
+			w.lambda.SetAlias(t, "hello", "prod", "2", nil)
 			w.logs.Audit(completed...)
 			code, out, errs := w.run(t, append([]string{"rollback", "hello", "--reason", "errors after v2"}, c.args...)...)
 			wantCode(t, code, c.code, out, errs)
@@ -127,11 +128,11 @@ func TestRollbackAsksFirst(t *testing.T) {
 			// What would move, to which version and why, as whom and why.
 			wantContains(t, "plan", out+errs, "version 2", "1 (the version hello-v2-abababab replaced)",
 				clitest.Caller+", reason: errors after v2")
-			if n := len(w.lambda.Invoked()); n != 0 {
+			if n := w.lambda.Count("Invoke"); n != 0 {
 				t.Errorf("invoked %d Lambda functions; want none", n)
 			}
-			if got, _ := w.lambda.Alias("hello", "prod"); got.Version != "2" {
-				t.Errorf("prod = %s; want 2, untouched", got.Version)
+			if got, _ := w.lambda.Alias(t, "hello", "prod"); aws.ToString(got.FunctionVersion) != "2" {
+				t.Errorf("prod = %s; want 2, untouched", aws.ToString(got.FunctionVersion))
 			}
 		})
 	}
@@ -140,8 +141,8 @@ func TestRollbackAsksFirst(t *testing.T) {
 // rollback and status agree about what is running (issue 13: rollback said
 // "no promotion of hello is running" while one awaited approval).
 func TestRollbackNamesWhatIsRunning(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok")
+	w := newWorld(t)
+	s := w.start(t, "2").Smoke(true).AwaitApproval()
 	code, out, errs := w.run(t, "rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "no promotion is shifting prod of hello", s.Name()+" (awaiting approval")
@@ -170,14 +171,14 @@ func TestNoCredentialsIsNotANetworkProblem(t *testing.T) {
 // At a terminal watch redraws its line at each poll, so the countdown to
 // the end of the bake moves (issue 13: it never moved).
 func TestWatchCountsDown(t *testing.T) {
-	w := newWorld()
+	w := newWorld(t)
 	w.terminal = true
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
-	w.now = clitest.T0.Add(14 * time.Second) // the bake of 30 s began at T0+13s
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	w.now = w.states.Clock.Now().Add(time.Second) // the bake of 30 s began a second ago
 	w.onSleep = func(n int) {
 		if n == 3 {
-			s.BakeOver("b").Finalize()
+			s.BakeOver().Finalize()
 		}
 	}
 	code, out, errs := w.run(t, "watch", s.Name(), "--interval", "5s")
@@ -193,30 +194,22 @@ func TestWatchCountsDown(t *testing.T) {
 func TestWatchSaysWhy(t *testing.T) {
 	cases := []struct {
 		name string
-		run  func(s *clitest.Script)
+		run  func(s *sandboxtest.Run)
 		want string
 	}{
-		{"smoke check failed", func(s *clitest.Script) {
-			in := s.St
-			s.St.Smoke = &promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
+		{"smoke check failed", func(s *sandboxtest.Run) {
+			s.Answer(promotion.ActionSmoke, sandboxtest.Return(promotion.SmokeResult{Passed: false, Checks: []promotion.CheckResult{
 				{Name: "greets", Passed: true, Attempts: 1},
-				{Name: "staging-http", Passed: false, Attempts: 3, Detail: "GET /staging/: status 502, want 200"}}}
-			s.Task("SmokeTest", in, s.St.Smoke, s.St).Choice("SmokePassed", s.St)
-			s.Fail("SmokeTestsFailed", "SmokeTestsFailed", "The new version failed its smoke tests.", s.St)
+				{Name: "staging-http", Passed: false, Attempts: 3, Detail: "GET /staging/: status 502, want 200"}}})).RestoreStg()
 		}, `smoke check "staging-http" failed: GET /staging/: status 502, want 200`},
-		{"rejected", func(s *clitest.Script) {
-			s.Smoke(true).AwaitApproval("a")
-			d := promotion.Decision{Approved: false, Approver: "carol@example.com", Comment: "not on a Friday"}
-			cause, _ := json.Marshal(d)
-			s.St.Failure = &promotion.Failure{Error: promotion.ErrRejected, Cause: string(cause)}
-			s.Task("RecordRejection", s.St, nil, s.St)
-			s.Fail("Rejected", "Rejected", "An approver rejected the release.", s.St)
+		{"rejected", func(s *sandboxtest.Run) {
+			s.Smoke(true).AwaitApproval().Reject("carol@example.com", "not on a Friday")
 		}, `rejected by carol@example.com: "not on a Friday"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			w := newWorld(t)
+			s := w.start(t, "2")
 			c.run(s)
 			code, out, errs := w.run(t, "watch", s.Name())
 			wantCode(t, code, cli.ExitUnsuccessful, out, errs)
@@ -227,12 +220,13 @@ func TestWatchSaysWhy(t *testing.T) {
 
 // status fits 100 columns and names the commit of each version (issue 13).
 func TestStatusFitsAndShowsCommits(t *testing.T) {
-	w := newWorld()
-	w.now = clitest.T0.Add(20 * time.Second)
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
-	w2 := w.states.NewScript(clitest.Input("hello", "3", "sha-3"), clitest.T0.Add(time.Second)).Smoke(true).AwaitApproval("c")
-	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	t0 := w.states.Clock.Now()
+	w2 := w.start(t, "3").Smoke(true).AwaitApproval() // a second later
+	w.now = t0.Add(7 * time.Second)
+	w.lambda.SetAlias(t, "hello", "prod", "1", map[string]float64{"2": 0.1})
 	w.logs.Audit(
 		audit.Record{Event: audit.ReleasePublished, Function: "hello", Alias: "stg", ToVersion: "2", Time: clitest.T0,
 			Release: &promotion.Release{Commit: "0123456789abcdef0123456789abcdef01234567", CodeSha256: "sha-2", Source: "codebuild"}},
@@ -241,7 +235,7 @@ func TestStatusFitsAndShowsCommits(t *testing.T) {
 	)
 	code, out, errs := w.run(t, "status", "hello")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	wantContains(t, "status", out, "0123456789ab…", s.Name(), w2.Name(), "baking at 10% (23s left)", "awaiting approval (59m42s left)")
+	wantContains(t, "status", out, "0123456789ab…", s.Name(), w2.Name(), "baking at 10% (23s left)", "awaiting approval (59m54s left)")
 	for _, line := range strings.Split(out, "\n") {
 		if n := len([]rune(line)); n > 100 {
 			t.Errorf("line of %d columns (> 100): %q", n, line)
@@ -255,11 +249,11 @@ func TestStatusFitsAndShowsCommits(t *testing.T) {
 // Tables fit 100 columns; --json keeps every value whole (issue 13: lines
 // ran to 490 characters).
 func TestHistoryFits(t *testing.T) {
-	w := newWorld()
+	w := newWorld(t)
 	long := strings.Repeat("error rate 74.29% (26 errors / 35 invocations over 120s) is above the 5% allowed; ", 3)
 	w.logs.Audit(audit.Record{Event: audit.HealthFailed, Function: "hello", Alias: "prod", FromVersion: "2", ToVersion: "3",
 		Weight: audit.Weight(0.1), Actor: "arn:aws:sts::123456789012:assumed-role/aliasflow-shift-role/aliasflow-shift", Reason: long,
-		Execution: clitest.ExecutionARN("hello-v3-abababab"), Time: clitest.T0})
+		Execution: sandboxtest.ExecutionARN("hello-v3-abababab"), Time: clitest.T0})
 	code, out, errs := w.run(t, "history", "hello")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
@@ -276,12 +270,12 @@ func TestHistoryFits(t *testing.T) {
 // approve and promote by function name say what is running when nothing
 // waits where they act, as status does.
 func TestByNameSaysWhatIsRunning(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok")
+	w := newWorld(t)
+	s := w.start(t, "2").Smoke(true).AwaitApproval()
 	code, out, errs := w.run(t, "promote", "hello", "--now")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "no promotion of hello is baking; running: "+s.Name()+" (awaiting approval")
-	w2 := newWorld()
+	w2 := newWorld(t)
 	code, out, errs = w2.run(t, "approve", "hello")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "no promotion of hello awaits approval; none is running")
@@ -290,7 +284,7 @@ func TestByNameSaysWhatIsRunning(t *testing.T) {
 // status lists the targets on a fresh install, before any promotion, from
 // their settings parameters (issue 13: "no promotions found", exit 3).
 func TestStatusListsTargetsOnAFreshInstall(t *testing.T) {
-	w := newWorld()
+	w := newWorld(t)
 	w.params = map[string]string{"/aliasflow/aliasflow/targets/hello": `{"function":"hello"}`,
 		"/aliasflow/other/targets/billing": `{"function":"billing"}`}
 	code, out, errs := w.run(t, "status")
@@ -299,7 +293,7 @@ func TestStatusListsTargetsOnAFreshInstall(t *testing.T) {
 	if strings.Contains(out, "billing") {
 		t.Errorf("status lists another pipeline's target:\n%s", out)
 	}
-	code, out, errs = newWorld().run(t, "status")
+	code, out, errs = newWorld(t).run(t, "status")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
 	wantContains(t, "stderr", errs, "no targets of pipeline aliasflow", "/aliasflow/aliasflow/targets/")
 }

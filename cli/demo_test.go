@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
-	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 )
 
 // The demo waits for a person as long as the approval request lives and
@@ -21,40 +20,32 @@ func TestDemoWaitsForTheDecision(t *testing.T) {
 		name    string
 		stdin   string
 		after   time.Duration // when the page's decision comes
-		decide  func(s *clitest.Script)
+		decide  func(s *sandboxtest.Run)
 		kind    string
 		who     string
 		comment string
 	}{
-		{"approved on the page after 20 minutes", "", 20 * time.Minute, func(s *clitest.Script) {
-			s.Approve("a", "approver@example.com")
+		{"approved on the page after 20 minutes", "", 20 * time.Minute, func(s *sandboxtest.Run) {
+			s.Approve("approver@example.com")
 		}, "approved", "approver@example.com", ""},
-		{"rejected on the page", "", 5 * time.Minute, func(s *clitest.Script) {
-			d := promotion.Decision{Approver: "approver@example.com", Comment: "wrong greeting"}
-			cause, _ := json.Marshal(d)
-			// As the definition has it: the decision is the cause in
-			// $.failure, there is no $.approval.
-			s.St.Failure = &promotion.Failure{Error: promotion.ErrRejected, Cause: string(cause)}
-			s.Task("RecordRejection", s.St, nil, s.St)
-			s.Fail("Rejected", "Rejected", "An approver rejected the release.", s.St)
+		{"rejected on the page", "", 5 * time.Minute, func(s *sandboxtest.Run) {
+			s.Reject("approver@example.com", "wrong greeting")
 		}, "rejected", "approver@example.com", "wrong greeting"},
-		{"the request expired after an hour", "", time.Hour, func(s *clitest.Script) {
-			s.TimeOut("a", s.St)
-			s.Task("RecordExpiry", s.St, nil, s.St)
-			s.Fail("ApprovalExpired", "ApprovalExpired", "Nobody decided in time.", s.St)
-		}, "expired", "", ""},
-		{"Enter at the terminal", "\n", time.Hour, func(*clitest.Script) {}, "key", "", ""},
+		{"the request expired after an hour", "", time.Hour, func(s *sandboxtest.Run) { s.Expire() }, "expired", "", ""},
+		{"Enter at the terminal", "\n", time.Hour, func(*sandboxtest.Run) {}, "key", "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("a")
+			w := newWorld(t)
+			s := w.start(t, "2").Smoke(true).AwaitApproval()
 			var waited time.Duration
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a hang fails the test
+			// A hang fails the test; an hour of polls through the SDK to the
+			// sandbox takes seconds on a busy machine.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			kind, who, comment, err := cli.DemoDecision(ctx, cli.Env{
 				Stdin: strings.NewReader(c.stdin), Stdout: io.Discard, Stderr: io.Discard,
-				Now: func() time.Time { return clitest.T0.Add(waited) },
+				Now: func() time.Time { return sandboxtest.T0.Add(waited) },
 				Sleep: func(ctx context.Context, d time.Duration) error {
 					if c.stdin != "" {
 						time.Sleep(time.Millisecond) // let the key reader run
@@ -65,8 +56,8 @@ func TestDemoWaitsForTheDecision(t *testing.T) {
 					}
 					return ctx.Err()
 				},
-				Clients: &cli.Clients{Lambda: w.lambda, States: w.states, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller}},
-			}, s.ARN())
+				Clients: &cli.Clients{Lambda: w.lambda.Client, States: w.states.SFN, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller}},
+			}, s.ARN)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -35,7 +35,7 @@ func TestDurationFlagsTakeDays(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			code, out, errs := w.run(t, tt.args...)
 			wantCode(t, code, tt.wantCode, out, errs)
 			wantContains(t, "stderr", errs, tt.want...)

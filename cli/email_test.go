@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli"
-	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/shared/approval"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 )
 
 // TestEmailedCommandsWork runs each command the approval e-mail suggests to
@@ -23,14 +23,15 @@ func TestEmailedCommandsWork(t *testing.T) {
 		{"reject", "reject", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
-			body := approval.Body(s.St, "approver@example.com", clitest.T0.Add(time.Hour), clitest.T0, "https://approve.example/?t=x")
+			w := newWorld(t)
+			s := w.start(t, "2").Smoke(true).AwaitApproval()
+			at := w.states.Clock.Now()
+			body := approval.Body(promotion.State{Input: s.In}, "approver@example.com", at.Add(time.Hour), at, "https://approve.example/?t=x")
 			args := emailedCommand(t, body, c.verb)
 			code, out, errs := w.run(t, args...)
 			wantCode(t, code, cli.ExitOK, out, errs)
-			if len(w.states.Sent) != 1 || w.states.Sent[0].Success != c.approved {
-				t.Errorf("`aliasflow %s` from the e-mail sent %+v, want one decision (approved: %v)", strings.Join(args, " "), w.states.Sent, c.approved)
+			if len(w.sent()) != 1 || w.sent()[0].Success != c.approved {
+				t.Errorf("`aliasflow %s` from the e-mail sent %+v, want one decision (approved: %v)", strings.Join(args, " "), w.sent(), c.approved)
 			}
 		})
 	}

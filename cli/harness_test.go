@@ -6,36 +6,46 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/approval"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
+	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 var (
-	_ cli.LambdaAPI   = (*lambdafake.Fake)(nil)
-	_ cli.StatesAPI   = (*clitest.States)(nil)
+	_ cli.LambdaAPI   = (*lambda.Client)(nil)
+	_ cli.StatesAPI   = (*sfn.Client)(nil)
 	_ cli.LogsAPI     = (*clitest.Logs)(nil)
 	_ cli.EventsAPI   = (*clitest.Events)(nil)
 	_ cli.IdentityAPI = clitest.Identity{}
 )
 
-// world is the fakes one test runs the CLI against.
+// world is what one test runs the CLI against: the sandbox's Lambda and
+// the promotion definition on the sandbox's Step Functions, in-process.
 type world struct {
-	states *clitest.States
-	// sfn, when set, replaces states (the sandbox's interpreter).
+	// states runs the promotion definition; its Runs write the histories.
+	states *sandboxtest.Promotion
+	// sfn, when set, replaces states' client.
 	sfn    cli.StatesAPI
-	lambda *lambdafake.Fake
+	lambda *sandboxtest.Lambda
+	// sha2 is the CodeSha256 of hello's version 2 (and $LATEST).
+	sha2   string
 	logs   *clitest.Logs
 	events *clitest.Events
 	now    time.Time
 	slept  time.Duration
-	// onSleep runs at each poll of watch, to move the fakes along.
+	// onSleep runs at each poll of watch, to move the world along.
 	onSleep func(n int)
 	sleeps  int
 	// stdin is what the person types; interactive says a terminal is there.
@@ -47,16 +57,100 @@ type world struct {
 	// params are the Parameter Store parameters (name → value).
 	params map[string]string
 	// approvals is the approval API (made on first use over the world's
-	// Step Functions).
+	// Step Functions); answers sees the task answers it sends.
 	approvals *clitest.Approvals
+	answers   *answers
 }
 
 // approvalsFor returns the world's approval API over sf.
 func (w *world) approvalsFor(sf cli.StatesAPI) *clitest.Approvals {
 	if w.approvals == nil {
-		w.approvals = clitest.NewApprovals(sf.(approval.StepFunctions), w.lambda)
+		w.answers = &answers{StepFunctions: sf.(approval.StepFunctions)}
+		w.approvals = clitest.NewApprovals(w.answers, w.lambda.Client)
 	}
 	return w.approvals
+}
+
+// sent is one task answer the approval API sent and Step Functions took.
+type sent struct {
+	Token, Output, Error, Cause string
+	Success                     bool
+}
+
+// answers passes the approval API's calls to Step Functions and keeps the
+// task answers it accepted.
+type answers struct {
+	approval.StepFunctions
+	mu   sync.Mutex
+	sent []sent
+}
+
+func (a *answers) SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
+	out, err := a.StepFunctions.SendTaskSuccess(ctx, in, opts...)
+	if err == nil {
+		a.mu.Lock()
+		a.sent = append(a.sent, sent{Token: aws.ToString(in.TaskToken), Output: aws.ToString(in.Output), Success: true})
+		a.mu.Unlock()
+	}
+	return out, err
+}
+
+func (a *answers) SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, opts ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error) {
+	out, err := a.StepFunctions.SendTaskFailure(ctx, in, opts...)
+	if err == nil {
+		a.mu.Lock()
+		a.sent = append(a.sent, sent{Token: aws.ToString(in.TaskToken), Error: aws.ToString(in.Error), Cause: aws.ToString(in.Cause)})
+		a.mu.Unlock()
+	}
+	return out, err
+}
+
+// sent lists the task answers the approval API sent, in order.
+func (w *world) sent() []sent {
+	if w.answers == nil {
+		return nil
+	}
+	w.answers.mu.Lock()
+	defer w.answers.mu.Unlock()
+	return slices.Clone(w.answers.sent)
+}
+
+// publish gives hello new code and publishes it until it has versions
+// 1…n, as builds and releases would.
+func (w *world) publish(t *testing.T, n int) {
+	t.Helper()
+	for {
+		out, err := w.lambda.Admin.ListVersionsByFunction(context.Background(), &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("hello")})
+		if err != nil {
+			t.Fatalf("list the versions of hello: %v", err)
+		}
+		if len(out.Versions)-1 >= n { // less $LATEST
+			return
+		}
+		w.lambda.Deploy(t, "hello")
+		if _, err := w.lambda.Admin.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello")}); err != nil {
+			t.Fatalf("publish hello: %v", err)
+		}
+	}
+}
+
+// input is a release of hello's version (2: the code it has; any other: a
+// build of its own) as the release Lambda builds it.
+func (w *world) input(version string) promotion.Input {
+	sha := "sha-" + version
+	if version == "2" {
+		sha = w.sha2
+	}
+	return clitest.Input("hello", version, sha)
+}
+
+// run starts a promotion of hello's version on the definition, its smoke
+// test in flight, a second of the clock after the last one so that the
+// newest is listed first.
+func (w *world) start(t *testing.T, version string) *sandboxtest.Run {
+	t.Helper()
+	w.states.Clock.Advance(time.Second)
+	return w.states.Run(t, w.input(version))
 }
 
 // paramStore answers GetParametersByPath from a map, one level, sorted.
@@ -78,16 +172,15 @@ func (s paramStore) GetParametersByPath(_ context.Context, in *ssm.GetParameters
 	return out, nil
 }
 
-func newWorld() *world {
-	w := &world{states: clitest.NewStates(), lambda: lambdafake.New(), logs: clitest.NewLogs("/aliasflow/pipeline"),
-		events: &clitest.Events{}, now: clitest.T0.Add(time.Hour)}
-	w.lambda.AddFunction("hello", "sha-1", 1)
-	w.lambda.Deploy("hello", "sha-2")
-	w.lambda.Publish("hello")
-	w.lambda.SetAlias("hello", "dev", "$LATEST", nil)
-	w.lambda.SetAlias("hello", "stg", "2", nil)
-	w.lambda.SetAlias("hello", "prod", "1", nil)
-	w.lambda.AddFunction("aliasflow-shift", "sha-shift", 0)
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	w := &world{states: sandboxtest.NewPromotion(t), lambda: sandboxtest.NewLambda(t), logs: clitest.NewLogs("/aliasflow/pipeline"),
+		events: &clitest.Events{}, now: sandboxtest.T0.Add(time.Hour)}
+	w.sha2 = w.lambda.AddFunction(t, "hello", 2)
+	w.lambda.SetAlias(t, "hello", "dev", "$LATEST", nil)
+	w.lambda.SetAlias(t, "hello", "stg", "2", nil)
+	w.lambda.SetAlias(t, "hello", "prod", "1", nil)
+	w.lambda.AddFunction(t, deploy.ShiftFunction, 0)
 	return w
 }
 
@@ -95,9 +188,9 @@ func newWorld() *world {
 func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	var sf cli.StatesAPI = w.states
-	if w.sfn != nil {
-		sf = w.sfn
+	sf := w.sfn
+	if sf == nil {
+		sf = w.states.SFN
 	}
 	code := cli.Main(context.Background(), args, cli.Env{
 		Stdout: &out, Stderr: &errb,
@@ -113,7 +206,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 			}
 			return ctx.Err()
 		},
-		Clients: &cli.Clients{Lambda: w.lambda, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller},
+		Clients: &cli.Clients{Lambda: w.lambda.Client, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller},
 			Settings: paramStore(w.params), Proofs: clitest.Proofs(), Approvals: w.approvalsFor(sf)},
 	})
 	return code, out.String(), errb.String()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 )
 
@@ -43,10 +44,10 @@ func TestHistoryShowsTheWholeReason(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			w.width = tt.width
 			w.logs.Audit(audit.Record{Event: audit.ApprovalRejected, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2",
-				Actor: "arn:aws:sts::1:assumed-role/Approver/cfo", Execution: clitest.ExecutionARN("hello-v2-abababab"), Reason: longReason, Time: clitest.T0})
+				Actor: "arn:aws:sts::1:assumed-role/Approver/cfo", Execution: sandboxtest.ExecutionARN("hello-v2-abababab"), Reason: longReason, Time: clitest.T0})
 			code, out, errs := w.run(t, append([]string{"history", "hello"}, tt.args...)...)
 			wantCode(t, code, cli.ExitOK, out, errs)
 			if got := strings.Join(strings.Fields(out), " "); !strings.Contains(got, longReason) {
@@ -94,7 +95,7 @@ func TestHistoryOutputFormat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			code, out, errs := w.run(t, append([]string{"history", "hello"}, tt.args...)...)
 			wantCode(t, code, cli.ExitUsage, out, errs)
 			wantContains(t, "stderr", errs, tt.want, "wide")
@@ -107,7 +108,7 @@ func TestHistoryOutputFormat(t *testing.T) {
 // promotion as one row (how many, from when to when, the last reason), so
 // the approval stays on the first page; --all and -o wide show each.
 func TestHistoryCollapsesInconclusiveRecords(t *testing.T) {
-	a, b := clitest.ExecutionARN("hello-v2-abababab"), clitest.ExecutionARN("hello-v3-cdcdcdcd")
+	a, b := sandboxtest.ExecutionARN("hello-v2-abababab"), sandboxtest.ExecutionARN("hello-v3-cdcdcdcd")
 	inconclusive := func(exec string, from time.Time, n int) []audit.Record {
 		var recs []audit.Record
 		for i := 0; i < n; i++ {
@@ -138,7 +139,7 @@ func TestHistoryCollapsesInconclusiveRecords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			w.width = 200
 			w.logs.Audit(tt.recs...)
 			code, out, errs := w.run(t, append([]string{"history", "hello"}, tt.args...)...)

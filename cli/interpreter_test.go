@@ -111,7 +111,7 @@ func startInterpreted(t *testing.T, healthy bool) *interpreted {
 	}
 	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: awsenv.LoopbackOnlyClient(),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	it.w = newWorld()
+	it.w = newWorld(t)
 	it.w.states = nil
 	it.w.sfn = client
 	it.w.now = clitest.T0

@@ -50,7 +50,7 @@ func (s *signalOn) String() string {
 // runtime's error lines — and says how to rehearse Node.js code; a runtime
 // the sandbox does not run is refused before anything starts.
 func TestLocalRunsANodeWorld(t *testing.T) {
-	code, out, errs := newWorld().run(t, "local", "--runtime", "python3.12")
+	code, out, errs := newWorld(t).run(t, "local", "--runtime", "python3.12")
 	wantCode(t, code, cli.ExitUsage, out, errs)
 	wantContains(t, "local --runtime python3.12", errs, `--runtime "python3.12"`, "nodejs20.x")
 	if testing.Short() {

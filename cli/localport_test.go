@@ -22,7 +22,7 @@ func TestLocalDefaultAddress(t *testing.T) {
 	if _, port, _ := net.SplitHostPort(cli.DefaultLocalAddr); port == localStackPort {
 		t.Fatalf("the sandbox's default address %s is LocalStack's port", cli.DefaultLocalAddr)
 	}
-	code, out, errs := newWorld().run(t, "help", "local")
+	code, out, errs := newWorld(t).run(t, "help", "local")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "help local", out, cli.DefaultLocalAddr, "LocalStack")
 

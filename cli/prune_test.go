@@ -34,10 +34,10 @@ func TestPrune(t *testing.T) {
 	l.SetAlias(t, "hello", "prod", "9", nil)
 	l.SetAlias(t, "hello", "stg", "12", nil)
 	l.SetAlias(t, "hello", "blue", "4", map[string]float64{"5": 0.1})
-	states := clitest.NewStates()
+	states := sandboxtest.NewPromotion(t)
 	in := clitest.Input("hello", "11", "sha-11")
 	in.PreviousStgVersion = "8"
-	states.Start(in, clitest.T0)
+	states.Run(t, in) // running: its smoke test in flight
 	logs := sandboxtest.NewLogs(t, func() time.Time { return now })
 	for _, r := range []audit.Record{
 		{Event: audit.PromotionCompleted, Function: "hello", Alias: "prod", FromVersion: "2", ToVersion: "3", Time: clitest.T0.Add(-3 * time.Hour)},
@@ -56,7 +56,7 @@ func TestPrune(t *testing.T) {
 		var out, errb bytes.Buffer
 		code := cli.Main(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb,
 			Getenv: func(string) string { return "" }, Now: func() time.Time { return now },
-			Clients: &cli.Clients{Lambda: l.Client, Prune: l.Client, States: states, Logs: logs.Client, Settings: params,
+			Clients: &cli.Clients{Lambda: l.Client, Prune: l.Client, States: states.SFN, Logs: logs.Client, Settings: params,
 				Identity: clitest.Identity{ARN: clitest.Caller}}})
 		return code, out.String(), errb.String()
 	}

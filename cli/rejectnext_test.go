@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/aliasflow/aliasflow/cli"
-	"github.com/aliasflow/aliasflow/cli/clitest"
 )
 
 // TestRejectSaysWhatStgServes (issue 23): after a rejection the CLI says
@@ -21,13 +20,12 @@ func TestRejectSaysWhatStgServes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			if tc.stg != "2" {
-				w.lambda.Deploy("hello", "sha-3")
-				w.lambda.Publish("hello")
-				w.lambda.SetAlias("hello", "stg", tc.stg, nil)
+				w.publish(t, 3)
+				w.lambda.SetAlias(t, "hello", "stg", tc.stg, nil)
 			}
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok-1")
+			s := w.start(t, "2").Smoke(true).AwaitApproval()
 			code, out, errs := w.run(t, "reject", s.Name(), "--comment", "not this one")
 			wantCode(t, code, cli.ExitOK, out, errs)
 			wantContains(t, "reject", out, tc.want)

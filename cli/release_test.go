@@ -50,7 +50,10 @@ func TestReleaseRequestIsWhatTheLambdaReads(t *testing.T) {
 // promotion is running, or when it ended (then --retry starts a fresh one,
 // the next attempt's execution name).
 func TestReleaseNothingToDo(t *testing.T) {
-	first := promotion.ExecutionName("hello", "2", "sha-2")
+	// The code sandboxtest.Lambda gives hello's version 2 is the same in
+	// every world.
+	sha2 := newWorld(t).sha2
+	first := promotion.ExecutionName("hello", "2", sha2)
 	tests := []struct {
 		name     string
 		setup    func(w *world)
@@ -60,25 +63,25 @@ func TestReleaseNothingToDo(t *testing.T) {
 		// wantRetry: an event was put, asking for a retry.
 		wantEvent, wantRetry bool
 	}{
-		{name: "prod serves the code", setup: func(w *world) { w.lambda.SetAlias("hello", "prod", "2", nil) },
+		{name: "prod serves the code", setup: func(w *world) { w.lambda.SetAlias(t, "hello", "prod", "2", nil) },
 			args: []string{"release", "hello"}, wantCode: cli.ExitConflict, want: "nothing to release: prod of hello already serves version 2"},
-		{name: "prod serves it, even with --retry", setup: func(w *world) { w.lambda.SetAlias("hello", "prod", "2", nil) },
+		{name: "prod serves it, even with --retry", setup: func(w *world) { w.lambda.SetAlias(t, "hello", "prod", "2", nil) },
 			args: []string{"release", "hello", "--retry"}, wantCode: cli.ExitConflict, want: "nothing to release"},
-		{name: "the promotion runs", setup: func(w *world) { w.states.Start(clitest.Input("hello", "2", "sha-2"), clitest.T0) },
+		{name: "the promotion runs", setup: func(w *world) { w.start(t, "2") },
 			args: []string{"release", "hello"}, wantCode: cli.ExitConflict, want: "already being promoted: " + first},
 		{name: "the promotion was rejected", setup: func(w *world) {
-			w.states.Start(clitest.Input("hello", "2", "sha-2"), clitest.T0).Fail(promotion.StateRejected, "Rejected", "no", promotion.State{})
+			w.start(t, "2").Smoke(true).AwaitApproval().Reject(clitest.Approver, "no")
 		}, args: []string{"release", "hello"}, wantCode: cli.ExitConflict, want: "ended FAILED; releasing it again starts nothing"},
 		{name: "--retry after the rejection", setup: func(w *world) {
-			w.states.Start(clitest.Input("hello", "2", "sha-2"), clitest.T0).Fail(promotion.StateRejected, "Rejected", "no", promotion.State{})
+			w.start(t, "2").Smoke(true).AwaitApproval().Reject(clitest.Approver, "no")
 		}, args: []string{"release", "hello", "--retry"}, wantCode: cli.ExitOK,
-			want: "aliasflow watch " + promotion.AttemptName("hello", "2", "sha-2", 2), wantEvent: true, wantRetry: true},
+			want: "aliasflow watch " + promotion.AttemptName("hello", "2", sha2, 2), wantEvent: true, wantRetry: true},
 		{name: "--retry with no promotion yet", args: []string{"release", "hello", "--retry"}, wantCode: cli.ExitOK,
 			want: "aliasflow watch " + first, wantEvent: true, wantRetry: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			if tt.setup != nil {
 				tt.setup(w)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -17,11 +18,11 @@ import (
 )
 
 func TestStatusShowsARunningCanary(t *testing.T) {
-	w := newWorld()
-	w.now = clitest.T0.Add(20 * time.Second)
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
-	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	w.now = w.states.Clock.Now().Add(7 * time.Second) // the bake of 30 s began 7 s ago
+	w.lambda.SetAlias(t, "hello", "prod", "1", map[string]float64{"2": 0.1})
 	w.logs.Audit(
 		audit.Record{Event: audit.AliasMoved, Function: "hello", Alias: "stg", FromVersion: "1", ToVersion: "2", Time: clitest.T0},
 		audit.Record{Event: audit.TrafficShifted, Function: "hello", Alias: "prod", FromVersion: "1", ToVersion: "2", Weight: audit.Weight(0.1), Time: clitest.T0.Add(12 * time.Second)},
@@ -76,16 +77,18 @@ func TestStatusDrift(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
+			w.publish(t, 3)
 			if strings.Contains(c.name, "stamp") {
 				// aliasflow's finalize put prod on 2, stamping it.
+				w.lambda.SetAlias(t, "hello", "prod", "2", nil)
 				two := alias.Alias{Exists: true, Version: "2"}
-				if _, err := w.lambda.UpdateAlias(context.Background(), &lambda.UpdateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"),
+				if _, err := w.lambda.Admin.UpdateAlias(context.Background(), &lambda.UpdateAliasInput{FunctionName: aws.String("hello"), Name: aws.String("prod"),
 					FunctionVersion: aws.String("2"), Description: aws.String(alias.StampFor("hello-v2-abababab", two))}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			w.lambda.SetAlias("hello", "prod", c.prod, c.route)
+			w.lambda.SetAlias(t, "hello", "prod", c.prod, c.route)
 			for i, r := range c.recs {
 				r.Function, r.Time = "hello", clitest.T0.Add(time.Duration(i)*time.Second)
 				w.logs.Audit(r)
@@ -108,7 +111,7 @@ func TestStatusDrift(t *testing.T) {
 }
 
 func TestStatusNothingToShow(t *testing.T) {
-	w := newWorld()
+	w := newWorld(t)
 	code, out, errs := w.run(t, "status")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
 	wantContains(t, "stderr", errs, "no targets of pipeline aliasflow and no promotions", "aliasflow status <function>")
@@ -125,22 +128,22 @@ func TestStatusNothingToShow(t *testing.T) {
 func TestWatch(t *testing.T) {
 	cases := []struct {
 		name  string
-		end   func(s *clitest.Script)
+		end   func(s *sandboxtest.Run)
 		code  int
 		final string
 	}{
-		{"completes", func(s *clitest.Script) { s.BakeOver("b").Finalize() }, cli.ExitOK, "completed: prod on version 2"},
-		{"rolls back", func(s *clitest.Script) { s.Unhealthy("b") }, cli.ExitUnsuccessful, "failed: RolledBack"},
+		{"completes", func(s *sandboxtest.Run) { s.BakeOver().Finalize() }, cli.ExitOK, "completed: prod on version 2"},
+		{"rolls back", func(s *sandboxtest.Run) { s.Unhealthy() }, cli.ExitUnsuccessful, "failed: RolledBack"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-			s.Smoke(true).AwaitApproval("a")
+			w := newWorld(t)
+			s := w.start(t, "2")
+			s.Smoke(true).AwaitApproval()
 			w.onSleep = func(n int) {
 				switch n {
 				case 2:
-					s.Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+					s.Approve("bob@example.com").BeginShift("1").Bake()
 				case 4:
 					c.end(s)
 				}
@@ -165,9 +168,9 @@ func TestWatch(t *testing.T) {
 }
 
 func TestWatchJSON(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b").BakeOver("b").Finalize()
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake().BakeOver().Finalize()
 	code, out, errs := w.run(t, "watch", s.Name(), "--json")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	var line struct {
@@ -192,38 +195,42 @@ func TestWatchJSON(t *testing.T) {
 // the caller it verified — and waits for it to end RolledBack; nothing is
 // stopped and no Lambda is invoked by the CLI.
 func TestRollbackStopsAShift(t *testing.T) {
-	w := newWorld()
-	waiting := w.states.NewScript(clitest.Input("hello", "3", "sha-3"), clitest.T0.Add(time.Second)).Smoke(true).AwaitApproval("c")
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
-	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
-	// The definition's Rollback state, as the promotion would run it once
-	// its bake failed.
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	bake := s.Token()
+	waiting := w.start(t, "3").Smoke(true).AwaitApproval()
+	w.lambda.SetAlias(t, "hello", "prod", "1", map[string]float64{"2": 0.1})
+	// The definition catches the failed bake into Rollback; the shift
+	// function moves prod back.
 	w.onSleep = func(int) {
 		if s.Status() == "RUNNING" {
-			w.lambda.SetAlias("hello", "prod", "1", nil)
-			s.Fail("RolledBack", "RolledBack", "rolled back", promotion.State{})
+			w.lambda.SetAlias(t, "hello", "prod", "1", nil)
+			s.Answer(promotion.ActionRollback, sandboxtest.Return(map[string]any{}))
 		}
 	}
 
 	code, out, errs := w.run(t, "rollback", "hello", "--yes", "--reason", "canary looks slow")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "stdout", out, "stopped "+s.Name(), "version 2 → 1", "note: "+waiting.Name()+" is still running")
-	if len(w.states.Stopped) != 0 {
-		t.Errorf("stopped = %+v; want nothing stopped", w.states.Stopped)
+	if d := s.Describe(); d.Status != "FAILED" || aws.ToString(d.Error) != promotion.StateRolledBack {
+		t.Errorf("%s ended %s (%s); want FAILED (RolledBack) by its own Rollback, not stopped", s.Name(), d.Status, aws.ToString(d.Error))
 	}
-	var bake []clitest.Sent
-	for _, sent := range w.states.Sent {
-		if sent.Token == "b" {
-			bake = append(bake, sent)
+	if st := waiting.Status(); st != "RUNNING" {
+		t.Errorf("%s is %s; want it RUNNING, untouched", waiting.Name(), st)
+	}
+	var answers []sent
+	for _, a := range w.sent() {
+		if a.Token == bake {
+			answers = append(answers, a)
 		}
 	}
 	var cause promotion.Override
-	if len(bake) != 1 || bake[0].Success || bake[0].Error != cli.ErrOperatorRollback ||
-		json.Unmarshal([]byte(bake[0].Cause), &cause) != nil || cause.Actor != clitest.Caller || cause.Reason != "canary looks slow" {
-		t.Errorf("answers to the bake = %+v; want one failure %s with the caller and the reason", bake, cli.ErrOperatorRollback)
+	if len(answers) != 1 || answers[0].Success || answers[0].Error != cli.ErrOperatorRollback ||
+		json.Unmarshal([]byte(answers[0].Cause), &cause) != nil || cause.Actor != clitest.Caller || cause.Reason != "canary looks slow" {
+		t.Errorf("answers to the bake = %+v; want one failure %s with the caller and the reason", answers, cli.ErrOperatorRollback)
 	}
-	if n := len(w.lambda.Invoked()); n != 0 {
+	if n := w.lambda.Count("Invoke"); n != 0 {
 		t.Errorf("invoked %d Lambda functions; want none", n)
 	}
 }
@@ -275,8 +282,9 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld()
-			w.lambda.SetAlias("hello", "prod", c.prod, c.routing)
+			w := newWorld(t)
+			w.publish(t, 3)
+			w.lambda.SetAlias(t, "hello", "prod", c.prod, c.routing)
 			for i, r := range c.recs {
 				r.Function, r.Time = "hello", clitest.T0.Add(time.Duration(i/3)*time.Minute) // one promotion's records share a moment
 				w.logs.Audit(r)
@@ -285,7 +293,7 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 			// (TestRollbackAsksFirst), but it still says where prod would go.
 			code, out, errs := w.run(t, append([]string{"--json", "rollback", "hello", "--dry-run"}, c.args...)...)
 			wantCode(t, code, c.code, out, errs)
-			if len(w.lambda.Invoked()) != 0 {
+			if w.lambda.Count("Invoke") != 0 {
 				t.Errorf("a Lambda function was invoked by a rollback plan")
 			}
 			if c.code != cli.ExitOK {
@@ -304,25 +312,27 @@ func TestRollbackFromTheAuditTrail(t *testing.T) {
 }
 
 func TestRollbackReportsAShiftFailure(t *testing.T) {
-	w := newWorld()
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
-	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	w.lambda.SetAlias(t, "hello", "prod", "1", map[string]float64{"2": 0.1})
+	// The shift function cannot move prod back, through every retry; the
+	// definition ends in RollbackFailed.
 	w.onSleep = func(int) {
 		if s.Status() == "RUNNING" {
-			s.Fail("RollbackFailed", "RollbackFailed", "rollback: prod of hello is on 7, which serves neither", promotion.State{})
+			s.Exhaust(promotion.ActionRollback, sandboxtest.FunctionError(promotion.ErrTaskFailed, "rollback: prod of hello is on 7, which serves neither"))
 		}
 	}
 	code, out, errs := w.run(t, "rollback", "hello", "--yes")
 	wantCode(t, code, cli.ExitFailure, out, errs)
-	wantContains(t, "stderr", errs, "asked "+s.Name()+" to roll back, but it ended FAILED (RollbackFailed: rollback: prod of hello is on 7", "aliasflow status hello")
+	wantContains(t, "stderr", errs, "asked "+s.Name()+" to roll back, but it ended FAILED (RollbackFailed: Rolling prod back failed after retries", "aliasflow status hello")
 }
 
 // TestStatusEscapesControlCharacters: status shows what the audit trail
 // and the versions' descriptions say; a control character there is shown
 // escaped, never sent to the terminal.
 func TestStatusEscapesControlCharacters(t *testing.T) {
-	w := newWorld()
+	w := newWorld(t)
 	w.logs.Audit(
 		audit.Record{Event: audit.ReleasePublished, Function: "hello", ToVersion: "2", Time: clitest.T0,
 			Release: &promotion.Release{Commit: "\x1b[2J\x1b[H", CodeSha256: "sha-2"}},
@@ -354,7 +364,7 @@ func TestStatusSaysWhereItLooked(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, out, errs := newWorld().run(t, c.args...)
+			code, out, errs := newWorld(t).run(t, c.args...)
 			wantCode(t, code, cli.ExitOK, out, errs)
 			wantContains(t, "status", strings.ReplaceAll(out, `": "`, `":"`), c.want...)
 		})
@@ -384,7 +394,7 @@ func TestStatusShowsTheLastRefusedRelease(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			w.logs.Audit(tt.recs...)
 			code, out, errs := w.run(t, "status", "hello")
 			wantCode(t, code, cli.ExitOK, out, errs)

@@ -28,7 +28,7 @@ func TestMisspeltFunctionGetsASuggestion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld()
+			w := newWorld(t)
 			w.params = map[string]string{settings.Path(settings.DefaultPipeline) + "hello": "{}", settings.Path(settings.DefaultPipeline) + "orders": "{}"}
 			code, out, errs := w.run(t, tc.args...)
 			wantCode(t, code, tc.wantCode, out, errs)

@@ -2,10 +2,9 @@
 // the behaviour of the real services, in the manner of go-cloud's
 // drivertest: the same named cases run through the real aws-sdk-go-v2
 // clients against the sandbox's sandbox/lambda and sandbox/states (this
-// package's tests) and, while they remain, the fakes of shared/fakes. Each
-// case names the AWS API reference page that documents the behaviour it
-// checks. A case on which two implementations disagree is a bug in one of
-// them.
+// package's tests), the one stand-in per API the unit tests of shared/ and
+// cli/ run in-process (sandbox/sandboxtest). Each case names the AWS API
+// reference page that documents the behaviour it checks.
 package conformance
 
 import (

@@ -37,12 +37,13 @@ type Lambda struct {
 	// Service is the service itself (Faults: throttles, crashes).
 	Service *lambdasvc.Service
 
-	mu      sync.Mutex
-	calls   []string
-	before  map[string][]func()
-	deploys int
-	code    map[string]Handler          // by function name: in-process code
-	fails   map[string][]*core.APIError // by operation: errors to answer next
+	mu        sync.Mutex
+	calls     []string
+	succeeded map[string]int // by operation: Client's calls answered without error
+	before    map[string][]func()
+	deploys   int
+	code      map[string]Handler          // by function name: in-process code
+	fails     map[string][]*core.APIError // by operation: errors to answer next
 }
 
 // NewLambda serves an empty sandbox Lambda until the test ends; opts
@@ -58,7 +59,7 @@ func NewLambda(t testing.TB, opts ...func(*lambdasvc.Options)) *Lambda {
 		t.Fatalf("sandboxtest: lambda: %v", err)
 	}
 	t.Cleanup(svc.Close)
-	l := &Lambda{Service: svc, before: map[string][]func(){}, code: map[string]Handler{}, fails: map[string][]*core.APIError{}}
+	l := &Lambda{Service: svc, before: map[string][]func(){}, code: map[string]Handler{}, fails: map[string][]*core.APIError{}, succeeded: map[string]int{}}
 	cfg := servicetest.Config(t, "lambda", http.HandlerFunc(l.serve))
 	l.Admin = lambda.NewFromConfig(cfg)
 	l.Client = lambda.NewFromConfig(cfg, func(o *lambda.Options) {
@@ -67,6 +68,19 @@ func NewLambda(t testing.TB, opts ...func(*lambdasvc.Options)) *Lambda {
 		})
 	})
 	return l
+}
+
+// Observe is an SDK API option (a client's APIOptions) that reports the
+// name of each operation the client calls to seen, before the request goes
+// out: one log of calls across several clients, in order.
+func Observe(seen func(op string)) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("sandboxtest.observe",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				seen(middleware.GetOperationName(ctx))
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
 }
 
 // observe records the operation and runs the first function Before queued
@@ -83,7 +97,21 @@ func (l *Lambda) observe(ctx context.Context, in middleware.InitializeInput, nex
 	if run != nil {
 		run()
 	}
-	return next.HandleInitialize(ctx, in)
+	out, md, err := next.HandleInitialize(ctx, in)
+	if err == nil {
+		l.mu.Lock()
+		l.succeeded[op]++
+		l.mu.Unlock()
+	}
+	return out, md, err
+}
+
+// Succeeded is how many of Client's calls of op were answered without an
+// error.
+func (l *Lambda) Succeeded(op string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.succeeded[op]
 }
 
 // Before queues functions run, one per call, before the next calls of op
@@ -149,11 +177,26 @@ func (l *Lambda) Deploy(t testing.TB, fn string) string {
 	l.deploys++
 	n := 1000 + l.deploys
 	l.mu.Unlock()
-	out, err := l.Admin.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: code(t, fn, n)})
+	return l.DeployCode(t, fn, code(t, fn, n))
+}
+
+// DeployCode makes the deployment package zip $LATEST of fn, as a build
+// would, and returns its CodeSha256: for a test whose events name the code
+// they carry.
+func (l *Lambda) DeployCode(t testing.TB, fn string, zip []byte) string {
+	t.Helper()
+	out, err := l.Admin.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(fn), ZipFile: zip})
 	if err != nil {
 		t.Fatalf("sandboxtest: UpdateFunctionCode %s: %v", fn, err)
 	}
 	return aws.ToString(out.CodeSha256)
+}
+
+// Heal drops the failures Fail queued for op that have not been answered.
+func (l *Lambda) Heal(op string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fails, op)
 }
 
 // code is a deployment package whose bootstrap names the function and n:

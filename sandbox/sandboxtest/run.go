@@ -2,6 +2,8 @@ package sandboxtest
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +43,26 @@ func (p *Promotion) Run(t testing.TB, in promotion.Input) *Run {
 	return r
 }
 
+// Attach drives the execution arn, which the code under test started,
+// from where it rests; as Run, it answers every call itself (deploy with
+// Unanswered so that no default answer moved it first).
+func (p *Promotion) Attach(t testing.TB, arn string) *Run {
+	t.Helper()
+	out, err := p.SFN.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatalf("sandboxtest: attach to %s: %v", arn, err)
+	}
+	r := &Run{P: p, ARN: arn, t: t}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Input)), &r.In); err != nil {
+		t.Fatalf("sandboxtest: the input of %s is not a promotion.Input: %v", arn, err)
+	}
+	p.mu.Lock()
+	clear(p.handlers)
+	p.mu.Unlock()
+	r.settle(0)
+	return r
+}
+
 // events is the length of the history now.
 func (r *Run) events() int {
 	ev, _ := r.P.States.History(r.ARN)
@@ -72,6 +94,23 @@ func (r *Run) answer(action string, h Handler) promotion.TaskRequest {
 	return req
 }
 
+// Answer answers the call with action in flight with h and returns once
+// the execution has settled at its next gate.
+func (r *Run) Answer(action string, h Handler) *Run {
+	r.t.Helper()
+	r.answer(action, h)
+	return r
+}
+
+// Name is the execution's name.
+func (r *Run) Name() string { return r.ARN[strings.LastIndex(r.ARN, ":")+1:] }
+
+// Status is the execution's status now (RUNNING, SUCCEEDED, FAILED, …).
+func (r *Run) Status() string {
+	st, _ := r.P.States.ExecutionStatus(r.ARN)
+	return st
+}
+
 // Smoke answers the smoke test, passing or failing one check.
 func (r *Run) Smoke(passed bool) *Run {
 	r.answer(promotion.ActionSmoke, Return(promotion.SmokeResult{Passed: passed,
@@ -99,9 +138,96 @@ func (r *Run) Token() string { return r.token }
 // the RecordApproval task.
 func (r *Run) Approve(approver string) *Run {
 	r.t.Helper()
-	at := r.P.Clock.Now()
-	r.sendSuccess(promotion.Decision{Approved: true, Approver: approver, Via: "link", DecidedAt: at})
+	r.SendApproval(approver)
 	r.answer(promotion.ActionGranted, Return(map[string]any{}))
+	return r
+}
+
+// SendApproval answers the waiting approval as approver did on the page,
+// leaving the RecordApproval task's call in flight.
+func (r *Run) SendApproval(approver string) *Run {
+	r.t.Helper()
+	r.sendSuccess(promotion.Decision{Approved: true, Approver: approver, Via: "link", DecidedAt: r.P.Clock.Now()})
+	return r
+}
+
+// Await waits until the execution's call with action is in flight.
+func (r *Run) Await(action string) *Run {
+	r.t.Helper()
+	r.P.Until(r.t, "a "+action+" call from "+r.ARN, func() bool { return r.P.inFlight(r.ARN, action) })
+	return r
+}
+
+// Reject fails the waiting approval with aliasflow.Rejected and the
+// decision as its cause, as the approval Lambda does for a rejection
+// (pending.Decide), and answers the RecordRejection task: the execution
+// fails Rejected.
+func (r *Run) Reject(approver, comment string) *Run {
+	r.t.Helper()
+	cause, err := jsonString(promotion.Decision{Approved: false, Approver: approver, Comment: comment, Via: "link", DecidedAt: r.P.Clock.Now()})
+	if err != nil {
+		r.t.Fatalf("sandboxtest: %v", err)
+	}
+	r.FailWaiting(promotion.ErrRejected, cause)
+	r.answer(promotion.ActionRejected, Return(map[string]any{}))
+	return r
+}
+
+// Expire lets the approval's timeout pass with nobody deciding and
+// answers the RecordExpiry task: the execution fails ApprovalExpired.
+func (r *Run) Expire() *Run {
+	r.t.Helper()
+	r.timeOut(time.Duration(r.In.Target.ApprovalTimeoutSeconds) * time.Second)
+	r.answer(promotion.ActionExpired, Return(map[string]any{}))
+	return r
+}
+
+// Exhaust answers every attempt of the call with action with h, moving
+// the clock through the state's Retry backoff, until the retries are
+// spent and the execution has moved on (its Catch, or its end).
+func (r *Run) Exhaust(action string, h Handler) *Run {
+	r.t.Helper()
+	for {
+		n := r.events()
+		r.P.Answer(r.t, r.ARN, action, h)
+		r.P.AdvanceUntil(r.t, "the retry or the catch of "+action, time.Second, func() bool {
+			return r.Status() != "RUNNING" || r.P.inFlight(r.ARN, "") || r.P.lastEvent(r.ARN) == "TaskSubmitted"
+		})
+		if !r.P.inFlight(r.ARN, action) {
+			r.settle(n)
+			return r
+		}
+	}
+}
+
+// Succeed answers the waiting task (approval or bake) with v as its
+// output, as SendTaskSuccess does, and settles.
+func (r *Run) Succeed(v any) *Run {
+	r.t.Helper()
+	r.sendSuccess(v)
+	return r
+}
+
+// FailWaiting fails the waiting task (approval or bake) with errName and
+// cause, as SendTaskFailure does, and settles: the state's Catch decides.
+func (r *Run) FailWaiting(errName, cause string) *Run {
+	r.t.Helper()
+	n := r.events()
+	if _, err := r.P.SFN.SendTaskFailure(context.Background(), &sfn.SendTaskFailureInput{TaskToken: aws.String(r.token),
+		Error: aws.String(errName), Cause: aws.String(cause)}); err != nil {
+		r.t.Fatalf("sandboxtest: SendTaskFailure: %v", err)
+	}
+	r.token = ""
+	r.settle(n)
+	return r
+}
+
+// TimeOut lets d pass on the clock with the waiting task unanswered, past
+// its timeout: the state's Catch of States.Timeout decides.
+func (r *Run) TimeOut(d time.Duration) *Run {
+	r.t.Helper()
+	r.timeOut(d)
+	r.token = ""
 	return r
 }
 
@@ -187,13 +313,28 @@ func (r *Run) BakeOver() *Run {
 // timer it sets while the clock moves can land past the move.
 func (r *Run) timeOutBake() {
 	r.t.Helper()
+	r.timeOut(time.Duration(r.shift.BakeSeconds) * time.Second)
+}
+
+// timeOut moves the clock past the waiting task's timeout d, as
+// timeOutBake does, until the history moves on.
+func (r *Run) timeOut(d time.Duration) {
+	r.t.Helper()
 	n := r.events()
-	r.P.Clock.Advance(time.Duration(r.shift.BakeSeconds) * time.Second)
-	r.P.AdvanceUntil(r.t, "the bake to time out", time.Second, func() bool {
-		time.Sleep(5 * time.Millisecond)
+	grown := func() bool {
 		ev, _ := r.P.States.History(r.ARN)
 		return len(ev) > n
-	})
+	}
+	r.P.Clock.Advance(d)
+	// Move on a second at a time only while the interpreter stays idle, so
+	// that the timeout is written at the time it came due.
+	deadline := time.Now().Add(waitLimit)
+	for !within(20*time.Millisecond, grown) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sandboxtest: timed out after %v waiting for the waiting task of %s to time out", waitLimit, r.ARN)
+		}
+		r.P.Clock.Advance(time.Second)
+	}
 	r.token = ""
 	r.settle(n)
 }

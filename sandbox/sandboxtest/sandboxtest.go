@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -136,7 +137,8 @@ type Promotion struct {
 	MachineARN string
 
 	mu       sync.Mutex
-	handlers map[string]Handler // by promotion action
+	fails    map[string][]*core.APIError // by operation: errors to answer next
+	handlers map[string]Handler          // by promotion action
 	requests []promotion.TaskRequest
 	arrived  chan struct{}
 	waiting  []*held // calls with no handler, in flight until answered
@@ -152,9 +154,15 @@ type held struct {
 type Option func(*settings)
 
 type settings struct {
-	start  time.Time
-	values map[string]string
+	start      time.Time
+	values     map[string]string
+	unanswered bool
 }
+
+// Unanswered deploys with no default task answers: every task call waits
+// in flight until the test answers it (Answer, or a Run from Attach), also
+// those of executions the code under test starts.
+func Unanswered() Option { return func(s *settings) { s.unanswered = true } }
 
 // At starts the Promotion's clock at start instead of T0.
 func At(start time.Time) Option { return func(s *settings) { s.start = start } }
@@ -187,9 +195,13 @@ func NewPromotion(t testing.TB, opts ...Option) *Promotion {
 		handlers: map[string]Handler{promotion.ActionSmoke: Return(PassedSmoke), promotion.ActionRequest: Return(map[string]any{})},
 		arrived:  make(chan struct{}),
 	}
+	if set.unanswered {
+		clear(p.handlers)
+	}
+	p.fails = map[string][]*core.APIError{}
 	p.States = states.New(p, &states.Options{Now: p.Clock.Now, AfterFunc: p.Clock.AfterFunc, Random: func() float64 { return 0.5 }})
 	t.Cleanup(p.States.Close)
-	p.SFN = sfn.NewFromConfig(servicetest.Config(t, "states", p.States))
+	p.SFN = sfn.NewFromConfig(servicetest.Config(t, "states", http.HandlerFunc(p.serve)))
 	def := statemachine.Definition
 	for k, v := range set.values {
 		def = strings.ReplaceAll(def, "${"+k+"}", v)
@@ -203,6 +215,32 @@ func NewPromotion(t testing.TB, opts ...Option) *Promotion {
 	}
 	p.MachineARN = arn
 	return p
+}
+
+// Fail makes the next calls of the Step Functions API operation op (e.g.
+// "DescribeExecution"), one per error, answer that error as Step Functions
+// writes one (awsJson1_0, __type), whoever calls: a throttle or an outage
+// the SDK decodes as it would AWS's.
+func (p *Promotion) Fail(op string, errs ...*core.APIError) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fails[op] = append(p.fails[op], errs...)
+}
+
+// serve answers a queued failure and passes everything else to the service.
+func (p *Promotion) serve(w http.ResponseWriter, r *http.Request) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
+	p.mu.Lock()
+	var fail *core.APIError
+	if q := p.fails[op]; len(q) > 0 {
+		fail, p.fails[op] = q[0], q[1:]
+	}
+	p.mu.Unlock()
+	if fail != nil {
+		core.WriteAWSJSONError(w, "1.0", fail)
+		return
+	}
+	p.States.ServeHTTP(w, r)
 }
 
 // Handle makes h answer every later task call with the action (one of
@@ -347,13 +385,24 @@ const waitLimit = 30 * time.Second
 // generous wall-clock limit.
 func (p *Promotion) Until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
+	if !within(waitLimit, cond) {
+		t.Fatalf("sandboxtest: timed out after %v waiting for %s", waitLimit, what)
+	}
+}
+
+// within polls cond until it holds or limit has passed, first often (the
+// interpreter answers in microseconds), then every 2 ms.
+func within(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	pause := 50 * time.Microsecond
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("sandboxtest: timed out after %v waiting for %s", waitLimit, what)
+			return false
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Millisecond)
 	}
+	return true
 }
 
 // WaitStatus waits until the execution's status is status.

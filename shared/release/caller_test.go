@@ -78,8 +78,8 @@ func TestHandleVerifiesTheCaller(t *testing.T) {
 			rel := requestedRelease
 			rel.VerifiedBy = tt.wantVerified
 			ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-			if want := wantInput(t, w, "2", "1", rel); canonical(t, ex.Input) != want {
-				t.Errorf("input = %s, want %s", ex.Input, want)
+			if want := wantInput(t, w, "2", "1", rel); canonical(t, aws.ToString(ex.Input)) != want {
+				t.Errorf("input = %s, want %s", aws.ToString(ex.Input), want)
 			}
 			for _, r := range w.audits() {
 				if r.Event == audit.ReleasePublished && r.Actor != rel.Requester() {

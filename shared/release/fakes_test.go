@@ -7,23 +7,23 @@ import (
 	"sync"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 var (
-	_ Lambda            = (*lambdafake.Fake)(nil)
-	_ StepFunctions     = (*sfnfake.Fake)(nil)
+	_ Lambda            = (*lambda.Client)(nil)
+	_ StepFunctions     = (*sfn.Client)(nil)
 	_ Builds            = (*fakeBuilds)(nil)
 	_ audit.EventPutter = (*fakeBus)(nil)
 )
 
-// callLog records every AWS call the fakes answer, in order.
+// callLog records every AWS call the handler makes, in order.
 type callLog struct {
 	mu    sync.Mutex
 	calls []string

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,26 +18,47 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 )
 
 const (
-	smARN   = "arn:aws:states:us-east-1:000000000000:stateMachine:aliasflow-promotion"
-	sha1    = "Mr+fzT574LG8lCd0vLvog7fnzlEh7ArheipVwGxDNEY=" // sha256("hello-v1.zip")
-	sha2    = "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8=" // the testdata events' build
-	sha3    = "IJ8GF7cEZgMxmWlNC1j4zWsowxVF1MpwPrsvNMXyOAU="
+	smARN   = sandboxtest.MachineARN
+	sha1    = "Mr+fzT574LG8lCd0vLvog7fnzlEh7ArheipVwGxDNEY=" // names other functions' promotions
 	buildID = "hello-build:8745a7a9-c340-456a-9166-edf953571bEX"
 	commit  = "4f1c2e9b7a3d5e6f8091a2b3c4d5e6f708192a3b"
+	// eventSha is the code hash the testdata events carry; readFile puts
+	// sha2, the hash of the code the world deploys as the build, in its
+	// place.
+	eventSha = "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="
 )
+
+// The builds' code: deployment packages, and the CodeSha256 Lambda gives
+// them (base64 of their SHA-256).
+var (
+	codeV2, sha2 = build("hello v2")
+	codeV3, sha3 = build("hello v3")
+)
+
+func build(greeting string) ([]byte, string) {
+	zip, err := lambdasvc.ZipBootstrap([]byte("#!/bin/sh\necho " + greeting + "\n"))
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(zip)
+	return zip, base64.StdEncoding.EncodeToString(sum[:])
+}
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test to share.
 type syncBuffer struct {
@@ -54,20 +78,48 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// world is the AWS the handler sees: function hello with version 1 on stg
-// and prod, and a new build (sha2) in $LATEST.
+// world is the AWS the handler sees: the sandbox's Lambda with function
+// hello, version 1 on stg and prod and a new build (sha2) in $LATEST, and
+// the promotion definition on the sandbox's Step Functions, whose task
+// calls wait until a test answers them (run).
 type world struct {
 	t      *testing.T
 	cfg    *config.Config
 	calls  *callLog
-	lambda *lambdafake.Fake
-	sfn    *sfnfake.Fake
+	lambda *sandboxtest.Lambda
+	// clock is the Lambda's: each read moves it on a millisecond, and the
+	// handler's sleeps move it on, so a version is Pending for as long as
+	// Options.PublishDuration says.
+	clock  *tickingClock
+	states *sandboxtest.Promotion
+	// hook, when set, runs at each AWS call the handler makes, before it
+	// goes out.
+	hook   func(op string)
 	builds *fakeBuilds
 	bus    *fakeBus
 	logs   *syncBuffer
 	emf    *syncBuffer
 	slept  []time.Duration
 	h      *Handler
+}
+
+// tickingClock moves on a millisecond each time it is read.
+type tickingClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *tickingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+func (c *tickingClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 func loadConfig(t *testing.T) *config.Config {
@@ -79,64 +131,157 @@ func loadConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
+// readFile reads a testdata file, with the build's code hash the world
+// deploys (sha2) where the events carry theirs (eventSha).
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return bytes.ReplaceAll(b, []byte(eventSha), []byte(sha2))
 }
 
-func newWorld(t *testing.T) *world {
+// setup is how newWorld makes the world.
+type setup struct {
+	publishFor time.Duration
+	without    map[string]bool
+}
+
+// option changes the world newWorld makes.
+type option func(*setup)
+
+// pendingFor makes each published version Pending for d of the Lambda's
+// clock, which the handler's sleeps move on; by default it is Active at
+// the first read after the publish (the sandbox, as AWS, answers
+// PublishVersion with the version Pending).
+func pendingFor(d time.Duration) option { return func(s *setup) { s.publishFor = d } }
+
+// without leaves hello with no alias name.
+func without(name string) option { return func(s *setup) { s.without[name] = true } }
+
+func newWorld(t *testing.T, opts ...option) *world {
 	t.Helper()
-	w := &world{t: t, cfg: loadConfig(t), calls: &callLog{}, logs: &syncBuffer{}, emf: &syncBuffer{}}
-	w.lambda = lambdafake.New()
-	w.lambda.OnCall = w.calls.add
-	w.lambda.AddFunction("hello", sha1, 1)
-	w.lambda.SetAlias("hello", "stg", "1", nil)
-	w.lambda.SetAlias("hello", "prod", "1", nil)
-	w.lambda.Deploy("hello", sha2)
-	w.sfn = sfnfake.New()
-	w.sfn.OnCall = w.calls.add
-	w.sfn.AddStateMachine("aliasflow-promotion")
+	set := setup{publishFor: time.Nanosecond, without: map[string]bool{}}
+	for _, o := range opts {
+		o(&set)
+	}
+	w := &world{t: t, cfg: loadConfig(t), calls: &callLog{}, logs: &syncBuffer{}, emf: &syncBuffer{}, clock: &tickingClock{now: worldTime}}
+	w.lambda = sandboxtest.NewLambda(t, func(o *lambdasvc.Options) { o.Clock, o.PublishDuration = w.clock.Now, set.publishFor })
+	w.lambda.AddFunction(t, "hello", 1)
+	for _, a := range []string{"stg", "prod"} {
+		if !set.without[a] {
+			w.lambda.SetAlias(t, "hello", a, "1", nil)
+		}
+	}
+	w.lambda.DeployCode(t, "hello", codeV2)
+	w.states = sandboxtest.NewPromotion(t, sandboxtest.Unanswered())
+	observe := sandboxtest.Observe(w.observe)
+	fns := lambda.New(w.lambda.Client.Options(), func(o *lambda.Options) { o.APIOptions = append(o.APIOptions, observe) })
+	sf := sfn.New(w.states.SFN.Options(), func(o *sfn.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
 	w.bus = &fakeBus{calls: w.calls}
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return worldTime }
-	w.h = New(w.cfg, smARN, w.lambda, w.sfn, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
+	w.h = New(w.cfg, smARN, fns, sf, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
 		&Options{Log: log, Sleep: func(_ context.Context, d time.Duration) error {
 			w.slept = append(w.slept, d)
+			w.clock.Advance(d)
 			return nil
 		}})
 	return w
 }
 
-// execution returns the execution of the promotion state machine named name.
-func (w *world) execution(name string) (sfnfake.Execution, bool) {
-	return w.sfn.Execution(promotion.ExecutionARN(smARN, name))
-}
-
-// choices are the promotion definition's Choice states; the others the
-// tests enter are Task states.
-var choices = map[string]bool{"SmokePassed": true, "HasSteps": true, "MoreSteps": true}
-
-// advance makes the execution named name enter states, as the workflow would.
-func (w *world) advance(name string, states ...string) {
-	for _, s := range states {
-		kind := "Task"
-		if choices[s] {
-			kind = "Choice"
-		}
-		w.sfn.Enter(promotion.ExecutionARN(smARN, name), kind, s, "")
+// observe logs a call the handler makes to Lambda or Step Functions and
+// runs the hook.
+func (w *world) observe(op string) {
+	w.calls.add(op)
+	if w.hook != nil {
+		w.hook(op)
 	}
 }
 
-// add starts an execution elsewhere (another function's promotion) that
-// entered states.
-func (w *world) add(name string, states ...string) {
-	w.sfn.Start(smARN, name, "{}")
-	w.advance(name, states...)
+// execution describes the execution of the promotion state machine named
+// name; ok is false when there is none.
+func (w *world) execution(name string) (ex *sfn.DescribeExecutionOutput, ok bool) {
+	w.t.Helper()
+	ex, err := w.states.SFN.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(promotion.ExecutionARN(smARN, name))})
+	var missing *sfntypes.ExecutionDoesNotExist
+	if errors.As(err, &missing) {
+		return &sfn.DescribeExecutionOutput{}, false
+	}
+	if err != nil {
+		w.t.Fatalf("DescribeExecution %s: %v", name, err)
+	}
+	return ex, true
+}
+
+// executions is how many executions the promotion state machine has.
+func (w *world) executions() int {
+	w.t.Helper()
+	n := 0
+	p := sfn.NewListExecutionsPaginator(w.states.SFN, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smARN)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			w.t.Fatalf("ListExecutions: %v", err)
+		}
+		n += len(out.Executions)
+	}
+	return n
+}
+
+// versions is how many versions hello has published.
+func (w *world) versions() int {
+	w.t.Helper()
+	out, err := w.lambda.Admin.ListVersionsByFunction(context.Background(), &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("hello")})
+	if err != nil {
+		w.t.Fatalf("ListVersionsByFunction: %v", err)
+	}
+	return len(out.Versions) - 1 // less $LATEST
+}
+
+// alias is the version alias name of hello points at and its RevisionId
+// and Description ("" when it does not exist).
+func (w *world) alias(name string) (version string, a *lambda.GetAliasOutput) {
+	w.t.Helper()
+	a, ok := w.lambda.Alias(w.t, "hello", name)
+	if !ok {
+		return "", &lambda.GetAliasOutput{}
+	}
+	return aws.ToString(a.FunctionVersion), a
+}
+
+// run drives the execution named name (which the handler started) from
+// where it rests, answering its task calls as the pipeline's functions do.
+func (w *world) run(name string) *sandboxtest.Run {
+	w.t.Helper()
+	return w.states.Attach(w.t, promotion.ExecutionARN(smARN, name))
+}
+
+// add starts a promotion of another function, named name, awaiting approval.
+func (w *world) add(fn, version string) string {
+	w.t.Helper()
+	target, _ := w.cfg.Lookup("hello")
+	t := *target
+	t.Function = fn
+	r := w.states.Run(w.t, promotion.Input{Function: fn, Version: version, PreviousStgVersion: "1",
+		Release: promotion.Release{CodeSha256: sha1, Source: SourceAliasflow}, Target: t, Steps: promotion.Plan(t.Strategy)})
+	r.Smoke(true).AwaitApproval()
+	return r.Name()
+}
+
+// updating is the answer of n PublishVersion calls while $LATEST's code
+// update is in progress, as Lambda words it ("Lambda function states":
+// calls that modify the function fail with ResourceConflictException while
+// LastUpdateStatus is InProgress).
+func updating(n int) []*core.APIError {
+	errs := make([]*core.APIError, n)
+	for i := range errs {
+		errs[i] = core.Errorf("ResourceConflictException", http.StatusConflict,
+			"The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:000000000000:function:hello")
+	}
+	return errs
 }
 
 // handle runs one event and returns the AWS calls it made.
@@ -237,13 +382,13 @@ func wantRetryInput(t *testing.T, w *world, version, prev string, rel promotion.
 func marshalInput(t *testing.T, w *world, version, prev string, rel promotion.Release, announce []json.RawMessage) string {
 	t.Helper()
 	target, _ := w.cfg.Lookup("hello")
-	stg, _ := w.lambda.Alias("hello", "stg")
-	if stg.Revision == "" {
+	_, stg := w.alias("stg")
+	if aws.ToString(stg.RevisionId) == "" {
 		t.Fatal("stg has no RevisionId")
 	}
 	b, err := json.Marshal(promotion.Input{
 		Function: "hello", Version: version, PreviousStgVersion: prev, Release: rel,
-		Target: *target, Steps: promotion.Plan(target.Strategy), Announce: announce, StgRevision: stg.Revision,
+		Target: *target, Steps: promotion.Plan(target.Strategy), Announce: announce, StgRevision: aws.ToString(stg.RevisionId),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -268,38 +413,40 @@ var (
 func TestHandleFreshRelease(t *testing.T) {
 	// stg and prod both serve version 1: no promotion can be running before
 	// BeginShift, so none is listed. One ListAliases reads stg and prod. No
-	// PutEvents: the promotion announces the release on EventBridge.
-	settledCalls := []string{"PublishVersion", "ListAliases", "UpdateAlias", "StartExecution"}
+	// PutEvents: the promotion announces the release on EventBridge. The
+	// sandbox's Lambda, as AWS does not promise otherwise, answers
+	// PublishVersion with the version Pending: one read after a second
+	// finds it Active.
+	settledCalls := []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "UpdateAlias", "StartExecution"}
 	tests := []struct {
 		name    string
 		event   string
 		release promotion.Release
-		// pending is how many reads find the new version Pending.
-		pending   int
+		// pending is how long the new version is Pending: reads come at
+		// once (PublishVersion's answer), then after sleeps of 1 s, 2 s, 4 s.
+		pending   time.Duration
 		wantCalls []string
 		wantSlept []time.Duration
 	}{
-		{name: "CodeBuild build state change", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, wantCalls: settledCalls},
-		{name: "Release Requested", event: "testdata/release-requested.json", release: requestedRelease, wantCalls: settledCalls},
+		{name: "CodeBuild build state change", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, wantCalls: settledCalls, wantSlept: []time.Duration{time.Second}},
+		{name: "Release Requested", event: "testdata/release-requested.json", release: requestedRelease, wantCalls: settledCalls, wantSlept: []time.Duration{time.Second}},
 		{
 			// Lambda function states: a published version may be Pending;
 			// stg moves only once GetFunctionConfiguration says Active. The
 			// budget of 6 calls holds, with the settings read on a cold cache.
-			name: "version Pending at first", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 1,
-			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "UpdateAlias", "StartExecution"},
-			wantSlept: []time.Duration{time.Second},
+			name: "version Pending for two reads", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 2 * time.Second,
+			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "GetFunctionConfiguration", "UpdateAlias", "StartExecution"},
+			wantSlept: []time.Duration{time.Second, 2 * time.Second},
 		},
 		{
-			name: "version Pending for three reads", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 3,
+			name: "version Pending for three reads", event: "testdata/codebuild-succeeded.json", release: codeBuildRelease, pending: 5 * time.Second,
 			wantCalls: []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "GetFunctionConfiguration", "GetFunctionConfiguration", "UpdateAlias", "StartExecution"},
 			wantSlept: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			// The first read, PublishVersion's answer, counts.
-			w.lambda.PendingFor("hello", tt.pending)
+			w := newWorld(t, pendingFor(tt.pending))
 			res, calls, err := w.handle(readFile(t, tt.event))
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -315,17 +462,17 @@ func TestHandleFreshRelease(t *testing.T) {
 			if !slices.Equal(w.slept, tt.wantSlept) {
 				t.Errorf("slept %v, want %v", w.slept, tt.wantSlept)
 			}
-			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
-				t.Errorf("stg = %s, want 2", stg.Version)
+			if stg, _ := w.alias("stg"); stg != "2" {
+				t.Errorf("stg = %s, want 2", stg)
 			}
-			if prod, _ := w.lambda.Alias("hello", "prod"); prod.Version != "1" {
-				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod.Version)
+			if prod, _ := w.alias("prod"); prod != "1" {
+				t.Errorf("prod = %s, want 1 (a release never moves prod)", prod)
 			}
 			ex, ok := w.execution(name)
 			if !ok {
 				t.Fatalf("no execution %s", name)
 			}
-			if got, want := canonical(t, ex.Input), wantInput(t, w, "2", "1", tt.release); got != want {
+			if got, want := canonical(t, aws.ToString(ex.Input)), wantInput(t, w, "2", "1", tt.release); got != want {
 				t.Errorf("execution input\n got %s\nwant %s", got, want)
 			}
 			recs := w.audits()
@@ -345,7 +492,7 @@ func TestHandleFreshRelease(t *testing.T) {
 				t.Errorf("the release put %d audit entries on EventBridge, want 0 (its promotion announces them)", got)
 			}
 			var in promotion.Input
-			if err := json.Unmarshal([]byte(ex.Input), &in); err != nil || len(in.Announce) != 2 {
+			if err := json.Unmarshal([]byte(aws.ToString(ex.Input)), &in); err != nil || len(in.Announce) != 2 {
 				t.Fatalf("input announces %d records (%v), want 2", len(in.Announce), err)
 			}
 			for i, raw := range in.Announce {
@@ -365,8 +512,7 @@ func TestHandleFreshRelease(t *testing.T) {
 }
 
 func TestHandleCreatesMissingStg(t *testing.T) {
-	w := newWorld(t)
-	w.lambda.DeleteAlias("hello", "stg")
+	w := newWorld(t, without("stg"))
 	res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 	if err != nil || res.Outcome != Started {
 		t.Fatalf("Handle = %+v, %v; want started", res, err)
@@ -374,12 +520,12 @@ func TestHandleCreatesMissingStg(t *testing.T) {
 	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion", "CreateAlias", "StartExecution"}) {
 		t.Errorf("mutating calls = %v, want PublishVersion, CreateAlias, StartExecution", got)
 	}
-	if stg, ok := w.lambda.Alias("hello", "stg"); !ok || stg.Version != "2" {
-		t.Errorf("stg = %+v (exists %v), want version 2", stg, ok)
+	if stg, _ := w.alias("stg"); stg != "2" {
+		t.Errorf("stg = %q, want version 2", stg)
 	}
 	ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
-	if want := wantInput(t, w, "2", "", requestedRelease); canonical(t, ex.Input) != want {
-		t.Errorf("input = %s, want %s", ex.Input, want)
+	if want := wantInput(t, w, "2", "", requestedRelease); canonical(t, aws.ToString(ex.Input)) != want {
+		t.Errorf("input = %s, want %s", aws.ToString(ex.Input), want)
 	}
 	// A duplicate after the creation reproduces the same input.
 	res, calls, err = w.handle(readFile(t, "testdata/release-requested.json"))
@@ -445,8 +591,8 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 				if tt.initiator != "" {
 					rel.VerifiedBy = tt.initiator
 				}
-				if want := wantInput(t, w, "2", "1", rel); canonical(t, ex.Input) != want {
-					t.Errorf("input = %s, want %s", ex.Input, want)
+				if want := wantInput(t, w, "2", "1", rel); canonical(t, aws.ToString(ex.Input)) != want {
+					t.Errorf("input = %s, want %s", aws.ToString(ex.Input), want)
 				}
 			case Refused:
 				if got := mutating(calls); len(got) != 0 {
@@ -497,7 +643,7 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 			left := tt.conflicts
 			for range left {
 				w.lambda.Before("UpdateAlias", func() {
-					w.lambda.SetAlias("hello", "stg", "1", nil) // same version, new RevisionId
+					w.lambda.SetAlias(t, "hello", "stg", "1", nil) // same version, new RevisionId
 				})
 			}
 			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
@@ -509,11 +655,11 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 				if updates != DefaultAliasAttempts {
 					t.Errorf("UpdateAlias called %d times, want %d", updates, DefaultAliasAttempts)
 				}
-				if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
-					t.Errorf("stg = %s, want 1 (unmoved)", stg.Version)
+				if stg, _ := w.alias("stg"); stg != "1" {
+					t.Errorf("stg = %s, want 1 (unmoved)", stg)
 				}
-				if len(w.sfn.Executions()) != 0 {
-					t.Errorf("%d executions started, want 0", len(w.sfn.Executions()))
+				if w.executions() != 0 {
+					t.Errorf("%d executions started, want 0", w.executions())
 				}
 				return
 			}
@@ -523,8 +669,8 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 			if updates != tt.conflicts+1 {
 				t.Errorf("UpdateAlias called %d times, want %d", updates, tt.conflicts+1)
 			}
-			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
-				t.Errorf("stg = %s, want 2", stg.Version)
+			if stg, _ := w.alias("stg"); stg != "2" {
+				t.Errorf("stg = %s, want 2", stg)
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -536,18 +682,19 @@ func TestHandleRetriesWhenStgChangesUnderneath(t *testing.T) {
 func TestHandleWaitsForLatestUpdate(t *testing.T) {
 	tests := []struct {
 		name      string
-		updating  int
+		updating  int   // PublishVersion calls that meet the update
 		wantSlept []int // seconds
 		wantErr   bool
 	}{
-		{name: "three conflicts, then published", updating: 3, wantSlept: []int{1, 2, 4}},
+		// Then the version is Pending for its first read.
+		{name: "three conflicts, then published", updating: 3, wantSlept: []int{1, 2, 4, 1}},
 		// 55 s waited; the next 8 s would pass the 60 s bound.
-		{name: "still updating after the bound", updating: 1000, wantSlept: []int{1, 2, 4, 8, 8, 8, 8, 8, 8}, wantErr: true},
+		{name: "still updating after the bound", updating: 20, wantSlept: []int{1, 2, 4, 8, 8, 8, 8, 8, 8}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.lambda.Updating("hello", tt.updating)
+			w.lambda.Fail("PublishVersion", updating(tt.updating)...)
 			res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 			want := make([]time.Duration, len(tt.wantSlept))
 			for i, s := range tt.wantSlept {
@@ -576,14 +723,14 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 			if got := mutating(calls); slices.ContainsFunc(got, func(c string) bool { return c != "PublishVersion" }) {
 				t.Errorf("mutating calls = %v, want only the refused PublishVersion attempts", got)
 			}
-			if w.lambda.Versions("hello") != 1 || len(w.sfn.Executions()) != 0 {
-				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.lambda.Versions("hello"), len(w.sfn.Executions()))
+			if w.versions() != 1 || w.executions() != 0 {
+				t.Errorf("versions %d, executions %d; want 1 and 0 (nothing moved)", w.versions(), w.executions())
 			}
 			if recs := w.audits(); len(recs) != 0 {
 				t.Errorf("audit = %v, want none for a transient failure", auditEvents(recs))
 			}
 			// Lambda's retry, once $LATEST settled, completes the release.
-			w.lambda.Updating("hello", 0)
+			w.lambda.Heal("PublishVersion")
 			res, _, err = w.handle(readFile(t, "testdata/release-requested.json"))
 			if err != nil || res.Outcome != Started {
 				t.Errorf("retry = %+v, %v; want started", res, err)
@@ -594,7 +741,7 @@ func TestHandleWaitsForLatestUpdate(t *testing.T) {
 
 func TestHandleRefusesChangedLatest(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.Deploy("hello", sha3) // a newer build replaced $LATEST after this one
+	w.lambda.DeployCode(t, "hello", codeV3) // a newer build replaced $LATEST after this one
 	res, calls, err := w.handle(readFile(t, "testdata/codebuild-succeeded.json"))
 	if err != nil {
 		t.Fatalf("Handle: %v (a mismatch is final, not retried)", err)
@@ -605,11 +752,11 @@ func TestHandleRefusesChangedLatest(t *testing.T) {
 	if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) {
 		t.Errorf("mutating calls = %v, want only the refused PublishVersion", got)
 	}
-	if w.lambda.Versions("hello") != 1 || len(w.sfn.Executions()) != 0 {
-		t.Errorf("versions %d, executions %d; want 1 and 0", w.lambda.Versions("hello"), len(w.sfn.Executions()))
+	if w.versions() != 1 || w.executions() != 0 {
+		t.Errorf("versions %d, executions %d; want 1 and 0", w.versions(), w.executions())
 	}
-	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
-		t.Errorf("stg = %s, want 1", stg.Version)
+	if stg, _ := w.alias("stg"); stg != "1" {
+		t.Errorf("stg = %s, want 1", stg)
 	}
 	recs := w.audits()
 	if len(recs) != 1 || recs[0].Event != audit.ReleaseRefused || recs[0].Function != "hello" || recs[0].Release == nil || recs[0].Release.CodeSha256 != sha2 {
@@ -624,15 +771,13 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 	ops := []string{"PublishVersion", "ListAliases", "GetFunctionConfiguration", "ListExecutions", "UpdateAlias", "StartExecution"}
 	for _, op := range ops {
 		t.Run(op, func(t *testing.T) {
-			w := newWorld(t)
 			// Make every call happen: the version is Pending at first, and
 			// with no prod alias running promotions are listed.
-			w.lambda.PendingFor("hello", 1)
-			w.lambda.DeleteAlias("hello", "prod")
+			w := newWorld(t, pendingFor(500*time.Millisecond), without("prod"))
 			if strings.HasSuffix(op, "Execution") || op == "ListExecutions" {
-				w.sfn.Fail(op, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})
+				w.states.Fail(op, core.Errorf("ThrottlingException", http.StatusBadRequest, "Rate exceeded"))
 			} else {
-				w.lambda.Fail(op, throttled(op))
+				w.lambda.Fail(op, core.Errorf("TooManyRequestsException", http.StatusTooManyRequests, "%s: Rate exceeded", op))
 			}
 			event := readFile(t, "testdata/codebuild-succeeded.json")
 			if res, _, err := w.handle(event); err == nil {
@@ -645,11 +790,11 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if res.Execution != promotion.ExecutionARN(smARN, promotion.ExecutionName("hello", "2", sha2)) || res.Version != "2" {
 				t.Errorf("retry result = %+v", res)
 			}
-			if w.lambda.Versions("hello") != 2 || len(w.sfn.Executions()) != 1 {
-				t.Errorf("versions %d, executions %d; want 2 and 1", w.lambda.Versions("hello"), len(w.sfn.Executions()))
+			if w.versions() != 2 || w.executions() != 1 {
+				t.Errorf("versions %d, executions %d; want 2 and 1", w.versions(), w.executions())
 			}
-			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
-				t.Errorf("stg = %s, want 2", stg.Version)
+			if stg, _ := w.alias("stg"); stg != "2" {
+				t.Errorf("stg = %s, want 2", stg)
 			}
 			ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
 			want := wantInput(t, w, "2", "1", codeBuildRelease)
@@ -658,8 +803,8 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 				// duplicate does, announcing nothing.
 				want = wantRetryInput(t, w, "2", "1", codeBuildRelease)
 			}
-			if canonical(t, ex.Input) != want {
-				t.Errorf("input after the retry\n got %s\nwant %s", ex.Input, want)
+			if canonical(t, aws.ToString(ex.Input)) != want {
+				t.Errorf("input after the retry\n got %s\nwant %s", aws.ToString(ex.Input), want)
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit over both attempts = %v, want one release.published and one alias.moved", got)
@@ -703,11 +848,11 @@ func TestHandleTenDuplicates(t *testing.T) {
 					}
 				}
 			}
-			if w.lambda.Versions("hello") != 2 {
-				t.Errorf("%d versions, want 2 (one published by the release)", w.lambda.Versions("hello"))
+			if w.versions() != 2 {
+				t.Errorf("%d versions, want 2 (one published by the release)", w.versions())
 			}
-			if len(w.sfn.Executions()) != 1 {
-				t.Errorf("%d executions, want 1", len(w.sfn.Executions()))
+			if w.executions() != 1 {
+				t.Errorf("%d executions, want 1", w.executions())
 			}
 			if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 				t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -731,37 +876,38 @@ func TestHandleCodeProdServes(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := promotion.ExecutionName("hello", "2", sha2)
-		w.advance(name, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "Finalize", "Completed")
-		w.sfn.End(promotion.ExecutionARN(smARN, name), sfntypes.ExecutionStatusSucceeded)
-		w.lambda.SetAlias("hello", "prod", "2", nil)
+		w.run(name).Smoke(true).AwaitApproval().Approve("ana@example.com").BeginShift("1").Bake().BakeOver().Finalize()
+		w.lambda.SetAlias(t, "hello", "prod", "2", nil)
 		before := len(w.audits())
 		res, calls, err := w.handle(raw)
 		if err != nil || res.Outcome != Refused || !strings.Contains(res.Reason, "nothing to release: prod already serves version 2") {
 			t.Fatalf("Handle = %+v, %v; want refused: nothing to release", res, err)
 		}
-		if want := []string{"PublishVersion", "ListAliases", "PutEvents"}; !slices.Equal(calls, want) || len(w.sfn.Executions()) != 1 {
-			t.Errorf("calls = %v, executions %d; want %v and still one execution", calls, len(w.sfn.Executions()), want)
+		if want := []string{"PublishVersion", "ListAliases", "PutEvents"}; !slices.Equal(calls, want) || w.executions() != 1 {
+			t.Errorf("calls = %v, executions %d; want %v and still one execution", calls, w.executions(), want)
 		}
 		recs := w.audits()[before:]
 		if len(recs) != 1 || recs[0].Event != audit.ReleaseRefused || recs[0].Actor != "ben@example.com" {
 			t.Errorf("audit = %+v, want one release.refused by ben@example.com", recs)
 		}
 	})
-	t.Run("$LATEST unchanged since version 1", func(t *testing.T) {
+	t.Run("$LATEST unchanged since the version prod serves", func(t *testing.T) {
 		w := newWorld(t)
-		w.lambda.Deploy("hello", sha1) // the build uploaded what prod runs
-		w.lambda.Publish("hello")      // …which Lambda had already published as 2
-		w.lambda.SetAlias("hello", "prod", "2", nil)
-		raw := strings.ReplaceAll(string(readFile(t, "testdata/release-requested.json")), sha2, sha1)
-		res, calls, err := w.handle([]byte(raw))
+		// Lambda had already published the build's code as 2, and prod
+		// serves it.
+		if _, err := w.lambda.Admin.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("hello")}); err != nil {
+			t.Fatal(err)
+		}
+		w.lambda.SetAlias(t, "hello", "prod", "2", nil)
+		res, calls, err := w.handle(readFile(t, "testdata/release-requested.json"))
 		if err != nil || res.Outcome != Refused || !strings.Contains(res.Reason, "prod already serves version 2") {
 			t.Fatalf("Handle = %+v, %v; want refused: nothing to release", res, err)
 		}
-		if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) || len(w.sfn.Executions()) != 0 {
-			t.Errorf("mutating calls %v, executions %d; want only PublishVersion (which published nothing) and none", got, len(w.sfn.Executions()))
+		if got := mutating(calls); !slices.Equal(got, []string{"PublishVersion"}) || w.executions() != 0 {
+			t.Errorf("mutating calls %v, executions %d; want only PublishVersion (which published nothing) and none", got, w.executions())
 		}
-		if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
-			t.Errorf("stg = %s, want 1 (nothing moves)", stg.Version)
+		if stg, _ := w.alias("stg"); stg != "1" {
+			t.Errorf("stg = %s, want 1 (nothing moves)", stg)
 		}
 	})
 }
@@ -775,20 +921,19 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := promotion.ExecutionName("hello", "2", sha2)
-	w.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
-	w.sfn.End(promotion.ExecutionARN(smARN, name), sfntypes.ExecutionStatusFailed)
-	w.lambda.SetAlias("hello", "stg", "1", nil) // RestoreStg
+	w.run(name).Smoke(false).RestoreStg()
+	w.lambda.SetAlias(t, "hello", "stg", "1", nil) // what RestoreStg does
 	before := len(w.audits())
 
 	res, _, err := w.handle(raw)
 	if err != nil || res.Outcome != Duplicate {
 		t.Fatalf("Handle = %+v, %v; want duplicate", res, err)
 	}
-	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
-		t.Errorf("stg = %s, want 1 (put back)", stg.Version)
+	if stg, _ := w.alias("stg"); stg != "1" {
+		t.Errorf("stg = %s, want 1 (put back)", stg)
 	}
-	if len(w.sfn.Executions()) != 1 || w.lambda.Versions("hello") != 2 {
-		t.Errorf("executions %d, versions %d; want 1 and 2", len(w.sfn.Executions()), w.lambda.Versions("hello"))
+	if w.executions() != 1 || w.versions() != 2 {
+		t.Errorf("executions %d, versions %d; want 1 and 2", w.executions(), w.versions())
 	}
 	var moves [][2]string
 	recs := w.audits()[before:]
@@ -806,35 +951,43 @@ func TestHandleLateDuplicateAfterFailedPromotion(t *testing.T) {
 }
 
 func TestHandleSupersedesOlderPromotions(t *testing.T) {
+	approved := func(r *sandboxtest.Run) *sandboxtest.Run {
+		return r.Smoke(true).AwaitApproval().Approve("ana@example.com")
+	}
 	tests := []struct {
-		name        string
-		olderStates []string
+		name string
+		// older drives the older promotion to where it rests.
+		older       func(r *sandboxtest.Run)
+		aborting    bool
 		wantStopped bool
 	}{
-		{"awaiting approval", []string{"SmokeTest", "SmokePassed", "RequestApproval"}, true},
-		{"smoke testing", []string{"SmokeTest"}, true},
-		{"just started", nil, true},
-		{"approved, not shifting yet", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval"}, true},
-		{"in BeginShift", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift"}, false},
-		{"baking a canary", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight"}, false},
-		{"aborting after BeginShift", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "Abort"}, false},
-		{"rolling back", []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "CheckHealth", "Rollback"}, false},
+		{"awaiting approval", func(r *sandboxtest.Run) { r.Smoke(true).AwaitApproval() }, false, true},
+		// The definition enters SmokeTest as it starts: "just started" is
+		// smoke testing.
+		{"smoke testing", func(*sandboxtest.Run) {}, false, true},
+		{"approved, not shifting yet", func(r *sandboxtest.Run) { r.Smoke(true).AwaitApproval().SendApproval("ana@example.com") }, false, true},
+		{"in BeginShift", func(r *sandboxtest.Run) { approved(r) }, false, false},
+		{"baking a canary", func(r *sandboxtest.Run) { approved(r).BeginShift("1") }, false, false},
+		{"aborting after BeginShift", func(r *sandboxtest.Run) {
+			approved(r).Fail(promotion.ActionBegin, promotion.ErrTaskFailed, "prod moved by hand")
+		}, true, false},
+		{"rolling back", func(r *sandboxtest.Run) {
+			approved(r).BeginShift("1").Bake().CheckHealth().Fail(promotion.ActionCheckHealth, promotion.ErrHealthCheckFailed, "error rate 100% > 5%")
+		}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.sfn.PageSize = 2 // make the handler page through listings and histories
 			// Other functions' promotions, one named like hello's, are not touched.
-			w.add(promotion.ExecutionName("hello-v2", "1", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
-			w.add(promotion.ExecutionName("orders", "7", sha1), "SmokeTest", "SmokePassed", "RequestApproval")
+			others := []string{w.add("hello-v2", "1"), w.add("orders", "7")}
 			if _, _, err := w.handle(readFile(t, "testdata/release-requested.json")); err != nil {
 				t.Fatal(err)
 			}
 			older := promotion.ExecutionName("hello", "2", sha2)
-			w.advance(older, tt.olderStates...)
+			tt.older(w.run(older))
 			before := len(w.audits())
 
-			w.lambda.Deploy("hello", sha3)
+			w.lambda.DeployCode(t, "hello", codeV3)
 			raw := strings.Replace(string(readFile(t, "testdata/release-requested.json")), sha2, sha3, 1)
 			res, calls, err := w.handle([]byte(raw))
 			if err != nil || res.Outcome != Started || res.Version != "3" {
@@ -845,11 +998,11 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 			recs := w.audits()[before:]
 			superseded := slices.IndexFunc(recs, func(r audit.Record) bool { return r.Event == audit.PromotionSuperseded })
 			if tt.wantStopped {
-				if ex.Status != sfntypes.ExecutionStatusAborted || ex.Error != promotion.ErrSuperseded || !strings.Contains(ex.Cause, newer) {
-					t.Errorf("older = %s (%s: %s), want aborted with %s naming %s", ex.Status, ex.Error, ex.Cause, promotion.ErrSuperseded, newer)
+				if ex.Status != sfntypes.ExecutionStatusAborted || aws.ToString(ex.Error) != promotion.ErrSuperseded || !strings.Contains(aws.ToString(ex.Cause), newer) {
+					t.Errorf("older = %s (%s: %s), want aborted with %s naming %s", ex.Status, aws.ToString(ex.Error), aws.ToString(ex.Cause), promotion.ErrSuperseded, newer)
 				}
-				if superseded < 0 || recs[superseded].Execution != ex.ARN || recs[superseded].FromVersion != "2" || recs[superseded].ToVersion != "3" {
-					t.Errorf("audit = %+v, want promotion.superseded of %s (2 → 3)", recs, ex.ARN)
+				if superseded < 0 || recs[superseded].Execution != aws.ToString(ex.ExecutionArn) || recs[superseded].FromVersion != "2" || recs[superseded].ToVersion != "3" {
+					t.Errorf("audit = %+v, want promotion.superseded of %s (2 → 3)", recs, aws.ToString(ex.ExecutionArn))
 				}
 			} else {
 				if ex.Status != sfntypes.ExecutionStatusRunning {
@@ -860,23 +1013,23 @@ func TestHandleSupersedesOlderPromotions(t *testing.T) {
 				}
 			}
 			// Newest first, the history shows where the promotion is: one
-			// page of two events decides unless the newest state is Abort.
-			if !slices.Contains(tt.olderStates, "Abort") {
+			// page decides unless the newest state is Abort.
+			if !tt.aborting {
 				if got := countOf(calls, "GetExecutionHistory"); got != 1 {
 					t.Errorf("GetExecutionHistory called %d times, want 1", got)
 				}
 			}
-			for _, other := range []string{promotion.ExecutionName("hello-v2", "1", sha1), promotion.ExecutionName("orders", "7", sha1)} {
+			for _, other := range others {
 				if e, _ := w.execution(other); e.Status != sfntypes.ExecutionStatusRunning {
 					t.Errorf("%s = %s, want running (another function)", other, e.Status)
 				}
 			}
-			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "3" {
-				t.Errorf("stg = %s, want 3", stg.Version)
+			if stg, _ := w.alias("stg"); stg != "3" {
+				t.Errorf("stg = %s, want 3", stg)
 			}
 			nx, _ := w.execution(newer)
 			var in promotion.Input
-			if err := json.Unmarshal([]byte(nx.Input), &in); err != nil || in.PreviousStgVersion != "2" {
+			if err := json.Unmarshal([]byte(aws.ToString(nx.Input)), &in); err != nil || in.PreviousStgVersion != "2" {
 				t.Errorf("newer input previousStgVersion = %q (%v), want 2", in.PreviousStgVersion, err)
 			}
 		})
@@ -951,7 +1104,7 @@ func TestResultJSON(t *testing.T) {
 
 func TestHandleStopsWaitingBeforeTheDeadline(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.Updating("hello", 1000)
+	w.lambda.Fail("PublishVersion", updating(20)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // less than the margin
 	defer cancel()
 	res, err := w.h.Handle(ctx, readFile(t, "testdata/release-requested.json"))
@@ -986,11 +1139,11 @@ func TestConcurrentDuplicateMovesStgOnce(t *testing.T) {
 	if res.Execution != winner.Execution {
 		t.Errorf("execution = %s, want the winner's %s", res.Execution, winner.Execution)
 	}
-	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
-		t.Errorf("stg = %s, want 2", stg.Version)
+	if stg, _ := w.alias("stg"); stg != "2" {
+		t.Errorf("stg = %s, want 2", stg)
 	}
-	if len(w.sfn.Executions()) != 1 {
-		t.Errorf("%d executions, want 1", len(w.sfn.Executions()))
+	if w.executions() != 1 {
+		t.Errorf("%d executions, want 1", w.executions())
 	}
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -1011,21 +1164,17 @@ func TestHandleRetry(t *testing.T) {
 		wantMoved bool   // the retry moves stg (audits alias.moved)
 	}{
 		{"after smoke tests failed (stg put back)", func(w *world) {
-			w.advance(first, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
-			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
-			w.lambda.SetAlias("hello", "stg", "1", nil)
+			w.run(first).Smoke(false).RestoreStg()
+			w.lambda.SetAlias(w.t, "hello", "stg", "1", nil)
 		}, "1", true},
 		{"after a rejection (stg stays on the version)", func(w *world) {
-			w.advance(first, "SmokeTest", "SmokePassed", "RequestApproval", "RecordRejection", "Rejected")
-			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
+			w.run(first).Smoke(true).AwaitApproval().Reject("ana@example.com", "no")
 		}, "2", false},
 		{"after the approval expired", func(w *world) {
-			w.advance(first, "SmokeTest", "SmokePassed", "RequestApproval", "RecordExpiry", "ApprovalExpired")
-			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
+			w.run(first).Smoke(true).AwaitApproval().Expire()
 		}, "2", false},
 		{"after a rollback", func(w *world) {
-			w.advance(first, "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth", "Rollback", "RolledBack")
-			w.sfn.End(promotion.ExecutionARN(smARN, first), sfntypes.ExecutionStatusFailed)
+			w.run(first).Smoke(true).AwaitApproval().Approve("ana@example.com").BeginShift("1").Bake().Unhealthy()
 		}, "2", false},
 	}
 	for _, tt := range tests {
@@ -1037,11 +1186,11 @@ func TestHandleRetry(t *testing.T) {
 			tt.end(w)
 			// Without retry: still the closed promotion, nothing new.
 			res, _, err := w.handle(readFile(t, "testdata/release-requested.json"))
-			if err != nil || res.Outcome != Duplicate || len(w.sfn.Executions()) != 1 {
-				t.Fatalf("plain release again = %+v, %v, %d executions; want a duplicate and one execution", res, err, len(w.sfn.Executions()))
+			if err != nil || res.Outcome != Duplicate || w.executions() != 1 {
+				t.Fatalf("plain release again = %+v, %v, %d executions; want a duplicate and one execution", res, err, w.executions())
 			}
-			if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != tt.wantStg {
-				t.Fatalf("stg = %s before the retry, want %s", stg.Version, tt.wantStg)
+			if stg, _ := w.alias("stg"); stg != tt.wantStg {
+				t.Fatalf("stg = %s before the retry, want %s", stg, tt.wantStg)
 			}
 			before := len(w.audits())
 
@@ -1056,12 +1205,12 @@ func TestHandleRetry(t *testing.T) {
 			}
 			rel := requestedRelease
 			rel.RequestedBy = "carla@example.com"
-			if want := wantRetryInput(t, w, "2", "1", rel); canonical(t, ex.Input) != want {
-				t.Errorf("retry input\n got %s\nwant %s (previousStgVersion is the one before the first attempt)", ex.Input, want)
+			if want := wantRetryInput(t, w, "2", "1", rel); canonical(t, aws.ToString(ex.Input)) != want {
+				t.Errorf("retry input\n got %s\nwant %s (previousStgVersion is the one before the first attempt)", aws.ToString(ex.Input), want)
 			}
-			stg, _ := w.lambda.Alias("hello", "stg")
-			if stg.Version != "2" || !strings.Contains(stg.Description, retry) {
-				t.Errorf("stg = %+v, want version 2 described as moved for %s", stg, retry)
+			stg, stgAlias := w.alias("stg")
+			if stg != "2" || !strings.Contains(aws.ToString(stgAlias.Description), retry) {
+				t.Errorf("stg = %s (%q), want version 2 described as moved for %s", stg, aws.ToString(stgAlias.Description), retry)
 			}
 			recs := w.audits()[before:]
 			want := []audit.Event{audit.ReleaseRetried}
@@ -1078,11 +1227,11 @@ func TestHandleRetry(t *testing.T) {
 
 			// The retry request delivered again while the retry runs: nothing new.
 			res, _, err = w.handle(readFile(t, "testdata/release-requested-retry.json"))
-			if err != nil || res.Outcome != Duplicate || res.Execution != promotion.ExecutionARN(smARN, retry) || len(w.sfn.Executions()) != 2 {
-				t.Errorf("retry again = %+v, %v, %d executions; want a duplicate of %s", res, err, len(w.sfn.Executions()), retry)
+			if err != nil || res.Outcome != Duplicate || res.Execution != promotion.ExecutionARN(smARN, retry) || w.executions() != 2 {
+				t.Errorf("retry again = %+v, %v, %d executions; want a duplicate of %s", res, err, w.executions(), retry)
 			}
 			// Once it failed too, a third attempt.
-			w.sfn.End(promotion.ExecutionARN(smARN, retry), sfntypes.ExecutionStatusFailed)
+			w.run(retry).Smoke(false).RestoreStg()
 			res, _, err = w.handle(readFile(t, "testdata/release-requested-retry.json"))
 			if third := promotion.AttemptName("hello", "2", sha2, 3); err != nil || res.Execution != promotion.ExecutionARN(smARN, third) {
 				t.Errorf("second retry = %+v, %v; want %s", res, err, third)
@@ -1095,15 +1244,14 @@ func TestHandleRetry(t *testing.T) {
 // Pending when the wait runs out is an error, so Lambda retries the event.
 func TestHandleVersionNotActive(t *testing.T) {
 	t.Run("Pending past the bound", func(t *testing.T) {
-		w := newWorld(t)
+		w := newWorld(t, pendingFor(time.Hour))
 		w.h.ActiveWait = 3 * time.Second
-		w.lambda.PendingFor("hello", 100)
 		res, _, err := w.handle(readFile(t, "testdata/codebuild-succeeded.json"))
 		if err == nil || !strings.Contains(err.Error(), "still Pending") {
 			t.Fatalf("Handle = %+v, %v; want an error: still Pending", res, err)
 		}
-		if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" || len(w.sfn.Executions()) != 0 {
-			t.Errorf("stg = %s, executions %d; want stg on 1 and no promotion", stg.Version, len(w.sfn.Executions()))
+		if stg, _ := w.alias("stg"); stg != "1" || w.executions() != 0 {
+			t.Errorf("stg = %s, executions %d; want stg on 1 and no promotion", stg, w.executions())
 		}
 		if got := auditEvents(w.audits()); len(got) != 0 {
 			t.Errorf("audit = %v, want none (nothing moved; the retry will)", got)
@@ -1153,11 +1301,12 @@ func TestConcurrentDuplicateStartsFirst(t *testing.T) {
 	if res.Execution != promotion.ExecutionARN(smARN, name) || other.Execution != res.Execution {
 		t.Errorf("executions = %s and %s, want both %s", res.Execution, other.Execution, name)
 	}
-	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
-		t.Errorf("stg = %s, want 2: the running promotion smoke-tests stg", stg.Version)
+	if stg, _ := w.alias("stg"); stg != "2" {
+		t.Errorf("stg = %s, want 2: the running promotion smoke-tests stg", stg)
 	}
-	if st := w.sfn.Status(promotion.ExecutionARN(smARN, name)); len(w.sfn.Executions()) != 1 || st != sfntypes.ExecutionStatusRunning {
-		t.Errorf("%d executions, status %s; want one, running", len(w.sfn.Executions()), st)
+	if ex, _ := w.execution(name); w.executions() != 1 || ex.Status != sfntypes.ExecutionStatusRunning {
+		st := ex.Status
+		t.Errorf("%d executions, status %s; want one, running", w.executions(), st)
 	}
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
@@ -1181,8 +1330,7 @@ func overtake(t *testing.T, w *world, event []byte) *Result {
 	t.Helper()
 	var other Result
 	overtaken := false
-	w.sfn.OnCall = func(op string) {
-		w.calls.add(op)
+	w.hook = func(op string) {
 		if op != "StartExecution" || overtaken {
 			return
 		}
@@ -1204,23 +1352,24 @@ func TestConcurrentDuplicateStartsFirstAndEnds(t *testing.T) {
 	event := readFile(t, "testdata/release-requested.json")
 	name := promotion.ExecutionName("hello", "2", sha2)
 	other := overtake(t, w, event)
-	w.sfn.OnCall = func(prev func(string)) func(string) {
+	w.hook = func(prev func(string)) func(string) {
 		return func(op string) {
 			prev(op)
-			if op == "StartExecution" && other.Execution != "" && w.sfn.Status(other.Execution) == sfntypes.ExecutionStatusRunning {
-				// The overtaking promotion fails its smoke test at once.
-				w.advance(name, "SmokeTest", "SmokePassed", "RestoreStg", "SmokeTestsFailed")
-				w.lambda.SetAlias("hello", "stg", "1", nil)
-				w.sfn.End(other.Execution, sfntypes.ExecutionStatusFailed)
+			if ex, _ := w.execution(name); op == "StartExecution" && other.Execution != "" && ex.Status == sfntypes.ExecutionStatusRunning {
+				// The overtaking promotion fails its smoke test at once,
+				// and RestoreStg puts stg back.
+				r := w.run(name).Smoke(false)
+				w.lambda.SetAlias(t, "hello", "stg", "1", nil)
+				r.RestoreStg()
 			}
 		}
-	}(w.sfn.OnCall)
+	}(w.hook)
 	res, _, err := w.handle(event)
 	if err != nil || res.Outcome != Started || res.Execution != promotion.ExecutionARN(smARN, name) {
 		t.Fatalf("Handle = %+v, %v; want started %s", res, err, name)
 	}
-	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "1" {
-		t.Errorf("stg = %s, want 1 (as the promotion's RestoreStg left it)", stg.Version)
+	if stg, _ := w.alias("stg"); stg != "1" {
+		t.Errorf("stg = %s, want 1 (as the promotion's RestoreStg left it)", stg)
 	}
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved (no late-duplicate move)", got)
@@ -1238,12 +1387,12 @@ func TestConcurrentDuplicateStartsFirstUndescribed(t *testing.T) {
 	w := newWorld(t)
 	event := readFile(t, "testdata/release-requested.json")
 	other := overtake(t, w, event)
-	w.sfn.Fail("DescribeExecution", &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "try later"})
+	w.states.Fail("DescribeExecution", core.Errorf("ServiceUnavailable", http.StatusServiceUnavailable, "try later"))
 	if _, _, err := w.handle(event); err == nil || !strings.Contains(err.Error(), "describe the existing promotion") {
 		t.Fatalf("Handle error = %v, want one naming the describe that failed", err)
 	}
-	if stg, _ := w.lambda.Alias("hello", "stg"); stg.Version != "2" {
-		t.Errorf("stg = %s, want 2 (left under the running promotion)", stg.Version)
+	if stg, _ := w.alias("stg"); stg != "2" {
+		t.Errorf("stg = %s, want 2 (left under the running promotion)", stg)
 	}
 	res, _, err := w.handle(event) // Lambda's retry of the event
 	if err != nil || res.Outcome != Duplicate || res.Execution != other.Execution {

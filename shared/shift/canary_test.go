@@ -1,14 +1,16 @@
 package shift_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -127,18 +129,18 @@ func runCanary(t *testing.T, target config.Target, kind canaryKind, rate int, fo
 	lg := &fakeLogs{}
 	clock := func() time.Time { return e.now }
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-	e.h = shift.New(e.lam, e.cw, e.sf, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
+	e.h = shift.New(e.lam.Client, e.cw, e.sf, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
-	e.lam.SetAlias(fn, "stg", "5", nil)
+	e.lam.SetAlias(e.t, fn, "stg", "5", nil)
 	// Probes (health.probes) invoke the versions directly: the new one
 	// fails every other call unless it is healthy.
 	calls := 0
-	e.lam.Handle(fn, func(v string, _ []byte) lambdafake.Answer {
+	e.lam.Code(fn, func(ctx context.Context, call sandboxtest.Call) (core.InvokeResult, error) {
 		calls++
-		if v == "5" && kind != kindOK && calls%2 == 0 {
-			return lambdafake.Answer{Payload: []byte(`{"errorMessage":"boom","errorType":"errorString"}`), FunctionError: "Unhandled"}
+		if call.Version == "5" && kind != kindOK && calls%2 == 0 {
+			return sandboxtest.FunctionError("errorString", "boom")(ctx, call)
 		}
-		return lambdafake.Answer{Payload: []byte(`"ok"`)}
+		return sandboxtest.Return("ok")(ctx, call)
 	})
 	tr := &traffic{lg: lg, cw: e.cw, json: format == "json", group: "/aws/lambda/" + fn}
 	steps := promotion.Plan(target.Strategy)
@@ -150,7 +152,7 @@ func runCanary(t *testing.T, target config.Target, kind canaryKind, rate int, fo
 	s := &promotion.Shift{StableVersion: "4", Step: 0, Weight: steps[0].Weight, BakeSeconds: steps[0].BakeSeconds}
 	var out canaryOutcome
 	for out.checks = 1; out.checks <= 2000; out.checks++ {
-		e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": s.Weight})
+		e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": s.Weight})
 		for range s.BakeSeconds {
 			tr.second(e.now, rate, s.Weight, kind)
 			e.now = e.now.Add(time.Second)

@@ -9,15 +9,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 var (
-	_ shift.Lambda     = (*lambdafake.Fake)(nil)
+	_ shift.Lambda     = (*lambda.Client)(nil)
 	_ shift.CloudWatch = (*fakeCloudWatch)(nil)
 )
 

@@ -13,32 +13,40 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
-	"github.com/aliasflow/aliasflow/shared/deploy"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
-	"github.com/aliasflow/aliasflow/shared/fakes/sfnfake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 const fn = "hello"
 
-// env is one handler over fresh fakes, with its log and metric output.
+// env is one handler over the sandbox's Lambda (sandboxtest.Lambda) and a
+// CloudWatch fake, its callers verified against the promotion definition
+// on the sandbox's interpreter, with its log and metric output.
 type env struct {
-	lam  *lambdafake.Fake
-	cw   *fakeCloudWatch
-	sf   *sfnfake.Fake
-	bus  *audittest.Bus
-	logs bytes.Buffer
-	emf  bytes.Buffer
-	now  time.Time
+	t   *testing.T
+	lam *sandboxtest.Lambda
+	// lambda is the handler's Lambda client: lam's unless a test wraps it.
+	lambda shift.Lambda
+	cw     *fakeCloudWatch
+	sf     *executions
+	bus    *audittest.Bus
+	logs   bytes.Buffer
+	emf    bytes.Buffer
+	now    time.Time
 	// slept is each wait the handler asked for (none really happens).
 	slept []time.Duration
 	h     *shift.Handler
@@ -49,22 +57,23 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
-		lam: lambdafake.New(),
+		t:   t,
+		lam: sandboxtest.NewLambda(t, sandboxtest.ActiveAtOnce),
 		cw:  newFakeCloudWatch(),
-		sf:  sfnfake.New(),
+		sf:  &executions{t: t},
 		bus: &audittest.Bus{},
 		now: time.Date(2025, 6, 2, 9, 30, 20, 0, time.UTC),
 	}
 	clock := func() time.Time { return e.now }
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
 	rec := audit.New(log, e.bus, &audit.Options{Now: clock})
-	e.sf.AddStateMachine(deploy.StateMachine)
+	e.lambda = e.lam.Client
 	e.verifyOn = func(sf shift.Executions) {
-		e.h = shift.New(e.lam, e.cw, sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock,
+		e.h = shift.New(e.lambda, e.cw, sf, rec, metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock,
 			Sleep: func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil }})
 	}
 	e.verifyOn(e.sf)
-	e.lam.AddFunction(fn, "c2hhLW9mLWhlbGxv", 6)
+	e.lam.AddFunction(t, fn, 6)
 	e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueOk}
 	// A minute's datapoints are published a minute after it ends (the
 	// requests' health.metricDelaySeconds in healthEnv).
@@ -72,20 +81,87 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// shiftARN is the shift Lambda's ARN as the definition names it.
-const shiftARN = "arn:aws:lambda:us-east-1:000000000000:function:" + deploy.ShiftFunction
+// executions is the handler's Step Functions: the promotion definition on
+// the sandbox's interpreter that schedule last ran a request to (a fresh
+// one each time, its clock at the request's start), through a real SDK
+// client. It logs the operations called.
+type executions struct {
+	t     *testing.T
+	p     *sandboxtest.Promotion
+	sfn   *sfn.Client
+	mu    sync.Mutex
+	calls []string
+}
+
+func (x *executions) client() *sfn.Client {
+	if x.sfn == nil { // nothing scheduled yet: a definition with no executions
+		x.use(sandboxtest.NewPromotion(x.t, sandboxtest.Unanswered()))
+	}
+	return x.sfn
+}
+
+func (x *executions) use(p *sandboxtest.Promotion) {
+	x.p = p
+	x.sfn = sfn.New(p.SFN.Options(), func(o *sfn.Options) {
+		o.APIOptions = append(o.APIOptions, sandboxtest.Observe(func(op string) {
+			x.mu.Lock()
+			defer x.mu.Unlock()
+			x.calls = append(x.calls, op)
+		}))
+	})
+}
+
+func (x *executions) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	return x.client().DescribeExecution(ctx, in, opts...)
+}
+
+func (x *executions) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	return x.client().GetExecutionHistory(ctx, in, opts...)
+}
+
+// Calls lists the operations the handler called, in order.
+func (x *executions) Calls() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return slices.Clone(x.calls)
+}
+
+// Fail makes the next calls of op answer errs (sandboxtest.Promotion.Fail).
+func (x *executions) Fail(op string, errs ...*core.APIError) {
+	x.client()
+	x.p.Fail(op, errs...)
+}
+
+// publish deploys new code to hello and publishes it, as a build and a
+// release would, and returns the new version.
+func (e *env) publish() string {
+	e.t.Helper()
+	e.lam.Deploy(e.t, fn)
+	out, err := e.lam.Admin.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(fn)})
+	if err != nil {
+		e.t.Fatalf("publish %s: %v", fn, err)
+	}
+	return aws.ToString(out.Version)
+}
 
 // run invokes the handler as the promotion state machine does: the
 // execution the request names is running and has just scheduled the
 // request's task, with the request as its payload.
 func (e *env) run(req promotion.TaskRequest) (*promotion.Shift, error) {
-	schedule(e.sf, req)
+	e.t.Helper()
+	schedule(e.t, e.sf, req)
 	return e.h.Handle(ctx, req)
 }
 
-// schedule puts req's task on its execution in sf, starting the execution
-// first when sf has none by that ARN.
-func schedule(sf *sfnfake.Fake, req promotion.TaskRequest) {
+// schedule runs the promotion definition on a fresh sandbox interpreter,
+// an execution named as req's with req's promotion input started at req's
+// start time, answering its tasks with what req's promotion state holds
+// (smoke, approval, shift, bake, failure), until the call of req's action
+// is in flight: the history the handler reads is the interpreter's. A
+// state the definition cannot reach is not scheduled: the wait for the
+// call fails the test.
+func schedule(t *testing.T, x *executions, req promotion.TaskRequest) {
+	t.Helper()
 	state := ""
 	for s, a := range promotion.TaskActions {
 		if a == req.Action {
@@ -95,16 +171,80 @@ func schedule(sf *sfnfake.Fake, req promotion.TaskRequest) {
 	if state == "" {
 		return // an unknown action: nothing schedules it
 	}
-	if _, ok := sf.Execution(req.Execution); !ok {
-		name := req.Execution[strings.LastIndex(req.Execution, ":")+1:]
-		sf.Start(sfnfake.StateMachineARN(deploy.StateMachine), name, "{}")
+	p := sandboxtest.NewPromotion(t, sandboxtest.At(req.StartTime), sandboxtest.Unanswered())
+	x.use(p)
+	st := req.Promotion
+	r := p.Attach(t, p.Start(t, promotion.ExecutionNameOf(req.Execution), st.Input))
+	defer r.Await(req.Action)
+	ok := sandboxtest.Return(map[string]any{})
+	if req.Action == promotion.ActionRestoreStg {
+		r.Answer(promotion.ActionSmoke, sandboxtest.Return(promotion.SmokeResult{Passed: false}))
+		return
 	}
-	payload, err := json.Marshal(req)
-	if err != nil {
-		panic(err)
+	smoke := promotion.SmokeResult{Passed: true}
+	if st.Smoke != nil {
+		smoke = *st.Smoke
 	}
-	params, _ := json.Marshal(map[string]any{"FunctionName": shiftARN, "Payload": json.RawMessage(payload)})
-	sf.Schedule(req.Execution, state, string(params))
+	r.Answer(promotion.ActionSmoke, sandboxtest.Return(smoke)).AwaitApproval()
+	failure := promotion.Failure{Error: promotion.ErrHealthCheckFailed, Cause: "error rate 100% > 5%"}
+	if st.Failure != nil {
+		failure = *st.Failure
+	}
+	if req.Action == promotion.ActionAbort {
+		// The approval's task fails with the failure as it is, through
+		// its Retry, until the Catch (as BeginShift's) aborts.
+		for {
+			n := len(p.Actions(r.ARN))
+			if _, err := p.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(r.Token()),
+				Error: aws.String(failure.Error), Cause: aws.String(failure.Cause)}); err != nil {
+				t.Fatalf("fail the approval: %v", err)
+			}
+			p.AdvanceUntil(t, "the approval's retry or catch", time.Second, func() bool { return len(p.Actions(r.ARN)) > n })
+			if acts := p.Actions(r.ARN); acts[len(acts)-1] != promotion.ActionRequest {
+				return
+			}
+			r.AwaitApproval()
+		}
+	}
+	decision := promotion.Decision{Approved: true, Approver: "lead@example.com", Via: "link"}
+	if st.Approval != nil {
+		decision = *st.Approval
+	}
+	r.Succeed(decision)
+	r.Answer(promotion.ActionGranted, ok)
+	if req.Action == promotion.ActionBegin {
+		return
+	}
+	var shifted any = map[string]any{} // the shift function answered no shift
+	if st.Shift != nil {
+		shifted = *st.Shift
+	}
+	if req.Action == promotion.ActionFinalize {
+		done := promotion.Shift{Done: true}
+		if st.Shift != nil {
+			done = *st.Shift
+			done.Done = true // BeginShift's HasSteps goes on to Finalize
+		}
+		r.Answer(promotion.ActionBegin, sandboxtest.Return(done))
+		return
+	}
+	r.Answer(promotion.ActionBegin, sandboxtest.Return(shifted))
+	if req.Action == promotion.ActionSetWeight {
+		return
+	}
+	r.Answer(promotion.ActionSetWeight, ok)
+	if req.Action == promotion.ActionBake {
+		return
+	}
+	r.AwaitBake()
+	switch {
+	case req.Action == promotion.ActionRollback:
+		r.FailWaiting(failure.Error, failure.Cause)
+	case st.Bake != nil && st.Bake.Error == "":
+		r.Succeed(*st.Bake)
+	default:
+		r.TimeOut(time.Duration(st.Shift.BakeSeconds) * time.Second)
+	}
 }
 
 // load reads a task payload from testdata.
@@ -192,13 +332,17 @@ func (e *env) metricsOut(t *testing.T) map[string]float64 {
 
 // alias renders a stored alias as "4", "4 + 5@0.25" or "-" when missing.
 func (e *env) alias(name string) string {
-	a, ok := e.lam.Alias(fn, name)
+	e.t.Helper()
+	a, ok := e.lam.Alias(e.t, fn, name)
 	if !ok {
 		return "-"
 	}
-	s := a.Version
-	for _, v := range slices.Sorted(maps.Keys(a.Weights)) {
-		s += " + " + v + "@" + strconv.FormatFloat(a.Weights[v], 'f', -1, 64)
+	s := aws.ToString(a.FunctionVersion)
+	if a.RoutingConfig != nil {
+		w := a.RoutingConfig.AdditionalVersionWeights
+		for _, v := range slices.Sorted(maps.Keys(w)) {
+			s += " + " + v + "@" + strconv.FormatFloat(w[v], 'f', -1, 64)
+		}
 	}
 	return s
 }

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
@@ -43,8 +43,8 @@ func TestBeginAlarmFiring(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.cw.alarms["hello-prod-errors"] = fakeAlarm{state: cwtypes.StateValueAlarm, composite: tc.composite, reason: "Threshold Crossed"}
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 			req := request(t, promotion.ActionBegin, 0)
 			req.Promotion.Shift = nil
 			req.Promotion.Target.Health.AllowAlarmsFiringAtStart = tc.allow
@@ -174,7 +174,7 @@ func logsEnv(t *testing.T) (*env, *fakeLogs, promotion.TaskRequest) {
 	lg := &fakeLogs{}
 	clock := func() time.Time { return e.now }
 	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-	e.h = shift.New(e.lam, e.cw, e.sf, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
+	e.h = shift.New(e.lam.Client, e.cw, e.sf, audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock),
 		&shift.Options{Log: log, Now: clock, Logs: lg})
 	req.Promotion.Target.Health.FreshSignal = "logs"
 	req.Promotion.Target.Health.LogRuntime = "aws-lambda-go"
@@ -287,7 +287,7 @@ func TestThrottledEvidenceIsNeverAVerdict(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e, lg, req := logsEnv(t)
-			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.1})
+			e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.1})
 			// Five minutes into the step: its first minutes' metrics are
 			// published, so GetMetricData is called.
 			req.Promotion.Shift.BakedSeconds = 300
@@ -323,13 +323,13 @@ func TestThrottledEvidenceIsNeverAVerdict(t *testing.T) {
 // configuredLambda answers GetFunctionConfiguration with a runtime and a
 // logging configuration, as Lambda does for a version.
 type configuredLambda struct {
-	*lambdafake.Fake
+	shift.Lambda
 	runtime lambdatypes.Runtime
 	logging *lambdatypes.LoggingConfig
 }
 
 func (c configuredLambda) GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
-	out, err := c.Fake.GetFunctionConfiguration(ctx, in, opts...)
+	out, err := c.Lambda.GetFunctionConfiguration(ctx, in, opts...)
 	if err == nil {
 		out.Runtime, out.LoggingConfig = c.runtime, c.logging
 	}
@@ -369,7 +369,7 @@ func TestLogSourceReadsWhatAWSWrites(t *testing.T) {
 			e, lg, req := logsEnv(t)
 			clock := func() time.Time { return e.now }
 			log := slog.New(slog.NewJSONHandler(&e.logs, nil))
-			e.h = shift.New(configuredLambda{Fake: e.lam, runtime: tc.runtime, logging: tc.logging}, e.cw, e.sf,
+			e.h = shift.New(configuredLambda{Lambda: e.lam.Client, runtime: tc.runtime, logging: tc.logging}, e.cw, e.sf,
 				audit.New(log, e.bus, &audit.Options{Now: clock}), metrics.New(&e.emf, clock), &shift.Options{Log: log, Now: clock, Logs: lg})
 			tr := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: tc.streamFn}
 			other := &traffic{lg: lg, cw: newFakeCloudWatch(), group: tc.group, streamFn: "other"}
@@ -520,8 +520,8 @@ func TestFirstLook(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e, lg, req := logsEnv(t)
-			e.lam.SetAlias(fn, "prod", "4", nil)
-			e.lam.Handle(fn, func(string, []byte) lambdafake.Answer { return lambdafake.Answer{Payload: []byte(`"ok"`)} })
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
+			e.lam.Code(fn, sandboxtest.Return("ok"))
 			req.Promotion.Target.Health = tc.health
 			req.Promotion.Target.ApplyDefaults()
 			req.Promotion.Steps = []promotion.Step{{Weight: 0.1, BakeSeconds: tc.bake}}
@@ -538,7 +538,7 @@ func TestFirstLook(t *testing.T) {
 				return
 			}
 			// A few clean calls by the first look: inconclusive.
-			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.1})
+			e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.1})
 			e.now = e.now.Add(time.Duration(got.BakeSeconds) * time.Second)
 			report(lg, e.now.Add(-time.Second), "5", 3, 0)
 			report(lg, e.now.Add(-time.Second), "4", 30, 0)

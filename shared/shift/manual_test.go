@@ -36,17 +36,17 @@ func TestManualRollback(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "back to the version before the last promotion",
-			prod:     func(e *env) { e.lam.SetAlias(fn, "prod", "5", nil) },
+			prod:     func(e *env) { e.lam.SetAlias(e.t, fn, "prod", "5", nil) },
 			in:       promotion.ManualRollback{From: "5", To: "4", Actor: ops, Reason: "5xx after v5"},
 			wantProd: "4", wantRecords: []string{"alias.moved prod 5>4", "promotion.rolled_back prod 5>4"},
 			wantReason: "rolled back by " + ops + ": 5xx after v5"},
 		{name: "break-glass says so",
-			prod:     func(e *env) { e.lam.SetAlias(fn, "prod", "5", nil) },
+			prod:     func(e *env) { e.lam.SetAlias(e.t, fn, "prod", "5", nil) },
 			in:       promotion.ManualRollback{From: "5", To: "3", Actor: ops, Reason: "db schema", BreakGlass: true},
 			wantProd: "3", wantRecords: []string{"alias.moved prod 5>3", "promotion.rolled_back prod 5>3"},
 			wantReason: "break-glass rollback by " + ops + " to a version no approved promotion put on prod: db schema"},
 		{name: "the payload's actor and version are not the execution's",
-			prod: func(e *env) { e.lam.SetAlias(fn, "prod", "5", nil) },
+			prod: func(e *env) { e.lam.SetAlias(e.t, fn, "prod", "5", nil) },
 			in:   promotion.ManualRollback{From: "5", To: "4", Actor: ops, Reason: "5xx after v5"},
 			forge: func(req *promotion.TaskRequest) {
 				req.Actor = cfo
@@ -56,22 +56,22 @@ func TestManualRollback(t *testing.T) {
 			wantProd: "4", wantRecords: []string{"alias.moved prod 5>4", "promotion.rolled_back prod 5>4"},
 			wantReason: "rolled back by " + ops + ": 5xx after v5"},
 		{name: "prod is weighted: a promotion is shifting",
-			prod:     func(e *env) { e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25}) },
+			prod:     func(e *env) { e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.25}) },
 			in:       promotion.ManualRollback{From: "4", To: "3", Actor: ops, Reason: "x"},
 			wantProd: "4 + 5@0.25", wantRecords: []string{}, wantErr: "routes"},
 		{name: "prod moved since the rollback was decided",
-			prod:     func(e *env) { e.lam.SetAlias(fn, "prod", "6", nil) },
+			prod:     func(e *env) { e.lam.SetAlias(e.t, fn, "prod", "6", nil) },
 			in:       promotion.ManualRollback{From: "5", To: "4", Actor: ops, Reason: "x"},
 			wantProd: "6", wantRecords: []string{}, wantErr: "not on version 5"},
 		{name: "no verified caller",
-			prod:     func(e *env) { e.lam.SetAlias(fn, "prod", "5", nil) },
+			prod:     func(e *env) { e.lam.SetAlias(e.t, fn, "prod", "5", nil) },
 			in:       promotion.ManualRollback{From: "5", To: "4", Reason: "x"},
 			wantProd: "5", wantRecords: []string{}, wantErr: "rollback.actor"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
 			tc.prod(e)
 			in := input(tc.in)
 			// The approval API starts the execution; the definition's Mode
@@ -115,7 +115,7 @@ func TestManualRollback(t *testing.T) {
 func TestManualRollbackOnlyForItsOwnExecution(t *testing.T) {
 	e := newEnv(t)
 	e.verifyOn(sandboxtest.NewPromotion(t).SFN) // no execution started
-	e.lam.SetAlias(fn, "prod", "5", nil)
+	e.lam.SetAlias(e.t, fn, "prod", "5", nil)
 	req := promotion.TaskRequest{Action: promotion.ActionManualRollback,
 		Execution: "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:hello-rollback-4-0a1b2c3d",
 		Promotion: promotion.State{Input: promotion.Input{Function: fn, Version: "4",

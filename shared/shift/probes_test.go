@@ -1,14 +1,15 @@
 package shift_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/promotion"
-	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // TestBeginProbesBeforeTheFirstWeight: with health.probes, BeginShift
@@ -34,19 +35,20 @@ func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 			calls := 0
-			var payloads []string
-			e.lam.Handle(fn, func(v string, p []byte) lambdafake.Answer {
-				payloads = append(payloads, string(p))
-				if v == "5" {
+			var payloads, qualifiers []string
+			e.lam.Code(fn, func(ctx context.Context, call sandboxtest.Call) (core.InvokeResult, error) {
+				payloads = append(payloads, string(call.Payload))
+				qualifiers = append(qualifiers, call.Qualifier)
+				if call.Version == "5" {
 					calls++
 					if tc.failRate > 0 && calls%tc.failRate == 0 {
-						return lambdafake.Answer{Payload: []byte(`{"errorMessage":"boom","errorType":"errorString"}`), FunctionError: "Unhandled"}
+						return sandboxtest.FunctionError("errorString", "boom")(ctx, call)
 					}
 				}
-				return lambdafake.Answer{Payload: []byte(`"ok"`)}
+				return sandboxtest.Return("ok")(ctx, call)
 			})
 			req := request(t, promotion.ActionBegin, 0)
 			req.Promotion.Shift = nil
@@ -56,10 +58,6 @@ func TestBeginProbesBeforeTheFirstWeight(t *testing.T) {
 				req.Promotion.Target.SmokeChecks = []config.SmokeCheck{{Name: "get", Invoke: &config.InvokeCheck{Payload: []byte(`{"smoke":true}`)}}}
 			}
 			got, err := e.run(req)
-			var qualifiers []string
-			for _, in := range e.lam.Invoked() {
-				qualifiers = append(qualifiers, aws.ToString(in.Qualifier))
-			}
 			if len(qualifiers) != 2*config.ProbesAtStartFactor*tc.probes {
 				t.Errorf("invoked %q, want %d probes of each version", qualifiers, config.ProbesAtStartFactor*tc.probes)
 			}
@@ -101,17 +99,17 @@ func TestBeginProbesCountTowardsTheFirstStep(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 			calls := 0
-			e.lam.Handle(fn, func(v string, _ []byte) lambdafake.Answer {
-				if v == "5" {
+			e.lam.Code(fn, func(ctx context.Context, call sandboxtest.Call) (core.InvokeResult, error) {
+				if call.Version == "5" {
 					calls++
 					if tc.failEvery > 0 && calls%tc.failEvery == 0 {
-						return lambdafake.Answer{Payload: []byte(`{"errorMessage":"boom","errorType":"errorString"}`), FunctionError: "Handled"}
+						return core.InvokeResult{Payload: []byte(`{"errorMessage":"boom","errorType":"errorString"}`), FunctionError: "Handled"}, nil
 					}
 				}
-				return lambdafake.Answer{Payload: []byte(`"ok"`)}
+				return sandboxtest.Return("ok")(ctx, call)
 			})
 			req := request(t, promotion.ActionBegin, 0)
 			req.Promotion.Shift = nil
@@ -122,7 +120,7 @@ func TestBeginProbesCountTowardsTheFirstStep(t *testing.T) {
 				t.Fatalf("begin = %+v, %v; want the first step", s, err)
 			}
 			// The definition sets the weight and bakes the step.
-			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": s.Weight})
+			e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": s.Weight})
 			e.now = e.now.Add(time.Duration(s.BakeSeconds) * time.Second)
 			check := request(t, promotion.ActionCheckHealth, 0)
 			check.Promotion.Target = req.Promotion.Target

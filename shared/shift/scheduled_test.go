@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/infra/statemachine"
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/smithy-go"
 )
 
 // onPromotion makes e's handler verify its callers against the promotion
@@ -102,8 +103,8 @@ func TestRefusesWhatNoRunningPromotionScheduled(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.75})
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.75})
 			r := e.onPromotion(t, tc.opts...)
 			if tc.drive != nil {
 				tc.drive(r)
@@ -134,9 +135,9 @@ func TestRefusesWhatNoRunningPromotionScheduled(t *testing.T) {
 // the forged payload.
 func TestRunsTheScheduledRequestNotThePayload(t *testing.T) {
 	e := newEnv(t)
-	e.lam.Publish(fn) // 7
-	e.lam.SetAlias(fn, "stg", "5", nil)
-	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.75})
+	e.publish() // 7
+	e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+	e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.75})
 	r := shifting(e.onPromotion(t))
 	for range r.In.Steps {
 		r.Bake().BakeOver()
@@ -167,8 +168,8 @@ func TestRunsTheScheduledRequestNotThePayload(t *testing.T) {
 func TestOperatorRollbackNamesTheVerifiedCaller(t *testing.T) {
 	const ops = "arn:aws:sts::000000000000:assumed-role/oncall/ops"
 	e := newEnv(t)
-	e.lam.SetAlias(fn, "stg", "5", nil)
-	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+	e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+	e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.25})
 	r := shifting(e.onPromotion(t)).Bake()
 	cause, _ := json.Marshal(promotion.Override{Actor: ops, Reason: "5xx after v5"})
 	// The approval API answers the Bake's token so; the definition's Catch
@@ -227,10 +228,10 @@ func TestCallerCheckCostsOneRead(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.25})
 			req := tc.req(t)
-			schedule(e.sf, req)
+			schedule(t, e.sf, req)
 			before := len(e.sf.Calls())
 			if _, err := e.h.Handle(ctx, req); err != nil {
 				t.Fatalf("%s: %v", req.Action, err)
@@ -251,7 +252,7 @@ func TestCallerCheckCostsOneRead(t *testing.T) {
 // the check waits (backing off) and the task runs, instead of failing
 // towards a rollback of a possibly healthy release. Each wait is bounded.
 func TestThrottledCallerCheckIsWaitedOut(t *testing.T) {
-	throttle := &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	throttle := core.Errorf("ThrottlingException", http.StatusBadRequest, "Rate exceeded")
 	tests := []struct {
 		name      string
 		throttles int
@@ -262,11 +263,11 @@ func TestThrottledCallerCheckIsWaitedOut(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 			req := request(t, promotion.ActionSetWeight, 0)
-			schedule(e.sf, req)
-			errs := make([]error, tc.throttles)
+			schedule(t, e.sf, req)
+			errs := make([]*core.APIError, tc.throttles)
 			for i := range errs {
 				errs[i] = throttle
 			}
@@ -296,8 +297,8 @@ func TestThrottledCallerCheckIsWaitedOut(t *testing.T) {
 func TestCallerCheckGivesUpBeforeTheDeadline(t *testing.T) {
 	e := newEnv(t)
 	req := request(t, promotion.ActionSetWeight, 0)
-	schedule(e.sf, req)
-	e.sf.Fail("GetExecutionHistory", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})
+	schedule(t, e.sf, req)
+	e.sf.Fail("GetExecutionHistory", core.Errorf("ThrottlingException", http.StatusBadRequest, "Rate exceeded"))
 	short, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_, err := e.h.Handle(short, req)

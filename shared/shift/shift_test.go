@@ -2,19 +2,21 @@ package shift_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aliasflow/aliasflow/shared/fakes/lambdafake"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
@@ -39,9 +41,9 @@ func TestRestoreStg(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			if tc.stg != "" {
-				e.lam.SetAlias(fn, "stg", tc.stg, nil)
+				e.lam.SetAlias(e.t, fn, "stg", tc.stg, nil)
 			}
-			e.lam.SetAlias(fn, "prod", "4", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 			req := load(t, "set-weight.json")
 			req.Action, req.TaskToken, req.Promotion.Shift = promotion.ActionRestoreStg, "", nil
 			req.Promotion.PreviousStgVersion = tc.previous
@@ -99,10 +101,10 @@ func TestBegin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			if tc.stg != "" {
-				e.lam.SetAlias(fn, "stg", tc.stg, nil)
+				e.lam.SetAlias(e.t, fn, "stg", tc.stg, nil)
 			}
 			if tc.prod != "" {
-				e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
+				e.lam.SetAlias(e.t, fn, "prod", tc.prod, tc.routing)
 			}
 			prodBefore, stgBefore := e.alias("prod"), e.alias("stg")
 			req := request(t, promotion.ActionBegin, 0)
@@ -146,13 +148,13 @@ func TestSetWeight(t *testing.T) {
 		{name: "stale revision is read again", step: 0, prod: "4", want: "4 + 5@0.25",
 			setup: func(e *env) {
 				// Someone rewrites prod (same content, new RevisionId) between our read and our write.
-				e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(fn, "prod", "4", nil) })
+				e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(e.t, fn, "prod", "4", nil) })
 			},
 			audits: []string{"traffic.shifted prod 4>5 @0.25"}, wantRuns: 1},
 		{name: "alias that never settles gives up", step: 0, prod: "4", want: "4", wantErr: promotion.ErrTaskFailed,
 			setup: func(e *env) {
 				for range 4 {
-					e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(fn, "prod", "4", nil) })
+					e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(e.t, fn, "prod", "4", nil) })
 				}
 			},
 			audits: []string{}, wantRuns: 0},
@@ -164,15 +166,15 @@ func TestSetWeight(t *testing.T) {
 			audits: []string{}, wantRuns: 0},
 		{name: "throttled update surfaces", step: 0, prod: "4", want: "4", wantErr: promotion.ErrTransient,
 			setup: func(e *env) {
-				e.lam.Fail("UpdateAlias", &types.TooManyRequestsException{Message: aws.String("Rate exceeded")})
+				e.lam.Fail("UpdateAlias", core.Errorf("TooManyRequestsException", http.StatusTooManyRequests, "Rate exceeded"))
 			},
 			audits: []string{}, wantRuns: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", tc.prod, tc.routing)
 			if tc.setup != nil {
 				tc.setup(e)
 			}
@@ -211,8 +213,8 @@ func healthEnv(t *testing.T, step int, kind string) (*env, promotion.TaskRequest
 	s := req.Promotion.Steps[step]
 	req.Promotion.Target.Health.MetricDelaySeconds = 60
 	req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: step, Weight: s.Weight, BakeSeconds: 120, BakedSeconds: s.BakeSeconds}
-	e.lam.SetAlias(fn, "stg", "5", nil)
-	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": s.Weight})
+	e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+	e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": s.Weight})
 	at := func(ago time.Duration) time.Time { return e.now.Add(-ago) }
 	// Traffic before the step, and not yet published, never counts.
 	e.cw.add(fn, "5", "Errors", at(20*time.Minute), 50)
@@ -533,12 +535,12 @@ func TestFinalize(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
 			if tc.prod != "" {
-				e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
+				e.lam.SetAlias(e.t, fn, "prod", tc.prod, tc.routing)
 			}
 			if tc.race {
-				e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(fn, "prod", tc.prod, tc.routing) })
+				e.lam.Before("UpdateAlias", func() { e.lam.SetAlias(e.t, fn, "prod", tc.prod, tc.routing) })
 			}
 			req := request(t, promotion.ActionFinalize, 2)
 			req.Promotion.Shift = &promotion.Shift{StableVersion: tc.stable, Step: 3, Weight: 1, Done: true}
@@ -595,9 +597,9 @@ func TestRollback(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
 			if tc.prod != "" {
-				e.lam.SetAlias(fn, "prod", tc.prod, tc.routing)
+				e.lam.SetAlias(e.t, fn, "prod", tc.prod, tc.routing)
 			}
 			req := load(t, tc.payload)
 			if tc.stable != nil {
@@ -640,18 +642,21 @@ func TestAbort(t *testing.T) {
 			want: []string{"promotion.superseded prod >5"}, reason: "aliasflow.Superseded: stg of hello is on version 6, not 5: a newer release superseded this one"},
 		{name: "approval task failed", failure: &promotion.Failure{Error: "Lambda.Unknown", Cause: "The cause could not be determined because Lambda did not return an error type."},
 			want: []string{"promotion.aborted prod >5"}, reason: "Lambda.Unknown: The cause could not be determined because Lambda did not return an error type."},
-		{name: "no failure recorded", want: []string{"promotion.aborted prod >5"}, reason: "abort requested"},
+		// "No failure recorded" cannot be scheduled: the definition reaches
+		// Abort only through a Catch, which always records $.failure.
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "6", nil)
-			e.lam.SetAlias(fn, "prod", "3", map[string]float64{"4": 0.5})
-			e.lam.Fail("GetAlias", errors.New("abort must not read aliases"))
+			e.lam.SetAlias(e.t, fn, "stg", "6", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "3", map[string]float64{"4": 0.5})
 			req := request(t, promotion.ActionAbort, 0)
 			req.Promotion.Shift, req.Promotion.Failure = nil, tc.failure
 			if _, err := e.run(req); err != nil {
 				t.Fatalf("abort: %v", err)
+			}
+			if n := e.lam.Count("GetAlias"); n != 0 {
+				t.Errorf("abort read aliases %d times, want none", n)
 			}
 			if got := e.alias("prod"); got != "3 + 4@0.5" {
 				t.Errorf("prod = %s, want it untouched", got)
@@ -680,7 +685,9 @@ func TestInvalidInput(t *testing.T) {
 		{"missing version", func(r *promotion.TaskRequest) { r.Promotion.Version = "" }, "promotion.version"},
 		{"$LATEST version", func(r *promotion.TaskRequest) { r.Promotion.Version = "$LATEST" }, "promotion.version"},
 		{"stable $LATEST", func(r *promotion.TaskRequest) { r.Promotion.Shift.StableVersion = "$LATEST" }, "stableVersion"},
-		{"missing shift", func(r *promotion.TaskRequest) { r.Promotion.Shift = nil }, "promotion.shift is missing"},
+		// "Missing shift" cannot be scheduled: BeginShift's ResultSelector
+		// fails the execution (States.Runtime) when the shift function
+		// answers no shift, so SetWeight never runs without one.
 		{"step out of range", func(r *promotion.TaskRequest) { r.Promotion.Shift.Step = 3 }, "outside the 3 steps"},
 		{"full weight", func(r *promotion.TaskRequest) { r.Promotion.Shift.Weight = 1 }, "between 0 and 1"},
 		{"stable is the new version", func(r *promotion.TaskRequest) { r.Promotion.Shift.StableVersion = "5" }, "nothing to shift"},
@@ -689,8 +696,8 @@ func TestInvalidInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", nil)
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 			req := request(t, promotion.ActionSetWeight, 0)
 			tc.mutate(&req)
 			_, err := e.run(req)
@@ -705,8 +712,8 @@ func TestInvalidInput(t *testing.T) {
 }
 
 func TestServiceErrorsSurface(t *testing.T) {
-	throttled := func() error {
-		return &types.TooManyRequestsException{Message: aws.String("Rate exceeded"), Reason: types.ThrottleReasonCallerRateLimitExceeded}
+	throttled := func() *core.APIError {
+		return core.Errorf("TooManyRequestsException", http.StatusTooManyRequests, "Rate exceeded")
 	}
 	tests := []struct {
 		name   string
@@ -723,8 +730,8 @@ func TestServiceErrorsSurface(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.SetAlias(fn, "stg", "5", nil)
-			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+			e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.25})
 			tc.setup(e)
 			req := request(t, tc.action, 0)
 			_, err := e.run(req)
@@ -746,7 +753,7 @@ func TestServiceErrorsSurface(t *testing.T) {
 // bakes and the new version serves 200 calls a minute.
 func TestLinearPromotion(t *testing.T) {
 	e, _ := healthEnv(t, 0, "healthy")
-	e.lam.SetAlias(fn, "prod", "4", nil)
+	e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 	state := request(t, promotion.ActionBegin, 0).Promotion
 	state.Target.Health.MetricDelaySeconds = 60
 	state.Shift = nil
@@ -807,8 +814,8 @@ func TestLinearPromotion(t *testing.T) {
 // late or repeated call must not touch prod or write an audit record.
 func TestBakeMovesNothing(t *testing.T) {
 	e := newEnv(t)
-	e.lam.SetAlias(fn, "stg", "5", nil)
-	e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+	e.lam.SetAlias(e.t, fn, "stg", "5", nil)
+	e.lam.SetAlias(e.t, fn, "prod", "4", map[string]float64{"5": 0.25})
 	for i := 0; i < 2; i++ {
 		out, err := e.run(request(t, promotion.ActionBake, 0))
 		if err != nil || out != nil {
@@ -832,6 +839,8 @@ func TestBakeMovesNothing(t *testing.T) {
 // Finalize. All-at-once never needs the check.
 func TestBeginRefusesVersionsThatCannotShareAWeightedAlias(t *testing.T) {
 	const otherRole = "arn:aws:iam::000000000000:role/hello-v2"
+	// helloRole is the role sandboxtest.Lambda.AddFunction gives hello.
+	const helloRole = "arn:aws:iam::000000000000:role/" + fn
 	const dlq = "arn:aws:sqs:us-east-1:000000000000:hello-dlq"
 	tests := []struct {
 		name      string
@@ -842,19 +851,23 @@ func TestBeginRefusesVersionsThatCannotShareAWeightedAlias(t *testing.T) {
 		wantWhy   string
 		want      *promotion.Shift
 	}{
-		{name: "same role and no DLQ", role: lambdafake.Role, want: &promotion.Shift{StableVersion: "4", Weight: 0.25, BakeSeconds: 300}},
+		{name: "same role and no DLQ", role: helloRole, want: &promotion.Shift{StableVersion: "4", Weight: 0.25, BakeSeconds: 300}},
 		{name: "execution role changed", role: otherRole, wantErr: promotion.ErrCannotWeight, wantWhy: "execution roles differ"},
-		{name: "dead-letter queue added", role: lambdafake.Role, dlq: dlq, wantErr: promotion.ErrCannotWeight, wantWhy: "dead-letter queues differ"},
+		{name: "dead-letter queue added", role: helloRole, dlq: dlq, wantErr: promotion.ErrCannotWeight, wantWhy: "dead-letter queues differ"},
 		{name: "role changed, fallback to all at once", role: otherRole, fallback: true, want: &promotion.Shift{StableVersion: "4", Done: true}},
 		{name: "role changed, all at once anyway", role: otherRole, allAtOnce: true, want: &promotion.Shift{StableVersion: "4", Done: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.lam.Configure(fn, tc.role, tc.dlq)
-			n := e.lam.Publish(fn) // 7
-			e.lam.SetAlias(fn, "stg", n, nil)
-			e.lam.SetAlias(fn, "prod", "4", nil)
+			n := e.publish() // 7
+			// The sandbox's Lambda has no UpdateFunctionConfiguration: the
+			// new version's configuration is answered as Lambda would
+			// after one.
+			e.lambda = versionConfig{Lambda: e.lam.Client, version: n, role: tc.role, dlq: tc.dlq}
+			e.verifyOn(e.sf)
+			e.lam.SetAlias(e.t, fn, "stg", n, nil)
+			e.lam.SetAlias(e.t, fn, "prod", "4", nil)
 			req := request(t, promotion.ActionBegin, 0)
 			req.Promotion.Shift = nil
 			req.Promotion.Version = n
@@ -893,4 +906,23 @@ func withoutVerdict(t *testing.T, got *promotion.Shift) *promotion.Shift {
 	c := *got
 	c.Verdict = ""
 	return &c
+}
+
+// versionConfig answers GetFunctionConfiguration of one version with an
+// execution role and a dead-letter queue, as Lambda does for a version
+// published after UpdateFunctionConfiguration set them.
+type versionConfig struct {
+	shift.Lambda
+	version, role, dlq string
+}
+
+func (c versionConfig) GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
+	out, err := c.Lambda.GetFunctionConfiguration(ctx, in, opts...)
+	if err == nil && aws.ToString(in.Qualifier) == c.version {
+		out.Role = aws.String(c.role)
+		if c.dlq != "" {
+			out.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(c.dlq)}
+		}
+	}
+	return out, err
 }
