@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type invokes struct {
 	*lambda.Client
 	mu    sync.Mutex
 	calls []lambda.InvokeInput
+	fail  map[string]error // op → the error the reconciler's calls of it get
 }
 
 func (i *invokes) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
@@ -100,7 +102,11 @@ func newWorld(t *testing.T) *world { return newWorldOf(t, []string{"hello"}, nil
 // newWorldOf is a world with a target per function of fns (hello's
 // settings, its own build project fn-build for each but hello, whose is
 // hello-build); the reconciler's calls go through c when not nil.
-func newWorldOf(t *testing.T, fns []string, c *counter) *world {
+func newWorldOf(t *testing.T, fns []string, c *counter) *world { return newWorldWith(t, fns, c, nil) }
+
+// newWorldWith is newWorldOf with each target's settings passed through
+// edit first, when not nil.
+func newWorldWith(t *testing.T, fns []string, c *counter, edit func(*config.Target)) *world {
 	w := &world{t: t, now: sandboxtest.T0}
 	w.promo = sandboxtest.NewPromotion(t)
 	w.lambda = sandboxtest.NewLambda(t)
@@ -115,6 +121,9 @@ func newWorldOf(t *testing.T, fns []string, c *counter) *world {
 		tgt.Function = fn
 		if fn != "hello" {
 			tgt.CodeBuildProjects = []string{fn + "-build"}
+		}
+		if edit != nil {
+			edit(&tgt)
 		}
 		tgt.ApplyDefaults()
 		value, err := settings.Encode(tgt)
@@ -379,53 +388,14 @@ func (c *counter) count(s *middleware.Stack) error {
 // TestCallsAtScale (issue 19's quotas): one run at 200 targets, their
 // aliases stamped by aliasflow, a day of builds all released but one, a
 // few promotions running, makes one ListAliases a target and a handful of
-// other calls — the trail is read once, not per target.
+// other calls — the trail is read once, not per target. Pruning on every
+// target adds its versions and aliases (read again before deleting, when
+// there is anything to delete), the running promotions' input and the
+// Region's code storage, and one more read of the trail for a pass that
+// deletes: still none per target.
 func TestCallsAtScale(t *testing.T) {
 	const n = 200
-	fns := make([]string, n)
-	for i := range fns {
-		fns[i] = fmt.Sprintf("fn%03d", i)
-	}
-	c := &counter{n: map[string]int{}}
-	w := newWorldOf(t, fns, c)
-	for i, fn := range fns {
-		for _, name := range []string{"stg", "prod"} {
-			_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), fn+"-v2-0a0a0a0a"), fn, name,
-				func(alias.Alias) (alias.Alias, bool, error) {
-					return alias.Alias{Exists: true, Version: "2"}, true, nil
-				})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if i%20 == 0 { // a build of every tenth target today, released
-			b, _, err := w.builds.RunBuild(codebuild.RunInput{Project: fn + "-build"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := audit.Record{Event: audit.ReleasePublished, Function: fn, Alias: "stg", ToVersion: "2", Release: &promotion.Release{Build: b.ID}}
-			audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock}).Log(context.Background(), r)
-		}
-	}
-	missed, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "fn199-build"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fn := range fns[:3] {
-		w.promo.StartWaiting(t, promotion.ExecutionName(fn, "3", "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="),
-			promotion.Input{Function: fn, Version: "3", Target: target, Steps: []promotion.Step{}})
-	}
-	w.advance(10 * time.Minute)
-	before := len(w.lambda.Calls())
-	rep := w.run()
-	if rep.Targets != n || len(rep.Drifted) != 0 || !slices.Equal(rep.Swept, []string{"fn199:" + missed.ID}) || len(rep.Stuck) != 0 {
-		t.Fatalf("report = %d targets, drifted %v, swept %v, stuck %v; want %d, none, %s, none", rep.Targets, rep.Drifted, rep.Swept, rep.Stuck, n, missed.ID)
-	}
-	for _, op := range w.lambda.Calls()[before:] {
-		c.n[op]++
-	}
-	c.n["Invoke"] += len(w.invokes.calls) // answered by the test's invokes
-	want := map[string]int{
+	off := map[string]int{
 		"ListAliases":         n,      // one a target: drift is one ListAliases away
 		"Invoke":              1,      // the one missed build
 		"GetParametersByPath": n / 10, // 10 parameters a page
@@ -434,17 +404,113 @@ func TestCallsAtScale(t *testing.T) {
 		"BatchGetBuilds":      1,
 		"ListExecutions":      1,
 	}
-	total := 0
-	for op, got := range c.n {
-		total += got
-		if got != want[op] {
-			t.Errorf("%s calls = %d, want %d", op, got, want[op])
+	with := func(m map[string]int, more map[string]int) map[string]int {
+		out := maps.Clone(m)
+		for op, k := range more {
+			out[op] += k
 		}
+		return out
 	}
-	for op, n := range want {
-		if c.n[op] != n {
-			t.Errorf("%s calls = %d, want %d", op, c.n[op], n)
+	tests := []struct {
+		name     string
+		keepLast int // 0: no policy
+		// runs are the calls wanted of each run, and the versions it
+		// deletes.
+		runs []struct {
+			want    map[string]int
+			deleted int
 		}
+	}{
+		{"pruning off", 0, []struct {
+			want    map[string]int
+			deleted int
+		}{{off, 0}}},
+		{"pruning on: a version of each target to delete, then none", 2, []struct {
+			want    map[string]int
+			deleted int
+		}{
+			{with(off, map[string]int{
+				"ListAliases": 2 * n, "ListVersionsByFunction": 2 * n, // the plan's and the fresh read's
+				"DeleteFunction": n, "GetAccountSettings": 2, // before and after
+				"ListExecutions": 2, "DescribeExecution": 2 * 3, // the plan's and the fresh read's, 3 running
+				"FilterLogEvents": 1, // the fresh read of the trail
+			}), n},
+			{with(off, map[string]int{
+				"ListAliases": n, "ListVersionsByFunction": n, "GetAccountSettings": 1, "ListExecutions": 1, "DescribeExecution": 3,
+				"Invoke": -1, "BatchGetBuilds": -1, // the build was swept by the first run
+			}), 0},
+		}},
 	}
-	t.Logf("one run at %d targets: %d calls %v (and one PutEvents when it found anything)", n, total, c.n)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fns := make([]string, n)
+			for i := range fns {
+				fns[i] = fmt.Sprintf("fn%03d", i)
+			}
+			c := &counter{n: map[string]int{}}
+			w := newWorldWith(t, fns, c, func(tgt *config.Target) {
+				if tc.keepLast > 0 {
+					tgt.Prune = &config.Prune{KeepLast: tc.keepLast}
+				}
+			})
+			for i, fn := range fns {
+				for _, name := range []string{"stg", "prod"} {
+					_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), fn+"-v2-0a0a0a0a"), fn, name,
+						func(alias.Alias) (alias.Alias, bool, error) {
+							return alias.Alias{Exists: true, Version: "2"}, true, nil
+						})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i%20 == 0 { // a build of every tenth target today, released
+					b, _, err := w.builds.RunBuild(codebuild.RunInput{Project: fn + "-build"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					r := audit.Record{Event: audit.ReleasePublished, Function: fn, Alias: "stg", ToVersion: "2", Release: &promotion.Release{Build: b.ID}}
+					audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock}).Log(context.Background(), r)
+				}
+			}
+			missed, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "fn199-build"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fn := range fns[:3] {
+				w.promo.StartWaiting(t, promotion.ExecutionName(fn, "3", "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="),
+					promotion.Input{Function: fn, Version: "3", Target: target, Steps: []promotion.Step{}})
+			}
+			for run, r := range tc.runs {
+				w.advance(10 * time.Minute)
+				clear(c.n)
+				before, invoked := len(w.lambda.Calls()), len(w.invokes.calls)
+				rep := w.run()
+				wantSwept := []string{}
+				if run == 0 {
+					wantSwept = []string{"fn199:" + missed.ID}
+				}
+				if rep.Targets != n || len(rep.Drifted) != 0 || !slices.Equal(rep.Swept, wantSwept) || len(rep.Stuck) != 0 || len(rep.Deleted) != r.deleted {
+					t.Fatalf("run %d: report = %d targets, drifted %v, swept %v, stuck %v, %d deleted; want %d, none, %v, none, %d",
+						run, rep.Targets, rep.Drifted, rep.Swept, rep.Stuck, len(rep.Deleted), n, wantSwept, r.deleted)
+				}
+				for _, op := range w.lambda.Calls()[before:] {
+					c.n[op]++
+				}
+				c.n["Invoke"] += len(w.invokes.calls) - invoked // answered by the test's invokes
+				total := 0
+				for op, got := range c.n {
+					total += got
+					if got != r.want[op] {
+						t.Errorf("run %d: %s calls = %d, want %d", run, op, got, r.want[op])
+					}
+				}
+				for op, k := range r.want {
+					if c.n[op] != k {
+						t.Errorf("run %d: %s calls = %d, want %d", run, op, c.n[op], k)
+					}
+				}
+				t.Logf("run %d at %d targets: %d calls %v (and one PutEvents when it found anything)", run, n, total, c.n)
+			}
+		})
+	}
 }
