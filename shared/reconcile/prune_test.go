@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/reconcile"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -83,6 +85,56 @@ func TestRunPrunes(t *testing.T) {
 	}
 }
 
+// TestPruneTakesTurns: with more targets to prune than a run prunes, the
+// runs of consecutive periods take turns: each run prunes at most
+// Options.PruneTargets of them, and every one is pruned once in as many
+// runs as there are turns.
+func TestPruneTakesTurns(t *testing.T) {
+	tests := []struct {
+		name             string
+		targets, perRun  int
+		runs, wantPerRun int
+	}{
+		{"all in one run", 3, 3, 1, 3},
+		{"5 targets, 2 a run: 3 turns", 5, 2, 3, 2},
+		{"6 targets, 2 a run: 3 turns", 6, 2, 3, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var fns []string
+			for i := range tc.targets {
+				fns = append(fns, fmt.Sprintf("fn%d", i))
+			}
+			w := newWorldWith(t, fns, nil, func(tgt *config.Target) { tgt.Prune = &config.Prune{KeepLast: 1} },
+				func(o *reconcile.Options) { o.PruneTargets = tc.perRun })
+			pruned := map[string]int{}
+			for run := range tc.runs {
+				w.advance(reconcile.RunPeriod)
+				rep := w.run()
+				fnsOf := map[string]bool{}
+				for _, d := range rep.Deleted {
+					fn, _, _ := strings.Cut(d, ":")
+					fnsOf[fn] = true
+				}
+				if len(fnsOf) > tc.wantPerRun {
+					t.Errorf("run %d pruned %d targets %v, want at most %d", run, len(fnsOf), rep.Deleted, tc.wantPerRun)
+				}
+				for fn := range fnsOf {
+					pruned[fn]++
+				}
+			}
+			for _, fn := range fns {
+				if pruned[fn] != 1 {
+					t.Errorf("%s pruned in %d runs, want 1", fn, pruned[fn])
+				}
+				if got, want := w.versions(fn), []string{"4"}; !slices.Equal(got, want) {
+					t.Errorf("%s's versions = %v, want %v", fn, got, want)
+				}
+			}
+		})
+	}
+}
+
 // failing makes the reconciler's Lambda calls of op fail.
 func (i *invokes) failing(op string, err error) {
 	i.mu.Lock()
@@ -114,25 +166,37 @@ func (i *invokes) DeleteFunction(ctx context.Context, in *lambda.DeleteFunctionI
 }
 
 // TestPruneFailureIsReportedLast: a prune that fails (planning or
-// deleting) does not keep drift from being reported; its error comes with
-// the run's, naming the failure, and nothing is deleted after it.
+// deleting, or the invocation nearly out of time) does not keep drift from
+// being reported; its error comes with the run's, naming the failure, and
+// nothing is deleted after it.
 func TestPruneFailureIsReportedLast(t *testing.T) {
 	tests := []struct {
 		name, op string
+		timeout  time.Duration // of the invocation; 0: none
+		wantErr  string
 	}{
-		{"planning fails", "ListVersionsByFunction"},
-		{"deleting fails", "DeleteFunction"},
+		{"planning fails", "ListVersionsByFunction", 0, "the test's failure"},
+		{"deleting fails", "DeleteFunction", 0, "the test's failure"},
+		{"the invocation's deadline is near", "", 10 * time.Second, "context deadline exceeded"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorldWith(t, []string{"hello"}, nil, keepLastOnHello)
 			w.moved("prod", "", "1", "hello-v1-0a0a0a0a")
 			w.lambda.SetAlias(t, "hello", "prod", "2", nil) // by hand: drift
-			w.invokes.failing(tc.op, errors.New("the test's failure"))
+			if tc.op != "" {
+				w.invokes.failing(tc.op, errors.New("the test's failure"))
+			}
 			w.advance(5 * time.Minute)
-			rep, err := w.h.Handle(context.Background(), nil)
-			if err == nil || !strings.Contains(err.Error(), "prune") || !strings.Contains(err.Error(), "the test's failure") {
-				t.Errorf("Handle: error %v, want the prune's failure", err)
+			ctx := context.Background()
+			if tc.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+				defer cancel()
+			}
+			rep, err := w.h.Handle(ctx, nil)
+			if err == nil || !strings.Contains(err.Error(), "prune") || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Handle: error %v, want the prune's failure (%s)", err, tc.wantErr)
 			}
 			if want := []string{"hello:prod"}; !slices.Equal(rep.Drifted, want) {
 				t.Errorf("drifted = %v, want %v (drift runs whatever prune does)", rep.Drifted, want)

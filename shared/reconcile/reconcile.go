@@ -99,6 +99,19 @@ const (
 	DefaultStuckGrace = time.Hour
 	// maxBuildPages bounds the ListBuilds pages read in one run.
 	maxBuildPages = 10
+	// DefaultPruneTargets is how many targets one run prunes at most: a
+	// pass reads each one's versions and aliases (twice when it deletes)
+	// at deploy.ReconcileControlPlaneRate, and must end inside the run's
+	// timeout after drift's ListAliases of every target.
+	DefaultPruneTargets = 50
+	// RunPeriod is the schedule's period (infra/aliasflow ReconcileRate):
+	// with more targets to prune than a run prunes, consecutive runs take
+	// turns over them.
+	RunPeriod = 5 * time.Minute
+	// pruneMargin is the time a pass leaves before the invocation's
+	// deadline to report and flush the audit records: a pass that runs out
+	// of time stops (the next run goes on) rather than being killed.
+	pruneMargin = 20 * time.Second
 	// smokeTimeout is the smoke test's task timeout in the definition
 	// (infra/statemachine/promotion.asl.json, SmokeTest TimeoutSeconds).
 	smokeTimeout = 900 * time.Second
@@ -108,6 +121,8 @@ const (
 // default.
 type Options struct {
 	SweepWindow, SweepGrace, StuckGrace time.Duration
+	// PruneTargets is DefaultPruneTargets when zero.
+	PruneTargets int
 	Now                                 func() time.Time
 	Log                                 *slog.Logger
 }
@@ -142,6 +157,9 @@ func New(l Lambda, b Builds, s States, p Params, t Trail, rec *audit.Recorder, m
 	}
 	if h.opts.StuckGrace == 0 {
 		h.opts.StuckGrace = DefaultStuckGrace
+	}
+	if h.opts.PruneTargets == 0 {
+		h.opts.PruneTargets = DefaultPruneTargets
 	}
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now
@@ -233,10 +251,11 @@ func (h *Handler) Run(ctx context.Context) (Report, error) {
 		errs = append(errs, err)
 	}
 	rep.Stuck = h.stuck(ctx, targets, running, recent)
-	if rep.Deleted, err = h.prune(ctx, targets, recent); err != nil {
+	if err := h.deliver(targets, recent, now); err != nil {
 		errs = append(errs, err)
 	}
-	if err := h.deliver(targets, recent, now); err != nil {
+	// Last: the longest part, bounded by the invocation's deadline.
+	if rep.Deleted, err = h.prune(ctx, targets, recent, now); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -519,21 +538,24 @@ func Longest(t config.Target) time.Duration {
 // prune runs one pruning pass over the targets whose settings set
 // prune.keepLast (prune.Pruner's PlanAll then ApplyAll, as `aliasflow
 // prune --yes` does); a target without the policy is never read or
-// touched. The plans read the run's trail; the deletions are decided
+// touched. With more such targets than Options.PruneTargets, a run prunes
+// every k-th of them, the runs of consecutive periods taking turns, and
+// the pass stops short of the invocation's deadline. The plans read the
+// run's trail; the deletions are decided
 // again on facts read fresh, the trail included (read once for the pass,
 // after its running promotions and after every plan's aliases), so a
 // version deleted is one both reads allowed. CloudTrail's
 // DeleteFunction event is each deletion's audit record (version.deleted).
-func (h *Handler) prune(ctx context.Context, targets map[string]config.Target, recent ledger.Trail) ([]string, error) {
+func (h *Handler) prune(ctx context.Context, targets map[string]config.Target, recent ledger.Trail, now time.Time) ([]string, error) {
 	deleted := []string{}
-	var policy []config.Target
-	for _, fn := range slices.Sorted(maps.Keys(targets)) {
-		if targets[fn].Prune != nil {
-			policy = append(policy, targets[fn])
-		}
-	}
+	policy := h.pruneTurn(targets, now)
 	if len(policy) == 0 {
 		return deleted, nil
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-pruneMargin))
+		defer cancel()
 	}
 	p := &prune.Pruner{Lambda: h.lambda, States: h.states, StateMachine: h.machine, Trail: readTrail(recent)}
 	pass, err := p.PlanAll(ctx, policy)
@@ -562,6 +584,28 @@ func (h *Handler) prune(ctx context.Context, targets map[string]config.Target, r
 		h.opts.Log.InfoContext(ctx, "code storage", "used", pass.After.Used, "limit", pass.After.Limit, "before", pass.Before.Used)
 	}
 	return deleted, nil
+}
+
+// pruneTurn is the targets this run prunes: those that set prune.keepLast,
+// or, with more than Options.PruneTargets of them, every k-th of them in
+// name order, where k is the turns needed, starting at the run's period.
+func (h *Handler) pruneTurn(targets map[string]config.Target, now time.Time) []config.Target {
+	var policy []config.Target
+	for _, fn := range slices.Sorted(maps.Keys(targets)) {
+		if targets[fn].Prune != nil {
+			policy = append(policy, targets[fn])
+		}
+	}
+	turns := (len(policy) + h.opts.PruneTargets - 1) / h.opts.PruneTargets
+	if turns <= 1 {
+		return policy
+	}
+	turn := int(now.Unix() / int64(RunPeriod/time.Second) % int64(turns))
+	var out []config.Target
+	for i := turn; i < len(policy); i += turns {
+		out = append(out, policy[i])
+	}
+	return out
 }
 
 // readTrail serves the pruner's reads of a function's records from a

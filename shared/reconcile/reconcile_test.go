@@ -105,8 +105,8 @@ func newWorld(t *testing.T) *world { return newWorldOf(t, []string{"hello"}, nil
 func newWorldOf(t *testing.T, fns []string, c *counter) *world { return newWorldWith(t, fns, c, nil) }
 
 // newWorldWith is newWorldOf with each target's settings passed through
-// edit first, when not nil.
-func newWorldWith(t *testing.T, fns []string, c *counter, edit func(*config.Target)) *world {
+// edit first, when not nil, and the reconciler's options through opts.
+func newWorldWith(t *testing.T, fns []string, c *counter, edit func(*config.Target), opts ...func(*reconcile.Options)) *world {
 	w := &world{t: t, now: sandboxtest.T0}
 	w.promo = sandboxtest.NewPromotion(t)
 	w.lambda = sandboxtest.NewLambda(t)
@@ -134,11 +134,15 @@ func newWorldWith(t *testing.T, fns []string, c *counter, edit func(*config.Targ
 			t.Fatal(err)
 		}
 	}
-	var opts []func(*middleware.Stack) error
+	var counted []func(*middleware.Stack) error
 	if c != nil { // Lambda's calls are counted by sandboxtest (Lambda.Calls)
-		opts = append(opts, c.count)
+		counted = append(counted, c.count)
 	}
-	with := func(o *[]func(*middleware.Stack) error) { *o = append(*o, opts...) }
+	with := func(o *[]func(*middleware.Stack) error) { *o = append(*o, counted...) }
+	ropts := &reconcile.Options{Now: w.clock}
+	for _, o := range opts {
+		o(ropts)
+	}
 	rec := audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock})
 	w.h = reconcile.New(w.invokes,
 		awscodebuild.NewFromConfig(sandboxtest.Config(t, "codebuild", w.builds), func(o *awscodebuild.Options) { with(&o.APIOptions) }),
@@ -146,7 +150,7 @@ func newWorldWith(t *testing.T, fns []string, c *counter, edit func(*config.Targ
 		ssm.NewFromConfig(sandboxtest.Config(t, "ssm", params), func(o *ssm.Options) { with(&o.APIOptions) }),
 		ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(sandboxtest.Config(t, "logs", w.logs.Service), func(o *cloudwatchlogs.Options) { with(&o.APIOptions) }),
 			Group: deploy.PipelineLogGroup, Now: w.clock}, rec,
-		metrics.New(&w.emf, w.clock), settings.Path("aliasflow"), w.promo.MachineARN, releaseFn, &reconcile.Options{Now: w.clock})
+		metrics.New(&w.emf, w.clock), settings.Path("aliasflow"), w.promo.MachineARN, releaseFn, ropts)
 	return w
 }
 
@@ -389,12 +393,13 @@ func (c *counter) count(s *middleware.Stack) error {
 // aliases stamped by aliasflow, a day of builds all released but one, a
 // few promotions running, makes one ListAliases a target and a handful of
 // other calls — the trail is read once, not per target. Pruning on every
-// target adds its versions and aliases (read again before deleting, when
-// there is anything to delete), the running promotions' input and the
-// Region's code storage, and one more read of the trail for a pass that
-// deletes: still none per target.
+// target adds, for the reconciler.DefaultPruneTargets whose turn it is,
+// their versions and aliases (read again before deleting when there is
+// anything to delete), the running promotions' input and the Region's code
+// storage, and one more read of the trail for a pass that deletes.
 func TestCallsAtScale(t *testing.T) {
 	const n = 200
+	const k = reconcile.DefaultPruneTargets
 	off := map[string]int{
 		"ListAliases":         n,      // one a target: drift is one ListAliases away
 		"Invoke":              1,      // the one missed build
@@ -404,42 +409,29 @@ func TestCallsAtScale(t *testing.T) {
 		"BatchGetBuilds":      1,
 		"ListExecutions":      1,
 	}
-	with := func(m map[string]int, more map[string]int) map[string]int {
-		out := maps.Clone(m)
-		for op, k := range more {
-			out[op] += k
+	with := func(more map[string]int) map[string]int {
+		out := maps.Clone(off)
+		for op, x := range more {
+			out[op] += x
 		}
 		return out
 	}
 	tests := []struct {
 		name     string
 		keepLast int // 0: no policy
-		// runs are the calls wanted of each run, and the versions it
-		// deletes.
-		runs []struct {
-			want    map[string]int
-			deleted int
-		}
+		want     map[string]int
+		deleted  int
 	}{
-		{"pruning off", 0, []struct {
-			want    map[string]int
-			deleted int
-		}{{off, 0}}},
-		{"pruning on: a version of each target to delete, then none", 2, []struct {
-			want    map[string]int
-			deleted int
-		}{
-			{with(off, map[string]int{
-				"ListAliases": 2 * n, "ListVersionsByFunction": 2 * n, // the plan's and the fresh read's
-				"DeleteFunction": n, "GetAccountSettings": 2, // before and after
-				"ListExecutions": 2, "DescribeExecution": 2 * 3, // the plan's and the fresh read's, 3 running
-				"FilterLogEvents": 1, // the fresh read of the trail
-			}), n},
-			{with(off, map[string]int{
-				"ListAliases": n, "ListVersionsByFunction": n, "GetAccountSettings": 1, "ListExecutions": 1, "DescribeExecution": 3,
-				"Invoke": -1, "BatchGetBuilds": -1, // the build was swept by the first run
-			}), 0},
-		}},
+		{"pruning off", 0, off, 0},
+		{"pruning on, nothing to delete", 4, with(map[string]int{
+			"ListAliases": k, "ListVersionsByFunction": k, "GetAccountSettings": 1, "ListExecutions": 1, "DescribeExecution": 3, // 3 running
+		}), 0},
+		{"pruning on, an old version of each target", 2, with(map[string]int{
+			"ListAliases": 2 * k, "ListVersionsByFunction": 2 * k, // the plan's and the fresh read's
+			"DeleteFunction": k, "GetAccountSettings": 2, // before and after
+			"ListExecutions": 2, "DescribeExecution": 2 * 3,
+			"FilterLogEvents": 1, // the fresh read of the trail
+		}), k},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -480,37 +472,30 @@ func TestCallsAtScale(t *testing.T) {
 				w.promo.StartWaiting(t, promotion.ExecutionName(fn, "3", "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="),
 					promotion.Input{Function: fn, Version: "3", Target: target, Steps: []promotion.Step{}})
 			}
-			for run, r := range tc.runs {
-				w.advance(10 * time.Minute)
-				clear(c.n)
-				before, invoked := len(w.lambda.Calls()), len(w.invokes.calls)
-				rep := w.run()
-				wantSwept := []string{}
-				if run == 0 {
-					wantSwept = []string{"fn199:" + missed.ID}
-				}
-				if rep.Targets != n || len(rep.Drifted) != 0 || !slices.Equal(rep.Swept, wantSwept) || len(rep.Stuck) != 0 || len(rep.Deleted) != r.deleted {
-					t.Fatalf("run %d: report = %d targets, drifted %v, swept %v, stuck %v, %d deleted; want %d, none, %v, none, %d",
-						run, rep.Targets, rep.Drifted, rep.Swept, rep.Stuck, len(rep.Deleted), n, wantSwept, r.deleted)
-				}
-				for _, op := range w.lambda.Calls()[before:] {
-					c.n[op]++
-				}
-				c.n["Invoke"] += len(w.invokes.calls) - invoked // answered by the test's invokes
-				total := 0
-				for op, got := range c.n {
-					total += got
-					if got != r.want[op] {
-						t.Errorf("run %d: %s calls = %d, want %d", run, op, got, r.want[op])
-					}
-				}
-				for op, k := range r.want {
-					if c.n[op] != k {
-						t.Errorf("run %d: %s calls = %d, want %d", run, op, c.n[op], k)
-					}
-				}
-				t.Logf("run %d at %d targets: %d calls %v (and one PutEvents when it found anything)", run, n, total, c.n)
+			w.advance(10 * time.Minute)
+			before := len(w.lambda.Calls())
+			rep := w.run()
+			if rep.Targets != n || len(rep.Drifted) != 0 || !slices.Equal(rep.Swept, []string{"fn199:" + missed.ID}) || len(rep.Stuck) != 0 || len(rep.Deleted) != tc.deleted {
+				t.Fatalf("report = %d targets, drifted %v, swept %v, stuck %v, %d deleted; want %d, none, %s, none, %d",
+					rep.Targets, rep.Drifted, rep.Swept, rep.Stuck, len(rep.Deleted), n, missed.ID, tc.deleted)
 			}
+			for _, op := range w.lambda.Calls()[before:] {
+				c.n[op]++
+			}
+			c.n["Invoke"] += len(w.invokes.calls) // answered by the test's invokes
+			total := 0
+			for op, got := range c.n {
+				total += got
+				if got != tc.want[op] {
+					t.Errorf("%s calls = %d, want %d", op, got, tc.want[op])
+				}
+			}
+			for op, x := range tc.want {
+				if c.n[op] != x {
+					t.Errorf("%s calls = %d, want %d", op, c.n[op], x)
+				}
+			}
+			t.Logf("one run at %d targets: %d calls %v (and one PutEvents when it found anything)", n, total, c.n)
 		})
 	}
 }
