@@ -123,8 +123,8 @@ type Options struct {
 	SweepWindow, SweepGrace, StuckGrace time.Duration
 	// PruneTargets is DefaultPruneTargets when zero.
 	PruneTargets int
-	Now                                 func() time.Time
-	Log                                 *slog.Logger
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Handler runs the reconciler.
