@@ -46,7 +46,13 @@ func main() {
 	// the run (the next one comes anyway).
 	cfg.Retryer = awsenv.PatientRetryer(0, 0)
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	trail := ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Now: time.Now}
+	// The trail's pages (the ledger's 90 days when a run prunes) are read
+	// at most 2 a second: FilterLogEvents' quota, 5 a second per account
+	// and Region ("CloudWatch Logs quotas"), is the approval API's and the
+	// CLI's too.
+	logsPace := awsenv.Paced(rate.NewLimiter(2, 1))
+	logs := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.APIOptions = append(o.APIOptions, logsPace) })
+	trail := ledger.Ledger{Logs: logs, Group: deploy.PipelineLogGroup, Now: time.Now}
 	// One ListAliases a target, and pruning's reads and deletions, paced
 	// (deploy.ReconcileControlPlaneRate); the one Invoke of a swept build
 	// is no control-plane request.

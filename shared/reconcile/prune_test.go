@@ -135,6 +135,37 @@ func TestPruneTakesTurns(t *testing.T) {
 	}
 }
 
+// TestPruneKeepsWhatARollbackCouldNeed: a version prod served after an
+// approved promotion 60 days ago is one `rollback --to` accepts, so a run
+// keeps it as `aliasflow prune` does (the ledger's 90-day window), though
+// the delivery metrics read only 30 days; prod's previous version is where
+// `rollback` goes, also kept.
+func TestPruneKeepsWhatARollbackCouldNeed(t *testing.T) {
+	tests := []struct {
+		name      string
+		completed time.Duration // how long ago prod completed on version 1
+		want      []string      // hello's versions left
+	}{
+		{"60 days ago", 60 * 24 * time.Hour, []string{"1", "2", "3", "4"}},
+		{"100 days ago: past the ledger's window", 100 * 24 * time.Hour, []string{"2", "3", "4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorldWith(t, []string{"hello"}, nil, keepLastOnHello)
+			w.audited(audit.Record{Event: audit.PromotionCompleted, Alias: "prod", FromVersion: "", ToVersion: "1",
+				Execution: "arn:aws:states:us-east-1:000000000000:execution:aliasflow-promotion:hello-v1-0a0a0a0a"})
+			w.advance(tc.completed)
+			w.moved("prod", "1", "2", "hello-v2-0b0b0b0b")
+			w.moved("prod", "2", "3", "hello-v3-0c0c0c0c") // 2: where `rollback` goes
+			w.advance(5 * time.Minute)
+			w.run()
+			if got := w.versions("hello"); !slices.Equal(got, tc.want) {
+				t.Errorf("hello's versions = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // failing makes the reconciler's Lambda calls of op fail.
 func (i *invokes) failing(op string, err error) {
 	i.mu.Lock()

@@ -228,18 +228,14 @@ func (h *Handler) Run(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	now := h.opts.Now()
-	since := now.Add(-ledger.DefaultWindow)
-	for _, e := range running {
-		if t := aws.ToTime(e.StartDate); t.Before(since) {
-			since = t
-		}
-	}
+	turn := h.pruneTurn(targets, now)
 	// The trail, read once for every part: what earlier runs and the
 	// releases said (the builds released or swept, the promotions found
-	// stuck), where a rollback could go (pruning keeps those versions) and
-	// the promotions' outcomes (the delivery metrics). Every event, over
-	// the ledger's window, as `aliasflow prune` reads a function's.
-	recent, err := h.trail.Read(ctx, ledger.Query{Since: since})
+	// stuck), the promotions' outcomes (the delivery metrics) and, when
+	// the run prunes, where a rollback could go (pruning keeps those
+	// versions). Every event: a filter of several is applied as the
+	// records are read anyway (ledger.Query.Pattern).
+	recent, err := h.trail.Read(ctx, ledger.Query{Since: h.trailSince(targets, running, turn, now)})
 	if err != nil {
 		return rep, err
 	}
@@ -255,13 +251,36 @@ func (h *Handler) Run(ctx context.Context) (Report, error) {
 		errs = append(errs, err)
 	}
 	// Last: the longest part, bounded by the invocation's deadline.
-	if rep.Deleted, err = h.prune(ctx, targets, recent, now); err != nil {
+	if rep.Deleted, err = h.prune(ctx, turn, recent); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return rep, fmt.Errorf("reconcile: %v", errs)
 	}
 	return rep, nil
+}
+
+// trailSince is how far back a run reads the trail: the sweep's window and
+// the oldest running promotion's start; the delivery metrics' window and
+// before it the longest a target's promotion may run (its release and
+// first traffic shift precede its completion or rollback by at most
+// that); and, when the run prunes, the ledger's window, over which
+// `aliasflow prune` reads where a rollback could go.
+func (h *Handler) trailSince(targets map[string]config.Target, running []sfntypes.ExecutionListItem, turn []config.Target, now time.Time) time.Time {
+	var longest time.Duration
+	for _, t := range targets {
+		longest = max(longest, Longest(t))
+	}
+	since := now.Add(-max(h.opts.SweepWindow, delivery.Window+longest))
+	if pruning := now.Add(-ledger.DefaultWindow); len(turn) > 0 && pruning.Before(since) {
+		since = pruning
+	}
+	for _, e := range running {
+		if t := aws.ToTime(e.StartDate); t.Before(since) {
+			since = t
+		}
+	}
+	return since
 }
 
 // targets reads every target's settings (GetParametersByPath, one level).
@@ -535,20 +554,17 @@ func Longest(t config.Target) time.Duration {
 		time.Duration(steps*max(t.Health.MaxBakeSeconds, t.Strategy.BakeSeconds))*time.Second
 }
 
-// prune runs one pruning pass over the targets whose settings set
-// prune.keepLast (prune.Pruner's PlanAll then ApplyAll, as `aliasflow
-// prune --yes` does); a target without the policy is never read or
-// touched. With more such targets than Options.PruneTargets, a run prunes
-// every k-th of them, the runs of consecutive periods taking turns, and
-// the pass stops short of the invocation's deadline. The plans read the
-// run's trail; the deletions are decided
+// prune runs one pruning pass over the run's turn of the targets whose
+// settings set prune.keepLast (pruneTurn; prune.Pruner's PlanAll then
+// ApplyAll, as `aliasflow prune --yes` does); a target without the policy
+// is never read or touched. The pass stops short of the invocation's
+// deadline. The plans read the run's trail; the deletions are decided
 // again on facts read fresh, the trail included (read once for the pass,
 // after its running promotions and after every plan's aliases), so a
 // version deleted is one both reads allowed. CloudTrail's
 // DeleteFunction event is each deletion's audit record (version.deleted).
-func (h *Handler) prune(ctx context.Context, targets map[string]config.Target, recent ledger.Trail, now time.Time) ([]string, error) {
+func (h *Handler) prune(ctx context.Context, policy []config.Target, recent ledger.Trail) ([]string, error) {
 	deleted := []string{}
-	policy := h.pruneTurn(targets, now)
 	if len(policy) == 0 {
 		return deleted, nil
 	}
