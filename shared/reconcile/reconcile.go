@@ -14,14 +14,16 @@
 //
 // Its calls are few whatever the number of targets (issue 19's quotas):
 // the targets' settings by path (10 a call), one ListAliases a target, the
-// trail once for the run (the ledger's window: pruning's rollback needs
-// and the delivery metrics read it too) plus once per target whose aliases
+// trail once for the run (the delivery metrics' 30 days, the ledger's 90
+// when the run prunes: every part reads it) plus once per target whose aliases
 // carry no stamp of aliasflow's, the account's newest builds (ListBuilds,
 // 100 ids a call) and one BatchGetBuilds for those not yet in the trail,
 // one ListExecutions page of the running promotions, one PutEvents. A
-// target that prunes adds its versions and aliases (ListVersionsByFunction,
-// ListAliases), read again before deleting, with one more read of the
-// trail for the run when anything is to be deleted.
+// target that prunes in the run (at most DefaultPruneTargets a run) adds
+// its versions and aliases (ListVersionsByFunction, ListAliases), read
+// again before deleting, and the pass adds the running promotions' input
+// (DescribeExecution each), the Region's code storage and, when anything
+// is to be deleted, one more read of the trail.
 package reconcile
 
 import (
