@@ -2,16 +2,22 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
+	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/reconcile"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // reconcileOnce invokes the deployed reconciler as its schedule does (the
@@ -159,5 +165,100 @@ func TestSweepReleasesADroppedBuildOnce(t *testing.T) {
 	}
 	if n := s.busCopies(audit.ReleaseSwept); n != 1 {
 		t.Errorf("release.swept events on the bus = %d, want 1", n)
+	}
+}
+
+// TestReconcilerPrunesAndEmitsDelivery (issue 21): the reconciler,
+// invoked as its schedule does and running as its own role, prunes a
+// target whose settings set prune.keepLast as `aliasflow prune --yes`
+// does — exactly the old versions nothing references: not one an alias
+// points or routes at, nor the one a waiting promotion would restore stg
+// to, nor the newest 2 — each audited once (CloudTrail's version.deleted,
+// no record of its own), and writes the target's delivery metrics as EMF.
+func TestReconcilerPrunesAndEmitsDelivery(t *testing.T) {
+	t.Parallel()
+	s := startScenarioWith(t, func(tg *config.Target) { tg.Prune = &config.Prune{KeepLast: 2} }, "", cdkOut, false)
+	ctx := s.ctx
+	for v := len(s.published()) + 1; v <= 10; v++ {
+		s.publishConfigVersion(fmt.Sprintf("version %d", v))
+	}
+	if got := len(s.published()); got != 10 {
+		t.Fatalf("hello has %d published versions, want 10", got)
+	}
+	if _, err := s.lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String(fn), Name: aws.String("prod"), FunctionVersion: aws.String("4"),
+		RoutingConfig: &ltypes.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"5": 0.05}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String(fn), Name: aws.String("stg"), FunctionVersion: aws.String("7")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String(fn), Name: aws.String("blue"), FunctionVersion: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	p := s.merge(helloV2, "c0ffee1")
+	s.waitWaiting(p, promotion.StateRequestApproval)
+	if p.version != "11" {
+		t.Fatalf("the release published version %s, want 11", p.version)
+	}
+
+	rep := s.reconcileOnce(`{}`)
+	kept := []string{"2", "4", "5", "7", "10", "11"}
+	var want []string
+	for v := 1; v <= 11; v++ {
+		if !slices.Contains(kept, strconv.Itoa(v)) {
+			want = append(want, fn+":"+strconv.Itoa(v))
+		}
+	}
+	if !slices.Equal(rep.Deleted, want) {
+		t.Errorf("deleted %v, want exactly %v", rep.Deleted, want)
+	}
+	if got := s.published(); !slices.Equal(got, kept) {
+		t.Errorf("versions left %v, want %v", got, kept)
+	}
+	if s.alias("prod").version != "4" || s.alias("stg").version != p.version || s.alias("blue").version != "2" {
+		t.Errorf("prod on %s, stg on %s, blue on %s: pruning moved an alias", s.alias("prod").version, s.alias("stg").version, s.alias("blue").version)
+	}
+	if again := s.reconcileOnce(`{}`); len(again.Deleted) != 0 {
+		t.Errorf("the next run deleted %v, want nothing", again.Deleted)
+	}
+
+	recs := s.waitAudit(func(recs []audit.Record) bool {
+		n := 0
+		for _, r := range recs {
+			if r.Event == audit.VersionDeleted {
+				n++
+			}
+		}
+		return n >= len(want)
+	})
+	count := map[string]int{}
+	for _, r := range recs {
+		if r.Event == audit.VersionDeleted {
+			count[fn+":"+r.FromVersion]++
+		}
+	}
+	for _, v := range want {
+		if count[v] != 1 {
+			t.Errorf("%s deleted: %d version.deleted records, want exactly 1", v, count[v])
+		}
+	}
+	if len(count) != len(want) {
+		t.Errorf("version.deleted records name %d versions, want %d: %v", len(count), len(want), count)
+	}
+
+	// Two runs, each the four keys of every target: deployments a day
+	// always, the others only with something to measure (none yet).
+	for _, m := range []struct {
+		name string
+		want int
+	}{
+		{metrics.DeploymentsPerDay, 2 * rep.Targets},
+		{metrics.DeliveryLeadTime, 0},
+		{metrics.ChangeFailureRate, 0},
+		{metrics.TimeToRestore, 0},
+	} {
+		if n := s.emfLines(m.name); n != m.want {
+			t.Errorf("%s metric lines = %d, want %d", m.name, n, m.want)
+		}
 	}
 }

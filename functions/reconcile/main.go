@@ -1,8 +1,9 @@
 // Command reconcile is the pipeline's reconciler, run by an EventBridge
 // Scheduler schedule: it compares the world with the ledger and records
 // drift, missed builds (handed to the release function) and stuck
-// promotions, once each (see package reconcile). main only wires:
-// environment, AWS config, clients, handler.
+// promotions, once each, prunes the targets whose settings set
+// prune.keepLast, and writes the delivery metrics (see package reconcile).
+// main only wires: environment, AWS config, clients, handler.
 package main
 
 import (
@@ -45,9 +46,16 @@ func main() {
 	// the run (the next one comes anyway).
 	cfg.Retryer = awsenv.PatientRetryer(0, 0)
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	trail := ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(cfg), Group: deploy.PipelineLogGroup, Now: time.Now}
-	// One ListAliases a target, paced (deploy.ReconcileControlPlaneRate);
-	// the one Invoke of a swept build is no control-plane request.
+	// The trail's pages (the ledger's 90 days when a run prunes) are read
+	// at most 2 a second: FilterLogEvents' quota, 5 a second per account
+	// and Region ("CloudWatch Logs quotas"), is the approval API's and the
+	// CLI's too.
+	logsPace := awsenv.Paced(rate.NewLimiter(2, 1))
+	logs := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.APIOptions = append(o.APIOptions, logsPace) })
+	trail := ledger.Ledger{Logs: logs, Group: deploy.PipelineLogGroup, Now: time.Now}
+	// One ListAliases a target, and pruning's reads and deletions, paced
+	// (deploy.ReconcileControlPlaneRate); the one Invoke of a swept build
+	// is no control-plane request.
 	pace := awsenv.Paced(rate.NewLimiter(deploy.ReconcileControlPlaneRate, 2), "Invoke")
 	lambdaClient := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
 	h := reconcile.New(lambdaClient, codebuild.NewFromConfig(cfg), sfn.NewFromConfig(cfg), ssm.NewFromConfig(cfg), trail, rec,

@@ -387,6 +387,15 @@ func TestLeastPrivilege(t *testing.T) {
 		{"reconciler lists the promotions", "ReconcileRole", "states:ListExecutions", `stateMachine:aliasflow-promotion"`, true},
 		{"reconciler starts no promotion", "ReconcileRole", "states:StartExecution", `.`, false},
 		{"reconciler reads the audit trail", "ReconcileRole", "logs:FilterLogEvents", `log-group:/aliasflow/pipeline`, true},
+		// Pruning (issue 21): what `aliasflow prune` needs of the operators'
+		// grants (OperatorStatements), on the tagged targets only.
+		{"reconciler lists tagged functions' versions", "ReconcileRole", "lambda:ListVersionsByFunction", `function:\*"`, true},
+		{"reconciler deletes tagged functions' versions", "ReconcileRole", "lambda:DeleteFunction", `function:\*:\*"`, true},
+		{"reconciler never deletes a whole function", "ReconcileRole", "lambda:DeleteFunction", `function:\*"`, false},
+		{"reconciler reads the code storage (no resource type)", "ReconcileRole", "lambda:GetAccountSettings", `^\*$`, true},
+		{"reconciler reads the running promotions' input", "ReconcileRole", "states:DescribeExecution", `execution:aliasflow-promotion:\*"`, true},
+		{"reconciler stops no promotion", "ReconcileRole", "states:StopExecution", `.`, false},
+		{"reconciler deletes no settings", "ReconcileRole", "ssm:DeleteParameter", `.`, false},
 		{"the schedule invokes the reconciler", "ReconcileScheduleRole", "lambda:InvokeFunction", `AliasflowReconcile`, true},
 		{"the schedule invokes nothing else", "ReconcileScheduleRole", "lambda:InvokeFunction", `AliasflowRelease`, false},
 		{"state machine invokes the smoke test", "PromotionRole", "lambda:InvokeFunction", `AliasflowSmokeTest`, true},

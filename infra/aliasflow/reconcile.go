@@ -34,9 +34,11 @@ func (p *Pipeline) ReconcileFunction() awslambda.Function { return p.reconcile }
 // calls, no more.
 func (p *Pipeline) newReconciler() {
 	p.reconcile = p.newFunction("Reconcile", ReconcileFunctionName, "reconcile",
-		"Compares the world with the audit trail: drift, missed builds, stuck promotions.",
+		"Compares the world with the audit trail: drift, missed builds, stuck promotions; prunes old versions; delivery metrics.",
 		// A run paces one ListAliases a target (deploy.ReconcileControlPlaneRate):
-		// 100 s at 200 targets, inside the schedule's period.
+		// 100 s at 200 targets, and pruning's calls for at most 50 of them
+		// (reconcile.DefaultPruneTargets) about 50 s more, 125 s when they
+		// each delete a version; a pass stops short of this timeout.
 		awscdk.Duration_Minutes(jsii.Number(5)), &map[string]*string{
 			EnvEventBus:            jsii.String(DefaultEventBus),
 			deploy.EnvSettingsPath: jsii.String(p.SettingsPath()),
@@ -52,7 +54,17 @@ func (p *Pipeline) newReconciler() {
 		Service: jsii.String("events"), Resource: jsii.String("event-bus"), ResourceName: jsii.String(DefaultEventBus),
 	}))
 	allow(p.reconcile, []string{"ssm:GetParametersByPath"}, p.settingsArn())
-	allowIf(p.reconcile, tagged, []string{"lambda:ListAliases"}, p.lambdaArn("*"))
+	allowIf(p.reconcile, tagged, []string{"lambda:ListAliases", "lambda:ListVersionsByFunction"}, p.lambdaArn("*"))
+	// Pruning (shared/prune, the targets whose settings set
+	// prune.keepLast) deletes old published versions of the tagged targets
+	// as the operators' `aliasflow prune` may (OperatorStatements): only
+	// qualified ARNs (function:NAME:VERSION), so never a whole function;
+	// Lambda itself refuses a version an alias references, and $LATEST.
+	allowIf(p.reconcile, tagged, []string{"lambda:DeleteFunction"}, p.lambdaArn("*:*"))
+	// It reports the Region's code storage: GetAccountSettings has no
+	// resource-level permission ("Actions, resources, and condition keys
+	// for AWS Lambda", Service Authorization Reference).
+	allow(p.reconcile, []string{"lambda:GetAccountSettings"}, jsii.String("*"))
 	// A swept build goes the release function's own way (async Invoke).
 	allow(p.reconcile, []string{"lambda:InvokeFunction"}, p.release.FunctionArn())
 	// ListBuilds has no resource-level permissions (Service Authorization
@@ -63,6 +75,8 @@ func (p *Pipeline) newReconciler() {
 		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String("*"),
 	}))
 	allow(p.reconcile, []string{"states:ListExecutions"}, p.stateMachineArn())
+	// Pruning keeps the versions a running promotion's input names.
+	allow(p.reconcile, []string{"states:DescribeExecution"}, p.executionsArn())
 	allow(p.reconcile, []string{"logs:FilterLogEvents"}, p.trailArns()...)
 
 	role := awsiam.NewRole(p, jsii.String("ReconcileScheduleRole"), &awsiam.RoleProps{
@@ -80,7 +94,7 @@ func (p *Pipeline) newReconciler() {
 	}))
 	awsscheduler.NewCfnSchedule(p, jsii.String("ReconcileSchedule"), &awsscheduler.CfnScheduleProps{
 		Name:               jsii.String(ReconcileScheduleName),
-		Description:        jsii.String("Runs " + ReconcileFunctionName + ": drift, missed builds, stuck promotions."),
+		Description:        jsii.String("Runs " + ReconcileFunctionName + ": drift, missed builds, stuck promotions, pruning, delivery metrics."),
 		ScheduleExpression: jsii.String(ReconcileRate),
 		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
 		State:              jsii.String("ENABLED"),

@@ -343,8 +343,10 @@ func (p *Pruner) Running(ctx context.Context) ([]Execution, error) {
 
 // Outcome is what deleting one version did.
 type Outcome struct {
-	Version Version `json:"version"`
-	Deleted bool    `json:"deleted"`
+	// Function is the version's function: a pass deletes across targets.
+	Function string  `json:"function"`
+	Version  Version `json:"version"`
+	Deleted  bool    `json:"deleted"`
 	// Reason says why a planned deletion did not happen.
 	Reason string `json:"reason,omitempty"`
 }
@@ -360,11 +362,11 @@ func (p *Pruner) Apply(ctx context.Context, plan Plan) ([]Outcome, error) {
 		_, err := p.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(plan.Function), Qualifier: aws.String(v.Number)})
 		switch awserr.Code(err) {
 		case awserr.OK:
-			out = append(out, Outcome{Version: v, Deleted: true})
+			out = append(out, Outcome{Function: plan.Function, Version: v, Deleted: true})
 		case awserr.Conflict:
-			out = append(out, Outcome{Version: v, Reason: "kept: " + err.Error()})
+			out = append(out, Outcome{Function: plan.Function, Version: v, Reason: "kept: " + err.Error()})
 		case awserr.NotFound:
-			out = append(out, Outcome{Version: v, Reason: "already gone"})
+			out = append(out, Outcome{Function: plan.Function, Version: v, Reason: "already gone"})
 		default:
 			return out, fmt.Errorf("prune: delete %s version %s: %w", plan.Function, v.Number, err)
 		}

@@ -6,14 +6,24 @@
 // idempotent by execution name, so a late event releases nothing twice),
 // and a promotion running past its deadline (promotion.stuck). Each
 // finding is one audit record (its EventBridge copy goes on the release
-// bus) and one EMF metric to alarm on.
+// bus) and one EMF metric to alarm on. Each run also prunes the targets
+// whose settings set prune.keepLast (shared/prune, as `aliasflow prune
+// --yes` does; each deletion is audited by CloudTrail's event, not here),
+// and writes every target's four delivery metrics (shared/delivery) as
+// EMF for the dashboard.
 //
 // Its calls are few whatever the number of targets (issue 19's quotas):
 // the targets' settings by path (10 a call), one ListAliases a target, the
-// trail once for the run plus once per target whose aliases carry no
-// stamp of aliasflow's, the account's newest builds (ListBuilds, 100 ids a
-// call) and one BatchGetBuilds for those not yet in the trail, one
-// ListExecutions page of the running promotions, one PutEvents.
+// trail once for the run (the delivery metrics' 30 days, the ledger's 90
+// when the run prunes: every part reads it) plus once per target whose aliases
+// carry no stamp of aliasflow's, the account's newest builds (ListBuilds,
+// 100 ids a call) and one BatchGetBuilds for those not yet in the trail,
+// one ListExecutions page of the running promotions, one PutEvents. A
+// target that prunes in the run (at most DefaultPruneTargets a run) adds
+// its versions and aliases (ListVersionsByFunction, ListAliases), read
+// again before deleting, and the pass adds the running promotions' input
+// (DescribeExecution each), the Region's code storage and, when anything
+// is to be deleted, one more read of the trail.
 package reconcile
 
 import (
@@ -30,10 +40,12 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/delivery"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
 	"github.com/aliasflow/aliasflow/shared/ledger"
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/prune"
 	"github.com/aliasflow/aliasflow/shared/release"
 	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,9 +59,9 @@ import (
 )
 
 // Lambda is what the reconciler asks of Lambda: the aliases of a target,
-// and the release function's own path for a swept build.
+// the release function's own path for a swept build, and pruning's calls.
 type Lambda interface {
-	ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error)
+	prune.LambdaAPI
 	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
@@ -59,9 +71,9 @@ type Builds interface {
 	BatchGetBuilds(ctx context.Context, in *codebuild.BatchGetBuildsInput, opts ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error)
 }
 
-// States lists the running promotions.
+// States lists the running promotions, and reads their input for pruning.
 type States interface {
-	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+	prune.StatesAPI
 }
 
 // Params lists the targets' settings.
@@ -89,6 +101,19 @@ const (
 	DefaultStuckGrace = time.Hour
 	// maxBuildPages bounds the ListBuilds pages read in one run.
 	maxBuildPages = 10
+	// DefaultPruneTargets is how many targets one run prunes at most: a
+	// pass reads each one's versions and aliases (twice when it deletes)
+	// at deploy.ReconcileControlPlaneRate, and must end inside the run's
+	// timeout after drift's ListAliases of every target.
+	DefaultPruneTargets = 50
+	// RunPeriod is the schedule's period (infra/aliasflow ReconcileRate):
+	// with more targets to prune than a run prunes, consecutive runs take
+	// turns over them.
+	RunPeriod = 5 * time.Minute
+	// pruneMargin is the time a pass leaves before the invocation's
+	// deadline to report and flush the audit records: a pass that runs out
+	// of time stops (the next run goes on) rather than being killed.
+	pruneMargin = 20 * time.Second
 	// smokeTimeout is the smoke test's task timeout in the definition
 	// (infra/statemachine/promotion.asl.json, SmokeTest TimeoutSeconds).
 	smokeTimeout = 900 * time.Second
@@ -98,8 +123,10 @@ const (
 // default.
 type Options struct {
 	SweepWindow, SweepGrace, StuckGrace time.Duration
-	Now                                 func() time.Time
-	Log                                 *slog.Logger
+	// PruneTargets is DefaultPruneTargets when zero.
+	PruneTargets int
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Handler runs the reconciler.
@@ -133,6 +160,9 @@ func New(l Lambda, b Builds, s States, p Params, t Trail, rec *audit.Recorder, m
 	if h.opts.StuckGrace == 0 {
 		h.opts.StuckGrace = DefaultStuckGrace
 	}
+	if h.opts.PruneTargets == 0 {
+		h.opts.PruneTargets = DefaultPruneTargets
+	}
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now
 	}
@@ -148,6 +178,8 @@ type Report struct {
 	Drifted []string `json:"drifted"`
 	Swept   []string `json:"swept"`
 	Stuck   []string `json:"stuck"`
+	// Deleted are the versions pruned (function:version).
+	Deleted []string `json:"deleted"`
 }
 
 // Input is what an invocation may ask; the schedule sends none. Only
@@ -182,11 +214,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 }
 
 // Run compares the world with the ledger once. What all parts need (the
-// targets, the running promotions, the recent trail) must be read first;
-// after that a failure of one part is returned after the others ran:
-// drift, the sweep and stuck promotions do not wait on one another.
+// targets, the running promotions, the trail) must be read first; after
+// that a failure of one part is returned after the others ran: drift, the
+// sweep, stuck promotions, pruning and the delivery metrics do not wait on
+// one another.
 func (h *Handler) Run(ctx context.Context) (Report, error) {
-	rep := Report{Drifted: []string{}, Swept: []string{}, Stuck: []string{}}
+	rep := Report{Drifted: []string{}, Swept: []string{}, Stuck: []string{}, Deleted: []string{}}
 	targets, err := h.targets(ctx)
 	if err != nil {
 		return rep, err
@@ -197,16 +230,14 @@ func (h *Handler) Run(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	now := h.opts.Now()
-	since := now.Add(-h.opts.SweepWindow)
-	for _, e := range running {
-		if t := aws.ToTime(e.StartDate); t.Before(since) {
-			since = t
-		}
-	}
-	// What earlier runs and the releases said: the builds released or
-	// swept, the promotions found stuck.
-	recent, err := h.trail.Read(ctx, ledger.Query{Since: since,
-		Events: []audit.Event{audit.ReleasePublished, audit.ReleaseRefused, audit.ReleaseRetried, audit.AliasMoved, audit.ReleaseSwept, audit.PromotionStuck}})
+	turn := h.pruneTurn(targets, now)
+	// The trail, read once for every part: what earlier runs and the
+	// releases said (the builds released or swept, the promotions found
+	// stuck), the promotions' outcomes (the delivery metrics) and, when
+	// the run prunes, where a rollback could go (pruning keeps those
+	// versions). Every event: a filter of several is applied as the
+	// records are read anyway (ledger.Query.Pattern).
+	recent, err := h.trail.Read(ctx, ledger.Query{Since: h.trailSince(targets, running, turn, now)})
 	if err != nil {
 		return rep, err
 	}
@@ -218,10 +249,40 @@ func (h *Handler) Run(ctx context.Context) (Report, error) {
 		errs = append(errs, err)
 	}
 	rep.Stuck = h.stuck(ctx, targets, running, recent)
+	if err := h.deliver(targets, recent, now); err != nil {
+		errs = append(errs, err)
+	}
+	// Last: the longest part, bounded by the invocation's deadline.
+	if rep.Deleted, err = h.prune(ctx, turn, recent); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return rep, fmt.Errorf("reconcile: %v", errs)
 	}
 	return rep, nil
+}
+
+// trailSince is how far back a run reads the trail: the sweep's window and
+// the oldest running promotion's start; the delivery metrics' window and
+// before it the longest a target's promotion may run (its release and
+// first traffic shift precede its completion or rollback by at most
+// that); and, when the run prunes, the ledger's window, over which
+// `aliasflow prune` reads where a rollback could go.
+func (h *Handler) trailSince(targets map[string]config.Target, running []sfntypes.ExecutionListItem, turn []config.Target, now time.Time) time.Time {
+	var longest time.Duration
+	for _, t := range targets {
+		longest = max(longest, Longest(t))
+	}
+	since := now.Add(-max(h.opts.SweepWindow, delivery.Window+longest))
+	if pruning := now.Add(-ledger.DefaultWindow); len(turn) > 0 && pruning.Before(since) {
+		since = pruning
+	}
+	for _, e := range running {
+		if t := aws.ToTime(e.StartDate); t.Before(since) {
+			since = t
+		}
+	}
+	return since
 }
 
 // targets reads every target's settings (GetParametersByPath, one level).
@@ -493,4 +554,120 @@ func Longest(t config.Target) time.Duration {
 	steps := len(promotion.Plan(t.Strategy)) + 1 // and the health check before prod is whole
 	return smokeTimeout + time.Duration(t.ApprovalTimeoutSeconds)*time.Second +
 		time.Duration(steps*max(t.Health.MaxBakeSeconds, t.Strategy.BakeSeconds))*time.Second
+}
+
+// prune runs one pruning pass over the run's turn of the targets whose
+// settings set prune.keepLast (pruneTurn; prune.Pruner's PlanAll then
+// ApplyAll, as `aliasflow prune --yes` does); a target without the policy
+// is never read or touched. The pass stops short of the invocation's
+// deadline. The plans read the run's trail; the deletions are decided
+// again on facts read fresh, the trail included (read once for the pass,
+// after its running promotions and after every plan's aliases), so a
+// version deleted is one both reads allowed. CloudTrail's
+// DeleteFunction event is each deletion's audit record (version.deleted).
+func (h *Handler) prune(ctx context.Context, policy []config.Target, recent ledger.Trail) ([]string, error) {
+	deleted := []string{}
+	if len(policy) == 0 {
+		return deleted, nil
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-pruneMargin))
+		defer cancel()
+	}
+	p := &prune.Pruner{Lambda: h.lambda, States: h.states, StateMachine: h.machine, Trail: readTrail(recent)}
+	pass, err := p.PlanAll(ctx, policy)
+	if err != nil {
+		return deleted, fmt.Errorf("prune: %w", err)
+	}
+	if pass.Deletions() == 0 {
+		return deleted, nil
+	}
+	p.Trail = &freshTrail{read: func(ctx context.Context) (ledger.Trail, error) {
+		return h.trail.Read(ctx, ledger.Query{Since: h.opts.Now().Add(-ledger.DefaultWindow)})
+	}}
+	err = p.ApplyAll(ctx, pass)
+	for _, o := range pass.Outcomes {
+		if !o.Deleted {
+			h.opts.Log.InfoContext(ctx, "version not pruned", "function", o.Function, "version", o.Version.Number, "reason", o.Reason)
+			continue
+		}
+		deleted = append(deleted, o.Function+":"+o.Version.Number)
+		h.opts.Log.InfoContext(ctx, "version pruned", "function", o.Function, "version", o.Version.Number, "codeSize", o.Version.CodeSize)
+	}
+	if err != nil {
+		return deleted, fmt.Errorf("prune: %w", err)
+	}
+	if pass.After != nil {
+		h.opts.Log.InfoContext(ctx, "code storage", "used", pass.After.Used, "limit", pass.After.Limit, "before", pass.Before.Used)
+	}
+	return deleted, nil
+}
+
+// pruneTurn is the targets this run prunes: those that set prune.keepLast,
+// or, with more than Options.PruneTargets of them, every k-th of them in
+// name order, where k is the turns needed, starting at the run's period.
+func (h *Handler) pruneTurn(targets map[string]config.Target, now time.Time) []config.Target {
+	var policy []config.Target
+	for _, fn := range slices.Sorted(maps.Keys(targets)) {
+		if targets[fn].Prune != nil {
+			policy = append(policy, targets[fn])
+		}
+	}
+	turns := (len(policy) + h.opts.PruneTargets - 1) / h.opts.PruneTargets
+	if turns <= 1 {
+		return policy
+	}
+	turn := int(now.Unix() / int64(RunPeriod/time.Second) % int64(turns))
+	var out []config.Target
+	for i := turn; i < len(policy); i += turns {
+		out = append(out, policy[i])
+	}
+	return out
+}
+
+// readTrail serves the pruner's reads of a function's records from a
+// trail already read.
+type readTrail ledger.Trail
+
+func (t readTrail) Function(_ context.Context, fn string) (ledger.Trail, error) {
+	return ledger.Trail(t).Of(fn), nil
+}
+
+// freshTrail reads the whole trail at the pruner's first read of a
+// function's records, and serves the others from it: one read a pass,
+// not one a target.
+type freshTrail struct {
+	read func(context.Context) (ledger.Trail, error)
+	done bool
+	t    ledger.Trail
+	err  error
+}
+
+func (f *freshTrail) Function(ctx context.Context, fn string) (ledger.Trail, error) {
+	if !f.done {
+		f.t, f.err = f.read(ctx)
+		f.done = true
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.t.Of(fn), nil
+}
+
+// deliver writes every target's four keys over the last delivery.Window
+// (delivery.Compute over the run's trail) as EMF metrics: the stack's
+// dashboard draws them.
+func (h *Handler) deliver(targets map[string]config.Target, recent ledger.Trail, now time.Time) error {
+	var errs []error
+	for _, fn := range slices.Sorted(maps.Keys(targets)) {
+		m := delivery.Compute(recent.Of(fn), now.Add(-delivery.Window), now)
+		if err := delivery.Emit(h.metrics, fn, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("delivery metrics: %v", errs)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type invokes struct {
 	*lambda.Client
 	mu    sync.Mutex
 	calls []lambda.InvokeInput
+	fail  map[string]error // op → the error the reconciler's calls of it get
 }
 
 func (i *invokes) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
@@ -100,7 +102,11 @@ func newWorld(t *testing.T) *world { return newWorldOf(t, []string{"hello"}, nil
 // newWorldOf is a world with a target per function of fns (hello's
 // settings, its own build project fn-build for each but hello, whose is
 // hello-build); the reconciler's calls go through c when not nil.
-func newWorldOf(t *testing.T, fns []string, c *counter) *world {
+func newWorldOf(t *testing.T, fns []string, c *counter) *world { return newWorldWith(t, fns, c, nil) }
+
+// newWorldWith is newWorldOf with each target's settings passed through
+// edit first, when not nil, and the reconciler's options through opts.
+func newWorldWith(t *testing.T, fns []string, c *counter, edit func(*config.Target), opts ...func(*reconcile.Options)) *world {
 	w := &world{t: t, now: sandboxtest.T0}
 	w.promo = sandboxtest.NewPromotion(t)
 	w.lambda = sandboxtest.NewLambda(t)
@@ -116,6 +122,9 @@ func newWorldOf(t *testing.T, fns []string, c *counter) *world {
 		if fn != "hello" {
 			tgt.CodeBuildProjects = []string{fn + "-build"}
 		}
+		if edit != nil {
+			edit(&tgt)
+		}
 		tgt.ApplyDefaults()
 		value, err := settings.Encode(tgt)
 		if err != nil {
@@ -125,11 +134,15 @@ func newWorldOf(t *testing.T, fns []string, c *counter) *world {
 			t.Fatal(err)
 		}
 	}
-	var opts []func(*middleware.Stack) error
+	var counted []func(*middleware.Stack) error
 	if c != nil { // Lambda's calls are counted by sandboxtest (Lambda.Calls)
-		opts = append(opts, c.count)
+		counted = append(counted, c.count)
 	}
-	with := func(o *[]func(*middleware.Stack) error) { *o = append(*o, opts...) }
+	with := func(o *[]func(*middleware.Stack) error) { *o = append(*o, counted...) }
+	ropts := &reconcile.Options{Now: w.clock}
+	for _, o := range opts {
+		o(ropts)
+	}
 	rec := audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock})
 	w.h = reconcile.New(w.invokes,
 		awscodebuild.NewFromConfig(sandboxtest.Config(t, "codebuild", w.builds), func(o *awscodebuild.Options) { with(&o.APIOptions) }),
@@ -137,7 +150,7 @@ func newWorldOf(t *testing.T, fns []string, c *counter) *world {
 		ssm.NewFromConfig(sandboxtest.Config(t, "ssm", params), func(o *ssm.Options) { with(&o.APIOptions) }),
 		ledger.Ledger{Logs: cloudwatchlogs.NewFromConfig(sandboxtest.Config(t, "logs", w.logs.Service), func(o *cloudwatchlogs.Options) { with(&o.APIOptions) }),
 			Group: deploy.PipelineLogGroup, Now: w.clock}, rec,
-		metrics.New(&w.emf, w.clock), settings.Path("aliasflow"), w.promo.MachineARN, releaseFn, &reconcile.Options{Now: w.clock})
+		metrics.New(&w.emf, w.clock), settings.Path("aliasflow"), w.promo.MachineARN, releaseFn, ropts)
 	return w
 }
 
@@ -379,53 +392,15 @@ func (c *counter) count(s *middleware.Stack) error {
 // TestCallsAtScale (issue 19's quotas): one run at 200 targets, their
 // aliases stamped by aliasflow, a day of builds all released but one, a
 // few promotions running, makes one ListAliases a target and a handful of
-// other calls — the trail is read once, not per target.
+// other calls — the trail is read once, not per target. Pruning on every
+// target adds, for the reconciler.DefaultPruneTargets whose turn it is,
+// their versions and aliases (read again before deleting when there is
+// anything to delete), the running promotions' input and the Region's code
+// storage, and one more read of the trail for a pass that deletes.
 func TestCallsAtScale(t *testing.T) {
 	const n = 200
-	fns := make([]string, n)
-	for i := range fns {
-		fns[i] = fmt.Sprintf("fn%03d", i)
-	}
-	c := &counter{n: map[string]int{}}
-	w := newWorldOf(t, fns, c)
-	for i, fn := range fns {
-		for _, name := range []string{"stg", "prod"} {
-			_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), fn+"-v2-0a0a0a0a"), fn, name,
-				func(alias.Alias) (alias.Alias, bool, error) {
-					return alias.Alias{Exists: true, Version: "2"}, true, nil
-				})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if i%20 == 0 { // a build of every tenth target today, released
-			b, _, err := w.builds.RunBuild(codebuild.RunInput{Project: fn + "-build"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := audit.Record{Event: audit.ReleasePublished, Function: fn, Alias: "stg", ToVersion: "2", Release: &promotion.Release{Build: b.ID}}
-			audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock}).Log(context.Background(), r)
-		}
-	}
-	missed, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "fn199-build"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fn := range fns[:3] {
-		w.promo.StartWaiting(t, promotion.ExecutionName(fn, "3", "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="),
-			promotion.Input{Function: fn, Version: "3", Target: target, Steps: []promotion.Step{}})
-	}
-	w.advance(10 * time.Minute)
-	before := len(w.lambda.Calls())
-	rep := w.run()
-	if rep.Targets != n || len(rep.Drifted) != 0 || !slices.Equal(rep.Swept, []string{"fn199:" + missed.ID}) || len(rep.Stuck) != 0 {
-		t.Fatalf("report = %d targets, drifted %v, swept %v, stuck %v; want %d, none, %s, none", rep.Targets, rep.Drifted, rep.Swept, rep.Stuck, n, missed.ID)
-	}
-	for _, op := range w.lambda.Calls()[before:] {
-		c.n[op]++
-	}
-	c.n["Invoke"] += len(w.invokes.calls) // answered by the test's invokes
-	want := map[string]int{
+	const k = reconcile.DefaultPruneTargets
+	off := map[string]int{
 		"ListAliases":         n,      // one a target: drift is one ListAliases away
 		"Invoke":              1,      // the one missed build
 		"GetParametersByPath": n / 10, // 10 parameters a page
@@ -434,17 +409,93 @@ func TestCallsAtScale(t *testing.T) {
 		"BatchGetBuilds":      1,
 		"ListExecutions":      1,
 	}
-	total := 0
-	for op, got := range c.n {
-		total += got
-		if got != want[op] {
-			t.Errorf("%s calls = %d, want %d", op, got, want[op])
+	with := func(more map[string]int) map[string]int {
+		out := maps.Clone(off)
+		for op, x := range more {
+			out[op] += x
 		}
+		return out
 	}
-	for op, n := range want {
-		if c.n[op] != n {
-			t.Errorf("%s calls = %d, want %d", op, c.n[op], n)
-		}
+	tests := []struct {
+		name     string
+		keepLast int // 0: no policy
+		want     map[string]int
+		deleted  int
+	}{
+		{"pruning off", 0, off, 0},
+		{"pruning on, nothing to delete", 4, with(map[string]int{
+			"ListAliases": k, "ListVersionsByFunction": k, "GetAccountSettings": 1, "ListExecutions": 1, "DescribeExecution": 3, // 3 running
+		}), 0},
+		{"pruning on, an old version of each target", 2, with(map[string]int{
+			"ListAliases": 2 * k, "ListVersionsByFunction": 2 * k, // the plan's and the fresh read's
+			"DeleteFunction": k, "GetAccountSettings": 2, // before and after
+			"ListExecutions": 2, "DescribeExecution": 2 * 3,
+			"FilterLogEvents": 1, // the fresh read of the trail
+		}), k},
 	}
-	t.Logf("one run at %d targets: %d calls %v (and one PutEvents when it found anything)", n, total, c.n)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fns := make([]string, n)
+			for i := range fns {
+				fns[i] = fmt.Sprintf("fn%03d", i)
+			}
+			c := &counter{n: map[string]int{}}
+			w := newWorldWith(t, fns, c, func(tgt *config.Target) {
+				if tc.keepLast > 0 {
+					tgt.Prune = &config.Prune{KeepLast: tc.keepLast}
+				}
+			})
+			for i, fn := range fns {
+				for _, name := range []string{"stg", "prod"} {
+					_, err := alias.Mover{Lambda: w.lambda.Admin}.Move(alias.WithStamp(context.Background(), fn+"-v2-0a0a0a0a"), fn, name,
+						func(alias.Alias) (alias.Alias, bool, error) {
+							return alias.Alias{Exists: true, Version: "2"}, true, nil
+						})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i%20 == 0 { // a build of every tenth target today, released
+					b, _, err := w.builds.RunBuild(codebuild.RunInput{Project: fn + "-build"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					r := audit.Record{Event: audit.ReleasePublished, Function: fn, Alias: "stg", ToVersion: "2", Release: &promotion.Release{Build: b.ID}}
+					audit.New(slog.New(slog.NewJSONHandler(logWriter{w}, nil)), nil, &audit.Options{Now: w.clock}).Log(context.Background(), r)
+				}
+			}
+			missed, _, err := w.builds.RunBuild(codebuild.RunInput{Project: "fn199-build"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fn := range fns[:3] {
+				w.promo.StartWaiting(t, promotion.ExecutionName(fn, "3", "9a7FMr2BtwI4GK/P4d1j8JPSLYHeV6H55HvtJVGI7T8="),
+					promotion.Input{Function: fn, Version: "3", Target: target, Steps: []promotion.Step{}})
+			}
+			w.advance(10 * time.Minute)
+			before := len(w.lambda.Calls())
+			rep := w.run()
+			if rep.Targets != n || len(rep.Drifted) != 0 || !slices.Equal(rep.Swept, []string{"fn199:" + missed.ID}) || len(rep.Stuck) != 0 || len(rep.Deleted) != tc.deleted {
+				t.Fatalf("report = %d targets, drifted %v, swept %v, stuck %v, %d deleted; want %d, none, %s, none, %d",
+					rep.Targets, rep.Drifted, rep.Swept, rep.Stuck, len(rep.Deleted), n, missed.ID, tc.deleted)
+			}
+			for _, op := range w.lambda.Calls()[before:] {
+				c.n[op]++
+			}
+			c.n["Invoke"] += len(w.invokes.calls) // answered by the test's invokes
+			total := 0
+			for op, got := range c.n {
+				total += got
+				if got != tc.want[op] {
+					t.Errorf("%s calls = %d, want %d", op, got, tc.want[op])
+				}
+			}
+			for op, x := range tc.want {
+				if c.n[op] != x {
+					t.Errorf("%s calls = %d, want %d", op, c.n[op], x)
+				}
+			}
+			t.Logf("one run at %d targets: %d calls %v (and one PutEvents when it found anything)", n, total, c.n)
+		})
+	}
 }
