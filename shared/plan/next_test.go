@@ -27,7 +27,9 @@ func TestNext(t *testing.T) {
 		again       bool
 		reason      string // part of the rollback's reason
 	}
-	rollback := func(reason string) want { return want{kind: plan.KindRollback, position: -1, weightIndex: -1, reason: reason} }
+	rollback := func(reason string) want {
+		return want{kind: plan.KindRollback, position: -1, weightIndex: -1, reason: reason}
+	}
 	tests := []struct {
 		name string
 		p    plan.Plan
