@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -59,6 +60,9 @@ type Progress struct {
 	// shift); it advances when SetWeight is entered.
 	Step  int              `json:"step"`
 	Steps []promotion.Step `json:"steps"`
+	// Plan is the promotion's plan (shared/plan), read from its input:
+	// the stages of the bar are its weights.
+	Plan plan.Plan `json:"plan"`
 	// StableVersion is what prod served before the shift began; the
 	// rollback target. Empty until BeginShift has run.
 	StableVersion string `json:"stableVersion,omitempty"`
@@ -179,6 +183,7 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 	if p.Promotion.Steps != nil {
 		p.Steps = p.Promotion.Steps
 	}
+	p.Plan = p.Promotion.Plan()
 	p.Smoke, p.Approval = p.Promotion.Smoke, p.Promotion.Approval
 	if p.Promotion.Shift != nil {
 		p.StableVersion = p.Promotion.Shift.StableVersion
@@ -304,11 +309,13 @@ type Stage struct {
 	Current bool `json:"current"`
 }
 
-// Stages lays the promotion out as the stages of its strategy.
+// Stages lays the promotion out as the stages of its plan: smoke,
+// approval, each weight the plan sets (its analysis bakes in the same
+// box), 100%.
 func (p *Progress) Stages() []Stage {
 	st := []Stage{{Label: "smoke"}, {Label: "approval"}}
-	for _, s := range p.Steps {
-		st = append(st, Stage{Label: alias.Percent(s.Weight)})
+	for _, w := range p.Plan.Weights() {
+		st = append(st, Stage{Label: alias.Percent(w.Weight)})
 	}
 	st = append(st, Stage{Label: "100%"})
 	cur := -1

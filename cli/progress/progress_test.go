@@ -182,6 +182,10 @@ func TestReadLinearSteps(t *testing.T) {
 		if got := p.Bar(); got != w.bar {
 			t.Errorf("%s: bar = %q; want %q", name, got, w.bar)
 		}
+		// The bar's boxes are the weights of the plan the input carries.
+		if got, want := p.Plan.String(), "25% → analysis 1m → 50% → analysis 1m → 75% → analysis 1m → 100%"; got != want {
+			t.Errorf("%s: plan = %q; want %q", name, got, want)
+		}
 	}
 	r := sandboxtest.NewPromotion(t).Run(t, in)
 	r.Smoke(true).AwaitApproval().Approve("alice@example.com").BeginShift("1").Bake().BakeOver()

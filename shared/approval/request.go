@@ -354,6 +354,16 @@ func SmokeSummary(s *promotion.SmokeResult) string {
 	return b.String()
 }
 
+// PlanText describes how prod will move for the promotion: its strategy
+// and the plan's steps (shared/plan) that carry it out.
+func PlanText(in promotion.Input) string {
+	p := in.Plan()
+	if len(p.Steps) == 0 {
+		return StrategyText(in.Target.Strategy)
+	}
+	return fmt.Sprintf("%s (plan: %s)", StrategyText(in.Target.Strategy), p)
+}
+
 // StrategyText describes how prod will move.
 func StrategyText(s config.StrategyConfig) string {
 	switch s.Type {

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,6 +59,13 @@ func TestPresetsAreTodaysSteps(t *testing.T) {
 				if *s.Analysis != want {
 					t.Errorf("steps[%d] = %+v, want %+v", i, *s.Analysis, want)
 				}
+			}
+			// An execution's input carries the weights (Input.Steps) and
+			// the target; the plan it reads back is the preset.
+			target := config.Target{Strategy: tc.s, Health: config.Health{MaxErrorRate: 0.02, MinInvocations: 50}}
+			in := promotion.Input{Target: target, Steps: today}
+			if back := in.Plan(); !reflect.DeepEqual(back, p) {
+				t.Errorf("Input.Plan() = %s %+v, want the preset %s", back, back, p)
 			}
 			if err := plan.Validate(p); err != nil {
 				t.Errorf("Validate(preset %+v) = %v, want nil", tc.s, err)

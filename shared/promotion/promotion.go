@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 )
 
@@ -268,12 +269,29 @@ type Shift struct {
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)
-// or an operator's "promote now" (SendTaskSuccess on the Bake task's token).
+// or an operator's promote (SendTaskSuccess on the Bake task's token).
 type Bake struct {
-	PromoteNow bool   `json:"promoteNow,omitempty"`
-	Actor      string `json:"actor,omitempty"`
-	Error      string `json:"Error,omitempty"`
-	Cause      string `json:"Cause,omitempty"`
+	// PromoteNow: an operator's `aliasflow promote` ended the bake; the
+	// promotion goes past this step only, unless Full.
+	PromoteNow bool `json:"promoteNow,omitempty"`
+	// Full: `aliasflow promote --full`, past every remaining step,
+	// accepting an inconclusive verdict.
+	Full  bool   `json:"full,omitempty"`
+	Actor string `json:"actor,omitempty"`
+	Error string `json:"Error,omitempty"`
+	Cause string `json:"Cause,omitempty"`
+}
+
+// Skip is the operator's promote the bake ended with (plan.SkipNone for a
+// bake that ran its time, or none yet).
+func (b *Bake) Skip() plan.Skip {
+	switch {
+	case b == nil || !b.PromoteNow:
+		return plan.SkipNone
+	case b.Full:
+		return plan.SkipFull
+	}
+	return plan.SkipStep
 }
 
 // Override is the Cause of an operator's rollback (ErrOperatorRollback):
@@ -319,6 +337,21 @@ func Plan(s config.StrategyConfig) []Step {
 		return steps
 	}
 	return []Step{}
+}
+
+// Plan is the promotion's plan (shared/plan): its Steps, each weight
+// followed by the analysis that judges it with the target's health
+// criteria — the preset of the strategy the release read (Plan(strategy)
+// made Steps), so an execution started before plans existed reads the
+// same plan back.
+func (in Input) Plan() plan.Plan {
+	t := in.Target
+	t.ApplyDefaults()
+	ws := make([]plan.Weighted, len(in.Steps))
+	for i, s := range in.Steps {
+		ws[i] = plan.Weighted{Weight: s.Weight, BakeSeconds: s.BakeSeconds}
+	}
+	return plan.FromWeights(ws, t.Health)
 }
 
 // TaskError is an error a Lambda returns so that Step Functions sees name as

@@ -10,6 +10,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -80,7 +81,9 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	s := &promotion.Shift{StableVersion: prod.Version}
-	if len(t.p.Steps) == 0 {
+	pl := t.p.Plan()
+	first := plan.Next(pl, plan.Start, plan.Facts{})
+	if first.Kind == plan.KindFinalize {
 		s.Done = true
 		return s, nil
 	}
@@ -109,8 +112,31 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		}
 		s.Probes = progress
 	}
-	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, firstLook(t.health(), t.p.Steps[0].BakeSeconds)
-	return s, nil
+	return t.shiftTo(pl, first, *s)
+}
+
+// shiftTo turns the plan's decision into the shift document the
+// definition runs: a weight to set and the bake of the analysis that
+// judges it (SetWeight, then Bake and CheckHealth), or done (Finalize).
+// A rollback, or a plan this definition cannot follow, is an error the
+// definition catches: before the first weight it aborts with prod
+// untouched, later it rolls back.
+func (t *task) shiftTo(pl plan.Plan, d plan.Decision, s promotion.Shift) (*promotion.Shift, error) {
+	switch d.Kind {
+	case plan.KindFinalize:
+		s.Step, s.Weight, s.BakeSeconds, s.Done = d.WeightIndex, 1, 0, true
+		return &s, nil
+	case plan.KindSetWeight:
+		a := plan.Next(pl, d.Position, plan.Facts{})
+		if a.Kind != plan.KindAnalysis {
+			return nil, promotion.TaskError(promotion.ErrInvalidInput, "plan %s: steps[%d] sets a weight that no analysis judges", pl, d.Position)
+		}
+		s.Step, s.Weight, s.BakeSeconds = d.WeightIndex, d.Weight, firstLook(t.health(), a.Step.Analysis.BakeSeconds)
+		return &s, nil
+	case plan.KindRollback:
+		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed, "%s", d.Reason)
+	}
+	return nil, promotion.TaskError(promotion.ErrInvalidInput, "plan %s: steps[%d] is a %s step, which this promotion cannot run", pl, d.Position, d.Kind)
 }
 
 // health is the target's health settings with the defaults a definition
@@ -190,7 +216,7 @@ func (t *task) setWeight(ctx context.Context) error {
 	}
 	t.record(ctx, audit.Record{Event: audit.TrafficShifted, Alias: promotion.AliasProd,
 		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
-		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Steps))})
+		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Plan().Weights()))})
 	return nil
 }
 
@@ -206,7 +232,7 @@ func (t *task) finalize(ctx context.Context) error {
 		if !cur.RoutedOnly(n) {
 			return cur, false, fmt.Errorf("prod of %s routes to another release (%s)", fn, cur)
 		}
-		if stable != "" && stable != n && len(t.p.Steps) > 0 && !cur.Routes(n) {
+		if stable != "" && stable != n && len(t.p.Plan().Weights()) > 0 && !cur.Routes(n) {
 			// The steps weighted prod; someone took that away (an
 			// operator's rollback). Finalizing would undo them.
 			return cur, false, fmt.Errorf("prod of %s no longer routes to version %s: it was rolled back outside this promotion", fn, n)

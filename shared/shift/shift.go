@@ -20,6 +20,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -189,13 +190,9 @@ func validate(req promotion.TaskRequest) error {
 	if p.PreviousStgVersion != "" && !alias.IsVersionNumber(p.PreviousStgVersion) {
 		return bad("promotion.previousStgVersion: %q is not a published version number", p.PreviousStgVersion)
 	}
-	for i, s := range p.Steps {
-		if !(s.Weight > 0 && s.Weight < 1) {
-			return bad("promotion.steps[%d].weight: %v must be between 0 and 1 exclusive", i, s.Weight)
-		}
-		if s.BakeSeconds < 1 {
-			return bad("promotion.steps[%d].bakeSeconds: must be at least 1, got %d", i, s.BakeSeconds)
-		}
+	pl := p.Plan()
+	if err := plan.Validate(pl); err != nil {
+		return bad("promotion.steps: the plan %s: %v", pl, err)
 	}
 	if s := p.Shift; s != nil {
 		if s.StableVersion != "" && !alias.IsVersionNumber(s.StableVersion) {
@@ -214,8 +211,8 @@ func validate(req promotion.TaskRequest) error {
 		if s.StableVersion == "" {
 			return bad("promotion.shift.stableVersion is missing: a first release has no steps")
 		}
-		if s.Step < 0 || s.Step >= len(p.Steps) {
-			return bad("promotion.shift.step: %d is outside the %d steps", s.Step, len(p.Steps))
+		if pl.AnalysisOf(s.Step) < 0 {
+			return bad("promotion.shift.step: %d is outside the %d steps", s.Step, len(pl.Weights()))
 		}
 		if req.Action == promotion.ActionSetWeight && !(s.Weight > 0 && s.Weight < 1) {
 			return bad("promotion.shift.weight: %v must be between 0 and 1 exclusive", s.Weight)

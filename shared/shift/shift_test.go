@@ -473,23 +473,40 @@ func TestMetricsPublishedEarly(t *testing.T) {
 	}
 }
 
+// TestPromoteNow: an operator's promote has Argo Rollouts' meaning. Plain
+// `promote` goes past the current step only — the next weight is set and
+// its analysis still judges it; `promote --full` skips every remaining
+// step, accepting an inconclusive verdict. Neither lets an unhealthy
+// version through.
 func TestPromoteNow(t *testing.T) {
 	tests := []struct {
 		name    string
 		kind    string
+		step    int
+		full    bool
 		want    *promotion.Shift
 		wantErr string
 		audits  []string
 	}{
-		{name: "healthy skips the remaining steps", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 1, Done: true},
+		{name: "promote goes to the next step only", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300},
 			audits: []string{"bake.skipped prod 4>5 @0.25", "health.passed prod 4>5 @0.25"}},
+		{name: "promote on inconclusive evidence goes to the next step only", kind: "few clean calls", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.inconclusive prod 4>5 @0.25"}},
+		{name: "promote on the last step finalizes", kind: "healthy", step: 2, want: &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true},
+			audits: []string{"bake.skipped prod 4>5 @0.75", "health.passed prod 4>5 @0.75"}},
+		{name: "promote --full skips the remaining steps", kind: "healthy", full: true, want: &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.passed prod 4>5 @0.25"}},
+		{name: "promote --full accepts an inconclusive verdict", kind: "few clean calls", full: true, want: &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.inconclusive prod 4>5 @0.25"}},
 		{name: "unhealthy still rolls back", kind: "alarm", wantErr: promotion.ErrHealthCheckFailed,
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.failed prod 4>5 @0.25"}},
+		{name: "unhealthy still rolls back under --full", kind: "alarm", full: true, wantErr: promotion.ErrHealthCheckFailed,
 			audits: []string{"bake.skipped prod 4>5 @0.25", "health.failed prod 4>5 @0.25"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, req := healthEnv(t, 0, tc.kind)
-			req.Promotion.Bake = &promotion.Bake{PromoteNow: true, Actor: "alice@example.com"}
+			e, req := healthEnv(t, tc.step, tc.kind)
+			req.Promotion.Bake = &promotion.Bake{PromoteNow: true, Full: tc.full, Actor: "alice@example.com"}
 			got, err := e.run(req)
 			wantErrorName(t, err, tc.wantErr)
 			got = withoutVerdict(t, got)
@@ -500,6 +517,13 @@ func TestPromoteNow(t *testing.T) {
 			recs := wantSummary(t, e, tc.audits)
 			if len(recs) == 0 || recs[0].Actor != "alice@example.com" {
 				t.Errorf("bake.skipped record = %+v; want alice@example.com as actor", recs)
+			}
+			says := "past this step only"
+			if tc.full {
+				says = "every remaining step skipped, an inconclusive verdict accepted"
+			}
+			if len(recs) > 0 {
+				wantContains(t, "bake.skipped reason", recs[0].Reason, says)
 			}
 		})
 	}
@@ -684,7 +708,7 @@ func TestInvalidInput(t *testing.T) {
 		{"step out of range", func(r *promotion.TaskRequest) { r.Promotion.Shift.Step = 3 }, "outside the 3 steps"},
 		{"full weight", func(r *promotion.TaskRequest) { r.Promotion.Shift.Weight = 1 }, "between 0 and 1"},
 		{"stable is the new version", func(r *promotion.TaskRequest) { r.Promotion.Shift.StableVersion = "5" }, "nothing to shift"},
-		{"bad step weight", func(r *promotion.TaskRequest) { r.Promotion.Steps[1].Weight = 25 }, "steps[1].weight"},
+		{"bad step weight", func(r *promotion.TaskRequest) { r.Promotion.Steps[1].Weight = 25 }, "setWeight.weight 25 must be between 0 and 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
