@@ -27,17 +27,21 @@ import (
 const (
 	// DecidePath approves or rejects a promotion awaiting approval.
 	DecidePath = "/decide"
-	// OverridePath ends a bake early (promote-now) or rolls a shifting
+	// OverridePath ends a bake early (promote-now, promote-full) or rolls a shifting
 	// promotion back (rollback).
 	OverridePath = "/override"
 )
 
 // The actions of a CallerRequest.
 const (
-	ActionApprove    = "approve"
-	ActionReject     = "reject"
-	ActionPromoteNow = "promote-now"
-	ActionRollback   = "rollback"
+	ActionApprove = "approve"
+	ActionReject  = "reject"
+	// ActionPromoteNow goes past the current step only (`aliasflow
+	// promote`); ActionPromoteFull skips every remaining step, accepting
+	// an inconclusive verdict (`aliasflow promote --full`).
+	ActionPromoteNow  = "promote-now"
+	ActionPromoteFull = "promote-full"
+	ActionRollback    = "rollback"
 )
 
 // ViaCLI is Decision.Via for decisions made through the IAM-authorized API
@@ -175,7 +179,7 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	if _, ok := promotion.ParseExecutionName(in.Execution[strings.LastIndex(in.Execution, ":")+1:]); !ok || !strings.HasPrefix(in.Execution, "arn:aws") {
 		return refuse(http.StatusBadRequest, "execution: %q is not the ARN of a promotion", truncate(in.Execution, 200))
 	}
-	allowedHere := map[string][]string{DecidePath: {ActionApprove, ActionReject}, OverridePath: {ActionPromoteNow, ActionRollback}}[resource]
+	allowedHere := map[string][]string{DecidePath: {ActionApprove, ActionReject}, OverridePath: {ActionPromoteNow, ActionPromoteFull, ActionRollback}}[resource]
 	if !slices.Contains(allowedHere, in.Action) {
 		return refuse(http.StatusBadRequest, "action: %s takes %s, not %q", resource, strings.Join(allowedHere, " or "), truncate(in.Action, 20))
 	}
@@ -238,6 +242,8 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	case ActionPromoteNow:
 		// health.go records bake.skipped with this actor.
 		err = p.Send(ctx, h.d.SFN, pending.PromoteNow(who.arn))
+	case ActionPromoteFull:
+		err = p.Send(ctx, h.d.SFN, pending.PromoteFull(who.arn))
 	case ActionRollback:
 		// The definition catches the Bake task's failure and runs Rollback;
 		// the shift records promotion.rolled_back with this actor.

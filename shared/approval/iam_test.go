@@ -142,6 +142,12 @@ func TestCallerOverrides(t *testing.T) {
 				t.Errorf("answer = %+v (%v); want promoteNow by %s", s, err, opsARN)
 			}
 		}},
+		{name: "promote full", action: approval.ActionPromoteFull, check: func(t *testing.T, s sent) {
+			var b promotion.Bake
+			if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.PromoteNow || !b.Full || b.Actor != opsARN {
+				t.Errorf("answer = %+v (%v); want promoteNow and full by %s", s, err, opsARN)
+			}
+		}},
 		{name: "rollback", action: approval.ActionRollback, check: func(t *testing.T, s sent) {
 			var o promotion.Override
 			if err := json.Unmarshal([]byte(s.Cause), &o); err != nil || s.Success || s.Error != promotion.ErrOperatorRollback ||
