@@ -10,6 +10,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 )
 
@@ -23,7 +24,8 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown command", []string{"deploy"}, `unknown command "deploy"`},
 		{"approve without promotion", []string{"approve"}, "usage: aliasflow approve"},
 		{"reject without comment", []string{"reject", "hello-v2-abababab"}, "say why with --comment"},
-		{"promote without --now", []string{"promote", "hello-v2-abababab"}, "only --now"},
+		{"promote --now --full", []string{"promote", "hello-v2-abababab", "--now", "--full"}, "--now is the deprecated name of the plain promote"},
+		{"abort without promotion", []string{"abort"}, "usage: aliasflow abort"},
 		{"status of $LATEST", []string{"status", "hello:$LATEST"}, "$LATEST is never promoted"},
 		{"history of an ARN", []string{"history", "arn:aws:lambda:us-east-1:1:function:hello"}, "not an ARN"},
 		{"unknown flag", []string{"status", "--frobnicate"}, "unknown flag: --frobnicate"},
@@ -35,7 +37,6 @@ func TestUsageErrors(t *testing.T) {
 		{"misspelt flag with a value", []string{"history", "hello", "--limt=3"}, "did you mean --limit?"},
 		{"undo", []string{"undo", "hello"}, "`aliasflow rollback <function>` puts prod back on the stable version"},
 		{"revert", []string{"revert"}, `did you mean "rollback"?`},
-		{"abort", []string{"abort", "hello"}, "`aliasflow rollback <function>` aborts a running shift"},
 		{"retry", []string{"retry", "hello"}, "`aliasflow release <function> --retry`"},
 		{"endpoint without a scheme", []string{"--endpoint", "127.0.0.1:4566", "status"}, "add the scheme: --endpoint http://127.0.0.1:4566"},
 		{"rollback --to that is not a version", []string{"rollback", "hello", "--to", "latest"}, "not a published version number"},
@@ -136,6 +137,110 @@ func TestApproveRefusals(t *testing.T) {
 			wantCode(t, code, c.code, out, errs)
 			wantContains(t, "stderr", errs, c.want, "next:")
 		})
+	}
+}
+
+// TestPromote: promote has Argo Rollouts' meaning (issue 20): past the
+// current step only, or with --full past every remaining step; it shows
+// the plan and asks first like rollback; each answers the Bake task
+// through the approval API, once, with the verified caller.
+func TestPromote(t *testing.T) {
+	linear := clitest.Input("hello", "2", "sha-2")
+	linear.Target.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 25, IntervalSeconds: 60}
+	linear.Steps = promotion.Plan(linear.Target.Strategy)
+	cases := []struct {
+		name        string
+		in          promotion.Input
+		args        []string
+		interactive bool
+		stdin       string
+		code        int
+		full        bool // the answer says full; none is sent unless code is ExitOK
+		want        []string
+	}{
+		{name: "one step of a linear promotion", in: linear, args: []string{"--yes"}, code: cli.ExitOK,
+			want: []string{"ended the bake at 25%", "then prod goes to 50%, whose own bake and health check still apply"}},
+		{name: "one step of a canary is its last", in: clitest.Input("hello", "2", "sha-2"), args: []string{"--yes"}, code: cli.ExitOK,
+			want: []string{"ended the bake at 10%", "then prod goes to 100%"}},
+		{name: "--full says it accepts an inconclusive verdict", in: linear, args: []string{"--full", "--yes"}, code: cli.ExitOK, full: true,
+			want: []string{"ended the bake at 25%", "skipping every remaining step; an inconclusive verdict is accepted"}},
+		{name: "asks at a terminal and goes on when confirmed", in: linear, interactive: true, stdin: "y\n", code: cli.ExitOK,
+			want: []string{"promote hello-v2-", "(plan: 25% → analysis 1m → 50% → analysis 1m → 75% → analysis 1m → 100%)",
+				"then move prod to 50%, whose own bake and health check still apply", "Promote hello-v2-", "to 50%? [y/N]"}},
+		{name: "--full at a terminal says what it skips", in: linear, args: []string{"--full"}, interactive: true, stdin: "yes\n", code: cli.ExitOK, full: true,
+			want: []string{"SKIPPING EVERY REMAINING STEP and ACCEPTING AN INCONCLUSIVE VERDICT", "to 100%? [y/N]"}},
+		{name: "declined at a terminal", in: linear, interactive: true, stdin: "n\n", code: cli.ExitRefused,
+			want: []string{"promote not confirmed; nothing changed"}},
+		{name: "no terminal and no --yes", in: linear, code: cli.ExitRefused,
+			want: []string{"(plan: 25% → analysis 1m", "no terminal can confirm it", "--yes"}},
+		{name: "--now is the deprecated one-step promote and does not ask", in: linear, args: []string{"--now"}, code: cli.ExitOK,
+			want: []string{"promote --now is deprecated", "then prod goes to 50%"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			w.interactive, w.stdin = c.interactive, c.stdin
+			s := w.states.NewScript(c.in, clitest.T0)
+			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
+			code, out, errs := w.run(t, append([]string{"promote", s.Name()}, c.args...)...)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want...)
+			var bake []clitest.Sent
+			for _, sent := range w.states.Sent {
+				if sent.Token == "bake-1" {
+					bake = append(bake, sent)
+				}
+			}
+			if c.code != cli.ExitOK {
+				if len(bake) != 0 {
+					t.Errorf("answers to the bake = %+v; want none", bake)
+				}
+				return
+			}
+			var b promotion.Bake
+			if len(bake) != 1 || json.Unmarshal([]byte(bake[0].Output), &b) != nil || !b.PromoteNow || b.Full != c.full || b.Actor != clitest.Caller {
+				t.Errorf("answers to the bake = %+v; want one, promoteNow, full %v, by %s", bake, c.full, clitest.Caller)
+			}
+		})
+	}
+}
+
+// TestAbort: abort rolls a shifting promotion back through the approval
+// API with the verified caller and the reason; a promotion that has not
+// moved prod is not aborted (reject stops it).
+func TestAbort(t *testing.T) {
+	w := newWorld()
+	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
+	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	w.onSleep = func(int) {
+		if s.Status() == "RUNNING" {
+			w.lambda.SetAlias("hello", "prod", "1", nil)
+			s.Fail("RolledBack", "RolledBack", "rolled back", promotion.State{})
+		}
+	}
+	code, out, errs := w.run(t, "abort", s.Name(), "--yes", "--reason", "p99 doubled")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "stdout", out, "stopped "+s.Name(), "version 2 → 1")
+	var bake []clitest.Sent
+	for _, sent := range w.states.Sent {
+		if sent.Token == "b" {
+			bake = append(bake, sent)
+		}
+	}
+	var cause promotion.Override
+	if len(bake) != 1 || bake[0].Success || bake[0].Error != cli.ErrOperatorRollback ||
+		json.Unmarshal([]byte(bake[0].Cause), &cause) != nil || cause.Actor != clitest.Caller || cause.Reason != "p99 doubled" {
+		t.Errorf("answers to the bake = %+v; want one failure %s with the caller and the reason", bake, cli.ErrOperatorRollback)
+	}
+
+	w = newWorld()
+	waiting := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("a")
+	code, out, errs = w.run(t, "abort", waiting.Name(), "--yes")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "is not shifting prod (awaiting approval", "aliasflow reject "+waiting.Name())
+	if len(w.states.Sent) != 0 {
+		t.Errorf("sent = %+v; want nothing", w.states.Sent)
 	}
 }
 
