@@ -115,7 +115,7 @@ func (a *app) planPromote(ctx context.Context, ref string, full bool) (*PromoteR
 	if err != nil {
 		return nil, err
 	}
-	pl := p.Input.Plan()
+	pl := p.Input.Rollout()
 	res := &PromoteResult{Promotion: nameOf(arn), Execution: arn, Full: full, Plan: pl.String()}
 	skip := plan.SkipStep
 	if full {

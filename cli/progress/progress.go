@@ -183,7 +183,7 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 	if p.Promotion.Steps != nil {
 		p.Steps = p.Promotion.Steps
 	}
-	p.Plan = p.Promotion.Plan()
+	p.Plan = p.Promotion.Rollout()
 	p.Smoke, p.Approval = p.Promotion.Smoke, p.Promotion.Approval
 	if p.Promotion.Shift != nil {
 		p.StableVersion = p.Promotion.Shift.StableVersion

@@ -357,7 +357,7 @@ func SmokeSummary(s *promotion.SmokeResult) string {
 // PlanText describes how prod will move for the promotion: its strategy
 // and the plan's steps (shared/plan) that carry it out.
 func PlanText(in promotion.Input) string {
-	p := in.Plan()
+	p := in.Rollout()
 	if len(p.Steps) == 0 {
 		return StrategyText(in.Target.Strategy)
 	}

@@ -48,7 +48,10 @@ const (
 	TrafficShifted   Event = "traffic.shifted"
 	// BakeSkipped: an operator ended a bake early (`aliasflow promote
 	// --now`); health is still checked. A human override, audited with who.
-	BakeSkipped         Event = "bake.skipped"
+	BakeSkipped Event = "bake.skipped"
+	// PauseContinued: an operator continued a pause of the plan
+	// (`aliasflow promote`/`resume`), named as AWS verified them.
+	PauseContinued      Event = "pause.continued"
 	HealthFailed        Event = "health.failed"
 	HealthPassed        Event = "health.passed"
 	HealthInconclusive  Event = "health.inconclusive"

@@ -19,6 +19,7 @@ func TestNext(t *testing.T) {
 	withPause := plan.Plan{Steps: append(append([]plan.Step{}, canary.Steps...), plan.Step{Pause: &plan.Pause{}})}
 	withWarm := plan.Plan{Steps: []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}}
 	broken := plan.Plan{Steps: []plan.Step{{}}}
+	pauseFirst := plan.Plan{Steps: append([]plan.Step{{Pause: &plan.Pause{Seconds: 60}}}, canary.Steps...)}
 	type want struct {
 		kind        plan.Kind
 		position    int
@@ -61,7 +62,13 @@ func TestNext(t *testing.T) {
 		{"inconclusive outside an analysis rolls back", linear, 2, plan.Facts{Outcome: plan.Inconclusive, Again: true}, rollback("steps[2] (setWeight) is not an analysis")},
 		{"a position past the plan rolls back", canary, 2, plan.Facts{}, rollback("position 2 is outside the plan's 2 steps")},
 		{"a position before the start rolls back", canary, -2, plan.Facts{}, rollback("position -2 is outside")},
-		{"a pause the promotion cannot run yet rolls back", withPause, 1, plan.Facts{}, rollback("steps[2]: pause steps are not supported yet")},
+		// A pause holds the weight set before it.
+		{"a passed analysis goes to the pause", withPause, 1, plan.Facts{}, want{kind: plan.KindPause, position: 2, weight: 0.1, weightIndex: 0}},
+		{"a pause continued finalizes", withPause, 2, plan.Facts{}, want{kind: plan.KindFinalize, position: 3, weight: 1, weightIndex: 1}},
+		{"promote on a pause continues it", withPause, 2, plan.Facts{Skip: plan.SkipStep}, want{kind: plan.KindFinalize, position: 3, weight: 1, weightIndex: 1}},
+		{"a pause nobody continued rolls back", withPause, 2, plan.Facts{Outcome: plan.Failed, Reason: "nobody continued"}, rollback("nobody continued")},
+		{"a pause is never inconclusive", withPause, 2, plan.Facts{Outcome: plan.Inconclusive, Again: true}, rollback("steps[2] (pause) is not an analysis")},
+		{"a pause first holds weight 0", pauseFirst, plan.Start, plan.Facts{}, want{kind: plan.KindPause, position: 0, weight: 0, weightIndex: -1}},
 		{"a warm step the promotion cannot run yet rolls back", withWarm, plan.Start, plan.Facts{}, rollback("steps[0]: warm steps are not supported yet")},
 		{"a step with no kind rolls back", broken, plan.Start, plan.Facts{}, rollback("steps[0] sets no kind or several")},
 	}

@@ -19,9 +19,9 @@ import (
 // Kind names what a step does.
 type Kind string
 
-// The step kinds. SetWeight and Analysis run end to end; the others are
-// part of the plan's vocabulary, and Validate refuses them by name until
-// the promotion can run them (see Runnable).
+// The step kinds. SetWeight, Analysis and Pause run end to end; the
+// others are part of the plan's vocabulary, and Validate refuses them by
+// name until the promotion can run them (see Runnable).
 const (
 	KindSetWeight Kind = "setWeight"
 	KindAnalysis  Kind = "analysis"
@@ -32,7 +32,7 @@ const (
 )
 
 // Runnable are the kinds a promotion can run today.
-var Runnable = []Kind{KindSetWeight, KindAnalysis}
+var Runnable = []Kind{KindSetWeight, KindAnalysis, KindPause}
 
 // Plan is the list of steps prod passes through after approval, before it
 // is finalized on the new version. An empty plan moves prod all at once.
@@ -76,7 +76,8 @@ type Analysis struct {
 const TestBinomial = "binomial"
 
 // Pause holds the weight for Seconds, or until a person continues the
-// promotion when Seconds is 0.
+// promotion when Seconds is 0 (`aliasflow promote` or `resume`; nobody
+// continuing within the target's approvalTimeoutSeconds rolls back).
 type Pause struct {
 	Seconds int `json:"seconds,omitempty"`
 }
@@ -163,8 +164,8 @@ func (p Plan) String() string {
 // Validate refuses a plan the promotion cannot run: a step with no kind or
 // several, a weight outside (0, 1) or not above the one before, an
 // analysis with no bake or no weight to judge, and — by name — a kind the
-// promotion cannot run yet. Today's promotion runs each weight followed by
-// exactly one analysis (the shape of the presets).
+// promotion cannot run yet. Each weight is followed by exactly one
+// analysis (the definition's SetWeight goes straight to its Bake).
 func Validate(p Plan) error {
 	var errs []error
 	bad := func(i int, format string, args ...any) {
@@ -205,8 +206,12 @@ func Validate(p Plan) error {
 			if i == 0 || p.Steps[i-1].Kind() != KindSetWeight {
 				bad(i, "analysis must follow a setWeight (it judges that weight)")
 			}
+		case KindPause:
+			if s.Pause.Seconds < 0 || s.Pause.Seconds > 86400 {
+				bad(i, "pause.seconds must be 0 (until continued) or 1–86400, got %d", s.Pause.Seconds)
+			}
 		default:
-			bad(i, "%s steps are not supported yet (supported: setWeight, analysis)", k)
+			bad(i, "%s steps are not supported yet (supported: setWeight, analysis, pause)", k)
 		}
 	}
 	return errors.Join(errs...)

@@ -64,8 +64,8 @@ func TestPresetsAreTodaysSteps(t *testing.T) {
 			// the target; the plan it reads back is the preset.
 			target := config.Target{Strategy: tc.s, Health: config.Health{MaxErrorRate: 0.02, MinInvocations: 50}}
 			in := promotion.Input{Target: target, Steps: today}
-			if back := in.Plan(); !reflect.DeepEqual(back, p) {
-				t.Errorf("Input.Plan() = %s %+v, want the preset %s", back, back, p)
+			if back := in.Rollout(); !reflect.DeepEqual(back, p) {
+				t.Errorf("Input.Rollout() = %s %+v, want the preset %s", back, back, p)
 			}
 			if err := plan.Validate(p); err != nil {
 				t.Errorf("Validate(preset %+v) = %v, want nil", tc.s, err)
@@ -96,7 +96,10 @@ func TestValidate(t *testing.T) {
 		{"analysis without bake", []plan.Step{weight(0.1), analysis(0)}, "steps[1]: analysis.bakeSeconds must be 1–86400"},
 		{"analysis with another test", []plan.Step{weight(0.1), {Analysis: &plan.Analysis{BakeSeconds: 1, Test: "t-test", MinInvocations: 1}}}, `analysis.test must be "binomial"`},
 		{"analysis without invocations", []plan.Step{weight(0.1), {Analysis: &plan.Analysis{BakeSeconds: 1, Test: plan.TestBinomial}}}, "analysis.minInvocations must be at least 1"},
-		{"pause refused by name", []plan.Step{weight(0.1), analysis(60), {Pause: &plan.Pause{}}}, "steps[2]: pause steps are not supported yet"},
+		{"pause until continued", []plan.Step{weight(0.1), analysis(60), {Pause: &plan.Pause{}}}, ""},
+		{"pause before the first weight", []plan.Step{{Pause: &plan.Pause{Seconds: 600}}, weight(0.1), analysis(60)}, ""},
+		{"pause for a negative time", []plan.Step{{Pause: &plan.Pause{Seconds: -1}}}, "steps[0]: pause.seconds must be 0 (until continued) or 1–86400, got -1"},
+		{"pause between a weight and its analysis", []plan.Step{weight(0.1), {Pause: &plan.Pause{}}, analysis(60)}, "steps[0]: setWeight must be followed by an analysis"},
 		{"approval refused by name", []plan.Step{{Approval: &plan.Approval{Approvers: []string{"a@example.com"}}}}, "steps[0]: approval steps are not supported yet"},
 		{"warm refused by name", []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}, "steps[0]: warm steps are not supported yet"},
 		{"window refused by name", []plan.Step{{Window: &plan.Window{Hours: []string{"09:00-17:00"}}}}, "steps[0]: window steps are not supported yet"},

@@ -38,6 +38,9 @@ const (
 	// (the approval Lambda's SendTaskFailure on the Bake task; its Cause is
 	// an encoded Override naming the verified caller).
 	ErrOperatorRollback = "aliasflow.OperatorRollback"
+	// ErrPauseExpired: nobody continued a pause of the plan until
+	// continued within its wait; the definition rolls back.
+	ErrPauseExpired = "aliasflow.PauseExpired"
 	// ErrInvalidInput: the task payload is malformed.
 	ErrInvalidInput = "aliasflow.InvalidInput"
 	// ErrCannotWeight: the stable and new versions cannot share a weighted
@@ -53,9 +56,13 @@ const (
 	ActionSetWeight   = "set-weight"
 	ActionBake        = "bake"
 	ActionCheckHealth = "check-health"
-	ActionFinalize    = "finalize"
-	ActionRollback    = "rollback"
-	ActionAbort       = "abort"
+	// ActionPause is the Pause state's task: like bake it only waits on
+	// its token; ActionContinue decides what follows the pause.
+	ActionPause    = "pause"
+	ActionContinue = "continue"
+	ActionFinalize = "finalize"
+	ActionRollback = "rollback"
+	ActionAbort    = "abort"
 	// ActionManualRollback moves prod back outside a promotion, in an
 	// execution the approval API started for an operator (Input.Rollback).
 	ActionManualRollback = "manual-rollback"
@@ -121,6 +128,9 @@ type Input struct {
 	Release            Release       `json:"release"`
 	Target             config.Target `json:"target"`
 	Steps              []Step        `json:"steps"`
+	// Plan, when present, is the promotion's plan as data (see Rollout);
+	// Steps then lists its weights. Absent, the plan is Steps' preset.
+	Plan *plan.Plan `json:"plan,omitempty"`
 	// Announce holds the audit records of the release's stg move
 	// (release.published, alias.moved), as the release Lambda logged them
 	// when it started the promotion — the log is the audit trail. Their
@@ -252,6 +262,11 @@ type Shift struct {
 	// (config.BakeRounds).
 	Extensions int  `json:"extensions"`
 	Done       bool `json:"done"`
+	// Kind is the kind of the plan's step to run next (plan.Kind, or
+	// plan.KindFinalize): the definition's HasSteps and MoreSteps choose
+	// on it. Position is that step's index in the plan.
+	Kind     string `json:"kind"`
+	Position int    `json:"position"`
 	// Verdict is the last health verdict's explanation (check-health):
 	// evidence per version, window, freshness, test and threshold.
 	Verdict string `json:"verdict"`
@@ -339,14 +354,26 @@ func Plan(s config.StrategyConfig) []Step {
 	return []Step{}
 }
 
-// Plan is the promotion's plan (shared/plan): its Steps, each weight
-// followed by the analysis that judges it with the target's health
-// criteria — the preset of the strategy the release read (Plan(strategy)
-// made Steps), so an execution started before plans existed reads the
-// same plan back.
-func (in Input) Plan() plan.Plan {
+// Rollout is the promotion's plan (shared/plan): Plan when the input
+// carries one, each analysis without criteria of its own judged by the
+// target's health settings; else its Steps, each weight followed by the
+// analysis that judges it with those criteria — the preset of the
+// strategy the release read (Plan(strategy) made Steps), so an execution
+// started before plans existed reads the same plan back.
+func (in Input) Rollout() plan.Plan {
 	t := in.Target
 	t.ApplyDefaults()
+	if in.Plan != nil {
+		p := plan.Plan{Steps: make([]plan.Step, len(in.Plan.Steps))}
+		for i, s := range in.Plan.Steps {
+			if a := s.Analysis; a != nil && a.Test == "" && a.MaxErrorRate == 0 && a.MinInvocations == 0 {
+				s.Analysis = &plan.Analysis{BakeSeconds: a.BakeSeconds, Test: plan.TestBinomial,
+					MaxErrorRate: t.Health.MaxErrorRate, MinInvocations: t.Health.MinInvocations}
+			}
+			p.Steps[i] = s
+		}
+		return p
+	}
 	ws := make([]plan.Weighted, len(in.Steps))
 	for i, s := range in.Steps {
 		ws[i] = plan.Weighted{Weight: s.Weight, BakeSeconds: s.BakeSeconds}

@@ -70,22 +70,25 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		return nil, promotion.TaskError(promotion.ErrProdBusy,
 			"prod of %s is mid-shift (%s) for another release; waiting", fn, prod)
 	}
+	pl := t.p.Rollout()
+	// allAtOnce: prod moves at Finalize whatever the plan.
+	allAtOnce := func(stable string) (*promotion.Shift, error) {
+		return t.shiftTo(pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), promotion.Shift{StableVersion: stable})
+	}
 	switch {
 	case !prod.Exists:
 		// A first release: there is no traffic to shift gradually.
-		return &promotion.Shift{Done: true}, nil
+		return allAtOnce("")
 	case prod.Version == n:
-		return &promotion.Shift{StableVersion: n, Done: true}, nil
+		return allAtOnce(n)
 	}
 	if err := t.alarmsAtStart(ctx); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	s := &promotion.Shift{StableVersion: prod.Version}
-	pl := t.p.Plan()
 	first := plan.Next(pl, plan.Start, plan.Facts{})
 	if first.Kind == plan.KindFinalize {
-		s.Done = true
-		return s, nil
+		return t.shiftTo(pl, first, *s)
 	}
 	if why, err := t.cannotWeight(ctx, fn, prod.Version, n); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -97,8 +100,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		}
 		t.log.WarnContext(ctx, "versions cannot share a weighted alias; moving prod all at once (strategy.fallbackAllAtOnce)",
 			"function", fn, "stable", prod.Version, "version", n, "reason", why)
-		s.Done = true
-		return s, nil
+		return allAtOnce(prod.Version)
 	}
 	if h := t.health(); h.Probes > 0 {
 		// At 0 %: a version that fails its probes never serves a user.
@@ -122,6 +124,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 // definition catches: before the first weight it aborts with prod
 // untouched, later it rolls back.
 func (t *task) shiftTo(pl plan.Plan, d plan.Decision, s promotion.Shift) (*promotion.Shift, error) {
+	s.Kind, s.Position = string(d.Kind), d.Position
 	switch d.Kind {
 	case plan.KindFinalize:
 		s.Step, s.Weight, s.BakeSeconds, s.Done = d.WeightIndex, 1, 0, true
@@ -133,10 +136,52 @@ func (t *task) shiftTo(pl plan.Plan, d plan.Decision, s promotion.Shift) (*promo
 		}
 		s.Step, s.Weight, s.BakeSeconds = d.WeightIndex, d.Weight, firstLook(t.health(), a.Step.Analysis.BakeSeconds)
 		return &s, nil
+	case plan.KindPause:
+		// The Pause state waits BakeSeconds on its token: the pause's
+		// time, or for a pause until continued as long as an approval may
+		// wait (nobody continuing then rolls back, see continuePause).
+		s.Step, s.Weight, s.BakeSeconds = d.WeightIndex, d.Weight, d.Step.Pause.Seconds
+		if s.BakeSeconds == 0 {
+			target := t.p.Target
+			target.ApplyDefaults()
+			s.BakeSeconds = target.ApprovalTimeoutSeconds
+		}
+		return &s, nil
 	case plan.KindRollback:
 		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed, "%s", d.Reason)
 	}
 	return nil, promotion.TaskError(promotion.ErrInvalidInput, "plan %s: steps[%d] is a %s step, which this promotion cannot run", pl, d.Position, d.Kind)
+}
+
+// continuePause decides what follows a pause of the plan: a timed pause
+// that ran its time, or a pause an operator continued (`aliasflow
+// promote`/`resume`, their verified identity recorded once in
+// pause.continued), goes on to the plan's next step; a pause until
+// continued that nobody continued within its wait rolls back.
+func (t *task) continuePause(ctx context.Context) (*promotion.Shift, error) {
+	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	pause := pl.Steps[s.Position].Pause
+	f := plan.Facts{Skip: t.p.Bake.Skip()}
+	switch {
+	case f.Skip != plan.SkipNone:
+		what := "promote: past this pause"
+		if f.Skip == plan.SkipFull {
+			what = "promote --full: every remaining step skipped, an inconclusive verdict accepted"
+		}
+		t.record(ctx, audit.Record{Event: audit.PauseContinued, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("pause at %s continued by %s (%s)", alias.Percent(s.Weight), t.p.Bake.Actor, what)})
+	case pause.Seconds == 0:
+		f.Outcome = plan.Failed
+		f.Reason = fmt.Sprintf("nobody continued the pause at %s of version %s within %ds (approvalTimeoutSeconds); rolling back",
+			alias.Percent(s.Weight), n, s.BakeSeconds)
+	}
+	d := plan.Next(pl, s.Position, f)
+	if d.Kind == plan.KindRollback {
+		t.log.WarnContext(ctx, "pause ends in a rollback", "function", t.p.Function, "version", n, "reason", d.Reason)
+		return nil, promotion.TaskError(promotion.ErrPauseExpired, "%s", d.Reason)
+	}
+	return t.shiftTo(pl, d, promotion.Shift{StableVersion: s.StableVersion, Verdict: s.Verdict})
 }
 
 // health is the target's health settings with the defaults a definition
@@ -216,7 +261,7 @@ func (t *task) setWeight(ctx context.Context) error {
 	}
 	t.record(ctx, audit.Record{Event: audit.TrafficShifted, Alias: promotion.AliasProd,
 		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
-		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Plan().Weights()))})
+		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Rollout().Weights()))})
 	return nil
 }
 
@@ -232,7 +277,7 @@ func (t *task) finalize(ctx context.Context) error {
 		if !cur.RoutedOnly(n) {
 			return cur, false, fmt.Errorf("prod of %s routes to another release (%s)", fn, cur)
 		}
-		if stable != "" && stable != n && len(t.p.Plan().Weights()) > 0 && !cur.Routes(n) {
+		if stable != "" && stable != n && len(t.p.Rollout().Weights()) > 0 && !cur.Routes(n) {
 			// The steps weighted prod; someone took that away (an
 			// operator's rollback). Finalizing would undo them.
 			return cur, false, fmt.Errorf("prod of %s no longer routes to version %s: it was rolled back outside this promotion", fn, n)

@@ -41,7 +41,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	fn, n, s, h := t.p.Function, t.p.Version, t.p.Shift, target.Health
 	// The analysis that judges this weight, with its own criteria (a
 	// preset's are the target's health settings).
-	pl := t.p.Plan()
+	pl := t.p.Rollout()
 	at := pl.AnalysisOf(s.Step)
 	a := pl.Steps[at].Analysis
 	h.MaxErrorRate, h.MinInvocations = a.MaxErrorRate, a.MinInvocations
@@ -117,6 +117,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			}
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
+				Kind: string(next.Kind), Position: next.Position,
 				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress.logs, Probes: progress.probes}, nil
 		}
 		limit := fmt.Sprintf("after %ds (health.maxBakeSeconds)", baked)
@@ -170,7 +171,7 @@ func (t *task) unread(ctx context.Context, err error, now, need time.Time) *prom
 	}
 	baked := s.BakedSeconds + s.BakeSeconds
 	remaining := h.MaxBakeSeconds - baked
-	if remaining <= 0 || s.Extensions+1 >= config.BakeRounds(len(t.p.Plan().Weights())) {
+	if remaining <= 0 || s.Extensions+1 >= config.BakeRounds(len(t.p.Rollout().Weights())) {
 		return nil
 	}
 	// 15–29 s, the same for a promotion's every round and spread across
@@ -184,6 +185,7 @@ func (t *task) unread(ctx context.Context, err error, now, need time.Time) *prom
 		ToVersion: t.p.Version, Weight: audit.Weight(s.Weight), Reason: reason})
 	return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 		BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
+		Kind: string(plan.KindAnalysis), Position: t.p.Rollout().AnalysisOf(s.Step),
 		Verdict: string(Inconclusive) + ": " + reason, Logs: s.Logs, Probes: s.Probes}
 }
 

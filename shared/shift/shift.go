@@ -138,10 +138,13 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 		return t.begin(ctx)
 	case promotion.ActionSetWeight:
 		return nil, t.setWeight(ctx)
-	case promotion.ActionBake:
-		// The Bake state waits on its task token for the bake time; the
-		// weight is already set, so there is nothing to do but return.
+	case promotion.ActionBake, promotion.ActionPause:
+		// The Bake and Pause states wait on their task token for the
+		// bake or pause time; the weight is already set, so there is
+		// nothing to do but return.
 		return nil, nil
+	case promotion.ActionContinue:
+		return t.continuePause(ctx)
 	case promotion.ActionCheckHealth:
 		return t.checkHealth(ctx)
 	case promotion.ActionFinalize:
@@ -190,7 +193,7 @@ func validate(req promotion.TaskRequest) error {
 	if p.PreviousStgVersion != "" && !alias.IsVersionNumber(p.PreviousStgVersion) {
 		return bad("promotion.previousStgVersion: %q is not a published version number", p.PreviousStgVersion)
 	}
-	pl := p.Plan()
+	pl := p.Rollout()
 	if err := plan.Validate(pl); err != nil {
 		return bad("promotion.steps: the plan %s: %v", pl, err)
 	}
@@ -217,6 +220,14 @@ func validate(req promotion.TaskRequest) error {
 		if req.Action == promotion.ActionSetWeight && !(s.Weight > 0 && s.Weight < 1) {
 			return bad("promotion.shift.weight: %v must be between 0 and 1 exclusive", s.Weight)
 		}
+	case promotion.ActionPause, promotion.ActionContinue:
+		s := p.Shift
+		if s == nil {
+			return bad("promotion.shift is missing")
+		}
+		if s.Position < 0 || s.Position >= len(pl.Steps) || pl.Steps[s.Position].Kind() != plan.KindPause {
+			return bad("promotion.shift.position: %d is not a pause of the plan %s", s.Position, pl)
+		}
 	case promotion.ActionFinalize, promotion.ActionRollback:
 		if p.Shift == nil {
 			return bad("promotion.shift is missing")
@@ -241,7 +252,8 @@ func validate(req promotion.TaskRequest) error {
 func validateAction(action string) error {
 	switch action {
 	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight, promotion.ActionBake,
-		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort,
+		promotion.ActionCheckHealth, promotion.ActionPause, promotion.ActionContinue,
+		promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort,
 		promotion.ActionManualRollback:
 		return nil
 	case "":

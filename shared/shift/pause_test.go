@@ -1,0 +1,112 @@
+package shift_test
+
+import (
+	"testing"
+
+	"github.com/aliasflow/aliasflow/shared/plan"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+)
+
+// A plan with a pause: the shift decides the pause (its kind and
+// position, and how long the Pause state waits on its token), and after
+// it, on Continue, what follows — the next step for a timed pause that ran
+// its time or a pause an operator continued (audited once with who), a
+// rollback for a pause until continued that nobody continued.
+func pausePlan(pause plan.Pause) *plan.Plan {
+	return &plan.Plan{Steps: []plan.Step{
+		{SetWeight: &plan.SetWeight{Weight: 0.25}},
+		{Analysis: &plan.Analysis{BakeSeconds: 300}},
+		{Pause: &pause},
+		{SetWeight: &plan.SetWeight{Weight: 0.5}},
+		{Analysis: &plan.Analysis{BakeSeconds: 300}},
+	}}
+}
+
+func TestCheckHealthGoesToAPause(t *testing.T) {
+	tests := []struct {
+		name  string
+		pause plan.Pause
+		want  promotion.Shift
+	}{
+		{"until continued waits as long as an approval", plan.Pause{},
+			promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 86400, Kind: "pause", Position: 2}},
+		{"a timed pause waits its time", plan.Pause{Seconds: 600},
+			promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 600, Kind: "pause", Position: 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, req := healthEnv(t, 0, "healthy")
+			req.Promotion.Plan = pausePlan(tc.pause)
+			got, err := e.run(req)
+			if err != nil {
+				t.Fatalf("check-health: %v", err)
+			}
+			if got = withoutVerdict(t, got); *got != tc.want {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			wantSummary(t, e, []string{"health.passed prod 4>5 @0.25"})
+		})
+	}
+}
+
+func TestContinue(t *testing.T) {
+	const ops = "arn:aws:iam::000000000000:user/ops"
+	tests := []struct {
+		name     string
+		pause    plan.Pause
+		position int
+		bake     *promotion.Bake
+		want     *promotion.Shift
+		wantErr  string
+		wantRecs []string
+		wantWhy  string
+	}{
+		{name: "an operator continues a pause until continued", bake: &promotion.Bake{PromoteNow: true, Actor: ops},
+			want:     &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300, Kind: "setWeight", Position: 3},
+			wantRecs: []string{"pause.continued prod 4>5 @0.25"}, wantWhy: "pause at 25% continued by " + ops + " (promote: past this pause)"},
+		{name: "promote --full on a pause skips the rest", bake: &promotion.Bake{PromoteNow: true, Full: true, Actor: ops},
+			want:     &promotion.Shift{StableVersion: "4", Step: 2, Weight: 1, Done: true, Kind: "finalize", Position: 5},
+			wantRecs: []string{"pause.continued prod 4>5 @0.25"}, wantWhy: "every remaining step skipped"},
+		{name: "a timed pause that ran its time goes on", pause: plan.Pause{Seconds: 600}, bake: &promotion.Bake{Error: "States.Timeout"},
+			want:     &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300, Kind: "setWeight", Position: 3},
+			wantRecs: []string{}},
+		{name: "nobody continued a pause until continued: roll back", bake: &promotion.Bake{Error: "States.Timeout"},
+			wantErr: promotion.ErrPauseExpired, wantRecs: []string{}},
+		{name: "the position is not a pause", position: 1, bake: &promotion.Bake{PromoteNow: true, Actor: ops},
+			wantErr: promotion.ErrInvalidInput, wantRecs: []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+			req := request(t, promotion.ActionContinue, 0)
+			req.Promotion.Plan = pausePlan(tc.pause)
+			pos := 2
+			if tc.position != 0 {
+				pos = tc.position
+			}
+			req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 86400, Kind: "pause", Position: pos}
+			req.Promotion.Bake = tc.bake
+			got, err := e.run(req)
+			if tc.wantErr != "" {
+				wantErrorName(t, err, tc.wantErr)
+			} else if err != nil {
+				t.Fatalf("continue: %v", err)
+			}
+			if tc.want != nil && (got == nil || *got != *tc.want) {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			recs := wantSummary(t, e, tc.wantRecs)
+			if len(recs) > 0 {
+				if recs[0].Actor != ops {
+					t.Errorf("pause.continued actor = %q, want %s", recs[0].Actor, ops)
+				}
+				wantContains(t, "pause.continued reason", recs[0].Reason, tc.wantWhy)
+			}
+			if got, _ := e.lam.Alias(fn, "prod"); got.Version != "4" {
+				t.Errorf("prod = %+v; continue moves nothing", got)
+			}
+		})
+	}
+}
