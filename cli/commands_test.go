@@ -11,6 +11,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 )
 
@@ -529,6 +530,62 @@ func TestDecisionsOnlyByAMappedApprover(t *testing.T) {
 			wantContains(t, "stderr", errs, "user/mallory is not mapped to any approver of hello")
 			if len(w.states.Sent) != 0 {
 				t.Errorf("sent %+v; want nothing", w.states.Sent)
+			}
+		})
+	}
+}
+
+// TestResume: a promotion its plan holds at a pause until continued goes
+// on with resume or promote (Argo Rollouts' promote on a pause), through
+// the approval API with the verified caller; resume refuses a bake.
+func TestResume(t *testing.T) {
+	paused := clitest.Input("hello", "2", "sha-2")
+	paused.Plan = &plan.Plan{Steps: []plan.Step{{SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}, {Pause: &plan.Pause{}}}}
+	cases := []struct {
+		name  string
+		args  []string
+		pause bool
+		code  int
+		want  []string
+	}{
+		{"resume continues the pause", []string{"resume"}, true, cli.ExitOK,
+			[]string{"continued the pause at 10% of", "then prod goes to 100%"}},
+		{"promote continues the pause", []string{"promote"}, true, cli.ExitOK,
+			[]string{"continued the pause at 10% of"}},
+		{"resume refuses a bake", []string{"resume"}, false, cli.ExitConflict,
+			[]string{"is not paused: it is baking at 10%", "`aliasflow promote"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			s := w.states.NewScript(paused, clitest.T0)
+			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
+			token := "bake-1"
+			if c.pause {
+				s.BakeOver("bake-1")
+				in := s.St
+				s.St.Shift = &promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: "pause", Position: 2}
+				s.Task(promotion.StateContinue, in, s.St.Shift, s.St).Wait(promotion.StatePause, s.St, "pause-1", 3600)
+				token = "pause-1"
+			}
+			code, out, errs := w.run(t, append(c.args, s.Name(), "--yes")...)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want...)
+			var answers []clitest.Sent
+			for _, sent := range w.states.Sent {
+				if sent.Token == token {
+					answers = append(answers, sent)
+				}
+			}
+			if c.code != cli.ExitOK {
+				if len(answers) != 0 {
+					t.Errorf("answers = %+v; want none", answers)
+				}
+				return
+			}
+			var b promotion.Bake
+			if len(answers) != 1 || json.Unmarshal([]byte(answers[0].Output), &b) != nil || !b.PromoteNow || b.Full || b.Actor != clitest.Caller {
+				t.Errorf("answers to the pause = %+v; want one promoteNow by %s", answers, clitest.Caller)
 			}
 		})
 	}

@@ -280,7 +280,7 @@ func TestByNameSaysWhatIsRunning(t *testing.T) {
 	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("tok")
 	code, out, errs := w.run(t, "promote", "hello", "--now")
 	wantCode(t, code, cli.ExitConflict, out, errs)
-	wantContains(t, "stderr", errs, "no promotion of hello is baking; running: "+s.Name()+" (awaiting approval")
+	wantContains(t, "stderr", errs, "no promotion of hello is baking or paused; running: "+s.Name()+" (awaiting approval")
 	w2 := newWorld()
 	code, out, errs = w2.run(t, "approve", "hello")
 	wantCode(t, code, cli.ExitConflict, out, errs)

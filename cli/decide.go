@@ -22,8 +22,10 @@ import (
 const (
 	stateApproval = promotion.StateRequestApproval
 	// stateBake waits out a step's bake once SetWeight has put the weight
-	// on prod; `promote --now` answers its task.
-	stateBake = promotion.StateBake
+	// on prod; `promote` answers its task — or the task of a pause of the
+	// plan (statePause), which promotionARN and findWaiting accept for it.
+	stateBake  = promotion.StateBake
+	statePause = promotion.StatePause
 )
 
 func approveCommand(a *app) *cobra.Command {
@@ -246,7 +248,7 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 		if err != nil {
 			return "", err
 		}
-		if p.State == state {
+		if p.State == state || state == stateBake && p.State == statePause {
 			waiting = append(waiting, p.Execution)
 		} else {
 			elsewhere = append(elsewhere, p.Name+" ("+p.Gate+")")
@@ -254,7 +256,7 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 	}
 	what := "awaits approval"
 	if state == stateBake {
-		what = "is baking"
+		what = "is baking or paused"
 	}
 	switch len(waiting) {
 	case 0:
@@ -291,11 +293,16 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 	if err == nil {
 		return p, nil
 	}
+	var nw *pending.NotWaitingError
+	if state == stateBake && errors.As(err, &nw) {
+		if pp, perr := pending.Find(ctx, c.States, arn, statePause); perr == nil {
+			return pp, nil
+		}
+	}
 	name := nameOf(arn)
 	if awserr.Code(err) == awserr.NotFound {
 		return nil, fail(ExitNotFound, "list promotions with `aliasflow status <function>`", "promotion %s not found", name)
 	}
-	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
 	switch {
 	case errors.As(err, &nr):
@@ -319,7 +326,7 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 		}
 		what := "waiting for approval"
 		if state == stateBake {
-			what = "baking"
+			what = "baking or paused"
 		}
 		return nil, fail(ExitConflict, hint, "promotion %s is not %s: %s", name, what, where)
 	}

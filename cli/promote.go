@@ -15,6 +15,8 @@ import (
 // promoteOptions are promote's flags.
 type promoteOptions struct {
 	full, yes, now bool
+	// resume: only a pause of the plan may be continued (`resume`).
+	resume bool
 }
 
 func promoteCommand(a *app) *cobra.Command {
@@ -22,10 +24,11 @@ func promoteCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "promote <promotion> [--full] [--yes]",
 		Short: "end the current step's bake and go on to the next step (--full: to 100%)",
-		Long: `Promote moves a baking promotion on, with Argo Rollouts' meaning:
+		Long: `Promote moves a baking or paused promotion on, with Argo Rollouts' meaning:
   - promote ends the current step's bake now. Health is checked on what the step saw so far:
     an unhealthy verdict still rolls back; an inconclusive one is accepted for this step only.
     Prod then goes to the plan's next step, whose own bake and health check still apply.
+    On a pause of the plan it continues the pause (as resume does).
   - promote --full ends the bake and skips every remaining step: after this check prod goes
     to 100%, ACCEPTING AN INCONCLUSIVE VERDICT (an unhealthy one still rolls back).
 It prints the plan and asks first (--yes skips the question; without a terminal --yes is
@@ -56,6 +59,9 @@ func runPromote(ctx context.Context, a *app, ref string, o promoteOptions) error
 	if err != nil {
 		return err
 	}
+	if o.resume && !pp.Paused {
+		return fail(ExitConflict, fmt.Sprintf("`aliasflow promote %s` ends a bake", pp.Promotion), "%s is not paused: it is baking at %s", pp.Promotion, alias.Percent(pp.Weight))
+	}
 	w := a.env.Stdout
 	if !o.yes {
 		if !a.env.Interactive {
@@ -82,6 +88,11 @@ func runPromote(ctx context.Context, a *app, ref string, o promoteOptions) error
 	if res.Full {
 		then = "then prod goes to 100%, skipping every remaining step; an inconclusive verdict is accepted"
 	}
+	if res.Paused {
+		fmt.Fprintf(w, "continued the pause at %s of %s as %s; %s\nfollow it: aliasflow watch %s\n",
+			alias.Percent(res.Weight), res.Promotion, res.Actor, then, res.Promotion)
+		return nil
+	}
 	fmt.Fprintf(w, "ended the bake at %s of %s as %s; health is checked next (unhealthy rolls back), %s\nfollow it: aliasflow watch %s\n",
 		alias.Percent(res.Weight), res.Promotion, res.Actor, then, res.Promotion)
 	return nil
@@ -94,6 +105,9 @@ type PromoteResult struct {
 	Step      int     `json:"step"`
 	// Full says every remaining step is skipped (--full).
 	Full bool `json:"full"`
+	// Paused says the promotion was held at a pause of its plan, which
+	// the promote continues.
+	Paused bool `json:"paused"`
 	// Plan is the promotion's plan; Next where prod goes after this
 	// step's check ("50%", "100%").
 	Plan  string `json:"plan"`
@@ -124,6 +138,9 @@ func (a *app) planPromote(ctx context.Context, ref string, full bool) (*PromoteR
 	at := plan.Start
 	if s := p.Input.Shift; s != nil {
 		res.Weight, res.Step, at = s.Weight, s.Step, pl.AnalysisOf(s.Step)
+		if p.State == statePause {
+			res.Paused, at = true, s.Position
+		}
 	}
 	switch d := plan.Next(pl, at, plan.Facts{Outcome: plan.Inconclusive, Skip: skip}); d.Kind {
 	case plan.KindFinalize:
@@ -139,7 +156,11 @@ func (a *app) planPromote(ctx context.Context, ref string, full bool) (*PromoteR
 // printPromotePlan says what a promote will do before it does it.
 func printPromotePlan(w io.Writer, pp *PromoteResult) {
 	fmt.Fprintf(w, "promote %s (plan: %s):\n", pp.Promotion, pp.Plan)
-	fmt.Fprintf(w, "  end the bake at %s now; health is checked on what it saw so far (unhealthy rolls back)\n", alias.Percent(pp.Weight))
+	if pp.Paused {
+		fmt.Fprintf(w, "  continue the pause at %s now\n", alias.Percent(pp.Weight))
+	} else {
+		fmt.Fprintf(w, "  end the bake at %s now; health is checked on what it saw so far (unhealthy rolls back)\n", alias.Percent(pp.Weight))
+	}
 	switch {
 	case pp.Full:
 		fmt.Fprintf(w, "  then move prod to 100%%, SKIPPING EVERY REMAINING STEP and ACCEPTING AN INCONCLUSIVE VERDICT\n")
@@ -171,6 +192,25 @@ func (a *app) promote(ctx context.Context, pp *PromoteResult) (*PromoteResult, e
 	out := *pp
 	out.Actor = res.Principal
 	return &out, nil
+}
+
+// resumeCommand continues a promotion held at a pause of its plan: the
+// one-step promote, refused on a bake.
+func resumeCommand(a *app) *cobra.Command {
+	o := promoteOptions{resume: true}
+	c := &cobra.Command{
+		Use:   "resume <promotion> [--yes]",
+		Short: "continue a promotion held at a pause of its plan",
+		Long: `Resume continues a promotion that its plan holds at a pause (a pause until continued, or a
+timed pause before its time): prod goes on to the plan's next step, whose own checks apply.
+It is ` + "`aliasflow promote`" + ` on a pause; on a bake it refuses (promote ends a bake). It prints the plan
+and asks first (--yes skips the question); audited once (pause.continued) with who you are as
+AWS verified it.`,
+		Args: positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error { return runPromote(c.Context(), a, args[0], o) },
+	}
+	c.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
+	return c
 }
 
 // abortCommand rolls a shifting promotion back (Argo Rollouts' abort): the

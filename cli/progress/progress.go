@@ -266,6 +266,19 @@ func (p *Progress) describe(prodBusy bool) {
 		}
 	case promotion.StateCheckHealth:
 		p.Phase, p.Gate = PhaseShift, "checking health at "+pct(p.Weight)
+	case promotion.StatePause:
+		p.Phase, p.Gate = PhaseShift, "paused at "+pct(p.Weight)
+		switch {
+		case p.untilContinued():
+			p.Gate += fmt.Sprintf(" until continued (`aliasflow promote %s`)", p.Name)
+			if !p.NextAt.IsZero() {
+				p.Gate += "; rolls back at " + p.NextAt.Format(time.RFC3339) + " if nobody does"
+			}
+		case !p.NextAt.IsZero():
+			p.Gate += " until " + p.NextAt.Format(time.RFC3339)
+		}
+	case promotion.StateContinue:
+		p.Phase, p.Gate = PhaseShift, "continuing after the pause at "+pct(p.Weight)
 	case promotion.StateFinalize:
 		p.Phase, p.Gate = PhaseFinalize, fmt.Sprintf("finalizing: prod → version %s", p.Version)
 	case promotion.StateCompleted:
@@ -288,6 +301,17 @@ func (p *Progress) describe(prodBusy bool) {
 	default:
 		p.Phase, p.Gate = PhaseShift, "in state "+p.State
 	}
+}
+
+// untilContinued says the promotion is at a pause of its plan that waits
+// for a person.
+func (p *Progress) untilContinued() bool {
+	s := p.Promotion.Shift
+	if s == nil || s.Position < 0 || s.Position >= len(p.Plan.Steps) {
+		return false
+	}
+	pause := p.Plan.Steps[s.Position].Pause
+	return pause != nil && pause.Seconds == 0
 }
 
 // target is the weight the current step gives the new version (the

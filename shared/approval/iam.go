@@ -190,6 +190,13 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	p, err := pending.Find(ctx, h.d.SFN, in.Execution, state)
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
+	if resource == OverridePath && errors.As(err, &nw) {
+		// A pause of the plan waits on its token as a bake does: promote
+		// (and resume) continue it, rollback rolls it back.
+		if pp, perr := pending.Find(ctx, h.d.SFN, in.Execution, promotion.StatePause); perr == nil {
+			p, err, state = pp, nil, promotion.StatePause
+		}
+	}
 	switch {
 	case awserr.Code(err) == awserr.NotFound:
 		return refuse(http.StatusNotFound, "promotion %s not found", in.Execution)

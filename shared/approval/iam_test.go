@@ -157,15 +157,18 @@ func TestCallerOverrides(t *testing.T) {
 		}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvWith(t, func(w *waiting) { w.StateName = promotion.StateBake })
-			resp := e.h.ServeAPIGateway(context.Background(), callerReq(approval.OverridePath, opsARN,
-				approval.CallerRequest{Execution: execARN, Action: tc.action, Comment: "5xx after v7"}))
-			if resp.StatusCode != http.StatusOK || len(e.sfn.Sent) != 1 {
-				t.Fatalf("status = %d (%s), sent %+v; want 200 and one answer", resp.StatusCode, resp.Body, e.sfn.Sent)
-			}
-			tc.check(t, e.sfn.Sent[0])
-		})
+		// A pause of the plan (issue 20) takes the same overrides.
+		for _, state := range []string{promotion.StateBake, promotion.StatePause} {
+			t.Run(tc.name+" in "+state, func(t *testing.T) {
+				e := newEnvWith(t, func(w *waiting) { w.StateName = state })
+				resp := e.h.ServeAPIGateway(context.Background(), callerReq(approval.OverridePath, opsARN,
+					approval.CallerRequest{Execution: execARN, Action: tc.action, Comment: "5xx after v7"}))
+				if resp.StatusCode != http.StatusOK || len(e.sfn.Sent) != 1 {
+					t.Fatalf("status = %d (%s), sent %+v; want 200 and one answer", resp.StatusCode, resp.Body, e.sfn.Sent)
+				}
+				tc.check(t, e.sfn.Sent[0])
+			})
+		}
 	}
 	t.Run("nothing baking", func(t *testing.T) {
 		e := newEnv(t) // waiting for approval, not baking
