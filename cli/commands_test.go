@@ -540,7 +540,9 @@ func TestDecisionsOnlyByAMappedApprover(t *testing.T) {
 // the approval API with the verified caller; resume refuses a bake.
 func TestResume(t *testing.T) {
 	paused := clitest.Input("hello", "2", "sha-2")
-	paused.Plan = &plan.Plan{Steps: []plan.Step{{SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}, {Pause: &plan.Pause{}}}}
+	paused.Target.Strategy = config.StrategyConfig{Type: config.Steps,
+		Steps: []plan.Step{{SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}, {Pause: &plan.Pause{}}}}
+	paused.Steps = promotion.Plan(paused.Target.Strategy)
 	cases := []struct {
 		name  string
 		args  []string

@@ -255,7 +255,9 @@ func TestReadRefusesAForeignInput(t *testing.T) {
 // nobody does (the Pause task's timeout).
 func TestReadPause(t *testing.T) {
 	in := input()
-	in.Plan = &plan.Plan{Steps: []plan.Step{{Pause: &plan.Pause{}}, {SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}}}
+	in.Target.Strategy = config.StrategyConfig{Type: config.Steps,
+		Steps: []plan.Step{{Pause: &plan.Pause{}}, {SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}}}
+	in.Steps = promotion.Plan(in.Target.Strategy)
 	r := sandboxtest.NewPromotion(t).Run(t, in)
 	r.Smoke(true).AwaitApproval().Approve("alice@example.com")
 	r.P.Answer(t, r.ARN, promotion.ActionBegin, sandboxtest.Return(promotion.Shift{StableVersion: "1", Step: -1, BakeSeconds: 3600, Kind: "pause", Position: 0}))

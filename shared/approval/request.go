@@ -373,6 +373,8 @@ func StrategyText(s config.StrategyConfig) string {
 		return fmt.Sprintf("linear: %d%% more of prod traffic every %s until 100%%", s.Percent, seconds(s.IntervalSeconds))
 	case config.AllAtOnce, "":
 		return "all at once: prod moves to the new version in one step"
+	case config.Steps:
+		return "steps as written in the settings"
 	}
 	return string(s.Type)
 }

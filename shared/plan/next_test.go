@@ -13,9 +13,9 @@ import (
 // path decides a rollback: weight 0, every request on the stable version
 // and no routing left.
 func TestNext(t *testing.T) {
-	linear := plan.Preset(config.StrategyConfig{Type: config.Linear, Percent: 25, IntervalSeconds: 60}, health())
-	canary := plan.Preset(config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}, health())
-	allAtOnce := plan.Preset(config.StrategyConfig{Type: config.AllAtOnce}, health())
+	linear := config.StrategyConfig{Type: config.Linear, Percent: 25, IntervalSeconds: 60}.Plan(health())
+	canary := config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}.Plan(health())
+	allAtOnce := config.StrategyConfig{Type: config.AllAtOnce}.Plan(health())
 	withPause := plan.Plan{Steps: append(append([]plan.Step{}, canary.Steps...), plan.Step{Pause: &plan.Pause{}})}
 	withWarm := plan.Plan{Steps: []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}}
 	broken := plan.Plan{Steps: []plan.Step{{}}}
@@ -103,7 +103,7 @@ func TestNextWalksEveryPreset(t *testing.T) {
 		{Type: config.Linear, Percent: 10, IntervalSeconds: 60},
 	} {
 		t.Run(string(s.Type), func(t *testing.T) {
-			p := plan.Preset(s, health())
+			p := s.Plan(health())
 			var weights []float64
 			at := plan.Start
 			for range 2*len(p.Steps) + 1 {

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
-	"github.com/aliasflow/aliasflow/shared/config"
 )
 
 // Kind names what a step does.
@@ -217,22 +216,46 @@ func Validate(p Plan) error {
 	return errors.Join(errs...)
 }
 
-// Preset is the plan a strategy of the settings makes: none for
-// all-at-once; a weight and its analysis for the canary; a weight and its
-// analysis every Percent below 100 for linear. h, with its defaults
-// applied, gives each analysis its criteria.
-func Preset(s config.StrategyConfig, h config.Health) Plan {
-	switch s.Type {
-	case config.Canary:
-		return FromWeights([]Weighted{{Weight: float64(s.Percent) / 100, BakeSeconds: s.BakeSeconds}}, h)
-	case config.Linear:
-		var ws []Weighted
-		for p := s.Percent; p > 0 && p < 100; p += s.Percent {
-			ws = append(ws, Weighted{Weight: float64(p) / 100, BakeSeconds: s.IntervalSeconds})
-		}
-		return FromWeights(ws, h)
+// Criteria are how an analysis judges: the target's health settings'
+// maxErrorRate and minInvocations, for an analysis that names none.
+type Criteria struct {
+	MaxErrorRate   float64
+	MinInvocations int
+}
+
+// The presets: the plans the strategies of the settings make
+// (config.StrategyConfig.Plan).
+
+// AllAtOnce has no steps: prod moves to the new version at once.
+func AllAtOnce() Plan { return Plan{Steps: []Step{}} }
+
+// Canary sends percent of prod's traffic to the new version and judges it
+// after bake seconds.
+func Canary(percent, bake int, c Criteria) Plan {
+	return FromWeights([]Weighted{{Weight: float64(percent) / 100, BakeSeconds: bake}}, c)
+}
+
+// Linear adds percent of prod's traffic every interval seconds, each
+// weight judged, until 100.
+func Linear(percent, interval int, c Criteria) Plan {
+	var ws []Weighted
+	for p := percent; p > 0 && p < 100; p += percent {
+		ws = append(ws, Weighted{Weight: float64(p) / 100, BakeSeconds: interval})
 	}
-	return Plan{Steps: []Step{}}
+	return FromWeights(ws, c)
+}
+
+// WithCriteria is p with c given to each analysis that names no criteria
+// of its own (a plan written out in the settings).
+func WithCriteria(p Plan, c Criteria) Plan {
+	out := Plan{Steps: make([]Step, len(p.Steps))}
+	for i, s := range p.Steps {
+		if a := s.Analysis; a != nil && a.Test == "" && a.MaxErrorRate == 0 && a.MinInvocations == 0 {
+			s.Analysis = &Analysis{BakeSeconds: a.BakeSeconds, Test: TestBinomial, MaxErrorRate: c.MaxErrorRate, MinInvocations: c.MinInvocations}
+		}
+		out.Steps[i] = s
+	}
+	return out
 }
 
 // Weighted is a weight and how long it bakes before its analysis: what an
@@ -243,16 +266,33 @@ type Weighted struct {
 }
 
 // FromWeights is the plan of weights each followed by its analysis, judged
-// by h's criteria.
-func FromWeights(ws []Weighted, h config.Health) Plan {
+// by c.
+func FromWeights(ws []Weighted, c Criteria) Plan {
 	p := Plan{Steps: make([]Step, 0, 2*len(ws))}
 	for _, w := range ws {
 		p.Steps = append(p.Steps,
 			Step{SetWeight: &SetWeight{Weight: w.Weight}},
 			Step{Analysis: &Analysis{BakeSeconds: w.BakeSeconds, Test: TestBinomial,
-				MaxErrorRate: h.MaxErrorRate, MinInvocations: h.MinInvocations}})
+				MaxErrorRate: c.MaxErrorRate, MinInvocations: c.MinInvocations}})
 	}
 	return p
+}
+
+// Bakes are the shortest and the longest bake of the plan's analyses
+// (0, 0 with none): the settings check the shortest against the
+// evidence's delay and give the longest its maximum bake.
+func (p Plan) Bakes() (shortest, longest int) {
+	for _, s := range p.Steps {
+		if s.Kind() != KindAnalysis {
+			continue
+		}
+		b := s.Analysis.BakeSeconds
+		if shortest == 0 || b < shortest {
+			shortest = b
+		}
+		longest = max(longest, b)
+	}
+	return shortest, longest
 }
 
 // Weights are the plan's weights, each with the bake of the analysis that

@@ -37,7 +37,7 @@ func TestPresetsAreTodaysSteps(t *testing.T) {
 	h := health()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := plan.Preset(tc.s, h)
+			p := tc.s.Plan(h)
 			today := promotion.Plan(tc.s)
 			got := p.Weights()
 			if len(got) != len(today) {
@@ -123,9 +123,9 @@ func TestString(t *testing.T) {
 		p    plan.Plan
 		want string
 	}{
-		{"all at once", plan.Preset(config.StrategyConfig{Type: config.AllAtOnce}, health()), "100%"},
-		{"canary", plan.Preset(config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}, health()), "10% → analysis 5m → 100%"},
-		{"linear", plan.Preset(config.StrategyConfig{Type: config.Linear, Percent: 40, IntervalSeconds: 90}, health()), "40% → analysis 90s → 80% → analysis 90s → 100%"},
+		{"all at once", config.StrategyConfig{Type: config.AllAtOnce}.Plan(health()), "100%"},
+		{"canary", config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}.Plan(health()), "10% → analysis 5m → 100%"},
+		{"linear", config.StrategyConfig{Type: config.Linear, Percent: 40, IntervalSeconds: 90}.Plan(health()), "40% → analysis 90s → 80% → analysis 90s → 100%"},
 		{"pause", plan.Plan{Steps: []plan.Step{{Pause: &plan.Pause{}}, {Pause: &plan.Pause{Seconds: 7200}}}}, "pause until continued → pause 2h → 100%"},
 	}
 	for _, tc := range tests {
@@ -138,7 +138,7 @@ func TestString(t *testing.T) {
 }
 
 func TestAnalysisOf(t *testing.T) {
-	p := plan.Preset(config.StrategyConfig{Type: config.Linear, Percent: 30, IntervalSeconds: 5}, health())
+	p := config.StrategyConfig{Type: config.Linear, Percent: 30, IntervalSeconds: 5}.Plan(health())
 	for _, tc := range []struct {
 		name   string
 		weight int

@@ -128,9 +128,6 @@ type Input struct {
 	Release            Release       `json:"release"`
 	Target             config.Target `json:"target"`
 	Steps              []Step        `json:"steps"`
-	// Plan, when present, is the promotion's plan as data (see Rollout);
-	// Steps then lists its weights. Absent, the plan is Steps' preset.
-	Plan *plan.Plan `json:"plan,omitempty"`
 	// Announce holds the audit records of the release's stg move
 	// (release.published, alias.moved), as the release Lambda logged them
 	// when it started the promotion — the log is the audit trail. Their
@@ -350,35 +347,35 @@ func Plan(s config.StrategyConfig) []Step {
 			steps = append(steps, Step{Weight: float64(p) / 100, BakeSeconds: s.IntervalSeconds})
 		}
 		return steps
+	case config.Steps:
+		// The plan's weights, each with its analysis's bake; the plan
+		// itself is read from the target (Input.Rollout).
+		steps := []Step{}
+		for _, w := range (plan.Plan{Steps: s.Steps}).Weights() {
+			steps = append(steps, Step{Weight: w.Weight, BakeSeconds: w.BakeSeconds})
+		}
+		return steps
 	}
 	return []Step{}
 }
 
-// Rollout is the promotion's plan (shared/plan): Plan when the input
-// carries one, each analysis without criteria of its own judged by the
-// target's health settings; else its Steps, each weight followed by the
-// analysis that judges it with those criteria — the preset of the
-// strategy the release read (Plan(strategy) made Steps), so an execution
-// started before plans existed reads the same plan back.
+// Rollout is the promotion's plan (shared/plan). A "steps" strategy's
+// plan is its steps as the release read them with the target (each
+// analysis naming no criteria judged by the health settings); any other
+// is the preset of Steps, each weight followed by the analysis that
+// judges it — Plan(strategy) made Steps, so an execution started before
+// plans existed reads the same plan back.
 func (in Input) Rollout() plan.Plan {
 	t := in.Target
 	t.ApplyDefaults()
-	if in.Plan != nil {
-		p := plan.Plan{Steps: make([]plan.Step, len(in.Plan.Steps))}
-		for i, s := range in.Plan.Steps {
-			if a := s.Analysis; a != nil && a.Test == "" && a.MaxErrorRate == 0 && a.MinInvocations == 0 {
-				s.Analysis = &plan.Analysis{BakeSeconds: a.BakeSeconds, Test: plan.TestBinomial,
-					MaxErrorRate: t.Health.MaxErrorRate, MinInvocations: t.Health.MinInvocations}
-			}
-			p.Steps[i] = s
-		}
-		return p
+	if t.Strategy.Type == config.Steps {
+		return t.Strategy.Plan(t.Health)
 	}
 	ws := make([]plan.Weighted, len(in.Steps))
 	for i, s := range in.Steps {
 		ws[i] = plan.Weighted{Weight: s.Weight, BakeSeconds: s.BakeSeconds}
 	}
-	return plan.FromWeights(ws, t.Health)
+	return plan.FromWeights(ws, plan.Criteria{MaxErrorRate: t.Health.MaxErrorRate, MinInvocations: t.Health.MinInvocations})
 }
 
 // TaskError is an error a Lambda returns so that Step Functions sees name as

@@ -3,6 +3,7 @@ package shift_test
 import (
 	"testing"
 
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 )
@@ -12,8 +13,8 @@ import (
 // it, on Continue, what follows — the next step for a timed pause that ran
 // its time or a pause an operator continued (audited once with who), a
 // rollback for a pause until continued that nobody continued.
-func pausePlan(pause plan.Pause) *plan.Plan {
-	return &plan.Plan{Steps: []plan.Step{
+func pausePlan(pause plan.Pause) config.StrategyConfig {
+	return config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
 		{SetWeight: &plan.SetWeight{Weight: 0.25}},
 		{Analysis: &plan.Analysis{BakeSeconds: 300}},
 		{Pause: &pause},
@@ -36,7 +37,7 @@ func TestCheckHealthGoesToAPause(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e, req := healthEnv(t, 0, "healthy")
-			req.Promotion.Plan = pausePlan(tc.pause)
+			req.Promotion.Target.Strategy = pausePlan(tc.pause)
 			got, err := e.run(req)
 			if err != nil {
 				t.Fatalf("check-health: %v", err)
@@ -81,7 +82,7 @@ func TestContinue(t *testing.T) {
 			e.lam.SetAlias(fn, "stg", "5", nil)
 			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
 			req := request(t, promotion.ActionContinue, 0)
-			req.Promotion.Plan = pausePlan(tc.pause)
+			req.Promotion.Target.Strategy = pausePlan(tc.pause)
 			pos := 2
 			if tc.position != 0 {
 				pos = tc.position
