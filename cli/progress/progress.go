@@ -270,9 +270,10 @@ func (p *Progress) describe(prodBusy bool) {
 		p.Phase, p.Gate = PhaseShift, "paused at "+pct(p.Weight)
 		switch {
 		case p.untilContinued():
-			p.Gate += fmt.Sprintf(" until continued (`aliasflow promote %s`)", p.Name)
+			// As an approval's: status shortens "(expires …)" to the time left.
+			p.Gate += fmt.Sprintf(", held: continue it with `aliasflow promote %s`", p.Name)
 			if !p.NextAt.IsZero() {
-				p.Gate += "; rolls back at " + p.NextAt.Format(time.RFC3339) + " if nobody does"
+				p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ", then rolls back)"
 			}
 		case !p.NextAt.IsZero():
 			p.Gate += " until " + p.NextAt.Format(time.RFC3339)

@@ -272,7 +272,7 @@ func TestReadPause(t *testing.T) {
 		p, err = progress.Read(r.Describe(), ev)
 		return err == nil
 	})
-	want := "paused at 0% until continued (`aliasflow promote " + p.Name + "`); rolls back at "
+	want := "paused at 0%, held: continue it with `aliasflow promote " + p.Name + "` (expires "
 	if p.State != promotion.StatePause || p.Phase != progress.PhaseShift || !strings.HasPrefix(p.Gate, want) || p.NextAt.IsZero() {
 		t.Errorf("state, phase, gate, nextAt = %s, %s, %q, %v; want Pause, shift, %q…, the pause's timeout", p.State, p.Phase, p.Gate, p.NextAt, want)
 	}

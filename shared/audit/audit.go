@@ -46,8 +46,10 @@ const (
 	ApprovalRejected Event = "approval.rejected"
 	ApprovalExpired  Event = "approval.expired"
 	TrafficShifted   Event = "traffic.shifted"
-	// BakeSkipped: an operator ended a bake early (`aliasflow promote
-	// --now`); health is still checked. A human override, audited with who.
+	// BakeSkipped: an operator ended a bake early (`aliasflow promote`,
+	// past this step, or `promote --full`, past every step; the reason
+	// says which); health is still checked. A human override, audited
+	// with who.
 	BakeSkipped Event = "bake.skipped"
 	// PauseContinued: an operator continued a pause of the plan
 	// (`aliasflow promote`/`resume`), named as AWS verified them.

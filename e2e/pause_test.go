@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
+	"github.com/aliasflow/aliasflow/shared/promotion"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// TestPauseHeldUntilContinued (issue 20): a "steps" strategy pauses at
+// 25 % once its analysis passed. Prod holds the weight, users served by
+// both versions, until an operator's `aliasflow promote` continues the
+// pause through the approval API — audited once, naming the IAM identity
+// — and prod moves to 100 %.
+func TestPauseHeldUntilContinued(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
+			{SetWeight: &plan.SetWeight{Weight: 0.25}}, {Analysis: &plan.Analysis{BakeSeconds: 2}}, {Pause: &plan.Pause{}}}}
+	})
+	s.wantAliases("1", "1")
+	p := s.merge(helloV2, "c0ffee2")
+	s.approveByLink(p, approver)
+	s.waitWaiting(p, promotion.StateBake)
+	tr := s.generate("/production/")
+	s.waitWaiting(p, promotion.StatePause)
+
+	// Held: a while later prod still splits at 25 % and the execution
+	// still waits in the Pause.
+	time.Sleep(3 * time.Second)
+	if got := s.alias("prod"); got.version != "1" || got.weights["2"] != 0.25 {
+		t.Errorf("prod during the pause = %s, want 1 with 2 at 0.25", got)
+	}
+	s.waitWaiting(p, promotion.StatePause)
+	code, st, errOut := s.cli("status", fn)
+	if code != 0 || !strings.Contains(st, "paused at 25%, held: continue it with `aliasflow promote") {
+		t.Errorf("aliasflow status %s: exit %d, want the pause named:\n%s%s", fn, code, st, errOut)
+	}
+
+	code, out, errOut := s.cli("promote", p.name, "--yes")
+	if code != 0 || !strings.Contains(out, "continued the pause at 25% of "+p.name) {
+		t.Fatalf("aliasflow promote %s: exit %d\n%s%s", p.name, code, out, errOut)
+	}
+	res := s.waitDone(p, stepTimeout)
+	split := tr.Stop()
+	s.wantExecution(res, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	if split["1"] == 0 || split["2"] == 0 || split["error"] > 0 {
+		t.Errorf("prod traffic during the pause: %v, want answers from versions 1 and 2 and no errors", split)
+	}
+	s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"traffic.shifted prod 1→2 @0.25",
+		"pause.continued prod 1→2 @0.25 by arn:aws:iam::000000000000:user/test",
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+	// The analysis may bake again while its evidence is inconclusive
+	// (Bake → CheckHealth → MoreSteps once more); the rest is fixed.
+	got, err := s.enteredStates(p.arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for i := 0; i < len(got); i++ {
+		if n := len(states); n >= 3 && slices.Equal(got[i:min(i+3, len(got))], []string{"Bake", "CheckHealth", "MoreSteps"}) &&
+			slices.Equal(states[n-3:], []string{"Bake", "CheckHealth", "MoreSteps"}) {
+			i += 2
+			continue
+		}
+		states = append(states, got[i])
+	}
+	want := []string{"Mode", "SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps",
+		"SetWeight", "Bake", "CheckHealth", "MoreSteps", "Pause", "Continue", "MoreSteps", "Finalize", "Completed"}
+	if !slices.Equal(states, want) {
+		t.Errorf("execution %s entered\n  %s\nwant (extensions of the analysis aside)\n  %s", p.name, strings.Join(got, " → "), strings.Join(want, " → "))
+	}
+}
