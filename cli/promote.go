@@ -89,8 +89,12 @@ func runPromote(ctx context.Context, a *app, ref string, o promoteOptions) error
 		then = "then prod goes to 100%, skipping every remaining step; an inconclusive verdict is accepted"
 	}
 	if res.Paused {
-		fmt.Fprintf(w, "continued the pause at %s of %s as %s; %s\nfollow it: aliasflow watch %s\n",
-			alias.Percent(res.Weight), res.Promotion, res.Actor, then, res.Promotion)
+		what := "continued the pause"
+		if res.Window {
+			what = "broke the glass: went past the closed deploy window"
+		}
+		fmt.Fprintf(w, "%s at %s of %s as %s; %s\nfollow it: aliasflow watch %s\n",
+			what, alias.Percent(res.Weight), res.Promotion, res.Actor, then, res.Promotion)
 		return nil
 	}
 	fmt.Fprintf(w, "ended the bake at %s of %s as %s; health is checked next (unhealthy rolls back), %s\nfollow it: aliasflow watch %s\n",
@@ -106,8 +110,10 @@ type PromoteResult struct {
 	// Full says every remaining step is skipped (--full).
 	Full bool `json:"full"`
 	// Paused says the promotion was held at a pause of its plan, which
-	// the promote continues.
+	// the promote continues; Window that the pause is a closed deploy
+	// window, which the promote overrides (break-glass, audited so).
 	Paused bool `json:"paused"`
+	Window bool `json:"window"`
 	// Plan is the promotion's plan; Next where prod goes after this
 	// step's check ("50%", "100%").
 	Plan  string `json:"plan"`
@@ -139,7 +145,7 @@ func (a *app) planPromote(ctx context.Context, ref string, full bool) (*PromoteR
 	if s := p.Input.Shift; s != nil {
 		res.Weight, res.Step, at = s.Weight, s.Step, pl.AnalysisOf(s.Step)
 		if p.State == statePause {
-			res.Paused, at = true, s.Position
+			res.Paused, res.Window, at = true, s.Kind == string(plan.KindWindow), s.Position
 		}
 	}
 	switch d := plan.Next(pl, at, plan.Facts{Outcome: plan.Inconclusive, Skip: skip}); d.Kind {
@@ -156,20 +162,26 @@ func (a *app) planPromote(ctx context.Context, ref string, full bool) (*PromoteR
 // printPromotePlan says what a promote will do before it does it.
 func printPromotePlan(w io.Writer, pp *PromoteResult) {
 	fmt.Fprintf(w, "promote %s (plan: %s):\n", pp.Promotion, pp.Plan)
-	if pp.Paused {
+	event, accepts := "bake.skipped", "; an inconclusive verdict is accepted for this step only"
+	switch {
+	case pp.Window:
+		fmt.Fprintf(w, "  BREAK-GLASS: go past the closed deploy window at %s now\n", alias.Percent(pp.Weight))
+		event, accepts = "window.overridden", ""
+	case pp.Paused:
 		fmt.Fprintf(w, "  continue the pause at %s now\n", alias.Percent(pp.Weight))
-	} else {
+		event, accepts = "pause.continued", ""
+	default:
 		fmt.Fprintf(w, "  end the bake at %s now; health is checked on what it saw so far (unhealthy rolls back)\n", alias.Percent(pp.Weight))
 	}
 	switch {
 	case pp.Full:
 		fmt.Fprintf(w, "  then move prod to 100%%, SKIPPING EVERY REMAINING STEP and ACCEPTING AN INCONCLUSIVE VERDICT\n")
 	case pp.Next == "100%":
-		fmt.Fprintf(w, "  then move prod to 100%% (this is the last step); an inconclusive verdict is accepted for it\n")
+		fmt.Fprintf(w, "  then move prod to 100%% (the plan's last step)%s\n", accepts)
 	default:
-		fmt.Fprintf(w, "  then move prod to %s, whose own bake and health check still apply; an inconclusive verdict is accepted for this step only\n", pp.Next)
+		fmt.Fprintf(w, "  then move prod to %s, whose own bake and health check still apply%s\n", pp.Next, accepts)
 	}
-	fmt.Fprintf(w, "  audited once (bake.skipped) with who you are as AWS verifies it\n")
+	fmt.Fprintf(w, "  audited once (%s) with who you are as AWS verifies it\n", event)
 }
 
 // promote ends the current bake of a promotion through the approval API's

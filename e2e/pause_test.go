@@ -85,3 +85,63 @@ func TestPauseHeldUntilContinued(t *testing.T) {
 		t.Errorf("execution %s entered\n  %s\nwant (extensions of the analysis aside)\n  %s", p.name, strings.Join(got, " → "), strings.Join(want, " → "))
 	}
 }
+
+// TestWindowDefersAndBreakGlass (issue 20): a deploy window whose freeze
+// covers now holds the promotion before its first weight — prod untouched,
+// the deferral audited with why — until an operator's `aliasflow promote`
+// breaks the glass (audited once, naming the IAM identity); the canary
+// then runs as usual.
+func TestWindowDefersAndBreakGlass(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	s := newScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
+			{Window: &plan.Window{Freezes: []plan.Freeze{{Name: "launch", From: now.Add(-time.Hour), To: now.Add(24 * time.Hour)}}}},
+			{SetWeight: &plan.SetWeight{Weight: 0.25}}, {Analysis: &plan.Analysis{BakeSeconds: 2}}}}
+	})
+	p := s.merge(helloV2, "c0ffee2")
+	s.approveByLink(p, approver)
+	s.waitWaiting(p, promotion.StatePause)
+	if got := s.alias("prod"); got.version != "1" || len(got.weights) != 0 {
+		t.Errorf("prod while the window is closed = %s, want 1 untouched", got)
+	}
+	code, st, errOut := s.cli("status", fn)
+	if code != 0 || !strings.Contains(st, "held at 0% by the deploy window") {
+		t.Errorf("aliasflow status %s: exit %d, want the window named:\n%s%s", fn, code, st, errOut)
+	}
+
+	code, out, errOut := s.cli("promote", p.name, "--yes")
+	if code != 0 || !strings.Contains(out, "broke the glass: went past the closed deploy window at 0% of "+p.name) {
+		t.Fatalf("aliasflow promote %s: exit %d\n%s%s", p.name, code, out, errOut)
+	}
+	s.waitWaiting(p, promotion.StateBake)
+	tr := s.generate("/production/")
+	res := s.waitDone(p, stepTimeout)
+	tr.Stop()
+	s.wantExecution(res, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	recs := s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"window.deferred prod 1→2 @0",
+		"window.overridden prod 1→2 @0 by arn:aws:iam::000000000000:user/test",
+		"traffic.shifted prod 1→2 @0.25",
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+	for _, r := range recs {
+		switch r.Event {
+		case "window.deferred":
+			if !strings.Contains(r.Reason, `freeze "launch" until`) {
+				t.Errorf("window.deferred reason = %q, want the freeze named", r.Reason)
+			}
+		case "window.overridden":
+			if !strings.Contains(r.Reason, "break-glass") {
+				t.Errorf("window.overridden reason = %q, want break-glass", r.Reason)
+			}
+		}
+	}
+}

@@ -269,6 +269,11 @@ func (p *Progress) describe(prodBusy bool) {
 	case promotion.StatePause:
 		p.Phase, p.Gate = PhaseShift, "paused at "+pct(p.Weight)
 		switch {
+		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == string(plan.KindWindow):
+			// The shift's verdict says why the window is closed and when
+			// it opens; the wait's end is that time.
+			p.Gate = fmt.Sprintf("held at %s by the deploy window (%s); break-glass: `aliasflow promote %s`",
+				pct(p.Weight), p.Promotion.Shift.Verdict, p.Name)
 		case p.untilContinued():
 			// As an approval's: status shortens "(expires …)" to the time left.
 			p.Gate += fmt.Sprintf(", held: continue it with `aliasflow promote %s`", p.Name)
@@ -280,6 +285,9 @@ func (p *Progress) describe(prodBusy bool) {
 		}
 	case promotion.StateContinue:
 		p.Phase, p.Gate = PhaseShift, "continuing after the pause at "+pct(p.Weight)
+		if sh := p.Promotion.Shift; sh != nil && sh.Kind == string(plan.KindWindow) {
+			p.Gate = "checking the deploy window at " + pct(p.Weight)
+		}
 	case promotion.StateFinalize:
 		p.Phase, p.Gate = PhaseFinalize, fmt.Sprintf("finalizing: prod → version %s", p.Version)
 	case promotion.StateCompleted:

@@ -53,7 +53,13 @@ const (
 	BakeSkipped Event = "bake.skipped"
 	// PauseContinued: an operator continued a pause of the plan
 	// (`aliasflow promote`/`resume`), named as AWS verified them.
-	PauseContinued      Event = "pause.continued"
+	PauseContinued Event = "pause.continued"
+	// WindowDeferred: a window step of the plan held the promotion: the
+	// time is outside its hours or inside a freeze (the reason says which,
+	// and when it opens). WindowOverridden: an operator's promote passed a
+	// closed window — break-glass, named as AWS verified them.
+	WindowDeferred   Event = "window.deferred"
+	WindowOverridden Event = "window.overridden"
 	HealthFailed        Event = "health.failed"
 	HealthPassed        Event = "health.passed"
 	HealthInconclusive  Event = "health.inconclusive"

@@ -135,7 +135,16 @@ func Next(p Plan, at int, f Facts) Decision {
 	return decideAt(p, next)
 }
 
-// at2 is the decision to run the step at position i.
+// At is the decision to run the step at position i again — a window
+// still closed when its wait ends — or a rollback outside the plan.
+func At(p Plan, i int) Decision {
+	if i < 0 || i >= len(p.Steps) {
+		return Decision{Kind: KindRollback, Position: -1, WeightIndex: -1, Reason: fmt.Sprintf("position %d is outside the plan's %d steps", i, len(p.Steps))}
+	}
+	return decideAt(p, i)
+}
+
+// decideAt is the decision to run the step at position i.
 func decideAt(p Plan, i int) Decision {
 	d := Decision{Kind: p.Steps[i].Kind(), Position: i, Step: p.Steps[i], WeightIndex: -1}
 	for _, s := range p.Steps[:i+1] {

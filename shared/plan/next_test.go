@@ -19,6 +19,7 @@ func TestNext(t *testing.T) {
 	withPause := plan.Plan{Steps: append(append([]plan.Step{}, canary.Steps...), plan.Step{Pause: &plan.Pause{}})}
 	withWarm := plan.Plan{Steps: []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}}
 	broken := plan.Plan{Steps: []plan.Step{{}}}
+	windowFirst := plan.Plan{Steps: append([]plan.Step{{Window: &plan.Window{Hours: []string{"09:00-17:00"}}}}, canary.Steps...)}
 	pauseFirst := plan.Plan{Steps: append([]plan.Step{{Pause: &plan.Pause{Seconds: 60}}}, canary.Steps...)}
 	type want struct {
 		kind        plan.Kind
@@ -69,6 +70,11 @@ func TestNext(t *testing.T) {
 		{"a pause nobody continued rolls back", withPause, 2, plan.Facts{Outcome: plan.Failed, Reason: "nobody continued"}, rollback("nobody continued")},
 		{"a pause is never inconclusive", withPause, 2, plan.Facts{Outcome: plan.Inconclusive, Again: true}, rollback("steps[2] (pause) is not an analysis")},
 		{"a pause first holds weight 0", pauseFirst, plan.Start, plan.Facts{}, want{kind: plan.KindPause, position: 0, weight: 0, weightIndex: -1}},
+		// A window is a step like a pause; whether it is open is the
+		// shift's to say (plan.Window.Opens).
+		{"a window first", windowFirst, plan.Start, plan.Facts{}, want{kind: plan.KindWindow, position: 0, weight: 0, weightIndex: -1}},
+		{"past a window, the weight", windowFirst, 0, plan.Facts{}, want{kind: plan.KindSetWeight, position: 1, weight: 0.1, weightIndex: 0}},
+		{"break-glass past a closed window", windowFirst, 0, plan.Facts{Skip: plan.SkipStep}, want{kind: plan.KindSetWeight, position: 1, weight: 0.1, weightIndex: 0}},
 		{"a warm step the promotion cannot run yet rolls back", withWarm, plan.Start, plan.Facts{}, rollback("steps[0]: warm steps are not supported yet")},
 		{"a step with no kind rolls back", broken, plan.Start, plan.Facts{}, rollback("steps[0] sets no kind or several")},
 	}
@@ -127,6 +133,21 @@ func TestNextWalksEveryPreset(t *testing.T) {
 				if weights[i] != want[i].Weight {
 					t.Errorf("weight %d = %v, want %v", i, weights[i], want[i].Weight)
 				}
+			}
+		})
+	}
+}
+
+func TestAt(t *testing.T) {
+	canary := config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}.Plan(health())
+	for _, tc := range []struct {
+		name string
+		at   int
+		kind plan.Kind
+	}{{"the analysis", 1, plan.KindAnalysis}, {"past the plan", 2, plan.KindRollback}, {"before it", -1, plan.KindRollback}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := plan.At(canary, tc.at); d.Kind != tc.kind || (d.Kind == plan.KindRollback && d.Weight != 0) {
+				t.Errorf("At(%d) = %+v, want a %s", tc.at, d, tc.kind)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 )
@@ -18,8 +19,8 @@ import (
 // Kind names what a step does.
 type Kind string
 
-// The step kinds. SetWeight, Analysis and Pause run end to end; the
-// others are part of the plan's vocabulary, and Validate refuses them by
+// The step kinds. SetWeight, Analysis, Pause and Window run end to end;
+// the others are part of the plan's vocabulary, and Validate refuses them by
 // name until the promotion can run them (see Runnable).
 const (
 	KindSetWeight Kind = "setWeight"
@@ -31,7 +32,7 @@ const (
 )
 
 // Runnable are the kinds a promotion can run today.
-var Runnable = []Kind{KindSetWeight, KindAnalysis, KindPause}
+var Runnable = []Kind{KindSetWeight, KindAnalysis, KindPause, KindWindow}
 
 // Plan is the list of steps prod passes through after approval, before it
 // is finalized on the new version. An empty plan moves prod all at once.
@@ -92,13 +93,25 @@ type Warm struct {
 	ProvisionedConcurrency int `json:"provisionedConcurrency"`
 }
 
-// Window waits until the current time is inside one of the allowed hours
-// and outside every declared freeze.
+// Window holds the promotion until the current time is inside one of the
+// allowed hours and outside every freeze (window.go); an operator's
+// promote overrides it, audited as break-glass.
 type Window struct {
-	// Hours are UTC ranges "HH:MM-HH:MM".
+	// Hours are UTC ranges "HH:MM-HH:MM" on the allowed days; none
+	// allows every hour. A range may pass midnight ("22:00-02:00").
 	Hours []string `json:"hours,omitempty"`
-	// Freezes are the names of freezes declared in the settings.
-	Freezes []string `json:"freezes,omitempty"`
+	// Days are the allowed weekdays, "Mon" to "Sun"; none allows every day.
+	Days []string `json:"days,omitempty"`
+	// Freezes are periods no step may pass, whatever the hours.
+	Freezes []Freeze `json:"freezes,omitempty"`
+}
+
+// Freeze is a declared period in which promotions wait: from From until
+// To (RFC 3339 times).
+type Freeze struct {
+	Name string    `json:"name"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 // Kind is the kind of the step, "" when none or more than one field is set.
@@ -146,7 +159,7 @@ func (s Step) String() string {
 	case KindWarm:
 		return fmt.Sprintf("warm %d", s.Warm.ProvisionedConcurrency)
 	case KindWindow:
-		return "window"
+		return "window " + s.Window.String()
 	}
 	return "invalid step"
 }
@@ -209,8 +222,12 @@ func Validate(p Plan) error {
 			if s.Pause.Seconds < 0 || s.Pause.Seconds > 86400 {
 				bad(i, "pause.seconds must be 0 (until continued) or 1–86400, got %d", s.Pause.Seconds)
 			}
+		case KindWindow:
+			if err := s.Window.validate(); err != nil {
+				bad(i, "window.%v", err)
+			}
 		default:
-			bad(i, "%s steps are not supported yet (supported: setWeight, analysis, pause)", k)
+			bad(i, "%s steps are not supported yet (supported: setWeight, analysis, pause, window)", k)
 		}
 	}
 	return errors.Join(errs...)

@@ -102,7 +102,6 @@ func TestValidate(t *testing.T) {
 		{"pause between a weight and its analysis", []plan.Step{weight(0.1), {Pause: &plan.Pause{}}, analysis(60)}, "steps[0]: setWeight must be followed by an analysis"},
 		{"approval refused by name", []plan.Step{{Approval: &plan.Approval{Approvers: []string{"a@example.com"}}}}, "steps[0]: approval steps are not supported yet"},
 		{"warm refused by name", []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}, "steps[0]: warm steps are not supported yet"},
-		{"window refused by name", []plan.Step{{Window: &plan.Window{Hours: []string{"09:00-17:00"}}}}, "steps[0]: window steps are not supported yet"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
@@ -73,7 +75,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 	pl := t.p.Rollout()
 	// allAtOnce: prod moves at Finalize whatever the plan.
 	allAtOnce := func(stable string) (*promotion.Shift, error) {
-		return t.shiftTo(pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), promotion.Shift{StableVersion: stable})
+		return t.shiftTo(ctx, pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), promotion.Shift{StableVersion: stable})
 	}
 	switch {
 	case !prod.Exists:
@@ -88,7 +90,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 	s := &promotion.Shift{StableVersion: prod.Version}
 	first := plan.Next(pl, plan.Start, plan.Facts{})
 	if first.Kind == plan.KindFinalize {
-		return t.shiftTo(pl, first, *s)
+		return t.shiftTo(ctx, pl, first, *s)
 	}
 	if why, err := t.cannotWeight(ctx, fn, prod.Version, n); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -114,7 +116,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		}
 		s.Probes = progress
 	}
-	return t.shiftTo(pl, first, *s)
+	return t.shiftTo(ctx, pl, first, *s)
 }
 
 // shiftTo turns the plan's decision into the shift document the
@@ -123,7 +125,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 // A rollback, or a plan this definition cannot follow, is an error the
 // definition catches: before the first weight it aborts with prod
 // untouched, later it rolls back.
-func (t *task) shiftTo(pl plan.Plan, d plan.Decision, s promotion.Shift) (*promotion.Shift, error) {
+func (t *task) shiftTo(ctx context.Context, pl plan.Plan, d plan.Decision, s promotion.Shift) (*promotion.Shift, error) {
 	s.Kind, s.Position = string(d.Kind), d.Position
 	switch d.Kind {
 	case plan.KindFinalize:
@@ -147,6 +149,22 @@ func (t *task) shiftTo(pl plan.Plan, d plan.Decision, s promotion.Shift) (*promo
 			s.BakeSeconds = target.ApprovalTimeoutSeconds
 		}
 		return &s, nil
+	case plan.KindWindow:
+		// An open window passes at once, in this same task; a closed one
+		// holds prod in the Pause state until it opens (checked again
+		// then) or an operator breaks the glass.
+		now := t.now().UTC()
+		open, at, why := d.Step.Window.Opens(now)
+		if open {
+			return t.shiftTo(ctx, pl, plan.Next(pl, d.Position, plan.Facts{}), s)
+		}
+		s.Step, s.Weight = d.WeightIndex, d.Weight
+		s.BakeSeconds = max(1, int(math.Ceil(at.Sub(now).Seconds())))
+		s.Verdict = fmt.Sprintf("deploy window closed: %s; opens %s", why, at.Format(time.RFC3339))
+		t.record(ctx, audit.Record{Event: audit.WindowDeferred, Alias: promotion.AliasProd,
+			FromVersion: s.StableVersion, ToVersion: t.p.Version, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("window %s is closed (%s); the promotion waits until %s", d.Step.Window, why, at.Format(time.RFC3339))})
+		return &s, nil
 	case plan.KindRollback:
 		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed, "%s", d.Reason)
 	}
@@ -160,6 +178,9 @@ func (t *task) shiftTo(pl plan.Plan, d plan.Decision, s promotion.Shift) (*promo
 // continued that nobody continued within its wait rolls back.
 func (t *task) continuePause(ctx context.Context) (*promotion.Shift, error) {
 	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	if pl.Steps[s.Position].Kind() == plan.KindWindow {
+		return t.continueWindow(ctx)
+	}
 	pause := pl.Steps[s.Position].Pause
 	f := plan.Facts{Skip: t.p.Bake.Skip()}
 	switch {
@@ -181,7 +202,29 @@ func (t *task) continuePause(ctx context.Context) (*promotion.Shift, error) {
 		t.log.WarnContext(ctx, "pause ends in a rollback", "function", t.p.Function, "version", n, "reason", d.Reason)
 		return nil, promotion.TaskError(promotion.ErrPauseExpired, "%s", d.Reason)
 	}
-	return t.shiftTo(pl, d, promotion.Shift{StableVersion: s.StableVersion, Verdict: s.Verdict})
+	return t.shiftTo(ctx, pl, d, promotion.Shift{StableVersion: s.StableVersion, Verdict: s.Verdict})
+}
+
+// continueWindow decides what follows a closed window's wait: an
+// operator's promote breaks the glass (window.overridden, naming them) and
+// goes on to the next step; otherwise the window is checked again — open,
+// the next step; still closed (a freeze declared meanwhile), another wait.
+func (t *task) continueWindow(ctx context.Context) (*promotion.Shift, error) {
+	pl, s := t.p.Rollout(), t.p.Shift
+	base := promotion.Shift{StableVersion: s.StableVersion}
+	skip := t.p.Bake.Skip()
+	if skip == plan.SkipNone {
+		return t.shiftTo(ctx, pl, plan.At(pl, s.Position), base)
+	}
+	w := pl.Steps[s.Position].Window
+	_, _, why := w.Opens(t.now())
+	if why == "" {
+		why = "it has opened since"
+	}
+	t.record(ctx, audit.Record{Event: audit.WindowOverridden, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+		FromVersion: s.StableVersion, ToVersion: t.p.Version, Weight: audit.Weight(s.Weight),
+		Reason: fmt.Sprintf("break-glass: %s went past the closed window %s (%s)", t.p.Bake.Actor, w, why)})
+	return t.shiftTo(ctx, pl, plan.Next(pl, s.Position, plan.Facts{Skip: skip}), base)
 }
 
 // health is the target's health settings with the defaults a definition

@@ -151,7 +151,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		outcome = plan.Inconclusive
 	}
 	next := plan.Next(pl, at, plan.Facts{Outcome: outcome, AcceptInconclusive: promoteAnyway, Skip: skip})
-	return t.shiftTo(pl, next, promotion.Shift{StableVersion: s.StableVersion, Verdict: string(d.Outcome) + ": " + rec.Reason})
+	return t.shiftTo(ctx, pl, next, promotion.Shift{StableVersion: s.StableVersion, Verdict: string(d.Outcome) + ": " + rec.Reason})
 }
 
 // unread is the step baking again because its evidence could not be read

@@ -2,6 +2,7 @@ package shift_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/plan"
@@ -107,6 +108,118 @@ func TestContinue(t *testing.T) {
 			}
 			if got, _ := e.lam.Alias(fn, "prod"); got.Version != "4" {
 				t.Errorf("prod = %+v; continue moves nothing", got)
+			}
+		})
+	}
+}
+
+// windowPlan is a deploy window (UTC hours; the harness's clock is Monday
+// 2025-06-02 09:30:20) before a canary of 25 %.
+func windowPlan(w plan.Window) config.StrategyConfig {
+	return config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
+		{Window: &w},
+		{SetWeight: &plan.SetWeight{Weight: 0.25}},
+		{Analysis: &plan.Analysis{BakeSeconds: 300}},
+	}}
+}
+
+// TestBeginAtAWindow: an open window passes in the same task; a closed one
+// holds the promotion (in the Pause state) until it opens, audited once
+// with why and until when.
+func TestBeginAtAWindow(t *testing.T) {
+	tests := []struct {
+		name     string
+		w        plan.Window
+		want     promotion.Shift
+		wantRecs []string
+		wantWhy  string
+	}{
+		{name: "open: the first weight at once", w: plan.Window{Hours: []string{"09:00-17:00"}},
+			want:     promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300, Kind: "setWeight", Position: 1},
+			wantRecs: []string{}},
+		{name: "closed: wait until it opens", w: plan.Window{Hours: []string{"10:00-11:00"}},
+			want:     promotion.Shift{StableVersion: "4", Step: -1, BakeSeconds: 1780, Kind: "window", Position: 0},
+			wantRecs: []string{"window.deferred prod 4>5 @0"}, wantWhy: "the promotion waits until 2025-06-02T10:00:00Z"},
+		{name: "a freeze: wait until it ends", w: plan.Window{Freezes: []plan.Freeze{{Name: "launch",
+			From: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 6, 3, 0, 0, 0, 0, time.UTC)}}},
+			want:     promotion.Shift{StableVersion: "4", Step: -1, BakeSeconds: 52180, Kind: "window", Position: 0},
+			wantRecs: []string{"window.deferred prod 4>5 @0"}, wantWhy: `freeze "launch" until 2025-06-03T00:00:00Z`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
+			req := request(t, promotion.ActionBegin, 0)
+			req.Promotion.Shift = nil
+			req.Promotion.Target.Strategy = windowPlan(tc.w)
+			req.Promotion.Steps = promotion.Plan(req.Promotion.Target.Strategy)
+			got, err := e.run(req)
+			if err != nil {
+				t.Fatalf("begin: %v", err)
+			}
+			c := *got
+			c.Verdict = ""
+			if c != tc.want {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			recs := wantSummary(t, e, tc.wantRecs)
+			if len(recs) > 0 {
+				wantContains(t, "window.deferred reason", recs[0].Reason, tc.wantWhy)
+			}
+			if got, _ := e.lam.Alias(fn, "prod"); got.Version != "4" || len(got.Weights) != 0 {
+				t.Errorf("prod = %+v; a window moves nothing", got)
+			}
+		})
+	}
+}
+
+// TestContinueAWindow: when a closed window's wait ends it is checked
+// again; an operator's promote breaks the glass, audited with who.
+func TestContinueAWindow(t *testing.T) {
+	const ops = "arn:aws:iam::000000000000:user/ops"
+	tests := []struct {
+		name     string
+		hours    string
+		bake     *promotion.Bake
+		want     promotion.Shift
+		wantRecs []string
+		wantWhy  string
+	}{
+		{name: "opened meanwhile: the first weight", hours: "09:00-17:00", bake: &promotion.Bake{Error: "States.Timeout"},
+			want: promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300, Kind: "setWeight", Position: 1}, wantRecs: []string{}},
+		{name: "still closed: wait again", hours: "10:00-11:00", bake: &promotion.Bake{Error: "States.Timeout"},
+			want:     promotion.Shift{StableVersion: "4", Step: -1, BakeSeconds: 1780, Kind: "window", Position: 0},
+			wantRecs: []string{"window.deferred prod 4>5 @0"}, wantWhy: "waits until 2025-06-02T10:00:00Z"},
+		{name: "break-glass", hours: "10:00-11:00", bake: &promotion.Bake{PromoteNow: true, Actor: ops},
+			want:     promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300, Kind: "setWeight", Position: 1},
+			wantRecs: []string{"window.overridden prod 4>5 @0"}, wantWhy: "break-glass: " + ops + " went past the closed window 10:00-11:00 UTC"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", nil)
+			req := request(t, promotion.ActionContinue, 0)
+			req.Promotion.Target.Strategy = windowPlan(plan.Window{Hours: []string{tc.hours}})
+			req.Promotion.Steps = promotion.Plan(req.Promotion.Target.Strategy)
+			req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: -1, BakeSeconds: 600, Kind: "window", Position: 0}
+			req.Promotion.Bake = tc.bake
+			got, err := e.run(req)
+			if err != nil {
+				t.Fatalf("continue: %v", err)
+			}
+			c := *got
+			c.Verdict = ""
+			if c != tc.want {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			recs := wantSummary(t, e, tc.wantRecs)
+			if len(recs) > 0 {
+				wantContains(t, "reason", recs[0].Reason, tc.wantWhy)
+				if tc.bake.PromoteNow && recs[0].Actor != ops {
+					t.Errorf("window.overridden actor = %q, want %s", recs[0].Actor, ops)
+				}
 			}
 		})
 	}

@@ -225,8 +225,8 @@ func validate(req promotion.TaskRequest) error {
 		if s == nil {
 			return bad("promotion.shift is missing")
 		}
-		if s.Position < 0 || s.Position >= len(pl.Steps) || pl.Steps[s.Position].Kind() != plan.KindPause {
-			return bad("promotion.shift.position: %d is not a pause of the plan %s", s.Position, pl)
+		if s.Position < 0 || s.Position >= len(pl.Steps) || (pl.Steps[s.Position].Kind() != plan.KindPause && pl.Steps[s.Position].Kind() != plan.KindWindow) {
+			return bad("promotion.shift.position: %d is not a pause or window of the plan %s", s.Position, pl)
 		}
 	case promotion.ActionFinalize, promotion.ActionRollback:
 		if p.Shift == nil {
