@@ -58,8 +58,8 @@ const (
 	// time is outside its hours or inside a freeze (the reason says which,
 	// and when it opens). WindowOverridden: an operator's promote passed a
 	// closed window — break-glass, named as AWS verified them.
-	WindowDeferred   Event = "window.deferred"
-	WindowOverridden Event = "window.overridden"
+	WindowDeferred      Event = "window.deferred"
+	WindowOverridden    Event = "window.overridden"
 	HealthFailed        Event = "health.failed"
 	HealthPassed        Event = "health.passed"
 	HealthInconclusive  Event = "health.inconclusive"
