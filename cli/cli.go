@@ -225,7 +225,7 @@ promote also take a function name when exactly one of its promotions is waiting.
 	root.AddGroup(&cobra.Group{ID: "ops", Title: "Operating promotions:"}, &cobra.Group{ID: "local", Title: "On this machine:"})
 	for _, c := range []*cobra.Command{
 		statusCommand(a), historyCommand(a), approveCommand(a), rejectCommand(a), rollbackCommand(a),
-		promoteCommand(a), resumeCommand(a), abortCommand(a), releaseCommand(a), watchCommand(a),
+		promoteCommand(a), pauseCommand(a), resumeCommand(a), abortCommand(a), releaseCommand(a), watchCommand(a),
 	} {
 		c.GroupID = "ops"
 		root.AddCommand(c)

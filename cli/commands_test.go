@@ -592,3 +592,65 @@ func TestResume(t *testing.T) {
 		})
 	}
 }
+
+// TestPause: pause holds a baking promotion through the approval API with
+// the verified caller, after asking; resume then continues it.
+func TestPause(t *testing.T) {
+	cases := []struct {
+		name        string
+		args        []string
+		held        bool // the promotion is already held in the Pause state
+		interactive bool
+		stdin       string
+		code        int
+		want        []string
+		wantHold    bool // one hold sent to the bake
+		wantResume  bool // one promoteNow sent to the pause
+	}{
+		{name: "pause a bake", args: []string{"pause", "--yes"}, code: cli.ExitOK, wantHold: true,
+			want: []string{"paused hello-v2-", "at 10%", "until `aliasflow resume"}},
+		{name: "pause asks at a terminal", args: []string{"pause"}, interactive: true, stdin: "y\n", code: cli.ExitOK, wantHold: true,
+			want: []string{"then hold prod at 10% until `aliasflow resume", "audited once (promotion.paused)", "at 10%? [y/N]"}},
+		{name: "pause without a terminal needs --yes", args: []string{"pause"}, code: cli.ExitRefused,
+			want: []string{"no terminal can confirm it"}},
+		{name: "pause what is held", args: []string{"pause", "--yes"}, held: true, code: cli.ExitConflict,
+			want: []string{"is already held (Pause)", "aliasflow resume"}},
+		{name: "resume what an operator paused", args: []string{"resume", "--yes"}, held: true, code: cli.ExitOK, wantResume: true,
+			want: []string{"resumed at 10% of", "the step bakes again"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld()
+			w.interactive, w.stdin = c.interactive, c.stdin
+			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
+			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
+			if c.held {
+				// The bake ended (scripted as its timeout) and check-health
+				// held the promotion, as after an operator's pause.
+				s.BakeOver("bake-1")
+				s.St.Shift = &promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: promotion.ShiftHold, Position: 1}
+				s.Wait(promotion.StatePause, s.St, "pause-1", 3600)
+			}
+			args := append([]string{c.args[0], s.Name()}, c.args[1:]...)
+			code, out, errs := w.run(t, args...)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want...)
+			var hold, resume int
+			for _, sent := range w.states.Sent {
+				var b promotion.Bake
+				_ = json.Unmarshal([]byte(sent.Output), &b)
+				switch {
+				case sent.Token == "bake-1" && b.Hold && b.Actor == clitest.Caller:
+					hold++
+				case sent.Token == "pause-1" && b.PromoteNow && b.Actor == clitest.Caller:
+					resume++
+				case sent.Token == "bake-1" || sent.Token == "pause-1":
+					t.Errorf("unexpected answer %+v", sent)
+				}
+			}
+			if (hold == 1) != c.wantHold || (resume == 1) != c.wantResume || hold > 1 || resume > 1 {
+				t.Errorf("holds sent %d, resumes sent %d; want hold %v, resume %v", hold, resume, c.wantHold, c.wantResume)
+			}
+		})
+	}
+}

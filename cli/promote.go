@@ -9,6 +9,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/plan"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/spf13/cobra"
 )
 
@@ -90,8 +91,11 @@ func runPromote(ctx context.Context, a *app, ref string, o promoteOptions) error
 	}
 	if res.Paused {
 		what := "continued the pause"
-		if res.Window {
+		switch {
+		case res.Window:
 			what = "broke the glass: went past the closed deploy window"
+		case res.Held && !res.Full:
+			what, then = "resumed", "the step bakes again and health is checked as usual"
 		}
 		fmt.Fprintf(w, "%s at %s of %s as %s; %s\nfollow it: aliasflow watch %s\n",
 			what, alias.Percent(res.Weight), res.Promotion, res.Actor, then, res.Promotion)
@@ -114,6 +118,9 @@ type PromoteResult struct {
 	// window, which the promote overrides (break-glass, audited so).
 	Paused bool `json:"paused"`
 	Window bool `json:"window"`
+	// Held says an operator paused the promotion (`aliasflow pause`);
+	// resuming bakes the held step again.
+	Held bool `json:"held"`
 	// Plan is the promotion's plan; Next where prod goes after this
 	// step's check ("50%", "100%").
 	Plan  string `json:"plan"`
@@ -145,8 +152,13 @@ func (a *app) planPromote(ctx context.Context, ref string, full bool) (*PromoteR
 	if s := p.Input.Shift; s != nil {
 		res.Weight, res.Step, at = s.Weight, s.Step, pl.AnalysisOf(s.Step)
 		if p.State == statePause {
-			res.Paused, res.Window, at = true, s.Kind == string(plan.KindWindow), s.Position
+			res.Paused, res.Window, res.Held, at = true, s.Kind == string(plan.KindWindow), s.Kind == promotion.ShiftHold, s.Position
 		}
+	}
+	if res.Held && !full {
+		// Resuming bakes the held step again, judged as usual.
+		res.Next = alias.Percent(res.Weight) + " again"
+		return res, nil
 	}
 	switch d := plan.Next(pl, at, plan.Facts{Outcome: plan.Inconclusive, Skip: skip}); d.Kind {
 	case plan.KindFinalize:
@@ -167,6 +179,9 @@ func printPromotePlan(w io.Writer, pp *PromoteResult) {
 	case pp.Window:
 		fmt.Fprintf(w, "  BREAK-GLASS: go past the closed deploy window at %s now\n", alias.Percent(pp.Weight))
 		event, accepts = "window.overridden", ""
+	case pp.Held:
+		fmt.Fprintf(w, "  resume the promotion an operator paused at %s\n", alias.Percent(pp.Weight))
+		event, accepts = "pause.continued", ""
 	case pp.Paused:
 		fmt.Fprintf(w, "  continue the pause at %s now\n", alias.Percent(pp.Weight))
 		event, accepts = "pause.continued", ""
@@ -206,6 +221,77 @@ func (a *app) promote(ctx context.Context, pp *PromoteResult) (*PromoteResult, e
 	return &out, nil
 }
 
+// pauseCommand holds a baking promotion at its weight through the approval
+// API: health is judged on what the bake saw (unhealthy rolls back), then
+// prod holds until `resume` (or rolls back if nobody resumes).
+func pauseCommand(a *app) *cobra.Command {
+	var yes bool
+	c := &cobra.Command{
+		Use:   "pause <promotion> [--yes]",
+		Short: "hold a baking promotion at its current weight until resume",
+		Long: `Pause ends the current bake of a promotion and holds prod at its weight: health is checked
+first on what the bake saw (an unhealthy verdict still rolls back), then the promotion waits
+until ` + "`aliasflow resume`" + ` (which bakes the step again, judged as usual) or ` + "`aliasflow abort`" + `. Nobody
+resuming within the target's approvalTimeoutSeconds rolls it back. It goes through the approval
+API and is audited once (promotion.paused) with who you are as AWS verified it. It asks first
+(--yes skips the question; without a terminal --yes is needed).`,
+		Args: positional(1, 1),
+		RunE: func(c *cobra.Command, args []string) error { return runPause(c.Context(), a, args[0], yes) },
+	}
+	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+func runPause(ctx context.Context, a *app, ref string, yes bool) error {
+	arn, err := a.promotionARN(ctx, ref, stateBake)
+	if err != nil {
+		return err
+	}
+	p, err := a.findWaiting(ctx, arn, stateBake)
+	if err != nil {
+		return err
+	}
+	name := nameOf(arn)
+	if p.State != stateBake {
+		return fail(ExitConflict, fmt.Sprintf("continue it with `aliasflow resume %s`", name), "%s is already held (%s)", name, p.State)
+	}
+	weight := 0.0
+	if s := p.Input.Shift; s != nil {
+		weight = s.Weight
+	}
+	w := a.env.Stdout
+	say := func(w io.Writer) {
+		fmt.Fprintf(w, "pause %s (plan: %s):\n", name, p.Input.Rollout())
+		fmt.Fprintf(w, "  end the bake at %s now; health is checked on what it saw so far (unhealthy rolls back)\n", alias.Percent(weight))
+		fmt.Fprintf(w, "  then hold prod at %s until `aliasflow resume %s` (nobody resuming in time rolls back)\n", alias.Percent(weight), name)
+		fmt.Fprintf(w, "  audited once (promotion.paused) with who you are as AWS verifies it\n")
+	}
+	if !yes {
+		if !a.env.Interactive {
+			say(a.env.Stderr)
+			return &Error{Code: ExitRefused, Err: errors.New("pause ends a bake and no terminal can confirm it"), Hint: "read the plan above, then confirm with --yes"}
+		}
+		say(w)
+		if !a.confirm(fmt.Sprintf("Pause %s at %s?", name, alias.Percent(weight))) {
+			return &Error{Code: ExitRefused, Err: errors.New("pause not confirmed; nothing changed")}
+		}
+	}
+	base, err := a.approvalAPIOf(ctx, arn)
+	if err != nil {
+		return err
+	}
+	res, err := a.callApproval(ctx, base, approval.OverridePath, approval.CallerRequest{Execution: arn, Action: approval.ActionPause})
+	if err != nil {
+		return err
+	}
+	if a.g.json {
+		return printJSON(w, map[string]any{"promotion": name, "weight": weight, "actor": res.Principal})
+	}
+	fmt.Fprintf(w, "paused %s at %s as %s; health is checked, then prod holds until `aliasflow resume %s`\nfollow it: aliasflow watch %s\n",
+		name, alias.Percent(weight), res.Principal, name, name)
+	return nil
+}
+
 // resumeCommand continues a promotion held at a pause of its plan: the
 // one-step promote, refused on a bake.
 func resumeCommand(a *app) *cobra.Command {
@@ -213,8 +299,9 @@ func resumeCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "resume <promotion> [--yes]",
 		Short: "continue a promotion held at a pause of its plan",
-		Long: `Resume continues a promotion that its plan holds at a pause (a pause until continued, or a
-timed pause before its time): prod goes on to the plan's next step, whose own checks apply.
+		Long: `Resume continues a promotion held at a pause: one its plan holds (a pause until continued,
+or a timed pause before its time), after which prod goes on to the plan's next step, whose own
+checks apply; or one an operator paused (` + "`aliasflow pause`" + `), whose step then bakes again.
 It is ` + "`aliasflow promote`" + ` on a pause; on a bake it refuses (promote ends a bake). It prints the plan
 and asks first (--yes skips the question); audited once (pause.continued) with who you are as
 AWS verified it.`,

@@ -269,6 +269,11 @@ func (p *Progress) describe(prodBusy bool) {
 	case promotion.StatePause:
 		p.Phase, p.Gate = PhaseShift, "paused at "+pct(p.Weight)
 		switch {
+		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == promotion.ShiftHold:
+			p.Gate += fmt.Sprintf(" by an operator, held: resume it with `aliasflow resume %s`", p.Name)
+			if !p.NextAt.IsZero() {
+				p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ", then rolls back)"
+			}
 		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == string(plan.KindWindow):
 			// The shift's verdict says why the window is closed and when
 			// it opens; the wait's end is that time.

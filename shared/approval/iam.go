@@ -41,7 +41,10 @@ const (
 	// an inconclusive verdict (`aliasflow promote --full`).
 	ActionPromoteNow  = "promote-now"
 	ActionPromoteFull = "promote-full"
-	ActionRollback    = "rollback"
+	// ActionPause holds a baking promotion at its weight (`aliasflow
+	// pause`); promote-now on the hold resumes it.
+	ActionPause    = "pause"
+	ActionRollback = "rollback"
 )
 
 // ViaCLI is Decision.Via for decisions made through the IAM-authorized API
@@ -179,7 +182,7 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	if _, ok := promotion.ParseExecutionName(in.Execution[strings.LastIndex(in.Execution, ":")+1:]); !ok || !strings.HasPrefix(in.Execution, "arn:aws") {
 		return refuse(http.StatusBadRequest, "execution: %q is not the ARN of a promotion", truncate(in.Execution, 200))
 	}
-	allowedHere := map[string][]string{DecidePath: {ActionApprove, ActionReject}, OverridePath: {ActionPromoteNow, ActionPromoteFull, ActionRollback}}[resource]
+	allowedHere := map[string][]string{DecidePath: {ActionApprove, ActionReject}, OverridePath: {ActionPromoteNow, ActionPromoteFull, ActionPause, ActionRollback}}[resource]
 	if !slices.Contains(allowedHere, in.Action) {
 		return refuse(http.StatusBadRequest, "action: %s takes %s, not %q", resource, strings.Join(allowedHere, " or "), truncate(in.Action, 20))
 	}
@@ -251,6 +254,11 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		err = p.Send(ctx, h.d.SFN, pending.PromoteNow(who.arn))
 	case ActionPromoteFull:
 		err = p.Send(ctx, h.d.SFN, pending.PromoteFull(who.arn))
+	case ActionPause:
+		if state != promotion.StateBake {
+			return refuse(http.StatusConflict, "promotion %s is already held in %s; resume or promote it", in.Execution, state)
+		}
+		err = p.Send(ctx, h.d.SFN, pending.Hold(who.arn))
 	case ActionRollback:
 		// The definition catches the Bake task's failure and runs Rollback;
 		// the shift records promotion.rolled_back with this actor.

@@ -134,7 +134,10 @@ func TestCallerOverrides(t *testing.T) {
 	tests := []struct {
 		name   string
 		action string
-		check  func(t *testing.T, s sent)
+		// bakeOnly: refused (409, nothing sent) when the promotion is
+		// already held in a Pause.
+		bakeOnly bool
+		check    func(t *testing.T, s sent)
 	}{
 		{name: "promote now", action: approval.ActionPromoteNow, check: func(t *testing.T, s sent) {
 			var b promotion.Bake
@@ -146,6 +149,12 @@ func TestCallerOverrides(t *testing.T) {
 			var b promotion.Bake
 			if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.PromoteNow || !b.Full || b.Actor != opsARN {
 				t.Errorf("answer = %+v (%v); want promoteNow and full by %s", s, err, opsARN)
+			}
+		}},
+		{name: "pause", action: approval.ActionPause, bakeOnly: true, check: func(t *testing.T, s sent) {
+			var b promotion.Bake
+			if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.Hold || b.PromoteNow || b.Actor != opsARN {
+				t.Errorf("answer = %+v (%v); want hold by %s", s, err, opsARN)
 			}
 		}},
 		{name: "rollback", action: approval.ActionRollback, check: func(t *testing.T, s sent) {
@@ -163,6 +172,12 @@ func TestCallerOverrides(t *testing.T) {
 				e := newEnvWith(t, func(w *waiting) { w.StateName = state })
 				resp := e.h.ServeAPIGateway(context.Background(), callerReq(approval.OverridePath, opsARN,
 					approval.CallerRequest{Execution: execARN, Action: tc.action, Comment: "5xx after v7"}))
+				if tc.bakeOnly && state == promotion.StatePause {
+					if resp.StatusCode != http.StatusConflict || len(e.sfn.Sent) != 0 {
+						t.Errorf("status = %d (%s), sent %+v; want 409 and nothing sent", resp.StatusCode, resp.Body, e.sfn.Sent)
+					}
+					return
+				}
 				if resp.StatusCode != http.StatusOK || len(e.sfn.Sent) != 1 {
 					t.Fatalf("status = %d (%s), sent %+v; want 200 and one answer", resp.StatusCode, resp.Body, e.sfn.Sent)
 				}

@@ -58,6 +58,10 @@ const (
 	// time is outside its hours or inside a freeze (the reason says which,
 	// and when it opens). WindowOverridden: an operator's promote passed a
 	// closed window — break-glass, named as AWS verified them.
+	// PromotionPaused: an operator paused a baking promotion (`aliasflow
+	// pause`), named as AWS verified them; `aliasflow resume` continues it
+	// (pause.continued).
+	PromotionPaused     Event = "promotion.paused"
 	WindowDeferred      Event = "window.deferred"
 	WindowOverridden    Event = "window.overridden"
 	HealthFailed        Event = "health.failed"

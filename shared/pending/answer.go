@@ -51,6 +51,13 @@ func PromoteFull(actor string) Answer {
 	return Answer{doc: promotion.Bake{PromoteNow: true, Full: true, Actor: actor}}
 }
 
+// Hold ends the Bake task's wait to hold prod at its weight (`aliasflow
+// pause`); the health check judges what the bake saw, then the promotion
+// waits for `aliasflow resume`.
+func Hold(actor string) Answer {
+	return Answer{doc: promotion.Bake{Hold: true, Actor: actor}}
+}
+
 // RollBack fails the Bake task with ErrOperatorRollback, which the
 // definition catches into Rollback; the Cause says who asked and why.
 func RollBack(actor, reason string) Answer {

@@ -49,6 +49,11 @@ const (
 	ErrCannotWeight = "aliasflow.CannotWeight"
 )
 
+// ShiftHold is Shift.Kind for a promotion an operator paused (`aliasflow
+// pause`): not a step of the plan but a hold at the current weight, in the
+// Pause state, until `aliasflow resume`.
+const ShiftHold = "hold"
+
 // Shift task actions, one per state of the definition.
 const (
 	ActionRestoreStg  = "restore-stg"
@@ -288,7 +293,10 @@ type Bake struct {
 	PromoteNow bool `json:"promoteNow,omitempty"`
 	// Full: `aliasflow promote --full`, past every remaining step,
 	// accepting an inconclusive verdict.
-	Full  bool   `json:"full,omitempty"`
+	Full bool `json:"full,omitempty"`
+	// Hold: `aliasflow pause` ended the bake to hold prod at this weight
+	// until `aliasflow resume` (ShiftHold).
+	Hold  bool   `json:"hold,omitempty"`
 	Actor string `json:"actor,omitempty"`
 	Error string `json:"Error,omitempty"`
 	Cause string `json:"Cause,omitempty"`

@@ -178,6 +178,9 @@ func (t *task) shiftTo(ctx context.Context, pl plan.Plan, d plan.Decision, s pro
 // continued that nobody continued within its wait rolls back.
 func (t *task) continuePause(ctx context.Context) (*promotion.Shift, error) {
 	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	if s.Kind == promotion.ShiftHold {
+		return t.resumeHold(ctx)
+	}
 	if pl.Steps[s.Position].Kind() == plan.KindWindow {
 		return t.continueWindow(ctx)
 	}
@@ -203,6 +206,32 @@ func (t *task) continuePause(ctx context.Context) (*promotion.Shift, error) {
 		return nil, promotion.TaskError(promotion.ErrPauseExpired, "%s", d.Reason)
 	}
 	return t.shiftTo(ctx, pl, d, promotion.Shift{StableVersion: s.StableVersion, Verdict: s.Verdict})
+}
+
+// resumeHold decides what follows an operator's pause: `aliasflow resume`
+// (or promote) bakes the held step's analysis again from now, judged as
+// usual; promote --full skips the rest; nobody resuming within the wait
+// rolls back.
+func (t *task) resumeHold(ctx context.Context) (*promotion.Shift, error) {
+	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	skip := t.p.Bake.Skip()
+	if skip == plan.SkipNone {
+		return nil, promotion.TaskError(promotion.ErrPauseExpired, "nobody resumed the promotion paused at %s of version %s within %ds (approvalTimeoutSeconds); rolling back",
+			alias.Percent(s.Weight), n, s.BakeSeconds)
+	}
+	what := "resumed: the step bakes again and is judged as usual"
+	if skip == plan.SkipFull {
+		what = "promote --full: every remaining step skipped, an inconclusive verdict accepted"
+	}
+	t.record(ctx, audit.Record{Event: audit.PauseContinued, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+		Reason: fmt.Sprintf("pause at %s ended by %s (%s)", alias.Percent(s.Weight), t.p.Bake.Actor, what)})
+	if skip == plan.SkipFull {
+		return t.shiftTo(ctx, pl, plan.Next(pl, s.Position, plan.Facts{Skip: skip}), promotion.Shift{StableVersion: s.StableVersion})
+	}
+	a := pl.Steps[s.Position].Analysis
+	return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight, BakeSeconds: firstLook(t.health(), a.BakeSeconds),
+		Extend: true, Extensions: s.Extensions + 1, Kind: string(plan.KindAnalysis), Position: s.Position}, nil
 }
 
 // continueWindow decides what follows a closed window's wait: an

@@ -46,6 +46,12 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	a := pl.Steps[at].Analysis
 	h.MaxErrorRate, h.MinInvocations = a.MaxErrorRate, a.MinInvocations
 	skip := t.p.Bake.Skip()
+	hold := t.p.Bake != nil && t.p.Bake.Hold
+	if hold {
+		t.record(ctx, audit.Record{Event: audit.PromotionPaused, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("paused at %s by %s (aliasflow pause); health checked first, then prod holds until resumed", alias.Percent(s.Weight), t.p.Bake.Actor)})
+	}
 	if skip != plan.SkipNone {
 		// A human override, recorded whatever health says next.
 		what := "promote: past this step only, the next step's checks still apply"
@@ -91,8 +97,8 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			"version %s of %s is unhealthy at %s: %s", n, fn, alias.Percent(s.Weight), d.Reason)
 	case Inconclusive:
 		baked := s.BakedSeconds + s.BakeSeconds
-		if skip != plan.SkipNone {
-			break // an operator asked to skip the bake; they own the call
+		if skip != plan.SkipNone || hold {
+			break // an operator ended the bake; they own the call
 		}
 		// The bakes this step may still take: up to health.maxBakeSeconds,
 		// and within the execution history's budget (config.BakeRounds),
@@ -145,6 +151,14 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	t.record(ctx, rec)
 	if skip != plan.SkipNone {
 		t.log.InfoContext(ctx, "bake ended by an operator", "function", fn, "version", n, "actor", t.p.Bake.Actor, "skip", string(skip))
+	}
+	if hold {
+		// Held at this weight in the Pause state until resumed, at most as
+		// long as an approval may wait (then rolled back).
+		target := t.p.Target
+		target.ApplyDefaults()
+		return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight, BakeSeconds: target.ApprovalTimeoutSeconds,
+			Extensions: s.Extensions, Kind: promotion.ShiftHold, Position: at, Verdict: string(d.Outcome) + ": " + rec.Reason}, nil
 	}
 	outcome := plan.Passed
 	if rec.Event == audit.HealthInconclusive {

@@ -224,3 +224,80 @@ func TestContinueAWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestOperatorPause: `aliasflow pause` ends the bake to hold prod at its
+// weight — health judged first (unhealthy still rolls back), the pause
+// audited with who — and `aliasflow resume` bakes the step again.
+func TestOperatorPause(t *testing.T) {
+	const ops = "arn:aws:iam::000000000000:user/ops"
+	t.Run("check-health holds", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, kind string
+			want       *promotion.Shift
+			wantErr    string
+			wantRecs   []string
+		}{
+			{name: "healthy so far", kind: "healthy",
+				want:     &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 86400, Kind: promotion.ShiftHold, Position: 1},
+				wantRecs: []string{"promotion.paused prod 4>5 @0.25", "health.passed prod 4>5 @0.25"}},
+			{name: "inconclusive so far", kind: "few clean calls",
+				want:     &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 86400, Kind: promotion.ShiftHold, Position: 1},
+				wantRecs: []string{"promotion.paused prod 4>5 @0.25", "health.inconclusive prod 4>5 @0.25"}},
+			{name: "unhealthy rolls back all the same", kind: "alarm", wantErr: promotion.ErrHealthCheckFailed,
+				wantRecs: []string{"promotion.paused prod 4>5 @0.25", "health.failed prod 4>5 @0.25"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e, req := healthEnv(t, 0, tc.kind)
+				req.Promotion.Bake = &promotion.Bake{Hold: true, Actor: ops}
+				got, err := e.run(req)
+				if tc.wantErr != "" {
+					wantErrorName(t, err, tc.wantErr)
+				} else if err != nil {
+					t.Fatalf("check-health: %v", err)
+				}
+				if tc.want != nil && (got == nil || *withoutVerdict(t, got) != *tc.want) {
+					t.Errorf("shift = %+v, want %+v", got, tc.want)
+				}
+				if recs := wantSummary(t, e, tc.wantRecs); len(recs) > 0 && recs[0].Actor != ops {
+					t.Errorf("promotion.paused actor = %q, want %s", recs[0].Actor, ops)
+				}
+			})
+		}
+	})
+	t.Run("continue after a hold", func(t *testing.T) {
+		for _, tc := range []struct {
+			name     string
+			bake     *promotion.Bake
+			want     *promotion.Shift
+			wantErr  string
+			wantRecs []string
+		}{
+			{name: "resume bakes the step again", bake: &promotion.Bake{PromoteNow: true, Actor: ops},
+				want:     &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300, Extend: true, Extensions: 1, Kind: "analysis", Position: 1},
+				wantRecs: []string{"pause.continued prod 4>5 @0.25"}},
+			{name: "promote --full skips the rest", bake: &promotion.Bake{PromoteNow: true, Full: true, Actor: ops},
+				want:     &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true, Kind: "finalize", Position: 6},
+				wantRecs: []string{"pause.continued prod 4>5 @0.25"}},
+			{name: "nobody resumed: roll back", bake: &promotion.Bake{Error: "States.Timeout"}, wantErr: promotion.ErrPauseExpired, wantRecs: []string{}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t)
+				e.lam.SetAlias(fn, "stg", "5", nil)
+				e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+				req := request(t, promotion.ActionContinue, 0)
+				req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 86400, Kind: promotion.ShiftHold, Position: 1}
+				req.Promotion.Bake = tc.bake
+				got, err := e.run(req)
+				if tc.wantErr != "" {
+					wantErrorName(t, err, tc.wantErr)
+				} else if err != nil {
+					t.Fatalf("continue: %v", err)
+				}
+				if tc.want != nil && (got == nil || *got != *tc.want) {
+					t.Errorf("shift = %+v, want %+v", got, tc.want)
+				}
+				wantSummary(t, e, tc.wantRecs)
+			})
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,8 +226,12 @@ func validate(req promotion.TaskRequest) error {
 		if s == nil {
 			return bad("promotion.shift is missing")
 		}
-		if s.Position < 0 || s.Position >= len(pl.Steps) || (pl.Steps[s.Position].Kind() != plan.KindPause && pl.Steps[s.Position].Kind() != plan.KindWindow) {
-			return bad("promotion.shift.position: %d is not a pause or window of the plan %s", s.Position, pl)
+		want := []plan.Kind{plan.KindPause, plan.KindWindow}
+		if s.Kind == promotion.ShiftHold {
+			want = []plan.Kind{plan.KindAnalysis} // held by an operator during the step's bake
+		}
+		if s.Position < 0 || s.Position >= len(pl.Steps) || !slices.Contains(want, pl.Steps[s.Position].Kind()) {
+			return bad("promotion.shift.position: %d is not a %v of the plan %s", s.Position, want, pl)
 		}
 	case promotion.ActionFinalize, promotion.ActionRollback:
 		if p.Shift == nil {
