@@ -145,3 +145,54 @@ func TestWindowDefersAndBreakGlass(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorPausesAndResumes (issue 20): `aliasflow pause` holds a
+// canary at its weight — health judged first, the pause audited with the
+// IAM identity — prod stays split while held, and `aliasflow resume`
+// bakes the step again before prod moves to 100 %.
+func TestOperatorPausesAndResumes(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 25, BakeSeconds: 120}
+	})
+	p := s.merge(helloV2, "c0ffee2")
+	s.approveByLink(p, approver)
+	s.waitWaiting(p, promotion.StateBake)
+	tr := s.generate("/production/")
+	code, out, errOut := s.cli("pause", p.name, "--yes")
+	if code != 0 || !strings.Contains(out, "paused "+p.name+" at 25%") {
+		t.Fatalf("aliasflow pause %s: exit %d\n%s%s", p.name, code, out, errOut)
+	}
+	s.waitWaiting(p, promotion.StatePause)
+	if got := s.alias("prod"); got.version != "1" || got.weights["2"] != 0.25 {
+		t.Errorf("prod while paused = %s, want 1 with 2 at 0.25", got)
+	}
+	code, out, errOut = s.cli("resume", p.name, "--yes")
+	if code != 0 || !strings.Contains(out, "resumed at 25% of "+p.name) {
+		t.Fatalf("aliasflow resume %s: exit %d\n%s%s", p.name, code, out, errOut)
+	}
+	s.waitWaiting(p, promotion.StateBake)
+	// The step bakes again; end it with a promote rather than wait.
+	code, out, errOut = s.cli("promote", p.name, "--yes")
+	if code != 0 {
+		t.Fatalf("aliasflow promote %s: exit %d\n%s%s", p.name, code, out, errOut)
+	}
+	res := s.waitDone(p, stepTimeout)
+	tr.Stop()
+	s.wantExecution(res, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	ops := "arn:aws:iam::000000000000:user/test"
+	s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"traffic.shifted prod 1→2 @0.25",
+		"promotion.paused prod 1→2 @0.25 by "+ops,
+		"pause.continued prod 1→2 @0.25 by "+ops,
+		"bake.skipped prod 1→2 @0.25 by "+ops,
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+}
