@@ -12,6 +12,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -128,7 +129,15 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 	if approve {
 		action = approval.ActionApprove
 	}
-	res, err := a.callApproval(ctx, p.ApprovalURL, approval.DecidePath,
+	base := p.ApprovalURL
+	if p.State == statePause {
+		// An approval step of the plan: its task carries no approval
+		// address; the promotion's RequestApproval did.
+		if base, err = a.approvalAPIOf(ctx, arn); err != nil {
+			return nil, "", err
+		}
+	}
+	res, err := a.callApproval(ctx, base, approval.DecidePath,
 		approval.CallerRequest{Execution: arn, Action: action, Comment: strings.TrimSpace(comment)})
 	if err != nil {
 		return nil, "", err
@@ -294,9 +303,14 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 		return p, nil
 	}
 	var nw *pending.NotWaitingError
-	if state == stateBake && errors.As(err, &nw) {
+	if (state == stateBake || state == stateApproval) && errors.As(err, &nw) {
+		// A pause of the plan answers as a bake; an approval step of the
+		// plan as an approval.
 		if pp, perr := pending.Find(ctx, c.States, arn, statePause); perr == nil {
-			return pp, nil
+			step := pp.Input.Shift != nil && pp.Input.Shift.Kind == string(plan.KindApproval)
+			if step == (state == stateApproval) {
+				return pp, nil
+			}
 		}
 	}
 	name := nameOf(arn)

@@ -269,6 +269,15 @@ func (p *Progress) describe(prodBusy bool) {
 	case promotion.StatePause:
 		p.Phase, p.Gate = PhaseShift, "paused at "+pct(p.Weight)
 		switch {
+		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == string(plan.KindApproval):
+			p.Gate = "awaiting approval at " + pct(p.Weight)
+			if a := p.stepApproval(); a != nil {
+				p.Gate += " from " + untrusted.Show(strings.Join(a.Approvers, " or "))
+			}
+			p.Gate += fmt.Sprintf(": `aliasflow approve %s`", p.Name)
+			if !p.NextAt.IsZero() {
+				p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ", then rolls back)"
+			}
 		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == promotion.ShiftHold:
 			p.Gate += fmt.Sprintf(" by an operator, held: resume it with `aliasflow resume %s`", p.Name)
 			if !p.NextAt.IsZero() {
@@ -315,6 +324,15 @@ func (p *Progress) describe(prodBusy bool) {
 	default:
 		p.Phase, p.Gate = PhaseShift, "in state "+p.State
 	}
+}
+
+// stepApproval is the approval step the promotion waits at, nil when none.
+func (p *Progress) stepApproval() *plan.Approval {
+	s := p.Promotion.Shift
+	if s == nil || s.Position < 0 || s.Position >= len(p.Plan.Steps) {
+		return nil
+	}
+	return p.Plan.Steps[s.Position].Approval
 }
 
 // untilContinued says the promotion is at a pause of its plan that waits

@@ -259,6 +259,9 @@ type waiting struct {
 	// Request, when set, is the approval function the RequestApproval
 	// task calls; by default it only returns (the token parked).
 	Request func(e *env) sandboxtest.Handler
+	// Step, with StateName Pause, is the kind of the plan's step held
+	// there ("pause" by default; "approval": an approval step).
+	Step string
 }
 
 // newEnvWith is newEnv with the waiting execution changed by tune.
@@ -317,7 +320,11 @@ func (e *env) wait(t *testing.T, w waiting, name string) string {
 	// before its first weight.
 	first, wait := promotion.Shift{StableVersion: "6", Weight: 0.1, BakeSeconds: 300, Kind: "setWeight"}, promotion.ActionBake
 	if w.StateName == promotion.StatePause {
-		first, wait = promotion.Shift{StableVersion: "6", Step: -1, BakeSeconds: 3600, Kind: "pause"}, promotion.ActionPause
+		kind := w.Step
+		if kind == "" {
+			kind = "pause"
+		}
+		first, wait = promotion.Shift{StableVersion: "6", Step: -1, BakeSeconds: 3600, Kind: kind}, promotion.ActionPause
 	}
 	for action, h := range map[string]sandboxtest.Handler{
 		promotion.ActionGranted:   sandboxtest.Return(map[string]any{}),

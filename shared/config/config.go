@@ -675,6 +675,16 @@ func (t *Target) Validate(prefix string) error {
 				errs = append(errs, fmt.Errorf("%s.strategy.%s", prefix, line))
 			}
 		}
+		for i, st := range s.Steps {
+			if st.Approval == nil {
+				continue
+			}
+			for j, a := range st.Approval.Approvers {
+				if !slices.ContainsFunc(t.Approvers, func(b string) bool { return strings.EqualFold(a, b) }) {
+					bad(fmt.Sprintf("strategy.steps[%d].approval.approvers[%d]", i, j), "%q is not one of the approvers", a)
+				}
+			}
+		}
 	default:
 		bad("strategy.type", "must be one of all-at-once, canary, linear, steps; got %q", s.Type)
 	}

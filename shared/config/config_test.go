@@ -78,6 +78,8 @@ func TestParseNamesTheField(t *testing.T) {
 			`unknown field "canary"`},
 		{"steps with a short bake", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"setWeight":{"weight":0.1}},{"analysis":{"bakeSeconds":60}}]}}]}`,
 			"targets[0].strategy.steps: 60 s is shorter than health.metricDelaySeconds"},
+		{"a step approver who is no approver", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"setWeight":{"weight":0.1}},{"analysis":{"bakeSeconds":300}},{"approval":{"approvers":["x@b.c"]}}]}}]}`,
+			`targets[0].strategy.steps[2].approval.approvers[0]: "x@b.c" is not one of the approvers`},
 		{"steps on a canary", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300,"steps":[{"pause":{}}]}}]}`,
 			"targets[0].strategy.steps: is for the steps strategy; canary makes its own"},
 		{"error rate", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"maxErrorRate":5}}]}`, "targets[0].health.maxErrorRate"},

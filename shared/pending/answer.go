@@ -51,6 +51,12 @@ func PromoteFull(actor string) Answer {
 	return Answer{doc: promotion.Bake{PromoteNow: true, Full: true, Actor: actor}}
 }
 
+// ApproveStep answers an approval step of the plan (held in the Pause
+// state) for approver, whom the approval API verified as principal.
+func ApproveStep(principal, approver string) Answer {
+	return Answer{doc: promotion.Bake{PromoteNow: true, Actor: principal, Approver: approver}}
+}
+
 // Hold ends the Bake task's wait to hold prod at its weight (`aliasflow
 // pause`); the health check judges what the bake saw, then the promotion
 // waits for `aliasflow resume`.

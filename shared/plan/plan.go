@@ -19,8 +19,8 @@ import (
 // Kind names what a step does.
 type Kind string
 
-// The step kinds. SetWeight, Analysis, Pause and Window run end to end;
-// the others are part of the plan's vocabulary, and Validate refuses them by
+// The step kinds. SetWeight, Analysis, Pause, Window and Approval run end
+// to end; the others are part of the plan's vocabulary, and Validate refuses them by
 // name until the promotion can run them (see Runnable).
 const (
 	KindSetWeight Kind = "setWeight"
@@ -32,7 +32,7 @@ const (
 )
 
 // Runnable are the kinds a promotion can run today.
-var Runnable = []Kind{KindSetWeight, KindAnalysis, KindPause, KindWindow}
+var Runnable = []Kind{KindSetWeight, KindAnalysis, KindPause, KindWindow, KindApproval}
 
 // Plan is the list of steps prod passes through after approval, before it
 // is finalized on the new version. An empty plan moves prod all at once.
@@ -82,7 +82,10 @@ type Pause struct {
 	Seconds int `json:"seconds,omitempty"`
 }
 
-// Approval waits for one of Approvers to approve before the next step.
+// Approval waits for one of Approvers (entries of the target's approvers,
+// deciding as the IAM principals approval.principals maps to them, with
+// `aliasflow approve`) to approve before the next step; a rejection, or
+// nobody deciding within approvalTimeoutSeconds, rolls back.
 type Approval struct {
 	Approvers []string `json:"approvers"`
 }
@@ -155,7 +158,7 @@ func (s Step) String() string {
 		}
 		return "pause " + seconds(s.Pause.Seconds)
 	case KindApproval:
-		return "approval"
+		return "approval by " + strings.Join(s.Approval.Approvers, " or ")
 	case KindWarm:
 		return fmt.Sprintf("warm %d", s.Warm.ProvisionedConcurrency)
 	case KindWindow:
@@ -226,8 +229,17 @@ func Validate(p Plan) error {
 			if err := s.Window.validate(); err != nil {
 				bad(i, "window.%v", err)
 			}
+		case KindApproval:
+			if len(s.Approval.Approvers) == 0 {
+				bad(i, "approval.approvers must name at least one approver")
+			}
+			for j, a := range s.Approval.Approvers {
+				if strings.TrimSpace(a) == "" || !strings.Contains(a, "@") {
+					bad(i, "approval.approvers[%d]: %q is not an approver's e-mail address", j, a)
+				}
+			}
 		default:
-			bad(i, "%s steps are not supported yet (supported: setWeight, analysis, pause, window)", k)
+			bad(i, "%s steps are not supported yet (supported: setWeight, analysis, pause, window, approval)", k)
 		}
 	}
 	return errors.Join(errs...)

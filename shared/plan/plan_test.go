@@ -100,7 +100,9 @@ func TestValidate(t *testing.T) {
 		{"pause before the first weight", []plan.Step{{Pause: &plan.Pause{Seconds: 600}}, weight(0.1), analysis(60)}, ""},
 		{"pause for a negative time", []plan.Step{{Pause: &plan.Pause{Seconds: -1}}}, "steps[0]: pause.seconds must be 0 (until continued) or 1–86400, got -1"},
 		{"pause between a weight and its analysis", []plan.Step{weight(0.1), {Pause: &plan.Pause{}}, analysis(60)}, "steps[0]: setWeight must be followed by an analysis"},
-		{"approval refused by name", []plan.Step{{Approval: &plan.Approval{Approvers: []string{"a@example.com"}}}}, "steps[0]: approval steps are not supported yet"},
+		{"a second approval", []plan.Step{weight(0.1), analysis(60), {Approval: &plan.Approval{Approvers: []string{"a@example.com"}}}}, ""},
+		{"an approval nobody can give", []plan.Step{{Approval: &plan.Approval{}}}, "steps[0]: approval.approvers must name at least one approver"},
+		{"an approver who is no address", []plan.Step{{Approval: &plan.Approval{Approvers: []string{"alice"}}}}, `steps[0]: approval.approvers[0]: "alice" is not an approver's e-mail address`},
 		{"warm refused by name", []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}, "steps[0]: warm steps are not supported yet"},
 	}
 	for _, tc := range tests {

@@ -296,10 +296,14 @@ type Bake struct {
 	Full bool `json:"full,omitempty"`
 	// Hold: `aliasflow pause` ended the bake to hold prod at this weight
 	// until `aliasflow resume` (ShiftHold).
-	Hold  bool   `json:"hold,omitempty"`
-	Actor string `json:"actor,omitempty"`
-	Error string `json:"Error,omitempty"`
-	Cause string `json:"Cause,omitempty"`
+	Hold bool `json:"hold,omitempty"`
+	// Approver is the approver entry that approved an approval step of
+	// the plan (the approval API mapped Actor, the verified principal, to
+	// it); the step goes on to the next one.
+	Approver string `json:"approver,omitempty"`
+	Actor    string `json:"actor,omitempty"`
+	Error    string `json:"Error,omitempty"`
+	Cause    string `json:"Cause,omitempty"`
 }
 
 // Skip is the operator's promote the bake ended with (plan.SkipNone for a

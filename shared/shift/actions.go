@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,6 +150,17 @@ func (t *task) shiftTo(ctx context.Context, pl plan.Plan, d plan.Decision, s pro
 			s.BakeSeconds = target.ApprovalTimeoutSeconds
 		}
 		return &s, nil
+	case plan.KindApproval:
+		// Held in the Pause state until one of the step's approvers
+		// decides through the approval API, at most as long as the
+		// approval at the start may wait.
+		target := t.p.Target
+		target.ApplyDefaults()
+		s.Step, s.Weight, s.BakeSeconds = d.WeightIndex, d.Weight, target.ApprovalTimeoutSeconds
+		t.record(ctx, audit.Record{Event: audit.ApprovalRequested, Alias: promotion.AliasProd,
+			FromVersion: s.StableVersion, ToVersion: t.p.Version, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("approval step at %s: %s (aliasflow approve)", alias.Percent(d.Weight), strings.Join(d.Step.Approval.Approvers, " or "))})
+		return &s, nil
 	case plan.KindWindow:
 		// An open window passes at once, in this same task; a closed one
 		// holds prod in the Pause state until it opens (checked again
@@ -181,8 +193,11 @@ func (t *task) continuePause(ctx context.Context) (*promotion.Shift, error) {
 	if s.Kind == promotion.ShiftHold {
 		return t.resumeHold(ctx)
 	}
-	if pl.Steps[s.Position].Kind() == plan.KindWindow {
+	switch pl.Steps[s.Position].Kind() {
+	case plan.KindWindow:
 		return t.continueWindow(ctx)
+	case plan.KindApproval:
+		return t.continueApproval(ctx)
 	}
 	pause := pl.Steps[s.Position].Pause
 	f := plan.Facts{Skip: t.p.Bake.Skip()}
@@ -232,6 +247,27 @@ func (t *task) resumeHold(ctx context.Context) (*promotion.Shift, error) {
 	a := pl.Steps[s.Position].Analysis
 	return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight, BakeSeconds: firstLook(t.health(), a.BakeSeconds),
 		Extend: true, Extensions: s.Extensions + 1, Kind: string(plan.KindAnalysis), Position: s.Position}, nil
+}
+
+// continueApproval decides what follows an approval step of the plan:
+// approved by one of its approvers (the approval API verified and mapped
+// them; approval.granted names both), the next step; nobody deciding in
+// time rolls back. A rejection never reaches here: it fails the Pause task
+// and the definition rolls back.
+func (t *task) continueApproval(ctx context.Context) (*promotion.Shift, error) {
+	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	b, step := t.p.Bake, pl.Steps[s.Position].Approval
+	if b == nil || !b.PromoteNow || b.Approver == "" {
+		return nil, promotion.TaskError(promotion.ErrPauseExpired, "nobody approved version %s of %s at %s within %ds (approvalTimeoutSeconds); rolling back",
+			n, t.p.Function, alias.Percent(s.Weight), s.BakeSeconds)
+	}
+	if !slices.ContainsFunc(step.Approvers, func(a string) bool { return strings.EqualFold(a, b.Approver) }) {
+		return nil, promotion.TaskError(promotion.ErrInvalidInput, "approval step at %s: %s is not one of its approvers %v", alias.Percent(s.Weight), b.Approver, step.Approvers)
+	}
+	t.record(ctx, audit.Record{Event: audit.ApprovalGranted, Alias: promotion.AliasProd, Actor: b.Actor,
+		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+		Reason: fmt.Sprintf("approval step at %s approved by %s (%s)", alias.Percent(s.Weight), b.Approver, b.Actor)})
+	return t.shiftTo(ctx, pl, plan.Next(pl, s.Position, plan.Facts{}), promotion.Shift{StableVersion: s.StableVersion})
 }
 
 // continueWindow decides what follows a closed window's wait: an
@@ -429,6 +465,14 @@ func (t *task) operator() (actor, reason string) {
 		var o promotion.Override
 		if json.Unmarshal([]byte(f.Cause), &o) == nil && o.Actor != "" {
 			return o.Actor, fmt.Sprintf("rolled back by %s: %s", o.Actor, o.Reason)
+		}
+	}
+	if f := t.p.Failure; f != nil && f.Error == promotion.ErrRejected {
+		// An approval step of the plan rejected (the approval API failed
+		// its Pause task with the decision).
+		var d promotion.Decision
+		if json.Unmarshal([]byte(f.Cause), &d) == nil && d.Principal != "" {
+			return d.Principal, fmt.Sprintf("rejected at an approval step by %s (%s): %s", d.Approver, d.Principal, d.Comment)
 		}
 	}
 	return "", t.failureReason("rollback")

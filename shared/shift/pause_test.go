@@ -1,6 +1,7 @@
 package shift_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -300,4 +301,77 @@ func TestOperatorPause(t *testing.T) {
 			})
 		}
 	})
+}
+
+// approvalPlan is a canary of 25 % that waits for a second approval
+// before 100 %.
+func approvalPlan() config.StrategyConfig {
+	return config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
+		{SetWeight: &plan.SetWeight{Weight: 0.25}},
+		{Analysis: &plan.Analysis{BakeSeconds: 300}},
+		{Approval: &plan.Approval{Approvers: []string{"lead@example.com"}}},
+	}}
+}
+
+// TestApprovalStep: a second approval before 100 % — requested (audited)
+// once the analysis passed; approved by one of its approvers (named with
+// the principal the approval API verified), the promotion finalizes;
+// nobody approving in time, or an approver not of this step, does not.
+func TestApprovalStep(t *testing.T) {
+	const lead = "arn:aws:iam::000000000000:user/lead"
+	t.Run("requested after the analysis", func(t *testing.T) {
+		e, req := healthEnv(t, 0, "healthy")
+		req.Promotion.Target.Strategy = approvalPlan()
+		got, err := e.run(req)
+		if err != nil {
+			t.Fatalf("check-health: %v", err)
+		}
+		want := promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 86400, Kind: "approval", Position: 2}
+		if c := *withoutVerdict(t, got); c != want {
+			t.Errorf("shift = %+v, want %+v", c, want)
+		}
+		recs := wantSummary(t, e, []string{"health.passed prod 4>5 @0.25", "approval.requested prod 4>5 @0.25"})
+		if len(recs) == 2 {
+			wantContains(t, "approval.requested reason", recs[1].Reason, "approval step at 25%: lead@example.com")
+		}
+	})
+	for _, tc := range []struct {
+		name     string
+		bake     *promotion.Bake
+		want     *promotion.Shift
+		wantErr  string
+		wantRecs []string
+	}{
+		{name: "approved by its approver", bake: &promotion.Bake{PromoteNow: true, Actor: lead, Approver: "lead@example.com"},
+			want:     &promotion.Shift{StableVersion: "4", Step: 1, Weight: 1, Done: true, Kind: "finalize", Position: 3},
+			wantRecs: []string{"approval.granted prod 4>5 @0.25"}},
+		{name: "an operator's promote is no approval", bake: &promotion.Bake{PromoteNow: true, Actor: lead},
+			wantErr: promotion.ErrPauseExpired, wantRecs: []string{}},
+		{name: "approved by someone else", bake: &promotion.Bake{PromoteNow: true, Actor: lead, Approver: "ops@example.com"},
+			wantErr: promotion.ErrInvalidInput, wantRecs: []string{}},
+		{name: "nobody approved in time", bake: &promotion.Bake{Error: "States.Timeout"}, wantErr: promotion.ErrPauseExpired, wantRecs: []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lam.SetAlias(fn, "stg", "5", nil)
+			e.lam.SetAlias(fn, "prod", "4", map[string]float64{"5": 0.25})
+			req := request(t, promotion.ActionContinue, 0)
+			req.Promotion.Target.Strategy = approvalPlan()
+			req.Promotion.Steps = promotion.Plan(req.Promotion.Target.Strategy)
+			req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 86400, Kind: "approval", Position: 2}
+			req.Promotion.Bake = tc.bake
+			got, err := e.run(req)
+			if tc.wantErr != "" {
+				wantErrorName(t, err, tc.wantErr)
+			} else if err != nil {
+				t.Fatalf("continue: %v", err)
+			}
+			if tc.want != nil && (got == nil || *got != *tc.want) {
+				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			}
+			if recs := wantSummary(t, e, tc.wantRecs); len(recs) > 0 && (recs[0].Actor != lead || !strings.Contains(recs[0].Reason, "approved by lead@example.com")) {
+				t.Errorf("approval.granted = %+v, want the principal as actor and the approver named", recs[0])
+			}
+		})
+	}
 }

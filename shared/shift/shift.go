@@ -226,7 +226,7 @@ func validate(req promotion.TaskRequest) error {
 		if s == nil {
 			return bad("promotion.shift is missing")
 		}
-		want := []plan.Kind{plan.KindPause, plan.KindWindow}
+		want := []plan.Kind{plan.KindPause, plan.KindWindow, plan.KindApproval}
 		if s.Kind == promotion.ShiftHold {
 			want = []plan.Kind{plan.KindAnalysis} // held by an operator during the step's bake
 		}
