@@ -196,3 +196,48 @@ func TestOperatorPausesAndResumes(t *testing.T) {
 		"promotion.completed prod 1→2",
 	)
 }
+
+// TestSecondApprovalBefore100 (issue 20): a steps plan asks for a second
+// approval once its canary at 25 % passed. Prod holds at 25 % until one of
+// the step's approvers approves with `aliasflow approve` as the IAM
+// principal the settings map to them (audited with both); an operator's
+// promote cannot pass it. Then prod moves to 100 %.
+func TestSecondApprovalBefore100(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
+			{SetWeight: &plan.SetWeight{Weight: 0.25}}, {Analysis: &plan.Analysis{BakeSeconds: 2}},
+			{Approval: &plan.Approval{Approvers: []string{oncall}}}}}
+	})
+	p := s.merge(helloV2, "c0ffee2")
+	s.approveByLink(p, approver)
+	s.waitWaiting(p, promotion.StateBake)
+	tr := s.generate("/production/")
+	s.waitWaiting(p, promotion.StatePause)
+	if got := s.alias("prod"); got.version != "1" || got.weights["2"] != 0.25 {
+		t.Errorf("prod awaiting the second approval = %s, want 1 with 2 at 0.25", got)
+	}
+	if code, out, errOut := s.cli("promote", p.name, "--yes"); code == 0 {
+		t.Errorf("aliasflow promote past an approval step: exit 0, want a refusal\n%s%s", out, errOut)
+	}
+	code, out, errOut := s.cli("approve", p.name, "--comment", "canary looks fine")
+	if code != 0 {
+		t.Fatalf("aliasflow approve %s: exit %d\n%s%s", p.name, code, out, errOut)
+	}
+	res := s.waitDone(p, stepTimeout)
+	tr.Stop()
+	s.wantExecution(res, sfntypes.ExecutionStatusSucceeded, "")
+	s.wantAliases("2", "2")
+	s.wantAudit(
+		"release.published →2",
+		"alias.moved stg 1→2",
+		"smoke.passed stg →2",
+		"approval.requested →2",
+		"approval.granted →2 by "+approver,
+		"traffic.shifted prod 1→2 @0.25",
+		"approval.requested prod 1→2 @0.25",
+		"approval.granted prod 1→2 @0.25 by arn:aws:iam::000000000000:user/test",
+		"alias.moved prod 1→2",
+		"promotion.completed prod 1→2",
+	)
+}
