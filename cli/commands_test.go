@@ -182,14 +182,15 @@ func TestPromote(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
 			w.interactive, w.stdin = c.interactive, c.stdin
-			s := w.states.NewScript(c.in, clitest.T0)
-			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
+			s := w.startWith(t, c.in)
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+			token := s.Token()
 			code, out, errs := w.run(t, append([]string{"promote", s.Name()}, c.args...)...)
 			wantCode(t, code, c.code, out, errs)
 			wantContains(t, "output", out+errs, c.want...)
-			var bake []clitest.Sent
-			for _, sent := range w.states.Sent {
-				if sent.Token == "bake-1" {
+			var bake []sent
+			for _, sent := range w.sent() {
+				if sent.Token == token {
 					bake = append(bake, sent)
 				}
 			}
@@ -212,21 +213,23 @@ func TestPromote(t *testing.T) {
 // moved prod is not aborted (reject stops it).
 func TestAbort(t *testing.T) {
 	w := newWorld(t)
-	s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-	s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("b")
-	w.lambda.SetAlias("hello", "prod", "1", map[string]float64{"2": 0.1})
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	token := s.Token()
+	w.lambda.SetAlias(t, "hello", "prod", "1", map[string]float64{"2": 0.1})
 	w.onSleep = func(int) {
 		if s.Status() == "RUNNING" {
-			w.lambda.SetAlias("hello", "prod", "1", nil)
-			s.Fail("RolledBack", "RolledBack", "rolled back", promotion.State{})
+			// The bake's failure went to Rollback, which moves prod back.
+			w.lambda.SetAlias(t, "hello", "prod", "1", nil)
+			s.Await(promotion.ActionRollback).Answer(promotion.ActionRollback, sandboxtest.Return(map[string]any{}))
 		}
 	}
 	code, out, errs := w.run(t, "abort", s.Name(), "--yes", "--reason", "p99 doubled")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	wantContains(t, "stdout", out, "stopped "+s.Name(), "version 2 → 1")
-	var bake []clitest.Sent
-	for _, sent := range w.states.Sent {
-		if sent.Token == "b" {
+	var bake []sent
+	for _, sent := range w.sent() {
+		if sent.Token == token {
 			bake = append(bake, sent)
 		}
 	}
@@ -237,12 +240,12 @@ func TestAbort(t *testing.T) {
 	}
 
 	w = newWorld(t)
-	waiting := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0).Smoke(true).AwaitApproval("a")
+	waiting := w.start(t, "2").Smoke(true).AwaitApproval()
 	code, out, errs = w.run(t, "abort", waiting.Name(), "--yes")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "is not shifting prod (awaiting approval", "aliasflow reject "+waiting.Name())
-	if len(w.states.Sent) != 0 {
-		t.Errorf("sent = %+v; want nothing", w.states.Sent)
+	if len(w.sent()) != 0 {
+		t.Errorf("sent = %+v; want nothing", w.sent())
 	}
 }
 
@@ -558,21 +561,18 @@ func TestResume(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
-			s := w.states.NewScript(paused, clitest.T0)
-			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
-			token := "bake-1"
+			s := w.startWith(t, paused)
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
 			if c.pause {
-				s.BakeOver("bake-1")
-				in := s.St
-				s.St.Shift = &promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: "pause", Position: 2}
-				s.Task(promotion.StateContinue, in, s.St.Shift, s.St).Wait(promotion.StatePause, s.St, "pause-1", 3600)
-				token = "pause-1"
+				// The analysis passed: check-health goes to the plan's pause.
+				s.HealthTo(promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: "pause", Position: 2}).AwaitPause()
 			}
+			token := s.Token()
 			code, out, errs := w.run(t, append(c.args, s.Name(), "--yes")...)
 			wantCode(t, code, c.code, out, errs)
 			wantContains(t, "output", out+errs, c.want...)
-			var answers []clitest.Sent
-			for _, sent := range w.states.Sent {
+			var answers []sent
+			for _, sent := range w.sent() {
 				if sent.Token == token {
 					answers = append(answers, sent)
 				}
@@ -620,29 +620,29 @@ func TestPause(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
 			w.interactive, w.stdin = c.interactive, c.stdin
-			s := w.states.NewScript(clitest.Input("hello", "2", "sha-2"), clitest.T0)
-			s.Smoke(true).AwaitApproval("a").Approve("a", "bob@example.com").BeginShift("1").Bake("bake-1")
+			s := w.start(t, "2")
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+			bake, pause := s.Token(), ""
 			if c.held {
-				// The bake ended (scripted as its timeout) and check-health
+				// The bake ended (here as its timeout) and check-health
 				// held the promotion, as after an operator's pause.
-				s.BakeOver("bake-1")
-				s.St.Shift = &promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: promotion.ShiftHold, Position: 1}
-				s.Wait(promotion.StatePause, s.St, "pause-1", 3600)
+				s.HealthTo(promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: promotion.ShiftHold, Position: 1}).AwaitPause()
+				pause = s.Token()
 			}
 			args := append([]string{c.args[0], s.Name()}, c.args[1:]...)
 			code, out, errs := w.run(t, args...)
 			wantCode(t, code, c.code, out, errs)
 			wantContains(t, "output", out+errs, c.want...)
 			var hold, resume int
-			for _, sent := range w.states.Sent {
+			for _, sent := range w.sent() {
 				var b promotion.Bake
 				_ = json.Unmarshal([]byte(sent.Output), &b)
 				switch {
-				case sent.Token == "bake-1" && b.Hold && b.Actor == clitest.Caller:
+				case sent.Token == bake && b.Hold && b.Actor == clitest.Caller:
 					hold++
-				case sent.Token == "pause-1" && b.PromoteNow && b.Actor == clitest.Caller:
+				case pause != "" && sent.Token == pause && b.PromoteNow && b.Actor == clitest.Caller:
 					resume++
-				case sent.Token == "bake-1" || sent.Token == "pause-1":
+				case sent.Token == bake || sent.Token == pause:
 					t.Errorf("unexpected answer %+v", sent)
 				}
 			}
