@@ -107,8 +107,8 @@ func TestContinue(t *testing.T) {
 				}
 				wantContains(t, "pause.continued reason", recs[0].Reason, tc.wantWhy)
 			}
-			if got := e.alias("prod"); got != "4" {
-				t.Errorf("prod = %s; continue moves nothing", got)
+			if got, want := e.alias("prod"), "4 + 5@0.25"; got != want {
+				t.Errorf("prod = %s, want %s; continue moves nothing", got, want)
 			}
 		})
 	}
