@@ -225,7 +225,8 @@ promote also take a function name when exactly one of its promotions is waiting.
 	root.AddGroup(&cobra.Group{ID: "ops", Title: "Operating promotions:"}, &cobra.Group{ID: "local", Title: "On this machine:"})
 	for _, c := range []*cobra.Command{
 		statusCommand(a), historyCommand(a), approveCommand(a), rejectCommand(a), rollbackCommand(a),
-		promoteCommand(a), releaseCommand(a), watchCommand(a), pruneCommand(a), reportCommand(a),
+		promoteCommand(a), pauseCommand(a), resumeCommand(a), abortCommand(a), releaseCommand(a), watchCommand(a),
+		pruneCommand(a), reportCommand(a),
 	} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
@@ -263,11 +264,9 @@ promote also take a function name when exactly one of its promotions is waiting.
 // otherVerbs are the verbs other deployment tools use for what an
 // aliasflow command does: each gets that command and how to use it.
 var otherVerbs = map[string]struct{ command, hint string }{
-	"undo":   {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version, aborting a running shift"},
-	"revert": {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version, aborting a running shift"},
-	"abort": {"rollback", "`aliasflow rollback <function>` aborts a running shift; a promotion waiting for approval is stopped with " +
-		"`aliasflow reject <promotion> --comment \"…\"`"},
-	"retry": {"release", "`aliasflow release <function> --retry` starts a fresh promotion of a build whose last one failed, expired, was rejected or rolled back"},
+	"undo":   {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version (`aliasflow abort <promotion>` rolls a shifting promotion back)"},
+	"revert": {"rollback", "`aliasflow rollback <function>` puts prod back on the stable version (`aliasflow abort <promotion>` rolls a shifting promotion back)"},
+	"retry":  {"release", "`aliasflow release <function> --retry` starts a fresh promotion of a build whose last one failed, expired, was rejected or rolled back"},
 }
 
 // nearestFlag is the flag of c (its own or inherited) closest to a

@@ -63,7 +63,7 @@ type SettingsAPI interface {
 	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
 }
 
-// ApprovalAPI is the call approve, reject, promote --now and rollback
+// ApprovalAPI is the call approve, reject, promote, resume, abort and rollback
 // make: a POST to the approval REST API's IAM-authorized resources
 // (approval.DecidePath, approval.OverridePath), SigV4-signed so that API
 // Gateway verifies who calls and the approval Lambda records that

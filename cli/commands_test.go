@@ -13,6 +13,8 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/sandbox/states/statestest"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 )
 
@@ -26,7 +28,8 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown command", []string{"deploy"}, `unknown command "deploy"`},
 		{"approve without promotion", []string{"approve"}, "usage: aliasflow approve"},
 		{"reject without comment", []string{"reject", "hello-v2-abababab"}, "say why with --comment"},
-		{"promote without --now", []string{"promote", "hello-v2-abababab"}, "only --now"},
+		{"promote --now --full", []string{"promote", "hello-v2-abababab", "--now", "--full"}, "--now is the deprecated name of the plain promote"},
+		{"abort without promotion", []string{"abort"}, "usage: aliasflow abort"},
 		{"status of $LATEST", []string{"status", "hello:$LATEST"}, "$LATEST is never promoted"},
 		{"history of an ARN", []string{"history", "arn:aws:lambda:us-east-1:1:function:hello"}, "not an ARN"},
 		{"unknown flag", []string{"status", "--frobnicate"}, "unknown flag: --frobnicate"},
@@ -38,7 +41,6 @@ func TestUsageErrors(t *testing.T) {
 		{"misspelt flag with a value", []string{"history", "hello", "--limt=3"}, "did you mean --limit?"},
 		{"undo", []string{"undo", "hello"}, "`aliasflow rollback <function>` puts prod back on the stable version"},
 		{"revert", []string{"revert"}, `did you mean "rollback"?`},
-		{"abort", []string{"abort", "hello"}, "`aliasflow rollback <function>` aborts a running shift"},
 		{"retry", []string{"retry", "hello"}, "`aliasflow release <function> --retry`"},
 		{"endpoint without a scheme", []string{"--endpoint", "127.0.0.1:4566", "status"}, "add the scheme: --endpoint http://127.0.0.1:4566"},
 		{"rollback --to that is not a version", []string{"rollback", "hello", "--to", "latest"}, "not a published version number"},
@@ -137,6 +139,113 @@ func TestApproveRefusals(t *testing.T) {
 			wantCode(t, code, c.code, out, errs)
 			wantContains(t, "stderr", errs, c.want, "next:")
 		})
+	}
+}
+
+// TestPromote: promote has Argo Rollouts' meaning (issue 20): past the
+// current step only, or with --full past every remaining step; it shows
+// the plan and asks first like rollback; each answers the Bake task
+// through the approval API, once, with the verified caller.
+func TestPromote(t *testing.T) {
+	linear := clitest.Input("hello", "2", "sha-2")
+	linear.Target.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 25, IntervalSeconds: 60}
+	linear.Steps = promotion.Plan(linear.Target.Strategy)
+	cases := []struct {
+		name        string
+		in          promotion.Input
+		args        []string
+		interactive bool
+		stdin       string
+		code        int
+		full        bool // the answer says full; none is sent unless code is ExitOK
+		want        []string
+	}{
+		{name: "one step of a linear promotion", in: linear, args: []string{"--yes"}, code: cli.ExitOK,
+			want: []string{"ended the bake at 25%", "then prod goes to 50%, whose own bake and health check still apply"}},
+		{name: "one step of a canary is its last", in: clitest.Input("hello", "2", "sha-2"), args: []string{"--yes"}, code: cli.ExitOK,
+			want: []string{"ended the bake at 10%", "then prod goes to 100%"}},
+		{name: "--full says it accepts an inconclusive verdict", in: linear, args: []string{"--full", "--yes"}, code: cli.ExitOK, full: true,
+			want: []string{"ended the bake at 25%", "skipping every remaining step; an inconclusive verdict is accepted"}},
+		{name: "asks at a terminal and goes on when confirmed", in: linear, interactive: true, stdin: "y\n", code: cli.ExitOK,
+			want: []string{"promote hello-v2-", "(plan: 25% → analysis 1m → 50% → analysis 1m → 75% → analysis 1m → 100%)",
+				"then move prod to 50%, whose own bake and health check still apply", "Promote hello-v2-", "to 50%? [y/N]"}},
+		{name: "--full at a terminal says what it skips", in: linear, args: []string{"--full"}, interactive: true, stdin: "yes\n", code: cli.ExitOK, full: true,
+			want: []string{"SKIPPING EVERY REMAINING STEP and ACCEPTING AN INCONCLUSIVE VERDICT", "to 100%? [y/N]"}},
+		{name: "declined at a terminal", in: linear, interactive: true, stdin: "n\n", code: cli.ExitRefused,
+			want: []string{"promote not confirmed; nothing changed"}},
+		{name: "no terminal and no --yes", in: linear, code: cli.ExitRefused,
+			want: []string{"(plan: 25% → analysis 1m", "no terminal can confirm it", "--yes"}},
+		{name: "--now is the deprecated one-step promote and does not ask", in: linear, args: []string{"--now"}, code: cli.ExitOK,
+			want: []string{"promote --now is deprecated", "then prod goes to 50%"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.interactive, w.stdin = c.interactive, c.stdin
+			s := w.startWith(t, c.in)
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+			token := s.Token()
+			code, out, errs := w.run(t, append([]string{"promote", s.Name()}, c.args...)...)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want...)
+			var bake []sent
+			for _, sent := range w.sent() {
+				if sent.Token == token {
+					bake = append(bake, sent)
+				}
+			}
+			if c.code != cli.ExitOK {
+				if len(bake) != 0 {
+					t.Errorf("answers to the bake = %+v; want none", bake)
+				}
+				return
+			}
+			var b promotion.Bake
+			if len(bake) != 1 || json.Unmarshal([]byte(bake[0].Output), &b) != nil || !b.PromoteNow || b.Full != c.full || b.Actor != clitest.Caller {
+				t.Errorf("answers to the bake = %+v; want one, promoteNow, full %v, by %s", bake, c.full, clitest.Caller)
+			}
+		})
+	}
+}
+
+// TestAbort: abort rolls a shifting promotion back through the approval
+// API with the verified caller and the reason; a promotion that has not
+// moved prod is not aborted (reject stops it).
+func TestAbort(t *testing.T) {
+	w := newWorld(t)
+	s := w.start(t, "2")
+	s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+	token := s.Token()
+	w.lambda.SetAlias(t, "hello", "prod", "1", map[string]float64{"2": 0.1})
+	w.onSleep = func(int) {
+		if s.Status() == "RUNNING" {
+			// The bake's failure went to Rollback, which moves prod back.
+			w.lambda.SetAlias(t, "hello", "prod", "1", nil)
+			s.Await(promotion.ActionRollback).Answer(promotion.ActionRollback, sandboxtest.Return(map[string]any{}))
+		}
+	}
+	code, out, errs := w.run(t, "abort", s.Name(), "--yes", "--reason", "p99 doubled")
+	wantCode(t, code, cli.ExitOK, out, errs)
+	wantContains(t, "stdout", out, "stopped "+s.Name(), "version 2 → 1")
+	var bake []sent
+	for _, sent := range w.sent() {
+		if sent.Token == token {
+			bake = append(bake, sent)
+		}
+	}
+	var cause promotion.Override
+	if len(bake) != 1 || bake[0].Success || bake[0].Error != cli.ErrOperatorRollback ||
+		json.Unmarshal([]byte(bake[0].Cause), &cause) != nil || cause.Actor != clitest.Caller || cause.Reason != "p99 doubled" {
+		t.Errorf("answers to the bake = %+v; want one failure %s with the caller and the reason", bake, cli.ErrOperatorRollback)
+	}
+
+	w = newWorld(t)
+	waiting := w.start(t, "2").Smoke(true).AwaitApproval()
+	code, out, errs = w.run(t, "abort", waiting.Name(), "--yes")
+	wantCode(t, code, cli.ExitConflict, out, errs)
+	wantContains(t, "stderr", errs, "is not shifting prod (awaiting approval", "aliasflow reject "+waiting.Name())
+	if len(w.sent()) != 0 {
+		t.Errorf("sent = %+v; want nothing", w.sent())
 	}
 }
 
@@ -422,6 +531,123 @@ func TestDecisionsOnlyByAMappedApprover(t *testing.T) {
 			wantContains(t, "stderr", errs, "user/mallory is not mapped to any approver of hello")
 			if len(w.sent()) != 0 {
 				t.Errorf("sent %+v; want nothing", w.sent())
+			}
+		})
+	}
+}
+
+// TestResume: a promotion its plan holds at a pause until continued goes
+// on with resume or promote (Argo Rollouts' promote on a pause), through
+// the approval API with the verified caller; resume refuses a bake.
+func TestResume(t *testing.T) {
+	paused := clitest.Input("hello", "2", "sha-2")
+	paused.Target.Strategy = config.StrategyConfig{Type: config.Steps,
+		Steps: []plan.Step{{SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}, {Pause: &plan.Pause{}}}}
+	paused.Steps = promotion.Plan(paused.Target.Strategy)
+	cases := []struct {
+		name  string
+		args  []string
+		pause bool
+		code  int
+		want  []string
+	}{
+		{"resume continues the pause", []string{"resume"}, true, cli.ExitOK,
+			[]string{"continued the pause at 10% of", "then prod goes to 100%"}},
+		{"promote continues the pause", []string{"promote"}, true, cli.ExitOK,
+			[]string{"continued the pause at 10% of"}},
+		{"resume refuses a bake", []string{"resume"}, false, cli.ExitConflict,
+			[]string{"is not paused: it is baking at 10%", "`aliasflow promote"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			s := w.startWith(t, paused)
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+			if c.pause {
+				// The analysis passed: check-health goes to the plan's pause.
+				s.HealthTo(promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: "pause", Position: 2}).AwaitPause()
+			}
+			token := s.Token()
+			code, out, errs := w.run(t, append(c.args, s.Name(), "--yes")...)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want...)
+			var answers []sent
+			for _, sent := range w.sent() {
+				if sent.Token == token {
+					answers = append(answers, sent)
+				}
+			}
+			if c.code != cli.ExitOK {
+				if len(answers) != 0 {
+					t.Errorf("answers = %+v; want none", answers)
+				}
+				return
+			}
+			var b promotion.Bake
+			if len(answers) != 1 || json.Unmarshal([]byte(answers[0].Output), &b) != nil || !b.PromoteNow || b.Full || b.Actor != clitest.Caller {
+				t.Errorf("answers to the pause = %+v; want one promoteNow by %s", answers, clitest.Caller)
+			}
+		})
+	}
+}
+
+// TestPause: pause holds a baking promotion through the approval API with
+// the verified caller, after asking; resume then continues it.
+func TestPause(t *testing.T) {
+	cases := []struct {
+		name        string
+		args        []string
+		held        bool // the promotion is already held in the Pause state
+		interactive bool
+		stdin       string
+		code        int
+		want        []string
+		wantHold    bool // one hold sent to the bake
+		wantResume  bool // one promoteNow sent to the pause
+	}{
+		{name: "pause a bake", args: []string{"pause", "--yes"}, code: cli.ExitOK, wantHold: true,
+			want: []string{"paused hello-v2-", "at 10%", "until `aliasflow resume"}},
+		{name: "pause asks at a terminal", args: []string{"pause"}, interactive: true, stdin: "y\n", code: cli.ExitOK, wantHold: true,
+			want: []string{"then hold prod at 10% until `aliasflow resume", "audited once (promotion.paused)", "at 10%? [y/N]"}},
+		{name: "pause without a terminal needs --yes", args: []string{"pause"}, code: cli.ExitRefused,
+			want: []string{"no terminal can confirm it"}},
+		{name: "pause what is held", args: []string{"pause", "--yes"}, held: true, code: cli.ExitConflict,
+			want: []string{"is already held (Pause)", "aliasflow resume"}},
+		{name: "resume what an operator paused", args: []string{"resume", "--yes"}, held: true, code: cli.ExitOK, wantResume: true,
+			want: []string{"resumed at 10% of", "the step bakes again"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.interactive, w.stdin = c.interactive, c.stdin
+			s := w.start(t, "2")
+			s.Smoke(true).AwaitApproval().Approve("bob@example.com").BeginShift("1").Bake()
+			bake, pause := s.Token(), ""
+			if c.held {
+				// The bake ended (here as its timeout) and check-health
+				// held the promotion, as after an operator's pause.
+				s.HealthTo(promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: promotion.ShiftHold, Position: 1}).AwaitPause()
+				pause = s.Token()
+			}
+			args := append([]string{c.args[0], s.Name()}, c.args[1:]...)
+			code, out, errs := w.run(t, args...)
+			wantCode(t, code, c.code, out, errs)
+			wantContains(t, "output", out+errs, c.want...)
+			var hold, resume int
+			for _, sent := range w.sent() {
+				var b promotion.Bake
+				_ = json.Unmarshal([]byte(sent.Output), &b)
+				switch {
+				case sent.Token == bake && b.Hold && b.Actor == clitest.Caller:
+					hold++
+				case pause != "" && sent.Token == pause && b.PromoteNow && b.Actor == clitest.Caller:
+					resume++
+				case sent.Token == bake || sent.Token == pause:
+					t.Errorf("unexpected answer %+v", sent)
+				}
+			}
+			if (hold == 1) != c.wantHold || (resume == 1) != c.wantResume || hold > 1 || resume > 1 {
+				t.Errorf("holds sent %d, resumes sent %d; want hold %v, resume %v", hold, resume, c.wantHold, c.wantResume)
 			}
 		})
 	}

@@ -274,7 +274,7 @@ func TestByNameSaysWhatIsRunning(t *testing.T) {
 	s := w.start(t, "2").Smoke(true).AwaitApproval()
 	code, out, errs := w.run(t, "promote", "hello", "--now")
 	wantCode(t, code, cli.ExitConflict, out, errs)
-	wantContains(t, "stderr", errs, "no promotion of hello is baking; running: "+s.Name()+" (awaiting approval")
+	wantContains(t, "stderr", errs, "no promotion of hello is baking or paused; running: "+s.Name()+" (awaiting approval")
 	w2 := newWorld(t)
 	code, out, errs = w2.run(t, "approve", "hello")
 	wantCode(t, code, cli.ExitConflict, out, errs)

@@ -12,6 +12,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -22,8 +23,10 @@ import (
 const (
 	stateApproval = promotion.StateRequestApproval
 	// stateBake waits out a step's bake once SetWeight has put the weight
-	// on prod; `promote --now` answers its task.
-	stateBake = promotion.StateBake
+	// on prod; `promote` answers its task — or the task of a pause of the
+	// plan (statePause), which promotionARN and findWaiting accept for it.
+	stateBake  = promotion.StateBake
+	statePause = promotion.StatePause
 )
 
 func approveCommand(a *app) *cobra.Command {
@@ -132,7 +135,15 @@ func (a *app) decide(ctx context.Context, ref string, approve bool, comment stri
 	if approve {
 		action = approval.ActionApprove
 	}
-	res, err := a.callApproval(ctx, p.ApprovalURL, approval.DecidePath,
+	base := p.ApprovalURL
+	if p.State == statePause {
+		// An approval step of the plan: its task carries no approval
+		// address; the promotion's RequestApproval did.
+		if base, err = a.approvalAPIOf(ctx, arn); err != nil {
+			return nil, "", err
+		}
+	}
+	res, err := a.callApproval(ctx, base, approval.DecidePath,
 		approval.CallerRequest{Execution: arn, Action: action, Comment: strings.TrimSpace(comment)})
 	if err != nil {
 		return nil, "", err
@@ -252,7 +263,7 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 		if err != nil {
 			return "", err
 		}
-		if p.State == state {
+		if p.State == state || state == stateBake && p.State == statePause {
 			waiting = append(waiting, p.Execution)
 		} else {
 			elsewhere = append(elsewhere, p.Name+" ("+p.Gate+")")
@@ -260,7 +271,7 @@ func (a *app) promotionARN(ctx context.Context, ref, state string) (string, erro
 	}
 	what := "awaits approval"
 	if state == stateBake {
-		what = "is baking"
+		what = "is baking or paused"
 	}
 	switch len(waiting) {
 	case 0:
@@ -297,11 +308,21 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 	if err == nil {
 		return p, nil
 	}
+	var nw *pending.NotWaitingError
+	if (state == stateBake || state == stateApproval) && errors.As(err, &nw) {
+		// A pause of the plan answers as a bake; an approval step of the
+		// plan as an approval.
+		if pp, perr := pending.Find(ctx, c.States, arn, statePause); perr == nil {
+			step := pp.Input.Shift != nil && pp.Input.Shift.Kind == string(plan.KindApproval)
+			if step == (state == stateApproval) {
+				return pp, nil
+			}
+		}
+	}
 	name := nameOf(arn)
 	if awserr.Code(err) == awserr.NotFound {
 		return nil, fail(ExitNotFound, "list promotions with `aliasflow status <function>`", "promotion %s not found", name)
 	}
-	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
 	switch {
 	case errors.As(err, &nr):
@@ -325,7 +346,7 @@ func (a *app) findWaiting(ctx context.Context, arn, state string) (*pending.Pend
 		}
 		what := "waiting for approval"
 		if state == stateBake {
-			what = "baking"
+			what = "baking or paused"
 		}
 		return nil, fail(ExitConflict, hint, "promotion %s is not %s: %s", name, what, where)
 	}

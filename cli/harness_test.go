@@ -149,8 +149,15 @@ func (w *world) input(version string) promotion.Input {
 // newest is listed first.
 func (w *world) start(t *testing.T, version string) *sandboxtest.Run {
 	t.Helper()
+	return w.startWith(t, w.input(version))
+}
+
+// startWith starts a promotion of in as start does, for a release whose
+// input a test shapes itself (its strategy, its plan).
+func (w *world) startWith(t *testing.T, in promotion.Input) *sandboxtest.Run {
+	t.Helper()
 	w.states.Clock.Advance(time.Second)
-	return w.states.Run(t, w.input(version))
+	return w.states.Run(t, in)
 }
 
 // paramStore answers GetParametersByPath from a map, one level, sorted.

@@ -154,7 +154,7 @@ func TestAgainstTheInterpreter(t *testing.T) {
 
 	code, out, errs = it.w.run(t, "promote", it.name, "--now")
 	wantCode(t, code, cli.ExitConflict, out, errs)
-	wantContains(t, "promote before the bake", errs, "is not baking: it is awaiting approval")
+	wantContains(t, "promote before the bake", errs, "is not baking or paused: it is awaiting approval")
 
 	code, out, errs = it.w.run(t, "approve", it.name, "--comment", "ship it")
 	wantCode(t, code, cli.ExitOK, out, errs)

@@ -107,6 +107,12 @@ func runRollback(ctx context.Context, a *app, fn string, o rollbackOptions) erro
 	if err != nil {
 		return err
 	}
+	return runRollbackPlan(ctx, a, plan, o)
+}
+
+// runRollbackPlan shows a decided rollback, asks, and carries it out.
+func runRollbackPlan(ctx context.Context, a *app, plan *rollbackPlan, o rollbackOptions) error {
+	fn := plan.res.Function
 	w := a.env.Stdout
 	if o.dryRun {
 		plan.res.DryRun = true

@@ -176,7 +176,7 @@ func describe(r audit.Record) string {
 		parts = append(parts, fmt.Sprintf("@%g", *r.Weight))
 	}
 	switch r.Event {
-	case audit.ApprovalGranted, audit.ApprovalRejected:
+	case audit.ApprovalGranted, audit.ApprovalRejected, audit.PauseContinued, audit.WindowOverridden, audit.PromotionPaused, audit.BakeSkipped:
 		parts = append(parts, "by "+r.Actor)
 	}
 	return strings.Join(parts, " ")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -59,6 +60,9 @@ type Progress struct {
 	// shift); it advances when SetWeight is entered.
 	Step  int              `json:"step"`
 	Steps []promotion.Step `json:"steps"`
+	// Plan is the promotion's plan (shared/plan), read from its input:
+	// the stages of the bar are its weights.
+	Plan plan.Plan `json:"plan"`
 	// StableVersion is what prod served before the shift began; the
 	// rollback target. Empty until BeginShift has run.
 	StableVersion string `json:"stableVersion,omitempty"`
@@ -179,6 +183,7 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 	if p.Promotion.Steps != nil {
 		p.Steps = p.Promotion.Steps
 	}
+	p.Plan = p.Promotion.Rollout()
 	p.Smoke, p.Approval = p.Promotion.Smoke, p.Promotion.Approval
 	if p.Promotion.Shift != nil {
 		p.StableVersion = p.Promotion.Shift.StableVersion
@@ -261,6 +266,42 @@ func (p *Progress) describe(prodBusy bool) {
 		}
 	case promotion.StateCheckHealth:
 		p.Phase, p.Gate = PhaseShift, "checking health at "+pct(p.Weight)
+	case promotion.StatePause:
+		p.Phase, p.Gate = PhaseShift, "paused at "+pct(p.Weight)
+		switch {
+		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == string(plan.KindApproval):
+			p.Gate = "awaiting approval at " + pct(p.Weight)
+			if a := p.stepApproval(); a != nil {
+				p.Gate += " from " + untrusted.Show(strings.Join(a.Approvers, " or "))
+			}
+			p.Gate += fmt.Sprintf(": `aliasflow approve %s`", p.Name)
+			if !p.NextAt.IsZero() {
+				p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ", then rolls back)"
+			}
+		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == promotion.ShiftHold:
+			p.Gate += fmt.Sprintf(" by an operator, held: resume it with `aliasflow resume %s`", p.Name)
+			if !p.NextAt.IsZero() {
+				p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ", then rolls back)"
+			}
+		case p.Promotion.Shift != nil && p.Promotion.Shift.Kind == string(plan.KindWindow):
+			// The shift's verdict says why the window is closed and when
+			// it opens; the wait's end is that time.
+			p.Gate = fmt.Sprintf("held at %s by the deploy window (%s); break-glass: `aliasflow promote %s`",
+				pct(p.Weight), p.Promotion.Shift.Verdict, p.Name)
+		case p.untilContinued():
+			// As an approval's: status shortens "(expires …)" to the time left.
+			p.Gate += fmt.Sprintf(", held: continue it with `aliasflow promote %s`", p.Name)
+			if !p.NextAt.IsZero() {
+				p.Gate += " (expires " + p.NextAt.Format(time.RFC3339) + ", then rolls back)"
+			}
+		case !p.NextAt.IsZero():
+			p.Gate += " until " + p.NextAt.Format(time.RFC3339)
+		}
+	case promotion.StateContinue:
+		p.Phase, p.Gate = PhaseShift, "continuing after the pause at "+pct(p.Weight)
+		if sh := p.Promotion.Shift; sh != nil && sh.Kind == string(plan.KindWindow) {
+			p.Gate = "checking the deploy window at " + pct(p.Weight)
+		}
 	case promotion.StateFinalize:
 		p.Phase, p.Gate = PhaseFinalize, fmt.Sprintf("finalizing: prod → version %s", p.Version)
 	case promotion.StateCompleted:
@@ -285,6 +326,26 @@ func (p *Progress) describe(prodBusy bool) {
 	}
 }
 
+// stepApproval is the approval step the promotion waits at, nil when none.
+func (p *Progress) stepApproval() *plan.Approval {
+	s := p.Promotion.Shift
+	if s == nil || s.Position < 0 || s.Position >= len(p.Plan.Steps) {
+		return nil
+	}
+	return p.Plan.Steps[s.Position].Approval
+}
+
+// untilContinued says the promotion is at a pause of its plan that waits
+// for a person.
+func (p *Progress) untilContinued() bool {
+	s := p.Promotion.Shift
+	if s == nil || s.Position < 0 || s.Position >= len(p.Plan.Steps) {
+		return false
+	}
+	pause := p.Plan.Steps[s.Position].Pause
+	return pause != nil && pause.Seconds == 0
+}
+
 // target is the weight the current step gives the new version (the
 // shift document's), 0 before BeginShift.
 func (p *Progress) target() float64 {
@@ -304,11 +365,13 @@ type Stage struct {
 	Current bool `json:"current"`
 }
 
-// Stages lays the promotion out as the stages of its strategy.
+// Stages lays the promotion out as the stages of its plan: smoke,
+// approval, each weight the plan sets (its analysis bakes in the same
+// box), 100%.
 func (p *Progress) Stages() []Stage {
 	st := []Stage{{Label: "smoke"}, {Label: "approval"}}
-	for _, s := range p.Steps {
-		st = append(st, Stage{Label: alias.Percent(s.Weight)})
+	for _, w := range p.Plan.Weights() {
+		st = append(st, Stage{Label: alias.Percent(w.Weight)})
 	}
 	st = append(st, Stage{Label: "100%"})
 	cur := -1

@@ -8,6 +8,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli/progress"
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -182,6 +183,10 @@ func TestReadLinearSteps(t *testing.T) {
 		if got := p.Bar(); got != w.bar {
 			t.Errorf("%s: bar = %q; want %q", name, got, w.bar)
 		}
+		// The bar's boxes are the weights of the plan the input carries.
+		if got, want := p.Plan.String(), "25% → analysis 1m → 50% → analysis 1m → 75% → analysis 1m → 100%"; got != want {
+			t.Errorf("%s: plan = %q; want %q", name, got, want)
+		}
 	}
 	r := sandboxtest.NewPromotion(t).Run(t, in)
 	r.Smoke(true).AwaitApproval().Approve("alice@example.com").BeginShift("1").Bake().BakeOver()
@@ -242,5 +247,36 @@ func TestReadRefusesAForeignInput(t *testing.T) {
 	d.Input = &bad
 	if _, err := progress.Read(d, nil); err == nil || !strings.Contains(err.Error(), "not a promotion") {
 		t.Errorf("Read(foreign input) error = %v; want one saying it is not a promotion", err)
+	}
+}
+
+// TestReadPause: a promotion its plan holds at a pause until continued
+// says so, names the command that continues it and when it rolls back if
+// nobody does (the Pause task's timeout).
+func TestReadPause(t *testing.T) {
+	in := input()
+	in.Target.Strategy = config.StrategyConfig{Type: config.Steps,
+		Steps: []plan.Step{{Pause: &plan.Pause{}}, {SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}}}
+	in.Steps = promotion.Plan(in.Target.Strategy)
+	r := sandboxtest.NewPromotion(t).Run(t, in)
+	r.Smoke(true).AwaitApproval().Approve("alice@example.com")
+	r.P.Answer(t, r.ARN, promotion.ActionBegin, sandboxtest.Return(promotion.Shift{StableVersion: "1", Step: -1, BakeSeconds: 3600, Kind: "pause", Position: 0}))
+	r.P.Answer(t, r.ARN, promotion.ActionPause, sandboxtest.Return(map[string]any{}))
+	var p *progress.Progress
+	r.P.Until(t, "the Pause to wait for its token", func() bool {
+		ev := r.Events()
+		if ev[len(ev)-1].Type != types.HistoryEventTypeTaskSubmitted {
+			return false
+		}
+		var err error
+		p, err = progress.Read(r.Describe(), ev)
+		return err == nil
+	})
+	want := "paused at 0%, held: continue it with `aliasflow promote " + p.Name + "` (expires "
+	if p.State != promotion.StatePause || p.Phase != progress.PhaseShift || !strings.HasPrefix(p.Gate, want) || p.NextAt.IsZero() {
+		t.Errorf("state, phase, gate, nextAt = %s, %s, %q, %v; want Pause, shift, %q…, the pause's timeout", p.State, p.Phase, p.Gate, p.NextAt, want)
+	}
+	if got := p.Plan.String(); got != "pause until continued → 10% → analysis 30s → 100%" {
+		t.Errorf("plan = %q", got)
 	}
 }

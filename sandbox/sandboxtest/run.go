@@ -339,6 +339,34 @@ func (r *Run) timeOut(d time.Duration) {
 	r.settle(n)
 }
 
+// HealthTo lets the bake time pass and answers the health check with
+// next, as the shift function does for a plan's next step (a pause, a
+// hold, an approval step, …); the definition's MoreSteps routes on it.
+func (r *Run) HealthTo(next promotion.Shift) *Run {
+	r.t.Helper()
+	r.timeOutBake()
+	r.shift = next
+	r.answer(promotion.ActionCheckHealth, Return(next))
+	return r
+}
+
+// AwaitPause answers the Pause task in flight, leaving it waiting for its
+// token (Token) until an operator continues it or its time runs out.
+func (r *Run) AwaitPause() *Run {
+	r.t.Helper()
+	r.token = r.answer(promotion.ActionPause, Return(map[string]any{})).TaskToken
+	return r
+}
+
+// Continue answers the Continue task in flight with next, as the shift
+// function does after a pause: the definition's MoreSteps routes on it.
+func (r *Run) Continue(next promotion.Shift) *Run {
+	r.t.Helper()
+	r.shift = next
+	r.answer(promotion.ActionContinue, Return(next))
+	return r
+}
+
 // CheckHealth lets the bake time pass and leaves the health check in flight.
 func (r *Run) CheckHealth() *Run {
 	r.timeOutBake()

@@ -61,6 +61,8 @@ type pipeline struct {
 	begin       promotion.Shift
 	health      []func() (core.InvokeResult, error)
 	healthCalls atomic.Int32
+	// cont answers Continue, the decision after a pause of the plan.
+	cont func() (core.InvokeResult, error)
 	// setWeight answers the first set-weight calls; later ones succeed.
 	setWeight      []func() (core.InvokeResult, error)
 	setWeightCalls atomic.Int32
@@ -111,6 +113,16 @@ func (p *pipeline) install(h *harness) {
 				p.t.Errorf("bake lacks its task token")
 			}
 			return ok(map[string]any{})
+		case promotion.ActionPause:
+			if req.TaskToken == "" {
+				p.t.Errorf("pause lacks its task token")
+			}
+			return ok(map[string]any{})
+		case promotion.ActionContinue:
+			if p.cont != nil {
+				return p.cont()
+			}
+			return ok(promotion.Shift{StableVersion: "1", Step: 1, Weight: 1, Done: true, Kind: "finalize", Position: 3})
 		case promotion.ActionCheckHealth:
 			n := int(p.healthCalls.Add(1)) - 1
 			if n < len(p.health) {
@@ -254,6 +266,82 @@ func TestPromotionDefinition(t *testing.T) {
 				bake, _ := h.output(arn)["bake"].(map[string]any)
 				if bake["promoteNow"] != true {
 					t.Errorf("output.bake = %v, want promoteNow", bake)
+				}
+			},
+		},
+		{
+			// Issue 20: a plan's pause until continued holds the weight
+			// until an operator's promote answers the Pause token (the
+			// approval API does, for the verified caller); Continue then
+			// decides the next step and the loop goes on through MoreSteps.
+			name:     "a pause held until continued",
+			strategy: canary,
+			pipe: pipeline{smokePassed: true, begin: canaryBegin, health: []func() (core.InvokeResult, error){
+				func() (core.InvokeResult, error) {
+					return ok(promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: "pause", Position: 2})
+				},
+			}},
+			drive: func(t *testing.T, h *harness, arn string) {
+				h.approve(arn)
+				h.waiting(arn, "Bake")
+				h.clock.Advance(300 * time.Second)
+				tok := h.waiting(arn, "Pause")
+				if got := h.scheduled(arn, "Pause").TimeoutInSeconds; got == nil || *got != 3600 {
+					t.Errorf("Pause timeoutInSeconds = %v, want 3600 (from $.shift.bakeSeconds)", got)
+				}
+				if tok != h.tokenInSchedule(arn, "Pause") {
+					t.Errorf("the open TaskScheduled of Pause does not carry the task token")
+				}
+				h.clock.Advance(3599 * time.Second)
+				if c := h.atCursor(arn, "Pause", func(c cursor) bool { return true }); c.State != "Pause" {
+					t.Fatalf("after 3599s the execution is at %s, want still held in Pause", c.State)
+				}
+				if err := h.svc.SendTaskSuccess(t.Context(), tok, `{"promoteNow":true,"actor":"arn:aws:iam::000000000000:user/alice"}`); err != nil {
+					t.Fatalf("SendTaskSuccess: %v", err)
+				}
+			},
+			wantStatus: StatusSucceeded,
+			wantStates: []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth",
+				"MoreSteps", "Pause", "Continue", "MoreSteps", "Finalize", "Completed"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "bake", "check-health", "pause", "continue", "finalize"},
+			check: func(t *testing.T, h *harness, arn string) {
+				req := h.lastRequest(arn, "continue")
+				if req.Promotion.Bake == nil || !req.Promotion.Bake.PromoteNow || req.Promotion.Bake.Actor != "arn:aws:iam::000000000000:user/alice" {
+					t.Errorf("continue's promotion.bake = %+v, want the operator's promote", req.Promotion.Bake)
+				}
+				if req.Promotion.Shift == nil || req.Promotion.Shift.Kind != "pause" || req.Promotion.Shift.Position != 2 {
+					t.Errorf("continue's promotion.shift = %+v, want the pause at position 2", req.Promotion.Shift)
+				}
+			},
+		},
+		{
+			name:     "a pause nobody continued: Continue fails, Rollback, RolledBack",
+			strategy: canary,
+			pipe: pipeline{smokePassed: true, begin: canaryBegin, health: []func() (core.InvokeResult, error){
+				func() (core.InvokeResult, error) {
+					return ok(promotion.Shift{StableVersion: "1", Step: 0, Weight: 0.1, BakeSeconds: 3600, Kind: "pause", Position: 2})
+				},
+			}, cont: func() (core.InvokeResult, error) {
+				return functionError(promotion.ErrPauseExpired, "nobody continued the pause at 10%")
+			}},
+			drive: func(t *testing.T, h *harness, arn string) {
+				h.approve(arn)
+				h.waiting(arn, "Bake")
+				h.clock.Advance(300 * time.Second)
+				h.waiting(arn, "Pause")
+				h.clock.Advance(3600 * time.Second)
+			},
+			wantStatus: StatusFailed,
+			wantError:  "RolledBack",
+			wantStates: []string{"SmokeTest", "SmokePassed", "RequestApproval", "RecordApproval", "BeginShift", "HasSteps", "SetWeight", "Bake", "CheckHealth",
+				"MoreSteps", "Pause", "Continue", "Rollback", "RolledBack"},
+			wantActions: []string{"smoke", "request", "granted", "begin", "set-weight", "bake", "check-health", "pause", "continue", "rollback"},
+			check: func(t *testing.T, h *harness, arn string) {
+				if req := h.lastRequest(arn, "continue"); req.Promotion.Bake == nil || req.Promotion.Bake.Error != "States.Timeout" {
+					t.Errorf("continue's promotion.bake = %+v, want the pause's States.Timeout", req.Promotion.Bake)
+				}
+				if req := h.lastRequest(arn, "rollback"); req.Promotion.Failure == nil || req.Promotion.Failure.Error != promotion.ErrPauseExpired {
+					t.Errorf("rollback's promotion.failure = %+v, want %s", req.Promotion.Failure, promotion.ErrPauseExpired)
 				}
 			},
 		},

@@ -259,6 +259,9 @@ type waiting struct {
 	// Request, when set, is the approval function the RequestApproval
 	// task calls; by default it only returns (the token parked).
 	Request func(e *env) sandboxtest.Handler
+	// Step, with StateName Pause, is the kind of the plan's step held
+	// there ("pause" by default; "approval": an approval step).
+	Step string
 }
 
 // newEnvWith is newEnv with the waiting execution changed by tune.
@@ -309,16 +312,26 @@ func (e *env) wait(t *testing.T, w waiting, name string) string {
 	if w.StateName == promotion.StateRequestApproval {
 		return req.TaskToken
 	}
-	if w.StateName != promotion.StateBake {
+	if w.StateName != promotion.StateBake && w.StateName != promotion.StatePause {
 		t.Fatalf("no way to wait in %s", w.StateName)
 	}
 	// Approved (not through the handler: its answers stay unsent), and
-	// the first step's weight set.
+	// the first step's weight set — or, for a pause, a plan that pauses
+	// before its first weight.
+	first, wait := promotion.Shift{StableVersion: "6", Weight: 0.1, BakeSeconds: 300, Kind: "setWeight"}, promotion.ActionBake
+	if w.StateName == promotion.StatePause {
+		kind := w.Step
+		if kind == "" {
+			kind = "pause"
+		}
+		first, wait = promotion.Shift{StableVersion: "6", Step: -1, BakeSeconds: 3600, Kind: kind}, promotion.ActionPause
+	}
 	for action, h := range map[string]sandboxtest.Handler{
 		promotion.ActionGranted:   sandboxtest.Return(map[string]any{}),
-		promotion.ActionBegin:     sandboxtest.Return(promotion.Shift{StableVersion: "6", Weight: 0.1, BakeSeconds: 300}),
+		promotion.ActionBegin:     sandboxtest.Return(first),
 		promotion.ActionSetWeight: sandboxtest.Return(map[string]any{}),
 		promotion.ActionBake:      sandboxtest.Return(map[string]any{}),
+		promotion.ActionPause:     sandboxtest.Return(map[string]any{}),
 	} {
 		e.sb.Handle(action, h)
 	}
@@ -326,8 +339,8 @@ func (e *env) wait(t *testing.T, w waiting, name string) string {
 	if _, err := e.sb.SFN.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(req.TaskToken), Output: aws.String(string(out))}); err != nil {
 		t.Fatalf("approve %s: %v", arn, err)
 	}
-	bake := e.sb.Request(t, arn, promotion.ActionBake, 1)
-	e.sb.Until(t, "Bake to wait for its token", func() bool {
+	bake := e.sb.Request(t, arn, wait, 1)
+	e.sb.Until(t, w.StateName+" to wait for its token", func() bool {
 		events, _ := e.sb.States.History(arn)
 		return events[len(events)-1].Type == "TaskSubmitted"
 	})

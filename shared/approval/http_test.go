@@ -232,7 +232,7 @@ func TestApprovalPage(t *testing.T) {
 		`Wl7kT1tLGVtT4nQo2rXKGqX5CkSx3vYH9mX8cWm7QxE=`, `9f2c1e4b7a`, `hello-build:0b6f2a4e`, `<dd id="merged-by">dana@example.com</dd>`,
 		`All 2 checks passed.`, `<th scope="row">greets</th>`, `41 ms`, `body contains &#34;Hello from Lambda World&#34;`, `status-200`, `87 ms`,
 		`<dd id="serving-prod">version 6</dd>`, `<dd id="serving-stg">version 7</dd>`,
-		`<span id="strategy">canary: 10% of prod traffic for 5 minutes, then 100%</span>`,
+		`<span id="strategy">canary: 10% of prod traffic for 5 minutes, then 100% (plan: 10% → analysis 5m → 100%)</span>`,
 		// The health criteria that will be applied (issue 10).
 		`<span id="criteria">Each step is judged on its own exposure`, `significantly more than 5 % above the stable version`,
 		`at least 20 invocations`, `Too little evidence keeps a step baking, up to`,

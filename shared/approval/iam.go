@@ -14,6 +14,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/pending"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -27,17 +28,24 @@ import (
 const (
 	// DecidePath approves or rejects a promotion awaiting approval.
 	DecidePath = "/decide"
-	// OverridePath ends a bake early (promote-now) or rolls a shifting
+	// OverridePath ends a bake early (promote-now, promote-full) or rolls a shifting
 	// promotion back (rollback).
 	OverridePath = "/override"
 )
 
 // The actions of a CallerRequest.
 const (
-	ActionApprove    = "approve"
-	ActionReject     = "reject"
-	ActionPromoteNow = "promote-now"
-	ActionRollback   = "rollback"
+	ActionApprove = "approve"
+	ActionReject  = "reject"
+	// ActionPromoteNow goes past the current step only (`aliasflow
+	// promote`); ActionPromoteFull skips every remaining step, accepting
+	// an inconclusive verdict (`aliasflow promote --full`).
+	ActionPromoteNow  = "promote-now"
+	ActionPromoteFull = "promote-full"
+	// ActionPause holds a baking promotion at its weight (`aliasflow
+	// pause`); promote-now on the hold resumes it.
+	ActionPause    = "pause"
+	ActionRollback = "rollback"
 )
 
 // ViaCLI is Decision.Via for decisions made through the IAM-authorized API
@@ -179,7 +187,7 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	if _, ok := promotion.ParseExecutionName(in.Execution[strings.LastIndex(in.Execution, ":")+1:]); !ok || !strings.HasPrefix(in.Execution, "arn:aws") {
 		return refuse(http.StatusBadRequest, "execution: %q is not the ARN of a promotion", truncate(in.Execution, 200))
 	}
-	allowedHere := map[string][]string{DecidePath: {ActionApprove, ActionReject}, OverridePath: {ActionPromoteNow, ActionRollback}}[resource]
+	allowedHere := map[string][]string{DecidePath: {ActionApprove, ActionReject}, OverridePath: {ActionPromoteNow, ActionPromoteFull, ActionPause, ActionRollback}}[resource]
 	if !slices.Contains(allowedHere, in.Action) {
 		return refuse(http.StatusBadRequest, "action: %s takes %s, not %q", resource, strings.Join(allowedHere, " or "), truncate(in.Action, 20))
 	}
@@ -190,6 +198,20 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	p, err := pending.Find(ctx, h.d.SFN, in.Execution, state)
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
+	if errors.As(err, &nw) {
+		// A pause of the plan waits on its token as a bake does: promote
+		// (and resume) continue it, rollback rolls it back. An approval
+		// step of the plan waits there too, for its approvers only.
+		if pp, perr := pending.Find(ctx, h.d.SFN, in.Execution, promotion.StatePause); perr == nil {
+			step := pp.Input.Shift != nil && pp.Input.Shift.Kind == string(plan.KindApproval)
+			switch {
+			case resource == DecidePath && step, resource == OverridePath && (!step || in.Action == ActionRollback):
+				p, err, state = pp, nil, promotion.StatePause
+			case resource == OverridePath:
+				return refuse(http.StatusConflict, "promotion %s waits at an approval step of its plan: its approvers decide it (aliasflow approve or reject); an operator may only roll it back", in.Execution)
+			}
+		}
+	}
 	switch {
 	case awserr.Code(err) == awserr.NotFound:
 		return refuse(http.StatusNotFound, "promotion %s not found", in.Execution)
@@ -211,6 +233,9 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 			return refuse(http.StatusInternalServerError, "the settings of %s could not be read", st.Function)
 		}
 		approver, why := decider(target, st.Release, "", who.arn)
+		if why == "" && state == promotion.StatePause {
+			why = stepApprover(st, approver)
+		}
 		if why != "" {
 			h.d.Log.WarnContext(ctx, "approval decision refused", "execution", in.Execution, "principal", who.arn,
 				"sourceIp", who.sourceIP, "reason", why)
@@ -222,6 +247,16 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 		}
 		d := promotion.Decision{Approved: in.Action == ActionApprove, Approver: approver, Principal: who.arn, Comment: in.Comment,
 			Via: ViaCLI, RequestedAt: p.EnteredTime.UTC(), DecidedAt: h.d.Now().UTC(), SourceIP: who.sourceIP, UserAgent: truncate(who.userAgent, 256)}
+		if state == promotion.StatePause {
+			// An approval step: one of its approvers decides, once; the
+			// shift records approval.granted (Continue) or the rollback.
+			if d.Approved {
+				err = p.Send(ctx, h.d.SFN, pending.ApproveStep(who.arn, approver))
+			} else {
+				err = p.Send(ctx, h.d.SFN, pending.Decide(d))
+			}
+			break
+		}
 		if d.Approved {
 			final, c, err := h.count(ctx, target, st.Release, in.Execution, d)
 			if err != nil {
@@ -245,6 +280,13 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	case ActionPromoteNow:
 		// health.go records bake.skipped with this actor.
 		err = p.Send(ctx, h.d.SFN, pending.PromoteNow(who.arn))
+	case ActionPromoteFull:
+		err = p.Send(ctx, h.d.SFN, pending.PromoteFull(who.arn))
+	case ActionPause:
+		if state != promotion.StateBake {
+			return refuse(http.StatusConflict, "promotion %s is already held in %s; resume or promote it", in.Execution, state)
+		}
+		err = p.Send(ctx, h.d.SFN, pending.Hold(who.arn))
 	case ActionRollback:
 		// The definition catches the Bake task's failure and runs Rollback;
 		// the shift records promotion.rolled_back with this actor.
@@ -270,6 +312,21 @@ func (h *Handler) serveCaller(ctx context.Context, resource string, req events.A
 	h.d.Log.InfoContext(ctx, "approval API call", "action", in.Action, "function", st.Function, "version", st.Version,
 		"execution", in.Execution, "principal", who.arn, "approver", res.Approver, "sourceIp", who.sourceIP, "userAgent", who.userAgent)
 	return answer(http.StatusOK, res)
+}
+
+// stepApprover says why approver may not decide the approval step the
+// promotion waits at ("" when they may): the step names its approvers.
+func stepApprover(st promotion.State, approver string) string {
+	pl := st.Rollout()
+	s := st.Shift
+	if s == nil || s.Position < 0 || s.Position >= len(pl.Steps) || pl.Steps[s.Position].Approval == nil {
+		return "the promotion waits at no approval step"
+	}
+	names := pl.Steps[s.Position].Approval.Approvers
+	if !slices.ContainsFunc(names, func(a string) bool { return strings.EqualFold(a, approver) }) {
+		return fmt.Sprintf("%s is not an approver of this step (%s)", approver, strings.Join(names, ", "))
+	}
+	return ""
 }
 
 // current reads a target's settings as they are now. Without a settings

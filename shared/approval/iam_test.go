@@ -12,6 +12,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -134,12 +135,27 @@ func TestCallerOverrides(t *testing.T) {
 	tests := []struct {
 		name   string
 		action string
-		check  func(t *testing.T, s sent)
+		// bakeOnly: refused (409, nothing sent) when the promotion is
+		// already held in a Pause.
+		bakeOnly bool
+		check    func(t *testing.T, s sent)
 	}{
 		{name: "promote now", action: approval.ActionPromoteNow, check: func(t *testing.T, s sent) {
 			var b promotion.Bake
 			if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.PromoteNow || b.Actor != opsARN {
 				t.Errorf("answer = %+v (%v); want promoteNow by %s", s, err, opsARN)
+			}
+		}},
+		{name: "promote full", action: approval.ActionPromoteFull, check: func(t *testing.T, s sent) {
+			var b promotion.Bake
+			if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.PromoteNow || !b.Full || b.Actor != opsARN {
+				t.Errorf("answer = %+v (%v); want promoteNow and full by %s", s, err, opsARN)
+			}
+		}},
+		{name: "pause", action: approval.ActionPause, bakeOnly: true, check: func(t *testing.T, s sent) {
+			var b promotion.Bake
+			if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.Hold || b.PromoteNow || b.Actor != opsARN {
+				t.Errorf("answer = %+v (%v); want hold by %s", s, err, opsARN)
 			}
 		}},
 		{name: "rollback", action: approval.ActionRollback, check: func(t *testing.T, s sent) {
@@ -151,15 +167,24 @@ func TestCallerOverrides(t *testing.T) {
 		}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvWith(t, func(w *waiting) { w.StateName = promotion.StateBake })
-			resp := e.h.ServeAPIGateway(context.Background(), callerReq(approval.OverridePath, opsARN,
-				approval.CallerRequest{Execution: execARN, Action: tc.action, Comment: "5xx after v7"}))
-			if resp.StatusCode != http.StatusOK || len(e.sfn.Sent) != 1 {
-				t.Fatalf("status = %d (%s), sent %+v; want 200 and one answer", resp.StatusCode, resp.Body, e.sfn.Sent)
-			}
-			tc.check(t, e.sfn.Sent[0])
-		})
+		// A pause of the plan (issue 20) takes the same overrides.
+		for _, state := range []string{promotion.StateBake, promotion.StatePause} {
+			t.Run(tc.name+" in "+state, func(t *testing.T) {
+				e := newEnvWith(t, func(w *waiting) { w.StateName = state })
+				resp := e.h.ServeAPIGateway(context.Background(), callerReq(approval.OverridePath, opsARN,
+					approval.CallerRequest{Execution: execARN, Action: tc.action, Comment: "5xx after v7"}))
+				if tc.bakeOnly && state == promotion.StatePause {
+					if resp.StatusCode != http.StatusConflict || len(e.sfn.Sent) != 0 {
+						t.Errorf("status = %d (%s), sent %+v; want 409 and nothing sent", resp.StatusCode, resp.Body, e.sfn.Sent)
+					}
+					return
+				}
+				if resp.StatusCode != http.StatusOK || len(e.sfn.Sent) != 1 {
+					t.Fatalf("status = %d (%s), sent %+v; want 200 and one answer", resp.StatusCode, resp.Body, e.sfn.Sent)
+				}
+				tc.check(t, e.sfn.Sent[0])
+			})
+		}
 	}
 	t.Run("nothing baking", func(t *testing.T) {
 		e := newEnv(t) // waiting for approval, not baking
@@ -265,6 +290,82 @@ func TestCallerDecisionLosesTheRace(t *testing.T) {
 			if second.StatusCode != http.StatusConflict || !strings.Contains(second.Body, "moved on") {
 				t.Errorf("second answer: status = %d (%s), want 409: the task had closed", second.StatusCode, second.Body)
 			}
+		})
+	}
+}
+
+// TestApprovalStepDecisions: an approval step of the plan (issue 20) waits
+// in the Pause state for its own approvers, deciding through the decide
+// resource as IAM principals the settings map to them; operators may roll
+// it back but not promote past it.
+func TestApprovalStepDecisions(t *testing.T) {
+	steps := config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
+		{Approval: &plan.Approval{Approvers: []string{bob}}},
+		{SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 300}}}}
+	tests := []struct {
+		name      string
+		resource  string
+		principal string
+		action    string
+		tune      func(*config.Target)
+		status    int
+		check     func(t *testing.T, s sent)
+	}{
+		{name: "its approver approves", resource: approval.DecidePath, principal: bobARN, action: approval.ActionApprove, status: http.StatusOK,
+			check: func(t *testing.T, s sent) {
+				var b promotion.Bake
+				if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.PromoteNow || b.Approver != bob || b.Actor != bobARN {
+					t.Errorf("answer = %+v (%v); want an approval by %s as %s", s, err, bob, bobARN)
+				}
+			}},
+		{name: "its approver rejects", resource: approval.DecidePath, principal: bobARN, action: approval.ActionReject, status: http.StatusOK,
+			check: func(t *testing.T, s sent) {
+				var d promotion.Decision
+				if err := json.Unmarshal([]byte(s.Cause), &d); err != nil || s.Success || s.Error != promotion.ErrRejected || d.Principal != bobARN {
+					t.Errorf("answer = %+v (%v); want %s by %s", s, err, promotion.ErrRejected, bobARN)
+				}
+			}},
+		{name: "an approver of the release who is not the step's", resource: approval.DecidePath, principal: "arn:aws:iam::000000000000:user/alice",
+			action: approval.ActionApprove, status: http.StatusForbidden,
+			tune: func(t *config.Target) {
+				t.Approval.Principals[alice] = []string{"arn:aws:iam::000000000000:user/alice"}
+			}},
+		{name: "an operator cannot promote past it", resource: approval.OverridePath, principal: opsARN, action: approval.ActionPromoteNow, status: http.StatusConflict},
+		{name: "an operator can roll it back", resource: approval.OverridePath, principal: opsARN, action: approval.ActionRollback, status: http.StatusOK,
+			check: func(t *testing.T, s sent) {
+				if s.Success || s.Error != promotion.ErrOperatorRollback {
+					t.Errorf("answer = %+v; want %s", s, promotion.ErrOperatorRollback)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, func(w *waiting) {
+				w.StateName, w.Step = promotion.StatePause, "approval"
+				w.State.Target.Strategy = steps
+				w.State.Steps = promotion.Plan(steps)
+			})
+			withPrincipals(e, func(t *config.Target) {
+				t.Strategy = steps
+				if tc.tune != nil {
+					tc.tune(t)
+				}
+			})
+			resp := e.h.ServeAPIGateway(context.Background(), callerReq(tc.resource, tc.principal,
+				approval.CallerRequest{Execution: execARN, Action: tc.action, Comment: "looks good"}))
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status = %d (%s), want %d", resp.StatusCode, resp.Body, tc.status)
+			}
+			if tc.check == nil {
+				if len(e.sfn.Sent) != 0 {
+					t.Errorf("sent %+v; want nothing", e.sfn.Sent)
+				}
+				return
+			}
+			if len(e.sfn.Sent) != 1 {
+				t.Fatalf("sent %+v; want one answer", e.sfn.Sent)
+			}
+			tc.check(t, e.sfn.Sent[0])
 		})
 	}
 }

@@ -182,7 +182,7 @@ func (h *Handler) approvePageWith(ctx context.Context, a authorized, link string
 		Smoke:       st.Smoke,
 		Prod:        prod,
 		Stg:         stg,
-		Strategy:    StrategyText(st.Target.Strategy),
+		Strategy:    PlanText(st.Input),
 		Criteria:    criteria(st.Target),
 		Approver:    a.approver,
 		Others:      Others(st.Target.Approvers, a.approver),

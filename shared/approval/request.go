@@ -360,6 +360,16 @@ func SmokeSummary(s *promotion.SmokeResult) string {
 	return b.String()
 }
 
+// PlanText describes how prod will move for the promotion: its strategy
+// and the plan's steps (shared/plan) that carry it out.
+func PlanText(in promotion.Input) string {
+	p := in.Rollout()
+	if len(p.Steps) == 0 {
+		return StrategyText(in.Target.Strategy)
+	}
+	return fmt.Sprintf("%s (plan: %s)", StrategyText(in.Target.Strategy), p)
+}
+
 // StrategyText describes how prod will move.
 func StrategyText(s config.StrategyConfig) string {
 	switch s.Type {
@@ -369,6 +379,8 @@ func StrategyText(s config.StrategyConfig) string {
 		return fmt.Sprintf("linear: %d%% more of prod traffic every %s until 100%%", s.Percent, seconds(s.IntervalSeconds))
 	case config.AllAtOnce, "":
 		return "all at once: prod moves to the new version in one step"
+	case config.Steps:
+		return "steps as written in the settings"
 	}
 	return string(s.Type)
 }

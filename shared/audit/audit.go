@@ -46,9 +46,24 @@ const (
 	ApprovalRejected Event = "approval.rejected"
 	ApprovalExpired  Event = "approval.expired"
 	TrafficShifted   Event = "traffic.shifted"
-	// BakeSkipped: an operator ended a bake early (`aliasflow promote
-	// --now`); health is still checked. A human override, audited with who.
-	BakeSkipped         Event = "bake.skipped"
+	// BakeSkipped: an operator ended a bake early (`aliasflow promote`,
+	// past this step, or `promote --full`, past every step; the reason
+	// says which); health is still checked. A human override, audited
+	// with who.
+	BakeSkipped Event = "bake.skipped"
+	// PauseContinued: an operator continued a pause of the plan
+	// (`aliasflow promote`/`resume`), named as AWS verified them.
+	PauseContinued Event = "pause.continued"
+	// WindowDeferred: a window step of the plan held the promotion: the
+	// time is outside its hours or inside a freeze (the reason says which,
+	// and when it opens). WindowOverridden: an operator's promote passed a
+	// closed window — break-glass, named as AWS verified them.
+	// PromotionPaused: an operator paused a baking promotion (`aliasflow
+	// pause`), named as AWS verified them; `aliasflow resume` continues it
+	// (pause.continued).
+	PromotionPaused     Event = "promotion.paused"
+	WindowDeferred      Event = "window.deferred"
+	WindowOverridden    Event = "window.overridden"
 	HealthFailed        Event = "health.failed"
 	HealthPassed        Event = "health.passed"
 	HealthInconclusive  Event = "health.inconclusive"

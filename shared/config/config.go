@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/aliasflow/aliasflow/shared/plan"
 )
 
 // Strategy names how the prod alias moves to the new version.
@@ -27,6 +29,8 @@ const (
 	AllAtOnce Strategy = "all-at-once"
 	Canary    Strategy = "canary"
 	Linear    Strategy = "linear"
+	// Steps is a plan written out step by step (StrategyConfig.Steps).
+	Steps Strategy = "steps"
 )
 
 // Defaults applied by Parse where a field is left out.
@@ -190,6 +194,39 @@ type StrategyConfig struct {
 	// (they differ in execution role or dead-letter queue, which Lambda
 	// refuses); without it the promotion stops before prod moves.
 	FallbackAllAtOnce bool `json:"fallbackAllAtOnce,omitempty"`
+	// Steps is the plan of a "steps" strategy (shared/plan): weights,
+	// each followed by the analysis that judges it, and pauses. An
+	// analysis that names no criteria is judged by the health settings.
+	Steps []plan.Step `json:"steps,omitempty"`
+}
+
+// Plan is the plan the strategy makes (shared/plan), each analysis judged
+// by h's criteria unless it names its own: the presets for all-at-once,
+// canary and linear; the steps as written for "steps".
+func (s StrategyConfig) Plan(h Health) plan.Plan {
+	c := plan.Criteria{MaxErrorRate: h.MaxErrorRate, MinInvocations: h.MinInvocations}
+	switch s.Type {
+	case Canary:
+		return plan.Canary(s.Percent, s.BakeSeconds, c)
+	case Linear:
+		return plan.Linear(s.Percent, s.IntervalSeconds, c)
+	case Steps:
+		return plan.WithCriteria(plan.Plan{Steps: s.Steps}, c)
+	}
+	return plan.AllAtOnce()
+}
+
+// bakes are the shortest and the longest bake of the strategy's steps.
+func (s StrategyConfig) bakes() (shortest, longest int) {
+	switch s.Type {
+	case Canary:
+		return s.BakeSeconds, s.BakeSeconds
+	case Linear:
+		return s.IntervalSeconds, s.IntervalSeconds
+	case Steps:
+		return plan.Plan{Steps: s.Steps}.Bakes()
+	}
+	return 0, 0
 }
 
 // The fresh signals a health check can read besides the metrics.
@@ -331,6 +368,8 @@ func BakeRounds(steps int) int {
 // StepCount is how many weighted steps the strategy makes (promotion.Plan).
 func (s StrategyConfig) StepCount() int {
 	switch s.Type {
+	case Steps:
+		return len(plan.Plan{Steps: s.Steps}.Weights())
 	case Canary:
 		return 1
 	case Linear:
@@ -548,8 +587,8 @@ func (t *Target) ApplyDefaults() {
 	}
 	if t.Health.MaxBakeSeconds == 0 {
 		// Long enough for the metrics of the longest step to be read.
-		t.Health.MaxBakeSeconds = max(DefaultMaxBakeSeconds,
-			t.Strategy.BakeSeconds+t.Strategy.IntervalSeconds+t.Health.MetricDelaySeconds+120)
+		_, longest := t.Strategy.bakes()
+		t.Health.MaxBakeSeconds = max(DefaultMaxBakeSeconds, longest+t.Health.MetricDelaySeconds+120)
 	}
 	for j := range t.SmokeChecks {
 		s := &t.SmokeChecks[j]
@@ -633,8 +672,40 @@ func (t *Target) Validate(prefix string) error {
 		if s.BakeSeconds != 0 {
 			bad("strategy.bakeSeconds", "is for canary; linear uses intervalSeconds")
 		}
+	case Steps:
+		if s.Percent != 0 || s.BakeSeconds != 0 || s.IntervalSeconds != 0 {
+			bad("strategy", "steps takes its weights and bakes from strategy.steps, not percent, bakeSeconds or intervalSeconds")
+		}
+		if len(plan.Plan{Steps: s.Steps}.Weights()) == 0 {
+			bad("strategy.steps", "must set at least one weight (setWeight, then its analysis); use all-at-once for none")
+		}
+		h := t.Health
+		if h.MaxErrorRate == 0 {
+			h.MaxErrorRate = DefaultMaxErrorRate
+		}
+		if h.MinInvocations == 0 {
+			h.MinInvocations = DefaultMinInvocations
+		}
+		if err := plan.Validate(s.Plan(h)); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				errs = append(errs, fmt.Errorf("%s.strategy.%s", prefix, line))
+			}
+		}
+		for i, st := range s.Steps {
+			if st.Approval == nil {
+				continue
+			}
+			for j, a := range st.Approval.Approvers {
+				if !slices.ContainsFunc(t.Approvers, func(b string) bool { return strings.EqualFold(a, b) }) {
+					bad(fmt.Sprintf("strategy.steps[%d].approval.approvers[%d]", i, j), "%q is not one of the approvers", a)
+				}
+			}
+		}
 	default:
-		bad("strategy.type", "must be one of all-at-once, canary, linear; got %q", s.Type)
+		bad("strategy.type", "must be one of all-at-once, canary, linear, steps; got %q", s.Type)
+	}
+	if s.Type != Steps && len(s.Steps) > 0 {
+		bad("strategy.steps", "is for the steps strategy; %s makes its own", s.Type)
 	}
 	if len(t.Approvers) == 0 {
 		bad("approvers", "at least one approver e-mail is required")
@@ -714,10 +785,13 @@ func (t *Target) Validate(prefix string) error {
 	if h.MaxP99LatencyRatio != 0 && h.MaxP99LatencyRatio < 1 {
 		bad("health.maxP99LatencyRatio", "must be at least 1 when set, got %v", h.MaxP99LatencyRatio)
 	}
-	if step := s.BakeSeconds + s.IntervalSeconds; s.Type != AllAtOnce && step > 0 {
+	if step, _ := s.bakes(); s.Type != AllAtOnce && step > 0 {
 		field := "strategy.bakeSeconds"
-		if s.Type == Linear {
+		switch s.Type {
+		case Linear:
 			field = "strategy.intervalSeconds"
+		case Steps:
+			field = "strategy.steps"
 		}
 		// The bake the metrics need to cover a step: the step, their
 		// delay, and the minute the last datapoint falls in.

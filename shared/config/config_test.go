@@ -70,6 +70,23 @@ func TestParseNamesTheField(t *testing.T) {
 		{"canary bake", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10}}]}`, "targets[0].strategy.bakeSeconds"},
 		{"linear interval", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":25}}]}`, "targets[0].strategy.intervalSeconds"},
 		{"unknown strategy", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"blue-green"}}]}`, "targets[0].strategy.type"},
+		// Issue 20: a plan written out step by step.
+		{"steps with a percent", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","percent":10,"steps":[{"setWeight":{"weight":0.1}},{"analysis":{"bakeSeconds":300}}]}}]}`,
+			"targets[0].strategy: steps takes its weights and bakes from strategy.steps"},
+		{"steps without a weight", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"pause":{}}]}}]}`,
+			"targets[0].strategy.steps: must set at least one weight"},
+		{"steps with a kind not run yet", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"warm":{"provisionedConcurrency":5}},{"setWeight":{"weight":0.1}},{"analysis":{"bakeSeconds":300}}]}}]}`,
+			"targets[0].strategy.steps[0]: warm steps are not supported yet"},
+		{"steps with an unjudged weight", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"setWeight":{"weight":0.1}},{"pause":{}}]}}]}`,
+			"targets[0].strategy.steps[0]: setWeight must be followed by an analysis"},
+		{"steps with an unknown step", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"canary":{"weight":0.1}}]}}]}`,
+			`unknown field "canary"`},
+		{"steps with a short bake", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"setWeight":{"weight":0.1}},{"analysis":{"bakeSeconds":60}}]}}]}`,
+			"targets[0].strategy.steps: 60 s is shorter than health.metricDelaySeconds"},
+		{"a step approver who is no approver", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[{"setWeight":{"weight":0.1}},{"analysis":{"bakeSeconds":300}},{"approval":{"approvers":["x@b.c"]}}]}}]}`,
+			`targets[0].strategy.steps[2].approval.approvers[0]: "x@b.c" is not one of the approvers`},
+		{"steps on a canary", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300,"steps":[{"pause":{}}]}}]}`,
+			"targets[0].strategy.steps: is for the steps strategy; canary makes its own"},
 		{"error rate", `{"targets":[{"function":"a","approvers":["a@b.c"],"health":{"maxErrorRate":5}}]}`, "targets[0].health.maxErrorRate"},
 		{"short step without a fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"canary","percent":10,"bakeSeconds":60}}]}`, "targets[0].strategy.bakeSeconds: 60 s is shorter than health.metricDelaySeconds"},
 		{"short linear step without a fresh signal", `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"linear","percent":10,"intervalSeconds":60}}]}`, "targets[0].strategy.intervalSeconds"},
@@ -109,6 +126,37 @@ func TestParseNamesTheField(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseSteps: a "steps" strategy is a plan written out in the
+// settings; its analyses without criteria are judged by the health
+// settings, and its bakes set the default maximum bake.
+func TestParseSteps(t *testing.T) {
+	doc := `{"targets":[{"function":"a","approvers":["a@b.c"],"strategy":{"type":"steps","steps":[
+		{"setWeight":{"weight":0.1}},{"analysis":{"bakeSeconds":300}},{"pause":{}},
+		{"setWeight":{"weight":0.5}},{"analysis":{"bakeSeconds":600,"test":"binomial","maxErrorRate":0.01,"minInvocations":500}}]},
+		"health":{"maxErrorRate":0.02,"minInvocations":50}}]}`
+	c, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	tg, _ := c.Lookup("a")
+	p := tg.Strategy.Plan(tg.Health)
+	if got, want := p.String(), "10% → analysis 5m → pause until continued → 50% → analysis 10m → 100%"; got != want {
+		t.Errorf("plan = %q, want %q", got, want)
+	}
+	if a := p.Steps[1].Analysis; a.MaxErrorRate != 0.02 || a.MinInvocations != 50 || a.Test != "binomial" {
+		t.Errorf("steps[1] = %+v, want the health criteria", *a)
+	}
+	if a := p.Steps[4].Analysis; a.MaxErrorRate != 0.01 || a.MinInvocations != 500 {
+		t.Errorf("steps[4] = %+v, want its own criteria", *a)
+	}
+	if got := tg.Strategy.StepCount(); got != 2 {
+		t.Errorf("StepCount = %d, want the 2 weights", got)
+	}
+	if want := 600 + DefaultMetricDelaySeconds + 120; tg.Health.MaxBakeSeconds != max(DefaultMaxBakeSeconds, want) {
+		t.Errorf("maxBakeSeconds = %d, want the longest bake's %d", tg.Health.MaxBakeSeconds, max(DefaultMaxBakeSeconds, want))
 	}
 }
 

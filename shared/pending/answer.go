@@ -17,8 +17,8 @@ type AnswerAPI interface {
 }
 
 // Answer is what a waiting task is told: the definition's contract for
-// each answer is written here once. Make one with Decide, PromoteNow or
-// RollBack.
+// each answer is written here once. Make one with Decide, PromoteNow,
+// PromoteFull or RollBack.
 type Answer struct {
 	// fail: SendTaskFailure with Error and doc as its Cause; else
 	// SendTaskSuccess with doc as its output.
@@ -39,9 +39,29 @@ func Decide(d promotion.Decision) Answer {
 }
 
 // PromoteNow ends the Bake task's wait at once: its output says so and who
-// asked, which the health check records in bake.skipped.
+// asked, which the health check records in bake.skipped. The promotion
+// goes past the current step only (`aliasflow promote`).
 func PromoteNow(actor string) Answer {
 	return Answer{doc: promotion.Bake{PromoteNow: true, Actor: actor}}
+}
+
+// PromoteFull ends the Bake task's wait and skips every remaining step,
+// accepting an inconclusive verdict (`aliasflow promote --full`).
+func PromoteFull(actor string) Answer {
+	return Answer{doc: promotion.Bake{PromoteNow: true, Full: true, Actor: actor}}
+}
+
+// ApproveStep answers an approval step of the plan (held in the Pause
+// state) for approver, whom the approval API verified as principal.
+func ApproveStep(principal, approver string) Answer {
+	return Answer{doc: promotion.Bake{PromoteNow: true, Actor: principal, Approver: approver}}
+}
+
+// Hold ends the Bake task's wait to hold prod at its weight (`aliasflow
+// pause`); the health check judges what the bake saw, then the promotion
+// waits for `aliasflow resume`.
+func Hold(actor string) Answer {
+	return Answer{doc: promotion.Bake{Hold: true, Actor: actor}}
 }
 
 // RollBack fails the Bake task with ErrOperatorRollback, which the

@@ -42,6 +42,10 @@ func TestSend(t *testing.T) {
 		{"rejected", pending.Decide(rejected), closed{Error: promotion.ErrRejected, Cause: jsonOf(rejected)}},
 		{"promote now", pending.PromoteNow("arn:aws:iam::000000000000:user/bob"),
 			closed{Output: `{"promoteNow":true,"actor":"arn:aws:iam::000000000000:user/bob"}`}},
+		{"promote full", pending.PromoteFull("arn:aws:iam::000000000000:user/bob"),
+			closed{Output: `{"promoteNow":true,"full":true,"actor":"arn:aws:iam::000000000000:user/bob"}`}},
+		{"hold", pending.Hold("arn:aws:iam::000000000000:user/bob"),
+			closed{Output: `{"hold":true,"actor":"arn:aws:iam::000000000000:user/bob"}`}},
 		{"roll back", pending.RollBack("arn:aws:iam::000000000000:user/bob", "errors up"),
 			closed{Error: promotion.ErrOperatorRollback, Cause: `{"actor":"arn:aws:iam::000000000000:user/bob","reason":"errors up"}`}},
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 )
 
@@ -37,6 +38,9 @@ const (
 	// (the approval Lambda's SendTaskFailure on the Bake task; its Cause is
 	// an encoded Override naming the verified caller).
 	ErrOperatorRollback = "aliasflow.OperatorRollback"
+	// ErrPauseExpired: nobody continued a pause of the plan until
+	// continued within its wait; the definition rolls back.
+	ErrPauseExpired = "aliasflow.PauseExpired"
 	// ErrInvalidInput: the task payload is malformed.
 	ErrInvalidInput = "aliasflow.InvalidInput"
 	// ErrCannotWeight: the stable and new versions cannot share a weighted
@@ -45,6 +49,11 @@ const (
 	ErrCannotWeight = "aliasflow.CannotWeight"
 )
 
+// ShiftHold is Shift.Kind for a promotion an operator paused (`aliasflow
+// pause`): not a step of the plan but a hold at the current weight, in the
+// Pause state, until `aliasflow resume`.
+const ShiftHold = "hold"
+
 // Shift task actions, one per state of the definition.
 const (
 	ActionRestoreStg  = "restore-stg"
@@ -52,9 +61,13 @@ const (
 	ActionSetWeight   = "set-weight"
 	ActionBake        = "bake"
 	ActionCheckHealth = "check-health"
-	ActionFinalize    = "finalize"
-	ActionRollback    = "rollback"
-	ActionAbort       = "abort"
+	// ActionPause is the Pause state's task: like bake it only waits on
+	// its token; ActionContinue decides what follows the pause.
+	ActionPause    = "pause"
+	ActionContinue = "continue"
+	ActionFinalize = "finalize"
+	ActionRollback = "rollback"
+	ActionAbort    = "abort"
 	// ActionManualRollback moves prod back outside a promotion, in an
 	// execution the approval API started for an operator (Input.Rollback).
 	ActionManualRollback = "manual-rollback"
@@ -259,6 +272,11 @@ type Shift struct {
 	// (config.BakeRounds).
 	Extensions int  `json:"extensions"`
 	Done       bool `json:"done"`
+	// Kind is the kind of the plan's step to run next (plan.Kind, or
+	// plan.KindFinalize): the definition's HasSteps and MoreSteps choose
+	// on it. Position is that step's index in the plan.
+	Kind     string `json:"kind"`
+	Position int    `json:"position"`
 	// Verdict is the last health verdict's explanation (check-health):
 	// evidence per version, window, freshness, test and threshold.
 	Verdict string `json:"verdict"`
@@ -276,12 +294,36 @@ type Shift struct {
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)
-// or an operator's "promote now" (SendTaskSuccess on the Bake task's token).
+// or an operator's promote (SendTaskSuccess on the Bake task's token).
 type Bake struct {
-	PromoteNow bool   `json:"promoteNow,omitempty"`
-	Actor      string `json:"actor,omitempty"`
-	Error      string `json:"Error,omitempty"`
-	Cause      string `json:"Cause,omitempty"`
+	// PromoteNow: an operator's `aliasflow promote` ended the bake; the
+	// promotion goes past this step only, unless Full.
+	PromoteNow bool `json:"promoteNow,omitempty"`
+	// Full: `aliasflow promote --full`, past every remaining step,
+	// accepting an inconclusive verdict.
+	Full bool `json:"full,omitempty"`
+	// Hold: `aliasflow pause` ended the bake to hold prod at this weight
+	// until `aliasflow resume` (ShiftHold).
+	Hold bool `json:"hold,omitempty"`
+	// Approver is the approver entry that approved an approval step of
+	// the plan (the approval API mapped Actor, the verified principal, to
+	// it); the step goes on to the next one.
+	Approver string `json:"approver,omitempty"`
+	Actor    string `json:"actor,omitempty"`
+	Error    string `json:"Error,omitempty"`
+	Cause    string `json:"Cause,omitempty"`
+}
+
+// Skip is the operator's promote the bake ended with (plan.SkipNone for a
+// bake that ran its time, or none yet).
+func (b *Bake) Skip() plan.Skip {
+	switch {
+	case b == nil || !b.PromoteNow:
+		return plan.SkipNone
+	case b.Full:
+		return plan.SkipFull
+	}
+	return plan.SkipStep
 }
 
 // Override is the Cause of an operator's rollback (ErrOperatorRollback):
@@ -325,8 +367,35 @@ func Plan(s config.StrategyConfig) []Step {
 			steps = append(steps, Step{Weight: float64(p) / 100, BakeSeconds: s.IntervalSeconds})
 		}
 		return steps
+	case config.Steps:
+		// The plan's weights, each with its analysis's bake; the plan
+		// itself is read from the target (Input.Rollout).
+		steps := []Step{}
+		for _, w := range (plan.Plan{Steps: s.Steps}).Weights() {
+			steps = append(steps, Step{Weight: w.Weight, BakeSeconds: w.BakeSeconds})
+		}
+		return steps
 	}
 	return []Step{}
+}
+
+// Rollout is the promotion's plan (shared/plan). A "steps" strategy's
+// plan is its steps as the release read them with the target (each
+// analysis naming no criteria judged by the health settings); any other
+// is the preset of Steps, each weight followed by the analysis that
+// judges it — Plan(strategy) made Steps, so an execution started before
+// plans existed reads the same plan back.
+func (in Input) Rollout() plan.Plan {
+	t := in.Target
+	t.ApplyDefaults()
+	if t.Strategy.Type == config.Steps {
+		return t.Strategy.Plan(t.Health)
+	}
+	ws := make([]plan.Weighted, len(in.Steps))
+	for i, s := range in.Steps {
+		ws[i] = plan.Weighted{Weight: s.Weight, BakeSeconds: s.BakeSeconds}
+	}
+	return plan.FromWeights(ws, plan.Criteria{MaxErrorRate: t.Health.MaxErrorRate, MinInvocations: t.Health.MinInvocations})
 }
 
 // TaskError is an error a Lambda returns so that Step Functions sees name as

@@ -25,6 +25,8 @@ const (
 	StateBake                 = "Bake"
 	StateCheckHealth          = "CheckHealth"
 	StateMoreSteps            = "MoreSteps"
+	StatePause                = "Pause"
+	StateContinue             = "Continue"
 	StateFinalize             = "Finalize"
 	StateCompleted            = "Completed"
 	StateRollback             = "Rollback"
@@ -58,7 +60,7 @@ var States = map[string]Stage{
 	StateRecordRejection: StageBeforeShift, StateRejected: StageBeforeShift, StateRecordExpiry: StageBeforeShift,
 	StateApprovalExpired: StageBeforeShift,
 	StateBeginShift:      StageShift, StateHasSteps: StageShift, StateSetWeight: StageShift, StateBake: StageShift,
-	StateCheckHealth: StageShift, StateMoreSteps: StageShift, StateFinalize: StageShift, StateCompleted: StageShift,
+	StateCheckHealth: StageShift, StateMoreSteps: StageShift, StatePause: StageShift, StateContinue: StageShift, StateFinalize: StageShift, StateCompleted: StageShift,
 	StateRollback: StageShift, StateRolledBack: StageShift, StateRollbackFailed: StageShift,
 	StateAbort: StageEither, StateAborted: StageEither,
 	// Every execution enters Mode first, before anything moves.
@@ -83,6 +85,8 @@ var TaskActions = map[string]string{
 	StateSetWeight:       ActionSetWeight,
 	StateBake:            ActionBake,
 	StateCheckHealth:     ActionCheckHealth,
+	StatePause:           ActionPause,
+	StateContinue:        ActionContinue,
 	StateFinalize:        ActionFinalize,
 	StateRollback:        ActionRollback,
 	StateAbort:           ActionAbort,
@@ -92,7 +96,7 @@ var TaskActions = map[string]string{
 // WaitStates are the Task states that wait for a task token
 // (.waitForTaskToken): an approver's decision and an operator's
 // "promote now" answer them.
-var WaitStates = []string{StateRequestApproval, StateBake}
+var WaitStates = []string{StateRequestApproval, StateBake, StatePause}
 
 // ResultPaths is where each Task state that returns something puts its
 // result in the State document (State's JSON fields); a Catch puts the
@@ -103,6 +107,8 @@ var ResultPaths = map[string]string{
 	StateBeginShift:      "$." + ResultShift,
 	StateBake:            "$." + ResultBake,
 	StateCheckHealth:     "$." + ResultShift,
+	StatePause:           "$." + ResultBake,
+	StateContinue:        "$." + ResultShift,
 }
 
 // The JSON fields of State that the definition's ResultPaths fill.

@@ -3,6 +3,7 @@ package settings
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := Parse([]byte(doc), "hello")
-	if err != nil || got.Strategy != want.Strategy || got.Approvers[0] != want.Approvers[0] {
+	if err != nil || !reflect.DeepEqual(got.Strategy, want.Strategy) || got.Approvers[0] != want.Approvers[0] {
 		t.Errorf("round trip = %+v, %v; want %+v", got, err, want)
 	}
 	big := want

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -69,20 +73,25 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		return nil, promotion.TaskError(promotion.ErrProdBusy,
 			"prod of %s is mid-shift (%s) for another release; waiting", fn, prod)
 	}
+	pl := t.p.Rollout()
+	// allAtOnce: prod moves at Finalize whatever the plan.
+	allAtOnce := func(stable string) (*promotion.Shift, error) {
+		return t.shiftTo(ctx, pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), promotion.Shift{StableVersion: stable})
+	}
 	switch {
 	case !prod.Exists:
 		// A first release: there is no traffic to shift gradually.
-		return &promotion.Shift{Done: true}, nil
+		return allAtOnce("")
 	case prod.Version == n:
-		return &promotion.Shift{StableVersion: n, Done: true}, nil
+		return allAtOnce(n)
 	}
 	if err := t.alarmsAtStart(ctx); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	s := &promotion.Shift{StableVersion: prod.Version}
-	if len(t.p.Steps) == 0 {
-		s.Done = true
-		return s, nil
+	first := plan.Next(pl, plan.Start, plan.Facts{})
+	if first.Kind == plan.KindFinalize {
+		return t.shiftTo(ctx, pl, first, *s)
 	}
 	if why, err := t.cannotWeight(ctx, fn, prod.Version, n); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -94,8 +103,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		}
 		t.log.WarnContext(ctx, "versions cannot share a weighted alias; moving prod all at once (strategy.fallbackAllAtOnce)",
 			"function", fn, "stable", prod.Version, "version", n, "reason", why)
-		s.Done = true
-		return s, nil
+		return allAtOnce(prod.Version)
 	}
 	if h := t.health(); h.Probes > 0 {
 		// At 0 %: a version that fails its probes never serves a user.
@@ -109,8 +117,179 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		}
 		s.Probes = progress
 	}
-	s.Weight, s.BakeSeconds = t.p.Steps[0].Weight, firstLook(t.health(), t.p.Steps[0].BakeSeconds)
-	return s, nil
+	return t.shiftTo(ctx, pl, first, *s)
+}
+
+// shiftTo turns the plan's decision into the shift document the
+// definition runs: a weight to set and the bake of the analysis that
+// judges it (SetWeight, then Bake and CheckHealth), or done (Finalize).
+// A rollback, or a plan this definition cannot follow, is an error the
+// definition catches: before the first weight it aborts with prod
+// untouched, later it rolls back.
+func (t *task) shiftTo(ctx context.Context, pl plan.Plan, d plan.Decision, s promotion.Shift) (*promotion.Shift, error) {
+	s.Kind, s.Position = string(d.Kind), d.Position
+	switch d.Kind {
+	case plan.KindFinalize:
+		s.Step, s.Weight, s.BakeSeconds, s.Done = d.WeightIndex, 1, 0, true
+		return &s, nil
+	case plan.KindSetWeight:
+		a := plan.Next(pl, d.Position, plan.Facts{})
+		if a.Kind != plan.KindAnalysis {
+			return nil, promotion.TaskError(promotion.ErrInvalidInput, "plan %s: steps[%d] sets a weight that no analysis judges", pl, d.Position)
+		}
+		s.Step, s.Weight, s.BakeSeconds = d.WeightIndex, d.Weight, firstLook(t.health(), a.Step.Analysis.BakeSeconds)
+		return &s, nil
+	case plan.KindPause:
+		// The Pause state waits BakeSeconds on its token: the pause's
+		// time, or for a pause until continued as long as an approval may
+		// wait (nobody continuing then rolls back, see continuePause).
+		s.Step, s.Weight, s.BakeSeconds = d.WeightIndex, d.Weight, d.Step.Pause.Seconds
+		if s.BakeSeconds == 0 {
+			target := t.p.Target
+			target.ApplyDefaults()
+			s.BakeSeconds = target.ApprovalTimeoutSeconds
+		}
+		return &s, nil
+	case plan.KindApproval:
+		// Held in the Pause state until one of the step's approvers
+		// decides through the approval API, at most as long as the
+		// approval at the start may wait.
+		target := t.p.Target
+		target.ApplyDefaults()
+		s.Step, s.Weight, s.BakeSeconds = d.WeightIndex, d.Weight, target.ApprovalTimeoutSeconds
+		t.record(ctx, audit.Record{Event: audit.ApprovalRequested, Alias: promotion.AliasProd,
+			FromVersion: s.StableVersion, ToVersion: t.p.Version, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("approval step at %s: %s (aliasflow approve)", alias.Percent(d.Weight), strings.Join(d.Step.Approval.Approvers, " or "))})
+		return &s, nil
+	case plan.KindWindow:
+		// An open window passes at once, in this same task; a closed one
+		// holds prod in the Pause state until it opens (checked again
+		// then) or an operator breaks the glass.
+		now := t.now().UTC()
+		open, at, why := d.Step.Window.Opens(now)
+		if open {
+			return t.shiftTo(ctx, pl, plan.Next(pl, d.Position, plan.Facts{}), s)
+		}
+		s.Step, s.Weight = d.WeightIndex, d.Weight
+		s.BakeSeconds = max(1, int(math.Ceil(at.Sub(now).Seconds())))
+		s.Verdict = fmt.Sprintf("deploy window closed: %s; opens %s", why, at.Format(time.RFC3339))
+		t.record(ctx, audit.Record{Event: audit.WindowDeferred, Alias: promotion.AliasProd,
+			FromVersion: s.StableVersion, ToVersion: t.p.Version, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("window %s is closed (%s); the promotion waits until %s", d.Step.Window, why, at.Format(time.RFC3339))})
+		return &s, nil
+	case plan.KindRollback:
+		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed, "%s", d.Reason)
+	}
+	return nil, promotion.TaskError(promotion.ErrInvalidInput, "plan %s: steps[%d] is a %s step, which this promotion cannot run", pl, d.Position, d.Kind)
+}
+
+// continuePause decides what follows a pause of the plan: a timed pause
+// that ran its time, or a pause an operator continued (`aliasflow
+// promote`/`resume`, their verified identity recorded once in
+// pause.continued), goes on to the plan's next step; a pause until
+// continued that nobody continued within its wait rolls back.
+func (t *task) continuePause(ctx context.Context) (*promotion.Shift, error) {
+	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	if s.Kind == promotion.ShiftHold {
+		return t.resumeHold(ctx)
+	}
+	switch pl.Steps[s.Position].Kind() {
+	case plan.KindWindow:
+		return t.continueWindow(ctx)
+	case plan.KindApproval:
+		return t.continueApproval(ctx)
+	}
+	pause := pl.Steps[s.Position].Pause
+	f := plan.Facts{Skip: t.p.Bake.Skip()}
+	switch {
+	case f.Skip != plan.SkipNone:
+		what := "promote: past this pause"
+		if f.Skip == plan.SkipFull {
+			what = "promote --full: every remaining step skipped, an inconclusive verdict accepted"
+		}
+		t.record(ctx, audit.Record{Event: audit.PauseContinued, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("pause at %s continued by %s (%s)", alias.Percent(s.Weight), t.p.Bake.Actor, what)})
+	case pause.Seconds == 0:
+		f.Outcome = plan.Failed
+		f.Reason = fmt.Sprintf("nobody continued the pause at %s of version %s within %ds (approvalTimeoutSeconds); rolling back",
+			alias.Percent(s.Weight), n, s.BakeSeconds)
+	}
+	d := plan.Next(pl, s.Position, f)
+	if d.Kind == plan.KindRollback {
+		t.log.WarnContext(ctx, "pause ends in a rollback", "function", t.p.Function, "version", n, "reason", d.Reason)
+		return nil, promotion.TaskError(promotion.ErrPauseExpired, "%s", d.Reason)
+	}
+	return t.shiftTo(ctx, pl, d, promotion.Shift{StableVersion: s.StableVersion, Verdict: s.Verdict})
+}
+
+// resumeHold decides what follows an operator's pause: `aliasflow resume`
+// (or promote) bakes the held step's analysis again from now, judged as
+// usual; promote --full skips the rest; nobody resuming within the wait
+// rolls back.
+func (t *task) resumeHold(ctx context.Context) (*promotion.Shift, error) {
+	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	skip := t.p.Bake.Skip()
+	if skip == plan.SkipNone {
+		return nil, promotion.TaskError(promotion.ErrPauseExpired, "nobody resumed the promotion paused at %s of version %s within %ds (approvalTimeoutSeconds); rolling back",
+			alias.Percent(s.Weight), n, s.BakeSeconds)
+	}
+	what := "resumed: the step bakes again and is judged as usual"
+	if skip == plan.SkipFull {
+		what = "promote --full: every remaining step skipped, an inconclusive verdict accepted"
+	}
+	t.record(ctx, audit.Record{Event: audit.PauseContinued, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+		Reason: fmt.Sprintf("pause at %s ended by %s (%s)", alias.Percent(s.Weight), t.p.Bake.Actor, what)})
+	if skip == plan.SkipFull {
+		return t.shiftTo(ctx, pl, plan.Next(pl, s.Position, plan.Facts{Skip: skip}), promotion.Shift{StableVersion: s.StableVersion})
+	}
+	a := pl.Steps[s.Position].Analysis
+	return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight, BakeSeconds: firstLook(t.health(), a.BakeSeconds),
+		Extend: true, Extensions: s.Extensions + 1, Kind: string(plan.KindAnalysis), Position: s.Position}, nil
+}
+
+// continueApproval decides what follows an approval step of the plan:
+// approved by one of its approvers (the approval API verified and mapped
+// them; approval.granted names both), the next step; nobody deciding in
+// time rolls back. A rejection never reaches here: it fails the Pause task
+// and the definition rolls back.
+func (t *task) continueApproval(ctx context.Context) (*promotion.Shift, error) {
+	pl, s, n := t.p.Rollout(), t.p.Shift, t.p.Version
+	b, step := t.p.Bake, pl.Steps[s.Position].Approval
+	if b == nil || !b.PromoteNow || b.Approver == "" {
+		return nil, promotion.TaskError(promotion.ErrPauseExpired, "nobody approved version %s of %s at %s within %ds (approvalTimeoutSeconds); rolling back",
+			n, t.p.Function, alias.Percent(s.Weight), s.BakeSeconds)
+	}
+	if !slices.ContainsFunc(step.Approvers, func(a string) bool { return strings.EqualFold(a, b.Approver) }) {
+		return nil, promotion.TaskError(promotion.ErrInvalidInput, "approval step at %s: %s is not one of its approvers %v", alias.Percent(s.Weight), b.Approver, step.Approvers)
+	}
+	t.record(ctx, audit.Record{Event: audit.ApprovalGranted, Alias: promotion.AliasProd, Actor: b.Actor,
+		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+		Reason: fmt.Sprintf("approval step at %s approved by %s (%s)", alias.Percent(s.Weight), b.Approver, b.Actor)})
+	return t.shiftTo(ctx, pl, plan.Next(pl, s.Position, plan.Facts{}), promotion.Shift{StableVersion: s.StableVersion})
+}
+
+// continueWindow decides what follows a closed window's wait: an
+// operator's promote breaks the glass (window.overridden, naming them) and
+// goes on to the next step; otherwise the window is checked again — open,
+// the next step; still closed (a freeze declared meanwhile), another wait.
+func (t *task) continueWindow(ctx context.Context) (*promotion.Shift, error) {
+	pl, s := t.p.Rollout(), t.p.Shift
+	base := promotion.Shift{StableVersion: s.StableVersion}
+	skip := t.p.Bake.Skip()
+	if skip == plan.SkipNone {
+		return t.shiftTo(ctx, pl, plan.At(pl, s.Position), base)
+	}
+	w := pl.Steps[s.Position].Window
+	_, _, why := w.Opens(t.now())
+	if why == "" {
+		why = "it has opened since"
+	}
+	t.record(ctx, audit.Record{Event: audit.WindowOverridden, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+		FromVersion: s.StableVersion, ToVersion: t.p.Version, Weight: audit.Weight(s.Weight),
+		Reason: fmt.Sprintf("break-glass: %s went past the closed window %s (%s)", t.p.Bake.Actor, w, why)})
+	return t.shiftTo(ctx, pl, plan.Next(pl, s.Position, plan.Facts{Skip: skip}), base)
 }
 
 // health is the target's health settings with the defaults a definition
@@ -190,7 +369,7 @@ func (t *task) setWeight(ctx context.Context) error {
 	}
 	t.record(ctx, audit.Record{Event: audit.TrafficShifted, Alias: promotion.AliasProd,
 		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
-		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Steps))})
+		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Rollout().Weights()))})
 	return nil
 }
 
@@ -206,7 +385,7 @@ func (t *task) finalize(ctx context.Context) error {
 		if !cur.RoutedOnly(n) {
 			return cur, false, fmt.Errorf("prod of %s routes to another release (%s)", fn, cur)
 		}
-		if stable != "" && stable != n && len(t.p.Steps) > 0 && !cur.Routes(n) {
+		if stable != "" && stable != n && len(t.p.Rollout().Weights()) > 0 && !cur.Routes(n) {
 			// The steps weighted prod; someone took that away (an
 			// operator's rollback). Finalizing would undo them.
 			return cur, false, fmt.Errorf("prod of %s no longer routes to version %s: it was rolled back outside this promotion", fn, n)
@@ -286,6 +465,14 @@ func (t *task) operator() (actor, reason string) {
 		var o promotion.Override
 		if json.Unmarshal([]byte(f.Cause), &o) == nil && o.Actor != "" {
 			return o.Actor, fmt.Sprintf("rolled back by %s: %s", o.Actor, o.Reason)
+		}
+	}
+	if f := t.p.Failure; f != nil && f.Error == promotion.ErrRejected {
+		// An approval step of the plan rejected (the approval API failed
+		// its Pause task with the decision).
+		var d promotion.Decision
+		if json.Unmarshal([]byte(f.Cause), &d) == nil && d.Principal != "" {
+			return d.Principal, fmt.Sprintf("rejected at an approval step by %s (%s): %s", d.Approver, d.Principal, d.Comment)
 		}
 	}
 	return "", t.failureReason("rollback")

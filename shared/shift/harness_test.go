@@ -22,6 +22,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/audit/audittest"
 	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/shift"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -228,15 +229,38 @@ func schedule(t *testing.T, x *executions, req promotion.TaskRequest) {
 		r.Answer(promotion.ActionBegin, sandboxtest.Return(done))
 		return
 	}
-	r.Answer(promotion.ActionBegin, sandboxtest.Return(shifted))
-	if req.Action == promotion.ActionSetWeight {
+	// The Pause state waits on the shift a step went to: a closed window
+	// at once (BeginShift's HasSteps), or after the step's bake the pause,
+	// hold or approval step check-health answered (MoreSteps).
+	pausing := req.Action == promotion.ActionPause || req.Action == promotion.ActionContinue
+	if pausing && st.Shift != nil && st.Shift.Kind == string(plan.KindWindow) {
+		r.Answer(promotion.ActionBegin, sandboxtest.Return(*st.Shift))
+	} else {
+		if pausing && st.Shift != nil {
+			step := *st.Shift
+			step.Kind = "" // the step's weight and bake before it
+			shifted = step
+		}
+		r.Answer(promotion.ActionBegin, sandboxtest.Return(shifted))
+		if req.Action == promotion.ActionSetWeight {
+			return
+		}
+		r.Answer(promotion.ActionSetWeight, ok)
+		if req.Action == promotion.ActionBake {
+			return
+		}
+		r.AwaitBake()
+		if pausing {
+			r.TimeOut(time.Duration(st.Shift.BakeSeconds) * time.Second)
+			r.Answer(promotion.ActionCheckHealth, sandboxtest.Return(*st.Shift))
+		}
+	}
+	if req.Action == promotion.ActionPause {
 		return
 	}
-	r.Answer(promotion.ActionSetWeight, ok)
-	if req.Action == promotion.ActionBake {
-		return
+	if pausing {
+		r.AwaitPause()
 	}
-	r.AwaitBake()
 	switch {
 	case req.Action == promotion.ActionRollback:
 		r.FailWaiting(failure.Error, failure.Cause)

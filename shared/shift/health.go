@@ -13,6 +13,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -38,17 +39,34 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	target.ApplyDefaults()
 	t.p.Target = target
 	fn, n, s, h := t.p.Function, t.p.Version, t.p.Shift, target.Health
-	if b := t.p.Bake; b != nil && b.PromoteNow {
-		// A human override, recorded whatever health says next.
-		t.record(ctx, audit.Record{Event: audit.BakeSkipped, Alias: promotion.AliasProd, Actor: b.Actor,
+	// The analysis that judges this weight, with its own criteria (a
+	// preset's are the target's health settings).
+	pl := t.p.Rollout()
+	at := pl.AnalysisOf(s.Step)
+	a := pl.Steps[at].Analysis
+	h.MaxErrorRate, h.MinInvocations = a.MaxErrorRate, a.MinInvocations
+	skip := t.p.Bake.Skip()
+	hold := t.p.Bake != nil && t.p.Bake.Hold
+	if hold {
+		t.record(ctx, audit.Record{Event: audit.PromotionPaused, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
 			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
-			Reason: fmt.Sprintf("bake at %s ended early by %s (promote --now); health checked next", alias.Percent(s.Weight), b.Actor)})
+			Reason: fmt.Sprintf("paused at %s by %s (aliasflow pause); health checked first, then prod holds until resumed", alias.Percent(s.Weight), t.p.Bake.Actor)})
+	}
+	if skip != plan.SkipNone {
+		// A human override, recorded whatever health says next.
+		what := "promote: past this step only, the next step's checks still apply"
+		if skip == plan.SkipFull {
+			what = "promote --full: every remaining step skipped, an inconclusive verdict accepted"
+		}
+		t.record(ctx, audit.Record{Event: audit.BakeSkipped, Alias: promotion.AliasProd, Actor: t.p.Bake.Actor,
+			FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
+			Reason: fmt.Sprintf("bake at %s ended early by %s (%s); health checked next", alias.Percent(s.Weight), t.p.Bake.Actor, what)})
 	}
 	now := t.now().UTC()
 	// The step's exposure began when its bake did: the bakes of this step
 	// so far, counted back from now.
 	stepStart := now.Add(-time.Duration(s.BakedSeconds+s.BakeSeconds) * time.Second)
-	need := stepStart.Add(time.Duration(t.p.Steps[s.Step].BakeSeconds) * time.Second)
+	need := stepStart.Add(time.Duration(a.BakeSeconds) * time.Second)
 	alarmReasons, err := t.alarmReasons(ctx, stepStart)
 	var sources []audit.Evidence
 	var progress progress
@@ -79,17 +97,21 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			"version %s of %s is unhealthy at %s: %s", n, fn, alias.Percent(s.Weight), d.Reason)
 	case Inconclusive:
 		baked := s.BakedSeconds + s.BakeSeconds
-		if t.p.Bake != nil && t.p.Bake.PromoteNow {
-			break // an operator asked to skip the bake; they own the call
+		if skip != plan.SkipNone || hold {
+			break // an operator ended the bake; they own the call
 		}
 		// The bakes this step may still take: up to health.maxBakeSeconds,
 		// and within the execution history's budget (config.BakeRounds),
 		// so an execution never fails on Step Functions' event limit with
 		// prod left weighted.
-		rounds := config.BakeRounds(len(t.p.Steps))
+		steps := len(pl.Weights())
+		rounds := config.BakeRounds(steps)
 		remaining := h.MaxBakeSeconds - baked
 		historyLeft := s.Extensions+1 < rounds
-		if remaining > 0 && historyLeft {
+		lean := leaning(d.Sources)
+		accept := h.OnInconclusive == config.OnInconclusivePromote && lean == ""
+		next := plan.Next(pl, at, plan.Facts{Outcome: plan.Inconclusive, Again: remaining > 0 && historyLeft, AcceptInconclusive: accept})
+		if next.Again {
 			ext := min(remaining, extension(h, need, now))
 			rec.Event = audit.HealthInconclusive
 			rec.Reason = fmt.Sprintf("inconclusive after %ds, baking %ds more (at most %ds): %s", baked, ext, h.MaxBakeSeconds, d.Reason)
@@ -101,14 +123,14 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 			}
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
+				Kind: string(next.Kind), Position: next.Position,
 				Verdict: waiting(d, h, baked, remaining) + " — " + d.Reason, Logs: progress.logs, Probes: progress.probes}, nil
 		}
 		limit := fmt.Sprintf("after %ds (health.maxBakeSeconds)", baked)
 		if !historyLeft {
-			limit = fmt.Sprintf("after %d bakes of this step, all the %d steps allow within Step Functions' %d-event history", s.Extensions+1, len(t.p.Steps), config.HistoryLimit)
+			limit = fmt.Sprintf("after %d bakes of this step, all the %d steps allow within Step Functions' %d-event history", s.Extensions+1, steps, config.HistoryLimit)
 		}
-		lean := leaning(d.Sources)
-		if h.OnInconclusive != config.OnInconclusivePromote || lean != "" {
+		if next.Kind == plan.KindRollback {
 			d.Outcome, d.DecidedBy = Unhealthy, "health.maxBakeSeconds"
 			why := fmt.Sprintf("still inconclusive %s; rolling back", limit)
 			if h.OnInconclusive == config.OnInconclusivePromote {
@@ -127,19 +149,23 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 		rec.Event = audit.HealthInconclusive
 	}
 	t.record(ctx, rec)
-	next := &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step + 1, Verdict: string(d.Outcome) + ": " + rec.Reason}
-	promoteNow := t.p.Bake != nil && t.p.Bake.PromoteNow
-	if promoteNow || next.Step >= len(t.p.Steps) {
-		// Done: everything goes to the new version at Finalize.
-		next.Weight, next.Done = 1, true
-		if promoteNow {
-			t.log.InfoContext(ctx, "remaining bake skipped by an operator", "function", fn, "version", n, "actor", t.p.Bake.Actor)
-		}
-		return next, nil
+	if skip != plan.SkipNone {
+		t.log.InfoContext(ctx, "bake ended by an operator", "function", fn, "version", n, "actor", t.p.Bake.Actor, "skip", string(skip))
 	}
-	step := t.p.Steps[next.Step]
-	next.Weight, next.BakeSeconds = step.Weight, firstLook(h, step.BakeSeconds)
-	return next, nil
+	if hold {
+		// Held at this weight in the Pause state until resumed, at most as
+		// long as an approval may wait (then rolled back).
+		target := t.p.Target
+		target.ApplyDefaults()
+		return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight, BakeSeconds: target.ApprovalTimeoutSeconds,
+			Extensions: s.Extensions, Kind: promotion.ShiftHold, Position: at, Verdict: string(d.Outcome) + ": " + rec.Reason}, nil
+	}
+	outcome := plan.Passed
+	if rec.Event == audit.HealthInconclusive {
+		outcome = plan.Inconclusive
+	}
+	next := plan.Next(pl, at, plan.Facts{Outcome: outcome, AcceptInconclusive: promoteAnyway, Skip: skip})
+	return t.shiftTo(ctx, pl, next, promotion.Shift{StableVersion: s.StableVersion, Verdict: string(d.Outcome) + ": " + rec.Reason})
 }
 
 // unread is the step baking again because its evidence could not be read
@@ -154,12 +180,12 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 // and the task fails as before.
 func (t *task) unread(ctx context.Context, err error, now, need time.Time) *promotion.Shift {
 	s, h := t.p.Shift, t.p.Target.Health
-	if !promotion.IsTransient(err) || (t.p.Bake != nil && t.p.Bake.PromoteNow) {
+	if !promotion.IsTransient(err) || t.p.Bake.Skip() != plan.SkipNone {
 		return nil
 	}
 	baked := s.BakedSeconds + s.BakeSeconds
 	remaining := h.MaxBakeSeconds - baked
-	if remaining <= 0 || s.Extensions+1 >= config.BakeRounds(len(t.p.Steps)) {
+	if remaining <= 0 || s.Extensions+1 >= config.BakeRounds(len(t.p.Rollout().Weights())) {
 		return nil
 	}
 	// 15–29 s, the same for a promotion's every round and spread across
@@ -173,6 +199,7 @@ func (t *task) unread(ctx context.Context, err error, now, need time.Time) *prom
 		ToVersion: t.p.Version, Weight: audit.Weight(s.Weight), Reason: reason})
 	return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 		BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
+		Kind: string(plan.KindAnalysis), Position: t.p.Rollout().AnalysisOf(s.Step),
 		Verdict: string(Inconclusive) + ": " + reason, Logs: s.Logs, Probes: s.Probes}
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/metrics"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/wait"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -141,10 +143,13 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 		return t.begin(ctx)
 	case promotion.ActionSetWeight:
 		return nil, t.setWeight(ctx)
-	case promotion.ActionBake:
-		// The Bake state waits on its task token for the bake time; the
-		// weight is already set, so there is nothing to do but return.
+	case promotion.ActionBake, promotion.ActionPause:
+		// The Bake and Pause states wait on their task token for the
+		// bake or pause time; the weight is already set, so there is
+		// nothing to do but return.
 		return nil, nil
+	case promotion.ActionContinue:
+		return t.continuePause(ctx)
 	case promotion.ActionCheckHealth:
 		return t.checkHealth(ctx)
 	case promotion.ActionFinalize:
@@ -193,13 +198,9 @@ func validate(req promotion.TaskRequest) error {
 	if p.PreviousStgVersion != "" && !alias.IsVersionNumber(p.PreviousStgVersion) {
 		return bad("promotion.previousStgVersion: %q is not a published version number", p.PreviousStgVersion)
 	}
-	for i, s := range p.Steps {
-		if !(s.Weight > 0 && s.Weight < 1) {
-			return bad("promotion.steps[%d].weight: %v must be between 0 and 1 exclusive", i, s.Weight)
-		}
-		if s.BakeSeconds < 1 {
-			return bad("promotion.steps[%d].bakeSeconds: must be at least 1, got %d", i, s.BakeSeconds)
-		}
+	pl := p.Rollout()
+	if err := plan.Validate(pl); err != nil {
+		return bad("promotion.steps: the plan %s: %v", pl, err)
 	}
 	if s := p.Shift; s != nil {
 		if s.StableVersion != "" && !alias.IsVersionNumber(s.StableVersion) {
@@ -218,11 +219,23 @@ func validate(req promotion.TaskRequest) error {
 		if s.StableVersion == "" {
 			return bad("promotion.shift.stableVersion is missing: a first release has no steps")
 		}
-		if s.Step < 0 || s.Step >= len(p.Steps) {
-			return bad("promotion.shift.step: %d is outside the %d steps", s.Step, len(p.Steps))
+		if pl.AnalysisOf(s.Step) < 0 {
+			return bad("promotion.shift.step: %d is outside the %d steps", s.Step, len(pl.Weights()))
 		}
 		if req.Action == promotion.ActionSetWeight && !(s.Weight > 0 && s.Weight < 1) {
 			return bad("promotion.shift.weight: %v must be between 0 and 1 exclusive", s.Weight)
+		}
+	case promotion.ActionPause, promotion.ActionContinue:
+		s := p.Shift
+		if s == nil {
+			return bad("promotion.shift is missing")
+		}
+		want := []plan.Kind{plan.KindPause, plan.KindWindow, plan.KindApproval}
+		if s.Kind == promotion.ShiftHold {
+			want = []plan.Kind{plan.KindAnalysis} // held by an operator during the step's bake
+		}
+		if s.Position < 0 || s.Position >= len(pl.Steps) || !slices.Contains(want, pl.Steps[s.Position].Kind()) {
+			return bad("promotion.shift.position: %d is not a %v of the plan %s", s.Position, want, pl)
 		}
 	case promotion.ActionFinalize, promotion.ActionRollback:
 		if p.Shift == nil {
@@ -248,7 +261,8 @@ func validate(req promotion.TaskRequest) error {
 func validateAction(action string) error {
 	switch action {
 	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight, promotion.ActionBake,
-		promotion.ActionCheckHealth, promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort,
+		promotion.ActionCheckHealth, promotion.ActionPause, promotion.ActionContinue,
+		promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort,
 		promotion.ActionManualRollback:
 		return nil
 	case "":

@@ -80,15 +80,15 @@ func TestBegin(t *testing.T) {
 		wantErr string // error name; "go error" for a plain error
 	}{
 		{name: "linear from stable", stg: "5", prod: "4", steps: linear,
-			want: &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300}},
+			want: &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300, Kind: "setWeight", Position: 0}},
 		{name: "all at once has no steps", stg: "5", prod: "4", steps: []promotion.Step{},
-			want: &promotion.Shift{StableVersion: "4", Done: true}},
+			want: &promotion.Shift{StableVersion: "4", Weight: 1, Done: true, Kind: "finalize", Position: 0}},
 		{name: "first release has no stable", stg: "5", prod: "", steps: linear,
-			want: &promotion.Shift{Done: true}},
+			want: &promotion.Shift{Step: 3, Weight: 1, Done: true, Kind: "finalize", Position: 6}},
 		{name: "prod already on the version", stg: "5", prod: "5", steps: linear,
-			want: &promotion.Shift{StableVersion: "5", Done: true}},
+			want: &promotion.Shift{StableVersion: "5", Step: 3, Weight: 1, Done: true, Kind: "finalize", Position: 6}},
 		{name: "prod already weighted to this version", stg: "5", prod: "4", routing: map[string]float64{"5": 0.25}, steps: linear,
-			want: &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300}},
+			want: &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 300, Kind: "setWeight", Position: 0}},
 		{name: "prod mid-shift for another release", stg: "5", prod: "3", routing: map[string]float64{"4": 0.5}, steps: linear,
 			wantErr: promotion.ErrProdBusy},
 		{name: "superseded by a newer release", stg: "6", prod: "4", steps: linear,
@@ -308,9 +308,10 @@ func TestCheckHealthLinear(t *testing.T) {
 				if err != nil {
 					t.Fatalf("check-health: %v", err)
 				}
-				want := promotion.Shift{StableVersion: "4", Step: step + 1, Weight: 1, Done: true}
+				want := promotion.Shift{StableVersion: "4", Step: step + 1, Weight: 1, Done: true, Kind: "finalize", Position: 2 * len(steps)}
 				if step+1 < len(steps) {
-					want = promotion.Shift{StableVersion: "4", Step: step + 1, Weight: steps[step+1].Weight, BakeSeconds: steps[step+1].BakeSeconds}
+					want = promotion.Shift{StableVersion: "4", Step: step + 1, Weight: steps[step+1].Weight, BakeSeconds: steps[step+1].BakeSeconds,
+						Kind: "setWeight", Position: 2 * (step + 1)}
 				}
 				got = withoutVerdict(t, got)
 				if got == nil || *got != want {
@@ -343,12 +344,12 @@ func TestCheckHealthInconclusive(t *testing.T) {
 		// On the metrics alone, until the next minute is published
 		// (now 09:30:20, 240 s late: the minute from 09:26 is readable at 09:31:00).
 		{name: "too little data extends the bake", baked: 300,
-			want:       &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 41, BakedSeconds: 420, Extend: true, Extensions: 1},
+			want:       &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, BakeSeconds: 41, BakedSeconds: 420, Extend: true, Extensions: 1, Kind: "analysis", Position: 1},
 			wantRecord: "health.inconclusive prod 4>5 @0.25"},
 		{name: "still inconclusive at the maximum rolls back", baked: 780, wantErr: "could not be judged at 25% after 900s (health.maxBakeSeconds): metrics: 5 invocations of version 5 yet, 10 needed",
 			wantRecord: "health.failed prod 4>5 @0.25"},
 		{name: "still inconclusive at the maximum, policy promote", policy: "promote", baked: 780, clean: true,
-			want:       &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300},
+			want:       &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300, Kind: "setWeight", Position: 2},
 			wantRecord: "health.inconclusive prod 4>5 @0.25"},
 		{name: "policy promote never goes on against the evidence", policy: "promote", baked: 780,
 			wantErr:    "could not be judged at 25% after 900s",
@@ -475,23 +476,40 @@ func TestMetricsPublishedEarly(t *testing.T) {
 	}
 }
 
+// TestPromoteNow: an operator's promote has Argo Rollouts' meaning. Plain
+// `promote` goes past the current step only — the next weight is set and
+// its analysis still judges it; `promote --full` skips every remaining
+// step, accepting an inconclusive verdict. Neither lets an unhealthy
+// version through.
 func TestPromoteNow(t *testing.T) {
 	tests := []struct {
 		name    string
 		kind    string
+		step    int
+		full    bool
 		want    *promotion.Shift
 		wantErr string
 		audits  []string
 	}{
-		{name: "healthy skips the remaining steps", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 1, Done: true},
+		{name: "promote goes to the next step only", kind: "healthy", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300, Kind: "setWeight", Position: 2},
 			audits: []string{"bake.skipped prod 4>5 @0.25", "health.passed prod 4>5 @0.25"}},
+		{name: "promote on inconclusive evidence goes to the next step only", kind: "few clean calls", want: &promotion.Shift{StableVersion: "4", Step: 1, Weight: 0.5, BakeSeconds: 300, Kind: "setWeight", Position: 2},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.inconclusive prod 4>5 @0.25"}},
+		{name: "promote on the last step finalizes", kind: "healthy", step: 2, want: &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true, Kind: "finalize", Position: 6},
+			audits: []string{"bake.skipped prod 4>5 @0.75", "health.passed prod 4>5 @0.75"}},
+		{name: "promote --full skips the remaining steps", kind: "healthy", full: true, want: &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true, Kind: "finalize", Position: 6},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.passed prod 4>5 @0.25"}},
+		{name: "promote --full accepts an inconclusive verdict", kind: "few clean calls", full: true, want: &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true, Kind: "finalize", Position: 6},
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.inconclusive prod 4>5 @0.25"}},
 		{name: "unhealthy still rolls back", kind: "alarm", wantErr: promotion.ErrHealthCheckFailed,
+			audits: []string{"bake.skipped prod 4>5 @0.25", "health.failed prod 4>5 @0.25"}},
+		{name: "unhealthy still rolls back under --full", kind: "alarm", full: true, wantErr: promotion.ErrHealthCheckFailed,
 			audits: []string{"bake.skipped prod 4>5 @0.25", "health.failed prod 4>5 @0.25"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, req := healthEnv(t, 0, tc.kind)
-			req.Promotion.Bake = &promotion.Bake{PromoteNow: true, Actor: "alice@example.com"}
+			e, req := healthEnv(t, tc.step, tc.kind)
+			req.Promotion.Bake = &promotion.Bake{PromoteNow: true, Full: tc.full, Actor: "alice@example.com"}
 			got, err := e.run(req)
 			wantErrorName(t, err, tc.wantErr)
 			got = withoutVerdict(t, got)
@@ -502,6 +520,13 @@ func TestPromoteNow(t *testing.T) {
 			recs := wantSummary(t, e, tc.audits)
 			if len(recs) == 0 || recs[0].Actor != "alice@example.com" {
 				t.Errorf("bake.skipped record = %+v; want alice@example.com as actor", recs)
+			}
+			says := "past this step only"
+			if tc.full {
+				says = "every remaining step skipped, an inconclusive verdict accepted"
+			}
+			if len(recs) > 0 {
+				wantContains(t, "bake.skipped reason", recs[0].Reason, says)
 			}
 		})
 	}
@@ -691,7 +716,7 @@ func TestInvalidInput(t *testing.T) {
 		{"step out of range", func(r *promotion.TaskRequest) { r.Promotion.Shift.Step = 3 }, "outside the 3 steps"},
 		{"full weight", func(r *promotion.TaskRequest) { r.Promotion.Shift.Weight = 1 }, "between 0 and 1"},
 		{"stable is the new version", func(r *promotion.TaskRequest) { r.Promotion.Shift.StableVersion = "5" }, "nothing to shift"},
-		{"bad step weight", func(r *promotion.TaskRequest) { r.Promotion.Steps[1].Weight = 25 }, "steps[1].weight"},
+		{"bad step weight", func(r *promotion.TaskRequest) { r.Promotion.Steps[1].Weight = 25 }, "setWeight.weight 25 must be between 0 and 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -851,11 +876,11 @@ func TestBeginRefusesVersionsThatCannotShareAWeightedAlias(t *testing.T) {
 		wantWhy   string
 		want      *promotion.Shift
 	}{
-		{name: "same role and no DLQ", role: helloRole, want: &promotion.Shift{StableVersion: "4", Weight: 0.25, BakeSeconds: 300}},
+		{name: "same role and no DLQ", role: helloRole, want: &promotion.Shift{StableVersion: "4", Weight: 0.25, BakeSeconds: 300, Kind: "setWeight"}},
 		{name: "execution role changed", role: otherRole, wantErr: promotion.ErrCannotWeight, wantWhy: "execution roles differ"},
 		{name: "dead-letter queue added", role: helloRole, dlq: dlq, wantErr: promotion.ErrCannotWeight, wantWhy: "dead-letter queues differ"},
-		{name: "role changed, fallback to all at once", role: otherRole, fallback: true, want: &promotion.Shift{StableVersion: "4", Done: true}},
-		{name: "role changed, all at once anyway", role: otherRole, allAtOnce: true, want: &promotion.Shift{StableVersion: "4", Done: true}},
+		{name: "role changed, fallback to all at once", role: otherRole, fallback: true, want: &promotion.Shift{StableVersion: "4", Step: 3, Weight: 1, Done: true, Kind: "finalize", Position: 6}},
+		{name: "role changed, all at once anyway", role: otherRole, allAtOnce: true, want: &promotion.Shift{StableVersion: "4", Weight: 1, Done: true, Kind: "finalize"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

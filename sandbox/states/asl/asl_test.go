@@ -350,8 +350,12 @@ func TestLoadPromotionDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(promotion.asl.json): %v", err)
 	}
-	if d.StartAt != "Mode" || len(d.States) != 27 {
-		t.Errorf("StartAt %q with %d states, want Mode with 27", d.StartAt, len(d.States))
+	// 27, and the plan's Pause and Continue (issue 20).
+	if d.StartAt != "Mode" || len(d.States) != 29 {
+		t.Errorf("StartAt %q with %d states, want Mode with 29", d.StartAt, len(d.States))
+	}
+	if p := d.States["Pause"]; p.Integration != LambdaInvokeWait || p.TimeoutSecondsPath.String() != "$.shift.bakeSeconds" || len(p.Catch) != 2 {
+		t.Errorf("Pause loaded as %+v", p)
 	}
 	rq := d.States["RequestApproval"]
 	if rq.Integration != LambdaInvokeWait || rq.TimeoutSecondsPath.String() != "$.target.approvalTimeoutSeconds" || len(rq.Catch) != 3 {
