@@ -12,7 +12,6 @@ package settingsschema
 //go:generate go run ./gen
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/invopop/jsonschema"
-	sv "github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // ID is the schema's $id.
@@ -85,23 +83,6 @@ func reflectSchema(srcDir string) (*jsonschema.Schema, error) {
 			p, _ := d.Properties.Get(k)
 			return p != nil && (p.Default != nil || p.Extras["x-default"] != nil)
 		})
-	}
-	return s, nil
-}
-
-// Compile compiles a schema document (Published, normally) for validation.
-func Compile(doc []byte) (*sv.Schema, error) {
-	v, err := sv.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		return nil, fmt.Errorf("settingsschema: read schema: %w", err)
-	}
-	c := sv.NewCompiler()
-	if err := c.AddResource(ID, v); err != nil {
-		return nil, fmt.Errorf("settingsschema: %w", err)
-	}
-	s, err := c.Compile(ID)
-	if err != nil {
-		return nil, fmt.Errorf("settingsschema: compile: %w", err)
 	}
 	return s, nil
 }
