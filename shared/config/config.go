@@ -143,10 +143,10 @@ func (a Approval) SeparateDuties() bool {
 type Repository struct {
 	// CommitURL links one commit, e.g.
 	// https://github.com/acme/orders/commit/{commit}
-	CommitURL string `json:"commitUrl" jsonschema:"format=uri,pattern=^https://"`
+	CommitURL string `json:"commitUrl" jsonschema:"pattern=^https://"`
 	// CompareURL links the changes between two commits, e.g.
 	// https://github.com/acme/orders/compare/{from}...{to}; optional.
-	CompareURL string `json:"compareUrl,omitempty" jsonschema:"format=uri,pattern=^https://" jsonschema_extras:"x-default=none"`
+	CompareURL string `json:"compareUrl,omitempty" jsonschema:"pattern=^https://" jsonschema_extras:"x-default=none"`
 }
 
 // Commit is the link of one commit, "" without a commit.
