@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/shared/config"
 )
 
 // approvalLink finds the approval link in an e-mail body.
@@ -26,28 +27,85 @@ const DefaultLocalAddr = "127.0.0.1:4747"
 const DefaultLocalEndpoint = "http://" + DefaultLocalAddr
 
 func localCommand(a *app) *cobra.Command {
-	var addr, stateDir, binDir string
+	var addr, stateDir, binDir, targets string
 	c := &cobra.Command{
 		Use:   "local",
 		Short: "run the local sandbox (an AWS-compatible endpoint) until interrupted",
 		Long: `Local runs the sandbox: the pipeline's Lambdas, the promotion state machine and the sample
 function hello, behind one AWS-compatible endpoint on loopback. It prints the approval
 e-mails the sandbox delivers. Rehearse new code with ` + "`aliasflow local deploy-code`" + `.
-It listens on ` + DefaultLocalAddr + ` by default, not on LocalStack's 4566, so both can run.`,
+It listens on ` + DefaultLocalAddr + ` by default, not on LocalStack's 4566, so both can run.
+--targets FILE tries your own settings (a targets file, as the CDK app takes, or one target's
+settings; docs/settings.md) on hello: its target named hello, or its only target.`,
 		Args: positional(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runLocal(c.Context(), a, addr, stateDir, binDir)
+			o := worldOptions{Addr: addr, StateDir: stateDir, BinDir: binDir, Log: a.env.Stderr}
+			if targets != "" {
+				t, err := a.localTarget(targets)
+				if err != nil {
+					return err
+				}
+				o.Hello = func(string) *config.Target { return &t }
+			}
+			return runLocal(c.Context(), a, o)
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", DefaultLocalAddr, "loopback address to listen on")
 	c.Flags().StringVar(&stateDir, "state-dir", "", "keep the sandbox's state in this directory across restarts")
 	c.Flags().StringVar(&binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
+	c.Flags().StringVar(&targets, "targets", "", "promote hello with the settings in this targets file (validated as `settings validate` does)")
 	c.AddCommand(deployCodeCommand(a))
 	return c
 }
 
-func runLocal(ctx context.Context, a *app, addr, stateDir, binDir string) error {
-	w, err := a.startLocal(ctx, worldOptions{Addr: addr, StateDir: stateDir, BinDir: binDir, Log: a.env.Stderr})
+// localTarget reads the settings `local --targets FILE` gives hello: the
+// file's target named hello, or its only target renamed hello, validated
+// as `settings validate` does. The CLI's caller in the sandbox decides as
+// the first approver unless the file maps principals itself.
+func (a *app) localTarget(file string) (config.Target, error) {
+	fn := local.HelloFunction
+	if names := targetNames(file); len(names) == 1 && names[0] != fn {
+		fn = names[0]
+	}
+	t, err := a.readSettings(fn, file)
+	if err != nil {
+		return config.Target{}, err
+	}
+	if t.Function != local.HelloFunction {
+		fmt.Fprintf(a.env.Stderr, "aliasflow: the sandbox runs %s: %s's settings apply to it\n", local.HelloFunction, t.Function)
+		t.Function = local.HelloFunction
+	}
+	if len(t.Approval.Principals) == 0 {
+		t.Approval.Principals = local.SandboxApproval(t.Approvers[0]).Principals
+	}
+	return t, nil
+}
+
+// targetNames are the functions of a targets file, nil when file is not
+// one (readSettings then says what is wrong with it).
+func targetNames(file string) []string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var doc struct {
+		Targets []struct {
+			Function string `json:"function"`
+		} `json:"targets"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return nil
+	}
+	var names []string
+	for _, t := range doc.Targets {
+		names = append(names, t.Function)
+	}
+	return names
+}
+
+func runLocal(ctx context.Context, a *app, o worldOptions) error {
+	stateDir := o.StateDir
+	w, err := a.startLocal(ctx, o)
 	if err != nil {
 		return err
 	}
