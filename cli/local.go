@@ -53,7 +53,7 @@ settings; docs/settings.md) on hello: its target named hello, or its only target
 	c.Flags().StringVar(&addr, "addr", DefaultLocalAddr, "loopback address to listen on")
 	c.Flags().StringVar(&stateDir, "state-dir", "", "keep the sandbox's state in this directory across restarts")
 	c.Flags().StringVar(&binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
-	c.Flags().StringVar(&targets, "targets", "", "promote hello with the settings in this targets file (validated as `settings validate` does)")
+	c.Flags().StringVar(&targets, "targets", "", "promote hello with the settings in `FILE` (see settings validate)")
 	c.AddCommand(deployCodeCommand(a))
 	return c
 }

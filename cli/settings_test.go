@@ -173,3 +173,35 @@ func TestSettingsGet(t *testing.T) {
 		})
 	}
 }
+
+func TestSettingsHelp(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"settings", []string{"help", "settings"}, []string{"aliasflow settings", "validate", "get", "set", "docs/settings.md"}},
+		{"validate", []string{"settings", "validate", "--help"}, []string{"aliasflow settings validate <function> FILE"}},
+		{"get", []string{"settings", "get", "--help"}, []string{"aliasflow settings get <function>"}},
+		{"set", []string{"settings", "set", "--help"}, []string{"aliasflow settings set <function> FILE", "settings.changed", "Standard"}},
+		{"local", []string{"local", "--help"}, []string{"--targets FILE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runSettings(t, sandboxtest.NewSSM(t), "", tt.args...)
+			if code != cli.ExitOK {
+				t.Fatalf("exit code = %d, want %d\nstderr: %s", code, cli.ExitOK, errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("help lacks %q:\n%s", w, out)
+				}
+			}
+			for line := range strings.SplitSeq(out, "\n") {
+				if n := len([]rune(line)); n > 100 {
+					t.Errorf("help line of %d columns (> 100): %q", n, line)
+				}
+			}
+		})
+	}
+}
