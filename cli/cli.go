@@ -226,7 +226,7 @@ promote also take a function name when exactly one of its promotions is waiting.
 	for _, c := range []*cobra.Command{
 		statusCommand(a), historyCommand(a), approveCommand(a), rejectCommand(a), rollbackCommand(a),
 		promoteCommand(a), pauseCommand(a), resumeCommand(a), abortCommand(a), releaseCommand(a), watchCommand(a),
-		pruneCommand(a), reportCommand(a),
+		pruneCommand(a), reportCommand(a), settingsCommand(a),
 	} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
@@ -392,17 +392,19 @@ func (a *app) aws(ctx context.Context) (*Clients, error) {
 		return nil, err
 	}
 	a.region = cfg.Region
+	params := ssm.NewFromConfig(cfg)
 	lc := lambda.NewFromConfig(cfg)
 	a.clients = &Clients{
-		Lambda:    lc,
-		Prune:     lc,
-		States:    sfn.NewFromConfig(cfg),
-		Logs:      cloudwatchlogs.NewFromConfig(cfg),
-		Events:    eventbridge.NewFromConfig(cfg),
-		Identity:  sts.NewFromConfig(cfg),
-		Settings:  ssm.NewFromConfig(cfg),
-		Proofs:    sts.NewPresignClient(sts.NewFromConfig(cfg)),
-		Approvals: signedAPI{creds: cfg.Credentials, region: cfg.Region, client: httpClientOf(cfg), now: time.Now},
+		Parameters: params,
+		Lambda:     lc,
+		Prune:      lc,
+		States:     sfn.NewFromConfig(cfg),
+		Logs:       cloudwatchlogs.NewFromConfig(cfg),
+		Events:     eventbridge.NewFromConfig(cfg),
+		Identity:   sts.NewFromConfig(cfg),
+		Settings:   params,
+		Proofs:     sts.NewPresignClient(sts.NewFromConfig(cfg)),
+		Approvals:  signedAPI{creds: cfg.Credentials, region: cfg.Region, client: httpClientOf(cfg), now: time.Now},
 	}
 	return a.clients, nil
 }

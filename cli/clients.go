@@ -63,6 +63,13 @@ type SettingsAPI interface {
 	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
 }
 
+// ParametersAPI is the Parameter Store calls `settings get` and `set`
+// make on one target's settings parameter.
+type ParametersAPI interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	PutParameter(ctx context.Context, in *ssm.PutParameterInput, opts ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+}
+
 // ApprovalAPI is the call approve, reject, promote, resume, abort and rollback
 // make: a POST to the approval REST API's IAM-authorized resources
 // (approval.DecidePath, approval.OverridePath), SigV4-signed so that API
@@ -114,6 +121,9 @@ type Clients struct {
 	Identity IdentityAPI
 	// Settings lists the targets; status skips the listing when nil.
 	Settings SettingsAPI
+	// Parameters reads and writes one target's settings (settings get,
+	// set).
+	Parameters ParametersAPI
 	// Proofs presigns release's caller proof; without it the requester
 	// is only claimed.
 	Proofs ProofAPI
@@ -125,11 +135,12 @@ type Clients struct {
 }
 
 var (
-	_ LambdaAPI   = (*lambda.Client)(nil)
-	_ StatesAPI   = (*sfn.Client)(nil)
-	_ LogsAPI     = (*cloudwatchlogs.Client)(nil)
-	_ EventsAPI   = (*eventbridge.Client)(nil)
-	_ IdentityAPI = (*sts.Client)(nil)
-	_ SettingsAPI = (*ssm.Client)(nil)
-	_ ProofAPI    = (*sts.PresignClient)(nil)
+	_ LambdaAPI     = (*lambda.Client)(nil)
+	_ StatesAPI     = (*sfn.Client)(nil)
+	_ LogsAPI       = (*cloudwatchlogs.Client)(nil)
+	_ EventsAPI     = (*eventbridge.Client)(nil)
+	_ IdentityAPI   = (*sts.Client)(nil)
+	_ SettingsAPI   = (*ssm.Client)(nil)
+	_ ParametersAPI = (*ssm.Client)(nil)
+	_ ProofAPI      = (*sts.PresignClient)(nil)
 )

@@ -30,7 +30,7 @@ const DefaultLocalAddr = "127.0.0.1:4747"
 const DefaultLocalEndpoint = "http://" + DefaultLocalAddr
 
 func localCommand(a *app) *cobra.Command {
-	var addr, stateDir, binDir, runtime string
+	var addr, stateDir, binDir, runtime, targets string
 	c := &cobra.Command{
 		Use:   "local",
 		Short: "run the local sandbox (an AWS-compatible endpoint) until interrupted",
@@ -39,22 +39,78 @@ function hello, behind one AWS-compatible endpoint on loopback. It prints the ap
 e-mails the sandbox delivers. Rehearse new code with ` + "`aliasflow local deploy-code`" + `.
 It listens on ` + DefaultLocalAddr + ` by default, not on LocalStack's 4566, so both can run.
 With --runtime nodejs20.x (or nodejs22.x) hello is a Node.js function running ./examples/hello-node,
-judged on the Node.js runtime's error lines: the world of a Node.js team.`,
+judged on the Node.js runtime's error lines: the world of a Node.js team.
+--targets FILE tries your own settings (a targets file, as the CDK app takes, or one target's
+settings; docs/settings.md) on hello: its target named hello, or its only target.`,
 		Args: positional(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runLocal(c.Context(), a, addr, stateDir, binDir, runtime)
+			o := worldOptions{Addr: addr, StateDir: stateDir, BinDir: binDir, Log: a.env.Stderr}
+			if targets != "" {
+				t, err := a.localTarget(targets)
+				if err != nil {
+					return err
+				}
+				o.Hello = func(string) *config.Target { return &t }
+			}
+			return runLocal(c.Context(), a, o, runtime)
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", DefaultLocalAddr, "loopback address to listen on")
 	c.Flags().StringVar(&stateDir, "state-dir", "", "keep the sandbox's state in this directory across restarts")
 	c.Flags().StringVar(&binDir, "bin-dir", "", "Lambdas built for this machine (default $ALIASFLOW_BIN_DIR, dist/local)")
 	c.Flags().StringVar(&runtime, "runtime", "", "hello's runtime: "+runtimeNode+" or "+runtimeNode22+" (default: Go, "+runtimeProvided+")")
+	c.Flags().StringVar(&targets, "targets", "", "promote hello with the settings in `FILE` (see settings validate)")
 	c.AddCommand(deployCodeCommand(a))
 	return c
 }
 
-func runLocal(ctx context.Context, a *app, addr, stateDir, binDir, runtime string) error {
-	opts := worldOptions{Addr: addr, StateDir: stateDir, BinDir: binDir, Log: a.env.Stderr}
+// localTarget reads the settings `local --targets FILE` gives hello: the
+// file's target named hello, or its only target renamed hello, validated
+// as `settings validate` does. The CLI's caller in the sandbox decides as
+// the first approver unless the file maps principals itself.
+func (a *app) localTarget(file string) (config.Target, error) {
+	fn := local.HelloFunction
+	if names := targetNames(file); len(names) == 1 && names[0] != fn {
+		fn = names[0]
+	}
+	t, err := a.readSettings(fn, file)
+	if err != nil {
+		return config.Target{}, err
+	}
+	if t.Function != local.HelloFunction {
+		fmt.Fprintf(a.env.Stderr, "aliasflow: the sandbox runs %s: %s's settings apply to it\n", local.HelloFunction, t.Function)
+		t.Function = local.HelloFunction
+	}
+	if len(t.Approval.Principals) == 0 {
+		t.Approval.Principals = local.SandboxApproval(t.Approvers[0]).Principals
+	}
+	return t, nil
+}
+
+// targetNames are the functions of a targets file, nil when file is not
+// one (readSettings then says what is wrong with it).
+func targetNames(file string) []string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var doc struct {
+		Targets []struct {
+			Function string `json:"function"`
+		} `json:"targets"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return nil
+	}
+	var names []string
+	for _, t := range doc.Targets {
+		names = append(names, t.Function)
+	}
+	return names
+}
+
+func runLocal(ctx context.Context, a *app, opts worldOptions, runtime string) error {
+	stateDir := opts.StateDir
 	sample := "./examples/hello"
 	switch {
 	case isNode(runtime):
@@ -63,8 +119,12 @@ func runLocal(ctx context.Context, a *app, addr, stateDir, binDir, runtime strin
 			return fail(ExitUsage, "run it from the repository's root, where examples/hello-node is", "--runtime %s: hello's Node.js code %s is not here", runtime, sample)
 		}
 		opts.HelloNode, opts.HelloRuntime = sample, runtime
+		hello := opts.Hello
 		opts.Hello = func(endpoint string) *config.Target {
 			t := local.DefaultHello(endpoint)
+			if hello != nil { // --targets
+				t = hello(endpoint)
+			}
 			// A Node.js handler's throw is only in the runtime's own
 			// error line, not on the REPORT line.
 			t.Health.LogRuntime = config.LogRuntimeNode

@@ -65,42 +65,43 @@ const (
 
 // Config is the whole document: one entry per target function.
 type Config struct {
-	Targets []Target `json:"targets"`
+	// Targets are the functions aliasflow promotes, each named once.
+	Targets []Target `json:"targets" jsonschema:"minItems=1"`
 }
 
 // Target is one promotion target: a user's function and how it is promoted.
 type Target struct {
 	// Function is the target function's name (not an ARN, not qualified).
-	Function string `json:"function"`
+	Function string `json:"function" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 	// CodeBuildProjects lists the CodeBuild projects whose successful builds
 	// release this function.
-	CodeBuildProjects []string `json:"codeBuildProjects,omitempty"`
+	CodeBuildProjects []string `json:"codeBuildProjects,omitempty" jsonschema:"pattern=\\S" jsonschema_extras:"x-default=none"`
 	// Strategy says how prod moves once the release is approved.
-	Strategy StrategyConfig `json:"strategy"`
+	Strategy StrategyConfig `json:"strategy" jsonschema_extras:"x-default=all-at-once"`
 	// SmokeChecks run against the stg alias before approval is asked for.
-	SmokeChecks []SmokeCheck `json:"smokeChecks,omitempty"`
+	SmokeChecks []SmokeCheck `json:"smokeChecks,omitempty" jsonschema_extras:"x-default=none"`
 	// SmokeRetries is how many times a check failing for a transient reason
 	// is tried again.
-	SmokeRetries int `json:"smokeRetries"`
+	SmokeRetries int `json:"smokeRetries" jsonschema:"default=2,minimum=0,maximum=10"`
 	// Approvers are the e-mail addresses that may approve a release.
-	Approvers []string `json:"approvers"`
+	Approvers []string `json:"approvers" jsonschema:"minItems=1,uniqueItems=true,format=email"`
 	// ApprovalTimeoutSeconds bounds the wait for a decision.
-	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
+	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds" jsonschema:"default=86400,minimum=1,maximum=604800"`
 	// Approval says who may decide beyond the list of approvers: which IAM
 	// principals decide as which approver, and separation of duties. It is
 	// read at decision time, so a change applies to pending promotions.
-	Approval Approval `json:"approval,omitzero"`
+	Approval Approval `json:"approval,omitzero" jsonschema_extras:"x-default=each field's default"`
 	// Health says when a shifting release is judged unhealthy.
-	Health Health `json:"health"`
+	Health Health `json:"health" jsonschema_extras:"x-default=each field's default"`
 	// Repository, when set, makes the approval page link the release's
 	// commit, the commit prod runs, and the comparison of the two.
-	Repository *Repository `json:"repository,omitempty"`
+	Repository *Repository `json:"repository,omitempty" jsonschema_extras:"x-default=none"`
 	// Environment names where the function's prod is ("production",
 	// "eu-live"), for approvers; optional.
-	Environment string `json:"environment,omitempty"`
+	Environment string `json:"environment,omitempty" jsonschema:"maxLength=64" jsonschema_extras:"x-default=none"`
 	// Prune, when set, lets `aliasflow prune` and the reconciler delete
 	// the target's old published versions; absent, none is ever deleted.
-	Prune *Prune `json:"prune,omitempty"`
+	Prune *Prune `json:"prune,omitempty" jsonschema_extras:"x-default=none (no version is ever deleted)"`
 }
 
 // Prune is a target's version pruning policy. Whatever it says, a version
@@ -110,7 +111,7 @@ type Target struct {
 type Prune struct {
 	// KeepLast is how many of the newest published versions are kept in
 	// any case; at least 1.
-	KeepLast int `json:"keepLast"`
+	KeepLast int `json:"keepLast" jsonschema:"required,minimum=1"`
 }
 
 // Approval is a target's decision policy.
@@ -122,15 +123,15 @@ type Approval struct {
 	// API Gateway verified (an IAM-authorized request's caller) must equal
 	// one of them. An approver without principals decides only with the
 	// signed link e-mailed to the address.
-	Principals map[string][]string `json:"principals,omitempty"`
+	Principals map[string][]string `json:"principals,omitempty" jsonschema_extras:"x-default=none"`
 	// DistinctFromReleaser refuses a decision by whoever requested the
 	// release (the release's requestedBy, compared with the approver's
 	// address and principal). Unset means true.
-	DistinctFromReleaser *bool `json:"distinctFromReleaser,omitempty"`
+	DistinctFromReleaser *bool `json:"distinctFromReleaser,omitempty" jsonschema:"default=true"`
 	// Required is how many distinct approvers must approve before prod
 	// moves ("four eyes": 2); one rejection ends the promotion whatever
 	// the count. Unset means 1; at most the number of approvers.
-	Required int `json:"required,omitempty"`
+	Required int `json:"required,omitempty" jsonschema:"default=1,minimum=1"`
 }
 
 // RequiredApprovals is how many distinct approvers must approve: Required,
@@ -155,10 +156,10 @@ func (a Approval) SeparateDuties() bool {
 type Repository struct {
 	// CommitURL links one commit, e.g.
 	// https://github.com/acme/orders/commit/{commit}
-	CommitURL string `json:"commitUrl"`
+	CommitURL string `json:"commitUrl" jsonschema:"pattern=^https://"`
 	// CompareURL links the changes between two commits, e.g.
 	// https://github.com/acme/orders/compare/{from}...{to}; optional.
-	CompareURL string `json:"compareUrl,omitempty"`
+	CompareURL string `json:"compareUrl,omitempty" jsonschema:"pattern=^https://" jsonschema_extras:"x-default=none"`
 }
 
 // Commit is the link of one commit, "" without a commit.
@@ -181,23 +182,24 @@ func (r *Repository) Compare(from, to string) string {
 // StrategyConfig is the strategy with its parameters. Percent and the
 // seconds fields are read according to Type.
 type StrategyConfig struct {
-	Type Strategy `json:"type"`
+	// Type names the strategy: all-at-once, canary, linear or steps.
+	Type Strategy `json:"type" jsonschema:"default=all-at-once,enum=all-at-once,enum=canary,enum=linear,enum=steps"`
 	// Percent is the canary's share of traffic (canary) or the size of each
 	// step (linear), in whole percent, 1–99.
-	Percent int `json:"percent,omitempty"`
+	Percent int `json:"percent,omitempty" jsonschema:"minimum=1,maximum=99" jsonschema_extras:"x-default=none (required by canary and linear)"`
 	// BakeSeconds is how long the canary serves before it is judged.
-	BakeSeconds int `json:"bakeSeconds,omitempty"`
+	BakeSeconds int `json:"bakeSeconds,omitempty" jsonschema:"minimum=1,maximum=86400" jsonschema_extras:"x-default=none (required by canary)"`
 	// IntervalSeconds is how long each linear step serves before the next.
-	IntervalSeconds int `json:"intervalSeconds,omitempty"`
+	IntervalSeconds int `json:"intervalSeconds,omitempty" jsonschema:"minimum=1,maximum=86400" jsonschema_extras:"x-default=none (required by linear)"`
 	// FallbackAllAtOnce lets a canary or linear promotion move prod all at
 	// once when the stable and new versions cannot share a weighted alias
 	// (they differ in execution role or dead-letter queue, which Lambda
 	// refuses); without it the promotion stops before prod moves.
-	FallbackAllAtOnce bool `json:"fallbackAllAtOnce,omitempty"`
+	FallbackAllAtOnce bool `json:"fallbackAllAtOnce,omitempty" jsonschema:"default=false"`
 	// Steps is the plan of a "steps" strategy (shared/plan): weights,
 	// each followed by the analysis that judges it, and pauses. An
 	// analysis that names no criteria is judged by the health settings.
-	Steps []plan.Step `json:"steps,omitempty"`
+	Steps []plan.Step `json:"steps,omitempty" jsonschema_extras:"x-default=none (required by steps)"`
 }
 
 // Plan is the plan the strategy makes (shared/plan), each analysis judged
@@ -260,33 +262,33 @@ const (
 type Health struct {
 	// Alarms are CloudWatch alarm names (metric or composite); any that goes
 	// to ALARM during the shift fails the check.
-	Alarms []string `json:"alarms,omitempty"`
+	Alarms []string `json:"alarms,omitempty" jsonschema:"pattern=\\S" jsonschema_extras:"x-default=none"`
 	// AllowAlarmsFiringAtStart lets a shift begin while one of Alarms is
 	// already in ALARM (refused by default: the canary would be blamed for
 	// it). Alarms firing since before the shift are then not held against
 	// the new version.
-	AllowAlarmsFiringAtStart bool `json:"allowAlarmsFiringAtStart,omitempty"`
+	AllowAlarmsFiringAtStart bool `json:"allowAlarmsFiringAtStart,omitempty" jsonschema:"default=false"`
 	// MaxErrorRate is the error rate (0–1) the new version may show above
 	// the stable version's over the same window before it is unhealthy.
-	MaxErrorRate float64 `json:"maxErrorRate"`
+	MaxErrorRate float64 `json:"maxErrorRate" jsonschema:"default=0.05,minimum=0,maximum=1"`
 	// MinInvocations is how many invocations of the new version a source
 	// needs in the window before it is judged at all; below it the verdict
 	// is inconclusive.
-	MinInvocations int `json:"minInvocations"`
+	MinInvocations int `json:"minInvocations" jsonschema:"default=20,minimum=0"`
 	// WindowSeconds is kept for older documents; the window judged is the
 	// step's exposure.
-	WindowSeconds int `json:"windowSeconds"`
+	WindowSeconds int `json:"windowSeconds" jsonschema:"default=60,minimum=1,maximum=86400"`
 	// MetricDelaySeconds is how long after a minute ends its Lambda metrics
 	// are taken to be complete.
-	MetricDelaySeconds int `json:"metricDelaySeconds"`
+	MetricDelaySeconds int `json:"metricDelaySeconds" jsonschema:"default=240,minimum=60,maximum=3600"`
 	// FreshSignal names a source that reflects the new version within
 	// seconds ("logs"); needed for steps shorter than MetricDelaySeconds.
-	FreshSignal string `json:"freshSignal,omitempty"`
+	FreshSignal string `json:"freshSignal,omitempty" jsonschema:"enum=logs" jsonschema_extras:"x-default=none"`
 	// LogRuntime names the runtime whose handled-error line the logs
 	// source reads: "aws-lambda-go" or "nodejs". Without it the logs see
 	// crashes and timeouts only (REPORT lines), so they may fail a step
 	// but never pass one.
-	LogRuntime string `json:"logRuntime,omitempty"`
+	LogRuntime string `json:"logRuntime,omitempty" jsonschema:"enum=aws-lambda-go,enum=nodejs" jsonschema_extras:"x-default=none"`
 	// Probes is how many synthetic invocations of the new and of the
 	// stable version (by version number) each health check makes;
 	// BeginShift makes ProbesAtStartFactor times as many of both before
@@ -294,19 +296,19 @@ type Health struct {
 	// user (0: none; at most MaxProbes).
 	// Counted by the invoke response's FunctionError, they see handled
 	// errors at once, for the inputs they send.
-	Probes int `json:"probes,omitempty"`
+	Probes int `json:"probes,omitempty" jsonschema:"default=0,minimum=0,maximum=20"`
 	// ProbePayload is the event each probe sends; without it the probes
 	// send the payloads of the target's invoke smoke checks in turn.
-	ProbePayload json.RawMessage `json:"probePayload,omitempty"`
+	ProbePayload json.RawMessage `json:"probePayload,omitempty" jsonschema_extras:"x-default=the invoke smoke checks' payloads"`
 	// MaxBakeSeconds is the longest one step may bake, extensions for
 	// inconclusive evidence included.
-	MaxBakeSeconds int `json:"maxBakeSeconds"`
+	MaxBakeSeconds int `json:"maxBakeSeconds" jsonschema:"maximum=86400" jsonschema_extras:"x-default=the longer of 900 and the longest bake + metricDelaySeconds + 120"`
 	// OnInconclusive is what happens when the evidence is still
 	// inconclusive at MaxBakeSeconds: "rollback" (default) or "promote".
-	OnInconclusive string `json:"onInconclusive"`
+	OnInconclusive string `json:"onInconclusive" jsonschema:"default=rollback,enum=rollback,enum=promote"`
 	// MaxP99LatencyRatio, when set, fails the new version whose p99
 	// duration exceeds the stable version's times this ratio.
-	MaxP99LatencyRatio float64 `json:"maxP99LatencyRatio,omitempty"`
+	MaxP99LatencyRatio float64 `json:"maxP99LatencyRatio,omitempty" jsonschema:"minimum=1" jsonschema_extras:"x-default=none"`
 }
 
 // ProbesAtStart is how many probes of each version BeginShift sends
@@ -456,32 +458,43 @@ func (h Health) Criteria() string {
 // SmokeCheck is one check against stg: an invoke of the alias, an HTTP
 // request to the staging stage, or both.
 type SmokeCheck struct {
-	Name           string       `json:"name"`
-	Invoke         *InvokeCheck `json:"invoke,omitempty"`
-	HTTP           *HTTPCheck   `json:"http,omitempty"`
-	TimeoutSeconds int          `json:"timeoutSeconds"`
+	// Name identifies the check in reports; unique within the target.
+	Name string `json:"name" jsonschema:"pattern=\\S"`
+	// Invoke invokes the stg alias (set invoke, http or both).
+	Invoke *InvokeCheck `json:"invoke,omitempty" jsonschema_extras:"x-default=none"`
+	// HTTP requests the staging stage (set invoke, http or both).
+	HTTP *HTTPCheck `json:"http,omitempty" jsonschema_extras:"x-default=none"`
+	// TimeoutSeconds bounds one try of the check.
+	TimeoutSeconds int `json:"timeoutSeconds" jsonschema:"default=10,minimum=1,maximum=300"`
 }
 
 // InvokeCheck invokes the stg alias with Payload and asserts on the answer.
 // A function error always fails the check.
 type InvokeCheck struct {
-	Payload json.RawMessage `json:"payload,omitempty"`
+	// Payload is the event sent to the alias.
+	Payload json.RawMessage `json:"payload,omitempty" jsonschema_extras:"x-default={}"`
 	// JSONEquals maps a dotted path in the response JSON ("statusCode",
 	// "headers.content-type") to the value it must equal.
-	JSONEquals map[string]any `json:"jsonEquals,omitempty"`
+	JSONEquals map[string]any `json:"jsonEquals,omitempty" jsonschema_extras:"x-default=none"`
 	// BodyContains must appear in the response; when the response is an API
 	// Gateway proxy response, in its body.
-	BodyContains string `json:"bodyContains,omitempty"`
+	BodyContains string `json:"bodyContains,omitempty" jsonschema_extras:"x-default=none"`
 }
 
 // HTTPCheck requests the staging stage URL.
 type HTTPCheck struct {
-	URL          string            `json:"url"`
-	Method       string            `json:"method,omitempty"`
-	Headers      map[string]string `json:"headers,omitempty"`
-	Body         string            `json:"body,omitempty"`
-	ExpectStatus int               `json:"expectStatus,omitempty"`
-	BodyContains string            `json:"bodyContains,omitempty"`
+	// URL is the http(s) URL requested.
+	URL string `json:"url" jsonschema:"format=uri,pattern=^https?://"`
+	// Method is the request's HTTP method.
+	Method string `json:"method,omitempty" jsonschema:"default=GET"`
+	// Headers are sent with the request.
+	Headers map[string]string `json:"headers,omitempty" jsonschema_extras:"x-default=none"`
+	// Body is the request's body.
+	Body string `json:"body,omitempty" jsonschema_extras:"x-default=none"`
+	// ExpectStatus is the HTTP status the response must have.
+	ExpectStatus int `json:"expectStatus,omitempty" jsonschema:"default=200,minimum=100,maximum=599"`
+	// BodyContains must appear in the response body.
+	BodyContains string `json:"bodyContains,omitempty" jsonschema_extras:"x-default=none"`
 }
 
 // Parse reads a configuration document, applies the defaults and validates

@@ -43,18 +43,26 @@ type Plan struct {
 // Step is one step of a plan: exactly one of its fields is set (the shape
 // Argo Rollouts gives its canary steps).
 type Step struct {
-	SetWeight *SetWeight `json:"setWeight,omitempty"`
-	Analysis  *Analysis  `json:"analysis,omitempty"`
-	Pause     *Pause     `json:"pause,omitempty"`
-	Approval  *Approval  `json:"approval,omitempty"`
-	Warm      *Warm      `json:"warm,omitempty"`
-	Window    *Window    `json:"window,omitempty"`
+	// SetWeight moves a share of prod's traffic to the new version.
+	SetWeight *SetWeight `json:"setWeight,omitempty" jsonschema_extras:"x-default=none"`
+	// Analysis bakes the previous weight and judges it.
+	Analysis *Analysis `json:"analysis,omitempty" jsonschema_extras:"x-default=none"`
+	// Pause holds the weight for a time or until continued.
+	Pause *Pause `json:"pause,omitempty" jsonschema_extras:"x-default=none"`
+	// Approval waits for one of its approvers before the next step.
+	Approval *Approval `json:"approval,omitempty" jsonschema_extras:"x-default=none"`
+	// Warm provisions concurrency on the new version (not supported yet).
+	Warm *Warm `json:"warm,omitempty" jsonschema_extras:"x-default=none"`
+	// Window holds the promotion outside the allowed hours and in freezes.
+	Window *Window `json:"window,omitempty" jsonschema_extras:"x-default=none"`
 }
 
 // SetWeight sends Weight (0–1 exclusive) of prod's traffic to the new
 // version.
 type SetWeight struct {
-	Weight float64 `json:"weight"`
+	// Weight is the new version's share of prod's traffic, above the
+	// previous step's weight.
+	Weight float64 `json:"weight" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1"`
 }
 
 // Analysis holds the weight for BakeSeconds and then judges the new
@@ -63,11 +71,15 @@ type SetWeight struct {
 // MaxErrorRate above the stable version's, and passes only once at least
 // MinInvocations calls bound it within that.
 type Analysis struct {
-	BakeSeconds int `json:"bakeSeconds"`
+	// BakeSeconds is how long the weight serves before it is judged.
+	BakeSeconds int `json:"bakeSeconds" jsonschema:"minimum=1,maximum=86400"`
 	// Test names the verdict's statistical test (TestBinomial).
-	Test           string  `json:"test"`
-	MaxErrorRate   float64 `json:"maxErrorRate"`
-	MinInvocations int     `json:"minInvocations"`
+	Test string `json:"test" jsonschema:"default=binomial,enum=binomial"`
+	// MaxErrorRate is the error rate the new version may show above the
+	// stable version's.
+	MaxErrorRate float64 `json:"maxErrorRate" jsonschema:"minimum=0,maximum=1" jsonschema_extras:"x-default=health.maxErrorRate"`
+	// MinInvocations is how many calls of the new version pass the step.
+	MinInvocations int `json:"minInvocations" jsonschema:"minimum=1" jsonschema_extras:"x-default=health.minInvocations"`
 }
 
 // TestBinomial is the evidence verdict's test: an exact one-sided binomial
@@ -79,7 +91,8 @@ const TestBinomial = "binomial"
 // promotion when Seconds is 0 (`aliasflow promote` or `resume`; nobody
 // continuing within the target's approvalTimeoutSeconds rolls back).
 type Pause struct {
-	Seconds int `json:"seconds,omitempty"`
+	// Seconds is how long the pause holds; 0 holds until continued.
+	Seconds int `json:"seconds,omitempty" jsonschema:"default=0,minimum=0,maximum=86400"`
 }
 
 // Approval waits for one of Approvers (entries of the target's approvers,
@@ -87,12 +100,14 @@ type Pause struct {
 // `aliasflow approve`) to approve before the next step; a rejection, or
 // nobody deciding within approvalTimeoutSeconds, rolls back.
 type Approval struct {
-	Approvers []string `json:"approvers"`
+	// Approvers are entries of the target's approvers.
+	Approvers []string `json:"approvers" jsonschema:"minItems=1"`
 }
 
 // Warm puts ProvisionedConcurrency on the new version and waits until it
 // is ready, before the next weight.
 type Warm struct {
+	// ProvisionedConcurrency is put on the new version.
 	ProvisionedConcurrency int `json:"provisionedConcurrency"`
 }
 
@@ -102,19 +117,22 @@ type Warm struct {
 type Window struct {
 	// Hours are UTC ranges "HH:MM-HH:MM" on the allowed days; none
 	// allows every hour. A range may pass midnight ("22:00-02:00").
-	Hours []string `json:"hours,omitempty"`
+	Hours []string `json:"hours,omitempty" jsonschema_extras:"x-default=every hour"`
 	// Days are the allowed weekdays, "Mon" to "Sun"; none allows every day.
-	Days []string `json:"days,omitempty"`
+	Days []string `json:"days,omitempty" jsonschema:"enum=Mon,enum=Tue,enum=Wed,enum=Thu,enum=Fri,enum=Sat,enum=Sun" jsonschema_extras:"x-default=every day"`
 	// Freezes are periods no step may pass, whatever the hours.
-	Freezes []Freeze `json:"freezes,omitempty"`
+	Freezes []Freeze `json:"freezes,omitempty" jsonschema_extras:"x-default=none"`
 }
 
 // Freeze is a declared period in which promotions wait: from From until
 // To (RFC 3339 times).
 type Freeze struct {
-	Name string    `json:"name"`
+	// Name says why the freeze is declared.
+	Name string `json:"name"`
+	// From is when the freeze begins (RFC 3339).
 	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
+	// To is when the freeze ends (RFC 3339).
+	To time.Time `json:"to"`
 }
 
 // Kind is the kind of the step, "" when none or more than one field is set.
