@@ -195,6 +195,10 @@ func runLocal(ctx context.Context, a *app, opts worldOptions, runtime string) er
 
 // startLocal starts the sandbox world and points the app's clients at it,
 // with dummy credentials and connections fenced to loopback.
+// localBinaries are the functions the local world runs, each a bootstrap
+// under the bin directory.
+var localBinaries = []string{"release", "smoketest", "approval", "shift", "reconcile", "hello"}
+
 func (a *app) startLocal(ctx context.Context, opts worldOptions) (localWorld, error) {
 	if opts.BinDir == "" {
 		opts.BinDir = a.env.Getenv("ALIASFLOW_BIN_DIR")
@@ -202,7 +206,7 @@ func (a *app) startLocal(ctx context.Context, opts worldOptions) (localWorld, er
 	if opts.BinDir == "" {
 		opts.BinDir = filepath.Join("dist", "local")
 	}
-	for _, fn := range []string{"release", "smoketest", "approval", "shift", "reconcile", "hello"} {
+	for _, fn := range localBinaries {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, fn, "bootstrap")); err != nil {
 			return nil, fail(ExitFailure, "run `make build-local` first, or pass --bin-dir", "the sandbox needs %s/%s/bootstrap built for this machine: %v", opts.BinDir, fn, err)
 		}

@@ -19,7 +19,7 @@ import (
 // an invalid file starts nothing.
 func TestLocalTargetsLoadsTheFile(t *testing.T) {
 	bin := t.TempDir()
-	for _, fn := range []string{"release", "smoketest", "approval", "shift", "hello"} {
+	for _, fn := range localBinaries {
 		if err := os.MkdirAll(filepath.Join(bin, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
