@@ -314,10 +314,11 @@ func (e *env) wait(t *testing.T, w waiting, name string) string {
 	}
 	// Approved (not through the handler: its answers stay unsent), and
 	// the first step's weight set.
+	first := promotion.Shift{StableVersion: "6", Weight: 0.1, BakeSeconds: 300}
 	for action, h := range map[string]sandboxtest.Handler{
 		promotion.ActionGranted:   sandboxtest.Return(map[string]any{}),
-		promotion.ActionBegin:     sandboxtest.Return(promotion.Shift{StableVersion: "6", Weight: 0.1, BakeSeconds: 300}),
-		promotion.ActionSetWeight: sandboxtest.Return(map[string]any{}),
+		promotion.ActionBegin:     sandboxtest.Return(first),
+		promotion.ActionSetWeight: sandboxtest.Return(first),
 		promotion.ActionBake:      sandboxtest.Return(map[string]any{}),
 	} {
 		e.sb.Handle(action, h)
