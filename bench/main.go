@@ -48,6 +48,7 @@ func main() {
 	quotaPromotions := flag.Int("quota-promotions", 200, "baking promotions released in a burst with the sandbox's AWS quotas on (0 skips the section)")
 	quotaWindow := flag.Duration("quota-window", time.Minute, "the burst's length: the quota section's releases are spread evenly over it")
 	quotaControl := flag.Bool("quota-control", true, "also run the quota section's promotions without quotas (the control)")
+	quotaBakeFlag := flag.Duration("quota-bake", 0, "each step's bake in the quota section (0: longer than the release Lambda takes to start them all)")
 	onlyQuotas := flag.Bool("only-quotas", false, "measure the AWS quotas section only")
 	flag.Parse()
 
@@ -69,7 +70,7 @@ func main() {
 		return
 	}
 	if *onlyQuotas {
-		quotaFigures(r, root, quotaOptions{n: *quotaPromotions, window: *quotaWindow, control: *quotaControl})
+		quotaFigures(r, root, quotaOptions{n: *quotaPromotions, window: *quotaWindow, control: *quotaControl, bake: *quotaBakeFlag})
 		write(r, *out, began)
 		return
 	}
@@ -80,7 +81,7 @@ func main() {
 	promotionFigures(r, root, *promotions, *concurrent)
 	verdictFigures(r, *verdictTrials)
 	if *quotaPromotions > 0 {
-		quotaFigures(r, root, quotaOptions{n: *quotaPromotions, window: *quotaWindow, control: *quotaControl})
+		quotaFigures(r, root, quotaOptions{n: *quotaPromotions, window: *quotaWindow, control: *quotaControl, bake: *quotaBakeFlag})
 	}
 	if !*skipLoop {
 		devLoop(r, root)

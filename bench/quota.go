@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,13 +19,16 @@ import (
 	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/local"
+	logssvc "github.com/aliasflow/aliasflow/sandbox/logs"
 	"github.com/aliasflow/aliasflow/sandbox/quota"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/shared/approval"
+	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/promotion"
-	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // quotaRun is n promotions released within a window (a burst of merges)
@@ -40,28 +45,46 @@ type quotaRun struct {
 	calls        []sandbox.Call
 	suspended    []string
 	approveTries int
-	// running is how many executions run now, peakRunning the most at once.
+	// running is how many executions run now, peakRunning the most at once;
+	// baking how many prod aliases route to the new version now (a step
+	// baking), peakBaking the most at once.
 	running, peakRunning atomic.Int64
+	baking, peakBaking   atomic.Int64
+	// bake is each step's bake (and health.maxBakeSeconds).
+	bake time.Duration
+	// causes counts the failed promotions by the first task failure's
+	// error name; denied the calls the sandbox's IAM refused, by principal
+	// and action.
+	causes map[string]int
+	denied map[string]int
+	// releaseStarts is when the release Lambda started the first and the
+	// last execution (StartExecution answered).
+	releaseStarts [2]time.Time
+	// weighted are the functions whose prod still routes to two versions
+	// at the end; unaudited the alias moves without exactly one audit
+	// record, "function:alias moves/records".
+	weighted, unaudited []string
 }
 
 // bakingTarget is a scale function's settings for the quota run: the
-// even-numbered ones a canary of 10 % baked 5 s, then 100 %, the odd ones
-// linear in steps of 50 % every 5 s; judged by its alarm, metrics and log
-// streams (without traffic inconclusive, and promoted at
-// health.maxBakeSeconds).
-func bakingTarget(i int) config.Target {
+// even-numbered ones a canary of 10 % baked for bake, then 100 %, the odd
+// ones linear in steps of 50 % every bake; judged by its alarm, metrics and
+// log streams (without traffic inconclusive, and promoted at
+// health.maxBakeSeconds, bake).
+func bakingTarget(i int, bake time.Duration) config.Target {
 	fn := scaleFunction(i)
+	secs := int(bake / time.Second)
 	// The CLI's caller in the sandbox (user/test) decides as the approver,
 	// as for the scale run's targets: since approvals go through the
 	// IAM-authorized approval API, an unmapped caller is refused.
 	t := config.Target{Function: fn, Approvers: []string{local.DefaultApprover}, Approval: local.SandboxApproval(local.DefaultApprover),
-		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 5}}
+		Strategy: config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: secs}}
 	if i%2 == 1 {
-		t.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 50, IntervalSeconds: 5}
+		t.Strategy = config.StrategyConfig{Type: config.Linear, Percent: 50, IntervalSeconds: secs}
 	}
-	t.Health.MaxBakeSeconds, t.Health.OnInconclusive = 20, config.OnInconclusivePromote
-	// A 5 s step is shorter than the metrics' delay: the versions' own log
-	// streams (FilterLogEvents) are the fresh signal.
+	t.Health.MaxBakeSeconds, t.Health.OnInconclusive = secs, config.OnInconclusivePromote
+	// The versions' own log streams (FilterLogEvents) are the fresh
+	// signal, as for a step shorter than the metrics' delay.
 	t.Health.FreshSignal = config.FreshSignalLogs
 	// The scale functions run hello's code (aws-lambda-go): the logs then
 	// see handled errors, which the settings require of a step shorter
@@ -71,6 +94,31 @@ func bakingTarget(i int) config.Target {
 	return t
 }
 
+// releaseControlPlaneCalls are a release's Lambda control-plane requests
+// (GetFunctionConfiguration, ListAliases, PublishVersion, UpdateAlias:
+// section 3).
+const releaseControlPlaneCalls = 4
+
+// releaseDrain is how long the release Lambda takes to start n promotions
+// however fast they are merged: its deploy.ReleaseConcurrency environments
+// pace their control-plane requests at deploy.ReleaseControlPlaneRate
+// each, releaseControlPlaneCalls a release — and an event that finds all
+// of them busy is throttled back onto Lambda's asynchronous queue, retried
+// with a backoff that grows to minutes, so a burst drains slower than the
+// pacing alone: 200 releases started over 19m24s (about 6 s each, twice
+// the pacing's 2 s) in the quota run of 2026-12-07.
+func releaseDrain(n int) time.Duration {
+	perSecond := deploy.ReleaseConcurrency * deploy.ReleaseControlPlaneRate / releaseControlPlaneCalls
+	return 3 * time.Duration(float64(n)/perSecond*float64(time.Second))
+}
+
+// quotaBake is the bake that keeps every one of n promotions baking at
+// once: longer than the release Lambda takes to start them all, and a
+// minute for the smoke checks and the approvals.
+func quotaBake(n int) time.Duration {
+	return (releaseDrain(n) + time.Minute).Round(time.Second)
+}
+
 // quotaOptions are the quota section's knobs (bench flags).
 type quotaOptions struct {
 	// n promotions, their releases spread evenly over window.
@@ -78,6 +126,8 @@ type quotaOptions struct {
 	window time.Duration
 	// control also runs the same promotions without quotas.
 	control bool
+	// bake is each step's bake; quotaBake(n) when 0.
+	bake time.Duration
 }
 
 // quotaFigures measures the quota section.
@@ -92,52 +142,108 @@ func quotaFigures(r *report, root string, o quotaOptions) {
 		r.missed = append(r.missed, "11. AWS quotas: not measured")
 		return
 	}
+	if o.bake == 0 {
+		o.bake = quotaBake(o.n)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
+	fmt.Printf("… synthesizing the CDK app with the %d bench functions as its targets\n", o.n)
+	templates, err := synthTargets(ctx, root, binDir, quotaTargets(o))
+	if err != nil {
+		r.section("11. AWS quotas", "not measured: "+err.Error())
+		r.missed = append(r.missed, "11. AWS quotas: not measured")
+		return
+	}
+	defer os.RemoveAll(templates)
 	var control *quotaRun
 	if o.control {
 		fmt.Printf("… %d baking promotions released within %s without quotas (the control)\n", o.n, o.window)
-		control = runQuota(ctx, binDir, hello, o, nil)
+		control = runQuota(ctx, binDir, templates, hello, o, nil)
 	}
 	fmt.Printf("… %d baking promotions released within %s with AWS's request quotas on\n", o.n, o.window)
-	quotaSection(r, control, runQuota(ctx, binDir, hello, o, quota.Default()))
+	quotaSection(r, control, runQuota(ctx, binDir, templates, hello, o, quota.Default()))
 }
 
-func runQuota(ctx context.Context, binDir string, hello []byte, o quotaOptions, limits quota.Limits) *quotaRun {
+// quotaTargets are the quota run's n targets.
+func quotaTargets(o quotaOptions) []config.Target {
+	targets := make([]config.Target, o.n)
+	for i := range o.n {
+		targets[i] = bakingTarget(i, o.bake)
+	}
+	return targets
+}
+
+// synthTargets synthesizes the CDK app as `make build-local` does for the
+// world, with targets as its targets file (-c targetsFile, the pipeline
+// stack imports each function by name): the shift's and the release's
+// roles then grant what a deployed pipeline grants on them, their log
+// groups and aliases. It returns a temporary directory holding the
+// templates (its parent to remove).
+func synthTargets(ctx context.Context, root, binDir string, targets []config.Target) (string, error) {
+	dir, err := os.MkdirTemp("", "aliasflow-bench-app-")
+	if err != nil {
+		return "", err
+	}
+	doc, err := json.MarshalIndent(config.Config{Targets: targets}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "targets.json")
+	if err := os.WriteFile(file, doc, 0o644); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(binDir)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "templates")
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "node_modules", ".bin", "cdk"), "synth", "--no-notices", "--quiet", "--no-staging",
+		"-o", out, "-c", "assetDir="+abs, "-c", "githubRepository=acme/shop", "-c", "targetsFile="+file)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20", "CDK_DISABLE_CLI_TELEMETRY=true", "AWS_EC2_METADATA_DISABLED=true")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("cdk synth with %d targets: %v\n%s", len(targets), err, lastLines(string(msg), 10))
+	}
+	return out, nil
+}
+
+func runQuota(ctx context.Context, binDir, templates string, hello []byte, o quotaOptions, limits quota.Limits) *quotaRun {
 	n := o.n
-	run := &quotaRun{n: n, window: o.window, outcomes: map[string]int{}}
+	run := &quotaRun{n: n, window: o.window, bake: o.bake, outcomes: map[string]int{}, causes: map[string]int{}, denied: map[string]int{}}
 	log := &syncBuffer{}
-	w, err := local.Start(ctx, local.Options{BinDir: binDir, Log: log, Hello: allAtOnce, Quotas: limits})
+	b := &world{hello: hello, log: log}
+	w, err := local.Start(ctx, local.Options{BinDir: binDir, Log: log, Hello: allAtOnce, Quotas: limits, Templates: templates,
+		// The functions exist before the pipeline is deployed (another
+		// tool deployed them): the targets' stacks publish their first
+		// version and create stg and prod on it.
+		Existing: func(ctx context.Context, sb *sandbox.Sandbox) error {
+			b.sb = sb
+			return b.createTargets(n)
+		}})
 	if err != nil {
 		run.setupErr = fmt.Errorf("start the world: %w", err)
 		return run
 	}
 	defer w.Close()
+	b.w, b.sb = w, w.Sandbox()
 	if _, err := w.ConfirmSubscriptionsProtected(ctx); err != nil {
 		run.setupErr = err
 		return run
 	}
-	b := &world{w: w, sb: w.Sandbox(), hello: hello, log: log}
-	shas, err := b.setupScale(ctx, n)
-	if err != nil {
-		run.setupErr = err
-		return run
-	}
+	shas := make([]string, n)
 	for i := range n {
+		fn := scaleFunction(i)
 		// The functions served version 1 before: Lambda created their log
-		// groups then (a function never invoked has none, and the health
-		// check's FilterLogEvents would fail on it, quotas or not).
+		// groups then (a function never invoked has none).
 		now := time.Now().UTC()
-		b.sb.Logs().Append("/aws/lambda/"+scaleFunction(i), now.Format("2006/01/02")+"/[1]0123456789abcdef", now, "START RequestId: 00000000-0000-0000-0000-000000000000 Version: 1")
-		doc, err := settings.Encode(bakingTarget(i))
-		if err == nil {
-			_, err = b.sb.SSM().PutParameter(settings.ParameterName(settings.DefaultPipeline, scaleFunction(i)), doc, true)
-		}
-		if err != nil {
-			run.setupErr = fmt.Errorf("settings: %w", err)
+		b.sb.Logs().Append("/aws/lambda/"+fn, now.Format("2006/01/02")+"/[1]0123456789abcdef", now, "START RequestId: 00000000-0000-0000-0000-000000000000 Version: 1")
+		if shas[i], err = b.deploy(ctx, fn, "v2"); err != nil {
+			run.setupErr = err
 			return run
 		}
 	}
+	b.sb.ResetCalls()
 	began := time.Now()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -162,6 +268,9 @@ func runQuota(ctx context.Context, binDir string, hello []byte, o quotaOptions, 
 			}
 			run.outcomes[kind]++
 			run.approveTries += tries
+			if kind != "SUCCEEDED" {
+				run.causes[b.firstFailure(fn, shas[i])]++
+			}
 			if err != nil && len(run.errs) < 5 {
 				run.errs = append(run.errs, fn+": "+err.Error())
 			}
@@ -175,7 +284,123 @@ func runQuota(ctx context.Context, binDir string, hello []byte, o quotaOptions, 
 	run.usage = b.sb.Quotas()
 	run.calls = b.sb.Calls()
 	run.suspended = b.sb.SNS().Suspended()
+	for _, d := range b.sb.IAMDecisions() {
+		if !d.Allowed {
+			run.denied[d.Principal+" "+d.Request.Action]++
+		}
+	}
+	run.releaseStarts = releaseStarts(run.calls)
+	run.weighted, run.unaudited = b.aliasesAfter(n, run.calls)
 	return run
+}
+
+// createTargets creates the n scale functions with hello's code, tagged
+// with the pipeline as the target construct tags a target (the pipeline's
+// roles act on the pipeline's functions only).
+func (b *world) createTargets(n int) error {
+	timeout := 10
+	for i := range n {
+		fn := scaleFunction(i)
+		zip, err := b.code(fn + " v1")
+		if err != nil {
+			return err
+		}
+		if _, err := b.sb.Lambda().CreateFunction(lambdasvc.CreateFunctionInput{
+			FunctionName: fn, Runtime: "provided.al2023", Handler: "bootstrap",
+			Role: "arn:aws:iam::" + core.Account + ":role/aliasflow-bench", Code: lambdasvc.FunctionCode{ZipFile: zip}, Timeout: &timeout,
+			Tags: map[string]string{local.PipelineTag: local.PipelineName},
+		}); err != nil {
+			return fmt.Errorf("create %s: %w", fn, err)
+		}
+	}
+	return nil
+}
+
+// firstFailure is the error name of the first task failure in the history
+// of fn's promotion of version 2 ("no execution" when none started).
+func (b *world) firstFailure(fn, sha string) string {
+	arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", core.Region, core.Account, local.StateMachineName, promotion.ExecutionName(fn, "2", sha))
+	events, err := b.sb.States().History(arn)
+	if err != nil {
+		return "no execution"
+	}
+	for _, e := range events {
+		if d := e.TaskFailedEventDetails; d != nil {
+			return d.Error
+		}
+		if d := e.ExecutionFailedEventDetails; d != nil {
+			return d.Error
+		}
+	}
+	return "no task failed"
+}
+
+// releaseStarts is when the release Lambda's first and last StartExecution
+// were answered.
+func releaseStarts(calls []sandbox.Call) [2]time.Time {
+	var out [2]time.Time
+	for _, c := range calls {
+		if c.Service != "states" || c.Operation != "StartExecution" || c.Caller != local.ReleaseFunction || c.Status != 200 {
+			continue
+		}
+		if out[0].IsZero() || c.At.Before(out[0]) {
+			out[0] = c.At
+		}
+		if c.At.After(out[1]) {
+			out[1] = c.At
+		}
+	}
+	return out
+}
+
+// aliasesAfter checks the n functions' aliases at the end: the functions
+// whose prod still routes to two versions, and every alias whose moves
+// (the pipeline's answered UpdateAlias and CreateAlias requests) do not
+// have exactly one audit record each (alias.moved or traffic.shifted in
+// the pipeline's log group), as "function:alias moves/records".
+func (b *world) aliasesAfter(n int, calls []sandbox.Call) (weighted, unaudited []string) {
+	moves, records := map[string]int{}, map[string]int{}
+	for _, c := range calls {
+		if c.Service != "lambda" || c.Status != 200 && c.Status != 201 || c.Operation != "UpdateAlias" && c.Operation != "CreateAlias" {
+			continue
+		}
+		if c.Caller != local.ReleaseFunction && c.Caller != local.ShiftFunction {
+			continue
+		}
+		// /2015-03-31/functions/<fn>/aliases/<alias> (UpdateAlias) or
+		// /2015-03-31/functions/<fn>/aliases (CreateAlias: the name is in
+		// the body; the pipeline creates none here).
+		parts := strings.Split(strings.Trim(c.Path, "/"), "/")
+		if len(parts) == 5 {
+			moves[parts[2]+":"+parts[4]]++
+		}
+	}
+	// The audit trail in the pipeline's log group (the sandbox keeps only
+	// the last 1,000 EventBridge events, fewer than a run puts).
+	lines, err := b.sb.Logs().Filter(logssvc.FilterQuery{Group: deploy.PipelineLogGroup, FilterPattern: "{ $.audit IS TRUE }"})
+	if err != nil {
+		return nil, []string{"the audit trail: " + err.Error()}
+	}
+	for _, l := range lines {
+		var rec audit.Record
+		if json.Unmarshal([]byte(l.Message), &rec) != nil || rec.Event != audit.AliasMoved && rec.Event != audit.TrafficShifted {
+			continue
+		}
+		records[rec.Function+":"+rec.Alias]++
+	}
+	for i := range n {
+		fn := scaleFunction(i)
+		if a, err := b.sb.Lambda().GetAlias(fn, promotion.AliasProd); err != nil || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+			weighted = append(weighted, fn)
+		}
+		for _, name := range []string{promotion.AliasStg, promotion.AliasProd} {
+			k := fn + ":" + name
+			if moves[k] != records[k] {
+				unaudited = append(unaudited, fmt.Sprintf("%s %d/%d", k, moves[k], records[k]))
+			}
+		}
+	}
+	return weighted, unaudited
 }
 
 // promoteUnderQuotas releases fn and approves it as a person does: once,
@@ -203,19 +428,30 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 	go func() { approvals <- b.approveWhenMailed(ctx, fn, name) }()
 	tries := 0
 	put := time.Now()
-	counted := false
+	counted, baking := false, false
 	defer func() {
 		if counted {
 			run.running.Add(-1)
+		}
+		if baking {
+			run.baking.Add(-1)
 		}
 	}()
 	for {
 		status, err := b.sb.States().ExecutionStatus(arn)
 		if err == nil && status == "RUNNING" && !counted {
 			counted = true
-			n := run.running.Add(1)
-			for p := run.peakRunning.Load(); n > p && !run.peakRunning.CompareAndSwap(p, n); p = run.peakRunning.Load() {
+			up(&run.running, &run.peakRunning)
+		}
+		// Baking: prod sends a share of its traffic to the new version.
+		if a, aerr := b.sb.Lambda().GetAlias(fn, promotion.AliasProd); aerr == nil {
+			weighted := a.RoutingConfig != nil && a.RoutingConfig.AdditionalVersionWeights["2"] > 0
+			if weighted && !baking {
+				up(&run.baking, &run.peakBaking)
+			} else if !weighted && baking {
+				run.baking.Add(-1)
 			}
+			baking = weighted
 		}
 		if err == nil && status != "RUNNING" {
 			select {
@@ -242,6 +478,13 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 		case <-ctx.Done():
 		case <-time.After(time.Second):
 		}
+	}
+}
+
+// up counts one more in cur and raises peak to it.
+func up(cur, peak *atomic.Int64) {
+	n := cur.Add(1)
+	for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 	}
 }
 
@@ -336,25 +579,51 @@ func quotaSection(r *report, control, run *quotaRun) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "A burst of %d merges within %s (a Release Requested event each, spread evenly), so that the promotions bake at once: "+
-		"the even-numbered functions a canary of 10 %% baked 5 s then 100 %%, the odd ones linear in steps of 50 %% every 5 s; "+
+	bake := int(run.bake / time.Second)
+	fmt.Fprintf(&b, "A burst of %d merges within %s (a Release Requested event each, spread evenly) to %d targets of the CDK app "+
+		"(synthesized with them in its targets file, as `make build-local` synthesizes the world, so the pipeline's roles grant on them what AWS would): "+
+		"the even-numbered functions a canary of 10 %% baked %d s then 100 %%, the odd ones linear in steps of 50 %% every %d s; "+
 		"every fourth function serves light traffic (its prod alias invoked every 3 s), the others none; judged on their alarm, "+
-		"metrics and log streams (without traffic inconclusive, promoted at health.maxBakeSeconds 20 s). "+
+		"metrics and log streams (without traffic inconclusive, promoted at health.maxBakeSeconds %d s). "+
+		"The bake is longer than the release Lambda takes to start them all (%s expected, below), so that they bake at once. "+
 		"The approvers behave like people: each approves once, when the approval e-mail for the promotion arrives and 2–9 s after, "+
 		"through the CLI (`aliasflow approve`), and tries again only if that fails (throttled), after 2 s, doubling to 30 s; no polling loop. "+
 		"Approvers confirmed with AuthenticateOnUnsubscribe; the sandbox enforces "+
 		"AWS's default request quotas (`sandbox/quota.Default`, us-east-1's buckets) and SNS's e-mail rate, nothing else changed. "+
-		"Wall time %s.\n\n", run.n, run.window, run.wall.Round(time.Second))
+		"Wall time %s.\n\n", run.n, run.window, run.n, bake, bake, bake, releaseDrain(run.n).Round(time.Second), run.wall.Round(time.Second))
 	if control != nil {
-		fmt.Fprintf(&b, "The control, the same run without quotas: %s in %s.\n\n", formatOutcomes(control.outcomes), control.wall.Round(time.Second))
+		fmt.Fprintf(&b, "The control, the same run without quotas: %s in %s, at most %d baking at once.\n\n",
+			formatOutcomes(control.outcomes), control.wall.Round(time.Second), control.peakBaking.Load())
 		for _, e := range control.errs {
 			b.WriteString("- control: " + e + "\n")
 		}
 	}
-	wrong := run.n - run.outcomes["SUCCEEDED"]
-	fmt.Fprintf(&b, "Promotions running at once at most: %d (the release Lambda's queue spreads the burst's starts).\n\n", run.peakRunning.Load())
-	fmt.Fprintf(&b, "Outcomes: %s; wrong outcomes (a healthy release not promoted, or lost): **%d** of %d. CLI approve attempts: %d.\n\n",
-		formatOutcomes(run.outcomes), wrong, run.n, run.approveTries)
+	wrong := run.n - run.outcomes["SUCCEEDED"] + len(run.weighted) + len(run.unaudited)
+	if s := run.releaseStarts; !s[0].IsZero() {
+		fmt.Fprintf(&b, "The release Lambda started the %d executions over %s (first to last StartExecution; the merges took %s): "+
+			"its %d environments pace their Lambda control-plane requests at %g/s each (`deploy.ReleaseControlPlaneRate`), %d requests a release, "+
+			"so it starts at most %.1f promotions a second whatever the burst, and the events that find all of them busy wait on Lambda's asynchronous queue with a growing backoff.\n\n",
+			run.n, s[1].Sub(s[0]).Round(time.Second), run.window, deploy.ReleaseConcurrency, deploy.ReleaseControlPlaneRate, releaseControlPlaneCalls,
+			deploy.ReleaseConcurrency*deploy.ReleaseControlPlaneRate/releaseControlPlaneCalls)
+	}
+	fmt.Fprintf(&b, "At most at once: **%d baking** (prod routing a share to the new version), %d executions running.\n\n", run.peakBaking.Load(), run.peakRunning.Load())
+	fmt.Fprintf(&b, "Outcomes: %s. CLI approve attempts: %d. Every release is healthy, so a wrong outcome is a promotion that did not succeed "+
+		"(rolled back, failed, lost), a prod left weighted (%d), or an alias whose moves do not have exactly one audit record each (%d); wrong outcomes: **%d** of %d.\n\n",
+		formatOutcomes(run.outcomes), run.approveTries, len(run.weighted), len(run.unaudited), wrong, run.n)
+	if len(run.causes) > 0 {
+		b.WriteString("Promotions that did not succeed, by their first task failure: " + formatCounts(run.causes) + ".\n\n")
+	}
+	if len(run.denied) > 0 {
+		b.WriteString("AccessDenied (the sandbox's IAM, as AWS would answer), by principal and action: " + formatCounts(run.denied) + ".\n\n")
+	} else {
+		b.WriteString("AccessDenied: none (the sandbox's IAM refused no call).\n\n")
+	}
+	if len(run.weighted) > 0 {
+		b.WriteString("Prod left weighted: " + strings.Join(run.weighted, ", ") + ".\n\n")
+	}
+	if len(run.unaudited) > 0 {
+		b.WriteString("Alias moves/audit records that differ: " + strings.Join(run.unaudited, ", ") + ".\n\n")
+	}
 	if len(run.suspended) > 0 {
 		fmt.Fprintf(&b, "SNS suspended the e-mail subscription of %s (more than 10 approval mails a second to one address).\n\n", strings.Join(run.suspended, ", "))
 	}
@@ -405,6 +674,20 @@ func callers(calls []sandbox.Call) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", k.service, k.op, k.caller, n[k])
 	}
 	return b.String()
+}
+
+// formatCounts is "key n" for each, the largest first.
+func formatCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func formatOutcomes(m map[string]int) string {

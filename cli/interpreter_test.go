@@ -58,6 +58,9 @@ func (l *scriptedLambdas) Invoke(_ context.Context, function, _ string, payload 
 	case promotion.ActionBegin:
 		s := req.Promotion.Steps[0]
 		out = promotion.Shift{StableVersion: "1", Step: 0, Weight: s.Weight, BakeSeconds: s.BakeSeconds}
+	case promotion.ActionSetWeight:
+		// The shift, as the shift function returns it.
+		out = *req.Promotion.Shift
 	case promotion.ActionCheckHealth:
 		if !healthy {
 			b, _ := json.Marshal(map[string]string{"errorType": promotion.ErrHealthCheckFailed, "errorMessage": "error rate 50% > 5%"})

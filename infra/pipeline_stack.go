@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -29,7 +31,24 @@ type PipelineStack struct {
 	GitHub *aliasflow.GitHubReleaseRole
 	// Targets are the functions of Options.TargetsFile.
 	Targets []*aliasflow.Target
+	// TargetStacks hold the targets past the first TargetsPerStack.
+	TargetStacks []awscdk.Stack
 }
+
+// TargetsPerStack bounds the targets of the targets file one stack holds:
+// an imported target adds 6 resources (its first version, the stg and prod
+// alias custom resources, the prod errors alarm, the settings parameter
+// and the history query) and CloudFormation allows 500 resources a stack
+// ("Resources: 500", CloudFormation quotas,
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+// The pipeline stack holds the first TargetsPerStack beside its own ~70
+// resources; each further TargetsPerStack go to a stack of their own,
+// TargetsStackName(2), (3), …, deployed after it.
+const TargetsPerStack = 60
+
+// TargetsStackName is the name of the n-th stack of targets (n ≥ 2; the
+// pipeline stack holds the first).
+func TargetsStackName(n int) string { return fmt.Sprintf("AliasflowTargets%d", n) }
 
 // NewPipelineStack adds the pipeline stack to scope.
 func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStackProps) PipelineStack {
@@ -53,9 +72,19 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 		Description: jsii.String("The promotion state machine"),
 	})
 	ps := PipelineStack{Stack: stack, Pipeline: p, Access: aliasflow.NewAccess(stack, "Access", p)}
-	for _, t := range props.Targets {
+	in := stack
+	for i, t := range props.Targets {
+		if i > 0 && i%TargetsPerStack == 0 {
+			// The next TargetsPerStack in a stack of their own.
+			n := i/TargetsPerStack + 1
+			in = awscdk.NewStack(scope, jsii.String(TargetsStackName(n)), &awscdk.StackProps{
+				Description: jsii.String(fmt.Sprintf("aliasflow: targets %d–%d of the targets file", i+1, min(i+TargetsPerStack, len(props.Targets)))),
+			})
+			in.AddStackDependency(stack, jsii.String("the targets register with the pipeline"))
+			ps.TargetStacks = append(ps.TargetStacks, in)
+		}
 		// Imported by name: the function is deployed by another tool.
-		ps.Targets = append(ps.Targets, aliasflow.NewTarget(stack, "Target-"+t.Function, &aliasflow.TargetProps{Pipeline: p, Settings: t}))
+		ps.Targets = append(ps.Targets, aliasflow.NewTarget(in, "Target-"+t.Function, &aliasflow.TargetProps{Pipeline: p, Settings: t}))
 	}
 	awscdk.NewCfnOutput(stack, jsii.String("OperatorsPolicyArn"), &awscdk.CfnOutputProps{
 		Value:       ps.Access.Operators.ManagedPolicyArn(),

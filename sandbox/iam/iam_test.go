@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -178,5 +179,45 @@ func TestPeopleFromTheTemplates(t *testing.T) {
 	}
 	if p := set.Person("test"); p != nil {
 		t.Errorf("Person(test) = %+v, want nil", p)
+	}
+}
+
+// TestSelectSplit resolves Fn::Select over Fn::Split as CDK writes the
+// name of a function imported by name (Function.fromFunctionName: the
+// seventh field of its ARN), and refuses what CloudFormation refuses
+// ("Fn::Select", "Fn::Split", intrinsic function reference,
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-select.html).
+func TestSelectSplit(t *testing.T) {
+	arn := `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":lambda:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":function:fn01"]]}`
+	tests := []struct {
+		name, value string
+		want        any
+		wantErr     string
+	}{
+		{name: "the imported function's name", value: `{"Fn::Select":[6,{"Fn::Split":[":",` + arn + `]}]}`, want: "fn01"},
+		{name: "an index as a string", value: `{"Fn::Select":["1",["a","b"]]}`, want: "b"},
+		{name: "a split alone", value: `{"Fn::Split":[",","a,b"]}`, want: []any{"a", "b"}},
+		{name: "an index past the list", value: `{"Fn::Select":[2,["a","b"]]}`, wantErr: "Fn::Select"},
+		{name: "a negative index", value: `{"Fn::Select":[-1,["a"]]}`, wantErr: "Fn::Select"},
+		{name: "a split without a delimiter", value: `{"Fn::Split":["a,b"]}`, wantErr: "Fn::Split"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl := `{"Resources":{"V":{"Type":"AWS::Lambda::Version","Properties":{"FunctionName":` + tc.value + `}}}}`
+			stacks, err := Parse(map[string][]byte{"S": []byte(tpl)}, Env{Account: "000000000000", Region: "us-east-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := stacks[0].Resolve(stacks[0].Resources()["V"].Properties["FunctionName"])
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("Resolve = %v, %v; want an error naming %s", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Resolve = %#v, %v; want %#v", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -553,7 +554,8 @@ func operatorOf(op string) (string, bool, error) {
 }
 
 // resolve replaces the intrinsic functions of a template value by strings:
-// Ref, Fn::GetAtt, Fn::Join and Fn::Sub ("Intrinsic function reference",
+// Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::ImportValue, and Fn::Select over
+// Fn::Split (a list) as CDK names a function imported by name ("Intrinsic function reference",
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
 func (t *template) resolve(v any) (any, error) {
 	switch x := v.(type) {
@@ -586,6 +588,10 @@ func (t *template) resolve(v any) (any, error) {
 					return t.sub(arg)
 				case "Fn::ImportValue":
 					return t.importValue(arg)
+				case "Fn::Split":
+					return t.split(arg)
+				case "Fn::Select":
+					return t.selectOf(arg)
 				}
 				if strings.HasPrefix(k, "Fn::") {
 					return nil, fmt.Errorf("%s is not resolved by the sandbox's IAM", k)
@@ -619,6 +625,60 @@ func (t *template) importValue(arg any) (any, error) {
 		return nil, fmt.Errorf("Fn::ImportValue %s: no template exports it", jsonString(arg))
 	}
 	return e.t.resolve(e.value)
+}
+
+// split resolves Fn::Split, [delimiter, source string], to the list of
+// the source's parts ("Fn::Split",
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-split.html).
+func (t *template) split(arg any) ([]any, error) {
+	a, ok := arg.([]any)
+	if !ok || len(a) != 2 {
+		return nil, fmt.Errorf("Fn::Split %s: want [delimiter, source string]", jsonString(arg))
+	}
+	sep, _ := a[0].(string)
+	src, err := t.resolve(a[1])
+	if err != nil {
+		return nil, err
+	}
+	str, ok := src.(string)
+	if sep == "" || !ok {
+		return nil, fmt.Errorf("Fn::Split %s: want a delimiter and a string", jsonString(arg))
+	}
+	var out []any
+	for _, p := range strings.Split(str, sep) {
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// selectOf resolves Fn::Select, [index, list], to the list's element at
+// the zero-based index, a number or a string of one ("Fn::Select",
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-select.html).
+func (t *template) selectOf(arg any) (any, error) {
+	a, ok := arg.([]any)
+	if !ok || len(a) != 2 {
+		return nil, fmt.Errorf("Fn::Select %s: want [index, list]", jsonString(arg))
+	}
+	index := -1
+	switch x := a[0].(type) {
+	case float64:
+		if x == float64(int(x)) {
+			index = int(x)
+		}
+	case string:
+		if n, err := strconv.Atoi(x); err == nil {
+			index = n
+		}
+	}
+	v, err := t.resolve(a[1])
+	if err != nil {
+		return nil, err
+	}
+	list, ok := v.([]any)
+	if !ok || index < 0 || index >= len(list) {
+		return nil, fmt.Errorf("Fn::Select %s: want an index from 0 to the list's length - 1 and a list", jsonString(arg))
+	}
+	return list[index], nil
 }
 
 func (t *template) join(arg any) (string, error) {

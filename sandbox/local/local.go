@@ -128,6 +128,12 @@ type Options struct {
 	// created from. The sandbox evaluates every call a pipeline Lambda makes
 	// against its role's policies there, answering AccessDenied as AWS would.
 	Templates string
+	// Existing creates what the account already holds before the deploy:
+	// the functions of a targets file (-c targetsFile=…), which the
+	// pipeline stack imports by name and publishes a first version of,
+	// deployed by another tool. Called once, on a fresh world, after the
+	// sandbox starts and before the templates are applied.
+	Existing func(ctx context.Context, sb *sandbox.Sandbox) error
 }
 
 // DefaultApprover is the one approver of DefaultHello.
@@ -257,6 +263,12 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	if err != nil {
 		sb.Close()
 		return nil, fmt.Errorf("local: the world's templates (make build-local synthesizes them): %w", err)
+	}
+	if opts.Existing != nil && marker == nil {
+		if err := opts.Existing(ctx, sb); err != nil {
+			sb.Close()
+			return nil, fmt.Errorf("local: what exists before the deploy: %w", err)
+		}
 	}
 	if err := w.deploy(ctx, templates, marker != nil); err != nil {
 		sb.Close()

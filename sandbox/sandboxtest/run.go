@@ -254,9 +254,10 @@ func (r *Run) BeginShift(stable string) *Run {
 	return r
 }
 
-// SetWeight answers the step's SetWeight task: prod has the weight.
+// SetWeight answers the step's SetWeight task: prod has the weight, and
+// the shift comes back as the shift function returns it.
 func (r *Run) SetWeight() *Run {
-	r.answer(promotion.ActionSetWeight, Return(map[string]any{}))
+	r.answer(promotion.ActionSetWeight, Return(r.shift))
 	return r
 }
 

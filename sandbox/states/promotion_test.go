@@ -107,7 +107,8 @@ func (p *pipeline) install(h *harness) {
 			if n := int(p.setWeightCalls.Add(1)) - 1; n < len(p.setWeight) {
 				return p.setWeight[n]()
 			}
-			return ok(map[string]any{"weight": req.Promotion.Shift.Weight})
+			// The shift, as the shift function returns it.
+			return ok(*req.Promotion.Shift)
 		case promotion.ActionBake:
 			if req.TaskToken == "" {
 				p.t.Errorf("bake lacks its task token")

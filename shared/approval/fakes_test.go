@@ -329,7 +329,7 @@ func (e *env) wait(t *testing.T, w waiting, name string) string {
 	for action, h := range map[string]sandboxtest.Handler{
 		promotion.ActionGranted:   sandboxtest.Return(map[string]any{}),
 		promotion.ActionBegin:     sandboxtest.Return(first),
-		promotion.ActionSetWeight: sandboxtest.Return(map[string]any{}),
+		promotion.ActionSetWeight: sandboxtest.Return(first),
 		promotion.ActionBake:      sandboxtest.Return(map[string]any{}),
 		promotion.ActionPause:     sandboxtest.Return(map[string]any{}),
 	} {

@@ -291,6 +291,13 @@ type Shift struct {
 	// Every field is always written: the definition's ResultSelectors pick
 	// each one by path, and a path to a missing key fails the state.
 	Probes string `json:"probes"`
+	// Prod is the prod alias as this promotion last read or wrote it (its
+	// versions and RevisionId: begin's read, each set-weight's write), so
+	// the next move of prod writes with that revision as the precondition
+	// instead of reading prod again (Lambda's control plane is 15 requests
+	// a second for the whole account); a JSON document owned by package
+	// shift, "" when unknown.
+	Prod string `json:"prod"`
 }
 
 // Bake is what the Bake wait ended with: a timeout (the bake time passed)

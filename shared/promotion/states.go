@@ -105,6 +105,7 @@ var ResultPaths = map[string]string{
 	StateSmokeTest:       "$." + ResultSmoke,
 	StateRequestApproval: "$." + ResultApproval,
 	StateBeginShift:      "$." + ResultShift,
+	StateSetWeight:       "$." + ResultShift,
 	StateBake:            "$." + ResultBake,
 	StateCheckHealth:     "$." + ResultShift,
 	StatePause:           "$." + ResultBake,

@@ -74,28 +74,34 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 			"prod of %s is mid-shift (%s) for another release; waiting", fn, prod)
 	}
 	pl := t.p.Rollout()
+	// The later moves of prod start from what is read here (prodAsLeft).
+	seen := encodeProd(prod)
 	// allAtOnce: prod moves at Finalize whatever the plan.
-	allAtOnce := func(stable string) (*promotion.Shift, error) {
-		return t.shiftTo(ctx, pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), promotion.Shift{StableVersion: stable})
+	allAtOnce := func(s promotion.Shift) (*promotion.Shift, error) {
+		return t.shiftTo(ctx, pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), s)
 	}
 	switch {
 	case !prod.Exists:
 		// A first release: there is no traffic to shift gradually.
-		return allAtOnce("")
+		return allAtOnce(promotion.Shift{})
 	case prod.Version == n:
-		return allAtOnce(n)
+		return allAtOnce(promotion.Shift{StableVersion: n, Prod: seen})
 	}
 	if err := t.alarmsAtStart(ctx); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	s := &promotion.Shift{StableVersion: prod.Version}
+	s := &promotion.Shift{StableVersion: prod.Version, Prod: seen}
 	first := plan.Next(pl, plan.Start, plan.Facts{})
 	if first.Kind == plan.KindFinalize {
 		return t.shiftTo(ctx, pl, first, *s)
 	}
-	if why, err := t.cannotWeight(ctx, fn, prod.Version, n); err != nil {
+	stableCfg, newCfg, err := t.readVersions(ctx, fn, prod.Version, n)
+	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
-	} else if why != "" {
+	}
+	// The checks judge the versions' log groups begin has just read.
+	s.Logs = t.seedLogs(newCfg, stableCfg)
+	if why := cannotWeight(prod.Version, n, stableCfg, newCfg); why != "" {
 		if !t.p.Target.Strategy.FallbackAllAtOnce {
 			return nil, promotion.TaskError(promotion.ErrCannotWeight,
 				"prod of %s cannot route between versions %s and %s: %s; Lambda refuses such a weighted alias, so no traffic moved (set strategy.fallbackAllAtOnce to move prod all at once instead)",
@@ -103,7 +109,7 @@ func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
 		}
 		t.log.WarnContext(ctx, "versions cannot share a weighted alias; moving prod all at once (strategy.fallbackAllAtOnce)",
 			"function", fn, "stable", prod.Version, "version", n, "reason", why)
-		return allAtOnce(prod.Version)
+		return allAtOnce(*s)
 	}
 	if h := t.health(); h.Probes > 0 {
 		// At 0 %: a version that fails its probes never serves a user.
@@ -300,14 +306,8 @@ func (t *task) health() config.Health {
 	return target.Health
 }
 
-// cannotWeight says why prod cannot route between the stable and the new
-// version, "" when it can: "Both versions must have the same execution
-// role" and "the same dead-letter queue configuration, or no dead-letter
-// queue configuration" (Lambda aliases,
-// https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html).
-// Checked before the first weight, so a refusal leaves prod untouched
-// rather than failing SetWeight and rolling back for a misleading reason.
-func (t *task) cannotWeight(ctx context.Context, fn, stable, n string) (string, error) {
+// readVersions reads the stable and the new version's configuration.
+func (t *task) readVersions(ctx context.Context, fn, stable, n string) (stableCfg, newCfg *lambda.GetFunctionConfigurationOutput, err error) {
 	read := func(v string) (*lambda.GetFunctionConfigurationOutput, error) {
 		out, err := t.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String(v)})
 		if err != nil {
@@ -315,16 +315,25 @@ func (t *task) cannotWeight(ctx context.Context, fn, stable, n string) (string, 
 		}
 		return out, nil
 	}
-	a, err := read(stable)
-	if err != nil {
-		return "", err
+	if stableCfg, err = read(stable); err != nil {
+		return nil, nil, err
 	}
-	b, err := read(n)
-	if err != nil {
-		return "", err
+	if newCfg, err = read(n); err != nil {
+		return nil, nil, err
 	}
+	return stableCfg, newCfg, nil
+}
+
+// cannotWeight says why prod cannot route between the stable version a
+// and the new version b, "" when it can: "Both versions must have the
+// same execution role" and "the same dead-letter queue configuration, or
+// no dead-letter queue configuration" (Lambda aliases,
+// https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html).
+// Checked before the first weight, so a refusal leaves prod untouched
+// rather than failing SetWeight and rolling back for a misleading reason.
+func cannotWeight(stable, n string, a, b *lambda.GetFunctionConfigurationOutput) string {
 	if ra, rb := aws.ToString(a.Role), aws.ToString(b.Role); ra != rb {
-		return fmt.Sprintf("their execution roles differ (%s has %s, %s has %s)", stable, ra, n, rb), nil
+		return fmt.Sprintf("their execution roles differ (%s has %s, %s has %s)", stable, ra, n, rb)
 	}
 	dlq := func(c *lambda.GetFunctionConfigurationOutput) string {
 		if c.DeadLetterConfig == nil {
@@ -333,18 +342,20 @@ func (t *task) cannotWeight(ctx context.Context, fn, stable, n string) (string, 
 		return aws.ToString(c.DeadLetterConfig.TargetArn)
 	}
 	if da, db := dlq(a), dlq(b); da != db {
-		return fmt.Sprintf("their dead-letter queues differ (%s has %q, %s has %q)", stable, da, n, db), nil
+		return fmt.Sprintf("their dead-letter queues differ (%s has %q, %s has %q)", stable, da, n, db)
 	}
-	return "", nil
+	return ""
 }
 
-// setWeight sends shift.weight of prod's traffic to the new version. It is
-// an ordinary task: the Bake state that follows starts its clock only once
-// the weight is set, so a slow or retried call can never land after the
-// bake, the health check or a rollback.
-func (t *task) setWeight(ctx context.Context) error {
+// setWeight sends shift.weight of prod's traffic to the new version and
+// returns the Shift with prod as the write left it (Shift.Prod, the next
+// move's precondition). It is an ordinary task:
+// the Bake state that follows starts its clock only once the weight is
+// set, so a slow or retried call can never land after the bake, the health
+// check or a rollback.
+func (t *task) setWeight(ctx context.Context) (*promotion.Shift, error) {
 	fn, n, s := t.p.Function, t.p.Version, t.p.Shift
-	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
+	m, err := t.moveProd(ctx, func(cur alias.Alias) (alias.Alias, bool, error) {
 		if !cur.Exists {
 			return cur, false, fmt.Errorf("prod of %s does not exist; stable version %s was recorded", fn, s.StableVersion)
 		}
@@ -361,23 +372,25 @@ func (t *task) setWeight(ctx context.Context) error {
 		return alias.Alias{Exists: true, Version: s.StableVersion, Weights: map[string]float64{n: s.Weight}}, true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("set weight: %w", err)
+		return nil, fmt.Errorf("set weight: %w", err)
 	}
-	if !changed {
-		t.log.InfoContext(ctx, "prod already at this weight", "function", fn, "prod", before.String())
-		return nil
+	next := *s
+	next.Prod = encodeProd(m.After)
+	if !m.Changed {
+		t.log.InfoContext(ctx, "prod already at this weight", "function", fn, "prod", m.Before.String())
+		return &next, nil
 	}
 	t.record(ctx, audit.Record{Event: audit.TrafficShifted, Alias: promotion.AliasProd,
 		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
 		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Rollout().Weights()))})
-	return nil
+	return &next, nil
 }
 
 // finalize sends all of prod's traffic to the new version, creating prod
 // on a first release.
 func (t *task) finalize(ctx context.Context) error {
 	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
-	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
+	m, err := t.moveProd(ctx, func(cur alias.Alias) (alias.Alias, bool, error) {
 		if cur.Exists && cur.Version != n && cur.Version != stable {
 			return cur, false, fmt.Errorf("prod of %s is on %s, neither stable version %q nor %s: it moved outside this promotion",
 				fn, cur, stable, n)
@@ -395,9 +408,9 @@ func (t *task) finalize(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	if changed {
+	if m.Changed {
 		t.record(ctx, audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd,
-			FromVersion: before.Version, ToVersion: n})
+			FromVersion: m.Before.Version, ToVersion: n})
 	}
 	t.record(ctx, audit.Record{Event: audit.PromotionCompleted, Alias: promotion.AliasProd,
 		FromVersion: stable, ToVersion: n})

@@ -245,7 +245,10 @@ func schedule(t *testing.T, x *executions, req promotion.TaskRequest) {
 		if req.Action == promotion.ActionSetWeight {
 			return
 		}
-		r.Answer(promotion.ActionSetWeight, ok)
+		// Set-weight returns the shift with prod as its write left it
+		// (ResultPath $.shift): the definition's ResultSelector needs
+		// every field.
+		r.Answer(promotion.ActionSetWeight, sandboxtest.Return(shifted))
 		if req.Action == promotion.ActionBake {
 			return
 		}

@@ -237,37 +237,89 @@ func (t *task) logEvidence(ctx context.Context, stepStart, now time.Time) (audit
 
 // logStart returns the progress carried from the last check of this step,
 // or a fresh one: the versions' log groups and whether their runtime's
-// error line is known, read once a step from the new and the stable
-// version's configuration (GetFunctionConfiguration: Runtime,
-// LoggingConfig).
+// error line is known, from the new and the stable version's configuration
+// (GetFunctionConfiguration: Runtime, LoggingConfig) — as begin read it
+// (seedLogs), or read now.
 func (t *task) logStart(ctx context.Context, stepStart time.Time) (*logProgress, error) {
 	s := t.p.Shift
 	if s.Logs != "" {
 		var pr logProgress
 		if err := json.Unmarshal([]byte(s.Logs), &pr); err == nil && pr.Step == s.Step && len(pr.Groups) > 0 {
+			if pr.Since.IsZero() {
+				// Seeded: the groups are known, nothing read yet.
+				pr.Since = stepStart.UTC()
+				for i := range pr.Groups {
+					pr.Groups[i] = groupProgress{Name: pr.Groups[i].Name, Through: stepStart.UnixMilli()}
+				}
+			}
 			return &pr, nil
 		}
 	}
-	pr := &logProgress{Step: s.Step, Since: stepStart.UTC()}
-	var newCfg *lambda.GetFunctionConfigurationOutput
+	var cfgs []*lambda.GetFunctionConfigurationOutput
 	for _, v := range []string{t.p.Version, s.StableVersion} {
 		c, err := t.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(t.p.Function), Qualifier: aws.String(v)})
 		if err != nil {
 			return nil, fmt.Errorf("read the logging configuration of version %s of %s: %w", v, t.p.Function, err)
 		}
-		if newCfg == nil {
-			newCfg = c
-		}
+		cfgs = append(cfgs, c)
+	}
+	pr := t.logsOf(s.Step, cfgs[0], cfgs[1])
+	pr.Since = stepStart.UTC()
+	for i := range pr.Groups {
+		pr.Groups[i].Through = stepStart.UnixMilli()
+	}
+	return pr, nil
+}
+
+// logsOf is a step's log progress before anything is read: the log groups
+// of the new and the stable version (from their configurations), and
+// whose handled-error line they show.
+func (t *task) logsOf(step int, newCfg, stableCfg *lambda.GetFunctionConfigurationOutput) *logProgress {
+	pr := &logProgress{Step: step}
+	for _, c := range []*lambda.GetFunctionConfigurationOutput{newCfg, stableCfg} {
 		group := "/aws/lambda/" + t.p.Function
 		if lc := c.LoggingConfig; lc != nil && aws.ToString(lc.LogGroup) != "" {
 			group = aws.ToString(lc.LogGroup)
 		}
 		if !slices.ContainsFunc(pr.Groups, func(g groupProgress) bool { return g.Name == group }) {
-			pr.Groups = append(pr.Groups, groupProgress{Name: group, Through: stepStart.UnixMilli()})
+			pr.Groups = append(pr.Groups, groupProgress{Name: group})
 		}
 	}
 	pr.Sees, pr.Blind = seesHandledErrors(t.p.Target.Health.LogRuntime, t.p.Version, newCfg)
-	return pr, nil
+	return pr
+}
+
+// seedLogs is the first step's log progress as begin learned it from the
+// versions' configurations (published versions' logging settings do not
+// change), so the checks need not read them again; "" when the target
+// does not read logs.
+func (t *task) seedLogs(newCfg, stableCfg *lambda.GetFunctionConfigurationOutput) string {
+	if t.health().FreshSignal != config.FreshSignalLogs {
+		return ""
+	}
+	return encodeSeed(t.logsOf(0, newCfg, stableCfg))
+}
+
+// nextStepLogs is the seed of step's log progress from the last step's
+// (doc): the same groups and runtime, nothing read; "" when doc holds none.
+func nextStepLogs(doc string, step int) string {
+	var pr logProgress
+	if doc == "" || json.Unmarshal([]byte(doc), &pr) != nil || len(pr.Groups) == 0 {
+		return ""
+	}
+	next := &logProgress{Step: step, Sees: pr.Sees, Blind: pr.Blind}
+	for _, g := range pr.Groups {
+		next.Groups = append(next.Groups, groupProgress{Name: g.Name})
+	}
+	return encodeSeed(next)
+}
+
+func encodeSeed(pr *logProgress) string {
+	b, err := json.Marshal(pr)
+	if err != nil {
+		return "" // the checks read the configurations themselves
+	}
+	return string(b)
 }
 
 // seesHandledErrors says whose handled-error line the logs of a version

@@ -161,7 +161,8 @@ func TestBeginAtAWindow(t *testing.T) {
 			}
 			c := *got
 			c.Verdict = ""
-			if c != tc.want {
+			// Begin carries prod as it read it (the next move's lock).
+			if want := withProdSeen(t, e, &tc.want); c != *want {
 				t.Errorf("shift = %+v, want %+v", got, tc.want)
 			}
 			recs := wantSummary(t, e, tc.wantRecs)
@@ -212,6 +213,7 @@ func TestContinueAWindow(t *testing.T) {
 			}
 			c := *got
 			c.Verdict = ""
+			// Continue carries the request's prod (none here).
 			if c != tc.want {
 				t.Errorf("shift = %+v, want %+v", got, tc.want)
 			}

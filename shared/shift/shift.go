@@ -142,16 +142,18 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 	case promotion.ActionBegin:
 		return t.begin(ctx)
 	case promotion.ActionSetWeight:
-		return nil, t.setWeight(ctx)
+		return t.setWeight(ctx)
 	case promotion.ActionBake, promotion.ActionPause:
 		// The Bake and Pause states wait on their task token for the
 		// bake or pause time; the weight is already set, so there is
 		// nothing to do but return.
 		return nil, nil
 	case promotion.ActionContinue:
-		return t.continuePause(ctx)
+		next, err := t.continuePause(ctx)
+		return t.carry(next), err
 	case promotion.ActionCheckHealth:
-		return t.checkHealth(ctx)
+		next, err := t.checkHealth(ctx)
+		return t.carry(next), err
 	case promotion.ActionFinalize:
 		return nil, t.finalize(ctx)
 	case promotion.ActionRollback:
@@ -161,6 +163,24 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 	}
 	// validate refuses unknown actions; this is unreachable.
 	return nil, promotion.TaskError(promotion.ErrInvalidInput, "unknown action %q", req.Action)
+}
+
+// carry keeps in the Shift check-health returns what the promotion already
+// learned and the check does not change: prod as last seen, and for a next
+// step the versions' log groups (nextStepLogs), so no later task reads
+// them again.
+func (t *task) carry(next *promotion.Shift) *promotion.Shift {
+	s := t.p.Shift
+	if next == nil || s == nil {
+		return next
+	}
+	if next.Prod == "" {
+		next.Prod = s.Prod
+	}
+	if next.Logs == "" && next.Step != s.Step {
+		next.Logs = nextStepLogs(s.Logs, next.Step)
+	}
+	return next
 }
 
 // errorMessage is what the runtime will report as the errorMessage: a

@@ -2,6 +2,7 @@ package shift_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -116,8 +117,8 @@ func TestBegin(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("begin: %v", err)
 			}
-			if tc.want != nil && (got == nil || *got != *tc.want) {
-				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			if want := withProdSeen(t, e, tc.want); want != nil && (got == nil || *got != *want) {
+				t.Errorf("shift = %+v, want %+v", got, want)
 			}
 			if e.alias("prod") != prodBefore || e.alias("stg") != stgBefore {
 				t.Errorf("aliases moved: prod %s→%s, stg %s→%s", prodBefore, e.alias("prod"), stgBefore, e.alias("stg"))
@@ -178,10 +179,17 @@ func TestSetWeight(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(e)
 			}
-			out, err := e.run(request(t, promotion.ActionSetWeight, tc.step))
+			req := request(t, promotion.ActionSetWeight, tc.step)
+			out, err := e.run(req)
 			wantErrorName(t, err, tc.wantErr)
-			if out != nil {
-				t.Errorf("set-weight returned %+v; its state discards results and the token must not be sent", out)
+			// The shift comes back with prod as the write left it (the
+			// next move's precondition); nothing on an error.
+			var want *promotion.Shift
+			if tc.wantErr == "" {
+				want = withProdSeen(t, e, req.Promotion.Shift)
+			}
+			if out != want && (out == nil || want == nil || *out != *want) {
+				t.Errorf("set-weight returned %+v, want %+v", out, want)
 			}
 			if got := e.alias("prod"); got != tc.want {
 				t.Errorf("prod = %s, want %s", got, tc.want)
@@ -907,8 +915,8 @@ func TestBeginRefusesVersionsThatCannotShareAWeightedAlias(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("begin: %v", err)
 			}
-			if tc.want != nil && (got == nil || *got != *tc.want) {
-				t.Errorf("shift = %+v, want %+v", got, tc.want)
+			if want := withProdSeen(t, e, tc.want); want != nil && (got == nil || *got != *want) {
+				t.Errorf("shift = %+v, want %+v", got, want)
 			}
 			if e.alias("prod") != "4" || e.alias("stg") != n {
 				t.Errorf("aliases moved: prod %s, stg %s", e.alias("prod"), e.alias("stg"))
@@ -916,6 +924,32 @@ func TestBeginRefusesVersionsThatCannotShareAWeightedAlias(t *testing.T) {
 			wantSummary(t, e, []string{})
 		})
 	}
+}
+
+// withProdSeen is want with Shift.Prod as the fake's prod is now (its
+// routing and RevisionId), as begin and set-weight return it; nil for nil.
+func withProdSeen(t *testing.T, e *env, want *promotion.Shift) *promotion.Shift {
+	t.Helper()
+	if want == nil {
+		return nil
+	}
+	w := *want
+	if a, ok := e.lam.Alias(t, fn, "prod"); ok {
+		var weights map[string]float64
+		if a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+			weights = a.RoutingConfig.AdditionalVersionWeights
+		}
+		b, err := json.Marshal(struct {
+			Version  string             `json:"version"`
+			Weights  map[string]float64 `json:"weights,omitempty"`
+			Revision string             `json:"revision"`
+		}{aws.ToString(a.FunctionVersion), weights, aws.ToString(a.RevisionId)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Prod = string(b)
+	}
+	return &w
 }
 
 // withoutVerdict checks a check-health result explains itself and returns
