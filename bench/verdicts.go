@@ -547,6 +547,10 @@ func (m *trialMachine) Invoke(ctx context.Context, _, _ string, payload []byte) 
 		// The approver decides at once.
 		decision, _ := json.Marshal(promotion.Decision{Approved: true, Approver: "bench@example.com", Via: "link", DecidedAt: m.clock.Now()})
 		go func() { _ = m.svc.SendTaskSuccess(context.Background(), req.TaskToken, string(decision)) }()
+	case promotion.ActionSetWeight:
+		// The shift function returns the shift with prod as its write left
+		// it (SetWeight's ResultSelector reads every field); no alias here.
+		out = req.Promotion.Shift
 	case promotion.ActionBake:
 		m.baking <- req.TaskToken
 	case promotion.ActionBegin, promotion.ActionCheckHealth:
