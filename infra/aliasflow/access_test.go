@@ -93,9 +93,12 @@ func releaseOnly(s policyStatement) bool {
 // needs no permission ("GetCallerIdentity", AWS STS API Reference: "No
 // permissions are required to perform this operation"); Proofs only
 // presigns that call, on the caller's machine, for the release Lambda to send.
+// Parameters (`aliasflow settings get|set`) is the settings owner's client,
+// not an operator's: no aliasflow identity may write a target's settings
+// (TestNoAliasflowIdentityWritesSettings; README, `settings set`).
 func cliActions() []string {
 	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm",
-		"Approvals": "execute-api", "Proofs": "", "Prune": "lambda"}
+		"Approvals": "execute-api", "Proofs": "", "Prune": "lambda", "Parameters": ""}
 	iamName := map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
 	seen := map[string]bool{}
 	var out []string
