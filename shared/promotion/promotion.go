@@ -168,6 +168,38 @@ type Input struct {
 	// instead of a promotion (the definition's Mode choice): the approval
 	// API starts one for an operator when no promotion is shifting.
 	Rollback *ManualRollback `json:"rollback,omitempty"`
+	// Group names the group when the promotion moves several functions
+	// together (a target's settings "group"); empty for one function.
+	Group string `json:"group,omitempty"`
+	// Members are a group's functions, sorted by function name, each with
+	// the version this promotion moves and what it needs to roll back.
+	// Empty for a single-function promotion, whose Function/Version (and
+	// the fields above) say the same, so older executions read back
+	// unchanged. For a group, Function/Version/Release/Target are the
+	// first member's.
+	Members []Member `json:"members,omitempty"`
+}
+
+// Member is one function of a group promotion.
+type Member struct {
+	Function           string        `json:"function"`
+	Version            string        `json:"version"`
+	PreviousStgVersion string        `json:"previousStgVersion,omitempty"`
+	Release            Release       `json:"release"`
+	Target             config.Target `json:"target"`
+	// StgRevision is as Input.StgRevision, for this member.
+	StgRevision string `json:"stgRevision,omitempty"`
+}
+
+// Functions returns the promotion's members: Members for a group, or the
+// one function the Input names, in the same shape, so a task handles
+// both with one loop.
+func (in Input) Functions() []Member {
+	if len(in.Members) > 0 {
+		return in.Members
+	}
+	return []Member{{Function: in.Function, Version: in.Version, PreviousStgVersion: in.PreviousStgVersion,
+		Release: in.Release, Target: in.Target, StgRevision: in.StgRevision}}
 }
 
 // ManualRollback is an operator's rollback outside a promotion, as the

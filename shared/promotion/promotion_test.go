@@ -104,3 +104,16 @@ func TestStepCountIsPlan(t *testing.T) {
 		}
 	}
 }
+
+func TestFunctionsOfSingleAndGroup(t *testing.T) {
+	single := Input{Function: "hello", Version: "7", PreviousStgVersion: "6", StgRevision: "r1"}
+	if got := single.Functions(); len(got) != 1 || got[0].Function != "hello" || got[0].Version != "7" ||
+		got[0].PreviousStgVersion != "6" || got[0].StgRevision != "r1" {
+		t.Errorf("single Functions() = %+v, want hello v7 (prev 6, revision r1)", got)
+	}
+	group := Input{Function: "a", Version: "1", Group: "api",
+		Members: []Member{{Function: "a", Version: "1"}, {Function: "b", Version: "4"}}}
+	if got := group.Functions(); len(got) != 2 || got[1].Function != "b" || got[1].Version != "4" {
+		t.Errorf("group Functions() = %+v, want members a v1, b v4", got)
+	}
+}
