@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -31,16 +32,52 @@ func AttemptName(function, version, codeSha256 string, attempt int) string {
 }
 
 func name(function, version, tag string, attempt int) string {
+	fn, suffix := fit(function, len(version)+len(tag)+3, attempt)
+	return fmt.Sprintf("%s-v%s-%s%s", fn, version, tag, suffix)
+}
+
+// fit cuts what names the promotion so that the whole name, with the
+// others bytes beside it and the attempt's suffix, stays within Step
+// Functions' 80 characters; it returns the suffix too.
+func fit(what string, others, attempt int) (string, string) {
 	suffix := ""
 	if attempt > 1 {
 		suffix = "-r" + strconv.Itoa(attempt)
 	}
-	fn := function
-	if max := 80 - len(version) - len(tag) - 3 - len(suffix); len(fn) > max {
-		fn = fn[:max]
+	if max := 80 - others - len(suffix); len(what) > max {
+		what = what[:max]
 	}
-	return fmt.Sprintf("%s-v%s-%s%s", fn, version, tag, suffix)
+	return what, suffix
 }
+
+// GroupExecutionName is the deterministic execution name of a group's
+// release: "<group>-g<tag>", tag being the hex of the first 4 bytes of
+// SHA-256 over the members' lines "function\tversion\tcodeSha256\n"
+// sorted by function, so the same members at the same versions and code
+// always give the same name whatever order they were named in. The group
+// is cut short as ExecutionName cuts a function.
+func GroupExecutionName(group string, members []Member) string {
+	return GroupAttemptName(group, members, 1)
+}
+
+// GroupAttemptName is GroupExecutionName for the attempt-th promotion of
+// a group's release, as AttemptName is for one function.
+func GroupAttemptName(group string, members []Member, attempt int) string {
+	lines := make([]string, 0, len(members))
+	for _, m := range members {
+		lines = append(lines, m.Function+"\t"+m.Version+"\t"+m.Release.CodeSha256+"\n")
+	}
+	// Function names hold no tab or newline, so sorting the lines sorts
+	// by function.
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "")))
+	tag := hex.EncodeToString(sum[:4])
+	g, suffix := fit(group, len(tag)+2, attempt)
+	return g + "-g" + tag + suffix
+}
+
+// groupExecutionName matches the names GroupAttemptName gives.
+var groupExecutionName = regexp.MustCompile(`^(.+)-g([0-9a-f]{8})(?:-r([1-9][0-9]{0,5}))?$`)
 
 // executionName matches the names AttemptName gives.
 var executionName = regexp.MustCompile(`^(.+)-v([0-9]+)-([0-9a-f]{8})(?:-r([1-9][0-9]{0,5}))?$`)
@@ -49,34 +86,46 @@ var executionName = regexp.MustCompile(`^(.+)-v([0-9]+)-([0-9a-f]{8})(?:-r([1-9]
 type ExecutionRef struct {
 	// Function is the function's name as the execution name carries it:
 	// cut short when the function's name is long (see ExecutionName).
+	// Empty for a group's promotion.
 	Function string
-	Version  string
+	// Version is the function's version; empty for a group's promotion,
+	// whose members' versions are in its input (Input.Members).
+	Version string
 	// Attempt is 1 for a release's first promotion, n for its (n-1)th retry.
 	Attempt int
+	// Group is the group's name (cut short as Function is) when the
+	// promotion moves a group of functions (GroupExecutionName).
+	Group string
 }
 
 // ParseExecutionName reads an execution name (or an execution ARN) back
-// into its function, version and attempt; ok is false when it is not a
-// name AttemptName gives.
+// into its function, version and attempt, or its group and attempt; ok is
+// false when it is not a name AttemptName or GroupAttemptName gives.
 func ParseExecutionName(nameOrARN string) (ref ExecutionRef, ok bool) {
 	ref, _, ok = parse(nameOrARN)
 	return ref, ok
 }
 
-// parse is ParseExecutionName with the code tag.
+// parse is ParseExecutionName with the code tag. A single function's name
+// ends "-v<digits>-<tag>", a group's "-g<tag>": the character before the
+// tag tells them apart, so no name reads as both.
 func parse(nameOrARN string) (ref ExecutionRef, tag string, ok bool) {
-	m := executionName.FindStringSubmatch(ExecutionNameOf(nameOrARN))
-	if m == nil {
+	n := ExecutionNameOf(nameOrARN)
+	var attempt string
+	if m := executionName.FindStringSubmatch(n); m != nil {
+		ref, tag, attempt = ExecutionRef{Function: m[1], Version: m[2], Attempt: 1}, m[3], m[4]
+	} else if m := groupExecutionName.FindStringSubmatch(n); m != nil {
+		ref, tag, attempt = ExecutionRef{Group: m[1], Attempt: 1}, m[2], m[3]
+	} else {
 		return ExecutionRef{}, "", false
 	}
-	ref = ExecutionRef{Function: m[1], Version: m[2], Attempt: 1}
-	if m[4] != "" {
-		ref.Attempt, _ = strconv.Atoi(m[4])
+	if attempt != "" {
+		ref.Attempt, _ = strconv.Atoi(attempt)
 		if ref.Attempt < 2 {
 			return ExecutionRef{}, "", false
 		}
 	}
-	return ref, m[3], true
+	return ref, tag, true
 }
 
 // ExecutionOf reports whether name is an execution name of function's
@@ -97,9 +146,11 @@ func ExecutionOf(function, nameOrARN string) (version string, ok bool) {
 func SameRelease(a, b string) bool {
 	ra, ta, oka := parse(a)
 	rb, tb, okb := parse(b)
-	// A retry's suffix may cut a long function name shorter.
+	// A retry's suffix may cut a long function (or group) name shorter.
 	return oka && okb && ra.Version == rb.Version && ta == tb &&
-		(strings.HasPrefix(ra.Function, rb.Function) || strings.HasPrefix(rb.Function, ra.Function))
+		(ra.Group == "") == (rb.Group == "") &&
+		(strings.HasPrefix(ra.Function, rb.Function) || strings.HasPrefix(rb.Function, ra.Function)) &&
+		(strings.HasPrefix(ra.Group, rb.Group) || strings.HasPrefix(rb.Group, ra.Group))
 }
 
 // ExecutionARN is the ARN Step Functions gives the execution name of the

@@ -1,6 +1,8 @@
 package promotion
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -41,16 +43,23 @@ func TestParseExecutionName(t *testing.T) {
 		want     ExecutionRef
 		wantOK   bool
 	}{
-		{"name", "hello-v2-9f86d081", ExecutionRef{"hello", "2", 1}, true},
-		{"ARN", ExecutionARN(sm, "hello-v2-9f86d081"), ExecutionRef{"hello", "2", 1}, true},
-		{"function with -v in it", "api-v2-v13-0011aabb", ExecutionRef{"api-v2", "13", 1}, true},
-		{"a retry", "hello-v2-9f86d081-r2", ExecutionRef{"hello", "2", 2}, true},
-		{"a retry of a function ending in -r", "web-r-v2-9f86d081-r15", ExecutionRef{"web-r", "2", 15}, true},
+		{"name", "hello-v2-9f86d081", ExecutionRef{Function: "hello", Version: "2", Attempt: 1}, true},
+		{"ARN", ExecutionARN(sm, "hello-v2-9f86d081"), ExecutionRef{Function: "hello", Version: "2", Attempt: 1}, true},
+		{"function with -v in it", "api-v2-v13-0011aabb", ExecutionRef{Function: "api-v2", Version: "13", Attempt: 1}, true},
+		{"a retry", "hello-v2-9f86d081-r2", ExecutionRef{Function: "hello", Version: "2", Attempt: 2}, true},
+		{"a retry of a function ending in -r", "web-r-v2-9f86d081-r15", ExecutionRef{Function: "web-r", Version: "2", Attempt: 15}, true},
 		{"attempt 1 is never written", "hello-v2-9f86d081-r1", ExecutionRef{}, false},
 		{"attempt 0", "hello-v2-9f86d081-r0", ExecutionRef{}, false},
 		{"upper-case tag", "hello-v2-9F86D081", ExecutionRef{}, false},
 		{"short tag", "hello-v2-9f86d0", ExecutionRef{}, false},
 		{"empty", "", ExecutionRef{}, false},
+		{"group", "api-gdeadbeef", ExecutionRef{Group: "api", Attempt: 1}, true},
+		{"group ARN", ExecutionARN(sm, "api-gdeadbeef"), ExecutionRef{Group: "api", Attempt: 1}, true},
+		{"group retry", "api-gdeadbeef-r3", ExecutionRef{Group: "api", Attempt: 3}, true},
+		{"group with -v in it", "api-v2-g0011aabb", ExecutionRef{Group: "api-v2", Attempt: 1}, true},
+		{"group attempt 1 is never written", "api-gdeadbeef-r1", ExecutionRef{}, false},
+		{"group upper-case tag", "api-gDEADBEEF", ExecutionRef{}, false},
+		{"group without a name", "-gdeadbeef", ExecutionRef{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,5 +123,67 @@ func TestExecutionARNRoundTrip(t *testing.T) {
 	}
 	if n := ExecutionNameOf("hello-v2-9f86d081"); n != "hello-v2-9f86d081" {
 		t.Errorf("ExecutionNameOf of a name = %q", n)
+	}
+}
+
+// TestGroupExecutionName: a group's name is "<group>-g<tag>[-r<attempt>]",
+// the tag a function of the members' functions, versions and code alone
+// (not of the order they were named in), at most 80 characters, parsed
+// back with Group set and never taken for a single function's promotion.
+func TestGroupExecutionName(t *testing.T) {
+	shaA := "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+	shaB := "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+	a := Member{Function: "orders", Version: "3", Release: Release{CodeSha256: shaA}}
+	b := Member{Function: "payments", Version: "12", Release: Release{CodeSha256: shaB}}
+	long := strings.Repeat("g", 64)
+	// The tag written out: sha256 of the sorted lines, first 4 bytes.
+	sum := sha256.Sum256([]byte("orders\t3\t" + shaA + "\npayments\t12\t" + shaB + "\n"))
+	tag := hex.EncodeToString(sum[:4])
+	b13 := b
+	b13.Version = "13"
+	bOther := b
+	bOther.Release.CodeSha256 = shaA
+	tests := []struct {
+		name, got, want string
+	}{
+		{"named", GroupExecutionName("api", []Member{a, b}), "api-g" + tag},
+		{"order does not matter", GroupExecutionName("api", []Member{b, a}), "api-g" + tag},
+		{"a retry", GroupAttemptName("api", []Member{a, b}, 4), "api-g" + tag + "-r4"},
+		{"a long group is cut", GroupAttemptName(long, []Member{a, b}, 999999), long[:80-10-8] + "-g" + tag + "-r999999"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+			if len(tt.got) > 80 {
+				t.Errorf("%q is %d characters, Step Functions allows 80", tt.got, len(tt.got))
+			}
+			ref, ok := ParseExecutionName(tt.got)
+			if !ok || ref.Group == "" || ref.Function != "" || ref.Version != "" {
+				t.Errorf("ParseExecutionName(%q) = %+v, %v; want a group's ref", tt.got, ref, ok)
+			}
+			if _, ok := ExecutionOf("orders", tt.got); ok {
+				t.Errorf("ExecutionOf(orders, %q) took a group's promotion for the function's", tt.got)
+			}
+		})
+	}
+	same := []struct {
+		name string
+		x, y string
+		want bool
+	}{
+		{"a retry of the group", GroupExecutionName("api", []Member{a, b}), GroupAttemptName("api", []Member{a, b}, 2), true},
+		{"a retry of a cut long group", GroupExecutionName(long, []Member{a, b}), GroupAttemptName(long, []Member{a, b}, 12), true},
+		{"another version of a member", GroupExecutionName("api", []Member{a, b}), GroupExecutionName("api", []Member{a, b13}), false},
+		{"other code of a member", GroupExecutionName("api", []Member{a, b}), GroupExecutionName("api", []Member{a, bOther}), false},
+		{"another group", GroupExecutionName("api", []Member{a, b}), GroupExecutionName("web", []Member{a, b}), false},
+	}
+	for _, tt := range same {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SameRelease(tt.x, tt.y); got != tt.want {
+				t.Errorf("SameRelease(%q, %q) = %v, want %v", tt.x, tt.y, got, tt.want)
+			}
+		})
 	}
 }
