@@ -102,6 +102,13 @@ type Target struct {
 	// Prune, when set, lets `aliasflow prune` and the reconciler delete
 	// the target's old published versions; absent, none is ever deleted.
 	Prune *Prune `json:"prune,omitempty" jsonschema_extras:"x-default=none (no version is ever deleted)"`
+	// Group makes the function a member of a group: one release naming
+	// several members of a group is one promotion that moves them
+	// together, approved once and rolled back together. Members
+	// must agree on strategy, approvers, approvalTimeoutSeconds, approval,
+	// environment and health.metricDelaySeconds, maxBakeSeconds and
+	// onInconclusive.
+	Group string `json:"group,omitempty" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$" jsonschema_extras:"x-default=none (released alone)"`
 }
 
 // Prune is a target's version pruning policy. Whatever it says, a version
@@ -636,6 +643,17 @@ func (c *Config) Validate() error {
 		}
 		seen[t.Function] = true
 	}
+	groups := map[string][]Target{}
+	for _, t := range c.Targets {
+		if t.Group != "" {
+			groups[t.Group] = append(groups[t.Group], t)
+		}
+	}
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
+		if err := CheckGroup(groups[g]); err != nil {
+			errs = append(errs, fmt.Errorf("targets: %w", err))
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -650,6 +668,9 @@ func (t *Target) Validate(prefix string) error {
 	}
 	if err := ValidateFunctionName(t.Function); err != nil {
 		bad("function", "%v", err)
+	}
+	if err := ValidateGroupName(t.Group); t.Group != "" && err != nil {
+		bad("group", "%v", err)
 	}
 	if t.Prune != nil && t.Prune.KeepLast < 1 {
 		bad("prune.keepLast", "must be at least 1 (the newest published version is always kept), got %d", t.Prune.KeepLast)
