@@ -100,6 +100,13 @@ type Request struct {
 	// read from, when the Targets say (settings.Store); 0 otherwise.
 	SettingsVersion int64
 
+	// Group and Members are set for a release of several functions of a
+	// group (a Release Requested event's "functions"): Members, sorted by
+	// function, are each member's request; Target, Release and
+	// SettingsVersion above are the first member's.
+	Group   string
+	Members []*Request
+
 	// proof is the event's callerProof, verified by the Handler before
 	// anything moves (Release.VerifiedBy).
 	proof string
@@ -153,7 +160,7 @@ type releaseRequested struct {
 
 // ReleaseRequestedFields are the fields of a Release Requested detail;
 // any other is refused.
-var ReleaseRequestedFields = []string{"function", "codeSha256", "commit", "requestedBy", "build", "title", "author", "retry", "callerProof"}
+var ReleaseRequestedFields = []string{"function", "functions", "codeSha256", "commit", "requestedBy", "build", "title", "author", "retry", "callerProof"}
 
 // codeBuildDetail is the part of a "CodeBuild Build State Change" detail
 // aliasflow reads. The rest (phases, logs, times in CodeBuild's own format)
@@ -209,7 +216,11 @@ func ParseEvent(ctx context.Context, raw []byte, targets Targets) (Parsed, error
 	case env.Source == eventpatterns.CodeBuildSource && env.DetailType == eventpatterns.CodeBuildDetailType:
 		return parseCodeBuild(ctx, env.Detail, targets)
 	case env.Source == eventpatterns.ReleaseSource && env.DetailType == eventpatterns.ReleaseDetailType:
-		req, err := parseReleaseRequested(ctx, env.Detail, targets)
+		parse := parseReleaseRequested
+		if namesFunctions(env.Detail) {
+			parse = parseGroupRequested
+		}
+		req, err := parse(ctx, env.Detail, targets)
 		if err != nil {
 			return Parsed{}, err
 		}

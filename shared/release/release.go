@@ -72,6 +72,9 @@ type Result struct {
 	Version   string  `json:"version,omitempty"`
 	Execution string  `json:"execution,omitempty"`
 	Reason    string  `json:"reason,omitempty"`
+	// Group is set for a group's release (see GroupResult); a pointer
+	// keeps Result comparable.
+	Group *GroupResult `json:"group,omitempty"`
 }
 
 // Defaults for the bounded retries.
@@ -194,6 +197,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (res Result, 
 	if req == nil || err != nil {
 		return res, err
 	}
+	if len(req.Members) > 0 {
+		return h.releaseGroup(ctx, req)
+	}
 	return h.release(ctx, req)
 }
 
@@ -243,7 +249,11 @@ func (h *Handler) verifyCaller(ctx context.Context, req *Request) error {
 		h.log().WarnContext(ctx, "caller proof not verified: no verifier configured", "function", fn)
 		return nil
 	}
-	arn, err := h.Callers.VerifyCaller(ctx, req.proof, ProofBinding(fn, req.Release.CodeSha256))
+	binding := ProofBinding(fn, req.Release.CodeSha256)
+	if len(req.Members) > 0 {
+		binding = GroupProofBinding(req.Members)
+	}
+	arn, err := h.Callers.VerifyCaller(ctx, req.proof, binding)
 	if err == nil {
 		err = validateName(arn)
 		if err != nil {
@@ -259,6 +269,9 @@ func (h *Handler) verifyCaller(ctx context.Context, req *Request) error {
 		return fmt.Errorf("verify the caller of the release of %s: %w", fn, err)
 	}
 	req.Release.VerifiedBy = arn
+	for _, m := range req.Members {
+		m.Release.VerifiedBy = arn
+	}
 	return nil
 }
 
