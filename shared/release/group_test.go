@@ -21,17 +21,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
-// groupConfig: orders, payments and users form group "api"; solo is in no
-// group; web is in group "web", which disagrees with nothing but is
-// another group.
+// groupConfig: orders, payments, users, cart and stock form group "api";
+// solo is in no group; web is in group "web".
 const groupConfig = `{"targets":[
+ {"function":"cart","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
+ {"function":"stock","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
  {"function":"orders","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
  {"function":"payments","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300},"smokeRetries":4},
  {"function":"users","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
  {"function":"solo","approvers":["ana@example.com"]},
  {"function":"web","group":"web","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}}]}`
 
-var groupFunctions = []string{"orders", "payments", "users", "solo", "web"}
+var groupFunctions = []string{"cart", "orders", "payments", "solo", "stock", "users", "web"}
 
 // newGroupWorld is newWorld for the functions of groupConfig: each with
 // versions 1 and 2, version 2 on stg and prod, and a new build in $LATEST
@@ -396,5 +397,35 @@ func TestHandleGroupDisagreeingSettings(t *testing.T) {
 	}
 	if got := mutating(calls); len(got) != 0 {
 		t.Errorf("mutating calls = %v, want none", got)
+	}
+}
+
+// TestGroupReleaseBudget measures a group of five against five single
+// releases of the same functions: the group costs one StartExecution, not
+// five, and its fresh release stays within four calls a member and one.
+func TestGroupReleaseBudget(t *testing.T) {
+	fns := []string{"cart", "orders", "payments", "stock", "users"}
+	w, shas := newGroupWorld(t, groupConfig)
+	_, group, err := w.handle(groupEvent(t, shas, fns...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	singles, _ := newGroupWorld(t, groupConfig)
+	var separate []string
+	for _, fn := range fns {
+		res, calls, err := singles.handle(releaseEvent(t, map[string]any{"function": fn, "codeSha256": shas[fn], "commit": commit}))
+		if err != nil || res.Outcome != Started {
+			t.Fatalf("single release of %s = %+v, %v", fn, res, err)
+		}
+		if len(calls) > 6 {
+			t.Errorf("single release of %s: %d calls, budget 6: %v", fn, len(calls), calls)
+		}
+		separate = append(separate, calls...)
+	}
+	t.Logf("group of 5: %d calls (%d StartExecution); 5 single releases: %d calls (%d StartExecution)",
+		len(group), countOf(group, "StartExecution"), len(separate), countOf(separate, "StartExecution"))
+	if len(group) >= len(separate) || len(group) > 4*len(fns)+1 || countOf(group, "StartExecution") != 1 {
+		t.Errorf("group of 5: %d calls %v; want fewer than the %d of 5 single releases, at most %d, one StartExecution",
+			len(group), group, len(separate), 4*len(fns)+1)
 	}
 }
