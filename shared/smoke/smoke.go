@@ -104,33 +104,56 @@ func (h *Handler) Handle(ctx context.Context, req promotion.TaskRequest) (promot
 		return promotion.SmokeResult{}, err
 	}
 	h.announce(ctx, req)
-	t := p.Target
+	res := promotion.SmokeResult{Passed: true, Checks: []promotion.CheckResult{}}
+	// A group's members are each tested against their own stg with their
+	// own checks, one after the other; any failing check fails the group
+	// (the definition then restores every member's stg). Each member's
+	// checks are named "<function>: <check>" so the approval page tells
+	// them apart; a single function's keep their names.
+	for _, m := range p.Functions() {
+		passed, checks := h.member(ctx, req, m)
+		if p.Group != "" {
+			for i := range checks {
+				checks[i].Name = m.Function + ": " + checks[i].Name
+			}
+		}
+		res.Passed = res.Passed && passed
+		res.Checks = append(res.Checks, checks...)
+	}
+	return res, nil
+}
+
+// member runs one function's checks against its stg and records the
+// outcome (one smoke record per function, carrying the group).
+func (h *Handler) member(ctx context.Context, req promotion.TaskRequest, m promotion.Member) (bool, []promotion.CheckResult) {
+	t := m.Target
 	retries := min(max(t.SmokeRetries, 0), 10)
-	res := promotion.SmokeResult{Passed: true, Checks: make([]promotion.CheckResult, 0, len(t.SmokeChecks))}
+	passed, checks := true, make([]promotion.CheckResult, 0, len(t.SmokeChecks))
 	var failed []string
 	for _, c := range t.SmokeChecks {
-		r := h.runCheck(ctx, p.Function, p.Version, c, retries)
-		h.log.InfoContext(ctx, "smoke check", "function", p.Function, "version", p.Version, "check", r.Name,
+		r := h.runCheck(ctx, m.Function, m.Version, c, retries)
+		h.log.InfoContext(ctx, "smoke check", "function", m.Function, "version", m.Version, "check", r.Name,
 			"passed", r.Passed, "attempts", r.Attempts, "latencyMs", r.LatencyMs, "detail", r.Detail)
-		res.Checks = append(res.Checks, r)
+		checks = append(checks, r)
 		if !r.Passed {
-			res.Passed = false
+			passed = false
 			failed = append(failed, fmt.Sprintf("%s (%s)", r.Name, r.Detail))
 		}
 	}
-	rec := audit.Record{Event: audit.SmokePassed, Function: p.Function, Alias: promotion.AliasStg,
-		ToVersion: p.Version, Execution: req.Execution, Release: &p.Release}
+	rel := m.Release
+	rec := audit.Record{Event: audit.SmokePassed, Function: m.Function, Alias: promotion.AliasStg,
+		ToVersion: m.Version, Execution: req.Execution, Group: req.Promotion.Group, Release: &rel}
 	switch {
-	case len(res.Checks) == 0:
+	case len(checks) == 0:
 		rec.Reason = "no smoke checks configured"
-	case res.Passed:
-		rec.Reason = fmt.Sprintf("%d of %d checks passed", len(res.Checks), len(res.Checks))
+	case passed:
+		rec.Reason = fmt.Sprintf("%d of %d checks passed", len(checks), len(checks))
 	default:
 		rec.Event = audit.SmokeFailed
-		rec.Reason = clip(fmt.Sprintf("%d of %d checks failed: %s", len(failed), len(res.Checks), strings.Join(failed, "; ")), 1000)
+		rec.Reason = clip(fmt.Sprintf("%d of %d checks failed: %s", len(failed), len(checks), strings.Join(failed, "; ")), 1000)
 	}
 	h.audit.Record(ctx, rec)
-	return res, nil
+	return passed, checks
 }
 
 // announce queues, for this task's one PutEvents, the audit records of
@@ -155,13 +178,20 @@ func (h *Handler) announce(ctx context.Context, req promotion.TaskRequest) {
 
 func validate(req promotion.TaskRequest) error {
 	p := req.Promotion
-	switch {
-	case req.Action != promotion.ActionSmoke:
+	if req.Action != promotion.ActionSmoke {
 		return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: unknown action %q (want %q)", req.Action, promotion.ActionSmoke)
-	case config.ValidateFunctionName(p.Function) != nil:
-		return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: promotion.function: %v", config.ValidateFunctionName(p.Function))
-	case !versionNumber.MatchString(p.Version):
-		return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: promotion.version: %q is not a published version number", p.Version)
+	}
+	for i, m := range p.Functions() {
+		field := "promotion"
+		if len(p.Members) > 0 {
+			field = fmt.Sprintf("promotion.members[%d]", i)
+		}
+		switch {
+		case config.ValidateFunctionName(m.Function) != nil:
+			return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: %s.function: %v", field, config.ValidateFunctionName(m.Function))
+		case !versionNumber.MatchString(m.Version):
+			return promotion.TaskError(promotion.ErrInvalidInput, "smoketest: %s.version: %q is not a published version number", field, m.Version)
+		}
 	}
 	return nil
 }
