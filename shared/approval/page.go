@@ -131,6 +131,27 @@ type approveView struct {
 	// promotion runs under ("version 7"); empty when the release did not
 	// say.
 	Settings string
+	// Group and Members are set for a group's release: every member with
+	// its version and commit (Function and Version above are the first
+	// member's).
+	Group   string
+	Members []memberView
+}
+
+// ApproveLabel is the approve button's text.
+func (v approveView) ApproveLabel() string {
+	if v.Group != "" {
+		return fmt.Sprintf("Approve all %d functions", len(v.Members))
+	}
+	return "Approve version " + v.Version
+}
+
+// Question is the page's heading: the decision asked for.
+func (v approveView) Question() string {
+	if v.Group != "" {
+		return groupTitle(v.Group, len(v.Members))
+	}
+	return "Approve " + v.Function + " version " + v.Version + " for prod?"
 }
 
 // Where says in one line where prod is: the account, the region and the
@@ -191,6 +212,8 @@ func (h *Handler) approvePageWith(ctx context.Context, a authorized, link string
 		Remaining:   Remaining(expires, now),
 		Link:        link,
 		Settings:    settingsText(st.Input.SettingsVersion),
+		Group:       untrusted.Show(st.Group),
+		Members:     h.memberViews(ctx, st.Input),
 	}
 	if a.target.Approval.RequiredApprovals() > 1 {
 		v.Approvals = h.approvalsSoFar(ctx, a)
@@ -199,7 +222,11 @@ func (h *Handler) approvePageWith(ctx context.Context, a authorized, link string
 	if refused != nil {
 		status, v.Error, v.Comment = http.StatusBadRequest, sentence(refused.Error()), f.Comment
 	}
-	return h.render(ctx, status, fmt.Sprintf("Approve %s version %s", st.Function, st.Version), approvePage(v))
+	title := fmt.Sprintf("Approve %s version %s", st.Function, st.Version)
+	if st.Group != "" {
+		title = fmt.Sprintf("Approve group %s", st.Group)
+	}
+	return h.render(ctx, status, title, approvePage(v))
 }
 
 // consequence says what a failed health check does, in plain words: the

@@ -226,6 +226,9 @@ func release(in promotion.Input) *promotion.Release {
 // characters).
 func Subject(in promotion.Input) string {
 	s := fmt.Sprintf("Approve %s version %s for prod? (aliasflow)", untrusted.Show(in.Function), untrusted.Show(in.Version))
+	if in.Group != "" {
+		s = groupTitle(untrusted.Show(in.Group), len(in.Members)) + " (aliasflow)"
+	}
 	if len(s) > 100 {
 		s = s[:97] + "..."
 	}
@@ -250,12 +253,21 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 		}
 		fmt.Fprintf(&b, "%-13s %s\n", k+":", v)
 	}
-	fmt.Fprintf(&b, "aliasflow asks you to approve a release of %s for production.\n\n", show(st.Function))
+	if st.Group != "" {
+		fmt.Fprintf(&b, "aliasflow asks you to approve a release of group %s (%d functions) for production.\n\n", show(st.Group), len(st.Members))
+	} else {
+		fmt.Fprintf(&b, "aliasflow asks you to approve a release of %s for production.\n\n", show(st.Function))
+	}
 	b.WriteString("Review and decide here. The link is yours alone: do not forward it.\n")
 	b.WriteString(link)
 	b.WriteString("\n\n")
-	row("Function", show(st.Function))
-	row("Version", show(st.Version))
+	if st.Group != "" {
+		b.WriteString(MembersText(st.Input))
+		b.WriteString("\n")
+	} else {
+		row("Function", show(st.Function))
+		row("Version", show(st.Version))
+	}
 	row("Strategy", StrategyText(st.Target.Strategy))
 	row("Expires", fmt.Sprintf("%s (in %s)", expires.UTC().Format("2006-01-02 15:04 MST"), Remaining(expires, now)))
 	b.WriteString("\nWhat the release says of itself (a value with a control character is shown quoted, escaped):\n")
@@ -265,8 +277,11 @@ func Body(st promotion.State, approver string, expires, now time.Time, link stri
 	if r.Author != "" {
 		row("Author", show(r.Author))
 	}
-	row("CodeSha256", show(r.CodeSha256))
-	row("Commit", show(r.Commit))
+	if st.Group == "" {
+		// A group's members list their own code and commit above.
+		row("CodeSha256", show(r.CodeSha256))
+		row("Commit", show(r.Commit))
+	}
 	row("Build", show(r.Build))
 	who := Requesters(r)
 	for _, w := range who {
