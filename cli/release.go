@@ -57,11 +57,15 @@ func releaseCommand(a *app) *cobra.Command {
 	var commit, build, title, author string
 	var retry bool
 	c := &cobra.Command{
-		Use:   "release <function> [--commit SHA] [--build URL] [--title TEXT] [--retry]",
-		Short: "request a release of the function's current $LATEST",
-		Args:  positional(1, 1),
+		Use:   "release <function>... [--commit SHA] [--build URL] [--title TEXT] [--retry]",
+		Short: "request a release of the function's current $LATEST (several functions of a group: one promotion)",
+		Args:  positional(1, release.MaxGroupMembers),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runRelease(c.Context(), a, args[0], ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry})
+			want := ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry}
+			if len(args) > 1 {
+				return runGroupRelease(c.Context(), a, args, want)
+			}
+			return runRelease(c.Context(), a, args[0], want)
 		},
 	}
 	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
@@ -78,16 +82,8 @@ func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) err
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	// The release Lambda refuses what these do; saying so here costs no
-	// event and names the flag.
-	if err := promotion.ValidateCommit(want.Commit); want.Commit != "" && err != nil {
-		return fail(ExitUsage, "give the commit's hex id, e.g. --commit $(git rev-parse --short HEAD)", "--commit: %v", err)
-	}
-	if err := release.ValidateBuild(want.Build); want.Build != "" && err != nil {
-		return fail(ExitUsage, "give the CI run's link or id, without spaces", "--build: %v", err)
-	}
-	if err := release.ValidateFacts(promotion.Release{Title: want.Title, Author: want.Author}, release.FactNames{Title: "--title", Author: "--author"}); err != nil {
-		return fail(ExitUsage, "give one line of text, e.g. the commit message's first line", "%v", err)
+	if err := checkReleaseFlags(want); err != nil {
+		return err
 	}
 	res, err := a.release(ctx, fn, want)
 	if err != nil {
@@ -108,6 +104,21 @@ func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) err
 	return nil
 }
 
+// checkReleaseFlags refuses what the release Lambda would refuse of the
+// flags: saying so here costs no event and names the flag.
+func checkReleaseFlags(want ReleaseRequest) error {
+	if err := promotion.ValidateCommit(want.Commit); want.Commit != "" && err != nil {
+		return fail(ExitUsage, "give the commit's hex id, e.g. --commit $(git rev-parse --short HEAD)", "--commit: %v", err)
+	}
+	if err := release.ValidateBuild(want.Build); want.Build != "" && err != nil {
+		return fail(ExitUsage, "give the CI run's link or id, without spaces", "--build: %v", err)
+	}
+	if err := release.ValidateFacts(promotion.Release{Title: want.Title, Author: want.Author}, release.FactNames{Title: "--title", Author: "--author"}); err != nil {
+		return fail(ExitUsage, "give one line of text, e.g. the commit message's first line", "%v", err)
+	}
+	return nil
+}
+
 // How long release waits for a code update of $LATEST to finish.
 const (
 	releaseSettlePoll = 500 * time.Millisecond
@@ -119,35 +130,10 @@ const (
 // build's promotion exists (running, or ended — then only with retry).
 func (a *app) release(ctx context.Context, fn string, want ReleaseRequest) (*ReleaseResult, error) {
 	commit, build, retry := want.Commit, want.Build, want.Retry
-	c, err := a.aws(ctx)
+	sha, err := a.latestCode(ctx, fn)
 	if err != nil {
 		return nil, err
 	}
-	// The code a build just uploaded is not final until Lambda says so:
-	// wait for the update rather than release a hash that may change.
-	var cfg *lambda.GetFunctionConfigurationOutput
-	for waited := time.Duration(0); ; waited += releaseSettlePoll {
-		cfg, err = c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
-		if err != nil {
-			if awserr.Code(err) == awserr.NotFound {
-				return nil, a.noSuchFunction(ctx, fn, "check the function name and --region")
-			}
-			return nil, fmt.Errorf("read $LATEST of %s: %w", fn, err)
-		}
-		if cfg.LastUpdateStatus == lambdatypes.LastUpdateStatusFailed {
-			return nil, fail(ExitConflict, "fix the build and deploy $LATEST again", "the last code update of %s failed: %s", fn, aws.ToString(cfg.LastUpdateStatusReason))
-		}
-		if cfg.LastUpdateStatus != lambdatypes.LastUpdateStatusInProgress {
-			break
-		}
-		if waited >= releaseSettleMax {
-			return nil, fail(ExitConflict, "wait for the code update to finish, then run release again", "$LATEST of %s is still being updated after %s", fn, releaseSettleMax)
-		}
-		if err := a.env.Sleep(ctx, releaseSettlePoll); err != nil {
-			return nil, err
-		}
-	}
-	sha := aws.ToString(cfg.CodeSha256)
 	expected, err := a.checkRelease(ctx, fn, sha, retry)
 	if err != nil {
 		return nil, err
@@ -162,9 +148,25 @@ func (a *app) release(ctx context.Context, fn string, want ReleaseRequest) (*Rel
 	}
 	req := ReleaseRequest{Function: fn, CodeSha256: sha, Commit: commit, RequestedBy: caller, Build: build, Title: want.Title, Author: want.Author,
 		Retry: retry, CallerProof: proof}
-	detail, err := json.Marshal(req)
+	id, err := a.putRelease(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	res := &ReleaseResult{ReleaseRequest: req, EventID: id, Promotion: expected}
+	res.CallerProof = "" // a signed URL: not for the terminal nor --json
+	return res, nil
+}
+
+// putRelease puts a Release Requested event with req as its detail (a
+// ReleaseRequest or a GroupReleaseRequest) and returns the event's id.
+func (a *app) putRelease(ctx context.Context, req any) (string, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return "", err
+	}
+	detail, err := json.Marshal(req)
+	if err != nil {
+		return "", err
 	}
 	out, err := c.Events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		Source:       aws.String(eventpatterns.ReleaseSource),
@@ -173,31 +175,63 @@ func (a *app) release(ctx context.Context, fn string, want ReleaseRequest) (*Rel
 		EventBusName: aws.String(a.g.eventBus),
 	}}})
 	if err != nil {
-		return nil, fmt.Errorf("put the Release Requested event on %s: %w", a.g.eventBus, err)
+		return "", fmt.Errorf("put the Release Requested event on %s: %w", a.g.eventBus, err)
 	}
-	res := &ReleaseResult{ReleaseRequest: req}
-	res.CallerProof = "" // a signed URL: not for the terminal nor --json
 	if out.FailedEntryCount > 0 || len(out.Entries) == 0 {
 		msg := "no entry accepted"
 		if len(out.Entries) > 0 {
 			msg = aws.ToString(out.Entries[0].ErrorCode) + ": " + aws.ToString(out.Entries[0].ErrorMessage)
 		}
-		return nil, fail(ExitFailure, "check --event-bus and the bus's permissions", "EventBridge refused the Release Requested event: %s", msg)
+		return "", fail(ExitFailure, "check --event-bus and the bus's permissions", "EventBridge refused the Release Requested event: %s", msg)
 	}
-	res.EventID = aws.ToString(out.Entries[0].EventId)
-	res.Promotion = expected
-	return res, nil
+	return aws.ToString(out.Entries[0].EventId), nil
+}
+
+// latestCode is the CodeSha256 of fn's $LATEST once Lambda has finished
+// updating it: the code a build just uploaded is not final until Lambda
+// says so, so the update is waited for rather than a hash released that
+// may change.
+func (a *app) latestCode(ctx context.Context, fn string) (string, error) {
+	c, err := a.aws(ctx)
+	if err != nil {
+		return "", err
+	}
+	for waited := time.Duration(0); ; waited += releaseSettlePoll {
+		cfg, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn), Qualifier: aws.String("$LATEST")})
+		if err != nil {
+			if awserr.Code(err) == awserr.NotFound {
+				return "", a.noSuchFunction(ctx, fn, "check the function name and --region")
+			}
+			return "", fmt.Errorf("read $LATEST of %s: %w", fn, err)
+		}
+		if cfg.LastUpdateStatus == lambdatypes.LastUpdateStatusFailed {
+			return "", fail(ExitConflict, "fix the build and deploy $LATEST again", "the last code update of %s failed: %s", fn, aws.ToString(cfg.LastUpdateStatusReason))
+		}
+		if cfg.LastUpdateStatus != lambdatypes.LastUpdateStatusInProgress {
+			return aws.ToString(cfg.CodeSha256), nil
+		}
+		if waited >= releaseSettleMax {
+			return "", fail(ExitConflict, "wait for the code update to finish, then run release again", "$LATEST of %s is still being updated after %s", fn, releaseSettleMax)
+		}
+		if err := a.env.Sleep(ctx, releaseSettlePoll); err != nil {
+			return "", err
+		}
+	}
 }
 
 // callerProof presigns sts:GetCallerIdentity with the release's binding in
 // a signed header, so that the release Lambda can ask STS who asked for the
 // release; "" when there is no presigner.
 func (a *app) callerProof(ctx context.Context, fn, sha string) (string, error) {
+	return a.signedProof(ctx, release.ProofBinding(fn, sha))
+}
+
+// signedProof presigns sts:GetCallerIdentity with binding in ProofHeader.
+func (a *app) signedProof(ctx context.Context, binding string) (string, error) {
 	c, err := a.aws(ctx)
 	if err != nil || c.Proofs == nil {
 		return "", err
 	}
-	binding := release.ProofBinding(fn, sha)
 	out, err := c.Proofs.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(o *sts.PresignOptions) {
 		o.ClientOptions = append(o.ClientOptions, func(o *sts.Options) {
 			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(release.ProofHeader, binding))

@@ -58,9 +58,19 @@ func namesFunctions(detail json.RawMessage) bool {
 // GroupProofBinding is ProofHeader's value for a release of several
 // functions: each member's ProofBinding, sorted, joined by ",".
 func GroupProofBinding(members []*Request) string {
-	parts := make([]string, len(members))
-	for i, m := range members {
-		parts[i] = ProofBinding(m.Function(), m.Release.CodeSha256)
+	code := make(map[string]string, len(members))
+	for _, m := range members {
+		code[m.Function()] = m.Release.CodeSha256
+	}
+	return MembersProofBinding(code)
+}
+
+// MembersProofBinding is GroupProofBinding for the code (CodeSha256) of
+// each function named, as the aliasflow CLI signs it.
+func MembersProofBinding(code map[string]string) string {
+	parts := make([]string, 0, len(code))
+	for fn, sha := range code {
+		parts = append(parts, ProofBinding(fn, sha))
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
