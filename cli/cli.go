@@ -99,6 +99,8 @@ type app struct {
 	local bool
 	// followed is what readProgress read of each execution so far.
 	followed map[string]*followed
+	// groups are the members of group promotions read so far, by ARN.
+	groups map[string]groupRead
 	// shown is the last progress line printed per execution (follow).
 	shown map[string]string
 	// trailReads are watch's reads of the trail for approval counts.

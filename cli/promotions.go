@@ -246,6 +246,15 @@ func (a *app) executions(ctx context.Context, fn string, status types.ExecutionS
 		for _, e := range page.Executions {
 			if fn == "" || functionOf(aws.ToString(e.Name)) == fn {
 				out = append(out, e)
+				continue
+			}
+			// A group's promotion moves fn too when its input lists it.
+			in, err := a.inGroupPromotion(ctx, aws.ToString(e.Name), aws.ToString(e.ExecutionArn), fn)
+			if err != nil {
+				return nil, err
+			}
+			if in {
+				out = append(out, e)
 			}
 		}
 	}

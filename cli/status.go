@@ -37,6 +37,9 @@ type FunctionStatus struct {
 	// LastRefused is the function's newest release.refused record in the
 	// trail: when and why its last refused release request was refused.
 	LastRefused *audit.Record `json:"lastRefused,omitempty"`
+	// Groups are the group promotions among Promotions and Last, with
+	// their members (status_group.go).
+	Groups []GroupPromotion `json:"groups,omitempty"`
 }
 
 // AliasStatus is one alias: where it points, and whether that is where
@@ -298,6 +301,9 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 			break
 		}
 	}
+	if err := a.groupPromotions(ctx, st); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -376,6 +382,7 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 	if st.Last != nil {
 		fmt.Fprintf(w, "last finished: %s (version %s) %s, %s\n", st.Last.Name, st.Last.Version, st.Last.Gate, clock(st.Last.StopTime))
 	}
+	printGroups(w, st)
 	if r := st.LastRefused; r != nil {
 		by := ""
 		if r.Actor != "" { // a refusal before the request was read has none
