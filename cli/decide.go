@@ -250,7 +250,7 @@ func (a *app) approvalAPIOf(ctx context.Context, arn string) (string, error) {
 // accepted (the approval e-mail suggests `aliasflow approve hello`) when
 // exactly one of its promotions waits in state.
 func (a *app) promotionARN(ctx context.Context, ref, state string) (string, error) {
-	if strings.HasPrefix(ref, "arn:") || functionOf(ref) != "" || config.ValidateFunctionName(ref) != nil {
+	if strings.HasPrefix(ref, "arn:") || functionOf(ref) != "" || groupOf(ref) != "" || config.ValidateFunctionName(ref) != nil {
 		return a.executionARN(ctx, ref)
 	}
 	running, err := a.executions(ctx, ref, sfntypes.ExecutionStatusRunning, 0)

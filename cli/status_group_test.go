@@ -68,3 +68,24 @@ func TestStatusListsAGroupPromotion(t *testing.T) {
 		t.Errorf("status of web lists the group's promotion:\n%s", out)
 	}
 }
+
+// TestApproveAGroup: a group's promotion is approved by its execution name
+// or by any member's name, as the approval e-mail suggests.
+func TestApproveAGroup(t *testing.T) {
+	for _, ref := range []string{"by name", "orders", "hello"} {
+		t.Run(ref, func(t *testing.T) {
+			w := newWorld(t)
+			w.lambda.AddFunction(t, "orders", 4)
+			in := groupInput(w)
+			name := promotion.GroupExecutionName("api", in.Members)
+			arg := ref
+			if ref == "by name" {
+				arg = name
+			}
+			w.states.StartWaiting(t, name, in)
+			code, out, errs := w.run(t, "approve", arg, "--comment", "all three")
+			wantCode(t, code, cli.ExitOK, out, errs)
+			wantContains(t, "stdout", out, "approved "+name)
+		})
+	}
+}
