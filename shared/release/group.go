@@ -251,19 +251,12 @@ func (h *Handler) groupConflict(ctx context.Context, changed []*groupMember, nam
 				}
 				continue
 			}
-			out, err := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(earn)})
-			if awserr.Code(err) == awserr.NotFound {
-				continue
-			}
+			members, err := h.runningMembers(ctx, earn)
 			if err != nil {
-				return nil, fmt.Errorf("describe the running group promotion %s: %w", earn, err)
-			}
-			var in promotion.Input
-			if json.Unmarshal([]byte(aws.ToString(out.Input)), &in) != nil {
-				continue
+				return nil, err
 			}
 			for _, m := range changed {
-				if slices.ContainsFunc(in.Functions(), func(o promotion.Member) bool { return o.Function == m.fn() }) {
+				if slices.ContainsFunc(members, func(o promotion.Member) bool { return o.Function == m.fn() }) {
 					return &memberConflict{m.fn(), earn}, nil
 				}
 			}
@@ -339,4 +332,36 @@ func (h *Handler) refusedGroup(ctx context.Context, req *Request, member string,
 	reason := fmt.Sprintf("group %s: %s", req.Group, refusal.Reason)
 	h.Audit.Record(ctx, audit.Record{Event: audit.ReleaseRefused, Function: member, Group: req.Group, Release: &rel, Reason: reason, Actor: rel.Requester()})
 	return Result{Outcome: Refused, Function: member, Reason: reason, Group: &GroupResult{Name: req.Group}}, nil
+}
+
+// groupHolds reports whether the running execution name is a group's
+// promotion whose members include fn (its input says: one
+// DescribeExecution, made only for a group's execution).
+func (h *Handler) groupHolds(ctx context.Context, fn, name, arn string) (bool, error) {
+	if ref, ok := promotion.ParseExecutionName(name); !ok || ref.Group == "" {
+		return false, nil
+	}
+	members, err := h.runningMembers(ctx, arn)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(members, func(m promotion.Member) bool { return m.Function == fn }), nil
+}
+
+// runningMembers are the members the input of the group promotion arn
+// lists; none when it has ended and gone or its input is not a
+// promotion's.
+func (h *Handler) runningMembers(ctx context.Context, arn string) ([]promotion.Member, error) {
+	out, err := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if awserr.Code(err) == awserr.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe the running group promotion %s: %w", arn, err)
+	}
+	var in promotion.Input
+	if json.Unmarshal([]byte(aws.ToString(out.Input)), &in) != nil {
+		return nil, nil
+	}
+	return in.Members, nil
 }

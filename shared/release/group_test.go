@@ -429,3 +429,49 @@ func TestGroupReleaseBudget(t *testing.T) {
 			len(group), group, len(separate), 4*len(fns)+1)
 	}
 }
+
+// TestHandleSingleReleaseOfAGroupMember: a release of one function that a
+// running group promotion moves is refused, naming that promotion, and
+// nothing moves — the group is never half-superseded; a function the
+// group does not hold is released as ever.
+func TestHandleSingleReleaseOfAGroupMember(t *testing.T) {
+	tests := []struct {
+		name    string
+		fn      string
+		wantOut Outcome
+	}{
+		{"a member", "payments", Refused},
+		{"not a member", "orders", Started},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, shas := newGroupWorld(t, groupConfig)
+			// The group's promotion moved payments' stg; orders' stg is off
+			// prod too (a rejected release), so both releases list the
+			// running promotions.
+			w.lambda.SetAlias(t, "payments", "stg", "1", nil)
+			w.lambda.SetAlias(t, "orders", "stg", "1", nil)
+			busy := w.runningPromotion(promotion.Input{Function: "payments", Version: "1", Group: "api",
+				Members: []promotion.Member{{Function: "payments", Version: "1"}, {Function: "users", Version: "1"}}})
+			res, calls, err := w.handle(releaseEvent(t, map[string]any{"function": tt.fn, "codeSha256": shas[tt.fn], "commit": commit}))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if res.Outcome != tt.wantOut {
+				t.Fatalf("outcome = %s (%s), want %s", res.Outcome, res.Reason, tt.wantOut)
+			}
+			if tt.wantOut != Refused {
+				return
+			}
+			if !strings.Contains(res.Reason, busy) || !strings.Contains(res.Reason, "running group promotion") {
+				t.Errorf("reason = %q, want it to name the group's promotion %s", res.Reason, busy)
+			}
+			if got := mutating(calls); slices.Contains(got, "UpdateAlias") || slices.Contains(got, "StartExecution") || slices.Contains(got, "StopExecution") {
+				t.Errorf("mutating calls = %v, want no move, start or stop", got)
+			}
+			if stg, _ := w.aliasOf(tt.fn, "stg"); stg != "1" {
+				t.Errorf("stg = %s, want 1 (nothing moves)", stg)
+			}
+		})
+	}
+}

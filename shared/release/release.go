@@ -354,7 +354,7 @@ func (h *Handler) release(ctx context.Context, req *Request) (Result, error) {
 	// the start left to do.
 	if !settled(stg, prod) {
 		if err := h.supersede(ctx, fn, version, name, execARN); err != nil {
-			return Result{}, err
+			return h.refused(ctx, req, err)
 		}
 	}
 	prev, moved, err := h.moveStg(ctx, req, version, name, stg)
@@ -586,7 +586,7 @@ func (h *Handler) retry(ctx context.Context, req *Request, pub published, stg al
 		return h.refused(ctx, req, err)
 	}
 	if err := h.supersede(ctx, fn, version, name, execARN); err != nil {
-		return Result{}, err
+		return h.refused(ctx, req, err)
 	}
 	attemptsLeft := h.AliasAttempts
 	if attemptsLeft <= 0 {
@@ -786,6 +786,11 @@ func (h *Handler) supersede(ctx context.Context, fn, version, newName, newARN st
 		if ex.name == newName {
 			continue
 		}
+		if ex.group {
+			// A group is never half-superseded: the function is released
+			// with its group, or once the group's promotion has ended.
+			return refuse("%s is in the running group promotion %s; nothing moved: release it with its group, or once that promotion has ended", fn, ex.arn)
+		}
 		moving, err := promotion.ProdMoving(ctx, h.SFN, ex.arn)
 		if err != nil {
 			return err
@@ -813,6 +818,8 @@ func (h *Handler) supersede(ctx context.Context, fn, version, newName, newARN st
 
 type runningExecution struct {
 	arn, name, version string
+	// group: a group's promotion that moves the function (group.go).
+	group bool
 }
 
 // runningPromotions lists the RUNNING executions whose name is one
@@ -833,6 +840,14 @@ func (h *Handler) runningPromotions(ctx context.Context, fn string) ([]runningEx
 		for _, e := range resp.Executions {
 			if v, ok := promotion.ExecutionOf(fn, aws.ToString(e.Name)); ok {
 				out = append(out, runningExecution{arn: aws.ToString(e.ExecutionArn), name: aws.ToString(e.Name), version: v})
+				continue
+			}
+			held, err := h.groupHolds(ctx, fn, aws.ToString(e.Name), aws.ToString(e.ExecutionArn))
+			if err != nil {
+				return nil, err
+			}
+			if held {
+				out = append(out, runningExecution{arn: aws.ToString(e.ExecutionArn), name: aws.ToString(e.Name), group: true})
 			}
 		}
 		if token = resp.NextToken; token == nil {
