@@ -107,7 +107,7 @@ type Target struct {
 	// together, approved once and rolled back together. Members
 	// must agree on strategy, approvers, approvalTimeoutSeconds, approval,
 	// environment and health.metricDelaySeconds, maxBakeSeconds and
-	// onInconclusive.
+	// onInconclusive (docs/settings-groups.md).
 	Group string `json:"group,omitempty" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$" jsonschema_extras:"x-default=none (released alone)"`
 }
 
