@@ -43,6 +43,10 @@ const (
 	// the commit's author.
 	VarTitle  = "ALIASFLOW_TITLE"
 	VarAuthor = "ALIASFLOW_AUTHOR"
+	// VarFunctions names, instead of VarFunction and VarCodeSha256, the
+	// functions of a group one build built, each with its code:
+	// "orders=<codeSha256> payments=<codeSha256>" (docs/settings-groups.md).
+	VarFunctions = "ALIASFLOW_FUNCTIONS"
 )
 
 // varPrefix starts every variable aliasflow reads; knownVars are those it
@@ -51,7 +55,7 @@ const (
 // could release the wrong function or record the wrong commit.
 const varPrefix = "ALIASFLOW_"
 
-var knownVars = []string{VarFunction, VarCodeSha256, VarCommit, VarRequestedBy, VarTitle, VarAuthor}
+var knownVars = []string{VarFunction, VarCodeSha256, VarCommit, VarRequestedBy, VarTitle, VarAuthor, VarFunctions}
 
 // describingVars only describe the change to approvers: exported empty,
 // they are not known (a build from an S3 source has no commit to read
@@ -300,7 +304,7 @@ func parseCodeBuild(ctx context.Context, detail json.RawMessage, targets Targets
 	}
 	// The event is best-effort: without the code hash in it, BatchGetBuilds
 	// is the authority on what the build exported.
-	if vars[VarCodeSha256] == "" {
+	if vars[VarCodeSha256] == "" && vars[VarFunctions] == "" {
 		return Parsed{Lookup: buildID, build: b}, nil
 	}
 	req, err := b.request(ctx, targets, vars)
@@ -333,7 +337,7 @@ func (p Parsed) Complete(ctx context.Context, targets Targets, facts BuildFacts)
 	if err := checkVars(p.build.buildID, vars); err != nil {
 		return nil, err
 	}
-	if vars[VarCodeSha256] == "" {
+	if vars[VarCodeSha256] == "" && vars[VarFunctions] == "" {
 		return nil, refuse("build %s exported no %s (add it to the buildspec's env.exported-variables)", p.build.buildID, VarCodeSha256)
 	}
 	return p.build.request(ctx, targets, vars)
@@ -357,6 +361,9 @@ func (b *buildEvent) request(ctx context.Context, targets Targets, vars map[stri
 		Source:     SourceCodeBuild,
 		Title:      strings.TrimSpace(vars[VarTitle]),
 		Author:     strings.TrimSpace(vars[VarAuthor]),
+	}
+	if vars[VarFunctions] != "" {
+		return b.groupRequest(ctx, targets, vars, rel)
 	}
 	// An exported variable is never empty here (checkVars): absent means
 	// the build did not export it. Each target's settings live in their own

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/untrusted"
 )
 
 // MaxGroupMembers bounds the functions one release request may name: each
@@ -112,21 +113,35 @@ func parseGroupRequested(ctx context.Context, detail json.RawMessage, targets Ta
 	if err := validateProof(d.CallerProof); d.CallerProof != "" && err != nil {
 		return nil, &Refusal{Release: &shared, Reason: "callerProof: " + err.Error()}
 	}
+	req, err := groupRequest(ctx, targets, d.Functions, shared, nil, "functions")
+	if err != nil {
+		return nil, err
+	}
+	req.Retry, req.proof = d.Retry, d.CallerProof
+	return req, nil
+}
+
+// groupRequest validates the members of a group's release, each with its
+// code (and commit, when its own) and the facts they share: every member
+// must be a target of one group whose members agree (config.CheckGroup),
+// and, for a build (b), one its project releases. field names the list in
+// the refusals. A list of one function is that function's request.
+func groupRequest(ctx context.Context, targets Targets, entries []memberRequested, shared promotion.Release, b *buildEvent, field string) (*Request, error) {
 	var members []*Request
 	seen := map[string]bool{}
-	for i, m := range d.Functions {
+	for i, m := range entries {
 		rel := shared
 		rel.CodeSha256 = m.CodeSha256
 		if m.Commit != "" {
 			rel.Commit = m.Commit
 		}
 		if seen[m.Function] {
-			return nil, &Refusal{Function: m.Function, Release: &rel, Reason: fmt.Sprintf("functions[%d]: %q is named twice", i, m.Function)}
+			return nil, &Refusal{Function: m.Function, Release: &rel, Reason: fmt.Sprintf("%s[%d]: %q is named twice", field, i, m.Function)}
 		}
 		seen[m.Function] = true
-		req, err := validate(ctx, targets, m.Function, rel, nil)
+		req, err := validate(ctx, targets, m.Function, rel, b)
 		if refusal, ok := err.(*Refusal); ok {
-			refusal.Reason = fmt.Sprintf("functions[%d] (%s): %s", i, m.Function, refusal.Reason)
+			refusal.Reason = fmt.Sprintf("%s[%d] (%s): %s", field, i, m.Function, refusal.Reason)
 		}
 		if err != nil {
 			return nil, err
@@ -134,9 +149,7 @@ func parseGroupRequested(ctx context.Context, detail json.RawMessage, targets Ta
 		members = append(members, req)
 	}
 	if len(members) == 1 {
-		req := members[0]
-		req.Retry, req.proof = d.Retry, d.CallerProof
-		return req, nil
+		return members[0], nil
 	}
 	slices.SortFunc(members, func(a, b *Request) int { return strings.Compare(a.Function(), b.Function()) })
 	group := members[0].Target.Group
@@ -144,14 +157,47 @@ func parseGroupRequested(ctx context.Context, detail json.RawMessage, targets Ta
 	for i, m := range members {
 		if m.Target.Group == "" {
 			return nil, &Refusal{Function: m.Function(), Release: &m.Release,
-				Reason: fmt.Sprintf("functions: %q is in no group; functions released together must be members of one group (settings \"group\")", m.Function())}
+				Reason: fmt.Sprintf("%s: %q is in no group; functions released together must be members of one group (settings \"group\")", field, m.Function())}
 		}
 		ts[i] = m.Target
 	}
 	if err := config.CheckGroup(ts); err != nil {
-		return nil, &Refusal{Function: members[0].Function(), Release: &members[0].Release, Reason: "functions: " + err.Error()}
+		return nil, &Refusal{Function: members[0].Function(), Release: &members[0].Release, Reason: field + ": " + err.Error()}
 	}
 	lead := *members[0]
-	lead.Group, lead.Members, lead.proof = group, members, d.CallerProof
+	lead.Group, lead.Members = group, members
 	return &lead, nil
+}
+
+// parseFunctionsVar reads a build's VarFunctions: whitespace-separated
+// "function=codeSha256" pairs, one per member of the group it built.
+func parseFunctionsVar(buildID, value string) ([]memberRequested, error) {
+	fields := strings.Fields(value)
+	if len(fields) > MaxGroupMembers {
+		return nil, refuse("build %s exported %s with %d functions, at most %d", buildID, VarFunctions, len(fields), MaxGroupMembers)
+	}
+	out := make([]memberRequested, 0, len(fields))
+	for i, f := range fields {
+		fn, sha, ok := strings.Cut(f, "=")
+		if !ok || fn == "" || sha == "" {
+			return nil, refuse("build %s exported %s whose entry %d is %s; want function=codeSha256 pairs separated by spaces", buildID, VarFunctions, i+1, untrusted.Show(f))
+		}
+		out = append(out, memberRequested{Function: fn, CodeSha256: sha})
+	}
+	return out, nil
+}
+
+// groupRequest is a build's release of the group it built (VarFunctions):
+// each member's code from the variable, the facts the build says of itself
+// shared by all, and every member one the build's project releases.
+func (b *buildEvent) groupRequest(ctx context.Context, targets Targets, vars map[string]string, rel promotion.Release) (*Request, error) {
+	if vars[VarFunction] != "" || vars[VarCodeSha256] != "" {
+		return nil, &Refusal{Release: &rel, Reason: fmt.Sprintf("build %s of CodeBuild project %q exported %s beside %s or %s: export the functions and their code either way, not both",
+			b.buildID, b.project, VarFunctions, VarFunction, VarCodeSha256)}
+	}
+	entries, err := parseFunctionsVar(b.buildID, vars[VarFunctions])
+	if err != nil {
+		return nil, err
+	}
+	return groupRequest(ctx, targets, entries, rel, b, VarFunctions)
 }

@@ -26,9 +26,9 @@ import (
 const groupConfig = `{"targets":[
  {"function":"cart","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
  {"function":"stock","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
- {"function":"orders","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
- {"function":"payments","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300},"smokeRetries":4},
- {"function":"users","group":"api","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
+ {"function":"orders","group":"api","codeBuildProjects":["api-build"],"approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
+ {"function":"payments","group":"api","codeBuildProjects":["api-build"],"approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300},"smokeRetries":4},
+ {"function":"users","group":"api","codeBuildProjects":["api-build"],"approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}},
  {"function":"solo","approvers":["ana@example.com"]},
  {"function":"web","group":"web","approvers":["ana@example.com"],"strategy":{"type":"canary","percent":10,"bakeSeconds":300}}]}`
 
@@ -471,6 +471,109 @@ func TestHandleSingleReleaseOfAGroupMember(t *testing.T) {
 			}
 			if stg, _ := w.aliasOf(tt.fn, "stg"); stg != "1" {
 				t.Errorf("stg = %s, want 1 (nothing moves)", stg)
+			}
+		})
+	}
+}
+
+// groupBuildEvent is a SUCCEEDED build of project api-build that exported
+// vars (none: the event lacks them, BatchGetBuilds has them).
+func groupBuildEvent(t *testing.T, vars map[string]string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(readFile(t, "testdata/codebuild-succeeded.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	detail := ev["detail"].(map[string]any)
+	detail["project-name"] = "api-build"
+	detail["build-id"] = "arn:aws:codebuild:us-east-1:123456789012:build/" + groupBuildID
+	var exported []map[string]string
+	for k, v := range vars {
+		exported = append(exported, map[string]string{"name": k, "value": v})
+	}
+	detail["additional-information"].(map[string]any)["exported-environment-variables"] = exported
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const groupBuildID = "api-build:0b6f2a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+
+// TestHandleGroupBuild: one CodeBuild build of a group's project that
+// exported ALIASFLOW_FUNCTIONS (function=codeSha256 pairs) starts one group
+// promotion, as a release request naming them does; what cannot be that
+// build's group release is refused and nothing moves.
+func TestHandleGroupBuild(t *testing.T) {
+	pairs := func(shas map[string]string, fns ...string) string {
+		var out []string
+		for _, fn := range fns {
+			out = append(out, fn+"="+shas[fn])
+		}
+		return strings.Join(out, " ")
+	}
+	tests := []struct {
+		name string
+		vars func(shas map[string]string) map[string]string
+		// lookup: the event carries no variables; BatchGetBuilds has them.
+		lookup     bool
+		wantOut    Outcome
+		wantReason string
+	}{
+		{name: "three members", vars: func(shas map[string]string) map[string]string {
+			return map[string]string{VarFunctions: pairs(shas, "users", "orders", "payments"), VarCommit: commit}
+		}, wantOut: Started},
+		{name: "three members, read from the build", lookup: true, vars: func(shas map[string]string) map[string]string {
+			return map[string]string{VarFunctions: pairs(shas, "orders", "payments", "users")}
+		}, wantOut: Started},
+		{name: "beside ALIASFLOW_FUNCTION", vars: func(shas map[string]string) map[string]string {
+			return map[string]string{VarFunctions: pairs(shas, "orders", "payments"), VarFunction: "orders"}
+		}, wantOut: Refused, wantReason: "not both"},
+		{name: "a member the project does not release", vars: func(shas map[string]string) map[string]string {
+			return map[string]string{VarFunctions: pairs(shas, "orders", "cart")}
+		}, wantOut: Refused, wantReason: `ALIASFLOW_FUNCTIONS[1] (cart): CodeBuild project "api-build" does not release function "cart"`},
+		{name: "not a pair", vars: func(shas map[string]string) map[string]string {
+			return map[string]string{VarFunctions: "orders=" + shas["orders"] + " payments"}
+		}, wantOut: Refused, wantReason: "entry 2 is payments; want function=codeSha256 pairs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, shas := newGroupWorld(t, groupConfig)
+			vars := tt.vars(shas)
+			event := groupBuildEvent(t, vars)
+			if tt.lookup {
+				w.builds.builds[groupBuildID] = vars
+				w.builds.initiator = "codebuild-webhook"
+				event = groupBuildEvent(t, nil)
+			}
+			res, calls, err := w.handle(event)
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if res.Outcome != tt.wantOut || !strings.Contains(res.Reason, tt.wantReason) {
+				t.Fatalf("result = %s %q, want %s saying %q", res.Outcome, res.Reason, tt.wantOut, tt.wantReason)
+			}
+			if tt.wantOut != Started {
+				if got := mutating(calls); len(got) != 0 {
+					t.Errorf("mutating calls = %v, want none", got)
+				}
+				return
+			}
+			name := promotion.GroupExecutionName("api", groupMembers(shas, "orders", "payments", "users"))
+			ex, ok := w.execution(name)
+			if !ok {
+				t.Fatalf("no execution %s", name)
+			}
+			var in promotion.Input
+			if err := json.Unmarshal([]byte(aws.ToString(ex.Input)), &in); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range in.Members {
+				r := m.Release
+				if r.Build != groupBuildID || r.Source != SourceCodeBuild || r.VerifiedBy != "codebuild-webhook" || r.Commit != commit || r.CodeSha256 != shas[m.Function] {
+					t.Errorf("%s's release = %+v, want the build's, its own code and the commit", m.Function, r)
+				}
 			}
 		})
 	}
