@@ -94,4 +94,15 @@ func TestGroupApprovalPage(t *testing.T) {
 	if got := strings.Count(resp.Body, `<tr class="member">`); got != 3 {
 		t.Errorf("%d member rows, want 3", got)
 	}
+	// The first member's facts are not shown as the group's.
+	for _, bad := range []string{`<dd id="function">`, `<dd id="code-sha256">`, `<dd id="version">`} {
+		if strings.Contains(resp.Body, bad) {
+			t.Errorf("the group's page shows %q, one member's fact as the group's", bad)
+		}
+	}
+	// One decision for the group, said so.
+	done := e.h.ServeAPIGateway(context.Background(), postReq(link(t, testKey, arn, alice, entered.Add(time.Hour)), "approve", "all three"))
+	if want := "You approved group api (3 functions)."; done.StatusCode != 200 || !strings.Contains(done.Body, want) {
+		t.Errorf("decision page: status %d, want 200 saying %q:\n%s", done.StatusCode, want, done.Body)
+	}
 }

@@ -240,6 +240,9 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 	case errors.Is(err, ErrExpired):
 		if ref, ok := promotion.ParseExecutionName(c.Execution); ok {
 			about = subject{Function: ref.Function, Version: ref.Version}
+			if ref.Group != "" {
+				about = subject{Function: "group " + ref.Group}
+			}
 		}
 		h.d.Log.InfoContext(ctx, "approval link refused", "reason", "expired", "execution", c.Execution, "approver", c.Approver)
 		return fail(problemExpired, fmt.Sprintf("It expired %s, before anyone decided on %s here.", time.Unix(c.ExpiresAt, 0).UTC().Format(timeFormat), about))

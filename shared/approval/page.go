@@ -438,6 +438,19 @@ type doneView struct {
 	// StgAfter says, after a rejection, what stg and prod serve: the
 	// workflow leaves stg on the rejected version.
 	StgAfter string
+	// Group and Members are a group's name and how many functions it
+	// moves; empty for one function.
+	Group   string
+	Members int
+}
+
+// What names what was decided on: "hello version 7", or "group api (3
+// functions)".
+func (v doneView) What() string {
+	if v.Group != "" {
+		return fmt.Sprintf("group %s (%d functions)", v.Group, v.Members)
+	}
+	return v.Function + " version " + v.Version
 }
 
 // afterRejection says plainly what a rejection leaves: prod unmoved, stg
@@ -471,6 +484,7 @@ func (h *Handler) donePage(ctx context.Context, st promotion.State, d promotion.
 		Approved: d.Approved, Function: st.Function, Version: st.Version, Approver: d.Approver, Comment: d.Comment,
 		DecidedAt: d.DecidedAt.Format(timeFormat), Strategy: StrategyText(st.Target.Strategy),
 		Follow: "?t=" + url.QueryEscape(link),
+		Group:  untrusted.Show(st.Group), Members: len(st.Members),
 	}
 	if !d.Approved {
 		v.StgAfter = h.afterRejection(ctx, st)
