@@ -54,20 +54,32 @@ type ReleaseResult struct {
 }
 
 func releaseCommand(a *app) *cobra.Command {
-	var commit, build, title, author string
+	var commit, build, title, author, group string
 	var retry bool
 	c := &cobra.Command{
-		Use:   "release <function>... [--commit SHA] [--build URL] [--title TEXT] [--retry]",
-		Short: "request a release of the function's current $LATEST (several functions of a group: one promotion)",
-		Args:  positional(1, release.MaxGroupMembers),
+		Use:   "release <function>... | --group NAME [--commit SHA] [--build URL] [--title TEXT]",
+		Short: "request a release of the function's current $LATEST (several functions, or a group: one promotion)",
+		Args:  positional(0, release.MaxGroupMembers),
 		RunE: func(c *cobra.Command, args []string) error {
 			want := ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry}
-			if len(args) > 1 {
+			switch {
+			case group != "" && len(args) > 0:
+				return usageError("release: name the functions or --group, not both")
+			case group != "":
+				fns, err := a.groupMembersNamed(c.Context(), group)
+				if err != nil {
+					return err
+				}
+				return runGroupRelease(c.Context(), a, fns, want)
+			case len(args) == 0:
+				return usageError("usage: %s", c.UseLine())
+			case len(args) > 1:
 				return runGroupRelease(c.Context(), a, args, want)
 			}
 			return runRelease(c.Context(), a, args[0], want)
 		},
 	}
+	c.Flags().StringVar(&group, "group", "", "release every target of the group (its settings' \"group\") as one promotion")
 	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
 	c.Flags().StringVar(&build, "build", "", "a link to the CI run that built the code (shown to approvers, recorded)")
 	c.Flags().StringVar(&title, "title", "", "what changed, e.g. \"$(git log -1 --format=%s)\" (shown to approvers)")

@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -149,4 +151,32 @@ func (a *app) prodRuns(ctx context.Context, fn, sha string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// groupMembersNamed lists the targets whose settings put them in group,
+// by function name, from the pipeline's settings parameters.
+func (a *app) groupMembersNamed(ctx context.Context, group string) ([]string, error) {
+	if err := config.ValidateGroupName(group); err != nil {
+		return nil, usageError("--group: %v", err)
+	}
+	params, err := a.targetParameters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var fns []string
+	for _, p := range params {
+		t, err := settings.Parse([]byte(p.value), p.function)
+		if err != nil {
+			return nil, fail(ExitFailure, "fix it with `aliasflow settings set "+p.function+"`", "the settings of %s (%s) do not read: %v", p.function, p.name, err)
+		}
+		if t.Group == group {
+			fns = append(fns, t.Function)
+		}
+	}
+	if len(fns) == 0 {
+		return nil, fail(ExitNotFound, "put targets in it with their settings' \"group\" (`aliasflow settings set <function>`)",
+			"no target of pipeline %s is in group %s", a.g.pipeline, group)
+	}
+	slices.Sort(fns)
+	return fns, nil
 }

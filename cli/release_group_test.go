@@ -12,6 +12,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/release"
+	"github.com/aliasflow/aliasflow/shared/settings"
 )
 
 // TestGroupReleaseRequestIsWhatTheLambdaReads: the CLI's detail naming
@@ -78,6 +79,14 @@ func TestReleaseGroup(t *testing.T) {
 		{name: "--retry of several", args: []string{"release", "hello", "orders", "--retry"}, wantCode: cli.ExitUsage, want: "--retry takes one function"},
 		{name: "named twice", args: []string{"release", "hello", "hello"}, wantCode: cli.ExitUsage, want: "hello is named twice"},
 		{name: "a bad name", args: []string{"release", "hello", "orders:prod"}, wantCode: cli.ExitUsage, want: "orders:prod"},
+		{name: "--group", args: []string{"release", "--group", "api"}, setup: groupSettings, wantCode: cli.ExitOK,
+			want: "release of 2 functions requested as one promotion", wantEvent: true},
+		{name: "--group nobody is in", args: []string{"release", "--group", "web"}, setup: groupSettings, wantCode: cli.ExitNotFound,
+			want: "no target of pipeline aliasflow is in group web"},
+		{name: "--group beside functions", args: []string{"release", "hello", "--group", "api"}, setup: groupSettings, wantCode: cli.ExitUsage,
+			want: "not both"},
+		{name: "--group with a bad name", args: []string{"release", "--group", "api v2"}, wantCode: cli.ExitUsage, want: "not a valid group name"},
+		{name: "nothing named", args: []string{"release"}, wantCode: cli.ExitUsage, want: "usage: aliasflow release"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,5 +122,16 @@ func TestReleaseGroup(t *testing.T) {
 				t.Errorf("release printed the proof:\n%s", out)
 			}
 		})
+	}
+}
+
+// groupSettings puts hello and orders in group "api" and solo in none, as
+// their settings parameters say.
+func groupSettings(w *world) {
+	path := settings.Path(settings.DefaultPipeline)
+	w.params = map[string]string{
+		path + "hello":  `{"function":"hello","group":"api","approvers":["a@example.com"]}`,
+		path + "orders": `{"function":"orders","group":"api","approvers":["a@example.com"]}`,
+		path + "solo":   `{"function":"solo","approvers":["a@example.com"]}`,
 	}
 }
