@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/audit"
@@ -42,9 +43,12 @@ type groupMember struct {
 	stg, prod alias.Alias
 	// prev is the version stg served before this release; moved says
 	// whether stg is on the member's version (by this invocation or an
-	// earlier attempt of the same release).
-	prev  string
-	moved bool
+	// earlier attempt of the same release); movedNow that this invocation
+	// moved it, leaving it as after.
+	prev     string
+	moved    bool
+	movedNow bool
+	after    alias.Alias
 	// stgRevision is stg's RevisionId once on the version.
 	stgRevision string
 }
@@ -161,6 +165,7 @@ func (h *Handler) releaseGroup(ctx context.Context, req *Request) (Result, error
 			return Result{}, err
 		}
 		m.prev, m.moved, m.stgRevision = prev, true, after.Revision
+		m.movedNow, m.after = true, after
 		by := m.req.Release.Requester()
 		announce = append(announce,
 			h.Audit.Stamp(audit.Record{Event: audit.ReleasePublished, Function: m.fn(), ToVersion: m.pub.version, Release: &m.req.Release,
@@ -176,14 +181,42 @@ func (h *Handler) releaseGroup(ctx context.Context, req *Request) (Result, error
 		// Started already: by an earlier attempt (this one moved nothing)
 		// or by a concurrent duplicate, which could not announce this
 		// attempt's moves; they go on EventBridge from here.
-		for _, rec := range announce {
-			h.Audit.Record(ctx, rec)
-		}
 		res.Outcome, res.Execution = Duplicate, arn
-		if len(announce) > 0 {
-			res.Outcome = Started
+		if len(announce) == 0 {
+			h.log().InfoContext(ctx, "group promotion exists already", "group", req.Group, "execution", arn)
+			return res, nil
 		}
-		h.log().InfoContext(ctx, "group promotion exists already", "group", req.Group, "execution", arn)
+		// This attempt moved a member's stg, yet the promotion exists: a
+		// concurrent duplicate started it (it runs), or this is a late
+		// duplicate of a release whose promotion ended — which must not
+		// leave stg on its versions.
+		out, derr := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if derr != nil || out.Status == sfntypes.ExecutionStatusRunning {
+			for _, rec := range announce {
+				h.Audit.Record(ctx, rec)
+			}
+		}
+		if derr != nil {
+			// Not known whose it is: stg stays, and the event is retried
+			// (it then finds every stg moved, a duplicate).
+			return Result{}, fmt.Errorf("describe the existing group promotion %s: %w", arn, derr)
+		}
+		if out.Status == sfntypes.ExecutionStatusRunning {
+			res.Outcome = Started
+			h.log().InfoContext(ctx, "a concurrent duplicate started this group's promotion first", "group", req.Group, "execution", arn)
+			return res, nil
+		}
+		// A late duplicate: its moves are recorded, then put back.
+		for _, rec := range announce {
+			if rec.Event == audit.AliasMoved {
+				rec.Reason = "late duplicate of a release whose promotion already exists"
+				h.Audit.Record(ctx, rec)
+			}
+		}
+		res.Reason = fmt.Sprintf("the promotion of this release already exists (%s)", out.Status)
+		if put := h.putBackMembers(ctx, req, changed, arn); len(put) > 0 {
+			res.Reason += "; stg put back for " + strings.Join(put, ", ")
+		}
 		return res, nil
 	}
 	for _, rec := range announce {
@@ -364,4 +397,33 @@ func (h *Handler) runningMembers(ctx context.Context, arn string) ([]promotion.M
 		return nil, nil
 	}
 	return in.Members, nil
+}
+
+// putBackMembers puts back, after a late duplicate, the stg of each member
+// this invocation moved, guarded by the RevisionId of its own move so that
+// a later writer always wins, and returns the members put back. Each move
+// back is audited with the group.
+func (h *Handler) putBackMembers(ctx context.Context, req *Request, changed []*groupMember, execARN string) []string {
+	var put []string
+	for _, m := range changed {
+		if !m.movedNow {
+			continue
+		}
+		if m.prev == "" {
+			h.log().WarnContext(ctx, "stg was created by this late duplicate; left on the version", "group", req.Group, "function", m.fn(), "version", m.pub.version)
+			continue
+		}
+		mover := alias.Mover{Lambda: h.Lambda, Attempts: 1, Log: h.log()}
+		_, err := mover.MoveFrom(ctx, m.fn(), promotion.AliasStg, m.after, func(alias.Alias) (alias.Alias, bool, error) {
+			return alias.Alias{Exists: true, Version: m.prev, Description: alias.StampFor(promotion.ExecutionNameOf(execARN), alias.Alias{Exists: true, Version: m.prev})}, true, nil
+		})
+		if err != nil {
+			h.log().WarnContext(ctx, "stg not put back after a late duplicate", "group", req.Group, "function", m.fn(), "previous", m.prev, "error", err.Error())
+			continue
+		}
+		h.Audit.Record(ctx, audit.Record{Event: audit.AliasMoved, Function: m.fn(), Alias: promotion.AliasStg, FromVersion: m.pub.version, ToVersion: m.prev,
+			Release: &m.req.Release, Execution: execARN, Group: req.Group, Reason: "put back: late duplicate of a release whose promotion already exists"})
+		put = append(put, m.fn())
+	}
+	return put
 }

@@ -578,3 +578,48 @@ func TestHandleGroupBuild(t *testing.T) {
 		})
 	}
 }
+
+// TestHandleGroupLateDuplicate: the event again after the group's
+// promotion ended and put a member's stg back (its smoke test failed): the
+// duplicate moves that stg (it cannot know before), meets the closed
+// execution, and puts it back — stg is not left on a version no promotion
+// owns; the move and the put-back are audited with the group.
+func TestHandleGroupLateDuplicate(t *testing.T) {
+	w, shas := newGroupWorld(t, groupConfig)
+	ev := groupEvent(t, shas, "orders", "payments", "users")
+	first, _, err := w.handle(ev)
+	if err != nil || first.Outcome != Started {
+		t.Fatalf("first Handle = %+v, %v; want started", first, err)
+	}
+	// The promotion ended; its RestoreStg put payments' stg back on 2.
+	if _, err := w.states.SFN.StopExecution(context.Background(), &sfn.StopExecutionInput{ExecutionArn: aws.String(first.Execution)}); err != nil {
+		t.Fatal(err)
+	}
+	w.lambda.SetAlias(t, "payments", "stg", "2", nil)
+	before := len(w.audits())
+	res, _, err := w.handle(ev)
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if res.Outcome != Duplicate || !strings.Contains(res.Reason, "stg put back for payments") {
+		t.Errorf("result = %s %q, want duplicate putting payments' stg back", res.Outcome, res.Reason)
+	}
+	if stg, _ := w.aliasOf("payments", "stg"); stg != "2" {
+		t.Errorf("payments' stg = %s, want 2 (put back)", stg)
+	}
+	for _, fn := range []string{"orders", "users"} {
+		if stg, _ := w.aliasOf(fn, "stg"); stg != "3" {
+			t.Errorf("%s's stg = %s, want 3 (the ended promotion's, not touched)", fn, stg)
+		}
+	}
+	var got []string
+	for _, r := range w.audits()[before:] {
+		if r.Group != "api" {
+			t.Errorf("record %s of %s has group %q, want api", r.Event, r.Function, r.Group)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s→%s", r.Event, r.Function, r.FromVersion, r.ToVersion))
+	}
+	if want := []string{"alias.moved payments 2→3", "alias.moved payments 3→2"}; !slices.Equal(got, want) {
+		t.Errorf("records = %v, want %v", got, want)
+	}
+}
