@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
-	"testing"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
