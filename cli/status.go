@@ -37,6 +37,9 @@ type FunctionStatus struct {
 	// LastRefused is the function's newest release.refused record in the
 	// trail: when and why its last refused release request was refused.
 	LastRefused *audit.Record `json:"lastRefused,omitempty"`
+	// Drifted are the reconciler's alias.drifted records of aliases
+	// aliasflow has not moved since, newest first (ledger OpenDrifts).
+	Drifted []audit.Record `json:"drifted,omitempty"`
 }
 
 // AliasStatus is one alias: where it points, and whether that is where
@@ -74,7 +77,9 @@ func statusCommand(a *app) *cobra.Command {
 		Short: "aliases, versions, weights, running promotions and drift",
 		Long: `Status shows, per function, where each alias points and whether that is where aliasflow
 last put it, the published versions with the commit each was built from, the running
-promotions and the last finished one. Without a function it lists every target.`,
+promotions and the last finished one, the last refused release, and the drift the
+reconciler found (alias.drifted) until aliasflow moves that alias again. Without a
+function it lists every target.`,
 		Args: positional(0, -1),
 		RunE: func(c *cobra.Command, args []string) error { return runStatus(c.Context(), a, args) },
 	}
@@ -264,6 +269,7 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 			v.Commit = commits[v.Version]
 		}
 	}
+	st.Drifted = recs.OpenDrifts(fn)
 	for _, al := range aliases {
 		s := aliasStatus(al)
 		if w, ok := recs.LastWrite(fn, s.Name); ok {
@@ -382,6 +388,18 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 			by = " by " + untrusted.Show(actorName(r.Actor))
 		}
 		fmt.Fprintf(w, "last refused release: %s%s: %s\n", clock(r.Time), by, untrusted.Show(r.Reason))
+	}
+	if len(st.Drifted) > 0 {
+		fmt.Fprintln(w, "drift found by the reconciler (listed until aliasflow moves the alias again):")
+		t = newTable(w, "  found", "alias", "moved")
+		for _, r := range st.Drifted {
+			from, to := r.FromVersion, r.ToVersion
+			if len(r.Changes) == 1 { // the routing in full, as the reconciler found it
+				from, to = r.Changes[0].From, r.Changes[0].To
+			}
+			t.row("  "+clock(r.Time), r.Alias, orDash(from)+" → "+orDash(to))
+		}
+		t.flush()
 	}
 	if st.Drift {
 		fmt.Fprintf(w, "drift: an alias is not where aliasflow last put it; see `aliasflow history %s`, then fix it with a release or `aliasflow rollback %s`\n", st.Function, st.Function)
