@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -21,8 +22,9 @@ import (
 )
 
 // reconcileOnce invokes the deployed reconciler as its schedule does (the
-// sandbox runs no schedules: its clock is the test's) and returns its
-// report. It runs as its own role, from the template.
+// scenarios' worlds hold the schedule unless they ask for it, so that the
+// test decides when a run happens) and returns its report. It runs as its
+// own role, from the template.
 func (s *scenario) reconcileOnce(input string) reconcile.Report {
 	s.t.Helper()
 	out, err := s.lambda.Invoke(s.ctx, &lambda.InvokeInput{FunctionName: aws.String(deploy.ReconcileFunction), Payload: []byte(input)})
@@ -118,6 +120,55 @@ func TestReconcilerReportsAHandMoveOnce(t *testing.T) {
 	}
 	if got := s.alias("stg"); got.String() != "1" {
 		t.Errorf("stg = %s; the reconciler never moves an alias back", got)
+	}
+}
+
+// TestScheduledReconcilerReportsAHandMoveOnce (issue 21): the world runs
+// the reconciler on its EventBridge Scheduler schedule (shortened to 2 s,
+// as Options.Schedules allows; the template says 5 minutes), as the
+// schedule's role: stg moved by hand is reported by the scheduled runs
+// once — one alias.drifted record, one copy on the bus, one metric — and
+// never moved back, however many runs follow.
+func TestScheduledReconcilerReportsAHandMoveOnce(t *testing.T) {
+	t.Parallel()
+	s := startScheduledScenario(t, nil, "", cdkOut, false, 2*time.Second)
+	p := s.merge(helloV2, "c0ffee2")
+	s.approvalEmail(p, approver) // the release's moves are done and audited
+	runs := func() int { return s.emfLines(metrics.DeploymentsPerDay) } // each run writes hello's
+	waitRuns := func(n int) {
+		eventually(t, stepTimeout, func() error {
+			if got := runs(); got < n {
+				return fmt.Errorf("the reconciler ran %d times on its schedule, want %d (invocations: %v)", got, n, s.world().Fired())
+			}
+			return nil
+		})
+	}
+	waitRuns(runs() + 1) // a run since the release
+	if n := len(s.recordsOf(audit.AliasDrifted)); n != 0 {
+		t.Fatalf("alias.drifted records after aliasflow's own moves = %d, want 0", n)
+	}
+	if _, err := s.lambda.UpdateAlias(s.ctx, &lambda.UpdateAliasInput{FunctionName: aws.String(fn), Name: aws.String("stg"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatalf("move stg by hand: %v", err)
+	}
+	s.waitAudit(func(recs []audit.Record) bool {
+		return slices.ContainsFunc(recs, func(r audit.Record) bool { return r.Event == audit.AliasDrifted })
+	})
+	waitRuns(runs() + 3) // three more runs find the same drift
+	drifted := s.recordsOf(audit.AliasDrifted)
+	if len(drifted) != 1 || drifted[0].Alias != "stg" || drifted[0].ToVersion != "1" || drifted[0].FromVersion != p.version {
+		t.Errorf("alias.drifted records = %+v; want one: stg on 1 where aliasflow left %s", drifted, p.version)
+	}
+	if n := s.busCopies(audit.AliasDrifted); n != 1 {
+		t.Errorf("alias.drifted events on the bus = %d, want 1", n)
+	}
+	if n := s.emfLines("AliasesDrifted"); n != 1 {
+		t.Errorf("AliasesDrifted metric lines = %d, want 1", n)
+	}
+	if got := s.alias("stg"); got.String() != "1" {
+		t.Errorf("stg = %s; the reconciler never moves an alias back", got)
+	}
+	if fired := s.world().Fired()[deploy.ReconcileSchedule]; fired < 5 {
+		t.Errorf("the schedule invoked the reconciler %d times, want at least the 5 runs seen", fired)
 	}
 }
 
