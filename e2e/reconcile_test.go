@@ -133,7 +133,7 @@ func TestScheduledReconcilerReportsAHandMoveOnce(t *testing.T) {
 	t.Parallel()
 	s := startScheduledScenario(t, nil, "", cdkOut, false, 2*time.Second)
 	p := s.merge(helloV2, "c0ffee2")
-	s.approvalEmail(p, approver) // the release's moves are done and audited
+	s.approvalEmail(p, approver)                                        // the release's moves are done and audited
 	runs := func() int { return s.emfLines(metrics.DeploymentsPerDay) } // each run writes hello's
 	waitRuns := func(n int) {
 		eventually(t, stepTimeout, func() error {
