@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/settings"
@@ -302,6 +303,15 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 				return nil, err
 			}
 			break
+		}
+	}
+	// An operator's rollback runs as an execution of its own
+	// (approval.RollbackName), which is no promotion of fn's and so not
+	// listed above: the trail's record of it names it. Newer than the last
+	// promotion, it is what last finished.
+	if r, ok := recs.Last(audit.PromotionRolledBack); ok && approval.IsRollbackOf(fn, r.Execution) && (st.Last == nil || r.Time.After(st.Last.StopTime)) {
+		if st.Last, err = a.readProgress(ctx, r.Execution); err != nil {
+			return nil, err
 		}
 	}
 	return st, nil
