@@ -110,7 +110,7 @@ func (d *deployment) schedule(s *iam.Stack, _ string, r iam.Resource) error {
 	if t, ok := r.Properties["Target"].(map[string]any); ok {
 		for _, k := range templatedTargets {
 			if _, ok := t[k]; ok {
-				return fmt.Errorf("Target.%s: the sandbox runs Lambda targets only", k)
+				return fmt.Errorf("the schedule's Target.%s: the sandbox runs Lambda targets only", k)
 			}
 		}
 	}
@@ -143,7 +143,7 @@ func (d *deployment) schedule(s *iam.Stack, _ string, r iam.Resource) error {
 	case "DISABLED":
 		return nil
 	default:
-		return fmt.Errorf("State %q: want ENABLED or DISABLED", p.State)
+		return fmt.Errorf("the schedule's State %q: want ENABLED or DISABLED", p.State)
 	}
 	if rate, ok := d.w.opts.Schedules[p.Name]; ok && rate != 0 {
 		every = rate
