@@ -63,10 +63,11 @@ type SettingsAPI interface {
 	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
 }
 
-// ParametersAPI is the Parameter Store calls `settings get` and `set`
-// make on one target's settings parameter.
+// ParametersAPI is the Parameter Store call `settings set` makes on one
+// target's settings parameter: the settings owner's, not an operator's.
+// `settings get` reads through SettingsAPI, by path, which is what
+// aliasflow-operators grant (ssm:GetParametersByPath; no ssm:GetParameter).
 type ParametersAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
 	PutParameter(ctx context.Context, in *ssm.PutParameterInput, opts ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
 }
 
@@ -121,8 +122,7 @@ type Clients struct {
 	Identity IdentityAPI
 	// Settings lists the targets; status skips the listing when nil.
 	Settings SettingsAPI
-	// Parameters reads and writes one target's settings (settings get,
-	// set).
+	// Parameters writes one target's settings (settings set).
 	Parameters ParametersAPI
 	// Proofs presigns release's caller proof; without it the requester
 	// is only claimed.

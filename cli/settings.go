@@ -155,20 +155,21 @@ func runSettingsGet(ctx context.Context, a *app, fn string) error {
 	if err := checkFunction(fn); err != nil {
 		return err
 	}
-	c, err := a.aws(ctx)
+	if c, err := a.aws(ctx); err != nil || c.Settings == nil {
+		return errors.Join(err, errors.New("settings get: no Parameter Store client"))
+	}
+	// By path, as status lists the targets: operators may
+	// GetParametersByPath on the settings path and not GetParameter.
+	params, err := a.targetParameters(ctx)
 	if err != nil {
 		return err
 	}
 	name := settings.ParameterName(a.g.pipeline, fn)
-	out, err := c.Parameters.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
-	var missing *ssmtypes.ParameterNotFound
-	if errors.As(err, &missing) {
+	i := slices.IndexFunc(params, func(p targetParameter) bool { return p.name == name })
+	if i < 0 {
 		return fail(ExitNotFound, fmt.Sprintf("write them with `aliasflow settings set %s FILE`, or check --pipeline", fn), "%s has no settings: no parameter %s", fn, name)
 	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	value := []byte(aws.ToString(out.Parameter.Value))
+	value := []byte(params[i].value)
 	var pretty bytes.Buffer
 	if a.g.json || json.Indent(&pretty, value, "", "  ") != nil {
 		// The stored value as it is (also when it is not JSON: the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/aliasflow/aliasflow/shared/alias"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/awserr"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/settings"
@@ -40,6 +41,9 @@ type FunctionStatus struct {
 	// Groups are the group promotions among Promotions and Last, with
 	// their members (status_group.go).
 	Groups []GroupPromotion `json:"groups,omitempty"`
+	// Drifted are the reconciler's alias.drifted records of aliases
+	// aliasflow has not moved since, newest first (ledger OpenDrifts).
+	Drifted []audit.Record `json:"drifted,omitempty"`
 }
 
 // AliasStatus is one alias: where it points, and whether that is where
@@ -77,7 +81,9 @@ func statusCommand(a *app) *cobra.Command {
 		Short: "aliases, versions, weights, running promotions and drift",
 		Long: `Status shows, per function, where each alias points and whether that is where aliasflow
 last put it, the published versions with the commit each was built from, the running
-promotions and the last finished one. Without a function it lists every target.`,
+promotions and the last finished one, the last refused release, and the drift the
+reconciler found (alias.drifted) until aliasflow moves that alias again. Without a
+function it lists every target.`,
 		Args: positional(0, -1),
 		RunE: func(c *cobra.Command, args []string) error { return runStatus(c.Context(), a, args) },
 	}
@@ -267,6 +273,7 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 			v.Commit = commits[v.Version]
 		}
 	}
+	st.Drifted = recs.OpenDrifts(fn)
 	for _, al := range aliases {
 		s := aliasStatus(al)
 		if w, ok := recs.LastWrite(fn, s.Name); ok {
@@ -299,6 +306,15 @@ func (a *app) functionStatus(ctx context.Context, fn string) (*FunctionStatus, e
 				return nil, err
 			}
 			break
+		}
+	}
+	// An operator's rollback runs as an execution of its own
+	// (approval.RollbackName), which is no promotion of fn's and so not
+	// listed above: the trail's record of it names it. Newer than the last
+	// promotion, it is what last finished.
+	if r, ok := recs.Last(audit.PromotionRolledBack); ok && approval.IsRollbackOf(fn, r.Execution) && (st.Last == nil || r.Time.After(st.Last.StopTime)) {
+		if st.Last, err = a.readProgress(ctx, r.Execution); err != nil {
+			return nil, err
 		}
 	}
 	if err := a.groupPromotions(ctx, st); err != nil {
@@ -389,6 +405,18 @@ func (a *app) printStatus(w io.Writer, st *FunctionStatus) {
 			by = " by " + untrusted.Show(actorName(r.Actor))
 		}
 		fmt.Fprintf(w, "last refused release: %s%s: %s\n", clock(r.Time), by, untrusted.Show(r.Reason))
+	}
+	if len(st.Drifted) > 0 {
+		fmt.Fprintln(w, "drift found by the reconciler (listed until aliasflow moves the alias again):")
+		t = newTable(w, "  found", "alias", "moved")
+		for _, r := range st.Drifted {
+			from, to := r.FromVersion, r.ToVersion
+			if len(r.Changes) == 1 { // the routing in full, as the reconciler found it
+				from, to = r.Changes[0].From, r.Changes[0].To
+			}
+			t.row("  "+clock(r.Time), r.Alias, orDash(from)+" → "+orDash(to))
+		}
+		t.flush()
 	}
 	if st.Drift {
 		fmt.Fprintf(w, "drift: an alias is not where aliasflow last put it; see `aliasflow history %s`, then fix it with a release or `aliasflow rollback %s`\n", st.Function, st.Function)

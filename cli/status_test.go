@@ -418,3 +418,62 @@ func TestStatusShowsTheLastRefusedRelease(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusListsDriftUntilAliasflowMovesTheAlias: the reconciler's
+// alias.drifted records (an alias moved outside aliasflow) show in status —
+// when, which alias, from → to as the record says — until aliasflow moves
+// that alias again.
+func TestStatusListsDriftUntilAliasflowMovesTheAlias(t *testing.T) {
+	at := func(m int) time.Time { return clitest.T0.Add(time.Duration(m) * time.Minute) }
+	completed := func(m int, from, to string) audit.Record {
+		return audit.Record{Event: audit.PromotionCompleted, Function: "hello", Alias: "prod", FromVersion: from, ToVersion: to, Time: at(m)}
+	}
+	drifted := func(m int, name, from, to string) audit.Record {
+		return audit.Record{Event: audit.AliasDrifted, Function: "hello", Alias: name, FromVersion: from, ToVersion: to, Actor: "aliasflow", Time: at(m),
+			Reason: name + " of hello is on " + to + ", not on " + from + ": it moved outside aliasflow", Changes: []audit.Change{{Field: name, From: from, To: to}}}
+	}
+	tests := []struct {
+		name string
+		recs []audit.Record
+		// want are the text's drift rows; wantJSON the drifted records'
+		// "alias from→to", newest first.
+		want     []string
+		wantJSON []string
+	}{
+		{"no drift", []audit.Record{completed(0, "1", "2")}, nil, nil},
+		{"a drift found", []audit.Record{completed(0, "1", "2"), drifted(5, "prod", "2", "3")},
+			[]string{"2026-11-21 12:05:00Z  prod   2 → 3"}, []string{"prod 2→3"}},
+		{"aliasflow moved the alias since", []audit.Record{completed(0, "1", "2"), drifted(5, "prod", "2", "3"), completed(9, "3", "4")}, nil, nil},
+		{"two hand moves, newest first", []audit.Record{completed(0, "1", "2"), drifted(5, "prod", "2", "3"), drifted(7, "prod", "2", "1 + 3@50%")},
+			[]string{"2026-11-21 12:07:00Z  prod   2 → 1 + 3@50%", "2026-11-21 12:05:00Z  prod   2 → 3"}, []string{"prod 2→1 + 3@50%", "prod 2→3"}},
+		{"a move of prod leaves stg's drift", []audit.Record{drifted(5, "stg", "2", "1"), completed(9, "2", "3")},
+			[]string{"2026-11-21 12:05:00Z  stg    2 → 1"}, []string{"stg 2→1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.logs.Audit(tt.recs...)
+			code, out, errs := w.run(t, "status", "hello")
+			wantCode(t, code, cli.ExitOK, out, errs)
+			wantContains(t, "status", out, tt.want...)
+			if tt.want == nil && strings.Contains(out, "found by the reconciler") {
+				t.Errorf("status lists drift where aliasflow moved the alias since:\n%s", out)
+			}
+			code, out, errs = w.run(t, "status", "hello", "--json")
+			wantCode(t, code, cli.ExitOK, out, errs)
+			var got struct {
+				Functions []struct{ Drifted []audit.Record }
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Functions) != 1 {
+				t.Fatalf("--json: %v\n%s", err, out)
+			}
+			var gotJSON []string
+			for _, r := range got.Functions[0].Drifted {
+				gotJSON = append(gotJSON, r.Alias+" "+r.Changes[0].From+"→"+r.Changes[0].To)
+			}
+			if strings.Join(gotJSON, "|") != strings.Join(tt.wantJSON, "|") {
+				t.Errorf("drifted = %q; want %q", gotJSON, tt.wantJSON)
+			}
+		})
+	}
+}

@@ -111,6 +111,9 @@ type scenario struct {
 	cdkOut        string
 	expectDenials bool
 	restarted     bool
+	// reconcileEvery is the reconciler's schedule's rate in the world; 0
+	// holds it (startWorld).
+	reconcileEvery time.Duration
 
 	mu    sync.Mutex
 	watch *aliasWatch
@@ -121,7 +124,7 @@ func (s *scenario) startWorld() *world {
 	ctx, stop := context.WithTimeout(s.ctx, startTimeout)
 	defer stop()
 	began := time.Now()
-	w, err := startWorld(ctx, s.t, s.hello, s.stateDir, s.cdkOut, s.expectDenials)
+	w, err := startWorld(ctx, s.t, s.hello, s.stateDir, s.cdkOut, s.expectDenials, s.reconcileEvery)
 	if err != nil {
 		s.t.Fatalf("start the world: %v", err)
 	}
@@ -174,9 +177,16 @@ func startScenario(t *testing.T, tune func(*config.Target), stateDir string) *sc
 // the run's unexpected ones.
 func startScenarioWith(t *testing.T, tune func(*config.Target), stateDir, assembly string, expectDenials bool) *scenario {
 	t.Helper()
+	return startScheduledScenario(t, tune, stateDir, assembly, expectDenials, 0)
+}
+
+// startScheduledScenario is startScenarioWith in a world that runs the
+// reconciler on its schedule, every reconcileEvery (0: held).
+func startScheduledScenario(t *testing.T, tune func(*config.Target), stateDir, assembly string, expectDenials bool, reconcileEvery time.Duration) *scenario {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s := &scenario{t: t, ctx: ctx, stateDir: stateDir, cdkOut: assembly, expectDenials: expectDenials, http: &http.Client{Transport: awsenv.LoopbackOnlyClient().GetTransport(), Timeout: 30 * time.Second}}
+	s := &scenario{t: t, ctx: ctx, stateDir: stateDir, cdkOut: assembly, expectDenials: expectDenials, reconcileEvery: reconcileEvery, http: &http.Client{Transport: awsenv.LoopbackOnlyClient().GetTransport(), Timeout: 30 * time.Second}}
 	s.hello = func(endpoint string) *config.Target {
 		target := helloTarget(endpoint)
 		if tune != nil {

@@ -104,4 +104,13 @@ func TestOperatorRollsBackOutsideAPromotion(t *testing.T) {
 			t.Errorf("%s: records of %s = %v, want exactly %v", st.name, res.Execution, got, want)
 		}
 	}
+	// Issue 21: after an operator's rollback, status says so, not that the
+	// promotion before it completed.
+	code, out, errOut := s.cli("status", fn)
+	if code != cli.ExitOK {
+		t.Fatalf("status: exit %d\n%s%s", code, out, errOut)
+	}
+	if want := "an operator's rollback: prod → version 1"; !strings.Contains(out, "last finished: ") || !strings.Contains(out, want) || strings.Contains(out, "completed: prod on") {
+		t.Errorf("status after the operator's rollback does not say %q as the last finished:\n%s", want, out)
+	}
 }

@@ -152,3 +152,60 @@ func (s *scenario) publishConfigVersion(description string) {
 		return err
 	})
 }
+
+// TestRedeliveredDeletionIsOneRecord (issue 21): EventBridge delivers
+// CloudTrail's record of a version's deletion twice more (at least once),
+// so the release Lambda writes the record three times; the trail as
+// aliasflow reads it (`aliasflow history`) holds one version.deleted —
+// the deliveries carry one CloudTrail eventID.
+func TestRedeliveredDeletionIsOneRecord(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, nil)
+	s.publishConfigVersion("version 2")
+	s.publishConfigVersion("version 3")
+	if _, err := s.lambda.DeleteFunction(s.ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(fn), Qualifier: aws.String("2")}); err != nil {
+		t.Fatalf("delete version 2: %v", err)
+	}
+	lines := func(recs []audit.Record) int {
+		n := 0
+		for _, r := range recs {
+			if r.Event == audit.VersionDeleted && r.FromVersion == "2" {
+				n++
+			}
+		}
+		return n
+	}
+	s.waitAudit(func(recs []audit.Record) bool { return lines(recs) == 1 })
+	var trail []string
+	for _, e := range s.world().Sandbox().Events().Events() {
+		if e.Source == "aws.lambda" && strings.Contains(string(e.Detail), `"DeleteFunction`) {
+			trail = append(trail, e.ID)
+		}
+	}
+	if len(trail) != 1 {
+		t.Fatalf("CloudTrail events of the DeleteFunction on the bus: %d, want 1", len(trail))
+	}
+	if err := s.world().Sandbox().Events().Redeliver(trail[0], 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.world().Sandbox().Events().Drain(s.ctx); err != nil {
+		t.Fatalf("drain EventBridge deliveries: %v", err)
+	}
+	recs := s.waitAudit(func(recs []audit.Record) bool { return lines(recs) == 3 })
+	ids := map[string]bool{}
+	for _, r := range recs {
+		if r.Event == audit.VersionDeleted {
+			ids[r.EventID] = true
+		}
+	}
+	if len(ids) != 1 || ids[""] {
+		t.Errorf("the three deliveries' records carry event ids %v, want one CloudTrail eventID", ids)
+	}
+	code, out, errOut := s.cli("--json", "history", fn)
+	if code != cli.ExitOK {
+		t.Fatalf("history: exit %d\n%s%s", code, out, errOut)
+	}
+	if n := strings.Count(out, `"version.deleted"`); n != 1 {
+		t.Errorf("history shows %d version.deleted records, want 1 (the deliveries of one CloudTrail event):\n%s", n, out)
+	}
+}

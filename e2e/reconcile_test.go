@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aliasflow/aliasflow/shared/config"
@@ -15,14 +16,17 @@ import (
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aliasflow/aliasflow/shared/reconcile"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // reconcileOnce invokes the deployed reconciler as its schedule does (the
-// sandbox runs no schedules: its clock is the test's) and returns its
-// report. It runs as its own role, from the template.
+// scenarios' worlds hold the schedule unless they ask for it, so that the
+// test decides when a run happens) and returns its report. It runs as its
+// own role, from the template.
 func (s *scenario) reconcileOnce(input string) reconcile.Report {
 	s.t.Helper()
 	out, err := s.lambda.Invoke(s.ctx, &lambda.InvokeInput{FunctionName: aws.String(deploy.ReconcileFunction), Payload: []byte(input)})
@@ -118,6 +122,77 @@ func TestReconcilerReportsAHandMoveOnce(t *testing.T) {
 	}
 	if got := s.alias("stg"); got.String() != "1" {
 		t.Errorf("stg = %s; the reconciler never moves an alias back", got)
+	}
+}
+
+// TestScheduledReconcilerReportsAHandMoveOnce (issue 21): the world runs
+// the reconciler on its EventBridge Scheduler schedule (shortened to 2 s,
+// as Options.Schedules allows; the template says 5 minutes), as the
+// schedule's role, all through two promotions: aliasflow's own moves —
+// the release's of stg, the shift's canary weight and finalize of prod, a
+// rollback of prod — are stamped and never reported. Then stg moved by
+// hand is reported by the scheduled runs once — one alias.drifted record,
+// one copy on the bus, one metric — and never moved back, however many
+// runs follow.
+func TestScheduledReconcilerReportsAHandMoveOnce(t *testing.T) {
+	t.Parallel()
+	s := startScheduledScenario(t, func(tg *config.Target) {
+		tg.Strategy = config.StrategyConfig{Type: config.Canary, Percent: 50, BakeSeconds: 3}
+	}, "", cdkOut, false, 2*time.Second)
+	// Each run writes hello's delivery metrics, deployments a day always.
+	runs := func() int { return s.emfLines(metrics.DeploymentsPerDay) }
+	waitRuns := func(n int) {
+		eventually(t, stepTimeout, func() error {
+			if got := runs(); got < n {
+				return fmt.Errorf("the reconciler ran %d times on its schedule, want %d (invocations: %v)", got, n, s.world().Fired())
+			}
+			return nil
+		})
+	}
+
+	completed := s.merge(helloV2, "c0ffee2")
+	s.approveByLink(completed, approver)
+	s.wantExecution(s.waitDone(completed, stepTimeout), sfntypes.ExecutionStatusSucceeded, "")
+	rolledBack := s.merge(helloV3, "c0ffee3")
+	s.approveByLink(rolledBack, approver)
+	s.waitWaiting(rolledBack, "Bake")
+	eventually(t, stepTimeout, func() error {
+		if got := s.alias("prod"); got.weights["3"] != 0.5 {
+			return fmt.Errorf("prod during the canary → %s, want 2 + 3@0.5", got)
+		}
+		return nil
+	})
+	waitRuns(runs() + 1) // a run sees the canary's weighted prod
+	s.setAlarm(prodAlarm, cwtypes.StateValueAlarm, "e2e: users report errors")
+	s.wantExecution(s.waitDone(rolledBack, stepTimeout), sfntypes.ExecutionStatusFailed, "RolledBack")
+	s.wantAliases("3", "2")
+	waitRuns(runs() + 2)
+	if drifted := s.recordsOf(audit.AliasDrifted); len(drifted) != 0 {
+		t.Fatalf("alias.drifted records after aliasflow's own moves = %+v, want none", drifted)
+	}
+
+	if _, err := s.lambda.UpdateAlias(s.ctx, &lambda.UpdateAliasInput{FunctionName: aws.String(fn), Name: aws.String("stg"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatalf("move stg by hand: %v", err)
+	}
+	s.waitAudit(func(recs []audit.Record) bool {
+		return slices.ContainsFunc(recs, func(r audit.Record) bool { return r.Event == audit.AliasDrifted })
+	})
+	waitRuns(runs() + 3) // three more runs find the same drift
+	drifted := s.recordsOf(audit.AliasDrifted)
+	if len(drifted) != 1 || drifted[0].Alias != "stg" || drifted[0].ToVersion != "1" || drifted[0].FromVersion != rolledBack.version {
+		t.Errorf("alias.drifted records = %+v; want one: stg on 1 where aliasflow left %s", drifted, rolledBack.version)
+	}
+	if n := s.busCopies(audit.AliasDrifted); n != 1 {
+		t.Errorf("alias.drifted events on the bus = %d, want 1", n)
+	}
+	if n := s.emfLines("AliasesDrifted"); n != 1 {
+		t.Errorf("AliasesDrifted metric lines = %d, want 1", n)
+	}
+	if got := s.alias("stg"); got.String() != "1" {
+		t.Errorf("stg = %s; the reconciler never moves an alias back", got)
+	}
+	if fired := s.world().Fired()[deploy.ReconcileSchedule]; fired < 6 {
+		t.Errorf("the schedule invoked the reconciler %d times, want at least the 6 runs waited for", fired)
 	}
 }
 

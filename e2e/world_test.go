@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/sandbox/local"
 	"github.com/aliasflow/aliasflow/shared/config"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 // The world the scenarios run in is the one `aliasflow local` stands up.
@@ -23,7 +25,10 @@ type (
 //
 // The world's pipeline Lambdas run with the policies of their roles in the
 // templates of cdkOut; the IAM decisions are tallied when the world closes.
-func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *config.Target, stateDir, cdkOut string, expectDenials bool) (*world, error) {
+//
+// The reconciler's schedule runs every reconcileEvery; 0 holds it: the
+// tests invoke the reconciler as its schedule would, when they choose.
+func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *config.Target, stateDir, cdkOut string, expectDenials bool, reconcileEvery time.Duration) (*world, error) {
 	log := &syncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -41,6 +46,7 @@ func startWorld(ctx context.Context, t *testing.T, hello func(endpoint string) *
 		// twice; keep the waits short so the fault scenarios stay quick.
 		EventRetryDelays: []time.Duration{500 * time.Millisecond, time.Second},
 		Templates:        cdkOut,
+		Schedules:        map[string]time.Duration{deploy.ReconcileSchedule: cmp.Or(reconcileEvery, local.NoSchedule)},
 	})
 	if err != nil {
 		return nil, err

@@ -221,6 +221,10 @@ func (p *Progress) describe(prodBusy bool) {
 	switch p.Status {
 	case string(types.ExecutionStatusSucceeded):
 		p.Phase, p.Weight, p.Gate = PhaseDone, 1, fmt.Sprintf("completed: prod on version %s", p.Version)
+		if r := p.Promotion.Rollback; r != nil {
+			// An operator's rollback succeeded: no promotion completed.
+			p.Gate = fmt.Sprintf("an operator's rollback: prod → version %s (from %s)", r.To, r.From)
+		}
 		return
 	case string(types.ExecutionStatusFailed), string(types.ExecutionStatusAborted), string(types.ExecutionStatusTimedOut):
 		p.Phase = PhaseDone

@@ -280,3 +280,38 @@ func TestReadPause(t *testing.T) {
 		t.Errorf("plan = %q", got)
 	}
 }
+
+// TestReadManualRollback: an operator's rollback (its own execution, input
+// rollback) that succeeded is no completed promotion: the gate says it
+// was an operator's rollback, and to which version (issue 21: status
+// showed "completed" after one).
+func TestReadManualRollback(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		answer bool
+		status string
+		gate   string
+	}{
+		{"moving prod back", false, "RUNNING", "an operator's rollback: prod → version 1"},
+		{"prod moved back", true, "SUCCEEDED", "an operator's rollback: prod → version 1 (from 2)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := input()
+			in.Version = "1"
+			in.Rollback = &promotion.ManualRollback{From: "2", To: "1", Actor: "arn:aws:iam::000000000000:user/ops", Reason: "errors"}
+			r := sandboxtest.NewPromotion(t).Run(t, in)
+			if c.answer {
+				r.Answer(promotion.ActionManualRollback, sandboxtest.Return(map[string]any{}))
+			} else {
+				r.Await(promotion.ActionManualRollback)
+			}
+			p, err := progress.Read(r.Describe(), r.Events())
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if p.Status != c.status || p.Gate != c.gate {
+				t.Errorf("status, gate = %s, %q; want %s, %q", p.Status, p.Gate, c.status, c.gate)
+			}
+		})
+	}
+}

@@ -93,12 +93,14 @@ func releaseOnly(s policyStatement) bool {
 // needs no permission ("GetCallerIdentity", AWS STS API Reference: "No
 // permissions are required to perform this operation"); Proofs only
 // presigns that call, on the caller's machine, for the release Lambda to send.
-// Parameters (`aliasflow settings get|set`) is the settings owner's client,
-// not an operator's: no aliasflow identity may write a target's settings
-// (TestNoAliasflowIdentityWritesSettings; README, `settings set`).
+// Of Parameters (`aliasflow settings get|set`) only the write is the
+// settings owner's, not an operator's: no aliasflow identity may write a
+// target's settings (TestNoAliasflowIdentityWritesSettings; README,
+// `settings set`). Reading them (`settings get`) is an operator's call.
 func cliActions() []string {
 	prefixes := map[string]string{"Lambda": "lambda", "States": "states", "Logs": "logs", "Events": "events", "Identity": "", "Settings": "ssm",
-		"Approvals": "execute-api", "Proofs": "", "Prune": "lambda", "Parameters": ""}
+		"Approvals": "execute-api", "Proofs": "", "Prune": "lambda", "Parameters": "ssm"}
+	ownerOnly := map[string]bool{"ssm:PutParameter": true}
 	iamName := map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
 	seen := map[string]bool{}
 	var out []string
@@ -117,7 +119,7 @@ func cliActions() []string {
 			if n, ok := iamName[a]; ok {
 				a = n
 			}
-			if !seen[a] {
+			if !seen[a] && !ownerOnly[a] {
 				seen[a] = true
 				out = append(out, a)
 			}

@@ -14,7 +14,7 @@ import (
 // The reconciler's names and schedule.
 const (
 	ReconcileFunctionName = deploy.ReconcileFunction
-	ReconcileScheduleName = "aliasflow-reconcile"
+	ReconcileScheduleName = deploy.ReconcileSchedule
 	// ReconcileRate is how often the reconciler runs: a hand move or a
 	// missed build is noticed within minutes, at a handful of calls a run
 	// (shared/reconcile).
@@ -101,6 +101,11 @@ func (p *Pipeline) newReconciler() {
 		Target: &awsscheduler.CfnSchedule_TargetProperty{
 			Arn:     p.reconcile.FunctionArn(),
 			RoleArn: role.RoleArn(),
+			// An empty input, stated: without one Scheduler delivers "a
+			// default notification", whose content the Target API reference
+			// does not give, and the reconciler refuses fields it does not
+			// know (reconcile.Input).
+			Input: jsii.String("{}"),
 			// A run that did not start is not worth redoing: the next one
 			// comes in five minutes.
 			RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{MaximumRetryAttempts: jsii.Number(0), MaximumEventAgeInSeconds: jsii.Number(300)},

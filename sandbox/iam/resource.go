@@ -14,6 +14,11 @@ import (
 //     lambda:Invoke permission to both functions must be used" ("IAM
 //     policies for AWS Lambda", Step Functions Developer Guide,
 //     https://docs.aws.amazon.com/step-functions/latest/dg/lambda-iam.html);
+//   - an EventBridge Scheduler schedule invokes its target as the
+//     schedule's execution role (ScheduleRole), whose identity policies
+//     must allow the target's API operation ("Set up the execution role",
+//     EventBridge Scheduler User Guide,
+//     https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role);
 //   - EventBridge invokes a Lambda target as the service principal
 //     events.amazonaws.com, and API Gateway a Lambda integration as
 //     apigateway.amazonaws.com, allowed only by the function's
@@ -44,6 +49,15 @@ type Permission struct {
 // ARN is the role's ARN (the role, not a session of it).
 func (r *Role) ARN(account string) string {
 	return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, r.Name)
+}
+
+// ScheduleRole returns the execution role of the named schedule's target,
+// nil when the templates do not define it.
+func (s *Set) ScheduleRole(name string) *Role {
+	if s == nil {
+		return nil
+	}
+	return s.Schedules[name]
 }
 
 // StateMachineRole returns the execution role of the named state machine,

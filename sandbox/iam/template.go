@@ -50,6 +50,10 @@ type Set struct {
 	// StateMachines maps a state machine's StateMachineName to its
 	// execution role, the role its Task states call Lambda as.
 	StateMachines map[string]*Role
+	// Schedules maps an EventBridge Scheduler schedule's Name to its
+	// target's execution role (Target.RoleArn), the role the schedule
+	// invokes its target as.
+	Schedules map[string]*Role
 	// Permissions are the statements of the functions' resource-based
 	// policies (AWS::Lambda::Permission) for the service principals the
 	// sandbox evaluates (ServicePrincipals).
@@ -172,7 +176,7 @@ func Load(templates map[string][]byte, env Env) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}, StateMachines: map[string]*Role{}, People: map[string]*Principal{}}
+	set := &Set{Env: env, Reference: ref, Functions: map[string]*Role{}, StateMachines: map[string]*Role{}, Schedules: map[string]*Role{}, People: map[string]*Principal{}}
 	stacks, err := Parse(templates, env)
 	if err != nil {
 		return nil, err
@@ -345,11 +349,15 @@ func (t *template) functions(set *Set) error {
 		r := t.resources[id]
 		var kind, nameProp, roleProp string
 		var into map[string]*Role
+		roleOf := r.Properties
 		switch r.Type {
 		case "AWS::Lambda::Function":
 			kind, nameProp, roleProp, into = "function", "FunctionName", "Role", set.Functions
 		case "AWS::StepFunctions::StateMachine":
 			kind, nameProp, roleProp, into = "state machine", "StateMachineName", "RoleArn", set.StateMachines
+		case "AWS::Scheduler::Schedule":
+			kind, nameProp, roleProp, into = "schedule", "Name", "RoleArn", set.Schedules
+			roleOf, _ = r.Properties["Target"].(map[string]any)
 		case "AWS::Lambda::Permission":
 			p, err := t.permission(id)
 			if err != nil {
@@ -366,7 +374,7 @@ func (t *template) functions(set *Set) error {
 		if !ok {
 			continue // a generated name: nothing the sandbox runs
 		}
-		roleID, err := getAttTarget(r.Properties[roleProp], "Arn")
+		roleID, err := getAttTarget(roleOf[roleProp], "Arn")
 		if err != nil {
 			return fmt.Errorf("%s %s: %s: %w", kind, name, roleProp, err)
 		}

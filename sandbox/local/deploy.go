@@ -47,6 +47,9 @@ var appliers = []applier{
 	{typ: "AWS::Events::EventBus", apply: (*deployment).eventBus},
 	{typ: "AWS::Events::Rule", apply: (*deployment).rule},
 	{typ: "AWS::CloudWatch::Alarm", apply: (*deployment).alarm},
+	// The world runs its schedules (schedule.go); no service of the
+	// sandbox keeps them, so a resumed world reads them again.
+	{typ: "AWS::Scheduler::Schedule", apply: (*deployment).schedule, onResume: true},
 	// The sandbox keeps no API Gateway state: a resumed world serves the
 	// stages of now.
 	{typ: "AWS::ApiGateway::RestApi", apply: (*deployment).restAPI, onResume: true},
@@ -89,7 +92,6 @@ var ignored = map[string]string{
 	"AWS::Events::EventBusPolicy":       "read by the sandbox's IAM (iam.Load, Set.BusPolicies) when it evaluates PutEvents",
 	"AWS::WAFv2::WebACL":                "per-client rate limiting of the approval API (ApprovalRateLimit); the sandbox serves loopback only and limits no client",
 	"AWS::WAFv2::WebACLAssociation":     "attaches the WAFv2 web ACL the sandbox does not apply (see AWS::WAFv2::WebACL)",
-	"AWS::Scheduler::Schedule":          "the sandbox runs no schedules: its clock is the test's, so the e2e tests invoke the reconciler (aliasflow-reconcile) as its schedule would, when they choose",
 }
 
 // The runtime (unless Options.HelloRuntime says) and handler of hello in a

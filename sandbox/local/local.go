@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox"
@@ -128,6 +129,10 @@ type Options struct {
 	// created from. The sandbox evaluates every call a pipeline Lambda makes
 	// against its role's policies there, answering AccessDenied as AWS would.
 	Templates string
+	// Schedules replaces the rate of the templates' EventBridge Scheduler
+	// schedules by name (the template's when absent or 0); NoSchedule
+	// holds one. A test shortens a rate here, never in the template.
+	Schedules map[string]time.Duration
 	// Existing creates what the account already holds before the deploy:
 	// the functions of a targets file (-c targetsFile=…), which the
 	// pipeline stack imports by name and publishes a first version of,
@@ -188,6 +193,12 @@ type World struct {
 	sb     *sandbox.Sandbox
 	target *config.Target
 	smARN  string
+	// schedules are the templates' schedules the world runs (schedule.go),
+	// scheduler runs them, fired counts their invocations.
+	schedules []schedule
+	scheduler *scheduler
+	mu        sync.Mutex
+	fired     map[string]int
 }
 
 // Start starts the sandbox and deploys the world on it; with a StateDir
@@ -281,8 +292,11 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	sb.EnableIAM(set)
+	w.fired = map[string]int{}
+	w.startSchedules(set)
 	if opts.StateDir != "" && marker == nil {
 		if err := writeMarker(opts.StateDir, worldMarker{Endpoint: sb.Endpoint()}); err != nil {
+			w.stopSchedules()
 			sb.Close()
 			return nil, err
 		}
@@ -570,4 +584,7 @@ func (w *World) SetAlarm(name, state, reason string) error {
 }
 
 // Close stops the world (saving it when it has a StateDir).
-func (w *World) Close() error { return w.sb.Close() }
+func (w *World) Close() error {
+	w.stopSchedules()
+	return w.sb.Close()
+}

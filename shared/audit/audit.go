@@ -125,8 +125,13 @@ type Record struct {
 	Changes []Change `json:"changes,omitempty"`
 	// SettingsVersion is the version of the target's settings parameter a
 	// decision was made under (approval.*), as the release read it.
-	SettingsVersion int64     `json:"settingsVersion,omitempty"`
-	Time            time.Time `json:"time"`
+	SettingsVersion int64 `json:"settingsVersion,omitempty"`
+	// EventID is the id of the AWS event a record audits (CloudTrail's
+	// eventID, for version.deleted and settings.changed). Every delivery of
+	// that event writes a record with the same id, and the ledger reads the
+	// records of one event and id as one.
+	EventID string    `json:"eventId,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 // Change is one field of a target's settings as a write changed it: its
@@ -313,7 +318,7 @@ func (r *Recorder) Log(ctx context.Context, rec Record) Record {
 		slog.String("function", rec.Function),
 		slog.String("actor", rec.Actor),
 	}
-	for _, kv := range [][2]string{{"alias", rec.Alias}, {"fromVersion", rec.FromVersion}, {"toVersion", rec.ToVersion}, {"execution", rec.Execution}, {"group", rec.Group}, {"reason", rec.Reason}} {
+	for _, kv := range [][2]string{{"alias", rec.Alias}, {"fromVersion", rec.FromVersion}, {"toVersion", rec.ToVersion}, {"execution", rec.Execution}, {"group", rec.Group}, {"reason", rec.Reason}, {"eventId", rec.EventID}} {
 		if kv[1] != "" {
 			attrs = append(attrs, slog.String(kv[0], kv[1]))
 		}

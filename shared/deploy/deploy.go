@@ -21,6 +21,9 @@ const (
 	ShiftFunction     = "aliasflow-shift"
 	// ReconcileFunction compares the world with the ledger on a schedule.
 	ReconcileFunction = "aliasflow-reconcile"
+	// ReconcileSchedule is the EventBridge Scheduler schedule that runs
+	// the reconciler.
+	ReconcileSchedule = "aliasflow-reconcile"
 	StateMachine      = "aliasflow-promotion"
 	ApprovalTopic     = "aliasflow-approvals"
 	LinkSecret        = "aliasflow/link-key"

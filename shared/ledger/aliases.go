@@ -96,14 +96,36 @@ func (t Trail) Reported(d Drift) bool {
 		if r.Function != d.Function || r.Alias != d.Alias {
 			continue
 		}
-		switch r.Event {
-		case audit.AliasDrifted:
+		switch {
+		case r.Event == audit.AliasDrifted:
 			return len(r.Changes) == 1 && r.Changes[0].To == d.Actual.String()
-		case audit.TrafficShifted, audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack:
+		case contains(moves, r.Event):
 			return false
 		}
 	}
 	return false
+}
+
+// moves are the events of the records of aliasflow's own writes of an
+// alias.
+var moves = []audit.Event{audit.TrafficShifted, audit.AliasMoved, audit.PromotionCompleted, audit.PromotionRolledBack}
+
+// OpenDrifts is fn's alias.drifted records, newest first, of the aliases
+// aliasflow has not moved since the drift was found: the operator's to
+// look at until aliasflow writes that alias again (status lists them).
+func (t Trail) OpenDrifts(fn string) Trail {
+	moved := map[string]bool{}
+	var out Trail
+	for _, r := range t {
+		switch {
+		case r.Function != fn:
+		case r.Event == audit.AliasDrifted && !moved[r.Alias]:
+			out = append(out, r)
+		case contains(moves, r.Event) && r.ToVersion != "":
+			moved[r.Alias] = true
+		}
+	}
+	return out
 }
 
 // Record is d's alias.drifted record: where the alias is (ToVersion, the

@@ -128,3 +128,41 @@ func TestReported(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenDrifts: a drift record stays open until aliasflow moves that
+// alias again; another alias's move or another function's records do not
+// close it.
+func TestOpenDrifts(t *testing.T) {
+	drift := func(at time.Duration, fn, name, from, to string) audit.Record {
+		return rec(at, fn, audit.AliasDrifted, name, from, to, "")
+	}
+	tests := []struct {
+		name string
+		recs []audit.Record
+		want []string // "alias to" of the open drifts, newest first
+	}{
+		{"none", []audit.Record{rec(0, "hello", audit.PromotionCompleted, "prod", "1", "2", "hello-v2-0a0a0a0a")}, nil},
+		{"one open", []audit.Record{rec(0, "hello", audit.PromotionCompleted, "prod", "1", "2", "hello-v2-0a0a0a0a"), drift(time.Hour, "hello", "prod", "2", "3")}, []string{"prod 3"}},
+		{"closed by aliasflow's move", []audit.Record{drift(time.Hour, "hello", "prod", "2", "3"),
+			rec(2*time.Hour, "hello", audit.TrafficShifted, "prod", "3", "4", "hello-v4-0c0c0c0c")}, nil},
+		{"closed by a rollback", []audit.Record{drift(time.Hour, "hello", "prod", "2", "3"),
+			rec(2*time.Hour, "hello", audit.PromotionRolledBack, "prod", "4", "3", "hello-v4-0c0c0c0c")}, nil},
+		{"another alias's move leaves it open", []audit.Record{drift(time.Hour, "hello", "stg", "2", "1"),
+			rec(2*time.Hour, "hello", audit.AliasMoved, "prod", "2", "3", "hello-v3-0b0b0b0b")}, []string{"stg 1"}},
+		{"two hand moves, both open", []audit.Record{drift(time.Hour, "hello", "prod", "2", "3"), drift(2*time.Hour, "hello", "prod", "2", "5")}, []string{"prod 5", "prod 3"}},
+		{"a drift before the last move is closed, one after open", []audit.Record{drift(time.Hour, "hello", "prod", "2", "3"),
+			rec(2*time.Hour, "hello", audit.PromotionCompleted, "prod", "3", "4", "hello-v4-0c0c0c0c"), drift(3*time.Hour, "hello", "prod", "4", "1")}, []string{"prod 1"}},
+		{"another function's drift", []audit.Record{drift(time.Hour, "other", "prod", "2", "3")}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, r := range ledger.NewTrail(tc.recs).OpenDrifts("hello") {
+				got = append(got, r.Alias+" "+r.ToVersion)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("OpenDrifts = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -143,12 +144,27 @@ func Parse(line string) (audit.Record, bool) {
 type Trail []audit.Record
 
 // NewTrail orders recs newest first (records of the same moment keep
-// their order reversed: the later written first).
+// their order reversed: the later written first). Records of one AWS event
+// (the same audit event and EventID, a redelivery of one CloudTrail
+// record) are one: the first written is kept.
 func NewTrail(recs []audit.Record) Trail {
-	out := make(Trail, len(recs))
-	for i, r := range recs {
-		out[len(recs)-1-i] = r
+	type key struct {
+		event audit.Event
+		id    string
 	}
+	seen := map[key]bool{}
+	out := make(Trail, 0, len(recs))
+	for _, r := range recs {
+		if r.EventID != "" {
+			k := key{r.Event, r.EventID}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
+		out = append(out, r)
+	}
+	slices.Reverse(out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out
 }

@@ -312,7 +312,9 @@ func (h *Handler) targets(ctx context.Context) (map[string]config.Target, error)
 // drift reads each target's aliases (one ListAliases) and records, once
 // each, those of aliasflow's (stg, prod) that moved outside aliasflow. The
 // trail is read only for a function with an alias whose stamp is not
-// aliasflow's for its routing.
+// aliasflow's for its routing; a drift found is confirmed by a read of the
+// aliases made after the trail's (confirmed), so that aliasflow's move
+// between the two reads is no drift.
 func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) ([]string, error) {
 	found := []string{}
 	var errs []error
@@ -323,7 +325,7 @@ func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) (
 			continue
 		}
 		var trail ledger.Trail
-		read := false
+		read, reread := false, false
 		for _, c := range aliases {
 			name := aws.ToString(c.Name)
 			if name != promotion.AliasStg && name != promotion.AliasProd {
@@ -344,6 +346,16 @@ func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) (
 			if !drifted || trail.Reported(d) {
 				continue
 			}
+			if !reread {
+				if aliases, err = h.aliases(ctx, fn); err != nil {
+					errs = append(errs, err)
+					break
+				}
+				reread = true
+			}
+			if d, drifted = confirmed(trail, fn, name, aliases); !drifted || trail.Reported(d) {
+				continue
+			}
 			h.audit.Record(ctx, d.Record())
 			_ = h.metrics.Emit(fn, metrics.AliasesDrifted, 1, metrics.Count)
 			h.opts.Log.WarnContext(ctx, "alias drifted", "function", fn, "alias", name, "drift", d.String())
@@ -354,6 +366,21 @@ func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) (
 		return found, fmt.Errorf("drift: %v", errs)
 	}
 	return found, nil
+}
+
+// confirmed judges alias name of fn again, as aliases (read after trail)
+// give it: the ListAliases that found it drifted may have been made before
+// aliasflow's latest move of it, whose record the trail, read after, holds.
+func confirmed(trail ledger.Trail, fn, name string, aliases []lambdatypes.AliasConfiguration) (ledger.Drift, bool) {
+	i := slices.IndexFunc(aliases, func(c lambdatypes.AliasConfiguration) bool { return aws.ToString(c.Name) == name })
+	if i < 0 {
+		return ledger.Drift{}, false // deleted since: nothing to say of it
+	}
+	cur := alias.FromConfiguration(aliases[i])
+	if _, ok := cur.Stamped(); ok {
+		return ledger.Drift{}, false
+	}
+	return trail.Drifted(fn, name, cur)
 }
 
 func (h *Handler) aliases(ctx context.Context, fn string) ([]lambdatypes.AliasConfiguration, error) {

@@ -61,6 +61,21 @@ type invokes struct {
 	mu    sync.Mutex
 	calls []lambda.InvokeInput
 	fail  map[string]error // op → the error the reconciler's calls of it get
+	// afterListAliases, when set, runs once after the reconciler's next
+	// ListAliases: what another Lambda does meanwhile.
+	afterListAliases func()
+}
+
+func (i *invokes) ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error) {
+	out, err := i.Client.ListAliases(ctx, in, opts...)
+	i.mu.Lock()
+	after := i.afterListAliases
+	i.afterListAliases = nil
+	i.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return out, err
 }
 
 func (i *invokes) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
@@ -240,6 +255,45 @@ func TestDriftIsReportedOnce(t *testing.T) {
 	d := w.records(audit.AliasDrifted)[0]
 	if d.Alias != "prod" || d.ToVersion != "4" || len(d.Changes) != 1 || d.Changes[0].To != "4 + 3@50%" || !strings.Contains(d.Reason, "moved outside aliasflow") {
 		t.Errorf("newest alias.drifted = %+v", d)
+	}
+}
+
+// TestNoDriftFromAMoveDuringTheRun: aliasflow moving an alias between the
+// run's ListAliases and its read of the trail (a release's stamped stg
+// move, then its alias.moved record) is no drift: the run judges an
+// alias it finds unstamped by a read of it made after the trail's.
+func TestNoDriftFromAMoveDuringTheRun(t *testing.T) {
+	cases := []struct {
+		name   string
+		before func(w *world) // the aliases as the run begins
+		during func(w *world) // between the run's ListAliases and its trail read
+		want   []string
+	}{
+		{"a release moves stg, created unstamped, during the run", func(w *world) { w.lambda.SetAlias(t, "hello", "stg", "1", nil) },
+			func(w *world) { w.moved("stg", "1", "2", "hello-v2-0b0b0b0b") }, []string{}},
+		{"a promotion moves prod, moved by hand before, during the run", func(w *world) {
+			w.moved("prod", "", "1", "hello-v1-0a0a0a0a")
+			w.lambda.SetAlias(t, "hello", "prod", "3", nil)
+		}, func(w *world) { w.moved("prod", "3", "2", "hello-v2-0b0b0b0b") }, []string{}},
+		{"a hand move stays a drift however the reads fall", func(w *world) {
+			w.moved("prod", "", "1", "hello-v1-0a0a0a0a")
+			w.lambda.SetAlias(t, "hello", "prod", "3", nil)
+		}, func(*world) {}, []string{"hello:prod"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			c.before(w)
+			w.advance(time.Minute)
+			w.invokes.afterListAliases = func() { c.during(w) }
+			rep := w.run()
+			if !slices.Equal(rep.Drifted, c.want) {
+				t.Errorf("drifted = %v, want %v", rep.Drifted, c.want)
+			}
+			if n := len(w.records(audit.AliasDrifted)); n != len(c.want) {
+				t.Errorf("%d alias.drifted records, want %d", n, len(c.want))
+			}
+		})
 	}
 }
 

@@ -24,6 +24,7 @@ const SettingsRecorded Outcome = "settings.recorded"
 type cloudTrailCall struct {
 	EventSource       string   `json:"eventSource"`
 	EventName         string   `json:"eventName"`
+	EventID           string   `json:"eventID"`
 	ErrorCode         string   `json:"errorCode"`
 	UserIdentity      identity `json:"userIdentity"`
 	RequestParameters struct {
@@ -84,6 +85,7 @@ func (h *Handler) settingsChanged(ctx context.Context, detail json.RawMessage) (
 	}
 	h.Audit.Record(ctx, audit.Record{
 		Event: audit.SettingsChanged, Function: function, Actor: call.UserIdentity.actor(),
+		EventID: call.EventID, // a redelivery reads as one record (versionDeleted says why)
 		Reason:  fmt.Sprintf("settings version %d of %s", version, name),
 		Changes: settings.Diff(prev, cur),
 	})

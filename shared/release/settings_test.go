@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func putParameterEvent(t *testing.T, name, caller string, version int, errorCode
 	t.Helper()
 	detail := map[string]any{
 		"eventVersion": "1.09", "eventSource": "ssm.amazonaws.com", "eventName": "PutParameter", "awsRegion": "eu-west-1",
-		"eventType": "AwsApiCall", "readOnly": false, "managementEvent": true, "recipientAccountId": "123456789012",
+		"eventType": "AwsApiCall", "eventID": fmt.Sprintf("7d2a-%d", version), "readOnly": false, "managementEvent": true, "recipientAccountId": "123456789012",
 		"userIdentity":      map[string]any{"type": "AssumedRole", "arn": caller, "accountId": "123456789012", "principalId": "AROAEXAMPLE:ana"},
 		"requestParameters": map[string]any{"name": name, "type": "String", "overwrite": true},
 	}
@@ -83,14 +84,14 @@ func TestHandleSettingsChanged(t *testing.T) {
 		{
 			name: "an operator's write names the caller and the gate fields changed", event: putParameterEvent(t, param, operator, 2, ""),
 			wantOutcome: SettingsRecorded,
-			wantRecords: []audit.Record{{Event: audit.SettingsChanged, Function: "hello", Actor: operator, Reason: "settings version 2 of " + param,
+			wantRecords: []audit.Record{{Event: audit.SettingsChanged, Function: "hello", Actor: operator, Reason: "settings version 2 of " + param, EventID: "7d2a-2",
 				Changes: []audit.Change{{Field: "approvers", From: `["ana@example.com"]`, To: `["ana@example.com","mallory@example.com"]`},
 					{Field: "health.onInconclusive", From: `"rollback"`, To: `"promote"`}}}},
 		},
 		{
 			name: "the first version: every field is new", event: putParameterEvent(t, param, operator, 1, ""),
 			wantOutcome: SettingsRecorded,
-			wantRecords: []audit.Record{{Event: audit.SettingsChanged, Function: "hello", Actor: operator, Reason: "settings version 1 of " + param,
+			wantRecords: []audit.Record{{Event: audit.SettingsChanged, Function: "hello", Actor: operator, Reason: "settings version 1 of " + param, EventID: "7d2a-1",
 				Changes: []audit.Change{{Field: "approvers", To: `["ana@example.com"]`}, {Field: "health.onInconclusive", To: `"rollback"`}}}},
 		},
 		{name: "a refused write changed nothing", event: putParameterEvent(t, param, operator, 0, "AccessDenied"), wantOutcome: Ignored},
