@@ -203,11 +203,45 @@ func validateGroup(req promotion.TaskRequest) error {
 			return bad("promotion.shift.prod: the stable version %q of %s is not a published version number", mp.Stable, fn)
 		}
 	}
-	switch req.Action {
+	return nil
+}
+
+// resolveStables fills in the stable version of each member the group's
+// Shift.Prod does not hold — an execution whose definition's
+// ResultSelectors do not carry $.shift.prod — from prod as it is now:
+// while a member shifts, prod's own version is its stable version (the
+// new one only routed), and a prod on the new version leaves nothing to
+// shift or roll back. One GetAlias per such member; none when Shift.Prod
+// holds them all.
+func (t *task) resolveStables(ctx context.Context) error {
+	s := t.p.Shift
+	if s == nil || t.req.Action == promotion.ActionAbort {
+		return nil
+	}
+	g := decodeGroupProd(s.Prod)
+	missing := false
+	for _, m := range t.p.Members {
+		if _, ok := g.Members[m.Function]; ok {
+			continue
+		}
+		prod, err := t.getAlias(ctx, m.Function, promotion.AliasProd)
+		if err != nil {
+			return fmt.Errorf("the stable version of %s: %w", m.Function, err)
+		}
+		g.Members[m.Function] = memberProd{Stable: prod.Version}
+		missing = true
+	}
+	if missing {
+		t.log.WarnContext(ctx, "group's stable versions read from prod: the state did not carry them", "group", t.p.Group)
+		cp := *s
+		cp.Prod = g.encode()
+		t.p.Shift = &cp
+		t.req.Promotion = t.p
+	}
+	switch t.req.Action {
 	case promotion.ActionSetWeight, promotion.ActionBake, promotion.ActionCheckHealth:
-		t := &task{req: req, p: p}
 		if !slices.ContainsFunc(t.members(), (*task).weighted) {
-			return bad("promotion.shift.prod: no member of group %s has a stable version to shift from", p.Group)
+			return promotion.TaskError(promotion.ErrInvalidInput, "shift %s: promotion.shift.prod: no member of group %s has a stable version to shift from", t.req.Action, t.p.Group)
 		}
 	}
 	return nil
@@ -216,6 +250,9 @@ func validateGroup(req promotion.TaskRequest) error {
 // groupAction runs the request's action on every member of the group.
 func (t *task) groupAction(ctx context.Context) (*promotion.Shift, error) {
 	if err := validateGroup(t.req); err != nil {
+		return nil, err
+	}
+	if err := t.resolveStables(ctx); err != nil {
 		return nil, err
 	}
 	switch t.req.Action {

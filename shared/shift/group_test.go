@@ -260,13 +260,19 @@ func TestGroupSetWeight(t *testing.T) {
 		step int
 		from string
 		// meddle runs before the third UpdateAlias (c's).
-		meddle    func(e *env)
+		meddle func(e *env)
+		// noDoc: the state's shift has no prod (an older definition's
+		// ResultSelectors drop it).
+		noDoc     bool
 		wantErr   bool
 		wantProds string
 		want      []string
 	}{
 		{name: "all move in lockstep", step: 0, from: "4", wantProds: "a=4 + 5@0.25 b=4 + 5@0.25 c=4 + 5@0.25",
 			want: []string{"a traffic.shifted prod 4>5 @0.25", "b traffic.shifted prod 4>5 @0.25", "c traffic.shifted prod 4>5 @0.25"}},
+		{name: "a state without the members' prod (a definition that does not carry it): stable versions read from prod", step: 1, from: "4 + 5@0.25",
+			noDoc: true, wantProds: "a=4 + 5@0.5 b=4 + 5@0.5 c=4 + 5@0.5",
+			want: []string{"a traffic.shifted prod 4>5 @0.5", "b traffic.shifted prod 4>5 @0.5", "c traffic.shifted prod 4>5 @0.5"}},
 		{name: "a member's RevisionId changed, routing the same: read again and moved", step: 1, from: "4 + 5@0.25",
 			meddle:    func(e *env) { e.setProd("c", "4 + 5@0.25") },
 			wantProds: "a=4 + 5@0.5 b=4 + 5@0.5 c=4 + 5@0.5",
@@ -286,6 +292,9 @@ func TestGroupSetWeight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := groupEnv(t, same(tc.from))
 			req := groupRequest(t, promotion.ActionSetWeight, tc.step, allStable("4"))
+			if tc.noDoc {
+				req.Promotion.Shift.Prod = ""
+			}
 			if tc.meddle != nil {
 				e.lam.Before("UpdateAlias", func() {}, func() {}, func() { tc.meddle(e) })
 			}
