@@ -15,6 +15,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/shift/groupstate"
 )
 
 // A group promotion (promotion.Input.Members) moves several functions'
@@ -23,24 +24,10 @@ import (
 // promotion. What differs per member — its stable version, prod as last
 // written (with its RevisionId), its log and probe progress — travels in
 // the Shift's JSON documents owned by this package, keyed by function
-// (Shift.Prod holds groupProd; Shift.Logs and Shift.Probes a map of each
+// (Shift.Prod holds a groupstate.Prod; Shift.Logs and Shift.Probes a map of each
 // member's own document), so the definition and promotion.Shift stay as
 // they are and a single-function execution in flight reads back unchanged.
 // Shift.StableVersion is the first member's, as Input.Function is.
-
-// memberProd is one member's part of a group's Shift.Prod.
-type memberProd struct {
-	// Stable is the version prod served when the promotion began, "" for
-	// a member without prod yet (created at Finalize).
-	Stable string `json:"stable"`
-	// Prod is the member's prodSeen document ("" when unknown).
-	Prod string `json:"prod,omitempty"`
-}
-
-// groupProd is a group's Shift.Prod.
-type groupProd struct {
-	Members map[string]memberProd `json:"members"`
-}
 
 // groupName is what the settings validator allows as a group's name.
 var groupName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -55,27 +42,6 @@ func (t *task) subject() string {
 		return fmt.Sprintf("group %s (%d functions)", t.p.Group, len(t.p.Members))
 	}
 	return fmt.Sprintf("version %s of %s", t.p.Version, t.p.Function)
-}
-
-// decodeProd reads a group's Shift.Prod; an empty or unreadable one holds
-// no member (each then reads its prod, and has no stable version).
-func decodeGroupProd(doc string) groupProd {
-	var g groupProd
-	if doc != "" {
-		_ = json.Unmarshal([]byte(doc), &g)
-	}
-	if g.Members == nil {
-		g.Members = map[string]memberProd{}
-	}
-	return g
-}
-
-func (g groupProd) encode() string {
-	b, err := json.Marshal(g)
-	if err != nil {
-		return ""
-	}
-	return string(b)
 }
 
 // docs reads a group's Shift.Logs or Shift.Probes: each member's own
@@ -132,7 +98,7 @@ func (t *task) member(m promotion.Member) *task {
 	p.Members = nil
 	if s := t.p.Shift; s != nil {
 		ms := *s
-		mp := decodeGroupProd(s.Prod).Members[m.Function]
+		mp := groupstate.Decode(s.Prod).Members[m.Function]
 		ms.StableVersion, ms.Prod = mp.Stable, mp.Prod
 		ms.Logs, ms.Probes = docs(s.Logs)[m.Function], docs(s.Probes)[m.Function]
 		p.Shift = &ms
@@ -194,7 +160,7 @@ func validateGroup(req promotion.TaskRequest) error {
 	if s == nil {
 		return nil
 	}
-	g := decodeGroupProd(s.Prod)
+	g := groupstate.Decode(s.Prod)
 	for fn, mp := range g.Members {
 		if !seen[fn] {
 			return bad("promotion.shift.prod: %s is not a member of group %s", fn, p.Group)
@@ -218,7 +184,7 @@ func (t *task) resolveStables(ctx context.Context) error {
 	if s == nil || t.req.Action == promotion.ActionAbort {
 		return nil
 	}
-	g := decodeGroupProd(s.Prod)
+	g := groupstate.Decode(s.Prod)
 	missing := false
 	for _, m := range t.p.Members {
 		if _, ok := g.Members[m.Function]; ok {
@@ -228,13 +194,13 @@ func (t *task) resolveStables(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("the stable version of %s: %w", m.Function, err)
 		}
-		g.Members[m.Function] = memberProd{Stable: prod.Version}
+		g.Members[m.Function] = groupstate.Member{Stable: prod.Version}
 		missing = true
 	}
 	if missing {
 		t.log.WarnContext(ctx, "group's stable versions read from prod: the state did not carry them", "group", t.p.Group)
 		cp := *s
-		cp.Prod = g.encode()
+		cp.Prod = g.Encode()
 		t.p.Shift = &cp
 		t.req.Promotion = t.p
 	}
@@ -306,7 +272,7 @@ func (t *task) eachMember(do func(m *task) error) error {
 func (t *task) groupBegin(ctx context.Context) (*promotion.Shift, error) {
 	pl := t.p.Rollout()
 	first := plan.Next(pl, plan.Start, plan.Facts{})
-	g := groupProd{Members: map[string]memberProd{}}
+	g := groupstate.Prod{Members: map[string]groupstate.Member{}}
 	logs, probes := map[string]string{}, map[string]string{}
 	gradual, fallback := 0, false
 	for _, m := range t.members() {
@@ -314,7 +280,7 @@ func (t *task) groupBegin(ctx context.Context) (*promotion.Shift, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.Members[m.p.Function] = memberProd{Stable: s.StableVersion, Prod: s.Prod}
+		g.Members[m.p.Function] = groupstate.Member{Stable: s.StableVersion, Prod: s.Prod}
 		logs[m.p.Function], probes[m.p.Function] = s.Logs, s.Probes
 		switch {
 		case how == beginGradual:
@@ -323,7 +289,7 @@ func (t *task) groupBegin(ctx context.Context) (*promotion.Shift, error) {
 			fallback = true // cannot weight: strategy.fallbackAllAtOnce
 		}
 	}
-	s := promotion.Shift{StableVersion: g.Members[t.p.Function].Stable, Prod: g.encode(), Logs: joinDocs(logs), Probes: joinDocs(probes)}
+	s := promotion.Shift{StableVersion: g.Members[t.p.Function].Stable, Prod: g.Encode(), Logs: joinDocs(logs), Probes: joinDocs(probes)}
 	if first.Kind == plan.KindFinalize {
 		return t.shiftTo(ctx, pl, first, s)
 	}
@@ -340,7 +306,7 @@ func (t *task) groupBegin(ctx context.Context) (*promotion.Shift, error) {
 // so no member is left a step ahead of the others; the definition then
 // rolls every member back (or retries the step from where all stood).
 func (t *task) groupSetWeight(ctx context.Context) (*promotion.Shift, error) {
-	g := decodeGroupProd(t.p.Shift.Prod)
+	g := groupstate.Decode(t.p.Shift.Prod)
 	var done []undo
 	for _, m := range t.members() {
 		if !m.weighted() {
@@ -359,7 +325,7 @@ func (t *task) groupSetWeight(ctx context.Context) (*promotion.Shift, error) {
 		g.Members[m.p.Function] = mp
 	}
 	next := *t.p.Shift
-	next.Prod = g.encode()
+	next.Prod = g.Encode()
 	return &next, nil
 }
 
