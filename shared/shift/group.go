@@ -194,7 +194,9 @@ func (t *task) resolveStables(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("the stable version of %s: %w", m.Function, err)
 		}
-		g.Members[m.Function] = groupstate.Member{Stable: prod.Version}
+		// prod as read is where the member's next move writes from
+		// (prodAsLeft checks it is where the plan puts it).
+		g.Members[m.Function] = groupstate.Member{Stable: prod.Version, Prod: encodeProd(prod)}
 		missing = true
 	}
 	if missing {
