@@ -11,6 +11,7 @@ import (
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 )
@@ -162,6 +163,12 @@ func rollbackAfter(t *testing.T, e *env, req promotion.TaskRequest, err error) {
 		name = "States.TaskFailed" // the runtime names it by its Go type
 	}
 	req.Promotion.Failure = &promotion.Failure{Error: name, Cause: `{"errorMessage":` + quote(message(err)) + `}`}
+	if s := req.Promotion.Shift; s != nil && s.Kind == string(plan.KindPause) {
+		// The harness reaches Rollback through a step's bake.
+		cp := *s
+		cp.Kind = string(plan.KindSetWeight)
+		req.Promotion.Shift = &cp
+	}
 	if s := req.Promotion.Shift; s != nil && s.Done {
 		// A failed Finalize is caught as a SetWeight is; the harness
 		// reaches Rollback through a step.
@@ -548,6 +555,58 @@ func TestGroupInvalidInput(t *testing.T) {
 			wantContains(t, "error", message(err), tc.reason)
 			if got, want := e.prods(), "a=4 b=4 c=4"; got != want {
 				t.Errorf("prod = %s, want %s (nothing moves)", got, want)
+			}
+		})
+	}
+}
+
+// TestGroupContinue: a pause of the plan holds every member where it is;
+// continued, the next step carries every member's prod and moves them all;
+// not continued in time, every member goes back to its stable version.
+func TestGroupContinue(t *testing.T) {
+	const ops = "arn:aws:iam::000000000000:user/ops"
+	tests := []struct {
+		name      string
+		bake      *promotion.Bake
+		wantErr   string
+		wantProds string
+	}{
+		{name: "continued: the next weight moves every member", bake: &promotion.Bake{PromoteNow: true, Actor: ops},
+			wantProds: "a=4 + 5@0.5 b=4 + 5@0.5 c=4 + 5@0.5"},
+		{name: "nobody continued: every member rolled back", bake: &promotion.Bake{Error: "States.Timeout"},
+			wantErr: promotion.ErrPauseExpired, wantProds: "a=4 b=4 c=4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := groupEnv(t, same("4 + 5@0.25"))
+			req := groupRequest(t, promotion.ActionContinue, 0, allStable("4"))
+			req.TaskToken = ""
+			req.Promotion.Target.Strategy = pausePlan(plan.Pause{})
+			req.Promotion.Steps = promotion.Plan(req.Promotion.Target.Strategy)
+			s := req.Promotion.Shift
+			s.BakeSeconds, s.Kind, s.Position = 86400, "pause", 2
+			req.Promotion.Bake = tc.bake
+			got, err := e.run(req)
+			if got := e.prods(); got != "a=4 + 5@0.25 b=4 + 5@0.25 c=4 + 5@0.25" {
+				t.Errorf("prod after continue: %s; continue moves nothing", got)
+			}
+			if tc.wantErr != "" {
+				wantErrorName(t, err, tc.wantErr)
+				rollbackAfter(t, e, req, err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("continue: %v", err)
+			}
+			if got.Kind != "setWeight" || got.Weight != 0.5 || got.Prod != s.Prod {
+				t.Fatalf("continue = kind %q at %v with prod %q; want setWeight at 0.5 with the members' prod carried", got.Kind, got.Weight, got.Prod)
+			}
+			req.Action, req.Promotion.Shift, req.Promotion.Bake = promotion.ActionSetWeight, got, nil
+			if _, err := e.run(req); err != nil {
+				t.Fatalf("set-weight after the pause: %v", err)
+			}
+			if got := e.prods(); got != tc.wantProds {
+				t.Errorf("prod after the next set-weight: %s, want %s", got, tc.wantProds)
 			}
 		})
 	}
