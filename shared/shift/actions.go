@@ -476,6 +476,17 @@ func (t *task) completed(ctx context.Context) {
 // touch a prod that serves neither this release nor the stable version: that
 // belongs to someone else.
 func (t *task) rollback(ctx context.Context) error {
+	to, err := t.rollbackMove(ctx)
+	if err != nil {
+		return err
+	}
+	t.rolledBack(ctx, to)
+	return nil
+}
+
+// rollbackMove moves prod back (rollback), recording the move, and
+// returns the version prod is on.
+func (t *task) rollbackMove(ctx context.Context) (string, error) {
 	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
 	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
 		if !cur.Exists {
@@ -491,13 +502,13 @@ func (t *task) rollback(ctx context.Context) error {
 		return alias.Alias{Exists: true, Version: stable}, true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("rollback: %w", err)
+		return "", fmt.Errorf("rollback: %w", err)
 	}
 	to := stable
 	if to == "" {
 		to = before.Version
 	}
-	actor, reason := t.operator()
+	actor, _ := t.operator()
 	if changed {
 		// From a weighted prod the traffic leaves the new version: record
 		// it as moving from N, with N's weight now 0.
@@ -512,10 +523,15 @@ func (t *task) rollback(ctx context.Context) error {
 		}
 		t.record(ctx, rec)
 	}
+	return to, nil
+}
+
+// rolledBack records the promotion rolled back, prod on version to.
+func (t *task) rolledBack(ctx context.Context, to string) {
+	actor, reason := t.operator()
 	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: actor,
-		FromVersion: n, ToVersion: to, Reason: reason})
+		FromVersion: t.p.Version, ToVersion: to, Reason: reason})
 	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
-	return nil
 }
 
 // operator is who rolled the promotion back and why: the caller the

@@ -243,7 +243,7 @@ func (t *task) groupAction(ctx context.Context) (*promotion.Shift, error) {
 	case promotion.ActionFinalize:
 		return nil, t.groupFinalize(ctx)
 	case promotion.ActionRollback:
-		return nil, t.eachMember(func(m *task) error { return m.rollback(ctx) })
+		return nil, t.groupRollback(ctx)
 	case promotion.ActionAbort:
 		return nil, t.eachMember(func(m *task) error { return m.abort(ctx) })
 	}
@@ -263,6 +263,27 @@ func (t *task) eachMember(do func(m *task) error) error {
 		return errs[0]
 	}
 	return errors.Join(errs...)
+}
+
+// groupRollback returns every member's prod to its stable version, each
+// member's move recorded as it happens, and records the members' promotions
+// rolled back once all are back: a member that could not be moved fails
+// the task, and the definition's retry moves what is left without
+// recording the others again.
+func (t *task) groupRollback(ctx context.Context) error {
+	to := map[string]string{}
+	err := t.eachMember(func(m *task) error {
+		v, err := m.rollbackMove(ctx)
+		to[m.p.Function] = v
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range t.members() {
+		m.rolledBack(ctx, to[m.p.Function])
+	}
+	return nil
 }
 
 // groupBegin checks every member as begin does one function, changing

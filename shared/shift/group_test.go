@@ -493,8 +493,8 @@ func TestGroupRollbackAndAbort(t *testing.T) {
 	}{
 		{name: "rollback returns every member to its stable version", action: promotion.ActionRollback,
 			prods: map[string]string{"a": "4 + 5@0.5", "b": "4", "c": "4 + 5@0.5"},
-			want: []string{"a alias.moved prod 5>4 @0", "a promotion.rolled_back prod 5>4",
-				"b promotion.rolled_back prod 5>4", "c alias.moved prod 5>4 @0", "c promotion.rolled_back prod 5>4"}},
+			want: []string{"a alias.moved prod 5>4 @0", "c alias.moved prod 5>4 @0",
+				"a promotion.rolled_back prod 5>4", "b promotion.rolled_back prod 5>4", "c promotion.rolled_back prod 5>4"}},
 		{name: "abort records every member's promotion aborted", action: promotion.ActionAbort, prods: same("4"),
 			want: []string{"a promotion.aborted prod >5", "b promotion.aborted prod >5", "c promotion.aborted prod >5"}},
 	}
@@ -608,6 +608,52 @@ func TestGroupContinue(t *testing.T) {
 			if got := e.prods(); got != tc.wantProds {
 				t.Errorf("prod after the next set-weight: %s, want %s", got, tc.wantProds)
 			}
+		})
+	}
+}
+
+// TestGroupRollbackRetried: a member whose prod cannot be moved back fails
+// the rollback after the others moved; the retry moves it, and each
+// member's rollback is recorded once, when all are back.
+func TestGroupRollbackRetried(t *testing.T) {
+	e := groupEnv(t, same("4 + 5@0.5"))
+	req := groupRequest(t, promotion.ActionRollback, 1, allStable("4"))
+	req.TaskToken = ""
+	req.Promotion.Failure = &promotion.Failure{Error: promotion.ErrHealthCheckFailed, Cause: "member c is unhealthy"}
+	// Someone put b's prod on another version meanwhile.
+	e.setProd("b", "3")
+	tests := []struct {
+		name      string
+		fix       func()
+		wantErr   bool
+		wantProds string
+		want      []string
+	}{
+		{name: "b cannot be moved: a and c are, nothing recorded rolled back", wantErr: true,
+			wantProds: "a=4 b=3 c=4",
+			want:      []string{"a alias.moved prod 5>4 @0", "c alias.moved prod 5>4 @0"}},
+		{name: "retried once b is back in the shift: b moves, each rollback recorded once",
+			fix:       func() { e.setProd("b", "4 + 5@0.5") },
+			wantProds: "a=4 b=4 c=4",
+			want: []string{"a alias.moved prod 5>4 @0", "c alias.moved prod 5>4 @0", "b alias.moved prod 5>4 @0",
+				"a promotion.rolled_back prod 5>4", "b promotion.rolled_back prod 5>4", "c promotion.rolled_back prod 5>4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fix != nil {
+				tc.fix()
+			}
+			_, err := e.run(req)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("rollback error = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				wantContains(t, "error", message(err), "b: rollback: prod of b is on 3")
+			}
+			if got := e.prods(); got != tc.wantProds {
+				t.Errorf("prod: %s, want %s", got, tc.wantProds)
+			}
+			wantGroupRecords(t, e, tc.want)
 		})
 	}
 }
