@@ -50,6 +50,8 @@ func main() {
 	quotaControl := flag.Bool("quota-control", true, "also run the quota section's promotions without quotas (the control)")
 	quotaBakeFlag := flag.Duration("quota-bake", 0, "each step's bake in the quota section (0: longer than the release Lambda takes to start them all)")
 	onlyQuotas := flag.Bool("only-quotas", false, "measure the AWS quotas section only")
+	groupSize := flag.Int("group", 5, "functions in the group-release section: one group vs as many separate promotions (0 skips it)")
+	onlyGroup := flag.Bool("only-group", false, "measure the group-release section only")
 	flag.Parse()
 
 	root, err := os.Getwd()
@@ -69,6 +71,11 @@ func main() {
 		write(r, *out, began)
 		return
 	}
+	if *onlyGroup {
+		groupFigures(r, root, *groupSize)
+		write(r, *out, began)
+		return
+	}
 	if *onlyQuotas {
 		quotaFigures(r, root, quotaOptions{n: *quotaPromotions, window: *quotaWindow, control: *quotaControl, bake: *quotaBakeFlag})
 		write(r, *out, began)
@@ -85,6 +92,9 @@ func main() {
 	}
 	if !*skipLoop {
 		devLoop(r, root)
+	}
+	if *groupSize > 0 {
+		groupFigures(r, root, *groupSize)
 	}
 	write(r, *out, began)
 }

@@ -245,7 +245,7 @@ func throttled(err error) bool {
 
 // changeKey is what makes a progress line worth printing again.
 func changeKey(p *progress.Progress) string {
-	return fmt.Sprintf("%s|%s|%s|%d|%g|%s", p.Status, p.State, p.Gate, p.Step, p.Weight, p.NextAt)
+	return fmt.Sprintf("%s|%s|%s|%d|%g|%s|%s", p.Status, p.State, p.Gate, p.Step, p.Weight, p.NextAt, p.MemberWeights())
 }
 
 func (a *app) printProgress(p *progress.Progress) error {
@@ -259,6 +259,10 @@ func (a *app) printProgress(p *progress.Progress) error {
 		return err
 	}
 	_, err := fmt.Fprintln(a.env.Stdout, a.progressLine(p))
+	if m := p.MemberWeights(); err == nil && m != "" {
+		// A group moves in lockstep: each member's prod, by name.
+		_, err = fmt.Fprint(a.env.Stdout, wrap("          group "+untrusted.Show(p.Group)+": "+m, maxWidth, "          "))
+	}
 	if err == nil && p.Verdict != "" && (p.State == promotion.StateSetWeight || p.State == promotion.StateFinalize) {
 		// The verdict that let the shift go on, with its evidence.
 		_, err = fmt.Fprint(a.env.Stdout, wrap("          health "+untrusted.Show(p.Verdict), maxWidth, "          "))

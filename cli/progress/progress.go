@@ -15,6 +15,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/alias"
 	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/shift/groupstate"
 	"github.com/aliasflow/aliasflow/shared/untrusted"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -79,9 +80,27 @@ type Progress struct {
 	Verdict string `json:"verdict,omitempty"`
 	Error   string `json:"error,omitempty"`
 	Cause   string `json:"cause,omitempty"`
+	// Group names the group a group promotion moves (Input.Group), and
+	// Members are its functions, each with the weight its own prod gives
+	// its new version; both empty for one function.
+	Group   string   `json:"group,omitempty"`
+	Members []Member `json:"members,omitempty"`
 	// Promotion is the newest state document seen (a state's input or
 	// output), what a task sent for this promotion would carry.
 	Promotion promotion.State `json:"-"`
+}
+
+// Member is one function of a group promotion and where its prod stands.
+type Member struct {
+	Function string `json:"function"`
+	Version  string `json:"version"`
+	// StableVersion is what the member's prod served when the shift
+	// began: "" for a member without prod (created at Finalize) or
+	// before BeginShift; Version itself for a member whose prod already
+	// served it.
+	StableVersion string `json:"stableVersion,omitempty"`
+	// Weight is the share of the member's prod traffic on Version.
+	Weight float64 `json:"weight"`
 }
 
 // Running reports whether the execution has not ended.
@@ -189,11 +208,56 @@ func Read(exec *sfn.DescribeExecutionOutput, events []types.HistoryEvent) (*Prog
 		p.StableVersion = p.Promotion.Shift.StableVersion
 	}
 	p.describe(prodBusy)
+	p.Group, p.Members = p.Promotion.Group, p.members()
 	if !p.Running() {
 		p.NextAt = time.Time{}
 		p.Shifting = false
 	}
 	return p, nil
+}
+
+// members is where each member of a group stands: the group's weight on
+// every member that shifts (the shift moves them in lockstep), none on a
+// member without prod until it is finalized, all on a member whose prod
+// already served its version.
+func (p *Progress) members() []Member {
+	if len(p.Promotion.Members) == 0 {
+		return nil
+	}
+	g := groupstate.Decode("")
+	if s := p.Promotion.Shift; s != nil {
+		g = groupstate.Decode(s.Prod)
+	}
+	out := make([]Member, 0, len(p.Promotion.Members))
+	for _, m := range p.Promotion.Members {
+		mm := Member{Function: m.Function, Version: m.Version, Weight: p.Weight}
+		if st, ok := g.Members[m.Function]; ok {
+			mm.StableVersion = st.Stable
+			switch {
+			case st.Stable == m.Version:
+				mm.Weight = 1
+			case st.Stable == "" && p.Weight < 1:
+				mm.Weight = 0
+			}
+		}
+		out = append(out, mm)
+	}
+	return out
+}
+
+// MemberWeights says where each member of a group stands, "api-a 10%
+// (1→2), api-b 0% (→2), api-c 100% (unchanged)" (no stable version: no
+// prod before, or not known before BeginShift); "" for one function.
+func (p *Progress) MemberWeights() string {
+	var parts []string
+	for _, m := range p.Members {
+		from := untrusted.Show(m.StableVersion) + "→" + untrusted.Show(m.Version)
+		if m.StableVersion == m.Version {
+			from = "unchanged"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", untrusted.Show(m.Function), alias.Percent(m.Weight), from))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // absorb takes a state document when it parses as one; a state's input or

@@ -10,6 +10,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/shift/groupstate"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -311,6 +312,65 @@ func TestReadManualRollback(t *testing.T) {
 			}
 			if p.Status != c.status || p.Gate != c.gate {
 				t.Errorf("status, gate = %s, %q; want %s, %q", p.Status, p.Gate, c.status, c.gate)
+			}
+		})
+	}
+}
+
+// TestReadGroup: a group promotion's progress gives each member's weight:
+// the group's on a member that shifts, none on one without prod until it
+// is finalized, all on one whose prod already served its version.
+func TestReadGroup(t *testing.T) {
+	in := input()
+	in.Group = "api"
+	for _, f := range []string{"hello", "orders", "users"} {
+		tg := in.Target
+		tg.Function = f
+		in.Members = append(in.Members, promotion.Member{Function: f, Version: "2", PreviousStgVersion: "1", Release: in.Release, Target: tg})
+	}
+	// BeginShift found hello's prod on 1, orders without prod, users's
+	// prod on 2 already.
+	g := groupstate.Prod{Members: map[string]groupstate.Member{"hello": {Stable: "1"}, "orders": {}, "users": {Stable: "2"}}}
+	shift := promotion.Shift{StableVersion: "1", Weight: 0.1, BakeSeconds: 30, Kind: "setWeight", Prod: g.Encode()}
+	baking := func(r *sandboxtest.Run) {
+		r.Smoke(true).AwaitApproval().Approve("alice@example.com")
+		r.Answer(promotion.ActionBegin, sandboxtest.Return(shift)).Answer(promotion.ActionSetWeight, sandboxtest.Return(shift)).AwaitBake()
+	}
+	cases := []struct {
+		name string
+		run  func(r *sandboxtest.Run)
+		want string
+	}{
+		{name: "awaiting approval: no weight yet", run: func(r *sandboxtest.Run) { r.Smoke(true).AwaitApproval() },
+			want: "hello 0% (→2), orders 0% (→2), users 0% (→2)"},
+		{name: "baking the canary", run: baking,
+			want: "hello 10% (1→2), orders 0% (→2), users 100% (unchanged)"},
+		{name: "rolled back", run: func(r *sandboxtest.Run) {
+			baking(r)
+			r.FailWaiting(promotion.ErrHealthCheckFailed, "member users is unhealthy").Answer(promotion.ActionRollback, sandboxtest.Return(map[string]any{}))
+		}, want: "hello 0% (1→2), orders 0% (→2), users 100% (unchanged)"},
+		{name: "completed", run: func(r *sandboxtest.Run) {
+			baking(r)
+			done := shift
+			done.Step, done.Weight, done.Done, done.Kind, done.BakeSeconds = 1, 1, true, "finalize", 0
+			r.TimeOut(30*time.Second).Answer(promotion.ActionCheckHealth, sandboxtest.Return(done)).Answer(promotion.ActionFinalize, sandboxtest.Return(map[string]any{}))
+		}, want: "hello 100% (1→2), orders 100% (→2), users 100% (unchanged)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := sandboxtest.NewPromotion(t).Run(t, in)
+			c.run(r)
+			var p *progress.Progress
+			r.P.Until(t, "the run to settle", func() bool {
+				var err error
+				p, err = progress.Read(r.Describe(), r.Events())
+				return err == nil && p.MemberWeights() == c.want
+			})
+			if got := p.MemberWeights(); got != c.want {
+				t.Errorf("member weights = %q, want %q", got, c.want)
+			}
+			if p.Group != "api" || len(p.Members) != 3 {
+				t.Errorf("group, members = %q, %+v; want api and three members", p.Group, p.Members)
 			}
 		})
 	}

@@ -51,79 +51,109 @@ func (t *task) restoreStg(ctx context.Context) error {
 // begin records the stable version prod serves now and returns the first
 // step. It changes nothing, so the definition may retry it freely.
 func (t *task) begin(ctx context.Context) (*promotion.Shift, error) {
+	pl := t.p.Rollout()
+	first := plan.Next(pl, plan.Start, plan.Facts{})
+	s, how, err := t.beginOne(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	if how == beginDirect {
+		return t.allAtOnce(ctx, pl, s)
+	}
+	return t.shiftTo(ctx, pl, first, s)
+}
+
+// beginHow is what begin found for one function.
+type beginHow int
+
+const (
+	// beginGradual: prod shifts by the plan's steps.
+	beginGradual beginHow = iota
+	// beginDirect: prod moves at Finalize whatever the plan — a first
+	// release, prod already on the version, or versions that cannot
+	// share a weighted alias under strategy.fallbackAllAtOnce.
+	beginDirect
+	// beginNoWeights: the plan itself sets no weight.
+	beginNoWeights
+)
+
+// allAtOnce is the shift of a promotion whose prod moves at Finalize
+// whatever the plan.
+func (t *task) allAtOnce(ctx context.Context, pl plan.Plan, s promotion.Shift) (*promotion.Shift, error) {
+	return t.shiftTo(ctx, pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), s)
+}
+
+// beginOne checks one function before its shift and returns its stable
+// version and what the first step reads (prod as read, log groups,
+// probes), with how its prod moves. first is the plan's first step.
+func (t *task) beginOne(ctx context.Context, first plan.Decision) (promotion.Shift, beginHow, error) {
 	fn, n := t.p.Function, t.p.Version
 	stg, err := t.getAlias(ctx, fn, promotion.AliasStg)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return promotion.Shift{}, 0, fmt.Errorf("begin: %w", err)
 	}
 	// Checked before prod so a superseded promotion stops at once rather
 	// than waiting out the ProdBusy retries.
 	if !stg.Exists {
-		return nil, fmt.Errorf("begin: the stg alias of %s no longer exists; nothing ties version %s to a release", fn, n)
+		return promotion.Shift{}, 0, fmt.Errorf("begin: the stg alias of %s no longer exists; nothing ties version %s to a release", fn, n)
 	}
 	if stg.Version != n {
-		return nil, promotion.TaskError(promotion.ErrSuperseded,
+		return promotion.Shift{}, 0, promotion.TaskError(promotion.ErrSuperseded,
 			"stg of %s is on version %s, not %s: a newer release superseded this one", fn, stg.Version, n)
 	}
 	prod, err := t.getAlias(ctx, fn, promotion.AliasProd)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return promotion.Shift{}, 0, fmt.Errorf("begin: %w", err)
 	}
 	if !prod.RoutedOnly(n) {
-		return nil, promotion.TaskError(promotion.ErrProdBusy,
+		return promotion.Shift{}, 0, promotion.TaskError(promotion.ErrProdBusy,
 			"prod of %s is mid-shift (%s) for another release; waiting", fn, prod)
 	}
-	pl := t.p.Rollout()
 	// The later moves of prod start from what is read here (prodAsLeft).
 	seen := encodeProd(prod)
-	// allAtOnce: prod moves at Finalize whatever the plan.
-	allAtOnce := func(s promotion.Shift) (*promotion.Shift, error) {
-		return t.shiftTo(ctx, pl, plan.Next(pl, plan.Start, plan.Facts{Direct: true}), s)
-	}
 	switch {
 	case !prod.Exists:
 		// A first release: there is no traffic to shift gradually.
-		return allAtOnce(promotion.Shift{})
+		return promotion.Shift{}, beginDirect, nil
 	case prod.Version == n:
-		return allAtOnce(promotion.Shift{StableVersion: n, Prod: seen})
+		return promotion.Shift{StableVersion: n, Prod: seen}, beginDirect, nil
 	}
 	if err := t.alarmsAtStart(ctx); err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return promotion.Shift{}, 0, fmt.Errorf("begin: %w", err)
 	}
-	s := &promotion.Shift{StableVersion: prod.Version, Prod: seen}
-	first := plan.Next(pl, plan.Start, plan.Facts{})
+	s := promotion.Shift{StableVersion: prod.Version, Prod: seen}
 	if first.Kind == plan.KindFinalize {
-		return t.shiftTo(ctx, pl, first, *s)
+		return s, beginNoWeights, nil
 	}
 	stableCfg, newCfg, err := t.readVersions(ctx, fn, prod.Version, n)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return promotion.Shift{}, 0, fmt.Errorf("begin: %w", err)
 	}
 	// The checks judge the versions' log groups begin has just read.
 	s.Logs = t.seedLogs(newCfg, stableCfg)
 	if why := cannotWeight(prod.Version, n, stableCfg, newCfg); why != "" {
 		if !t.p.Target.Strategy.FallbackAllAtOnce {
-			return nil, promotion.TaskError(promotion.ErrCannotWeight,
+			return promotion.Shift{}, 0, promotion.TaskError(promotion.ErrCannotWeight,
 				"prod of %s cannot route between versions %s and %s: %s; Lambda refuses such a weighted alias, so no traffic moved (set strategy.fallbackAllAtOnce to move prod all at once instead)",
 				fn, prod.Version, n, why)
 		}
 		t.log.WarnContext(ctx, "versions cannot share a weighted alias; moving prod all at once (strategy.fallbackAllAtOnce)",
 			"function", fn, "stable", prod.Version, "version", n, "reason", why)
-		return allAtOnce(*s)
+		return s, beginDirect, nil
 	}
 	if h := t.health(); h.Probes > 0 {
 		// At 0 %: a version that fails its probes never serves a user.
 		why, progress, err := t.probeBeforeWeight(ctx, h, prod.Version)
 		if err != nil {
-			return nil, fmt.Errorf("begin: %w", err)
+			return promotion.Shift{}, 0, fmt.Errorf("begin: %w", err)
 		}
 		if why != "" {
-			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
+			return promotion.Shift{}, 0, promotion.TaskError(promotion.ErrHealthCheckFailed,
 				"not shifting prod of %s to version %s: %s; no traffic moved", fn, n, why)
 		}
 		s.Probes = progress
 	}
-	return t.shiftTo(ctx, pl, first, *s)
+	return s, beginGradual, nil
 }
 
 // shiftTo turns the plan's decision into the shift document the
@@ -354,6 +384,13 @@ func cannotWeight(stable, n string, a, b *lambda.GetFunctionConfigurationOutput)
 // set, so a slow or retried call can never land after the bake, the health
 // check or a rollback.
 func (t *task) setWeight(ctx context.Context) (*promotion.Shift, error) {
+	next, _, err := t.setWeightMoved(ctx)
+	return next, err
+}
+
+// setWeightMoved is setWeight, also returning the move it made (a group's
+// undo puts it back).
+func (t *task) setWeightMoved(ctx context.Context) (*promotion.Shift, alias.Moved, error) {
 	fn, n, s := t.p.Function, t.p.Version, t.p.Shift
 	m, err := t.moveProd(ctx, func(cur alias.Alias) (alias.Alias, bool, error) {
 		if !cur.Exists {
@@ -372,23 +409,32 @@ func (t *task) setWeight(ctx context.Context) (*promotion.Shift, error) {
 		return alias.Alias{Exists: true, Version: s.StableVersion, Weights: map[string]float64{n: s.Weight}}, true, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("set weight: %w", err)
+		return nil, m, fmt.Errorf("set weight: %w", err)
 	}
 	next := *s
 	next.Prod = encodeProd(m.After)
 	if !m.Changed {
 		t.log.InfoContext(ctx, "prod already at this weight", "function", fn, "prod", m.Before.String())
-		return &next, nil
+		return &next, m, nil
 	}
 	t.record(ctx, audit.Record{Event: audit.TrafficShifted, Alias: promotion.AliasProd,
 		FromVersion: s.StableVersion, ToVersion: n, Weight: audit.Weight(s.Weight),
 		Reason: fmt.Sprintf("step %d of %d", s.Step+1, len(t.p.Rollout().Weights()))})
-	return &next, nil
+	return &next, m, nil
 }
 
 // finalize sends all of prod's traffic to the new version, creating prod
 // on a first release.
 func (t *task) finalize(ctx context.Context) error {
+	if _, err := t.finalizeMove(ctx); err != nil {
+		return err
+	}
+	t.completed(ctx)
+	return nil
+}
+
+// finalizeMove moves prod to the new version, recording the move.
+func (t *task) finalizeMove(ctx context.Context) (alias.Moved, error) {
 	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
 	m, err := t.moveProd(ctx, func(cur alias.Alias) (alias.Alias, bool, error) {
 		if cur.Exists && cur.Version != n && cur.Version != stable {
@@ -406,19 +452,23 @@ func (t *task) finalize(ctx context.Context) error {
 		return alias.Alias{Exists: true, Version: n}, true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("finalize: %w", err)
+		return m, fmt.Errorf("finalize: %w", err)
 	}
 	if m.Changed {
 		t.record(ctx, audit.Record{Event: audit.AliasMoved, Alias: promotion.AliasProd,
 			FromVersion: m.Before.Version, ToVersion: n})
 	}
+	return m, nil
+}
+
+// completed records the promotion of the new version completed.
+func (t *task) completed(ctx context.Context) {
 	t.record(ctx, audit.Record{Event: audit.PromotionCompleted, Alias: promotion.AliasProd,
-		FromVersion: stable, ToVersion: n})
+		FromVersion: t.p.Shift.StableVersion, ToVersion: t.p.Version})
 	t.emit(ctx, metrics.PromotionsCompleted, 1, metrics.Count)
 	if !t.req.StartTime.IsZero() {
 		t.emit(ctx, metrics.LeadTime, t.now().Sub(t.req.StartTime).Seconds(), metrics.Seconds)
 	}
-	return nil
 }
 
 // rollback puts prod back on the stable version with no routing; with no
@@ -426,6 +476,17 @@ func (t *task) finalize(ctx context.Context) error {
 // touch a prod that serves neither this release nor the stable version: that
 // belongs to someone else.
 func (t *task) rollback(ctx context.Context) error {
+	to, err := t.rollbackMove(ctx)
+	if err != nil {
+		return err
+	}
+	t.rolledBack(ctx, to)
+	return nil
+}
+
+// rollbackMove moves prod back (rollback), recording the move, and
+// returns the version prod is on.
+func (t *task) rollbackMove(ctx context.Context) (string, error) {
 	fn, n, stable := t.p.Function, t.p.Version, t.p.Shift.StableVersion
 	before, changed, err := t.moveAlias(ctx, fn, promotion.AliasProd, func(cur alias.Alias) (alias.Alias, bool, error) {
 		if !cur.Exists {
@@ -441,13 +502,13 @@ func (t *task) rollback(ctx context.Context) error {
 		return alias.Alias{Exists: true, Version: stable}, true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("rollback: %w", err)
+		return "", fmt.Errorf("rollback: %w", err)
 	}
 	to := stable
 	if to == "" {
 		to = before.Version
 	}
-	actor, reason := t.operator()
+	actor, _ := t.operator()
 	if changed {
 		// From a weighted prod the traffic leaves the new version: record
 		// it as moving from N, with N's weight now 0.
@@ -462,10 +523,15 @@ func (t *task) rollback(ctx context.Context) error {
 		}
 		t.record(ctx, rec)
 	}
+	return to, nil
+}
+
+// rolledBack records the promotion rolled back, prod on version to.
+func (t *task) rolledBack(ctx context.Context, to string) {
+	actor, reason := t.operator()
 	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: actor,
-		FromVersion: n, ToVersion: to, Reason: reason})
+		FromVersion: t.p.Version, ToVersion: to, Reason: reason})
 	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
-	return nil
 }
 
 // operator is who rolled the promotion back and why: the caller the

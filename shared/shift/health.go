@@ -67,22 +67,12 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	// so far, counted back from now.
 	stepStart := now.Add(-time.Duration(s.BakedSeconds+s.BakeSeconds) * time.Second)
 	need := stepStart.Add(time.Duration(a.BakeSeconds) * time.Second)
-	alarmReasons, err := t.alarmReasons(ctx, stepStart)
-	var sources []audit.Evidence
-	var progress progress
-	if err == nil {
-		sources, progress, err = t.evidence(ctx, stepStart, now)
-	}
+	d, progress, err := t.judge(ctx, a, stepStart, now, need)
 	if err != nil {
 		if next := t.unread(ctx, err, now, need); next != nil {
 			return next, nil
 		}
 		return nil, fmt.Errorf("check health: %w", err)
-	}
-	d := decide(h, need, sources)
-	if len(alarmReasons) > 0 {
-		d.Outcome, d.DecidedBy = Unhealthy, "alarms"
-		d.Reason = strings.Join(append(alarmReasons, d.Reason), "; ")
 	}
 	t.log.InfoContext(ctx, "health verdict", "function", fn, "version", n, "outcome", d.Outcome,
 		"decidedBy", d.DecidedBy, "reason", d.Reason)
@@ -92,9 +82,9 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	switch d.Outcome {
 	case Unhealthy:
 		rec.Event = audit.HealthFailed
-		t.record(ctx, rec)
+		t.recordVerdict(ctx, rec)
 		return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-			"version %s of %s is unhealthy at %s: %s", n, fn, alias.Percent(s.Weight), d.Reason)
+			"%s is unhealthy at %s: %s", t.subject(), alias.Percent(s.Weight), d.Reason)
 	case Inconclusive:
 		baked := s.BakedSeconds + s.BakeSeconds
 		if skip != plan.SkipNone || hold {
@@ -119,7 +109,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 				// A look before the step's bake is over (firstLook) that
 				// found no harm is no verdict: the trail records the step's
 				// checks from its bake's end on, as before.
-				t.record(ctx, rec)
+				t.recordVerdict(ctx, rec)
 			}
 			return &promotion.Shift{StableVersion: s.StableVersion, Step: s.Step, Weight: s.Weight,
 				BakeSeconds: ext, BakedSeconds: baked, Extend: true, Extensions: s.Extensions + 1,
@@ -137,9 +127,9 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 				why = fmt.Sprintf("still inconclusive %s; not promoted although health.onInconclusive is promote, because %s; rolling back", limit, lean)
 			}
 			rec.Event, rec.Reason = audit.HealthFailed, why+": "+d.Reason
-			t.record(ctx, rec)
+			t.recordVerdict(ctx, rec)
 			return nil, promotion.TaskError(promotion.ErrHealthCheckFailed,
-				"version %s of %s could not be judged at %s %s: %s", n, fn, alias.Percent(s.Weight), limit, d.Reason)
+				"%s could not be judged at %s %s: %s", t.subject(), alias.Percent(s.Weight), limit, d.Reason)
 		}
 		promoteAnyway = true
 		rec.Reason = fmt.Sprintf("still inconclusive %s; health.onInconclusive is promote: %s", limit, d.Reason)
@@ -148,7 +138,7 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	if promoteAnyway || d.Outcome == Inconclusive {
 		rec.Event = audit.HealthInconclusive
 	}
-	t.record(ctx, rec)
+	t.recordVerdict(ctx, rec)
 	if skip != plan.SkipNone {
 		t.log.InfoContext(ctx, "bake ended by an operator", "function", fn, "version", n, "actor", t.p.Bake.Actor, "skip", string(skip))
 	}
@@ -166,6 +156,26 @@ func (t *task) checkHealth(ctx context.Context) (*promotion.Shift, error) {
 	}
 	next := plan.Next(pl, at, plan.Facts{Outcome: outcome, AcceptInconclusive: promoteAnyway, Skip: skip})
 	return t.shiftTo(ctx, pl, next, promotion.Shift{StableVersion: s.StableVersion, Verdict: string(d.Outcome) + ": " + rec.Reason})
+}
+
+// judgeOne judges this function's new version over the step so far: its
+// alarms, then the evidence of each source (decide), h carrying the
+// analysis's criteria.
+func (t *task) judgeOne(ctx context.Context, h config.Health, stepStart, now, need time.Time) (decision, progress, error) {
+	alarmReasons, err := t.alarmReasons(ctx, stepStart)
+	if err != nil {
+		return decision{}, progress{}, err
+	}
+	sources, pg, err := t.evidence(ctx, stepStart, now)
+	if err != nil {
+		return decision{}, pg, err
+	}
+	d := decide(h, need, sources)
+	if len(alarmReasons) > 0 {
+		d.Outcome, d.DecidedBy = Unhealthy, "alarms"
+		d.Reason = strings.Join(append(alarmReasons, d.Reason), "; ")
+	}
+	return d, pg, nil
 }
 
 // unread is the step baking again because its evidence could not be read

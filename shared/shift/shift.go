@@ -134,6 +134,9 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 	// the reconciler and status tell it from a hand move with one
 	// ListAliases (issue 21).
 	ctx = alias.WithStamp(ctx, promotion.ExecutionNameOf(req.Execution))
+	if t.isGroup() {
+		return t.groupAction(ctx) // group.go: every member in lockstep
+	}
 	switch req.Action {
 	case promotion.ActionManualRollback:
 		return nil, t.manualRollback(ctx)
@@ -178,7 +181,7 @@ func (t *task) carry(next *promotion.Shift) *promotion.Shift {
 		next.Prod = s.Prod
 	}
 	if next.Logs == "" && next.Step != s.Step {
-		next.Logs = nextStepLogs(s.Logs, next.Step)
+		next.Logs = t.nextLogs(s.Logs, next.Step)
 	}
 	return next
 }
@@ -197,6 +200,9 @@ type task struct {
 	*Handler
 	req promotion.TaskRequest
 	p   promotion.State
+	// verdicts are a group's members' health verdicts in this check
+	// (judge), for their records.
+	verdicts []memberVerdict
 }
 
 // validate refuses a request that could move an alias to something other
@@ -222,7 +228,10 @@ func validate(req promotion.TaskRequest) error {
 	if err := plan.Validate(pl); err != nil {
 		return bad("promotion.steps: the plan %s: %v", pl, err)
 	}
-	if s := p.Shift; s != nil {
+	// A group's stable versions are its members' (validateGroup); its
+	// Shift.StableVersion is only the first member's.
+	group := len(p.Members) > 0
+	if s := p.Shift; s != nil && !group {
 		if s.StableVersion != "" && !alias.IsVersionNumber(s.StableVersion) {
 			return bad("promotion.shift.stableVersion: %q is not a published version number", s.StableVersion)
 		}
@@ -236,7 +245,7 @@ func validate(req promotion.TaskRequest) error {
 		if s == nil {
 			return bad("promotion.shift is missing")
 		}
-		if s.StableVersion == "" {
+		if s.StableVersion == "" && !group {
 			return bad("promotion.shift.stableVersion is missing: a first release has no steps")
 		}
 		if pl.AnalysisOf(s.Step) < 0 {
@@ -295,6 +304,7 @@ func validateAction(action string) error {
 func (t *task) record(ctx context.Context, rec audit.Record) {
 	rec.Function = t.p.Function
 	rec.Execution = t.req.Execution
+	rec.Group = t.p.Group
 	if rec.Release == nil {
 		rel := t.p.Release
 		rec.Release = &rel
