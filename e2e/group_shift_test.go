@@ -74,6 +74,9 @@ func TestGroupThirdMemberCanaryFails(t *testing.T) {
 	// 4 bytes of sha256 over the members' lines sorted by function).
 	sum := sha256.Sum256([]byte(strings.Join(lines, "")))
 	name := "api-g" + hex.EncodeToString(sum[:4])
+	if got := promotion.GroupExecutionName(in.Group, in.Members); got != name {
+		t.Fatalf("GroupExecutionName = %s, want %s (the identity agreed for groups)", got, name)
+	}
 	raw, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"net/http"
 	"os"
 	"slices"
@@ -212,6 +213,37 @@ func TestGroupRelease(t *testing.T) {
 	code, out, errOut := s.cli("status", "orders")
 	if code != 0 || !strings.Contains(out, name+" is one promotion of group api") {
 		t.Errorf("aliasflow status orders: exit %d, want the group's promotion listed:\n%s%s", code, out, errOut)
+	}
+
+	// Approved once, the group reaches prod together: every member's prod
+	// on version 2, exactly one prod move recorded per member, each
+	// carrying the group.
+	if status, body := s.decideByLink(linkPattern.FindString(mail.Body), "approve", "all three"); status != http.StatusOK {
+		t.Fatalf("approve the group through its link: status %d, want 200:\n%s", status, body)
+	}
+	s.wantExecution(s.waitDone(p, 2*stepTimeout), sfntypes.ExecutionStatusSucceeded, "")
+	for _, f := range []string{fn, "orders", "users"} {
+		if prod := s.aliasOf(f, "prod"); prod != "2" {
+			t.Errorf("%s: prod %s after the group's promotion, want 2", f, prod)
+		}
+	}
+	prodMoves := func(recs []audit.Record) map[string]int {
+		n := map[string]int{}
+		for _, r := range recs {
+			if r.Event == audit.AliasMoved && r.Alias == promotion.AliasProd {
+				n[r.Function]++
+				if r.Group != "api" {
+					t.Errorf("prod move of %s: group %q, want api", r.Function, r.Group)
+				}
+			}
+		}
+		return n
+	}
+	recs = s.waitAudit(func(recs []audit.Record) bool { return len(prodMoves(recs)) == 3 })
+	for f, n := range prodMoves(recs) {
+		if n != 1 {
+			t.Errorf("%s: %d prod moves recorded, want 1", f, n)
+		}
 	}
 }
 
