@@ -37,10 +37,8 @@ const maxWarmPollSeconds = 15
 func (t *task) warm(ctx context.Context) (*promotion.Shift, error) {
 	pl, s := t.p.Rollout(), t.p.Shift
 	step := pl.Steps[s.Position].Warm
-	waited := s.BakedSeconds
-	if s.Kind == promotion.ShiftWarming {
-		waited += s.BakeSeconds
-	}
+	// The wait just ended (0 on the first read: shiftTo) and those before.
+	waited := s.BakedSeconds + s.BakeSeconds
 	var pending []string
 	for _, m := range t.p.Functions() {
 		status, err := t.provision(ctx, m.Function, m.Version, step.ProvisionedConcurrency)
