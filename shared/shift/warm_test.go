@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/plan"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -85,7 +85,7 @@ func TestWarm(t *testing.T) {
 			want: warming(75, 5), wantPC: "IN_PROGRESS"},
 		{name: "READY: the first weight", ready: time.Nanosecond,
 			setup: func(t *testing.T, e *env) { put(t, e, 5) }, shift: warming(1, 1),
-			want:  &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, Kind: string(plan.KindSetWeight), Position: 1}, wantPC: "READY"},
+			want: &promotion.Shift{StableVersion: "4", Step: 0, Weight: 0.25, Kind: string(plan.KindSetWeight), Position: 1}, wantPC: "READY"},
 		{name: "not READY in time: roll back", ready: time.Hour, shift: warming(595, 5),
 			wantErr: promotion.ErrWarmFailed, wantPC: "IN_PROGRESS"},
 		{name: "FAILED: roll back", ready: time.Nanosecond,
