@@ -35,8 +35,14 @@ func TestWarmBeforeTheFirstWeight(t *testing.T) {
 	s.wantAliases("1", "1")
 	p := s.merge(helloV2, "c0ffee2")
 	s.approveByLink(p, approver)
+	s.waitWaiting(p, promotion.StateBake)
+	tr := s.generate("/production/")
 	res := s.waitDone(p, stepTimeout)
+	split := tr.Stop()
 	s.wantExecution(res, sfntypes.ExecutionStatusSucceeded, "")
+	if split["2"] == 0 || split["error"] > 0 {
+		t.Errorf("prod traffic at 10%%: %v, want answers from version 2 and no errors", split)
+	}
 	s.wantAliases("2", "2")
 
 	pc, err := s.world().Sandbox().Lambda().GetProvisionedConcurrencyConfig(fn, "2")

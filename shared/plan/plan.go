@@ -113,11 +113,11 @@ type Approval struct {
 // target's warm timeout, rolls back, and a rollback removes it; past 100 %
 // it stays on the new version, which then serves all of prod (docs/warm.md).
 type Warm struct {
-	// ProvisionedConcurrency is put on the new version: 1 to
-	// MaxProvisionedConcurrency.
+	// ProvisionedConcurrency is put on the new version (1 to 1,000,
+	// MaxProvisionedConcurrency).
 	ProvisionedConcurrency int `json:"provisionedConcurrency" jsonschema:"minimum=1,maximum=1000"`
 	// TimeoutSeconds is how long the step waits for READY before it
-	// rolls back; 0 takes DefaultWarmTimeoutSeconds.
+	// rolls back (0: the default, 600, DefaultWarmTimeoutSeconds).
 	TimeoutSeconds int `json:"timeoutSeconds,omitempty" jsonschema:"default=600,minimum=0,maximum=3600"`
 }
 
