@@ -324,4 +324,3 @@ func TestReadWarm(t *testing.T) {
 		})
 	}
 }
-
