@@ -153,6 +153,9 @@ type function struct {
 	// version or alias (provisioned.go); provisionFault fails the next.
 	Provisioned    map[string]*provisioned `json:"provisioned,omitempty"`
 	provisionFault string
+	// provisionedBusy counts, by version, the invocations its provisioned
+	// environments serve now.
+	provisionedBusy map[string]int
 }
 
 // view returns the configuration as a caller sees it at now: the pending

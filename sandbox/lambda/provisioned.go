@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -436,4 +437,54 @@ func aliasVersions(a *AliasConfiguration) []string {
 		}
 	}
 	return vs
+}
+
+// takeProvisioned reports whether one of version's provisioned environments
+// serves an invocation now — its READY allocation, of its own
+// configuration and its share of each alias's, is not all in use — and
+// returns what ends the invocation's use of it.
+func (s *Service) takeProvisioned(name, version string) (bool, func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.functions[name]
+	if !ok || len(f.Provisioned) == 0 {
+		return false, func() {}
+	}
+	now, capacity := s.opts.Clock(), 0
+	for q, p := range f.Provisioned {
+		if provisionedStatus(p, now) == ProvisionedReady {
+			capacity += split(f, q, p.Requested)[version]
+		}
+	}
+	if f.provisionedBusy[version] >= capacity {
+		return false, func() {}
+	}
+	if f.provisionedBusy == nil {
+		f.provisionedBusy = map[string]int{}
+	}
+	f.provisionedBusy[version]++
+	return true, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		f.provisionedBusy[version]--
+	}
+}
+
+// initDurationRE is the REPORT line's Init Duration field as RIE prints it
+// on the invocation that initialized its environment ("Init Duration:
+// %.2f ms\t", internal/lambda/rie/handlers.go).
+var initDurationRE = regexp.MustCompile(`Init Duration: [0-9.]+ ms\t`)
+
+// reportLine is RIE's REPORT line as Lambda writes it for the invocation.
+// RIE initializes its environment at the first invoke and reports that on
+// the invocation's REPORT line; a provisioned environment is initialized
+// with its allocation ("Provisioned concurrency initializes a requested
+// number of execution environments so that they are prepared to respond
+// immediately to your function's invocations", Configuring provisioned
+// concurrency), so no invocation it serves carries an Init Duration.
+func (inv *invocation) reportLine(line string) string {
+	if !inv.provisioned {
+		return line
+	}
+	return initDurationRE.ReplaceAllString(line, "")
 }

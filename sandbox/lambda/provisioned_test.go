@@ -2,8 +2,10 @@ package lambdasvc_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,6 +210,52 @@ func TestProvisionedConcurrencySplitsByWeight(t *testing.T) {
 			c := list.ProvisionedConcurrencyConfigs[0]
 			if wantArn := "arn:aws:lambda:us-east-1:000000000000:function:hello:prod"; aws.ToString(c.FunctionArn) != wantArn || aws.ToInt32(c.AllocatedProvisionedConcurrentExecutions) != tc.n {
 				t.Errorf("listed %s allocated %d, want %s allocated %d", aws.ToString(c.FunctionArn), aws.ToInt32(c.AllocatedProvisionedConcurrentExecutions), wantArn, tc.n)
+			}
+		})
+	}
+}
+
+// TestProvisionedEnvironmentReportsNoInit: an invocation a READY
+// provisioned environment serves was initialized with the allocation, so
+// its REPORT line has no Init Duration; the first invocation of a version
+// with none (or none READY yet) initializes its environment and reports it,
+// as RIE prints it (internal/lambda/rie/handlers.go).
+func TestProvisionedEnvironmentReportsNoInit(t *testing.T) {
+	cases := []struct {
+		name      string
+		put       bool
+		advance   time.Duration
+		qualifier string
+		wantInit  bool
+	}{
+		{name: "on demand", qualifier: "2", wantInit: true},
+		{name: "provisioned, READY", put: true, advance: time.Minute, qualifier: "2", wantInit: false},
+		{name: "provisioned, still IN_PROGRESS", put: true, advance: time.Second, qualifier: "2", wantInit: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := provisionedEnv(t)
+			if tc.put {
+				e.put(t, "2", 1)
+			}
+			e.clock.Advance(tc.advance)
+			out, err := e.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("hello"), Qualifier: aws.String(tc.qualifier),
+				Payload: []byte(`{}`), LogType: types.LogTypeTail})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+			report := ""
+			for _, l := range strings.Split(string(tail), "\n") {
+				if strings.HasPrefix(l, "REPORT ") {
+					report = l
+				}
+			}
+			if report == "" {
+				t.Fatalf("no REPORT line in %q", tail)
+			}
+			if got := strings.Contains(report, "Init Duration: "); got != tc.wantInit {
+				t.Errorf("REPORT line %q has an Init Duration: %v, want %v", report, got, tc.wantInit)
 			}
 		})
 	}
