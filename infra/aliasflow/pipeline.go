@@ -385,6 +385,9 @@ func (p *Pipeline) allowOnTargets() {
 	// concurrency on the new version by number, reads it until READY and
 	// removes it on a rollback: the qualified ARN only.
 	allowIf(p.shift, tagged, []string{"lambda:PutProvisionedConcurrencyConfig", "lambda:GetProvisionedConcurrencyConfig", "lambda:DeleteProvisionedConcurrencyConfig"}, qualified)
+	// At 100 % it lists what stays (ListProvisionedConcurrencyConfigs acts
+	// on the function).
+	allowIf(p.shift, tagged, []string{"lambda:ListProvisionedConcurrencyConfigs"}, functions)
 	// Probes (health.probes) invoke the new and the stable version by number.
 	allowIf(p.shift, tagged, []string{"lambda:InvokeFunction"}, qualified)
 	// The page shows what prod serves and the commit of its version (its

@@ -356,6 +356,7 @@ func TestLeastPrivilege(t *testing.T) {
 		{"shift reads a warm", "ShiftRole", "lambda:GetProvisionedConcurrencyConfig", `function:\*:\*"`, true},
 		{"shift removes a warm", "ShiftRole", "lambda:DeleteProvisionedConcurrencyConfig", `function:\*:\*"`, true},
 		{"shift warms no unqualified function", "ShiftRole", "lambda:PutProvisionedConcurrencyConfig", `function:\*"`, false},
+		{"shift lists what stays warm", "ShiftRole", "lambda:ListProvisionedConcurrencyConfigs", `function:\*"`, true},
 		{"release warms nothing", "ReleaseRole", "lambda:PutProvisionedConcurrencyConfig", `.`, false},
 		// Composite alarms are returned only with DescribeAlarms on *
 		// (DescribeAlarms, CloudWatch API reference).

@@ -419,6 +419,7 @@ func (t *task) finalize(ctx context.Context) error {
 	}
 	t.record(ctx, audit.Record{Event: audit.PromotionCompleted, Alias: promotion.AliasProd,
 		FromVersion: stable, ToVersion: n})
+	t.warmLeft(ctx)
 	t.emit(ctx, metrics.PromotionsCompleted, 1, metrics.Count)
 	if !t.req.StartTime.IsZero() {
 		t.emit(ctx, metrics.LeadTime, t.now().Sub(t.req.StartTime).Seconds(), metrics.Seconds)

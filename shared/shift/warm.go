@@ -19,6 +19,7 @@ type Provisioned interface {
 	PutProvisionedConcurrencyConfig(ctx context.Context, in *lambda.PutProvisionedConcurrencyConfigInput, opts ...func(*lambda.Options)) (*lambda.PutProvisionedConcurrencyConfigOutput, error)
 	GetProvisionedConcurrencyConfig(ctx context.Context, in *lambda.GetProvisionedConcurrencyConfigInput, opts ...func(*lambda.Options)) (*lambda.GetProvisionedConcurrencyConfigOutput, error)
 	DeleteProvisionedConcurrencyConfig(ctx context.Context, in *lambda.DeleteProvisionedConcurrencyConfigInput, opts ...func(*lambda.Options)) (*lambda.DeleteProvisionedConcurrencyConfigOutput, error)
+	ListProvisionedConcurrencyConfigs(ctx context.Context, in *lambda.ListProvisionedConcurrencyConfigsInput, opts ...func(*lambda.Options)) (*lambda.ListProvisionedConcurrencyConfigsOutput, error)
 }
 
 // maxWarmPollSeconds bounds the wait between two reads of a warm step's
@@ -123,6 +124,41 @@ func (t *task) unwarm(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// warmLeft logs, once a promotion whose plan warms reached 100 %, the
+// provisioned concurrency each function keeps: the new version's stays (it
+// now serves all of prod); any other version's — an earlier promotion's
+// warm, or one configured by hand — is left as it is, and named so that an
+// operator can remove what nobody needs (docs/warm.md). It changes nothing,
+// so a failed read only costs the log line.
+func (t *task) warmLeft(ctx context.Context) {
+	if !hasWarm(t.p.Rollout()) {
+		return
+	}
+	for _, m := range t.p.Functions() {
+		var stays, others []string
+		p := lambda.NewListProvisionedConcurrencyConfigsPaginator(t.lambda, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: aws.String(m.Function)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.log.WarnContext(ctx, "finalize: provisioned concurrency not listed", "function", m.Function, "error", err.Error())
+				break
+			}
+			for _, c := range page.ProvisionedConcurrencyConfigs {
+				arn := aws.ToString(c.FunctionArn)
+				q := arn[strings.LastIndex(arn, ":")+1:]
+				entry := fmt.Sprintf("%s=%d", q, aws.ToInt32(c.RequestedProvisionedConcurrentExecutions))
+				if q == m.Version {
+					stays = append(stays, entry)
+				} else {
+					others = append(others, entry)
+				}
+			}
+		}
+		t.log.InfoContext(ctx, "finalize: provisioned concurrency kept", "function", m.Function, "version", m.Version,
+			"newVersion", strings.Join(stays, ","), "otherVersionsOrAliases", strings.Join(others, ","))
+	}
 }
 
 func hasWarm(p plan.Plan) bool {

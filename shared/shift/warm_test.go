@@ -3,6 +3,7 @@ package shift_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,6 +182,101 @@ func TestRollbackRemovesWarm(t *testing.T) {
 				t.Errorf("provisioned concurrency on version 5 after the rollback = %s, want %s", got, tc.want)
 			}
 			if got, want := e.alias("prod"), "4"; got != want {
+				t.Errorf("prod = %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestWarmGroup: for a group the Warm task puts the step's provisioned
+// concurrency on every member's new version, and goes on to the weight
+// only once all of them are READY.
+func TestWarmGroup(t *testing.T) {
+	tests := []struct {
+		name      string
+		ready     time.Duration
+		before    []string // members' versions warmed before the task, READY at once
+		wantKind  string
+		wantOther string
+	}{
+		{name: "neither warmed: both put, waiting", ready: time.Hour, wantKind: promotion.ShiftWarming, wantOther: "IN_PROGRESS"},
+		{name: "both READY: the weight", ready: time.Nanosecond, before: []string{"hello:5", "other:3"},
+			wantKind: string(plan.KindSetWeight), wantOther: "READY"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := warmEnv(t, tc.ready)
+			e.lam.AddFunction(t, "other", 3)
+			for _, fv := range tc.before {
+				name, version, _ := strings.Cut(fv, ":")
+				if _, err := e.lam.Admin.PutProvisionedConcurrencyConfig(context.Background(), &lambda.PutProvisionedConcurrencyConfigInput{
+					FunctionName: aws.String(name), Qualifier: aws.String(version), ProvisionedConcurrentExecutions: aws.Int32(5)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			req := request(t, promotion.ActionWarm, 0)
+			req.Promotion.Target.Strategy = warmPlan(0)
+			req.Promotion.Members = []promotion.Member{
+				{Function: fn, Version: "5", Target: req.Promotion.Target},
+				{Function: "other", Version: "3", Target: req.Promotion.Target},
+			}
+			req.Promotion.Shift = &promotion.Shift{StableVersion: "4", Step: -1, Kind: string(plan.KindWarm), Position: 0, BakedSeconds: 1}
+			time.Sleep(time.Millisecond)
+			got, err := e.run(req)
+			if err != nil {
+				t.Fatalf("warm: %v", err)
+			}
+			if got.Kind != tc.wantKind {
+				t.Errorf("shift.kind = %q, want %q", got.Kind, tc.wantKind)
+			}
+			out, err := e.lam.Admin.GetProvisionedConcurrencyConfig(context.Background(), &lambda.GetProvisionedConcurrencyConfigInput{
+				FunctionName: aws.String("other"), Qualifier: aws.String("3")})
+			if err != nil || string(out.Status) != tc.wantOther {
+				t.Errorf("provisioned concurrency on other:3 = %v (%v), want %s", out, err, tc.wantOther)
+			}
+			if got := e.provisionedOf(t, "5"); got != tc.wantOther {
+				t.Errorf("provisioned concurrency on hello:5 = %s, want %s", got, tc.wantOther)
+			}
+		})
+	}
+}
+
+// TestFinalizeSaysWhatStaysWarm: at 100 % a plan with a warm step keeps
+// the new version's provisioned concurrency (it serves all of prod now),
+// leaves any other version's as it is, and logs both.
+func TestFinalizeSaysWhatStaysWarm(t *testing.T) {
+	tests := []struct {
+		name       string
+		strategy   config.StrategyConfig
+		wantLogged string // "" for no line
+	}{
+		{name: "a plan with a warm step", strategy: warmPlan(0), wantLogged: `"newVersion":"5=5","otherVersionsOrAliases":"4=2"`},
+		{name: "a plan without one", strategy: config.StrategyConfig{Type: config.Canary, Percent: 25, BakeSeconds: 300}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := warmEnv(t, time.Nanosecond)
+			e.lam.SetAlias(t, fn, "prod", "4", map[string]float64{"5": 0.25})
+			put(t, e, 5)
+			if _, err := e.lam.Admin.PutProvisionedConcurrencyConfig(context.Background(), &lambda.PutProvisionedConcurrencyConfigInput{
+				FunctionName: aws.String(fn), Qualifier: aws.String("4"), ProvisionedConcurrentExecutions: aws.Int32(2)}); err != nil {
+				t.Fatal(err)
+			}
+			req := request(t, promotion.ActionFinalize, 0)
+			req.Promotion.Target.Strategy = tc.strategy
+			if _, err := e.run(req); err != nil {
+				t.Fatalf("finalize: %v", err)
+			}
+			logged := strings.Contains(e.logs.String(), "provisioned concurrency kept")
+			if logged != (tc.wantLogged != "") || !strings.Contains(e.logs.String(), tc.wantLogged) {
+				t.Errorf("log = %s\nwant the kept provisioned concurrency logged: %v (%s)", e.logs.String(), tc.wantLogged != "", tc.wantLogged)
+			}
+			for _, v := range []string{"4", "5"} {
+				if got := e.provisionedOf(t, v); got != "READY" {
+					t.Errorf("provisioned concurrency on version %s after 100%% = %s, want READY (left as it is)", v, got)
+				}
+			}
+			if got, want := e.alias("prod"), "5"; got != want {
 				t.Errorf("prod = %s, want %s", got, want)
 			}
 		})
