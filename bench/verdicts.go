@@ -764,7 +764,11 @@ func (w *simWorld) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterL
 
 // simLambda: check-health reads the versions' configuration (the logs
 // source) and invokes them (probes); it never moves an alias.
-type simLambda struct{ w *simWorld }
+type simLambda struct {
+	w *simWorld
+	// Provisioned is nil: the simulated plans have no warm step.
+	shift.Provisioned
+}
 
 // GetAlias: begin reads stg (the new version 2) and prod (the stable 1).
 func (simLambda) GetAlias(_ context.Context, in *lambda.GetAliasInput, _ ...func(*lambda.Options)) (*lambda.GetAliasOutput, error) {

@@ -408,6 +408,10 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 func (sb *Sandbox) lambdaRequests(r *http.Request, action string) ([]iam.Request, error) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
 	if !ok {
+		// The provisioned concurrency operations' API version.
+		rest, ok = strings.CutPrefix(r.URL.Path, "/2019-09-30/functions/")
+	}
+	if !ok {
 		return []iam.Request{{Action: action, Resource: "*"}}, nil
 	}
 	name, _, _ := strings.Cut(rest, "/")

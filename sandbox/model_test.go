@@ -33,8 +33,9 @@ import (
 // runtime and handler). What only the sandbox's own setup needs (topics,
 // subscriptions, rules, targets, alarms, log groups) is its Go API, not served.
 var projectOperations = map[string][]string{
-	"lambda": {"CreateAlias", "CreateFunction", "DeleteFunction", "GetAccountSettings", "GetAlias", "GetFunction", "GetFunctionConfiguration", "Invoke",
-		"ListAliases", "ListFunctions", "ListVersionsByFunction", "PublishVersion", "UpdateAlias", "UpdateFunctionCode", "UpdateFunctionConfiguration"},
+	"lambda": {"CreateAlias", "CreateFunction", "DeleteFunction", "DeleteProvisionedConcurrencyConfig", "GetAccountSettings", "GetAlias", "GetFunction",
+		"GetFunctionConfiguration", "GetProvisionedConcurrencyConfig", "Invoke", "ListAliases", "ListFunctions", "ListProvisionedConcurrencyConfigs",
+		"ListVersionsByFunction", "PublishVersion", "PutProvisionedConcurrencyConfig", "UpdateAlias", "UpdateFunctionCode", "UpdateFunctionConfiguration"},
 	"states": {"DescribeExecution", "DescribeStateMachineForExecution", "GetExecutionHistory", "ListExecutions", "ListStateMachines", "SendTaskFailure",
 		"SendTaskSuccess", "StartExecution", "StopExecution"},
 	"events":         {"PutEvents"},

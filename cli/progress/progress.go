@@ -370,6 +370,8 @@ func (p *Progress) describe(prodBusy bool) {
 		if sh := p.Promotion.Shift; sh != nil && sh.Kind == string(plan.KindWindow) {
 			p.Gate = "checking the deploy window at " + pct(p.Weight)
 		}
+	case promotion.StateWarm, promotion.StateWarmWait:
+		p.Phase, p.Gate = PhaseShift, p.warming()
 	case promotion.StateFinalize:
 		p.Phase, p.Gate = PhaseFinalize, fmt.Sprintf("finalizing: prod → version %s", p.Version)
 	case promotion.StateCompleted:
@@ -392,6 +394,25 @@ func (p *Progress) describe(prodBusy bool) {
 	default:
 		p.Phase, p.Gate = PhaseShift, "in state "+p.State
 	}
+}
+
+// warming says what a warm step of the plan is doing: how much
+// provisioned concurrency it puts on the new version, before which weight,
+// and once the Warm task has read it, that it is not READY yet and for how
+// long it has waited (the shift's verdict).
+func (p *Progress) warming() string {
+	sh := p.Promotion.Shift
+	if sh == nil || sh.Position < 0 || sh.Position >= len(p.Plan.Steps) || p.Plan.Steps[sh.Position].Warm == nil {
+		return "warming the new version"
+	}
+	gate := fmt.Sprintf("warming version %s: provisioned concurrency %d at %s", p.Version, p.Plan.Steps[sh.Position].Warm.ProvisionedConcurrency, alias.Percent(p.Weight))
+	if next := sh.Position + 1; next < len(p.Plan.Steps) && p.Plan.Steps[next].SetWeight != nil {
+		gate += ", before " + alias.Percent(p.Plan.Steps[next].SetWeight.Weight)
+	}
+	if sh.Kind == promotion.ShiftWarming {
+		gate += fmt.Sprintf("; not READY after %ds, read again in %ds", sh.BakedSeconds, sh.BakeSeconds)
+	}
+	return gate
 }
 
 // stepApproval is the approval step the promotion waits at, nil when none.

@@ -375,3 +375,47 @@ func TestReadGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestReadWarm: a promotion at a warm step of its plan says what it puts
+// on the new version and before which weight, and once read, that it is
+// not READY yet (WarmWait).
+func TestReadWarm(t *testing.T) {
+	tests := []struct {
+		name      string
+		warming   *promotion.Shift // the Warm task's answer; nil: the first Warm in flight
+		wantState string
+		wantGate  string
+	}{
+		{name: "the first read", wantState: promotion.StateWarm,
+			wantGate: "warming version 2: provisioned concurrency 5 at 0%, before 10%"},
+		{name: "not READY yet", warming: &promotion.Shift{StableVersion: "1", Step: -1, BakeSeconds: 3600, BakedSeconds: 2, Kind: promotion.ShiftWarming, Position: 0},
+			wantState: promotion.StateWarmWait,
+			wantGate:  "warming version 2: provisioned concurrency 5 at 0%, before 10%; not READY after 2s, read again in 3600s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			in.Target.Strategy = config.StrategyConfig{Type: config.Steps,
+				Steps: []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}, {SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 30}}}}
+			in.Steps = promotion.Plan(in.Target.Strategy)
+			r := sandboxtest.NewPromotion(t).Run(t, in)
+			r.Smoke(true).AwaitApproval().Approve("alice@example.com")
+			r.P.Answer(t, r.ARN, promotion.ActionBegin, sandboxtest.Return(promotion.Shift{StableVersion: "1", Step: -1, Kind: "warm", Position: 0}))
+			if tc.warming != nil {
+				r.P.Answer(t, r.ARN, promotion.ActionWarm, sandboxtest.Return(*tc.warming))
+			}
+			var p *progress.Progress
+			r.P.Until(t, "the promotion to reach "+tc.wantState, func() bool {
+				var err error
+				p, err = progress.Read(r.Describe(), r.Events())
+				return err == nil && p.State == tc.wantState
+			})
+			if p.Phase != progress.PhaseShift || p.Gate != tc.wantGate {
+				t.Errorf("phase, gate = %s, %q; want shift, %q", p.Phase, p.Gate, tc.wantGate)
+			}
+			if got := p.Plan.String(); got != "warm 5 → 10% → analysis 30s → 100%" {
+				t.Errorf("plan = %q", got)
+			}
+		})
+	}
+}

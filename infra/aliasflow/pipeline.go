@@ -381,6 +381,13 @@ func (p *Pipeline) allowOnTargets() {
 	allowIf(p.release, tagged, []string{"lambda:PublishVersion", "lambda:GetAlias", "lambda:ListAliases", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
 	allowIf(p.smokeTest, tagged, []string{"lambda:InvokeFunction"}, p.lambdaArn("*:"+StgAlias))
 	allowIf(p.shift, tagged, []string{"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:GetFunctionConfiguration"}, functions, qualified)
+	// A warm step of the plan (shared/shift, warm.go) puts provisioned
+	// concurrency on the new version by number, reads it until READY and
+	// removes it on a rollback: the qualified ARN only.
+	allowIf(p.shift, tagged, []string{"lambda:PutProvisionedConcurrencyConfig", "lambda:GetProvisionedConcurrencyConfig", "lambda:DeleteProvisionedConcurrencyConfig"}, qualified)
+	// At 100 % it lists what stays (ListProvisionedConcurrencyConfigs acts
+	// on the function).
+	allowIf(p.shift, tagged, []string{"lambda:ListProvisionedConcurrencyConfigs"}, functions)
 	// Probes (health.probes) invoke the new and the stable version by number.
 	allowIf(p.shift, tagged, []string{"lambda:InvokeFunction"}, qualified)
 	// The page shows what prod serves and the commit of its version (its

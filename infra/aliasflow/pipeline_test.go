@@ -352,6 +352,12 @@ func TestLeastPrivilege(t *testing.T) {
 		{"approval reads the audit trail", "ApprovalRole", "logs:FilterLogEvents", `log-group:/aliasflow/pipeline`, true},
 		{"approval reads no Lambda's log group", "ApprovalRole", "logs:FilterLogEvents", `log-group:/aws/lambda`, false},
 		{"shift moves prod", "ShiftRole", "lambda:UpdateAlias", `function:\*:\*"`, true},
+		{"shift warms a version", "ShiftRole", "lambda:PutProvisionedConcurrencyConfig", `function:\*:\*"`, true},
+		{"shift reads a warm", "ShiftRole", "lambda:GetProvisionedConcurrencyConfig", `function:\*:\*"`, true},
+		{"shift removes a warm", "ShiftRole", "lambda:DeleteProvisionedConcurrencyConfig", `function:\*:\*"`, true},
+		{"shift warms no unqualified function", "ShiftRole", "lambda:PutProvisionedConcurrencyConfig", `function:\*"`, false},
+		{"shift lists what stays warm", "ShiftRole", "lambda:ListProvisionedConcurrencyConfigs", `function:\*"`, true},
+		{"release warms nothing", "ReleaseRole", "lambda:PutProvisionedConcurrencyConfig", `.`, false},
 		// Composite alarms are returned only with DescribeAlarms on *
 		// (DescribeAlarms, CloudWatch API reference).
 		{"shift reads every alarm, composite ones included", "ShiftRole", "cloudwatch:DescribeAlarms", `^\*$`, true},

@@ -119,22 +119,18 @@ func (s *Service) GetAccountSettings() AccountSettings {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var usage AccountUsage
-	reserved := 0
 	for _, f := range s.functions {
 		usage.FunctionCount++
 		usage.TotalCodeSize += f.Latest.Config.CodeSize
 		for _, v := range f.Versions {
 			usage.TotalCodeSize += v.Config.CodeSize
 		}
-		if f.Reserved != nil {
-			reserved += *f.Reserved
-		}
 	}
 	return AccountSettings{
 		AccountUsage: usage,
 		AccountLimit: AccountLimit{
 			TotalCodeSize: totalCodeSizeLimit, CodeSizeUnzipped: unzippedCodeLimit, CodeSizeZipped: maxZipBytes,
-			ConcurrentExecutions: concurrentExecutions, UnreservedConcurrentExecutions: max(concurrentExecutions-reserved, 0),
+			ConcurrentExecutions: concurrentExecutions, UnreservedConcurrentExecutions: max(s.unreservedLocked(), 0),
 		},
 	}
 }

@@ -72,6 +72,9 @@ func route(r *http.Request) (string, []string, error) {
 	if p == accountSettingsPath && r.Method == http.MethodGet {
 		return "GetAccountSettings", nil, nil
 	}
+	if op, args, ok, err := routeProvisioned(r, p); ok {
+		return op, args, err
+	}
 	if p != apiPrefix && !strings.HasPrefix(p, apiPrefix+"/") {
 		return "", nil, unknownOperation(r)
 	}
@@ -258,6 +261,9 @@ func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, ar
 	case "Invoke":
 		s.serveInvoke(w, r, fn, q.Get("Qualifier"), body)
 		return 0, nil, errHandled
+	}
+	if status, out, ok, err := s.dispatchProvisioned(op, fn, q, body); ok {
+		return status, out, err
 	}
 	return 0, nil, unknownOperation(r)
 }

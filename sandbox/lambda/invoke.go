@@ -22,6 +22,9 @@ type target struct {
 	config    FunctionConfiguration
 	codeKey   string
 	poolLabel string // identifies the code+configuration a warm process runs
+	// provisioned: one of the version's provisioned environments serves
+	// the invocation (provisioned.go).
+	provisioned bool
 }
 
 // resolveTarget picks the version an invocation runs, routing a weighted
@@ -200,6 +203,9 @@ func (s *Service) invoke(ctx context.Context, function, qualifier string, payloa
 		return core.InvokeResult{}, "", err
 	}
 	defer done()
+	var free func()
+	t.provisioned, free = s.takeProvisioned(t.name, t.version)
+	defer free()
 	start := s.opts.Clock()
 	out := s.rt.run(ctx, t, payload)
 	duration := s.opts.Clock().Sub(start)

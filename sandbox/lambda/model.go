@@ -149,6 +149,13 @@ type function struct {
 	// invocations in flight against it.
 	Reserved *int `json:"reserved,omitempty"`
 	running  int
+	// Provisioned are the provisioned concurrency configurations by
+	// version or alias (provisioned.go); provisionFault fails the next.
+	Provisioned    map[string]*provisioned `json:"provisioned,omitempty"`
+	provisionFault string
+	// provisionedBusy counts, by version, the invocations its provisioned
+	// environments serve now.
+	provisionedBusy map[string]int
 }
 
 // view returns the configuration as a caller sees it at now: the pending

@@ -99,7 +99,7 @@ func (p *process) readStdout(r io.Reader) {
 				return
 			case strings.HasPrefix(line, "REPORT RequestId: "+inv.id+"\t"):
 				inv.mu.Lock()
-				inv.report = line
+				inv.report = inv.reportLine(line)
 				inv.mu.Unlock()
 				closeOnce(inv.reported)
 				return

@@ -96,6 +96,9 @@ type invocation struct {
 	reported  chan struct{} // closed at RIE's REPORT line
 	started   chan struct{} // closed when RIE hands the event to the runtime
 	startLine bool          // RIE's START line was written
+	// provisioned: a provisioned environment serves it, initialized
+	// before (its REPORT line has no Init Duration).
+	provisioned bool
 }
 
 func (inv *invocation) startWritten() bool {
@@ -748,6 +751,7 @@ func (rt *runtime) run(ctx context.Context, t target, payload []byte) outcome {
 	inv := newInvocation(newRevision(), payload,
 		"Root=1-"+strconv.FormatInt(time.Now().Unix(), 16)+"-"+randomHex(12)+";Sampled=0",
 		rt.s.faults.takeCrash(t.name))
+	inv.provisioned = t.provisioned
 	done := make(chan outcome, 1)
 	go func() {
 		// The invocation runs to its end even when the caller gives up, as

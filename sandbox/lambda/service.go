@@ -70,6 +70,10 @@ type Options struct {
 	Logs core.LogSink
 	// Rand picks the version a weighted alias routes to; default math/rand.
 	Rand func() float64
+	// ProvisionDuration is how long a provisioned concurrency
+	// configuration stays IN_PROGRESS (provisioned.go); zero or less takes
+	// DefaultProvisionDuration.
+	ProvisionDuration time.Duration
 }
 
 // DefaultPublishDuration is how long a published version stays Pending

@@ -36,6 +36,10 @@ func TestReadAndValidate(t *testing.T) {
 			"UpdateAlias", []string{"functionName", "routingConfig.additionalVersionWeights.2.value"}},
 		{"restJson1 query string", "lambda", "GET", "/2015-03-31/functions/hello/aliases", "", "", "", "ListAliases", nil},
 		{"restJson1 literal segments win over labels", "lambda", "GET", "/2015-03-31/functions/hello/configuration", "", "", "", "GetFunctionConfiguration", nil},
+		// Two operations share GET …/provisioned-concurrency; the model's
+		// "?List=ALL" literal tells them apart.
+		{"restJson1 without the query literal", "lambda", "GET", "/2019-09-30/functions/hello/provisioned-concurrency", "", "", "", "GetProvisionedConcurrencyConfig", []string{"qualifier"}},
+		{"restJson1 query literal", "lambda", "GET", "/2019-09-30/functions/hello/provisioned-concurrency?List=ALL&MaxItems=51", "", "", "", "ListProvisionedConcurrencyConfigs", []string{"maxItems"}},
 		{"awsJson required and range", "states", "POST", "/", "AWSStepFunctions.GetExecutionHistory", "application/x-amz-json-1.0", `{"maxResults":1001}`,
 			"GetExecutionHistory", []string{"executionArn", "maxResults"}},
 		{"awsJson enum", "states", "POST", "/", "AWSStepFunctions.ListExecutions", "application/x-amz-json-1.0", `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:m","statusFilter":"DONE"}`,

@@ -58,7 +58,7 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 		}
 	case s.Protocol == ProtoREST:
 		req.Protocol = ProtoREST
-		op, labels := s.route(r.Method, r.URL.Path)
+		op, labels := s.route(r.Method, r.URL.Path, r.URL.Query())
 		if op == nil {
 			req.OperationName = r.Method + " " + r.URL.Path
 			return req, nil
@@ -115,8 +115,11 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 }
 
 // route finds the rest-json operation whose method and URI template match,
-// preferring the template with the most literal segments.
-func (s *Service) route(method, path string) (*Operation, map[string]string) {
+// preferring the template with the most literal segments. A template's
+// query literal must be in the request's query and counts as one more
+// literal: GET …/provisioned-concurrency is GetProvisionedConcurrencyConfig,
+// with ?List=ALL ListProvisionedConcurrencyConfigs.
+func (s *Service) route(method, path string, query url.Values) (*Operation, map[string]string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var best *Operation
 	var bestLabels map[string]string
@@ -125,12 +128,15 @@ func (s *Service) route(method, path string) (*Operation, map[string]string) {
 		if op.HTTP.Method != method {
 			continue
 		}
-		tpl, _, _ := strings.Cut(op.HTTP.RequestURI, "?")
+		tpl, fixed, _ := strings.Cut(op.HTTP.RequestURI, "?")
 		tsegs := strings.Split(strings.Trim(tpl, "/"), "/")
-		if len(tsegs) != len(segs) {
+		if len(tsegs) != len(segs) || !hasQuery(query, fixed) {
 			continue
 		}
 		labels, literals := map[string]string{}, 0
+		if fixed != "" {
+			literals++
+		}
 		for i, t := range tsegs {
 			if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
 				v, err := url.PathUnescape(segs[i])
@@ -152,6 +158,23 @@ func (s *Service) route(method, path string) (*Operation, map[string]string) {
 		}
 	}
 	return best, bestLabels
+}
+
+// hasQuery reports whether query holds every parameter of a template's
+// query literal ("List=ALL").
+func hasQuery(query url.Values, fixed string) bool {
+	want, err := url.ParseQuery(fixed)
+	if err != nil {
+		return false
+	}
+	for k, vs := range want {
+		for _, v := range vs {
+			if query.Get(k) != v {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // restInput gathers a rest-json input from the URI labels, the query string,

@@ -17,7 +17,7 @@ func TestNext(t *testing.T) {
 	canary := config.StrategyConfig{Type: config.Canary, Percent: 10, BakeSeconds: 300}.Plan(health())
 	allAtOnce := config.StrategyConfig{Type: config.AllAtOnce}.Plan(health())
 	withPause := plan.Plan{Steps: append(append([]plan.Step{}, canary.Steps...), plan.Step{Pause: &plan.Pause{}})}
-	withWarm := plan.Plan{Steps: []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}}
+	withWarm := plan.Plan{Steps: append([]plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}, canary.Steps...)}
 	broken := plan.Plan{Steps: []plan.Step{{}}}
 	windowFirst := plan.Plan{Steps: append([]plan.Step{{Window: &plan.Window{Hours: []string{"09:00-17:00"}}}}, canary.Steps...)}
 	pauseFirst := plan.Plan{Steps: append([]plan.Step{{Pause: &plan.Pause{Seconds: 60}}}, canary.Steps...)}
@@ -75,7 +75,9 @@ func TestNext(t *testing.T) {
 		{"a window first", windowFirst, plan.Start, plan.Facts{}, want{kind: plan.KindWindow, position: 0, weight: 0, weightIndex: -1}},
 		{"past a window, the weight", windowFirst, 0, plan.Facts{}, want{kind: plan.KindSetWeight, position: 1, weight: 0.1, weightIndex: 0}},
 		{"break-glass past a closed window", windowFirst, 0, plan.Facts{Skip: plan.SkipStep}, want{kind: plan.KindSetWeight, position: 1, weight: 0.1, weightIndex: 0}},
-		{"a warm step the promotion cannot run yet rolls back", withWarm, plan.Start, plan.Facts{}, rollback("steps[0]: warm steps are not supported yet")},
+		{"a warm first holds weight 0", withWarm, plan.Start, plan.Facts{}, want{kind: plan.KindWarm, position: 0, weight: 0, weightIndex: -1}},
+		{"past a warm, its weight", withWarm, 0, plan.Facts{}, want{kind: plan.KindSetWeight, position: 1, weight: 0.1, weightIndex: 0}},
+		{"a warm that failed rolls back", withWarm, 0, plan.Facts{Outcome: plan.Failed, Reason: "provisioned concurrency FAILED"}, rollback("provisioned concurrency FAILED")},
 		{"a step with no kind rolls back", broken, plan.Start, plan.Facts{}, rollback("steps[0] sets no kind or several")},
 	}
 	for _, tc := range tests {

@@ -19,9 +19,9 @@ import (
 // Kind names what a step does.
 type Kind string
 
-// The step kinds. SetWeight, Analysis, Pause, Window and Approval run end
-// to end; the others are part of the plan's vocabulary, and Validate refuses them by
-// name until the promotion can run them (see Runnable).
+// The step kinds. Every kind runs end to end today; a kind added to the
+// plan's vocabulary before the promotion can run it stays out of Runnable,
+// and Validate refuses it by name.
 const (
 	KindSetWeight Kind = "setWeight"
 	KindAnalysis  Kind = "analysis"
@@ -32,7 +32,7 @@ const (
 )
 
 // Runnable are the kinds a promotion can run today.
-var Runnable = []Kind{KindSetWeight, KindAnalysis, KindPause, KindWindow, KindApproval}
+var Runnable = []Kind{KindSetWeight, KindAnalysis, KindPause, KindWindow, KindApproval, KindWarm}
 
 // Plan is the list of steps prod passes through after approval, before it
 // is finalized on the new version. An empty plan moves prod all at once.
@@ -51,7 +51,8 @@ type Step struct {
 	Pause *Pause `json:"pause,omitempty" jsonschema_extras:"x-default=none"`
 	// Approval waits for one of its approvers before the next step.
 	Approval *Approval `json:"approval,omitempty" jsonschema_extras:"x-default=none"`
-	// Warm provisions concurrency on the new version (not supported yet).
+	// Warm provisions concurrency on the new version and waits until it
+	// is ready, before the weight that follows.
 	Warm *Warm `json:"warm,omitempty" jsonschema_extras:"x-default=none"`
 	// Window holds the promotion outside the allowed hours and in freezes.
 	Window *Window `json:"window,omitempty" jsonschema_extras:"x-default=none"`
@@ -104,12 +105,43 @@ type Approval struct {
 	Approvers []string `json:"approvers" jsonschema:"minItems=1"`
 }
 
-// Warm puts ProvisionedConcurrency on the new version and waits until it
-// is ready, before the next weight.
+// Warm puts ProvisionedConcurrency on the new version and waits until
+// Lambda reports it READY, before the setWeight that follows sends the
+// version traffic (a weighted alias splits provisioned concurrency by
+// weight; provisioned on the version itself, all of it serves the new
+// version's share). A FAILED allocation, or none READY within the
+// target's warm timeout, rolls back, and a rollback removes it; past 100 %
+// it stays on the new version, which then serves all of prod (docs/warm.md).
 type Warm struct {
-	// ProvisionedConcurrency is put on the new version.
-	ProvisionedConcurrency int `json:"provisionedConcurrency"`
+	// ProvisionedConcurrency is put on the new version (1 to 1,000,
+	// MaxProvisionedConcurrency).
+	ProvisionedConcurrency int `json:"provisionedConcurrency" jsonschema:"minimum=1,maximum=1000"`
+	// TimeoutSeconds is how long the step waits for READY before it
+	// rolls back (0: the default, 600, DefaultWarmTimeoutSeconds).
+	TimeoutSeconds int `json:"timeoutSeconds,omitempty" jsonschema:"default=600,minimum=0,maximum=3600"`
 }
+
+// DefaultWarmTimeoutSeconds is a warm step's wait for READY when it names
+// none: Lambda allocates provisioned concurrency in a few minutes ("It can
+// take a few minutes to allocate provisioned concurrency", Configuring
+// provisioned concurrency,
+// https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html).
+const DefaultWarmTimeoutSeconds = 600
+
+// Timeout is the step's wait for READY, in seconds.
+func (w Warm) Timeout() int {
+	if w.TimeoutSeconds == 0 {
+		return DefaultWarmTimeoutSeconds
+	}
+	return w.TimeoutSeconds
+}
+
+// MaxProvisionedConcurrency bounds a warm step: Lambda's default
+// concurrency quota of a Region, 1,000 ("Lambda quotas",
+// https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+// Lambda itself refuses more than leaves the account 100 unreserved, which
+// the step reports as its failure.
+const MaxProvisionedConcurrency = 1000
 
 // Window holds the promotion until the current time is inside one of the
 // allowed hours and outside every freeze (window.go); an operator's
@@ -196,8 +228,9 @@ func (p Plan) String() string {
 
 // Validate refuses a plan the promotion cannot run: a step with no kind or
 // several, a weight outside (0, 1) or not above the one before, an
-// analysis with no bake or no weight to judge, and — by name — a kind the
-// promotion cannot run yet. Each weight is followed by exactly one
+// analysis with no bake or no weight to judge, a warm outside 1–1000 or
+// not right before a setWeight, and — by name — a kind the promotion
+// cannot run yet. Each weight is followed by exactly one
 // analysis (the definition's SetWeight goes straight to its Bake).
 func Validate(p Plan) error {
 	var errs []error
@@ -247,6 +280,19 @@ func Validate(p Plan) error {
 			if err := s.Window.validate(); err != nil {
 				bad(i, "window.%v", err)
 			}
+		case KindWarm:
+			if n := s.Warm.ProvisionedConcurrency; n < 1 || n > MaxProvisionedConcurrency {
+				bad(i, "warm.provisionedConcurrency must be 1–%d, got %d", MaxProvisionedConcurrency, n)
+			}
+			if t := s.Warm.TimeoutSeconds; t < 0 || t > 3600 {
+				bad(i, "warm.timeoutSeconds must be 0 (the default, %ds) or 1–3600, got %d", DefaultWarmTimeoutSeconds, t)
+			}
+			// Warming is for the weight that follows: anything else in
+			// between would let traffic reach the version while it warms
+			// or hold a paid allocation for nothing.
+			if i+1 >= len(p.Steps) || p.Steps[i+1].Kind() != KindSetWeight {
+				bad(i, "warm must be followed by a setWeight (it warms the new version before that weight sends it traffic)")
+			}
 		case KindApproval:
 			if len(s.Approval.Approvers) == 0 {
 				bad(i, "approval.approvers must name at least one approver")
@@ -257,7 +303,7 @@ func Validate(p Plan) error {
 				}
 			}
 		default:
-			bad(i, "%s steps are not supported yet (supported: setWeight, analysis, pause, window, approval)", k)
+			bad(i, "%s steps are not supported yet", k)
 		}
 	}
 	return errors.Join(errs...)

@@ -103,7 +103,15 @@ func TestValidate(t *testing.T) {
 		{"a second approval", []plan.Step{weight(0.1), analysis(60), {Approval: &plan.Approval{Approvers: []string{"a@example.com"}}}}, ""},
 		{"an approval nobody can give", []plan.Step{{Approval: &plan.Approval{}}}, "steps[0]: approval.approvers must name at least one approver"},
 		{"an approver who is no address", []plan.Step{{Approval: &plan.Approval{Approvers: []string{"alice"}}}}, `steps[0]: approval.approvers[0]: "alice" is not an approver's e-mail address`},
-		{"warm refused by name", []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5}}}, "steps[0]: warm steps are not supported yet"},
+		{"warm before the first weight", []plan.Step{warm(5), weight(0.1), analysis(60)}, ""},
+		{"warm before a later weight", []plan.Step{weight(0.1), analysis(60), warm(50), weight(0.5), analysis(60)}, ""},
+		{"warm at the maximum", []plan.Step{warm(plan.MaxProvisionedConcurrency), weight(0.1), analysis(60)}, ""},
+		{"warm nothing", []plan.Step{warm(0), weight(0.1), analysis(60)}, "steps[0]: warm.provisionedConcurrency must be 1–1000, got 0"},
+		{"warm above the maximum", []plan.Step{warm(1001), weight(0.1), analysis(60)}, "steps[0]: warm.provisionedConcurrency must be 1–1000, got 1001"},
+		{"warm with a timeout", []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5, TimeoutSeconds: 3600}}, weight(0.1), analysis(60)}, ""},
+		{"warm waiting more than an hour", []plan.Step{{Warm: &plan.Warm{ProvisionedConcurrency: 5, TimeoutSeconds: 3601}}, weight(0.1), analysis(60)}, "steps[0]: warm.timeoutSeconds must be 0 (the default, 600s) or 1–3600, got 3601"},
+		{"warm as the last step", []plan.Step{weight(0.1), analysis(60), warm(5)}, "steps[2]: warm must be followed by a setWeight"},
+		{"warm before a pause", []plan.Step{warm(5), {Pause: &plan.Pause{}}, weight(0.1), analysis(60)}, "steps[0]: warm must be followed by a setWeight"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,3 +160,5 @@ func TestAnalysisOf(t *testing.T) {
 		})
 	}
 }
+
+func warm(n int) plan.Step { return plan.Step{Warm: &plan.Warm{ProvisionedConcurrency: n}} }

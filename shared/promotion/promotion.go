@@ -47,12 +47,21 @@ const (
 	// alias (different execution role or dead-letter queue); BeginShift
 	// refuses a gradual shift before any traffic moves.
 	ErrCannotWeight = "aliasflow.CannotWeight"
+	// ErrWarmFailed: a warm step's provisioned concurrency ended FAILED,
+	// Lambda refused it, or it was not READY within the step's timeout;
+	// the definition rolls back.
+	ErrWarmFailed = "aliasflow.WarmFailed"
 )
 
 // ShiftHold is Shift.Kind for a promotion an operator paused (`aliasflow
 // pause`): not a step of the plan but a hold at the current weight, in the
 // Pause state, until `aliasflow resume`.
 const ShiftHold = "hold"
+
+// ShiftWarming is Shift.Kind for a warm step whose provisioned concurrency
+// is not READY yet: the definition waits (WarmWait, shift.bakeSeconds) and
+// runs the Warm task again.
+const ShiftWarming = "warming"
 
 // Shift task actions, one per state of the definition.
 const (
@@ -65,6 +74,9 @@ const (
 	// its token; ActionContinue decides what follows the pause.
 	ActionPause    = "pause"
 	ActionContinue = "continue"
+	// ActionWarm puts a warm step's provisioned concurrency on the new
+	// version and reports whether it is READY.
+	ActionWarm     = "warm"
 	ActionFinalize = "finalize"
 	ActionRollback = "rollback"
 	ActionAbort    = "abort"

@@ -27,6 +27,8 @@ const (
 	StateMoreSteps            = "MoreSteps"
 	StatePause                = "Pause"
 	StateContinue             = "Continue"
+	StateWarm                 = "Warm"
+	StateWarmWait             = "WarmWait"
 	StateFinalize             = "Finalize"
 	StateCompleted            = "Completed"
 	StateRollback             = "Rollback"
@@ -60,7 +62,8 @@ var States = map[string]Stage{
 	StateRecordRejection: StageBeforeShift, StateRejected: StageBeforeShift, StateRecordExpiry: StageBeforeShift,
 	StateApprovalExpired: StageBeforeShift,
 	StateBeginShift:      StageShift, StateHasSteps: StageShift, StateSetWeight: StageShift, StateBake: StageShift,
-	StateCheckHealth: StageShift, StateMoreSteps: StageShift, StatePause: StageShift, StateContinue: StageShift, StateFinalize: StageShift, StateCompleted: StageShift,
+	StateCheckHealth: StageShift, StateMoreSteps: StageShift, StatePause: StageShift, StateContinue: StageShift,
+	StateWarm: StageShift, StateWarmWait: StageShift, StateFinalize: StageShift, StateCompleted: StageShift,
 	StateRollback: StageShift, StateRolledBack: StageShift, StateRollbackFailed: StageShift,
 	StateAbort: StageEither, StateAborted: StageEither,
 	// Every execution enters Mode first, before anything moves.
@@ -87,6 +90,7 @@ var TaskActions = map[string]string{
 	StateCheckHealth:     ActionCheckHealth,
 	StatePause:           ActionPause,
 	StateContinue:        ActionContinue,
+	StateWarm:            ActionWarm,
 	StateFinalize:        ActionFinalize,
 	StateRollback:        ActionRollback,
 	StateAbort:           ActionAbort,
@@ -110,6 +114,7 @@ var ResultPaths = map[string]string{
 	StateCheckHealth:     "$." + ResultShift,
 	StatePause:           "$." + ResultBake,
 	StateContinue:        "$." + ResultShift,
+	StateWarm:            "$." + ResultShift,
 }
 
 // The JSON fields of State that the definition's ResultPaths fill.

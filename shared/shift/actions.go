@@ -197,6 +197,11 @@ func (t *task) shiftTo(ctx context.Context, pl plan.Plan, d plan.Decision, s pro
 			FromVersion: s.StableVersion, ToVersion: t.p.Version, Weight: audit.Weight(s.Weight),
 			Reason: fmt.Sprintf("approval step at %s: %s (aliasflow approve)", alias.Percent(d.Weight), strings.Join(d.Step.Approval.Approvers, " or "))})
 		return &s, nil
+	case plan.KindWarm:
+		// The Warm task puts the provisioned concurrency and waits for
+		// READY (warm.go); prod keeps the weight it has.
+		s.Step, s.Weight, s.BakeSeconds, s.BakedSeconds = d.WeightIndex, d.Weight, 0, 0
+		return &s, nil
 	case plan.KindWindow:
 		// An open window passes at once, in this same task; a closed one
 		// holds prod in the Pause state until it opens (checked again
@@ -465,6 +470,7 @@ func (t *task) finalizeMove(ctx context.Context) (alias.Moved, error) {
 func (t *task) completed(ctx context.Context) {
 	t.record(ctx, audit.Record{Event: audit.PromotionCompleted, Alias: promotion.AliasProd,
 		FromVersion: t.p.Shift.StableVersion, ToVersion: t.p.Version})
+	t.warmLeft(ctx)
 	t.emit(ctx, metrics.PromotionsCompleted, 1, metrics.Count)
 	if !t.req.StartTime.IsZero() {
 		t.emit(ctx, metrics.LeadTime, t.now().Sub(t.req.StartTime).Seconds(), metrics.Seconds)
@@ -532,6 +538,11 @@ func (t *task) rolledBack(ctx context.Context, to string) {
 	t.record(ctx, audit.Record{Event: audit.PromotionRolledBack, Alias: promotion.AliasProd, Actor: actor,
 		FromVersion: t.p.Version, ToVersion: to, Reason: reason})
 	t.emit(ctx, metrics.PromotionsRolledBack, 1, metrics.Count)
+	if err := t.unwarm(ctx); err != nil {
+		// Prod is back on the stable version: that is the rollback. A
+		// leftover allocation only costs money, and the log says where.
+		t.log.ErrorContext(ctx, "rollback: provisioned concurrency not removed", "function", t.p.Function, "version", t.p.Version, "error", err.Error())
+	}
 }
 
 // operator is who rolled the promotion back and why: the caller the

@@ -240,6 +240,11 @@ func (t *task) groupAction(ctx context.Context) (*promotion.Shift, error) {
 	case promotion.ActionCheckHealth:
 		next, err := t.checkHealth(ctx)
 		return t.carry(next), err
+	case promotion.ActionWarm:
+		// Every member's new version warmed before the group's next
+		// weight: warm reads Functions(), the members.
+		next, err := t.warm(ctx)
+		return t.carry(next), err
 	case promotion.ActionFinalize:
 		return nil, t.groupFinalize(ctx)
 	case promotion.ActionRollback:

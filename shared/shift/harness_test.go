@@ -229,6 +229,14 @@ func schedule(t *testing.T, x *executions, req promotion.TaskRequest) {
 		r.Answer(promotion.ActionBegin, sandboxtest.Return(done))
 		return
 	}
+	if req.Action == promotion.ActionWarm && st.Shift != nil {
+		// A warm step before the first weight: BeginShift's HasSteps goes
+		// to Warm (a warm still warming carries its waits in the shift).
+		first := *st.Shift
+		first.Kind = string(plan.KindWarm)
+		r.Answer(promotion.ActionBegin, sandboxtest.Return(first))
+		return
+	}
 	// The Pause state waits on the shift a step went to: a closed window
 	// at once (BeginShift's HasSteps), or after the step's bake the pause,
 	// hold or approval step check-health answered (MoreSteps).

@@ -37,6 +37,8 @@ type Lambda interface {
 	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
 	// Invoke runs the probes (health.probes).
 	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+	// Provisioned runs the warm steps (warm.go).
+	Provisioned
 }
 
 // CloudWatch is the part of the CloudWatch API the health check calls.
@@ -154,6 +156,9 @@ func (h *Handler) dispatch(ctx context.Context, req promotion.TaskRequest) (*pro
 	case promotion.ActionContinue:
 		next, err := t.continuePause(ctx)
 		return t.carry(next), err
+	case promotion.ActionWarm:
+		next, err := t.warm(ctx)
+		return t.carry(next), err
 	case promotion.ActionCheckHealth:
 		next, err := t.checkHealth(ctx)
 		return t.carry(next), err
@@ -266,6 +271,17 @@ func validate(req promotion.TaskRequest) error {
 		if s.Position < 0 || s.Position >= len(pl.Steps) || !slices.Contains(want, pl.Steps[s.Position].Kind()) {
 			return bad("promotion.shift.position: %d is not a %v of the plan %s", s.Position, want, pl)
 		}
+	case promotion.ActionWarm:
+		s := p.Shift
+		if s == nil {
+			return bad("promotion.shift is missing")
+		}
+		if s.Kind != string(plan.KindWarm) && s.Kind != promotion.ShiftWarming {
+			return bad("promotion.shift.kind: %q is not %q or %q", s.Kind, plan.KindWarm, promotion.ShiftWarming)
+		}
+		if s.Position < 0 || s.Position >= len(pl.Steps) || pl.Steps[s.Position].Kind() != plan.KindWarm {
+			return bad("promotion.shift.position: %d is not a warm step of the plan %s", s.Position, pl)
+		}
 	case promotion.ActionFinalize, promotion.ActionRollback:
 		if p.Shift == nil {
 			return bad("promotion.shift is missing")
@@ -290,7 +306,7 @@ func validate(req promotion.TaskRequest) error {
 func validateAction(action string) error {
 	switch action {
 	case promotion.ActionRestoreStg, promotion.ActionBegin, promotion.ActionSetWeight, promotion.ActionBake,
-		promotion.ActionCheckHealth, promotion.ActionPause, promotion.ActionContinue,
+		promotion.ActionCheckHealth, promotion.ActionPause, promotion.ActionContinue, promotion.ActionWarm,
 		promotion.ActionFinalize, promotion.ActionRollback, promotion.ActionAbort,
 		promotion.ActionManualRollback:
 		return nil
