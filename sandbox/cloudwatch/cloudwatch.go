@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 	"github.com/aws/smithy-go/encoding/cbor"
 )
 
@@ -181,17 +181,10 @@ func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request, name string)
 		writeJSONError(w, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", name))
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	tree, err := input(r)
 	if err != nil {
-		writeJSONError(w, validation("read body: %v", err))
+		writeJSONError(w, errorf("SerializationException", "SerializationException", 400, "%v", err))
 		return
-	}
-	var tree any = map[string]any{}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		if err := json.Unmarshal(body, &tree); err != nil {
-			writeJSONError(w, errorf("SerializationException", "SerializationException", 400, "malformed JSON body: %v", err))
-			return
-		}
 	}
 	out, err := s.call(o, tree)
 	if err != nil {
@@ -231,21 +224,10 @@ func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string)
 		writeCBORError(w, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", name))
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	tree, err := input(r)
 	if err != nil {
-		writeCBORError(w, validation("read body: %v", err))
+		writeCBORError(w, errorf("SerializationException", "SerializationException", 400, "%v", err))
 		return
-	}
-	var tree any = map[string]any{}
-	if len(body) > 0 {
-		v, err := cbor.Decode(body)
-		if err == nil {
-			tree, err = fromCBOR(v)
-		}
-		if err != nil {
-			writeCBORError(w, errorf("SerializationException", "SerializationException", 400, "malformed CBOR body: %v", err))
-			return
-		}
 	}
 	out, err := s.call(o, tree)
 	if err != nil {
@@ -263,7 +245,24 @@ func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string)
 }
 
 func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
+	// Read against the model once (already done in the sandbox's
+	// pipeline); the operations take that reading (queryOps).
+	r, _, _ = model.Attach(r, "monitoring")
 	core.ServeAWSQuery(w, r, Namespace, queryOps(s))
+}
+
+// input is the operation's input as the model read it (model.Attach: the
+// one reading of the request, in the sandbox's pipeline or here when the
+// service is served on its own).
+func input(r *http.Request) (map[string]any, error) {
+	_, req, err := model.Attach(r, "monitoring")
+	if req == nil {
+		return nil, err
+	}
+	if req.Err != nil {
+		return nil, req.Err
+	}
+	return req.Input, nil
 }
 
 // queryOps adapts ops to core.ServeAWSQuery. Its error writer knows only
@@ -271,12 +270,15 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
 func queryOps(s *Service) map[string]core.QueryOp {
 	m := map[string]core.QueryOp{}
 	for name, o := range ops {
-		m[name] = func(_ context.Context, form url.Values) (any, error) {
-			tree, err := fromQuery(form)
-			if err != nil {
-				return nil, core.Errorf("MalformedQueryString", 400, "%v", err)
+		m[name] = func(ctx context.Context, _ url.Values) (any, error) {
+			req, ok := model.FromContext(ctx)
+			if !ok {
+				return nil, core.Errorf("InternalFailure", 500, "the request was not read against CloudWatch's model")
 			}
-			out, err := s.call(o, tree)
+			if req.Err != nil {
+				return nil, core.Errorf("MalformedQueryString", 400, "%v", req.Err)
+			}
+			out, err := s.call(o, req.Input)
 			if err != nil {
 				e := asAPIError(err)
 				return nil, core.Errorf(e.code, e.status, "%s", e.msg)

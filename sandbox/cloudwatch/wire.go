@@ -1,11 +1,10 @@
 package cwsvc
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,141 +13,13 @@ import (
 )
 
 // CloudWatch speaks three protocols here: rpcv2Cbor (the Go SDK), awsQuery
-// (the AWS CLI 2.9) and awsJson1_0 (recent botocore). All decode into one
-// generic tree — map[string]any,
-// []any, string, float64, int64, bool, time.Time, []byte, nil — which
-// assign then copies into an operation's typed input, so each operation is
-// written once. Outputs are typed structs: XML-encoded for query (their xml
+// (the AWS CLI 2.9) and awsJson1_0 (recent botocore). The sandbox reads
+// each against AWS's model into one generic tree (model.Request.Input:
+// map[string]any, []any, string, json.Number, float64, int64, bool,
+// time.Time, []byte) which assign copies into an operation's typed input,
+// so each operation is written once. Outputs are typed structs: XML-encoded for query (their xml
 // tags say how), or turned into CBOR values by toCBOR using the same names
 // (and from there into JSON, timestamps as epoch seconds).
-
-// fromCBOR turns a decoded CBOR value into the generic tree.
-func fromCBOR(v cbor.Value) (any, error) {
-	switch x := v.(type) {
-	case cbor.Uint:
-		if uint64(x) > math.MaxInt64 {
-			return float64(x), nil
-		}
-		return int64(x), nil
-	case cbor.NegInt:
-		if uint64(x) > math.MaxInt64 {
-			return nil, fmt.Errorf("negative integer out of range")
-		}
-		return -1 - int64(x), nil
-	case cbor.Float32:
-		return float64(x), nil
-	case cbor.Float64:
-		return float64(x), nil
-	case cbor.String:
-		return string(x), nil
-	case cbor.Slice:
-		return []byte(x), nil
-	case cbor.Bool:
-		return bool(x), nil
-	case *cbor.Nil, *cbor.Undefined:
-		return nil, nil
-	case cbor.List:
-		out := make([]any, 0, len(x))
-		for _, el := range x {
-			g, err := fromCBOR(el)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, g)
-		}
-		return out, nil
-	case cbor.Map:
-		out := make(map[string]any, len(x))
-		for k, el := range x {
-			g, err := fromCBOR(el)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = g
-		}
-		return out, nil
-	case *cbor.Tag:
-		if x.ID != 1 {
-			return nil, fmt.Errorf("unsupported CBOR tag %d", x.ID)
-		}
-		secs, err := cbor.AsFloat64(x.Value)
-		if err != nil {
-			return nil, fmt.Errorf("timestamp: %w", err)
-		}
-		whole, frac := math.Modf(secs)
-		return time.Unix(int64(whole), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC(), nil
-	}
-	return nil, fmt.Errorf("unsupported CBOR value %T", v)
-}
-
-// fromQuery turns awsQuery form parameters into the generic tree: "A.B=x"
-// nests, and "L.member.N" makes a list ordered by N.
-func fromQuery(form url.Values) (map[string]any, error) {
-	root := map[string]any{}
-	for key, vals := range form {
-		if key == "Action" || key == "Version" {
-			continue
-		}
-		parts := strings.Split(key, ".")
-		cur := root
-		for i, p := range parts {
-			if i == len(parts)-1 {
-				cur[p] = vals[0]
-				break
-			}
-			next, ok := cur[p].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				cur[p] = next
-			}
-			cur = next
-		}
-	}
-	out, err := listify(root)
-	if err != nil {
-		return nil, err
-	}
-	return out.(map[string]any), nil
-}
-
-func listify(v any) (any, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return v, nil
-	}
-	if members, ok := m["member"].(map[string]any); ok && len(m) == 1 {
-		type item struct {
-			n int
-			v any
-		}
-		var items []item
-		for k, el := range members {
-			n, err := strconv.Atoi(k)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("list index %q is not a positive integer", k)
-			}
-			g, err := listify(el)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, item{n, g})
-		}
-		sort.Slice(items, func(i, j int) bool { return items[i].n < items[j].n })
-		out := make([]any, len(items))
-		for i, it := range items {
-			out[i] = it.v
-		}
-		return out, nil
-	}
-	for k, el := range m {
-		g, err := listify(el)
-		if err != nil {
-			return nil, err
-		}
-		m[k] = g
-	}
-	return m, nil
-}
 
 // memberName is the wire name of a struct field: the first element of its
 // xml tag's path, or the field name.
@@ -172,6 +43,16 @@ var timeType = reflect.TypeOf(time.Time{})
 func assign(dst reflect.Value, src any, path string) error {
 	if src == nil {
 		return nil
+	}
+	if n, ok := src.(json.Number); ok {
+		// awsJson numbers, as the model's reader keeps them.
+		if i, err := n.Int64(); err == nil {
+			src = i
+		} else if f, err := n.Float64(); err == nil {
+			src = f
+		} else {
+			return fmt.Errorf("%s: %q is not a number", path, n)
+		}
 	}
 	if dst.Kind() == reflect.Pointer {
 		v := reflect.New(dst.Type().Elem())

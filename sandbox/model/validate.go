@@ -33,8 +33,12 @@ type Request struct {
 	Operation     *Operation
 	OperationName string
 	// Input is the request's input as a generic tree: maps, lists, strings,
-	// json.Number / float64 / int64, bool, []byte.
+	// json.Number / float64 / int64, bool, []byte, time.Time.
 	Input map[string]any
+	// Body is the request's body as received (Attach).
+	Body []byte
+	// Err is why the body did not decode (Attach), nil when it did.
+	Err error
 }
 
 // Read decodes r (whose body has been read into body) against the model:
@@ -47,14 +51,15 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 		t := r.Header.Get("X-Amz-Target")
 		req.OperationName = t[strings.LastIndex(t, ".")+1:]
 		if p, ok := strings.CutSuffix(t, "."+req.OperationName); !ok || p != s.TargetPrefix {
-			req.OperationName = t
+			// Another service's target: named, but no operation of this one.
+			return req, nil
 		}
 	case strings.HasPrefix(r.URL.Path, "/service/") && strings.Contains(r.URL.Path, "/operation/"):
 		req.Protocol = ProtoCBOR
 		svc, op, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/service/"), "/operation/")
 		req.OperationName = op
 		if svc != s.TargetPrefix {
-			req.OperationName = r.URL.Path
+			return req, nil
 		}
 	case s.Protocol == ProtoREST:
 		req.Protocol = ProtoREST
@@ -65,11 +70,8 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 		}
 		req.Operation, req.OperationName = op, op.Name
 		in, err := s.restInput(op, labels, r, body)
-		if err != nil {
-			return req, err
-		}
-		req.Input = in
-		return req, nil
+		req.Input = in // the labels, query and headers even when the body is malformed
+		return req, err
 	default:
 		req.Protocol = ProtoQuery
 		form, err := url.ParseQuery(string(body))
@@ -95,10 +97,12 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 	var v any
 	if req.Protocol == ProtoCBOR {
 		cv, err := cbor.Decode(body)
+		if err == nil {
+			v, err = FromCBOR(cv)
+		}
 		if err != nil {
 			return req, fmt.Errorf("malformed CBOR body: %w", err)
 		}
-		v = fromCBOR(cv)
 	} else {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
@@ -285,42 +289,6 @@ func (s *Service) fromForm(sh *Shape, form url.Values, key string) any {
 			return nil
 		}
 		return form.Get(key)
-	}
-}
-
-// fromCBOR turns a decoded CBOR value into the generic tree.
-func fromCBOR(v cbor.Value) any {
-	switch v := v.(type) {
-	case cbor.Map:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[k] = fromCBOR(e)
-		}
-		return m
-	case cbor.List:
-		l := make([]any, len(v))
-		for i, e := range v {
-			l[i] = fromCBOR(e)
-		}
-		return l
-	case cbor.String:
-		return string(v)
-	case cbor.Slice:
-		return []byte(v)
-	case cbor.Uint:
-		return float64(v)
-	case cbor.NegInt:
-		return -float64(v)
-	case cbor.Float32:
-		return float64(v)
-	case cbor.Float64:
-		return float64(v)
-	case cbor.Bool:
-		return bool(v)
-	case *cbor.Tag:
-		return fromCBOR(v.Value)
-	default:
-		return nil
 	}
 }
 

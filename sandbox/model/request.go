@@ -1,0 +1,139 @@
+package model
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
+)
+
+// The sandbox reads a request once: Attach decodes it against its
+// service's model (operation, input) and carries the result in the
+// request's context, where IAM evaluation, validation, the quotas and the
+// service itself find it (FromContext) instead of decoding the body again.
+
+type requestKey struct{}
+
+// WithRequest returns ctx carrying req.
+func WithRequest(ctx context.Context, req *Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, req)
+}
+
+// FromContext returns the request Attach read, if any.
+func FromContext(ctx context.Context) (*Request, bool) {
+	req, ok := ctx.Value(requestKey{}).(*Request)
+	return req, ok
+}
+
+// Attach reads r against the model of the SigV4 service name and returns r
+// carrying the result, or, when r already carries one, r and that. The
+// body is read into Request.Body and put back for handlers that stream it.
+// A body that does not decode is reported with the request still
+// returned (its OperationName set), so the caller can answer in the
+// request's protocol.
+func (m *Models) Attach(r *http.Request, service string) (*http.Request, *Request, error) {
+	if req, ok := FromContext(r.Context()); ok {
+		return r, req, nil
+	}
+	svc, err := m.Service(service)
+	if err != nil {
+		return r, nil, err
+	}
+	var body []byte
+	if r.Body != nil {
+		body, err = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return r, &Request{Service: svc, OperationName: r.Method + " " + r.URL.Path, Input: map[string]any{}}, fmt.Errorf("read body: %w", err)
+		}
+	}
+	req, err := svc.Read(r, body)
+	req.Body = body
+	if req.OperationName == "" {
+		req.OperationName = r.Method + " " + r.URL.Path
+	}
+	req.Err = err
+	return r.WithContext(WithRequest(r.Context(), req)), req, err
+}
+
+// Attach reads r against the Default models (see Models.Attach): for a
+// service served on its own, in its tests, without the sandbox's pipeline.
+func Attach(r *http.Request, service string) (*http.Request, *Request, error) {
+	m, err := Default()
+	if err != nil {
+		return r, nil, err
+	}
+	return m.Attach(r, service)
+}
+
+// Str is the input member name as a string, "" when absent or not one.
+func (req *Request) Str(name string) string {
+	s, _ := req.Input[name].(string)
+	return s
+}
+
+// FromCBOR turns a decoded CBOR value into the generic tree: integers as
+// int64, floats as float64, timestamps (tag 1, epoch seconds) as UTC
+// time.Time with millisecond precision, blobs as []byte.
+func FromCBOR(v cbor.Value) (any, error) {
+	switch x := v.(type) {
+	case cbor.Uint:
+		if uint64(x) > math.MaxInt64 {
+			return float64(x), nil
+		}
+		return int64(x), nil
+	case cbor.NegInt:
+		if uint64(x) > math.MaxInt64 {
+			return nil, fmt.Errorf("negative integer out of range")
+		}
+		return -1 - int64(x), nil
+	case cbor.Float32:
+		return float64(x), nil
+	case cbor.Float64:
+		return float64(x), nil
+	case cbor.String:
+		return string(x), nil
+	case cbor.Slice:
+		return []byte(x), nil
+	case cbor.Bool:
+		return bool(x), nil
+	case *cbor.Nil, *cbor.Undefined:
+		return nil, nil
+	case cbor.List:
+		out := make([]any, 0, len(x))
+		for _, el := range x {
+			g, err := FromCBOR(el)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, g)
+		}
+		return out, nil
+	case cbor.Map:
+		out := make(map[string]any, len(x))
+		for k, el := range x {
+			g, err := FromCBOR(el)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = g
+		}
+		return out, nil
+	case *cbor.Tag:
+		if x.ID != 1 {
+			return nil, fmt.Errorf("unsupported CBOR tag %d", x.ID)
+		}
+		secs, err := cbor.AsFloat64(x.Value)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp: %w", err)
+		}
+		whole, frac := math.Modf(secs)
+		return time.Unix(int64(whole), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC(), nil
+	}
+	return nil, fmt.Errorf("unsupported CBOR value %T", v)
+}
