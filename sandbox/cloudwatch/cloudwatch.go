@@ -977,35 +977,21 @@ type snapshot struct {
 
 // Snapshot returns the alarms and the stored datapoints as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series), Tags: s.tags})
+	return core.Snapshot(&s.mu, func() snapshot {
+		return snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series), Tags: s.tags}
+	})
 }
 
 // Restore replaces the state with that of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("cloudwatch: restore: %w", err)
-	}
-	alarms := map[string]*MetricAlarm{}
-	for _, a := range snap.Alarms {
-		alarms[a.AlarmName] = a
-	}
-	composites := map[string]*CompositeAlarm{}
-	for _, a := range snap.Composites {
-		composites[a.AlarmName] = a
-	}
-	ser := map[string]*series{}
-	for _, sr := range snap.Series {
-		ser[seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions)] = sr
-	}
-	tags := snap.Tags
-	if tags == nil {
-		tags = map[string]map[string]string{}
-	}
-	s.mu.Lock()
-	s.alarms, s.composites, s.series, s.tags = alarms, composites, ser, tags
-	s.mu.Unlock()
-	return nil
+	return core.Restore("cloudwatch", data, &s.mu, func(snap snapshot) error {
+		if snap.Tags == nil {
+			snap.Tags = map[string]map[string]string{}
+		}
+		s.alarms = core.Keyed(snap.Alarms, func(a *MetricAlarm) string { return a.AlarmName })
+		s.composites = core.Keyed(snap.Composites, func(a *CompositeAlarm) string { return a.AlarmName })
+		s.series = core.Keyed(snap.Series, func(sr *series) string { return seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions) })
+		s.tags = snap.Tags
+		return nil
+	})
 }

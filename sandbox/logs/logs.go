@@ -9,7 +9,6 @@ package logssvc
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -297,26 +296,18 @@ type snapshot struct {
 
 // Snapshot returns every group, stream and event as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Groups: core.SortedValues(s.groups), Seq: s.seq})
+	return core.Snapshot(&s.mu, func() snapshot { return snapshot{Groups: core.SortedValues(s.groups), Seq: s.seq} })
 }
 
 // Restore replaces the state with that of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("logs: restore: %w", err)
-	}
-	groups := map[string]*group{}
-	for _, g := range snap.Groups {
-		if g.Streams == nil {
-			g.Streams = map[string]*stream{}
+	return core.Restore("logs", data, &s.mu, func(snap snapshot) error {
+		for _, g := range snap.Groups {
+			if g.Streams == nil {
+				g.Streams = map[string]*stream{}
+			}
 		}
-		groups[g.Name] = g
-	}
-	s.mu.Lock()
-	s.groups, s.seq = groups, snap.Seq
-	s.mu.Unlock()
-	return nil
+		s.groups, s.seq = core.Keyed(snap.Groups, func(g *group) string { return g.Name }), snap.Seq
+		return nil
+	})
 }

@@ -449,21 +449,18 @@ func (s *Service) advanced(name string) bool {
 
 // Snapshot returns every parameter, for persisting the sandbox's state.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(s.params)
+	return core.Snapshot(&s.mu, func() map[string]*parameter { return s.params })
 }
 
 // Restore replaces the parameters with those of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	params := map[string]*parameter{}
-	if err := json.Unmarshal(data, &params); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.params = params
-	return nil
+	return core.Restore("ssm", data, &s.mu, func(params map[string]*parameter) error {
+		if params == nil {
+			params = map[string]*parameter{}
+		}
+		s.params = params
+		return nil
+	})
 }
 
 // PutParameter writes a String parameter through the same checks as the
