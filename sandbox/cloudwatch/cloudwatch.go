@@ -254,7 +254,7 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
 // input is the operation's input as the model read it (model.Attach: the
 // one reading of the request, in the sandbox's pipeline or here when the
 // service is served on its own).
-func input(r *http.Request) (map[string]any, error) {
+func input(r *http.Request) (*model.Request, error) {
 	_, req, err := model.Attach(r, "monitoring")
 	if req == nil {
 		return nil, err
@@ -262,7 +262,7 @@ func input(r *http.Request) (map[string]any, error) {
 	if req.Err != nil {
 		return nil, req.Err
 	}
-	return req.Input, nil
+	return req, nil
 }
 
 // queryOps adapts ops to core.ServeAWSQuery. Its error writer knows only
@@ -278,7 +278,7 @@ func queryOps(s *Service) map[string]core.QueryOp {
 			if req.Err != nil {
 				return nil, core.Errorf("MalformedQueryString", 400, "%v", req.Err)
 			}
-			out, err := s.call(o, req.Input)
+			out, err := s.call(o, req)
 			if err != nil {
 				e := asAPIError(err)
 				return nil, core.Errorf(e.code, e.status, "%s", e.msg)
@@ -289,9 +289,9 @@ func queryOps(s *Service) map[string]core.QueryOp {
 	return m
 }
 
-func (s *Service) call(o op, tree any) (any, error) {
+func (s *Service) call(o op, req *model.Request) (any, error) {
 	in := o.in()
-	if err := assign(reflect.ValueOf(in).Elem(), tree, "input"); err != nil {
+	if err := req.Decode(in); err != nil {
 		return nil, validation("%v", err)
 	}
 	return o.run(s, in)

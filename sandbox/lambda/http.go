@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -84,15 +83,15 @@ func decode(body []byte, v any) error {
 }
 
 func maxItems(req *model.Request) (int, error) {
-	v := req.Str("MaxItems")
-	if v == "" {
+	v, ok := req.Input["MaxItems"]
+	if !ok {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 10000 {
-		return 0, invalid("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000", v)
+	n, isInt := v.(int64) // the model types the query string's integer
+	if !isInt || n < 1 || n > 10000 {
+		return 0, invalid("1 validation error detected: Value '%v' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000", v)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 // call is one request to an operation: the model's reading of it (the

@@ -3,10 +3,13 @@ package model
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/smithy-go/encoding/cbor"
@@ -136,4 +139,105 @@ func FromCBOR(v cbor.Value) (any, error) {
 		return time.Unix(int64(whole), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC(), nil
 	}
 	return nil, fmt.Errorf("unsupported CBOR value %T", v)
+}
+
+// typed converts the scalars of a decoded input to the types of their
+// shapes, so an input reads the same whichever protocol carried it
+// (awsQuery and the REST URI, query string and headers send every scalar
+// as a string; awsJson sends numbers and epoch-second timestamps; CBOR
+// tags timestamps): integers and longs as int64, floats and doubles as
+// float64, booleans as bool, timestamps as UTC time.Time. A value that
+// does not convert is left as it came, for validation or the service to
+// refuse by name.
+func (s *Service) typed(sh *Shape, v any) any {
+	if sh == nil || v == nil {
+		return v
+	}
+	switch sh.Type {
+	case "structure":
+		if m, ok := v.(map[string]any); ok {
+			for name, e := range m {
+				if ref, ok := sh.Members[name]; ok {
+					m[name] = s.typed(s.Shapes[ref.Shape], e)
+				}
+			}
+		}
+	case "list":
+		if l, ok := v.([]any); ok && sh.Member != nil {
+			for i, e := range l {
+				l[i] = s.typed(s.Shapes[sh.Member.Shape], e)
+			}
+		}
+	case "map":
+		if m, ok := v.(map[string]any); ok && sh.Value != nil {
+			for k, e := range m {
+				m[k] = s.typed(s.Shapes[sh.Value.Shape], e)
+			}
+		}
+	case "integer", "long":
+		switch x := v.(type) {
+		case json.Number:
+			if i, err := x.Int64(); err == nil {
+				return i
+			}
+		case string:
+			if i, err := strconv.ParseInt(x, 10, 64); err == nil {
+				return i
+			}
+		case float64:
+			if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+				return int64(x)
+			}
+		}
+	case "float", "double":
+		switch x := v.(type) {
+		case json.Number:
+			if f, err := x.Float64(); err == nil {
+				return f
+			}
+		case string:
+			if f, err := strconv.ParseFloat(x, 64); err == nil {
+				return f
+			}
+		case int64:
+			return float64(x)
+		}
+	case "boolean":
+		if x, ok := v.(string); ok {
+			if b, err := strconv.ParseBool(x); err == nil {
+				return b
+			}
+		}
+	case "timestamp":
+		if secs, ok := number(v); ok {
+			if _, isString := v.(string); !isString {
+				whole, frac := math.Modf(secs)
+				return time.Unix(int64(whole), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC()
+			}
+		}
+		if x, ok := v.(string); ok {
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return t.UTC()
+			}
+		}
+	}
+	return v
+}
+
+// Decode copies the input into v, a struct whose field names are the
+// operation's member names (encoding/json's matching), as the service's
+// typed input. A member of the wrong type is an error naming it.
+func (req *Request) Decode(v any) error {
+	b, err := json.Marshal(req.Input)
+	if err != nil {
+		return fmt.Errorf("input: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("input.%s: cannot use %s as %s", typeErr.Field, typeErr.Value, typeErr.Type)
+		}
+		return fmt.Errorf("input: %w", err)
+	}
+	return nil
 }

@@ -42,8 +42,17 @@ type Request struct {
 }
 
 // Read decodes r (whose body has been read into body) against the model:
-// which operation it is, in which protocol, with which input.
+// which operation it is, in which protocol, with which input, its scalars
+// typed by their shapes (typed).
 func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
+	req, err := s.read(r, body)
+	if op := req.Operation; op != nil && op.Input != nil {
+		s.typed(s.Shapes[op.Input.Shape], req.Input)
+	}
+	return req, err
+}
+
+func (s *Service) read(r *http.Request, body []byte) (*Request, error) {
 	req := &Request{Service: s, Input: map[string]any{}}
 	switch {
 	case r.Header.Get("X-Amz-Target") != "":
