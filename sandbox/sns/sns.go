@@ -406,8 +406,9 @@ func (s *Service) ServeConfirmation(w http.ResponseWriter, r *http.Request) {
 }
 
 // compilePolicy checks a filter policy and compiles it with the EventBridge
-// matcher, whose syntax SNS filter policies share (cut to exact values and
-// prefix; the other operators are refused by name). Under the
+// matcher, whose syntax SNS filter policies share (cut to exact strings
+// and prefix, what the approval subscription's policy uses; the rest is
+// refused by name). Under the
 // MessageAttributes scope a policy is flat: attribute name → conditions.
 func compilePolicy(policy, scope string) (*eventpattern.Pattern, error) {
 	if scope != "MessageBody" {
