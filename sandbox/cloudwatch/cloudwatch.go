@@ -37,10 +37,8 @@ import (
 const Namespace = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 
 const (
-	cborPathPrefix   = "/service/GraniteServiceVersion20100801/operation/"
-	jsonTargetPrefix = "GraniteServiceVersion20100801."
-	shapeNamespace   = "com.amazonaws.cloudwatch#"
-	lambdaNamespace  = "AWS/Lambda"
+	shapeNamespace  = "com.amazonaws.cloudwatch#"
+	lambdaNamespace = "AWS/Lambda"
 )
 
 // Alarm states.
@@ -162,31 +160,43 @@ var ops = map[string]op{
 }
 
 // ServeHTTP serves CloudWatch over rpcv2Cbor, awsJson1_0 or awsQuery.
+// The protocol, the operation and the input are the sandbox's one reading
+// of the request against AWS's model (model.Attach; done here when the
+// service is served on its own, in its tests).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if name, ok := strings.CutPrefix(r.URL.Path, cborPathPrefix); ok {
-		s.serveCBOR(w, r, name)
-		return
+	r, req, err := model.Attach(r, "monitoring")
+	switch {
+	case req == nil:
+		writeJSONError(w, errorf("InternalServiceFault", "InternalServiceError", 500, "%v", err))
+	case req.Protocol == model.ProtoCBOR:
+		s.serveCBOR(w, r, req)
+	case req.Protocol == model.ProtoJSON:
+		s.serveJSON(w, req)
+	default:
+		core.ServeAWSQuery(w, r, "monitoring", Namespace, queryOps(s))
 	}
-	if name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), jsonTargetPrefix); ok {
-		s.serveJSON(w, r, name)
-		return
-	}
-	s.serveQuery(w, r)
 }
 
-func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request, name string) {
+// operation is the op a JSON or CBOR request names, or the error to answer.
+func operation(req *model.Request) (op, *apiError) {
+	o, ok := ops[req.OperationName]
+	switch {
+	case req.Operation == nil || !ok:
+		return op{}, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", req.OperationName)
+	case req.Err != nil:
+		return op{}, errorf("SerializationException", "SerializationException", 400, "%v", req.Err)
+	}
+	return o, nil
+}
+
+func (s *Service) serveJSON(w http.ResponseWriter, req *model.Request) {
 	w.Header().Set("x-amzn-RequestId", core.UUID())
-	o, ok := ops[name]
-	if !ok {
-		writeJSONError(w, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", name))
+	o, e := operation(req)
+	if e != nil {
+		writeJSONError(w, e)
 		return
 	}
-	tree, err := input(r)
-	if err != nil {
-		writeJSONError(w, errorf("SerializationException", "SerializationException", 400, "%v", err))
-		return
-	}
-	out, err := s.call(o, tree)
+	out, err := s.call(o, req)
 	if err != nil {
 		writeJSONError(w, asAPIError(err))
 		return
@@ -212,24 +222,19 @@ func writeJSONError(w http.ResponseWriter, e *apiError) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": shapeNamespace + e.shape, "message": e.msg})
 }
 
-func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string) {
+func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, req *model.Request) {
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.Header().Set("x-amzn-RequestId", core.UUID())
 	if !strings.EqualFold(r.Header.Get("Smithy-Protocol"), "rpc-v2-cbor") {
 		writeCBORError(w, validation("rpcv2Cbor requests need the header smithy-protocol: rpc-v2-cbor"))
 		return
 	}
-	o, ok := ops[name]
-	if !ok {
-		writeCBORError(w, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", name))
+	o, e := operation(req)
+	if e != nil {
+		writeCBORError(w, e)
 		return
 	}
-	tree, err := input(r)
-	if err != nil {
-		writeCBORError(w, errorf("SerializationException", "SerializationException", 400, "%v", err))
-		return
-	}
-	out, err := s.call(o, tree)
+	out, err := s.call(o, req)
 	if err != nil {
 		writeCBORError(w, asAPIError(err))
 		return
@@ -242,27 +247,6 @@ func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string)
 	}
 	w.Header().Set("Content-Type", "application/cbor")
 	_, _ = w.Write(cbor.Encode(payload))
-}
-
-func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
-	// Read against the model once (already done in the sandbox's
-	// pipeline); the operations take that reading (queryOps).
-	r, _, _ = model.Attach(r, "monitoring")
-	core.ServeAWSQuery(w, r, Namespace, queryOps(s))
-}
-
-// input is the operation's input as the model read it (model.Attach: the
-// one reading of the request, in the sandbox's pipeline or here when the
-// service is served on its own).
-func input(r *http.Request) (*model.Request, error) {
-	_, req, err := model.Attach(r, "monitoring")
-	if req == nil {
-		return nil, err
-	}
-	if req.Err != nil {
-		return nil, req.Err
-	}
-	return req, nil
 }
 
 // queryOps adapts ops to core.ServeAWSQuery. Its error writer knows only

@@ -28,8 +28,6 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "CodeBuild_20161006."
 	// maxBatchIDs is BatchGetBuilds' limit on ids (BuildIds: min 1, max 100
 	// in the CodeBuild API model).
 	maxBatchIDs = 100
@@ -103,7 +101,7 @@ func New(bus Bus, opts *Options) *Service {
 
 // ServeHTTP serves the CodeBuild API: the operations the project calls.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "codebuild", map[string]core.JSONOp{
 		"BatchGetBuilds": s.batchGetBuilds,
 		"ListBuilds":     s.listBuilds,
 	})

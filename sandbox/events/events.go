@@ -26,10 +26,8 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "AWSEvents."
-	defaultBus   = "default"
-	maxEntries   = 10
+	defaultBus = "default"
+	maxEntries = 10
 	// maxRequestBytes bounds the entries of one PutEvents call, measured
 	// as putEventsEntry.size does.
 	maxRequestBytes = 256 * 1024
@@ -155,7 +153,7 @@ func (s *Service) Close() {
 // Rules and targets are set up through the Go API (PutRule, PutTargets);
 // any other operation is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "events", map[string]core.JSONOp{
 		"PutEvents": s.putEvents,
 	})
 }

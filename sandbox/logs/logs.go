@@ -20,8 +20,6 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "Logs_20140328."
 	// maxStreamEvents bounds memory: a stream keeps its newest events only.
 	maxStreamEvents = 50000
 	defaultLimit    = 10000
@@ -71,7 +69,7 @@ func New(now func() time.Time) *Service {
 // FilterLogEvents. Groups and streams come from the functions' output
 // (Append); any other operation is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "logs", map[string]core.JSONOp{
 		"FilterLogEvents": s.filterLogEvents,
 	})
 }

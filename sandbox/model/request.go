@@ -22,6 +22,10 @@ import (
 
 type requestKey struct{}
 
+// ErrReadBody is why Attach could not read a request's body (the client
+// went away, or sent less than it said).
+var ErrReadBody = errors.New("read body")
+
 // WithRequest returns ctx carrying req.
 func WithRequest(ctx context.Context, req *Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, req)
@@ -52,7 +56,9 @@ func (m *Models) Attach(r *http.Request, service string) (*http.Request, *Reques
 		body, err = io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if err != nil {
-			return r, &Request{Service: svc, OperationName: r.Method + " " + r.URL.Path, Input: map[string]any{}}, fmt.Errorf("read body: %w", err)
+			err = fmt.Errorf("%w: %w", ErrReadBody, err)
+			req := &Request{Service: svc, OperationName: r.Method + " " + r.URL.Path, Input: map[string]any{}, Err: err}
+			return r.WithContext(WithRequest(r.Context(), req)), req, err
 		}
 	}
 	req, err := svc.Read(r, body)

@@ -21,10 +21,8 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "secretsmanager."
-	current      = "AWSCURRENT"
-	previous     = "AWSPREVIOUS"
+	current  = "AWSCURRENT"
+	previous = "AWSPREVIOUS"
 )
 
 // Service is the Secrets Manager emulation. It is an http.Handler.
@@ -62,7 +60,7 @@ func New(now func() time.Time) *Service {
 
 // ServeHTTP serves the Secrets Manager API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "secretsmanager", map[string]core.JSONOp{
 		"GetSecretValue": s.getSecretValue,
 	})
 }

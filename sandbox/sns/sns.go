@@ -163,7 +163,7 @@ func TopicARN(name string) string {
 // subscriptions are set up through the Go API (CreateTopic, Subscribe);
 // any other action is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
+	core.ServeAWSQuery(w, r, "sns", Namespace, map[string]core.QueryOp{
 		"Publish":             s.publish,
 		"ConfirmSubscription": s.confirmSubscription,
 	})

@@ -26,8 +26,6 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "AmazonSSM."
 	// maxStandardValue and maxAdvancedValue are a Standard and an Advanced
 	// parameter's value limits, 4 KB and 8 KB ("Managing parameter tiers").
 	maxStandardValue = 4096
@@ -97,7 +95,7 @@ func New(now func() time.Time) *Service {
 
 // ServeHTTP serves the Parameter Store API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "ssm", map[string]core.JSONOp{
 		"GetParameter":        s.getParameter,
 		"GetParametersByPath": s.getParametersByPath,
 		"GetParameterHistory": s.getParameterHistory,
