@@ -40,6 +40,11 @@ func TestReadAndValidate(t *testing.T) {
 			"UpdateAlias", []string{"functionName", "routingConfig.additionalVersionWeights.2.value"}},
 		{"restJson1 query string", "lambda", "GET", "/2015-03-31/functions/hello/aliases", "", "", "", "ListAliases", nil},
 		{"restJson1 literal segments win over labels", "lambda", "GET", "/2015-03-31/functions/hello/configuration", "", "", "", "GetFunctionConfiguration", nil},
+		// Two operations on one path, told apart by the template's literal
+		// query (Lambda API Reference: ListProvisionedConcurrencyConfigs is
+		// GET …/provisioned-concurrency?List=ALL).
+		{"restJson1 path without the literal query", "lambda", "GET", "/2019-09-30/functions/hello/provisioned-concurrency?Qualifier=live", "", "", "", "GetProvisionedConcurrencyConfig", nil},
+		{"restJson1 literal query", "lambda", "GET", "/2019-09-30/functions/hello/provisioned-concurrency?List=ALL", "", "", "", "ListProvisionedConcurrencyConfigs", nil},
 		{"awsJson required and range", "states", "POST", "/", "AWSStepFunctions.GetExecutionHistory", "application/x-amz-json-1.0", `{"maxResults":1001}`,
 			"GetExecutionHistory", []string{"executionArn", "maxResults"}},
 		{"awsJson enum", "states", "POST", "/", "AWSStepFunctions.ListExecutions", "application/x-amz-json-1.0", `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:m","statusFilter":"DONE"}`,

@@ -72,7 +72,7 @@ func (s *Service) read(r *http.Request, body []byte) (*Request, error) {
 		}
 	case s.Protocol == ProtoREST:
 		req.Protocol = ProtoREST
-		op, labels := s.route(r.Method, r.URL.Path)
+		op, labels := s.route(r.Method, r.URL.Path, r.URL.Query())
 		if op == nil {
 			req.OperationName = r.Method + " " + r.URL.Path
 			return req, nil
@@ -128,8 +128,12 @@ func (s *Service) read(r *http.Request, body []byte) (*Request, error) {
 }
 
 // route finds the rest-json operation whose method and URI template match,
-// preferring the template with the most literal segments.
-func (s *Service) route(method, path string) (*Operation, map[string]string) {
+// preferring the template with the most literal segments. A template's
+// literal query ("?List=ALL", ListProvisionedConcurrencyConfigs beside
+// GetProvisionedConcurrencyConfig on the same path) must be in the
+// request and counts as a literal, so such pairs route by it, never by
+// the map's order.
+func (s *Service) route(method, path string, query url.Values) (*Operation, map[string]string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var best *Operation
 	var bestLabels map[string]string
@@ -138,13 +142,23 @@ func (s *Service) route(method, path string) (*Operation, map[string]string) {
 		if op.HTTP.Method != method {
 			continue
 		}
-		tpl, _, _ := strings.Cut(op.HTTP.RequestURI, "?")
+		tpl, tquery, _ := strings.Cut(op.HTTP.RequestURI, "?")
 		tsegs := strings.Split(strings.Trim(tpl, "/"), "/")
 		if len(tsegs) != len(segs) {
 			continue
 		}
 		labels, literals := map[string]string{}, 0
-		for i, t := range tsegs {
+		for _, kv := range strings.Split(tquery, "&") {
+			if k, v, _ := strings.Cut(kv, "="); k != "" {
+				if !slices.Contains(query[k], v) {
+					labels = nil
+					break
+				}
+				literals++
+			}
+		}
+		for i := 0; labels != nil && i < len(tsegs); i++ {
+			t := tsegs[i]
 			if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
 				v, err := url.PathUnescape(segs[i])
 				if err != nil || v == "" {
