@@ -1,14 +1,11 @@
 package sandbox
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 
@@ -16,6 +13,7 @@ import (
 	cwsvc "github.com/aliasflow/aliasflow/sandbox/cloudwatch"
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/iam"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
 	"github.com/aws/smithy-go/encoding/cbor"
@@ -85,7 +83,7 @@ func (sb *Sandbox) IAMEnv() iam.Env {
 // function with a role in the templates; it answers AccessDenied and
 // returns false when the role's policies do not allow every resource the
 // call acts on.
-func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op string) bool {
+func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service string, req *model.Request) bool {
 	sb.iam.mu.Lock()
 	set := sb.iam.set
 	sb.iam.mu.Unlock()
@@ -94,7 +92,8 @@ func (sb *Sandbox) authorize(w http.ResponseWriter, r *http.Request, service, op
 	if principal == "" {
 		return true
 	}
-	reqs, err := sb.iamRequests(r, service, op)
+	op := req.OperationName
+	reqs, err := sb.iamRequests(req, service)
 	if err != nil {
 		sb.log.Warn("iam: request names no resource", "service", service, "operation", op, "error", err)
 		if person {
@@ -236,8 +235,10 @@ var iamActions = map[string]string{"lambda:Invoke": "lambda:InvokeFunction"}
 var iamPrefixes = map[string]string{"monitoring": "cloudwatch"}
 
 // iamRequests names the action of a call and each resource it acts on,
-// with the request context keys the templates condition on.
-func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Request, error) {
+// with the request context keys the templates condition on, from the
+// request's input as the model read it.
+func (sb *Sandbox) iamRequests(in *model.Request, service string) ([]iam.Request, error) {
+	op := in.OperationName
 	prefix := service
 	if p, ok := iamPrefixes[service]; ok {
 		prefix = p
@@ -261,17 +262,12 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 		// GetCallerIdentity needs no permission ("GetCallerIdentity", STS API Reference).
 		return nil, nil
 	case "lambda":
-		return sb.lambdaRequests(r, action)
+		return sb.lambdaRequests(in, action)
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return nil, err
+	if in.Err != nil {
+		return nil, in.Err
 	}
-	fields, err := requestFields(r, body)
-	if err != nil {
-		return nil, err
-	}
-	str := func(k string) string { s, _ := fields[k].(string); return s }
+	fields, str := in.Input, in.Str
 	switch service {
 	case "states":
 		// SendTaskSuccess/SendTaskFailure name a task token, no resource:
@@ -405,21 +401,11 @@ func (sb *Sandbox) iamRequests(r *http.Request, service, op string) ([]iam.Reque
 // Resources and Conditions sections of policies",
 // https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html);
 // the function's tags are the aws:ResourceTag/<key> context keys.
-func (sb *Sandbox) lambdaRequests(r *http.Request, action string) ([]iam.Request, error) {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
-	if !ok {
-		// The provisioned concurrency operations' API version.
-		rest, ok = strings.CutPrefix(r.URL.Path, "/2019-09-30/functions/")
-	}
-	if !ok {
+func (sb *Sandbox) lambdaRequests(in *model.Request, action string) ([]iam.Request, error) {
+	name, qualifier := in.Str("FunctionName"), in.Str("Qualifier")
+	if name == "" {
 		return []iam.Request{{Action: action, Resource: "*"}}, nil
 	}
-	name, _, _ := strings.Cut(rest, "/")
-	name, err := url.PathUnescape(name)
-	if err != nil {
-		return nil, err
-	}
-	qualifier := r.URL.Query().Get("Qualifier")
 	if strings.HasPrefix(name, "arn:") {
 		parts := strings.Split(name, ":")
 		if len(parts) >= 7 {
@@ -431,7 +417,10 @@ func (sb *Sandbox) lambdaRequests(r *http.Request, action string) ([]iam.Request
 	} else if n, q, ok := strings.Cut(name, ":"); ok {
 		name, qualifier = n, q
 	}
-	tags, _ := sb.lambda.Tags(name)
+	var tags map[string]string
+	if sb.lambda != nil {
+		tags, _ = sb.lambda.Tags(name)
+	}
 	return []iam.Request{{Action: action, Resource: core.FunctionARN(name, qualifier), Context: tagContext(tags)}}, nil
 }
 
@@ -442,70 +431,6 @@ func tagContext(tags map[string]string) map[string][]string {
 		ctx["aws:ResourceTag/"+k] = []string{v}
 	}
 	return ctx
-}
-
-// readBody reads a request's body and puts it back for the service.
-func readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return body, err
-}
-
-// requestFields decodes a request's top-level input members from any of
-// the wire protocols: awsJson, rpcv2Cbor, awsQuery.
-func requestFields(r *http.Request, body []byte) (map[string]any, error) {
-	fields := map[string]any{}
-	ct := r.Header.Get("Content-Type")
-	switch {
-	case strings.HasPrefix(ct, "application/x-amz-json"):
-		if len(bytes.TrimSpace(body)) > 0 {
-			if err := json.Unmarshal(body, &fields); err != nil {
-				return nil, fmt.Errorf("malformed JSON body: %w", err)
-			}
-		}
-	case strings.HasPrefix(ct, "application/cbor"):
-		v, err := cbor.Decode(body)
-		if err != nil {
-			return nil, fmt.Errorf("malformed CBOR body: %w", err)
-		}
-		if m, ok := v.(cbor.Map); ok {
-			for k, e := range m {
-				fields[k] = cborPlain(e)
-			}
-		}
-	default:
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, fmt.Errorf("malformed form body: %w", err)
-		}
-		for k, v := range form {
-			// AlarmNames.member.1 → AlarmNames
-			if base, _, ok := strings.Cut(k, ".member."); ok {
-				l, _ := fields[base].([]any)
-				fields[base] = append(l, v[0])
-				continue
-			}
-			fields[k] = v[0]
-		}
-	}
-	return fields, nil
-}
-
-func cborPlain(v cbor.Value) any {
-	switch t := v.(type) {
-	case cbor.String:
-		return string(t)
-	case cbor.List:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = cborPlain(e)
-		}
-		return out
-	}
-	return nil
 }
 
 // writeAccessDenied answers a denied call as its service does: Lambda's

@@ -1,16 +1,11 @@
 package sandbox
 
 import (
-	"bytes"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
-	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	stssvc "github.com/aliasflow/aliasflow/sandbox/sts"
 )
 
@@ -72,50 +67,28 @@ func (sb *Sandbox) ResetCalls() {
 }
 
 // serveCounted serves a signed request with its service's handler and
-// records the call.
+// records the call. The request is read once, against AWS's model of its
+// service (model.Models.Attach); IAM evaluation, validation, the quota and
+// the service all take that reading from the request's context.
 func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service string, h http.Handler) {
-	op := operation(r, service)
 	rec := &statusRecorder{ResponseWriter: w}
+	r, req, err := sb.models.Attach(r, service)
+	op := r.Method + " " + r.URL.Path
+	if req != nil {
+		op = req.OperationName
+	}
+	switch {
+	case req == nil:
+		writeAuthError(rec, http.StatusInternalServerError, "InternalFailure", err.Error())
 	// The caller's identity is checked first, then the request against
 	// AWS's model of its operation, then the request quota it draws on.
-	if sb.authorize(rec, r, service, op) && sb.validate(rec, r, service) && sb.withinQuota(rec, r, service, op) {
+	case sb.authorize(rec, r, service, req) && sb.validate(rec, req) && sb.withinQuota(rec, r, service, op):
 		h.ServeHTTP(rec, r.WithContext(core.WithCaller(r.Context(), sb.caller(r))))
 	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
 	sb.calls.add(Call{Caller: stssvc.AccessKeyID(r), Service: service, Operation: op, Path: r.URL.Path, Status: rec.status, At: sb.opts.Clock()})
-}
-
-// operation names the operation of a request in any of the wire protocols
-// the sandbox speaks: awsJson (X-Amz-Target), rpcv2Cbor (the path), Lambda's
-// restJson1 (method and path) and awsQuery (Action, in the query or the
-// form body, which is put back for the service to read).
-func operation(r *http.Request, service string) string {
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
-		return t[strings.LastIndex(t, ".")+1:]
-	}
-	if _, op, ok := strings.Cut(r.URL.Path, "/operation/"); ok && strings.HasPrefix(r.URL.Path, "/service/") {
-		return op
-	}
-	if service == "lambda" {
-		if op := lambdasvc.Operation(r); op != "" {
-			return op
-		}
-	}
-	if a := r.URL.Query().Get("Action"); a != "" {
-		return a
-	}
-	if r.Body != nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		body, err := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err == nil {
-			if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
-				return form.Get("Action")
-			}
-		}
-	}
-	return r.Method + " " + r.URL.Path
 }
 
 // statusRecorder remembers the status a handler answered with.

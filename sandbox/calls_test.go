@@ -3,7 +3,9 @@ package sandbox_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +49,15 @@ func TestCallsAttributedByCallerAndOperation(t *testing.T) {
 		}},
 		{"restJson1 error", "alice", "lambda", "GetAlias", http.StatusNotFound, func(c aws.Config) error {
 			_, _ = lambda.NewFromConfig(c, func(o *lambda.Options) { o.BaseEndpoint = ep }).GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("missing"), Name: aws.String("stg")})
+			return nil
+		}},
+		// The call log names an operation as AWS's model routes it, also
+		// one the sandbox refuses (Lambda's router is the model's).
+		{"restJson1 operation the sandbox does not serve", "alice", "lambda", "GetFunctionConcurrency", http.StatusNotFound, func(c aws.Config) error {
+			_, err := lambda.NewFromConfig(c, func(o *lambda.Options) { o.BaseEndpoint = ep }).GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("hello")})
+			if !strings.Contains(fmt.Sprint(err), "UnknownOperationException") {
+				t.Errorf("GetFunctionConcurrency: %v, want UnknownOperationException", err)
+			}
 			return nil
 		}},
 		{"awsJson1_0", "aliasflow-release", "states", "ListStateMachines", http.StatusOK, func(c aws.Config) error {

@@ -1,9 +1,7 @@
 package sandbox
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -85,11 +83,8 @@ func writeThrottled(w http.ResponseWriter, r *http.Request, models *model.Models
 		return
 	}
 	protocol := svc.Protocol
-	if body, err := io.ReadAll(r.Body); err == nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if req, err := svc.Read(r, body); err == nil && req.Protocol != "" {
-			protocol = req.Protocol
-		}
+	if req, ok := model.FromContext(r.Context()); ok && req.Protocol != "" {
+		protocol = req.Protocol
 	}
 	switch {
 	case service == "lambda":

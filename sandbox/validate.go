@@ -1,9 +1,7 @@
 package sandbox
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -40,20 +38,10 @@ func loadModels(services map[string]http.Handler) (*model.Models, error) {
 // protocols, and "ValidationError" on the query protocols (AWS common
 // errors: "ValidationError … The input fails to satisfy the constraints
 // specified by an AWS service", https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html).
-func (sb *Sandbox) validate(w http.ResponseWriter, r *http.Request, service string) bool {
-	svc, err := sb.models.Service(service)
-	if err != nil {
-		writeAuthError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
-		return false
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return true // the service answers the broken body
-	}
-	req, err := svc.Read(r, body)
-	if err != nil || req.Operation == nil {
-		return true
+func (sb *Sandbox) validate(w http.ResponseWriter, req *model.Request) bool {
+	svc := req.Service
+	if req.Err != nil || req.Operation == nil {
+		return true // the service answers the broken body or unknown operation
 	}
 	violations := req.Validate()
 	if len(violations) == 0 {

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 	"github.com/aws/smithy-go/encoding/cbor"
 )
 
@@ -37,10 +37,8 @@ import (
 const Namespace = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 
 const (
-	cborPathPrefix   = "/service/GraniteServiceVersion20100801/operation/"
-	jsonTargetPrefix = "GraniteServiceVersion20100801."
-	shapeNamespace   = "com.amazonaws.cloudwatch#"
-	lambdaNamespace  = "AWS/Lambda"
+	shapeNamespace  = "com.amazonaws.cloudwatch#"
+	lambdaNamespace = "AWS/Lambda"
 )
 
 // Alarm states.
@@ -162,38 +160,43 @@ var ops = map[string]op{
 }
 
 // ServeHTTP serves CloudWatch over rpcv2Cbor, awsJson1_0 or awsQuery.
+// The protocol, the operation and the input are the sandbox's one reading
+// of the request against AWS's model (model.Attach; done here when the
+// service is served on its own, in its tests).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if name, ok := strings.CutPrefix(r.URL.Path, cborPathPrefix); ok {
-		s.serveCBOR(w, r, name)
-		return
+	r, req, err := model.Attach(r, "monitoring")
+	switch {
+	case req == nil:
+		writeJSONError(w, errorf("InternalServiceFault", "InternalServiceError", 500, "%v", err))
+	case req.Protocol == model.ProtoCBOR:
+		s.serveCBOR(w, r, req)
+	case req.Protocol == model.ProtoJSON:
+		s.serveJSON(w, req)
+	default:
+		core.ServeAWSQuery(w, r, "monitoring", Namespace, queryOps(s))
 	}
-	if name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), jsonTargetPrefix); ok {
-		s.serveJSON(w, r, name)
-		return
-	}
-	s.serveQuery(w, r)
 }
 
-func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request, name string) {
+// operation is the op a JSON or CBOR request names, or the error to answer.
+func operation(req *model.Request) (op, *apiError) {
+	o, ok := ops[req.OperationName]
+	switch {
+	case req.Operation == nil || !ok:
+		return op{}, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", req.OperationName)
+	case req.Err != nil:
+		return op{}, errorf("SerializationException", "SerializationException", 400, "%v", req.Err)
+	}
+	return o, nil
+}
+
+func (s *Service) serveJSON(w http.ResponseWriter, req *model.Request) {
 	w.Header().Set("x-amzn-RequestId", core.UUID())
-	o, ok := ops[name]
-	if !ok {
-		writeJSONError(w, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", name))
+	o, e := operation(req)
+	if e != nil {
+		writeJSONError(w, e)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeJSONError(w, validation("read body: %v", err))
-		return
-	}
-	var tree any = map[string]any{}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		if err := json.Unmarshal(body, &tree); err != nil {
-			writeJSONError(w, errorf("SerializationException", "SerializationException", 400, "malformed JSON body: %v", err))
-			return
-		}
-	}
-	out, err := s.call(o, tree)
+	out, err := s.call(o, req)
 	if err != nil {
 		writeJSONError(w, asAPIError(err))
 		return
@@ -219,35 +222,19 @@ func writeJSONError(w http.ResponseWriter, e *apiError) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": shapeNamespace + e.shape, "message": e.msg})
 }
 
-func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string) {
+func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, req *model.Request) {
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.Header().Set("x-amzn-RequestId", core.UUID())
 	if !strings.EqualFold(r.Header.Get("Smithy-Protocol"), "rpc-v2-cbor") {
 		writeCBORError(w, validation("rpcv2Cbor requests need the header smithy-protocol: rpc-v2-cbor"))
 		return
 	}
-	o, ok := ops[name]
-	if !ok {
-		writeCBORError(w, errorf("UnknownOperationException", "InvalidAction", 400, "operation %s is not implemented by the aliasflow sandbox", name))
+	o, e := operation(req)
+	if e != nil {
+		writeCBORError(w, e)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeCBORError(w, validation("read body: %v", err))
-		return
-	}
-	var tree any = map[string]any{}
-	if len(body) > 0 {
-		v, err := cbor.Decode(body)
-		if err == nil {
-			tree, err = fromCBOR(v)
-		}
-		if err != nil {
-			writeCBORError(w, errorf("SerializationException", "SerializationException", 400, "malformed CBOR body: %v", err))
-			return
-		}
-	}
-	out, err := s.call(o, tree)
+	out, err := s.call(o, req)
 	if err != nil {
 		writeCBORError(w, asAPIError(err))
 		return
@@ -262,21 +249,20 @@ func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string)
 	_, _ = w.Write(cbor.Encode(payload))
 }
 
-func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSQuery(w, r, Namespace, queryOps(s))
-}
-
 // queryOps adapts ops to core.ServeAWSQuery. Its error writer knows only
 // core.APIError, so CloudWatch errors are handed over with their query code.
 func queryOps(s *Service) map[string]core.QueryOp {
 	m := map[string]core.QueryOp{}
 	for name, o := range ops {
-		m[name] = func(_ context.Context, form url.Values) (any, error) {
-			tree, err := fromQuery(form)
-			if err != nil {
-				return nil, core.Errorf("MalformedQueryString", 400, "%v", err)
+		m[name] = func(ctx context.Context, _ url.Values) (any, error) {
+			req, ok := model.FromContext(ctx)
+			if !ok {
+				return nil, core.Errorf("InternalFailure", 500, "the request was not read against CloudWatch's model")
 			}
-			out, err := s.call(o, tree)
+			if req.Err != nil {
+				return nil, core.Errorf("MalformedQueryString", 400, "%v", req.Err)
+			}
+			out, err := s.call(o, req)
 			if err != nil {
 				e := asAPIError(err)
 				return nil, core.Errorf(e.code, e.status, "%s", e.msg)
@@ -287,9 +273,9 @@ func queryOps(s *Service) map[string]core.QueryOp {
 	return m
 }
 
-func (s *Service) call(o op, tree any) (any, error) {
+func (s *Service) call(o op, req *model.Request) (any, error) {
 	in := o.in()
-	if err := assign(reflect.ValueOf(in).Elem(), tree, "input"); err != nil {
+	if err := req.Decode(in); err != nil {
 		return nil, validation("%v", err)
 	}
 	return o.run(s, in)
@@ -975,35 +961,21 @@ type snapshot struct {
 
 // Snapshot returns the alarms and the stored datapoints as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series), Tags: s.tags})
+	return core.Snapshot(&s.mu, func() snapshot {
+		return snapshot{Alarms: core.SortedValues(s.alarms), Composites: core.SortedValues(s.composites), Series: core.SortedValues(s.series), Tags: s.tags}
+	})
 }
 
 // Restore replaces the state with that of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("cloudwatch: restore: %w", err)
-	}
-	alarms := map[string]*MetricAlarm{}
-	for _, a := range snap.Alarms {
-		alarms[a.AlarmName] = a
-	}
-	composites := map[string]*CompositeAlarm{}
-	for _, a := range snap.Composites {
-		composites[a.AlarmName] = a
-	}
-	ser := map[string]*series{}
-	for _, sr := range snap.Series {
-		ser[seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions)] = sr
-	}
-	tags := snap.Tags
-	if tags == nil {
-		tags = map[string]map[string]string{}
-	}
-	s.mu.Lock()
-	s.alarms, s.composites, s.series, s.tags = alarms, composites, ser, tags
-	s.mu.Unlock()
-	return nil
+	return core.Restore("cloudwatch", data, &s.mu, func(snap snapshot) error {
+		if snap.Tags == nil {
+			snap.Tags = map[string]map[string]string{}
+		}
+		s.alarms = core.Keyed(snap.Alarms, func(a *MetricAlarm) string { return a.AlarmName })
+		s.composites = core.Keyed(snap.Composites, func(a *CompositeAlarm) string { return a.AlarmName })
+		s.series = core.Keyed(snap.Series, func(sr *series) string { return seriesKey(sr.Namespace, sr.MetricName, sr.Dimensions) })
+		s.tags = snap.Tags
+		return nil
+	})
 }

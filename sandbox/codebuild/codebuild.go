@@ -28,8 +28,6 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "CodeBuild_20161006."
 	// maxBatchIDs is BatchGetBuilds' limit on ids (BuildIds: min 1, max 100
 	// in the CodeBuild API model).
 	maxBatchIDs = 100
@@ -103,7 +101,7 @@ func New(bus Bus, opts *Options) *Service {
 
 // ServeHTTP serves the CodeBuild API: the operations the project calls.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "codebuild", map[string]core.JSONOp{
 		"BatchGetBuilds": s.batchGetBuilds,
 		"ListBuilds":     s.listBuilds,
 	})
@@ -391,35 +389,29 @@ type snapshot struct {
 // Snapshot returns the builds as JSON, so BatchGetBuilds still answers for
 // them after a restart.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	snap := snapshot{Counts: s.counts, Tags: s.tags}
-	for _, id := range s.order {
-		snap.Builds = append(snap.Builds, s.builds[id])
-	}
-	return json.Marshal(snap)
+	return core.Snapshot(&s.mu, func() snapshot {
+		snap := snapshot{Counts: s.counts, Tags: s.tags}
+		for _, id := range s.order {
+			snap.Builds = append(snap.Builds, s.builds[id])
+		}
+		return snap
+	})
 }
 
 // Restore replaces the builds with those of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("codebuild: restore: %w", err)
-	}
-	builds := map[string]*Build{}
-	var order []string
-	for _, b := range snap.Builds {
-		builds[b.ID] = b
-		order = append(order, b.ID)
-	}
-	if snap.Counts == nil {
-		snap.Counts = map[string]int64{}
-	}
-	if snap.Tags == nil {
-		snap.Tags = map[string]map[string]string{}
-	}
-	s.mu.Lock()
-	s.builds, s.order, s.counts, s.tags = builds, order, snap.Counts, snap.Tags
-	s.mu.Unlock()
-	return nil
+	return core.Restore("codebuild", data, &s.mu, func(snap snapshot) error {
+		var order []string
+		for _, b := range snap.Builds {
+			order = append(order, b.ID)
+		}
+		if snap.Counts == nil {
+			snap.Counts = map[string]int64{}
+		}
+		if snap.Tags == nil {
+			snap.Tags = map[string]map[string]string{}
+		}
+		s.builds, s.order, s.counts, s.tags = core.Keyed(snap.Builds, func(b *Build) string { return b.ID }), order, snap.Counts, snap.Tags
+		return nil
+	})
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
+
+	"github.com/aliasflow/aliasflow/sandbox/model"
 )
 
 // JSONOp is one awsJson operation: it decodes its input from body (with
@@ -14,34 +15,46 @@ import (
 // for an AWS-shaped error; anything else answers InternalFailure).
 type JSONOp func(ctx context.Context, body []byte) (any, error)
 
-// ServeAWSJSON serves one awsJson request: it picks the operation named by
-// the X-Amz-Target header (prefix + operation, as "AWSEvents.PutEvents") and
-// writes its answer. An operation not in ops is refused with
-// UnknownOperationException naming it, so nothing unimplemented passes silently.
-func ServeAWSJSON(w http.ResponseWriter, r *http.Request, version, prefix string, ops map[string]JSONOp) {
-	target := r.Header.Get("X-Amz-Target")
-	name, ok := strings.CutPrefix(target, prefix)
-	op := ops[name]
-	if !ok || op == nil {
+// ServeAWSJSON serves one awsJson request of service (its SigV4 name):
+// the operation and the body are those of the sandbox's one reading of the
+// request against AWS's model (model.Attach; the service's own tests, which
+// serve it alone, get the same reading here), as is the protocol version.
+// An operation not in ops, or a target the model does not know, is refused
+// with UnknownOperationException naming it, so nothing unimplemented
+// passes silently.
+func ServeAWSJSON(w http.ResponseWriter, r *http.Request, service string, ops map[string]JSONOp) {
+	_, req, err := model.Attach(r, service)
+	if req == nil {
+		WriteAWSJSONError(w, "1.0", Errorf("InternalFailure", http.StatusInternalServerError, "%v", err))
+		return
+	}
+	version := req.Service.JSONVersion
+	op := ops[req.OperationName]
+	if req.Operation == nil || op == nil {
 		WriteAWSJSONError(w, version, Errorf("UnknownOperationException", http.StatusBadRequest,
-			"operation %q is not implemented by the aliasflow sandbox", target))
+			"operation %q is not implemented by the aliasflow sandbox", r.Header.Get("X-Amz-Target")))
 		return
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		WriteAWSJSONError(w, version, Errorf("SerializationException", http.StatusBadRequest, "read body: %v", err))
+	if errors.Is(req.Err, model.ErrReadBody) {
+		WriteAWSJSONError(w, version, Errorf("SerializationException", http.StatusBadRequest, "%v", req.Err))
 		return
 	}
-	out, err := op(r.Context(), body)
+	out, err := op(r.Context(), req.Body)
 	if err != nil {
-		var apiErr *APIError
-		if !errors.As(err, &apiErr) {
-			apiErr = Errorf("InternalFailure", http.StatusInternalServerError, "%v", err)
-		}
-		WriteAWSJSONError(w, version, apiErr)
+		WriteAWSJSONError(w, version, AsAPIError(err))
 		return
 	}
 	WriteAWSJSON(w, version, out)
+}
+
+// AsAPIError is err as the AWS error to answer: itself when it is one,
+// else InternalFailure carrying its text.
+func AsAPIError(err error) *APIError {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		apiErr = Errorf("InternalFailure", http.StatusInternalServerError, "%v", err)
+	}
+	return apiErr
 }
 
 // DecodeJSON decodes an awsJson request body into v; a malformed body is a

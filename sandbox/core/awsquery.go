@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/aliasflow/aliasflow/sandbox/model"
 )
 
 // QueryOp is one awsQuery operation: it reads its parameters from the
@@ -16,30 +17,32 @@ import (
 // error; anything else answers InternalFailure).
 type QueryOp func(ctx context.Context, form url.Values) (any, error)
 
-// ServeAWSQuery serves one awsQuery request (form in, XML out): it picks
-// the operation named by the Action parameter and writes
+// ServeAWSQuery serves one awsQuery request of service (its SigV4 name;
+// form in, XML out): the operation is the Action of the sandbox's one
+// reading of the request against AWS's model (model.Attach), and it writes
 // <OpResponse xmlns=namespace><OpResult>…</OpResult><ResponseMetadata>…,
 // or an <ErrorResponse>. An action not in ops is refused with InvalidAction
 // naming it.
-func ServeAWSQuery(w http.ResponseWriter, r *http.Request, namespace string, ops map[string]QueryOp) {
+func ServeAWSQuery(w http.ResponseWriter, r *http.Request, service, namespace string, ops map[string]QueryOp) {
+	r, req, err := model.Attach(r, service)
+	if req == nil {
+		WriteAWSQueryError(w, namespace, Errorf("InternalFailure", http.StatusInternalServerError, "%v", err))
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		WriteAWSQueryError(w, namespace, Errorf("MalformedQueryString", http.StatusBadRequest, "%v", err))
 		return
 	}
-	action := r.Form.Get("Action")
+	action := req.OperationName
 	op := ops[action]
-	if op == nil {
+	if req.Operation == nil || op == nil {
 		WriteAWSQueryError(w, namespace, Errorf("InvalidAction", http.StatusBadRequest,
 			"Could not find operation %q: it is not implemented by the aliasflow sandbox", action))
 		return
 	}
 	result, err := op(r.Context(), r.Form)
 	if err != nil {
-		var apiErr *APIError
-		if !errors.As(err, &apiErr) {
-			apiErr = Errorf("InternalFailure", http.StatusInternalServerError, "%v", err)
-		}
-		WriteAWSQueryError(w, namespace, apiErr)
+		WriteAWSQueryError(w, namespace, AsAPIError(err))
 		return
 	}
 	WriteAWSQuery(w, namespace, action, result)

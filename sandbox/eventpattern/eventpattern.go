@@ -6,12 +6,14 @@
 // "Content filtering in Amazon EventBridge event patterns",
 // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html):
 //
-//   - exact values (strings, numbers, booleans, null) listed in arrays, any
-//     of which may match; an event array matches when any element does;
+//   - exact strings listed in arrays, any of which may match; an event
+//     array matches when any element does;
 //   - nested objects, every field of which must match;
 //   - prefix matching ({"prefix": "..."}), the settings-changed rule's.
 //
-// The other content filters (suffix, anything-but, numeric, exists,
+// Those are all aliasflow's rules (shared/eventpatterns) and its approval
+// subscription's filter policy use. Exact numbers, booleans and null, the
+// other content filters (suffix, anything-but, numeric, exists,
 // equals-ignore-case, wildcard, cidr) and $or are refused at Compile by
 // name, never matched approximately.
 package eventpattern
@@ -41,10 +43,10 @@ type field struct {
 	leaf   []leaf
 }
 
-// leaf is one value of a match array: an exact value (string, float64,
-// bool or nil) or, when prefix, a string the value starts with.
+// leaf is one value of a match array: an exact string or, when prefix, a
+// string the value starts with.
 type leaf struct {
-	exact  any
+	exact  string
 	prefix bool
 }
 
@@ -147,19 +149,19 @@ func compileObject(m map[string]any, path string) (*object, error) {
 }
 
 func unsupported(where, what string) error {
-	return fmt.Errorf("%s: %s is not supported by the aliasflow sandbox's event patterns (exact values and prefix)", where, what)
+	return fmt.Errorf("%s: %s is not supported by the aliasflow sandbox's event patterns (exact strings and prefix)", where, what)
 }
 
 func compileLeaf(el any, where string) (leaf, error) {
 	switch v := el.(type) {
-	case nil, string, bool:
+	case string:
 		return leaf{exact: v}, nil
 	case json.Number:
-		f, err := v.Float64()
-		if err != nil {
-			return leaf{}, fmt.Errorf("%s: bad number %s", where, v)
-		}
-		return leaf{exact: f}, nil
+		return leaf{}, unsupported(where, "the exact number "+v.String())
+	case bool:
+		return leaf{}, unsupported(where, fmt.Sprintf("the exact boolean %v", v))
+	case nil:
+		return leaf{}, unsupported(where, "the exact null")
 	case map[string]any:
 		if len(v) != 1 {
 			return leaf{}, fmt.Errorf("%s: a content filter has exactly one operator, got %s", where, describe(v))
@@ -236,33 +238,9 @@ func matchLeaf(leaves []leaf, v any) bool {
 }
 
 func (l leaf) match(v any) bool {
-	switch w := l.exact.(type) {
-	case nil:
-		return v == nil
-	case string:
-		s, ok := v.(string)
-		if l.prefix {
-			return ok && strings.HasPrefix(s, w)
-		}
-		return ok && s == w
-	case bool:
-		b, ok := v.(bool)
-		return ok && b == w
-	case float64:
-		f, ok := number(v)
-		return ok && f == w
+	s, ok := v.(string)
+	if l.prefix {
+		return ok && strings.HasPrefix(s, l.exact)
 	}
-	return false
-}
-
-// number reads a JSON number as encoding/json decodes it.
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	case float64:
-		return n, true
-	}
-	return 0, false
+	return ok && s == l.exact
 }

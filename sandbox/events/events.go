@@ -26,10 +26,8 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "AWSEvents."
-	defaultBus   = "default"
-	maxEntries   = 10
+	defaultBus = "default"
+	maxEntries = 10
 	// maxRequestBytes bounds the entries of one PutEvents call, measured
 	// as putEventsEntry.size does.
 	maxRequestBytes = 256 * 1024
@@ -155,7 +153,7 @@ func (s *Service) Close() {
 // Rules and targets are set up through the Go API (PutRule, PutTargets);
 // any other operation is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "events", map[string]core.JSONOp{
 		"PutEvents": s.putEvents,
 	})
 }
@@ -803,39 +801,33 @@ type snapshot struct {
 // Snapshot returns the rules and their targets as JSON (events and
 // deliveries are history, not state, and are not kept).
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var buses []string
-	for b := range s.buses {
-		if b != defaultBus {
-			buses = append(buses, b)
+	return core.Snapshot(&s.mu, func() snapshot {
+		var buses []string
+		for b := range s.buses {
+			if b != defaultBus {
+				buses = append(buses, b)
+			}
 		}
-	}
-	slices.Sort(buses)
-	return json.Marshal(snapshot{Rules: core.SortedValues(s.rules), Buses: buses})
+		slices.Sort(buses)
+		return snapshot{Rules: core.SortedValues(s.rules), Buses: buses}
+	})
 }
 
 // Restore replaces the rules with those of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("events: restore: %w", err)
-	}
-	rules := map[string]*rule{}
-	for _, r := range snap.Rules {
-		p, err := eventpattern.Compile(r.EventPattern)
-		if err != nil {
-			return fmt.Errorf("events: restore rule %s: %w", r.Name, err)
+	return core.Restore("events", data, &s.mu, func(snap snapshot) error {
+		for _, r := range snap.Rules {
+			p, err := eventpattern.Compile(r.EventPattern)
+			if err != nil {
+				return fmt.Errorf("rule %s: %w", r.Name, err)
+			}
+			r.pattern = p
 		}
-		r.pattern = p
-		rules[ruleKey(r.Bus, r.Name)] = r
-	}
-	buses := map[string]bool{defaultBus: true}
-	for _, b := range snap.Buses {
-		buses[b] = true
-	}
-	s.mu.Lock()
-	s.rules, s.buses = rules, buses
-	s.mu.Unlock()
-	return nil
+		buses := map[string]bool{defaultBus: true}
+		for _, b := range snap.Buses {
+			buses[b] = true
+		}
+		s.rules, s.buses = core.Keyed(snap.Rules, func(r *rule) string { return ruleKey(r.Bus, r.Name) }), buses
+		return nil
+	})
 }

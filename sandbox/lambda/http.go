@@ -8,31 +8,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 )
-
-const apiPrefix = "/2015-03-31/functions"
-
-// accountSettingsPath is GetAccountSettings's path, of another API version
-// (GET /2016-08-19/account-settings/, Lambda API Reference).
-const accountSettingsPath = "/2016-08-19/account-settings"
 
 // maxRequestBytes admits a 50 MB zip, base64-encoded, in a JSON body.
 const maxRequestBytes = 70 << 20
 
-// ServeHTTP serves Lambda's restJson1 API.
+// ServeHTTP serves Lambda's restJson1 API. The request is routed by AWS's
+// model of Lambda (model.Attach: its requestUri templates); the operation
+// and its URI and query members come from that one reading.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-RequestId", newRevision())
-	op, args, err := route(r)
-	if err != nil {
+	r, req, err := model.Attach(r, "lambda")
+	if req == nil {
 		writeError(w, err)
+		return
+	}
+	op := req.OperationName
+	serve := ops[op]
+	if req.Operation == nil || serve == nil {
+		writeError(w, unknownOperation(r))
 		return
 	}
 	if s.faults.shouldThrottle(op) {
@@ -42,17 +43,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
-	if err != nil {
-		writeError(w, invalid("read request body: %v", err))
-		return
-	}
-	if len(body) > maxRequestBytes {
+	if len(req.Body) > maxRequestBytes {
 		writeError(w, core.Errorf("RequestTooLargeException", http.StatusRequestEntityTooLarge, "Request must be smaller than %d bytes", maxRequestBytes))
 		return
 	}
-	q := r.URL.Query()
-	status, out, err := s.dispatch(w, r, op, args, q, body)
+	status, out, err := serve(s, call{w: w, r: r, req: req, fn: req.Str("FunctionName")})
 	if err != nil {
 		writeError(w, err)
 		return
@@ -64,74 +59,6 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(out)
-}
-
-// route names the operation a request is and its path arguments.
-func route(r *http.Request) (string, []string, error) {
-	p := strings.TrimSuffix(r.URL.EscapedPath(), "/")
-	if p == accountSettingsPath && r.Method == http.MethodGet {
-		return "GetAccountSettings", nil, nil
-	}
-	if op, args, ok, err := routeProvisioned(r, p); ok {
-		return op, args, err
-	}
-	if p != apiPrefix && !strings.HasPrefix(p, apiPrefix+"/") {
-		return "", nil, unknownOperation(r)
-	}
-	var segs []string
-	for _, raw := range strings.Split(strings.TrimPrefix(p, apiPrefix), "/")[1:] {
-		seg, err := url.PathUnescape(raw)
-		if err != nil {
-			return "", nil, invalid("bad path segment %q", raw)
-		}
-		segs = append(segs, seg)
-	}
-	m := r.Method
-	switch len(segs) {
-	case 0:
-		switch m {
-		case http.MethodPost:
-			return "CreateFunction", nil, nil
-		case http.MethodGet:
-			return "ListFunctions", nil, nil
-		}
-	case 1:
-		switch m {
-		case http.MethodGet:
-			return "GetFunction", segs, nil
-		case http.MethodDelete:
-			return "DeleteFunction", segs, nil
-		}
-	case 2:
-		switch segs[1] + " " + m {
-		case "configuration GET":
-			return "GetFunctionConfiguration", segs, nil
-		case "configuration PUT":
-			return "UpdateFunctionConfiguration", segs, nil
-		case "code PUT":
-			return "UpdateFunctionCode", segs, nil
-		case "versions GET":
-			return "ListVersionsByFunction", segs, nil
-		case "versions POST":
-			return "PublishVersion", segs, nil
-		case "aliases GET":
-			return "ListAliases", segs, nil
-		case "aliases POST":
-			return "CreateAlias", segs, nil
-		case "invocations POST":
-			return "Invoke", segs, nil
-		}
-	case 3:
-		if segs[1] == "aliases" {
-			switch m {
-			case http.MethodGet:
-				return "GetAlias", segs, nil
-			case http.MethodPut:
-				return "UpdateAlias", segs, nil
-			}
-		}
-	}
-	return "", nil, unknownOperation(r)
 }
 
 func unknownOperation(r *http.Request) error {
@@ -155,117 +82,124 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-func maxItems(q url.Values) (int, error) {
-	v := q.Get("MaxItems")
-	if v == "" {
+func maxItems(req *model.Request) (int, error) {
+	v, ok := req.Input["MaxItems"]
+	if !ok {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 10000 {
-		return 0, invalid("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000", v)
+	n, isInt := v.(int64) // the model types the query string's integer
+	if !isInt || n < 1 || n > 10000 {
+		return 0, invalid("1 validation error detected: Value '%v' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000", v)
 	}
-	return n, nil
+	return int(n), nil
 }
 
-func (s *Service) dispatch(w http.ResponseWriter, r *http.Request, op string, args []string, q url.Values, body []byte) (int, any, error) {
-	fn := ""
-	if len(args) > 0 {
-		fn = args[0]
-	}
-	switch op {
-	case "CreateFunction":
-		var in CreateFunctionInput
-		if err := decode(body, &in); err != nil {
+// call is one request to an operation: the model's reading of it (the
+// function name, URI and query members, the body) and the writer, for the
+// operations that answer on their own (Invoke).
+type call struct {
+	w   http.ResponseWriter
+	r   *http.Request
+	req *model.Request
+	fn  string // the FunctionName member
+}
+
+func (c call) str(name string) string { return c.req.Str(name) }
+
+// restOp serves one operation: the HTTP status and the output to encode
+// (nil for an empty body), or an error.
+type restOp func(s *Service, c call) (int, any, error)
+
+// withInput is an operation whose body is its typed input.
+func withInput[I any, O any](status int, f func(s *Service, fn string, in I) (O, error)) restOp {
+	return func(s *Service, c call) (int, any, error) {
+		var in I
+		if err := decode(c.req.Body, &in); err != nil {
 			return 0, nil, err
 		}
-		c, err := s.CreateFunction(in)
-		return http.StatusCreated, c, err
-	case "ListFunctions":
-		n, err := maxItems(q)
-		if err != nil {
-			return 0, nil, err
-		}
-		fs, next, err := s.ListFunctions(q.Get("Marker"), n)
-		if fs == nil {
-			fs = []FunctionConfiguration{}
-		}
-		return http.StatusOK, map[string]any{"Functions": fs, "NextMarker": nilIfEmpty(next)}, err
-	case "GetFunction":
-		c, err := s.GetFunctionConfiguration(fn, q.Get("Qualifier"))
-		if err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, map[string]any{"Configuration": c, "Code": s.codeLocation(r.Host, c)}, nil
-	case "GetFunctionConfiguration":
-		c, err := s.GetFunctionConfiguration(fn, q.Get("Qualifier"))
-		return http.StatusOK, c, err
-	case "DeleteFunction":
-		return http.StatusNoContent, nil, s.serveDelete(r, fn, q.Get("Qualifier"))
-	case "GetAccountSettings":
-		return http.StatusOK, s.GetAccountSettings(), nil
-	case "UpdateFunctionConfiguration":
-		var in UpdateFunctionConfigurationInput
-		if err := decode(body, &in); err != nil {
-			return 0, nil, err
-		}
-		c, err := s.UpdateFunctionConfiguration(fn, in)
-		return http.StatusOK, c, err
-	case "UpdateFunctionCode":
-		var in UpdateFunctionCodeInput
-		if err := decode(body, &in); err != nil {
-			return 0, nil, err
-		}
-		c, err := s.UpdateFunctionCode(fn, in)
-		return http.StatusOK, c, err
-	case "ListVersionsByFunction":
-		n, err := maxItems(q)
-		if err != nil {
-			return 0, nil, err
-		}
-		vs, next, err := s.ListVersionsByFunction(fn, q.Get("Marker"), n)
-		return http.StatusOK, map[string]any{"Versions": vs, "NextMarker": nilIfEmpty(next)}, err
-	case "PublishVersion":
-		var in PublishVersionInput
-		if err := decode(body, &in); err != nil {
-			return 0, nil, err
-		}
-		c, err := s.PublishVersion(fn, in)
-		return http.StatusCreated, c, err
-	case "ListAliases":
-		n, err := maxItems(q)
-		if err != nil {
-			return 0, nil, err
-		}
-		as, next, err := s.ListAliases(fn, q.Get("FunctionVersion"), q.Get("Marker"), n)
-		if as == nil {
-			as = []AliasConfiguration{}
-		}
-		return http.StatusOK, map[string]any{"Aliases": as, "NextMarker": nilIfEmpty(next)}, err
-	case "CreateAlias":
-		var in CreateAliasInput
-		if err := decode(body, &in); err != nil {
-			return 0, nil, err
-		}
-		a, err := s.CreateAlias(fn, in)
-		return http.StatusCreated, a, err
-	case "GetAlias":
-		a, err := s.GetAlias(fn, args[2])
-		return http.StatusOK, a, err
-	case "UpdateAlias":
-		var in UpdateAliasInput
-		if err := decode(body, &in); err != nil {
-			return 0, nil, err
-		}
-		a, err := s.UpdateAlias(fn, args[2], in)
-		return http.StatusOK, a, err
-	case "Invoke":
-		s.serveInvoke(w, r, fn, q.Get("Qualifier"), body)
-		return 0, nil, errHandled
-	}
-	if status, out, ok, err := s.dispatchProvisioned(op, fn, q, body); ok {
+		out, err := f(s, c.fn, in)
 		return status, out, err
 	}
-	return 0, nil, unknownOperation(r)
+}
+
+// listed is a paginated list operation's answer: items under key (an empty
+// list, not null, when there are none) and NextMarker.
+func listed[T any](key string, items []T, next string) map[string]any {
+	if items == nil {
+		items = []T{}
+	}
+	return map[string]any{key: items, "NextMarker": nilIfEmpty(next)}
+}
+
+// ops are the Lambda operations the sandbox serves, by the name in AWS's
+// model; a request for any other is refused by name (unknownOperation).
+// Adding an operation is one entry here (or in a file of its own that
+// adds to ops), in this package.
+var ops = map[string]restOp{
+	"CreateFunction": withInput(http.StatusCreated, func(s *Service, _ string, in CreateFunctionInput) (FunctionConfiguration, error) {
+		return s.CreateFunction(in)
+	}),
+	"ListFunctions": func(s *Service, c call) (int, any, error) {
+		n, err := maxItems(c.req)
+		if err != nil {
+			return 0, nil, err
+		}
+		fs, next, err := s.ListFunctions(c.str("Marker"), n)
+		return http.StatusOK, listed("Functions", fs, next), err
+	},
+	"GetFunction": func(s *Service, c call) (int, any, error) {
+		cfg, err := s.GetFunctionConfiguration(c.fn, c.str("Qualifier"))
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]any{"Configuration": cfg, "Code": s.codeLocation(c.r.Host, cfg)}, nil
+	},
+	"GetFunctionConfiguration": func(s *Service, c call) (int, any, error) {
+		cfg, err := s.GetFunctionConfiguration(c.fn, c.str("Qualifier"))
+		return http.StatusOK, cfg, err
+	},
+	"DeleteFunction": func(s *Service, c call) (int, any, error) {
+		return http.StatusNoContent, nil, s.serveDelete(c.r, c.fn, c.str("Qualifier"))
+	},
+	"GetAccountSettings": func(s *Service, _ call) (int, any, error) {
+		return http.StatusOK, s.GetAccountSettings(), nil
+	},
+	"UpdateFunctionConfiguration": withInput(http.StatusOK, (*Service).UpdateFunctionConfiguration),
+	"UpdateFunctionCode":          withInput(http.StatusOK, (*Service).UpdateFunctionCode),
+	"ListVersionsByFunction": func(s *Service, c call) (int, any, error) {
+		n, err := maxItems(c.req)
+		if err != nil {
+			return 0, nil, err
+		}
+		vs, next, err := s.ListVersionsByFunction(c.fn, c.str("Marker"), n)
+		return http.StatusOK, map[string]any{"Versions": vs, "NextMarker": nilIfEmpty(next)}, err
+	},
+	"PublishVersion": withInput(http.StatusCreated, (*Service).PublishVersion),
+	"ListAliases": func(s *Service, c call) (int, any, error) {
+		n, err := maxItems(c.req)
+		if err != nil {
+			return 0, nil, err
+		}
+		as, next, err := s.ListAliases(c.fn, c.str("FunctionVersion"), c.str("Marker"), n)
+		return http.StatusOK, listed("Aliases", as, next), err
+	},
+	"CreateAlias": withInput(http.StatusCreated, (*Service).CreateAlias),
+	"GetAlias": func(s *Service, c call) (int, any, error) {
+		a, err := s.GetAlias(c.fn, c.str("Name"))
+		return http.StatusOK, a, err
+	},
+	"UpdateAlias": func(s *Service, c call) (int, any, error) {
+		var in UpdateAliasInput
+		if err := decode(c.req.Body, &in); err != nil {
+			return 0, nil, err
+		}
+		a, err := s.UpdateAlias(c.fn, c.str("Name"), in)
+		return http.StatusOK, a, err
+	},
+	"Invoke": func(s *Service, c call) (int, any, error) {
+		s.serveInvoke(c.w, c.r, c.fn, c.str("Qualifier"), c.req.Body)
+		return 0, nil, errHandled
+	},
 }
 
 // errHandled tells ServeHTTP the operation wrote its own response.

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -36,10 +35,6 @@ import (
 //     used during linear and canary deployments, this value fluctuates
 //     depending on the amount of concurrency that is provisioned for the
 //     function versions") — ProvisionedSplit.
-
-// provisionedAPIPrefix is the provisioned concurrency operations' API
-// version ("PUT /2019-09-30/functions/FunctionName/provisioned-concurrency").
-const provisionedAPIPrefix = "/2019-09-30/functions/"
 
 // DefaultProvisionDuration is how long a provisioned concurrency
 // configuration stays IN_PROGRESS unless Options.ProvisionDuration says
@@ -89,67 +84,36 @@ type PutProvisionedConcurrencyInput struct {
 	ProvisionedConcurrentExecutions int `json:"ProvisionedConcurrentExecutions"`
 }
 
-// routeProvisioned names a provisioned concurrency operation by its path
-// and method; ok is false for a path of another operation.
-func routeProvisioned(r *http.Request, escapedPath string) (op string, args []string, ok bool, err error) {
-	rest, found := strings.CutPrefix(escapedPath, provisionedAPIPrefix)
-	if !found {
-		return "", nil, false, nil
-	}
-	raw, tail, _ := strings.Cut(rest, "/")
-	if tail != "provisioned-concurrency" {
-		return "", nil, true, unknownOperation(r)
-	}
-	fn, perr := url.PathUnescape(raw)
-	if perr != nil {
-		return "", nil, true, invalid("bad path segment %q", raw)
-	}
-	switch r.Method {
-	case http.MethodPut:
-		return "PutProvisionedConcurrencyConfig", []string{fn}, true, nil
-	case http.MethodDelete:
-		return "DeleteProvisionedConcurrencyConfig", []string{fn}, true, nil
-	case http.MethodGet:
-		if r.URL.Query().Get("List") == "ALL" {
-			return "ListProvisionedConcurrencyConfigs", []string{fn}, true, nil
-		}
-		return "GetProvisionedConcurrencyConfig", []string{fn}, true, nil
-	}
-	return "", nil, true, unknownOperation(r)
-}
-
-// dispatchProvisioned serves a provisioned concurrency operation; ok is
-// false for any other operation.
-func (s *Service) dispatchProvisioned(op, fn string, q url.Values, body []byte) (status int, out any, ok bool, err error) {
-	switch op {
-	case "PutProvisionedConcurrencyConfig":
+// The provisioned concurrency operations, added to ops (routed by AWS's
+// model: /2019-09-30/functions/{FunctionName}/provisioned-concurrency, the
+// List operation by its "?List=ALL" literal).
+func init() {
+	ops["PutProvisionedConcurrencyConfig"] = func(s *Service, c call) (int, any, error) {
 		var in PutProvisionedConcurrencyInput
-		if err := decode(body, &in); err != nil {
-			return 0, nil, true, err
+		if err := decode(c.req.Body, &in); err != nil {
+			return 0, nil, err
 		}
-		c, err := s.PutProvisionedConcurrencyConfig(fn, q.Get("Qualifier"), in.ProvisionedConcurrentExecutions)
-		return http.StatusAccepted, c, true, err
-	case "GetProvisionedConcurrencyConfig":
-		c, err := s.GetProvisionedConcurrencyConfig(fn, q.Get("Qualifier"))
-		return http.StatusOK, c, true, err
-	case "DeleteProvisionedConcurrencyConfig":
-		return http.StatusNoContent, nil, true, s.DeleteProvisionedConcurrencyConfig(fn, q.Get("Qualifier"))
-	case "ListProvisionedConcurrencyConfigs":
-		n := 50
-		if v := q.Get("MaxItems"); v != "" {
-			m, err := maxItems(q)
-			if err != nil {
-				return 0, nil, true, err
-			}
-			n = min(m, 50)
-		}
-		cs, next, err := s.ListProvisionedConcurrencyConfigs(fn, q.Get("Marker"), n)
-		if cs == nil {
-			cs = []ProvisionedConcurrencyConfig{}
-		}
-		return http.StatusOK, map[string]any{"ProvisionedConcurrencyConfigs": cs, "NextMarker": nilIfEmpty(next)}, true, err
+		out, err := s.PutProvisionedConcurrencyConfig(c.fn, c.str("Qualifier"), in.ProvisionedConcurrentExecutions)
+		return http.StatusAccepted, out, err
 	}
-	return 0, nil, false, nil
+	ops["GetProvisionedConcurrencyConfig"] = func(s *Service, c call) (int, any, error) {
+		out, err := s.GetProvisionedConcurrencyConfig(c.fn, c.str("Qualifier"))
+		return http.StatusOK, out, err
+	}
+	ops["DeleteProvisionedConcurrencyConfig"] = func(s *Service, c call) (int, any, error) {
+		return http.StatusNoContent, nil, s.DeleteProvisionedConcurrencyConfig(c.fn, c.str("Qualifier"))
+	}
+	ops["ListProvisionedConcurrencyConfigs"] = func(s *Service, c call) (int, any, error) {
+		n, err := maxItems(c.req)
+		if err != nil {
+			return 0, nil, err
+		}
+		if n == 0 || n > 50 {
+			n = 50 // the API's page size at most (MaxItems: "Specify a number to limit the number of configurations returned")
+		}
+		cs, next, err := s.ListProvisionedConcurrencyConfigs(c.fn, c.str("Marker"), n)
+		return http.StatusOK, listed("ProvisionedConcurrencyConfigs", cs, next), err
+	}
 }
 
 func (s *Service) provisionDuration() time.Duration {

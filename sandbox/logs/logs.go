@@ -9,7 +9,6 @@ package logssvc
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -21,8 +20,6 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "Logs_20140328."
 	// maxStreamEvents bounds memory: a stream keeps its newest events only.
 	maxStreamEvents = 50000
 	defaultLimit    = 10000
@@ -72,7 +69,7 @@ func New(now func() time.Time) *Service {
 // FilterLogEvents. Groups and streams come from the functions' output
 // (Append); any other operation is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "logs", map[string]core.JSONOp{
 		"FilterLogEvents": s.filterLogEvents,
 	})
 }
@@ -297,26 +294,18 @@ type snapshot struct {
 
 // Snapshot returns every group, stream and event as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Groups: core.SortedValues(s.groups), Seq: s.seq})
+	return core.Snapshot(&s.mu, func() snapshot { return snapshot{Groups: core.SortedValues(s.groups), Seq: s.seq} })
 }
 
 // Restore replaces the state with that of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("logs: restore: %w", err)
-	}
-	groups := map[string]*group{}
-	for _, g := range snap.Groups {
-		if g.Streams == nil {
-			g.Streams = map[string]*stream{}
+	return core.Restore("logs", data, &s.mu, func(snap snapshot) error {
+		for _, g := range snap.Groups {
+			if g.Streams == nil {
+				g.Streams = map[string]*stream{}
+			}
 		}
-		groups[g.Name] = g
-	}
-	s.mu.Lock()
-	s.groups, s.seq = groups, snap.Seq
-	s.mu.Unlock()
-	return nil
+		s.groups, s.seq = core.Keyed(snap.Groups, func(g *group) string { return g.Name }), snap.Seq
+		return nil
+	})
 }

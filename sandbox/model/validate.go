@@ -33,13 +33,26 @@ type Request struct {
 	Operation     *Operation
 	OperationName string
 	// Input is the request's input as a generic tree: maps, lists, strings,
-	// json.Number / float64 / int64, bool, []byte.
+	// json.Number / float64 / int64, bool, []byte, time.Time.
 	Input map[string]any
+	// Body is the request's body as received (Attach).
+	Body []byte
+	// Err is why the body did not decode (Attach), nil when it did.
+	Err error
 }
 
 // Read decodes r (whose body has been read into body) against the model:
-// which operation it is, in which protocol, with which input.
+// which operation it is, in which protocol, with which input, its scalars
+// typed by their shapes (typed).
 func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
+	req, err := s.read(r, body)
+	if op := req.Operation; op != nil && op.Input != nil {
+		s.typed(s.Shapes[op.Input.Shape], req.Input)
+	}
+	return req, err
+}
+
+func (s *Service) read(r *http.Request, body []byte) (*Request, error) {
 	req := &Request{Service: s, Input: map[string]any{}}
 	switch {
 	case r.Header.Get("X-Amz-Target") != "":
@@ -47,14 +60,15 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 		t := r.Header.Get("X-Amz-Target")
 		req.OperationName = t[strings.LastIndex(t, ".")+1:]
 		if p, ok := strings.CutSuffix(t, "."+req.OperationName); !ok || p != s.TargetPrefix {
-			req.OperationName = t
+			// Another service's target: named, but no operation of this one.
+			return req, nil
 		}
 	case strings.HasPrefix(r.URL.Path, "/service/") && strings.Contains(r.URL.Path, "/operation/"):
 		req.Protocol = ProtoCBOR
 		svc, op, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/service/"), "/operation/")
 		req.OperationName = op
 		if svc != s.TargetPrefix {
-			req.OperationName = r.URL.Path
+			return req, nil
 		}
 	case s.Protocol == ProtoREST:
 		req.Protocol = ProtoREST
@@ -65,11 +79,8 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 		}
 		req.Operation, req.OperationName = op, op.Name
 		in, err := s.restInput(op, labels, r, body)
-		if err != nil {
-			return req, err
-		}
-		req.Input = in
-		return req, nil
+		req.Input = in // the labels, query and headers even when the body is malformed
+		return req, err
 	default:
 		req.Protocol = ProtoQuery
 		form, err := url.ParseQuery(string(body))
@@ -95,10 +106,12 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 	var v any
 	if req.Protocol == ProtoCBOR {
 		cv, err := cbor.Decode(body)
+		if err == nil {
+			v, err = FromCBOR(cv)
+		}
 		if err != nil {
 			return req, fmt.Errorf("malformed CBOR body: %w", err)
 		}
-		v = fromCBOR(cv)
 	} else {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
@@ -116,9 +129,10 @@ func (s *Service) Read(r *http.Request, body []byte) (*Request, error) {
 
 // route finds the rest-json operation whose method and URI template match,
 // preferring the template with the most literal segments. A template's
-// query literal must be in the request's query and counts as one more
-// literal: GET …/provisioned-concurrency is GetProvisionedConcurrencyConfig,
-// with ?List=ALL ListProvisionedConcurrencyConfigs.
+// literal query ("?List=ALL", ListProvisionedConcurrencyConfigs beside
+// GetProvisionedConcurrencyConfig on the same path) must be in the
+// request and counts as a literal, so such pairs route by it, never by
+// the map's order.
 func (s *Service) route(method, path string, query url.Values) (*Operation, map[string]string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var best *Operation
@@ -128,16 +142,23 @@ func (s *Service) route(method, path string, query url.Values) (*Operation, map[
 		if op.HTTP.Method != method {
 			continue
 		}
-		tpl, fixed, _ := strings.Cut(op.HTTP.RequestURI, "?")
+		tpl, tquery, _ := strings.Cut(op.HTTP.RequestURI, "?")
 		tsegs := strings.Split(strings.Trim(tpl, "/"), "/")
-		if len(tsegs) != len(segs) || !hasQuery(query, fixed) {
+		if len(tsegs) != len(segs) {
 			continue
 		}
 		labels, literals := map[string]string{}, 0
-		if fixed != "" {
-			literals++
+		for _, kv := range strings.Split(tquery, "&") {
+			if k, v, _ := strings.Cut(kv, "="); k != "" {
+				if !slices.Contains(query[k], v) {
+					labels = nil
+					break
+				}
+				literals++
+			}
 		}
-		for i, t := range tsegs {
+		for i := 0; labels != nil && i < len(tsegs); i++ {
+			t := tsegs[i]
 			if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
 				v, err := url.PathUnescape(segs[i])
 				if err != nil || v == "" {
@@ -158,23 +179,6 @@ func (s *Service) route(method, path string, query url.Values) (*Operation, map[
 		}
 	}
 	return best, bestLabels
-}
-
-// hasQuery reports whether query holds every parameter of a template's
-// query literal ("List=ALL").
-func hasQuery(query url.Values, fixed string) bool {
-	want, err := url.ParseQuery(fixed)
-	if err != nil {
-		return false
-	}
-	for k, vs := range want {
-		for _, v := range vs {
-			if query.Get(k) != v {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // restInput gathers a rest-json input from the URI labels, the query string,
@@ -308,42 +312,6 @@ func (s *Service) fromForm(sh *Shape, form url.Values, key string) any {
 			return nil
 		}
 		return form.Get(key)
-	}
-}
-
-// fromCBOR turns a decoded CBOR value into the generic tree.
-func fromCBOR(v cbor.Value) any {
-	switch v := v.(type) {
-	case cbor.Map:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[k] = fromCBOR(e)
-		}
-		return m
-	case cbor.List:
-		l := make([]any, len(v))
-		for i, e := range v {
-			l[i] = fromCBOR(e)
-		}
-		return l
-	case cbor.String:
-		return string(v)
-	case cbor.Slice:
-		return []byte(v)
-	case cbor.Uint:
-		return float64(v)
-	case cbor.NegInt:
-		return -float64(v)
-	case cbor.Float32:
-		return float64(v)
-	case cbor.Float64:
-		return float64(v)
-	case cbor.Bool:
-		return bool(v)
-	case *cbor.Tag:
-		return fromCBOR(v.Value)
-	default:
-		return nil
 	}
 }
 

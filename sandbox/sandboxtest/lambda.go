@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/internal/servicetest"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
+	"github.com/aliasflow/aliasflow/sandbox/model"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -284,7 +284,13 @@ func (l *Lambda) Code(fn string, h Handler) {
 // serve answers a queued failure, runs Code for the invokes it covers, and
 // passes everything else to the service.
 func (l *Lambda) serve(w http.ResponseWriter, r *http.Request) {
-	op := lambdasvc.Operation(r)
+	// Read once against Lambda's model; the service takes this reading.
+	r, req, err := model.Attach(r, "lambda")
+	if req == nil {
+		writeLambdaError(w, core.Errorf("ServiceException", http.StatusInternalServerError, "%v", err))
+		return
+	}
+	op := req.OperationName
 	l.mu.Lock()
 	var fail *core.APIError
 	if q := l.fails[op]; len(q) > 0 {
@@ -297,7 +303,7 @@ func (l *Lambda) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if op == "Invoke" {
 		if it := r.Header.Get("X-Amz-Invocation-Type"); it == "" || it == "RequestResponse" {
-			fn, qualifier := invokeTarget(r)
+			fn, qualifier := invokeTarget(req)
 			l.mu.Lock()
 			h := l.code[fn]
 			l.mu.Unlock()
@@ -312,10 +318,8 @@ func (l *Lambda) serve(w http.ResponseWriter, r *http.Request) {
 
 // invokeTarget is the function name (without qualifier or ARN) and the
 // qualifier an Invoke request names.
-func invokeTarget(r *http.Request) (fn, qualifier string) {
-	name := strings.TrimSuffix(strings.TrimPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/"), "/invocations")
-	name, _ = url.PathUnescape(name)
-	qualifier = r.URL.Query().Get("Qualifier")
+func invokeTarget(req *model.Request) (fn, qualifier string) {
+	name, qualifier := req.Str("FunctionName"), req.Str("Qualifier")
 	parts := strings.Split(name, ":")
 	if strings.HasPrefix(name, "arn:") && len(parts) >= 7 {
 		parts = parts[6:]

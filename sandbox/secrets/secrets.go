@@ -21,10 +21,8 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "secretsmanager."
-	current      = "AWSCURRENT"
-	previous     = "AWSPREVIOUS"
+	current  = "AWSCURRENT"
+	previous = "AWSPREVIOUS"
 )
 
 // Service is the Secrets Manager emulation. It is an http.Handler.
@@ -62,7 +60,7 @@ func New(now func() time.Time) *Service {
 
 // ServeHTTP serves the Secrets Manager API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "secretsmanager", map[string]core.JSONOp{
 		"GetSecretValue": s.getSecretValue,
 	})
 }
@@ -283,25 +281,15 @@ type snapshot struct {
 // Snapshot returns every secret (values included: the sandbox's state
 // directory is as private as its process) as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Secrets: core.SortedValues(s.secrets)})
+	return core.Snapshot(&s.mu, func() snapshot { return snapshot{Secrets: core.SortedValues(s.secrets)} })
 }
 
 // Restore replaces the secrets with those of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("secrets: restore: %w", err)
-	}
-	m := map[string]*secret{}
-	for _, sec := range snap.Secrets {
-		m[sec.Name] = sec
-	}
-	s.mu.Lock()
-	s.secrets = m
-	s.mu.Unlock()
-	return nil
+	return core.Restore("secrets", data, &s.mu, func(snap snapshot) error {
+		s.secrets = core.Keyed(snap.Secrets, func(sec *secret) string { return sec.Name })
+		return nil
+	})
 }
 
 // ARN returns the full ARN of a secret given by name or ARN (the sandbox's

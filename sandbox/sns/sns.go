@@ -163,7 +163,7 @@ func TopicARN(name string) string {
 // subscriptions are set up through the Go API (CreateTopic, Subscribe);
 // any other action is refused, named.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
+	core.ServeAWSQuery(w, r, "sns", Namespace, map[string]core.QueryOp{
 		"Publish":             s.publish,
 		"ConfirmSubscription": s.confirmSubscription,
 	})
@@ -406,8 +406,9 @@ func (s *Service) ServeConfirmation(w http.ResponseWriter, r *http.Request) {
 }
 
 // compilePolicy checks a filter policy and compiles it with the EventBridge
-// matcher, whose syntax SNS filter policies share (cut to exact values and
-// prefix; the other operators are refused by name). Under the
+// matcher, whose syntax SNS filter policies share (cut to exact strings
+// and prefix, what the approval subscription's policy uses; the rest is
+// refused by name). Under the
 // MessageAttributes scope a policy is flat: attribute name → conditions.
 func compilePolicy(policy, scope string) (*eventpattern.Pattern, error) {
 	if scope != "MessageBody" {
@@ -668,35 +669,29 @@ type snapshot struct {
 
 // Snapshot returns topics, subscriptions and the outbox as JSON.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(snapshot{Topics: core.SortedValues(s.topics), Outbox: s.outbox, Confirmations: s.confirmations})
+	return core.Snapshot(&s.mu, func() snapshot {
+		return snapshot{Topics: core.SortedValues(s.topics), Outbox: s.outbox, Confirmations: s.confirmations}
+	})
 }
 
 // Restore replaces the state with that of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("sns: restore: %w", err)
-	}
-	topics := map[string]*topic{}
-	for _, t := range snap.Topics {
-		for _, sub := range t.Subscriptions {
-			if sub.FilterPolicy == "" {
-				continue
+	return core.Restore("sns", data, &s.mu, func(snap snapshot) error {
+		for _, t := range snap.Topics {
+			for _, sub := range t.Subscriptions {
+				if sub.FilterPolicy == "" {
+					continue
+				}
+				f, err := compilePolicy(sub.FilterPolicy, sub.FilterPolicyScope)
+				if err != nil {
+					return fmt.Errorf("%s: %w", sub.Arn, err)
+				}
+				sub.filter = f
 			}
-			f, err := compilePolicy(sub.FilterPolicy, sub.FilterPolicyScope)
-			if err != nil {
-				return fmt.Errorf("sns: restore %s: %w", sub.Arn, err)
-			}
-			sub.filter = f
 		}
-		topics[t.Arn] = t
-	}
-	s.mu.Lock()
-	s.topics, s.outbox, s.confirmations = topics, snap.Outbox, snap.Confirmations
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-	return nil
+		s.topics, s.outbox, s.confirmations = core.Keyed(snap.Topics, func(t *topic) string { return t.Arn }), snap.Outbox, snap.Confirmations
+		close(s.changed)
+		s.changed = make(chan struct{})
+		return nil
+	})
 }

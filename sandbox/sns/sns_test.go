@@ -141,7 +141,7 @@ func TestFilterPolicies(t *testing.T) {
 		{"exact other", `{"approver":["a@x"]}`, "", map[string]Attribute{"approver": {"String", "b@x"}}, "m", false},
 		{"missing attribute", `{"approver":["a@x"]}`, "", nil, "m", false},
 		{"prefix", `{"approver":[{"prefix":"a@"}]}`, "", map[string]Attribute{"approver": {"String", "a@x"}}, "m", true},
-		{"number", `{"price":[100]}`, "", map[string]Attribute{"price": {"Number", "100.0"}}, "m", true},
+		{"a number attribute is not its string", `{"price":["100"]}`, "", map[string]Attribute{"price": {"Number", "100"}}, "m", false},
 		{"string array element", `{"team":["ops"]}`, "", map[string]Attribute{"team": {"String.Array", `["dev","ops"]`}}, "m", true},
 		{"all keys must match", `{"a":["1"],"b":["2"]}`, "", map[string]Attribute{"a": {"String", "1"}, "b": {"String", "3"}}, "m", false},
 		{"body scope nested", `{"release":{"function":["hello"]}}`, "MessageBody", nil, `{"release":{"function":"hello"}}`, true},
@@ -174,6 +174,7 @@ func TestFilterPolicyOperatorsRefused(t *testing.T) {
 		{"numeric", `{"price":[{"numeric":[">=",100]}]}`, "numeric"},
 		{"exists", `{"approver":[{"exists":false}]}`, "exists"},
 		{"$or", `{"$or":[{"a":["1"]},{"b":["2"]}]}`, "$or"},
+		{"exact number", `{"price":[100]}`, "the exact number 100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

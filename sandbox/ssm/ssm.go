@@ -26,8 +26,6 @@ import (
 )
 
 const (
-	jsonVersion  = "1.1"
-	targetPrefix = "AmazonSSM."
 	// maxStandardValue and maxAdvancedValue are a Standard and an Advanced
 	// parameter's value limits, 4 KB and 8 KB ("Managing parameter tiers").
 	maxStandardValue = 4096
@@ -97,7 +95,7 @@ func New(now func() time.Time) *Service {
 
 // ServeHTTP serves the Parameter Store API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	core.ServeAWSJSON(w, r, jsonVersion, targetPrefix, map[string]core.JSONOp{
+	core.ServeAWSJSON(w, r, "ssm", map[string]core.JSONOp{
 		"GetParameter":        s.getParameter,
 		"GetParametersByPath": s.getParametersByPath,
 		"GetParameterHistory": s.getParameterHistory,
@@ -449,21 +447,18 @@ func (s *Service) advanced(name string) bool {
 
 // Snapshot returns every parameter, for persisting the sandbox's state.
 func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(s.params)
+	return core.Snapshot(&s.mu, func() map[string]*parameter { return s.params })
 }
 
 // Restore replaces the parameters with those of a Snapshot.
 func (s *Service) Restore(data []byte) error {
-	params := map[string]*parameter{}
-	if err := json.Unmarshal(data, &params); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.params = params
-	return nil
+	return core.Restore("ssm", data, &s.mu, func(params map[string]*parameter) error {
+		if params == nil {
+			params = map[string]*parameter{}
+		}
+		s.params = params
+		return nil
+	})
 }
 
 // PutParameter writes a String parameter through the same checks as the

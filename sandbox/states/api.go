@@ -6,9 +6,7 @@ import (
 	crand "crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -22,8 +20,6 @@ import (
 )
 
 const (
-	jsonVersion  = "1.0"
-	targetPrefix = "AWSStepFunctions."
 	// maxPayload is Step Functions' limit on inputs, outputs and task results.
 	maxPayload = 256 * 1024
 )
@@ -45,39 +41,32 @@ var operations = map[string]operation{
 	"SendTaskFailure":                  (*Service).apiSendTaskFailure,
 }
 
-// ServeHTTP serves the awsJson1_0 protocol: POST / with
-// X-Amz-Target: AWSStepFunctions.<Action>.
+// ServeHTTP serves the awsJson1_0 protocol (X-Amz-Target:
+// AWSStepFunctions.<Action>) through core.ServeAWSJSON: the action and the
+// body are the sandbox's one reading of the request against AWS's model.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	action, ok := strings.CutPrefix(target, targetPrefix)
-	if r.Method != http.MethodPost || !ok {
-		core.WriteAWSJSONError(w, jsonVersion, core.Errorf("UnknownOperationException", http.StatusBadRequest, "the request is not a Step Functions action (X-Amz-Target %q)", target))
-		return
-	}
-	op, ok := operations[action]
-	if !ok {
-		core.WriteAWSJSONError(w, jsonVersion, core.Errorf("UnknownOperationException", http.StatusBadRequest, "the sandbox's Step Functions does not implement %s", action))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 4*maxPayload))
-	if err != nil {
-		core.WriteAWSJSONError(w, jsonVersion, core.Errorf("SerializationException", http.StatusBadRequest, "read the request: %v", err))
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	out, err := op(s, body)
-	if err != nil {
-		var apiErr *core.APIError
-		if !errors.As(err, &apiErr) {
-			apiErr = core.Errorf("InternalFailure", http.StatusInternalServerError, "%v", err)
+	core.ServeAWSJSON(w, r, "states", s.api)
+}
+
+// jsonOps adapts operations to core.ServeAWSJSON: an empty body is {}, and
+// a refusal is logged.
+func (s *Service) jsonOps() map[string]core.JSONOp {
+	ops := make(map[string]core.JSONOp, len(operations))
+	for action, op := range operations {
+		ops[action] = func(_ context.Context, body []byte) (any, error) {
+			if len(bytes.TrimSpace(body)) == 0 {
+				body = []byte("{}")
+			}
+			out, err := op(s, body)
+			if err != nil {
+				apiErr := core.AsAPIError(err)
+				s.log.Info("states: request refused", "action", action, "error", apiErr.Code, "message", apiErr.Message)
+				return nil, apiErr
+			}
+			return out, nil
 		}
-		s.log.Info("states: request refused", "action", action, "error", apiErr.Code, "message", apiErr.Message)
-		core.WriteAWSJSONError(w, jsonVersion, apiErr)
-		return
 	}
-	core.WriteAWSJSON(w, jsonVersion, out)
+	return ops
 }
 
 func badRequest(code, format string, args ...any) error {

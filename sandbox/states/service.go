@@ -54,6 +54,7 @@ type Service struct {
 	afterFunc func(time.Duration, func()) func() bool
 	random    func() float64
 	log       *slog.Logger
+	api       map[string]core.JSONOp // the HTTP API's operations (ServeHTTP)
 
 	mu         sync.Mutex
 	authorize  InvokeAuthorizer
@@ -100,6 +101,7 @@ func New(invoker core.Invoker, opts *Options) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.api = s.jsonOps()
 	return s
 }
 

@@ -26,7 +26,7 @@ func New() *Service { return &Service{} }
 // ServeHTTP serves the STS API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := AccessKeyID(r)
-	core.ServeAWSQuery(w, r, Namespace, map[string]core.QueryOp{
+	core.ServeAWSQuery(w, r, "sts", Namespace, map[string]core.QueryOp{
 		"GetCallerIdentity": func(context.Context, url.Values) (any, error) {
 			if key == "" {
 				return nil, core.Errorf("MissingAuthenticationToken", http.StatusForbidden, "Request is missing Authentication Token")
