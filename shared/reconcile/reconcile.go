@@ -553,7 +553,14 @@ func (h *Handler) stuck(ctx context.Context, targets map[string]config.Target, r
 		if !ok {
 			continue // a manual rollback: one task, bounded by its timeout
 		}
-		t, ok := targets[ref.Function]
+		fn, of := ref.Function, ref.Function
+		if ref.Group != "" {
+			// A group's name names no function: its members agree on
+			// what bounds the run (config.CheckGroup), so any member's
+			// settings give the deadline; the first by name is recorded.
+			fn, of = groupMember(targets, ref.Group), "group "+ref.Group
+		}
+		t, ok := targets[fn]
 		if !ok {
 			continue
 		}
@@ -561,13 +568,25 @@ func (h *Handler) stuck(ctx context.Context, targets map[string]config.Target, r
 		if now.Before(deadline) || hasStuck(recent.Execution(arn)) {
 			continue
 		}
-		h.audit.Record(ctx, audit.Record{Event: audit.PromotionStuck, Function: ref.Function, Execution: arn, ToVersion: ref.Version,
+		h.audit.Record(ctx, audit.Record{Event: audit.PromotionStuck, Function: fn, Execution: arn, Group: ref.Group, ToVersion: ref.Version,
 			Reason: fmt.Sprintf("running since %s, past its deadline %s (the longest a promotion of %s may run, and %s)",
-				aws.ToTime(e.StartDate).UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339), ref.Function, h.opts.StuckGrace)})
-		_ = h.metrics.Emit(ref.Function, metrics.PromotionsStuck, 1, metrics.Count)
+				aws.ToTime(e.StartDate).UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339), of, h.opts.StuckGrace)})
+		_ = h.metrics.Emit(fn, metrics.PromotionsStuck, 1, metrics.Count)
 		found = append(found, name)
 	}
 	return found
+}
+
+// groupMember is the first function by name whose settings put it in
+// group, "" when none does.
+func groupMember(targets map[string]config.Target, group string) string {
+	first := ""
+	for fn, t := range targets {
+		if t.Group == group && (first == "" || fn < first) {
+			first = fn
+		}
+	}
+	return first
 }
 
 func hasStuck(t ledger.Trail) bool {

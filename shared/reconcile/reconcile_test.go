@@ -553,3 +553,28 @@ func TestCallsAtScale(t *testing.T) {
 		})
 	}
 }
+
+// TestStuckGroupPromotionIsReported: a group's execution (<group>-g<tag>)
+// names no function; its deadline is its members' (the settings validator
+// makes a group's members agree on strategy, approval and health), and
+// the record names the group and a member.
+func TestStuckGroupPromotionIsReported(t *testing.T) {
+	w := newWorldWith(t, []string{"hello", "orders"}, nil, func(tg *config.Target) { tg.Group = "api" })
+	members := []promotion.Member{{Function: "hello", Version: "2", Release: promotion.Release{CodeSha256: "c2hhLWhlbGxv"}},
+		{Function: "orders", Version: "5", Release: promotion.Release{CodeSha256: "c2hhLW9yZGVycw=="}}}
+	name := promotion.GroupExecutionName("api", members)
+	w.promo.StartWaiting(t, name, promotion.Input{Function: "hello", Version: "2", Group: "api", Members: members, Target: target, Steps: []promotion.Step{}})
+	tgt := target
+	tgt.ApplyDefaults()
+	w.mu.Lock()
+	w.now = w.now.Add(reconcile.Longest(tgt) + reconcile.DefaultStuckGrace + time.Minute)
+	w.mu.Unlock()
+	if rep := w.run(); !slices.Equal(rep.Stuck, []string{name}) {
+		t.Errorf("stuck = %v, want [%s]", rep.Stuck, name)
+	}
+	stuck := w.records(audit.PromotionStuck)
+	if len(stuck) != 1 || stuck[0].Group != "api" || stuck[0].Function != "hello" {
+		b, _ := json.Marshal(stuck)
+		t.Errorf("promotion.stuck records = %s; want one, of group api, naming member hello", b)
+	}
+}
