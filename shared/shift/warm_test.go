@@ -216,6 +216,7 @@ func TestWarmGroup(t *testing.T) {
 			}
 			req := request(t, promotion.ActionWarm, 0)
 			req.Promotion.Target.Strategy = warmPlan(0)
+			req.Promotion.Group = "api"
 			req.Promotion.Members = []promotion.Member{
 				{Function: fn, Version: "5", Target: req.Promotion.Target},
 				{Function: "other", Version: "3", Target: req.Promotion.Target},
