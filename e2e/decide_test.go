@@ -28,7 +28,7 @@ func (s *scenario) approvalEmail(p *promo, to string) email {
 	var found email
 	eventually(s.t, stepTimeout, func() error {
 		for _, m := range s.world().Emails() {
-			if m.To == to && strings.Contains(m.Subject, "version "+p.version) && linkExecution(linkPattern.FindString(m.Body)) == p.arn {
+			if m.To == to && (strings.Contains(m.Subject, "version "+p.version) || isGroup(p)) && linkExecution(linkPattern.FindString(m.Body)) == p.arn {
 				found = m
 				return nil
 			}
@@ -36,6 +36,14 @@ func (s *scenario) approvalEmail(p *promo, to string) email {
 		return fmt.Errorf("no approval e-mail to %s for version %s among %d e-mails", to, p.version, len(s.world().Emails()))
 	})
 	return found
+}
+
+// isGroup says p is a group's promotion, whose approval e-mail is about
+// the group ("Approve group api (3 functions) for prod?"), each member's
+// version in its body.
+func isGroup(p *promo) bool {
+	ref, ok := promotion.ParseExecutionName(p.name)
+	return ok && ref.Group != ""
 }
 
 // linkExecution is the execution an approval link is for, read from its
