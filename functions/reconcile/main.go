@@ -54,9 +54,9 @@ func main() {
 	logs := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.APIOptions = append(o.APIOptions, logsPace) })
 	trail := ledger.Ledger{Logs: logs, Group: deploy.PipelineLogGroup, Now: time.Now}
 	// One ListAliases a target, and pruning's reads and deletions, paced
-	// (deploy.ReconcileControlPlaneRate); the one Invoke of a swept build
-	// is no control-plane request.
-	pace := awsenv.Paced(rate.NewLimiter(deploy.ReconcileControlPlaneRate, 2), "Invoke")
+	// within the reconciler's share (deploy.ControlPlaneShares); the one
+	// Invoke of a swept build is no control-plane request.
+	pace := awsenv.ControlPlanePace(deploy.ReconcileFunction)
 	lambdaClient := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
 	h := reconcile.New(lambdaClient, codebuild.NewFromConfig(cfg), sfn.NewFromConfig(cfg), ssm.NewFromConfig(cfg), trail, rec,
 		metrics.New(os.Stdout, nil), env.Getenv(deploy.EnvSettingsPath), env.Getenv(deploy.EnvStateMachineARN), deploy.ReleaseFunction,
