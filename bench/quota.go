@@ -106,22 +106,16 @@ func bakingTarget(i int, bake time.Duration) config.Target {
 	return t
 }
 
-// releaseControlPlaneCalls are a release's Lambda control-plane requests
-// (GetFunctionConfiguration, ListAliases, PublishVersion, UpdateAlias:
-// section 3).
-const releaseControlPlaneCalls = 4
-
 // releaseDrain is how long the release Lambda takes to start n promotions
 // however fast they are merged: its deploy.ReleaseConcurrency environments
 // pace their control-plane requests at deploy.ReleaseControlPlaneRate
-// each, releaseControlPlaneCalls a release — and an event that finds all
+// each, deploy.ReleaseControlPlaneCalls a release — and an event that finds all
 // of them busy is throttled back onto Lambda's asynchronous queue, retried
 // with a backoff that grows to minutes, so a burst drains slower than the
 // pacing alone: 200 releases started over 19m24s (about 6 s each, twice
 // the pacing's 2 s) in the quota run of 2026-12-07.
 func releaseDrain(n int) time.Duration {
-	perSecond := deploy.ReleaseConcurrency * deploy.ReleaseControlPlaneRate / releaseControlPlaneCalls
-	return 3 * time.Duration(float64(n)/perSecond*float64(time.Second))
+	return 3 * time.Duration(float64(n)/deploy.ReleaseAdmissionRate()*float64(time.Second))
 }
 
 // quotaBake is the bake that keeps every one of n promotions baking at
@@ -654,8 +648,8 @@ func quotaSection(r *report, control, run *quotaRun) {
 		fmt.Fprintf(&b, "The release Lambda started the %d executions over %s (first to last StartExecution; the merges took %s): "+
 			"its %d environments pace their Lambda control-plane requests at %g/s each (`deploy.ReleaseControlPlaneRate`), %d requests a release, "+
 			"so it starts at most %.1f promotions a second whatever the burst, and the events that find all of them busy wait on Lambda's asynchronous queue with a growing backoff.\n\n",
-			run.n, s[1].Sub(s[0]).Round(time.Second), run.window, deploy.ReleaseConcurrency, deploy.ReleaseControlPlaneRate, releaseControlPlaneCalls,
-			deploy.ReleaseConcurrency*deploy.ReleaseControlPlaneRate/releaseControlPlaneCalls)
+			run.n, s[1].Sub(s[0]).Round(time.Second), run.window, deploy.ReleaseConcurrency, deploy.ReleaseControlPlaneRate, deploy.ReleaseControlPlaneCalls,
+			deploy.ReleaseAdmissionRate())
 	}
 	b.WriteString(reconcilerRuns(run))
 	fmt.Fprintf(&b, "At most at once: **%d baking** (prod routing a share to the new version), %d executions running.\n\n", run.peakBaking.Load(), run.peakRunning.Load())
@@ -806,7 +800,8 @@ func controlPlaneShares(calls []sandbox.Call) string {
 	}
 	peak, busiest, byCaller := secondPeaks(cp)
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nThe Lambda control plane by caller, beside each one's share of %.0f %% of %g/s (`deploy.ControlPlaneShares`: environments × their own pacing; the shift's environments are a plan, not reserved):\n\n",
+	fmt.Fprintf(&b, "\nThe Lambda control plane by caller, beside each one's share of %.0f %% of %g/s (`deploy.ControlPlaneShares`: environments × their own pacing; the shift's environments are a plan, not reserved). "+
+		"Counted on the times the sandbox logs the answers (a request's latency can move it into the next second, so a caller's figure can exceed its pacing by one); the table above counts arrivals:\n\n",
 		100*deploy.ControlPlaneBudget, deploy.LambdaControlPlaneRate)
 	b.WriteString("| caller | requests | peak / s | share's peak / s |\n|---|---:|---:|---:|\n")
 	shown := map[string]bool{}
