@@ -151,7 +151,7 @@ func quotaFigures(r *report, root string, o quotaOptions) {
 	if o.bake == 0 {
 		o.bake = quotaBake(o.n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 	fmt.Printf("… synthesizing the CDK app with the %d bench functions as its targets\n", o.n)
 	templates, err := synthTargets(ctx, root, binDir, quotaTargets(o))
@@ -459,7 +459,7 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 	// The releases queue in the release Lambda's asynchronous queue
 	// (reserved concurrency, deploy.ReleaseConcurrency): a burst takes
 	// minutes to drain, never lost within Lambda's 6 hours.
-	ctx, cancel := context.WithTimeout(ctx, 40*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, promotionDeadline(run.n, run.bake))
 	defer cancel()
 	name := promotion.ExecutionName(fn, "2", sha)
 	arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", core.Region, core.Account, local.StateMachineName, name)
@@ -508,8 +508,8 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 			}
 			return b.why(arn, status), tries, fmt.Errorf("ended %s", b.why(arn, status))
 		}
-		if err != nil && time.Since(put) > 30*time.Minute {
-			return "lost", tries, fmt.Errorf("no execution 30 min after the release event: %w", err)
+		if wait := 2 * releaseDrain(run.n); err != nil && time.Since(put) > wait {
+			return "lost", tries, fmt.Errorf("no execution %s after the release event: %w", wait, err)
 		}
 		if ctx.Err() != nil {
 			if err != nil {
@@ -524,6 +524,17 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// promotionDeadline is how long the bench waits for one of n promotions
+// released in a burst to end before calling it stuck: the release Lambda's
+// drain (half as long again as releaseDrain's estimate: the quota run of
+// 2026-12-08 at 200 drained in 24m10s where it estimated 20 minutes, and
+// its fixed 40 minutes cut 2 promotions short), the linear strategy's two
+// bakes, and 5 minutes for the smoke checks, the approval and the last
+// moves.
+func promotionDeadline(n int, bake time.Duration) time.Duration {
+	return 3*releaseDrain(n)/2 + 2*bake + 5*time.Minute
 }
 
 // up counts one more in cur and raises peak to it.
