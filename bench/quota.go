@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,9 +28,15 @@ import (
 	snssvc "github.com/aliasflow/aliasflow/sandbox/sns"
 	"github.com/aliasflow/aliasflow/shared/approval"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/awsenv"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aliasflow/aliasflow/shared/promotion"
+	"github.com/aliasflow/aliasflow/shared/reconcile"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // quotaRun is n promotions released within a window (a burst of merges)
@@ -64,6 +72,10 @@ type quotaRun struct {
 	// at the end; unaudited the alias moves without exactly one audit
 	// record, "function:alias moves/records".
 	weighted, unaudited []string
+	// reconcileRuns is how many times the reconciler's schedule invoked
+	// it, reconcileErrs the invocations the sandbox refused.
+	reconcileRuns int
+	reconcileErrs []string
 }
 
 // bakingTarget is a scale function's settings for the quota run: the
@@ -94,22 +106,16 @@ func bakingTarget(i int, bake time.Duration) config.Target {
 	return t
 }
 
-// releaseControlPlaneCalls are a release's Lambda control-plane requests
-// (GetFunctionConfiguration, ListAliases, PublishVersion, UpdateAlias:
-// section 3).
-const releaseControlPlaneCalls = 4
-
 // releaseDrain is how long the release Lambda takes to start n promotions
 // however fast they are merged: its deploy.ReleaseConcurrency environments
 // pace their control-plane requests at deploy.ReleaseControlPlaneRate
-// each, releaseControlPlaneCalls a release — and an event that finds all
+// each, deploy.ReleaseControlPlaneCalls a release — and an event that finds all
 // of them busy is throttled back onto Lambda's asynchronous queue, retried
 // with a backoff that grows to minutes, so a burst drains slower than the
 // pacing alone: 200 releases started over 19m24s (about 6 s each, twice
 // the pacing's 2 s) in the quota run of 2026-12-07.
 func releaseDrain(n int) time.Duration {
-	perSecond := deploy.ReleaseConcurrency * deploy.ReleaseControlPlaneRate / releaseControlPlaneCalls
-	return 3 * time.Duration(float64(n)/perSecond*float64(time.Second))
+	return 3 * time.Duration(float64(n)/deploy.ReleaseAdmissionRate()*float64(time.Second))
 }
 
 // quotaBake is the bake that keeps every one of n promotions baking at
@@ -145,7 +151,7 @@ func quotaFigures(r *report, root string, o quotaOptions) {
 	if o.bake == 0 {
 		o.bake = quotaBake(o.n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 	fmt.Printf("… synthesizing the CDK app with the %d bench functions as its targets\n", o.n)
 	templates, err := synthTargets(ctx, root, binDir, quotaTargets(o))
@@ -245,6 +251,10 @@ func runQuota(ctx context.Context, binDir, templates string, hello []byte, o quo
 	}
 	b.sb.ResetCalls()
 	began := time.Now()
+	// The reconciler runs on its schedule through the burst and the bakes.
+	schedCtx, stopSchedule := context.WithCancel(ctx)
+	scheduled := make(chan int, 1)
+	go func() { scheduled <- b.reconcileOnSchedule(schedCtx, run) }()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i := range n {
@@ -278,6 +288,8 @@ func runQuota(ctx context.Context, binDir, templates string, hello []byte, o quo
 	}
 	wg.Wait()
 	run.wall = time.Since(began)
+	stopSchedule()
+	run.reconcileRuns = <-scheduled
 	if len(run.errs) > 0 {
 		run.errs = append(run.errs, "world log: "+log.tail(5))
 	}
@@ -292,6 +304,39 @@ func runQuota(ctx context.Context, binDir, templates string, hello []byte, o quo
 	run.releaseStarts = releaseStarts(run.calls)
 	run.weighted, run.unaudited = b.aliasesAfter(n, run.calls)
 	return run
+}
+
+// reconcileOnSchedule invokes the reconciler as its EventBridge Scheduler
+// schedule does (infra/aliasflow: rate of reconcile.RunPeriod, its target
+// the function, no input): asynchronously (InvocationType Event, "Invoke a
+// Lambda function on a schedule",
+// https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html),
+// through the sandbox's Lambda API, at once and every RunPeriod until ctx
+// ends. The reconciler then runs as its deployed role, paced within its
+// share (deploy.ControlPlaneShares). It returns the invocations accepted.
+func (b *world) reconcileOnSchedule(ctx context.Context, run *quotaRun) int {
+	// The sandbox's IAM evaluates the templates' functions, state machines
+	// and people, not the schedule's role (its one grant,
+	// lambda:InvokeFunction on the reconciler, is infra/aliasflow's):
+	// the request is signed as the scheduler.
+	client := awslambda.NewFromConfig(aws.Config{Region: core.Region, BaseEndpoint: aws.String(b.w.Endpoint()), HTTPClient: awsenv.LoopbackOnlyClient(),
+		Credentials: credentials.NewStaticCredentialsProvider("scheduler", "test", "")})
+	runs := 0
+	for {
+		_, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(deploy.ReconcileFunction),
+			InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(`{}`)})
+		switch {
+		case err == nil:
+			runs++
+		case ctx.Err() == nil && len(run.reconcileErrs) < 3:
+			run.reconcileErrs = append(run.reconcileErrs, err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return runs
+		case <-time.After(reconcile.RunPeriod):
+		}
+	}
 }
 
 // createTargets creates the n scale functions with hello's code, tagged
@@ -414,7 +459,7 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 	// The releases queue in the release Lambda's asynchronous queue
 	// (reserved concurrency, deploy.ReleaseConcurrency): a burst takes
 	// minutes to drain, never lost within Lambda's 6 hours.
-	ctx, cancel := context.WithTimeout(ctx, 40*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, promotionDeadline(run.n, run.bake))
 	defer cancel()
 	name := promotion.ExecutionName(fn, "2", sha)
 	arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", core.Region, core.Account, local.StateMachineName, name)
@@ -463,8 +508,8 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 			}
 			return b.why(arn, status), tries, fmt.Errorf("ended %s", b.why(arn, status))
 		}
-		if err != nil && time.Since(put) > 30*time.Minute {
-			return "lost", tries, fmt.Errorf("no execution 30 min after the release event: %w", err)
+		if wait := 2 * releaseDrain(run.n); err != nil && time.Since(put) > wait {
+			return "lost", tries, fmt.Errorf("no execution %s after the release event: %w", wait, err)
 		}
 		if ctx.Err() != nil {
 			if err != nil {
@@ -479,6 +524,17 @@ func (b *world) promoteUnderQuotas(ctx context.Context, fn, sha, commit string, 
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// promotionDeadline is how long the bench waits for one of n promotions
+// released in a burst to end before calling it stuck: the release Lambda's
+// drain (half as long again as releaseDrain's estimate: the quota run of
+// 2026-12-08 at 200 drained in 24m10s where it estimated 20 minutes, and
+// its fixed 40 minutes cut 2 promotions short), the linear strategy's two
+// bakes, and 5 minutes for the smoke checks, the approval and the last
+// moves.
+func promotionDeadline(n int, bake time.Duration) time.Duration {
+	return 3*releaseDrain(n)/2 + 2*bake + 5*time.Minute
 }
 
 // up counts one more in cur and raises peak to it.
@@ -603,9 +659,10 @@ func quotaSection(r *report, control, run *quotaRun) {
 		fmt.Fprintf(&b, "The release Lambda started the %d executions over %s (first to last StartExecution; the merges took %s): "+
 			"its %d environments pace their Lambda control-plane requests at %g/s each (`deploy.ReleaseControlPlaneRate`), %d requests a release, "+
 			"so it starts at most %.1f promotions a second whatever the burst, and the events that find all of them busy wait on Lambda's asynchronous queue with a growing backoff.\n\n",
-			run.n, s[1].Sub(s[0]).Round(time.Second), run.window, deploy.ReleaseConcurrency, deploy.ReleaseControlPlaneRate, releaseControlPlaneCalls,
-			deploy.ReleaseConcurrency*deploy.ReleaseControlPlaneRate/releaseControlPlaneCalls)
+			run.n, s[1].Sub(s[0]).Round(time.Second), run.window, deploy.ReleaseConcurrency, deploy.ReleaseControlPlaneRate, deploy.ReleaseControlPlaneCalls,
+			deploy.ReleaseAdmissionRate())
 	}
+	b.WriteString(reconcilerRuns(run))
 	fmt.Fprintf(&b, "At most at once: **%d baking** (prod routing a share to the new version), %d executions running.\n\n", run.peakBaking.Load(), run.peakRunning.Load())
 	fmt.Fprintf(&b, "Outcomes: %s. CLI approve attempts: %d. Every release is healthy, so a wrong outcome is a promotion that did not succeed "+
 		"(rolled back, failed, lost), a prod left weighted (%d), or an alias whose moves do not have exactly one audit record each (%d); wrong outcomes: **%d** of %d.\n\n",
@@ -635,6 +692,7 @@ func quotaSection(r *report, control, run *quotaRun) {
 		worst = max(worst, u.PeakShare)
 	}
 	b.WriteString(callers(run.calls))
+	b.WriteString(controlPlaneShares(run.calls))
 	fmt.Fprintf(&b, "\nBudget (issue 19): peak ≤ 80 %% of every quota's rate and 0 wrong outcomes: %s\n",
 		r.budget("11. AWS quotas", worst <= 0.8 && wrong == 0, fmt.Sprintf("worst peak %.0f %% of its rate, %d wrong outcomes", 100*worst, wrong)))
 	for _, e := range run.errs {
@@ -652,9 +710,9 @@ func callers(calls []sandbox.Call) string {
 	n := map[key]int{}
 	for _, c := range calls {
 		switch {
-		case c.Service == "lambda" && !strings.HasPrefix(c.Operation, "Invoke") && c.Operation != "GetFunction" && c.Operation != "GetPolicy",
+		case controlPlane(c),
 			c.Service == "states" && (c.Operation == "DescribeExecution" || c.Operation == "GetExecutionHistory" || strings.HasPrefix(c.Operation, "List")),
-			c.Service == "logs", c.Service == "monitoring":
+			c.Service == "logs", c.Service == "monitoring", c.Service == "ssm":
 			n[key{c.Service, c.Operation, c.Caller}]++
 		}
 	}
@@ -672,6 +730,103 @@ func callers(calls []sandbox.Call) string {
 	b.WriteString("\nWho made them (answered and throttled requests):\n\n| service | operation | caller | requests |\n|---|---|---|---:|\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", k.service, k.op, k.caller, n[k])
+	}
+	return b.String()
+}
+
+// reconcilerRuns says how often the reconciler ran during the run and
+// what it called.
+func reconcilerRuns(run *quotaRun) string {
+	ops := map[string]int{}
+	for _, c := range run.calls {
+		if c.Caller == deploy.ReconcileFunction {
+			ops[c.Service+" "+c.Operation]++
+		}
+	}
+	out := fmt.Sprintf("The reconciler ran on its schedule through the run: %d invocations, one every %s from the first merge, asynchronous as EventBridge Scheduler invokes it; "+
+		"its requests: %s.", run.reconcileRuns, reconcile.RunPeriod, formatCounts(ops))
+	if len(ops) == 0 {
+		out = fmt.Sprintf("The reconciler was invoked %d times on its schedule and made no request.", run.reconcileRuns)
+	}
+	if len(run.reconcileErrs) > 0 {
+		out += " Invocations refused: " + strings.Join(run.reconcileErrs, "; ") + "."
+	}
+	return out + "\n\n"
+}
+
+// controlPlane reports whether c is a Lambda control-plane request: every
+// Lambda API but invocation, GetFunction and GetPolicy ("Lambda quotas",
+// API requests; sandbox/quota.Default's "lambda control plane").
+func controlPlane(c sandbox.Call) bool {
+	return c.Service == "lambda" && !strings.HasPrefix(c.Operation, "Invoke") && c.Operation != "GetFunction" && c.Operation != "GetPolicy"
+}
+
+// secondPeaks is the most requests in one second among calls, counted as
+// the sandbox's quota meter counts them (a window opens at the first
+// request a second or more after the last window opened): peak is the
+// busiest window's, busiest its requests by caller, and byCaller each
+// caller's own peak counted the same way.
+func secondPeaks(calls []sandbox.Call) (peak int, busiest, byCaller map[string]int) {
+	sorted := slices.Clone(calls)
+	slices.SortStableFunc(sorted, func(a, b sandbox.Call) int { return a.At.Compare(b.At) })
+	type window struct {
+		start time.Time
+		n     int
+	}
+	var cur window
+	curBy := map[string]int{}
+	own := map[string]*window{}
+	byCaller = map[string]int{}
+	for _, c := range sorted {
+		if cur.n == 0 || c.At.Sub(cur.start) >= time.Second {
+			cur, curBy = window{start: c.At}, map[string]int{}
+		}
+		cur.n++
+		curBy[c.Caller]++
+		if cur.n > peak {
+			peak, busiest = cur.n, maps.Clone(curBy)
+		}
+		w := own[c.Caller]
+		if w == nil || c.At.Sub(w.start) >= time.Second {
+			w = &window{start: c.At}
+			own[c.Caller] = w
+		}
+		w.n++
+		byCaller[c.Caller] = max(byCaller[c.Caller], w.n)
+	}
+	return peak, busiest, byCaller
+}
+
+// controlPlaneShares is the Lambda control plane by caller: each one's
+// requests and peak in one second beside its share's planned peak
+// (deploy.ControlPlaneShares), and the busiest second's mix.
+func controlPlaneShares(calls []sandbox.Call) string {
+	var cp []sandbox.Call
+	requests := map[string]int{}
+	for _, c := range calls {
+		if controlPlane(c) {
+			cp = append(cp, c)
+			requests[c.Caller]++
+		}
+	}
+	peak, busiest, byCaller := secondPeaks(cp)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nThe Lambda control plane by caller, beside each one's share of %.0f %% of %g/s (`deploy.ControlPlaneShares`: environments × their own pacing; the shift's environments are a plan, not reserved). "+
+		"Counted on the times the sandbox logs the answers (a request's latency can move it into the next second, so a caller's figure can exceed its pacing by one); the table above counts arrivals:\n\n",
+		100*deploy.ControlPlaneBudget, deploy.LambdaControlPlaneRate)
+	b.WriteString("| caller | requests | peak / s | share's peak / s |\n|---|---:|---:|---:|\n")
+	shown := map[string]bool{}
+	for _, s := range deploy.ControlPlaneShares {
+		shown[s.Function] = true
+		fmt.Fprintf(&b, "| %s | %d | %d | %d (%d × %g/s, burst %d) |\n", s.Function, requests[s.Function], byCaller[s.Function], s.PeakPerSecond(), s.Environments, s.Rate, s.Burst)
+	}
+	for _, k := range slices.Sorted(maps.Keys(requests)) {
+		if !shown[k] {
+			fmt.Fprintf(&b, "| %s | %d | %d | none |\n", k, requests[k], byCaller[k])
+		}
+	}
+	if peak > 0 {
+		fmt.Fprintf(&b, "\nThe busiest second: %d requests (%s).\n", peak, formatCounts(busiest))
 	}
 	return b.String()
 }

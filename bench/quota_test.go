@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox"
 	"github.com/aliasflow/aliasflow/sandbox/quota"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 )
 
 // TestQuotaRunSmall runs the quota section at a small size with AWS's
@@ -67,6 +70,60 @@ func TestQuotaRunSmall(t *testing.T) {
 			}
 			if len(run.unaudited) != 0 {
 				t.Errorf("alias moves without exactly one audit record (moves/records): %v", run.unaudited)
+			}
+			// The reconciler ran on its schedule, as its deployed role, and
+			// read every target's aliases within its share.
+			var cp []sandbox.Call
+			listed := 0
+			for _, c := range run.calls {
+				if c.Caller == deploy.ReconcileFunction && controlPlane(c) {
+					cp = append(cp, c)
+					if c.Operation == "ListAliases" {
+						listed++
+					}
+				}
+			}
+			if run.reconcileRuns < 1 || listed < tc.o.n || len(run.reconcileErrs) > 0 {
+				t.Errorf("reconciler: %d runs, %d ListAliases (errors %v); want ≥ 1 run reading the aliases of all %d targets", run.reconcileRuns, listed, run.reconcileErrs, tc.o.n)
+			}
+			if _, _, peaks := secondPeaks(cp); peaks[deploy.ReconcileFunction] > deploy.ControlPlaneShareOf(deploy.ReconcileFunction).PeakPerSecond() {
+				t.Errorf("reconciler's control-plane peak %d/s; want ≤ its share's %d", peaks[deploy.ReconcileFunction], deploy.ControlPlaneShareOf(deploy.ReconcileFunction).PeakPerSecond())
+			}
+		})
+	}
+}
+
+// TestSecondPeaks: the busiest second is counted as the sandbox's quota
+// meter counts it (a window opens at the first request a second or more
+// after the last one opened), in all and per caller.
+func TestSecondPeaks(t *testing.T) {
+	t0 := time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC)
+	at := func(caller string, ms int) sandbox.Call {
+		return sandbox.Call{Caller: caller, Service: "lambda", Operation: "UpdateAlias", At: t0.Add(time.Duration(ms) * time.Millisecond)}
+	}
+	tests := []struct {
+		name     string
+		calls    []sandbox.Call
+		peak     int
+		busiest  map[string]int
+		byCaller map[string]int
+	}{
+		{name: "none", peak: 0, byCaller: map[string]int{}},
+		{name: "one window",
+			calls: []sandbox.Call{at("a", 0), at("b", 100), at("a", 999)},
+			peak:  3, busiest: map[string]int{"a": 2, "b": 1}, byCaller: map[string]int{"a": 2, "b": 1}},
+		{name: "a request a second after the window opened opens the next",
+			calls: []sandbox.Call{at("a", 0), at("a", 1000), at("b", 1500), at("b", 1600)},
+			peak:  3, busiest: map[string]int{"a": 1, "b": 2}, byCaller: map[string]int{"a": 1, "b": 2}},
+		{name: "out of order answers are sorted",
+			calls: []sandbox.Call{at("a", 2500), at("b", 0), at("a", 2000), at("a", 2999)},
+			peak:  3, busiest: map[string]int{"a": 3}, byCaller: map[string]int{"a": 3, "b": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			peak, busiest, byCaller := secondPeaks(tc.calls)
+			if peak != tc.peak || !maps.Equal(busiest, tc.busiest) || !maps.Equal(byCaller, tc.byCaller) {
+				t.Errorf("secondPeaks = %d, %v, %v; want %d, %v, %v", peak, busiest, byCaller, tc.peak, tc.busiest, tc.byCaller)
 			}
 		})
 	}

@@ -46,17 +46,20 @@ func main() {
 	// the run (the next one comes anyway).
 	cfg.Retryer = awsenv.PatientRetryer(0, 0)
 	rec := audit.New(log, eventbridge.NewFromConfig(cfg), &audit.Options{BusName: env.Getenv(deploy.EnvEventBus)})
-	// The trail's pages (the ledger's 90 days when a run prunes) are read
-	// at most 2 a second: FilterLogEvents' quota, 5 a second per account
-	// and Region ("CloudWatch Logs quotas"), is the approval API's and the
-	// CLI's too.
-	logsPace := awsenv.Paced(rate.NewLimiter(2, 1))
+	// The trail's pages (the ledger's 90 days when a run prunes, one read
+	// a target whose alias aliasflow did not write last) are read at most
+	// 1 a second: FilterLogEvents' quota, 5 a second per account and
+	// Region ("CloudWatch Logs quotas"), is budgeted at 80 % for the
+	// health checks of 200 baking promotions (shared/shift readspacing.go),
+	// and the approval API and the CLI read it too. 200 such targets are
+	// read in 200 s, inside the run's 5 minutes.
+	logsPace := awsenv.Paced(rate.NewLimiter(1, 1))
 	logs := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.APIOptions = append(o.APIOptions, logsPace) })
 	trail := ledger.Ledger{Logs: logs, Group: deploy.PipelineLogGroup, Now: time.Now}
 	// One ListAliases a target, and pruning's reads and deletions, paced
-	// (deploy.ReconcileControlPlaneRate); the one Invoke of a swept build
-	// is no control-plane request.
-	pace := awsenv.Paced(rate.NewLimiter(deploy.ReconcileControlPlaneRate, 2), "Invoke")
+	// within the reconciler's share (deploy.ControlPlaneShares); the one
+	// Invoke of a swept build is no control-plane request.
+	pace := awsenv.ControlPlanePace(deploy.ReconcileFunction)
 	lambdaClient := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
 	h := reconcile.New(lambdaClient, codebuild.NewFromConfig(cfg), sfn.NewFromConfig(cfg), ssm.NewFromConfig(cfg), trail, rec,
 		metrics.New(os.Stdout, nil), env.Getenv(deploy.EnvSettingsPath), env.Getenv(deploy.EnvStateMachineARN), deploy.ReleaseFunction,

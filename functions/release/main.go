@@ -23,7 +23,6 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"golang.org/x/time/rate"
 )
 
 func main() {
@@ -83,9 +82,9 @@ func newHandler(ctx context.Context, log *slog.Logger) (*release.Handler, error)
 		return nil, err
 	}
 	// Each environment paces its Lambda control-plane requests (retries
-	// included): deploy.ReleaseControlPlaneRate × deploy.ReleaseConcurrency
-	// stays well inside the account's 15 requests a second.
-	pace := awsenv.Paced(rate.NewLimiter(deploy.ReleaseControlPlaneRate, deploy.ReleaseControlPlaneBurst), "Invoke")
+	// included) within the release's share of the account's 15 requests a
+	// second (deploy.ControlPlaneShares).
+	pace := awsenv.ControlPlanePace(deploy.ReleaseFunction)
 	lambdaClient := awslambda.NewFromConfig(awsCfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
 	return release.New(store, sm, lambdaClient, sfn.NewFromConfig(awsCfg), codebuild.NewFromConfig(awsCfg), rec,
 		metrics.New(os.Stdout, nil), &release.Options{Log: log, Callers: callers, SettingsPath: path, SettingsHistory: params}), nil

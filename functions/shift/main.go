@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"golang.org/x/time/rate"
 )
 
 func main() {
@@ -41,9 +40,10 @@ func main() {
 	// own backoff while the Lambda's minute lasts) rather than failing the
 	// task into a rollback.
 	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.Retryer = awsenv.PatientRetryer(6, 4*time.Second)() })
-	// One task's Lambda control-plane requests are paced (Invoke, the
-	// probes, is not a control-plane request): see deploy.ShiftControlPlaneRate.
-	pace := awsenv.Paced(rate.NewLimiter(deploy.ShiftControlPlaneRate, 2), "Invoke")
+	// The environment's Lambda control-plane requests are paced within
+	// the shift's share (deploy.ControlPlaneShares; Invoke, the probes, is
+	// not a control-plane request).
+	pace := awsenv.ControlPlanePace(deploy.ShiftFunction)
 	lambdaClient := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) { o.APIOptions = append(o.APIOptions, pace) })
 	h := shift.New(lambdaClient, cloudwatch.NewFromConfig(cfg), states, rec, metrics.New(os.Stdout, nil), &shift.Options{Log: log, Logs: cloudwatchlogs.NewFromConfig(cfg)})
 	lambda.Start(h.Handle)

@@ -35,7 +35,7 @@ func (p *Pipeline) ReconcileFunction() awslambda.Function { return p.reconcile }
 func (p *Pipeline) newReconciler() {
 	p.reconcile = p.newFunction("Reconcile", ReconcileFunctionName, "reconcile",
 		"Compares the world with the audit trail: drift, missed builds, stuck promotions; prunes old versions; delivery metrics.",
-		// A run paces one ListAliases a target (deploy.ReconcileControlPlaneRate):
+		// A run paces one ListAliases a target (its share, deploy.ControlPlaneShares):
 		// 100 s at 200 targets, and pruning's calls for at most 50 of them
 		// (reconcile.DefaultPruneTargets) about 50 s more, 125 s when they
 		// each delete a version; a pass stops short of this timeout.
@@ -45,7 +45,7 @@ func (p *Pipeline) newReconciler() {
 			EnvStateMachineArn:     p.stateMachineArn(),
 		})
 	// One run at a time: two would each report the same finding once.
-	p.reconcile.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(1))
+	p.reconcile.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(deploy.ReconcileConcurrency))
 	suppress(p.reconcile, nagReasons{
 		"Serverless-LambdaDLQ": "Invoked only by its schedule; a failed run is not replayed, the next run (minutes later) reconciles from the world as it then is, so a dead-letter queue would hold nothing worth redoing.",
 	})

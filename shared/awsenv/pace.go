@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
@@ -30,4 +31,15 @@ func Paced(limiter *rate.Limiter, except ...string) func(*middleware.Stack) erro
 				return next.HandleFinalize(ctx, in)
 			}), middleware.After)
 	}
+}
+
+// ControlPlanePace paces a Lambda client of the named pipeline function
+// within its share of the account's Lambda control plane
+// (deploy.ControlPlaneShares): one limiter for the execution environment,
+// so build it once and share it between the environment's invocations.
+// Invoke is no control-plane request ("Lambda quotas": the control plane
+// excludes invocation, GetFunction and GetPolicy requests).
+func ControlPlanePace(function string) func(*middleware.Stack) error {
+	s := deploy.ControlPlaneShareOf(function)
+	return Paced(rate.NewLimiter(rate.Limit(s.Rate), s.Burst), "Invoke", "InvokeAsync", "InvokeWithResponseStream", "GetFunction", "GetPolicy")
 }

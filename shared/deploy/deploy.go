@@ -67,40 +67,6 @@ func ProdErrorsAlarm(function string) string {
 	return "aliasflow-" + function + "-prod-errors"
 }
 
-// The Lambda control plane's budget ("Control plane API requests: 15
-// requests per second across all APIs" per account and Region, "Lambda
-// quotas", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html#api-requests):
-// the release Lambda is the buffer a burst of merges queues in. EventBridge
-// invokes it asynchronously; with ReleaseConcurrency environments in use, a
-// further event is throttled and Lambda puts it back on the function's
-// queue, retried for up to 6 hours ("How Lambda handles errors and retries
-// with asynchronous invocation",
-// https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html;
-// reserved concurrency: "Lambda function scaling",
-// https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html).
-// Each environment paces its control-plane requests at
-// ReleaseControlPlaneRate with a bucket of ReleaseControlPlaneBurst, so
-// the releases make at most 4 × 0.5 = 2 requests a second (8 at once when
-// all four start together): about one release every 2 s (4 requests
-// each), and the promotions they start then make about 10 more each (the
-// shift's alias reads and moves), ≈ 0.5 × 14 ≈ 7 requests a second on
-// average, under half of the 15. A lone release waits about 4 s for its
-// last requests. The shift is paced per environment at
-// ShiftControlPlaneRate (its calls within one task); its concurrency is
-// not reserved: the definition invokes it synchronously, and a throttled
-// task would fail towards a rollback once its retries ran out.
-const (
-	ReleaseConcurrency       = 4
-	ReleaseControlPlaneRate  = 0.5
-	ReleaseControlPlaneBurst = 2
-	ShiftControlPlaneRate    = 2.0
-	// ReconcileControlPlaneRate paces the reconciler's Lambda requests
-	// (one ListAliases a target): at 200 targets a run reads them in
-	// 100 s, inside its 5-minute schedule, and adds at most 2 requests a
-	// second to the account's 15.
-	ReconcileControlPlaneRate = 2.0
-)
-
 // Environment variables of the pipeline's Lambdas.
 const (
 	// EnvSettingsPath is the SSM Parameter Store path under which each

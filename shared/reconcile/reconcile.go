@@ -103,7 +103,7 @@ const (
 	maxBuildPages = 10
 	// DefaultPruneTargets is how many targets one run prunes at most: a
 	// pass reads each one's versions and aliases (twice when it deletes)
-	// at deploy.ReconcileControlPlaneRate, and must end inside the run's
+	// within its share (deploy.ControlPlaneShares), and must end inside the run's
 	// timeout after drift's ListAliases of every target.
 	DefaultPruneTargets = 50
 	// RunPeriod is the schedule's period (infra/aliasflow ReconcileRate):
