@@ -29,6 +29,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -318,31 +319,50 @@ func (h *Handler) targets(ctx context.Context) (map[string]config.Target, error)
 func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) ([]string, error) {
 	found := []string{}
 	var errs []error
-	for _, fn := range slices.Sorted(maps.Keys(targets)) {
+	// First every target's aliases, then the trail: once for all the
+	// functions that need it when more than one does (a targets' stacks
+	// create stg and prod unstamped, so until each function's first
+	// promotion every one of them does — 200 reads a run at 200 targets,
+	// past what FilterLogEvents' 5 a second leaves the health checks).
+	fns := slices.Sorted(maps.Keys(targets))
+	all := map[string][]lambdatypes.AliasConfiguration{}
+	var need []string
+	for _, fn := range fns {
 		aliases, err := h.aliases(ctx, fn)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		all[fn] = aliases
+		if slices.ContainsFunc(aliases, unstamped) {
+			need = append(need, fn)
+		}
+	}
+	var whole *ledger.Trail
+	if len(need) > 1 {
+		t, err := h.trail.Read(ctx, ledger.Query{})
+		if err != nil {
+			return found, fmt.Errorf("drift: %w", errors.Join(append(errs, err)...))
+		}
+		whole = &t
+	}
+	for _, fn := range need {
+		aliases := all[fn]
 		var trail ledger.Trail
-		read, reread := false, false
+		var err error
+		if whole != nil {
+			trail = whole.Of(fn)
+		} else if trail, err = h.trail.Read(ctx, ledger.Query{Function: fn}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reread := false
 		for _, c := range aliases {
+			if !unstamped(c) {
+				continue
+			}
 			name := aws.ToString(c.Name)
-			if name != promotion.AliasStg && name != promotion.AliasProd {
-				continue
-			}
-			cur := alias.FromConfiguration(c)
-			if _, ok := cur.Stamped(); ok {
-				continue
-			}
-			if !read {
-				if trail, err = h.trail.Read(ctx, ledger.Query{Function: fn}); err != nil {
-					errs = append(errs, err)
-					break
-				}
-				read = true
-			}
-			d, drifted := trail.Drifted(fn, name, cur)
+			d, drifted := trail.Drifted(fn, name, alias.FromConfiguration(c))
 			if !drifted || trail.Reported(d) {
 				continue
 			}
@@ -366,6 +386,17 @@ func (h *Handler) drift(ctx context.Context, targets map[string]config.Target) (
 		return found, fmt.Errorf("drift: %v", errs)
 	}
 	return found, nil
+}
+
+// unstamped says c is aliasflow's stg or prod without aliasflow's stamp for
+// its routing: only the trail can tell whether aliasflow put it there.
+func unstamped(c lambdatypes.AliasConfiguration) bool {
+	name := aws.ToString(c.Name)
+	if name != promotion.AliasStg && name != promotion.AliasProd {
+		return false
+	}
+	_, ok := alias.FromConfiguration(c).Stamped()
+	return !ok
 }
 
 // confirmed judges alias name of fn again, as aliases (read after trail)
