@@ -59,6 +59,7 @@ type ReleaseResult struct {
 func releaseCommand(a *app) *cobra.Command {
 	var commit, build, title, author, group string
 	var retry bool
+	var code string
 	var w releaseWait
 	c := &cobra.Command{
 		Use:   "release <function>... | --group NAME [--commit SHA] [--build URL] [--wait]",
@@ -76,8 +77,10 @@ returns, without an answer. CI jobs use it so that a refused release fails the j
 				return err
 			}
 			a.releaseWait = w
-			want := ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry}
+			want := ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry, CodeSha256: code}
 			switch {
+			case code != "" && (group != "" || len(args) > 1):
+				return usageError("release: --code-sha256 names one function's code; release a group without it")
 			case group != "" && len(args) > 0:
 				return usageError("release: name the functions or --group, not both")
 			case group != "":
@@ -100,6 +103,7 @@ returns, without an answer. CI jobs use it so that a refused release fails the j
 	c.Flags().StringVar(&title, "title", "", "what changed, e.g. \"$(git log -1 --format=%s)\" (shown to approvers)")
 	c.Flags().StringVar(&author, "author", "", "who wrote the change, e.g. \"$(git log -1 --format='%an <%ae>')\"")
 	c.Flags().BoolVar(&retry, "retry", false, "a fresh promotion of a build whose last one failed or was rolled back")
+	c.Flags().StringVar(&code, "code-sha256", "", "refuse unless $LATEST is this code (the CodeSha256 the upload returned)")
 	c.Flags().BoolVar(&w.follow, "wait", false, "follow the started promotion to its end (exit 0 only when it completed)")
 	c.Flags().BoolVar(&w.requestOnly, "request-only", false, "put the request; do not wait for the release Lambda's answer")
 	durationVar(c.Flags(), &w.timeout, "timeout", DefaultReleaseTimeout, "how long to wait for the release Lambda's answer")
@@ -181,6 +185,12 @@ func (a *app) release(ctx context.Context, fn string, want ReleaseRequest) (*Rel
 	sha, err := a.latestCode(ctx, fn)
 	if err != nil {
 		return nil, err
+	}
+	if want.CodeSha256 != "" && want.CodeSha256 != sha {
+		// Another upload came in since the CI's: releasing $LATEST would
+		// release code this run did not build.
+		return nil, fail(ExitConflict, "upload the code again, or release what $LATEST holds without --code-sha256",
+			"$LATEST of %s is code %s, not %s (--code-sha256): another upload came in between", fn, sha, want.CodeSha256)
 	}
 	expected, err := a.checkRelease(ctx, fn, sha, retry)
 	if err != nil {

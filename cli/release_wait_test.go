@@ -50,6 +50,13 @@ func TestReleaseAnswer(t *testing.T) {
 		{name: "--json carries the answer", args: []string{"release", "hello", "--json"}, answer: func(w *world, ordersSha string) []audit.Record {
 			return []audit.Record{{Event: audit.ReleaseRefused, Function: "hello", Release: &promotion.Release{CodeSha256: w.sha2}, Reason: "no"}}
 		}, wantCode: cli.ExitReleaseRefused, want: []string{`"answer": {`, `"outcome": "refused"`, `"reason": "no"`}},
+		{name: "--code-sha256 of other code", args: []string{"release", "hello", "--code-sha256", "c29tZXRoaW5nIGVsc2U="}, wantCode: cli.ExitConflict,
+			want: []string{"not c29tZXRoaW5nIGVsc2U= (--code-sha256): another upload came in between"}},
+		{name: "--code-sha256 of $LATEST", args: []string{"release", "hello", "--code-sha256", "LATEST"}, answer: func(w *world, ordersSha string) []audit.Record {
+			return []audit.Record{{Event: audit.ReleasePublished, Function: "hello", ToVersion: "2", Release: &promotion.Release{CodeSha256: w.sha2},
+				Execution: exec + "hello-v2-abc"}}
+		}, wantCode: cli.ExitOK, want: []string{"started hello-v2-abc"}},
+		{name: "--code-sha256 of a group", args: []string{"release", "hello", "orders", "--code-sha256", "x"}, wantCode: cli.ExitUsage, want: []string{"--code-sha256 names one function's code"}},
 		{name: "--timeout 0", args: []string{"release", "hello", "--timeout", "0"}, wantCode: cli.ExitUsage, want: []string{"--timeout must be positive"}},
 		{name: "--wait and --request-only", args: []string{"release", "hello", "--wait", "--request-only"}, wantCode: cli.ExitUsage, want: []string{"give one"}},
 	}
@@ -69,7 +76,13 @@ func TestReleaseAnswer(t *testing.T) {
 					}
 				}
 			}
-			code, out, errs := w.run(t, tt.args...)
+			args := append([]string(nil), tt.args...)
+			for i := range args {
+				if args[i] == "LATEST" {
+					args[i] = w.sha2
+				}
+			}
+			code, out, errs := w.run(t, args...)
 			wantCode(t, code, tt.wantCode, out, errs)
 			wantContains(t, "output", out+errs, tt.want...)
 			if tt.notWant != "" && strings.Contains(out+errs, tt.notWant) {

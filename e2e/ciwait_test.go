@@ -8,6 +8,7 @@ import (
 	"github.com/aliasflow/aliasflow/cli"
 	lambdasvc "github.com/aliasflow/aliasflow/sandbox/lambda"
 	"github.com/aliasflow/aliasflow/sandbox/local"
+	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -20,7 +21,8 @@ import (
 // repository that is no target of the pipeline is refused (exit 7, the
 // reason named — the job fails), a new build of its target starts a
 // promotion (exit 0, named), the same build again is answered with that
-// promotion, and another repository's target is out of its reach.
+// promotion (the role reads the versions, aliases and executions), and
+// another repository's function is out of its reach.
 func TestCIReleaseWaitsForTheAnswer(t *testing.T) {
 	s := startScenarioWith(t, nil, "", cdkOut, true)
 	bin, err := os.ReadFile(helloBin[helloV2])
@@ -38,15 +40,10 @@ func TestCIReleaseWaitsForTheAnswer(t *testing.T) {
 			t.Fatalf("create %s: %v", name, err)
 		}
 	}
-	// hello, the pipeline's target, is released from acme/shop too.
-	cfg, err := s.lambda.GetFunctionConfiguration(s.ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.lambda.TagResource(s.ctx, &lambda.TagResourceInput{Resource: cfg.FunctionArn, Tags: map[string]string{repositoryTag: ciRepository}}); err != nil {
-		t.Fatal(err)
-	}
-	p := s.deploy(helloV2, "")
+	// shop-web, a target of the pipeline released from acme/shop, has a
+	// new build as $LATEST.
+	sha := s.addTarget("shop-web", map[string]string{repositoryTag: ciRepository})
+	name := promotion.ExecutionName("shop-web", "2", sha)
 
 	// From here the CLI calls AWS as the CI's role.
 	t.Setenv("AWS_ACCESS_KEY_ID", ciKey)
@@ -60,10 +57,10 @@ func TestCIReleaseWaitsForTheAnswer(t *testing.T) {
 	}{
 		{name: "a function of its repository that is no target: refused", args: []string{"release", "shop-api"}, wantCode: cli.ExitReleaseRefused,
 			want: []string{"refused: ", "shop-api"}},
-		{name: "a new build of its target: started", args: []string{"release", fn, "--commit", "feedf00d"}, wantCode: cli.ExitOK,
-			want: []string{"started " + p.name}},
-		{name: "the same build again: its promotion", args: []string{"release", fn}, wantCode: cli.ExitOK,
-			want: []string{"started " + p.name, "already existed"}},
+		{name: "a new build of its target: started", args: []string{"release", "shop-web", "--commit", "feedf00d", "--code-sha256", sha}, wantCode: cli.ExitOK,
+			want: []string{"started " + name}},
+		{name: "the same build again: its promotion", args: []string{"release", "shop-web"}, wantCode: cli.ExitOK,
+			want: []string{"started " + name, "already existed"}},
 		{name: "another repository's target: denied", args: []string{"release", "orders-api"}, wantCode: cli.ExitFailure,
 			want: []string{"AccessDenied"}},
 	}
