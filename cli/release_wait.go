@@ -35,9 +35,9 @@ const (
 )
 
 // ReleaseAnswer is the release Lambda's answer to one request, as the
-// trail records it: a release.published record of the request's code
-// (started, naming the execution) or a release.refused one (refused, and
-// why).
+// trail records it: a release.published (or release.retried) record of the
+// request's code (started, naming the execution) or a release.refused one
+// (refused, and why).
 type ReleaseAnswer struct {
 	Outcome   string `json:"outcome"`
 	Function  string `json:"function,omitempty"`
@@ -72,8 +72,9 @@ func (w releaseWait) check() error {
 
 // matchAnswer finds the answer to a request of code (function →
 // CodeSha256) among recs: a refusal of any function named (a group's
-// release is refused as a whole) or a release.published record of its
-// code. A refusal that could not read the request's code (a malformed
+// release is refused as a whole), or a release.published record of its
+// code (release.retried for --retry, whose promotion is the release's next
+// attempt). A refusal that could not read the request's code (a malformed
 // event) names the function only.
 func matchAnswer(recs ledger.Trail, code map[string]string) (ReleaseAnswer, bool) {
 	var started *audit.Record
@@ -86,7 +87,7 @@ func matchAnswer(recs ledger.Trail, code map[string]string) (ReleaseAnswer, bool
 		switch {
 		case r.Event == audit.ReleaseRefused && (r.Release == nil || r.Release.CodeSha256 == "" || r.Release.CodeSha256 == sha):
 			return ReleaseAnswer{Outcome: AnswerRefused, Function: r.Function, Reason: r.Reason}, true
-		case r.Event == audit.ReleasePublished && r.Release != nil && r.Release.CodeSha256 == sha && started == nil:
+		case (r.Event == audit.ReleasePublished || r.Event == audit.ReleaseRetried) && r.Release != nil && r.Release.CodeSha256 == sha && started == nil:
 			started = r
 		}
 	}
@@ -105,7 +106,7 @@ func (a *app) awaitAnswer(ctx context.Context, code map[string]string, requested
 		return ReleaseAnswer{}, err
 	}
 	deadline := a.env.Now().Add(timeout)
-	q := ledger.Query{Events: []audit.Event{audit.ReleasePublished, audit.ReleaseRefused}, Since: requested.Add(-answerSlack)}
+	q := ledger.Query{Events: []audit.Event{audit.ReleasePublished, audit.ReleaseRetried, audit.ReleaseRefused}, Since: requested.Add(-answerSlack)}
 	history := "aliasflow history"
 	if len(code) == 1 {
 		for fn := range code {

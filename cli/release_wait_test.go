@@ -39,6 +39,10 @@ func TestReleaseAnswer(t *testing.T) {
 			return []audit.Record{{Event: audit.ReleasePublished, Function: "hello", ToVersion: "2", Release: &promotion.Release{CodeSha256: w.sha2},
 				Execution: exec + "hello-v2-abc"}}
 		}, wantCode: cli.ExitOK, want: []string{"started hello-v2-abc", "aliasflow watch hello-v2-abc"}},
+		{name: "--retry: the retry is the answer", args: []string{"release", "hello", "--retry"}, answer: func(w *world, ordersSha string) []audit.Record {
+			return []audit.Record{{Event: audit.ReleaseRetried, Function: "hello", ToVersion: "2", Release: &promotion.Release{CodeSha256: w.sha2},
+				Execution: exec + "hello-v2-abc-2"}}
+		}, wantCode: cli.ExitOK, want: []string{"started hello-v2-abc-2"}},
 		{name: "another code's refusal is not the answer", args: []string{"release", "hello", "--timeout", "30s"}, answer: func(w *world, ordersSha string) []audit.Record {
 			return []audit.Record{{Event: audit.ReleaseRefused, Function: "hello", Release: &promotion.Release{CodeSha256: "other"}, Reason: "not ours"},
 				{Event: audit.ReleaseRefused, Function: "orders", Release: &promotion.Release{CodeSha256: w.sha2}, Reason: "not ours either"}}
