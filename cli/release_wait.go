@@ -25,6 +25,11 @@ const (
 	// answerSlack reads the trail from a little before the request: the
 	// release Lambda's clock stamps the records, not this machine's.
 	answerSlack = 5 * time.Second
+	// answerOverlap: each read starts this long before the newest record
+	// the last one returned, not after it — log streams are ingested
+	// independently, so a record can arrive after a newer one of another
+	// stream.
+	answerOverlap = 10 * time.Second
 )
 
 // Outcomes of a release request, as `release` prints them and --json
@@ -106,7 +111,10 @@ func (a *app) awaitAnswer(ctx context.Context, code map[string]string, requested
 		return ReleaseAnswer{}, err
 	}
 	deadline := a.env.Now().Add(timeout)
-	q := ledger.Query{Events: []audit.Event{audit.ReleasePublished, audit.ReleaseRetried, audit.ReleaseRefused}, Since: requested.Add(-answerSlack)}
+	// Every record since the request is read (the answer's three events
+	// cannot be selected on the server together), each read from where
+	// the last left off, less answerOverlap.
+	q := ledger.Query{Since: requested.Add(-answerSlack)}
 	history := "aliasflow history"
 	if len(code) == 1 {
 		for fn := range code {
@@ -129,6 +137,11 @@ func (a *app) awaitAnswer(ctx context.Context, code map[string]string, requested
 		case err == nil:
 			if ans, ok := matchAnswer(recs, code); ok {
 				return ans, nil
+			}
+			if len(recs) > 0 {
+				if from := recs[0].Time.Add(-answerOverlap); from.After(q.Since) {
+					q.Since = from
+				}
 			}
 		case errors.Is(err, ledger.ErrNoTrail):
 		case throttled(err):
