@@ -88,7 +88,9 @@ type app struct {
 	g       globals
 	clients *Clients
 	smARN   string
-	caller  string
+	// releaseWait is how far `release` follows its request.
+	releaseWait releaseWait
+	caller      string
 	// account is the caller's account, read with caller.
 	account string
 	// region is the AWS configuration's region, once the clients are
@@ -166,6 +168,7 @@ const exitCodes = `Exit codes (the same meaning for every command):
      nothing to roll back, a rollback past the last stable version without --to)
   5  the watched promotion ended failed, aborted or timed out
   6  refused: a confirmation was declined, or needed and none could be asked (use --yes)
+  7  release refused: the release Lambda refused the request (release; the reason is printed)
 130  interrupted: the demo was stopped with Ctrl-C`
 
 // root builds the command tree. Flags are GNU style (--flag, --flag=value,

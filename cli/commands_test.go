@@ -273,7 +273,7 @@ func TestPromoteNow(t *testing.T) {
 
 func TestRelease(t *testing.T) {
 	w := newWorld(t)
-	code, out, errs := w.run(t, "release", "hello", "--commit", "abc1234")
+	code, out, errs := w.run(t, "release", "hello", "--commit", "abc1234", "--request-only")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	if len(w.events.Put) != 1 {
 		t.Fatalf("put %d events; want 1", len(w.events.Put))
@@ -306,7 +306,7 @@ func TestRelease(t *testing.T) {
 
 	// --build links the CI run; the release Lambda reads it as the
 	// release's build (shared/release, ReleaseRequestedFields).
-	code, out, errs = w.run(t, "release", "hello", "--commit", "abc1234", "--build", "https://ci.example.com/runs/42")
+	code, out, errs = w.run(t, "release", "hello", "--commit", "abc1234", "--build", "https://ci.example.com/runs/42", "--request-only")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	d = cli.ReleaseRequest{}
 	if err := json.Unmarshal([]byte(*w.events.Put[len(w.events.Put)-1].Detail), &d); err != nil || d.Build != "https://ci.example.com/runs/42" || d.Commit != "abc1234" {

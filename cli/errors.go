@@ -28,6 +28,9 @@ const (
 	// ExitRefused: a confirmation was declined, or was needed and could
 	// not be asked (no terminal and no --yes).
 	ExitRefused = 6
+	// ExitReleaseRefused: the release Lambda refused the release request
+	// (`release`; the message gives its reason).
+	ExitReleaseRefused = 7
 	// ExitInterrupted: the demo was stopped with Ctrl-C (SIGINT) or
 	// SIGTERM; 128+2, the shell's code for a SIGINT.
 	ExitInterrupted = 130

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,22 +48,39 @@ type ReleaseRequest struct {
 // ReleaseResult is what `release` did.
 type ReleaseResult struct {
 	ReleaseRequest
-	EventID string `json:"eventId"`
+	EventID string `json:"eventId,omitempty"`
 	// Promotion is the execution name the release will most likely get
 	// (see nextVersion); a hint for `watch`, not a promise.
 	Promotion string `json:"expectedPromotion,omitempty"`
+	// Answer is the release Lambda's answer (unless --request-only).
+	Answer *ReleaseAnswer `json:"answer,omitempty"`
 }
 
 func releaseCommand(a *app) *cobra.Command {
 	var commit, build, title, author, group string
 	var retry bool
+	var code string
+	var w releaseWait
 	c := &cobra.Command{
-		Use:   "release <function>... | --group NAME [--commit SHA] [--build URL] [--title TEXT]",
+		Use:   "release <function>... | --group NAME [--commit SHA] [--build URL] [--wait]",
 		Short: "request a release of the function's current $LATEST (several functions, or a group: one promotion)",
-		Args:  positional(0, release.MaxGroupMembers),
+		Long: `Release asks the release Lambda to publish the function's current $LATEST code as a version,
+move stg to it and start its promotion, then waits for the Lambda's answer to this request (read
+from the audit trail, at most --timeout): it prints "started <promotion>", or "refused: <reason>"
+and exits 7. With --wait it then follows the promotion like watch does: exit 0 only when it
+completed, 5 when it was rolled back, rejected, expired or failed. A build whose promotion already
+exists is answered with that promotion (no new request). --request-only puts the request and
+returns, without an answer. CI jobs use it so that a refused release fails the job.`,
+		Args: positional(0, release.MaxGroupMembers),
 		RunE: func(c *cobra.Command, args []string) error {
-			want := ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry}
+			if err := w.check(); err != nil {
+				return err
+			}
+			a.releaseWait = w
+			want := ReleaseRequest{Commit: commit, Build: build, Title: title, Author: author, Retry: retry, CodeSha256: code}
 			switch {
+			case code != "" && (group != "" || len(args) > 1):
+				return usageError("release: --code-sha256 names one function's code; release a group without it")
 			case group != "" && len(args) > 0:
 				return usageError("release: name the functions or --group, not both")
 			case group != "":
@@ -79,12 +97,16 @@ func releaseCommand(a *app) *cobra.Command {
 			return runRelease(c.Context(), a, args[0], want)
 		},
 	}
-	c.Flags().StringVar(&group, "group", "", "release every target of the group (its settings' \"group\") as one promotion")
+	c.Flags().StringVar(&group, "group", "", "release every target of the group (settings' \"group\") as one promotion")
 	c.Flags().StringVar(&commit, "commit", "", "the commit the code was built from (recorded with the release)")
 	c.Flags().StringVar(&build, "build", "", "a link to the CI run that built the code (shown to approvers, recorded)")
 	c.Flags().StringVar(&title, "title", "", "what changed, e.g. \"$(git log -1 --format=%s)\" (shown to approvers)")
 	c.Flags().StringVar(&author, "author", "", "who wrote the change, e.g. \"$(git log -1 --format='%an <%ae>')\"")
 	c.Flags().BoolVar(&retry, "retry", false, "a fresh promotion of a build whose last one failed or was rolled back")
+	c.Flags().StringVar(&code, "code-sha256", "", "refuse unless $LATEST is this code (the CodeSha256 the upload returned)")
+	c.Flags().BoolVar(&w.follow, "wait", false, "follow the started promotion to its end (exit 0 only when it completed)")
+	c.Flags().BoolVar(&w.requestOnly, "request-only", false, "put the request; do not wait for the release Lambda's answer")
+	durationVar(c.Flags(), &w.timeout, "timeout", DefaultReleaseTimeout, "how long to wait for the release Lambda's answer")
 	return c
 }
 
@@ -97,9 +119,27 @@ func runRelease(ctx context.Context, a *app, fn string, want ReleaseRequest) err
 	if err := checkReleaseFlags(want); err != nil {
 		return err
 	}
+	w := a.releaseWait
+	requested := a.env.Now()
 	res, err := a.release(ctx, fn, want)
+	var existing *existingPromotion
+	if errors.As(err, &existing) && !w.requestOnly && (existing.running || w.follow) {
+		// A duplicate request: answered with the build's promotion.
+		return a.answer(ctx, w, ReleaseAnswer{Outcome: AnswerStarted, Function: fn, Execution: existing.arn, Existing: true},
+			&ReleaseResult{ReleaseRequest: ReleaseRequest{Function: fn, CodeSha256: existing.sha}})
+	}
 	if err != nil {
 		return err
+	}
+	if !w.requestOnly {
+		if !a.g.json {
+			fmt.Fprintf(a.env.Stdout, "release of %s requested (code %s, event %s); waiting for the release Lambda's answer\n", fn, res.CodeSha256, res.EventID)
+		}
+		ans, err := a.awaitAnswer(ctx, map[string]string{fn: res.CodeSha256}, requested, w.timeout)
+		if err != nil {
+			return err
+		}
+		return a.answer(ctx, w, ans, res)
 	}
 	if a.g.json {
 		return printJSON(a.env.Stdout, res)
@@ -145,6 +185,12 @@ func (a *app) release(ctx context.Context, fn string, want ReleaseRequest) (*Rel
 	sha, err := a.latestCode(ctx, fn)
 	if err != nil {
 		return nil, err
+	}
+	if want.CodeSha256 != "" && want.CodeSha256 != sha {
+		// Another upload came in since the CI's: releasing $LATEST would
+		// release code this run did not build.
+		return nil, fail(ExitConflict, "upload the code again, or release what $LATEST holds without --code-sha256",
+			"$LATEST of %s is code %s, not %s (--code-sha256): another upload came in between", fn, sha, want.CodeSha256)
 	}
 	expected, err := a.checkRelease(ctx, fn, sha, retry)
 	if err != nil {
@@ -297,14 +343,29 @@ func (a *app) checkRelease(ctx context.Context, fn, sha string, retry bool) (str
 	case found.Count == 0:
 		return promotion.ExecutionName(fn, next, sha), nil
 	case found.Status == types.ExecutionStatusRunning:
-		return "", fail(ExitConflict, "follow it with `aliasflow watch "+found.Last+"`",
-			"this build of %s is already being promoted: %s", fn, found.Last)
+		return "", &existingPromotion{conflict: fail(ExitConflict, "follow it with `aliasflow watch "+found.Last+"`",
+			"this build of %s is already being promoted: %s", fn, found.Last), arn: promotion.ExecutionARN(sm, found.Last), sha: sha, running: true}
 	case !retry:
-		return "", fail(ExitConflict, "run `aliasflow release --retry "+fn+"` to start a fresh promotion of it",
-			"the promotion %s of this build ended %s; releasing it again starts nothing", found.Last, found.Status)
+		return "", &existingPromotion{conflict: fail(ExitConflict, "run `aliasflow release --retry "+fn+"` to start a fresh promotion of it",
+			"the promotion %s of this build ended %s; releasing it again starts nothing", found.Last, found.Status), arn: promotion.ExecutionARN(sm, found.Last), sha: sha}
 	}
 	return found.Next(fn, next, sha), nil
 }
+
+// existingPromotion is checkRelease's refusal of a build whose promotion
+// exists: with --request-only a conflict; waiting for the answer, the
+// answer (a duplicate request starts nothing new) when it runs, or with
+// --wait, whose answer is how it ended.
+type existingPromotion struct {
+	conflict *Error
+	arn, sha string
+	running  bool
+}
+
+func (e *existingPromotion) Error() string { return e.conflict.Error() }
+
+// Unwrap is the conflict, for the exit code and hint.
+func (e *existingPromotion) Unwrap() error { return e.conflict }
 
 // nextVersion guesses the version the release publishes: PublishVersion
 // returns the newest version when its code is unchanged, else the next

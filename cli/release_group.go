@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/promotion"
@@ -41,6 +42,8 @@ type GroupReleaseResult struct {
 	// Unchanged are the functions whose code prod already runs: the
 	// release leaves them out of the promotion.
 	Unchanged []string `json:"unchanged,omitempty"`
+	// Answer is the release Lambda's answer (unless --request-only).
+	Answer *ReleaseAnswer `json:"answer,omitempty"`
 }
 
 // runGroupRelease requests one release of several functions of a group:
@@ -65,9 +68,14 @@ func runGroupRelease(ctx context.Context, a *app, fns []string, want ReleaseRequ
 	if err := checkReleaseFlags(want); err != nil {
 		return err
 	}
+	requested := a.env.Now()
 	res, err := a.releaseGroup(ctx, fns, want)
 	if err != nil {
 		return err
+	}
+	w := a.releaseWait
+	if !w.requestOnly && a.g.json {
+		return a.awaitGroupAnswer(ctx, w, res, requested)
 	}
 	if a.g.json {
 		return printJSON(a.env.Stdout, res)
@@ -80,8 +88,26 @@ func runGroupRelease(ctx context.Context, a *app, fns []string, want ReleaseRequ
 		}
 		fmt.Fprintf(a.env.Stdout, "  %s  code %s%s\n", m.Function, m.CodeSha256, note)
 	}
+	if !w.requestOnly {
+		fmt.Fprintln(a.env.Stdout, "waiting for the release Lambda's answer")
+		return a.awaitGroupAnswer(ctx, w, res, requested)
+	}
 	fmt.Fprintf(a.env.Stdout, "the release Lambda publishes a version of each and moves their stg; then:\n  aliasflow status %s\n", strings.Join(fns, " "))
 	return nil
+}
+
+// awaitGroupAnswer waits for the release Lambda's answer to a group's
+// request: a refusal of any member, or the one promotion started.
+func (a *app) awaitGroupAnswer(ctx context.Context, w releaseWait, res *GroupReleaseResult, requested time.Time) error {
+	code := map[string]string{}
+	for _, m := range res.Functions {
+		code[m.Function] = m.CodeSha256
+	}
+	ans, err := a.awaitAnswer(ctx, code, requested, w.timeout)
+	if err != nil {
+		return err
+	}
+	return a.answer(ctx, w, ans, res)
 }
 
 // releaseGroup puts one Release Requested event naming each function with

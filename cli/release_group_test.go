@@ -67,9 +67,9 @@ func TestReleaseGroup(t *testing.T) {
 		want      string
 		wantEvent bool
 	}{
-		{name: "two functions", args: []string{"release", "hello", "orders", "--commit", "abc1234"}, wantCode: cli.ExitOK,
+		{name: "two functions", args: []string{"release", "hello", "orders", "--commit", "abc1234", "--request-only"}, wantCode: cli.ExitOK,
 			want: "release of 2 functions requested as one promotion", wantEvent: true},
-		{name: "one unchanged rides in the event, named", args: []string{"release", "hello", "orders"},
+		{name: "one unchanged rides in the event, named", args: []string{"release", "hello", "orders", "--request-only"},
 			setup: func(w *world) { w.lambda.SetAlias(t, "orders", "prod", "2", nil) }, wantCode: cli.ExitOK,
 			want: "(prod already runs this code: left out of the promotion)", wantEvent: true},
 		{name: "every one unchanged", args: []string{"release", "hello", "orders"}, setup: func(w *world) {
@@ -79,7 +79,7 @@ func TestReleaseGroup(t *testing.T) {
 		{name: "--retry of several", args: []string{"release", "hello", "orders", "--retry"}, wantCode: cli.ExitUsage, want: "--retry takes one function"},
 		{name: "named twice", args: []string{"release", "hello", "hello"}, wantCode: cli.ExitUsage, want: "hello is named twice"},
 		{name: "a bad name", args: []string{"release", "hello", "orders:prod"}, wantCode: cli.ExitUsage, want: "orders:prod"},
-		{name: "--group", args: []string{"release", "--group", "api"}, setup: groupSettings, wantCode: cli.ExitOK,
+		{name: "--group", args: []string{"release", "--group", "api", "--request-only"}, setup: groupSettings, wantCode: cli.ExitOK,
 			want: "release of 2 functions requested as one promotion", wantEvent: true},
 		{name: "--group nobody is in", args: []string{"release", "--group", "web"}, setup: groupSettings, wantCode: cli.ExitNotFound,
 			want: "no target of pipeline aliasflow is in group web"},

@@ -67,16 +67,18 @@ func TestReleaseNothingToDo(t *testing.T) {
 			args: []string{"release", "hello"}, wantCode: cli.ExitConflict, want: "nothing to release: prod of hello already serves version 2"},
 		{name: "prod serves it, even with --retry", setup: func(w *world) { w.lambda.SetAlias(t, "hello", "prod", "2", nil) },
 			args: []string{"release", "hello", "--retry"}, wantCode: cli.ExitConflict, want: "nothing to release"},
-		{name: "the promotion runs", setup: func(w *world) { w.start(t, "2") },
-			args: []string{"release", "hello"}, wantCode: cli.ExitConflict, want: "already being promoted: " + first},
+		{name: "the promotion runs, --request-only", setup: func(w *world) { w.start(t, "2") },
+			args: []string{"release", "hello", "--request-only"}, wantCode: cli.ExitConflict, want: "already being promoted: " + first},
+		{name: "the promotion runs: it is the answer", setup: func(w *world) { w.start(t, "2") },
+			args: []string{"release", "hello"}, wantCode: cli.ExitOK, want: "started " + first + " (this build's promotion already existed"},
 		{name: "the promotion was rejected", setup: func(w *world) {
 			w.start(t, "2").Smoke(true).AwaitApproval().Reject(clitest.Approver, "no")
 		}, args: []string{"release", "hello"}, wantCode: cli.ExitConflict, want: "ended FAILED; releasing it again starts nothing"},
 		{name: "--retry after the rejection", setup: func(w *world) {
 			w.start(t, "2").Smoke(true).AwaitApproval().Reject(clitest.Approver, "no")
-		}, args: []string{"release", "hello", "--retry"}, wantCode: cli.ExitOK,
+		}, args: []string{"release", "hello", "--retry", "--request-only"}, wantCode: cli.ExitOK,
 			want: "aliasflow watch " + promotion.AttemptName("hello", "2", sha2, 2), wantEvent: true, wantRetry: true},
-		{name: "--retry with no promotion yet", args: []string{"release", "hello", "--retry"}, wantCode: cli.ExitOK,
+		{name: "--retry with no promotion yet", args: []string{"release", "hello", "--retry", "--request-only"}, wantCode: cli.ExitOK,
 			want: "aliasflow watch " + first, wantEvent: true, wantRetry: true},
 	}
 	for _, tt := range tests {

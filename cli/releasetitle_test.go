@@ -30,7 +30,7 @@ func TestReleaseSaysWhatChanged(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			code, out, errs := w.run(t, append([]string{"release", "hello"}, tc.args...)...)
+			code, out, errs := w.run(t, append([]string{"release", "hello", "--request-only"}, tc.args...)...)
 			wantCode(t, code, tc.wantCode, out, errs)
 			if tc.wantErr != "" {
 				wantContains(t, "stderr", errs, tc.wantErr)

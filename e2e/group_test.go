@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -31,6 +32,13 @@ import (
 // whose CodeSha256 it returns.
 func (s *scenario) addMember(fn string) string {
 	s.t.Helper()
+	return s.addTarget(fn, nil)
+}
+
+// addTarget is addMember with more tags on the function (beside the
+// pipeline's).
+func (s *scenario) addTarget(fn string, tags map[string]string) string {
+	s.t.Helper()
 	bin, err := os.ReadFile(binDir + "/hello/bootstrap")
 	if err != nil {
 		s.t.Fatal(err)
@@ -56,10 +64,15 @@ func (s *scenario) addMember(fn string) string {
 			return nil
 		})
 	}
+	all := maps.Clone(tags)
+	if all == nil {
+		all = map[string]string{}
+	}
+	all[local.PipelineTag] = local.PipelineName
 	timeout := 10
 	if _, err := lam.CreateFunction(lambdasvc.CreateFunctionInput{FunctionName: fn, Runtime: "provided.al2023", Handler: "bootstrap",
 		Role: "arn:aws:iam::" + core.Account + ":role/" + fn, Code: lambdasvc.FunctionCode{ZipFile: zip("v1")}, Timeout: &timeout,
-		Tags: map[string]string{local.PipelineTag: local.PipelineName}}); err != nil {
+		Tags: all}); err != nil {
 		s.t.Fatalf("create %s: %v", fn, err)
 	}
 	settle()

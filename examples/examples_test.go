@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/aliasflow/aliasflow/shared/deploy"
 	"io"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/rhysd/actionlint"
 	"gopkg.in/yaml.v3"
 
+	"github.com/aliasflow/aliasflow/cli"
 	"github.com/aliasflow/aliasflow/examples"
 	"github.com/aliasflow/aliasflow/shared/config"
 	"github.com/aliasflow/aliasflow/shared/eventpatterns"
@@ -134,7 +134,13 @@ var packagings = []packaging{
 // what the real ones would: go builds the binary, npm ci installs the
 // lock's dependency, pip installs the requirement into --target.
 var standIns = map[string]string{
+	// go install (of the aliasflow CLI) installs the stand-in aliasflow
+	// into $GOBIN.
 	"go": `#!/bin/sh
+if [ "$1" = install ]; then
+  case "$2" in github.com/aliasflow/aliasflow/cmd/aliasflow@*) ;; *) echo "stand-in go: unexpected go install $2" >&2; exit 2 ;; esac
+  mkdir -p "$GOBIN" && cp "$FAKE_AWS_DIR/aliasflow-stand-in" "$GOBIN/aliasflow" && exit 0
+fi
 while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
 mkdir -p "$(dirname "$out")" && echo "a Go binary" > "$out"
 `,
@@ -347,6 +353,22 @@ func buildSpecReleases(t *testing.T, p packaging, git bool, wantTitle, wantAutho
 	}
 }
 
+// aliasflowStandIn answers `aliasflow release` as the CLI does once the
+// release Lambda answered (FAKE_RELEASE_ANSWER: started or refused), with
+// the CLI's exit codes, and keeps its arguments, one a line. Like the CLI
+// it refuses a --code-sha256 that is not $LATEST's (the uploaded code).
+var aliasflowStandIn = fmt.Sprintf(`#!/bin/sh
+printf '%%s\n' "$@" > "$FAKE_AWS_DIR/aliasflow-args"
+[ "$1" = release ] || { echo "stand-in aliasflow: unexpected aliasflow $1" >&2; exit %[1]d; }
+while [ $# -gt 0 ]; do [ "$1" = --code-sha256 ] && code="$2"; shift; done
+[ "$code" = "$(cat "$FAKE_AWS_DIR/uploaded.sha")" ] || { echo "stand-in aliasflow: \$LATEST is not $code" >&2; exit %[2]d; }
+case "$FAKE_RELEASE_ANSWER" in
+refused) echo 'refused: parameter "/aliasflow/targets/hello" not found'; exit %[3]d ;;
+started) echo "started hello-v2-abc"; exit %[4]d ;;
+*) echo "stand-in aliasflow: FAKE_RELEASE_ANSWER is $FAKE_RELEASE_ANSWER" >&2; exit %[5]d ;;
+esac
+`, cli.ExitUsage, cli.ExitConflict, cli.ExitReleaseRefused, cli.ExitOK, cli.ExitFailure)
+
 // workflow is the part of a GitHub Actions workflow the test runs.
 type workflow struct {
 	Env  map[string]string `yaml:"env"`
@@ -361,19 +383,30 @@ type workflow struct {
 }
 
 func TestWorkflowRequestsTheReleaseOfWhatItUploaded(t *testing.T) {
-	// GIVEN each workflow's run: steps — Build, Update $LATEST and Request
-	// the release — run by bash as GitHub runs them (stand-ins for go, npm
-	// and pip; a fake aws answers Lambda and EventBridge), THEN the package
-	// holds the runtime's entry point and the installed dependency, it
-	// waits with function-updated-v2, and the event it puts is accepted by
-	// the release Lambda's parser as a release of exactly the uploaded
-	// code, with the commit, its title and author, the actor and the run.
+	// GIVEN each workflow's run: steps — Build, Update $LATEST and Release
+	// — run by bash as GitHub runs them (stand-ins for go, npm and pip; a
+	// fake aws answers Lambda; go install installs a stand-in aliasflow
+	// that answers as the CLI does), THEN the package holds the runtime's
+	// entry point and the installed dependency, it waits with
+	// function-updated-v2, and it runs `aliasflow release` for exactly the
+	// uploaded code, with the commit, its title and author and the run,
+	// which the release Lambda's parser accepts; the job passes when the
+	// release started and fails when it was refused (issue 21).
+	tests := []struct {
+		answer   string
+		wantFail bool
+	}{
+		{answer: "started"},
+		{answer: "refused", wantFail: true},
+	}
 	for _, p := range packagings {
-		t.Run(p.name, func(t *testing.T) { workflowReleases(t, p) })
+		for _, tt := range tests {
+			t.Run(p.name+"/"+tt.answer, func(t *testing.T) { workflowReleases(t, p, tt.answer, tt.wantFail) })
+		}
 	}
 }
 
-func workflowReleases(t *testing.T, p packaging) {
+func workflowReleases(t *testing.T, p packaging, answer string, wantFail bool) {
 	raw, err := os.ReadFile(p.workflow)
 	if err != nil {
 		t.Fatal(err)
@@ -384,13 +417,16 @@ func workflowReleases(t *testing.T, p packaging) {
 	}
 	dir, env := sandbox(t)
 	checkout(t, dir, p, true)
+	writeScript(t, filepath.Join(dir, "aliasflow-stand-in"), aliasflowStandIn)
 	for k, v := range wf.Env {
 		env = append(env, k+"="+v)
 	}
 	output := filepath.Join(dir, "github-output")
 	env = append(env, "GITHUB_OUTPUT="+output, "GITHUB_SHA=89abcdef0123456789abcdef0123456789abcdef", "GITHUB_ACTOR=octocat",
-		"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=acme/shop", "GITHUB_RUN_ID=42")
-	ran := 0
+		"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=acme/shop", "GITHUB_RUN_ID=42", "RUNNER_TEMP="+filepath.Join(dir, "runner-temp"),
+		"FAKE_RELEASE_ANSWER="+answer)
+	var names []string
+	var failed error
 	for _, job := range wf.Jobs {
 		for _, step := range job.Steps {
 			if step.Run == "" {
@@ -403,36 +439,59 @@ func workflowReleases(t *testing.T, p packaging) {
 				}
 				stepEnv = append(stepEnv, k+"="+v)
 			}
+			names = append(names, step.Name)
 			// GitHub's default shell on Linux runners.
-			run(t, dir, stepEnv, "bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.Run)
-			ran++
+			cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.Run)
+			cmd.Dir, cmd.Env = dir, stepEnv
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				// A failed step fails the job: no later step runs.
+				failed = fmt.Errorf("step %q: %v\n%s", step.Name, err, out)
+				break
+			}
 		}
 	}
-	if ran != 3 {
-		t.Fatalf("ran %d steps, want Build, Update $LATEST and Request the release", ran)
+	if got := strings.Join(names, ", "); got != "Build, Update $LATEST, Release" {
+		t.Fatalf("ran %s; want Build, Update $LATEST, Release (%v)", got, failed)
+	}
+	switch {
+	case wantFail && failed == nil:
+		t.Errorf("the job passed though the release was refused")
+	case wantFail && !strings.Contains(failed.Error(), "step \"Release\"") || !wantFail && failed != nil:
+		t.Errorf("job failed: %v; want it to fail only at Release, and only on a refusal", failed)
 	}
 	checkPackage(t, dir, p)
 	if !containsPrefix(awsCalls(t, dir), "lambda wait function-updated-v2 --function-name hello") {
 		t.Errorf("no wait function-updated-v2 on hello")
 	}
-	entriesRaw, err := os.ReadFile(filepath.Join(dir, "put-events.json"))
+	argsRaw, err := os.ReadFile(filepath.Join(dir, "aliasflow-args"))
 	if err != nil {
-		t.Fatalf("no PutEvents: %v", err)
+		t.Fatalf("aliasflow release did not run: %v", err)
 	}
-	var entries []struct {
-		Source, DetailType, Detail, EventBusName string
+	args := strings.Split(strings.TrimSuffix(string(argsRaw), "\n"), "\n")
+	flag := func(name string) string {
+		for i, a := range args {
+			if a == name && i+1 < len(args) {
+				return args[i+1]
+			}
+		}
+		return ""
 	}
-	if err := json.Unmarshal(entriesRaw, &entries); err != nil || len(entries) != 1 {
-		t.Fatalf("entries = %s (%v), want one", entriesRaw, err)
-	}
-	e := entries[0]
-	if e.EventBusName != deploy.ReleaseEventBus {
-		t.Errorf("EventBusName = %q, want %s (issue 18: the release bus, not the default bus anyone may put on)", e.EventBusName, deploy.ReleaseEventBus)
-	}
-	req := parse(t, map[string]any{"source": e.Source, "detail-type": e.DetailType, "detail": json.RawMessage(e.Detail)})
 	uploaded := uploadedSha(t, dir)
+	if len(args) < 2 || args[0] != "release" || args[1] != "hello" || flag("--code-sha256") != uploaded {
+		t.Fatalf("aliasflow %q; want release hello --code-sha256 %s", args, uploaded)
+	}
+	// What the CLI puts from these flags, the release Lambda's parser
+	// accepts as the release of exactly the uploaded code.
+	detail, err := json.Marshal(cli.ReleaseRequest{Function: args[1], CodeSha256: flag("--code-sha256"), Commit: flag("--commit"),
+		RequestedBy: "arn:aws:sts::123456789012:assumed-role/aliasflow-github-release/GitHubActions", Build: flag("--build"),
+		Title: flag("--title"), Author: flag("--author")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := parse(t, map[string]any{"source": eventpatterns.ReleaseSource, "detail-type": eventpatterns.ReleaseDetailType, "detail": json.RawMessage(detail)})
 	if req.Function() != "hello" || req.Release.CodeSha256 != uploaded || req.Release.Commit != "89abcdef0123456789abcdef0123456789abcdef" ||
-		req.Release.RequestedBy != "octocat" || req.Release.Build != "https://github.com/acme/shop/actions/runs/42" || req.Release.Source != release.SourceAliasflow ||
+		req.Release.Build != "https://github.com/acme/shop/actions/runs/42" || req.Release.Source != release.SourceAliasflow ||
 		req.Release.Title != commitTitle || req.Release.Author != commitAuthor {
 		t.Errorf("release = %s %+v; want title %q and author %q", req.Function(), req.Release, commitTitle, commitAuthor)
 	}
@@ -532,8 +591,8 @@ func containsPrefix(list []string, prefix string) bool {
 // fakeAWS answers the AWS CLI calls the examples make, the way the CLI
 // prints them with --query … --output text: UpdateFunctionCode returns the
 // CodeSha256 of the zip (base64 of its SHA-256, as Lambda reports it),
-// GetFunction returns it back, the waiter succeeds, PutEvents keeps the
-// entries and reports no failure. Anything else is an error.
+// GetFunction returns it back, the waiter succeeds. Anything else is an
+// error.
 func fakeAWS(args []string) int {
 	dir := os.Getenv("FAKE_AWS_DIR")
 	f, err := os.OpenFile(filepath.Join(dir, "aws-calls"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -578,16 +637,6 @@ func fakeAWS(args []string) int {
 			return 2
 		}
 		fmt.Println(string(sha))
-	case "events put-events":
-		entries, err := os.ReadFile(strings.TrimPrefix(flag("--entries"), "file://"))
-		if err != nil || flag("--query") != "FailedEntryCount" {
-			fmt.Fprintln(os.Stderr, "fake aws: put-events needs --entries file://… --query FailedEntryCount:", err)
-			return 2
-		}
-		if err := os.WriteFile(filepath.Join(dir, "put-events.json"), entries, 0o644); err != nil {
-			return 2
-		}
-		fmt.Println("0")
 	default:
 		fmt.Fprintln(os.Stderr, "fake aws: unexpected call", args)
 		return 2

@@ -79,11 +79,35 @@ func (p *Pipeline) taggedFunctions() ([]*string, map[string]any) {
 // "Release Requested" event on the release bus (deploy.ReleaseEventBus) — only with aliasflow's
 // source and detail type (events:source and events:detail-type, "Using IAM
 // policy conditions in Amazon EventBridge").
+//
+// `aliasflow release` also waits for the release Lambda's answer and, with
+// --wait, follows the promotion: awaitReleaseStatements.
 func (p *Pipeline) ReleaseStatements() []awsiam.PolicyStatement {
 	fns, tagged := p.taggedFunctions()
-	return []awsiam.PolicyStatement{
+	return append([]awsiam.PolicyStatement{
 		statement("UpdateTargetCode", updateCodeActions, fns, tagged),
 		p.requestReleaseStatement(),
+	}, p.awaitReleaseStatements(fns, tagged)...)
+}
+
+// checkReleaseActions are what `aliasflow release` reads of a target before
+// it asks: whether prod already serves the code and which version the
+// release publishes, so that a request of a build whose promotion exists
+// is answered with that promotion.
+var checkReleaseActions = []string{"lambda:ListAliases", "lambda:ListVersionsByFunction"}
+
+// awaitReleaseStatements are the reads of `aliasflow release` beyond the
+// request: the target's versions and aliases (checkReleaseActions, on fns
+// under condition), the build's promotion (ListExecutions of the one state
+// machine — its ARN is built, not listed — and DescribeExecution and
+// GetExecutionHistory of its executions, for --wait), and the audit trail,
+// where the release Lambda's answer is recorded.
+func (p *Pipeline) awaitReleaseStatements(fns []*string, condition map[string]any) []awsiam.PolicyStatement {
+	return []awsiam.PolicyStatement{
+		statement("CheckRelease", checkReleaseActions, fns, condition),
+		statement("ListPromotions", []string{"states:ListExecutions"}, []*string{p.stateMachineArn()}, nil),
+		statement("ReadPromotions", []string{"states:DescribeExecution", "states:GetExecutionHistory"}, []*string{p.executionsArn()}, nil),
+		statement("ReadReleaseAnswer", []string{"logs:FilterLogEvents"}, p.trailArns(), nil),
 	}
 }
 
@@ -100,10 +124,11 @@ func (p *Pipeline) repositoryReleaseStatements(repository string) []awsiam.Polic
 		both[k] = v
 	}
 	both["aws:ResourceTag/"+RepositoryTag] = repository
-	return []awsiam.PolicyStatement{
-		statement("UpdateTargetCode", updateCodeActions, fns, map[string]any{"StringEquals": both}),
+	condition := map[string]any{"StringEquals": both}
+	return append([]awsiam.PolicyStatement{
+		statement("UpdateTargetCode", updateCodeActions, fns, condition),
 		p.requestReleaseStatement(),
-	}
+	}, p.awaitReleaseStatements(fns, condition)...)
 }
 
 func (p *Pipeline) requestReleaseStatement() awsiam.PolicyStatement {
@@ -327,8 +352,8 @@ func NewGitHubReleaseRole(scope constructs.Construct, id string, props *GitHubRe
 		r.Role.AddToPolicy(s)
 	}
 	SuppressFindings(r.Role, "AwsSolutions-IAM5",
-		"function:* is limited by the conditions aws:ResourceTag/"+TagKey+" and aws:ResourceTag/"+RepositoryTag+" to the pipeline's targets released from this repository: the workflow may update their $LATEST and read them, nothing else.",
-		findingTaggedFunctions)
+		"function:* is limited by the conditions aws:ResourceTag/"+TagKey+" and aws:ResourceTag/"+RepositoryTag+" to the pipeline's targets released from this repository: the workflow may update their $LATEST and read them, nothing else; execution:aliasflow-promotion:* is the executions of the one promotion state machine (read: the release's promotion, followed by release --wait); log-group:/aliasflow/pipeline:* is the pipeline's own log group with its streams (read: the release Lambda's answer).",
+		findingTaggedFunctions, FindingExecutions, FindingPipelineLogs)
 	return r
 }
 

@@ -221,7 +221,10 @@ func TestGitHubReleaseRole(t *testing.T) {
 	// sts.amazonaws.com, only that repository's branch may assume the role
 	// (aud and sub both checked), and the role may update and read the
 	// pipeline's functions tagged with its repository and put Release
-	// Requested events, nothing else.
+	// Requested events, and read what `aliasflow release` reads to answer
+	// (issue 21): the build's promotion on the promotion state machine and
+	// the release Lambda's answer in the pipeline's log group — nothing
+	// else.
 	stack, tmpl := accessStack(t)
 	providers := cdktest.Resources(tmpl, "AWS::IAM::OIDCProvider")
 	if len(providers) != 1 {
@@ -260,13 +263,51 @@ func TestGitHubReleaseRole(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	if want := "events:PutEvents,lambda:GetFunction,lambda:GetFunctionConfiguration,lambda:ListTags,lambda:UpdateFunctionCode"; strings.Join(got, ",") != want {
+	if want := "events:PutEvents,lambda:GetFunction,lambda:GetFunctionConfiguration,lambda:ListAliases,lambda:ListTags,lambda:ListVersionsByFunction,lambda:UpdateFunctionCode," +
+		"logs:FilterLogEvents,states:DescribeExecution,states:GetExecutionHistory,states:ListExecutions"; strings.Join(got, ",") != want {
 		t.Errorf("role may %s, want %s", strings.Join(got, ","), want)
+	}
+	// The reads reach the pipeline's own state machine, its executions and
+	// its log group, nothing wider.
+	for _, c := range []struct{ action, resource string }{
+		{"states:ListExecutions", ":stateMachine:" + aliasflow.StateMachineName},
+		{"states:DescribeExecution", ":execution:" + aliasflow.StateMachineName + ":*"},
+		{"states:GetExecutionHistory", ":execution:" + aliasflow.StateMachineName + ":*"},
+		{"logs:FilterLogEvents", ":log-group:" + aliasflow.PipelineLogGroupName},
+	} {
+		s := allowed[c.action]
+		if got := cdktest.Flat(s.Resources); len(s.Resources) == 0 || strings.Count(got, c.resource) != len(s.Resources) || s.Condition != nil {
+			t.Errorf("%s on %s if %v, want only %s", c.action, got, s.Condition, c.resource)
+		}
+	}
+	// Every call `aliasflow release --wait` makes is one the role may make
+	// (e2e TestCIReleaseWaitsForTheAnswer runs it as this role).
+	for _, a := range releaseCLIActions {
+		if _, ok := allowed[a]; !ok {
+			t.Errorf("the role may not %s, which aliasflow release calls", a)
+		}
 	}
 	if !releaseOnly(allowed["events:PutEvents"]) {
 		t.Errorf("PutEvents is not limited to Release Requested: %+v", allowed["events:PutEvents"])
 	}
 	cdktest.AssertNagClean(t, stack)
+}
+
+// releaseCLIActions are the calls `aliasflow release --wait` makes: read
+// $LATEST (GetFunctionConfiguration), the versions and aliases
+// (ListVersionsByFunction, ListAliases) and the build's promotions
+// (ListExecutions), put the request (PutEvents), read the answer
+// (FilterLogEvents) and follow the promotion (DescribeExecution,
+// GetExecutionHistory). Each is a method of cli.Clients (checked below).
+var releaseCLIActions = []string{"lambda:GetFunctionConfiguration", "lambda:ListVersionsByFunction", "lambda:ListAliases", "states:ListExecutions",
+	"events:PutEvents", "logs:FilterLogEvents", "states:DescribeExecution", "states:GetExecutionHistory"}
+
+func TestReleaseCLIActionsAreCLICalls(t *testing.T) {
+	for _, a := range releaseCLIActions {
+		if !cdktest.Has(cliActions(), a) {
+			t.Errorf("%s is no call of cli.Clients", a)
+		}
+	}
 }
 
 func TestGitHubReleaseRoleWithExistingProvider(t *testing.T) {
