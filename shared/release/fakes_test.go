@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
@@ -20,7 +21,7 @@ var (
 	_ Lambda            = (*lambda.Client)(nil)
 	_ StepFunctions     = (*sfn.Client)(nil)
 	_ Builds            = (*fakeBuilds)(nil)
-	_ audit.EventPutter = (*fakeBus)(nil)
+	_ audit.EventPutter = (*eventbridge.Client)(nil)
 )
 
 // callLog records every AWS call the handler makes, in order.
@@ -104,24 +105,11 @@ func (f *fakeBuilds) BatchGetBuilds(_ context.Context, in *codebuild.BatchGetBui
 	return out, nil
 }
 
-// fakeBus is EventBridge, keeping what was put.
-type fakeBus struct {
-	calls   *callLog
-	entries []string
-}
-
-func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	f.calls.add("PutEvents")
-	for _, e := range in.Entries {
-		f.entries = append(f.entries, aws.ToString(e.Detail))
-	}
-	return &eventbridge.PutEventsOutput{}, nil
-}
-
-// events returns the audit event of each entry put, in order.
-func (f *fakeBus) events() []string {
-	out := make([]string, len(f.entries))
-	for i, d := range f.entries {
+// busEvents returns the audit event of each entry put on bus, in order.
+func busEvents(bus *sandboxtest.Events) []string {
+	details := bus.Details()
+	out := make([]string, len(details))
+	for i, d := range details {
 		var rec struct {
 			Event string `json:"event"`
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -60,10 +61,11 @@ func newGroupWorld(t *testing.T, cfgDoc string, unchanged ...string) (*world, ma
 	fns := lambda.New(w.lambda.Client.Options(), func(o *lambda.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	sf := sfn.New(w.states.SFN.Options(), func(o *sfn.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
-	w.bus = &fakeBus{calls: w.calls}
+	w.bus = sandboxtest.NewEvents(t)
+	bus := eventbridge.New(w.bus.Client.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return worldTime }
-	w.h = New(w.cfg, smARN, fns, sf, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
+	w.h = New(w.cfg, smARN, fns, sf, w.builds, audit.New(log, bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
 		&Options{Log: log, Sleep: func(_ context.Context, d time.Duration) error {
 			w.slept = append(w.slept, d)
 			w.clock.Advance(d)

@@ -27,6 +27,7 @@ import (
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -96,7 +97,7 @@ type world struct {
 	// goes out.
 	hook   func(op string)
 	builds *fakeBuilds
-	bus    *fakeBus
+	bus    *sandboxtest.Events
 	logs   *syncBuffer
 	emf    *syncBuffer
 	slept  []time.Duration
@@ -180,10 +181,11 @@ func newWorld(t *testing.T, opts ...option) *world {
 	fns := lambda.New(w.lambda.Client.Options(), func(o *lambda.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	sf := sfn.New(w.states.SFN.Options(), func(o *sfn.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
-	w.bus = &fakeBus{calls: w.calls}
+	w.bus = sandboxtest.NewEvents(t)
+	bus := eventbridge.New(w.bus.Client.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return worldTime }
-	w.h = New(w.cfg, smARN, fns, sf, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
+	w.h = New(w.cfg, smARN, fns, sf, w.builds, audit.New(log, bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
 		&Options{Log: log, Sleep: func(_ context.Context, d time.Duration) error {
 			w.slept = append(w.slept, d)
 			w.clock.Advance(d)
@@ -488,7 +490,7 @@ func TestHandleFreshRelease(t *testing.T) {
 			}
 			// The trail's records are the ones the promotion announces:
 			// one record in two places.
-			if got := len(w.bus.entries); got != 0 {
+			if got := len(w.bus.Details()); got != 0 {
 				t.Errorf("the release put %d audit entries on EventBridge, want 0 (its promotion announces them)", got)
 			}
 			var in promotion.Input
@@ -817,7 +819,7 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if op == "StartExecution" {
 				wantEntries = 2
 			}
-			if got := len(w.bus.entries); got != wantEntries {
+			if got := len(w.bus.Details()); got != wantEntries {
 				t.Errorf("the release put %d audit entries on EventBridge, want %d", got, wantEntries)
 			}
 		})
@@ -1313,7 +1315,7 @@ func TestConcurrentDuplicateStartsFirst(t *testing.T) {
 	}
 	// The promotion announces nothing, so the mover puts the records on
 	// EventBridge: each once.
-	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+	if got := busEvents(w.bus); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
 		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
 	}
 	if got := strings.Count(w.emf.String(), "PromotionsStarted"); got != 2 { // name in the metric list and as the value key
@@ -1374,7 +1376,7 @@ func TestConcurrentDuplicateStartsFirstAndEnds(t *testing.T) {
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved (no late-duplicate move)", got)
 	}
-	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+	if got := busEvents(w.bus); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
 		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
 	}
 }
@@ -1401,7 +1403,7 @@ func TestConcurrentDuplicateStartsFirstUndescribed(t *testing.T) {
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
 	}
-	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+	if got := busEvents(w.bus); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
 		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
 	}
 }
