@@ -1,26 +1,25 @@
 package release
 
 import (
-	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"sync"
 
+	codebuildsvc "github.com/aliasflow/aliasflow/sandbox/codebuild"
+	"github.com/aliasflow/aliasflow/sandbox/core"
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
-	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 var (
 	_ Lambda            = (*lambda.Client)(nil)
 	_ StepFunctions     = (*sfn.Client)(nil)
-	_ Builds            = (*fakeBuilds)(nil)
+	_ Builds            = (*codebuild.Client)(nil)
 	_ audit.EventPutter = (*eventbridge.Client)(nil)
 )
 
@@ -54,55 +53,27 @@ var mutatingOps = map[string]bool{
 	"StopExecution": true, "StartExecution": true,
 }
 
-// faults holds errors to answer instead of doing an operation, in order.
-type faults map[string][]error
-
-func (f faults) next(op string) error {
-	errs := f[op]
-	if len(errs) == 0 {
-		return nil
-	}
-	f[op] = errs[1:]
-	return errs[0]
+// throttled is the error a throttled CodeBuild call answers
+// (ThrottlingException, a common error of AWS APIs: "The request was
+// denied due to request throttling", Common Errors, AWS CodeBuild API
+// Reference, https://docs.aws.amazon.com/codebuild/latest/APIReference/CommonErrors.html).
+func throttled(op string) *core.APIError {
+	return core.Errorf("ThrottlingException", http.StatusBadRequest, "%s: Rate exceeded", op)
 }
 
-func throttled(op string) error {
-	return &lambdatypes.TooManyRequestsException{Message: aws.String(op + ": Rate exceeded")}
-}
-
-// fakeBuilds is CodeBuild's record of builds and what they exported.
-type fakeBuilds struct {
-	calls  *callLog
-	builds map[string]map[string]string
-	// initiator is every build's Build.initiator.
-	initiator string
-	asked     [][]string
-	fail      faults
-}
-
-func (f *fakeBuilds) BatchGetBuilds(_ context.Context, in *codebuild.BatchGetBuildsInput, _ ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error) {
-	f.calls.add("BatchGetBuilds")
-	f.asked = append(f.asked, in.Ids)
-	if err := f.fail.next("BatchGetBuilds"); err != nil {
-		return nil, err
+// build runs a finished, successful build of project on the sandbox's
+// CodeBuild, started by initiator and exporting vars, and returns its id.
+func (w *world) build(project, initiator string, vars map[string]string) string {
+	w.t.Helper()
+	in := codebuildsvc.RunInput{Project: project, Initiator: initiator}
+	for k, v := range vars {
+		in.Exported = append(in.Exported, codebuildsvc.EnvironmentVariable{Name: k, Value: v})
 	}
-	out := &codebuild.BatchGetBuildsOutput{}
-	for _, id := range in.Ids {
-		vars, ok := f.builds[id]
-		if !ok {
-			out.BuildsNotFound = append(out.BuildsNotFound, id)
-			continue
-		}
-		b := cbtypes.Build{Id: aws.String(id), BuildStatus: cbtypes.StatusTypeSucceeded}
-		if f.initiator != "" {
-			b.Initiator = aws.String(f.initiator)
-		}
-		for k, v := range vars {
-			b.ExportedEnvironmentVariables = append(b.ExportedEnvironmentVariables, cbtypes.ExportedEnvironmentVariable{Name: aws.String(k), Value: aws.String(v)})
-		}
-		out.Builds = append(out.Builds, b)
+	b, _, err := w.builds.Service.RunBuild(in)
+	if err != nil {
+		w.t.Fatalf("RunBuild: %v", err)
 	}
-	return out, nil
+	return b.ID
 }
 
 // busEvents returns the audit event of each entry put on bus, in order.
