@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -99,12 +103,11 @@ func (e *Events) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ 
 	return out, nil
 }
 
-// Identity is a fake STS naming one caller.
-type Identity struct{ ARN string }
-
-// GetCallerIdentity names the caller.
-func (i Identity) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
-	return &sts.GetCallerIdentityOutput{Arn: aws.String(i.ARN), Account: aws.String("000000000000"), UserId: aws.String("AIDAEXAMPLE")}, nil
+// Identity is the sandbox's STS, called as the operator whose ARN is
+// Caller: GetCallerIdentity names Caller.
+func Identity(t testing.TB) *sts.Client {
+	t.Helper()
+	return sandboxtest.NewSTS(t, strings.TrimPrefix(Caller, "arn:aws:iam::"+core.Account+":user/"))
 }
 
 // Proofs presigns caller proofs as the CLI does on AWS: AWS's SDK
