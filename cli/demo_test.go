@@ -55,7 +55,7 @@ func TestDemoWaitsForTheDecision(t *testing.T) {
 					}
 					return ctx.Err()
 				},
-				Clients: &cli.Clients{Lambda: w.lambda.Client, States: w.states.SFN, Logs: w.logs, Events: w.events, Identity: w.identity},
+				Clients: &cli.Clients{Lambda: w.lambda.Client, States: w.states.SFN, Logs: w.logs, Events: w.events.Client, Identity: w.identity},
 			}, s.ARN)
 			if err != nil {
 				t.Fatal(err)
