@@ -28,14 +28,14 @@ type CodeBuild struct {
 
 	mu    sync.Mutex
 	asked [][]string
-	fails map[string][]*core.APIError // by operation: errors to answer next
+	fails failQueue
 }
 
 // NewCodeBuild serves a sandbox CodeBuild with no builds until the test
 // ends.
 func NewCodeBuild(t testing.TB) *CodeBuild {
 	t.Helper()
-	c := &CodeBuild{Service: codebuildsvc.New(nil, nil), fails: map[string][]*core.APIError{}}
+	c := &CodeBuild{Service: codebuildsvc.New(nil, nil)}
 	cfg := servicetest.Config(t, "codebuild", http.HandlerFunc(c.serve))
 	c.Client = codebuild.NewFromConfig(cfg, func(o *codebuild.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
@@ -66,21 +66,13 @@ func (c *CodeBuild) Asked() [][]string {
 // and {"__type","message"}): a throttle the SDK decodes as it would AWS's.
 // The shape of Lambda.Fail.
 func (c *CodeBuild) Fail(op string, errs ...*core.APIError) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fails[op] = append(c.fails[op], errs...)
+	c.fails.add(op, errs...)
 }
 
 func (c *CodeBuild) serve(w http.ResponseWriter, r *http.Request) {
 	op := r.Header.Get("X-Amz-Target")
 	op = op[strings.LastIndex(op, ".")+1:]
-	c.mu.Lock()
-	var fail *core.APIError
-	if q := c.fails[op]; len(q) > 0 {
-		fail, c.fails[op] = q[0], q[1:]
-	}
-	c.mu.Unlock()
-	if fail != nil {
+	if fail := c.fails.next(op); fail != nil {
 		core.WriteAWSJSONError(w, "1.1", fail)
 		return
 	}
