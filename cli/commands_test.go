@@ -54,8 +54,8 @@ func TestUsageErrors(t *testing.T) {
 			code, out, errs := w.run(t, c.args...)
 			wantCode(t, code, cli.ExitUsage, out, errs)
 			wantContains(t, "stderr", errs, c.want)
-			if len(w.sent())+len(w.events.Put) > 0 {
-				t.Errorf("a usage error moved something: sent %v, put %v", w.sent(), w.events.Put)
+			if len(w.sent())+len(w.events.Put()) > 0 {
+				t.Errorf("a usage error moved something: sent %v, put %v", w.sent(), w.events.Put())
 			}
 		})
 	}
@@ -275,10 +275,10 @@ func TestRelease(t *testing.T) {
 	w := newWorld(t)
 	code, out, errs := w.run(t, "release", "hello", "--commit", "abc1234", "--request-only")
 	wantCode(t, code, cli.ExitOK, out, errs)
-	if len(w.events.Put) != 1 {
-		t.Fatalf("put %d events; want 1", len(w.events.Put))
+	if len(w.events.Put()) != 1 {
+		t.Fatalf("put %d events; want 1", len(w.events.Put()))
 	}
-	e := w.events.Put[0]
+	e := w.events.Put()[0]
 	// On the release bus, the one its rule listens on (issue 18: on the
 	// default bus anyone with events:PutEvents could start a release).
 	if *e.Source != "aliasflow" || *e.DetailType != "Release Requested" || *e.EventBusName != "aliasflow-releases" {
@@ -309,7 +309,7 @@ func TestRelease(t *testing.T) {
 	code, out, errs = w.run(t, "release", "hello", "--commit", "abc1234", "--build", "https://ci.example.com/runs/42", "--request-only")
 	wantCode(t, code, cli.ExitOK, out, errs)
 	d = cli.ReleaseRequest{}
-	if err := json.Unmarshal([]byte(*w.events.Put[len(w.events.Put)-1].Detail), &d); err != nil || d.Build != "https://ci.example.com/runs/42" || d.Commit != "abc1234" {
+	if err := json.Unmarshal([]byte(*w.events.Put()[len(w.events.Put())-1].Detail), &d); err != nil || d.Build != "https://ci.example.com/runs/42" || d.Commit != "abc1234" {
 		t.Errorf("detail with --build = %+v (%v); want build https://ci.example.com/runs/42", d, err)
 	}
 	// What the release Lambda would refuse is refused here first, named,
@@ -325,11 +325,11 @@ func TestRelease(t *testing.T) {
 		{"--commit too short", []string{"--commit", "abc12"}, `--commit: "abc12" is not a commit id`},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
-			puts := len(w.events.Put)
+			puts := len(w.events.Put())
 			code, out, errs := w.run(t, append([]string{"release", "hello"}, bad.args...)...)
 			wantCode(t, code, cli.ExitUsage, out, errs)
 			wantContains(t, "stderr", errs, bad.want)
-			if len(w.events.Put) != puts {
+			if len(w.events.Put()) != puts {
 				t.Errorf("a refused %s put an event", bad.args[0])
 			}
 		})
@@ -338,7 +338,7 @@ func TestRelease(t *testing.T) {
 	code, out, errs = w.run(t, "release", "nope")
 	wantCode(t, code, cli.ExitNotFound, out, errs)
 
-	w.events.Refuse = "AccessDeniedException"
+	w.events.Service.Refuse("AccessDeniedException")
 	code, out, errs = w.run(t, "release", "hello")
 	wantCode(t, code, cli.ExitFailure, out, errs)
 	wantContains(t, "stderr", errs, "refused", "AccessDeniedException")
@@ -414,8 +414,8 @@ func TestReleaseWaitsForACodeUpdate(t *testing.T) {
 	code, out, errs := w.run(t, "release", "busy")
 	wantCode(t, code, cli.ExitConflict, out, errs)
 	wantContains(t, "stderr", errs, "still being updated after 2m0s")
-	if len(w.events.Put) != 0 || w.slept != 2*time.Minute {
-		t.Errorf("put %d events after waiting %s; want none after 2m", len(w.events.Put), w.slept)
+	if len(w.events.Put()) != 0 || w.slept != 2*time.Minute {
+		t.Errorf("put %d events after waiting %s; want none after 2m", len(w.events.Put()), w.slept)
 	}
 }
 

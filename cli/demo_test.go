@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aliasflow/aliasflow/cli"
-	"github.com/aliasflow/aliasflow/cli/clitest"
 	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 )
 
@@ -56,7 +55,7 @@ func TestDemoWaitsForTheDecision(t *testing.T) {
 					}
 					return ctx.Err()
 				},
-				Clients: &cli.Clients{Lambda: w.lambda.Client, States: w.states.SFN, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller}},
+				Clients: &cli.Clients{Lambda: w.lambda.Client, States: w.states.SFN, Logs: w.logs, Events: w.events.Client, Identity: w.identity},
 			}, s.ARN)
 			if err != nil {
 				t.Fatal(err)

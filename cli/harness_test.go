@@ -21,14 +21,13 @@ import (
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 var (
-	_ cli.LambdaAPI   = (*lambda.Client)(nil)
-	_ cli.StatesAPI   = (*sfn.Client)(nil)
-	_ cli.LogsAPI     = (*clitest.Logs)(nil)
-	_ cli.EventsAPI   = (*clitest.Events)(nil)
-	_ cli.IdentityAPI = clitest.Identity{}
+	_ cli.LambdaAPI = (*lambda.Client)(nil)
+	_ cli.StatesAPI = (*sfn.Client)(nil)
+	_ cli.LogsAPI   = (*clitest.Logs)(nil)
 )
 
 // world is what one test runs the CLI against: the sandbox's Lambda and
@@ -43,8 +42,10 @@ type world struct {
 	sha2   string
 	logs   *clitest.Logs
 	events *clitest.Events
-	now    time.Time
-	slept  time.Duration
+	// identity is the sandbox STS, naming clitest.Caller.
+	identity *sts.Client
+	now      time.Time
+	slept    time.Duration
 	// onSleep runs at each poll of watch, to move the world along.
 	onSleep func(n int)
 	sleeps  int
@@ -182,7 +183,7 @@ func (s paramStore) GetParametersByPath(_ context.Context, in *ssm.GetParameters
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{states: sandboxtest.NewPromotion(t), lambda: sandboxtest.NewLambda(t), logs: clitest.NewLogs("/aliasflow/pipeline"),
-		events: &clitest.Events{}, now: sandboxtest.T0.Add(time.Hour)}
+		events: clitest.NewEvents(t), identity: clitest.Identity(t), now: sandboxtest.T0.Add(time.Hour)}
 	w.sha2 = w.lambda.AddFunction(t, "hello", 2)
 	w.lambda.SetAlias(t, "hello", "dev", "$LATEST", nil)
 	w.lambda.SetAlias(t, "hello", "stg", "2", nil)
@@ -213,7 +214,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 			}
 			return ctx.Err()
 		},
-		Clients: &cli.Clients{Lambda: w.lambda.Client, States: sf, Logs: w.logs, Events: w.events, Identity: clitest.Identity{ARN: clitest.Caller},
+		Clients: &cli.Clients{Lambda: w.lambda.Client, States: sf, Logs: w.logs, Events: w.events.Client, Identity: w.identity,
 			Settings: paramStore(w.params), Proofs: clitest.Proofs(), Approvals: w.approvalsFor(sf)},
 	})
 	return code, out.String(), errb.String()

@@ -52,12 +52,13 @@ func TestPrune(t *testing.T) {
 		settings.ParameterName(settings.DefaultPipeline, "hello"):  `{"function":"hello","approvers":["a@example.com"],"prune":{"keepLast":2}}`,
 		settings.ParameterName(settings.DefaultPipeline, "orders"): `{"function":"orders","approvers":["a@example.com"]}`,
 	}
+	identity := clitest.Identity(t)
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := cli.Main(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb,
 			Getenv: func(string) string { return "" }, Now: func() time.Time { return now },
 			Clients: &cli.Clients{Lambda: l.Client, Prune: l.Client, States: states.SFN, Logs: logs.Client, Settings: params,
-				Identity: clitest.Identity{ARN: clitest.Caller}}})
+				Identity: identity}})
 		return code, out.String(), errb.String()
 	}
 	versions := func(fn string) string {

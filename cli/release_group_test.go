@@ -100,14 +100,14 @@ func TestReleaseGroup(t *testing.T) {
 			code, out, errs := w.run(t, tt.args...)
 			wantCode(t, code, tt.wantCode, out, errs)
 			wantContains(t, "output", out+errs, tt.want)
-			if got := len(w.events.Put); got != map[bool]int{true: 1, false: 0}[tt.wantEvent] {
+			if got := len(w.events.Put()); got != map[bool]int{true: 1, false: 0}[tt.wantEvent] {
 				t.Fatalf("put %d events, want an event: %v", got, tt.wantEvent)
 			}
 			if !tt.wantEvent {
 				return
 			}
 			var d cli.GroupReleaseRequest
-			if err := json.Unmarshal([]byte(*w.events.Put[0].Detail), &d); err != nil {
+			if err := json.Unmarshal([]byte(*w.events.Put()[0].Detail), &d); err != nil {
 				t.Fatal(err)
 			}
 			wantMembers := []cli.ReleaseMember{{Function: "hello", CodeSha256: w.sha2}, {Function: "orders", CodeSha256: ordersSha}}

@@ -90,13 +90,13 @@ func TestReleaseNothingToDo(t *testing.T) {
 			code, out, errs := w.run(t, tt.args...)
 			wantCode(t, code, tt.wantCode, out, errs)
 			wantContains(t, "output", out+errs, tt.want)
-			if got := len(w.events.Put) == 1; got != tt.wantEvent {
-				t.Fatalf("put %d events; want an event: %v", len(w.events.Put), tt.wantEvent)
+			if got := len(w.events.Put()) == 1; got != tt.wantEvent {
+				t.Fatalf("put %d events; want an event: %v", len(w.events.Put()), tt.wantEvent)
 			}
 			if tt.wantEvent {
 				var d cli.ReleaseRequest
-				if err := json.Unmarshal([]byte(*w.events.Put[0].Detail), &d); err != nil || d.Retry != tt.wantRetry {
-					t.Errorf("detail = %s (%v); want retry %v", *w.events.Put[0].Detail, err, tt.wantRetry)
+				if err := json.Unmarshal([]byte(*w.events.Put()[0].Detail), &d); err != nil || d.Retry != tt.wantRetry {
+					t.Errorf("detail = %s (%v); want retry %v", *w.events.Put()[0].Detail, err, tt.wantRetry)
 				}
 			}
 		})

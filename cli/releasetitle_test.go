@@ -34,16 +34,16 @@ func TestReleaseSaysWhatChanged(t *testing.T) {
 			wantCode(t, code, tc.wantCode, out, errs)
 			if tc.wantErr != "" {
 				wantContains(t, "stderr", errs, tc.wantErr)
-				if len(w.events.Put) != 0 {
-					t.Errorf("put %d events; want none", len(w.events.Put))
+				if len(w.events.Put()) != 0 {
+					t.Errorf("put %d events; want none", len(w.events.Put()))
 				}
 				return
 			}
-			if len(w.events.Put) != 1 {
-				t.Fatalf("put %d events; want 1", len(w.events.Put))
+			if len(w.events.Put()) != 1 {
+				t.Fatalf("put %d events; want 1", len(w.events.Put()))
 			}
 			var d cli.ReleaseRequest
-			if err := json.Unmarshal([]byte(*w.events.Put[0].Detail), &d); err != nil {
+			if err := json.Unmarshal([]byte(*w.events.Put()[0].Detail), &d); err != nil {
 				t.Fatal(err)
 			}
 			if d.Title != tc.wantTitle || d.Author != tc.wantAuthor {

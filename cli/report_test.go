@@ -57,11 +57,12 @@ func TestReportOnAScriptedTrail(t *testing.T) {
 	write(now.Add(-40*day), audit.ReleasePublished, "hello", "stg", "", "1")
 	write(now.Add(-40*day+time.Hour), audit.PromotionCompleted, "hello", "prod", "", "1")
 
+	identity := clitest.Identity(t)
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := cli.Main(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb,
 			Getenv: func(string) string { return "" }, Now: func() time.Time { return now },
-			Clients: &cli.Clients{Logs: logs.Client, Identity: clitest.Identity{ARN: clitest.Caller}}})
+			Clients: &cli.Clients{Logs: logs.Client, Identity: identity}})
 		return code, out.String(), errb.String()
 	}
 	code, out, errs := run("report", "--since", "30d", "--json")

@@ -3,17 +3,20 @@ package clitest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
+	"github.com/aliasflow/aliasflow/shared/deploy"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -74,37 +77,36 @@ func (l *Logs) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterLogEv
 	return out, nil
 }
 
-// Events is a fake EventBridge recording what was put.
-type Events struct {
-	mu  sync.Mutex
-	Put []ebtypes.PutEventsRequestEntry
-	// Refuse makes every entry fail with this error code.
-	Refuse string
-}
+// Events is the sandbox's EventBridge with the release bus the CLI puts
+// on (deploy.ReleaseEventBus) created.
+type Events struct{ *sandboxtest.Events }
 
-// PutEvents records the entries.
-func (e *Events) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := &eventbridge.PutEventsOutput{}
-	for i, en := range in.Entries {
-		if e.Refuse != "" {
-			out.FailedEntryCount++
-			out.Entries = append(out.Entries, ebtypes.PutEventsResultEntry{ErrorCode: aws.String(e.Refuse), ErrorMessage: aws.String("refused")})
-			continue
-		}
-		e.Put = append(e.Put, en)
-		out.Entries = append(out.Entries, ebtypes.PutEventsResultEntry{EventId: aws.String(fmt.Sprintf("event-%d", len(e.Put)+i))})
+// NewEvents serves the sandbox's EventBridge until the test ends.
+func NewEvents(t testing.TB) *Events {
+	t.Helper()
+	e := &Events{sandboxtest.NewEvents(t)}
+	if _, err := e.Service.CreateEventBus(deploy.ReleaseEventBus); err != nil {
+		t.Fatalf("CreateEventBus %s: %v", deploy.ReleaseEventBus, err)
 	}
-	return out, nil
+	return e
 }
 
-// Identity is a fake STS naming one caller.
-type Identity struct{ ARN string }
+// Put is the entries EventBridge accepted so far, oldest first, as they
+// were put.
+func (e *Events) Put() []ebtypes.PutEventsRequestEntry {
+	var out []ebtypes.PutEventsRequestEntry
+	for _, ev := range e.Service.Events() {
+		out = append(out, ebtypes.PutEventsRequestEntry{Source: aws.String(ev.Source), DetailType: aws.String(ev.DetailType),
+			Detail: aws.String(string(ev.Detail)), EventBusName: aws.String(ev.Bus())})
+	}
+	return out
+}
 
-// GetCallerIdentity names the caller.
-func (i Identity) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
-	return &sts.GetCallerIdentityOutput{Arn: aws.String(i.ARN), Account: aws.String("000000000000"), UserId: aws.String("AIDAEXAMPLE")}, nil
+// Identity is the sandbox's STS, called as the operator whose ARN is
+// Caller: GetCallerIdentity names Caller.
+func Identity(t testing.TB) *sts.Client {
+	t.Helper()
+	return sandboxtest.NewSTS(t, strings.TrimPrefix(Caller, "arn:aws:iam::"+core.Account+":user/"))
 }
 
 // Proofs presigns caller proofs as the CLI does on AWS: AWS's SDK

@@ -65,6 +65,8 @@ type Service struct {
 	events     []Event
 	deliveries []Delivery
 	inflight   sync.WaitGroup
+	// refuse is the error code every PutEvents entry fails with (Refuse).
+	refuse string
 }
 
 type rule struct {
@@ -330,6 +332,12 @@ func (s *Service) putEvents(_ context.Context, body []byte) (any, error) {
 func (s *Service) buildEvent(e putEventsEntry, byAWS bool) (Event, putEventsResultEntry) {
 	fail := func(code, format string, args ...any) (Event, putEventsResultEntry) {
 		return Event{}, putEventsResultEntry{ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
+	}
+	s.mu.Lock()
+	refuse := s.refuse
+	s.mu.Unlock()
+	if refuse != "" {
+		return fail(refuse, "refused by the sandbox's fault hook (Refuse)")
 	}
 	bus, err := s.lockedBusName(e.EventBusName)
 	if err != nil {
@@ -703,6 +711,22 @@ func (s *Service) PutTargets(ruleName, bus string, targets []Target) ([]FailedTa
 }
 
 // --- Go API for setup and tests ---
+
+// Refuse is a fault hook: every PutEvents entry from now on fails with
+// code (as AccessDeniedException or ThrottlingException) in its result
+// entry, the call itself succeeding with FailedEntryCount set, as
+// EventBridge answers an entry it did not ingest (PutEventsResultEntry,
+// Amazon EventBridge API Reference,
+// https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html).
+// Refuse("") stops it.
+func (s *Service) Refuse(code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = code
+}
+
+// Bus is the name of the bus the event was put on.
+func (e Event) Bus() string { return e.bus }
 
 // PutEvent puts one event on the default bus, validated and routed exactly
 // as a one-entry PutEvents call is — so an "aws." source is refused — and

@@ -548,3 +548,42 @@ func TestCustomBus(t *testing.T) {
 		})
 	}
 }
+
+// Refuse fails every entry with the code given, the call succeeding, as
+// EventBridge reports an entry it did not ingest; Refuse("") stops it and
+// nothing refused was kept.
+func TestRefuse(t *testing.T) {
+	tests := []struct {
+		name     string
+		refuse   string
+		wantCode string
+		wantKept int
+	}{
+		{name: "no fault", wantKept: 1},
+		{name: "access denied", refuse: "AccessDeniedException", wantCode: "AccessDeniedException"},
+		{name: "throttled", refuse: "ThrottlingException", wantCode: "ThrottlingException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := New(nil, nil, nil)
+			c := newTestClient(t, svc)
+			svc.Refuse(tt.refuse)
+			out, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{
+				{Source: aws.String("aliasflow"), DetailType: aws.String("t"), Detail: aws.String(`{}`)}}})
+			if err != nil {
+				t.Fatalf("PutEvents: %v", err)
+			}
+			if got := aws.ToString(out.Entries[0].ErrorCode); got != tt.wantCode {
+				t.Errorf("entry error code = %q, want %q", got, tt.wantCode)
+			}
+			if got := len(svc.Events()); got != tt.wantKept {
+				t.Errorf("events kept = %d, want %d", got, tt.wantKept)
+			}
+			svc.Refuse("")
+			if out, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{
+				{Source: aws.String("aliasflow"), DetailType: aws.String("t"), Detail: aws.String(`{}`)}}}); err != nil || out.FailedEntryCount != 0 {
+				t.Errorf("after Refuse(\"\"): %+v, %v; want the entry ingested", out, err)
+			}
+		})
+	}
+}

@@ -42,8 +42,8 @@ type Lambda struct {
 	succeeded map[string]int // by operation: Client's calls answered without error
 	before    map[string][]func()
 	deploys   int
-	code      map[string]Handler          // by function name: in-process code
-	fails     map[string][]*core.APIError // by operation: errors to answer next
+	code      map[string]Handler // by function name: in-process code
+	fails     failQueue
 }
 
 // NewLambda serves an empty sandbox Lambda until the test ends; opts
@@ -59,7 +59,7 @@ func NewLambda(t testing.TB, opts ...func(*lambdasvc.Options)) *Lambda {
 		t.Fatalf("sandboxtest: lambda: %v", err)
 	}
 	t.Cleanup(svc.Close)
-	l := &Lambda{Service: svc, before: map[string][]func(){}, code: map[string]Handler{}, fails: map[string][]*core.APIError{}, succeeded: map[string]int{}}
+	l := &Lambda{Service: svc, before: map[string][]func(){}, code: map[string]Handler{}, succeeded: map[string]int{}}
 	cfg := servicetest.Config(t, "lambda", http.HandlerFunc(l.serve))
 	l.Admin = lambda.NewFromConfig(cfg)
 	l.Client = lambda.NewFromConfig(cfg, func(o *lambda.Options) {
@@ -194,9 +194,7 @@ func (l *Lambda) DeployCode(t testing.TB, fn string, zip []byte) string {
 
 // Heal drops the failures Fail queued for op that have not been answered.
 func (l *Lambda) Heal(op string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, op)
+	l.fails.clear(op)
 }
 
 // code is a deployment package whose bootstrap names the function and n:
@@ -263,9 +261,7 @@ func ActiveAtOnce(o *lambdasvc.Options) { o.PublishDuration = time.Nanosecond }
 // Lambda writes one (X-Amzn-ErrorType and {"Type","message"}), whoever
 // calls: a throttle or a service fault the SDK decodes as it would AWS's.
 func (l *Lambda) Fail(op string, errs ...*core.APIError) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.fails[op] = append(l.fails[op], errs...)
+	l.fails.add(op, errs...)
 }
 
 // Code makes h the code of every version of function fn: a synchronous
@@ -291,13 +287,7 @@ func (l *Lambda) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := req.OperationName
-	l.mu.Lock()
-	var fail *core.APIError
-	if q := l.fails[op]; len(q) > 0 {
-		fail, l.fails[op] = q[0], q[1:]
-	}
-	l.mu.Unlock()
-	if fail != nil {
+	if fail := l.fails.next(op); fail != nil {
 		writeLambdaError(w, fail)
 		return
 	}

@@ -137,8 +137,8 @@ type Promotion struct {
 	MachineARN string
 
 	mu       sync.Mutex
-	fails    map[string][]*core.APIError // by operation: errors to answer next
-	handlers map[string]Handler          // by promotion action
+	fails    failQueue
+	handlers map[string]Handler // by promotion action
 	requests []promotion.TaskRequest
 	arrived  chan struct{}
 	waiting  []*held // calls with no handler, in flight until answered
@@ -198,7 +198,6 @@ func NewPromotion(t testing.TB, opts ...Option) *Promotion {
 	if set.unanswered {
 		clear(p.handlers)
 	}
-	p.fails = map[string][]*core.APIError{}
 	p.States = states.New(p, &states.Options{Now: p.Clock.Now, AfterFunc: p.Clock.AfterFunc, Random: func() float64 { return 0.5 }})
 	t.Cleanup(p.States.Close)
 	p.SFN = sfn.NewFromConfig(servicetest.Config(t, "states", http.HandlerFunc(p.serve)))
@@ -222,21 +221,13 @@ func NewPromotion(t testing.TB, opts ...Option) *Promotion {
 // writes one (awsJson1_0, __type), whoever calls: a throttle or an outage
 // the SDK decodes as it would AWS's.
 func (p *Promotion) Fail(op string, errs ...*core.APIError) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.fails[op] = append(p.fails[op], errs...)
+	p.fails.add(op, errs...)
 }
 
 // serve answers a queued failure and passes everything else to the service.
 func (p *Promotion) serve(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
-	p.mu.Lock()
-	var fail *core.APIError
-	if q := p.fails[op]; len(q) > 0 {
-		fail, p.fails[op] = q[0], q[1:]
-	}
-	p.mu.Unlock()
-	if fail != nil {
+	if fail := p.fails.next(op); fail != nil {
 		core.WriteAWSJSONError(w, "1.0", fail)
 		return
 	}

@@ -1,26 +1,26 @@
 package release
 
 import (
-	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"sync"
 
+	codebuildsvc "github.com/aliasflow/aliasflow/sandbox/codebuild"
+	"github.com/aliasflow/aliasflow/sandbox/core"
+	"github.com/aliasflow/aliasflow/sandbox/sandboxtest"
 	"github.com/aliasflow/aliasflow/shared/audit"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
-	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 var (
 	_ Lambda            = (*lambda.Client)(nil)
 	_ StepFunctions     = (*sfn.Client)(nil)
-	_ Builds            = (*fakeBuilds)(nil)
-	_ audit.EventPutter = (*fakeBus)(nil)
+	_ Builds            = (*codebuild.Client)(nil)
+	_ audit.EventPutter = (*eventbridge.Client)(nil)
 )
 
 // callLog records every AWS call the handler makes, in order.
@@ -53,75 +53,34 @@ var mutatingOps = map[string]bool{
 	"StopExecution": true, "StartExecution": true,
 }
 
-// faults holds errors to answer instead of doing an operation, in order.
-type faults map[string][]error
+// throttled is the error a throttled CodeBuild call answers
+// (ThrottlingException, a common error of AWS APIs: "The request was
+// denied due to request throttling", Common Errors, AWS CodeBuild API
+// Reference, https://docs.aws.amazon.com/codebuild/latest/APIReference/CommonErrors.html).
+func throttled(op string) *core.APIError {
+	return core.Errorf("ThrottlingException", http.StatusBadRequest, "%s: Rate exceeded", op)
+}
 
-func (f faults) next(op string) error {
-	errs := f[op]
-	if len(errs) == 0 {
-		return nil
+// build runs a finished, successful build of project on the sandbox's
+// CodeBuild, started by initiator and exporting vars, and returns its id.
+func (w *world) build(project, initiator string, vars map[string]string) string {
+	w.t.Helper()
+	in := codebuildsvc.RunInput{Project: project, Initiator: initiator}
+	for k, v := range vars {
+		in.Exported = append(in.Exported, codebuildsvc.EnvironmentVariable{Name: k, Value: v})
 	}
-	f[op] = errs[1:]
-	return errs[0]
-}
-
-func throttled(op string) error {
-	return &lambdatypes.TooManyRequestsException{Message: aws.String(op + ": Rate exceeded")}
-}
-
-// fakeBuilds is CodeBuild's record of builds and what they exported.
-type fakeBuilds struct {
-	calls  *callLog
-	builds map[string]map[string]string
-	// initiator is every build's Build.initiator.
-	initiator string
-	asked     [][]string
-	fail      faults
-}
-
-func (f *fakeBuilds) BatchGetBuilds(_ context.Context, in *codebuild.BatchGetBuildsInput, _ ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error) {
-	f.calls.add("BatchGetBuilds")
-	f.asked = append(f.asked, in.Ids)
-	if err := f.fail.next("BatchGetBuilds"); err != nil {
-		return nil, err
+	b, _, err := w.builds.Service.RunBuild(in)
+	if err != nil {
+		w.t.Fatalf("RunBuild: %v", err)
 	}
-	out := &codebuild.BatchGetBuildsOutput{}
-	for _, id := range in.Ids {
-		vars, ok := f.builds[id]
-		if !ok {
-			out.BuildsNotFound = append(out.BuildsNotFound, id)
-			continue
-		}
-		b := cbtypes.Build{Id: aws.String(id), BuildStatus: cbtypes.StatusTypeSucceeded}
-		if f.initiator != "" {
-			b.Initiator = aws.String(f.initiator)
-		}
-		for k, v := range vars {
-			b.ExportedEnvironmentVariables = append(b.ExportedEnvironmentVariables, cbtypes.ExportedEnvironmentVariable{Name: aws.String(k), Value: aws.String(v)})
-		}
-		out.Builds = append(out.Builds, b)
-	}
-	return out, nil
+	return b.ID
 }
 
-// fakeBus is EventBridge, keeping what was put.
-type fakeBus struct {
-	calls   *callLog
-	entries []string
-}
-
-func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	f.calls.add("PutEvents")
-	for _, e := range in.Entries {
-		f.entries = append(f.entries, aws.ToString(e.Detail))
-	}
-	return &eventbridge.PutEventsOutput{}, nil
-}
-
-// events returns the audit event of each entry put, in order.
-func (f *fakeBus) events() []string {
-	out := make([]string, len(f.entries))
-	for i, d := range f.entries {
+// busEvents returns the audit event of each entry put on bus, in order.
+func busEvents(bus *sandboxtest.Events) []string {
+	details := bus.Details()
+	out := make([]string, len(details))
+	for i, d := range details {
 		var rec struct {
 			Event string `json:"event"`
 		}

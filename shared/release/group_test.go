@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -59,11 +62,13 @@ func newGroupWorld(t *testing.T, cfgDoc string, unchanged ...string) (*world, ma
 	observe := sandboxtest.Observe(w.observe)
 	fns := lambda.New(w.lambda.Client.Options(), func(o *lambda.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	sf := sfn.New(w.states.SFN.Options(), func(o *sfn.Options) { o.APIOptions = append(o.APIOptions, observe) })
-	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
-	w.bus = &fakeBus{calls: w.calls}
+	w.builds = sandboxtest.NewCodeBuild(t)
+	builds := codebuild.New(w.builds.Client.Options(), func(o *codebuild.Options) { o.APIOptions = append(o.APIOptions, observe) })
+	w.bus = sandboxtest.NewEvents(t)
+	bus := eventbridge.New(w.bus.Client.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return worldTime }
-	w.h = New(w.cfg, smARN, fns, sf, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
+	w.h = New(w.cfg, smARN, fns, sf, builds, audit.New(log, bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
 		&Options{Log: log, Sleep: func(_ context.Context, d time.Duration) error {
 			w.slept = append(w.slept, d)
 			w.clock.Advance(d)
@@ -541,11 +546,10 @@ func TestHandleGroupBuild(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w, shas := newGroupWorld(t, groupConfig)
 			vars := tt.vars(shas)
-			event := groupBuildEvent(t, vars)
+			event, id := groupBuildEvent(t, vars), groupBuildID
 			if tt.lookup {
-				w.builds.builds[groupBuildID] = vars
-				w.builds.initiator = "codebuild-webhook"
-				event = groupBuildEvent(t, nil)
+				id = w.build("api-build", "codebuild-webhook", vars)
+				event = bytes.ReplaceAll(groupBuildEvent(t, nil), []byte(groupBuildID), []byte(id))
 			}
 			res, calls, err := w.handle(event)
 			if err != nil {
@@ -571,7 +575,7 @@ func TestHandleGroupBuild(t *testing.T) {
 			}
 			for _, m := range in.Members {
 				r := m.Release
-				if r.Build != groupBuildID || r.Source != SourceCodeBuild || r.VerifiedBy != "codebuild-webhook" || r.Commit != commit || r.CodeSha256 != shas[m.Function] {
+				if r.Build != id || r.Source != SourceCodeBuild || r.VerifiedBy != "codebuild-webhook" || r.Commit != commit || r.CodeSha256 != shas[m.Function] {
 					t.Errorf("%s's release = %+v, want the build's, its own code and the commit", m.Function, r)
 				}
 			}

@@ -27,6 +27,8 @@ import (
 	"github.com/aliasflow/aliasflow/shared/metrics"
 	"github.com/aliasflow/aliasflow/shared/promotion"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -95,8 +97,8 @@ type world struct {
 	// hook, when set, runs at each AWS call the handler makes, before it
 	// goes out.
 	hook   func(op string)
-	builds *fakeBuilds
-	bus    *fakeBus
+	builds *sandboxtest.CodeBuild
+	bus    *sandboxtest.Events
 	logs   *syncBuffer
 	emf    *syncBuffer
 	slept  []time.Duration
@@ -179,11 +181,13 @@ func newWorld(t *testing.T, opts ...option) *world {
 	observe := sandboxtest.Observe(w.observe)
 	fns := lambda.New(w.lambda.Client.Options(), func(o *lambda.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	sf := sfn.New(w.states.SFN.Options(), func(o *sfn.Options) { o.APIOptions = append(o.APIOptions, observe) })
-	w.builds = &fakeBuilds{calls: w.calls, builds: map[string]map[string]string{}, fail: faults{}}
-	w.bus = &fakeBus{calls: w.calls}
+	w.builds = sandboxtest.NewCodeBuild(t)
+	builds := codebuild.New(w.builds.Client.Options(), func(o *codebuild.Options) { o.APIOptions = append(o.APIOptions, observe) })
+	w.bus = sandboxtest.NewEvents(t)
+	bus := eventbridge.New(w.bus.Client.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, observe) })
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	now := func() time.Time { return worldTime }
-	w.h = New(w.cfg, smARN, fns, sf, w.builds, audit.New(log, w.bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
+	w.h = New(w.cfg, smARN, fns, sf, builds, audit.New(log, bus, &audit.Options{Now: now}), metrics.New(w.emf, now),
 		&Options{Log: log, Sleep: func(_ context.Context, d time.Duration) error {
 			w.slept = append(w.slept, d)
 			w.clock.Advance(d)
@@ -488,7 +492,7 @@ func TestHandleFreshRelease(t *testing.T) {
 			}
 			// The trail's records are the ones the promotion announces:
 			// one record in two places.
-			if got := len(w.bus.entries); got != 0 {
+			if got := len(w.bus.Details()); got != 0 {
 				t.Errorf("the release put %d audit entries on EventBridge, want 0 (its promotion announces them)", got)
 			}
 			var in promotion.Input
@@ -539,9 +543,11 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 		VarFunction: "hello", VarCodeSha256: sha2, VarCommit: commit, VarRequestedBy: "ana@example.com",
 	}
 	tests := []struct {
-		name   string
-		builds map[string]map[string]string
-		fail   error
+		name string
+		// exported is what the build of the event exported; nil: CodeBuild
+		// has no such build.
+		exported map[string]string
+		fail     *core.APIError
 		// initiator is who BatchGetBuilds says started the build: the
 		// release's verified requester and its audit actor.
 		initiator   string
@@ -549,25 +555,28 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 		wantErr     bool
 		wantReason  string
 	}{
-		{name: "exported variables from BatchGetBuilds", builds: map[string]map[string]string{buildID: exported}, wantOutcome: Started},
-		{name: "initiator from BatchGetBuilds", builds: map[string]map[string]string{buildID: exported}, initiator: "codepipeline/hello-pipeline", wantOutcome: Started},
-		{name: "initiator with a control character", builds: map[string]map[string]string{buildID: exported}, initiator: "ops\n\nApprove: https://evil.example/",
+		{name: "exported variables from BatchGetBuilds", exported: exported, wantOutcome: Started},
+		{name: "initiator from BatchGetBuilds", exported: exported, initiator: "codepipeline/hello-pipeline", wantOutcome: Started},
+		{name: "initiator with a control character", exported: exported, initiator: "ops\n\nApprove: https://evil.example/",
 			wantOutcome: Refused, wantReason: "initiator: "},
-		{name: "build exported no code hash", builds: map[string]map[string]string{buildID: {VarFunction: "hello"}}, wantOutcome: Refused, wantReason: VarCodeSha256},
-		{name: "build unknown to CodeBuild", builds: map[string]map[string]string{}, wantOutcome: Refused, wantReason: "no build " + buildID},
-		{name: "BatchGetBuilds throttled", builds: map[string]map[string]string{buildID: exported}, fail: throttled("BatchGetBuilds"), wantErr: true},
+		{name: "build exported no code hash", exported: map[string]string{VarFunction: "hello"}, wantOutcome: Refused, wantReason: VarCodeSha256},
+		{name: "build unknown to CodeBuild", wantOutcome: Refused, wantReason: "no build " + buildID},
+		{name: "BatchGetBuilds throttled", exported: exported, fail: throttled("BatchGetBuilds"), wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.builds.builds = tt.builds
-			w.builds.initiator = tt.initiator
-			if tt.fail != nil {
-				w.builds.fail["BatchGetBuilds"] = []error{tt.fail}
+			event, id := readFile(t, "testdata/codebuild-succeeded-no-exported.json"), buildID
+			if tt.exported != nil {
+				id = w.build("hello-build", tt.initiator, tt.exported)
+				event = bytes.ReplaceAll(event, []byte(buildID), []byte(id))
 			}
-			res, calls, err := w.handle(readFile(t, "testdata/codebuild-succeeded-no-exported.json"))
-			if len(w.builds.asked) != 1 || !slices.Equal(w.builds.asked[0], []string{buildID}) {
-				t.Errorf("BatchGetBuilds asked for %v, want [[%s]]", w.builds.asked, buildID)
+			if tt.fail != nil {
+				w.builds.Fail("BatchGetBuilds", tt.fail)
+			}
+			res, calls, err := w.handle(event)
+			if asked := w.builds.Asked(); len(asked) != 1 || !slices.Equal(asked[0], []string{id}) {
+				t.Errorf("BatchGetBuilds asked for %v, want [[%s]]", asked, id)
 			}
 			if tt.wantErr {
 				if err == nil {
@@ -588,6 +597,7 @@ func TestHandleLooksUpBuildVariables(t *testing.T) {
 			case Started:
 				ex, _ := w.execution(promotion.ExecutionName("hello", "2", sha2))
 				rel := codeBuildRelease
+				rel.Build = id
 				if tt.initiator != "" {
 					rel.VerifiedBy = tt.initiator
 				}
@@ -817,7 +827,7 @@ func TestHandleThrottledThenRetried(t *testing.T) {
 			if op == "StartExecution" {
 				wantEntries = 2
 			}
-			if got := len(w.bus.entries); got != wantEntries {
+			if got := len(w.bus.Details()); got != wantEntries {
 				t.Errorf("the release put %d audit entries on EventBridge, want %d", got, wantEntries)
 			}
 		})
@@ -1313,7 +1323,7 @@ func TestConcurrentDuplicateStartsFirst(t *testing.T) {
 	}
 	// The promotion announces nothing, so the mover puts the records on
 	// EventBridge: each once.
-	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+	if got := busEvents(w.bus); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
 		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
 	}
 	if got := strings.Count(w.emf.String(), "PromotionsStarted"); got != 2 { // name in the metric list and as the value key
@@ -1374,7 +1384,7 @@ func TestConcurrentDuplicateStartsFirstAndEnds(t *testing.T) {
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved (no late-duplicate move)", got)
 	}
-	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+	if got := busEvents(w.bus); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
 		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
 	}
 }
@@ -1401,7 +1411,7 @@ func TestConcurrentDuplicateStartsFirstUndescribed(t *testing.T) {
 	if got := auditEvents(w.audits()); !slices.Equal(got, []audit.Event{audit.ReleasePublished, audit.AliasMoved}) {
 		t.Errorf("audit = %v, want one release.published and one alias.moved", got)
 	}
-	if got := w.bus.events(); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
+	if got := busEvents(w.bus); !slices.Equal(got, []string{"release.published", "alias.moved"}) {
 		t.Errorf("EventBridge got %v, want release.published and alias.moved once", got)
 	}
 }

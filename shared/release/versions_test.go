@@ -72,7 +72,7 @@ func TestHandleVersionDeleted(t *testing.T) {
 				t.Errorf("outcome = %q (%s), want %q", res.Outcome, res.Reason, c.wantOutcome)
 			}
 			var got []audit.Record
-			for _, e := range w.bus.entries {
+			for _, e := range w.bus.Details() {
 				var rec audit.Record
 				if err := json.Unmarshal([]byte(e), &rec); err != nil {
 					t.Fatalf("entry %s: %v", e, err)
