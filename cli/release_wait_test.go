@@ -132,8 +132,8 @@ func TestReleaseOfAnExistingPromotion(t *testing.T) {
 			code, out, errs := w.run(t, tt.args...)
 			wantCode(t, code, tt.wantCode, out, errs)
 			wantContains(t, "output", out+errs, tt.want...)
-			if len(w.events.Put) != 0 {
-				t.Errorf("put %d events; want none", len(w.events.Put))
+			if len(w.events.Put()) != 0 {
+				t.Errorf("put %d events; want none", len(w.events.Put()))
 			}
 		})
 	}
