@@ -174,7 +174,11 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 		if err != nil {
 			return TaskResult{}, err
 		}
-		link, err := Sign(key, Claims{Execution: req.Execution, Approver: approver, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), Nonce: nonce})
+		c := Claims{Execution: req.Execution, Approver: approver, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), Nonce: nonce}
+		if step != nil {
+			c.Step = &st.Shift.Position
+		}
+		link, err := Sign(key, c)
 		if err != nil {
 			return TaskResult{}, fmt.Errorf("approval request for %s: %w", st.Function, err)
 		}

@@ -54,6 +54,9 @@ func StepText(st promotion.State) string {
 			held += pl.Steps[i].Pause.Seconds
 		}
 	}
+	if s.Weight == 0 {
+		return fmt.Sprintf("second approval before %s — no prod traffic on the new version yet", next)
+	}
 	out := fmt.Sprintf("second approval before %s — prod at %s", next, percent(s.Weight))
 	if held > 0 {
 		out += " for " + seconds(held)

@@ -97,3 +97,92 @@ func TestStepRequestEmailsTheStepsApprovers(t *testing.T) {
 		})
 	}
 }
+
+// stepLink signs approver's link to the approval step at position step
+// (nil: the approval at the start).
+func stepLink(t *testing.T, approver string, step *int) string {
+	t.Helper()
+	l, err := approval.Sign([]byte(testKey), approval.Claims{Execution: execARN, Approver: approver, IssuedAt: entered.Unix(),
+		ExpiresAt: entered.Add(time.Hour).Unix(), Nonce: "bm9uY2Utbm9uY2Utbm9uY2U", Step: step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestStepLinkDecides: the link of an approval step opens the same page
+// and decides the same way as the approval at the start, for the step's
+// own approvers only and only while the promotion waits at that step: an
+// approval continues the plan naming the approver the link verified, a
+// rejection fails the Pause task with the decision (the definition rolls
+// back).
+func TestStepLinkDecides(t *testing.T) {
+	at0, at2 := 0, 2
+	steps := config.StrategyConfig{Type: config.Steps, Steps: []plan.Step{
+		{Approval: &plan.Approval{Approvers: []string{bob}}},
+		{SetWeight: &plan.SetWeight{Weight: 0.1}}, {Analysis: &plan.Analysis{BakeSeconds: 300}}}}
+	tests := []struct {
+		name     string
+		approver string
+		step     *int
+		decision string // "" shows the page
+		status   int
+		kind     string // the problem page's data-kind; "" when none
+		page     []string
+		check    func(t *testing.T, s sent)
+	}{
+		{name: "its approver sees the step's page", approver: bob, step: &at0, status: 200,
+			page: []string{"second approval before 10 %", "Health so far", "Second approval of hello version 7"}},
+		{name: "its approver approves", approver: bob, step: &at0, decision: "approve", status: 200,
+			check: func(t *testing.T, s sent) {
+				var b promotion.Bake
+				if err := json.Unmarshal([]byte(s.Output), &b); err != nil || !s.Success || !b.PromoteNow || b.Approver != bob || b.Actor != bob {
+					t.Errorf("answer = %+v (%v); want the step approved by %s", s, err, bob)
+				}
+			}},
+		{name: "its approver rejects", approver: bob, step: &at0, decision: "reject", status: 200,
+			check: func(t *testing.T, s sent) {
+				var d promotion.Decision
+				if err := json.Unmarshal([]byte(s.Cause), &d); err != nil || s.Success || s.Error != promotion.ErrRejected || d.Approver != bob || d.Via != approval.ViaLink {
+					t.Errorf("answer = %+v (%v); want %s by %s through the link", s, err, promotion.ErrRejected, bob)
+				}
+			}},
+		{name: "an approver of the release who is not the step's", approver: alice, step: &at0, decision: "approve", status: 403, kind: "wrong-approver"},
+		{name: "a link to another step", approver: bob, step: &at2, decision: "approve", status: 409, kind: "not-waiting"},
+		{name: "the link of the approval at the start", approver: bob, decision: "approve", status: 409, kind: "decided"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, func(w *waiting) {
+				w.StateName, w.Step = promotion.StatePause, "approval"
+				w.State.Target.Strategy = steps
+				w.State.Steps = promotion.Plan(steps)
+			})
+			e.settings.set(func() config.Target { tg := testState().Target; tg.Strategy = steps; return tg }())
+			l := stepLink(t, tc.approver, tc.step)
+			req := getReq(l)
+			if tc.decision != "" {
+				req = postReq(l, tc.decision, "latency is fine")
+			}
+			resp := e.h.ServeAPIGateway(context.Background(), req)
+			if resp.StatusCode != tc.status || pageKind(resp.Body) != tc.kind {
+				t.Fatalf("status = %d, page kind %q; want %d, %q\n%s", resp.StatusCode, pageKind(resp.Body), tc.status, tc.kind, resp.Body)
+			}
+			for _, s := range tc.page {
+				if !strings.Contains(resp.Body, s) {
+					t.Errorf("page lacks %q", s)
+				}
+			}
+			if tc.check == nil {
+				if len(e.sfn.Sent) != 0 {
+					t.Errorf("sent %+v; want nothing", e.sfn.Sent)
+				}
+				return
+			}
+			if len(e.sfn.Sent) != 1 {
+				t.Fatalf("sent %+v; want one answer", e.sfn.Sent)
+			}
+			tc.check(t, e.sfn.Sent[0])
+		})
+	}
+}
