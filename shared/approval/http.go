@@ -250,7 +250,7 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "forged", "error", err.Error())
 		return fail(problemForged, "")
 	}
-	p, err := pending.Find(ctx, h.d.SFN, c.Execution, promotion.StateRequestApproval)
+	p, err := h.find(ctx, c)
 	var ex pending.Execution
 	var nw *pending.NotWaitingError
 	var nr *pending.NotRunningError
@@ -277,6 +277,11 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		return fail(problemInternal, "")
 	}
 	approver, why := decider(target, ex.Input.Release, c.Approver, "")
+	if why == "" && err == nil && c.Step != nil {
+		// The step's own approvers decide it, each of them also an
+		// approver of the target (as aliasflow approve checks).
+		why = stepApprover(p.Input, approver)
+	}
 	if why != "" {
 		h.d.Log.WarnContext(ctx, "approval link refused", "reason", "approver not allowed", "execution", c.Execution, "approver", c.Approver, "why", why)
 		return fail(problemWrongApprover, why+".")
@@ -286,6 +291,24 @@ func (h *Handler) authorize(ctx context.Context, link string) (authorized, *even
 		return fail(h.notWaiting(ctx, nw, nr, about))
 	}
 	return authorized{claims: c, approver: approver, p: p, target: target}, nil
+}
+
+// find finds the task a verified link may decide: RequestApproval's for
+// the approval at the start; for an approval step of the plan, the Pause
+// task holding prod at that very step (the link's claims name its
+// position), never another pause or approval step.
+func (h *Handler) find(ctx context.Context, c Claims) (*pending.Pending, error) {
+	if c.Step == nil {
+		return pending.Find(ctx, h.d.SFN, c.Execution, promotion.StateRequestApproval)
+	}
+	p, err := pending.Find(ctx, h.d.SFN, c.Execution, promotion.StatePause)
+	if err != nil {
+		return nil, err
+	}
+	if s := p.Input.Shift; StepAt(p.Input) == nil || s.Position != *c.Step {
+		return nil, &pending.NotWaitingError{Execution: p.Execution, State: promotion.StatePause}
+	}
+	return p, nil
 }
 
 // notWaiting chooses the page for a link whose task is no longer open, and
@@ -409,7 +432,7 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 		SourceIP: id.SourceIP, UserAgent: truncate(id.UserAgent, 256),
 	}
 	var c counted
-	if d.Approved {
+	if d.Approved && a.claims.Step == nil {
 		final, cnt, err := h.count(ctx, a.target, st.Release, a.claims.Execution, d)
 		if err != nil {
 			h.d.Log.ErrorContext(ctx, "approval not counted", "execution", a.claims.Execution, "approver", a.approver, "error", err.Error())
@@ -426,8 +449,16 @@ func (h *Handler) decide(ctx context.Context, a authorized, f DecisionForm, id e
 		}
 		d = *final
 	}
+	answer := pending.Decide(d)
+	if a.claims.Step != nil && d.Approved {
+		// An approval step: the first decision of one of its approvers
+		// continues the plan (the shift records approval.granted, naming
+		// the approver the link verified); a rejection fails the Pause
+		// task with the decision and the definition rolls back.
+		answer = pending.ApproveStep(a.approver, a.approver)
+	}
 	token := a.p.TaskToken.Reveal()
-	if err := a.p.Send(ctx, h.d.SFN, pending.Decide(d)); err != nil {
+	if err := a.p.Send(ctx, h.d.SFN, answer); err != nil {
 		if awserr.Code(err) == awserr.Closed {
 			h.d.Log.InfoContext(ctx, "approval decision refused: task already closed", "execution", a.claims.Execution, "approver", a.approver, "error", redact(err.Error(), token))
 			return h.problemFor(ctx, problemDecided, "Someone else decided, or the approval timed out, just before you.", subject{st.Function, st.Version})

@@ -34,6 +34,10 @@ type Claims struct {
 	// rotation of the signing key can be told from a forgery; links
 	// signed before it existed have none.
 	KeyID string `json:"kid,omitempty"`
+	// Step is the position in the plan of the approval step the link
+	// decides (issue 20), nil for the approval before the first weight:
+	// a link decides only what its approver was asked.
+	Step *int `json:"step,omitempty"`
 }
 
 // Link verification failures. Verify wraps one of them with the reason.

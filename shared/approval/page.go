@@ -136,6 +136,10 @@ type approveView struct {
 	// member's).
 	Group   string
 	Members []memberView
+	// Step names the approval step of the plan the page decides ("second
+	// approval before 100 % — prod at 10 % for 5 minutes"); empty for the
+	// approval before the first weight.
+	Step string
 }
 
 // ApproveLabel is the approve button's text.
@@ -148,6 +152,9 @@ func (v approveView) ApproveLabel() string {
 
 // Question is the page's heading: the decision asked for.
 func (v approveView) Question() string {
+	if v.Step != "" {
+		return "Approve " + v.Function + " version " + v.Version + ": " + v.Step + "?"
+	}
 	if v.Group != "" {
 		return groupTitle(v.Group, len(v.Members))
 	}
@@ -215,7 +222,12 @@ func (h *Handler) approvePageWith(ctx context.Context, a authorized, link string
 		Group:       untrusted.Show(st.Group),
 		Members:     h.memberViews(ctx, st.Input),
 	}
-	if a.target.Approval.RequiredApprovals() > 1 {
+	if step := StepAt(st); step != nil && a.claims.Step != nil {
+		// An approval step of the plan: its own approvers, the first
+		// decision counts, and where prod stands with its health so far.
+		v.Step, v.Others = StepText(st), Others(step.Approvers, a.approver)
+		v.Criteria = strings.TrimSpace(v.Criteria + " Health so far: " + orText(untrusted.Show(st.Shift.Verdict), "not judged yet") + ".")
+	} else if a.target.Approval.RequiredApprovals() > 1 {
 		v.Approvals = h.approvalsSoFar(ctx, a)
 	}
 	status := http.StatusOK
@@ -225,6 +237,9 @@ func (h *Handler) approvePageWith(ctx context.Context, a authorized, link string
 	title := fmt.Sprintf("Approve %s version %s", st.Function, st.Version)
 	if st.Group != "" {
 		title = fmt.Sprintf("Approve group %s", st.Group)
+	}
+	if v.Step != "" {
+		title = fmt.Sprintf("Second approval of %s version %s", st.Function, st.Version)
 	}
 	return h.render(ctx, status, title, approvePage(v))
 }

@@ -62,12 +62,12 @@ type earlier struct {
 // notifiedBefore reads which approvers earlier attempts of this
 // RequestApproval entry notified. When the history cannot be read it
 // answers "none": a second e-mail is better than none.
-func (h *Handler) notifiedBefore(ctx context.Context, req promotion.TaskRequest) earlier {
+func (h *Handler) notifiedBefore(ctx context.Context, req promotion.TaskRequest, state string) earlier {
 	e := earlier{who: map[string]bool{}}
 	if h.d.SFN == nil || req.Execution == "" {
 		return e
 	}
-	attempts, err := promotion.TaskAttempts(ctx, h.d.SFN, req.Execution, promotion.StateRequestApproval)
+	attempts, err := promotion.TaskAttempts(ctx, h.d.SFN, req.Execution, state)
 	if err != nil {
 		h.d.Log.WarnContext(ctx, "approval: earlier attempts unknown; notifying every approver", "execution", req.Execution, "error", err.Error())
 		return e
@@ -123,13 +123,24 @@ const ApproverAttribute = "approver"
 func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskResult, error) {
 	st := req.Promotion
 	t := st.Target
+	// The approval at the start asks the target's approvers; an approval
+	// step of the plan (issue 20) asks its own, for as long as the step
+	// waits, in words that name the step.
+	approvers, timeout, state := t.Approvers, t.ApprovalTimeoutSeconds, promotion.StateRequestApproval
+	subject, body := Subject(st.Input), Body
+	step := StepAt(st)
+	if step != nil {
+		approvers, timeout, state = step.Approvers, st.Shift.BakeSeconds, promotion.StateRequestStepApproval
+		subject, body = StepSubject(st.Input), StepBody
+	}
 	switch {
-	case req.TaskToken == "":
+	case req.TaskToken == "" && step == nil:
+		// An approval step waits for its token in Pause, after this task.
 		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: no taskToken (the state must be .waitForTaskToken)", st.Function)
-	case len(t.Approvers) == 0:
+	case len(approvers) == 0:
 		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: target has no approvers", st.Function)
-	case t.ApprovalTimeoutSeconds <= 0:
-		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: approvalTimeoutSeconds is %d", st.Function, t.ApprovalTimeoutSeconds)
+	case timeout <= 0:
+		return TaskResult{}, promotion.TaskError(promotion.ErrInvalidInput, "approval request for %s: approvalTimeoutSeconds is %d", st.Function, timeout)
 	case h.d.SNS == nil || h.d.TopicARN == "":
 		return TaskResult{}, fmt.Errorf("approval request for %s: no approval topic configured (%s)", st.Function, deploy.EnvApprovalTopic)
 	}
@@ -146,15 +157,15 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 	if entered.IsZero() {
 		entered = now
 	}
-	expires := entered.Add(time.Duration(t.ApprovalTimeoutSeconds) * time.Second)
-	already := h.notifiedBefore(ctx, req)
+	expires := entered.Add(time.Duration(timeout) * time.Second)
+	already := h.notifiedBefore(ctx, req, state)
 	if already.all {
 		h.d.Log.InfoContext(ctx, "approval already requested by an earlier attempt; nothing sent", "function", st.Function,
 			"version", st.Version, "execution", req.Execution)
 		return TaskResult{Action: req.Action}, nil
 	}
 	var notified []string
-	for _, approver := range t.Approvers {
+	for _, approver := range approvers {
 		if already.who[approver] {
 			notified = append(notified, approver)
 			continue
@@ -163,7 +174,11 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 		if err != nil {
 			return TaskResult{}, err
 		}
-		link, err := Sign(key, Claims{Execution: req.Execution, Approver: approver, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), Nonce: nonce})
+		c := Claims{Execution: req.Execution, Approver: approver, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), Nonce: nonce}
+		if step != nil {
+			c.Step = &st.Shift.Position
+		}
+		link, err := Sign(key, c)
 		if err != nil {
 			return TaskResult{}, fmt.Errorf("approval request for %s: %w", st.Function, err)
 		}
@@ -173,8 +188,8 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 		u.RawQuery = q.Encode()
 		_, err = h.d.SNS.Publish(ctx, &sns.PublishInput{
 			TopicArn: aws.String(h.d.TopicARN),
-			Subject:  aws.String(Subject(st.Input)),
-			Message:  aws.String(Body(st, approver, expires, now, u.String())),
+			Subject:  aws.String(subject),
+			Message:  aws.String(body(st, approver, expires, now, u.String())),
 			MessageAttributes: map[string]types.MessageAttributeValue{
 				ApproverAttribute: {DataType: aws.String("String"), StringValue: aws.String(approver)},
 			},
@@ -187,14 +202,18 @@ func (h *Handler) request(ctx context.Context, req promotion.TaskRequest) (TaskR
 		notified = append(notified, approver)
 	}
 	h.d.Log.InfoContext(ctx, "approval requested", "function", st.Function, "version", st.Version,
-		"execution", req.Execution, "approvers", len(t.Approvers), "expiresAt", expires.Format(time.RFC3339))
-	h.record(ctx, audit.Record{
-		Event: audit.ApprovalRequested, Function: st.Function, ToVersion: st.Version, Release: release(st.Input),
-		Execution: req.Execution,
-		Reason:    fmt.Sprintf("asked %s; expires %s", strings.Join(t.Approvers, ", "), expires.Format(time.RFC3339)),
-	})
+		"execution", req.Execution, "approvers", len(approvers), "expiresAt", expires.Format(time.RFC3339), "step", step != nil)
+	if step == nil {
+		// The shift records an approval step's approval.requested as it
+		// decides the step (one record per step).
+		h.record(ctx, audit.Record{
+			Event: audit.ApprovalRequested, Function: st.Function, ToVersion: st.Version, Release: release(st.Input),
+			Execution: req.Execution,
+			Reason:    fmt.Sprintf("asked %s; expires %s", strings.Join(approvers, ", "), expires.Format(time.RFC3339)),
+		})
+	}
 	h.flush(ctx)
-	return TaskResult{Action: req.Action, Notified: len(t.Approvers)}, nil
+	return TaskResult{Action: req.Action, Notified: len(approvers)}, nil
 }
 
 // approvalBase parses the approval URL the definition passes; links are

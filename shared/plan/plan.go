@@ -97,6 +97,7 @@ type Pause struct {
 }
 
 // Approval waits for one of Approvers (entries of the target's approvers,
+// each e-mailed a signed link to the approval page, as at the start, or
 // deciding as the IAM principals approval.principals maps to them, with
 // `aliasflow approve`) to approve before the next step; a rejection, or
 // nobody deciding within approvalTimeoutSeconds, rolls back.

@@ -26,6 +26,7 @@ const (
 	StateCheckHealth          = "CheckHealth"
 	StateMoreSteps            = "MoreSteps"
 	StatePause                = "Pause"
+	StateRequestStepApproval  = "RequestStepApproval"
 	StateContinue             = "Continue"
 	StateWarm                 = "Warm"
 	StateWarmWait             = "WarmWait"
@@ -63,7 +64,8 @@ var States = map[string]Stage{
 	StateApprovalExpired: StageBeforeShift,
 	StateBeginShift:      StageShift, StateHasSteps: StageShift, StateSetWeight: StageShift, StateBake: StageShift,
 	StateCheckHealth: StageShift, StateMoreSteps: StageShift, StatePause: StageShift, StateContinue: StageShift,
-	StateWarm: StageShift, StateWarmWait: StageShift, StateFinalize: StageShift, StateCompleted: StageShift,
+	StateRequestStepApproval: StageShift,
+	StateWarm:                StageShift, StateWarmWait: StageShift, StateFinalize: StageShift, StateCompleted: StageShift,
 	StateRollback: StageShift, StateRolledBack: StageShift, StateRollbackFailed: StageShift,
 	StateAbort: StageEither, StateAborted: StageEither,
 	// Every execution enters Mode first, before anything moves.
@@ -78,23 +80,24 @@ func StageOf(state string) Stage { return States[state] }
 
 // TaskActions is the Payload "action" each Task state sends its Lambda.
 var TaskActions = map[string]string{
-	StateSmokeTest:       ActionSmoke,
-	StateRestoreStg:      ActionRestoreStg,
-	StateRequestApproval: ActionRequest,
-	StateRecordApproval:  ActionGranted,
-	StateRecordRejection: ActionRejected,
-	StateRecordExpiry:    ActionExpired,
-	StateBeginShift:      ActionBegin,
-	StateSetWeight:       ActionSetWeight,
-	StateBake:            ActionBake,
-	StateCheckHealth:     ActionCheckHealth,
-	StatePause:           ActionPause,
-	StateContinue:        ActionContinue,
-	StateWarm:            ActionWarm,
-	StateFinalize:        ActionFinalize,
-	StateRollback:        ActionRollback,
-	StateAbort:           ActionAbort,
-	StateManualRollback:  ActionManualRollback,
+	StateSmokeTest:           ActionSmoke,
+	StateRestoreStg:          ActionRestoreStg,
+	StateRequestApproval:     ActionRequest,
+	StateRecordApproval:      ActionGranted,
+	StateRecordRejection:     ActionRejected,
+	StateRecordExpiry:        ActionExpired,
+	StateBeginShift:          ActionBegin,
+	StateSetWeight:           ActionSetWeight,
+	StateBake:                ActionBake,
+	StateCheckHealth:         ActionCheckHealth,
+	StatePause:               ActionPause,
+	StateRequestStepApproval: ActionRequest,
+	StateContinue:            ActionContinue,
+	StateWarm:                ActionWarm,
+	StateFinalize:            ActionFinalize,
+	StateRollback:            ActionRollback,
+	StateAbort:               ActionAbort,
+	StateManualRollback:      ActionManualRollback,
 }
 
 // WaitStates are the Task states that wait for a task token

@@ -564,6 +564,11 @@ func (t *task) operator() (actor, reason string) {
 		if json.Unmarshal([]byte(f.Cause), &d) == nil && d.Principal != "" {
 			return d.Principal, fmt.Sprintf("rejected at an approval step by %s (%s): %s", d.Approver, d.Principal, d.Comment)
 		}
+		if d.Approver != "" && d.Via == promotion.ViaLink {
+			// Through the step's e-mailed link: its signature verified
+			// the approver's address, the identity recorded.
+			return d.Approver, fmt.Sprintf("rejected at an approval step by %s (approval link): %s", d.Approver, d.Comment)
+		}
 	}
 	return "", t.failureReason("rollback")
 }

@@ -264,6 +264,11 @@ func schedule(t *testing.T, x *executions, req promotion.TaskRequest) {
 		if pausing {
 			r.TimeOut(time.Duration(st.Shift.BakeSeconds) * time.Second)
 			r.Answer(promotion.ActionCheckHealth, sandboxtest.Return(*st.Shift))
+			if st.Shift.Kind == string(plan.KindApproval) {
+				// RequestStepApproval: the approval Lambda e-mails the
+				// step's approvers before Pause waits.
+				r.Answer(promotion.ActionRequest, ok)
+			}
 		}
 	}
 	if req.Action == promotion.ActionPause {
