@@ -110,7 +110,7 @@ func TestApproversPolicyAllowsWhatApproveAndRejectCall(t *testing.T) {
 	fns.AddFunction(t, "hello", 1)
 	clients := &cli.Clients{
 		States: recStates{states.SFN, r}, Lambda: recLambda{fns.Client, r}, Logs: recLogs{clitest.NewLogs(aliasflow.PipelineLogGroupName), r},
-		Events: recEvents{&clitest.Events{}, r}, Identity: clitest.Identity{ARN: clitest.Caller},
+		Events: recEvents{clitest.NewEvents(t).Client, r}, Identity: clitest.Identity(t),
 		Approvals: recApprovals{clitest.NewApprovals(states.SFN, nil), r},
 	}
 	now := sandboxtest.T0.Add(time.Hour)
