@@ -350,9 +350,10 @@ func TestLoadPromotionDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(promotion.asl.json): %v", err)
 	}
-	// 27, and the plan's Pause and Continue, Warm and WarmWait (issue 20).
-	if d.StartAt != "Mode" || len(d.States) != 31 {
-		t.Errorf("StartAt %q with %d states, want Mode with 31", d.StartAt, len(d.States))
+	// 27, and the plan's Pause and Continue, Warm and WarmWait, and
+	// RequestStepApproval before an approval step's Pause (issue 20).
+	if d.StartAt != "Mode" || len(d.States) != 32 {
+		t.Errorf("StartAt %q with %d states, want Mode with 32", d.StartAt, len(d.States))
 	}
 	if w := d.States["WarmWait"]; w.SecondsPath.String() != "$.shift.bakeSeconds" || w.Next != "Warm" {
 		t.Errorf("WarmWait loaded as %+v", w)
