@@ -324,29 +324,7 @@ func (h *Handler) startGroup(ctx context.Context, req *Request, name string, mem
 		Group:              req.Group,
 		Members:            members,
 	}
-	for _, rec := range announce {
-		raw, err := json.Marshal(rec)
-		if err != nil {
-			return "", fmt.Errorf("encode the %s record: %w", rec.Event, err)
-		}
-		in.Announce = append(in.Announce, raw)
-	}
-	input, err := json.Marshal(in)
-	if err != nil {
-		return "", fmt.Errorf("encode promotion input: %w", err)
-	}
-	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(h.StateMachineARN),
-		Name:            aws.String(name),
-		Input:           aws.String(string(input)),
-	})
-	if awserr.Code(err) == awserr.AlreadyExists {
-		return promotion.ExecutionARN(h.StateMachineARN, name), err
-	}
-	if err != nil {
-		return "", fmt.Errorf("start group promotion %s: %w", name, err)
-	}
-	return aws.ToString(out.ExecutionArn), nil
+	return h.startExecution(ctx, "group promotion", name, in, announce)
 }
 
 // refusedGroup audits a group's refusal, naming the member it is about

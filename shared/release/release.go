@@ -890,6 +890,15 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name, 
 		StgRevision:        stgRevision,
 		SettingsVersion:    req.SettingsVersion,
 	}
+	return h.startExecution(ctx, "promotion", name, in, announce)
+}
+
+// startExecution starts the promotion (what: "promotion", "group
+// promotion") named name with input in, carrying announce (the release's
+// own records, which the promotion's first task puts on the bus). An
+// execution of that name already there answers its ARN with the
+// AlreadyExists error: a duplicate's.
+func (h *Handler) startExecution(ctx context.Context, what, name string, in promotion.Input, announce []audit.Record) (string, error) {
 	for _, rec := range announce {
 		raw, err := json.Marshal(rec)
 		if err != nil {
@@ -910,7 +919,7 @@ func (h *Handler) start(ctx context.Context, req *Request, version, prev, name, 
 		return promotion.ExecutionARN(h.StateMachineARN, name), err
 	}
 	if err != nil {
-		return "", fmt.Errorf("start promotion %s: %w", name, err)
+		return "", fmt.Errorf("start %s %s: %w", what, name, err)
 	}
 	return aws.ToString(out.ExecutionArn), nil
 }
