@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/aliasflow/aliasflow/shared/approval"
 	"io"
 	"net/http"
 	"net/url"
@@ -229,7 +230,7 @@ func (b *world) runExecution(ctx context.Context, run *groupRun, name string, in
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	subject := fmt.Sprintf("Approve %s version %s for prod? (aliasflow)", in.Function, in.Version)
+	subject := approval.Subject(in) // a group's names the group
 	m, _, err := b.sb.SNS().Wait(ctx, mailFrom, func(m snssvc.Message) bool {
 		return m.Endpoint == local.DefaultApprover && m.Subject == subject
 	})
