@@ -29,6 +29,9 @@ type Call struct {
 	Status int
 	// At is when the answer was complete, on the sandbox's clock.
 	At time.Time
+	// Arrived is when the request arrived, on the sandbox's clock: what a
+	// caller's pacing bounds (an answer's latency moves At, not Arrived).
+	Arrived time.Time
 }
 
 // maxCalls bounds the call log: a long-running `aliasflow local` keeps the
@@ -71,6 +74,7 @@ func (sb *Sandbox) ResetCalls() {
 // service (model.Models.Attach); IAM evaluation, validation, the quota and
 // the service all take that reading from the request's context.
 func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service string, h http.Handler) {
+	arrived := sb.opts.Clock()
 	rec := &statusRecorder{ResponseWriter: w}
 	r, req, err := sb.models.Attach(r, service)
 	op := r.Method + " " + r.URL.Path
@@ -88,7 +92,7 @@ func (sb *Sandbox) serveCounted(w http.ResponseWriter, r *http.Request, service 
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	sb.calls.add(Call{Caller: stssvc.AccessKeyID(r), Service: service, Operation: op, Path: r.URL.Path, Status: rec.status, At: sb.opts.Clock()})
+	sb.calls.add(Call{Caller: stssvc.AccessKeyID(r), Service: service, Operation: op, Path: r.URL.Path, Status: rec.status, At: sb.opts.Clock(), Arrived: arrived})
 }
 
 // statusRecorder remembers the status a handler answered with.
