@@ -292,7 +292,7 @@ func groupSection(r *report, n int, separate, group *groupRun) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d functions, each on a two-step canary (10%% baked 1 s, then 100%%; judged by one probe of each version per check), promoted first one by one (v1 → v2), then as one group (v2 → v3) in the same world. "+
 		"Each execution is started as the release Lambda starts it and approved through the e-mailed link; the counts are the executions' state transitions and the AWS calls of the smoke, approval and shift Lambdas. "+
-		"A group runs one smoke test (of its first member) until group releases smoke-test every member. Budget (issue 20): the group costs fewer transitions and fewer calls.\n\n", n)
+		"The group smoke-tests every member against its own stg, in one task. Budget (issue 20): the group costs fewer transitions and fewer calls.\n\n", n)
 	for _, run := range []*groupRun{separate, group} {
 		if run.err != nil {
 			r.section(title, b.String()+"not measured: "+run.err.Error())
